@@ -1,0 +1,50 @@
+# confpool top-level Makefile: thin wrapper over CMake + ctest.
+#   make demo   install what is missing, build, run the demo scenario
+#   make check  install what is missing, build, run every test plainly and
+#               under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make bench  build and run the benchmarks under bench/
+#   make fuzz   build the libFuzzer targets with clang (build-fuzz/)
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build check check-plain check-asan demo bench fuzz clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh build
+
+build: deps
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	cmake --build build -j $(JOBS)
+
+check:
+	@scripts/install-deps.sh check
+	$(MAKE) --no-print-directory check-plain check-asan
+
+check-plain:
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	cmake --build build -j $(JOBS)
+	cd build && ctest --output-on-failure -j $(JOBS)
+
+check-asan:
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCP_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
+
+demo:
+	@scripts/install-deps.sh demo
+	$(MAKE) --no-print-directory build
+	scripts/demo.sh
+
+bench: build
+	scripts/bench.sh
+
+fuzz:
+	@scripts/install-deps.sh fuzz
+	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DCP_FUZZ=ON -DCP_SANITIZE=ON -DCP_WERROR=OFF >/dev/null
+	cmake --build build-fuzz -j $(JOBS)
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian (bookworm) packages confpool needs, only those missing.
+# Usage: scripts/install-deps.sh [build|check|demo|fuzz]
+set -euo pipefail
+what=${1:-build}
+pkgs=(build-essential cmake pkg-config libssl-dev openssl nettle-dev libgmp-dev libjansson-dev
+      libcurl4-openssl-dev ca-certificates)
+case "$what" in
+  check) pkgs+=(clang libclang-rt-14-dev jq xxd) ;;
+  demo)  pkgs+=(jq) ;;
+  fuzz)  pkgs+=(clang libclang-rt-14-dev) ;;
+esac
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

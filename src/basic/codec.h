@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef CP_BASIC_CODEC_H
+#define CP_BASIC_CODEC_H
+
+/* Hex, base64 (RFC 4648 section 4) and base64url (section 5).  Decoders are
+ * strict: no whitespace, no mixed alphabets, canonical padding only; they
+ * reject rather than repair. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "confpool/error.h"
+
+/* Lowercase hex; out must hold 2*n+1 bytes. */
+void cp_hex_encode(const uint8_t *in, size_t n, char *out);
+/* Decode exactly strlen-len hex chars (either case) into out (cap bytes). */
+CP_WUR int cp_hex_decode(const char *in, size_t len, uint8_t *out, size_t cap, size_t *ret_len);
+
+typedef enum cp_b64_variant {
+        CP_B64_STD,          /* '+' '/' with '=' padding (required) */
+        CP_B64_URL,          /* '-' '_' without padding (JOSE) */
+        CP_B64_URL_PADOPT,   /* '-' '_', padding optional */
+} cp_b64_variant;
+
+static inline size_t cp_b64_encoded_len(size_t n, cp_b64_variant v) {
+        return v == CP_B64_STD ? 4 * ((n + 2) / 3) : (4 * n + 2) / 3;
+}
+static inline size_t cp_b64_decoded_max(size_t len) {
+        return (len / 4) * 3 + 3;
+}
+/* out must hold cp_b64_encoded_len()+1 bytes; NUL-terminated. */
+void cp_b64_encode(const uint8_t *in, size_t n, cp_b64_variant v, char *out);
+CP_WUR int cp_b64_decode(const char *in, size_t len, cp_b64_variant v, uint8_t *out, size_t cap,
+                         size_t *ret_len);
+
+#endif

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "basic/fileio.h"
+
+int cp_read_file(const char *path, size_t max, uint8_t **ret, size_t *ret_len) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return CP_ERROR(errno == ENOENT ? CP_ENOTFOUND : CP_EIO, "cannot open '%s': %s", path,
+                                strerror(errno));
+        struct stat st;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                close(fd);
+                return CP_ERROR(CP_EIO, "'%s' is not a regular file", path);
+        }
+        if ((uint64_t) st.st_size > max) {
+                close(fd);
+                return CP_ERROR(CP_ETOOBIG, "'%s' is %lld bytes, limit is %zu", path, (long long) st.st_size, max);
+        }
+        size_t cap = (size_t) st.st_size + 1, len = 0;
+        uint8_t *buf = malloc(cap);
+        if (!buf) {
+                close(fd);
+                return cp_error_oom();
+        }
+        for (;;) {
+                if (len + 1 == cap) {
+                        /* file grew while reading; allow up to max */
+                        if (cap - 1 >= max) {
+                                free(buf);
+                                close(fd);
+                                return CP_ERROR(CP_ETOOBIG, "'%s' exceeds limit %zu", path, max);
+                        }
+                        size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+                        uint8_t *n = realloc(buf, ncap);
+                        if (!n) {
+                                free(buf);
+                                close(fd);
+                                return cp_error_oom();
+                        }
+                        buf = n;
+                        cap = ncap;
+                }
+                ssize_t k = read(fd, buf + len, cap - 1 - len);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        int e = errno;
+                        free(buf);
+                        close(fd);
+                        return CP_ERROR(CP_EIO, "reading '%s': %s", path, strerror(e));
+                }
+                if (k == 0)
+                        break;
+                len += (size_t) k;
+        }
+        close(fd);
+        buf[len] = 0;
+        *ret = buf;
+        *ret_len = len;
+        return 0;
+}
+
+int cp_write_file(const char *path, const void *data, size_t len, unsigned mode) {
+        size_t n = strlen(path) + 16;
+        char *tmp = malloc(n);
+        if (!tmp)
+                return cp_error_oom();
+        snprintf(tmp, n, "%s.tmpXXXXXX", path);
+        int fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0) {
+                int e = errno;
+                free(tmp);
+                return CP_ERROR(CP_EIO, "cannot create temporary file for '%s': %s", path, strerror(e));
+        }
+        const uint8_t *p = data;
+        size_t off = 0;
+        int r = 0;
+        if (fchmod(fd, (mode_t) mode) < 0)
+                r = CP_ERROR(CP_EIO, "chmod '%s': %s", tmp, strerror(errno));
+        while (r == 0 && off < len) {
+                ssize_t k = write(fd, p + off, len - off);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = CP_ERROR(CP_EIO, "writing '%s': %s", path, strerror(errno));
+                        break;
+                }
+                off += (size_t) k;
+        }
+        if (r == 0 && fsync(fd) < 0)
+                r = CP_ERROR(CP_EIO, "fsync '%s': %s", path, strerror(errno));
+        close(fd);
+        if (r == 0 && rename(tmp, path) < 0)
+                r = CP_ERROR(CP_EIO, "rename to '%s': %s", path, strerror(errno));
+        if (r < 0)
+                unlink(tmp);
+        free(tmp);
+        return r;
+}

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef CP_BASIC_FILEIO_H
+#define CP_BASIC_FILEIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "confpool/error.h"
+
+/* Read a whole regular file of at most max bytes; *ret is malloc()ed with a
+ * NUL byte after the data (not counted in *ret_len). */
+CP_WUR int cp_read_file(const char *path, size_t max, uint8_t **ret, size_t *ret_len);
+/* Write atomically (temp file + rename) with the given mode. */
+CP_WUR int cp_write_file(const char *path, const void *data, size_t len, unsigned mode);
+
+#endif

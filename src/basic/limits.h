@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef CP_BASIC_LIMITS_H
+#define CP_BASIC_LIMITS_H
+
+/* Every attacker-controlled size has a named limit here. */
+
+#define CP_MAX_INPUT_FILE        (16u * 1024u * 1024u)  /* any evidence / cert / policy file */
+#define CP_MAX_CERT_DER          (16u * 1024u)          /* one X.509 certificate */
+#define CP_MAX_CRL_DER           (1024u * 1024u)        /* one CRL */
+#define CP_MAX_CERTTABLE_ENTRIES 32u                    /* GHCB certificate table entries */
+#define CP_MAX_CERTTABLE_SIZE    (64u * 1024u)          /* certificate blob of SNP_GET_EXT_REPORT */
+#define CP_MAX_HCL_REPORT        (64u * 1024u)          /* Azure HCL report (NV index is ~2.6 KiB) */
+#define CP_MAX_RUNTIME_DATA      (32u * 1024u)          /* runtime-data JSON */
+#define CP_MAX_POLICY_JSON       (256u * 1024u)         /* validation policy document */
+#define CP_MAX_POLICY_SET        256u                   /* entries in any accepted-value set */
+#define CP_MAX_JSON_DEPTH        32u
+#define CP_MAX_TPM_ATTEST        4096u                  /* TPMS_ATTEST */
+#define CP_MAX_TPM_PCRS          24u
+#define CP_MAX_CHAIN_DEPTH       4u                     /* ARK -> ASK -> VCEK */
+#define CP_MAX_HTTP_RESPONSE     (4u * 1024u * 1024u)   /* KDS response body */
+
+#endif

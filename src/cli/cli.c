@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "confpool/error.h"
+
+static const struct {
+        const char *name;
+        cp_cli_fn fn;
+        const char *help;
+} commands[] = {
+        { "snp", cp_cmd_snp, "SEV-SNP evidence: show, verify, fetch" },
+};
+
+static void usage(FILE *f) {
+        fprintf(f, "usage: confpool <command> [args...]\n\ncommands:\n");
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+                fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+        fprintf(f, "\nRun 'confpool <command> --help' for a command's options.\n");
+}
+
+int cp_cli_exit_code(int err) {
+        switch (err) {
+        case CP_OK:
+                return CP_EXIT_OK;
+        case CP_EINVAL:
+                return CP_EXIT_USAGE;
+        case CP_ESIG:
+        case CP_EBINDING:
+                return CP_EXIT_SIGNATURE;
+        case CP_ECERT:
+        case CP_EUNTRUSTED:
+        case CP_EEXPIRED:
+        case CP_ETCB:
+        case CP_ECHIPID:
+                return CP_EXIT_CERT;
+        case CP_EREVOKED:
+                return CP_EXIT_REVOKED;
+        case CP_EPOLICY:
+                return CP_EXIT_POLICY;
+        case CP_ENETWORK:
+                return CP_EXIT_NETWORK;
+        default:
+                return CP_EXIT_FAILURE;
+        }
+}
+
+void cp_cli_error(const char *context) {
+        const cp_error *e = cp_error_last();
+        if (context)
+                fprintf(stderr, "confpool: error: %s: %s (%s)\n", context, e->message, cp_err_name(e->code));
+        else
+                fprintf(stderr, "confpool: error: %s (%s)\n", e->message, cp_err_name(e->code));
+}
+
+int cp_cli_main(int argc, char **argv) {
+        if (argc < 2) {
+                usage(stderr);
+                return CP_EXIT_USAGE;
+        }
+        if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+                usage(stdout);
+                return CP_EXIT_OK;
+        }
+        if (!strcmp(argv[1], "--version")) {
+                printf("confpool 0.1.0\n");
+                return CP_EXIT_OK;
+        }
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+                if (!strcmp(argv[1], commands[i].name))
+                        return commands[i].fn(argc - 1, argv + 1);
+        fprintf(stderr, "confpool: error: unknown command '%s'\n", argv[1]);
+        usage(stderr);
+        return CP_EXIT_USAGE;
+}

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef CP_TESTS_H
+#define CP_TESTS_H
+
+/*
+ * A small test framework: TEST(name) { ... } registers a test; ASSERT_*
+ * abort the current test (longjmp) and mark it failed.  Each test binary
+ * prints "N passed, N failed" and exits non-zero on failure.  Set
+ * CP_TEST_FILTER=substring to run a subset.  CP_TEST_DATA_DIR points at
+ * tests/data (compiled in, overridable by the environment).
+ */
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "confpool/error.h"
+
+typedef void (*cp_test_fn)(void);
+void cp_test_register(const char *name, cp_test_fn fn);
+_Noreturn void cp_test_fail(const char *file, int line, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+/* Path under the test data directory (static buffer per call slot). */
+const char *cp_test_data(const char *rel);
+/* Read a data file (aborts the test on failure); caller frees. */
+uint8_t *cp_test_read(const char *rel, size_t *ret_len);
+
+#define TEST(name)                                                        \
+        static void test_##name(void);                                    \
+        __attribute__((constructor)) static void register_##name(void) {  \
+                cp_test_register(#name, test_##name);                     \
+        }                                                                 \
+        static void test_##name(void)
+
+#define ASSERT_TRUE(x)                                                             \
+        do {                                                                       \
+                if (!(x))                                                          \
+                        cp_test_fail(__FILE__, __LINE__, "assertion failed: %s", #x); \
+        } while (0)
+#define ASSERT_FALSE(x) ASSERT_TRUE(!(x))
+
+#define ASSERT_EQ(a, b)                                                                        \
+        do {                                                                                   \
+                long long _a = (long long) (a), _b = (long long) (b);                          \
+                if (_a != _b)                                                                  \
+                        cp_test_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld", #a, #b, _a, _b); \
+        } while (0)
+
+#define ASSERT_U64_EQ(a, b)                                                                 \
+        do {                                                                                \
+                uint64_t _a = (uint64_t) (a), _b = (uint64_t) (b);                          \
+                if (_a != _b)                                                               \
+                        cp_test_fail(__FILE__, __LINE__, "%s == %s: 0x%" PRIx64 " != 0x%" PRIx64, \
+                                     #a, #b, _a, _b);                                       \
+        } while (0)
+
+#define ASSERT_STREQ(a, b)                                                                   \
+        do {                                                                                 \
+                const char *_a = (a), *_b = (b);                                             \
+                if (!_a || !_b || strcmp(_a, _b) != 0)                                       \
+                        cp_test_fail(__FILE__, __LINE__, "%s == %s: \"%s\" != \"%s\"", #a, #b, \
+                                     _a ? _a : "(null)", _b ? _b : "(null)");                \
+        } while (0)
+
+#define ASSERT_MEMEQ(a, b, n)                                                           \
+        do {                                                                            \
+                if (memcmp((a), (b), (n)) != 0)                                         \
+                        cp_test_fail(__FILE__, __LINE__, "memory differs: %s vs %s", #a, #b); \
+        } while (0)
+
+/* expr must return 0 */
+#define ASSERT_OK(expr)                                                                       \
+        do {                                                                                  \
+                int _r = (expr);                                                              \
+                if (_r != 0)                                                                  \
+                        cp_test_fail(__FILE__, __LINE__, "%s failed: %s (%d): %s", #expr,      \
+                                     cp_err_name(_r), _r, cp_error_message());                \
+        } while (0)
+
+/* expr must fail with exactly code */
+#define ASSERT_ERR(expr, code)                                                                   \
+        do {                                                                                     \
+                int _r = (expr);                                                                 \
+                if (_r != (code))                                                                \
+                        cp_test_fail(__FILE__, __LINE__, "%s: expected %s, got %s (%d): %s", #expr, \
+                                     cp_err_name(code), cp_err_name(_r), _r, cp_error_message()); \
+        } while (0)
+
+/* expr must fail (any negative code) */
+#define ASSERT_FAILS(expr)                                                               \
+        do {                                                                             \
+                int _r = (expr);                                                         \
+                if (_r >= 0)                                                             \
+                        cp_test_fail(__FILE__, __LINE__, "%s: expected failure, got %d", #expr, _r); \
+        } while (0)
+
+#endif

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Tests for src/basic: cursor, codecs, secure helpers, error records. */
+#include <stdlib.h>
+
+#include "basic/codec.h"
+#include "basic/cursor.h"
+#include "basic/secure.h"
+#include "tests.h"
+
+TEST(cursor_reads_le_and_be) {
+        static const uint8_t in[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19 };
+        cp_cursor c = cp_cursor_make(in, sizeof(in));
+        uint8_t u8;
+        uint16_t u16;
+        uint32_t u32;
+        uint64_t u64;
+        ASSERT_OK(cp_cursor_u8(&c, &u8));
+        ASSERT_EQ(u8, 1);
+        ASSERT_OK(cp_cursor_le16(&c, &u16));
+        ASSERT_EQ(u16, 0x0302);
+        ASSERT_OK(cp_cursor_be16(&c, &u16));
+        ASSERT_EQ(u16, 0x0405);
+        ASSERT_OK(cp_cursor_le32(&c, &u32));
+        ASSERT_U64_EQ(u32, 0x09080706);
+        ASSERT_OK(cp_cursor_be64(&c, &u64));
+        ASSERT_U64_EQ(u64, 0x0a0b0c0d0e0f1011);
+        ASSERT_EQ(cp_cursor_remaining(&c), 2);
+        ASSERT_ERR(cp_cursor_le32(&c, &u32), CP_ETRUNC);
+        /* failed read leaves the cursor where it was */
+        ASSERT_EQ(cp_cursor_offset(&c), 17);
+        ASSERT_ERR(cp_cursor_end(&c, "x"), CP_ETRAILING);
+        ASSERT_OK(cp_cursor_le16(&c, &u16));
+        ASSERT_OK(cp_cursor_end(&c, "x"));
+}
+
+TEST(cursor_le64_full_width) {
+        static const uint8_t in[] = { 0xff, 0xee, 0xdd, 0xcc, 0xbb, 0xaa, 0x99, 0x88 };
+        cp_cursor c = cp_cursor_make(in, sizeof(in));
+        uint64_t v;
+        ASSERT_OK(cp_cursor_le64(&c, &v));
+        ASSERT_U64_EQ(v, 0x8899aabbccddeeffULL);
+}
+
+TEST(cursor_truncation_every_length) {
+        static const uint8_t in[8] = { 0 };
+        for (size_t n = 0; n < 8; n++) {
+                cp_cursor c = cp_cursor_make(in, n);
+                uint64_t v;
+                ASSERT_ERR(cp_cursor_le64(&c, &v), CP_ETRUNC);
+                ASSERT_EQ(cp_cursor_offset(&c), 0);
+        }
+}
+
+TEST(cursor_huge_length_does_not_wrap) {
+        static const uint8_t in[4] = { 0 };
+        cp_cursor c = cp_cursor_make(in, sizeof(in));
+        ASSERT_OK(cp_cursor_skip(&c, 2));
+        ASSERT_ERR(cp_cursor_skip(&c, SIZE_MAX), CP_ETRUNC);
+        ASSERT_ERR(cp_cursor_skip(&c, SIZE_MAX - 1), CP_ETRUNC);
+        cp_cursor w;
+        ASSERT_ERR(cp_cursor_window(&c, 3, SIZE_MAX, &w), CP_ETRUNC);
+        ASSERT_ERR(cp_cursor_window(&c, SIZE_MAX, 1, &w), CP_ETRUNC);
+        ASSERT_OK(cp_cursor_window(&c, 1, 3, &w));
+        ASSERT_EQ(cp_cursor_remaining(&w), 3);
+}
+
+TEST(cursor_zero_and_sub) {
+        static const uint8_t in[] = { 0, 0, 0, 7, 1, 2, 3 };
+        cp_cursor c = cp_cursor_make(in, sizeof(in));
+        ASSERT_OK(cp_cursor_zero(&c, 3, "rsvd"));
+        ASSERT_ERR(cp_cursor_zero(&c, 1, "rsvd"), CP_EMBZ);
+        ASSERT_EQ(cp_cursor_offset(&c), 3);
+        ASSERT_TRUE(strstr(cp_error_message(), "0x3") != NULL);
+        ASSERT_OK(cp_cursor_skip(&c, 1));
+        cp_cursor sub;
+        ASSERT_ERR(cp_cursor_sub(&c, 4, &sub), CP_ETRUNC);
+        ASSERT_OK(cp_cursor_sub(&c, 2, &sub));
+        uint16_t v;
+        ASSERT_OK(cp_cursor_le16(&sub, &v));
+        ASSERT_EQ(v, 0x0201);
+        ASSERT_OK(cp_cursor_end(&sub, "sub"));
+        ASSERT_EQ(cp_cursor_remaining(&c), 1);
+}
+
+TEST(hex_roundtrip_and_errors) {
+        uint8_t in[5] = { 0x00, 0x01, 0xab, 0xcd, 0xff }, out[5];
+        char s[11];
+        size_t n;
+        cp_hex_encode(in, 5, s);
+        ASSERT_STREQ(s, "0001abcdff");
+        ASSERT_OK(cp_hex_decode("0001ABcdff", 10, out, sizeof(out), &n));
+        ASSERT_EQ(n, 5);
+        ASSERT_MEMEQ(in, out, 5);
+        ASSERT_ERR(cp_hex_decode("abc", 3, out, sizeof(out), &n), CP_EFORMAT);
+        ASSERT_ERR(cp_hex_decode("zz", 2, out, sizeof(out), &n), CP_EFORMAT);
+        ASSERT_ERR(cp_hex_decode("000102030405", 12, out, sizeof(out), &n), CP_ETOOBIG);
+}
+
+/* RFC 4648 section 10 test vectors */
+TEST(base64_rfc4648_vectors) {
+        static const char *plain[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
+        static const char *std[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy" };
+        static const char *url[] = { "", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy" };
+        for (size_t i = 0; i < 7; i++) {
+                char enc[16];
+                uint8_t dec[16];
+                size_t n;
+                size_t pl = strlen(plain[i]);
+                cp_b64_encode((const uint8_t *) plain[i], pl, CP_B64_STD, enc);
+                ASSERT_STREQ(enc, std[i]);
+                ASSERT_EQ(strlen(enc), cp_b64_encoded_len(pl, CP_B64_STD));
+                cp_b64_encode((const uint8_t *) plain[i], pl, CP_B64_URL, enc);
+                ASSERT_STREQ(enc, url[i]);
+                ASSERT_EQ(strlen(enc), cp_b64_encoded_len(pl, CP_B64_URL));
+                ASSERT_OK(cp_b64_decode(std[i], strlen(std[i]), CP_B64_STD, dec, sizeof(dec), &n));
+                ASSERT_EQ(n, pl);
+                ASSERT_MEMEQ(dec, plain[i], n);
+                ASSERT_OK(cp_b64_decode(url[i], strlen(url[i]), CP_B64_URL, dec, sizeof(dec), &n));
+                ASSERT_EQ(n, pl);
+                ASSERT_MEMEQ(dec, plain[i], n);
+        }
+}
+
+TEST(base64_rejects_noncanonical) {
+        uint8_t out[16];
+        size_t n;
+        ASSERT_ERR(cp_b64_decode("Zg=", 3, CP_B64_STD, out, sizeof(out), &n), CP_EFORMAT);
+        ASSERT_ERR(cp_b64_decode("Zh==", 4, CP_B64_STD, out, sizeof(out), &n), CP_EFORMAT); /* trailing bits */
+        ASSERT_ERR(cp_b64_decode("Zg==", 4, CP_B64_URL, out, sizeof(out), &n), CP_EFORMAT);  /* no pad in url */
+        ASSERT_ERR(cp_b64_decode("Z", 1, CP_B64_URL, out, sizeof(out), &n), CP_EFORMAT);
+        ASSERT_ERR(cp_b64_decode("Zm9v YmFy", 9, CP_B64_URL, out, sizeof(out), &n), CP_EFORMAT);
+        ASSERT_ERR(cp_b64_decode("+/==", 4, CP_B64_URL, out, sizeof(out), &n), CP_EFORMAT);
+        ASSERT_ERR(cp_b64_decode("-_==", 4, CP_B64_STD, out, sizeof(out), &n), CP_EFORMAT);
+        ASSERT_ERR(cp_b64_decode("Zm9vYmFy", 8, CP_B64_STD, out, 5, &n), CP_ETOOBIG);
+        ASSERT_OK(cp_b64_decode("-_8", 3, CP_B64_URL, out, sizeof(out), &n));
+        ASSERT_EQ(n, 2);
+        ASSERT_EQ(out[0], 0xfb);
+        ASSERT_EQ(out[1], 0xff);
+}
+
+TEST(ct_compare_and_wipe) {
+        uint8_t a[32], b[32];
+        memset(a, 0x5a, sizeof(a));
+        memcpy(b, a, sizeof(b));
+        ASSERT_TRUE(cp_ct_eq(a, b, sizeof(a)));
+        b[31] ^= 1;
+        ASSERT_FALSE(cp_ct_eq(a, b, sizeof(a)));
+        ASSERT_FALSE(cp_ct_is_zero(a, sizeof(a)));
+        cp_wipe(a, sizeof(a));
+        ASSERT_TRUE(cp_ct_is_zero(a, sizeof(a)));
+        cp_secret *s = NULL;
+        ASSERT_OK(cp_secret_new(64, &s));
+        ASSERT_EQ(s->len, 64);
+        ASSERT_TRUE(cp_ct_is_zero(s->p, s->len));
+        s = cp_secret_free(s);
+        ASSERT_TRUE(s == NULL);
+        ASSERT_TRUE(cp_secret_free(NULL) == NULL);
+}
+
+TEST(error_record_and_wrap) {
+        cp_error_clear();
+        ASSERT_EQ(cp_error_last()->code, CP_OK);
+        int r = CP_ERROR(CP_ESIG, "bad signature %d", 7);
+        ASSERT_EQ(r, CP_ESIG);
+        ASSERT_STREQ(cp_error_message(), "bad signature 7");
+        ASSERT_TRUE(cp_error_last()->line > 0);
+        ASSERT_EQ(cp_error_wrap("report %s", "x"), CP_ESIG);
+        ASSERT_STREQ(cp_error_message(), "report x: bad signature 7");
+        ASSERT_STREQ(cp_err_name(CP_EMBZ), "CP_EMBZ");
+        ASSERT_EQ(cp_err_category_of(CP_ESIG), CP_ERRCAT_VERIFY);
+        ASSERT_EQ(cp_err_category_of(CP_EPOLICY), CP_ERRCAT_POLICY);
+        ASSERT_EQ(cp_err_category_of(CP_ETRUNC), CP_ERRCAT_PARSE);
+        ASSERT_STREQ(cp_err_category_name(CP_ERRCAT_PARSE), "parse");
+        ASSERT_EQ(cp_error_oom(), CP_ENOMEM);
+}
