@@ -142,6 +142,10 @@ typedef struct cp_snp_report {
  * unknown_platform_info_bits, not rejected.
  */
 CP_API CP_WUR int cp_snp_report_parse(const uint8_t *buf, size_t len, unsigned flags, cp_snp_report *ret);
+/* false if the firmware did not sign the report (SIGNING_KEY = none or
+ * MASK_CHIP_KEY set: the signature area is all zero, which the parser
+ * enforces).  A verifier must refuse such a report. */
+CP_API bool cp_snp_report_has_signature(const cp_snp_report *r);
 
 /* ---- SNP_GET_EXT_REPORT certificate table (GHCB spec, "certificate table") */
 
@@ -180,8 +184,19 @@ typedef struct cp_snp_certtable {
 CP_API CP_WUR int cp_snp_certtable_parse(const uint8_t *buf, size_t len, cp_snp_certtable *ret);
 CP_API const cp_snp_cert_entry *cp_snp_certtable_find(const cp_snp_certtable *t, cp_snp_cert_kind kind);
 CP_API const char *cp_snp_cert_kind_name(cp_snp_cert_kind k);
-/* Serialize (for the software AMD-SP and tests); *ret_len receives the size
- * needed; returns CP_ETOOBIG if cap is too small. */
+/* The 16 GUID bytes of a known kind; NULL for CP_SNP_CERT_OTHER / invalid. */
+CP_API const uint8_t *cp_snp_cert_kind_guid(cp_snp_cert_kind k);
+/* The kind of a GUID (CP_SNP_CERT_OTHER if not one of the known ones). */
+CP_API cp_snp_cert_kind cp_snp_cert_kind_from_guid(const uint8_t guid[16]);
+/* Serialize (for the software AMD-SP and tests): the entry table with a
+ * terminator, then each entry's data (length bytes) in the given order; the
+ * input offsets are ignored and recomputed.  An entry whose guid is all zero
+ * gets the GUID of its kind.  CP_EINVAL for a NULL data pointer, a zero
+ * length, an all-zero GUID of kind OTHER, duplicate GUIDs or n >
+ * CP_SNP_CERTTABLE_MAX; CP_ETOOBIG if the table would exceed
+ * CP_MAX_CERTTABLE_SIZE.  *ret_len receives the size needed (also when cap
+ * is too small, so out may be NULL with cap 0 to query the size); returns
+ * CP_ETOOBIG if cap is too small. */
 CP_API CP_WUR int cp_snp_certtable_build(const cp_snp_cert_entry *entries, size_t n, uint8_t *out, size_t cap,
                                          size_t *ret_len);
 
