@@ -135,11 +135,16 @@ typedef struct cp_snp_report {
 /*
  * Parse exactly CP_SNP_REPORT_SIZE bytes.  Rejects: wrong length (CP_ETRUNC /
  * CP_ETRAILING), VERSION < 2 or > 5 unless CP_SNP_PARSE_ALLOW_NEWER
- * (CP_EVERSION), non-zero must-be-zero ranges for the version (CP_EMBZ),
- * SIGNATURE_ALGO other than 1 when a signature is present, reserved
- * SIGNING_KEY values 2-6, GUEST_POLICY bit 17 clear or bits 63:26 set
+ * (CP_EVERSION; with the flag, VERSION > 5 is parsed with the v5 layout and
+ * its reserved tail 0x208-0x29F is not checked), non-zero must-be-zero
+ * ranges for the version, signer-info bits 31:5 and the unused upper 24
+ * bytes of R and S (CP_EMBZ), SIGNATURE_ALGO other than 1 when a signature
+ * is present, reserved SIGNING_KEY values 2-6, GUEST_POLICY bit 17 clear or
+ * bits 63:26 set, and a non-zero signature area in an unsigned report
+ * (SIGNING_KEY none or MASK_CHIP_KEY; SIGNATURE_ALGO may then be 0 or 1)
  * (CP_EFORMAT).  Unknown PLATFORM_INFO bits are reported in
- * unknown_platform_info_bits, not rejected.
+ * unknown_platform_info_bits, not rejected.  VMPL is not range-checked.
+ * *ret is written only on success.
  */
 CP_API CP_WUR int cp_snp_report_parse(const uint8_t *buf, size_t len, unsigned flags, cp_snp_report *ret);
 /* false if the firmware did not sign the report (SIGNING_KEY = none or
@@ -177,9 +182,12 @@ typedef struct cp_snp_certtable {
  * Parse a certificate table: 24-byte entries {GUID, u32 offset, u32 length}
  * terminated by an all-zero entry; offsets are relative to the table start
  * and must point past the terminator and inside the buffer.  Trailing zero
- * padding (page rounding) is accepted; duplicate GUIDs, entries overlapping
- * the header, a missing terminator or more than CP_SNP_CERTTABLE_MAX
- * entries are rejected.
+ * padding (page rounding) is accepted; duplicate GUIDs, zero lengths,
+ * entries overlapping the header or each other, a missing terminator
+ * (CP_EFORMAT), data past the end (CP_ETRUNC), more than
+ * CP_SNP_CERTTABLE_MAX entries or more than CP_MAX_CERTTABLE_SIZE bytes
+ * (CP_ETOOBIG) and non-zero bytes not covered by any entry (CP_ETRAILING)
+ * are rejected.  Entries keep the table order; data points into buf.
  */
 CP_API CP_WUR int cp_snp_certtable_parse(const uint8_t *buf, size_t len, cp_snp_certtable *ret);
 CP_API const cp_snp_cert_entry *cp_snp_certtable_find(const cp_snp_certtable *t, cp_snp_cert_kind kind);
