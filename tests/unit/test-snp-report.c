@@ -766,3 +766,28 @@ TEST(generation_from_cpuid) {
         ASSERT_EQ(cp_snp_generation_from_cpuid(0x17, 0x01), CP_SNP_GEN_UNKNOWN);
         ASSERT_EQ(cp_snp_generation_from_cpuid(0x00, 0x00), CP_SNP_GEN_UNKNOWN);
 }
+
+TEST(fuzz_seeds) {
+        /* The fuzz corpus: real reports and hand-made edge cases. */
+        static const struct {
+                const char *name;
+                unsigned flags;
+                int expect;
+        } seeds[] = {
+                { "v2-go-sev-guest.bin", 0, 0 },     { "v3-vlek-aws.bin", 0, 0 },
+                { "v3-genoa-azure.bin", 0, 0 },      { "v5-genoa-oak.bin", 0, 0 },
+                { "v6-newer.bin", 0, CP_EVERSION },  { "v6-newer.bin", CP_SNP_PARSE_ALLOW_NEWER, 0 },
+                { "v2-unsigned.bin", 0, 0 },         { "truncated-100.bin", 0, CP_ETRUNC },
+        };
+        for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
+                static cp_snp_report r;
+                char rel[256];
+                size_t len;
+                snprintf(rel, sizeof(rel), "../../fuzz/corpus/fuzz-snp-report/%s", seeds[i].name);
+                uint8_t *buf = cp_test_read(rel, &len);
+                int k = cp_snp_report_parse(buf, len, seeds[i].flags, &r);
+                free(buf);
+                if (k != seeds[i].expect)
+                        cp_test_fail(__FILE__, __LINE__, "%s: %s: %s", seeds[i].name, cp_err_name(k), cp_error_message());
+        }
+}
