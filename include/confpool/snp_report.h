@@ -35,7 +35,9 @@ typedef enum cp_snp_generation {
 
 /* "Milan", "Genoa", "Turin" (KDS product line names), "unknown". */
 CP_API const char *cp_snp_generation_name(cp_snp_generation g);
-/* Accepts the product line or a VCEK productName with stepping ("Milan-B0"). */
+/* Accepts the product line or a VCEK productName with stepping ("Milan-B0"):
+ * case-sensitive, the stepping is 1-4 characters [A-Z0-9]; anything else is
+ * CP_SNP_GEN_UNKNOWN. */
 CP_API cp_snp_generation cp_snp_generation_from_name(const char *name);
 /* From CPUID family/model (v3+ reports): 0x19/0x00-0x0F Milan, 0x19/0x10-0x1F
  * and 0xA0-0xAF Genoa, 0x1A/0x00-0x11 Turin; CP_SNP_GEN_UNKNOWN otherwise. */
@@ -53,8 +55,11 @@ typedef struct cp_snp_tcb {
  * reserved byte of the generation's layout is non-zero; CP_EINVAL for
  * CP_SNP_GEN_UNKNOWN. */
 CP_API CP_WUR int cp_snp_tcb_decode(uint64_t raw, cp_snp_generation gen, cp_snp_tcb *ret);
+/* Inverse of decode (fmc is ignored for Milan/Genoa); 0 for an unknown
+ * generation or NULL. */
 CP_API uint64_t cp_snp_tcb_encode(const cp_snp_tcb *tcb, cp_snp_generation gen);
-/* true if every component of a >= the matching component of b. */
+/* true if every component of a >= the matching component of b (a missing
+ * fmc, has_fmc false, counts as 0); false if either is NULL. */
 CP_API bool cp_snp_tcb_ge(const cp_snp_tcb *a, const cp_snp_tcb *b);
 
 /* SIGNING_KEY values (signer info bits 4:2) */
