@@ -35,7 +35,9 @@ typedef enum cp_snp_generation {
 
 /* "Milan", "Genoa", "Turin" (KDS product line names), "unknown". */
 CP_API const char *cp_snp_generation_name(cp_snp_generation g);
-/* Accepts the product line or a VCEK productName with stepping ("Milan-B0"). */
+/* Accepts the product line or a VCEK productName with stepping ("Milan-B0"):
+ * case-sensitive, the stepping is 1-4 characters [A-Z0-9]; anything else is
+ * CP_SNP_GEN_UNKNOWN. */
 CP_API cp_snp_generation cp_snp_generation_from_name(const char *name);
 /* From CPUID family/model (v3+ reports): 0x19/0x00-0x0F Milan, 0x19/0x10-0x1F
  * and 0xA0-0xAF Genoa, 0x1A/0x00-0x11 Turin; CP_SNP_GEN_UNKNOWN otherwise. */
@@ -53,8 +55,11 @@ typedef struct cp_snp_tcb {
  * reserved byte of the generation's layout is non-zero; CP_EINVAL for
  * CP_SNP_GEN_UNKNOWN. */
 CP_API CP_WUR int cp_snp_tcb_decode(uint64_t raw, cp_snp_generation gen, cp_snp_tcb *ret);
+/* Inverse of decode (fmc is ignored for Milan/Genoa); 0 for an unknown
+ * generation or NULL. */
 CP_API uint64_t cp_snp_tcb_encode(const cp_snp_tcb *tcb, cp_snp_generation gen);
-/* true if every component of a >= the matching component of b. */
+/* true if every component of a >= the matching component of b (a missing
+ * fmc, has_fmc false, counts as 0); false if either is NULL. */
 CP_API bool cp_snp_tcb_ge(const cp_snp_tcb *a, const cp_snp_tcb *b);
 
 /* SIGNING_KEY values (signer info bits 4:2) */
@@ -135,13 +140,22 @@ typedef struct cp_snp_report {
 /*
  * Parse exactly CP_SNP_REPORT_SIZE bytes.  Rejects: wrong length (CP_ETRUNC /
  * CP_ETRAILING), VERSION < 2 or > 5 unless CP_SNP_PARSE_ALLOW_NEWER
- * (CP_EVERSION), non-zero must-be-zero ranges for the version (CP_EMBZ),
- * SIGNATURE_ALGO other than 1 when a signature is present, reserved
- * SIGNING_KEY values 2-6, GUEST_POLICY bit 17 clear or bits 63:26 set
+ * (CP_EVERSION; with the flag, VERSION > 5 is parsed with the v5 layout and
+ * its reserved tail 0x208-0x29F is not checked), non-zero must-be-zero
+ * ranges for the version, signer-info bits 31:5 and the unused upper 24
+ * bytes of R and S (CP_EMBZ), SIGNATURE_ALGO other than 1 when a signature
+ * is present, reserved SIGNING_KEY values 2-6, GUEST_POLICY bit 17 clear or
+ * bits 63:26 set, and a non-zero signature area in an unsigned report
+ * (SIGNING_KEY none or MASK_CHIP_KEY; SIGNATURE_ALGO may then be 0 or 1)
  * (CP_EFORMAT).  Unknown PLATFORM_INFO bits are reported in
- * unknown_platform_info_bits, not rejected.
+ * unknown_platform_info_bits, not rejected.  VMPL is not range-checked.
+ * *ret is written only on success.
  */
 CP_API CP_WUR int cp_snp_report_parse(const uint8_t *buf, size_t len, unsigned flags, cp_snp_report *ret);
+/* false if the firmware did not sign the report (SIGNING_KEY = none or
+ * MASK_CHIP_KEY set: the signature area is all zero, which the parser
+ * enforces).  A verifier must refuse such a report. */
+CP_API bool cp_snp_report_has_signature(const cp_snp_report *r);
 
 /* ---- SNP_GET_EXT_REPORT certificate table (GHCB spec, "certificate table") */
 
@@ -173,15 +187,29 @@ typedef struct cp_snp_certtable {
  * Parse a certificate table: 24-byte entries {GUID, u32 offset, u32 length}
  * terminated by an all-zero entry; offsets are relative to the table start
  * and must point past the terminator and inside the buffer.  Trailing zero
- * padding (page rounding) is accepted; duplicate GUIDs, entries overlapping
- * the header, a missing terminator or more than CP_SNP_CERTTABLE_MAX
- * entries are rejected.
+ * padding (page rounding) is accepted; duplicate GUIDs, zero lengths,
+ * entries overlapping the header or each other, a missing terminator
+ * (CP_EFORMAT), data past the end (CP_ETRUNC), more than
+ * CP_SNP_CERTTABLE_MAX entries or more than CP_MAX_CERTTABLE_SIZE bytes
+ * (CP_ETOOBIG) and non-zero bytes not covered by any entry (CP_ETRAILING)
+ * are rejected.  Entries keep the table order; data points into buf.
  */
 CP_API CP_WUR int cp_snp_certtable_parse(const uint8_t *buf, size_t len, cp_snp_certtable *ret);
 CP_API const cp_snp_cert_entry *cp_snp_certtable_find(const cp_snp_certtable *t, cp_snp_cert_kind kind);
 CP_API const char *cp_snp_cert_kind_name(cp_snp_cert_kind k);
-/* Serialize (for the software AMD-SP and tests); *ret_len receives the size
- * needed; returns CP_ETOOBIG if cap is too small. */
+/* The 16 GUID bytes of a known kind; NULL for CP_SNP_CERT_OTHER / invalid. */
+CP_API const uint8_t *cp_snp_cert_kind_guid(cp_snp_cert_kind k);
+/* The kind of a GUID (CP_SNP_CERT_OTHER if not one of the known ones). */
+CP_API cp_snp_cert_kind cp_snp_cert_kind_from_guid(const uint8_t guid[16]);
+/* Serialize (for the software AMD-SP and tests): the entry table with a
+ * terminator, then each entry's data (length bytes) in the given order; the
+ * input offsets are ignored and recomputed.  An entry whose guid is all zero
+ * gets the GUID of its kind.  CP_EINVAL for a NULL data pointer, a zero
+ * length, an all-zero GUID of kind OTHER, duplicate GUIDs or n >
+ * CP_SNP_CERTTABLE_MAX; CP_ETOOBIG if the table would exceed
+ * CP_MAX_CERTTABLE_SIZE.  *ret_len receives the size needed (also when cap
+ * is too small, so out may be NULL with cap 0 to query the size); returns
+ * CP_ETOOBIG if cap is too small. */
 CP_API CP_WUR int cp_snp_certtable_build(const cp_snp_cert_entry *entries, size_t n, uint8_t *out, size_t cap,
                                          size_t *ret_len);
 
