@@ -57,8 +57,8 @@ uint8_t *cp_test_read(const char *rel, size_t *ret_len) {
 
 int main(void) {
         const char *filter = getenv("CP_TEST_FILTER");
-        unsigned passed = 0, failed = 0;
-        for (size_t i = 0; i < ntests; i++) {
+        volatile unsigned passed = 0, failed = 0;
+        for (volatile size_t i = 0; i < ntests; i++) {
                 if (filter && !strstr(tests[i].name, filter))
                         continue;
                 cp_error_clear();
@@ -72,6 +72,6 @@ int main(void) {
                 }
                 fflush(stdout);
         }
-        printf("result: %u passed, %u failed\n", passed, failed);
+        printf("result: %u passed, %u failed\n", (unsigned) passed, (unsigned) failed);
         return failed ? 1 : (passed ? 0 : 1);
 }
