@@ -187,31 +187,28 @@ static int check_tcb_floor(const char *key, const char *what, uint64_t raw, cons
                 return CP_ERROR(CP_EPOLICY, "%s: %s 0x%016" PRIx64 " is not a valid %s TCB_VERSION", key, what,
                                 raw, gen_name(gen));
 
-        const char *comp = NULL;
-        unsigned have = 0, want = 0;
-        if (t.bl < floor->bl)
-                comp = "bl", have = t.bl, want = floor->bl;
-        else if (t.tee < floor->tee)
-                comp = "tee", have = t.tee, want = floor->tee;
-        else if (t.snp < floor->snp)
-                comp = "snp", have = t.snp, want = floor->snp;
-        else if (t.ucode < floor->ucode)
-                comp = "ucode", have = t.ucode, want = floor->ucode;
-        else if (floor->has_fmc && floor->fmc > 0) {
-                if (!t.has_fmc)
-                        return CP_ERROR(CP_EPOLICY,
-                                        "%s.fmc: floor %u set but %s TCB_VERSION has no FMC component", key,
-                                        floor->fmc, gen_name(gen));
-                if (t.fmc < floor->fmc)
-                        comp = "fmc", have = t.fmc, want = floor->fmc;
+        const struct {
+                const char *name;
+                unsigned have, want;
+        } comps[] = {
+                { "bl", t.bl, floor->bl },
+                { "tee", t.tee, floor->tee },
+                { "snp", t.snp, floor->snp },
+                { "ucode", t.ucode, floor->ucode },
+                { "fmc", t.fmc, floor->has_fmc ? floor->fmc : 0 },
+        };
+        if (floor->has_fmc && floor->fmc > 0 && !t.has_fmc)
+                return CP_ERROR(CP_EPOLICY, "%s.fmc: floor %u set but %s TCB_VERSION has no FMC component", key,
+                                floor->fmc, gen_name(gen));
+        for (size_t i = 0; i < CP_ELEMENTSOF(comps); i++) {
+                if (comps[i].have >= comps[i].want)
+                        continue;
+                char buf[96];
+                tcb_format(&t, buf, sizeof(buf));
+                return CP_ERROR(CP_EPOLICY, "%s.%s: %s 0x%016" PRIx64 " (%s) has %s %u, below the minimum %u",
+                                key, comps[i].name, what, raw, buf, comps[i].name, comps[i].have, comps[i].want);
         }
-        if (!comp)
-                return 0;
-
-        char buf[96];
-        tcb_format(&t, buf, sizeof(buf));
-        return CP_ERROR(CP_EPOLICY, "%s.%s: %s 0x%016" PRIx64 " (%s) has %s %u, below the minimum %u", key, comp,
-                        what, raw, buf, comp, have, want);
+        return 0;
 }
 
 static int check_exact(const char *key, bool has, const uint8_t *want, const uint8_t *have, size_t n) {

@@ -272,7 +272,7 @@ static int parse_tcb(const char *path, const json_t *v, bool *ret_has, cp_snp_tc
                                 break;
                 if (i == CP_ELEMENTSOF(names))
                         return CP_ERROR(CP_EFORMAT, "%s: unknown key", sub);
-                uint64_t x;
+                uint64_t x = 0;
                 int k = parse_uint(sub, val, UINT8_MAX, &x);
                 if (k < 0)
                         return k;
@@ -363,7 +363,7 @@ static int parse_generation(const char *path, const json_t *v, cp_snp_policy *p)
 static int parse_object(const char *path, const json_t *obj, const field *table, cp_snp_policy *p);
 
 static int parse_field(const char *path, const field *f, const json_t *v, cp_snp_policy *p) {
-        uint64_t x;
+        uint64_t x = 0;
         int k;
 
         switch (f->kind) {
