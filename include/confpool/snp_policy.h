@@ -16,6 +16,14 @@
  *   - platform SMT_EN / TSME_EN / TIO_EN: allowed-only; ECC_EN / RAPL_DIS /
  *     CIPHERTEXT_HIDING / ALIAS_CHECK_DONE: required.
  * Every set of accepted values is matched in constant time per element.
+ *
+ * Defaults (cp_snp_policy_init): guest policy checked with DEBUG,
+ * MIGRATE_MA and CXL_ALLOW refused and SMT allowed; PLATFORM_INFO not
+ * checked (when check_platform_info is turned on, the platform flags
+ * default to "allow SMT/TSME/TIO, require nothing, refuse unknown bits");
+ * VCEK and VLEK signatures accepted; provisional firmware permitted (real
+ * Azure Milan hosts run with CURRENT_TCB != COMMITTED_TCB); no floors, no
+ * exact values, no sets.  See docs/policy.md.
  */
 
 #include <stdbool.h>
@@ -58,10 +66,12 @@ typedef struct cp_snp_policy {
 
         /* Versions / TCB */
         uint32_t min_guest_svn;
-        uint8_t min_build;                /* CURRENT_BUILD >= (and COMMITTED_BUILD) */
+        uint8_t min_build;                /* CURRENT_BUILD >= */
         uint8_t min_version_major, min_version_minor; /* CURRENT_MAJOR.MINOR >= */
         bool has_min_tcb;
-        cp_snp_tcb min_tcb;               /* component-wise floor on CURRENT, COMMITTED and REPORTED TCB */
+        cp_snp_tcb min_tcb;               /* component-wise floor on CURRENT, COMMITTED and REPORTED TCB;
+                                           * a non-zero fmc floor (has_fmc) fails Milan/Genoa reports,
+                                           * which have no FMC component */
         bool has_min_launch_tcb;
         cp_snp_tcb min_launch_tcb;        /* component-wise floor on LAUNCH_TCB */
         bool permit_provisional_firmware; /* else COMMITTED must equal CURRENT (tcb and version) */
@@ -81,7 +91,9 @@ typedef struct cp_snp_policy {
         cp_snp_bytes_set trusted_id_key_digests;     /* width 48: SHA-384 of the ID public key */
         cp_snp_bytes_set trusted_author_key_digests; /* width 48 */
         bool require_id_block;    /* ID_KEY_DIGEST must be non-zero (and trusted if a set is given) */
-        bool require_author_key;  /* AUTHOR_KEY_EN must be set (and trusted if a set is given) */
+        bool require_author_key;  /* AUTHOR_KEY_EN must be set and AUTHOR_KEY_DIGEST non-zero; a
+                                   * non-empty trusted_author_key_digests is only consulted when
+                                   * AUTHOR_KEY_EN is set */
 
         /* Signing key */
         bool allow_vcek, allow_vlek;       /* default both true */
@@ -92,31 +104,50 @@ typedef struct cp_snp_policy {
         uint64_t min_current_mit_vector;
 } cp_snp_policy;
 
-/* The default policy: no debug, no migration agent, SMT allowed, VCEK and
- * VLEK allowed, everything else unconstrained.  Caller owns *ret fields
- * (free with cp_snp_policy_clear). */
+/* The default policy: no debug, no migration agent, no CXL, SMT allowed,
+ * VCEK and VLEK allowed, everything else unconstrained.  Overwrites *p
+ * without freeing it; the caller owns the sets (free with
+ * cp_snp_policy_clear).  Set widths are initialised to 48. */
 CP_API void cp_snp_policy_init(cp_snp_policy *p);
 /* Free owned sets; leaves p re-initialised to the default policy. */
 CP_API void cp_snp_policy_clear(cp_snp_policy *p);
-/* Append to a set (copies). */
+/* Append to a set (copies).  width must equal s->width (an empty set with
+ * width 0 adopts width).  CP_EINVAL on a width mismatch, CP_ETOOBIG beyond
+ * CP_MAX_POLICY_SET items. */
 CP_API CP_WUR int cp_snp_bytes_set_add(cp_snp_bytes_set *s, const uint8_t *item, size_t width);
+/* true if item (s->width bytes) is in s; constant time in the item bytes
+ * (every element is compared, no early exit). */
+CP_API bool cp_snp_bytes_set_contains(const cp_snp_bytes_set *s, const uint8_t *item);
+/* Semantic equality: every constraint equal (values behind a has_* flag
+ * that is false, and min_tcb.fmc when !has_fmc, are ignored; sets compare
+ * element by element in order). */
+CP_API bool cp_snp_policy_equal(const cp_snp_policy *a, const cp_snp_policy *b);
 
 /*
  * Validate a parsed report against p.  gen is the generation established by
  * the verifier (needed to decode TCB values).  Returns 0, or CP_EPOLICY with
  * a message naming the first violated constraint and the offending value.
+ * CP_EINVAL for a malformed policy (wrong version, set width not 48).
  */
 CP_API CP_WUR int cp_snp_policy_check(const cp_snp_policy *p, const cp_snp_report *r, cp_snp_generation gen);
 
 /*
- * JSON form (documented in docs/policy.md).  Strict: unknown keys, wrong
- * types, out-of-range numbers, bad hex lengths are CP_EFORMAT with the JSON
- * path in the message.  Keys mirror the struct fields, e.g.
+ * JSON form (documented in docs/policy.md).  Strict: malformed JSON,
+ * duplicate keys, unknown keys, wrong types, out-of-range numbers, bad hex
+ * lengths are CP_EFORMAT with the JSON path in the message; "version" other
+ * than 1 is CP_EVERSION; a document above CP_MAX_POLICY_JSON bytes, nested
+ * deeper than CP_MAX_JSON_DEPTH or a set above CP_MAX_POLICY_SET items is
+ * CP_ETOOBIG.  Omitted keys keep the cp_snp_policy_init() defaults.  Keys
+ * mirror the struct fields, e.g.
  *   {"version":1, "guest_policy":{"min_abi":"1.51","allow_debug":false,...},
  *    "min_tcb":{"bl":3,"tee":0,"snp":8,"ucode":115}, "measurements":["<96 hex>"], ...}
+ * *ret is overwritten (not freed) on success only; free with
+ * cp_snp_policy_clear.
  */
 CP_API CP_WUR int cp_snp_policy_from_json(const char *json, size_t len, cp_snp_policy *ret);
-/* Serialize to a malloc()ed NUL-terminated JSON string (round-trips). */
+/* Serialize to a malloc()ed NUL-terminated JSON string (every key present,
+ * unconstrained values as null; cp_snp_policy_from_json() of the result is
+ * cp_snp_policy_equal() to p).  Free with free(). */
 CP_API CP_WUR int cp_snp_policy_to_json(const cp_snp_policy *p, char **ret);
 
 #ifdef __cplusplus
