@@ -121,7 +121,8 @@ CP_API CP_WUR int cp_hcl_report_check_binding(const cp_hcl_report *report);
  *    nesting at most CP_MAX_JSON_DEPTH, at most CP_MAX_RUNTIME_DATA bytes;
  *  - "keys" is required: an array of at most CP_MAX_RUNTIME_KEYS objects,
  *    each with string "kid" and "kty"; kids are unique; every kty "RSA" key
- *    must have base64url (unpadded, RFC 7518 minimal-octet) "n" and "e";
+ *    must have base64url (unpadded, RFC 7518 minimal-octet) "n" of at most
+ *    4096 bits and "e" of at most 64 bits; keys of other types are skipped;
  *  - exactly one "HCLAkPub" key, kty "RSA", modulus 2048..4096 bits, odd
  *    exponent 3..2^64-1: it is the vTPM attestation key (AK);
  *  - "HCLEkPub" is optional; when present it obeys the same RSA rules;

@@ -53,10 +53,6 @@ static inline void cp_json_decrefp(json_t **p) {
                 json_decref(*p);
 }
 
-static inline void evp_pkey_freep(EVP_PKEY **p) {
-        EVP_PKEY_free(*p);
-}
-
 static inline void bn_freep(BIGNUM **p) {
         BN_free(*p);
 }
