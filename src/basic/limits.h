@@ -18,5 +18,9 @@
 #define CP_MAX_TPM_PCRS          24u
 #define CP_MAX_CHAIN_DEPTH       4u                     /* ARK -> ASK -> VCEK */
 #define CP_MAX_HTTP_RESPONSE     (4u * 1024u * 1024u)   /* KDS response body */
+#define CP_MAX_RUNTIME_KEYS      16u                    /* JWKs in the Azure runtime-data "keys" array */
+#define CP_MAX_AZURE_USER_DATA   64u                    /* decoded runtime-data "user-data" (NV 0x01400002) */
+#define CP_MAX_TPM_PCR_BANKS     8u                     /* TPMS_PCR_SELECTIONs in one TPML_PCR_SELECTION */
+#define CP_MAX_TPM_SIGNATURE     1024u                  /* marshalled TPMT_SIGNATURE or raw signature */
 
 #endif
