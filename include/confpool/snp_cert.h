@@ -55,12 +55,22 @@ typedef struct cp_amd_cert cp_amd_cert;
 
 /* Load one certificate from DER or PEM.  Rejects trailing data, non-v3
  * certificates, unknown AMD extension OIDs under 3704.1 (reported by name),
- * duplicate extensions, and SPL values outside 0..255. */
+ * duplicate extensions, and SPL values outside 0..255.
+ * Errors: CP_EFORMAT (empty, truncated or malformed DER/PEM), CP_ETRAILING
+ * (bytes after the certificate, or a second PEM block), CP_ETOOBIG (larger
+ * than CP_MAX_CERT_DER), CP_ECERT (not an AMD certificate of a known kind and
+ * product, bad AMD extensions, wrong key type for the kind). */
 CP_API CP_WUR int cp_amd_cert_load(const uint8_t *buf, size_t len, cp_amd_cert **ret);
 /* Load a KDS cert_chain bundle (PEM: ASK or ASVK first, then ARK; DER
  * concatenation also accepted).  Either output may be NULL if not wanted. */
 CP_API CP_WUR int cp_amd_cert_load_chain(const uint8_t *buf, size_t len, cp_amd_cert **ret_ask,
                                          cp_amd_cert **ret_ark);
+/* Load 1..cap certificates (cap <= 4) from a PEM sequence or a DER
+ * concatenation, in input order (e.g. Azure THIM's VCEK+ASK+ARK, or
+ * "VCEK, ASK, ARK" files).  CP_ETOOBIG if more than cap.  ret[0..*ret_n)
+ * are owned by the caller. */
+CP_API CP_WUR int cp_amd_cert_load_bundle(const uint8_t *buf, size_t len, cp_amd_cert **ret, size_t cap,
+                                          size_t *ret_n);
 CP_API cp_amd_cert *cp_amd_cert_free(cp_amd_cert *c);
 CP_API const cp_amd_cert_info *cp_amd_cert_info_get(const cp_amd_cert *c);
 CP_API const uint8_t *cp_amd_cert_der(const cp_amd_cert *c, size_t *ret_len);
