@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "confpool/snp_cert.h"
