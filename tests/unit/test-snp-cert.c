@@ -418,6 +418,7 @@ TEST(vlek) {
         ASSERT_OK(cp_amd_cert_p384_pubkey(c, x, y));
         ASSERT_EQ(x[0], 0x53);
         cp_amd_cert_free(vcek);
+        cp_amd_cert_free(c);
         cp_amd_cert_free(asvk);
         cp_amd_cert_free(ark);
         cp_amd_cert_free(ask);
