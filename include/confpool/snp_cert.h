@@ -55,12 +55,22 @@ typedef struct cp_amd_cert cp_amd_cert;
 
 /* Load one certificate from DER or PEM.  Rejects trailing data, non-v3
  * certificates, unknown AMD extension OIDs under 3704.1 (reported by name),
- * duplicate extensions, and SPL values outside 0..255. */
+ * duplicate extensions, and SPL values outside 0..255.
+ * Errors: CP_EFORMAT (empty, truncated or malformed DER/PEM), CP_ETRAILING
+ * (bytes after the certificate, or a second PEM block), CP_ETOOBIG (larger
+ * than CP_MAX_CERT_DER), CP_ECERT (not an AMD certificate of a known kind and
+ * product, bad AMD extensions, wrong key type for the kind). */
 CP_API CP_WUR int cp_amd_cert_load(const uint8_t *buf, size_t len, cp_amd_cert **ret);
 /* Load a KDS cert_chain bundle (PEM: ASK or ASVK first, then ARK; DER
  * concatenation also accepted).  Either output may be NULL if not wanted. */
 CP_API CP_WUR int cp_amd_cert_load_chain(const uint8_t *buf, size_t len, cp_amd_cert **ret_ask,
                                          cp_amd_cert **ret_ark);
+/* Load 1..cap certificates (cap <= 4) from a PEM sequence or a DER
+ * concatenation, in input order (e.g. Azure THIM's VCEK+ASK+ARK, or
+ * "VCEK, ASK, ARK" files).  CP_ETOOBIG if more than cap.  ret[0..*ret_n)
+ * are owned by the caller. */
+CP_API CP_WUR int cp_amd_cert_load_bundle(const uint8_t *buf, size_t len, cp_amd_cert **ret, size_t cap,
+                                          size_t *ret_n);
 CP_API cp_amd_cert *cp_amd_cert_free(cp_amd_cert *c);
 CP_API const cp_amd_cert_info *cp_amd_cert_info_get(const cp_amd_cert *c);
 CP_API const uint8_t *cp_amd_cert_der(const cp_amd_cert *c, size_t *ret_len);
@@ -78,9 +88,14 @@ typedef struct cp_amd_trust cp_amd_trust;
 CP_API CP_WUR int cp_amd_trust_new_builtin(cp_amd_trust **ret);
 CP_API CP_WUR int cp_amd_trust_new_empty(cp_amd_trust **ret);
 /* Trust an additional root (e.g. an emulated AMD-SP's ARK).  It must be a
- * self-signed ARK with AMD's profile; its self-signature is verified. */
+ * self-signed ARK with AMD's profile; its self-signature is verified
+ * (CP_ECERT / CP_ESIG).  One ARK per product: adding a different ARK for a
+ * product that has one is CP_EINVAL (adding the same one again is a no-op).
+ * The store keeps its own reference; ark may be freed afterwards. */
 CP_API CP_WUR int cp_amd_trust_add_ark(cp_amd_trust *t, const cp_amd_cert *ark);
-/* Add an ASK/ASVK; verified against a trusted ARK of its product first. */
+/* Add an ASK/ASVK; verified against a trusted ARK of its product first
+ * (CP_EUNTRUSTED if there is none or its signature does not verify,
+ * CP_EEXPIRED if not valid at now, CP_ECERT for a bad profile). */
 CP_API CP_WUR int cp_amd_trust_add_intermediate(cp_amd_trust *t, const cp_amd_cert *ask, int64_t now);
 CP_API cp_amd_trust *cp_amd_trust_free(cp_amd_trust *t);
 /* Borrowed: the trusted ARK / intermediate for a product (NULL if none). */
@@ -97,6 +112,12 @@ CP_API const cp_amd_cert *cp_amd_trust_intermediate(const cp_amd_trust *t, cp_sn
  * validity periods of all three at now (CP_EEXPIRED), key types (RSA-4096
  * CA keys, P-384 leaf), CA basic constraints.  *ret_gen (optional) receives
  * the product.  Errors: CP_ECERT, CP_EUNTRUSTED, CP_EEXPIRED, CP_ESIG.
+ * A supplied intermediate of another product, or one whose signature does
+ * not verify under the trusted ARK, is CP_EUNTRUSTED; a leaf whose signature
+ * does not verify under the intermediate is CP_ESIG.  Signature verdicts are
+ * cached in the store by (certificate SHA-256, issuer SHA-256), so repeated
+ * calls cost two hash compares; validity and kinds are re-checked every time.
+ * Thread-safe for concurrent calls on the same store.
  */
 CP_API CP_WUR int cp_amd_verify_chain(const cp_amd_trust *t, const cp_amd_cert *leaf,
                                       const cp_amd_cert *intermediate, int64_t now,
@@ -105,18 +126,27 @@ CP_API CP_WUR int cp_amd_verify_chain(const cp_amd_trust *t, const cp_amd_cert *
 /* ---- CRL (KDS /vcek/v1/<Product>/crl, DER, signed by the ARK) ---------- */
 
 typedef struct cp_amd_crl cp_amd_crl;
+/* DER (or PEM "X509 CRL").  Errors: CP_EFORMAT (empty, truncated, malformed,
+ * no nextUpdate, critical extensions), CP_ETRAILING, CP_EVERSION (not v2),
+ * CP_ETOOBIG (> CP_MAX_CRL_DER). */
 CP_API CP_WUR int cp_amd_crl_load(const uint8_t *buf, size_t len, cp_amd_crl **ret);
 CP_API cp_amd_crl *cp_amd_crl_free(cp_amd_crl *c);
-/* Verify the CRL (signature by ark with RSASSA-PSS SHA-384, issuer = ark's
- * subject, thisUpdate <= now < nextUpdate: CP_EEXPIRED) and look up cert's
- * serial: CP_EREVOKED if listed. */
+/* Verify the CRL (signature by ark with RSASSA-PSS SHA-384: CP_ESIG; wrong
+ * algorithm or issuer != ark's subject: CP_ECERT; thisUpdate <= now <
+ * nextUpdate else CP_EEXPIRED) and look up cert's serial: CP_EREVOKED if
+ * listed.  cert must be of ark's product (CP_ECERT).  The signature verdict
+ * is cached in the CRL object per ARK. */
 CP_API CP_WUR int cp_amd_crl_check(const cp_amd_crl *crl, const cp_amd_cert *ark, const cp_amd_cert *cert,
                                    int64_t now);
 
 /* ---- AMD KDS URLs (https://kdsintf.amd.com) ---------------------------- */
 
 /* VCEK: /vcek/v1/<Product>/<hwid>?blSPL=..&teeSPL=..&snpSPL=..&ucodeSPL=..
- * (Turin: 8-byte hwid, plus &fmcSPL=..).  base may be NULL for AMD's host. */
+ * (Turin: 8-byte hwid, plus &fmcSPL=..).  base may be NULL for AMD's host;
+ * trailing slashes of base are dropped.  hwid is lowercase hex, SPLs plain
+ * decimal.  CP_EINVAL for an all-zero (masked) CHIP_ID, a Turin tcb without
+ * has_fmc or a non-Turin tcb with it; CP_ETOOBIG if out (cap) is too small
+ * (out is then ""). */
 CP_API CP_WUR int cp_kds_vcek_url(const char *base, cp_snp_generation g, const uint8_t chip_id[64],
                                   const cp_snp_tcb *tcb, char *out, size_t cap);
 /* kind: CP_AMD_CERT_VCEK (-> /vcek/v1/<P>/...) or CP_AMD_CERT_VLEK (/vlek/v1/<P>/...) */
