@@ -18,8 +18,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (cp_evidence_parse(data, size, &ev) < 0)
                 return 0;
         cp_snp_report rep;
-        if (cp_snp_report_parse(ev.snp.report, ev.snp.report_len, 0, &rep) == 0)
-                (void) cp_evidence_check_binding(&ev, &rep);
-        (void) cp_snp_verify(v, &ev.snp, NULL, &res);
+        int parsed = cp_snp_report_parse(ev.snp.report, ev.snp.report_len, 0, &rep);
+        if (parsed == 0 && cp_evidence_check_binding(&ev, &rep) > 0)
+                abort();
+        int r = cp_snp_verify(v, &ev.snp, NULL, &res);
+        /* results are 0 or a negative cp_err; a verified report must parse */
+        if (r > 0 || (r == 0 && parsed != 0))
+                abort();
         return 0;
 }

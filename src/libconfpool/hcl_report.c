@@ -131,7 +131,7 @@ static int parse_request_data(cp_cursor *c, cp_hcl_report *r, uint32_t *ret_var_
 int cp_hcl_report_parse(const uint8_t *data, size_t len, cp_hcl_report *ret) {
         cp_hcl_report r = {};
         cp_cursor c, hdr, hw, req, var;
-        uint32_t var_size;
+        uint32_t var_size = 0;
         int k;
 
         if (!ret || (!data && len > 0))

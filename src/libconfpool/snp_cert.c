@@ -538,7 +538,7 @@ static int parse_info(cp_amd_cert *c) {
         cp_amd_cert_info *info = &c->info;
         X509 *x = c->x509;
         amd_ext_state st = { 0 };
-        cp_snp_generation cn_gen;
+        cp_snp_generation cn_gen = CP_SNP_GEN_UNKNOWN;
         char cn[64];
         int r;
 

@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "basic/cleanup.h"
+#include "basic/limits.h"
 #include "basic/secure.h"
 #include "confpool/snp_verify.h"
 #include "libconfpool/p384.h"
@@ -163,6 +164,42 @@ static int load_intermediate(const uint8_t *buf, size_t len, cp_amd_cert **ret) 
         return 0;
 }
 
+/* The leaf may come alone or as a bundle with its issuer (as some tools
+ * write vcek.pem); a bundle's ASK/ASVK is returned in *ret_inter if wanted. */
+static int load_leaf(const uint8_t *buf, size_t len, cp_amd_cert **ret, cp_amd_cert **ret_inter) {
+        cp_amd_cert *c = NULL;
+        int r = cp_amd_cert_load(buf, len, &c);
+        if (r == 0) {
+                *ret = c;
+                return 0;
+        }
+        if (r != CP_ETRAILING)
+                return r;
+        cp_amd_cert *all[CP_MAX_CHAIN_DEPTH] = { NULL };
+        size_t n = 0;
+        r = cp_amd_cert_load_bundle(buf, len, all, CP_ELEMENTSOF(all), &n);
+        if (r < 0)
+                return r;
+        cp_amd_cert *leaf = NULL, *inter = NULL;
+        for (size_t i = 0; i < n; i++) {
+                cp_amd_cert_kind k = cp_amd_cert_info_get(all[i])->kind;
+                if ((k == CP_AMD_CERT_VCEK || k == CP_AMD_CERT_VLEK) && !leaf)
+                        leaf = TAKE_PTR(all[i]);
+                else if ((k == CP_AMD_CERT_ASK || k == CP_AMD_CERT_ASVK) && !inter && ret_inter)
+                        inter = TAKE_PTR(all[i]);
+        }
+        for (size_t i = 0; i < n; i++)
+                cp_amd_cert_free(all[i]);
+        if (!leaf) {
+                cp_amd_cert_free(inter);
+                return CP_ERROR(CP_ECERT, "certificate bundle holds no VCEK or VLEK");
+        }
+        *ret = leaf;
+        if (ret_inter)
+                *ret_inter = inter;
+        return 0;
+}
+
 static void widen_window(const cp_amd_cert *c, int64_t *from, int64_t *until) {
         if (!c)
                 return;
@@ -191,7 +228,7 @@ static int get_chain(cp_snp_verifier *v, const uint8_t *leaf_buf, size_t leaf_le
         }
 
         cp_amd_cert *leaf = NULL, *inter = NULL;
-        int r = cp_amd_cert_load(leaf_buf, leaf_len, &leaf);
+        int r = load_leaf(leaf_buf, leaf_len, &leaf, int_buf ? NULL : &inter);
         if (r < 0)
                 return cp_error_wrap("endorsement key certificate");
         if (int_buf) {
@@ -201,6 +238,8 @@ static int get_chain(cp_snp_verifier *v, const uint8_t *leaf_buf, size_t leaf_le
         }
         cp_snp_generation gen = CP_SNP_GEN_UNKNOWN;
         r = cp_amd_verify_chain(v->trust, leaf, inter, now, &gen);
+        if (r == CP_ESIG) /* a certificate signature: report it as a chain failure */
+                r = cp_error_set_at(__FILE__, __LINE__, CP_ECERT, "%s", cp_error_message());
         if (r < 0)
                 goto fail;
         const cp_amd_cert_info *li = cp_amd_cert_info_get(leaf);

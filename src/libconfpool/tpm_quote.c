@@ -294,7 +294,7 @@ int cp_tpm_quote_verify_signature(const cp_tpm_quote *quote, const cp_tpm_signat
         EVP_PKEY *pkey = (EVP_PKEY *) ak_pkey;
         EVP_PKEY_CTX *pctx = NULL;
         const unsigned char *sbuf;
-        size_t slen;
+        size_t slen = 0;
         const EVP_MD *md;
         int k, v;
 

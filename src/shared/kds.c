@@ -238,27 +238,27 @@ int cp_kds_get(cp_kds_client *c, const char *path, bool mutable_resource, uint8_
 
 int cp_kds_fetch_vcek(cp_kds_client *c, cp_snp_generation g, const uint8_t chip_id[64], const cp_snp_tcb *tcb,
                       uint8_t **ret, size_t *ret_len) {
-        char path[512]; /* URL builders with base "" produce the path */
-        int r = cp_kds_vcek_url("", g, chip_id, tcb, path, sizeof(path));
+        char url[1024];
+        int r = cp_kds_vcek_url(c->base_url, g, chip_id, tcb, url, sizeof(url));
         if (r < 0)
                 return r;
-        return cp_kds_get(c, path, false, ret, ret_len, NULL);
+        return cp_kds_get(c, url + strlen(c->base_url), false, ret, ret_len, NULL);
 }
 
 int cp_kds_fetch_chain(cp_kds_client *c, cp_snp_generation g, cp_amd_cert_kind leaf_kind, uint8_t **ret,
                        size_t *ret_len) {
-        char path[256];
-        int r = cp_kds_chain_url("", g, leaf_kind, path, sizeof(path));
+        char url[1024];
+        int r = cp_kds_chain_url(c->base_url, g, leaf_kind, url, sizeof(url));
         if (r < 0)
                 return r;
-        return cp_kds_get(c, path, false, ret, ret_len, NULL);
+        return cp_kds_get(c, url + strlen(c->base_url), false, ret, ret_len, NULL);
 }
 
 int cp_kds_fetch_crl(cp_kds_client *c, cp_snp_generation g, cp_amd_cert_kind leaf_kind, uint8_t **ret,
                      size_t *ret_len) {
-        char path[256];
-        int r = cp_kds_crl_url("", g, leaf_kind, path, sizeof(path));
+        char url[1024];
+        int r = cp_kds_crl_url(c->base_url, g, leaf_kind, url, sizeof(url));
         if (r < 0)
                 return r;
-        return cp_kds_get(c, path, true, ret, ret_len, NULL);
+        return cp_kds_get(c, url + strlen(c->base_url), true, ret, ret_len, NULL);
 }
