@@ -92,12 +92,16 @@ static void prepare_raw(bcase *c) {
                 c->r[i] = rep[0x2A0 + 47 - i];
                 c->s[i] = rep[0x2E8 + 47 - i];
         }
-        cp_amd_cert *cert = NULL;
-        if (cp_amd_cert_load(c->leaf, c->leaf_len, &cert) < 0 || cp_amd_cert_p384_pubkey(cert, c->x, c->y) < 0) {
+        /* the leaf file may be a bundle (VCEK, ASK, ARK): take the first certificate */
+        cp_amd_cert *certs[4] = { NULL };
+        size_t ncerts = 0;
+        if (cp_amd_cert_load_bundle(c->leaf, c->leaf_len, certs, 4, &ncerts) < 0 ||
+            cp_amd_cert_p384_pubkey(certs[0], c->x, c->y) < 0) {
                 fprintf(stderr, "cert: %s\n", cp_error_message());
                 exit(1);
         }
-        cp_amd_cert_free(cert);
+        for (size_t k = 0; k < ncerts; k++)
+                cp_amd_cert_free(certs[k]);
         mpz_t mx, my;
         mpz_inits(mx, my, NULL);
         mpz_import(mx, 48, 1, 1, 1, 0, c->x);
