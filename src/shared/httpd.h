@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef CP_SHARED_HTTPD_H
+#define CP_SHARED_HTTPD_H
+
+/*
+ * The one HTTP(S) server glue for confpool's services (libmicrohttpd):
+ * a thread pool with keep-alive, request bodies accumulated up to a limit
+ * (413 before the body is read when Content-Length says it is too big),
+ * TLS from PEM files or memory, and one handler callback per server that
+ * fills a response.  Routing helpers match ARM-style paths with {name}
+ * segments.  Handlers run on pool threads: they must be thread-safe.
+ */
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "confpool/error.h"
+
+#define CP_HTTP_MAX_HEADERS 16
+
+typedef struct cp_http_request {
+        const char *method;      /* "GET", "PUT", ... */
+        const char *path;        /* URL path without the query string, percent-decoded by MHD */
+        const uint8_t *body;     /* NUL-terminated (not counted in body_len); NULL if empty */
+        size_t body_len;
+        const char *remote_addr; /* numeric address of the peer */
+        void *conn;              /* internal */
+} cp_http_request;
+
+typedef struct cp_http_response {
+        unsigned status;
+        char content_type[96];
+        uint8_t *body; /* malloc()ed, owned by the response */
+        size_t body_len;
+        size_t n_headers;
+        char *header_names[CP_HTTP_MAX_HEADERS];
+        char *header_values[CP_HTTP_MAX_HEADERS];
+} cp_http_response;
+
+/* Request accessors (NULL when absent).  Header names are case-insensitive. */
+const char *cp_http_req_header(const cp_http_request *req, const char *name);
+const char *cp_http_req_query(const cp_http_request *req, const char *name);
+
+/* Response builders: each replaces status and body. */
+CP_WUR int cp_http_resp_json(cp_http_response *resp, unsigned status, json_t *body /* reference stolen */);
+CP_WUR int cp_http_resp_bytes(cp_http_response *resp, unsigned status, const char *content_type, const void *data,
+                              size_t len);
+CP_WUR int cp_http_resp_text(cp_http_response *resp, unsigned status, const char *text);
+/* Add a header (copied).  CP_ETOOBIG past CP_HTTP_MAX_HEADERS. */
+CP_WUR int cp_http_resp_header(cp_http_response *resp, const char *name, const char *value);
+
+typedef void (*cp_http_handler)(void *userdata, const cp_http_request *req, cp_http_response *resp);
+
+typedef struct cp_httpd_options {
+        const char *bind_addr;      /* numeric IPv4/IPv6 address; NULL: 127.0.0.1 */
+        uint16_t port;              /* 0: an ephemeral port (see cp_httpd_port) */
+        unsigned threads;           /* worker threads; 0: 4 */
+        size_t max_body;            /* bytes; 0: 1 MiB */
+        unsigned timeout_s;         /* idle connection timeout; 0: 30 */
+        const char *tls_cert_pem;   /* PEM text (not a path); TLS when both are set */
+        const char *tls_key_pem;
+} cp_httpd_options;
+
+typedef struct cp_httpd cp_httpd;
+
+CP_WUR int cp_httpd_start(const cp_httpd_options *o, cp_http_handler handler, void *userdata, cp_httpd **ret);
+uint16_t cp_httpd_port(const cp_httpd *d);
+/* Stops accepting, waits for in-flight handlers, frees.  Accepts NULL. */
+cp_httpd *cp_httpd_stop(cp_httpd *d);
+
+/* Match path against a pattern like "/subscriptions/{sub}/resourceGroups/{rg}".
+ * Literal segments compare case-insensitively when ci (ARM paths are
+ * case-insensitive); captures are written NUL-terminated into caps[i]
+ * (each cap_size bytes) in order; a trailing "/" on path is ignored.
+ * Returns true on a match. */
+bool cp_http_path_match(const char *pattern, const char *path, bool ci, char (*caps)[256], size_t ncaps);
+
+/* Generate a self-signed RSA-2048 or P-256 TLS certificate for host names /
+ * addresses (SAN), as PEM strings (malloc()ed). */
+CP_WUR int cp_tls_selfsigned(const char *const *names, size_t n_names, unsigned days, char **ret_cert_pem,
+                             char **ret_key_pem);
+
+#endif
