@@ -77,6 +77,20 @@ static void curl_init_once(void) {
         curl_ok = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
 }
 
+/* Bearer tokens go only over https, or plain http to a loopback address. */
+static bool url_allows_bearer(const char *url) {
+        if (strncasecmp(url, "https://", 8) == 0)
+                return true;
+        if (strncasecmp(url, "http://", 7) != 0)
+                return false;
+        const char *host = url + 7;
+        static const char *const loop[] = { "127.", "localhost:", "localhost/", "[::1]" };
+        for (size_t i = 0; i < sizeof(loop) / sizeof(loop[0]); i++)
+                if (strncasecmp(host, loop[i], strlen(loop[i])) == 0)
+                        return true;
+        return strcasecmp(host, "localhost") == 0;
+}
+
 void cp_httpc_response_clear(cp_httpc_response *r) {
         if (!r)
                 return;
@@ -107,6 +121,20 @@ int cp_httpc_request(const cp_httpc_options *o, const char *method, const char *
         struct curl_slist *hdrs = NULL;
         char auth[8192];
         int r = 0;
+        if (o->bearer && (strchr(o->bearer, '\r') || strchr(o->bearer, '\n'))) {
+                curl_easy_cleanup(h);
+                return CP_ERROR(CP_EINVAL, "bearer token contains a line break");
+        }
+        if (o->bearer && !url_allows_bearer(url)) {
+                curl_easy_cleanup(h);
+                return CP_ERROR(CP_EINVAL, "refusing to send a bearer token over plain HTTP to a non-loopback host: %s",
+                                url);
+        }
+        for (size_t i = 0; extra_headers && extra_headers[i]; i++)
+                if (strchr(extra_headers[i], '\r') || strchr(extra_headers[i], '\n')) {
+                        curl_easy_cleanup(h);
+                        return CP_ERROR(CP_EINVAL, "request header contains a line break");
+                }
         if (o->bearer) {
                 if ((size_t) snprintf(auth, sizeof(auth), "Authorization: Bearer %s", o->bearer) >= sizeof(auth)) {
                         curl_easy_cleanup(h);
@@ -139,6 +167,9 @@ int cp_httpc_request(const cp_httpc_options *o, const char *method, const char *
         curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
         curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(h, CURLOPT_USERAGENT, "confpool/0.1");
+        /* A given CA replaces the system trust entirely (also the CA path). */
+        if (o->ca_file || o->ca_pem)
+                curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
         if (o->ca_file)
                 curl_easy_setopt(h, CURLOPT_CAINFO, o->ca_file);
         struct curl_blob blob;

@@ -172,3 +172,18 @@ TEST(bad_options) {
         ASSERT_ERR(cp_httpd_start(&o, handler, NULL, &d), CP_EINVAL);
         ASSERT_ERR(cp_httpd_start(NULL, NULL, NULL, &d), CP_EINVAL);
 }
+
+TEST(client_refuses_unsafe_requests) {
+        cp_httpc_response r;
+        cp_httpc_options o = { .bearer = "secret" };
+        /* a bearer token never goes over plain HTTP beyond loopback */
+        ASSERT_ERR(cp_httpc_request(&o, "GET", "http://192.0.2.1:1/x", NULL, NULL, 0, &r), CP_EINVAL);
+        ASSERT_ERR(cp_httpc_request(&o, "GET", "http://localhost.example.com/x", NULL, NULL, 0, &r), CP_EINVAL);
+        /* no header injection */
+        cp_httpc_options bad = { .bearer = "a\r\nX-Evil: 1" };
+        ASSERT_ERR(cp_httpc_request(&bad, "GET", "https://127.0.0.1:1/x", NULL, NULL, 0, &r), CP_EINVAL);
+        const char *hdrs[] = { "X-A: b\r\nX-Evil: 1", NULL };
+        ASSERT_ERR(cp_httpc_request(NULL, "GET", "http://127.0.0.1:1/x", hdrs, NULL, 0, &r), CP_EINVAL);
+        /* loopback over plain HTTP is allowed (nothing listens on port 1: a transport error) */
+        ASSERT_ERR(cp_httpc_request(&o, "GET", "http://127.0.0.1:1/x", NULL, NULL, 0, &r), CP_ENETWORK);
+}
