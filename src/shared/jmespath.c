@@ -1131,6 +1131,14 @@ static int parse_led(parser *p, node *left, node **ret) {
                 r = parse_expr(p, tok_bp[type], &right);
                 if (r < 0)
                         break;
+                /* left-associative chains stay flat (n-ary nodes) */
+                if (left->type == (type == TOK_PIPE ? N_PIPE : type == TOK_OR ? N_OR : N_AND)) {
+                        r = node_add(left, right);
+                        if (r < 0)
+                                break;
+                        *ret = left;
+                        return 0;
+                }
                 return node_make2(type == TOK_PIPE ? N_PIPE : type == TOK_OR ? N_OR : N_AND, pos, left, right,
                                   ret);
         case TOK_EQ:
@@ -1930,17 +1938,15 @@ flatten_fail:
                 }
                 return out;
         case N_OR:
-        case N_AND: {
-                bool t;
-                l = eval(c, n->kids[0], v);
-                if (!l)
-                        return NULL;
-                t = truthy(l);
-                if ((n->type == N_OR) == t)
-                        return l;
-                json_decref(l);
-                return eval(c, n->kids[1], v);
-        }
+        case N_AND:
+                /* or: the first truthy operand, else the last; and: the
+                 * first falsy operand, else the last */
+                for (i = 0;; i++) {
+                        l = eval(c, n->kids[i], v);
+                        if (!l || i + 1 == n->n || (n->type == N_OR) == truthy(l))
+                                return l;
+                        json_decref(l);
+                }
         case N_NOT: {
                 bool t;
                 l = eval(c, n->kids[0], v);
@@ -2146,6 +2152,23 @@ static json_t *mk_integral(double d, const node *call) {
         return mk_real(d, call);
 }
 
+/* floor/ceil without libm (2^52 and beyond are integral already). */
+static double jp_floor(double d) {
+        double t;
+        if (!(d > -4503599627370496.0 && d < 4503599627370496.0))
+                return d;
+        t = (double) (long long) d;
+        return t > d ? t - 1 : t;
+}
+
+static double jp_ceil(double d) {
+        double t;
+        if (!(d > -4503599627370496.0 && d < 4503599627370496.0))
+                return d;
+        t = (double) (long long) d;
+        return t < d ? t + 1 : t;
+}
+
 static json_t *fn_abs(ctx *c, const node *call, jp_arg *a, size_t n) {
         (void) c;
         (void) n;
@@ -2155,7 +2178,7 @@ static json_t *fn_abs(ctx *c, const node *call, jp_arg *a, size_t n) {
                         return mk_real(-(double) x, call);
                 return mk_int(x < 0 ? -x : x);
         }
-        return mk_real(fabs(json_real_value(a[0].v)), call);
+        return mk_real(json_real_value(a[0].v) < 0 ? -json_real_value(a[0].v) : json_real_value(a[0].v), call);
 }
 
 static json_t *fn_sum_avg(const node *call, json_t *arr, bool avg) {
@@ -2205,7 +2228,7 @@ static json_t *fn_ceil(ctx *c, const node *call, jp_arg *a, size_t n) {
         (void) n;
         if (json_is_integer(a[0].v))
                 return json_incref(a[0].v);
-        return mk_integral(ceil(json_real_value(a[0].v)), call);
+        return mk_integral(jp_ceil(json_real_value(a[0].v)), call);
 }
 
 static json_t *fn_floor(ctx *c, const node *call, jp_arg *a, size_t n) {
@@ -2213,7 +2236,7 @@ static json_t *fn_floor(ctx *c, const node *call, jp_arg *a, size_t n) {
         (void) n;
         if (json_is_integer(a[0].v))
                 return json_incref(a[0].v);
-        return mk_integral(floor(json_real_value(a[0].v)), call);
+        return mk_integral(jp_floor(json_real_value(a[0].v)), call);
 }
 
 static bool mem_find(const char *h, size_t hl, const char *nd, size_t nl) {

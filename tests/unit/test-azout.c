@@ -222,7 +222,11 @@ TEST(flatten_arm_agentpool) {
                 cp_jmespath_free(e);
         }
         json_decref(cli);
-        ASSERT_TRUE(cp_azout_flatten_arm(json_array(), &cp_azout_renames_agentpool) == NULL);
+        {
+                json_t *arr = json_array();
+                ASSERT_TRUE(cp_azout_flatten_arm(arr, &cp_azout_renames_agentpool) == NULL);
+                json_decref(arr);
+        }
 }
 
 TEST(flatten_arm_json_output) {

@@ -325,6 +325,22 @@ TEST(limits) {
                 e = cp_jmespath_free(e);
         }
 
+        /* long pipe / or / and chains stay flat too, and keep their semantics */
+        {
+                char chain[2000];
+                static const char *const ops[] = { "|", "||", "&&" };
+                for (size_t k = 0; k < CP_ELEMENTSOF(ops); k++) {
+                        size_t o2 = 0;
+                        for (int i = 0; i < 300; i++)
+                                o2 += (size_t) snprintf(chain + o2, sizeof(chain) - o2, "%s@", i ? ops[k] : "");
+                        ASSERT_OK(cp_jmespath_compile(chain, &e));
+                        ASSERT_OK(cp_jmespath_search(e, json_true(), &res));
+                        ASSERT_TRUE(json_is_true(res));
+                        json_decref(res);
+                        e = cp_jmespath_free(e);
+                }
+        }
+
         /* exponential result: each [@,@] doubles the printed size */
         ASSERT_OK(cp_jmespath_compile("[@,@]|[@,@]|[@,@]|[@,@]|[@,@]|[@,@]|[@,@]|[@,@]|[@,@]|[@,@]|"
                                       "[@,@]|[@,@]|[@,@]|[@,@]|[@,@]|[@,@]|[@,@]|[@,@]|[@,@]|[@,@]|"
