@@ -22,5 +22,7 @@
 #define CP_MAX_AZURE_USER_DATA   64u                    /* decoded runtime-data "user-data" (NV 0x01400002) */
 #define CP_MAX_TPM_PCR_BANKS     8u                     /* TPMS_PCR_SELECTIONs in one TPML_PCR_SELECTION */
 #define CP_MAX_TPM_SIGNATURE     1024u                  /* marshalled TPMT_SIGNATURE or raw signature */
+#define CP_MAX_SNP_GUEST_MSG     4096u                  /* SNP guest message (0x60 header + payload), one page */
+#define CP_MAX_AMDSP_GUESTS      65536u                 /* guests per emulated AMD-SP host */
 
 #endif
