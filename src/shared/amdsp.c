@@ -685,7 +685,7 @@ static int load_state(cp_amdsp *sp) {
         _cleanup_free_ uint8_t *sec = NULL;
         size_t sl = 0;
         if ((r = path_join(sp, "host-secret", path, sizeof(path))) < 0 ||
-            (r = cp_read_file(path, AMDSP_SECRET_LEN, &sec, &sl)) < 0)
+            (r = cp_read_file(path, AMDSP_SECRET_LEN + 1, &sec, &sl)) < 0)
                 return r;
         if (sl != AMDSP_SECRET_LEN) {
                 cp_wipe(sec, sl);
