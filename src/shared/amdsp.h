@@ -178,6 +178,12 @@ typedef const char *(*cp_amdsp_query_fn)(void *ud, const char *name);
 CP_WUR int cp_amdsp_kds_get(cp_amdsp *sp, const char *path, cp_amdsp_query_fn query, void *ud, unsigned *ret_status,
                             const char **ret_content_type, uint8_t **ret_body, size_t *ret_len);
 
+/* Serve the KDS endpoint over HTTP (shared httpd; bind_addr NULL: 127.0.0.1,
+ * port 0: ephemeral, see cp_httpd_port).  Stop with cp_httpd_stop before
+ * freeing the host. */
+typedef struct cp_httpd cp_httpd;
+CP_WUR int cp_amdsp_kds_start(cp_amdsp *sp, const char *bind_addr, uint16_t port, cp_httpd **ret);
+
 /* ---- guests ------------------------------------------------------------- */
 
 typedef struct cp_amdsp_launch {

@@ -17,6 +17,8 @@
 #include "basic/limits.h"
 #include "confpool/snp_verify.h"
 #include "shared/amdsp.h"
+#include "shared/httpd.h"
+#include "shared/kds.h"
 #include "tests.h"
 
 static char tmpdir[64];
@@ -626,4 +628,58 @@ TEST(kds_handler) {
         free(body);
         cp_amd_cert_free(ask);
         cp_amd_cert_free(ark);
+}
+
+/* The verifier's KDS client, unchanged, against the emulated endpoint. */
+TEST(kds_client_against_emulated_endpoint) {
+        cp_amdsp *sp = get_milan();
+        cp_httpd *d = NULL;
+        ASSERT_OK(cp_amdsp_kds_start(sp, NULL, 0, &d));
+        char base[64];
+        snprintf(base, sizeof(base), "http://127.0.0.1:%u", cp_httpd_port(d));
+        cp_kds_options ko = { .base_url = base };
+        cp_kds_client *kc = NULL;
+        ASSERT_OK(cp_kds_client_new(&ko, &kc));
+
+        uint8_t secrets[CP_SNP_SECRETS_PAGE_SIZE], report[CP_SNP_REPORT_SIZE];
+        uint32_t h = launch(sp, 0, secrets);
+        ASSERT_OK(request(sp, h, secrets, 0, 0, CP_SNP_KEY_SEL_VCEK, 0x42, report, NULL, NULL));
+        cp_snp_report rep;
+        ASSERT_OK(cp_snp_report_parse(report, sizeof(report), 0, &rep));
+        cp_snp_tcb tcb;
+        ASSERT_OK(cp_snp_tcb_decode(rep.reported_tcb, CP_SNP_GEN_MILAN, &tcb));
+        uint8_t *vcek, *chain, *crl_der;
+        size_t vl, cl, rl;
+        ASSERT_OK(cp_kds_fetch_vcek(kc, CP_SNP_GEN_MILAN, rep.chip_id, &tcb, &vcek, &vl));
+        ASSERT_OK(cp_kds_fetch_chain(kc, CP_SNP_GEN_MILAN, CP_AMD_CERT_VCEK, &chain, &cl));
+        ASSERT_OK(cp_kds_fetch_crl(kc, CP_SNP_GEN_MILAN, CP_AMD_CERT_VCEK, &crl_der, &rl));
+        ASSERT_EQ(cp_kds_client_requests(kc), 3);
+
+        /* a plain (non-extended) report plus what the KDS served verifies, with revocation */
+        cp_snp_verifier *v = emulated_verifier(sp);
+        cp_amd_crl *crl = NULL;
+        ASSERT_OK(cp_amd_crl_load(crl_der, rl, &crl));
+        ASSERT_OK(cp_snp_verifier_add_crl(v, CP_SNP_GEN_MILAN, CP_AMD_CERT_ASK, crl));
+        cp_snp_evidence ev = { .report = report, .report_len = sizeof(report), .leaf = vcek, .leaf_len = vl,
+                               .intermediate = chain, .intermediate_len = cl };
+        cp_snp_verify_options o = CP_SNP_VERIFY_OPTIONS_INIT;
+        o.check_revocation = true;
+        cp_snp_verify_result *res = calloc(1, sizeof(*res));
+        ASSERT_OK(cp_snp_verify(v, &ev, &o, res));
+        ASSERT_TRUE(res->revocation_checked);
+        ASSERT_TRUE(res->chip_id_checked);
+        /* an unknown chip is a 404 -> error from the client */
+        uint8_t other[64];
+        memcpy(other, rep.chip_id, 64);
+        other[0] ^= 1;
+        uint8_t *x;
+        size_t xl;
+        ASSERT_TRUE(cp_kds_fetch_vcek(kc, CP_SNP_GEN_MILAN, other, &tcb, &x, &xl) < 0);
+        cp_snp_verifier_free(v);
+        free(res);
+        free(vcek);
+        free(chain);
+        free(crl_der);
+        cp_kds_client_free(kc);
+        cp_httpd_stop(d);
 }
