@@ -31,6 +31,7 @@ static void snp_usage(FILE *f) {
               "       confpool snp verify FILE [options]\n"
               "       confpool snp fetch ca|crl --product NAME [--vlek] [-O FILE] [--kds-url URL] [--cache DIR]\n"
               "       confpool snp fetch vcek FILE [--product NAME] [-O FILE] [--kds-url URL] [--cache DIR]\n"
+              "       confpool snp report OUT [options]   (guest side: get a report; see --help)\n"
               "\n"
               "FILE is a bare report (1184 bytes), an extended report (report followed by the\n"
               "SNP_GET_EXT_REPORT certificate table) or an Azure HCL report (vTPM NV 0x01400001).\n"
@@ -47,7 +48,7 @@ static void snp_usage(FILE *f) {
               "  --offline           never fetch; use given files and the cache only\n"
               "  --kds-url URL       KDS base URL (default https://kdsintf.amd.com)\n"
               "  --cache DIR         KDS cache directory (default $XDG_CACHE_HOME/confpool/kds)\n"
-              "  --trust-ark FILE    also trust this ARK (emulated AMD-SP); never for production\n"
+              "  --trust-ark FILE    trust this ARK instead of AMD's (emulated AMD-SP); never for production\n"
               "  --backend NAME      nettle or openssl (P-384 verification backend)\n"
               "  -o, --output FMT    text (default) or json\n"
               "\n"
@@ -280,7 +281,7 @@ static int do_verify(const verify_args *a) {
         }
 
         cp_amd_trust *trust = NULL;
-        if ((r = cp_amd_trust_new_builtin(&trust)) < 0) {
+        if ((r = arkb ? cp_amd_trust_new_empty(&trust) : cp_amd_trust_new_builtin(&trust)) < 0) {
                 cp_cli_error("trust store");
                 goto out;
         }
@@ -623,6 +624,8 @@ int cp_cmd_snp(int argc, char **argv) {
                 return cmd_verify(argc - 1, argv + 1);
         if (!strcmp(argv[1], "fetch"))
                 return cmd_fetch(argc - 1, argv + 1);
+        if (!strcmp(argv[1], "report"))
+                return cp_cmd_snp_report(argc - 1, argv + 1);
         fprintf(stderr, "confpool snp: unknown subcommand '%s'\n", argv[1]);
         snp_usage(stderr);
         return CP_EXIT_USAGE;
