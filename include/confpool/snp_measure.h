@@ -66,7 +66,7 @@ typedef struct cp_snp_page_info {
 typedef struct cp_snp_ld cp_snp_ld;
 
 /* A new chain.  seed: the initial LD (48 bytes) or NULL for all zero (a
- * fresh guest context).  CP_ECRYPTO if OpenSSL has no SHA-384. */
+ * fresh guest context). */
 CP_API CP_WUR int cp_snp_ld_new(const uint8_t *seed, cp_snp_ld **ret);
 /* Wipes and frees; accepts NULL; returns NULL. */
 CP_API cp_snp_ld *cp_snp_ld_free(cp_snp_ld *ld);
