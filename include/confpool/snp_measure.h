@@ -125,7 +125,7 @@ typedef struct cp_ovmf_info {
 /* Parse the footer GUID table (ending 32 bytes before the end of fw) and,
  * if referenced, the "ASEV" SEV metadata.  A firmware without the footer
  * GUID has an empty table (not an error).  Rejected: size 0, not a multiple
- * of 4096 or above CP_MAX_FIRMWARE_SIZE (CP_EFORMAT / CP_ETOOBIG); table
+ * of 4096 or above CP_MAX_FIRMWARE_SIZE, 64 MiB (CP_EFORMAT / CP_ETOOBIG); table
  * entries shorter than 18 bytes, overrunning the table or leaving a partial
  * entry, duplicate GUIDs, short payloads (CP_EFORMAT / CP_ETRUNC); metadata
  * with a bad signature (CP_EFORMAT), version != 1 (CP_EVERSION), more than
@@ -231,7 +231,8 @@ CP_API void cp_snp_measure_params_init(cp_snp_measure_params *p);
  * vCPU), has an AP reset EIP of 0 with more than one vCPU, lacks an
  * SNP_KERNEL_HASHES section or the hash-table entry while kernel_hashes is
  * given, or has a kernel-hashes section whose size is not 4096; CP_ETOOBIG
- * if the metadata sections add up to more than CP_MAX_SNP_SECTION_PAGES. */
+ * if the metadata sections add up to more than CP_MAX_SNP_SECTION_PAGES
+ * (262144 pages, 1 GiB). */
 CP_API CP_WUR int cp_snp_measure(const cp_snp_measure_params *p, uint8_t ret[CP_SNP_LD_SIZE]);
 
 #ifdef __cplusplus
