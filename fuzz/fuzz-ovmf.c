@@ -5,8 +5,8 @@
  * it is parsed as-is and also front-padded with zeros to a multiple of
  * 4096 (so the footer table and metadata sit where the parser looks).  An
  * accepted image is checked for the parser's invariants and then measured
- * (SNP for every VMM type with and without kernel hashes, and as the SVSM
- * image of snp:svsm) when its sections are small enough to stay fast.
+ * (SNP for every VMM type with and without kernel hashes, SEV and SEV-ES,
+ * and as the SVSM image of snp:svsm) when its sections are small enough to stay fast.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -78,6 +78,17 @@ static void measure(const uint8_t *fw, size_t len, const cp_ovmf_info *info) {
                         abort();
                 p.ovmf_hash = NULL;
         }
+        /* pre-SNP digests over the same image */
+        uint8_t sd[32];
+        for (int m = CP_SNP_MODE_SEV; m <= CP_SNP_MODE_SEV_ES; m++)
+                for (int k = 0; k < 2; k++) {
+                        p.mode = (cp_snp_measure_mode) m;
+                        p.kernel_hashes = k ? &kh : NULL;
+                        int rs = cp_sev_measure(&p, sd);
+                        if (rs < 0 && rs != CP_EFORMAT)
+                                abort();
+                }
+        p.kernel_hashes = NULL;
         /* the same bytes as a Coconut-SVSM image */
         p.mode = CP_SNP_MODE_SVSM;
         p.ovmf = small_ovmf;

@@ -196,10 +196,12 @@ typedef enum cp_snp_measure_mode {
         CP_SNP_MODE_SNP = 0,       /* firmware, metadata sections, VMSAs */
         CP_SNP_MODE_OVMF_HASH = 1, /* firmware pages only ("snp:ovmf-hash") */
         CP_SNP_MODE_SVSM = 2,      /* OVMF + Coconut-SVSM ("snp:svsm"), QEMU only */
+        CP_SNP_MODE_SEV = 3,       /* pre-SNP SEV: SHA-256, cp_sev_measure() */
+        CP_SNP_MODE_SEV_ES = 4,    /* pre-SNP SEV-ES: SHA-256, cp_sev_measure() */
 } cp_snp_measure_mode;
 
-/* "snp", "snp:ovmf-hash", "snp:svsm".  CP_EUNSUPPORTED for "sev" and
- * "seves" (SHA-256 pre-SNP digests, not implemented), CP_EINVAL otherwise. */
+/* "snp", "snp:ovmf-hash", "snp:svsm", "sev", "seves" (sev-snp-measure's
+ * --mode values).  CP_EINVAL otherwise. */
 CP_API CP_WUR int cp_snp_measure_mode_from_name(const char *name, cp_snp_measure_mode *ret);
 
 #define CP_SNP_MAX_VCPUS 512u
@@ -234,6 +236,16 @@ CP_API void cp_snp_measure_params_init(cp_snp_measure_params *p);
  * if the metadata sections add up to more than CP_MAX_SNP_SECTION_PAGES
  * (262144 pages, 1 GiB). */
 CP_API CP_WUR int cp_snp_measure(const cp_snp_measure_params *p, uint8_t ret[CP_SNP_LD_SIZE]);
+
+#define CP_SEV_LD_SIZE 32u
+/* The pre-SNP launch digest (not the HMAC'd SEV measurement), as
+ * sev-snp-measure computes it: SEV = SHA-256(firmware || padded kernel hash
+ * table if kernel_hashes); SEV-ES = the same || one VMSA page per vCPU
+ * (SEV_FEATURES 0).  p->mode must be CP_SNP_MODE_SEV or CP_SNP_MODE_SEV_ES
+ * (CP_EINVAL otherwise).  CP_EFORMAT if kernel_hashes is given and the
+ * firmware has no (or a zero) SEV hash-table entry, or (SEV-ES) no SEV-ES
+ * reset block, or an AP EIP of 0 with more than one vCPU. */
+CP_API CP_WUR int cp_sev_measure(const cp_snp_measure_params *p, uint8_t ret[CP_SEV_LD_SIZE]);
 
 #ifdef __cplusplus
 }

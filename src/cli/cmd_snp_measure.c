@@ -29,8 +29,8 @@ static void measure_usage(FILE *f) {
               "\n"
               "Calculate the AMD SEV-SNP guest launch measurement (compatible with sev-snp-measure).\n"
               "\n"
-              "  --mode MODE             snp, snp:ovmf-hash or snp:svsm (sev, seves: not supported)\n"
-              "  --vcpus N               number of guest vCPUs (required except for snp:ovmf-hash)\n"
+              "  --mode MODE             sev, seves, snp, snp:ovmf-hash or snp:svsm\n"
+              "  --vcpus N               number of guest vCPUs (required except for sev, snp:ovmf-hash)\n"
               "  --vcpu-type CPUTYPE     EPYC, EPYC-v1..v4, EPYC-IBPB, EPYC-Rome[-v1..v3], EPYC-Milan[-v1,-v2],\n"
               "                          EPYC-Genoa[-v1], EPYC-Turin\n"
               "  --vcpu-sig VALUE        vCPU signature (CPUID Fn0000_0001 EAX; any base)\n"
@@ -94,7 +94,7 @@ static int dump_vmsas(const cp_snp_measure_params *p) {
         cp_ovmf_info info;
         cp_snp_vmsa_kind kind = CP_SNP_VMSA_RESET;
         uint32_t bsp = CP_SNP_BSP_EIP, ap;
-        uint64_t features = p->guest_features;
+        uint64_t features = p->mode == CP_SNP_MODE_SEV_ES ? 0 : p->guest_features;
         int r;
         if (p->mode == CP_SNP_MODE_SVSM) {
                 if ((r = cp_ovmf_parse(p->svsm, p->svsm_len, &info)) < 0)
@@ -271,12 +271,9 @@ int cp_cmd_snp_measure(int argc, char **argv) {
         cp_snp_measure_params p;
         cp_snp_measure_params_init(&p);
         int r = cp_snp_measure_mode_from_name(mode_s, &p.mode);
-        if (r == CP_EUNSUPPORTED) {
-                cp_cli_error("measure");
-                return CP_EXIT_FAILURE;
-        }
         if (r < 0)
-                return usage_error("--mode: invalid choice '%s' (snp, snp:ovmf-hash, snp:svsm)", mode_s);
+                return usage_error("--mode: invalid choice '%s' (sev, seves, snp, snp:ovmf-hash, snp:svsm)", mode_s);
+        bool sev = p.mode == CP_SNP_MODE_SEV, sev_family = sev || p.mode == CP_SNP_MODE_SEV_ES;
         if (vcpu_type) {
                 uint32_t s;
                 if (cp_snp_vcpu_type_sig(vcpu_type, &s) < 0)
@@ -294,11 +291,13 @@ int cp_cmd_snp_measure(int argc, char **argv) {
                         return usage_error("%s", "--kernel required when using --initrd");
                 if (append && !kernel)
                         return usage_error("%s", "--kernel required when using --append");
-                if (!have_vcpus)
+                if (!have_vcpus && !sev)
                         return usage_error("missing --vcpus N in guest mode '%s'", mode_s);
                 if (cp_snp_vmm_type_from_name(vmm_s, &p.vmm) < 0)
                         return usage_error("unknown VMM type '%s'", vmm_s);
-                if (have_fam) {
+                if (sev)
+                        p.vcpu_sig = 0;
+                else if (have_fam) {
                         if (!have_model || !have_step)
                                 return usage_error("%s", "--vcpu-family needs --vcpu-model and --vcpu-stepping");
                         p.vcpu_sig = cp_snp_vcpu_sig(fam, model, step);
@@ -310,7 +309,7 @@ int cp_cmd_snp_measure(int argc, char **argv) {
                 } else if (p.vmm == CP_SNP_VMM_QEMU)
                         return usage_error("missing --vcpu-type or --vcpu-sig or --vcpu-family in guest mode '%s'",
                                            mode_s);
-                p.vcpus = vcpus;
+                p.vcpus = sev ? 0 : vcpus;
                 p.guest_features = features;
                 if (p.mode == CP_SNP_MODE_SVSM) {
                         if (vars_file) {
@@ -342,7 +341,7 @@ int cp_cmd_snp_measure(int argc, char **argv) {
                                 return usage_error("--snp-ovmf-hash: '%s' is not 48 bytes of hex", ovmf_hash_s);
                         p.ovmf_hash = seed;
                 }
-                if (dump && p.mode != CP_SNP_MODE_SNP && p.mode != CP_SNP_MODE_SVSM)
+                if (dump && (sev || p.mode == CP_SNP_MODE_OVMF_HASH))
                         return usage_error("%s", "--dump-vmsa is not available in the selected mode");
         }
         if ((r = cp_read_file(ovmf_path, CP_MAX_FIRMWARE_SIZE, &ovmf, &p.ovmf_len)) < 0) {
@@ -357,7 +356,9 @@ int cp_cmd_snp_measure(int argc, char **argv) {
                 }
                 p.kernel_hashes = &kh;
         }
-        if ((r = cp_snp_measure(&p, ld)) < 0) {
+        size_t ld_len = sev_family ? CP_SEV_LD_SIZE : CP_SNP_LD_SIZE;
+        r = sev_family ? cp_sev_measure(&p, ld) : cp_snp_measure(&p, ld);
+        if (r < 0) {
                 cp_cli_error("measure");
                 return cp_cli_exit_code(r);
         }
@@ -369,13 +370,16 @@ int cp_cmd_snp_measure(int argc, char **argv) {
         char out[CP_SNP_LD_SIZE * 2 + 1];
         /* like sev-snp-measure, snp:ovmf-hash always prints hex */
         if (base64 && p.mode != CP_SNP_MODE_OVMF_HASH)
-                cp_b64_encode(ld, sizeof(ld), CP_B64_STD, out);
+                cp_b64_encode(ld, ld_len, CP_B64_STD, out);
         else
-                cp_hex_encode(ld, sizeof(ld), out);
-        if (verbose && p.mode != CP_SNP_MODE_OVMF_HASH)
-                printf("Calculated %s guest measurement: %s\n", p.mode == CP_SNP_MODE_SVSM ? "SEV_SNP_SVSM" : "SEV_SNP",
-                       out);
-        else
+                cp_hex_encode(ld, ld_len, out);
+        if (verbose && p.mode != CP_SNP_MODE_OVMF_HASH) {
+                static const char *const mode_names[] = {
+                        [CP_SNP_MODE_SNP] = "SEV_SNP", [CP_SNP_MODE_SVSM] = "SEV_SNP_SVSM",
+                        [CP_SNP_MODE_SEV] = "SEV", [CP_SNP_MODE_SEV_ES] = "SEV_ES",
+                };
+                printf("Calculated %s guest measurement: %s\n", mode_names[p.mode], out);
+        } else
                 printf("%s\n", out);
         return CP_EXIT_OK;
 }

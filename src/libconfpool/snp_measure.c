@@ -277,10 +277,12 @@ int cp_snp_measure_mode_from_name(const char *name, cp_snp_measure_mode *ret) {
                 *ret = CP_SNP_MODE_OVMF_HASH;
         else if (!strcmp(name, "snp:svsm"))
                 *ret = CP_SNP_MODE_SVSM;
-        else if (!strcmp(name, "sev") || !strcmp(name, "seves"))
-                return CP_ERROR(CP_EUNSUPPORTED, "mode '%s' (pre-SNP SHA-256 digest) is not supported", name);
+        else if (!strcmp(name, "sev"))
+                *ret = CP_SNP_MODE_SEV;
+        else if (!strcmp(name, "seves"))
+                *ret = CP_SNP_MODE_SEV_ES;
         else
-                return CP_ERROR(CP_EINVAL, "unknown mode '%s' (snp, snp:ovmf-hash or snp:svsm)", name);
+                return CP_ERROR(CP_EINVAL, "unknown mode '%s' (snp, snp:ovmf-hash, snp:svsm, sev or seves)", name);
         return 0;
 }
 
@@ -388,11 +390,13 @@ static int check_params(const cp_snp_measure_params *p) {
                 return CP_ERROR(CP_EINVAL, "no firmware image given");
         if (p->vmm != CP_SNP_VMM_QEMU && p->vmm != CP_SNP_VMM_EC2 && p->vmm != CP_SNP_VMM_GCE)
                 return CP_ERROR(CP_EINVAL, "unknown VMM type %d", (int) p->vmm);
-        if (p->mode != CP_SNP_MODE_SNP && p->mode != CP_SNP_MODE_OVMF_HASH && p->mode != CP_SNP_MODE_SVSM)
+        if (p->mode != CP_SNP_MODE_SNP && p->mode != CP_SNP_MODE_OVMF_HASH && p->mode != CP_SNP_MODE_SVSM &&
+            p->mode != CP_SNP_MODE_SEV && p->mode != CP_SNP_MODE_SEV_ES)
                 return CP_ERROR(CP_EINVAL, "unknown measurement mode %d", (int) p->mode);
         if (p->ovmf_hash && p->mode != CP_SNP_MODE_SNP)
                 return CP_ERROR(CP_EINVAL, "a precomputed OVMF hash is only accepted in mode snp");
-        if (p->mode != CP_SNP_MODE_OVMF_HASH && (p->vcpus < 1 || p->vcpus > CP_SNP_MAX_VCPUS))
+        if (p->mode != CP_SNP_MODE_OVMF_HASH && p->mode != CP_SNP_MODE_SEV &&
+            (p->vcpus < 1 || p->vcpus > CP_SNP_MAX_VCPUS))
                 return CP_ERROR(CP_EINVAL, "vCPU count %u outside 1..%u", p->vcpus, CP_SNP_MAX_VCPUS);
         if (p->mode == CP_SNP_MODE_SVSM) {
                 if (p->vmm != CP_SNP_VMM_QEMU)
@@ -458,6 +462,8 @@ int cp_snp_measure(const cp_snp_measure_params *p, uint8_t ret[CP_SNP_LD_SIZE]) 
         int r = check_params(p);
         if (r < 0)
                 return r;
+        if (p->mode == CP_SNP_MODE_SEV || p->mode == CP_SNP_MODE_SEV_ES)
+                return CP_ERROR(CP_EINVAL, "SEV and SEV-ES digests are SHA-256: use cp_sev_measure()");
         cp_ovmf_info info;
         if ((r = cp_ovmf_parse(p->ovmf, p->ovmf_len, &info)) < 0)
                 return r;
@@ -475,9 +481,52 @@ int cp_snp_measure(const cp_snp_measure_params *p, uint8_t ret[CP_SNP_LD_SIZE]) 
         case CP_SNP_MODE_SVSM:
                 r = measure_svsm(ld, p);
                 break;
+        default:
+                r = CP_ERROR(CP_EINTERNAL, "unreachable mode");
+                break;
         }
         if (r >= 0)
                 cp_snp_ld_get(ld, ret);
         cp_snp_ld_free(ld);
         return r;
+}
+
+/* ---- pre-SNP SEV / SEV-ES (SHA-256 over the launched bytes) ---- */
+
+int cp_sev_measure(const cp_snp_measure_params *p, uint8_t ret[CP_SEV_LD_SIZE]) {
+        if (!p || !ret)
+                return CP_ERROR(CP_EINVAL, "cp_sev_measure: NULL argument");
+        int r = check_params(p);
+        if (r < 0)
+                return r;
+        if (p->mode != CP_SNP_MODE_SEV && p->mode != CP_SNP_MODE_SEV_ES)
+                return CP_ERROR(CP_EINVAL, "cp_sev_measure: mode must be sev or seves");
+        cp_ovmf_info info;
+        if ((r = cp_ovmf_parse(p->ovmf, p->ovmf_len, &info)) < 0)
+                return r;
+        if (p->kernel_hashes && (!info.has_hash_table || info.hash_table_gpa == 0))
+                return CP_ERROR(CP_EFORMAT, "Kernel specified but OVMF doesn't support kernel/initrd/cmdline measurement");
+        bool es = p->mode == CP_SNP_MODE_SEV_ES;
+        if (es && !info.has_reset_block)
+                return CP_ERROR(CP_EFORMAT, "Can't find SEV_ES_RESET_BLOCK_GUID entry in OVMF table");
+        if (es && p->vcpus > 1 && info.ap_reset_eip == 0)
+                return CP_ERROR(CP_EFORMAT, "AP reset EIP is 0 but %u vCPUs were requested", p->vcpus);
+        uint8_t bsp[CP_SNP_PAGE_SIZE], ap[CP_SNP_PAGE_SIZE], table[CP_SNP_HASH_TABLE_PADDED_SIZE];
+        if (es && ((r = cp_snp_vmsa_build(CP_SNP_VMSA_RESET, p->vmm, CP_SNP_BSP_EIP, p->vcpu_sig, 0, bsp)) < 0 ||
+                   (r = cp_snp_vmsa_build(CP_SNP_VMSA_RESET, p->vmm, info.ap_reset_eip, p->vcpu_sig, 0, ap)) < 0))
+                return r;
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        bool ok = ctx && EVP_DigestInit_ex2(ctx, EVP_sha256(), NULL) == 1 &&
+                  EVP_DigestUpdate(ctx, p->ovmf, p->ovmf_len) == 1;
+        if (ok && p->kernel_hashes) {
+                cp_snp_kernel_hashes_table(p->kernel_hashes, table);
+                ok = EVP_DigestUpdate(ctx, table, sizeof(table)) == 1;
+        }
+        for (unsigned i = 0; ok && es && i < p->vcpus; i++)
+                ok = EVP_DigestUpdate(ctx, i == 0 ? bsp : ap, CP_SNP_PAGE_SIZE) == 1;
+        ok = ok && EVP_DigestFinal_ex(ctx, ret, NULL) == 1;
+        EVP_MD_CTX_free(ctx);
+        if (!ok)
+                return CP_OSSL_ERROR(CP_ECRYPTO, "SHA-256 failed");
+        return 0;
 }

@@ -65,6 +65,17 @@ expect 4_vcpus_sig $V4 "${M[@]}" --mode snp --vcpus 4 --vcpu-sig 0x800f12 --ovmf
 expect 4_vcpus_sig_dec $V4 "${M[@]}" --mode snp --vcpus 4 --vcpu-sig 8392466 --ovmf "$AMD" "${NULLK[@]}"
 expect 4_vcpus_fms $V4 "${M[@]}" --mode snp --vcpus 4 --vcpu-family 23 --vcpu-model 1 --vcpu-stepping 2 \
   --ovmf "$AMD" "${NULLK[@]}"
+# pre-SNP modes (SHA-256)
+expect seves 13810ae661ea11e2bb205621f582fee268f0367c8f97bc297b7fadef3e12002c \
+  "${M[@]}" --mode seves --vcpus 1 --vcpu-type EPYC-v4 --ovmf "$AMD" "${NULLK[@]}" --append ""
+expect seves_4 0dccbcaba8e90b261bd0d2e1863a2f9da714768b7b2a19363cd6ae35aa90de91 \
+  "${M[@]}" --mode seves --vcpus 4 --vcpu-type EPYC-v4 --ovmf "$AMD" "${NULLK[@]}" --append ""
+expect sev 82a3ee5d537c3620628270c292ae30cb40c3c878666a7890ee7ef2a08fb535ff \
+  "${M[@]}" --mode sev --ovmf "$AMD" "${NULLK[@]}" --append "$APP"
+expect sev_kernel_only 77f613d7bbcdf12a73782ea9e88b0172aeda50d1a54201cb903594ff52846898 \
+  "${M[@]}" --mode sev --ovmf "$AMD" --kernel /dev/null
+expect sev_ovmfx64 "Calculated SEV guest measurement: b4c021e085fb83ceffe6571a3d357b4a98773c83c474e47f76c876708fe316da" \
+  "${M[@]}" --mode sev --ovmf "$X64" -v
 # output formats
 B64=$(printf %s $V4 | xxd -r -p | base64 -w0)
 expect base64 "$B64" "${M[@]}" --mode snp --vcpus 4 --vcpu-type EPYC-v4 --ovmf "$AMD" "${NULLK[@]}" --output-format base64
@@ -99,7 +110,10 @@ code svsm-both-vars 2 "${M[@]}" --mode snp:svsm --vcpus 1 --vcpu-type EPYC --ovm
 code svsm-ec2 2 "${M[@]}" --mode snp:svsm --vcpus 1 --vmm-type ec2 --ovmf "$AMD" --svsm "$AMD" --vars-size 4096
 code svsm-no-info 1 "${M[@]}" --mode snp:svsm --vcpus 1 --vcpu-type EPYC --ovmf "$AMD" --svsm "$AMD" --vars-size 4096
 code vcpus-zero 2 "${M[@]}" --mode snp --vcpus 0 --vcpu-type EPYC --ovmf "$AMD"
-code mode-sev 1 "${M[@]}" --mode sev --ovmf "$AMD"
+code bad-mode 2 "${M[@]}" --mode sev-snp --ovmf "$AMD"
+code seves-no-vcpus 2 "${M[@]}" --mode seves --vcpu-type EPYC --ovmf "$AMD"
+code sev-hash 2 "${M[@]}" --mode sev --ovmf "$AMD" --snp-ovmf-hash $OVMF_HASH
+code sev-kernel-unsupported 1 "${M[@]}" --mode sev --ovmf /usr/share/ovmf/OVMF.fd --kernel /dev/null
 code missing-ovmf 1 "${M[@]}" --mode snp --vcpus 1 --vcpu-type EPYC --ovmf "$TMP/nonexistent"
 { cat "$AMD"; head -c 904 /dev/zero; } >"$TMP/odd.bin"
 code odd-size 1 "${M[@]}" --mode snp --vcpus 1 --vcpu-type EPYC --ovmf "$TMP/odd.bin"

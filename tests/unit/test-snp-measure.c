@@ -238,7 +238,10 @@ TEST(vcpu_sig_and_types) {
         cp_snp_measure_mode m;
         ASSERT_OK(cp_snp_measure_mode_from_name("snp:svsm", &m));
         ASSERT_EQ(m, CP_SNP_MODE_SVSM);
-        ASSERT_ERR(cp_snp_measure_mode_from_name("seves", &m), CP_EUNSUPPORTED);
+        ASSERT_OK(cp_snp_measure_mode_from_name("seves", &m));
+        ASSERT_EQ(m, CP_SNP_MODE_SEV_ES);
+        ASSERT_OK(cp_snp_measure_mode_from_name("sev", &m));
+        ASSERT_EQ(m, CP_SNP_MODE_SEV);
         ASSERT_ERR(cp_snp_measure_mode_from_name("SNP", &m), CP_EINVAL);
 }
 
@@ -676,4 +679,76 @@ TEST(svsm_mode_synthetic) {
         p.svsm = ovmf; /* an image without SVSM info */
         p.svsm_len = od.size;
         ASSERT_ERR(cp_snp_measure(&p, got), CP_EFORMAT);
+}
+
+/* ---- §9/§10: pre-SNP SEV and SEV-ES digests (SHA-256) ---- */
+
+TEST(sev_and_seves_published) {
+        static const struct {
+                const char *fw;
+                cp_snp_measure_mode mode;
+                unsigned vcpus;
+                int kernel; /* 0 none, 1 kernel only, 2 null/null/append */
+                const char *append, *expect;
+        } v[] = {
+                { "AmdSev", CP_SNP_MODE_SEV_ES, 1, 2, "", "13810ae661ea11e2bb205621f582fee268f0367c8f97bc297b7fadef3e12002c" },
+                { "AmdSev", CP_SNP_MODE_SEV_ES, 4, 2, "", "0dccbcaba8e90b261bd0d2e1863a2f9da714768b7b2a19363cd6ae35aa90de91" },
+                { "AmdSev", CP_SNP_MODE_SEV, 0, 2, "console=ttyS0 loglevel=7",
+                  "82a3ee5d537c3620628270c292ae30cb40c3c878666a7890ee7ef2a08fb535ff" },
+                { "AmdSev", CP_SNP_MODE_SEV, 0, 1, NULL, "77f613d7bbcdf12a73782ea9e88b0172aeda50d1a54201cb903594ff52846898" },
+                { "OvmfX64", CP_SNP_MODE_SEV, 0, 0, NULL, "b4c021e085fb83ceffe6571a3d357b4a98773c83c474e47f76c876708fe316da" },
+        };
+        for (size_t i = 0; i < CP_ELEMENTSOF(v); i++) {
+                size_t len;
+                _cleanup_free_ uint8_t *fw = read_fixture(v[i].fw, &len);
+                cp_snp_kernel_hashes kh;
+                cp_snp_measure_params p;
+                cp_snp_measure_params_init(&p);
+                p.mode = v[i].mode;
+                p.ovmf = fw;
+                p.ovmf_len = len;
+                p.vcpus = v[i].vcpus;
+                ASSERT_OK(cp_snp_vcpu_type_sig("EPYC-v4", &p.vcpu_sig));
+                if (v[i].kernel) {
+                        ASSERT_OK(cp_snp_kernel_hashes_compute(NULL, 0, NULL, 0, v[i].append, &kh));
+                        p.kernel_hashes = &kh;
+                }
+                uint8_t d[32], want[32];
+                size_t n = 0;
+                ASSERT_OK(cp_sev_measure(&p, d));
+                ASSERT_OK(cp_hex_decode(v[i].expect, 64, want, sizeof(want), &n));
+                ASSERT_MEMEQ(d, want, 32);
+                /* the SNP entry point refuses SHA-256 modes */
+                uint8_t ld[48];
+                ASSERT_ERR(cp_snp_measure(&p, ld), CP_EINVAL);
+        }
+}
+
+TEST(sev_errors) {
+        size_t len;
+        _cleanup_free_ uint8_t *fw = read_debian(&len);
+        cp_snp_kernel_hashes kh;
+        ASSERT_OK(cp_snp_kernel_hashes_compute(NULL, 0, NULL, 0, NULL, &kh));
+        cp_snp_measure_params p;
+        cp_snp_measure_params_init(&p);
+        p.ovmf = fw;
+        p.ovmf_len = len;
+        uint8_t d[32];
+        ASSERT_ERR(cp_sev_measure(&p, d), CP_EINVAL); /* mode snp */
+        p.mode = CP_SNP_MODE_SEV;
+        ASSERT_OK(cp_sev_measure(&p, d));
+        p.kernel_hashes = &kh; /* Debian's hash-table entry has GPA 0 */
+        ASSERT_ERR(cp_sev_measure(&p, d), CP_EFORMAT);
+        p.kernel_hashes = NULL;
+        p.mode = CP_SNP_MODE_SEV_ES;
+        p.vcpus = 64;
+        ASSERT_OK(cp_sev_measure(&p, d));
+        /* no reset block */
+        t_image di = { .size = 4096 };
+        _cleanup_free_ uint8_t *f = t_build(&di, NULL, NULL);
+        p.ovmf = f;
+        p.ovmf_len = di.size;
+        ASSERT_ERR(cp_sev_measure(&p, d), CP_EFORMAT);
+        p.mode = CP_SNP_MODE_SEV;
+        ASSERT_OK(cp_sev_measure(&p, d));
 }
