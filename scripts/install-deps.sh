@@ -6,7 +6,7 @@ what=${1:-build}
 pkgs=(build-essential cmake pkg-config libssl-dev openssl nettle-dev libgmp-dev libjansson-dev
       libcurl4-openssl-dev libmicrohttpd-dev ca-certificates)
 case "$what" in
-  check) pkgs+=(clang libclang-rt-14-dev jq xxd) ;;
+  check) pkgs+=(clang libclang-rt-14-dev jq xxd ovmf) ;;
   demo)  pkgs+=(jq) ;;
   fuzz)  pkgs+=(clang libclang-rt-14-dev) ;;
 esac

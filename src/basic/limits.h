@@ -30,5 +30,7 @@
 #define CP_MAX_AZOUT_DEPTH       256u                   /* JSON nesting printed by the az output formats */
 #define CP_MAX_SNP_GUEST_MSG     4096u                  /* SNP guest message (0x60 header + payload), one page */
 #define CP_MAX_AMDSP_GUESTS      65536u                 /* guests per emulated AMD-SP host */
+#define CP_MAX_FIRMWARE_SIZE     (64u * 1024u * 1024u)  /* OVMF / SVSM image to measure */
+#define CP_MAX_SNP_SECTION_PAGES (256u * 1024u)         /* pages in all SEV metadata sections (1 GiB) */
 
 #endif

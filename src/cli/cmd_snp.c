@@ -19,6 +19,7 @@
 #include "basic/fileio.h"
 #include "basic/limits.h"
 #include "cli/cli.h"
+#include "cli/cmd_snp_measure.h"
 #include "confpool/snp_cert.h"
 #include "confpool/snp_policy.h"
 #include "confpool/snp_verify.h"
@@ -32,6 +33,8 @@ static void snp_usage(FILE *f) {
               "       confpool snp fetch ca|crl --product NAME [--vlek] [-O FILE] [--kds-url URL] [--cache DIR]\n"
               "       confpool snp fetch vcek FILE [--product NAME] [-O FILE] [--kds-url URL] [--cache DIR]\n"
               "       confpool snp report OUT [options]   (guest side: get a report; see --help)\n"
+              "       confpool snp measure --mode MODE --ovmf PATH [options]   (see 'snp measure --help')\n"
+              "       confpool snp id-block [create|verify] [options]          (see 'snp id-block --help')\n"
               "\n"
               "FILE is a bare report (1184 bytes), an extended report (report followed by the\n"
               "SNP_GET_EXT_REPORT certificate table) or an Azure HCL report (vTPM NV 0x01400001).\n"
@@ -626,6 +629,10 @@ int cp_cmd_snp(int argc, char **argv) {
                 return cmd_fetch(argc - 1, argv + 1);
         if (!strcmp(argv[1], "report"))
                 return cp_cmd_snp_report(argc - 1, argv + 1);
+        if (!strcmp(argv[1], "measure"))
+                return cp_cmd_snp_measure(argc - 1, argv + 1);
+        if (!strcmp(argv[1], "id-block"))
+                return cp_cmd_snp_id_block(argc - 1, argv + 1);
         fprintf(stderr, "confpool snp: unknown subcommand '%s'\n", argv[1]);
         snp_usage(stderr);
         return CP_EXIT_USAGE;
