@@ -408,9 +408,12 @@ static int do_verify(const verify_args *a) {
                 json_object_set_new(o, "format", json_string(cp_evidence_format_name(ev.format)));
                 exit_code = print_json(o);
         } else {
-                printf("%s: verified (%s report v%u, %s, signed by %s%s%s)\n", a->file,
-                       cp_evidence_format_name(ev.format), res->report.version,
-                       cp_snp_generation_name(res->generation), cp_amd_cert_kind_name(res->signer),
+                const cp_snp_tcb *t = &res->reported_tcb;
+                printf("%s: verified (SEV-SNP v%u %s, %s, signed by %s, TCB bl %u tee %u snp %u ucode %u%s%s%s%s)\n",
+                       a->file, res->report.version, cp_evidence_format_name(ev.format),
+                       cp_snp_generation_name(res->generation), cp_amd_cert_kind_name(res->signer), t->bl, t->tee,
+                       t->snp, t->ucode, res->chip_id_checked ? ", chip bound" : "",
+                       ev.format == CP_EVIDENCE_HCL ? ", runtime data bound" : "",
                        res->revocation_checked ? ", not revoked" : "",
                        res->policy_checked ? ", policy satisfied" : "");
                 exit_code = CP_EXIT_OK;

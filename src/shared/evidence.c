@@ -9,7 +9,7 @@
 const char *cp_evidence_format_name(cp_evidence_format f) {
         switch (f) {
         case CP_EVIDENCE_BARE:
-                return "report";
+                return "bare-report";
         case CP_EVIDENCE_EXTENDED:
                 return "extended-report";
         case CP_EVIDENCE_HCL:
