@@ -13,9 +13,9 @@
 #include <openssl/sha.h>
 
 #include "basic/codec.h"
-#include "basic/cursor.h"
 #include "basic/limits.h"
 #include "basic/secure.h"
+#include "json-util.h"
 #include "jwt-internal.h"
 #include "ossl-util.h"
 
@@ -64,30 +64,9 @@ int cp_jwt_b64url(const uint8_t *data, size_t len, char **ret) {
 }
 
 int cp_jwt_json_depth_ok(const char *json, size_t len, unsigned max_depth) {
-        cp_cursor c = cp_cursor_make(json, len);
-        unsigned depth = 0;
-        bool in_string = false, escaped = false;
-        uint8_t ch;
-
-        while (cp_cursor_remaining(&c) > 0) {
-                int k = cp_cursor_u8(&c, &ch);
-                if (k < 0)
-                        return k;
-                if (in_string) {
-                        if (escaped)
-                                escaped = false;
-                        else if (ch == '\\')
-                                escaped = true;
-                        else if (ch == '"')
-                                in_string = false;
-                } else if (ch == '"')
-                        in_string = true;
-                else if (ch == '[' || ch == '{') {
-                        if (++depth > max_depth)
-                                return CP_ERROR(CP_EFORMAT, "JSON nested deeper than %u", max_depth);
-                } else if ((ch == ']' || ch == '}') && depth > 0)
-                        depth--;
-        }
+        size_t off = 0;
+        if (!cp_json_depth_within(json, len, max_depth, &off))
+                return CP_ERROR(CP_EFORMAT, "JSON nested deeper than %u at offset %zu", max_depth, off);
         return 0;
 }
 
