@@ -35,6 +35,7 @@ typedef struct cp_attestd_config {
         const char *kds_cache_dir;    /* VCEK cache shared by all requests */
         bool kds_offline;             /* cache only */
         size_t report_cache_size;     /* verified-report cache slots; 0: 4096 */
+        bool no_report_cache;         /* verify every report fully (benchmarks) */
         unsigned nonce_ttl_s;         /* challenge lifetime; 0: 300 */
         const char *admin_token;      /* bearer token for policy management; NULL: disabled */
         const char *policy_signers_jwks; /* JWKS text: when set, policy PUTs must be signed JWS */
