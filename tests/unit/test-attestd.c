@@ -14,6 +14,7 @@
 #include "confpool/azure.h"
 #include "confpool/maa_policy.h"
 #include "shared/httpc.h"
+#include "shared/httpd.h"
 #include "tests.h"
 
 #define NOW INT64_C(1748736000) /* 2025-06-01, inside the VCEKs' validity */
@@ -624,4 +625,89 @@ TEST(daemon_binary_on_loopback) {
         ASSERT_EQ(waitpid(pid, &status, 0), pid);
         ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
         fclose(f);
+}
+
+/* A KDS stand-in: serves the v1 VCEK (DER) for any Milan VCEK path. */
+static void fake_kds(void *userdata, const cp_http_request *req, cp_http_response *resp) {
+        unsigned *hits = userdata;
+        if (strncmp(req->path, "/vcek/v1/Milan/", 15) != 0) {
+                if (cp_http_resp_text(resp, 404, "no") < 0)
+                        resp->status = 500;
+                return;
+        }
+        size_t vl;
+        uint8_t *vcek = cp_test_read(TRUSTEE "evidence-v1.vcek.der", &vl);
+        __atomic_add_fetch(hits, 1, __ATOMIC_SEQ_CST);
+        if (cp_http_resp_bytes(resp, 200, "application/pkix-cert", vcek, vl) < 0)
+                resp->status = 500;
+        free(vcek);
+}
+
+TEST(vcek_from_kds_with_shared_cache) {
+        unsigned hits = 0;
+        cp_httpd_options ho = { .threads = 1 };
+        cp_httpd *kds = NULL;
+        ASSERT_OK(cp_httpd_start(&ho, fake_kds, &hits, &kds));
+        char base[128], dir[] = "/tmp/attestd-kds-XXXXXX";
+        ASSERT_TRUE(mkdtemp(dir) != NULL);
+        snprintf(base, sizeof(base), "http://127.0.0.1:%u", (unsigned) cp_httpd_port(kds));
+        cp_attestd_config cfg = { .now = NOW, .quiet = true, .kds_base_url = base, .kds_cache_dir = dir,
+                                  .no_report_cache = true };
+        cp_attestd *s = NULL;
+        ASSERT_OK(cp_attestd_new(&cfg, &s));
+        ASSERT_OK(cp_attestd_start(s));
+        /* the MAA request without VcekCertChain */
+        size_t hl;
+        uint8_t *h = cp_test_read(TRUSTEE "evidence-v1.hcl-report.bin", &hl);
+        cp_hcl_report hcl;
+        ASSERT_OK(cp_hcl_report_parse(h, hl, &hcl));
+        char *rep = b64url(hcl.hw_report, hcl.hw_report_len);
+        json_t *inner = json_pack("{s:s}", "SnpReport", rep);
+        char *inner_s = json_dumps(inner, JSON_COMPACT), *inner_b = b64url(inner_s, strlen(inner_s));
+        json_t *b = json_pack("{s:s}", "report", inner_b);
+        char *body = json_dumps(b, JSON_COMPACT);
+        long st;
+        for (int i = 0; i < 2; i++) {
+                json_t *r = call(s, "POST", "/attest/SevSnpVm", body, &st, NULL);
+                if (st != 200)
+                        cp_test_fail(__FILE__, __LINE__, "%ld %s", st, json_dumps(r, 0));
+                json_decref(r);
+        }
+        ASSERT_EQ(hits, 1); /* the second request was served from the cache */
+        cp_attestd_free(s);
+        /* no KDS and no chain: a clear refusal */
+        s = start();
+        json_t *r = call(s, "POST", "/attest/SevSnpVm", body, &st, NULL);
+        ASSERT_EQ(st, 400);
+        ASSERT_TRUE(strstr(json_string_value(json_object_get(json_object_get(r, "error"), "message")), "KDS") != NULL);
+        json_decref(r);
+        cp_attestd_free(s);
+        cp_httpd_stop(kds);
+        free(body);
+        json_decref(b);
+        free(inner_b);
+        free(inner_s);
+        json_decref(inner);
+        free(rep);
+        free(h);
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        ASSERT_EQ(system(cmd), 0);
+}
+
+TEST(extra_arks_must_be_arks) {
+        size_t vl;
+        uint8_t *vcek = cp_test_read(TRUSTEE "evidence-v1.vcek.der", &vl);
+        cp_attestd_config cfg = { .now = NOW, .quiet = true };
+        cfg.extra_arks[0] = vcek;
+        cfg.extra_ark_lens[0] = vl;
+        cp_attestd *s = NULL;
+        ASSERT_FAILS(cp_attestd_new(&cfg, &s));
+        ASSERT_TRUE(s == NULL);
+        free(vcek);
+        /* off loopback without TLS: refused */
+        cp_attestd_config c2 = { .quiet = true, .bind_addr = "0.0.0.0" };
+        ASSERT_OK(cp_attestd_new(&c2, &s));
+        ASSERT_ERR(cp_attestd_start(s), CP_EINVAL);
+        cp_attestd_free(s);
 }
