@@ -260,8 +260,8 @@ TEST(jwks_parsing_negative) {
         const char *bad[] = {
                 "", "[]", "{\"keys\":{}}", "{\"keys\":[1]}", "{\"keys\":[{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"}]}",
                 "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"AAAA\",\"y\":\"AAAA\"}]}",
-                "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"" /* not on the curve */
-                "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"y\":\"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}]}",
+                ("{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"" /* not on the curve */
+                 "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"y\":\"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}]}"),
                 "{\"keys\":[]}",
                 "{\"keys\":[{\"kty\":\"oct\",\"k\":\"AAAA\"}]}",
                 "{\"keys\":[],\"keys\":[]}",
