@@ -39,6 +39,14 @@ typedef struct report_slot {
         cp_snp_verify_result result;
 } report_slot;
 
+#define ATTESTD_LEAF_SLOTS 256u
+
+typedef struct leaf_slot {
+        bool used;
+        uint8_t key[32];             /* SHA-256 of the endorsement bytes */
+        int64_t not_before, not_after;
+} leaf_slot;
+
 typedef struct nonce_slot {
         uint8_t state;               /* 0 empty, 1 live, 2 used (tombstone) */
         uint8_t len;
@@ -81,6 +89,7 @@ struct cp_attestd {
         pthread_mutex_t cache_lock;
         report_slot *cache;
         size_t cache_size;
+        leaf_slot leaves[ATTESTD_LEAF_SLOTS];
 
         pthread_mutex_t nonce_lock;
         nonce_slot *nonces;

@@ -10,13 +10,10 @@
 #include "attestd/attestd-internal.h"
 #include "basic/cleanup.h"
 #include "basic/codec.h"
+#include "basic/limits.h"
 #include "basic/secure.h"
 #include "confpool/azure.h"
 #include "confpool/tpm_quote.h"
-
-static void amd_cert_freep(cp_amd_cert **p) {
-        cp_amd_cert_free(*p);
-}
 
 static size_t cache_index(const cp_attestd *s, const uint8_t hash[48]) {
         uint64_t h;
@@ -50,14 +47,59 @@ static void cache_put(cp_attestd *s, const uint8_t hash[48], int64_t nb, int64_t
         pthread_mutex_unlock(&s->cache_lock);
 }
 
+/* Validity window of the leaf in an endorsement bundle (VCEK/VLEK, maybe
+ * with ASK/ARK), remembered by SHA-256 of the bytes so that a known chip's
+ * certificate is not parsed again (the SNP verifier's chain cache is keyed
+ * the same way and does the real verification). */
+static int leaf_window(cp_attestd *s, const uint8_t *buf, size_t len, int64_t *ret_nb, int64_t *ret_na) {
+        uint8_t key[32];
+        cp_amd_cert *certs[CP_MAX_CHAIN_DEPTH] = { NULL };
+        size_t n = 0;
+        int r;
+
+        SHA256(buf, len, key);
+        uint64_t h;
+        memcpy(&h, key, sizeof(h));
+        leaf_slot *e = &s->leaves[h % ATTESTD_LEAF_SLOTS];
+        pthread_mutex_lock(&s->cache_lock);
+        if (e->used && cp_ct_eq(e->key, key, 32)) {
+                *ret_nb = e->not_before;
+                *ret_na = e->not_after;
+                pthread_mutex_unlock(&s->cache_lock);
+                return 0;
+        }
+        pthread_mutex_unlock(&s->cache_lock);
+        if ((r = cp_amd_cert_load_bundle(buf, len, certs, CP_MAX_CHAIN_DEPTH, &n)) < 0)
+                return cp_error_wrap("endorsement certificates: ");
+        r = CP_ERROR(CP_ECERT, "no VCEK or VLEK among the endorsement certificates");
+        for (size_t i = 0; i < n; i++) {
+                const cp_amd_cert_info *ci = cp_amd_cert_info_get(certs[i]);
+                if (r < 0 && (ci->kind == CP_AMD_CERT_VCEK || ci->kind == CP_AMD_CERT_VLEK)) {
+                        *ret_nb = ci->not_before;
+                        *ret_na = ci->not_after;
+                        r = 0;
+                }
+                cp_amd_cert_free(certs[i]);
+        }
+        if (r < 0)
+                return r;
+        cp_error_clear();
+        pthread_mutex_lock(&s->cache_lock);
+        e->used = true;
+        memcpy(e->key, key, 32);
+        e->not_before = *ret_nb;
+        e->not_after = *ret_na;
+        pthread_mutex_unlock(&s->cache_lock);
+        return 0;
+}
+
 int attestd_verify_snp(cp_attestd *s, const snp_input *in, cp_snp_verify_result *ret, bool *ret_warm) {
-        _cleanup_(amd_cert_freep) cp_amd_cert *leaf = NULL, *inter = NULL, *extra = NULL;
         _cleanup_free_ uint8_t *fetched = NULL;
         cp_snp_evidence ev = { .report = in->report, .report_len = in->report_len };
         cp_snp_verify_options o = CP_SNP_VERIFY_OPTIONS_INIT;
         cp_snp_verify_result res;
         uint8_t hash[48];
-        int64_t now = attestd_now(s);
+        int64_t now = attestd_now(s), nb = 0, na = 0;
         int r;
 
         if (in->report_len != CP_SNP_REPORT_SIZE)
@@ -70,25 +112,13 @@ int attestd_verify_snp(cp_attestd *s, const snp_input *in, cp_snp_verify_result 
                 return 0;
         }
 
-        /* endorsement key: from the request, the certificate table, or the KDS (cache first) */
+        /* endorsement key: from the request, the certificate table, or the KDS (cache first).
+         * A supplied ARK is ignored by the verifier: trust comes from the configuration. */
         if (in->chain) {
-                cp_amd_cert *certs[3] = { NULL, NULL, NULL };
-                size_t n = 0;
-                if ((r = cp_amd_cert_load_bundle(in->chain, in->chain_len, certs, 3, &n)) < 0)
-                        return cp_error_wrap("VCEK certificate chain: ");
-                leaf = certs[0];
-                inter = n > 1 ? certs[1] : NULL;
-                extra = n > 2 ? certs[2] : NULL; /* a supplied ARK is ignored: trust comes from the configuration */
-                const cp_amd_cert_info *li = cp_amd_cert_info_get(leaf);
-                if (li->kind != CP_AMD_CERT_VCEK && li->kind != CP_AMD_CERT_VLEK)
-                        return CP_ERROR(CP_ECERT, "the chain must start with the VCEK or VLEK, found %s",
-                                        cp_amd_cert_kind_name(li->kind));
-                ev.leaf = cp_amd_cert_der(leaf, &ev.leaf_len);
-                if (inter) {
-                        cp_amd_cert_kind k = cp_amd_cert_info_get(inter)->kind;
-                        if (k == CP_AMD_CERT_ASK || k == CP_AMD_CERT_ASVK)
-                                ev.intermediate = cp_amd_cert_der(inter, &ev.intermediate_len);
-                }
+                if (in->chain_len > CP_MAX_CHAIN_DEPTH * 2 * CP_MAX_CERT_DER)
+                        return CP_ERROR(CP_ETOOBIG, "VCEK certificate chain too long");
+                ev.leaf = in->chain; /* VCEK alone or a VCEK[,ASK[,ARK]] bundle */
+                ev.leaf_len = in->chain_len;
         } else if (in->certtable) {
                 cp_snp_certtable t;
                 const cp_snp_cert_entry *e;
@@ -99,7 +129,7 @@ int attestd_verify_snp(cp_attestd *s, const snp_input *in, cp_snp_verify_result 
                         e = cp_snp_certtable_find(&t, CP_SNP_CERT_VLEK);
                 if (!e)
                         return CP_ERROR(CP_ENOTFOUND, "certificate table has no VCEK or VLEK");
-                if ((r = cp_amd_cert_load(e->data, e->length, &leaf)) < 0)
+                if ((r = leaf_window(s, e->data, e->length, &nb, &na)) < 0)
                         return r;
                 ev.certtable = in->certtable;
                 ev.certtable_len = in->certtable_len;
@@ -122,18 +152,17 @@ int attestd_verify_snp(cp_attestd *s, const snp_input *in, cp_snp_verify_result 
                 pthread_mutex_unlock(&s->kds_lock);
                 if (r < 0)
                         return cp_error_wrap("fetching the VCEK: ");
-                if ((r = cp_amd_cert_load(fetched, flen, &leaf)) < 0)
-                        return r;
                 ev.leaf = fetched;
                 ev.leaf_len = flen;
         }
+        if (ev.leaf && (r = leaf_window(s, ev.leaf, ev.leaf_len, &nb, &na)) < 0)
+                return r;
 
         o.now = now;
         atomic_fetch_add(&s->m.cold_verifies, 1);
         if ((r = cp_snp_verify(s->verifier, &ev, &o, &res)) < 0)
                 return r;
-        const cp_amd_cert_info *li = cp_amd_cert_info_get(leaf);
-        cache_put(s, hash, li->not_before, li->not_after, &res);
+        cache_put(s, hash, nb, na, &res);
         *ret = res;
         *ret_warm = false;
         return 0;
