@@ -32,8 +32,18 @@ typedef struct signing_key {
         int64_t retired_at; /* 0: current */
 } signing_key;
 
+/* Per-boot runtime-data state of a cached report (vTPM flows): the parsed
+ * runtime data (the AK) and its JSON, shared by reference. */
+typedef struct rt_entry {
+        atomic_uint ref;
+        uint8_t digest[32];          /* SHA-256 of the runtime data bytes */
+        struct cp_azure_runtime_data *rd;
+        json_t *json;
+} rt_entry;
+
 typedef struct report_slot {
         bool used;
+        rt_entry *rt;                /* NULL until a vTPM flow attached one */
         uint8_t hash[48];            /* SHA-384 of the report bytes */
         int64_t not_before, not_after; /* validity of the endorsement chain */
         cp_snp_verify_result result;
@@ -116,6 +126,8 @@ typedef struct snp_input {
         const uint8_t *certtable;    /* SNP_GET_EXT_REPORT certificate table, optional */
         size_t certtable_len;
 } snp_input;
+
+void attestd_rt_unref(rt_entry *e);
 
 /* Verify an SNP report (warm: from the cache). */
 CP_WUR int attestd_verify_snp(cp_attestd *s, const snp_input *in, cp_snp_verify_result *ret, bool *ret_warm);

@@ -443,6 +443,8 @@ cp_attestd *cp_attestd_free(cp_attestd *s) {
         cp_jwks_free(s->policy_signers);
         cp_kds_client_free(s->kds);
         cp_snp_verifier_free(s->verifier);
+        for (size_t i = 0; s->cache && i < s->cache_size; i++)
+                attestd_rt_unref(s->cache[i].rt);
         free(s->cache);
         free(s->nonces);
         pthread_mutex_destroy(&s->kds_lock);

@@ -36,9 +36,49 @@ static bool cache_get(cp_attestd *s, const uint8_t hash[48], int64_t now, cp_snp
         return hit;
 }
 
+void attestd_rt_unref(rt_entry *e) {
+        if (!e || atomic_fetch_sub(&e->ref, 1) != 1)
+                return;
+        cp_azure_runtime_data_free(e->rd);
+        json_decref(e->json);
+        free(e);
+}
+
+/* The runtime-data state attached to a cached report, if its digest
+ * matches (a new reference). */
+static rt_entry *rt_get(cp_attestd *s, const uint8_t hash[48], const uint8_t digest[32]) {
+        rt_entry *rt = NULL;
+        if (s->cfg.no_report_cache)
+                return NULL;
+        pthread_mutex_lock(&s->cache_lock);
+        report_slot *e = &s->cache[cache_index(s, hash)];
+        if (e->used && e->rt && cp_ct_eq(e->hash, hash, 48) && cp_ct_eq(e->rt->digest, digest, 32)) {
+                rt = e->rt;
+                atomic_fetch_add(&rt->ref, 1);
+        }
+        pthread_mutex_unlock(&s->cache_lock);
+        return rt;
+}
+
+/* Attach rt (a reference is taken) to the cached report, if still there. */
+static void rt_attach(cp_attestd *s, const uint8_t hash[48], rt_entry *rt) {
+        pthread_mutex_lock(&s->cache_lock);
+        report_slot *e = &s->cache[cache_index(s, hash)];
+        if (e->used && cp_ct_eq(e->hash, hash, 48) && e->rt != rt) {
+                attestd_rt_unref(e->rt);
+                atomic_fetch_add(&rt->ref, 1);
+                e->rt = rt;
+        }
+        pthread_mutex_unlock(&s->cache_lock);
+}
+
 static void cache_put(cp_attestd *s, const uint8_t hash[48], int64_t nb, int64_t na, const cp_snp_verify_result *r) {
         pthread_mutex_lock(&s->cache_lock);
         report_slot *e = &s->cache[cache_index(s, hash)]; /* direct-mapped: a collision replaces */
+        if (!e->used || !cp_ct_eq(e->hash, hash, 48)) {
+                attestd_rt_unref(e->rt);
+                e->rt = NULL;
+        }
         e->used = true;
         memcpy(e->hash, hash, 48);
         e->not_before = nb;
@@ -213,24 +253,51 @@ int attestd_snp_claims(const cp_snp_verify_result *res, json_t *c) {
         return 0;
 }
 
-static void runtime_freep(cp_azure_runtime_data **p) {
-        cp_azure_runtime_data_free(*p);
+static void rt_unrefp(rt_entry **p) {
+        attestd_rt_unref(*p);
+}
+
+static int rt_new(const uint8_t *data, size_t len, const uint8_t digest[32], rt_entry **ret) {
+        json_error_t jerr;
+        rt_entry *e = calloc(1, sizeof(*e));
+        int r;
+        if (!e)
+                return cp_error_oom();
+        atomic_init(&e->ref, 1);
+        memcpy(e->digest, digest, 32);
+        if ((r = cp_azure_runtime_data_parse(data, len, &e->rd)) < 0) {
+                free(e);
+                return cp_error_wrap("runtime data: ");
+        }
+        e->json = json_loadb((const char *) data, len, 0, &jerr);
+        if (!e->json) {
+                attestd_rt_unref(e);
+                return CP_ERROR(CP_EFORMAT, "runtime data is not JSON");
+        }
+        *ret = e;
+        return 0;
 }
 
 int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *claims, bool *ret_warm) {
-        _cleanup_(runtime_freep) cp_azure_runtime_data *rd = NULL;
+        _cleanup_(rt_unrefp) rt_entry *rt = NULL;
         cp_tpm_quote q;
         cp_tpm_signature sig;
         cp_tpm_pcr_bank bank = { .hash_alg = CP_TPM_ALG_SHA256 };
         cp_snp_verify_result res;
-        uint8_t report_data[64];
-        json_error_t jerr;
+        uint8_t report_data[64], report_hash[48], rt_digest[32];
         int r;
 
         if (in->snp.report_len != CP_SNP_REPORT_SIZE)
                 return CP_ERROR(CP_EFORMAT, "SNP report must be %u bytes", CP_SNP_REPORT_SIZE);
-        if ((r = cp_azure_runtime_data_parse(in->runtime_data, in->runtime_data_len, &rd)) < 0)
-                return cp_error_wrap("runtime data: ");
+        if (!in->runtime_data || in->runtime_data_len == 0)
+                return CP_ERROR(CP_EFORMAT, "runtime data is missing");
+        /* the runtime data of a report seen before (same boot) is already parsed */
+        SHA384(in->snp.report, in->snp.report_len, report_hash);
+        SHA256(in->runtime_data, in->runtime_data_len, rt_digest);
+        rt = rt_get(s, report_hash, rt_digest);
+        if (!rt && (r = rt_new(in->runtime_data, in->runtime_data_len, rt_digest, &rt)) < 0)
+                return r;
+        const cp_azure_runtime_data *rd = rt->rd;
         if ((r = cp_tpm_quote_parse(in->quote, in->quote_len, &q)) < 0)
                 return cp_error_wrap("TPM quote: ");
         r = in->signature_marshalled
@@ -259,9 +326,9 @@ int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *claims, boo
                 return CP_ERROR(CP_EPOLICY, "report from VMPL %u, not 0", res.report.vmpl);
         if ((r = attestd_snp_claims(&res, claims)) < 0)
                 return r;
-
-        json_t *rt = json_loadb((const char *) in->runtime_data, in->runtime_data_len, 0, &jerr);
-        if (!rt || json_object_set_new(claims, "x-ms-runtime", rt) < 0)
+        rt_attach(s, report_hash, rt);
+        json_t *rtj = json_deep_copy(rt->json);
+        if (!rtj || json_object_set_new(claims, "x-ms-runtime", rtj) < 0)
                 return cp_error_oom();
         json_t *pcrs = json_object(), *idx = json_array();
         if (!pcrs || !idx) {
