@@ -10,7 +10,7 @@
  * verification + token signature, times the worker threads that can run in
  * parallel (min(threads, CPUs)).
  *
- *   build/bench/bench-attestd [seconds-per-measurement] [threads]   (default 3, CPUs)
+ *   build/bench/bench-attestd [seconds-per-measurement] [threads]   (default 3, 2 x CPUs)
  *
  * Evidence: Trustee's az-snp-vtpm evidence-v1 (real Azure Milan CVM).
  */
@@ -283,7 +283,10 @@ static double run_load(bool warm, cp_jwt_alg alg, unsigned threads, double secs,
 int main(int argc, char **argv) {
         double secs = argc > 1 ? atof(argv[1]) : 3.0;
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-        unsigned threads = argc > 2 ? (unsigned) atoi(argv[2]) : (unsigned) (ncpu > 0 ? ncpu : 2);
+        /* more connections than CPUs: libmicrohttpd binds each keep-alive connection
+         * to one worker, so with as many connections as workers two of them can
+         * end up on the same worker */
+        unsigned threads = argc > 2 ? (unsigned) atoi(argv[2]) : (unsigned) (ncpu > 0 ? 2 * ncpu : 4);
         if (secs <= 0 || threads == 0 || threads > 16) {
                 fprintf(stderr, "usage: bench-attestd [seconds] [threads 1..16]\n");
                 return 2;
