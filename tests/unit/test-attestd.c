@@ -719,3 +719,54 @@ TEST(extra_arks_must_be_arks) {
         ASSERT_ERR(cp_attestd_start(s), CP_EINVAL);
         cp_attestd_free(s);
 }
+
+TEST(signed_policy_mode) {
+        cp_jwt_key *signer = NULL, *other = NULL;
+        ASSERT_OK(cp_jwt_key_generate(CP_JWT_ES256, "policy signer", NOW, 30, &signer));
+        ASSERT_OK(cp_jwt_key_generate(CP_JWT_ES256, "someone else", NOW, 30, &other));
+        json_t *jwk = NULL;
+        ASSERT_OK(cp_jwt_key_to_jwk(signer, &jwk));
+        json_t *doc = json_pack("{s:[o]}", "keys", jwk);
+        char *jwks = json_dumps(doc, JSON_COMPACT);
+        cp_attestd_config cfg = { .now = NOW, .quiet = true, .admin_token = ADMIN, .policy_signers_jwks = jwks };
+        cp_attestd *s = NULL;
+        ASSERT_OK(cp_attestd_new(&cfg, &s));
+        ASSERT_OK(cp_attestd_start(s));
+        const char *text = "version=1.0; authorizationrules { => permit(); }; issuancerules { => issue(type=\"signed\", value=true); };";
+        char *t64 = b64url(text, strlen(text));
+        json_t *payload = json_pack("{s:s}", "AttestationPolicy", t64);
+        char *good = NULL, *bad = NULL;
+        ASSERT_OK(cp_jwt_sign(signer, payload, NULL, &good));
+        ASSERT_OK(cp_jwt_sign(other, payload, NULL, &bad));
+        long st;
+        /* unsigned, or signed by a stranger: refused */
+        char *unsigned_jws = policy_jws(text);
+        json_t *r = call(s, "PUT", "/policies/SevSnpVm", unsigned_jws, &st, ADMIN);
+        ASSERT_EQ(st, 400);
+        json_decref(r);
+        r = call(s, "PUT", "/policies/SevSnpVm", bad, &st, ADMIN);
+        ASSERT_EQ(st, 400);
+        json_decref(r);
+        /* signed by the configured signer: accepted and in force */
+        r = call(s, "PUT", "/policies/SevSnpVm", good, &st, ADMIN);
+        ASSERT_EQ(st, 200);
+        json_decref(r);
+        char *body = maa_request("n", NULL, NULL, NULL);
+        r = call(s, "POST", "/attest/SevSnpVm", body, &st, NULL);
+        ASSERT_EQ(st, 200);
+        cp_jwt *t = validate(s, json_string_value(json_object_get(r, "token")));
+        ASSERT_TRUE(json_is_true(json_object_get(cp_jwt_claims(t), "signed")));
+        cp_jwt_free(t);
+        json_decref(r);
+        free(body);
+        free(unsigned_jws);
+        free(good);
+        free(bad);
+        json_decref(payload);
+        free(t64);
+        cp_attestd_free(s);
+        free(jwks);
+        json_decref(doc);
+        cp_jwt_key_free(signer);
+        cp_jwt_key_free(other);
+}
