@@ -92,7 +92,7 @@ struct cp_attestd {
         pthread_mutex_t kds_lock;
         cp_jwks *policy_signers;
 
-        pthread_mutex_t keys_lock;
+        pthread_rwlock_t keys_lock;  /* read: signing, JWKS; write: rotation */
         signing_key keys[ATTESTD_MAX_KEYS];
         size_t n_keys;
 

@@ -710,6 +710,17 @@ static void metrics(reqctx *c) {
 
 /* ---- dispatch ---------------------------------------------------------------------- */
 
+/* Copy client-chosen text into a log line: printable ASCII without quotes
+ * and backslashes, truncated. */
+static void log_safe(const char *in, char *out, size_t cap) {
+        size_t i;
+        for (i = 0; i + 1 < cap && in[i]; i++) {
+                char ch = in[i];
+                out[i] = (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\') ? ch : '?';
+        }
+        out[i] = '\0';
+}
+
 static void account(reqctx *c) {
         cp_attestd *s = c->s;
         struct timespec t1;
@@ -736,11 +747,15 @@ static void account(reqctx *c) {
                 }
         }
         if (!s->cfg.quiet) {
-                /* structured log: no bodies, tokens, nonces or keys */
+                /* structured log: no bodies, tokens, nonces or keys; the
+                 * client-chosen path is reduced to safe characters */
+                char path[81], method[17];
+                log_safe(c->path, path, sizeof(path));
+                log_safe(c->req->method ? c->req->method : "", method, sizeof(method));
                 fprintf(stderr,
                         "{\"event\":\"http\",\"method\":\"%s\",\"path\":\"%.80s\",\"tenant\":\"%s\",\"status\":%u,"
                         "\"us\":%.0f,\"warm\":%s,\"error\":\"%s\",\"remote\":\"%s\"}\n",
-                        c->req->method, c->path, c->tenant, c->resp->status, us, c->warm ? "true" : "false",
+                        method, path, c->tenant, c->resp->status, us, c->warm ? "true" : "false",
                         c->code ? cp_err_name(c->code) : "", c->req->remote_addr ? c->req->remote_addr : "");
         }
 }
@@ -812,6 +827,7 @@ void cp_attestd_handle(void *userdata, const cp_http_request *req, cp_http_respo
                 snprintf(c.tenant, sizeof(c.tenant), "%.*s", (int) n, t);
                 c.path = slash;
                 if (!tenant_ok(c.tenant)) {
+                        snprintf(c.tenant, sizeof(c.tenant), "(invalid)");
                         respond_error(&c, 400, "InvalidParameter", "tenant names are [A-Za-z0-9_-]{1,64}");
                         account(&c);
                         return;

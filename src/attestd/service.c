@@ -49,7 +49,7 @@ static int add_key(cp_attestd *s) {
                                     &k);
         if (r < 0)
                 return r;
-        pthread_mutex_lock(&s->keys_lock);
+        pthread_rwlock_wrlock(&s->keys_lock);
         /* retire the current key; drop retired keys whose tokens have all expired */
         size_t w = 0;
         for (size_t i = 0; i < s->n_keys; i++) {
@@ -68,7 +68,7 @@ static int add_key(cp_attestd *s) {
         s->keys[s->n_keys].key = k;
         s->keys[s->n_keys].retired_at = 0;
         s->n_keys++;
-        pthread_mutex_unlock(&s->keys_lock);
+        pthread_rwlock_unlock(&s->keys_lock);
         return 0;
 }
 
@@ -81,13 +81,13 @@ int cp_attestd_jwks_json(cp_attestd *s, char **ret) {
         int r = 0;
         if (!keys)
                 return cp_error_oom();
-        pthread_mutex_lock(&s->keys_lock);
+        pthread_rwlock_rdlock(&s->keys_lock);
         for (size_t i = 0; i < s->n_keys && r == 0; i++) {
                 json_t *jwk = NULL;
                 if ((r = cp_jwt_key_to_jwk(s->keys[i].key, &jwk)) == 0)
                         json_array_append_new(keys, jwk);
         }
-        pthread_mutex_unlock(&s->keys_lock);
+        pthread_rwlock_unlock(&s->keys_lock);
         json_t *doc = json_pack("{s:o}", "keys", keys);
         if (r < 0 || !doc) {
                 json_decref(doc);
@@ -112,29 +112,35 @@ static size_t nonce_home(const uint8_t *n, size_t len) {
 
 int cp_attestd_nonce_register(cp_attestd *s, const uint8_t *nonce, size_t len, int64_t expires_at) {
         int64_t now = attestd_now(s);
-        if (len == 0 || len > ATTESTD_NONCE_MAX)
+        nonce_slot *reuse = NULL;
+        if (!nonce || len == 0 || len > ATTESTD_NONCE_MAX)
                 return CP_ERROR(CP_EINVAL, "nonce of %zu bytes", len);
         size_t h = nonce_home(nonce, len);
         pthread_mutex_lock(&s->nonce_lock);
+        /* walk the whole probe chain (up to an empty slot): a live duplicate
+         * anywhere in it is refused, the first dead slot is reused */
         for (size_t k = 0; k < ATTESTD_NONCE_SLOTS; k++) {
                 nonce_slot *e = &s->nonces[(h + k) % ATTESTD_NONCE_SLOTS];
-                if (e->state == 1 && e->expires_at >= now) {
-                        if (e->len == len && cp_ct_eq(e->nonce, nonce, len)) {
-                                pthread_mutex_unlock(&s->nonce_lock);
-                                return CP_ERROR(CP_EINVAL, "nonce already registered");
-                        }
-                        continue;
+                bool live = e->state == 1 && e->expires_at >= now;
+                if (live && e->len == len && cp_ct_eq(e->nonce, nonce, len)) {
+                        pthread_mutex_unlock(&s->nonce_lock);
+                        return CP_ERROR(CP_EINVAL, "nonce already registered");
                 }
-                /* empty, used or expired: reuse */
-                e->state = 1;
-                e->len = (uint8_t) len;
-                memcpy(e->nonce, nonce, len);
-                e->expires_at = expires_at;
-                pthread_mutex_unlock(&s->nonce_lock);
-                return 0;
+                if (!live && !reuse)
+                        reuse = e;
+                if (e->state == 0)
+                        break;
         }
+        if (!reuse) {
+                pthread_mutex_unlock(&s->nonce_lock);
+                return CP_ERROR(CP_ETOOBIG, "too many outstanding challenges");
+        }
+        reuse->state = 1;
+        reuse->len = (uint8_t) len;
+        memcpy(reuse->nonce, nonce, len);
+        reuse->expires_at = expires_at;
         pthread_mutex_unlock(&s->nonce_lock);
-        return CP_ERROR(CP_ETOOBIG, "too many outstanding challenges");
+        return 0;
 }
 
 /* Consume a nonce: CP_EBINDING if unknown or already used, CP_EEXPIRED if
@@ -316,9 +322,9 @@ int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, js
         char jku[300];
         snprintf(jku, sizeof(jku), "%s/certs", s->issuer);
         json_object_set_new(hdr, "jku", json_string(jku));
-        pthread_mutex_lock(&s->keys_lock);
+        pthread_rwlock_rdlock(&s->keys_lock); /* signers run concurrently; rotation waits */
         r = cp_jwt_sign(s->keys[s->n_keys - 1].key, claims, hdr, ret_token);
-        pthread_mutex_unlock(&s->keys_lock);
+        pthread_rwlock_unlock(&s->keys_lock);
         json_decref(hdr);
         return r;
 }
@@ -347,7 +353,7 @@ int cp_attestd_new(const cp_attestd_config *cfg, cp_attestd **ret) {
         s->cache_size = cfg->report_cache_size ? cfg->report_cache_size : 4096;
         atomic_store(&s->now, cfg->now);
         pthread_mutex_init(&s->kds_lock, NULL);
-        pthread_mutex_init(&s->keys_lock, NULL);
+        pthread_rwlock_init(&s->keys_lock, NULL);
         pthread_mutex_init(&s->cache_lock, NULL);
         pthread_mutex_init(&s->nonce_lock, NULL);
         pthread_rwlock_init(&s->policy_lock, NULL);
@@ -448,7 +454,7 @@ cp_attestd *cp_attestd_free(cp_attestd *s) {
         free(s->cache);
         free(s->nonces);
         pthread_mutex_destroy(&s->kds_lock);
-        pthread_mutex_destroy(&s->keys_lock);
+        pthread_rwlock_destroy(&s->keys_lock);
         pthread_mutex_destroy(&s->cache_lock);
         pthread_mutex_destroy(&s->nonce_lock);
         pthread_rwlock_destroy(&s->policy_lock);

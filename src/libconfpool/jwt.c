@@ -374,9 +374,10 @@ static int check_claims(const json_t *claims, const cp_jwt_validate_options *o) 
         }
         if (!has_exp && !o->allow_missing_exp)
                 return CP_ERROR(CP_EEXPIRED, "token has no \"exp\"");
-        if (has_exp && now >= exp + (int64_t) o->slack_s)
+        /* written so that no extreme exp/nbf value can overflow */
+        if (has_exp && now - (int64_t) o->slack_s >= exp)
                 return CP_ERROR(CP_EEXPIRED, "token expired at %lld (now %lld)", (long long) exp, (long long) now);
-        if (has_nbf && now < nbf - (int64_t) o->slack_s)
+        if (has_nbf && now + (int64_t) o->slack_s < nbf)
                 return CP_ERROR(CP_EEXPIRED, "token not valid before %lld (now %lld)", (long long) nbf,
                                 (long long) now);
         return 0;

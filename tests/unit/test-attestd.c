@@ -516,6 +516,7 @@ TEST(native_challenge_flow) {
         json_decref(r);
         /* issued (out of band: the quote was made for "challenge") */
         ASSERT_OK(cp_attestd_nonce_register(s, (const uint8_t *) "challenge", 9, NOW + 60));
+        ASSERT_ERR(cp_attestd_nonce_register(s, (const uint8_t *) "challenge", 9, NOW + 90), CP_EINVAL);
         r = call(s, "POST", "/attest/Native", body, &st, NULL);
         if (st != 200)
                 cp_test_fail(__FILE__, __LINE__, "%ld %s", st, json_dumps(r, 0));
