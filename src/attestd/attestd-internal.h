@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef CP_ATTESTD_INTERNAL_H
+#define CP_ATTESTD_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <jansson.h>
+
+#include "attestd/attestd.h"
+#include "confpool/maa_policy.h"
+#include "confpool/snp_verify.h"
+#include "shared/kds.h"
+
+#define ATTESTD_MAX_KEYS 8
+#define ATTESTD_NONCE_LEN 32
+#define ATTESTD_NONCE_MAX 64 /* longest nonce accepted in a quote */
+#define ATTESTD_NONCE_SLOTS 16384u
+#define ATTESTD_POLICY_SLOTS 64u
+#define ATTESTD_TENANT_MAX 64u
+
+/* attestation types: one policy slot per (tenant, type) */
+typedef enum attestd_type {
+        ATT_SEVSNPVM = 0,   /* POST /attest/SevSnpVm */
+        ATT_AZURE_VTPM,     /* POST /attest/AzureSnpVtpm */
+        ATT_NATIVE,         /* POST /attest/Native */
+        _ATT_MAX,
+} attestd_type;
+
+typedef struct signing_key {
+        cp_jwt_key *key;
+        int64_t retired_at; /* 0: current */
+} signing_key;
+
+/* Per-boot runtime-data state of a cached report (vTPM flows): the parsed
+ * runtime data (the AK) and its JSON, shared by reference. */
+typedef struct rt_entry {
+        atomic_uint ref;
+        uint8_t digest[32];          /* SHA-256 of the runtime data bytes */
+        struct cp_azure_runtime_data *rd;
+        json_t *json;
+} rt_entry;
+
+typedef struct report_slot {
+        bool used;
+        rt_entry *rt;                /* NULL until a vTPM flow attached one */
+        uint8_t hash[48];            /* SHA-384 of the report bytes */
+        int64_t not_before, not_after; /* validity of the endorsement chain */
+        cp_snp_verify_result result;
+} report_slot;
+
+#define ATTESTD_LEAF_SLOTS 256u
+
+typedef struct leaf_slot {
+        bool used;
+        uint8_t key[32];             /* SHA-256 of the endorsement bytes */
+        int64_t not_before, not_after;
+} leaf_slot;
+
+typedef struct nonce_slot {
+        uint8_t state;               /* 0 empty, 1 live, 2 used (tombstone) */
+        uint8_t len;
+        uint8_t nonce[ATTESTD_NONCE_MAX];
+        int64_t expires_at;
+} nonce_slot;
+
+typedef struct policy_slot {
+        bool used;
+        char tenant[ATTESTD_TENANT_MAX + 1];
+        attestd_type type;
+        char *text;
+        cp_maa_policy *policy;
+} policy_slot;
+
+#define ATTESTD_N_CODES 64 /* -cp_err fits below this */
+
+typedef struct attestd_metrics {
+        atomic_ulong requests[_ATT_MAX], success[_ATT_MAX], failure[_ATT_MAX][ATTESTD_N_CODES];
+        atomic_ulong warm_hits, cold_verifies, challenges, http_requests, http_4xx, http_5xx;
+        atomic_ulong latency_bucket[8]; /* <=0.5, 1, 2, 5, 10, 50, 250 ms, +Inf */
+        atomic_ulong latency_sum_us;
+} attestd_metrics;
+
+struct cp_attestd {
+        cp_attestd_config cfg;
+        char issuer[256];
+        bool issuer_fixed;
+        _Atomic int64_t now;
+        cp_httpd *httpd;
+        cp_snp_verifier *verifier;
+        cp_kds_client *kds;
+        pthread_mutex_t kds_lock;
+        cp_jwks *policy_signers;
+
+        pthread_rwlock_t keys_lock;  /* read: signing, JWKS; write: rotation */
+        signing_key keys[ATTESTD_MAX_KEYS];
+        size_t n_keys;
+
+        pthread_mutex_t cache_lock;
+        report_slot *cache;
+        size_t cache_size;
+        leaf_slot leaves[ATTESTD_LEAF_SLOTS];
+
+        pthread_mutex_t nonce_lock;
+        nonce_slot *nonces;
+
+        pthread_rwlock_t policy_lock;
+        policy_slot policies[ATTESTD_POLICY_SLOTS];
+        cp_maa_policy *default_policy;
+
+        attestd_metrics m;
+};
+
+extern const char attestd_default_policy[];
+const char *attestd_type_name(attestd_type t);
+
+int64_t attestd_now(const cp_attestd *s);
+
+/* ---- evidence (verify.c) ------------------------------------------------ */
+
+typedef struct snp_input {
+        const uint8_t *report;
+        size_t report_len;
+        const uint8_t *chain;        /* VCEK [ASK [ARK]] PEM or DER bundle, optional */
+        size_t chain_len;
+        const uint8_t *certtable;    /* SNP_GET_EXT_REPORT certificate table, optional */
+        size_t certtable_len;
+} snp_input;
+
+void attestd_rt_unref(rt_entry *e);
+
+/* Verify an SNP report (warm: from the cache). */
+CP_WUR int attestd_verify_snp(cp_attestd *s, const snp_input *in, cp_snp_verify_result *ret, bool *ret_warm);
+
+typedef struct vtpm_input {
+        snp_input snp;
+        const uint8_t *runtime_data; /* JSON bound by REPORT_DATA[0:32] = SHA-256 */
+        size_t runtime_data_len;
+        const uint8_t *quote;        /* TPMS_ATTEST */
+        size_t quote_len;
+        const uint8_t *signature;    /* raw RSASSA-SHA256 or marshalled TPMT_SIGNATURE */
+        size_t signature_len;
+        bool signature_marshalled;
+        const uint8_t *pcrs[24];     /* SHA-256 bank values (32 bytes) or NULL */
+        const uint8_t *nonce;
+        size_t nonce_len;
+        bool check_user_data;        /* runtime data "user-data" must equal the nonce */
+} vtpm_input;
+
+/* Trustee's az-snp-vtpm order: quote signature by the runtime data's AK,
+ * nonce, PCR digest, REPORT_DATA binding, (user-data), SNP chain and
+ * signature, VMPL 0.  Adds claims to *claims. */
+CP_WUR int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *claims, bool *ret_warm);
+
+/* x-ms-sevsnpvm-* claims of a verified report. */
+CP_WUR int attestd_snp_claims(const cp_snp_verify_result *res, json_t *claims);
+
+/* ---- tokens and policies (service.c) --------------------------------------- */
+
+CP_WUR int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, json_t *claims,
+                               const char *draft_policy, char **ret_token);
+
+/* Set (text) or reset (text NULL) the policy of (tenant, type). */
+CP_WUR int attestd_policy_set(cp_attestd *s, const char *tenant, attestd_type type, const char *text, size_t len,
+                              cp_maa_parse_error *err);
+/* The policy text in force (malloc()ed; NULL on OOM). */
+char *attestd_policy_get(cp_attestd *s, const char *tenant, attestd_type type);
+/* Single use: CP_EBINDING unknown/used, CP_EEXPIRED expired. */
+CP_WUR int attestd_nonce_consume(cp_attestd *s, const uint8_t *nonce, size_t len);
+
+#endif

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* confpool-attestd: command line, configuration, signal handling. */
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "attestd/attestd.h"
+#include "basic/fileio.h"
+#include "basic/limits.h"
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig) {
+        (void) sig;
+        stop = 1;
+}
+
+static char *read_text(const char *path) {
+        uint8_t *buf = NULL;
+        size_t len;
+        if (cp_read_file(path, CP_MAX_INPUT_FILE, &buf, &len) < 0) {
+                fprintf(stderr, "confpool-attestd: %s: %s\n", path, cp_error_message());
+                exit(2);
+        }
+        return (char *) buf;
+}
+
+static void usage(void) {
+        puts("Usage: confpool-attestd [options]\n"
+             "  --bind ADDR            listen address (default 127.0.0.1; TLS required elsewhere)\n"
+             "  --port N               port (default 0: ephemeral, printed on stdout)\n"
+             "  --threads N            worker threads (default 4)\n"
+             "  --issuer URL           token issuer (default http(s)://ADDR:PORT)\n"
+             "  --token-lifetime S     token lifetime in seconds (default 28800)\n"
+             "  --alg RS256|ES256|ES384  token signing algorithm (default RS256)\n"
+             "  --tls-cert FILE --tls-key FILE  PEM certificate and key\n"
+             "  --extra-ark FILE       also trust this ARK (emulated hosts); repeatable\n"
+             "  --kds-url URL          fetch missing VCEKs from this KDS\n"
+             "  --kds-cache DIR        VCEK cache directory\n"
+             "  --admin-token-file F   bearer token for policy management\n"
+             "  --policy-signers F     JWKS: policy uploads must be signed by one of these keys\n"
+             "  --now UNIX             fixed clock (testing only)\n"
+             "  --quiet                no request logs");
+}
+
+int main(int argc, char **argv) {
+        static const struct option opts[] = {
+                { "bind", required_argument, NULL, 'b' },         { "port", required_argument, NULL, 'p' },
+                { "threads", required_argument, NULL, 't' },      { "issuer", required_argument, NULL, 'i' },
+                { "token-lifetime", required_argument, NULL, 'l' }, { "alg", required_argument, NULL, 'a' },
+                { "tls-cert", required_argument, NULL, 'C' },     { "tls-key", required_argument, NULL, 'K' },
+                { "extra-ark", required_argument, NULL, 'A' },    { "kds-url", required_argument, NULL, 'U' },
+                { "kds-cache", required_argument, NULL, 'D' },    { "admin-token-file", required_argument, NULL, 'T' },
+                { "policy-signers", required_argument, NULL, 'S' }, { "now", required_argument, NULL, 'n' },
+                { "quiet", no_argument, NULL, 'q' },              { "help", no_argument, NULL, 'h' },
+                { 0 },
+        };
+        cp_attestd_config cfg = { 0 };
+        size_t n_arks = 0;
+        int c;
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+                switch (c) {
+                case 'b': cfg.bind_addr = optarg; break;
+                case 'p': cfg.port = (uint16_t) atoi(optarg); break;
+                case 't': cfg.threads = (unsigned) atoi(optarg); break;
+                case 'i': cfg.issuer = optarg; break;
+                case 'l': cfg.token_lifetime_s = (unsigned) atoi(optarg); break;
+                case 'a':
+                        if (cp_jwt_alg_from_name(optarg, &cfg.alg) < 0) {
+                                fprintf(stderr, "confpool-attestd: %s\n", cp_error_message());
+                                return 2;
+                        }
+                        break;
+                case 'C': cfg.tls_cert_pem = read_text(optarg); break;
+                case 'K': cfg.tls_key_pem = read_text(optarg); break;
+                case 'A':
+                        if (n_arks == CP_ATTESTD_MAX_EXTRA_ARKS) {
+                                fprintf(stderr, "confpool-attestd: at most %d extra ARKs\n", CP_ATTESTD_MAX_EXTRA_ARKS);
+                                return 2;
+                        }
+                        cfg.extra_arks[n_arks] = (const uint8_t *) read_text(optarg);
+                        cfg.extra_ark_lens[n_arks] = strlen((const char *) cfg.extra_arks[n_arks]);
+                        n_arks++;
+                        break;
+                case 'U': cfg.kds_base_url = optarg; break;
+                case 'D': cfg.kds_cache_dir = optarg; break;
+                case 'T': {
+                        char *t = read_text(optarg);
+                        t[strcspn(t, "\r\n")] = '\0';
+                        cfg.admin_token = t;
+                        break;
+                }
+                case 'S': cfg.policy_signers_jwks = read_text(optarg); break;
+                case 'n': cfg.now = strtoll(optarg, NULL, 10); break;
+                case 'q': cfg.quiet = true; break;
+                case 'h': usage(); return 0;
+                default: usage(); return 2;
+                }
+        }
+        cp_attestd *s = NULL;
+        if (cp_attestd_new(&cfg, &s) < 0 || cp_attestd_start(s) < 0) {
+                fprintf(stderr, "confpool-attestd: %s\n", cp_error_message());
+                cp_attestd_free(s);
+                return 1;
+        }
+        printf("{\"port\":%u,\"issuer\":\"%s\"}\n", (unsigned) cp_attestd_port(s), cp_attestd_issuer(s));
+        fflush(stdout);
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+        while (!stop)
+                pause();
+        cp_attestd_free(s);
+        return 0;
+}

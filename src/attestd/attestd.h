@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef CP_ATTESTD_H
+#define CP_ATTESTD_H
+
+/*
+ * confpool-attestd: an attestation service with Microsoft Azure
+ * Attestation-compatible requests and tokens (see
+ * docs/attestation-service.md).  The service object is usable without the
+ * HTTP server (cp_attestd_handle() on constructed requests) for tests.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "confpool/jwt.h"
+#include "shared/httpd.h"
+
+#define CP_ATTESTD_MAX_EXTRA_ARKS 4
+
+typedef struct cp_attestd_config {
+        const char *bind_addr;        /* NULL: 127.0.0.1 */
+        uint16_t port;                /* 0: ephemeral */
+        unsigned threads;             /* 0: 4 */
+        size_t max_body;              /* 0: 1 MiB */
+        const char *tls_cert_pem;     /* required when bind_addr is not loopback */
+        const char *tls_key_pem;
+        const char *issuer;           /* NULL: http(s)://<bind>:<port> */
+        int64_t now;                  /* fixed clock for tests; 0 = real time */
+        unsigned token_lifetime_s;    /* 0: 28800 (MAA's 8 h) */
+        cp_jwt_alg alg;               /* 0: RS256 */
+        const uint8_t *extra_arks[CP_ATTESTD_MAX_EXTRA_ARKS]; /* PEM/DER ARKs of emulated hosts */
+        size_t extra_ark_lens[CP_ATTESTD_MAX_EXTRA_ARKS];
+        const char *kds_base_url;     /* NULL: no KDS fetches (VCEK must come with the evidence) */
+        const char *kds_cache_dir;    /* VCEK cache shared by all requests */
+        bool kds_offline;             /* cache only */
+        size_t report_cache_size;     /* verified-report cache slots; 0: 4096 */
+        bool no_report_cache;         /* verify every report fully (benchmarks) */
+        unsigned nonce_ttl_s;         /* challenge lifetime; 0: 300 */
+        const char *admin_token;      /* bearer token for policy management; NULL: disabled */
+        const char *policy_signers_jwks; /* JWKS text: when set, policy PUTs must be signed JWS */
+        bool quiet;                   /* no request logs */
+} cp_attestd_config;
+
+typedef struct cp_attestd cp_attestd;
+
+CP_WUR int cp_attestd_new(const cp_attestd_config *cfg, cp_attestd **ret);
+/* Start serving HTTP (TLS refused-by-default off loopback without a cert). */
+CP_WUR int cp_attestd_start(cp_attestd *s);
+uint16_t cp_attestd_port(const cp_attestd *s);
+const char *cp_attestd_issuer(const cp_attestd *s);
+cp_attestd *cp_attestd_free(cp_attestd *s);
+
+/* The HTTP handler (userdata = the service). */
+void cp_attestd_handle(void *userdata, const cp_http_request *req, cp_http_response *resp);
+
+/* Make a new signing key current; the old ones stay in /certs until every
+ * token they signed has expired. */
+CP_WUR int cp_attestd_rotate_key(cp_attestd *s);
+/* The current JWKS document (malloc()ed JSON). */
+CP_WUR int cp_attestd_jwks_json(cp_attestd *s, char **ret);
+/* Move the injected clock (tests). */
+void cp_attestd_set_now(cp_attestd *s, int64_t now);
+/* Register a challenge nonce issued out of band (a front end, tests); it
+ * is single-use like those from POST /challenge. */
+CP_WUR int cp_attestd_nonce_register(cp_attestd *s, const uint8_t *nonce, size_t len, int64_t expires_at);
+
+/* ---- internals shared by the service's files ---------------------------- */
+
+typedef struct attestd_outcome {
+        int code;               /* 0 or cp_err */
+        bool warm;              /* the report came from the verified-report cache */
+} attestd_outcome;
+
+#endif

@@ -1,0 +1,838 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* confpool-attestd HTTP routes: request parsing (strict shapes, MAA-style
+ * errors), attestation endpoints, challenges, policies, metadata, metrics. */
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include "attestd/attestd-internal.h"
+#include "basic/cleanup.h"
+#include "basic/codec.h"
+#include "basic/limits.h"
+#include "basic/secure.h"
+#include "confpool/azure.h"
+#include "libconfpool/json-util.h"
+
+#define MAX_NONCE_TEXT 1024u
+#define MAX_FIELD (2u * 1024u * 1024u)
+
+typedef struct reqctx {
+        cp_attestd *s;
+        const cp_http_request *req;
+        cp_http_response *resp;
+        char tenant[ATTESTD_TENANT_MAX + 1];
+        const char *path;  /* path without the tenant prefix */
+        struct timespec t0;
+        attestd_type type;
+        bool is_attest;
+        int code;          /* outcome for logs/metrics */
+        bool warm;
+} reqctx;
+
+static void jsonp_free(json_t **p) {
+        json_decref(*p);
+}
+#define _cleanup_json_ _cleanup_(jsonp_free)
+
+/* ---- responses ------------------------------------------------------------- */
+
+static void respond_json(reqctx *c, unsigned status, json_t *body) {
+        if (cp_http_resp_json(c->resp, status, body) < 0)
+                c->resp->status = 500;
+}
+
+static void respond_error(reqctx *c, unsigned status, const char *code, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+static void respond_error(reqctx *c, unsigned status, const char *code, const char *fmt, ...) {
+        char msg[CP_ERROR_MESSAGE_MAX + 64];
+        va_list ap;
+        va_start(ap, fmt);
+        if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+                msg[0] = '\0';
+        va_end(ap);
+        respond_json(c, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
+}
+
+/* Map a verification/parse failure to a response. */
+static void respond_failure(reqctx *c, int r) {
+        c->code = r;
+        switch (cp_err_category_of(r)) {
+        case CP_ERRCAT_PARSE:
+                respond_error(c, 400, "InvalidParameter", "%s", cp_error_message());
+                break;
+        case CP_ERRCAT_VERIFY:
+                respond_error(c, 400, "EvidenceRejected", "%s: %s", cp_err_name(r), cp_error_message());
+                break;
+        case CP_ERRCAT_POLICY:
+                respond_error(c, 400, "PolicyRefused", "%s", cp_error_message());
+                break;
+        default:
+                if (r == CP_EINVAL || r == CP_EUNSUPPORTED || r == CP_ETOOBIG || r == CP_ENOTFOUND)
+                        respond_error(c, 400, "InvalidParameter", "%s: %s", cp_err_name(r), cp_error_message());
+                else if (r == CP_ENETWORK)
+                        respond_error(c, 503, "ServiceUnavailable", "%s", cp_error_message());
+                else
+                        respond_error(c, 500, "InternalError", "%s", cp_err_name(r));
+        }
+}
+
+/* ---- request parsing helpers ------------------------------------------------ */
+
+static int parse_body(reqctx *c, json_t **ret) {
+        json_error_t jerr;
+        size_t off = 0;
+        if (!c->req->body || c->req->body_len == 0)
+                return CP_ERROR(CP_EFORMAT, "request body is empty");
+        if (!cp_json_depth_within(c->req->body, c->req->body_len, CP_MAX_JSON_DEPTH, &off))
+                return CP_ERROR(CP_EFORMAT, "request JSON nested deeper than %u (offset %zu)", CP_MAX_JSON_DEPTH, off);
+        json_t *j = json_loadb((const char *) c->req->body, c->req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!j)
+                return CP_ERROR(CP_EFORMAT, "request body is not JSON: %s (line %d, column %d)", jerr.text, jerr.line,
+                                jerr.column);
+        if (!json_is_object(j)) {
+                json_decref(j);
+                return CP_ERROR(CP_EFORMAT, "request body must be a JSON object");
+        }
+        *ret = j;
+        return 0;
+}
+
+/* Every member of o must be in allowed (NULL-terminated). */
+static int only_members(const json_t *o, const char *what, const char *const *allowed) {
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *) o, k, v) {
+                size_t i;
+                for (i = 0; allowed[i]; i++)
+                        if (strcmp(k, allowed[i]) == 0)
+                                break;
+                if (!allowed[i])
+                        return CP_ERROR(CP_EFORMAT, "%s: unknown member \"%.64s\"", what, k);
+        }
+        return 0;
+}
+
+static int get_string(const json_t *o, const char *name, bool required, const char **ret, size_t *ret_len) {
+        const json_t *v = json_object_get(o, name);
+        if (!v) {
+                if (required)
+                        return CP_ERROR(CP_EFORMAT, "member \"%s\" is required", name);
+                *ret = NULL;
+                if (ret_len)
+                        *ret_len = 0;
+                return 0;
+        }
+        if (!json_is_string(v))
+                return CP_ERROR(CP_EFORMAT, "member \"%s\" must be a string", name);
+        if (json_string_length(v) > MAX_FIELD)
+                return CP_ERROR(CP_ETOOBIG, "member \"%s\" is too long", name);
+        *ret = json_string_value(v);
+        if (ret_len)
+                *ret_len = json_string_length(v);
+        return 0;
+}
+
+/* Base64url (padding optional) or, failing that, standard base64. */
+static int decode_b64(const char *s, size_t len, const char *what, uint8_t **ret, size_t *ret_len) {
+        uint8_t *buf = malloc(cp_b64_decoded_max(len) + 1);
+        size_t n;
+        if (!buf)
+                return cp_error_oom();
+        if (cp_b64_decode(s, len, CP_B64_URL_PADOPT, buf, cp_b64_decoded_max(len), &n) < 0 &&
+            cp_b64_decode(s, len, CP_B64_STD, buf, cp_b64_decoded_max(len), &n) < 0) {
+                free(buf);
+                return CP_ERROR(CP_EFORMAT, "%s is not base64url", what);
+        }
+        buf[n] = '\0';
+        cp_error_clear();
+        *ret = buf;
+        *ret_len = n;
+        return 0;
+}
+
+static int decode_member(const json_t *o, const char *name, bool required, uint8_t **ret, size_t *ret_len) {
+        const char *s;
+        size_t len;
+        int r = get_string(o, name, required, &s, &len);
+        if (r < 0)
+                return r;
+        if (!s) {
+                *ret = NULL;
+                *ret_len = 0;
+                return 0;
+        }
+        return decode_b64(s, len, name, ret, ret_len);
+}
+
+/* {"data": base64url, "dataType": "JSON"|"Binary"} */
+typedef struct tagged_data {
+        uint8_t *data;
+        size_t len;
+        bool is_json;
+        json_t *json;
+} tagged_data;
+
+static void tagged_clear(tagged_data *t) {
+        free(t->data);
+        json_decref(t->json);
+        memset(t, 0, sizeof(*t));
+}
+
+static int parse_tagged(const json_t *body, const char *name, tagged_data *ret) {
+        static const char *const allowed[] = { "data", "dataType", NULL };
+        const json_t *o = json_object_get(body, name);
+        const char *dt;
+        int r;
+        memset(ret, 0, sizeof(*ret));
+        if (!o)
+                return 0;
+        if (!json_is_object(o))
+                return CP_ERROR(CP_EFORMAT, "\"%s\" must be an object {data, dataType}", name);
+        if ((r = only_members(o, name, allowed)) < 0 || (r = get_string(o, "dataType", false, &dt, NULL)) < 0 ||
+            (r = decode_member(o, "data", true, &ret->data, &ret->len)) < 0)
+                return r;
+        if (ret->len > CP_MAX_RUNTIME_DATA) {
+                tagged_clear(ret);
+                return CP_ERROR(CP_ETOOBIG, "\"%s\" data exceeds %u bytes", name, CP_MAX_RUNTIME_DATA);
+        }
+        if (!dt || strcmp(dt, "Binary") == 0)
+                return 0;
+        if (strcmp(dt, "JSON") != 0) {
+                tagged_clear(ret);
+                return CP_ERROR(CP_EFORMAT, "\"%s\".dataType must be \"JSON\" or \"Binary\"", name);
+        }
+        json_error_t jerr;
+        size_t off;
+        ret->is_json = true;
+        if (cp_json_depth_within(ret->data, ret->len, CP_MAX_JSON_DEPTH, &off))
+                ret->json = json_loadb((const char *) ret->data, ret->len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!ret->json) {
+                tagged_clear(ret);
+                return CP_ERROR(CP_EFORMAT, "\"%s\" data is not JSON", name);
+        }
+        return 0;
+}
+
+/* ---- attestation endpoints -------------------------------------------------------- */
+
+static int finish_attest(reqctx *c, json_t *claims, const char *nonce, const char *draft) {
+        _cleanup_free_ char *token = NULL;
+        int r;
+        if (nonce && json_object_set_new(claims, "nonce", json_string(nonce)) < 0)
+                return cp_error_oom();
+        if ((r = attestd_issue_token(c->s, c->tenant, c->type, claims, draft, &token)) < 0)
+                return r;
+        /* {"token":"..."}: the token is base64url and dots, nothing to escape */
+        size_t tl = strlen(token);
+        _cleanup_free_ char *out = malloc(tl + 16);
+        if (!out)
+                return cp_error_oom();
+        memcpy(out, "{\"token\":\"", 10);
+        memcpy(out + 10, token, tl);
+        memcpy(out + 10 + tl, "\"}", 3);
+        return cp_http_resp_bytes(c->resp, 200, "application/json; charset=utf-8", out, tl + 12);
+}
+
+static int check_nonce_text(const char *nonce) {
+        if (nonce && strlen(nonce) > MAX_NONCE_TEXT)
+                return CP_ERROR(CP_ETOOBIG, "nonce longer than %u", MAX_NONCE_TEXT);
+        return 0;
+}
+
+/* POST /attest/SevSnpVm (MAA AttestSevSnpVmRequest) */
+static int attest_sevsnpvm(reqctx *c) {
+        static const char *const allowed[] = { "report", "runtimeData", "initTimeData", "nonce",
+                                               "draftPolicyForAttestation", NULL };
+        static const char *const report_allowed[] = { "SnpReport", "VcekCertChain", "CertificateTable", NULL };
+        _cleanup_json_ json_t *body = NULL, *rep = NULL, *claims = NULL;
+        _cleanup_free_ uint8_t *rep_txt = NULL, *report = NULL, *chain = NULL, *table = NULL;
+        _cleanup_(tagged_clear) tagged_data rt = { 0 }, it = { 0 };
+        size_t rep_len, report_len, chain_len, table_len;
+        const char *nonce, *draft;
+        cp_snp_verify_result res;
+        json_error_t jerr;
+        int r;
+
+        if ((r = parse_body(c, &body)) < 0 || (r = only_members(body, "request", allowed)) < 0 ||
+            (r = get_string(body, "nonce", false, &nonce, NULL)) < 0 || (r = check_nonce_text(nonce)) < 0 ||
+            (r = get_string(body, "draftPolicyForAttestation", false, &draft, NULL)) < 0 ||
+            (r = decode_member(body, "report", true, &rep_txt, &rep_len)) < 0 ||
+            (r = parse_tagged(body, "runtimeData", &rt)) < 0 || (r = parse_tagged(body, "initTimeData", &it)) < 0)
+                return r;
+        rep = json_loadb((const char *) rep_txt, rep_len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!json_is_object(rep))
+                return CP_ERROR(CP_EFORMAT, "\"report\" must be base64url of a JSON object {SnpReport, VcekCertChain}");
+        if ((r = only_members(rep, "report", report_allowed)) < 0 ||
+            (r = decode_member(rep, "SnpReport", true, &report, &report_len)) < 0 ||
+            (r = decode_member(rep, "VcekCertChain", false, &chain, &chain_len)) < 0 ||
+            (r = decode_member(rep, "CertificateTable", false, &table, &table_len)) < 0)
+                return r;
+        snp_input in = { .report = report, .report_len = report_len, .chain = chain, .chain_len = chain_len,
+                         .certtable = table, .certtable_len = table_len };
+        if ((r = attestd_verify_snp(c->s, &in, &res, &c->warm)) < 0)
+                return r;
+        /* binding rules: SHA-256(runtime data) = REPORT_DATA[0:32] (rest zero), SHA-256(init data) = HOST_DATA */
+        if (rt.data && (r = cp_azure_check_binding(res.report.report_data, CP_HCL_HASH_SHA256, rt.data, rt.len)) < 0)
+                return cp_error_wrap("runtimeData: ");
+        if (it.data) {
+                uint8_t d[32];
+                SHA256(it.data, it.len, d);
+                if (!cp_ct_eq(d, res.report.host_data, 32))
+                        return CP_ERROR(CP_EBINDING, "initTimeData: SHA-256 differs from HOST_DATA");
+        }
+        claims = json_object();
+        if (!claims)
+                return cp_error_oom();
+        if ((r = attestd_snp_claims(&res, claims)) < 0)
+                return r;
+        json_object_set_new(claims, "x-ms-attestation-type", json_string("sevsnpvm"));
+        json_object_set_new(claims, "x-ms-compliance-status",
+                            json_string(res.report.vmpl == 0 ? "azure-compliant-cvm" : "confpool-verified-snp"));
+        if (rt.json)
+                json_object_set(claims, "x-ms-runtime", rt.json);
+        if (it.json)
+                json_object_set(claims, "x-ms-inittime", it.json);
+        return finish_attest(c, claims, nonce, draft);
+}
+
+/* Byte array as JSON: [1, 2, ...] (Trustee v0 evidence) */
+static int byte_array(const json_t *a, uint8_t **ret, size_t *ret_len) {
+        size_t n = json_array_size(a), i;
+        const json_t *v;
+        if (!json_is_array(a) || n == 0 || n > CP_MAX_HCL_REPORT)
+                return CP_ERROR(CP_EFORMAT, "expected a non-empty byte array");
+        uint8_t *b = malloc(n);
+        if (!b)
+                return cp_error_oom();
+        json_array_foreach(a, i, v) {
+                if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 255) {
+                        free(b);
+                        return CP_ERROR(CP_EFORMAT, "byte array element %zu is not 0..255", i);
+                }
+                b[i] = (uint8_t) json_integer_value(v);
+        }
+        *ret = b;
+        *ret_len = n;
+        return 0;
+}
+
+static int hex_member(const json_t *o, const char *name, uint8_t **ret, size_t *ret_len) {
+        const char *s;
+        size_t len;
+        int r;
+        if ((r = get_string(o, name, true, &s, &len)) < 0)
+                return r;
+        uint8_t *b = malloc(len / 2 + 1);
+        if (!b)
+                return cp_error_oom();
+        if ((r = cp_hex_decode(s, len, b, len / 2 + 1, ret_len)) < 0) {
+                free(b);
+                return cp_error_wrap("\"%s\": ", name);
+        }
+        *ret = b;
+        return 0;
+}
+
+typedef struct pcr_values {
+        uint8_t v[24][32];
+        const uint8_t *p[24];
+} pcr_values;
+
+/* 24 (or fewer) SHA-256 PCR values, as hex strings or byte arrays; null
+ * entries are "not supplied". */
+static int parse_pcrs(const json_t *a, pcr_values *ret) {
+        size_t i;
+        const json_t *v;
+        memset(ret, 0, sizeof(*ret));
+        if (!json_is_array(a) || json_array_size(a) > 24)
+                return CP_ERROR(CP_EFORMAT, "\"pcrs\" must be an array of at most 24 values");
+        json_array_foreach(a, i, v) {
+                size_t n = 0;
+                if (json_is_null(v))
+                        continue;
+                if (json_is_string(v)) {
+                        if (cp_hex_decode(json_string_value(v), json_string_length(v), ret->v[i], 32, &n) < 0 ||
+                            n != 32)
+                                return CP_ERROR(CP_EFORMAT, "PCR %zu is not 32 bytes of hex", i);
+                } else {
+                        _cleanup_free_ uint8_t *b = NULL;
+                        if (byte_array(v, &b, &n) < 0 || n != 32)
+                                return CP_ERROR(CP_EFORMAT, "PCR %zu is not 32 bytes", i);
+                        memcpy(ret->v[i], b, 32);
+                }
+                ret->p[i] = ret->v[i];
+        }
+        return 0;
+}
+
+/* POST /attest/AzureSnpVtpm: {"evidence": <Trustee az-snp-vtpm evidence, v0
+ * (byte arrays) or v1/v2 (hex / base64)>, "nonce": base64url(quote
+ * extraData), "draftPolicyForAttestation"?} */
+static int attest_azure_vtpm(reqctx *c) {
+        static const char *const allowed[] = { "evidence", "nonce", "draftPolicyForAttestation", NULL };
+        _cleanup_json_ json_t *body = NULL, *claims = NULL;
+        _cleanup_free_ uint8_t *hcl_buf = NULL, *msg = NULL, *sig = NULL, *vcek = NULL, *nonce = NULL;
+        size_t hcl_len, msg_len, sig_len, vcek_len = 0, nonce_len;
+        const char *nonce_txt, *draft, *vcek_txt;
+        cp_hcl_report hcl;
+        pcr_values pcrs;
+        bool v2 = false;
+        int r;
+
+        if ((r = parse_body(c, &body)) < 0 || (r = only_members(body, "request", allowed)) < 0 ||
+            (r = get_string(body, "nonce", true, &nonce_txt, NULL)) < 0 || (r = check_nonce_text(nonce_txt)) < 0 ||
+            (r = get_string(body, "draftPolicyForAttestation", false, &draft, NULL)) < 0 ||
+            (r = decode_b64(nonce_txt, strlen(nonce_txt), "nonce", &nonce, &nonce_len)) < 0)
+                return r;
+        const json_t *ev = json_object_get(body, "evidence"), *ver = json_object_get(ev, "version");
+        if (!json_is_object(ev))
+                return CP_ERROR(CP_EFORMAT, "\"evidence\" must be an object");
+        if (ver) {
+                static const char *const ev_allowed[] = { "version", "tpm_quote", "hcl_report", "vcek", NULL };
+                const json_t *q = json_object_get(ev, "tpm_quote");
+                const char *h;
+                size_t hl;
+                if (!json_is_integer(ver) || json_integer_value(ver) < 1 || json_integer_value(ver) > 2)
+                        return CP_ERROR(CP_EVERSION, "evidence version must be 1 or 2");
+                v2 = json_integer_value(ver) == 2;
+                if ((r = only_members(ev, "evidence", ev_allowed)) < 0 || !json_is_object(q))
+                        return r < 0 ? r : CP_ERROR(CP_EFORMAT, "\"tpm_quote\" must be an object");
+                if ((r = hex_member(q, "message", &msg, &msg_len)) < 0 ||
+                    (r = hex_member(q, "signature", &sig, &sig_len)) < 0 ||
+                    (r = parse_pcrs(json_object_get(q, "pcrs"), &pcrs)) < 0 ||
+                    (r = get_string(ev, "hcl_report", true, &h, &hl)) < 0 ||
+                    (r = decode_b64(h, hl, "hcl_report", &hcl_buf, &hcl_len)) < 0 ||
+                    (r = decode_member(ev, "vcek", true, &vcek, &vcek_len)) < 0)
+                        return r;
+        } else {
+                static const char *const ev_allowed[] = { "quote", "report", "vcek", NULL };
+                const json_t *q = json_object_get(ev, "quote");
+                if ((r = only_members(ev, "evidence", ev_allowed)) < 0 || !json_is_object(q))
+                        return r < 0 ? r : CP_ERROR(CP_EFORMAT, "\"quote\" must be an object");
+                if ((r = byte_array(json_object_get(q, "message"), &msg, &msg_len)) < 0 ||
+                    (r = byte_array(json_object_get(q, "signature"), &sig, &sig_len)) < 0 ||
+                    (r = parse_pcrs(json_object_get(q, "pcrs"), &pcrs)) < 0 ||
+                    (r = byte_array(json_object_get(ev, "report"), &hcl_buf, &hcl_len)) < 0 ||
+                    (r = get_string(ev, "vcek", true, &vcek_txt, &vcek_len)) < 0)
+                        return r;
+                vcek = (uint8_t *) strndup(vcek_txt, vcek_len);
+                if (!vcek)
+                        return cp_error_oom();
+        }
+        if ((r = cp_hcl_report_parse(hcl_buf, hcl_len, &hcl)) < 0)
+                return cp_error_wrap("HCL report: ");
+        if (hcl.report_type != CP_HCL_REPORT_SNP)
+                return CP_ERROR(CP_EUNSUPPORTED, "HCL report carries a %s report", cp_hcl_report_type_name(hcl.report_type));
+        if (hcl.hash_type != CP_HCL_HASH_SHA256)
+                return CP_ERROR(CP_EUNSUPPORTED, "HCL report hash type %d", (int) hcl.hash_type);
+        vtpm_input in = {
+                .snp = { .report = hcl.hw_report, .report_len = hcl.hw_report_len, .chain = vcek, .chain_len = vcek_len },
+                .runtime_data = hcl.runtime_data, .runtime_data_len = hcl.runtime_data_len,
+                .quote = msg, .quote_len = msg_len, .signature = sig, .signature_len = sig_len,
+                .nonce = nonce, .nonce_len = nonce_len, .check_user_data = v2,
+        };
+        memcpy(in.pcrs, pcrs.p, sizeof(in.pcrs));
+        claims = json_object();
+        if (!claims)
+                return cp_error_oom();
+        if ((r = attestd_verify_vtpm(c->s, &in, claims, &c->warm)) < 0)
+                return r;
+        json_object_set_new(claims, "x-ms-attestation-type", json_string("sevsnpvm"));
+        json_object_set_new(claims, "x-ms-compliance-status", json_string("azure-compliant-cvm"));
+        json_object_set_new(claims, "x-confpool-evidence-type", json_string("azure-snp-vtpm"));
+        return finish_attest(c, claims, nonce_txt, draft);
+}
+
+/* POST /challenge */
+static int challenge(reqctx *c) {
+        uint8_t n[ATTESTD_NONCE_LEN];
+        char txt[64];
+        int64_t exp = attestd_now(c->s) + c->s->cfg.nonce_ttl_s;
+        int r;
+        if (RAND_bytes(n, sizeof(n)) != 1)
+                return CP_ERROR(CP_ECRYPTO, "RAND_bytes");
+        if ((r = cp_attestd_nonce_register(c->s, n, sizeof(n), exp)) < 0)
+                return r == CP_ETOOBIG ? CP_ENETWORK : r;
+        cp_b64_encode(n, sizeof(n), CP_B64_URL, txt);
+        atomic_fetch_add(&c->s->m.challenges, 1);
+        respond_json(c, 200, json_pack("{s:s,s:I}", "nonce", txt, "expiresAt", (json_int_t) exp));
+        return 0;
+}
+
+/* POST /attest/Native: the confpool node flow after POST /challenge. */
+static int attest_native(reqctx *c) {
+        static const char *const allowed[] = { "nonce", "snpReport", "vcekCertChain", "certTable", "runtimeData",
+                                               "quote", "eventLog", "draftPolicyForAttestation", NULL };
+        static const char *const q_allowed[] = { "message", "signature", "signatureFormat", "pcrs", NULL };
+        _cleanup_json_ json_t *body = NULL, *claims = NULL;
+        _cleanup_free_ uint8_t *nonce = NULL, *report = NULL, *chain = NULL, *table = NULL, *rt = NULL, *msg = NULL,
+                               *sig = NULL, *evlog = NULL;
+        size_t nonce_len, report_len, chain_len, table_len, rt_len, msg_len, sig_len, evlog_len;
+        const char *nonce_txt, *draft, *fmt;
+        pcr_values pcrs;
+        int r;
+
+        if ((r = parse_body(c, &body)) < 0 || (r = only_members(body, "request", allowed)) < 0 ||
+            (r = get_string(body, "nonce", true, &nonce_txt, NULL)) < 0 || (r = check_nonce_text(nonce_txt)) < 0 ||
+            (r = decode_b64(nonce_txt, strlen(nonce_txt), "nonce", &nonce, &nonce_len)) < 0 ||
+            (r = get_string(body, "draftPolicyForAttestation", false, &draft, NULL)) < 0)
+                return r;
+        const json_t *q = json_object_get(body, "quote");
+        if (!json_is_object(q))
+                return CP_ERROR(CP_EFORMAT, "\"quote\" must be an object {message, signature, pcrs}");
+        if ((r = only_members(q, "quote", q_allowed)) < 0 ||
+            (r = get_string(q, "signatureFormat", false, &fmt, NULL)) < 0)
+                return r;
+        if (fmt && strcmp(fmt, "tpmt") != 0 && strcmp(fmt, "raw-rsassa-sha256") != 0)
+                return CP_ERROR(CP_EFORMAT, "signatureFormat must be \"tpmt\" or \"raw-rsassa-sha256\"");
+        if ((r = decode_member(body, "snpReport", true, &report, &report_len)) < 0 ||
+            (r = decode_member(body, "vcekCertChain", false, &chain, &chain_len)) < 0 ||
+            (r = decode_member(body, "certTable", false, &table, &table_len)) < 0 ||
+            (r = decode_member(body, "runtimeData", true, &rt, &rt_len)) < 0 ||
+            (r = decode_member(body, "eventLog", false, &evlog, &evlog_len)) < 0 ||
+            (r = decode_member(q, "message", true, &msg, &msg_len)) < 0 ||
+            (r = decode_member(q, "signature", true, &sig, &sig_len)) < 0 ||
+            (r = parse_pcrs(json_object_get(q, "pcrs"), &pcrs)) < 0)
+                return r;
+        /* the nonce is ours, live, and now spent (whatever the outcome) */
+        if ((r = attestd_nonce_consume(c->s, nonce, nonce_len)) < 0)
+                return r;
+        vtpm_input in = {
+                .snp = { .report = report, .report_len = report_len, .chain = chain, .chain_len = chain_len,
+                         .certtable = table, .certtable_len = table_len },
+                .runtime_data = rt, .runtime_data_len = rt_len, .quote = msg, .quote_len = msg_len,
+                .signature = sig, .signature_len = sig_len, .signature_marshalled = !fmt || strcmp(fmt, "tpmt") == 0,
+                .nonce = nonce, .nonce_len = nonce_len,
+        };
+        memcpy(in.pcrs, pcrs.p, sizeof(in.pcrs));
+        claims = json_object();
+        if (!claims)
+                return cp_error_oom();
+        if ((r = attestd_verify_vtpm(c->s, &in, claims, &c->warm)) < 0)
+                return r;
+        json_object_set_new(claims, "x-ms-attestation-type", json_string("sevsnpvm"));
+        json_object_set_new(claims, "x-ms-compliance-status", json_string("confpool-verified-snp-vtpm"));
+        json_object_set_new(claims, "x-confpool-evidence-type", json_string("native"));
+        /* TODO: TCG event-log replay against the quoted PCRs; the log is accepted but not yet evaluated */
+        json_object_set_new(claims, "x-confpool-eventlog-replayed", json_false());
+        return finish_attest(c, claims, nonce_txt, draft);
+}
+
+/* ---- policies ------------------------------------------------------------------ */
+
+static bool admin_ok(reqctx *c) {
+        const char *h = cp_http_req_header(c->req, "Authorization");
+        const char *tok = c->s->cfg.admin_token;
+        if (!tok || !h || strncmp(h, "Bearer ", 7) != 0)
+                return false;
+        size_t a = strlen(h + 7), b = strlen(tok);
+        return a == b && cp_ct_eq(h + 7, tok, b);
+}
+
+static int parse_type(const char *name, attestd_type *ret) {
+        for (int t = 0; t < _ATT_MAX; t++)
+                if (strcasecmp(name, attestd_type_name((attestd_type) t)) == 0) {
+                        *ret = (attestd_type) t;
+                        return 0;
+                }
+        return CP_ERROR(CP_ENOTFOUND, "unknown attestation type \"%.64s\"", name);
+}
+
+static void policy_response(reqctx *c, attestd_type t, const char *resolution) {
+        _cleanup_free_ char *text = attestd_policy_get(c->s, c->tenant, t);
+        char hash[44];
+        if (!text || cp_maa_policy_hash(text, strlen(text), hash) < 0) {
+                respond_error(c, 500, "InternalError", "out of memory");
+                return;
+        }
+        respond_json(c, 200, json_pack("{s:s,s:s,s:s,s:s}", "policyResolution", resolution, "attestationType",
+                                       attestd_type_name(t), "x-ms-policy-hash", hash, "policy", text));
+}
+
+/* PUT body: MAA's JWS {"AttestationPolicy": base64url(text)}, unsecured
+ * (alg none) or, in signed mode, signed by a configured policy signer. */
+static int put_policy(reqctx *c, attestd_type t) {
+        _cleanup_free_ uint8_t *payload = NULL, *text = NULL;
+        _cleanup_json_ json_t *pl = NULL;
+        size_t plen, tlen;
+        cp_maa_parse_error perr;
+        const char *jws = (const char *) c->req->body;
+        size_t jws_len = c->req->body_len;
+        json_error_t jerr;
+        int r;
+
+        if (!jws || jws_len == 0)
+                return CP_ERROR(CP_EFORMAT, "policy body is empty");
+        while (jws_len > 0 && (jws[jws_len - 1] == '\n' || jws[jws_len - 1] == '\r' || jws[jws_len - 1] == ' '))
+                jws_len--;
+        if (c->s->policy_signers)
+                r = cp_jws_verify(jws, jws_len, c->s->policy_signers, 0, &payload, &plen);
+        else
+                r = cp_jws_decode_unsecured(jws, jws_len, &payload, &plen);
+        if (r < 0)
+                return cp_error_wrap("policy JWS: ");
+        pl = json_loadb((const char *) payload, plen, JSON_REJECT_DUPLICATES, &jerr);
+        const json_t *ap = json_object_get(pl, "AttestationPolicy");
+        if (!json_is_string(ap))
+                return CP_ERROR(CP_EFORMAT, "policy JWS payload must be {\"AttestationPolicy\": base64url(text)}");
+        if ((r = decode_b64(json_string_value(ap), json_string_length(ap), "AttestationPolicy", &text, &tlen)) < 0)
+                return r;
+        if ((r = attestd_policy_set(c->s, c->tenant, t, (const char *) text, tlen, &perr)) < 0) {
+                if (perr.line) {
+                        c->code = r;
+                        respond_json(c, 400,
+                                     json_pack("{s:{s:s,s:s,s:i,s:i}}", "error", "code", "InvalidPolicy", "message",
+                                               perr.message, "line", (int) perr.line, "column", (int) perr.column));
+                        return 0;
+                }
+                return r;
+        }
+        policy_response(c, t, "Updated");
+        return 0;
+}
+
+static int policies(reqctx *c, const char *seg) {
+        char name[64];
+        attestd_type t;
+        bool reset = false;
+        int r;
+        const char *colon = strchr(seg, ':');
+        if (colon) {
+                if (strcmp(colon, ":reset") != 0)
+                        return CP_ERROR(CP_ENOTFOUND, "unknown policy operation");
+                reset = true;
+        }
+        snprintf(name, sizeof(name), "%.*s", (int) (colon ? (size_t) (colon - seg) : strlen(seg)), seg);
+        if ((r = parse_type(name, &t)) < 0) {
+                respond_error(c, 404, "NotFound", "%s", cp_error_message());
+                return 0;
+        }
+        const char *m = c->req->method;
+        if (strcmp(m, "GET") == 0 && !reset) {
+                policy_response(c, t, "Current");
+                return 0;
+        }
+        if (!admin_ok(c)) {
+                respond_error(c, 401, "Unauthorized", "policy management needs the admin bearer token");
+                return 0;
+        }
+        if (strcmp(m, "PUT") == 0 && !reset)
+                return put_policy(c, t);
+        if (strcmp(m, "POST") == 0 && reset) {
+                if ((r = attestd_policy_set(c->s, c->tenant, t, NULL, 0, NULL)) < 0)
+                        return r;
+                policy_response(c, t, "Removed");
+                return 0;
+        }
+        respond_error(c, 405, "MethodNotAllowed", "%s not allowed here", m);
+        return 0;
+}
+
+/* ---- metadata and metrics ---------------------------------------------------------- */
+
+static void openid_config(reqctx *c) {
+        char jwks[300];
+        snprintf(jwks, sizeof(jwks), "%s/certs", c->s->issuer);
+        respond_json(c, 200,
+                     json_pack("{s:s,s:s,s:[s],s:[s,s],s:[s,s,s,s,s,s,s,s,s,s]}", "issuer", c->s->issuer, "jwks_uri",
+                               jwks, "id_token_signing_alg_values_supported",
+                               cp_jwt_alg_name(c->s->cfg.alg ? c->s->cfg.alg : CP_JWT_RS256),
+                               "response_types_supported", "token", "none", "claims_supported", "iss", "iat", "nbf",
+                               "exp", "jti", "nonce", "x-ms-ver", "x-ms-attestation-type", "x-ms-policy-hash",
+                               "x-ms-compliance-status"));
+}
+
+static void certs(reqctx *c) {
+        _cleanup_free_ char *txt = NULL;
+        if (cp_attestd_jwks_json(c->s, &txt) < 0) {
+                respond_error(c, 500, "InternalError", "JWKS");
+                return;
+        }
+        if (cp_http_resp_bytes(c->resp, 200, "application/json; charset=utf-8", txt, strlen(txt)) < 0)
+                respond_error(c, 500, "InternalError", "JWKS");
+}
+
+static void metrics(reqctx *c) {
+        static const double bounds[] = { 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25 };
+        attestd_metrics *m = &c->s->m;
+        size_t cap = 16384, len = 0;
+        char *b = malloc(cap);
+        if (!b) {
+                respond_error(c, 500, "InternalError", "out of memory");
+                return;
+        }
+#define OUT(...)                                                                   \
+        do {                                                                       \
+                int _n = snprintf(b + len, cap - len, __VA_ARGS__);                \
+                if (_n > 0 && (size_t) _n < cap - len)                             \
+                        len += (size_t) _n;                                        \
+        } while (0)
+        OUT("# TYPE attestd_attestations_total counter\n");
+        for (int t = 0; t < _ATT_MAX; t++) {
+                OUT("attestd_attestations_total{type=\"%s\",result=\"success\"} %lu\n", attestd_type_name(t),
+                    atomic_load(&m->success[t]));
+                for (int e = 1; e < ATTESTD_N_CODES; e++) {
+                        unsigned long v = atomic_load(&m->failure[t][e]);
+                        if (v)
+                                OUT("attestd_attestations_total{type=\"%s\",result=\"failure\",reason=\"%s\"} %lu\n",
+                                    attestd_type_name(t), cp_err_name(-e), v);
+                }
+        }
+        OUT("# TYPE attestd_report_cache_hits_total counter\nattestd_report_cache_hits_total %lu\n",
+            atomic_load(&m->warm_hits));
+        OUT("# TYPE attestd_report_verifications_total counter\nattestd_report_verifications_total %lu\n",
+            atomic_load(&m->cold_verifies));
+        OUT("# TYPE attestd_challenges_total counter\nattestd_challenges_total %lu\n", atomic_load(&m->challenges));
+        OUT("# TYPE attestd_http_requests_total counter\nattestd_http_requests_total %lu\n",
+            atomic_load(&m->http_requests));
+        OUT("attestd_http_responses_total{class=\"4xx\"} %lu\nattestd_http_responses_total{class=\"5xx\"} %lu\n",
+            atomic_load(&m->http_4xx), atomic_load(&m->http_5xx));
+        OUT("# TYPE attestd_attestation_duration_seconds histogram\n");
+        unsigned long cum = 0, total = 0;
+        for (size_t i = 0; i < 8; i++)
+                total += atomic_load(&m->latency_bucket[i]);
+        for (size_t i = 0; i < 7; i++) {
+                cum += atomic_load(&m->latency_bucket[i]);
+                OUT("attestd_attestation_duration_seconds_bucket{le=\"%g\"} %lu\n", bounds[i], cum);
+        }
+        OUT("attestd_attestation_duration_seconds_bucket{le=\"+Inf\"} %lu\n", total);
+        OUT("attestd_attestation_duration_seconds_sum %.6f\nattestd_attestation_duration_seconds_count %lu\n",
+            (double) atomic_load(&m->latency_sum_us) / 1e6, total);
+#undef OUT
+        if (cp_http_resp_bytes(c->resp, 200, "text/plain; version=0.0.4", b, len) < 0)
+                respond_error(c, 500, "InternalError", "metrics");
+        free(b);
+}
+
+/* ---- dispatch ---------------------------------------------------------------------- */
+
+/* Copy client-chosen text into a log line: printable ASCII without quotes
+ * and backslashes, truncated. */
+static void log_safe(const char *in, char *out, size_t cap) {
+        size_t i;
+        for (i = 0; i + 1 < cap && in[i]; i++) {
+                char ch = in[i];
+                out[i] = (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\') ? ch : '?';
+        }
+        out[i] = '\0';
+}
+
+static void account(reqctx *c) {
+        cp_attestd *s = c->s;
+        struct timespec t1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double us = (double) (t1.tv_sec - c->t0.tv_sec) * 1e6 + (double) (t1.tv_nsec - c->t0.tv_nsec) / 1e3;
+        atomic_fetch_add(&s->m.http_requests, 1);
+        if (c->resp->status >= 500)
+                atomic_fetch_add(&s->m.http_5xx, 1);
+        else if (c->resp->status >= 400)
+                atomic_fetch_add(&s->m.http_4xx, 1);
+        if (c->is_attest) {
+                static const double bounds_us[] = { 500, 1000, 2000, 5000, 10000, 50000, 250000 };
+                size_t b = 0;
+                while (b < 7 && us > bounds_us[b])
+                        b++;
+                atomic_fetch_add(&s->m.latency_bucket[b], 1);
+                atomic_fetch_add(&s->m.latency_sum_us, (unsigned long) us);
+                atomic_fetch_add(&s->m.requests[c->type], 1);
+                if (c->resp->status == 200)
+                        atomic_fetch_add(&s->m.success[c->type], 1);
+                else {
+                        int e = c->code < 0 && -c->code < ATTESTD_N_CODES ? -c->code : -CP_EINTERNAL;
+                        atomic_fetch_add(&s->m.failure[c->type][e], 1);
+                }
+        }
+        if (!s->cfg.quiet) {
+                /* structured log: no bodies, tokens, nonces or keys; the
+                 * client-chosen path is reduced to safe characters */
+                char path[81], method[17];
+                log_safe(c->path, path, sizeof(path));
+                log_safe(c->req->method ? c->req->method : "", method, sizeof(method));
+                fprintf(stderr,
+                        "{\"event\":\"http\",\"method\":\"%s\",\"path\":\"%.80s\",\"tenant\":\"%s\",\"status\":%u,"
+                        "\"us\":%.0f,\"warm\":%s,\"error\":\"%s\",\"remote\":\"%s\"}\n",
+                        method, path, c->tenant, c->resp->status, us, c->warm ? "true" : "false",
+                        c->code ? cp_err_name(c->code) : "", c->req->remote_addr ? c->req->remote_addr : "");
+        }
+}
+
+static bool tenant_ok(const char *t) {
+        size_t n = strlen(t);
+        if (n == 0 || n > ATTESTD_TENANT_MAX)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= 'A' && t[i] <= 'Z') || (t[i] >= '0' && t[i] <= '9') ||
+                      t[i] == '-' || t[i] == '_'))
+                        return false;
+        return true;
+}
+
+static void route(reqctx *c) {
+        const char *m = c->req->method, *p = c->path;
+        bool post = strcmp(m, "POST") == 0, get = strcmp(m, "GET") == 0;
+        int r = 0;
+
+        if (strncmp(p, "/attest/", 8) == 0) {
+                if (parse_type(p + 8, &c->type) < 0) {
+                        respond_error(c, 404, "NotFound", "unknown attestation type");
+                        return;
+                }
+                if (!post) {
+                        respond_error(c, 405, "MethodNotAllowed", "use POST");
+                        return;
+                }
+                c->is_attest = true;
+                r = c->type == ATT_SEVSNPVM ? attest_sevsnpvm(c)
+                    : c->type == ATT_AZURE_VTPM ? attest_azure_vtpm(c)
+                                                : attest_native(c);
+        } else if (strcmp(p, "/challenge") == 0) {
+                if (!post) {
+                        respond_error(c, 405, "MethodNotAllowed", "use POST");
+                        return;
+                }
+                r = challenge(c);
+        } else if (strncmp(p, "/policies/", 10) == 0)
+                r = policies(c, p + 10);
+        else if (get && strcmp(p, "/certs") == 0)
+                certs(c);
+        else if (get && strcmp(p, "/.well-known/openid-configuration") == 0)
+                openid_config(c);
+        else if (get && strcmp(p, "/metrics") == 0)
+                metrics(c);
+        else if (get && strcmp(p, "/healthz") == 0)
+                respond_json(c, 200, json_pack("{s:s}", "status", "ok"));
+        else
+                respond_error(c, 404, "NotFound", "no such endpoint");
+        if (r < 0)
+                respond_failure(c, r);
+}
+
+void cp_attestd_handle(void *userdata, const cp_http_request *req, cp_http_response *resp) {
+        reqctx c = { .s = userdata, .req = req, .resp = resp, .path = req->path ? req->path : "/" };
+        clock_gettime(CLOCK_MONOTONIC, &c.t0);
+        snprintf(c.tenant, sizeof(c.tenant), "default");
+        cp_error_clear();
+        if (strncmp(c.path, "/tenants/", 9) == 0) {
+                const char *t = c.path + 9, *slash = strchr(t, '/');
+                size_t n = slash ? (size_t) (slash - t) : strlen(t);
+                if (!slash || n > ATTESTD_TENANT_MAX) {
+                        respond_error(&c, 404, "NotFound", "bad tenant path");
+                        account(&c);
+                        return;
+                }
+                snprintf(c.tenant, sizeof(c.tenant), "%.*s", (int) n, t);
+                c.path = slash;
+                if (!tenant_ok(c.tenant)) {
+                        snprintf(c.tenant, sizeof(c.tenant), "(invalid)");
+                        respond_error(&c, 400, "InvalidParameter", "tenant names are [A-Za-z0-9_-]{1,64}");
+                        account(&c);
+                        return;
+                }
+        }
+        route(&c);
+        account(&c);
+}

@@ -1,0 +1,480 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* confpool-attestd: service object, signing keys, nonces, policies, tokens,
+ * metrics. */
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "attestd/attestd-internal.h"
+#include "basic/cleanup.h"
+#include "basic/codec.h"
+#include "basic/secure.h"
+
+const char attestd_default_policy[] = "version=1.0;\n"
+                                      "authorizationrules {\n"
+                                      "    [type==\"x-ms-sevsnpvm-is-debuggable\", value==true] => deny();\n"
+                                      "    [type==\"x-ms-sevsnpvm-is-debuggable\", value==false] => permit();\n"
+                                      "};\n"
+                                      "issuancerules {\n"
+                                      "};\n";
+
+static const char *type_names[_ATT_MAX] = {
+        [ATT_SEVSNPVM] = "SevSnpVm",
+        [ATT_AZURE_VTPM] = "AzureSnpVtpm",
+        [ATT_NATIVE] = "Native",
+};
+
+const char *attestd_type_name(attestd_type t) {
+        return t < _ATT_MAX ? type_names[t] : "unknown";
+}
+
+int64_t attestd_now(const cp_attestd *s) {
+        int64_t n = atomic_load(&((cp_attestd *) s)->now);
+        return n ? n : (int64_t) time(NULL);
+}
+
+void cp_attestd_set_now(cp_attestd *s, int64_t now) {
+        atomic_store(&s->now, now);
+}
+
+/* ---- keys ------------------------------------------------------------------ */
+
+static int add_key(cp_attestd *s) {
+        cp_jwt_key *k = NULL;
+        int64_t now = attestd_now(s);
+        int r = cp_jwt_key_generate(s->cfg.alg ? s->cfg.alg : CP_JWT_RS256, "confpool-attestd token signing", now, 365,
+                                    &k);
+        if (r < 0)
+                return r;
+        pthread_rwlock_wrlock(&s->keys_lock);
+        /* retire the current key; drop retired keys whose tokens have all expired */
+        size_t w = 0;
+        for (size_t i = 0; i < s->n_keys; i++) {
+                signing_key *e = &s->keys[i];
+                if (e->retired_at == 0)
+                        e->retired_at = now;
+                bool expired = e->retired_at + (int64_t) s->cfg.token_lifetime_s + 60 < now;
+                bool make_room = s->n_keys == ATTESTD_MAX_KEYS && i == 0; /* drop the oldest */
+                if (expired || make_room) {
+                        cp_jwt_key_free(e->key);
+                        continue;
+                }
+                s->keys[w++] = *e;
+        }
+        s->n_keys = w;
+        s->keys[s->n_keys].key = k;
+        s->keys[s->n_keys].retired_at = 0;
+        s->n_keys++;
+        pthread_rwlock_unlock(&s->keys_lock);
+        return 0;
+}
+
+int cp_attestd_rotate_key(cp_attestd *s) {
+        return add_key(s);
+}
+
+int cp_attestd_jwks_json(cp_attestd *s, char **ret) {
+        json_t *keys = json_array();
+        int r = 0;
+        if (!keys)
+                return cp_error_oom();
+        pthread_rwlock_rdlock(&s->keys_lock);
+        for (size_t i = 0; i < s->n_keys && r == 0; i++) {
+                json_t *jwk = NULL;
+                if ((r = cp_jwt_key_to_jwk(s->keys[i].key, &jwk)) == 0)
+                        json_array_append_new(keys, jwk);
+        }
+        pthread_rwlock_unlock(&s->keys_lock);
+        json_t *doc = json_pack("{s:o}", "keys", keys);
+        if (r < 0 || !doc) {
+                json_decref(doc);
+                return r < 0 ? r : cp_error_oom();
+        }
+        char *txt = json_dumps(doc, JSON_COMPACT);
+        json_decref(doc);
+        if (!txt)
+                return cp_error_oom();
+        *ret = txt;
+        return 0;
+}
+
+/* ---- nonces ---------------------------------------------------------------- */
+
+static size_t nonce_home(const uint8_t *n, size_t len) {
+        uint64_t h = 1469598103934665603ull;
+        for (size_t i = 0; i < len; i++)
+                h = (h ^ n[i]) * 1099511628211ull;
+        return (size_t) (h % ATTESTD_NONCE_SLOTS);
+}
+
+int cp_attestd_nonce_register(cp_attestd *s, const uint8_t *nonce, size_t len, int64_t expires_at) {
+        int64_t now = attestd_now(s);
+        nonce_slot *reuse = NULL;
+        if (!nonce || len == 0 || len > ATTESTD_NONCE_MAX)
+                return CP_ERROR(CP_EINVAL, "nonce of %zu bytes", len);
+        size_t h = nonce_home(nonce, len);
+        pthread_mutex_lock(&s->nonce_lock);
+        /* walk the whole probe chain (up to an empty slot): a live duplicate
+         * anywhere in it is refused, the first dead slot is reused */
+        for (size_t k = 0; k < ATTESTD_NONCE_SLOTS; k++) {
+                nonce_slot *e = &s->nonces[(h + k) % ATTESTD_NONCE_SLOTS];
+                bool live = e->state == 1 && e->expires_at >= now;
+                if (live && e->len == len && cp_ct_eq(e->nonce, nonce, len)) {
+                        pthread_mutex_unlock(&s->nonce_lock);
+                        return CP_ERROR(CP_EINVAL, "nonce already registered");
+                }
+                if (!live && !reuse)
+                        reuse = e;
+                if (e->state == 0)
+                        break;
+        }
+        if (!reuse) {
+                pthread_mutex_unlock(&s->nonce_lock);
+                return CP_ERROR(CP_ETOOBIG, "too many outstanding challenges");
+        }
+        reuse->state = 1;
+        reuse->len = (uint8_t) len;
+        memcpy(reuse->nonce, nonce, len);
+        reuse->expires_at = expires_at;
+        pthread_mutex_unlock(&s->nonce_lock);
+        return 0;
+}
+
+/* Consume a nonce: CP_EBINDING if unknown or already used, CP_EEXPIRED if
+ * expired.  A probe runs over live, used and expired slots (reuse keeps
+ * chains intact because a slot is never emptied). */
+static int nonce_consume(cp_attestd *s, const uint8_t *nonce, size_t len) {
+        int64_t now = attestd_now(s);
+        int r = CP_ERROR(CP_EBINDING, "nonce unknown or already used");
+        if (len == 0 || len > ATTESTD_NONCE_MAX)
+                return r;
+        size_t h = nonce_home(nonce, len);
+        pthread_mutex_lock(&s->nonce_lock);
+        for (size_t k = 0; k < ATTESTD_NONCE_SLOTS; k++) {
+                nonce_slot *e = &s->nonces[(h + k) % ATTESTD_NONCE_SLOTS];
+                if (e->state == 0)
+                        break;
+                if (e->state != 1 || e->len != len || !cp_ct_eq(e->nonce, nonce, len))
+                        continue;
+                e->state = 2;
+                r = e->expires_at < now ? CP_ERROR(CP_EEXPIRED, "nonce expired") : 0;
+                break;
+        }
+        pthread_mutex_unlock(&s->nonce_lock);
+        return r;
+}
+
+/* ---- policies -------------------------------------------------------------- */
+
+/* Find the slot of (tenant, type); with create, a free slot. */
+static policy_slot *policy_find(cp_attestd *s, const char *tenant, attestd_type type, bool create) {
+        policy_slot *free_slot = NULL;
+        for (size_t i = 0; i < ATTESTD_POLICY_SLOTS; i++) {
+                policy_slot *p = &s->policies[i];
+                if (p->used && p->type == type && strcmp(p->tenant, tenant) == 0)
+                        return p;
+                if (!p->used && !free_slot)
+                        free_slot = p;
+        }
+        return create ? free_slot : NULL;
+}
+
+static int policy_set(cp_attestd *s, const char *tenant, attestd_type type, const char *text, size_t len,
+                      cp_maa_parse_error *err) {
+        cp_maa_policy *pol = NULL;
+        char *copy = NULL;
+        int r;
+        if (text) {
+                if ((r = cp_maa_policy_parse(text, len, &pol, err)) < 0)
+                        return r;
+                copy = strndup(text, len);
+                if (!copy) {
+                        cp_maa_policy_free(pol);
+                        return cp_error_oom();
+                }
+        }
+        pthread_rwlock_wrlock(&s->policy_lock);
+        policy_slot *p = policy_find(s, tenant, type, text != NULL);
+        if (!p) {
+                pthread_rwlock_unlock(&s->policy_lock);
+                cp_maa_policy_free(pol);
+                free(copy);
+                return text ? CP_ERROR(CP_ETOOBIG, "policy store full") : 0;
+        }
+        cp_maa_policy_free(p->policy);
+        free(p->text);
+        if (text) {
+                p->used = true;
+                snprintf(p->tenant, sizeof(p->tenant), "%s", tenant);
+                p->type = type;
+                p->text = copy;
+                p->policy = pol;
+        } else
+                memset(p, 0, sizeof(*p));
+        pthread_rwlock_unlock(&s->policy_lock);
+        return 0;
+}
+
+static json_t *claims_to_json_value(const cp_maa_claim *c) {
+        switch (c->vtype) {
+        case CP_MAA_STRING:
+                return json_string(c->s);
+        case CP_MAA_INTEGER:
+                return json_integer(c->i);
+        default:
+                return json_boolean(c->b);
+        }
+}
+
+/* ---- tokens ------------------------------------------------------------------ */
+
+int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, json_t *claims, const char *draft_policy,
+                        char **ret_token) {
+        _cleanup_free_ char *hash_src = NULL;
+        cp_maa_claims *in = NULL, *out = NULL;
+        cp_maa_policy *draft = NULL;
+        char hash[44], jti_hex[65];
+        uint8_t jti[32];
+        int64_t now = attestd_now(s);
+        int r;
+        const char *k;
+        json_t *v;
+
+        if ((r = cp_maa_claims_new(&in)) < 0)
+                return r;
+        json_object_foreach(claims, k, v) {
+                if ((r = cp_maa_claims_add_json(in, k, NULL, v)) < 0) {
+                        cp_maa_claims_free(in);
+                        return r;
+                }
+        }
+        if (draft_policy) {
+                cp_maa_parse_error perr;
+                if ((r = cp_maa_policy_parse(draft_policy, strlen(draft_policy), &draft, &perr)) < 0) {
+                        cp_maa_claims_free(in);
+                        return r;
+                }
+                r = cp_maa_policy_evaluate(draft, in, &out);
+                cp_maa_policy_free(draft);
+                hash_src = strdup(draft_policy);
+        } else {
+                pthread_rwlock_rdlock(&s->policy_lock);
+                policy_slot *p = policy_find(s, tenant, type, false);
+                r = cp_maa_policy_evaluate(p ? p->policy : s->default_policy, in, &out);
+                hash_src = strdup(p ? p->text : attestd_default_policy);
+                pthread_rwlock_unlock(&s->policy_lock);
+        }
+        cp_maa_claims_free(in);
+        if (r < 0)
+                return r;
+        if (!hash_src) {
+                cp_maa_claims_free(out);
+                return cp_error_oom();
+        }
+        /* policy-issued claims never override the service's own */
+        for (size_t i = 0; i < cp_maa_claims_count(out); i++) {
+                const cp_maa_claim *c = cp_maa_claims_get(out, i);
+                if (!json_object_get(claims, c->type))
+                        json_object_set_new(claims, c->type, claims_to_json_value(c));
+        }
+        cp_maa_claims_free(out);
+        if ((r = cp_maa_policy_hash(hash_src, strlen(hash_src), hash)) < 0)
+                return r;
+        if (RAND_bytes(jti, sizeof(jti)) != 1)
+                return CP_ERROR(CP_ECRYPTO, "RAND_bytes");
+        cp_hex_encode(jti, sizeof(jti), jti_hex);
+        json_int_t life = s->cfg.token_lifetime_s;
+        if (json_object_set_new(claims, "x-ms-policy-hash", json_string(hash)) < 0 ||
+            json_object_set_new(claims, "x-ms-ver", json_string("1.0")) < 0 ||
+            json_object_set_new(claims, "iss", json_string(s->issuer)) < 0 ||
+            json_object_set_new(claims, "iat", json_integer(now)) < 0 ||
+            json_object_set_new(claims, "nbf", json_integer(now)) < 0 ||
+            json_object_set_new(claims, "exp", json_integer(now + life)) < 0 ||
+            json_object_set_new(claims, "jti", json_string(jti_hex)) < 0)
+                return cp_error_oom();
+
+        if (draft_policy) {
+                /* MAA: a draft-policy token is not signed (alg none) */
+                char *pl = json_dumps(claims, JSON_COMPACT), *tok;
+                static const char hdr[] = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0"; /* {"alg":"none","typ":"JWT"} */
+                if (!pl)
+                        return cp_error_oom();
+                size_t pl_len = strlen(pl), elen = cp_b64_encoded_len(pl_len, CP_B64_URL);
+                tok = malloc(sizeof(hdr) + 1 + elen + 2);
+                if (!tok) {
+                        free(pl);
+                        return cp_error_oom();
+                }
+                memcpy(tok, hdr, sizeof(hdr) - 1);
+                tok[sizeof(hdr) - 1] = '.';
+                cp_b64_encode((const uint8_t *) pl, pl_len, CP_B64_URL, tok + sizeof(hdr));
+                strcat(tok, ".");
+                free(pl);
+                *ret_token = tok;
+                return 0;
+        }
+        json_t *hdr = json_pack("{s:s}", "jku", "");
+        if (!hdr)
+                return cp_error_oom();
+        char jku[300];
+        snprintf(jku, sizeof(jku), "%s/certs", s->issuer);
+        json_object_set_new(hdr, "jku", json_string(jku));
+        pthread_rwlock_rdlock(&s->keys_lock); /* signers run concurrently; rotation waits */
+        r = cp_jwt_sign(s->keys[s->n_keys - 1].key, claims, hdr, ret_token);
+        pthread_rwlock_unlock(&s->keys_lock);
+        json_decref(hdr);
+        return r;
+}
+
+/* ---- lifecycle ----------------------------------------------------------------- */
+
+static bool is_loopback(const char *a) {
+        return !a || strcmp(a, "127.0.0.1") == 0 || strcmp(a, "::1") == 0 || strncmp(a, "127.", 4) == 0;
+}
+
+int cp_attestd_new(const cp_attestd_config *cfg, cp_attestd **ret) {
+        cp_attestd *s;
+        cp_amd_trust *trust = NULL;
+        int r;
+
+        if (!cfg)
+                return CP_ERROR(CP_EINVAL, "no configuration");
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return cp_error_oom();
+        s->cfg = *cfg;
+        if (!s->cfg.token_lifetime_s)
+                s->cfg.token_lifetime_s = 28800;
+        if (!s->cfg.nonce_ttl_s)
+                s->cfg.nonce_ttl_s = 300;
+        s->cache_size = cfg->report_cache_size ? cfg->report_cache_size : 4096;
+        atomic_store(&s->now, cfg->now);
+        pthread_mutex_init(&s->kds_lock, NULL);
+        pthread_rwlock_init(&s->keys_lock, NULL);
+        pthread_mutex_init(&s->cache_lock, NULL);
+        pthread_mutex_init(&s->nonce_lock, NULL);
+        pthread_rwlock_init(&s->policy_lock, NULL);
+        if (cfg->issuer) {
+                snprintf(s->issuer, sizeof(s->issuer), "%s", cfg->issuer);
+                s->issuer_fixed = true;
+        }
+
+        s->cache = calloc(s->cache_size, sizeof(*s->cache));
+        s->nonces = calloc(ATTESTD_NONCE_SLOTS, sizeof(*s->nonces));
+        if (!s->cache || !s->nonces) {
+                cp_attestd_free(s);
+                return cp_error_oom();
+        }
+        /* trust: AMD's roots, plus configured extra ARKs (emulated hosts) */
+        if ((r = cp_amd_trust_new_builtin(&trust)) < 0)
+                goto fail;
+        for (size_t i = 0; i < CP_ATTESTD_MAX_EXTRA_ARKS; i++) {
+                cp_amd_cert *ark = NULL;
+                if (!cfg->extra_arks[i])
+                        continue;
+                if ((r = cp_amd_cert_load(cfg->extra_arks[i], cfg->extra_ark_lens[i], &ark)) < 0 ||
+                    (r = cp_amd_trust_add_ark(trust, ark)) < 0) {
+                        cp_amd_cert_free(ark);
+                        cp_amd_trust_free(trust);
+                        cp_error_wrap("extra ARK %zu: ", i);
+                        goto fail;
+                }
+                cp_amd_cert_free(ark);
+        }
+        if ((r = cp_snp_verifier_new(trust, &s->verifier)) < 0)
+                goto fail;
+        if (cfg->kds_base_url || cfg->kds_cache_dir) {
+                cp_kds_options ko = { .base_url = cfg->kds_base_url, .cache_dir = cfg->kds_cache_dir,
+                                      .offline = cfg->kds_offline || !cfg->kds_base_url };
+                if ((r = cp_kds_client_new(&ko, &s->kds)) < 0)
+                        goto fail;
+        }
+        if (cfg->policy_signers_jwks &&
+            (r = cp_jwks_parse(cfg->policy_signers_jwks, strlen(cfg->policy_signers_jwks), &s->policy_signers)) < 0)
+                goto fail;
+        if ((r = cp_maa_policy_parse(attestd_default_policy, strlen(attestd_default_policy), &s->default_policy,
+                                     NULL)) < 0 ||
+            (r = add_key(s)) < 0)
+                goto fail;
+        *ret = s;
+        return 0;
+fail:
+        cp_attestd_free(s);
+        return r;
+}
+
+int cp_attestd_start(cp_attestd *s) {
+        bool loop = is_loopback(s->cfg.bind_addr);
+        bool tls = s->cfg.tls_cert_pem && s->cfg.tls_key_pem;
+        if (!loop && !tls)
+                return CP_ERROR(CP_EINVAL, "TLS certificate and key are required off loopback");
+        cp_httpd_options o = {
+                .bind_addr = s->cfg.bind_addr, .port = s->cfg.port, .threads = s->cfg.threads,
+                .max_body = s->cfg.max_body, .tls_cert_pem = s->cfg.tls_cert_pem, .tls_key_pem = s->cfg.tls_key_pem,
+        };
+        int r = cp_httpd_start(&o, cp_attestd_handle, s, &s->httpd);
+        if (r < 0)
+                return r;
+        if (!s->issuer_fixed) {
+                const char *b = s->cfg.bind_addr ? s->cfg.bind_addr : "127.0.0.1";
+                bool v6 = strchr(b, ':') != NULL;
+                snprintf(s->issuer, sizeof(s->issuer), "%s://%s%s%s:%u", tls ? "https" : "http", v6 ? "[" : "", b,
+                         v6 ? "]" : "", (unsigned) cp_httpd_port(s->httpd));
+        }
+        return 0;
+}
+
+uint16_t cp_attestd_port(const cp_attestd *s) {
+        return s ? cp_httpd_port(s->httpd) : 0;
+}
+
+const char *cp_attestd_issuer(const cp_attestd *s) {
+        return s ? s->issuer : NULL;
+}
+
+cp_attestd *cp_attestd_free(cp_attestd *s) {
+        if (!s)
+                return NULL;
+        s->httpd = cp_httpd_stop(s->httpd);
+        for (size_t i = 0; i < s->n_keys; i++)
+                cp_jwt_key_free(s->keys[i].key);
+        for (size_t i = 0; i < ATTESTD_POLICY_SLOTS; i++) {
+                cp_maa_policy_free(s->policies[i].policy);
+                free(s->policies[i].text);
+        }
+        cp_maa_policy_free(s->default_policy);
+        cp_jwks_free(s->policy_signers);
+        cp_kds_client_free(s->kds);
+        cp_snp_verifier_free(s->verifier);
+        for (size_t i = 0; s->cache && i < s->cache_size; i++)
+                attestd_rt_unref(s->cache[i].rt);
+        free(s->cache);
+        free(s->nonces);
+        pthread_mutex_destroy(&s->kds_lock);
+        pthread_rwlock_destroy(&s->keys_lock);
+        pthread_mutex_destroy(&s->cache_lock);
+        pthread_mutex_destroy(&s->nonce_lock);
+        pthread_rwlock_destroy(&s->policy_lock);
+        free(s);
+        return NULL;
+}
+
+int attestd_policy_set(cp_attestd *s, const char *tenant, attestd_type type, const char *text, size_t len,
+                       cp_maa_parse_error *err) {
+        return policy_set(s, tenant, type, text, len, err);
+}
+
+char *attestd_policy_get(cp_attestd *s, const char *tenant, attestd_type type) {
+        pthread_rwlock_rdlock(&s->policy_lock);
+        policy_slot *p = policy_find(s, tenant, type, false);
+        char *t = strdup(p ? p->text : attestd_default_policy);
+        pthread_rwlock_unlock(&s->policy_lock);
+        return t;
+}
+
+int attestd_nonce_consume(cp_attestd *s, const uint8_t *nonce, size_t len) {
+        return nonce_consume(s, nonce, len);
+}

@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Evidence verification for the attestation service: SEV-SNP reports (with
+ * a verified-report cache), Azure-style vTPM quotes bound to them, and the
+ * MAA claims derived from them. */
+
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "attestd/attestd-internal.h"
+#include "basic/cleanup.h"
+#include "basic/codec.h"
+#include "basic/limits.h"
+#include "basic/secure.h"
+#include "confpool/azure.h"
+#include "confpool/tpm_quote.h"
+
+static size_t cache_index(const cp_attestd *s, const uint8_t hash[48]) {
+        uint64_t h;
+        memcpy(&h, hash, sizeof(h));
+        return (size_t) (h % s->cache_size);
+}
+
+static bool cache_get(cp_attestd *s, const uint8_t hash[48], int64_t now, cp_snp_verify_result *ret) {
+        bool hit = false;
+        if (s->cfg.no_report_cache)
+                return false;
+        pthread_mutex_lock(&s->cache_lock);
+        report_slot *e = &s->cache[cache_index(s, hash)];
+        if (e->used && cp_ct_eq(e->hash, hash, 48) && now >= e->not_before && now <= e->not_after) {
+                *ret = e->result;
+                ret->cache_hit = true;
+                hit = true;
+        }
+        pthread_mutex_unlock(&s->cache_lock);
+        return hit;
+}
+
+void attestd_rt_unref(rt_entry *e) {
+        if (!e || atomic_fetch_sub(&e->ref, 1) != 1)
+                return;
+        cp_azure_runtime_data_free(e->rd);
+        json_decref(e->json);
+        free(e);
+}
+
+/* The runtime-data state attached to a cached report, if its digest
+ * matches (a new reference). */
+static rt_entry *rt_get(cp_attestd *s, const uint8_t hash[48], const uint8_t digest[32]) {
+        rt_entry *rt = NULL;
+        if (s->cfg.no_report_cache)
+                return NULL;
+        pthread_mutex_lock(&s->cache_lock);
+        report_slot *e = &s->cache[cache_index(s, hash)];
+        if (e->used && e->rt && cp_ct_eq(e->hash, hash, 48) && cp_ct_eq(e->rt->digest, digest, 32)) {
+                rt = e->rt;
+                atomic_fetch_add(&rt->ref, 1);
+        }
+        pthread_mutex_unlock(&s->cache_lock);
+        return rt;
+}
+
+/* Attach rt (a reference is taken) to the cached report, if still there. */
+static void rt_attach(cp_attestd *s, const uint8_t hash[48], rt_entry *rt) {
+        pthread_mutex_lock(&s->cache_lock);
+        report_slot *e = &s->cache[cache_index(s, hash)];
+        if (e->used && cp_ct_eq(e->hash, hash, 48) && e->rt != rt) {
+                attestd_rt_unref(e->rt);
+                atomic_fetch_add(&rt->ref, 1);
+                e->rt = rt;
+        }
+        pthread_mutex_unlock(&s->cache_lock);
+}
+
+static void cache_put(cp_attestd *s, const uint8_t hash[48], int64_t nb, int64_t na, const cp_snp_verify_result *r) {
+        pthread_mutex_lock(&s->cache_lock);
+        report_slot *e = &s->cache[cache_index(s, hash)]; /* direct-mapped: a collision replaces */
+        if (!e->used || !cp_ct_eq(e->hash, hash, 48)) {
+                attestd_rt_unref(e->rt);
+                e->rt = NULL;
+        }
+        e->used = true;
+        memcpy(e->hash, hash, 48);
+        e->not_before = nb;
+        e->not_after = na;
+        e->result = *r;
+        pthread_mutex_unlock(&s->cache_lock);
+}
+
+/* Validity window of the leaf in an endorsement bundle (VCEK/VLEK, maybe
+ * with ASK/ARK), remembered by SHA-256 of the bytes so that a known chip's
+ * certificate is not parsed again (the SNP verifier's chain cache is keyed
+ * the same way and does the real verification). */
+static int leaf_window(cp_attestd *s, const uint8_t *buf, size_t len, int64_t *ret_nb, int64_t *ret_na) {
+        uint8_t key[32];
+        cp_amd_cert *certs[CP_MAX_CHAIN_DEPTH] = { NULL };
+        size_t n = 0;
+        int r;
+
+        SHA256(buf, len, key);
+        uint64_t h;
+        memcpy(&h, key, sizeof(h));
+        leaf_slot *e = &s->leaves[h % ATTESTD_LEAF_SLOTS];
+        pthread_mutex_lock(&s->cache_lock);
+        if (e->used && cp_ct_eq(e->key, key, 32)) {
+                *ret_nb = e->not_before;
+                *ret_na = e->not_after;
+                pthread_mutex_unlock(&s->cache_lock);
+                return 0;
+        }
+        pthread_mutex_unlock(&s->cache_lock);
+        if ((r = cp_amd_cert_load_bundle(buf, len, certs, CP_MAX_CHAIN_DEPTH, &n)) < 0)
+                return cp_error_wrap("endorsement certificates: ");
+        r = CP_ERROR(CP_ECERT, "no VCEK or VLEK among the endorsement certificates");
+        for (size_t i = 0; i < n; i++) {
+                const cp_amd_cert_info *ci = cp_amd_cert_info_get(certs[i]);
+                if (r < 0 && (ci->kind == CP_AMD_CERT_VCEK || ci->kind == CP_AMD_CERT_VLEK)) {
+                        *ret_nb = ci->not_before;
+                        *ret_na = ci->not_after;
+                        r = 0;
+                }
+                cp_amd_cert_free(certs[i]);
+        }
+        if (r < 0)
+                return r;
+        cp_error_clear();
+        pthread_mutex_lock(&s->cache_lock);
+        e->used = true;
+        memcpy(e->key, key, 32);
+        e->not_before = *ret_nb;
+        e->not_after = *ret_na;
+        pthread_mutex_unlock(&s->cache_lock);
+        return 0;
+}
+
+int attestd_verify_snp(cp_attestd *s, const snp_input *in, cp_snp_verify_result *ret, bool *ret_warm) {
+        _cleanup_free_ uint8_t *fetched = NULL;
+        cp_snp_evidence ev = { .report = in->report, .report_len = in->report_len };
+        cp_snp_verify_options o = CP_SNP_VERIFY_OPTIONS_INIT;
+        cp_snp_verify_result res;
+        uint8_t hash[48];
+        int64_t now = attestd_now(s), nb = 0, na = 0;
+        int r;
+
+        if (in->report_len != CP_SNP_REPORT_SIZE)
+                return CP_ERROR(CP_EFORMAT, "SNP report must be %u bytes, not %zu", CP_SNP_REPORT_SIZE,
+                                in->report_len);
+        SHA384(in->report, in->report_len, hash);
+        if (cache_get(s, hash, now, ret)) {
+                atomic_fetch_add(&s->m.warm_hits, 1);
+                *ret_warm = true;
+                return 0;
+        }
+
+        /* endorsement key: from the request, the certificate table, or the KDS (cache first).
+         * A supplied ARK is ignored by the verifier: trust comes from the configuration. */
+        if (in->chain) {
+                if (in->chain_len > CP_MAX_CHAIN_DEPTH * 2 * CP_MAX_CERT_DER)
+                        return CP_ERROR(CP_ETOOBIG, "VCEK certificate chain too long");
+                ev.leaf = in->chain; /* VCEK alone or a VCEK[,ASK[,ARK]] bundle */
+                ev.leaf_len = in->chain_len;
+        } else if (in->certtable) {
+                cp_snp_certtable t;
+                const cp_snp_cert_entry *e;
+                if ((r = cp_snp_certtable_parse(in->certtable, in->certtable_len, &t)) < 0)
+                        return r;
+                e = cp_snp_certtable_find(&t, CP_SNP_CERT_VCEK);
+                if (!e)
+                        e = cp_snp_certtable_find(&t, CP_SNP_CERT_VLEK);
+                if (!e)
+                        return CP_ERROR(CP_ENOTFOUND, "certificate table has no VCEK or VLEK");
+                if ((r = leaf_window(s, e->data, e->length, &nb, &na)) < 0)
+                        return r;
+                ev.certtable = in->certtable;
+                ev.certtable_len = in->certtable_len;
+        } else {
+                cp_snp_report rep;
+                cp_snp_tcb tcb;
+                size_t flen = 0;
+                if (!s->kds)
+                        return CP_ERROR(CP_ENOTFOUND, "no VCEK in the request and no KDS configured");
+                if ((r = cp_snp_report_parse(in->report, in->report_len, 0, &rep)) < 0)
+                        return r;
+                if (rep.cpuid_generation == CP_SNP_GEN_UNKNOWN)
+                        return CP_ERROR(CP_ENOTFOUND, "report does not name its product: supply the VCEK");
+                if (rep.signing_key != CP_SNP_SIGNING_KEY_VCEK)
+                        return CP_ERROR(CP_ENOTFOUND, "only VCEKs can be fetched: supply the VLEK");
+                if ((r = cp_snp_tcb_decode(rep.reported_tcb, rep.cpuid_generation, &tcb)) < 0)
+                        return r;
+                pthread_mutex_lock(&s->kds_lock);
+                r = cp_kds_fetch_vcek(s->kds, rep.cpuid_generation, rep.chip_id, &tcb, &fetched, &flen);
+                pthread_mutex_unlock(&s->kds_lock);
+                if (r < 0)
+                        return cp_error_wrap("fetching the VCEK: ");
+                ev.leaf = fetched;
+                ev.leaf_len = flen;
+        }
+        if (ev.leaf && (r = leaf_window(s, ev.leaf, ev.leaf_len, &nb, &na)) < 0)
+                return r;
+
+        o.now = now;
+        atomic_fetch_add(&s->m.cold_verifies, 1);
+        if ((r = cp_snp_verify(s->verifier, &ev, &o, &res)) < 0)
+                return r;
+        cache_put(s, hash, nb, na, &res);
+        *ret = res;
+        *ret_warm = false;
+        return 0;
+}
+
+static int set_hex(json_t *o, const char *name, const uint8_t *p, size_t n) {
+        char buf[2 * 64 + 1];
+        cp_hex_encode(p, n, buf);
+        return json_object_set_new(o, name, json_string(buf)) < 0 ? cp_error_oom() : 0;
+}
+
+static int set_int(json_t *o, const char *name, json_int_t v) {
+        return json_object_set_new(o, name, json_integer(v)) < 0 ? cp_error_oom() : 0;
+}
+
+static int set_bool(json_t *o, const char *name, bool v) {
+        return json_object_set_new(o, name, json_boolean(v)) < 0 ? cp_error_oom() : 0;
+}
+
+int attestd_snp_claims(const cp_snp_verify_result *res, json_t *c) {
+        const cp_snp_report *rp = &res->report;
+        int r;
+        if ((r = set_hex(c, "x-ms-sevsnpvm-authorkeydigest", rp->author_key_digest, 48)) < 0 ||
+            (r = set_int(c, "x-ms-sevsnpvm-bootloader-svn", res->reported_tcb.bl)) < 0 ||
+            (r = set_hex(c, "x-ms-sevsnpvm-familyId", rp->family_id, 16)) < 0 ||
+            (r = set_int(c, "x-ms-sevsnpvm-guestsvn", rp->guest_svn)) < 0 ||
+            (r = set_hex(c, "x-ms-sevsnpvm-hostdata", rp->host_data, 32)) < 0 ||
+            (r = set_hex(c, "x-ms-sevsnpvm-idkeydigest", rp->id_key_digest, 48)) < 0 ||
+            (r = set_hex(c, "x-ms-sevsnpvm-imageId", rp->image_id, 16)) < 0 ||
+            (r = set_bool(c, "x-ms-sevsnpvm-is-debuggable", (rp->policy & CP_SNP_POLICY_DEBUG) != 0)) < 0 ||
+            (r = set_hex(c, "x-ms-sevsnpvm-launchmeasurement", rp->measurement, 48)) < 0 ||
+            (r = set_int(c, "x-ms-sevsnpvm-microcode-svn", res->reported_tcb.ucode)) < 0 ||
+            (r = set_bool(c, "x-ms-sevsnpvm-migration-allowed", (rp->policy & CP_SNP_POLICY_MIGRATE_MA) != 0)) < 0 ||
+            (r = set_hex(c, "x-ms-sevsnpvm-reportdata", rp->report_data, 64)) < 0 ||
+            (r = set_hex(c, "x-ms-sevsnpvm-reportid", rp->report_id, 32)) < 0 ||
+            (r = set_bool(c, "x-ms-sevsnpvm-smt-allowed", (rp->policy & CP_SNP_POLICY_SMT) != 0)) < 0 ||
+            (r = set_int(c, "x-ms-sevsnpvm-snpfw-svn", res->reported_tcb.snp)) < 0 ||
+            (r = set_int(c, "x-ms-sevsnpvm-tee-svn", res->reported_tcb.tee)) < 0 ||
+            (r = set_int(c, "x-ms-sevsnpvm-vmpl", rp->vmpl)) < 0)
+                return r;
+        /* confpool extensions (not MAA claims) */
+        if (json_object_set_new(c, "x-confpool-sevsnpvm-product", json_string(cp_snp_generation_name(res->generation))) <
+                    0 ||
+            (r = set_int(c, "x-confpool-sevsnpvm-report-version", rp->version)) < 0 ||
+            json_object_set_new(c, "x-confpool-sevsnpvm-signer", json_string(cp_amd_cert_kind_name(res->signer))) < 0 ||
+            (r = set_bool(c, "x-confpool-sevsnpvm-chipid-checked", res->chip_id_checked)) < 0)
+                return r < 0 ? r : cp_error_oom();
+        return 0;
+}
+
+static void rt_unrefp(rt_entry **p) {
+        attestd_rt_unref(*p);
+}
+
+static int rt_new(const uint8_t *data, size_t len, const uint8_t digest[32], rt_entry **ret) {
+        json_error_t jerr;
+        rt_entry *e = calloc(1, sizeof(*e));
+        int r;
+        if (!e)
+                return cp_error_oom();
+        atomic_init(&e->ref, 1);
+        memcpy(e->digest, digest, 32);
+        if ((r = cp_azure_runtime_data_parse(data, len, &e->rd)) < 0) {
+                free(e);
+                return cp_error_wrap("runtime data: ");
+        }
+        e->json = json_loadb((const char *) data, len, 0, &jerr);
+        if (!e->json) {
+                attestd_rt_unref(e);
+                return CP_ERROR(CP_EFORMAT, "runtime data is not JSON");
+        }
+        *ret = e;
+        return 0;
+}
+
+int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *claims, bool *ret_warm) {
+        _cleanup_(rt_unrefp) rt_entry *rt = NULL;
+        cp_tpm_quote q;
+        cp_tpm_signature sig;
+        cp_tpm_pcr_bank bank = { .hash_alg = CP_TPM_ALG_SHA256 };
+        cp_snp_verify_result res;
+        uint8_t report_data[64], report_hash[48], rt_digest[32];
+        int r;
+
+        if (in->snp.report_len != CP_SNP_REPORT_SIZE)
+                return CP_ERROR(CP_EFORMAT, "SNP report must be %u bytes", CP_SNP_REPORT_SIZE);
+        if (!in->runtime_data || in->runtime_data_len == 0)
+                return CP_ERROR(CP_EFORMAT, "runtime data is missing");
+        /* the runtime data of a report seen before (same boot) is already parsed */
+        SHA384(in->snp.report, in->snp.report_len, report_hash);
+        SHA256(in->runtime_data, in->runtime_data_len, rt_digest);
+        rt = rt_get(s, report_hash, rt_digest);
+        if (!rt && (r = rt_new(in->runtime_data, in->runtime_data_len, rt_digest, &rt)) < 0)
+                return r;
+        const cp_azure_runtime_data *rd = rt->rd;
+        if ((r = cp_tpm_quote_parse(in->quote, in->quote_len, &q)) < 0)
+                return cp_error_wrap("TPM quote: ");
+        r = in->signature_marshalled
+                    ? cp_tpm_signature_parse(in->signature, in->signature_len, &sig)
+                    : cp_tpm_signature_from_raw(in->signature, in->signature_len, CP_TPM_ALG_RSASSA, CP_TPM_ALG_SHA256,
+                                                &sig);
+        if (r < 0)
+                return cp_error_wrap("TPM quote signature: ");
+        for (unsigned i = 0; i < 24; i++)
+                bank.values[i] = in->pcrs[i];
+        /* (1) signature by the AK, (2) nonce, (3) PCR digest */
+        if ((r = cp_tpm_quote_verify(&q, &sig, cp_azure_runtime_data_ak(rd), in->nonce, in->nonce_len, &bank, 1)) < 0)
+                return cp_error_wrap("TPM quote: ");
+        /* (4) REPORT_DATA binds the runtime data (read the report's field at 0x50) */
+        memcpy(report_data, in->snp.report + CP_HCL_SNP_REPORT_DATA_OFFSET, sizeof(report_data));
+        if ((r = cp_azure_check_binding(report_data, CP_HCL_HASH_SHA256, in->runtime_data, in->runtime_data_len)) < 0)
+                return cp_error_wrap("runtime data: ");
+        /* (5) fresh user-data */
+        if (in->check_user_data && (r = cp_azure_runtime_data_check_user_data(rd, in->nonce, in->nonce_len)) < 0)
+                return cp_error_wrap("runtime data user-data: ");
+        /* (6) the SNP report itself */
+        if ((r = attestd_verify_snp(s, &in->snp, &res, ret_warm)) < 0)
+                return r;
+        /* (7) produced by the paravisor at VMPL 0 */
+        if (res.report.vmpl != 0)
+                return CP_ERROR(CP_EPOLICY, "report from VMPL %u, not 0", res.report.vmpl);
+        if ((r = attestd_snp_claims(&res, claims)) < 0)
+                return r;
+        rt_attach(s, report_hash, rt);
+        json_t *rtj = json_deep_copy(rt->json);
+        if (!rtj || json_object_set_new(claims, "x-ms-runtime", rtj) < 0)
+                return cp_error_oom();
+        json_t *pcrs = json_object(), *idx = json_array();
+        if (!pcrs || !idx) {
+                json_decref(pcrs);
+                json_decref(idx);
+                return cp_error_oom();
+        }
+        for (unsigned i = 0; i < 24; i++) {
+                if (!cp_tpm_pcr_selected(&q.selections[0], i) || !in->pcrs[i])
+                        continue;
+                char key[4], hex[65];
+                snprintf(key, sizeof(key), "%u", i);
+                cp_hex_encode(in->pcrs[i], 32, hex);
+                json_object_set_new(pcrs, key, json_string(hex));
+                json_array_append_new(idx, json_integer(i));
+        }
+        if (json_object_set_new(claims, "x-ms-azurevm-attested-pcrs", idx) < 0 ||
+            json_object_set_new(claims, "x-confpool-tpm-pcrs-sha256", pcrs) < 0)
+                return cp_error_oom();
+        const cp_azure_vm_config *vc = cp_azure_runtime_data_vm_config(rd);
+        if (vc->present && vc->secure_boot != CP_AZURE_FLAG_ABSENT)
+                json_object_set_new(claims, "secureboot", json_boolean(vc->secure_boot == CP_AZURE_FLAG_TRUE));
+        return 0;
+}

@@ -1,0 +1,773 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* confpool-attestd over HTTP on loopback with the real Azure vTPM evidence
+ * from Trustee's test data. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "attestd/attestd.h"
+#include "basic/cleanup.h"
+#include "basic/codec.h"
+#include "confpool/azure.h"
+#include "confpool/maa_policy.h"
+#include "shared/httpc.h"
+#include "shared/httpd.h"
+#include "tests.h"
+
+#define NOW INT64_C(1748736000) /* 2025-06-01, inside the VCEKs' validity */
+#define TRUSTEE "snp/confidential-containers__trustee/az-snp-vtpm/"
+#define ADMIN "s3cret-admin"
+
+static cp_attestd *start(void) {
+        cp_attestd_config cfg = { .now = NOW, .quiet = true, .admin_token = ADMIN, .threads = 2 };
+        cp_attestd *s = NULL;
+        ASSERT_OK(cp_attestd_new(&cfg, &s));
+        ASSERT_OK(cp_attestd_start(s));
+        return s;
+}
+
+static json_t *call(cp_attestd *s, const char *method, const char *path, const char *body, long *ret_status,
+                    const char *bearer) {
+        char url[512];
+        cp_httpc_options o = { .timeout_ms = 20000, .bearer = bearer };
+        cp_httpc_response r = { 0 };
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", (unsigned) cp_attestd_port(s), path);
+        ASSERT_OK(cp_httpc_request(&o, method, url, NULL, body, body ? strlen(body) : 0, &r));
+        *ret_status = r.status;
+        json_t *j = json_loadb((const char *) r.body, r.body_len, 0, NULL);
+        if (!j)
+                j = json_string((const char *) r.body); /* text responses (metrics) */
+        cp_httpc_response_clear(&r);
+        return j;
+}
+
+static char *b64url(const void *p, size_t n) {
+        char *s = malloc(cp_b64_encoded_len(n, CP_B64_URL) + 1);
+        cp_b64_encode(p, n, CP_B64_URL, s);
+        return s;
+}
+
+static json_t *load_json(const char *rel) {
+        size_t len;
+        uint8_t *b = cp_test_read(rel, &len);
+        json_t *j = json_loadb((const char *) b, len, 0, NULL);
+        ASSERT_TRUE(j);
+        free(b);
+        return j;
+}
+
+typedef struct ev_case {
+        const char *file;
+        const char *nonce_hex; /* NULL: the text "challenge" */
+} ev_case;
+
+static const ev_case cases[] = {
+        { TRUSTEE "evidence-v0.json", NULL },
+        { TRUSTEE "evidence-v1.json", NULL },
+        { TRUSTEE "evidence-v2.json",
+          "982f5c6e45df0ed3f10b6f60b02f0c8390e281300f3805e2279c16168cd6ae9aa398f647caa2338748cd0fd9f5f819ef" },
+        { TRUSTEE "evidence-genoa.json",
+          "0218488bae25d2509232bf676f1a66a30d7372add909109b36016ef136f2938ca05475f8b46094de6b64270ea35d950f" },
+};
+
+static char *nonce_of(const ev_case *c) {
+        uint8_t n[64];
+        size_t len = 9;
+        if (!c->nonce_hex)
+                memcpy(n, "challenge", 9);
+        else
+                ASSERT_OK(cp_hex_decode(c->nonce_hex, strlen(c->nonce_hex), n, sizeof(n), &len));
+        return b64url(n, len);
+}
+
+static char *vtpm_body(json_t *evidence, const char *nonce) {
+        json_t *b = json_pack("{s:O,s:s}", "evidence", evidence, "nonce", nonce);
+        char *s = json_dumps(b, JSON_COMPACT);
+        json_decref(b);
+        return s;
+}
+
+static cp_jwt *validate(cp_attestd *s, const char *token) {
+        long st;
+        json_t *oid = call(s, "GET", "/.well-known/openid-configuration", NULL, &st, NULL);
+        ASSERT_EQ(st, 200);
+        json_t *jwks = call(s, "GET", "/certs", NULL, &st, NULL);
+        ASSERT_EQ(st, 200);
+        char *txt = json_dumps(jwks, 0);
+        cp_jwks *set = NULL;
+        ASSERT_OK(cp_jwks_parse(txt, strlen(txt), &set));
+        cp_jwt_validate_options o = CP_JWT_VALIDATE_OPTIONS_INIT;
+        o.jwks = set;
+        o.issuer = json_string_value(json_object_get(oid, "issuer"));
+        o.now = NOW + 1;
+        o.algs = CP_JWT_RS256;
+        cp_jwt *t = NULL;
+        ASSERT_OK(cp_jwt_validate(token, strlen(token), &o, &t));
+        cp_jwks_free(set);
+        free(txt);
+        json_decref(jwks);
+        json_decref(oid);
+        return t;
+}
+
+static const char *claim_s(const cp_jwt *t, const char *name) {
+        return json_string_value(json_object_get(cp_jwt_claims(t), name));
+}
+
+TEST(azure_vtpm_evidence_attests_with_maa_claims) {
+        cp_attestd *s = start();
+        for (size_t i = 0; i < CP_ELEMENTSOF(cases); i++) {
+                json_t *ev = load_json(cases[i].file);
+                char *nonce = nonce_of(&cases[i]), *body = vtpm_body(ev, nonce);
+                long st;
+                json_t *resp = call(s, "POST", "/attest/AzureSnpVtpm?api-version=2022-08-01", body, &st, NULL);
+                if (st != 200)
+                        cp_test_fail(__FILE__, __LINE__, "%s: %ld %s", cases[i].file, st, json_dumps(resp, 0));
+                cp_jwt *t = validate(s, json_string_value(json_object_get(resp, "token")));
+                const json_t *c = cp_jwt_claims(t);
+                ASSERT_STREQ(claim_s(t, "x-ms-attestation-type"), "sevsnpvm");
+                ASSERT_STREQ(claim_s(t, "x-ms-compliance-status"), "azure-compliant-cvm");
+                ASSERT_STREQ(claim_s(t, "x-ms-ver"), "1.0");
+                ASSERT_STREQ(claim_s(t, "nonce"), nonce);
+                ASSERT_EQ(json_integer_value(json_object_get(c, "x-ms-sevsnpvm-vmpl")), 0);
+                ASSERT_TRUE(json_is_false(json_object_get(c, "x-ms-sevsnpvm-is-debuggable")));
+                ASSERT_TRUE(json_is_false(json_object_get(c, "x-ms-sevsnpvm-migration-allowed")));
+                ASSERT_TRUE(json_is_true(json_object_get(c, "x-ms-sevsnpvm-smt-allowed")));
+                static const char *names[] = { "authorkeydigest", "familyId", "hostdata", "idkeydigest", "imageId",
+                                               "launchmeasurement", "reportdata", "reportid" };
+                for (size_t k = 0; k < CP_ELEMENTSOF(names); k++) {
+                        char n[64];
+                        snprintf(n, sizeof(n), "x-ms-sevsnpvm-%s", names[k]);
+                        ASSERT_TRUE(claim_s(t, n) != NULL);
+                }
+                static const char *ints[] = { "bootloader-svn", "guestsvn", "microcode-svn", "snpfw-svn", "tee-svn" };
+                for (size_t k = 0; k < CP_ELEMENTSOF(ints); k++) {
+                        char n[64];
+                        snprintf(n, sizeof(n), "x-ms-sevsnpvm-%s", ints[k]);
+                        ASSERT_TRUE(json_is_integer(json_object_get(c, n)));
+                }
+                ASSERT_EQ(strlen(claim_s(t, "x-ms-sevsnpvm-launchmeasurement")), 96);
+                /* the runtime data with the vTPM AK */
+                const json_t *keys = json_object_get(json_object_get(c, "x-ms-runtime"), "keys");
+                ASSERT_TRUE(json_array_size(keys) >= 1);
+                ASSERT_STREQ(json_string_value(json_object_get(json_array_get(keys, 0), "kid")), "HCLAkPub");
+                ASSERT_TRUE(json_array_size(json_object_get(c, "x-ms-azurevm-attested-pcrs")) > 0);
+                /* policy hash of the default policy */
+                ASSERT_EQ(strlen(claim_s(t, "x-ms-policy-hash")), 43);
+                ASSERT_TRUE(json_integer_value(json_object_get(c, "exp")) - json_integer_value(json_object_get(c, "iat")) ==
+                            28800);
+                cp_jwt_free(t);
+                json_decref(resp);
+                free(body);
+                free(nonce);
+                json_decref(ev);
+        }
+        /* the same evidence again is warm: no new report verification */
+        long st;
+        json_t *m = call(s, "GET", "/metrics", NULL, &st, NULL);
+        ASSERT_TRUE(strstr(json_string_value(m), "attestd_report_cache_hits_total 0") != NULL);
+        json_decref(m);
+        json_t *ev = load_json(cases[1].file);
+        char *nonce = nonce_of(&cases[1]), *body = vtpm_body(ev, nonce);
+        json_t *resp = call(s, "POST", "/attest/AzureSnpVtpm", body, &st, NULL);
+        ASSERT_EQ(st, 200);
+        json_decref(resp);
+        m = call(s, "GET", "/metrics", NULL, &st, NULL);
+        ASSERT_TRUE(strstr(json_string_value(m), "attestd_report_cache_hits_total 1") != NULL);
+        ASSERT_TRUE(strstr(json_string_value(m), "attestd_attestations_total{type=\"AzureSnpVtpm\",result=\"success\"} 5") !=
+                    NULL);
+        json_decref(m);
+        free(body);
+        free(nonce);
+        json_decref(ev);
+        cp_attestd_free(s);
+}
+
+/* Apply f to a copy of the v1 evidence; expect a 400 with reason. */
+static void expect_refused(cp_attestd *s, json_t *ev, const char *nonce, const char *reason) {
+        char *body = vtpm_body(ev, nonce);
+        long st;
+        json_t *resp = call(s, "POST", "/attest/AzureSnpVtpm", body, &st, NULL);
+        const char *msg = json_string_value(json_object_get(json_object_get(resp, "error"), "message"));
+        if (st != 400 || !msg || !strstr(msg, reason))
+                cp_test_fail(__FILE__, __LINE__, "expected 400 with %s, got %ld %s", reason, st, json_dumps(resp, 0));
+        json_decref(resp);
+        free(body);
+}
+
+static void flip_hex(json_t *obj, const char *member, size_t pos) {
+        char *s = strdup(json_string_value(json_object_get(obj, member)));
+        s[pos] = s[pos] == '0' ? '1' : '0';
+        json_object_set_new(obj, member, json_string(s));
+        free(s);
+}
+
+TEST(tampering_is_refused_with_a_reason) {
+        cp_attestd *s = start();
+        json_t *orig = load_json(cases[1].file);
+        char *nonce = nonce_of(&cases[1]);
+        json_t *ev;
+        long st0;
+        /* attest once first: every case below then also runs against a warm
+         * report cache, which must not mask any check */
+        char *good = vtpm_body(orig, nonce);
+        json_t *g = call(s, "POST", "/attest/AzureSnpVtpm", good, &st0, NULL);
+        ASSERT_EQ(st0, 200);
+        json_decref(g);
+        free(good);
+        /* quote message: signature no longer verifies */
+        ev = json_deep_copy(orig);
+        flip_hex(json_object_get(ev, "tpm_quote"), "message", 100);
+        expect_refused(s, ev, nonce, "CP_ESIG");
+        json_decref(ev);
+        /* quote signature */
+        ev = json_deep_copy(orig);
+        flip_hex(json_object_get(ev, "tpm_quote"), "signature", 10);
+        expect_refused(s, ev, nonce, "CP_ESIG");
+        json_decref(ev);
+        /* a PCR value */
+        ev = json_deep_copy(orig);
+        json_t *pcrs = json_object_get(json_object_get(ev, "tpm_quote"), "pcrs");
+        char *p = strdup(json_string_value(json_array_get(pcrs, 0)));
+        p[0] = p[0] == 'a' ? 'b' : 'a';
+        json_array_set_new(pcrs, 0, json_string(p));
+        free(p);
+        expect_refused(s, ev, nonce, "CP_EBINDING");
+        json_decref(ev);
+        /* the nonce */
+        char *bad = b64url("challengf", 9);
+        expect_refused(s, orig, bad, "CP_EBINDING");
+        free(bad);
+        /* HCL report: the SNP report (measurement) and the runtime data */
+        const char *h = json_string_value(json_object_get(orig, "hcl_report"));
+        size_t hl = strlen(h), n;
+        uint8_t *hcl = malloc(hl);
+        ASSERT_OK(cp_b64_decode(h, hl, CP_B64_URL_PADOPT, hcl, hl, &n));
+        const size_t offs[] = { 0x20 + 0x90 /* MEASUREMENT */, 0x4D4 + 40 /* runtime data JSON */ };
+        const char *reasons[] = { "CP_ESIG", "runtime data" };
+        for (size_t k = 0; k < 2; k++) {
+                hcl[offs[k]] ^= 0x01;
+                char *e = b64url(hcl, n);
+                ev = json_deep_copy(orig);
+                json_object_set_new(ev, "hcl_report", json_string(e));
+                expect_refused(s, ev, nonce, reasons[k]);
+                json_decref(ev);
+                free(e);
+                hcl[offs[k]] ^= 0x01;
+        }
+        free(hcl);
+        /* malformed requests: unknown member, wrong types, bad JSON, deep JSON, bad version */
+        long st;
+        json_t *r = call(s, "POST", "/attest/AzureSnpVtpm", "{\"evidence\":{},\"nonce\":\"YQ\",\"x\":1}", &st, NULL);
+        ASSERT_EQ(st, 400);
+        ASSERT_STREQ(json_string_value(json_object_get(json_object_get(r, "error"), "code")), "InvalidParameter");
+        json_decref(r);
+        r = call(s, "POST", "/attest/AzureSnpVtpm", "{\"evidence\":[],\"nonce\":\"YQ\"}", &st, NULL);
+        ASSERT_EQ(st, 400);
+        json_decref(r);
+        r = call(s, "POST", "/attest/AzureSnpVtpm", "{\"evidence\":{},\"nonce\":5}", &st, NULL);
+        ASSERT_EQ(st, 400);
+        json_decref(r);
+        r = call(s, "POST", "/attest/AzureSnpVtpm", "{\"evidence\":", &st, NULL);
+        ASSERT_EQ(st, 400);
+        json_decref(r);
+        char deep[200];
+        memset(deep, '[', sizeof(deep) - 1);
+        deep[sizeof(deep) - 1] = '\0';
+        r = call(s, "POST", "/attest/SevSnpVm", deep, &st, NULL);
+        ASSERT_EQ(st, 400);
+        json_decref(r);
+        ev = json_deep_copy(orig);
+        json_object_set_new(ev, "version", json_integer(7));
+        expect_refused(s, ev, nonce, "version");
+        json_decref(ev);
+        /* oversized body */
+        char *big = malloc(2u << 20);
+        memset(big, ' ', (2u << 20) - 1);
+        big[(2u << 20) - 1] = '\0';
+        r = call(s, "POST", "/attest/SevSnpVm", big, &st, NULL);
+        ASSERT_EQ(st, 413);
+        json_decref(r);
+        free(big);
+        /* unknown endpoint / method */
+        r = call(s, "GET", "/attest/SevSnpVm", NULL, &st, NULL);
+        ASSERT_EQ(st, 405);
+        json_decref(r);
+        r = call(s, "POST", "/attest/Sgx", "{}", &st, NULL);
+        ASSERT_EQ(st, 404);
+        json_decref(r);
+        free(nonce);
+        json_decref(orig);
+        cp_attestd_free(s);
+}
+
+/* The MAA SevSnpVm request built from the v1 evidence's HCL report. */
+static char *maa_request(const char *nonce, const char *runtime_override, const char *init_data, const char *draft) {
+        size_t hl, vl;
+        uint8_t *h = cp_test_read(TRUSTEE "evidence-v1.hcl-report.bin", &hl);
+        uint8_t *vcek = cp_test_read(TRUSTEE "evidence-v1.vcek.der", &vl);
+        cp_hcl_report hcl;
+        ASSERT_OK(cp_hcl_report_parse(h, hl, &hcl));
+        char *rep = b64url(hcl.hw_report, hcl.hw_report_len), *chain = b64url(vcek, vl);
+        json_t *inner = json_pack("{s:s,s:s}", "SnpReport", rep, "VcekCertChain", chain);
+        char *inner_s = json_dumps(inner, JSON_COMPACT), *inner_b = b64url(inner_s, strlen(inner_s));
+        char *rt = runtime_override ? b64url(runtime_override, strlen(runtime_override))
+                                    : b64url(hcl.runtime_data, hcl.runtime_data_len);
+        json_t *b = json_pack("{s:s,s:{s:s,s:s},s:s}", "report", inner_b, "runtimeData", "data", rt, "dataType", "JSON",
+                              "nonce", nonce);
+        if (init_data) {
+                char *it = b64url(init_data, strlen(init_data));
+                json_object_set_new(b, "initTimeData", json_pack("{s:s,s:s}", "data", it, "dataType", "Binary"));
+                free(it);
+        }
+        if (draft)
+                json_object_set_new(b, "draftPolicyForAttestation", json_string(draft));
+        char *out = json_dumps(b, JSON_COMPACT);
+        json_decref(b);
+        json_decref(inner);
+        free(inner_s);
+        free(inner_b);
+        free(rep);
+        free(chain);
+        free(rt);
+        free(h);
+        free(vcek);
+        return out;
+}
+
+TEST(maa_sevsnpvm_request) {
+        cp_attestd *s = start();
+        long st;
+        char *body = maa_request("noncesevsnp987", NULL, NULL, NULL);
+        json_t *r = call(s, "POST", "/attest/SevSnpVm?api-version=2022-08-01", body, &st, NULL);
+        if (st != 200)
+                cp_test_fail(__FILE__, __LINE__, "%ld %s", st, json_dumps(r, 0));
+        cp_jwt *t = validate(s, json_string_value(json_object_get(r, "token")));
+        ASSERT_STREQ(claim_s(t, "nonce"), "noncesevsnp987");
+        ASSERT_STREQ(claim_s(t, "x-ms-attestation-type"), "sevsnpvm");
+        ASSERT_TRUE(json_is_object(json_object_get(cp_jwt_claims(t), "x-ms-runtime")));
+        cp_jwt_free(t);
+        json_decref(r);
+        free(body);
+        /* runtime data that REPORT_DATA does not bind */
+        body = maa_request("n", "{\"keys\":[]}", NULL, NULL);
+        r = call(s, "POST", "/attest/SevSnpVm", body, &st, NULL);
+        ASSERT_EQ(st, 400);
+        ASSERT_TRUE(strstr(json_string_value(json_object_get(json_object_get(r, "error"), "message")), "CP_EBINDING"));
+        json_decref(r);
+        free(body);
+        /* init-time data that HOST_DATA does not bind */
+        body = maa_request("n", NULL, "init", NULL);
+        r = call(s, "POST", "/attest/SevSnpVm", body, &st, NULL);
+        ASSERT_EQ(st, 400);
+        ASSERT_TRUE(strstr(json_string_value(json_object_get(json_object_get(r, "error"), "message")), "HOST_DATA"));
+        json_decref(r);
+        free(body);
+        /* draft policy: evaluated, token unsigned (alg none) */
+        body = maa_request("n", NULL, NULL,
+                           "version=1.0; authorizationrules { => permit(); }; issuancerules { "
+                           "c:[type==\"x-ms-sevsnpvm-snpfw-svn\"] => issue(type=\"fw\", value=c.value); };");
+        r = call(s, "POST", "/attest/SevSnpVm", body, &st, NULL);
+        ASSERT_EQ(st, 200);
+        const char *tok = json_string_value(json_object_get(r, "token"));
+        uint8_t *pl = NULL;
+        size_t pll;
+        ASSERT_OK(cp_jws_decode_unsecured(tok, strlen(tok), &pl, &pll));
+        json_t *pj = json_loadb((const char *) pl, pll, 0, NULL);
+        ASSERT_EQ(json_integer_value(json_object_get(pj, "fw")), 24);
+        json_decref(pj);
+        free(pl);
+        json_decref(r);
+        free(body);
+        /* a report field of the wrong type */
+        r = call(s, "POST", "/attest/SevSnpVm", "{\"report\":123}", &st, NULL);
+        ASSERT_EQ(st, 400);
+        json_decref(r);
+        cp_attestd_free(s);
+}
+
+static char *policy_jws(const char *text) {
+        char *t = b64url(text, strlen(text));
+        json_t *p = json_pack("{s:s}", "AttestationPolicy", t);
+        char *ps = json_dumps(p, JSON_COMPACT), *pe = b64url(ps, strlen(ps));
+        char *out = malloc(strlen(pe) + 64);
+        sprintf(out, "eyJhbGciOiJub25lIn0.%s.", pe);
+        free(t);
+        free(ps);
+        free(pe);
+        json_decref(p);
+        return out;
+}
+
+TEST(policy_management_and_enforcement) {
+        cp_attestd *s = start();
+        long st;
+        json_t *r = call(s, "GET", "/policies/SevSnpVm", NULL, &st, NULL);
+        ASSERT_EQ(st, 200);
+        ASSERT_TRUE(strstr(json_string_value(json_object_get(r, "policy")), "is-debuggable") != NULL);
+        json_decref(r);
+        const char *text = "version=1.0; authorizationrules { [type==\"x-ms-sevsnpvm-snpfw-svn\", value>=8] => "
+                           "permit(); }; issuancerules { c:[type==\"x-ms-sevsnpvm-hostdata\"] => "
+                           "issue(type=\"pool-hostdata\", value=c.value); };";
+        char *jws = policy_jws(text);
+        r = call(s, "PUT", "/policies/SevSnpVm", jws, &st, NULL);
+        ASSERT_EQ(st, 401);
+        json_decref(r);
+        r = call(s, "PUT", "/policies/SevSnpVm", jws, &st, "wrong");
+        ASSERT_EQ(st, 401);
+        json_decref(r);
+        r = call(s, "PUT", "/policies/SevSnpVm", jws, &st, ADMIN);
+        ASSERT_EQ(st, 200);
+        char expected_hash[44];
+        ASSERT_OK(cp_maa_policy_hash(text, strlen(text), expected_hash));
+        ASSERT_STREQ(json_string_value(json_object_get(r, "x-ms-policy-hash")), expected_hash);
+        json_decref(r);
+        free(jws);
+
+        char *body = maa_request("n1", NULL, NULL, NULL);
+        r = call(s, "POST", "/attest/SevSnpVm", body, &st, NULL);
+        ASSERT_EQ(st, 200);
+        cp_jwt *t = validate(s, json_string_value(json_object_get(r, "token")));
+        ASSERT_STREQ(claim_s(t, "pool-hostdata"), claim_s(t, "x-ms-sevsnpvm-hostdata"));
+        ASSERT_STREQ(claim_s(t, "x-ms-policy-hash"), expected_hash);
+        cp_jwt_free(t);
+        json_decref(r);
+        /* tenant isolation: another tenant still has the default policy */
+        r = call(s, "POST", "/tenants/other/attest/SevSnpVm", body, &st, NULL);
+        ASSERT_EQ(st, 200);
+        t = validate(s, json_string_value(json_object_get(r, "token")));
+        ASSERT_TRUE(claim_s(t, "pool-hostdata") == NULL);
+        cp_jwt_free(t);
+        json_decref(r);
+
+        /* a policy that refuses */
+        jws = policy_jws("version=1.0; authorizationrules { [type==\"x-ms-sevsnpvm-snpfw-svn\", value>=200] => permit(); };");
+        r = call(s, "PUT", "/tenants/other/policies/SevSnpVm", jws, &st, ADMIN);
+        ASSERT_EQ(st, 200);
+        json_decref(r);
+        free(jws);
+        r = call(s, "POST", "/tenants/other/attest/SevSnpVm", body, &st, NULL);
+        ASSERT_EQ(st, 400);
+        ASSERT_STREQ(json_string_value(json_object_get(json_object_get(r, "error"), "code")), "PolicyRefused");
+        json_decref(r);
+
+        /* a malformed policy: 400 with line and column */
+        jws = policy_jws("version=1.0;\nauthorizationrules {\n  [type=\"x\"] => permit();\n};");
+        r = call(s, "PUT", "/policies/SevSnpVm", jws, &st, ADMIN);
+        ASSERT_EQ(st, 400);
+        ASSERT_EQ(json_integer_value(json_object_get(json_object_get(r, "error"), "line")), 3);
+        ASSERT_EQ(json_integer_value(json_object_get(json_object_get(r, "error"), "column")), 8);
+        json_decref(r);
+        free(jws);
+        /* a signed (not alg none) JWS is refused in unsigned mode */
+        r = call(s, "PUT", "/policies/SevSnpVm", "eyJhbGciOiJSUzI1NiJ9.e30.AAAA", &st, ADMIN);
+        ASSERT_EQ(st, 400);
+        json_decref(r);
+
+        /* reset: back to the default */
+        r = call(s, "POST", "/tenants/other/policies/SevSnpVm:reset", NULL, &st, ADMIN);
+        ASSERT_EQ(st, 200);
+        json_decref(r);
+        r = call(s, "POST", "/tenants/other/attest/SevSnpVm", body, &st, NULL);
+        ASSERT_EQ(st, 200);
+        json_decref(r);
+        free(body);
+        cp_attestd_free(s);
+}
+
+TEST(native_challenge_flow) {
+        cp_attestd *s = start();
+        long st;
+        /* /challenge hands out fresh 32-byte nonces */
+        json_t *c1 = call(s, "POST", "/challenge", NULL, &st, NULL);
+        ASSERT_EQ(st, 200);
+        json_t *c2 = call(s, "POST", "/challenge", NULL, &st, NULL);
+        ASSERT_EQ(strlen(json_string_value(json_object_get(c1, "nonce"))), 43);
+        ASSERT_TRUE(strcmp(json_string_value(json_object_get(c1, "nonce")), json_string_value(json_object_get(c2, "nonce"))));
+        ASSERT_EQ(json_integer_value(json_object_get(c1, "expiresAt")), NOW + 300);
+
+        /* the node's evidence: the v1 parts as a confpool node sends them */
+        size_t hl, vl;
+        uint8_t *h = cp_test_read(TRUSTEE "evidence-v1.hcl-report.bin", &hl);
+        uint8_t *vcek = cp_test_read(TRUSTEE "evidence-v1.vcek.der", &vl);
+        cp_hcl_report hcl;
+        ASSERT_OK(cp_hcl_report_parse(h, hl, &hcl));
+        json_t *ev = load_json(cases[1].file), *q = json_object_get(ev, "tpm_quote");
+        uint8_t msg[1024], sig[512];
+        size_t ml, sl;
+        const char *mh = json_string_value(json_object_get(q, "message")), *sh = json_string_value(json_object_get(q, "signature"));
+        ASSERT_OK(cp_hex_decode(mh, strlen(mh), msg, sizeof(msg), &ml));
+        ASSERT_OK(cp_hex_decode(sh, strlen(sh), sig, sizeof(sig), &sl));
+        char *rep = b64url(hcl.hw_report, hcl.hw_report_len), *chain = b64url(vcek, vl),
+             *rt = b64url(hcl.runtime_data, hcl.runtime_data_len), *m64 = b64url(msg, ml), *s64 = b64url(sig, sl),
+             *nonce = b64url("challenge", 9);
+        json_t *b = json_pack("{s:s,s:s,s:s,s:s,s:{s:s,s:s,s:s,s:O}}", "nonce", nonce, "snpReport", rep,
+                              "vcekCertChain", chain, "runtimeData", rt, "quote", "message", m64, "signature", s64,
+                              "signatureFormat", "raw-rsassa-sha256", "pcrs", json_object_get(q, "pcrs"));
+        char *body = json_dumps(b, JSON_COMPACT);
+
+        /* not issued by us */
+        json_t *r = call(s, "POST", "/attest/Native", body, &st, NULL);
+        ASSERT_EQ(st, 400);
+        ASSERT_TRUE(strstr(json_string_value(json_object_get(json_object_get(r, "error"), "message")), "CP_EBINDING"));
+        json_decref(r);
+        /* issued (out of band: the quote was made for "challenge") */
+        ASSERT_OK(cp_attestd_nonce_register(s, (const uint8_t *) "challenge", 9, NOW + 60));
+        ASSERT_ERR(cp_attestd_nonce_register(s, (const uint8_t *) "challenge", 9, NOW + 90), CP_EINVAL);
+        r = call(s, "POST", "/attest/Native", body, &st, NULL);
+        if (st != 200)
+                cp_test_fail(__FILE__, __LINE__, "%ld %s", st, json_dumps(r, 0));
+        cp_jwt *t = validate(s, json_string_value(json_object_get(r, "token")));
+        ASSERT_STREQ(claim_s(t, "x-confpool-evidence-type"), "native");
+        cp_jwt_free(t);
+        json_decref(r);
+        /* replayed */
+        r = call(s, "POST", "/attest/Native", body, &st, NULL);
+        ASSERT_EQ(st, 400);
+        ASSERT_TRUE(strstr(json_string_value(json_object_get(json_object_get(r, "error"), "message")), "already used"));
+        json_decref(r);
+        /* expired */
+        ASSERT_OK(cp_attestd_nonce_register(s, (const uint8_t *) "challenge", 9, NOW + 60));
+        cp_attestd_set_now(s, NOW + 61);
+        r = call(s, "POST", "/attest/Native", body, &st, NULL);
+        ASSERT_EQ(st, 400);
+        ASSERT_TRUE(strstr(json_string_value(json_object_get(json_object_get(r, "error"), "message")), "CP_EEXPIRED"));
+        json_decref(r);
+        cp_attestd_set_now(s, NOW);
+        /* a fresh /challenge nonce does not match this quote */
+        json_object_set(b, "nonce", json_object_get(c1, "nonce"));
+        free(body);
+        body = json_dumps(b, JSON_COMPACT);
+        r = call(s, "POST", "/attest/Native", body, &st, NULL);
+        ASSERT_EQ(st, 400);
+        ASSERT_TRUE(strstr(json_string_value(json_object_get(json_object_get(r, "error"), "message")), "TPM quote"));
+        json_decref(r);
+
+        free(body);
+        json_decref(b);
+        free(rep);
+        free(chain);
+        free(rt);
+        free(m64);
+        free(s64);
+        free(nonce);
+        json_decref(ev);
+        free(h);
+        free(vcek);
+        json_decref(c1);
+        json_decref(c2);
+        cp_attestd_free(s);
+}
+
+TEST(key_rotation_keeps_live_tokens_valid) {
+        cp_attestd *s = start();
+        long st;
+        char *body = maa_request("n", NULL, NULL, NULL);
+        json_t *r1 = call(s, "POST", "/attest/SevSnpVm", body, &st, NULL);
+        ASSERT_EQ(st, 200);
+        ASSERT_OK(cp_attestd_rotate_key(s));
+        json_t *r2 = call(s, "POST", "/attest/SevSnpVm", body, &st, NULL);
+        ASSERT_EQ(st, 200);
+        cp_jwt *t1 = validate(s, json_string_value(json_object_get(r1, "token")));
+        cp_jwt *t2 = validate(s, json_string_value(json_object_get(r2, "token")));
+        ASSERT_TRUE(strcmp(json_string_value(json_object_get(cp_jwt_header(t1), "kid")),
+                           json_string_value(json_object_get(cp_jwt_header(t2), "kid"))) != 0);
+        json_t *jwks = call(s, "GET", "/certs", NULL, &st, NULL);
+        ASSERT_EQ(json_array_size(json_object_get(jwks, "keys")), 2);
+        ASSERT_TRUE(json_array_size(json_object_get(json_array_get(json_object_get(jwks, "keys"), 0), "x5c")) == 1);
+        json_decref(jwks);
+        /* once every token of the old key has expired, rotation drops it */
+        cp_attestd_set_now(s, NOW + 28800 + 120);
+        ASSERT_OK(cp_attestd_rotate_key(s));
+        jwks = call(s, "GET", "/certs", NULL, &st, NULL);
+        ASSERT_EQ(json_array_size(json_object_get(jwks, "keys")), 2);
+        json_decref(jwks);
+        cp_jwt_free(t1);
+        cp_jwt_free(t2);
+        json_decref(r1);
+        json_decref(r2);
+        free(body);
+        cp_attestd_free(s);
+}
+
+TEST(daemon_binary_on_loopback) {
+        const char *bin = getenv("CP_BIN_DIR");
+        char path[1024], line[256];
+        int out[2];
+        ASSERT_TRUE(bin != NULL);
+        snprintf(path, sizeof(path), "%s/confpool-attestd", bin);
+        ASSERT_EQ(pipe(out), 0);
+        pid_t pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                dup2(out[1], 1);
+                close(out[0]);
+                execl(path, path, "--port", "0", "--now", "1748736000", "--quiet", (char *) NULL);
+                _exit(127);
+        }
+        close(out[1]);
+        FILE *f = fdopen(out[0], "r");
+        ASSERT_TRUE(fgets(line, sizeof(line), f) != NULL);
+        json_t *info = json_loads(line, 0, NULL);
+        unsigned port = (unsigned) json_integer_value(json_object_get(info, "port"));
+        ASSERT_TRUE(port > 0);
+        char url[256];
+        cp_httpc_options o = { .timeout_ms = 20000 };
+        cp_httpc_response r = { 0 };
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u/healthz", port);
+        ASSERT_OK(cp_httpc_request(&o, "GET", url, NULL, NULL, 0, &r));
+        ASSERT_EQ(r.status, 200);
+        cp_httpc_response_clear(&r);
+        char *body = maa_request("n", NULL, NULL, NULL);
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u/attest/SevSnpVm?api-version=2022-08-01", port);
+        ASSERT_OK(cp_httpc_request(&o, "POST", url, NULL, body, strlen(body), &r));
+        ASSERT_EQ(r.status, 200);
+        ASSERT_TRUE(strstr((const char *) r.body, "\"token\"") != NULL);
+        cp_httpc_response_clear(&r);
+        free(body);
+        json_decref(info);
+        kill(pid, SIGTERM);
+        int status = 0;
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        fclose(f);
+}
+
+/* A KDS stand-in: serves the v1 VCEK (DER) for any Milan VCEK path. */
+static void fake_kds(void *userdata, const cp_http_request *req, cp_http_response *resp) {
+        unsigned *hits = userdata;
+        if (strncmp(req->path, "/vcek/v1/Milan/", 15) != 0) {
+                if (cp_http_resp_text(resp, 404, "no") < 0)
+                        resp->status = 500;
+                return;
+        }
+        size_t vl;
+        uint8_t *vcek = cp_test_read(TRUSTEE "evidence-v1.vcek.der", &vl);
+        __atomic_add_fetch(hits, 1, __ATOMIC_SEQ_CST);
+        if (cp_http_resp_bytes(resp, 200, "application/pkix-cert", vcek, vl) < 0)
+                resp->status = 500;
+        free(vcek);
+}
+
+TEST(vcek_from_kds_with_shared_cache) {
+        unsigned hits = 0;
+        cp_httpd_options ho = { .threads = 1 };
+        cp_httpd *kds = NULL;
+        ASSERT_OK(cp_httpd_start(&ho, fake_kds, &hits, &kds));
+        char base[128], dir[] = "/tmp/attestd-kds-XXXXXX";
+        ASSERT_TRUE(mkdtemp(dir) != NULL);
+        snprintf(base, sizeof(base), "http://127.0.0.1:%u", (unsigned) cp_httpd_port(kds));
+        cp_attestd_config cfg = { .now = NOW, .quiet = true, .kds_base_url = base, .kds_cache_dir = dir,
+                                  .no_report_cache = true };
+        cp_attestd *s = NULL;
+        ASSERT_OK(cp_attestd_new(&cfg, &s));
+        ASSERT_OK(cp_attestd_start(s));
+        /* the MAA request without VcekCertChain */
+        size_t hl;
+        uint8_t *h = cp_test_read(TRUSTEE "evidence-v1.hcl-report.bin", &hl);
+        cp_hcl_report hcl;
+        ASSERT_OK(cp_hcl_report_parse(h, hl, &hcl));
+        char *rep = b64url(hcl.hw_report, hcl.hw_report_len);
+        json_t *inner = json_pack("{s:s}", "SnpReport", rep);
+        char *inner_s = json_dumps(inner, JSON_COMPACT), *inner_b = b64url(inner_s, strlen(inner_s));
+        json_t *b = json_pack("{s:s}", "report", inner_b);
+        char *body = json_dumps(b, JSON_COMPACT);
+        long st;
+        for (int i = 0; i < 2; i++) {
+                json_t *r = call(s, "POST", "/attest/SevSnpVm", body, &st, NULL);
+                if (st != 200)
+                        cp_test_fail(__FILE__, __LINE__, "%ld %s", st, json_dumps(r, 0));
+                json_decref(r);
+        }
+        ASSERT_EQ(hits, 1); /* the second request was served from the cache */
+        cp_attestd_free(s);
+        /* no KDS and no chain: a clear refusal */
+        s = start();
+        json_t *r = call(s, "POST", "/attest/SevSnpVm", body, &st, NULL);
+        ASSERT_EQ(st, 400);
+        ASSERT_TRUE(strstr(json_string_value(json_object_get(json_object_get(r, "error"), "message")), "KDS") != NULL);
+        json_decref(r);
+        cp_attestd_free(s);
+        cp_httpd_stop(kds);
+        free(body);
+        json_decref(b);
+        free(inner_b);
+        free(inner_s);
+        json_decref(inner);
+        free(rep);
+        free(h);
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        ASSERT_EQ(system(cmd), 0);
+}
+
+TEST(extra_arks_must_be_arks) {
+        size_t vl;
+        uint8_t *vcek = cp_test_read(TRUSTEE "evidence-v1.vcek.der", &vl);
+        cp_attestd_config cfg = { .now = NOW, .quiet = true };
+        cfg.extra_arks[0] = vcek;
+        cfg.extra_ark_lens[0] = vl;
+        cp_attestd *s = NULL;
+        ASSERT_FAILS(cp_attestd_new(&cfg, &s));
+        ASSERT_TRUE(s == NULL);
+        free(vcek);
+        /* off loopback without TLS: refused */
+        cp_attestd_config c2 = { .quiet = true, .bind_addr = "0.0.0.0" };
+        ASSERT_OK(cp_attestd_new(&c2, &s));
+        ASSERT_ERR(cp_attestd_start(s), CP_EINVAL);
+        cp_attestd_free(s);
+}
+
+TEST(signed_policy_mode) {
+        cp_jwt_key *signer = NULL, *other = NULL;
+        ASSERT_OK(cp_jwt_key_generate(CP_JWT_ES256, "policy signer", NOW, 30, &signer));
+        ASSERT_OK(cp_jwt_key_generate(CP_JWT_ES256, "someone else", NOW, 30, &other));
+        json_t *jwk = NULL;
+        ASSERT_OK(cp_jwt_key_to_jwk(signer, &jwk));
+        json_t *doc = json_pack("{s:[o]}", "keys", jwk);
+        char *jwks = json_dumps(doc, JSON_COMPACT);
+        cp_attestd_config cfg = { .now = NOW, .quiet = true, .admin_token = ADMIN, .policy_signers_jwks = jwks };
+        cp_attestd *s = NULL;
+        ASSERT_OK(cp_attestd_new(&cfg, &s));
+        ASSERT_OK(cp_attestd_start(s));
+        const char *text = "version=1.0; authorizationrules { => permit(); }; issuancerules { => issue(type=\"signed\", value=true); };";
+        char *t64 = b64url(text, strlen(text));
+        json_t *payload = json_pack("{s:s}", "AttestationPolicy", t64);
+        char *good = NULL, *bad = NULL;
+        ASSERT_OK(cp_jwt_sign(signer, payload, NULL, &good));
+        ASSERT_OK(cp_jwt_sign(other, payload, NULL, &bad));
+        long st;
+        /* unsigned, or signed by a stranger: refused */
+        char *unsigned_jws = policy_jws(text);
+        json_t *r = call(s, "PUT", "/policies/SevSnpVm", unsigned_jws, &st, ADMIN);
+        ASSERT_EQ(st, 400);
+        json_decref(r);
+        r = call(s, "PUT", "/policies/SevSnpVm", bad, &st, ADMIN);
+        ASSERT_EQ(st, 400);
+        json_decref(r);
+        /* signed by the configured signer: accepted and in force */
+        r = call(s, "PUT", "/policies/SevSnpVm", good, &st, ADMIN);
+        ASSERT_EQ(st, 200);
+        json_decref(r);
+        char *body = maa_request("n", NULL, NULL, NULL);
+        r = call(s, "POST", "/attest/SevSnpVm", body, &st, NULL);
+        ASSERT_EQ(st, 200);
+        cp_jwt *t = validate(s, json_string_value(json_object_get(r, "token")));
+        ASSERT_TRUE(json_is_true(json_object_get(cp_jwt_claims(t), "signed")));
+        cp_jwt_free(t);
+        json_decref(r);
+        free(body);
+        free(unsigned_jws);
+        free(good);
+        free(bad);
+        json_decref(payload);
+        free(t64);
+        cp_attestd_free(s);
+        free(jwks);
+        json_decref(doc);
+        cp_jwt_key_free(signer);
+        cp_jwt_key_free(other);
+}
