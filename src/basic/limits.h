@@ -22,5 +22,7 @@
 #define CP_MAX_AZURE_USER_DATA   64u                    /* decoded runtime-data "user-data" (NV 0x01400002) */
 #define CP_MAX_TPM_PCR_BANKS     8u                     /* TPMS_PCR_SELECTIONs in one TPML_PCR_SELECTION */
 #define CP_MAX_TPM_SIGNATURE     1024u                  /* marshalled TPMT_SIGNATURE or raw signature */
+#define CP_MAX_API_BODY          (1024u * 1024u)        /* confpoold request body (413 above) */
+#define CP_MAX_API_TOKEN         512u                   /* Authorization header value */
 
 #endif
