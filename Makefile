@@ -7,7 +7,7 @@
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build check check-plain check-asan demo bench fuzz clean
+.PHONY: all deps build check check-plain check-asan check-fuzz demo bench fuzz clean
 
 all: build
 
@@ -18,9 +18,11 @@ build: deps
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
 	cmake --build build -j $(JOBS)
 
+FUZZ_SECONDS ?= 5
+
 check:
 	@scripts/install-deps.sh check
-	$(MAKE) --no-print-directory check-plain check-asan
+	$(MAKE) --no-print-directory check-plain check-asan check-fuzz
 
 check-plain:
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
@@ -32,6 +34,12 @@ check-asan:
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
+
+# Build the libFuzzer targets with clang and run each for FUZZ_SECONDS over its corpus.
+check-fuzz:
+	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DCP_FUZZ=ON -DCP_SANITIZE=ON -DCP_WERROR=OFF >/dev/null
+	cmake --build build-fuzz -j $(JOBS)
+	scripts/fuzz-smoke.sh build-fuzz $(FUZZ_SECONDS)
 
 demo:
 	@scripts/install-deps.sh demo

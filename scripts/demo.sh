@@ -32,7 +32,7 @@ for i in $(seq 0 $((n - 1))); do
   "$BIN" snp verify "$DATA/$report" --vcek "$DATA/$leaf" --ask "$DATA/$chain" --offline \
       --cache "$TMP/cache" "${extra[@]}" >"$TMP/out" 2>"$TMP/err"
   rc=$?
-  if [ $rc -eq 0 ]; then got=verified; detail=$(sed -e 's/.*(//' -e 's/)$//' "$TMP/out");
+  if [ $rc -eq 0 ]; then got=verified; detail=$(sed -e "s/.*(//" -e "s/)$//" "$TMP/out" | cut -c1-90);
   else got=rejected; detail="exit $rc: $(sed -e 's/^confpool: error: verification failed: //' "$TMP/err" | head -1 | cut -c1-90)"; fi
   [ "$got" = "$expect" ] && agree=$((agree + 1))
   printf '%-4s %-70s %-6s %-3s %-5s %-9s %-9s %s\n' "$i" "$report" "$gen" "$ver" "$key" "$expect" "$got" "$detail"

@@ -31,13 +31,13 @@ int cp_read_file(const char *path, size_t max, uint8_t **ret, size_t *ret_len) {
         }
         for (;;) {
                 if (len + 1 == cap) {
-                        /* file grew while reading; allow up to max */
-                        if (cap - 1 >= max) {
+                        /* full buffer: the file may have grown; probe for more up to max */
+                        if (cap - 1 > max) {
                                 free(buf);
                                 close(fd);
                                 return CP_ERROR(CP_ETOOBIG, "'%s' exceeds limit %zu", path, max);
                         }
-                        size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+                        size_t ncap = cap * 2 > max + 2 ? max + 2 : cap * 2;
                         uint8_t *n = realloc(buf, ncap);
                         if (!n) {
                                 free(buf);

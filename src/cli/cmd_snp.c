@@ -99,7 +99,9 @@ static int parse_product(const char *s, cp_snp_generation *ret) {
         return 0;
 }
 
-static void default_cache_dir(char *out, size_t cap) {
+/* The per-user KDS cache; NULL (no cache) when there is no home, rather
+ * than a shared directory another user could pre-seed. */
+static const char *default_cache_dir(char *out, size_t cap) {
         const char *x = secure_getenv("XDG_CACHE_HOME");
         const char *home = secure_getenv("HOME");
         if (x && *x)
@@ -107,7 +109,8 @@ static void default_cache_dir(char *out, size_t cap) {
         else if (home && *home)
                 snprintf(out, cap, "%s/.cache/confpool/kds", home);
         else
-                snprintf(out, cap, "/tmp/confpool-kds-cache");
+                return NULL;
+        return out;
 }
 
 static int print_json(json_t *j) {
@@ -311,8 +314,8 @@ static int do_verify(const verify_args *a) {
         bool need_crl = (a->check_revocation || cp) && !crlb;
         if (need_leaf || need_crl) {
                 char cache[1024];
-                default_cache_dir(cache, sizeof(cache));
-                cp_kds_options ko = { .base_url = a->kds_url, .cache_dir = a->cache ? a->cache : cache,
+                cp_kds_options ko = { .base_url = a->kds_url,
+                                      .cache_dir = a->cache ? a->cache : default_cache_dir(cache, sizeof(cache)),
                                       .offline = a->offline, .retries = 2 };
                 if ((r = cp_kds_client_new(&ko, &kds)) < 0) {
                         cp_cli_error("KDS client");
@@ -408,9 +411,12 @@ static int do_verify(const verify_args *a) {
                 json_object_set_new(o, "format", json_string(cp_evidence_format_name(ev.format)));
                 exit_code = print_json(o);
         } else {
-                printf("%s: verified (%s report v%u, %s, signed by %s%s%s)\n", a->file,
-                       cp_evidence_format_name(ev.format), res->report.version,
-                       cp_snp_generation_name(res->generation), cp_amd_cert_kind_name(res->signer),
+                const cp_snp_tcb *t = &res->reported_tcb;
+                printf("%s: verified (SEV-SNP v%u %s, %s, signed by %s, TCB bl %u tee %u snp %u ucode %u%s%s%s%s)\n",
+                       a->file, res->report.version, cp_evidence_format_name(ev.format),
+                       cp_snp_generation_name(res->generation), cp_amd_cert_kind_name(res->signer), t->bl, t->tee,
+                       t->snp, t->ucode, res->chip_id_checked ? ", chip bound" : "",
+                       ev.format == CP_EVIDENCE_HCL ? ", runtime data bound" : "",
                        res->revocation_checked ? ", not revoked" : "",
                        res->policy_checked ? ", policy satisfied" : "");
                 exit_code = CP_EXIT_OK;
@@ -542,8 +548,9 @@ static int cmd_fetch(int argc, char **argv) {
         }
         const char *what = argv[optind++];
         char cache[1024];
-        default_cache_dir(cache, sizeof(cache));
-        cp_kds_options ko = { .base_url = kds_url, .cache_dir = cache_opt ? cache_opt : cache, .offline = offline,
+        cp_kds_options ko = { .base_url = kds_url,
+                              .cache_dir = cache_opt ? cache_opt : default_cache_dir(cache, sizeof(cache)),
+                              .offline = offline,
                               .retries = 2 };
         cp_kds_client *kds = NULL;
         int r;

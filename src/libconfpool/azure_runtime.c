@@ -17,6 +17,7 @@
 #include "basic/limits.h"
 #include "basic/secure.h"
 #include "confpool/azure.h"
+#include "libconfpool/json-util.h"
 
 #define RSA_MAX_BYTES 512u   /* 4096-bit modulus */
 #define RSA_E_MAX_BYTES 8u
@@ -69,36 +70,9 @@ static inline void pkey_ctx_freep(EVP_PKEY_CTX **p) {
         EVP_PKEY_CTX_free(*p);
 }
 
-/* Bound nesting before handing the bytes to jansson (whose own limit is
- * far larger): count [ and { outside strings. */
 static int check_depth(const uint8_t *json, size_t len) {
-        cp_cursor c = cp_cursor_make(json, len);
-        unsigned depth = 0;
-        bool in_string = false, escaped = false;
-        uint8_t ch;
-
-        while (cp_cursor_remaining(&c) > 0) {
-                int k = cp_cursor_u8(&c, &ch);
-                if (k < 0)
-                        return k;
-                if (in_string) {
-                        if (escaped)
-                                escaped = false;
-                        else if (ch == '\\')
-                                escaped = true;
-                        else if (ch == '"')
-                                in_string = false;
-                        continue;
-                }
-                if (ch == '"')
-                        in_string = true;
-                else if (ch == '[' || ch == '{') {
-                        if (++depth > CP_MAX_JSON_DEPTH)
-                                return CP_ERROR(CP_EFORMAT, "runtime data: nesting deeper than %u",
-                                                CP_MAX_JSON_DEPTH);
-                } else if ((ch == ']' || ch == '}') && depth > 0)
-                        depth--;
-        }
+        if (!cp_json_depth_within(json, len, CP_MAX_JSON_DEPTH, NULL))
+                return CP_ERROR(CP_EFORMAT, "runtime data: nesting deeper than %u", CP_MAX_JSON_DEPTH);
         return 0;
 }
 

@@ -21,6 +21,7 @@
 #include "basic/cursor.h"
 #include "basic/limits.h"
 #include "confpool/snp_policy.h"
+#include "libconfpool/json-util.h"
 
 #define DIGEST_WIDTH 48u
 #define PATH_MAX_LEN 128u
@@ -453,35 +454,11 @@ static int parse_object(const char *path, const json_t *obj, const field *table,
         return 0;
 }
 
-/* Bound the nesting depth before jansson (whose own limit is 2048) builds
- * a tree: count brackets outside strings. */
 static int check_depth(const char *json, size_t len) {
-        cp_cursor c = cp_cursor_make(json, len);
-        unsigned depth = 0;
-        bool in_string = false, escaped = false;
-
-        while (cp_cursor_remaining(&c) > 0) {
-                uint8_t ch;
-                if (cp_cursor_u8(&c, &ch) < 0)
-                        return CP_ERROR(CP_EINTERNAL, "policy JSON: cursor failure");
-                if (in_string) {
-                        if (escaped)
-                                escaped = false;
-                        else if (ch == '\\')
-                                escaped = true;
-                        else if (ch == '"')
-                                in_string = false;
-                        continue;
-                }
-                if (ch == '"')
-                        in_string = true;
-                else if (ch == '{' || ch == '[') {
-                        if (++depth > CP_MAX_JSON_DEPTH)
-                                return CP_ERROR(CP_ETOOBIG, "policy JSON: nesting deeper than %u at offset %zu",
-                                                CP_MAX_JSON_DEPTH, cp_cursor_offset(&c) - 1);
-                } else if ((ch == '}' || ch == ']') && depth > 0)
-                        depth--;
-        }
+        size_t off = 0;
+        if (!cp_json_depth_within(json, len, CP_MAX_JSON_DEPTH, &off))
+                return CP_ERROR(CP_ETOOBIG, "policy JSON: nesting deeper than %u at offset %zu", CP_MAX_JSON_DEPTH,
+                                off);
         return 0;
 }
 

@@ -25,6 +25,8 @@ typedef struct chain_entry {
         atomic_uint refs;
         uint8_t key[64]; /* SHA-256(leaf bytes) || SHA-256(intermediate bytes or nothing) */
         cp_amd_cert *leaf;
+        cp_amd_cert *inter_owned;          /* the supplied ASK/ASVK, if one was supplied */
+        const cp_amd_cert *inter;          /* the ASK/ASVK the leaf was verified under (owned or the trust store's) */
         cp_snp_generation gen;
         int64_t valid_from, valid_until;
         cp_p384_pub *pub;
@@ -60,6 +62,7 @@ static void entry_unref(chain_entry *e) {
         if (atomic_fetch_sub(&e->refs, 1) != 1)
                 return;
         cp_amd_cert_free(e->leaf);
+        cp_amd_cert_free(e->inter_owned);
         cp_p384_pub_free(e->pub);
         free(e);
 }
@@ -117,14 +120,15 @@ int cp_snp_verifier_add_crl(cp_snp_verifier *v, cp_snp_generation g, cp_amd_cert
         return 0;
 }
 
-static void sha256(const uint8_t *p, size_t n, uint8_t out[32]) {
+static int sha256(const uint8_t *p, size_t n, uint8_t out[32]) {
         unsigned int len = 32;
         if (!p || !n) {
                 memset(out, 0, 32);
-                return;
+                return 0;
         }
         if (EVP_Digest(p, n, out, &len, EVP_sha256(), NULL) != 1)
-                memset(out, 0xff, 32); /* never matches a real key; chain is re-verified */
+                return CP_ERROR(CP_ECRYPTO, "SHA-256 failed");
+        return 0;
 }
 
 static chain_entry *cache_lookup(cp_snp_verifier *v, const uint8_t key[64]) {
@@ -214,8 +218,11 @@ static void widen_window(const cp_amd_cert *c, int64_t *from, int64_t *until) {
 static int get_chain(cp_snp_verifier *v, const uint8_t *leaf_buf, size_t leaf_len, const uint8_t *int_buf,
                      size_t int_len, int64_t now, chain_entry **ret, bool *ret_hit) {
         uint8_t key[64];
-        sha256(leaf_buf, leaf_len, key);
-        sha256(int_buf, int_len, key + 32);
+        int r = sha256(leaf_buf, leaf_len, key);
+        if (r == 0)
+                r = sha256(int_buf, int_len, key + 32);
+        if (r < 0)
+                return r;
 
         chain_entry *e = cache_lookup(v, key);
         if (e) {
@@ -228,7 +235,7 @@ static int get_chain(cp_snp_verifier *v, const uint8_t *leaf_buf, size_t leaf_le
         }
 
         cp_amd_cert *leaf = NULL, *inter = NULL;
-        int r = load_leaf(leaf_buf, leaf_len, &leaf, int_buf ? NULL : &inter);
+        r = load_leaf(leaf_buf, leaf_len, &leaf, int_buf ? NULL : &inter);
         if (r < 0)
                 return cp_error_wrap("endorsement key certificate");
         if (int_buf) {
@@ -238,8 +245,11 @@ static int get_chain(cp_snp_verifier *v, const uint8_t *leaf_buf, size_t leaf_le
         }
         cp_snp_generation gen = CP_SNP_GEN_UNKNOWN;
         r = cp_amd_verify_chain(v->trust, leaf, inter, now, &gen);
-        if (r == CP_ESIG) /* a certificate signature: report it as a chain failure */
-                r = cp_error_set_at(__FILE__, __LINE__, CP_ECERT, "%s", cp_error_message());
+        if (r == CP_ESIG) { /* a certificate signature: report it as a chain failure */
+                char msg[CP_ERROR_MESSAGE_MAX];
+                memcpy(msg, cp_error_message(), sizeof(msg));
+                r = CP_ERROR(CP_ECERT, "%s", msg);
+        }
         if (r < 0)
                 goto fail;
         const cp_amd_cert_info *li = cp_amd_cert_info_get(leaf);
@@ -253,12 +263,11 @@ static int get_chain(cp_snp_verifier *v, const uint8_t *leaf_buf, size_t leaf_le
         e->gen = gen;
         e->valid_from = INT64_MIN;
         e->valid_until = INT64_MAX;
+        e->inter = inter ? inter
+                         : cp_amd_trust_intermediate(v->trust, gen,
+                                                     li->kind == CP_AMD_CERT_VLEK ? CP_AMD_CERT_ASVK : CP_AMD_CERT_ASK);
         widen_window(leaf, &e->valid_from, &e->valid_until);
-        widen_window(inter ? inter
-                           : cp_amd_trust_intermediate(v->trust, gen,
-                                                       li->kind == CP_AMD_CERT_VLEK ? CP_AMD_CERT_ASVK
-                                                                                    : CP_AMD_CERT_ASK),
-                     &e->valid_from, &e->valid_until);
+        widen_window(e->inter, &e->valid_from, &e->valid_until);
         widen_window(cp_amd_trust_ark(v->trust, gen), &e->valid_from, &e->valid_until);
         uint8_t x[48], y[48];
         r = cp_amd_cert_p384_pubkey(leaf, x, y);
@@ -269,7 +278,7 @@ static int get_chain(cp_snp_verifier *v, const uint8_t *leaf_buf, size_t leaf_le
                 goto fail;
         }
         e->leaf = leaf;
-        cp_amd_cert_free(inter);
+        e->inter_owned = inter;
         cache_insert(v, e);
         *ret = e;
         *ret_hit = false;
@@ -290,25 +299,28 @@ static void le_to_be48(const uint8_t le[72], uint8_t be[48]) {
                 be[i] = le[47 - i];
 }
 
+/* The KDS CRL is issued by the ARK and lists revoked ASKs/ASVKs; it is
+ * checked against the intermediate this leaf was actually verified under
+ * (which may have come from the evidence).  VCEK serials are not looked up:
+ * they are issued by the ASK (all real VCEKs have serial 0) and AMD
+ * supersedes them by TCB updates instead of revoking them. */
 static int check_revocation(cp_snp_verifier *v, cp_snp_generation gen, const chain_entry *e, int64_t now) {
         const cp_amd_cert_info *li = cp_amd_cert_info_get(e->leaf);
         bool vlek = li->kind == CP_AMD_CERT_VLEK;
         const cp_amd_cert *ark = cp_amd_trust_ark(v->trust, gen);
-        const cp_amd_cert *inter =
-                cp_amd_trust_intermediate(v->trust, gen, vlek ? CP_AMD_CERT_ASVK : CP_AMD_CERT_ASK);
         int r;
         pthread_mutex_lock(&v->lock);
         const cp_amd_crl *crl = v->crls[gen][vlek].crl;
-        if (!crl) {
+        if (!crl)
                 r = CP_ERROR(CP_EREVOKED, "revocation check required but no %s CRL for %s was provided",
                              vlek ? "VLEK" : "VCEK", cp_snp_generation_name(gen));
-        } else if (!ark) {
+        else if (!ark)
                 r = CP_ERROR(CP_EUNTRUSTED, "no trusted ARK for %s", cp_snp_generation_name(gen));
-        } else {
-                r = inter ? cp_amd_crl_check(crl, ark, inter, now) : 0;
-                if (r == 0)
-                        r = cp_amd_crl_check(crl, ark, e->leaf, now);
-        }
+        else if (!e->inter)
+                r = CP_ERROR(CP_EREVOKED, "revocation check required but the %s is unknown",
+                             vlek ? "ASVK" : "ASK");
+        else
+                r = cp_amd_crl_check(crl, ark, e->inter, now);
         pthread_mutex_unlock(&v->lock);
         return r;
 }

@@ -411,6 +411,26 @@ int cp_tpm_quote_check_pcrs(const cp_tpm_quote *quote, uint16_t digest_alg, cons
                                 return CP_ERROR(CP_ECRYPTO, "EVP_DigestUpdate failed");
                 }
         }
+        /* Every value the caller supplied must be covered by the quote: a
+         * value the quote does not select would otherwise pass unchecked. */
+        unsigned covered = 0;
+        for (size_t b = 0; b < n_banks; b++) {
+                const cp_tpm_pcr_selection *sel = NULL;
+                for (size_t i = 0; i < quote->n_selections; i++)
+                        if (quote->selections[i].hash_alg == banks[b].hash_alg)
+                                sel = &quote->selections[i];
+                for (unsigned idx = 0; idx < CP_TPM_PCR_COUNT; idx++) {
+                        if (!banks[b].values[idx])
+                                continue;
+                        if (!sel || !cp_tpm_pcr_selected(sel, idx))
+                                return CP_ERROR(CP_EBINDING,
+                                                "PCR %u of bank 0x%04x was supplied but the quote does not cover it",
+                                                idx, banks[b].hash_alg);
+                        covered++;
+                }
+        }
+        if (covered == 0)
+                return CP_ERROR(CP_EBINDING, "the quote covers no supplied PCR value");
         if (EVP_DigestFinal_ex(mctx, digest, &dlen) != 1)
                 return CP_ERROR(CP_ECRYPTO, "EVP_DigestFinal_ex failed");
         if (quote->pcr_digest_len != dlen || !quote->pcr_digest)
@@ -425,8 +445,8 @@ int cp_tpm_quote_verify(const cp_tpm_quote *quote, const cp_tpm_signature *sig, 
                         const uint8_t *nonce, size_t nonce_len, const cp_tpm_pcr_bank *banks, size_t n_banks) {
         int k;
 
-        if (!quote || !sig || !ak_pkey || (!nonce && nonce_len > 0) || !banks || n_banks == 0)
-                return CP_ERROR(CP_EINVAL, "cp_tpm_quote_verify: missing argument");
+        if (!quote || !sig || !ak_pkey || !nonce || nonce_len == 0 || !banks || n_banks == 0)
+                return CP_ERROR(CP_EINVAL, "cp_tpm_quote_verify: missing argument (a nonce is required)");
         k = cp_tpm_quote_verify_signature(quote, sig, ak_pkey);
         if (k < 0)
                 return k;

@@ -9,7 +9,7 @@
 const char *cp_evidence_format_name(cp_evidence_format f) {
         switch (f) {
         case CP_EVIDENCE_BARE:
-                return "report";
+                return "bare-report";
         case CP_EVIDENCE_EXTENDED:
                 return "extended-report";
         case CP_EVIDENCE_HCL:
@@ -141,7 +141,15 @@ void cp_evidence_print_extra(FILE *f, const cp_evidence_file *ev) {
                 fprintf(f, "  %-20s %u\n", "version", ev->hcl.version);
                 fprintf(f, "  %-20s %u\n", "request type", ev->hcl.request_type);
                 fprintf(f, "  %-20s %u (1 = SHA-256)\n", "report data hash", (unsigned) ev->hcl.hash_type);
-                fprintf(f, "  %-20s %.*s\n", "runtime data", (int) ev->hcl.runtime_data_len,
-                        (const char *) ev->hcl.runtime_data);
+                /* untrusted bytes: printable ASCII only, everything else escaped */
+                fprintf(f, "  %-20s ", "runtime data");
+                for (size_t i = 0; i < ev->hcl.runtime_data_len; i++) {
+                        uint8_t ch = ev->hcl.runtime_data[i];
+                        if (ch >= 0x20 && ch < 0x7f && ch != '\\')
+                                fputc(ch, f);
+                        else
+                                fprintf(f, "\\x%02x", ch);
+                }
+                fputc('\n', f);
         }
 }

@@ -135,7 +135,9 @@ static int http_get(cp_kds_client *c, const char *url, uint8_t **ret, size_t *re
         int r = CP_ENETWORK;
         for (unsigned attempt = 0; attempt <= c->retries; attempt++) {
                 if (attempt > 0) {
-                        struct timespec ts = { .tv_sec = 0, .tv_nsec = 200000000L << (attempt > 3 ? 3 : attempt - 1) };
+                        /* 200 ms, 400 ms, 800 ms, then 1.6 s */
+                        long ms = 200L << (attempt > 4 ? 3 : attempt - 1);
+                        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
                         nanosleep(&ts, NULL);
                 }
                 CURL *h = curl_easy_init();
@@ -153,8 +155,10 @@ static int http_get(cp_kds_client *c, const char *url, uint8_t **ret, size_t *re
                 curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
                 curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
                 curl_easy_setopt(h, CURLOPT_USERAGENT, "confpool/0.1");
-                if (c->ca_file)
+                if (c->ca_file) { /* the given CA replaces the system trust */
+                        curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
                         curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+                }
                 c->requests++;
                 CURLcode cc = curl_easy_perform(h);
                 long status = 0;
@@ -188,8 +192,33 @@ static int http_get(cp_kds_client *c, const char *url, uint8_t **ret, size_t *re
         return r;
 }
 
-int cp_kds_get(cp_kds_client *c, const char *path, bool mutable_resource, uint8_t **ret, size_t *ret_len,
-               bool *ret_from_cache) {
+typedef enum kds_kind {
+        KDS_RAW,
+        KDS_CERTS, /* one certificate or a PEM/DER bundle of AMD certificates */
+        KDS_CRL,
+} kds_kind;
+
+/* Only well-formed AMD certificates / CRLs are cached (or taken from the
+ * cache), so a garbage response cannot poison later verifications.  This is
+ * a format check; trust comes from the verifier. */
+static bool well_formed(kds_kind kind, const uint8_t *buf, size_t len) {
+        int r = 0;
+        if (kind == KDS_CERTS) {
+                cp_amd_cert *certs[4] = { NULL };
+                size_t n = 0;
+                r = cp_amd_cert_load_bundle(buf, len, certs, 4, &n);
+                for (size_t i = 0; i < n; i++)
+                        cp_amd_cert_free(certs[i]);
+        } else if (kind == KDS_CRL) {
+                cp_amd_crl *crl = NULL;
+                r = cp_amd_crl_load(buf, len, &crl);
+                cp_amd_crl_free(crl);
+        }
+        return r == 0;
+}
+
+static int kds_get(cp_kds_client *c, const char *path, bool mutable_resource, kds_kind kind, uint8_t **ret,
+                   size_t *ret_len, bool *ret_from_cache) {
         if (!c || !path || path[0] != '/')
                 return CP_ERROR(CP_EINVAL, "cp_kds_get: path must start with '/'");
         char cpath[4096];
@@ -202,12 +231,18 @@ int cp_kds_get(cp_kds_client *c, const char *path, bool mutable_resource, uint8_
                 bool fresh = stat(cpath, &st) == 0 &&
                              (!mutable_resource || c->offline || time(NULL) - st.st_mtime < c->crl_max_age);
                 if (fresh) {
-                        r = cp_read_file(cpath, CP_MAX_HTTP_RESPONSE, ret, ret_len);
-                        if (r == 0) {
+                        uint8_t *cb = NULL;
+                        size_t cl = 0;
+                        r = cp_read_file(cpath, CP_MAX_HTTP_RESPONSE, &cb, &cl);
+                        if (r == 0 && well_formed(kind, cb, cl)) {
                                 if (ret_from_cache)
                                         *ret_from_cache = true;
+                                *ret = cb;
+                                *ret_len = cl;
                                 return 0;
                         }
+                        free(cb); /* unreadable or malformed cache entry: fetch again */
+                        cp_error_clear();
                 }
         }
         if (c->offline)
@@ -221,6 +256,11 @@ int cp_kds_get(cp_kds_client *c, const char *path, bool mutable_resource, uint8_
         uint8_t *buf = NULL;
         size_t len = 0;
         int r = http_get(c, url, &buf, &len);
+        if (r == 0 && !well_formed(kind, buf, len)) {
+                r = cp_error_wrap("GET %s: the response is not a well-formed %s", url,
+                                  kind == KDS_CRL ? "CRL" : "AMD certificate");
+                free(buf);
+        }
         free(url);
         if (r < 0)
                 return r;
@@ -236,13 +276,18 @@ int cp_kds_get(cp_kds_client *c, const char *path, bool mutable_resource, uint8_
         return 0;
 }
 
+int cp_kds_get(cp_kds_client *c, const char *path, bool mutable_resource, uint8_t **ret, size_t *ret_len,
+               bool *ret_from_cache) {
+        return kds_get(c, path, mutable_resource, KDS_RAW, ret, ret_len, ret_from_cache);
+}
+
 int cp_kds_fetch_vcek(cp_kds_client *c, cp_snp_generation g, const uint8_t chip_id[64], const cp_snp_tcb *tcb,
                       uint8_t **ret, size_t *ret_len) {
         char url[1024];
         int r = cp_kds_vcek_url(c->base_url, g, chip_id, tcb, url, sizeof(url));
         if (r < 0)
                 return r;
-        return cp_kds_get(c, url + strlen(c->base_url), false, ret, ret_len, NULL);
+        return kds_get(c, url + strlen(c->base_url), false, KDS_CERTS, ret, ret_len, NULL);
 }
 
 int cp_kds_fetch_chain(cp_kds_client *c, cp_snp_generation g, cp_amd_cert_kind leaf_kind, uint8_t **ret,
@@ -251,7 +296,7 @@ int cp_kds_fetch_chain(cp_kds_client *c, cp_snp_generation g, cp_amd_cert_kind l
         int r = cp_kds_chain_url(c->base_url, g, leaf_kind, url, sizeof(url));
         if (r < 0)
                 return r;
-        return cp_kds_get(c, url + strlen(c->base_url), false, ret, ret_len, NULL);
+        return kds_get(c, url + strlen(c->base_url), false, KDS_CERTS, ret, ret_len, NULL);
 }
 
 int cp_kds_fetch_crl(cp_kds_client *c, cp_snp_generation g, cp_amd_cert_kind leaf_kind, uint8_t **ret,
@@ -260,5 +305,5 @@ int cp_kds_fetch_crl(cp_kds_client *c, cp_snp_generation g, cp_amd_cert_kind lea
         int r = cp_kds_crl_url(c->base_url, g, leaf_kind, url, sizeof(url));
         if (r < 0)
                 return r;
-        return cp_kds_get(c, url + strlen(c->base_url), true, ret, ret_len, NULL);
+        return kds_get(c, url + strlen(c->base_url), true, KDS_CRL, ret, ret_len, NULL);
 }

@@ -2,7 +2,10 @@
 /* Tests for src/basic: cursor, codecs, secure helpers, error records. */
 #include <stdlib.h>
 
+#include <unistd.h>
+
 #include "basic/codec.h"
+#include "basic/fileio.h"
 #include "basic/cursor.h"
 #include "basic/secure.h"
 #include "tests.h"
@@ -172,4 +175,25 @@ TEST(error_record_and_wrap) {
         ASSERT_EQ(cp_err_category_of(CP_ETRUNC), CP_ERRCAT_PARSE);
         ASSERT_STREQ(cp_err_category_name(CP_ERRCAT_PARSE), "parse");
         ASSERT_EQ(cp_error_oom(), CP_ENOMEM);
+}
+
+TEST(read_file_limit_is_inclusive) {
+        char path[] = "/tmp/cp-read-XXXXXX";
+        int fd = mkstemp(path);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_EQ(write(fd, "0123456789", 10), 10);
+        close(fd);
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        ASSERT_OK(cp_read_file(path, 10, &buf, &len));
+        ASSERT_EQ(len, 10);
+        ASSERT_MEMEQ(buf, "0123456789", 10);
+        ASSERT_EQ(buf[10], 0);
+        free(buf);
+        ASSERT_ERR(cp_read_file(path, 9, &buf, &len), CP_ETOOBIG);
+        ASSERT_OK(cp_write_file(path, "", 0, 0600));
+        ASSERT_OK(cp_read_file(path, 0, &buf, &len));
+        ASSERT_EQ(len, 0);
+        free(buf);
+        unlink(path);
 }

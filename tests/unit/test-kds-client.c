@@ -147,14 +147,34 @@ TEST(kds_fetch_vcek_chain_crl_and_cache) {
         ASSERT_EQ(len, srv.chain_len);
         free(buf);
 
-        /* CRL: 503 then 200 thanks to the retry */
-        ASSERT_OK(cp_kds_fetch_crl(c, CP_SNP_GEN_MILAN, CP_AMD_CERT_VCEK, &buf, &len));
+        /* CRL: 503, then (after the retry) a 200 whose body is not a CRL: refused and not cached */
+        ASSERT_ERR(cp_kds_fetch_crl(c, CP_SNP_GEN_MILAN, CP_AMD_CERT_VCEK, &buf, &len), CP_EFORMAT);
+        ASSERT_EQ(srv.crl_calls, 2);
+        ASSERT_ERR(cp_kds_fetch_crl(c, CP_SNP_GEN_MILAN, CP_AMD_CERT_VCEK, &buf, &len), CP_EFORMAT);
+        ASSERT_EQ(srv.crl_calls, 3);
+        /* the raw getter returns any 200 body */
+        bool cached = true;
+        ASSERT_OK(cp_kds_get(c, "/vcek/v1/Milan/crl", true, &buf, &len, &cached));
         ASSERT_EQ(len, 8);
         ASSERT_MEMEQ(buf, "CRLBYTES", 8);
+        ASSERT_FALSE(cached);
         free(buf);
-        ASSERT_EQ(srv.crl_calls, 2);
         c = cp_kds_client_free(c);
 
+        /* a poisoned cache entry is ignored and fetched again */
+        {
+                char cmd[512];
+                snprintf(cmd, sizeof(cmd), "for f in '%s'/_vcek_v1_Milan_*; do printf junk > \"$f\"; done", dir);
+                ASSERT_EQ(system(cmd), 0);
+                cp_kds_options o2 = { .base_url = base, .cache_dir = dir };
+                cp_kds_client *c2 = NULL;
+                ASSERT_OK(cp_kds_client_new(&o2, &c2));
+                ASSERT_OK(cp_kds_fetch_vcek(c2, CP_SNP_GEN_MILAN, rep.chip_id, &tcb, &buf, &len));
+                ASSERT_EQ(len, srv.vcek_len);
+                ASSERT_EQ(cp_kds_client_requests(c2), 1);
+                free(buf);
+                cp_kds_client_free(c2);
+        }
         /* offline: cached VCEK works without the server; a miss is ENOTFOUND */
         MHD_stop_daemon(d);
         unsigned reqs = srv.requests;

@@ -555,15 +555,32 @@ static void fill_pcrs(cp_tpm_pcr_bank *b256, cp_tpm_pcr_bank *b1, cp_tpm_pcr_ban
         }
 }
 
+/* Copies of banks with only the PCRs the selections cover (a caller must
+ * not supply values the quote does not cover). */
+static void keep_selected(const cp_tpm_pcr_bank *banks, size_t nb, const synth_sel *sels, size_t ns,
+                          cp_tpm_pcr_bank *out) {
+        for (size_t b = 0; b < nb; b++) {
+                out[b] = banks[b];
+                const synth_sel *sel = NULL;
+                for (size_t i = 0; i < ns; i++)
+                        if (sels[i].alg == banks[b].hash_alg)
+                                sel = &sels[i];
+                for (unsigned p = 0; p < 24; p++)
+                        if (!sel || p / 8 >= sel->size || !(sel->bits[p / 8] & (1u << (p % 8))))
+                                out[b].values[p] = NULL;
+        }
+}
+
 TEST(synthetic_rsassa_and_pss) {
-        cp_tpm_pcr_bank banks[3];
-        fill_pcrs(&banks[0], &banks[1], &banks[2]);
+        cp_tpm_pcr_bank all[3], banks[3];
+        fill_pcrs(&all[0], &all[1], &all[2]);
         const synth_sel sels[] = {
                 { CP_TPM_ALG_SHA1, 3, { 0x01, 0x00, 0x80 } },          /* PCR 0, 23 */
                 { CP_TPM_ALG_SHA256, 3, { 0x91, 0x08, 0x00 } },        /* PCR 0, 4, 7, 11 */
                 { CP_TPM_ALG_SHA384, 4, { 0x00, 0x40, 0x00, 0x00 } },  /* PCR 14 */
         };
         static const uint8_t nonce[32] = { 0xde, 0xad, 0xbe, 0xef };
+        keep_selected(all, 3, sels, 3, banks);
         EVP_PKEY *key = rsa_key(2048), *key3072 = rsa_key(3072), *small = rsa_key(1024), *ec = ec_key("P-256");
         wbuf att, tsig;
         uint8_t sig[512];
@@ -593,11 +610,13 @@ TEST(synthetic_rsassa_and_pss) {
         ASSERT_ERR(cp_tpm_quote_verify(&q, &s, ec, nonce, sizeof(nonce), banks, 3), CP_ESIG);
         ASSERT_ERR(cp_tpm_quote_verify(&q, &s, key, nonce, 31, banks, 3), CP_EBINDING);
         {
-                /* a PCR that is not selected does not matter; a selected one does */
+                /* a supplied value the quote does not cover is refused, as is a wrong selected one */
                 uint8_t other[48] = { 1 };
                 cp_tpm_pcr_bank b[3] = { banks[0], banks[1], banks[2] };
                 b[0].values[1] = other;  /* SHA-256 PCR 1: not selected */
-                b[2].values[0] = NULL;   /* SHA-384 PCR 0: not selected */
+                ASSERT_ERR(cp_tpm_quote_check_pcrs(&q, CP_TPM_ALG_SHA256, b, 3), CP_EBINDING);
+                ASSERT_ERR(cp_tpm_quote_check_pcrs(&q, CP_TPM_ALG_SHA256, all, 3), CP_EBINDING);
+                b[0].values[1] = NULL;
                 ASSERT_OK(cp_tpm_quote_check_pcrs(&q, CP_TPM_ALG_SHA256, b, 3));
                 b[1].values[23] = other; /* SHA-1 PCR 23: selected */
                 ASSERT_ERR(cp_tpm_quote_check_pcrs(&q, CP_TPM_ALG_SHA256, b, 3), CP_EBINDING);
@@ -607,15 +626,21 @@ TEST(synthetic_rsassa_and_pss) {
         ASSERT_OK(cp_tpm_quote_verify(&q, &s, key, nonce, sizeof(nonce), banks, 3));
 
         /* RSAPSS SHA-384 with a 3072-bit key, PCR digest in SHA-384 */
-        build_attest(&att, nonce, 0, sels + 1, 1, banks, 3, EVP_sha384());
+        build_attest(&att, nonce, 0, sels + 1, 1, all, 3, EVP_sha384());
+        cp_tpm_pcr_bank only256[1];
+        keep_selected(all, 1, sels + 1, 1, only256);
         n = sign(key3072, EVP_sha384(), RSA_PKCS1_PSS_PADDING, att.b, att.n, sig, sizeof(sig));
         tpmt_rsa(&tsig, CP_TPM_ALG_RSAPSS, CP_TPM_ALG_SHA384, sig, n);
         ASSERT_OK(cp_tpm_quote_parse(att.b, att.n, &q));
         ASSERT_EQ(q.extra_data_len, 0);
         ASSERT_OK(cp_tpm_signature_parse(tsig.b, tsig.n, &s));
-        ASSERT_OK(cp_tpm_quote_verify(&q, &s, key3072, NULL, 0, banks, 3));
-        ASSERT_ERR(cp_tpm_quote_verify(&q, &s, key3072, nonce, 1, banks, 3), CP_EBINDING);
-        ASSERT_ERR(cp_tpm_quote_check_pcrs(&q, CP_TPM_ALG_SHA256, banks, 3), CP_EBINDING);
+        /* a quote without a nonce proves no freshness: the full verify refuses it */
+        ASSERT_ERR(cp_tpm_quote_verify(&q, &s, key3072, NULL, 0, only256, 1), CP_EINVAL);
+        ASSERT_OK(cp_tpm_quote_verify_signature(&q, &s, key3072));
+        ASSERT_OK(cp_tpm_quote_check_pcrs(&q, CP_TPM_ALG_SHA384, only256, 1));
+        ASSERT_ERR(cp_tpm_quote_verify(&q, &s, key3072, nonce, 1, only256, 1), CP_EBINDING);
+        ASSERT_ERR(cp_tpm_quote_check_pcrs(&q, CP_TPM_ALG_SHA256, only256, 1), CP_EBINDING);
+        ASSERT_ERR(cp_tpm_quote_check_pcrs(&q, CP_TPM_ALG_SHA384, banks, 3), CP_EBINDING);
         s.sig_alg = CP_TPM_ALG_RSASSA;
         ASSERT_ERR(cp_tpm_quote_verify_signature(&q, &s, key3072), CP_ESIG);
 
@@ -879,4 +904,25 @@ TEST(signature_parse_negatives) {
         w2b(&w, sig, 0);
         w2b(&w, sig, 48);
         ASSERT_ERR(cp_tpm_signature_parse(w.b, w.n, &s), CP_EFORMAT);
+}
+
+/* A quote selecting no PCRs, or only some, must not vouch for the values a
+ * caller supplies beyond them. */
+TEST(quote_must_cover_supplied_pcrs) {
+        cp_tpm_pcr_bank all[3];
+        fill_pcrs(&all[0], &all[1], &all[2]);
+        static const uint8_t nonce[8] = "freshnes";
+        wbuf att;
+        cp_tpm_quote q;
+        build_attest(&att, nonce, sizeof(nonce), NULL, 0, all, 3, EVP_sha256());
+        ASSERT_OK(cp_tpm_quote_parse(att.b, att.n, &q));
+        ASSERT_EQ(q.n_selections, 0);
+        ASSERT_ERR(cp_tpm_quote_check_pcrs(&q, CP_TPM_ALG_SHA256, all, 1), CP_EBINDING);
+        const synth_sel pcr0 = { CP_TPM_ALG_SHA256, 3, { 0x01, 0x00, 0x00 } };
+        build_attest(&att, nonce, sizeof(nonce), &pcr0, 1, all, 3, EVP_sha256());
+        ASSERT_OK(cp_tpm_quote_parse(att.b, att.n, &q));
+        ASSERT_ERR(cp_tpm_quote_check_pcrs(&q, CP_TPM_ALG_SHA256, all, 1), CP_EBINDING);
+        cp_tpm_pcr_bank just0 = { .hash_alg = CP_TPM_ALG_SHA256 };
+        just0.values[0] = all[0].values[0];
+        ASSERT_OK(cp_tpm_quote_check_pcrs(&q, CP_TPM_ALG_SHA256, &just0, 1));
 }

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The shared HTTP server and client, against each other on loopback. */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "shared/httpc.h"
+#include "shared/httpd.h"
+#include "tests.h"
+
+static void handler(void *userdata, const cp_http_request *req, cp_http_response *resp) {
+        unsigned *count = userdata;
+        __atomic_add_fetch(count, 1, __ATOMIC_SEQ_CST);
+        char caps[2][256];
+        if (cp_http_path_match("/echo/{a}/x/{b}", req->path, true, caps, 2)) {
+                const char *q = cp_http_req_query(req, "api-version");
+                const char *h = cp_http_req_header(req, "X-Test");
+                json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s%,s:s}", "method", req->method, "a", caps[0], "b",
+                                      caps[1], "api", q ? q : "", "hdr", h ? h : "", "body",
+                                      req->body ? (const char *) req->body : "", req->body_len, "remote",
+                                      req->remote_addr);
+                if (cp_http_resp_json(resp, 200, o) < 0 || cp_http_resp_header(resp, "ETag", "\"1\"") < 0)
+                        resp->status = 500;
+                return;
+        }
+        if (!strcmp(req->path, "/silent"))
+                return; /* no response: the server answers 500 */
+        if (cp_http_resp_text(resp, 404, "not found") < 0)
+                resp->status = 500;
+}
+
+static cp_httpd *start(const cp_httpd_options *o, unsigned *count, char *base, size_t cap, const char *scheme) {
+        cp_httpd *d = NULL;
+        ASSERT_OK(cp_httpd_start(o, handler, count, &d));
+        ASSERT_TRUE(cp_httpd_port(d) != 0);
+        snprintf(base, cap, "%s://127.0.0.1:%u", scheme, cp_httpd_port(d));
+        return d;
+}
+
+TEST(path_match_rules) {
+        char caps[3][256];
+        ASSERT_TRUE(cp_http_path_match("/subscriptions/{s}/resourceGroups/{g}", "/subscriptions/abc/resourcegroups/rg1",
+                                       true, caps, 3));
+        ASSERT_STREQ(caps[0], "abc");
+        ASSERT_STREQ(caps[1], "rg1");
+        ASSERT_FALSE(cp_http_path_match("/subscriptions/{s}/resourceGroups/{g}",
+                                        "/subscriptions/abc/resourcegroups/rg1", false, caps, 3));
+        ASSERT_TRUE(cp_http_path_match("/a/{x}", "/a/b/", true, caps, 3));
+        ASSERT_FALSE(cp_http_path_match("/a/{x}", "/a/", true, caps, 3));
+        ASSERT_FALSE(cp_http_path_match("/a/{x}", "/a/b/c", true, caps, 3));
+        ASSERT_FALSE(cp_http_path_match("/a/{x}/{y}", "/a/b/c", true, caps, 1)); /* too few capture slots */
+        ASSERT_FALSE(cp_http_path_match("/a", "/ab", true, caps, 3));
+}
+
+TEST(request_response_roundtrip) {
+        unsigned count = 0;
+        char base[64], url[256];
+        cp_httpd_options o = { .max_body = 1024 };
+        cp_httpd *d = start(&o, &count, base, sizeof(base), "http");
+        snprintf(url, sizeof(url), "%s/echo/one/x/two?api-version=2026-01-01", base);
+        const char *hdrs[] = { "X-Test: hello", NULL };
+        cp_httpc_response r;
+        ASSERT_OK(cp_httpc_request(NULL, "PUT", url, hdrs, "{\"k\":1}", 7, &r));
+        ASSERT_EQ(r.status, 200);
+        ASSERT_STREQ(r.etag, "\"1\"");
+        ASSERT_TRUE(r.content_type && strstr(r.content_type, "application/json"));
+        json_t *j = NULL;
+        ASSERT_OK(cp_httpc_response_json(&r, &j));
+        ASSERT_STREQ(json_string_value(json_object_get(j, "method")), "PUT");
+        ASSERT_STREQ(json_string_value(json_object_get(j, "a")), "one");
+        ASSERT_STREQ(json_string_value(json_object_get(j, "b")), "two");
+        ASSERT_STREQ(json_string_value(json_object_get(j, "api")), "2026-01-01");
+        ASSERT_STREQ(json_string_value(json_object_get(j, "hdr")), "hello");
+        ASSERT_STREQ(json_string_value(json_object_get(j, "body")), "{\"k\":1}");
+        ASSERT_STREQ(json_string_value(json_object_get(j, "remote")), "127.0.0.1");
+        json_decref(j);
+        cp_httpc_response_clear(&r);
+
+        /* body over the limit: 413 with the ARM error envelope */
+        char *big = malloc(4096);
+        memset(big, 'a', 4096);
+        ASSERT_OK(cp_httpc_request(NULL, "POST", url, NULL, big, 4096, &r));
+        ASSERT_EQ(r.status, 413);
+        ASSERT_TRUE(strstr((const char *) r.body, "RequestEntityTooLarge") != NULL);
+        cp_httpc_response_clear(&r);
+        free(big);
+
+        snprintf(url, sizeof(url), "%s/nowhere", base);
+        ASSERT_OK(cp_httpc_request(NULL, "GET", url, NULL, NULL, 0, &r));
+        ASSERT_EQ(r.status, 404);
+        ASSERT_ERR(cp_httpc_response_json(&r, &j), CP_EFORMAT);
+        cp_httpc_response_clear(&r);
+        snprintf(url, sizeof(url), "%s/silent", base);
+        ASSERT_OK(cp_httpc_request(NULL, "GET", url, NULL, NULL, 0, &r));
+        ASSERT_EQ(r.status, 500);
+        cp_httpc_response_clear(&r);
+        d = cp_httpd_stop(d);
+        /* nothing listening now */
+        ASSERT_ERR(cp_httpc_request(NULL, "GET", url, NULL, NULL, 0, &r), CP_ENETWORK);
+        ASSERT_EQ(count, 3); /* the 413 is answered before any handler runs */
+}
+
+typedef struct worker {
+        const char *url;
+        int ok;
+} worker;
+
+static void *work(void *arg) {
+        worker *w = arg;
+        for (int i = 0; i < 50; i++) {
+                cp_httpc_response r;
+                if (cp_httpc_request(NULL, "GET", w->url, NULL, NULL, 0, &r) == 0 && r.status == 200)
+                        w->ok++;
+                cp_httpc_response_clear(&r);
+        }
+        return NULL;
+}
+
+TEST(concurrent_clients) {
+        unsigned count = 0;
+        char base[64], url[256];
+        cp_httpd_options o = { .threads = 2 };
+        cp_httpd *d = start(&o, &count, base, sizeof(base), "http");
+        snprintf(url, sizeof(url), "%s/echo/a/x/b", base);
+        pthread_t t[4];
+        worker w[4];
+        for (int i = 0; i < 4; i++) {
+                w[i] = (worker){ .url = url };
+                pthread_create(&t[i], NULL, work, &w[i]);
+        }
+        for (int i = 0; i < 4; i++) {
+                pthread_join(t[i], NULL);
+                ASSERT_EQ(w[i].ok, 50);
+        }
+        ASSERT_EQ(count, 200);
+        cp_httpd_stop(d);
+}
+
+TEST(tls_with_selfsigned_certificate) {
+        const char *names[] = { "localhost", "127.0.0.1" };
+        char *cert = NULL, *key = NULL;
+        ASSERT_OK(cp_tls_selfsigned(names, 2, 30, &cert, &key));
+        ASSERT_TRUE(strstr(cert, "BEGIN CERTIFICATE") != NULL);
+        ASSERT_TRUE(strstr(key, "PRIVATE KEY") != NULL);
+        unsigned count = 0;
+        char base[64], url[256];
+        cp_httpd_options o = { .tls_cert_pem = cert, .tls_key_pem = key };
+        cp_httpd *d = start(&o, &count, base, sizeof(base), "https");
+        snprintf(url, sizeof(url), "%s/echo/a/x/b", base);
+        cp_httpc_response r;
+        /* the client trusts the server's certificate */
+        cp_httpc_options co = { .ca_pem = cert };
+        ASSERT_OK(cp_httpc_request(&co, "GET", url, NULL, NULL, 0, &r));
+        ASSERT_EQ(r.status, 200);
+        cp_httpc_response_clear(&r);
+        /* without it the TLS handshake fails */
+        ASSERT_ERR(cp_httpc_request(NULL, "GET", url, NULL, NULL, 0, &r), CP_ENETWORK);
+        /* plain HTTP to a TLS port fails too */
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u/echo/a/x/b", cp_httpd_port(d));
+        memset(&r, 0, sizeof(r));
+        int rc = cp_httpc_request(NULL, "GET", url, NULL, NULL, 0, &r);
+        ASSERT_TRUE(rc < 0 || r.status != 200);
+        cp_httpc_response_clear(&r);
+        cp_httpd_stop(d);
+        free(cert);
+        free(key);
+        ASSERT_EQ(count, 1);
+}
+
+TEST(bad_options) {
+        cp_httpd *d = NULL;
+        cp_httpd_options o = { .bind_addr = "localhost" };
+        ASSERT_ERR(cp_httpd_start(&o, handler, NULL, &d), CP_EINVAL);
+        ASSERT_ERR(cp_httpd_start(NULL, NULL, NULL, &d), CP_EINVAL);
+}
+
+TEST(client_refuses_unsafe_requests) {
+        cp_httpc_response r;
+        cp_httpc_options o = { .bearer = "secret" };
+        /* a bearer token never goes over plain HTTP beyond loopback */
+        ASSERT_ERR(cp_httpc_request(&o, "GET", "http://192.0.2.1:1/x", NULL, NULL, 0, &r), CP_EINVAL);
+        ASSERT_ERR(cp_httpc_request(&o, "GET", "http://localhost.example.com/x", NULL, NULL, 0, &r), CP_EINVAL);
+        /* no header injection */
+        cp_httpc_options bad = { .bearer = "a\r\nX-Evil: 1" };
+        ASSERT_ERR(cp_httpc_request(&bad, "GET", "https://127.0.0.1:1/x", NULL, NULL, 0, &r), CP_EINVAL);
+        const char *hdrs[] = { "X-A: b\r\nX-Evil: 1", NULL };
+        ASSERT_ERR(cp_httpc_request(NULL, "GET", "http://127.0.0.1:1/x", hdrs, NULL, 0, &r), CP_EINVAL);
+        /* loopback over plain HTTP is allowed (nothing listens on port 1: a transport error) */
+        ASSERT_ERR(cp_httpc_request(&o, "GET", "http://127.0.0.1:1/x", NULL, NULL, 0, &r), CP_ENETWORK);
+}
