@@ -337,6 +337,12 @@ int cp_api_new(const cp_api_options *o, cp_api **ret) {
         return 0;
 }
 
+void cp_api_set_base_url(cp_api *api, const char *base_url) {
+        cp_store_lock(api->store);
+        snprintf(api->base_url, sizeof api->base_url, "%s", base_url);
+        cp_store_unlock(api->store);
+}
+
 cp_api *cp_api_free(cp_api *api) {
         if (!api)
                 return NULL;
@@ -431,13 +437,12 @@ void cp_api_handle(cp_api *api, const cp_api_request *req, cp_api_response *resp
                         return;
                 }
         }
-        if (req->host && *req->host && strlen(req->host) < 200 && !strpbrk(req->host, " /\\\"\r\n"))
-                snprintf(c.base, sizeof c.base, "%s://%s", api->tls ? "https" : "http", req->host);
-        else
-                snprintf(c.base, sizeof c.base, "%s", api->base_url);
-
         int r = cp_store_begin(api->store);
         if (r >= 0) {
+                if (req->host && *req->host && strlen(req->host) < 200 && !strpbrk(req->host, " /\\\"\r\n"))
+                        snprintf(c.base, sizeof c.base, "%s://%s", api->tls ? "https" : "http", req->host);
+                else
+                        snprintf(c.base, sizeof c.base, "%s", api->base_url);
                 r = cp_api_route_subscription(&c);
                 if (r == 0)
                         r = cp_api_route_clusters(&c);
@@ -445,8 +450,10 @@ void cp_api_handle(cp_api *api, const cp_api_request *req, cp_api_response *resp
                         r = cp_api_route_pools(&c);
                 if (r < 0 || r == API_ROLLBACK)
                         cp_store_rollback(api->store);
-                else
-                        r = cp_store_commit(api->store);
+                else {
+                        int k = cp_store_commit(api->store);
+                        r = k < 0 ? k : r;
+                }
         }
         json_decref(c.body);
         if (r < 0) {

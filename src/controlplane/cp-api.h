@@ -55,6 +55,8 @@ typedef struct cp_api cp_api;
 
 CP_WUR int cp_api_new(const cp_api_options *o, cp_api **ret);
 cp_api *cp_api_free(cp_api *api);
+/* Base of LRO URLs for requests without a Host header (thread-safe). */
+void cp_api_set_base_url(cp_api *api, const char *base_url);
 void cp_api_handle(cp_api *api, const cp_api_request *req, cp_api_response *resp);
 void cp_api_response_clear(cp_api_response *r);
 const char *cp_api_response_header(const cp_api_response *r, const char *name);
