@@ -354,7 +354,12 @@ cp_api *cp_api_free(cp_api *api) {
 }
 
 static const char *provider_ns_of(const char *path) {
-        /* the namespace whose api-version rules apply */
+        /* the namespace whose api-version rules apply; provider registration
+         * itself belongs to Microsoft.Resources */
+        char caps[3][256];
+        if (cp_api_path_match("/subscriptions/{s}/providers/{ns}", path, caps, 3) ||
+            cp_api_path_match("/subscriptions/{s}/providers/{ns}/{action}", path, caps, 3))
+                return "Microsoft.Resources";
         if (strcasestr(path, "/providers/Microsoft.Features/"))
                 return "Microsoft.Features";
         if (strcasestr(path, "/providers/" CP_NS_CS))
