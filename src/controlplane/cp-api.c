@@ -358,7 +358,8 @@ static const char *provider_ns_of(const char *path) {
          * itself belongs to Microsoft.Resources */
         char caps[3][256];
         if (cp_api_path_match("/subscriptions/{s}/providers/{ns}", path, caps, 3) ||
-            cp_api_path_match("/subscriptions/{s}/providers/{ns}/{action}", path, caps, 3))
+            (cp_api_path_match("/subscriptions/{s}/providers/{ns}/{action}", path, caps, 3) &&
+             (strcasecmp(caps[2], "register") == 0 || strcasecmp(caps[2], "unregister") == 0)))
                 return "Microsoft.Resources";
         if (strcasestr(path, "/providers/Microsoft.Features/"))
                 return "Microsoft.Features";
