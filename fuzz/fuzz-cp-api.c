@@ -28,6 +28,12 @@ static void request(const char *method, const char *path, const char *ver, const
         cp_api_handle(api, &rq, &r);
         if (r.status < 200 || r.status > 599)
                 abort();
+        if (r.raw) {
+                json_t *j = json_loadb(r.raw, r.raw_len, 0, NULL);
+                if (!j)
+                        abort(); /* raw lists are valid JSON */
+                json_decref(j);
+        }
         if (r.status >= 400 && !json_object_get(r.body, "error"))
                 abort(); /* every error carries the envelope */
         cp_api_response_clear(&r);

@@ -31,6 +31,8 @@ int api_error(api_ctx *c, unsigned status, const char *code, const char *target,
         __attribute__((format(printf, 5, 6)));
 int api_rule_error(api_ctx *c, const cp_rule_error *e);
 int api_json(api_ctx *c, unsigned status, json_t *body);
+/* 200 {"value":[stored documents]} without re-serialising them. */
+int api_list_raw(api_ctx *c, const char *kind, const char *sub, const char *rg, const char *parent);
 void api_header(api_ctx *c, const char *name, const char *value);
 void api_lro_headers(api_ctx *c, const cp_op *op, bool location);
 int api_new_op(api_ctx *c, const char *kind, const char *action, const char *resource, const char *sub,

@@ -28,28 +28,24 @@ int api_pool_body(api_ctx *c, json_t *pool, json_t **ret) {
         return 0;
 }
 
+typedef struct usage {
+        const cp_rules *rules;
+        unsigned long long sum;
+} usage;
+
+static void add_usage(void *ud, const char *vm_size, int64_t count) {
+        usage *u = ud;
+        const cp_vm_size *sz = cp_rules_find_size(u->rules, vm_size);
+        if (sz && count > 0)
+                u->sum += (unsigned long long) count * sz->vcpus;
+}
+
 int api_vcpus_in_use(api_ctx *c, const char *sub, const char *location, const char *exclude_pool_id, unsigned *ret) {
-        json_t *pools = NULL;
-        int r = cp_res_list_location(c->api->store, "pool", sub, location, &pools);
+        usage u = {.rules = c->api->rules};
+        int r = cp_res_pool_usage(c->api->store, sub, location, exclude_pool_id ? exclude_pool_id : "", add_usage, &u);
         if (r < 0)
                 return r;
-        unsigned long long sum = 0;
-        size_t i;
-        json_t *p;
-        json_array_foreach(pools, i, p) {
-                const char *id = json_string_value(json_object_get(p, "id"));
-                if (exclude_pool_id && id && strcasecmp(id, exclude_pool_id) == 0)
-                        continue;
-                const json_t *pr = json_object_get(p, "properties");
-                const char *ps = json_string_value(json_object_get(pr, "provisioningState"));
-                if (ps && strcmp(ps, "Deleting") == 0)
-                        continue;
-                const cp_vm_size *sz = cp_rules_find_size(c->api->rules, json_string_value(json_object_get(pr, "vmSize")));
-                if (sz)
-                        sum += (unsigned long long) json_integer_value(json_object_get(pr, "count")) * sz->vcpus;
-        }
-        json_decref(pools);
-        *ret = sum > 0xffffffffull ? 0xffffffffu : (unsigned) sum;
+        *ret = u.sum > 0xffffffffull ? 0xffffffffu : (unsigned) u.sum;
         return 0;
 }
 
@@ -76,23 +72,7 @@ static int pool_not_found(api_ctx *c, const char *pool) {
 }
 
 static int count_other_system(api_ctx *c, const char *cluster_id, const char *pool_id, unsigned *ret) {
-        json_t *pools = NULL;
-        int r = cp_res_list(c->api->store, "pool", NULL, NULL, cluster_id, &pools);
-        if (r < 0)
-                return r;
-        unsigned n = 0;
-        size_t i;
-        json_t *p;
-        json_array_foreach(pools, i, p) {
-                if (strcasecmp(json_string_value(json_object_get(p, "id")), pool_id) == 0)
-                        continue;
-                const char *mode = props_str(p, "mode"), *ps = props_str(p, "provisioningState");
-                if (mode && strcmp(mode, "System") == 0 && !(ps && strcmp(ps, "Deleting") == 0))
-                        n++;
-        }
-        json_decref(pools);
-        *ret = n;
-        return 0;
+        return cp_res_count_system_pools(c->api->store, cluster_id, pool_id, ret);
 }
 
 /* Validate + store a pool document (create or update); used by the pool PUT
@@ -267,10 +247,8 @@ static int pool_list(api_ctx *c, const char *sub, const char *rg, const char *cn
         if (r != 0)
                 return r;
         json_decref(cluster);
-        r = cp_res_list(c->api->store, "pool", NULL, NULL, cluster_id, &v);
-        if (r < 0)
-                return r;
-        return api_json(c, 200, json_pack("{s:o}", "value", v));
+        (void) v;
+        return api_list_raw(c, "pool", NULL, NULL, cluster_id);
 }
 
 int api_start_pool_delete(api_ctx *c, const char *pool_id, json_t *pool, cp_op *ret_op) {

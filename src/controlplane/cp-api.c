@@ -23,6 +23,7 @@ void cp_api_response_clear(cp_api_response *r) {
         if (!r)
                 return;
         json_decref(r->body);
+        free(r->raw);
         memset(r, 0, sizeof *r);
 }
 
@@ -47,8 +48,33 @@ void api_header(api_ctx *c, const char *name, const char *value) {
         r->n_headers++;
 }
 
+int api_list_raw(api_ctx *c, const char *kind, const char *sub, const char *rg, const char *parent) {
+        char *arr = NULL;
+        size_t len = 0;
+        int r = cp_res_list_raw(c->api->store, kind, sub, rg, parent, &arr, &len);
+        if (r < 0)
+                return r;
+        char *out = malloc(len + 12);
+        if (!out) {
+                free(arr);
+                return cp_error_oom();
+        }
+        memcpy(out, "{\"value\":", 9);
+        memcpy(out + 9, arr, len);
+        out[9 + len] = '}';
+        out[10 + len] = 0;
+        free(arr);
+        api_json(c, 200, NULL);
+        c->resp->raw = out;
+        c->resp->raw_len = len + 10;
+        return 1;
+}
+
 int api_json(api_ctx *c, unsigned status, json_t *body) {
         json_decref(c->resp->body);
+        free(c->resp->raw);
+        c->resp->raw = NULL;
+        c->resp->raw_len = 0;
         c->resp->status = status;
         c->resp->body = body;
         return 1;
@@ -67,6 +93,10 @@ int api_error(api_ctx *c, unsigned status, const char *code, const char *target,
         va_start(ap, fmt);
         vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
+        /* messages quote request data: keep them printable ASCII (valid JSON strings) */
+        for (char *p = msg; *p; p++)
+                if ((unsigned char) *p < 0x20 || (unsigned char) *p >= 0x7f)
+                        *p = '?';
         c->resp->n_headers = 0;
         return api_json(c, status, error_body(code, target, msg));
 }

@@ -36,7 +36,9 @@ typedef struct cp_api_request {
 
 typedef struct cp_api_response {
         unsigned status;
-        json_t *body; /* NULL: empty body */
+        json_t *body; /* NULL: empty body (or raw) */
+        char *raw;    /* pre-serialised JSON body (malloc()ed) used instead of body */
+        size_t raw_len;
         size_t n_headers;
         char header_names[CP_API_MAX_HEADERS][32];
         char header_values[CP_API_MAX_HEADERS][1024];

@@ -22,8 +22,9 @@ void cp_api_http_handler(void *userdata, const cp_http_request *req, cp_http_res
         cp_api_response out;
         cp_api_handle(api, &ar, &out);
         char *text = out.body ? json_dumps(out.body, JSON_COMPACT) : NULL;
-        int r = cp_http_resp_bytes(resp, out.status, "application/json; charset=utf-8", text ? text : "",
-                                   text ? strlen(text) : 0);
+        int r = out.raw ? cp_http_resp_bytes(resp, out.status, "application/json; charset=utf-8", out.raw, out.raw_len)
+                        : cp_http_resp_bytes(resp, out.status, "application/json; charset=utf-8", text ? text : "",
+                                             text ? strlen(text) : 0);
         free(text);
         for (size_t i = 0; r >= 0 && i < out.n_headers; i++)
                 r = cp_http_resp_header(resp, out.header_names[i], out.header_values[i]);

@@ -33,6 +33,18 @@ static const cp_store_migration migrations[] = {
             " PRIMARY KEY(sub, ns));"
             "CREATE TABLE tokens (id TEXT PRIMARY KEY, sha256 TEXT NOT NULL, created TEXT NOT NULL);"},
         {2, "CREATE INDEX operations_resource ON operations(resource_lc, status);"},
+        /* summary columns of the document for quota / system-pool queries */
+        {3, "ALTER TABLE resources ADD COLUMN vm_size TEXT;"
+            "ALTER TABLE resources ADD COLUMN node_count INTEGER;"
+            "ALTER TABLE resources ADD COLUMN mode TEXT;"
+            "ALTER TABLE resources ADD COLUMN state TEXT;"
+            "UPDATE resources SET vm_size = json_extract(body, '$.properties.vmSize'),"
+            " node_count = json_extract(body, '$.properties.count'),"
+            " mode = json_extract(body, '$.properties.mode'),"
+            " state = json_extract(body, '$.properties.provisioningState');"
+            /* covering indexes: the queries never touch the (large) body */
+            "CREATE INDEX resources_usage ON resources(kind, sub, location, state, vm_size, node_count, id_lc);"
+            "CREATE INDEX resources_system ON resources(parent_lc, kind, mode, state, id_lc);"},
 };
 
 const cp_store_migration *cp_cpstore_migrations(size_t *ret_n) {
@@ -73,6 +85,18 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v) {
                 sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
         else
                 sqlite3_bind_null(st, i);
+}
+
+/* vm_size, node_count, mode, state from properties */
+static void bind_summary(sqlite3_stmt *st, int i, const json_t *body) {
+        const json_t *p = json_object_get(body, "properties"), *count = json_object_get(p, "count");
+        bind_text(st, i, json_string_value(json_object_get(p, "vmSize")));
+        if (json_is_integer(count))
+                sqlite3_bind_int64(st, i + 1, json_integer_value(count));
+        else
+                sqlite3_bind_null(st, i + 1);
+        bind_text(st, i + 2, json_string_value(json_object_get(p, "mode")));
+        bind_text(st, i + 3, json_string_value(json_object_get(p, "provisioningState")));
 }
 
 static void col_copy(sqlite3_stmt *st, int i, char *out, size_t size) {
@@ -121,9 +145,11 @@ int cp_res_put(cp_store *s, const cp_res_key *k, json_t *body, const char *etag)
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r = cp_store_prepare(s,
                                  "INSERT INTO resources(id_lc, kind, sub, rg, parent_lc, name, location, body, etag, "
-                                 "seq) VALUES (?,?,lower(?),lower(?),?,?,?,?,?, "
-                                 "(SELECT COALESCE(MAX(seq),0)+1 FROM resources)) "
-                                 "ON CONFLICT(id_lc) DO UPDATE SET body=excluded.body, etag=excluded.etag",
+                                 "seq, vm_size, node_count, mode, state) VALUES (?,?,lower(?),lower(?),?,?,?,?,?, "
+                                 "(SELECT COALESCE(MAX(seq),0)+1 FROM resources),?,?,?,?) "
+                                 "ON CONFLICT(id_lc) DO UPDATE SET body=excluded.body, etag=excluded.etag, "
+                                 "vm_size=excluded.vm_size, node_count=excluded.node_count, mode=excluded.mode, "
+                                 "state=excluded.state",
                                  &st);
         if (r < 0)
                 return r;
@@ -136,6 +162,7 @@ int cp_res_put(cp_store *s, const cp_res_key *k, json_t *body, const char *etag)
         bind_text(st, 7, k->location);
         bind_text(st, 8, text);
         bind_text(st, 9, etag);
+        bind_summary(st, 10, body);
         return run(s, st);
 }
 
@@ -146,12 +173,16 @@ int cp_res_update(cp_store *s, const char *id, json_t *body, const char *etag) {
         if (!text)
                 return cp_error_oom();
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = cp_store_prepare(s, "UPDATE resources SET body = ?, etag = COALESCE(?, etag) WHERE id_lc = ?", &st);
+        int r = cp_store_prepare(s,
+                                 "UPDATE resources SET body = ?, etag = COALESCE(?, etag), vm_size = ?, node_count = ?, "
+                                 "mode = ?, state = ? WHERE id_lc = ?",
+                                 &st);
         if (r < 0)
                 return r;
         bind_text(st, 1, text);
         bind_text(st, 2, etag);
-        bind_text(st, 3, key);
+        bind_summary(st, 3, body);
+        bind_text(st, 7, key);
         r = run(s, st);
         if (r < 0)
                 return r;
@@ -227,6 +258,98 @@ int cp_res_list_location(cp_store *s, const char *kind, const char *sub, const c
                 return r;
         }
         *ret = a;
+        return 0;
+}
+
+int cp_res_list_raw(cp_store *s, const char *kind, const char *sub, const char *rg, const char *parent, char **ret,
+                    size_t *ret_len) {
+        char p[1024];
+        cp_id_lower(parent, p, sizeof p);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = cp_store_prepare(s,
+                                 "SELECT body FROM resources WHERE kind = ? AND (?2 IS NULL OR sub = lower(?2)) "
+                                 "AND (?3 IS NULL OR rg = lower(?3)) AND (?4 IS NULL OR parent_lc = ?4) ORDER BY seq",
+                                 &st);
+        if (r < 0)
+                return r;
+        bind_text(st, 1, kind);
+        bind_text(st, 2, sub);
+        bind_text(st, 3, rg);
+        bind_text(st, 4, parent ? p : NULL);
+        size_t cap = 4096, len = 1;
+        char *buf = malloc(cap);
+        if (!buf)
+                return cp_error_oom();
+        buf[0] = '[';
+        while ((r = cp_store_step(s, st)) > 0) {
+                const char *b = (const char *) sqlite3_column_text(st, 0);
+                size_t bl = (size_t) sqlite3_column_bytes(st, 0);
+                if (len + bl + 3 > cap) {
+                        while (len + bl + 3 > cap)
+                                cap *= 2;
+                        char *nb = realloc(buf, cap);
+                        if (!nb) {
+                                free(buf);
+                                return cp_error_oom();
+                        }
+                        buf = nb;
+                }
+                if (len > 1)
+                        buf[len++] = ',';
+                memcpy(buf + len, b, bl);
+                len += bl;
+        }
+        if (r < 0) {
+                free(buf);
+                return r;
+        }
+        buf[len++] = ']';
+        buf[len] = 0;
+        *ret = buf;
+        *ret_len = len;
+        return 0;
+}
+
+int cp_res_pool_usage(cp_store *s, const char *sub, const char *location, const char *exclude_id, cp_pool_usage_fn fn,
+                      void *userdata) {
+        char ex[1024];
+        cp_id_lower(exclude_id, ex, sizeof ex);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = cp_store_prepare(s,
+                                 "SELECT vm_size, SUM(node_count) FROM resources "
+                                 "WHERE kind = 'pool' AND sub = lower(?) AND location = ? AND id_lc <> ? AND "
+                                 "COALESCE(state, '') <> 'Deleting' GROUP BY 1",
+                                 &st);
+        if (r < 0)
+                return r;
+        bind_text(st, 1, sub);
+        bind_text(st, 2, location);
+        bind_text(st, 3, ex);
+        while ((r = cp_store_step(s, st)) > 0) {
+                const char *vm = (const char *) sqlite3_column_text(st, 0);
+                if (vm)
+                        fn(userdata, vm, sqlite3_column_int64(st, 1));
+        }
+        return r < 0 ? r : 0;
+}
+
+int cp_res_count_system_pools(cp_store *s, const char *cluster_id, const char *exclude_id, unsigned *ret) {
+        char p[1024], ex[1024];
+        cp_id_lower(cluster_id, p, sizeof p);
+        cp_id_lower(exclude_id, ex, sizeof ex);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = cp_store_prepare(s,
+                                 "SELECT COUNT(*) FROM resources WHERE kind = 'pool' AND parent_lc = ? AND id_lc <> ? "
+                                 "AND mode = 'System' AND COALESCE(state, '') <> 'Deleting'",
+                                 &st);
+        if (r < 0)
+                return r;
+        bind_text(st, 1, p);
+        bind_text(st, 2, ex);
+        r = cp_store_step(s, st);
+        if (r < 0)
+                return r;
+        *ret = (unsigned) sqlite3_column_int64(st, 0);
         return 0;
 }
 

@@ -13,7 +13,7 @@
 
 #include "shared/store.h"
 
-#define CP_CP_SCHEMA_VERSION 2
+#define CP_CP_SCHEMA_VERSION 3
 
 CP_WUR int cp_cpstore_open(const char *db_path, cp_store **ret);
 /* The migrations (exposed for tests). */
@@ -40,6 +40,17 @@ CP_WUR int cp_res_list(cp_store *s, const char *kind, const char *sub, const cha
                        json_t **ret);
 /* Bodies of one kind in a subscription + location. */
 CP_WUR int cp_res_list_location(cp_store *s, const char *kind, const char *sub, const char *location, json_t **ret);
+/* The same as one JSON array text "[...]" built from the stored documents
+ * without re-parsing them (malloc()ed). */
+CP_WUR int cp_res_list_raw(cp_store *s, const char *kind, const char *sub, const char *rg, const char *parent,
+                           char **ret, size_t *ret_len);
+/* Per-pool (vmSize, count) of the pools of a subscription + location not
+ * being deleted, except exclude_id (SQLite JSON functions, no parsing here). */
+typedef void (*cp_pool_usage_fn)(void *userdata, const char *vm_size, int64_t count);
+CP_WUR int cp_res_pool_usage(cp_store *s, const char *sub, const char *location, const char *exclude_id,
+                             cp_pool_usage_fn fn, void *userdata);
+/* System pools of a cluster not being deleted, except exclude_id. */
+CP_WUR int cp_res_count_system_pools(cp_store *s, const char *cluster_id, const char *exclude_id, unsigned *ret);
 CP_WUR int cp_res_count(cp_store *s, const char *kind, const char *parent, unsigned *ret);
 
 /* Operations */

@@ -141,5 +141,21 @@ kill -TERM "$PID"
 wait "$PID"
 expect "clean exit" 0 "$?"
 PID=
+
+# TLS (forced on loopback; any non-loopback listen address turns it on)
+rm -f "$TMP/port"
+"$BIN" --state-dir "$TMP/state" --tls --port-file "$TMP/port" >>"$TMP/log" 2>&1 &
+PID=$!
+for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.05; done
+PORT=$(cat "$TMP/port")
+expect "tls key mode" 600 "$(stat -c %a "$TMP/state/tls-key.pem")"
+expect "https no token" 401 "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$TMP/state/tls-cert.pem" \
+  "https://127.0.0.1:$PORT$RG?api-version=2021-04-01")"
+expect "https with token" 404 "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$TMP/state/tls-cert.pem" \
+  -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$PORT$MC?api-version=$CS")"
+expect "plain http refused" 000 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$PORT/" || true)"
+kill -TERM "$PID"
+wait "$PID"
+PID=
 echo "confpoold.sh: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

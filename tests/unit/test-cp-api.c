@@ -104,6 +104,10 @@ static unsigned call_auth(const char *auth, const char *method, const char *url,
                              .body_len = body ? strlen(body) : 0};
         cp_api_response_clear(&R);
         cp_api_handle(E.api, &rq, &R);
+        if (R.raw) {
+                R.body = json_loadb(R.raw, R.raw_len, 0, NULL);
+                ASSERT_TRUE(R.body != NULL);
+        }
         return R.status;
 }
 
