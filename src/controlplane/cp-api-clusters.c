@@ -125,11 +125,12 @@ static int cluster_create(api_ctx *c, const char *sub, const char *rg, const cha
         snprintf(fqdn, sizeof fqdn, "%s-%.8s.hcp.%s.confpool.local", dns, uid, location);
         snprintf(mc, sizeof mc, "MC_%s_%s_%s", rg, name, location);
         json_t *doc = json_pack(
-                "{s:s,s:s,s:s,s:s,s:O,s:{s:s,s:s},s:s,s:o,"
+                "{s:s,s:s,s:s,s:s,s:o,s:{s:s,s:s},s:s,s:o,"
                 "s:{s:s,s:{s:s},s:s,s:s,s:s,s:s,s:s,s:b,s:s,s:i,s:s,"
                 "s:{s:s,s:s,s:s,s:s,s:s,s:s}}}",
                 "id", id, "name", name, "type", CLUSTER_TYPE, "location", location, "tags",
-                json_object_get(c->body, "tags") ? json_object_get(c->body, "tags") : json_object(), "sku", "name", "Base",
+                json_is_object(json_object_get(c->body, "tags")) ? json_deep_copy(json_object_get(c->body, "tags")) : json_object(),
+                "sku", "name", "Base",
                 "tier", "Free", "eTag", etag, "systemData", api_system_data(NULL), "properties", "provisioningState",
                 "Creating", "powerState", "code", "Running", "kubernetesVersion", kv_in ? kv_in : kv->version,
                 "currentKubernetesVersion", kv->version, "dnsPrefix", dns, "fqdn", fqdn, "nodeResourceGroup", mc,

@@ -54,14 +54,16 @@ static int rg_put(api_ctx *c, const char *sub, const char *rg) {
                         return api_error(c, 409, "ResourceGroupBeingDeleted", NULL, "The resource group '%s' is in deprovisioning state and cannot perform this operation.", rg);
                 }
                 if (oloc && strcasecmp(oloc, loc) != 0) {
+                        r = api_error(c, 409, "InvalidResourceGroupLocation", NULL,
+                                      "Invalid resource group location '%s'. The Resource group already exists in location '%s'.", loc, oloc);
                         json_decref(old);
-                        return api_error(c, 409, "InvalidResourceGroupLocation", NULL,
-                                         "Invalid resource group location '%s'. The Resource group already exists in location '%s'.", loc, oloc);
+                        return r;
                 }
         }
-        json_t *body = json_pack("{s:s,s:s,s:s,s:s,s:O,s:{s:s}}", "id", id, "name", rg, "type",
+        json_t *old_tags = json_object_get(old, "tags");
+        json_t *body = json_pack("{s:s,s:s,s:s,s:s,s:o,s:{s:s}}", "id", id, "name", rg, "type",
                                  "Microsoft.Resources/resourceGroups", "location", old ? json_string_value(json_object_get(old, "location")) : loc,
-                                 "tags", tags ? tags : json_object_get(old, "tags") ? json_object_get(old, "tags") : json_object(), "properties",
+                                 "tags", tags ? json_deep_copy(tags) : old_tags ? json_deep_copy(old_tags) : json_object(), "properties",
                                  "provisioningState", "Succeeded");
         json_decref(old);
         if (!body)

@@ -163,7 +163,9 @@ TEST(resources_operations_machines) {
         ASSERT_OK(cp_res_get(s, k.id, &got, etag));
         ASSERT_STREQ(etag, "etag1");
         json_decref(got);
-        ASSERT_ERR(cp_res_update(s, "/nope", json_object(), NULL), CP_ENOTFOUND);
+        json_t *empty = json_object();
+        ASSERT_ERR(cp_res_update(s, "/nope", empty, NULL), CP_ENOTFOUND);
+        json_decref(empty);
         json_t *list = NULL;
         ASSERT_OK(cp_res_list(s, "pool", "s", NULL, "/subscriptions/S/resourceGroups/RG/X", &list));
         ASSERT_EQ(json_array_size(list), 1);
