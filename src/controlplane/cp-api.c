@@ -432,6 +432,10 @@ void cp_api_handle(cp_api *api, const cp_api_request *req, cp_api_response *resp
                 api_header(&c, "WWW-Authenticate", "Bearer realm=\"confpoold\"");
                 return;
         }
+        if (!req->method || !req->path) {
+                api_error(&c, 400, "BadRequest", NULL, "Malformed request.");
+                return;
+        }
         if (req->body_len > api->max_body) {
                 api_error(&c, 413, "RequestEntityTooLarge", NULL,
                           "The request body is %zu bytes; the limit is %zu bytes.", req->body_len, api->max_body);

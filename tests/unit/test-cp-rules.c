@@ -507,8 +507,8 @@ TEST(config_is_strict) {
                 "{\"sizes\":[{\"name\":\"Standard_X\",\"vcpus\":2,\"memoryGiB\":1,\"tee\":\"SGX\"}]}",
                 "{\"sizes\":[{\"name\":\"Standard_X\",\"vcpus\":2,\"memoryGiB\":1,\"extra\":1}]}",
                 "{\"osImages\":[]}",
-                "{\"osImages\":[{\"osSku\":\"Ubuntu\",\"minKubernetes\":\"1.30\",\"maxKubernetes\":\"1.29\","
-                "\"gallery\":\"G\",\"definition\":\"D\"}]}",
+                ("{\"osImages\":[{\"osSku\":\"Ubuntu\",\"minKubernetes\":\"1.30\",\"maxKubernetes\":\"1.29\","
+                 "\"gallery\":\"G\",\"definition\":\"D\"}]}"),
                 "{\"kubernetesVersions\":[{\"version\":\"1.33\",\"default\":true}]}",
                 "{\"kubernetesVersions\":[{\"version\":\"1.33.1\"}]}",
                 "{\"nodeImageDate\":\"2025-11-18\"}",
