@@ -72,6 +72,8 @@ expect "wrong token" 401 "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authoriza
 expect "missing api-version" 400 "$(req GET "$RG")"
 expect "missing api-version code" MissingApiVersionParameter "$(jq -r .error.code "$TMP/body")"
 expect "bad api-version" 400 "$(req GET "$MC?api-version=2019-01-01")"
+expect "body too large" 413 "$(head -c 2000000 /dev/zero | tr '\0' ' ' | curl -s -o /dev/null -w '%{http_code}' \
+  -X PUT -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' --data-binary @- "$BASE$RG?api-version=2021-04-01")"
 
 # group + cluster
 expect "rg create" 201 "$(req PUT "$RG?api-version=2021-04-01" '{"location":"eastus"}')"

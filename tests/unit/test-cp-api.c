@@ -556,6 +556,43 @@ TEST(features_providers_gating) {
         ASSERT_STREQ(json_string_value(json_object_get(R.body, "registrationState")), "Registered");
         ASSERT_STREQ(json_string_value(json_object_get(R.body, "namespace")), "Microsoft.ContainerService");
         ASSERT_EQ(call("GET", "/subscriptions/" SUB "/providers/Microsoft.Nope" RS, NULL), 404);
+        ASSERT_STREQ(code(), "InvalidResourceNamespace");
+        ASSERT_EQ(call("POST", "/subscriptions/" SUB "/providers/Microsoft.ContainerService/unregister" RS, NULL), 200);
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "registrationState")), "Unregistered");
+        ASSERT_EQ(call("GET", "/subscriptions/" SUB "/providers/Microsoft.Features" RS, NULL), 200);
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "registrationState")), "Registered");
+        teardown();
+}
+
+TEST(cluster_abort) {
+        setup(NULL);
+        ASSERT_EQ(call("PUT", RGP RS, "{\"location\":\"eastus\"}"), 201);
+        ASSERT_EQ(call("PUT", MC CS,
+                       "{\"location\":\"eastus\",\"properties\":{\"agentPoolProfiles\":[{\"name\":\"nodepool1\","
+                       "\"count\":2,\"vmSize\":\"Standard_D4s_v5\"}]}}"),
+                  201);
+        char op[512];
+        hdr_path("Azure-AsyncOperation", op, sizeof op);
+        ASSERT_EQ(call("POST", MC "/abort" CS, NULL), 202);
+        ASSERT_TRUE(cp_api_response_header(&R, "Location") != NULL);
+        ASSERT_EQ(call("GET", op, NULL), 200);
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "status")), "Canceled");
+        ASSERT_STREQ(json_string_value(json_object_get(json_object_get(R.body, "error"), "code")), "OperationCanceled");
+        ASSERT_EQ(call("GET", AP "/nodepool1" CS, NULL), 200);
+        ASSERT_STREQ(prop("provisioningState"), "Canceled");
+        ASSERT_STREQ(prop("mode"), "System"); /* the only profile defaults to System */
+        ASSERT_EQ(call("GET", MC CS, NULL), 200);
+        ASSERT_STREQ(prop("provisioningState"), "Canceled");
+        reconcile(); /* nothing left to drive */
+        size_t active = 1;
+        ASSERT_OK(cp_reconciler_run_once(E.rec, &active));
+        ASSERT_EQ(active, 0);
+        ASSERT_EQ(call("POST", MC "/abort" CS, NULL), 409);
+        /* a re-PUT of the pool drives it to its goal */
+        ASSERT_EQ(call("PUT", AP "/nodepool1" CS, "{\"properties\":{}}"), 200);
+        reconcile();
+        ASSERT_EQ(call("GET", AP "/nodepool1/machines" CS, NULL), 200);
+        ASSERT_EQ(json_array_size(json_object_get(R.body, "value")), 2);
         teardown();
 }
 
