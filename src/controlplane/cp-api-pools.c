@@ -223,19 +223,28 @@ static int pool_load(api_ctx *c, const char *sub, const char *rg, const char *cn
 }
 
 static int pool_get(api_ctx *c, const char *sub, const char *rg, const char *cname, const char *pname) {
-        char pool_id[600], etag[40];
-        json_t *cluster = NULL, *pool = NULL, *view = NULL;
-        int r = pool_load(c, sub, rg, cname, pname, pool_id, sizeof pool_id, &cluster, &pool, etag);
+        char cluster_id[512], pool_id[600], etag[40];
+        json_t *cluster = NULL;
+        int r = load_cluster(c, sub, rg, cname, cluster_id, sizeof cluster_id, &cluster);
         if (r != 0)
                 return r;
         json_decref(cluster);
-        r = api_pool_body(c, pool, &view);
-        json_decref(pool);
+        snprintf(pool_id, sizeof pool_id, "%s/agentPools/%s", cluster_id, pname);
+        /* the stored document is the response: no re-serialisation */
+        char *raw = NULL;
+        size_t len = 0;
+        r = cp_res_get_raw(c->api->store, pool_id, &raw, &len, etag);
+        if (r == CP_ENOTFOUND) {
+                cp_error_clear();
+                return pool_not_found(c, pname);
+        }
         if (r < 0)
                 return r;
         char et[80];
         snprintf(et, sizeof et, "\"%s\"", etag);
-        api_json(c, 200, view);
+        api_json(c, 200, NULL);
+        c->resp->raw = raw;
+        c->resp->raw_len = len;
         api_header(c, "ETag", et);
         return 1;
 }

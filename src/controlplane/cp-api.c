@@ -477,7 +477,7 @@ void cp_api_handle(cp_api *api, const cp_api_request *req, cp_api_response *resp
                         return;
                 }
         }
-        int r = cp_store_begin(api->store);
+        int r = strcmp(req->method, "GET") == 0 ? cp_store_begin_read(api->store) : cp_store_begin(api->store);
         if (r >= 0) {
                 if (req->host && *req->host && strlen(req->host) < 200 && !strpbrk(req->host, " /\\\"\r\n"))
                         snprintf(c.base, sizeof c.base, "%s://%s", api->tls ? "https" : "http", req->host);

@@ -135,6 +135,32 @@ int cp_res_get(cp_store *s, const char *id, json_t **ret_body, char ret_etag[40]
         return 0;
 }
 
+int cp_res_get_raw(cp_store *s, const char *id, char **ret, size_t *ret_len, char ret_etag[40]) {
+        char key[1024];
+        cp_id_lower(id, key, sizeof key);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = cp_store_prepare(s, "SELECT body, etag FROM resources WHERE id_lc = ?", &st);
+        if (r < 0)
+                return r;
+        bind_text(st, 1, key);
+        r = cp_store_step(s, st);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return CP_ERROR(CP_ENOTFOUND, "resource not found");
+        size_t n = (size_t) sqlite3_column_bytes(st, 0);
+        char *b = malloc(n + 1);
+        if (!b)
+                return cp_error_oom();
+        memcpy(b, sqlite3_column_text(st, 0), n);
+        b[n] = 0;
+        if (ret_etag)
+                col_copy(st, 1, ret_etag, 40);
+        *ret = b;
+        *ret_len = n;
+        return 0;
+}
+
 int cp_res_put(cp_store *s, const cp_res_key *k, json_t *body, const char *etag) {
         char key[1024], parent[1024];
         cp_id_lower(k->id, key, sizeof key);

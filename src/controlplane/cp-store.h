@@ -31,6 +31,8 @@ typedef struct cp_res_key {
 } cp_res_key;
 
 CP_WUR int cp_res_get(cp_store *s, const char *id, json_t **ret_body, char ret_etag[40]);
+/* The stored document text as is (malloc()ed). */
+CP_WUR int cp_res_get_raw(cp_store *s, const char *id, char **ret, size_t *ret_len, char ret_etag[40]);
 CP_WUR int cp_res_put(cp_store *s, const cp_res_key *k, json_t *body, const char *etag);
 /* Replace the body of an existing resource (keeps its etag unless etag != NULL). */
 CP_WUR int cp_res_update(cp_store *s, const char *id, json_t *body, const char *etag);

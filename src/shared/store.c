@@ -59,10 +59,10 @@ void cp_store_unlock(cp_store *s) {
         pthread_mutex_unlock(&s->lock);
 }
 
-int cp_store_begin(cp_store *s) {
+static int begin(cp_store *s, const char *sql) {
         cp_store_lock(s);
         if (s->depth == 0) {
-                int r = cp_store_exec(s, "BEGIN IMMEDIATE");
+                int r = cp_store_exec(s, sql);
                 if (r < 0) {
                         cp_store_unlock(s);
                         return r;
@@ -71,6 +71,14 @@ int cp_store_begin(cp_store *s) {
         }
         s->depth++;
         return 0;
+}
+
+int cp_store_begin(cp_store *s) {
+        return begin(s, "BEGIN IMMEDIATE");
+}
+
+int cp_store_begin_read(cp_store *s) {
+        return begin(s, "BEGIN DEFERRED");
 }
 
 int cp_store_commit(cp_store *s) {

@@ -44,6 +44,9 @@ void cp_store_unlock(cp_store *s);
  * depth poisons the outer transaction, whose commit then rolls back and
  * returns CP_ESTORAGE). */
 CP_WUR int cp_store_begin(cp_store *s);
+/* The same with a deferred BEGIN (for readers: no RESERVED lock unless the
+ * transaction writes; safe because this connection is serialised). */
+CP_WUR int cp_store_begin_read(cp_store *s);
 CP_WUR int cp_store_commit(cp_store *s);
 void cp_store_rollback(cp_store *s);
 

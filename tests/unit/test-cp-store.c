@@ -86,6 +86,12 @@ TEST(transactions_nest_and_roll_back) {
         ASSERT_ERR(cp_store_commit(s), CP_ESTORAGE);
         ASSERT_EQ(count(s, "SELECT COUNT(*) FROM t"), 2);
         ASSERT_ERR(cp_store_commit(s), CP_EBADSEQ);
+        /* a read transaction may still write (single serialised connection) */
+        ASSERT_OK(cp_store_begin_read(s));
+        ASSERT_EQ(count(s, "SELECT COUNT(*) FROM t"), 2);
+        ASSERT_OK(cp_store_exec(s, "INSERT INTO t VALUES ('e', 5)"));
+        ASSERT_OK(cp_store_commit(s));
+        ASSERT_EQ(count(s, "SELECT COUNT(*) FROM t"), 3);
         /* constraint violations surface as CP_ESTORAGE */
         ASSERT_ERR(cp_store_exec(s, "INSERT INTO t VALUES ('a', 9)"), CP_ESTORAGE);
         cp_store_close(s);
