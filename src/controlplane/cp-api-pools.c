@@ -131,7 +131,6 @@ static int pool_put(api_ctx *c, const char *sub, const char *rg, const char *cna
         int r = load_cluster(c, sub, rg, cname, cluster_id, sizeof cluster_id, &cluster);
         if (r != 0)
                 return r;
-        snprintf(pool_id, sizeof pool_id, "%s/agentPools/%s", cluster_id, pname);
         /* echo the client's casing of the whole path */
         snprintf(pool_id, sizeof pool_id, "%s", c->req->path);
         if (pool_id[strlen(pool_id) - 1] == '/')
