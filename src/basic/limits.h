@@ -32,5 +32,7 @@
 #define CP_MAX_AMDSP_GUESTS      65536u                 /* guests per emulated AMD-SP host */
 #define CP_MAX_FIRMWARE_SIZE     (64u * 1024u * 1024u)  /* OVMF / SVSM image to measure */
 #define CP_MAX_SNP_SECTION_PAGES (256u * 1024u)         /* pages in all SEV metadata sections (1 GiB) */
+#define CP_MAX_API_BODY          (1024u * 1024u)        /* confpoold request body (413 above) */
+#define CP_MAX_API_TOKEN         512u                   /* Authorization header value */
 
 #endif
