@@ -340,7 +340,7 @@ int cp_az_parse(const cp_az_cmd *cmd, int argc, char **argv, cp_az_ctx *ctx) {
 /* ---- help ------------------------------------------------------------------ */
 
 static void help_arg(FILE *f, const cp_az_arg *a, int width) {
-        fprintf(f, "    %-*s %s: %s", width, a->names, a->required ? "[Required]" : "          ", a->help ? a->help : "");
+        fprintf(f, "    %-*s %s : %s", width, a->names, a->required ? "[Required]" : "          ", a->help ? a->help : "");
         if (a->choices) {
                 fputs("  Allowed values: ", f);
                 for (size_t i = 0; a->choices[i]; i++)
