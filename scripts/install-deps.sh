@@ -4,9 +4,10 @@
 set -euo pipefail
 what=${1:-build}
 pkgs=(build-essential cmake pkg-config libssl-dev openssl nettle-dev libgmp-dev libjansson-dev
-      libcurl4-openssl-dev libmicrohttpd-dev ca-certificates)
+      libcurl4-openssl-dev libmicrohttpd-dev ca-certificates
+      libsqlite3-dev curl)
 case "$what" in
-  check) pkgs+=(clang libclang-rt-14-dev jq xxd) ;;
+  check) pkgs+=(clang libclang-rt-14-dev jq xxd ovmf) ;;
   demo)  pkgs+=(jq) ;;
   fuzz)  pkgs+=(clang libclang-rt-14-dev) ;;
 esac

@@ -213,6 +213,18 @@ CP_API cp_snp_cert_kind cp_snp_cert_kind_from_guid(const uint8_t guid[16]);
 CP_API CP_WUR int cp_snp_certtable_build(const cp_snp_cert_entry *entries, size_t n, uint8_t *out, size_t cap,
                                          size_t *ret_len);
 
+/* ---- serializer (software AMD-SP, tests) */
+
+/* Write r as the 1184-byte ATTESTATION_REPORT, the exact inverse of
+ * cp_snp_report_parse for versions 2..5: the signer-info word is composed
+ * from author_key_en, mask_chip_key and signing_key (r->signer_info and the
+ * derived fields are ignored), reserved ranges of the version are zero, R
+ * and S keep their low 48 bytes (the 24-byte pads are written as zero), and
+ * the signature area is all zero when the report is unsigned.  Nothing is
+ * signed here.  CP_EVERSION for a version outside 2..5, CP_EINVAL for a
+ * reserved SIGNING_KEY. */
+CP_API CP_WUR int cp_snp_report_serialize(const cp_snp_report *r, uint8_t out[CP_SNP_REPORT_SIZE]);
+
 #ifdef __cplusplus
 }
 #endif

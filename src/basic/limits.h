@@ -28,5 +28,11 @@
 #define CP_MAX_JMESPATH_WORK     (16u * 1024u * 1024u)  /* values built + compared in one search */
 #define CP_MAX_JMESPATH_RESULT   (4u * 1024u * 1024u)   /* nodes of a result tree, bytes of a built string */
 #define CP_MAX_AZOUT_DEPTH       256u                   /* JSON nesting printed by the az output formats */
+#define CP_MAX_SNP_GUEST_MSG     4096u                  /* SNP guest message (0x60 header + payload), one page */
+#define CP_MAX_AMDSP_GUESTS      65536u                 /* guests per emulated AMD-SP host */
+#define CP_MAX_FIRMWARE_SIZE     (64u * 1024u * 1024u)  /* OVMF / SVSM image to measure */
+#define CP_MAX_SNP_SECTION_PAGES (256u * 1024u)         /* pages in all SEV metadata sections (1 GiB) */
+#define CP_MAX_API_BODY          (1024u * 1024u)        /* confpoold request body (413 above) */
+#define CP_MAX_API_TOKEN         512u                   /* Authorization header value */
 
 #endif

@@ -19,6 +19,7 @@
 #include "basic/fileio.h"
 #include "basic/limits.h"
 #include "cli/cli.h"
+#include "cli/cmd_snp_measure.h"
 #include "confpool/snp_cert.h"
 #include "confpool/snp_policy.h"
 #include "confpool/snp_verify.h"
@@ -31,6 +32,9 @@ static void snp_usage(FILE *f) {
               "       confpool snp verify FILE [options]\n"
               "       confpool snp fetch ca|crl --product NAME [--vlek] [-O FILE] [--kds-url URL] [--cache DIR]\n"
               "       confpool snp fetch vcek FILE [--product NAME] [-O FILE] [--kds-url URL] [--cache DIR]\n"
+              "       confpool snp report OUT [options]   (guest side: get a report; see --help)\n"
+              "       confpool snp measure --mode MODE --ovmf PATH [options]   (see 'snp measure --help')\n"
+              "       confpool snp id-block [create|verify] [options]          (see 'snp id-block --help')\n"
               "\n"
               "FILE is a bare report (1184 bytes), an extended report (report followed by the\n"
               "SNP_GET_EXT_REPORT certificate table) or an Azure HCL report (vTPM NV 0x01400001).\n"
@@ -47,7 +51,7 @@ static void snp_usage(FILE *f) {
               "  --offline           never fetch; use given files and the cache only\n"
               "  --kds-url URL       KDS base URL (default https://kdsintf.amd.com)\n"
               "  --cache DIR         KDS cache directory (default $XDG_CACHE_HOME/confpool/kds)\n"
-              "  --trust-ark FILE    also trust this ARK (emulated AMD-SP); never for production\n"
+              "  --trust-ark FILE    trust this ARK instead of AMD's (emulated AMD-SP); never for production\n"
               "  --backend NAME      nettle or openssl (P-384 verification backend)\n"
               "  -o, --output FMT    text (default) or json\n"
               "\n"
@@ -280,7 +284,7 @@ static int do_verify(const verify_args *a) {
         }
 
         cp_amd_trust *trust = NULL;
-        if ((r = cp_amd_trust_new_builtin(&trust)) < 0) {
+        if ((r = arkb ? cp_amd_trust_new_empty(&trust) : cp_amd_trust_new_builtin(&trust)) < 0) {
                 cp_cli_error("trust store");
                 goto out;
         }
@@ -623,6 +627,12 @@ int cp_cmd_snp(int argc, char **argv) {
                 return cmd_verify(argc - 1, argv + 1);
         if (!strcmp(argv[1], "fetch"))
                 return cmd_fetch(argc - 1, argv + 1);
+        if (!strcmp(argv[1], "report"))
+                return cp_cmd_snp_report(argc - 1, argv + 1);
+        if (!strcmp(argv[1], "measure"))
+                return cp_cmd_snp_measure(argc - 1, argv + 1);
+        if (!strcmp(argv[1], "id-block"))
+                return cp_cmd_snp_id_block(argc - 1, argv + 1);
         fprintf(stderr, "confpool snp: unknown subcommand '%s'\n", argv[1]);
         snp_usage(stderr);
         return CP_EXIT_USAGE;

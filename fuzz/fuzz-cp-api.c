@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* confpoold's router end to end on an in-memory store: input = one byte
+ * selecting the method, a path line (relative paths are under a test
+ * cluster), then the request body.  Also feeds the node image parser and the
+ * Kubernetes version parser. */
+#include <openssl/evp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "basic/codec.h"
+#include "controlplane/cp-api.h"
+#include "controlplane/cp-store.h"
+
+#define SUB "6a8b4c2e-1f3d-4e5a-9b7c-0d1e2f3a4b5c"
+#define MC "/subscriptions/" SUB "/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/mc"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static cp_store *store;
+static cp_rules *rules;
+static cp_api *api;
+
+static void request(const char *method, const char *path, const char *ver, const uint8_t *body, size_t len) {
+        cp_api_request rq = {.method = method, .path = path, .api_version = ver, .authorization = "Bearer fuzz",
+                             .host = "fuzz", .body = body, .body_len = len};
+        cp_api_response r;
+        cp_api_handle(api, &rq, &r);
+        if (r.status < 200 || r.status > 599)
+                abort();
+        if (r.raw) {
+                json_t *j = json_loadb(r.raw, r.raw_len, 0, NULL);
+                if (!j)
+                        abort(); /* raw lists are valid JSON */
+                json_decref(j);
+        }
+        if (r.status >= 400 && !json_object_get(r.body, "error"))
+                abort(); /* every error carries the envelope */
+        cp_api_response_clear(&r);
+}
+
+static void init(void) {
+        if (cp_cpstore_open(":memory:", &store) < 0 || cp_rules_new(&rules) < 0)
+                abort();
+        uint8_t d[32];
+        unsigned n;
+        char hex[65];
+        EVP_Digest("fuzz", 4, d, &n, EVP_sha256(), NULL);
+        cp_hex_encode(d, 32, hex);
+        hex[64] = 0;
+        if (cp_token_add(store, "fuzz", hex) < 0)
+                abort();
+        cp_api_options o = {.store = store, .rules = rules, .base_url = "http://fuzz"};
+        if (cp_api_new(&o, &api) < 0)
+                abort();
+        static const char rg[] = "{\"location\":\"eastus\"}";
+        static const char mc[] = "{\"location\":\"eastus\",\"properties\":{\"agentPoolProfiles\":[{\"name\":\"sys\","
+                                 "\"vmSize\":\"Standard_D4s_v5\",\"mode\":\"System\"}]}}";
+        request("PUT", "/subscriptions/" SUB "/resourceGroups/rg", "2021-04-01", (const uint8_t *) rg, strlen(rg));
+        request("PUT", MC, "2026-01-01", (const uint8_t *) mc, strlen(mc));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        static const char *const methods[] = {"GET", "PUT", "POST", "DELETE", "PATCH"};
+        if (!api)
+                init();
+        if (size < 1)
+                return 0;
+        const char *method = methods[data[0] % 5];
+        size_t i = 1;
+        while (i < size && data[i] != '\n' && i < 600)
+                i++;
+        char rel[700], path[1400];
+        memcpy(rel, data + 1, i - 1);
+        rel[i - 1] = 0;
+        if (strlen(rel) != i - 1)
+                return 0; /* NUL in the path: HTTP servers never pass those */
+        snprintf(path, sizeof path, "%s%s", rel[0] == '/' ? "" : MC "/agentPools/", rel);
+        const uint8_t *body = i < size ? data + i + 1 : NULL;
+        size_t blen = i < size ? size - i - 1 : 0;
+        request(method, path, "2026-01-01", body, blen);
+
+        /* the small parsers on the same bytes */
+        char s[256];
+        size_t n = blen < sizeof s - 1 ? blen : sizeof s - 1;
+        if (body)
+                memcpy(s, body, n);
+        s[n] = 0;
+        cp_node_image im;
+        unsigned a, b;
+        int p;
+        if (cp_node_image_parse(s, &im) == 0 && (!im.gallery[0] || !im.definition[0] || strlen(im.version) < 11))
+                abort();
+        if (cp_k8s_parse(s, &a, &b, &p) == 0 && a > 99)
+                abort();
+        cp_error_clear();
+        /* keep the store small: drop pools and operations, keep the cluster */
+        if (cp_store_exec(store, "DELETE FROM operations; DELETE FROM machines; "
+                                 "DELETE FROM resources WHERE kind = 'pool' AND name <> 'sys';") < 0)
+                abort();
+        return 0;
+}

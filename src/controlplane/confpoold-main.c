@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "controlplane/cp-daemon.h"
+
+static void usage(FILE *f) {
+        fprintf(f, "Usage: confpoold --state-dir DIR [--listen ADDR] [--port N] [--config FILE]\n"
+                   "                 [--port-file FILE] [--tls] [--threads N] [--reconcile-interval-ms N]\n");
+}
+
+int main(int argc, char **argv) {
+        static const struct option opts[] = {
+                {"state-dir", required_argument, NULL, 's'}, {"listen", required_argument, NULL, 'l'},
+                {"port", required_argument, NULL, 'p'},      {"config", required_argument, NULL, 'c'},
+                {"port-file", required_argument, NULL, 'P'}, {"tls", no_argument, NULL, 't'},
+                {"threads", required_argument, NULL, 'T'},   {"reconcile-interval-ms", required_argument, NULL, 'i'},
+                {"help", no_argument, NULL, 'h'},            {0},
+        };
+        cp_daemon_options o = {0};
+        int c;
+        while ((c = getopt_long(argc, argv, "s:l:p:c:P:tT:i:h", opts, NULL)) != -1) {
+                char *end = NULL;
+                unsigned long v = 0;
+                if (c == 'p' || c == 'T' || c == 'i') {
+                        v = strtoul(optarg, &end, 10);
+                        if (!*optarg || *end || v > 65535) {
+                                fprintf(stderr, "confpoold: invalid number '%s'\n", optarg);
+                                return 2;
+                        }
+                }
+                switch (c) {
+                case 's': o.state_dir = optarg; break;
+                case 'l': o.listen = optarg; break;
+                case 'p': o.port = (uint16_t) v; break;
+                case 'c': o.config_path = optarg; break;
+                case 'P': o.port_file = optarg; break;
+                case 't': o.force_tls = true; break;
+                case 'T': o.threads = (unsigned) v; break;
+                case 'i': o.reconcile_interval_ms = (unsigned) v; break;
+                case 'h': usage(stdout); return 0;
+                default: usage(stderr); return 2;
+                }
+        }
+        if (!o.state_dir || optind != argc) {
+                usage(stderr);
+                return 2;
+        }
+        /* block the stop signals in every thread; the main thread sigwait()s */
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        int r = cp_daemon_run(&o);
+        if (r < 0) {
+                fprintf(stderr, "confpoold: %s\n", cp_error_message());
+                return 1;
+        }
+        return 0;
+}

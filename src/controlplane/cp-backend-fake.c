@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controlplane/cp-backend.h"
+#include "controlplane/cp-store.h"
+
+typedef struct fake_backend {
+        cp_backend base;
+        unsigned delay_ms;
+        cp_fake_fail_fn fail;
+        void *userdata;
+} fake_backend;
+
+static int fake_create(cp_backend *b, const cp_node_spec *spec, char *ret_handle, size_t size) {
+        fake_backend *f = (fake_backend *) b;
+        bool fail = f->fail && f->fail(f->userdata, spec->vm_size);
+        int n = snprintf(ret_handle, size, "fake:%" PRId64 ":%d:%s", cp_now_ms(), fail ? 1 : 0, spec->name);
+        if (n < 0 || (size_t) n >= size)
+                return CP_ERROR(CP_ETOOBIG, "handle too long");
+        return 0;
+}
+
+static int fake_status(cp_backend *b, const char *handle, cp_node_state *ret_state, char *ret_ip, size_t ip_size,
+                       char *ret_error, size_t error_size) {
+        fake_backend *f = (fake_backend *) b;
+        long long created;
+        int fail, off = 0;
+        if (sscanf(handle, "fake:%lld:%d:%n", &created, &fail, &off) != 2 || off == 0)
+                return CP_ERROR(CP_EFORMAT, "not a fake backend handle");
+        /* a stable private address per node name */
+        unsigned h = 2166136261u;
+        for (const char *p = handle + off; *p; p++)
+                h = (h ^ (unsigned char) *p) * 16777619u;
+        snprintf(ret_ip, ip_size, "10.224.%u.%u", (h >> 8) % 254 + 1, h % 253 + 2);
+        if (cp_now_ms() - created < (int64_t) f->delay_ms)
+                *ret_state = CP_NODE_PROVISIONING;
+        else if (fail) {
+                *ret_state = CP_NODE_FAILED;
+                snprintf(ret_error, error_size, "the fake backend was configured to fail this VM size");
+        } else
+                *ret_state = CP_NODE_READY;
+        return 0;
+}
+
+static int fake_delete(cp_backend *b, const char *handle) {
+        (void) b;
+        (void) handle;
+        return 0;
+}
+
+static void fake_free(cp_backend *b) {
+        free(b);
+}
+
+static const cp_backend_ops fake_ops = {
+        .name = "fake",
+        .create_node = fake_create,
+        .node_status = fake_status,
+        .delete_node = fake_delete,
+        .free = fake_free,
+};
+
+int cp_backend_fake_new(unsigned ready_delay_ms, cp_fake_fail_fn fail, void *userdata, cp_backend **ret) {
+        fake_backend *f = calloc(1, sizeof *f);
+        if (!f)
+                return cp_error_oom();
+        f->base.ops = &fake_ops;
+        f->delay_ms = ready_delay_ms;
+        f->fail = fail;
+        f->userdata = userdata;
+        *ret = &f->base;
+        return 0;
+}
+
+cp_backend *cp_backend_free(cp_backend *b) {
+        if (b)
+                b->ops->free(b);
+        return NULL;
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef CP_CONTROLPLANE_BACKEND_H
+#define CP_CONTROLPLANE_BACKEND_H
+
+/*
+ * The compute backend the reconciler drives.  Calls must not block for
+ * long: create_node starts a node and returns a handle, node_status polls.
+ * create_node must be idempotent by (pool, node name): the reconciler
+ * records a machine row before calling it and calls it again after a crash.
+ * delete_node of an unknown handle succeeds.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "confpool/error.h"
+
+typedef enum cp_node_state {
+        CP_NODE_PROVISIONING = 0,
+        CP_NODE_READY,
+        CP_NODE_FAILED,
+        CP_NODE_GONE,
+} cp_node_state;
+
+typedef struct cp_node_spec {
+        const char *pool_id;  /* ARM id of the agent pool */
+        const char *name;     /* machine name */
+        const char *vm_size;
+        const char *image;    /* nodeImageVersion */
+        bool confidential;
+} cp_node_spec;
+
+typedef struct cp_backend cp_backend;
+
+typedef struct cp_backend_ops {
+        const char *name;
+        int (*create_node)(cp_backend *b, const cp_node_spec *spec, char *ret_handle, size_t handle_size);
+        int (*node_status)(cp_backend *b, const char *handle, cp_node_state *ret_state, char *ret_ip, size_t ip_size,
+                           char *ret_error, size_t error_size);
+        int (*delete_node)(cp_backend *b, const char *handle);
+        void (*free)(cp_backend *b);
+} cp_backend_ops;
+
+struct cp_backend {
+        const cp_backend_ops *ops;
+};
+
+/* The fake backend: stateless handles "fake:<ms-created>:<fail>:<name>", a
+ * node is Ready ready_delay_ms after its creation (so it survives daemon
+ * restarts), Failed if fail_size() says so for its VM size. */
+typedef bool (*cp_fake_fail_fn)(void *userdata, const char *vm_size);
+CP_WUR int cp_backend_fake_new(unsigned ready_delay_ms, cp_fake_fail_fn fail, void *userdata, cp_backend **ret);
+cp_backend *cp_backend_free(cp_backend *b);
+
+#endif

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "basic/cleanup.h"
+#include "basic/fileio.h"
+#include "basic/limits.h"
+#include "basic/secure.h"
+#include "controlplane/cp-daemon.h"
+#include "controlplane/cp-httpd.h"
+#include "controlplane/cp-reconciler.h"
+#include "controlplane/cp-store.h"
+
+static bool is_loopback(const char *a) {
+        struct in_addr v4;
+        struct in6_addr v6;
+        if (inet_pton(AF_INET, a, &v4) == 1)
+                return (ntohl(v4.s_addr) >> 24) == 127;
+        if (inet_pton(AF_INET6, a, &v6) == 1)
+                return IN6_IS_ADDR_LOOPBACK(&v6);
+        return false;
+}
+
+/* TLS certificate and key in the state dir, generated on first use. */
+static int load_tls(const char *dir, const char *listen, char **ret_cert, char **ret_key) {
+        char cp[4096], kp[4096];
+        snprintf(cp, sizeof cp, "%s/tls-cert.pem", dir);
+        snprintf(kp, sizeof kp, "%s/tls-key.pem", dir);
+        uint8_t *c = NULL, *k = NULL;
+        size_t cl, kl;
+        if (cp_read_file(cp, 64 * 1024, &c, &cl) >= 0 && cp_read_file(kp, 64 * 1024, &k, &kl) >= 0) {
+                *ret_cert = (char *) c;
+                *ret_key = (char *) k;
+                return 0;
+        }
+        free(c);
+        cp_error_clear();
+        const char *names[] = {"localhost", "127.0.0.1", listen};
+        char *cert = NULL, *key = NULL;
+        int r = cp_tls_selfsigned(names, listen ? 3 : 2, 825, &cert, &key);
+        if (r < 0)
+                return r;
+        r = cp_write_file(kp, key, strlen(key), 0600);
+        if (r >= 0)
+                r = cp_write_file(cp, cert, strlen(cert), 0644);
+        if (r < 0) {
+                free(cert);
+                cp_wipe(key, strlen(key));
+                free(key);
+                return r;
+        }
+        *ret_cert = cert;
+        *ret_key = key;
+        return 0;
+}
+
+static bool fail_size(void *userdata, const char *size) {
+        return cp_rules_size_fails(userdata, size);
+}
+
+int cp_daemon_run(const cp_daemon_options *o) {
+        if (!o->state_dir)
+                return CP_ERROR(CP_EINVAL, "a state directory is required");
+        if (mkdir(o->state_dir, 0700) < 0 && errno != EEXIST)
+                return CP_ERROR(CP_EIO, "cannot create '%s': %s", o->state_dir, strerror(errno));
+        const char *listen = o->listen ? o->listen : "127.0.0.1";
+        bool tls = o->force_tls || !is_loopback(listen);
+
+        cp_rules *rules = NULL;
+        cp_store *store = NULL;
+        cp_backend *backend = NULL;
+        cp_api *api = NULL;
+        cp_reconciler *rec = NULL;
+        cp_httpd *httpd = NULL;
+        char *cert = NULL, *key = NULL;
+        int r = cp_rules_new(&rules);
+        if (r >= 0 && o->config_path) {
+                uint8_t *buf = NULL;
+                size_t len;
+                r = cp_read_file(o->config_path, CP_MAX_POLICY_JSON, &buf, &len);
+                if (r >= 0) {
+                        json_error_t je;
+                        json_t *cfg = json_loadb((const char *) buf, len, JSON_REJECT_DUPLICATES, &je);
+                        free(buf);
+                        r = cfg ? cp_rules_load_json(rules, cfg)
+                                : CP_ERROR(CP_EFORMAT, "%s:%d: %s", o->config_path, je.line, je.text);
+                        json_decref(cfg);
+                }
+        }
+        char db[4096];
+        snprintf(db, sizeof db, "%s/confpoold.db", o->state_dir);
+        if (r >= 0)
+                r = cp_cpstore_open(db, &store);
+        if (r >= 0)
+                r = cp_backend_fake_new(cp_rules_ready_delay_ms(rules), fail_size, rules, &backend);
+        if (r >= 0 && tls)
+                r = load_tls(o->state_dir, listen, &cert, &key);
+        char base[128];
+        cp_api_options ao = {.store = store, .rules = rules, .state_dir = o->state_dir, .tls = tls, .base_url = base};
+        if (r >= 0) {
+                cp_httpd_options ho = {.bind_addr = listen, .port = o->port, .threads = o->threads,
+                                       .max_body = CP_MAX_API_BODY, .tls_cert_pem = cert, .tls_key_pem = key};
+                snprintf(base, sizeof base, "%s://%s", tls ? "https" : "http", listen);
+                r = cp_api_new(&ao, &api);
+                if (r >= 0)
+                        r = cp_httpd_start(&ho, cp_api_http_handler, api, &httpd);
+        }
+        if (r >= 0) {
+                uint16_t port = cp_httpd_port(httpd);
+                bool v6 = strchr(listen, ':') != NULL;
+                snprintf(base, sizeof base, "%s://%s%s%s:%u", tls ? "https" : "http", v6 ? "[" : "", listen,
+                         v6 ? "]" : "", port);
+                cp_api_set_base_url(api, base);
+        }
+        if (r >= 0)
+                r = cp_reconciler_new(store, rules, backend, &rec);
+        if (r >= 0)
+                r = cp_reconciler_start(rec, o->reconcile_interval_ms);
+        if (r >= 0) {
+                char pf[16];
+                int n = snprintf(pf, sizeof pf, "%u\n", cp_httpd_port(httpd));
+                if (o->port_file)
+                        r = cp_write_file(o->port_file, pf, (size_t) n, 0644);
+                printf("confpoold: listening on %s (state %s, token in %s/operator.token)\n", base, o->state_dir,
+                       o->state_dir);
+                fflush(stdout);
+        }
+        if (r >= 0) {
+                sigset_t set;
+                int sig;
+                sigemptyset(&set);
+                sigaddset(&set, SIGINT);
+                sigaddset(&set, SIGTERM);
+                sigwait(&set, &sig);
+        }
+        httpd = cp_httpd_stop(httpd);
+        rec = cp_reconciler_free(rec);
+        api = cp_api_free(api);
+        backend = cp_backend_free(backend);
+        store = cp_store_close(store);
+        rules = cp_rules_free(rules);
+        free(cert);
+        if (key) {
+                cp_wipe(key, strlen(key));
+                free(key);
+        }
+        return r;
+}

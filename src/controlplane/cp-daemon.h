@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef CP_CONTROLPLANE_DAEMON_H
+#define CP_CONTROLPLANE_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "confpool/error.h"
+
+typedef struct cp_daemon_options {
+        const char *state_dir;   /* required; created 0700 if missing */
+        const char *listen;      /* numeric address; NULL: 127.0.0.1 */
+        uint16_t port;           /* 0: ephemeral */
+        const char *config_path; /* JSON rules/config file or NULL */
+        const char *port_file;   /* write the bound port here (atomic) or NULL */
+        bool force_tls;          /* TLS even on loopback */
+        unsigned threads;
+        unsigned reconcile_interval_ms;
+} cp_daemon_options;
+
+/* Run until SIGINT/SIGTERM. */
+CP_WUR int cp_daemon_run(const cp_daemon_options *o);
+
+#endif

@@ -1,0 +1,637 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* confpoold's REST API at router level: every endpoint, LRO headers and
+ * operation endpoints, eTags, the error envelope, auth, limits; the
+ * reconciler is driven synchronously (cp_reconciler_run_once). */
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "basic/codec.h"
+#include "controlplane/cp-api.h"
+#include "controlplane/cp-reconciler.h"
+#include "controlplane/cp-store.h"
+#include "tests.h"
+
+#define SUB "6a8b4c2e-1f3d-4e5a-9b7c-0d1e2f3a4b5c"
+#define RGP "/subscriptions/" SUB "/resourceGroups/myResourceGroup"
+#define MC RGP "/providers/Microsoft.ContainerService/managedClusters/myAKSCluster"
+#define AP MC "/agentPools"
+#define CS "?api-version=2026-01-01"
+#define RS "?api-version=2021-04-01"
+#define FS "?api-version=2021-07-01"
+
+typedef struct env {
+        char dir[64];
+        cp_store *store;
+        cp_rules *rules;
+        cp_backend *backend;
+        cp_api *api;
+        cp_reconciler *rec;
+        char auth[128];
+} env;
+
+static env E;
+static cp_api_response R;
+static const char *if_match, *if_none_match, *custom_features;
+
+static bool fail_size(void *ud, const char *size) {
+        return cp_rules_size_fails(ud, size);
+}
+
+static void setup(const char *cfg) {
+        memset(&E, 0, sizeof E);
+        snprintf(E.dir, sizeof E.dir, "/tmp/cp-api-XXXXXX");
+        ASSERT_TRUE(mkdtemp(E.dir) != NULL);
+        char db[128];
+        snprintf(db, sizeof db, "%s/confpoold.db", E.dir);
+        ASSERT_OK(cp_cpstore_open(db, &E.store));
+        ASSERT_OK(cp_rules_new(&E.rules));
+        json_t *j = json_loads(cfg ? cfg : "{\"fakeBackend\":{\"readyDelayMs\":0}}", 0, NULL);
+        ASSERT_OK(cp_rules_load_json(E.rules, j));
+        json_decref(j);
+        ASSERT_OK(cp_backend_fake_new(cp_rules_ready_delay_ms(E.rules), fail_size, E.rules, &E.backend));
+        cp_api_options o = {.store = E.store, .rules = E.rules, .state_dir = E.dir, .base_url = "http://cp.test"};
+        ASSERT_OK(cp_api_new(&o, &E.api));
+        ASSERT_OK(cp_reconciler_new(E.store, E.rules, E.backend, &E.rec));
+        char tp[128];
+        snprintf(tp, sizeof tp, "%s/operator.token", E.dir);
+        size_t len;
+        uint8_t *tok = NULL;
+        FILE *f = fopen(tp, "r");
+        ASSERT_TRUE(f != NULL);
+        char t[100] = "";
+        ASSERT_TRUE(fscanf(f, "%99s", t) == 1);
+        fclose(f);
+        (void) tok;
+        (void) len;
+        snprintf(E.auth, sizeof E.auth, "Bearer %s", t);
+        if_match = if_none_match = custom_features = NULL;
+        memset(&R, 0, sizeof R);
+}
+
+static void teardown(void) {
+        cp_api_response_clear(&R);
+        cp_reconciler_free(E.rec);
+        cp_api_free(E.api);
+        cp_backend_free(E.backend);
+        cp_store_close(E.store);
+        cp_rules_free(E.rules);
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", E.dir);
+        if (system(cmd) != 0)
+                fprintf(stderr, "cleanup failed\n");
+}
+
+/* method, "path?query", body -> status; R holds the response */
+static unsigned call_auth(const char *auth, const char *method, const char *url, const char *body) {
+        char path[1024], ver[64] = "";
+        const char *q = strchr(url, '?');
+        snprintf(path, sizeof path, "%.*s", (int) (q ? (size_t) (q - url) : strlen(url)), url);
+        if (q && strncmp(q, "?api-version=", 13) == 0)
+                snprintf(ver, sizeof ver, "%s", q + 13);
+        cp_api_request rq = {.method = method,
+                             .path = path,
+                             .api_version = ver[0] ? ver : NULL,
+                             .authorization = auth,
+                             .if_match = if_match,
+                             .if_none_match = if_none_match,
+                             .host = "cp.test:443",
+                             .custom_features = custom_features,
+                             .body = (const uint8_t *) body,
+                             .body_len = body ? strlen(body) : 0};
+        cp_api_response_clear(&R);
+        cp_api_handle(E.api, &rq, &R);
+        if (R.raw) {
+                R.body = json_loadb(R.raw, R.raw_len, 0, NULL);
+                ASSERT_TRUE(R.body != NULL);
+        }
+        return R.status;
+}
+
+static unsigned call(const char *method, const char *url, const char *body) {
+        return call_auth(E.auth, method, url, body);
+}
+
+static const char *code(void) {
+        return json_string_value(json_object_get(json_object_get(R.body, "error"), "code"));
+}
+
+static const char *target(void) {
+        return json_string_value(json_object_get(json_object_get(R.body, "error"), "target"));
+}
+
+static const char *prop(const char *k) {
+        return json_string_value(json_object_get(json_object_get(R.body, "properties"), k));
+}
+
+static void reconcile(void) {
+        size_t active;
+        for (int i = 0; i < 10; i++) {
+                ASSERT_OK(cp_reconciler_run_once(E.rec, &active));
+                if (active == 0)
+                        return;
+        }
+}
+
+/* path of the Azure-AsyncOperation / Location header (without scheme+host) */
+static const char *hdr_path(const char *name, char *buf, size_t size) {
+        const char *v = cp_api_response_header(&R, name);
+        if (!v)
+                cp_test_fail(__FILE__, __LINE__, "no %s header", name);
+        const char *p = strstr(v, "://");
+        p = p ? strchr(p + 3, '/') : v;
+        snprintf(buf, size, "%s", p);
+        return buf;
+}
+
+static void base_cluster(void) {
+        ASSERT_EQ(call("PUT", RGP RS, "{\"location\":\"eastus\"}"), 201);
+        ASSERT_EQ(call("PUT", MC CS,
+                       "{\"location\":\"East US\",\"properties\":{\"agentPoolProfiles\":[{\"name\":\"nodepool1\","
+                       "\"count\":1,\"vmSize\":\"Standard_DC4as_v5\",\"mode\":\"System\"}]}}"),
+                  201);
+        reconcile();
+}
+
+TEST(auth) {
+        setup(NULL);
+        ASSERT_EQ(call_auth(NULL, "GET", RGP RS, NULL), 401);
+        ASSERT_STREQ(code(), "AuthenticationFailed");
+        ASSERT_TRUE(cp_api_response_header(&R, "WWW-Authenticate") != NULL);
+        ASSERT_EQ(call_auth("Bearer cpo_wrong", "GET", RGP RS, NULL), 401);
+        ASSERT_STREQ(code(), "InvalidAuthenticationToken");
+        ASSERT_EQ(call_auth("Basic b3A6cGFzcw==", "GET", RGP RS, NULL), 401);
+        char trunc[128];
+        snprintf(trunc, sizeof trunc, "%.*s", (int) strlen(E.auth) - 1, E.auth);
+        ASSERT_EQ(call_auth(trunc, "GET", RGP RS, NULL), 401);
+        ASSERT_EQ(call_auth("Bearer ", "GET", RGP RS, NULL), 401);
+        /* 401 comes before everything else, even unknown paths */
+        ASSERT_EQ(call_auth(NULL, "GET", "/nope", NULL), 401);
+        ASSERT_EQ(call("GET", RGP RS, NULL), 404);
+        /* the token file is 0600 and the DB holds its SHA-256 only */
+        char tp[128];
+        snprintf(tp, sizeof tp, "%s/operator.token", E.dir);
+        struct stat st;
+        ASSERT_EQ(stat(tp, &st), 0);
+        ASSERT_EQ(st.st_mode & 0777, 0600);
+        const char *tok = E.auth + 7;
+        uint8_t d[32];
+        unsigned dl;
+        EVP_Digest(tok, strlen(tok), d, &dl, EVP_sha256(), NULL);
+        char hex[65];
+        cp_hex_encode(d, 32, hex);
+        hex[64] = 0;
+        char(*h)[65] = NULL;
+        size_t n;
+        ASSERT_OK(cp_token_hashes(E.store, &h, &n));
+        ASSERT_EQ(n, 1);
+        ASSERT_STREQ(h[0], hex);
+        free(h);
+        /* a second start keeps the credential */
+        bool created = true;
+        ASSERT_OK(cp_auth_init(E.store, E.dir, &created));
+        ASSERT_FALSE(created);
+        teardown();
+}
+
+TEST(request_checks_and_envelope) {
+        setup(NULL);
+        ASSERT_EQ(call("GET", RGP, NULL), 400);
+        ASSERT_STREQ(code(), "MissingApiVersionParameter");
+        ASSERT_EQ(call("GET", MC "?api-version=2021-04-01", NULL), 400);
+        ASSERT_STREQ(code(), "InvalidApiVersionParameter");
+        ASSERT_EQ(call("GET", RGP "?api-version=2026-01-01-preview", NULL), 400);
+        ASSERT_EQ(call("GET", "/subscriptions/not-a-guid/resourcegroups/x" RS, NULL), 400);
+        ASSERT_STREQ(code(), "InvalidSubscriptionId");
+        ASSERT_EQ(call("GET", "/other" RS, NULL), 404);
+        ASSERT_EQ(call("GET", RGP "/providers/Microsoft.ContainerService/nothing" CS, NULL), 404);
+        ASSERT_STREQ(code(), "NotFound");
+        ASSERT_EQ(call("POST", RGP RS, "{}"), 405);
+        ASSERT_STREQ(code(), "MethodNotAllowed");
+        ASSERT_EQ(call("PUT", RGP RS, "{\"location\":"), 400);
+        ASSERT_STREQ(code(), "InvalidRequestContent");
+        ASSERT_EQ(call("PUT", RGP RS, "{\"location\":\"a\",\"location\":\"b\"}"), 400);
+        char deep[200];
+        memset(deep, '[', 60);
+        memset(deep + 60, ']', 60);
+        deep[120] = 0;
+        ASSERT_EQ(call("PUT", RGP RS, deep), 400);
+        size_t big = 1024 * 1024 + 1;
+        char *b = malloc(big + 1);
+        memset(b, ' ', big);
+        b[big] = 0;
+        ASSERT_EQ(call("PUT", RGP RS, b), 413);
+        ASSERT_STREQ(code(), "RequestEntityTooLarge");
+        free(b);
+        /* the envelope has code, message, details (and target when known) */
+        ASSERT_EQ(call("PUT", RGP RS, "{}"), 400);
+        json_t *e = json_object_get(R.body, "error");
+        ASSERT_STREQ(code(), "LocationRequired");
+        ASSERT_STREQ(target(), "location");
+        ASSERT_TRUE(json_is_string(json_object_get(e, "message")));
+        ASSERT_TRUE(json_is_array(json_object_get(e, "details")));
+        teardown();
+}
+
+TEST(resource_groups) {
+        setup(NULL);
+        ASSERT_EQ(call("PUT", RGP RS, "{\"location\":\"eastus\",\"tags\":{\"a\":\"b\"}}"), 201);
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "type")), "Microsoft.Resources/resourceGroups");
+        ASSERT_EQ(call("PUT", RGP RS, "{\"location\":\"eastus\"}"), 200);
+        ASSERT_EQ(call("PUT", RGP RS, "{\"location\":\"westus\"}"), 409);
+        ASSERT_EQ(call("GET", "/subscriptions/" SUB "/resourcegroups/MYRESOURCEGROUP" RS, NULL), 200);
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "name")), "myResourceGroup");
+        ASSERT_EQ(call("GET", "/subscriptions/" SUB "/resourcegroups" RS, NULL), 200);
+        ASSERT_EQ(json_array_size(json_object_get(R.body, "value")), 1);
+        ASSERT_EQ(call("PUT", "/subscriptions/" SUB "/resourcegroups/bad.name." RS, "{\"location\":\"eastus\"}"), 400);
+        ASSERT_STREQ(code(), "InvalidResourceGroupName");
+        ASSERT_EQ(call("DELETE", RGP RS, NULL), 200);
+        ASSERT_EQ(call("GET", RGP RS, NULL), 404);
+        ASSERT_STREQ(code(), "ResourceGroupNotFound");
+        ASSERT_EQ(call("DELETE", RGP RS, NULL), 204);
+        teardown();
+}
+
+TEST(cluster_lifecycle) {
+        setup(NULL);
+        const char *ok = "{\"location\":\"eastus\",\"properties\":{\"agentPoolProfiles\":[{\"name\":\"nodepool1\","
+                         "\"count\":1,\"vmSize\":\"Standard_DC4as_v5\",\"mode\":\"System\"}]}}";
+        ASSERT_EQ(call("PUT", MC CS, ok), 404);
+        ASSERT_STREQ(code(), "ResourceGroupNotFound");
+        ASSERT_EQ(call("PUT", RGP RS, "{\"location\":\"eastus\"}"), 201);
+        ASSERT_EQ(call("PUT", MC CS, "{\"properties\":{}}"), 400);
+        ASSERT_STREQ(code(), "LocationRequired");
+        ASSERT_EQ(call("PUT", MC CS, "{\"location\":\"eastus\",\"properties\":{}}"), 400);
+        ASSERT_STREQ(code(), "InvalidParameter");
+        ASSERT_STREQ(target(), "agentPoolProfiles");
+        ASSERT_EQ(call("PUT", MC CS,
+                       "{\"location\":\"eastus\",\"properties\":{\"agentPoolProfiles\":[{\"name\":\"a\",\"mode\":\"User\","
+                       "\"vmSize\":\"Standard_D4s_v5\"}]}}"),
+                  400);
+        ASSERT_STREQ(code(), "MustDefineAtLeastOneSystemPool");
+        ASSERT_EQ(call("PUT", MC CS,
+                       "{\"location\":\"eastus\",\"properties\":{\"kubernetesVersion\":\"1.20\",\"agentPoolProfiles\":[{"
+                       "\"name\":\"a\",\"vmSize\":\"Standard_D4s_v5\"}]}}"),
+                  400);
+        ASSERT_STREQ(code(), "KubernetesVersionNotSupported");
+        /* an invalid second profile: nothing of the cluster is stored */
+        ASSERT_EQ(call("PUT", MC CS,
+                       "{\"location\":\"eastus\",\"properties\":{\"agentPoolProfiles\":[{\"name\":\"sys\",\"mode\":"
+                       "\"System\",\"vmSize\":\"Standard_D4s_v5\"},{\"name\":\"cvm\",\"vmSize\":\"Standard_DC4as_v5\","
+                       "\"enableFIPS\":true}]}}"),
+                  400);
+        ASSERT_STREQ(code(), "CVMNotSupportedWithFIPS");
+        ASSERT_STREQ(target(), "agentPoolProfiles[1].properties.enableFIPS");
+        ASSERT_EQ(call("GET", MC CS, NULL), 404);
+        ASSERT_EQ(call("GET", AP "/sys" CS, NULL), 404);
+        ASSERT_EQ(call("PUT", RGP "/providers/Microsoft.ContainerService/managedClusters/-bad" CS, ok), 400);
+        ASSERT_STREQ(code(), "InvalidResourceName");
+
+        ASSERT_EQ(call("PUT", MC CS, ok), 201);
+        ASSERT_STREQ(prop("provisioningState"), "Creating");
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "type")), "Microsoft.ContainerService/ManagedClusters");
+        ASSERT_STREQ(prop("currentKubernetesVersion"), "1.33.2");
+        char op[512];
+        hdr_path("Azure-AsyncOperation", op, sizeof op);
+        ASSERT_TRUE(strstr(op, "/providers/Microsoft.ContainerService/locations/eastus/operations/") != NULL);
+        ASSERT_TRUE(strstr(cp_api_response_header(&R, "Azure-AsyncOperation"), "http://cp.test:443/") != NULL);
+        ASSERT_EQ(call("PUT", MC CS, ok), 409); /* create in progress */
+        ASSERT_STREQ(code(), "OperationNotAllowed");
+        ASSERT_EQ(call("GET", op, NULL), 200);
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "status")), "InProgress");
+        reconcile();
+        ASSERT_EQ(call("GET", op, NULL), 200);
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "status")), "Succeeded");
+        ASSERT_TRUE(json_is_string(json_object_get(R.body, "endTime")));
+        ASSERT_EQ(call("GET", MC CS, NULL), 200);
+        ASSERT_STREQ(prop("provisioningState"), "Succeeded");
+        json_t *profiles = json_object_get(json_object_get(R.body, "properties"), "agentPoolProfiles");
+        ASSERT_EQ(json_array_size(profiles), 1);
+        ASSERT_STREQ(json_string_value(json_object_get(json_array_get(profiles, 0), "provisioningState")), "Succeeded");
+        ASSERT_EQ(call("GET", RGP "/providers/Microsoft.ContainerService/managedClusters" CS, NULL), 200);
+        ASSERT_EQ(json_array_size(json_object_get(R.body, "value")), 1);
+        ASSERT_EQ(call("GET", "/subscriptions/" SUB "/providers/Microsoft.ContainerService/managedClusters" CS, NULL), 200);
+        ASSERT_EQ(json_array_size(json_object_get(R.body, "value")), 1);
+        /* updates: no new pools through the cluster, tags and version upgrades ok */
+        ASSERT_EQ(call("PUT", MC CS,
+                       "{\"location\":\"eastus\",\"properties\":{\"agentPoolProfiles\":[{\"name\":\"nodepool1\"},{\"name\":"
+                       "\"extra\"}]}}"),
+                  400);
+        ASSERT_STREQ(code(), "BadRequest");
+        ASSERT_STREQ(target(), "agentPoolProfiles");
+        ASSERT_EQ(call("PUT", MC CS, "{\"location\":\"westus\",\"properties\":{}}"), 400);
+        ASSERT_STREQ(code(), "PropertyChangeNotAllowed");
+        ASSERT_EQ(call("PUT", MC CS, "{\"location\":\"eastus\",\"properties\":{\"kubernetesVersion\":\"1.32\"}}"), 400);
+        ASSERT_STREQ(code(), "NotAllowedVersionDowngrade");
+        ASSERT_EQ(call("PUT", MC CS, "{\"location\":\"eastus\",\"tags\":{\"env\":\"x\"},\"properties\":{\"kubernetesVersion\":\"1.34\"}}"), 200);
+        ASSERT_STREQ(prop("provisioningState"), "Updating");
+        ASSERT_STREQ(prop("currentKubernetesVersion"), "1.34.1");
+        reconcile();
+        ASSERT_EQ(call("GET", MC "/availableAgentPoolVersions" CS, NULL), 200);
+        ASSERT_TRUE(json_array_size(json_object_get(json_object_get(R.body, "properties"), "agentPoolVersions")) >= 5);
+        ASSERT_EQ(call("GET", "/subscriptions/" SUB "/providers/Microsoft.ContainerService/locations/eastus/kubernetesVersions" CS, NULL), 200);
+        json_t *vals = json_object_get(R.body, "values");
+        ASSERT_TRUE(json_array_size(vals) >= 5);
+        bool found_default = false;
+        size_t i;
+        json_t *v;
+        json_array_foreach(vals, i, v) if (json_is_true(json_object_get(v, "isDefault"))) found_default =
+                strcmp(json_string_value(json_object_get(v, "version")), "1.33") == 0;
+        ASSERT_TRUE(found_default);
+        /* abort with nothing running */
+        ASSERT_EQ(call("POST", MC "/abort" CS, NULL), 409);
+        /* delete cascades to the pools */
+        ASSERT_EQ(call("DELETE", MC CS, NULL), 202);
+        ASSERT_TRUE(cp_api_response_header(&R, "Location") != NULL);
+        hdr_path("Azure-AsyncOperation", op, sizeof op);
+        ASSERT_EQ(call("GET", AP "/nodepool1" CS, NULL), 200);
+        ASSERT_STREQ(prop("provisioningState"), "Deleting");
+        reconcile();
+        ASSERT_EQ(call("GET", op, NULL), 200);
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "status")), "Succeeded");
+        ASSERT_EQ(call("GET", MC CS, NULL), 404);
+        ASSERT_STREQ(code(), "ResourceNotFound");
+        ASSERT_EQ(call("DELETE", MC CS, NULL), 204);
+        teardown();
+}
+
+TEST(agent_pool_lro_and_etags) {
+        setup(NULL);
+        base_cluster();
+        const char *body = "{\"properties\":{\"count\":3,\"vmSize\":\"Standard_DC4as_v5\",\"mode\":\"User\"}}";
+        if_match = "\"nope\"";
+        ASSERT_EQ(call("PUT", AP "/cvmnodepool" CS, body), 412); /* If-Match on a missing pool */
+        if_match = NULL;
+        ASSERT_EQ(call("PUT", AP "/cvmnodepool" CS, body), 201);
+        ASSERT_STREQ(prop("provisioningState"), "Creating");
+        ASSERT_STREQ(prop("nodeImageVersion"), "AKSUbuntu-2004gen2CVMcontainerd-202511.18.0");
+        ASSERT_STREQ(cp_api_response_header(&R, "Retry-After"), "1");
+        char etag[64], op[512], res[512];
+        snprintf(etag, sizeof etag, "%s", prop("eTag"));
+        ASSERT_TRUE(strstr(cp_api_response_header(&R, "ETag"), etag) != NULL);
+        hdr_path("Azure-AsyncOperation", op, sizeof op);
+        snprintf(res, sizeof res, "%s", op);
+        char *o = strstr(res, "/operations/");
+        memmove(o + 17, o + 11, strlen(o + 11) + 1);
+        memcpy(o, "/operationresults", 17);
+        ASSERT_EQ(call("PUT", AP "/cvmnodepool" CS, body), 409);
+        ASSERT_STREQ(code(), "OperationNotAllowed");
+        ASSERT_EQ(call("GET", res, NULL), 202);
+        ASSERT_TRUE(cp_api_response_header(&R, "Location") != NULL);
+        reconcile();
+        ASSERT_EQ(call("GET", op, NULL), 200);
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "status")), "Succeeded");
+        ASSERT_EQ(call("GET", res, NULL), 200);
+        ASSERT_STREQ(prop("provisioningState"), "Succeeded");
+        ASSERT_EQ(call("GET", AP "/cvmnodepool" CS, NULL), 200);
+        ASSERT_STREQ(prop("vmSize"), "Standard_DC4as_v5");
+        ASSERT_STREQ(prop("provisioningState"), "Succeeded");
+        ASSERT_EQ(call("GET", AP CS, NULL), 200);
+        ASSERT_EQ(json_array_size(json_object_get(R.body, "value")), 2);
+        /* machines */
+        ASSERT_EQ(call("GET", AP "/cvmnodepool/machines" CS, NULL), 200);
+        json_t *ms = json_object_get(R.body, "value");
+        ASSERT_EQ(json_array_size(ms), 3);
+        json_t *m0 = json_array_get(ms, 0);
+        ASSERT_STREQ(json_string_value(json_object_get(json_object_get(json_object_get(m0, "properties"), "nodeLabels"),
+                                                       "kubernetes.azure.com/security-type")),
+                     "ConfidentialVM");
+        char mname[128], mpath[512];
+        snprintf(mname, sizeof mname, "%s", json_string_value(json_object_get(m0, "name")));
+        snprintf(mpath, sizeof mpath, AP "/cvmnodepool/machines/%s" CS, mname);
+        ASSERT_EQ(call("GET", mpath, NULL), 200);
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "name")), mname);
+        ASSERT_EQ(call("GET", AP "/cvmnodepool/machines/nothere" CS, NULL), 404);
+        /* eTags */
+        if_none_match = "*";
+        ASSERT_EQ(call("PUT", AP "/cvmnodepool" CS, body), 412);
+        ASSERT_STREQ(code(), "PreconditionFailed");
+        if_none_match = NULL;
+        if_match = "\"0000\"";
+        ASSERT_EQ(call("PUT", AP "/cvmnodepool" CS, "{\"properties\":{\"count\":4}}"), 412);
+        char quoted[80];
+        snprintf(quoted, sizeof quoted, "W/\"%s\"", etag);
+        if_match = quoted;
+        ASSERT_EQ(call("PUT", AP "/cvmnodepool" CS, "{\"properties\":{\"count\":4}}"), 200);
+        ASSERT_STREQ(prop("provisioningState"), "Updating");
+        ASSERT_TRUE(strcmp(prop("eTag"), etag) != 0);
+        ASSERT_TRUE(cp_api_response_header(&R, "Azure-AsyncOperation") != NULL);
+        if_match = NULL;
+        reconcile();
+        ASSERT_EQ(call("GET", AP "/cvmnodepool/machines" CS, NULL), 200);
+        ASSERT_EQ(json_array_size(json_object_get(R.body, "value")), 4);
+        /* vmSize change refused */
+        ASSERT_EQ(call("PUT", AP "/cvmnodepool" CS, "{\"properties\":{\"vmSize\":\"Standard_D4s_v5\"}}"), 400);
+        ASSERT_STREQ(code(), "CVMResizeNotSupported");
+        ASSERT_STREQ(target(), "properties.vmSize");
+        /* delete: 202 + Location; operationresults 202 then 204 */
+        if_match = "\"0000\"";
+        ASSERT_EQ(call("DELETE", AP "/cvmnodepool" CS, NULL), 412);
+        if_match = NULL;
+        ASSERT_EQ(call("DELETE", AP "/cvmnodepool" CS, NULL), 202);
+        hdr_path("Location", res, sizeof res);
+        ASSERT_TRUE(strstr(res, "/operationresults/") != NULL);
+        ASSERT_TRUE(cp_api_response_header(&R, "Azure-AsyncOperation") != NULL);
+        ASSERT_EQ(call("DELETE", AP "/cvmnodepool" CS, NULL), 202); /* idempotent while deleting */
+        ASSERT_EQ(call("GET", res, NULL), 202);
+        reconcile();
+        ASSERT_EQ(call("GET", res, NULL), 204);
+        ASSERT_EQ(call("GET", AP "/cvmnodepool" CS, NULL), 404);
+        ASSERT_EQ(call("DELETE", AP "/cvmnodepool" CS, NULL), 204);
+        ASSERT_EQ(call("GET", AP "/cvmnodepool/machines" CS, NULL), 404);
+        /* the last System pool cannot go */
+        ASSERT_EQ(call("DELETE", AP "/nodepool1" CS, NULL), 400);
+        ASSERT_STREQ(code(), "MustDefineAtLeastOneSystemPool");
+        ASSERT_EQ(call("GET", "/subscriptions/" SUB "/providers/Microsoft.ContainerService/locations/eastus/operations/nope" CS, NULL), 404);
+        teardown();
+}
+
+TEST(abort_upgrade_profile_delete_machines) {
+        setup(NULL);
+        base_cluster();
+        ASSERT_EQ(call("PUT", AP "/np2" CS, "{\"properties\":{\"count\":3,\"vmSize\":\"Standard_D4s_v5\",\"orchestratorVersion\":\"1.31\"}}"), 201);
+        char op[512];
+        hdr_path("Azure-AsyncOperation", op, sizeof op);
+        ASSERT_EQ(call("POST", AP "/np2/abort" CS, NULL), 202);
+        ASSERT_TRUE(cp_api_response_header(&R, "Location") != NULL);
+        ASSERT_EQ(call("GET", op, NULL), 200);
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "status")), "Canceled");
+        ASSERT_EQ(call("GET", AP "/np2" CS, NULL), 200);
+        ASSERT_STREQ(prop("provisioningState"), "Canceled");
+        ASSERT_EQ(call("POST", AP "/np2/abort" CS, NULL), 409);
+        ASSERT_STREQ(code(), "NoOngoingOperation");
+        /* re-PUT drives it to its goal */
+        ASSERT_EQ(call("PUT", AP "/np2" CS, "{\"properties\":{}}"), 200);
+        reconcile();
+        ASSERT_EQ(call("GET", AP "/np2" CS, NULL), 200);
+        ASSERT_STREQ(prop("provisioningState"), "Succeeded");
+        ASSERT_STREQ(prop("currentOrchestratorVersion"), "1.31.10");
+        /* upgrade profile: newer versions up to the control plane's */
+        ASSERT_EQ(call("GET", AP "/np2/upgradeProfiles/default" CS, NULL), 200);
+        json_t *ups = json_object_get(json_object_get(R.body, "properties"), "upgrades");
+        ASSERT_EQ(json_array_size(ups), 2);
+        ASSERT_STREQ(json_string_value(json_object_get(json_array_get(ups, 0), "kubernetesVersion")), "1.32.6");
+        ASSERT_STREQ(prop("latestNodeImageVersion"), "AKSUbuntu-2204gen2containerd-202511.18.0");
+        /* node image upgrade: nothing newer -> 200; an older image -> 202 and the nodes are replaced */
+        ASSERT_EQ(call("POST", AP "/np2/upgradeNodeImageVersion" CS, NULL), 200);
+        json_t *doc = NULL;
+        char id[512];
+        snprintf(id, sizeof id, "%s", AP "/np2");
+        ASSERT_OK(cp_res_get(E.store, id, &doc, NULL));
+        json_object_set_new(json_object_get(doc, "properties"), "nodeImageVersion",
+                            json_string("AKSUbuntu-2204gen2containerd-202501.01.0"));
+        ASSERT_OK(cp_res_update(E.store, id, doc, NULL));
+        json_decref(doc);
+        ASSERT_EQ(call("POST", AP "/np2/upgradeNodeImageVersion" CS, NULL), 202);
+        ASSERT_STREQ(prop("provisioningState"), "UpgradingNodeImageVersion");
+        ASSERT_STREQ(prop("nodeImageVersion"), "AKSUbuntu-2204gen2containerd-202511.18.0");
+        ASSERT_EQ(call("POST", AP "/np2/upgradeNodeImageVersion" CS, NULL), 409);
+        reconcile();
+        ASSERT_EQ(call("GET", AP "/np2/machines" CS, NULL), 200);
+        json_t *ms = json_object_get(R.body, "value");
+        ASSERT_EQ(json_array_size(ms), 3);
+        ASSERT_STREQ(json_string_value(json_object_get(json_object_get(json_array_get(ms, 2), "properties"), "nodeImageVersion")),
+                     "AKSUbuntu-2204gen2containerd-202511.18.0");
+        /* deleteMachines */
+        char body[256];
+        snprintf(body, sizeof body, "{\"machineNames\":[\"%s\"]}", json_string_value(json_object_get(json_array_get(ms, 0), "name")));
+        ASSERT_EQ(call("POST", AP "/np2/deleteMachines" CS, "{\"machineNames\":[\"nothere\"]}"), 400);
+        ASSERT_EQ(call("POST", AP "/np2/deleteMachines" CS, "{}"), 400);
+        ASSERT_EQ(call("POST", AP "/np2/deleteMachines" CS, body), 202);
+        ASSERT_TRUE(cp_api_response_header(&R, "Location") != NULL);
+        reconcile();
+        ASSERT_EQ(call("GET", AP "/np2" CS, NULL), 200);
+        ASSERT_EQ(json_integer_value(json_object_get(json_object_get(R.body, "properties"), "count")), 2);
+        ASSERT_EQ(call("GET", AP "/np2/machines" CS, NULL), 200);
+        ASSERT_EQ(json_array_size(json_object_get(R.body, "value")), 2);
+        teardown();
+}
+
+TEST(features_providers_gating) {
+        setup(NULL);
+        base_cluster();
+        const char *al = "{\"properties\":{\"count\":1,\"vmSize\":\"Standard_DC4as_v5\",\"osSKU\":\"AzureLinux\"}}";
+        ASSERT_EQ(call("PUT", AP "/alcvm" CS, al), 400);
+        ASSERT_STREQ(code(), "PreviewFeatureNotRegistered");
+        ASSERT_TRUE(strstr(json_string_value(json_object_get(json_object_get(R.body, "error"), "message")),
+                           "Microsoft.ContainerService/AzureLinuxCVMPreview not registered") != NULL);
+        const char *f = "/subscriptions/" SUB "/providers/Microsoft.Features/providers/Microsoft.ContainerService/features/AzureLinuxCVMPreview";
+        char url[512];
+        snprintf(url, sizeof url, "%s" FS, f);
+        ASSERT_EQ(call("GET", url, NULL), 200);
+        ASSERT_STREQ(prop("state"), "NotRegistered");
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "name")), "Microsoft.ContainerService/AzureLinuxCVMPreview");
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "type")), "Microsoft.Features/providers/features");
+        snprintf(url, sizeof url, "%s/register" FS, f);
+        ASSERT_EQ(call("POST", url, NULL), 200);
+        ASSERT_STREQ(prop("state"), "Registering");
+        snprintf(url, sizeof url, "%s" FS, f);
+        ASSERT_EQ(call("GET", url, NULL), 200);
+        ASSERT_STREQ(prop("state"), "Registered");
+        ASSERT_EQ(call("PUT", AP "/alcvm" CS, al), 201);
+        ASSERT_STREQ(prop("nodeImageVersion"), "AKSAzureLinux-V3gen2CVM-202511.18.0");
+        snprintf(url, sizeof url, "%s/unregister" FS, f);
+        ASSERT_EQ(call("POST", url, NULL), 200);
+        ASSERT_STREQ(prop("state"), "Unregistering");
+        ASSERT_EQ(call("GET", "/subscriptions/" SUB "/providers/Microsoft.Features/features" FS, NULL), 200);
+        ASSERT_TRUE(json_array_size(json_object_get(R.body, "value")) >= 3);
+        ASSERT_EQ(call("GET", "/subscriptions/" SUB "/providers/Microsoft.Features/providers/Microsoft.ContainerService/features" FS, NULL), 200);
+        ASSERT_TRUE(json_array_size(json_object_get(R.body, "value")) >= 3);
+        ASSERT_EQ(call("GET", "/subscriptions/" SUB "/providers/Microsoft.Features/providers/Microsoft.ContainerService/features/Nope" FS, NULL), 404);
+        ASSERT_STREQ(code(), "FeatureNotFound");
+        /* per-request feature header (aks-preview --aks-custom-headers) */
+        custom_features = "Microsoft.ContainerService/ConfidentialTDXPreview";
+        ASSERT_EQ(call("PUT", AP "/tdx" CS, "{\"properties\":{\"count\":1,\"vmSize\":\"Standard_DC4es_v5\"}}"), 201);
+        custom_features = NULL;
+        ASSERT_EQ(call("PUT", AP "/tdx2" CS, "{\"properties\":{\"count\":1,\"vmSize\":\"Standard_DC4es_v5\"}}"), 400);
+        ASSERT_STREQ(code(), "PreviewFeatureNotRegistered");
+        /* providers */
+        ASSERT_EQ(call("GET", "/subscriptions/" SUB "/providers/Microsoft.ContainerService" RS, NULL), 200);
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "registrationState")), "NotRegistered");
+        ASSERT_EQ(call("POST", "/subscriptions/" SUB "/providers/Microsoft.ContainerService/register" RS, NULL), 200);
+        ASSERT_EQ(call("GET", "/subscriptions/" SUB "/providers/microsoft.containerservice" RS, NULL), 200);
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "registrationState")), "Registered");
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "namespace")), "Microsoft.ContainerService");
+        ASSERT_EQ(call("GET", "/subscriptions/" SUB "/providers/Microsoft.Nope" RS, NULL), 404);
+        ASSERT_STREQ(code(), "InvalidResourceNamespace");
+        ASSERT_EQ(call("POST", "/subscriptions/" SUB "/providers/Microsoft.ContainerService/unregister" RS, NULL), 200);
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "registrationState")), "Unregistered");
+        ASSERT_EQ(call("GET", "/subscriptions/" SUB "/providers/Microsoft.Features" RS, NULL), 200);
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "registrationState")), "Registered");
+        teardown();
+}
+
+TEST(cluster_abort) {
+        setup(NULL);
+        ASSERT_EQ(call("PUT", RGP RS, "{\"location\":\"eastus\"}"), 201);
+        ASSERT_EQ(call("PUT", MC CS,
+                       "{\"location\":\"eastus\",\"properties\":{\"agentPoolProfiles\":[{\"name\":\"nodepool1\","
+                       "\"count\":2,\"vmSize\":\"Standard_D4s_v5\"}]}}"),
+                  201);
+        char op[512];
+        hdr_path("Azure-AsyncOperation", op, sizeof op);
+        ASSERT_EQ(call("POST", MC "/abort" CS, NULL), 202);
+        ASSERT_TRUE(cp_api_response_header(&R, "Location") != NULL);
+        ASSERT_EQ(call("GET", op, NULL), 200);
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "status")), "Canceled");
+        ASSERT_STREQ(json_string_value(json_object_get(json_object_get(R.body, "error"), "code")), "OperationCanceled");
+        ASSERT_EQ(call("GET", AP "/nodepool1" CS, NULL), 200);
+        ASSERT_STREQ(prop("provisioningState"), "Canceled");
+        ASSERT_STREQ(prop("mode"), "System"); /* the only profile defaults to System */
+        ASSERT_EQ(call("GET", MC CS, NULL), 200);
+        ASSERT_STREQ(prop("provisioningState"), "Canceled");
+        reconcile(); /* nothing left to drive */
+        size_t active = 1;
+        ASSERT_OK(cp_reconciler_run_once(E.rec, &active));
+        ASSERT_EQ(active, 0);
+        ASSERT_EQ(call("POST", MC "/abort" CS, NULL), 409);
+        /* a re-PUT of the pool drives it to its goal */
+        ASSERT_EQ(call("PUT", AP "/nodepool1" CS, "{\"properties\":{}}"), 200);
+        reconcile();
+        ASSERT_EQ(call("GET", AP "/nodepool1/machines" CS, NULL), 200);
+        ASSERT_EQ(json_array_size(json_object_get(R.body, "value")), 2);
+        teardown();
+}
+
+TEST(failures_quota_and_group_delete) {
+        setup("{\"fakeBackend\":{\"readyDelayMs\":0,\"failSizes\":[\"Standard_DC8as_v5\"]},\"vcpuQuota\":{\"eastus\":24}}");
+        base_cluster(); /* 4 vCPUs */
+        ASSERT_EQ(call("PUT", AP "/big" CS, "{\"properties\":{\"count\":6,\"vmSize\":\"Standard_DC4as_v5\"}}"), 400);
+        ASSERT_STREQ(code(), "ErrCode_InsufficientVCPUQuota");
+        ASSERT_EQ(call("PUT", AP "/bad" CS, "{\"properties\":{\"count\":2,\"vmSize\":\"Standard_DC8as_v5\"}}"), 201);
+        char op[512];
+        hdr_path("Azure-AsyncOperation", op, sizeof op);
+        reconcile();
+        ASSERT_EQ(call("GET", op, NULL), 200);
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "status")), "Failed");
+        ASSERT_STREQ(json_string_value(json_object_get(json_object_get(R.body, "error"), "code")), "NodeProvisioningFailed");
+        char res[512];
+        snprintf(res, sizeof res, "%s", op);
+        char *o = strstr(res, "/operations/");
+        memmove(o + 17, o + 11, strlen(o + 11) + 1);
+        memcpy(o, "/operationresults", 17);
+        ASSERT_EQ(call("GET", res, NULL), 500);
+        ASSERT_STREQ(code(), "NodeProvisioningFailed");
+        ASSERT_EQ(call("GET", AP "/bad" CS, NULL), 200);
+        ASSERT_STREQ(prop("provisioningState"), "Failed");
+        ASSERT_STREQ(json_string_value(json_object_get(json_object_get(json_object_get(json_object_get(R.body, "properties"),
+                                                                                       "status"),
+                                                                       "provisioningError"),
+                                                       "code")),
+                     "NodeProvisioningFailed");
+        /* deleting the group removes the cluster and its pools */
+        ASSERT_EQ(call("DELETE", RGP RS, NULL), 202);
+        char loc[512];
+        hdr_path("Location", loc, sizeof loc);
+        ASSERT_TRUE(strstr(loc, "/subscriptions/" SUB "/operationresults/") != NULL);
+        ASSERT_EQ(call("PUT", MC CS, "{\"location\":\"eastus\",\"properties\":{}}"), 409);
+        reconcile();
+        reconcile();
+        ASSERT_EQ(call("GET", loc, NULL), 204);
+        ASSERT_EQ(call("GET", RGP RS, NULL), 404);
+        ASSERT_EQ(call("GET", MC CS, NULL), 404);
+        teardown();
+}

@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The shared SQLite store (migrations, nested transactions, crash
+ * consistency by re-opening) and confpoold's schema on top of it. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "controlplane/cp-store.h"
+#include "tests.h"
+
+static char *tmp_db(void) {
+        static char path[256];
+        char dir[] = "/tmp/cp-store-XXXXXX";
+        if (!mkdtemp(dir))
+                cp_test_fail(__FILE__, __LINE__, "mkdtemp");
+        snprintf(path, sizeof path, "%s/test.db", dir);
+        return path;
+}
+
+static long long count(cp_store *s, const char *sql) {
+        sqlite3_stmt *st = NULL;
+        if (cp_store_prepare(s, sql, &st) < 0 || cp_store_step(s, st) != 1)
+                cp_test_fail(__FILE__, __LINE__, "%s: %s", sql, cp_error_message());
+        long long v = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        return v;
+}
+
+static const cp_store_migration m_v1[] = {{1, "CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)"}};
+static const cp_store_migration m_v2[] = {{1, "CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)"},
+                                          {2, "ALTER TABLE t ADD COLUMN w TEXT; INSERT INTO t(k,v,w) VALUES('m',2,'x')"}};
+static const cp_store_migration m_bad[] = {{1, "CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)"},
+                                           {2, "CREATE TABLE u (a INTEGER); THIS IS NOT SQL"}};
+static const cp_store_migration m_unordered[] = {{2, "SELECT 1"}, {1, "SELECT 1"}};
+
+TEST(migrations_are_versioned_and_atomic) {
+        const char *path = tmp_db();
+        cp_store *s = NULL;
+        ASSERT_OK(cp_store_open(path, m_v1, 1, &s));
+        ASSERT_EQ(cp_store_schema_version(s), 1);
+        ASSERT_EQ(count(s, "SELECT COUNT(*) FROM schema_version"), 1);
+        ASSERT_EQ(count(s, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
+        s = cp_store_close(s);
+        /* upgrade applies only the new migration */
+        ASSERT_OK(cp_store_open(path, m_v2, 2, &s));
+        ASSERT_EQ(cp_store_schema_version(s), 2);
+        ASSERT_EQ(count(s, "SELECT COUNT(*) FROM t WHERE w = 'x'"), 1);
+        s = cp_store_close(s);
+        /* reopening at v2 does not re-run migration 2 */
+        ASSERT_OK(cp_store_open(path, m_v2, 2, &s));
+        ASSERT_EQ(count(s, "SELECT COUNT(*) FROM t"), 1);
+        s = cp_store_close(s);
+        /* an older program refuses a newer database */
+        ASSERT_ERR(cp_store_open(path, m_v1, 1, &s), CP_EVERSION);
+        ASSERT_ERR(cp_store_open(path, m_unordered, 2, &s), CP_EINVAL);
+        /* a failing migration leaves the previous schema intact */
+        const char *p2 = tmp_db();
+        ASSERT_ERR(cp_store_open(p2, m_bad, 2, &s), CP_ESTORAGE);
+        ASSERT_OK(cp_store_open(p2, m_v1, 1, &s));
+        ASSERT_EQ(cp_store_schema_version(s), 1);
+        ASSERT_EQ(count(s, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'u'"), 0);
+        s = cp_store_close(s);
+        cp_error_clear();
+}
+
+TEST(transactions_nest_and_roll_back) {
+        cp_store *s = NULL;
+        ASSERT_OK(cp_store_open(tmp_db(), m_v1, 1, &s));
+        ASSERT_OK(cp_store_begin(s));
+        ASSERT_OK(cp_store_exec(s, "INSERT INTO t VALUES ('a', 1)"));
+        ASSERT_OK(cp_store_begin(s));
+        ASSERT_OK(cp_store_exec(s, "INSERT INTO t VALUES ('b', 2)"));
+        ASSERT_OK(cp_store_commit(s)); /* inner: nothing reaches SQLite yet */
+        ASSERT_OK(cp_store_commit(s));
+        ASSERT_EQ(count(s, "SELECT COUNT(*) FROM t"), 2);
+        ASSERT_OK(cp_store_begin(s));
+        ASSERT_OK(cp_store_exec(s, "INSERT INTO t VALUES ('c', 3)"));
+        cp_store_rollback(s);
+        ASSERT_EQ(count(s, "SELECT COUNT(*) FROM t"), 2);
+        /* an inner rollback poisons the outer commit */
+        ASSERT_OK(cp_store_begin(s));
+        ASSERT_OK(cp_store_exec(s, "INSERT INTO t VALUES ('d', 4)"));
+        ASSERT_OK(cp_store_begin(s));
+        cp_store_rollback(s);
+        ASSERT_ERR(cp_store_commit(s), CP_ESTORAGE);
+        ASSERT_EQ(count(s, "SELECT COUNT(*) FROM t"), 2);
+        ASSERT_ERR(cp_store_commit(s), CP_EBADSEQ);
+        /* a read transaction may still write (single serialised connection) */
+        ASSERT_OK(cp_store_begin_read(s));
+        ASSERT_EQ(count(s, "SELECT COUNT(*) FROM t"), 2);
+        ASSERT_OK(cp_store_exec(s, "INSERT INTO t VALUES ('e', 5)"));
+        ASSERT_OK(cp_store_commit(s));
+        ASSERT_EQ(count(s, "SELECT COUNT(*) FROM t"), 3);
+        /* constraint violations surface as CP_ESTORAGE */
+        ASSERT_ERR(cp_store_exec(s, "INSERT INTO t VALUES ('a', 9)"), CP_ESTORAGE);
+        cp_store_close(s);
+        cp_error_clear();
+}
+
+/* A child process writes committed and uncommitted rows and dies with
+ * _exit() (no close, no checkpoint): re-opening sees exactly the committed
+ * ones. */
+TEST(crash_consistency_by_reopening) {
+        const char *path = tmp_db();
+        pid_t pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                cp_store *s = NULL;
+                if (cp_cpstore_open(path, &s) < 0)
+                        _exit(1);
+                for (int i = 0; i < 50; i++) {
+                        cp_op op = {0};
+                        snprintf(op.id, sizeof op.id, "op-%d", i);
+                        snprintf(op.sub, sizeof op.sub, "sub");
+                        snprintf(op.location, sizeof op.location, "eastus");
+                        snprintf(op.resource, sizeof op.resource, "/subscriptions/sub/x/%d", i);
+                        snprintf(op.kind, sizeof op.kind, "pool");
+                        snprintf(op.action, sizeof op.action, "create");
+                        snprintf(op.status, sizeof op.status, "InProgress");
+                        snprintf(op.start, sizeof op.start, "now");
+                        if (cp_store_begin(s) < 0 || cp_op_insert(s, &op) < 0 || cp_store_commit(s) < 0)
+                                _exit(2);
+                }
+                if (cp_store_begin(s) < 0)
+                        _exit(3);
+                json_t *b = json_pack("{s:s}", "name", "uncommitted");
+                cp_res_key k = {.id = "/subscriptions/sub/resourceGroups/rg", .kind = "rg", .sub = "sub", .rg = "rg",
+                                .name = "rg", .location = "eastus"};
+                if (cp_res_put(s, &k, b, "e1") < 0)
+                        _exit(4);
+                _exit(0); /* killed mid-transaction */
+        }
+        int st;
+        ASSERT_EQ(waitpid(pid, &st, 0), pid);
+        ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        cp_store *s = NULL;
+        ASSERT_OK(cp_cpstore_open(path, &s));
+        ASSERT_EQ(cp_store_schema_version(s), CP_CP_SCHEMA_VERSION);
+        cp_op *ops = NULL;
+        size_t n = 0;
+        ASSERT_OK(cp_op_list_active(s, &ops, &n));
+        ASSERT_EQ(n, 50);
+        ASSERT_STREQ(ops[0].id, "op-0");
+        ASSERT_STREQ(ops[49].id, "op-49");
+        free(ops);
+        ASSERT_ERR(cp_res_get(s, "/subscriptions/sub/resourceGroups/rg", NULL, NULL), CP_ENOTFOUND);
+        cp_store_close(s);
+        cp_error_clear();
+}
+
+TEST(resources_operations_machines) {
+        cp_store *s = NULL;
+        ASSERT_OK(cp_cpstore_open(tmp_db(), &s));
+        json_t *b = json_pack("{s:s,s:{s:i}}", "id", "/Subscriptions/S/resourceGroups/RG/x/Pool1", "properties", "count", 3);
+        cp_res_key k = {.id = "/Subscriptions/S/resourceGroups/RG/x/Pool1", .kind = "pool", .sub = "S", .rg = "RG",
+                        .parent = "/Subscriptions/S/resourceGroups/RG/x", .name = "Pool1", .location = "eastus"};
+        ASSERT_OK(cp_res_put(s, &k, b, "etag1"));
+        json_decref(b);
+        json_t *got = NULL;
+        char etag[40];
+        /* ids are case-insensitive */
+        ASSERT_OK(cp_res_get(s, "/subscriptions/s/resourcegroups/rg/X/pool1", &got, etag));
+        ASSERT_STREQ(etag, "etag1");
+        ASSERT_EQ(json_integer_value(json_object_get(json_object_get(got, "properties"), "count")), 3);
+        json_object_set_new(json_object_get(got, "properties"), "count", json_integer(4));
+        ASSERT_OK(cp_res_update(s, k.id, got, NULL));
+        json_decref(got);
+        ASSERT_OK(cp_res_get(s, k.id, &got, etag));
+        ASSERT_STREQ(etag, "etag1");
+        json_decref(got);
+        json_t *empty = json_object();
+        ASSERT_ERR(cp_res_update(s, "/nope", empty, NULL), CP_ENOTFOUND);
+        json_decref(empty);
+        json_t *list = NULL;
+        ASSERT_OK(cp_res_list(s, "pool", "s", NULL, "/subscriptions/S/resourceGroups/RG/X", &list));
+        ASSERT_EQ(json_array_size(list), 1);
+        json_decref(list);
+        ASSERT_OK(cp_res_list_location(s, "pool", "S", "eastus", &list));
+        ASSERT_EQ(json_array_size(list), 1);
+        json_decref(list);
+        unsigned c = 0;
+        ASSERT_OK(cp_res_count(s, "pool", "/subscriptions/s/resourcegroups/rg/x", &c));
+        ASSERT_EQ(c, 1);
+
+        cp_op op = {.id = "o1", .sub = "S", .location = "eastus", .kind = "pool", .action = "create",
+                    .status = "InProgress", .start = "t0"};
+        snprintf(op.resource, sizeof op.resource, "%s", k.id);
+        ASSERT_OK(cp_op_insert(s, &op));
+        cp_op got_op;
+        ASSERT_OK(cp_op_active_for(s, "/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/X/POOL1", &got_op));
+        ASSERT_STREQ(got_op.id, "o1");
+        ASSERT_OK(cp_op_finish(s, "o1", "Failed", "Code", "message"));
+        ASSERT_OK(cp_op_finish(s, "o1", "Succeeded", NULL, NULL)); /* terminal states are final */
+        ASSERT_OK(cp_op_get(s, "o1", &got_op));
+        ASSERT_STREQ(got_op.status, "Failed");
+        ASSERT_STREQ(got_op.error_code, "Code");
+        ASSERT_TRUE(got_op.end[0] != 0);
+        ASSERT_ERR(cp_op_active_for(s, k.id, NULL), CP_ENOTFOUND);
+        ASSERT_ERR(cp_op_get(s, "o2", &got_op), CP_ENOTFOUND);
+
+        cp_machine m = {.index = 0, .state = "Pending", .image = "img", .ip = "", .created = "t"};
+        snprintf(m.pool, sizeof m.pool, "%s", k.id);
+        for (int i = 0; i < 3; i++) {
+                m.index = i;
+                snprintf(m.name, sizeof m.name, "aks-pool1-1-vmss%06d", i);
+                ASSERT_OK(cp_machine_put(s, &m));
+        }
+        m.delete_requested = true;
+        snprintf(m.state, sizeof m.state, "Ready");
+        ASSERT_OK(cp_machine_put(s, &m)); /* upsert */
+        cp_machine *ms = NULL;
+        size_t n = 0;
+        ASSERT_OK(cp_machine_list(s, k.id, &ms, &n));
+        ASSERT_EQ(n, 3);
+        ASSERT_TRUE(ms[2].delete_requested);
+        ASSERT_STREQ(ms[2].state, "Ready");
+        free(ms);
+        ASSERT_OK(cp_machine_delete(s, k.id, "aks-pool1-1-vmss000001"));
+        ASSERT_ERR(cp_machine_get(s, k.id, "aks-pool1-1-vmss000001", &m), CP_ENOTFOUND);
+        ASSERT_OK(cp_machine_delete(s, k.id, NULL));
+        ASSERT_OK(cp_machine_list(s, k.id, &ms, &n));
+        ASSERT_EQ(n, 0);
+        free(ms);
+
+        char state[32];
+        int64_t t;
+        ASSERT_ERR(cp_feature_get(s, "S", "Microsoft.ContainerService", "X", state, &t), CP_ENOTFOUND);
+        ASSERT_OK(cp_feature_set(s, "S", "Microsoft.ContainerService", "X", "Registering", 5));
+        ASSERT_OK(cp_feature_get(s, "s", "microsoft.containerservice", "x", state, &t));
+        ASSERT_STREQ(state, "Registering");
+        ASSERT_EQ(t, 5);
+        ASSERT_OK(cp_provider_set(s, "S", "Microsoft.ContainerService", "Registered"));
+        ASSERT_OK(cp_provider_get(s, "s", "MICROSOFT.CONTAINERSERVICE", state));
+        ASSERT_STREQ(state, "Registered");
+        ASSERT_OK(cp_token_add(s, "t1", "ab"));
+        char(*h)[65] = NULL;
+        ASSERT_OK(cp_token_hashes(s, &h, &n));
+        ASSERT_EQ(n, 1);
+        ASSERT_STREQ(h[0], "ab");
+        free(h);
+        ASSERT_OK(cp_res_delete(s, k.id));
+        ASSERT_ERR(cp_res_get(s, k.id, NULL, NULL), CP_ENOTFOUND);
+        cp_store_close(s);
+        cp_error_clear();
+}
