@@ -1024,7 +1024,8 @@ static int np_upgrade(cp_az_ctx *ctx) {
         json_t *props = props_of(pool);
         if (k && (k[0] == 'v' || k[0] == 'V'))
                 k++;
-        const char *cur = json_string_value(json_object_get(props, "orchestratorVersion"));
+        const char *cur0 = json_string_value(json_object_get(props, "orchestratorVersion"));
+        _cleanup_free_ char *cur = cur0 ? strdup(cur0) : NULL; /* the value is replaced below */
         if (!k || !*k) {
                 /* default: the cluster's version */
                 _cleanup_free_ char *rg = cp_az_escape(cp_az_str(ctx, "--resource-group"));
