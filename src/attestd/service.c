@@ -369,7 +369,7 @@ int cp_attestd_new(const cp_attestd_config *cfg, cp_attestd **ret) {
                 return cp_error_oom();
         }
         /* trust: AMD's roots, plus configured extra ARKs (emulated hosts) */
-        if ((r = cp_amd_trust_new_builtin(&trust)) < 0)
+        if ((r = cfg->only_extra_arks ? cp_amd_trust_new_empty(&trust) : cp_amd_trust_new_builtin(&trust)) < 0)
                 goto fail;
         for (size_t i = 0; i < CP_ATTESTD_MAX_EXTRA_ARKS; i++) {
                 cp_amd_cert *ark = NULL;

@@ -9,7 +9,8 @@
 
 static void usage(FILE *f) {
         fprintf(f, "Usage: confpoold --state-dir DIR [--listen ADDR] [--port N] [--config FILE]\n"
-                   "                 [--port-file FILE] [--tls] [--threads N] [--reconcile-interval-ms N]\n");
+                   "                 [--port-file FILE] [--tls] [--threads N] [--reconcile-interval-ms N]\n"
+                   "                 [--backend fake|local --attestd-url URL --agent PATH [--min-tcb SPEC]]\n");
 }
 
 int main(int argc, char **argv) {
@@ -18,11 +19,13 @@ int main(int argc, char **argv) {
                 {"port", required_argument, NULL, 'p'},      {"config", required_argument, NULL, 'c'},
                 {"port-file", required_argument, NULL, 'P'}, {"tls", no_argument, NULL, 't'},
                 {"threads", required_argument, NULL, 'T'},   {"reconcile-interval-ms", required_argument, NULL, 'i'},
+                {"backend", required_argument, NULL, 'b'},   {"attestd-url", required_argument, NULL, 'A'},
+                {"agent", required_argument, NULL, 'g'},     {"min-tcb", required_argument, NULL, 'm'},
                 {"help", no_argument, NULL, 'h'},            {0},
         };
         cp_daemon_options o = {0};
         int c;
-        while ((c = getopt_long(argc, argv, "s:l:p:c:P:tT:i:h", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "s:l:p:c:P:tT:i:hb:A:g:m:", opts, NULL)) != -1) {
                 char *end = NULL;
                 unsigned long v = 0;
                 if (c == 'p' || c == 'T' || c == 'i') {
@@ -41,6 +44,10 @@ int main(int argc, char **argv) {
                 case 't': o.force_tls = true; break;
                 case 'T': o.threads = (unsigned) v; break;
                 case 'i': o.reconcile_interval_ms = (unsigned) v; break;
+                case 'b': o.backend = optarg; break;
+                case 'A': o.attestd_url = optarg; break;
+                case 'g': o.agent_path = optarg; break;
+                case 'm': o.min_tcb = optarg; break;
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 2;
                 }

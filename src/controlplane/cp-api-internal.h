@@ -13,6 +13,8 @@ struct cp_api {
         size_t max_body;
         char (*token_hashes)[65];
         size_t n_tokens;
+        bool (*pre_auth)(void *userdata, const cp_api_request *req, cp_api_response *resp);
+        void *pre_auth_userdata;
 };
 
 /* Per-request context after the common checks. */

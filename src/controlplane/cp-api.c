@@ -351,6 +351,8 @@ int cp_api_new(const cp_api_options *o, cp_api **ret) {
         a->rules = o->rules;
         a->tls = o->tls;
         a->max_body = o->max_body ? o->max_body : CP_MAX_API_BODY;
+        a->pre_auth = o->pre_auth;
+        a->pre_auth_userdata = o->pre_auth_userdata;
         snprintf(a->base_url, sizeof a->base_url, "%s", o->base_url ? o->base_url : "http://127.0.0.1");
         int r = 0;
         if (o->state_dir) {
@@ -425,6 +427,8 @@ void cp_api_handle(cp_api *api, const cp_api_request *req, cp_api_response *resp
         api_ctx c = {.api = api, .req = req, .resp = resp};
         memset(resp, 0, sizeof *resp);
 
+        if (api->pre_auth && req->body_len <= api->max_body && api->pre_auth(api->pre_auth_userdata, req, resp))
+                return;
         if (!cp_auth_check(api->token_hashes, api->n_tokens, req->authorization)) {
                 api_error(&c, 401, req->authorization ? "InvalidAuthenticationToken" : "AuthenticationFailed", NULL,
                           req->authorization ? "The access token is invalid."

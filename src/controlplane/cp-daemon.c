@@ -11,7 +11,9 @@
 #include "basic/fileio.h"
 #include "basic/limits.h"
 #include "basic/secure.h"
+#include "controlplane/cp-backend-local.h"
 #include "controlplane/cp-daemon.h"
+#include "controlplane/cp-nodes.h"
 #include "controlplane/cp-httpd.h"
 #include "controlplane/cp-reconciler.h"
 #include "controlplane/cp-store.h"
@@ -59,6 +61,16 @@ static int load_tls(const char *dir, const char *listen, char **ret_cert, char *
         return 0;
 }
 
+static int parse_tcb(const char *s, cp_snp_tcb *ret) {
+        unsigned bl, tee, snp, ucode;
+        int off = 0;
+        if (sscanf(s, "bl=%u,tee=%u,snp=%u,ucode=%u%n", &bl, &tee, &snp, &ucode, &off) != 4 || s[off] || bl > 255 ||
+            tee > 255 || snp > 255 || ucode > 255)
+                return CP_ERROR(CP_EINVAL, "TCB must be bl=N,tee=N,snp=N,ucode=N");
+        *ret = (cp_snp_tcb){.bl = (uint8_t) bl, .tee = (uint8_t) tee, .snp = (uint8_t) snp, .ucode = (uint8_t) ucode};
+        return 0;
+}
+
 static bool fail_size(void *userdata, const char *size) {
         return cp_rules_size_fails(userdata, size);
 }
@@ -77,7 +89,13 @@ int cp_daemon_run(const cp_daemon_options *o) {
         cp_api *api = NULL;
         cp_reconciler *rec = NULL;
         cp_httpd *httpd = NULL;
+        cp_nodes *nodes = NULL;
         char *cert = NULL, *key = NULL;
+        bool local = o->backend && strcmp(o->backend, "local") == 0;
+        if (o->backend && !local && strcmp(o->backend, "fake") != 0)
+                return CP_ERROR(CP_EINVAL, "unknown backend '%s' (fake, local)", o->backend);
+        if (local && (!o->attestd_url || !o->agent_path))
+                return CP_ERROR(CP_EINVAL, "the local backend needs --attestd-url and --agent");
         int r = cp_rules_new(&rules);
         if (r >= 0 && o->config_path) {
                 uint8_t *buf = NULL;
@@ -96,12 +114,25 @@ int cp_daemon_run(const cp_daemon_options *o) {
         snprintf(db, sizeof db, "%s/confpoold.db", o->state_dir);
         if (r >= 0)
                 r = cp_cpstore_open(db, &store);
-        if (r >= 0)
+        cp_snp_tcb min_tcb = {0};
+        if (r >= 0 && o->min_tcb)
+                r = parse_tcb(o->min_tcb, &min_tcb);
+        if (r >= 0 && local) {
+                char nd[4096];
+                snprintf(nd, sizeof nd, "%s/local", o->state_dir);
+                cp_local_options lo = {.state_dir = nd, .agent_path = o->agent_path, .attestd_url = o->attestd_url};
+                r = cp_backend_local_new(&lo, &backend);
+                cp_nodes_options no = {.store = store, .backend = backend, .attestd_url = o->attestd_url,
+                                       .min_tcb = min_tcb};
+                if (r >= 0)
+                        r = cp_nodes_new(&no, &nodes);
+        } else if (r >= 0)
                 r = cp_backend_fake_new(cp_rules_ready_delay_ms(rules), fail_size, rules, &backend);
         if (r >= 0 && tls)
                 r = load_tls(o->state_dir, listen, &cert, &key);
         char base[128];
-        cp_api_options ao = {.store = store, .rules = rules, .state_dir = o->state_dir, .tls = tls, .base_url = base};
+        cp_api_options ao = {.store = store, .rules = rules, .state_dir = o->state_dir, .tls = tls, .base_url = base,
+                             .pre_auth = nodes ? cp_nodes_pre_auth : NULL, .pre_auth_userdata = nodes};
         if (r >= 0) {
                 cp_httpd_options ho = {.bind_addr = listen, .port = o->port, .threads = o->threads,
                                        .max_body = CP_MAX_API_BODY, .tls_cert_pem = cert, .tls_key_pem = key};
@@ -116,6 +147,8 @@ int cp_daemon_run(const cp_daemon_options *o) {
                 snprintf(base, sizeof base, "%s://%s%s%s:%u", tls ? "https" : "http", v6 ? "[" : "", listen,
                          v6 ? "]" : "", port);
                 cp_api_set_base_url(api, base);
+                if (local)
+                        r = cp_backend_local_set_controlplane_url(backend, base);
         }
         if (r >= 0)
                 r = cp_reconciler_new(store, rules, backend, &rec);
@@ -141,6 +174,7 @@ int cp_daemon_run(const cp_daemon_options *o) {
         httpd = cp_httpd_stop(httpd);
         rec = cp_reconciler_free(rec);
         api = cp_api_free(api);
+        nodes = cp_nodes_free(nodes);
         backend = cp_backend_free(backend);
         store = cp_store_close(store);
         rules = cp_rules_free(rules);

@@ -16,6 +16,12 @@ typedef struct cp_daemon_options {
         bool force_tls;          /* TLS even on loopback */
         unsigned threads;
         unsigned reconcile_interval_ms;
+        /* compute backend: "fake" (default) or "local" (docs/nodes.md), which
+         * needs the attestation service's URL and the confpool-agent binary */
+        const char *backend;
+        const char *attestd_url;
+        const char *agent_path;
+        const char *min_tcb;     /* "bl=N,tee=N,snp=N,ucode=N": node policy minimum; NULL: none */
 } cp_daemon_options;
 
 /* Run until SIGINT/SIGTERM. */
