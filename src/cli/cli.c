@@ -11,6 +11,7 @@ static const struct {
         const char *help;
 } commands[] = {
         { "snp", cp_cmd_snp, "SEV-SNP evidence: show, verify, fetch" },
+        { "az-setup", cp_cmd_az_setup, "point the Azure CLI (az) at a running confpoold" },
 };
 
 static void usage(FILE *f) {

@@ -134,17 +134,28 @@ static void drop_empty(json_t *o, const char *key) {
                 json_object_del(o, key);
 }
 
+/* osDiskSizeGB 0 is "the default size for the vmSize" (ARM's documented
+ * meaning), which az sends when --node-osdisk-size is not given. */
+static void drop_zero(json_t *o, const char *key) {
+        const json_t *v = json_object_get(o, key);
+        if (json_is_integer(v) && json_integer_value(v) == 0)
+                json_object_del(o, key);
+}
+
 void cp_api_az_normalize(json_t *body) {
         json_t *props = json_object_get(body, "properties");
         if (!json_is_object(props))
                 return;
         drop_empty(props, "kubernetesVersion");
         drop_empty(props, "orchestratorVersion");
+        drop_zero(props, "osDiskSizeGB");
         json_t *profiles = json_object_get(props, "agentPoolProfiles");
         size_t i;
         json_t *p;
         json_array_foreach(profiles, i, p) {
-                if (json_is_object(p))
+                if (json_is_object(p)) {
                         drop_empty(p, "orchestratorVersion");
+                        drop_zero(p, "osDiskSizeGB");
+                }
         }
 }
