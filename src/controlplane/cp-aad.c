@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <ctype.h>
+#include <pthread.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -28,6 +29,7 @@ struct cp_aad {
         char issuer[300];
         char audiences[CP_AAD_MAX_AUDIENCES][300];
         size_t n_aud;
+        pthread_mutex_t lock; /* issuer and audiences: set while the server may already run */
 };
 
 #define SALT_LEN 16
@@ -201,6 +203,7 @@ int cp_aad_new(cp_store *store, const char *state_dir, cp_aad **ret) {
         if (!a)
                 return cp_error_oom();
         a->store = store;
+        pthread_mutex_init(&a->lock, NULL);
         int r = load_key(state_dir, &a->key);
         if (r >= 0) {
                 const cp_jwt_key *keys[] = {a->key};
@@ -222,6 +225,7 @@ cp_aad *cp_aad_free(cp_aad *a) {
                 return NULL;
         cp_jwt_key_free(a->key);
         cp_jwks_free(a->jwks);
+        pthread_mutex_destroy(&a->lock);
         free(a);
         return NULL;
 }
@@ -229,18 +233,27 @@ cp_aad *cp_aad_free(cp_aad *a) {
 int cp_aad_set_endpoint(cp_aad *a, const char *issuer_base, const char *const *hosts, size_t n_hosts, uint16_t port) {
         if (!issuer_base || strlen(issuer_base) > 200 || 2 * n_hosts > CP_AAD_MAX_AUDIENCES)
                 return CP_ERROR(CP_EINVAL, "cp_aad_set_endpoint: bad arguments");
+        for (size_t i = 0; i < n_hosts; i++)
+                if (strlen(hosts[i]) > 200)
+                        return CP_ERROR(CP_EINVAL, "cp_aad_set_endpoint: host name too long");
+        pthread_mutex_lock(&a->lock);
         snprintf(a->issuer, sizeof a->issuer, "%s/adfs", issuer_base);
         a->n_aud = 0;
         for (size_t i = 0; i < n_hosts; i++) {
-                if (strlen(hosts[i]) > 200)
-                        return CP_ERROR(CP_EINVAL, "cp_aad_set_endpoint: host name too long");
                 bool v6 = strchr(hosts[i], ':') && hosts[i][0] != '[';
                 snprintf(a->audiences[a->n_aud++], sizeof a->audiences[0], "https://%s%s%s:%u/", v6 ? "[" : "",
                          hosts[i], v6 ? "]" : "", port);
                 snprintf(a->audiences[a->n_aud++], sizeof a->audiences[0], "https://%s%s%s:%u", v6 ? "[" : "",
                          hosts[i], v6 ? "]" : "", port);
         }
+        pthread_mutex_unlock(&a->lock);
         return 0;
+}
+
+static void issuer_copy(cp_aad *a, char out[300]) {
+        pthread_mutex_lock(&a->lock);
+        memcpy(out, a->issuer, sizeof a->issuer);
+        pthread_mutex_unlock(&a->lock);
 }
 
 const char *cp_aad_tenant(const cp_aad *a) {
@@ -249,14 +262,12 @@ const char *cp_aad_tenant(const cp_aad *a) {
 const char *cp_aad_default_subscription(const cp_aad *a) {
         return a->default_sub;
 }
-const char *cp_aad_issuer(const cp_aad *a) {
-        return a->issuer;
-}
-
-static bool audience_ok(const cp_aad *a, const char *aud) {
+static bool audience_ok(cp_aad *a, const char *aud) {
         bool ok = false;
+        pthread_mutex_lock(&a->lock);
         for (size_t i = 0; aud && i < a->n_aud; i++)
                 ok |= strcasecmp(a->audiences[i], aud) == 0;
+        pthread_mutex_unlock(&a->lock);
         return ok;
 }
 
@@ -454,8 +465,10 @@ int cp_aad_issue(cp_aad *a, const char *client_id, const char *client_secret, co
                 return CP_ERROR(CP_EBINDING, "the resource is not served here");
         if (now == 0)
                 now = (int64_t) time(NULL);
+        char iss[300];
+        issuer_copy(a, iss);
         json_t *claims = json_pack("{s:s,s:s,s:I,s:I,s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "aud", resource, "iss",
-                                   a->issuer, "iat", (json_int_t) now, "nbf", (json_int_t) now - 60, "exp",
+                                   iss, "iat", (json_int_t) now, "nbf", (json_int_t) now - 60, "exp",
                                    (json_int_t) now + CP_AAD_TOKEN_LIFETIME_S, "sub", row.p.app_id, "appid",
                                    row.p.app_id, "oid", row.p.app_id, "tid", a->tenant, "appidacr", "1", "idtyp",
                                    "app", "app_displayname", row.p.name, "ver", "1.0");
@@ -473,7 +486,9 @@ int cp_aad_validate(cp_aad *a, const char *token, int64_t now, cp_principal *ret
         cp_jwt_validate_options o = CP_JWT_VALIDATE_OPTIONS_INIT;
         o.jwks = a->jwks;
         o.algs = CP_JWT_RS256;
-        o.issuer = a->issuer;
+        char iss[300];
+        issuer_copy(a, iss);
+        o.issuer = iss;
         o.now = now;
         o.slack_s = 60;
         cp_jwt *t = NULL;
@@ -536,11 +551,11 @@ static void oauth_error(cp_api_response *resp, unsigned status, const char *erro
                 resp_header(resp, "WWW-Authenticate", "Basic realm=\"confpoold\"");
 }
 
-static void base_of(const cp_aad *a, const cp_api_request *req, char *out, size_t size) {
+static void base_of(const char *issuer, const cp_api_request *req, char *out, size_t size) {
         if (req->host && *req->host && strlen(req->host) < 200 && !strpbrk(req->host, " /\\\"\r\n@?#"))
                 snprintf(out, size, "https://%s", req->host);
         else
-                snprintf(out, size, "%.*s", (int) (strlen(a->issuer) - 5), a->issuer);
+                snprintf(out, size, "%.*s", (int) (strlen(issuer) - 5), issuer);
 }
 
 static void token_endpoint(cp_aad *a, const cp_api_request *req, cp_api_response *resp) {
@@ -612,8 +627,9 @@ bool cp_aad_handle(cp_aad *a, const cp_api_request *req, cp_api_response *resp) 
         if (!req->path || strncasecmp(req->path, "/adfs", 5) != 0 || (req->path[5] && req->path[5] != '/'))
                 return false;
         memset(resp, 0, sizeof *resp);
-        char base[300];
-        base_of(a, req, base, sizeof base);
+        char base[300], iss[300];
+        issuer_copy(a, iss);
+        base_of(iss, req, base, sizeof base);
         bool get = req->method && strcmp(req->method, "GET") == 0;
         bool post = req->method && strcmp(req->method, "POST") == 0;
         char caps[1][256];
@@ -627,13 +643,13 @@ bool cp_aad_handle(cp_aad *a, const cp_api_request *req, cp_api_response *resp) 
                 snprintf(ae, sizeof ae, "%s/adfs/oauth2/authorize", base);
                 snprintf(ju, sizeof ju, "%s/adfs/discovery/keys", base);
                 resp_json(resp, 200,
-                          json_pack("{s:s,s:s,s:s,s:s,s:[s],s:[s],s:[s],s:[s],s:[s],s:[s],s:s}", "issuer", a->issuer,
+                          json_pack("{s:s,s:s,s:s,s:s,s:[s],s:[s],s:[s],s:[s],s:[s],s:[s],s:s}", "issuer", iss,
                                     "token_endpoint", te, "authorization_endpoint", ae, "jwks_uri", ju,
                                     "response_types_supported", "token", "subject_types_supported", "pairwise",
                                     "id_token_signing_alg_values_supported", "RS256",
                                     "token_endpoint_auth_methods_supported", "client_secret_post",
                                     "grant_types_supported", "client_credentials", "scopes_supported", "openid",
-                                    "access_token_issuer", a->issuer));
+                                    "access_token_issuer", iss));
         } else if (cp_api_path_match("/adfs/discovery/keys", req->path, caps, 1) && get) {
                 json_t *jwk = NULL;
                 if (cp_jwt_key_to_jwk(a->key, &jwk) < 0) {

@@ -56,7 +56,6 @@ CP_WUR int cp_aad_set_endpoint(cp_aad *a, const char *issuer_base, const char *c
                                uint16_t port);
 const char *cp_aad_tenant(const cp_aad *a);
 const char *cp_aad_default_subscription(const cp_aad *a);
-const char *cp_aad_issuer(const cp_aad *a);
 
 /* Create a service principal; subscription NULL: the default one.
  * ret_secret receives the only copy of the secret. */
