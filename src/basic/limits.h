@@ -34,5 +34,6 @@
 #define CP_MAX_SNP_SECTION_PAGES (256u * 1024u)         /* pages in all SEV metadata sections (1 GiB) */
 #define CP_MAX_API_BODY          (1024u * 1024u)        /* confpoold request body (413 above) */
 #define CP_MAX_API_TOKEN         512u                   /* Authorization header value */
+#define CP_MAX_API_JWT           8192u                  /* service-principal access token (JWT) */
 
 #endif

@@ -18,6 +18,7 @@ static const struct {
         { "provider", cp_cmd_provider, "Resource provider registration (az provider)" },
         { "login", cp_cmd_login, "Log in to a confpoold endpoint (saves connection settings)" },
         { "configure", cp_cmd_configure, "Show or change the saved connection settings" },
+        { "az-setup", cp_cmd_az_setup, "point the Azure CLI (az) at a running confpoold" },
 };
 
 static void usage(FILE *f) {

@@ -106,7 +106,7 @@ int cp_api_pool_apply(api_ctx *c, const char *sub, const char *cluster_id, const
         json_object_set_new(props, "provisioningState", json_string(existing ? "Updating" : "Creating"));
         json_object_set_new(props, "eTag", json_string(etag));
         json_t *doc = json_pack("{s:s,s:s,s:s,s:O,s:o}", "id", pool_id, "name", name, "type", POOL_TYPE, "properties", props,
-                                "systemData", api_system_data(existing ? json_object_get(existing, "systemData") : NULL));
+                                "systemData", api_system_data(c, existing ? json_object_get(existing, "systemData") : NULL));
         if (!doc)
                 return cp_error_oom();
         if (existing)

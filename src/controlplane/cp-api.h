@@ -56,6 +56,7 @@ typedef struct cp_api_options {
          * check; returns true if it answered. */
         bool (*pre_auth)(void *userdata, const cp_api_request *req, cp_api_response *resp);
         void *pre_auth_userdata;
+        struct cp_aad *aad;       /* service-principal tokens and /adfs, or NULL (not owned) */
 } cp_api_options;
 
 typedef struct cp_api cp_api;

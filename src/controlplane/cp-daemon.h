@@ -26,5 +26,9 @@ typedef struct cp_daemon_options {
 
 /* Run until SIGINT/SIGTERM. */
 CP_WUR int cp_daemon_run(const cp_daemon_options *o);
+/* `confpoold sp create`: add a service principal to the state directory's
+ * store and print {appId, displayName, password, tenant, subscription}
+ * (the only time the secret is shown).  subscription NULL: the default. */
+CP_WUR int cp_daemon_sp_create(const char *state_dir, const char *name, const char *subscription);
 
 #endif
