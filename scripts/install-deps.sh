@@ -7,7 +7,7 @@ pkgs=(build-essential cmake pkg-config libssl-dev openssl nettle-dev libgmp-dev 
       libcurl4-openssl-dev libmicrohttpd-dev ca-certificates
       libsqlite3-dev curl)
 case "$what" in
-  check) pkgs+=(clang libclang-rt-14-dev jq xxd ovmf) ;;
+  check) pkgs+=(clang libclang-rt-14-dev jq xxd ovmf cryptsetup-bin) ;;
   demo)  pkgs+=(jq) ;;
   fuzz)  pkgs+=(clang libclang-rt-14-dev) ;;
 esac
