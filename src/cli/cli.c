@@ -11,6 +11,8 @@ static const struct {
         const char *help;
 } commands[] = {
         { "snp", cp_cmd_snp, "SEV-SNP evidence: show, verify, fetch" },
+        { "keyvault", cp_cmd_keyvault, "keys in confpool-kbsd: create, import, show, list, delete, release" },
+        { "disk", cp_cmd_disk, "LUKS2 disk images: encrypt, open, info" },
 };
 
 static void usage(FILE *f) {
