@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/param_build.h>
@@ -1251,7 +1252,6 @@ static void op_disk_release(reqctx *c, const char *id) {
                 if ((r = hkdf_sha256(mat, ml, salt, DISK_SALT, id, dk)) < 0)
                         goto fail;
         } else {
-                _cleanup_free_ char *pem = NULL;
                 const uint8_t *pp = mat;
                 EVP_PKEY *pk = d2i_AutoPrivateKey(NULL, &pp, (long) ml);
                 BIO *b = BIO_new(BIO_s_secmem());
@@ -1452,6 +1452,7 @@ void cp_kbsd_handle(void *userdata, const cp_http_request *req, cp_http_response
                 reply_error(resp, 404, "NotFound", "no such endpoint");
 out:
         json_decref(c.body);
+        ERR_clear_error(); /* nothing of this request stays in the worker's error queue */
 }
 
 /* ---- lifecycle ------------------------------------------------------------------------ */

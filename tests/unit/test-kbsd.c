@@ -136,7 +136,6 @@ static void setup(void) {
         NOW = INT64_C(1748736000); /* inside the recorded VCEK's validity */
         snprintf(tmpdir, sizeof(tmpdir), "/tmp/cp-kbsd-test-XXXXXX");
         ASSERT_TRUE(mkdtemp(tmpdir) != NULL);
-        atexit(cleanup);
         cp_attestd_config ac = { .now = NOW, .quiet = true, .threads = 2 };
         ASSERT_OK(cp_attestd_new(&ac, &att));
         ASSERT_OK(cp_attestd_start(att));
@@ -185,6 +184,9 @@ static void setup(void) {
         ASSERT_OK(cp_kbsd_start(kbs));
         free(jwks);
         free(tjwks);
+        /* registered after OpenSSL's own exit handler, so it runs first: the
+         * servers' threads end while OpenSSL can still free their state */
+        atexit(cleanup);
 }
 
 static char *policy_b64(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -421,9 +423,10 @@ static json_t *import_key(const char *name, json_t *jwk) {
         long st;
         char path[128];
         snprintf(path, sizeof(path), "/keys/%s", name);
+        char *pol = tee_condition("{\"claim\":\"x-ms-attestation-type\",\"equals\":\"sevsnpvm\"}");
         json_t *body = json_pack("{s:o,s:{s:b},s:{s:s},s:{s:s}}", "key", jwk, "attributes", "exportable", 1, "tags",
-                                 "owner", "test", "release_policy", "data",
-                                 tee_condition("{\"claim\":\"x-ms-attestation-type\",\"equals\":\"sevsnpvm\"}"));
+                                 "owner", "test", "release_policy", "data", pol);
+        free(pol);
         char *pd = strdup(json_string_value(json_object_get(json_object_get(body, "release_policy"), "data")));
         json_t *r = http(cp_kbsd_port(kbs), "PUT", path, ADMIN, body, &st);
         if (st != 200)
