@@ -8,7 +8,7 @@ pkgs=(build-essential cmake pkg-config libssl-dev openssl nettle-dev libgmp-dev 
       libcurl4-openssl-dev libmicrohttpd-dev ca-certificates
       libsqlite3-dev curl libtss2-dev)
 case "$what" in
-  check) pkgs+=(clang libclang-rt-14-dev jq xxd ovmf swtpm swtpm-tools tpm2-tools azure-cli) ;;
+  check) pkgs+=(clang libclang-rt-14-dev jq xxd ovmf swtpm swtpm-tools tpm2-tools azure-cli cryptsetup-bin) ;;
   azcli) pkgs+=(azure-cli jq) ;;
   demo)  pkgs+=(jq ovmf swtpm swtpm-tools tpm2-tools) ;;
   fuzz)  pkgs+=(clang libclang-rt-14-dev) ;;

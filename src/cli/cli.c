@@ -19,6 +19,8 @@ static const struct {
         { "login", cp_cmd_login, "Log in to a confpoold endpoint (saves connection settings)" },
         { "configure", cp_cmd_configure, "Show or change the saved connection settings" },
         { "az-setup", cp_cmd_az_setup, "point the Azure CLI (az) at a running confpoold" },
+        { "keyvault", cp_cmd_keyvault, "keys in confpool-kbsd: create, import, show, list, delete, release" },
+        { "disk", cp_cmd_disk, "LUKS2 disk images: encrypt, open, info" },
 };
 
 static void usage(FILE *f) {
