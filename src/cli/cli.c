@@ -4,6 +4,7 @@
 
 #include "cli/cli-az.h"
 #include "cli/cli.h"
+#include "cli/cmd_up.h"
 #include "confpool/error.h"
 
 static const struct {
@@ -18,6 +19,8 @@ static const struct {
         { "provider", cp_cmd_provider, "Resource provider registration (az provider)" },
         { "login", cp_cmd_login, "Log in to a confpoold endpoint (saves connection settings)" },
         { "configure", cp_cmd_configure, "Show or change the saved connection settings" },
+        { "up", cp_cmd_up, "Start the embedded stack (control plane, attestation, local backend); 'down' stops it" },
+        { "down", cp_cmd_down, "Stop the embedded stack started by 'confpool up'" },
 };
 
 static void usage(FILE *f) {

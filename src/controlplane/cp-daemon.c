@@ -75,6 +75,27 @@ static bool fail_size(void *userdata, const char *size) {
         return cp_rules_size_fails(userdata, size);
 }
 
+/* --prepare-hosts: create the local backend's hosts, print their ARKs. */
+static int prepare_hosts(const cp_daemon_options *o) {
+        char nd[4096];
+        snprintf(nd, sizeof nd, "%s/local", o->state_dir);
+        cp_local_options lo = {.state_dir = nd, .agent_path = o->agent_path ? o->agent_path : "confpool-agent"};
+        cp_backend *b = NULL;
+        char **paths = NULL;
+        size_t n = 0;
+        int r = cp_backend_local_new(&lo, &b);
+        if (r >= 0)
+                r = cp_backend_local_open_hosts(b, &paths, &n);
+        for (size_t i = 0; i < n; i++) {
+                printf("%s\n", paths[i]);
+                free(paths[i]);
+        }
+        free(paths);
+        fflush(stdout);
+        cp_backend_free(b);
+        return r;
+}
+
 int cp_daemon_run(const cp_daemon_options *o) {
         if (!o->state_dir)
                 return CP_ERROR(CP_EINVAL, "a state directory is required");
@@ -94,6 +115,8 @@ int cp_daemon_run(const cp_daemon_options *o) {
         bool local = o->backend && strcmp(o->backend, "local") == 0;
         if (o->backend && !local && strcmp(o->backend, "fake") != 0)
                 return CP_ERROR(CP_EINVAL, "unknown backend '%s' (fake, local)", o->backend);
+        if (local && o->prepare_hosts)
+                return prepare_hosts(o);
         if (local && (!o->attestd_url || !o->agent_path))
                 return CP_ERROR(CP_EINVAL, "the local backend needs --attestd-url and --agent");
         int r = cp_rules_new(&rules);
@@ -149,6 +172,11 @@ int cp_daemon_run(const cp_daemon_options *o) {
                 cp_api_set_base_url(api, base);
                 if (local)
                         r = cp_backend_local_set_controlplane_url(backend, base);
+                unsigned restarted = 0;
+                if (r >= 0 && local)
+                        r = cp_backend_local_recover(backend, &restarted);
+                if (restarted)
+                        printf("confpoold: restarted %u node(s) of the local backend\n", restarted);
         }
         if (r >= 0)
                 r = cp_reconciler_new(store, rules, backend, &rec);
