@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian (bookworm) packages confpool needs, only those missing.
-# Usage: scripts/install-deps.sh [build|check|demo|fuzz]
+# Usage: scripts/install-deps.sh [build|check|demo|fuzz|bench]
 set -euo pipefail
 what=${1:-build}
 pkgs=(build-essential cmake pkg-config libssl-dev openssl nettle-dev libgmp-dev libjansson-dev
@@ -8,7 +8,8 @@ pkgs=(build-essential cmake pkg-config libssl-dev openssl nettle-dev libgmp-dev 
       libsqlite3-dev curl libtss2-dev)
 case "$what" in
   check) pkgs+=(clang libclang-rt-14-dev jq xxd ovmf swtpm swtpm-tools tpm2-tools) ;;
-  demo)  pkgs+=(jq ovmf swtpm swtpm-tools tpm2-tools) ;;
+  demo)  pkgs+=(jq ovmf swtpm swtpm-tools tpm2-tools procps) ;;
+  bench) pkgs+=(ovmf swtpm swtpm-tools gnuplot-nox) ;;
   fuzz)  pkgs+=(clang libclang-rt-14-dev) ;;
 esac
 missing=()
