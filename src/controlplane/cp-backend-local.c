@@ -328,6 +328,7 @@ static void stop_process(pid_t *pid) {
         if (*pid <= 0)
                 return;
         kill(*pid, SIGTERM);
+        kill(*pid, SIGCONT); /* a stopped process handles SIGTERM once continued */
         for (int i = 0; i < 200; i++) {
                 if (waitpid(*pid, NULL, WNOHANG) == *pid) {
                         *pid = 0;

@@ -18,6 +18,10 @@
 #include "controlplane/cp-reconciler.h"
 #include "controlplane/cp-store.h"
 
+/* The local backend's agents heartbeat every 5 s: three missed ones and
+ * the node is replaced. */
+#define HEARTBEAT_DEADLINE_MS 15000
+
 static bool is_loopback(const char *a) {
         struct in_addr v4;
         struct in6_addr v6;
@@ -180,6 +184,8 @@ int cp_daemon_run(const cp_daemon_options *o) {
         }
         if (r >= 0)
                 r = cp_reconciler_new(store, rules, backend, &rec);
+        if (r >= 0 && local)
+                cp_reconciler_set_heartbeat_deadline(rec, HEARTBEAT_DEADLINE_MS);
         if (r >= 0)
                 r = cp_reconciler_start(rec, o->reconcile_interval_ms);
         if (r >= 0) {
