@@ -178,7 +178,7 @@ static unsigned sweep_nodes(const stack *s) {
                 if (de->d_name[0] == '.' || strlen(de->d_name) > 64)
                         continue;
                 char nd[P + 128], f[P + 160], m[P + 160];
-                snprintf(nd, sizeof nd, "%s/%s", d, de->d_name);
+                snprintf(nd, sizeof nd, "%s/%.64s", d, de->d_name);
                 snprintf(f, sizeof f, "%s/agent.pid", nd);
                 snprintf(m, sizeof m, "--node-dir %s", nd);
                 n += (unsigned) cp_proc_stop_pidfile(f, m, 2000);
@@ -398,7 +398,7 @@ static int run(int argc, char **argv, bool up) {
                 {"min-tcb", required_argument, NULL, 'm'},   {"bin-dir", required_argument, NULL, 'b'},
                 {"help", no_argument, NULL, 'h'},            {0},
         };
-        const char *dir = NULL, *port = NULL, *min_tcb = DEFAULT_MIN_TCB, *bin = NULL;
+        const char *dir = NULL, *port = NULL, *min_tcb = NULL, *bin = NULL;
         int c;
         optind = 1;
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -411,7 +411,7 @@ static int run(int argc, char **argv, bool up) {
                 default: usage(stderr, up); return CP_EXIT_USAGE;
                 }
         }
-        if (optind != argc || (!up && (port || bin || min_tcb != (const char *) DEFAULT_MIN_TCB))) {
+        if (optind != argc || (!up && (port || bin || min_tcb))) {
                 usage(stderr, up);
                 return CP_EXIT_USAGE;
         }
@@ -452,7 +452,7 @@ static int run(int argc, char **argv, bool up) {
         }
         cp_error_clear();
         fflush(stdout);
-        if (stack_up(&s, port, min_tcb) < 0) {
+        if (stack_up(&s, port, min_tcb ? min_tcb : DEFAULT_MIN_TCB) < 0) {
                 cp_cli_error("up");
                 (void) stack_down(&s, true);
                 return CP_EXIT_FAILURE;
