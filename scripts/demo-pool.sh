@@ -1,24 +1,27 @@
 #!/usr/bin/env bash
-# The seed document's scenario against the embedded stack: confpoold on
-# loopback with SQLite in a state directory, driven by the confpool CLI with
-# the commands of the document (az replaced by confpool). Stops what it started.
+# The seed document's scenario against the embedded stack started with
+# `confpool up` (confpoold with the local backend on SQLite, confpool-attestd
+# trusting the emulated hosts, every node a process tree with its own swtpm
+# vTPM, measured boot, SNP launch and confpool-agent that attests and
+# registers), driven by the confpool CLI with the document's commands (az
+# replaced by confpool), then each node's attestation summary; `confpool
+# down` stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=build/bin
 STATE=$(mktemp -d /tmp/confpool-demo.XXXXXX)
+export CONFPOOL_CONFIG_DIR=$STATE/cli
+T0=$(date +%s%N)
 cleanup() {
-  [ -n "${CPD_PID:-}" ] && kill "$CPD_PID" 2>/dev/null && wait "$CPD_PID" 2>/dev/null
+  "$BIN/confpool" down --state-dir "$STATE/stack" || true
+  left=$(pgrep -f -- "$STATE/" || true)
+  [ -n "$left" ] && { echo "demo: processes left behind: $left" >&2; rm -rf "$STATE"; exit 1; }
   rm -rf "$STATE"
 }
 trap cleanup EXIT
-export CONFPOOL_CONFIG_DIR=$STATE/cli
-"$BIN/confpoold" --state-dir "$STATE/cp" --port-file "$STATE/port" >"$STATE/confpoold.log" 2>&1 &
-CPD_PID=$!
-for _ in $(seq 50); do [ -s "$STATE/port" ] && break; sleep 0.1; done
-PORT=$(cat "$STATE/port")
 run() { echo; echo "\$ confpool $*"; "$BIN/confpool" "$@"; }
-echo "== confpool demo: a confidential node pool (control plane on 127.0.0.1:$PORT, state in $STATE)"
-"$BIN/confpool" login --endpoint "http://127.0.0.1:$PORT" --token-file "$STATE/cp/operator.token" -o none
+echo "== confpool demo: a confidential node pool on the embedded stack (state in $STATE)"
+run up --state-dir "$STATE/stack"
 run group create --name myResourceGroup --location eastus -o table
 run aks create -g myResourceGroup -n myAKSCluster -s Standard_DC4as_v5 -o table
 run aks nodepool add -g myResourceGroup --cluster-name myAKSCluster --name cvmnodepool \
@@ -26,12 +29,26 @@ run aks nodepool add -g myResourceGroup --cluster-name myAKSCluster --name cvmno
 run aks nodepool show -g myResourceGroup --cluster-name myAKSCluster --name cvmnodepool --query 'vmSize'
 run aks nodepool show -g myResourceGroup --cluster-name myAKSCluster --name cvmnodepool --query 'nodeImageVersion'
 run aks nodepool list -g myResourceGroup --cluster-name myAKSCluster -o table
+run aks machine list -g myResourceGroup --cluster-name myAKSCluster --nodepool-name cvmnodepool -o table
+first=$("$BIN/confpool" aks machine list -g myResourceGroup --cluster-name myAKSCluster --nodepool-name cvmnodepool \
+        --query '[0].name' -o tsv)
+run aks machine show -g myResourceGroup --cluster-name myAKSCluster --nodepool-name cvmnodepool \
+    --machine-name "$first" --query 'properties.attestation'
+echo; echo "-- every node of cvmnodepool: Ready, launch measurement == the node image's, TCB, token expiry"
+"$BIN/confpool" aks machine list -g myResourceGroup --cluster-name myAKSCluster --nodepool-name cvmnodepool \
+    --query "[].{name:name, state:properties.status.nodeState, host:properties.attestation.host, tcb:properties.attestation.reportedTcb, expires:properties.attestation.tokenExpiryTime}" -o tsv
+ready=$("$BIN/confpool" aks machine list -g myResourceGroup --cluster-name myAKSCluster --nodepool-name cvmnodepool \
+        --query "length([?properties.status.nodeState=='Ready'])" -o tsv)
+[ "$ready" = 3 ] || { echo "demo: expected 3 Ready nodes, got $ready" >&2; exit 1; }
 echo; echo "\$ confpool aks nodepool add ... --node-vm-size Standard_DC4as_v5 --enable-fips-image   (refused: FIPS is not available on CVM pools)"
 "$BIN/confpool" aks nodepool add -g myResourceGroup --cluster-name myAKSCluster --name fipspool \
     --node-count 1 --node-vm-size Standard_DC4as_v5 --enable-fips-image -o none || true
-run feature register --namespace Microsoft.ContainerService --name AzureLinuxCVMPreview -o table
-run provider register --namespace Microsoft.ContainerService
 run aks nodepool delete -g myResourceGroup --cluster-name myAKSCluster --name cvmnodepool
 run aks nodepool list -g myResourceGroup --cluster-name myAKSCluster -o table
+nodes=$(ls "$STATE/stack/cp/local/nodes" | grep -c cvmnodepool || true)
+echo; echo "-- node directories (disk keys) of cvmnodepool left after delete: $nodes"
+[ "$nodes" = 0 ]
 echo
-echo "== done: stopping confpoold"
+ms=$(( ($(date +%s%N) - T0) / 1000000 ))
+printf '== scenario done in %d.%03d s; stopping the stack\n' $((ms / 1000)) $((ms % 1000))
+echo "\$ confpool down --state-dir $STATE/stack"

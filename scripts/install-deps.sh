@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian (bookworm) packages confpool needs, only those missing.
-# Usage: scripts/install-deps.sh [build|check|demo|fuzz|azcli]
+# Usage: scripts/install-deps.sh [build|check|demo|fuzz|azcli|bench]
 # (azcli: the real Azure CLI for tests/cli/az-real.sh; check includes it)
 set -euo pipefail
 what=${1:-build}
@@ -8,9 +8,10 @@ pkgs=(build-essential cmake pkg-config libssl-dev openssl nettle-dev libgmp-dev 
       libcurl4-openssl-dev libmicrohttpd-dev ca-certificates
       libsqlite3-dev curl libtss2-dev)
 case "$what" in
-  check) pkgs+=(clang libclang-rt-14-dev jq xxd ovmf swtpm swtpm-tools tpm2-tools azure-cli cryptsetup-bin) ;;
+  check) pkgs+=(clang libclang-rt-14-dev jq xxd ovmf swtpm swtpm-tools tpm2-tools azure-cli cryptsetup-bin procps) ;;
   azcli) pkgs+=(azure-cli jq) ;;
-  demo)  pkgs+=(jq ovmf swtpm swtpm-tools tpm2-tools) ;;
+  demo)  pkgs+=(jq ovmf swtpm swtpm-tools tpm2-tools procps) ;;
+  bench) pkgs+=(ovmf swtpm swtpm-tools gnuplot-nox) ;;
   fuzz)  pkgs+=(clang libclang-rt-14-dev) ;;
 esac
 missing=()

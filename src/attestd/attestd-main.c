@@ -38,7 +38,8 @@ static void usage(void) {
              "  --token-lifetime S     token lifetime in seconds (default 28800)\n"
              "  --alg RS256|ES256|ES384  token signing algorithm (default RS256)\n"
              "  --tls-cert FILE --tls-key FILE  PEM certificate and key\n"
-             "  --extra-ark FILE       also trust this ARK (emulated hosts); repeatable\n"
+             "  --extra-ark FILE       also trust this ARK (emulated hosts, PEM or DER); repeatable\n"
+             "  --only-extra-arks      trust the extra ARKs only, not AMD's (an emulated fleet)\n"
              "  --kds-url URL          fetch missing VCEKs from this KDS\n"
              "  --kds-cache DIR        VCEK cache directory\n"
              "  --admin-token-file F   bearer token for policy management\n"
@@ -56,7 +57,8 @@ int main(int argc, char **argv) {
                 { "extra-ark", required_argument, NULL, 'A' },    { "kds-url", required_argument, NULL, 'U' },
                 { "kds-cache", required_argument, NULL, 'D' },    { "admin-token-file", required_argument, NULL, 'T' },
                 { "policy-signers", required_argument, NULL, 'S' }, { "now", required_argument, NULL, 'n' },
-                { "quiet", no_argument, NULL, 'q' },              { "help", no_argument, NULL, 'h' },
+                { "quiet", no_argument, NULL, 'q' },
+                { "only-extra-arks", no_argument, NULL, 'O' },              { "help", no_argument, NULL, 'h' },
                 { 0 },
         };
         cp_attestd_config cfg = { 0 };
@@ -82,10 +84,20 @@ int main(int argc, char **argv) {
                                 fprintf(stderr, "confpool-attestd: at most %d extra ARKs\n", CP_ATTESTD_MAX_EXTRA_ARKS);
                                 return 2;
                         }
-                        cfg.extra_arks[n_arks] = (const uint8_t *) read_text(optarg);
-                        cfg.extra_ark_lens[n_arks] = strlen((const char *) cfg.extra_arks[n_arks]);
+                        {
+                                /* PEM or DER: DER holds NUL bytes, so the length is the file's */
+                                uint8_t *ark = NULL;
+                                size_t ark_len = 0;
+                                if (cp_read_file(optarg, CP_MAX_INPUT_FILE, &ark, &ark_len) < 0) {
+                                        fprintf(stderr, "confpool-attestd: %s: %s\n", optarg, cp_error_message());
+                                        return 2;
+                                }
+                                cfg.extra_arks[n_arks] = ark;
+                                cfg.extra_ark_lens[n_arks] = ark_len;
+                        }
                         n_arks++;
                         break;
+                case 'O': cfg.only_extra_arks = true; break;
                 case 'U': cfg.kds_base_url = optarg; break;
                 case 'D': cfg.kds_cache_dir = optarg; break;
                 case 'T': {

@@ -4,6 +4,7 @@
 
 #include "cli/cli-az.h"
 #include "cli/cli.h"
+#include "cli/cmd_up.h"
 #include "confpool/error.h"
 
 static const struct {
@@ -21,6 +22,8 @@ static const struct {
         { "az-setup", cp_cmd_az_setup, "point the Azure CLI (az) at a running confpoold" },
         { "keyvault", cp_cmd_keyvault, "keys in confpool-kbsd: create, import, show, list, delete, release" },
         { "disk", cp_cmd_disk, "LUKS2 disk images: encrypt, open, info" },
+        { "up", cp_cmd_up, "Start the embedded stack (control plane, attestation, local backend); 'down' stops it" },
+        { "down", cp_cmd_down, "Stop the embedded stack started by 'confpool up'" },
 };
 
 static void usage(FILE *f) {

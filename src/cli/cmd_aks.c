@@ -321,6 +321,7 @@ static const cp_az_entry entries[] = {
         { "create", &create_cmd, aks_create, NULL },
         { "delete", &delete_cmd, aks_delete, NULL },
         { "list", &list_cmd, aks_list, NULL },
+        { "machine", NULL, NULL, &cp_az_group_machine },
         { "nodepool", NULL, NULL, &cp_az_group_nodepool },
         { "show", &show_cmd, aks_show, NULL },
 };

@@ -12,6 +12,7 @@ static void usage(FILE *f) {
         fprintf(f, "Usage: confpoold --state-dir DIR [--listen ADDR] [--port N] [--config FILE]\n"
                    "                 [--port-file FILE] [--tls] [--threads N] [--reconcile-interval-ms N]\n"
                    "                 [--backend fake|local --attestd-url URL --agent PATH [--min-tcb SPEC]]\n"
+                   "       confpoold --state-dir DIR --backend local --prepare-hosts   (print the hosts' ARKs)\n"
                    "       confpoold sp create --state-dir DIR --name NAME [--subscription GUID]\n");
 }
 
@@ -59,11 +60,12 @@ int main(int argc, char **argv) {
                 {"threads", required_argument, NULL, 'T'},   {"reconcile-interval-ms", required_argument, NULL, 'i'},
                 {"backend", required_argument, NULL, 'b'},   {"attestd-url", required_argument, NULL, 'A'},
                 {"agent", required_argument, NULL, 'g'},     {"min-tcb", required_argument, NULL, 'm'},
+                {"prepare-hosts", no_argument, NULL, 'H'},
                 {"help", no_argument, NULL, 'h'},            {0},
         };
         cp_daemon_options o = {0};
         int c;
-        while ((c = getopt_long(argc, argv, "s:l:p:c:P:tT:i:hb:A:g:m:", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "s:l:p:c:P:tT:i:hb:A:g:m:H", opts, NULL)) != -1) {
                 char *end = NULL;
                 unsigned long v = 0;
                 if (c == 'p' || c == 'T' || c == 'i') {
@@ -86,6 +88,7 @@ int main(int argc, char **argv) {
                 case 'A': o.attestd_url = optarg; break;
                 case 'g': o.agent_path = optarg; break;
                 case 'm': o.min_tcb = optarg; break;
+                case 'H': o.prepare_hosts = true; break;
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 2;
                 }

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <ftw.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
@@ -32,6 +33,7 @@
 #include "controlplane/cp-backend-local.h"
 #include "shared/amdsp.h"
 #include "shared/node_evlog.h"
+#include "shared/proc.h"
 #include "shared/vtpm.h"
 
 #define MAX_HOSTS 16
@@ -109,7 +111,11 @@ static int host_start(local_backend *b, cp_snp_generation gen, unsigned idx, hos
         h->gen = gen;
         snprintf(h->name, sizeof h->name, "host-%s-%u", gen_name(gen), idx);
         snprintf(dir, sizeof dir, "%s/%s", b->hosts_dir, h->name);
-        cp_amdsp_config cfg = {.generation = gen, .tcb = default_tcb(gen)};
+        /* hosts of one generation share its ARK/ASK (as AMD's chips do) and
+         * differ in chip ID and VCEKs: the first one creates them */
+        char ca[PATH_MAX_];
+        snprintf(ca, sizeof ca, "%s/host-%s-0", b->hosts_dir, gen_name(gen));
+        cp_amdsp_config cfg = {.generation = gen, .tcb = default_tcb(gen), .ca_dir = idx > 0 ? ca : NULL};
         int r = cp_amdsp_open(dir, &cfg, &h->sp);
         if (r < 0)
                 return r;
@@ -322,6 +328,7 @@ static void stop_process(pid_t *pid) {
         if (*pid <= 0)
                 return;
         kill(*pid, SIGTERM);
+        kill(*pid, SIGCONT); /* a stopped process handles SIGTERM once continued */
         for (int i = 0; i < 200; i++) {
                 if (waitpid(*pid, NULL, WNOHANG) == *pid) {
                         *pid = 0;
@@ -378,6 +385,16 @@ static int wait_port(uint16_t port, pid_t pid) {
                 nanosleep(&ts, NULL);
         }
         return CP_ERROR(CP_EIO, "swtpm did not listen on port %u", port);
+}
+
+/* The node table on disk: <node dir>/{agent,swtpm}.pid next to node.json,
+ * so that a restarted daemon (cp_backend_local_recover) or `confpool down`
+ * can find and stop processes a killed daemon left behind. */
+static int write_pid(const char *dir, const char *name, pid_t pid) {
+        char f[PATH_MAX_ + 32], txt[32];
+        snprintf(f, sizeof f, "%s/%s", dir, name);
+        int n = snprintf(txt, sizeof txt, "%ld\n", (long) pid);
+        return cp_write_file(f, txt, (size_t) n, 0600);
 }
 
 /* ---- measured boot -------------------------------------------------------- */
@@ -552,7 +569,7 @@ static int boot_node(local_backend *b, const cp_node_spec *spec, node *nd) {
         snprintf(f, sizeof f, "%s/swtpm.log", nd->dir);
         if ((r = spawn(sargv, f, &nd->swtpm)) < 0)
                 return r;
-        if ((r = wait_port(port, nd->swtpm)) < 0)
+        if ((r = wait_port(port, nd->swtpm)) < 0 || (r = write_pid(nd->dir, "swtpm.pid", nd->swtpm)) < 0)
                 return r;
         snprintf(tcti, sizeof tcti, "swtpm:host=127.0.0.1,port=%u", port);
 
@@ -584,12 +601,13 @@ static int boot_node(local_backend *b, const cp_node_spec *spec, node *nd) {
         h->nodes++;
 
         /* the agent's configuration and the agent */
-        json_t *cfg = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:I,s:I,s:s}", "name", spec->name, "pool",
+        json_t *cfg = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s,s:s}", "name", spec->name, "pool",
                                 spec->pool_id, "attestd", b->attestd, "controlplane", b->cp_url, "tcti", tcti,
                                 "amdspSocket", h->sock, "guestHandle", (json_int_t) ghandle, "secrets", "secrets",
                                 "eventLog", "eventlog.bin", "disk", "disk.img", "diskKeyStandin", "disk-key.standin",
                                 "heartbeatMs", (json_int_t) (b->o.heartbeat_ms ? b->o.heartbeat_ms : 5000),
-                                "reattestS", (json_int_t) (b->o.reattest_s ? b->o.reattest_s : 3600), "host", h->name);
+                                "reattestS", (json_int_t) (b->o.reattest_s ? b->o.reattest_s : 3600), "host", h->name,
+                                "vmSize", spec->vm_size ? spec->vm_size : "", "image", spec->image ? spec->image : "");
         char *txt = cfg ? json_dumps(cfg, JSON_SORT_KEYS) : NULL;
         json_decref(cfg);
         if (!txt)
@@ -601,7 +619,25 @@ static int boot_node(local_backend *b, const cp_node_spec *spec, node *nd) {
                 return r;
         char *const aargv[] = {b->agent, "--node-dir", nd->dir, NULL};
         snprintf(f, sizeof f, "%s/agent.log", nd->dir);
-        return spawn(aargv, f, &nd->agent);
+        if ((r = spawn(aargv, f, &nd->agent)) < 0)
+                return r;
+        return write_pid(nd->dir, "agent.pid", nd->agent);
+}
+
+/* A node that failed to boot stays listed: its status says why. */
+static void mark_failed(node *nd, const char *what) {
+        char f[PATH_MAX_ + 32], msg[600];
+        snprintf(msg, sizeof msg, "%s: %s", what, cp_error_message());
+        cp_error_clear();
+        json_t *st = json_pack("{s:s,s:s}", "state", "Failed", "reason", msg);
+        char *txt = st ? json_dumps(st, 0) : NULL;
+        snprintf(f, sizeof f, "%s/status.json", nd->dir);
+        if (txt && cp_write_file(f, txt, strlen(txt), 0644) < 0)
+                cp_error_clear();
+        free(txt);
+        json_decref(st);
+        stop_process(&nd->agent);
+        stop_process(&nd->swtpm);
 }
 
 static int local_create(cp_backend *bb, const cp_node_spec *spec, char *ret_handle, size_t size) {
@@ -625,17 +661,7 @@ static int local_create(cp_backend *bb, const cp_node_spec *spec, char *ret_hand
                         r = boot_node(b, spec, nd);
                         /* a node that failed to boot stays listed: its status says why */
                         if (r < 0) {
-                                char f[PATH_MAX_ + 32], msg[600];
-                                snprintf(msg, sizeof msg, "boot: %s", cp_error_message());
-                                cp_error_clear();
-                                json_t *st = json_pack("{s:s,s:s}", "state", "Failed", "reason", msg);
-                                char *txt = st ? json_dumps(st, 0) : NULL;
-                                snprintf(f, sizeof f, "%s/status.json", nd->dir);
-                                if (txt && cp_write_file(f, txt, strlen(txt), 0644) < 0)
-                                        cp_error_clear();
-                                free(txt);
-                                json_decref(st);
-                                stop_process(&nd->swtpm);
+                                mark_failed(nd, "boot");
                                 r = 0;
                         }
                         nd->next = b->nodes;
@@ -870,5 +896,125 @@ int cp_backend_local_signal(cp_backend *bb, const char *handle, int sig) {
         if (r >= 0 && kill(nd->agent, sig) < 0)
                 r = CP_ERROR(CP_EIO, "kill: %s", strerror(errno));
         pthread_mutex_unlock(&b->lock);
+        return r;
+}
+
+int cp_backend_local_open_hosts(cp_backend *bb, char ***ret_paths, size_t *ret_n) {
+        if (bb->ops != &local_ops)
+                return CP_ERROR(CP_EINVAL, "not the local backend");
+        local_backend *b = (local_backend *) bb;
+        static const cp_snp_generation gens[] = {CP_SNP_GEN_MILAN, CP_SNP_GEN_GENOA};
+        size_t first;
+        pthread_mutex_lock(&b->lock);
+        int r = 0;
+        for (size_t i = 0; i < CP_ELEMENTSOF(gens) && r >= 0; i++)
+                r = hosts_of(b, gens[i], &first);
+        char **v = r >= 0 ? calloc(CP_ELEMENTSOF(gens) + 1, sizeof *v) : NULL;
+        if (r >= 0 && !v)
+                r = cp_error_oom();
+        size_t n = 0;
+        /* one ARK per generation: its hosts share it */
+        for (size_t i = 0; r >= 0 && i < CP_ELEMENTSOF(gens); i++) {
+                size_t len = strlen(b->hosts_dir) + 64;
+                if (!(v[n] = malloc(len)))
+                        r = cp_error_oom();
+                else
+                        snprintf(v[n++], len, "%s/host-%s-0/ark.der", b->hosts_dir, gen_name(gens[i]));
+        }
+        pthread_mutex_unlock(&b->lock);
+        if (r < 0) {
+                for (size_t i = 0; v && i < n; i++)
+                        free(v[i]);
+                free(v);
+                return r;
+        }
+        *ret_paths = v;
+        *ret_n = n;
+        return 0;
+}
+
+/* One persisted node: stop what a previous daemon left running, boot it
+ * again from its node.json (lock held). */
+static int recover_node(local_backend *b, const char *name, unsigned *restarted) {
+        char dir[1200], f[1300], marker[1300];
+        snprintf(dir, sizeof dir, "%.1024s/nodes/%.64s", b->state_dir, name);
+        snprintf(marker, sizeof marker, "--node-dir %s", dir);
+        snprintf(f, sizeof f, "%s/agent.pid", dir);
+        cp_proc_stop_pidfile(f, marker, 2000);
+        snprintf(marker, sizeof marker, "dir=%s/tpm", dir);
+        snprintf(f, sizeof f, "%s/swtpm.pid", dir);
+        cp_proc_stop_pidfile(f, marker, 2000);
+        snprintf(f, sizeof f, "%s/node.json", dir);
+        uint8_t *buf = NULL;
+        size_t len;
+        json_t *j = NULL;
+        if (cp_read_file(f, 64 * 1024, &buf, &len) >= 0)
+                j = json_loadb((const char *) buf, len, 0, NULL);
+        cp_error_clear();
+        free(buf);
+        const char *pool = json_string_value(json_object_get(j, "pool"));
+        const char *mname = json_string_value(json_object_get(j, "name"));
+        const char *size = json_string_value(json_object_get(j, "vmSize"));
+        const char *image = json_string_value(json_object_get(j, "image"));
+        if (!pool || !mname || !size || !image || strcmp(mname, name) != 0) {
+                /* half-created (the daemon died during its boot): nothing to keep */
+                json_decref(j);
+                if (nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
+                        return CP_ERROR(CP_EIO, "cannot remove %s", dir);
+                return 0;
+        }
+        char handle[128];
+        snprintf(handle, sizeof handle, "local:%s", name);
+        int r = 0;
+        if (!find_node(b, handle)) {
+                node *nd = calloc(1, sizeof *nd);
+                if (!nd) {
+                        json_decref(j);
+                        return cp_error_oom();
+                }
+                snprintf(nd->name, sizeof nd->name, "%s", name);
+                snprintf(nd->handle, sizeof nd->handle, "%s", handle);
+                snprintf(nd->dir, sizeof nd->dir, "%s", dir);
+                nd->exit_status = -1;
+                nd->host = -1;
+                snprintf(f, sizeof f, "%s/status.json", dir);
+                unlink(f);
+                cp_node_spec spec = {.pool_id = pool, .name = name, .vm_size = size, .image = image,
+                                     .confidential = true};
+                r = boot_node(b, &spec, nd);
+                if (r < 0) {
+                        mark_failed(nd, "reboot");
+                        r = 0;
+                } else
+                        (*restarted)++;
+                nd->next = b->nodes;
+                b->nodes = nd;
+        }
+        json_decref(j);
+        return r;
+}
+
+int cp_backend_local_recover(cp_backend *bb, unsigned *ret_restarted) {
+        if (bb->ops != &local_ops)
+                return CP_ERROR(CP_EINVAL, "not the local backend");
+        local_backend *b = (local_backend *) bb;
+        char d[PATH_MAX_ + 16];
+        snprintf(d, sizeof d, "%s/nodes", b->state_dir);
+        DIR *dp = opendir(d);
+        if (!dp)
+                return CP_ERROR(CP_EIO, "cannot open %s: %s", d, strerror(errno));
+        unsigned restarted = 0;
+        int r = 0;
+        pthread_mutex_lock(&b->lock);
+        struct dirent *de;
+        while (r >= 0 && (de = readdir(dp))) {
+                if (de->d_name[0] == '.' || strlen(de->d_name) >= 64)
+                        continue;
+                r = recover_node(b, de->d_name, &restarted);
+        }
+        pthread_mutex_unlock(&b->lock);
+        closedir(dp);
+        if (r >= 0 && ret_restarted)
+                *ret_restarted = restarted;
         return r;
 }

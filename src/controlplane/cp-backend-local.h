@@ -50,4 +50,17 @@ CP_WUR int cp_backend_local_set_host_tcb(cp_backend *b, cp_snp_generation gen, c
 /* Send a signal to a node's agent (SIGUSR1: re-attest now). */
 CP_WUR int cp_backend_local_signal(cp_backend *b, const char *handle, int sig);
 
+/* Open (creating on first use) the hosts of every generation and return
+ * the paths of the generations' ARKs (DER; hosts of a generation share
+ * one; a malloc'd array of malloc'd strings): what the attestation service
+ * must trust. */
+CP_WUR int cp_backend_local_open_hosts(cp_backend *b, char ***ret_paths, size_t *ret_n);
+/* Restart recovery (docs/nodes.md): for every node persisted under
+ * <state_dir>/nodes, stop the agent and swtpm a previous daemon left
+ * running (pid files, checked against their command lines) and boot the
+ * node again (fresh launch and attestation) with the control-plane URL set
+ * now.  Call after cp_backend_local_set_controlplane_url, before the
+ * reconciler starts. */
+CP_WUR int cp_backend_local_recover(cp_backend *b, unsigned *ret_restarted);
+
 #endif

@@ -20,6 +20,10 @@
 #include "controlplane/cp-reconciler.h"
 #include "controlplane/cp-store.h"
 
+/* The local backend's agents heartbeat every 5 s: three missed ones and
+ * the node is replaced. */
+#define HEARTBEAT_DEADLINE_MS 15000
+
 static bool is_loopback(const char *a) {
         struct in_addr v4;
         struct in6_addr v6;
@@ -44,6 +48,27 @@ static bool fail_size(void *userdata, const char *size) {
         return cp_rules_size_fails(userdata, size);
 }
 
+/* --prepare-hosts: create the local backend's hosts, print their ARKs. */
+static int prepare_hosts(const cp_daemon_options *o) {
+        char nd[4096];
+        snprintf(nd, sizeof nd, "%s/local", o->state_dir);
+        cp_local_options lo = {.state_dir = nd, .agent_path = o->agent_path ? o->agent_path : "confpool-agent"};
+        cp_backend *b = NULL;
+        char **paths = NULL;
+        size_t n = 0;
+        int r = cp_backend_local_new(&lo, &b);
+        if (r >= 0)
+                r = cp_backend_local_open_hosts(b, &paths, &n);
+        for (size_t i = 0; i < n; i++) {
+                printf("%s\n", paths[i]);
+                free(paths[i]);
+        }
+        free(paths);
+        fflush(stdout);
+        cp_backend_free(b);
+        return r;
+}
+
 int cp_daemon_run(const cp_daemon_options *o) {
         if (!o->state_dir)
                 return CP_ERROR(CP_EINVAL, "a state directory is required");
@@ -64,6 +89,8 @@ int cp_daemon_run(const cp_daemon_options *o) {
         bool local = o->backend && strcmp(o->backend, "local") == 0;
         if (o->backend && !local && strcmp(o->backend, "fake") != 0)
                 return CP_ERROR(CP_EINVAL, "unknown backend '%s' (fake, local)", o->backend);
+        if (local && o->prepare_hosts)
+                return prepare_hosts(o);
         if (local && (!o->attestd_url || !o->agent_path))
                 return CP_ERROR(CP_EINVAL, "the local backend needs --attestd-url and --agent");
         int r = cp_rules_new(&rules);
@@ -137,9 +164,16 @@ int cp_daemon_run(const cp_daemon_options *o) {
                         if (r >= 0)
                                 r = cp_write_file(path, canon, n, 0644);
                 }
+                unsigned restarted = 0;
+                if (r >= 0 && local)
+                        r = cp_backend_local_recover(backend, &restarted);
+                if (restarted)
+                        printf("confpoold: restarted %u node(s) of the local backend\n", restarted);
         }
         if (r >= 0)
                 r = cp_reconciler_new(store, rules, backend, &rec);
+        if (r >= 0 && local)
+                cp_reconciler_set_heartbeat_deadline(rec, HEARTBEAT_DEADLINE_MS);
         if (r >= 0)
                 r = cp_reconciler_start(rec, o->reconcile_interval_ms);
         if (r >= 0) {

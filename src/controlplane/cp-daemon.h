@@ -21,6 +21,7 @@ typedef struct cp_daemon_options {
         const char *backend;
         const char *attestd_url;
         const char *agent_path;
+        bool prepare_hosts;      /* local: create the hosts, print their ARK paths, exit */
         const char *min_tcb;     /* "bl=N,tee=N,snp=N,ucode=N": node policy minimum; NULL: none */
 } cp_daemon_options;
 

@@ -6,6 +6,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/rand.h>
+
 #include "basic/cleanup.h"
 #include "controlplane/cp-nodes.h"
 #include "controlplane/cp-reconciler.h"
@@ -19,6 +21,7 @@ struct cp_reconciler {
         bool running;
         bool stop;
         unsigned interval_ms;
+        unsigned heartbeat_deadline_ms; /* 0: no health pass */
         pthread_mutex_t lock;
         pthread_cond_t cond;
 };
@@ -276,6 +279,133 @@ int cp_reconciler_run_once(cp_reconciler *rc, size_t *ret_active) {
         return 0;
 }
 
+/* ---- node health: replace dead, silent and quarantined nodes --------------- */
+
+static void op_uuid(char out[37]) {
+        uint8_t b[16];
+        if (RAND_bytes(b, sizeof b) != 1)
+                memset(b, 0, sizeof b);
+        b[6] = (uint8_t) ((b[6] & 0x0f) | 0x40);
+        b[8] = (uint8_t) ((b[8] & 0x3f) | 0x80);
+        snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3],
+                 b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+/* Why a settled node must be replaced (false: it is healthy). */
+static bool unhealthy(cp_reconciler *rc, const cp_machine *m, int64_t now, char *why, size_t size) {
+        cp_node_info ni;
+        bool have = cp_nodes_info(rc->store, m->pool, m->name, &ni) >= 0;
+        cp_error_clear();
+        if (strcmp(m->state, "Quarantined") == 0) {
+                snprintf(why, size, "quarantined: %.300s", have ? ni.reason : "failed re-attestation");
+                return true;
+        }
+        if (strcmp(m->state, "Ready") != 0)
+                return false;
+        cp_node_state st;
+        char ip[48], err[256] = "";
+        if (rc->backend->ops->node_status(rc->backend, m->handle, &st, ip, sizeof ip, err, sizeof err) < 0) {
+                cp_error_clear();
+                return false;
+        }
+        if (st == CP_NODE_FAILED || st == CP_NODE_GONE) {
+                snprintf(why, size, "the node failed: %.300s", err);
+                return true;
+        }
+        if (!have || !rc->heartbeat_deadline_ms)
+                return false;
+        int64_t last = ni.heartbeat_at > ni.attested_at ? ni.heartbeat_at : ni.attested_at;
+        if (last > 0 && (now - last) * 1000 > (int64_t) rc->heartbeat_deadline_ms) {
+                snprintf(why, size, "no heartbeat for %lld s (deadline %u ms)", (long long) (now - last),
+                         rc->heartbeat_deadline_ms);
+                return true;
+        }
+        return false;
+}
+
+/* One settled pool: mark unhealthy machines for deletion and start a
+ * "repair" operation, which the pool reconciler carries out (delete:
+ * stop the node, crypto-erase its disk key; create: a replacement). */
+static int check_pool(cp_reconciler *rc, json_t *pool, int64_t now, size_t *replaced) {
+        const char *id = json_string_value(json_object_get(pool, "id"));
+        const char *ps = pstr(pool, "provisioningState");
+        if (!id || !ps || strcmp(ps, "Succeeded") != 0)
+                return 0;
+        cp_op cur;
+        int r = cp_op_active_for(rc->store, id, &cur);
+        if (r >= 0)
+                return 0; /* an operation is running: it owns the pool */
+        if (r != CP_ENOTFOUND)
+                return r;
+        cp_error_clear();
+        cp_machine *ms = NULL;
+        size_t n = 0, bad = 0;
+        if ((r = cp_machine_list(rc->store, id, &ms, &n)) < 0)
+                return r;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                char why[400];
+                if (ms[i].delete_requested || !unhealthy(rc, &ms[i], now, why, sizeof why))
+                        continue;
+                fprintf(stderr, "confpoold: replacing node %s: %s\n", ms[i].name, why);
+                if (strcmp(ms[i].state, "Quarantined") != 0)
+                        snprintf(ms[i].state, sizeof ms[i].state, "Failed");
+                ms[i].delete_requested = true;
+                r = cp_machine_put(rc->store, &ms[i]);
+                bad++;
+        }
+        free(ms);
+        if (r < 0 || bad == 0)
+                return r;
+        cp_op op = {0};
+        char uuid[37];
+        op_uuid(uuid);
+        const char *sub = strstr(id, "/subscriptions/") == id ? id + 15 : "";
+        snprintf(op.id, sizeof op.id, "%s", uuid);
+        snprintf(op.sub, sizeof op.sub, "%.*s", (int) strcspn(sub, "/"), sub);
+        snprintf(op.resource, sizeof op.resource, "%s", id);
+        snprintf(op.kind, sizeof op.kind, "pool");
+        snprintf(op.action, sizeof op.action, "repair");
+        snprintf(op.status, sizeof op.status, "InProgress");
+        cp_now_rfc3339(op.start);
+        if ((r = cp_op_insert(rc->store, &op)) < 0 || (r = set_state(rc->store, id, pool, "Updating", NULL, NULL)) < 0)
+                return r;
+        *replaced += bad;
+        return 0;
+}
+
+int cp_reconciler_check_health(cp_reconciler *rc, size_t *ret_replaced) {
+        json_t *pools = NULL;
+        size_t replaced = 0;
+        int r = cp_store_begin(rc->store);
+        if (r < 0)
+                return r;
+        r = cp_res_list(rc->store, "pool", NULL, NULL, NULL, &pools);
+        int64_t now = (int64_t) time(NULL);
+        size_t i;
+        json_t *p;
+        json_array_foreach(pools, i, p) {
+                if (r < 0)
+                        break;
+                r = check_pool(rc, p, now, &replaced);
+        }
+        json_decref(pools);
+        if (r < 0) {
+                cp_store_rollback(rc->store);
+                return r;
+        }
+        if ((r = cp_store_commit(rc->store)) < 0)
+                return r;
+        if (ret_replaced)
+                *ret_replaced = replaced;
+        return 0;
+}
+
+void cp_reconciler_set_heartbeat_deadline(cp_reconciler *rc, unsigned ms) {
+        pthread_mutex_lock(&rc->lock);
+        rc->heartbeat_deadline_ms = ms;
+        pthread_mutex_unlock(&rc->lock);
+}
+
 static void *thread_main(void *userdata) {
         cp_reconciler *rc = userdata;
         pthread_mutex_lock(&rc->lock);
@@ -284,6 +414,10 @@ static void *thread_main(void *userdata) {
                 size_t active;
                 if (cp_reconciler_run_once(rc, &active) < 0) {
                         fprintf(stderr, "confpoold: reconciler: %s\n", cp_error_message());
+                        cp_error_clear();
+                }
+                if (rc->backend->ops->expected_measurement && cp_reconciler_check_health(rc, NULL) < 0) {
+                        fprintf(stderr, "confpoold: node health: %s\n", cp_error_message());
                         cp_error_clear();
                 }
                 pthread_mutex_lock(&rc->lock);

@@ -18,6 +18,16 @@ typedef struct cp_reconciler cp_reconciler;
 CP_WUR int cp_reconciler_new(cp_store *s, const cp_rules *rules, cp_backend *backend, cp_reconciler **ret);
 /* One pass over all in-progress operations; *ret_active: how many remain. */
 CP_WUR int cp_reconciler_run_once(cp_reconciler *r, size_t *ret_active);
+/* Node health (backends with attested nodes; docs/nodes.md): in every
+ * settled pool (Succeeded, no operation running), a machine that is
+ * Quarantined, whose node the backend reports Failed/Gone (e.g. its agent
+ * died), or whose last heartbeat/attestation is older than the deadline
+ * (cp_reconciler_set_heartbeat_deadline; 0: not checked) is marked Failed
+ * and for deletion, and a "repair" operation replaces it (delete = stop +
+ * crypto-erase, then a new node).  The background thread runs it after each
+ * pass when the backend attests nodes.  *ret_replaced: machines marked. */
+CP_WUR int cp_reconciler_check_health(cp_reconciler *r, size_t *ret_replaced);
+void cp_reconciler_set_heartbeat_deadline(cp_reconciler *r, unsigned ms);
 /* Background thread doing a pass every interval_ms. */
 CP_WUR int cp_reconciler_start(cp_reconciler *r, unsigned interval_ms);
 /* Stops the thread (if started) and frees. */

@@ -493,12 +493,11 @@ static int save_key(cp_amdsp *sp, const char *name, EVP_PKEY *k) {
         return cp_write_file(path, data, (size_t) n, 0600);
 }
 
-static int load_key(cp_amdsp *sp, const char *name, EVP_PKEY **ret) {
-        char path[4096];
+static int load_key_file(const char *path, EVP_PKEY **ret) {
         _cleanup_free_ uint8_t *data = NULL;
         size_t n = 0;
         int r;
-        if ((r = path_join(sp, name, path, sizeof(path))) < 0 || (r = cp_read_file(path, 64 * 1024, &data, &n)) < 0)
+        if ((r = cp_read_file(path, 64 * 1024, &data, &n)) < 0)
                 return r;
         _cleanup_(cp_BIO_freep) BIO *b = BIO_new_mem_buf(data, (int) n);
         EVP_PKEY *k = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
@@ -507,6 +506,12 @@ static int load_key(cp_amdsp *sp, const char *name, EVP_PKEY **ret) {
                 return CP_OSSL_ERROR(CP_EFORMAT, "%s: not a PEM private key", path);
         *ret = k;
         return 0;
+}
+
+static int load_key(cp_amdsp *sp, const char *name, EVP_PKEY **ret) {
+        char path[4096];
+        int r = path_join(sp, name, path, sizeof(path));
+        return r < 0 ? r : load_key_file(path, ret);
 }
 
 static int save_cert(cp_amdsp *sp, const char *name, X509 *x) {
@@ -519,12 +524,11 @@ static int save_cert(cp_amdsp *sp, const char *name, X509 *x) {
         return cp_write_file(path, der, n, 0644);
 }
 
-static int load_cert(cp_amdsp *sp, const char *name, X509 **ret) {
-        char path[4096];
+static int load_cert_file(const char *path, X509 **ret) {
         _cleanup_free_ uint8_t *der = NULL;
         size_t n = 0;
         int r;
-        if ((r = path_join(sp, name, path, sizeof(path))) < 0 || (r = cp_read_file(path, CP_MAX_CERT_DER, &der, &n)) < 0)
+        if ((r = cp_read_file(path, CP_MAX_CERT_DER, &der, &n)) < 0)
                 return r;
         const unsigned char *p = der;
         X509 *x = d2i_X509(NULL, &p, (long) n);
@@ -533,6 +537,30 @@ static int load_cert(cp_amdsp *sp, const char *name, X509 **ret) {
                 return CP_OSSL_ERROR(CP_EFORMAT, "%s: not a DER certificate", path);
         }
         *ret = x;
+        return 0;
+}
+
+static int load_cert(cp_amdsp *sp, const char *name, X509 **ret) {
+        char path[4096];
+        int r = path_join(sp, name, path, sizeof(path));
+        return r < 0 ? r : load_cert_file(path, ret);
+}
+
+/* The ARK/ASK of another host of the same fleet (c->ca_dir). */
+static int load_shared_ca(cp_amdsp *sp, const char *dir) {
+        static const char *const names[] = {"ark-key.pem", "ask-key.pem", "ark.der", "ask.der"};
+        char path[4][4096];
+        for (size_t i = 0; i < 4; i++) {
+                int n = snprintf(path[i], sizeof(path[i]), "%s/%s", dir, names[i]);
+                if (n < 0 || (size_t) n >= sizeof(path[i]))
+                        return CP_ERROR(CP_EINVAL, "path '%s/%s' too long", dir, names[i]);
+        }
+        int r;
+        if ((r = load_key_file(path[0], &sp->ark_key)) < 0 || (r = load_key_file(path[1], &sp->ask_key)) < 0 ||
+            (r = load_cert_file(path[2], &sp->ark)) < 0 || (r = load_cert_file(path[3], &sp->ask)) < 0)
+                return r;
+        if (!X509_check_private_key(sp->ark, sp->ark_key) || !X509_check_private_key(sp->ask, sp->ask_key))
+                return CP_OSSL_ERROR(CP_ECERT, "%s: the ARK/ASK certificates do not match their keys", dir);
         return 0;
 }
 
@@ -745,11 +773,15 @@ static int create_state(cp_amdsp *sp, const cp_amdsp_config *c) {
         if (RAND_priv_bytes(sp->secret->p, AMDSP_SECRET_LEN) != 1 ||
             RAND_bytes(sp->chip_id, (int) hwid_len(sp->gen)) != 1)
                 return CP_OSSL_ERROR(CP_ECRYPTO, "RAND_bytes");
-        if (!(sp->ark_key = EVP_RSA_gen(4096)) || !(sp->ask_key = EVP_RSA_gen(4096)) ||
-            (sp->has_vlek && !(sp->asvk_key = EVP_RSA_gen(4096))))
+        if (c->ca_dir) {
+                if ((r = load_shared_ca(sp, c->ca_dir)) < 0)
+                        return r;
+        } else if (!(sp->ark_key = EVP_RSA_gen(4096)) || !(sp->ask_key = EVP_RSA_gen(4096)))
                 return CP_OSSL_ERROR(CP_ECRYPTO, "RSA-4096 key generation");
-        if ((r = make_ca(sp, CP_AMD_CERT_ARK, sp->ark_key, &sp->ark)) < 0 ||
-            (r = make_ca(sp, CP_AMD_CERT_ASK, sp->ask_key, &sp->ask)) < 0 ||
+        if (sp->has_vlek && !(sp->asvk_key = EVP_RSA_gen(4096)))
+                return CP_OSSL_ERROR(CP_ECRYPTO, "RSA-4096 key generation");
+        if ((!c->ca_dir && ((r = make_ca(sp, CP_AMD_CERT_ARK, sp->ark_key, &sp->ark)) < 0 ||
+                            (r = make_ca(sp, CP_AMD_CERT_ASK, sp->ask_key, &sp->ask)) < 0)) ||
             (sp->has_vlek && (r = make_ca(sp, CP_AMD_CERT_ASVK, sp->asvk_key, &sp->asvk)) < 0))
                 return r;
         char path[4096];

@@ -132,6 +132,8 @@ typedef struct cp_amdsp_config {
         uint32_t report_version;       /* 2, 3 or 5; 0: 5 */
         const char *vlek_csp_id;       /* NULL: no VLEK; else ASVK + VLEK with this csp_id */
         int64_t now;                   /* creation time (certificate validity); 0: time(NULL) */
+        const char *ca_dir;            /* NULL: an ARK/ASK of its own; else share those of the host in
+                                        * this directory (hosts of one generation share AMD's roots) */
 } cp_amdsp_config;
 
 /* Open the host in dir.  If dir holds no host: create one from *create

@@ -690,7 +690,9 @@ TEST(help_output) {
         run_free(&r);
         r = runv("aks", "--help", NULL);
         EXPECT(r, 0, NULL);
-        ASSERT_TRUE(strstr(r.out, "\nSubgroups:\n    nodepool ") != NULL);
+        /* subgroups in az's alphabetical order: machine, nodepool */
+        ASSERT_TRUE(strstr(r.out, "\nSubgroups:\n    machine  : ") != NULL);
+        ASSERT_TRUE(strstr(r.out, "\n    nodepool : ") != NULL);
         run_free(&r);
         r = runv("login", "--help", NULL);
         EXPECT(r, 0, NULL);

@@ -1,0 +1,469 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * confpool up [--state-dir DIR] [--port N] [--min-tcb SPEC] [--bin-dir DIR]
+ * confpool down [--state-dir DIR]
+ *
+ * The embedded stack (docs/nodes.md, "Embedded stack"): confpool-attestd
+ * trusting only the local hosts' emulated ARKs, confpoold with the local
+ * backend pointed at it, state in DIR (default ~/.confpool/stack), pid files,
+ * a readiness wait, and the CLI's connection settings written (as `confpool
+ * login` does) so that `confpool aks ...` works right away.  `down` stops
+ * confpoold (which stops its nodes), any node process a killed confpoold
+ * left behind, and the attestation service.
+ *
+ * Layout of DIR: cp/ (confpoold's state dir, cp/local/ the backend's),
+ * confpoold.{pid,port,log}, attestd.{pid,out,log}, arks.txt.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "basic/fileio.h"
+#include "cli/cli-az.h"
+#include "cli/cli.h"
+#include "cli/cmd_up.h"
+#include "shared/proc.h"
+
+#define P 4096
+#define DEFAULT_MIN_TCB "bl=2,tee=0,snp=10,ucode=50"
+
+typedef struct stack {
+        char dir[P];
+        char cp[P + 8];
+        char bin[P];
+} stack;
+
+static void nap_ms(unsigned ms) {
+        struct timespec ts = {ms / 1000, (long) (ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+}
+
+static int mkdir_p(const char *path, mode_t mode) {
+        char buf[P];
+        snprintf(buf, sizeof buf, "%s", path);
+        for (char *p = buf + 1; *p; p++)
+                if (*p == '/') {
+                        *p = 0;
+                        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                                return CP_ERROR(CP_EIO, "cannot create %s: %s", buf, strerror(errno));
+                        *p = '/';
+                }
+        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                return CP_ERROR(CP_EIO, "cannot create %s: %s", buf, strerror(errno));
+        return 0;
+}
+
+static int resolve_dir(const char *arg, stack *s) {
+        if (arg && *arg) {
+                if (mkdir_p(arg, 0700) < 0)
+                        return -1;
+                if (!realpath(arg, s->dir))
+                        return CP_ERROR(CP_EIO, "%s: %s", arg, strerror(errno));
+        } else {
+                const char *home = getenv("HOME");
+                if (!home || !*home)
+                        return CP_ERROR(CP_EINVAL, "HOME is not set: give --state-dir");
+                int n = snprintf(s->dir, sizeof s->dir, "%s/.confpool/stack", home);
+                if (n < 0 || (size_t) n >= sizeof s->dir - 64)
+                        return CP_ERROR(CP_ETOOBIG, "state directory path too long");
+                if (mkdir_p(s->dir, 0700) < 0)
+                        return -1;
+        }
+        if (strlen(s->dir) > 800)
+                return CP_ERROR(CP_ETOOBIG, "state directory path too long");
+        snprintf(s->cp, sizeof s->cp, "%s/cp", s->dir);
+        return 0;
+}
+
+static void path_of(const stack *s, const char *name, char *out, size_t size) {
+        snprintf(out, size, "%s/%s", s->dir, name);
+}
+
+/* A program next to this confpool binary (build/bin), else from PATH. */
+static int find_bin(const stack *s, const char *name, char *out, size_t size) {
+        if (s->bin[0]) {
+                snprintf(out, size, "%s/%s", s->bin, name);
+                if (access(out, X_OK) == 0)
+                        return 0;
+        }
+        const char *path = getenv("PATH");
+        char buf[P];
+        snprintf(buf, sizeof buf, "%s", path ? path : "/usr/local/bin:/usr/bin:/bin");
+        char *save = NULL;
+        for (char *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+                snprintf(out, size, "%s/%s", d, name);
+                if (access(out, X_OK) == 0)
+                        return 0;
+        }
+        return CP_ERROR(CP_ENOTFOUND, "cannot find %s (build it, or give --bin-dir)", name);
+}
+
+/* fork + exec detached (own session), stdout and stderr to files. */
+static int start(char *const argv[], const char *out, const char *err, pid_t *ret) {
+        int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        int fe = err ? open(err, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
+        if (fo < 0 || (err && fe < 0)) {
+                int e = errno;
+                if (fo >= 0)
+                        close(fo);
+                return CP_ERROR(CP_EIO, "cannot open %s: %s", fo < 0 ? out : err, strerror(e));
+        }
+        pid_t pid = fork();
+        if (pid < 0) {
+                close(fo);
+                if (fe >= 0)
+                        close(fe);
+                return CP_ERROR(CP_EIO, "fork: %s", strerror(errno));
+        }
+        if (pid == 0) {
+                setsid();
+                int nul = open("/dev/null", O_RDONLY);
+                if (nul >= 0)
+                        dup2(nul, 0);
+                dup2(fo, 1);
+                dup2(fe >= 0 ? fe : fo, 2);
+                signal(SIGPIPE, SIG_DFL);
+                execv(argv[0], argv);
+                _exit(127);
+        }
+        close(fo);
+        if (fe >= 0)
+                close(fe);
+        *ret = pid;
+        return 0;
+}
+
+static int write_pid(const char *path, pid_t pid) {
+        char t[32];
+        int n = snprintf(t, sizeof t, "%ld\n", (long) pid);
+        return cp_write_file(path, t, (size_t) n, 0600);
+}
+
+static bool exited(pid_t pid, int *ret_status) {
+        int st;
+        if (waitpid(pid, &st, WNOHANG) != pid)
+                return false;
+        *ret_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        return true;
+}
+
+/* The markers identifying this stack's processes in their command lines. */
+static void markers(const stack *s, char *cpd, char *att, size_t size) {
+        snprintf(cpd, size, "--state-dir %s ", s->cp);
+        snprintf(att, size, "--extra-ark %s/local/hosts/", s->cp);
+}
+
+/* Node processes (agent, swtpm) under cp/local/nodes whose daemon is gone. */
+static unsigned sweep_nodes(const stack *s) {
+        char d[P + 32];
+        snprintf(d, sizeof d, "%s/local/nodes", s->cp);
+        DIR *dp = opendir(d);
+        if (!dp)
+                return 0;
+        unsigned n = 0;
+        struct dirent *de;
+        while ((de = readdir(dp))) {
+                if (de->d_name[0] == '.' || strlen(de->d_name) > 64)
+                        continue;
+                char nd[P + 128], f[P + 160], m[P + 160];
+                snprintf(nd, sizeof nd, "%s/%.64s", d, de->d_name);
+                snprintf(f, sizeof f, "%s/agent.pid", nd);
+                snprintf(m, sizeof m, "--node-dir %s", nd);
+                n += (unsigned) cp_proc_stop_pidfile(f, m, 2000);
+                snprintf(f, sizeof f, "%s/swtpm.pid", nd);
+                snprintf(m, sizeof m, "dir=%s/tpm", nd);
+                n += (unsigned) cp_proc_stop_pidfile(f, m, 2000);
+        }
+        closedir(dp);
+        return n;
+}
+
+static int stack_down(const stack *s, bool quiet) {
+        char f[P + 64], cpd[P + 64], att[P + 64];
+        markers(s, cpd, att, sizeof cpd);
+        unsigned n = 0;
+        /* confpoold first: it stops every node it runs (SIGTERM, agents, swtpms) */
+        path_of(s, "confpoold.pid", f, sizeof f);
+        n += (unsigned) cp_proc_stop_pidfile(f, cpd, 30000);
+        unlink(f);
+        path_of(s, "confpoold.port", f, sizeof f);
+        unlink(f);
+        /* what a confpoold killed with SIGKILL left behind */
+        unsigned left = sweep_nodes(s);
+        n += left;
+        path_of(s, "attestd.pid", f, sizeof f);
+        n += (unsigned) cp_proc_stop_pidfile(f, att, 10000);
+        unlink(f);
+        if (!quiet) {
+                printf("confpool: stopped the embedded stack in %s (%u process%s", s->dir, n, n == 1 ? "" : "es");
+                if (left)
+                        printf(", %u of them node processes a killed confpoold left behind", left);
+                printf(")\n");
+        }
+        return 0;
+}
+
+static int read_text(const char *path, char **ret) {
+        uint8_t *buf = NULL;
+        size_t len;
+        int r = cp_read_file(path, 1 << 20, &buf, &len);
+        if (r < 0)
+                return r;
+        char *t = realloc(buf, len + 1);
+        if (!t) {
+                free(buf);
+                return cp_error_oom();
+        }
+        t[len] = 0;
+        *ret = t;
+        return 0;
+}
+
+static int tail_error(const char *what, const char *log, int status) {
+        char *t = NULL;
+        if (read_text(log, &t) >= 0 && *t) {
+                size_t l = strlen(t);
+                fprintf(stderr, "--- %s (last lines of %s)\n%s\n", what, log, t + (l > 1500 ? l - 1500 : 0));
+        } else
+                cp_error_clear();
+        free(t);
+        return CP_ERROR(CP_EIO, "%s exited during start (status %d); see %s", what, status, log);
+}
+
+static int stack_up(stack *s, const char *port, const char *min_tcb) {
+        char cpd_bin[P + 64], att_bin[P + 64], agent[P + 64], f[P + 64], log[P + 64], cpd[P + 64], att[P + 64];
+        int r, st;
+        if ((r = find_bin(s, "confpoold", cpd_bin, sizeof cpd_bin)) < 0 ||
+            (r = find_bin(s, "confpool-attestd", att_bin, sizeof att_bin)) < 0 ||
+            (r = find_bin(s, "confpool-agent", agent, sizeof agent)) < 0)
+                return r;
+        markers(s, cpd, att, sizeof cpd);
+        /* a previous stack that was killed: nothing of it may linger */
+        (void) stack_down(s, true);
+        if ((r = mkdir_p(s->cp, 0700)) < 0)
+                return r;
+
+        /* 1. the hosts (software AMD-SPs; RSA-4096 ARK/ASK on first use) */
+        printf("confpool: preparing the emulated SEV-SNP hosts in %s/local/hosts ...\n", s->cp);
+        fflush(stdout);
+        char arks[P + 64];
+        path_of(s, "arks.txt", arks, sizeof arks);
+        path_of(s, "confpoold.log", log, sizeof log);
+        {
+                char *argv[] = {cpd_bin, "--state-dir", s->cp, "--backend", "local", "--agent", agent, "--prepare-hosts",
+                                NULL};
+                pid_t pid;
+                if ((r = start(argv, arks, log, &pid)) < 0)
+                        return r;
+                while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+                        ;
+                if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                        return tail_error("confpoold --prepare-hosts", log, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        }
+        char *list = NULL;
+        if ((r = read_text(arks, &list)) < 0)
+                return r;
+
+        /* 2. the attestation service, trusting exactly these hosts */
+        char *aargv[32] = {att_bin, "--port", "0", "--quiet", "--only-extra-arks"};
+        size_t an = 5, n_arks = 0;
+        char *save = NULL;
+        for (char *line = strtok_r(list, "\n", &save); line && an < 28; line = strtok_r(NULL, "\n", &save)) {
+                if (n_arks == 4) {
+                        free(list);
+                        return CP_ERROR(CP_ETOOBIG, "more hosts than the attestation service can trust (4)");
+                }
+                aargv[an++] = "--extra-ark";
+                aargv[an++] = line;
+                n_arks++;
+        }
+        aargv[an] = NULL;
+        char out[P + 64], alog[P + 64];
+        path_of(s, "attestd.out", out, sizeof out);
+        path_of(s, "attestd.log", alog, sizeof alog);
+        pid_t apid;
+        r = start(aargv, out, alog, &apid);
+        free(list);
+        if (r < 0)
+                return r;
+        path_of(s, "attestd.pid", f, sizeof f);
+        if ((r = write_pid(f, apid)) < 0)
+                return r;
+        char issuer[256] = "";
+        for (int i = 0; i < 200 && !issuer[0]; i++) {
+                char *t = NULL;
+                if (read_text(out, &t) >= 0) {
+                        json_t *j = strchr(t, '\n') ? json_loads(t, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+                        const char *is = json_string_value(json_object_get(j, "issuer"));
+                        if (is)
+                                snprintf(issuer, sizeof issuer, "%s", is);
+                        json_decref(j);
+                }
+                cp_error_clear();
+                free(t);
+                if (issuer[0])
+                        break;
+                if (exited(apid, &st))
+                        return tail_error("confpool-attestd", alog, st);
+                nap_ms(50);
+        }
+        if (!issuer[0])
+                return CP_ERROR(CP_EIO, "confpool-attestd did not start (see %s)", alog);
+
+        /* 3. the control plane with the local backend */
+        char portf[P + 64];
+        path_of(s, "confpoold.port", portf, sizeof portf);
+        unlink(portf);
+        char *cargv[] = {cpd_bin,   "--state-dir", s->cp,   "--backend", "local", "--attestd-url", issuer, "--agent",
+                         agent,     "--port-file", portf,   "--min-tcb", (char *) min_tcb, "--port", (char *) port,
+                         NULL};
+        if (!port)
+                cargv[13] = NULL;
+        pid_t cpid;
+        if ((r = start(cargv, log, NULL, &cpid)) < 0)
+                return r;
+        path_of(s, "confpoold.pid", f, sizeof f);
+        if ((r = write_pid(f, cpid)) < 0)
+                return r;
+        unsigned cport = 0;
+        for (int i = 0; i < 600 && !cport; i++) {
+                char *t = NULL;
+                if (read_text(portf, &t) >= 0)
+                        cport = (unsigned) strtoul(t, NULL, 10);
+                cp_error_clear();
+                free(t);
+                if (cport)
+                        break;
+                if (exited(cpid, &st))
+                        return tail_error("confpoold", log, st);
+                nap_ms(50);
+        }
+        if (!cport)
+                return CP_ERROR(CP_EIO, "confpoold did not start (see %s)", log);
+
+        /* 4. readiness and the CLI's connection settings: confpool login */
+        char endpoint[64], token[P + 64];
+        snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%u", cport);
+        snprintf(token, sizeof token, "%s/operator.token", s->cp);
+        char *largv[] = {"login", "--endpoint", endpoint, "--token-file", token, "-o", "none", NULL};
+        int lr = 1;
+        for (int i = 0; i < 20 && lr != 0; i++) {
+                lr = cp_cmd_login(7, largv);
+                if (lr != 0)
+                        nap_ms(250);
+        }
+        if (lr != 0)
+                return CP_ERROR(CP_ENETWORK, "confpoold at %s does not answer (see %s)", endpoint, log);
+        char cfg[P];
+        if (cp_az_config_dir(cfg, sizeof cfg) < 0)
+                cp_error_clear();
+        printf("confpool: embedded stack up (state %s)\n"
+               "  control plane  %s  (confpoold pid %ld, local backend, min TCB %s)\n"
+               "  attestation    %s  (confpool-attestd pid %ld, trusting %zu emulated host ARK%s)\n"
+               "  CLI settings   %s/config\n"
+               "Try: confpool group create -n rg1 -l eastus && confpool aks create -g rg1 -n c1 -s Standard_DC4as_v5\n"
+               "Stop it with: confpool down%s%s\n",
+               s->dir, endpoint, (long) cpid, min_tcb, issuer, (long) apid, n_arks, n_arks == 1 ? "" : "s", cfg,
+               " --state-dir ", s->dir);
+        return 0;
+}
+
+static void usage(FILE *f, bool up) {
+        if (up)
+                fprintf(f, "usage: confpool up [--state-dir DIR] [--port N] [--min-tcb bl=N,tee=N,snp=N,ucode=N]\n"
+                           "                   [--bin-dir DIR]\n\n"
+                           "Start the embedded stack: confpool-attestd (trusting only the emulated hosts' ARKs) and\n"
+                           "confpoold with the local backend, state in DIR (default ~/.confpool/stack), and save the\n"
+                           "CLI's connection settings (as 'confpool login').  Min TCB default: " DEFAULT_MIN_TCB ".\n");
+        else
+                fprintf(f, "usage: confpool down [--state-dir DIR]\n\n"
+                           "Stop the embedded stack started by 'confpool up' (and every node process it ran).\n");
+}
+
+static int run(int argc, char **argv, bool up) {
+        static const struct option opts[] = {
+                {"state-dir", required_argument, NULL, 's'}, {"port", required_argument, NULL, 'p'},
+                {"min-tcb", required_argument, NULL, 'm'},   {"bin-dir", required_argument, NULL, 'b'},
+                {"help", no_argument, NULL, 'h'},            {0},
+        };
+        const char *dir = NULL, *port = NULL, *min_tcb = NULL, *bin = NULL;
+        int c;
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+                switch (c) {
+                case 's': dir = optarg; break;
+                case 'p': port = optarg; break;
+                case 'm': min_tcb = optarg; break;
+                case 'b': bin = optarg; break;
+                case 'h': usage(stdout, up); return CP_EXIT_OK;
+                default: usage(stderr, up); return CP_EXIT_USAGE;
+                }
+        }
+        if (optind != argc || (!up && (port || bin || min_tcb))) {
+                usage(stderr, up);
+                return CP_EXIT_USAGE;
+        }
+        if (port) {
+                char *end = NULL;
+                unsigned long v = strtoul(port, &end, 10);
+                if (!*port || *end || v > 65535) {
+                        fprintf(stderr, "confpool: error: --port: invalid port '%s'\n", port);
+                        return CP_EXIT_USAGE;
+                }
+        }
+        stack s = {0};
+        if (resolve_dir(dir, &s) < 0) {
+                cp_cli_error(up ? "up" : "down");
+                return CP_EXIT_FAILURE;
+        }
+        if (bin)
+                snprintf(s.bin, sizeof s.bin, "%s", bin);
+        else {
+                ssize_t n = readlink("/proc/self/exe", s.bin, sizeof s.bin - 1);
+                s.bin[n > 0 ? n : 0] = 0;
+                char *sl = strrchr(s.bin, '/');
+                if (sl)
+                        *sl = 0;
+                else
+                        s.bin[0] = 0;
+        }
+        if (!up)
+                return stack_down(&s, false) < 0 ? CP_EXIT_FAILURE : CP_EXIT_OK;
+        char f[P + 64], cpd[P + 64], att[P + 64];
+        pid_t old;
+        markers(&s, cpd, att, sizeof cpd);
+        path_of(&s, "confpoold.pid", f, sizeof f);
+        if (cp_proc_read_pidfile(f, &old) >= 0 && cp_proc_matches(old, cpd)) {
+                fprintf(stderr, "confpool: error: the embedded stack in %s is already running (confpoold pid %ld); "
+                                "'confpool down --state-dir %s' stops it\n", s.dir, (long) old, s.dir);
+                return CP_EXIT_FAILURE;
+        }
+        cp_error_clear();
+        fflush(stdout);
+        if (stack_up(&s, port, min_tcb ? min_tcb : DEFAULT_MIN_TCB) < 0) {
+                cp_cli_error("up");
+                (void) stack_down(&s, true);
+                return CP_EXIT_FAILURE;
+        }
+        return CP_EXIT_OK;
+}
+
+int cp_cmd_up(int argc, char **argv) {
+        return run(argc, argv, true);
+}
+
+int cp_cmd_down(int argc, char **argv) {
+        return run(argc, argv, false);
+}

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "basic/fileio.h"
+#include "shared/proc.h"
+
+bool cp_proc_matches(pid_t pid, const char *marker) {
+        if (pid <= 1 || !marker || !*marker)
+                return false;
+        char f[64];
+        snprintf(f, sizeof f, "/proc/%ld/cmdline", (long) pid);
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        if (cp_read_file(f, 64 * 1024, &buf, &len) < 0) {
+                cp_error_clear();
+                return false;
+        }
+        /* a zombie has an empty command line: it is gone as far as we care */
+        for (size_t i = 0; i < len; i++)
+                if (buf[i] == 0)
+                        buf[i] = ' ';
+        char *txt = realloc(buf, len + 1);
+        if (!txt) {
+                free(buf);
+                return false;
+        }
+        txt[len] = 0;
+        bool ok = strstr(txt, marker) != NULL;
+        free(txt);
+        return ok;
+}
+
+int cp_proc_read_pidfile(const char *path, pid_t *ret) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        int r = cp_read_file(path, 64, &buf, &len);
+        if (r < 0)
+                return r;
+        char txt[65];
+        memcpy(txt, buf, len);
+        txt[len] = 0;
+        free(buf);
+        char *end = NULL;
+        errno = 0;
+        long v = strtol(txt, &end, 10);
+        if (errno || end == txt || (*end && *end != '\n') || v <= 1 || v > 0x3fffffff)
+                return CP_ERROR(CP_EFORMAT, "%s holds no pid", path);
+        *ret = (pid_t) v;
+        return 0;
+}
+
+static void nap_ms(unsigned ms) {
+        struct timespec ts = {ms / 1000, (long) (ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+}
+
+/* gone: not alive any more, or reaped if it happens to be our child */
+static bool gone(pid_t pid) {
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+                return true;
+        if (kill(pid, 0) < 0 && errno == ESRCH)
+                return true;
+        char f[64];
+        snprintf(f, sizeof f, "/proc/%ld/stat", (long) pid);
+        FILE *fp = fopen(f, "r");
+        if (!fp)
+                return true;
+        char st = 0;
+        int n = fscanf(fp, "%*d (%*[^)]) %c", &st);
+        fclose(fp);
+        return n == 1 && (st == 'Z' || st == 'X');
+}
+
+int cp_proc_stop_pidfile(const char *path, const char *marker, unsigned timeout_ms) {
+        pid_t pid;
+        if (cp_proc_read_pidfile(path, &pid) < 0) {
+                cp_error_clear();
+                return 0;
+        }
+        if (!cp_proc_matches(pid, marker))
+                return 0;
+        kill(pid, SIGTERM);
+        for (unsigned t = 0; t < timeout_ms; t += 10) {
+                if (gone(pid))
+                        return 1;
+                nap_ms(10);
+        }
+        kill(pid, SIGKILL);
+        for (unsigned t = 0; t < 5000 && !gone(pid); t += 10)
+                nap_ms(10);
+        return 1;
+}
