@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The seed document's scenario against the embedded stack started with
 # `confpool up` (confpoold with the local backend on SQLite, confpool-attestd
-# trusting the emulated hosts, every node a process tree with its own swtpm
-# vTPM, measured boot, SNP launch and confpool-agent that attests and
+# trusting the emulated hosts, confpool-kbsd holding the OS disk keys, every
+# node a process tree with its own swtpm vTPM, an OS disk encrypted (LUKS2)
+# before first boot, measured boot, SNP launch and confpool-agent that
+# attests, gets its disk key by secure key release, opens its disk and
 # registers), driven by the confpool CLI with the document's commands (az
 # replaced by confpool), then each node's attestation summary; `confpool
 # down` stops everything it started.
@@ -40,13 +42,23 @@ echo; echo "-- every node of cvmnodepool: Ready, launch measurement == the node 
 ready=$("$BIN/confpool" aks machine list -g myResourceGroup --cluster-name myAKSCluster --nodepool-name cvmnodepool \
         --query "length([?properties.status.nodeState=='Ready'])" -o tsv)
 [ "$ready" = 3 ] || { echo "demo: expected 3 Ready nodes, got $ready" >&2; exit 1; }
+released=$(grep -c '"allowed"' "$STATE/stack/kbs-audit.jsonl" || true)
+echo; echo "-- key broker audit: $released disk-key releases allowed, each to an attested node's TEE key"
+luks=0
+for d in "$STATE"/stack/cp/local/nodes/*cvmnodepool*; do
+  [ "$(head -c 4 "$d/disk.img")" = LUKS ] && luks=$((luks + 1))
+done
+echo "   cvmnodepool OS disks in LUKS2 format: $luks of 3"
+[ "$luks" = 3 ]
+[ "$released" -ge 3 ]
 echo; echo "\$ confpool aks nodepool add ... --node-vm-size Standard_DC4as_v5 --enable-fips-image   (refused: FIPS is not available on CVM pools)"
 "$BIN/confpool" aks nodepool add -g myResourceGroup --cluster-name myAKSCluster --name fipspool \
     --node-count 1 --node-vm-size Standard_DC4as_v5 --enable-fips-image -o none || true
 run aks nodepool delete -g myResourceGroup --cluster-name myAKSCluster --name cvmnodepool
 run aks nodepool list -g myResourceGroup --cluster-name myAKSCluster -o table
 nodes=$(ls "$STATE/stack/cp/local/nodes" | grep -c cvmnodepool || true)
-echo; echo "-- node directories (disk keys) of cvmnodepool left after delete: $nodes"
+echo; echo "-- node directories of cvmnodepool left after delete: $nodes; disk keys crypto-erased in the broker:" \
+     "$(grep -c 'disk-crypto-erase' "$STATE/stack/kbs-audit.jsonl" || true) audit entries"
 [ "$nodes" = 0 ]
 echo
 ms=$(( ($(date +%s%N) - T0) / 1000000 ))

@@ -21,6 +21,7 @@
 #include "basic/secure.h"
 #include "shared/amdsp.h"
 #include "shared/httpc.h"
+#include "shared/nodedisk.h"
 #include "shared/snp_guest.h"
 #include "shared/vtpm.h"
 
@@ -318,13 +319,27 @@ static int run(agent *a) {
 
         set_status(a, "Unlocking", NULL);
         cp_diskkey_provider dk;
-        path_of(a, "diskKeyStandin", f, sizeof f);
-        cp_diskkey_standin(f, &dk); /* STAND-IN until the key broker (issue 6) */
+        const json_t *dkc = json_object_get(a->cfg, "diskKey");
+        cp_diskkey_kbs_config kc = {
+                .url = json_string_value(json_object_get(dkc, "url")),
+                .disk_id = json_string_value(json_object_get(dkc, "diskId")),
+                .release_token = json_string_value(json_object_get(dkc, "releaseToken")),
+                .tee = a->tee,
+        };
+        const char *prov = json_string_value(json_object_get(dkc, "provider"));
+        if (dkc && (!prov || strcmp(prov, "kbs") != 0 || !kc.url || !kc.disk_id || !kc.release_token))
+                return fail(a, "disk key", CP_ERROR(CP_EFORMAT, "diskKey needs provider \"kbs\", url, diskId, releaseToken"));
+        if (dkc)
+                cp_diskkey_kbs(&kc, &dk);
+        else {
+                path_of(a, "diskKeyStandin", f, sizeof f);
+                cp_diskkey_standin(f, &dk); /* STAND-IN: a local backend without a key broker */
+        }
         uint8_t key[CP_DISK_KEY_LEN];
         if ((r = dk.release(dk.userdata, a->token, a->name, key)) < 0)
                 return fail(a, "disk key", r);
         path_of(a, "disk", f, sizeof f);
-        r = cp_disk_open(f, a->name, key);
+        r = dkc ? cp_nodedisk_open(f, kc.disk_id, key) : cp_disk_open(f, a->name, key);
         cp_wipe(key, sizeof key);
         if (r < 0)
                 return fail(a, "disk", r);

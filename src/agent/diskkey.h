@@ -3,19 +3,27 @@
 #define CP_AGENT_DISKKEY_H
 
 /*
- * The node's disk-key step behind a small interface, so that the key
- * broker (issue 6, secure key release against the attestation token) plugs
- * in without touching the agent.
+ * The node's disk-key step behind a small interface, selected by node.json:
  *
- * STAND-IN, NOT THE REAL THING: the only provider today, "local-standin",
- * reads the key the local backend left in the node directory
- * (disk-key.standin).  It ignores the token: it releases the key to anyone
- * who can read the file, whatever the attestation said.  Replace it with
- * the key broker's client when it lands.
+ *  - "kbs" (diskKey: {provider, url, diskId, releaseToken}), the real one:
+ *    secure key release from the key broker (confpool-kbsd,
+ *    POST /disks/{id}/release) with the node's attestation token; the broker
+ *    checks the token (trusted authority, signature, times), the disk's
+ *    release policy (debugging off, the node image's measurement) and wraps
+ *    the disk key to the TEE RSA key in the token's x-ms-runtime.keys; the
+ *    agent unwraps it with the TEE private key, which never left its memory.
+ *    The disk is LUKS2 (src/shared/nodedisk.h).
+ *
+ *  - "local-standin" (diskKeyStandin), ONLY for a local backend configured
+ *    without a key broker: reads the key the backend left in the node
+ *    directory (disk-key.standin).  It ignores the token: it releases the key
+ *    to anyone who can read the file, whatever the attestation said.
  */
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <openssl/evp.h>
 
 #include "confpool/error.h"
 
@@ -28,8 +36,18 @@ typedef struct cp_diskkey_provider {
         void *userdata;
 } cp_diskkey_provider;
 
-/* The stand-in: userdata is the path of the key file. */
+/* The stand-in (no broker configured): userdata is the path of the key file. */
 void cp_diskkey_standin(const char *key_path, cp_diskkey_provider *ret);
+
+typedef struct cp_diskkey_kbs_config {
+        const char *url;           /* the key broker */
+        const char *disk_id;       /* the broker's id of this node's disk */
+        const char *release_token; /* release-scope bearer */
+        EVP_PKEY *tee;             /* the TEE key whose public half is in the token */
+} cp_diskkey_kbs_config;
+
+/* The key broker's secure key release; userdata is cfg (borrowed). */
+void cp_diskkey_kbs(cp_diskkey_kbs_config *cfg, cp_diskkey_provider *ret);
 
 /* Open the disk image: its header must be "CPDISK01" followed by
  * HMAC-SHA256(key, "confpool-disk:" name) (constant-time compare).

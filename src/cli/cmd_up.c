@@ -4,15 +4,18 @@
  * confpool down [--state-dir DIR]
  *
  * The embedded stack (docs/nodes.md, "Embedded stack"): confpool-attestd
- * trusting only the local hosts' emulated ARKs, confpoold with the local
- * backend pointed at it, state in DIR (default ~/.confpool/stack), pid files,
+ * trusting only the local hosts' emulated ARKs, confpool-kbsd trusting that
+ * attestation service (OS disk keys, released only to attested nodes),
+ * confpoold with the local backend pointed at both, state in DIR (default ~/.confpool/stack), pid files,
  * a readiness wait, and the CLI's connection settings written (as `confpool
  * login` does) so that `confpool aks ...` works right away.  `down` stops
  * confpoold (which stops its nodes), any node process a killed confpoold
- * left behind, and the attestation service.
+ * left behind, the key broker and the attestation service.
  *
  * Layout of DIR: cp/ (confpoold's state dir, cp/local/ the backend's),
- * confpoold.{pid,port,log}, attestd.{pid,out,log}, arks.txt.
+ * confpoold.{pid,port,log}, attestd.{pid,out,log}, arks.txt,
+ * kbsd.{pid,out,log,db}, kbs-audit.jsonl and the broker's secrets (0600):
+ * kbs-master.key, kbs-admin.token, kbs-release.token.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -30,7 +33,11 @@
 
 #include <jansson.h>
 
+#include <sys/random.h>
+
+#include "basic/codec.h"
 #include "basic/fileio.h"
+#include "basic/secure.h"
 #include "cli/cli-az.h"
 #include "cli/cli.h"
 #include "cli/cmd_up.h"
@@ -160,6 +167,21 @@ static bool exited(pid_t pid, int *ret_status) {
 }
 
 /* The markers identifying this stack's processes in their command lines. */
+/* A random 32-byte secret as 64 hex digits in a 0600 file, created once. */
+static int ensure_secret_file(const char *path) {
+        if (access(path, R_OK) == 0)
+                return 0;
+        uint8_t raw[32];
+        char hex[65];
+        if (getrandom(raw, sizeof raw, 0) != (ssize_t) sizeof raw)
+                return CP_ERROR(CP_EIO, "getrandom failed");
+        cp_hex_encode(raw, sizeof raw, hex);
+        int r = cp_write_file(path, hex, 64, 0600);
+        cp_wipe(raw, sizeof raw);
+        cp_wipe(hex, sizeof hex);
+        return r;
+}
+
 static void markers(const stack *s, char *cpd, char *att, size_t size) {
         snprintf(cpd, size, "--state-dir %s ", s->cp);
         snprintf(att, size, "--extra-ark %s/local/hosts/", s->cp);
@@ -203,6 +225,11 @@ static int stack_down(const stack *s, bool quiet) {
         /* what a confpoold killed with SIGKILL left behind */
         unsigned left = sweep_nodes(s);
         n += left;
+        char kmark[P + 64];
+        snprintf(kmark, sizeof kmark, "--db %s/kbsd.db", s->dir);
+        path_of(s, "kbsd.pid", f, sizeof f);
+        n += (unsigned) cp_proc_stop_pidfile(f, kmark, 10000);
+        unlink(f);
         path_of(s, "attestd.pid", f, sizeof f);
         n += (unsigned) cp_proc_stop_pidfile(f, att, 10000);
         unlink(f);
@@ -243,10 +270,12 @@ static int tail_error(const char *what, const char *log, int status) {
 }
 
 static int stack_up(stack *s, const char *port, const char *min_tcb) {
-        char cpd_bin[P + 64], att_bin[P + 64], agent[P + 64], f[P + 64], log[P + 64], cpd[P + 64], att[P + 64];
+        char cpd_bin[P + 64], att_bin[P + 64], kbs_bin[P + 64], agent[P + 64], f[P + 64], log[P + 64], cpd[P + 64],
+                att[P + 64];
         int r, st;
         if ((r = find_bin(s, "confpoold", cpd_bin, sizeof cpd_bin)) < 0 ||
             (r = find_bin(s, "confpool-attestd", att_bin, sizeof att_bin)) < 0 ||
+            (r = find_bin(s, "confpool-kbsd", kbs_bin, sizeof kbs_bin)) < 0 ||
             (r = find_bin(s, "confpool-agent", agent, sizeof agent)) < 0)
                 return r;
         markers(s, cpd, att, sizeof cpd);
@@ -322,15 +351,60 @@ static int stack_up(stack *s, const char *port, const char *min_tcb) {
         if (!issuer[0])
                 return CP_ERROR(CP_EIO, "confpool-attestd did not start (see %s)", alog);
 
-        /* 3. the control plane with the local backend */
+        /* 3. the key broker, trusting this attestation service's tokens only */
+        char mk[P + 64], adm[P + 64], rel[P + 64], kdb[P + 64], kout[P + 64], klog[P + 64], kaudit[P + 64];
+        char authority[600], kbs_url[64] = "";
+        path_of(s, "kbs-master.key", mk, sizeof mk);
+        path_of(s, "kbs-admin.token", adm, sizeof adm);
+        path_of(s, "kbs-release.token", rel, sizeof rel);
+        path_of(s, "kbsd.db", kdb, sizeof kdb);
+        path_of(s, "kbsd.out", kout, sizeof kout);
+        path_of(s, "kbsd.log", klog, sizeof klog);
+        path_of(s, "kbs-audit.jsonl", kaudit, sizeof kaudit);
+        if ((r = ensure_secret_file(mk)) < 0 || (r = ensure_secret_file(adm)) < 0 ||
+            (r = ensure_secret_file(rel)) < 0)
+                return r;
+        snprintf(authority, sizeof authority, "%s=%s/certs", issuer, issuer);
+        char *kargv[] = {kbs_bin, "--db", kdb, "--master-key-file", mk, "--port", "0", "--authority", authority,
+                         "--admin-token-file", adm, "--release-token-file", rel, "--audit-file", kaudit, "--quiet",
+                         NULL};
+        unlink(kout);
+        pid_t kpid;
+        if ((r = start(kargv, kout, klog, &kpid)) < 0)
+                return r;
+        path_of(s, "kbsd.pid", f, sizeof f);
+        if ((r = write_pid(f, kpid)) < 0)
+                return r;
+        for (int i = 0; i < 200 && !kbs_url[0]; i++) {
+                char *t = NULL;
+                if (read_text(kout, &t) >= 0) {
+                        json_t *j = strchr(t, '\n') ? json_loads(t, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+                        json_int_t kp = json_integer_value(json_object_get(j, "port"));
+                        if (kp > 0 && kp < 65536)
+                                snprintf(kbs_url, sizeof kbs_url, "http://127.0.0.1:%u", (unsigned) kp);
+                        json_decref(j);
+                }
+                cp_error_clear();
+                free(t);
+                if (kbs_url[0])
+                        break;
+                if (exited(kpid, &st))
+                        return tail_error("confpool-kbsd", klog, st);
+                nap_ms(50);
+        }
+        if (!kbs_url[0])
+                return CP_ERROR(CP_EIO, "confpool-kbsd did not start (see %s)", klog);
+
+        /* 4. the control plane with the local backend */
         char portf[P + 64];
         path_of(s, "confpoold.port", portf, sizeof portf);
         unlink(portf);
         char *cargv[] = {cpd_bin,   "--state-dir", s->cp,   "--backend", "local", "--attestd-url", issuer, "--agent",
-                         agent,     "--port-file", portf,   "--min-tcb", (char *) min_tcb, "--port", (char *) port,
-                         NULL};
+                         agent,     "--port-file", portf,   "--min-tcb", (char *) min_tcb,
+                         "--kbs-url", kbs_url, "--kbs-admin-token-file", adm, "--kbs-release-token-file", rel,
+                         "--port", (char *) port, NULL};
         if (!port)
-                cargv[13] = NULL;
+                cargv[19] = NULL;
         pid_t cpid;
         if ((r = start(cargv, log, NULL, &cpid)) < 0)
                 return r;
@@ -353,7 +427,7 @@ static int stack_up(stack *s, const char *port, const char *min_tcb) {
         if (!cport)
                 return CP_ERROR(CP_EIO, "confpoold did not start (see %s)", log);
 
-        /* 4. readiness and the CLI's connection settings: confpool login */
+        /* 5. readiness and the CLI's connection settings: confpool login */
         char endpoint[64], token[P + 64];
         snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%u", cport);
         snprintf(token, sizeof token, "%s/operator.token", s->cp);
@@ -372,10 +446,12 @@ static int stack_up(stack *s, const char *port, const char *min_tcb) {
         printf("confpool: embedded stack up (state %s)\n"
                "  control plane  %s  (confpoold pid %ld, local backend, min TCB %s)\n"
                "  attestation    %s  (confpool-attestd pid %ld, trusting %zu emulated host ARK%s)\n"
+               "  key broker     %s  (confpool-kbsd pid %ld, OS disk keys for attested nodes only)\n"
                "  CLI settings   %s/config\n"
                "Try: confpool group create -n rg1 -l eastus && confpool aks create -g rg1 -n c1 -s Standard_DC4as_v5\n"
                "Stop it with: confpool down%s%s\n",
-               s->dir, endpoint, (long) cpid, min_tcb, issuer, (long) apid, n_arks, n_arks == 1 ? "" : "s", cfg,
+               s->dir, endpoint, (long) cpid, min_tcb, issuer, (long) apid, n_arks, n_arks == 1 ? "" : "s", kbs_url,
+               (long) kpid, cfg,
                " --state-dir ", s->dir);
         return 0;
 }

@@ -525,6 +525,50 @@ static int make_disk(const char *dir, const char *name) {
         return ok ? 0 : CP_ERROR(CP_EIO, "cannot write %s", f);
 }
 
+/* ---- disk keys from the key broker (cp-diskkeys.h) ---------------------- */
+
+/* The OS disk encrypted before first boot under the node's broker disk key,
+ * whose release policy names the node image's expected measurement; lock held. */
+static int broker_disk(local_backend *b, const cp_node_spec *spec, cp_snp_generation gen, const char *dir) {
+        char img[PATH_MAX_], k[PATH_MAX_ + 16], i[PATH_MAX_ + 16], disk_id[128], f[PATH_MAX_ + 32];
+        _cleanup_free_ uint8_t *cmd = NULL;
+        size_t cl;
+        uint8_t expected[48];
+        int r = image_dir(b, spec->image, img, sizeof img);
+        if (r >= 0)
+                r = read_all(img, "cmdline", &cmd, &cl);
+        if (r < 0)
+                return r;
+        snprintf(k, sizeof k, "%s/kernel", img);
+        snprintf(i, sizeof i, "%s/initrd", img);
+        snprintf(f, sizeof f, "%s/disk.img", dir);
+        if ((r = measure(b, gen, size_vcpus(spec->vm_size), k, i, (const char *) cmd, expected)) < 0 ||
+            (r = cp_diskkeys_disk_id(spec->name, disk_id, sizeof disk_id)) < 0)
+                return r;
+        return cp_diskkeys_provision(b->o.diskkeys, spec->pool_id, expected, disk_id, f);
+}
+
+static int broker_node_config(local_backend *b, const cp_node_spec *spec, json_t *cfg) {
+        char disk_id[128];
+        int r = cp_diskkeys_disk_id(spec->name, disk_id, sizeof disk_id);
+        if (r < 0)
+                return r;
+        json_t *dk = json_pack("{s:s,s:s,s:s,s:s}", "provider", "kbs", "url", cp_diskkeys_url(b->o.diskkeys),
+                               "diskId", disk_id, "releaseToken", cp_diskkeys_release_token(b->o.diskkeys));
+        if (!dk || json_object_set_new(cfg, "diskKey", dk) < 0 || json_object_del(cfg, "diskKeyStandin") < 0)
+                return cp_error_oom();
+        return 0;
+}
+
+/* Crypto-erase of a deleted node's disk key; lock held. */
+static int broker_erase(local_backend *b, const node *nd) {
+        char disk_id[128];
+        if (!b->o.diskkeys)
+                return 0;
+        int r = cp_diskkeys_disk_id(nd->name, disk_id, sizeof disk_id);
+        return r < 0 ? r : cp_diskkeys_erase(b->o.diskkeys, disk_id);
+}
+
 static int boot_node(local_backend *b, const cp_node_spec *spec, node *nd) {
         char img[PATH_MAX_], f[PATH_MAX_ + 64], tcti[128], identity[800];
         int r = image_dir(b, spec->image, img, sizeof img);
@@ -596,7 +640,7 @@ static int boot_node(local_backend *b, const cp_node_spec *spec, node *nd) {
         snprintf(f, sizeof f, "%s/secrets", nd->dir);
         r = cp_write_file(f, secrets, sizeof secrets, 0600);
         cp_wipe(secrets, sizeof secrets);
-        if (r < 0 || (r = make_disk(nd->dir, spec->name)) < 0)
+        if (r < 0 || (r = b->o.diskkeys ? broker_disk(b, spec, gen, nd->dir) : make_disk(nd->dir, spec->name)) < 0)
                 return r;
         h->nodes++;
 
@@ -608,6 +652,10 @@ static int boot_node(local_backend *b, const cp_node_spec *spec, node *nd) {
                                 "heartbeatMs", (json_int_t) (b->o.heartbeat_ms ? b->o.heartbeat_ms : 5000),
                                 "reattestS", (json_int_t) (b->o.reattest_s ? b->o.reattest_s : 3600), "host", h->name,
                                 "vmSize", spec->vm_size ? spec->vm_size : "", "image", spec->image ? spec->image : "");
+        if (cfg && b->o.diskkeys && (r = broker_node_config(b, spec, cfg)) < 0) {
+                json_decref(cfg);
+                return r;
+        }
         char *txt = cfg ? json_dumps(cfg, JSON_SORT_KEYS) : NULL;
         json_decref(cfg);
         if (!txt)
@@ -750,6 +798,11 @@ static int local_delete(cp_backend *bb, const char *handle) {
                 node *nd = *p;
                 if (strcmp(nd->handle, handle) != 0)
                         continue;
+                int r = broker_erase(b, nd);
+                if (r < 0) { /* keep the node: the delete is retried */
+                        pthread_mutex_unlock(&b->lock);
+                        return r;
+                }
                 *p = nd->next;
                 node_stop(b, nd);
                 if (nftw(nd->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)

@@ -12,6 +12,7 @@
 
 #include "confpool/snp_report.h"
 #include "controlplane/cp-backend.h"
+#include "controlplane/cp-diskkeys.h"
 
 typedef struct cp_local_launch {
         char kernel_path[4096]; /* the kernel this node boots (its copy of the image's) */
@@ -35,6 +36,11 @@ typedef struct cp_local_options {
         unsigned reattest_s;          /* agents' re-attestation period; 0: 3600 */
         cp_local_prepare_fn prepare;
         void *prepare_userdata;
+        /* The key broker's disk keys (borrowed; outlives the backend): each
+         * OS disk is LUKS2-encrypted with a broker key before first boot,
+         * released to the node's TEE key, crypto-erased on delete.  NULL:
+         * the local STAND-IN disk key (no broker; docs/nodes.md). */
+        cp_diskkeys *diskkeys;
 } cp_local_options;
 
 CP_WUR int cp_backend_local_new(const cp_local_options *o, cp_backend **ret);

@@ -14,6 +14,7 @@
 #include "controlplane/cp-backend-local.h"
 #include "controlplane/cp-aad.h"
 #include "controlplane/cp-daemon.h"
+#include "controlplane/cp-diskkeys.h"
 #include "controlplane/cp-nodes.h"
 #include "controlplane/cp-httpd.h"
 #include "controlplane/cp-pki.h"
@@ -69,6 +70,46 @@ static int prepare_hosts(const cp_daemon_options *o) {
         return r;
 }
 
+/* A bearer secret from a file (one line). */
+static int read_secret(const char *path, char **ret) {
+        uint8_t *buf = NULL;
+        size_t len;
+        int r = cp_read_file(path, 1024, &buf, &len);
+        if (r < 0)
+                return r;
+        while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
+                len--;
+        char *s = len >= 16 && !memchr(buf, 0, len) ? strndup((const char *) buf, len) : NULL;
+        cp_wipe(buf, len);
+        free(buf);
+        if (!s)
+                return CP_ERROR(CP_EINVAL, "%s: a bearer secret of at least 16 characters is required", path);
+        *ret = s;
+        return 0;
+}
+
+/* The key broker for the local backend's disk keys: it must trust the
+ * attestation service whose URL is the node tokens' issuer. */
+static int daemon_diskkeys(const cp_daemon_options *o, cp_diskkeys **ret) {
+        char *admin = NULL, *rel = NULL;
+        if (!o->kbs_admin_token_file || !o->kbs_release_token_file)
+                return CP_ERROR(CP_EINVAL, "--kbs-url needs --kbs-admin-token-file and --kbs-release-token-file");
+        int r = read_secret(o->kbs_admin_token_file, &admin);
+        if (r >= 0)
+                r = read_secret(o->kbs_release_token_file, &rel);
+        cp_diskkeys_options dko = {.kbs_url = o->kbs_url, .admin_token = admin, .release_token = rel,
+                                   .authority = o->attestd_url};
+        if (r >= 0)
+                r = cp_diskkeys_new(&dko, ret);
+        if (admin)
+                cp_wipe(admin, strlen(admin));
+        if (rel)
+                cp_wipe(rel, strlen(rel));
+        free(admin);
+        free(rel);
+        return r;
+}
+
 int cp_daemon_run(const cp_daemon_options *o) {
         if (!o->state_dir)
                 return CP_ERROR(CP_EINVAL, "a state directory is required");
@@ -114,10 +155,14 @@ int cp_daemon_run(const cp_daemon_options *o) {
         cp_snp_tcb min_tcb = {0};
         if (r >= 0 && o->min_tcb)
                 r = parse_tcb(o->min_tcb, &min_tcb);
+        cp_diskkeys *diskkeys = NULL;
+        if (r >= 0 && local && o->kbs_url)
+                r = daemon_diskkeys(o, &diskkeys);
         if (r >= 0 && local) {
                 char nd[4096];
                 snprintf(nd, sizeof nd, "%s/local", o->state_dir);
-                cp_local_options lo = {.state_dir = nd, .agent_path = o->agent_path, .attestd_url = o->attestd_url};
+                cp_local_options lo = {.state_dir = nd, .agent_path = o->agent_path, .attestd_url = o->attestd_url,
+                                       .diskkeys = diskkeys};
                 r = cp_backend_local_new(&lo, &backend);
                 cp_nodes_options no = {.store = store, .backend = backend, .attestd_url = o->attestd_url,
                                        .min_tcb = min_tcb};
@@ -199,6 +244,7 @@ int cp_daemon_run(const cp_daemon_options *o) {
         nodes = cp_nodes_free(nodes);
         aad = cp_aad_free(aad);
         backend = cp_backend_free(backend);
+        diskkeys = cp_diskkeys_free(diskkeys);
         store = cp_store_close(store);
         rules = cp_rules_free(rules);
         free(cert);

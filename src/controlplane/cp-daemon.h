@@ -23,6 +23,11 @@ typedef struct cp_daemon_options {
         const char *agent_path;
         bool prepare_hosts;      /* local: create the hosts, print their ARK paths, exit */
         const char *min_tcb;     /* "bl=N,tee=N,snp=N,ucode=N": node policy minimum; NULL: none */
+        /* local backend: the key broker for the nodes' OS disk keys (docs/nodes.md);
+         * NULL kbs_url: the local stand-in disk key (no broker) */
+        const char *kbs_url;
+        const char *kbs_admin_token_file;   /* admin-scope bearer (the platform) */
+        const char *kbs_release_token_file; /* release-scope bearer handed to nodes */
 } cp_daemon_options;
 
 /* Run until SIGINT/SIGTERM. */

@@ -807,7 +807,7 @@ static void op_import(reqctx *c, const char *name) {
                 reply_error(c->resp, 409, "Conflict", "a deleted key with this name exists (recover or purge it)");
                 return;
         }
-        snprintf(k.name, sizeof(k.name), "%s", name);
+        snprintf(k.name, sizeof(k.name), "%.127s", name);
         if ((r = fill_common(c, &k)) < 0 || (r = import_jwk(jwk, &ks, &mat, &ml, &k.public_jwk)) < 0) {
                 reply_err(c->resp, r);
                 goto done;
@@ -1128,19 +1128,46 @@ static int hkdf_sha256(const uint8_t *key, size_t kl, const uint8_t *salt, size_
         return r;
 }
 
+/* The new disk's key wrapped to the platform's (the creator's) RSA key
+ * wrap_jwk, as a key_hsm blob: the platform encrypts the disk before first
+ * boot with it and forgets it.  Only at creation (admin scope). */
+static int disk_key_for_platform(const json_t *wrap_jwk, const char *enc, const uint8_t dk[32], char **ret) {
+        cp_wrap_key *wk = NULL;
+        cp_keywrap_alg alg = CP_KEYWRAP_RSA_AES_256;
+        _cleanup_free_ uint8_t *w = NULL;
+        size_t wl;
+        int r;
+        if ((enc && (r = cp_keywrap_alg_from_name(enc, &alg)) < 0) || (r = cp_wrap_key_from_jwk(wrap_jwk, &wk)) < 0)
+                return r;
+        r = cp_keywrap_wrap(wk, alg, dk, 32, &w, &wl);
+        cp_wrap_key_free(wk);
+        if (r < 0)
+                return r;
+        return cp_keyrelease_key_hsm_encode(json_string_value(json_object_get(wrap_jwk, "kid")), alg, w, wl, ret);
+}
+
 /* POST /disks/{id}/create {"mode":"platform","key":"<pool master oct key>"}
- *                        {"mode":"customer","key":"<customer RSA key>"} */
+ *                        {"mode":"customer","key":"<customer RSA key>"}
+ * optional "wrap_key": <RSA public JWK>, "enc": the disk key is returned
+ * wrapped to it in "key_hsm" (the platform writes the encrypted image). */
 static void op_disk_create(reqctx *c, const char *id) {
         const char *mode = json_string_value(json_object_get(c->body, "mode"));
         const char *kn = json_string_value(json_object_get(c->body, "key"));
+        const json_t *wrap_jwk = json_object_get(c->body, "wrap_key");
+        const char *enc = json_string_value(json_object_get(c->body, "enc"));
         keyrow k = { 0 };
         uint8_t salt[DISK_SALT], dk[32];
         _cleanup_free_ uint8_t *w = NULL;
+        _cleanup_free_ char *hsm = NULL;
         size_t wl = 0;
         int r;
         bool platform = mode && !strcmp(mode, "platform");
         if (!mode || (!platform && strcmp(mode, "customer")) || !kn || !valid_name(kn)) {
                 reply_error(c->resp, 400, "BadParameter", "mode (platform|customer) and key are required");
+                return;
+        }
+        if (wrap_jwk && !json_is_object(wrap_jwk)) {
+                reply_error(c->resp, 400, "BadParameter", "wrap_key must be an RSA public JWK");
                 return;
         }
         if ((r = load_key(c->s, kn, NULL, false, &k)) < 0) {
@@ -1174,8 +1201,28 @@ static void op_disk_create(reqctx *c, const char *id) {
                         return;
                 }
                 cp_wrap_key_free(ck);
-                cp_wipe(dk, sizeof(dk));
+        } else if (wrap_jwk) {
+                uint8_t *mat = NULL;
+                size_t ml = 0;
+                if ((r = unseal(c->s, &k, &mat, &ml)) >= 0)
+                        r = hkdf_sha256(mat, ml, salt, sizeof(salt), id, dk);
+                if (mat)
+                        cp_wipe(mat, ml);
+                free(mat);
+                if (r < 0) {
+                        cp_wipe(dk, sizeof(dk));
+                        keyrow_clear(&k);
+                        reply_err(c->resp, r);
+                        return;
+                }
         }
+        if (wrap_jwk && (r = disk_key_for_platform(wrap_jwk, enc, dk, &hsm)) < 0) {
+                cp_wipe(dk, sizeof(dk));
+                keyrow_clear(&k);
+                reply_error(c->resp, 400, "BadParameter", cp_error_message());
+                return;
+        }
+        cp_wipe(dk, sizeof(dk));
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         cp_store_lock(c->s->store);
         if ((r = cp_store_prepare(c->s->store, "INSERT INTO disks (id, mode, key_name, salt, wrapped, created) VALUES (?,?,?,?,?,?)",
@@ -1197,8 +1244,11 @@ static void op_disk_create(reqctx *c, const char *id) {
                 reply_error(c->resp, 409, "Conflict", "disk exists or cannot be stored");
                 return;
         }
-        audit(c->s, c->who, "disk-create", kn, id, "ok", mode, NULL);
-        respond(c->resp, 200, json_pack("{s:s,s:s,s:s}", "id", id, "mode", mode, "key", kn));
+        audit(c->s, c->who, "disk-create", kn, id, "ok", hsm ? (platform ? "platform, key to creator" : "customer, key to creator") : mode, NULL);
+        json_t *out = json_pack("{s:s,s:s,s:s}", "id", id, "mode", mode, "key", kn);
+        if (out && hsm)
+                json_object_set_new(out, "key_hsm", json_string(hsm));
+        respond(c->resp, 200, out);
 }
 
 static void op_disk_release(reqctx *c, const char *id) {
@@ -1278,7 +1328,7 @@ static void op_disk_release(reqctx *c, const char *id) {
         const json_t *tee_jwk;
         if (cp_release_find_tee_key(cp_jwt_claims(t), &tee_jwk) < 0)
                 tee_jwk = NULL;
-        snprintf(disk_row.name, sizeof(disk_row.name), "disk-%s", id);
+        snprintf(disk_row.name, sizeof(disk_row.name), "disk-%.122s", id);
         snprintf(disk_row.version, sizeof(disk_row.version), "%s", k.version);
         strcpy(disk_row.kty, "oct");
         disk_row.exportable = disk_row.enabled = true;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Confidential nodes end to end on loopback: the local backend (software
  * AMD-SP hosts, swtpm vTPMs, measured boot, confpool-agent processes), the
- * attestation service in-process, confpoold's API + node endpoints over
- * HTTP and the reconciler driven synchronously. */
+ * attestation service and the key broker in-process (the broker trusts the
+ * attestation service's issuer and JWKS), confpoold's API + node endpoints
+ * over HTTP and the reconciler driven synchronously. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,13 +12,18 @@
 #include <unistd.h>
 
 #include "attestd/attestd.h"
+#include "basic/fileio.h"
+#include "confpool/luks2.h"
 #include "basic/codec.h"
 #include "controlplane/cp-api.h"
 #include "controlplane/cp-backend-local.h"
+#include "controlplane/cp-diskkeys.h"
 #include "controlplane/cp-httpd.h"
 #include "controlplane/cp-nodes.h"
 #include "controlplane/cp-reconciler.h"
 #include "controlplane/cp-store.h"
+#include "kbsd/kbsd.h"
+#include "shared/httpc.h"
 #include "tests.h"
 
 #define SUB "6a8b4c2e-1f3d-4e5a-9b7c-0d1e2f3a4b5c"
@@ -27,6 +33,8 @@
 #define CS "?api-version=2026-01-01"
 #define RS "?api-version=2021-04-01"
 #define SIZE "Standard_DC4as_v5"
+#define ADMIN_TOKEN "platform-admin-token-0123456789"
+#define RELEASE_TOKEN "node-release-token-0123456789"
 
 typedef struct env {
         bool up;
@@ -35,6 +43,9 @@ typedef struct env {
         cp_rules *rules;
         cp_backend *backend;
         cp_attestd *attestd;
+        cp_kbsd *kbsd;
+        cp_diskkeys *diskkeys;
+        char kbs_url[64];
         cp_nodes *nodes;
         cp_api *api;
         cp_httpd *httpd;
@@ -72,6 +83,8 @@ static void teardown_env(void) {
         cp_api_free(E.api);
         cp_nodes_free(E.nodes);
         cp_backend_free(E.backend); /* stops every agent and swtpm it started */
+        cp_diskkeys_free(E.diskkeys);
+        cp_kbsd_free(E.kbsd);
         cp_attestd_free(E.attestd);
         cp_store_close(E.store);
         cp_rules_free(E.rules);
@@ -94,15 +107,39 @@ static void setup_env(void) {
         snprintf(hosts, sizeof hosts, "%s/hosts", E.dir);
         cp_local_options lo = {.state_dir = p, .hosts_dir = hosts, .agent_path = CP_AGENT_PATH,
                                .hosts_per_generation = 1, .heartbeat_ms = 200, .prepare = prepare};
-        ASSERT_OK(cp_backend_local_new(&lo, &E.backend));
+        /* the hosts' ARK first (a backend without disk keys), then the real one */
+        cp_backend *probe = NULL;
+        ASSERT_OK(cp_backend_local_new(&lo, &probe));
         uint8_t *ark = NULL;
         size_t ark_len;
-        ASSERT_OK(cp_backend_local_ark(E.backend, CP_SNP_GEN_MILAN, &ark, &ark_len));
+        ASSERT_OK(cp_backend_local_ark(probe, CP_SNP_GEN_MILAN, &ark, &ark_len));
+        cp_backend_free(probe);
         cp_attestd_config ac = {.quiet = true, .only_extra_arks = true, .extra_arks = {ark}, .extra_ark_lens = {ark_len}};
         ASSERT_OK(cp_attestd_new(&ac, &E.attestd));
         free(ark);
         ASSERT_OK(cp_attestd_start(E.attestd));
         const char *issuer = cp_attestd_issuer(E.attestd);
+
+        /* the key broker, trusting the attestation service that issues node tokens */
+        char *jwks = NULL;
+        ASSERT_OK(cp_attestd_jwks_json(E.attestd, &jwks));
+        uint8_t mk[CP_KBSD_MASTER_KEY_LEN];
+        memset(mk, 0x5a, sizeof mk);
+        snprintf(p, sizeof p, "%s/kbsd.db", E.dir);
+        cp_kbsd_config kc = {.db_path = p, .master_key = mk, .quiet = true, .n_authorities = 1, .n_tokens = 2,
+                             .authorities = {{.issuer = issuer, .jwks_json = jwks}},
+                             .tokens = {{.name = "platform", .token = ADMIN_TOKEN, .scope = CP_KBSD_SCOPE_ADMIN},
+                                        {.name = "nodes", .token = RELEASE_TOKEN, .scope = CP_KBSD_SCOPE_RELEASE}}};
+        ASSERT_OK(cp_kbsd_new(&kc, &E.kbsd));
+        free(jwks);
+        ASSERT_OK(cp_kbsd_start(E.kbsd));
+        snprintf(E.kbs_url, sizeof E.kbs_url, "http://127.0.0.1:%u", cp_kbsd_port(E.kbsd));
+        cp_diskkeys_options dko = {.kbs_url = E.kbs_url, .admin_token = ADMIN_TOKEN, .release_token = RELEASE_TOKEN,
+                                   .authority = issuer};
+        ASSERT_OK(cp_diskkeys_new(&dko, &E.diskkeys));
+        lo.diskkeys = E.diskkeys;
+        snprintf(p, sizeof p, "%s/local", E.dir);
+        ASSERT_OK(cp_backend_local_new(&lo, &E.backend));
         ASSERT_OK(cp_backend_local_set_attestd_url(E.backend, issuer));
 
         snprintf(p, sizeof p, "%s/confpoold.db", E.dir);
@@ -197,6 +234,61 @@ static void expect_failed(const char *pool, const char *needle) {
                      "Failed");
 }
 
+static long kbs_audit(const char *decision) {
+        long n = -1;
+        ASSERT_OK(cp_kbsd_audit_count(E.kbsd, decision, &n));
+        return n;
+}
+
+/* A release of the disk with a bearer of release scope and a target that is
+ * no attestation token: refused either way; 404 only once crypto-erased. */
+static long release_status(const char *disk_id, char *msg, size_t size) {
+        char url[256];
+        snprintf(url, sizeof url, "%s/disks/%s/release", E.kbs_url, disk_id);
+        static const char body[] = "{\"target\":\"eyJhbGciOiJSUzI1NiJ9.e30.AAAA\"}";
+        cp_httpc_options ho = {.timeout_ms = 5000, .bearer = RELEASE_TOKEN};
+        cp_httpc_response resp = {0};
+        ASSERT_OK(cp_httpc_request(&ho, "POST", url, NULL, body, strlen(body), &resp));
+        json_t *j = NULL;
+        ASSERT_OK(cp_httpc_response_json(&resp, &j));
+        const char *m = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+        snprintf(msg, size, "%s", m ? m : "");
+        json_decref(j);
+        long st = resp.status;
+        cp_httpc_response_clear(&resp);
+        return st;
+}
+
+/* The node's disk as the backend left it: LUKS2, no stand-in key, the
+ * agent configured for the key broker. */
+static void check_node_disk(const char *name) {
+        char f[512];
+        uint8_t *buf = NULL;
+        size_t len;
+        snprintf(f, sizeof f, "%s/local/nodes/%s/disk-key.standin", E.dir, name);
+        ASSERT_TRUE(access(f, F_OK) < 0);
+        snprintf(f, sizeof f, "%s/local/nodes/%s/node.json", E.dir, name);
+        json_t *cfg = json_load_file(f, 0, NULL);
+        ASSERT_TRUE(cfg != NULL);
+        json_t *dk = json_object_get(cfg, "diskKey");
+        ASSERT_STREQ(json_string_value(json_object_get(dk, "provider")), "kbs");
+        ASSERT_STREQ(json_string_value(json_object_get(dk, "url")), E.kbs_url);
+        char id[128];
+        snprintf(id, sizeof id, "osdisk-%s", name);
+        ASSERT_STREQ(json_string_value(json_object_get(dk, "diskId")), id);
+        json_decref(cfg);
+        snprintf(f, sizeof f, "%s/local/nodes/%s/disk.img", E.dir, name);
+        ASSERT_OK(cp_read_file(f, 64u << 20, &buf, &len));
+        cp_luks2_info info;
+        ASSERT_OK(cp_luks2_parse(buf, len, &info));
+        ASSERT_STREQ(info.cipher, "aes-xts-plain64");
+        ASSERT_STREQ(info.label, "confpool-node-os");
+        ASSERT_TRUE(len > info.data_offset + 512);
+        /* the plaintext label is nowhere in the image */
+        ASSERT_TRUE(memmem(buf, len, "CONFPOOL-NODE-DISK", 18) == NULL);
+        free(buf);
+}
+
 TEST(pool_of_three_attested_nodes) {
         setup_env();
         ASSERT_EQ(call("PUT", RGP RS, "{\"location\":\"eastus\"}"), 201);
@@ -224,7 +316,12 @@ TEST(pool_of_three_attested_nodes) {
                 ASSERT_STREQ(json_string_value(json_object_get(att, "host")), "host-milan-0");
                 ASSERT_STREQ(json_string_value(json_object_get(att, "reason")), "");
                 ASSERT_TRUE(json_integer_value(json_object_get(att, "tokenExpiry")) > (json_int_t) time(NULL));
+                check_node_disk(json_string_value(json_object_get(json_array_get(v, i), "name")));
         }
+        /* Ready only after each node's disk key was released to its TEE key
+         * (the agent registers only after its disk opened): three releases */
+        ASSERT_EQ(kbs_audit("allowed"), 3);
+        ASSERT_EQ(kbs_audit("denied"), 0);
         /* heartbeats arrive with the token (200 ms period) */
         json_t *m0 = json_array_get(v, 0);
         char name[64];
@@ -246,7 +343,11 @@ TEST(tampered_kernel_refused) {
         tamper_pool = "/agentPools/tamper";
         add_pool("tamper");
         tamper_pool = NULL;
-        expect_failed("tamper", "is not the node image's");
+        /* attested (the token is genuine), but the disk key's release policy
+         * names the node image's measurement: no key, no disk, no join */
+        expect_failed("tamper", "x-ms-sevsnpvm-launchmeasurement");
+        ASSERT_EQ(kbs_audit("allowed"), 3);
+        ASSERT_EQ(kbs_audit("denied"), 1);
 }
 
 TEST(debug_launch_refused) {
@@ -255,6 +356,36 @@ TEST(debug_launch_refused) {
         add_pool("debugpool");
         debug_pool = NULL;
         expect_failed("debugpool", "attestation refused");
+        /* no token, so no release was even asked for */
+        ASSERT_EQ(kbs_audit("allowed"), 3);
+        ASSERT_EQ(kbs_audit("denied"), 1);
+}
+
+TEST(pool_delete_crypto_erases_disk_keys) {
+        setup_env();
+        add_pool("erasepool");
+        ASSERT_STREQ(pool_state("erasepool"), "Succeeded");
+        ASSERT_EQ(kbs_audit("allowed"), 4);
+        ASSERT_EQ(call("GET", AP "/erasepool/machines" CS, NULL), 200);
+        json_t *v = json_object_get(R.body, "value");
+        ASSERT_EQ(json_array_size(v), 1);
+        char id[128], msg[512];
+        snprintf(id, sizeof id, "osdisk-%s", json_string_value(json_object_get(json_array_get(v, 0), "name")));
+        long st = release_status(id, msg, sizeof msg);
+        ASSERT_TRUE(st == 400 || st == 401 || st == 403); /* the disk exists: the token decides */
+        unsigned ds = call("DELETE", AP "/erasepool" CS, NULL);
+        ASSERT_TRUE(ds == 200 || ds == 202 || ds == 204);
+        reconcile();
+        st = release_status(id, msg, sizeof msg);
+        ASSERT_EQ(st, 404);
+        if (!strstr(msg, "crypto-erased"))
+                cp_test_fail(__FILE__, __LINE__, "release after delete: '%s'", msg);
+        /* the other pool's disks are untouched */
+        ASSERT_EQ(call("GET", AP "/nodepool1/machines" CS, NULL), 200);
+        v = json_object_get(R.body, "value");
+        ASSERT_EQ(json_array_size(v), 3);
+        snprintf(id, sizeof id, "osdisk-%s", json_string_value(json_object_get(json_array_get(v, 0), "name")));
+        ASSERT_TRUE(release_status(id, msg, sizeof msg) != 404);
 }
 
 TEST(host_tcb_below_policy_refused) {

@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Platform-managed disk keys from the key broker: see cp-diskkeys.h. */
+#include <openssl/sha.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "basic/cleanup.h"
+#include "basic/codec.h"
+#include "basic/secure.h"
+#include "confpool/keyrelease.h"
+#include "controlplane/cp-diskkeys.h"
+#include "shared/httpc.h"
+#include "shared/nodedisk.h"
+
+struct cp_diskkeys {
+        char *url, *admin, *release, *authority;
+        pthread_mutex_t lock; /* one master key creation at a time */
+};
+
+int cp_diskkeys_new(const cp_diskkeys_options *o, cp_diskkeys **ret) {
+        if (!o || !o->kbs_url || !o->admin_token || !o->release_token || !o->authority)
+                return CP_ERROR(CP_EINVAL, "disk keys: broker URL, admin and release tokens and authority are required");
+        cp_diskkeys *d = calloc(1, sizeof *d);
+        if (!d)
+                return cp_error_oom();
+        d->url = strdup(o->kbs_url);
+        d->admin = strdup(o->admin_token);
+        d->release = strdup(o->release_token);
+        d->authority = strdup(o->authority);
+        pthread_mutex_init(&d->lock, NULL);
+        if (!d->url || !d->admin || !d->release || !d->authority) {
+                cp_diskkeys_free(d);
+                return cp_error_oom();
+        }
+        size_t n = strlen(d->url);
+        while (n && d->url[n - 1] == '/')
+                d->url[--n] = 0;
+        *ret = d;
+        return 0;
+}
+
+static void free_secret(char *s) {
+        if (s)
+                cp_wipe(s, strlen(s));
+        free(s);
+}
+
+cp_diskkeys *cp_diskkeys_free(cp_diskkeys *d) {
+        if (!d)
+                return NULL;
+        free(d->url);
+        free_secret(d->admin);
+        free_secret(d->release);
+        free(d->authority);
+        pthread_mutex_destroy(&d->lock);
+        free(d);
+        return NULL;
+}
+
+const char *cp_diskkeys_url(const cp_diskkeys *d) {
+        return d->url;
+}
+
+const char *cp_diskkeys_release_token(const cp_diskkeys *d) {
+        return d->release;
+}
+
+int cp_diskkeys_disk_id(const char *node_name, char *ret, size_t size) {
+        size_t l = node_name ? strlen(node_name) : 0;
+        if (l == 0 || l > 100)
+                return CP_ERROR(CP_EINVAL, "node name missing or too long for a disk id");
+        for (size_t i = 0; i < l; i++) {
+                char c = node_name[i];
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
+                        return CP_ERROR(CP_EINVAL, "node name '%s' is not a valid disk id", node_name);
+        }
+        int n = snprintf(ret, size, "osdisk-%s", node_name);
+        return n > 0 && (size_t) n < size ? 0 : CP_ERROR(CP_ETOOBIG, "disk id buffer");
+}
+
+/* method url [body]; *ret_status, *ret_json (object, maybe empty). */
+static int call(cp_diskkeys *d, const char *method, const char *path, json_t *body, long *ret_status, json_t **ret_json) {
+        char url[1024];
+        snprintf(url, sizeof url, "%s%s", d->url, path);
+        char *txt = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        if (body && !txt)
+                return cp_error_oom();
+        cp_httpc_options ho = {.timeout_ms = 15000, .bearer = d->admin};
+        cp_httpc_response resp = {0};
+        int r = cp_httpc_request(&ho, method, url, NULL, txt, txt ? strlen(txt) : 0, &resp);
+        free(txt);
+        if (r < 0)
+                return cp_error_wrap("key broker: ");
+        json_t *j = NULL;
+        if (resp.body_len == 0 || cp_httpc_response_json(&resp, &j) < 0) {
+                cp_error_clear();
+                j = json_object();
+        }
+        *ret_status = resp.status;
+        cp_httpc_response_clear(&resp);
+        if (ret_json)
+                *ret_json = j;
+        else
+                json_decref(j);
+        return 0;
+}
+
+static const char *broker_message(const json_t *j) {
+        const char *m = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+        return m ? m : "no message";
+}
+
+static int ensure_master(cp_diskkeys *d, const char *name, const uint8_t measurement[48]) {
+        char path[256];
+        long st = 0;
+        json_t *j = NULL;
+        snprintf(path, sizeof path, "/keys/%s", name);
+        int r = call(d, "GET", path, NULL, &st, &j);
+        if (r < 0)
+                return r;
+        json_decref(j);
+        if (st == 200)
+                return 0; /* never a second version: the disks' keys derive from the latest */
+        if (st != 404)
+                return CP_ERROR(CP_ENETWORK, "key broker: GET %s: HTTP %ld", path, st);
+        char hex[97];
+        cp_hex_encode(measurement, 48, hex);
+        json_t *pol = json_pack("{s:s,s:[{s:s,s:[{s:s,s:s},{s:s,s:b},{s:s,s:s}]}]}", "version", "1.0.0", "anyOf",
+                                "authority", d->authority, "allOf", "claim", "x-ms-attestation-type", "equals",
+                                "sevsnpvm", "claim", "x-ms-sevsnpvm-is-debuggable", "equals", 0, "claim",
+                                "x-ms-sevsnpvm-launchmeasurement", "equals", hex);
+        char *ptxt = pol ? json_dumps(pol, JSON_COMPACT) : NULL;
+        json_decref(pol);
+        char *pb = ptxt ? malloc(cp_b64_encoded_len(strlen(ptxt), CP_B64_URL) + 1) : NULL;
+        if (pb)
+                cp_b64_encode((const uint8_t *) ptxt, strlen(ptxt), CP_B64_URL, pb);
+        free(ptxt);
+        json_t *body = pb ? json_pack("{s:s,s:i,s:{s:b},s:{s:s},s:{s:s,s:b}}", "kty", "oct", "key_size", 256,
+                                      "attributes", "exportable", 1, "tags", "purpose", "confpool pool disk master",
+                                      "release_policy", "data", pb, "immutable", 1)
+                         : NULL;
+        free(pb);
+        if (!body)
+                return cp_error_oom();
+        snprintf(path, sizeof path, "/keys/%s/create", name);
+        r = call(d, "POST", path, body, &st, &j);
+        json_decref(body);
+        if (r < 0)
+                return r;
+        if (st != 200 && st != 201) {
+                r = CP_ERROR(CP_ENETWORK, "key broker: creating pool master key %s: HTTP %ld: %s", name, st,
+                             broker_message(j));
+                json_decref(j);
+                return r;
+        }
+        json_decref(j);
+        return 0;
+}
+
+/* POST /disks/{id}/create with our ephemeral key; 1 created, 0 conflict. */
+static int create_disk(cp_diskkeys *d, const char *master, const char *disk_id, uint8_t ret_key[32]) {
+        cp_wrap_key *wk = NULL;
+        json_t *jwk = NULL, *j = NULL;
+        int r;
+        if ((r = cp_wrap_key_generate(2048, &wk)) < 0 || (r = cp_wrap_key_to_jwk(wk, &jwk)) < 0) {
+                cp_wrap_key_free(wk);
+                return r;
+        }
+        json_t *body = json_pack("{s:s,s:s,s:o,s:s}", "mode", "platform", "key", master, "wrap_key", jwk, "enc",
+                                 "RSA_AES_KEY_WRAP_256");
+        char path[256];
+        long st = 0;
+        snprintf(path, sizeof path, "/disks/%s/create", disk_id);
+        r = body ? call(d, "POST", path, body, &st, &j) : cp_error_oom();
+        json_decref(body);
+        if (r >= 0 && st == 409)
+                r = 0;
+        else if (r >= 0 && st != 200)
+                r = CP_ERROR(CP_ENETWORK, "key broker: creating disk %s: HTTP %ld: %s", disk_id, st, broker_message(j));
+        else if (r >= 0) {
+                const char *hsm = json_string_value(json_object_get(j, "key_hsm"));
+                cp_keywrap_alg alg;
+                _cleanup_free_ uint8_t *w = NULL;
+                uint8_t *plain = NULL;
+                size_t wl = 0, pl = 0;
+                if (!hsm)
+                        r = CP_ERROR(CP_EFORMAT, "key broker: no key_hsm in the disk creation response");
+                else if ((r = cp_keyrelease_key_hsm_decode(hsm, strlen(hsm), &alg, &w, &wl)) >= 0 &&
+                         (r = cp_keywrap_unwrap(wk, alg, w, wl, &plain, &pl)) >= 0) {
+                        if (pl != 32)
+                                r = CP_ERROR(CP_EFORMAT, "key broker: disk key of %zu bytes", pl);
+                        else {
+                                memcpy(ret_key, plain, 32);
+                                r = 1;
+                        }
+                        cp_wipe(plain, pl);
+                        free(plain);
+                }
+        }
+        json_decref(j);
+        cp_wrap_key_free(wk);
+        return r;
+}
+
+int cp_diskkeys_provision(cp_diskkeys *d, const char *pool_id, const uint8_t measurement[48], const char *disk_id,
+                          const char *image_path) {
+        uint8_t h[32], key[32];
+        char master[80], hex[65];
+        size_t pl = strlen(pool_id);
+        uint8_t *buf = malloc(pl + 1 + 48);
+        if (!buf)
+                return cp_error_oom();
+        memcpy(buf, pool_id, pl + 1); /* with its NUL: an unambiguous separator */
+        memcpy(buf + pl + 1, measurement, 48);
+        SHA256(buf, pl + 1 + 48, h);
+        free(buf);
+        cp_hex_encode(h, 16, hex);
+        snprintf(master, sizeof master, "pm-%s", hex);
+        pthread_mutex_lock(&d->lock);
+        int r = ensure_master(d, master, measurement);
+        pthread_mutex_unlock(&d->lock);
+        if (r < 0)
+                return r;
+        r = create_disk(d, master, disk_id, key);
+        if (r == 0 && (r = cp_diskkeys_erase(d, disk_id)) >= 0) {
+                r = create_disk(d, master, disk_id, key);
+                if (r == 0)
+                        r = CP_ERROR(CP_ENETWORK, "key broker: disk %s exists after its crypto-erase", disk_id);
+        }
+        if (r > 0)
+                r = cp_nodedisk_write(image_path, disk_id, key);
+        cp_wipe(key, sizeof key);
+        return r;
+}
+
+int cp_diskkeys_erase(cp_diskkeys *d, const char *disk_id) {
+        char path[256];
+        long st = 0;
+        json_t *j = NULL;
+        snprintf(path, sizeof path, "/disks/%s", disk_id);
+        int r = call(d, "DELETE", path, NULL, &st, &j);
+        if (r >= 0 && st != 204 && st != 200 && st != 404)
+                r = CP_ERROR(CP_ENETWORK, "key broker: crypto-erase of %s: HTTP %ld: %s", disk_id, st, broker_message(j));
+        json_decref(j);
+        return r < 0 ? r : 0;
+}

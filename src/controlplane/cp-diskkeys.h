@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef CP_CONTROLPLANE_DISKKEYS_H
+#define CP_CONTROLPLANE_DISKKEYS_H
+
+/*
+ * The platform side of confidential OS disks (docs/nodes.md): at node
+ * creation the backend asks the key broker (confpool-kbsd, admin scope) to
+ * create the node's disk under the pool's master key, receives the disk key
+ * wrapped to an ephemeral RSA key of its own, writes the LUKS2 image and
+ * forgets the key; at node deletion it crypto-erases the disk in the broker.
+ *
+ * Pool master keys: one oct key per (pool, expected launch measurement),
+ * named "pm-<32 hex of SHA-256(pool id, 0, measurement)>", created on first
+ * use with an immutable release policy: the attestation authority that
+ * issues node tokens, x-ms-attestation-type sevsnpvm,
+ * x-ms-sevsnpvm-is-debuggable false and x-ms-sevsnpvm-launchmeasurement
+ * equal to the node image's expected measurement.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "confpool/error.h"
+
+typedef struct cp_diskkeys cp_diskkeys;
+
+typedef struct cp_diskkeys_options {
+        const char *kbs_url;       /* required: the broker's base URL */
+        const char *admin_token;   /* required: admin-scope bearer (platform) */
+        const char *release_token; /* required: release-scope bearer handed to nodes */
+        const char *authority;     /* required: issuer of the node attestation tokens */
+} cp_diskkeys_options;
+
+CP_WUR int cp_diskkeys_new(const cp_diskkeys_options *o, cp_diskkeys **ret);
+cp_diskkeys *cp_diskkeys_free(cp_diskkeys *d);
+const char *cp_diskkeys_url(const cp_diskkeys *d);
+const char *cp_diskkeys_release_token(const cp_diskkeys *d);
+
+/* The broker's disk id of a node ("osdisk-<node name>"); CP_EINVAL for a
+ * name the broker would refuse. */
+CP_WUR int cp_diskkeys_disk_id(const char *node_name, char *ret, size_t size);
+/* Ensure the pool master key, create the disk (an existing disk of that id
+ * is crypto-erased first: its node is being created anew), write the LUKS2
+ * image at image_path.  The key is wiped before returning. */
+CP_WUR int cp_diskkeys_provision(cp_diskkeys *d, const char *pool_id, const uint8_t measurement[48],
+                                 const char *disk_id, const char *image_path);
+/* Crypto-erase (DELETE /disks/{id}); a disk the broker does not know is
+ * already erased (0). */
+CP_WUR int cp_diskkeys_erase(cp_diskkeys *d, const char *disk_id);
+
+#endif
