@@ -145,11 +145,15 @@ typedef struct vtpm_input {
         const uint8_t *nonce;
         size_t nonce_len;
         bool check_user_data;        /* runtime data "user-data" must equal the nonce */
+        const uint8_t *eventlog;     /* TCG event log, optional: must replay to the quoted PCRs */
+        size_t eventlog_len;
 } vtpm_input;
 
 /* Trustee's az-snp-vtpm order: quote signature by the runtime data's AK,
  * nonce, PCR digest, REPORT_DATA binding, (user-data), SNP chain and
- * signature, VMPL 0.  Adds claims to *claims. */
+ * signature, VMPL 0.  With an event log, its SHA-256 replay must equal the
+ * quoted PCRs it extends (x-confpool-eventlog-replayed, x-confpool-eventlog).
+ * Adds claims to *claims. */
 CP_WUR int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *claims, bool *ret_warm);
 
 /* x-ms-sevsnpvm-* claims of a verified report. */

@@ -506,9 +506,11 @@ static int attest_native(reqctx *c) {
                          .certtable = table, .certtable_len = table_len },
                 .runtime_data = rt, .runtime_data_len = rt_len, .quote = msg, .quote_len = msg_len,
                 .signature = sig, .signature_len = sig_len, .signature_marshalled = !fmt || strcmp(fmt, "tpmt") == 0,
-                .nonce = nonce, .nonce_len = nonce_len,
+                .nonce = nonce, .nonce_len = nonce_len, .eventlog = evlog, .eventlog_len = evlog_len,
         };
         memcpy(in.pcrs, pcrs.p, sizeof(in.pcrs));
+        if (evlog && evlog_len > CP_MAX_TCG_EVENTLOG)
+                return CP_ERROR(CP_ETOOBIG, "eventLog exceeds %u bytes", CP_MAX_TCG_EVENTLOG);
         claims = json_object();
         if (!claims)
                 return cp_error_oom();
@@ -517,8 +519,8 @@ static int attest_native(reqctx *c) {
         json_object_set_new(claims, "x-ms-attestation-type", json_string("sevsnpvm"));
         json_object_set_new(claims, "x-ms-compliance-status", json_string("confpool-verified-snp-vtpm"));
         json_object_set_new(claims, "x-confpool-evidence-type", json_string("native"));
-        /* TODO: TCG event-log replay against the quoted PCRs; the log is accepted but not yet evaluated */
-        json_object_set_new(claims, "x-confpool-eventlog-replayed", json_false());
+        if (!evlog) /* no event log: the PCRs are quoted but no boot event is claimed */
+                json_object_set_new(claims, "x-confpool-eventlog-replayed", json_false());
         return finish_attest(c, claims, nonce_txt, draft);
 }
 

@@ -13,6 +13,7 @@
 #include "basic/limits.h"
 #include "basic/secure.h"
 #include "confpool/azure.h"
+#include "confpool/tcg_eventlog.h"
 #include "confpool/tpm_quote.h"
 
 static size_t cache_index(const cp_attestd *s, const uint8_t hash[48]) {
@@ -278,6 +279,32 @@ static int rt_new(const uint8_t *data, size_t len, const uint8_t digest[32], rt_
         return 0;
 }
 
+static void json_unrefp(json_t **p) {
+        json_decref(*p);
+}
+
+static void eventlog_freep(cp_tcg_eventlog **p) {
+        cp_tcg_eventlog_free(*p);
+}
+
+/* Replay the event log's SHA-256 bank against the quoted PCR values (the
+ * quote's signature and PCR digest are already verified) and build the
+ * boot-event claims from the PCRs compared. */
+static int check_eventlog(const vtpm_input *in, const cp_tpm_quote *q, const cp_tpm_pcr_bank *bank, json_t **ret) {
+        _cleanup_(eventlog_freep) cp_tcg_eventlog *log = NULL;
+        uint32_t mask = 0, checked = 0;
+        int r;
+        for (size_t k = 0; k < q->n_selections; k++)
+                for (unsigned i = 0; i < CP_TPM_PCR_COUNT; i++)
+                        if (q->selections[k].hash_alg == CP_TPM_ALG_SHA256 && cp_tpm_pcr_selected(&q->selections[k], i))
+                                mask |= 1u << i;
+        if ((r = cp_tcg_eventlog_parse(in->eventlog, in->eventlog_len, &log)) < 0 ||
+            (r = cp_tcg_eventlog_check_pcrs(log, bank, mask, &checked)) < 0 ||
+            (r = cp_tcg_eventlog_claims(log, checked, ret)) < 0)
+                return cp_error_wrap("event log: ");
+        return 0;
+}
+
 int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *claims, bool *ret_warm) {
         _cleanup_(rt_unrefp) rt_entry *rt = NULL;
         cp_tpm_quote q;
@@ -311,6 +338,10 @@ int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *claims, boo
         /* (1) signature by the AK, (2) nonce, (3) PCR digest */
         if ((r = cp_tpm_quote_verify(&q, &sig, cp_azure_runtime_data_ak(rd), in->nonce, in->nonce_len, &bank, 1)) < 0)
                 return cp_error_wrap("TPM quote: ");
+        /* (3b) the event log replays to the quoted PCRs */
+        _cleanup_(json_unrefp) json_t *evclaims = NULL;
+        if (in->eventlog && (r = check_eventlog(in, &q, &bank, &evclaims)) < 0)
+                return r;
         /* (4) REPORT_DATA binds the runtime data (read the report's field at 0x50) */
         memcpy(report_data, in->snp.report + CP_HCL_SNP_REPORT_DATA_OFFSET, sizeof(report_data));
         if ((r = cp_azure_check_binding(report_data, CP_HCL_HASH_SHA256, in->runtime_data, in->runtime_data_len)) < 0)
@@ -351,5 +382,8 @@ int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *claims, boo
         const cp_azure_vm_config *vc = cp_azure_runtime_data_vm_config(rd);
         if (vc->present && vc->secure_boot != CP_AZURE_FLAG_ABSENT)
                 json_object_set_new(claims, "secureboot", json_boolean(vc->secure_boot == CP_AZURE_FLAG_TRUE));
+        if (evclaims && (json_object_set_new(claims, "x-confpool-eventlog-replayed", json_true()) < 0 ||
+                         json_object_set_new(claims, "x-confpool-eventlog", TAKE_PTR(evclaims)) < 0))
+                return cp_error_oom();
         return 0;
 }
