@@ -69,6 +69,7 @@ typedef struct policy_slot {
         char tenant[ATTESTD_TENANT_MAX + 1];
         attestd_type type;
         char *text;
+        char hash[44];               /* x-ms-policy-hash of text */
         cp_maa_policy *policy;
 } policy_slot;
 
@@ -107,6 +108,7 @@ struct cp_attestd {
         pthread_rwlock_t policy_lock;
         policy_slot policies[ATTESTD_POLICY_SLOTS];
         cp_maa_policy *default_policy;
+        char default_hash[44];
 
         attestd_metrics m;
 };
@@ -115,6 +117,13 @@ extern const char attestd_default_policy[];
 const char *attestd_type_name(attestd_type t);
 
 int64_t attestd_now(const cp_attestd *s);
+
+/* ---- request bodies (json-fast.c) -------------------------------------- */
+
+/* The tree json_loadb(JSON_REJECT_DUPLICATES) would build for an object of
+ * plain JSON (ASCII strings without escapes, integers) nested at most
+ * max_depth deep; NULL for anything else (then use jansson). */
+json_t *attestd_json_load_fast(const void *buf, size_t len, unsigned max_depth);
 
 /* ---- evidence (verify.c) ------------------------------------------------ */
 

@@ -87,6 +87,13 @@ static int parse_body(reqctx *c, json_t **ret) {
         size_t off = 0;
         if (!c->req->body || c->req->body_len == 0)
                 return CP_ERROR(CP_EFORMAT, "request body is empty");
+        /* plain bodies (all real evidence) take the fast path; the rest, and
+         * every error, go through jansson */
+        json_t *fast = attestd_json_load_fast(c->req->body, c->req->body_len, CP_MAX_JSON_DEPTH);
+        if (fast) {
+                *ret = fast;
+                return 0;
+        }
         if (!cp_json_depth_within(c->req->body, c->req->body_len, CP_MAX_JSON_DEPTH, &off))
                 return CP_ERROR(CP_EFORMAT, "request JSON nested deeper than %u (offset %zu)", CP_MAX_JSON_DEPTH, off);
         json_t *j = json_loadb((const char *) c->req->body, c->req->body_len, JSON_REJECT_DUPLICATES, &jerr);
@@ -142,7 +149,9 @@ static int decode_b64(const char *s, size_t len, const char *what, uint8_t **ret
         size_t n;
         if (!buf)
                 return cp_error_oom();
-        if (cp_b64_decode(s, len, CP_B64_URL_PADOPT, buf, cp_b64_decoded_max(len), &n) < 0 &&
+        /* '+' or '/' never decode as base64url: go straight to standard base64 */
+        bool std = memchr(s, '+', len) || memchr(s, '/', len);
+        if ((std || cp_b64_decode(s, len, CP_B64_URL_PADOPT, buf, cp_b64_decoded_max(len), &n) < 0) &&
             cp_b64_decode(s, len, CP_B64_STD, buf, cp_b64_decoded_max(len), &n) < 0) {
                 free(buf);
                 return CP_ERROR(CP_EFORMAT, "%s is not base64url", what);

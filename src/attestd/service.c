@@ -187,9 +187,14 @@ static int policy_set(cp_attestd *s, const char *tenant, attestd_type type, cons
         cp_maa_policy *pol = NULL;
         char *copy = NULL;
         int r;
+        char hash[44];
         if (text) {
                 if ((r = cp_maa_policy_parse(text, len, &pol, err)) < 0)
                         return r;
+                if ((r = cp_maa_policy_hash(text, len, hash)) < 0) {
+                        cp_maa_policy_free(pol);
+                        return r;
+                }
                 copy = strndup(text, len);
                 if (!copy) {
                         cp_maa_policy_free(pol);
@@ -211,6 +216,7 @@ static int policy_set(cp_attestd *s, const char *tenant, attestd_type type, cons
                 snprintf(p->tenant, sizeof(p->tenant), "%s", tenant);
                 p->type = type;
                 p->text = copy;
+                memcpy(p->hash, hash, sizeof(hash));
                 p->policy = pol;
         } else
                 memset(p, 0, sizeof(*p));
@@ -233,7 +239,6 @@ static json_t *claims_to_json_value(const cp_maa_claim *c) {
 
 int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, json_t *claims, const char *draft_policy,
                         char **ret_token) {
-        _cleanup_free_ char *hash_src = NULL;
         cp_maa_claims *in = NULL, *out = NULL;
         cp_maa_policy *draft = NULL;
         char hash[44], jti_hex[65];
@@ -259,21 +264,18 @@ int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, js
                 }
                 r = cp_maa_policy_evaluate(draft, in, &out);
                 cp_maa_policy_free(draft);
-                hash_src = strdup(draft_policy);
+                if (r == 0 && (r = cp_maa_policy_hash(draft_policy, strlen(draft_policy), hash)) < 0)
+                        cp_maa_claims_free(TAKE_PTR(out));
         } else {
                 pthread_rwlock_rdlock(&s->policy_lock);
                 policy_slot *p = policy_find(s, tenant, type, false);
                 r = cp_maa_policy_evaluate(p ? p->policy : s->default_policy, in, &out);
-                hash_src = strdup(p ? p->text : attestd_default_policy);
+                memcpy(hash, p ? p->hash : s->default_hash, sizeof(hash));
                 pthread_rwlock_unlock(&s->policy_lock);
         }
         cp_maa_claims_free(in);
         if (r < 0)
                 return r;
-        if (!hash_src) {
-                cp_maa_claims_free(out);
-                return cp_error_oom();
-        }
         /* policy-issued claims never override the service's own */
         for (size_t i = 0; i < cp_maa_claims_count(out); i++) {
                 const cp_maa_claim *c = cp_maa_claims_get(out, i);
@@ -281,8 +283,6 @@ int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, js
                         json_object_set_new(claims, c->type, claims_to_json_value(c));
         }
         cp_maa_claims_free(out);
-        if ((r = cp_maa_policy_hash(hash_src, strlen(hash_src), hash)) < 0)
-                return r;
         if (RAND_bytes(jti, sizeof(jti)) != 1)
                 return CP_ERROR(CP_ECRYPTO, "RAND_bytes");
         cp_hex_encode(jti, sizeof(jti), jti_hex);
@@ -424,6 +424,7 @@ int cp_attestd_new(const cp_attestd_config *cfg, cp_attestd **ret) {
                 goto fail;
         if ((r = cp_maa_policy_parse(attestd_default_policy, strlen(attestd_default_policy), &s->default_policy,
                                      NULL)) < 0 ||
+            (r = cp_maa_policy_hash(attestd_default_policy, strlen(attestd_default_policy), s->default_hash)) < 0 ||
             (r = add_key(s)) < 0)
                 goto fail;
         *ret = s;

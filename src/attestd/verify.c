@@ -358,8 +358,8 @@ int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *claims, boo
         if ((r = attestd_snp_claims(&res, claims)) < 0)
                 return r;
         rt_attach(s, report_hash, rt);
-        json_t *rtj = json_deep_copy(rt->json);
-        if (!rtj || json_object_set_new(claims, "x-ms-runtime", rtj) < 0)
+        /* shared, never modified (jansson's reference counts are atomic) */
+        if (json_object_set(claims, "x-ms-runtime", rt->json) < 0)
                 return cp_error_oom();
         json_t *pcrs = json_object(), *idx = json_array();
         if (!pcrs || !idx) {

@@ -1066,3 +1066,81 @@ TEST(native_flow_replays_the_event_log) {
         cp_attestd_free(s);
         native_ev_free(&e);
 }
+
+/* Warm re-attestation (report cached, fast request path) issues exactly the
+ * claims of a cold one, for every real evidence case; only the per-token
+ * members (jti, and iat/nbf/exp in general) may differ. */
+TEST(warm_tokens_carry_the_cold_claims) {
+        cp_attestd *s = start();
+        cp_attestd_config cfg = { .now = NOW, .quiet = true, .threads = 2, .no_report_cache = true };
+        cp_attestd *cold = NULL;
+        ASSERT_OK(cp_attestd_new(&cfg, &cold));
+        ASSERT_OK(cp_attestd_start(cold));
+        for (size_t i = 0; i < CP_ELEMENTSOF(cases); i++) {
+                json_t *ev = load_json(cases[i].file);
+                char *nonce = nonce_of(&cases[i]), *body = vtpm_body(ev, nonce);
+                json_t *claims[3];
+                for (int k = 0; k < 3; k++) {
+                        long st;
+                        cp_attestd *srv = k == 0 ? cold : s; /* cold service; then first (cold) and second (warm) */
+                        json_t *resp = call(srv, "POST", "/attest/AzureSnpVtpm", body, &st, NULL);
+                        ASSERT_EQ(st, 200);
+                        cp_jwt *t = validate(srv, json_string_value(json_object_get(resp, "token")));
+                        claims[k] = json_deep_copy(cp_jwt_claims(t));
+                        ASSERT_TRUE(json_object_get(claims[k], "jti"));
+                        json_object_del(claims[k], "jti");
+                        json_object_del(claims[k], "iss"); /* the two services listen on different ports */
+                        cp_jwt_free(t);
+                        json_decref(resp);
+                }
+                ASSERT_TRUE(json_object_size(claims[0]) > 30);
+                ASSERT_TRUE(json_equal(claims[0], claims[1]));
+                ASSERT_TRUE(json_equal(claims[1], claims[2]));
+                for (int k = 0; k < 3; k++)
+                        json_decref(claims[k]);
+                free(body);
+                free(nonce);
+                json_decref(ev);
+        }
+        /* the second request of each case was served from the cache */
+        long st;
+        json_t *m = call(s, "GET", "/metrics", NULL, &st, NULL);
+        ASSERT_TRUE(strstr(json_string_value(m), "attestd_report_cache_hits_total 4"));
+        json_decref(m);
+        cp_attestd_free(cold);
+        cp_attestd_free(s);
+}
+
+/* The fast body parser yields jansson's tree or defers to jansson, whose
+ * errors the client then sees unchanged. */
+TEST(request_bodies_outside_the_fast_path) {
+        cp_attestd *s = start();
+        json_t *ev = load_json(cases[1].file);
+        char *nonce = nonce_of(&cases[1]), *body = vtpm_body(ev, nonce);
+        long st;
+        /* the same evidence with an escaped character and a real number in an unknown member */
+        size_t n = strlen(body);
+        char *esc = malloc(n + 256);
+        memcpy(esc, body, n - 1);
+        strcpy(esc + n - 1, ",\"draftPolicyForAttestation\":\"version=1.0;authorizationrules{=>permit();};"
+                            "issuancerules{};\\n\"}");
+        json_t *r = call(s, "POST", "/attest/AzureSnpVtpm", esc, &st, NULL);
+        ASSERT_EQ(st, 200);
+        json_decref(r);
+        static const char *const bad[] = { "{\"nonce\":\"a\",\"nonce\":\"b\"}", "{\"evidence\":1.5}",
+                                           "{\"evidence\":{}} x", "{\"evidence\":tru}", "{\"a\":01}",
+                                           "[1]", "{\"evidence\":\"\xff\"}" };
+        for (size_t i = 0; i < CP_ELEMENTSOF(bad); i++) {
+                r = call(s, "POST", "/attest/AzureSnpVtpm", bad[i], &st, NULL);
+                ASSERT_EQ(st, 400);
+                json_decref(r);
+        }
+        r = call(s, "POST", "/attest/AzureSnpVtpm", "{\"nonce\":\"a\",\"nonce\":\"b\"}", &st, NULL);
+        ASSERT_TRUE(strstr(json_string_value(json_object_get(json_object_get(r, "error"), "message")), "duplicate"));
+        json_decref(r);
+        free(esc);
+        free(body);
+        free(nonce);
+        json_decref(ev);
+        cp_attestd_free(s);
+}

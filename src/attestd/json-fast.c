@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A fast path for request bodies: builds the same jansson tree that
+ * json_loadb(JSON_REJECT_DUPLICATES) builds, for the plain subset of JSON
+ * that attestation requests use (ASCII strings without escapes, integers,
+ * true/false/null, objects and arrays at most max_depth deep).  Anything
+ * outside that subset, and every error, returns NULL: the caller then runs
+ * jansson itself, so accepted trees and error messages stay exactly
+ * jansson's.  jansson reads byte by byte through a stream and checks UTF-8
+ * per character; this scans strings with memchr-like loops and creates
+ * them without re-validation. */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "attestd/attestd-internal.h"
+
+typedef struct fj {
+        const char *p, *end;
+        unsigned depth, max_depth;
+} fj;
+
+static void ws(fj *f) {
+        while (f->p < f->end && (*f->p == ' ' || *f->p == '\n' || *f->p == '\r' || *f->p == '\t'))
+                f->p++;
+}
+
+/* A string body up to the closing quote: printable ASCII only. */
+static bool str(fj *f, const char **ret, size_t *ret_len) {
+        const char *s = ++f->p; /* past '"' */
+        while (f->p < f->end) {
+                unsigned char c = (unsigned char) *f->p;
+                if (c == '"') {
+                        *ret = s;
+                        *ret_len = (size_t) (f->p - s);
+                        f->p++;
+                        return true;
+                }
+                if (c < 0x20 || c >= 0x80 || c == '\\')
+                        return false;
+                f->p++;
+        }
+        return false;
+}
+
+static json_t *value(fj *f);
+
+static json_t *object(fj *f) {
+        json_t *o = json_object();
+        if (!o)
+                return NULL;
+        f->p++; /* '{' */
+        ws(f);
+        if (f->p < f->end && *f->p == '}') {
+                f->p++;
+                return o;
+        }
+        for (;;) {
+                const char *k;
+                size_t kl;
+                ws(f);
+                if (f->p >= f->end || *f->p != '"' || !str(f, &k, &kl))
+                        goto fail;
+                ws(f);
+                if (f->p >= f->end || *f->p != ':')
+                        goto fail;
+                f->p++;
+                ws(f);
+                if (json_object_getn(o, k, kl))
+                        goto fail; /* duplicate: jansson reports it */
+                json_t *v = value(f);
+                if (!v || json_object_setn_new_nocheck(o, k, kl, v) < 0)
+                        goto fail;
+                ws(f);
+                if (f->p < f->end && *f->p == ',') {
+                        f->p++;
+                        continue;
+                }
+                if (f->p < f->end && *f->p == '}') {
+                        f->p++;
+                        return o;
+                }
+                goto fail;
+        }
+fail:
+        json_decref(o);
+        return NULL;
+}
+
+static json_t *array(fj *f) {
+        json_t *a = json_array();
+        if (!a)
+                return NULL;
+        f->p++; /* '[' */
+        ws(f);
+        if (f->p < f->end && *f->p == ']') {
+                f->p++;
+                return a;
+        }
+        for (;;) {
+                ws(f);
+                json_t *v = value(f);
+                if (!v || json_array_append_new(a, v) < 0)
+                        goto fail;
+                ws(f);
+                if (f->p < f->end && *f->p == ',') {
+                        f->p++;
+                        continue;
+                }
+                if (f->p < f->end && *f->p == ']') {
+                        f->p++;
+                        return a;
+                }
+                goto fail;
+        }
+fail:
+        json_decref(a);
+        return NULL;
+}
+
+static bool literal(fj *f, const char *lit, size_t n) {
+        if ((size_t) (f->end - f->p) < n || memcmp(f->p, lit, n) != 0)
+                return false;
+        f->p += n;
+        /* jansson lexes a word of letters: "truex" is an error */
+        return f->p >= f->end || !((*f->p >= 'a' && *f->p <= 'z') || (*f->p >= 'A' && *f->p <= 'Z'));
+}
+
+static json_t *number(fj *f) {
+        bool neg = *f->p == '-';
+        int64_t v = 0;
+        size_t digits = 0;
+        if (neg)
+                f->p++;
+        if (f->p < f->end && *f->p == '0') {
+                f->p++;
+                digits = 1;
+        } else
+                while (f->p < f->end && *f->p >= '0' && *f->p <= '9') {
+                        v = v * 10 + (*f->p - '0');
+                        f->p++;
+                        digits++;
+                }
+        /* reals, leading zeros, huge numbers: jansson's business */
+        if (digits == 0 || digits > 18 ||
+            (f->p < f->end && ((*f->p >= '0' && *f->p <= '9') || *f->p == '.' || *f->p == 'e' || *f->p == 'E')))
+                return NULL;
+        return json_integer(neg ? -v : v);
+}
+
+static json_t *value(fj *f) {
+        json_t *v;
+        if (f->p >= f->end)
+                return NULL;
+        switch (*f->p) {
+        case '"': {
+                const char *s;
+                size_t n;
+                return str(f, &s, &n) ? json_stringn_nocheck(s, n) : NULL;
+        }
+        case '{':
+        case '[':
+                if (++f->depth > f->max_depth)
+                        return NULL;
+                v = *f->p == '{' ? object(f) : array(f);
+                f->depth--;
+                return v;
+        case 't':
+                return literal(f, "true", 4) ? json_true() : NULL;
+        case 'f':
+                return literal(f, "false", 5) ? json_false() : NULL;
+        case 'n':
+                return literal(f, "null", 4) ? json_null() : NULL;
+        default:
+                if (*f->p == '-' || (*f->p >= '0' && *f->p <= '9'))
+                        return number(f);
+                return NULL;
+        }
+}
+
+json_t *attestd_json_load_fast(const void *buf, size_t len, unsigned max_depth) {
+        fj f = { .p = buf, .end = (const char *) buf + len, .max_depth = max_depth };
+        json_t *v;
+        ws(&f);
+        if (f.p >= f.end || *f.p != '{')
+                return NULL;
+        v = value(&f);
+        if (!v)
+                return NULL;
+        ws(&f);
+        if (f.p != f.end) {
+                json_decref(v);
+                return NULL;
+        }
+        return v;
+}
