@@ -228,12 +228,16 @@ static int parse_tagged(const json_t *body, const char *name, tagged_data *ret) 
 
 /* ---- attestation endpoints -------------------------------------------------------- */
 
-static int finish_attest(reqctx *c, json_t *claims, const char *nonce, const char *draft) {
+static void tmpl_unrefp(claims_tmpl **p) {
+        attestd_tmpl_unref(*p);
+}
+
+static int finish_attest(reqctx *c, const claims_tmpl *tmpl, json_t *claims, const char *nonce, const char *draft) {
         _cleanup_free_ char *token = NULL;
         int r;
         if (nonce && json_object_set_new(claims, "nonce", json_string(nonce)) < 0)
                 return cp_error_oom();
-        if ((r = attestd_issue_token(c->s, c->tenant, c->type, claims, draft, &token)) < 0)
+        if ((r = attestd_issue_token(c->s, c->tenant, c->type, tmpl, claims, draft, &token)) < 0)
                 return r;
         /* {"token":"..."}: the token is base64url and dots, nothing to escape */
         size_t tl = strlen(token);
@@ -305,7 +309,7 @@ static int attest_sevsnpvm(reqctx *c) {
                 json_object_set(claims, "x-ms-runtime", rt.json);
         if (it.json)
                 json_object_set(claims, "x-ms-inittime", it.json);
-        return finish_attest(c, claims, nonce, draft);
+        return finish_attest(c, NULL, claims, nonce, draft);
 }
 
 /* Byte array as JSON: [1, 2, ...] (Trustee v0 evidence) */
@@ -384,6 +388,7 @@ static int parse_pcrs(const json_t *a, pcr_values *ret) {
 static int attest_azure_vtpm(reqctx *c) {
         static const char *const allowed[] = { "evidence", "nonce", "draftPolicyForAttestation", NULL };
         _cleanup_json_ json_t *body = NULL, *claims = NULL;
+        _cleanup_(tmpl_unrefp) claims_tmpl *tmpl = NULL;
         _cleanup_free_ uint8_t *hcl_buf = NULL, *msg = NULL, *sig = NULL, *vcek = NULL, *nonce = NULL;
         size_t hcl_len, msg_len, sig_len, vcek_len = 0, nonce_len;
         const char *nonce_txt, *draft, *vcek_txt;
@@ -448,12 +453,12 @@ static int attest_azure_vtpm(reqctx *c) {
         claims = json_object();
         if (!claims)
                 return cp_error_oom();
-        if ((r = attestd_verify_vtpm(c->s, &in, claims, &c->warm)) < 0)
+        if ((r = attestd_verify_vtpm(c->s, &in, claims, &tmpl, &c->warm)) < 0)
                 return r;
         json_object_set_new(claims, "x-ms-attestation-type", json_string("sevsnpvm"));
         json_object_set_new(claims, "x-ms-compliance-status", json_string("azure-compliant-cvm"));
         json_object_set_new(claims, "x-confpool-evidence-type", json_string("azure-snp-vtpm"));
-        return finish_attest(c, claims, nonce_txt, draft);
+        return finish_attest(c, tmpl, claims, nonce_txt, draft);
 }
 
 /* POST /challenge */
@@ -478,6 +483,7 @@ static int attest_native(reqctx *c) {
                                                "quote", "eventLog", "draftPolicyForAttestation", NULL };
         static const char *const q_allowed[] = { "message", "signature", "signatureFormat", "pcrs", NULL };
         _cleanup_json_ json_t *body = NULL, *claims = NULL;
+        _cleanup_(tmpl_unrefp) claims_tmpl *tmpl = NULL;
         _cleanup_free_ uint8_t *nonce = NULL, *report = NULL, *chain = NULL, *table = NULL, *rt = NULL, *msg = NULL,
                                *sig = NULL, *evlog = NULL;
         size_t nonce_len, report_len, chain_len, table_len, rt_len, msg_len, sig_len, evlog_len;
@@ -523,14 +529,14 @@ static int attest_native(reqctx *c) {
         claims = json_object();
         if (!claims)
                 return cp_error_oom();
-        if ((r = attestd_verify_vtpm(c->s, &in, claims, &c->warm)) < 0)
+        if ((r = attestd_verify_vtpm(c->s, &in, claims, &tmpl, &c->warm)) < 0)
                 return r;
         json_object_set_new(claims, "x-ms-attestation-type", json_string("sevsnpvm"));
         json_object_set_new(claims, "x-ms-compliance-status", json_string("confpool-verified-snp-vtpm"));
         json_object_set_new(claims, "x-confpool-evidence-type", json_string("native"));
         if (!evlog) /* no event log: the PCRs are quoted but no boot event is claimed */
                 json_object_set_new(claims, "x-confpool-eventlog-replayed", json_false());
-        return finish_attest(c, claims, nonce_txt, draft);
+        return finish_attest(c, tmpl, claims, nonce_txt, draft);
 }
 
 /* ---- policies ------------------------------------------------------------------ */

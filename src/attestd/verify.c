@@ -42,6 +42,7 @@ void attestd_rt_unref(rt_entry *e) {
                 return;
         cp_azure_runtime_data_free(e->rd);
         json_decref(e->json);
+        attestd_tmpl_unref(atomic_load(&e->tmpl));
         free(e);
 }
 
@@ -270,7 +271,9 @@ static int rt_new(const uint8_t *data, size_t len, const uint8_t digest[32], rt_
                 free(e);
                 return cp_error_wrap("runtime data: ");
         }
-        e->json = json_loadb((const char *) data, len, 0, &jerr);
+        e->json = attestd_json_load_fast(data, len, CP_MAX_JSON_DEPTH);
+        if (!e->json)
+                e->json = json_loadb((const char *) data, len, 0, &jerr);
         if (!e->json) {
                 attestd_rt_unref(e);
                 return CP_ERROR(CP_EFORMAT, "runtime data is not JSON");
@@ -305,7 +308,44 @@ static int check_eventlog(const vtpm_input *in, const cp_tpm_quote *q, const cp_
         return 0;
 }
 
-int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *claims, bool *ret_warm) {
+/* The static claims of (report, runtime data): built once per rt entry. */
+static int static_claims(rt_entry *rt, const cp_snp_verify_result *res, claims_tmpl **ret) {
+        claims_tmpl *t = atomic_load(&rt->tmpl), *expected = NULL;
+        json_t *c;
+        int r;
+        if (t) {
+                atomic_fetch_add(&t->ref, 1);
+                *ret = t;
+                return 0;
+        }
+        c = json_object();
+        if (!c)
+                return cp_error_oom();
+        if ((r = attestd_snp_claims(res, c)) < 0) {
+                json_decref(c);
+                return r;
+        }
+        /* shared, never modified (jansson's reference counts are atomic) */
+        if (json_object_set(c, "x-ms-runtime", rt->json) < 0) {
+                json_decref(c);
+                return cp_error_oom();
+        }
+        const cp_azure_vm_config *vc = cp_azure_runtime_data_vm_config(rt->rd);
+        if (vc->present && vc->secure_boot != CP_AZURE_FLAG_ABSENT &&
+            json_object_set_new(c, "secureboot", json_boolean(vc->secure_boot == CP_AZURE_FLAG_TRUE)) < 0) {
+                json_decref(c);
+                return cp_error_oom();
+        }
+        if ((r = attestd_tmpl_new(c, &t)) < 0)
+                return r;
+        atomic_fetch_add(&t->ref, 1); /* one for rt, one for the caller */
+        if (!atomic_compare_exchange_strong(&rt->tmpl, &expected, t))
+                atomic_fetch_sub(&t->ref, 1); /* another thread was first: keep ours for this request only */
+        *ret = t;
+        return 0;
+}
+
+int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *claims, claims_tmpl **ret_tmpl, bool *ret_warm) {
         _cleanup_(rt_unrefp) rt_entry *rt = NULL;
         cp_tpm_quote q;
         cp_tpm_signature sig;
@@ -355,16 +395,15 @@ int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *claims, boo
         /* (7) produced by the paravisor at VMPL 0 */
         if (res.report.vmpl != 0)
                 return CP_ERROR(CP_EPOLICY, "report from VMPL %u, not 0", res.report.vmpl);
-        if ((r = attestd_snp_claims(&res, claims)) < 0)
+        claims_tmpl *tmpl = NULL;
+        if ((r = static_claims(rt, &res, &tmpl)) < 0)
                 return r;
         rt_attach(s, report_hash, rt);
-        /* shared, never modified (jansson's reference counts are atomic) */
-        if (json_object_set(claims, "x-ms-runtime", rt->json) < 0)
-                return cp_error_oom();
         json_t *pcrs = json_object(), *idx = json_array();
         if (!pcrs || !idx) {
                 json_decref(pcrs);
                 json_decref(idx);
+                attestd_tmpl_unref(tmpl);
                 return cp_error_oom();
         }
         for (unsigned i = 0; i < 24; i++) {
@@ -377,13 +416,12 @@ int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *claims, boo
                 json_array_append_new(idx, json_integer(i));
         }
         if (json_object_set_new(claims, "x-ms-azurevm-attested-pcrs", idx) < 0 ||
-            json_object_set_new(claims, "x-confpool-tpm-pcrs-sha256", pcrs) < 0)
+            json_object_set_new(claims, "x-confpool-tpm-pcrs-sha256", pcrs) < 0 ||
+            (evclaims && (json_object_set_new(claims, "x-confpool-eventlog-replayed", json_true()) < 0 ||
+                          json_object_set_new(claims, "x-confpool-eventlog", TAKE_PTR(evclaims)) < 0))) {
+                attestd_tmpl_unref(tmpl);
                 return cp_error_oom();
-        const cp_azure_vm_config *vc = cp_azure_runtime_data_vm_config(rd);
-        if (vc->present && vc->secure_boot != CP_AZURE_FLAG_ABSENT)
-                json_object_set_new(claims, "secureboot", json_boolean(vc->secure_boot == CP_AZURE_FLAG_TRUE));
-        if (evclaims && (json_object_set_new(claims, "x-confpool-eventlog-replayed", json_true()) < 0 ||
-                         json_object_set_new(claims, "x-confpool-eventlog", TAKE_PTR(evclaims)) < 0))
-                return cp_error_oom();
+        }
+        *ret_tmpl = tmpl;
         return 0;
 }
