@@ -142,6 +142,10 @@ int64_t attestd_now(const cp_attestd *s);
  * plain JSON (ASCII strings without escapes, integers) nested at most
  * max_depth deep; NULL for anything else (then use jansson). */
 json_t *attestd_json_load_fast(const void *buf, size_t len, unsigned max_depth);
+/* json_dumps(v, JSON_COMPACT) of an object, byte for byte; plain trees
+ * (ASCII strings without escapes, integers) are written without jansson's
+ * per-character encoder.  NULL on OOM. */
+char *attestd_json_dumps(const json_t *v);
 
 /* ---- evidence (verify.c) ------------------------------------------------ */
 

@@ -9,6 +9,7 @@
  * per character; this scans strings with memchr-like loops and creates
  * them without re-validation. */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -192,4 +193,115 @@ json_t *attestd_json_load_fast(const void *buf, size_t len, unsigned max_depth) 
                 return NULL;
         }
         return v;
+}
+
+/* ---- serialization ----------------------------------------------------------- */
+
+typedef struct sbuf {
+        char *p;
+        size_t len, cap;
+        bool fail;
+} sbuf;
+
+static void put(sbuf *b, const char *s, size_t n) {
+        if (b->fail)
+                return;
+        if (b->len + n + 1 > b->cap) {
+                size_t nc = b->cap ? b->cap : 1024;
+                while (nc < b->len + n + 1)
+                        nc *= 2;
+                char *q = realloc(b->p, nc);
+                if (!q) {
+                        b->fail = true;
+                        return;
+                }
+                b->p = q;
+                b->cap = nc;
+        }
+        memcpy(b->p + b->len, s, n);
+        b->len += n;
+        b->p[b->len] = '\0';
+}
+
+/* A string jansson writes verbatim between quotes (no escapes, ASCII). */
+static bool plain(const char *s, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char) s[i];
+                if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
+                        return false;
+        }
+        return true;
+}
+
+static bool dump(sbuf *b, const json_t *v, unsigned depth) {
+        char num[32];
+        if (depth > 64)
+                return false;
+        switch (json_typeof(v)) {
+        case JSON_OBJECT: {
+                bool first = true;
+                put(b, "{", 1);
+                for (void *it = json_object_iter((json_t *) v); it; it = json_object_iter_next((json_t *) v, it)) {
+                        const char *k = json_object_iter_key(it);
+                        size_t kl = json_object_iter_key_len(it);
+                        const json_t *m = json_object_iter_value(it);
+                        if (!plain(k, kl))
+                                return false;
+                        if (!first)
+                                put(b, ",", 1);
+                        first = false;
+                        put(b, "\"", 1);
+                        put(b, k, kl);
+                        put(b, "\":", 2);
+                        if (!dump(b, m, depth + 1))
+                                return false;
+                }
+                put(b, "}", 1);
+                return true;
+        }
+        case JSON_ARRAY:
+                put(b, "[", 1);
+                for (size_t i = 0; i < json_array_size(v); i++) {
+                        if (i)
+                                put(b, ",", 1);
+                        if (!dump(b, json_array_get(v, i), depth + 1))
+                                return false;
+                }
+                put(b, "]", 1);
+                return true;
+        case JSON_STRING: {
+                const char *s = json_string_value(v);
+                size_t n = json_string_length(v);
+                if (!plain(s, n))
+                        return false;
+                put(b, "\"", 1);
+                put(b, s, n);
+                put(b, "\"", 1);
+                return true;
+        }
+        case JSON_INTEGER: {
+                int n = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+                put(b, num, (size_t) n);
+                return true;
+        }
+        case JSON_TRUE:
+                put(b, "true", 4);
+                return true;
+        case JSON_FALSE:
+                put(b, "false", 5);
+                return true;
+        case JSON_NULL:
+                put(b, "null", 4);
+                return true;
+        default:
+                return false; /* reals: jansson's formatting */
+        }
+}
+
+char *attestd_json_dumps(const json_t *v) {
+        sbuf b = { 0 };
+        if (json_is_object(v) && dump(&b, v, 0) && !b.fail)
+                return b.p;
+        free(b.p);
+        return json_dumps(v, JSON_COMPACT);
 }

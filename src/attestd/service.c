@@ -302,7 +302,7 @@ static json_t *claims_to_json_value(const cp_maa_claim *c) {
 
 int attestd_tmpl_new(json_t *claims, claims_tmpl **ret) {
         claims_tmpl *t = calloc(1, sizeof(*t));
-        char *txt = json_dumps(claims, JSON_COMPACT);
+        char *txt = attestd_json_dumps(claims);
         if (!t || !txt) {
                 free(t);
                 free(txt);
@@ -468,7 +468,7 @@ int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, co
                 return cp_error_oom();
 
         /* payload: {<template>,<per-request claims>} */
-        dyn = json_dumps(claims, JSON_COMPACT);
+        dyn = attestd_json_dumps(claims);
         if (!dyn)
                 return cp_error_oom();
         size_t dl = strlen(dyn); /* "{...}" with at least the members above */

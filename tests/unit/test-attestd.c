@@ -1127,6 +1127,42 @@ TEST(request_bodies_outside_the_fast_path) {
         json_t *r = call(s, "POST", "/attest/AzureSnpVtpm", esc, &st, NULL);
         ASSERT_EQ(st, 200);
         json_decref(r);
+        /* hcl_report in base64url, padded and not: same token claims; mixed alphabets
+         * or non-zero trailing bits: refused, as by cp_b64_decode */
+        {
+                json_t *e2 = json_deep_copy(ev);
+                const char *h = json_string_value(json_object_get(e2, "hcl_report"));
+                size_t hl = strlen(h);
+                char *u = strdup(h); /* evidence-v1 has it in base64url with padding */
+                ASSERT_TRUE(strchr(u, '-') && !strchr(u, '+'));
+                for (size_t i = 0; i < hl; i++)
+                        u[i] = u[i] == '-' ? '+' : u[i] == '_' ? '/' : u[i]; /* standard alphabet */
+                const char *variants[4];
+                char *unpadded = strdup(h), *mixed = strdup(u), *bits = strdup(h);
+                while (strlen(unpadded) && unpadded[strlen(unpadded) - 1] == '=')
+                        unpadded[strlen(unpadded) - 1] = '\0';
+                mixed[strchr(h, '-') - h] = '-'; /* one url character among standard ones */
+                ASSERT_TRUE(bits[hl - 1] == '=');
+                size_t last = bits[hl - 2] == '=' ? hl - 3 : hl - 2; /* last data character */
+                bits[last] = bits[last] == 'A' ? 'B' : (char) (bits[last] ^ 1);
+                variants[0] = u;
+                variants[1] = unpadded;
+                variants[2] = mixed;
+                variants[3] = bits;
+                for (int k = 0; k < 4; k++) {
+                        json_object_set_new(e2, "hcl_report", json_string(variants[k]));
+                        char *b2 = vtpm_body(e2, nonce);
+                        r = call(s, "POST", "/attest/AzureSnpVtpm", b2, &st, NULL);
+                        ASSERT_EQ(st, k < 2 ? 200 : 400);
+                        json_decref(r);
+                        free(b2);
+                }
+                free(u);
+                free(unpadded);
+                free(mixed);
+                free(bits);
+                json_decref(e2);
+        }
         static const char *const bad[] = { "{\"nonce\":\"a\",\"nonce\":\"b\"}", "{\"evidence\":1.5}",
                                            "{\"evidence\":{}} x", "{\"evidence\":tru}", "{\"a\":01}",
                                            "[1]", "{\"evidence\":\"\xff\"}" };
