@@ -14,33 +14,49 @@
 #include <string.h>
 
 #include "attestd/attestd-internal.h"
+#include "basic/cursor.h"
 
+/* The input is read through a cp_cursor: every byte access is bounds-checked
+ * by peek() (-1 past the end); strings are borrowed with cp_cursor_ptr(). */
 typedef struct fj {
-        const char *p, *end;
+        cp_cursor c;
         unsigned depth, max_depth;
 } fj;
 
-static void ws(fj *f) {
-        while (f->p < f->end && (*f->p == ' ' || *f->p == '\n' || *f->p == '\r' || *f->p == '\t'))
-                f->p++;
+static inline int peek(const fj *f) {
+        return cp_cursor_remaining(&f->c) > 0 ? f->c.p[f->c.off] : -1;
 }
 
-/* A string body up to the closing quote: printable ASCII only. */
+static inline void adv(fj *f) {
+        if (cp_cursor_remaining(&f->c) > 0)
+                f->c.off++;
+}
+
+static void ws(fj *f) {
+        for (int ch = peek(f); ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t'; ch = peek(f))
+                adv(f);
+}
+
+/* A string at '"': printable ASCII up to the closing quote. */
 static bool str(fj *f, const char **ret, size_t *ret_len) {
-        const char *s = ++f->p; /* past '"' */
-        while (f->p < f->end) {
-                unsigned char c = (unsigned char) *f->p;
-                if (c == '"') {
-                        *ret = s;
-                        *ret_len = (size_t) (f->p - s);
-                        f->p++;
-                        return true;
-                }
-                if (c < 0x20 || c >= 0x80 || c == '\\')
+        const uint8_t *p;
+        size_t n = 0;
+        adv(f); /* '"' */
+        size_t rem = cp_cursor_remaining(&f->c);
+        while (n < rem) {
+                uint8_t ch = f->c.p[f->c.off + n];
+                if (ch == '"')
+                        break;
+                if (ch < 0x20 || ch >= 0x80 || ch == '\\')
                         return false;
-                f->p++;
+                n++;
         }
-        return false;
+        if (n == rem || cp_cursor_ptr(&f->c, n, &p) < 0)
+                return false;
+        adv(f); /* '"' */
+        *ret = (const char *) p;
+        *ret_len = n;
+        return true;
 }
 
 static json_t *value(fj *f);
@@ -49,22 +65,22 @@ static json_t *object(fj *f) {
         json_t *o = json_object();
         if (!o)
                 return NULL;
-        f->p++; /* '{' */
+        adv(f); /* '{' */
         ws(f);
-        if (f->p < f->end && *f->p == '}') {
-                f->p++;
+        if (peek(f) == '}') {
+                adv(f);
                 return o;
         }
         for (;;) {
                 const char *k;
                 size_t kl;
                 ws(f);
-                if (f->p >= f->end || *f->p != '"' || !str(f, &k, &kl))
+                if (peek(f) != '"' || !str(f, &k, &kl))
                         goto fail;
                 ws(f);
-                if (f->p >= f->end || *f->p != ':')
+                if (peek(f) != ':')
                         goto fail;
-                f->p++;
+                adv(f);
                 ws(f);
                 if (json_object_getn(o, k, kl))
                         goto fail; /* duplicate: jansson reports it */
@@ -72,12 +88,12 @@ static json_t *object(fj *f) {
                 if (!v || json_object_setn_new_nocheck(o, k, kl, v) < 0)
                         goto fail;
                 ws(f);
-                if (f->p < f->end && *f->p == ',') {
-                        f->p++;
+                if (peek(f) == ',') {
+                        adv(f);
                         continue;
                 }
-                if (f->p < f->end && *f->p == '}') {
-                        f->p++;
+                if (peek(f) == '}') {
+                        adv(f);
                         return o;
                 }
                 goto fail;
@@ -91,10 +107,10 @@ static json_t *array(fj *f) {
         json_t *a = json_array();
         if (!a)
                 return NULL;
-        f->p++; /* '[' */
+        adv(f); /* '[' */
         ws(f);
-        if (f->p < f->end && *f->p == ']') {
-                f->p++;
+        if (peek(f) == ']') {
+                adv(f);
                 return a;
         }
         for (;;) {
@@ -103,12 +119,12 @@ static json_t *array(fj *f) {
                 if (!v || json_array_append_new(a, v) < 0)
                         goto fail;
                 ws(f);
-                if (f->p < f->end && *f->p == ',') {
-                        f->p++;
+                if (peek(f) == ',') {
+                        adv(f);
                         continue;
                 }
-                if (f->p < f->end && *f->p == ']') {
-                        f->p++;
+                if (peek(f) == ']') {
+                        adv(f);
                         return a;
                 }
                 goto fail;
@@ -118,41 +134,49 @@ fail:
         return NULL;
 }
 
-static bool literal(fj *f, const char *lit, size_t n) {
-        if ((size_t) (f->end - f->p) < n || memcmp(f->p, lit, n) != 0)
-                return false;
-        f->p += n;
+static bool is_alpha(int ch) {
+        return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+}
+
+static bool literal(fj *f, const char *lit) {
+        for (size_t i = 0; lit[i]; i++) {
+                if (peek(f) != lit[i])
+                        return false;
+                adv(f);
+        }
         /* jansson lexes a word of letters: "truex" is an error */
-        return f->p >= f->end || !((*f->p >= 'a' && *f->p <= 'z') || (*f->p >= 'A' && *f->p <= 'Z'));
+        return !is_alpha(peek(f));
+}
+
+static bool is_digit(int ch) {
+        return ch >= '0' && ch <= '9';
 }
 
 static json_t *number(fj *f) {
-        bool neg = *f->p == '-';
+        bool neg = peek(f) == '-';
         int64_t v = 0;
         size_t digits = 0;
         if (neg)
-                f->p++;
-        if (f->p < f->end && *f->p == '0') {
-                f->p++;
+                adv(f);
+        if (peek(f) == '0') {
+                adv(f);
                 digits = 1;
         } else
-                while (f->p < f->end && *f->p >= '0' && *f->p <= '9') {
-                        v = v * 10 + (*f->p - '0');
-                        f->p++;
-                        digits++;
+                for (; is_digit(peek(f)) && digits <= 18; digits++) {
+                        v = v * 10 + (peek(f) - '0');
+                        adv(f);
                 }
         /* reals, leading zeros, huge numbers: jansson's business */
-        if (digits == 0 || digits > 18 ||
-            (f->p < f->end && ((*f->p >= '0' && *f->p <= '9') || *f->p == '.' || *f->p == 'e' || *f->p == 'E')))
+        int ch = peek(f);
+        if (digits == 0 || digits > 18 || is_digit(ch) || ch == '.' || ch == 'e' || ch == 'E')
                 return NULL;
         return json_integer(neg ? -v : v);
 }
 
 static json_t *value(fj *f) {
         json_t *v;
-        if (f->p >= f->end)
-                return NULL;
-        switch (*f->p) {
+        int ch = peek(f);
+        switch (ch) {
         case '"': {
                 const char *s;
                 size_t n;
@@ -162,33 +186,33 @@ static json_t *value(fj *f) {
         case '[':
                 if (++f->depth > f->max_depth)
                         return NULL;
-                v = *f->p == '{' ? object(f) : array(f);
+                v = ch == '{' ? object(f) : array(f);
                 f->depth--;
                 return v;
         case 't':
-                return literal(f, "true", 4) ? json_true() : NULL;
+                return literal(f, "true") ? json_true() : NULL;
         case 'f':
-                return literal(f, "false", 5) ? json_false() : NULL;
+                return literal(f, "false") ? json_false() : NULL;
         case 'n':
-                return literal(f, "null", 4) ? json_null() : NULL;
+                return literal(f, "null") ? json_null() : NULL;
         default:
-                if (*f->p == '-' || (*f->p >= '0' && *f->p <= '9'))
+                if (ch == '-' || is_digit(ch))
                         return number(f);
                 return NULL;
         }
 }
 
 json_t *attestd_json_load_fast(const void *buf, size_t len, unsigned max_depth) {
-        fj f = { .p = buf, .end = (const char *) buf + len, .max_depth = max_depth };
+        fj f = { .c = cp_cursor_make(buf, len), .max_depth = max_depth };
         json_t *v;
         ws(&f);
-        if (f.p >= f.end || *f.p != '{')
+        if (peek(&f) != '{')
                 return NULL;
         v = value(&f);
         if (!v)
                 return NULL;
         ws(&f);
-        if (f.p != f.end) {
+        if (cp_cursor_remaining(&f.c) != 0) {
                 json_decref(v);
                 return NULL;
         }

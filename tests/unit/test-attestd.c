@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "attestd/attestd-internal.h"
 #include "attestd/attestd.h"
 #include "basic/cleanup.h"
 #include "basic/codec.h"
@@ -21,6 +22,7 @@
 #include "confpool/snp_report.h"
 #include "confpool/tcg_eventlog.h"
 #include "basic/limits.h"
+#include "libconfpool/json-util.h"
 #include "shared/amdsp.h"
 #include "shared/httpc.h"
 #include "shared/httpd.h"
@@ -1179,4 +1181,67 @@ TEST(request_bodies_outside_the_fast_path) {
         free(nonce);
         json_decref(ev);
         cp_attestd_free(s);
+}
+
+/* Differential test of the fast request-body parser and serializer against
+ * jansson: on mutations of real and hand-made bodies, whatever the fast path
+ * accepts, jansson (with the service's flags and depth limit) accepts as the
+ * same tree, and the fast serializer writes json_dumps(JSON_COMPACT)'s bytes. */
+TEST(fast_json_matches_jansson) {
+        json_t *ev = load_json(cases[1].file);
+        char *nonce = nonce_of(&cases[1]), *real = vtpm_body(ev, nonce);
+        static const char *const seeds[] = {
+                "{\"a\":[1,-2,0,true,false,null,{},[]],\"b\":{\"c\":\"d\",\"e\":[[[\"f\"]]]},\"g\":123456789012345678}",
+                " {\"x\" : \"y\" , \"z\":[ 1 , 2 ]}\n",
+                "{\"k\":{\"k\":{\"k\":{\"k\":{\"k\":{\"k\":{\"k\":{\"k\":{\"k\":{\"k\":1}}}}}}}}}}",
+        };
+        static const char pokes[] = "\"\\{}[],:0-e. tnf\x80\x1f" "a19";
+        uint64_t rng = 0x9e3779b97f4a7c15ull;
+        size_t accepted = 0, total = 0;
+        for (size_t sidx = 0; sidx <= CP_ELEMENTSOF(seeds); sidx++) {
+                const char *seed = sidx < CP_ELEMENTSOF(seeds) ? seeds[sidx] : real;
+                size_t n = strlen(seed);
+                char *buf = malloc(n + 1);
+                for (int iter = 0; iter < (sidx < CP_ELEMENTSOF(seeds) ? 3000 : 600); iter++) {
+                        size_t len = n;
+                        memcpy(buf, seed, n);
+                        for (int k = 0; k < (iter % 3); k++) {
+                                rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+                                buf[rng % n] = pokes[(rng >> 32) % (sizeof(pokes) - 1)];
+                        }
+                        if (iter % 7 == 6) {
+                                rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+                                len = rng % (n + 1);
+                        }
+                        total++;
+                        json_t *fast = attestd_json_load_fast(buf, len, 32);
+                        if (!fast)
+                                continue;
+                        accepted++;
+                        size_t off;
+                        json_error_t jerr;
+                        json_t *ref = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+                        if (!ref || !cp_json_depth_within(buf, len, 32, &off) || !json_equal(fast, ref))
+                                cp_test_fail(__FILE__, __LINE__, "fast parser accepted what jansson did not: %.*s",
+                                             (int) (len < 200 ? len : 200), buf);
+                        char *a = attestd_json_dumps(fast), *b = json_dumps(ref, JSON_COMPACT);
+                        ASSERT_STREQ(a, b);
+                        free(a);
+                        free(b);
+                        json_decref(fast);
+                        json_decref(ref);
+                }
+                free(buf);
+        }
+        ASSERT_TRUE(accepted > total / 5 && accepted < total);
+        /* serializer fallbacks: escapes, non-ASCII, reals */
+        json_t *o = json_pack("{s:s,s:s,s:f,s:[s]}", "q", "a\"b\\c\n", "u", "caf\xc3\xa9", "r", 1.5, "k\x01", "x");
+        char *a = attestd_json_dumps(o), *b = json_dumps(o, JSON_COMPACT);
+        ASSERT_STREQ(a, b);
+        free(a);
+        free(b);
+        json_decref(o);
+        free(real);
+        free(nonce);
+        json_decref(ev);
 }
