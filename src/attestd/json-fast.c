@@ -162,7 +162,7 @@ static json_t *number(fj *f) {
                 adv(f);
                 digits = 1;
         } else
-                for (; is_digit(peek(f)) && digits <= 18; digits++) {
+                for (; is_digit(peek(f)) && digits < 18; digits++) {
                         v = v * 10 + (peek(f) - '0');
                         adv(f);
                 }
