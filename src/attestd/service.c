@@ -363,12 +363,25 @@ static int append_b64(char **buf, size_t *len, size_t *cap, const void *p, size_
         return 0;
 }
 
+/* Digests fetched once (an implicit fetch per signature costs a lock and a
+ * lookup in the provider store). */
+static EVP_MD *md_sha256, *md_sha384;
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+
+static void md_fetch(void) {
+        md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+        md_sha384 = EVP_MD_fetch(NULL, "SHA384", NULL);
+}
+
 /* JWS signature (RS256: PKCS#1 v1.5; ES256/384: r||s) over in. */
 static int jws_sign(EVP_PKEY *pk, cp_jwt_alg alg, const char *in, size_t len, uint8_t *out, size_t *ret_len) {
         EVP_MD_CTX *ctx = EVP_MD_CTX_new();
         uint8_t der[600];
         size_t dlen = sizeof(der);
-        const EVP_MD *md = alg == CP_JWT_ES384 ? EVP_sha384() : EVP_sha256();
+        pthread_once(&md_once, md_fetch);
+        const EVP_MD *md = alg == CP_JWT_ES384 ? md_sha384 : md_sha256;
+        if (!md)
+                md = alg == CP_JWT_ES384 ? EVP_sha384() : EVP_sha256();
         int ok = ctx && EVP_DigestSignInit(ctx, NULL, md, NULL, pk) == 1 &&
                  EVP_DigestSign(ctx, der, &dlen, (const uint8_t *) in, len) == 1;
         EVP_MD_CTX_free(ctx);

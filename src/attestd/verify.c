@@ -362,6 +362,9 @@ int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *claims, cla
         SHA384(in->snp.report, in->snp.report_len, report_hash);
         SHA256(in->runtime_data, in->runtime_data_len, rt_digest);
         rt = rt_get(s, report_hash, rt_digest);
+        /* an rt entry is attached to a cached report only after every check below
+         * passed for exactly these report and runtime-data bytes */
+        bool bound = rt != NULL;
         if (!rt && (r = rt_new(in->runtime_data, in->runtime_data_len, rt_digest, &rt)) < 0)
                 return r;
         const cp_azure_runtime_data *rd = rt->rd;
@@ -384,7 +387,8 @@ int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *claims, cla
                 return r;
         /* (4) REPORT_DATA binds the runtime data (read the report's field at 0x50) */
         memcpy(report_data, in->snp.report + CP_HCL_SNP_REPORT_DATA_OFFSET, sizeof(report_data));
-        if ((r = cp_azure_check_binding(report_data, CP_HCL_HASH_SHA256, in->runtime_data, in->runtime_data_len)) < 0)
+        if (!bound &&
+            (r = cp_azure_check_binding(report_data, CP_HCL_HASH_SHA256, in->runtime_data, in->runtime_data_len)) < 0)
                 return cp_error_wrap("runtime data: ");
         /* (5) fresh user-data */
         if (in->check_user_data && (r = cp_azure_runtime_data_check_user_data(rd, in->nonce, in->nonce_len)) < 0)
