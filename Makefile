@@ -45,6 +45,7 @@ demo:
 	@scripts/install-deps.sh demo
 	$(MAKE) --no-print-directory build
 	scripts/demo.sh
+	scripts/demo-pool.sh
 
 bench: build
 	scripts/bench.sh

@@ -15,9 +15,15 @@
  *                    chain over the image);
  * "snp 1/64 vCPU"  = cp_snp_measure() in mode snp: parse, firmware pages,
  *                    metadata sections, VMSAs.
+ * Each measurement row runs single-threaded (threads = 1) and pipelined
+ * (threads = 2: one helper thread hashes page contents ahead while the
+ * calling thread chains); the "threads" column is the number actually used,
+ * "cpu ms" the process CPU time of the best round (the pipelined rows spend
+ * more CPU in total: the gain, if any, is wall clock on a second core).
+ * Both digests are compared on every round.
  * Each figure is the best of `rounds` interleaved rounds (default 30), so that
  * the ratio is not skewed by other load on the machine.  Rates are in MB/s of
- * firmware bytes; the ratio is against "raw".  The target is >= 0.90 for
+ * firmware bytes; the ratio is against "raw" (one thread).  The target is >= 0.90 for
  * snp 1 vCPU.  The SHA-384 work per page is 33 + 2 compression blocks
  * (contents + PAGE_INFO) against 32 for raw, so ~0.91-0.94 is the ceiling.
  */
@@ -90,15 +96,31 @@ static uint8_t *synthetic(void) {
         return img;
 }
 
-enum { K_RAW, K_PAGE, K_OVMF_HASH, K_SNP1, K_SNP64, K_MAX };
+enum { K_RAW, K_PAGE, K_OVMF_HASH, K_OVMF_HASH_P, K_SNP1, K_SNP1_P, K_SNP64, K_SNP64_P, K_MAX };
 static const char *names[K_MAX] = { "raw SHA-384 (baseline)", "per-page SHA-384", "snp:ovmf-hash",
-                                    "snp, 1 vCPU", "snp, 64 vCPUs" };
+                                    "snp:ovmf-hash pipelined", "snp, 1 vCPU", "snp, 1 vCPU pipelined",
+                                    "snp, 64 vCPUs", "snp, 64 vCPUs pipelined" };
+
+static double cpu_s(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static int cmp_double(const void *a, const void *b) {
+        double x = *(const double *) a, y = *(const double *) b;
+        return x < y ? -1 : x > y;
+}
 
 static void run(const char *label, const uint8_t *fw, size_t len, int rounds) {
-        double best[K_MAX];
-        uint8_t d[48];
+        double best[K_MAX], cpu[K_MAX], med[K_MAX];
+        double *all = calloc((size_t) rounds * K_MAX, sizeof(double));
+        if (!all)
+                abort();
+        unsigned threads[K_MAX];
+        uint8_t d[48], ref[3][48];
         for (int k = 0; k < K_MAX; k++)
-                best[k] = 1e9;
+                best[k] = 1e9, cpu[k] = 0, threads[k] = 1;
         EVP_MD *md = EVP_MD_fetch(NULL, "SHA384", NULL);
         cp_snp_measure_params p;
         cp_snp_measure_params_init(&p);
@@ -108,7 +130,10 @@ static void run(const char *label, const uint8_t *fw, size_t len, int rounds) {
         for (int r = 0; r < rounds; r++) {
                 for (int k = 0; k < K_MAX; k++) {
                         int rc = 0;
-                        double t0 = now_s();
+                        unsigned used = 1;
+                        /* pipelined rows force the helper thread (threads = 2) */
+                        p.threads = k == K_OVMF_HASH_P || k == K_SNP1_P || k == K_SNP64_P ? 2 : 1;
+                        double c0 = cpu_s(), t0 = now_s();
                         switch (k) {
                         case K_RAW:
                                 rc = EVP_Digest(fw, len, d, NULL, md, NULL) == 1 ? 0 : -1;
@@ -118,31 +143,48 @@ static void run(const char *label, const uint8_t *fw, size_t len, int rounds) {
                                         rc = EVP_Digest(fw + o, 4096, d, NULL, md, NULL) == 1 ? 0 : -1;
                                 break;
                         case K_OVMF_HASH:
+                        case K_OVMF_HASH_P:
                                 p.mode = CP_SNP_MODE_OVMF_HASH;
-                                rc = cp_snp_measure(&p, d);
+                                rc = cp_snp_measure_ex(&p, d, &used);
                                 break;
-                        case K_SNP1:
-                        case K_SNP64:
+                        default:
                                 p.mode = CP_SNP_MODE_SNP;
-                                p.vcpus = k == K_SNP1 ? 1 : 64;
-                                rc = cp_snp_measure(&p, d);
+                                p.vcpus = k == K_SNP1 || k == K_SNP1_P ? 1 : 64;
+                                rc = cp_snp_measure_ex(&p, d, &used);
                                 break;
                         }
-                        double t = now_s() - t0;
+                        double t = now_s() - t0, c = cpu_s() - c0;
                         if (rc < 0) {
                                 fprintf(stderr, "%s: %s failed: %s\n", label, names[k], cp_error_message());
                                 exit(1);
                         }
+                        /* the pipelined digest must equal the single-threaded one */
+                        int pair = k == K_OVMF_HASH || k == K_OVMF_HASH_P ? 0 : k == K_SNP1 || k == K_SNP1_P ? 1 : 2;
+                        if (k >= K_OVMF_HASH && (k - K_OVMF_HASH) % 2 == 0)
+                                memcpy(ref[pair], d, 48);
+                        else if (k >= K_OVMF_HASH && memcmp(ref[pair], d, 48) != 0) {
+                                fprintf(stderr, "%s: %s differs from the single-threaded digest\n", label, names[k]);
+                                exit(1);
+                        }
+                        all[(size_t) k * (size_t) rounds + (size_t) r] = t;
                         if (t < best[k])
-                                best[k] = t;
+                                best[k] = t, cpu[k] = c;
+                        threads[k] = used;
                 }
         }
         EVP_MD_free(md);
-        printf("\n%s (%zu bytes, %zu pages), best of %d rounds\n", label, len, len / 4096, rounds);
-        printf("  %-24s %9s %10s %7s\n", "", "ms", "MB/s", "ratio");
+        for (int k = 0; k < K_MAX; k++) {
+                double *v = all + (size_t) k * (size_t) rounds;
+                qsort(v, (size_t) rounds, sizeof(double), cmp_double);
+                med[k] = v[rounds / 2];
+        }
+        free(all);
+        printf("\n%s (%zu bytes, %zu pages), best of %d rounds (median ratio in the last column)\n", label, len,
+               len / 4096, rounds);
+        printf("  %-26s %8s %9s %9s %7s %8s %8s\n", "", "ms", "cpu ms", "MB/s", "ratio", "threads", "median");
         for (int k = 0; k < K_MAX; k++)
-                printf("  %-24s %9.3f %10.1f %7.3f\n", names[k], best[k] * 1e3, (double) len / best[k] / 1e6,
-                       best[K_RAW] / best[k]);
+                printf("  %-26s %8.3f %9.3f %9.1f %7.3f %8u %8.3f\n", names[k], best[k] * 1e3, cpu[k] * 1e3,
+                       (double) len / best[k] / 1e6, best[K_RAW] / best[k], threads[k], med[K_RAW] / med[k]);
         /* SHA-384 compression blocks: raw = len/128 + 1 padding block; a
          * measured page = 32 + 1 (contents) + 2 (PAGE_INFO); a ZERO/SECRETS/
          * CPUID page = 2; a VMSA = 35. */
@@ -156,11 +198,15 @@ static void run(const char *label, const uint8_t *fw, size_t len, int rounds) {
                 }
         double raw_blocks = (double) len / 128 + 1, pages = (double) len / 4096;
         double ceil_hash = raw_blocks / (pages * 35), ceil_snp1 = raw_blocks / (pages * 35 + sec_blocks + 35);
-        double ratio = best[K_RAW] / best[K_SNP1];
-        printf("  block-count ceiling: snp:ovmf-hash %.3f, snp 1 vCPU %.3f (reached: %.1f%% / %.1f%%)\n", ceil_hash,
-               ceil_snp1, 100.0 * best[K_RAW] / best[K_OVMF_HASH] / ceil_hash, 100.0 * ratio / ceil_snp1);
-        printf("  measurement (snp, 1 vCPU) at %.1f%% of the raw SHA-384 rate (target >= 90%%): %s\n",
+        double ratio = best[K_RAW] / best[K_SNP1], pratio = best[K_RAW] / best[K_SNP1_P];
+        printf("  block-count ceiling (one thread): snp:ovmf-hash %.3f, snp 1 vCPU %.3f (reached: %.1f%% / %.1f%%)\n",
+               ceil_hash, ceil_snp1, 100.0 * best[K_RAW] / best[K_OVMF_HASH] / ceil_hash, 100.0 * ratio / ceil_snp1);
+        printf("  measurement (snp, 1 vCPU), single-threaded: %.1f%% of the raw SHA-384 rate (target >= 90%%): %s\n",
                ratio * 100.0, ratio >= 0.90 ? "ok" : "below target");
+        printf("  measurement (snp, 1 vCPU), pipelined (%u threads, wall clock): %.1f%% of the raw rate "
+               "(target >= 90%%): %s; speed-up over single-threaded %.2fx (median %.2fx)\n",
+               threads[K_SNP1_P], pratio * 100.0, pratio >= 0.90 ? "ok" : "below target", best[K_SNP1] / best[K_SNP1_P],
+               med[K_SNP1] / med[K_SNP1_P]);
 }
 
 int main(int argc, char **argv) {

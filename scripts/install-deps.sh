@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian (bookworm) packages confpool needs, only those missing.
-# Usage: scripts/install-deps.sh [build|check|demo|fuzz]
+# Usage: scripts/install-deps.sh [build|check|demo|fuzz|azcli]
+# (azcli: the real Azure CLI for tests/cli/az-real.sh; check includes it)
 set -euo pipefail
 what=${1:-build}
 pkgs=(build-essential cmake pkg-config libssl-dev openssl nettle-dev libgmp-dev libjansson-dev
       libcurl4-openssl-dev libmicrohttpd-dev ca-certificates
-      libsqlite3-dev curl)
+      libsqlite3-dev curl libtss2-dev)
 case "$what" in
-  check) pkgs+=(clang libclang-rt-14-dev jq xxd ovmf) ;;
-  demo)  pkgs+=(jq) ;;
+  check) pkgs+=(clang libclang-rt-14-dev jq xxd ovmf swtpm swtpm-tools tpm2-tools azure-cli cryptsetup-bin) ;;
+  azcli) pkgs+=(azure-cli jq) ;;
+  demo)  pkgs+=(jq ovmf swtpm swtpm-tools tpm2-tools) ;;
   fuzz)  pkgs+=(clang libclang-rt-14-dev) ;;
 esac
 missing=()

@@ -88,6 +88,23 @@ CP_API void cp_snp_ld_get(const cp_snp_ld *ld, uint8_t ret[CP_SNP_LD_SIZE]);
 /* Number of updates since cp_snp_ld_new(). */
 CP_API uint64_t cp_snp_ld_count(const cp_snp_ld *ld);
 
+/* Pipelining of cp_snp_ld_update_pages() for NORMAL/VMSA runs: the chain is
+ * sequential, but each page's CONTENTS digest is not, so one helper thread
+ * hashes page contents ahead (a ring of 256 digests, 12 KiB) while the
+ * calling thread chains and hashes the rest.  The digest is byte-identical
+ * to the single-threaded one.
+ *   0 (default): automatic: pipelined for runs of at least
+ *      CP_SNP_PIPELINE_MIN_PAGES pages when the process may run on two or
+ *      more CPUs;
+ *   1: always single-threaded;
+ *   2: pipelined for every run of two or more pages (testing).
+ * If the helper thread cannot be created the update runs single-threaded.
+ * CP_EINVAL for other values. */
+#define CP_SNP_PIPELINE_MIN_PAGES 64u
+CP_API CP_WUR int cp_snp_ld_set_threads(cp_snp_ld *ld, unsigned threads);
+/* The most threads any update of ld actually used so far (1 or 2). */
+CP_API unsigned cp_snp_ld_threads_used(const cp_snp_ld *ld);
+
 /* ---- 2a. OVMF footer GUID table and SEV metadata ----------------------- */
 
 /* SEV metadata section types ("ASEV" descriptors). */
@@ -221,6 +238,8 @@ typedef struct cp_snp_measure_params {
         const uint8_t *svsm;              /* SVSM mode: the Coconut-SVSM image */
         size_t svsm_len;
         uint64_t vars_size;               /* SVSM mode: size of the OVMF vars flash (> 0) */
+        unsigned threads;                 /* 0 auto, 1 single-threaded, 2 pipelined: see
+                                           * cp_snp_ld_set_threads(); same result */
 } cp_snp_measure_params;
 
 CP_API void cp_snp_measure_params_init(cp_snp_measure_params *p);
@@ -236,6 +255,10 @@ CP_API void cp_snp_measure_params_init(cp_snp_measure_params *p);
  * if the metadata sections add up to more than CP_MAX_SNP_SECTION_PAGES
  * (262144 pages, 1 GiB). */
 CP_API CP_WUR int cp_snp_measure(const cp_snp_measure_params *p, uint8_t ret[CP_SNP_LD_SIZE]);
+/* The same; *ret_threads_used (if non-NULL) receives the number of threads
+ * the firmware hashing actually used (1 or 2). */
+CP_API CP_WUR int cp_snp_measure_ex(const cp_snp_measure_params *p, uint8_t ret[CP_SNP_LD_SIZE],
+                                    unsigned *ret_threads_used);
 
 #define CP_SEV_LD_SIZE 32u
 /* The pre-SNP launch digest (not the HMAC'd SEV measurement), as

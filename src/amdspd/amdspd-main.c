@@ -3,9 +3,13 @@
  * confpool-amdspd: one emulated AMD-SP host (see docs/amdsp.md).
  *
  *   confpool-amdspd init     --state-dir D --generation G --tcb SPEC [--vlek-csp ID] [--report-version N]
- *   confpool-amdspd launch   --state-dir D --measurement HEX --secrets-out F [--policy P] [--host-data HEX]
- *                            [--id-key-digest HEX --author-key-digest HEX --family-id HEX --image-id HEX
- *                             --guest-svn N] [--vmpl N]          (prints the guest handle)
+ *   confpool-amdspd launch   --state-dir D --secrets-out F [--policy P] [--host-data HEX] [--vmpl N]
+ *                            (--ovmf F --vcpus N --vcpu-type T|--vcpu-sig S [--mode M] [--vmm-type V]
+ *                             [--kernel F [--initrd F] [--append S]] [--guest-features N]
+ *                             | --measurement HEX)
+ *                            [--id-block F --id-auth F
+ *                             | --id-key-digest HEX --author-key-digest HEX --family-id HEX
+ *                               --image-id HEX --guest-svn N]    (prints the guest handle)
  *   confpool-amdspd set-tcb  --state-dir D --tcb SPEC
  *   confpool-amdspd mask     --state-dir D [--chip-key] [--chip-id]
  *   confpool-amdspd revoke   --state-dir D --serial HEX
@@ -29,8 +33,24 @@
 #include "basic/codec.h"
 #include "basic/fileio.h"
 #include "basic/secure.h"
+#include "confpool/snp_idblock.h"
 #include "shared/amdsp.h"
 #include "shared/httpd.h"
+
+enum {
+        O_OVMF = 0x100,
+        O_MODE,
+        O_VCPUS,
+        O_VCPU_TYPE,
+        O_VCPU_SIG,
+        O_VMM_TYPE,
+        O_KERNEL,
+        O_INITRD,
+        O_APPEND,
+        O_FEATURES,
+        O_ID_BLOCK,
+        O_ID_AUTH,
+};
 
 static volatile sig_atomic_t stop;
 
@@ -48,9 +68,15 @@ static int usage(void) {
         fputs("usage: confpool-amdspd init|launch|set-tcb|mask|revoke|export|serve --state-dir DIR [options]\n"
               "  init:    --generation Milan|Genoa|Turin --tcb bl=N,tee=N,snp=N,ucode=N[,fmc=N]\n"
               "           [--vlek-csp ID] [--report-version 2|3|5]\n"
-              "  launch:  --measurement HEX(48 bytes) --secrets-out FILE [--policy 0x30000] [--host-data HEX]\n"
-              "           [--id-key-digest HEX --author-key-digest HEX --family-id HEX --image-id HEX\n"
-              "            --guest-svn N] [--vmpl N]\n"
+              "  launch:  --secrets-out FILE [--policy 0x30000] [--host-data HEX] [--vmpl N]\n"
+              "           measured by the AMD-SP (options as `confpool snp measure`):\n"
+              "             --ovmf FILE --vcpus N (--vcpu-type T | --vcpu-sig S) [--mode snp|snp:ovmf-hash]\n"
+              "             [--vmm-type QEMU|ec2|gce] [--kernel F [--initrd F] [--append CMDLINE]]\n"
+              "             [--guest-features N]\n"
+              "           or a claimed digest: --measurement HEX(48 bytes)\n"
+              "           ID block verified at launch: --id-block FILE --id-auth FILE (raw, base64 or the\n"
+              "             output of `confpool snp id-block`), or claimed: --id-key-digest HEX\n"
+              "             [--author-key-digest HEX] [--family-id HEX] [--image-id HEX] [--guest-svn N]\n"
               "  set-tcb: --tcb SPEC          mask: [--chip-key] [--chip-id]     revoke: --serial HEX\n"
               "  export:  [--ark F] [--ask F] [--vcek F] [--crl F]\n"
               "  serve:   [--kds-port P] [--socket PATH] [--port-file F]\n",
@@ -97,6 +123,59 @@ static int parse_hex(const char *s, uint8_t *out, size_t n) {
                 fprintf(stderr, "confpool-amdspd: expected %zu hex bytes\n", n);
                 return -1;
         }
+        return 0;
+}
+
+/* Strict unsigned number (any base), as `confpool snp measure` parses them. */
+static int parse_num(const char *what, const char *s, uint64_t max, uint64_t *ret) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long v = strtoull(s, &end, 0);
+        if (!*s || *s == '-' || *end || errno || v > max) {
+                fprintf(stderr, "confpool-amdspd: invalid %s '%s'\n", what, s);
+                return -1;
+        }
+        *ret = v;
+        return 0;
+}
+
+/* An ID block / ID auth file: the raw structure (exactly `want` bytes),
+ * base64 text, or the `id-block=B64,id-auth=B64` line printed by
+ * `confpool snp id-block` (key selects the field).  The decoded length is
+ * returned as is: cp_snp_id_auth_verify() rejects wrong sizes. */
+static int read_id_file(const char *path, const char *key, size_t want, uint8_t **ret, size_t *ret_len) {
+        _cleanup_free_ uint8_t *d = NULL;
+        size_t n = 0;
+        if (cp_read_file(path, 64 * 1024, &d, &n) < 0)
+                return fail(path) ? -1 : -1;
+        if (n == want) {
+                *ret = TAKE_PTR(d);
+                *ret_len = n;
+                return 0;
+        }
+        _cleanup_free_ char *text = malloc(n + 1);
+        if (!text)
+                return -1;
+        memcpy(text, d, n);
+        text[n] = 0;
+        char prefix[32];
+        snprintf(prefix, sizeof(prefix), "%s=", key);
+        const char *b = strstr(text, prefix);
+        b = b ? b + strlen(prefix) : text;
+        while (*b == ' ' || *b == '\t' || *b == '\n' || *b == '\r')
+                b++;
+        size_t len = strcspn(b, ", \t\r\n");
+        uint8_t *out = malloc(cp_b64_decoded_max(len) + 1);
+        size_t got = 0;
+        if (!out)
+                return -1;
+        if (cp_b64_decode(b, len, CP_B64_STD, out, cp_b64_decoded_max(len) + 1, &got) < 0) {
+                free(out);
+                fprintf(stderr, "confpool-amdspd: %s: not a %zu-byte %s (raw or base64)\n", path, want, key);
+                return -1;
+        }
+        *ret = out;
+        *ret_len = got;
         return 0;
 }
 
@@ -191,8 +270,19 @@ int main(int argc, char **argv) {
                 { "ark", required_argument, NULL, 'A' },         { "ask", required_argument, NULL, 'B' },
                 { "vcek", required_argument, NULL, 'E' },        { "crl", required_argument, NULL, 'L' },
                 { "kds-port", required_argument, NULL, 'P' },    { "socket", required_argument, NULL, 'U' },
-                { "port-file", required_argument, NULL, 'F' },   { 0 },
+                { "port-file", required_argument, NULL, 'F' },   { "ovmf", required_argument, NULL, O_OVMF },
+                { "mode", required_argument, NULL, O_MODE },     { "vcpus", required_argument, NULL, O_VCPUS },
+                { "vcpu-type", required_argument, NULL, O_VCPU_TYPE }, { "vcpu-sig", required_argument, NULL, O_VCPU_SIG },
+                { "vmm-type", required_argument, NULL, O_VMM_TYPE }, { "kernel", required_argument, NULL, O_KERNEL },
+                { "initrd", required_argument, NULL, O_INITRD }, { "append", required_argument, NULL, O_APPEND },
+                { "guest-features", required_argument, NULL, O_FEATURES },
+                { "id-block", required_argument, NULL, O_ID_BLOCK }, { "id-auth", required_argument, NULL, O_ID_AUTH },
+                { 0 },
         };
+        const char *ovmf = NULL, *mode_s = NULL, *vcpu_type = NULL, *vmm_s = NULL, *kernel = NULL, *initrd = NULL,
+                   *append = NULL, *id_block = NULL, *id_auth = NULL;
+        uint64_t vcpus = 0, vcpu_sig = 0, features = CP_SNP_DEFAULT_GUEST_FEATURES, num = 0;
+        bool have_vcpus = false, have_sig = false, have_features = false, claimed_keys = false;
         const char *dir = NULL, *gen = NULL, *tcb = NULL, *csp = NULL, *meas = NULL, *secrets_out = NULL,
                    *serial = NULL, *ark = NULL, *ask = NULL, *vcek = NULL, *crl = NULL, *sock = NULL, *port_file = NULL;
         cp_amdsp_launch l = { .policy = 0x30000 };
@@ -216,15 +306,23 @@ int main(int argc, char **argv) {
                 case 'o': secrets_out = optarg; break;
                 case 'p': l.policy = strtoull(optarg, NULL, 0); break;
                 case 'H': if (parse_hex(optarg, l.host_data, 32) < 0) return 2; break;
-                case 'i': if (parse_hex(optarg, l.id_key_digest, 48) < 0) return 2; l.has_id_block = true; break;
+                case 'i':
+                        if (parse_hex(optarg, l.id_key_digest, 48) < 0)
+                                return 2;
+                        l.has_id_block = claimed_keys = true;
+                        break;
                 case 'a':
                         if (parse_hex(optarg, l.author_key_digest, 48) < 0)
                                 return 2;
-                        l.author_key_en = l.has_id_block = true;
+                        l.author_key_en = l.has_id_block = claimed_keys = true;
                         break;
                 case 'f': if (parse_hex(optarg, l.family_id, 16) < 0) return 2; l.has_id_block = true; break;
                 case 'I': if (parse_hex(optarg, l.image_id, 16) < 0) return 2; l.has_id_block = true; break;
-                case 's': l.guest_svn = (uint32_t) strtoul(optarg, NULL, 0); break;
+                case 's':
+                        if (parse_num("--guest-svn", optarg, UINT32_MAX, &num) < 0)
+                                return 2;
+                        l.guest_svn = (uint32_t) num;
+                        break;
                 case 'v': l.min_vmpl = (unsigned) strtoul(optarg, NULL, 10); break;
                 case 'K': mask_key = true; break;
                 case 'C': mask_id = true; break;
@@ -236,6 +334,30 @@ int main(int argc, char **argv) {
                 case 'P': kds_port = strtol(optarg, NULL, 10); break;
                 case 'U': sock = optarg; break;
                 case 'F': port_file = optarg; break;
+                case O_OVMF: ovmf = optarg; break;
+                case O_MODE: mode_s = optarg; break;
+                case O_VCPUS:
+                        if (parse_num("--vcpus", optarg, CP_SNP_MAX_VCPUS, &vcpus) < 0)
+                                return 2;
+                        have_vcpus = true;
+                        break;
+                case O_VCPU_TYPE: vcpu_type = optarg; break;
+                case O_VCPU_SIG:
+                        if (parse_num("--vcpu-sig", optarg, UINT32_MAX, &vcpu_sig) < 0)
+                                return 2;
+                        have_sig = true;
+                        break;
+                case O_VMM_TYPE: vmm_s = optarg; break;
+                case O_KERNEL: kernel = optarg; break;
+                case O_INITRD: initrd = optarg; break;
+                case O_APPEND: append = optarg; break;
+                case O_FEATURES:
+                        if (parse_num("--guest-features", optarg, UINT64_MAX, &features) < 0)
+                                return 2;
+                        have_features = true;
+                        break;
+                case O_ID_BLOCK: id_block = optarg; break;
+                case O_ID_AUTH: id_auth = optarg; break;
                 default: return usage();
                 }
         }
@@ -263,10 +385,74 @@ int main(int argc, char **argv) {
                 return fail(dir);
         if (!strcmp(cmd, "launch")) {
                 uint8_t page[CP_SNP_SECRETS_PAGE_SIZE];
+                _cleanup_free_ uint8_t *blk = NULL, *auth = NULL;
+                cp_snp_measure_params mp;
+                cp_snp_kernel_hashes kh;
                 uint32_t h;
-                if (!meas || !secrets_out || parse_hex(meas, l.measurement, 48) < 0) {
-                        fprintf(stderr, "confpool-amdspd: launch needs --measurement (96 hex) and --secrets-out\n");
+                if (!secrets_out || (!meas == !ovmf)) {
+                        fprintf(stderr, "confpool-amdspd: launch needs --secrets-out and either --ovmf (measured "
+                                        "by the AMD-SP) or --measurement (96 hex)\n");
                         return 2;
+                }
+                if (meas && parse_hex(meas, l.measurement, 48) < 0)
+                        return 2;
+                if (meas && (mode_s || have_vcpus || vcpu_type || have_sig || vmm_s || kernel || initrd || append ||
+                             have_features)) {
+                        fprintf(stderr, "confpool-amdspd: measurement options need --ovmf, not --measurement\n");
+                        return 2;
+                }
+                if (ovmf) {
+                        cp_snp_measure_params_init(&mp);
+                        if (mode_s && cp_snp_measure_mode_from_name(mode_s, &mp.mode) < 0)
+                                return fail("--mode");
+                        if (vmm_s && cp_snp_vmm_type_from_name(vmm_s, &mp.vmm) < 0)
+                                return fail("--vmm-type");
+                        if ((initrd || append) && !kernel) {
+                                fprintf(stderr, "confpool-amdspd: --initrd and --append need --kernel\n");
+                                return 2;
+                        }
+                        if (mp.mode != CP_SNP_MODE_OVMF_HASH) {
+                                if (!have_vcpus) {
+                                        fprintf(stderr, "confpool-amdspd: missing --vcpus N\n");
+                                        return 2;
+                                }
+                                mp.vcpus = (unsigned) vcpus;
+                                if (have_sig)
+                                        mp.vcpu_sig = (uint32_t) vcpu_sig;
+                                else if (vcpu_type) {
+                                        if (cp_snp_vcpu_type_sig(vcpu_type, &mp.vcpu_sig) < 0)
+                                                return fail("--vcpu-type");
+                                } else if (mp.vmm == CP_SNP_VMM_QEMU) {
+                                        fprintf(stderr, "confpool-amdspd: missing --vcpu-type or --vcpu-sig\n");
+                                        return 2;
+                                }
+                                mp.guest_features = features;
+                                if (kernel) {
+                                        if (cp_snp_kernel_hashes_from_files(kernel, initrd, append, &kh) < 0)
+                                                return fail("--kernel");
+                                        mp.kernel_hashes = &kh;
+                                }
+                        }
+                        l.measure = &mp;
+                        l.ovmf_path = ovmf;
+                }
+                if (!id_block != !id_auth) {
+                        fprintf(stderr, "confpool-amdspd: --id-block and --id-auth go together\n");
+                        return 2;
+                }
+                if (id_block) {
+                        if (claimed_keys) {
+                                fprintf(stderr, "confpool-amdspd: --id-block excludes --id-key-digest / "
+                                                "--author-key-digest\n");
+                                return 2;
+                        }
+                        /* --family-id / --image-id / --guest-svn must then match the block */
+                        l.has_id_block = false;
+                        if (read_id_file(id_block, "id-block", CP_SNP_ID_BLOCK_SIZE, &blk, &l.id_block_len) < 0 ||
+                            read_id_file(id_auth, "id-auth", CP_SNP_ID_AUTH_SIZE, &auth, &l.id_auth_len) < 0)
+                                return 1;
+                        l.id_block = blk;
+                        l.id_auth = auth;
                 }
                 if (cp_amdsp_launch_guest(sp, &l, &h, page) < 0)
                         return fail("launch");

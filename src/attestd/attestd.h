@@ -40,6 +40,8 @@ typedef struct cp_attestd_config {
         const char *admin_token;      /* bearer token for policy management; NULL: disabled */
         const char *policy_signers_jwks; /* JWKS text: when set, policy PUTs must be signed JWS */
         bool quiet;                   /* no request logs */
+        bool only_extra_arks;         /* trust the extra ARKs only, not AMD's (an emulated fleet whose
+                                       * ARKs share AMD's product names) */
 } cp_attestd_config;
 
 typedef struct cp_attestd cp_attestd;

@@ -562,13 +562,8 @@ int cp_attestd_new(const cp_attestd_config *cfg, cp_attestd **ret) {
                 cp_attestd_free(s);
                 return cp_error_oom();
         }
-        /* trust: AMD's roots, plus configured extra ARKs (emulated hosts).  The
-         * store holds one ARK per product: a configured ARK replaces AMD's of
-         * its product, the other products keep AMD's ARK/ASK/ASVK. */
-        bool have_extra = false;
-        for (size_t i = 0; i < CP_ATTESTD_MAX_EXTRA_ARKS; i++)
-                have_extra |= cfg->extra_arks[i] != NULL;
-        if ((r = (have_extra ? cp_amd_trust_new_empty(&trust) : cp_amd_trust_new_builtin(&trust))) < 0)
+        /* trust: AMD's roots, plus configured extra ARKs (emulated hosts) */
+        if ((r = cfg->only_extra_arks ? cp_amd_trust_new_empty(&trust) : cp_amd_trust_new_builtin(&trust)) < 0)
                 goto fail;
         for (size_t i = 0; i < CP_ATTESTD_MAX_EXTRA_ARKS; i++) {
                 cp_amd_cert *ark = NULL;
@@ -582,28 +577,6 @@ int cp_attestd_new(const cp_attestd_config *cfg, cp_attestd **ret) {
                         goto fail;
                 }
                 cp_amd_cert_free(ark);
-        }
-        if (have_extra) {
-                cp_amd_trust *amd = NULL;
-                if ((r = cp_amd_trust_new_builtin(&amd)) < 0) {
-                        cp_amd_trust_free(trust);
-                        goto fail;
-                }
-                for (int g = CP_SNP_GEN_MILAN; g < _CP_SNP_GEN_MAX && r == 0; g++) {
-                        if (cp_amd_trust_ark(trust, (cp_snp_generation) g) || !cp_amd_trust_ark(amd, (cp_snp_generation) g))
-                                continue;
-                        const cp_amd_cert *ask = cp_amd_trust_intermediate(amd, (cp_snp_generation) g, CP_AMD_CERT_ASK),
-                                          *asvk = cp_amd_trust_intermediate(amd, (cp_snp_generation) g, CP_AMD_CERT_ASVK);
-                        if ((r = cp_amd_trust_add_ark(trust, cp_amd_trust_ark(amd, (cp_snp_generation) g))) == 0 && ask)
-                                r = cp_amd_trust_add_intermediate(trust, ask, attestd_now(s));
-                        if (r == 0 && asvk)
-                                r = cp_amd_trust_add_intermediate(trust, asvk, attestd_now(s));
-                }
-                cp_amd_trust_free(amd);
-                if (r < 0) {
-                        cp_amd_trust_free(trust);
-                        goto fail;
-                }
         }
         if ((r = cp_snp_verifier_new(trust, &s->verifier)) < 0)
                 goto fail;

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cli-az.h"
 #include "cli/cli.h"
 #include "confpool/error.h"
 
@@ -11,6 +12,15 @@ static const struct {
         const char *help;
 } commands[] = {
         { "snp", cp_cmd_snp, "SEV-SNP evidence: show, verify, fetch" },
+        { "group", cp_cmd_group, "Manage resource groups (az group)" },
+        { "aks", cp_cmd_aks, "Managed clusters and node pools (az aks, az aks nodepool)" },
+        { "feature", cp_cmd_feature, "Preview feature registration (az feature)" },
+        { "provider", cp_cmd_provider, "Resource provider registration (az provider)" },
+        { "login", cp_cmd_login, "Log in to a confpoold endpoint (saves connection settings)" },
+        { "configure", cp_cmd_configure, "Show or change the saved connection settings" },
+        { "az-setup", cp_cmd_az_setup, "point the Azure CLI (az) at a running confpoold" },
+        { "keyvault", cp_cmd_keyvault, "keys in confpool-kbsd: create, import, show, list, delete, release" },
+        { "disk", cp_cmd_disk, "LUKS2 disk images: encrypt, open, info" },
 };
 
 static void usage(FILE *f) {

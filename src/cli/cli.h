@@ -23,6 +23,10 @@ typedef int (*cp_cli_fn)(int argc, char **argv);
 
 int cp_cli_main(int argc, char **argv);
 int cp_cmd_snp(int argc, char **argv);
+/* confpool az-setup, cmd_az_setup.c */
+int cp_cmd_az_setup(int argc, char **argv);
+int cp_cmd_keyvault(int argc, char **argv);
+int cp_cmd_disk(int argc, char **argv);
 /* confpool snp report (guest side), cmd_snp_report.c */
 int cp_cmd_snp_report(int argc, char **argv);
 /* Map a cp_err to a CLI exit code. */

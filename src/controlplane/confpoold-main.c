@@ -4,25 +4,66 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "controlplane/cp-daemon.h"
 
 static void usage(FILE *f) {
         fprintf(f, "Usage: confpoold --state-dir DIR [--listen ADDR] [--port N] [--config FILE]\n"
-                   "                 [--port-file FILE] [--tls] [--threads N] [--reconcile-interval-ms N]\n");
+                   "                 [--port-file FILE] [--tls] [--threads N] [--reconcile-interval-ms N]\n"
+                   "                 [--backend fake|local --attestd-url URL --agent PATH [--min-tcb SPEC]]\n"
+                   "       confpoold sp create --state-dir DIR --name NAME [--subscription GUID]\n");
+}
+
+static int sp_main(int argc, char **argv) {
+        static const struct option opts[] = {
+                {"state-dir", required_argument, NULL, 's'}, {"name", required_argument, NULL, 'n'},
+                {"subscription", required_argument, NULL, 'S'}, {"help", no_argument, NULL, 'h'}, {0},
+        };
+        const char *dir = NULL, *name = NULL, *sub = NULL;
+        int c;
+        if (argc < 2 || strcmp(argv[1], "create") != 0) {
+                fprintf(stderr, "Usage: confpoold sp create --state-dir DIR --name NAME [--subscription GUID]\n");
+                return 2;
+        }
+        optind = 2;
+        while ((c = getopt_long(argc, argv, "s:n:S:h", opts, NULL)) != -1) {
+                switch (c) {
+                case 's': dir = optarg; break;
+                case 'n': name = optarg; break;
+                case 'S': sub = optarg; break;
+                case 'h':
+                        printf("Usage: confpoold sp create --state-dir DIR --name NAME [--subscription GUID]\n");
+                        return 0;
+                default: return 2;
+                }
+        }
+        if (!dir || !name || optind != argc) {
+                fprintf(stderr, "Usage: confpoold sp create --state-dir DIR --name NAME [--subscription GUID]\n");
+                return 2;
+        }
+        if (cp_daemon_sp_create(dir, name, sub) < 0) {
+                fprintf(stderr, "confpoold: %s\n", cp_error_message());
+                return 1;
+        }
+        return 0;
 }
 
 int main(int argc, char **argv) {
+        if (argc >= 2 && strcmp(argv[1], "sp") == 0)
+                return sp_main(argc - 1, argv + 1);
         static const struct option opts[] = {
                 {"state-dir", required_argument, NULL, 's'}, {"listen", required_argument, NULL, 'l'},
                 {"port", required_argument, NULL, 'p'},      {"config", required_argument, NULL, 'c'},
                 {"port-file", required_argument, NULL, 'P'}, {"tls", no_argument, NULL, 't'},
                 {"threads", required_argument, NULL, 'T'},   {"reconcile-interval-ms", required_argument, NULL, 'i'},
+                {"backend", required_argument, NULL, 'b'},   {"attestd-url", required_argument, NULL, 'A'},
+                {"agent", required_argument, NULL, 'g'},     {"min-tcb", required_argument, NULL, 'm'},
                 {"help", no_argument, NULL, 'h'},            {0},
         };
         cp_daemon_options o = {0};
         int c;
-        while ((c = getopt_long(argc, argv, "s:l:p:c:P:tT:i:h", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "s:l:p:c:P:tT:i:hb:A:g:m:", opts, NULL)) != -1) {
                 char *end = NULL;
                 unsigned long v = 0;
                 if (c == 'p' || c == 'T' || c == 'i') {
@@ -41,6 +82,10 @@ int main(int argc, char **argv) {
                 case 't': o.force_tls = true; break;
                 case 'T': o.threads = (unsigned) v; break;
                 case 'i': o.reconcile_interval_ms = (unsigned) v; break;
+                case 'b': o.backend = optarg; break;
+                case 'A': o.attestd_url = optarg; break;
+                case 'g': o.agent_path = optarg; break;
+                case 'm': o.min_tcb = optarg; break;
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 2;
                 }

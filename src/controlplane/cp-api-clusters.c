@@ -131,7 +131,7 @@ static int cluster_create(api_ctx *c, const char *sub, const char *rg, const cha
                 "id", id, "name", name, "type", CLUSTER_TYPE, "location", location, "tags",
                 json_is_object(json_object_get(c->body, "tags")) ? json_deep_copy(json_object_get(c->body, "tags")) : json_object(),
                 "sku", "name", "Base",
-                "tier", "Free", "eTag", etag, "systemData", api_system_data(NULL), "properties", "provisioningState",
+                "tier", "Free", "eTag", etag, "systemData", api_system_data(c, NULL), "properties", "provisioningState",
                 "Creating", "powerState", "code", "Running", "kubernetesVersion", kv_in ? kv_in : kv->version,
                 "currentKubernetesVersion", kv->version, "dnsPrefix", dns, "fqdn", fqdn, "nodeResourceGroup", mc,
                 "enableRBAC", true, "supportPlan", "KubernetesOfficial", "maxAgentPools", 100, "resourceUID", uid,
@@ -243,7 +243,7 @@ static int cluster_update(api_ctx *c, const char *sub, const char *name, const c
         char etag[37];
         api_uuid(etag);
         json_object_set_new(old, "eTag", json_string(etag));
-        json_object_set_new(old, "systemData", api_system_data(json_object_get(old, "systemData")));
+        json_object_set_new(old, "systemData", api_system_data(c, json_object_get(old, "systemData")));
         json_object_set_new(props_of(old), "provisioningState", json_string("Updating"));
         int r = cp_res_update(c->api->store, id, old, etag);
         cp_op op;

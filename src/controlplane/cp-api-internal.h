@@ -3,6 +3,7 @@
 #define CP_CONTROLPLANE_API_INTERNAL_H
 
 #include "controlplane/cp-api.h"
+#include "controlplane/cp-aad.h"
 #include "controlplane/cp-store.h"
 
 struct cp_api {
@@ -13,6 +14,9 @@ struct cp_api {
         size_t max_body;
         char (*token_hashes)[65];
         size_t n_tokens;
+        bool (*pre_auth)(void *userdata, const cp_api_request *req, cp_api_response *resp);
+        void *pre_auth_userdata;
+        struct cp_aad *aad;
 };
 
 /* Per-request context after the common checks. */
@@ -23,6 +27,7 @@ typedef struct api_ctx {
         json_t *body; /* parsed request body or NULL */
         char base[300];
         char caps[8][256];
+        cp_principal principal; /* who is calling (systemData, audit) */
 } api_ctx;
 
 #define CP_NS_CS "Microsoft.ContainerService"
@@ -47,11 +52,14 @@ bool api_feature_registered(void *userdata, const char *feature /* feature_ud */
 int api_method_not_allowed(api_ctx *c);
 #define MATCH(c, pat) cp_api_path_match(pat, (c)->req->path, (c)->caps, CP_ELEMENTSOF((c)->caps))
 #define IS(c, m) (strcmp((c)->req->method, m) == 0)
-json_t *api_system_data(const json_t *old);
+json_t *api_system_data(const api_ctx *c, const json_t *old);
 
 /* Route groups: return 1 if the path matched (response written), 0 if not,
  * API_ROLLBACK (response written, discard writes),
  * negative cp_err on a store failure (the transaction is rolled back). */
+int cp_api_route_tenants(api_ctx *c);
+/* az / Azure SDK request quirks ARM accepts (cp-api-az.c). */
+void cp_api_az_normalize(json_t *body);
 int cp_api_route_subscription(api_ctx *c);
 int cp_api_route_clusters(api_ctx *c);
 int cp_api_route_pools(api_ctx *c);

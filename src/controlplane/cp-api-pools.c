@@ -8,6 +8,7 @@
 
 #include "basic/cleanup.h"
 #include "controlplane/cp-api-internal.h"
+#include "controlplane/cp-nodes.h"
 
 #define POOL_TYPE "Microsoft.ContainerService/managedClusters/agentPools"
 
@@ -105,7 +106,7 @@ int cp_api_pool_apply(api_ctx *c, const char *sub, const char *cluster_id, const
         json_object_set_new(props, "provisioningState", json_string(existing ? "Updating" : "Creating"));
         json_object_set_new(props, "eTag", json_string(etag));
         json_t *doc = json_pack("{s:s,s:s,s:s,s:O,s:o}", "id", pool_id, "name", name, "type", POOL_TYPE, "properties", props,
-                                "systemData", api_system_data(existing ? json_object_get(existing, "systemData") : NULL));
+                                "systemData", api_system_data(c, existing ? json_object_get(existing, "systemData") : NULL));
         if (!doc)
                 return cp_error_oom();
         if (existing)
@@ -500,13 +501,25 @@ static json_t *machine_json(api_ctx *c, const json_t *pool, const cp_machine *m)
         json_t *labels = cp_rules_node_labels(c->api->rules, json_string_value(json_object_get(pool, "name")), props);
         json_decref(props);
         const cp_vm_size *sz = cp_rules_find_size(c->api->rules, props_str(pool, "vmSize"));
-        return json_pack("{s:s,s:s,s:s,s:[],s:{s:s,s:{s:[{s:s,s:s}]},s:{s:s,s:s,s:s},s:s,s:s,s:s,s:o}}", "id", id,
+        cp_node_info ni;
+        json_t *att = NULL;
+        if (cp_nodes_info(c->api->store, m->pool, m->name, &ni) >= 0)
+                att = json_pack("{s:s,s:s,s:s,s:I,s:I,s:s}", "host", ni.host, "launchMeasurement", ni.measurement,
+                                "reportedTcb", ni.tcb, "lastAttestation", (json_int_t) ni.attested_at, "tokenExpiry",
+                                (json_int_t) ni.token_exp, "reason", ni.reason);
+        cp_error_clear();
+        json_t *mj = json_pack("{s:s,s:s,s:s,s:[],s:{s:s,s:{s:[{s:s,s:s}]},s:{s:s,s:s,s:s},s:s,s:s,s:s,s:o}}", "id", id,
                          "name", m->name, "type", POOL_TYPE "/machines", "zones", "properties", "resourceId", m->handle,
                          "network", "ipAddresses", "family", "IPv4", "ip", m->ip, "status", "provisioningState", ps,
                          "nodeState", m->state, "createdAt", m->created, "nodeImageVersion", m->image, "vmSize",
                          props_str(pool, "vmSize") ? props_str(pool, "vmSize") : "", "securityType",
                          sz && sz->tee != CP_TEE_NONE ? "ConfidentialVM" : "Standard", "nodeLabels",
                          labels ? labels : json_object());
+        if (att && mj)
+                json_object_set_new(json_object_get(mj, "properties"), "attestation", att);
+        else
+                json_decref(att);
+        return mj;
 }
 
 static int machines(api_ctx *c, const char *sub, const char *rg, const char *cname, const char *pname,

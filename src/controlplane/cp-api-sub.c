@@ -338,7 +338,14 @@ static int op_status(api_ctx *c, const char *sub, const char *loc, const char *i
                         json_object_set_new(b, "endTime", json_string(op.end));
                 if (strcmp(op.status, "Failed") == 0 || strcmp(op.status, "Canceled") == 0)
                         json_object_set_new(b, "error", json_pack("{s:s,s:s}", "code", op.error_code, "message", op.error_message));
-                return api_json(c, 200, b);
+                api_json(c, 200, b);
+                if (running) {
+                        /* pollers (azure-core's ARMPolling) wait Retry-After, else 30 s */
+                        char ra[16];
+                        snprintf(ra, sizeof ra, "%u", cp_rules_retry_after(c->api->rules));
+                        api_header(c, "Retry-After", ra);
+                }
+                return 1;
         }
         if (running) {
                 api_json(c, 202, NULL);

@@ -189,15 +189,20 @@ void api_lro_headers(api_ctx *c, const cp_op *op, bool location) {
         api_header(c, "Retry-After", ra);
 }
 
-json_t *api_system_data(const json_t *old) {
+json_t *api_system_data(const api_ctx *c, const json_t *old) {
         char now[40];
         cp_now_rfc3339(now);
-        json_t *sd = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "createdBy", "operator", "createdByType", "User",
-                               "createdAt", now, "lastModifiedBy", "operator", "lastModifiedByType", "User",
-                               "lastModifiedAt", now);
-        const json_t *ca = json_object_get(old, "createdAt");
-        if (sd && json_is_string(ca))
-                json_object_set(sd, "createdAt", (json_t *) ca);
+        /* the operator is a user; service principals are applications (ARM's createdByType) */
+        const char *who = c->principal.is_operator || !*c->principal.app_id ? "operator" : c->principal.app_id;
+        const char *type = c->principal.is_operator || !*c->principal.app_id ? "User" : "Application";
+        json_t *sd = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "createdBy", who, "createdByType", type, "createdAt",
+                               now, "lastModifiedBy", who, "lastModifiedByType", type, "lastModifiedAt", now);
+        const char *keys[] = {"createdBy", "createdByType", "createdAt"};
+        for (size_t i = 0; sd && old && i < CP_ELEMENTSOF(keys); i++) {
+                const json_t *v = json_object_get(old, keys[i]);
+                if (json_is_string(v))
+                        json_object_set(sd, keys[i], (json_t *) v);
+        }
         return sd;
 }
 
@@ -351,6 +356,9 @@ int cp_api_new(const cp_api_options *o, cp_api **ret) {
         a->rules = o->rules;
         a->tls = o->tls;
         a->max_body = o->max_body ? o->max_body : CP_MAX_API_BODY;
+        a->pre_auth = o->pre_auth;
+        a->pre_auth_userdata = o->pre_auth_userdata;
+        a->aad = o->aad;
         snprintf(a->base_url, sizeof a->base_url, "%s", o->base_url ? o->base_url : "http://127.0.0.1");
         int r = 0;
         if (o->state_dir) {
@@ -381,6 +389,91 @@ cp_api *cp_api_free(cp_api *api) {
         free(api->token_hashes);
         free(api);
         return NULL;
+}
+
+/* One audit line per mutating request and per refused credential: who,
+ * what, outcome.  Request text is reduced to safe characters; tokens and
+ * secrets never appear. */
+static void audit(const api_ctx *c, const char *why) {
+        char path[300];
+        size_t i = 0;
+        for (const char *p = c->req->path ? c->req->path : ""; *p && i + 1 < sizeof path; p++)
+                path[i++] = (isalnum((unsigned char) *p) || strchr("/-_.", *p)) ? *p : '?';
+        path[i] = 0;
+        const char *who = c->principal.is_operator ? "operator" : *c->principal.app_id ? c->principal.app_id : "-";
+        fprintf(stderr, "confpoold: audit: principal=%s%s%s%s %s %s -> %u%s%s\n", who,
+                *c->principal.name ? " (" : "", c->principal.name, *c->principal.name ? ")" : "",
+                c->req->method && strlen(c->req->method) < 10 && strspn(c->req->method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") ==
+                                strlen(c->req->method) ? c->req->method : "?",
+                path, c->resp->status, why ? ": " : "", why ? why : "");
+}
+
+static void unauthorized(api_ctx *c, const char *code, const char *msg, const char *why) {
+        api_error(c, 401, code, NULL, "%s", msg);
+        api_header(c, "WWW-Authenticate", "Bearer realm=\"confpoold\", error=\"invalid_token\"");
+        audit(c, why);
+}
+
+/* The operator token or a service-principal access token (a JWT). */
+static bool authenticate(api_ctx *c) {
+        const char *h = c->req->authorization;
+        if (!h) {
+                unauthorized(c, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.",
+                             "no credentials");
+                return false;
+        }
+        const char *tok = strncasecmp(h, "Bearer ", 7) == 0 ? h + 7 : NULL;
+        while (tok && *tok == ' ')
+                tok++;
+        if (tok && strchr(tok, '.') && c->api->aad) {
+                if (strlen(tok) > CP_MAX_API_JWT) {
+                        unauthorized(c, "InvalidAuthenticationToken", "The access token is invalid.", "token too long");
+                        return false;
+                }
+                int r = cp_aad_validate(c->api->aad, tok, 0, &c->principal);
+                if (r >= 0)
+                        return true;
+                char why[200];
+                snprintf(why, sizeof why, "bad access token (%s)", cp_err_name(r));
+                cp_error_clear();
+                if (r == CP_EEXPIRED)
+                        unauthorized(c, "ExpiredAuthenticationToken",
+                                     "The access token expiry UTC time is earlier than current UTC time.", why);
+                else if (r == CP_EBINDING)
+                        unauthorized(c, "InvalidAuthenticationTokenAudience",
+                                     "The access token has been obtained for wrong audience or resource.", why);
+                else
+                        unauthorized(c, "InvalidAuthenticationToken",
+                                     "The access token is invalid: its signature, issuer or subject was not accepted.",
+                                     why);
+                return false;
+        }
+        if (!cp_auth_check(c->api->token_hashes, c->api->n_tokens, h)) {
+                unauthorized(c, "InvalidAuthenticationToken", "The access token is invalid.", "bad bearer token");
+                return false;
+        }
+        c->principal.is_operator = true;
+        return true;
+}
+
+/* A service principal may only address its own subscription. */
+static bool authorize(api_ctx *c) {
+        if (c->principal.is_operator || !c->req->path)
+                return true;
+        const char *p = c->req->path;
+        if (strncasecmp(p, "/subscriptions/", 15) != 0)
+                return true;
+        size_t n = strcspn(p + 15, "/");
+        if (n == 0 || (n == strlen(c->principal.subscription) &&
+                       strncasecmp(p + 15, c->principal.subscription, n) == 0))
+                return true;
+        api_error(c, 403, "AuthorizationFailed", NULL,
+                  "The client '%s' with object id '%s' does not have authorization to perform action '%s' over "
+                  "scope '/subscriptions/%.*s' or the scope is invalid.",
+                  c->principal.app_id, c->principal.app_id, c->req->method ? c->req->method : "?",
+                  (int) (n < 64 ? n : 64), p + 15);
+        audit(c, "other subscription");
+        return false;
 }
 
 static const char *provider_ns_of(const char *path) {
@@ -425,13 +518,14 @@ void cp_api_handle(cp_api *api, const cp_api_request *req, cp_api_response *resp
         api_ctx c = {.api = api, .req = req, .resp = resp};
         memset(resp, 0, sizeof *resp);
 
-        if (!cp_auth_check(api->token_hashes, api->n_tokens, req->authorization)) {
-                api_error(&c, 401, req->authorization ? "InvalidAuthenticationToken" : "AuthenticationFailed", NULL,
-                          req->authorization ? "The access token is invalid."
-                                             : "Authentication failed. The 'Authorization' header is missing.");
-                api_header(&c, "WWW-Authenticate", "Bearer realm=\"confpoold\"");
+        if (api->pre_auth && req->body_len <= api->max_body && api->pre_auth(api->pre_auth_userdata, req, resp))
                 return;
-        }
+        if (api->aad && cp_aad_handle(api->aad, req, resp))
+                return;
+        if (!authenticate(&c))
+                return;
+        if (!authorize(&c))
+                return;
         if (!req->method || !req->path) {
                 api_error(&c, 400, "BadRequest", NULL, "Malformed request.");
                 return;
@@ -441,7 +535,9 @@ void cp_api_handle(cp_api *api, const cp_api_request *req, cp_api_response *resp
                           "The request body is %zu bytes; the limit is %zu bytes.", req->body_len, api->max_body);
                 return;
         }
-        if (!req->path || strncasecmp(req->path, "/subscriptions/", 15) != 0) {
+        bool tenant_level = strcasecmp(req->path, "/subscriptions") == 0 || strcasecmp(req->path, "/subscriptions/") == 0 ||
+                            strcasecmp(req->path, "/tenants") == 0 || strcasecmp(req->path, "/tenants/") == 0;
+        if (!tenant_level && strncasecmp(req->path, "/subscriptions/", 15) != 0) {
                 api_error(&c, 404, "NotFound", NULL, "The requested path was not found.");
                 return;
         }
@@ -476,6 +572,8 @@ void cp_api_handle(cp_api *api, const cp_api_request *req, cp_api_response *resp
                         api_error(&c, 400, "InvalidRequestContent", NULL, "The request content is nested too deeply.");
                         return;
                 }
+                if (strcmp(req->method, "PUT") == 0)
+                        cp_api_az_normalize(c.body);
         }
         int r = strcmp(req->method, "GET") == 0 ? cp_store_begin_read(api->store) : cp_store_begin(api->store);
         if (r >= 0) {
@@ -483,7 +581,9 @@ void cp_api_handle(cp_api *api, const cp_api_request *req, cp_api_response *resp
                         snprintf(c.base, sizeof c.base, "%s://%s", api->tls ? "https" : "http", req->host);
                 else
                         snprintf(c.base, sizeof c.base, "%s", api->base_url);
-                r = cp_api_route_subscription(&c);
+                r = cp_api_route_tenants(&c);
+                if (r == 0)
+                        r = cp_api_route_subscription(&c);
                 if (r == 0)
                         r = cp_api_route_clusters(&c);
                 if (r == 0)
@@ -501,4 +601,6 @@ void cp_api_handle(cp_api *api, const cp_api_request *req, cp_api_response *resp
                 cp_error_clear();
         } else if (r == 0)
                 api_error(&c, 404, "NotFound", NULL, "No route matches %s %s.", req->method, req->path);
+        if (strcmp(req->method, "GET") != 0)
+                audit(&c, NULL);
 }

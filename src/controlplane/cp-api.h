@@ -51,6 +51,12 @@ typedef struct cp_api_options {
         const char *base_url;     /* "http://127.0.0.1:8080": LRO URLs when the request has no Host */
         bool tls;                 /* scheme of LRO URLs built from Host */
         size_t max_body;          /* 0: CP_MAX_API_BODY */
+        /* Optional: endpoints with their own authentication (node agents'
+         * attestation tokens, cp-nodes.h), tried before the operator token
+         * check; returns true if it answered. */
+        bool (*pre_auth)(void *userdata, const cp_api_request *req, cp_api_response *resp);
+        void *pre_auth_userdata;
+        struct cp_aad *aad;       /* service-principal tokens and /adfs, or NULL (not owned) */
 } cp_api_options;
 
 typedef struct cp_api cp_api;

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "confpool/error.h"
 
@@ -20,7 +21,15 @@ typedef enum cp_node_state {
         CP_NODE_READY,
         CP_NODE_FAILED,
         CP_NODE_GONE,
+        /* progress reported by a node agent (local backend); Ready is then
+         * granted by the control plane's register endpoint, never by the
+         * backend (see docs/nodes.md) */
+        CP_NODE_ATTESTING,
+        CP_NODE_UNLOCKING,
+        CP_NODE_JOINING,
 } cp_node_state;
+
+const char *cp_node_state_name(cp_node_state s);
 
 typedef struct cp_node_spec {
         const char *pool_id;  /* ARM id of the agent pool */
@@ -39,6 +48,12 @@ typedef struct cp_backend_ops {
                            char *ret_error, size_t error_size);
         int (*delete_node)(cp_backend *b, const char *handle);
         void (*free)(cp_backend *b);
+        /* Optional (NULL: nodes are not attested).  The launch measurement a
+         * node of spec must show: the published node image's, computed by
+         * the backend that knows the firmware, image and vCPU count. */
+        int (*expected_measurement)(cp_backend *b, const cp_node_spec *spec, uint8_t ret[48]);
+        /* Optional: the host a node was placed on (for the machines API). */
+        int (*node_host)(cp_backend *b, const char *handle, char *ret_host, size_t size);
 } cp_backend_ops;
 
 struct cp_backend {

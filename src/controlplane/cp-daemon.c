@@ -11,8 +11,12 @@
 #include "basic/fileio.h"
 #include "basic/limits.h"
 #include "basic/secure.h"
+#include "controlplane/cp-backend-local.h"
+#include "controlplane/cp-aad.h"
 #include "controlplane/cp-daemon.h"
+#include "controlplane/cp-nodes.h"
 #include "controlplane/cp-httpd.h"
+#include "controlplane/cp-pki.h"
 #include "controlplane/cp-reconciler.h"
 #include "controlplane/cp-store.h"
 
@@ -26,36 +30,13 @@ static bool is_loopback(const char *a) {
         return false;
 }
 
-/* TLS certificate and key in the state dir, generated on first use. */
-static int load_tls(const char *dir, const char *listen, char **ret_cert, char **ret_key) {
-        char cp[4096], kp[4096];
-        snprintf(cp, sizeof cp, "%s/tls-cert.pem", dir);
-        snprintf(kp, sizeof kp, "%s/tls-key.pem", dir);
-        uint8_t *c = NULL, *k = NULL;
-        size_t cl, kl;
-        if (cp_read_file(cp, 64 * 1024, &c, &cl) >= 0 && cp_read_file(kp, 64 * 1024, &k, &kl) >= 0) {
-                *ret_cert = (char *) c;
-                *ret_key = (char *) k;
-                return 0;
-        }
-        free(c);
-        cp_error_clear();
-        const char *names[] = {"localhost", "127.0.0.1", listen};
-        char *cert = NULL, *key = NULL;
-        int r = cp_tls_selfsigned(names, listen ? 3 : 2, 825, &cert, &key);
-        if (r < 0)
-                return r;
-        r = cp_write_file(kp, key, strlen(key), 0600);
-        if (r >= 0)
-                r = cp_write_file(cp, cert, strlen(cert), 0644);
-        if (r < 0) {
-                free(cert);
-                cp_wipe(key, strlen(key));
-                free(key);
-                return r;
-        }
-        *ret_cert = cert;
-        *ret_key = key;
+static int parse_tcb(const char *s, cp_snp_tcb *ret) {
+        unsigned bl, tee, snp, ucode;
+        int off = 0;
+        if (sscanf(s, "bl=%u,tee=%u,snp=%u,ucode=%u%n", &bl, &tee, &snp, &ucode, &off) != 4 || s[off] || bl > 255 ||
+            tee > 255 || snp > 255 || ucode > 255)
+                return CP_ERROR(CP_EINVAL, "TCB must be bl=N,tee=N,snp=N,ucode=N");
+        *ret = (cp_snp_tcb){.bl = (uint8_t) bl, .tee = (uint8_t) tee, .snp = (uint8_t) snp, .ucode = (uint8_t) ucode};
         return 0;
 }
 
@@ -77,7 +58,14 @@ int cp_daemon_run(const cp_daemon_options *o) {
         cp_api *api = NULL;
         cp_reconciler *rec = NULL;
         cp_httpd *httpd = NULL;
+        cp_nodes *nodes = NULL;
+        cp_aad *aad = NULL;
         char *cert = NULL, *key = NULL;
+        bool local = o->backend && strcmp(o->backend, "local") == 0;
+        if (o->backend && !local && strcmp(o->backend, "fake") != 0)
+                return CP_ERROR(CP_EINVAL, "unknown backend '%s' (fake, local)", o->backend);
+        if (local && (!o->attestd_url || !o->agent_path))
+                return CP_ERROR(CP_EINVAL, "the local backend needs --attestd-url and --agent");
         int r = cp_rules_new(&rules);
         if (r >= 0 && o->config_path) {
                 uint8_t *buf = NULL;
@@ -96,12 +84,29 @@ int cp_daemon_run(const cp_daemon_options *o) {
         snprintf(db, sizeof db, "%s/confpoold.db", o->state_dir);
         if (r >= 0)
                 r = cp_cpstore_open(db, &store);
-        if (r >= 0)
+        cp_snp_tcb min_tcb = {0};
+        if (r >= 0 && o->min_tcb)
+                r = parse_tcb(o->min_tcb, &min_tcb);
+        if (r >= 0 && local) {
+                char nd[4096];
+                snprintf(nd, sizeof nd, "%s/local", o->state_dir);
+                cp_local_options lo = {.state_dir = nd, .agent_path = o->agent_path, .attestd_url = o->attestd_url};
+                r = cp_backend_local_new(&lo, &backend);
+                cp_nodes_options no = {.store = store, .backend = backend, .attestd_url = o->attestd_url,
+                                       .min_tcb = min_tcb};
+                if (r >= 0)
+                        r = cp_nodes_new(&no, &nodes);
+        } else if (r >= 0)
                 r = cp_backend_fake_new(cp_rules_ready_delay_ms(rules), fail_size, rules, &backend);
         if (r >= 0 && tls)
-                r = load_tls(o->state_dir, listen, &cert, &key);
+                r = cp_pki_server_cert(o->state_dir, listen, 825, &cert, &key);
+        /* service principals and their tokens only over TLS */
+        if (r >= 0 && tls)
+                r = cp_aad_new(store, o->state_dir, &aad);
         char base[128];
-        cp_api_options ao = {.store = store, .rules = rules, .state_dir = o->state_dir, .tls = tls, .base_url = base};
+        cp_api_options ao = {.store = store, .rules = rules, .state_dir = o->state_dir, .tls = tls, .base_url = base,
+                             .pre_auth = nodes ? cp_nodes_pre_auth : NULL, .pre_auth_userdata = nodes,
+                             .aad = aad};
         if (r >= 0) {
                 cp_httpd_options ho = {.bind_addr = listen, .port = o->port, .threads = o->threads,
                                        .max_body = CP_MAX_API_BODY, .tls_cert_pem = cert, .tls_key_pem = key};
@@ -116,6 +121,22 @@ int cp_daemon_run(const cp_daemon_options *o) {
                 snprintf(base, sizeof base, "%s://%s%s%s:%u", tls ? "https" : "http", v6 ? "[" : "", listen,
                          v6 ? "]" : "", port);
                 cp_api_set_base_url(api, base);
+                if (local)
+                        r = cp_backend_local_set_controlplane_url(backend, base);
+                if (r >= 0 && aad) {
+                        /* the canonical endpoint (the issuer, az-setup's URLs): localhost on loopback */
+                        char canon[160], path[4096];
+                        snprintf(canon, sizeof canon, "https://%s%s%s:%u", is_loopback(listen) ? "" : v6 ? "[" : "",
+                                 is_loopback(listen) ? "localhost" : listen, !is_loopback(listen) && v6 ? "]" : "",
+                                 port);
+                        const char *hosts[] = {"localhost", "127.0.0.1", "::1", listen};
+                        r = cp_aad_set_endpoint(aad, canon, hosts, CP_ELEMENTSOF(hosts), port);
+                        snprintf(path, sizeof path, "%s/confpoold.url", o->state_dir);
+                        size_t n = strlen(canon);
+                        canon[n++] = '\n';
+                        if (r >= 0)
+                                r = cp_write_file(path, canon, n, 0644);
+                }
         }
         if (r >= 0)
                 r = cp_reconciler_new(store, rules, backend, &rec);
@@ -141,6 +162,8 @@ int cp_daemon_run(const cp_daemon_options *o) {
         httpd = cp_httpd_stop(httpd);
         rec = cp_reconciler_free(rec);
         api = cp_api_free(api);
+        nodes = cp_nodes_free(nodes);
+        aad = cp_aad_free(aad);
         backend = cp_backend_free(backend);
         store = cp_store_close(store);
         rules = cp_rules_free(rules);
@@ -149,5 +172,34 @@ int cp_daemon_run(const cp_daemon_options *o) {
                 cp_wipe(key, strlen(key));
                 free(key);
         }
+        return r;
+}
+
+int cp_daemon_sp_create(const char *state_dir, const char *name, const char *subscription) {
+        if (!state_dir)
+                return CP_ERROR(CP_EINVAL, "a state directory is required");
+        if (mkdir(state_dir, 0700) < 0 && errno != EEXIST)
+                return CP_ERROR(CP_EIO, "cannot create '%s': %s", state_dir, strerror(errno));
+        char db[4096];
+        snprintf(db, sizeof db, "%s/confpoold.db", state_dir);
+        cp_store *store = NULL;
+        cp_aad *aad = NULL;
+        int r = cp_cpstore_open(db, &store);
+        if (r >= 0)
+                r = cp_aad_new(store, state_dir, &aad);
+        cp_principal p;
+        char secret[CP_AAD_SECRET_LEN];
+        if (r >= 0)
+                r = cp_aad_principal_create(aad, name, subscription, &p, secret);
+        if (r >= 0) {
+                /* the shape of `az ad sp create-for-rbac`; the secret is shown only here */
+                printf("{\n  \"appId\": \"%s\",\n  \"displayName\": \"%s\",\n  \"password\": \"%s\",\n"
+                       "  \"tenant\": \"%s\",\n  \"subscription\": \"%s\"\n}\n",
+                       p.app_id, p.name, secret, cp_aad_tenant(aad), p.subscription);
+                fflush(stdout);
+                cp_wipe(secret, sizeof secret);
+        }
+        aad = cp_aad_free(aad);
+        store = cp_store_close(store);
         return r;
 }

@@ -16,9 +16,19 @@ typedef struct cp_daemon_options {
         bool force_tls;          /* TLS even on loopback */
         unsigned threads;
         unsigned reconcile_interval_ms;
+        /* compute backend: "fake" (default) or "local" (docs/nodes.md), which
+         * needs the attestation service's URL and the confpool-agent binary */
+        const char *backend;
+        const char *attestd_url;
+        const char *agent_path;
+        const char *min_tcb;     /* "bl=N,tee=N,snp=N,ucode=N": node policy minimum; NULL: none */
 } cp_daemon_options;
 
 /* Run until SIGINT/SIGTERM. */
 CP_WUR int cp_daemon_run(const cp_daemon_options *o);
+/* `confpoold sp create`: add a service principal to the state directory's
+ * store and print {appId, displayName, password, tenant, subscription}
+ * (the only time the secret is shown).  subscription NULL: the default. */
+CP_WUR int cp_daemon_sp_create(const char *state_dir, const char *name, const char *subscription);
 
 #endif

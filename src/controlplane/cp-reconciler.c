@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "basic/cleanup.h"
+#include "controlplane/cp-nodes.h"
 #include "controlplane/cp-reconciler.h"
 #include "controlplane/cp-store.h"
 
@@ -133,11 +134,22 @@ static int reconcile_pool(cp_reconciler *rc, const cp_op *op) {
                         ready++;
                         continue;
                 }
+                /* refused by attestation (cp-nodes.c): the recorded reason */
+                cp_node_info ni;
+                if ((strcmp(m->state, "Failed") == 0 || strcmp(m->state, "Quarantined") == 0) &&
+                    cp_nodes_info(rc->store, m->pool, m->name, &ni) >= 0 && ni.reason[0]) {
+                        char msg[800];
+                        snprintf(msg, sizeof msg, "Node %s of agent pool %s failed attestation: %s", m->name, name,
+                                 ni.reason);
+                        r = fail_op(rc, op, doc, "NodeAttestationFailed", msg);
+                        goto out;
+                }
+                cp_error_clear();
                 cp_node_state st;
                 char ip[48] = "", err[256] = "";
                 if ((r = rc->backend->ops->node_status(rc->backend, m->handle, &st, ip, sizeof ip, err, sizeof err)) < 0)
                         goto out;
-                const char *ns = st == CP_NODE_READY ? "Ready" : st == CP_NODE_FAILED ? "Failed" : "Provisioning";
+                const char *ns = st == CP_NODE_GONE ? "Failed" : cp_node_state_name(st);
                 if (strcmp(ns, m->state) != 0 || strcmp(ip, m->ip) != 0) {
                         snprintf(m->state, sizeof m->state, "%s", ns);
                         snprintf(m->ip, sizeof m->ip, "%s", ip);
@@ -146,7 +158,7 @@ static int reconcile_pool(cp_reconciler *rc, const cp_op *op) {
                 }
                 if (st == CP_NODE_READY)
                         ready++;
-                else if (st == CP_NODE_FAILED) {
+                else if (st == CP_NODE_FAILED || st == CP_NODE_GONE) {
                         char msg[512];
                         snprintf(msg, sizeof msg, "Node %s of agent pool %s failed to provision: %s", m->name, name, err);
                         r = fail_op(rc, op, doc, "NodeProvisioningFailed", msg);

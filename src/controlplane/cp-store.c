@@ -45,6 +45,9 @@ static const cp_store_migration migrations[] = {
             /* covering indexes: the queries never touch the (large) body */
             "CREATE INDEX resources_usage ON resources(kind, sub, location, state, vm_size, node_count, id_lc);"
             "CREATE INDEX resources_system ON resources(parent_lc, kind, mode, state, id_lc);"},
+        /* service principals (cp-aad.c): PBKDF2-HMAC-SHA256 of the secret */
+        {4, "CREATE TABLE principals (app_id TEXT PRIMARY KEY, name TEXT NOT NULL, sub TEXT NOT NULL,"
+            " salt TEXT NOT NULL, iterations INTEGER NOT NULL, hash TEXT NOT NULL, created TEXT NOT NULL);"},
 };
 
 const cp_store_migration *cp_cpstore_migrations(size_t *ret_n) {

@@ -13,10 +13,22 @@
  * which measured 1.5-2 points slower (bench/bench-measure.c).  Those
  * functions are deprecated in OpenSSL 3 but shipped; the deprecation
  * attribute is suppressed for this file only.  Everything else uses EVP.
+ *
+ * Pipelining: the chain is sequential, but CONTENTS of page i does not
+ * depend on it.  For long runs of NORMAL/VMSA pages (update_pages_pipelined)
+ * one helper thread and the calling thread both claim pages from a shared
+ * counter and hash their contents into a ring of PIPE_RING digests; the
+ * calling thread alone chains, in page order, whenever the next digest is
+ * ready, and hashes contents itself otherwise.  The result is the same
+ * chain; memory is bounded by the ring (a page more than PIPE_RING ahead
+ * of the chain is not claimed).
  */
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -32,6 +44,8 @@
 struct cp_snp_ld {
         uint8_t info[CP_SNP_PAGE_INFO_SIZE]; /* PAGE_INFO; [0, 48) is the current LD */
         uint64_t count;
+        unsigned threads;      /* 0 auto, 1 single-threaded, 2 pipelined */
+        unsigned threads_used; /* most threads any update used */
 };
 
 #define PI_DIGEST_CUR 0x00
@@ -52,6 +66,7 @@ int cp_snp_ld_new(const uint8_t *seed, cp_snp_ld **ret) {
                 return cp_error_oom();
         if (seed)
                 memcpy(ld->info + PI_DIGEST_CUR, seed, CP_SNP_LD_SIZE);
+        ld->threads_used = 1;
         *ret = ld;
         return 0;
 }
@@ -70,6 +85,19 @@ void cp_snp_ld_get(const cp_snp_ld *ld, uint8_t ret[CP_SNP_LD_SIZE]) {
 
 uint64_t cp_snp_ld_count(const cp_snp_ld *ld) {
         return ld->count;
+}
+
+int cp_snp_ld_set_threads(cp_snp_ld *ld, unsigned threads) {
+        if (!ld)
+                return CP_ERROR(CP_EINVAL, "cp_snp_ld_set_threads: NULL argument");
+        if (threads > 2)
+                return CP_ERROR(CP_EINVAL, "threads %u: 0 (automatic), 1 or 2", threads);
+        ld->threads = threads;
+        return 0;
+}
+
+unsigned cp_snp_ld_threads_used(const cp_snp_ld *ld) {
+        return ld->threads_used;
 }
 
 static int sha384(const uint8_t *data, size_t len, uint8_t *out) {
@@ -137,6 +165,143 @@ static int update_page(cp_snp_ld *ld, cp_snp_page_type type, uint64_t gpa, const
         return chain(ld, type, false, 0, 0, 0, gpa);
 }
 
+/* ---- pipelined contents hashing ---- */
+
+#define PIPE_RING 256u /* contents digests in flight (12 KiB) */
+
+typedef struct ld_pipe {
+        const uint8_t *data;
+        size_t n;                     /* pages in the run */
+        atomic_size_t next;           /* next page to claim */
+        atomic_size_t chained;        /* pages chained so far */
+        atomic_int failed;
+        atomic_size_t ready[PIPE_RING]; /* page index + 1 whose digest the slot holds */
+        uint8_t digest[PIPE_RING][CP_SNP_LD_SIZE];
+} ld_pipe;
+
+static unsigned online_cpus(void) {
+        cpu_set_t set;
+        if (sched_getaffinity(0, sizeof(set), &set) == 0)
+                return (unsigned) CPU_COUNT(&set);
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        return n > 0 ? (unsigned) n : 1;
+}
+
+static bool use_pipeline(const cp_snp_ld *ld, size_t pages) {
+        switch (ld->threads) {
+        case 1:
+                return false;
+        case 2:
+                return pages >= 2;
+        default:
+                return pages >= CP_SNP_PIPELINE_MIN_PAGES && online_cpus() >= 2;
+        }
+}
+
+/* Claim the lowest unclaimed page below limit. */
+static bool pipe_claim(ld_pipe *p, size_t limit, size_t *ret) {
+        size_t i = atomic_load_explicit(&p->next, memory_order_relaxed);
+        do {
+                if (i >= p->n || i >= limit)
+                        return false;
+        } while (!atomic_compare_exchange_weak_explicit(&p->next, &i, i + 1, memory_order_relaxed,
+                                                        memory_order_relaxed));
+        *ret = i;
+        return true;
+}
+
+/* Hash page i into its slot and publish it.  No cp_error here: the helper
+ * thread's error state would be lost. */
+static bool pipe_hash(ld_pipe *p, size_t i) {
+        size_t slot = i % PIPE_RING;
+        SHA512_CTX c;
+        if (SHA384_Init(&c) != 1 || SHA384_Update(&c, p->data + i * CP_SNP_PAGE_SIZE, CP_SNP_PAGE_SIZE) != 1 ||
+            SHA384_Final(p->digest[slot], &c) != 1) {
+                atomic_store(&p->failed, 1);
+                return false;
+        }
+        atomic_store_explicit(&p->ready[slot], i + 1, memory_order_release);
+        return true;
+}
+
+static void *pipe_helper(void *arg) {
+        ld_pipe *p = arg;
+        unsigned idle = 0;
+        while (!atomic_load_explicit(&p->failed, memory_order_relaxed)) {
+                size_t i;
+                size_t limit = atomic_load_explicit(&p->chained, memory_order_acquire) + PIPE_RING;
+                if (pipe_claim(p, limit, &i)) {
+                        if (!pipe_hash(p, i))
+                                break;
+                        idle = 0;
+                        continue;
+                }
+                if (atomic_load_explicit(&p->next, memory_order_relaxed) >= p->n)
+                        break; /* everything claimed */
+                /* the ring is full: the chaining thread is behind (descheduled) */
+                if (++idle > 64)
+                        sched_yield();
+        }
+        return NULL;
+}
+
+/* *ret_used: false (and nothing done) if the helper thread could not be
+ * created; the caller then hashes single-threaded. */
+static int update_pages_pipelined(cp_snp_ld *ld, cp_snp_page_type type, uint64_t gpa, const uint8_t *data,
+                                  size_t n, bool *ret_used) {
+        ld_pipe *p = calloc(1, sizeof(*p));
+        pthread_t helper;
+        int r = 0;
+
+        *ret_used = false;
+        if (!p)
+                return 0; /* fall back: needs no memory */
+        p->data = data;
+        p->n = n;
+        if (pthread_create(&helper, NULL, pipe_helper, p) != 0) {
+                free(p);
+                return 0;
+        }
+        *ret_used = true;
+        unsigned idle = 0;
+        for (size_t c = 0; c < n;) {
+                size_t slot = c % PIPE_RING, i;
+                if (atomic_load_explicit(&p->ready[slot], memory_order_acquire) == c + 1) {
+                        memcpy(ld->info + PI_CONTENTS, p->digest[slot], CP_SNP_LD_SIZE);
+                        if ((r = chain(ld, type, false, 0, 0, 0, gpa + (uint64_t) c * CP_SNP_PAGE_SIZE)) < 0)
+                                break;
+                        c++;
+                        atomic_store_explicit(&p->chained, c, memory_order_release);
+                        idle = 0;
+                        continue;
+                }
+                if (atomic_load_explicit(&p->failed, memory_order_relaxed)) {
+                        r = CP_ERROR(CP_ECRYPTO, "SHA-384 failed");
+                        break;
+                }
+                /* page c is not hashed yet: hash the next unclaimed page
+                 * (c itself if the helper has not got to it) */
+                if (pipe_claim(p, c + PIPE_RING, &i)) {
+                        if (!pipe_hash(p, i)) {
+                                r = CP_ERROR(CP_ECRYPTO, "SHA-384 failed");
+                                break;
+                        }
+                        continue;
+                }
+                /* the helper is hashing page c */
+                if (++idle > 64)
+                        sched_yield();
+        }
+        if (r < 0) { /* stop the helper */
+                atomic_store(&p->failed, 1);
+                atomic_store(&p->next, n);
+        }
+        pthread_join(helper, NULL);
+        cp_wipe(p, sizeof(*p));
+        free(p);
+        return r;
+}
+
 int cp_snp_ld_update_page(cp_snp_ld *ld, cp_snp_page_type type, uint64_t gpa, const uint8_t *page) {
         return cp_snp_ld_update_pages(ld, type, gpa, page, CP_SNP_PAGE_SIZE);
 }
@@ -155,6 +320,16 @@ int cp_snp_ld_update_pages(cp_snp_ld *ld, cp_snp_page_type type, uint64_t gpa, c
                 return r;
         if (len / CP_SNP_PAGE_SIZE > 0 && gpa + (len - CP_SNP_PAGE_SIZE) < gpa)
                 return CP_ERROR(CP_EINVAL, "page range wraps the address space");
+        if (has_contents(type) && use_pipeline(ld, len / CP_SNP_PAGE_SIZE)) {
+                bool used = false;
+                r = update_pages_pipelined(ld, type, gpa, data, len / CP_SNP_PAGE_SIZE, &used);
+                if (r < 0 || used) {
+                        if (used && ld->threads_used < 2)
+                                ld->threads_used = 2;
+                        return r;
+                }
+                /* no helper thread could be created: single-threaded below */
+        }
         for (size_t off = 0; off < len; off += CP_SNP_PAGE_SIZE) {
                 /* data is only dereferenced for types with contents */
                 if ((r = update_page(ld, type, gpa + off, has_contents(type) ? data + off : NULL)) < 0)
@@ -457,6 +632,10 @@ static int measure_svsm(cp_snp_ld *ld, const cp_snp_measure_params *p) {
 }
 
 int cp_snp_measure(const cp_snp_measure_params *p, uint8_t ret[CP_SNP_LD_SIZE]) {
+        return cp_snp_measure_ex(p, ret, NULL);
+}
+
+int cp_snp_measure_ex(const cp_snp_measure_params *p, uint8_t ret[CP_SNP_LD_SIZE], unsigned *ret_threads_used) {
         if (!p || !ret)
                 return CP_ERROR(CP_EINVAL, "cp_snp_measure: NULL argument");
         int r = check_params(p);
@@ -470,6 +649,10 @@ int cp_snp_measure(const cp_snp_measure_params *p, uint8_t ret[CP_SNP_LD_SIZE]) 
         cp_snp_ld *ld = NULL;
         if ((r = cp_snp_ld_new(p->mode == CP_SNP_MODE_SNP ? p->ovmf_hash : NULL, &ld)) < 0)
                 return r;
+        if ((r = cp_snp_ld_set_threads(ld, p->threads)) < 0) {
+                cp_snp_ld_free(ld);
+                return r;
+        }
         switch (p->mode) {
         case CP_SNP_MODE_OVMF_HASH:
                 r = cp_snp_ld_update_pages(ld, CP_SNP_PAGE_NORMAL, UINT64_C(0x100000000) - p->ovmf_len, p->ovmf,
@@ -485,8 +668,11 @@ int cp_snp_measure(const cp_snp_measure_params *p, uint8_t ret[CP_SNP_LD_SIZE]) 
                 r = CP_ERROR(CP_EINTERNAL, "unreachable mode");
                 break;
         }
-        if (r >= 0)
+        if (r >= 0) {
                 cp_snp_ld_get(ld, ret);
+                if (ret_threads_used)
+                        *ret_threads_used = cp_snp_ld_threads_used(ld);
+        }
         cp_snp_ld_free(ld);
         return r;
 }

@@ -424,6 +424,10 @@ static int summarize(const cp_tcg_spec_id *spec, const cp_tcg_event *e, json_t *
         int r;
 
         switch (e->type) {
+        case CP_EV_NO_ACTION: /* not extended: StartupLocality, SP800-155, NvIndexInstance, ... */
+                if (is_startup_locality(e) && e->data_len == sizeof(startup_locality_sig) + 1)
+                        return obj_set(o, "startupLocality", json_integer(e->data[sizeof(startup_locality_sig)]));
+                return obj_set(o, "signature", text_value(e->data, e->data_len < 16 ? e->data_len : 16, false));
         case CP_EV_SEPARATOR:
                 if (e->data_len != 4)
                         return -1;
@@ -485,7 +489,7 @@ static int summarize(const cp_tcg_spec_id *spec, const cp_tcg_event *e, json_t *
                         return -1;
                 if ((r = obj_set(o, "imageLength", json_integer((json_int_t) (b & INT64_MAX)))) < 0)
                         return r;
-                return obj_set(o, "devicePathLength", json_integer((json_int_t) n));
+                return n ? obj_set(o, "devicePathLength", json_integer((json_int_t) n)) : 0;
         case CP_EV_EFI_PLATFORM_FIRMWARE_BLOB:
         case CP_EV_EFI_PLATFORM_FIRMWARE_BLOB2:
                 if (e->type == CP_EV_EFI_PLATFORM_FIRMWARE_BLOB2) {
@@ -539,10 +543,18 @@ static bool data_verified(const cp_tcg_event *e, const cp_tcg_digest *dg) {
         return false;
 }
 
+/* Is the shown text exactly the event data (less one trailing NUL)? */
+static bool text_exact(const cp_tcg_event *e, const char *t) {
+        size_t n = e->data_len, tl = strlen(t);
+        if (n > 0 && e->data[n - 1] == 0)
+                n--;
+        return n == tl && memcmp(e->data, t, n) == 0;
+}
+
 int cp_tcg_eventlog_claims(const cp_tcg_eventlog *l, uint32_t pcr_mask, json_t **ret) {
         _cleanup_(json_decrefp) json_t *root = NULL;
-        json_t *banks, *replayed, *pcrs, *ipl;
-        size_t unverified = 0, n_ipl = 0;
+        json_t *banks, *replayed, *pcrs, *seps;
+        size_t unverified = 0;
         uint32_t present = 0;
         bool sb_seen = false;
         int sb_value = 0, r;
@@ -552,7 +564,7 @@ int cp_tcg_eventlog_claims(const cp_tcg_eventlog *l, uint32_t pcr_mask, json_t *
         root = json_object();
         if (!root || obj_set(root, "banks", banks = json_array()) < 0 ||
             obj_set(root, "replayedPcrs", replayed = json_array()) < 0 || obj_set(root, "pcrs", pcrs = json_object()) < 0 ||
-            obj_set(root, "ipl", ipl = json_array()) < 0 || !banks || !replayed || !pcrs || !ipl)
+            obj_set(root, "separators", seps = json_array()) < 0 || !banks || !replayed || !pcrs || !seps)
                 return cp_error_oom();
         for (size_t i = 0; i < l->spec.n_algs; i++) {
                 const char *bn = bank_name(l->spec.algs[i].alg);
@@ -572,57 +584,60 @@ int cp_tcg_eventlog_claims(const cp_tcg_eventlog *l, uint32_t pcr_mask, json_t *
                         continue;
                 }
                 present |= 1u << e->pcr;
-                snprintf(key, sizeof(key), "%u", e->pcr);
-                json_t *list = json_object_get(pcrs, key);
-                if (!list && obj_set(pcrs, key, list = json_array()) < 0)
-                        return cp_error_oom();
                 const cp_tcg_digest *dg = &e->digests[0];
                 for (size_t k = 0; k < e->n_digests; k++)
                         if (e->digests[k].alg == CP_TPM_ALG_SHA256)
                                 dg = &e->digests[k];
+                /* the usual separator (00000000, digest of exactly that) is listed compactly */
+                static const uint8_t zero4[4];
+                if (e->type == CP_EV_SEPARATOR && e->data_len == 4 && memcmp(e->data, zero4, 4) == 0 &&
+                    data_verified(e, dg)) {
+                        if (json_array_append_new(seps, json_integer(e->pcr)) < 0)
+                                return cp_error_oom();
+                        continue;
+                }
+                snprintf(key, sizeof(key), "%u", e->pcr);
+                json_t *list = json_object_get(pcrs, key);
+                if (!list && obj_set(pcrs, key, list = json_array()) < 0)
+                        return cp_error_oom();
                 const char *tn = cp_tcg_event_type_name(e->type);
                 if (!tn) {
                         snprintf(typebuf, sizeof(typebuf), "0x%08x", e->type);
                         tn = typebuf;
                 }
-                char hex[2 * CP_TCG_DIGEST_MAX + 1];
-                cp_hex_encode(dg->digest, dg->len, hex);
-                json_t *ev = json_pack("{s:s,s:s}", "type", tn, "digest", hex), *data = json_object();
-                if (!ev || !data || json_array_append_new(list, ev) < 0) {
-                        json_decref(ev);
-                        json_decref(data);
+                json_t *ev = json_pack("{s:s}", "type", tn);
+                if (!ev || json_array_append_new(list, ev) < 0)
                         return cp_error_oom();
-                }
-                if (obj_set(ev, "data", data) < 0)
-                        return cp_error_oom();
-                if (obj_set(data, "size", json_integer((json_int_t) e->data_len)) < 0)
-                        return cp_error_oom();
-                if (summarize(&l->spec, e, data, &sb_seen, &sb_value) < 0) {
-                        if (obj_set(data, "malformed", json_true()) < 0)
+                if (summarize(&l->spec, e, ev, &sb_seen, &sb_value) < 0) {
+                        if (obj_set(ev, "malformed", json_true()) < 0)
                                 return cp_error_oom();
                         cp_error_clear();
                 }
-                json_t *text = json_object_get(data, "text");
+                bool show_digest = e->type != CP_EV_NO_ACTION; /* its digests are zero */
+                json_t *text = json_object_get(ev, "text");
                 if (text) {
                         bool v = data_verified(e, dg);
-                        if (obj_set(data, "dataVerified", json_boolean(v)) < 0)
+                        const char *t = json_string_value(text);
+                        /* the text is the measured data itself: its digest says nothing more
+                         * (a text without "digest" is measured; with one, dataVerified says) */
+                        show_digest = !(v && text_exact(e, t));
+                        if (show_digest && obj_set(ev, "dataVerified", json_boolean(v)) < 0)
                                 return cp_error_oom();
-                        if (e->type == CP_EV_IPL) {
-                                const char *t = json_string_value(text);
-                                if (v && strncmp(t, "kernel_cmdline: ", 16) == 0 &&
-                                    (r = obj_set(root, "kernelCmdline", json_string(t + 16))) < 0)
-                                        return r;
-                                if (n_ipl++ < CP_MAX_TCG_IPL_CLAIMS && json_array_append(ipl, text) < 0)
-                                        return cp_error_oom();
-                        }
+                        if (e->type == CP_EV_IPL && v && strncmp(t, "kernel_cmdline: ", 16) == 0 &&
+                            (r = obj_set(root, "kernelCmdline", json_string(t + 16))) < 0)
+                                return r;
                 }
+                char hex[2 * CP_TCG_DIGEST_MAX + 1];
+                cp_hex_encode(dg->digest, dg->len, hex);
+                if ((show_digest && obj_set(ev, "digest", json_string(hex)) < 0) ||
+                    (json_object_size(ev) == 1 && obj_set(ev, "size", json_integer((json_int_t) e->data_len)) < 0))
+                        return cp_error_oom();
         }
         for (unsigned i = 0; i < CP_TCG_PCR_COUNT; i++)
                 if ((present & (1u << i)) && json_array_append_new(replayed, json_integer(i)) < 0)
                         return cp_error_oom();
         if (obj_set(root, "eventCount", json_integer((json_int_t) l->n)) < 0 ||
             obj_set(root, "unverifiedEvents", json_integer((json_int_t) unverified)) < 0 ||
-            (n_ipl > CP_MAX_TCG_IPL_CLAIMS && obj_set(root, "iplTruncated", json_true()) < 0) ||
             (sb_seen && obj_set(root, "secureBoot", json_boolean(sb_value == 1)) < 0))
                 return cp_error_oom();
         *ret = TAKE_PTR(root);

@@ -25,6 +25,7 @@
 
 #include "basic/cleanup.h"
 #include "confpool/snp_cert.h"
+#include "confpool/snp_measure.h"
 #include "confpool/snp_report.h"
 
 /* ---- guest messages (SEV-SNP Firmware ABI, "Guest Messages") ----------- */
@@ -186,11 +187,40 @@ CP_WUR int cp_amdsp_kds_start(cp_amdsp *sp, const char *bind_addr, uint16_t port
 
 /* ---- guests ------------------------------------------------------------- */
 
+/*
+ * A launch, as the hypervisor describes it to SNP_LAUNCH_START /
+ * SNP_LAUNCH_UPDATE / SNP_LAUNCH_FINISH.
+ *
+ * MEASUREMENT: with `measure` set, the AMD-SP computes the launch digest
+ * itself with cp_snp_measure() from the image and launch parameters (modes
+ * snp, snp:ovmf-hash, snp:svsm), the way the firmware hashes the pages the
+ * hypervisor adds; `measurement` must then be all zero (CP_EINVAL).  If
+ * measure->ovmf is NULL the firmware is read from ovmf_path.  Without
+ * `measure`, `measurement` is taken as given: it is the caller's claim, and
+ * nothing binds it to any image.
+ *
+ * ID block: with id_block / id_auth set (the 96-byte ID block and the
+ * 4096-byte ID authentication information of snp_idblock.h), the AMD-SP
+ * verifies them as SNP_LAUNCH_FINISH does (cp_snp_id_auth_verify against the
+ * launch digest; the block's POLICY must equal `policy`) and reports
+ * ID_KEY_DIGEST, AUTHOR_KEY_DIGEST, AUTHOR_KEY_EN (set when the ID auth
+ * carries an author key), FAMILY_ID, IMAGE_ID and GUEST_SVN from them.  The
+ * direct fields below (has_id_block .. guest_svn) are then ignored unless
+ * non-zero, in which case they must equal the verified values (CP_EBINDING).
+ * Without id_block, has_id_block and the digests are the caller's claim,
+ * reported unchecked.
+ */
 typedef struct cp_amdsp_launch {
         uint64_t policy;               /* GUEST_POLICY (bit 17 must be set) */
-        uint8_t measurement[48];       /* launch digest (from snp_measure.h, computed elsewhere) */
+        const cp_snp_measure_params *measure; /* borrowed; NULL: use measurement[] */
+        const char *ovmf_path;         /* firmware file when measure->ovmf is NULL */
+        uint8_t measurement[48];       /* launch digest claimed by the caller (measure NULL) */
         uint8_t host_data[32];
-        bool has_id_block;             /* ID block accepted at launch: digests below are reported */
+        const uint8_t *id_block;       /* CP_SNP_ID_BLOCK_SIZE bytes, or NULL */
+        size_t id_block_len;
+        const uint8_t *id_auth;        /* CP_SNP_ID_AUTH_SIZE bytes, or NULL */
+        size_t id_auth_len;
+        bool has_id_block;             /* claimed ID block (id_block NULL): digests below are reported */
         uint8_t id_key_digest[48];
         uint8_t author_key_digest[48];
         bool author_key_en;
@@ -201,9 +231,16 @@ typedef struct cp_amdsp_launch {
                                         * secrets page handed out (as an SVSM does with VMPCK0) */
 } cp_amdsp_launch;
 
-/* Launch a guest: random VMPCK0-3 and REPORT_ID, LAUNCH_TCB = current TCB.
- * Persisted in dir/guests/<handle>.json (0600).  ret_secrets receives the
- * guest's secrets page. */
+/* Launch a guest: MEASUREMENT and ID block as above, random VMPCK0-3 and
+ * REPORT_ID, LAUNCH_TCB = current TCB.  Persisted in dir/guests/<handle>.json
+ * (0600; the resulting digests and IDs, not the borrowed inputs).
+ * ret_secrets receives the guest's secrets page.  Refusals: CP_EINVAL (bad
+ * policy or arguments, SEV/SEV-ES mode, an ID block without ID auth or vice
+ * versa), measurement errors of cp_snp_measure(), ID block errors of
+ * cp_snp_id_auth_verify() (CP_ESIG bad signature, CP_EBINDING the block was
+ * signed for another launch digest, CP_EFORMAT/CP_EMBZ/CP_EVERSION/...
+ * malformed), CP_EPOLICY (ID block policy differs from the launch policy, or
+ * the policy needs what the host lacks). */
 CP_WUR int cp_amdsp_launch_guest(cp_amdsp *sp, const cp_amdsp_launch *l, uint32_t *ret_handle,
                                  uint8_t ret_secrets[CP_SNP_SECRETS_PAGE_SIZE]);
 

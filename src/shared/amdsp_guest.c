@@ -19,6 +19,7 @@
 #include "basic/codec.h"
 #include "basic/fileio.h"
 #include "basic/limits.h"
+#include "confpool/snp_idblock.h"
 #include "libconfpool/ossl-util.h"
 #include "shared/amdsp-internal.h"
 
@@ -232,6 +233,65 @@ static int next_handle(cp_amdsp *sp, uint32_t *ret) {
         return 0;
 }
 
+static bool all_zero(const uint8_t *p, size_t n) {
+        uint8_t acc = 0;
+        for (size_t i = 0; i < n; i++)
+                acc |= p[i];
+        return acc == 0;
+}
+
+/* SNP_LAUNCH_UPDATE: the launch digest from the image and launch parameters. */
+static int launch_measure(const cp_amdsp_launch *l, uint8_t ret[48]) {
+        _cleanup_free_ uint8_t *fw = NULL;
+        cp_snp_measure_params p = *l->measure;
+        int r;
+
+        if (!all_zero(l->measurement, sizeof(l->measurement)))
+                return CP_ERROR(CP_EINVAL, "launch: both a claimed measurement and measurement parameters given");
+        if (p.mode == CP_SNP_MODE_SEV || p.mode == CP_SNP_MODE_SEV_ES)
+                return CP_ERROR(CP_EINVAL, "launch: an SNP guest needs mode snp, snp:ovmf-hash or snp:svsm");
+        if (!p.ovmf) {
+                if (!l->ovmf_path)
+                        return CP_ERROR(CP_EINVAL, "launch: no firmware image (measure->ovmf or ovmf_path)");
+                if ((r = cp_read_file(l->ovmf_path, CP_MAX_FIRMWARE_SIZE, &fw, &p.ovmf_len)) < 0)
+                        return r;
+                p.ovmf = fw;
+        }
+        if ((r = cp_snp_measure(&p, ret)) < 0)
+                return cp_error_wrap("launch measurement");
+        return 0;
+}
+
+/* SNP_LAUNCH_FINISH: verify the ID block against the launch digest and
+ * policy; on success *out carries the reported ID fields. */
+static int launch_id_block(const cp_amdsp_launch *l, cp_amdsp_launch *out) {
+        cp_snp_id_auth_result res;
+        int r;
+
+        if (!l->id_block || !l->id_auth)
+                return CP_ERROR(CP_EINVAL, "launch: an ID block needs its ID authentication information and vice versa");
+        if (l->has_id_block || !all_zero(l->id_key_digest, 48) || !all_zero(l->author_key_digest, 48))
+                return CP_ERROR(CP_EINVAL, "launch: both a claimed and a signed ID block given");
+        r = cp_snp_id_auth_verify(l->id_block, l->id_block_len, l->id_auth, l->id_auth_len, out->measurement, &res);
+        if (r < 0)
+                return cp_error_wrap("launch refused: ID block does not verify");
+        if (res.block.policy != l->policy)
+                return CP_ERROR(CP_EPOLICY, "launch refused: ID block policy 0x%llx differs from the launch policy 0x%llx",
+                                (unsigned long long) res.block.policy, (unsigned long long) l->policy);
+        if ((!all_zero(l->family_id, 16) && !cp_ct_eq(l->family_id, res.block.family_id, 16)) ||
+            (!all_zero(l->image_id, 16) && !cp_ct_eq(l->image_id, res.block.image_id, 16)) ||
+            (l->guest_svn != 0 && l->guest_svn != res.block.guest_svn))
+                return CP_ERROR(CP_EBINDING, "launch refused: family ID, image ID or guest SVN differ from the ID block");
+        out->has_id_block = true;
+        memcpy(out->id_key_digest, res.id_key_digest, 48);
+        out->author_key_en = res.has_author_key;
+        memcpy(out->author_key_digest, res.author_key_digest, 48);
+        memcpy(out->family_id, res.block.family_id, 16);
+        memcpy(out->image_id, res.block.image_id, 16);
+        out->guest_svn = res.block.guest_svn;
+        return 0;
+}
+
 int cp_amdsp_launch_guest(cp_amdsp *sp, const cp_amdsp_launch *l, uint32_t *ret_handle,
                           uint8_t ret_secrets[CP_SNP_SECRETS_PAGE_SIZE]) {
         char dir[4096];
@@ -252,18 +312,33 @@ int cp_amdsp_launch_guest(cp_amdsp *sp, const cp_amdsp_launch *l, uint32_t *ret_
         if ((l->policy & CP_SNP_POLICY_SMT) == 0 && (sp->platform_info & CP_SNP_PLATFORM_SMT_EN))
                 return CP_ERROR(CP_EPOLICY, "guest policy forbids SMT, which the host has enabled");
 
+        if (!l->measure && l->ovmf_path)
+                return CP_ERROR(CP_EINVAL, "launch: ovmf_path without measurement parameters");
+
+        /* Resolve the launch before taking the lock: hashing the image is the
+         * slow part.  The stored copy holds no borrowed pointers. */
+        cp_amdsp_launch rl = *l;
+        rl.measure = NULL;
+        rl.ovmf_path = NULL;
+        rl.id_block = rl.id_auth = NULL;
+        rl.id_block_len = rl.id_auth_len = 0;
+        if (l->measure && (r = launch_measure(l, rl.measurement)) < 0)
+                return r;
+        if ((l->id_block || l->id_auth) && (r = launch_id_block(l, &rl)) < 0)
+                return r;
+
         amdsp_guest *g = calloc(1, sizeof(*g));
         if (!g)
                 return cp_error_oom();
-        g->launch = *l;
-        if (!l->has_id_block) {
+        g->launch = rl;
+        if (!rl.has_id_block) {
                 memset(g->launch.id_key_digest, 0, 48);
                 memset(g->launch.author_key_digest, 0, 48);
                 memset(g->launch.family_id, 0, 16);
                 memset(g->launch.image_id, 0, 16);
                 g->launch.author_key_en = false;
                 g->launch.guest_svn = 0;
-        } else if (!l->author_key_en)
+        } else if (!rl.author_key_en)
                 memset(g->launch.author_key_digest, 0, 48);
         pthread_mutex_lock(&sp->lock);
         g->launch_tcb = amdsp_tcb_raw(sp);

@@ -752,3 +752,105 @@ TEST(sev_errors) {
         p.mode = CP_SNP_MODE_SEV;
         ASSERT_OK(cp_sev_measure(&p, d));
 }
+
+/* ---- pipelined contents hashing: byte-identical to single-threaded ---- */
+
+static void ld_run(unsigned threads, const uint8_t *seed, cp_snp_page_type type, const uint8_t *data, size_t pages,
+                   uint8_t out[48], unsigned *used) {
+        cp_snp_ld *ld = NULL;
+        ASSERT_OK(cp_snp_ld_new(seed, &ld));
+        ASSERT_OK(cp_snp_ld_set_threads(ld, threads));
+        /* a page before and after the run, so the run starts and ends mid-chain */
+        ASSERT_OK(cp_snp_ld_update_page(ld, CP_SNP_PAGE_ZERO, 0x1000, NULL));
+        ASSERT_OK(cp_snp_ld_update_pages(ld, type, UINT64_C(0x200000), data, pages * CP_SNP_PAGE_SIZE));
+        ASSERT_OK(cp_snp_ld_update_page(ld, CP_SNP_PAGE_NORMAL, 0x2000, data));
+        ASSERT_U64_EQ(cp_snp_ld_count(ld), pages + 2);
+        cp_snp_ld_get(ld, out);
+        *used = cp_snp_ld_threads_used(ld);
+        cp_snp_ld_free(ld);
+}
+
+TEST(pipelined_odd_sizes) {
+        static const size_t sizes[] = { 1, 2, 3, 17, 63, 64, 65, 255, 256, 257, 511, 513, 777, 1025 };
+        size_t max = 1025 * CP_SNP_PAGE_SIZE;
+        uint8_t *data = malloc(max), seed[48], a[48], b[48], c[48];
+        ASSERT_TRUE(data != NULL);
+        uint64_t x = 0x243f6a8885a308d3ull;
+        for (size_t i = 0; i < max; i++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                data[i] = (uint8_t) x;
+        }
+        memset(seed, 0xa5, sizeof(seed));
+        for (size_t k = 0; k < CP_ELEMENTSOF(sizes); k++) {
+                size_t n = sizes[k];
+                unsigned u1, u2, u0;
+                cp_snp_page_type t = k % 2 ? CP_SNP_PAGE_VMSA : CP_SNP_PAGE_NORMAL;
+                ld_run(1, k % 3 ? seed : NULL, t, data, n, a, &u1);
+                ld_run(2, k % 3 ? seed : NULL, t, data, n, b, &u2);
+                ld_run(0, k % 3 ? seed : NULL, t, data, n, c, &u0);
+                ASSERT_MEMEQ(a, b, 48);
+                ASSERT_MEMEQ(a, c, 48);
+                ASSERT_EQ(u1, 1);
+                ASSERT_EQ(u2, n >= 2 ? 2 : 1);
+                if (n < CP_SNP_PIPELINE_MIN_PAGES)
+                        ASSERT_EQ(u0, 1);
+                /* and the same as hashing page by page through cp_snp_ld_update */
+                cp_snp_ld *ld = NULL;
+                ASSERT_OK(cp_snp_ld_new(k % 3 ? seed : NULL, &ld));
+                ASSERT_OK(cp_snp_ld_update_page(ld, CP_SNP_PAGE_ZERO, 0x1000, NULL));
+                for (size_t i = 0; i < n; i++) {
+                        cp_snp_page_info pi = { .type = t, .gpa = 0x200000 + i * CP_SNP_PAGE_SIZE };
+                        sha384(data + i * CP_SNP_PAGE_SIZE, CP_SNP_PAGE_SIZE, pi.contents);
+                        ASSERT_OK(cp_snp_ld_update(ld, &pi));
+                }
+                ASSERT_OK(cp_snp_ld_update_page(ld, CP_SNP_PAGE_NORMAL, 0x2000, data));
+                cp_snp_ld_get(ld, c);
+                cp_snp_ld_free(ld);
+                ASSERT_MEMEQ(a, c, 48);
+        }
+        /* pages without contents never start a helper */
+        cp_snp_ld *ld = NULL;
+        ASSERT_OK(cp_snp_ld_new(NULL, &ld));
+        ASSERT_OK(cp_snp_ld_set_threads(ld, 2));
+        ASSERT_OK(cp_snp_ld_update_pages(ld, CP_SNP_PAGE_ZERO, 0, NULL, 300 * CP_SNP_PAGE_SIZE));
+        ASSERT_EQ(cp_snp_ld_threads_used(ld), 1);
+        ASSERT_ERR(cp_snp_ld_set_threads(ld, 3), CP_EINVAL);
+        ASSERT_ERR(cp_snp_ld_set_threads(NULL, 1), CP_EINVAL);
+        cp_snp_ld_free(ld);
+        free(data);
+}
+
+TEST(pipelined_debian_ovmf) {
+        size_t len = 0;
+        uint8_t *fw = read_debian(&len);
+        cp_snp_measure_params p;
+        cp_snp_measure_params_init(&p);
+        p.ovmf = fw;
+        p.ovmf_len = len;
+        p.vcpu_sig = 0x00a00f11;
+        static const struct {
+                cp_snp_measure_mode mode;
+                unsigned vcpus;
+        } cases[] = { { CP_SNP_MODE_SNP, 1 }, { CP_SNP_MODE_SNP, 64 }, { CP_SNP_MODE_OVMF_HASH, 1 } };
+        for (size_t k = 0; k < CP_ELEMENTSOF(cases); k++) {
+                uint8_t one[48], two[48], aut[48];
+                unsigned u1 = 0, u2 = 0, u0 = 0;
+                p.mode = cases[k].mode;
+                p.vcpus = cases[k].vcpus;
+                p.threads = 1;
+                ASSERT_OK(cp_snp_measure_ex(&p, one, &u1));
+                p.threads = 2;
+                ASSERT_OK(cp_snp_measure_ex(&p, two, &u2));
+                p.threads = 0;
+                ASSERT_OK(cp_snp_measure_ex(&p, aut, &u0));
+                ASSERT_MEMEQ(one, two, 48);
+                ASSERT_MEMEQ(one, aut, 48);
+                ASSERT_EQ(u1, 1);
+                ASSERT_EQ(u2, 2);
+                ASSERT_TRUE(u0 == 1 || u0 == 2);
+        }
+        p.threads = 3;
+        uint8_t d[48];
+        ASSERT_ERR(cp_snp_measure(&p, d), CP_EINVAL);
+        free(fw);
+}

@@ -325,35 +325,51 @@ TEST(claims_from_boot_events) {
         ASSERT_STREQ(json_string_value(json_array_get(json_object_get(c, "banks"), 1)), "sha256");
         ASSERT_STREQ(json_string_value(json_object_get(c, "kernelCmdline")), "/vmlinuz root=/dev/vda1 ro console=ttyS0");
         ASSERT_TRUE(json_is_true(json_object_get(c, "secureBoot")));
-        ASSERT_EQ(json_array_size(json_object_get(c, "ipl")), 2);
-        ASSERT_STREQ(json_string_value(json_array_get(json_object_get(c, "ipl"), 0)), GRUBCMD);
         json_t *rp = json_object_get(c, "replayedPcrs");
         ASSERT_EQ(json_array_size(rp), 8); /* 0..5, 7, 8 */
+        /* plain separators are listed compactly, PCR 6's is not verified */
+        json_t *seps = json_object_get(c, "separators");
+        ASSERT_EQ(json_array_size(seps), 7);
+        ASSERT_EQ(json_integer_value(json_array_get(seps, 6)), 7);
         json_t *pcrs = json_object_get(c, "pcrs");
         ASSERT_TRUE(json_object_get(pcrs, "6") == NULL);
+        ASSERT_EQ(json_array_size(json_object_get(pcrs, "1")), 1); /* the EV_NO_ACTION event; its separator is compact */
+        json_t *p8 = json_object_get(pcrs, "8");
+        ASSERT_EQ(json_array_size(p8), 2);
+        /* measured text: shown without its digest */
+        ASSERT_STREQ(json_string_value(json_object_get(json_array_get(p8, 0), "text")), GRUBCMD);
+        ASSERT_TRUE(json_object_get(json_array_get(p8, 0), "digest") == NULL);
         json_t *p0 = json_object_get(pcrs, "0");
-        ASSERT_EQ(json_array_size(p0), 4); /* locality, CRTM version, blob, separator */
+        ASSERT_EQ(json_array_size(p0), 3); /* locality, CRTM version, blob (the separator is listed compactly) */
         ASSERT_STREQ(json_string_value(json_object_get(json_array_get(p0, 0), "type")), "EV_NO_ACTION");
+        ASSERT_EQ(json_integer_value(json_object_get(json_array_get(p0, 0), "startupLocality")), 3);
+        ASSERT_TRUE(json_object_get(json_array_get(p0, 0), "digest") == NULL);
+        ASSERT_STREQ(json_string_value(json_object_get(json_array_get(json_object_get(pcrs, "1"), 0), "signature")),
+                     "SP800-155 Event");
         json_t *crtm = json_array_get(p0, 1);
         ASSERT_STREQ(json_string_value(json_object_get(crtm, "type")), "EV_S_CRTM_VERSION");
-        ASSERT_STREQ(json_string_value(json_object_get(json_object_get(crtm, "data"), "text")), "EDK II");
-        ASSERT_TRUE(json_is_true(json_object_get(json_object_get(crtm, "data"), "dataVerified")));
+        ASSERT_STREQ(json_string_value(json_object_get(crtm, "text")), "EDK II");
+        ASSERT_TRUE(json_is_true(json_object_get(crtm, "dataVerified"))); /* UCS-2: the digest stays */
         uint8_t d[32];
         char hex[65];
         SHA256(CRTM, sizeof(CRTM), d);
         for (int i = 0; i < 32; i++)
                 snprintf(hex + 2 * i, 3, "%02x", d[i]);
         ASSERT_STREQ(json_string_value(json_object_get(crtm, "digest")), hex);
-        json_t *blob = json_object_get(json_array_get(p0, 2), "data");
+        json_t *blob = json_array_get(p0, 2);
         ASSERT_EQ(json_integer_value(json_object_get(blob, "base")), 0xffc00000);
         ASSERT_EQ(json_integer_value(json_object_get(blob, "length")), 0x00400000);
-        json_t *sb = json_object_get(json_array_get(json_object_get(pcrs, "7"), 0), "data");
+        SHA256(FIRMWARE, sizeof(FIRMWARE), d);
+        for (int i = 0; i < 32; i++)
+                snprintf(hex + 2 * i, 3, "%02x", d[i]);
+        ASSERT_STREQ(json_string_value(json_object_get(blob, "digest")), hex);
+        json_t *sb = json_array_get(json_object_get(pcrs, "7"), 0);
         ASSERT_STREQ(json_string_value(json_object_get(sb, "name")), "SecureBoot");
         ASSERT_STREQ(json_string_value(json_object_get(sb, "guid")), "8be4df61-93ca-11d2-aa0d-00e098032b8c");
-        json_t *img = json_object_get(json_array_get(json_object_get(pcrs, "4"), 1), "data");
+        json_t *img = json_array_get(json_object_get(pcrs, "4"), 0);
         ASSERT_EQ(json_integer_value(json_object_get(img, "imageLength")), sizeof(KERNEL));
         ASSERT_EQ(json_integer_value(json_object_get(img, "devicePathLength")), 4);
-        json_t *act = json_object_get(json_array_get(json_object_get(pcrs, "5"), 1), "data");
+        json_t *act = json_array_get(json_object_get(pcrs, "5"), 0);
         ASSERT_STREQ(json_string_value(json_object_get(act, "text")), "Exit Boot Services Invocation");
         json_decref(c);
         ASSERT_STREQ(cp_tcg_event_type_name(CP_EV_EFI_HANDOFF_TABLES), "EV_EFI_HANDOFF_TABLES");
@@ -374,9 +390,10 @@ TEST(unverified_text_is_marked_and_sanitized) {
         ASSERT_OK(cp_tcg_eventlog_builder_serialize(b, &bytes, &len));
         ASSERT_OK(cp_tcg_eventlog_parse(bytes, len, &l));
         ASSERT_OK(cp_tcg_eventlog_claims(l, 1u << 8, &c));
-        json_t *d = json_object_get(json_array_get(json_object_get(json_object_get(c, "pcrs"), "8"), 0), "data");
+        json_t *d = json_array_get(json_object_get(json_object_get(c, "pcrs"), "8"), 0);
         ASSERT_STREQ(json_string_value(json_object_get(d, "text")), "kernel_cmdline: evil?\"x");
         ASSERT_TRUE(json_is_false(json_object_get(d, "dataVerified")));
+        ASSERT_TRUE(json_object_get(d, "digest") != NULL);
         ASSERT_TRUE(json_object_get(c, "kernelCmdline") == NULL);
         json_decref(c);
 }
@@ -583,6 +600,6 @@ TEST(malformed_event_data_is_flagged_not_fatal) {
         json_t *list = json_object_get(json_object_get(c, "pcrs"), "2");
         ASSERT_EQ(json_array_size(list), CP_ELEMENTSOF(types));
         for (size_t i = 0; i < CP_ELEMENTSOF(types); i++)
-                ASSERT_TRUE(json_is_true(json_object_get(json_object_get(json_array_get(list, i), "data"), "malformed")));
+                ASSERT_TRUE(json_is_true(json_object_get(json_array_get(list, i), "malformed")));
         json_decref(c);
 }

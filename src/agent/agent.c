@@ -1,0 +1,409 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/sha.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "agent/agent.h"
+#include "agent/diskkey.h"
+#include "basic/cleanup.h"
+#include "basic/codec.h"
+#include "basic/fileio.h"
+#include "basic/secure.h"
+#include "shared/amdsp.h"
+#include "shared/httpc.h"
+#include "shared/snp_guest.h"
+#include "shared/vtpm.h"
+
+static volatile sig_atomic_t got_term, got_reattest;
+
+static void on_signal(int sig) {
+        if (sig == SIGUSR1)
+                got_reattest = 1;
+        else
+                got_term = 1;
+}
+
+typedef struct agent {
+        char dir[4096];
+        json_t *cfg;
+        const char *name, *pool, *attestd, *cp;
+        cp_vtpm *tpm;
+        uint8_t ak_n[256];
+        uint32_t ak_e;
+        EVP_PKEY *tee; /* ephemeral, memory only */
+        char *token;
+} agent;
+
+static const char *cfg_str(agent *a, const char *k) {
+        return json_string_value(json_object_get(a->cfg, k));
+}
+
+static void path_of(agent *a, const char *k, char *out, size_t size) {
+        const char *v = cfg_str(a, k);
+        snprintf(out, size, "%s/%s", a->dir, v ? v : "");
+}
+
+static void set_status(agent *a, const char *state, const char *reason) {
+        json_t *j = json_pack("{s:s,s:s,s:I}", "state", state, "reason", reason ? reason : "", "at", (json_int_t) time(NULL));
+        char *txt = j ? json_dumps(j, 0) : NULL;
+        char f[4200];
+        snprintf(f, sizeof f, "%s/status.json", a->dir);
+        if (!txt || cp_write_file(f, txt, strlen(txt), 0644) < 0)
+                cp_error_clear();
+        fprintf(stderr, "confpool-agent %s: %s%s%s\n", a->name ? a->name : "?", state, reason ? ": " : "",
+                reason ? reason : "");
+        free(txt);
+        json_decref(j);
+}
+
+static json_t *rsa_jwk(const char *kid, const char *op, const uint8_t *n, size_t nl, const uint8_t *e, size_t el) {
+        char *nb = malloc(cp_b64_encoded_len(nl, CP_B64_URL) + 1), eb[16];
+        if (!nb)
+                return NULL;
+        cp_b64_encode(n, nl, CP_B64_URL, nb);
+        cp_b64_encode(e, el, CP_B64_URL, eb);
+        json_t *j = json_pack("{s:s,s:[s],s:s,s:s,s:s}", "kid", kid, "key_ops", op, "kty", "RSA", "e", eb, "n", nb);
+        free(nb);
+        return j;
+}
+
+static size_t be_bytes(uint32_t v, uint8_t out[4]) {
+        size_t n = 0;
+        uint8_t tmp[4] = {(uint8_t) (v >> 24), (uint8_t) (v >> 16), (uint8_t) (v >> 8), (uint8_t) v};
+        size_t i = 0;
+        while (i < 3 && tmp[i] == 0)
+                i++;
+        for (; i < 4; i++)
+                out[n++] = tmp[i];
+        return n;
+}
+
+/* Runtime data: Azure's schema, the vTPM AK as HCLAkPub, the TEE key as
+ * "TEEKey", the machine name as vmUniqueId (what the control plane binds). */
+static int runtime_data(agent *a, char **ret) {
+        uint8_t e[4], tn[512], te[8];
+        size_t el = be_bytes(a->ak_e, e), tnl = 0, tel = 0;
+        BIGNUM *bn = NULL, *be = NULL;
+        if (EVP_PKEY_get_bn_param(a->tee, OSSL_PKEY_PARAM_RSA_N, &bn) != 1 ||
+            EVP_PKEY_get_bn_param(a->tee, OSSL_PKEY_PARAM_RSA_E, &be) != 1 || BN_num_bytes(bn) > (int) sizeof tn ||
+            BN_num_bytes(be) > (int) sizeof te) {
+                BN_free(bn);
+                BN_free(be);
+                return CP_ERROR(CP_ECRYPTO, "TEE key parameters");
+        }
+        tnl = (size_t) BN_bn2bin(bn, tn);
+        tel = (size_t) BN_bn2bin(be, te);
+        BN_free(bn);
+        BN_free(be);
+        json_t *keys = json_array();
+        json_array_append_new(keys, rsa_jwk("HCLAkPub", "sign", a->ak_n, sizeof a->ak_n, e, el));
+        json_array_append_new(keys, rsa_jwk("TEEKey", "encrypt", tn, tnl, te, tel));
+        json_t *rt = json_pack("{s:o,s:{s:b,s:b,s:b,s:s}}", "keys", keys, "vm-configuration", "secure-boot", 1,
+                               "tpm-enabled", 1, "console-enabled", 0, "vmUniqueId", a->name);
+        char *txt = rt ? json_dumps(rt, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        json_decref(rt);
+        if (!txt)
+                return cp_error_oom();
+        *ret = txt;
+        return 0;
+}
+
+static char *b64u(const uint8_t *p, size_t n) {
+        char *s = malloc(cp_b64_encoded_len(n, CP_B64_URL) + 1);
+        if (s)
+                cp_b64_encode(p, n, CP_B64_URL, s);
+        return s;
+}
+
+static int post_json(const char *url, const char *bearer, json_t *body, long *ret_status, json_t **ret) {
+        char *txt = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        if (body && !txt)
+                return cp_error_oom();
+        cp_httpc_options ho = {.timeout_ms = 15000, .bearer = bearer};
+        cp_httpc_response resp = {0};
+        int r = cp_httpc_request(&ho, "POST", url, NULL, txt ? txt : "{}", txt ? strlen(txt) : 2, &resp);
+        free(txt);
+        if (r < 0)
+                return r;
+        *ret_status = resp.status;
+        json_t *j = NULL;
+        if (cp_httpc_response_json(&resp, &j) < 0) {
+                cp_error_clear();
+                j = json_object();
+        }
+        cp_httpc_response_clear(&resp);
+        *ret = j;
+        return 0;
+}
+
+static const char *error_message(const json_t *j) {
+        const json_t *e = json_object_get(j, "error");
+        const char *m = json_string_value(json_object_get(e, "message"));
+        return m ? m : "no message";
+}
+
+/* Collect evidence and get an attestation token (a->token). */
+static int attest(agent *a) {
+        _cleanup_free_ char *rt = NULL;
+        _cleanup_free_ uint8_t *secrets = NULL, *evlog = NULL, *attest_b = NULL, *sig = NULL, *nonce = NULL;
+        size_t secrets_len, evlog_len = 0, attest_len, sig_len, nonce_len;
+        char f[4200], url[700];
+        int r = runtime_data(a, &rt);
+        if (r < 0)
+                return r;
+        /* REPORT_DATA = SHA-256(runtime data) || 32 zero bytes */
+        uint8_t report_data[64] = {0};
+        SHA256((const uint8_t *) rt, strlen(rt), report_data);
+        path_of(a, "secrets", f, sizeof f);
+        if ((r = cp_read_file(f, CP_SNP_SECRETS_PAGE_SIZE, &secrets, &secrets_len)) < 0)
+                return r;
+        if (secrets_len != CP_SNP_SECRETS_PAGE_SIZE) {
+                cp_wipe(secrets, secrets_len);
+                return CP_ERROR(CP_EFORMAT, "secrets page of %zu bytes", secrets_len);
+        }
+        cp_snp_guest_options go = {.transport = CP_SNP_TRANSPORT_EMULATED, .socket_path = cfg_str(a, "amdspSocket"),
+                                   .guest_handle = (uint32_t) json_integer_value(json_object_get(a->cfg, "guestHandle")),
+                                   .secrets_page = secrets, .vmpck = 0};
+        const char *transport = cfg_str(a, "snpTransport");
+        if (transport && (r = cp_snp_transport_from_name(transport, &go.transport)) < 0)
+                return r;
+        cp_snp_guest_report rep = {0};
+        r = cp_snp_guest_get_report(&go, report_data, 0, true, &rep);
+        /* the message counters advanced: keep them (even after a failure) */
+        int w = cp_write_file(f, secrets, secrets_len, 0600);
+        cp_wipe(secrets, secrets_len);
+        if (r < 0 || w < 0) {
+                cp_snp_guest_report_clear(&rep);
+                return r < 0 ? cp_error_wrap("SNP report: ") : w;
+        }
+        /* challenge */
+        json_t *resp = NULL;
+        long status;
+        snprintf(url, sizeof url, "%s/challenge", a->attestd);
+        if ((r = post_json(url, NULL, NULL, &status, &resp)) < 0) {
+                cp_snp_guest_report_clear(&rep);
+                return r;
+        }
+        const char *nonce_txt = json_string_value(json_object_get(resp, "nonce"));
+        nonce = nonce_txt ? malloc(cp_b64_decoded_max(strlen(nonce_txt))) : NULL;
+        if (status != 200 || !nonce ||
+            cp_b64_decode(nonce_txt, strlen(nonce_txt), CP_B64_URL, nonce, cp_b64_decoded_max(strlen(nonce_txt)),
+                          &nonce_len) < 0) {
+                json_decref(resp);
+                cp_snp_guest_report_clear(&rep);
+                return CP_ERROR(CP_ENETWORK, "no challenge from the attestation service (HTTP %ld)", status);
+        }
+        char *nonce_copy = strdup(nonce_txt);
+        json_decref(resp);
+        if (!nonce_copy) {
+                cp_snp_guest_report_clear(&rep);
+                return cp_error_oom();
+        }
+        /* quote over the nonce, PCR values, event log */
+        uint8_t pcrs[CP_VTPM_PCRS][32];
+        r = cp_vtpm_quote(a->tpm, nonce, nonce_len, &attest_b, &attest_len, &sig, &sig_len);
+        if (r >= 0)
+                r = cp_vtpm_pcr_read(a->tpm, pcrs);
+        path_of(a, "eventLog", f, sizeof f);
+        if (r >= 0 && cp_read_file(f, 1u << 20, &evlog, &evlog_len) < 0) {
+                cp_error_clear();
+                evlog_len = 0;
+        }
+        if (r < 0) {
+                free(nonce_copy);
+                cp_snp_guest_report_clear(&rep);
+                return r;
+        }
+        json_t *pcr_arr = json_array();
+        for (unsigned i = 0; i < CP_VTPM_PCRS; i++) {
+                char hex[65];
+                cp_hex_encode(pcrs[i], 32, hex);
+                json_array_append_new(pcr_arr, json_string(hex));
+        }
+        char *v_rep = b64u(rep.report, sizeof rep.report),
+             *v_tab = b64u(rep.certs ? rep.certs : (const uint8_t *) "", rep.certs_len),
+             *v_rt = b64u((const uint8_t *) rt, strlen(rt)), *v_msg = b64u(attest_b, attest_len),
+             *v_sig = b64u(sig, sig_len);
+        json_t *body = NULL;
+        if (v_rep && v_tab && v_rt && v_msg && v_sig)
+                body = json_pack("{s:s,s:s,s:s,s:s,s:{s:s,s:s,s:s,s:o}}", "nonce", nonce_copy, "snpReport", v_rep,
+                                 "certTable", v_tab, "runtimeData", v_rt, "quote", "message", v_msg, "signature", v_sig,
+                                 "signatureFormat", "tpmt", "pcrs", pcr_arr);
+        else
+                json_decref(pcr_arr);
+        free(v_rep);
+        free(v_tab);
+        free(v_rt);
+        free(v_msg);
+        free(v_sig);
+        free(nonce_copy);
+        cp_snp_guest_report_clear(&rep);
+        if (!body)
+                return cp_error_oom();
+        if (evlog_len) {
+                char *v = b64u(evlog, evlog_len);
+                if (v)
+                        json_object_set_new(body, "eventLog", json_string(v));
+                free(v);
+        }
+        snprintf(url, sizeof url, "%s/attest/Native", a->attestd);
+        r = post_json(url, NULL, body, &status, &resp);
+        json_decref(body);
+        if (r < 0)
+                return r;
+        const char *tok = json_string_value(json_object_get(resp, "token"));
+        if (status != 200 || !tok) {
+                char msg[600];
+                snprintf(msg, sizeof msg, "%s", error_message(resp));
+                json_decref(resp);
+                return CP_ERROR(CP_EPOLICY, "attestation refused (HTTP %ld): %s", status, msg);
+        }
+        free(a->token);
+        a->token = strdup(tok);
+        json_decref(resp);
+        return a->token ? 0 : cp_error_oom();
+}
+
+/* POST register/heartbeat; 1 accepted, 0 refused (*why), negative error. */
+static int control_plane(agent *a, const char *action, char *why, size_t size) {
+        char url[1600];
+        snprintf(url, sizeof url, "%s%s/machines/%s/%s?api-version=2025-01-01", a->cp, a->pool, a->name, action);
+        json_t *resp = NULL;
+        long status;
+        int r = post_json(url, a->token, NULL, &status, &resp);
+        if (r < 0)
+                return r;
+        if (status == 200) {
+                json_decref(resp);
+                return 1;
+        }
+        snprintf(why, size, "%s refused (HTTP %ld): %s", action, status, error_message(resp));
+        json_decref(resp);
+        return status == 403 || status == 409 || status == 401 ? 0 : CP_ERROR(CP_ENETWORK, "%s", why);
+}
+
+static void sleep_ms(unsigned ms) {
+        struct timespec ts = {ms / 1000, (long) (ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL); /* signals interrupt it */
+}
+
+static int fail(agent *a, const char *step, int r) {
+        char msg[700];
+        snprintf(msg, sizeof msg, "%s: %s", step, cp_error_message());
+        set_status(a, "Failed", msg);
+        return r;
+}
+
+static int run(agent *a) {
+        char f[4200], why[700];
+        int r;
+        set_status(a, "Attesting", NULL);
+        if ((r = cp_vtpm_open(cfg_str(a, "tcti"), &a->tpm)) < 0 || (r = cp_vtpm_create_ak(a->tpm, a->ak_n, &a->ak_e)) < 0)
+                return fail(a, "vTPM", r);
+        a->tee = EVP_RSA_gen(2048);
+        if (!a->tee)
+                return fail(a, "TEE key", CP_ERROR(CP_ECRYPTO, "RSA-2048 generation failed"));
+        if ((r = attest(a)) < 0)
+                return fail(a, "attestation", r);
+
+        set_status(a, "Unlocking", NULL);
+        cp_diskkey_provider dk;
+        path_of(a, "diskKeyStandin", f, sizeof f);
+        cp_diskkey_standin(f, &dk); /* STAND-IN until the key broker (issue 6) */
+        uint8_t key[CP_DISK_KEY_LEN];
+        if ((r = dk.release(dk.userdata, a->token, a->name, key)) < 0)
+                return fail(a, "disk key", r);
+        path_of(a, "disk", f, sizeof f);
+        r = cp_disk_open(f, a->name, key);
+        cp_wipe(key, sizeof key);
+        if (r < 0)
+                return fail(a, "disk", r);
+
+        set_status(a, "Joining", NULL);
+        for (int i = 0;; i++) {
+                r = control_plane(a, "register", why, sizeof why);
+                if (r > 0)
+                        break;
+                if (r == 0) {
+                        set_status(a, "Failed", why);
+                        return CP_ERROR(CP_EPOLICY, "%s", why);
+                }
+                if (i >= 20 || got_term)
+                        return fail(a, "register", r);
+                cp_error_clear();
+                sleep_ms(250);
+        }
+        set_status(a, "Ready", NULL);
+
+        unsigned hb = (unsigned) json_integer_value(json_object_get(a->cfg, "heartbeatMs"));
+        int64_t reattest_s = json_integer_value(json_object_get(a->cfg, "reattestS"));
+        time_t last = time(NULL);
+        while (!got_term) {
+                sleep_ms(hb ? hb : 5000);
+                if (got_term)
+                        break;
+                if (got_reattest || (reattest_s > 0 && time(NULL) - last >= reattest_s)) {
+                        got_reattest = 0;
+                        last = time(NULL);
+                        if ((r = attest(a)) < 0) {
+                                char msg[700];
+                                snprintf(msg, sizeof msg, "re-attestation: %s", cp_error_message());
+                                set_status(a, "Quarantined", msg);
+                                return r;
+                        }
+                }
+                r = control_plane(a, "heartbeat", why, sizeof why);
+                if (r == 0) {
+                        set_status(a, "Quarantined", why);
+                        return CP_ERROR(CP_EPOLICY, "%s", why);
+                }
+                if (r < 0) {
+                        fprintf(stderr, "confpool-agent %s: heartbeat: %s\n", a->name, cp_error_message());
+                        cp_error_clear();
+                }
+        }
+        return 0;
+}
+
+int cp_agent_run(const char *node_dir) {
+        agent a = {0};
+        snprintf(a.dir, sizeof a.dir, "%s", node_dir);
+        struct sigaction sa = {.sa_handler = on_signal};
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGUSR1, &sa, NULL);
+        char f[4200];
+        snprintf(f, sizeof f, "%s/node.json", node_dir);
+        json_error_t je;
+        a.cfg = json_load_file(f, JSON_REJECT_DUPLICATES, &je);
+        if (!a.cfg)
+                return CP_ERROR(CP_EFORMAT, "%s: %s", f, je.text);
+        a.name = cfg_str(&a, "name");
+        a.pool = cfg_str(&a, "pool");
+        a.attestd = cfg_str(&a, "attestd");
+        a.cp = cfg_str(&a, "controlplane");
+        int r;
+        if (!a.name || !a.pool || !a.attestd || !a.cp || !cfg_str(&a, "tcti"))
+                r = CP_ERROR(CP_EFORMAT, "%s: name, pool, attestd, controlplane and tcti are required", f);
+        else
+                r = run(&a);
+        cp_vtpm_close(a.tpm);
+        EVP_PKEY_free(a.tee);
+        if (a.token) {
+                cp_wipe(a.token, strlen(a.token));
+                free(a.token);
+        }
+        json_decref(a.cfg);
+        return r;
+}

@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * confpool az-setup --state-dir DIR [--url URL] [--cloud NAME] [--app-id ID]
+ *                   [--secret-file FILE] [--run]
+ *
+ * Prints (or, with --run, runs) what points the real Azure CLI at a running
+ * confpoold: the REQUESTS_CA_BUNDLE export (the daemon's CA), `az cloud
+ * register` with the daemon's endpoints (the active-directory endpoint ends
+ * in /adfs, so az and MSAL skip Microsoft's instance discovery), `az cloud
+ * set` and `az login --service-principal`.  The secret comes from
+ * --secret-file or $CONFPOOL_SP_SECRET; printed commands refer to
+ * "$CONFPOOL_SP_SECRET" instead of showing it.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "basic/fileio.h"
+#include "basic/secure.h"
+#include "cli/cli.h"
+
+static void usage(FILE *f) {
+        fputs("usage: confpool az-setup --state-dir DIR [--url URL] [--cloud NAME] [--app-id ID]\n"
+              "                         [--secret-file FILE] [--run]\n"
+              "\n"
+              "Prints the commands that make the Azure CLI (az) talk to the confpoold whose\n"
+              "state directory is DIR (its URL from DIR/confpoold.url, its CA DIR/ca.pem):\n"
+              "  export REQUESTS_CA_BUNDLE=DIR/ca.pem\n"
+              "  az cloud register -n NAME --endpoint-resource-manager URL/ ...\n"
+              "  az cloud set -n NAME\n"
+              "  az login --service-principal -u ID -p \"$CONFPOOL_SP_SECRET\" --tenant adfs\n"
+              "\n"
+              "  --url URL           the daemon's https URL (default: DIR/confpoold.url)\n"
+              "  --cloud NAME        the az cloud name (default confpool)\n"
+              "  --app-id ID         service principal (from 'confpoold sp create')\n"
+              "  --secret-file FILE  its secret (default: $CONFPOOL_SP_SECRET)\n"
+              "  --run               run the commands (az from $AZ or PATH) instead of printing them\n",
+              f);
+}
+
+/* Characters that need no shell quoting. */
+static bool plain(const char *s) {
+        return *s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/:._-+=@,[]") == strlen(s);
+}
+
+static void print_arg(const char *s) {
+        if (plain(s)) {
+                fputs(s, stdout);
+                return;
+        }
+        putchar('\'');
+        for (; *s; s++)
+                if (*s == '\'')
+                        fputs("'\\''", stdout);
+                else
+                        putchar(*s);
+        putchar('\'');
+}
+
+static int run(char *const argv[], bool quiet_fail) {
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid < 0)
+                return CP_ERROR(CP_EIO, "fork: %s", strerror(errno));
+        if (pid == 0) {
+                if (quiet_fail) {
+                        FILE *n = freopen("/dev/null", "w", stderr);
+                        (void) n;
+                }
+                execvp(argv[0], argv);
+                fprintf(stderr, "confpool: error: cannot run %s: %s\n", argv[0], strerror(errno));
+                _exit(127);
+        }
+        int st;
+        while (waitpid(pid, &st, 0) < 0)
+                if (errno != EINTR)
+                        return CP_ERROR(CP_EIO, "waitpid: %s", strerror(errno));
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                return CP_ERROR(CP_EIO, "'%s %s %s' failed (exit %d)", argv[0], argv[1], argv[2] ? argv[2] : "",
+                                WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        return 0;
+}
+
+int cp_cmd_az_setup(int argc, char **argv) {
+        static const struct option opts[] = {
+                {"state-dir", required_argument, NULL, 's'}, {"url", required_argument, NULL, 'u'},
+                {"cloud", required_argument, NULL, 'c'},     {"app-id", required_argument, NULL, 'a'},
+                {"secret-file", required_argument, NULL, 'S'}, {"run", no_argument, NULL, 'r'},
+                {"help", no_argument, NULL, 'h'},            {0},
+        };
+        const char *dir = NULL, *url_arg = NULL, *cloud = "confpool", *app = NULL, *secret_file = NULL;
+        bool do_run = false;
+        int c;
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "s:u:c:a:S:rh", opts, NULL)) != -1) {
+                switch (c) {
+                case 's': dir = optarg; break;
+                case 'u': url_arg = optarg; break;
+                case 'c': cloud = optarg; break;
+                case 'a': app = optarg; break;
+                case 'S': secret_file = optarg; break;
+                case 'r': do_run = true; break;
+                case 'h': usage(stdout); return CP_EXIT_OK;
+                default: usage(stderr); return CP_EXIT_USAGE;
+                }
+        }
+        if (!dir || optind != argc || !plain(cloud)) {
+                usage(stderr);
+                return CP_EXIT_USAGE;
+        }
+        char ca[PATH_MAX], path[PATH_MAX], url[512];
+        snprintf(path, sizeof path, "%s/ca.pem", dir);
+        if (!realpath(path, ca)) {
+                fprintf(stderr, "confpool: error: %s: %s (is confpoold running with TLS on this state directory?)\n",
+                        path, strerror(errno));
+                return CP_EXIT_FAILURE;
+        }
+        if (url_arg)
+                snprintf(url, sizeof url, "%s", url_arg);
+        else {
+                uint8_t *b = NULL;
+                size_t n = 0;
+                snprintf(path, sizeof path, "%s/confpoold.url", dir);
+                if (cp_read_file(path, sizeof url - 1, &b, &n) < 0) {
+                        cp_cli_error("reading the daemon URL");
+                        return CP_EXIT_FAILURE;
+                }
+                snprintf(url, sizeof url, "%.*s", (int) n, (const char *) b);
+                free(b);
+        }
+        url[strcspn(url, "\r\n")] = 0;
+        size_t ul = strlen(url);
+        while (ul && url[ul - 1] == '/')
+                url[--ul] = 0;
+        if (strncmp(url, "https://", 8) != 0 || !plain(url)) {
+                fprintf(stderr, "confpool: error: '%s' is not an https URL (az needs TLS: start confpoold with --tls)\n",
+                        url);
+                return CP_EXIT_USAGE;
+        }
+        char rm[600], ad[600], adr[600], graph[600];
+        snprintf(rm, sizeof rm, "%s/", url);
+        snprintf(ad, sizeof ad, "%s/adfs", url);
+        snprintf(adr, sizeof adr, "%s/", url);
+        snprintf(graph, sizeof graph, "%s/graph/", url);
+        char *reg[] = {"az", "cloud", "register", "-n", (char *) cloud, "--endpoint-resource-manager", rm,
+                       "--endpoint-active-directory", ad, "--endpoint-active-directory-resource-id", adr,
+                       "--endpoint-active-directory-graph-resource-id", graph, "--endpoint-management", rm,
+                       "-o", "none", NULL};
+        char *set[] = {"az", "cloud", "set", "-n", (char *) cloud, "-o", "none", NULL};
+        char secret[512] = "";
+        if (do_run && app) {
+                if (secret_file) {
+                        uint8_t *b = NULL;
+                        size_t n = 0;
+                        if (cp_read_file(secret_file, sizeof secret - 1, &b, &n) < 0) {
+                                cp_cli_error("reading the secret");
+                                return CP_EXIT_FAILURE;
+                        }
+                        snprintf(secret, sizeof secret, "%.*s", (int) n, (const char *) b);
+                        cp_wipe(b, n);
+                        free(b);
+                } else if (getenv("CONFPOOL_SP_SECRET"))
+                        snprintf(secret, sizeof secret, "%s", getenv("CONFPOOL_SP_SECRET"));
+                secret[strcspn(secret, "\r\n")] = 0;
+                if (!*secret) {
+                        fprintf(stderr, "confpool: error: --run with --app-id needs --secret-file or $CONFPOOL_SP_SECRET\n");
+                        return CP_EXIT_USAGE;
+                }
+        }
+        char *login[] = {"az", "login", "--service-principal", "-u", (char *) (app ? app : "<APP_ID>"), "-p",
+                         do_run ? secret : "$CONFPOOL_SP_SECRET", "--tenant", "adfs", "-o", "none", NULL};
+        if (!do_run) {
+                printf("export REQUESTS_CA_BUNDLE=");
+                print_arg(ca);
+                putchar('\n');
+                char **cmds[] = {reg, set, login};
+                for (size_t i = 0; i < 3; i++) {
+                        for (size_t j = 0; cmds[i][j] && strcmp(cmds[i][j], "-o") != 0; j++) {
+                                if (j)
+                                        putchar(' ');
+                                if (cmds[i] == login && j == 6)
+                                        fputs("\"$CONFPOOL_SP_SECRET\"", stdout);
+                                else
+                                        print_arg(cmds[i][j]);
+                        }
+                        putchar('\n');
+                }
+                return CP_EXIT_OK;
+        }
+        const char *az = getenv("AZ");
+        if (az && *az)
+                reg[0] = set[0] = login[0] = (char *) az;
+        if (setenv("REQUESTS_CA_BUNDLE", ca, 1) < 0) {
+                fprintf(stderr, "confpool: error: setenv: %s\n", strerror(errno));
+                return CP_EXIT_FAILURE;
+        }
+        /* an existing registration (a restarted daemon, a new port) is updated */
+        int r = run(reg, true);
+        if (r < 0) {
+                cp_error_clear();
+                reg[2] = "update";
+                r = run(reg, false);
+        }
+        if (r >= 0)
+                r = run(set, false);
+        if (r >= 0 && app)
+                r = run(login, false);
+        cp_wipe(secret, sizeof secret);
+        if (r < 0) {
+                cp_cli_error(NULL);
+                return CP_EXIT_FAILURE;
+        }
+        printf("az now targets %s (cloud '%s'); export REQUESTS_CA_BUNDLE=", url, cloud);
+        print_arg(ca);
+        printf(" in your shell before running az.\n");
+        return CP_EXIT_OK;
+}

@@ -1,0 +1,874 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The local compute backend: see cp-backend-local.h and docs/nodes.md. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "basic/cleanup.h"
+#include "basic/codec.h"
+#include "basic/fileio.h"
+#include "basic/secure.h"
+#include "confpool/snp_measure.h"
+#include "controlplane/cp-backend-local.h"
+#include "shared/amdsp.h"
+#include "shared/node_evlog.h"
+#include "shared/vtpm.h"
+
+#define MAX_HOSTS 16
+#define PATH_MAX_ 4096
+
+typedef struct host {
+        char name[32];
+        cp_snp_generation gen;
+        cp_amdsp *sp;
+        char sock[PATH_MAX_];
+        int listen_fd;
+        pthread_t thread;
+        bool running;
+        unsigned nodes;
+} host;
+
+typedef struct node {
+        char name[64];
+        char handle[128];
+        char dir[1200];
+        int host;
+        pid_t agent, swtpm;
+        int exit_status; /* -1 while running */
+        struct node *next;
+} node;
+
+typedef struct local_backend {
+        cp_backend base;
+        cp_local_options o;
+        char state_dir[1024], hosts_dir[1024], agent[PATH_MAX_], swtpm[PATH_MAX_], ovmf[PATH_MAX_];
+        char attestd[512], cp_url[512];
+        pthread_mutex_t lock;
+        host hosts[MAX_HOSTS];
+        size_t n_hosts;
+        node *nodes;
+        volatile bool stop;
+} local_backend;
+
+/* ---- hosts ---------------------------------------------------------------- */
+
+static void *host_thread(void *ud) {
+        host *h = ud;
+        for (;;) {
+                struct pollfd p = {.fd = h->listen_fd, .events = POLLIN};
+                int n = poll(&p, 1, 100);
+                if (!h->running)
+                        break;
+                if (n <= 0)
+                        continue;
+                int fd = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                if (cp_amdsp_serve_conn(h->sp, fd) < 0)
+                        cp_error_clear();
+                close(fd);
+        }
+        return NULL;
+}
+
+static const char *gen_name(cp_snp_generation g) {
+        return g == CP_SNP_GEN_GENOA ? "genoa" : g == CP_SNP_GEN_TURIN ? "turin" : "milan";
+}
+
+/* Default TCBs of freshly created hosts (typical released firmware). */
+static cp_snp_tcb default_tcb(cp_snp_generation g) {
+        if (g == CP_SNP_GEN_GENOA)
+                return (cp_snp_tcb){.bl = 9, .tee = 0, .snp = 21, .ucode = 72};
+        return (cp_snp_tcb){.bl = 4, .tee = 0, .snp = 22, .ucode = 213};
+}
+
+static int host_start(local_backend *b, cp_snp_generation gen, unsigned idx, host *h) {
+        char dir[PATH_MAX_];
+        memset(h, 0, sizeof *h);
+        h->listen_fd = -1;
+        h->gen = gen;
+        snprintf(h->name, sizeof h->name, "host-%s-%u", gen_name(gen), idx);
+        snprintf(dir, sizeof dir, "%s/%s", b->hosts_dir, h->name);
+        cp_amdsp_config cfg = {.generation = gen, .tcb = default_tcb(gen)};
+        int r = cp_amdsp_open(dir, &cfg, &h->sp);
+        if (r < 0)
+                return r;
+        int n = snprintf(h->sock, sizeof h->sock, "%s/nodes/.sp-%s.sock", b->state_dir, h->name);
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        if (n < 0 || (size_t) n >= sizeof sa.sun_path) {
+                h->sp = cp_amdsp_free(h->sp);
+                return CP_ERROR(CP_ETOOBIG, "socket path too long: %s", h->sock);
+        }
+        memcpy(sa.sun_path, h->sock, (size_t) n + 1);
+        unlink(h->sock);
+        h->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (h->listen_fd < 0 || bind(h->listen_fd, (struct sockaddr *) &sa, sizeof sa) < 0 ||
+            listen(h->listen_fd, 64) < 0) {
+                r = CP_ERROR(CP_EIO, "AMD-SP socket %s: %s", h->sock, strerror(errno));
+                if (h->listen_fd >= 0)
+                        close(h->listen_fd);
+                h->sp = cp_amdsp_free(h->sp);
+                return r;
+        }
+        h->running = true;
+        if (pthread_create(&h->thread, NULL, host_thread, h) != 0) {
+                h->running = false;
+                close(h->listen_fd);
+                h->sp = cp_amdsp_free(h->sp);
+                return CP_ERROR(CP_EINTERNAL, "cannot start the AMD-SP thread");
+        }
+        return 0;
+}
+
+/* Opens (creating on first use) the hosts of a generation; lock held. */
+static int hosts_of(local_backend *b, cp_snp_generation gen, size_t *ret_first) {
+        for (size_t i = 0; i < b->n_hosts; i++)
+                if (b->hosts[i].gen == gen) {
+                        *ret_first = i;
+                        return 0;
+                }
+        unsigned n = b->o.hosts_per_generation ? b->o.hosts_per_generation : 2;
+        if (b->n_hosts + n > MAX_HOSTS)
+                return CP_ERROR(CP_ETOOBIG, "too many hosts");
+        size_t first = b->n_hosts;
+        for (unsigned i = 0; i < n; i++) {
+                int r = host_start(b, gen, i, &b->hosts[b->n_hosts]);
+                if (r < 0)
+                        return r;
+                b->n_hosts++;
+        }
+        *ret_first = first;
+        return 0;
+}
+
+/* v6 sizes run on Genoa, the others (v5) on Milan. */
+static cp_snp_generation size_gen(const char *vm_size) {
+        return vm_size && strstr(vm_size, "_v6") ? CP_SNP_GEN_GENOA : CP_SNP_GEN_MILAN;
+}
+
+/* vCPUs from the size name: the digits after the family letters. */
+static unsigned size_vcpus(const char *vm_size) {
+        const char *p = vm_size ? strchr(vm_size, '_') : NULL;
+        if (!p)
+                return 2;
+        while (*p && (*p < '0' || *p > '9'))
+                p++;
+        unsigned v = (unsigned) strtoul(p, NULL, 10);
+        return v >= 1 && v <= 64 ? v : 2;
+}
+
+/* ---- the node image ------------------------------------------------------- */
+
+/* images/<version>/{bootloader,kernel,initrd,cmdline}: small deterministic
+ * stand-ins for a real node image, generated on first use. */
+static int image_dir(local_backend *b, const char *image, char *out, size_t size) {
+        char safe[128];
+        size_t j = 0;
+        for (const char *p = image && *image ? image : "default"; *p && j < sizeof safe - 1; p++)
+                safe[j++] = (char) ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                                                    *p == '.' || *p == '-'
+                                            ? *p
+                                            : '_');
+        safe[j] = 0;
+        snprintf(out, size, "%s/images/%s", b->state_dir, safe);
+        char f[PATH_MAX_ + 32];
+        snprintf(f, sizeof f, "%s/cmdline", out);
+        if (access(f, R_OK) == 0)
+                return 0;
+        char d[PATH_MAX_];
+        snprintf(d, sizeof d, "%s/images", b->state_dir);
+        if ((mkdir(d, 0755) < 0 && errno != EEXIST) || (mkdir(out, 0755) < 0 && errno != EEXIST))
+                return CP_ERROR(CP_EIO, "cannot create %s: %s", out, strerror(errno));
+        static const char *const parts[] = {"bootloader", "kernel", "initrd"};
+        static const size_t sizes[] = {16384, 65536, 32768};
+        for (size_t i = 0; i < 3; i++) {
+                uint8_t *buf = malloc(sizes[i]);
+                if (!buf)
+                        return cp_error_oom();
+                /* SHA-256 counter stream seeded by part and image version */
+                for (size_t off = 0; off < sizes[i]; off += 32) {
+                        char seed[256];
+                        int n = snprintf(seed, sizeof seed, "confpool-node-%s:%s:%zu", parts[i], safe, off);
+                        uint8_t blk[32];
+                        SHA256((const uint8_t *) seed, (size_t) n, blk);
+                        memcpy(buf + off, blk, sizes[i] - off < 32 ? sizes[i] - off : 32);
+                }
+                snprintf(f, sizeof f, "%s/%s", out, parts[i]);
+                int r = cp_write_file(f, buf, sizes[i], 0644);
+                free(buf);
+                if (r < 0)
+                        return r;
+        }
+        char cmd[256];
+        int n = snprintf(cmd, sizeof cmd, "console=ttyS0 root=/dev/mapper/cproot ro confpool.image=%s", safe);
+        snprintf(f, sizeof f, "%s/cmdline", out);
+        return cp_write_file(f, cmd, (size_t) n, 0644);
+}
+
+static int read_all(const char *dir, const char *name, uint8_t **ret, size_t *ret_len) {
+        char f[PATH_MAX_ + 32];
+        snprintf(f, sizeof f, "%s/%s", dir, name);
+        return cp_read_file(f, 64u << 20, ret, ret_len);
+}
+
+/*
+ * The launch measurement of OVMF + kernel/initrd/cmdline.  Debian's OVMF
+ * has no SNP_KERNEL_HASHES section, so the kernel-hash table (QEMU's 176-byte
+ * layout) is measured as one extra NORMAL page at GPA 0x810000 after the
+ * firmware's digest (cp_snp_measure with the generation's vCPU signature).
+ */
+static int measure(local_backend *b, cp_snp_generation gen, unsigned vcpus, const char *kernel_path,
+                   const char *initrd_path, const char *cmdline, uint8_t ret[48]) {
+        _cleanup_free_ uint8_t *fw = NULL;
+        size_t fw_len;
+        int r = cp_read_file(b->ovmf, 64u << 20, &fw, &fw_len);
+        if (r < 0)
+                return r;
+        cp_snp_measure_params p;
+        cp_snp_measure_params_init(&p);
+        p.mode = CP_SNP_MODE_SNP;
+        p.vcpus = vcpus;
+        p.vcpu_sig = gen == CP_SNP_GEN_GENOA ? cp_snp_vcpu_sig(0x19, 0x11, 0) : cp_snp_vcpu_sig(0x19, 0x01, 1);
+        p.ovmf = fw;
+        p.ovmf_len = fw_len;
+        uint8_t ld[48];
+        if ((r = cp_snp_measure(&p, ld)) < 0)
+                return r;
+        cp_snp_kernel_hashes kh;
+        if ((r = cp_snp_kernel_hashes_from_files(kernel_path, initrd_path, cmdline, &kh)) < 0)
+                return r;
+        uint8_t page[4096] = {0};
+        cp_snp_kernel_hashes_table(&kh, page);
+        cp_snp_ld *chain = NULL;
+        if ((r = cp_snp_ld_new(ld, &chain)) < 0)
+                return r;
+        r = cp_snp_ld_update_page(chain, CP_SNP_PAGE_NORMAL, 0x810000, page);
+        if (r >= 0)
+                cp_snp_ld_get(chain, ret);
+        cp_snp_ld_free(chain);
+        return r;
+}
+
+static int local_expected(cp_backend *bb, const cp_node_spec *spec, uint8_t ret[48]) {
+        local_backend *b = (local_backend *) bb;
+        char dir[PATH_MAX_], k[PATH_MAX_ + 16], i[PATH_MAX_ + 16];
+        _cleanup_free_ uint8_t *cmd = NULL;
+        size_t cl;
+        pthread_mutex_lock(&b->lock);
+        int r = image_dir(b, spec->image, dir, sizeof dir);
+        pthread_mutex_unlock(&b->lock);
+        if (r >= 0)
+                r = read_all(dir, "cmdline", &cmd, &cl);
+        if (r < 0)
+                return r;
+        snprintf(k, sizeof k, "%s/kernel", dir);
+        snprintf(i, sizeof i, "%s/initrd", dir);
+        return measure(b, size_gen(spec->vm_size), size_vcpus(spec->vm_size), k, i, (const char *) cmd, ret);
+}
+
+/* ---- processes ------------------------------------------------------------ */
+
+/* fork + exec with stdout/stderr to logfile; only async-signal-safe calls
+ * in the child. */
+static int spawn(char *const argv[], const char *logfile, pid_t *ret) {
+        int log = open(logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (log < 0)
+                return CP_ERROR(CP_EIO, "cannot open %s: %s", logfile, strerror(errno));
+        pid_t pid = fork();
+        if (pid < 0) {
+                close(log);
+                return CP_ERROR(CP_EIO, "fork: %s", strerror(errno));
+        }
+        if (pid == 0) {
+                sigset_t all;
+                sigemptyset(&all);
+                sigprocmask(SIG_SETMASK, &all, NULL);
+                signal(SIGPIPE, SIG_DFL);
+                int nul = open("/dev/null", O_RDONLY);
+                if (nul >= 0)
+                        dup2(nul, 0);
+                dup2(log, 1);
+                dup2(log, 2);
+                setpgid(0, 0);
+                execvp(argv[0], argv);
+                _exit(127);
+        }
+        close(log);
+        *ret = pid;
+        return 0;
+}
+
+static void stop_process(pid_t *pid) {
+        if (*pid <= 0)
+                return;
+        kill(*pid, SIGTERM);
+        for (int i = 0; i < 200; i++) {
+                if (waitpid(*pid, NULL, WNOHANG) == *pid) {
+                        *pid = 0;
+                        return;
+                }
+                struct timespec ts = {0, 10 * 1000000L};
+                nanosleep(&ts, NULL);
+        }
+        kill(*pid, SIGKILL);
+        waitpid(*pid, NULL, 0);
+        *pid = 0;
+}
+
+static int bind_port(uint16_t want, uint16_t *ret) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(want),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t sl = sizeof sa;
+        bool ok = fd >= 0 && bind(fd, (struct sockaddr *) &sa, sizeof sa) == 0 &&
+                  getsockname(fd, (struct sockaddr *) &sa, &sl) == 0;
+        if (fd >= 0)
+                close(fd);
+        if (ok)
+                *ret = ntohs(sa.sin_port);
+        return ok ? 0 : -1;
+}
+
+/* Two free consecutive ports: swtpm's server P and control channel P+1
+ * (the swtpm TCTI expects the control channel there). */
+static int free_port(uint16_t *ret) {
+        for (int i = 0; i < 64; i++) {
+                uint16_t p, q;
+                if (bind_port(0, &p) == 0 && p < 65535 && bind_port((uint16_t) (p + 1), &q) == 0) {
+                        *ret = p;
+                        return 0;
+                }
+        }
+        return CP_ERROR(CP_EIO, "no free port pair for swtpm");
+}
+
+static int wait_port(uint16_t port, pid_t pid) {
+        for (int i = 0; i < 300; i++) {
+                int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port),
+                                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+                int ok = fd >= 0 && connect(fd, (struct sockaddr *) &sa, sizeof sa) == 0;
+                if (fd >= 0)
+                        close(fd);
+                if (ok)
+                        return 0;
+                if (waitpid(pid, NULL, WNOHANG) == pid)
+                        return CP_ERROR(CP_EIO, "swtpm exited during start");
+                struct timespec ts = {0, 10 * 1000000L};
+                nanosleep(&ts, NULL);
+        }
+        return CP_ERROR(CP_EIO, "swtpm did not listen on port %u", port);
+}
+
+/* ---- measured boot -------------------------------------------------------- */
+
+static void put64le(uint8_t *p, uint64_t v) {
+        for (int i = 0; i < 8; i++)
+                p[i] = (uint8_t) (v >> (8 * i));
+}
+
+static int measure_event(cp_vtpm *t, cp_node_evlog *log, unsigned pcr, uint32_t type, const uint8_t digest[32],
+                         const void *data, size_t len) {
+        int r = cp_vtpm_extend(t, pcr, digest);
+        return r < 0 ? r : cp_node_evlog_add(log, pcr, type, digest, data, len);
+}
+
+/* The boot chain as firmware and bootloader measure it (docs/nodes.md). */
+static int measured_boot(local_backend *b, const char *tcti, const char *dir, const char *kernel_path,
+                         const char *identity) {
+        _cleanup_free_ uint8_t *fw = NULL, *bl = NULL, *kern = NULL, *initrd = NULL, *cmd = NULL;
+        size_t fw_len, bl_len, kern_len, initrd_len, cmd_len;
+        int r = cp_read_file(b->ovmf, 64u << 20, &fw, &fw_len);
+        if (r >= 0)
+                r = read_all(dir, "bootloader", &bl, &bl_len);
+        if (r >= 0)
+                r = cp_read_file(kernel_path, 64u << 20, &kern, &kern_len);
+        if (r >= 0)
+                r = read_all(dir, "initrd", &initrd, &initrd_len);
+        if (r >= 0)
+                r = read_all(dir, "cmdline", &cmd, &cmd_len);
+        if (r < 0)
+                return r;
+        cp_vtpm *t = NULL;
+        cp_node_evlog log;
+        if ((r = cp_vtpm_open(tcti, &t)) < 0)
+                return r;
+        if ((r = cp_node_evlog_init(&log)) < 0) {
+                cp_vtpm_close(t);
+                return r;
+        }
+        uint8_t d[32], blob[16], image_ev[32] = {0};
+        SHA256(fw, fw_len, d);
+        put64le(blob, 0x100000000ull - fw_len);
+        put64le(blob + 8, fw_len);
+        r = measure_event(t, &log, 0, CP_EV_EFI_PLATFORM_FIRMWARE_BLOB, d, blob, sizeof blob);
+        static const uint8_t sep[4] = {0};
+        SHA256(sep, sizeof sep, d);
+        for (unsigned pcr = 0; pcr < 8 && r >= 0; pcr++)
+                r = measure_event(t, &log, pcr, CP_EV_SEPARATOR, d, sep, sizeof sep);
+        /* UEFI_IMAGE_LOAD_EVENT without a device path */
+        if (r >= 0) {
+                put64le(image_ev + 8, bl_len);
+                SHA256(bl, bl_len, d);
+                r = measure_event(t, &log, 4, CP_EV_EFI_BOOT_SERVICES_APPLICATION, d, image_ev, sizeof image_ev);
+        }
+        if (r >= 0) {
+                put64le(image_ev + 8, kern_len);
+                SHA256(kern, kern_len, d);
+                r = measure_event(t, &log, 4, CP_EV_EFI_BOOT_SERVICES_APPLICATION, d, image_ev, sizeof image_ev);
+        }
+        if (r >= 0) {
+                SHA256(cmd, cmd_len, d);
+                r = measure_event(t, &log, 8, CP_EV_IPL, d, cmd, cmd_len);
+        }
+        if (r >= 0) {
+                SHA256(initrd, initrd_len, d);
+                r = measure_event(t, &log, 9, CP_EV_IPL, d, "initrd", 7);
+        }
+        if (r >= 0) {
+                SHA256((const uint8_t *) identity, strlen(identity), d);
+                r = measure_event(t, &log, 15, CP_EV_IPL, d, identity, strlen(identity));
+        }
+        cp_vtpm_close(t);
+        if (r >= 0) {
+                char f[PATH_MAX_ + 32];
+                snprintf(f, sizeof f, "%s/eventlog.bin", dir);
+                r = cp_write_file(f, log.buf, log.len, 0644);
+        }
+        cp_node_evlog_done(&log);
+        return r;
+}
+
+/* ---- nodes ---------------------------------------------------------------- */
+
+static node *find_node(local_backend *b, const char *handle) {
+        for (node *n = b->nodes; n; n = n->next)
+                if (strcmp(n->handle, handle) == 0)
+                        return n;
+        return NULL;
+}
+
+static int copy_file(const char *from_dir, const char *to_dir, const char *name) {
+        _cleanup_free_ uint8_t *buf = NULL;
+        size_t len;
+        int r = read_all(from_dir, name, &buf, &len);
+        if (r < 0)
+                return r;
+        char f[PATH_MAX_ + 32];
+        snprintf(f, sizeof f, "%s/%s", to_dir, name);
+        return cp_write_file(f, buf, len, 0644);
+}
+
+/*
+ * The OS disk: a header "CPDISK01" || HMAC-SHA256(key, "confpool-disk:" name)
+ * then the (sparse) volume.  The key comes from a local STAND-IN
+ * (disk-key.standin, 0600) until the key broker (issue 6) provides the
+ * encryption and secure key release; see docs/nodes.md.
+ */
+static int make_disk(const char *dir, const char *name) {
+        uint8_t key[32], hdr[40];
+        if (RAND_bytes(key, sizeof key) != 1)
+                return CP_ERROR(CP_ECRYPTO, "RAND_bytes");
+        char f[PATH_MAX_ + 32], msg[128];
+        int n = snprintf(msg, sizeof msg, "confpool-disk:%s", name);
+        unsigned hl = 32;
+        memcpy(hdr, "CPDISK01", 8);
+        HMAC(EVP_sha256(), key, sizeof key, (const uint8_t *) msg, (size_t) n, hdr + 8, &hl);
+        snprintf(f, sizeof f, "%s/disk-key.standin", dir);
+        int r = cp_write_file(f, key, sizeof key, 0600);
+        cp_wipe(key, sizeof key);
+        if (r < 0)
+                return r;
+        snprintf(f, sizeof f, "%s/disk.img", dir);
+        int fd = open(f, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return CP_ERROR(CP_EIO, "%s: %s", f, strerror(errno));
+        bool ok = write(fd, hdr, sizeof hdr) == (ssize_t) sizeof hdr && ftruncate(fd, 16 << 20) == 0;
+        close(fd);
+        return ok ? 0 : CP_ERROR(CP_EIO, "cannot write %s", f);
+}
+
+static int boot_node(local_backend *b, const cp_node_spec *spec, node *nd) {
+        char img[PATH_MAX_], f[PATH_MAX_ + 64], tcti[128], identity[800];
+        int r = image_dir(b, spec->image, img, sizeof img);
+        if (r < 0)
+                return r;
+        if (mkdir(nd->dir, 0700) < 0 && errno != EEXIST)
+                return CP_ERROR(CP_EIO, "cannot create %s: %s", nd->dir, strerror(errno));
+        static const char *const parts[] = {"bootloader", "kernel", "initrd", "cmdline"};
+        for (size_t i = 0; i < 4; i++)
+                if ((r = copy_file(img, nd->dir, parts[i])) < 0)
+                        return r;
+        cp_local_launch launch = {.debug = false};
+        snprintf(launch.kernel_path, sizeof launch.kernel_path, "%s/kernel", nd->dir);
+        if (b->o.prepare)
+                b->o.prepare(b->o.prepare_userdata, spec, nd->dir, &launch);
+
+        /* placement: the least loaded host of the size's generation */
+        cp_snp_generation gen = size_gen(spec->vm_size);
+        size_t first;
+        if ((r = hosts_of(b, gen, &first)) < 0)
+                return r;
+        size_t best = first;
+        for (size_t i = first; i < b->n_hosts && b->hosts[i].gen == gen; i++)
+                if (b->hosts[i].nodes < b->hosts[best].nodes)
+                        best = i;
+        host *h = &b->hosts[best];
+        nd->host = (int) best;
+
+        /* the vTPM */
+        uint16_t port = 0;
+        if ((r = free_port(&port)) < 0)
+                return r;
+        char state[PATH_MAX_ + 16], server[64], ctrl[64];
+        snprintf(state, sizeof state, "dir=%s/tpm", nd->dir);
+        snprintf(f, sizeof f, "%s/tpm", nd->dir);
+        if (mkdir(f, 0700) < 0 && errno != EEXIST)
+                return CP_ERROR(CP_EIO, "cannot create %s: %s", f, strerror(errno));
+        snprintf(server, sizeof server, "type=tcp,port=%u,bindaddr=127.0.0.1", port);
+        snprintf(ctrl, sizeof ctrl, "type=tcp,port=%u,bindaddr=127.0.0.1", port + 1u);
+        char *const sargv[] = {b->swtpm, "socket", "--tpm2", "--tpmstate", state, "--server", server, "--ctrl", ctrl,
+                               "--flags", "not-need-init,startup-clear", NULL};
+        snprintf(f, sizeof f, "%s/swtpm.log", nd->dir);
+        if ((r = spawn(sargv, f, &nd->swtpm)) < 0)
+                return r;
+        if ((r = wait_port(port, nd->swtpm)) < 0)
+                return r;
+        snprintf(tcti, sizeof tcti, "swtpm:host=127.0.0.1,port=%u", port);
+
+        /* firmware: measured boot into the vTPM */
+        snprintf(identity, sizeof identity, "confpool-node:%s/machines/%s", spec->pool_id, spec->name);
+        if ((r = measured_boot(b, tcti, nd->dir, launch.kernel_path, identity)) < 0)
+                return r;
+
+        /* the SNP launch on the host: measurement of what this node boots */
+        cp_amdsp_launch l = {.policy = 0x30000u | (launch.debug ? (1u << 19) : 0)};
+        _cleanup_free_ uint8_t *cmd = NULL;
+        size_t cl;
+        char initrd[PATH_MAX_ + 16];
+        snprintf(initrd, sizeof initrd, "%s/initrd", nd->dir);
+        if ((r = read_all(nd->dir, "cmdline", &cmd, &cl)) < 0 ||
+            (r = measure(b, gen, size_vcpus(spec->vm_size), launch.kernel_path, initrd, (const char *) cmd,
+                         l.measurement)) < 0)
+                return r;
+        SHA256((const uint8_t *) identity, strlen(identity), l.host_data);
+        uint8_t secrets[CP_SNP_SECRETS_PAGE_SIZE];
+        uint32_t ghandle;
+        if ((r = cp_amdsp_launch_guest(h->sp, &l, &ghandle, secrets)) < 0)
+                return r;
+        snprintf(f, sizeof f, "%s/secrets", nd->dir);
+        r = cp_write_file(f, secrets, sizeof secrets, 0600);
+        cp_wipe(secrets, sizeof secrets);
+        if (r < 0 || (r = make_disk(nd->dir, spec->name)) < 0)
+                return r;
+        h->nodes++;
+
+        /* the agent's configuration and the agent */
+        json_t *cfg = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:I,s:I,s:s}", "name", spec->name, "pool",
+                                spec->pool_id, "attestd", b->attestd, "controlplane", b->cp_url, "tcti", tcti,
+                                "amdspSocket", h->sock, "guestHandle", (json_int_t) ghandle, "secrets", "secrets",
+                                "eventLog", "eventlog.bin", "disk", "disk.img", "diskKeyStandin", "disk-key.standin",
+                                "heartbeatMs", (json_int_t) (b->o.heartbeat_ms ? b->o.heartbeat_ms : 5000),
+                                "reattestS", (json_int_t) (b->o.reattest_s ? b->o.reattest_s : 3600), "host", h->name);
+        char *txt = cfg ? json_dumps(cfg, JSON_SORT_KEYS) : NULL;
+        json_decref(cfg);
+        if (!txt)
+                return cp_error_oom();
+        snprintf(f, sizeof f, "%s/node.json", nd->dir);
+        r = cp_write_file(f, txt, strlen(txt), 0600);
+        free(txt);
+        if (r < 0)
+                return r;
+        char *const aargv[] = {b->agent, "--node-dir", nd->dir, NULL};
+        snprintf(f, sizeof f, "%s/agent.log", nd->dir);
+        return spawn(aargv, f, &nd->agent);
+}
+
+static int local_create(cp_backend *bb, const cp_node_spec *spec, char *ret_handle, size_t size) {
+        local_backend *b = (local_backend *) bb;
+        char handle[128];
+        int n = snprintf(handle, sizeof handle, "local:%s", spec->name);
+        if (n < 0 || (size_t) n >= sizeof handle || (size_t) n >= size)
+                return CP_ERROR(CP_ETOOBIG, "handle too long");
+        pthread_mutex_lock(&b->lock);
+        int r = 0;
+        if (!find_node(b, handle)) {
+                node *nd = calloc(1, sizeof *nd);
+                if (!nd)
+                        r = cp_error_oom();
+                else {
+                        snprintf(nd->name, sizeof nd->name, "%s", spec->name);
+                        snprintf(nd->handle, sizeof nd->handle, "%s", handle);
+                        snprintf(nd->dir, sizeof nd->dir, "%s/nodes/%s", b->state_dir, spec->name);
+                        nd->exit_status = -1;
+                        nd->host = -1;
+                        r = boot_node(b, spec, nd);
+                        /* a node that failed to boot stays listed: its status says why */
+                        if (r < 0) {
+                                char f[PATH_MAX_ + 32], msg[600];
+                                snprintf(msg, sizeof msg, "boot: %s", cp_error_message());
+                                cp_error_clear();
+                                json_t *st = json_pack("{s:s,s:s}", "state", "Failed", "reason", msg);
+                                char *txt = st ? json_dumps(st, 0) : NULL;
+                                snprintf(f, sizeof f, "%s/status.json", nd->dir);
+                                if (txt && cp_write_file(f, txt, strlen(txt), 0644) < 0)
+                                        cp_error_clear();
+                                free(txt);
+                                json_decref(st);
+                                stop_process(&nd->swtpm);
+                                r = 0;
+                        }
+                        nd->next = b->nodes;
+                        b->nodes = nd;
+                }
+        }
+        pthread_mutex_unlock(&b->lock);
+        if (r >= 0)
+                memcpy(ret_handle, handle, (size_t) n + 1);
+        return r;
+}
+
+static int local_status(cp_backend *bb, const char *handle, cp_node_state *ret_state, char *ret_ip, size_t ip_size,
+                        char *ret_error, size_t error_size) {
+        local_backend *b = (local_backend *) bb;
+        pthread_mutex_lock(&b->lock);
+        node *nd = find_node(b, handle);
+        if (!nd) {
+                pthread_mutex_unlock(&b->lock);
+                *ret_state = CP_NODE_GONE;
+                snprintf(ret_error, error_size, "the node is unknown to the local backend");
+                return 0;
+        }
+        if (nd->agent > 0 && nd->exit_status < 0) {
+                int st;
+                if (waitpid(nd->agent, &st, WNOHANG) == nd->agent)
+                        nd->exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        }
+        char f[PATH_MAX_ + 32];
+        snprintf(f, sizeof f, "%s/status.json", nd->dir);
+        bool exited = nd->agent <= 0 || nd->exit_status >= 0;
+        int code = nd->exit_status;
+        pthread_mutex_unlock(&b->lock);
+
+        snprintf(ret_ip, ip_size, "127.0.0.1");
+        uint8_t *buf = NULL;
+        size_t len;
+        json_t *j = NULL;
+        if (cp_read_file(f, 64 * 1024, &buf, &len) >= 0)
+                j = json_loadb((const char *) buf, len, 0, NULL);
+        else
+                cp_error_clear();
+        free(buf);
+        const char *s = json_string_value(json_object_get(j, "state"));
+        const char *why = json_string_value(json_object_get(j, "reason"));
+        if (s && strcmp(s, "Failed") == 0) {
+                *ret_state = CP_NODE_FAILED;
+                snprintf(ret_error, error_size, "%s", why ? why : "the node agent failed");
+        } else if (exited) {
+                *ret_state = CP_NODE_FAILED;
+                snprintf(ret_error, error_size, "the node agent exited (status %d)", code);
+        } else if (!s || strcmp(s, "Provisioning") == 0)
+                *ret_state = CP_NODE_PROVISIONING;
+        else if (strcmp(s, "Attesting") == 0)
+                *ret_state = CP_NODE_ATTESTING;
+        else if (strcmp(s, "Unlocking") == 0)
+                *ret_state = CP_NODE_UNLOCKING;
+        else
+                *ret_state = CP_NODE_JOINING; /* Joining or Ready: Ready is the control plane's to grant */
+        json_decref(j);
+        return 0;
+}
+
+static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        (void) st;
+        (void) flag;
+        (void) ftw;
+        return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+static void node_stop(local_backend *b, node *nd) {
+        if (nd->exit_status < 0)
+                stop_process(&nd->agent);
+        else if (nd->agent > 0)
+                waitpid(nd->agent, NULL, WNOHANG);
+        nd->agent = 0;
+        stop_process(&nd->swtpm);
+        if (nd->host >= 0 && b->hosts[nd->host].nodes > 0)
+                b->hosts[nd->host].nodes--;
+}
+
+static int local_delete(cp_backend *bb, const char *handle) {
+        local_backend *b = (local_backend *) bb;
+        pthread_mutex_lock(&b->lock);
+        for (node **p = &b->nodes; *p; p = &(*p)->next) {
+                node *nd = *p;
+                if (strcmp(nd->handle, handle) != 0)
+                        continue;
+                *p = nd->next;
+                node_stop(b, nd);
+                if (nftw(nd->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
+                        fprintf(stderr, "local backend: cannot remove %s\n", nd->dir);
+                free(nd);
+                break;
+        }
+        pthread_mutex_unlock(&b->lock);
+        return 0;
+}
+
+static int local_host(cp_backend *bb, const char *handle, char *ret, size_t size) {
+        local_backend *b = (local_backend *) bb;
+        pthread_mutex_lock(&b->lock);
+        node *nd = find_node(b, handle);
+        int r = nd && nd->host >= 0 ? 0 : CP_ERROR(CP_ENOTFOUND, "no such node");
+        if (r >= 0)
+                snprintf(ret, size, "%s", b->hosts[nd->host].name);
+        pthread_mutex_unlock(&b->lock);
+        return r;
+}
+
+static void local_free(cp_backend *bb) {
+        local_backend *b = (local_backend *) bb;
+        while (b->nodes) {
+                node *nd = b->nodes;
+                b->nodes = nd->next;
+                node_stop(b, nd);
+                free(nd);
+        }
+        for (size_t i = 0; i < b->n_hosts; i++) {
+                host *h = &b->hosts[i];
+                if (h->running) {
+                        h->running = false;
+                        pthread_join(h->thread, NULL);
+                }
+                if (h->listen_fd >= 0)
+                        close(h->listen_fd);
+                unlink(h->sock);
+                cp_amdsp_free(h->sp);
+        }
+        pthread_mutex_destroy(&b->lock);
+        free(b);
+}
+
+static const cp_backend_ops local_ops = {
+        .name = "local",
+        .create_node = local_create,
+        .node_status = local_status,
+        .delete_node = local_delete,
+        .free = local_free,
+        .expected_measurement = local_expected,
+        .node_host = local_host,
+};
+
+int cp_backend_local_new(const cp_local_options *o, cp_backend **ret) {
+        if (!o || !o->state_dir || !o->agent_path)
+                return CP_ERROR(CP_EINVAL, "local backend: state_dir and agent_path are required");
+        if (strlen(o->state_dir) > 900 || (o->hosts_dir && strlen(o->hosts_dir) > 900))
+                return CP_ERROR(CP_ETOOBIG, "local backend: directory names too long");
+        local_backend *b = calloc(1, sizeof *b);
+        if (!b)
+                return cp_error_oom();
+        b->base.ops = &local_ops;
+        b->o = *o;
+        snprintf(b->state_dir, sizeof b->state_dir, "%s", o->state_dir);
+        if (o->hosts_dir)
+                snprintf(b->hosts_dir, sizeof b->hosts_dir, "%s", o->hosts_dir);
+        else
+                snprintf(b->hosts_dir, sizeof b->hosts_dir, "%s/hosts", o->state_dir);
+        snprintf(b->agent, sizeof b->agent, "%s", o->agent_path);
+        snprintf(b->swtpm, sizeof b->swtpm, "%s", o->swtpm_path ? o->swtpm_path : "swtpm");
+        snprintf(b->ovmf, sizeof b->ovmf, "%s", o->ovmf_path ? o->ovmf_path : "/usr/share/ovmf/OVMF.fd");
+        snprintf(b->attestd, sizeof b->attestd, "%s", o->attestd_url ? o->attestd_url : "");
+        snprintf(b->cp_url, sizeof b->cp_url, "%s", o->controlplane_url ? o->controlplane_url : "");
+        pthread_mutex_init(&b->lock, NULL);
+        b->o.state_dir = b->o.hosts_dir = b->o.agent_path = b->o.swtpm_path = b->o.ovmf_path = NULL;
+        b->o.attestd_url = b->o.controlplane_url = NULL;
+        char d[PATH_MAX_ + 16];
+        snprintf(d, sizeof d, "%s/nodes", b->state_dir);
+        if ((mkdir(b->state_dir, 0700) < 0 && errno != EEXIST) || (mkdir(b->hosts_dir, 0700) < 0 && errno != EEXIST) ||
+            (mkdir(d, 0700) < 0 && errno != EEXIST)) {
+                int r = CP_ERROR(CP_EIO, "local backend: cannot create its directories: %s", strerror(errno));
+                local_free(&b->base);
+                return r;
+        }
+        *ret = &b->base;
+        return 0;
+}
+
+int cp_backend_local_set_controlplane_url(cp_backend *bb, const char *url) {
+        if (bb->ops != &local_ops)
+                return CP_ERROR(CP_EINVAL, "not the local backend");
+        local_backend *b = (local_backend *) bb;
+        pthread_mutex_lock(&b->lock);
+        snprintf(b->cp_url, sizeof b->cp_url, "%s", url);
+        pthread_mutex_unlock(&b->lock);
+        return 0;
+}
+
+int cp_backend_local_set_attestd_url(cp_backend *bb, const char *url) {
+        if (bb->ops != &local_ops)
+                return CP_ERROR(CP_EINVAL, "not the local backend");
+        local_backend *b = (local_backend *) bb;
+        pthread_mutex_lock(&b->lock);
+        snprintf(b->attestd, sizeof b->attestd, "%s", url);
+        pthread_mutex_unlock(&b->lock);
+        return 0;
+}
+
+int cp_backend_local_ark(cp_backend *bb, cp_snp_generation gen, uint8_t **ret, size_t *ret_len) {
+        if (bb->ops != &local_ops)
+                return CP_ERROR(CP_EINVAL, "not the local backend");
+        local_backend *b = (local_backend *) bb;
+        size_t first;
+        pthread_mutex_lock(&b->lock);
+        int r = hosts_of(b, gen, &first);
+        if (r >= 0)
+                r = cp_amdsp_ca_cert(b->hosts[first].sp, CP_AMD_CERT_ARK, ret, ret_len);
+        pthread_mutex_unlock(&b->lock);
+        return r;
+}
+
+int cp_backend_local_set_host_tcb(cp_backend *bb, cp_snp_generation gen, const cp_snp_tcb *tcb) {
+        if (bb->ops != &local_ops)
+                return CP_ERROR(CP_EINVAL, "not the local backend");
+        local_backend *b = (local_backend *) bb;
+        size_t first;
+        pthread_mutex_lock(&b->lock);
+        int r = hosts_of(b, gen, &first);
+        for (size_t i = first; r >= 0 && i < b->n_hosts && b->hosts[i].gen == gen; i++)
+                r = cp_amdsp_set_tcb(b->hosts[i].sp, tcb);
+        pthread_mutex_unlock(&b->lock);
+        return r;
+}
+
+int cp_backend_local_signal(cp_backend *bb, const char *handle, int sig) {
+        if (bb->ops != &local_ops)
+                return CP_ERROR(CP_EINVAL, "not the local backend");
+        local_backend *b = (local_backend *) bb;
+        pthread_mutex_lock(&b->lock);
+        node *nd = find_node(b, handle);
+        int r = nd && nd->agent > 0 && nd->exit_status < 0 ? 0 : CP_ERROR(CP_ENOTFOUND, "no running agent for %s", handle);
+        if (r >= 0 && kill(nd->agent, sig) < 0)
+                r = CP_ERROR(CP_EIO, "kill: %s", strerror(errno));
+        pthread_mutex_unlock(&b->lock);
+        return r;
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef CP_CONTROLPLANE_BACKEND_LOCAL_H
+#define CP_CONTROLPLANE_BACKEND_LOCAL_H
+
+/*
+ * The local compute backend (docs/nodes.md): simulated SEV-SNP hosts, each
+ * a software AMD-SP (src/shared/amdsp.h) serving its guest-request channel
+ * on a unix socket; every node a directory with its own swtpm vTPM, a
+ * measured boot into it (the backend plays the firmware), an SNP launch on
+ * its host and a confpool-agent process that attests and registers.
+ */
+
+#include "confpool/snp_report.h"
+#include "controlplane/cp-backend.h"
+
+typedef struct cp_local_launch {
+        char kernel_path[4096]; /* the kernel this node boots (its copy of the image's) */
+        bool debug;             /* GUEST_POLICY DEBUG */
+} cp_local_launch;
+
+/* Test hook: called before a node boots, may change what it boots. */
+typedef void (*cp_local_prepare_fn)(void *userdata, const cp_node_spec *spec, const char *node_dir,
+                                    cp_local_launch *launch);
+
+typedef struct cp_local_options {
+        const char *state_dir;        /* required: images/, nodes/ (and hosts/ by default) */
+        const char *hosts_dir;        /* NULL: <state_dir>/hosts (tests share one across runs) */
+        const char *agent_path;       /* required: the confpool-agent binary */
+        const char *swtpm_path;       /* NULL: "swtpm" from PATH */
+        const char *ovmf_path;        /* NULL: /usr/share/ovmf/OVMF.fd */
+        const char *attestd_url;      /* may be set later (cp_backend_local_set_attestd_url) */
+        const char *controlplane_url; /* may be set later (cp_backend_local_set_controlplane_url) */
+        unsigned hosts_per_generation;/* 0: 2 */
+        unsigned heartbeat_ms;        /* agents' heartbeat period; 0: 5000 */
+        unsigned reattest_s;          /* agents' re-attestation period; 0: 3600 */
+        cp_local_prepare_fn prepare;
+        void *prepare_userdata;
+} cp_local_options;
+
+CP_WUR int cp_backend_local_new(const cp_local_options *o, cp_backend **ret);
+/* The base URL agents register with (the daemon knows it after binding). */
+CP_WUR int cp_backend_local_set_controlplane_url(cp_backend *b, const char *url);
+CP_WUR int cp_backend_local_set_attestd_url(cp_backend *b, const char *url);
+/* The ARK (DER) of the hosts of a generation (opening/creating them):
+ * what the attestation service must be given as an extra ARK. */
+CP_WUR int cp_backend_local_ark(cp_backend *b, cp_snp_generation gen, uint8_t **ret, size_t *ret_len);
+/* Firmware update of every host of a generation (tests: a host below the
+ * policy's minimum TCB). */
+CP_WUR int cp_backend_local_set_host_tcb(cp_backend *b, cp_snp_generation gen, const cp_snp_tcb *tcb);
+/* Send a signal to a node's agent (SIGUSR1: re-attest now). */
+CP_WUR int cp_backend_local_signal(cp_backend *b, const char *handle, int sig);
+
+#endif

@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "basic/cleanup.h"
+#include "basic/codec.h"
+#include "basic/limits.h"
+#include "basic/secure.h"
+#include "confpool/jwt.h"
+#include "controlplane/cp-nodes.h"
+#include "controlplane/cp-store.h"
+#include "shared/httpc.h"
+
+struct cp_nodes {
+        cp_store *store;
+        cp_backend *backend;
+        char url[512], issuer[512];
+        pthread_mutex_t lock;
+        cp_snp_tcb min_tcb;
+        cp_jwks *jwks;
+};
+
+const char *cp_node_state_name(cp_node_state s) {
+        switch (s) {
+        case CP_NODE_PROVISIONING: return "Provisioning";
+        case CP_NODE_READY: return "Ready";
+        case CP_NODE_FAILED: return "Failed";
+        case CP_NODE_GONE: return "Gone";
+        case CP_NODE_ATTESTING: return "Attesting";
+        case CP_NODE_UNLOCKING: return "Unlocking";
+        case CP_NODE_JOINING: return "Joining";
+        }
+        return "Provisioning";
+}
+
+int cp_nodes_schema(cp_store *s) {
+        return cp_store_exec(s, "CREATE TABLE IF NOT EXISTS node_attestation (pool_lc TEXT NOT NULL, name TEXT NOT NULL, "
+                                "reason TEXT NOT NULL DEFAULT '', host TEXT NOT NULL DEFAULT '', measurement TEXT NOT "
+                                "NULL DEFAULT '', tcb TEXT NOT NULL DEFAULT '', attested_at INTEGER NOT NULL DEFAULT 0, "
+                                "token_exp INTEGER NOT NULL DEFAULT 0, heartbeat_at INTEGER NOT NULL DEFAULT 0, "
+                                "PRIMARY KEY (pool_lc, name))");
+}
+
+int cp_nodes_new(const cp_nodes_options *o, cp_nodes **ret) {
+        if (!o || !o->store || !o->backend || !o->attestd_url)
+                return CP_ERROR(CP_EINVAL, "cp_nodes_new: store, backend and attestd_url are required");
+        cp_store_lock(o->store);
+        int r = cp_nodes_schema(o->store);
+        cp_store_unlock(o->store);
+        if (r < 0)
+                return r;
+        cp_nodes *n = calloc(1, sizeof *n);
+        if (!n)
+                return cp_error_oom();
+        n->store = o->store;
+        n->backend = o->backend;
+        snprintf(n->url, sizeof n->url, "%s", o->attestd_url);
+        snprintf(n->issuer, sizeof n->issuer, "%s", o->issuer ? o->issuer : o->attestd_url);
+        n->min_tcb = o->min_tcb;
+        pthread_mutex_init(&n->lock, NULL);
+        *ret = n;
+        return 0;
+}
+
+cp_nodes *cp_nodes_free(cp_nodes *n) {
+        if (!n)
+                return NULL;
+        cp_jwks_free(n->jwks);
+        pthread_mutex_destroy(&n->lock);
+        free(n);
+        return NULL;
+}
+
+void cp_nodes_set_min_tcb(cp_nodes *n, const cp_snp_tcb *tcb) {
+        pthread_mutex_lock(&n->lock);
+        n->min_tcb = *tcb;
+        pthread_mutex_unlock(&n->lock);
+}
+
+/* JWKS from the attestation service, refetched when a kid is unknown. */
+static int fetch_jwks(cp_nodes *n) {
+        char url[600];
+        snprintf(url, sizeof url, "%s/certs", n->url);
+        cp_httpc_options ho = {.timeout_ms = 5000};
+        cp_httpc_response resp = {0};
+        int r = cp_httpc_request(&ho, "GET", url, NULL, NULL, 0, &resp);
+        if (r >= 0 && resp.status != 200)
+                r = CP_ERROR(CP_ENETWORK, "GET %s: HTTP %ld", url, resp.status);
+        cp_jwks *k = NULL;
+        if (r >= 0)
+                r = cp_jwks_parse((const char *) resp.body, resp.body_len, &k);
+        cp_httpc_response_clear(&resp);
+        if (r < 0)
+                return r;
+        cp_jwks_free(n->jwks);
+        n->jwks = k;
+        return 0;
+}
+
+static int validate(cp_nodes *n, const char *token, cp_jwt **ret) {
+        pthread_mutex_lock(&n->lock);
+        int r = n->jwks ? 0 : fetch_jwks(n);
+        for (int attempt = 0; r >= 0 && attempt < 2; attempt++) {
+                cp_jwt_validate_options vo = CP_JWT_VALIDATE_OPTIONS_INIT;
+                vo.jwks = n->jwks;
+                vo.issuer = n->issuer;
+                vo.slack_s = 30;
+                r = cp_jwt_validate(token, strlen(token), &vo, ret);
+                if (r == CP_ENOTFOUND && attempt == 0) {
+                        cp_error_clear();
+                        r = fetch_jwks(n);
+                        continue;
+                }
+                break;
+        }
+        pthread_mutex_unlock(&n->lock);
+        return r;
+}
+
+static void respond(cp_api_response *resp, unsigned status, const char *code, const char *msg) {
+        resp->status = status;
+        resp->body = code ? json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg)
+                          : json_pack("{s:s}", "state", msg);
+}
+
+static int64_t claim_int(const json_t *c, const char *k) {
+        const json_t *v = json_object_get(c, k);
+        return json_is_integer(v) ? (int64_t) json_integer_value(v) : -1;
+}
+
+/* The pool's attestation policy against the token's claims.  true: pass;
+ * false: *why says what failed. */
+static bool policy_ok(cp_nodes *n, const json_t *claims, const uint8_t expected[48], char *why, size_t size) {
+        const char *ev = json_string_value(json_object_get(claims, "x-confpool-evidence-type"));
+        if (!ev || strcmp(ev, "native") != 0) {
+                snprintf(why, size, "the token is not from confpool's native node attestation");
+                return false;
+        }
+        const char *lm = json_string_value(json_object_get(claims, "x-ms-sevsnpvm-launchmeasurement"));
+        uint8_t got[48];
+        size_t gl = 0;
+        if (!lm || strlen(lm) != 96 || cp_hex_decode(lm, 96, got, sizeof got, &gl) < 0 || gl != 48) {
+                cp_error_clear();
+                snprintf(why, size, "the token carries no launch measurement");
+                return false;
+        }
+        if (!cp_ct_eq(got, expected, 48)) {
+                char hex[97];
+                cp_hex_encode(expected, 48, hex);
+                snprintf(why, size, "launch measurement %.96s is not the node image's (expected %s)", lm, hex);
+                return false;
+        }
+        const json_t *dbg = json_object_get(claims, "x-ms-sevsnpvm-is-debuggable");
+        if (!json_is_false(dbg)) {
+                snprintf(why, size, "the guest policy allows debugging");
+                return false;
+        }
+        pthread_mutex_lock(&n->lock);
+        cp_snp_tcb min = n->min_tcb;
+        pthread_mutex_unlock(&n->lock);
+        static const char *const names[] = {"x-ms-sevsnpvm-bootloader-svn", "x-ms-sevsnpvm-tee-svn",
+                                            "x-ms-sevsnpvm-snpfw-svn", "x-ms-sevsnpvm-microcode-svn"};
+        const unsigned mins[] = {min.bl, min.tee, min.snp, min.ucode};
+        for (size_t i = 0; i < 4; i++) {
+                int64_t v = claim_int(claims, names[i]);
+                if (v < (int64_t) mins[i]) {
+                        snprintf(why, size, "reported TCB below the policy: %s %lld < %u", names[i], (long long) v,
+                                 mins[i]);
+                        return false;
+                }
+        }
+        return true;
+}
+
+static int info_put(cp_store *s, const char *pool, const char *name, const char *reason, const char *host,
+                    const json_t *claims, bool heartbeat) {
+        char key[1024], tcb[64] = "";
+        cp_id_lower(pool, key, sizeof key);
+        if (claims)
+                snprintf(tcb, sizeof tcb, "bl=%lld,tee=%lld,snp=%lld,ucode=%lld",
+                         (long long) claim_int(claims, "x-ms-sevsnpvm-bootloader-svn"),
+                         (long long) claim_int(claims, "x-ms-sevsnpvm-tee-svn"),
+                         (long long) claim_int(claims, "x-ms-sevsnpvm-snpfw-svn"),
+                         (long long) claim_int(claims, "x-ms-sevsnpvm-microcode-svn"));
+        const char *lm = claims ? json_string_value(json_object_get(claims, "x-ms-sevsnpvm-launchmeasurement")) : NULL;
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = cp_store_prepare(s,
+                                 "INSERT INTO node_attestation(pool_lc, name, reason, host, measurement, tcb, "
+                                 "attested_at, token_exp, heartbeat_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(pool_lc, "
+                                 "name) DO UPDATE SET reason=excluded.reason, host=excluded.host, "
+                                 "measurement=excluded.measurement, tcb=excluded.tcb, attested_at=excluded.attested_at, "
+                                 "token_exp=excluded.token_exp, heartbeat_at=excluded.heartbeat_at",
+                                 &st);
+        if (r < 0)
+                return r;
+        int64_t now = (int64_t) time(NULL);
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, reason ? reason : "", -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 4, host ? host : "", -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 5, lm ? lm : "", -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 6, tcb, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 7, claims ? claim_int(claims, "iat") : 0);
+        sqlite3_bind_int64(st, 8, claims ? claim_int(claims, "exp") : 0);
+        sqlite3_bind_int64(st, 9, heartbeat ? now : 0);
+        r = cp_store_step(s, st);
+        return r < 0 ? r : 0;
+}
+
+int cp_nodes_info(cp_store *s, const char *pool, const char *name, cp_node_info *ret) {
+        char key[1024];
+        cp_id_lower(pool, key, sizeof key);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = cp_store_prepare(s,
+                                 "SELECT reason, host, measurement, tcb, attested_at, token_exp, heartbeat_at FROM "
+                                 "node_attestation WHERE pool_lc = ? AND name = ?",
+                                 &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+        r = cp_store_step(s, st);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return CP_ERROR(CP_ENOTFOUND, "no attestation record");
+        cp_node_info i = {0};
+        snprintf(i.reason, sizeof i.reason, "%s", (const char *) sqlite3_column_text(st, 0));
+        snprintf(i.host, sizeof i.host, "%s", (const char *) sqlite3_column_text(st, 1));
+        snprintf(i.measurement, sizeof i.measurement, "%s", (const char *) sqlite3_column_text(st, 2));
+        snprintf(i.tcb, sizeof i.tcb, "%s", (const char *) sqlite3_column_text(st, 3));
+        i.attested_at = sqlite3_column_int64(st, 4);
+        i.token_exp = sqlite3_column_int64(st, 5);
+        i.heartbeat_at = sqlite3_column_int64(st, 6);
+        *ret = i;
+        return 0;
+}
+
+#define NODE_PATH                                                                                                      \
+        "/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters/{c}/agentPools/{p}" \
+        "/machines/{m}/{action}"
+
+/* One register/heartbeat in one transaction; returns the HTTP outcome. */
+static int admit(cp_nodes *n, const char *pool_id, const char *mname, bool heartbeat, const json_t *claims,
+                 cp_api_response *resp) {
+        cp_machine m;
+        json_t *pool = NULL;
+        int r = cp_machine_get(n->store, pool_id, mname, &m);
+        if (r == CP_ENOTFOUND) {
+                cp_error_clear();
+                respond(resp, 404, "NotFound", "No such machine.");
+                return 0;
+        }
+        if (r >= 0)
+                r = cp_res_get(n->store, pool_id, &pool, NULL);
+        if (r < 0)
+                return r;
+        if (strcmp(m.state, "Failed") == 0 || strcmp(m.state, "Quarantined") == 0) {
+                json_decref(pool);
+                respond(resp, 409, "Conflict", "The machine has failed or is quarantined.");
+                return 0;
+        }
+        const json_t *props = json_object_get(pool, "properties");
+        cp_node_spec spec = {.pool_id = pool_id, .name = m.name,
+                             .vm_size = json_string_value(json_object_get(props, "vmSize")),
+                             .image = m.image, .confidential = true};
+        uint8_t expected[48];
+        char why[400] = "", host[64] = "";
+        if (!n->backend->ops->expected_measurement)
+                r = CP_ERROR(CP_EUNSUPPORTED, "the %s backend has no node images", n->backend->ops->name);
+        else
+                r = n->backend->ops->expected_measurement(n->backend, &spec, expected);
+        json_decref(pool);
+        if (r < 0)
+                return r;
+        if (n->backend->ops->node_host && m.handle[0] &&
+            n->backend->ops->node_host(n->backend, m.handle, host, sizeof host) < 0)
+                cp_error_clear();
+        bool ok = policy_ok(n, claims, expected, why, sizeof why);
+        if (ok)
+                snprintf(m.state, sizeof m.state, "Ready");
+        else
+                snprintf(m.state, sizeof m.state, "%s", heartbeat ? "Quarantined" : "Failed");
+        if ((r = cp_machine_put(n->store, &m)) < 0 || (r = info_put(n->store, pool_id, m.name, ok ? NULL : why, host,
+                                                                     claims, heartbeat)) < 0)
+                return r;
+        if (ok)
+                respond(resp, 200, NULL, "Ready");
+        else
+                respond(resp, 403, "AttestationPolicyViolation", why);
+        return 0;
+}
+
+bool cp_nodes_pre_auth(void *userdata, const cp_api_request *req, cp_api_response *resp) {
+        cp_nodes *n = userdata;
+        char k[6][256];
+        if (!req->path || !cp_api_path_match(NODE_PATH, req->path, k, 6))
+                return false;
+        bool hb = strcasecmp(k[5], "heartbeat") == 0;
+        if (!hb && strcasecmp(k[5], "register") != 0)
+                return false;
+        memset(resp, 0, sizeof *resp);
+        if (!req->method || strcmp(req->method, "POST") != 0) {
+                respond(resp, 405, "MethodNotAllowed", "Use POST.");
+                return true;
+        }
+        const char *a = req->authorization;
+        if (!a || strncasecmp(a, "Bearer ", 7) != 0 || strlen(a + 7) > CP_JWT_MAX_TOKEN) {
+                respond(resp, 401, "AuthenticationFailed", "An attestation token is required.");
+                return true;
+        }
+        cp_jwt *jwt = NULL;
+        int r = validate(n, a + 7, &jwt);
+        if (r < 0) {
+                char msg[300];
+                snprintf(msg, sizeof msg, "The attestation token is invalid: %s", cp_error_message());
+                cp_error_clear();
+                respond(resp, 401, "InvalidAuthenticationToken", msg);
+                return true;
+        }
+        const json_t *claims = cp_jwt_claims(jwt);
+        /* the token must be this machine's: its runtime data names it */
+        const char *uid = json_string_value(
+                json_object_get(json_object_get(json_object_get(claims, "x-ms-runtime"), "vm-configuration"), "vmUniqueId"));
+        if (!uid || strcmp(uid, k[4]) != 0) {
+                cp_jwt_free(jwt);
+                respond(resp, 401, "InvalidAuthenticationToken", "The attestation token belongs to another machine.");
+                return true;
+        }
+        char pool_id[1400];
+        snprintf(pool_id, sizeof pool_id,
+                 "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ContainerService/managedClusters/%s/agentPools/%s",
+                 k[0], k[1], k[2], k[3]);
+        r = cp_store_begin(n->store);
+        if (r >= 0) {
+                r = admit(n, pool_id, k[4], hb, claims, resp);
+                if (r < 0)
+                        cp_store_rollback(n->store);
+                else
+                        r = cp_store_commit(n->store);
+        }
+        cp_jwt_free(jwt);
+        if (r < 0) {
+                json_decref(resp->body);
+                resp->body = NULL;
+                respond(resp, 500, "InternalServerError", cp_error_message());
+                cp_error_clear();
+        }
+        return true;
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef CP_CONTROLPLANE_NODES_H
+#define CP_CONTROLPLANE_NODES_H
+
+/*
+ * Attested node admission (docs/nodes.md): the endpoints node agents call
+ *   POST <pool id>/machines/{m}/register   Authorization: Bearer <attestation token>
+ *   POST <pool id>/machines/{m}/heartbeat  (same; a newer token = re-attestation)
+ * The token is validated against the attestation service's JWKS (jwt.h),
+ * bound to the machine (runtime data vmUniqueId), and checked against the
+ * pool's attestation policy: the node image's expected launch measurement
+ * (from the backend), debugging refused, a minimum reported TCB.  Pass:
+ * the machine becomes Ready; fail at registration: Failed(reason); fail on
+ * a heartbeat (re-attestation): Quarantined(reason).
+ */
+
+#include <stdbool.h>
+
+#include "confpool/snp_report.h"
+#include "controlplane/cp-api.h"
+#include "controlplane/cp-backend.h"
+#include "shared/store.h"
+
+typedef struct cp_nodes_options {
+        cp_store *store;         /* not owned */
+        cp_backend *backend;     /* not owned; supplies expected measurements */
+        const char *attestd_url; /* JWKS at <url>/certs */
+        const char *issuer;      /* NULL: attestd_url */
+        cp_snp_tcb min_tcb;      /* policy default: minimum REPORTED_TCB (all zero: none) */
+} cp_nodes_options;
+
+typedef struct cp_nodes cp_nodes;
+
+CP_WUR int cp_nodes_new(const cp_nodes_options *o, cp_nodes **ret);
+cp_nodes *cp_nodes_free(cp_nodes *n);
+void cp_nodes_set_min_tcb(cp_nodes *n, const cp_snp_tcb *tcb);
+/* cp_api_options.pre_auth: handles the node endpoints (true) before the
+ * operator-token check; everything else is left to the API (false). */
+bool cp_nodes_pre_auth(void *userdata, const cp_api_request *req, cp_api_response *resp);
+
+typedef struct cp_node_info {
+        char reason[512];
+        char host[64];
+        char measurement[97];
+        char tcb[64];
+        int64_t attested_at, token_exp, heartbeat_at;
+} cp_node_info;
+/* Attestation record of a machine (CP_ENOTFOUND if none yet). */
+CP_WUR int cp_nodes_info(cp_store *s, const char *pool, const char *name, cp_node_info *ret);
+/* The table behind cp_nodes_info (created by cp_nodes_new; idempotent). */
+CP_WUR int cp_nodes_schema(cp_store *s);
+
+#endif

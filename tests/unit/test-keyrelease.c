@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Release policies (grammar, validation errors, evaluation), the TEE key
+ * selection, and CKM_RSA_AES_KEY_WRAP wrap/unwrap incl. negative cases. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "basic/cleanup.h"
+#include "basic/codec.h"
+#include "confpool/keyrelease.h"
+#include "tests.h"
+
+static int parse(const char *s) {
+        cp_release_policy *p = NULL;
+        int r = cp_release_policy_parse(s, strlen(s), &p);
+        cp_release_policy_free(p);
+        return r;
+}
+
+#define A "\"authority\":\"https://maa.example/\""
+
+TEST(policy_validation_errors) {
+        ASSERT_OK(parse("{\"version\":\"1.0.0\",\"anyOf\":[{" A ",\"allOf\":[{\"claim\":\"a.b\",\"equals\":1}]}]}"));
+        ASSERT_ERR(parse("{\"version\":\"1.0.1\",\"anyOf\":[{" A ",\"allOf\":[{\"claim\":\"a\",\"equals\":1}]}]}"),
+                   CP_EVERSION);
+        ASSERT_ERR(parse("{\"anyOf\":[{" A ",\"allOf\":[{\"claim\":\"a\",\"equals\":1}]}]}"), CP_EFORMAT);
+        ASSERT_ERR(parse("{\"version\":\"1.0.0\",\"anyOf\":[]}"), CP_EFORMAT);
+        ASSERT_ERR(parse("{\"version\":\"1.0.0\",\"anyOf\":[{" A "}]}"), CP_EFORMAT);
+        ASSERT_ERR(parse("{\"version\":\"1.0.0\",\"anyOf\":[{\"allOf\":[{\"claim\":\"a\",\"equals\":1}]}]}"), CP_EFORMAT);
+        ASSERT_ERR(parse("{\"version\":\"1.0.0\",\"anyOf\":[{" A ",\"allOf\":[{\"claim\":\"a\"}]}]}"), CP_EFORMAT);
+        ASSERT_ERR(parse("{\"version\":\"1.0.0\",\"anyOf\":[{" A ",\"allOf\":[{\"claim\":\"a\",\"equals\":1,\"less\":2}]}]}"),
+                   CP_EFORMAT);
+        ASSERT_ERR(parse("{\"version\":\"1.0.0\",\"anyOf\":[{" A ",\"allOf\":[{\"claim\":\"a\",\"less\":\"x\"}]}]}"), CP_EFORMAT);
+        ASSERT_ERR(parse("{\"version\":\"1.0.0\",\"anyOf\":[{" A ",\"allOf\":[{\"claim\":\"a\",\"exists\":1}]}]}"), CP_EFORMAT);
+        ASSERT_ERR(parse("{\"version\":\"1.0.0\",\"anyOf\":[{" A ",\"allOf\":[{\"claim\":\"a\",\"equals\":{}}]}]}"), CP_EFORMAT);
+        ASSERT_ERR(parse("{\"version\":\"1.0.0\",\"anyOf\":[{" A ",\"allOf\":[{\"claim\":\"a..b\",\"equals\":1}]}]}"), CP_EFORMAT);
+        ASSERT_ERR(parse("{\"version\":\"1.0.0\",\"anyOf\":[{" A ",\"allOf\":[{\"claim\":\"a\",\"matches\":1}]}]}"), CP_EFORMAT);
+        ASSERT_ERR(parse("{\"version\":\"1.0.0\",\"anyOf\":[{" A ",\"allOf\":[],\"anyOf\":[]}]}"), CP_EFORMAT);
+        ASSERT_ERR(parse("{\"version\":\"1.0.0\",\"anyOf\":[{" A ",\"allOf\":[{\"claim\":\"a\",\"equals\":1,\"anyOf\":[]}]}]}"),
+                   CP_EFORMAT);
+        ASSERT_ERR(parse("{\"version\":\"1.0.0\",\"version\":\"1.0.0\"}"), CP_EFORMAT);
+        ASSERT_ERR(parse("[]"), CP_EFORMAT);
+        ASSERT_ERR(parse("{\"version\":\"1.0.0\",\"anyOf\":[{" A ",\"allOf\":[{\"claim\":\"a\",\"equals\":1}]}]} x"), CP_EFORMAT);
+        /* nesting limit */
+        char deep[4096] = "{\"version\":\"1.0.0\",\"anyOf\":[{" A ",\"allOf\":[";
+        for (int i = 0; i < 20; i++)
+                strcat(deep, "{\"anyOf\":[");
+        strcat(deep, "{\"claim\":\"a\",\"equals\":1}");
+        for (int i = 0; i < 20; i++)
+                strcat(deep, "]}");
+        strcat(deep, "]}]}");
+        ASSERT_ERR(parse(deep), CP_ETOOBIG);
+        /* truncation at every length fails */
+        const char *ok = "{\"version\":\"1.0.0\",\"anyOf\":[{" A ",\"allOf\":[{\"claim\":\"a\",\"equals\":1}]}]}";
+        for (size_t l = 0; l < strlen(ok); l++) {
+                cp_release_policy *p = NULL;
+                ASSERT_FAILS(cp_release_policy_parse(ok, l, &p));
+        }
+}
+
+TEST(policy_evaluation_semantics) {
+        const char *txt = "{\"version\":\"1.0.0\",\"anyOf\":[{" A ",\"allOf\":["
+                          "{\"claim\":\"tee.type\",\"equals\":\"sevsnpvm\"},{\"claim\":\"svn\",\"greaterOrEquals\":3},"
+                          "{\"claim\":\"debug\",\"equals\":false},{\"claim\":\"absent\",\"exists\":false}]}]}";
+        cp_release_policy *p = NULL;
+        char why[CP_RELEASE_REASON_MAX];
+        ASSERT_OK(cp_release_policy_parse(txt, strlen(txt), &p));
+        ASSERT_EQ(cp_release_policy_n_authorities(p), 1);
+        json_t *c = json_pack("{s:{s:s},s:i,s:b}", "tee", "type", "sevsnpvm", "svn", 3, "debug", 0);
+        ASSERT_OK(cp_release_policy_evaluate(p, "https://maa.example", c, why, sizeof(why))); /* trailing / ignored */
+        ASSERT_ERR(cp_release_policy_evaluate(p, "https://other", c, why, sizeof(why)), CP_EPOLICY);
+        ASSERT_TRUE(strstr(why, "no authority") != NULL);
+        json_object_set_new(c, "svn", json_real(2.5));
+        ASSERT_ERR(cp_release_policy_evaluate(p, "https://maa.example/", c, why, sizeof(why)), CP_EPOLICY);
+        ASSERT_TRUE(strstr(why, "svn") != NULL);
+        json_object_set_new(c, "svn", json_string("9")); /* strings never compare as numbers */
+        ASSERT_ERR(cp_release_policy_evaluate(p, "https://maa.example/", c, why, sizeof(why)), CP_EPOLICY);
+        json_object_set_new(c, "svn", json_integer(4));
+        json_object_set_new(c, "debug", json_string("false")); /* type matters */
+        ASSERT_ERR(cp_release_policy_evaluate(p, "https://maa.example/", c, why, sizeof(why)), CP_EPOLICY);
+        json_object_set_new(c, "debug", json_false());
+        json_object_set_new(c, "absent", json_null());
+        ASSERT_ERR(cp_release_policy_evaluate(p, "https://maa.example/", c, why, sizeof(why)), CP_EPOLICY);
+        json_object_del(c, "absent");
+        json_object_set_new(c, "tee", json_pack("[s]", "sevsnpvm")); /* no array indexing */
+        ASSERT_ERR(cp_release_policy_evaluate(p, "https://maa.example/", c, why, sizeof(why)), CP_EPOLICY);
+        json_decref(c);
+        cp_release_policy_free(p);
+}
+
+TEST(tee_key_selection) {
+        const json_t *k;
+        json_t *c = json_pack("{s:{s:[{s:s,s:s,s:[s]},{s:s,s:s,s:[s]},{s:s,s:s,s:[s]}]}}", "x-ms-runtime", "keys", "kid", "ak",
+                              "kty", "RSA", "key_ops", "sign", "kid", "ec", "kty", "EC", "key_ops", "encrypt", "kid", "tee",
+                              "kty", "RSA", "key_ops", "encrypt");
+        ASSERT_OK(cp_release_find_tee_key(c, &k));
+        ASSERT_STREQ(json_string_value(json_object_get(k, "kid")), "tee");
+        json_decref(c);
+        c = json_pack("{s:{s:{s:[{s:s,s:s,s:[s]}]}}}", "x-ms-isolation-tee", "x-ms-runtime", "keys", "kid", "x", "kty",
+                      "RSA", "key_ops", "encrypt");
+        ASSERT_ERR(cp_release_find_tee_key(c, &k), CP_ENOTFOUND); /* only the top-level x-ms-runtime */
+        json_decref(c);
+        c = json_pack("{s:{s:[{s:s,s:s,s:s}]}}", "x-ms-runtime", "keys", "kid", "u", "kty", "RSA", "use", "enc");
+        ASSERT_OK(cp_release_find_tee_key(c, &k));
+        json_decref(c);
+}
+
+TEST(key_wrap_roundtrip_and_tampering) {
+        cp_wrap_key *priv = NULL, *pub = NULL, *other = NULL;
+        ASSERT_OK(cp_wrap_key_generate(2048, &priv));
+        ASSERT_OK(cp_wrap_key_generate(2048, &other));
+        json_t *jwk;
+        ASSERT_OK(cp_wrap_key_to_jwk(priv, &jwk));
+        ASSERT_OK(cp_wrap_key_from_jwk(jwk, &pub));
+        ASSERT_FALSE(cp_wrap_key_is_private(pub));
+        uint8_t plain[300];
+        ASSERT_EQ(RAND_bytes(plain, sizeof(plain)), 1);
+        const size_t lens[] = { 1, 7, 8, 32, 300 };
+        for (cp_keywrap_alg a = CP_KEYWRAP_CKM_RSA_AES; a <= CP_KEYWRAP_RSA_AES_384; a++)
+                for (size_t i = 0; i < CP_ELEMENTSOF(lens); i++) {
+                        uint8_t *w, *u;
+                        size_t wl, ul;
+                        ASSERT_OK(cp_keywrap_wrap(pub, a, plain, lens[i], &w, &wl));
+                        ASSERT_EQ(wl, 256 + (lens[i] + 7) / 8 * 8 + 8);
+                        ASSERT_OK(cp_keywrap_unwrap(priv, a, w, wl, &u, &ul));
+                        ASSERT_EQ(ul, lens[i]);
+                        ASSERT_MEMEQ(u, plain, ul);
+                        free(u);
+                        /* other OAEP hash, other key, tampered RSA or KWP part, truncation */
+                        cp_keywrap_alg b = a == CP_KEYWRAP_CKM_RSA_AES ? CP_KEYWRAP_RSA_AES_256 : CP_KEYWRAP_CKM_RSA_AES;
+                        ASSERT_ERR(cp_keywrap_unwrap(priv, b, w, wl, &u, &ul), CP_ESIG);
+                        ASSERT_ERR(cp_keywrap_unwrap(other, a, w, wl, &u, &ul), CP_ESIG);
+                        w[wl - 1] ^= 1;
+                        ASSERT_ERR(cp_keywrap_unwrap(priv, a, w, wl, &u, &ul), CP_ESIG);
+                        w[wl - 1] ^= 1;
+                        w[3] ^= 1;
+                        ASSERT_ERR(cp_keywrap_unwrap(priv, a, w, wl, &u, &ul), CP_ESIG);
+                        ASSERT_ERR(cp_keywrap_unwrap(priv, a, w, 255, &u, &ul), CP_ETRUNC);
+                        ASSERT_ERR(cp_keywrap_unwrap(priv, a, w, 256 + 8, &u, &ul), CP_EFORMAT);
+                        ASSERT_ERR(cp_keywrap_unwrap(priv, a, w, wl - 1, &u, &ul), CP_EFORMAT);
+                        ASSERT_ERR(cp_keywrap_unwrap(pub, a, w, wl, &u, &ul), CP_EINVAL);
+                        free(w);
+                }
+        uint8_t *w;
+        size_t wl;
+        ASSERT_ERR(cp_keywrap_wrap(pub, CP_KEYWRAP_INVALID, plain, 8, &w, &wl), CP_EUNSUPPORTED);
+        ASSERT_ERR(cp_keywrap_wrap(pub, CP_KEYWRAP_CKM_RSA_AES, plain, 0, &w, &wl), CP_EINVAL);
+        cp_keywrap_alg a;
+        ASSERT_ERR(cp_keywrap_alg_from_name("RSA-OAEP", &a), CP_EUNSUPPORTED);
+        ASSERT_OK(cp_keywrap_alg_from_name("RSA_AES_KEY_WRAP_384", &a));
+        ASSERT_EQ(a, CP_KEYWRAP_RSA_AES_384);
+        /* key_hsm envelope */
+        ASSERT_OK(cp_keywrap_wrap(pub, CP_KEYWRAP_RSA_AES_256, plain, 32, &w, &wl));
+        char *hsm;
+        ASSERT_OK(cp_keyrelease_key_hsm_encode("TpmEphemeralEncryptionKey", CP_KEYWRAP_RSA_AES_256, w, wl, &hsm));
+        uint8_t *w2;
+        size_t wl2;
+        ASSERT_OK(cp_keyrelease_key_hsm_decode(hsm, strlen(hsm), &a, &w2, &wl2));
+        ASSERT_EQ(a, CP_KEYWRAP_RSA_AES_256);
+        ASSERT_EQ(wl2, wl);
+        ASSERT_MEMEQ(w2, w, wl);
+        ASSERT_FAILS(cp_keyrelease_key_hsm_decode("e30", 3, &a, &w2, &wl2)); /* {} */
+        free(w2);
+        free(hsm);
+        free(w);
+        /* JWKs that are not usable RSA keys */
+        json_object_set_new(jwk, "kty", json_string("EC"));
+        ASSERT_ERR(cp_wrap_key_from_jwk(jwk, &other), CP_EUNSUPPORTED);
+        json_object_set_new(jwk, "kty", json_string("RSA"));
+        json_object_set_new(jwk, "n", json_string("AQAB"));
+        ASSERT_ERR(cp_wrap_key_from_jwk(jwk, &other), CP_EUNSUPPORTED);
+        json_decref(jwk);
+        cp_wrap_key_free(priv);
+        cp_wrap_key_free(pub);
+        cp_wrap_key_free(other);
+}
