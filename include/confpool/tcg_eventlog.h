@@ -168,13 +168,15 @@ CP_API CP_WUR int cp_tcg_eventlog_check_pcrs(const cp_tcg_eventlog *l, const cp_
                                              uint32_t *ret_checked);
 
 /* Claims from the boot events of the PCRs in pcr_mask (events of other PCRs
- * are only counted): {"banks": [...], "replayedPcrs": [...], "eventCount": n,
- * "unverifiedEvents": n, "pcrs": {"<i>": [{"type", "digest" (SHA-256 hex if
- * present, else the first bank's), "data": summary}...]}, "ipl": [text...]}.
+ * are only counted): {"banks": [...], "replayedPcrs": [...], "separators":
+ * [PCRs with a plain 00000000 separator], "pcrs": {"<i>": [{"type", summary
+ * members, "digest" (SHA-256 hex if present, else the first bank's; left out
+ * for a text that is itself the measured data and for EV_NO_ACTION)}...]},
+ * "kernelCmdline"?, "secureBoot"?, "eventCount": n, "unverifiedEvents": n}.
  * Summaries are best-effort decodings of the event data (strings, UEFI
- * variable names, image/blob sizes, separator values); event data not
- * covered by its digest is marked "dataVerified": false where a string is
- * shown.  Untrusted text is reduced to printable ASCII. */
+ * variable names, image/blob sizes, ...); a string shown next to a digest
+ * says "dataVerified" (whether the digest covers it).  Untrusted text is
+ * reduced to printable ASCII.  See docs/attestation-service.md. */
 CP_API CP_WUR int cp_tcg_eventlog_claims(const cp_tcg_eventlog *l, uint32_t pcr_mask, json_t **ret);
 
 /* ---- writer ---------------------------------------------------------------- */
