@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "attestd/attestd.h"
 #include "confpool/maa_policy.h"
@@ -28,9 +29,25 @@ typedef enum attestd_type {
 } attestd_type;
 
 typedef struct signing_key {
-        cp_jwt_key *key;
+        cp_jwt_key *key;             /* JWKS, kid */
+        EVP_PKEY *pkey;              /* the same private key: signs pre-serialized payloads */
         int64_t retired_at; /* 0: current */
 } signing_key;
+
+/* The claims of a verified report + runtime data that do not change between
+ * requests (x-ms-sevsnpvm-*, x-ms-runtime, ...), kept serialized: a warm
+ * token splices only the per-request claims (quote PCRs, nonce, policy
+ * output, iat/nbf/exp/jti) next to them.  Immutable once built; shared by
+ * reference. */
+typedef struct claims_tmpl {
+        atomic_uint ref;
+        json_t *claims;
+        char *json;                  /* compact JSON of claims, without the outer braces */
+        size_t json_len;
+} claims_tmpl;
+
+CP_WUR int attestd_tmpl_new(json_t *claims, claims_tmpl **ret); /* takes claims */
+void attestd_tmpl_unref(claims_tmpl *t);
 
 /* Per-boot runtime-data state of a cached report (vTPM flows): the parsed
  * runtime data (the AK) and its JSON, shared by reference. */
@@ -39,6 +56,7 @@ typedef struct rt_entry {
         uint8_t digest[32];          /* SHA-256 of the runtime data bytes */
         struct cp_azure_runtime_data *rd;
         json_t *json;
+        _Atomic(claims_tmpl *) tmpl;  /* built by the first verification, then shared */
 } rt_entry;
 
 typedef struct report_slot {
@@ -69,6 +87,7 @@ typedef struct policy_slot {
         char tenant[ATTESTD_TENANT_MAX + 1];
         attestd_type type;
         char *text;
+        char hash[44];               /* x-ms-policy-hash of text */
         cp_maa_policy *policy;
 } policy_slot;
 
@@ -107,6 +126,7 @@ struct cp_attestd {
         pthread_rwlock_t policy_lock;
         policy_slot policies[ATTESTD_POLICY_SLOTS];
         cp_maa_policy *default_policy;
+        char default_hash[44];
 
         attestd_metrics m;
 };
@@ -115,6 +135,17 @@ extern const char attestd_default_policy[];
 const char *attestd_type_name(attestd_type t);
 
 int64_t attestd_now(const cp_attestd *s);
+
+/* ---- request bodies (json-fast.c) -------------------------------------- */
+
+/* The tree json_loadb(JSON_REJECT_DUPLICATES) would build for an object of
+ * plain JSON (ASCII strings without escapes, integers) nested at most
+ * max_depth deep; NULL for anything else (then use jansson). */
+json_t *attestd_json_load_fast(const void *buf, size_t len, unsigned max_depth);
+/* json_dumps(v, JSON_COMPACT) of an object, byte for byte; plain trees
+ * (ASCII strings without escapes, integers) are written without jansson's
+ * per-character encoder.  NULL on OOM. */
+char *attestd_json_dumps(const json_t *v);
 
 /* ---- evidence (verify.c) ------------------------------------------------ */
 
@@ -145,20 +176,28 @@ typedef struct vtpm_input {
         const uint8_t *nonce;
         size_t nonce_len;
         bool check_user_data;        /* runtime data "user-data" must equal the nonce */
+        const uint8_t *eventlog;     /* TCG event log, optional: must replay to the quoted PCRs */
+        size_t eventlog_len;
 } vtpm_input;
 
 /* Trustee's az-snp-vtpm order: quote signature by the runtime data's AK,
  * nonce, PCR digest, REPORT_DATA binding, (user-data), SNP chain and
- * signature, VMPL 0.  Adds claims to *claims. */
-CP_WUR int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *claims, bool *ret_warm);
+ * signature, VMPL 0.  With an event log, its SHA-256 replay must equal the
+ * quoted PCRs it extends (x-confpool-eventlog-replayed, x-confpool-eventlog).
+ * Adds the per-request claims to *claims and returns (a reference to) the
+ * report's static claims in *ret_tmpl. */
+CP_WUR int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *claims, claims_tmpl **ret_tmpl,
+                               bool *ret_warm);
 
 /* x-ms-sevsnpvm-* claims of a verified report. */
 CP_WUR int attestd_snp_claims(const cp_snp_verify_result *res, json_t *claims);
 
 /* ---- tokens and policies (service.c) --------------------------------------- */
 
-CP_WUR int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, json_t *claims,
-                               const char *draft_policy, char **ret_token);
+/* Token over tmpl's claims (may be NULL) plus claims (the per-request ones;
+ * the policy's output and the token members are added to it). */
+CP_WUR int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, const claims_tmpl *tmpl,
+                               json_t *claims, const char *draft_policy, char **ret_token);
 
 /* Set (text) or reset (text NULL) the policy of (tenant, type). */
 CP_WUR int attestd_policy_set(cp_attestd *s, const char *tenant, attestd_type type, const char *text, size_t len,

@@ -2,6 +2,7 @@
 /* confpool-attestd HTTP routes: request parsing (strict shapes, MAA-style
  * errors), attestation endpoints, challenges, policies, metadata, metrics. */
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -87,6 +88,13 @@ static int parse_body(reqctx *c, json_t **ret) {
         size_t off = 0;
         if (!c->req->body || c->req->body_len == 0)
                 return CP_ERROR(CP_EFORMAT, "request body is empty");
+        /* plain bodies (all real evidence) take the fast path; the rest, and
+         * every error, go through jansson */
+        json_t *fast = attestd_json_load_fast(c->req->body, c->req->body_len, CP_MAX_JSON_DEPTH);
+        if (fast) {
+                *ret = fast;
+                return 0;
+        }
         if (!cp_json_depth_within(c->req->body, c->req->body_len, CP_MAX_JSON_DEPTH, &off))
                 return CP_ERROR(CP_EFORMAT, "request JSON nested deeper than %u (offset %zu)", CP_MAX_JSON_DEPTH, off);
         json_t *j = json_loadb((const char *) c->req->body, c->req->body_len, JSON_REJECT_DUPLICATES, &jerr);
@@ -136,13 +144,80 @@ static int get_string(const json_t *o, const char *name, bool required, const ch
         return 0;
 }
 
+/* Canonical base64 of either alphabet (length a multiple of 4, correct
+ * padding, zero trailing bits, alphabets not mixed) through a table: exactly
+ * the bytes cp_b64_decode() returns for it.  false: let cp_b64_decode()
+ * decide. */
+static uint8_t b64tab[256]; /* 0xff invalid; else value | 0x40 standard-only | 0x80 url-only */
+static pthread_once_t b64once = PTHREAD_ONCE_INIT;
+
+static void b64_init(void) {
+        memset(b64tab, 0xff, sizeof(b64tab));
+        for (int i = 0; i < 26; i++) {
+                b64tab['A' + i] = (uint8_t) i;
+                b64tab['a' + i] = (uint8_t) (26 + i);
+        }
+        for (int i = 0; i < 10; i++)
+                b64tab['0' + i] = (uint8_t) (52 + i);
+        b64tab['+'] = 62 | 0x40;
+        b64tab['/'] = 63 | 0x40;
+        b64tab['-'] = 62 | 0x80;
+        b64tab['_'] = 63 | 0x80;
+}
+
+static bool b64_fast(const char *s, size_t len, uint8_t *out, size_t *ret_len) {
+        const unsigned char *u = (const unsigned char *) s;
+        uint8_t flags = 0;
+        size_t o = 0;
+        pthread_once(&b64once, b64_init);
+        if (len == 0 || len % 4 != 0)
+                return false;
+        size_t pad = u[len - 1] == '=' ? (u[len - 2] == '=' ? 2 : 1) : 0;
+        size_t full = (len - (pad ? 4 : 0)) / 4;
+        for (size_t q = 0; q < full; q++) {
+                uint8_t a = b64tab[u[4 * q]], b = b64tab[u[4 * q + 1]], c = b64tab[u[4 * q + 2]], d = b64tab[u[4 * q + 3]];
+                if (a == 0xff || b == 0xff || c == 0xff || d == 0xff)
+                        return false;
+                flags |= a | b | c | d;
+                uint32_t w = (uint32_t) (a & 63) << 18 | (uint32_t) (b & 63) << 12 | (uint32_t) (c & 63) << 6 | (d & 63);
+                out[o++] = (uint8_t) (w >> 16);
+                out[o++] = (uint8_t) (w >> 8);
+                out[o++] = (uint8_t) w;
+        }
+        if (pad) {
+                const unsigned char *t = u + len - 4;
+                uint8_t a = b64tab[t[0]], b = b64tab[t[1]], c = pad == 1 ? b64tab[t[2]] : 0;
+                if (a == 0xff || b == 0xff || c == 0xff)
+                        return false;
+                flags |= a | b | c;
+                if (pad == 2 ? (b & 0xf) != 0 : (c & 0x3) != 0)
+                        return false;
+                uint32_t w = (uint32_t) (a & 63) << 18 | (uint32_t) (b & 63) << 12 | (uint32_t) (c & 63) << 6;
+                out[o++] = (uint8_t) (w >> 16);
+                if (pad == 1)
+                        out[o++] = (uint8_t) (w >> 8);
+        }
+        if ((flags & 0xc0) == 0xc0)
+                return false;
+        *ret_len = o;
+        return true;
+}
+
 /* Base64url (padding optional) or, failing that, standard base64. */
 static int decode_b64(const char *s, size_t len, const char *what, uint8_t **ret, size_t *ret_len) {
         uint8_t *buf = malloc(cp_b64_decoded_max(len) + 1);
         size_t n;
         if (!buf)
                 return cp_error_oom();
-        if (cp_b64_decode(s, len, CP_B64_URL_PADOPT, buf, cp_b64_decoded_max(len), &n) < 0 &&
+        if (b64_fast(s, len, buf, &n)) {
+                buf[n] = '\0';
+                *ret = buf;
+                *ret_len = n;
+                return 0;
+        }
+        /* '+' or '/' never decode as base64url: go straight to standard base64 */
+        bool std = memchr(s, '+', len) || memchr(s, '/', len);
+        if ((std || cp_b64_decode(s, len, CP_B64_URL_PADOPT, buf, cp_b64_decoded_max(len), &n) < 0) &&
             cp_b64_decode(s, len, CP_B64_STD, buf, cp_b64_decoded_max(len), &n) < 0) {
                 free(buf);
                 return CP_ERROR(CP_EFORMAT, "%s is not base64url", what);
@@ -219,12 +294,16 @@ static int parse_tagged(const json_t *body, const char *name, tagged_data *ret) 
 
 /* ---- attestation endpoints -------------------------------------------------------- */
 
-static int finish_attest(reqctx *c, json_t *claims, const char *nonce, const char *draft) {
+static void tmpl_unrefp(claims_tmpl **p) {
+        attestd_tmpl_unref(*p);
+}
+
+static int finish_attest(reqctx *c, const claims_tmpl *tmpl, json_t *claims, const char *nonce, const char *draft) {
         _cleanup_free_ char *token = NULL;
         int r;
         if (nonce && json_object_set_new(claims, "nonce", json_string(nonce)) < 0)
                 return cp_error_oom();
-        if ((r = attestd_issue_token(c->s, c->tenant, c->type, claims, draft, &token)) < 0)
+        if ((r = attestd_issue_token(c->s, c->tenant, c->type, tmpl, claims, draft, &token)) < 0)
                 return r;
         /* {"token":"..."}: the token is base64url and dots, nothing to escape */
         size_t tl = strlen(token);
@@ -296,7 +375,7 @@ static int attest_sevsnpvm(reqctx *c) {
                 json_object_set(claims, "x-ms-runtime", rt.json);
         if (it.json)
                 json_object_set(claims, "x-ms-inittime", it.json);
-        return finish_attest(c, claims, nonce, draft);
+        return finish_attest(c, NULL, claims, nonce, draft);
 }
 
 /* Byte array as JSON: [1, 2, ...] (Trustee v0 evidence) */
@@ -375,6 +454,7 @@ static int parse_pcrs(const json_t *a, pcr_values *ret) {
 static int attest_azure_vtpm(reqctx *c) {
         static const char *const allowed[] = { "evidence", "nonce", "draftPolicyForAttestation", NULL };
         _cleanup_json_ json_t *body = NULL, *claims = NULL;
+        _cleanup_(tmpl_unrefp) claims_tmpl *tmpl = NULL;
         _cleanup_free_ uint8_t *hcl_buf = NULL, *msg = NULL, *sig = NULL, *vcek = NULL, *nonce = NULL;
         size_t hcl_len, msg_len, sig_len, vcek_len = 0, nonce_len;
         const char *nonce_txt, *draft, *vcek_txt;
@@ -439,12 +519,12 @@ static int attest_azure_vtpm(reqctx *c) {
         claims = json_object();
         if (!claims)
                 return cp_error_oom();
-        if ((r = attestd_verify_vtpm(c->s, &in, claims, &c->warm)) < 0)
+        if ((r = attestd_verify_vtpm(c->s, &in, claims, &tmpl, &c->warm)) < 0)
                 return r;
         json_object_set_new(claims, "x-ms-attestation-type", json_string("sevsnpvm"));
         json_object_set_new(claims, "x-ms-compliance-status", json_string("azure-compliant-cvm"));
         json_object_set_new(claims, "x-confpool-evidence-type", json_string("azure-snp-vtpm"));
-        return finish_attest(c, claims, nonce_txt, draft);
+        return finish_attest(c, tmpl, claims, nonce_txt, draft);
 }
 
 /* POST /challenge */
@@ -469,6 +549,7 @@ static int attest_native(reqctx *c) {
                                                "quote", "eventLog", "draftPolicyForAttestation", NULL };
         static const char *const q_allowed[] = { "message", "signature", "signatureFormat", "pcrs", NULL };
         _cleanup_json_ json_t *body = NULL, *claims = NULL;
+        _cleanup_(tmpl_unrefp) claims_tmpl *tmpl = NULL;
         _cleanup_free_ uint8_t *nonce = NULL, *report = NULL, *chain = NULL, *table = NULL, *rt = NULL, *msg = NULL,
                                *sig = NULL, *evlog = NULL;
         size_t nonce_len, report_len, chain_len, table_len, rt_len, msg_len, sig_len, evlog_len;
@@ -506,20 +587,22 @@ static int attest_native(reqctx *c) {
                          .certtable = table, .certtable_len = table_len },
                 .runtime_data = rt, .runtime_data_len = rt_len, .quote = msg, .quote_len = msg_len,
                 .signature = sig, .signature_len = sig_len, .signature_marshalled = !fmt || strcmp(fmt, "tpmt") == 0,
-                .nonce = nonce, .nonce_len = nonce_len,
+                .nonce = nonce, .nonce_len = nonce_len, .eventlog = evlog, .eventlog_len = evlog_len,
         };
         memcpy(in.pcrs, pcrs.p, sizeof(in.pcrs));
+        if (evlog && evlog_len > CP_MAX_TCG_EVENTLOG)
+                return CP_ERROR(CP_ETOOBIG, "eventLog exceeds %u bytes", CP_MAX_TCG_EVENTLOG);
         claims = json_object();
         if (!claims)
                 return cp_error_oom();
-        if ((r = attestd_verify_vtpm(c->s, &in, claims, &c->warm)) < 0)
+        if ((r = attestd_verify_vtpm(c->s, &in, claims, &tmpl, &c->warm)) < 0)
                 return r;
         json_object_set_new(claims, "x-ms-attestation-type", json_string("sevsnpvm"));
         json_object_set_new(claims, "x-ms-compliance-status", json_string("confpool-verified-snp-vtpm"));
         json_object_set_new(claims, "x-confpool-evidence-type", json_string("native"));
-        /* TODO: TCG event-log replay against the quoted PCRs; the log is accepted but not yet evaluated */
-        json_object_set_new(claims, "x-confpool-eventlog-replayed", json_false());
-        return finish_attest(c, claims, nonce_txt, draft);
+        if (!evlog) /* no event log: the PCRs are quoted but no boot event is claimed */
+                json_object_set_new(claims, "x-confpool-eventlog-replayed", json_false());
+        return finish_attest(c, tmpl, claims, nonce_txt, draft);
 }
 
 /* ---- policies ------------------------------------------------------------------ */

@@ -6,7 +6,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/bn.h>
+#include <openssl/ecdsa.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 
 #include "attestd/attestd-internal.h"
 #include "basic/cleanup.h"
@@ -42,11 +46,68 @@ void cp_attestd_set_now(cp_attestd *s, int64_t now) {
 
 /* ---- keys ------------------------------------------------------------------ */
 
+/* A self-signed certificate for the JWKS x5c (CN, valid from now - 60 s
+ * for 365 days). */
+static X509 *self_signed(EVP_PKEY *pk, int64_t now) {
+        X509 *x = X509_new();
+        X509_NAME *n = NULL;
+        uint8_t serial[16];
+        BIGNUM *bn = NULL;
+        bool ok = x && RAND_bytes(serial, sizeof(serial)) == 1;
+        if (ok) {
+                serial[0] &= 0x7f;
+                bn = BN_bin2bn(serial, sizeof(serial), NULL);
+                n = X509_NAME_new();
+        }
+        ok = ok && bn && n && X509_set_version(x, 2) == 1 && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) &&
+             X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *) "confpool-attestd token signing",
+                                        -1, -1, 0) == 1 &&
+             X509_set_subject_name(x, n) == 1 && X509_set_issuer_name(x, n) == 1 &&
+             X509_time_adj_ex(X509_getm_notBefore(x), 0, -60, (time_t *) &(time_t){ (time_t) now }) &&
+             X509_time_adj_ex(X509_getm_notAfter(x), 365, 0, (time_t *) &(time_t){ (time_t) now }) &&
+             X509_set_pubkey(x, pk) == 1 && X509_sign(x, pk, EVP_sha256()) > 0;
+        BN_free(bn);
+        X509_NAME_free(n);
+        if (!ok) {
+                X509_free(x);
+                return NULL;
+        }
+        return x;
+}
+
+/* A token-signing key: generated here (so that pre-serialized payloads can be
+ * signed with it), loaded into a cp_jwt_key for the JWKS. */
+static int make_key(cp_jwt_alg alg, int64_t now, cp_jwt_key **ret_key, EVP_PKEY **ret_pkey) {
+        EVP_PKEY *pk = alg == CP_JWT_RS256 ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t) 2048)
+                                           : EVP_PKEY_Q_keygen(NULL, NULL, "EC", alg == CP_JWT_ES256 ? "P-256" : "P-384");
+        X509 *x = pk ? self_signed(pk, now) : NULL;
+        BIO *kb = BIO_new(BIO_s_mem()), *cb = BIO_new(BIO_s_mem());
+        char *kp = NULL, *cpem = NULL;
+        long kl = 0, cl = 0;
+        int r = CP_ERROR(CP_ECRYPTO, "generating a %s token-signing key", cp_jwt_alg_name(alg));
+        if (x && kb && cb && PEM_write_bio_PrivateKey(kb, pk, NULL, NULL, 0, NULL, NULL) == 1 &&
+            PEM_write_bio_X509(cb, x) == 1) {
+                kl = BIO_get_mem_data(kb, &kp);
+                cl = BIO_get_mem_data(cb, &cpem);
+                r = cp_jwt_key_from_pem(alg, kp, (size_t) kl, cpem, (size_t) cl, ret_key);
+                cp_wipe(kp, (size_t) kl);
+        }
+        BIO_free(kb);
+        BIO_free(cb);
+        X509_free(x);
+        if (r < 0) {
+                EVP_PKEY_free(pk);
+                return r;
+        }
+        *ret_pkey = pk;
+        return 0;
+}
+
 static int add_key(cp_attestd *s) {
         cp_jwt_key *k = NULL;
+        EVP_PKEY *pk = NULL;
         int64_t now = attestd_now(s);
-        int r = cp_jwt_key_generate(s->cfg.alg ? s->cfg.alg : CP_JWT_RS256, "confpool-attestd token signing", now, 365,
-                                    &k);
+        int r = make_key(s->cfg.alg ? s->cfg.alg : CP_JWT_RS256, now, &k, &pk);
         if (r < 0)
                 return r;
         pthread_rwlock_wrlock(&s->keys_lock);
@@ -60,12 +121,14 @@ static int add_key(cp_attestd *s) {
                 bool make_room = s->n_keys == ATTESTD_MAX_KEYS && i == 0; /* drop the oldest */
                 if (expired || make_room) {
                         cp_jwt_key_free(e->key);
+                        EVP_PKEY_free(e->pkey);
                         continue;
                 }
                 s->keys[w++] = *e;
         }
         s->n_keys = w;
         s->keys[s->n_keys].key = k;
+        s->keys[s->n_keys].pkey = pk;
         s->keys[s->n_keys].retired_at = 0;
         s->n_keys++;
         pthread_rwlock_unlock(&s->keys_lock);
@@ -187,9 +250,14 @@ static int policy_set(cp_attestd *s, const char *tenant, attestd_type type, cons
         cp_maa_policy *pol = NULL;
         char *copy = NULL;
         int r;
+        char hash[44];
         if (text) {
                 if ((r = cp_maa_policy_parse(text, len, &pol, err)) < 0)
                         return r;
+                if ((r = cp_maa_policy_hash(text, len, hash)) < 0) {
+                        cp_maa_policy_free(pol);
+                        return r;
+                }
                 copy = strndup(text, len);
                 if (!copy) {
                         cp_maa_policy_free(pol);
@@ -211,6 +279,7 @@ static int policy_set(cp_attestd *s, const char *tenant, attestd_type type, cons
                 snprintf(p->tenant, sizeof(p->tenant), "%s", tenant);
                 p->type = type;
                 p->text = copy;
+                memcpy(p->hash, hash, sizeof(hash));
                 p->policy = pol;
         } else
                 memset(p, 0, sizeof(*p));
@@ -231,20 +300,140 @@ static json_t *claims_to_json_value(const cp_maa_claim *c) {
 
 /* ---- tokens ------------------------------------------------------------------ */
 
-int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, json_t *claims, const char *draft_policy,
-                        char **ret_token) {
-        _cleanup_free_ char *hash_src = NULL;
+int attestd_tmpl_new(json_t *claims, claims_tmpl **ret) {
+        claims_tmpl *t = calloc(1, sizeof(*t));
+        char *txt = attestd_json_dumps(claims);
+        if (!t || !txt) {
+                free(t);
+                free(txt);
+                json_decref(claims);
+                return cp_error_oom();
+        }
+        atomic_init(&t->ref, 1);
+        t->claims = claims;
+        /* strip the braces: "{...}" -> "..." */
+        size_t n = strlen(txt);
+        memmove(txt, txt + 1, n - 2);
+        txt[n - 2] = '\0';
+        t->json = txt;
+        t->json_len = n - 2;
+        *ret = t;
+        return 0;
+}
+
+void attestd_tmpl_unref(claims_tmpl *t) {
+        if (!t || atomic_fetch_sub(&t->ref, 1) != 1)
+                return;
+        json_decref(t->claims);
+        free(t->json);
+        free(t);
+}
+
+static int append(char **buf, size_t *len, size_t *cap, const char *p, size_t n) {
+        if (*len + n + 1 > *cap) {
+                size_t nc = (*len + n + 1) * 2;
+                char *b = realloc(*buf, nc);
+                if (!b)
+                        return cp_error_oom();
+                *buf = b;
+                *cap = nc;
+        }
+        memcpy(*buf + *len, p, n);
+        *len += n;
+        (*buf)[*len] = '\0';
+        return 0;
+}
+
+static int append_b64(char **buf, size_t *len, size_t *cap, const void *p, size_t n) {
+        size_t el = cp_b64_encoded_len(n, CP_B64_URL);
+        int r = append(buf, len, cap, "", 0);
+        if (r < 0)
+                return r;
+        if (*len + el + 1 > *cap) {
+                size_t nc = (*len + el + 1) * 2;
+                char *b = realloc(*buf, nc);
+                if (!b)
+                        return cp_error_oom();
+                *buf = b;
+                *cap = nc;
+        }
+        cp_b64_encode(p, n, CP_B64_URL, *buf + *len);
+        *len += el;
+        (*buf)[*len] = '\0';
+        return 0;
+}
+
+/* Digests fetched once (an implicit fetch per signature costs a lock and a
+ * lookup in the provider store). */
+static EVP_MD *md_sha256, *md_sha384;
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+
+static void md_fetch(void) {
+        md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+        md_sha384 = EVP_MD_fetch(NULL, "SHA384", NULL);
+}
+
+/* JWS signature (RS256: PKCS#1 v1.5; ES256/384: r||s) over in. */
+static int jws_sign(EVP_PKEY *pk, cp_jwt_alg alg, const char *in, size_t len, uint8_t *out, size_t *ret_len) {
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        uint8_t der[600];
+        size_t dlen = sizeof(der);
+        pthread_once(&md_once, md_fetch);
+        const EVP_MD *md = alg == CP_JWT_ES384 ? md_sha384 : md_sha256;
+        if (!md)
+                md = alg == CP_JWT_ES384 ? EVP_sha384() : EVP_sha256();
+        int ok = ctx && EVP_DigestSignInit(ctx, NULL, md, NULL, pk) == 1 &&
+                 EVP_DigestSign(ctx, der, &dlen, (const uint8_t *) in, len) == 1;
+        EVP_MD_CTX_free(ctx);
+        if (!ok)
+                return CP_ERROR(CP_ECRYPTO, "signing the token");
+        if (alg == CP_JWT_RS256) {
+                memcpy(out, der, dlen);
+                *ret_len = dlen;
+                return 0;
+        }
+        int coord = alg == CP_JWT_ES384 ? 48 : 32;
+        const unsigned char *p = der;
+        ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long) dlen);
+        const BIGNUM *r, *s;
+        if (!sig)
+                return CP_ERROR(CP_ECRYPTO, "decoding the ECDSA signature");
+        ECDSA_SIG_get0(sig, &r, &s);
+        ok = BN_bn2binpad(r, out, coord) == coord && BN_bn2binpad(s, out + coord, coord) == coord;
+        ECDSA_SIG_free(sig);
+        if (!ok)
+                return CP_ERROR(CP_ECRYPTO, "ECDSA signature does not fit");
+        *ret_len = 2 * (size_t) coord;
+        return 0;
+}
+
+static void json_unrefp(json_t **p) {
+        json_decref(*p);
+}
+
+int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, const claims_tmpl *tmpl, json_t *claims,
+                        const char *draft_policy, char **ret_token) {
+        _cleanup_free_ char *dyn = NULL, *pl = NULL, *tok = NULL;
+        _cleanup_(json_unrefp) json_t *hdr = NULL;
         cp_maa_claims *in = NULL, *out = NULL;
         cp_maa_policy *draft = NULL;
         char hash[44], jti_hex[65];
         uint8_t jti[32];
         int64_t now = attestd_now(s);
+        size_t pl_len = 0, pl_cap = 0, tl = 0, tc = 0;
         int r;
         const char *k;
         json_t *v;
 
         if ((r = cp_maa_claims_new(&in)) < 0)
                 return r;
+        if (tmpl)
+                json_object_foreach(tmpl->claims, k, v) {
+                        if ((r = cp_maa_claims_add_json(in, k, NULL, v)) < 0) {
+                                cp_maa_claims_free(in);
+                                return r;
+                        }
+                }
         json_object_foreach(claims, k, v) {
                 if ((r = cp_maa_claims_add_json(in, k, NULL, v)) < 0) {
                         cp_maa_claims_free(in);
@@ -259,30 +448,25 @@ int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, js
                 }
                 r = cp_maa_policy_evaluate(draft, in, &out);
                 cp_maa_policy_free(draft);
-                hash_src = strdup(draft_policy);
+                if (r == 0 && (r = cp_maa_policy_hash(draft_policy, strlen(draft_policy), hash)) < 0)
+                        out = cp_maa_claims_free(out);
         } else {
                 pthread_rwlock_rdlock(&s->policy_lock);
                 policy_slot *p = policy_find(s, tenant, type, false);
                 r = cp_maa_policy_evaluate(p ? p->policy : s->default_policy, in, &out);
-                hash_src = strdup(p ? p->text : attestd_default_policy);
+                memcpy(hash, p ? p->hash : s->default_hash, sizeof(hash));
                 pthread_rwlock_unlock(&s->policy_lock);
         }
         cp_maa_claims_free(in);
         if (r < 0)
                 return r;
-        if (!hash_src) {
-                cp_maa_claims_free(out);
-                return cp_error_oom();
-        }
         /* policy-issued claims never override the service's own */
         for (size_t i = 0; i < cp_maa_claims_count(out); i++) {
                 const cp_maa_claim *c = cp_maa_claims_get(out, i);
-                if (!json_object_get(claims, c->type))
+                if (!json_object_get(claims, c->type) && !(tmpl && json_object_get(tmpl->claims, c->type)))
                         json_object_set_new(claims, c->type, claims_to_json_value(c));
         }
         cp_maa_claims_free(out);
-        if ((r = cp_maa_policy_hash(hash_src, strlen(hash_src), hash)) < 0)
-                return r;
         if (RAND_bytes(jti, sizeof(jti)) != 1)
                 return CP_ERROR(CP_ECRYPTO, "RAND_bytes");
         cp_hex_encode(jti, sizeof(jti), jti_hex);
@@ -296,37 +480,47 @@ int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, js
             json_object_set_new(claims, "jti", json_string(jti_hex)) < 0)
                 return cp_error_oom();
 
+        /* payload: {<template>,<per-request claims>} */
+        dyn = attestd_json_dumps(claims);
+        if (!dyn)
+                return cp_error_oom();
+        size_t dl = strlen(dyn); /* "{...}" with at least the members above */
+        if ((r = append(&pl, &pl_len, &pl_cap, "{", 1)) < 0 ||
+            (tmpl && tmpl->json_len && ((r = append(&pl, &pl_len, &pl_cap, tmpl->json, tmpl->json_len)) < 0 ||
+                                        (r = append(&pl, &pl_len, &pl_cap, ",", 1)) < 0)) ||
+            (r = append(&pl, &pl_len, &pl_cap, dyn + 1, dl - 1)) < 0)
+                return r;
+
         if (draft_policy) {
                 /* MAA: a draft-policy token is not signed (alg none) */
-                char *pl = json_dumps(claims, JSON_COMPACT), *tok;
-                static const char hdr[] = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0"; /* {"alg":"none","typ":"JWT"} */
-                if (!pl)
-                        return cp_error_oom();
-                size_t pl_len = strlen(pl), elen = cp_b64_encoded_len(pl_len, CP_B64_URL);
-                tok = malloc(sizeof(hdr) + 1 + elen + 2);
-                if (!tok) {
-                        free(pl);
-                        return cp_error_oom();
-                }
-                memcpy(tok, hdr, sizeof(hdr) - 1);
-                tok[sizeof(hdr) - 1] = '.';
-                cp_b64_encode((const uint8_t *) pl, pl_len, CP_B64_URL, tok + sizeof(hdr));
-                strcat(tok, ".");
-                free(pl);
-                *ret_token = tok;
+                static const char h[] = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0"; /* {"alg":"none","typ":"JWT"} */
+                if ((r = append(&tok, &tl, &tc, h, sizeof(h) - 1)) < 0 || (r = append(&tok, &tl, &tc, ".", 1)) < 0 ||
+                    (r = append_b64(&tok, &tl, &tc, pl, pl_len)) < 0 || (r = append(&tok, &tl, &tc, ".", 1)) < 0)
+                        return r;
+                *ret_token = TAKE_PTR(tok);
                 return 0;
         }
-        json_t *hdr = json_pack("{s:s}", "jku", "");
-        if (!hdr)
-                return cp_error_oom();
+        /* header as cp_jwt_sign writes it: alg, kid, typ, jku */
         char jku[300];
         snprintf(jku, sizeof(jku), "%s/certs", s->issuer);
-        json_object_set_new(hdr, "jku", json_string(jku));
         pthread_rwlock_rdlock(&s->keys_lock); /* signers run concurrently; rotation waits */
-        r = cp_jwt_sign(s->keys[s->n_keys - 1].key, claims, hdr, ret_token);
+        const signing_key *key = &s->keys[s->n_keys - 1];
+        cp_jwt_alg alg = cp_jwt_key_alg(key->key);
+        hdr = json_pack("{s:s,s:s,s:s,s:s}", "alg", cp_jwt_alg_name(alg), "kid", cp_jwt_key_kid(key->key), "typ",
+                        "JWT", "jku", jku);
+        char *hs = hdr ? json_dumps(hdr, JSON_COMPACT) : NULL;
+        uint8_t sig[600];
+        size_t sl = 0;
+        r = !hs ? cp_error_oom() : 0;
+        if (r == 0 && (r = append_b64(&tok, &tl, &tc, hs, strlen(hs))) == 0 &&
+            (r = append(&tok, &tl, &tc, ".", 1)) == 0 && (r = append_b64(&tok, &tl, &tc, pl, pl_len)) == 0)
+                r = jws_sign(key->pkey, alg, tok, tl, sig, &sl);
         pthread_rwlock_unlock(&s->keys_lock);
-        json_decref(hdr);
-        return r;
+        free(hs);
+        if (r < 0 || (r = append(&tok, &tl, &tc, ".", 1)) < 0 || (r = append_b64(&tok, &tl, &tc, sig, sl)) < 0)
+                return r;
+        *ret_token = TAKE_PTR(tok);
+        return 0;
 }
 
 /* ---- lifecycle ----------------------------------------------------------------- */
@@ -397,6 +591,7 @@ int cp_attestd_new(const cp_attestd_config *cfg, cp_attestd **ret) {
                 goto fail;
         if ((r = cp_maa_policy_parse(attestd_default_policy, strlen(attestd_default_policy), &s->default_policy,
                                      NULL)) < 0 ||
+            (r = cp_maa_policy_hash(attestd_default_policy, strlen(attestd_default_policy), s->default_hash)) < 0 ||
             (r = add_key(s)) < 0)
                 goto fail;
         *ret = s;
@@ -439,8 +634,10 @@ cp_attestd *cp_attestd_free(cp_attestd *s) {
         if (!s)
                 return NULL;
         s->httpd = cp_httpd_stop(s->httpd);
-        for (size_t i = 0; i < s->n_keys; i++)
+        for (size_t i = 0; i < s->n_keys; i++) {
                 cp_jwt_key_free(s->keys[i].key);
+                EVP_PKEY_free(s->keys[i].pkey);
+        }
         for (size_t i = 0; i < ATTESTD_POLICY_SLOTS; i++) {
                 cp_maa_policy_free(s->policies[i].policy);
                 free(s->policies[i].text);

@@ -13,6 +13,7 @@
 #include "basic/limits.h"
 #include "basic/secure.h"
 #include "confpool/azure.h"
+#include "confpool/tcg_eventlog.h"
 #include "confpool/tpm_quote.h"
 
 static size_t cache_index(const cp_attestd *s, const uint8_t hash[48]) {
@@ -41,6 +42,7 @@ void attestd_rt_unref(rt_entry *e) {
                 return;
         cp_azure_runtime_data_free(e->rd);
         json_decref(e->json);
+        attestd_tmpl_unref(atomic_load(&e->tmpl));
         free(e);
 }
 
@@ -269,7 +271,9 @@ static int rt_new(const uint8_t *data, size_t len, const uint8_t digest[32], rt_
                 free(e);
                 return cp_error_wrap("runtime data: ");
         }
-        e->json = json_loadb((const char *) data, len, 0, &jerr);
+        e->json = attestd_json_load_fast(data, len, CP_MAX_JSON_DEPTH);
+        if (!e->json)
+                e->json = json_loadb((const char *) data, len, 0, &jerr);
         if (!e->json) {
                 attestd_rt_unref(e);
                 return CP_ERROR(CP_EFORMAT, "runtime data is not JSON");
@@ -278,7 +282,70 @@ static int rt_new(const uint8_t *data, size_t len, const uint8_t digest[32], rt_
         return 0;
 }
 
-int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *claims, bool *ret_warm) {
+static void json_unrefp(json_t **p) {
+        json_decref(*p);
+}
+
+static void eventlog_freep(cp_tcg_eventlog **p) {
+        cp_tcg_eventlog_free(*p);
+}
+
+/* Replay the event log's SHA-256 bank against the quoted PCR values (the
+ * quote's signature and PCR digest are already verified) and build the
+ * boot-event claims from the PCRs compared. */
+static int check_eventlog(const vtpm_input *in, const cp_tpm_quote *q, const cp_tpm_pcr_bank *bank, json_t **ret) {
+        _cleanup_(eventlog_freep) cp_tcg_eventlog *log = NULL;
+        uint32_t mask = 0, checked = 0;
+        int r;
+        for (size_t k = 0; k < q->n_selections; k++)
+                for (unsigned i = 0; i < CP_TPM_PCR_COUNT; i++)
+                        if (q->selections[k].hash_alg == CP_TPM_ALG_SHA256 && cp_tpm_pcr_selected(&q->selections[k], i))
+                                mask |= 1u << i;
+        if ((r = cp_tcg_eventlog_parse(in->eventlog, in->eventlog_len, &log)) < 0 ||
+            (r = cp_tcg_eventlog_check_pcrs(log, bank, mask, &checked)) < 0 ||
+            (r = cp_tcg_eventlog_claims(log, checked, ret)) < 0)
+                return cp_error_wrap("event log: ");
+        return 0;
+}
+
+/* The static claims of (report, runtime data): built once per rt entry. */
+static int static_claims(rt_entry *rt, const cp_snp_verify_result *res, claims_tmpl **ret) {
+        claims_tmpl *t = atomic_load(&rt->tmpl), *expected = NULL;
+        json_t *c;
+        int r;
+        if (t) {
+                atomic_fetch_add(&t->ref, 1);
+                *ret = t;
+                return 0;
+        }
+        c = json_object();
+        if (!c)
+                return cp_error_oom();
+        if ((r = attestd_snp_claims(res, c)) < 0) {
+                json_decref(c);
+                return r;
+        }
+        /* shared, never modified (jansson's reference counts are atomic) */
+        if (json_object_set(c, "x-ms-runtime", rt->json) < 0) {
+                json_decref(c);
+                return cp_error_oom();
+        }
+        const cp_azure_vm_config *vc = cp_azure_runtime_data_vm_config(rt->rd);
+        if (vc->present && vc->secure_boot != CP_AZURE_FLAG_ABSENT &&
+            json_object_set_new(c, "secureboot", json_boolean(vc->secure_boot == CP_AZURE_FLAG_TRUE)) < 0) {
+                json_decref(c);
+                return cp_error_oom();
+        }
+        if ((r = attestd_tmpl_new(c, &t)) < 0)
+                return r;
+        atomic_fetch_add(&t->ref, 1); /* one for rt, one for the caller */
+        if (!atomic_compare_exchange_strong(&rt->tmpl, &expected, t))
+                atomic_fetch_sub(&t->ref, 1); /* another thread was first: keep ours for this request only */
+        *ret = t;
+        return 0;
+}
+
+int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *claims, claims_tmpl **ret_tmpl, bool *ret_warm) {
         _cleanup_(rt_unrefp) rt_entry *rt = NULL;
         cp_tpm_quote q;
         cp_tpm_signature sig;
@@ -295,6 +362,9 @@ int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *claims, boo
         SHA384(in->snp.report, in->snp.report_len, report_hash);
         SHA256(in->runtime_data, in->runtime_data_len, rt_digest);
         rt = rt_get(s, report_hash, rt_digest);
+        /* an rt entry is attached to a cached report only after every check below
+         * passed for exactly these report and runtime-data bytes */
+        bool bound = rt != NULL;
         if (!rt && (r = rt_new(in->runtime_data, in->runtime_data_len, rt_digest, &rt)) < 0)
                 return r;
         const cp_azure_runtime_data *rd = rt->rd;
@@ -311,9 +381,14 @@ int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *claims, boo
         /* (1) signature by the AK, (2) nonce, (3) PCR digest */
         if ((r = cp_tpm_quote_verify(&q, &sig, cp_azure_runtime_data_ak(rd), in->nonce, in->nonce_len, &bank, 1)) < 0)
                 return cp_error_wrap("TPM quote: ");
+        /* (3b) the event log replays to the quoted PCRs */
+        _cleanup_(json_unrefp) json_t *evclaims = NULL;
+        if (in->eventlog && (r = check_eventlog(in, &q, &bank, &evclaims)) < 0)
+                return r;
         /* (4) REPORT_DATA binds the runtime data (read the report's field at 0x50) */
         memcpy(report_data, in->snp.report + CP_HCL_SNP_REPORT_DATA_OFFSET, sizeof(report_data));
-        if ((r = cp_azure_check_binding(report_data, CP_HCL_HASH_SHA256, in->runtime_data, in->runtime_data_len)) < 0)
+        if (!bound &&
+            (r = cp_azure_check_binding(report_data, CP_HCL_HASH_SHA256, in->runtime_data, in->runtime_data_len)) < 0)
                 return cp_error_wrap("runtime data: ");
         /* (5) fresh user-data */
         if (in->check_user_data && (r = cp_azure_runtime_data_check_user_data(rd, in->nonce, in->nonce_len)) < 0)
@@ -324,16 +399,15 @@ int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *claims, boo
         /* (7) produced by the paravisor at VMPL 0 */
         if (res.report.vmpl != 0)
                 return CP_ERROR(CP_EPOLICY, "report from VMPL %u, not 0", res.report.vmpl);
-        if ((r = attestd_snp_claims(&res, claims)) < 0)
+        claims_tmpl *tmpl = NULL;
+        if ((r = static_claims(rt, &res, &tmpl)) < 0)
                 return r;
         rt_attach(s, report_hash, rt);
-        json_t *rtj = json_deep_copy(rt->json);
-        if (!rtj || json_object_set_new(claims, "x-ms-runtime", rtj) < 0)
-                return cp_error_oom();
         json_t *pcrs = json_object(), *idx = json_array();
         if (!pcrs || !idx) {
                 json_decref(pcrs);
                 json_decref(idx);
+                attestd_tmpl_unref(tmpl);
                 return cp_error_oom();
         }
         for (unsigned i = 0; i < 24; i++) {
@@ -346,10 +420,12 @@ int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *claims, boo
                 json_array_append_new(idx, json_integer(i));
         }
         if (json_object_set_new(claims, "x-ms-azurevm-attested-pcrs", idx) < 0 ||
-            json_object_set_new(claims, "x-confpool-tpm-pcrs-sha256", pcrs) < 0)
+            json_object_set_new(claims, "x-confpool-tpm-pcrs-sha256", pcrs) < 0 ||
+            (evclaims && (json_object_set_new(claims, "x-confpool-eventlog-replayed", json_true()) < 0 ||
+                          json_object_set_new(claims, "x-confpool-eventlog", TAKE_PTR(evclaims)) < 0))) {
+                attestd_tmpl_unref(tmpl);
                 return cp_error_oom();
-        const cp_azure_vm_config *vc = cp_azure_runtime_data_vm_config(rd);
-        if (vc->present && vc->secure_boot != CP_AZURE_FLAG_ABSENT)
-                json_object_set_new(claims, "secureboot", json_boolean(vc->secure_boot == CP_AZURE_FLAG_TRUE));
+        }
+        *ret_tmpl = tmpl;
         return 0;
 }

@@ -2,17 +2,28 @@
 /* confpool-attestd over HTTP on loopback with the real Azure vTPM evidence
  * from Trustee's test data. */
 #include <signal.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "attestd/attestd-internal.h"
 #include "attestd/attestd.h"
 #include "basic/cleanup.h"
 #include "basic/codec.h"
 #include "confpool/azure.h"
 #include "confpool/maa_policy.h"
+#include "confpool/snp_report.h"
+#include "confpool/tcg_eventlog.h"
+#include "basic/limits.h"
+#include "libconfpool/json-util.h"
+#include "shared/amdsp.h"
 #include "shared/httpc.h"
 #include "shared/httpd.h"
 #include "tests.h"
@@ -770,4 +781,469 @@ TEST(signed_policy_mode) {
         json_decref(doc);
         cp_jwt_key_free(signer);
         cp_jwt_key_free(other);
+}
+
+/* ---- native flow with a TCG event log: synthetic evidence from the software
+ * AMD-SP (emulated Milan host), a generated RSA AK, a quote over PCRs 0..9
+ * made here, and an event log built with cp_tcg_eventlog_builder ------------ */
+
+typedef struct native_ev {
+        char dir[64];
+        cp_amdsp *sp;
+        uint8_t *ark;
+        size_t ark_len;
+        char *chain_pem;
+        EVP_PKEY *ak;
+        char *rt;                      /* runtime data JSON */
+        uint8_t report[CP_SNP_REPORT_SIZE];
+        uint8_t pcr[24][32];
+        uint8_t *log;
+        size_t log_len;
+} native_ev;
+
+static char *der_to_pem(const uint8_t *der, size_t n) {
+        const unsigned char *p = der;
+        X509 *x = d2i_X509(NULL, &p, (long) n);
+        BIO *b = BIO_new(BIO_s_mem());
+        ASSERT_TRUE(x && b && PEM_write_bio_X509(b, x));
+        char *data;
+        long len = BIO_get_mem_data(b, &data);
+        char *out = strndup(data, (size_t) len);
+        BIO_free(b);
+        X509_free(x);
+        return out;
+}
+
+static void native_ev_setup(native_ev *e) {
+        static const uint16_t banks[] = { CP_TPM_ALG_SHA1, CP_TPM_ALG_SHA256 };
+        memset(e, 0, sizeof(*e));
+        snprintf(e->dir, sizeof(e->dir), "/tmp/cp-attestd-evlog-XXXXXX");
+        ASSERT_TRUE(mkdtemp(e->dir));
+        char host[128];
+        snprintf(host, sizeof(host), "%s/host", e->dir);
+        cp_amdsp_config hc = { .generation = CP_SNP_GEN_MILAN, .tcb = { .bl = 3, .snp = 8, .ucode = 115 }, .now = NOW - 86400 };
+        ASSERT_OK(cp_amdsp_open(host, &hc, &e->sp));
+        ASSERT_OK(cp_amdsp_ca_cert(e->sp, CP_AMD_CERT_ARK, &e->ark, &e->ark_len));
+        uint8_t *vcek, *chain;
+        size_t vl, cl;
+        ASSERT_OK(cp_amdsp_vcek(e->sp, NULL, &vcek, &vl));
+        ASSERT_OK(cp_amdsp_cert_chain_pem(e->sp, CP_AMD_CERT_VCEK, &chain, &cl));
+        char *vpem = der_to_pem(vcek, vl);
+        e->chain_pem = malloc(strlen(vpem) + cl + 1);
+        memcpy(e->chain_pem, vpem, strlen(vpem));
+        memcpy(e->chain_pem + strlen(vpem), chain, cl);
+        e->chain_pem[strlen(vpem) + cl] = '\0';
+        free(vpem);
+        free(vcek);
+        free(chain);
+
+        /* the vTPM's AK in the runtime data, bound by REPORT_DATA */
+        e->ak = EVP_RSA_gen(2048);
+        ASSERT_TRUE(e->ak);
+        BIGNUM *n = NULL;
+        ASSERT_TRUE(EVP_PKEY_get_bn_param(e->ak, "n", &n));
+        uint8_t nb[256];
+        ASSERT_EQ(BN_bn2binpad(n, nb, sizeof(nb)), 256);
+        BN_free(n);
+        char *n64 = b64url(nb, sizeof(nb));
+        e->rt = malloc(1024);
+        snprintf(e->rt, 1024,
+                 "{\"keys\":[{\"kid\":\"HCLAkPub\",\"key_ops\":[\"sign\"],\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"%s\"}]}",
+                 n64);
+        free(n64);
+
+        uint8_t secrets[CP_SNP_SECRETS_PAGE_SIZE], key[32], p[CP_SNP_MSG_REPORT_REQ_SIZE], msg[CP_MAX_SNP_GUEST_MSG],
+                resp[CP_MAX_SNP_GUEST_MSG], plain[CP_MAX_SNP_GUEST_MSG];
+        uint32_t h = 0, fw, st;
+        uint64_t seq;
+        size_t mn, rn, pn;
+        cp_snp_msg_hdr hdr;
+        cp_amdsp_launch l = { .policy = 0x30000 };
+        ASSERT_OK(cp_amdsp_launch_guest(e->sp, &l, &h, secrets));
+        ASSERT_OK(cp_snp_secrets_get(secrets, 0, key, &seq));
+        cp_snp_report_req q = { .vmpl = 0, .key_sel = CP_SNP_KEY_SEL_VCEK };
+        SHA256((const uint8_t *) e->rt, strlen(e->rt), q.report_data);
+        cp_snp_report_req_encode(&q, p);
+        ASSERT_OK(cp_snp_msg_seal(key, 0, seq + 1, CP_SNP_MSG_REPORT_REQ, 1, p, sizeof(p), msg, sizeof(msg), &mn));
+        ASSERT_OK(cp_amdsp_guest_request(e->sp, h, msg, mn, resp, sizeof(resp), &rn, NULL, NULL, &fw));
+        ASSERT_OK(cp_snp_msg_open(key, resp, rn, &hdr, plain, sizeof(plain), &pn));
+        ASSERT_OK(cp_snp_report_rsp_parse(plain, pn, &st, e->report));
+        ASSERT_EQ(st, 0);
+
+        /* measured boot */
+        cp_tcg_eventlog_builder *b = NULL;
+        static const uint8_t sep[4] = { 0 };
+        static const char cmdline[] = "kernel_cmdline: /vmlinuz-6.1 root=/dev/vda1 ro";
+        ASSERT_OK(cp_tcg_eventlog_builder_new(banks, 2, &b));
+        ASSERT_OK(cp_tcg_eventlog_builder_startup_locality(b, 3));
+        ASSERT_OK(cp_tcg_eventlog_builder_add(b, 0, CP_EV_S_CRTM_VERSION, NULL, 0, "1\0.\0" "0\0\0\0", 8));
+        ASSERT_OK(cp_tcg_eventlog_builder_add(b, 0, CP_EV_EFI_PLATFORM_FIRMWARE_BLOB, "ovmf", 4,
+                                              "\0\0\xc0\xff\0\0\0\0\0\0\x40\0\0\0\0\0", 16));
+        for (uint32_t i = 0; i < 8; i++)
+                ASSERT_OK(cp_tcg_eventlog_builder_add(b, i, CP_EV_SEPARATOR, NULL, 0, sep, 4));
+        ASSERT_OK(cp_tcg_eventlog_builder_add(b, 8, CP_EV_IPL, cmdline, sizeof(cmdline) - 1, cmdline, sizeof(cmdline)));
+        ASSERT_OK(cp_tcg_eventlog_builder_add(b, 9, CP_EV_IPL, "initrd bytes", 12, "/initrd.img", 12));
+        ASSERT_OK(cp_tcg_eventlog_builder_serialize(b, &e->log, &e->log_len));
+        for (unsigned i = 0; i < 24; i++)
+                ASSERT_OK(cp_tcg_eventlog_builder_pcr(b, CP_TPM_ALG_SHA256, i, e->pcr[i], 32));
+        cp_tcg_eventlog_builder_free(b);
+}
+
+static void native_ev_free(native_ev *e) {
+        char cmd[128];
+        cp_amdsp_free(e->sp);
+        free(e->ark);
+        free(e->chain_pem);
+        EVP_PKEY_free(e->ak);
+        free(e->rt);
+        free(e->log);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
+        if (system(cmd) != 0)
+                fprintf(stderr, "cleanup failed\n");
+}
+
+/* TPMS_ATTEST quote over SHA-256 PCRs 0..9 with the given values, signed
+ * RSASSA-SHA256 by the AK: body of POST /attest/Native. */
+static char *native_body(native_ev *e, const char *nonce, const uint8_t pcr[24][32], bool with_log) {
+        uint8_t q[512], d[32], sig[256];
+        size_t n = 0, sl = sizeof(sig);
+        size_t nl = strlen(nonce);
+        uint8_t cat[10 * 32];
+#define PUT8(v) q[n++] = (uint8_t) (v)
+#define PUT16(v) (PUT8((v) >> 8), PUT8(v))
+#define PUT32(v) (PUT16((v) >> 16), PUT16(v))
+        PUT32(0xff544347u);
+        PUT16(0x8018);
+        PUT16(0);                     /* qualifiedSigner */
+        PUT16(nl);                    /* extraData: the nonce text's bytes are what we register */
+        memcpy(q + n, nonce, nl);
+        n += nl;
+        for (int i = 0; i < 8; i++)   /* clock */
+                PUT8(0);
+        PUT32(1);
+        PUT32(0);
+        PUT8(1);
+        for (int i = 0; i < 8; i++)   /* firmwareVersion */
+                PUT8(0);
+        PUT32(1);                     /* one selection: SHA-256, PCRs 0..9 */
+        PUT16(CP_TPM_ALG_SHA256);
+        PUT8(3);
+        PUT8(0xff);
+        PUT8(0x03);
+        PUT8(0);
+        for (int i = 0; i < 10; i++)
+                memcpy(cat + 32 * i, pcr[i], 32);
+        SHA256(cat, sizeof(cat), d);
+        PUT16(32);
+        memcpy(q + n, d, 32);
+        n += 32;
+#undef PUT8
+#undef PUT16
+#undef PUT32
+        EVP_MD_CTX *mc = EVP_MD_CTX_new();
+        ASSERT_TRUE(EVP_DigestSignInit(mc, NULL, EVP_sha256(), NULL, e->ak) == 1 &&
+                    EVP_DigestSign(mc, sig, &sl, q, n) == 1);
+        EVP_MD_CTX_free(mc);
+        char *rep = b64url(e->report, sizeof(e->report)), *chain = b64url(e->chain_pem, strlen(e->chain_pem)),
+             *rt = b64url(e->rt, strlen(e->rt)), *m64 = b64url(q, n), *s64 = b64url(sig, sl),
+             *n64 = b64url(nonce, nl), *l64 = with_log ? b64url(e->log, e->log_len) : NULL;
+        json_t *pcrs = json_array();
+        for (int i = 0; i < 24; i++) {
+                char hex[65];
+                cp_hex_encode(pcr[i], 32, hex);
+                json_array_append_new(pcrs, i < 10 ? json_string(hex) : json_null()); /* the quoted ones */
+        }
+        json_t *b = json_pack("{s:s,s:s,s:s,s:s,s:{s:s,s:s,s:s,s:o}}", "nonce", n64, "snpReport", rep, "vcekCertChain",
+                              chain, "runtimeData", rt, "quote", "message", m64, "signature", s64, "signatureFormat",
+                              "raw-rsassa-sha256", "pcrs", pcrs);
+        ASSERT_TRUE(b);
+        if (l64)
+                json_object_set_new(b, "eventLog", json_string(l64));
+        char *out = json_dumps(b, JSON_COMPACT);
+        json_decref(b);
+        free(rep);
+        free(chain);
+        free(rt);
+        free(m64);
+        free(s64);
+        free(n64);
+        free(l64);
+        return out;
+}
+
+static cp_attestd *start_emulated(native_ev *e) {
+        cp_attestd_config cfg = { .now = NOW, .quiet = true, .threads = 2, .only_extra_arks = true };
+        cfg.extra_arks[0] = e->ark;
+        cfg.extra_ark_lens[0] = e->ark_len;
+        cp_attestd *s = NULL;
+        ASSERT_OK(cp_attestd_new(&cfg, &s));
+        ASSERT_OK(cp_attestd_start(s));
+        return s;
+}
+
+static json_t *attest_native_once(cp_attestd *s, native_ev *e, const char *nonce, const uint8_t pcr[24][32],
+                                  bool with_log, long *st) {
+        ASSERT_OK(cp_attestd_nonce_register(s, (const uint8_t *) nonce, strlen(nonce), NOW + 60));
+        char *body = native_body(e, nonce, pcr, with_log);
+        json_t *r = call(s, "POST", "/attest/Native", body, st, NULL);
+        free(body);
+        return r;
+}
+
+static const char *error_message(json_t *r) {
+        return json_string_value(json_object_get(json_object_get(r, "error"), "message"));
+}
+
+TEST(native_flow_replays_the_event_log) {
+        native_ev e;
+        long st;
+        native_ev_setup(&e);
+        cp_attestd *s = start_emulated(&e);
+
+        /* without a log: verified, but nothing replayed */
+        json_t *r = attest_native_once(s, &e, "nonce-0", (const uint8_t(*)[32]) e.pcr, false, &st);
+        if (st != 200)
+                cp_test_fail(__FILE__, __LINE__, "%ld %s", st, json_dumps(r, 0));
+        cp_jwt *t = validate(s, json_string_value(json_object_get(r, "token")));
+        ASSERT_TRUE(json_is_false(json_object_get(cp_jwt_claims(t), "x-confpool-eventlog-replayed")));
+        ASSERT_TRUE(json_object_get(cp_jwt_claims(t), "x-confpool-eventlog") == NULL);
+        cp_jwt_free(t);
+        json_decref(r);
+
+        /* with the log: replayed, boot events are claims (cold and warm alike) */
+        for (int round = 0; round < 2; round++) {
+                char nonce[32];
+                snprintf(nonce, sizeof(nonce), "nonce-log-%d", round);
+                r = attest_native_once(s, &e, nonce, (const uint8_t(*)[32]) e.pcr, true, &st);
+                if (st != 200)
+                        cp_test_fail(__FILE__, __LINE__, "%ld %s", st, json_dumps(r, 0));
+                t = validate(s, json_string_value(json_object_get(r, "token")));
+                const json_t *c = cp_jwt_claims(t), *el = json_object_get(c, "x-confpool-eventlog");
+                ASSERT_TRUE(json_is_true(json_object_get(c, "x-confpool-eventlog-replayed")));
+                ASSERT_STREQ(json_string_value(json_object_get(el, "kernelCmdline")), "/vmlinuz-6.1 root=/dev/vda1 ro");
+                ASSERT_EQ(json_array_size(json_object_get(el, "replayedPcrs")), 10);
+                ASSERT_EQ(json_integer_value(json_object_get(el, "eventCount")), 13);
+                ASSERT_EQ(json_integer_value(json_object_get(el, "unverifiedEvents")), 0);
+                json_t *p0 = json_object_get(json_object_get(el, "pcrs"), "0");
+                ASSERT_EQ(json_array_size(p0), 3); /* locality, CRTM version, firmware blob */
+                ASSERT_EQ(json_array_size(json_object_get(el, "separators")), 8);
+                ASSERT_STREQ(json_string_value(json_object_get(json_array_get(p0, 1), "type")), "EV_S_CRTM_VERSION");
+                ASSERT_STREQ(json_string_value(json_object_get(json_array_get(p0, 1), "text")), "1.0");
+                ASSERT_EQ(json_integer_value(json_object_get(json_array_get(p0, 2), "length")), 0x400000);
+                char hex[65];
+                cp_hex_encode(e.pcr[8], 32, hex);
+                ASSERT_STREQ(json_string_value(json_object_get(json_object_get(c, "x-confpool-tpm-pcrs-sha256"), "8")), hex);
+                cp_jwt_free(t);
+                json_decref(r);
+        }
+
+        /* quoted PCRs that the log does not replay to: refused with the reason */
+        uint8_t bad[24][32];
+        memcpy(bad, e.pcr, sizeof(bad));
+        bad[8][0] ^= 1;
+        r = attest_native_once(s, &e, "nonce-bad-pcr", (const uint8_t(*)[32]) bad, true, &st);
+        ASSERT_EQ(st, 400);
+        ASSERT_TRUE(strstr(error_message(r), "CP_EBINDING"));
+        ASSERT_TRUE(strstr(error_message(r), "PCR 8"));
+        json_decref(r);
+        /* a log with one event altered (the quote is fine) */
+        e.log[e.log_len - 3] ^= 1; /* initrd path text: not covered by the replay, but the digest is */
+        r = attest_native_once(s, &e, "nonce-text", (const uint8_t(*)[32]) e.pcr, true, &st);
+        ASSERT_EQ(st, 200); /* event data that is not measured cannot be detected... */
+        json_decref(r);
+        e.log[e.log_len - 3] ^= 1;
+        e.log[e.log_len - 20] ^= 1; /* ...a digest can: PCR 9 */
+        r = attest_native_once(s, &e, "nonce-digest", (const uint8_t(*)[32]) e.pcr, true, &st);
+        ASSERT_EQ(st, 400);
+        ASSERT_TRUE(strstr(error_message(r), "PCR 9"));
+        json_decref(r);
+        e.log[e.log_len - 20] ^= 1;
+        /* a malformed log */
+        e.log_len -= 1;
+        r = attest_native_once(s, &e, "nonce-trunc", (const uint8_t(*)[32]) e.pcr, true, &st);
+        ASSERT_EQ(st, 400);
+        ASSERT_TRUE(strstr(error_message(r), "event log"));
+        json_decref(r);
+        e.log_len += 1;
+
+        cp_attestd_free(s);
+        native_ev_free(&e);
+}
+
+/* Warm re-attestation (report cached, fast request path) issues exactly the
+ * claims of a cold one, for every real evidence case; only the per-token
+ * members (jti, and iat/nbf/exp in general) may differ. */
+TEST(warm_tokens_carry_the_cold_claims) {
+        cp_attestd *s = start();
+        cp_attestd_config cfg = { .now = NOW, .quiet = true, .threads = 2, .no_report_cache = true };
+        cp_attestd *cold = NULL;
+        ASSERT_OK(cp_attestd_new(&cfg, &cold));
+        ASSERT_OK(cp_attestd_start(cold));
+        for (size_t i = 0; i < CP_ELEMENTSOF(cases); i++) {
+                json_t *ev = load_json(cases[i].file);
+                char *nonce = nonce_of(&cases[i]), *body = vtpm_body(ev, nonce);
+                json_t *claims[3];
+                for (int k = 0; k < 3; k++) {
+                        long st;
+                        cp_attestd *srv = k == 0 ? cold : s; /* cold service; then first (cold) and second (warm) */
+                        json_t *resp = call(srv, "POST", "/attest/AzureSnpVtpm", body, &st, NULL);
+                        ASSERT_EQ(st, 200);
+                        cp_jwt *t = validate(srv, json_string_value(json_object_get(resp, "token")));
+                        claims[k] = json_deep_copy(cp_jwt_claims(t));
+                        ASSERT_TRUE(json_object_get(claims[k], "jti"));
+                        json_object_del(claims[k], "jti");
+                        json_object_del(claims[k], "iss"); /* the two services listen on different ports */
+                        cp_jwt_free(t);
+                        json_decref(resp);
+                }
+                ASSERT_TRUE(json_object_size(claims[0]) > 30);
+                ASSERT_TRUE(json_equal(claims[0], claims[1]));
+                ASSERT_TRUE(json_equal(claims[1], claims[2]));
+                for (int k = 0; k < 3; k++)
+                        json_decref(claims[k]);
+                free(body);
+                free(nonce);
+                json_decref(ev);
+        }
+        /* the second request of each case was served from the cache */
+        long st;
+        json_t *m = call(s, "GET", "/metrics", NULL, &st, NULL);
+        ASSERT_TRUE(strstr(json_string_value(m), "attestd_report_cache_hits_total 4"));
+        json_decref(m);
+        cp_attestd_free(cold);
+        cp_attestd_free(s);
+}
+
+/* The fast body parser yields jansson's tree or defers to jansson, whose
+ * errors the client then sees unchanged. */
+TEST(request_bodies_outside_the_fast_path) {
+        cp_attestd *s = start();
+        json_t *ev = load_json(cases[1].file);
+        char *nonce = nonce_of(&cases[1]), *body = vtpm_body(ev, nonce);
+        long st;
+        /* the same evidence with an escaped character and a real number in an unknown member */
+        size_t n = strlen(body);
+        char *esc = malloc(n + 256);
+        memcpy(esc, body, n - 1);
+        strcpy(esc + n - 1, ",\"draftPolicyForAttestation\":\"version=1.0;authorizationrules{=>permit();};"
+                            "issuancerules{};\\n\"}");
+        json_t *r = call(s, "POST", "/attest/AzureSnpVtpm", esc, &st, NULL);
+        ASSERT_EQ(st, 200);
+        json_decref(r);
+        /* hcl_report in base64url, padded and not: same token claims; mixed alphabets
+         * or non-zero trailing bits: refused, as by cp_b64_decode */
+        {
+                json_t *e2 = json_deep_copy(ev);
+                const char *h = json_string_value(json_object_get(e2, "hcl_report"));
+                size_t hl = strlen(h);
+                char *u = strdup(h); /* evidence-v1 has it in base64url with padding */
+                ASSERT_TRUE(strchr(u, '-') && !strchr(u, '+'));
+                for (size_t i = 0; i < hl; i++)
+                        u[i] = u[i] == '-' ? '+' : u[i] == '_' ? '/' : u[i]; /* standard alphabet */
+                const char *variants[4];
+                char *unpadded = strdup(h), *mixed = strdup(u), *bits = strdup(h);
+                while (strlen(unpadded) && unpadded[strlen(unpadded) - 1] == '=')
+                        unpadded[strlen(unpadded) - 1] = '\0';
+                mixed[strchr(h, '-') - h] = '-'; /* one url character among standard ones */
+                ASSERT_TRUE(bits[hl - 1] == '=');
+                size_t last = bits[hl - 2] == '=' ? hl - 3 : hl - 2; /* last data character */
+                bits[last] = bits[last] == 'A' ? 'B' : (char) (bits[last] ^ 1);
+                variants[0] = u;
+                variants[1] = unpadded;
+                variants[2] = mixed;
+                variants[3] = bits;
+                for (int k = 0; k < 4; k++) {
+                        json_object_set_new(e2, "hcl_report", json_string(variants[k]));
+                        char *b2 = vtpm_body(e2, nonce);
+                        r = call(s, "POST", "/attest/AzureSnpVtpm", b2, &st, NULL);
+                        ASSERT_EQ(st, k < 2 ? 200 : 400);
+                        json_decref(r);
+                        free(b2);
+                }
+                free(u);
+                free(unpadded);
+                free(mixed);
+                free(bits);
+                json_decref(e2);
+        }
+        static const char *const bad[] = { "{\"nonce\":\"a\",\"nonce\":\"b\"}", "{\"evidence\":1.5}",
+                                           "{\"evidence\":{}} x", "{\"evidence\":tru}", "{\"a\":01}",
+                                           "[1]", "{\"evidence\":\"\xff\"}" };
+        for (size_t i = 0; i < CP_ELEMENTSOF(bad); i++) {
+                r = call(s, "POST", "/attest/AzureSnpVtpm", bad[i], &st, NULL);
+                ASSERT_EQ(st, 400);
+                json_decref(r);
+        }
+        r = call(s, "POST", "/attest/AzureSnpVtpm", "{\"nonce\":\"a\",\"nonce\":\"b\"}", &st, NULL);
+        ASSERT_TRUE(strstr(json_string_value(json_object_get(json_object_get(r, "error"), "message")), "duplicate"));
+        json_decref(r);
+        free(esc);
+        free(body);
+        free(nonce);
+        json_decref(ev);
+        cp_attestd_free(s);
+}
+
+/* Differential test of the fast request-body parser and serializer against
+ * jansson: on mutations of real and hand-made bodies, whatever the fast path
+ * accepts, jansson (with the service's flags and depth limit) accepts as the
+ * same tree, and the fast serializer writes json_dumps(JSON_COMPACT)'s bytes. */
+TEST(fast_json_matches_jansson) {
+        json_t *ev = load_json(cases[1].file);
+        char *nonce = nonce_of(&cases[1]), *real = vtpm_body(ev, nonce);
+        static const char *const seeds[] = {
+                "{\"a\":[1,-2,0,true,false,null,{},[]],\"b\":{\"c\":\"d\",\"e\":[[[\"f\"]]]},\"g\":123456789012345678}",
+                " {\"x\" : \"y\" , \"z\":[ 1 , 2 ]}\n",
+                "{\"k\":{\"k\":{\"k\":{\"k\":{\"k\":{\"k\":{\"k\":{\"k\":{\"k\":{\"k\":1}}}}}}}}}}",
+                "{\"min\":-9223372036854775808,\"big\":99999999999999999999,\"n18\":-999999999999999999}",
+        };
+        static const char pokes[] = "\"\\{}[],:0-e. tnf\x80\x1f" "a19";
+        uint64_t rng = 0x9e3779b97f4a7c15ull;
+        size_t accepted = 0, total = 0;
+        for (size_t sidx = 0; sidx <= CP_ELEMENTSOF(seeds); sidx++) {
+                const char *seed = sidx < CP_ELEMENTSOF(seeds) ? seeds[sidx] : real;
+                size_t n = strlen(seed);
+                char *buf = malloc(n + 1);
+                for (int iter = 0; iter < (sidx < CP_ELEMENTSOF(seeds) ? 3000 : 600); iter++) {
+                        size_t len = n;
+                        memcpy(buf, seed, n);
+                        for (int k = 0; k < (iter % 3); k++) {
+                                rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+                                buf[rng % n] = pokes[(rng >> 32) % (sizeof(pokes) - 1)];
+                        }
+                        if (iter % 7 == 6) {
+                                rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+                                len = rng % (n + 1);
+                        }
+                        total++;
+                        json_t *fast = attestd_json_load_fast(buf, len, 32);
+                        if (!fast)
+                                continue;
+                        accepted++;
+                        size_t off;
+                        json_error_t jerr;
+                        json_t *ref = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+                        if (!ref || !cp_json_depth_within(buf, len, 32, &off) || !json_equal(fast, ref))
+                                cp_test_fail(__FILE__, __LINE__, "fast parser accepted what jansson did not: %.*s",
+                                             (int) (len < 200 ? len : 200), buf);
+                        char *a = attestd_json_dumps(fast), *b = json_dumps(ref, JSON_COMPACT);
+                        ASSERT_STREQ(a, b);
+                        free(a);
+                        free(b);
+                        json_decref(fast);
+                        json_decref(ref);
+                }
+                free(buf);
+        }
+        ASSERT_TRUE(accepted > total / 5 && accepted < total);
+        /* serializer fallbacks: escapes, non-ASCII, reals */
+        json_t *o = json_pack("{s:s,s:s,s:f,s:[s]}", "q", "a\"b\\c\n", "u", "caf\xc3\xa9", "r", 1.5, "k\x01", "x");
+        char *a = attestd_json_dumps(o), *b = json_dumps(o, JSON_COMPACT);
+        ASSERT_STREQ(a, b);
+        free(a);
+        free(b);
+        json_decref(o);
+        free(real);
+        free(nonce);
+        json_decref(ev);
 }
