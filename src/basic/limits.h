@@ -34,7 +34,7 @@
 #define CP_MAX_SNP_SECTION_PAGES (256u * 1024u)         /* pages in all SEV metadata sections (1 GiB) */
 #define CP_MAX_API_BODY          (1024u * 1024u)        /* confpoold request body (413 above) */
 #define CP_MAX_API_TOKEN         512u                   /* Authorization header value */
-#define CP_MAX_API_JWT           8192u                  /* service-principal access token (JWT) */
+#define CP_MAX_API_JWT           (32u * 1024u)          /* service-principal access token (JWT) */
 #define CP_MAX_TCG_EVENTLOG      (1024u * 1024u)        /* TCG firmware event log bytes */
 #define CP_MAX_TCG_EVENTS        16384u                 /* TCG_PCR_EVENT2 entries in one log */
 #define CP_MAX_TCG_EVENT_TEXT    1024u                  /* characters of event text put into claims */

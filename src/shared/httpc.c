@@ -8,6 +8,7 @@
 #include <curl/curl.h>
 
 #include "basic/limits.h"
+#include "confpool/jwt.h"
 #include "shared/httpc.h"
 
 typedef struct rx {
@@ -119,7 +120,8 @@ int cp_httpc_request(const cp_httpc_options *o, const char *method, const char *
         if (!h)
                 return CP_ERROR(CP_ENETWORK, "curl_easy_init failed");
         struct curl_slist *hdrs = NULL;
-        char auth[8192];
+        char *auth = NULL; /* "Authorization: Bearer <token>", wiped after use */
+        size_t auth_len = 0;
         int r = 0;
         if (o->bearer && (strchr(o->bearer, '\r') || strchr(o->bearer, '\n'))) {
                 curl_easy_cleanup(h);
@@ -136,10 +138,18 @@ int cp_httpc_request(const cp_httpc_options *o, const char *method, const char *
                         return CP_ERROR(CP_EINVAL, "request header contains a line break");
                 }
         if (o->bearer) {
-                if ((size_t) snprintf(auth, sizeof(auth), "Authorization: Bearer %s", o->bearer) >= sizeof(auth)) {
+                size_t bl = strlen(o->bearer);
+                if (bl > CP_JWT_MAX_TOKEN) {
                         curl_easy_cleanup(h);
-                        return CP_ERROR(CP_ETOOBIG, "bearer token too long");
+                        return CP_ERROR(CP_ETOOBIG, "bearer token longer than %u bytes", CP_JWT_MAX_TOKEN);
                 }
+                auth_len = bl + sizeof("Authorization: Bearer ");
+                auth = malloc(auth_len);
+                if (!auth) {
+                        curl_easy_cleanup(h);
+                        return cp_error_oom();
+                }
+                snprintf(auth, auth_len, "Authorization: Bearer %s", o->bearer);
                 hdrs = curl_slist_append(hdrs, auth);
         }
         if (body)
@@ -189,7 +199,8 @@ int cp_httpc_request(const cp_httpc_options *o, const char *method, const char *
         curl_slist_free_all(hdrs);
         curl_easy_cleanup(h);
         if (o->bearer)
-                explicit_bzero(auth, sizeof(auth));
+                explicit_bzero(auth, auth_len);
+        free(auth);
         if (r < 0) {
                 cp_httpc_response_clear(&resp);
                 return r;

@@ -16,6 +16,10 @@
 
 #include "shared/httpd.h"
 
+/* Per-connection header memory: attestation tokens in Authorization headers
+ * can reach tens of KiB (CP_JWT_MAX_TOKEN is 64 KiB). */
+#define CONN_MEMORY (160u * 1024u)
+
 struct cp_httpd {
         struct MHD_Daemon *mhd;
         cp_http_handler handler;
@@ -264,12 +268,14 @@ int cp_httpd_start(const cp_httpd_options *o, cp_http_handler handler, void *use
                 d->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, d, MHD_OPTION_SOCK_ADDR, &ss,
                                           MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
                                           timeout, MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
+                                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) CONN_MEMORY,
                                           MHD_OPTION_HTTPS_MEM_CERT, d->cert, MHD_OPTION_HTTPS_MEM_KEY, d->key,
                                           MHD_OPTION_END);
         else
                 d->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, d, MHD_OPTION_SOCK_ADDR, &ss,
                                           MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
                                           timeout, MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
+                                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) CONN_MEMORY,
                                           MHD_OPTION_END);
         if (!d->mhd) {
                 cp_httpd_stop(d);

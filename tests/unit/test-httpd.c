@@ -22,6 +22,14 @@ static void handler(void *userdata, const cp_http_request *req, cp_http_response
                         resp->status = 500;
                 return;
         }
+        if (!strcmp(req->path, "/auth")) {
+                const char *a = cp_http_req_header(req, "Authorization");
+                char n[32];
+                snprintf(n, sizeof(n), "%zu", a ? strlen(a) : 0);
+                if (cp_http_resp_text(resp, 200, n) < 0)
+                        resp->status = 500;
+                return;
+        }
         if (!strcmp(req->path, "/silent"))
                 return; /* no response: the server answers 500 */
         if (cp_http_resp_text(resp, 404, "not found") < 0)
@@ -186,4 +194,24 @@ TEST(client_refuses_unsafe_requests) {
         ASSERT_ERR(cp_httpc_request(NULL, "GET", "http://127.0.0.1:1/x", hdrs, NULL, 0, &r), CP_EINVAL);
         /* loopback over plain HTTP is allowed (nothing listens on port 1: a transport error) */
         ASSERT_ERR(cp_httpc_request(&o, "GET", "http://127.0.0.1:1/x", NULL, NULL, 0, &r), CP_ENETWORK);
+}
+
+/* Attestation tokens with boot-event claims can be tens of KiB. */
+TEST(large_bearer_tokens_pass) {
+        unsigned count = 0;
+        char base[64], url[256];
+        cp_httpd *d = start(NULL, &count, base, sizeof(base), "http");
+        snprintf(url, sizeof(url), "%s/auth", base);
+        size_t n = 40000;
+        char *tok = malloc(n + 1);
+        memset(tok, 'a', n);
+        tok[n] = 0;
+        cp_httpc_options o = { .bearer = tok };
+        cp_httpc_response r;
+        ASSERT_OK(cp_httpc_request(&o, "GET", url, NULL, NULL, 0, &r));
+        ASSERT_EQ(r.status, 200);
+        ASSERT_EQ(strtoul((const char *) r.body, NULL, 10), n + 7);
+        cp_httpc_response_clear(&r);
+        free(tok);
+        cp_httpd_stop(d);
 }
