@@ -40,6 +40,7 @@ exp=$("$BIN/confpool" aks machine show "${C[@]}" --nodepool-name cvm --machine-n
 [ "$(alive | wc -l)" -ge 8 ] || fail "expected confpoold, attestd and 3 agents + 3 swtpms"
 
 "$BIN/confpool" down --state-dir "$T/s" >"$T/down.out" || fail "down"
+for _ in $(seq 50); do [ -z "$(alive)" ] && break; sleep 0.1; done # still exiting?
 [ -z "$(alive)" ] || fail "processes left after down: $(alive)"
 [ ! -e "$T/s/confpoold.pid" ] || fail "pid file left"
 
@@ -49,5 +50,6 @@ for _ in $(seq 100); do [ "$(pgrep -f -- "--node-dir $T/s" | wc -l)" -ge 3 ] && 
 kill -9 "$(cat "$T/s/confpoold.pid")"
 "$BIN/confpool" down --state-dir "$T/s" >"$T/down.out" || fail "down after kill"
 grep -q "node processes a killed confpoold left behind" "$T/down.out" || fail "down: $(cat "$T/down.out")"
+for _ in $(seq 50); do [ -z "$(alive)" ] && break; sleep 0.1; done # still exiting?
 [ -z "$(alive)" ] || fail "processes left after down: $(alive)"
 echo ok

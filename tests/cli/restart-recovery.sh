@@ -43,5 +43,8 @@ n=$("$BIN/confpool" aks machine list "${C[@]}" --nodepool-name rec \
 [ "$(ls "$T/s/cp/local/nodes" | grep -c aks-rec)" = 3 ] || fail "node directories: $(ls "$T/s/cp/local/nodes")"
 [ "$(alive "confpool-agent --node-dir $T/s/cp/local/nodes/aks-rec" | wc -l)" = 3 ] || fail "agents: not exactly 3"
 "$BIN/confpool" down --state-dir "$T/s" >/dev/null || fail "down"
-[ -z "$(alive "$T/s")" ] || fail "processes left after down"
+# processes signalled by down may still be exiting: give them a moment
+for _ in $(seq 50); do [ -z "$(alive "$T/s")" ] && break; sleep 0.1; done
+left=$(alive "$T/s")
+[ -z "$left" ] || fail "processes left after down: $(for p in $left; do tr '\0' ' ' < /proc/$p/cmdline; echo; done)"
 echo ok
