@@ -204,9 +204,11 @@ static unsigned sweep_nodes(const stack *s) {
                 snprintf(f, sizeof f, "%s/agent.pid", nd);
                 snprintf(m, sizeof m, "--node-dir %s", nd);
                 n += (unsigned) cp_proc_stop_pidfile(f, m, 2000);
+                n += cp_proc_stop_matching(m, 2000); /* spawned but never recorded */
                 snprintf(f, sizeof f, "%s/swtpm.pid", nd);
-                snprintf(m, sizeof m, "dir=%s/tpm", nd);
+                snprintf(m, sizeof m, "dir=%s/tpm ", nd);
                 n += (unsigned) cp_proc_stop_pidfile(f, m, 2000);
+                n += cp_proc_stop_matching(m, 2000);
         }
         closedir(dp);
         return n;

@@ -994,9 +994,12 @@ static int recover_node(local_backend *b, const char *name, unsigned *restarted)
         snprintf(marker, sizeof marker, "--node-dir %s", dir);
         snprintf(f, sizeof f, "%s/agent.pid", dir);
         cp_proc_stop_pidfile(f, marker, 2000);
-        snprintf(marker, sizeof marker, "dir=%s/tpm", dir);
+        /* a daemon killed between spawning and recording leaves no pid file */
+        cp_proc_stop_matching(marker, 2000);
+        snprintf(marker, sizeof marker, "dir=%s/tpm ", dir);
         snprintf(f, sizeof f, "%s/swtpm.pid", dir);
         cp_proc_stop_pidfile(f, marker, 2000);
+        cp_proc_stop_matching(marker, 2000);
         snprintf(f, sizeof f, "%s/node.json", dir);
         uint8_t *buf = NULL;
         size_t len;

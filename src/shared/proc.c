@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -78,6 +79,19 @@ static bool gone(pid_t pid) {
         return n == 1 && (st == 'Z' || st == 'X');
 }
 
+/* SIGTERM, wait up to timeout_ms, then SIGKILL (and wait for it to go). */
+static void stop_pid(pid_t pid, unsigned timeout_ms) {
+        kill(pid, SIGTERM);
+        for (unsigned t = 0; t < timeout_ms; t += 10) {
+                if (gone(pid))
+                        return;
+                nap_ms(10);
+        }
+        kill(pid, SIGKILL);
+        for (unsigned t = 0; t < 5000 && !gone(pid); t += 10)
+                nap_ms(10);
+}
+
 int cp_proc_stop_pidfile(const char *path, const char *marker, unsigned timeout_ms) {
         pid_t pid;
         if (cp_proc_read_pidfile(path, &pid) < 0) {
@@ -86,14 +100,29 @@ int cp_proc_stop_pidfile(const char *path, const char *marker, unsigned timeout_
         }
         if (!cp_proc_matches(pid, marker))
                 return 0;
-        kill(pid, SIGTERM);
-        for (unsigned t = 0; t < timeout_ms; t += 10) {
-                if (gone(pid))
-                        return 1;
-                nap_ms(10);
-        }
-        kill(pid, SIGKILL);
-        for (unsigned t = 0; t < 5000 && !gone(pid); t += 10)
-                nap_ms(10);
+        stop_pid(pid, timeout_ms);
         return 1;
+}
+
+unsigned cp_proc_stop_matching(const char *marker, unsigned timeout_ms) {
+        if (!marker || !*marker)
+                return 0;
+        DIR *d = opendir("/proc");
+        if (!d)
+                return 0;
+        pid_t self = getpid();
+        unsigned n = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                char *end = NULL;
+                long v = strtol(de->d_name, &end, 10);
+                if (!end || *end || v <= 1 || (pid_t) v == self)
+                        continue;
+                if (!cp_proc_matches((pid_t) v, marker))
+                        continue;
+                stop_pid((pid_t) v, timeout_ms);
+                n++;
+        }
+        closedir(d);
+        return n;
 }

@@ -25,5 +25,10 @@ CP_WUR int cp_proc_read_pidfile(const char *path, pid_t *ret);
  * processes that are not our children.  Returns 1 if a process was
  * stopped, 0 if there was none (or it did not match). */
 int cp_proc_stop_pidfile(const char *path, const char *marker, unsigned timeout_ms);
+/* Stop every process (other than this one) whose command line contains
+ * marker, as above; for processes whose pid file was never written (a
+ * daemon killed between spawning them and recording them).  Returns how
+ * many were stopped. */
+unsigned cp_proc_stop_matching(const char *marker, unsigned timeout_ms);
 
 #endif
