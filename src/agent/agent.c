@@ -43,6 +43,7 @@ typedef struct agent {
         uint32_t ak_e;
         EVP_PKEY *tee; /* ephemeral, memory only */
         char *token;
+        json_t *times; /* phase -> Unix ms when it was reached (bench/bench-nodes.c) */
 } agent;
 
 static const char *cfg_str(agent *a, const char *k) {
@@ -54,8 +55,20 @@ static void path_of(agent *a, const char *k, char *out, size_t size) {
         snprintf(out, size, "%s/%s", a->dir, v ? v : "");
 }
 
+/* Record when a phase was reached; written with the next status. */
+static void mark(agent *a, const char *phase) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        if (a->times)
+                json_object_set_new(a->times, phase,
+                                    json_integer((json_int_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
+}
+
 static void set_status(agent *a, const char *state, const char *reason) {
+        mark(a, state);
         json_t *j = json_pack("{s:s,s:s,s:I}", "state", state, "reason", reason ? reason : "", "at", (json_int_t) time(NULL));
+        if (j && a->times)
+                json_object_set(j, "times", a->times);
         char *txt = j ? json_dumps(j, 0) : NULL;
         char f[4200];
         snprintf(f, sizeof f, "%s/status.json", a->dir);
@@ -187,6 +200,7 @@ static int attest(agent *a) {
                 cp_snp_guest_report_clear(&rep);
                 return r < 0 ? cp_error_wrap("SNP report: ") : w;
         }
+        mark(a, "report");
         /* challenge */
         json_t *resp = NULL;
         long status;
@@ -210,6 +224,7 @@ static int attest(agent *a) {
                 cp_snp_guest_report_clear(&rep);
                 return cp_error_oom();
         }
+        mark(a, "challenge");
         /* quote over the nonce, PCR values, event log */
         uint8_t pcrs[CP_VTPM_PCRS][32];
         r = cp_vtpm_quote(a->tpm, nonce, nonce_len, &attest_b, &attest_len, &sig, &sig_len);
@@ -225,6 +240,7 @@ static int attest(agent *a) {
                 cp_snp_guest_report_clear(&rep);
                 return r;
         }
+        mark(a, "quote");
         json_t *pcr_arr = json_array();
         for (unsigned i = 0; i < CP_VTPM_PCRS; i++) {
                 char hex[65];
@@ -311,11 +327,14 @@ static int run(agent *a) {
         set_status(a, "Attesting", NULL);
         if ((r = cp_vtpm_open(cfg_str(a, "tcti"), &a->tpm)) < 0 || (r = cp_vtpm_create_ak(a->tpm, a->ak_n, &a->ak_e)) < 0)
                 return fail(a, "vTPM", r);
+        mark(a, "vtpm");
         a->tee = EVP_RSA_gen(2048);
         if (!a->tee)
                 return fail(a, "TEE key", CP_ERROR(CP_ECRYPTO, "RSA-2048 generation failed"));
+        mark(a, "teeKey");
         if ((r = attest(a)) < 0)
                 return fail(a, "attestation", r);
+        mark(a, "token");
 
         set_status(a, "Unlocking", NULL);
         cp_diskkey_provider dk;
@@ -391,7 +410,8 @@ static int run(agent *a) {
 }
 
 int cp_agent_run(const char *node_dir) {
-        agent a = {0};
+        agent a = {.times = json_object()};
+        mark(&a, "start");
         snprintf(a.dir, sizeof a.dir, "%s", node_dir);
         struct sigaction sa = {.sa_handler = on_signal};
         sigemptyset(&sa.sa_mask);
@@ -402,8 +422,10 @@ int cp_agent_run(const char *node_dir) {
         snprintf(f, sizeof f, "%s/node.json", node_dir);
         json_error_t je;
         a.cfg = json_load_file(f, JSON_REJECT_DUPLICATES, &je);
-        if (!a.cfg)
+        if (!a.cfg) {
+                json_decref(a.times);
                 return CP_ERROR(CP_EFORMAT, "%s: %s", f, je.text);
+        }
         a.name = cfg_str(&a, "name");
         a.pool = cfg_str(&a, "pool");
         a.attestd = cfg_str(&a, "attestd");
@@ -420,5 +442,6 @@ int cp_agent_run(const char *node_dir) {
                 free(a.token);
         }
         json_decref(a.cfg);
+        json_decref(a.times);
         return r;
 }

@@ -569,8 +569,16 @@ static int broker_erase(local_backend *b, const node *nd) {
         return r < 0 ? r : cp_diskkeys_erase(b->o.diskkeys, disk_id);
 }
 
+/* Unix ms: the boot phases' timestamps (node.json "bootTimes"; bench/bench-nodes.c). */
+static json_int_t now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (json_int_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int boot_node(local_backend *b, const cp_node_spec *spec, node *nd) {
         char img[PATH_MAX_], f[PATH_MAX_ + 64], tcti[128], identity[800];
+        json_int_t t_create = now_ms(), t_swtpm, t_boot, t_launch, t_disk;
         int r = image_dir(b, spec->image, img, sizeof img);
         if (r < 0)
                 return r;
@@ -616,11 +624,13 @@ static int boot_node(local_backend *b, const cp_node_spec *spec, node *nd) {
         if ((r = wait_port(port, nd->swtpm)) < 0 || (r = write_pid(nd->dir, "swtpm.pid", nd->swtpm)) < 0)
                 return r;
         snprintf(tcti, sizeof tcti, "swtpm:host=127.0.0.1,port=%u", port);
+        t_swtpm = now_ms();
 
         /* firmware: measured boot into the vTPM */
         snprintf(identity, sizeof identity, "confpool-node:%s/machines/%s", spec->pool_id, spec->name);
         if ((r = measured_boot(b, tcti, nd->dir, launch.kernel_path, identity)) < 0)
                 return r;
+        t_boot = now_ms();
 
         /* the SNP launch on the host: measurement of what this node boots */
         cp_amdsp_launch l = {.policy = 0x30000u | (launch.debug ? (1u << 19) : 0)};
@@ -637,12 +647,14 @@ static int boot_node(local_backend *b, const cp_node_spec *spec, node *nd) {
         uint32_t ghandle;
         if ((r = cp_amdsp_launch_guest(h->sp, &l, &ghandle, secrets)) < 0)
                 return r;
+        t_launch = now_ms();
         snprintf(f, sizeof f, "%s/secrets", nd->dir);
         r = cp_write_file(f, secrets, sizeof secrets, 0600);
         cp_wipe(secrets, sizeof secrets);
         if (r < 0 || (r = b->o.diskkeys ? broker_disk(b, spec, gen, nd->dir) : make_disk(nd->dir, spec->name)) < 0)
                 return r;
         h->nodes++;
+        t_disk = now_ms();
 
         /* the agent's configuration and the agent */
         json_t *cfg = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s,s:s}", "name", spec->name, "pool",
@@ -656,6 +668,10 @@ static int boot_node(local_backend *b, const cp_node_spec *spec, node *nd) {
                 json_decref(cfg);
                 return r;
         }
+        if (cfg)
+                json_object_set_new(cfg, "bootTimes",
+                                    json_pack("{s:I,s:I,s:I,s:I,s:I}", "create", t_create, "swtpm", t_swtpm,
+                                              "measuredBoot", t_boot, "launch", t_launch, "disk", t_disk));
         char *txt = cfg ? json_dumps(cfg, JSON_SORT_KEYS) : NULL;
         json_decref(cfg);
         if (!txt)

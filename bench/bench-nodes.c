@@ -1,0 +1,603 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Time to Ready of confidential node pools on the embedded stack (the local
+ * backend: software AMD-SP hosts, one swtpm vTPM, measured boot and one
+ * confpool-agent process per node; the attestation service and the control
+ * plane's API + node endpoints in-process over loopback HTTP; the reconciler
+ * driven synchronously, as tests/unit/test-nodes.c does).
+ *
+ *   build/bench/bench-nodes [-o CSV] [SIZE...]      (default sizes: 1 10)
+ *
+ * For each size N a pool of N nodes is PUT, the reconciler is driven until
+ * the pool is no longer in progress (Succeeded: every node Ready), and the
+ * pool is deleted before the next size.  Per node the phases come from the
+ * timestamps the backend writes into node.json ("bootTimes") and the agent
+ * into status.json ("times").  Baseline, measured in the same run: the sum
+ * of the cryptographic primitives one node join needs (SNP report sign:
+ * ECDSA P-384; report verify: cp_snp_verify, warm cache; TPM quote verify;
+ * token sign + verify, RS256 with jwt.h; RSA-2048 TEE key generation).
+ */
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "attestd/attestd.h"
+#include "basic/cleanup.h"
+#include "basic/cursor.h"
+#include "basic/fileio.h"
+#include "confpool/jwt.h"
+#include "confpool/snp_verify.h"
+#include "confpool/tpm_quote.h"
+#include "controlplane/cp-api.h"
+#include "controlplane/cp-backend-local.h"
+#include "controlplane/cp-httpd.h"
+#include "controlplane/cp-reconciler.h"
+#include "controlplane/cp-store.h"
+#include "controlplane/cp-nodes.h"
+
+#define SUB "6a8b4c2e-1f3d-4e5a-9b7c-0d1e2f3a4b5c"
+#define RGP "/subscriptions/" SUB "/resourceGroups/rg1"
+#define MC RGP "/providers/Microsoft.ContainerService/managedClusters/c1"
+#define AP MC "/agentPools"
+#define CS "?api-version=2026-01-01"
+#define RS "?api-version=2021-04-01"
+#define SIZE "Standard_DC2as_v5"
+#define NOW_2025 INT64_C(1748736000)
+
+static double now_s(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static double wall_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec / 1e6;
+}
+
+#define CHECK(expr)                                                                                    \
+        do {                                                                                           \
+                if ((expr) < 0) {                                                                      \
+                        fprintf(stderr, "bench-nodes: %s: %s\n", #expr, cp_error_message());           \
+                        exit(1);                                                                       \
+                }                                                                                      \
+        } while (0)
+
+static void die(const char *what) {
+        fprintf(stderr, "bench-nodes: %s\n", what);
+        exit(1);
+}
+
+/* ---- primitives -------------------------------------------------------------- */
+
+typedef int (*prim_fn)(void *arg);
+
+/* Mean seconds per call over at least min_s seconds (and 3 calls). */
+static double per_call(prim_fn fn, void *arg, double min_s) {
+        if (fn(arg) < 0) /* warm */
+                die(cp_error_message());
+        unsigned n = 0;
+        double t0 = now_s(), t;
+        do {
+                if (fn(arg) < 0)
+                        die(cp_error_message());
+                n++;
+                t = now_s();
+        } while (t - t0 < min_s || n < 3);
+        return (t - t0) / n;
+}
+
+static EVP_PKEY *p384_key;
+static uint8_t report_body[0x2A0];
+
+static int prim_ecdsa_sign(void *arg) {
+        (void) arg;
+        uint8_t sig[160];
+        size_t sl = sizeof sig;
+        EVP_MD_CTX *c = EVP_MD_CTX_new();
+        int ok = c && EVP_DigestSignInit(c, NULL, EVP_sha384(), NULL, p384_key) == 1 &&
+                 EVP_DigestSign(c, sig, &sl, report_body, sizeof report_body) == 1;
+        EVP_MD_CTX_free(c);
+        return ok ? 0 : CP_ERROR(CP_ECRYPTO, "ECDSA P-384 sign failed");
+}
+
+typedef struct snp_case {
+        cp_snp_verifier *v;
+        cp_snp_policy policy;
+        cp_snp_verify_result res;
+        uint8_t *report, *leaf, *chain;
+        size_t report_len, leaf_len, chain_len, offset;
+        bool vlek;
+} snp_case;
+
+static int prim_snp_verify(void *arg) {
+        snp_case *c = arg;
+        cp_snp_evidence ev = {.report = c->report + c->offset, .report_len = CP_SNP_REPORT_SIZE, .leaf = c->leaf,
+                              .leaf_len = c->leaf_len, .intermediate = c->chain, .intermediate_len = c->chain_len};
+        cp_snp_verify_options o = CP_SNP_VERIFY_OPTIONS_INIT;
+        o.now = c->vlek ? NOW_2025 : 0;
+        o.policy = &c->policy;
+        return cp_snp_verify(c->v, &ev, &o, &c->res);
+}
+
+static uint8_t *rd(const char *rel, size_t *len) {
+        const char *dir = getenv("CP_TEST_DATA_DIR");
+        char p[1024];
+        uint8_t *b = NULL;
+        snprintf(p, sizeof p, "%s/%s", dir ? dir : CP_TEST_DATA_DIR, rel);
+        if (cp_read_file(p, 1u << 20, &b, len) < 0)
+                die(cp_error_message());
+        return b;
+}
+
+static void snp_case_load(snp_case *c) {
+        size_t jl, i;
+        uint8_t *jb = rd("snp/cases.json", &jl);
+        json_t *root = json_loadb((const char *) jb, jl, 0, NULL), *e;
+        free(jb);
+        char p[512];
+        json_array_foreach(root, i, e) {
+                if (strcmp(json_string_value(json_object_get(e, "expect")), "verified") != 0)
+                        continue;
+                snprintf(p, sizeof p, "snp/%s", json_string_value(json_object_get(e, "report")));
+                c->report = rd(p, &c->report_len);
+                c->offset = (size_t) json_integer_value(json_object_get(e, "report_offset"));
+                snprintf(p, sizeof p, "snp/%s", json_string_value(json_object_get(e, "endorsement_key_cert")));
+                c->leaf = rd(p, &c->leaf_len);
+                snprintf(p, sizeof p, "snp/%s", json_string_value(json_object_get(e, "ask_ark_chain")));
+                c->chain = rd(p, &c->chain_len);
+                c->vlek = !strcmp(json_string_value(json_object_get(e, "signing_key")), "VLEK");
+                break;
+        }
+        json_decref(root);
+        if (!c->report)
+                die("no verified case in tests/data/snp/cases.json");
+        CHECK(cp_snp_verifier_new(NULL, &c->v));
+        cp_snp_policy_init(&c->policy);
+        c->policy.allow_debug = true;
+}
+
+/* kinvolk's recorded quote (Rust bincode {signature, message, pcrs}) and AK. */
+typedef struct quote_case {
+        uint8_t *file, sig[512], msg[1024], pcrs[24][32];
+        size_t sig_len, msg_len, n_pcrs;
+        EVP_PKEY *ak;
+} quote_case;
+
+static void quote_case_load(quote_case *q) {
+        size_t len;
+        q->file = rd("snp/kinvolk__azure-cvm-tooling/quote.bin", &len);
+        cp_cursor c = cp_cursor_make(q->file, len);
+        uint64_t n;
+        CHECK(cp_cursor_le64(&c, &n));
+        if (n > sizeof q->sig)
+                die("quote.bin: signature too long");
+        CHECK(cp_cursor_bytes(&c, n, q->sig));
+        q->sig_len = n;
+        CHECK(cp_cursor_le64(&c, &n));
+        if (n > sizeof q->msg)
+                die("quote.bin: message too long");
+        CHECK(cp_cursor_bytes(&c, n, q->msg));
+        q->msg_len = n;
+        CHECK(cp_cursor_le64(&c, &n));
+        if (n > 24)
+                die("quote.bin: too many PCRs");
+        for (uint64_t i = 0; i < n; i++)
+                CHECK(cp_cursor_bytes(&c, 32, q->pcrs[i]));
+        q->n_pcrs = n;
+        CHECK(cp_cursor_end(&c, "quote.bin"));
+        uint8_t *pem = rd("snp/kinvolk__azure-cvm-tooling/akpub.pem", &len);
+        BIO *bio = BIO_new_mem_buf(pem, (int) len);
+        q->ak = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
+        BIO_free(bio);
+        free(pem);
+        if (!q->ak)
+                die("akpub.pem: no public key");
+}
+
+static int prim_quote_verify(void *arg) {
+        quote_case *q = arg;
+        cp_tpm_quote quote;
+        cp_tpm_signature sig;
+        cp_tpm_pcr_bank bank = {.hash_alg = CP_TPM_ALG_SHA256};
+        for (size_t i = 0; i < q->n_pcrs; i++)
+                bank.values[i] = q->pcrs[i];
+        int r = cp_tpm_quote_parse(q->msg, q->msg_len, &quote);
+        if (r >= 0)
+                r = cp_tpm_signature_from_raw(q->sig, q->sig_len, CP_TPM_ALG_RSASSA, CP_TPM_ALG_SHA256, &sig);
+        if (r >= 0)
+                r = cp_tpm_quote_verify(&quote, &sig, q->ak, (const uint8_t *) "challenge", 9, &bank, 1);
+        return r;
+}
+
+typedef struct jwt_case {
+        cp_jwt_key *key;
+        cp_jwks *jwks;
+        json_t *claims;
+        char *token;
+} jwt_case;
+
+static int prim_jwt_sign(void *arg) {
+        jwt_case *j = arg;
+        free(j->token);
+        j->token = NULL;
+        return cp_jwt_sign(j->key, j->claims, NULL, &j->token);
+}
+
+static int prim_jwt_verify(void *arg) {
+        jwt_case *j = arg;
+        cp_jwt_validate_options o = CP_JWT_VALIDATE_OPTIONS_INIT;
+        o.jwks = j->jwks;
+        o.issuer = "http://127.0.0.1";
+        cp_jwt *t = NULL;
+        int r = cp_jwt_validate(j->token, strlen(j->token), &o, &t);
+        cp_jwt_free(t);
+        return r;
+}
+
+static int prim_rsa_gen(void *arg) {
+        (void) arg;
+        EVP_PKEY *k = EVP_RSA_gen(2048);
+        EVP_PKEY_free(k);
+        return k ? 0 : CP_ERROR(CP_ECRYPTO, "RSA-2048 generation failed");
+}
+
+/* ---- the embedded stack ---------------------------------------------------- */
+
+typedef struct env {
+        char dir[64];
+        cp_store *store;
+        cp_rules *rules;
+        cp_backend *backend;
+        cp_attestd *attestd;
+        cp_nodes *nodes;
+        cp_api *api;
+        cp_httpd *httpd;
+        cp_reconciler *rec;
+        char auth[128];
+} env;
+
+static env E;
+static cp_api_response R;
+
+static void setup_env(void) {
+        snprintf(E.dir, sizeof E.dir, "/tmp/cp-bench-nodes-XXXXXX");
+        if (!mkdtemp(E.dir))
+                die("mkdtemp failed");
+        char p[256], hosts[256];
+        snprintf(p, sizeof p, "%s/local", E.dir);
+        snprintf(hosts, sizeof hosts, "%s/hosts", E.dir);
+        cp_local_options lo = {.state_dir = p, .hosts_dir = hosts, .agent_path = CP_AGENT_PATH,
+                               .hosts_per_generation = 2, .heartbeat_ms = 5000};
+        CHECK(cp_backend_local_new(&lo, &E.backend));
+        uint8_t *ark = NULL;
+        size_t ark_len;
+        CHECK(cp_backend_local_ark(E.backend, CP_SNP_GEN_MILAN, &ark, &ark_len));
+        cp_attestd_config ac = {.quiet = true, .only_extra_arks = true, .extra_arks = {ark}, .extra_ark_lens = {ark_len}};
+        CHECK(cp_attestd_new(&ac, &E.attestd));
+        free(ark);
+        CHECK(cp_attestd_start(E.attestd));
+        const char *issuer = cp_attestd_issuer(E.attestd);
+        CHECK(cp_backend_local_set_attestd_url(E.backend, issuer));
+        snprintf(p, sizeof p, "%s/confpoold.db", E.dir);
+        CHECK(cp_cpstore_open(p, &E.store));
+        CHECK(cp_rules_new(&E.rules));
+        json_t *quota = json_pack("{s:{s:i}}", "vcpuQuota", "default", 10000); /* 1,000 2-vCPU nodes + system pool */
+        CHECK(cp_rules_load_json(E.rules, quota));
+        json_decref(quota);
+        cp_nodes_options no = {.store = E.store, .backend = E.backend, .attestd_url = issuer,
+                               .min_tcb = {.bl = 1, .snp = 10, .ucode = 100}};
+        CHECK(cp_nodes_new(&no, &E.nodes));
+        cp_api_options o = {.store = E.store, .rules = E.rules, .state_dir = E.dir, .base_url = "http://127.0.0.1",
+                            .pre_auth = cp_nodes_pre_auth, .pre_auth_userdata = E.nodes};
+        CHECK(cp_api_new(&o, &E.api));
+        cp_httpd_options ho = {.bind_addr = "127.0.0.1", .threads = 4, .max_body = 1 << 20};
+        CHECK(cp_httpd_start(&ho, cp_api_http_handler, E.api, &E.httpd));
+        char base[64];
+        snprintf(base, sizeof base, "http://127.0.0.1:%u", cp_httpd_port(E.httpd));
+        CHECK(cp_backend_local_set_controlplane_url(E.backend, base));
+        CHECK(cp_reconciler_new(E.store, E.rules, E.backend, &E.rec));
+        snprintf(p, sizeof p, "%s/operator.token", E.dir);
+        FILE *f = fopen(p, "r");
+        char t[100] = "";
+        if (!f || fscanf(f, "%99s", t) != 1)
+                die("no operator token");
+        fclose(f);
+        snprintf(E.auth, sizeof E.auth, "Bearer %s", t);
+}
+
+static void teardown_env(void) {
+        cp_api_response_clear(&R);
+        cp_httpd_stop(E.httpd);
+        cp_reconciler_free(E.rec);
+        cp_api_free(E.api);
+        cp_nodes_free(E.nodes);
+        cp_backend_free(E.backend); /* stops every agent and swtpm */
+        cp_attestd_free(E.attestd);
+        cp_store_close(E.store);
+        cp_rules_free(E.rules);
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", E.dir);
+        if (system(cmd) != 0)
+                fprintf(stderr, "bench-nodes: cleanup of %s failed\n", E.dir);
+}
+
+static unsigned call(const char *method, const char *url, const char *body) {
+        char path[1024], ver[64] = "";
+        const char *q = strchr(url, '?');
+        snprintf(path, sizeof path, "%.*s", (int) (q ? (size_t) (q - url) : strlen(url)), url);
+        if (q && strncmp(q, "?api-version=", 13) == 0)
+                snprintf(ver, sizeof ver, "%s", q + 13);
+        cp_api_request rq = {.method = method, .path = path, .api_version = ver[0] ? ver : NULL,
+                             .authorization = E.auth, .host = "cp.test", .body = (const uint8_t *) body,
+                             .body_len = body ? strlen(body) : 0};
+        cp_api_response_clear(&R);
+        cp_api_handle(E.api, &rq, &R);
+        if (R.raw)
+                R.body = json_loadb(R.raw, R.raw_len, 0, NULL);
+        return R.status;
+}
+
+/* Drive the reconciler until nothing is in progress (at most limit_s). */
+static void reconcile(double limit_s) {
+        size_t active = 1;
+        double t0 = now_s();
+        while (active) {
+                CHECK(cp_reconciler_run_once(E.rec, &active));
+                if (active) {
+                        if (now_s() - t0 > limit_s)
+                                die("the pool did not settle in time");
+                        struct timespec ts = {0, 20 * 1000000L};
+                        nanosleep(&ts, NULL);
+                }
+        }
+}
+
+static const char *pool_state(const char *pool) {
+        char url[512];
+        snprintf(url, sizeof url, AP "/%s" CS, pool);
+        if (call("GET", url, NULL) != 200)
+                die("GET pool failed");
+        return json_string_value(json_object_get(json_object_get(R.body, "properties"), "provisioningState"));
+}
+
+/* ---- per-node phases ---------------------------------------------------------- */
+
+enum {
+        PH_VTPM_BOOT,   /* create -> measured boot done (swtpm start, PCR extends + event log) */
+        PH_LAUNCH,      /* -> SNP launch measurement + LAUNCH on the host */
+        PH_DISK,        /* -> secrets page, encrypted disk image */
+        PH_SPAWN,       /* -> agent process running (node.json, fork/exec) */
+        PH_AK,          /* -> vTPM opened, AK created */
+        PH_TEE,         /* -> RSA-2048 TEE key */
+        PH_REPORT,      /* -> SNP report through the guest-request channel */
+        PH_EVIDENCE,    /* -> challenge, quote, PCRs, event log */
+        PH_ATTEST,      /* -> attestation service: verify, token */
+        PH_UNLOCK,      /* -> disk key release + disk open */
+        PH_REGISTER,    /* -> registered with the control plane (agent Ready) */
+        PH_N
+};
+static const char *const ph_names[PH_N] = {"vtpm_boot", "launch_measure", "disk_create", "agent_spawn",
+                                           "vtpm_ak",   "tee_key",        "snp_report",  "evidence",
+                                           "attest",    "disk_unlock",    "register"};
+
+typedef struct result {
+        unsigned nodes;
+        double ready_s, node_mean_ms, node_max_ms, ph[PH_N];
+        unsigned measured;
+} result;
+
+static double jms(const json_t *o, const char *k) {
+        const json_t *v = json_object_get(o, k);
+        return json_is_integer(v) ? (double) json_integer_value(v) : -1;
+}
+
+static json_t *load_json(const char *dir, const char *name) {
+        char f[1024];
+        snprintf(f, sizeof f, "%s/%s", dir, name);
+        return json_load_file(f, 0, NULL);
+}
+
+static void node_phases(const char *name, result *res) {
+        char dir[512];
+        snprintf(dir, sizeof dir, "%s/local/nodes/%s", E.dir, name);
+        json_t *cfg = load_json(dir, "node.json"), *st = load_json(dir, "status.json");
+        const json_t *bt = json_object_get(cfg, "bootTimes"), *at = json_object_get(st, "times");
+        double t[PH_N + 1] = {jms(bt, "create"), jms(bt, "measuredBoot"), jms(bt, "launch"), jms(bt, "disk"),
+                              jms(at, "start"),  jms(at, "vtpm"),         jms(at, "teeKey"), jms(at, "report"),
+                              jms(at, "quote"),  jms(at, "token"),        jms(at, "Joining"), jms(at, "Ready")};
+        bool ok = true;
+        for (size_t i = 0; i <= PH_N; i++)
+                ok = ok && t[i] > 0;
+        if (ok) {
+                for (size_t i = 0; i < PH_N; i++)
+                        res->ph[i] += t[i + 1] - t[i];
+                double total = t[PH_N] - t[0];
+                res->node_mean_ms += total;
+                if (total > res->node_max_ms)
+                        res->node_max_ms = total;
+                res->measured++;
+        } else
+                fprintf(stderr, "bench-nodes: %s: incomplete timestamps\n", name);
+        json_decref(cfg);
+        json_decref(st);
+}
+
+static void run_pool(unsigned n, result *res) {
+        char name[32], url[512], body[256];
+        snprintf(name, sizeof name, "p%u", n);
+        snprintf(url, sizeof url, AP "/%s" CS, name);
+        snprintf(body, sizeof body, "{\"properties\":{\"count\":%u,\"vmSize\":\"" SIZE "\",\"mode\":\"User\"}}", n);
+        memset(res, 0, sizeof *res);
+        res->nodes = n;
+        double t0 = now_s();
+        unsigned st = call("PUT", url, body);
+        if (st != 200 && st != 201) {
+                char *t = json_dumps(R.body, 0);
+                fprintf(stderr, "bench-nodes: PUT pool of %u: HTTP %u %s\n", n, st, t ? t : "");
+                free(t);
+                exit(1);
+        }
+        reconcile(900);
+        res->ready_s = now_s() - t0;
+        const char *ps = pool_state(name);
+        if (!ps || strcmp(ps, "Succeeded") != 0) {
+                fprintf(stderr, "bench-nodes: pool of %u ended %s\n", n, ps ? ps : "?");
+                exit(1);
+        }
+        snprintf(url, sizeof url, AP "/%s/machines" CS, name);
+        if (call("GET", url, NULL) != 200)
+                die("GET machines failed");
+        json_t *v = json_object_get(R.body, "value"), *m;
+        size_t i;
+        json_t *names = json_array();
+        json_array_foreach(v, i, m) json_array_append(names, json_object_get(m, "name"));
+        json_array_foreach(names, i, m) node_phases(json_string_value(m), res);
+        json_decref(names);
+        if (res->measured) {
+                res->node_mean_ms /= res->measured;
+                for (size_t k = 0; k < PH_N; k++)
+                        res->ph[k] /= res->measured;
+        }
+        /* free the machine for the next size */
+        snprintf(url, sizeof url, AP "/%s" CS, name);
+        st = call("DELETE", url, NULL);
+        if (st != 200 && st != 202 && st != 204)
+                die("DELETE pool failed");
+        reconcile(300);
+}
+
+int main(int argc, char **argv) {
+        const char *csv = NULL;
+        unsigned sizes[16], n_sizes = 0;
+        for (int i = 1; i < argc; i++) {
+                if (!strcmp(argv[i], "-o") && i + 1 < argc)
+                        csv = argv[++i];
+                else if (n_sizes < CP_ELEMENTSOF(sizes) && atoi(argv[i]) > 0 && atoi(argv[i]) <= 1000)
+                        sizes[n_sizes++] = (unsigned) atoi(argv[i]);
+                else {
+                        fprintf(stderr, "usage: bench-nodes [-o CSV] [SIZE...] (1..1000, at most 16)\n");
+                        return 2;
+                }
+        }
+        if (!n_sizes) {
+                sizes[n_sizes++] = 1;
+                sizes[n_sizes++] = 10;
+        }
+        signal(SIGPIPE, SIG_IGN);
+
+        /* the baseline: primitives one join needs */
+        p384_key = EVP_EC_gen("P-384");
+        if (!p384_key)
+                die("P-384 key generation failed");
+        memset(report_body, 0xA5, sizeof report_body);
+        snp_case sc = {0};
+        snp_case_load(&sc);
+        quote_case qc = {0};
+        quote_case_load(&qc);
+        jwt_case jc = {0};
+        CHECK(cp_jwt_key_generate(CP_JWT_RS256, NULL, 0, 1, &jc.key));
+        const cp_jwt_key *keys[1] = {jc.key};
+        CHECK(cp_jwks_from_keys(keys, 1, &jc.jwks));
+        jc.claims = json_pack("{s:s,s:s,s:I}", "iss", "http://127.0.0.1", "sub", "node", "exp",
+                              (json_int_t) time(NULL) + 3600);
+        struct {
+                const char *name;
+                prim_fn fn;
+                void *arg;
+                double s;
+        } prims[] = {
+                {"ECDSA P-384 sign (SNP report)", prim_ecdsa_sign, NULL, 0},
+                {"cp_snp_verify (warm cache)", prim_snp_verify, &sc, 0},
+                {"TPM quote verify (RSA-2048)", prim_quote_verify, &qc, 0},
+                {"token sign (RS256, jwt.h)", prim_jwt_sign, &jc, 0},
+                {"token verify (RS256, jwt.h)", prim_jwt_verify, &jc, 0},
+                {"RSA-2048 key generation (TEE key)", prim_rsa_gen, NULL, 0},
+        };
+        double prim_sum = 0;
+        printf("bench-nodes: baseline = the primitives of one node join, measured now\n");
+        for (size_t i = 0; i < CP_ELEMENTSOF(prims); i++) {
+                prims[i].s = per_call(prims[i].fn, prims[i].arg, i == CP_ELEMENTSOF(prims) - 1 ? 2.0 : 0.5);
+                prim_sum += prims[i].s;
+                printf("  %-36s %9.3f ms\n", prims[i].name, prims[i].s * 1e3);
+        }
+        printf("  %-36s %9.3f ms\n", "sum", prim_sum * 1e3);
+
+        setup_env();
+        if (call("PUT", RGP RS, "{\"location\":\"eastus\"}") != 201 ||
+            call("PUT", MC CS,
+                 "{\"location\":\"eastus\",\"properties\":{\"agentPoolProfiles\":[{\"name\":\"nodepool1\","
+                 "\"count\":1,\"vmSize\":\"" SIZE "\",\"mode\":\"System\"}]}}") != 201)
+                die("cannot create the cluster");
+        reconcile(300); /* the system pool (also warms up the hosts) */
+
+        result res[16];
+        for (unsigned i = 0; i < n_sizes; i++) {
+                double t = wall_ms();
+                run_pool(sizes[i], &res[i]);
+                printf("pool of %u: Ready in %.2f s (%.1f ms per node; node create->Ready mean %.0f ms, max %.0f "
+                       "ms; bench %.1f s incl. delete)\n",
+                       sizes[i], res[i].ready_s, 1e3 * res[i].ready_s / sizes[i], res[i].node_mean_ms,
+                       res[i].node_max_ms, (wall_ms() - t) / 1e3);
+                fflush(stdout);
+        }
+        teardown_env();
+
+        printf("\nper-node phases (mean ms per node):\n%-16s", "phase");
+        for (unsigned i = 0; i < n_sizes; i++)
+                printf(" %9u", sizes[i]);
+        printf("\n");
+        for (size_t k = 0; k < PH_N; k++) {
+                printf("%-16s", ph_names[k]);
+                for (unsigned i = 0; i < n_sizes; i++)
+                        printf(" %9.1f", res[i].ph[k]);
+                printf("\n");
+        }
+        printf("\n%-8s %10s %14s %16s %18s\n", "nodes", "ready_s", "ms/node", "vs primitives", "node latency/prim");
+        for (unsigned i = 0; i < n_sizes; i++) {
+                double per = res[i].ready_s / sizes[i];
+                printf("%-8u %10.2f %14.1f %15.1fx %17.1fx\n", sizes[i], res[i].ready_s, per * 1e3, per / prim_sum,
+                       res[i].node_mean_ms / 1e3 / prim_sum);
+        }
+        if (csv) {
+                FILE *f = fopen(csv, "w");
+                if (!f)
+                        die("cannot write the CSV");
+                fprintf(f, "nodes,ready_s,ms_per_node,node_mean_ms,node_max_ms,primitives_ms,ratio_per_node");
+                for (size_t k = 0; k < PH_N; k++)
+                        fprintf(f, ",%s_ms", ph_names[k]);
+                fprintf(f, "\n");
+                for (unsigned i = 0; i < n_sizes; i++) {
+                        double per = res[i].ready_s / sizes[i];
+                        fprintf(f, "%u,%.3f,%.1f,%.1f,%.1f,%.3f,%.1f", sizes[i], res[i].ready_s, per * 1e3,
+                                res[i].node_mean_ms, res[i].node_max_ms, prim_sum * 1e3, per / prim_sum);
+                        for (size_t k = 0; k < PH_N; k++)
+                                fprintf(f, ",%.1f", res[i].ph[k]);
+                        fprintf(f, "\n");
+                }
+                fclose(f);
+                printf("wrote %s\n", csv);
+        }
+
+        free(jc.token);
+        json_decref(jc.claims);
+        cp_jwks_free(jc.jwks);
+        cp_jwt_key_free(jc.key);
+        EVP_PKEY_free(qc.ak);
+        free(qc.file);
+        cp_snp_policy_clear(&sc.policy);
+        cp_snp_verifier_free(sc.v);
+        free(sc.report);
+        free(sc.leaf);
+        free(sc.chain);
+        EVP_PKEY_free(p384_key);
+        return 0;
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Time to Ready of node pools on the embedded stack (bench/bench-nodes.c):
+# writes docs/bench-nodes.csv and, when gnuplot is installed, docs/bench-nodes.png.
+#   scripts/bench-nodes.sh [SIZE...]          (default: 1 10 50 100 200)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(1 10 50 100 200)
+cmake --build build -j2 --target bench-nodes >/dev/null
+log=docs/bench-nodes.txt
+./build/bench/bench-nodes -o docs/bench-nodes.csv "${sizes[@]}" 2>/dev/null | tee "$log"
+if ! command -v gnuplot >/dev/null 2>&1; then
+        echo "note: gnuplot not installed (apt-get install gnuplot-nox): docs/bench-nodes.png not drawn"
+        exit 0
+fi
+gnuplot <<'GP'
+set datafile separator ","
+set terminal pngcairo size 900,560 noenhanced font ",11"
+set output "docs/bench-nodes.png"
+set title "confpool: node pool time to Ready (embedded stack, real path, 2 cores)"
+set xlabel "nodes in the pool"
+set ylabel "seconds"
+set logscale xy
+set grid
+set key top left
+set format x "%g"
+plot "docs/bench-nodes.csv" skip 1 using 1:2 with linespoints lw 2 pt 7 title "pool PUT -> Succeeded (all nodes Ready)", \
+     "" skip 1 using 1:($4/1000) with linespoints lw 2 pt 5 title "mean node create -> agent Ready", \
+     "" skip 1 using 1:($1*$6/1000) with lines dt 2 lw 2 title "N x sum of the join's crypto primitives"
+GP
+echo "wrote docs/bench-nodes.png"
