@@ -404,6 +404,33 @@ static const char op_cols[] = "id, sub, location, resource, kind, action, status
                               "COALESCE(end_time,''), COALESCE(error_code,''), COALESCE(error_message,''), "
                               "COALESCE(api_version,'')";
 
+/* Step st to the end, appending one elem-sized element per row filled by
+ * from_row; *ret is malloc()ed (NULL when there are no rows). */
+static int collect_rows(cp_store *s, sqlite3_stmt *st, size_t elem, void (*from_row)(sqlite3_stmt *, void *),
+                        void **ret, size_t *ret_n) {
+        uint8_t *v = NULL;
+        size_t n = 0;
+        int r;
+        while ((r = cp_store_step(s, st)) > 0) {
+                uint8_t *nv = realloc(v, (n + 1) * elem);
+                if (!nv) {
+                        free(v);
+                        return cp_error_oom();
+                }
+                v = nv;
+                memset(v + n * elem, 0, elem);
+                from_row(st, v + n * elem);
+                n++;
+        }
+        if (r < 0) {
+                free(v);
+                return r;
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
 static void op_from_row(sqlite3_stmt *st, cp_op *o) {
         memset(o, 0, sizeof *o);
         col_copy(st, 0, o->id, sizeof o->id);
@@ -418,6 +445,10 @@ static void op_from_row(sqlite3_stmt *st, cp_op *o) {
         col_copy(st, 9, o->error_code, sizeof o->error_code);
         col_copy(st, 10, o->error_message, sizeof o->error_message);
         col_copy(st, 11, o->api_version, sizeof o->api_version);
+}
+
+static void op_row(sqlite3_stmt *st, void *out) {
+        op_from_row(st, out);
 }
 
 int cp_op_insert(cp_store *s, const cp_op *o) {
@@ -507,24 +538,7 @@ int cp_op_list_active(cp_store *s, cp_op **ret, size_t *ret_n) {
         int r = cp_store_prepare(s, sql, &st);
         if (r < 0)
                 return r;
-        cp_op *v = NULL;
-        size_t n = 0;
-        while ((r = cp_store_step(s, st)) > 0) {
-                cp_op *nv = realloc(v, (n + 1) * sizeof *v);
-                if (!nv) {
-                        free(v);
-                        return cp_error_oom();
-                }
-                v = nv;
-                op_from_row(st, &v[n++]);
-        }
-        if (r < 0) {
-                free(v);
-                return r;
-        }
-        *ret = v;
-        *ret_n = n;
-        return 0;
+        return collect_rows(s, st, sizeof(cp_op), op_row, (void **) ret, ret_n);
 }
 
 /* ---- machines ---- */
@@ -579,6 +593,10 @@ static void machine_from_row(sqlite3_stmt *st, cp_machine *m) {
         m->delete_requested = sqlite3_column_int(st, 8) != 0;
 }
 
+static void machine_row(sqlite3_stmt *st, void *out) {
+        machine_from_row(st, out);
+}
+
 int cp_machine_list(cp_store *s, const char *pool, cp_machine **ret, size_t *ret_n) {
         char key[1024];
         cp_id_lower(pool, key, sizeof key);
@@ -590,24 +608,7 @@ int cp_machine_list(cp_store *s, const char *pool, cp_machine **ret, size_t *ret
         if (r < 0)
                 return r;
         bind_text(st, 1, key);
-        cp_machine *v = NULL;
-        size_t n = 0;
-        while ((r = cp_store_step(s, st)) > 0) {
-                cp_machine *nv = realloc(v, (n + 1) * sizeof *v);
-                if (!nv) {
-                        free(v);
-                        return cp_error_oom();
-                }
-                v = nv;
-                machine_from_row(st, &v[n++]);
-        }
-        if (r < 0) {
-                free(v);
-                return r;
-        }
-        *ret = v;
-        *ret_n = n;
-        return 0;
+        return collect_rows(s, st, sizeof(cp_machine), machine_row, (void **) ret, ret_n);
 }
 
 int cp_machine_get(cp_store *s, const char *pool, const char *name, cp_machine *ret) {
@@ -717,27 +718,14 @@ int cp_token_add(cp_store *s, const char *id, const char *sha256_hex) {
         return run(s, st);
 }
 
+static void token_row(sqlite3_stmt *st, void *out) {
+        col_copy(st, 0, out, 65);
+}
+
 int cp_token_hashes(cp_store *s, char (**ret)[65], size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r = cp_store_prepare(s, "SELECT sha256 FROM tokens ORDER BY id", &st);
         if (r < 0)
                 return r;
-        char (*v)[65] = NULL;
-        size_t n = 0;
-        while ((r = cp_store_step(s, st)) > 0) {
-                char (*nv)[65] = realloc(v, (n + 1) * sizeof *v);
-                if (!nv) {
-                        free(v);
-                        return cp_error_oom();
-                }
-                v = nv;
-                col_copy(st, 0, v[n++], 65);
-        }
-        if (r < 0) {
-                free(v);
-                return r;
-        }
-        *ret = v;
-        *ret_n = n;
-        return 0;
+        return collect_rows(s, st, 65, token_row, (void **) ret, ret_n);
 }
