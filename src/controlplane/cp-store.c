@@ -231,21 +231,10 @@ int cp_res_delete(cp_store *s, const char *id) {
         return run(s, st);
 }
 
-int cp_res_list(cp_store *s, const char *kind, const char *sub, const char *rg, const char *parent, json_t **ret) {
-        char p[1024];
-        cp_id_lower(parent, p, sizeof p);
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = cp_store_prepare(s,
-                                 "SELECT body FROM resources WHERE kind = ? AND (?2 IS NULL OR sub = lower(?2)) "
-                                 "AND (?3 IS NULL OR rg = lower(?3)) AND (?4 IS NULL OR parent_lc = ?4) ORDER BY seq",
-                                 &st);
-        if (r < 0)
-                return r;
-        bind_text(st, 1, kind);
-        bind_text(st, 2, sub);
-        bind_text(st, 3, rg);
-        bind_text(st, 4, parent ? p : NULL);
+/* Step st to the end, collecting column 0 (a stored JSON body) of each row. */
+static int collect_bodies(cp_store *s, sqlite3_stmt *st, json_t **ret) {
         json_t *a = json_array();
+        int r;
         if (!a)
                 return cp_error_oom();
         while ((r = cp_store_step(s, st)) > 0) {
@@ -263,6 +252,23 @@ int cp_res_list(cp_store *s, const char *kind, const char *sub, const char *rg, 
         return 0;
 }
 
+int cp_res_list(cp_store *s, const char *kind, const char *sub, const char *rg, const char *parent, json_t **ret) {
+        char p[1024];
+        cp_id_lower(parent, p, sizeof p);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = cp_store_prepare(s,
+                                 "SELECT body FROM resources WHERE kind = ? AND (?2 IS NULL OR sub = lower(?2)) "
+                                 "AND (?3 IS NULL OR rg = lower(?3)) AND (?4 IS NULL OR parent_lc = ?4) ORDER BY seq",
+                                 &st);
+        if (r < 0)
+                return r;
+        bind_text(st, 1, kind);
+        bind_text(st, 2, sub);
+        bind_text(st, 3, rg);
+        bind_text(st, 4, parent ? p : NULL);
+        return collect_bodies(s, st, ret);
+}
+
 int cp_res_list_location(cp_store *s, const char *kind, const char *sub, const char *location, json_t **ret) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r = cp_store_prepare(s, "SELECT body FROM resources WHERE kind = ? AND sub = lower(?) AND location = ? ORDER BY seq",
@@ -272,22 +278,7 @@ int cp_res_list_location(cp_store *s, const char *kind, const char *sub, const c
         bind_text(st, 1, kind);
         bind_text(st, 2, sub);
         bind_text(st, 3, location);
-        json_t *a = json_array();
-        if (!a)
-                return cp_error_oom();
-        while ((r = cp_store_step(s, st)) > 0) {
-                json_t *b = json_loads((const char *) sqlite3_column_text(st, 0), 0, NULL);
-                if (!b || json_array_append_new(a, b) < 0) {
-                        json_decref(a);
-                        return CP_ERROR(CP_ESTORAGE, "stored resource is not JSON");
-                }
-        }
-        if (r < 0) {
-                json_decref(a);
-                return r;
-        }
-        *ret = a;
-        return 0;
+        return collect_bodies(s, st, ret);
 }
 
 int cp_res_list_raw(cp_store *s, const char *kind, const char *sub, const char *rg, const char *parent, char **ret,
