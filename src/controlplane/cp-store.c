@@ -252,10 +252,13 @@ static int collect_bodies(cp_store *s, sqlite3_stmt *st, json_t **ret) {
         return 0;
 }
 
-int cp_res_list(cp_store *s, const char *kind, const char *sub, const char *rg, const char *parent, json_t **ret) {
+/* The resource-list query (kind, optional subscription, group and parent),
+ * shared by the JSON and raw variants. */
+static int prepare_res_list(cp_store *s, const char *kind, const char *sub, const char *rg, const char *parent,
+                            sqlite3_stmt **ret) {
         char p[1024];
         cp_id_lower(parent, p, sizeof p);
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        sqlite3_stmt *st = NULL;
         int r = cp_store_prepare(s,
                                  "SELECT body FROM resources WHERE kind = ? AND (?2 IS NULL OR sub = lower(?2)) "
                                  "AND (?3 IS NULL OR rg = lower(?3)) AND (?4 IS NULL OR parent_lc = ?4) ORDER BY seq",
@@ -266,6 +269,15 @@ int cp_res_list(cp_store *s, const char *kind, const char *sub, const char *rg, 
         bind_text(st, 2, sub);
         bind_text(st, 3, rg);
         bind_text(st, 4, parent ? p : NULL);
+        *ret = st;
+        return 0;
+}
+
+int cp_res_list(cp_store *s, const char *kind, const char *sub, const char *rg, const char *parent, json_t **ret) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare_res_list(s, kind, sub, rg, parent, &st);
+        if (r < 0)
+                return r;
         return collect_bodies(s, st, ret);
 }
 
@@ -283,19 +295,10 @@ int cp_res_list_location(cp_store *s, const char *kind, const char *sub, const c
 
 int cp_res_list_raw(cp_store *s, const char *kind, const char *sub, const char *rg, const char *parent, char **ret,
                     size_t *ret_len) {
-        char p[1024];
-        cp_id_lower(parent, p, sizeof p);
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = cp_store_prepare(s,
-                                 "SELECT body FROM resources WHERE kind = ? AND (?2 IS NULL OR sub = lower(?2)) "
-                                 "AND (?3 IS NULL OR rg = lower(?3)) AND (?4 IS NULL OR parent_lc = ?4) ORDER BY seq",
-                                 &st);
+        int r = prepare_res_list(s, kind, sub, rg, parent, &st);
         if (r < 0)
                 return r;
-        bind_text(st, 1, kind);
-        bind_text(st, 2, sub);
-        bind_text(st, 3, rg);
-        bind_text(st, 4, parent ? p : NULL);
         size_t cap = 4096, len = 1;
         char *buf = malloc(cap);
         if (!buf)
