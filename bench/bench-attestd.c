@@ -4,7 +4,7 @@
  * verified-report cache disabled: every request verifies the SNP report's
  * P-384 signature; the endorsement-chain cache stays on, as in production)
  * and warm ones (same boot: report cached, only quote check + token), with
- * libcurl clients using keep-alive on a few threads.  Printed next to the
+ * wrk-like keep-alive clients on a few threads (bench/httpload.h).  Printed next to the
  * per-request limit computed from the same primitives measured in this run:
  * SNP report verification (P-384 verify, warm chain cache) + TPM quote
  * verification + token signature, times the worker threads that can run in
@@ -14,7 +14,6 @@
  *
  * Evidence: Trustee's az-snp-vtpm evidence-v1 (real Azure Milan CVM).
  */
-#include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +22,7 @@
 #include <unistd.h>
 
 #include "attestd/attestd.h"
+#include "httpload.h"
 #include "basic/codec.h"
 #include "basic/fileio.h"
 #include "confpool/azure.h"
@@ -193,43 +193,7 @@ static double measure(prim_ctx *c, int which, unsigned par, double secs, double 
         return (double) n / (now_s() - t0);
 }
 
-/* ---- HTTP load ---------------------------------------------------------------- */
-
-typedef struct load {
-        const char *url, *body;
-        double secs;
-        unsigned long ok, bad;
-} load;
-
-static size_t sink(char *p, size_t sz, size_t n, void *u) {
-        (void) p;
-        (void) u;
-        return sz * n;
-}
-
-static void *client(void *arg) {
-        load *l = arg;
-        CURL *c = curl_easy_init();
-        struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
-        hdr = curl_slist_append(hdr, "Expect:"); /* no 100-continue round trip */
-        curl_easy_setopt(c, CURLOPT_URL, l->url);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, l->body);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-        curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
-        double t0 = now_s();
-        while (now_s() - t0 < l->secs) {
-                long code = 0;
-                if (curl_easy_perform(c) == CURLE_OK && curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK &&
-                    code == 200)
-                        l->ok++;
-                else
-                        l->bad++;
-        }
-        curl_slist_free_all(hdr);
-        curl_easy_cleanup(c);
-        return NULL;
-}
+/* ---- HTTP load: bench/httpload.h (wrk-like keep-alive clients) ---------------- */
 
 /* CPU time per request of the handler alone (no HTTP, one thread). */
 static double handler_cpu_us(bool warm, cp_jwt_alg alg, const char *body, double secs) {
@@ -263,33 +227,22 @@ static double handler_cpu_us(bool warm, cp_jwt_alg alg, const char *body, double
 static double run_load(bool warm, cp_jwt_alg alg, unsigned threads, double secs, const char *body) {
         cp_attestd_config cfg = { .now = NOW, .quiet = true, .threads = threads, .alg = alg, .no_report_cache = !warm };
         cp_attestd *s = NULL;
-        char url[256];
+        size_t rl;
+        unsigned long bad = 0;
         if (cp_attestd_new(&cfg, &s) < 0 || cp_attestd_start(s) < 0)
                 die("service");
-        snprintf(url, sizeof(url), "http://127.0.0.1:%u/attest/AzureSnpVtpm", (unsigned) cp_attestd_port(s));
-        load l[16];
-        pthread_t th[16];
-        /* warm-up request (fills the chain cache / report cache) */
-        load w = { .url = url, .body = body, .secs = 0.05 };
-        client(&w);
-        if (w.ok == 0)
+        char *req = httpload_post("/attest/AzureSnpVtpm", body, &rl);
+        if (!req)
+                die("out of memory");
+        /* warm-up requests (fill the chain cache / report cache) */
+        if (httpload_run(cp_attestd_port(s), req, rl, 1, 0.05, &bad) <= 0 || bad)
                 die("warm-up request failed");
-        double t0 = now_s();
-        for (unsigned i = 0; i < threads; i++) {
-                l[i] = (load){ .url = url, .body = body, .secs = secs };
-                pthread_create(&th[i], NULL, client, &l[i]);
-        }
-        unsigned long ok = 0, bad = 0;
-        for (unsigned i = 0; i < threads; i++) {
-                pthread_join(th[i], NULL);
-                ok += l[i].ok;
-                bad += l[i].bad;
-        }
-        double el = now_s() - t0;
+        double rate = httpload_run(cp_attestd_port(s), req, rl, threads, secs, &bad);
         if (bad)
                 fprintf(stderr, "bench-attestd: %lu failed requests\n", bad);
+        free(req);
         cp_attestd_free(s);
-        return (double) ok / el;
+        return rate;
 }
 
 int main(int argc, char **argv) {
@@ -303,7 +256,6 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "usage: bench-attestd [seconds] [threads 1..16]\n");
                 return 2;
         }
-        curl_global_init(CURL_GLOBAL_DEFAULT);
         size_t jl;
         uint8_t *js = rd(".json", &jl);
         json_t *ev = json_loadb((const char *) js, jl, 0, NULL);
@@ -362,6 +314,5 @@ int main(int argc, char **argv) {
         json_decref(b);
         json_decref(ev);
         free(js);
-        curl_global_cleanup();
         return 0;
 }

@@ -57,6 +57,7 @@ extern "C" {
 #define CP_MAA_MAX_CLAIMS        1024u          /* claims in a set */
 #define CP_MAA_MAX_STRING        4096u          /* string literal / claim value bytes */
 #define CP_MAA_MAX_FIRINGS       256u           /* actions fired by one rule (binding combinations) */
+#define CP_MAA_MAX_CLAIM_SETS    4u             /* incoming sets of one evaluation */
 
 typedef enum cp_maa_value_type {
         CP_MAA_STRING = 1,
@@ -116,6 +117,13 @@ CP_API size_t cp_maa_policy_n_issuance_rules(const cp_maa_policy *p);
  * or saying that no permit() fired. */
 CP_API CP_WUR int cp_maa_policy_evaluate(const cp_maa_policy *p, const cp_maa_claims *incoming,
                                          cp_maa_claims **ret_issued);
+
+/* The same over the concatenation of n incoming sets (in order; at most
+ * CP_MAA_MAX_CLAIM_SETS, CP_MAA_MAX_CLAIMS claims in all), none of which is
+ * copied or modified: a service keeps the claims that are the same on every
+ * request in one set built once and adds a small per-request set. */
+CP_API CP_WUR int cp_maa_policy_evaluate_sets(const cp_maa_policy *p, const cp_maa_claims *const *incoming,
+                                              size_t n_incoming, cp_maa_claims **ret_issued);
 
 /* x-ms-policy-hash as MAA defines it:
  * BASE64URL(SHA-256(BASE64URL(policy text bytes))), 43 characters + NUL. */

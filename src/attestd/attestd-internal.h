@@ -44,6 +44,7 @@ typedef struct claims_tmpl {
         json_t *claims;
         char *json;                  /* compact JSON of claims, without the outer braces */
         size_t json_len;
+        cp_maa_claims *maa;          /* claims as the policy sees them, built once */
 } claims_tmpl;
 
 CP_WUR int attestd_tmpl_new(json_t *claims, claims_tmpl **ret); /* takes claims */

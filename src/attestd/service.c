@@ -303,11 +303,21 @@ static json_t *claims_to_json_value(const cp_maa_claim *c) {
 int attestd_tmpl_new(json_t *claims, claims_tmpl **ret) {
         claims_tmpl *t = calloc(1, sizeof(*t));
         char *txt = attestd_json_dumps(claims);
-        if (!t || !txt) {
+        const char *k;
+        json_t *v;
+        int r = !t || !txt ? cp_error_oom() : cp_maa_claims_new(&t->maa);
+        if (r >= 0)
+                json_object_foreach(claims, k, v) {
+                        if ((r = cp_maa_claims_add_json(t->maa, k, NULL, v)) < 0)
+                                break;
+                }
+        if (r < 0) {
+                if (t)
+                        cp_maa_claims_free(t->maa);
                 free(t);
                 free(txt);
                 json_decref(claims);
-                return cp_error_oom();
+                return r;
         }
         atomic_init(&t->ref, 1);
         t->claims = claims;
@@ -326,6 +336,7 @@ void attestd_tmpl_unref(claims_tmpl *t) {
                 return;
         json_decref(t->claims);
         free(t->json);
+        cp_maa_claims_free(t->maa);
         free(t);
 }
 
@@ -425,15 +436,12 @@ int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, co
         const char *k;
         json_t *v;
 
+        /* the policy sees the template's claims (built once) followed by this request's */
         if ((r = cp_maa_claims_new(&in)) < 0)
                 return r;
-        if (tmpl)
-                json_object_foreach(tmpl->claims, k, v) {
-                        if ((r = cp_maa_claims_add_json(in, k, NULL, v)) < 0) {
-                                cp_maa_claims_free(in);
-                                return r;
-                        }
-                }
+        const cp_maa_claims *sets[2] = { tmpl ? tmpl->maa : NULL, in };
+        const cp_maa_claims *const *first = tmpl ? sets : sets + 1;
+        size_t n_sets = tmpl ? 2 : 1;
         json_object_foreach(claims, k, v) {
                 if ((r = cp_maa_claims_add_json(in, k, NULL, v)) < 0) {
                         cp_maa_claims_free(in);
@@ -446,14 +454,14 @@ int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, co
                         cp_maa_claims_free(in);
                         return r;
                 }
-                r = cp_maa_policy_evaluate(draft, in, &out);
+                r = cp_maa_policy_evaluate_sets(draft, first, n_sets, &out);
                 cp_maa_policy_free(draft);
                 if (r == 0 && (r = cp_maa_policy_hash(draft_policy, strlen(draft_policy), hash)) < 0)
                         out = cp_maa_claims_free(out);
         } else {
                 pthread_rwlock_rdlock(&s->policy_lock);
                 policy_slot *p = policy_find(s, tenant, type, false);
-                r = cp_maa_policy_evaluate(p ? p->policy : s->default_policy, in, &out);
+                r = cp_maa_policy_evaluate_sets(p ? p->policy : s->default_policy, first, n_sets, &out);
                 memcpy(hash, p ? p->hash : s->default_hash, sizeof(hash));
                 pthread_rwlock_unlock(&s->policy_lock);
         }

@@ -26,12 +26,28 @@ int cp_maa_claims_new(cp_maa_claims **ret) {
         return 0;
 }
 
+/* The two issuers nearly every claim has are shared, not copied. */
+static const char issuer_service[] = "AttestationService", issuer_policy[] = "AttestationPolicy";
+
+static char *issuer_dup(const char *issuer) {
+        if (!issuer || strcmp(issuer, issuer_service) == 0)
+                return (char *) issuer_service;
+        if (strcmp(issuer, issuer_policy) == 0)
+                return (char *) issuer_policy;
+        return strdup(issuer);
+}
+
+static void issuer_free(char *issuer) {
+        if (issuer != issuer_service && issuer != issuer_policy)
+                free(issuer);
+}
+
 cp_maa_claims *cp_maa_claims_free(cp_maa_claims *c) {
         if (!c)
                 return NULL;
         for (size_t i = 0; i < c->n; i++) {
                 free(c->v[i].type);
-                free(c->v[i].issuer);
+                issuer_free(c->v[i].issuer);
                 free(c->v[i].s);
         }
         free(c->v);
@@ -74,14 +90,14 @@ int cp_maa_claims_push(cp_maa_claims *c, const char *type, const char *issuer, c
         cp_maa_claim *e = &c->v[c->n];
         memset(e, 0, sizeof(*e));
         e->type = strdup(type);
-        e->issuer = strdup(issuer ? issuer : "AttestationService");
+        e->issuer = issuer_dup(issuer);
         e->vtype = vtype;
         e->s = vtype == CP_MAA_STRING ? strdup(s) : NULL;
         e->i = i;
         e->b = b;
         if (!e->type || !e->issuer || (vtype == CP_MAA_STRING && !e->s)) {
                 free(e->type);
-                free(e->issuer);
+                issuer_free(e->issuer);
                 free(e->s);
                 return cp_error_oom();
         }

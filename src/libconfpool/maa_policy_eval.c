@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* MAA policy evaluation over a claim set. */
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,9 +27,14 @@ typedef struct pending {
         char *s; /* owned copy of v.s */
 } pending;
 
+/* The claims a rule sees: the caller's sets, in order, then the claims
+ * add() produced (working).  Nothing is copied. */
+#define MAX_SETS (CP_MAA_MAX_CLAIM_SETS + 1)
+
 typedef struct eval {
         const maa_rule *rule;
-        const cp_maa_claims *set;
+        const cp_maa_claims *sets[MAX_SETS];
+        size_t n_sets;
         const cp_maa_claim *bind[CP_MAA_POLICY_MAX_CONDS];
         unsigned firings;
         pending pend[CP_MAA_MAX_FIRINGS];
@@ -125,28 +131,28 @@ static int fire(eval *e) {
 
 /* Try conditions from index ci on with the current bindings. */
 static int enumerate(eval *e, size_t ci) {
-        const cp_maa_claims *set = e->set;
-        size_t n = cp_maa_claims_count(set);
         int r;
         if (ci == e->rule->n_conds)
                 return fire(e);
         const maa_cond *c = &e->rule->conds[ci];
         if (c->negated) {
-                for (size_t k = 0; k < n; k++)
-                        if (claim_matches(e, c, cp_maa_claims_get(set, k)))
-                                return 0;
+                for (size_t si = 0; si < e->n_sets; si++)
+                        for (size_t k = 0, n = cp_maa_claims_count(e->sets[si]); k < n; k++)
+                                if (claim_matches(e, c, cp_maa_claims_get(e->sets[si], k)))
+                                        return 0;
                 return enumerate(e, ci + 1);
         }
-        for (size_t k = 0; k < n; k++) {
-                const cp_maa_claim *claim = cp_maa_claims_get(set, k);
-                if (!claim_matches(e, c, claim))
-                        continue;
-                e->bind[ci] = claim;
-                if ((r = enumerate(e, ci + 1)) < 0)
-                        return r;
-                if (!c->binds)
-                        break; /* existential: one witness is enough */
-        }
+        for (size_t si = 0; si < e->n_sets; si++)
+                for (size_t k = 0, n = cp_maa_claims_count(e->sets[si]); k < n; k++) {
+                        const cp_maa_claim *claim = cp_maa_claims_get(e->sets[si], k);
+                        if (!claim_matches(e, c, claim))
+                                continue;
+                        e->bind[ci] = claim;
+                        if ((r = enumerate(e, ci + 1)) < 0)
+                                return r;
+                        if (!c->binds)
+                                return 0; /* existential: one witness is enough */
+                }
         return 0;
 }
 
@@ -172,14 +178,13 @@ static void claims_freep(cp_maa_claims **p) {
         cp_maa_claims_free(*p);
 }
 
-/* Run one rule; *ret_fired = number of firings. */
-static int run_rule(const maa_rule *rule, cp_maa_claims *working, cp_maa_claims *issued, unsigned *ret_fired) {
-        _cleanup_free_ eval *e = calloc(1, sizeof(*e));
+/* Run one rule; *ret_fired = number of firings.  e->sets ends with working. */
+static int run_rule(eval *e, const maa_rule *rule, cp_maa_claims *working, cp_maa_claims *issued,
+                    unsigned *ret_fired) {
         int r;
-        if (!e)
-                return cp_error_oom();
         e->rule = rule;
-        e->set = working;
+        e->firings = 0;
+        e->n_pend = 0;
         r = enumerate(e, 0);
         if (r < 0) {
                 pend_clear(e);
@@ -193,20 +198,35 @@ static int run_rule(const maa_rule *rule, cp_maa_claims *working, cp_maa_claims 
         return 0;
 }
 
-int cp_maa_policy_evaluate(const cp_maa_policy *p, const cp_maa_claims *incoming, cp_maa_claims **ret_issued) {
+int cp_maa_policy_evaluate_sets(const cp_maa_policy *p, const cp_maa_claims *const *incoming, size_t n_incoming,
+                                cp_maa_claims **ret_issued) {
         _cleanup_(claims_freep) cp_maa_claims *working = NULL, *issued = NULL;
+        _cleanup_free_ eval *e = NULL;
         bool permitted = false;
         unsigned fired;
         int r;
 
-        if (!p || !incoming)
+        if (!p || (!incoming && n_incoming) || n_incoming > CP_MAA_MAX_CLAIM_SETS)
                 return CP_ERROR(CP_EINVAL, "cp_maa_policy_evaluate: bad arguments");
-        if ((r = cp_maa_claims_new(&working)) < 0 || (r = cp_maa_claims_new(&issued)) < 0 ||
-            (r = cp_maa_claims_copy(incoming, working)) < 0)
-                return r;
+        size_t total = 0;
+        for (size_t i = 0; i < n_incoming; i++) {
+                if (!incoming[i])
+                        return CP_ERROR(CP_EINVAL, "cp_maa_policy_evaluate: NULL claim set");
+                total += cp_maa_claims_count(incoming[i]);
+        }
+        if (total > CP_MAA_MAX_CLAIMS)
+                return CP_ERROR(CP_ETOOBIG, "more than %u claims", CP_MAA_MAX_CLAIMS);
+        /* one evaluation state for every rule (its pending array is large) */
+        e = malloc(sizeof(*e));
+        if (!e || (r = cp_maa_claims_new(&working)) < 0 || (r = cp_maa_claims_new(&issued)) < 0)
+                return e ? r : cp_error_oom();
+        memset(e, 0, offsetof(eval, pend));
+        for (size_t i = 0; i < n_incoming; i++)
+                e->sets[e->n_sets++] = incoming[i];
+        e->sets[e->n_sets++] = working;
         for (size_t i = 0; i < p->n_auth; i++) {
                 const maa_rule *rule = &p->auth[i];
-                if ((r = run_rule(rule, working, issued, &fired)) < 0)
+                if ((r = run_rule(e, rule, working, issued, &fired)) < 0)
                         return r;
                 if (fired && rule->action.kind == ACT_DENY)
                         return CP_ERROR(CP_EPOLICY, "denied by the authorization rule at line %u", rule->line);
@@ -216,9 +236,15 @@ int cp_maa_policy_evaluate(const cp_maa_policy *p, const cp_maa_claims *incoming
         if (!permitted)
                 return CP_ERROR(CP_EPOLICY, "no authorization rule permitted the claims");
         for (size_t i = 0; i < p->n_iss; i++)
-                if ((r = run_rule(&p->iss[i], working, issued, &fired)) < 0)
+                if ((r = run_rule(e, &p->iss[i], working, issued, &fired)) < 0)
                         return r;
         if (ret_issued)
                 *ret_issued = TAKE_PTR(issued);
         return 0;
+}
+
+int cp_maa_policy_evaluate(const cp_maa_policy *p, const cp_maa_claims *incoming, cp_maa_claims **ret_issued) {
+        if (!incoming)
+                return CP_ERROR(CP_EINVAL, "cp_maa_policy_evaluate: bad arguments");
+        return cp_maa_policy_evaluate_sets(p, &incoming, 1, ret_issued);
 }

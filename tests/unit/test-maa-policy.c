@@ -268,3 +268,83 @@ TEST(limits) {
         cp_maa_policy_free(p);
         cp_maa_claims_free(c);
 }
+
+/* Evaluating over several sets equals evaluating over their concatenation
+ * (order, bindings across sets, add() visible to later rules), and the sets
+ * are left as they were. */
+TEST(evaluate_sets_equals_concatenation) {
+        const char *text = "version=1.0;\n"
+                           "authorizationrules {\n"
+                           "  [type==\"x-ms-sevsnpvm-is-debuggable\", value==true] => deny();\n"
+                           "  a:[type==\"x-ms-sevsnpvm-snpfw-svn\"] && [type==\"nonce\", value==\"n1\"] => "
+                           "add(type=\"fresh\", value=a.value);\n"
+                           "  [type==\"fresh\", value>=8] => permit();\n"
+                           "};\n"
+                           "issuancerules {\n"
+                           "  c:[type==\"tag\"] => issue(claim=c);\n"
+                           "  c:[type==\"pcr\"] => issue(claim=c);\n"
+                           "  c:[type==\"fresh\"] => issue(type=\"f\", value=c.value);\n"
+                           "};\n";
+        cp_maa_policy *p = parse(text);
+        cp_maa_claims *base = snp_claims(false, 8), *req = NULL, *all = snp_claims(false, 8), *o1 = NULL, *o2 = NULL;
+        ASSERT_OK(cp_maa_claims_new(&req));
+        ASSERT_OK(cp_maa_claims_add_string(req, "nonce", NULL, "n1"));
+        ASSERT_OK(cp_maa_claims_add_string(req, "pcr", NULL, "p0"));
+        ASSERT_OK(cp_maa_claims_add_string(req, "tag", NULL, "c"));
+        ASSERT_OK(cp_maa_claims_add_string(all, "nonce", NULL, "n1"));
+        ASSERT_OK(cp_maa_claims_add_string(all, "pcr", NULL, "p0"));
+        ASSERT_OK(cp_maa_claims_add_string(all, "tag", NULL, "c"));
+        const cp_maa_claims *sets[] = { base, req };
+        ASSERT_OK(cp_maa_policy_evaluate_sets(p, sets, 2, &o1));
+        ASSERT_OK(cp_maa_policy_evaluate(p, all, &o2));
+        ASSERT_EQ(cp_maa_claims_count(o1), 5);
+        ASSERT_EQ(cp_maa_claims_count(o1), cp_maa_claims_count(o2));
+        for (size_t i = 0; i < cp_maa_claims_count(o1); i++) {
+                const cp_maa_claim *x = cp_maa_claims_get(o1, i), *y = cp_maa_claims_get(o2, i);
+                ASSERT_STREQ(x->type, y->type);
+                ASSERT_STREQ(x->issuer, y->issuer);
+                ASSERT_EQ(x->vtype, y->vtype);
+                ASSERT_EQ(x->i, y->i);
+                if (x->vtype == CP_MAA_STRING)
+                        ASSERT_STREQ(x->s, y->s);
+        }
+        ASSERT_STREQ(cp_maa_claims_get(o1, 2)->s, "c"); /* tags a, b from the base set, then c */
+        ASSERT_EQ(cp_maa_claims_find(o1, "f")->i, 8);
+        ASSERT_EQ(cp_maa_claims_count(base), 7);
+        ASSERT_EQ(cp_maa_claims_count(req), 3);
+        cp_maa_claims_free(o1);
+        cp_maa_claims_free(o2);
+        /* a deny found in any set refuses; a condition on a later set alone fails closed */
+        cp_maa_claims *dbg = snp_claims(true, 8);
+        const cp_maa_claims *sets2[] = { req, dbg };
+        ASSERT_ERR(cp_maa_policy_evaluate_sets(p, sets2, 2, NULL), CP_EPOLICY);
+        const cp_maa_claims *sets3[] = { base };
+        ASSERT_ERR(cp_maa_policy_evaluate_sets(p, sets3, 1, NULL), CP_EPOLICY); /* no nonce: nothing added */
+        /* argument checks */
+        const cp_maa_claims *many[CP_MAA_MAX_CLAIM_SETS + 1] = { base, base, base, base, base };
+        ASSERT_ERR(cp_maa_policy_evaluate_sets(p, many, CP_MAA_MAX_CLAIM_SETS + 1, NULL), CP_EINVAL);
+        const cp_maa_claims *with_null[] = { base, NULL };
+        ASSERT_ERR(cp_maa_policy_evaluate_sets(p, with_null, 2, NULL), CP_EINVAL);
+        ASSERT_ERR(cp_maa_policy_evaluate_sets(p, NULL, 1, NULL), CP_EINVAL);
+        /* no incoming claims at all: nothing permits */
+        ASSERT_ERR(cp_maa_policy_evaluate_sets(p, NULL, 0, NULL), CP_EPOLICY);
+        cp_maa_claims_free(dbg);
+        cp_maa_claims_free(base);
+        cp_maa_claims_free(req);
+        cp_maa_claims_free(all);
+        cp_maa_policy_free(p);
+}
+
+/* The total over all sets is bounded like one set. */
+TEST(evaluate_sets_total_limit) {
+        cp_maa_claims *a = NULL;
+        ASSERT_OK(cp_maa_claims_new(&a));
+        for (unsigned i = 0; i < CP_MAA_MAX_CLAIMS / 2 + 1; i++)
+                ASSERT_OK(cp_maa_claims_add_int(a, "n", NULL, i));
+        cp_maa_policy *p = parse("version=1.0; authorizationrules { => permit(); };");
+        const cp_maa_claims *one[] = { a }, *two[] = { a, a };
+        ASSERT_OK(cp_maa_policy_evaluate_sets(p, one, 1, NULL));
+        ASSERT_ERR(cp_maa_policy_evaluate_sets(p, two, 2, NULL), CP_ETOOBIG);
+        cp_maa_policy_free(p);
+        cp_maa_claims_free(a);
+}
