@@ -43,6 +43,18 @@ static bool str(fj *f, const char **ret, size_t *ret_len) {
         size_t n = 0;
         adv(f); /* '"' */
         size_t rem = cp_cursor_remaining(&f->c);
+        /* eight bytes at a time while none is '"', '\\', a control byte or
+         * non-ASCII (the byte loop below then decides) */
+        const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+        while (rem - n >= 8) {
+                uint64_t v, q, b;
+                memcpy(&v, f->c.p + f->c.off + n, 8);
+                q = v ^ (ones * '"');
+                b = v ^ (ones * '\\');
+                if (((v | ((q - ones) & ~q) | ((b - ones) & ~b) | (v - ones * 0x20)) & highs) != 0)
+                        break;
+                n += 8;
+        }
         while (n < rem) {
                 uint8_t ch = f->c.p[f->c.off + n];
                 if (ch == '"')

@@ -103,6 +103,45 @@ static int make_key(cp_jwt_alg alg, int64_t now, cp_jwt_key **ret_key, EVP_PKEY 
         return 0;
 }
 
+/* The JWS header as cp_jwt_sign writes it (alg, kid, typ, jku), base64url. */
+static int jws_header(const cp_attestd *s, const signing_key *key, char **ret, size_t *ret_len) {
+        char jku[300], *hs, *out;
+        snprintf(jku, sizeof(jku), "%s/certs", s->issuer);
+        json_t *hdr = json_pack("{s:s,s:s,s:s,s:s}", "alg", cp_jwt_alg_name(cp_jwt_key_alg(key->key)), "kid",
+                                cp_jwt_key_kid(key->key), "typ", "JWT", "jku", jku);
+        hs = hdr ? json_dumps(hdr, JSON_COMPACT) : NULL;
+        json_decref(hdr);
+        if (!hs)
+                return cp_error_oom();
+        size_t hl = strlen(hs);
+        size_t el = cp_b64_encoded_len(hl, CP_B64_URL);
+        out = malloc(el + 1);
+        if (!out) {
+                free(hs);
+                return cp_error_oom();
+        }
+        cp_b64_encode((const uint8_t *) hs, hl, CP_B64_URL, out);
+        *ret_len = el;
+        free(hs);
+        *ret = out;
+        return 0;
+}
+
+/* Cache the header of every key for the current issuer; keys_lock held for writing. */
+static void cache_headers(cp_attestd *s) {
+        for (size_t i = 0; i < s->n_keys; i++) {
+                signing_key *e = &s->keys[i];
+                if (e->hdr && strcmp(e->hdr_issuer, s->issuer) == 0)
+                        continue;
+                free(e->hdr);
+                e->hdr = NULL;
+                if (jws_header(s, e, &e->hdr, &e->hdr_len) < 0)
+                        cp_error_clear(); /* issue_token builds it per request then */
+                else
+                        snprintf(e->hdr_issuer, sizeof(e->hdr_issuer), "%s", s->issuer);
+        }
+}
+
 static int add_key(cp_attestd *s) {
         cp_jwt_key *k = NULL;
         EVP_PKEY *pk = NULL;
@@ -122,15 +161,15 @@ static int add_key(cp_attestd *s) {
                 if (expired || make_room) {
                         cp_jwt_key_free(e->key);
                         EVP_PKEY_free(e->pkey);
+                        free(e->hdr);
                         continue;
                 }
                 s->keys[w++] = *e;
         }
         s->n_keys = w;
-        s->keys[s->n_keys].key = k;
-        s->keys[s->n_keys].pkey = pk;
-        s->keys[s->n_keys].retired_at = 0;
+        s->keys[s->n_keys] = (signing_key){ .key = k, .pkey = pk };
         s->n_keys++;
+        cache_headers(s);
         pthread_rwlock_unlock(&s->keys_lock);
         return 0;
 }
@@ -418,14 +457,9 @@ static int jws_sign(EVP_PKEY *pk, cp_jwt_alg alg, const char *in, size_t len, ui
         return 0;
 }
 
-static void json_unrefp(json_t **p) {
-        json_decref(*p);
-}
-
 int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, const claims_tmpl *tmpl, json_t *claims,
                         const char *draft_policy, char **ret_token) {
         _cleanup_free_ char *dyn = NULL, *pl = NULL, *tok = NULL;
-        _cleanup_(json_unrefp) json_t *hdr = NULL;
         cp_maa_claims *in = NULL, *out = NULL;
         cp_maa_policy *draft = NULL;
         char hash[44], jti_hex[65];
@@ -508,20 +542,19 @@ int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, co
                 *ret_token = TAKE_PTR(tok);
                 return 0;
         }
-        /* header as cp_jwt_sign writes it: alg, kid, typ, jku */
-        char jku[300];
-        snprintf(jku, sizeof(jku), "%s/certs", s->issuer);
+        /* header as cp_jwt_sign writes it: alg, kid, typ, jku (cached per key and issuer) */
         pthread_rwlock_rdlock(&s->keys_lock); /* signers run concurrently; rotation waits */
         const signing_key *key = &s->keys[s->n_keys - 1];
         cp_jwt_alg alg = cp_jwt_key_alg(key->key);
-        hdr = json_pack("{s:s,s:s,s:s,s:s}", "alg", cp_jwt_alg_name(alg), "kid", cp_jwt_key_kid(key->key), "typ",
-                        "JWT", "jku", jku);
-        char *hs = hdr ? json_dumps(hdr, JSON_COMPACT) : NULL;
+        char *hs = NULL;
+        size_t hl = 0;
         uint8_t sig[600];
         size_t sl = 0;
-        r = !hs ? cp_error_oom() : 0;
-        if (r == 0 && (r = append_b64(&tok, &tl, &tc, hs, strlen(hs))) == 0 &&
-            (r = append(&tok, &tl, &tc, ".", 1)) == 0 && (r = append_b64(&tok, &tl, &tc, pl, pl_len)) == 0)
+        if (key->hdr && strcmp(key->hdr_issuer, s->issuer) == 0)
+                r = append(&tok, &tl, &tc, key->hdr, key->hdr_len);
+        else if ((r = jws_header(s, key, &hs, &hl)) == 0)
+                r = append(&tok, &tl, &tc, hs, hl);
+        if (r == 0 && (r = append(&tok, &tl, &tc, ".", 1)) == 0 && (r = append_b64(&tok, &tl, &tc, pl, pl_len)) == 0)
                 r = jws_sign(key->pkey, alg, tok, tl, sig, &sl);
         pthread_rwlock_unlock(&s->keys_lock);
         free(hs);
@@ -626,6 +659,9 @@ int cp_attestd_start(cp_attestd *s) {
                 bool v6 = strchr(b, ':') != NULL;
                 snprintf(s->issuer, sizeof(s->issuer), "%s://%s%s%s:%u", tls ? "https" : "http", v6 ? "[" : "", b,
                          v6 ? "]" : "", (unsigned) cp_httpd_port(s->httpd));
+                pthread_rwlock_wrlock(&s->keys_lock);
+                cache_headers(s);
+                pthread_rwlock_unlock(&s->keys_lock);
         }
         return 0;
 }
@@ -645,6 +681,7 @@ cp_attestd *cp_attestd_free(cp_attestd *s) {
         for (size_t i = 0; i < s->n_keys; i++) {
                 cp_jwt_key_free(s->keys[i].key);
                 EVP_PKEY_free(s->keys[i].pkey);
+                free(s->keys[i].hdr);
         }
         for (size_t i = 0; i < ATTESTD_POLICY_SLOTS; i++) {
                 cp_maa_policy_free(s->policies[i].policy);

@@ -1247,3 +1247,35 @@ TEST(fast_json_matches_jansson) {
         free(nonce);
         json_decref(ev);
 }
+
+/* The fast parser's word-at-a-time string scan: every special byte at every
+ * position of strings of 0..40 bytes is found (the fast parser then declines
+ * or agrees with jansson), and plain strings of every length are accepted. */
+TEST(json_fast_string_scan) {
+        static const uint8_t specials[] = { '"', '\\', 0x00, 0x01, 0x1f, 0x7f, 0x80, 0xc3, 0xff, ' ', '~' };
+        char buf[128];
+        for (size_t len = 0; len <= 40; len++) {
+                for (size_t pos = 0; pos <= len; pos++) {
+                        for (size_t k = 0; k < sizeof(specials) + 1; k++) {
+                                memset(buf, 'a', sizeof(buf));
+                                memcpy(buf, "{\"k\":\"", 6);
+                                if (k < sizeof(specials) && pos < len)
+                                        buf[6 + pos] = (char) specials[k];
+                                memcpy(buf + 6 + len, "\"}", 2);
+                                size_t n = 6 + len + 2;
+                                json_error_t jerr;
+                                json_t *fast = attestd_json_load_fast(buf, n, 32);
+                                json_t *ref = json_loadb(buf, n, JSON_REJECT_DUPLICATES, &jerr);
+                                bool plain = k == sizeof(specials) || pos == len || specials[k] == ' ' ||
+                                             specials[k] == '~' || specials[k] == 0x7f;
+                                if (plain)
+                                        ASSERT_TRUE(fast != NULL);
+                                if (fast && (!ref || !json_equal(fast, ref)))
+                                        cp_test_fail(__FILE__, __LINE__, "len %zu pos %zu byte %zu: fast parser differs",
+                                                     len, pos, k);
+                                json_decref(fast);
+                                json_decref(ref);
+                        }
+                }
+        }
+}
