@@ -48,10 +48,20 @@ typedef struct claims_tmpl {
         char *json;                  /* compact JSON of claims, without the outer braces */
         size_t json_len;
         cp_maa_claims *maa;          /* claims as the policy sees them, built once */
+        uint8_t *key;                /* what the claims were built from (PCR templates) */
+        size_t key_len;
 } claims_tmpl;
 
 CP_WUR int attestd_tmpl_new(json_t *claims, claims_tmpl **ret); /* takes claims */
 void attestd_tmpl_unref(claims_tmpl *t);
+
+/* The templates of one token, in order (each a reference). */
+typedef struct tmpl_set {
+        claims_tmpl *t[2];
+        size_t n;
+} tmpl_set;
+
+void attestd_tmpl_set_clear(tmpl_set *ts);
 
 /* Per-boot runtime-data state of a cached report (vTPM flows): the parsed
  * runtime data (the AK) and its JSON, shared by reference. */
@@ -61,6 +71,8 @@ typedef struct rt_entry {
         struct cp_azure_runtime_data *rd;
         json_t *json;
         _Atomic(claims_tmpl *) tmpl;  /* built by the first verification, then shared */
+        pthread_mutex_t pcr_lock;
+        claims_tmpl *pcr_tmpl;        /* claims of the last quoted PCR values (pcr_lock) */
 } rt_entry;
 
 typedef struct report_slot {
@@ -188,9 +200,10 @@ typedef struct vtpm_input {
  * nonce, PCR digest, REPORT_DATA binding, (user-data), SNP chain and
  * signature, VMPL 0.  With an event log, its SHA-256 replay must equal the
  * quoted PCRs it extends (x-confpool-eventlog-replayed, x-confpool-eventlog).
- * Adds the per-request claims to *claims and returns (a reference to) the
- * report's static claims in *ret_tmpl. */
-CP_WUR int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *claims, claims_tmpl **ret_tmpl,
+ * Adds the per-request claims to *claims and returns in *ret_tmpls
+ * references to the report's static claims and to the claims of the quoted
+ * PCR values (rebuilt only when the values change within the boot). */
+CP_WUR int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *claims, tmpl_set *ret_tmpls,
                                bool *ret_warm);
 
 /* x-ms-sevsnpvm-* claims of a verified report. */
@@ -198,9 +211,10 @@ CP_WUR int attestd_snp_claims(const cp_snp_verify_result *res, json_t *claims);
 
 /* ---- tokens and policies (service.c) --------------------------------------- */
 
-/* Token over tmpl's claims (may be NULL) plus claims (the per-request ones;
- * the policy's output and the token members are added to it). */
-CP_WUR int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, const claims_tmpl *tmpl,
+/* Token over the templates' claims (ts may be NULL) plus claims (the
+ * per-request ones; the policy's output and the token members are added to
+ * it). */
+CP_WUR int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, const tmpl_set *ts,
                                json_t *claims, const char *draft_policy, char **ret_token);
 
 /* Set (text) or reset (text NULL) the policy of (tenant, type). */

@@ -294,11 +294,7 @@ static int parse_tagged(const json_t *body, const char *name, tagged_data *ret) 
 
 /* ---- attestation endpoints -------------------------------------------------------- */
 
-static void tmpl_unrefp(claims_tmpl **p) {
-        attestd_tmpl_unref(*p);
-}
-
-static int finish_attest(reqctx *c, const claims_tmpl *tmpl, json_t *claims, const char *nonce, const char *draft) {
+static int finish_attest(reqctx *c, const tmpl_set *tmpl, json_t *claims, const char *nonce, const char *draft) {
         _cleanup_free_ char *token = NULL;
         int r;
         if (nonce && json_object_set_new(claims, "nonce", json_string(nonce)) < 0)
@@ -454,7 +450,7 @@ static int parse_pcrs(const json_t *a, pcr_values *ret) {
 static int attest_azure_vtpm(reqctx *c) {
         static const char *const allowed[] = { "evidence", "nonce", "draftPolicyForAttestation", NULL };
         _cleanup_json_ json_t *body = NULL, *claims = NULL;
-        _cleanup_(tmpl_unrefp) claims_tmpl *tmpl = NULL;
+        _cleanup_(attestd_tmpl_set_clear) tmpl_set tmpl = { .n = 0 };
         _cleanup_free_ uint8_t *hcl_buf = NULL, *msg = NULL, *sig = NULL, *vcek = NULL, *nonce = NULL;
         size_t hcl_len, msg_len, sig_len, vcek_len = 0, nonce_len;
         const char *nonce_txt, *draft, *vcek_txt;
@@ -524,7 +520,7 @@ static int attest_azure_vtpm(reqctx *c) {
         json_object_set_new(claims, "x-ms-attestation-type", json_string("sevsnpvm"));
         json_object_set_new(claims, "x-ms-compliance-status", json_string("azure-compliant-cvm"));
         json_object_set_new(claims, "x-confpool-evidence-type", json_string("azure-snp-vtpm"));
-        return finish_attest(c, tmpl, claims, nonce_txt, draft);
+        return finish_attest(c, &tmpl, claims, nonce_txt, draft);
 }
 
 /* POST /challenge */
@@ -549,7 +545,7 @@ static int attest_native(reqctx *c) {
                                                "quote", "eventLog", "draftPolicyForAttestation", NULL };
         static const char *const q_allowed[] = { "message", "signature", "signatureFormat", "pcrs", NULL };
         _cleanup_json_ json_t *body = NULL, *claims = NULL;
-        _cleanup_(tmpl_unrefp) claims_tmpl *tmpl = NULL;
+        _cleanup_(attestd_tmpl_set_clear) tmpl_set tmpl = { .n = 0 };
         _cleanup_free_ uint8_t *nonce = NULL, *report = NULL, *chain = NULL, *table = NULL, *rt = NULL, *msg = NULL,
                                *sig = NULL, *evlog = NULL;
         size_t nonce_len, report_len, chain_len, table_len, rt_len, msg_len, sig_len, evlog_len;
@@ -602,7 +598,7 @@ static int attest_native(reqctx *c) {
         json_object_set_new(claims, "x-confpool-evidence-type", json_string("native"));
         if (!evlog) /* no event log: the PCRs are quoted but no boot event is claimed */
                 json_object_set_new(claims, "x-confpool-eventlog-replayed", json_false());
-        return finish_attest(c, tmpl, claims, nonce_txt, draft);
+        return finish_attest(c, &tmpl, claims, nonce_txt, draft);
 }
 
 /* ---- policies ------------------------------------------------------------------ */

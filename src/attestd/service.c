@@ -376,7 +376,15 @@ void attestd_tmpl_unref(claims_tmpl *t) {
         json_decref(t->claims);
         free(t->json);
         cp_maa_claims_free(t->maa);
+        free(t->key);
         free(t);
+}
+
+void attestd_tmpl_set_clear(tmpl_set *ts) {
+        for (size_t i = 0; ts && i < ts->n; i++)
+                attestd_tmpl_unref(ts->t[i]);
+        if (ts)
+                ts->n = 0;
 }
 
 static int append(char **buf, size_t *len, size_t *cap, const char *p, size_t n) {
@@ -457,7 +465,7 @@ static int jws_sign(EVP_PKEY *pk, cp_jwt_alg alg, const char *in, size_t len, ui
         return 0;
 }
 
-int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, const claims_tmpl *tmpl, json_t *claims,
+int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, const tmpl_set *ts, json_t *claims,
                         const char *draft_policy, char **ret_token) {
         _cleanup_free_ char *dyn = NULL, *pl = NULL, *tok = NULL;
         cp_maa_claims *in = NULL, *out = NULL;
@@ -473,9 +481,12 @@ int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, co
         /* the policy sees the template's claims (built once) followed by this request's */
         if ((r = cp_maa_claims_new(&in)) < 0)
                 return r;
-        const cp_maa_claims *sets[2] = { tmpl ? tmpl->maa : NULL, in };
-        const cp_maa_claims *const *first = tmpl ? sets : sets + 1;
-        size_t n_sets = tmpl ? 2 : 1;
+        const cp_maa_claims *sets[CP_ELEMENTSOF(ts->t) + 1];
+        size_t n_sets = 0, n_tmpl = ts ? ts->n : 0;
+        for (size_t i = 0; i < n_tmpl; i++)
+                sets[n_sets++] = ts->t[i]->maa;
+        sets[n_sets++] = in;
+        const cp_maa_claims *const *first = sets;
         json_object_foreach(claims, k, v) {
                 if ((r = cp_maa_claims_add_json(in, k, NULL, v)) < 0) {
                         cp_maa_claims_free(in);
@@ -505,7 +516,10 @@ int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, co
         /* policy-issued claims never override the service's own */
         for (size_t i = 0; i < cp_maa_claims_count(out); i++) {
                 const cp_maa_claim *c = cp_maa_claims_get(out, i);
-                if (!json_object_get(claims, c->type) && !(tmpl && json_object_get(tmpl->claims, c->type)))
+                bool own = json_object_get(claims, c->type) != NULL;
+                for (size_t t = 0; t < n_tmpl && !own; t++)
+                        own = json_object_get(ts->t[t]->claims, c->type) != NULL;
+                if (!own)
                         json_object_set_new(claims, c->type, claims_to_json_value(c));
         }
         cp_maa_claims_free(out);
@@ -527,10 +541,13 @@ int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, co
         if (!dyn)
                 return cp_error_oom();
         size_t dl = strlen(dyn); /* "{...}" with at least the members above */
-        if ((r = append(&pl, &pl_len, &pl_cap, "{", 1)) < 0 ||
-            (tmpl && tmpl->json_len && ((r = append(&pl, &pl_len, &pl_cap, tmpl->json, tmpl->json_len)) < 0 ||
-                                        (r = append(&pl, &pl_len, &pl_cap, ",", 1)) < 0)) ||
-            (r = append(&pl, &pl_len, &pl_cap, dyn + 1, dl - 1)) < 0)
+        if ((r = append(&pl, &pl_len, &pl_cap, "{", 1)) < 0)
+                return r;
+        for (size_t t = 0; t < n_tmpl; t++)
+                if (ts->t[t]->json_len && ((r = append(&pl, &pl_len, &pl_cap, ts->t[t]->json, ts->t[t]->json_len)) < 0 ||
+                                           (r = append(&pl, &pl_len, &pl_cap, ",", 1)) < 0))
+                        return r;
+        if ((r = append(&pl, &pl_len, &pl_cap, dyn + 1, dl - 1)) < 0)
                 return r;
 
         if (draft_policy) {

@@ -43,6 +43,8 @@ void attestd_rt_unref(rt_entry *e) {
         cp_azure_runtime_data_free(e->rd);
         json_decref(e->json);
         attestd_tmpl_unref(atomic_load(&e->tmpl));
+        attestd_tmpl_unref(e->pcr_tmpl);
+        pthread_mutex_destroy(&e->pcr_lock);
         free(e);
 }
 
@@ -266,6 +268,7 @@ static int rt_new(const uint8_t *data, size_t len, const uint8_t digest[32], rt_
         if (!e)
                 return cp_error_oom();
         atomic_init(&e->ref, 1);
+        pthread_mutex_init(&e->pcr_lock, NULL);
         memcpy(e->digest, digest, 32);
         if ((r = cp_azure_runtime_data_parse(data, len, &e->rd)) < 0) {
                 free(e);
@@ -345,7 +348,70 @@ static int static_claims(rt_entry *rt, const cp_snp_verify_result *res, claims_t
         return 0;
 }
 
-int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *claims, claims_tmpl **ret_tmpl, bool *ret_warm) {
+/* The claims of the quoted PCR values (x-ms-azurevm-attested-pcrs,
+ * x-confpool-tpm-pcrs-sha256): the same values as the boot's last quote
+ * reuse its template, other values build (and keep) a new one. */
+static int pcr_claims(rt_entry *rt, const cp_tpm_quote *q, const vtpm_input *in, claims_tmpl **ret) {
+        uint8_t key[4 + 24 * 32];
+        size_t kl = 4;
+        uint32_t mask = 0;
+        for (unsigned i = 0; i < 24; i++)
+                if (cp_tpm_pcr_selected(&q->selections[0], i) && in->pcrs[i]) {
+                        mask |= 1u << i;
+                        memcpy(key + kl, in->pcrs[i], 32);
+                        kl += 32;
+                }
+        memcpy(key, &mask, 4);
+        pthread_mutex_lock(&rt->pcr_lock);
+        claims_tmpl *t = rt->pcr_tmpl;
+        if (t && t->key_len == kl && memcmp(t->key, key, kl) == 0) {
+                atomic_fetch_add(&t->ref, 1);
+                pthread_mutex_unlock(&rt->pcr_lock);
+                *ret = t;
+                return 0;
+        }
+        pthread_mutex_unlock(&rt->pcr_lock);
+
+        json_t *c = json_object(), *pcrs = json_object(), *idx = json_array();
+        int r = 0;
+        if (!c || !pcrs || !idx || json_object_set(c, "x-ms-azurevm-attested-pcrs", idx) < 0 ||
+            json_object_set(c, "x-confpool-tpm-pcrs-sha256", pcrs) < 0)
+                r = cp_error_oom();
+        for (unsigned i = 0; i < 24 && r == 0; i++) {
+                if (!(mask & (1u << i)))
+                        continue;
+                char name[4], hex[65];
+                snprintf(name, sizeof(name), "%u", i);
+                cp_hex_encode(in->pcrs[i], 32, hex);
+                if (json_object_set_new(pcrs, name, json_string(hex)) < 0 || json_array_append_new(idx, json_integer(i)) < 0)
+                        r = cp_error_oom();
+        }
+        json_decref(pcrs);
+        json_decref(idx);
+        if (r < 0) {
+                json_decref(c);
+                return r;
+        }
+        if ((r = attestd_tmpl_new(c, &t)) < 0)
+                return r;
+        t->key = malloc(kl);
+        if (!t->key) {
+                attestd_tmpl_unref(t);
+                return cp_error_oom();
+        }
+        memcpy(t->key, key, kl);
+        t->key_len = kl;
+        atomic_fetch_add(&t->ref, 1); /* one for rt, one for the caller */
+        pthread_mutex_lock(&rt->pcr_lock);
+        claims_tmpl *old = rt->pcr_tmpl;
+        rt->pcr_tmpl = t;
+        pthread_mutex_unlock(&rt->pcr_lock);
+        attestd_tmpl_unref(old);
+        *ret = t;
+        return 0;
+}
+
+int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *claims, tmpl_set *ret_tmpls, bool *ret_warm) {
         _cleanup_(rt_unrefp) rt_entry *rt = NULL;
         cp_tpm_quote q;
         cp_tpm_signature sig;
@@ -403,29 +469,16 @@ int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *claims, cla
         if ((r = static_claims(rt, &res, &tmpl)) < 0)
                 return r;
         rt_attach(s, report_hash, rt);
-        json_t *pcrs = json_object(), *idx = json_array();
-        if (!pcrs || !idx) {
-                json_decref(pcrs);
-                json_decref(idx);
-                attestd_tmpl_unref(tmpl);
+        ret_tmpls->t[ret_tmpls->n++] = tmpl;
+        if ((r = pcr_claims(rt, &q, in, &ret_tmpls->t[ret_tmpls->n])) < 0) {
+                attestd_tmpl_set_clear(ret_tmpls);
+                return r;
+        }
+        ret_tmpls->n++;
+        if (evclaims && (json_object_set_new(claims, "x-confpool-eventlog-replayed", json_true()) < 0 ||
+                         json_object_set_new(claims, "x-confpool-eventlog", TAKE_PTR(evclaims)) < 0)) {
+                attestd_tmpl_set_clear(ret_tmpls);
                 return cp_error_oom();
         }
-        for (unsigned i = 0; i < 24; i++) {
-                if (!cp_tpm_pcr_selected(&q.selections[0], i) || !in->pcrs[i])
-                        continue;
-                char key[4], hex[65];
-                snprintf(key, sizeof(key), "%u", i);
-                cp_hex_encode(in->pcrs[i], 32, hex);
-                json_object_set_new(pcrs, key, json_string(hex));
-                json_array_append_new(idx, json_integer(i));
-        }
-        if (json_object_set_new(claims, "x-ms-azurevm-attested-pcrs", idx) < 0 ||
-            json_object_set_new(claims, "x-confpool-tpm-pcrs-sha256", pcrs) < 0 ||
-            (evclaims && (json_object_set_new(claims, "x-confpool-eventlog-replayed", json_true()) < 0 ||
-                          json_object_set_new(claims, "x-confpool-eventlog", TAKE_PTR(evclaims)) < 0))) {
-                attestd_tmpl_unref(tmpl);
-                return cp_error_oom();
-        }
-        *ret_tmpl = tmpl;
         return 0;
 }

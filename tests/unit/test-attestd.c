@@ -1279,3 +1279,42 @@ TEST(json_fast_string_scan) {
                 }
         }
 }
+
+/* The PCR claims of a boot are kept per quoted values: a re-attestation of
+ * the same boot with other PCR values carries those values, and returning
+ * to the first ones carries them again. */
+TEST(pcr_claims_follow_the_quoted_values) {
+        native_ev e;
+        long st;
+        native_ev_setup(&e);
+        cp_attestd *s = start_emulated(&e);
+        uint8_t other[24][32];
+        memcpy(other, e.pcr, sizeof(other));
+        other[5][31] ^= 0x5a;
+        const uint8_t(*rounds[])[32] = { (const uint8_t(*)[32]) e.pcr, (const uint8_t(*)[32]) other,
+                                         (const uint8_t(*)[32]) other, (const uint8_t(*)[32]) e.pcr };
+        for (size_t k = 0; k < CP_ELEMENTSOF(rounds); k++) {
+                char nonce[32], hex[65];
+                snprintf(nonce, sizeof(nonce), "nonce-pcr-%zu", k);
+                json_t *r = attest_native_once(s, &e, nonce, rounds[k], false, &st);
+                if (st != 200)
+                        cp_test_fail(__FILE__, __LINE__, "%ld %s", st, json_dumps(r, 0));
+                cp_jwt *t = validate(s, json_string_value(json_object_get(r, "token")));
+                const json_t *c = cp_jwt_claims(t), *p = json_object_get(c, "x-confpool-tpm-pcrs-sha256");
+                ASSERT_EQ(json_object_size(p), 10);
+                ASSERT_EQ(json_array_size(json_object_get(c, "x-ms-azurevm-attested-pcrs")), 10);
+                for (unsigned i = 0; i < 10; i++) {
+                        char name[4];
+                        snprintf(name, sizeof(name), "%u", i);
+                        cp_hex_encode(rounds[k][i], 32, hex);
+                        ASSERT_STREQ(json_string_value(json_object_get(p, name)), hex);
+                }
+                char *n64 = b64url(nonce, strlen(nonce));
+                ASSERT_STREQ(json_string_value(json_object_get(c, "nonce")), n64);
+                free(n64);
+                cp_jwt_free(t);
+                json_decref(r);
+        }
+        cp_attestd_free(s);
+        native_ev_free(&e);
+}
