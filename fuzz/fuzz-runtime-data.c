@@ -2,7 +2,11 @@
 /* Fuzz the Azure runtime-data JSON parser and its accessors. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
+#include <jansson.h>
+
+#include "basic/limits.h"
 #include "confpool/azure.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -15,7 +19,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         size_t n_len, e_len, ud_len;
         static const uint8_t zeros[64];
 
-        if (cp_azure_runtime_data_parse(data, size, &rd) < 0)
+        int k = cp_azure_runtime_data_parse(data, size, &rd);
+        /* parsing the same document from its tree gives the same outcome */
+        json_error_t jerr;
+        json_t *root = size <= CP_MAX_RUNTIME_DATA
+                               ? json_loadb((const char *) data, size, JSON_REJECT_DUPLICATES, &jerr)
+                               : NULL;
+        if (root) {
+                cp_azure_runtime_data *rt = NULL;
+                if (cp_azure_runtime_data_from_json(root, &rt) != k)
+                        abort();
+                cp_azure_runtime_data_free(rt);
+                json_decref(root);
+        }
+        if (k < 0)
                 return 0;
         (void) cp_azure_runtime_data_ak(rd);
         (void) cp_azure_runtime_data_ek(rd);

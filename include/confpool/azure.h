@@ -30,6 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "confpool/error.h"
 
 #ifdef __cplusplus
@@ -158,6 +160,11 @@ typedef struct cp_azure_vm_config {
  * range), CP_ECRYPTO, CP_ENOMEM. */
 CP_API CP_WUR int cp_azure_runtime_data_parse(const uint8_t *json, size_t len,
                                               cp_azure_runtime_data **ret);
+/* The same from a tree the caller parsed from exactly those bytes (with
+ * duplicate members rejected, as json_loadb(JSON_REJECT_DUPLICATES) does):
+ * a service that keeps the JSON anyway parses it once.  root is only read;
+ * the nesting limit is checked on the tree. */
+CP_API CP_WUR int cp_azure_runtime_data_from_json(const json_t *root, cp_azure_runtime_data **ret);
 /* Accepts NULL; returns NULL. */
 CP_API cp_azure_runtime_data *cp_azure_runtime_data_free(cp_azure_runtime_data *rd);
 

@@ -270,11 +270,14 @@ static int rt_new(const uint8_t *data, size_t len, const uint8_t digest[32], rt_
         atomic_init(&e->ref, 1);
         pthread_mutex_init(&e->pcr_lock, NULL);
         memcpy(e->digest, digest, 32);
-        if ((r = cp_azure_runtime_data_parse(data, len, &e->rd)) < 0) {
-                free(e);
+        /* parsed once: the fast parser builds json_loadb(JSON_REJECT_DUPLICATES)'s
+         * tree or declines, and then the library parses the bytes itself */
+        e->json = len <= CP_MAX_RUNTIME_DATA ? attestd_json_load_fast(data, len, CP_MAX_JSON_DEPTH) : NULL;
+        r = e->json ? cp_azure_runtime_data_from_json(e->json, &e->rd) : cp_azure_runtime_data_parse(data, len, &e->rd);
+        if (r < 0) {
+                attestd_rt_unref(e);
                 return cp_error_wrap("runtime data: ");
         }
-        e->json = attestd_json_load_fast(data, len, CP_MAX_JSON_DEPTH);
         if (!e->json)
                 e->json = json_loadb((const char *) data, len, 0, &jerr);
         if (!e->json) {

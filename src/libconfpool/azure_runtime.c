@@ -323,8 +323,48 @@ static int parse_user_data(const json_t *ud, cp_azure_runtime_data *rd) {
         return 0;
 }
 
-int cp_azure_runtime_data_parse(const uint8_t *json, size_t len, cp_azure_runtime_data **ret) {
+/* Nesting of a parsed tree, bounded like check_depth() bounds text. */
+static bool tree_depth_within(const json_t *v, unsigned max) {
+        const char *k;
+        const json_t *m;
+        size_t i;
+        if (!json_is_object(v) && !json_is_array(v))
+                return true;
+        if (max == 0)
+                return false;
+        if (json_is_object(v)) {
+                json_object_foreach((json_t *) v, k, m)
+                        if (!tree_depth_within(m, max - 1))
+                                return false;
+        } else
+                json_array_foreach(v, i, m)
+                        if (!tree_depth_within(m, max - 1))
+                                return false;
+        return true;
+}
+
+static int from_root(const json_t *root, cp_azure_runtime_data **ret) {
         _cleanup_(cp_azure_runtime_data_freep) cp_azure_runtime_data *rd = NULL;
+        int k;
+        if (!json_is_object(root))
+                return CP_ERROR(CP_EFORMAT, "runtime data is not a JSON object");
+        rd = calloc(1, sizeof(*rd));
+        if (!rd)
+                return cp_error_oom();
+        k = parse_keys(json_object_get(root, "keys"), rd);
+        if (k < 0)
+                return k;
+        k = parse_vm_config(json_object_get(root, "vm-configuration"), rd);
+        if (k < 0)
+                return k;
+        k = parse_user_data(json_object_get(root, "user-data"), rd);
+        if (k < 0)
+                return k;
+        *ret = TAKE_PTR(rd);
+        return 0;
+}
+
+int cp_azure_runtime_data_parse(const uint8_t *json, size_t len, cp_azure_runtime_data **ret) {
         _cleanup_(cp_json_decrefp) json_t *root = NULL;
         json_error_t jerr;
         int k;
@@ -343,25 +383,15 @@ int cp_azure_runtime_data_parse(const uint8_t *json, size_t len, cp_azure_runtim
         if (!root)
                 return CP_ERROR(CP_EFORMAT, "runtime data: invalid JSON at line %d column %d", jerr.line,
                                 jerr.column);
-        if (!json_is_object(root))
-                return CP_ERROR(CP_EFORMAT, "runtime data is not a JSON object");
+        return from_root(root, ret);
+}
 
-        rd = calloc(1, sizeof(*rd));
-        if (!rd)
-                return cp_error_oom();
-
-        k = parse_keys(json_object_get(root, "keys"), rd);
-        if (k < 0)
-                return k;
-        k = parse_vm_config(json_object_get(root, "vm-configuration"), rd);
-        if (k < 0)
-                return k;
-        k = parse_user_data(json_object_get(root, "user-data"), rd);
-        if (k < 0)
-                return k;
-
-        *ret = TAKE_PTR(rd);
-        return 0;
+int cp_azure_runtime_data_from_json(const json_t *root, cp_azure_runtime_data **ret) {
+        if (!ret || !root)
+                return CP_ERROR(CP_EINVAL, "cp_azure_runtime_data_from_json: NULL argument");
+        if (!tree_depth_within(root, CP_MAX_JSON_DEPTH))
+                return CP_ERROR(CP_EFORMAT, "runtime data: nesting deeper than %u", CP_MAX_JSON_DEPTH);
+        return from_root(root, ret);
 }
 
 cp_azure_runtime_data *cp_azure_runtime_data_free(cp_azure_runtime_data *rd) {

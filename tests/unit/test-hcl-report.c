@@ -394,11 +394,33 @@ static char *modulus_b64(unsigned bits) {
         return s;
 }
 
+/* Parses doc from its bytes, and (when it is JSON without duplicate
+ * members) from the tree: both must agree on the outcome and the AK. */
 static int parse_doc(const char *doc) {
-        cp_azure_runtime_data *rd = NULL;
+        cp_azure_runtime_data *rd = NULL, *rt = NULL;
         int k = cp_azure_runtime_data_parse((const uint8_t *) doc, strlen(doc), &rd);
         if (k == 0)
                 ASSERT_TRUE(cp_azure_runtime_data_ak(rd) != NULL);
+        json_error_t jerr;
+        json_t *root = json_loads(doc, JSON_REJECT_DUPLICATES, &jerr);
+        if (root) {
+                int kt = cp_azure_runtime_data_from_json(root, &rt);
+                if (kt != k)
+                        cp_test_fail(__FILE__, __LINE__, "from bytes %s, from the tree %s: %.80s", cp_err_name(k),
+                                     cp_err_name(kt), doc);
+                if (k == 0) {
+                        const uint8_t *n1, *e1, *n2, *e2;
+                        size_t n1l, e1l, n2l, e2l;
+                        cp_azure_runtime_data_ak_rsa(rd, &n1, &n1l, &e1, &e1l);
+                        cp_azure_runtime_data_ak_rsa(rt, &n2, &n2l, &e2, &e2l);
+                        ASSERT_EQ(n1l, n2l);
+                        ASSERT_MEMEQ(n1, n2, n1l);
+                        ASSERT_EQ(e1l, e2l);
+                        ASSERT_MEMEQ(e1, e2, e1l);
+                }
+                json_decref(root);
+        }
+        cp_azure_runtime_data_free(rt);
         cp_azure_runtime_data_free(rd);
         return k;
 }
@@ -591,4 +613,33 @@ TEST(runtime_data_synthetic) {
         free(n2047);
         free(n4097);
         free(n3072);
+}
+
+/* The tree entry point: nesting limit and argument checks. */
+TEST(runtime_data_from_json_limits) {
+        char *n2048 = modulus_b64(2048), *doc = NULL;
+        cp_azure_runtime_data *rd = NULL;
+        for (unsigned depth = CP_MAX_JSON_DEPTH - 2; depth <= CP_MAX_JSON_DEPTH + 1; depth++) {
+                /* {"keys":[AK], "x": [[[...]]]}: the root object and the array levels */
+                char *nest = calloc(2 * depth + 1, 1);
+                for (unsigned i = 0; i + 1 < depth; i++) {
+                        nest[i] = '[';
+                        nest[2 * depth - 3 - i] = ']';
+                }
+                ASSERT_TRUE(asprintf(&doc, "{\"keys\":[{\"kid\":\"HCLAkPub\",\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":"
+                                           "\"%s\"}],\"x\":%s}",
+                                     n2048, depth > 1 ? nest : "1") >= 0);
+                int k = parse_doc(doc); /* bytes and tree agree at and around the limit */
+                if (depth <= CP_MAX_JSON_DEPTH)
+                        ASSERT_OK(k);
+                else
+                        ASSERT_ERR(k, CP_EFORMAT);
+                free(doc);
+                free(nest);
+        }
+        ASSERT_ERR(cp_azure_runtime_data_from_json(NULL, &rd), CP_EINVAL);
+        json_t *arr = json_array();
+        ASSERT_ERR(cp_azure_runtime_data_from_json(arr, &rd), CP_EFORMAT);
+        json_decref(arr);
+        free(n2048);
 }
