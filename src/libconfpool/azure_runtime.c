@@ -2,6 +2,7 @@
 /* Azure runtime-data JSON (the HCL report's VariableData): JWKs incl. the
  * vTPM attestation key, vm-configuration and user-data. */
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,9 +25,14 @@
 #define AK_MIN_BITS 2048
 #define AK_MAX_BITS 4096
 
+typedef struct rsa_jwk rsa_jwk;
+
 struct cp_azure_runtime_data {
         EVP_PKEY *ak;
-        EVP_PKEY *ek;
+        _Atomic(EVP_PKEY *) ek;      /* built on first use from ek_n/ek_e (validated at parse) */
+        bool has_ek;
+        uint8_t ek_n[RSA_MAX_BYTES], ek_e[RSA_E_MAX_BYTES];
+        size_t ek_n_len, ek_e_len;
         uint8_t ak_n[RSA_MAX_BYTES];
         size_t ak_n_len;
         uint8_t ak_e[RSA_E_MAX_BYTES];
@@ -40,12 +46,12 @@ struct cp_azure_runtime_data {
         size_t user_data_len;
 };
 
-typedef struct rsa_jwk {
+struct rsa_jwk {
         uint8_t n[RSA_MAX_BYTES];
         size_t n_len;
         uint8_t e[RSA_E_MAX_BYTES];
         size_t e_len;
-} rsa_jwk;
+};
 
 CP_DEFINE_FREEP(cp_azure_runtime_data, cp_azure_runtime_data_free)
 
@@ -112,15 +118,9 @@ static int parse_rsa_jwk(const json_t *key, const char *kid, rsa_jwk *ret) {
         return decode_uint(json_object_get(key, "e"), kid, "e", ret->e, sizeof(ret->e), &ret->e_len);
 }
 
-static int rsa_pkey_from(const rsa_jwk *jwk, const char *kid, EVP_PKEY **ret) {
-        _cleanup_(bn_freep) BIGNUM *n = NULL, *e = NULL;
-        _cleanup_(param_bld_freep) OSSL_PARAM_BLD *bld = NULL;
-        _cleanup_(params_freep) OSSL_PARAM *params = NULL;
-        _cleanup_(pkey_ctx_freep) EVP_PKEY_CTX *ctx = NULL;
-        EVP_PKEY *pkey = NULL;
-        int bits;
-
-        bits = (int) (jwk->n_len * 8);
+/* The rules for the AK and EK: 2048..4096-bit odd modulus, odd e >= 3. */
+static int rsa_jwk_check(const rsa_jwk *jwk, const char *kid) {
+        int bits = (int) (jwk->n_len * 8);
         for (uint8_t top = jwk->n[0]; !(top & 0x80); top <<= 1)
                 bits--;
         if (bits < AK_MIN_BITS || bits > AK_MAX_BITS)
@@ -130,9 +130,19 @@ static int rsa_pkey_from(const rsa_jwk *jwk, const char *kid, EVP_PKEY **ret) {
                 return CP_ERROR(CP_EFORMAT, "runtime data: key \"%s\": even modulus", kid);
         if (!(jwk->e[jwk->e_len - 1] & 1) || (jwk->e_len == 1 && jwk->e[0] < 3))
                 return CP_ERROR(CP_EFORMAT, "runtime data: key \"%s\": bad public exponent", kid);
+        return 0;
+}
 
-        n = BN_bin2bn(jwk->n, (int) jwk->n_len, NULL);
-        e = BN_bin2bn(jwk->e, (int) jwk->e_len, NULL);
+static int rsa_pkey_build(const uint8_t *nb, size_t nl, const uint8_t *eb, size_t el, const char *kid,
+                          EVP_PKEY **ret) {
+        _cleanup_(bn_freep) BIGNUM *n = NULL, *e = NULL;
+        _cleanup_(param_bld_freep) OSSL_PARAM_BLD *bld = NULL;
+        _cleanup_(params_freep) OSSL_PARAM *params = NULL;
+        _cleanup_(pkey_ctx_freep) EVP_PKEY_CTX *ctx = NULL;
+        EVP_PKEY *pkey = NULL;
+
+        n = BN_bin2bn(nb, (int) nl, NULL);
+        e = BN_bin2bn(eb, (int) el, NULL);
         bld = OSSL_PARAM_BLD_new();
         if (!n || !e || !bld)
                 return cp_error_oom();
@@ -149,6 +159,11 @@ static int rsa_pkey_from(const rsa_jwk *jwk, const char *kid, EVP_PKEY **ret) {
                 return CP_ERROR(CP_ECRYPTO, "runtime data: key \"%s\": EVP_PKEY_fromdata failed", kid);
         *ret = pkey;
         return 0;
+}
+
+static int rsa_pkey_from(const rsa_jwk *jwk, const char *kid, EVP_PKEY **ret) {
+        int k = rsa_jwk_check(jwk, kid);
+        return k < 0 ? k : rsa_pkey_build(jwk->n, jwk->n_len, jwk->e, jwk->e_len, kid, ret);
 }
 
 static int key_ops_has(const json_t *key, const char *kid, const char *op, bool *ret) {
@@ -235,9 +250,15 @@ static int parse_keys(const json_t *keys, cp_azure_runtime_data *rd) {
                                 return k;
                         have_ak = true;
                 } else if (is_ek) {
-                        k = rsa_pkey_from(&jwk, kid, &rd->ek);
+                        /* checked now, made an EVP_PKEY when asked for (most verifiers never are) */
+                        k = rsa_jwk_check(&jwk, kid);
                         if (k < 0)
                                 return k;
+                        memcpy(rd->ek_n, jwk.n, jwk.n_len);
+                        rd->ek_n_len = jwk.n_len;
+                        memcpy(rd->ek_e, jwk.e, jwk.e_len);
+                        rd->ek_e_len = jwk.e_len;
+                        rd->has_ek = true;
                 }
         }
         if (!have_ak)
@@ -398,7 +419,7 @@ cp_azure_runtime_data *cp_azure_runtime_data_free(cp_azure_runtime_data *rd) {
         if (!rd)
                 return NULL;
         EVP_PKEY_free(rd->ak);
-        EVP_PKEY_free(rd->ek);
+        EVP_PKEY_free(atomic_load(&rd->ek));
         free(rd->vm_unique_id);
         free(rd->root_cert_thumbprint);
         cp_wipe(rd, sizeof(*rd));
@@ -411,7 +432,19 @@ const void *cp_azure_runtime_data_ak(const cp_azure_runtime_data *rd) {
 }
 
 const void *cp_azure_runtime_data_ek(const cp_azure_runtime_data *rd) {
-        return rd ? rd->ek : NULL;
+        if (!rd || !rd->has_ek)
+                return NULL;
+        cp_azure_runtime_data *m = (cp_azure_runtime_data *) rd; /* the lazily built key only */
+        EVP_PKEY *k = atomic_load(&m->ek), *expected = NULL;
+        if (k)
+                return k;
+        if (rsa_pkey_build(rd->ek_n, rd->ek_n_len, rd->ek_e, rd->ek_e_len, "HCLEkPub", &k) < 0)
+                return NULL; /* out of memory: the last error says so */
+        if (!atomic_compare_exchange_strong(&m->ek, &expected, k)) {
+                EVP_PKEY_free(k); /* another thread built it first */
+                return expected;
+        }
+        return k;
 }
 
 void cp_azure_runtime_data_ak_rsa(const cp_azure_runtime_data *rd, const uint8_t **ret_n, size_t *ret_n_len,

@@ -150,7 +150,11 @@ TEST(tdx_hcl_reports_parse_and_bind) {
 
                 cp_azure_runtime_data *rd = NULL;
                 ASSERT_OK(cp_azure_runtime_data_parse(r.runtime_data, r.runtime_data_len, &rd));
-                ASSERT_TRUE(cp_azure_runtime_data_ek(rd) != NULL);
+                const EVP_PKEY *ek = cp_azure_runtime_data_ek(rd);
+                ASSERT_TRUE(ek != NULL);
+                ASSERT_TRUE(cp_azure_runtime_data_ek(rd) == ek); /* built once */
+                ASSERT_EQ(EVP_PKEY_get_bits(ek), 2048);
+                ASSERT_TRUE(EVP_PKEY_get_id(ek) == EVP_PKEY_RSA);
                 ASSERT_EQ(cp_azure_runtime_data_vm_config(rd)->tpm_persisted, CP_AZURE_FLAG_FALSE);
                 cp_azure_runtime_data_free(rd);
 
