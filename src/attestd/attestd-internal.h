@@ -53,6 +53,9 @@ typedef struct claims_tmpl {
 } claims_tmpl;
 
 CP_WUR int attestd_tmpl_new(json_t *claims, claims_tmpl **ret); /* takes claims */
+
+/* SHA-256 or SHA-384 of in (digests fetched once). */
+void attestd_digest(bool sha384, const void *in, size_t len, uint8_t *out);
 void attestd_tmpl_unref(claims_tmpl *t);
 
 /* The templates of one token, in order (each a reference). */

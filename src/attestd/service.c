@@ -10,6 +10,7 @@
 #include <openssl/ecdsa.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 
 #include "attestd/attestd-internal.h"
@@ -429,6 +430,17 @@ static pthread_once_t md_once = PTHREAD_ONCE_INIT;
 static void md_fetch(void) {
         md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
         md_sha384 = EVP_MD_fetch(NULL, "SHA384", NULL);
+}
+
+void attestd_digest(bool sha384, const void *in, size_t len, uint8_t *out) {
+        pthread_once(&md_once, md_fetch);
+        const EVP_MD *md = sha384 ? md_sha384 : md_sha256;
+        if (!md || EVP_Digest(in, len, out, NULL, md, NULL) != 1) {
+                if (sha384)
+                        SHA384(in, len, out);
+                else
+                        SHA256(in, len, out);
+        }
 }
 
 /* JWS signature (RS256: PKCS#1 v1.5; ES256/384: r||s) over in. */

@@ -149,7 +149,7 @@ int attestd_verify_snp(cp_attestd *s, const snp_input *in, cp_snp_verify_result 
         if (in->report_len != CP_SNP_REPORT_SIZE)
                 return CP_ERROR(CP_EFORMAT, "SNP report must be %u bytes, not %zu", CP_SNP_REPORT_SIZE,
                                 in->report_len);
-        SHA384(in->report, in->report_len, hash);
+        attestd_digest(true, in->report, in->report_len, hash);
         if (cache_get(s, hash, now, ret)) {
                 atomic_fetch_add(&s->m.warm_hits, 1);
                 *ret_warm = true;
@@ -428,8 +428,8 @@ int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *claims, tmp
         if (!in->runtime_data || in->runtime_data_len == 0)
                 return CP_ERROR(CP_EFORMAT, "runtime data is missing");
         /* the runtime data of a report seen before (same boot) is already parsed */
-        SHA384(in->snp.report, in->snp.report_len, report_hash);
-        SHA256(in->runtime_data, in->runtime_data_len, rt_digest);
+        attestd_digest(true, in->snp.report, in->snp.report_len, report_hash);
+        attestd_digest(false, in->runtime_data, in->runtime_data_len, rt_digest);
         rt = rt_get(s, report_hash, rt_digest);
         /* an rt entry is attached to a cached report only after every check below
          * passed for exactly these report and runtime-data bytes */

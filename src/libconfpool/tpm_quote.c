@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* TPM 2.0 quote (TPMS_ATTEST / TPMT_SIGNATURE) parsing and verification. */
 
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/ecdsa.h>
@@ -38,14 +39,26 @@ size_t cp_tpm_hash_size(uint16_t hash_alg) {
 }
 
 /* Hashes accepted for signatures and the PCR digest (no SHA-1). */
+/* Digests fetched once: OpenSSL 3 looks a legacy EVP_sha256() up in its
+ * provider tables on every EVP_DigestVerifyInit/EVP_Digest. */
+static EVP_MD *md_fetched[3];
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+
+static void md_fetch(void) {
+        md_fetched[0] = EVP_MD_fetch(NULL, "SHA256", NULL);
+        md_fetched[1] = EVP_MD_fetch(NULL, "SHA384", NULL);
+        md_fetched[2] = EVP_MD_fetch(NULL, "SHA512", NULL);
+}
+
 static const EVP_MD *tpm_md(uint16_t hash_alg) {
+        pthread_once(&md_once, md_fetch);
         switch (hash_alg) {
         case CP_TPM_ALG_SHA256:
-                return EVP_sha256();
+                return md_fetched[0] ? md_fetched[0] : EVP_sha256();
         case CP_TPM_ALG_SHA384:
-                return EVP_sha384();
+                return md_fetched[1] ? md_fetched[1] : EVP_sha384();
         case CP_TPM_ALG_SHA512:
-                return EVP_sha512();
+                return md_fetched[2] ? md_fetched[2] : EVP_sha512();
         default:
                 return NULL;
         }
