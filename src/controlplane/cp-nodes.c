@@ -380,14 +380,18 @@ static int admit(cp_nodes *n, const char *pool_id, const char *mname, bool heart
         if (r >= 0 && !nacc)
                 r = cp_error_oom();
         if (r >= 0) {
+                /* the target's entry computed now (replacing a stored one) */
+                size_t t = 0;
                 acc = nacc;
-                memset(&acc[n_acc], 0, sizeof acc[n_acc]);
-                snprintf(acc[n_acc].image, sizeof acc[n_acc].image, "%s", spec.image ? spec.image : "");
+                while (t < n_acc && strcmp(acc[t].image, spec.image ? spec.image : "") != 0)
+                        t++;
+                memset(&acc[t], 0, sizeof acc[t]);
+                snprintf(acc[t].image, sizeof acc[t].image, "%s", spec.image ? spec.image : "");
                 if (!n->backend->ops->expected_measurement)
                         r = CP_ERROR(CP_EUNSUPPORTED, "the %s backend has no node images", n->backend->ops->name);
                 else
-                        r = n->backend->ops->expected_measurement(n->backend, &spec, acc[n_acc].measurement);
-                n_acc++;
+                        r = n->backend->ops->expected_measurement(n->backend, &spec, acc[t].measurement);
+                n_acc += t == n_acc;
         }
         json_decref(pool);
         if (r < 0) {
