@@ -435,8 +435,8 @@ static int pool_upgrade_image(api_ctx *c, const char *sub, const char *rg, const
         }
         snprintf(latest, sizeof latest, "%s-%s-%s", im.gallery, def, cp_rules_image_date(c->api->rules));
         const char *ps = json_string_value(json_object_get(props, "provisioningState"));
-        if (strcmp(latest, cur) == 0 && !(ps && strcmp(ps, "Failed") == 0)) {
-                /* already there (a failed roll is retried: its old nodes remain) */
+        if (strcmp(latest, cur) == 0 && ps && strcmp(ps, "Succeeded") == 0) {
+                /* already there (a failed or aborted roll is retried: its old nodes remain) */
                 json_t *view = NULL;
                 r = api_pool_body(c, pool, &view);
                 if (r >= 0)

@@ -670,6 +670,16 @@ TEST(rolling_node_image_upgrade) {
         ASSERT_TRUE(strcmp(new_img, old_img) != 0 && strstr(new_img, "202512.02.0"));
         expected_hex(new_img, new_hex);
         ASSERT_TRUE(strcmp(new_hex, old_hex) != 0);
+        /* aborted after the first surge node, then the upgrade again: it goes on */
+        size_t active = 0;
+        ASSERT_OK(cp_reconciler_run_once(E.rec, &active));
+        rmach ms[16];
+        ASSERT_EQ(roll_machines("roll", ms, 16, NULL), 4);
+        ASSERT_EQ(call("POST", AP "/roll/abort" CS, NULL), 202);
+        ASSERT_STREQ(pool_state("roll"), "Canceled");
+        ASSERT_EQ(call("GET", op, NULL), 200);
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "status")), "Canceled");
+        upgrade_image("roll", op, sizeof op);
         drive_roll("roll", 3, 1, old_img, old_hex, new_img, new_hex, reattest_old_node);
 
         ASSERT_EQ(call("GET", op, NULL), 200);
@@ -690,7 +700,6 @@ TEST(rolling_node_image_upgrade) {
         roll_hook_pool = NULL;
         roll_hook_boot[0] = 0;
         ASSERT_STREQ(pool_state("roll"), "Failed");
-        rmach ms[16];
         size_t n = roll_machines("roll", ms, 16, NULL), refused = 0;
         ASSERT_EQ(n, 4);
         for (size_t i = 0; i < n; i++) {
