@@ -376,7 +376,8 @@ static int admit(cp_nodes *n, const char *pool_id, const char *mname, bool heart
         size_t n_acc = 0;
         char why[768] = "", host[64] = "";
         r = cp_nodes_policy_list(n->store, pool_id, &acc, &n_acc);
-        cp_pool_measurement *nacc = r >= 0 ? realloc(acc, (n_acc + 1) * sizeof *acc) : NULL;
+        size_t stored = n_acc;
+        cp_pool_measurement *nacc = r >= 0 ? realloc(acc, (n_acc + 2) * sizeof *acc) : NULL;
         if (r >= 0 && !nacc)
                 r = cp_error_oom();
         if (r >= 0) {
@@ -392,6 +393,18 @@ static int admit(cp_nodes *n, const char *pool_id, const char *mname, bool heart
                 else
                         r = n->backend->ops->expected_measurement(n->backend, &spec, acc[t].measurement);
                 n_acc += t == n_acc;
+        }
+        if (r >= 0 && stored == 0 && m.image[0] && strcmp(m.image, acc[0].image) != 0) {
+                /* a pool from before the policy table, upgraded: until the
+                 * reconciler's first pass stores the set, the machine's own
+                 * image (the control plane's record) is accepted too */
+                cp_node_spec own = spec;
+                own.image = m.image;
+                memset(&acc[n_acc], 0, sizeof acc[n_acc]);
+                snprintf(acc[n_acc].image, sizeof acc[n_acc].image, "%s", m.image);
+                acc[n_acc].previous = true;
+                r = n->backend->ops->expected_measurement(n->backend, &own, acc[n_acc].measurement);
+                n_acc++;
         }
         json_decref(pool);
         if (r < 0) {

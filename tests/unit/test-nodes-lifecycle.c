@@ -775,6 +775,39 @@ TEST(failed_upgrade_keeps_old_nodes) {
         reconcile();
 }
 
+/* A pool from before the policy table (no rows): between the upgrade's POST
+ * and the reconciler's first pass its old node's heartbeats stay admitted. */
+TEST(upgrade_of_pool_without_policy_rows) {
+        roll_cluster();
+        publish_image("202511.18.0");
+        put_pool_surge("rlegacy", 1, "1");
+        char old_img[128], new_img[128], old_hex[97], new_hex[97], op[1024];
+        pool_image("rlegacy", old_img, sizeof old_img);
+        expected_hex(old_img, old_hex);
+        rmach ms[16];
+        all_on_image("rlegacy", 1, old_img, old_hex, ms);
+        cp_store_lock(E.store);
+        int r = cp_nodes_policy_remove(E.store, AP "/rlegacy", NULL);
+        cp_store_unlock(E.store);
+        ASSERT_OK(r);
+        publish_image("202512.23.0");
+        upgrade_image("rlegacy", op, sizeof op);
+        pool_image("rlegacy", new_img, sizeof new_img);
+        expected_hex(new_img, new_hex);
+        char handle[128];
+        snprintf(handle, sizeof handle, "local:%s", ms[0].name);
+        ASSERT_OK(cp_backend_local_signal(E.backend, handle, SIGUSR1));
+        nap(1500); /* heartbeats every 200 ms, one re-attestation */
+        rmach cur[16];
+        ASSERT_EQ(roll_machines("rlegacy", cur, 16, NULL), 1);
+        ASSERT_STREQ(cur[0].state, "Ready");
+        ASSERT_STREQ(cur[0].reason, "");
+        drive_roll("rlegacy", 1, 1, old_img, old_hex, new_img, new_hex, NULL);
+        all_on_image("rlegacy", 1, new_img, new_hex, ms);
+        ASSERT_EQ(call("DELETE", AP "/rlegacy" CS, NULL), 202);
+        reconcile();
+}
+
 /* confpoold restarted mid-operation (stopped, started on the same state):
  * every object anew but the attestation service and the rules (what is
  * published), the nodes rebooted by cp_backend_local_recover; the new
