@@ -928,7 +928,10 @@ TEST(restart_mid_roll_completes_and_retires_old_disk_keys) {
 
         ASSERT_EQ(restart_with_broker(), 3 + 1);
         /* the rebooted old nodes' disks are under the old measurement's master */
-        ASSERT_EQ(broker_key_status("keys", AP "/rrest", old_hex), 200);
+        long ks = 0;
+        for (int i = 0; i < 100 && (ks = broker_key_status("keys", AP "/rrest", old_hex)) != 200; i++)
+                nap(100);
+        ASSERT_EQ(ks, 200);
         drive_roll("rrest", 2, 1, old_img, old_hex, new_img, new_hex, NULL);
         ASSERT_EQ(call("GET", op, NULL), 200);
         ASSERT_STREQ(json_string_value(json_object_get(R.body, "status")), "Succeeded");
