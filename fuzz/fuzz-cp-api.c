@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* confpoold's router end to end on an in-memory store: input = one byte
  * selecting the method, a path line (relative paths are under a test
- * cluster), then the request body.  Also feeds the node image parser and the
- * Kubernetes version parser. */
+ * cluster), then the request body.  Also feeds the node image parser, the
+ * Kubernetes version parser and the maxSurge parser. */
 #include <openssl/evp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "basic/codec.h"
+#include "basic/limits.h"
 #include "controlplane/cp-api.h"
+#include "controlplane/cp-reconciler.h"
 #include "controlplane/cp-store.h"
 
 #define SUB "6a8b4c2e-1f3d-4e5a-9b7c-0d1e2f3a4b5c"
@@ -93,6 +95,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 abort();
         if (cp_k8s_parse(s, &a, &b, &p) == 0 && a > 99)
                 abort();
+        long surge = 0;
+        if (cp_max_surge(s, (long) n, &surge) == 0 && (surge < 1 || surge > (long) CP_MAX_SURGE_NODES))
+                abort(); /* upgradeSettings.maxSurge: at least 1, at most the limit (n <= 255 nodes) */
         cp_error_clear();
         /* keep the store small: drop pools and operations, keep the cluster */
         if (cp_store_exec(store, "DELETE FROM operations; DELETE FROM machines; "

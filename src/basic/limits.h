@@ -38,5 +38,6 @@
 #define CP_MAX_TCG_EVENTLOG      (1024u * 1024u)        /* TCG firmware event log bytes */
 #define CP_MAX_TCG_EVENTS        16384u                 /* TCG_PCR_EVENT2 entries in one log */
 #define CP_MAX_TCG_EVENT_TEXT    1024u                  /* characters of event text put into claims */
+#define CP_MAX_SURGE_NODES       1000u                  /* upgradeSettings.maxSurge as an absolute count */
 
 #endif

@@ -7,8 +7,10 @@
 #include <strings.h>
 
 #include "basic/cleanup.h"
+#include "basic/codec.h"
 #include "controlplane/cp-api-internal.h"
 #include "controlplane/cp-nodes.h"
+#include "controlplane/cp-reconciler.h"
 
 #define POOL_TYPE "Microsoft.ContainerService/managedClusters/agentPools"
 
@@ -101,6 +103,21 @@ int cp_api_pool_apply(api_ctx *c, const char *sub, const char *cluster_id, const
         r = cp_rules_validate_pool(c->api->rules, &ctx, name, props, err);
         if (r < 0)
                 return 1; /* validation failure: err filled */
+        /* upgradeSettings.maxSurge: what the rolling node-image upgrade honours */
+        const json_t *surge = json_object_get(json_object_get(props, "upgradeSettings"), "maxSurge");
+        long sn;
+        if (surge && !json_is_string(surge)) {
+                cp_rule_fail(err, 400, "InvalidParameter", "properties.upgradeSettings.maxSurge",
+                             "upgradeSettings.maxSurge must be a string: a number of nodes (\"1\") or a percentage "
+                             "(\"33%%\").");
+                return 1;
+        }
+        if (surge && cp_max_surge(json_string_value(surge), 1, &sn) < 0) {
+                cp_rule_fail(err, 400, "InvalidParameter", "properties.upgradeSettings.maxSurge", "%s",
+                             cp_error_message());
+                cp_error_clear();
+                return 1;
+        }
         char etag[37];
         api_uuid(etag);
         json_object_set_new(props, "provisioningState", json_string(existing ? "Updating" : "Creating"));
@@ -417,7 +434,9 @@ static int pool_upgrade_image(api_ctx *c, const char *sub, const char *rg, const
                 def = legacy;
         }
         snprintf(latest, sizeof latest, "%s-%s-%s", im.gallery, def, cp_rules_image_date(c->api->rules));
-        if (strcmp(latest, cur) == 0) {
+        const char *ps = json_string_value(json_object_get(props, "provisioningState"));
+        if (strcmp(latest, cur) == 0 && ps && strcmp(ps, "Succeeded") == 0) {
+                /* already there (a failed or aborted roll is retried: its old nodes remain) */
                 json_t *view = NULL;
                 r = api_pool_body(c, pool, &view);
                 if (r >= 0)
@@ -507,6 +526,29 @@ static json_t *machine_json(api_ctx *c, const json_t *pool, const cp_machine *m)
                 att = json_pack("{s:s,s:s,s:s,s:I,s:I,s:s}", "host", ni.host, "launchMeasurement", ni.measurement,
                                 "reportedTcb", ni.tcb, "lastAttestation", (json_int_t) ni.attested_at, "tokenExpiry",
                                 (json_int_t) ni.token_exp, "reason", ni.reason);
+        cp_error_clear();
+        /* confpool extension: the pool's accepted launch measurements (cp-nodes.h) */
+        cp_pool_measurement *acc = NULL;
+        size_t n_acc = 0;
+        if (cp_nodes_policy_list(c->api->store, m->pool, &acc, &n_acc) >= 0 && n_acc > 0) {
+                const char *tgt = props_str(pool, "nodeImageVersion");
+                json_t *a = json_array();
+                for (size_t i = 0; a && i < n_acc; i++) {
+                        char hex[97];
+                        cp_hex_encode(acc[i].measurement, 48, hex);
+                        json_array_append_new(a, json_pack("{s:s,s:s,s:s}", "nodeImageVersion", acc[i].image,
+                                                           "launchMeasurement", hex, "role",
+                                                           tgt && strcmp(tgt, acc[i].image) == 0 ? "target"
+                                                                                                 : "previous"));
+                }
+                if (!att)
+                        att = json_object();
+                if (att && a)
+                        json_object_set_new(att, "acceptedLaunchMeasurements", a);
+                else
+                        json_decref(a);
+        }
+        free(acc);
         cp_error_clear();
         json_t *mj = json_pack("{s:s,s:s,s:s,s:[],s:{s:s,s:{s:[{s:s,s:s}]},s:{s:s,s:s,s:s},s:s,s:s,s:s,s:o}}", "id", id,
                          "name", m->name, "type", POOL_TYPE "/machines", "zones", "properties", "resourceId", m->handle,

@@ -217,8 +217,10 @@ int cp_daemon_run(const cp_daemon_options *o) {
         }
         if (r >= 0)
                 r = cp_reconciler_new(store, rules, backend, &rec);
-        if (r >= 0 && local)
+        if (r >= 0 && local) {
                 cp_reconciler_set_heartbeat_deadline(rec, HEARTBEAT_DEADLINE_MS);
+                cp_reconciler_set_diskkeys(rec, diskkeys); /* retires masters after node-image upgrades */
+        }
         if (r >= 0)
                 r = cp_reconciler_start(rec, o->reconcile_interval_ms);
         if (r >= 0) {

@@ -206,10 +206,10 @@ static int create_disk(cp_diskkeys *d, const char *master, const char *disk_id, 
         return r;
 }
 
-int cp_diskkeys_provision(cp_diskkeys *d, const char *pool_id, const uint8_t measurement[48], const char *disk_id,
-                          const char *image_path) {
-        uint8_t h[32], key[32];
-        char master[80], hex[65];
+/* "pm-<32 hex of SHA-256(pool id, 0, measurement)>" */
+static int master_name(const char *pool_id, const uint8_t measurement[48], char ret[80]) {
+        uint8_t h[32];
+        char hex[65];
         size_t pl = strlen(pool_id);
         uint8_t *buf = malloc(pl + 1 + 48);
         if (!buf)
@@ -219,9 +219,57 @@ int cp_diskkeys_provision(cp_diskkeys *d, const char *pool_id, const uint8_t mea
         SHA256(buf, pl + 1 + 48, h);
         free(buf);
         cp_hex_encode(h, 16, hex);
-        snprintf(master, sizeof master, "pm-%s", hex);
+        snprintf(ret, 80, "pm-%s", hex);
+        return 0;
+}
+
+int cp_diskkeys_master_name(const char *pool_id, const uint8_t measurement[48], char *ret, size_t size) {
+        char m[80];
+        if (!pool_id || size < 36)
+                return CP_ERROR(CP_EINVAL, "master key name: pool id and a 36-byte buffer are required");
+        int r = master_name(pool_id, measurement, m);
+        if (r < 0)
+                return r;
+        snprintf(ret, size, "%s", m);
+        return 0;
+}
+
+int cp_diskkeys_retire(cp_diskkeys *d, const char *pool_id, const uint8_t measurement[48]) {
+        char master[80], path[256];
+        long st = 0;
+        json_t *j = NULL;
+        int r = master_name(pool_id, measurement, master);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&d->lock); /* not while a disk creation ensures it */
+        /* soft delete, then purge (the broker overwrites the sealed material) */
+        snprintf(path, sizeof path, "/keys/%s", master);
+        r = call(d, "DELETE", path, NULL, &st, &j);
+        if (r >= 0 && st != 200 && st != 204 && st != 404)
+                r = CP_ERROR(CP_ENETWORK, "key broker: deleting pool master key %s: HTTP %ld: %s", master, st,
+                             broker_message(j));
+        json_decref(j);
+        j = NULL;
+        snprintf(path, sizeof path, "/deletedkeys/%s", master);
+        if (r >= 0)
+                r = call(d, "DELETE", path, NULL, &st, &j);
+        if (r >= 0 && st != 200 && st != 204 && st != 404)
+                r = CP_ERROR(CP_ENETWORK, "key broker: purging pool master key %s: HTTP %ld: %s", master, st,
+                             broker_message(j));
+        json_decref(j);
+        pthread_mutex_unlock(&d->lock);
+        return r < 0 ? r : 0;
+}
+
+int cp_diskkeys_provision(cp_diskkeys *d, const char *pool_id, const uint8_t measurement[48], const char *disk_id,
+                          const char *image_path) {
+        uint8_t key[32];
+        char master[80];
+        int r = master_name(pool_id, measurement, master);
+        if (r < 0)
+                return r;
         pthread_mutex_lock(&d->lock);
-        int r = ensure_master(d, master, measurement);
+        r = ensure_master(d, master, measurement);
         pthread_mutex_unlock(&d->lock);
         if (r < 0)
                 return r;

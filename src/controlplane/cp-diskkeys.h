@@ -47,5 +47,13 @@ CP_WUR int cp_diskkeys_provision(cp_diskkeys *d, const char *pool_id, const uint
 /* Crypto-erase (DELETE /disks/{id}); a disk the broker does not know is
  * already erased (0). */
 CP_WUR int cp_diskkeys_erase(cp_diskkeys *d, const char *disk_id);
+/* The broker's name of a pool master key ("pm-" + 32 hex; size >= 36). */
+CP_WUR int cp_diskkeys_master_name(const char *pool_id, const uint8_t measurement[48], char *ret, size_t size);
+/* Retire the pool master key of a measurement no longer accepted (after a
+ * node-image upgrade): DELETE /keys/{name}, then purge DELETE
+ * /deletedkeys/{name}; no disk can be released under it any more.  A key
+ * the broker does not know is already retired (0).  Call only when no disk
+ * of that master is left (their nodes deleted). */
+CP_WUR int cp_diskkeys_retire(cp_diskkeys *d, const char *pool_id, const uint8_t measurement[48]);
 
 #endif

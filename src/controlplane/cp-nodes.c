@@ -38,11 +38,99 @@ const char *cp_node_state_name(cp_node_state s) {
 }
 
 int cp_nodes_schema(cp_store *s) {
-        return cp_store_exec(s, "CREATE TABLE IF NOT EXISTS node_attestation (pool_lc TEXT NOT NULL, name TEXT NOT NULL, "
+        int r = cp_store_exec(s, "CREATE TABLE IF NOT EXISTS node_attestation (pool_lc TEXT NOT NULL, name TEXT NOT NULL, "
                                 "reason TEXT NOT NULL DEFAULT '', host TEXT NOT NULL DEFAULT '', measurement TEXT NOT "
                                 "NULL DEFAULT '', tcb TEXT NOT NULL DEFAULT '', attested_at INTEGER NOT NULL DEFAULT 0, "
                                 "token_exp INTEGER NOT NULL DEFAULT 0, heartbeat_at INTEGER NOT NULL DEFAULT 0, "
                                 "PRIMARY KEY (pool_lc, name))");
+        if (r < 0)
+                return r;
+        return cp_store_exec(s, "CREATE TABLE IF NOT EXISTS pool_policy (pool_lc TEXT NOT NULL, image TEXT NOT NULL, "
+                                "measurement TEXT NOT NULL, previous INTEGER NOT NULL DEFAULT 0, "
+                                "PRIMARY KEY (pool_lc, image))");
+}
+
+/* ---- the pool's accepted launch measurements (node-image upgrade) -------- */
+
+int cp_nodes_policy_put(cp_store *s, const char *pool, const char *image, const uint8_t measurement[48],
+                        bool previous) {
+        char key[1024], hex[97];
+        if (!pool || !image || strlen(image) >= sizeof ((cp_pool_measurement *) 0)->image)
+                return CP_ERROR(CP_EINVAL, "pool policy: pool and image (< 128 characters) are required");
+        cp_id_lower(pool, key, sizeof key);
+        cp_hex_encode(measurement, 48, hex);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = cp_store_prepare(s,
+                                 "INSERT INTO pool_policy(pool_lc, image, measurement, previous) VALUES (?,?,?,?) "
+                                 "ON CONFLICT(pool_lc, image) DO UPDATE SET measurement=excluded.measurement, "
+                                 "previous=excluded.previous",
+                                 &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, image, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, hex, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 4, previous ? 1 : 0);
+        r = cp_store_step(s, st);
+        return r < 0 ? r : 0;
+}
+
+int cp_nodes_policy_list(cp_store *s, const char *pool, cp_pool_measurement **ret, size_t *ret_n) {
+        char key[1024];
+        cp_id_lower(pool, key, sizeof key);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = cp_store_prepare(s,
+                                 "SELECT image, measurement, previous FROM pool_policy WHERE pool_lc = ? "
+                                 "ORDER BY previous, image",
+                                 &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+        cp_pool_measurement *v = NULL;
+        size_t n = 0;
+        while ((r = cp_store_step(s, st)) > 0) {
+                const char *img = (const char *) sqlite3_column_text(st, 0);
+                const char *hex = (const char *) sqlite3_column_text(st, 1);
+                size_t got = 0;
+                cp_pool_measurement m = {0};
+                if (!img || !hex || strlen(hex) != 96 || cp_hex_decode(hex, 96, m.measurement, 48, &got) < 0 ||
+                    got != 48) {
+                        free(v);
+                        return CP_ERROR(CP_EFORMAT, "pool policy: a stored measurement of %s is malformed", pool);
+                }
+                snprintf(m.image, sizeof m.image, "%s", img);
+                m.previous = sqlite3_column_int(st, 2) != 0;
+                cp_pool_measurement *nv = realloc(v, (n + 1) * sizeof *v);
+                if (!nv) {
+                        free(v);
+                        return cp_error_oom();
+                }
+                v = nv;
+                v[n++] = m;
+        }
+        if (r < 0) {
+                free(v);
+                return r;
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+int cp_nodes_policy_remove(cp_store *s, const char *pool, const char *image) {
+        char key[1024];
+        cp_id_lower(pool, key, sizeof key);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = cp_store_prepare(s, "DELETE FROM pool_policy WHERE pool_lc = ?1 AND (?2 IS NULL OR image = ?2)", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+        if (image)
+                sqlite3_bind_text(st, 2, image, -1, SQLITE_TRANSIENT);
+        else
+                sqlite3_bind_null(st, 2);
+        r = cp_store_step(s, st);
+        return r < 0 ? r : 0;
 }
 
 int cp_nodes_new(const cp_nodes_options *o, cp_nodes **ret) {
@@ -132,9 +220,12 @@ static int64_t claim_int(const json_t *c, const char *k) {
         return json_is_integer(v) ? (int64_t) json_integer_value(v) : -1;
 }
 
-/* The pool's attestation policy against the token's claims.  true: pass;
- * false: *why says what failed. */
-static bool policy_ok(cp_nodes *n, const json_t *claims, const uint8_t expected[48], char *why, size_t size) {
+/* The pool's attestation policy against the token's claims: the launch
+ * measurement one of the pool's accepted set (each compared in constant
+ * time, all of them), not debuggable, the minimum TCB.  true: pass; false:
+ * *why says what failed. */
+static bool policy_ok(cp_nodes *n, const json_t *claims, const cp_pool_measurement *acc, size_t n_acc, char *why,
+                      size_t size) {
         const char *ev = json_string_value(json_object_get(claims, "x-confpool-evidence-type"));
         if (!ev || strcmp(ev, "native") != 0) {
                 snprintf(why, size, "the token is not from confpool's native node attestation");
@@ -148,10 +239,20 @@ static bool policy_ok(cp_nodes *n, const json_t *claims, const uint8_t expected[
                 snprintf(why, size, "the token carries no launch measurement");
                 return false;
         }
-        if (!cp_ct_eq(got, expected, 48)) {
-                char hex[97];
-                cp_hex_encode(expected, 48, hex);
-                snprintf(why, size, "launch measurement %.96s is not the node image's (expected %s)", lm, hex);
+        bool match = false;
+        for (size_t i = 0; i < n_acc; i++)
+                match |= cp_ct_eq(got, acc[i].measurement, 48);
+        if (!match) {
+                /* name the measurement and what is accepted (16 hex digits each) */
+                int off = snprintf(why, size, "launch measurement %.96s is not accepted by the pool's policy (", lm);
+                for (size_t i = 0; i < n_acc && off > 0 && (size_t) off < size; i++) {
+                        char hex[97];
+                        cp_hex_encode(acc[i].measurement, 48, hex);
+                        off += snprintf(why + off, size - (size_t) off, "%s%.16s... of %s%s", i ? ", " : "", hex,
+                                        acc[i].image, acc[i].previous ? " (previous)" : "");
+                }
+                if (off > 0 && (size_t) off < size)
+                        snprintf(why + off, size - (size_t) off, "%s)", n_acc ? "" : "nothing accepted");
                 return false;
         }
         const json_t *dbg = json_object_get(claims, "x-ms-sevsnpvm-is-debuggable");
@@ -264,23 +365,57 @@ static int admit(cp_nodes *n, const char *pool_id, const char *mname, bool heart
                 respond(resp, 409, "Conflict", "The machine has failed or is quarantined.");
                 return 0;
         }
+        /* the accepted set: the pool's target image (always computed) and
+         * the stored policy (previous images while a roll is in progress) */
         const json_t *props = json_object_get(pool, "properties");
         cp_node_spec spec = {.pool_id = pool_id, .name = m.name,
                              .vm_size = json_string_value(json_object_get(props, "vmSize")),
-                             .image = m.image, .confidential = true};
-        uint8_t expected[48];
-        char why[400] = "", host[64] = "";
-        if (!n->backend->ops->expected_measurement)
-                r = CP_ERROR(CP_EUNSUPPORTED, "the %s backend has no node images", n->backend->ops->name);
-        else
-                r = n->backend->ops->expected_measurement(n->backend, &spec, expected);
+                             .image = json_string_value(json_object_get(props, "nodeImageVersion")),
+                             .confidential = true};
+        cp_pool_measurement *acc = NULL;
+        size_t n_acc = 0;
+        char why[768] = "", host[64] = "";
+        r = cp_nodes_policy_list(n->store, pool_id, &acc, &n_acc);
+        size_t stored = n_acc;
+        cp_pool_measurement *nacc = r >= 0 ? realloc(acc, (n_acc + 2) * sizeof *acc) : NULL;
+        if (r >= 0 && !nacc)
+                r = cp_error_oom();
+        if (r >= 0) {
+                /* the target's entry computed now (replacing a stored one) */
+                size_t t = 0;
+                acc = nacc;
+                while (t < n_acc && strcmp(acc[t].image, spec.image ? spec.image : "") != 0)
+                        t++;
+                memset(&acc[t], 0, sizeof acc[t]);
+                snprintf(acc[t].image, sizeof acc[t].image, "%s", spec.image ? spec.image : "");
+                if (!n->backend->ops->expected_measurement)
+                        r = CP_ERROR(CP_EUNSUPPORTED, "the %s backend has no node images", n->backend->ops->name);
+                else
+                        r = n->backend->ops->expected_measurement(n->backend, &spec, acc[t].measurement);
+                n_acc += t == n_acc;
+        }
+        if (r >= 0 && stored == 0 && m.image[0] && strcmp(m.image, acc[0].image) != 0) {
+                /* a pool from before the policy table, upgraded: until the
+                 * reconciler's first pass stores the set, the machine's own
+                 * image (the control plane's record) is accepted too */
+                cp_node_spec own = spec;
+                own.image = m.image;
+                memset(&acc[n_acc], 0, sizeof acc[n_acc]);
+                snprintf(acc[n_acc].image, sizeof acc[n_acc].image, "%s", m.image);
+                acc[n_acc].previous = true;
+                r = n->backend->ops->expected_measurement(n->backend, &own, acc[n_acc].measurement);
+                n_acc++;
+        }
         json_decref(pool);
-        if (r < 0)
+        if (r < 0) {
+                free(acc);
                 return r;
+        }
         if (n->backend->ops->node_host && m.handle[0] &&
             n->backend->ops->node_host(n->backend, m.handle, host, sizeof host) < 0)
                 cp_error_clear();
-        bool ok = policy_ok(n, claims, expected, why, sizeof why);
+        bool ok = policy_ok(n, claims, acc, n_acc, why, sizeof why);
+        free(acc);
         if (ok)
                 snprintf(m.state, sizeof m.state, "Ready");
         else

@@ -15,6 +15,7 @@
  */
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "confpool/snp_report.h"
 #include "controlplane/cp-api.h"
@@ -47,7 +48,30 @@ typedef struct cp_node_info {
 } cp_node_info;
 /* Attestation record of a machine (CP_ENOTFOUND if none yet). */
 CP_WUR int cp_nodes_info(cp_store *s, const char *pool, const char *name, cp_node_info *ret);
-/* The table behind cp_nodes_info (created by cp_nodes_new; idempotent). */
+/* The tables behind cp_nodes_info and the pool policy (created by
+ * cp_nodes_new; idempotent). */
 CP_WUR int cp_nodes_schema(cp_store *s);
+
+/*
+ * The pool's accepted launch measurements (docs/nodes.md "Node-image
+ * upgrade"), table pool_policy, one row per node image: the expected
+ * measurement of the pool's target image, and while a rolling node-image
+ * upgrade is in progress those of the images its old nodes run
+ * (previous).  Registration and heartbeats accept a token whose launch
+ * measurement equals one of the stored rows or the pool's target image's
+ * (computed by the backend at every admission).  The reconciler maintains
+ * the rows; they survive restarts.  Caller holds the store.
+ */
+typedef struct cp_pool_measurement {
+        char image[128];        /* nodeImageVersion */
+        uint8_t measurement[48];
+        bool previous;          /* accepted only until the roll completes */
+} cp_pool_measurement;
+CP_WUR int cp_nodes_policy_put(cp_store *s, const char *pool, const char *image, const uint8_t measurement[48],
+                               bool previous);
+/* Rows of a pool, target first (a malloc'd array; none: NULL, 0). */
+CP_WUR int cp_nodes_policy_list(cp_store *s, const char *pool, cp_pool_measurement **ret, size_t *ret_n);
+/* Drop one image's row (image NULL: all of the pool's). */
+CP_WUR int cp_nodes_policy_remove(cp_store *s, const char *pool, const char *image);
 
 #endif

@@ -9,6 +9,8 @@
 #include <openssl/rand.h>
 
 #include "basic/cleanup.h"
+#include "basic/limits.h"
+#include "basic/secure.h"
 #include "controlplane/cp-nodes.h"
 #include "controlplane/cp-reconciler.h"
 #include "controlplane/cp-store.h"
@@ -22,6 +24,7 @@ struct cp_reconciler {
         bool stop;
         unsigned interval_ms;
         unsigned heartbeat_deadline_ms; /* 0: no health pass */
+        cp_diskkeys *diskkeys;          /* NULL: no broker */
         pthread_mutex_t lock;
         pthread_cond_t cond;
 };
@@ -64,6 +67,109 @@ static void machine_name(const char *pool_id, const char *pool, int idx, char *o
         snprintf(out, size, "aks-%s-%08u-vmss%06d", pool, h % 100000000u, idx);
 }
 
+int cp_max_surge(const char *spec, long count, long *ret) {
+        const char *s = spec ? spec : "10%";
+        size_t len = strlen(s), digits = strspn(s, "0123456789");
+        bool pct = digits + 1 == len && s[digits] == '%';
+        if (digits == 0 || digits > 4 || (digits != len && !pct))
+                return CP_ERROR(CP_EINVAL, "maxSurge '%.40s' must be a whole number of nodes or a percentage (e.g. "
+                                           "\"1\" or \"33%%\")", s);
+        long v = strtol(s, NULL, 10);
+        if (v < 1)
+                return CP_ERROR(CP_EINVAL, "maxSurge '%.40s' must be at least 1 (maxUnavailable is not supported)", s);
+        if (pct && v > 100)
+                return CP_ERROR(CP_EINVAL, "maxSurge '%.40s' must not exceed 100%%", s);
+        if (!pct && v > (long) CP_MAX_SURGE_NODES)
+                return CP_ERROR(CP_EINVAL, "maxSurge '%.40s' must not exceed %u nodes", s, CP_MAX_SURGE_NODES);
+        long n = pct ? (count * v + 99) / 100 : v;
+        *ret = n < 1 ? 1 : n;
+        return 0;
+}
+
+void cp_reconciler_set_diskkeys(cp_reconciler *rc, cp_diskkeys *diskkeys) {
+        pthread_mutex_lock(&rc->lock);
+        rc->diskkeys = diskkeys;
+        pthread_mutex_unlock(&rc->lock);
+}
+
+static cp_diskkeys *diskkeys_of(cp_reconciler *rc) {
+        pthread_mutex_lock(&rc->lock);
+        cp_diskkeys *d = rc->diskkeys;
+        pthread_mutex_unlock(&rc->lock);
+        return d;
+}
+
+static bool state_is(const cp_machine *m, const char *s) {
+        return strcmp(m->state, s) == 0;
+}
+
+/* The accepted set (cp-nodes.h "pool policy") while the pool works: the
+ * target image's measurement, and the images its other machines still run
+ * as "previous".  Only what is missing is computed. */
+static int policy_track(cp_reconciler *rc, const char *pool_id, const char *size, const char *target,
+                        const cp_machine *ms, size_t n) {
+        cp_pool_measurement *rows = NULL;
+        size_t nr = 0;
+        int r = cp_nodes_policy_list(rc->store, pool_id, &rows, &nr);
+        for (size_t i = 0; r >= 0 && i <= n; i++) {
+                const char *img = i < n ? ms[i].image : target;
+                bool previous = strcmp(img, target) != 0;
+                bool dup = false;
+                for (size_t j = 0; j < i && j < n && !dup; j++)
+                        dup = strcmp(ms[j].image, img) == 0;
+                const cp_pool_measurement *have = NULL;
+                for (size_t j = 0; j < nr && !have; j++)
+                        if (strcmp(rows[j].image, img) == 0)
+                                have = &rows[j];
+                if (dup || !img[0] || (have && have->previous == previous))
+                        continue;
+                uint8_t m[48];
+                if (have)
+                        memcpy(m, have->measurement, 48);
+                else {
+                        cp_node_spec spec = {.pool_id = pool_id, .name = "policy", .vm_size = size, .image = img,
+                                             .confidential = true};
+                        r = rc->backend->ops->expected_measurement(rc->backend, &spec, m);
+                }
+                if (r >= 0)
+                        r = cp_nodes_policy_put(rc->store, pool_id, img, m, previous);
+        }
+        free(rows);
+        return r;
+}
+
+/* The roll is complete (or the pool gone): measurements of other images
+ * than keep (NULL: all) are no longer accepted and their pool master keys
+ * are retired in the broker (a broker error: the step is retried). */
+static int policy_settle(cp_reconciler *rc, const char *pool_id, const char *keep) {
+        cp_pool_measurement *rows = NULL;
+        size_t nr = 0;
+        int r = cp_nodes_policy_list(rc->store, pool_id, &rows, &nr);
+        const cp_pool_measurement *kept = NULL;
+        for (size_t i = 0; r >= 0 && i < nr; i++)
+                if (keep && strcmp(rows[i].image, keep) == 0)
+                        kept = &rows[i];
+        cp_diskkeys *dk = diskkeys_of(rc);
+        for (size_t i = 0; r >= 0 && i < nr; i++) {
+                if (&rows[i] == kept)
+                        continue;
+                if (dk && !(kept && cp_ct_eq(kept->measurement, rows[i].measurement, 48)))
+                        r = cp_diskkeys_retire(dk, pool_id, rows[i].measurement);
+                if (r >= 0)
+                        r = cp_nodes_policy_remove(rc->store, pool_id, rows[i].image);
+        }
+        free(rows);
+        return r;
+}
+
+/*
+ * A pool toward its goal (docs/nodes.md "Node-image upgrade").  Machines
+ * on another image than the pool's nodeImageVersion are replaced by a
+ * rolling upgrade: at most goal + maxSurge machines at a time; an old one
+ * is deleted only when a new one is Ready in its place; a new node that
+ * fails fails the operation and the old nodes stay.  Every decision is
+ * taken from the rows of this pass, so the step is re-entrant (restarts).
+ */
 static int reconcile_pool(cp_reconciler *rc, const cp_op *op) {
         json_t *doc = NULL;
         int r = cp_res_get(rc->store, op->resource, &doc, NULL);
@@ -77,44 +183,88 @@ static int reconcile_pool(cp_reconciler *rc, const cp_op *op) {
         json_t *p = props_of(doc);
         const char *name = json_string_value(json_object_get(doc, "name"));
         const char *image = pstr(doc, "nodeImageVersion"), *size = pstr(doc, "vmSize");
+        const char *target = image ? image : "";
         const char *power = json_string_value(json_object_get(json_object_get(p, "powerState"), "code"));
         bool del = strcmp(op->action, "delete") == 0;
+        bool attested = rc->backend->ops->expected_measurement != NULL;
         long goal = del || (power && strcmp(power, "Stopped") == 0) ? 0 : (long) json_integer_value(json_object_get(p, "count"));
         const cp_vm_size *sz = cp_rules_find_size(rc->rules, size);
+        long surge = 1;
+        if (goal > 0 &&
+            cp_max_surge(json_string_value(json_object_get(json_object_get(p, "upgradeSettings"), "maxSurge")), goal,
+                         &surge) < 0) {
+                cp_error_clear(); /* stored before maxSurge was validated: AKS's default */
+                if (cp_max_surge(NULL, goal, &surge) < 0)
+                        surge = 1;
+        }
         cp_machine *ms = NULL;
         size_t n = 0;
+        bool *drop = NULL;
         r = cp_machine_list(rc->store, op->resource, &ms, &n);
         if (r < 0)
                 goto out;
+        if (attested && !del && (r = policy_track(rc, op->resource, size, target, ms, n)) < 0)
+                goto out;
+        drop = calloc(n ? n : 1, sizeof *drop);
+        if (!drop) {
+                r = cp_error_oom();
+                goto out;
+        }
 
-        /* 1. deletions: requested, wrong image (reimage = replace), beyond the goal */
-        long live = 0;
+        /* 1. deletions: requested, beyond the goal; during a roll an old
+         * machine only when a Ready new one has taken its place (failed or
+         * quarantined old machines at once: they are no capacity) */
+        long n_new = 0, new_ready = 0, old_alive = 0;
         int next_idx = 0;
         for (size_t i = 0; i < n; i++) {
                 next_idx = ms[i].index + 1 > next_idx ? ms[i].index + 1 : next_idx;
-                bool drop = ms[i].delete_requested || strcmp(ms[i].image, image ? image : "") != 0;
-                if (!drop && live >= goal)
-                        drop = true;
-                if (!drop) {
-                        live++;
-                        continue;
+                if (ms[i].delete_requested || goal == 0)
+                        drop[i] = true;
+                else if (strcmp(ms[i].image, target) == 0) {
+                        if (n_new >= goal)
+                                drop[i] = true;
+                        else {
+                                n_new++;
+                                new_ready += state_is(&ms[i], "Ready");
+                        }
+                } else if (state_is(&ms[i], "Failed") || state_is(&ms[i], "Quarantined"))
+                        drop[i] = true;
+                else
+                        old_alive++;
+        }
+        long old_drop = new_ready + old_alive - goal;
+        old_drop = old_drop < 0 ? 0 : old_drop > old_alive ? old_alive : old_drop;
+        for (int pass = 0; pass < 2 && old_drop > 0; pass++)
+                for (size_t i = 0; i < n && old_drop > 0; i++) {
+                        if (drop[i] || strcmp(ms[i].image, target) == 0 || state_is(&ms[i], "Ready") != (pass == 1))
+                                continue;
+                        drop[i] = true; /* not-Ready old machines first */
+                        old_drop--;
+                        old_alive--;
                 }
+        for (size_t i = 0; i < n; i++) {
+                if (!drop[i])
+                        continue;
                 if (ms[i].handle[0] && (r = rc->backend->ops->delete_node(rc->backend, ms[i].handle)) < 0)
                         goto out;
                 if ((r = cp_machine_delete(rc->store, op->resource, ms[i].name)) < 0)
                         goto out;
                 ms[i].name[0] = 0;
         }
-        /* 2. creations: the row first, then the backend (idempotent by name) */
+        /* 2. creations on the target image: the row first, then the backend
+         * (idempotent by name); during a roll at most goal + maxSurge in all */
+        long to_create = goal - n_new;
+        if (old_alive > 0 && to_create > goal + surge - (n_new + old_alive))
+                to_create = goal + surge - (n_new + old_alive);
         char now[40];
         cp_now_rfc3339(now);
-        for (; live < goal; live++, next_idx++) {
+        for (long k = 0; k < to_create; k++, next_idx++) {
                 cp_machine m = {0};
                 snprintf(m.pool, sizeof m.pool, "%s", op->resource);
                 machine_name(op->resource, name, next_idx, m.name, sizeof m.name);
                 m.index = next_idx;
                 snprintf(m.state, sizeof m.state, "Pending");
-                snprintf(m.image, sizeof m.image, "%s", image ? image : "");
+                snprintf(m.image, sizeof m.image, "%s", target);
                 snprintf(m.created, sizeof m.created, "%s", now);
                 cp_node_spec spec = {.pool_id = op->resource, .name = m.name, .vm_size = size, .image = image,
                                      .confidential = sz && sz->tee != CP_TEE_NONE};
@@ -130,22 +280,30 @@ static int reconcile_pool(cp_reconciler *rc, const cp_op *op) {
         r = cp_machine_list(rc->store, op->resource, &ms, &n);
         if (r < 0)
                 goto out;
-        size_t ready = 0;
-        for (size_t i = 0; i < n; i++) {
+        size_t ready = 0, old = 0;
+        const cp_machine *bad = NULL;
+        char msg[800] = "";
+        const char *code = NULL;
+        for (size_t i = 0; i < n && !bad; i++) {
                 cp_machine *m = &ms[i];
-                if (strcmp(m->state, "Ready") == 0) {
+                bool is_old = strcmp(m->image, target) != 0;
+                old += is_old;
+                if (state_is(m, "Ready")) {
                         ready++;
                         continue;
                 }
-                /* refused by attestation (cp-nodes.c): the recorded reason */
+                /* refused by attestation (cp-nodes.c): the recorded reason; an
+                 * old machine failing during a roll is dropped by the next pass */
                 cp_node_info ni;
-                if ((strcmp(m->state, "Failed") == 0 || strcmp(m->state, "Quarantined") == 0) &&
+                if ((state_is(m, "Failed") || state_is(m, "Quarantined")) &&
                     cp_nodes_info(rc->store, m->pool, m->name, &ni) >= 0 && ni.reason[0]) {
-                        char msg[800];
-                        snprintf(msg, sizeof msg, "Node %s of agent pool %s failed attestation: %s", m->name, name,
+                        if (is_old && goal > 0)
+                                continue;
+                        snprintf(msg, sizeof msg, "Node %s of agent pool %s failed attestation: %.600s", m->name, name,
                                  ni.reason);
-                        r = fail_op(rc, op, doc, "NodeAttestationFailed", msg);
-                        goto out;
+                        code = "NodeAttestationFailed";
+                        bad = m;
+                        break;
                 }
                 cp_error_clear();
                 cp_node_state st;
@@ -161,17 +319,39 @@ static int reconcile_pool(cp_reconciler *rc, const cp_op *op) {
                 }
                 if (st == CP_NODE_READY)
                         ready++;
-                else if (st == CP_NODE_FAILED || st == CP_NODE_GONE) {
-                        char msg[512];
+                else if ((st == CP_NODE_FAILED || st == CP_NODE_GONE) && !(is_old && goal > 0)) {
                         snprintf(msg, sizeof msg, "Node %s of agent pool %s failed to provision: %s", m->name, name, err);
-                        r = fail_op(rc, op, doc, "NodeProvisioningFailed", msg);
-                        goto out;
+                        code = "NodeProvisioningFailed";
+                        bad = m;
                 }
         }
-        if ((long) n != goal || (long) ready != goal) {
+        if (bad) {
+                /* a failed roll keeps the old machines (no capacity lost); its
+                 * new machines that are not Ready are stopped and erased now,
+                 * their rows (with the reason) go with the next operation */
+                for (size_t i = 0; i < n && old > 0; i++) {
+                        cp_machine *m = &ms[i];
+                        if (strcmp(m->image, target) != 0 || state_is(m, "Ready"))
+                                continue;
+                        if (m->handle[0] && (r = rc->backend->ops->delete_node(rc->backend, m->handle)) < 0)
+                                goto out;
+                        m->handle[0] = 0;
+                        m->delete_requested = true;
+                        if (!state_is(m, "Quarantined"))
+                                snprintf(m->state, sizeof m->state, "Failed");
+                        if ((r = cp_machine_put(rc->store, m)) < 0)
+                                goto out;
+                }
+                r = fail_op(rc, op, doc, code, msg);
+                goto out;
+        }
+        if ((long) n != goal || (long) ready != goal || old > 0) {
                 r = STEP_PENDING;
                 goto out;
         }
+        /* done: only the target image's measurement is accepted from now on */
+        if (attested && (r = policy_settle(rc, op->resource, del ? NULL : target)) < 0)
+                goto out;
         if (del) {
                 if ((r = cp_machine_delete(rc->store, op->resource, NULL)) < 0 ||
                     (r = cp_res_delete(rc->store, op->resource)) < 0)
@@ -182,6 +362,7 @@ static int reconcile_pool(cp_reconciler *rc, const cp_op *op) {
         if (r >= 0)
                 r = STEP_DONE;
 out:
+        free(drop);
         free(ms);
         json_decref(doc);
         return r;
@@ -441,6 +622,16 @@ int cp_reconciler_new(cp_store *s, const cp_rules *rules, cp_backend *backend, c
         rc->store = s;
         rc->rules = rules;
         rc->backend = backend;
+        if (backend->ops->expected_measurement) {
+                /* the pool policy table (cp-nodes.h), also without node endpoints */
+                cp_store_lock(s);
+                int r = cp_nodes_schema(s);
+                cp_store_unlock(s);
+                if (r < 0) {
+                        free(rc);
+                        return r;
+                }
+        }
         pthread_mutex_init(&rc->lock, NULL);
         pthread_cond_init(&rc->cond, NULL);
         *ret = rc;

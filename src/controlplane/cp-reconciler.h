@@ -10,6 +10,7 @@
  * transaction. */
 
 #include "controlplane/cp-backend.h"
+#include "controlplane/cp-diskkeys.h"
 #include "controlplane/cp-rules.h"
 #include "shared/store.h"
 
@@ -28,6 +29,15 @@ CP_WUR int cp_reconciler_run_once(cp_reconciler *r, size_t *ret_active);
  * pass when the backend attests nodes.  *ret_replaced: machines marked. */
 CP_WUR int cp_reconciler_check_health(cp_reconciler *r, size_t *ret_replaced);
 void cp_reconciler_set_heartbeat_deadline(cp_reconciler *r, unsigned ms);
+/* Retire pool master keys in the key broker when a node-image upgrade
+ * completes (the previous images' measurements) and when a pool is deleted
+ * (borrowed; NULL: no broker). */
+void cp_reconciler_set_diskkeys(cp_reconciler *r, cp_diskkeys *diskkeys);
+/* upgradeSettings.maxSurge of a pool of `count` nodes: "N" (1..CP_MAX_SURGE_NODES)
+ * or "N%" (1..100, of count rounded up, at least 1); NULL: AKS's default
+ * "10%".  CP_EINVAL (message for a 400) for anything else, including "0"
+ * (maxUnavailable is not supported). */
+CP_WUR int cp_max_surge(const char *spec, long count, long *ret);
 /* Background thread doing a pass every interval_ms. */
 CP_WUR int cp_reconciler_start(cp_reconciler *r, unsigned interval_ms);
 /* Stops the thread (if started) and frees. */

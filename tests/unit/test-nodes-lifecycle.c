@@ -51,6 +51,9 @@ typedef struct env {
 static env E;
 static cp_api_response R;
 
+/* test hook of the node-image upgrade tests (end of the file) */
+static void roll_prepare(void *ud, const cp_node_spec *spec, const char *node_dir, cp_local_launch *l);
+
 static void teardown_env(void) {
         if (!E.up)
                 return;
@@ -81,7 +84,7 @@ static void setup_env(void) {
         snprintf(p, sizeof p, "%s/local", E.dir);
         snprintf(hosts, sizeof hosts, "%s/hosts", E.dir);
         cp_local_options lo = {.state_dir = p, .hosts_dir = hosts, .agent_path = CP_AGENT_PATH,
-                               .hosts_per_generation = 1, .heartbeat_ms = 200};
+                               .hosts_per_generation = 1, .heartbeat_ms = 200, .prepare = roll_prepare};
         ASSERT_OK(cp_backend_local_new(&lo, &E.backend));
         uint8_t *ark = NULL;
         size_t ark_len;
@@ -357,6 +360,601 @@ TEST(failed_reattestation_quarantined_and_replaced) {
         ASSERT_EQ(machines("quar", after, 8), 1);
         ASSERT_FALSE(listed(after, 1, before[0].name));
         assert_erased(&before[0]);
+}
+
+/* ---- rolling node-image upgrade (docs/nodes.md "Node-image upgrade") ------ */
+
+/* (included here, not at the top: the fixture above is shared work) */
+#include "basic/cleanup.h"
+#include "basic/fileio.h"
+#include "kbsd/kbsd.h"
+#include "shared/httpc.h"
+
+#define ROLL_ADMIN_TOKEN "roll-admin-token-0123456789abcdef"
+#define ROLL_RELEASE_TOKEN "roll-release-token-0123456789abcd"
+
+/* The test hook (cp_local_options.prepare): nodes of roll_hook_pool boot the
+ * files of roll_hook_boot (an older image: an attacker's downgrade), or
+ * nodes of image roll_hook_tamper boot a modified kernel. */
+static const char *roll_hook_pool;
+static char roll_hook_boot[128], roll_hook_tamper[128];
+
+static void copy_part(const char *from_dir, const char *to_dir, const char *part) {
+        char a[600], b[600];
+        snprintf(a, sizeof a, "%s/%s", from_dir, part);
+        snprintf(b, sizeof b, "%s/%s", to_dir, part);
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        ASSERT_OK(cp_read_file(a, 1u << 20, &buf, &len));
+        ASSERT_OK(cp_write_file(b, buf, len, 0644));
+        free(buf);
+}
+
+static void roll_prepare(void *ud, const cp_node_spec *spec, const char *node_dir, cp_local_launch *l) {
+        (void) ud;
+        (void) l;
+        if (!roll_hook_pool || !strstr(spec->pool_id, roll_hook_pool))
+                return;
+        if (roll_hook_boot[0]) {
+                char img[400];
+                snprintf(img, sizeof img, "%s/local/images/%s", E.dir, roll_hook_boot);
+                copy_part(img, node_dir, "kernel");
+                copy_part(img, node_dir, "initrd");
+                copy_part(img, node_dir, "cmdline");
+        }
+        if (roll_hook_tamper[0] && spec->image && strcmp(spec->image, roll_hook_tamper) == 0) {
+                char f[600];
+                snprintf(f, sizeof f, "%s/kernel", node_dir);
+                FILE *k = fopen(f, "ab");
+                ASSERT_TRUE(k != NULL);
+                fputs("backdoor", k);
+                fclose(k);
+        }
+}
+
+/* The environment and the cluster (whether or not earlier tests ran). */
+static void roll_cluster(void) {
+        setup_env();
+        if (call("GET", MC CS, NULL) == 200)
+                return;
+        cluster();
+}
+
+/* "Publishing" a node image: the rules' node-image date (confpoold: the
+ * config's nodeImageDate); the local backend creates its files on first use. */
+static void publish_image(const char *date) {
+        json_t *j = json_pack("{s:s}", "nodeImageDate", date);
+        ASSERT_OK(cp_rules_load_json(E.rules, j));
+        json_decref(j);
+}
+
+static void put_pool_surge(const char *name, int count, const char *surge) {
+        char url[512], body[300];
+        snprintf(url, sizeof url, AP "/%s" CS, name);
+        snprintf(body, sizeof body,
+                 "{\"properties\":{\"count\":%d,\"vmSize\":\"" SIZE "\",\"mode\":\"User\",\"upgradeSettings\":{"
+                 "\"maxSurge\":\"%s\"}}}",
+                 count, surge);
+        unsigned st = call("PUT", url, body);
+        ASSERT_TRUE(st == 200 || st == 201);
+        reconcile();
+}
+
+static void pool_image(const char *pool, char *out, size_t size) {
+        char url[512];
+        snprintf(url, sizeof url, AP "/%s" CS, pool);
+        ASSERT_EQ(call("GET", url, NULL), 200);
+        const char *v = json_string_value(json_object_get(json_object_get(R.body, "properties"), "nodeImageVersion"));
+        ASSERT_TRUE(v != NULL);
+        snprintf(out, size, "%s", v);
+}
+
+static void expected_hex(const char *image, char out[97]) {
+        cp_node_spec spec = {.pool_id = "x", .name = "x", .vm_size = SIZE, .image = image, .confidential = true};
+        uint8_t m[48];
+        ASSERT_OK(E.backend->ops->expected_measurement(E.backend, &spec, m));
+        cp_hex_encode(m, 48, out);
+}
+
+/* POST upgradeNodeImageVersion; the operation's status URL path. */
+static void upgrade_image(const char *pool, char *op_path, size_t size) {
+        char url[512];
+        snprintf(url, sizeof url, AP "/%s/upgradeNodeImageVersion" CS, pool);
+        ASSERT_EQ(call("POST", url, NULL), 202);
+        const char *op = NULL;
+        for (size_t i = 0; i < R.n_headers; i++)
+                if (strcmp(R.header_names[i], "Azure-AsyncOperation") == 0)
+                        op = R.header_values[i];
+        ASSERT_TRUE(op != NULL && strstr(op, "/subscriptions/") != NULL);
+        snprintf(op_path, size, "%s", strstr(op, "/subscriptions/"));
+}
+
+typedef struct rmach {
+        char name[64], state[24], image[128], measurement[97], reason[512];
+        int64_t attested_at;
+} rmach;
+
+static size_t roll_machines(const char *pool, rmach *out, size_t max, json_t **ret_accepted) {
+        char url[512];
+        snprintf(url, sizeof url, AP "/%s/machines" CS, pool);
+        ASSERT_EQ(call("GET", url, NULL), 200);
+        json_t *v = json_object_get(R.body, "value");
+        size_t n = json_array_size(v);
+        ASSERT_TRUE(n <= max);
+        if (ret_accepted)
+                *ret_accepted = NULL;
+        for (size_t i = 0; i < n; i++) {
+                json_t *pr = json_object_get(json_array_get(v, i), "properties");
+                json_t *att = json_object_get(pr, "attestation");
+                rmach *x = &out[i];
+                memset(x, 0, sizeof *x);
+                snprintf(x->name, sizeof x->name, "%s", json_string_value(json_object_get(json_array_get(v, i), "name")));
+                snprintf(x->state, sizeof x->state, "%s",
+                         json_string_value(json_object_get(json_object_get(pr, "status"), "nodeState")));
+                snprintf(x->image, sizeof x->image, "%s", json_string_value(json_object_get(pr, "nodeImageVersion")));
+                const char *lm = json_string_value(json_object_get(att, "launchMeasurement"));
+                const char *rs = json_string_value(json_object_get(att, "reason"));
+                snprintf(x->measurement, sizeof x->measurement, "%s", lm ? lm : "");
+                snprintf(x->reason, sizeof x->reason, "%s", rs ? rs : "");
+                x->attested_at = (int64_t) json_integer_value(json_object_get(att, "lastAttestation"));
+                if (ret_accepted && !*ret_accepted && json_object_get(att, "acceptedLaunchMeasurements"))
+                        *ret_accepted = json_incref(json_object_get(att, "acceptedLaunchMeasurements"));
+        }
+        return n;
+}
+
+/* The accepted set as the machines API shows it: "role:image:measurement;..." */
+static bool accepted_has(const json_t *acc, const char *role, const char *image, const char *hex) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(acc, i, e) {
+                if (strcmp(json_string_value(json_object_get(e, "role")), role) == 0 &&
+                    strcmp(json_string_value(json_object_get(e, "nodeImageVersion")), image) == 0 &&
+                    strcmp(json_string_value(json_object_get(e, "launchMeasurement")), hex) == 0)
+                        return true;
+        }
+        return false;
+}
+
+/* Drive the roll to its end, checking every observed state: never fewer
+ * than `count` Ready machines, never more than count + surge machines,
+ * every Ready machine showing its own image's measurement.  mid(): called
+ * once when old and new machines are both Ready (may be NULL). */
+static void drive_roll(const char *pool, size_t count, size_t surge, const char *old_img, const char *old_hex,
+                       const char *new_img, const char *new_hex, void (*mid)(const char *pool, rmach *ms, size_t n)) {
+        size_t active = 1, max_seen = 0, min_ready = 1000;
+        bool mid_done = mid == NULL;
+        for (int i = 0; i < 800 && active; i++) {
+                ASSERT_OK(cp_reconciler_run_once(E.rec, &active));
+                rmach ms[16];
+                size_t n = roll_machines(pool, ms, 16, NULL), ready = 0, old_ready = 0, new_ready = 0;
+                for (size_t k = 0; k < n; k++) {
+                        if (strcmp(ms[k].state, "Ready") != 0)
+                                continue;
+                        ready++;
+                        bool is_new = strcmp(ms[k].image, new_img) == 0;
+                        ASSERT_TRUE(is_new || strcmp(ms[k].image, old_img) == 0);
+                        ASSERT_STREQ(ms[k].measurement, is_new ? new_hex : old_hex);
+                        new_ready += is_new;
+                        old_ready += !is_new;
+                }
+                max_seen = n > max_seen ? n : max_seen;
+                min_ready = ready < min_ready ? ready : min_ready;
+                ASSERT_TRUE(n <= count + surge);
+                ASSERT_TRUE(ready >= count);
+                if (!mid_done && old_ready > 0 && new_ready > 0) {
+                        mid(pool, ms, n);
+                        mid_done = true;
+                }
+                if (active)
+                        nap(50);
+        }
+        ASSERT_EQ(active, 0);
+        ASSERT_TRUE(mid_done);
+        ASSERT_EQ(max_seen, count + surge); /* it did surge */
+        ASSERT_EQ(min_ready, count);
+}
+
+static void all_on_image(const char *pool, size_t count, const char *img, const char *hex, rmach *ms) {
+        ASSERT_STREQ(pool_state(pool), "Succeeded");
+        json_t *acc = NULL;
+        ASSERT_EQ(roll_machines(pool, ms, 16, &acc), count);
+        for (size_t i = 0; i < count; i++) {
+                ASSERT_STREQ(ms[i].state, "Ready");
+                ASSERT_STREQ(ms[i].image, img);
+                ASSERT_STREQ(ms[i].measurement, hex);
+        }
+        /* only the target's measurement is accepted */
+        ASSERT_EQ(json_array_size(acc), 1);
+        ASSERT_TRUE(accepted_has(acc, "target", img, hex));
+        json_decref(acc);
+}
+
+/* During the roll: both measurements accepted, and an old node's
+ * re-attestation (SIGUSR1) on its heartbeat is accepted. */
+static void reattest_old_node(const char *pool, rmach *ms, size_t n) {
+        char url[512], old_img[128], new_img[128], old_hex[97] = "", new_hex[97];
+        pool_image(pool, new_img, sizeof new_img);
+        expected_hex(new_img, new_hex);
+        const rmach *old = NULL;
+        for (size_t i = 0; i < n && !old; i++)
+                if (strcmp(ms[i].state, "Ready") == 0 && strcmp(ms[i].image, new_img) != 0)
+                        old = &ms[i];
+        ASSERT_TRUE(old != NULL);
+        snprintf(old_img, sizeof old_img, "%s", old->image);
+        expected_hex(old_img, old_hex);
+        json_t *acc = NULL;
+        rmach cur[16];
+        roll_machines(pool, cur, 16, &acc);
+        ASSERT_EQ(json_array_size(acc), 2);
+        ASSERT_TRUE(accepted_has(acc, "target", new_img, new_hex));
+        ASSERT_TRUE(accepted_has(acc, "previous", old_img, old_hex));
+        json_decref(acc);
+        char handle[128];
+        snprintf(handle, sizeof handle, "local:%s", old->name);
+        int64_t before = old->attested_at;
+        nap(1100); /* iat has a resolution of seconds */
+        ASSERT_OK(cp_backend_local_signal(E.backend, handle, SIGUSR1));
+        cp_node_info ni = {0};
+        cp_machine m = {0};
+        for (int i = 0; i < 100; i++) {
+                snprintf(url, sizeof url, AP "/%s", pool);
+                cp_store_lock(E.store);
+                int r = cp_nodes_info(E.store, url, old->name, &ni);
+                if (r >= 0)
+                        r = cp_machine_get(E.store, url, old->name, &m);
+                cp_store_unlock(E.store);
+                ASSERT_OK(r);
+                if (ni.attested_at > before || strcmp(m.state, "Ready") != 0)
+                        break;
+                nap(100);
+        }
+        ASSERT_TRUE(ni.attested_at > before);
+        ASSERT_STREQ(m.state, "Ready");
+        ASSERT_STREQ(ni.reason, "");
+        ASSERT_STREQ(ni.measurement, old_hex);
+}
+
+TEST(max_surge_parsed_and_validated) {
+        long v = 0;
+        ASSERT_OK(cp_max_surge(NULL, 3, &v));
+        ASSERT_EQ(v, 1); /* 10% of 3 rounded up */
+        ASSERT_OK(cp_max_surge(NULL, 25, &v));
+        ASSERT_EQ(v, 3);
+        ASSERT_OK(cp_max_surge("33%", 3, &v));
+        ASSERT_EQ(v, 1);
+        ASSERT_OK(cp_max_surge("50%", 3, &v));
+        ASSERT_EQ(v, 2);
+        ASSERT_OK(cp_max_surge("100%", 7, &v));
+        ASSERT_EQ(v, 7);
+        ASSERT_OK(cp_max_surge("2", 3, &v));
+        ASSERT_EQ(v, 2);
+        ASSERT_OK(cp_max_surge("1%", 1, &v));
+        ASSERT_EQ(v, 1);
+        static const char *const bad[] = {"0", "0%", "", "%", "abc", "-1", "1.5", "101%", "5 ", " 5", "10%%", "1001",
+                                          "99999", "2x"};
+        for (size_t i = 0; i < CP_ELEMENTSOF(bad); i++)
+                ASSERT_ERR(cp_max_surge(bad[i], 3, &v), CP_EINVAL);
+        cp_error_clear();
+
+        roll_cluster();
+        static const char *const bodies[] = {"\"0\"", "\"abc\"", "\"150%\"", "5", "\"-1\""};
+        for (size_t i = 0; i < CP_ELEMENTSOF(bodies); i++) {
+                char body[300];
+                snprintf(body, sizeof body,
+                         "{\"properties\":{\"count\":1,\"vmSize\":\"" SIZE "\",\"upgradeSettings\":{\"maxSurge\":%s}}}",
+                         bodies[i]);
+                ASSERT_EQ(call("PUT", AP "/badsurge" CS, body), 400);
+                json_t *e = json_object_get(R.body, "error");
+                ASSERT_STREQ(json_string_value(json_object_get(e, "code")), "InvalidParameter");
+                ASSERT_STREQ(json_string_value(json_object_get(e, "target")), "properties.upgradeSettings.maxSurge");
+                ASSERT_TRUE(strstr(json_string_value(json_object_get(e, "message")), "maxSurge") != NULL);
+        }
+        ASSERT_EQ(call("GET", AP "/badsurge" CS, NULL), 404);
+}
+
+TEST(rolling_node_image_upgrade) {
+        roll_cluster();
+        publish_image("202511.18.0");
+        put_pool_surge("roll", 3, "1");
+        char old_img[128], new_img[128], old_hex[97], new_hex[97], op[1024];
+        pool_image("roll", old_img, sizeof old_img);
+        expected_hex(old_img, old_hex);
+        rmach before[16], after[16];
+        all_on_image("roll", 3, old_img, old_hex, before);
+
+        publish_image("202512.02.0");
+        upgrade_image("roll", op, sizeof op);
+        ASSERT_STREQ(pool_state("roll"), "UpgradingNodeImageVersion");
+        pool_image("roll", new_img, sizeof new_img);
+        ASSERT_TRUE(strcmp(new_img, old_img) != 0 && strstr(new_img, "202512.02.0"));
+        expected_hex(new_img, new_hex);
+        ASSERT_TRUE(strcmp(new_hex, old_hex) != 0);
+        /* aborted after the first surge node, then the upgrade again: it goes on */
+        size_t active = 0;
+        ASSERT_OK(cp_reconciler_run_once(E.rec, &active));
+        rmach ms[16];
+        ASSERT_EQ(roll_machines("roll", ms, 16, NULL), 4);
+        ASSERT_EQ(call("POST", AP "/roll/abort" CS, NULL), 202);
+        ASSERT_STREQ(pool_state("roll"), "Canceled");
+        ASSERT_EQ(call("GET", op, NULL), 200);
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "status")), "Canceled");
+        upgrade_image("roll", op, sizeof op);
+        drive_roll("roll", 3, 1, old_img, old_hex, new_img, new_hex, reattest_old_node);
+
+        ASSERT_EQ(call("GET", op, NULL), 200);
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "status")), "Succeeded");
+        all_on_image("roll", 3, new_img, new_hex, after);
+        for (size_t i = 0; i < 3; i++) {
+                for (size_t k = 0; k < 3; k++)
+                        ASSERT_TRUE(strcmp(after[k].name, before[i].name) != 0);
+                char dir[300];
+                snprintf(dir, sizeof dir, "%s/local/nodes/%.63s", E.dir, before[i].name);
+                ASSERT_FALSE(exists(dir)); /* stopped, disk key erased */
+        }
+
+        /* after the roll a node booting the old image is refused, naming its measurement */
+        roll_hook_pool = "/agentPools/roll";
+        snprintf(roll_hook_boot, sizeof roll_hook_boot, "%s", old_img);
+        put_pool_surge("roll", 4, "1");
+        roll_hook_pool = NULL;
+        roll_hook_boot[0] = 0;
+        ASSERT_STREQ(pool_state("roll"), "Failed");
+        size_t n = roll_machines("roll", ms, 16, NULL), refused = 0;
+        ASSERT_EQ(n, 4);
+        for (size_t i = 0; i < n; i++) {
+                if (strcmp(ms[i].state, "Ready") == 0)
+                        continue;
+                refused++;
+                ASSERT_STREQ(ms[i].state, "Failed");
+                ASSERT_STREQ(ms[i].measurement, old_hex);
+                if (!strstr(ms[i].reason, old_hex) || !strstr(ms[i].reason, "not accepted by the pool's policy"))
+                        cp_test_fail(__FILE__, __LINE__, "reason '%s'", ms[i].reason);
+        }
+        ASSERT_EQ(refused, 1);
+        ASSERT_EQ(call("DELETE", AP "/roll" CS, NULL), 202);
+        reconcile();
+}
+
+TEST(failed_upgrade_keeps_old_nodes) {
+        roll_cluster();
+        publish_image("202511.18.0");
+        put_pool_surge("rfail", 2, "1");
+        char old_img[128], new_img[128], old_hex[97], new_hex[97], op[1024];
+        pool_image("rfail", old_img, sizeof old_img);
+        expected_hex(old_img, old_hex);
+        rmach before[16], ms[16];
+        all_on_image("rfail", 2, old_img, old_hex, before);
+
+        /* the new image's nodes boot a modified kernel: refused at registration */
+        publish_image("202512.09.0");
+        upgrade_image("rfail", op, sizeof op);
+        pool_image("rfail", new_img, sizeof new_img);
+        expected_hex(new_img, new_hex);
+        roll_hook_pool = "/agentPools/rfail";
+        snprintf(roll_hook_tamper, sizeof roll_hook_tamper, "%s", new_img);
+        reconcile();
+        ASSERT_STREQ(pool_state("rfail"), "Failed");
+        ASSERT_EQ(call("GET", op, NULL), 200);
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "status")), "Failed");
+        json_t *err = json_object_get(R.body, "error");
+        ASSERT_STREQ(json_string_value(json_object_get(err, "code")), "NodeAttestationFailed");
+        const char *msg = json_string_value(json_object_get(err, "message"));
+        if (!msg || !strstr(msg, "not accepted by the pool's policy"))
+                cp_test_fail(__FILE__, __LINE__, "message '%s'", msg ? msg : "(none)");
+        /* the old nodes run on, still admitted; the failed new one is stopped */
+        json_t *acc = NULL;
+        size_t n = roll_machines("rfail", ms, 16, &acc), old_ready = 0;
+        ASSERT_EQ(n, 3);
+        ASSERT_TRUE(accepted_has(acc, "previous", old_img, old_hex));
+        json_decref(acc);
+        for (size_t i = 0; i < n; i++) {
+                char dir[300];
+                snprintf(dir, sizeof dir, "%s/local/nodes/%.63s", E.dir, ms[i].name);
+                if (strcmp(ms[i].image, old_img) == 0) {
+                        ASSERT_STREQ(ms[i].state, "Ready");
+                        ASSERT_STREQ(ms[i].measurement, old_hex);
+                        ASSERT_TRUE(exists(dir));
+                        old_ready++;
+                } else {
+                        ASSERT_STREQ(ms[i].image, new_img);
+                        ASSERT_STREQ(ms[i].state, "Failed");
+                        ASSERT_TRUE(strstr(ms[i].reason, "not accepted") != NULL);
+                        ASSERT_FALSE(exists(dir));
+                }
+        }
+        ASSERT_EQ(old_ready, 2);
+
+        /* fixed image: the upgrade is retried and completes */
+        roll_hook_pool = NULL;
+        roll_hook_tamper[0] = 0;
+        upgrade_image("rfail", op, sizeof op);
+        drive_roll("rfail", 2, 1, old_img, old_hex, new_img, new_hex, NULL);
+        all_on_image("rfail", 2, new_img, new_hex, ms);
+        ASSERT_EQ(call("DELETE", AP "/rfail" CS, NULL), 202);
+        reconcile();
+}
+
+/* A pool from before the policy table (no rows): between the upgrade's POST
+ * and the reconciler's first pass its old node's heartbeats stay admitted. */
+TEST(upgrade_of_pool_without_policy_rows) {
+        roll_cluster();
+        publish_image("202511.18.0");
+        put_pool_surge("rlegacy", 1, "1");
+        char old_img[128], new_img[128], old_hex[97], new_hex[97], op[1024];
+        pool_image("rlegacy", old_img, sizeof old_img);
+        expected_hex(old_img, old_hex);
+        rmach ms[16];
+        all_on_image("rlegacy", 1, old_img, old_hex, ms);
+        cp_store_lock(E.store);
+        int r = cp_nodes_policy_remove(E.store, AP "/rlegacy", NULL);
+        cp_store_unlock(E.store);
+        ASSERT_OK(r);
+        publish_image("202512.23.0");
+        upgrade_image("rlegacy", op, sizeof op);
+        pool_image("rlegacy", new_img, sizeof new_img);
+        expected_hex(new_img, new_hex);
+        char handle[128];
+        snprintf(handle, sizeof handle, "local:%s", ms[0].name);
+        ASSERT_OK(cp_backend_local_signal(E.backend, handle, SIGUSR1));
+        nap(1500); /* heartbeats every 200 ms, one re-attestation */
+        rmach cur[16];
+        ASSERT_EQ(roll_machines("rlegacy", cur, 16, NULL), 1);
+        ASSERT_STREQ(cur[0].state, "Ready");
+        ASSERT_STREQ(cur[0].reason, "");
+        drive_roll("rlegacy", 1, 1, old_img, old_hex, new_img, new_hex, NULL);
+        all_on_image("rlegacy", 1, new_img, new_hex, ms);
+        ASSERT_EQ(call("DELETE", AP "/rlegacy" CS, NULL), 202);
+        reconcile();
+}
+
+/* confpoold restarted mid-operation (stopped, started on the same state):
+ * every object anew but the attestation service and the rules (what is
+ * published), the nodes rebooted by cp_backend_local_recover; the new
+ * daemon runs with the key broker (--kbs-url): OS disks are encrypted
+ * under per-measurement pool master keys from now on. */
+static cp_kbsd *roll_kbsd;
+static cp_diskkeys *roll_dk;
+static char roll_kbs_url[64];
+
+static void roll_cleanup(void) {
+        teardown_env(); /* the backend borrows the disk keys */
+        roll_dk = cp_diskkeys_free(roll_dk);
+        cp_kbsd_free(roll_kbsd);
+        roll_kbsd = NULL;
+}
+
+static unsigned restart_with_broker(void) {
+        cp_api_response_clear(&R);
+        cp_httpd_stop(E.httpd);
+        E.rec = cp_reconciler_free(E.rec);
+        cp_api_free(E.api);
+        cp_nodes_free(E.nodes);
+        cp_backend_free(E.backend); /* stops the nodes (SIGTERM of confpoold) */
+        cp_store_close(E.store);
+        const char *issuer = cp_attestd_issuer(E.attestd);
+        char p[256], hosts[256];
+        if (!roll_kbsd) {
+                char *jwks = NULL;
+                ASSERT_OK(cp_attestd_jwks_json(E.attestd, &jwks));
+                uint8_t mk[CP_KBSD_MASTER_KEY_LEN];
+                memset(mk, 0x3c, sizeof mk);
+                snprintf(p, sizeof p, "%s/kbsd.db", E.dir);
+                cp_kbsd_config kc = {.db_path = p, .master_key = mk, .quiet = true, .n_authorities = 1, .n_tokens = 2,
+                                     .authorities = {{.issuer = issuer, .jwks_json = jwks}},
+                                     .tokens = {{.name = "platform", .token = ROLL_ADMIN_TOKEN,
+                                                 .scope = CP_KBSD_SCOPE_ADMIN},
+                                                {.name = "nodes", .token = ROLL_RELEASE_TOKEN,
+                                                 .scope = CP_KBSD_SCOPE_RELEASE}}};
+                ASSERT_OK(cp_kbsd_new(&kc, &roll_kbsd));
+                free(jwks);
+                ASSERT_OK(cp_kbsd_start(roll_kbsd));
+                snprintf(roll_kbs_url, sizeof roll_kbs_url, "http://127.0.0.1:%u", cp_kbsd_port(roll_kbsd));
+                cp_diskkeys_options dko = {.kbs_url = roll_kbs_url, .admin_token = ROLL_ADMIN_TOKEN,
+                                           .release_token = ROLL_RELEASE_TOKEN, .authority = issuer};
+                ASSERT_OK(cp_diskkeys_new(&dko, &roll_dk));
+                atexit(roll_cleanup);
+        }
+        snprintf(p, sizeof p, "%s/local", E.dir);
+        snprintf(hosts, sizeof hosts, "%s/hosts", E.dir);
+        cp_local_options lo = {.state_dir = p, .hosts_dir = hosts, .agent_path = CP_AGENT_PATH,
+                               .hosts_per_generation = 1, .heartbeat_ms = 200, .prepare = roll_prepare,
+                               .diskkeys = roll_dk};
+        ASSERT_OK(cp_backend_local_new(&lo, &E.backend));
+        ASSERT_OK(cp_backend_local_set_attestd_url(E.backend, issuer));
+        snprintf(p, sizeof p, "%s/confpoold.db", E.dir);
+        ASSERT_OK(cp_cpstore_open(p, &E.store));
+        cp_nodes_options no = {.store = E.store, .backend = E.backend, .attestd_url = issuer,
+                               .min_tcb = {.bl = 1, .snp = 10, .ucode = 100}};
+        ASSERT_OK(cp_nodes_new(&no, &E.nodes));
+        cp_api_options o = {.store = E.store, .rules = E.rules, .state_dir = E.dir, .base_url = "http://127.0.0.1",
+                            .pre_auth = cp_nodes_pre_auth, .pre_auth_userdata = E.nodes};
+        ASSERT_OK(cp_api_new(&o, &E.api));
+        cp_httpd_options ho = {.bind_addr = "127.0.0.1", .threads = 4, .max_body = 1 << 20};
+        ASSERT_OK(cp_httpd_start(&ho, cp_api_http_handler, E.api, &E.httpd));
+        char base[64];
+        snprintf(base, sizeof base, "http://127.0.0.1:%u", cp_httpd_port(E.httpd));
+        ASSERT_OK(cp_backend_local_set_controlplane_url(E.backend, base));
+        unsigned restarted = 0;
+        ASSERT_OK(cp_backend_local_recover(E.backend, &restarted));
+        ASSERT_OK(cp_reconciler_new(E.store, E.rules, E.backend, &E.rec));
+        cp_reconciler_set_heartbeat_deadline(E.rec, HEARTBEAT_DEADLINE_MS);
+        cp_reconciler_set_diskkeys(E.rec, roll_dk);
+        return restarted;
+}
+
+/* GET of a key in the broker (admin scope): the HTTP status. */
+static long broker_key_status(const char *collection, const char *pool_id, const char *hex) {
+        uint8_t m[48];
+        size_t got = 0;
+        char name[80], url[256];
+        ASSERT_OK(cp_hex_decode(hex, 96, m, sizeof m, &got));
+        ASSERT_OK(cp_diskkeys_master_name(pool_id, m, name, sizeof name));
+        snprintf(url, sizeof url, "%s/%s/%s", roll_kbs_url, collection, name);
+        cp_httpc_options ho = {.timeout_ms = 5000, .bearer = ROLL_ADMIN_TOKEN};
+        cp_httpc_response resp = {0};
+        ASSERT_OK(cp_httpc_request(&ho, "GET", url, NULL, NULL, 0, &resp));
+        long st = resp.status;
+        cp_httpc_response_clear(&resp);
+        return st;
+}
+
+TEST(restart_mid_roll_completes_and_retires_old_disk_keys) {
+        roll_cluster();
+        /* the restart reboots every node: only this pool's (and the system pool's) */
+        static const char *const others[] = {"scale", "killed", "silent", "quar"};
+        for (size_t i = 0; i < CP_ELEMENTSOF(others); i++) {
+                char url[256];
+                snprintf(url, sizeof url, AP "/%s" CS, others[i]);
+                unsigned st = call("DELETE", url, NULL);
+                ASSERT_TRUE(st == 202 || st == 204);
+        }
+        reconcile();
+        publish_image("202511.18.0");
+        put_pool_surge("rrest", 2, "1");
+        char old_img[128], new_img[128], old_hex[97], new_hex[97], op[1024];
+        pool_image("rrest", old_img, sizeof old_img);
+        expected_hex(old_img, old_hex);
+        rmach ms[16];
+        all_on_image("rrest", 2, old_img, old_hex, ms);
+        publish_image("202512.16.0");
+        upgrade_image("rrest", op, sizeof op);
+        pool_image("rrest", new_img, sizeof new_img);
+        expected_hex(new_img, new_hex);
+        size_t active = 0;
+        ASSERT_OK(cp_reconciler_run_once(E.rec, &active)); /* the first surge node */
+        ASSERT_EQ(active, 1);
+        ASSERT_EQ(roll_machines("rrest", ms, 16, NULL), 3);
+
+        ASSERT_EQ(restart_with_broker(), 3 + 1);
+        /* the rebooted old nodes' disks are under the old measurement's master */
+        long ks = 0;
+        for (int i = 0; i < 100 && (ks = broker_key_status("keys", AP "/rrest", old_hex)) != 200; i++)
+                nap(100);
+        ASSERT_EQ(ks, 200);
+        drive_roll("rrest", 2, 1, old_img, old_hex, new_img, new_hex, NULL);
+        ASSERT_EQ(call("GET", op, NULL), 200);
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "status")), "Succeeded");
+        all_on_image("rrest", 2, new_img, new_hex, ms);
+        for (size_t i = 0; i < 2; i++) {
+                char f[400];
+                uint8_t *buf = NULL;
+                size_t len = 0;
+                snprintf(f, sizeof f, "%s/local/nodes/%.63s/node.json", E.dir, ms[i].name);
+                ASSERT_OK(cp_read_file(f, 1u << 20, &buf, &len));
+                json_t *j = json_loadb((const char *) buf, len, 0, NULL);
+                free(buf);
+                ASSERT_STREQ(json_string_value(json_object_get(json_object_get(j, "diskKey"), "provider")), "kbs");
+                json_decref(j);
+        }
+        /* the new measurement's master stays; the old one is deleted and purged */
+        ASSERT_EQ(broker_key_status("keys", AP "/rrest", new_hex), 200);
+        ASSERT_EQ(broker_key_status("keys", AP "/rrest", old_hex), 404);
+        ASSERT_EQ(broker_key_status("deletedkeys", AP "/rrest", old_hex), 404);
+        ASSERT_EQ(call("DELETE", AP "/rrest" CS, NULL), 202);
+        reconcile();
+        /* a deleted pool's masters are retired too */
+        ASSERT_EQ(broker_key_status("keys", AP "/rrest", new_hex), 404);
 }
 
 TEST(pool_delete_stops_and_erases) {
