@@ -39,5 +39,6 @@
 #define CP_MAX_TCG_EVENTS        16384u                 /* TCG_PCR_EVENT2 entries in one log */
 #define CP_MAX_TCG_EVENT_TEXT    1024u                  /* characters of event text put into claims */
 #define CP_MAX_SURGE_NODES       1000u                  /* upgradeSettings.maxSurge as an absolute count */
+#define CP_MAX_POLICY_MEASUREMENTS 16u                 /* launchMeasurements of a pool's attestation policy override */
 
 #endif

@@ -63,6 +63,8 @@ void cp_api_az_normalize(json_t *body);
 int cp_api_route_subscription(api_ctx *c);
 int cp_api_route_clusters(api_ctx *c);
 int cp_api_route_pools(api_ctx *c);
+/* confpool extension: <pool>/attestationPolicy/default (cp-api-attest.c) */
+int cp_api_route_attest_policy(api_ctx *c);
 
 /* Helpers shared by clusters and pools. */
 int api_pool_body(api_ctx *c, json_t *pool, json_t **ret);

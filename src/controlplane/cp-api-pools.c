@@ -292,6 +292,9 @@ int api_start_pool_delete(api_ctx *c, const char *pool_id, json_t *pool, cp_op *
         cp_error_clear();
         json_object_set_new(json_object_get(pool, "properties"), "provisioningState", json_string("Deleting"));
         int r = cp_res_update(c->api->store, pool_id, pool, NULL);
+        /* the operator's attestation policy override goes with the pool */
+        if (r >= 0)
+                r = cp_attest_policy_remove(c->api->store, pool_id);
         if (r < 0)
                 return r;
         const char *sub_start = pool_id + strlen("/subscriptions/");

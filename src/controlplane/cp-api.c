@@ -16,6 +16,7 @@
 #include "basic/limits.h"
 #include "basic/secure.h"
 #include "controlplane/cp-api-internal.h"
+#include "controlplane/cp-nodes.h"
 
 /* ---- responses ---- */
 
@@ -360,8 +361,12 @@ int cp_api_new(const cp_api_options *o, cp_api **ret) {
         a->pre_auth_userdata = o->pre_auth_userdata;
         a->aad = o->aad;
         snprintf(a->base_url, sizeof a->base_url, "%s", o->base_url ? o->base_url : "http://127.0.0.1");
-        int r = 0;
-        if (o->state_dir) {
+        /* the node tables the API reads and writes (machines' attestation,
+         * the pools' attestation policy overrides), whatever the backend */
+        cp_store_lock(a->store);
+        int r = cp_nodes_schema(a->store);
+        cp_store_unlock(a->store);
+        if (r >= 0 && o->state_dir) {
                 bool created;
                 r = cp_auth_init(a->store, o->state_dir, &created);
         }
@@ -588,6 +593,8 @@ void cp_api_handle(cp_api *api, const cp_api_request *req, cp_api_response *resp
                         r = cp_api_route_clusters(&c);
                 if (r == 0)
                         r = cp_api_route_pools(&c);
+                if (r == 0)
+                        r = cp_api_route_attest_policy(&c);
                 if (r < 0 || r == API_ROLLBACK)
                         cp_store_rollback(api->store);
                 else {

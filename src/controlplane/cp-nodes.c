@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,9 +46,13 @@ int cp_nodes_schema(cp_store *s) {
                                 "PRIMARY KEY (pool_lc, name))");
         if (r < 0)
                 return r;
-        return cp_store_exec(s, "CREATE TABLE IF NOT EXISTS pool_policy (pool_lc TEXT NOT NULL, image TEXT NOT NULL, "
-                                "measurement TEXT NOT NULL, previous INTEGER NOT NULL DEFAULT 0, "
-                                "PRIMARY KEY (pool_lc, image))");
+        r = cp_store_exec(s, "CREATE TABLE IF NOT EXISTS pool_policy (pool_lc TEXT NOT NULL, image TEXT NOT NULL, "
+                             "measurement TEXT NOT NULL, previous INTEGER NOT NULL DEFAULT 0, "
+                             "PRIMARY KEY (pool_lc, image))");
+        if (r < 0)
+                return r;
+        return cp_store_exec(s, "CREATE TABLE IF NOT EXISTS pool_attestation_policy (pool_lc TEXT PRIMARY KEY, "
+                                "doc TEXT NOT NULL, etag TEXT NOT NULL)");
 }
 
 /* ---- the pool's accepted launch measurements (node-image upgrade) -------- */
@@ -215,17 +220,226 @@ static void respond(cp_api_response *resp, unsigned status, const char *code, co
                           : json_pack("{s:s}", "state", msg);
 }
 
+/* ---- operator override of the pool's policy ------------------------------ */
+
+static int hex_exact(const json_t *v, size_t nbytes, uint8_t *out) {
+        const char *h = json_string_value(v);
+        size_t got = 0;
+        if (!h || strlen(h) != 2 * nbytes || cp_hex_decode(h, 2 * nbytes, out, nbytes, &got) < 0 || got != nbytes) {
+                cp_error_clear();
+                return -1;
+        }
+        return 0;
+}
+
+#define BAD(target, ...) cp_rule_fail(err, 400, "InvalidParameter", target, __VA_ARGS__)
+
+int cp_attest_policy_parse(const json_t *props, cp_attest_policy *ret, cp_rule_error *err) {
+        cp_attest_policy p = {0};
+        if (!json_is_object(props))
+                return BAD("properties", "properties must be an object.");
+        const char *k;
+        const json_t *v;
+        json_object_foreach((json_t *) props, k, v) {
+                if (strcmp(k, "launchMeasurements") == 0) {
+                        size_t n = json_array_size(v);
+                        if (!json_is_array(v))
+                                return BAD("properties.launchMeasurements",
+                                           "launchMeasurements must be an array of 96-hex-digit launch measurements.");
+                        if (n == 0)
+                                return BAD("properties.launchMeasurements",
+                                           "launchMeasurements is empty: omit it to accept the node image's expected "
+                                           "measurement(s).");
+                        if (n > CP_MAX_POLICY_MEASUREMENTS)
+                                return BAD("properties.launchMeasurements",
+                                           "launchMeasurements has %zu entries; at most %u are allowed.", n,
+                                           CP_MAX_POLICY_MEASUREMENTS);
+                        for (size_t i = 0; i < n; i++) {
+                                if (hex_exact(json_array_get(v, i), 48, p.measurements[i]) < 0)
+                                        return BAD("properties.launchMeasurements",
+                                                   "launchMeasurements[%zu] is not a launch measurement: 96 hex "
+                                                   "digits (SHA-384) are required.",
+                                                   i);
+                                for (size_t j = 0; j < i; j++)
+                                        if (memcmp(p.measurements[i], p.measurements[j], 48) == 0)
+                                                return BAD("properties.launchMeasurements",
+                                                           "launchMeasurements[%zu] repeats launchMeasurements[%zu].", i,
+                                                           j);
+                        }
+                        p.n_measurements = n;
+                } else if (strcmp(k, "allowDebug") == 0) {
+                        if (!json_is_boolean(v))
+                                return BAD("properties.allowDebug", "allowDebug must be true or false.");
+                        p.allow_debug = json_is_true(v);
+                } else if (strcmp(k, "requireEventLogReplay") == 0) {
+                        if (!json_is_boolean(v))
+                                return BAD("properties.requireEventLogReplay",
+                                           "requireEventLogReplay must be true or false.");
+                        p.require_eventlog_replay = json_is_true(v);
+                } else if (strcmp(k, "hostData") == 0) {
+                        if (hex_exact(v, 32, p.host_data) < 0)
+                                return BAD("properties.hostData", "hostData must be 64 hex digits (the 32 bytes of "
+                                                                  "HOST_DATA).");
+                        p.has_host_data = true;
+                } else if (strcmp(k, "minimumTcb") == 0) {
+                        static const char *const names[] = {"bootloader", "tee", "snp", "microcode"};
+                        uint8_t *dst[] = {&p.min_tcb.bl, &p.min_tcb.tee, &p.min_tcb.snp, &p.min_tcb.ucode};
+                        if (!json_is_object(v) || json_object_size(v) == 0)
+                                return BAD("properties.minimumTcb",
+                                           "minimumTcb must be an object with one or more of bootloader, tee, snp, "
+                                           "microcode.");
+                        const char *tk;
+                        const json_t *tv;
+                        json_object_foreach((json_t *) v, tk, tv) {
+                                size_t i = 0;
+                                while (i < CP_ELEMENTSOF(names) && strcmp(tk, names[i]) != 0)
+                                        i++;
+                                if (i == CP_ELEMENTSOF(names))
+                                        return BAD("properties.minimumTcb",
+                                                   "minimumTcb has an unknown member '%.64s' (bootloader, tee, snp, "
+                                                   "microcode).",
+                                                   tk);
+                                if (!json_is_integer(tv) || json_integer_value(tv) < 0 || json_integer_value(tv) > 255)
+                                        return BAD("properties.minimumTcb",
+                                                   "minimumTcb.%s must be an integer from 0 to 255.", tk);
+                                *dst[i] = (uint8_t) json_integer_value(tv);
+                        }
+                        p.has_min_tcb = true;
+                } else if (strcmp(k, "isDefault") == 0 || strcmp(k, "eTag") == 0) {
+                        /* read-only members of a GET: ignored */
+                } else
+                        return BAD("properties", "Unknown member '%.64s' of the attestation policy (launchMeasurements, "
+                                                 "allowDebug, minimumTcb, hostData, requireEventLogReplay).",
+                                   k);
+        }
+        *ret = p;
+        return 0;
+}
+
+#undef BAD
+
+json_t *cp_attest_policy_to_json(const cp_attest_policy *p) {
+        json_t *o = json_pack("{s:b,s:b}", "allowDebug", p->allow_debug, "requireEventLogReplay",
+                              p->require_eventlog_replay);
+        if (!o)
+                return NULL;
+        if (p->n_measurements > 0) {
+                json_t *a = json_array();
+                for (size_t i = 0; a && i < p->n_measurements && i < CP_MAX_POLICY_MEASUREMENTS; i++) {
+                        char hex[97];
+                        cp_hex_encode(p->measurements[i], 48, hex);
+                        json_array_append_new(a, json_string(hex));
+                }
+                if (!a || json_object_set_new(o, "launchMeasurements", a) < 0)
+                        return json_decref(o), NULL;
+        }
+        if (p->has_min_tcb &&
+            json_object_set_new(o, "minimumTcb",
+                                json_pack("{s:i,s:i,s:i,s:i}", "bootloader", p->min_tcb.bl, "tee", p->min_tcb.tee,
+                                          "snp", p->min_tcb.snp, "microcode", p->min_tcb.ucode)) < 0)
+                return json_decref(o), NULL;
+        if (p->has_host_data) {
+                char hex[65];
+                cp_hex_encode(p->host_data, 32, hex);
+                if (json_object_set_new(o, "hostData", json_string(hex)) < 0)
+                        return json_decref(o), NULL;
+        }
+        return o;
+}
+
+int cp_attest_policy_get(cp_store *s, const char *pool, cp_attest_policy *ret, json_t **ret_doc, char ret_etag[40]) {
+        char key[1024];
+        cp_id_lower(pool, key, sizeof key);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = cp_store_prepare(s, "SELECT doc, etag FROM pool_attestation_policy WHERE pool_lc = ?", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+        r = cp_store_step(s, st);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return CP_ERROR(CP_ENOTFOUND, "no attestation policy override");
+        const char *text = (const char *) sqlite3_column_text(st, 0);
+        const char *etag = (const char *) sqlite3_column_text(st, 1);
+        json_t *doc = text ? json_loads(text, JSON_REJECT_DUPLICATES, NULL) : NULL;
+        cp_attest_policy p;
+        cp_rule_error err;
+        if (!doc || !etag || strlen(etag) >= 40 || cp_attest_policy_parse(json_object_get(doc, "properties"), &p, &err) < 0) {
+                json_decref(doc);
+                cp_error_clear();
+                return CP_ERROR(CP_EFORMAT, "the stored attestation policy of %s is malformed", pool);
+        }
+        *ret = p;
+        if (ret_etag)
+                snprintf(ret_etag, 40, "%s", etag);
+        if (ret_doc)
+                *ret_doc = doc;
+        else
+                json_decref(doc);
+        return 0;
+}
+
+int cp_attest_policy_put(cp_store *s, const char *pool, const json_t *doc, const char *etag) {
+        cp_attest_policy p;
+        cp_rule_error err;
+        if (!pool || !etag || strlen(etag) >= 40)
+                return CP_ERROR(CP_EINVAL, "attestation policy: pool and an eTag (< 40 characters) are required");
+        int r = cp_attest_policy_parse(json_object_get(doc, "properties"), &p, &err);
+        if (r < 0)
+                return CP_ERROR(CP_EINVAL, "attestation policy: %s", err.message);
+        _cleanup_free_ char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+        if (!text)
+                return cp_error_oom();
+        char key[1024];
+        cp_id_lower(pool, key, sizeof key);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        r = cp_store_prepare(s,
+                             "INSERT INTO pool_attestation_policy(pool_lc, doc, etag) VALUES (?,?,?) "
+                             "ON CONFLICT(pool_lc) DO UPDATE SET doc=excluded.doc, etag=excluded.etag",
+                             &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, etag, -1, SQLITE_TRANSIENT);
+        r = cp_store_step(s, st);
+        return r < 0 ? r : 0;
+}
+
+int cp_attest_policy_remove(cp_store *s, const char *pool) {
+        char key[1024];
+        cp_id_lower(pool, key, sizeof key);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = cp_store_prepare(s, "DELETE FROM pool_attestation_policy WHERE pool_lc = ?", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+        r = cp_store_step(s, st);
+        return r < 0 ? r : 0;
+}
+
+/* ---- the check ------------------------------------------------------------ */
+
+/* Append to why (bounded; truncation is harmless). */
+static void why_add(char *why, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void why_add(char *why, size_t size, const char *fmt, ...) {
+        size_t l = strnlen(why, size);
+        if (l + 1 >= size)
+                return;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why + l, size - l, fmt, ap);
+        va_end(ap);
+}
+
 static int64_t claim_int(const json_t *c, const char *k) {
         const json_t *v = json_object_get(c, k);
         return json_is_integer(v) ? (int64_t) json_integer_value(v) : -1;
 }
 
-/* The pool's attestation policy against the token's claims: the launch
- * measurement one of the pool's accepted set (each compared in constant
- * time, all of them), not debuggable, the minimum TCB.  true: pass; false:
- * *why says what failed. */
-static bool policy_ok(cp_nodes *n, const json_t *claims, const cp_pool_measurement *acc, size_t n_acc, char *why,
-                      size_t size) {
+bool cp_nodes_policy_check(const json_t *claims, const cp_pool_measurement *acc, size_t n_acc, const cp_snp_tcb *floor,
+                           const cp_attest_policy *ov, char *why, size_t size) {
         const char *ev = json_string_value(json_object_get(claims, "x-confpool-evidence-type"));
         if (!ev || strcmp(ev, "native") != 0) {
                 snprintf(why, size, "the token is not from confpool's native node attestation");
@@ -240,41 +454,95 @@ static bool policy_ok(cp_nodes *n, const json_t *claims, const cp_pool_measureme
                 return false;
         }
         bool match = false;
-        for (size_t i = 0; i < n_acc; i++)
-                match |= cp_ct_eq(got, acc[i].measurement, 48);
-        if (!match) {
-                /* name the measurement and what is accepted (16 hex digits each) */
-                int off = snprintf(why, size, "launch measurement %.96s is not accepted by the pool's policy (", lm);
-                for (size_t i = 0; i < n_acc && off > 0 && (size_t) off < size; i++) {
-                        char hex[97];
-                        cp_hex_encode(acc[i].measurement, 48, hex);
-                        off += snprintf(why + off, size - (size_t) off, "%s%.16s... of %s%s", i ? ", " : "", hex,
-                                        acc[i].image, acc[i].previous ? " (previous)" : "");
+        if (ov && ov->n_measurements > 0) {
+                size_t n = ov->n_measurements < CP_MAX_POLICY_MEASUREMENTS ? ov->n_measurements
+                                                                           : CP_MAX_POLICY_MEASUREMENTS;
+                for (size_t i = 0; i < n; i++)
+                        match |= cp_ct_eq(got, ov->measurements[i], 48);
+                if (!match) {
+                        /* name the measurement and what is accepted (16 hex digits each) */
+                        snprintf(why, size, "launch measurement %.96s is not in the launchMeasurements of the pool's "
+                                 "attestation policy (", lm);
+                        for (size_t i = 0; i < n; i++) {
+                                char hex[97];
+                                cp_hex_encode(ov->measurements[i], 48, hex);
+                                why_add(why, size, "%s%.16s...", i ? ", " : "", hex);
+                        }
+                        why_add(why, size, ")");
+                        return false;
                 }
-                if (off > 0 && (size_t) off < size)
-                        snprintf(why + off, size - (size_t) off, "%s)", n_acc ? "" : "nothing accepted");
-                return false;
-        }
-        const json_t *dbg = json_object_get(claims, "x-ms-sevsnpvm-is-debuggable");
-        if (!json_is_false(dbg)) {
-                snprintf(why, size, "the guest policy allows debugging");
-                return false;
-        }
-        pthread_mutex_lock(&n->lock);
-        cp_snp_tcb min = n->min_tcb;
-        pthread_mutex_unlock(&n->lock);
-        static const char *const names[] = {"x-ms-sevsnpvm-bootloader-svn", "x-ms-sevsnpvm-tee-svn",
-                                            "x-ms-sevsnpvm-snpfw-svn", "x-ms-sevsnpvm-microcode-svn"};
-        const unsigned mins[] = {min.bl, min.tee, min.snp, min.ucode};
-        for (size_t i = 0; i < 4; i++) {
-                int64_t v = claim_int(claims, names[i]);
-                if (v < (int64_t) mins[i]) {
-                        snprintf(why, size, "reported TCB below the policy: %s %lld < %u", names[i], (long long) v,
-                                 mins[i]);
+        } else {
+                for (size_t i = 0; i < n_acc; i++)
+                        match |= cp_ct_eq(got, acc[i].measurement, 48);
+                if (!match) {
+                        snprintf(why, size, "launch measurement %.96s is not accepted by the pool's policy (", lm);
+                        for (size_t i = 0; i < n_acc; i++) {
+                                char hex[97];
+                                cp_hex_encode(acc[i].measurement, 48, hex);
+                                why_add(why, size, "%s%.16s... of %s%s", i ? ", " : "", hex, acc[i].image,
+                                        acc[i].previous ? " (previous)" : "");
+                        }
+                        why_add(why, size, "%s)", n_acc ? "" : "nothing accepted");
                         return false;
                 }
         }
+        const json_t *dbg = json_object_get(claims, "x-ms-sevsnpvm-is-debuggable");
+        if (ov && ov->allow_debug) {
+                if (!json_is_boolean(dbg)) {
+                        snprintf(why, size, "the token does not say whether the guest is debuggable");
+                        return false;
+                }
+        } else if (!json_is_false(dbg)) {
+                snprintf(why, size, "the guest policy allows debugging");
+                return false;
+        }
+        static const char *const names[] = {"x-ms-sevsnpvm-bootloader-svn", "x-ms-sevsnpvm-tee-svn",
+                                            "x-ms-sevsnpvm-snpfw-svn", "x-ms-sevsnpvm-microcode-svn"};
+        cp_snp_tcb none = {0};
+        const cp_snp_tcb *fl = floor ? floor : &none, *pm = ov && ov->has_min_tcb ? &ov->min_tcb : &none;
+        const unsigned fmin[] = {fl->bl, fl->tee, fl->snp, fl->ucode};
+        const unsigned pmin[] = {pm->bl, pm->tee, pm->snp, pm->ucode};
+        for (size_t i = 0; i < 4; i++) {
+                unsigned min = fmin[i] > pmin[i] ? fmin[i] : pmin[i];
+                int64_t v = claim_int(claims, names[i]);
+                if (v < (int64_t) min) {
+                        snprintf(why, size, "reported TCB below the policy: %s %lld < %u (%s)", names[i], (long long) v,
+                                 min, pmin[i] > fmin[i] ? "the pool's minimumTcb" : "--min-tcb");
+                        return false;
+                }
+        }
+        if (ov && ov->has_host_data) {
+                uint8_t hd[32];
+                const json_t *h = json_object_get(claims, "x-ms-sevsnpvm-hostdata");
+                if (hex_exact(h, 32, hd) < 0) {
+                        snprintf(why, size, "the token carries no HOST_DATA (x-ms-sevsnpvm-hostdata) but the policy "
+                                            "requires hostData");
+                        return false;
+                }
+                if (!cp_ct_eq(hd, ov->host_data, 32)) {
+                        char want[65];
+                        cp_hex_encode(ov->host_data, 32, want);
+                        snprintf(why, size, "HOST_DATA %.64s is not the policy's hostData %.64s",
+                                 json_string_value(h), want);
+                        return false;
+                }
+        }
+        if (ov && ov->require_eventlog_replay &&
+            !json_is_true(json_object_get(claims, "x-confpool-eventlog-replayed"))) {
+                snprintf(why, size, "the policy requires event-log replay but the token's x-confpool-eventlog-replayed "
+                                    "is not true");
+                return false;
+        }
         return true;
+}
+
+/* The pool's policy (the default or the override) against the token. */
+static bool policy_ok(cp_nodes *n, const json_t *claims, const cp_pool_measurement *acc, size_t n_acc,
+                      const cp_attest_policy *ov, char *why, size_t size) {
+        pthread_mutex_lock(&n->lock);
+        cp_snp_tcb min = n->min_tcb;
+        pthread_mutex_unlock(&n->lock);
+        return cp_nodes_policy_check(claims, acc, n_acc, &min, ov, why, size);
 }
 
 static int info_put(cp_store *s, const char *pool, const char *name, const char *reason, const char *host,
@@ -414,7 +682,17 @@ static int admit(cp_nodes *n, const char *pool_id, const char *mname, bool heart
         if (n->backend->ops->node_host && m.handle[0] &&
             n->backend->ops->node_host(n->backend, m.handle, host, sizeof host) < 0)
                 cp_error_clear();
-        bool ok = policy_ok(n, claims, acc, n_acc, why, sizeof why);
+        cp_attest_policy ov;
+        bool has_ov = false;
+        r = cp_attest_policy_get(n->store, pool_id, &ov, NULL, NULL);
+        if (r == CP_ENOTFOUND)
+                cp_error_clear();
+        else if (r < 0) {
+                free(acc);
+                return r;
+        } else
+                has_ov = true;
+        bool ok = policy_ok(n, claims, acc, n_acc, has_ov ? &ov : NULL, why, sizeof why);
         free(acc);
         if (ok)
                 snprintf(m.state, sizeof m.state, "Ready");

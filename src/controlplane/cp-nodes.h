@@ -17,9 +17,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "basic/limits.h"
 #include "confpool/snp_report.h"
 #include "controlplane/cp-api.h"
 #include "controlplane/cp-backend.h"
+#include "controlplane/cp-rules.h"
 #include "shared/store.h"
 
 typedef struct cp_nodes_options {
@@ -73,5 +75,55 @@ CP_WUR int cp_nodes_policy_put(cp_store *s, const char *pool, const char *image,
 CP_WUR int cp_nodes_policy_list(cp_store *s, const char *pool, cp_pool_measurement **ret, size_t *ret_n);
 /* Drop one image's row (image NULL: all of the pool's). */
 CP_WUR int cp_nodes_policy_remove(cp_store *s, const char *pool, const char *image);
+
+/*
+ * Operator override of a pool's attestation policy (docs/control-plane.md
+ * "Attestation policy", resource <pool id>/attestationPolicy/default),
+ * table pool_attestation_policy, one row per pool: the resource document
+ * ({"properties", "systemData"}) and its eTag.  Without a row the default
+ * applies (the image-derived accepted set, debugging refused, --min-tcb).
+ */
+typedef struct cp_attest_policy {
+        size_t n_measurements;                             /* 0: the image-derived accepted set */
+        uint8_t measurements[CP_MAX_POLICY_MEASUREMENTS][48];
+        bool allow_debug;
+        bool has_min_tcb;
+        cp_snp_tcb min_tcb;                                /* only raises the daemon floor (component-wise max) */
+        bool has_host_data;
+        uint8_t host_data[32];                             /* x-ms-sevsnpvm-hostdata must equal */
+        bool require_eventlog_replay;                      /* x-confpool-eventlog-replayed must be true */
+} cp_attest_policy;
+
+/* Strict validation of the resource's "properties" object: unknown members,
+ * wrong types, bad hex, duplicates, more than CP_MAX_POLICY_MEASUREMENTS,
+ * TCB components outside 0..255 fail with CP_EPOLICY and err filled (400
+ * InvalidParameter, target "properties.<member>").  The read-only members
+ * isDefault and eTag are ignored. */
+CP_WUR int cp_attest_policy_parse(const json_t *props, cp_attest_policy *ret, cp_rule_error *err);
+/* The canonical "properties" object of p (NULL on OOM). */
+json_t *cp_attest_policy_to_json(const cp_attest_policy *p);
+/* The stored override of a pool (CP_ENOTFOUND: none).  ret_doc (the stored
+ * document) and ret_etag may be NULL.  Caller holds the store. */
+CP_WUR int cp_attest_policy_get(cp_store *s, const char *pool, cp_attest_policy *ret, json_t **ret_doc,
+                                char ret_etag[40]);
+/* Store doc ({"properties": valid, ...}) as the pool's override (its
+ * properties are parsed again: CP_EINVAL if invalid). */
+CP_WUR int cp_attest_policy_put(cp_store *s, const char *pool, const json_t *doc, const char *etag);
+/* Back to the default (no row: 0 as well). */
+CP_WUR int cp_attest_policy_remove(cp_store *s, const char *pool);
+
+/*
+ * The attestation policy against a token's claims (pure; what register and
+ * heartbeat run): evidence type native; launch measurement one of the
+ * override's launchMeasurements if it has some, else one of acc (every
+ * entry compared in constant time); x-ms-sevsnpvm-is-debuggable false
+ * unless the override allows debugging; each reported TCB component >=
+ * max(floor, the override's minimumTcb); with hostData,
+ * x-ms-sevsnpvm-hostdata equal (constant time); with
+ * requireEventLogReplay, x-confpool-eventlog-replayed true.  override and
+ * floor may be NULL.  true: pass; false: why names what failed.
+ */
+bool cp_nodes_policy_check(const json_t *claims, const cp_pool_measurement *acc, size_t n_acc, const cp_snp_tcb *floor,
+                           const cp_attest_policy *override, char *why, size_t size);
 
 #endif
