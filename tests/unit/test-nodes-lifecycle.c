@@ -957,6 +957,80 @@ TEST(restart_mid_roll_completes_and_retires_old_disk_keys) {
         ASSERT_EQ(broker_key_status("keys", AP "/rrest", new_hex), 404);
 }
 
+/* ---- the pool's attestation policy override (docs/control-plane.md) ------- */
+
+#define APOL AP "/apol/attestationPolicy/default" CS
+
+static cp_node_info apol_info(const char *name) {
+        cp_node_info ni;
+        cp_store_lock(E.store);
+        int r = cp_nodes_info(E.store, AP "/apol", name, &ni);
+        cp_store_unlock(E.store);
+        ASSERT_OK(r);
+        return ni;
+}
+
+static void apol_state(const char *name, char *out, size_t size) {
+        cp_machine m;
+        cp_store_lock(E.store);
+        int r = cp_machine_get(E.store, AP "/apol", name, &m);
+        cp_store_unlock(E.store);
+        ASSERT_OK(r);
+        snprintf(out, size, "%s", m.state);
+}
+
+/* Every heartbeat is admitted under the policy in force: one the running
+ * node meets keeps it Ready; one whose launchMeasurements exclude its
+ * image quarantines it at its next heartbeat, and it is replaced once the
+ * policy is reset. */
+TEST(attestation_policy_override_enforced_on_heartbeat) {
+        cluster();
+        put_pool("apol", 1);
+        assert_all_ready("apol", 1);
+        mach before[4], after[4];
+        ASSERT_EQ(machines("apol", before, 4), 1);
+        cp_node_info ni = apol_info(before[0].name);
+        ASSERT_EQ(strlen(ni.measurement), 96);
+        /* met: the node's own measurement, a raised TCB it reports, replay */
+        char body[512], st[24];
+        snprintf(body, sizeof body,
+                 "{\"properties\":{\"launchMeasurements\":[\"%s\"],\"minimumTcb\":{\"snp\":22,\"microcode\":213},"
+                 "\"requireEventLogReplay\":true}}",
+                 ni.measurement);
+        ASSERT_EQ(call("PUT", APOL, body), 201);
+        int64_t t0 = (int64_t) time(NULL);
+        for (int i = 0; i < 40 && apol_info(before[0].name).heartbeat_at <= t0; i++)
+                nap(100);
+        ni = apol_info(before[0].name);
+        ASSERT_TRUE(ni.heartbeat_at > t0);
+        apol_state(before[0].name, st, sizeof st);
+        if (strcmp(st, "Ready") != 0)
+                cp_test_fail(__FILE__, __LINE__, "state %s: %s", st, ni.reason);
+        /* not met: another measurement only */
+        ASSERT_EQ(call("PUT", APOL,
+                       "{\"properties\":{\"launchMeasurements\":[\"0123456789abcdef0123456789abcdef0123456789abcdef"
+                       "0123456789abcdef0123456789abcdef0123456789abcdef\"]}}"),
+                  200);
+        for (int i = 0; i < 50; i++) {
+                apol_state(before[0].name, st, sizeof st);
+                if (strcmp(st, "Quarantined") == 0)
+                        break;
+                nap(100);
+        }
+        ASSERT_STREQ(st, "Quarantined");
+        ni = apol_info(before[0].name);
+        if (!strstr(ni.reason, "is not in the launchMeasurements of the pool's attestation policy (0123456789abcdef...)"))
+                cp_test_fail(__FILE__, __LINE__, "reason '%s'", ni.reason);
+        /* back to the default: the replacement boots the image and is admitted */
+        ASSERT_EQ(call("DELETE", APOL, NULL), 200);
+        ASSERT_EQ(heal(1000), 1);
+        reconcile();
+        assert_all_ready("apol", 1);
+        ASSERT_EQ(machines("apol", after, 4), 1);
+        ASSERT_FALSE(listed(after, 1, before[0].name));
+        assert_erased(&before[0]);
+}
+
 TEST(pool_delete_stops_and_erases) {
         cluster();
         put_pool("del", 2);
