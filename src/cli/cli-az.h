@@ -230,5 +230,6 @@ int cp_az_parse_taints(const char *s, json_t **ret);
 /* aks nodepool lives in cmd_nodepool.c */
 extern const cp_az_group cp_az_group_nodepool;
 extern const cp_az_group cp_az_group_machine; /* cmd_machine.c */
+extern const cp_az_group cp_az_group_attest_policy; /* cmd_attest_policy.c */
 
 #endif

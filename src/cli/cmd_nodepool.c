@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * confpool aks nodepool add|show|list|update|scale|upgrade|delete|
- *                       get-upgrades|wait|start|stop
+ *                       get-upgrades|wait|start|stop, attestation-policy (cmd_attest_policy.c)
  * (az aks nodepool ..., aks-api.md 2.1-2.4).  CVM rules are the server's:
  * the CLI only runs az's client-side validators.
  */
@@ -1194,6 +1194,7 @@ static int np_wait(cp_az_ctx *ctx) {
 
 static const cp_az_entry entries[] = {
         { "add", &add_cmd, np_add, NULL },
+        { "attestation-policy", NULL, NULL, &cp_az_group_attest_policy },
         { "delete", &delete_cmd, np_delete, NULL },
         { "get-upgrades", &upgrades_cmd, np_get_upgrades, NULL },
         { "list", &list_cmd, np_list, NULL },
