@@ -686,7 +686,9 @@ TEST(help_output) {
         r = runv("aks", "nodepool", "-h", NULL);
         EXPECT(r, 0, NULL);
         ASSERT_TRUE(strstr(r.out, "\nGroup\n    confpool aks nodepool : ") == r.out);
-        ASSERT_TRUE(strstr(r.out, "    get-upgrades : ") != NULL);
+        /* names padded to the longest, the attestation-policy subgroup (as knack does) */
+        ASSERT_TRUE(strstr(r.out, "\nSubgroups:\n    attestation-policy : ") != NULL);
+        ASSERT_TRUE(strstr(r.out, "\n    get-upgrades       : ") != NULL);
         run_free(&r);
         r = runv("aks", "--help", NULL);
         EXPECT(r, 0, NULL);
