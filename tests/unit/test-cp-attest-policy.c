@@ -249,7 +249,7 @@ TEST(parse_strict) {
         char big[(CP_MAX_POLICY_MEASUREMENTS + 1) * 100 + 64];
         int off = snprintf(big, sizeof big, "{\"launchMeasurements\":[");
         for (unsigned i = 0; i <= CP_MAX_POLICY_MEASUREMENTS; i++)
-                off += snprintf(big + off, sizeof big - (size_t) off, "%s\"%02x%.94s\"", i ? "," : "", i, M_A + 2);
+                off += snprintf(big + off, sizeof big - (size_t) off, "%s\"%02x%.94s\"", i ? "," : "", i, &M_A[2]);
         snprintf(big + off, sizeof big - (size_t) off, "]}");
         bad(big, "at most 16 are allowed");
         /* exactly the limit is fine; canonical form: lower-case hex */
