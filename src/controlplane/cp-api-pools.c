@@ -553,6 +553,24 @@ static json_t *machine_json(api_ctx *c, const json_t *pool, const cp_machine *m)
         }
         free(acc);
         cp_error_clear();
+        /* an operator override's launchMeasurements replace that set (docs/control-plane.md) */
+        cp_attest_policy ov;
+        if (cp_attest_policy_get(c->api->store, m->pool, &ov, NULL, NULL) >= 0 && ov.n_measurements > 0) {
+                json_t *a = json_array();
+                for (size_t i = 0; a && i < ov.n_measurements && i < CP_MAX_POLICY_MEASUREMENTS; i++) {
+                        char hex[97];
+                        cp_hex_encode(ov.measurements[i], 48, hex);
+                        json_array_append_new(a, json_pack("{s:s,s:s}", "launchMeasurement", hex, "role",
+                                                           "attestationPolicy"));
+                }
+                if (!att)
+                        att = json_object();
+                if (att && a)
+                        json_object_set_new(att, "acceptedLaunchMeasurements", a);
+                else
+                        json_decref(a);
+        }
+        cp_error_clear();
         json_t *mj = json_pack("{s:s,s:s,s:s,s:[],s:{s:s,s:{s:[{s:s,s:s}]},s:{s:s,s:s,s:s},s:s,s:s,s:s,s:o}}", "id", id,
                          "name", m->name, "type", POOL_TYPE "/machines", "zones", "properties", "resourceId", m->handle,
                          "network", "ipAddresses", "family", "IPv4", "ip", m->ip, "status", "provisioningState", ps,

@@ -451,6 +451,15 @@ TEST(api_resource) {
         ASSERT_STREQ(json_string_value(pprop("eTag")), etag);
         ASSERT_STREQ(json_string_value(pprop("hostData")), HD);
         ASSERT_TRUE(json_is_true(pprop("requireEventLogReplay")));
+        /* the machines view shows the override's accepted set */
+        ASSERT_EQ(call("GET", AP "/cvmpool/machines" CS, NULL), 200);
+        const json_t *accs = json_object_get(
+                json_object_get(json_object_get(json_array_get(json_object_get(R.body, "value"), 0), "properties"),
+                                "attestation"),
+                "acceptedLaunchMeasurements");
+        ASSERT_EQ(json_array_size(accs), 2);
+        ASSERT_STREQ(json_string_value(json_object_get(json_array_get(accs, 1), "launchMeasurement")), M_A);
+        ASSERT_STREQ(json_string_value(json_object_get(json_array_get(accs, 1), "role")), "attestationPolicy");
 
         /* what enforcement reads */
         cp_attest_policy p;
