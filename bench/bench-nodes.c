@@ -41,6 +41,7 @@
 #include "controlplane/cp-reconciler.h"
 #include "controlplane/cp-store.h"
 #include "controlplane/cp-nodes.h"
+#include "nodes-fixture.h"
 
 #define SUB "6a8b4c2e-1f3d-4e5a-9b7c-0d1e2f3a4b5c"
 #define RGP "/subscriptions/" SUB "/resourceGroups/rg1"
@@ -252,98 +253,22 @@ static int prim_rsa_gen(void *arg) {
 
 /* ---- the embedded stack ---------------------------------------------------- */
 
-typedef struct env {
-        char dir[64];
-        cp_store *store;
-        cp_rules *rules;
-        cp_backend *backend;
-        cp_attestd *attestd;
-        cp_nodes *nodes;
-        cp_api *api;
-        cp_httpd *httpd;
-        cp_reconciler *rec;
-        char auth[128];
-} env;
-
-static env E;
+static nodes_fixture E;
 static cp_api_response R;
 
 static void setup_env(void) {
-        snprintf(E.dir, sizeof E.dir, "/tmp/cp-bench-nodes-XXXXXX");
-        if (!mkdtemp(E.dir))
-                die("mkdtemp failed");
-        char p[256], hosts[256];
-        snprintf(p, sizeof p, "%s/local", E.dir);
-        snprintf(hosts, sizeof hosts, "%s/hosts", E.dir);
-        cp_local_options lo = {.state_dir = p, .hosts_dir = hosts, .agent_path = CP_AGENT_PATH,
-                               .hosts_per_generation = 2, .heartbeat_ms = 5000};
-        CHECK(cp_backend_local_new(&lo, &E.backend));
-        uint8_t *ark = NULL;
-        size_t ark_len;
-        CHECK(cp_backend_local_ark(E.backend, CP_SNP_GEN_MILAN, &ark, &ark_len));
-        cp_attestd_config ac = {.quiet = true, .only_extra_arks = true, .extra_arks = {ark}, .extra_ark_lens = {ark_len}};
-        CHECK(cp_attestd_new(&ac, &E.attestd));
-        free(ark);
-        CHECK(cp_attestd_start(E.attestd));
-        const char *issuer = cp_attestd_issuer(E.attestd);
-        CHECK(cp_backend_local_set_attestd_url(E.backend, issuer));
-        snprintf(p, sizeof p, "%s/confpoold.db", E.dir);
-        CHECK(cp_cpstore_open(p, &E.store));
-        CHECK(cp_rules_new(&E.rules));
-        json_t *quota = json_pack("{s:{s:i}}", "vcpuQuota", "default", 10000); /* 1,000 2-vCPU nodes + system pool */
-        CHECK(cp_rules_load_json(E.rules, quota));
-        json_decref(quota);
-        cp_nodes_options no = {.store = E.store, .backend = E.backend, .attestd_url = issuer,
-                               .min_tcb = {.bl = 1, .snp = 10, .ucode = 100}};
-        CHECK(cp_nodes_new(&no, &E.nodes));
-        cp_api_options o = {.store = E.store, .rules = E.rules, .state_dir = E.dir, .base_url = "http://127.0.0.1",
-                            .pre_auth = cp_nodes_pre_auth, .pre_auth_userdata = E.nodes};
-        CHECK(cp_api_new(&o, &E.api));
-        cp_httpd_options ho = {.bind_addr = "127.0.0.1", .threads = 4, .max_body = 1 << 20};
-        CHECK(cp_httpd_start(&ho, cp_api_http_handler, E.api, &E.httpd));
-        char base[64];
-        snprintf(base, sizeof base, "http://127.0.0.1:%u", cp_httpd_port(E.httpd));
-        CHECK(cp_backend_local_set_controlplane_url(E.backend, base));
-        CHECK(cp_reconciler_new(E.store, E.rules, E.backend, &E.rec));
-        snprintf(p, sizeof p, "%s/operator.token", E.dir);
-        FILE *f = fopen(p, "r");
-        char t[100] = "";
-        if (!f || fscanf(f, "%99s", t) != 1)
-                die("no operator token");
-        fclose(f);
-        snprintf(E.auth, sizeof E.auth, "Bearer %s", t);
+        nodes_fixture_options o = {.dir_template = "/tmp/cp-bench-nodes-XXXXXX", .hosts_per_generation = 2,
+                                   .heartbeat_ms = 5000, .vcpu_quota = 10000 /* 1,000 2-vCPU nodes + system pool */};
+        CHECK(nodes_fixture_start(&o, &E));
 }
 
 static void teardown_env(void) {
         cp_api_response_clear(&R);
-        cp_httpd_stop(E.httpd);
-        cp_reconciler_free(E.rec);
-        cp_api_free(E.api);
-        cp_nodes_free(E.nodes);
-        cp_backend_free(E.backend); /* stops every agent and swtpm */
-        cp_attestd_free(E.attestd);
-        cp_store_close(E.store);
-        cp_rules_free(E.rules);
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", E.dir);
-        if (system(cmd) != 0)
-                fprintf(stderr, "bench-nodes: cleanup of %s failed\n", E.dir);
+        nodes_fixture_stop(&E); /* stops every agent and swtpm */
 }
 
 static unsigned call(const char *method, const char *url, const char *body) {
-        char path[1024], ver[64] = "";
-        const char *q = strchr(url, '?');
-        snprintf(path, sizeof path, "%.*s", (int) (q ? (size_t) (q - url) : strlen(url)), url);
-        if (q && strncmp(q, "?api-version=", 13) == 0)
-                snprintf(ver, sizeof ver, "%s", q + 13);
-        cp_api_request rq = {.method = method, .path = path, .api_version = ver[0] ? ver : NULL,
-                             .authorization = E.auth, .host = "cp.test", .body = (const uint8_t *) body,
-                             .body_len = body ? strlen(body) : 0};
-        cp_api_response_clear(&R);
-        cp_api_handle(E.api, &rq, &R);
-        if (R.raw)
-                R.body = json_loadb(R.raw, R.raw_len, 0, NULL);
-        return R.status;
+        return nodes_fixture_call(&E, method, url, body, &R);
 }
 
 /* Drive the reconciler until nothing is in progress (at most limit_s). */
