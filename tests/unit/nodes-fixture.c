@@ -22,7 +22,8 @@ int nodes_fixture_start(const nodes_fixture_options *o, nodes_fixture *f) {
         snprintf(hosts, sizeof hosts, "%s/hosts", f->dir);
         cp_local_options lo = {.state_dir = p, .hosts_dir = hosts, .agent_path = CP_AGENT_PATH,
                                .hosts_per_generation = o->hosts_per_generation, .heartbeat_ms = o->heartbeat_ms,
-                               .prepare = o->prepare, .prepare_userdata = o->prepare_userdata};
+                               .prepare = o->prepare, .prepare_userdata = o->prepare_userdata,
+                               .boot_workers = o->boot_workers, .node_nice = o->node_nice};
         /* the hosts' ARK first: from a backend without disk keys when the real
          * one needs the broker, which needs the attestation service */
         cp_backend *probe = NULL;

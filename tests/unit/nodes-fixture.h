@@ -33,6 +33,8 @@ typedef struct nodes_fixture_options {
         unsigned heartbeat_deadline_ms; /* 0: the reconciler's default */
         cp_local_prepare_fn prepare;   /* test hook (may be NULL) */
         void *prepare_userdata;
+        unsigned boot_workers;     /* cp_local_options.boot_workers (0: its default) */
+        int node_nice;             /* cp_local_options.node_nice */
 } nodes_fixture_options;
 
 typedef struct nodes_fixture {
