@@ -256,9 +256,13 @@ static int prim_rsa_gen(void *arg) {
 static nodes_fixture E;
 static cp_api_response R;
 
+static unsigned boot_workers = 3; /* the local backend's default */
+static int node_nice = 10;
+
 static void setup_env(void) {
         nodes_fixture_options o = {.dir_template = "/tmp/cp-bench-nodes-XXXXXX", .hosts_per_generation = 2,
-                                   .heartbeat_ms = 5000, .vcpu_quota = 10000 /* 1,000 2-vCPU nodes + system pool */};
+                                   .heartbeat_ms = 5000, .vcpu_quota = 10000 /* 1,000 2-vCPU nodes + system pool */,
+                                   .boot_workers = boot_workers, .node_nice = node_nice};
         CHECK(nodes_fixture_start(&o, &E));
 }
 
@@ -297,7 +301,8 @@ static const char *pool_state(const char *pool) {
 /* ---- per-node phases ---------------------------------------------------------- */
 
 enum {
-        PH_VTPM_BOOT,   /* create -> measured boot done (swtpm start, PCR extends + event log) */
+        PH_QUEUE,       /* create_node (queued) -> a boot worker starts the boot */
+        PH_VTPM_BOOT,   /* -> measured boot done (swtpm start, PCR extends + event log) */
         PH_LAUNCH,      /* -> SNP launch measurement + LAUNCH on the host */
         PH_DISK,        /* -> secrets page, encrypted disk image */
         PH_SPAWN,       /* -> agent process running (node.json, fork/exec) */
@@ -310,14 +315,16 @@ enum {
         PH_REGISTER,    /* -> registered with the control plane (agent Ready) */
         PH_N
 };
-static const char *const ph_names[PH_N] = {"vtpm_boot", "launch_measure", "disk_create", "agent_spawn",
-                                           "vtpm_ak",   "tee_key",        "snp_report",  "evidence",
-                                           "attest",    "disk_unlock",    "register"};
+static const char *const ph_names[PH_N] = {"boot_queue", "vtpm_boot",  "launch_measure", "disk_create",
+                                           "agent_spawn", "vtpm_ak",  "tee_key",        "snp_report",
+                                           "evidence",   "attest",     "disk_unlock",    "register"};
 
 typedef struct result {
         unsigned nodes;
         double ready_s, node_mean_ms, node_max_ms, ph[PH_N];
         unsigned measured;
+        unsigned procs;      /* node processes alive once the pool is Ready (agent + swtpm) */
+        double pss_kb;       /* their proportional set size, summed */
 } result;
 
 static double jms(const json_t *o, const char *k) {
@@ -331,14 +338,45 @@ static json_t *load_json(const char *dir, const char *name) {
         return json_load_file(f, 0, NULL);
 }
 
+/* The PSS (kB) of a node process named by a pid file (0: not running). */
+static double pidfile_pss_kb(const char *dir, const char *pidfile) {
+        char f[1024], line[256];
+        snprintf(f, sizeof f, "%s/%s", dir, pidfile);
+        FILE *fp = fopen(f, "r");
+        long pid = 0;
+        if (!fp)
+                return 0;
+        if (fscanf(fp, "%ld", &pid) != 1)
+                pid = 0;
+        fclose(fp);
+        if (pid <= 0)
+                return 0;
+        snprintf(f, sizeof f, "/proc/%ld/smaps_rollup", pid);
+        if (!(fp = fopen(f, "r")))
+                return 0;
+        double kb = 0;
+        while (fgets(line, sizeof line, fp))
+                if (sscanf(line, "Pss: %lf kB", &kb) == 1)
+                        break;
+        fclose(fp);
+        return kb;
+}
+
 static void node_phases(const char *name, result *res) {
         char dir[512];
         snprintf(dir, sizeof dir, "%s/local/nodes/%s", E.dir, name);
+        static const char *const pidfiles[] = {"agent.pid", "swtpm.pid"};
+        for (size_t i = 0; i < 2; i++) {
+                double kb = pidfile_pss_kb(dir, pidfiles[i]);
+                res->procs += kb > 0;
+                res->pss_kb += kb;
+        }
         json_t *cfg = load_json(dir, "node.json"), *st = load_json(dir, "status.json");
         const json_t *bt = json_object_get(cfg, "bootTimes"), *at = json_object_get(st, "times");
-        double t[PH_N + 1] = {jms(bt, "create"), jms(bt, "measuredBoot"), jms(bt, "launch"), jms(bt, "disk"),
-                              jms(at, "start"),  jms(at, "vtpm"),         jms(at, "teeKey"), jms(at, "report"),
-                              jms(at, "quote"),  jms(at, "token"),        jms(at, "Joining"), jms(at, "Ready")};
+        double t[PH_N + 1] = {jms(bt, "queued"), jms(bt, "create"), jms(bt, "measuredBoot"), jms(bt, "launch"),
+                              jms(bt, "disk"),   jms(at, "start"),  jms(at, "vtpm"),         jms(at, "teeKey"),
+                              jms(at, "report"), jms(at, "quote"),  jms(at, "token"),        jms(at, "Joining"),
+                              jms(at, "Ready")};
         bool ok = true;
         for (size_t i = 0; i <= PH_N; i++)
                 ok = ok && t[i] > 0;
@@ -356,7 +394,7 @@ static void node_phases(const char *name, result *res) {
         json_decref(st);
 }
 
-static void run_pool(unsigned n, result *res) {
+static void run_pool(unsigned n, bool del, result *res) {
         char name[32], url[512], body[256];
         snprintf(name, sizeof name, "p%u", n);
         snprintf(url, sizeof url, AP "/%s" CS, name);
@@ -371,7 +409,7 @@ static void run_pool(unsigned n, result *res) {
                 free(t);
                 exit(1);
         }
-        reconcile(900);
+        reconcile(1800);
         res->ready_s = now_s() - t0;
         const char *ps = pool_state(name);
         if (!ps || strcmp(ps, "Succeeded") != 0) {
@@ -392,12 +430,14 @@ static void run_pool(unsigned n, result *res) {
                 for (size_t k = 0; k < PH_N; k++)
                         res->ph[k] /= res->measured;
         }
+        if (!del)
+                return; /* the last size: the teardown stops every node at once */
         /* free the machine for the next size */
         snprintf(url, sizeof url, AP "/%s" CS, name);
         st = call("DELETE", url, NULL);
         if (st != 200 && st != 202 && st != 204)
                 die("DELETE pool failed");
-        reconcile(300);
+        reconcile(1800);
 }
 
 int main(int argc, char **argv) {
@@ -406,10 +446,15 @@ int main(int argc, char **argv) {
         for (int i = 1; i < argc; i++) {
                 if (!strcmp(argv[i], "-o") && i + 1 < argc)
                         csv = argv[++i];
+                else if (!strcmp(argv[i], "-w") && i + 1 < argc && atoi(argv[i + 1]) >= 1 && atoi(argv[i + 1]) <= 8)
+                        boot_workers = (unsigned) atoi(argv[++i]);
+                else if (!strcmp(argv[i], "-n") && i + 1 < argc && atoi(argv[i + 1]) >= 0 && atoi(argv[i + 1]) <= 19)
+                        node_nice = atoi(argv[++i]);
                 else if (n_sizes < CP_ELEMENTSOF(sizes) && atoi(argv[i]) > 0 && atoi(argv[i]) <= 1000)
                         sizes[n_sizes++] = (unsigned) atoi(argv[i]);
                 else {
-                        fprintf(stderr, "usage: bench-nodes [-o CSV] [SIZE...] (1..1000, at most 16)\n");
+                        fprintf(stderr, "usage: bench-nodes [-o CSV] [-w BOOT_WORKERS] [-n NODE_NICE] [SIZE...] "
+                                        "(sizes 1..1000, at most 16; workers 1..8, default 3; nice 0..19, default 10)\n");
                         return 2;
                 }
         }
@@ -456,6 +501,9 @@ int main(int argc, char **argv) {
         }
         printf("  %-36s %9.3f ms\n", "sum", prim_sum * 1e3);
 
+        printf("real path for every node (agent + swtpm processes, measured boot, SNP launch, attestation, "
+               "registration); %u boot workers, node processes at nice %d\n",
+               boot_workers, node_nice);
         setup_env();
         if (call("PUT", RGP RS, "{\"location\":\"eastus\"}") != 201 ||
             call("PUT", MC CS,
@@ -467,14 +515,17 @@ int main(int argc, char **argv) {
         result res[16];
         for (unsigned i = 0; i < n_sizes; i++) {
                 double t = wall_ms();
-                run_pool(sizes[i], &res[i]);
+                run_pool(sizes[i], i + 1 < n_sizes, &res[i]);
                 printf("pool of %u: Ready in %.2f s (%.1f ms per node; node create->Ready mean %.0f ms, max %.0f "
-                       "ms; bench %.1f s incl. delete)\n",
+                       "ms; bench %.1f s%s; %u node processes, PSS %.0f MiB = %.1f MiB per node)\n",
                        sizes[i], res[i].ready_s, 1e3 * res[i].ready_s / sizes[i], res[i].node_mean_ms,
-                       res[i].node_max_ms, (wall_ms() - t) / 1e3);
+                       res[i].node_max_ms, (wall_ms() - t) / 1e3, i + 1 < n_sizes ? " incl. delete" : "", res[i].procs, res[i].pss_kb / 1024,
+                       res[i].pss_kb / 1024 / sizes[i]);
                 fflush(stdout);
         }
+        double td = wall_ms();
         teardown_env();
+        printf("teardown (stops the last pool's nodes at once): %.1f s\n", (wall_ms() - td) / 1e3);
 
         printf("\nper-node phases (mean ms per node):\n%-16s", "phase");
         for (unsigned i = 0; i < n_sizes; i++)
@@ -499,14 +550,14 @@ int main(int argc, char **argv) {
                 fprintf(f, "nodes,ready_s,ms_per_node,node_mean_ms,node_max_ms,primitives_ms,ratio_per_node");
                 for (size_t k = 0; k < PH_N; k++)
                         fprintf(f, ",%s_ms", ph_names[k]);
-                fprintf(f, "\n");
+                fprintf(f, ",node_procs,node_pss_mib\n");
                 for (unsigned i = 0; i < n_sizes; i++) {
                         double per = res[i].ready_s / sizes[i];
                         fprintf(f, "%u,%.3f,%.1f,%.1f,%.1f,%.3f,%.1f", sizes[i], res[i].ready_s, per * 1e3,
                                 res[i].node_mean_ms, res[i].node_max_ms, prim_sum * 1e3, per / prim_sum);
                         for (size_t k = 0; k < PH_N; k++)
                                 fprintf(f, ",%.1f", res[i].ph[k]);
-                        fprintf(f, "\n");
+                        fprintf(f, ",%u,%.1f\n", res[i].procs, res[i].pss_kb / 1024);
                 }
                 fclose(f);
                 printf("wrote %s\n", csv);

@@ -398,12 +398,24 @@ static int spawn(char *const argv[], const char *logfile, int niceness, pid_t *r
         return 0;
 }
 
-static void stop_process(pid_t *pid) {
+static double mono_s(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static void term_process(pid_t pid) {
+        if (pid <= 0)
+                return;
+        kill(pid, SIGTERM);
+        kill(pid, SIGCONT); /* a stopped process handles SIGTERM once continued */
+}
+
+/* Reaps a child told to terminate; SIGKILL once the deadline (mono_s) passed. */
+static void reap_process(pid_t *pid, double deadline) {
         if (*pid <= 0)
                 return;
-        kill(*pid, SIGTERM);
-        kill(*pid, SIGCONT); /* a stopped process handles SIGTERM once continued */
-        for (int i = 0; i < 200; i++) {
+        while (mono_s() < deadline) {
                 if (waitpid(*pid, NULL, WNOHANG) == *pid) {
                         *pid = 0;
                         return;
@@ -414,6 +426,11 @@ static void stop_process(pid_t *pid) {
         kill(*pid, SIGKILL);
         waitpid(*pid, NULL, 0);
         *pid = 0;
+}
+
+static void stop_process(pid_t *pid) {
+        term_process(*pid);
+        reap_process(pid, mono_s() + 2.0);
 }
 
 static int bind_port(uint16_t want, uint16_t *ret) {
@@ -997,15 +1014,30 @@ static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *
         return remove(path) < 0 && errno != ENOENT ? -1 : 0;
 }
 
-static void node_stop(local_backend *b, node *nd) {
+/* Stopping a node: SIGTERM to its agent and swtpm (node_term), then
+ * reaping both (node_reap, SIGKILL after the deadline).  Apart, so that
+ * many nodes stop in parallel (local_free). */
+static void node_term(node *nd) {
         if (nd->exit_status < 0)
-                stop_process(&nd->agent);
+                term_process(nd->agent);
+        term_process(nd->swtpm);
+}
+
+static void node_reap(local_backend *b, node *nd, double deadline) {
+        if (nd->exit_status < 0)
+                reap_process(&nd->agent, deadline);
         else if (nd->agent > 0)
                 waitpid(nd->agent, NULL, WNOHANG);
         nd->agent = 0;
-        stop_process(&nd->swtpm);
+        reap_process(&nd->swtpm, deadline);
         if (nd->host >= 0 && b->hosts[nd->host].nodes > 0)
                 b->hosts[nd->host].nodes--;
+        nd->host = -1;
+}
+
+static void node_stop(local_backend *b, node *nd) {
+        node_term(nd);
+        node_reap(b, nd, mono_s() + 2.0);
 }
 
 /* Delete of a node still booting: a queued boot is dropped, a running one
@@ -1070,10 +1102,13 @@ static void local_free(cp_backend *bb) {
         for (size_t i = 0; i < b->n_workers; i++)
                 pthread_join(b->workers[i], NULL);
         b->n_workers = 0;
+        for (node *nd = b->nodes; nd; nd = nd->next)
+                node_term(nd);
+        double deadline = mono_s() + 2.0;
         while (b->nodes) {
                 node *nd = b->nodes;
                 b->nodes = nd->next;
-                node_stop(b, nd);
+                node_reap(b, nd, deadline);
                 node_free(nd);
         }
         for (size_t i = 0; i < b->n_hosts; i++) {
