@@ -259,7 +259,10 @@ static cp_api_response R;
 static unsigned boot_workers = 3; /* the local backend's default */
 static int node_nice = 10;
 
+static void teardown_env(void);
+
 static void setup_env(void) {
+        atexit(teardown_env); /* also on die(): no node process is left behind */
         nodes_fixture_options o = {.dir_template = "/tmp/cp-bench-nodes-XXXXXX", .hosts_per_generation = 2,
                                    .heartbeat_ms = 5000, .vcpu_quota = 10000 /* 1,000 2-vCPU nodes + system pool */,
                                    .boot_workers = boot_workers, .node_nice = node_nice};
@@ -267,6 +270,8 @@ static void setup_env(void) {
 }
 
 static void teardown_env(void) {
+        if (!E.up)
+                return;
         cp_api_response_clear(&R);
         nodes_fixture_stop(&E); /* stops every agent and swtpm */
 }
@@ -275,8 +280,11 @@ static unsigned call(const char *method, const char *url, const char *body) {
         return nodes_fixture_call(&E, method, url, body, &R);
 }
 
-/* Drive the reconciler until nothing is in progress (at most limit_s). */
-static void reconcile(double limit_s) {
+/* Drive the reconciler until nothing is in progress (at most limit_s),
+ * a pass every 20 ms + 0.2 ms per node of the pool (a pass over N machines
+ * holds the store for O(N): 220 ms at 1,000, so that it leaves the store to
+ * the registrations and heartbeats most of the time). */
+static void reconcile(double limit_s, unsigned nodes) {
         size_t active = 1;
         double t0 = now_s();
         while (active) {
@@ -284,7 +292,7 @@ static void reconcile(double limit_s) {
                 if (active) {
                         if (now_s() - t0 > limit_s)
                                 die("the pool did not settle in time");
-                        struct timespec ts = {0, 20 * 1000000L};
+                        struct timespec ts = {0, (20 + (long) nodes / 5) * 1000000L};
                         nanosleep(&ts, NULL);
                 }
         }
@@ -409,11 +417,15 @@ static void run_pool(unsigned n, bool del, result *res) {
                 free(t);
                 exit(1);
         }
-        reconcile(1800);
+        reconcile(1800, n);
         res->ready_s = now_s() - t0;
         const char *ps = pool_state(name);
         if (!ps || strcmp(ps, "Succeeded") != 0) {
-                fprintf(stderr, "bench-nodes: pool of %u ended %s\n", n, ps ? ps : "?");
+                const char *why = json_string_value(json_object_get(
+                        json_object_get(json_object_get(json_object_get(R.body, "properties"), "status"),
+                                        "provisioningError"),
+                        "message"));
+                fprintf(stderr, "bench-nodes: pool of %u ended %s: %s\n", n, ps ? ps : "?", why ? why : "");
                 exit(1);
         }
         snprintf(url, sizeof url, AP "/%s/machines" CS, name);
@@ -437,7 +449,7 @@ static void run_pool(unsigned n, bool del, result *res) {
         st = call("DELETE", url, NULL);
         if (st != 200 && st != 202 && st != 204)
                 die("DELETE pool failed");
-        reconcile(1800);
+        reconcile(1800, n);
 }
 
 int main(int argc, char **argv) {
@@ -510,7 +522,7 @@ int main(int argc, char **argv) {
                  "{\"location\":\"eastus\",\"properties\":{\"agentPoolProfiles\":[{\"name\":\"nodepool1\","
                  "\"count\":1,\"vmSize\":\"" SIZE "\",\"mode\":\"System\"}]}}") != 201)
                 die("cannot create the cluster");
-        reconcile(300); /* the system pool (also warms up the hosts) */
+        reconcile(300, 1); /* the system pool (also warms up the hosts) */
 
         result res[16];
         for (unsigned i = 0; i < n_sizes; i++) {
