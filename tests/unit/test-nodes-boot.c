@@ -318,4 +318,5 @@ TEST(free_stops_boots_and_recovery_boots_them_again) {
                 snprintf(dir, sizeof dir, "%s/nodes/%s", state, names[i]);
                 assert_no_processes(dir);
         }
+        teardown_env();
 }
