@@ -41,6 +41,7 @@
 #include "controlplane/cp-reconciler.h"
 #include "controlplane/cp-store.h"
 #include "controlplane/cp-nodes.h"
+#include "nodes-fixture.h"
 
 #define SUB "6a8b4c2e-1f3d-4e5a-9b7c-0d1e2f3a4b5c"
 #define RGP "/subscriptions/" SUB "/resourceGroups/rg1"
@@ -252,102 +253,38 @@ static int prim_rsa_gen(void *arg) {
 
 /* ---- the embedded stack ---------------------------------------------------- */
 
-typedef struct env {
-        char dir[64];
-        cp_store *store;
-        cp_rules *rules;
-        cp_backend *backend;
-        cp_attestd *attestd;
-        cp_nodes *nodes;
-        cp_api *api;
-        cp_httpd *httpd;
-        cp_reconciler *rec;
-        char auth[128];
-} env;
-
-static env E;
+static nodes_fixture E;
 static cp_api_response R;
 
+static unsigned boot_workers = 3; /* the local backend's default */
+static int node_nice = 10;
+
+static void teardown_env(void);
+
 static void setup_env(void) {
-        snprintf(E.dir, sizeof E.dir, "/tmp/cp-bench-nodes-XXXXXX");
-        if (!mkdtemp(E.dir))
-                die("mkdtemp failed");
-        char p[256], hosts[256];
-        snprintf(p, sizeof p, "%s/local", E.dir);
-        snprintf(hosts, sizeof hosts, "%s/hosts", E.dir);
-        cp_local_options lo = {.state_dir = p, .hosts_dir = hosts, .agent_path = CP_AGENT_PATH,
-                               .hosts_per_generation = 2, .heartbeat_ms = 5000};
-        CHECK(cp_backend_local_new(&lo, &E.backend));
-        uint8_t *ark = NULL;
-        size_t ark_len;
-        CHECK(cp_backend_local_ark(E.backend, CP_SNP_GEN_MILAN, &ark, &ark_len));
-        cp_attestd_config ac = {.quiet = true, .only_extra_arks = true, .extra_arks = {ark}, .extra_ark_lens = {ark_len}};
-        CHECK(cp_attestd_new(&ac, &E.attestd));
-        free(ark);
-        CHECK(cp_attestd_start(E.attestd));
-        const char *issuer = cp_attestd_issuer(E.attestd);
-        CHECK(cp_backend_local_set_attestd_url(E.backend, issuer));
-        snprintf(p, sizeof p, "%s/confpoold.db", E.dir);
-        CHECK(cp_cpstore_open(p, &E.store));
-        CHECK(cp_rules_new(&E.rules));
-        json_t *quota = json_pack("{s:{s:i}}", "vcpuQuota", "default", 10000); /* 1,000 2-vCPU nodes + system pool */
-        CHECK(cp_rules_load_json(E.rules, quota));
-        json_decref(quota);
-        cp_nodes_options no = {.store = E.store, .backend = E.backend, .attestd_url = issuer,
-                               .min_tcb = {.bl = 1, .snp = 10, .ucode = 100}};
-        CHECK(cp_nodes_new(&no, &E.nodes));
-        cp_api_options o = {.store = E.store, .rules = E.rules, .state_dir = E.dir, .base_url = "http://127.0.0.1",
-                            .pre_auth = cp_nodes_pre_auth, .pre_auth_userdata = E.nodes};
-        CHECK(cp_api_new(&o, &E.api));
-        cp_httpd_options ho = {.bind_addr = "127.0.0.1", .threads = 4, .max_body = 1 << 20};
-        CHECK(cp_httpd_start(&ho, cp_api_http_handler, E.api, &E.httpd));
-        char base[64];
-        snprintf(base, sizeof base, "http://127.0.0.1:%u", cp_httpd_port(E.httpd));
-        CHECK(cp_backend_local_set_controlplane_url(E.backend, base));
-        CHECK(cp_reconciler_new(E.store, E.rules, E.backend, &E.rec));
-        snprintf(p, sizeof p, "%s/operator.token", E.dir);
-        FILE *f = fopen(p, "r");
-        char t[100] = "";
-        if (!f || fscanf(f, "%99s", t) != 1)
-                die("no operator token");
-        fclose(f);
-        snprintf(E.auth, sizeof E.auth, "Bearer %s", t);
+        atexit(teardown_env); /* also on die(): no node process is left behind */
+        nodes_fixture_options o = {.dir_template = "/tmp/cp-bench-nodes-XXXXXX", .hosts_per_generation = 2,
+                                   .heartbeat_ms = 5000, .vcpu_quota = 10000 /* 1,000 2-vCPU nodes + system pool */,
+                                   .boot_workers = boot_workers, .node_nice = node_nice};
+        CHECK(nodes_fixture_start(&o, &E));
 }
 
 static void teardown_env(void) {
+        if (!E.up)
+                return;
         cp_api_response_clear(&R);
-        cp_httpd_stop(E.httpd);
-        cp_reconciler_free(E.rec);
-        cp_api_free(E.api);
-        cp_nodes_free(E.nodes);
-        cp_backend_free(E.backend); /* stops every agent and swtpm */
-        cp_attestd_free(E.attestd);
-        cp_store_close(E.store);
-        cp_rules_free(E.rules);
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", E.dir);
-        if (system(cmd) != 0)
-                fprintf(stderr, "bench-nodes: cleanup of %s failed\n", E.dir);
+        nodes_fixture_stop(&E); /* stops every agent and swtpm */
 }
 
 static unsigned call(const char *method, const char *url, const char *body) {
-        char path[1024], ver[64] = "";
-        const char *q = strchr(url, '?');
-        snprintf(path, sizeof path, "%.*s", (int) (q ? (size_t) (q - url) : strlen(url)), url);
-        if (q && strncmp(q, "?api-version=", 13) == 0)
-                snprintf(ver, sizeof ver, "%s", q + 13);
-        cp_api_request rq = {.method = method, .path = path, .api_version = ver[0] ? ver : NULL,
-                             .authorization = E.auth, .host = "cp.test", .body = (const uint8_t *) body,
-                             .body_len = body ? strlen(body) : 0};
-        cp_api_response_clear(&R);
-        cp_api_handle(E.api, &rq, &R);
-        if (R.raw)
-                R.body = json_loadb(R.raw, R.raw_len, 0, NULL);
-        return R.status;
+        return nodes_fixture_call(&E, method, url, body, &R);
 }
 
-/* Drive the reconciler until nothing is in progress (at most limit_s). */
-static void reconcile(double limit_s) {
+/* Drive the reconciler until nothing is in progress (at most limit_s),
+ * a pass every 20 ms + 0.2 ms per node of the pool (a pass over N machines
+ * holds the store for O(N): 220 ms at 1,000, so that it leaves the store to
+ * the registrations and heartbeats most of the time). */
+static void reconcile(double limit_s, unsigned nodes) {
         size_t active = 1;
         double t0 = now_s();
         while (active) {
@@ -355,7 +292,7 @@ static void reconcile(double limit_s) {
                 if (active) {
                         if (now_s() - t0 > limit_s)
                                 die("the pool did not settle in time");
-                        struct timespec ts = {0, 20 * 1000000L};
+                        struct timespec ts = {0, (20 + (long) nodes / 5) * 1000000L};
                         nanosleep(&ts, NULL);
                 }
         }
@@ -372,7 +309,8 @@ static const char *pool_state(const char *pool) {
 /* ---- per-node phases ---------------------------------------------------------- */
 
 enum {
-        PH_VTPM_BOOT,   /* create -> measured boot done (swtpm start, PCR extends + event log) */
+        PH_QUEUE,       /* create_node (queued) -> a boot worker starts the boot */
+        PH_VTPM_BOOT,   /* -> measured boot done (swtpm start, PCR extends + event log) */
         PH_LAUNCH,      /* -> SNP launch measurement + LAUNCH on the host */
         PH_DISK,        /* -> secrets page, encrypted disk image */
         PH_SPAWN,       /* -> agent process running (node.json, fork/exec) */
@@ -385,14 +323,16 @@ enum {
         PH_REGISTER,    /* -> registered with the control plane (agent Ready) */
         PH_N
 };
-static const char *const ph_names[PH_N] = {"vtpm_boot", "launch_measure", "disk_create", "agent_spawn",
-                                           "vtpm_ak",   "tee_key",        "snp_report",  "evidence",
-                                           "attest",    "disk_unlock",    "register"};
+static const char *const ph_names[PH_N] = {"boot_queue", "vtpm_boot",  "launch_measure", "disk_create",
+                                           "agent_spawn", "vtpm_ak",  "tee_key",        "snp_report",
+                                           "evidence",   "attest",     "disk_unlock",    "register"};
 
 typedef struct result {
         unsigned nodes;
         double ready_s, node_mean_ms, node_max_ms, ph[PH_N];
         unsigned measured;
+        unsigned procs;      /* node processes alive once the pool is Ready (agent + swtpm) */
+        double pss_kb;       /* their proportional set size, summed */
 } result;
 
 static double jms(const json_t *o, const char *k) {
@@ -406,14 +346,45 @@ static json_t *load_json(const char *dir, const char *name) {
         return json_load_file(f, 0, NULL);
 }
 
+/* The PSS (kB) of a node process named by a pid file (0: not running). */
+static double pidfile_pss_kb(const char *dir, const char *pidfile) {
+        char f[1024], line[256];
+        snprintf(f, sizeof f, "%s/%s", dir, pidfile);
+        FILE *fp = fopen(f, "r");
+        long pid = 0;
+        if (!fp)
+                return 0;
+        if (fscanf(fp, "%ld", &pid) != 1)
+                pid = 0;
+        fclose(fp);
+        if (pid <= 0)
+                return 0;
+        snprintf(f, sizeof f, "/proc/%ld/smaps_rollup", pid);
+        if (!(fp = fopen(f, "r")))
+                return 0;
+        double kb = 0;
+        while (fgets(line, sizeof line, fp))
+                if (sscanf(line, "Pss: %lf kB", &kb) == 1)
+                        break;
+        fclose(fp);
+        return kb;
+}
+
 static void node_phases(const char *name, result *res) {
         char dir[512];
         snprintf(dir, sizeof dir, "%s/local/nodes/%s", E.dir, name);
+        static const char *const pidfiles[] = {"agent.pid", "swtpm.pid"};
+        for (size_t i = 0; i < 2; i++) {
+                double kb = pidfile_pss_kb(dir, pidfiles[i]);
+                res->procs += kb > 0;
+                res->pss_kb += kb;
+        }
         json_t *cfg = load_json(dir, "node.json"), *st = load_json(dir, "status.json");
         const json_t *bt = json_object_get(cfg, "bootTimes"), *at = json_object_get(st, "times");
-        double t[PH_N + 1] = {jms(bt, "create"), jms(bt, "measuredBoot"), jms(bt, "launch"), jms(bt, "disk"),
-                              jms(at, "start"),  jms(at, "vtpm"),         jms(at, "teeKey"), jms(at, "report"),
-                              jms(at, "quote"),  jms(at, "token"),        jms(at, "Joining"), jms(at, "Ready")};
+        double t[PH_N + 1] = {jms(bt, "queued"), jms(bt, "create"), jms(bt, "measuredBoot"), jms(bt, "launch"),
+                              jms(bt, "disk"),   jms(at, "start"),  jms(at, "vtpm"),         jms(at, "teeKey"),
+                              jms(at, "report"), jms(at, "quote"),  jms(at, "token"),        jms(at, "Joining"),
+                              jms(at, "Ready")};
         bool ok = true;
         for (size_t i = 0; i <= PH_N; i++)
                 ok = ok && t[i] > 0;
@@ -431,7 +402,7 @@ static void node_phases(const char *name, result *res) {
         json_decref(st);
 }
 
-static void run_pool(unsigned n, result *res) {
+static void run_pool(unsigned n, bool del, result *res) {
         char name[32], url[512], body[256];
         snprintf(name, sizeof name, "p%u", n);
         snprintf(url, sizeof url, AP "/%s" CS, name);
@@ -446,11 +417,15 @@ static void run_pool(unsigned n, result *res) {
                 free(t);
                 exit(1);
         }
-        reconcile(900);
+        reconcile(1800, n);
         res->ready_s = now_s() - t0;
         const char *ps = pool_state(name);
         if (!ps || strcmp(ps, "Succeeded") != 0) {
-                fprintf(stderr, "bench-nodes: pool of %u ended %s\n", n, ps ? ps : "?");
+                const char *why = json_string_value(json_object_get(
+                        json_object_get(json_object_get(json_object_get(R.body, "properties"), "status"),
+                                        "provisioningError"),
+                        "message"));
+                fprintf(stderr, "bench-nodes: pool of %u ended %s: %s\n", n, ps ? ps : "?", why ? why : "");
                 exit(1);
         }
         snprintf(url, sizeof url, AP "/%s/machines" CS, name);
@@ -467,12 +442,14 @@ static void run_pool(unsigned n, result *res) {
                 for (size_t k = 0; k < PH_N; k++)
                         res->ph[k] /= res->measured;
         }
+        if (!del)
+                return; /* the last size: the teardown stops every node at once */
         /* free the machine for the next size */
         snprintf(url, sizeof url, AP "/%s" CS, name);
         st = call("DELETE", url, NULL);
         if (st != 200 && st != 202 && st != 204)
                 die("DELETE pool failed");
-        reconcile(300);
+        reconcile(1800, n);
 }
 
 int main(int argc, char **argv) {
@@ -481,10 +458,15 @@ int main(int argc, char **argv) {
         for (int i = 1; i < argc; i++) {
                 if (!strcmp(argv[i], "-o") && i + 1 < argc)
                         csv = argv[++i];
+                else if (!strcmp(argv[i], "-w") && i + 1 < argc && atoi(argv[i + 1]) >= 1 && atoi(argv[i + 1]) <= 8)
+                        boot_workers = (unsigned) atoi(argv[++i]);
+                else if (!strcmp(argv[i], "-n") && i + 1 < argc && atoi(argv[i + 1]) >= 0 && atoi(argv[i + 1]) <= 19)
+                        node_nice = atoi(argv[++i]);
                 else if (n_sizes < CP_ELEMENTSOF(sizes) && atoi(argv[i]) > 0 && atoi(argv[i]) <= 1000)
                         sizes[n_sizes++] = (unsigned) atoi(argv[i]);
                 else {
-                        fprintf(stderr, "usage: bench-nodes [-o CSV] [SIZE...] (1..1000, at most 16)\n");
+                        fprintf(stderr, "usage: bench-nodes [-o CSV] [-w BOOT_WORKERS] [-n NODE_NICE] [SIZE...] "
+                                        "(sizes 1..1000, at most 16; workers 1..8, default 3; nice 0..19, default 10)\n");
                         return 2;
                 }
         }
@@ -531,25 +513,31 @@ int main(int argc, char **argv) {
         }
         printf("  %-36s %9.3f ms\n", "sum", prim_sum * 1e3);
 
+        printf("real path for every node (agent + swtpm processes, measured boot, SNP launch, attestation, "
+               "registration); %u boot workers, node processes at nice %d\n",
+               boot_workers, node_nice);
         setup_env();
         if (call("PUT", RGP RS, "{\"location\":\"eastus\"}") != 201 ||
             call("PUT", MC CS,
                  "{\"location\":\"eastus\",\"properties\":{\"agentPoolProfiles\":[{\"name\":\"nodepool1\","
                  "\"count\":1,\"vmSize\":\"" SIZE "\",\"mode\":\"System\"}]}}") != 201)
                 die("cannot create the cluster");
-        reconcile(300); /* the system pool (also warms up the hosts) */
+        reconcile(300, 1); /* the system pool (also warms up the hosts) */
 
         result res[16];
         for (unsigned i = 0; i < n_sizes; i++) {
                 double t = wall_ms();
-                run_pool(sizes[i], &res[i]);
+                run_pool(sizes[i], i + 1 < n_sizes, &res[i]);
                 printf("pool of %u: Ready in %.2f s (%.1f ms per node; node create->Ready mean %.0f ms, max %.0f "
-                       "ms; bench %.1f s incl. delete)\n",
+                       "ms; bench %.1f s%s; %u node processes, PSS %.0f MiB = %.1f MiB per node)\n",
                        sizes[i], res[i].ready_s, 1e3 * res[i].ready_s / sizes[i], res[i].node_mean_ms,
-                       res[i].node_max_ms, (wall_ms() - t) / 1e3);
+                       res[i].node_max_ms, (wall_ms() - t) / 1e3, i + 1 < n_sizes ? " incl. delete" : "", res[i].procs, res[i].pss_kb / 1024,
+                       res[i].pss_kb / 1024 / sizes[i]);
                 fflush(stdout);
         }
+        double td = wall_ms();
         teardown_env();
+        printf("teardown (stops the last pool's nodes at once): %.1f s\n", (wall_ms() - td) / 1e3);
 
         printf("\nper-node phases (mean ms per node):\n%-16s", "phase");
         for (unsigned i = 0; i < n_sizes; i++)
@@ -574,14 +562,14 @@ int main(int argc, char **argv) {
                 fprintf(f, "nodes,ready_s,ms_per_node,node_mean_ms,node_max_ms,primitives_ms,ratio_per_node");
                 for (size_t k = 0; k < PH_N; k++)
                         fprintf(f, ",%s_ms", ph_names[k]);
-                fprintf(f, "\n");
+                fprintf(f, ",node_procs,node_pss_mib\n");
                 for (unsigned i = 0; i < n_sizes; i++) {
                         double per = res[i].ready_s / sizes[i];
                         fprintf(f, "%u,%.3f,%.1f,%.1f,%.1f,%.3f,%.1f", sizes[i], res[i].ready_s, per * 1e3,
                                 res[i].node_mean_ms, res[i].node_max_ms, prim_sum * 1e3, per / prim_sum);
                         for (size_t k = 0; k < PH_N; k++)
                                 fprintf(f, ",%.1f", res[i].ph[k]);
-                        fprintf(f, "\n");
+                        fprintf(f, ",%u,%.1f\n", res[i].procs, res[i].pss_kb / 1024);
                 }
                 fclose(f);
                 printf("wrote %s\n", csv);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -37,6 +38,7 @@
 #include "shared/vtpm.h"
 
 #define MAX_HOSTS 16
+#define MAX_BOOT_WORKERS 8
 #define PATH_MAX_ 4096
 
 typedef struct host {
@@ -50,6 +52,16 @@ typedef struct host {
         unsigned nodes;
 } host;
 
+/* A node's boot: queued by create_node (or recovery), run by a boot
+ * worker outside the backend's lock, then up (agent running) or failed.
+ * While QUEUED or BOOTING only the worker touches the node's processes. */
+typedef enum node_phase {
+        NODE_QUEUED,
+        NODE_BOOTING,
+        NODE_UP,
+        NODE_FAILED,
+} node_phase;
+
 typedef struct node {
         char name[64];
         char handle[128];
@@ -57,7 +69,14 @@ typedef struct node {
         int host;
         pid_t agent, swtpm;
         int exit_status; /* -1 while running */
+        node_phase phase;
+        bool cancel;  /* deleted (or the backend freed) while queued or booting */
+        bool reboot;  /* queued by restart recovery */
+        char *pool_id, *vm_size, *image; /* the spec, owned */
+        bool confidential;
+        long long t_queued; /* Unix ms (bootTimes "queued") */
         struct node *next;
+        struct node *qnext; /* the boot queue */
 } node;
 
 typedef struct local_backend {
@@ -69,7 +88,25 @@ typedef struct local_backend {
         host hosts[MAX_HOSTS];
         size_t n_hosts;
         node *nodes;
-        volatile bool stop;
+        bool stop;              /* lock held: the workers end */
+        /* the boot workers: create_node only queues (it must not block) */
+        pthread_cond_t work;    /* a boot was queued, or stop */
+        pthread_cond_t booted;  /* a boot ended */
+        node *queue_head, *queue_tail;
+        pthread_t workers[MAX_BOOT_WORKERS];
+        size_t n_workers;
+        /* free_port .. swtpm listening: one node at a time, or two workers
+         * could pick the same free port pair */
+        pthread_mutex_t port_lock;
+        /* expected measurements of the node images (every register and
+         * heartbeat asks; images never change once written) */
+        struct expected_entry {
+                char image[128];
+                cp_snp_generation gen;
+                unsigned vcpus;
+                uint8_t digest[48];
+        } expected[16];
+        size_t n_expected, next_expected;
 } local_backend;
 
 /* ---- hosts ---------------------------------------------------------------- */
@@ -275,28 +312,59 @@ static int measure(local_backend *b, cp_snp_generation gen, unsigned vcpus, cons
         return r;
 }
 
-static int local_expected(cp_backend *bb, const cp_node_spec *spec, uint8_t ret[48]) {
-        local_backend *b = (local_backend *) bb;
+/* The expected launch measurement of an image for a generation and vCPU
+ * count: from the cache, else measured (without the lock) and cached. */
+static int image_expected(local_backend *b, const char *image, cp_snp_generation gen, unsigned vcpus,
+                          uint8_t ret[48]) {
         char dir[PATH_MAX_], k[PATH_MAX_ + 16], i[PATH_MAX_ + 16];
+        const char *key = image ? image : "";
+        pthread_mutex_lock(&b->lock);
+        for (size_t j = 0; j < b->n_expected; j++) {
+                struct expected_entry *x = &b->expected[j];
+                if (x->gen == gen && x->vcpus == vcpus && strcmp(x->image, key) == 0) {
+                        memcpy(ret, x->digest, 48);
+                        pthread_mutex_unlock(&b->lock);
+                        return 0;
+                }
+        }
+        int r = image_dir(b, image, dir, sizeof dir);
+        pthread_mutex_unlock(&b->lock);
         _cleanup_free_ uint8_t *cmd = NULL;
         size_t cl;
-        pthread_mutex_lock(&b->lock);
-        int r = image_dir(b, spec->image, dir, sizeof dir);
-        pthread_mutex_unlock(&b->lock);
         if (r >= 0)
                 r = read_all(dir, "cmdline", &cmd, &cl);
         if (r < 0)
                 return r;
         snprintf(k, sizeof k, "%s/kernel", dir);
         snprintf(i, sizeof i, "%s/initrd", dir);
-        return measure(b, size_gen(spec->vm_size), size_vcpus(spec->vm_size), k, i, (const char *) cmd, ret);
+        uint8_t d[48];
+        if ((r = measure(b, gen, vcpus, k, i, (const char *) cmd, d)) < 0)
+                return r;
+        if (strlen(key) < sizeof b->expected[0].image) {
+                pthread_mutex_lock(&b->lock);
+                size_t slot = b->n_expected < CP_ELEMENTSOF(b->expected) ? b->n_expected++
+                                                                         : b->next_expected++ % CP_ELEMENTSOF(b->expected);
+                struct expected_entry *x = &b->expected[slot];
+                snprintf(x->image, sizeof x->image, "%s", key);
+                x->gen = gen;
+                x->vcpus = vcpus;
+                memcpy(x->digest, d, 48);
+                pthread_mutex_unlock(&b->lock);
+        }
+        memcpy(ret, d, 48);
+        return 0;
+}
+
+static int local_expected(cp_backend *bb, const cp_node_spec *spec, uint8_t ret[48]) {
+        local_backend *b = (local_backend *) bb;
+        return image_expected(b, spec->image, size_gen(spec->vm_size), size_vcpus(spec->vm_size), ret);
 }
 
 /* ---- processes ------------------------------------------------------------ */
 
 /* fork + exec with stdout/stderr to logfile; only async-signal-safe calls
  * in the child. */
-static int spawn(char *const argv[], const char *logfile, pid_t *ret) {
+static int spawn(char *const argv[], const char *logfile, int niceness, pid_t *ret) {
         int log = open(logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         if (log < 0)
                 return CP_ERROR(CP_EIO, "cannot open %s: %s", logfile, strerror(errno));
@@ -315,7 +383,13 @@ static int spawn(char *const argv[], const char *logfile, pid_t *ret) {
                         dup2(nul, 0);
                 dup2(log, 1);
                 dup2(log, 2);
+                /* nothing else: other threads' descriptors without CLOEXEC
+                 * (the tss2 swtpm TCTI's sockets of a concurrent boot) would
+                 * keep their connections open in the child */
+                closefrom(3);
                 setpgid(0, 0);
+                if (niceness > 0 && setpriority(PRIO_PROCESS, 0, niceness) < 0)
+                        _exit(126);
                 execvp(argv[0], argv);
                 _exit(127);
         }
@@ -324,12 +398,24 @@ static int spawn(char *const argv[], const char *logfile, pid_t *ret) {
         return 0;
 }
 
-static void stop_process(pid_t *pid) {
+static double mono_s(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static void term_process(pid_t pid) {
+        if (pid <= 0)
+                return;
+        kill(pid, SIGTERM);
+        kill(pid, SIGCONT); /* a stopped process handles SIGTERM once continued */
+}
+
+/* Reaps a child told to terminate; SIGKILL once the deadline (mono_s) passed. */
+static void reap_process(pid_t *pid, double deadline) {
         if (*pid <= 0)
                 return;
-        kill(*pid, SIGTERM);
-        kill(*pid, SIGCONT); /* a stopped process handles SIGTERM once continued */
-        for (int i = 0; i < 200; i++) {
+        while (mono_s() < deadline) {
                 if (waitpid(*pid, NULL, WNOHANG) == *pid) {
                         *pid = 0;
                         return;
@@ -340,6 +426,11 @@ static void stop_process(pid_t *pid) {
         kill(*pid, SIGKILL);
         waitpid(*pid, NULL, 0);
         *pid = 0;
+}
+
+static void stop_process(pid_t *pid) {
+        term_process(*pid);
+        reap_process(pid, mono_s() + 2.0);
 }
 
 static int bind_port(uint16_t want, uint16_t *ret) {
@@ -357,8 +448,21 @@ static int bind_port(uint16_t want, uint16_t *ret) {
 }
 
 /* Two free consecutive ports: swtpm's server P and control channel P+1
- * (the swtpm TCTI expects the control channel there). */
+ * (the swtpm TCTI expects the control channel there).  Picked below Linux's
+ * default ephemeral range (32768-60999), so that the outgoing connections of
+ * hundreds of agents cannot take one between this check and swtpm's bind
+ * (it did, once in ~300 boots at 1,000 nodes); else from the ephemeral range. */
 static int free_port(uint16_t *ret) {
+        for (int i = 0; i < 128; i++) {
+                uint32_t rnd;
+                if (RAND_bytes((uint8_t *) &rnd, sizeof rnd) != 1)
+                        break;
+                uint16_t p = (uint16_t) (20000 + 2 * (rnd % 6000)), q;
+                if (bind_port(p, &q) == 0 && bind_port((uint16_t) (p + 1), &q) == 0) {
+                        *ret = p;
+                        return 0;
+                }
+        }
         for (int i = 0; i < 64; i++) {
                 uint16_t p, q;
                 if (bind_port(0, &p) == 0 && p < 65535 && bind_port((uint16_t) (p + 1), &q) == 0) {
@@ -369,8 +473,9 @@ static int free_port(uint16_t *ret) {
         return CP_ERROR(CP_EIO, "no free port pair for swtpm");
 }
 
-static int wait_port(uint16_t port, pid_t pid) {
-        for (int i = 0; i < 300; i++) {
+/* Until the swtpm listens; *pid = 0 once it exited (reaped). */
+static int wait_port(uint16_t port, pid_t *pid) {
+        for (int i = 0; i < 1000; i++) { /* 10 s: a niced swtpm on a busy machine */
                 int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
                 struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port),
                                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -379,8 +484,10 @@ static int wait_port(uint16_t port, pid_t pid) {
                         close(fd);
                 if (ok)
                         return 0;
-                if (waitpid(pid, NULL, WNOHANG) == pid)
-                        return CP_ERROR(CP_EIO, "swtpm exited during start");
+                if (waitpid(*pid, NULL, WNOHANG) == *pid) {
+                        *pid = 0;
+                        return CP_ERROR(CP_EIO, "swtpm exited during start (port %u)", port);
+                }
                 struct timespec ts = {0, 10 * 1000000L};
                 nanosleep(&ts, NULL);
         }
@@ -528,21 +635,13 @@ static int make_disk(const char *dir, const char *name) {
 /* ---- disk keys from the key broker (cp-diskkeys.h) ---------------------- */
 
 /* The OS disk encrypted before first boot under the node's broker disk key,
- * whose release policy names the node image's expected measurement; lock held. */
+ * whose release policy names the node image's expected measurement. */
 static int broker_disk(local_backend *b, const cp_node_spec *spec, cp_snp_generation gen, const char *dir) {
-        char img[PATH_MAX_], k[PATH_MAX_ + 16], i[PATH_MAX_ + 16], disk_id[128], f[PATH_MAX_ + 32];
-        _cleanup_free_ uint8_t *cmd = NULL;
-        size_t cl;
+        char disk_id[128], f[PATH_MAX_ + 32];
         uint8_t expected[48];
-        int r = image_dir(b, spec->image, img, sizeof img);
-        if (r >= 0)
-                r = read_all(img, "cmdline", &cmd, &cl);
-        if (r < 0)
-                return r;
-        snprintf(k, sizeof k, "%s/kernel", img);
-        snprintf(i, sizeof i, "%s/initrd", img);
+        int r;
         snprintf(f, sizeof f, "%s/disk.img", dir);
-        if ((r = measure(b, gen, size_vcpus(spec->vm_size), k, i, (const char *) cmd, expected)) < 0 ||
+        if ((r = image_expected(b, spec->image, gen, size_vcpus(spec->vm_size), expected)) < 0 ||
             (r = cp_diskkeys_disk_id(spec->name, disk_id, sizeof disk_id)) < 0)
                 return r;
         return cp_diskkeys_provision(b->o.diskkeys, spec->pool_id, expected, disk_id, f);
@@ -576,10 +675,24 @@ static json_int_t now_ms(void) {
         return (json_int_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* A boot stops at its next step once its node is deleted or the backend freed. */
+static int boot_step(local_backend *b, const node *nd) {
+        pthread_mutex_lock(&b->lock);
+        bool cancel = nd->cancel || b->stop;
+        pthread_mutex_unlock(&b->lock);
+        return cancel ? CP_ERROR(CP_EBADSEQ, "cancelled (the node was deleted or the backend stopped)") : 0;
+}
+
+/* One node's boot, on a boot worker, without the backend's lock (taken for
+ * the shared parts: image, placement, URLs). */
 static int boot_node(local_backend *b, const cp_node_spec *spec, node *nd) {
-        char img[PATH_MAX_], f[PATH_MAX_ + 64], tcti[128], identity[800];
+        char img[PATH_MAX_], f[PATH_MAX_ + 64], tcti[128], identity[800], attestd[512], cp_url[512];
         json_int_t t_create = now_ms(), t_swtpm, t_boot, t_launch, t_disk;
+        pthread_mutex_lock(&b->lock);
         int r = image_dir(b, spec->image, img, sizeof img);
+        snprintf(attestd, sizeof attestd, "%s", b->attestd);
+        snprintf(cp_url, sizeof cp_url, "%s", b->cp_url);
+        pthread_mutex_unlock(&b->lock);
         if (r < 0)
                 return r;
         if (mkdir(nd->dir, 0700) < 0 && errno != EEXIST)
@@ -592,43 +705,66 @@ static int boot_node(local_backend *b, const cp_node_spec *spec, node *nd) {
         snprintf(launch.kernel_path, sizeof launch.kernel_path, "%s/kernel", nd->dir);
         if (b->o.prepare)
                 b->o.prepare(b->o.prepare_userdata, spec, nd->dir, &launch);
+        if ((r = boot_step(b, nd)) < 0)
+                return r;
 
-        /* placement: the least loaded host of the size's generation */
+        /* placement: the least loaded host of the size's generation (counted
+         * from here on, so that concurrent boots spread) */
         cp_snp_generation gen = size_gen(spec->vm_size);
         size_t first;
-        if ((r = hosts_of(b, gen, &first)) < 0)
-                return r;
+        pthread_mutex_lock(&b->lock);
+        r = hosts_of(b, gen, &first);
         size_t best = first;
-        for (size_t i = first; i < b->n_hosts && b->hosts[i].gen == gen; i++)
+        for (size_t i = first; r >= 0 && i < b->n_hosts && b->hosts[i].gen == gen; i++)
                 if (b->hosts[i].nodes < b->hosts[best].nodes)
                         best = i;
         host *h = &b->hosts[best];
-        nd->host = (int) best;
+        if (r >= 0) {
+                h->nodes++;
+                nd->host = (int) best;
+        }
+        pthread_mutex_unlock(&b->lock);
+        if (r < 0)
+                return r;
 
         /* the vTPM */
         uint16_t port = 0;
-        if ((r = free_port(&port)) < 0)
-                return r;
         char state[PATH_MAX_ + 16], server[64], ctrl[64];
         snprintf(state, sizeof state, "dir=%s/tpm", nd->dir);
         snprintf(f, sizeof f, "%s/tpm", nd->dir);
         if (mkdir(f, 0700) < 0 && errno != EEXIST)
                 return CP_ERROR(CP_EIO, "cannot create %s: %s", f, strerror(errno));
-        snprintf(server, sizeof server, "type=tcp,port=%u,bindaddr=127.0.0.1", port);
-        snprintf(ctrl, sizeof ctrl, "type=tcp,port=%u,bindaddr=127.0.0.1", port + 1u);
-        char *const sargv[] = {b->swtpm, "socket", "--tpm2", "--tpmstate", state, "--server", server, "--ctrl", ctrl,
-                               "--flags", "not-need-init,startup-clear", NULL};
-        snprintf(f, sizeof f, "%s/swtpm.log", nd->dir);
-        if ((r = spawn(sargv, f, &nd->swtpm)) < 0)
-                return r;
-        if ((r = wait_port(port, nd->swtpm)) < 0 || (r = write_pid(nd->dir, "swtpm.pid", nd->swtpm)) < 0)
+        /* a port taken between the check and swtpm's bind: another pair */
+        for (int attempt = 0; attempt < 3; attempt++) {
+                if (attempt > 0) {
+                        cp_error_clear();
+                        stop_process(&nd->swtpm);
+                }
+                pthread_mutex_lock(&b->port_lock);
+                r = free_port(&port);
+                if (r >= 0) {
+                        snprintf(server, sizeof server, "type=tcp,port=%u,bindaddr=127.0.0.1", port);
+                        snprintf(ctrl, sizeof ctrl, "type=tcp,port=%u,bindaddr=127.0.0.1", port + 1u);
+                        char *const sargv[] = {b->swtpm, "socket", "--tpm2",   "--tpmstate",
+                                               state,    "--server", server, "--ctrl",
+                                               ctrl,     "--flags", "not-need-init,startup-clear", NULL};
+                        snprintf(f, sizeof f, "%s/swtpm.log", nd->dir);
+                        r = spawn(sargv, f, b->o.node_nice, &nd->swtpm);
+                        if (r >= 0)
+                                r = wait_port(port, &nd->swtpm);
+                }
+                pthread_mutex_unlock(&b->port_lock);
+                if (r >= 0)
+                        break;
+        }
+        if (r < 0 || (r = write_pid(nd->dir, "swtpm.pid", nd->swtpm)) < 0)
                 return r;
         snprintf(tcti, sizeof tcti, "swtpm:host=127.0.0.1,port=%u", port);
         t_swtpm = now_ms();
 
         /* firmware: measured boot into the vTPM */
         snprintf(identity, sizeof identity, "confpool-node:%s/machines/%s", spec->pool_id, spec->name);
-        if ((r = measured_boot(b, tcti, nd->dir, launch.kernel_path, identity)) < 0)
+        if ((r = measured_boot(b, tcti, nd->dir, launch.kernel_path, identity)) < 0 || (r = boot_step(b, nd)) < 0)
                 return r;
         t_boot = now_ms();
 
@@ -651,14 +787,15 @@ static int boot_node(local_backend *b, const cp_node_spec *spec, node *nd) {
         snprintf(f, sizeof f, "%s/secrets", nd->dir);
         r = cp_write_file(f, secrets, sizeof secrets, 0600);
         cp_wipe(secrets, sizeof secrets);
-        if (r < 0 || (r = b->o.diskkeys ? broker_disk(b, spec, gen, nd->dir) : make_disk(nd->dir, spec->name)) < 0)
+        if (r < 0 ||
+            (r = b->o.diskkeys ? broker_disk(b, spec, gen, nd->dir) : make_disk(nd->dir, spec->name)) < 0 ||
+            (r = boot_step(b, nd)) < 0)
                 return r;
-        h->nodes++;
         t_disk = now_ms();
 
         /* the agent's configuration and the agent */
         json_t *cfg = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s,s:s}", "name", spec->name, "pool",
-                                spec->pool_id, "attestd", b->attestd, "controlplane", b->cp_url, "tcti", tcti,
+                                spec->pool_id, "attestd", attestd, "controlplane", cp_url, "tcti", tcti,
                                 "amdspSocket", h->sock, "guestHandle", (json_int_t) ghandle, "secrets", "secrets",
                                 "eventLog", "eventlog.bin", "disk", "disk.img", "diskKeyStandin", "disk-key.standin",
                                 "heartbeatMs", (json_int_t) (b->o.heartbeat_ms ? b->o.heartbeat_ms : 5000),
@@ -670,8 +807,9 @@ static int boot_node(local_backend *b, const cp_node_spec *spec, node *nd) {
         }
         if (cfg)
                 json_object_set_new(cfg, "bootTimes",
-                                    json_pack("{s:I,s:I,s:I,s:I,s:I}", "create", t_create, "swtpm", t_swtpm,
-                                              "measuredBoot", t_boot, "launch", t_launch, "disk", t_disk));
+                                    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "queued", (json_int_t) nd->t_queued,
+                                              "create", t_create, "swtpm", t_swtpm, "measuredBoot", t_boot,
+                                              "launch", t_launch, "disk", t_disk));
         char *txt = cfg ? json_dumps(cfg, JSON_SORT_KEYS) : NULL;
         json_decref(cfg);
         if (!txt)
@@ -683,7 +821,7 @@ static int boot_node(local_backend *b, const cp_node_spec *spec, node *nd) {
                 return r;
         char *const aargv[] = {b->agent, "--node-dir", nd->dir, NULL};
         snprintf(f, sizeof f, "%s/agent.log", nd->dir);
-        if ((r = spawn(aargv, f, &nd->agent)) < 0)
+        if ((r = spawn(aargv, f, b->o.node_nice, &nd->agent)) < 0)
                 return r;
         return write_pid(nd->dir, "agent.pid", nd->agent);
 }
@@ -704,33 +842,133 @@ static void mark_failed(node *nd, const char *what) {
         stop_process(&nd->swtpm);
 }
 
+static node *node_free(node *nd) {
+        if (nd) {
+                free(nd->pool_id);
+                free(nd->vm_size);
+                free(nd->image);
+                free(nd);
+        }
+        return NULL;
+}
+
+/* A node entry for a boot (not yet listed or queued). */
+static int node_new(local_backend *b, const char *name, const char *pool_id, const char *vm_size, const char *image,
+                    bool confidential, node **ret) {
+        node *nd = calloc(1, sizeof *nd);
+        if (!nd)
+                return cp_error_oom();
+        snprintf(nd->name, sizeof nd->name, "%s", name);
+        snprintf(nd->handle, sizeof nd->handle, "local:%s", name);
+        snprintf(nd->dir, sizeof nd->dir, "%s/nodes/%s", b->state_dir, name);
+        nd->exit_status = -1;
+        nd->host = -1;
+        nd->phase = NODE_QUEUED;
+        nd->confidential = confidential;
+        nd->pool_id = strdup(pool_id ? pool_id : "");
+        nd->vm_size = strdup(vm_size ? vm_size : "");
+        nd->image = strdup(image ? image : "");
+        if (!nd->pool_id || !nd->vm_size || !nd->image) {
+                node_free(nd);
+                return cp_error_oom();
+        }
+        *ret = nd;
+        return 0;
+}
+
+/* List the node and queue its boot; lock held. */
+static void node_enqueue(local_backend *b, node *nd) {
+        nd->t_queued = (long long) now_ms();
+        nd->next = b->nodes;
+        b->nodes = nd;
+        nd->qnext = NULL;
+        if (b->queue_tail)
+                b->queue_tail->qnext = nd;
+        else
+                b->queue_head = nd;
+        b->queue_tail = nd;
+        pthread_cond_signal(&b->work);
+}
+
+/* Take a node off the boot queue; lock held. */
+static void queue_remove(local_backend *b, node *nd) {
+        node *prev = NULL;
+        for (node *q = b->queue_head; q; prev = q, q = q->qnext)
+                if (q == nd) {
+                        if (prev)
+                                prev->qnext = q->qnext;
+                        else
+                                b->queue_head = q->qnext;
+                        if (b->queue_tail == q)
+                                b->queue_tail = prev;
+                        q->qnext = NULL;
+                        return;
+                }
+}
+
+static void *boot_worker(void *ud) {
+        local_backend *b = ud;
+        pthread_mutex_lock(&b->lock);
+        for (;;) {
+                while (!b->stop && !b->queue_head)
+                        pthread_cond_wait(&b->work, &b->lock);
+                if (b->stop)
+                        break;
+                node *nd = b->queue_head;
+                queue_remove(b, nd);
+                nd->phase = NODE_BOOTING;
+                cp_node_spec spec = {.pool_id = nd->pool_id, .name = nd->name, .vm_size = nd->vm_size,
+                                     .image = nd->image, .confidential = nd->confidential};
+                pthread_mutex_unlock(&b->lock);
+                int r = boot_node(b, &spec, nd);
+                /* a node that failed to boot stays listed: its status says why */
+                if (r < 0)
+                        mark_failed(nd, nd->reboot ? "reboot" : "boot");
+                pthread_mutex_lock(&b->lock);
+                nd->phase = r < 0 ? NODE_FAILED : NODE_UP;
+                pthread_cond_broadcast(&b->booted);
+        }
+        pthread_mutex_unlock(&b->lock);
+        return NULL;
+}
+
+/* The spec, next to the node's boot: restart recovery boots a node that
+ * had not finished booting from it (node.json comes at the end of a boot). */
+static int write_spec(const node *nd) {
+        char f[PATH_MAX_ + 32];
+        if (mkdir(nd->dir, 0700) < 0 && errno != EEXIST)
+                return CP_ERROR(CP_EIO, "cannot create %s: %s", nd->dir, strerror(errno));
+        json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:b}", "name", nd->name, "pool", nd->pool_id, "vmSize", nd->vm_size,
+                              "image", nd->image, "confidential", nd->confidential);
+        char *txt = j ? json_dumps(j, JSON_SORT_KEYS) : NULL;
+        json_decref(j);
+        if (!txt)
+                return cp_error_oom();
+        snprintf(f, sizeof f, "%s/spec.json", nd->dir);
+        int r = cp_write_file(f, txt, strlen(txt), 0600);
+        free(txt);
+        return r;
+}
+
+/* Queues the boot (a boot worker runs it) and returns: Provisioning until it
+ * ends.  Idempotent by name (the handle is local:<name>). */
 static int local_create(cp_backend *bb, const cp_node_spec *spec, char *ret_handle, size_t size) {
         local_backend *b = (local_backend *) bb;
         char handle[128];
         int n = snprintf(handle, sizeof handle, "local:%s", spec->name);
-        if (n < 0 || (size_t) n >= sizeof handle || (size_t) n >= size)
+        if (n < 0 || (size_t) n >= sizeof handle || (size_t) n >= size || strlen(spec->name) >= 64)
                 return CP_ERROR(CP_ETOOBIG, "handle too long");
+        if (strchr(spec->name, '/') || spec->name[0] == '.' || !spec->name[0])
+                return CP_ERROR(CP_EINVAL, "bad node name");
         pthread_mutex_lock(&b->lock);
         int r = 0;
         if (!find_node(b, handle)) {
-                node *nd = calloc(1, sizeof *nd);
-                if (!nd)
-                        r = cp_error_oom();
-                else {
-                        snprintf(nd->name, sizeof nd->name, "%s", spec->name);
-                        snprintf(nd->handle, sizeof nd->handle, "%s", handle);
-                        snprintf(nd->dir, sizeof nd->dir, "%s/nodes/%s", b->state_dir, spec->name);
-                        nd->exit_status = -1;
-                        nd->host = -1;
-                        r = boot_node(b, spec, nd);
-                        /* a node that failed to boot stays listed: its status says why */
-                        if (r < 0) {
-                                mark_failed(nd, "boot");
-                                r = 0;
-                        }
-                        nd->next = b->nodes;
-                        b->nodes = nd;
-                }
+                node *nd = NULL;
+                r = node_new(b, spec->name, spec->pool_id, spec->vm_size, spec->image, spec->confidential, &nd);
+                if (r >= 0 && (r = write_spec(nd)) < 0)
+                        node_free(nd);
+                if (r >= 0)
+                        node_enqueue(b, nd);
         }
         pthread_mutex_unlock(&b->lock);
         if (r >= 0)
@@ -747,6 +985,12 @@ static int local_status(cp_backend *bb, const char *handle, cp_node_state *ret_s
                 pthread_mutex_unlock(&b->lock);
                 *ret_state = CP_NODE_GONE;
                 snprintf(ret_error, error_size, "the node is unknown to the local backend");
+                return 0;
+        }
+        if (nd->phase == NODE_QUEUED || nd->phase == NODE_BOOTING) {
+                pthread_mutex_unlock(&b->lock);
+                *ret_state = CP_NODE_PROVISIONING;
+                snprintf(ret_ip, ip_size, "127.0.0.1");
                 return 0;
         }
         if (nd->agent > 0 && nd->exit_status < 0) {
@@ -796,20 +1040,55 @@ static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *
         return remove(path) < 0 && errno != ENOENT ? -1 : 0;
 }
 
-static void node_stop(local_backend *b, node *nd) {
+/* Stopping a node: SIGTERM to its agent and swtpm (node_term), then
+ * reaping both (node_reap, SIGKILL after the deadline).  Apart, so that
+ * many nodes stop in parallel (local_free). */
+static void node_term(node *nd) {
         if (nd->exit_status < 0)
-                stop_process(&nd->agent);
+                term_process(nd->agent);
+        term_process(nd->swtpm);
+}
+
+static void node_reap(local_backend *b, node *nd, double deadline) {
+        if (nd->exit_status < 0)
+                reap_process(&nd->agent, deadline);
         else if (nd->agent > 0)
                 waitpid(nd->agent, NULL, WNOHANG);
         nd->agent = 0;
-        stop_process(&nd->swtpm);
+        reap_process(&nd->swtpm, deadline);
         if (nd->host >= 0 && b->hosts[nd->host].nodes > 0)
                 b->hosts[nd->host].nodes--;
+        nd->host = -1;
+}
+
+/* A deleted node is powered off: SIGKILL at once.  A graceful SIGTERM
+ * waited up to 2 s per node whose agent was inside a heartbeat, which
+ * waits for the store the reconciler holds while it deletes (a pool delete
+ * of 100 nodes took a minute). */
+static void node_stop(local_backend *b, node *nd) {
+        node_reap(b, nd, 0);
+}
+
+/* Delete of a node still booting: a queued boot is dropped, a running one
+ * cancelled at its next step (waited for: one step, not a whole boot);
+ * then as any node.  Lock held (released while waiting). */
+static void cancel_boot(local_backend *b, node *nd) {
+        if (nd->phase == NODE_QUEUED) {
+                queue_remove(b, nd);
+                nd->phase = NODE_FAILED;
+                return;
+        }
+        nd->cancel = true;
+        while (nd->phase == NODE_BOOTING)
+                pthread_cond_wait(&b->booted, &b->lock);
 }
 
 static int local_delete(cp_backend *bb, const char *handle) {
         local_backend *b = (local_backend *) bb;
         pthread_mutex_lock(&b->lock);
+        node *target = find_node(b, handle);
+        if (target)
+                cancel_boot(b, target);
         for (node **p = &b->nodes; *p; p = &(*p)->next) {
                 node *nd = *p;
                 if (strcmp(nd->handle, handle) != 0)
@@ -823,7 +1102,7 @@ static int local_delete(cp_backend *bb, const char *handle) {
                 node_stop(b, nd);
                 if (nftw(nd->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
                         fprintf(stderr, "local backend: cannot remove %s\n", nd->dir);
-                free(nd);
+                node_free(nd);
                 break;
         }
         pthread_mutex_unlock(&b->lock);
@@ -843,11 +1122,23 @@ static int local_host(cp_backend *bb, const char *handle, char *ret, size_t size
 
 static void local_free(cp_backend *bb) {
         local_backend *b = (local_backend *) bb;
+        /* running boots stop at their next step; queued ones stay on disk
+         * (spec.json) for the next daemon's recovery */
+        pthread_mutex_lock(&b->lock);
+        b->stop = true;
+        pthread_cond_broadcast(&b->work);
+        pthread_mutex_unlock(&b->lock);
+        for (size_t i = 0; i < b->n_workers; i++)
+                pthread_join(b->workers[i], NULL);
+        b->n_workers = 0;
+        for (node *nd = b->nodes; nd; nd = nd->next)
+                node_term(nd);
+        double deadline = mono_s() + 2.0;
         while (b->nodes) {
                 node *nd = b->nodes;
                 b->nodes = nd->next;
-                node_stop(b, nd);
-                free(nd);
+                node_reap(b, nd, deadline);
+                node_free(nd);
         }
         for (size_t i = 0; i < b->n_hosts; i++) {
                 host *h = &b->hosts[i];
@@ -860,6 +1151,9 @@ static void local_free(cp_backend *bb) {
                 unlink(h->sock);
                 cp_amdsp_free(h->sp);
         }
+        pthread_cond_destroy(&b->work);
+        pthread_cond_destroy(&b->booted);
+        pthread_mutex_destroy(&b->port_lock);
         pthread_mutex_destroy(&b->lock);
         free(b);
 }
@@ -895,6 +1189,9 @@ int cp_backend_local_new(const cp_local_options *o, cp_backend **ret) {
         snprintf(b->attestd, sizeof b->attestd, "%s", o->attestd_url ? o->attestd_url : "");
         snprintf(b->cp_url, sizeof b->cp_url, "%s", o->controlplane_url ? o->controlplane_url : "");
         pthread_mutex_init(&b->lock, NULL);
+        pthread_mutex_init(&b->port_lock, NULL);
+        pthread_cond_init(&b->work, NULL);
+        pthread_cond_init(&b->booted, NULL);
         b->o.state_dir = b->o.hosts_dir = b->o.agent_path = b->o.swtpm_path = b->o.ovmf_path = NULL;
         b->o.attestd_url = b->o.controlplane_url = NULL;
         char d[PATH_MAX_ + 16];
@@ -904,6 +1201,21 @@ int cp_backend_local_new(const cp_local_options *o, cp_backend **ret) {
                 int r = CP_ERROR(CP_EIO, "local backend: cannot create its directories: %s", strerror(errno));
                 local_free(&b->base);
                 return r;
+        }
+        if (o->node_nice < 0 || o->node_nice > 19) {
+                local_free(&b->base);
+                return CP_ERROR(CP_EINVAL, "local backend: node_nice must be 0..19");
+        }
+        unsigned workers = o->boot_workers ? o->boot_workers : 3;
+        if (workers > MAX_BOOT_WORKERS)
+                workers = MAX_BOOT_WORKERS;
+        for (unsigned i = 0; i < workers; i++) {
+                if (pthread_create(&b->workers[b->n_workers], NULL, boot_worker, b) != 0) {
+                        int r = CP_ERROR(CP_EINTERNAL, "local backend: cannot start its boot workers");
+                        local_free(&b->base);
+                        return r;
+                }
+                b->n_workers++;
         }
         *ret = &b->base;
         return 0;
@@ -961,7 +1273,9 @@ int cp_backend_local_signal(cp_backend *bb, const char *handle, int sig) {
         local_backend *b = (local_backend *) bb;
         pthread_mutex_lock(&b->lock);
         node *nd = find_node(b, handle);
-        int r = nd && nd->agent > 0 && nd->exit_status < 0 ? 0 : CP_ERROR(CP_ENOTFOUND, "no running agent for %s", handle);
+        int r = nd && nd->phase == NODE_UP && nd->agent > 0 && nd->exit_status < 0
+                        ? 0
+                        : CP_ERROR(CP_ENOTFOUND, "no running agent for %s", handle);
         if (r >= 0 && kill(nd->agent, sig) < 0)
                 r = CP_ERROR(CP_EIO, "kill: %s", strerror(errno));
         pthread_mutex_unlock(&b->lock);
@@ -1002,8 +1316,9 @@ int cp_backend_local_open_hosts(cp_backend *bb, char ***ret_paths, size_t *ret_n
         return 0;
 }
 
-/* One persisted node: stop what a previous daemon left running, boot it
- * again from its node.json (lock held). */
+/* One persisted node: stop what a previous daemon left running, queue its
+ * boot again from its node.json (or, for a node whose boot had not
+ * finished, its spec.json); lock held. */
 static int recover_node(local_backend *b, const char *name, unsigned *restarted) {
         char dir[1200], f[1300], marker[1300];
         snprintf(dir, sizeof dir, "%.1024s/nodes/%.64s", b->state_dir, name);
@@ -1016,20 +1331,23 @@ static int recover_node(local_backend *b, const char *name, unsigned *restarted)
         snprintf(f, sizeof f, "%s/swtpm.pid", dir);
         cp_proc_stop_pidfile(f, marker, 2000);
         cp_proc_stop_matching(marker, 2000);
-        snprintf(f, sizeof f, "%s/node.json", dir);
-        uint8_t *buf = NULL;
-        size_t len;
         json_t *j = NULL;
-        if (cp_read_file(f, 64 * 1024, &buf, &len) >= 0)
-                j = json_loadb((const char *) buf, len, 0, NULL);
-        cp_error_clear();
-        free(buf);
+        static const char *const files[] = {"node.json", "spec.json"};
+        for (size_t i = 0; i < CP_ELEMENTSOF(files) && !j; i++) {
+                uint8_t *buf = NULL;
+                size_t len;
+                snprintf(f, sizeof f, "%s/%s", dir, files[i]);
+                if (cp_read_file(f, 64 * 1024, &buf, &len) >= 0)
+                        j = json_loadb((const char *) buf, len, 0, NULL);
+                cp_error_clear();
+                free(buf);
+        }
         const char *pool = json_string_value(json_object_get(j, "pool"));
         const char *mname = json_string_value(json_object_get(j, "name"));
         const char *size = json_string_value(json_object_get(j, "vmSize"));
         const char *image = json_string_value(json_object_get(j, "image"));
         if (!pool || !mname || !size || !image || strcmp(mname, name) != 0) {
-                /* half-created (the daemon died during its boot): nothing to keep */
+                /* not even a spec (the daemon died in create): nothing to keep */
                 json_decref(j);
                 if (nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
                         return CP_ERROR(CP_EIO, "cannot remove %s", dir);
@@ -1039,28 +1357,15 @@ static int recover_node(local_backend *b, const char *name, unsigned *restarted)
         snprintf(handle, sizeof handle, "local:%s", name);
         int r = 0;
         if (!find_node(b, handle)) {
-                node *nd = calloc(1, sizeof *nd);
-                if (!nd) {
-                        json_decref(j);
-                        return cp_error_oom();
-                }
-                snprintf(nd->name, sizeof nd->name, "%s", name);
-                snprintf(nd->handle, sizeof nd->handle, "%s", handle);
-                snprintf(nd->dir, sizeof nd->dir, "%s", dir);
-                nd->exit_status = -1;
-                nd->host = -1;
-                snprintf(f, sizeof f, "%s/status.json", dir);
-                unlink(f);
-                cp_node_spec spec = {.pool_id = pool, .name = name, .vm_size = size, .image = image,
-                                     .confidential = true};
-                r = boot_node(b, &spec, nd);
-                if (r < 0) {
-                        mark_failed(nd, "reboot");
-                        r = 0;
-                } else
+                node *nd = NULL;
+                r = node_new(b, name, pool, size, image, true, &nd);
+                if (r >= 0) {
+                        snprintf(f, sizeof f, "%s/status.json", dir);
+                        unlink(f);
+                        nd->reboot = true;
+                        node_enqueue(b, nd);
                         (*restarted)++;
-                nd->next = b->nodes;
-                b->nodes = nd;
+                }
         }
         json_decref(j);
         return r;

@@ -41,6 +41,14 @@ typedef struct cp_local_options {
          * released to the node's TEE key, crypto-erased on delete.  NULL:
          * the local STAND-IN disk key (no broker; docs/nodes.md). */
         cp_diskkeys *diskkeys;
+        /* Boot workers: create_node only queues a node's boot (it reports
+         * Provisioning meanwhile); this many threads boot nodes outside
+         * the caller's locks.  0: 3; at most 8. */
+        unsigned boot_workers;
+        /* Niceness (0..19) of the node processes (swtpm, agent): on one
+         * machine emulating many, keeps the control plane responsive while
+         * hundreds of nodes generate keys (bench/bench-nodes.c).  0: none. */
+        int node_nice;
 } cp_local_options;
 
 CP_WUR int cp_backend_local_new(const cp_local_options *o, cp_backend **ret);
@@ -63,10 +71,11 @@ CP_WUR int cp_backend_local_signal(cp_backend *b, const char *handle, int sig);
 CP_WUR int cp_backend_local_open_hosts(cp_backend *b, char ***ret_paths, size_t *ret_n);
 /* Restart recovery (docs/nodes.md): for every node persisted under
  * <state_dir>/nodes, stop the agent and swtpm a previous daemon left
- * running (pid files, checked against their command lines) and boot the
- * node again (fresh launch and attestation) with the control-plane URL set
- * now.  Call after cp_backend_local_set_controlplane_url, before the
- * reconciler starts. */
+ * running (pid files, checked against their command lines) and queue the
+ * node's boot again (fresh launch and attestation; also for a node whose
+ * boot had not finished: spec.json) with the control-plane URL set now.
+ * Call after cp_backend_local_set_controlplane_url, before the reconciler
+ * starts. *ret_restarted: the nodes queued. */
 CP_WUR int cp_backend_local_recover(cp_backend *b, unsigned *ret_restarted);
 
 #endif

@@ -24,6 +24,7 @@
 #include "controlplane/cp-store.h"
 #include "kbsd/kbsd.h"
 #include "shared/httpc.h"
+#include "nodes-fixture.h"
 #include "tests.h"
 
 #define SUB "6a8b4c2e-1f3d-4e5a-9b7c-0d1e2f3a4b5c"
@@ -33,27 +34,9 @@
 #define CS "?api-version=2026-01-01"
 #define RS "?api-version=2021-04-01"
 #define SIZE "Standard_DC4as_v5"
-#define ADMIN_TOKEN "platform-admin-token-0123456789"
-#define RELEASE_TOKEN "node-release-token-0123456789"
+#define RELEASE_TOKEN NODES_FIXTURE_RELEASE_TOKEN
 
-typedef struct env {
-        bool up;
-        char dir[64];
-        cp_store *store;
-        cp_rules *rules;
-        cp_backend *backend;
-        cp_attestd *attestd;
-        cp_kbsd *kbsd;
-        cp_diskkeys *diskkeys;
-        char kbs_url[64];
-        cp_nodes *nodes;
-        cp_api *api;
-        cp_httpd *httpd;
-        cp_reconciler *rec;
-        char auth[128];
-} env;
-
-static env E;
+static nodes_fixture E;
 static cp_api_response R;
 static const char *tamper_pool, *debug_pool;
 
@@ -75,113 +58,24 @@ static void prepare(void *ud, const cp_node_spec *spec, const char *node_dir, cp
 }
 
 static void teardown_env(void) {
-        if (!E.up)
-                return;
         cp_api_response_clear(&R);
-        cp_httpd_stop(E.httpd);
-        cp_reconciler_free(E.rec);
-        cp_api_free(E.api);
-        cp_nodes_free(E.nodes);
-        cp_backend_free(E.backend); /* stops every agent and swtpm it started */
-        cp_diskkeys_free(E.diskkeys);
-        cp_kbsd_free(E.kbsd);
-        cp_attestd_free(E.attestd);
-        cp_store_close(E.store);
-        cp_rules_free(E.rules);
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", E.dir);
-        if (system(cmd) != 0)
-                fprintf(stderr, "cleanup failed\n");
-        E.up = false;
+        nodes_fixture_stop(&E);
 }
 
 static void setup_env(void) {
         if (E.up)
                 return;
-        snprintf(E.dir, sizeof E.dir, "/tmp/cp-nodes-XXXXXX");
-        ASSERT_TRUE(mkdtemp(E.dir) != NULL);
-        E.up = true;
         atexit(teardown_env);
-        char p[256], hosts[256];
-        snprintf(p, sizeof p, "%s/local", E.dir);
-        snprintf(hosts, sizeof hosts, "%s/hosts", E.dir);
-        cp_local_options lo = {.state_dir = p, .hosts_dir = hosts, .agent_path = CP_AGENT_PATH,
-                               .hosts_per_generation = 1, .heartbeat_ms = 200, .prepare = prepare};
-        /* the hosts' ARK first (a backend without disk keys), then the real one */
-        cp_backend *probe = NULL;
-        ASSERT_OK(cp_backend_local_new(&lo, &probe));
-        uint8_t *ark = NULL;
-        size_t ark_len;
-        ASSERT_OK(cp_backend_local_ark(probe, CP_SNP_GEN_MILAN, &ark, &ark_len));
-        cp_backend_free(probe);
-        cp_attestd_config ac = {.quiet = true, .only_extra_arks = true, .extra_arks = {ark}, .extra_ark_lens = {ark_len}};
-        ASSERT_OK(cp_attestd_new(&ac, &E.attestd));
-        free(ark);
-        ASSERT_OK(cp_attestd_start(E.attestd));
-        const char *issuer = cp_attestd_issuer(E.attestd);
-
-        /* the key broker, trusting the attestation service that issues node tokens */
-        char *jwks = NULL;
-        ASSERT_OK(cp_attestd_jwks_json(E.attestd, &jwks));
-        uint8_t mk[CP_KBSD_MASTER_KEY_LEN];
-        memset(mk, 0x5a, sizeof mk);
-        snprintf(p, sizeof p, "%s/kbsd.db", E.dir);
-        cp_kbsd_config kc = {.db_path = p, .master_key = mk, .quiet = true, .n_authorities = 1, .n_tokens = 2,
-                             .authorities = {{.issuer = issuer, .jwks_json = jwks}},
-                             .tokens = {{.name = "platform", .token = ADMIN_TOKEN, .scope = CP_KBSD_SCOPE_ADMIN},
-                                        {.name = "nodes", .token = RELEASE_TOKEN, .scope = CP_KBSD_SCOPE_RELEASE}}};
-        ASSERT_OK(cp_kbsd_new(&kc, &E.kbsd));
-        free(jwks);
-        ASSERT_OK(cp_kbsd_start(E.kbsd));
-        snprintf(E.kbs_url, sizeof E.kbs_url, "http://127.0.0.1:%u", cp_kbsd_port(E.kbsd));
-        cp_diskkeys_options dko = {.kbs_url = E.kbs_url, .admin_token = ADMIN_TOKEN, .release_token = RELEASE_TOKEN,
-                                   .authority = issuer};
-        ASSERT_OK(cp_diskkeys_new(&dko, &E.diskkeys));
-        lo.diskkeys = E.diskkeys;
-        snprintf(p, sizeof p, "%s/local", E.dir);
-        ASSERT_OK(cp_backend_local_new(&lo, &E.backend));
-        ASSERT_OK(cp_backend_local_set_attestd_url(E.backend, issuer));
-
-        snprintf(p, sizeof p, "%s/confpoold.db", E.dir);
-        ASSERT_OK(cp_cpstore_open(p, &E.store));
-        ASSERT_OK(cp_rules_new(&E.rules));
-        cp_nodes_options no = {.store = E.store, .backend = E.backend, .attestd_url = issuer,
-                               .min_tcb = {.bl = 1, .snp = 10, .ucode = 100}};
-        ASSERT_OK(cp_nodes_new(&no, &E.nodes));
-        cp_api_options o = {.store = E.store, .rules = E.rules, .state_dir = E.dir, .base_url = "http://127.0.0.1",
-                            .pre_auth = cp_nodes_pre_auth, .pre_auth_userdata = E.nodes};
-        ASSERT_OK(cp_api_new(&o, &E.api));
-        cp_httpd_options ho = {.bind_addr = "127.0.0.1", .threads = 4, .max_body = 1 << 20};
-        ASSERT_OK(cp_httpd_start(&ho, cp_api_http_handler, E.api, &E.httpd));
-        char base[64];
-        snprintf(base, sizeof base, "http://127.0.0.1:%u", cp_httpd_port(E.httpd));
-        ASSERT_OK(cp_backend_local_set_controlplane_url(E.backend, base));
-        ASSERT_OK(cp_reconciler_new(E.store, E.rules, E.backend, &E.rec));
-        snprintf(p, sizeof p, "%s/operator.token", E.dir);
-        FILE *f = fopen(p, "r");
-        ASSERT_TRUE(f != NULL);
-        char t[100] = "";
-        ASSERT_TRUE(fscanf(f, "%99s", t) == 1);
-        fclose(f);
-        snprintf(E.auth, sizeof E.auth, "Bearer %s", t);
+        nodes_fixture_options o = {.dir_template = "/tmp/cp-nodes-XXXXXX", .hosts_per_generation = 1,
+                                   .heartbeat_ms = 200, .with_kbs = true, .prepare = prepare};
+        ASSERT_OK(nodes_fixture_start(&o, &E));
 }
 
 static unsigned call(const char *method, const char *url, const char *body) {
-        char path[1024], ver[64] = "";
-        const char *q = strchr(url, '?');
-        snprintf(path, sizeof path, "%.*s", (int) (q ? (size_t) (q - url) : strlen(url)), url);
-        if (q && strncmp(q, "?api-version=", 13) == 0)
-                snprintf(ver, sizeof ver, "%s", q + 13);
-        cp_api_request rq = {.method = method, .path = path, .api_version = ver[0] ? ver : NULL,
-                             .authorization = E.auth, .host = "cp.test", .body = (const uint8_t *) body,
-                             .body_len = body ? strlen(body) : 0};
-        cp_api_response_clear(&R);
-        cp_api_handle(E.api, &rq, &R);
-        if (R.raw) {
-                R.body = json_loadb(R.raw, R.raw_len, 0, NULL);
+        unsigned st = nodes_fixture_call(&E, method, url, body, &R);
+        if (R.raw)
                 ASSERT_TRUE(R.body != NULL);
-        }
-        return R.status;
+        return st;
 }
 
 /* Drive the reconciler until nothing is in progress (at most ~40 s). */

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The in-process node stack (nodes-fixture.h). */
+#include "nodes-fixture.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "basic/cleanup.h"
+#include "confpool/error.h"
+
+int nodes_fixture_start(const nodes_fixture_options *o, nodes_fixture *f) {
+        int r;
+        memset(f, 0, sizeof *f);
+        snprintf(f->dir, sizeof f->dir, "%s", o->dir_template);
+        if (!mkdtemp(f->dir))
+                return CP_ERROR(CP_EIO, "mkdtemp %s failed", o->dir_template);
+        f->up = true;
+        char p[256], hosts[256];
+        snprintf(p, sizeof p, "%s/local", f->dir);
+        snprintf(hosts, sizeof hosts, "%s/hosts", f->dir);
+        cp_local_options lo = {.state_dir = p, .hosts_dir = hosts, .agent_path = CP_AGENT_PATH,
+                               .hosts_per_generation = o->hosts_per_generation, .heartbeat_ms = o->heartbeat_ms,
+                               .prepare = o->prepare, .prepare_userdata = o->prepare_userdata,
+                               .boot_workers = o->boot_workers, .node_nice = o->node_nice};
+        /* the hosts' ARK first: from a backend without disk keys when the real
+         * one needs the broker, which needs the attestation service */
+        cp_backend *probe = NULL;
+        r = cp_backend_local_new(&lo, o->with_kbs ? &probe : &f->backend);
+        if (r < 0)
+                return r;
+        uint8_t *ark = NULL;
+        size_t ark_len;
+        r = cp_backend_local_ark(o->with_kbs ? probe : f->backend, CP_SNP_GEN_MILAN, &ark, &ark_len);
+        cp_backend_free(probe);
+        if (r < 0)
+                return r;
+        cp_attestd_config ac = {.quiet = true, .only_extra_arks = true, .extra_arks = {ark}, .extra_ark_lens = {ark_len}};
+        r = cp_attestd_new(&ac, &f->attestd);
+        free(ark);
+        if (r < 0)
+                return r;
+        r = cp_attestd_start(f->attestd);
+        if (r < 0)
+                return r;
+        const char *issuer = cp_attestd_issuer(f->attestd);
+
+        if (o->with_kbs) {
+                /* the key broker, trusting the attestation service that issues node tokens */
+                char *jwks = NULL;
+                r = cp_attestd_jwks_json(f->attestd, &jwks);
+                if (r < 0)
+                        return r;
+                uint8_t mk[CP_KBSD_MASTER_KEY_LEN];
+                memset(mk, 0x5a, sizeof mk);
+                snprintf(p, sizeof p, "%s/kbsd.db", f->dir);
+                cp_kbsd_config kc = {
+                        .db_path = p, .master_key = mk, .quiet = true, .n_authorities = 1, .n_tokens = 2,
+                        .authorities = {{.issuer = issuer, .jwks_json = jwks}},
+                        .tokens = {{.name = "platform", .token = NODES_FIXTURE_ADMIN_TOKEN, .scope = CP_KBSD_SCOPE_ADMIN},
+                                   {.name = "nodes", .token = NODES_FIXTURE_RELEASE_TOKEN,
+                                    .scope = CP_KBSD_SCOPE_RELEASE}}};
+                r = cp_kbsd_new(&kc, &f->kbsd);
+                free(jwks);
+                if (r < 0)
+                        return r;
+                r = cp_kbsd_start(f->kbsd);
+                if (r < 0)
+                        return r;
+                snprintf(f->kbs_url, sizeof f->kbs_url, "http://127.0.0.1:%u", cp_kbsd_port(f->kbsd));
+                cp_diskkeys_options dko = {.kbs_url = f->kbs_url, .admin_token = NODES_FIXTURE_ADMIN_TOKEN,
+                                           .release_token = NODES_FIXTURE_RELEASE_TOKEN, .authority = issuer};
+                r = cp_diskkeys_new(&dko, &f->diskkeys);
+                if (r < 0)
+                        return r;
+                lo.diskkeys = f->diskkeys;
+                snprintf(p, sizeof p, "%s/local", f->dir);
+                r = cp_backend_local_new(&lo, &f->backend);
+                if (r < 0)
+                        return r;
+        }
+        r = cp_backend_local_set_attestd_url(f->backend, issuer);
+        if (r < 0)
+                return r;
+
+        snprintf(p, sizeof p, "%s/confpoold.db", f->dir);
+        r = cp_cpstore_open(p, &f->store);
+        if (r < 0)
+                return r;
+        r = cp_rules_new(&f->rules);
+        if (r < 0)
+                return r;
+        if (o->vcpu_quota > 0) {
+                json_t *quota = json_pack("{s:{s:I}}", "vcpuQuota", "default", (json_int_t) o->vcpu_quota);
+                if (!quota)
+                        return CP_ERROR(CP_ENOMEM, "out of memory");
+                r = cp_rules_load_json(f->rules, quota);
+                json_decref(quota);
+                if (r < 0)
+                        return r;
+        }
+        cp_nodes_options no = {.store = f->store, .backend = f->backend, .attestd_url = issuer,
+                               .min_tcb = {.bl = 1, .snp = 10, .ucode = 100}};
+        r = cp_nodes_new(&no, &f->nodes);
+        if (r < 0)
+                return r;
+        cp_api_options ao = {.store = f->store, .rules = f->rules, .state_dir = f->dir, .base_url = "http://127.0.0.1",
+                             .pre_auth = cp_nodes_pre_auth, .pre_auth_userdata = f->nodes};
+        r = cp_api_new(&ao, &f->api);
+        if (r < 0)
+                return r;
+        cp_httpd_options ho = {.bind_addr = "127.0.0.1", .threads = 4, .max_body = 1 << 20};
+        r = cp_httpd_start(&ho, cp_api_http_handler, f->api, &f->httpd);
+        if (r < 0)
+                return r;
+        char base[64];
+        snprintf(base, sizeof base, "http://127.0.0.1:%u", cp_httpd_port(f->httpd));
+        r = cp_backend_local_set_controlplane_url(f->backend, base);
+        if (r < 0)
+                return r;
+        r = cp_reconciler_new(f->store, f->rules, f->backend, &f->rec);
+        if (r < 0)
+                return r;
+        if (o->heartbeat_deadline_ms)
+                cp_reconciler_set_heartbeat_deadline(f->rec, o->heartbeat_deadline_ms);
+        if (f->diskkeys) /* old masters retired after a node-image roll, as confpoold does */
+                cp_reconciler_set_diskkeys(f->rec, f->diskkeys);
+        snprintf(p, sizeof p, "%s/operator.token", f->dir);
+        FILE *tf = fopen(p, "r");
+        if (!tf)
+                return CP_ERROR(CP_EIO, "no operator token in %s", f->dir);
+        char t[100] = "";
+        int n = fscanf(tf, "%99s", t);
+        fclose(tf);
+        if (n != 1)
+                return CP_ERROR(CP_EFORMAT, "empty operator token in %s", f->dir);
+        snprintf(f->auth, sizeof f->auth, "Bearer %s", t);
+        return 0;
+}
+
+void nodes_fixture_stop(nodes_fixture *f) {
+        if (!f->up)
+                return;
+        cp_httpd_stop(f->httpd);
+        cp_reconciler_free(f->rec);
+        cp_api_free(f->api);
+        cp_nodes_free(f->nodes);
+        cp_backend_free(f->backend); /* stops every agent and swtpm it started */
+        cp_diskkeys_free(f->diskkeys);
+        cp_kbsd_free(f->kbsd);
+        cp_attestd_free(f->attestd);
+        cp_store_close(f->store);
+        cp_rules_free(f->rules);
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+        if (system(cmd) != 0)
+                fprintf(stderr, "nodes-fixture: cleanup of %s failed\n", f->dir);
+        memset(f, 0, sizeof *f);
+}
+
+unsigned nodes_fixture_call(nodes_fixture *f, const char *method, const char *url, const char *body,
+                            cp_api_response *resp) {
+        char path[1024], ver[64] = "";
+        const char *q = strchr(url, '?');
+        snprintf(path, sizeof path, "%.*s", (int) (q ? (size_t) (q - url) : strlen(url)), url);
+        if (q && strncmp(q, "?api-version=", 13) == 0)
+                snprintf(ver, sizeof ver, "%s", q + 13);
+        cp_api_request rq = {.method = method, .path = path, .api_version = ver[0] ? ver : NULL,
+                             .authorization = f->auth, .host = "cp.test", .body = (const uint8_t *) body,
+                             .body_len = body ? strlen(body) : 0};
+        cp_api_response_clear(resp);
+        cp_api_handle(f->api, &rq, resp);
+        if (resp->raw)
+                resp->body = json_loadb(resp->raw, resp->raw_len, 0, NULL);
+        return resp->status;
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The in-process node stack shared by tests/unit/test-nodes.c,
+ * tests/unit/test-nodes-lifecycle.c and bench/bench-nodes.c: the local
+ * backend (software AMD-SP hosts, swtpm, confpool-agent processes), the
+ * attestation service, optionally the key broker (trusting attestd's issuer
+ * and JWKS) with the platform's disk keys, confpoold's API + node endpoints
+ * over loopback HTTP and a reconciler the caller drives synchronously.
+ * Not a test executable (not named test-*.c); compiled into the targets of
+ * the `foreach(t test-nodes test-nodes-lifecycle bench-nodes)` block. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "attestd/attestd.h"
+#include "controlplane/cp-api.h"
+#include "controlplane/cp-backend-local.h"
+#include "controlplane/cp-diskkeys.h"
+#include "controlplane/cp-httpd.h"
+#include "controlplane/cp-nodes.h"
+#include "controlplane/cp-reconciler.h"
+#include "controlplane/cp-store.h"
+#include "kbsd/kbsd.h"
+
+#define NODES_FIXTURE_ADMIN_TOKEN "platform-admin-token-0123456789"
+#define NODES_FIXTURE_RELEASE_TOKEN "node-release-token-0123456789"
+
+typedef struct nodes_fixture_options {
+        const char *dir_template;  /* mkdtemp template, e.g. "/tmp/cp-nodes-XXXXXX" */
+        unsigned hosts_per_generation;
+        unsigned heartbeat_ms;
+        bool with_kbs;             /* key broker + platform disk keys */
+        int64_t vcpu_quota;        /* 0: the rules' default */
+        unsigned heartbeat_deadline_ms; /* 0: the reconciler's default */
+        cp_local_prepare_fn prepare;   /* test hook (may be NULL) */
+        void *prepare_userdata;
+        unsigned boot_workers;     /* cp_local_options.boot_workers (0: its default) */
+        int node_nice;             /* cp_local_options.node_nice */
+} nodes_fixture_options;
+
+typedef struct nodes_fixture {
+        bool up;
+        char dir[64];
+        cp_store *store;
+        cp_rules *rules;
+        cp_backend *backend;
+        cp_attestd *attestd;
+        cp_kbsd *kbsd;
+        cp_diskkeys *diskkeys;
+        char kbs_url[64];
+        cp_nodes *nodes;
+        cp_api *api;
+        cp_httpd *httpd;
+        cp_reconciler *rec;
+        char auth[128];
+} nodes_fixture;
+
+/* Brings the stack up in a fresh temporary directory (f->dir).  On error
+ * what was started is left in f for nodes_fixture_stop. */
+int nodes_fixture_start(const nodes_fixture_options *o, nodes_fixture *f);
+/* Stops everything (every agent and swtpm the backend started) and removes
+ * the directory.  Accepts a fixture that is not up. */
+void nodes_fixture_stop(nodes_fixture *f);
+/* One control-plane API call as the operator; url may carry ?api-version=.
+ * The response goes to resp (cleared first; a raw body is parsed into
+ * resp->body when it is JSON).  Returns the HTTP status. */
+unsigned nodes_fixture_call(nodes_fixture *f, const char *method, const char *url, const char *body,
+                            cp_api_response *resp);

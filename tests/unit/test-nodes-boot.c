@@ -1,0 +1,322 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The local backend boots nodes on its boot workers, outside the caller's
+ * locks (docs/nodes.md): a reconciler pass creates nodes without waiting
+ * for their boots, the nodes report Provisioning until their boot ends,
+ * creation is idempotent by name, a node deleted while queued or booting
+ * is dropped/cancelled and erased, freeing the backend stops its running
+ * boots, and restart recovery boots the nodes whose boot had not finished.
+ * A test hook (prepare) holds boots at a gate so that all of this is
+ * deterministic. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nodes-fixture.h"
+#include "shared/proc.h"
+#include "tests.h"
+
+#define SUB "6a8b4c2e-1f3d-4e5a-9b7c-0d1e2f3a4b5c"
+#define RGP "/subscriptions/" SUB "/resourceGroups/rg1"
+#define MC RGP "/providers/Microsoft.ContainerService/managedClusters/c1"
+#define AP MC "/agentPools"
+#define CS "?api-version=2026-01-01"
+#define RS "?api-version=2021-04-01"
+#define SIZE "Standard_DC4as_v5"
+
+static nodes_fixture E;
+static cp_api_response R;
+
+/* ---- the gate: boots of pools named "gated..." wait in prepare ---------- */
+
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+static bool gate_open = true;
+static unsigned gate_waiting;
+
+static void gate_prepare(void *ud, const cp_node_spec *spec, const char *node_dir, cp_local_launch *l) {
+        (void) ud;
+        (void) node_dir;
+        (void) l;
+        if (!strstr(spec->pool_id, "/gated"))
+                return;
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 20; /* a regression must not hang the test */
+        pthread_mutex_lock(&gate_lock);
+        gate_waiting++;
+        pthread_cond_broadcast(&gate_cond);
+        while (!gate_open && pthread_cond_timedwait(&gate_cond, &gate_lock, &until) == 0)
+                ;
+        gate_waiting--;
+        pthread_mutex_unlock(&gate_lock);
+}
+
+static void gate_set(bool open) {
+        pthread_mutex_lock(&gate_lock);
+        gate_open = open;
+        pthread_cond_broadcast(&gate_cond);
+        pthread_mutex_unlock(&gate_lock);
+}
+
+/* Until n boots wait at the gate (at most ~10 s). */
+static unsigned gate_wait_for(unsigned n) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 10;
+        pthread_mutex_lock(&gate_lock);
+        while (gate_waiting < n && pthread_cond_timedwait(&gate_cond, &gate_lock, &until) == 0)
+                ;
+        unsigned w = gate_waiting;
+        pthread_mutex_unlock(&gate_lock);
+        return w;
+}
+
+static void *open_gate_later(void *ud) {
+        (void) ud;
+        struct timespec ts = {0, 300 * 1000000L};
+        nanosleep(&ts, NULL);
+        gate_set(true);
+        return NULL;
+}
+
+/* ---- the stack ------------------------------------------------------------ */
+
+static unsigned call_status(const char *method, const char *url, const char *body);
+
+static void teardown_env(void) {
+        gate_set(true);
+        cp_api_response_clear(&R);
+        nodes_fixture_stop(&E);
+}
+
+static void setup_env(void) {
+        if (E.up)
+                return;
+        atexit(teardown_env);
+        nodes_fixture_options o = {.dir_template = "/tmp/cp-nboot-XXXXXX", .hosts_per_generation = 1,
+                                   .heartbeat_ms = 200, .prepare = gate_prepare};
+        ASSERT_OK(nodes_fixture_start(&o, &E));
+        ASSERT_EQ(call_status("PUT", RGP RS, "{\"location\":\"eastus\"}"), 201);
+}
+
+static unsigned call_status(const char *method, const char *url, const char *body) {
+        unsigned st = nodes_fixture_call(&E, method, url, body, &R);
+        if (R.raw)
+                ASSERT_TRUE(R.body != NULL);
+        return st;
+}
+
+static void nap(long ms) {
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+}
+
+static void reconcile(void) {
+        size_t active = 1;
+        for (int i = 0; i < 600 && active; i++) {
+                ASSERT_OK(cp_reconciler_run_once(E.rec, &active));
+                if (active)
+                        nap(50);
+        }
+        ASSERT_EQ(active, 0);
+}
+
+static void put_pool(const char *name, int count) {
+        char url[512], body[256];
+        snprintf(url, sizeof url, AP "/%s" CS, name);
+        snprintf(body, sizeof body, "{\"properties\":{\"count\":%d,\"vmSize\":\"" SIZE "\",\"mode\":\"User\"}}",
+                 count);
+        unsigned st = call_status("PUT", url, body);
+        ASSERT_TRUE(st == 200 || st == 201);
+}
+
+static const char *pool_state(const char *pool) {
+        char url[512];
+        snprintf(url, sizeof url, AP "/%s" CS, pool);
+        ASSERT_EQ(call_status("GET", url, NULL), 200);
+        return json_string_value(json_object_get(json_object_get(R.body, "properties"), "provisioningState"));
+}
+
+/* The machines of a pool: names and node states. */
+static size_t machines(const char *pool, char names[][64], char states[][24], size_t max) {
+        char url[512];
+        snprintf(url, sizeof url, AP "/%s/machines" CS, pool);
+        ASSERT_EQ(call_status("GET", url, NULL), 200);
+        json_t *v = json_object_get(R.body, "value");
+        size_t n = json_array_size(v);
+        ASSERT_TRUE(n <= max);
+        for (size_t i = 0; i < n; i++) {
+                json_t *m = json_array_get(v, i);
+                snprintf(names[i], 64, "%s", json_string_value(json_object_get(m, "name")));
+                snprintf(states[i], 24, "%s",
+                         json_string_value(json_object_get(
+                                 json_object_get(json_object_get(m, "properties"), "status"), "nodeState")));
+        }
+        return n;
+}
+
+static bool exists_in(const char *dir, const char *name) {
+        char f[1400];
+        struct stat st;
+        snprintf(f, sizeof f, "%s/%s", dir, name);
+        return stat(f, &st) == 0;
+}
+
+/* No process of this node directory is alive (its pid files, if any). */
+static void assert_no_processes(const char *dir) {
+        static const char *const pidfiles[] = {"agent.pid", "swtpm.pid"};
+        for (size_t i = 0; i < 2; i++) {
+                char f[1400];
+                pid_t pid = 0;
+                snprintf(f, sizeof f, "%s/%s", dir, pidfiles[i]);
+                if (cp_proc_read_pidfile(f, &pid) < 0) {
+                        cp_error_clear();
+                        continue;
+                }
+                ASSERT_FALSE(cp_proc_matches(pid, dir));
+        }
+}
+
+TEST(reconciler_pass_does_not_wait_for_boots) {
+        setup_env();
+        gate_set(false);
+        ASSERT_EQ(call_status("PUT", MC CS,
+                              "{\"location\":\"eastus\",\"properties\":{\"agentPoolProfiles\":[{\"name\":\"gatedsys\","
+                              "\"count\":2,\"vmSize\":\"" SIZE "\",\"mode\":\"System\"}]}}"),
+                  201);
+        /* the boots wait at the gate: a pass that booted synchronously would
+         * never return (the gate's own timeout aside) */
+        size_t active = 0;
+        ASSERT_OK(cp_reconciler_run_once(E.rec, &active));
+        ASSERT_OK(cp_reconciler_run_once(E.rec, &active));
+        ASSERT_TRUE(active > 0);
+        ASSERT_EQ(gate_wait_for(2), 2);
+        char names[8][64], states[8][24];
+        ASSERT_EQ(machines("gatedsys", names, states, 8), 2);
+        for (size_t i = 0; i < 2; i++) {
+                ASSERT_STREQ(states[i], "Provisioning");
+                char handle[128], dir[1024], ip[48], err[256];
+                snprintf(handle, sizeof handle, "local:%.63s", names[i]);
+                snprintf(dir, sizeof dir, "%s/local/nodes/%s", E.dir, names[i]);
+                cp_node_state st;
+                ASSERT_OK(E.backend->ops->node_status(E.backend, handle, &st, ip, sizeof ip, err, sizeof err));
+                ASSERT_EQ(st, CP_NODE_PROVISIONING);
+                ASSERT_TRUE(exists_in(dir, "spec.json"));
+                ASSERT_FALSE(exists_in(dir, "node.json"));
+                /* idempotent by name while booting */
+                cp_node_spec spec = {.pool_id = AP "/gatedsys", .name = names[i], .vm_size = SIZE, .image = "x"};
+                char again[128];
+                ASSERT_OK(E.backend->ops->create_node(E.backend, &spec, again, sizeof again));
+                ASSERT_STREQ(again, handle);
+        }
+        ASSERT_EQ(gate_wait_for(2), 2); /* no second boot queued */
+        gate_set(true);
+        reconcile();
+        ASSERT_STREQ(pool_state("gatedsys"), "Succeeded");
+        ASSERT_EQ(machines("gatedsys", names, states, 8), 2);
+        for (size_t i = 0; i < 2; i++)
+                ASSERT_STREQ(states[i], "Ready");
+}
+
+TEST(delete_of_queued_and_booting_nodes) {
+        setup_env();
+        gate_set(false);
+        /* three boots hold the three workers at the gate, two more wait in the queue */
+        put_pool("gatedbusy", 3);
+        put_pool("gatedqueued", 2);
+        size_t active = 0;
+        ASSERT_OK(cp_reconciler_run_once(E.rec, &active));
+        ASSERT_EQ(gate_wait_for(3), 3);
+        char busy[8][64], queued[8][64], states[8][24];
+        ASSERT_EQ(machines("gatedbusy", busy, states, 8), 3);
+        ASSERT_EQ(machines("gatedqueued", queued, states, 8), 2);
+        /* queued: dropped at once, the directory (spec.json) erased */
+        unsigned st = call_status("DELETE", AP "/gatedqueued" CS, NULL);
+        ASSERT_TRUE(st == 200 || st == 202);
+        ASSERT_OK(cp_reconciler_run_once(E.rec, &active));
+        ASSERT_EQ(call_status("GET", AP "/gatedqueued" CS, NULL), 404);
+        for (size_t i = 0; i < 2; i++) {
+                char dir[1024];
+                snprintf(dir, sizeof dir, "%s/local/nodes/%s", E.dir, queued[i]);
+                ASSERT_FALSE(exists_in(dir, ""));
+        }
+        ASSERT_EQ(gate_wait_for(3), 3); /* nothing of the deleted pool reached a worker */
+        /* booting: cancelled at the next step (the gate opens while the delete waits) */
+        st = call_status("DELETE", AP "/gatedbusy" CS, NULL);
+        ASSERT_TRUE(st == 200 || st == 202);
+        pthread_t t;
+        ASSERT_EQ(pthread_create(&t, NULL, open_gate_later, NULL), 0);
+        reconcile();
+        pthread_join(t, NULL);
+        ASSERT_EQ(call_status("GET", AP "/gatedbusy" CS, NULL), 404);
+        for (size_t i = 0; i < 3; i++) {
+                char dir[1024];
+                snprintf(dir, sizeof dir, "%s/local/nodes/%s", E.dir, busy[i]);
+                ASSERT_FALSE(exists_in(dir, ""));
+        }
+}
+
+TEST(free_stops_boots_and_recovery_boots_them_again) {
+        setup_env();
+        char state[256], hosts[256];
+        snprintf(state, sizeof state, "%s/local-free", E.dir);
+        snprintf(hosts, sizeof hosts, "%s/hosts", E.dir);
+        cp_local_options lo = {.state_dir = state, .hosts_dir = hosts, .agent_path = CP_AGENT_PATH,
+                               .hosts_per_generation = 1, .heartbeat_ms = 200, .prepare = gate_prepare,
+                               .boot_workers = 1};
+        cp_backend *b = NULL;
+        ASSERT_OK(cp_backend_local_new(&lo, &b));
+        gate_set(false);
+        static const char *const names[] = {"free-a", "free-b"};
+        for (size_t i = 0; i < 2; i++) {
+                cp_node_spec spec = {.pool_id = AP "/gatedfree", .name = names[i], .vm_size = SIZE, .image = "img1",
+                                     .confidential = true};
+                char h[128];
+                ASSERT_OK(b->ops->create_node(b, &spec, h, sizeof h));
+        }
+        ASSERT_EQ(gate_wait_for(1), 1); /* one worker: free-a boots, free-b queued */
+        pthread_t t;
+        ASSERT_EQ(pthread_create(&t, NULL, open_gate_later, NULL), 0);
+        cp_backend_free(b); /* returns once the running boot ended */
+        pthread_join(t, NULL);
+        for (size_t i = 0; i < 2; i++) {
+                char dir[1024];
+                snprintf(dir, sizeof dir, "%s/nodes/%s", state, names[i]);
+                ASSERT_TRUE(exists_in(dir, "spec.json"));
+                assert_no_processes(dir);
+        }
+        /* the next daemon: both nodes booted again from their specs */
+        lo.boot_workers = 0;
+        ASSERT_OK(cp_backend_local_new(&lo, &b));
+        ASSERT_OK(cp_backend_local_set_attestd_url(b, cp_attestd_issuer(E.attestd)));
+        ASSERT_OK(cp_backend_local_set_controlplane_url(b, "http://127.0.0.1:1"));
+        unsigned restarted = 0;
+        ASSERT_OK(cp_backend_local_recover(b, &restarted));
+        ASSERT_EQ(restarted, 2);
+        for (size_t i = 0; i < 2; i++) {
+                char h[128], dir[1024], ip[48], err[256];
+                snprintf(h, sizeof h, "local:%s", names[i]);
+                snprintf(dir, sizeof dir, "%s/nodes/%s", state, names[i]);
+                cp_node_state st = CP_NODE_PROVISIONING;
+                for (int k = 0; k < 200 && st == CP_NODE_PROVISIONING; k++) {
+                        ASSERT_OK(b->ops->node_status(b, h, &st, ip, sizeof ip, err, sizeof err));
+                        if (st == CP_NODE_PROVISIONING)
+                                nap(50);
+                }
+                /* booted: the agent runs (it attests, then fails to register
+                 * with a control plane that is not there) */
+                ASSERT_TRUE(st != CP_NODE_PROVISIONING);
+                ASSERT_TRUE(exists_in(dir, "node.json"));
+                ASSERT_TRUE(exists_in(dir, "agent.pid"));
+        }
+        cp_backend_free(b);
+        for (size_t i = 0; i < 2; i++) {
+                char dir[1024];
+                snprintf(dir, sizeof dir, "%s/nodes/%s", state, names[i]);
+                assert_no_processes(dir);
+        }
+        teardown_env();
+}
