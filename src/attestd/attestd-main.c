@@ -30,6 +30,18 @@ static char *read_text(const char *path) {
         return (char *) buf;
 }
 
+/* Everything main() read from files (borrowed by the service: free after it). */
+static void config_free(cp_attestd_config *cfg) {
+        for (size_t i = 0; i < CP_ATTESTD_MAX_EXTRA_ARKS; i++)
+                free((void *) cfg->extra_arks[i]);
+        for (size_t i = 0; i < CP_ATTESTD_MAX_CRLS; i++)
+                free((void *) cfg->crls[i]);
+        free((void *) cfg->tls_cert_pem);
+        free((void *) cfg->tls_key_pem);
+        free((void *) cfg->admin_token);
+        free((void *) cfg->policy_signers_jwks);
+}
+
 static void usage(void) {
         puts("Usage: confpool-attestd [options]\n"
              "  --bind ADDR            listen address (default 127.0.0.1; TLS required elsewhere)\n"
@@ -170,6 +182,7 @@ int main(int argc, char **argv) {
         if (cp_attestd_new(&cfg, &s) < 0 || cp_attestd_start(s) < 0) {
                 fprintf(stderr, "confpool-attestd: %s\n", cp_error_message());
                 cp_attestd_free(s);
+                config_free(&cfg);
                 return 1;
         }
         printf("{\"port\":%u,\"issuer\":\"%s\"}\n", (unsigned) cp_attestd_port(s), cp_attestd_issuer(s));
@@ -177,5 +190,6 @@ int main(int argc, char **argv) {
         while (!stop)
                 sigsuspend(&old);
         cp_attestd_free(s);
+        config_free(&cfg);
         return 0;
 }
