@@ -1615,7 +1615,7 @@ TEST(revocation_checking_with_crls_of_the_emulated_amdsp) {
         s = start_revocation(&e, NULL, 0, base);
         expect_attests(s, &e, "kds-1");
         expect_attests(s, &e, "kds-2");
-        ASSERT_EQ(k.hits, 1);
+        ASSERT_EQ(__atomic_load_n(&k.hits, __ATOMIC_SEQ_CST), 1);
         ASSERT_EQ(metric(s, "attestd_crl_fetches_total"), 1);
         ASSERT_EQ(metric(s, "attestd_report_cache_hits_total"), 1);
         /* the ASK is revoked; the next CRL (after the maximum age of 1 h) lists it */
@@ -1625,7 +1625,7 @@ TEST(revocation_checking_with_crls_of_the_emulated_amdsp) {
         __atomic_store_n(&k.now, NOW + 3700, __ATOMIC_SEQ_CST);
         cp_attestd_set_now(s, NOW + 3700);
         expect_revoked(s, &e, "kds-revoked", "revoked");
-        ASSERT_EQ(k.hits, 2);
+        ASSERT_EQ(__atomic_load_n(&k.hits, __ATOMIC_SEQ_CST), 2);
         ASSERT_EQ(metric(s, "attestd_revocation_refusals_total{reason=\"revoked\"}"), 1);
         /* the KDS goes away: when the CRL is too old, refused with the fetch failure; no retry storm */
         cp_httpd_stop(kds);
