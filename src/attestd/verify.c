@@ -216,6 +216,10 @@ int attestd_verify_snp(cp_attestd *s, const snp_input *in, cp_snp_verify_result 
         if (ev.leaf && (r = leaf_window(s, ev.leaf, ev.leaf_len, &nb, &na, &gen, &vlek)) < 0)
                 return r;
 
+        /* read before the CRL is looked at: if any CRL is replaced from here on (also by the
+         * fetch below), this entry is a miss, so a hit always means that the CRL checked by
+         * the verifier is the one whose validity bounds the entry */
+        uint64_t crl_gen = atomic_load_explicit(&s->crl_gen, memory_order_acquire);
         /* revocation: a valid CRL for the leaf's product and line must be in force (fetched if
          * need be); the report is then cached no longer than that CRL stays valid */
         if (s->cfg.check_revocation) {
@@ -225,8 +229,6 @@ int attestd_verify_snp(cp_attestd *s, const snp_input *in, cp_snp_verify_result 
                 if (na > deadline)
                         na = deadline;
         }
-        /* read after the CRL is in the verifier: a replacement from now on bumps it past this */
-        uint64_t crl_gen = atomic_load_explicit(&s->crl_gen, memory_order_acquire);
 
         o.now = now;
         o.check_revocation = s->cfg.check_revocation;
