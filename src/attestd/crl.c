@@ -169,8 +169,8 @@ static int install_locked(cp_attestd *s, const uint8_t *buf, size_t len, unsigne
             (r = crl_fields(buf, len, &tu, &nu, &number)) < 0)
                 return r;
         if (want != CP_SNP_GEN_UNKNOWN && g != want)
-                return CP_ERROR(CP_ECERT, "expected the CRL of %s, got one issued by ARK-%s", cp_snp_generation_name(want),
-                                cp_snp_generation_name(g));
+                return CP_ERROR(CP_ECERT, "expected the CRL of %s, got one issued by ARK-%s",
+                                cp_snp_generation_name(want), cp_snp_generation_name(g));
         if (nu <= tu)
                 return CP_ERROR(CP_EFORMAT, "CRL nextUpdate is not after thisUpdate");
         /* no rollback within this process: a replacement must not be older */
