@@ -82,7 +82,8 @@ typedef struct report_slot {
         bool used;
         rt_entry *rt;                /* NULL until a vTPM flow attached one */
         uint8_t hash[48];            /* SHA-384 of the report bytes */
-        int64_t not_before, not_after; /* validity of the endorsement chain */
+        int64_t not_before, not_after; /* validity of the endorsement chain (and of the CRL checked) */
+        uint64_t crl_gen;            /* cp_attestd.crl_gen when verification began: older is a miss */
         cp_snp_verify_result result;
 } report_slot;
 
@@ -92,7 +93,22 @@ typedef struct leaf_slot {
         bool used;
         uint8_t key[32];             /* SHA-256 of the endorsement bytes */
         int64_t not_before, not_after;
+        cp_snp_generation gen;       /* the leaf's product */
+        bool vlek;                   /* VLEK (else VCEK) */
 } leaf_slot;
+
+/* The CRL in force for one (product, line) (crl_lock). */
+typedef struct crl_line {
+        bool present;
+        int64_t obtained_at;         /* attestd_now() when loaded or fetched */
+        int64_t this_update, next_update;
+        int64_t number;              /* CRL number, -1: none */
+        int n_revoked;
+        uint8_t sha256[32];
+        char source[16];             /* "config[i]", "kds", "api" */
+        int64_t retry_after;         /* after a failed fetch: no new fetch before */
+        char last_error[256];        /* of the last failed fetch */
+} crl_line;
 
 typedef struct nonce_slot {
         uint8_t state;               /* 0 empty, 1 live, 2 used (tombstone) */
@@ -117,6 +133,8 @@ typedef struct attestd_metrics {
         atomic_ulong warm_hits, cold_verifies, challenges, http_requests, http_4xx, http_5xx;
         atomic_ulong latency_bucket[8]; /* <=0.5, 1, 2, 5, 10, 50, 250 ms, +Inf */
         atomic_ulong latency_sum_us;
+        atomic_ulong crl_fetches, crl_fetch_failures, crl_updates;
+        atomic_ulong revocation_refusals[2]; /* [0] listed in the CRL, [1] no valid CRL */
 } attestd_metrics;
 
 struct cp_attestd {
@@ -138,6 +156,11 @@ struct cp_attestd {
         report_slot *cache;
         size_t cache_size;
         leaf_slot leaves[ATTESTD_LEAF_SLOTS];
+
+        pthread_mutex_t crl_lock;    /* taken before kds_lock */
+        crl_line crls[_CP_SNP_GEN_MAX][2]; /* [product][0 VCEK line (ASK CRL), 1 VLEK line (ASVK CRL)] */
+        int64_t crl_max_age;
+        _Atomic uint64_t crl_gen;    /* bumped after every CRL replacement */
 
         pthread_mutex_t nonce_lock;
         nonce_slot *nonces;
@@ -211,6 +234,15 @@ CP_WUR int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *clai
 
 /* x-ms-sevsnpvm-* claims of a verified report. */
 CP_WUR int attestd_snp_claims(const cp_snp_verify_result *res, json_t *claims);
+
+/* ---- revocation (crl.c) ------------------------------------------------- */
+
+/* Load the configured CRLs (refused unless signed by a trusted ARK). */
+CP_WUR int attestd_crl_init(cp_attestd *s);
+/* 0 when a valid CRL for (g, line) is in force at now, fetched from the KDS
+ * when missing or stale; *ret_deadline: the last second it stays valid.
+ * CP_EREVOKED with the reason otherwise (fail closed). */
+CP_WUR int attestd_crl_ensure(cp_attestd *s, cp_snp_generation g, bool vlek, int64_t now, int64_t *ret_deadline);
 
 /* ---- tokens and policies (service.c) --------------------------------------- */
 

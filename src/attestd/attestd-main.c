@@ -11,6 +11,7 @@
 #include "attestd/attestd.h"
 #include "basic/fileio.h"
 #include "basic/limits.h"
+#include "confpool/snp_cert.h"
 
 static volatile sig_atomic_t stop;
 
@@ -29,6 +30,18 @@ static char *read_text(const char *path) {
         return (char *) buf;
 }
 
+/* Everything main() read from files (borrowed by the service: free after it). */
+static void config_free(cp_attestd_config *cfg) {
+        for (size_t i = 0; i < CP_ATTESTD_MAX_EXTRA_ARKS; i++)
+                free((void *) cfg->extra_arks[i]);
+        for (size_t i = 0; i < CP_ATTESTD_MAX_CRLS; i++)
+                free((void *) cfg->crls[i]);
+        free((void *) cfg->tls_cert_pem);
+        free((void *) cfg->tls_key_pem);
+        free((void *) cfg->admin_token);
+        free((void *) cfg->policy_signers_jwks);
+}
+
 static void usage(void) {
         puts("Usage: confpool-attestd [options]\n"
              "  --bind ADDR            listen address (default 127.0.0.1; TLS required elsewhere)\n"
@@ -41,7 +54,10 @@ static void usage(void) {
              "  --extra-ark FILE       also trust this ARK (emulated hosts, PEM or DER); repeatable\n"
              "  --only-extra-arks      trust the extra ARKs only, not AMD's (an emulated fleet)\n"
              "  --kds-url URL          fetch missing VCEKs from this KDS\n"
-             "  --kds-cache DIR        VCEK cache directory\n"
+             "  --kds-cache DIR        VCEK and CRL cache directory\n"
+             "  --crl FILE             KDS CRL (DER or PEM) of a trusted ARK, for both lines; repeatable\n"
+             "  --check-revocation     refuse reports whose ASK/ASVK is revoked or has no valid CRL\n"
+             "  --crl-max-age S        with --kds-url: refetch CRLs older than S seconds (default 86400)\n"
              "  --admin-token-file F   bearer token for policy management\n"
              "  --policy-signers F     JWKS: policy uploads must be signed by one of these keys\n"
              "  --now UNIX             fixed clock (testing only)\n"
@@ -59,10 +75,12 @@ int main(int argc, char **argv) {
                 { "policy-signers", required_argument, NULL, 'S' }, { "now", required_argument, NULL, 'n' },
                 { "quiet", no_argument, NULL, 'q' },
                 { "only-extra-arks", no_argument, NULL, 'O' },              { "help", no_argument, NULL, 'h' },
+                { "crl", required_argument, NULL, 'R' },          { "check-revocation", no_argument, NULL, 'V' },
+                { "crl-max-age", required_argument, NULL, 'M' },
                 { 0 },
         };
         cp_attestd_config cfg = { 0 };
-        size_t n_arks = 0;
+        size_t n_arks = 0, n_crls = 0;
         int c;
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
                 switch (c) {
@@ -98,6 +116,37 @@ int main(int argc, char **argv) {
                         n_arks++;
                         break;
                 case 'O': cfg.only_extra_arks = true; break;
+                case 'R': {
+                        uint8_t *crl = NULL;
+                        size_t crl_len = 0;
+                        cp_amd_crl *probe = NULL;
+                        if (n_crls == CP_ATTESTD_MAX_CRLS) {
+                                fprintf(stderr, "confpool-attestd: at most %d CRLs\n", CP_ATTESTD_MAX_CRLS);
+                                return 2;
+                        }
+                        /* the format here, with the file's name; trust when the service starts */
+                        if (cp_read_file(optarg, CP_MAX_INPUT_FILE, &crl, &crl_len) < 0 ||
+                            cp_amd_crl_load(crl, crl_len, &probe) < 0) {
+                                fprintf(stderr, "confpool-attestd: CRL %s: %s\n", optarg, cp_error_message());
+                                free(crl);
+                                return 2;
+                        }
+                        cp_amd_crl_free(probe);
+                        cfg.crls[n_crls] = crl;
+                        cfg.crl_lens[n_crls++] = crl_len;
+                        break;
+                }
+                case 'V': cfg.check_revocation = true; break;
+                case 'M': {
+                        char *end = NULL;
+                        unsigned long v = strtoul(optarg, &end, 10);
+                        if (!end || *end || v == 0 || v > 365ul * 86400) {
+                                fprintf(stderr, "confpool-attestd: --crl-max-age: 1..31536000 seconds\n");
+                                return 2;
+                        }
+                        cfg.crl_max_age_s = (unsigned) v;
+                        break;
+                }
                 case 'U': cfg.kds_base_url = optarg; break;
                 case 'D': cfg.kds_cache_dir = optarg; break;
                 case 'T': {
@@ -113,18 +162,34 @@ int main(int argc, char **argv) {
                 default: usage(); return 2;
                 }
         }
+        if (optind < argc) {
+                fprintf(stderr, "confpool-attestd: unexpected argument %s\n", argv[optind]);
+                return 2;
+        }
+        /* SIGINT/SIGTERM blocked before the server threads exist (they inherit the mask) and
+         * delivered only inside sigsuspend: no lost wake-up between the test and the wait, and
+         * none taken by a server thread */
+        sigset_t block, old;
+        sigemptyset(&block);
+        sigaddset(&block, SIGINT);
+        sigaddset(&block, SIGTERM);
+        sigprocmask(SIG_BLOCK, &block, &old);
+        sigdelset(&old, SIGINT);
+        sigdelset(&old, SIGTERM);
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
         cp_attestd *s = NULL;
         if (cp_attestd_new(&cfg, &s) < 0 || cp_attestd_start(s) < 0) {
                 fprintf(stderr, "confpool-attestd: %s\n", cp_error_message());
                 cp_attestd_free(s);
+                config_free(&cfg);
                 return 1;
         }
         printf("{\"port\":%u,\"issuer\":\"%s\"}\n", (unsigned) cp_attestd_port(s), cp_attestd_issuer(s));
         fflush(stdout);
-        signal(SIGINT, on_signal);
-        signal(SIGTERM, on_signal);
         while (!stop)
-                pause();
+                sigsuspend(&old);
         cp_attestd_free(s);
+        config_free(&cfg);
         return 0;
 }

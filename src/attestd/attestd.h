@@ -17,6 +17,7 @@
 #include "shared/httpd.h"
 
 #define CP_ATTESTD_MAX_EXTRA_ARKS 4
+#define CP_ATTESTD_MAX_CRLS 8
 
 typedef struct cp_attestd_config {
         const char *bind_addr;        /* NULL: 127.0.0.1 */
@@ -42,6 +43,11 @@ typedef struct cp_attestd_config {
         bool quiet;                   /* no request logs */
         bool only_extra_arks;         /* trust the extra ARKs only, not AMD's (an emulated fleet whose
                                        * ARKs share AMD's product names) */
+        const uint8_t *crls[CP_ATTESTD_MAX_CRLS]; /* KDS CRLs (DER or PEM), each for both lines (ASK and
+                                                   * ASVK) of the product whose trusted ARK signed it */
+        size_t crl_lens[CP_ATTESTD_MAX_CRLS];
+        bool check_revocation;        /* every report's ASK/ASVK must be checked against a valid CRL */
+        unsigned crl_max_age_s;       /* with a KDS: refetch CRLs obtained longer ago; 0: 86400 */
 } cp_attestd_config;
 
 typedef struct cp_attestd cp_attestd;
@@ -63,6 +69,11 @@ CP_WUR int cp_attestd_rotate_key(cp_attestd *s);
 CP_WUR int cp_attestd_jwks_json(cp_attestd *s, char **ret);
 /* Move the injected clock (tests). */
 void cp_attestd_set_now(cp_attestd *s, int64_t now);
+/* Install a CRL (DER or PEM) for both lines of its product, replacing the
+ * one in force: verified against the trusted ARKs (CP_EUNTRUSTED / CP_ESIG /
+ * CP_ECERT), refused when older than the installed one (CP_EEXPIRED).
+ * Reports verified before no longer come from the report cache. */
+CP_WUR int cp_attestd_add_crl(cp_attestd *s, const uint8_t *buf, size_t len);
 /* Register a challenge nonce issued out of band (a front end, tests); it
  * is single-use like those from POST /challenge. */
 CP_WUR int cp_attestd_nonce_register(cp_attestd *s, const uint8_t *nonce, size_t len, int64_t expires_at);

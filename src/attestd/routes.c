@@ -766,6 +766,14 @@ static void metrics(reqctx *c) {
         OUT("# TYPE attestd_report_verifications_total counter\nattestd_report_verifications_total %lu\n",
             atomic_load(&m->cold_verifies));
         OUT("# TYPE attestd_challenges_total counter\nattestd_challenges_total %lu\n", atomic_load(&m->challenges));
+        OUT("# TYPE attestd_crl_fetches_total counter\nattestd_crl_fetches_total %lu\n", atomic_load(&m->crl_fetches));
+        OUT("# TYPE attestd_crl_fetch_failures_total counter\nattestd_crl_fetch_failures_total %lu\n",
+            atomic_load(&m->crl_fetch_failures));
+        OUT("# TYPE attestd_crl_updates_total counter\nattestd_crl_updates_total %lu\n", atomic_load(&m->crl_updates));
+        OUT("# TYPE attestd_revocation_refusals_total counter\n"
+            "attestd_revocation_refusals_total{reason=\"revoked\"} %lu\n"
+            "attestd_revocation_refusals_total{reason=\"no_valid_crl\"} %lu\n",
+            atomic_load(&m->revocation_refusals[0]), atomic_load(&m->revocation_refusals[1]));
         OUT("# TYPE attestd_http_requests_total counter\nattestd_http_requests_total %lu\n",
             atomic_load(&m->http_requests));
         OUT("attestd_http_responses_total{class=\"4xx\"} %lu\nattestd_http_responses_total{class=\"5xx\"} %lu\n",

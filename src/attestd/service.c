@@ -617,6 +617,7 @@ int cp_attestd_new(const cp_attestd_config *cfg, cp_attestd **ret) {
         s->cache_size = cfg->report_cache_size ? cfg->report_cache_size : 4096;
         atomic_store(&s->now, cfg->now);
         pthread_mutex_init(&s->kds_lock, NULL);
+        pthread_mutex_init(&s->crl_lock, NULL);
         pthread_rwlock_init(&s->keys_lock, NULL);
         pthread_mutex_init(&s->cache_lock, NULL);
         pthread_mutex_init(&s->nonce_lock, NULL);
@@ -652,10 +653,13 @@ int cp_attestd_new(const cp_attestd_config *cfg, cp_attestd **ret) {
                 goto fail;
         if (cfg->kds_base_url || cfg->kds_cache_dir) {
                 cp_kds_options ko = { .base_url = cfg->kds_base_url, .cache_dir = cfg->kds_cache_dir,
-                                      .offline = cfg->kds_offline || !cfg->kds_base_url };
+                                      .offline = cfg->kds_offline || !cfg->kds_base_url,
+                                      .crl_max_age = cfg->crl_max_age_s ? (long) cfg->crl_max_age_s : 86400 };
                 if ((r = cp_kds_client_new(&ko, &s->kds)) < 0)
                         goto fail;
         }
+        if ((r = attestd_crl_init(s)) < 0)
+                goto fail;
         if (cfg->policy_signers_jwks &&
             (r = cp_jwks_parse(cfg->policy_signers_jwks, strlen(cfg->policy_signers_jwks), &s->policy_signers)) < 0)
                 goto fail;
@@ -725,6 +729,7 @@ cp_attestd *cp_attestd_free(cp_attestd *s) {
         free(s->cache);
         free(s->nonces);
         pthread_mutex_destroy(&s->kds_lock);
+        pthread_mutex_destroy(&s->crl_lock);
         pthread_rwlock_destroy(&s->keys_lock);
         pthread_mutex_destroy(&s->cache_lock);
         pthread_mutex_destroy(&s->nonce_lock);

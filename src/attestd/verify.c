@@ -26,9 +26,12 @@ static bool cache_get(cp_attestd *s, const uint8_t hash[48], int64_t now, cp_snp
         bool hit = false;
         if (s->cfg.no_report_cache)
                 return false;
+        /* a report verified before the last CRL replacement is a miss */
+        uint64_t gen = atomic_load_explicit(&s->crl_gen, memory_order_acquire);
         pthread_mutex_lock(&s->cache_lock);
         report_slot *e = &s->cache[cache_index(s, hash)];
-        if (e->used && cp_ct_eq(e->hash, hash, 48) && now >= e->not_before && now <= e->not_after) {
+        if (e->used && e->crl_gen == gen && cp_ct_eq(e->hash, hash, 48) && now >= e->not_before &&
+            now <= e->not_after) {
                 *ret = e->result;
                 ret->cache_hit = true;
                 hit = true;
@@ -76,7 +79,8 @@ static void rt_attach(cp_attestd *s, const uint8_t hash[48], rt_entry *rt) {
         pthread_mutex_unlock(&s->cache_lock);
 }
 
-static void cache_put(cp_attestd *s, const uint8_t hash[48], int64_t nb, int64_t na, const cp_snp_verify_result *r) {
+static void cache_put(cp_attestd *s, const uint8_t hash[48], int64_t nb, int64_t na, uint64_t crl_gen,
+                      const cp_snp_verify_result *r) {
         pthread_mutex_lock(&s->cache_lock);
         report_slot *e = &s->cache[cache_index(s, hash)]; /* direct-mapped: a collision replaces */
         if (!e->used || !cp_ct_eq(e->hash, hash, 48)) {
@@ -87,6 +91,7 @@ static void cache_put(cp_attestd *s, const uint8_t hash[48], int64_t nb, int64_t
         memcpy(e->hash, hash, 48);
         e->not_before = nb;
         e->not_after = na;
+        e->crl_gen = crl_gen;
         e->result = *r;
         pthread_mutex_unlock(&s->cache_lock);
 }
@@ -95,7 +100,8 @@ static void cache_put(cp_attestd *s, const uint8_t hash[48], int64_t nb, int64_t
  * with ASK/ARK), remembered by SHA-256 of the bytes so that a known chip's
  * certificate is not parsed again (the SNP verifier's chain cache is keyed
  * the same way and does the real verification). */
-static int leaf_window(cp_attestd *s, const uint8_t *buf, size_t len, int64_t *ret_nb, int64_t *ret_na) {
+static int leaf_window(cp_attestd *s, const uint8_t *buf, size_t len, int64_t *ret_nb, int64_t *ret_na,
+                       cp_snp_generation *ret_gen, bool *ret_vlek) {
         uint8_t key[32];
         cp_amd_cert *certs[CP_MAX_CHAIN_DEPTH] = { NULL };
         size_t n = 0;
@@ -109,6 +115,8 @@ static int leaf_window(cp_attestd *s, const uint8_t *buf, size_t len, int64_t *r
         if (e->used && cp_ct_eq(e->key, key, 32)) {
                 *ret_nb = e->not_before;
                 *ret_na = e->not_after;
+                *ret_gen = e->gen;
+                *ret_vlek = e->vlek;
                 pthread_mutex_unlock(&s->cache_lock);
                 return 0;
         }
@@ -121,6 +129,8 @@ static int leaf_window(cp_attestd *s, const uint8_t *buf, size_t len, int64_t *r
                 if (r < 0 && (ci->kind == CP_AMD_CERT_VCEK || ci->kind == CP_AMD_CERT_VLEK)) {
                         *ret_nb = ci->not_before;
                         *ret_na = ci->not_after;
+                        *ret_gen = ci->generation;
+                        *ret_vlek = ci->kind == CP_AMD_CERT_VLEK;
                         r = 0;
                 }
                 cp_amd_cert_free(certs[i]);
@@ -133,6 +143,8 @@ static int leaf_window(cp_attestd *s, const uint8_t *buf, size_t len, int64_t *r
         memcpy(e->key, key, 32);
         e->not_before = *ret_nb;
         e->not_after = *ret_na;
+        e->gen = *ret_gen;
+        e->vlek = *ret_vlek;
         pthread_mutex_unlock(&s->cache_lock);
         return 0;
 }
@@ -144,6 +156,8 @@ int attestd_verify_snp(cp_attestd *s, const snp_input *in, cp_snp_verify_result 
         cp_snp_verify_result res;
         uint8_t hash[48];
         int64_t now = attestd_now(s), nb = 0, na = 0;
+        cp_snp_generation gen = CP_SNP_GEN_UNKNOWN;
+        bool vlek = false;
         int r;
 
         if (in->report_len != CP_SNP_REPORT_SIZE)
@@ -173,7 +187,7 @@ int attestd_verify_snp(cp_attestd *s, const snp_input *in, cp_snp_verify_result 
                         e = cp_snp_certtable_find(&t, CP_SNP_CERT_VLEK);
                 if (!e)
                         return CP_ERROR(CP_ENOTFOUND, "certificate table has no VCEK or VLEK");
-                if ((r = leaf_window(s, e->data, e->length, &nb, &na)) < 0)
+                if ((r = leaf_window(s, e->data, e->length, &nb, &na, &gen, &vlek)) < 0)
                         return r;
                 ev.certtable = in->certtable;
                 ev.certtable_len = in->certtable_len;
@@ -199,14 +213,32 @@ int attestd_verify_snp(cp_attestd *s, const snp_input *in, cp_snp_verify_result 
                 ev.leaf = fetched;
                 ev.leaf_len = flen;
         }
-        if (ev.leaf && (r = leaf_window(s, ev.leaf, ev.leaf_len, &nb, &na)) < 0)
+        if (ev.leaf && (r = leaf_window(s, ev.leaf, ev.leaf_len, &nb, &na, &gen, &vlek)) < 0)
                 return r;
 
+        /* read before the CRL is looked at: if any CRL is replaced from here on (also by the
+         * fetch below), this entry is a miss, so a hit always means that the CRL checked by
+         * the verifier is the one whose validity bounds the entry */
+        uint64_t crl_gen = atomic_load_explicit(&s->crl_gen, memory_order_acquire);
+        /* revocation: a valid CRL for the leaf's product and line must be in force (fetched if
+         * need be); the report is then cached no longer than that CRL stays valid */
+        if (s->cfg.check_revocation) {
+                int64_t deadline;
+                if ((r = attestd_crl_ensure(s, gen, vlek, now, &deadline)) < 0)
+                        return r;
+                if (na > deadline)
+                        na = deadline;
+        }
+
         o.now = now;
+        o.check_revocation = s->cfg.check_revocation;
         atomic_fetch_add(&s->m.cold_verifies, 1);
-        if ((r = cp_snp_verify(s->verifier, &ev, &o, &res)) < 0)
+        if ((r = cp_snp_verify(s->verifier, &ev, &o, &res)) < 0) {
+                if (r == CP_EREVOKED)
+                        atomic_fetch_add(&s->m.revocation_refusals[0], 1);
                 return r;
-        cache_put(s, hash, nb, na, &res);
+        }
+        cache_put(s, hash, nb, na, crl_gen, &res);
         *ret = res;
         *ret_warm = false;
         return 0;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* confpool-attestd over HTTP on loopback with the real Azure vTPM evidence
  * from Trustee's test data. */
+#include <fcntl.h>
 #include <signal.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -17,6 +18,7 @@
 #include "attestd/attestd.h"
 #include "basic/cleanup.h"
 #include "basic/codec.h"
+#include "basic/fileio.h"
 #include "confpool/azure.h"
 #include "confpool/maa_policy.h"
 #include "confpool/snp_report.h"
@@ -1316,5 +1318,346 @@ TEST(pcr_claims_follow_the_quoted_values) {
                 json_decref(r);
         }
         cp_attestd_free(s);
+        native_ev_free(&e);
+}
+
+/* ---- revocation: KDS CRLs of the emulated AMD-SP's ARK ------------------- */
+
+/* The value of an unlabelled (or fully labelled) counter in /metrics. */
+static unsigned long metric(cp_attestd *s, const char *name) {
+        long st;
+        json_t *m = call(s, "GET", "/metrics", NULL, &st, NULL);
+        ASSERT_EQ(st, 200);
+        const char *txt = json_string_value(m);
+        size_t n = strlen(name);
+        unsigned long v = 0;
+        bool found = false;
+        for (const char *p = strstr(txt, name); p; p = strstr(p + 1, name))
+                if ((p == txt || p[-1] == '\n') && p[n] == ' ') {
+                        v = strtoul(p + n + 1, NULL, 10);
+                        found = true;
+                        break;
+                }
+        if (!found)
+                cp_test_fail(__FILE__, __LINE__, "metric %s missing", name);
+        json_decref(m);
+        return v;
+}
+
+/* A native attestation whose challenge stays valid for 30 days (the tests
+ * move the clock). */
+static json_t *attest_native_at(cp_attestd *s, native_ev *e, const char *nonce, long *st) {
+        ASSERT_OK(cp_attestd_nonce_register(s, (const uint8_t *) nonce, strlen(nonce), NOW + 30 * 86400));
+        char *body = native_body(e, nonce, (const uint8_t(*)[32]) e->pcr, false);
+        json_t *r = call(s, "POST", "/attest/Native", body, st, NULL);
+        free(body);
+        return r;
+}
+
+static void expect_attests(cp_attestd *s, native_ev *e, const char *nonce) {
+        long st;
+        json_t *r = attest_native_at(s, e, nonce, &st);
+        if (st != 200)
+                cp_test_fail(__FILE__, __LINE__, "%s: %ld %s", nonce, st, json_dumps(r, 0));
+        json_decref(r);
+}
+
+/* Refused with CP_EREVOKED and a message containing what. */
+static void expect_revoked(cp_attestd *s, native_ev *e, const char *nonce, const char *what) {
+        long st;
+        json_t *r = attest_native_at(s, e, nonce, &st);
+        ASSERT_EQ(st, 400);
+        const char *m = error_message(r);
+        if (!m || !strstr(m, "CP_EREVOKED") || !strstr(m, what))
+                cp_test_fail(__FILE__, __LINE__, "%s: expected CP_EREVOKED (%s), got %s", nonce, what, m ? m : "?");
+        json_decref(r);
+}
+
+static cp_attestd *start_revocation(native_ev *e, const uint8_t *crl, size_t crl_len, const char *kds_url) {
+        cp_attestd_config cfg = { .now = NOW, .quiet = true, .threads = 2, .only_extra_arks = true,
+                                  .check_revocation = true, .kds_base_url = kds_url, .crl_max_age_s = 3600 };
+        cfg.extra_arks[0] = e->ark;
+        cfg.extra_ark_lens[0] = e->ark_len;
+        cfg.crls[0] = crl;
+        cfg.crl_lens[0] = crl_len;
+        cp_attestd *s = NULL;
+        ASSERT_OK(cp_attestd_new(&cfg, &s));
+        ASSERT_OK(cp_attestd_start(s));
+        return s;
+}
+
+static int new_with_crl(native_ev *e, const uint8_t *crl, size_t crl_len) {
+        cp_attestd_config cfg = { .now = NOW, .quiet = true, .only_extra_arks = true, .check_revocation = true,
+                                  .alg = CP_JWT_ES256 }; /* a cheap signing key: this runs often */
+        cfg.extra_arks[0] = e->ark;
+        cfg.extra_ark_lens[0] = e->ark_len;
+        cfg.crls[0] = crl;
+        cfg.crl_lens[0] = crl_len;
+        cp_attestd *s = NULL;
+        int r = cp_attestd_new(&cfg, &s);
+        ASSERT_TRUE(r < 0 ? s == NULL : s != NULL);
+        cp_attestd_free(s);
+        return r;
+}
+
+/* A well-formed KDS-style CRL (v2, RSASSA-PSS SHA-384, salt 48) signed by a
+ * fresh key that is not the trusted ARK's: issuer = the ARK's subject, or
+ * CN=cn. */
+static uint8_t *forged_crl(const uint8_t *ark_der, size_t ark_len, const char *cn, size_t *ret_len) {
+        const unsigned char *p = ark_der;
+        X509 *ark = ark_der ? d2i_X509(NULL, &p, (long) ark_len) : NULL;
+        X509_NAME *name = X509_NAME_new();
+        EVP_PKEY *k = EVP_RSA_gen(2048);
+        X509_CRL *c = X509_CRL_new();
+        ASN1_TIME *t1 = ASN1_TIME_set(NULL, (time_t) (NOW - 3600)), *t2 = ASN1_TIME_set(NULL, (time_t) (NOW + 86400));
+        EVP_MD_CTX *mc = EVP_MD_CTX_new();
+        EVP_PKEY_CTX *pc = NULL;
+        ASSERT_TRUE(name && k && c && t1 && t2 && mc);
+        if (cn)
+                ASSERT_TRUE(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *) cn, -1, -1,
+                                                       0) == 1);
+        ASSERT_TRUE(X509_CRL_set_version(c, X509_CRL_VERSION_2) == 1 &&
+                    X509_CRL_set_issuer_name(c, cn ? name : X509_get_subject_name(ark)) == 1 &&
+                    X509_CRL_set1_lastUpdate(c, t1) == 1 && X509_CRL_set1_nextUpdate(c, t2) == 1);
+        ASSERT_TRUE(EVP_DigestSignInit(mc, &pc, EVP_sha384(), NULL, k) == 1 &&
+                    EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PSS_PADDING) == 1 &&
+                    EVP_PKEY_CTX_set_rsa_pss_saltlen(pc, 48) == 1 && EVP_PKEY_CTX_set_rsa_mgf1_md(pc, EVP_sha384()) == 1 &&
+                    X509_CRL_sign_ctx(c, mc) > 0);
+        uint8_t *der = NULL;
+        int n = i2d_X509_CRL(c, &der);
+        ASSERT_TRUE(n > 0);
+        uint8_t *out = malloc((size_t) n);
+        memcpy(out, der, (size_t) n);
+        OPENSSL_free(der);
+        *ret_len = (size_t) n;
+        EVP_MD_CTX_free(mc);
+        ASN1_TIME_free(t1);
+        ASN1_TIME_free(t2);
+        X509_CRL_free(c);
+        EVP_PKEY_free(k);
+        X509_NAME_free(name);
+        X509_free(ark);
+        return out;
+}
+
+/* Configured CRLs are refused at load unless well-formed and signed by a
+ * trusted ARK of their product. */
+static void crl_load_refusals(native_ev *e, const uint8_t *crl, size_t crl_len) {
+        static const char garbage[] = "this is not a certificate revocation list";
+        ASSERT_ERR(new_with_crl(e, (const uint8_t *) garbage, sizeof(garbage) - 1), CP_EFORMAT);
+        ASSERT_FAILS(new_with_crl(e, (const uint8_t *) "", 0));
+        for (size_t n = 1; n < crl_len; n += n < 16 ? 1 : 97) /* truncated anywhere */
+                ASSERT_FAILS(new_with_crl(e, crl, n));
+        ASSERT_FAILS(new_with_crl(e, crl, crl_len - 1));
+        uint8_t *trail = malloc(crl_len + 1);
+        memcpy(trail, crl, crl_len);
+        trail[crl_len] = 0;
+        ASSERT_ERR(new_with_crl(e, trail, crl_len + 1), CP_ETRAILING);
+        /* one flipped bit in the signature */
+        memcpy(trail, crl, crl_len);
+        trail[crl_len - 5] ^= 1;
+        ASSERT_ERR(new_with_crl(e, trail, crl_len), CP_ESIG);
+        free(trail);
+        /* issued in the ARK's name by another key */
+        size_t fl;
+        uint8_t *forged = forged_crl(e->ark, e->ark_len, NULL, &fl);
+        ASSERT_ERR(new_with_crl(e, forged, fl), CP_ESIG);
+        ASSERT_TRUE(strstr(cp_error_message(), "CRL 0") && strstr(cp_error_message(), "ARK"));
+        free(forged);
+        /* by the ARK of a product that has no trusted ARK here */
+        forged = forged_crl(NULL, 0, "ARK-Genoa", &fl);
+        ASSERT_ERR(new_with_crl(e, forged, fl), CP_EUNTRUSTED);
+        free(forged);
+        /* PEM is accepted too */
+        BIO *b = BIO_new(BIO_s_mem());
+        const unsigned char *p = crl;
+        X509_CRL *x = d2i_X509_CRL(NULL, &p, (long) crl_len);
+        ASSERT_TRUE(b && x && PEM_write_bio_X509_CRL(b, x) == 1);
+        char *pem;
+        long pl = BIO_get_mem_data(b, &pem);
+        ASSERT_OK(new_with_crl(e, (const uint8_t *) pem, (size_t) pl));
+        X509_CRL_free(x);
+        BIO_free(b);
+}
+
+/* A KDS stand-in serving the emulated host's CRL (issued at kds->now) on
+ * both lines' paths. */
+typedef struct crl_kds {
+        cp_amdsp *sp;
+        int64_t now;
+        unsigned hits;
+} crl_kds;
+
+static void crl_kds_handler(void *userdata, const cp_http_request *req, cp_http_response *resp) {
+        crl_kds *k = userdata;
+        uint8_t *crl = NULL;
+        size_t n = 0;
+        if (strcmp(req->path, "/vcek/v1/Milan/crl") != 0 && strcmp(req->path, "/vlek/v1/Milan/crl") != 0) {
+                if (cp_http_resp_text(resp, 404, "no") < 0)
+                        resp->status = 500;
+                return;
+        }
+        __atomic_add_fetch(&k->hits, 1, __ATOMIC_SEQ_CST);
+        if (cp_amdsp_crl(k->sp, __atomic_load_n(&k->now, __ATOMIC_SEQ_CST), &crl, &n) < 0 ||
+            cp_http_resp_bytes(resp, 200, "application/pkix-crl", crl, n) < 0)
+                resp->status = 500;
+        free(crl);
+}
+
+static void revoke_ask(native_ev *e) {
+        uint8_t *der;
+        size_t n;
+        cp_amd_cert *ask = NULL;
+        ASSERT_OK(cp_amdsp_ca_cert(e->sp, CP_AMD_CERT_ASK, &der, &n));
+        ASSERT_OK(cp_amd_cert_load(der, n, &ask));
+        const cp_amd_cert_info *ci = cp_amd_cert_info_get(ask);
+        ASSERT_TRUE(ci->serial_len > 0 && ci->serial_len <= 20);
+        ASSERT_OK(cp_amdsp_revoke(e->sp, ci->serial + sizeof(ci->serial) - ci->serial_len, ci->serial_len));
+        cp_amd_cert_free(ask);
+        free(der);
+}
+
+/* The confpool-attestd binary with --crl/--check-revocation: starts with a
+ * CRL of the trusted ARK, exits 2 on a malformed file and 1 on a CRL of
+ * another ARK. */
+static int run_daemon(const char *const *args, bool expect_start) {
+        const char *bin = getenv("CP_BIN_DIR");
+        char path[1024], line[256];
+        const char *argv[16] = { path };
+        size_t n = 1;
+        int out[2];
+        ASSERT_TRUE(bin != NULL);
+        snprintf(path, sizeof(path), "%s/confpool-attestd", bin);
+        for (; args[n - 1]; n++)
+                argv[n] = args[n - 1];
+        argv[n] = NULL;
+        ASSERT_EQ(pipe(out), 0);
+        pid_t pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                dup2(out[1], 1);
+                int devnull = open("/dev/null", O_WRONLY);
+                if (devnull >= 0)
+                        dup2(devnull, 2);
+                close(out[0]);
+                execv(path, (char *const *) argv);
+                _exit(127);
+        }
+        close(out[1]);
+        FILE *f = fdopen(out[0], "r");
+        if (expect_start) {
+                ASSERT_TRUE(fgets(line, sizeof(line), f) != NULL);
+                ASSERT_TRUE(strstr(line, "\"port\":"));
+                kill(pid, SIGTERM);
+        }
+        int status = 0;
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        fclose(f);
+        ASSERT_TRUE(WIFEXITED(status));
+        return WEXITSTATUS(status);
+}
+
+static void daemon_with_crl(native_ev *e, const uint8_t *crl, size_t crl_len) {
+        char ark[128], good[128], bad[128];
+        snprintf(ark, sizeof(ark), "%s/ark.der", e->dir);
+        snprintf(good, sizeof(good), "%s/good.crl", e->dir);
+        snprintf(bad, sizeof(bad), "%s/bad.crl", e->dir);
+        ASSERT_OK(cp_write_file(ark, e->ark, e->ark_len, 0644));
+        ASSERT_OK(cp_write_file(good, crl, crl_len, 0644));
+        ASSERT_OK(cp_write_file(bad, crl, crl_len / 2, 0644));
+        const char *ok[] = { "--port", "0", "--now", "1748736000", "--quiet", "--only-extra-arks", "--extra-ark", ark,
+                             "--crl", good, "--check-revocation", "--crl-max-age", "600", NULL };
+        ASSERT_EQ(run_daemon(ok, true), 0);
+        const char *trunc[] = { "--port", "0", "--quiet", "--crl", bad, "--check-revocation", NULL };
+        ASSERT_EQ(run_daemon(trunc, false), 2);
+        /* AMD's roots only: the emulated ARK's CRL is not trusted */
+        const char *untrusted[] = { "--port", "0", "--now", "1748736000", "--quiet", "--crl", good, NULL };
+        ASSERT_EQ(run_daemon(untrusted, false), 1);
+        const char *age[] = { "--port", "0", "--quiet", "--crl-max-age", "0", NULL };
+        ASSERT_EQ(run_daemon(age, false), 2);
+}
+
+TEST(revocation_checking_with_crls_of_the_emulated_amdsp) {
+        native_ev e;
+        uint8_t *crl0 = NULL, *crl1 = NULL;
+        size_t l0, l1;
+        native_ev_setup(&e);
+        ASSERT_OK(cp_amdsp_crl(e.sp, NOW, &crl0, &l0)); /* nothing revoked; valid NOW - 1 h .. NOW + 7 d */
+
+        crl_load_refusals(&e, crl0, l0);
+        daemon_with_crl(&e, crl0, l0);
+
+        /* no CRL and no KDS: fail closed */
+        cp_attestd *s = start_revocation(&e, NULL, 0, NULL);
+        expect_revoked(s, &e, "no-crl", "no ASK CRL for Milan");
+        ASSERT_EQ(metric(s, "attestd_revocation_refusals_total{reason=\"no_valid_crl\"}"), 1);
+        cp_attestd_free(s);
+
+        /* a configured CRL: cold, then warm */
+        cp_attestd *cfgd = start_revocation(&e, crl0, l0, NULL);
+        expect_attests(cfgd, &e, "cfg-1");
+        expect_attests(cfgd, &e, "cfg-2");
+        ASSERT_EQ(metric(cfgd, "attestd_report_cache_hits_total"), 1);
+        /* past nextUpdate: refused, cached or not; valid again when the clock is back */
+        cp_attestd_set_now(cfgd, NOW + 7 * 86400);
+        expect_revoked(cfgd, &e, "cfg-stale", "past its nextUpdate");
+        cp_attestd_set_now(cfgd, NOW);
+        expect_attests(cfgd, &e, "cfg-3");
+        ASSERT_EQ(metric(cfgd, "attestd_report_cache_hits_total"), 2);
+
+        /* CRLs from a KDS on loopback, fetched once and shared, refetched after the maximum age */
+        crl_kds k = { .sp = e.sp, .now = NOW };
+        cp_httpd_options ho = { .threads = 1 };
+        cp_httpd *kds = NULL;
+        char base[64];
+        ASSERT_OK(cp_httpd_start(&ho, crl_kds_handler, &k, &kds));
+        snprintf(base, sizeof(base), "http://127.0.0.1:%u", (unsigned) cp_httpd_port(kds));
+        s = start_revocation(&e, NULL, 0, base);
+        expect_attests(s, &e, "kds-1");
+        expect_attests(s, &e, "kds-2"); /* the entry of the request that installed a CRL is not used */
+        expect_attests(s, &e, "kds-3");
+        ASSERT_EQ(__atomic_load_n(&k.hits, __ATOMIC_SEQ_CST), 1);
+        ASSERT_EQ(metric(s, "attestd_crl_fetches_total"), 1);
+        ASSERT_EQ(metric(s, "attestd_report_verifications_total"), 2);
+        ASSERT_EQ(metric(s, "attestd_report_cache_hits_total"), 1);
+        /* the ASK is revoked; the next CRL (after the maximum age of 1 h) lists it */
+        revoke_ask(&e);
+        cp_attestd_set_now(s, NOW + 1800);
+        expect_attests(s, &e, "kds-warm"); /* the CRL in force is still valid and does not list it */
+        __atomic_store_n(&k.now, NOW + 3700, __ATOMIC_SEQ_CST);
+        cp_attestd_set_now(s, NOW + 3700);
+        expect_revoked(s, &e, "kds-revoked", "revoked");
+        ASSERT_EQ(__atomic_load_n(&k.hits, __ATOMIC_SEQ_CST), 2);
+        ASSERT_EQ(metric(s, "attestd_revocation_refusals_total{reason=\"revoked\"}"), 1);
+        /* the KDS goes away: when the CRL is too old, refused with the fetch failure; no retry storm */
+        cp_httpd_stop(kds);
+        cp_attestd_set_now(s, NOW + 3700 + 3700);
+        expect_revoked(s, &e, "kds-down", "the KDS fetch failed");
+        expect_revoked(s, &e, "kds-down-2", "maximum age");
+        ASSERT_EQ(metric(s, "attestd_crl_fetches_total"), 3);
+        ASSERT_EQ(metric(s, "attestd_crl_fetch_failures_total"), 1);
+        cp_attestd_free(s);
+
+        /* a new CRL given to the running service: the report cached warm before is refused */
+        ASSERT_OK(cp_amdsp_crl(e.sp, NOW + 60, &crl1, &l1));
+        expect_attests(cfgd, &e, "cfg-4");
+        unsigned long hits = metric(cfgd, "attestd_report_cache_hits_total");
+        ASSERT_OK(cp_attestd_add_crl(cfgd, crl1, l1));
+        expect_revoked(cfgd, &e, "cfg-revoked", "serial");
+        expect_revoked(cfgd, &e, "cfg-revoked-2", "serial");
+        ASSERT_EQ(metric(cfgd, "attestd_report_cache_hits_total"), hits);
+        ASSERT_EQ(metric(cfgd, "attestd_crl_updates_total"), 2);
+        /* no rollback to the older CRL */
+        ASSERT_ERR(cp_attestd_add_crl(cfgd, crl0, l0), CP_EEXPIRED);
+        expect_revoked(cfgd, &e, "cfg-revoked-3", "serial");
+        cp_attestd_free(cfgd);
+
+        /* a service started with the new CRL refuses from the first request */
+        s = start_revocation(&e, crl1, l1, NULL);
+        expect_revoked(s, &e, "new-revoked", "ASK-Milan serial");
+        cp_attestd_free(s);
+
+        free(crl0);
+        free(crl1);
         native_ev_free(&e);
 }
