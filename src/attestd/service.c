@@ -683,6 +683,9 @@ int cp_attestd_start(cp_attestd *s) {
         cp_httpd_options o = {
                 .bind_addr = s->cfg.bind_addr, .port = s->cfg.port, .threads = s->cfg.threads,
                 .max_body = s->cfg.max_body, .tls_cert_pem = s->cfg.tls_cert_pem, .tls_key_pem = s->cfg.tls_key_pem,
+                /* request heads carry at most the policy admin's bearer token; bodies are
+                 * collected outside this buffer */
+                .header_memory = 32 * 1024,
         };
         int r = cp_httpd_start(&o, cp_attestd_handle, s, &s->httpd);
         if (r < 0)

@@ -234,6 +234,11 @@ int cp_httpd_start(const cp_httpd_options *o, cp_http_handler handler, void *use
         d->handler = handler;
         d->userdata = userdata;
         d->max_body = o->max_body ? o->max_body : 1024 * 1024;
+        size_t conn_memory = o->header_memory ? o->header_memory : CONN_MEMORY;
+        if (conn_memory < 8192) {
+                free(d);
+                return CP_ERROR(CP_EINVAL, "header memory of %zu bytes is below 8 KiB", conn_memory);
+        }
 
         struct sockaddr_storage ss;
         memset(&ss, 0, sizeof(ss));
@@ -268,14 +273,14 @@ int cp_httpd_start(const cp_httpd_options *o, cp_http_handler handler, void *use
                 d->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, d, MHD_OPTION_SOCK_ADDR, &ss,
                                           MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
                                           timeout, MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
-                                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) CONN_MEMORY,
+                                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, conn_memory,
                                           MHD_OPTION_HTTPS_MEM_CERT, d->cert, MHD_OPTION_HTTPS_MEM_KEY, d->key,
                                           MHD_OPTION_END);
         else
                 d->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, d, MHD_OPTION_SOCK_ADDR, &ss,
                                           MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
                                           timeout, MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
-                                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) CONN_MEMORY,
+                                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, conn_memory,
                                           MHD_OPTION_END);
         if (!d->mhd) {
                 cp_httpd_stop(d);

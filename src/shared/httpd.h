@@ -61,6 +61,10 @@ typedef struct cp_httpd_options {
         unsigned timeout_s;         /* idle connection timeout; 0: 30 */
         const char *tls_cert_pem;   /* PEM text (not a path); TLS when both are set */
         const char *tls_key_pem;
+        size_t header_memory;       /* per-connection buffer for the request head and reads; 0: 160 KiB
+                                     * (bearer tokens up to CP_JWT_MAX_TOKEN).  libmicrohttpd zeroes it
+                                     * after every request of a keep-alive connection, so services
+                                     * whose heads are small set less. */
 } cp_httpd_options;
 
 typedef struct cp_httpd cp_httpd;

@@ -215,3 +215,46 @@ TEST(large_bearer_tokens_pass) {
         free(tok);
         cp_httpd_stop(d);
 }
+
+/* A service with a small head buffer: large heads are refused, bodies far
+ * larger than the buffer still arrive whole, and too small a buffer is a
+ * configuration error. */
+TEST(small_header_memory) {
+        unsigned count = 0;
+        char base[64], url[256];
+        cp_httpd_options so = { .header_memory = 16 * 1024 };
+        cp_httpd *d = start(&so, &count, base, sizeof(base), "http");
+        size_t n = 24000;
+        char *tok = malloc(n + 1);
+        memset(tok, 'a', n);
+        tok[n] = 0;
+        cp_httpc_options o = { .bearer = tok };
+        cp_httpc_response r;
+        snprintf(url, sizeof(url), "%s/auth", base);
+        int k = cp_httpc_request(&o, "GET", url, NULL, NULL, 0, &r);
+        if (k == 0) {
+                ASSERT_TRUE(r.status >= 400 && r.status != 404); /* refused by the server, not handled */
+                cp_httpc_response_clear(&r);
+        } else
+                ASSERT_ERR(k, CP_ENETWORK); /* or the connection closed */
+        ASSERT_EQ(__atomic_load_n(&count, __ATOMIC_SEQ_CST), 0);
+        free(tok);
+        /* a 200 KiB body through a 16 KiB buffer */
+        size_t bl = 200 * 1024;
+        char *body = malloc(bl);
+        for (size_t i = 0; i < bl; i++)
+                body[i] = (char) ('a' + i % 26);
+        snprintf(url, sizeof(url), "%s/echo/p/x/q", base);
+        ASSERT_OK(cp_httpc_request(NULL, "POST", url, NULL, (const uint8_t *) body, bl, &r));
+        ASSERT_EQ(r.status, 200);
+        json_t *j = json_loadb((const char *) r.body, r.body_len, 0, NULL);
+        ASSERT_TRUE(j != NULL);
+        const char *echo = json_string_value(json_object_get(j, "body"));
+        ASSERT_TRUE(echo && strlen(echo) == bl && memcmp(echo, body, bl) == 0);
+        json_decref(j);
+        cp_httpc_response_clear(&r);
+        free(body);
+        cp_httpd_stop(d);
+        cp_httpd_options tiny = { .header_memory = 4096 };
+        ASSERT_ERR(cp_httpd_start(&tiny, handler, &count, &d), CP_EINVAL);
+}
