@@ -138,6 +138,8 @@ typedef struct attestd_metrics {
 } attestd_metrics;
 
 struct cp_attestd {
+        uint8_t jti_prefix[16];      /* random per service instance */
+        atomic_ulong jti_counter;
         cp_attestd_config cfg;
         char issuer[256];
         bool issuer_fixed;

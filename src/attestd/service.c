@@ -10,6 +10,7 @@
 #include <openssl/ecdsa.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/rsa.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
@@ -444,17 +445,68 @@ void attestd_digest(bool sha384, const void *in, size_t len, uint8_t *out) {
 }
 
 /* JWS signature (RS256: PKCS#1 v1.5; ES256/384: r||s) over in. */
+/* Per-thread signing context of the current key (EVP_PKEY_CTX_new takes a
+ * reference on the key, so the pointer compare cannot match a new key at a
+ * freed key's address); freed when the thread ends. */
+typedef struct sign_cache {
+        EVP_PKEY *pk;
+        EVP_PKEY_CTX *ctx;
+} sign_cache;
+
+static pthread_key_t sign_key;
+static bool sign_key_ok;
+static pthread_once_t sign_key_once = PTHREAD_ONCE_INIT;
+
+static void sign_cache_free(void *p) {
+        sign_cache *c = p;
+        if (c) {
+                EVP_PKEY_CTX_free(c->ctx);
+                free(c);
+        }
+}
+
+static void sign_key_init(void) {
+        sign_key_ok = pthread_key_create(&sign_key, sign_cache_free) == 0;
+}
+
+static EVP_PKEY_CTX *sign_ctx(EVP_PKEY *pk, cp_jwt_alg alg, const EVP_MD *md) {
+        pthread_once(&sign_key_once, sign_key_init);
+        sign_cache *c = sign_key_ok ? pthread_getspecific(sign_key) : NULL;
+        if (!c) {
+                if (!sign_key_ok || !(c = calloc(1, sizeof(*c))))
+                        return NULL;
+                if (pthread_setspecific(sign_key, c) != 0) {
+                        free(c);
+                        return NULL;
+                }
+        }
+        if (c->pk == pk && c->ctx)
+                return c->ctx;
+        EVP_PKEY_CTX_free(c->ctx);
+        c->pk = NULL;
+        c->ctx = EVP_PKEY_CTX_new(pk, NULL);
+        if (!c->ctx || EVP_PKEY_sign_init(c->ctx) != 1 || EVP_PKEY_CTX_set_signature_md(c->ctx, md) != 1 ||
+            (alg == CP_JWT_RS256 && EVP_PKEY_CTX_set_rsa_padding(c->ctx, RSA_PKCS1_PADDING) != 1)) {
+                EVP_PKEY_CTX_free(c->ctx);
+                c->ctx = NULL;
+                return NULL;
+        }
+        c->pk = pk;
+        return c->ctx;
+}
+
+/* JWS signature (RS256: PKCS#1 v1.5; ES256/384: r||s) over in. */
 static int jws_sign(EVP_PKEY *pk, cp_jwt_alg alg, const char *in, size_t len, uint8_t *out, size_t *ret_len) {
-        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-        uint8_t der[600];
+        uint8_t der[600], digest[48];
         size_t dlen = sizeof(der);
+        unsigned mdlen = 0;
         pthread_once(&md_once, md_fetch);
         const EVP_MD *md = alg == CP_JWT_ES384 ? md_sha384 : md_sha256;
         if (!md)
                 md = alg == CP_JWT_ES384 ? EVP_sha384() : EVP_sha256();
-        int ok = ctx && EVP_DigestSignInit(ctx, NULL, md, NULL, pk) == 1 &&
-                 EVP_DigestSign(ctx, der, &dlen, (const uint8_t *) in, len) == 1;
-        EVP_MD_CTX_free(ctx);
+        EVP_PKEY_CTX *ctx = sign_ctx(pk, alg, md);
+        int ok = ctx && EVP_Digest(in, len, digest, &mdlen, md, NULL) == 1 &&
+                 EVP_PKEY_sign(ctx, der, &dlen, digest, mdlen) == 1;
         if (!ok)
                 return CP_ERROR(CP_ECRYPTO, "signing the token");
         if (alg == CP_JWT_RS256) {
@@ -535,8 +587,14 @@ int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, co
                         json_object_set_new(claims, c->type, claims_to_json_value(c));
         }
         cp_maa_claims_free(out);
-        if (RAND_bytes(jti, sizeof(jti)) != 1)
-                return CP_ERROR(CP_ECRYPTO, "RAND_bytes");
+        /* jti: unique without a DRBG call per token: the instance's random
+         * prefix, a counter, the time */
+        uint64_t ctr = atomic_fetch_add(&s->jti_counter, 1);
+        memcpy(jti, s->jti_prefix, 16);
+        for (int i = 0; i < 8; i++) {
+                jti[16 + i] = (uint8_t) (ctr >> (56 - 8 * i));
+                jti[24 + i] = (uint8_t) ((uint64_t) now >> (56 - 8 * i));
+        }
         cp_hex_encode(jti, sizeof(jti), jti_hex);
         json_int_t life = s->cfg.token_lifetime_s;
         if (json_object_set_new(claims, "x-ms-policy-hash", json_string(hash)) < 0 ||
@@ -632,6 +690,10 @@ int cp_attestd_new(const cp_attestd_config *cfg, cp_attestd **ret) {
         if (!s->cache || !s->nonces) {
                 cp_attestd_free(s);
                 return cp_error_oom();
+        }
+        if (RAND_bytes(s->jti_prefix, sizeof(s->jti_prefix)) != 1) {
+                cp_attestd_free(s);
+                return CP_ERROR(CP_ECRYPTO, "RAND_bytes");
         }
         /* trust: AMD's roots, plus configured extra ARKs (emulated hosts) */
         if ((r = cfg->only_extra_arks ? cp_amd_trust_new_empty(&trust) : cp_amd_trust_new_builtin(&trust)) < 0)

@@ -103,7 +103,7 @@ static char *vtpm_body(json_t *evidence, const char *nonce) {
         return s;
 }
 
-static cp_jwt *validate(cp_attestd *s, const char *token) {
+static cp_jwt *validate_algs(cp_attestd *s, const char *token, unsigned algs) {
         long st;
         json_t *oid = call(s, "GET", "/.well-known/openid-configuration", NULL, &st, NULL);
         ASSERT_EQ(st, 200);
@@ -116,7 +116,7 @@ static cp_jwt *validate(cp_attestd *s, const char *token) {
         o.jwks = set;
         o.issuer = json_string_value(json_object_get(oid, "issuer"));
         o.now = NOW + 1;
-        o.algs = CP_JWT_RS256;
+        o.algs = algs;
         cp_jwt *t = NULL;
         ASSERT_OK(cp_jwt_validate(token, strlen(token), &o, &t));
         cp_jwks_free(set);
@@ -124,6 +124,10 @@ static cp_jwt *validate(cp_attestd *s, const char *token) {
         json_decref(jwks);
         json_decref(oid);
         return t;
+}
+
+static cp_jwt *validate(cp_attestd *s, const char *token) {
+        return validate_algs(s, token, CP_JWT_RS256);
 }
 
 static const char *claim_s(const cp_jwt *t, const char *name) {
@@ -1660,4 +1664,52 @@ TEST(revocation_checking_with_crls_of_the_emulated_amdsp) {
         free(crl0);
         free(crl1);
         native_ev_free(&e);
+}
+
+/* Tokens signed on the service's worker threads (each keeps its own signing
+ * context) verify with every algorithm, also across a key rotation, and
+ * carry distinct jti values (instance prefix, counter, time). */
+TEST(tokens_from_worker_threads_across_rotation) {
+        static const cp_jwt_alg algs[] = { CP_JWT_RS256, CP_JWT_ES256, CP_JWT_ES384 };
+        json_t *ev = load_json(cases[0].file);
+        char *nonce = nonce_of(&cases[0]), *body = vtpm_body(ev, nonce);
+        char seen[40][65];
+        size_t n_seen = 0;
+        for (size_t a = 0; a < CP_ELEMENTSOF(algs); a++) {
+                cp_attestd_config cfg = { .now = NOW, .quiet = true, .threads = 3, .alg = algs[a] };
+                cp_attestd *s = NULL;
+                ASSERT_OK(cp_attestd_new(&cfg, &s));
+                ASSERT_OK(cp_attestd_start(s));
+                const char *kid0 = NULL;
+                char kid_first[128] = "";
+                for (int i = 0; i < 12; i++) {
+                        if (i == 6)
+                                ASSERT_OK(cp_attestd_rotate_key(s));
+                        long st;
+                        json_t *r = call(s, "POST", "/attest/AzureSnpVtpm", body, &st, NULL);
+                        ASSERT_EQ(st, 200);
+                        const char *tok = json_string_value(json_object_get(r, "token"));
+                        cp_jwt *t = validate_algs(s, tok, algs[a]);
+                        kid0 = json_string_value(json_object_get(cp_jwt_header(t), "kid"));
+                        ASSERT_EQ(cp_jwt_get_alg(t), algs[a]);
+                        ASSERT_TRUE(kid0 != NULL);
+                        if (i == 0)
+                                snprintf(kid_first, sizeof(kid_first), "%s", kid0);
+                        /* signed by the current key: the first before the rotation, the new one after */
+                        ASSERT_TRUE((strcmp(kid0, kid_first) == 0) == (i < 6));
+                        const char *jti = claim_s(t, "jti");
+                        ASSERT_TRUE(jti && strlen(jti) == 64 && strspn(jti, "0123456789abcdef") == 64);
+                        if (i % 2 == 0 && n_seen < CP_ELEMENTSOF(seen))
+                                snprintf(seen[n_seen++], sizeof(seen[0]), "%s", jti);
+                        cp_jwt_free(t);
+                        json_decref(r);
+                }
+                cp_attestd_free(s);
+        }
+        for (size_t i = 0; i < n_seen; i++)
+                for (size_t j = i + 1; j < n_seen; j++)
+                        ASSERT_TRUE(strcmp(seen[i], seen[j]) != 0);
+        free(body);
+        free(nonce);
+        json_decref(ev);
 }
