@@ -18,8 +18,10 @@
 #include "basic/cleanup.h"
 #include "basic/codec.h"
 #include "basic/fileio.h"
+#include "basic/limits.h"
 #include "basic/secure.h"
 #include "shared/amdsp.h"
+#include "shared/azure_cvm.h"
 #include "shared/httpc.h"
 #include "shared/nodedisk.h"
 #include "shared/snp_guest.h"
@@ -44,6 +46,7 @@ typedef struct agent {
         EVP_PKEY *tee; /* ephemeral, memory only */
         char *token;
         json_t *times; /* phase -> Unix ms when it was reached (bench/bench-nodes.c) */
+        bool azure;    /* "evidence": "azure-hcl" */
 } agent;
 
 static const char *cfg_str(agent *a, const char *k) {
@@ -166,8 +169,102 @@ static const char *error_message(const json_t *j) {
         return m ? m : "no message";
 }
 
+/* POST /challenge: the nonce as sent (*ret_txt) and decoded. */
+static int challenge(agent *a, char **ret_txt, uint8_t **ret_nonce, size_t *ret_len) {
+        char url[700];
+        json_t *resp = NULL;
+        long status;
+        size_t len = 0;
+        snprintf(url, sizeof url, "%s/challenge", a->attestd);
+        int r = post_json(url, NULL, NULL, &status, &resp);
+        if (r < 0)
+                return r;
+        const char *txt = json_string_value(json_object_get(resp, "nonce"));
+        uint8_t *nonce = txt ? malloc(cp_b64_decoded_max(strlen(txt)) + 1) : NULL;
+        if (status != 200 || !nonce ||
+            cp_b64_decode(txt, strlen(txt), CP_B64_URL, nonce, cp_b64_decoded_max(strlen(txt)), &len) < 0) {
+                free(nonce);
+                json_decref(resp);
+                return CP_ERROR(CP_ENETWORK, "no challenge from the attestation service (HTTP %ld)", status);
+        }
+        char *copy = strdup(txt);
+        json_decref(resp);
+        if (!copy) {
+                free(nonce);
+                return cp_error_oom();
+        }
+        *ret_txt = copy;
+        *ret_nonce = nonce;
+        *ret_len = len;
+        return 0;
+}
+
+/* POST body to attestd's path; the token into a->token. */
+static int get_token(agent *a, const char *path, json_t *body) {
+        char url[700];
+        json_t *resp = NULL;
+        long status;
+        snprintf(url, sizeof url, "%s%s", a->attestd, path);
+        int r = post_json(url, NULL, body, &status, &resp);
+        if (r < 0)
+                return r;
+        const char *tok = json_string_value(json_object_get(resp, "token"));
+        if (status != 200 || !tok) {
+                char msg[600];
+                snprintf(msg, sizeof msg, "%s", error_message(resp));
+                json_decref(resp);
+                return CP_ERROR(CP_EPOLICY, "attestation refused (HTTP %ld): %s", status, msg);
+        }
+        free(a->token);
+        a->token = strdup(tok);
+        json_decref(resp);
+        return a->token ? 0 : cp_error_oom();
+}
+
+/* Azure CVM: the paravisor's HCL report and persistent AK (docs/nodes.md). */
+static int attest_azure(agent *a) {
+        _cleanup_free_ char *nonce_txt = NULL;
+        _cleanup_free_ uint8_t *nonce = NULL, *vcek = NULL;
+        size_t nonce_len = 0, vcek_len = 0;
+        char f[4200];
+        const json_t *az = json_object_get(a->cfg, "azure");
+        const char *vf = json_string_value(json_object_get(az, "vcek"));
+        if (!vf)
+                return CP_ERROR(CP_EFORMAT, "evidence \"azure-hcl\" needs azure.vcek (a VCEK file, DER or PEM)");
+        if (vf[0] == '/')
+                snprintf(f, sizeof f, "%s", vf);
+        else
+                snprintf(f, sizeof f, "%s/%s", a->dir, vf);
+        int r = cp_read_file(f, CP_MAX_CHAIN_DEPTH * 2 * CP_MAX_CERT_DER, &vcek, &vcek_len);
+        if (r < 0)
+                return cp_error_wrap("azure.vcek: ");
+        cp_azure_cvm_options o = {
+                .report_index = (uint32_t) json_integer_value(json_object_get(az, "reportIndex")),
+                .user_data_index = (uint32_t) json_integer_value(json_object_get(az, "userDataIndex")),
+                .ak_handle = (uint32_t) json_integer_value(json_object_get(az, "akHandle")),
+                .refresh_user_data = json_is_true(json_object_get(az, "refreshUserData")),
+                .vcek = vcek,
+                .vcek_len = vcek_len,
+        };
+        if ((r = challenge(a, &nonce_txt, &nonce, &nonce_len)) < 0)
+                return r;
+        mark(a, "challenge");
+        json_t *ev = NULL;
+        if ((r = cp_azure_cvm_evidence(a->tpm, &o, nonce, nonce_len, &ev)) < 0)
+                return cp_error_wrap("Azure HCL evidence: ");
+        mark(a, "quote");
+        json_t *body = json_pack("{s:o,s:s}", "evidence", ev, "nonce", nonce_txt);
+        if (!body)
+                return cp_error_oom();
+        r = get_token(a, "/attest/AzureSnpVtpm", body);
+        json_decref(body);
+        return r;
+}
+
 /* Collect evidence and get an attestation token (a->token). */
 static int attest(agent *a) {
+        if (a->azure)
+                return attest_azure(a);
         _cleanup_free_ char *rt = NULL;
         _cleanup_free_ uint8_t *secrets = NULL, *evlog = NULL, *attest_b = NULL, *sig = NULL, *nonce = NULL;
         size_t secrets_len, evlog_len = 0, attest_len, sig_len, nonce_len;
@@ -325,7 +422,8 @@ static int run(agent *a) {
         char f[4200], why[700];
         int r;
         set_status(a, "Attesting", NULL);
-        if ((r = cp_vtpm_open(cfg_str(a, "tcti"), &a->tpm)) < 0 || (r = cp_vtpm_create_ak(a->tpm, a->ak_n, &a->ak_e)) < 0)
+        if ((r = cp_vtpm_open(cfg_str(a, "tcti"), &a->tpm)) < 0 ||
+            (!a->azure && (r = cp_vtpm_create_ak(a->tpm, a->ak_n, &a->ak_e)) < 0))
                 return fail(a, "vTPM", r);
         mark(a, "vtpm");
         a->tee = EVP_RSA_gen(2048);
@@ -430,9 +528,13 @@ int cp_agent_run(const char *node_dir) {
         a.pool = cfg_str(&a, "pool");
         a.attestd = cfg_str(&a, "attestd");
         a.cp = cfg_str(&a, "controlplane");
+        const char *evm = cfg_str(&a, "evidence");
+        a.azure = evm && strcmp(evm, "azure-hcl") == 0;
         int r;
         if (!a.name || !a.pool || !a.attestd || !a.cp || !cfg_str(&a, "tcti"))
                 r = CP_ERROR(CP_EFORMAT, "%s: name, pool, attestd, controlplane and tcti are required", f);
+        else if (evm && !a.azure && strcmp(evm, "native") != 0)
+                r = CP_ERROR(CP_EFORMAT, "%s: evidence must be \"native\" or \"azure-hcl\"", f);
         else
                 r = run(&a);
         cp_vtpm_close(a.tpm);

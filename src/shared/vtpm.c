@@ -13,7 +13,20 @@ struct cp_vtpm {
         TSS2_TCTI_CONTEXT *tcti;
         ESYS_CONTEXT *esys;
         ESYS_TR ak;
+        bool ak_persistent; /* ak is a persistent object: close the ESYS_TR, never flush it */
+        bool ak_null_scheme; /* the key fixes no scheme: quote with RSASSA-SHA256 */
 };
+
+static void drop_ak(cp_vtpm *t) {
+        if (t->ak == ESYS_TR_NONE)
+                return;
+        if (t->ak_persistent)
+                (void) Esys_TR_Close(t->esys, &t->ak);
+        else
+                (void) Esys_FlushContext(t->esys, t->ak);
+        t->ak = ESYS_TR_NONE;
+        t->ak_persistent = t->ak_null_scheme = false;
+}
 
 #define TSS_FAIL(what, rc) CP_ERROR(CP_EIO, "vTPM %s: %s", what, Tss2_RC_Decode(rc))
 
@@ -40,8 +53,7 @@ int cp_vtpm_open(const char *tcti, cp_vtpm **ret) {
 cp_vtpm *cp_vtpm_close(cp_vtpm *t) {
         if (!t)
                 return NULL;
-        if (t->ak != ESYS_TR_NONE)
-                (void) Esys_FlushContext(t->esys, t->ak);
+        drop_ak(t);
         Esys_Finalize(&t->esys);
         Tss2_TctiLdr_Finalize(&t->tcti);
         free(t);
@@ -169,8 +181,7 @@ int cp_vtpm_create_ak(cp_vtpm *t, uint8_t ret_n[256], uint32_t *ret_e) {
                 memcpy(ret_n, akpub->publicArea.unique.rsa.buffer, 256);
                 uint32_t e = akpub->publicArea.parameters.rsaDetail.exponent;
                 *ret_e = e ? e : 65537;
-                if (t->ak != ESYS_TR_NONE)
-                        (void) Esys_FlushContext(t->esys, t->ak);
+                drop_ak(t);
                 t->ak = ak;
         } else if (ak != ESYS_TR_NONE)
                 (void) Esys_FlushContext(t->esys, ak);
@@ -192,6 +203,10 @@ int cp_vtpm_quote(cp_vtpm *t, const uint8_t *nonce, size_t nonce_len, uint8_t **
         TPM2B_DATA q = {.size = (UINT16) nonce_len};
         memcpy(q.buffer, nonce, nonce_len);
         TPMT_SIG_SCHEME scheme = {.scheme = TPM2_ALG_NULL};
+        if (t->ak_null_scheme) {
+                scheme.scheme = TPM2_ALG_RSASSA;
+                scheme.details.rsassa.hashAlg = TPM2_ALG_SHA256;
+        }
         TPML_PCR_SELECTION sel;
         select_all(&sel);
         TPM2B_ATTEST *att = NULL;
@@ -227,4 +242,222 @@ int cp_vtpm_quote(cp_vtpm *t, const uint8_t *nonce, size_t nonce_len, uint8_t **
         Esys_Free(att);
         Esys_Free(sig);
         return r;
+}
+
+/* ---- NV indices and persistent keys ------------------------------------ */
+
+#define TPM_RC_FMT1 0x080u
+#define TPM_RC_HANDLE_ERR 0x00Bu
+
+/* An ESYS_TR for a TPM handle; CP_ENOTFOUND if nothing is there. */
+static int tr_from_handle(cp_vtpm *t, uint32_t handle, const char *what, ESYS_TR *ret) {
+        TSS2_RC rc = Esys_TR_FromTPMPublic(t->esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ret);
+        if (rc == TSS2_RC_SUCCESS)
+                return 0;
+        /* TPM_RC_HANDLE (format 1, any parameter/handle number) */
+        if ((rc & 0xFFFF0000u) == TSS2_TPM_RC_LAYER && (rc & TPM_RC_FMT1) && (rc & 0x3Fu) == TPM_RC_HANDLE_ERR)
+                return CP_ERROR(CP_ENOTFOUND, "vTPM %s 0x%08x is not defined", what, handle);
+        return CP_ERROR(CP_EIO, "vTPM %s 0x%08x: %s", what, handle, Tss2_RC_Decode(rc));
+}
+
+static int nv_public(cp_vtpm *t, uint32_t index, ESYS_TR *ret_tr, TPMS_NV_PUBLIC *ret_pub) {
+        ESYS_TR tr;
+        TPM2B_NV_PUBLIC *pub = NULL;
+        TPM2B_NAME *name = NULL;
+        int r = tr_from_handle(t, index, "NV index", &tr);
+        if (r < 0)
+                return r;
+        TSS2_RC rc = Esys_NV_ReadPublic(t->esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, &name);
+        Esys_Free(name);
+        if (rc != TSS2_RC_SUCCESS) {
+                (void) Esys_TR_Close(t->esys, &tr);
+                return TSS_FAIL("NV_ReadPublic", rc);
+        }
+        *ret_pub = pub->nvPublic;
+        Esys_Free(pub);
+        *ret_tr = tr;
+        return 0;
+}
+
+/* TPM2_PT_NV_BUFFER_MAX, bounded by what a TPM2B_MAX_NV_BUFFER holds. */
+static int nv_chunk(cp_vtpm *t, size_t *ret) {
+        TPMI_YES_NO more;
+        TPMS_CAPABILITY_DATA *cap = NULL;
+        TSS2_RC rc = Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_TPM_PROPERTIES,
+                                        TPM2_PT_NV_BUFFER_MAX, 1, &more, &cap);
+        if (rc != TSS2_RC_SUCCESS)
+                return TSS_FAIL("GetCapability(NV_BUFFER_MAX)", rc);
+        size_t n = 0;
+        if (cap->data.tpmProperties.count >= 1 &&
+            cap->data.tpmProperties.tpmProperty[0].property == TPM2_PT_NV_BUFFER_MAX)
+                n = cap->data.tpmProperties.tpmProperty[0].value;
+        Esys_Free(cap);
+        if (n == 0)
+                return CP_ERROR(CP_EIO, "vTPM reports no NV_BUFFER_MAX");
+        if (n > sizeof(((TPM2B_MAX_NV_BUFFER *) 0)->buffer))
+                n = sizeof(((TPM2B_MAX_NV_BUFFER *) 0)->buffer);
+        *ret = n;
+        return 0;
+}
+
+int cp_vtpm_nv_define(cp_vtpm *t, uint32_t index, size_t size) {
+        if (size == 0 || size > UINT16_MAX)
+                return CP_ERROR(CP_EINVAL, "NV index size %zu", size);
+        TPM2B_AUTH auth = {0};
+        TPM2B_NV_PUBLIC pub = {
+                .nvPublic = {
+                        .nvIndex = index,
+                        .nameAlg = TPM2_ALG_SHA256,
+                        .attributes = TPMA_NV_OWNERREAD | TPMA_NV_OWNERWRITE | TPMA_NV_AUTHREAD | TPMA_NV_AUTHWRITE,
+                        .dataSize = (UINT16) size,
+                },
+        };
+        ESYS_TR tr = ESYS_TR_NONE;
+        TSS2_RC rc = Esys_NV_DefineSpace(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &auth,
+                                         &pub, &tr);
+        if (rc != TSS2_RC_SUCCESS)
+                return TSS_FAIL("NV_DefineSpace", rc);
+        (void) Esys_TR_Close(t->esys, &tr);
+        return 0;
+}
+
+int cp_vtpm_nv_size(cp_vtpm *t, uint32_t index, size_t *ret) {
+        ESYS_TR tr;
+        TPMS_NV_PUBLIC pub;
+        int r = nv_public(t, index, &tr, &pub);
+        if (r < 0)
+                return r;
+        (void) Esys_TR_Close(t->esys, &tr);
+        *ret = pub.dataSize;
+        return 0;
+}
+
+int cp_vtpm_nv_read(cp_vtpm *t, uint32_t index, size_t max_len, uint8_t **ret, size_t *ret_len) {
+        ESYS_TR tr;
+        TPMS_NV_PUBLIC pub;
+        size_t chunk;
+        int r = nv_public(t, index, &tr, &pub);
+        if (r < 0)
+                return r;
+        size_t size = pub.dataSize;
+        if (size > max_len)
+                r = CP_ERROR(CP_ETOOBIG, "NV index 0x%08x holds %zu bytes (at most %zu)", index, size, max_len);
+        else if (!(pub.attributes & (TPMA_NV_OWNERREAD | TPMA_NV_AUTHREAD)))
+                r = CP_ERROR(CP_EUNSUPPORTED, "NV index 0x%08x is readable neither by owner nor by its auth value", index);
+        if (r == 0)
+                r = nv_chunk(t, &chunk);
+        uint8_t *buf = r == 0 ? malloc(size ? size : 1) : NULL;
+        if (r == 0 && !buf)
+                r = cp_error_oom();
+        ESYS_TR auth = (pub.attributes & TPMA_NV_OWNERREAD) ? ESYS_TR_RH_OWNER : tr;
+        for (size_t off = 0; r == 0 && off < size;) {
+                size_t n = size - off < chunk ? size - off : chunk;
+                TPM2B_MAX_NV_BUFFER *d = NULL;
+                TSS2_RC rc = Esys_NV_Read(t->esys, auth, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, (UINT16) n,
+                                          (UINT16) off, &d);
+                if (rc != TSS2_RC_SUCCESS)
+                        r = TSS_FAIL("NV_Read", rc);
+                else if (d->size != n)
+                        r = CP_ERROR(CP_EIO, "vTPM NV_Read returned %u bytes, not %zu", d->size, n);
+                else {
+                        memcpy(buf + off, d->buffer, n);
+                        off += n;
+                }
+                Esys_Free(d);
+        }
+        (void) Esys_TR_Close(t->esys, &tr);
+        if (r < 0) {
+                free(buf);
+                return r;
+        }
+        *ret = buf;
+        *ret_len = size;
+        return 0;
+}
+
+int cp_vtpm_nv_write(cp_vtpm *t, uint32_t index, const uint8_t *data, size_t len) {
+        ESYS_TR tr;
+        TPMS_NV_PUBLIC pub;
+        size_t chunk;
+        int r = nv_public(t, index, &tr, &pub);
+        if (r < 0)
+                return r;
+        if (len > pub.dataSize)
+                r = CP_ERROR(CP_ETOOBIG, "%zu bytes do not fit NV index 0x%08x (%u bytes)", len, index, pub.dataSize);
+        else if (!(pub.attributes & (TPMA_NV_OWNERWRITE | TPMA_NV_AUTHWRITE)))
+                r = CP_ERROR(CP_EUNSUPPORTED, "NV index 0x%08x is writable neither by owner nor by its auth value", index);
+        if (r == 0)
+                r = nv_chunk(t, &chunk);
+        ESYS_TR auth = (pub.attributes & TPMA_NV_OWNERWRITE) ? ESYS_TR_RH_OWNER : tr;
+        for (size_t off = 0; r == 0 && off < len;) {
+                TPM2B_MAX_NV_BUFFER d = {.size = (UINT16) (len - off < chunk ? len - off : chunk)};
+                memcpy(d.buffer, data + off, d.size);
+                TSS2_RC rc = Esys_NV_Write(t->esys, auth, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &d,
+                                           (UINT16) off);
+                if (rc != TSS2_RC_SUCCESS)
+                        r = TSS_FAIL("NV_Write", rc);
+                off += d.size;
+        }
+        (void) Esys_TR_Close(t->esys, &tr);
+        return r;
+}
+
+int cp_vtpm_persist_ak(cp_vtpm *t, uint32_t handle) {
+        if (t->ak == ESYS_TR_NONE || t->ak_persistent)
+                return CP_ERROR(CP_EINVAL, "no transient AK loaded");
+        if (handle < TPM2_PERSISTENT_FIRST || handle > TPM2_PERSISTENT_LAST)
+                return CP_ERROR(CP_EINVAL, "0x%08x is not a persistent handle", handle);
+        ESYS_TR out = ESYS_TR_NONE;
+        TSS2_RC rc = Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, t->ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                                       handle, &out);
+        if (rc != TSS2_RC_SUCCESS)
+                return TSS_FAIL("EvictControl", rc);
+        (void) Esys_TR_Close(t->esys, &out);
+        return 0;
+}
+
+int cp_vtpm_load_persistent_ak(cp_vtpm *t, uint32_t handle, uint8_t ret_n[512], size_t *ret_n_len, uint32_t *ret_e) {
+        ESYS_TR tr;
+        TPM2B_PUBLIC *pub = NULL;
+        TPM2B_NAME *name = NULL, *qname = NULL;
+        if (handle < TPM2_PERSISTENT_FIRST || handle > TPM2_PERSISTENT_LAST)
+                return CP_ERROR(CP_EINVAL, "0x%08x is not a persistent handle", handle);
+        /* ESAPI hands out the ESYS_TR it already has for a handle: let go of ours first */
+        drop_ak(t);
+        int r = tr_from_handle(t, handle, "persistent key", &tr);
+        if (r < 0)
+                return r;
+        TSS2_RC rc = Esys_ReadPublic(t->esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, &name, &qname);
+        Esys_Free(name);
+        Esys_Free(qname);
+        if (rc != TSS2_RC_SUCCESS) {
+                (void) Esys_TR_Close(t->esys, &tr);
+                return TSS_FAIL("ReadPublic", rc);
+        }
+        const TPMT_PUBLIC *p = &pub->publicArea;
+        const TPMT_RSA_SCHEME *sch = &p->parameters.rsaDetail.scheme;
+        size_t nl = p->type == TPM2_ALG_RSA ? p->unique.rsa.size : 0;
+        if (p->type != TPM2_ALG_RSA)
+                r = CP_ERROR(CP_EUNSUPPORTED, "persistent key 0x%08x is not an RSA key", handle);
+        else if ((p->objectAttributes & (TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT)) !=
+                 (TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_RESTRICTED))
+                r = CP_ERROR(CP_EUNSUPPORTED, "persistent key 0x%08x is not a restricted signing key", handle);
+        else if (sch->scheme != TPM2_ALG_NULL &&
+                 (sch->scheme != TPM2_ALG_RSASSA || sch->details.rsassa.hashAlg != TPM2_ALG_SHA256))
+                r = CP_ERROR(CP_EUNSUPPORTED, "persistent key 0x%08x does not sign with RSASSA-SHA256", handle);
+        else if (nl < 256 || nl > 512)
+                r = CP_ERROR(CP_EUNSUPPORTED, "persistent key 0x%08x has a %zu-byte modulus", handle, nl);
+        if (r < 0) {
+                Esys_Free(pub);
+                (void) Esys_TR_Close(t->esys, &tr);
+                return r;
+        }
+        memcpy(ret_n, p->unique.rsa.buffer, nl);
+        *ret_n_len = nl;
+        *ret_e = p->parameters.rsaDetail.exponent ? p->parameters.rsaDetail.exponent : 65537;
+        t->ak = tr;
+        t->ak_persistent = true;
+        t->ak_null_scheme = sch->scheme == TPM2_ALG_NULL;
+        Esys_Free(pub);
+        return 0;
 }

@@ -34,4 +34,33 @@ CP_WUR int cp_vtpm_create_ak(cp_vtpm *t, uint8_t ret_n[256], uint32_t *ret_e);
 CP_WUR int cp_vtpm_quote(cp_vtpm *t, const uint8_t *nonce, size_t nonce_len, uint8_t **ret_attest,
                          size_t *ret_attest_len, uint8_t **ret_sig, size_t *ret_sig_len);
 
+
+/* ---- NV indices and persistent keys (Azure CVMs: docs/nodes.md) ---------- */
+
+/* Define an NV index of size bytes (ordinary index, owner-authorized,
+ * empty auth value; attributes OWNERREAD|OWNERWRITE|AUTHREAD|AUTHWRITE).
+ * The firmware/paravisor side: tests, and the user-data index on Azure. */
+CP_WUR int cp_vtpm_nv_define(cp_vtpm *t, uint32_t index, size_t size);
+/* Size of a defined NV index (CP_ENOTFOUND if it is not defined). */
+CP_WUR int cp_vtpm_nv_size(cp_vtpm *t, uint32_t index, size_t *ret);
+/* The whole contents of an NV index of any size up to max_len, read in
+ * chunks of TPM2_PT_NV_BUFFER_MAX with owner authorization if the index
+ * allows OWNERREAD, else with its own (empty) auth value.  CP_ENOTFOUND if
+ * not defined, CP_ETOOBIG if larger than max_len. */
+CP_WUR int cp_vtpm_nv_read(cp_vtpm *t, uint32_t index, size_t max_len, uint8_t **ret, size_t *ret_len);
+/* Write data at offset 0 of a defined NV index (chunked likewise; owner
+ * authorization if OWNERWRITE, else the index's own).  CP_ETOOBIG if len
+ * exceeds the index size. */
+CP_WUR int cp_vtpm_nv_write(cp_vtpm *t, uint32_t index, const uint8_t *data, size_t len);
+/* Make the loaded AK (cp_vtpm_create_ak) persistent at handle
+ * (0x81000000-0x817FFFFF) with TPM2_EvictControl (the firmware side; tests). */
+CP_WUR int cp_vtpm_persist_ak(cp_vtpm *t, uint32_t handle);
+/* Use the persistent key at handle as the AK of later cp_vtpm_quote()
+ * calls (Azure: 0x81000003, the runtime data's HCLAkPub).  It must be a
+ * restricted RSA signing key (RSASSA/SHA-256 or no fixed scheme); returns
+ * its modulus (big-endian, ret_n_len <= 512 bytes) and exponent.  Any AK
+ * loaded before is released first (also when this fails). */
+CP_WUR int cp_vtpm_load_persistent_ak(cp_vtpm *t, uint32_t handle, uint8_t ret_n[512], size_t *ret_n_len,
+                                      uint32_t *ret_e);
+
 #endif
