@@ -237,7 +237,7 @@ static int attest_azure(agent *a) {
                 snprintf(f, sizeof f, "%s/%s", a->dir, vf);
         int r = cp_read_file(f, CP_MAX_CHAIN_DEPTH * 2 * CP_MAX_CERT_DER, &vcek, &vcek_len);
         if (r < 0)
-                return cp_error_wrap("azure.vcek: ");
+                return cp_error_wrap("azure.vcek");
         cp_azure_cvm_options o = {
                 .report_index = (uint32_t) json_integer_value(json_object_get(az, "reportIndex")),
                 .user_data_index = (uint32_t) json_integer_value(json_object_get(az, "userDataIndex")),
@@ -251,7 +251,7 @@ static int attest_azure(agent *a) {
         mark(a, "challenge");
         json_t *ev = NULL;
         if ((r = cp_azure_cvm_evidence(a->tpm, &o, nonce, nonce_len, &ev)) < 0)
-                return cp_error_wrap("Azure HCL evidence: ");
+                return cp_error_wrap("Azure HCL evidence");
         mark(a, "quote");
         json_t *body = json_pack("{s:o,s:s}", "evidence", ev, "nonce", nonce_txt);
         if (!body)

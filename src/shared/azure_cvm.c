@@ -15,10 +15,10 @@ int cp_azure_cvm_read_report(cp_vtpm *t, uint32_t index, uint8_t **ret, size_t *
         cp_hcl_report rep;
         int r = cp_vtpm_nv_read(t, index, CP_MAX_HCL_REPORT, &buf, &len);
         if (r < 0)
-                return cp_error_wrap("HCL report (NV 0x%08x): ", index);
+                return cp_error_wrap("HCL report (NV 0x%08x)", index);
         if ((r = cp_hcl_report_parse(buf, len, &rep)) < 0) {
                 free(buf);
-                return cp_error_wrap("HCL report (NV 0x%08x): ", index);
+                return cp_error_wrap("HCL report (NV 0x%08x)", index);
         }
         *ret = buf;
         *ret_len = len;
@@ -94,7 +94,7 @@ int cp_azure_cvm_evidence(cp_vtpm *t, const cp_azure_cvm_options *o, const uint8
                 if (r >= 0)
                         r = cp_vtpm_nv_write(t, ud_index, ud, sizeof(ud));
                 if (r < 0)
-                        return cp_error_wrap("user data (NV 0x%08x): ", ud_index);
+                        return cp_error_wrap("user data (NV 0x%08x)", ud_index);
         }
         if ((r = cp_azure_cvm_read_report(t, report_index, &hcl, &hcl_len)) < 0)
                 return r;
@@ -106,9 +106,9 @@ int cp_azure_cvm_evidence(cp_vtpm *t, const cp_azure_cvm_options *o, const uint8
         if (rep.hash_type != CP_HCL_HASH_SHA256)
                 return CP_ERROR(CP_EUNSUPPORTED, "HCL report hash type %d (attestd takes SHA-256)", (int) rep.hash_type);
         if ((r = cp_hcl_report_check_binding(&rep)) < 0)
-                return cp_error_wrap("HCL report: ");
+                return cp_error_wrap("HCL report");
         if ((r = cp_azure_runtime_data_parse(rep.runtime_data, rep.runtime_data_len, &rd)) < 0)
-                return cp_error_wrap("HCL runtime data: ");
+                return cp_error_wrap("HCL runtime data");
         if ((r = cp_vtpm_load_persistent_ak(t, ak_handle, n, &n_len, &e)) < 0)
                 return r;
         if ((r = check_ak(rd, ak_handle, n, n_len, e)) < 0)
@@ -121,7 +121,7 @@ int cp_azure_cvm_evidence(cp_vtpm *t, const cp_azure_cvm_options *o, const uint8
             (r = cp_vtpm_pcr_read(t, pcrs)) < 0)
                 return r;
         if ((r = cp_tpm_signature_parse(sigbuf, sig_len, &sig)) < 0)
-                return cp_error_wrap("quote signature: ");
+                return cp_error_wrap("quote signature");
         if (sig.sig_alg != CP_TPM_ALG_RSASSA || sig.hash_alg != CP_TPM_ALG_SHA256)
                 return CP_ERROR(CP_EUNSUPPORTED, "quote signature is not RSASSA-SHA256");
 

@@ -24,6 +24,7 @@
 
 #include "attestd/attestd.h"
 #include "basic/codec.h"
+#include "basic/fileio.h"
 #include "basic/limits.h"
 #include "confpool/azure.h"
 #include "confpool/jwt.h"
@@ -581,5 +582,64 @@ TEST(azure_hcl_refusals) {
         /* and now it goes through */
         ASSERT_OK(cp_azure_cvm_evidence(c.te.t, &o, nonce, sizeof(nonce), &ev));
         json_decref(ev);
+        cvm_stop(&c);
+}
+
+/* ---- the confpool-agent program in azure-hcl mode ----------------------- */
+
+/* Run confpool-agent on the cvm's swtpm (the test lets go of it: swtpm
+ * serves one client) and return its status.json. */
+static json_t *run_agent(cvm *c, const char *extra) {
+        char dir[64], f[160], cmd[512];
+        snprintf(dir, sizeof(dir), "/tmp/cp-azcvm-node-XXXXXX");
+        ASSERT_TRUE(mkdtemp(dir));
+        snprintf(f, sizeof(f), "%s/vcek.pem", dir);
+        ASSERT_OK(cp_write_file(f, c->se.vcek, c->se.vcek_len, 0600));
+        char *cfg = malloc(2048);
+        int n = snprintf(cfg, 2048,
+                         "{\"name\":\"az-node-0\",\"pool\":\"/pools/p\",\"attestd\":\"http://127.0.0.1:%u\","
+                         "\"controlplane\":\"http://127.0.0.1:1\",\"tcti\":\"%s\",\"evidence\":\"azure-hcl\","
+                         "\"azure\":{\"vcek\":\"vcek.pem\"%s}}",
+                         (unsigned) cp_attestd_port(c->ad), c->te.tcti, extra);
+        snprintf(f, sizeof(f), "%s/node.json", dir);
+        ASSERT_OK(cp_write_file(f, cfg, (size_t) n, 0600));
+        free(cfg);
+        c->te.t = cp_vtpm_close(c->te.t);
+        snprintf(cmd, sizeof(cmd), "TSS2_LOG=all+none %s --node-dir %s 2>/dev/null", CP_AGENT_PATH, dir);
+        (void) system(cmd); /* it fails after the token: no disk key in this node dir */
+        ASSERT_OK(cp_vtpm_open(c->te.tcti, &c->te.t));
+        snprintf(f, sizeof(f), "%s/status.json", dir);
+        json_t *st = json_load_file(f, 0, NULL);
+        ASSERT_TRUE(st);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        ASSERT_EQ(system(cmd), 0);
+        return st;
+}
+
+TEST(agent_program_attests_in_azure_hcl_mode) {
+        cvm c;
+        cvm_start(&c);
+        cvm_report(&c, NULL, false);
+        /* token obtained (the "token" phase is recorded), then the next step (disk key) fails */
+        json_t *st = run_agent(&c, "");
+        const char *why = json_string_value(json_object_get(st, "reason"));
+        ASSERT_STREQ(json_string_value(json_object_get(st, "state")), "Failed");
+        ASSERT_TRUE(json_object_get(json_object_get(st, "times"), "token") != NULL);
+        ASSERT_TRUE(strncmp(why, "disk key", 8) == 0);
+        json_decref(st);
+        /* the runtime data names another AK: the agent refuses before sending anything */
+        cvm_report(&c, NULL, true);
+        st = run_agent(&c, "");
+        why = json_string_value(json_object_get(st, "reason"));
+        ASSERT_STREQ(json_string_value(json_object_get(st, "state")), "Failed");
+        ASSERT_TRUE(json_object_get(json_object_get(st, "times"), "token") == NULL);
+        fprintf(stderr, "    (expected) %s\n", why);
+        ASSERT_TRUE(strstr(why, "attestation: Azure HCL evidence: the HCL report's runtime data names an HCLAkPub"));
+        json_decref(st);
+        /* the AK handle from node.json */
+        cvm_report(&c, NULL, false);
+        st = run_agent(&c, ",\"akHandle\":2164260868");
+        ASSERT_TRUE(strstr(json_string_value(json_object_get(st, "reason")), "0x81000004 is not defined"));
+        json_decref(st);
         cvm_stop(&c);
 }
