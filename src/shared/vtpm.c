@@ -247,6 +247,9 @@ int cp_vtpm_quote(cp_vtpm *t, const uint8_t *nonce, size_t nonce_len, uint8_t **
 /* ---- NV indices and persistent keys ------------------------------------ */
 
 #define TPM_RC_FMT1 0x080u
+/* tss2's TPM2_PERSISTENT_FIRST shifts a promoted int into its sign bit (UBSan) */
+#define PERSISTENT_FIRST 0x81000000u
+#define PERSISTENT_LAST 0x817FFFFFu
 #define TPM_RC_HANDLE_ERR 0x00Bu
 
 /* An ESYS_TR for a TPM handle; CP_ENOTFOUND if nothing is there. */
@@ -405,7 +408,7 @@ int cp_vtpm_nv_write(cp_vtpm *t, uint32_t index, const uint8_t *data, size_t len
 int cp_vtpm_persist_ak(cp_vtpm *t, uint32_t handle) {
         if (t->ak == ESYS_TR_NONE || t->ak_persistent)
                 return CP_ERROR(CP_EINVAL, "no transient AK loaded");
-        if (handle < TPM2_PERSISTENT_FIRST || handle > TPM2_PERSISTENT_LAST)
+        if (handle < PERSISTENT_FIRST || handle > PERSISTENT_LAST)
                 return CP_ERROR(CP_EINVAL, "0x%08x is not a persistent handle", handle);
         ESYS_TR out = ESYS_TR_NONE;
         TSS2_RC rc = Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, t->ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
@@ -420,7 +423,7 @@ int cp_vtpm_load_persistent_ak(cp_vtpm *t, uint32_t handle, uint8_t ret_n[512], 
         ESYS_TR tr;
         TPM2B_PUBLIC *pub = NULL;
         TPM2B_NAME *name = NULL, *qname = NULL;
-        if (handle < TPM2_PERSISTENT_FIRST || handle > TPM2_PERSISTENT_LAST)
+        if (handle < PERSISTENT_FIRST || handle > PERSISTENT_LAST)
                 return CP_ERROR(CP_EINVAL, "0x%08x is not a persistent handle", handle);
         /* ESAPI hands out the ESYS_TR it already has for a handle: let go of ours first */
         drop_ak(t);
