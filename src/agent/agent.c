@@ -228,16 +228,23 @@ static int attest_azure(agent *a) {
         size_t nonce_len = 0, vcek_len = 0;
         char f[4200];
         const json_t *az = json_object_get(a->cfg, "azure");
-        const char *vf = json_string_value(json_object_get(az, "vcek"));
-        if (!vf)
-                return CP_ERROR(CP_EFORMAT, "evidence \"azure-hcl\" needs azure.vcek (a VCEK file, DER or PEM)");
-        if (vf[0] == '/')
-                snprintf(f, sizeof f, "%s", vf);
-        else
-                snprintf(f, sizeof f, "%s/%s", a->dir, vf);
-        int r = cp_read_file(f, CP_MAX_CHAIN_DEPTH * 2 * CP_MAX_CERT_DER, &vcek, &vcek_len);
-        if (r < 0)
-                return cp_error_wrap("azure.vcek");
+        const char *vf = json_string_value(json_object_get(az, "vcek")),
+                   *vu = json_string_value(json_object_get(az, "vcekUrl"));
+        int r;
+        if (!vf == !vu)
+                return CP_ERROR(CP_EFORMAT, "evidence \"azure-hcl\" needs one of azure.vcek (a VCEK file, DER or PEM) "
+                                            "and azure.vcekUrl (IMDS THIM, e.g. " CP_AZURE_THIM_URL ")");
+        if (vu) {
+                if ((r = cp_azure_thim_vcek(vu, &vcek, &vcek_len)) < 0)
+                        return r;
+        } else {
+                if (vf[0] == '/')
+                        snprintf(f, sizeof f, "%s", vf);
+                else
+                        snprintf(f, sizeof f, "%s/%s", a->dir, vf);
+                if ((r = cp_read_file(f, CP_MAX_CHAIN_DEPTH * 2 * CP_MAX_CERT_DER, &vcek, &vcek_len)) < 0)
+                        return cp_error_wrap("azure.vcek");
+        }
         cp_azure_cvm_options o = {
                 .report_index = (uint32_t) json_integer_value(json_object_get(az, "reportIndex")),
                 .user_data_index = (uint32_t) json_integer_value(json_object_get(az, "userDataIndex")),

@@ -8,6 +8,7 @@
 #include "basic/secure.h"
 #include "confpool/tpm_quote.h"
 #include "shared/azure_cvm.h"
+#include "shared/httpc.h"
 
 int cp_azure_cvm_read_report(cp_vtpm *t, uint32_t index, uint8_t **ret, size_t *ret_len) {
         uint8_t *buf = NULL;
@@ -140,5 +141,45 @@ int cp_azure_cvm_evidence(cp_vtpm *t, const cp_azure_cvm_options *o, const uint8
         if (!ev)
                 return cp_error_oom();
         *ret = ev;
+        return 0;
+}
+
+int cp_azure_thim_vcek(const char *url, uint8_t **ret, size_t *ret_len) {
+        static const char *const hdrs[] = { "Metadata: true", NULL };
+        cp_httpc_options o = { .timeout_ms = 10000, .max_response = 64u * 1024u };
+        cp_httpc_response resp = { 0 };
+        json_error_t je;
+        int r = cp_httpc_request(&o, "GET", url, hdrs, NULL, 0, &resp);
+        if (r < 0)
+                return cp_error_wrap("THIM %s", url);
+        if (resp.status != 200) {
+                long st = resp.status;
+                cp_httpc_response_clear(&resp);
+                return CP_ERROR(CP_ENETWORK, "THIM %s: HTTP %ld", url, st);
+        }
+        json_t *j = json_loadb((const char *) resp.body, resp.body_len, JSON_REJECT_DUPLICATES, &je);
+        cp_httpc_response_clear(&resp);
+        const json_t *v = json_object_get(j, "vcekCert"), *c = json_object_get(j, "certificateChain");
+        size_t vl = json_string_length(v), cl = json_string_length(c);
+        if (!json_is_object(j) || !json_is_string(v) || vl == 0 || (c && !json_is_string(c))) {
+                json_decref(j);
+                return CP_ERROR(CP_EFORMAT, "THIM %s: not {\"vcekCert\": PEM, \"certificateChain\": PEM}", url);
+        }
+        if (vl + cl + 1 > CP_MAX_CHAIN_DEPTH * 2 * CP_MAX_CERT_DER) {
+                json_decref(j);
+                return CP_ERROR(CP_ETOOBIG, "THIM %s: certificates of %zu bytes", url, vl + cl);
+        }
+        uint8_t *b = malloc(vl + 1 + cl);
+        if (!b) {
+                json_decref(j);
+                return cp_error_oom();
+        }
+        memcpy(b, json_string_value(v), vl);
+        b[vl] = '\n';
+        if (cl)
+                memcpy(b + vl + 1, json_string_value(c), cl);
+        json_decref(j);
+        *ret = b;
+        *ret_len = vl + 1 + cl;
         return 0;
 }

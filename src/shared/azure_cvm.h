@@ -56,4 +56,14 @@ CP_WUR int cp_azure_cvm_read_report(cp_vtpm *t, uint32_t index, uint8_t **ret, s
 CP_WUR int cp_azure_cvm_evidence(cp_vtpm *t, const cp_azure_cvm_options *o, const uint8_t *nonce, size_t nonce_len,
                                  json_t **ret);
 
+/* The VCEK with its chain from Azure's IMDS THIM endpoint (normally
+ * http://169.254.169.254/metadata/THIM/amd/certification, GET with
+ * "Metadata: true"): its JSON's "vcekCert" (required) and
+ * "certificateChain" (ASK, ARK; optional) PEM strings, concatenated.
+ * Errors: CP_ENETWORK (transport or non-200 status), CP_EFORMAT (not a JSON
+ * object, members missing or not strings), CP_ETOOBIG. */
+CP_WUR int cp_azure_thim_vcek(const char *url, uint8_t **ret, size_t *ret_len);
+
+#define CP_AZURE_THIM_URL "http://169.254.169.254/metadata/THIM/amd/certification"
+
 #endif

@@ -31,6 +31,7 @@
 #include "shared/amdsp.h"
 #include "shared/azure_cvm.h"
 #include "shared/httpc.h"
+#include "shared/httpd.h"
 #include "shared/vtpm.h"
 #include "tests.h"
 
@@ -140,8 +141,8 @@ static uint8_t *hcl_build(const uint8_t snp[CP_SNP_REPORT_SIZE], const char *rt,
 typedef struct sp_env {
         char dir[64];
         cp_amdsp *sp;
-        uint8_t *ark, *vcek;
-        size_t ark_len, vcek_len;
+        uint8_t *ark, *vcek;    /* vcek: VCEK, ASK, ARK in PEM */
+        size_t ark_len, vcek_len, vcek_only_len; /* the VCEK's own PEM: the first vcek_only_len bytes */
 } sp_env;
 
 static void sp_stop(sp_env *e);
@@ -169,7 +170,9 @@ static void sp_start(sp_env *e) {
         const unsigned char *pp = der;
         X509 *x = d2i_X509(NULL, &pp, (long) dl);
         BIO *b = BIO_new(BIO_s_mem());
-        ASSERT_TRUE(x && b && PEM_write_bio_X509(b, x) == 1 && BIO_write(b, chain, (int) cl) == (int) cl);
+        ASSERT_TRUE(x && b && PEM_write_bio_X509(b, x) == 1);
+        e->vcek_only_len = (size_t) BIO_pending(b);
+        ASSERT_TRUE(BIO_write(b, chain, (int) cl) == (int) cl);
         char *mem;
         long ml = BIO_get_mem_data(b, &mem);
         e->vcek = malloc((size_t) ml);
@@ -585,11 +588,80 @@ TEST(azure_hcl_refusals) {
         cvm_stop(&c);
 }
 
+
+/* ---- Azure's IMDS THIM endpoint, emulated ------------------------------- */
+
+typedef struct thim {
+        sp_env *sp;
+        int calls;
+        int mode; /* 0 good, 1 not JSON, 2 no vcekCert, 3 HTTP 500 */
+} thim;
+
+static void thim_handler(void *ud, const cp_http_request *req, cp_http_response *resp) {
+        thim *t = ud;
+        const char *md = cp_http_req_header(req, "Metadata");
+        t->calls++;
+        if (strcmp(req->method, "GET") != 0 || strcmp(req->path, "/metadata/THIM/amd/certification") != 0 || !md ||
+            strcmp(md, "true") != 0 || t->mode == 3) {
+                if (cp_http_resp_text(resp, t->mode == 3 ? 500 : 400, "bad request") < 0)
+                        cp_error_clear();
+                return;
+        }
+        if (t->mode == 1) {
+                if (cp_http_resp_text(resp, 200, "{\"vcekCert\":") < 0)
+                        cp_error_clear();
+                return;
+        }
+        char *v = strndup((const char *) t->sp->vcek, t->sp->vcek_only_len),
+             *ch = strndup((const char *) t->sp->vcek + t->sp->vcek_only_len, t->sp->vcek_len - t->sp->vcek_only_len);
+        json_t *j = t->mode == 2 ? json_pack("{s:s}", "certificateChain", ch)
+                                 : json_pack("{s:s,s:s,s:s}", "vcekCert", v, "certificateChain", ch, "tcbm", "0B000000000003");
+        free(v);
+        free(ch);
+        if (cp_http_resp_json(resp, 200, j) < 0)
+                cp_error_clear();
+}
+
+TEST(thim_vcek) {
+        sp_env *e;
+        if (!shared_sp.sp) {
+                sp_start(&shared_sp);
+                atexit(sp_stop_shared);
+        }
+        e = &shared_sp;
+        thim th = { .sp = e };
+        cp_httpd_options ho = { .threads = 1 };
+        cp_httpd *d = NULL;
+        ASSERT_OK(cp_httpd_start(&ho, thim_handler, &th, &d));
+        char url[128];
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u/metadata/THIM/amd/certification", (unsigned) cp_httpd_port(d));
+        uint8_t *b = NULL;
+        size_t len;
+        ASSERT_OK(cp_azure_thim_vcek(url, &b, &len));
+        /* the VCEK, a newline, then ASK and ARK: the bundle attestd loads */
+        ASSERT_EQ(len, e->vcek_len + 1);
+        ASSERT_MEMEQ(b, e->vcek, e->vcek_only_len);
+        ASSERT_EQ(b[e->vcek_only_len], '\n');
+        ASSERT_MEMEQ(b + e->vcek_only_len + 1, e->vcek + e->vcek_only_len, e->vcek_len - e->vcek_only_len);
+        free(b);
+        th.mode = 1;
+        ASSERT_ERR(cp_azure_thim_vcek(url, &b, &len), CP_EFORMAT);
+        th.mode = 2;
+        ASSERT_ERR(cp_azure_thim_vcek(url, &b, &len), CP_EFORMAT);
+        th.mode = 3;
+        ASSERT_ERR(cp_azure_thim_vcek(url, &b, &len), CP_ENETWORK);
+        th.mode = 0;
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u/other", (unsigned) cp_httpd_port(d));
+        ASSERT_ERR(cp_azure_thim_vcek(url, &b, &len), CP_ENETWORK);
+        ASSERT_EQ(th.calls, 5);
+        cp_httpd_stop(d);
+}
+
 /* ---- the confpool-agent program in azure-hcl mode ----------------------- */
 
 /* Run confpool-agent on the cvm's swtpm (the test lets go of it: swtpm
  * serves one client) and return its status.json. */
-static json_t *run_agent(cvm *c, const char *extra) {
+static json_t *run_agent(cvm *c, const char *azure) {
         char dir[64], f[160], cmd[512];
         snprintf(dir, sizeof(dir), "/tmp/cp-azcvm-node-XXXXXX");
         ASSERT_TRUE(mkdtemp(dir));
@@ -599,8 +671,8 @@ static json_t *run_agent(cvm *c, const char *extra) {
         int n = snprintf(cfg, 2048,
                          "{\"name\":\"az-node-0\",\"pool\":\"/pools/p\",\"attestd\":\"http://127.0.0.1:%u\","
                          "\"controlplane\":\"http://127.0.0.1:1\",\"tcti\":\"%s\",\"evidence\":\"azure-hcl\","
-                         "\"azure\":{\"vcek\":\"vcek.pem\"%s}}",
-                         (unsigned) cp_attestd_port(c->ad), c->te.tcti, extra);
+                         "\"azure\":{%s}}",
+                         (unsigned) cp_attestd_port(c->ad), c->te.tcti, azure);
         snprintf(f, sizeof(f), "%s/node.json", dir);
         ASSERT_OK(cp_write_file(f, cfg, (size_t) n, 0600));
         free(cfg);
@@ -624,7 +696,7 @@ TEST(agent_program_attests_in_azure_hcl_mode) {
         cvm_start(&c);
         cvm_report(&c, NULL, false);
         /* token obtained (the "token" phase is recorded), then the next step (disk key) fails */
-        json_t *st = run_agent(&c, "");
+        json_t *st = run_agent(&c, "\"vcek\":\"vcek.pem\"");
         const char *why = json_string_value(json_object_get(st, "reason"));
         ASSERT_STREQ(json_string_value(json_object_get(st, "state")), "Failed");
         ASSERT_TRUE(json_object_get(json_object_get(st, "times"), "token") != NULL);
@@ -632,7 +704,7 @@ TEST(agent_program_attests_in_azure_hcl_mode) {
         json_decref(st);
         /* the runtime data names another AK: the agent refuses before sending anything */
         cvm_report(&c, NULL, true);
-        st = run_agent(&c, "");
+        st = run_agent(&c, "\"vcek\":\"vcek.pem\"");
         why = json_string_value(json_object_get(st, "reason"));
         ASSERT_STREQ(json_string_value(json_object_get(st, "state")), "Failed");
         ASSERT_TRUE(json_object_get(json_object_get(st, "times"), "token") == NULL);
@@ -641,8 +713,26 @@ TEST(agent_program_attests_in_azure_hcl_mode) {
         json_decref(st);
         /* the AK handle from node.json */
         cvm_report(&c, NULL, false);
-        st = run_agent(&c, ",\"akHandle\":2164260868");
+        st = run_agent(&c, "\"vcek\":\"vcek.pem\",\"akHandle\":2164260868");
         ASSERT_TRUE(strstr(json_string_value(json_object_get(st, "reason")), "0x81000004 is not defined"));
         json_decref(st);
+        /* the VCEK from a THIM endpoint instead of a file */
+        thim th = { .sp = &c.se };
+        cp_httpd_options ho = { .threads = 1 };
+        cp_httpd *d = NULL;
+        ASSERT_OK(cp_httpd_start(&ho, thim_handler, &th, &d));
+        char az[256];
+        snprintf(az, sizeof(az), "\"vcekUrl\":\"http://127.0.0.1:%u/metadata/THIM/amd/certification\"",
+                 (unsigned) cp_httpd_port(d));
+        st = run_agent(&c, az);
+        ASSERT_STREQ(json_string_value(json_object_get(st, "state")), "Failed");
+        ASSERT_TRUE(json_object_get(json_object_get(st, "times"), "token") != NULL);
+        json_decref(st);
+        ASSERT_EQ(th.calls, 1);
+        /* neither or both: refused */
+        st = run_agent(&c, "\"vcek\":\"vcek.pem\",\"vcekUrl\":\"http://127.0.0.1:1/\"");
+        ASSERT_TRUE(strstr(json_string_value(json_object_get(st, "reason")), "needs one of azure.vcek"));
+        json_decref(st);
+        cp_httpd_stop(d);
         cvm_stop(&c);
 }
