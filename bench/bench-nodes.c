@@ -285,17 +285,10 @@ static unsigned call(const char *method, const char *url, const char *body) {
  * holds the store for O(N): 220 ms at 1,000, so that it leaves the store to
  * the registrations and heartbeats most of the time). */
 static void reconcile(double limit_s, unsigned nodes) {
-        size_t active = 1;
-        double t0 = now_s();
-        while (active) {
-                CHECK(cp_reconciler_run_once(E.rec, &active));
-                if (active) {
-                        if (now_s() - t0 > limit_s)
-                                die("the pool did not settle in time");
-                        struct timespec ts = {0, (20 + (long) nodes / 5) * 1000000L};
-                        nanosleep(&ts, NULL);
-                }
-        }
+        int r = nodes_fixture_reconcile(&E, limit_s, 20 + (long) nodes / 5);
+        CHECK(r);
+        if (r > 0)
+                die("the pool did not settle in time");
 }
 
 static const char *pool_state(const char *pool) {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "basic/cleanup.h"
 #include "confpool/error.h"
@@ -174,4 +175,22 @@ unsigned nodes_fixture_call(nodes_fixture *f, const char *method, const char *ur
         if (resp->raw)
                 resp->body = json_loadb(resp->raw, resp->raw_len, 0, NULL);
         return resp->status;
+}
+
+int nodes_fixture_reconcile(nodes_fixture *f, double limit_s, long pause_ms) {
+        struct timespec t0, t;
+        size_t active = 1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (;;) {
+                int r = cp_reconciler_run_once(f->rec, &active);
+                if (r < 0)
+                        return r;
+                if (!active)
+                        return 0;
+                clock_gettime(CLOCK_MONOTONIC, &t);
+                if ((double) (t.tv_sec - t0.tv_sec) + (double) (t.tv_nsec - t0.tv_nsec) / 1e9 > limit_s)
+                        return 1;
+                struct timespec ts = {pause_ms / 1000, (pause_ms % 1000) * 1000000L};
+                nanosleep(&ts, NULL);
+        }
 }

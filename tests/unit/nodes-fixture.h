@@ -65,3 +65,7 @@ void nodes_fixture_stop(nodes_fixture *f);
  * resp->body when it is JSON).  Returns the HTTP status. */
 unsigned nodes_fixture_call(nodes_fixture *f, const char *method, const char *url, const char *body,
                             cp_api_response *resp);
+/* Drives the reconciler (a pass, then pause_ms of sleep while something is
+ * in progress) until nothing is: 0; 1 when still busy after limit_s; or a
+ * pass's negative cp_err. */
+int nodes_fixture_reconcile(nodes_fixture *f, double limit_s, long pause_ms);

@@ -115,13 +115,7 @@ static void nap(long ms) {
 }
 
 static void reconcile(void) {
-        size_t active = 1;
-        for (int i = 0; i < 600 && active; i++) {
-                ASSERT_OK(cp_reconciler_run_once(E.rec, &active));
-                if (active)
-                        nap(50);
-        }
-        ASSERT_EQ(active, 0);
+        ASSERT_EQ(nodes_fixture_reconcile(&E, 30, 50), 0);
 }
 
 static void put_pool(const char *name, int count) {

@@ -67,15 +67,7 @@ static unsigned call(const char *method, const char *url, const char *body) {
 
 /* Drive the reconciler until nothing is in progress (at most ~40 s). */
 static void reconcile(void) {
-        size_t active = 1;
-        for (int i = 0; i < 800 && active; i++) {
-                ASSERT_OK(cp_reconciler_run_once(E.rec, &active));
-                if (active) {
-                        struct timespec ts = {0, 50 * 1000000L};
-                        nanosleep(&ts, NULL);
-                }
-        }
-        ASSERT_EQ(active, 0);
+        ASSERT_EQ(nodes_fixture_reconcile(&E, 40, 50), 0);
 }
 
 static const char *pool_state(const char *pool) {
