@@ -444,7 +444,6 @@ void attestd_digest(bool sha384, const void *in, size_t len, uint8_t *out) {
         }
 }
 
-/* JWS signature (RS256: PKCS#1 v1.5; ES256/384: r||s) over in. */
 /* Per-thread signing context of the current key (EVP_PKEY_CTX_new takes a
  * reference on the key, so the pointer compare cannot match a new key at a
  * freed key's address); freed when the thread ends. */
@@ -550,7 +549,6 @@ int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, co
         for (size_t i = 0; i < n_tmpl; i++)
                 sets[n_sets++] = ts->t[i]->maa;
         sets[n_sets++] = in;
-        const cp_maa_claims *const *first = sets;
         json_object_foreach(claims, k, v) {
                 if ((r = cp_maa_claims_add_json(in, k, NULL, v)) < 0) {
                         cp_maa_claims_free(in);
@@ -563,14 +561,14 @@ int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, co
                         cp_maa_claims_free(in);
                         return r;
                 }
-                r = cp_maa_policy_evaluate_sets(draft, first, n_sets, &out);
+                r = cp_maa_policy_evaluate_sets(draft, sets, n_sets, &out);
                 cp_maa_policy_free(draft);
                 if (r == 0 && (r = cp_maa_policy_hash(draft_policy, strlen(draft_policy), hash)) < 0)
                         out = cp_maa_claims_free(out);
         } else {
                 pthread_rwlock_rdlock(&s->policy_lock);
                 policy_slot *p = policy_find(s, tenant, type, false);
-                r = cp_maa_policy_evaluate_sets(p ? p->policy : s->default_policy, first, n_sets, &out);
+                r = cp_maa_policy_evaluate_sets(p ? p->policy : s->default_policy, sets, n_sets, &out);
                 memcpy(hash, p ? p->hash : s->default_hash, sizeof(hash));
                 pthread_rwlock_unlock(&s->policy_lock);
         }

@@ -5,7 +5,6 @@
 
 #include <string.h>
 
-#include <openssl/sha.h>
 
 #include "attestd/attestd-internal.h"
 #include "basic/cleanup.h"
@@ -107,7 +106,7 @@ static int leaf_window(cp_attestd *s, const uint8_t *buf, size_t len, int64_t *r
         size_t n = 0;
         int r;
 
-        SHA256(buf, len, key);
+        attestd_digest(false, buf, len, key);
         uint64_t h;
         memcpy(&h, key, sizeof(h));
         leaf_slot *e = &s->leaves[h % ATTESTD_LEAF_SLOTS];
