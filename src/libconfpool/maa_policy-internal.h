@@ -56,6 +56,5 @@ struct cp_maa_policy {
 
 CP_WUR int cp_maa_claims_push(cp_maa_claims *c, const char *type, const char *issuer, cp_maa_value_type vtype,
                               const char *s, int64_t i, bool b);
-CP_WUR int cp_maa_claims_copy(const cp_maa_claims *from, cp_maa_claims *to);
 
 #endif

@@ -117,16 +117,6 @@ int cp_maa_claims_add_bool(cp_maa_claims *c, const char *type, const char *issue
         return cp_maa_claims_push(c, type, issuer, CP_MAA_BOOLEAN, NULL, 0, v);
 }
 
-int cp_maa_claims_copy(const cp_maa_claims *from, cp_maa_claims *to) {
-        for (size_t i = 0; from && i < from->n; i++) {
-                const cp_maa_claim *e = &from->v[i];
-                int r = cp_maa_claims_push(to, e->type, e->issuer, e->vtype, e->s, e->i, e->b);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
 static int add_json(cp_maa_claims *c, const char *type, const char *issuer, const json_t *v, unsigned depth,
                     bool in_array) {
         int r;
