@@ -65,10 +65,11 @@ static void amd_crl_freep(cp_amd_crl **p) {
         cp_amd_crl_free(*p);
 }
 
-/* thisUpdate, nextUpdate and the CRL number (-1: none) of a CRL that
- * cp_amd_crl_load() has accepted (so the bytes are one well-formed CRL,
- * DER or PEM; OpenSSL only reads its fields here). */
-static int crl_fields(const uint8_t *buf, size_t len, int64_t *ret_this, int64_t *ret_next, int64_t *ret_number) {
+/* thisUpdate, nextUpdate, the CRL number (-1: none) and the number of
+ * revoked entries of a CRL that cp_amd_crl_load() has accepted (so the bytes
+ * are one well-formed CRL, DER or PEM; OpenSSL only reads its fields here). */
+static int crl_fields(const uint8_t *buf, size_t len, int64_t *ret_this, int64_t *ret_next, int64_t *ret_number,
+                      int *ret_revoked) {
         _cleanup_(x509_crl_freep) X509_CRL *x = NULL;
         const unsigned char *p = buf;
         x = d2i_X509_CRL(NULL, &p, (long) len);
@@ -90,9 +91,11 @@ static int crl_fields(const uint8_t *buf, size_t len, int64_t *ret_this, int64_t
                 number = -1;
         ASN1_INTEGER_free(n);
         ERR_clear_error();
+        STACK_OF(X509_REVOKED) *rv = X509_CRL_get_REVOKED(x);
         *ret_this = tu;
         *ret_next = nu;
         *ret_number = number;
+        *ret_revoked = rv ? sk_X509_REVOKED_num(rv) : 0;
         return 0;
 }
 
@@ -140,21 +143,6 @@ static void log_install(const cp_attestd *s, cp_snp_generation g, unsigned lines
                 (long long) l->number, l->n_revoked, hex);
 }
 
-static int count_revoked(const uint8_t *buf, size_t len) {
-        _cleanup_(x509_crl_freep) X509_CRL *x = NULL;
-        const unsigned char *p = buf;
-        x = d2i_X509_CRL(NULL, &p, (long) len);
-        if (!x) {
-                BIO *b = BIO_new_mem_buf(buf, (int) len);
-                if (b)
-                        x = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL);
-                BIO_free(b);
-        }
-        ERR_clear_error();
-        STACK_OF(X509_REVOKED) *rv = x ? X509_CRL_get_REVOKED(x) : NULL;
-        return rv ? sk_X509_REVOKED_num(rv) : 0;
-}
-
 /* Load, verify and install a CRL for the lines in mask (bit 0: VCEK, bit 1:
  * VLEK) of its product (which must be want unless that is UNKNOWN).  Called
  * with crl_lock held. */
@@ -163,10 +151,11 @@ static int install_locked(cp_attestd *s, const uint8_t *buf, size_t len, unsigne
         _cleanup_(amd_crl_freep) cp_amd_crl *probe = NULL;
         cp_snp_generation g = CP_SNP_GEN_UNKNOWN;
         int64_t tu = 0, nu = 0, number = -1;
-        int r;
+        int n_revoked = 0, r;
+        uint8_t digest[32];
 
         if ((r = cp_amd_crl_load(buf, len, &probe)) < 0 || (r = crl_product(s, probe, now, &g)) < 0 ||
-            (r = crl_fields(buf, len, &tu, &nu, &number)) < 0)
+            (r = crl_fields(buf, len, &tu, &nu, &number, &n_revoked)) < 0)
                 return r;
         if (want != CP_SNP_GEN_UNKNOWN && g != want)
                 return CP_ERROR(CP_ECERT, "expected the CRL of %s, got one issued by ARK-%s",
@@ -183,7 +172,7 @@ static int install_locked(cp_attestd *s, const uint8_t *buf, size_t len, unsigne
                                         "CRL of %s (number %lld) is older than the installed one (number %lld)",
                                         cp_snp_generation_name(g), (long long) number, (long long) l->number);
         }
-        int n_revoked = count_revoked(buf, len);
+        SHA256(buf, len, digest);
         for (unsigned line = 0; line < 2; line++) {
                 cp_amd_crl *crl = NULL;
                 if (!(mask & (1u << line)))
@@ -199,7 +188,7 @@ static int install_locked(cp_attestd *s, const uint8_t *buf, size_t len, unsigne
                 l->next_update = nu;
                 l->number = number;
                 l->n_revoked = n_revoked;
-                SHA256(buf, len, l->sha256);
+                memcpy(l->sha256, digest, sizeof(l->sha256));
                 snprintf(l->source, sizeof(l->source), "%s", source);
         }
         /* after the verifier has the new CRL: cached reports verified before are misses from now on */
