@@ -377,22 +377,9 @@ static int attest(agent *a) {
                         json_object_set_new(body, "eventLog", json_string(v));
                 free(v);
         }
-        snprintf(url, sizeof url, "%s/attest/Native", a->attestd);
-        r = post_json(url, NULL, body, &status, &resp);
+        r = get_token(a, "/attest/Native", body);
         json_decref(body);
-        if (r < 0)
-                return r;
-        const char *tok = json_string_value(json_object_get(resp, "token"));
-        if (status != 200 || !tok) {
-                char msg[600];
-                snprintf(msg, sizeof msg, "%s", error_message(resp));
-                json_decref(resp);
-                return CP_ERROR(CP_EPOLICY, "attestation refused (HTTP %ld): %s", status, msg);
-        }
-        free(a->token);
-        a->token = strdup(tok);
-        json_decref(resp);
-        return a->token ? 0 : cp_error_oom();
+        return r;
 }
 
 /* POST register/heartbeat; 1 accepted, 0 refused (*why), negative error. */
