@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * confpoold API throughput on loopback, against a baseline measured in the
- * same run: the same shared HTTP server (src/shared/httpd) serving a static
+ * same run: the same shared HTTP server (src/service/httpd) serving a static
  * file (an agent pool JSON document read from disk once).  Workloads:
  *   baseline   GET of the static file
  *   get-pool   GET one agent pool (auth, api-version, SQLite read, JSON)

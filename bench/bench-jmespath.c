@@ -17,7 +17,7 @@
 #include <time.h>
 
 #include "basic/fileio.h"
-#include "shared/jmespath.h"
+#include "cli/output/jmespath.h"
 
 static double now_s(void) {
         struct timespec ts;

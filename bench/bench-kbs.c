@@ -28,7 +28,7 @@
 #include "confpool/keyrelease.h"
 #include "confpool/luks2.h"
 #include "kbsd/kbsd.h"
-#include "shared/httpc.h"
+#include "service/httpc.h"
 
 #define ISSUER "https://bench-authority.invalid"
 #define ADMIN "bench-admin-token-0123456789"

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "confpool/snp_verify.h"
-#include "shared/evidence.h"
+#include "cli/evidence.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shared/amdsp.h"
+#include "emu/amdsp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shared/jmespath.h"
+#include "cli/output/jmespath.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -20,12 +20,12 @@
 #include "basic/fileio.h"
 #include "basic/limits.h"
 #include "basic/secure.h"
-#include "shared/amdsp.h"
-#include "shared/azure_cvm.h"
-#include "shared/httpc.h"
-#include "shared/nodedisk.h"
-#include "shared/snp_guest.h"
-#include "shared/vtpm.h"
+#include "emu/amdsp.h"
+#include "node/azure_cvm.h"
+#include "service/httpc.h"
+#include "node/nodedisk.h"
+#include "emu/snp_guest.h"
+#include "node/vtpm.h"
 
 static volatile sig_atomic_t got_term, got_reattest;
 

@@ -15,7 +15,7 @@
 #include "basic/secure.h"
 #include "confpool/jwt.h"
 #include "confpool/keyrelease.h"
-#include "shared/httpc.h"
+#include "service/httpc.h"
 
 /* The TEE private key as a cp_wrap_key (through PEM in secure memory). */
 static int tee_wrap_key(EVP_PKEY *tee, cp_wrap_key **ret) {

@@ -34,8 +34,8 @@
 #include "basic/fileio.h"
 #include "basic/secure.h"
 #include "confpool/snp_idblock.h"
-#include "shared/amdsp.h"
-#include "shared/httpd.h"
+#include "emu/amdsp.h"
+#include "service/httpd.h"
 
 enum {
         O_OVMF = 0x100,

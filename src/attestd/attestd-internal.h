@@ -11,7 +11,7 @@
 #include "attestd/attestd.h"
 #include "confpool/maa_policy.h"
 #include "confpool/snp_verify.h"
-#include "shared/kds.h"
+#include "service/kds.h"
 
 #define ATTESTD_MAX_KEYS 8
 #define ATTESTD_NONCE_LEN 32

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "confpool/jwt.h"
-#include "shared/httpd.h"
+#include "service/httpd.h"
 
 #define CP_ATTESTD_MAX_EXTRA_ARKS 4
 #define CP_ATTESTD_MAX_CRLS 8

@@ -16,7 +16,7 @@
 #include "basic/limits.h"
 #include "basic/secure.h"
 #include "confpool/azure.h"
-#include "libconfpool/json-util.h"
+#include "basic/json-depth.h"
 
 #define MAX_NONCE_TEXT 1024u
 #define MAX_FIELD (2u * 1024u * 1024u)

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "confpool/error.h"
+#include "basic/error.h"
 
 /* Lowercase hex; out must hold 2*n+1 bytes. */
 void cp_hex_encode(const uint8_t *in, size_t n, char *out);

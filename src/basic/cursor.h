@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "confpool/error.h"
+#include "basic/error.h"
 
 typedef struct cp_cursor {
         const uint8_t *p;

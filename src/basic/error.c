@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "confpool/error.h"
+#include "basic/error.h"
 
 static _Thread_local cp_error last_error;
 

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "confpool/error.h"
+#include "basic/error.h"
 
 /* Read a whole regular file of at most max bytes; *ret is malloc()ed with a
  * NUL byte after the data (not counted in *ret_len). */

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "confpool/error.h"
+#include "basic/error.h"
 
 /* Overwrite with zeros in a way the compiler may not elide. */
 void cp_wipe(void *p, size_t n);

@@ -20,9 +20,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "shared/azout.h"
-#include "shared/httpc.h"
-#include "shared/jmespath.h"
+#include "cli/output/azout.h"
+#include "service/httpc.h"
+#include "cli/output/jmespath.h"
 
 enum {
         CP_AZ_EXIT_OK = 0,

@@ -4,7 +4,6 @@
 
 #include "cli/cli-az.h"
 #include "cli/cli.h"
-#include "cli/cmd_up.h"
 #include "confpool/error.h"
 
 static const struct {

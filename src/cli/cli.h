@@ -27,6 +27,9 @@ int cp_cmd_snp(int argc, char **argv);
 int cp_cmd_az_setup(int argc, char **argv);
 int cp_cmd_keyvault(int argc, char **argv);
 int cp_cmd_disk(int argc, char **argv);
+/* confpool up / confpool down: the embedded stack, cmd_up.c */
+int cp_cmd_up(int argc, char **argv);
+int cp_cmd_down(int argc, char **argv);
 /* confpool snp report (guest side), cmd_snp_report.c */
 int cp_cmd_snp_report(int argc, char **argv);
 /* Map a cp_err to a CLI exit code. */

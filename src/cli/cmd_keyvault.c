@@ -15,7 +15,7 @@
 #include "cli/cli.h"
 #include "confpool/jwt.h"
 #include "confpool/keyrelease.h"
-#include "shared/httpc.h"
+#include "service/httpc.h"
 
 static void kv_usage(FILE *f) {
         fprintf(f, "usage: confpool keyvault key <create|import|show|list|delete|release> [options]\n"

@@ -23,9 +23,9 @@
 #include "confpool/snp_cert.h"
 #include "confpool/snp_policy.h"
 #include "confpool/snp_verify.h"
-#include "shared/evidence.h"
-#include "shared/kds.h"
-#include "shared/snp_json.h"
+#include "cli/evidence.h"
+#include "service/kds.h"
+#include "cli/snp_json.h"
 
 static void snp_usage(FILE *f) {
         fputs("usage: confpool snp show FILE [-o text|json]\n"

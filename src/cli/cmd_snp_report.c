@@ -20,8 +20,8 @@
 #include "basic/fileio.h"
 #include "basic/secure.h"
 #include "cli/cli.h"
-#include "shared/amdsp.h"
-#include "shared/snp_guest.h"
+#include "emu/amdsp.h"
+#include "emu/snp_guest.h"
 
 static void usage(FILE *f) {
         fputs("usage: confpool snp report OUT [options]\n"

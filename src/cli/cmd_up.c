@@ -40,8 +40,7 @@
 #include "basic/secure.h"
 #include "cli/cli-az.h"
 #include "cli/cli.h"
-#include "cli/cmd_up.h"
-#include "shared/proc.h"
+#include "service/proc.h"
 
 #define P 4096
 #define DEFAULT_MIN_TCB "bl=2,tee=0,snp=10,ucode=50"

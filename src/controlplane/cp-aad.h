@@ -27,7 +27,7 @@
 #include <stdint.h>
 
 #include "controlplane/cp-api.h"
-#include "shared/store.h"
+#include "service/store.h"
 
 #define CP_AAD_PBKDF2_ITER 100000u
 #define CP_AAD_TOKEN_LIFETIME_S 3600u

@@ -16,7 +16,7 @@
 
 #include "controlplane/cp-backend.h"
 #include "controlplane/cp-rules.h"
-#include "shared/store.h"
+#include "service/store.h"
 
 typedef struct cp_api_request {
         const char *method;

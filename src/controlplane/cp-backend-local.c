@@ -32,10 +32,10 @@
 #include "basic/secure.h"
 #include "confpool/snp_measure.h"
 #include "controlplane/cp-backend-local.h"
-#include "shared/amdsp.h"
-#include "shared/node_evlog.h"
-#include "shared/proc.h"
-#include "shared/vtpm.h"
+#include "emu/amdsp.h"
+#include "node/node_evlog.h"
+#include "service/proc.h"
+#include "node/vtpm.h"
 
 #define MAX_HOSTS 16
 #define MAX_BOOT_WORKERS 8

@@ -13,8 +13,8 @@
 #include "basic/secure.h"
 #include "confpool/keyrelease.h"
 #include "controlplane/cp-diskkeys.h"
-#include "shared/httpc.h"
-#include "shared/nodedisk.h"
+#include "service/httpc.h"
+#include "node/nodedisk.h"
 
 struct cp_diskkeys {
         char *url, *admin, *release, *authority;

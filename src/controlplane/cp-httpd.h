@@ -3,7 +3,7 @@
 #define CP_CONTROLPLANE_HTTPD_H
 
 #include "controlplane/cp-api.h"
-#include "shared/httpd.h"
+#include "service/httpd.h"
 
 /* The cp_http_handler that feeds the shared HTTP server's requests to the
  * API router; userdata is the cp_api. */

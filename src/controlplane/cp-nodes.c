@@ -14,7 +14,7 @@
 #include "confpool/jwt.h"
 #include "controlplane/cp-nodes.h"
 #include "controlplane/cp-store.h"
-#include "shared/httpc.h"
+#include "service/httpc.h"
 
 struct cp_nodes {
         cp_store *store;

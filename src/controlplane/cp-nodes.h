@@ -22,7 +22,7 @@
 #include "controlplane/cp-api.h"
 #include "controlplane/cp-backend.h"
 #include "controlplane/cp-rules.h"
-#include "shared/store.h"
+#include "service/store.h"
 
 typedef struct cp_nodes_options {
         cp_store *store;         /* not owned */

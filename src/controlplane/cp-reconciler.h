@@ -12,7 +12,7 @@
 #include "controlplane/cp-backend.h"
 #include "controlplane/cp-diskkeys.h"
 #include "controlplane/cp-rules.h"
-#include "shared/store.h"
+#include "service/store.h"
 
 typedef struct cp_reconciler cp_reconciler;
 

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "shared/store.h"
+#include "service/store.h"
 
 #define CP_CP_SCHEMA_VERSION 4
 

@@ -12,7 +12,7 @@
 #include "basic/fileio.h"
 #include "basic/secure.h"
 #include "kbsd/kbsd.h"
-#include "shared/httpc.h"
+#include "service/httpc.h"
 
 static volatile sig_atomic_t stop;
 static void on_signal(int sig) {

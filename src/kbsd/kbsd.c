@@ -26,7 +26,7 @@
 #include "basic/secure.h"
 #include "confpool/keyrelease.h"
 #include "kbsd/kbsd.h"
-#include "shared/store.h"
+#include "service/store.h"
 
 #define GCM_NONCE 12
 #define GCM_TAG 16

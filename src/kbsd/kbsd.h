@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "confpool/jwt.h"
-#include "shared/httpd.h"
+#include "service/httpd.h"
 
 #define CP_KBSD_MASTER_KEY_LEN 32u
 #define CP_KBSD_MAX_AUTHORITIES 8u

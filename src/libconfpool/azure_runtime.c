@@ -18,7 +18,7 @@
 #include "basic/limits.h"
 #include "basic/secure.h"
 #include "confpool/azure.h"
-#include "libconfpool/json-util.h"
+#include "basic/json-depth.h"
 
 #define RSA_MAX_BYTES 512u   /* 4096-bit modulus */
 #define RSA_E_MAX_BYTES 8u

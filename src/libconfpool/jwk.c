@@ -15,9 +15,9 @@
 #include "basic/codec.h"
 #include "basic/limits.h"
 #include "basic/secure.h"
-#include "json-util.h"
+#include "basic/json-depth.h"
 #include "jwt-internal.h"
-#include "ossl-util.h"
+#include "ossl/ossl-util.h"
 
 #define RSA_MIN_BITS 2048
 #define RSA_MAX_BITS 8192

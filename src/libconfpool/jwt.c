@@ -9,7 +9,7 @@
 #include "basic/codec.h"
 #include "basic/limits.h"
 #include "jwt-internal.h"
-#include "ossl-util.h"
+#include "ossl/ossl-util.h"
 
 #define JWS_SIG_MAX 1024u /* RSA-8192 */
 

@@ -17,7 +17,7 @@
 #include "basic/cursor.h"
 #include "basic/secure.h"
 #include "confpool/keyrelease.h"
-#include "ossl-util.h"
+#include "ossl/ossl-util.h"
 
 #define RSA_MIN_BITS 2048u
 #define RSA_MAX_BITS 4096u

@@ -20,8 +20,8 @@
 #include "basic/cursor.h"
 #include "basic/secure.h"
 #include "confpool/luks2.h"
-#include "json-util.h"
-#include "ossl-util.h"
+#include "basic/json-depth.h"
+#include "ossl/ossl-util.h"
 
 #define CSUM_OFF 448u
 #define CSUM_LEN 64u

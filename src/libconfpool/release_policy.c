@@ -10,7 +10,7 @@
 
 #include "basic/cleanup.h"
 #include "confpool/keyrelease.h"
-#include "json-util.h"
+#include "basic/json-depth.h"
 
 struct cp_release_policy {
         json_t *doc;   /* validated; evaluated directly */

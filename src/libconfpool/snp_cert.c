@@ -18,7 +18,7 @@
 #include "basic/limits.h"
 #include "basic/secure.h"
 #include "confpool/snp_cert.h"
-#include "libconfpool/ossl-util.h"
+#include "ossl/ossl-util.h"
 #include "libconfpool/snp_cert-internal.h"
 
 /* DER contents of OID 1.3.6.1.4.1.3704.1 (AMD KDS extensions) */

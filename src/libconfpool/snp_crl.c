@@ -14,7 +14,7 @@
 #include "basic/limits.h"
 #include "basic/secure.h"
 #include "confpool/snp_cert.h"
-#include "libconfpool/ossl-util.h"
+#include "ossl/ossl-util.h"
 #include "libconfpool/snp_cert-internal.h"
 
 struct cp_amd_crl {

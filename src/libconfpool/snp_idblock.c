@@ -12,7 +12,7 @@
 #include "basic/cursor.h"
 #include "basic/secure.h"
 #include "confpool/snp_idblock.h"
-#include "libconfpool/ossl-util.h"
+#include "ossl/ossl-util.h"
 #include "libconfpool/p384.h"
 
 #define ALGO_ECDSA_P384_SHA384 1u

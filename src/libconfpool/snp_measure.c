@@ -39,7 +39,7 @@
 #include "basic/limits.h"
 #include "basic/secure.h"
 #include "confpool/snp_measure.h"
-#include "libconfpool/ossl-util.h"
+#include "ossl/ossl-util.h"
 
 struct cp_snp_ld {
         uint8_t info[CP_SNP_PAGE_INFO_SIZE]; /* PAGE_INFO; [0, 48) is the current LD */

@@ -21,7 +21,7 @@
 #include "basic/cursor.h"
 #include "basic/limits.h"
 #include "confpool/snp_policy.h"
-#include "libconfpool/json-util.h"
+#include "basic/json-depth.h"
 
 #define DIGEST_WIDTH 48u
 #define PATH_MAX_LEN 128u

@@ -17,7 +17,7 @@
 #include "basic/cleanup.h"
 #include "basic/secure.h"
 #include "confpool/snp_cert.h"
-#include "libconfpool/ossl-util.h"
+#include "ossl/ossl-util.h"
 #include "libconfpool/snp_cert-internal.h"
 
 static const char pem_ask_milan[] =

@@ -16,8 +16,8 @@
 
 #include "basic/fileio.h"
 #include "confpool/snp_verify.h"
-#include "shared/amdsp.h"
-#include "shared/snp_guest.h"
+#include "emu/amdsp.h"
+#include "emu/snp_guest.h"
 #include "tests.h"
 
 static uint8_t *real_report, *real_certs;

@@ -18,7 +18,7 @@
 #include "confpool/snp_idblock.h"
 #include "confpool/snp_measure.h"
 #include "confpool/snp_verify.h"
-#include "shared/amdsp.h"
+#include "emu/amdsp.h"
 #include "tests.h"
 
 #define DEBIAN_OVMF "/usr/share/ovmf/OVMF.fd"

@@ -7,7 +7,7 @@
 
 #include "basic/cleanup.h"
 #include "basic/limits.h"
-#include "shared/amdsp.h"
+#include "emu/amdsp.h"
 #include "tests.h"
 
 static const uint8_t key1[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,

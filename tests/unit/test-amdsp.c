@@ -16,9 +16,9 @@
 #include "basic/codec.h"
 #include "basic/limits.h"
 #include "confpool/snp_verify.h"
-#include "shared/amdsp.h"
-#include "shared/httpd.h"
-#include "shared/kds.h"
+#include "emu/amdsp.h"
+#include "service/httpd.h"
+#include "service/kds.h"
 #include "tests.h"
 
 static char tmpdir[64];

@@ -24,10 +24,10 @@
 #include "confpool/snp_report.h"
 #include "confpool/tcg_eventlog.h"
 #include "basic/limits.h"
-#include "libconfpool/json-util.h"
-#include "shared/amdsp.h"
-#include "shared/httpc.h"
-#include "shared/httpd.h"
+#include "basic/json-depth.h"
+#include "emu/amdsp.h"
+#include "service/httpc.h"
+#include "service/httpd.h"
 #include "tests.h"
 
 #define NOW INT64_C(1748736000) /* 2025-06-01, inside the VCEKs' validity */

@@ -14,8 +14,8 @@
 
 #include "basic/cleanup.h"
 #include "basic/limits.h"
-#include "shared/azout.h"
-#include "shared/jmespath.h"
+#include "cli/output/azout.h"
+#include "cli/output/jmespath.h"
 #include "tests.h"
 
 static json_t *J(const char *text) {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * confpool-agent's "azure-hcl" evidence mode (src/shared/azure_cvm.c) on a
+ * confpool-agent's "azure-hcl" evidence mode (src/node/azure_cvm.c) on a
  * swtpm playing an Azure CVM's vTPM: the HCL report in NV 0x01400001, the
  * paravisor's AK persistent at 0x81000003, the SNP report from the emulated
  * AMD-SP, verified by an in-process attestd (POST /attest/AzureSnpVtpm).
@@ -28,11 +28,11 @@
 #include "basic/limits.h"
 #include "confpool/azure.h"
 #include "confpool/jwt.h"
-#include "shared/amdsp.h"
-#include "shared/azure_cvm.h"
-#include "shared/httpc.h"
-#include "shared/httpd.h"
-#include "shared/vtpm.h"
+#include "emu/amdsp.h"
+#include "node/azure_cvm.h"
+#include "service/httpc.h"
+#include "service/httpd.h"
+#include "node/vtpm.h"
 #include "tests.h"
 
 #define REC "snp/confidential-containers__trustee/az-snp-vtpm/"

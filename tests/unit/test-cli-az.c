@@ -17,7 +17,7 @@
 #include "basic/fileio.h"
 #include "cli/cli-az.h"
 #include "cli/cli.h"
-#include "shared/httpd.h"
+#include "service/httpd.h"
 #include "tests.h"
 
 #define SUB "11111111-2222-3333-4444-555555555555"

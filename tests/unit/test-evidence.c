@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "confpool/snp_verify.h"
-#include "shared/evidence.h"
+#include "cli/evidence.h"
 #include "tests.h"
 
 static uint8_t *build_extended(size_t *ret_len, bool with_vcek) {

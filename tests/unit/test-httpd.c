@@ -3,8 +3,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "shared/httpc.h"
-#include "shared/httpd.h"
+#include "service/httpc.h"
+#include "service/httpd.h"
 #include "tests.h"
 
 static void handler(void *userdata, const cp_http_request *req, cp_http_response *resp) {

@@ -10,7 +10,7 @@
 
 #include "basic/cleanup.h"
 #include "basic/limits.h"
-#include "shared/jmespath.h"
+#include "cli/output/jmespath.h"
 #include "tests.h"
 
 static const char *const suite_files[] = {

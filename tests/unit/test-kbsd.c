@@ -30,7 +30,7 @@
 #include "confpool/keyrelease.h"
 #include "confpool/luks2.h"
 #include "kbsd/kbsd.h"
-#include "shared/httpc.h"
+#include "service/httpc.h"
 #include "tests.h"
 
 #define ADMIN "admin-secret-0123456789"

@@ -10,7 +10,7 @@
 #include "basic/codec.h"
 #include "confpool/snp_cert.h"
 #include "confpool/snp_report.h"
-#include "shared/kds.h"
+#include "service/kds.h"
 #include "tests.h"
 
 static struct {

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "nodes-fixture.h"
-#include "shared/proc.h"
+#include "service/proc.h"
 #include "tests.h"
 
 #define SUB "6a8b4c2e-1f3d-4e5a-9b7c-0d1e2f3a4b5c"

@@ -21,7 +21,7 @@
 #include "controlplane/cp-nodes.h"
 #include "controlplane/cp-reconciler.h"
 #include "controlplane/cp-store.h"
-#include "shared/proc.h"
+#include "service/proc.h"
 #include "nodes-fixture.h"
 #include "tests.h"
 
@@ -284,7 +284,7 @@ TEST(failed_reattestation_quarantined_and_replaced) {
 #include "basic/cleanup.h"
 #include "basic/fileio.h"
 #include "kbsd/kbsd.h"
-#include "shared/httpc.h"
+#include "service/httpc.h"
 
 #define ROLL_ADMIN_TOKEN "roll-admin-token-0123456789abcdef"
 #define ROLL_RELEASE_TOKEN "roll-release-token-0123456789abcd"

@@ -23,7 +23,7 @@
 #include "controlplane/cp-reconciler.h"
 #include "controlplane/cp-store.h"
 #include "kbsd/kbsd.h"
-#include "shared/httpc.h"
+#include "service/httpc.h"
 #include "nodes-fixture.h"
 #include "tests.h"
 

@@ -1,0 +1,419 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "service/httpd.h"
+
+/* Per-connection header memory: attestation tokens in Authorization headers
+ * can reach tens of KiB (CP_JWT_MAX_TOKEN is 64 KiB). */
+#define CONN_MEMORY (160u * 1024u)
+
+struct cp_httpd {
+        struct MHD_Daemon *mhd;
+        cp_http_handler handler;
+        void *userdata;
+        size_t max_body;
+        uint16_t port;
+        char *cert, *key;
+};
+
+typedef struct conn_ctx {
+        uint8_t *body;
+        size_t len, cap;
+        bool too_big;
+} conn_ctx;
+
+const char *cp_http_req_header(const cp_http_request *req, const char *name) {
+        return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *cp_http_req_query(const cp_http_request *req, const char *name) {
+        return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static void resp_reset_body(cp_http_response *resp) {
+        free(resp->body);
+        resp->body = NULL;
+        resp->body_len = 0;
+}
+
+int cp_http_resp_bytes(cp_http_response *resp, unsigned status, const char *content_type, const void *data,
+                       size_t len) {
+        uint8_t *b = malloc(len ? len : 1);
+        if (!b)
+                return cp_error_oom();
+        if (len)
+                memcpy(b, data, len);
+        resp_reset_body(resp);
+        resp->body = b;
+        resp->body_len = len;
+        resp->status = status;
+        snprintf(resp->content_type, sizeof(resp->content_type), "%s",
+                 content_type ? content_type : "application/octet-stream");
+        return 0;
+}
+
+int cp_http_resp_json(cp_http_response *resp, unsigned status, json_t *body) {
+        char *s = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        json_decref(body);
+        if (!s)
+                return CP_ERROR(CP_ENOMEM, "cannot serialize JSON response");
+        int r = cp_http_resp_bytes(resp, status, "application/json; charset=utf-8", s, strlen(s));
+        free(s);
+        return r;
+}
+
+int cp_http_resp_text(cp_http_response *resp, unsigned status, const char *text) {
+        return cp_http_resp_bytes(resp, status, "text/plain; charset=utf-8", text, strlen(text));
+}
+
+int cp_http_resp_header(cp_http_response *resp, const char *name, const char *value) {
+        if (resp->n_headers >= CP_HTTP_MAX_HEADERS)
+                return CP_ERROR(CP_ETOOBIG, "too many response headers");
+        char *n = strdup(name), *v = strdup(value);
+        if (!n || !v) {
+                free(n);
+                free(v);
+                return cp_error_oom();
+        }
+        resp->header_names[resp->n_headers] = n;
+        resp->header_values[resp->n_headers] = v;
+        resp->n_headers++;
+        return 0;
+}
+
+static void resp_clear(cp_http_response *resp) {
+        resp_reset_body(resp);
+        for (size_t i = 0; i < resp->n_headers; i++) {
+                free(resp->header_names[i]);
+                free(resp->header_values[i]);
+        }
+        resp->n_headers = 0;
+}
+
+static enum MHD_Result send_simple(struct MHD_Connection *conn, unsigned status, const char *json) {
+        struct MHD_Response *r =
+                MHD_create_response_from_buffer(strlen(json), (void *) json, MHD_RESPMEM_MUST_COPY);
+        if (!r)
+                return MHD_NO;
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
+        enum MHD_Result ret = MHD_queue_response(conn, status, r);
+        MHD_destroy_response(r);
+        return ret;
+}
+
+static const char too_big_json[] =
+        "{\"error\":{\"code\":\"RequestEntityTooLarge\",\"message\":\"The request body exceeds the size limit.\"}}";
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls) {
+        cp_httpd *d = cls;
+        conn_ctx *ctx = *con_cls;
+        (void) version;
+
+        if (!ctx) {
+                ctx = calloc(1, sizeof(*ctx));
+                if (!ctx)
+                        return MHD_NO;
+                *con_cls = ctx;
+                const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+                if (cl) {
+                        char *end;
+                        unsigned long long n = strtoull(cl, &end, 10);
+                        if (*end != '\0' || n > d->max_body)
+                                ctx->too_big = true;
+                }
+                if (ctx->too_big)
+                        return send_simple(conn, 413, too_big_json);
+                return MHD_YES;
+        }
+        if (*upload_data_size > 0) {
+                size_t n = *upload_data_size;
+                *upload_data_size = 0;
+                if (ctx->too_big || n > d->max_body - ctx->len) {
+                        ctx->too_big = true;
+                        return MHD_YES; /* discard; answered below */
+                }
+                if (ctx->len + n + 1 > ctx->cap) {
+                        size_t ncap = ctx->cap ? ctx->cap : 4096;
+                        while (ncap < ctx->len + n + 1)
+                                ncap *= 2;
+                        uint8_t *nb = realloc(ctx->body, ncap);
+                        if (!nb)
+                                return MHD_NO;
+                        ctx->body = nb;
+                        ctx->cap = ncap;
+                }
+                memcpy(ctx->body + ctx->len, upload_data, n);
+                ctx->len += n;
+                ctx->body[ctx->len] = 0;
+                return MHD_YES;
+        }
+        if (ctx->too_big)
+                return send_simple(conn, 413, too_big_json);
+
+        char addr[INET6_ADDRSTRLEN] = "";
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (ci && ci->client_addr) {
+                const struct sockaddr *sa = ci->client_addr;
+                if (sa->sa_family == AF_INET)
+                        inet_ntop(AF_INET, &((const struct sockaddr_in *) (const void *) sa)->sin_addr, addr,
+                                  sizeof(addr));
+                else if (sa->sa_family == AF_INET6)
+                        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) (const void *) sa)->sin6_addr, addr,
+                                  sizeof(addr));
+        }
+        cp_http_request req = {
+                .method = method,
+                .path = url,
+                .body = ctx->body,
+                .body_len = ctx->len,
+                .remote_addr = addr,
+                .conn = conn,
+        };
+        cp_http_response resp = { 0 };
+        d->handler(d->userdata, &req, &resp);
+        if (resp.status == 0) {
+                resp_clear(&resp);
+                return send_simple(conn, 500,
+                                   "{\"error\":{\"code\":\"InternalServerError\",\"message\":\"No response.\"}}");
+        }
+        struct MHD_Response *r = MHD_create_response_from_buffer(resp.body_len, resp.body ? resp.body : (void *) "",
+                                                                 resp.body ? MHD_RESPMEM_MUST_FREE
+                                                                           : MHD_RESPMEM_PERSISTENT);
+        if (!r) {
+                resp_clear(&resp);
+                return MHD_NO;
+        }
+        resp.body = NULL; /* now owned by MHD */
+        if (resp.content_type[0])
+                MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp.content_type);
+        for (size_t i = 0; i < resp.n_headers; i++)
+                MHD_add_response_header(r, resp.header_names[i], resp.header_values[i]);
+        enum MHD_Result ret = MHD_queue_response(conn, resp.status, r);
+        MHD_destroy_response(r);
+        resp_clear(&resp);
+        return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+        (void) cls;
+        (void) conn;
+        (void) toe;
+        conn_ctx *ctx = *con_cls;
+        if (ctx) {
+                free(ctx->body);
+                free(ctx);
+                *con_cls = NULL;
+        }
+}
+
+int cp_httpd_start(const cp_httpd_options *o, cp_http_handler handler, void *userdata, cp_httpd **ret) {
+        static const cp_httpd_options none = { 0 };
+        if (!o)
+                o = &none;
+        if (!handler || !ret)
+                return CP_ERROR(CP_EINVAL, "cp_httpd_start: NULL argument");
+        cp_httpd *d = calloc(1, sizeof(*d));
+        if (!d)
+                return cp_error_oom();
+        d->handler = handler;
+        d->userdata = userdata;
+        d->max_body = o->max_body ? o->max_body : 1024 * 1024;
+        size_t conn_memory = o->header_memory ? o->header_memory : CONN_MEMORY;
+        if (conn_memory < 8192) {
+                free(d);
+                return CP_ERROR(CP_EINVAL, "header memory of %zu bytes is below 8 KiB", conn_memory);
+        }
+
+        struct sockaddr_storage ss;
+        memset(&ss, 0, sizeof(ss));
+        const char *bind = o->bind_addr ? o->bind_addr : "127.0.0.1";
+        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+        struct sockaddr_in *s4 = (struct sockaddr_in *) &ss;
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *) &ss;
+        if (inet_pton(AF_INET, bind, &s4->sin_addr) == 1) {
+                s4->sin_family = AF_INET;
+                s4->sin_port = htons(o->port);
+        } else if (inet_pton(AF_INET6, bind, &s6->sin6_addr) == 1) {
+                s6->sin6_family = AF_INET6;
+                s6->sin6_port = htons(o->port);
+                flags |= MHD_USE_IPv6;
+        } else {
+                free(d);
+                return CP_ERROR(CP_EINVAL, "bind address '%s' is not a numeric IPv4 or IPv6 address", bind);
+        }
+        bool tls = o->tls_cert_pem && o->tls_key_pem;
+        if (tls) {
+                d->cert = strdup(o->tls_cert_pem);
+                d->key = strdup(o->tls_key_pem);
+                if (!d->cert || !d->key) {
+                        cp_httpd_stop(d);
+                        return cp_error_oom();
+                }
+                flags |= MHD_USE_TLS;
+        }
+        unsigned threads = o->threads ? o->threads : 4;
+        unsigned timeout = o->timeout_s ? o->timeout_s : 30;
+        if (tls)
+                d->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, d, MHD_OPTION_SOCK_ADDR, &ss,
+                                          MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
+                                          timeout, MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
+                                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, conn_memory,
+                                          MHD_OPTION_HTTPS_MEM_CERT, d->cert, MHD_OPTION_HTTPS_MEM_KEY, d->key,
+                                          MHD_OPTION_END);
+        else
+                d->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, d, MHD_OPTION_SOCK_ADDR, &ss,
+                                          MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
+                                          timeout, MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
+                                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, conn_memory,
+                                          MHD_OPTION_END);
+        if (!d->mhd) {
+                cp_httpd_stop(d);
+                return CP_ERROR(CP_EIO, "cannot start the HTTP server on %s port %u", bind, (unsigned) o->port);
+        }
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_BIND_PORT);
+        d->port = info ? info->port : o->port;
+        *ret = d;
+        return 0;
+}
+
+uint16_t cp_httpd_port(const cp_httpd *d) {
+        return d ? d->port : 0;
+}
+
+cp_httpd *cp_httpd_stop(cp_httpd *d) {
+        if (!d)
+                return NULL;
+        if (d->mhd)
+                MHD_stop_daemon(d->mhd);
+        if (d->key)
+                OPENSSL_cleanse(d->key, strlen(d->key));
+        free(d->key);
+        free(d->cert);
+        free(d);
+        return NULL;
+}
+
+bool cp_http_path_match(const char *pattern, const char *path, bool ci, char (*caps)[256], size_t ncaps) {
+        size_t ncap = 0;
+        const char *p = pattern, *s = path;
+        while (*p == '/' && *s == '/') {
+                p++;
+                s++;
+                const char *pe = strchr(p, '/'), *se = strchr(s, '/');
+                size_t pl = pe ? (size_t) (pe - p) : strlen(p);
+                size_t sl = se ? (size_t) (se - s) : strlen(s);
+                if (pl >= 2 && p[0] == '{' && p[pl - 1] == '}') {
+                        if (sl == 0 || sl >= 256 || ncap >= ncaps)
+                                return false;
+                        memcpy(caps[ncap], s, sl);
+                        caps[ncap][sl] = '\0';
+                        ncap++;
+                } else if (pl != sl || (ci ? strncasecmp(p, s, pl) : strncmp(p, s, pl)) != 0) {
+                        return false;
+                }
+                p += pl;
+                s += sl;
+        }
+        if (*s == '/' && s[1] == '\0')
+                s++;
+        return *p == '\0' && *s == '\0';
+}
+
+int cp_tls_selfsigned(const char *const *names, size_t n_names, unsigned days, char **ret_cert_pem,
+                      char **ret_key_pem) {
+        int r = CP_ECRYPTO;
+        EVP_PKEY *key = EVP_EC_gen("P-256");
+        X509 *x = X509_new();
+        BIO *cb = BIO_new(BIO_s_mem()), *kb = BIO_new(BIO_s_secmem());
+        GENERAL_NAMES *sans = sk_GENERAL_NAME_new_null();
+        char *cert = NULL, *pkey = NULL;
+        if (!key || !x || !cb || !kb || !sans)
+                goto out;
+        X509_set_version(x, 2);
+        unsigned char serial[16];
+        if (RAND_bytes(serial, sizeof(serial)) != 1)
+                goto out;
+        serial[0] &= 0x7f;
+        BIGNUM *bn = BN_bin2bn(serial, sizeof(serial), NULL);
+        if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x))) {
+                BN_free(bn);
+                goto out;
+        }
+        BN_free(bn);
+        X509_gmtime_adj(X509_getm_notBefore(x), -300);
+        X509_gmtime_adj(X509_getm_notAfter(x), (long) days * 86400);
+        X509_set_pubkey(x, key);
+        X509_NAME *nm = X509_get_subject_name(x);
+        X509_NAME_add_entry_by_txt(nm, "O", MBSTRING_ASC, (const unsigned char *) "confpool", -1, -1, 0);
+        X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC,
+                                   (const unsigned char *) (n_names ? names[0] : "localhost"), -1, -1, 0);
+        X509_set_issuer_name(x, nm);
+        for (size_t i = 0; i < n_names; i++) {
+                GENERAL_NAME *gn = GENERAL_NAME_new();
+                unsigned char ip[16];
+                if (!gn)
+                        goto out;
+                if (inet_pton(AF_INET, names[i], ip) == 1 || inet_pton(AF_INET6, names[i], ip) == 1) {
+                        ASN1_OCTET_STRING *o = ASN1_OCTET_STRING_new();
+                        ASN1_OCTET_STRING_set(o, ip, strchr(names[i], ':') ? 16 : 4);
+                        GENERAL_NAME_set0_value(gn, GEN_IPADD, o);
+                } else {
+                        ASN1_IA5STRING *s = ASN1_IA5STRING_new();
+                        ASN1_STRING_set(s, names[i], -1);
+                        GENERAL_NAME_set0_value(gn, GEN_DNS, s);
+                }
+                sk_GENERAL_NAME_push(sans, gn);
+        }
+        if (n_names && !X509_add1_ext_i2d(x, NID_subject_alt_name, sans, 0, 0))
+                goto out;
+        BASIC_CONSTRAINTS *bc = BASIC_CONSTRAINTS_new();
+        bc->ca = 1;
+        X509_add1_ext_i2d(x, NID_basic_constraints, bc, 1, 0);
+        BASIC_CONSTRAINTS_free(bc);
+        if (!X509_sign(x, key, EVP_sha256()))
+                goto out;
+        if (!PEM_write_bio_X509(cb, x) || !PEM_write_bio_PrivateKey(kb, key, NULL, NULL, 0, NULL, NULL))
+                goto out;
+        char *p;
+        long n = BIO_get_mem_data(cb, &p);
+        cert = strndup(p, (size_t) n);
+        n = BIO_get_mem_data(kb, &p);
+        pkey = strndup(p, (size_t) n);
+        if (!cert || !pkey) {
+                r = cp_error_oom();
+                goto out;
+        }
+        *ret_cert_pem = cert;
+        *ret_key_pem = pkey;
+        cert = pkey = NULL;
+        r = 0;
+out:
+        if (r == CP_ECRYPTO)
+                CP_ERROR(CP_ECRYPTO, "cannot create a self-signed TLS certificate");
+        free(cert);
+        if (pkey)
+                OPENSSL_cleanse(pkey, strlen(pkey));
+        free(pkey);
+        sk_GENERAL_NAME_pop_free(sans, GENERAL_NAME_free);
+        BIO_free(cb);
+        BIO_free_all(kb);
+        X509_free(x);
+        EVP_PKEY_free(key);
+        return r;
+}

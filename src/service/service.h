@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef CP_SERVICE_SERVICE_H
+#define CP_SERVICE_SERVICE_H
+
+/*
+ * The one skeleton of confpool's HTTP services (confpoold, confpool-attestd,
+ * confpool-kbsd, confpool-amdspd) over the HTTP server of httpd.h:
+ *
+ *   - a route table, {method, pattern, handler, flags}, tried in order; a
+ *     path that some route matches with another method answers 405 with an
+ *     Allow header, a path no route matches 404;
+ *   - an authentication hook run before every route not marked
+ *     CP_ROUTE_PUBLIC (a refusal is 401 with the hook's message);
+ *   - request bodies read as JSON through one function with the service's
+ *     size limit (413 from httpd before the body is read), a nesting-depth
+ *     bound before the parser builds a tree, duplicate members refused and
+ *     an object required;
+ *   - one map from cp_err to an HTTP status (cp_http_status_of) and one
+ *     error body, {"error": {"code": ..., "message": ...}} (the shape ARM,
+ *     Key Vault and MAA all answer); a service names its own error codes
+ *     (its dialect) but not its statuses;
+ *   - an access log line per request, when the service asks for one.
+ *
+ * Handlers run on the HTTP server's pool threads: they must be thread-safe.
+ */
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "basic/error.h"
+#include "service/httpd.h"
+
+#define CP_SVC_MAX_CAPS 4    /* {name} captures per pattern */
+#define CP_SVC_CAP_MAX 256   /* bytes per capture, NUL included */
+
+typedef struct cp_svc cp_svc;
+typedef struct cp_svc_call cp_svc_call;
+
+typedef void (*cp_svc_route_fn)(cp_svc_call *c);
+
+enum {
+        CP_ROUTE_PUBLIC = 1u << 0, /* no authentication hook */
+};
+
+typedef struct cp_svc_route {
+        const char *method;  /* "GET", "POST", ...; never NULL */
+        const char *pattern; /* "/keys/{name}/release": literal segments and {captures} */
+        cp_svc_route_fn handler;
+        unsigned flags;      /* CP_ROUTE_* */
+} cp_svc_route;
+
+/* One request as a handler sees it. */
+struct cp_svc_call {
+        const cp_svc *svc;
+        void *userdata;                 /* cp_svc_options.userdata */
+        const cp_http_request *req;
+        cp_http_response *resp;
+        const cp_svc_route *route;
+        char caps[CP_SVC_MAX_CAPS][CP_SVC_CAP_MAX]; /* the pattern's captures, in order */
+        size_t n_caps;
+        char who[128];                  /* set by the authentication hook, for logs and audits */
+        void *auth;                     /* whatever the hook attaches (owned by the hook's caller) */
+        int err;                        /* the failure answered (cp_svc_reply_err), for the log */
+};
+
+/* The error codes of a service's dialect.  Any member may be NULL: the
+ * status's standard reason ("BadRequest", "NotFound", ...) is used. */
+typedef struct cp_svc_dialect {
+        const char *bad_request;     /* 400: parse and usage errors */
+        const char *not_found;       /* 404 */
+        const char *conflict;        /* 409 */
+        const char *unauthorized;    /* 401 */
+        const char *forbidden;       /* 403: verification and policy refusals where the service answers 403 */
+        const char *rejected;        /* 400 for verification failures (evidence, tokens) */
+        const char *policy;          /* 400 for policy refusals */
+        const char *unavailable;     /* 503 */
+        const char *internal;        /* 500 */
+} cp_svc_dialect;
+
+typedef struct cp_svc_options {
+        const cp_svc_route *routes;
+        size_t n_routes;
+        bool case_insensitive;       /* ARM paths compare literals case-insensitively */
+        void *userdata;              /* handed to handlers and hooks */
+        const cp_svc_dialect *dialect; /* NULL: standard reasons */
+        size_t max_depth;            /* JSON nesting bound; 0: CP_MAX_JSON_DEPTH */
+        /* Authentication: 0 to go on (the hook may fill c->who / c->auth),
+         * a negative cp_err to refuse with 401 and cp_error_message(); NULL:
+         * every route is public. */
+        int (*authenticate)(cp_svc_call *c);
+        /* Called after the handler (also for 401/404/405), e.g. to release
+         * what authenticate attached.  Optional. */
+        void (*finish)(cp_svc_call *c);
+        /* Access log: one call per request with the status answered and the
+         * time spent in microseconds.  Optional. */
+        void (*access_log)(const cp_svc_call *c, unsigned status, uint64_t micros);
+} cp_svc_options;
+
+/* The routes and hooks are borrowed (static tables in practice). */
+CP_WUR int cp_svc_new(const cp_svc_options *o, cp_svc **ret);
+cp_svc *cp_svc_free(cp_svc *s);
+
+/* The cp_http_handler of the service: userdata is the cp_svc. */
+void cp_svc_handle(void *svc, const cp_http_request *req, cp_http_response *resp);
+
+/* Start an HTTP server that feeds cp_svc_handle. */
+CP_WUR int cp_svc_listen(cp_svc *s, const cp_httpd_options *o, cp_httpd **ret);
+
+/* ---- the one cp_err -> HTTP map --------------------------------------------- */
+
+/* The HTTP status for a cp_err: parse and usage errors 400 (CP_EBADSEQ 409),
+ * CP_ENOTFOUND 404, CP_ETOOBIG 400 (a field over its limit; a body over the
+ * service's limit is 413 from httpd before it is read), verification and
+ * policy 400, CP_ENETWORK 503, CP_ENOMEM 503, I/O, storage and internal 500. */
+unsigned cp_http_status_of(int err);
+/* The standard reason of a status ("NotFound"), never NULL. */
+const char *cp_http_reason(unsigned status);
+
+/* ---- replies ------------------------------------------------------------------ */
+
+/* JSON body (reference stolen; NULL answers 500). */
+void cp_svc_reply_json(cp_svc_call *c, unsigned status, json_t *body);
+/* The one error body: {"error": {"code": code, "message": message}}. */
+void cp_svc_reply_error(cp_svc_call *c, unsigned status, const char *code, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+/* The error body for a cp_err, with its status from cp_http_status_of and
+ * its code from the dialect; the message is cp_error_message() for client
+ * errors and only the error's name for 5xx (internals stay in the log). */
+void cp_svc_reply_err(cp_svc_call *c, int err);
+
+/* ---- request helpers -------------------------------------------------------- */
+
+/* The body as a JSON object: CP_EFORMAT when empty, not JSON, nested deeper
+ * than the service's bound, with a duplicate member, or not an object. */
+CP_WUR int cp_svc_json_body(const cp_svc_call *c, json_t **ret);
+/* The same rules for any bytes (for services that parse bodies elsewhere). */
+CP_WUR int cp_svc_json_parse(const uint8_t *body, size_t len, size_t max_depth, json_t **ret);
+/* Every member of o is in allowed (NULL-terminated), else CP_EFORMAT naming it. */
+CP_WUR int cp_svc_json_only(const json_t *o, const char *what, const char *const *allowed);
+
+#endif

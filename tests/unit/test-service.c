@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The service skeleton (src/service/service.h): routing, 404/405, the
+ * authentication hook, JSON bodies with limits, the one cp_err -> HTTP map
+ * and the one error body.  Requests go to cp_svc_handle directly; the HTTP
+ * server under it is tested in test-httpd. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "basic/limits.h"
+#include "service/service.h"
+#include "tests.h"
+
+typedef struct env {
+        unsigned handled, finished, logged, last_status;
+        char last_caps[2][CP_SVC_CAP_MAX];
+} env;
+
+static void h_get(cp_svc_call *c) {
+        env *e = c->userdata;
+        e->handled++;
+        memcpy(e->last_caps[0], c->caps[0], CP_SVC_CAP_MAX);
+        memcpy(e->last_caps[1], c->caps[1], CP_SVC_CAP_MAX);
+        cp_svc_reply_json(c, 200, json_pack("{s:s,s:s,s:I}", "who", c->who, "a", c->caps[0], "n", (json_int_t) c->n_caps));
+}
+
+static void h_body(cp_svc_call *c) {
+        json_t *b = NULL;
+        int r = cp_svc_json_body(c, &b);
+        if (r < 0)
+                return cp_svc_reply_err(c, r);
+        static const char *const allowed[] = { "x", NULL };
+        r = cp_svc_json_only(b, "body", allowed);
+        if (r < 0) {
+                json_decref(b);
+                return cp_svc_reply_err(c, r);
+        }
+        cp_svc_reply_json(c, 201, b);
+}
+
+static void h_fail(cp_svc_call *c) {
+        cp_svc_reply_err(c, CP_ERROR(atoi(c->caps[0]), "secret internal detail %s", "xyz"));
+}
+
+static void h_silent(cp_svc_call *c) {
+        (void) c;
+}
+
+static int authenticate(cp_svc_call *c) {
+        const char *p = c->req->path;
+        if (strstr(p, "/deny"))
+                return CP_ERROR(CP_ESIG, "token signature does not verify");
+        snprintf(c->who, sizeof(c->who), "tester");
+        return 0;
+}
+
+static void finish(cp_svc_call *c) {
+        ((env *) c->userdata)->finished++;
+}
+
+static void access_log(const cp_svc_call *c, unsigned status, uint64_t micros) {
+        env *e = c->userdata;
+        (void) micros;
+        e->logged++;
+        e->last_status = status;
+}
+
+static const cp_svc_route routes[] = {
+        { "GET", "/items/{a}/sub/{b}", h_get, 0 },
+        { "GET", "/items/{a}", h_get, 0 },
+        { "DELETE", "/items/{a}", h_get, 0 },
+        { "GET", "/public/{a}", h_get, CP_ROUTE_PUBLIC },
+        { "GET", "/deny/{a}", h_get, 0 },
+        { "POST", "/body", h_body, 0 },
+        { "GET", "/fail/{code}", h_fail, CP_ROUTE_PUBLIC },
+        { "GET", "/silent", h_silent, CP_ROUTE_PUBLIC },
+};
+
+static const cp_svc_dialect kv = { .bad_request = "BadParameter", .not_found = "KeyNotFound",
+                                   .unauthorized = "Unauthorized", .rejected = "EvidenceRejected" };
+
+static cp_svc *make(env *e, bool ci, const cp_svc_dialect *d) {
+        cp_svc *s = NULL;
+        cp_svc_options o = { .routes = routes, .n_routes = sizeof(routes) / sizeof(routes[0]), .case_insensitive = ci,
+                             .userdata = e, .dialect = d, .authenticate = authenticate, .finish = finish,
+                             .access_log = access_log };
+        ASSERT_OK(cp_svc_new(&o, &s));
+        return s;
+}
+
+/* Send one request; returns the response's status, body parsed into *ret_body (may be NULL). */
+static unsigned call(cp_svc *s, const char *method, const char *path, const char *body, cp_http_response *resp,
+                     json_t **ret_body) {
+        cp_http_request req = { .method = method, .path = path, .body = (const uint8_t *) body,
+                                .body_len = body ? strlen(body) : 0, .remote_addr = "127.0.0.1" };
+        memset(resp, 0, sizeof(*resp));
+        cp_svc_handle(s, &req, resp);
+        if (ret_body) {
+                *ret_body = resp->body ? json_loadb((const char *) resp->body, resp->body_len, 0, NULL) : NULL;
+        }
+        return resp->status;
+}
+
+static void resp_clear(cp_http_response *r) {
+        free(r->body);
+        for (size_t i = 0; i < r->n_headers; i++) {
+                free(r->header_names[i]);
+                free(r->header_values[i]);
+        }
+        memset(r, 0, sizeof(*r));
+}
+
+static const char *err_code(const json_t *b) {
+        return json_string_value(json_object_get(json_object_get(b, "error"), "code"));
+}
+static const char *err_message(const json_t *b) {
+        return json_string_value(json_object_get(json_object_get(b, "error"), "message"));
+}
+
+TEST(routes_captures_and_order) {
+        env e = { 0 };
+        cp_svc *s = make(&e, false, NULL);
+        cp_http_response r;
+        json_t *b;
+        ASSERT_EQ(call(s, "GET", "/items/k1/sub/v2", NULL, &r, &b), 200u);
+        ASSERT_STREQ(e.last_caps[0], "k1");
+        ASSERT_STREQ(e.last_caps[1], "v2");
+        ASSERT_EQ(json_integer_value(json_object_get(b, "n")), 2);
+        ASSERT_STREQ(json_string_value(json_object_get(b, "who")), "tester");
+        json_decref(b);
+        resp_clear(&r);
+        ASSERT_EQ(call(s, "GET", "/items/k1/", NULL, &r, &b), 200u); /* trailing slash */
+        ASSERT_EQ(json_integer_value(json_object_get(b, "n")), 1);
+        json_decref(b);
+        resp_clear(&r);
+        /* literals are case-sensitive unless the service says otherwise */
+        ASSERT_EQ(call(s, "GET", "/ITEMS/k1", NULL, &r, &b), 404u);
+        json_decref(b);
+        resp_clear(&r);
+        cp_svc_free(s);
+        s = make(&e, true, NULL);
+        ASSERT_EQ(call(s, "GET", "/ITEMS/k1", NULL, &r, NULL), 200u);
+        resp_clear(&r);
+        ASSERT_EQ(e.handled, 3u);
+        ASSERT_EQ(e.finished, 4u);
+        ASSERT_EQ(e.logged, 4u);
+        cp_svc_free(s);
+}
+
+TEST(not_found_and_method_not_allowed) {
+        env e = { 0 };
+        cp_svc *s = make(&e, false, &kv);
+        cp_http_response r;
+        json_t *b;
+        ASSERT_EQ(call(s, "GET", "/nothing/here", NULL, &r, &b), 404u);
+        ASSERT_STREQ(err_code(b), "KeyNotFound");
+        ASSERT_TRUE(strstr(err_message(b), "/nothing/here") != NULL);
+        json_decref(b);
+        resp_clear(&r);
+        ASSERT_EQ(call(s, "PUT", "/items/k1", "{}", &r, &b), 405u);
+        ASSERT_STREQ(err_code(b), "MethodNotAllowed");
+        ASSERT_EQ(r.n_headers, 1u);
+        ASSERT_STREQ(r.header_names[0], "Allow");
+        ASSERT_STREQ(r.header_values[0], "GET, DELETE");
+        json_decref(b);
+        resp_clear(&r);
+        ASSERT_EQ(e.handled, 0u);
+        ASSERT_EQ(e.last_status, 405u);
+        cp_svc_free(s);
+}
+
+TEST(authentication_hook) {
+        env e = { 0 };
+        cp_svc *s = make(&e, false, &kv);
+        cp_http_response r;
+        json_t *b;
+        ASSERT_EQ(call(s, "GET", "/deny/x", NULL, &r, &b), 401u);
+        ASSERT_STREQ(err_code(b), "Unauthorized");
+        ASSERT_TRUE(strstr(err_message(b), "signature") != NULL);
+        json_decref(b);
+        resp_clear(&r);
+        ASSERT_EQ(e.handled, 0u);
+        /* a public route skips the hook: who stays empty */
+        ASSERT_EQ(call(s, "GET", "/public/deny", NULL, &r, &b), 200u);
+        ASSERT_STREQ(json_string_value(json_object_get(b, "who")), "");
+        json_decref(b);
+        resp_clear(&r);
+        cp_svc_free(s);
+}
+
+TEST(json_bodies) {
+        env e = { 0 };
+        cp_svc *s = make(&e, false, &kv);
+        cp_http_response r;
+        json_t *b;
+        static const struct {
+                const char *body;
+                unsigned status;
+                const char *needle; /* in the error message */
+        } cases[] = {
+                { "{\"x\":1}", 201, NULL },
+                { NULL, 400, "empty" },
+                { "", 400, "empty" },
+                { "{\"x\":", 400, "not JSON" },
+                { "[1,2]", 400, "object" },
+                { "{\"x\":1,\"x\":2}", 400, "not JSON" },
+                { "{\"y\":1}", 400, "unknown member \"y\"" },
+                { "{\"x\":1} trailing", 400, "not JSON" },
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                ASSERT_EQ(call(s, "POST", "/body", cases[i].body, &r, &b), cases[i].status);
+                if (cases[i].needle) {
+                        ASSERT_STREQ(err_code(b), "BadParameter");
+                        ASSERT_TRUE(strstr(err_message(b), cases[i].needle) != NULL);
+                }
+                json_decref(b);
+                resp_clear(&r);
+        }
+        /* the depth bound holds before jansson builds a tree */
+        char deep[2 * (CP_MAX_JSON_DEPTH + 2) + 16];
+        size_t n = 0;
+        deep[n++] = '{';
+        memcpy(deep + n, "\"x\":", 4);
+        n += 4;
+        for (unsigned i = 0; i < CP_MAX_JSON_DEPTH + 1; i++)
+                deep[n++] = '[';
+        for (unsigned i = 0; i < CP_MAX_JSON_DEPTH + 1; i++)
+                deep[n++] = ']';
+        deep[n++] = '}';
+        deep[n] = '\0';
+        ASSERT_EQ(call(s, "POST", "/body", deep, &r, &b), 400u);
+        ASSERT_TRUE(strstr(err_message(b), "nested deeper") != NULL);
+        json_decref(b);
+        resp_clear(&r);
+        cp_svc_free(s);
+}
+
+TEST(one_error_map) {
+        static const struct {
+                int err;
+                unsigned status;
+        } map[] = {
+                { CP_OK, 200 },          { CP_EINVAL, 400 },     { CP_EUNSUPPORTED, 400 }, { CP_EBADSEQ, 409 },
+                { CP_ENOMEM, 503 },      { CP_EIO, 500 },        { CP_ENOTFOUND, 404 },    { CP_ENETWORK, 503 },
+                { CP_ETOOBIG, 400 },     { CP_ETRUNC, 400 },     { CP_EFORMAT, 400 },      { CP_EVERSION, 400 },
+                { CP_ETRAILING, 400 },   { CP_EMBZ, 400 },       { CP_ESIG, 400 },         { CP_ECERT, 400 },
+                { CP_EUNTRUSTED, 400 },  { CP_EEXPIRED, 400 },   { CP_EREVOKED, 400 },     { CP_ETCB, 400 },
+                { CP_ECHIPID, 400 },     { CP_EBINDING, 400 },   { CP_EPOLICY, 400 },      { CP_ESTORAGE, 500 },
+                { CP_ECRYPTO, 500 },     { CP_EINTERNAL, 500 },  { -999, 500 },
+        };
+        for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+                ASSERT_EQ(cp_http_status_of(map[i].err), map[i].status);
+}
+
+TEST(error_bodies_and_dialect) {
+        env e = { 0 };
+        cp_svc *s = make(&e, false, &kv);
+        cp_http_response r;
+        json_t *b;
+        char path[64];
+        static const struct {
+                int err;
+                unsigned status;
+                const char *code;
+                bool shows_message;
+        } cases[] = {
+                { CP_ETRAILING, 400, "BadParameter", true },    /* kbsd answered 500 for these */
+                { CP_EMBZ, 400, "BadParameter", true },
+                { CP_ESIG, 400, "EvidenceRejected", true },
+                { CP_EPOLICY, 400, "BadRequest", true },        /* dialect has no policy code */
+                { CP_ENOTFOUND, 404, "KeyNotFound", true },
+                { CP_EBADSEQ, 409, "Conflict", true },
+                { CP_EINTERNAL, 500, "InternalError", false },  /* internals stay in the log */
+                { CP_ENETWORK, 503, "ServiceUnavailable", false },
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                snprintf(path, sizeof(path), "/fail/%d", cases[i].err);
+                ASSERT_EQ(call(s, "GET", path, NULL, &r, &b), cases[i].status);
+                ASSERT_STREQ(err_code(b), cases[i].code);
+                ASSERT_EQ(strstr(err_message(b), "secret internal detail") != NULL, cases[i].shows_message);
+                json_decref(b);
+                resp_clear(&r);
+        }
+        /* a handler that answers nothing gets a 500, not an empty 200 */
+        ASSERT_EQ(call(s, "GET", "/silent", NULL, &r, &b), 500u);
+        json_decref(b);
+        resp_clear(&r);
+        cp_svc_free(s);
+}
+
+TEST(bad_tables_refused) {
+        cp_svc *s = NULL;
+        static const cp_svc_route no_slash[] = { { "GET", "items", h_get, 0 } };
+        static const cp_svc_route no_handler[] = { { "GET", "/items", NULL, 0 } };
+        static const cp_svc_route many_caps[] = { { "GET", "/{a}/{b}/{c}/{d}/{e}", h_get, 0 } };
+        cp_svc_options o = { .routes = no_slash, .n_routes = 1 };
+        ASSERT_ERR(cp_svc_new(&o, &s), CP_EINVAL);
+        o.routes = no_handler;
+        ASSERT_ERR(cp_svc_new(&o, &s), CP_EINVAL);
+        o.routes = many_caps;
+        ASSERT_ERR(cp_svc_new(&o, &s), CP_EINVAL);
+        ASSERT_ERR(cp_svc_new(NULL, &s), CP_EINVAL);
+        ASSERT_TRUE(s == NULL);
+}
+
