@@ -14,6 +14,9 @@ static struct {
 } tests[MAX_TESTS];
 static size_t ntests;
 static jmp_buf test_jmp;
+/* Where a failure jumps to: the test's, or the current table row's. */
+static jmp_buf *fail_jmp = &test_jmp;
+static const char *fail_row;
 
 void cp_test_register(const char *name, cp_test_fn fn) {
         if (ntests >= MAX_TESTS) {
@@ -27,12 +30,34 @@ void cp_test_register(const char *name, cp_test_fn fn) {
 
 void cp_test_fail(const char *file, int line, const char *fmt, ...) {
         va_list ap;
-        fprintf(stderr, "    %s:%d: ", file, line);
+        if (fail_row)
+                fprintf(stderr, "    [%s] %s:%d: ", fail_row, file, line);
+        else
+                fprintf(stderr, "    %s:%d: ", file, line);
         va_start(ap, fmt);
         vfprintf(stderr, fmt, ap);
         va_end(ap);
         fputc('\n', stderr);
-        longjmp(test_jmp, 1);
+        longjmp(*fail_jmp, 1);
+}
+
+bool cp_test_row(const char *name, void (*fn)(void *ctx, const void *row), void *ctx, const void *row) {
+        jmp_buf row_jmp;
+        jmp_buf *saved_jmp = fail_jmp;
+        const char *saved_row = fail_row;
+        volatile bool ok = true;
+        fail_jmp = &row_jmp;
+        fail_row = name;
+        cp_error_clear();
+        if (setjmp(row_jmp) == 0)
+                fn(ctx, row);
+        else
+                ok = false;
+        fail_jmp = saved_jmp;
+        fail_row = saved_row;
+        if (!ok)
+                fprintf(stderr, "    row %s failed\n", name);
+        return ok;
 }
 
 const char *cp_test_data(const char *rel) {

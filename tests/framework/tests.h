@@ -8,6 +8,13 @@
  * prints "N passed, N failed" and exits non-zero on failure.  Set
  * CP_TEST_FILTER=substring to run a subset.  CP_TEST_DATA_DIR points at
  * tests/data (compiled in, overridable by the environment).
+ *
+ * Case tables: TEST_TABLE(rows, fn, ctx) calls fn(ctx, &rows[i]) for every
+ * element of the array rows (each has a `const char *name`); TEST_TABLE_N
+ * does the same for the first n elements of a pointer.  An ASSERT_*
+ * failing inside fn fails that row only: the message is prefixed with the
+ * row's name, the remaining rows still run, and the test fails at the end
+ * naming how many rows failed.
  */
 
 #include <inttypes.h>
@@ -27,6 +34,23 @@ _Noreturn void cp_test_fail(const char *file, int line, const char *fmt, ...)
 const char *cp_test_data(const char *rel);
 /* Read a data file (aborts the test on failure); caller frees. */
 uint8_t *cp_test_read(const char *rel, size_t *ret_len);
+/* Run fn(ctx, row) as one row of a case table; false if it failed. */
+bool cp_test_row(const char *name, void (*fn)(void *ctx, const void *row), void *ctx, const void *row);
+
+/* Run rows[0..n): every row, then fail if any row failed or there were none. */
+#define TEST_TABLE_N(rows, n, fn, ctx)                                                            \
+        do {                                                                                      \
+                size_t _n = (n), _failed = 0;                                                     \
+                if (_n == 0)                                                                      \
+                        cp_test_fail(__FILE__, __LINE__, "table %s is empty", #rows);             \
+                for (size_t _i = 0; _i < _n; _i++)                                                \
+                        if (!cp_test_row((rows)[_i].name, (fn), (ctx), &(rows)[_i]))              \
+                                _failed++;                                                        \
+                if (_failed)                                                                      \
+                        cp_test_fail(__FILE__, __LINE__, "%zu of %zu rows of %s failed", _failed, _n, \
+                                     #rows);                                                      \
+        } while (0)
+#define TEST_TABLE(rows, fn, ctx) TEST_TABLE_N(rows, sizeof(rows) / sizeof((rows)[0]), fn, ctx)
 
 #define TEST(name)                                                        \
         static void test_##name(void);                                    \

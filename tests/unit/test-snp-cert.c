@@ -813,90 +813,114 @@ TEST(soft_chain_wrong_signature_profiles) {
         soft_chain_free(&s);
 }
 
-TEST(soft_cert_load_rejects) {
-        EVP_PKEY *rsa = tu_rsa4096(), *ec = tu_p384();
+static const uint8_t v_i256[] = { 0x02, 0x02, 0x01, 0x00 };
+static const uint8_t v_i1[] = { 0x02, 0x01, 0x01 };
+static const uint8_t v_notint[] = { 0x04, 0x01, 0x01 };
+static const uint8_t v_inttrail[] = { 0x02, 0x01, 0x01, 0x00 };
+static const uint8_t v_genoa[] = { 0x16, 0x05, 'G', 'e', 'n', 'o', 'a' };
+static const uint8_t v_venice[] = { 0x16, 0x06, 'V', 'e', 'n', 'i', 'c', 'e' };
+static const uint8_t v_turin[] = { 0x16, 0x05, 'T', 'u', 'r', 'i', 'n' };
+static const uint8_t v_csp[] = { 0x16, 0x04, 'C', 'N', '=', 'x' };
+static const uint8_t v_hw8[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+
+/* The software Milan VCEK with its standard extensions (exts, n_exts
+ * unset: the caller fills exts from base). */
+typedef struct soft_vcek {
+        tu_ext base[11], exts[16];
+        tu_cert_spec v;
+} soft_vcek;
+
+static void soft_vcek_init(soft_vcek *k) {
+        static const tu_ext base[] = { TU_MILAN_VCEK_EXTS };
         memset(tu_v_hwid, 0xab, sizeof(tu_v_hwid));
-        tu_ext base[] = { TU_MILAN_VCEK_EXTS };
-        tu_ext exts[16];
-        tu_cert_spec v = { .subject_cn = "SEV-VCEK", .issuer_cn = "SEV-Milan", .subject_key = ec, .issuer_key = rsa,
-                           .not_before = soft_nb(), .not_after = soft_nb() + 7 * T_YEAR, .exts = exts };
-        const size_t nb = CP_ELEMENTSOF(base);
-        static const uint8_t i256[] = { 0x02, 0x02, 0x01, 0x00 };
-        static const uint8_t i1[] = { 0x02, 0x01, 0x01 };
-        static const uint8_t notint[] = { 0x04, 0x01, 0x01 };
-        static const uint8_t inttrail[] = { 0x02, 0x01, 0x01, 0x00 };
-        static const uint8_t genoa[] = { 0x16, 0x05, 'G', 'e', 'n', 'o', 'a' };
-        static const uint8_t venice[] = { 0x16, 0x06, 'V', 'e', 'n', 'i', 'c', 'e' };
-        static const uint8_t turin[] = { 0x16, 0x05, 'T', 'u', 'r', 'i', 'n' };
-        static const uint8_t csp[] = { 0x16, 0x04, 'C', 'N', '=', 'x' };
-        uint8_t hw8[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+        ASSERT_EQ(sizeof(base), sizeof(k->base));
+        memcpy(k->base, base, sizeof(base));
+        memcpy(k->exts, base, sizeof(base));
+        k->v = (tu_cert_spec) { .subject_cn = "SEV-VCEK", .issuer_cn = "SEV-Milan", .subject_key = tu_p384(),
+                                .issuer_key = tu_rsa4096(), .not_before = soft_nb(),
+                                .not_after = soft_nb() + 7 * T_YEAR, .exts = k->exts,
+                                .n_exts = CP_ELEMENTSOF(base) };
+}
+
+/* The standard extensions with exts[idx] replaced (none if oid is NULL):
+ * loads when expect is 0, else fails with expect and, if needle is set, a
+ * message containing it. */
+static const struct ext_case {
+        const char *name;
+        size_t idx;
+        const char *oid;
+        const uint8_t *val;
+        size_t len;
+        bool critical;
+        int expect;
+        const char *needle;
+} ext_cases[] = {
+#define EXT(idx, oid, val) idx, oid, val, sizeof(val)
+        { "baseline", EXT(0, NULL, v_i1), false, 0, NULL },
+        { "blSPL 256", EXT(2, TU_OID("3.1"), v_i256), false, CP_ECERT, "0..255" },
+        { "spl4 must be 0", EXT(4, TU_OID("3.4"), v_i1), false, CP_ECERT, NULL },
+        { "blSPL not an INTEGER", EXT(2, TU_OID("3.1"), v_notint), false, CP_ECERT, NULL },
+        { "blSPL with a trailing byte", EXT(2, TU_OID("3.1"), v_inttrail), false, CP_ECERT, NULL },
+        { "productName Venice", EXT(1, TU_OID("2"), v_venice), false, CP_ECERT, "Venice" },
+        { "productName not an IA5String", EXT(1, TU_OID("2"), v_i1), false, CP_ECERT, NULL },
+        { "Milan with an 8-byte hwID", EXT(10, TU_OID("4"), v_hw8), false, CP_ECERT, NULL },
+        { "hwID of 6 bytes", EXT(10, TU_OID("4"), v_csp), false, CP_ECERT, NULL },
+        { "unknown AMD OID 3.10", EXT(4, TU_OID("3.10"), v_i1), false, CP_ECERT, "1.3.6.1.4.1.3704.1.3.10" },
+        { "unknown AMD OID 7", EXT(4, TU_OID("7"), v_i1), false, CP_ECERT, "1.3.6.1.4.1.3704.1.7" },
+        { "the AMD arc itself", EXT(4, "1.3.6.1.4.1.3704.1", v_i1), false, CP_ECERT, NULL },
+        { "duplicate teeSPL", EXT(4, TU_OID("3.2"), tu_v_int0), false, CP_ECERT, "duplicate" },
+        { "fmcSPL on Milan", EXT(4, TU_OID("3.9"), tu_v_int0), false, CP_ECERT, NULL },
+        { "csp_id on a VCEK", EXT(4, TU_OID("5"), v_csp), false, CP_ECERT, NULL },
+        { "unknown critical extension", EXT(4, "1.2.3.4", v_i1), true, CP_ECERT, NULL },
+        { "unknown non-critical extension is ignored", EXT(4, "1.2.3.4", v_i1), false, 0, NULL },
+#undef EXT
+};
+
+static void check_ext_case(void *ctx, const void *row) {
+        const struct ext_case *t = row;
+        soft_vcek k;
+        (void) ctx;
+        soft_vcek_init(&k);
+        if (t->oid)
+                k.exts[t->idx] = (tu_ext) { t->oid, t->val, t->len, t->critical };
+        if (t->expect == 0) {
+                cp_amd_cert *ok = tu_load_spec(&k.v);
+                cp_amd_cert_free(ok);
+                return;
+        }
+        ASSERT_ERR(tu_try_load_spec(&k.v), t->expect);
+        if (t->needle)
+                ASSERT_TRUE(strstr(cp_error_message(), t->needle) != NULL);
+}
+
+/* DER-wrapped and missing extensions, Turin, Genoa and VLEK leaves. */
+static void check_leaf_variants(void) {
+        soft_vcek k;
+        soft_vcek_init(&k);
+        tu_cert_spec v = k.v;
+        tu_ext *exts = k.exts;
+        const size_t nb = CP_ELEMENTSOF(k.base);
         uint8_t wrapped[66];
         wrapped[0] = 0x04;
         wrapped[1] = 0x40;
         memset(wrapped + 2, 0x5a, 64);
 
-        /* baseline loads */
-        memcpy(exts, base, sizeof(base));
-        v.n_exts = nb;
-        cp_amd_cert *ok = tu_load_spec(&v);
-        cp_amd_cert_free(ok);
-
 #define WITH(idx, oid_, val_)                                                  \
         do {                                                                   \
-                memcpy(exts, base, sizeof(base));                              \
+                memcpy(exts, k.base, sizeof(k.base));                          \
                 v.n_exts = nb;                                                 \
                 exts[idx] = (tu_ext){ oid_, val_, sizeof(val_), false };       \
         } while (0)
 
-        WITH(2, TU_OID("3.1"), i256); /* blSPL = 256 */
-        ASSERT_ERR(tu_try_load_spec(&v), CP_ECERT);
-        ASSERT_TRUE(strstr(cp_error_message(), "0..255") != NULL);
-        WITH(4, TU_OID("3.4"), i1); /* spl4 must be 0 */
-        ASSERT_ERR(tu_try_load_spec(&v), CP_ECERT);
-        WITH(2, TU_OID("3.1"), notint);
-        ASSERT_ERR(tu_try_load_spec(&v), CP_ECERT);
-        WITH(2, TU_OID("3.1"), inttrail);
-        ASSERT_ERR(tu_try_load_spec(&v), CP_ECERT);
-        WITH(1, TU_OID("2"), venice);
-        ASSERT_ERR(tu_try_load_spec(&v), CP_ECERT);
-        ASSERT_TRUE(strstr(cp_error_message(), "Venice") != NULL);
-        WITH(1, TU_OID("2"), i1); /* productName not an IA5String */
-        ASSERT_ERR(tu_try_load_spec(&v), CP_ECERT);
-        WITH(10, TU_OID("4"), hw8); /* Milan with an 8-byte hwID */
-        ASSERT_ERR(tu_try_load_spec(&v), CP_ECERT);
-        WITH(10, TU_OID("4"), csp); /* hwID of 6 bytes */
-        ASSERT_ERR(tu_try_load_spec(&v), CP_ECERT);
-        WITH(4, TU_OID("3.10"), i1);
-        ASSERT_ERR(tu_try_load_spec(&v), CP_ECERT);
-        ASSERT_TRUE(strstr(cp_error_message(), "1.3.6.1.4.1.3704.1.3.10") != NULL);
-        WITH(4, TU_OID("7"), i1);
-        ASSERT_ERR(tu_try_load_spec(&v), CP_ECERT);
-        ASSERT_TRUE(strstr(cp_error_message(), "1.3.6.1.4.1.3704.1.7") != NULL);
-        WITH(4, "1.3.6.1.4.1.3704.1", i1);
-        ASSERT_ERR(tu_try_load_spec(&v), CP_ECERT);
-        WITH(4, TU_OID("3.2"), tu_v_int0); /* duplicate teeSPL */
-        ASSERT_ERR(tu_try_load_spec(&v), CP_ECERT);
-        ASSERT_TRUE(strstr(cp_error_message(), "duplicate") != NULL);
-        WITH(4, TU_OID("3.9"), tu_v_int0); /* fmcSPL on Milan */
-        ASSERT_ERR(tu_try_load_spec(&v), CP_ECERT);
-        WITH(4, TU_OID("5"), csp); /* csp_id on a VCEK */
-        ASSERT_ERR(tu_try_load_spec(&v), CP_ECERT);
-        WITH(4, "1.2.3.4", i1); /* unknown critical extension */
-        exts[4].critical = true;
-        ASSERT_ERR(tu_try_load_spec(&v), CP_ECERT);
-        WITH(4, "1.2.3.4", i1); /* unknown non-critical extension is ignored */
-        ok = tu_load_spec(&v);
-        cp_amd_cert_free(ok);
-
         /* DER-wrapped hwID */
         WITH(10, TU_OID("4"), wrapped);
-        ok = tu_load_spec(&v);
+        cp_amd_cert *ok = tu_load_spec(&v);
         ASSERT_TRUE(cp_amd_cert_info_get(ok)->hwid_der_wrapped);
         ASSERT_EQ(cp_amd_cert_info_get(ok)->hwid[0], 0x5a);
         cp_amd_cert_free(ok);
 
         /* missing mandatory extensions */
-        memcpy(exts, base, sizeof(base));
+        memcpy(exts, k.base, sizeof(k.base));
         v.n_exts = nb - 1; /* no hwID */
         ASSERT_ERR(tu_try_load_spec(&v), CP_ECERT);
         v.exts = exts + 1; /* no structVersion: accepted */
@@ -910,38 +934,44 @@ TEST(soft_cert_load_rejects) {
         ASSERT_ERR(tu_try_load_spec(&v), CP_ECERT);
 
         /* Turin: needs fmcSPL and an 8-byte hwID */
-        WITH(1, TU_OID("2"), turin);
-        exts[10] = (tu_ext){ TU_OID("4"), hw8, sizeof(hw8), false };
+        WITH(1, TU_OID("2"), v_turin);
+        exts[10] = (tu_ext){ TU_OID("4"), v_hw8, sizeof(v_hw8), false };
         ASSERT_ERR(tu_try_load_spec(&v), CP_ECERT); /* no fmcSPL */
-        exts[4] = (tu_ext){ TU_OID("3.9"), i1, sizeof(i1), false };
+        exts[4] = (tu_ext){ TU_OID("3.9"), v_i1, sizeof(v_i1), false };
         ok = tu_load_spec(&v);
         ASSERT_EQ(cp_amd_cert_info_get(ok)->generation, CP_SNP_GEN_TURIN);
         ASSERT_EQ(cp_amd_cert_info_get(ok)->tcb.fmc, 1);
         ASSERT_TRUE(cp_amd_cert_info_get(ok)->tcb.has_fmc);
         ASSERT_EQ(cp_amd_cert_info_get(ok)->hwid_len, 8);
         cp_amd_cert_free(ok);
-        WITH(1, TU_OID("2"), genoa);
+        WITH(1, TU_OID("2"), v_genoa);
         ok = tu_load_spec(&v);
         ASSERT_EQ(cp_amd_cert_info_get(ok)->generation, CP_SNP_GEN_GENOA);
         cp_amd_cert_free(ok);
+#undef WITH
 
         /* VLEK: csp_id required, hwID forbidden */
         tu_cert_spec l = v;
         l.subject_cn = "SEV-VLEK";
         l.issuer_cn = "SEV-VLEK-Milan";
-        memcpy(exts, base, sizeof(base));
+        memcpy(exts, k.base, sizeof(k.base));
         l.n_exts = nb;
         ASSERT_ERR(tu_try_load_spec(&l), CP_ECERT);
-        exts[10] = (tu_ext){ TU_OID("5"), csp, sizeof(csp), false };
+        exts[10] = (tu_ext){ TU_OID("5"), v_csp, sizeof(v_csp), false };
         ok = tu_load_spec(&l);
         ASSERT_STREQ(cp_amd_cert_info_get(ok)->csp_id, "CN=x");
         cp_amd_cert_free(ok);
         l.n_exts = nb - 1;
         ASSERT_ERR(tu_try_load_spec(&l), CP_ECERT);
+}
 
-        /* key types: RSA leaf, EC or RSA-2048 CA */
-        memcpy(exts, base, sizeof(base));
-        v.n_exts = nb;
+/* Key types (RSA leaf, EC or RSA-2048 CA), the CA profile, and CA:TRUE. */
+static void check_key_types_and_ca_profile(void) {
+        EVP_PKEY *rsa = tu_rsa4096(), *ec = tu_p384();
+        soft_vcek k;
+        soft_vcek_init(&k);
+        tu_cert_spec v = k.v;
+        tu_ext *exts = k.exts;
         v.subject_key = rsa;
         ASSERT_ERR(tu_try_load_spec(&v), CP_ECERT);
         v.subject_key = ec;
@@ -997,7 +1027,12 @@ TEST(soft_cert_load_rejects) {
         cp_amd_trust_free(e);
         cp_amd_cert_free(arkc);
         cp_amd_cert_free(nca);
-#undef WITH
+}
+
+TEST(soft_cert_load_rejects) {
+        TEST_TABLE(ext_cases, check_ext_case, NULL);
+        check_leaf_variants();
+        check_key_types_and_ca_profile();
 }
 
 TEST(null_arguments) {

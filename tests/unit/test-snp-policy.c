@@ -101,6 +101,89 @@ static void baseline_turin(cp_snp_report *r) {
 
 #define ASSERT_ACCEPTED(p, r, gen) ASSERT_OK(cp_snp_policy_check((p), (r), (gen)))
 
+/*
+ * Check tables: a sequence of steps on one policy (the default) and one
+ * report (a baseline).  Each step changes the state left by the steps
+ * before it, first by fn, then by the assignments in set, and then expects
+ * cp_snp_policy_check() for gen to accept (refused NULL) or to refuse with
+ * CP_EPOLICY and a message containing refused (and also).
+ */
+typedef struct check_state {
+        cp_snp_policy p;
+        cp_snp_report r;
+} check_state;
+
+typedef struct field_set {
+        char obj; /* 'p': the policy, 'r': the report, 0: the end of the list */
+        size_t off, size;
+        uint64_t val;
+} field_set;
+
+#define P(f, v) { 'p', offsetof(cp_snp_policy, f), sizeof(((cp_snp_policy *) 0)->f), (uint64_t) (v) }
+#define R(f, v) { 'r', offsetof(cp_snp_report, f), sizeof(((cp_snp_report *) 0)->f), (uint64_t) (v) }
+
+typedef struct check_step {
+        const char *name;
+        cp_snp_generation gen;
+        void (*fn)(check_state *s);
+        field_set set[6];
+        const char *refused, *also;
+} check_step;
+
+static void set_field(uint8_t *base, const field_set *s) {
+        uint8_t u8 = (uint8_t) s->val;
+        uint16_t u16 = (uint16_t) s->val;
+        uint32_t u32 = (uint32_t) s->val;
+        uint64_t u64 = s->val;
+        switch (s->size) {
+        case 1:
+                memcpy(base + s->off, &u8, 1);
+                break;
+        case 2:
+                memcpy(base + s->off, &u16, 2);
+                break;
+        case 4:
+                memcpy(base + s->off, &u32, 4);
+                break;
+        case 8:
+                memcpy(base + s->off, &u64, 8);
+                break;
+        default:
+                cp_test_fail(__FILE__, __LINE__, "field of %zu bytes", s->size);
+        }
+}
+
+static void run_check_step(void *ctx, const void *row) {
+        check_state *s = ctx;
+        const check_step *t = row;
+        if (t->fn)
+                t->fn(s);
+        for (size_t i = 0; i < CP_ELEMENTSOF(t->set) && t->set[i].obj; i++)
+                set_field(t->set[i].obj == 'p' ? (uint8_t *) &s->p : (uint8_t *) &s->r, &t->set[i]);
+        if (!t->refused) {
+                ASSERT_ACCEPTED(&s->p, &s->r, t->gen);
+                return;
+        }
+        ASSERT_REFUSED(&s->p, &s->r, t->gen, t->refused);
+        if (t->also)
+                ASSERT_MSG_HAS(t->also);
+}
+
+/* Run the steps from the default policy and base(&report). */
+#define CHECK_STEPS(steps, base)                                 \
+        do {                                                     \
+                check_state _st;                                 \
+                cp_snp_policy_init(&_st.p);                      \
+                base(&_st.r);                                    \
+                TEST_TABLE(steps, run_check_step, &_st);         \
+                cp_snp_policy_clear(&_st.p);                     \
+        } while (0)
+
+#define MILAN CP_SNP_GEN_MILAN
+#define GENOA CP_SNP_GEN_GENOA
+#define TURIN CP_SNP_GEN_TURIN
+#define UNKNOWN CP_SNP_GEN_UNKNOWN
+
 /* ---- defaults */
 
 TEST(defaults) {
@@ -133,15 +216,14 @@ TEST(defaults) {
         cp_snp_policy_init(NULL);
 }
 
-TEST(default_accepts_azure_baseline) {
-        cp_snp_policy p;
-        cp_snp_report r;
-        cp_snp_policy_init(&p);
-        baseline(&r);
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
+static const check_step azure_baseline_steps[] = {
+        { "Azure baseline", .gen = MILAN },
         /* real Azure Milan v2: CURRENT_TCB (ucode 0xce) != COMMITTED_TCB */
-        r.current_tcb = UINT64_C(0xce08000000000003);
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
+        { "CURRENT_TCB above COMMITTED_TCB", MILAN, .set = { R(current_tcb, UINT64_C(0xce08000000000003)) } },
+};
+
+TEST(default_accepts_azure_baseline) {
+        CHECK_STEPS(azure_baseline_steps, baseline);
 }
 
 TEST(check_invalid_arguments) {
@@ -163,248 +245,228 @@ TEST(check_invalid_arguments) {
 
 /* ---- guest policy */
 
+static const check_step debug_steps[] = {
+        { "DEBUG set (the go-sev-guest sample)", MILAN, .set = { R(policy, 0xb0000) },
+          .refused = "guest_policy.allow_debug", .also = "0xb0000" },
+        { "allow_debug", MILAN, .set = { P(allow_debug, true) } },
+        /* check_guest_policy = false disables every guest policy check */
+        { "check_guest_policy off", MILAN, .set = { P(allow_debug, false), P(check_guest_policy, false) } },
+        { "check_guest_policy off, even bit 17 clear", MILAN, .set = { R(policy, 0) } },
+};
+
 TEST(guest_policy_debug_refused_by_default) {
+        CHECK_STEPS(debug_steps, baseline);
+}
+
+/* A guest policy or PLATFORM_INFO bit and the policy flag that allows or
+ * requires it; the name is the policy key the refusal names. */
+typedef struct flag_case {
+        const char *name;
+        uint64_t bit;
+        size_t off;
+        bool required;
+} flag_case;
+
+static void check_allowed_only_bit(void *ctx, const void *row) {
+        const flag_case *t = row;
         cp_snp_policy p;
         cp_snp_report r;
+        (void) ctx;
         cp_snp_policy_init(&p);
         baseline(&r);
-        r.policy = 0xb0000; /* the go-sev-guest sample: DEBUG set */
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "guest_policy.allow_debug");
-        ASSERT_MSG_HAS("0xb0000");
-        p.allow_debug = true;
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
-        /* check_guest_policy = false disables every guest policy check */
-        p.allow_debug = false;
-        p.check_guest_policy = false;
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
-        r.policy = 0; /* even bit 17 */
+        bool *allow = (bool *) ((uint8_t *) &p + t->off);
+        r.policy = 0x3001f & ~CP_SNP_POLICY_SMT;
+        *allow = false;
+        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN); /* bit clear: fine either way */
+        r.policy |= t->bit;
+        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, t->name);
+        *allow = true;
         ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
 }
+
+static const flag_case allowed_only_bits[] = {
+        { "guest_policy.allow_smt", CP_SNP_POLICY_SMT, offsetof(cp_snp_policy, allow_smt), false },
+        { "guest_policy.allow_migrate_ma", CP_SNP_POLICY_MIGRATE_MA, offsetof(cp_snp_policy, allow_migrate_ma), false },
+        { "guest_policy.allow_debug", CP_SNP_POLICY_DEBUG, offsetof(cp_snp_policy, allow_debug), false },
+        { "guest_policy.allow_cxl", CP_SNP_POLICY_CXL_ALLOW, offsetof(cp_snp_policy, allow_cxl), false },
+};
 
 TEST(guest_policy_allowed_only_bits) {
-        static const struct {
-                uint64_t bit;
-                size_t off;
-                const char *key;
-        } cases[] = {
-                { CP_SNP_POLICY_SMT, offsetof(cp_snp_policy, allow_smt), "guest_policy.allow_smt" },
-                { CP_SNP_POLICY_MIGRATE_MA, offsetof(cp_snp_policy, allow_migrate_ma), "guest_policy.allow_migrate_ma" },
-                { CP_SNP_POLICY_DEBUG, offsetof(cp_snp_policy, allow_debug), "guest_policy.allow_debug" },
-                { CP_SNP_POLICY_CXL_ALLOW, offsetof(cp_snp_policy, allow_cxl), "guest_policy.allow_cxl" },
-        };
-        for (size_t i = 0; i < CP_ELEMENTSOF(cases); i++) {
-                cp_snp_policy p;
-                cp_snp_report r;
-                cp_snp_policy_init(&p);
-                baseline(&r);
-                bool *allow = (bool *) ((uint8_t *) &p + cases[i].off);
-                r.policy = 0x3001f & ~CP_SNP_POLICY_SMT;
-                *allow = false;
-                ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN); /* bit clear: fine either way */
-                r.policy |= cases[i].bit;
-                ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, cases[i].key);
-                *allow = true;
-                ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
-        }
+        TEST_TABLE(allowed_only_bits, check_allowed_only_bit, NULL);
 }
 
-TEST(guest_policy_required_bits) {
-        static const struct {
-                uint64_t bit;
-                size_t off;
-                const char *key;
-        } cases[] = {
-                { CP_SNP_POLICY_SINGLE_SOCKET, offsetof(cp_snp_policy, require_single_socket),
-                  "guest_policy.require_single_socket" },
-                { CP_SNP_POLICY_MEM_AES_256_XTS, offsetof(cp_snp_policy, require_mem_aes_256_xts),
-                  "guest_policy.require_mem_aes_256_xts" },
-                { CP_SNP_POLICY_RAPL_DIS, offsetof(cp_snp_policy, require_rapl_dis), "guest_policy.require_rapl_dis" },
-                { CP_SNP_POLICY_CIPHERTEXT_HIDING, offsetof(cp_snp_policy, require_ciphertext_hiding),
-                  "guest_policy.require_ciphertext_hiding" },
-                { CP_SNP_POLICY_PAGE_SWAP_DISABLE, offsetof(cp_snp_policy, require_page_swap_disable),
-                  "guest_policy.require_page_swap_disable" },
-        };
-        for (size_t i = 0; i < CP_ELEMENTSOF(cases); i++) {
-                cp_snp_policy p;
-                cp_snp_report r;
-                cp_snp_policy_init(&p);
-                baseline(&r);
-                bool *req = (bool *) ((uint8_t *) &p + cases[i].off);
-                ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
-                *req = true;
-                ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, cases[i].key);
-                r.policy |= cases[i].bit;
-                ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
-        }
-}
-
-TEST(guest_policy_reserved_bits) {
+static void check_required_bit(void *ctx, const void *row) {
+        const flag_case *t = row;
         cp_snp_policy p;
         cp_snp_report r;
+        (void) ctx;
         cp_snp_policy_init(&p);
         baseline(&r);
-        r.policy = 0x3001f | (UINT64_C(1) << 26);
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "reserved bits 0x4000000");
-        r.policy = 0x1001f; /* bit 17 clear */
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "bit 17");
+        bool *req = (bool *) ((uint8_t *) &p + t->off);
+        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
+        *req = true;
+        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, t->name);
+        r.policy |= t->bit;
+        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
 }
 
+static const flag_case required_bits[] = {
+        { "guest_policy.require_single_socket", CP_SNP_POLICY_SINGLE_SOCKET,
+          offsetof(cp_snp_policy, require_single_socket), true },
+        { "guest_policy.require_mem_aes_256_xts", CP_SNP_POLICY_MEM_AES_256_XTS,
+          offsetof(cp_snp_policy, require_mem_aes_256_xts), true },
+        { "guest_policy.require_rapl_dis", CP_SNP_POLICY_RAPL_DIS, offsetof(cp_snp_policy, require_rapl_dis), true },
+        { "guest_policy.require_ciphertext_hiding", CP_SNP_POLICY_CIPHERTEXT_HIDING,
+          offsetof(cp_snp_policy, require_ciphertext_hiding), true },
+        { "guest_policy.require_page_swap_disable", CP_SNP_POLICY_PAGE_SWAP_DISABLE,
+          offsetof(cp_snp_policy, require_page_swap_disable), true },
+};
+
+TEST(guest_policy_required_bits) {
+        TEST_TABLE(required_bits, check_required_bit, NULL);
+}
+
+static const check_step reserved_bit_steps[] = {
+        { "reserved bit 26", MILAN, .set = { R(policy, 0x3001f | (UINT64_C(1) << 26)) },
+          .refused = "reserved bits 0x4000000" },
+        { "bit 17 clear", MILAN, .set = { R(policy, 0x1001f) }, .refused = "bit 17" },
+};
+
+TEST(guest_policy_reserved_bits) {
+        CHECK_STEPS(reserved_bit_steps, baseline);
+}
+
+/* the baseline has ABI 0.31 */
+static const check_step min_abi_steps[] = {
+        { "ABI 0.31, minimum 0.31", MILAN, .set = { P(min_abi_major, 0), P(min_abi_minor, 31) } },
+        { "ABI 0.31, minimum 0.32", MILAN, .set = { P(min_abi_minor, 32) }, .refused = "guest_policy.min_abi",
+          .also = "ABI 0.31, below the minimum 0.32" },
+        { "ABI 0.31, minimum 1.0", MILAN, .set = { P(min_abi_major, 1), P(min_abi_minor, 0) },
+          .refused = "guest_policy.min_abi" },
+        { "ABI 1.0, minimum 1.0", MILAN, .set = { R(policy, 0x30100) } },
+        /* lexicographic, not by sum */
+        { "ABI 1.0, minimum 0.255", MILAN, .set = { P(min_abi_major, 0), P(min_abi_minor, 255) } },
+};
+
 TEST(guest_policy_min_abi) {
-        cp_snp_policy p;
-        cp_snp_report r;
-        cp_snp_policy_init(&p);
-        baseline(&r); /* ABI 0.31 */
-        p.min_abi_major = 0;
-        p.min_abi_minor = 31;
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
-        p.min_abi_minor = 32;
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "guest_policy.min_abi");
-        ASSERT_MSG_HAS("ABI 0.31, below the minimum 0.32");
-        p.min_abi_major = 1;
-        p.min_abi_minor = 0;
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "guest_policy.min_abi");
-        r.policy = 0x30100; /* ABI 1.0 */
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
-        p.min_abi_major = 0;
-        p.min_abi_minor = 255;
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN); /* lexicographic, not by sum */
+        CHECK_STEPS(min_abi_steps, baseline);
 }
 
 /* ---- platform info */
 
-TEST(platform_info_unknown_bits) {
-        cp_snp_policy p;
-        cp_snp_report r;
-        cp_snp_policy_init(&p);
-        baseline_turin(&r); /* PLATFORM_INFO 0x67: bit 6 unknown */
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_TURIN); /* not checked by default */
-        p.check_platform_info = true;
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_TURIN, "platform_info.allow_unknown_bits");
-        ASSERT_MSG_HAS("0x40");
-        p.platform_allow_unknown_bits = true;
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_TURIN);
+/* the Turin baseline has PLATFORM_INFO 0x67: bit 6 unknown */
+static const check_step unknown_platform_steps[] = {
+        { "not checked by default", .gen = TURIN },
+        { "bit 6 unknown", TURIN, .set = { P(check_platform_info, true) },
+          .refused = "platform_info.allow_unknown_bits", .also = "0x40" },
+        { "unknown bits allowed", TURIN, .set = { P(platform_allow_unknown_bits, true) } },
         /* bits reported by the parser are honoured too */
-        p.platform_allow_unknown_bits = false;
-        r.platform_info = 0x27;
-        r.unknown_platform_info_bits = UINT64_C(1) << 40;
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_TURIN, "platform_info.allow_unknown_bits");
-        r.unknown_platform_info_bits = 0;
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_TURIN);
+        { "bit 40 reported by the parser", TURIN,
+          .set = { P(platform_allow_unknown_bits, false), R(platform_info, 0x27),
+                   R(unknown_platform_info_bits, UINT64_C(1) << 40) },
+          .refused = "platform_info.allow_unknown_bits" },
+        { "no unknown bits", TURIN, .set = { R(unknown_platform_info_bits, 0) } },
+};
+
+TEST(platform_info_unknown_bits) {
+        CHECK_STEPS(unknown_platform_steps, baseline_turin);
 }
 
-TEST(platform_info_flags) {
-        static const struct {
-                uint64_t bit;
-                size_t off;
-                bool required;
-                const char *key;
-        } cases[] = {
-                { CP_SNP_PLATFORM_SMT_EN, offsetof(cp_snp_policy, platform_allow_smt), false, "platform_info.allow_smt" },
-                { CP_SNP_PLATFORM_TSME_EN, offsetof(cp_snp_policy, platform_allow_tsme), false,
-                  "platform_info.allow_tsme" },
-                { CP_SNP_PLATFORM_TIO_EN, offsetof(cp_snp_policy, platform_allow_tio), false, "platform_info.allow_tio" },
-                { CP_SNP_PLATFORM_ECC_EN, offsetof(cp_snp_policy, platform_require_ecc), true,
-                  "platform_info.require_ecc" },
-                { CP_SNP_PLATFORM_RAPL_DIS, offsetof(cp_snp_policy, platform_require_rapl_dis), true,
-                  "platform_info.require_rapl_dis" },
-                { CP_SNP_PLATFORM_CIPHERTEXT_HIDING, offsetof(cp_snp_policy, platform_require_ciphertext_hiding),
-                  true, "platform_info.require_ciphertext_hiding" },
-                { CP_SNP_PLATFORM_ALIAS_CHECK_DONE, offsetof(cp_snp_policy, platform_require_alias_check), true,
-                  "platform_info.require_alias_check" },
-        };
-        for (size_t i = 0; i < CP_ELEMENTSOF(cases); i++) {
-                cp_snp_policy p;
-                cp_snp_report r;
-                cp_snp_policy_init(&p);
-                baseline(&r);
-                p.check_platform_info = true;
-                bool *flag = (bool *) ((uint8_t *) &p + cases[i].off);
-                r.platform_info = 0;
+static void check_platform_flag(void *ctx, const void *row) {
+        const flag_case *t = row;
+        cp_snp_policy p;
+        cp_snp_report r;
+        (void) ctx;
+        cp_snp_policy_init(&p);
+        baseline(&r);
+        p.check_platform_info = true;
+        bool *flag = (bool *) ((uint8_t *) &p + t->off);
+        r.platform_info = 0;
+        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
+        if (t->required) {
+                *flag = true;
+                ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, t->name);
+                r.platform_info = t->bit;
                 ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
-                if (cases[i].required) {
-                        *flag = true;
-                        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, cases[i].key);
-                        r.platform_info = cases[i].bit;
-                        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
-                        /* without check_platform_info nothing is enforced */
-                        r.platform_info = 0;
-                        p.check_platform_info = false;
-                        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
-                } else {
-                        r.platform_info = cases[i].bit;
-                        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
-                        *flag = false;
-                        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, cases[i].key);
-                        p.check_platform_info = false;
-                        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
-                }
+                /* without check_platform_info nothing is enforced */
+                r.platform_info = 0;
+                p.check_platform_info = false;
+                ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
+        } else {
+                r.platform_info = t->bit;
+                ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
+                *flag = false;
+                ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, t->name);
+                p.check_platform_info = false;
+                ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
         }
+}
+
+static const flag_case platform_flags[] = {
+        { "platform_info.allow_smt", CP_SNP_PLATFORM_SMT_EN, offsetof(cp_snp_policy, platform_allow_smt), false },
+        { "platform_info.allow_tsme", CP_SNP_PLATFORM_TSME_EN, offsetof(cp_snp_policy, platform_allow_tsme), false },
+        { "platform_info.allow_tio", CP_SNP_PLATFORM_TIO_EN, offsetof(cp_snp_policy, platform_allow_tio), false },
+        { "platform_info.require_ecc", CP_SNP_PLATFORM_ECC_EN, offsetof(cp_snp_policy, platform_require_ecc), true },
+        { "platform_info.require_rapl_dis", CP_SNP_PLATFORM_RAPL_DIS,
+          offsetof(cp_snp_policy, platform_require_rapl_dis), true },
+        { "platform_info.require_ciphertext_hiding", CP_SNP_PLATFORM_CIPHERTEXT_HIDING,
+          offsetof(cp_snp_policy, platform_require_ciphertext_hiding), true },
+        { "platform_info.require_alias_check", CP_SNP_PLATFORM_ALIAS_CHECK_DONE,
+          offsetof(cp_snp_policy, platform_require_alias_check), true },
+};
+
+TEST(platform_info_flags) {
+        TEST_TABLE(platform_flags, check_platform_flag, NULL);
 }
 
 /* ---- versions */
 
+static const check_step svn_vmpl_steps[] = {
+        { "GUEST_SVN 10, minimum 10", MILAN, .set = { P(min_guest_svn, 10) } },
+        { "GUEST_SVN 10, minimum 11", MILAN, .set = { P(min_guest_svn, 11) },
+          .refused = "min_guest_svn: GUEST_SVN 10 is below the minimum 11" },
+        { "VMPL 0 required, VMPL 0", MILAN, .set = { P(min_guest_svn, 0), P(has_vmpl, true), P(vmpl, 0) } },
+        { "VMPL 0 required, VMPL 1", MILAN, .set = { R(vmpl, 1) }, .refused = "vmpl: expected 0, got 1" },
+        { "VMPL not constrained", MILAN, .set = { P(has_vmpl, false) } },
+};
+
 TEST(min_guest_svn_and_vmpl) {
-        cp_snp_policy p;
-        cp_snp_report r;
-        cp_snp_policy_init(&p);
-        baseline(&r);
-        p.min_guest_svn = 10;
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
-        p.min_guest_svn = 11;
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "min_guest_svn: GUEST_SVN 10 is below the minimum 11");
-        p.min_guest_svn = 0;
-        p.has_vmpl = true;
-        p.vmpl = 0;
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
-        r.vmpl = 1;
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "vmpl: expected 0, got 1");
-        p.has_vmpl = false;
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
+        CHECK_STEPS(svn_vmpl_steps, baseline);
 }
+
+/* the baseline has firmware 1.55 build 29 */
+static const check_step build_version_steps[] = {
+        { "build 29, minimum 29", MILAN, .set = { P(min_build, 29) } },
+        { "build 29, minimum 30", MILAN, .set = { P(min_build, 30) },
+          .refused = "min_build: CURRENT_BUILD 29 is below the minimum 30" },
+        { "firmware 1.55, minimum 1.55", MILAN,
+          .set = { P(min_build, 0), P(min_version_major, 1), P(min_version_minor, 55) } },
+        { "firmware 1.55, minimum 1.56", MILAN, .set = { P(min_version_minor, 56) },
+          .refused = "min_version: firmware 1.55" },
+        { "firmware 1.55, minimum 2.0", MILAN, .set = { P(min_version_major, 2), P(min_version_minor, 0) },
+          .refused = "min_version" },
+        { "firmware 1.55, minimum 0.99", MILAN, .set = { P(min_version_major, 0), P(min_version_minor, 99) } },
+};
 
 TEST(min_build_and_version) {
-        cp_snp_policy p;
-        cp_snp_report r;
-        cp_snp_policy_init(&p);
-        baseline(&r); /* firmware 1.55 build 29 */
-        p.min_build = 29;
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
-        p.min_build = 30;
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "min_build: CURRENT_BUILD 29 is below the minimum 30");
-        p.min_build = 0;
-        p.min_version_major = 1;
-        p.min_version_minor = 55;
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
-        p.min_version_minor = 56;
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "min_version: firmware 1.55");
-        p.min_version_major = 2;
-        p.min_version_minor = 0;
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "min_version");
-        p.min_version_major = 0;
-        p.min_version_minor = 99;
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
+        CHECK_STEPS(build_version_steps, baseline);
 }
 
+static const check_step provisional_steps[] = {
+        { "committed is current", MILAN, .set = { P(permit_provisional_firmware, false) } },
+        { "CURRENT_TCB above COMMITTED_TCB", MILAN, .set = { R(current_tcb, UINT64_C(0xce08000000000003)) },
+          .refused = "permit_provisional_firmware: COMMITTED_TCB" },
+        { "current build 30, committed 29", MILAN, .set = { R(current_tcb, AZ_TCB), R(current_build, 30) },
+          .refused = "permit_provisional_firmware: committed firmware 1.55 build 29" },
+        { "current minor 56, committed 55", MILAN, .set = { R(current_build, 29), R(current_minor, 56) },
+          .refused = "permit_provisional_firmware" },
+        { "committed major 0, current 1", MILAN, .set = { R(current_minor, 55), R(committed_major, 0) },
+          .refused = "permit_provisional_firmware" },
+        { "provisional firmware permitted", MILAN, .set = { P(permit_provisional_firmware, true) } },
+};
+
 TEST(provisional_firmware) {
-        cp_snp_policy p;
-        cp_snp_report r;
-        cp_snp_policy_init(&p);
-        baseline(&r);
-        p.permit_provisional_firmware = false;
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
-        r.current_tcb = UINT64_C(0xce08000000000003);
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "permit_provisional_firmware: COMMITTED_TCB");
-        r.current_tcb = AZ_TCB;
-        r.current_build = 30;
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "permit_provisional_firmware: committed firmware 1.55 build 29");
-        r.current_build = 29;
-        r.current_minor = 56;
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "permit_provisional_firmware");
-        r.current_minor = 55;
-        r.committed_major = 0;
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "permit_provisional_firmware");
-        p.permit_provisional_firmware = true;
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
+        CHECK_STEPS(provisional_steps, baseline);
 }
 
 /* ---- TCB floors */
@@ -414,39 +476,58 @@ static void set_floor(cp_snp_policy *p, uint8_t bl, uint8_t tee, uint8_t snp, ui
         p->min_tcb = (cp_snp_tcb) { .bl = bl, .tee = tee, .snp = snp, .ucode = ucode };
 }
 
+/* For each component a floor one above the baseline (bl 3, tee 0, snp 8,
+ * ucode 115); the name is what the refusal names. */
+static const struct tcb_floor {
+        const char *name;
+        uint8_t bl, tee, snp, ucode;
+} tcb_floors[] = {
+        { "min_tcb.bl:", 4, 0, 8, 115 },
+        { "min_tcb.tee:", 3, 1, 8, 115 },
+        { "min_tcb.snp:", 3, 0, 9, 115 },
+        { "min_tcb.ucode:", 3, 0, 8, 116 },
+};
+
+/* Which report field is at the baseline TCB (the other two well above
+ * every floor). */
+static const struct tcb_field {
+        const char *name;
+        size_t which;
+} tcb_fields[] = {
+        { "CURRENT_TCB", 0 },
+        { "COMMITTED_TCB", 1 },
+        { "REPORTED_TCB", 2 },
+};
+
+static void check_tcb_floor(void *ctx, const void *row) {
+        const struct tcb_field *w = ctx;
+        const struct tcb_floor *t = row;
+        cp_snp_policy p;
+        cp_snp_report r;
+        cp_snp_policy_init(&p);
+        baseline(&r);
+        /* raise the other two TCBs well above every floor */
+        uint64_t high = UINT64_C(0xff09000000000105);
+        r.current_tcb = w->which == 0 ? AZ_TCB : high;
+        r.committed_tcb = w->which == 1 ? AZ_TCB : high;
+        r.reported_tcb = w->which == 2 ? AZ_TCB : high;
+        set_floor(&p, 3, 0, 8, 115);
+        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
+        set_floor(&p, t->bl, t->tee, t->snp, t->ucode);
+        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, t->name);
+        ASSERT_MSG_HAS(w->name);
+        /* launch floor is independent */
+        p.has_min_tcb = false;
+        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
+}
+
+static void check_tcb_field(void *ctx, const void *row) {
+        (void) ctx;
+        TEST_TABLE(tcb_floors, check_tcb_floor, (void *) row);
+}
+
 TEST(min_tcb_components_each_tcb) {
-        /* Which report field, and for each component a floor one above the
-         * baseline (bl 3, tee 0, snp 8, ucode 115). */
-        static const struct {
-                const char *comp;
-                uint8_t bl, tee, snp, ucode;
-        } floors[] = {
-                { "min_tcb.bl:", 4, 0, 8, 115 },
-                { "min_tcb.tee:", 3, 1, 8, 115 },
-                { "min_tcb.snp:", 3, 0, 9, 115 },
-                { "min_tcb.ucode:", 3, 0, 8, 116 },
-        };
-        static const char *const which[] = { "CURRENT_TCB", "COMMITTED_TCB", "REPORTED_TCB" };
-        for (size_t w = 0; w < CP_ELEMENTSOF(which); w++)
-                for (size_t i = 0; i < CP_ELEMENTSOF(floors); i++) {
-                        cp_snp_policy p;
-                        cp_snp_report r;
-                        cp_snp_policy_init(&p);
-                        baseline(&r);
-                        /* raise the other two TCBs well above every floor */
-                        uint64_t high = UINT64_C(0xff09000000000105);
-                        r.current_tcb = w == 0 ? AZ_TCB : high;
-                        r.committed_tcb = w == 1 ? AZ_TCB : high;
-                        r.reported_tcb = w == 2 ? AZ_TCB : high;
-                        set_floor(&p, 3, 0, 8, 115);
-                        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
-                        set_floor(&p, floors[i].bl, floors[i].tee, floors[i].snp, floors[i].ucode);
-                        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, floors[i].comp);
-                        ASSERT_MSG_HAS(which[w]);
-                        /* launch floor is independent */
-                        p.has_min_tcb = false;
-                        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
-                }
+        TEST_TABLE(tcb_fields, check_tcb_field, NULL);
 }
 
 TEST(min_tcb_message) {
@@ -460,139 +541,146 @@ TEST(min_tcb_message) {
                        "below the minimum 9");
 }
 
-TEST(min_launch_tcb) {
-        cp_snp_policy p;
-        cp_snp_report r;
-        cp_snp_policy_init(&p);
-        baseline(&r);
-        p.has_min_launch_tcb = true;
-        p.min_launch_tcb = (cp_snp_tcb) { .bl = 3, .tee = 0, .snp = 8, .ucode = 115 };
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
-        r.launch_tcb = UINT64_C(0x7307000000000003);
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "min_launch_tcb.snp: LAUNCH_TCB");
-        /* min_tcb does not look at LAUNCH_TCB */
-        p.has_min_launch_tcb = false;
-        set_floor(&p, 3, 0, 8, 115);
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
+static void baseline_floor(check_state *s) {
+        set_floor(&s->p, 3, 0, 8, 115);
 }
+
+static void baseline_launch_floor(check_state *s) {
+        s->p.has_min_launch_tcb = true;
+        s->p.min_launch_tcb = (cp_snp_tcb) { .bl = 3, .tee = 0, .snp = 8, .ucode = 115 };
+}
+
+static const check_step launch_tcb_steps[] = {
+        { "LAUNCH_TCB at the floor", .gen = MILAN, .fn = baseline_launch_floor },
+        { "LAUNCH_TCB snp 7", MILAN, .set = { R(launch_tcb, UINT64_C(0x7307000000000003)) },
+          .refused = "min_launch_tcb.snp: LAUNCH_TCB" },
+        /* min_tcb does not look at LAUNCH_TCB */
+        { "min_tcb only", MILAN, baseline_floor, .set = { P(has_min_launch_tcb, false) } },
+};
+
+TEST(min_launch_tcb) {
+        CHECK_STEPS(launch_tcb_steps, baseline);
+}
+
+static void zero_floor(check_state *s) {
+        set_floor(&s->p, 0, 0, 0, 0);
+}
+
+static const check_step undecodable_steps[] = {
+        { "zero floor, Milan", .gen = MILAN, .fn = zero_floor },
+        { "zero floor, Genoa", .gen = GENOA },
+        /* Milan layout: bytes 2..5 reserved */
+        { "Milan, reserved byte 3 set", MILAN, .set = { R(committed_tcb, AZ_TCB | (UINT64_C(1) << 24)) },
+          .refused = "COMMITTED_TCB 0x7308000001000003 is not a valid Milan TCB_VERSION" },
+        /* read as Turin, byte 6 (snp on Milan) is reserved */
+        { "read as Turin", TURIN, .set = { R(committed_tcb, AZ_TCB) }, .refused = "not a valid Turin TCB_VERSION" },
+        { "read as unknown", UNKNOWN, .refused = "not a valid unknown TCB_VERSION" },
+        { "launch floor, Genoa reserved byte 5 set", GENOA,
+          .set = { P(has_min_tcb, false), P(has_min_launch_tcb, true), R(launch_tcb, UINT64_C(0x0000ff0000000000)) },
+          .refused = "min_launch_tcb: LAUNCH_TCB" },
+        /* no floor, no decoding: an unknown generation passes */
+        { "no floor, unknown", UNKNOWN, .set = { P(has_min_launch_tcb, false) } },
+};
 
 TEST(min_tcb_undecodable) {
-        cp_snp_policy p;
-        cp_snp_report r;
-        cp_snp_policy_init(&p);
-        baseline(&r);
-        set_floor(&p, 0, 0, 0, 0);
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_GENOA);
-        /* Milan layout: bytes 2..5 reserved */
-        r.committed_tcb = AZ_TCB | (UINT64_C(1) << 24);
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "COMMITTED_TCB 0x7308000001000003 is not a valid Milan TCB_VERSION");
-        r.committed_tcb = AZ_TCB;
-        /* read as Turin, byte 6 (snp on Milan) is reserved */
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_TURIN, "not a valid Turin TCB_VERSION");
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_UNKNOWN, "not a valid unknown TCB_VERSION");
-        p.has_min_tcb = false;
-        p.has_min_launch_tcb = true;
-        r.launch_tcb = UINT64_C(0x0000ff0000000000);
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_GENOA, "min_launch_tcb: LAUNCH_TCB");
-        /* no floor, no decoding: an unknown generation passes */
-        p.has_min_launch_tcb = false;
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_UNKNOWN);
+        CHECK_STEPS(undecodable_steps, baseline);
 }
+
+static void turin_floor(check_state *s) {
+        s->p.has_min_tcb = true;
+        s->p.min_tcb = (cp_snp_tcb) { .fmc = 3, .bl = 1, .tee = 0, .snp = 2, .ucode = 0x47, .has_fmc = true };
+}
+
+static void launch_floor_from_min_tcb(check_state *s) {
+        s->p.has_min_launch_tcb = true;
+        s->p.min_launch_tcb = s->p.min_tcb;
+}
+
+/* the Turin baseline has fmc 3, bl 1, tee 0, snp 2, ucode 0x47 */
+static const check_step turin_steps[] = {
+        { "at the floor", .gen = TURIN, .fn = turin_floor },
+        { "fmc 3, minimum 4", TURIN, .set = { P(min_tcb.fmc, 4) },
+          .refused = "min_tcb.fmc: CURRENT_TCB 0x4700000002000103 (fmc 3, bl 1, tee 0, snp 2, ucode 71) has fmc 3, "
+                     "below the minimum 4" },
+        { "snp 2, minimum 3", TURIN, .set = { P(min_tcb.fmc, 3), P(min_tcb.snp, 3) }, .refused = "min_tcb.snp:" },
+        { "bl 1, minimum 2", TURIN, .set = { P(min_tcb.snp, 2), P(min_tcb.bl, 2) }, .refused = "min_tcb.bl:" },
+        { "ucode 0x47, minimum 0x48", TURIN, .set = { P(min_tcb.bl, 1), P(min_tcb.ucode, 0x48) },
+          .refused = "min_tcb.ucode:" },
+        /* fmc floor on committed and reported too */
+        { "REPORTED_TCB fmc 2", TURIN, .set = { P(min_tcb.ucode, 0x47), R(reported_tcb, TURIN_TCB - 1) },
+          .refused = "min_tcb.fmc: REPORTED_TCB" },
+        { "COMMITTED_TCB fmc 2", TURIN, .set = { R(reported_tcb, TURIN_TCB), R(committed_tcb, TURIN_TCB - 1) },
+          .refused = "min_tcb.fmc: COMMITTED_TCB" },
+        /* launch floor with fmc */
+        { "launch floor with fmc", TURIN, launch_floor_from_min_tcb, .set = { R(committed_tcb, TURIN_TCB) } },
+        { "LAUNCH_TCB fmc 0", TURIN, .set = { R(launch_tcb, TURIN_TCB - 3) },
+          .refused = "min_launch_tcb.fmc: LAUNCH_TCB" },
+        /* reserved Turin bytes 4..6 */
+        { "LAUNCH_TCB reserved byte 5 set", TURIN, .set = { R(launch_tcb, TURIN_TCB | (UINT64_C(1) << 40)) },
+          .refused = "not a valid Turin TCB_VERSION" },
+};
 
 TEST(turin_tcb_layout_and_fmc) {
-        cp_snp_policy p;
-        cp_snp_report r;
-        cp_snp_policy_init(&p);
-        baseline_turin(&r); /* fmc 3, bl 1, tee 0, snp 2, ucode 0x47 */
-        p.has_min_tcb = true;
-        p.min_tcb = (cp_snp_tcb) { .fmc = 3, .bl = 1, .tee = 0, .snp = 2, .ucode = 0x47, .has_fmc = true };
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_TURIN);
-        p.min_tcb.fmc = 4;
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_TURIN, "min_tcb.fmc: CURRENT_TCB 0x4700000002000103 (fmc 3, bl 1, tee 0, "
-                                                 "snp 2, ucode 71) has fmc 3, below the minimum 4");
-        p.min_tcb.fmc = 3;
-        p.min_tcb.snp = 3;
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_TURIN, "min_tcb.snp:");
-        p.min_tcb.snp = 2;
-        p.min_tcb.bl = 2;
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_TURIN, "min_tcb.bl:");
-        p.min_tcb.bl = 1;
-        p.min_tcb.ucode = 0x48;
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_TURIN, "min_tcb.ucode:");
-        p.min_tcb.ucode = 0x47;
-        /* fmc floor on committed and reported too */
-        r.reported_tcb = TURIN_TCB - 1; /* fmc 2 */
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_TURIN, "min_tcb.fmc: REPORTED_TCB");
-        r.reported_tcb = TURIN_TCB;
-        r.committed_tcb = TURIN_TCB - 1;
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_TURIN, "min_tcb.fmc: COMMITTED_TCB");
-        /* launch floor with fmc */
-        r.committed_tcb = TURIN_TCB;
-        p.has_min_launch_tcb = true;
-        p.min_launch_tcb = p.min_tcb;
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_TURIN);
-        r.launch_tcb = TURIN_TCB - 3; /* fmc 0 */
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_TURIN, "min_launch_tcb.fmc: LAUNCH_TCB");
-        /* reserved Turin bytes 4..6 */
-        r.launch_tcb = TURIN_TCB | (UINT64_C(1) << 40);
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_TURIN, "not a valid Turin TCB_VERSION");
+        CHECK_STEPS(turin_steps, baseline_turin);
 }
 
-TEST(fmc_floor_on_milan) {
-        cp_snp_policy p;
-        cp_snp_report r;
-        cp_snp_policy_init(&p);
-        baseline(&r);
-        set_floor(&p, 3, 0, 8, 115);
-        p.min_tcb.has_fmc = true;
-        p.min_tcb.fmc = 0;
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN); /* zero floor constrains nothing */
-        p.min_tcb.fmc = 1;
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "min_tcb.fmc: floor 1 set but Milan TCB_VERSION has no FMC");
+static const check_step milan_fmc_steps[] = {
+        /* zero floor constrains nothing */
+        { "fmc floor 0", MILAN, baseline_floor, .set = { P(min_tcb.has_fmc, true), P(min_tcb.fmc, 0) } },
+        { "fmc floor 1", MILAN, .set = { P(min_tcb.fmc, 1) },
+          .refused = "min_tcb.fmc: floor 1 set but Milan TCB_VERSION has no FMC" },
         /* an fmc without has_fmc is ignored */
-        p.min_tcb.has_fmc = false;
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
+        { "fmc 1 without has_fmc", MILAN, .set = { P(min_tcb.has_fmc, false) } },
+};
+
+TEST(fmc_floor_on_milan) {
+        CHECK_STEPS(milan_fmc_steps, baseline);
 }
 
 /* ---- exact values */
 
-TEST(exact_values) {
-        static const struct {
-                const char *key;
-                size_t has_off, val_off, rep_off, len;
-        } cases[] = {
-#define C(f) { #f ":", offsetof(cp_snp_policy, has_##f), offsetof(cp_snp_policy, f), offsetof(cp_snp_report, f), \
+static const struct exact_case {
+        const char *name;
+        const char *key;
+        size_t has_off, val_off, rep_off, len;
+} exact_cases[] = {
+#define C(f) { #f, #f ":", offsetof(cp_snp_policy, has_##f), offsetof(cp_snp_policy, f), offsetof(cp_snp_report, f), \
                sizeof(((cp_snp_report *) 0)->f) }
-                C(report_data), C(host_data), C(family_id), C(image_id), C(report_id), C(report_id_ma), C(chip_id),
+        C(report_data), C(host_data), C(family_id), C(image_id), C(report_id), C(report_id_ma), C(chip_id),
 #undef C
-        };
-        for (size_t i = 0; i < CP_ELEMENTSOF(cases); i++) {
-                cp_snp_policy p;
-                cp_snp_report r;
-                cp_snp_policy_init(&p);
-                baseline(&r);
-                bool *has = (bool *) ((uint8_t *) &p + cases[i].has_off);
-                uint8_t *want = (uint8_t *) &p + cases[i].val_off;
-                uint8_t *have = (uint8_t *) &r + cases[i].rep_off;
-                *has = true;
-                memcpy(want, have, cases[i].len);
-                ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
-                /* a difference in the last byte */
-                want[cases[i].len - 1] ^= 0x01;
-                ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, cases[i].key);
-                char hw[129], hh[129];
-                cp_hex_encode(want, cases[i].len, hw);
-                cp_hex_encode(have, cases[i].len, hh);
-                ASSERT_MSG_HAS(hw);
-                ASSERT_MSG_HAS(hh);
-                /* and in the first byte */
-                want[cases[i].len - 1] ^= 0x01;
-                want[0] ^= 0x80;
-                ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, cases[i].key);
-                *has = false;
-                ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
-        }
+};
+
+static void check_exact_value(void *ctx, const void *row) {
+        const struct exact_case *t = row;
+        cp_snp_policy p;
+        cp_snp_report r;
+        (void) ctx;
+        cp_snp_policy_init(&p);
+        baseline(&r);
+        bool *has = (bool *) ((uint8_t *) &p + t->has_off);
+        uint8_t *want = (uint8_t *) &p + t->val_off;
+        uint8_t *have = (uint8_t *) &r + t->rep_off;
+        *has = true;
+        memcpy(want, have, t->len);
+        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
+        /* a difference in the last byte */
+        want[t->len - 1] ^= 0x01;
+        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, t->key);
+        char hw[129], hh[129];
+        cp_hex_encode(want, t->len, hw);
+        cp_hex_encode(have, t->len, hh);
+        ASSERT_MSG_HAS(hw);
+        ASSERT_MSG_HAS(hh);
+        /* and in the first byte */
+        want[t->len - 1] ^= 0x01;
+        want[0] ^= 0x80;
+        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, t->key);
+        *has = false;
+        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
+}
+
+TEST(exact_values) {
+        TEST_TABLE(exact_cases, check_exact_value, NULL);
 }
 
 /* ---- sets */
@@ -632,135 +720,151 @@ TEST(bytes_set_basics) {
         ASSERT_EQ(p.measurements.width, 48);
 }
 
-TEST(measurement_set) {
-        cp_snp_policy p;
-        cp_snp_report r;
-        cp_snp_policy_init(&p);
-        baseline(&r);
-        add_hex(&p.measurements, OTHER48);
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "measurements: MEASUREMENT " AZ_MEASUREMENT
-                                                 " is not among the 1 accepted value");
-        add_hex(&p.measurements, AZ_MEASUREMENT);
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN); /* found as the last element */
-        cp_snp_policy_clear(&p);
-        add_hex(&p.measurements, AZ_MEASUREMENT);
-        add_hex(&p.measurements, OTHER48);
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN); /* found as the first element */
-        r.measurement[47] ^= 1;
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "is not among the 2 accepted values");
-        cp_snp_policy_clear(&p);
+static void measurement_other(check_state *s) {
+        add_hex(&s->p.measurements, OTHER48);
 }
+
+static void measurement_az(check_state *s) {
+        add_hex(&s->p.measurements, AZ_MEASUREMENT);
+}
+
+static void measurements_az_then_other(check_state *s) {
+        cp_snp_policy_clear(&s->p);
+        add_hex(&s->p.measurements, AZ_MEASUREMENT);
+        add_hex(&s->p.measurements, OTHER48);
+}
+
+static void flip_measurement(check_state *s) {
+        s->r.measurement[47] ^= 1;
+}
+
+static const check_step measurement_steps[] = {
+        { "another measurement", MILAN, measurement_other,
+          .refused = "measurements: MEASUREMENT " AZ_MEASUREMENT " is not among the 1 accepted value" },
+        { "found as the last element", .gen = MILAN, .fn = measurement_az },
+        { "found as the first element", .gen = MILAN, .fn = measurements_az_then_other },
+        { "MEASUREMENT changed", MILAN, flip_measurement, .refused = "is not among the 2 accepted values" },
+};
+
+TEST(measurement_set) {
+        CHECK_STEPS(measurement_steps, baseline);
+}
+
+static void zero_id_key_digest(check_state *s) {
+        memset(s->r.id_key_digest, 0, sizeof(s->r.id_key_digest));
+}
+
+static void baseline_trusting_other_id_key(check_state *s) {
+        baseline(&s->r);
+        add_hex(&s->p.trusted_id_key_digests, OTHER48);
+}
+
+static void trust_az_id_key(check_state *s) {
+        add_hex(&s->p.trusted_id_key_digests, AZ_ID_KEY_DIGEST);
+}
+
+static const check_step id_block_steps[] = {
+        { "ID block required", MILAN, .set = { P(require_id_block, true) } },
+        { "ID block required, zero digest", MILAN, zero_id_key_digest,
+          .refused = "require_id_block: ID_KEY_DIGEST is zero" },
+        { "ID block not required, zero digest", MILAN, .set = { P(require_id_block, false) } },
+        { "untrusted ID key", MILAN, baseline_trusting_other_id_key,
+          .refused = "trusted_id_key_digests: ID_KEY_DIGEST " AZ_ID_KEY_DIGEST },
+        { "trusted ID key", .gen = MILAN, .fn = trust_az_id_key },
+        /* a zero digest is not trusted unless listed */
+        { "zero digest, not listed", MILAN, zero_id_key_digest, .refused = "trusted_id_key_digests" },
+};
 
 TEST(id_block) {
-        cp_snp_policy p;
-        cp_snp_report r;
-        cp_snp_policy_init(&p);
-        baseline(&r);
-        p.require_id_block = true;
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
-        memset(r.id_key_digest, 0, sizeof(r.id_key_digest));
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "require_id_block: ID_KEY_DIGEST is zero");
-        p.require_id_block = false;
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
-
-        baseline(&r);
-        add_hex(&p.trusted_id_key_digests, OTHER48);
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "trusted_id_key_digests: ID_KEY_DIGEST " AZ_ID_KEY_DIGEST);
-        add_hex(&p.trusted_id_key_digests, AZ_ID_KEY_DIGEST);
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
-        /* a zero digest is not trusted unless listed */
-        memset(r.id_key_digest, 0, sizeof(r.id_key_digest));
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "trusted_id_key_digests");
-        cp_snp_policy_clear(&p);
+        CHECK_STEPS(id_block_steps, baseline);
 }
 
-TEST(author_key) {
-        cp_snp_policy p;
-        cp_snp_report r;
-        cp_snp_policy_init(&p);
-        baseline(&r); /* AUTHOR_KEY_EN clear, digest zero */
-        p.require_author_key = true;
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "require_author_key: AUTHOR_KEY_EN is clear");
-        r.author_key_en = true;
-        r.signer_info = 1;
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "require_author_key: AUTHOR_KEY_DIGEST is zero");
-        unhex(OTHER48, r.author_key_digest, 48);
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
+static void author_key_other(check_state *s) {
+        unhex(OTHER48, s->r.author_key_digest, 48);
+}
 
-        add_hex(&p.trusted_author_key_digests, AZ_MEASUREMENT);
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "trusted_author_key_digests: AUTHOR_KEY_DIGEST " OTHER48);
-        add_hex(&p.trusted_author_key_digests, OTHER48);
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
+static void trust_az_measurement_as_author(check_state *s) {
+        add_hex(&s->p.trusted_author_key_digests, AZ_MEASUREMENT);
+}
 
+static void trust_other_author(check_state *s) {
+        add_hex(&s->p.trusted_author_key_digests, OTHER48);
+}
+
+static void only_az_measurement_as_author(check_state *s) {
+        cp_snp_policy_clear(&s->p);
+        add_hex(&s->p.trusted_author_key_digests, AZ_MEASUREMENT);
+}
+
+/* the baseline has AUTHOR_KEY_EN clear and a zero digest */
+static const check_step author_key_steps[] = {
+        { "required, AUTHOR_KEY_EN clear", MILAN, .set = { P(require_author_key, true) },
+          .refused = "require_author_key: AUTHOR_KEY_EN is clear" },
+        { "required, zero digest", MILAN, .set = { R(author_key_en, true), R(signer_info, 1) },
+          .refused = "require_author_key: AUTHOR_KEY_DIGEST is zero" },
+        { "required, present", .gen = MILAN, .fn = author_key_other },
+        { "not among the trusted", MILAN, trust_az_measurement_as_author,
+          .refused = "trusted_author_key_digests: AUTHOR_KEY_DIGEST " OTHER48 },
+        { "among the trusted", .gen = MILAN, .fn = trust_other_author },
         /* without AUTHOR_KEY_EN the trusted set is not consulted (unless required) */
-        cp_snp_policy_clear(&p);
-        add_hex(&p.trusted_author_key_digests, AZ_MEASUREMENT);
-        r.author_key_en = false;
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
-        r.author_key_en = true;
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "trusted_author_key_digests");
-        cp_snp_policy_clear(&p);
+        { "not required, AUTHOR_KEY_EN clear", MILAN, only_az_measurement_as_author,
+          .set = { R(author_key_en, false) } },
+        { "not required, AUTHOR_KEY_EN set", MILAN, .set = { R(author_key_en, true) },
+          .refused = "trusted_author_key_digests" },
+};
+
+TEST(author_key) {
+        CHECK_STEPS(author_key_steps, baseline);
 }
 
 /* ---- signing key, generation, mitigation vectors */
 
+static const check_step signing_key_steps[] = {
+        { "VCEK not allowed", MILAN, .set = { P(allow_vcek, false) },
+          .refused = "signing_keys: report is signed with a VCEK" },
+        { "VLEK", MILAN, .set = { R(signing_key, CP_SNP_SIGNING_KEY_VLEK) } },
+        { "VLEK not allowed", MILAN, .set = { P(allow_vlek, false), P(allow_vcek, true) },
+          .refused = "signing_keys: report is signed with a VLEK" },
+        { "no signing key", MILAN, .set = { P(allow_vlek, true), R(signing_key, CP_SNP_SIGNING_KEY_NONE) },
+          .refused = "SIGNING_KEY none" },
+        { "reserved signing key", MILAN, .set = { R(signing_key, 3) }, .refused = "reserved SIGNING_KEY value 3" },
+};
+
 TEST(signing_key) {
-        cp_snp_policy p;
-        cp_snp_report r;
-        cp_snp_policy_init(&p);
-        baseline(&r);
-        p.allow_vcek = false;
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "signing_keys: report is signed with a VCEK");
-        r.signing_key = CP_SNP_SIGNING_KEY_VLEK;
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
-        p.allow_vlek = false;
-        p.allow_vcek = true;
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "signing_keys: report is signed with a VLEK");
-        p.allow_vlek = true;
-        r.signing_key = CP_SNP_SIGNING_KEY_NONE;
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "SIGNING_KEY none");
-        r.signing_key = 3;
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "reserved SIGNING_KEY value 3");
+        CHECK_STEPS(signing_key_steps, baseline);
 }
+
+static const check_step generation_steps[] = {
+        { "Milan required, Milan", MILAN, .set = { P(has_generation, true), P(generation, CP_SNP_GEN_MILAN) } },
+        { "Milan required, Genoa", GENOA, .refused = "generation: expected Milan, got Genoa" },
+        { "Milan required, unknown", UNKNOWN, .refused = "generation: expected Milan, got unknown" },
+        { "Turin required, Milan", MILAN, .set = { P(generation, CP_SNP_GEN_TURIN) },
+          .refused = "generation: expected Turin, got Milan" },
+};
 
 TEST(generation) {
-        cp_snp_policy p;
-        cp_snp_report r;
-        cp_snp_policy_init(&p);
-        baseline(&r);
-        p.has_generation = true;
-        p.generation = CP_SNP_GEN_MILAN;
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_GENOA, "generation: expected Milan, got Genoa");
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_UNKNOWN, "generation: expected Milan, got unknown");
-        p.generation = CP_SNP_GEN_TURIN;
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "generation: expected Turin, got Milan");
+        CHECK_STEPS(generation_steps, baseline);
 }
 
-TEST(mitigation_vectors) {
-        cp_snp_policy p;
-        cp_snp_report r;
-        cp_snp_policy_init(&p);
-        baseline(&r); /* v3: no MIT vectors */
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
-        p.min_launch_mit_vector = 0x1;
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "min_launch_mit_vector: minimum 0x1 set but the report");
-        p.min_launch_mit_vector = 0;
-        p.min_current_mit_vector = 0x8;
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "min_current_mit_vector");
+/* the baseline is v3: no MIT vectors */
+static const check_step mit_vector_steps[] = {
+        { "v3, no minimum", .gen = MILAN },
+        { "v3, launch minimum", MILAN, .set = { P(min_launch_mit_vector, 0x1) },
+          .refused = "min_launch_mit_vector: minimum 0x1 set but the report" },
+        { "v3, current minimum", MILAN, .set = { P(min_launch_mit_vector, 0), P(min_current_mit_vector, 0x8) },
+          .refused = "min_current_mit_vector" },
+        /* real GCP Milan v5 */
+        { "v5, both minimums met", MILAN,
+          .set = { R(version, 5), R(has_mit_vectors, true), R(launch_mit_vector, 0xb), R(current_mit_vector, 0xb),
+                   P(min_launch_mit_vector, 0x3), P(min_current_mit_vector, 0x8) } },
+        { "v5, LAUNCH_MIT_VECTOR lacks 0x4", MILAN, .set = { P(min_launch_mit_vector, 0x7) },
+          .refused = "min_launch_mit_vector: LAUNCH_MIT_VECTOR 0xb lacks required bits 0x4" },
+        { "v5, CURRENT_MIT_VECTOR lacks 0x8", MILAN, .set = { P(min_launch_mit_vector, 0x3), R(current_mit_vector, 0x3) },
+          .refused = "min_current_mit_vector: CURRENT_MIT_VECTOR 0x3 lacks required bits 0x8" },
+};
 
-        r.version = 5;
-        r.has_mit_vectors = true;
-        r.launch_mit_vector = 0xb; /* real GCP Milan v5 */
-        r.current_mit_vector = 0xb;
-        p.min_launch_mit_vector = 0x3;
-        p.min_current_mit_vector = 0x8;
-        ASSERT_ACCEPTED(&p, &r, CP_SNP_GEN_MILAN);
-        p.min_launch_mit_vector = 0x7;
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "min_launch_mit_vector: LAUNCH_MIT_VECTOR 0xb lacks required bits 0x4");
-        p.min_launch_mit_vector = 0x3;
-        r.current_mit_vector = 0x3;
-        ASSERT_REFUSED(&p, &r, CP_SNP_GEN_MILAN, "min_current_mit_vector: CURRENT_MIT_VECTOR 0x3 lacks required bits 0x8");
+TEST(mitigation_vectors) {
+        CHECK_STEPS(mit_vector_steps, baseline);
 }
 
 /* ---- JSON */
@@ -1086,99 +1190,141 @@ TEST(json_to_json_refuses_unrepresentable) {
         ASSERT_ERR(cp_snp_policy_from_json(NULL, 0, &p), CP_EINVAL);
 }
 
-TEST(json_unknown_keys_at_every_level) {
-        ASSERT_JSON_ERR("{\"version\":1,\"min_tbc\":null}", CP_EFORMAT, "$.min_tbc: unknown key");
-        ASSERT_JSON_ERR("{\"version\":1,\"guest_policy\":{\"alow_debug\":false}}", CP_EFORMAT,
-                        "$.guest_policy.alow_debug: unknown key");
-        ASSERT_JSON_ERR("{\"version\":1,\"platform_info\":{\"allow_smt\":true,\"check_it\":1}}", CP_EFORMAT,
-                        "$.platform_info.check_it: unknown key");
-        ASSERT_JSON_ERR("{\"version\":1,\"min_tcb\":{\"bl\":1,\"tee\":1,\"snp\":1,\"ucode\":1,\"microcode\":1}}",
-                        CP_EFORMAT, "$.min_tcb.microcode: unknown key");
-        ASSERT_JSON_ERR("{\"version\":1,\"min_launch_tcb\":{\"BL\":1}}", CP_EFORMAT,
-                        "$.min_launch_tcb.BL: unknown key");
-        /* keys from one level are not valid at another */
-        ASSERT_JSON_ERR("{\"version\":1,\"allow_debug\":true}", CP_EFORMAT, "$.allow_debug: unknown key");
-        ASSERT_JSON_ERR("{\"version\":1,\"guest_policy\":{\"require_ecc\":true}}", CP_EFORMAT,
-                        "$.guest_policy.require_ecc: unknown key");
-        /* non-printable and long keys are sanitised and truncated */
-        ASSERT_JSON_ERR("{\"version\":1,\"a\\u0001b\":1}", CP_EFORMAT, "$.a?b: unknown key");
-        ASSERT_JSON_ERR("{\"version\":1,\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\":1}",
-                        CP_EFORMAT, "$.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...: unknown key");
+/* A document from_str() must refuse with code and a message containing
+ * needle, leaving *ret untouched; the document names the row. */
+typedef struct json_err {
+        const char *name;
+        int code;
+        const char *needle;
+} json_err;
+
+static void check_json_err(void *ctx, const void *row) {
+        const json_err *t = row;
+        (void) ctx;
+        ASSERT_JSON_ERR(t->name, t->code, t->needle);
 }
+
+static const json_err unknown_keys[] = {
+        { "{\"version\":1,\"min_tbc\":null}", CP_EFORMAT, "$.min_tbc: unknown key" },
+        { "{\"version\":1,\"guest_policy\":{\"alow_debug\":false}}", CP_EFORMAT, "$.guest_policy.alow_debug: unknown key" },
+        { "{\"version\":1,\"platform_info\":{\"allow_smt\":true,\"check_it\":1}}", CP_EFORMAT,
+          "$.platform_info.check_it: unknown key" },
+        { "{\"version\":1,\"min_tcb\":{\"bl\":1,\"tee\":1,\"snp\":1,\"ucode\":1,\"microcode\":1}}", CP_EFORMAT,
+          "$.min_tcb.microcode: unknown key" },
+        { "{\"version\":1,\"min_launch_tcb\":{\"BL\":1}}", CP_EFORMAT, "$.min_launch_tcb.BL: unknown key" },
+        /* keys from one level are not valid at another */
+        { "{\"version\":1,\"allow_debug\":true}", CP_EFORMAT, "$.allow_debug: unknown key" },
+        { "{\"version\":1,\"guest_policy\":{\"require_ecc\":true}}", CP_EFORMAT, "$.guest_policy.require_ecc: unknown key" },
+        /* non-printable and long keys are sanitised and truncated */
+        { "{\"version\":1,\"a\\u0001b\":1}", CP_EFORMAT, "$.a?b: unknown key" },
+        { "{\"version\":1,\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\":1}", CP_EFORMAT,
+          "$.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...: unknown key" },
+};
+
+TEST(json_unknown_keys_at_every_level) {
+        TEST_TABLE(unknown_keys, check_json_err, NULL);
+}
+
+static const json_err bad_versions[] = {
+        { "{}", CP_EFORMAT, "$.version: missing" },
+        { "{\"guest_policy\":{}}", CP_EFORMAT, "$.version: missing" },
+        { "{\"version\":2}", CP_EVERSION, "$.version: unsupported policy version 2" },
+        /* a newer document with new keys fails on the version, not the key */
+        { "{\"new_thing\":1,\"version\":2}", CP_EVERSION, "$.version" },
+        { "{\"version\":0}", CP_EVERSION, "$.version" },
+        { "{\"version\":\"1\"}", CP_EFORMAT, "$.version: expected integer, got string" },
+        { "{\"version\":1.0}", CP_EFORMAT, "$.version: expected integer, got real" },
+        { "{\"version\":-1}", CP_EFORMAT, "$.version: -1 out of range" },
+};
 
 TEST(json_version) {
-        ASSERT_JSON_ERR("{}", CP_EFORMAT, "$.version: missing");
-        ASSERT_JSON_ERR("{\"guest_policy\":{}}", CP_EFORMAT, "$.version: missing");
-        ASSERT_JSON_ERR("{\"version\":2}", CP_EVERSION, "$.version: unsupported policy version 2");
-        /* a newer document with new keys fails on the version, not the key */
-        ASSERT_JSON_ERR("{\"new_thing\":1,\"version\":2}", CP_EVERSION, "$.version");
-        ASSERT_JSON_ERR("{\"version\":0}", CP_EVERSION, "$.version");
-        ASSERT_JSON_ERR("{\"version\":\"1\"}", CP_EFORMAT, "$.version: expected integer, got string");
-        ASSERT_JSON_ERR("{\"version\":1.0}", CP_EFORMAT, "$.version: expected integer, got real");
-        ASSERT_JSON_ERR("{\"version\":-1}", CP_EFORMAT, "$.version: -1 out of range");
+        TEST_TABLE(bad_versions, check_json_err, NULL);
 }
+
+static const json_err type_errors[] = {
+        { "{\"version\":1,\"guest_policy\":{\"allow_debug\":\"false\"}}", CP_EFORMAT,
+          "$.guest_policy.allow_debug: expected boolean, got string" },
+        { "{\"version\":1,\"guest_policy\":{\"allow_debug\":0}}", CP_EFORMAT,
+          "$.guest_policy.allow_debug: expected boolean, got integer" },
+        { "{\"version\":1,\"guest_policy\":{\"allow_debug\":null}}", CP_EFORMAT,
+          "$.guest_policy.allow_debug: expected boolean, got null" },
+        { "{\"version\":1,\"guest_policy\":[]}", CP_EFORMAT, "$.guest_policy: expected object, got array" },
+        { "{\"version\":1,\"platform_info\":null}", CP_EFORMAT, "$.platform_info: expected object, got null" },
+        { "{\"version\":1,\"min_guest_svn\":true}", CP_EFORMAT, "$.min_guest_svn: expected integer, got boolean" },
+        { "{\"version\":1,\"min_build\":\"29\"}", CP_EFORMAT, "$.min_build: expected integer" },
+        { "{\"version\":1,\"min_build\":29.5}", CP_EFORMAT, "$.min_build: expected integer, got real" },
+        { "{\"version\":1,\"min_version\":155}", CP_EFORMAT, "$.min_version: expected string" },
+        { "{\"version\":1,\"min_tcb\":[3,0,8,115]}", CP_EFORMAT, "$.min_tcb: expected object or null, got array" },
+        { "{\"version\":1,\"min_tcb\":{\"bl\":\"3\"}}", CP_EFORMAT, "$.min_tcb.bl: expected integer" },
+        { "{\"version\":1,\"report_data\":42}", CP_EFORMAT, "$.report_data: expected hex string, got integer" },
+        { "{\"version\":1,\"vmpl\":\"0\"}", CP_EFORMAT, "$.vmpl: expected integer or null, got string" },
+        { "{\"version\":1,\"measurements\":null}", CP_EFORMAT, "$.measurements: expected array, got null" },
+        { "{\"version\":1,\"measurements\":\"" AZ_MEASUREMENT "\"}", CP_EFORMAT,
+          "$.measurements: expected array, got string" },
+        { "{\"version\":1,\"measurements\":[1]}", CP_EFORMAT, "$.measurements[0]: expected hex string, got integer" },
+        { "{\"version\":1,\"signing_keys\":\"VCEK\"}", CP_EFORMAT, "$.signing_keys: expected array" },
+        { "{\"version\":1,\"signing_keys\":[0]}", CP_EFORMAT, "$.signing_keys[0]: expected string" },
+        { "{\"version\":1,\"generation\":1}", CP_EFORMAT, "$.generation: expected string or null" },
+        { "{\"version\":1,\"min_launch_mit_vector\":11}", CP_EFORMAT, "$.min_launch_mit_vector: expected string" },
+        { "{\"version\":1,\"require_id_block\":\"yes\"}", CP_EFORMAT, "$.require_id_block: expected boolean" },
+        { "{\"version\":1,\"permit_provisional_firmware\":1}", CP_EFORMAT,
+          "$.permit_provisional_firmware: expected boolean" },
+};
 
 TEST(json_type_errors) {
-        ASSERT_JSON_ERR("{\"version\":1,\"guest_policy\":{\"allow_debug\":\"false\"}}", CP_EFORMAT,
-                        "$.guest_policy.allow_debug: expected boolean, got string");
-        ASSERT_JSON_ERR("{\"version\":1,\"guest_policy\":{\"allow_debug\":0}}", CP_EFORMAT,
-                        "$.guest_policy.allow_debug: expected boolean, got integer");
-        ASSERT_JSON_ERR("{\"version\":1,\"guest_policy\":{\"allow_debug\":null}}", CP_EFORMAT,
-                        "$.guest_policy.allow_debug: expected boolean, got null");
-        ASSERT_JSON_ERR("{\"version\":1,\"guest_policy\":[]}", CP_EFORMAT, "$.guest_policy: expected object, got array");
-        ASSERT_JSON_ERR("{\"version\":1,\"platform_info\":null}", CP_EFORMAT, "$.platform_info: expected object, got null");
-        ASSERT_JSON_ERR("{\"version\":1,\"min_guest_svn\":true}", CP_EFORMAT, "$.min_guest_svn: expected integer, got boolean");
-        ASSERT_JSON_ERR("{\"version\":1,\"min_build\":\"29\"}", CP_EFORMAT, "$.min_build: expected integer");
-        ASSERT_JSON_ERR("{\"version\":1,\"min_build\":29.5}", CP_EFORMAT, "$.min_build: expected integer, got real");
-        ASSERT_JSON_ERR("{\"version\":1,\"min_version\":155}", CP_EFORMAT, "$.min_version: expected string");
-        ASSERT_JSON_ERR("{\"version\":1,\"min_tcb\":[3,0,8,115]}", CP_EFORMAT, "$.min_tcb: expected object or null, got array");
-        ASSERT_JSON_ERR("{\"version\":1,\"min_tcb\":{\"bl\":\"3\"}}", CP_EFORMAT, "$.min_tcb.bl: expected integer");
-        ASSERT_JSON_ERR("{\"version\":1,\"report_data\":42}", CP_EFORMAT, "$.report_data: expected hex string, got integer");
-        ASSERT_JSON_ERR("{\"version\":1,\"vmpl\":\"0\"}", CP_EFORMAT, "$.vmpl: expected integer or null, got string");
-        ASSERT_JSON_ERR("{\"version\":1,\"measurements\":null}", CP_EFORMAT, "$.measurements: expected array, got null");
-        ASSERT_JSON_ERR("{\"version\":1,\"measurements\":\"" AZ_MEASUREMENT "\"}", CP_EFORMAT,
-                        "$.measurements: expected array, got string");
-        ASSERT_JSON_ERR("{\"version\":1,\"measurements\":[1]}", CP_EFORMAT, "$.measurements[0]: expected hex string, got integer");
-        ASSERT_JSON_ERR("{\"version\":1,\"signing_keys\":\"VCEK\"}", CP_EFORMAT, "$.signing_keys: expected array");
-        ASSERT_JSON_ERR("{\"version\":1,\"signing_keys\":[0]}", CP_EFORMAT, "$.signing_keys[0]: expected string");
-        ASSERT_JSON_ERR("{\"version\":1,\"generation\":1}", CP_EFORMAT, "$.generation: expected string or null");
-        ASSERT_JSON_ERR("{\"version\":1,\"min_launch_mit_vector\":11}", CP_EFORMAT,
-                        "$.min_launch_mit_vector: expected string");
-        ASSERT_JSON_ERR("{\"version\":1,\"require_id_block\":\"yes\"}", CP_EFORMAT, "$.require_id_block: expected boolean");
-        ASSERT_JSON_ERR("{\"version\":1,\"permit_provisional_firmware\":1}", CP_EFORMAT,
-                        "$.permit_provisional_firmware: expected boolean");
+        TEST_TABLE(type_errors, check_json_err, NULL);
 }
+
+static const json_err out_of_range[] = {
+        { "{\"version\":1,\"min_build\":256}", CP_EFORMAT, "$.min_build: 256 out of range 0..255" },
+        { "{\"version\":1,\"min_build\":-1}", CP_EFORMAT, "$.min_build: -1 out of range" },
+        { "{\"version\":1,\"min_guest_svn\":4294967296}", CP_EFORMAT, "$.min_guest_svn: 4294967296 out of range" },
+        { "{\"version\":1,\"min_guest_svn\":-4294967296}", CP_EFORMAT, "$.min_guest_svn" },
+        { "{\"version\":1,\"vmpl\":4}", CP_EFORMAT, "$.vmpl: 4 out of range 0..3" },
+        { "{\"version\":1,\"vmpl\":-1}", CP_EFORMAT, "$.vmpl" },
+        { "{\"version\":1,\"min_tcb\":{\"bl\":256,\"tee\":0,\"snp\":0,\"ucode\":0}}", CP_EFORMAT,
+          "$.min_tcb.bl: 256 out of range 0..255" },
+        { "{\"version\":1,\"min_tcb\":{\"bl\":0,\"tee\":0,\"snp\":0,\"ucode\":0,\"fmc\":-1}}", CP_EFORMAT,
+          "$.min_tcb.fmc: -1 out of range" },
+        { "{\"version\":1,\"min_tcb\":{\"bl\":0,\"tee\":0,\"snp\":0}}", CP_EFORMAT, "$.min_tcb: missing key \"ucode\"" },
+        { "{\"version\":1,\"min_launch_tcb\":{}}", CP_EFORMAT, "$.min_launch_tcb: missing key \"bl\"" },
+        /* a number too big for jansson is a parse error */
+        { "{\"version\":1,\"min_guest_svn\":99999999999999999999999}", CP_EFORMAT, "policy JSON: line 1" },
+};
 
 TEST(json_ranges) {
-        ASSERT_JSON_ERR("{\"version\":1,\"min_build\":256}", CP_EFORMAT, "$.min_build: 256 out of range 0..255");
-        ASSERT_JSON_ERR("{\"version\":1,\"min_build\":-1}", CP_EFORMAT, "$.min_build: -1 out of range");
-        ASSERT_JSON_ERR("{\"version\":1,\"min_guest_svn\":4294967296}", CP_EFORMAT, "$.min_guest_svn: 4294967296 out of range");
-        ASSERT_JSON_ERR("{\"version\":1,\"min_guest_svn\":-4294967296}", CP_EFORMAT, "$.min_guest_svn");
-        ASSERT_JSON_ERR("{\"version\":1,\"vmpl\":4}", CP_EFORMAT, "$.vmpl: 4 out of range 0..3");
-        ASSERT_JSON_ERR("{\"version\":1,\"vmpl\":-1}", CP_EFORMAT, "$.vmpl");
-        ASSERT_JSON_ERR("{\"version\":1,\"min_tcb\":{\"bl\":256,\"tee\":0,\"snp\":0,\"ucode\":0}}", CP_EFORMAT,
-                        "$.min_tcb.bl: 256 out of range 0..255");
-        ASSERT_JSON_ERR("{\"version\":1,\"min_tcb\":{\"bl\":0,\"tee\":0,\"snp\":0,\"ucode\":0,\"fmc\":-1}}", CP_EFORMAT,
-                        "$.min_tcb.fmc: -1 out of range");
-        ASSERT_JSON_ERR("{\"version\":1,\"min_tcb\":{\"bl\":0,\"tee\":0,\"snp\":0}}", CP_EFORMAT,
-                        "$.min_tcb: missing key \"ucode\"");
-        ASSERT_JSON_ERR("{\"version\":1,\"min_launch_tcb\":{}}", CP_EFORMAT, "$.min_launch_tcb: missing key \"bl\"");
-        /* a number too big for jansson is a parse error */
-        ASSERT_JSON_ERR("{\"version\":1,\"min_guest_svn\":99999999999999999999999}", CP_EFORMAT, "policy JSON: line 1");
+        TEST_TABLE(out_of_range, check_json_err, NULL);
 }
 
-TEST(json_version_pairs) {
-        static const char *const bad[] = { "\"1\"", "\"1.\"", "\".1\"", "\"1.256\"", "\"256.0\"", "\"a.b\"",
-                                           "\"1.2.3\"", "\"+1.2\"", "\" 1.2\"", "\"1.2 \"", "\"1,2\"", "\"\"",
-                                           "\"0001.2\"", "\"1.-2\"", "\"1.2\\u0000\"" };
+/* A value for key (the JSON text names the row) that from_str() must
+ * refuse with CP_EFORMAT, the message naming the key where needle is set. */
+typedef struct bad_value {
+        const char *name;
+} bad_value;
+
+typedef struct bad_value_ctx {
+        const char *key, *needle;
+} bad_value_ctx;
+
+static void check_bad_value(void *ctx, const void *row) {
+        const bad_value_ctx *k = ctx;
+        const bad_value *t = row;
         char buf[128];
-        for (size_t i = 0; i < CP_ELEMENTSOF(bad); i++) {
-                snprintf(buf, sizeof(buf), "{\"version\":1,\"min_version\":%s}", bad[i]);
-                cp_snp_policy p;
-                int k = from_str(buf, &p);
-                if (k != CP_EFORMAT)
-                        cp_test_fail(__FILE__, __LINE__, "min_version %s: got %d", bad[i], k);
-        }
+        snprintf(buf, sizeof(buf), "{\"version\":1,\"%s\":%s}", k->key, t->name);
+        cp_snp_policy p;
+        int r = from_str(buf, &p);
+        if (r != CP_EFORMAT || (k->needle && !strstr(cp_error_message(), k->needle)))
+                cp_test_fail(__FILE__, __LINE__, "%s %s: got %d: %s", k->key, t->name, r, cp_error_message());
+}
+
+static const bad_value bad_version_pairs[] = {
+        { "\"1\"" },      { "\"1.\"" },   { "\".1\"" },   { "\"1.256\"" }, { "\"256.0\"" },
+        { "\"a.b\"" },    { "\"1.2.3\"" }, { "\"+1.2\"" }, { "\" 1.2\"" }, { "\"1.2 \"" },
+        { "\"1,2\"" },    { "\"\"" },     { "\"0001.2\"" }, { "\"1.-2\"" }, { "\"1.2\\u0000\"" },
+};
+
+TEST(json_version_pairs) {
+        TEST_TABLE(bad_version_pairs, check_bad_value, (&(bad_value_ctx) { "min_version", NULL }));
         ASSERT_JSON_ERR("{\"version\":1,\"guest_policy\":{\"min_abi\":\"1.256\"}}", CP_EFORMAT,
                         "$.guest_policy.min_abi: expected \"major.minor\"");
         cp_snp_policy p;
@@ -1189,56 +1335,58 @@ TEST(json_version_pairs) {
         ASSERT_EQ(p.min_abi_major, 0);
 }
 
-TEST(json_hex) {
+static const json_err bad_hex[] = {
         /* wrong length: odd, short, long, empty */
-        ASSERT_JSON_ERR("{\"version\":1,\"host_data\":\"abc\"}", CP_EFORMAT,
-                        "$.host_data: expected 64 hex digits (32 bytes), got 3 characters");
-        ASSERT_JSON_ERR("{\"version\":1,\"host_data\":\"\"}", CP_EFORMAT, "$.host_data: expected 64 hex digits");
-        ASSERT_JSON_ERR("{\"version\":1,\"report_data\":\"" AZ_MEASUREMENT "\"}", CP_EFORMAT,
-                        "$.report_data: expected 128 hex digits (64 bytes), got 96");
-        ASSERT_JSON_ERR("{\"version\":1,\"family_id\":\"" AZ_REPORT_ID "\"}", CP_EFORMAT,
-                        "$.family_id: expected 32 hex digits");
-        ASSERT_JSON_ERR("{\"version\":1,\"chip_id\":\"" AZ_CHIP_ID "00\"}", CP_EFORMAT, "$.chip_id: expected 128 hex");
-        ASSERT_JSON_ERR("{\"version\":1,\"image_id\":\"0200000000000000000000000000000\"}", CP_EFORMAT,
-                        "$.image_id: expected 32 hex digits (16 bytes), got 31");
+        { "{\"version\":1,\"host_data\":\"abc\"}", CP_EFORMAT,
+          "$.host_data: expected 64 hex digits (32 bytes), got 3 characters" },
+        { "{\"version\":1,\"host_data\":\"\"}", CP_EFORMAT, "$.host_data: expected 64 hex digits" },
+        { "{\"version\":1,\"report_data\":\"" AZ_MEASUREMENT "\"}", CP_EFORMAT,
+          "$.report_data: expected 128 hex digits (64 bytes), got 96" },
+        { "{\"version\":1,\"family_id\":\"" AZ_REPORT_ID "\"}", CP_EFORMAT, "$.family_id: expected 32 hex digits" },
+        { "{\"version\":1,\"chip_id\":\"" AZ_CHIP_ID "00\"}", CP_EFORMAT, "$.chip_id: expected 128 hex" },
+        { "{\"version\":1,\"image_id\":\"0200000000000000000000000000000\"}", CP_EFORMAT,
+          "$.image_id: expected 32 hex digits (16 bytes), got 31" },
         /* bad characters */
-        ASSERT_JSON_ERR("{\"version\":1,\"report_id\":\"5ab50660c013e1c2ea33b759d64e1ac2e9b68fc9b788640eca9df081cbb866cg\"}",
-                        CP_EFORMAT, "$.report_id: invalid hex string");
-        ASSERT_JSON_ERR("{\"version\":1,\"report_id_ma\":\" fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff\"}",
-                        CP_EFORMAT, "$.report_id_ma: invalid hex string");
-        ASSERT_JSON_ERR("{\"version\":1,\"report_id_ma\":\"0xffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff\"}",
-                        CP_EFORMAT, "$.report_id_ma: invalid hex string");
+        { "{\"version\":1,\"report_id\":\"5ab50660c013e1c2ea33b759d64e1ac2e9b68fc9b788640eca9df081cbb866cg\"}",
+          CP_EFORMAT, "$.report_id: invalid hex string" },
+        { "{\"version\":1,\"report_id_ma\":\" fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff\"}",
+          CP_EFORMAT, "$.report_id_ma: invalid hex string" },
+        { "{\"version\":1,\"report_id_ma\":\"0xffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff\"}",
+          CP_EFORMAT, "$.report_id_ma: invalid hex string" },
         /* set items */
-        ASSERT_JSON_ERR("{\"version\":1,\"measurements\":[\"" AZ_MEASUREMENT "\",\"" AZ_REPORT_ID "\"]}", CP_EFORMAT,
-                        "$.measurements[1]: expected 96 hex digits (48 bytes), got 64");
-        ASSERT_JSON_ERR("{\"version\":1,\"trusted_id_key_digests\":[\"" AZ_MEASUREMENT "\",\"" AZ_MEASUREMENT "\",\"zz"
-                        "1111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111\"]}",
-                        CP_EFORMAT, "$.trusted_id_key_digests[2]: invalid hex string");
-        ASSERT_JSON_ERR("{\"version\":1,\"trusted_author_key_digests\":[null]}", CP_EFORMAT,
-                        "$.trusted_author_key_digests[0]: expected hex string, got null");
-        /* mitigation vectors */
-        static const char *const bad_mit[] = { "\"0x\"", "\"11\"", "\"0X1\"", "\"0x10000000000000000\"", "\"0xg\"",
-                                               "\"0x-1\"", "\" 0x1\"", "\"0x1 \"", "\"\"" };
-        char buf[128];
-        for (size_t i = 0; i < CP_ELEMENTSOF(bad_mit); i++) {
-                snprintf(buf, sizeof(buf), "{\"version\":1,\"min_current_mit_vector\":%s}", bad_mit[i]);
-                cp_snp_policy p;
-                int k = from_str(buf, &p);
-                if (k != CP_EFORMAT || !strstr(cp_error_message(), "$.min_current_mit_vector"))
-                        cp_test_fail(__FILE__, __LINE__, "mit %s: got %d: %s", bad_mit[i], k, cp_error_message());
-        }
+        { "{\"version\":1,\"measurements\":[\"" AZ_MEASUREMENT "\",\"" AZ_REPORT_ID "\"]}", CP_EFORMAT,
+          "$.measurements[1]: expected 96 hex digits (48 bytes), got 64" },
+        { "{\"version\":1,\"trusted_id_key_digests\":[\"" AZ_MEASUREMENT "\",\"" AZ_MEASUREMENT "\",\"zz"
+          "1111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111\"]}",
+          CP_EFORMAT, "$.trusted_id_key_digests[2]: invalid hex string" },
+        { "{\"version\":1,\"trusted_author_key_digests\":[null]}", CP_EFORMAT,
+          "$.trusted_author_key_digests[0]: expected hex string, got null" },
+};
+
+/* mitigation vectors */
+static const bad_value bad_mit_vectors[] = {
+        { "\"0x\"" }, { "\"11\"" },  { "\"0X1\"" },  { "\"0x10000000000000000\"" }, { "\"0xg\"" },
+        { "\"0x-1\"" }, { "\" 0x1\"" }, { "\"0x1 \"" }, { "\"\"" },
+};
+
+TEST(json_hex) {
+        TEST_TABLE(bad_hex, check_json_err, NULL);
+        TEST_TABLE(bad_mit_vectors, check_bad_value,
+                   (&(bad_value_ctx) { "min_current_mit_vector", "$.min_current_mit_vector" }));
 }
 
+static const json_err bad_enums[] = {
+        { "{\"version\":1,\"signing_keys\":[\"VCEK\",\"VCEK\"]}", CP_EFORMAT, "$.signing_keys[1]: duplicate entry" },
+        { "{\"version\":1,\"signing_keys\":[\"vcek\"]}", CP_EFORMAT, "$.signing_keys[0]: expected \"VCEK\" or \"VLEK\"" },
+        { "{\"version\":1,\"signing_keys\":[\"VCEK\",\"ASK\"]}", CP_EFORMAT, "$.signing_keys[1]" },
+        { "{\"version\":1,\"generation\":\"milan\"}", CP_EFORMAT,
+          "$.generation: expected \"Milan\", \"Genoa\" or \"Turin\"" },
+        { "{\"version\":1,\"generation\":\"Milan-B0\"}", CP_EFORMAT, "$.generation" },
+        { "{\"version\":1,\"generation\":\"\"}", CP_EFORMAT, "$.generation" },
+};
+
 TEST(json_enums) {
-        ASSERT_JSON_ERR("{\"version\":1,\"signing_keys\":[\"VCEK\",\"VCEK\"]}", CP_EFORMAT,
-                        "$.signing_keys[1]: duplicate entry");
-        ASSERT_JSON_ERR("{\"version\":1,\"signing_keys\":[\"vcek\"]}", CP_EFORMAT,
-                        "$.signing_keys[0]: expected \"VCEK\" or \"VLEK\"");
-        ASSERT_JSON_ERR("{\"version\":1,\"signing_keys\":[\"VCEK\",\"ASK\"]}", CP_EFORMAT, "$.signing_keys[1]");
-        ASSERT_JSON_ERR("{\"version\":1,\"generation\":\"milan\"}", CP_EFORMAT,
-                        "$.generation: expected \"Milan\", \"Genoa\" or \"Turin\"");
-        ASSERT_JSON_ERR("{\"version\":1,\"generation\":\"Milan-B0\"}", CP_EFORMAT, "$.generation");
-        ASSERT_JSON_ERR("{\"version\":1,\"generation\":\"\"}", CP_EFORMAT, "$.generation");
+        TEST_TABLE(bad_enums, check_json_err, NULL);
 }
 
 static char *big_set_json(size_t n) {
@@ -1265,28 +1413,30 @@ TEST(json_set_limits) {
         free(s);
 }
 
-TEST(json_malformed) {
+static const json_err malformed[] = {
         /* duplicate keys, at the root and nested */
-        ASSERT_JSON_ERR("{\"version\":1,\"version\":1}", CP_EFORMAT, "duplicate");
-        ASSERT_JSON_ERR("{\"version\":1,\"guest_policy\":{\"allow_debug\":false,\"allow_debug\":true}}", CP_EFORMAT,
-                        "duplicate");
-        ASSERT_JSON_ERR("{\"version\":1,\"min_tcb\":{\"bl\":1,\"bl\":2,\"tee\":0,\"snp\":0,\"ucode\":0}}", CP_EFORMAT,
-                        "duplicate");
+        { "{\"version\":1,\"version\":1}", CP_EFORMAT, "duplicate" },
+        { "{\"version\":1,\"guest_policy\":{\"allow_debug\":false,\"allow_debug\":true}}", CP_EFORMAT, "duplicate" },
+        { "{\"version\":1,\"min_tcb\":{\"bl\":1,\"bl\":2,\"tee\":0,\"snp\":0,\"ucode\":0}}", CP_EFORMAT, "duplicate" },
         /* not an object */
-        ASSERT_JSON_ERR("[]", CP_EFORMAT, "$: expected object, got array");
-        ASSERT_JSON_ERR("[{\"version\":1}]", CP_EFORMAT, "$: expected object, got array");
-        ASSERT_JSON_ERR("\"version\"", CP_EFORMAT, "policy JSON");
-        ASSERT_JSON_ERR("1", CP_EFORMAT, "policy JSON");
-        ASSERT_JSON_ERR("null", CP_EFORMAT, "policy JSON");
-        ASSERT_JSON_ERR("", CP_EFORMAT, "policy JSON");
-        ASSERT_JSON_ERR("   ", CP_EFORMAT, "policy JSON");
+        { "[]", CP_EFORMAT, "$: expected object, got array" },
+        { "[{\"version\":1}]", CP_EFORMAT, "$: expected object, got array" },
+        { "\"version\"", CP_EFORMAT, "policy JSON" },
+        { "1", CP_EFORMAT, "policy JSON" },
+        { "null", CP_EFORMAT, "policy JSON" },
+        { "", CP_EFORMAT, "policy JSON" },
+        { "   ", CP_EFORMAT, "policy JSON" },
         /* trailing garbage, truncation */
-        ASSERT_JSON_ERR("{\"version\":1} x", CP_EFORMAT, "policy JSON");
-        ASSERT_JSON_ERR("{\"version\":1}{}", CP_EFORMAT, "policy JSON");
-        ASSERT_JSON_ERR("{\"version\":1", CP_EFORMAT, "policy JSON");
-        ASSERT_JSON_ERR("{\"version\":1,}", CP_EFORMAT, "policy JSON");
-        ASSERT_JSON_ERR("{'version':1}", CP_EFORMAT, "policy JSON");
-        ASSERT_JSON_ERR("{\"version\":01}", CP_EFORMAT, "policy JSON");
+        { "{\"version\":1} x", CP_EFORMAT, "policy JSON" },
+        { "{\"version\":1}{}", CP_EFORMAT, "policy JSON" },
+        { "{\"version\":1", CP_EFORMAT, "policy JSON" },
+        { "{\"version\":1,}", CP_EFORMAT, "policy JSON" },
+        { "{'version':1}", CP_EFORMAT, "policy JSON" },
+        { "{\"version\":01}", CP_EFORMAT, "policy JSON" },
+};
+
+TEST(json_malformed) {
+        TEST_TABLE(malformed, check_json_err, NULL);
         /* embedded NUL: the length, not strlen, is what counts */
         {
                 static const char nul[] = "{\"version\":1}\0";
