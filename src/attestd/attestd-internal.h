@@ -30,11 +30,9 @@ typedef enum attestd_type {
 
 typedef struct signing_key {
         cp_jwt_key *key;             /* JWKS, kid */
-        EVP_PKEY *pkey;              /* the same private key: signs pre-serialized payloads */
         int64_t retired_at; /* 0: current */
-        char *hdr;                   /* BASE64URL of the JWS header for hdr_issuer (jku) */
-        size_t hdr_len;
-        char hdr_issuer[256];
+        cp_jwt_signer *signer;       /* signs pre-serialized payloads; header with the jku of signer_issuer */
+        char signer_issuer[256];
 } signing_key;
 
 /* The claims of a verified report + runtime data that do not change between
