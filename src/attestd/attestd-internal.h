@@ -11,6 +11,7 @@
 #include "attestd/attestd.h"
 #include "confpool/maa_policy.h"
 #include "confpool/snp_verify.h"
+#include "libconfpool/json-util.h"
 #include "shared/kds.h"
 
 #define ATTESTD_MAX_KEYS 8
@@ -177,17 +178,6 @@ extern const char attestd_default_policy[];
 const char *attestd_type_name(attestd_type t);
 
 int64_t attestd_now(const cp_attestd *s);
-
-/* ---- request bodies (json-fast.c) -------------------------------------- */
-
-/* The tree json_loadb(JSON_REJECT_DUPLICATES) would build for an object of
- * plain JSON (ASCII strings without escapes, integers) nested at most
- * max_depth deep; NULL for anything else (then use jansson). */
-json_t *attestd_json_load_fast(const void *buf, size_t len, unsigned max_depth);
-/* json_dumps(v, JSON_COMPACT) of an object, byte for byte; plain trees
- * (ASCII strings without escapes, integers) are written without jansson's
- * per-character encoder.  NULL on OOM. */
-char *attestd_json_dumps(const json_t *v);
 
 /* ---- evidence (verify.c) ------------------------------------------------ */
 

@@ -90,7 +90,7 @@ static int parse_body(reqctx *c, json_t **ret) {
                 return CP_ERROR(CP_EFORMAT, "request body is empty");
         /* plain bodies (all real evidence) take the fast path; the rest, and
          * every error, go through jansson */
-        json_t *fast = attestd_json_load_fast(c->req->body, c->req->body_len, CP_MAX_JSON_DEPTH);
+        json_t *fast = cp_json_load_plain(c->req->body, c->req->body_len, CP_MAX_JSON_DEPTH);
         if (fast) {
                 *ret = fast;
                 return 0;

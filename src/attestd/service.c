@@ -268,7 +268,7 @@ static json_t *claims_to_json_value(const cp_maa_claim *c) {
 
 int attestd_tmpl_new(json_t *claims, claims_tmpl **ret) {
         claims_tmpl *t = calloc(1, sizeof(*t));
-        char *txt = attestd_json_dumps(claims);
+        char *txt = cp_json_dumps_plain(claims);
         const char *k;
         json_t *v;
         int r = !t || !txt ? cp_error_oom() : cp_maa_claims_new(&t->maa);
@@ -427,7 +427,7 @@ int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, co
                 return cp_error_oom();
 
         /* payload: {<template>,<per-request claims>} */
-        dyn = attestd_json_dumps(claims);
+        dyn = cp_json_dumps_plain(claims);
         if (!dyn)
                 return cp_error_oom();
         size_t dl = strlen(dyn); /* "{...}" with at least the members above */

@@ -303,7 +303,7 @@ static int rt_new(const uint8_t *data, size_t len, const uint8_t digest[32], rt_
         memcpy(e->digest, digest, 32);
         /* parsed once: the fast parser builds json_loadb(JSON_REJECT_DUPLICATES)'s
          * tree or declines, and then the library parses the bytes itself */
-        e->json = len <= CP_MAX_RUNTIME_DATA ? attestd_json_load_fast(data, len, CP_MAX_JSON_DEPTH) : NULL;
+        e->json = len <= CP_MAX_RUNTIME_DATA ? cp_json_load_plain(data, len, CP_MAX_JSON_DEPTH) : NULL;
         r = e->json ? cp_azure_runtime_data_from_json(e->json, &e->rd) : cp_azure_runtime_data_parse(data, len, &e->rd);
         if (r < 0) {
                 attestd_rt_unref(e);

@@ -8,9 +8,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 /* Bound the nesting depth before jansson (whose own limit is 2048) builds a
  * tree: count [ and { outside strings.  Returns false, with the offset of
  * the bracket that went too deep in *ret_offset, if max_depth is exceeded. */
 bool cp_json_depth_within(const void *json, size_t len, unsigned max_depth, size_t *ret_offset);
+
+/* The tree json_loadb(JSON_REJECT_DUPLICATES) would build for an object of
+ * plain JSON (ASCII strings without escapes, integers, true/false/null)
+ * nested at most max_depth deep, read through a cp_cursor without jansson's
+ * per-character stream; NULL for anything else (then use jansson, whose
+ * errors are the ones to report). */
+json_t *cp_json_load_plain(const void *buf, size_t len, unsigned max_depth);
+/* json_dumps(v, JSON_COMPACT) of an object, byte for byte; plain trees
+ * (ASCII strings without escapes, integers) are written without jansson's
+ * per-character encoder.  NULL on OOM. */
+char *cp_json_dumps_plain(const json_t *v);
 
 #endif
