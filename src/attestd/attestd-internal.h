@@ -86,16 +86,6 @@ typedef struct report_slot {
         cp_snp_verify_result result;
 } report_slot;
 
-#define ATTESTD_LEAF_SLOTS 256u
-
-typedef struct leaf_slot {
-        bool used;
-        uint8_t key[32];             /* SHA-256 of the endorsement bytes */
-        int64_t not_before, not_after;
-        cp_snp_generation gen;       /* the leaf's product */
-        bool vlek;                   /* VLEK (else VCEK) */
-} leaf_slot;
-
 /* The CRL in force for one (product, line) (crl_lock). */
 typedef struct crl_line {
         bool present;
@@ -156,7 +146,6 @@ struct cp_attestd {
         pthread_mutex_t cache_lock;
         report_slot *cache;
         size_t cache_size;
-        leaf_slot leaves[ATTESTD_LEAF_SLOTS];
 
         pthread_mutex_t crl_lock;    /* taken before kds_lock */
         crl_line crls[_CP_SNP_GEN_MAX][2]; /* [product][0 VCEK line (ASK CRL), 1 VLEK line (ASVK CRL)] */
@@ -188,6 +177,7 @@ typedef struct snp_input {
         size_t chain_len;
         const uint8_t *certtable;    /* SNP_GET_EXT_REPORT certificate table, optional */
         size_t certtable_len;
+        const uint8_t *hash;         /* SHA-384 of report when the caller has it, else NULL */
 } snp_input;
 
 void attestd_rt_unref(rt_entry *e);
