@@ -82,6 +82,32 @@ CP_API const uint8_t *cp_jwt_key_cert_der(const cp_jwt_key *k, size_t *ret_len);
  * token. */
 CP_API CP_WUR int cp_jwt_sign(const cp_jwt_key *k, const json_t *claims, const json_t *extra_header, char **ret);
 
+/*
+ * A prepared signer, for services that issue many tokens with one key and
+ * one header: the header (exactly as cp_jwt_sign() writes it for k and
+ * extra_header) is serialized and base64url-encoded once, and signatures
+ * reuse a per-thread signing context of the key.  The token of
+ * cp_jwt_signer_sign(s, text) equals cp_jwt_sign(k, claims, extra_header)
+ * when text is json_dumps(claims, JSON_COMPACT), up to the signature (ECDSA
+ * is randomized).  k is borrowed and must outlive the signer; the signer is
+ * immutable and may be used by several threads at once.
+ */
+typedef struct cp_jwt_signer cp_jwt_signer;
+
+CP_API CP_WUR int cp_jwt_signer_new(const cp_jwt_key *k, const json_t *extra_header, cp_jwt_signer **ret);
+/* Accepts NULL; returns NULL. */
+CP_API cp_jwt_signer *cp_jwt_signer_free(cp_jwt_signer *s);
+CP_API const cp_jwt_key *cp_jwt_signer_key(const cp_jwt_signer *s);
+/* Sign payload, the compact JSON text of a claims object (len bytes; only
+ * its enclosing braces are checked: CP_EINVAL).  *ret is a malloc()ed
+ * NUL-terminated token. */
+CP_API CP_WUR int cp_jwt_signer_sign(const cp_jwt_signer *s, const char *payload, size_t len, char **ret);
+
+/* An unsecured JWS (header {"alg":"none","typ":"JWT"}, empty signature part)
+ * over payload, as MAA issues for draft-policy evaluations; the counterpart
+ * of cp_jws_decode_unsecured().  *ret is malloc()ed. */
+CP_API CP_WUR int cp_jws_encode_unsecured(const char *payload, size_t len, char **ret);
+
 /* ---- verification keys (JWKS) ------------------------------------------ */
 
 typedef struct cp_jwks cp_jwks;

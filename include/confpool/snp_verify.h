@@ -59,6 +59,18 @@ typedef struct cp_snp_verify_options {
         bool check_revocation;       /* require a CRL (cp_snp_verifier_add_crl) and check it */
         const cp_snp_policy *policy; /* NULL: cryptographic checks only */
         cp_p384_backend backend;
+        /* Optional callbacks for services that obtain endorsements on demand
+         * (each gets userdata; a negative cp_err ends the verification with it): */
+        void *userdata;
+        /* No endorsement key certificate was supplied or found in the cert
+         * table: supply one for the (parsed) report, e.g. from the KDS;
+         * *ret_leaf stays the caller's and must live until cp_snp_verify()
+         * returns. */
+        int (*get_leaf)(void *userdata, const cp_snp_report *report, const uint8_t **ret_leaf, size_t *ret_len);
+        /* With check_revocation, once the endorsement chain is verified and
+         * its product known: make sure a CRL for (g, the signer's line) is
+         * in force (cp_snp_verifier_add_crl) before it is checked. */
+        int (*prepare_revocation)(void *userdata, cp_snp_generation g, cp_amd_cert_kind signer);
 } cp_snp_verify_options;
 #define CP_SNP_VERIFY_OPTIONS_INIT { .version = CP_SNP_VERIFY_OPTIONS_VERSION }
 
@@ -73,6 +85,7 @@ typedef struct cp_snp_verify_result {
         bool cache_hit;                    /* endorsement chain came from the verifier's cache */
         char product_name[32];             /* leaf productName */
         char csp_id[256];                  /* VLEK csp_id */
+        int64_t valid_from, valid_until;   /* validity window of the endorsement chain (leaf, ASK/ASVK, ARK) */
 } cp_snp_verify_result;
 
 typedef struct cp_snp_verifier cp_snp_verifier;

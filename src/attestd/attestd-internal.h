@@ -11,6 +11,7 @@
 #include "attestd/attestd.h"
 #include "confpool/maa_policy.h"
 #include "confpool/snp_verify.h"
+#include "libconfpool/json-plain.h"
 #include "service/kds.h"
 
 #define ATTESTD_MAX_KEYS 8
@@ -30,11 +31,9 @@ typedef enum attestd_type {
 
 typedef struct signing_key {
         cp_jwt_key *key;             /* JWKS, kid */
-        EVP_PKEY *pkey;              /* the same private key: signs pre-serialized payloads */
         int64_t retired_at; /* 0: current */
-        char *hdr;                   /* BASE64URL of the JWS header for hdr_issuer (jku) */
-        size_t hdr_len;
-        char hdr_issuer[256];
+        cp_jwt_signer *signer;       /* signs pre-serialized payloads; header with the jku of signer_issuer */
+        char signer_issuer[256];
 } signing_key;
 
 /* The claims of a verified report + runtime data that do not change between
@@ -86,16 +85,6 @@ typedef struct report_slot {
         uint64_t crl_gen;            /* cp_attestd.crl_gen when verification began: older is a miss */
         cp_snp_verify_result result;
 } report_slot;
-
-#define ATTESTD_LEAF_SLOTS 256u
-
-typedef struct leaf_slot {
-        bool used;
-        uint8_t key[32];             /* SHA-256 of the endorsement bytes */
-        int64_t not_before, not_after;
-        cp_snp_generation gen;       /* the leaf's product */
-        bool vlek;                   /* VLEK (else VCEK) */
-} leaf_slot;
 
 /* The CRL in force for one (product, line) (crl_lock). */
 typedef struct crl_line {
@@ -157,7 +146,6 @@ struct cp_attestd {
         pthread_mutex_t cache_lock;
         report_slot *cache;
         size_t cache_size;
-        leaf_slot leaves[ATTESTD_LEAF_SLOTS];
 
         pthread_mutex_t crl_lock;    /* taken before kds_lock */
         crl_line crls[_CP_SNP_GEN_MAX][2]; /* [product][0 VCEK line (ASK CRL), 1 VLEK line (ASVK CRL)] */
@@ -180,17 +168,6 @@ const char *attestd_type_name(attestd_type t);
 
 int64_t attestd_now(const cp_attestd *s);
 
-/* ---- request bodies (json-fast.c) -------------------------------------- */
-
-/* The tree json_loadb(JSON_REJECT_DUPLICATES) would build for an object of
- * plain JSON (ASCII strings without escapes, integers) nested at most
- * max_depth deep; NULL for anything else (then use jansson). */
-json_t *attestd_json_load_fast(const void *buf, size_t len, unsigned max_depth);
-/* json_dumps(v, JSON_COMPACT) of an object, byte for byte; plain trees
- * (ASCII strings without escapes, integers) are written without jansson's
- * per-character encoder.  NULL on OOM. */
-char *attestd_json_dumps(const json_t *v);
-
 /* ---- evidence (verify.c) ------------------------------------------------ */
 
 typedef struct snp_input {
@@ -200,6 +177,7 @@ typedef struct snp_input {
         size_t chain_len;
         const uint8_t *certtable;    /* SNP_GET_EXT_REPORT certificate table, optional */
         size_t certtable_len;
+        const uint8_t *hash;         /* SHA-384 of report when the caller has it, else NULL */
 } snp_input;
 
 void attestd_rt_unref(rt_entry *e);

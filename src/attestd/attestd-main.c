@@ -64,107 +64,122 @@ static void usage(void) {
              "  --quiet                no request logs");
 }
 
-int main(int argc, char **argv) {
-        static const struct option opts[] = {
-                { "bind", required_argument, NULL, 'b' },         { "port", required_argument, NULL, 'p' },
-                { "threads", required_argument, NULL, 't' },      { "issuer", required_argument, NULL, 'i' },
-                { "token-lifetime", required_argument, NULL, 'l' }, { "alg", required_argument, NULL, 'a' },
-                { "tls-cert", required_argument, NULL, 'C' },     { "tls-key", required_argument, NULL, 'K' },
-                { "extra-ark", required_argument, NULL, 'A' },    { "kds-url", required_argument, NULL, 'U' },
-                { "kds-cache", required_argument, NULL, 'D' },    { "admin-token-file", required_argument, NULL, 'T' },
-                { "policy-signers", required_argument, NULL, 'S' }, { "now", required_argument, NULL, 'n' },
-                { "quiet", no_argument, NULL, 'q' },
-                { "only-extra-arks", no_argument, NULL, 'O' },              { "help", no_argument, NULL, 'h' },
-                { "crl", required_argument, NULL, 'R' },          { "check-revocation", no_argument, NULL, 'V' },
-                { "crl-max-age", required_argument, NULL, 'M' },
-                { 0 },
-        };
-        cp_attestd_config cfg = { 0 };
+static const struct option options[] = {
+        { "bind", required_argument, NULL, 'b' },         { "port", required_argument, NULL, 'p' },
+        { "threads", required_argument, NULL, 't' },      { "issuer", required_argument, NULL, 'i' },
+        { "token-lifetime", required_argument, NULL, 'l' }, { "alg", required_argument, NULL, 'a' },
+        { "tls-cert", required_argument, NULL, 'C' },     { "tls-key", required_argument, NULL, 'K' },
+        { "extra-ark", required_argument, NULL, 'A' },    { "kds-url", required_argument, NULL, 'U' },
+        { "kds-cache", required_argument, NULL, 'D' },    { "admin-token-file", required_argument, NULL, 'T' },
+        { "policy-signers", required_argument, NULL, 'S' }, { "now", required_argument, NULL, 'n' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "only-extra-arks", no_argument, NULL, 'O' },              { "help", no_argument, NULL, 'h' },
+        { "crl", required_argument, NULL, 'R' },          { "check-revocation", no_argument, NULL, 'V' },
+        { "crl-max-age", required_argument, NULL, 'M' },
+        { 0 },
+};
+
+/* --extra-ark: PEM or DER (DER holds NUL bytes, so the length is the file's). */
+static int add_ark(cp_attestd_config *cfg, size_t *n_arks, const char *path) {
+        uint8_t *ark = NULL;
+        size_t ark_len = 0;
+        if (*n_arks == CP_ATTESTD_MAX_EXTRA_ARKS) {
+                fprintf(stderr, "confpool-attestd: at most %d extra ARKs\n", CP_ATTESTD_MAX_EXTRA_ARKS);
+                return -1;
+        }
+        if (cp_read_file(path, CP_MAX_INPUT_FILE, &ark, &ark_len) < 0) {
+                fprintf(stderr, "confpool-attestd: %s: %s\n", path, cp_error_message());
+                return -1;
+        }
+        cfg->extra_arks[*n_arks] = ark;
+        cfg->extra_ark_lens[(*n_arks)++] = ark_len;
+        return 0;
+}
+
+/* --crl: the format is checked here, with the file's name; trust when the service starts. */
+static int add_crl(cp_attestd_config *cfg, size_t *n_crls, const char *path) {
+        uint8_t *crl = NULL;
+        size_t crl_len = 0;
+        cp_amd_crl *probe = NULL;
+        if (*n_crls == CP_ATTESTD_MAX_CRLS) {
+                fprintf(stderr, "confpool-attestd: at most %d CRLs\n", CP_ATTESTD_MAX_CRLS);
+                return -1;
+        }
+        if (cp_read_file(path, CP_MAX_INPUT_FILE, &crl, &crl_len) < 0 || cp_amd_crl_load(crl, crl_len, &probe) < 0) {
+                fprintf(stderr, "confpool-attestd: CRL %s: %s\n", path, cp_error_message());
+                free(crl);
+                return -1;
+        }
+        cp_amd_crl_free(probe);
+        cfg->crls[*n_crls] = crl;
+        cfg->crl_lens[(*n_crls)++] = crl_len;
+        return 0;
+}
+
+static int parse_max_age(const char *arg, unsigned *ret) {
+        char *end = NULL;
+        unsigned long v = strtoul(arg, &end, 10);
+        if (!end || *end || v == 0 || v > 365ul * 86400) {
+                fprintf(stderr, "confpool-attestd: --crl-max-age: 1..31536000 seconds\n");
+                return -1;
+        }
+        *ret = (unsigned) v;
+        return 0;
+}
+
+/* The configuration from the command line: 0, 1 after --help, -1 on a bad
+ * argument (reported). */
+static int parse_args(int argc, char **argv, cp_attestd_config *cfg) {
         size_t n_arks = 0, n_crls = 0;
-        int c;
-        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int c, r = 0;
+        while (r == 0 && (c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
                 switch (c) {
-                case 'b': cfg.bind_addr = optarg; break;
-                case 'p': cfg.port = (uint16_t) atoi(optarg); break;
-                case 't': cfg.threads = (unsigned) atoi(optarg); break;
-                case 'i': cfg.issuer = optarg; break;
-                case 'l': cfg.token_lifetime_s = (unsigned) atoi(optarg); break;
+                case 'b': cfg->bind_addr = optarg; break;
+                case 'p': cfg->port = (uint16_t) atoi(optarg); break;
+                case 't': cfg->threads = (unsigned) atoi(optarg); break;
+                case 'i': cfg->issuer = optarg; break;
+                case 'l': cfg->token_lifetime_s = (unsigned) atoi(optarg); break;
                 case 'a':
-                        if (cp_jwt_alg_from_name(optarg, &cfg.alg) < 0) {
+                        if (cp_jwt_alg_from_name(optarg, &cfg->alg) < 0) {
                                 fprintf(stderr, "confpool-attestd: %s\n", cp_error_message());
-                                return 2;
+                                r = -1;
                         }
                         break;
-                case 'C': cfg.tls_cert_pem = read_text(optarg); break;
-                case 'K': cfg.tls_key_pem = read_text(optarg); break;
-                case 'A':
-                        if (n_arks == CP_ATTESTD_MAX_EXTRA_ARKS) {
-                                fprintf(stderr, "confpool-attestd: at most %d extra ARKs\n", CP_ATTESTD_MAX_EXTRA_ARKS);
-                                return 2;
-                        }
-                        {
-                                /* PEM or DER: DER holds NUL bytes, so the length is the file's */
-                                uint8_t *ark = NULL;
-                                size_t ark_len = 0;
-                                if (cp_read_file(optarg, CP_MAX_INPUT_FILE, &ark, &ark_len) < 0) {
-                                        fprintf(stderr, "confpool-attestd: %s: %s\n", optarg, cp_error_message());
-                                        return 2;
-                                }
-                                cfg.extra_arks[n_arks] = ark;
-                                cfg.extra_ark_lens[n_arks] = ark_len;
-                        }
-                        n_arks++;
-                        break;
-                case 'O': cfg.only_extra_arks = true; break;
-                case 'R': {
-                        uint8_t *crl = NULL;
-                        size_t crl_len = 0;
-                        cp_amd_crl *probe = NULL;
-                        if (n_crls == CP_ATTESTD_MAX_CRLS) {
-                                fprintf(stderr, "confpool-attestd: at most %d CRLs\n", CP_ATTESTD_MAX_CRLS);
-                                return 2;
-                        }
-                        /* the format here, with the file's name; trust when the service starts */
-                        if (cp_read_file(optarg, CP_MAX_INPUT_FILE, &crl, &crl_len) < 0 ||
-                            cp_amd_crl_load(crl, crl_len, &probe) < 0) {
-                                fprintf(stderr, "confpool-attestd: CRL %s: %s\n", optarg, cp_error_message());
-                                free(crl);
-                                return 2;
-                        }
-                        cp_amd_crl_free(probe);
-                        cfg.crls[n_crls] = crl;
-                        cfg.crl_lens[n_crls++] = crl_len;
-                        break;
-                }
-                case 'V': cfg.check_revocation = true; break;
-                case 'M': {
-                        char *end = NULL;
-                        unsigned long v = strtoul(optarg, &end, 10);
-                        if (!end || *end || v == 0 || v > 365ul * 86400) {
-                                fprintf(stderr, "confpool-attestd: --crl-max-age: 1..31536000 seconds\n");
-                                return 2;
-                        }
-                        cfg.crl_max_age_s = (unsigned) v;
-                        break;
-                }
-                case 'U': cfg.kds_base_url = optarg; break;
-                case 'D': cfg.kds_cache_dir = optarg; break;
+                case 'C': cfg->tls_cert_pem = read_text(optarg); break;
+                case 'K': cfg->tls_key_pem = read_text(optarg); break;
+                case 'A': r = add_ark(cfg, &n_arks, optarg); break;
+                case 'O': cfg->only_extra_arks = true; break;
+                case 'R': r = add_crl(cfg, &n_crls, optarg); break;
+                case 'V': cfg->check_revocation = true; break;
+                case 'M': r = parse_max_age(optarg, &cfg->crl_max_age_s); break;
+                case 'U': cfg->kds_base_url = optarg; break;
+                case 'D': cfg->kds_cache_dir = optarg; break;
                 case 'T': {
                         char *t = read_text(optarg);
                         t[strcspn(t, "\r\n")] = '\0';
-                        cfg.admin_token = t;
+                        cfg->admin_token = t;
                         break;
                 }
-                case 'S': cfg.policy_signers_jwks = read_text(optarg); break;
-                case 'n': cfg.now = strtoll(optarg, NULL, 10); break;
-                case 'q': cfg.quiet = true; break;
-                case 'h': usage(); return 0;
-                default: usage(); return 2;
+                case 'S': cfg->policy_signers_jwks = read_text(optarg); break;
+                case 'n': cfg->now = strtoll(optarg, NULL, 10); break;
+                case 'q': cfg->quiet = true; break;
+                case 'h': usage(); return 1;
+                default: usage(); return -1;
                 }
         }
-        if (optind < argc) {
+        if (r == 0 && optind < argc) {
                 fprintf(stderr, "confpool-attestd: unexpected argument %s\n", argv[optind]);
-                return 2;
+                r = -1;
+        }
+        return r;
+}
+
+int main(int argc, char **argv) {
+        cp_attestd_config cfg = { 0 };
+        int r = parse_args(argc, argv, &cfg);
+        if (r != 0) {
+                config_free(&cfg);
+                return r > 0 ? 0 : 2;
         }
         /* SIGINT/SIGTERM blocked before the server threads exist (they inherit the mask) and
          * delivered only inside sigsuspend: no lost wake-up between the test and the wait, and

@@ -90,7 +90,7 @@ static int parse_body(reqctx *c, json_t **ret) {
                 return CP_ERROR(CP_EFORMAT, "request body is empty");
         /* plain bodies (all real evidence) take the fast path; the rest, and
          * every error, go through jansson */
-        json_t *fast = attestd_json_load_fast(c->req->body, c->req->body_len, CP_MAX_JSON_DEPTH);
+        json_t *fast = cp_json_load_plain(c->req->body, c->req->body_len, CP_MAX_JSON_DEPTH);
         if (fast) {
                 *ret = fast;
                 return 0;
@@ -144,86 +144,17 @@ static int get_string(const json_t *o, const char *name, bool required, const ch
         return 0;
 }
 
-/* Canonical base64 of either alphabet (length a multiple of 4, correct
- * padding, zero trailing bits, alphabets not mixed) through a table: exactly
- * the bytes cp_b64_decode() returns for it.  false: let cp_b64_decode()
- * decide. */
-static uint8_t b64tab[256]; /* 0xff invalid; else value | 0x40 standard-only | 0x80 url-only */
-static pthread_once_t b64once = PTHREAD_ONCE_INIT;
-
-static void b64_init(void) {
-        memset(b64tab, 0xff, sizeof(b64tab));
-        for (int i = 0; i < 26; i++) {
-                b64tab['A' + i] = (uint8_t) i;
-                b64tab['a' + i] = (uint8_t) (26 + i);
-        }
-        for (int i = 0; i < 10; i++)
-                b64tab['0' + i] = (uint8_t) (52 + i);
-        b64tab['+'] = 62 | 0x40;
-        b64tab['/'] = 63 | 0x40;
-        b64tab['-'] = 62 | 0x80;
-        b64tab['_'] = 63 | 0x80;
-}
-
-static bool b64_fast(const char *s, size_t len, uint8_t *out, size_t *ret_len) {
-        const unsigned char *u = (const unsigned char *) s;
-        uint8_t flags = 0;
-        size_t o = 0;
-        pthread_once(&b64once, b64_init);
-        if (len == 0 || len % 4 != 0)
-                return false;
-        size_t pad = u[len - 1] == '=' ? (u[len - 2] == '=' ? 2 : 1) : 0;
-        size_t full = (len - (pad ? 4 : 0)) / 4;
-        for (size_t q = 0; q < full; q++) {
-                uint8_t a = b64tab[u[4 * q]], b = b64tab[u[4 * q + 1]], c = b64tab[u[4 * q + 2]], d = b64tab[u[4 * q + 3]];
-                if (a == 0xff || b == 0xff || c == 0xff || d == 0xff)
-                        return false;
-                flags |= a | b | c | d;
-                uint32_t w = (uint32_t) (a & 63) << 18 | (uint32_t) (b & 63) << 12 | (uint32_t) (c & 63) << 6 | (d & 63);
-                out[o++] = (uint8_t) (w >> 16);
-                out[o++] = (uint8_t) (w >> 8);
-                out[o++] = (uint8_t) w;
-        }
-        if (pad) {
-                const unsigned char *t = u + len - 4;
-                uint8_t a = b64tab[t[0]], b = b64tab[t[1]], c = pad == 1 ? b64tab[t[2]] : 0;
-                if (a == 0xff || b == 0xff || c == 0xff)
-                        return false;
-                flags |= a | b | c;
-                if (pad == 2 ? (b & 0xf) != 0 : (c & 0x3) != 0)
-                        return false;
-                uint32_t w = (uint32_t) (a & 63) << 18 | (uint32_t) (b & 63) << 12 | (uint32_t) (c & 63) << 6;
-                out[o++] = (uint8_t) (w >> 16);
-                if (pad == 1)
-                        out[o++] = (uint8_t) (w >> 8);
-        }
-        if ((flags & 0xc0) == 0xc0)
-                return false;
-        *ret_len = o;
-        return true;
-}
-
-/* Base64url (padding optional) or, failing that, standard base64. */
+/* Base64url (padding optional) or standard base64. */
 static int decode_b64(const char *s, size_t len, const char *what, uint8_t **ret, size_t *ret_len) {
         uint8_t *buf = malloc(cp_b64_decoded_max(len) + 1);
         size_t n;
         if (!buf)
                 return cp_error_oom();
-        if (b64_fast(s, len, buf, &n)) {
-                buf[n] = '\0';
-                *ret = buf;
-                *ret_len = n;
-                return 0;
-        }
-        /* '+' or '/' never decode as base64url: go straight to standard base64 */
-        bool std = memchr(s, '+', len) || memchr(s, '/', len);
-        if ((std || cp_b64_decode(s, len, CP_B64_URL_PADOPT, buf, cp_b64_decoded_max(len), &n) < 0) &&
-            cp_b64_decode(s, len, CP_B64_STD, buf, cp_b64_decoded_max(len), &n) < 0) {
+        if (cp_b64_decode(s, len, CP_B64_ANY, buf, cp_b64_decoded_max(len), &n) < 0) {
                 free(buf);
                 return CP_ERROR(CP_EFORMAT, "%s is not base64url", what);
         }
         buf[n] = '\0';
-        cp_error_clear();
         *ret = buf;
         *ret_len = n;
         return 0;

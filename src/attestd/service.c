@@ -6,13 +6,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/bn.h>
-#include <openssl/ecdsa.h>
-#include <openssl/pem.h>
 #include <openssl/rand.h>
-#include <openssl/rsa.h>
 #include <openssl/sha.h>
-#include <openssl/x509.h>
 
 #include "attestd/attestd-internal.h"
 #include "basic/cleanup.h"
@@ -48,107 +43,38 @@ void cp_attestd_set_now(cp_attestd *s, int64_t now) {
 
 /* ---- keys ------------------------------------------------------------------ */
 
-/* A self-signed certificate for the JWKS x5c (CN, valid from now - 60 s
- * for 365 days). */
-static X509 *self_signed(EVP_PKEY *pk, int64_t now) {
-        X509 *x = X509_new();
-        X509_NAME *n = NULL;
-        uint8_t serial[16];
-        BIGNUM *bn = NULL;
-        bool ok = x && RAND_bytes(serial, sizeof(serial)) == 1;
-        if (ok) {
-                serial[0] &= 0x7f;
-                bn = BN_bin2bn(serial, sizeof(serial), NULL);
-                n = X509_NAME_new();
-        }
-        ok = ok && bn && n && X509_set_version(x, 2) == 1 && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) &&
-             X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *) "confpool-attestd token signing",
-                                        -1, -1, 0) == 1 &&
-             X509_set_subject_name(x, n) == 1 && X509_set_issuer_name(x, n) == 1 &&
-             X509_time_adj_ex(X509_getm_notBefore(x), 0, -60, (time_t *) &(time_t){ (time_t) now }) &&
-             X509_time_adj_ex(X509_getm_notAfter(x), 365, 0, (time_t *) &(time_t){ (time_t) now }) &&
-             X509_set_pubkey(x, pk) == 1 && X509_sign(x, pk, EVP_sha256()) > 0;
-        BN_free(bn);
-        X509_NAME_free(n);
-        if (!ok) {
-                X509_free(x);
-                return NULL;
-        }
-        return x;
-}
-
-/* A token-signing key: generated here (so that pre-serialized payloads can be
- * signed with it), loaded into a cp_jwt_key for the JWKS. */
-static int make_key(cp_jwt_alg alg, int64_t now, cp_jwt_key **ret_key, EVP_PKEY **ret_pkey) {
-        EVP_PKEY *pk = alg == CP_JWT_RS256 ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t) 2048)
-                                           : EVP_PKEY_Q_keygen(NULL, NULL, "EC", alg == CP_JWT_ES256 ? "P-256" : "P-384");
-        X509 *x = pk ? self_signed(pk, now) : NULL;
-        BIO *kb = BIO_new(BIO_s_mem()), *cb = BIO_new(BIO_s_mem());
-        char *kp = NULL, *cpem = NULL;
-        long kl = 0, cl = 0;
-        int r = CP_ERROR(CP_ECRYPTO, "generating a %s token-signing key", cp_jwt_alg_name(alg));
-        if (x && kb && cb && PEM_write_bio_PrivateKey(kb, pk, NULL, NULL, 0, NULL, NULL) == 1 &&
-            PEM_write_bio_X509(cb, x) == 1) {
-                kl = BIO_get_mem_data(kb, &kp);
-                cl = BIO_get_mem_data(cb, &cpem);
-                r = cp_jwt_key_from_pem(alg, kp, (size_t) kl, cpem, (size_t) cl, ret_key);
-                cp_wipe(kp, (size_t) kl);
-        }
-        BIO_free(kb);
-        BIO_free(cb);
-        X509_free(x);
-        if (r < 0) {
-                EVP_PKEY_free(pk);
-                return r;
-        }
-        *ret_pkey = pk;
-        return 0;
-}
-
-/* The JWS header as cp_jwt_sign writes it (alg, kid, typ, jku), base64url. */
-static int jws_header(const cp_attestd *s, const signing_key *key, char **ret, size_t *ret_len) {
-        char jku[300], *hs, *out;
+/* The prepared signer of a key for the current issuer: the header as
+ * cp_jwt_sign writes it (alg, kid, typ) plus jku. */
+static int make_signer(const cp_attestd *s, const signing_key *key, cp_jwt_signer **ret) {
+        char jku[300];
         snprintf(jku, sizeof(jku), "%s/certs", s->issuer);
-        json_t *hdr = json_pack("{s:s,s:s,s:s,s:s}", "alg", cp_jwt_alg_name(cp_jwt_key_alg(key->key)), "kid",
-                                cp_jwt_key_kid(key->key), "typ", "JWT", "jku", jku);
-        hs = hdr ? json_dumps(hdr, JSON_COMPACT) : NULL;
-        json_decref(hdr);
-        if (!hs)
+        json_t *extra = json_pack("{s:s}", "jku", jku);
+        if (!extra)
                 return cp_error_oom();
-        size_t hl = strlen(hs);
-        size_t el = cp_b64_encoded_len(hl, CP_B64_URL);
-        out = malloc(el + 1);
-        if (!out) {
-                free(hs);
-                return cp_error_oom();
-        }
-        cp_b64_encode((const uint8_t *) hs, hl, CP_B64_URL, out);
-        *ret_len = el;
-        free(hs);
-        *ret = out;
-        return 0;
+        int r = cp_jwt_signer_new(key->key, extra, ret);
+        json_decref(extra);
+        return r;
 }
 
-/* Cache the header of every key for the current issuer; keys_lock held for writing. */
-static void cache_headers(cp_attestd *s) {
+/* Prepare the signer of every key for the current issuer; keys_lock held for writing. */
+static void cache_signers(cp_attestd *s) {
         for (size_t i = 0; i < s->n_keys; i++) {
                 signing_key *e = &s->keys[i];
-                if (e->hdr && strcmp(e->hdr_issuer, s->issuer) == 0)
+                if (e->signer && strcmp(e->signer_issuer, s->issuer) == 0)
                         continue;
-                free(e->hdr);
-                e->hdr = NULL;
-                if (jws_header(s, e, &e->hdr, &e->hdr_len) < 0)
-                        cp_error_clear(); /* issue_token builds it per request then */
+                e->signer = cp_jwt_signer_free(e->signer);
+                if (make_signer(s, e, &e->signer) < 0)
+                        cp_error_clear(); /* issue_token prepares one per request then */
                 else
-                        snprintf(e->hdr_issuer, sizeof(e->hdr_issuer), "%s", s->issuer);
+                        snprintf(e->signer_issuer, sizeof(e->signer_issuer), "%s", s->issuer);
         }
 }
 
 static int add_key(cp_attestd *s) {
         cp_jwt_key *k = NULL;
-        EVP_PKEY *pk = NULL;
         int64_t now = attestd_now(s);
-        int r = make_key(s->cfg.alg ? s->cfg.alg : CP_JWT_RS256, now, &k, &pk);
+        int r = cp_jwt_key_generate(s->cfg.alg ? s->cfg.alg : CP_JWT_RS256, "confpool-attestd token signing", now, 365,
+                                    &k);
         if (r < 0)
                 return r;
         pthread_rwlock_wrlock(&s->keys_lock);
@@ -161,17 +87,16 @@ static int add_key(cp_attestd *s) {
                 bool expired = e->retired_at + (int64_t) s->cfg.token_lifetime_s + 60 < now;
                 bool make_room = s->n_keys == ATTESTD_MAX_KEYS && i == 0; /* drop the oldest */
                 if (expired || make_room) {
+                        cp_jwt_signer_free(e->signer);
                         cp_jwt_key_free(e->key);
-                        EVP_PKEY_free(e->pkey);
-                        free(e->hdr);
                         continue;
                 }
                 s->keys[w++] = *e;
         }
         s->n_keys = w;
-        s->keys[s->n_keys] = (signing_key){ .key = k, .pkey = pk };
+        s->keys[s->n_keys] = (signing_key){ .key = k };
         s->n_keys++;
-        cache_headers(s);
+        cache_signers(s);
         pthread_rwlock_unlock(&s->keys_lock);
         return 0;
 }
@@ -343,7 +268,7 @@ static json_t *claims_to_json_value(const cp_maa_claim *c) {
 
 int attestd_tmpl_new(json_t *claims, claims_tmpl **ret) {
         claims_tmpl *t = calloc(1, sizeof(*t));
-        char *txt = attestd_json_dumps(claims);
+        char *txt = cp_json_dumps_plain(claims);
         const char *k;
         json_t *v;
         int r = !t || !txt ? cp_error_oom() : cp_maa_claims_new(&t->maa);
@@ -404,25 +329,6 @@ static int append(char **buf, size_t *len, size_t *cap, const char *p, size_t n)
         return 0;
 }
 
-static int append_b64(char **buf, size_t *len, size_t *cap, const void *p, size_t n) {
-        size_t el = cp_b64_encoded_len(n, CP_B64_URL);
-        int r = append(buf, len, cap, "", 0);
-        if (r < 0)
-                return r;
-        if (*len + el + 1 > *cap) {
-                size_t nc = (*len + el + 1) * 2;
-                char *b = realloc(*buf, nc);
-                if (!b)
-                        return cp_error_oom();
-                *buf = b;
-                *cap = nc;
-        }
-        cp_b64_encode(p, n, CP_B64_URL, *buf + *len);
-        *len += el;
-        (*buf)[*len] = '\0';
-        return 0;
-}
-
 /* Digests fetched once (an implicit fetch per signature costs a lock and a
  * lookup in the provider store). */
 static EVP_MD *md_sha256, *md_sha384;
@@ -444,99 +350,15 @@ void attestd_digest(bool sha384, const void *in, size_t len, uint8_t *out) {
         }
 }
 
-/* Per-thread signing context of the current key (EVP_PKEY_CTX_new takes a
- * reference on the key, so the pointer compare cannot match a new key at a
- * freed key's address); freed when the thread ends. */
-typedef struct sign_cache {
-        EVP_PKEY *pk;
-        EVP_PKEY_CTX *ctx;
-} sign_cache;
-
-static pthread_key_t sign_key;
-static bool sign_key_ok;
-static pthread_once_t sign_key_once = PTHREAD_ONCE_INIT;
-
-static void sign_cache_free(void *p) {
-        sign_cache *c = p;
-        if (c) {
-                EVP_PKEY_CTX_free(c->ctx);
-                free(c);
-        }
-}
-
-static void sign_key_init(void) {
-        sign_key_ok = pthread_key_create(&sign_key, sign_cache_free) == 0;
-}
-
-static EVP_PKEY_CTX *sign_ctx(EVP_PKEY *pk, cp_jwt_alg alg, const EVP_MD *md) {
-        pthread_once(&sign_key_once, sign_key_init);
-        sign_cache *c = sign_key_ok ? pthread_getspecific(sign_key) : NULL;
-        if (!c) {
-                if (!sign_key_ok || !(c = calloc(1, sizeof(*c))))
-                        return NULL;
-                if (pthread_setspecific(sign_key, c) != 0) {
-                        free(c);
-                        return NULL;
-                }
-        }
-        if (c->pk == pk && c->ctx)
-                return c->ctx;
-        EVP_PKEY_CTX_free(c->ctx);
-        c->pk = NULL;
-        c->ctx = EVP_PKEY_CTX_new(pk, NULL);
-        if (!c->ctx || EVP_PKEY_sign_init(c->ctx) != 1 || EVP_PKEY_CTX_set_signature_md(c->ctx, md) != 1 ||
-            (alg == CP_JWT_RS256 && EVP_PKEY_CTX_set_rsa_padding(c->ctx, RSA_PKCS1_PADDING) != 1)) {
-                EVP_PKEY_CTX_free(c->ctx);
-                c->ctx = NULL;
-                return NULL;
-        }
-        c->pk = pk;
-        return c->ctx;
-}
-
-/* JWS signature (RS256: PKCS#1 v1.5; ES256/384: r||s) over in. */
-static int jws_sign(EVP_PKEY *pk, cp_jwt_alg alg, const char *in, size_t len, uint8_t *out, size_t *ret_len) {
-        uint8_t der[600], digest[48];
-        size_t dlen = sizeof(der);
-        unsigned mdlen = 0;
-        pthread_once(&md_once, md_fetch);
-        const EVP_MD *md = alg == CP_JWT_ES384 ? md_sha384 : md_sha256;
-        if (!md)
-                md = alg == CP_JWT_ES384 ? EVP_sha384() : EVP_sha256();
-        EVP_PKEY_CTX *ctx = sign_ctx(pk, alg, md);
-        int ok = ctx && EVP_Digest(in, len, digest, &mdlen, md, NULL) == 1 &&
-                 EVP_PKEY_sign(ctx, der, &dlen, digest, mdlen) == 1;
-        if (!ok)
-                return CP_ERROR(CP_ECRYPTO, "signing the token");
-        if (alg == CP_JWT_RS256) {
-                memcpy(out, der, dlen);
-                *ret_len = dlen;
-                return 0;
-        }
-        int coord = alg == CP_JWT_ES384 ? 48 : 32;
-        const unsigned char *p = der;
-        ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long) dlen);
-        const BIGNUM *r, *s;
-        if (!sig)
-                return CP_ERROR(CP_ECRYPTO, "decoding the ECDSA signature");
-        ECDSA_SIG_get0(sig, &r, &s);
-        ok = BN_bn2binpad(r, out, coord) == coord && BN_bn2binpad(s, out + coord, coord) == coord;
-        ECDSA_SIG_free(sig);
-        if (!ok)
-                return CP_ERROR(CP_ECRYPTO, "ECDSA signature does not fit");
-        *ret_len = 2 * (size_t) coord;
-        return 0;
-}
-
 int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, const tmpl_set *ts, json_t *claims,
                         const char *draft_policy, char **ret_token) {
-        _cleanup_free_ char *dyn = NULL, *pl = NULL, *tok = NULL;
+        _cleanup_free_ char *dyn = NULL, *pl = NULL;
         cp_maa_claims *in = NULL, *out = NULL;
         cp_maa_policy *draft = NULL;
         char hash[44], jti_hex[65];
         uint8_t jti[32];
         int64_t now = attestd_now(s);
-        size_t pl_len = 0, pl_cap = 0, tl = 0, tc = 0;
+        size_t pl_len = 0, pl_cap = 0;
         int r;
         const char *k;
         json_t *v;
@@ -605,7 +427,7 @@ int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, co
                 return cp_error_oom();
 
         /* payload: {<template>,<per-request claims>} */
-        dyn = attestd_json_dumps(claims);
+        dyn = cp_json_dumps_plain(claims);
         if (!dyn)
                 return cp_error_oom();
         size_t dl = strlen(dyn); /* "{...}" with at least the members above */
@@ -618,35 +440,22 @@ int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, co
         if ((r = append(&pl, &pl_len, &pl_cap, dyn + 1, dl - 1)) < 0)
                 return r;
 
-        if (draft_policy) {
-                /* MAA: a draft-policy token is not signed (alg none) */
-                static const char h[] = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0"; /* {"alg":"none","typ":"JWT"} */
-                if ((r = append(&tok, &tl, &tc, h, sizeof(h) - 1)) < 0 || (r = append(&tok, &tl, &tc, ".", 1)) < 0 ||
-                    (r = append_b64(&tok, &tl, &tc, pl, pl_len)) < 0 || (r = append(&tok, &tl, &tc, ".", 1)) < 0)
-                        return r;
-                *ret_token = TAKE_PTR(tok);
-                return 0;
-        }
-        /* header as cp_jwt_sign writes it: alg, kid, typ, jku (cached per key and issuer) */
+        /* MAA: a draft-policy token is not signed (alg none) */
+        if (draft_policy)
+                return cp_jws_encode_unsecured(pl, pl_len, ret_token);
+        /* the current key's signer for this issuer (prepared once per key and issuer) */
         pthread_rwlock_rdlock(&s->keys_lock); /* signers run concurrently; rotation waits */
         const signing_key *key = &s->keys[s->n_keys - 1];
-        cp_jwt_alg alg = cp_jwt_key_alg(key->key);
-        char *hs = NULL;
-        size_t hl = 0;
-        uint8_t sig[600];
-        size_t sl = 0;
-        if (key->hdr && strcmp(key->hdr_issuer, s->issuer) == 0)
-                r = append(&tok, &tl, &tc, key->hdr, key->hdr_len);
-        else if ((r = jws_header(s, key, &hs, &hl)) == 0)
-                r = append(&tok, &tl, &tc, hs, hl);
-        if (r == 0 && (r = append(&tok, &tl, &tc, ".", 1)) == 0 && (r = append_b64(&tok, &tl, &tc, pl, pl_len)) == 0)
-                r = jws_sign(key->pkey, alg, tok, tl, sig, &sl);
+        if (key->signer && strcmp(key->signer_issuer, s->issuer) == 0)
+                r = cp_jwt_signer_sign(key->signer, pl, pl_len, ret_token);
+        else {
+                cp_jwt_signer *signer = NULL;
+                if ((r = make_signer(s, key, &signer)) == 0)
+                        r = cp_jwt_signer_sign(signer, pl, pl_len, ret_token);
+                cp_jwt_signer_free(signer);
+        }
         pthread_rwlock_unlock(&s->keys_lock);
-        free(hs);
-        if (r < 0 || (r = append(&tok, &tl, &tc, ".", 1)) < 0 || (r = append_b64(&tok, &tl, &tc, sig, sl)) < 0)
-                return r;
-        *ret_token = TAKE_PTR(tok);
-        return 0;
+        return r;
 }
 
 /* ---- lifecycle ----------------------------------------------------------------- */
@@ -756,7 +565,7 @@ int cp_attestd_start(cp_attestd *s) {
                 snprintf(s->issuer, sizeof(s->issuer), "%s://%s%s%s:%u", tls ? "https" : "http", v6 ? "[" : "", b,
                          v6 ? "]" : "", (unsigned) cp_httpd_port(s->httpd));
                 pthread_rwlock_wrlock(&s->keys_lock);
-                cache_headers(s);
+                cache_signers(s);
                 pthread_rwlock_unlock(&s->keys_lock);
         }
         return 0;
@@ -775,9 +584,8 @@ cp_attestd *cp_attestd_free(cp_attestd *s) {
                 return NULL;
         s->httpd = cp_httpd_stop(s->httpd);
         for (size_t i = 0; i < s->n_keys; i++) {
+                cp_jwt_signer_free(s->keys[i].signer);
                 cp_jwt_key_free(s->keys[i].key);
-                EVP_PKEY_free(s->keys[i].pkey);
-                free(s->keys[i].hdr);
         }
         for (size_t i = 0; i < ATTESTD_POLICY_SLOTS; i++) {
                 cp_maa_policy_free(s->policies[i].policy);

@@ -95,149 +95,103 @@ static void cache_put(cp_attestd *s, const uint8_t hash[48], int64_t nb, int64_t
         pthread_mutex_unlock(&s->cache_lock);
 }
 
-/* Validity window of the leaf in an endorsement bundle (VCEK/VLEK, maybe
- * with ASK/ARK), remembered by SHA-256 of the bytes so that a known chip's
- * certificate is not parsed again (the SNP verifier's chain cache is keyed
- * the same way and does the real verification). */
-static int leaf_window(cp_attestd *s, const uint8_t *buf, size_t len, int64_t *ret_nb, int64_t *ret_na,
-                       cp_snp_generation *ret_gen, bool *ret_vlek) {
-        uint8_t key[32];
-        cp_amd_cert *certs[CP_MAX_CHAIN_DEPTH] = { NULL };
-        size_t n = 0;
-        int r;
+/* What the verifier's callbacks need and leave for attestd_verify_snp. */
+typedef struct snp_ctx {
+        cp_attestd *s;
+        const snp_input *in;
+        int64_t now;
+        int64_t crl_deadline;        /* INT64_MAX: no CRL bounds the result */
+        uint8_t *fetched;            /* a VCEK fetched from the KDS */
+        size_t fetched_len;
+} snp_ctx;
 
-        attestd_digest(false, buf, len, key);
-        uint64_t h;
-        memcpy(&h, key, sizeof(h));
-        leaf_slot *e = &s->leaves[h % ATTESTD_LEAF_SLOTS];
-        pthread_mutex_lock(&s->cache_lock);
-        if (e->used && cp_ct_eq(e->key, key, 32)) {
-                *ret_nb = e->not_before;
-                *ret_na = e->not_after;
-                *ret_gen = e->gen;
-                *ret_vlek = e->vlek;
-                pthread_mutex_unlock(&s->cache_lock);
-                return 0;
-        }
-        pthread_mutex_unlock(&s->cache_lock);
-        if ((r = cp_amd_cert_load_bundle(buf, len, certs, CP_MAX_CHAIN_DEPTH, &n)) < 0)
-                return cp_error_wrap("endorsement certificates: ");
-        r = CP_ERROR(CP_ECERT, "no VCEK or VLEK among the endorsement certificates");
-        for (size_t i = 0; i < n; i++) {
-                const cp_amd_cert_info *ci = cp_amd_cert_info_get(certs[i]);
-                if (r < 0 && (ci->kind == CP_AMD_CERT_VCEK || ci->kind == CP_AMD_CERT_VLEK)) {
-                        *ret_nb = ci->not_before;
-                        *ret_na = ci->not_after;
-                        *ret_gen = ci->generation;
-                        *ret_vlek = ci->kind == CP_AMD_CERT_VLEK;
-                        r = 0;
-                }
-                cp_amd_cert_free(certs[i]);
-        }
-        if (r < 0)
+/* Neither the request nor its certificate table carries the VCEK: fetch it
+ * from the KDS (cache first) for the report's chip and TCB. */
+static int get_leaf(void *userdata, const cp_snp_report *rep, const uint8_t **ret, size_t *ret_len) {
+        snp_ctx *c = userdata;
+        cp_snp_tcb tcb;
+        int r;
+        if (c->in->certtable)
+                return CP_ERROR(CP_ENOTFOUND, "certificate table has no VCEK or VLEK");
+        if (!c->s->kds)
+                return CP_ERROR(CP_ENOTFOUND, "no VCEK in the request and no KDS configured");
+        if (rep->cpuid_generation == CP_SNP_GEN_UNKNOWN)
+                return CP_ERROR(CP_ENOTFOUND, "report does not name its product: supply the VCEK");
+        if (rep->signing_key != CP_SNP_SIGNING_KEY_VCEK)
+                return CP_ERROR(CP_ENOTFOUND, "only VCEKs can be fetched: supply the VLEK");
+        if ((r = cp_snp_tcb_decode(rep->reported_tcb, rep->cpuid_generation, &tcb)) < 0)
                 return r;
-        cp_error_clear();
-        pthread_mutex_lock(&s->cache_lock);
-        e->used = true;
-        memcpy(e->key, key, 32);
-        e->not_before = *ret_nb;
-        e->not_after = *ret_na;
-        e->gen = *ret_gen;
-        e->vlek = *ret_vlek;
-        pthread_mutex_unlock(&s->cache_lock);
+        pthread_mutex_lock(&c->s->kds_lock);
+        r = cp_kds_fetch_vcek(c->s->kds, rep->cpuid_generation, rep->chip_id, &tcb, &c->fetched, &c->fetched_len);
+        pthread_mutex_unlock(&c->s->kds_lock);
+        if (r < 0)
+                return cp_error_wrap("fetching the VCEK: ");
+        *ret = c->fetched;
+        *ret_len = c->fetched_len;
         return 0;
 }
 
+/* Revocation: a valid CRL for the leaf's product and line must be in force
+ * (fetched if need be); the report is then cached no longer than that CRL
+ * stays valid. */
+static int prepare_revocation(void *userdata, cp_snp_generation g, cp_amd_cert_kind signer) {
+        snp_ctx *c = userdata;
+        return attestd_crl_ensure(c->s, g, signer == CP_AMD_CERT_VLEK, c->now, &c->crl_deadline);
+}
+
 int attestd_verify_snp(cp_attestd *s, const snp_input *in, cp_snp_verify_result *ret, bool *ret_warm) {
-        _cleanup_free_ uint8_t *fetched = NULL;
+        snp_ctx ctx = { .s = s, .in = in, .now = attestd_now(s), .crl_deadline = INT64_MAX };
         cp_snp_evidence ev = { .report = in->report, .report_len = in->report_len };
         cp_snp_verify_options o = CP_SNP_VERIFY_OPTIONS_INIT;
         cp_snp_verify_result res;
         uint8_t hash[48];
-        int64_t now = attestd_now(s), nb = 0, na = 0;
-        cp_snp_generation gen = CP_SNP_GEN_UNKNOWN;
-        bool vlek = false;
         int r;
 
         if (in->report_len != CP_SNP_REPORT_SIZE)
                 return CP_ERROR(CP_EFORMAT, "SNP report must be %u bytes, not %zu", CP_SNP_REPORT_SIZE,
                                 in->report_len);
-        attestd_digest(true, in->report, in->report_len, hash);
-        if (cache_get(s, hash, now, ret)) {
+        if (in->hash)
+                memcpy(hash, in->hash, sizeof(hash));
+        else
+                attestd_digest(true, in->report, in->report_len, hash);
+        if (cache_get(s, hash, ctx.now, ret)) {
                 atomic_fetch_add(&s->m.warm_hits, 1);
                 *ret_warm = true;
                 return 0;
         }
 
-        /* endorsement key: from the request, the certificate table, or the KDS (cache first).
-         * A supplied ARK is ignored by the verifier: trust comes from the configuration. */
+        /* endorsement key: from the request, the certificate table, or the KDS (cache first,
+         * get_leaf); the verifier parses the report and the table and keeps the one cache of
+         * verified chains.  A supplied ARK is ignored: trust comes from the configuration. */
         if (in->chain) {
                 if (in->chain_len > CP_MAX_CHAIN_DEPTH * 2 * CP_MAX_CERT_DER)
                         return CP_ERROR(CP_ETOOBIG, "VCEK certificate chain too long");
                 ev.leaf = in->chain; /* VCEK alone or a VCEK[,ASK[,ARK]] bundle */
                 ev.leaf_len = in->chain_len;
         } else if (in->certtable) {
-                cp_snp_certtable t;
-                const cp_snp_cert_entry *e;
-                if ((r = cp_snp_certtable_parse(in->certtable, in->certtable_len, &t)) < 0)
-                        return r;
-                e = cp_snp_certtable_find(&t, CP_SNP_CERT_VCEK);
-                if (!e)
-                        e = cp_snp_certtable_find(&t, CP_SNP_CERT_VLEK);
-                if (!e)
-                        return CP_ERROR(CP_ENOTFOUND, "certificate table has no VCEK or VLEK");
-                if ((r = leaf_window(s, e->data, e->length, &nb, &na, &gen, &vlek)) < 0)
-                        return r;
                 ev.certtable = in->certtable;
                 ev.certtable_len = in->certtable_len;
-        } else {
-                cp_snp_report rep;
-                cp_snp_tcb tcb;
-                size_t flen = 0;
-                if (!s->kds)
-                        return CP_ERROR(CP_ENOTFOUND, "no VCEK in the request and no KDS configured");
-                if ((r = cp_snp_report_parse(in->report, in->report_len, 0, &rep)) < 0)
-                        return r;
-                if (rep.cpuid_generation == CP_SNP_GEN_UNKNOWN)
-                        return CP_ERROR(CP_ENOTFOUND, "report does not name its product: supply the VCEK");
-                if (rep.signing_key != CP_SNP_SIGNING_KEY_VCEK)
-                        return CP_ERROR(CP_ENOTFOUND, "only VCEKs can be fetched: supply the VLEK");
-                if ((r = cp_snp_tcb_decode(rep.reported_tcb, rep.cpuid_generation, &tcb)) < 0)
-                        return r;
-                pthread_mutex_lock(&s->kds_lock);
-                r = cp_kds_fetch_vcek(s->kds, rep.cpuid_generation, rep.chip_id, &tcb, &fetched, &flen);
-                pthread_mutex_unlock(&s->kds_lock);
-                if (r < 0)
-                        return cp_error_wrap("fetching the VCEK: ");
-                ev.leaf = fetched;
-                ev.leaf_len = flen;
         }
-        if (ev.leaf && (r = leaf_window(s, ev.leaf, ev.leaf_len, &nb, &na, &gen, &vlek)) < 0)
-                return r;
 
-        /* read before the CRL is looked at: if any CRL is replaced from here on (also by the
-         * fetch below), this entry is a miss, so a hit always means that the CRL checked by
-         * the verifier is the one whose validity bounds the entry */
+        /* read before the CRL is looked at: if any CRL is replaced from here on (also by a
+         * fetch in prepare_revocation), this entry is a miss, so a hit always means that the
+         * CRL checked by the verifier is the one whose validity bounds the entry */
         uint64_t crl_gen = atomic_load_explicit(&s->crl_gen, memory_order_acquire);
-        /* revocation: a valid CRL for the leaf's product and line must be in force (fetched if
-         * need be); the report is then cached no longer than that CRL stays valid */
-        if (s->cfg.check_revocation) {
-                int64_t deadline;
-                if ((r = attestd_crl_ensure(s, gen, vlek, now, &deadline)) < 0)
-                        return r;
-                if (na > deadline)
-                        na = deadline;
-        }
-
-        o.now = now;
+        o.now = ctx.now;
         o.check_revocation = s->cfg.check_revocation;
+        o.userdata = &ctx;
+        o.get_leaf = get_leaf;
+        o.prepare_revocation = prepare_revocation;
         atomic_fetch_add(&s->m.cold_verifies, 1);
-        if ((r = cp_snp_verify(s->verifier, &ev, &o, &res)) < 0) {
-                if (r == CP_EREVOKED)
+        r = cp_snp_verify(s->verifier, &ev, &o, &res);
+        free(ctx.fetched);
+        if (r < 0) {
+                if (r == CP_EREVOKED && ctx.crl_deadline != INT64_MAX)
                         atomic_fetch_add(&s->m.revocation_refusals[0], 1);
                 return r;
         }
-        cache_put(s, hash, nb, na, crl_gen, &res);
+        cache_put(s, hash, res.valid_from, res.valid_until < ctx.crl_deadline ? res.valid_until : ctx.crl_deadline,
+                  crl_gen, &res);
         *ret = res;
         *ret_warm = false;
         return 0;
@@ -303,7 +257,7 @@ static int rt_new(const uint8_t *data, size_t len, const uint8_t digest[32], rt_
         memcpy(e->digest, digest, 32);
         /* parsed once: the fast parser builds json_loadb(JSON_REJECT_DUPLICATES)'s
          * tree or declines, and then the library parses the bytes itself */
-        e->json = len <= CP_MAX_RUNTIME_DATA ? attestd_json_load_fast(data, len, CP_MAX_JSON_DEPTH) : NULL;
+        e->json = len <= CP_MAX_RUNTIME_DATA ? cp_json_load_plain(data, len, CP_MAX_JSON_DEPTH) : NULL;
         r = e->json ? cp_azure_runtime_data_from_json(e->json, &e->rd) : cp_azure_runtime_data_parse(data, len, &e->rd);
         if (r < 0) {
                 attestd_rt_unref(e);
@@ -493,8 +447,10 @@ int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *claims, tmp
         /* (5) fresh user-data */
         if (in->check_user_data && (r = cp_azure_runtime_data_check_user_data(rd, in->nonce, in->nonce_len)) < 0)
                 return cp_error_wrap("runtime data user-data: ");
-        /* (6) the SNP report itself */
-        if ((r = attestd_verify_snp(s, &in->snp, &res, ret_warm)) < 0)
+        /* (6) the SNP report itself (hashed once, above) */
+        snp_input snp = in->snp;
+        snp.hash = report_hash;
+        if ((r = attestd_verify_snp(s, &snp, &res, ret_warm)) < 0)
                 return r;
         /* (7) produced by the paravisor at VMPL 0 */
         if (res.report.vmpl != 0)

@@ -72,28 +72,49 @@ void cp_b64_encode(const uint8_t *in, size_t n, cp_b64_variant v, char *out) {
         out[o] = '\0';
 }
 
-static int b64val(char ch, cp_b64_variant v) {
-        if (ch >= 'A' && ch <= 'Z')
-                return ch - 'A';
-        if (ch >= 'a' && ch <= 'z')
-                return ch - 'a' + 26;
-        if (ch >= '0' && ch <= '9')
-                return ch - '0' + 52;
-        if (v == CP_B64_STD) {
-                if (ch == '+')
-                        return 62;
-                if (ch == '/')
-                        return 63;
-        } else {
-                if (ch == '-')
-                        return 62;
-                if (ch == '_')
-                        return 63;
-        }
-        return -1;
+/* Decoding table: the 6-bit value | B64_VALID, | B64_STD_ONLY for '+' '/',
+ * | B64_URL_ONLY for '-' '_'; 0 for every other byte. */
+#define B64_VALID 0x100u
+#define B64_STD_ONLY 0x200u
+#define B64_URL_ONLY 0x400u
+#define V(x) (B64_VALID | (x))
+static const uint16_t b64tab[256] = {
+        ['A'] = V(0), ['B'] = V(1), ['C'] = V(2), ['D'] = V(3), ['E'] = V(4), ['F'] = V(5), ['G'] = V(6),
+        ['H'] = V(7), ['I'] = V(8), ['J'] = V(9), ['K'] = V(10), ['L'] = V(11), ['M'] = V(12), ['N'] = V(13),
+        ['O'] = V(14), ['P'] = V(15), ['Q'] = V(16), ['R'] = V(17), ['S'] = V(18), ['T'] = V(19),
+        ['U'] = V(20), ['V'] = V(21), ['W'] = V(22), ['X'] = V(23), ['Y'] = V(24), ['Z'] = V(25),
+        ['a'] = V(26), ['b'] = V(27), ['c'] = V(28), ['d'] = V(29), ['e'] = V(30), ['f'] = V(31),
+        ['g'] = V(32), ['h'] = V(33), ['i'] = V(34), ['j'] = V(35), ['k'] = V(36), ['l'] = V(37),
+        ['m'] = V(38), ['n'] = V(39), ['o'] = V(40), ['p'] = V(41), ['q'] = V(42), ['r'] = V(43),
+        ['s'] = V(44), ['t'] = V(45), ['u'] = V(46), ['v'] = V(47), ['w'] = V(48), ['x'] = V(49),
+        ['y'] = V(50), ['z'] = V(51), ['0'] = V(52), ['1'] = V(53), ['2'] = V(54), ['3'] = V(55),
+        ['4'] = V(56), ['5'] = V(57), ['6'] = V(58), ['7'] = V(59), ['8'] = V(60), ['9'] = V(61),
+        ['+'] = V(62) | B64_STD_ONLY, ['/'] = V(63) | B64_STD_ONLY, ['-'] = V(62) | B64_URL_ONLY,
+        ['_'] = V(63) | B64_URL_ONLY,
+};
+#undef V
+
+/* The characters variant v does not accept (B64_VALID: none at all). */
+static unsigned b64_foreign(cp_b64_variant v) {
+        return v == CP_B64_STD ? B64_URL_ONLY : v == CP_B64_ANY ? 0 : B64_STD_ONLY;
 }
 
+static int b64_bad_char(const char *in, size_t len, cp_b64_variant v) {
+        unsigned foreign = b64_foreign(v), seen = 0;
+        for (size_t i = 0; i < len; i++) {
+                unsigned t = b64tab[(uint8_t) in[i]];
+                seen |= t;
+                if (!(t & B64_VALID) || (t & foreign) ||
+                    (v == CP_B64_ANY && (seen & (B64_STD_ONLY | B64_URL_ONLY)) == (B64_STD_ONLY | B64_URL_ONLY)))
+                        return CP_ERROR(CP_EFORMAT, "invalid base64 character at position %zu", i);
+        }
+        return CP_ERROR(CP_EINTERNAL, "base64: no invalid character found");
+}
+
+/* Four characters at a time through the table; the alphabet is checked once
+ * at the end (the flags of every character seen are collected). */
 int cp_b64_decode(const char *in, size_t len, cp_b64_variant v, uint8_t *out, size_t cap, size_t *ret_len) {
+        const uint8_t *u = (const uint8_t *) in;
         size_t pad = 0;
         if (v == CP_B64_STD) {
                 if (len % 4 != 0)
@@ -104,7 +125,7 @@ int cp_b64_decode(const char *in, size_t len, cp_b64_variant v, uint8_t *out, si
                         len--;
                         pad++;
                 }
-                if (v == CP_B64_URL_PADOPT && pad > 0 && (len + pad) % 4 != 0)
+                if (v != CP_B64_STD && pad > 0 && (len + pad) % 4 != 0)
                         return CP_ERROR(CP_EFORMAT, "base64url padding is not canonical");
         }
         if (len % 4 == 1)
@@ -114,22 +135,31 @@ int cp_b64_decode(const char *in, size_t len, cp_b64_variant v, uint8_t *out, si
         size_t outlen = len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0);
         if (outlen > cap)
                 return CP_ERROR(CP_ETOOBIG, "base64 decodes to %zu bytes, room for %zu", outlen, cap);
-        size_t o = 0;
-        uint32_t acc = 0;
-        size_t nacc = 0;
-        for (size_t i = 0; i < len; i++) {
-                int d = b64val(in[i], v);
-                if (d < 0)
-                        return CP_ERROR(CP_EFORMAT, "invalid base64 character at position %zu", i);
-                acc = acc << 6 | (uint32_t) d;
-                if (++nacc == 4) {
-                        out[o++] = (uint8_t) (acc >> 16);
-                        out[o++] = (uint8_t) (acc >> 8);
-                        out[o++] = (uint8_t) acc;
-                        acc = 0;
-                        nacc = 0;
-                }
+        size_t o = 0, i = 0;
+        unsigned valid = B64_VALID, seen = 0;
+        for (; len - i >= 4; i += 4) {
+                unsigned a = b64tab[u[i]], b = b64tab[u[i + 1]], c = b64tab[u[i + 2]], d = b64tab[u[i + 3]];
+                valid &= a & b & c & d;
+                seen |= a | b | c | d;
+                uint32_t w = (a & 63) << 18 | (b & 63) << 12 | (c & 63) << 6 | (d & 63);
+                out[o++] = (uint8_t) (w >> 16);
+                out[o++] = (uint8_t) (w >> 8);
+                out[o++] = (uint8_t) w;
         }
+        uint32_t acc = 0;
+        size_t nacc = len - i;
+        for (; i < len; i++) {
+                unsigned t = b64tab[u[i]];
+                valid &= t;
+                seen |= t;
+                acc = acc << 6 | (t & 63);
+        }
+        bool mixed = (seen & (B64_STD_ONLY | B64_URL_ONLY)) == (B64_STD_ONLY | B64_URL_ONLY);
+        if (!valid || (seen & b64_foreign(v)) || (v == CP_B64_ANY && mixed))
+                return b64_bad_char(in, len, v);
+        /* either alphabet: standard base64 (a '+' or '/' seen) takes its padding rule */
+        if (v == CP_B64_ANY && (seen & B64_STD_ONLY) && pad != (4 - len % 4) % 4)
+                return CP_ERROR(CP_EFORMAT, "base64 padding is not canonical");
         if (nacc == 2) {
                 if (acc & 0xf)
                         return CP_ERROR(CP_EFORMAT, "base64 has non-zero trailing bits");

@@ -21,6 +21,8 @@ typedef enum cp_b64_variant {
         CP_B64_STD,          /* '+' '/' with '=' padding (required) */
         CP_B64_URL,          /* '-' '_' without padding (JOSE) */
         CP_B64_URL_PADOPT,   /* '-' '_', padding optional */
+        CP_B64_ANY,          /* either of the above, alphabets not mixed: CP_B64_URL_PADOPT or, with
+                              * '+' or '/', CP_B64_STD (what MAA clients send) */
 } cp_b64_variant;
 
 static inline size_t cp_b64_encoded_len(size_t n, cp_b64_variant v) {
@@ -29,7 +31,8 @@ static inline size_t cp_b64_encoded_len(size_t n, cp_b64_variant v) {
 static inline size_t cp_b64_decoded_max(size_t len) {
         return (len / 4) * 3 + 3;
 }
-/* out must hold cp_b64_encoded_len()+1 bytes; NUL-terminated. */
+/* out must hold cp_b64_encoded_len()+1 bytes; NUL-terminated.  CP_B64_URL_PADOPT
+ * and CP_B64_ANY encode as CP_B64_URL. */
 void cp_b64_encode(const uint8_t *in, size_t n, cp_b64_variant v, char *out);
 CP_WUR int cp_b64_decode(const char *in, size_t len, cp_b64_variant v, uint8_t *out, size_t cap,
                          size_t *ret_len);

@@ -58,6 +58,21 @@ CP_WUR int cp_cursor_sub(cp_cursor *c, size_t n, cp_cursor *ret);
 CP_WUR int cp_cursor_window(const cp_cursor *c, size_t off, size_t n, cp_cursor *ret);
 /* CP_ETRAILING if any bytes remain. */
 CP_WUR int cp_cursor_end(const cp_cursor *c, const char *what);
+/* The next byte without consuming it; -1 at the end. */
+static inline int cp_cursor_peek(const cp_cursor *c) {
+        return c->off < c->len ? c->p[c->off] : -1;
+}
+/* Consume one byte if there is one (after a cp_cursor_peek() saw it). */
+static inline void cp_cursor_advance(cp_cursor *c) {
+        if (c->off < c->len)
+                c->off++;
+}
+/* The remaining bytes, borrowed and not consumed, for scans that look ahead
+ * (*ret_len of them; take what was scanned with cp_cursor_ptr()). */
+static inline const uint8_t *cp_cursor_view(const cp_cursor *c, size_t *ret_len) {
+        *ret_len = c->len - c->off;
+        return c->p + c->off;
+}
 /* Position save / restore for speculative parses. */
 static inline size_t cp_cursor_tell(const cp_cursor *c) { return c->off; }
 static inline void cp_cursor_rewind(cp_cursor *c, size_t off) {

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* JWS compact serialization: signing and relying-party validation. */
 
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
 #include <openssl/ecdsa.h>
+#include <openssl/rsa.h>
 
 #include "basic/codec.h"
 #include "basic/limits.h"
@@ -29,14 +31,82 @@ static size_t alg_coord(cp_jwt_alg alg) {
 
 /* ---- signing -------------------------------------------------------------- */
 
+/* Digests fetched once (an implicit fetch per signature costs a lock and a
+ * lookup in the provider store). */
+static EVP_MD *md_sha256, *md_sha384;
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+
+static void md_fetch(void) {
+        md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+        md_sha384 = EVP_MD_fetch(NULL, "SHA384", NULL);
+}
+
+static const EVP_MD *sign_md(cp_jwt_alg alg) {
+        pthread_once(&md_once, md_fetch);
+        const EVP_MD *md = alg == CP_JWT_ES384 ? md_sha384 : md_sha256;
+        return md ? md : alg_md(alg);
+}
+
+/* Per-thread signing context of the key last used on the thread
+ * (EVP_PKEY_CTX_new takes a reference on the key, so the pointer compare
+ * cannot match a new key at a freed key's address); freed when the thread
+ * ends. */
+typedef struct sign_cache {
+        EVP_PKEY *pk;
+        EVP_PKEY_CTX *ctx;
+} sign_cache;
+
+static pthread_key_t sign_key;
+static bool sign_key_ok;
+static pthread_once_t sign_key_once = PTHREAD_ONCE_INIT;
+
+static void sign_cache_free(void *p) {
+        sign_cache *c = p;
+        if (c) {
+                EVP_PKEY_CTX_free(c->ctx);
+                free(c);
+        }
+}
+
+static void sign_key_init(void) {
+        sign_key_ok = pthread_key_create(&sign_key, sign_cache_free) == 0;
+}
+
+static EVP_PKEY_CTX *sign_ctx(EVP_PKEY *pk, cp_jwt_alg alg, const EVP_MD *md) {
+        pthread_once(&sign_key_once, sign_key_init);
+        sign_cache *c = sign_key_ok ? pthread_getspecific(sign_key) : NULL;
+        if (!c) {
+                if (!sign_key_ok || !(c = calloc(1, sizeof(*c))))
+                        return NULL;
+                if (pthread_setspecific(sign_key, c) != 0) {
+                        free(c);
+                        return NULL;
+                }
+        }
+        if (c->pk == pk && c->ctx)
+                return c->ctx;
+        EVP_PKEY_CTX_free(c->ctx);
+        c->pk = NULL;
+        c->ctx = EVP_PKEY_CTX_new(pk, NULL);
+        if (!c->ctx || EVP_PKEY_sign_init(c->ctx) != 1 || EVP_PKEY_CTX_set_signature_md(c->ctx, md) != 1 ||
+            (alg == CP_JWT_RS256 && EVP_PKEY_CTX_set_rsa_padding(c->ctx, RSA_PKCS1_PADDING) != 1)) {
+                EVP_PKEY_CTX_free(c->ctx);
+                c->ctx = NULL;
+                return NULL;
+        }
+        c->pk = pk;
+        return c->ctx;
+}
+
+/* JWS signature over input (RS256: PKCS#1 v1.5; ES256/384: r||s). */
 static int sign_bytes(const cp_jwt_key *k, const char *input, size_t len, uint8_t *out, size_t cap, size_t *ret_len) {
-        _cleanup_evp_md_ctx_ EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-        uint8_t der[JWS_SIG_MAX];
+        uint8_t der[JWS_SIG_MAX], digest[EVP_MAX_MD_SIZE];
         size_t dlen = sizeof(der);
-        if (!ctx)
-                return cp_error_oom();
-        if (EVP_DigestSignInit(ctx, NULL, alg_md(k->alg), NULL, k->pkey) != 1 ||
-            EVP_DigestSign(ctx, der, &dlen, (const uint8_t *) input, len) != 1)
+        unsigned mdlen = 0;
+        const EVP_MD *md = sign_md(k->alg);
+        EVP_PKEY_CTX *ctx = sign_ctx(k->pkey, k->alg, md);
+        if (!ctx || EVP_Digest(input, len, digest, &mdlen, md, NULL) != 1 ||
+            EVP_PKEY_sign(ctx, der, &dlen, digest, mdlen) != 1)
                 return CP_OSSL_ERROR(CP_ECRYPTO, "signing the token");
         if (k->alg == CP_JWT_RS256) {
                 if (dlen > cap)
@@ -62,37 +132,16 @@ static int sign_bytes(const cp_jwt_key *k, const char *input, size_t len, uint8_
         return 0;
 }
 
-static int append(char **buf, size_t *len, size_t *cap, const char *s, size_t n) {
-        if (*len + n + 1 > *cap) {
-                size_t nc = (*len + n + 1) * 2;
-                char *p = realloc(*buf, nc);
-                if (!p)
-                        return cp_error_oom();
-                *buf = p;
-                *cap = nc;
-        }
-        memcpy(*buf + *len, s, n);
-        *len += n;
-        (*buf)[*len] = '\0';
-        return 0;
-}
+struct cp_jwt_signer {
+        const cp_jwt_key *key;
+        size_t hdr_len;
+        char hdr[]; /* base64url of the header */
+};
 
-static int append_b64(char **buf, size_t *len, size_t *cap, const uint8_t *data, size_t n) {
-        _cleanup_free_ char *e = NULL;
-        int r = cp_jwt_b64url(data, n, &e);
-        if (r < 0)
-                return r;
-        return append(buf, len, cap, e, strlen(e));
-}
-
-int cp_jwt_sign(const cp_jwt_key *k, const json_t *claims, const json_t *extra_header, char **ret) {
-        _cleanup_free_ char *hdr_s = NULL, *pl_s = NULL, *out = NULL;
-        size_t len = 0, cap = 0, slen = 0;
-        uint8_t sig[JWS_SIG_MAX];
-        int r;
-
-        if (!k || !json_is_object(claims) || (extra_header && !json_is_object(extra_header)))
-                return CP_ERROR(CP_EINVAL, "cp_jwt_sign: bad arguments");
+int cp_jwt_signer_new(const cp_jwt_key *k, const json_t *extra_header, cp_jwt_signer **ret) {
+        _cleanup_free_ char *hdr_s = NULL;
+        if (!k || !ret || (extra_header && !json_is_object(extra_header)))
+                return CP_ERROR(CP_EINVAL, "cp_jwt_signer_new: bad arguments");
         if (extra_header && (json_object_get(extra_header, "alg") || json_object_get(extra_header, "kid")))
                 return CP_ERROR(CP_EINVAL, "extra header may not set alg or kid");
         json_t *hdr = json_object();
@@ -107,18 +156,79 @@ int cp_jwt_sign(const cp_jwt_key *k, const json_t *claims, const json_t *extra_h
         }
         hdr_s = json_dumps(hdr, JSON_COMPACT);
         json_decref(hdr);
-        pl_s = json_dumps(claims, JSON_COMPACT);
-        if (!hdr_s || !pl_s)
+        if (!hdr_s)
                 return cp_error_oom();
-        if ((r = append_b64(&out, &len, &cap, (const uint8_t *) hdr_s, strlen(hdr_s))) < 0 ||
-            (r = append(&out, &len, &cap, ".", 1)) < 0 ||
-            (r = append_b64(&out, &len, &cap, (const uint8_t *) pl_s, strlen(pl_s))) < 0)
-                return r;
-        if ((r = sign_bytes(k, out, len, sig, sizeof(sig), &slen)) < 0 || (r = append(&out, &len, &cap, ".", 1)) < 0 ||
-            (r = append_b64(&out, &len, &cap, sig, slen)) < 0)
-                return r;
-        *ret = TAKE_PTR(out);
+        size_t hl = strlen(hdr_s), el = cp_b64_encoded_len(hl, CP_B64_URL);
+        cp_jwt_signer *s = malloc(sizeof(*s) + el + 1);
+        if (!s)
+                return cp_error_oom();
+        s->key = k;
+        s->hdr_len = el;
+        cp_b64_encode((const uint8_t *) hdr_s, hl, CP_B64_URL, s->hdr);
+        *ret = s;
         return 0;
+}
+
+cp_jwt_signer *cp_jwt_signer_free(cp_jwt_signer *s) {
+        free(s);
+        return NULL;
+}
+
+const cp_jwt_key *cp_jwt_signer_key(const cp_jwt_signer *s) {
+        return s ? s->key : NULL;
+}
+
+/* The one JWS compact assembly: <hdr>.<b64url(payload)>.<b64url(signature)>
+ * (k NULL: unsecured, empty signature part), in one allocation. */
+static int assemble(const cp_jwt_key *k, const char *hdr, size_t hl, const char *payload, size_t len, char **ret) {
+        uint8_t sig[JWS_SIG_MAX];
+        size_t pl = cp_b64_encoded_len(len, CP_B64_URL), sl = 0, n;
+        int r;
+        char *out = malloc(hl + 1 + pl + 1 + cp_b64_encoded_len(sizeof(sig), CP_B64_URL) + 1);
+        if (!out)
+                return cp_error_oom();
+        memcpy(out, hdr, hl);
+        out[hl] = '.';
+        cp_b64_encode((const uint8_t *) payload, len, CP_B64_URL, out + hl + 1);
+        n = hl + 1 + pl;
+        if (k && (r = sign_bytes(k, out, n, sig, sizeof(sig), &sl)) < 0) {
+                free(out);
+                return r;
+        }
+        out[n] = '.';
+        cp_b64_encode(sig, sl, CP_B64_URL, out + n + 1);
+        *ret = out;
+        return 0;
+}
+
+int cp_jwt_signer_sign(const cp_jwt_signer *s, const char *payload, size_t len, char **ret) {
+        if (!s || !payload || !ret)
+                return CP_ERROR(CP_EINVAL, "cp_jwt_signer_sign: bad arguments");
+        if (len < 2 || payload[0] != '{' || payload[len - 1] != '}')
+                return CP_ERROR(CP_EINVAL, "token payload is not a JSON object");
+        return assemble(s->key, s->hdr, s->hdr_len, payload, len, ret);
+}
+
+int cp_jwt_sign(const cp_jwt_key *k, const json_t *claims, const json_t *extra_header, char **ret) {
+        _cleanup_free_ cp_jwt_signer *s = NULL;
+        _cleanup_free_ char *pl_s = NULL;
+        int r;
+
+        if (!k || !json_is_object(claims) || (extra_header && !json_is_object(extra_header)))
+                return CP_ERROR(CP_EINVAL, "cp_jwt_sign: bad arguments");
+        if ((r = cp_jwt_signer_new(k, extra_header, &s)) < 0)
+                return r;
+        pl_s = json_dumps(claims, JSON_COMPACT);
+        if (!pl_s)
+                return cp_error_oom();
+        return cp_jwt_signer_sign(s, pl_s, strlen(pl_s), ret);
+}
+
+int cp_jws_encode_unsecured(const char *payload, size_t len, char **ret) {
+        static const char h[] = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0"; /* {"alg":"none","typ":"JWT"} */
+        if (!payload || !ret)
+                return CP_ERROR(CP_EINVAL, "cp_jws_encode_unsecured: bad arguments");
+        return assemble(NULL, h, sizeof(h) - 1, payload, len, ret);
 }
 
 /* ---- parsing -------------------------------------------------------------- */

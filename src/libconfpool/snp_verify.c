@@ -376,6 +376,8 @@ int cp_snp_verify(cp_snp_verifier *v, const cp_snp_evidence *ev, const cp_snp_ve
                         int_len = ie->length;
                 }
         }
+        if (!leaf_buf && opts->get_leaf && (r = opts->get_leaf(opts->userdata, rep, &leaf_buf, &leaf_len)) < 0)
+                return r;
         if (!leaf_buf)
                 return CP_ERROR(CP_ENOTFOUND, "no %s certificate supplied (fetch it from the KDS: confpool snp fetch vcek)",
                                 cp_amd_cert_kind_name(want));
@@ -403,6 +405,10 @@ int cp_snp_verify(cp_snp_verifier *v, const cp_snp_evidence *ev, const cp_snp_ve
                              cp_snp_generation_name(opts->product), cp_snp_generation_name(gen));
                 goto out;
         }
+
+        if (opts->check_revocation && opts->prepare_revocation &&
+            (r = opts->prepare_revocation(opts->userdata, gen, li->kind)) < 0)
+                goto out;
 
         /* TCB: certificate SPLs == REPORTED_TCB, and <= CURRENT_TCB */
         if ((r = cp_snp_tcb_decode(rep->reported_tcb, gen, &res->reported_tcb)) < 0 ||
@@ -481,6 +487,8 @@ int cp_snp_verify(cp_snp_verifier *v, const cp_snp_evidence *ev, const cp_snp_ve
         res->signer = li->kind;
         memcpy(res->product_name, li->product_name, sizeof(res->product_name));
         memcpy(res->csp_id, li->csp_id, sizeof(res->csp_id));
+        res->valid_from = e->valid_from;
+        res->valid_until = e->valid_until;
         memcpy(ret, res, sizeof(*res));
         r = 0;
 out:

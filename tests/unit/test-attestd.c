@@ -1222,7 +1222,7 @@ TEST(fast_json_matches_jansson) {
                                 len = rng % (n + 1);
                         }
                         total++;
-                        json_t *fast = attestd_json_load_fast(buf, len, 32);
+                        json_t *fast = cp_json_load_plain(buf, len, 32);
                         if (!fast)
                                 continue;
                         accepted++;
@@ -1232,7 +1232,7 @@ TEST(fast_json_matches_jansson) {
                         if (!ref || !cp_json_depth_within(buf, len, 32, &off) || !json_equal(fast, ref))
                                 cp_test_fail(__FILE__, __LINE__, "fast parser accepted what jansson did not: %.*s",
                                              (int) (len < 200 ? len : 200), buf);
-                        char *a = attestd_json_dumps(fast), *b = json_dumps(ref, JSON_COMPACT);
+                        char *a = cp_json_dumps_plain(fast), *b = json_dumps(ref, JSON_COMPACT);
                         ASSERT_STREQ(a, b);
                         free(a);
                         free(b);
@@ -1244,7 +1244,7 @@ TEST(fast_json_matches_jansson) {
         ASSERT_TRUE(accepted > total / 5 && accepted < total);
         /* serializer fallbacks: escapes, non-ASCII, reals */
         json_t *o = json_pack("{s:s,s:s,s:f,s:[s]}", "q", "a\"b\\c\n", "u", "caf\xc3\xa9", "r", 1.5, "k\x01", "x");
-        char *a = attestd_json_dumps(o), *b = json_dumps(o, JSON_COMPACT);
+        char *a = cp_json_dumps_plain(o), *b = json_dumps(o, JSON_COMPACT);
         ASSERT_STREQ(a, b);
         free(a);
         free(b);
@@ -1270,7 +1270,7 @@ TEST(json_fast_string_scan) {
                                 memcpy(buf + 6 + len, "\"}", 2);
                                 size_t n = 6 + len + 2;
                                 json_error_t jerr;
-                                json_t *fast = attestd_json_load_fast(buf, n, 32);
+                                json_t *fast = cp_json_load_plain(buf, n, 32);
                                 json_t *ref = json_loadb(buf, n, JSON_REJECT_DUPLICATES, &jerr);
                                 bool plain = k == sizeof(specials) || pos == len || specials[k] == ' ' ||
                                              specials[k] == '~' || specials[k] == 0x7f;

@@ -141,6 +141,60 @@ TEST(base64_rejects_noncanonical) {
         ASSERT_EQ(out[1], 0xff);
 }
 
+/* CP_B64_ANY accepts exactly what CP_B64_URL_PADOPT or CP_B64_STD accepts,
+ * with the same bytes: checked on short strings over both alphabets, '='
+ * and an invalid character; and random bytes round-trip through either
+ * encoding. */
+TEST(base64_any_is_url_padopt_or_std) {
+        static const char chars[] = "AQgz09+/-_=.";
+        uint64_t rng = 0x243f6a8885a308d3ull;
+        for (int iter = 0; iter < 200000; iter++) {
+                char in[16];
+                uint8_t a[16], b[16];
+                size_t len, na = 0, nb = 0;
+                rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+                len = (size_t) (rng % 14);
+                for (size_t i = 0; i < len; i++)
+                        in[i] = chars[(rng >> (4 + 4 * (i % 14))) % (sizeof(chars) - 1)];
+                bool ok = cp_b64_decode(in, len, CP_B64_ANY, a, sizeof(a), &na) == 0;
+                bool ref = cp_b64_decode(in, len, CP_B64_URL_PADOPT, b, sizeof(b), &nb) == 0 ||
+                           cp_b64_decode(in, len, CP_B64_STD, b, sizeof(b), &nb) == 0;
+                if (ok != ref)
+                        cp_test_fail(__FILE__, __LINE__, "CP_B64_ANY %s \"%.*s\"", ok ? "accepts" : "refuses",
+                                     (int) len, in);
+                if (ok) {
+                        ASSERT_EQ(na, nb);
+                        ASSERT_MEMEQ(a, b, na);
+                }
+        }
+        for (size_t n = 0; n < 70; n++) {
+                uint8_t raw[70], dec[80];
+                char enc[100];
+                size_t m;
+                for (size_t i = 0; i < n; i++)
+                        raw[i] = (uint8_t) (i * 37 + n * 11 + 0xd5);
+                const cp_b64_variant vs[] = { CP_B64_STD, CP_B64_URL };
+                for (size_t k = 0; k < 2; k++) {
+                        cp_b64_encode(raw, n, vs[k], enc);
+                        ASSERT_OK(cp_b64_decode(enc, strlen(enc), CP_B64_ANY, dec, sizeof(dec), &m));
+                        ASSERT_EQ(m, n);
+                        ASSERT_MEMEQ(dec, raw, n);
+                        ASSERT_OK(cp_b64_decode(enc, strlen(enc), vs[k], dec, sizeof(dec), &m));
+                        ASSERT_EQ(m, n);
+                        ASSERT_MEMEQ(dec, raw, n);
+                }
+        }
+        uint8_t out[16];
+        size_t n;
+        ASSERT_ERR(cp_b64_decode("+_8=", 4, CP_B64_ANY, out, sizeof(out), &n), CP_EFORMAT); /* mixed */
+        ASSERT_ERR(cp_b64_decode("+/8", 3, CP_B64_ANY, out, sizeof(out), &n), CP_EFORMAT);  /* std needs its pad */
+        ASSERT_OK(cp_b64_decode("-_8", 3, CP_B64_ANY, out, sizeof(out), &n));
+        ASSERT_OK(cp_b64_decode("+/8=", 4, CP_B64_ANY, out, sizeof(out), &n));
+        ASSERT_EQ(n, 2);
+        ASSERT_EQ(out[0], 0xfb);
+        ASSERT_EQ(out[1], 0xff);
+}
+
 TEST(ct_compare_and_wipe) {
         uint8_t a[32], b[32];
         memset(a, 0x5a, sizeof(a));

@@ -337,3 +337,82 @@ TEST(pem_key_roundtrip) {
         cp_jwt_key_free(k);
         cp_jwt_key_free(k2);
 }
+
+/* A prepared signer's tokens verify and equal cp_jwt_sign's for the same key,
+ * claims and extra header, up to the signature (ECDSA is randomized; RSA
+ * PKCS#1 v1.5 is not, so RS256 tokens are equal byte for byte). */
+TEST(prepared_signer_matches_cp_jwt_sign) {
+        const cp_jwt_alg algs[] = { CP_JWT_RS256, CP_JWT_ES256, CP_JWT_ES384 };
+        for (size_t i = 0; i < CP_ELEMENTSOF(algs); i++) {
+                cp_jwt_key *k = NULL;
+                cp_jwt_signer *s = NULL;
+                cp_jwt *t = NULL;
+                char *a = NULL, *b = NULL;
+                ASSERT_OK(cp_jwt_key_generate(algs[i], NULL, NOW, 30, &k));
+                json_t *c = claims_for(NOW, NOW + 600), *extra = json_pack("{s:s}", "jku", ISS "/certs");
+                char *text = json_dumps(c, JSON_COMPACT);
+                ASSERT_OK(cp_jwt_signer_new(k, extra, &s));
+                ASSERT_TRUE(cp_jwt_signer_key(s) == k);
+                ASSERT_OK(cp_jwt_signer_sign(s, text, strlen(text), &a));
+                ASSERT_OK(cp_jwt_sign(k, c, extra, &b));
+                const char *da = strrchr(a, '.'), *db = strrchr(b, '.');
+                ASSERT_EQ((size_t) (da - a), (size_t) (db - b));
+                ASSERT_MEMEQ(a, b, (size_t) (da - a));
+                ASSERT_EQ(strlen(da), strlen(db));
+                if (algs[i] == CP_JWT_RS256)
+                        ASSERT_STREQ(a, b);
+                cp_jwks *set = jwks_of(&k, 1);
+                cp_jwt_validate_options o = opts(set);
+                ASSERT_OK(cp_jwt_validate(a, strlen(a), &o, &t));
+                ASSERT_TRUE(json_equal((json_t *) cp_jwt_claims(t), c));
+                ASSERT_STREQ(json_string_value(json_object_get(cp_jwt_header(t), "jku")), ISS "/certs");
+                ASSERT_EQ(cp_jwt_get_alg(t), algs[i]);
+                t = cp_jwt_free(t);
+                /* many tokens from one signer (the per-thread context is reused) */
+                for (int n = 0; n < 4; n++) {
+                        char *x = NULL;
+                        ASSERT_OK(cp_jwt_signer_sign(s, text, strlen(text), &x));
+                        ASSERT_OK(cp_jwt_validate(x, strlen(x), &o, &t));
+                        t = cp_jwt_free(t);
+                        free(x);
+                }
+                /* the payload must be an object's text */
+                char *none = NULL;
+                ASSERT_ERR(cp_jwt_signer_sign(s, "[]", 2, &none), CP_EINVAL);
+                ASSERT_TRUE(none == NULL);
+                cp_jwks_free(set);
+                free(a);
+                free(b);
+                free(text);
+                json_decref(c);
+                json_decref(extra);
+                cp_jwt_signer_free(s);
+                cp_jwt_key_free(k);
+        }
+        /* alg and kid stay the key's */
+        cp_jwt_key *k = NULL;
+        cp_jwt_signer *s = NULL;
+        ASSERT_OK(cp_jwt_key_generate(CP_JWT_ES256, NULL, NOW, 30, &k));
+        json_t *bad = json_pack("{s:s}", "kid", "other");
+        ASSERT_ERR(cp_jwt_signer_new(k, bad, &s), CP_EINVAL);
+        json_decref(bad);
+        ASSERT_TRUE(cp_jwt_signer_free(NULL) == NULL);
+        cp_jwt_key_free(k);
+}
+
+/* An unsecured token decodes to its payload, and a signer-made token is
+ * not mistaken for one. */
+TEST(unsecured_jws_round_trip) {
+        static const char pl[] = "{\"AttestationPolicy\":\"dmVyc2lvbj0xLjA7\"}";
+        char *tok = NULL;
+        uint8_t *out = NULL;
+        size_t n;
+        ASSERT_OK(cp_jws_encode_unsecured(pl, strlen(pl), &tok));
+        ASSERT_TRUE(strncmp(tok, "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.", 36) == 0);
+        ASSERT_EQ(tok[strlen(tok) - 1], '.');
+        ASSERT_OK(cp_jws_decode_unsecured(tok, strlen(tok), &out, &n));
+        ASSERT_EQ(n, strlen(pl));
+        ASSERT_MEMEQ(out, pl, n);
+        free(out);
+        free(tok);
+}

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* A fast path for request bodies: builds the same jansson tree that
+/* A fast path for untrusted JSON (request bodies, runtime data): builds the
+ * same jansson tree that
  * json_loadb(JSON_REJECT_DUPLICATES) builds, for the plain subset of JSON
  * that attestation requests use (ASCII strings without escapes, integers,
  * true/false/null, objects and arrays at most max_depth deep).  Anything
@@ -13,23 +14,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "attestd/attestd-internal.h"
 #include "basic/cursor.h"
+#include "libconfpool/json-plain.h"
 
-/* The input is read through a cp_cursor: every byte access is bounds-checked
- * by peek() (-1 past the end); strings are borrowed with cp_cursor_ptr(). */
+/* The input is read through a cp_cursor only: bytes are looked at with
+ * cp_cursor_peek() (-1 past the end) and consumed with cp_cursor_advance();
+ * a string is scanned within cp_cursor_view()'s bounds and taken with
+ * cp_cursor_ptr(). */
 typedef struct fj {
         cp_cursor c;
         unsigned depth, max_depth;
 } fj;
 
 static inline int peek(const fj *f) {
-        return cp_cursor_remaining(&f->c) > 0 ? f->c.p[f->c.off] : -1;
+        return cp_cursor_peek(&f->c);
 }
 
 static inline void adv(fj *f) {
-        if (cp_cursor_remaining(&f->c) > 0)
-                f->c.off++;
+        cp_cursor_advance(&f->c);
 }
 
 static void ws(fj *f) {
@@ -39,16 +41,16 @@ static void ws(fj *f) {
 
 /* A string at '"': printable ASCII up to the closing quote. */
 static bool str(fj *f, const char **ret, size_t *ret_len) {
-        const uint8_t *p;
-        size_t n = 0;
+        const uint8_t *p, *v0;
+        size_t n = 0, rem;
         adv(f); /* '"' */
-        size_t rem = cp_cursor_remaining(&f->c);
+        v0 = cp_cursor_view(&f->c, &rem);
         /* eight bytes at a time while none is '"', '\\', a control byte or
          * non-ASCII (the byte loop below then decides) */
         const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
         while (rem - n >= 8) {
                 uint64_t v, q, b;
-                memcpy(&v, f->c.p + f->c.off + n, 8);
+                memcpy(&v, v0 + n, 8);
                 q = v ^ (ones * '"');
                 b = v ^ (ones * '\\');
                 if (((v | ((q - ones) & ~q) | ((b - ones) & ~b) | (v - ones * 0x20)) & highs) != 0)
@@ -56,7 +58,7 @@ static bool str(fj *f, const char **ret, size_t *ret_len) {
                 n += 8;
         }
         while (n < rem) {
-                uint8_t ch = f->c.p[f->c.off + n];
+                uint8_t ch = v0[n];
                 if (ch == '"')
                         break;
                 if (ch < 0x20 || ch >= 0x80 || ch == '\\')
@@ -214,7 +216,7 @@ static json_t *value(fj *f) {
         }
 }
 
-json_t *attestd_json_load_fast(const void *buf, size_t len, unsigned max_depth) {
+json_t *cp_json_load_plain(const void *buf, size_t len, unsigned max_depth) {
         fj f = { .c = cp_cursor_make(buf, len), .max_depth = max_depth };
         json_t *v;
         ws(&f);
@@ -334,7 +336,7 @@ static bool dump(sbuf *b, const json_t *v, unsigned depth) {
         }
 }
 
-char *attestd_json_dumps(const json_t *v) {
+char *cp_json_dumps_plain(const json_t *v) {
         sbuf b = { 0 };
         if (json_is_object(v) && dump(&b, v, 0) && !b.fail)
                 return b.p;
