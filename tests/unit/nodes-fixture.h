@@ -21,6 +21,18 @@
 #include "controlplane/cp-store.h"
 #include "kbsd/kbsd.h"
 
+/* The ids the node tests use: a test defines NODES_FIXTURE_IDS before
+ * including this header to get them. */
+#ifdef NODES_FIXTURE_IDS
+#define SUB "6a8b4c2e-1f3d-4e5a-9b7c-0d1e2f3a4b5c"
+#define RGP "/subscriptions/" SUB "/resourceGroups/rg1"
+#define MC RGP "/providers/Microsoft.ContainerService/managedClusters/c1"
+#define AP MC "/agentPools"
+#define CS "?api-version=2026-01-01"
+#define RS "?api-version=2021-04-01"
+#define SIZE "Standard_DC4as_v5"
+#endif
+
 #define NODES_FIXTURE_ADMIN_TOKEN "platform-admin-token-0123456789"
 #define NODES_FIXTURE_RELEASE_TOKEN "node-release-token-0123456789"
 
@@ -69,3 +81,15 @@ unsigned nodes_fixture_call(nodes_fixture *f, const char *method, const char *ur
  * in progress) until nothing is: 0; 1 when still busy after limit_s; or a
  * pass's negative cp_err. */
 int nodes_fixture_reconcile(nodes_fixture *f, double limit_s, long pause_ms);
+
+/* For the tests (these fail the current test with ASSERT_*): */
+/* nodes_fixture_call, and a raw body must be JSON. */
+unsigned nodes_fixture_call_json(nodes_fixture *f, const char *method, const char *url, const char *body,
+                                 cp_api_response *resp);
+/* The provisioningState of pool (GET must answer 200). */
+const char *nodes_fixture_pool_state(nodes_fixture *f, cp_api_response *resp, const char *pool);
+/* PUT pool with count nodes of the usual size, mode User (200 or 201). */
+void nodes_fixture_put_pool(nodes_fixture *f, cp_api_response *resp, const char *pool, int count);
+/* Clears resp and stops the fixture: a test's atexit teardown. */
+void nodes_fixture_teardown(nodes_fixture *f, cp_api_response *resp);
+void nodes_fixture_nap(long ms);
