@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The in-process node stack (nodes-fixture.h). */
-#define NODES_FIXTURE_IDS
 #include "nodes-fixture.h"
 
 #include <jansson.h>
@@ -11,7 +10,6 @@
 
 #include "basic/cleanup.h"
 #include "confpool/error.h"
-#include "tests.h"
 
 /* The hosts' ARK first: from a backend without disk keys when the real one
  * needs the broker, which needs the attestation service; then that service,
@@ -223,38 +221,4 @@ int nodes_fixture_reconcile(nodes_fixture *f, double limit_s, long pause_ms) {
                 struct timespec ts = {pause_ms / 1000, (pause_ms % 1000) * 1000000L};
                 nanosleep(&ts, NULL);
         }
-}
-
-unsigned nodes_fixture_call_json(nodes_fixture *f, const char *method, const char *url, const char *body,
-                                 cp_api_response *resp) {
-        unsigned st = nodes_fixture_call(f, method, url, body, resp);
-        if (resp->raw)
-                ASSERT_TRUE(resp->body != NULL);
-        return st;
-}
-
-const char *nodes_fixture_pool_state(nodes_fixture *f, cp_api_response *resp, const char *pool) {
-        char url[512];
-        snprintf(url, sizeof url, AP "/%s" CS, pool);
-        ASSERT_EQ(nodes_fixture_call_json(f, "GET", url, NULL, resp), 200);
-        return json_string_value(json_object_get(json_object_get(resp->body, "properties"), "provisioningState"));
-}
-
-void nodes_fixture_put_pool(nodes_fixture *f, cp_api_response *resp, const char *pool, int count) {
-        char url[512], body[256];
-        snprintf(url, sizeof url, AP "/%s" CS, pool);
-        snprintf(body, sizeof body, "{\"properties\":{\"count\":%d,\"vmSize\":\"" SIZE "\",\"mode\":\"User\"}}",
-                 count);
-        unsigned st = nodes_fixture_call_json(f, "PUT", url, body, resp);
-        ASSERT_TRUE(st == 200 || st == 201);
-}
-
-void nodes_fixture_teardown(nodes_fixture *f, cp_api_response *resp) {
-        cp_api_response_clear(resp);
-        nodes_fixture_stop(f);
-}
-
-void nodes_fixture_nap(long ms) {
-        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
 }

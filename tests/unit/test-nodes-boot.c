@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NODES_FIXTURE_IDS
+#define NODES_FIXTURE_TEST_HELPERS
 #include "nodes-fixture.h"
 #include "service/proc.h"
 #include "tests.h"

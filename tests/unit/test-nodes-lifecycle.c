@@ -22,7 +22,7 @@
 #include "controlplane/cp-reconciler.h"
 #include "controlplane/cp-store.h"
 #include "service/proc.h"
-#define NODES_FIXTURE_IDS
+#define NODES_FIXTURE_TEST_HELPERS
 #include "nodes-fixture.h"
 #include "tests.h"
 

@@ -24,7 +24,7 @@
 #include "controlplane/cp-store.h"
 #include "kbsd/kbsd.h"
 #include "service/httpc.h"
-#define NODES_FIXTURE_IDS
+#define NODES_FIXTURE_TEST_HELPERS
 #include "nodes-fixture.h"
 #include "tests.h"
 
