@@ -226,50 +226,50 @@ static void check_vcpu_type(void *ctx, const void *row) {
         ASSERT_U64_EQ(s, c->sig);
 }
 
-/* A name for cp_snp_vmm_type_from_name or cp_snp_measure_mode_from_name:
- * the value it maps to, or the error it gives. */
+/* A VMM type name or a measurement mode name: the value it maps to, or the
+ * error it gives. */
 typedef struct enum_name_case {
         const char *name;
+        bool mode; /* cp_snp_measure_mode_from_name, else cp_snp_vmm_type_from_name */
         int value;
         int want;
 } enum_name_case;
 
-static const enum_name_case vmm_name_cases[] = {
-        { "qemu", CP_SNP_VMM_QEMU, 0 },
-        { "ec2", CP_SNP_VMM_EC2, 0 },
-        { "GCE", CP_SNP_VMM_GCE, 0 },
-        { "azure", 0, CP_EINVAL },
+static const enum_name_case enum_name_cases[] = {
+        { "qemu", false, CP_SNP_VMM_QEMU, 0 },
+        { "ec2", false, CP_SNP_VMM_EC2, 0 },
+        { "GCE", false, CP_SNP_VMM_GCE, 0 },
+        { "azure", false, 0, CP_EINVAL },
+        { "snp:svsm", true, CP_SNP_MODE_SVSM, 0 },
+        { "seves", true, CP_SNP_MODE_SEV_ES, 0 },
+        { "sev", true, CP_SNP_MODE_SEV, 0 },
+        { "SNP", true, 0, CP_EINVAL },
 };
 
-static void check_vmm_name(void *ctx, const void *row) {
-        const enum_name_case *c = row;
-        cp_snp_vmm_type t;
-        (void) ctx;
-        if (c->want) {
-                ASSERT_ERR(cp_snp_vmm_type_from_name(c->name, &t), c->want);
-                return;
+static int enum_from_name(const enum_name_case *c, int *ret) {
+        int r;
+        if (c->mode) {
+                cp_snp_measure_mode m = 0;
+                r = cp_snp_measure_mode_from_name(c->name, &m);
+                *ret = (int) m;
+        } else {
+                cp_snp_vmm_type t = 0;
+                r = cp_snp_vmm_type_from_name(c->name, &t);
+                *ret = (int) t;
         }
-        ASSERT_OK(cp_snp_vmm_type_from_name(c->name, &t));
-        ASSERT_EQ(t, c->value);
+        return r;
 }
 
-static const enum_name_case mode_name_cases[] = {
-        { "snp:svsm", CP_SNP_MODE_SVSM, 0 },
-        { "seves", CP_SNP_MODE_SEV_ES, 0 },
-        { "sev", CP_SNP_MODE_SEV, 0 },
-        { "SNP", 0, CP_EINVAL },
-};
-
-static void check_mode_name(void *ctx, const void *row) {
+static void check_enum_name(void *ctx, const void *row) {
         const enum_name_case *c = row;
-        cp_snp_measure_mode m;
+        int v;
         (void) ctx;
         if (c->want) {
-                ASSERT_ERR(cp_snp_measure_mode_from_name(c->name, &m), c->want);
+                ASSERT_ERR(enum_from_name(c, &v), c->want);
                 return;
         }
-        ASSERT_OK(cp_snp_measure_mode_from_name(c->name, &m));
-        ASSERT_EQ(m, c->value);
+        ASSERT_OK(enum_from_name(c, &v));
+        ASSERT_EQ(v, c->value);
 }
 
 TEST(vcpu_sig_and_types) {
@@ -283,8 +283,7 @@ TEST(vcpu_sig_and_types) {
         while (cp_snp_vcpu_type_name(n))
                 n++;
         ASSERT_EQ(n, 16);
-        TEST_TABLE(vmm_name_cases, check_vmm_name, NULL);
-        TEST_TABLE(mode_name_cases, check_mode_name, NULL);
+        TEST_TABLE(enum_name_cases, check_enum_name, NULL);
 }
 
 /* ---- §10: the peer's own test vectors ---- */
