@@ -11,24 +11,13 @@
 #include "basic/cleanup.h"
 #include "confpool/error.h"
 
-int nodes_fixture_start(const nodes_fixture_options *o, nodes_fixture *f) {
+/* The hosts' ARK first: from a backend without disk keys when the real one
+ * needs the broker, which needs the attestation service; then that service,
+ * trusting only that ARK. */
+static int fixture_start_attestd(const nodes_fixture_options *o, const cp_local_options *lo, nodes_fixture *f) {
         int r;
-        memset(f, 0, sizeof *f);
-        snprintf(f->dir, sizeof f->dir, "%s", o->dir_template);
-        if (!mkdtemp(f->dir))
-                return CP_ERROR(CP_EIO, "mkdtemp %s failed", o->dir_template);
-        f->up = true;
-        char p[256], hosts[256];
-        snprintf(p, sizeof p, "%s/local", f->dir);
-        snprintf(hosts, sizeof hosts, "%s/hosts", f->dir);
-        cp_local_options lo = {.state_dir = p, .hosts_dir = hosts, .agent_path = CP_AGENT_PATH,
-                               .hosts_per_generation = o->hosts_per_generation, .heartbeat_ms = o->heartbeat_ms,
-                               .prepare = o->prepare, .prepare_userdata = o->prepare_userdata,
-                               .boot_workers = o->boot_workers, .node_nice = o->node_nice};
-        /* the hosts' ARK first: from a backend without disk keys when the real
-         * one needs the broker, which needs the attestation service */
         cp_backend *probe = NULL;
-        r = cp_backend_local_new(&lo, o->with_kbs ? &probe : &f->backend);
+        r = cp_backend_local_new(lo, o->with_kbs ? &probe : &f->backend);
         if (r < 0)
                 return r;
         uint8_t *ark = NULL;
@@ -42,49 +31,51 @@ int nodes_fixture_start(const nodes_fixture_options *o, nodes_fixture *f) {
         free(ark);
         if (r < 0)
                 return r;
-        r = cp_attestd_start(f->attestd);
-        if (r < 0)
-                return r;
+        return cp_attestd_start(f->attestd);
+}
+
+/* The key broker, trusting the attestation service that issues node tokens;
+ * the platform's disk keys on it; the real backend, with those keys. */
+static int fixture_start_kbs(cp_local_options *lo, nodes_fixture *f) {
+        int r;
         const char *issuer = cp_attestd_issuer(f->attestd);
-
-        if (o->with_kbs) {
-                /* the key broker, trusting the attestation service that issues node tokens */
-                char *jwks = NULL;
-                r = cp_attestd_jwks_json(f->attestd, &jwks);
-                if (r < 0)
-                        return r;
-                uint8_t mk[CP_KBSD_MASTER_KEY_LEN];
-                memset(mk, 0x5a, sizeof mk);
-                snprintf(p, sizeof p, "%s/kbsd.db", f->dir);
-                cp_kbsd_config kc = {
-                        .db_path = p, .master_key = mk, .quiet = true, .n_authorities = 1, .n_tokens = 2,
-                        .authorities = {{.issuer = issuer, .jwks_json = jwks}},
-                        .tokens = {{.name = "platform", .token = NODES_FIXTURE_ADMIN_TOKEN, .scope = CP_KBSD_SCOPE_ADMIN},
-                                   {.name = "nodes", .token = NODES_FIXTURE_RELEASE_TOKEN,
-                                    .scope = CP_KBSD_SCOPE_RELEASE}}};
-                r = cp_kbsd_new(&kc, &f->kbsd);
-                free(jwks);
-                if (r < 0)
-                        return r;
-                r = cp_kbsd_start(f->kbsd);
-                if (r < 0)
-                        return r;
-                snprintf(f->kbs_url, sizeof f->kbs_url, "http://127.0.0.1:%u", cp_kbsd_port(f->kbsd));
-                cp_diskkeys_options dko = {.kbs_url = f->kbs_url, .admin_token = NODES_FIXTURE_ADMIN_TOKEN,
-                                           .release_token = NODES_FIXTURE_RELEASE_TOKEN, .authority = issuer};
-                r = cp_diskkeys_new(&dko, &f->diskkeys);
-                if (r < 0)
-                        return r;
-                lo.diskkeys = f->diskkeys;
-                snprintf(p, sizeof p, "%s/local", f->dir);
-                r = cp_backend_local_new(&lo, &f->backend);
-                if (r < 0)
-                        return r;
-        }
-        r = cp_backend_local_set_attestd_url(f->backend, issuer);
+        char *jwks = NULL;
+        r = cp_attestd_jwks_json(f->attestd, &jwks);
         if (r < 0)
                 return r;
+        uint8_t mk[CP_KBSD_MASTER_KEY_LEN];
+        char db[256];
+        memset(mk, 0x5a, sizeof mk);
+        snprintf(db, sizeof db, "%s/kbsd.db", f->dir);
+        cp_kbsd_config kc = {
+                .db_path = db, .master_key = mk, .quiet = true, .n_authorities = 1, .n_tokens = 2,
+                .authorities = {{.issuer = issuer, .jwks_json = jwks}},
+                .tokens = {{.name = "platform", .token = NODES_FIXTURE_ADMIN_TOKEN, .scope = CP_KBSD_SCOPE_ADMIN},
+                           {.name = "nodes", .token = NODES_FIXTURE_RELEASE_TOKEN,
+                            .scope = CP_KBSD_SCOPE_RELEASE}}};
+        r = cp_kbsd_new(&kc, &f->kbsd);
+        free(jwks);
+        if (r < 0)
+                return r;
+        r = cp_kbsd_start(f->kbsd);
+        if (r < 0)
+                return r;
+        snprintf(f->kbs_url, sizeof f->kbs_url, "http://127.0.0.1:%u", cp_kbsd_port(f->kbsd));
+        cp_diskkeys_options dko = {.kbs_url = f->kbs_url, .admin_token = NODES_FIXTURE_ADMIN_TOKEN,
+                                   .release_token = NODES_FIXTURE_RELEASE_TOKEN, .authority = issuer};
+        r = cp_diskkeys_new(&dko, &f->diskkeys);
+        if (r < 0)
+                return r;
+        lo->diskkeys = f->diskkeys;
+        return cp_backend_local_new(lo, &f->backend);
+}
 
+/* confpoold's store, rules, node endpoints and API over loopback HTTP, and
+ * the reconciler. */
+static int fixture_start_controlplane(const nodes_fixture_options *o, nodes_fixture *f) {
+        int r;
+        const char *issuer = cp_attestd_issuer(f->attestd);
+        char p[256];
         snprintf(p, sizeof p, "%s/confpoold.db", f->dir);
         r = cp_cpstore_open(p, &f->store);
         if (r < 0)
@@ -127,6 +118,12 @@ int nodes_fixture_start(const nodes_fixture_options *o, nodes_fixture *f) {
                 cp_reconciler_set_heartbeat_deadline(f->rec, o->heartbeat_deadline_ms);
         if (f->diskkeys) /* old masters retired after a node-image roll, as confpoold does */
                 cp_reconciler_set_diskkeys(f->rec, f->diskkeys);
+        return 0;
+}
+
+/* The operator token the API wrote, as f->auth. */
+static int fixture_read_operator_token(nodes_fixture *f) {
+        char p[256];
         snprintf(p, sizeof p, "%s/operator.token", f->dir);
         FILE *tf = fopen(p, "r");
         if (!tf)
@@ -138,6 +135,37 @@ int nodes_fixture_start(const nodes_fixture_options *o, nodes_fixture *f) {
                 return CP_ERROR(CP_EFORMAT, "empty operator token in %s", f->dir);
         snprintf(f->auth, sizeof f->auth, "Bearer %s", t);
         return 0;
+}
+
+int nodes_fixture_start(const nodes_fixture_options *o, nodes_fixture *f) {
+        int r;
+        memset(f, 0, sizeof *f);
+        snprintf(f->dir, sizeof f->dir, "%s", o->dir_template);
+        if (!mkdtemp(f->dir))
+                return CP_ERROR(CP_EIO, "mkdtemp %s failed", o->dir_template);
+        f->up = true;
+        char p[256], hosts[256];
+        snprintf(p, sizeof p, "%s/local", f->dir);
+        snprintf(hosts, sizeof hosts, "%s/hosts", f->dir);
+        cp_local_options lo = {.state_dir = p, .hosts_dir = hosts, .agent_path = CP_AGENT_PATH,
+                               .hosts_per_generation = o->hosts_per_generation, .heartbeat_ms = o->heartbeat_ms,
+                               .prepare = o->prepare, .prepare_userdata = o->prepare_userdata,
+                               .boot_workers = o->boot_workers, .node_nice = o->node_nice};
+        r = fixture_start_attestd(o, &lo, f);
+        if (r < 0)
+                return r;
+        if (o->with_kbs) {
+                r = fixture_start_kbs(&lo, f);
+                if (r < 0)
+                        return r;
+        }
+        r = cp_backend_local_set_attestd_url(f->backend, cp_attestd_issuer(f->attestd));
+        if (r < 0)
+                return r;
+        r = fixture_start_controlplane(o, f);
+        if (r < 0)
+                return r;
+        return fixture_read_operator_token(f);
 }
 
 void nodes_fixture_stop(nodes_fixture *f) {

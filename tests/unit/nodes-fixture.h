@@ -69,3 +69,59 @@ unsigned nodes_fixture_call(nodes_fixture *f, const char *method, const char *ur
  * in progress) until nothing is: 0; 1 when still busy after limit_s; or a
  * pass's negative cp_err. */
 int nodes_fixture_reconcile(nodes_fixture *f, double limit_s, long pause_ms);
+
+/* For the node tests, which define NODES_FIXTURE_TEST_HELPERS before
+ * including this header: the ids they use and helpers that fail the current
+ * test with ASSERT_* (so header-only: bench-nodes links the fixture without
+ * the test framework's main). */
+#ifdef NODES_FIXTURE_TEST_HELPERS
+#include <time.h>
+
+#include "tests.h"
+
+#define SUB "6a8b4c2e-1f3d-4e5a-9b7c-0d1e2f3a4b5c"
+#define RGP "/subscriptions/" SUB "/resourceGroups/rg1"
+#define MC RGP "/providers/Microsoft.ContainerService/managedClusters/c1"
+#define AP MC "/agentPools"
+#define CS "?api-version=2026-01-01"
+#define RS "?api-version=2021-04-01"
+#define SIZE "Standard_DC4as_v5"
+
+/* nodes_fixture_call, and a raw body must be JSON. */
+static inline unsigned nodes_fixture_call_json(nodes_fixture *f, const char *method, const char *url,
+                                               const char *body, cp_api_response *resp) {
+        unsigned st = nodes_fixture_call(f, method, url, body, resp);
+        if (resp->raw)
+                ASSERT_TRUE(resp->body != NULL);
+        return st;
+}
+
+/* The provisioningState of pool (GET must answer 200). */
+static inline const char *nodes_fixture_pool_state(nodes_fixture *f, cp_api_response *resp, const char *pool) {
+        char url[512];
+        snprintf(url, sizeof url, AP "/%s" CS, pool);
+        ASSERT_EQ(nodes_fixture_call_json(f, "GET", url, NULL, resp), 200);
+        return json_string_value(json_object_get(json_object_get(resp->body, "properties"), "provisioningState"));
+}
+
+/* PUT pool with count nodes of SIZE, mode User (200 or 201). */
+static inline void nodes_fixture_put_pool(nodes_fixture *f, cp_api_response *resp, const char *pool, int count) {
+        char url[512], body[256];
+        snprintf(url, sizeof url, AP "/%s" CS, pool);
+        snprintf(body, sizeof body, "{\"properties\":{\"count\":%d,\"vmSize\":\"" SIZE "\",\"mode\":\"User\"}}",
+                 count);
+        unsigned st = nodes_fixture_call_json(f, "PUT", url, body, resp);
+        ASSERT_TRUE(st == 200 || st == 201);
+}
+
+/* Clears resp and stops the fixture: a test's atexit teardown. */
+static inline void nodes_fixture_teardown(nodes_fixture *f, cp_api_response *resp) {
+        cp_api_response_clear(resp);
+        nodes_fixture_stop(f);
+}
+
+static inline void nodes_fixture_nap(long ms) {
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+}
+#endif

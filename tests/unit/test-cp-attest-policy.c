@@ -372,12 +372,10 @@ static void put_bad(const char *body, const char *tgt, const char *needle) {
                 cp_test_fail(__FILE__, __LINE__, "message '%s' lacks '%s'", msg ? msg : "(none)", needle);
 }
 
-TEST(api_resource) {
-        memset(&E, 0, sizeof E);
-        snprintf(E.dir, sizeof E.dir, "/tmp/cp-apol-XXXXXX");
-        ASSERT_TRUE(mkdtemp(E.dir) != NULL);
-        open_env();
-        /* no cluster, no pool: 404s */
+#define POOL_BODY "{\"properties\":{\"count\":1,\"vmSize\":\"Standard_DC4as_v5\",\"mode\":\"User\"}}"
+
+/* No cluster, no pool: 404s; then the cluster and the pool cvmpool. */
+static void api_make_pool(void) {
         ASSERT_EQ(call("GET", POL CS, NULL), 404);
         ASSERT_STREQ(code(), "ResourceNotFound");
         ASSERT_EQ(call("PUT", RGP RS, "{\"location\":\"eastus\"}"), 201);
@@ -387,11 +385,12 @@ TEST(api_resource) {
                   201);
         reconcile();
         ASSERT_EQ(call("GET", POL CS, NULL), 404);
-        ASSERT_EQ(call("PUT", AP "/cvmpool" CS,
-                       "{\"properties\":{\"count\":1,\"vmSize\":\"Standard_DC4as_v5\",\"mode\":\"User\"}}"),
-                  201);
+        ASSERT_EQ(call("PUT", AP "/cvmpool" CS, POOL_BODY), 201);
         reconcile();
-        /* api-version handling is the API's */
+}
+
+/* api-version handling is the API's; then the default policy's view. */
+static void api_default_view(void) {
         ASSERT_EQ(call("GET", POL, NULL), 400);
         ASSERT_STREQ(code(), "MissingApiVersionParameter");
         ASSERT_EQ(call("GET", POL "?api-version=2001-01-01", NULL), 400);
@@ -399,7 +398,6 @@ TEST(api_resource) {
         ASSERT_EQ(call("POST", POL CS, "{}"), 405);
         ASSERT_EQ(call("GET", AP "/cvmpool/attestationPolicy/other" CS, NULL), 404);
 
-        /* the default */
         if (call("GET", POL CS, NULL) != 200)
                 cp_test_fail(__FILE__, __LINE__, "GET: %u %s", R.status,
                              json_string_value(json_object_get(json_object_get(R.body, "error"), "message")));
@@ -412,22 +410,43 @@ TEST(api_resource) {
         ASSERT_TRUE(json_is_false(pprop("requireEventLogReplay")));
         ASSERT_TRUE(pprop("launchMeasurements") == NULL);
         ASSERT_TRUE(cp_api_response_header(&R, "ETag") == NULL);
+}
 
-        /* validation */
-        put_bad("{}", "properties", "Required parameter properties");
-        put_bad("{\"properties\":[]}", "properties", "Required parameter properties");
-        put_bad("{\"properties\":{},\"location\":\"eastus\"}", "location", "Unknown member 'location'");
-        put_bad("{\"properties\":{\"allowdebug\":true}}", "properties", "Unknown member 'allowdebug'");
-        put_bad("{\"properties\":{\"launchMeasurements\":[\"" M_A "\",\"" M_A "\"]}}",
-                "properties.launchMeasurements", "repeats");
-        put_bad("{\"properties\":{\"hostData\":\"xyz\"}}", "properties.hostData", "64 hex digits");
-        put_bad("{\"properties\":{\"minimumTcb\":{\"tee\":true}}}", "properties.minimumTcb", "minimumTcb.tee");
+typedef struct put_bad_case {
+        const char *name;
+        const char *body;
+        const char *target;
+        const char *needle; /* in the error message */
+} put_bad_case;
+
+static const put_bad_case put_bad_cases[] = {
+        { "empty", "{}", "properties", "Required parameter properties" },
+        { "properties_array", "{\"properties\":[]}", "properties", "Required parameter properties" },
+        { "location", "{\"properties\":{},\"location\":\"eastus\"}", "location", "Unknown member 'location'" },
+        { "member_case", "{\"properties\":{\"allowdebug\":true}}", "properties", "Unknown member 'allowdebug'" },
+        { "measurement_repeats", "{\"properties\":{\"launchMeasurements\":[\"" M_A "\",\"" M_A "\"]}}",
+          "properties.launchMeasurements", "repeats" },
+        { "host_data", "{\"properties\":{\"hostData\":\"xyz\"}}", "properties.hostData", "64 hex digits" },
+        { "tcb_tee", "{\"properties\":{\"minimumTcb\":{\"tee\":true}}}", "properties.minimumTcb", "minimumTcb.tee" },
+};
+
+static void check_put_bad(void *ctx, const void *row) {
+        const put_bad_case *c = row;
+        (void) ctx;
+        put_bad(c->body, c->target, c->needle);
+}
+
+static void api_validation(void) {
+        TEST_TABLE(put_bad_cases, check_put_bad, NULL);
         ASSERT_EQ(call("PUT", POL CS, "{\"properties\":{\"allowDebug\":true,\"allowDebug\":false}}"), 400);
         ASSERT_STREQ(code(), "InvalidRequestContent"); /* duplicate member */
         ASSERT_EQ(call("GET", POL CS, NULL), 200);
         ASSERT_TRUE(json_is_true(pprop("isDefault"))); /* nothing stored by a 400 */
+}
 
-        /* create: 201 with eTag; If-Match on a missing override: 412 */
+/* Create: 201 with eTag; If-Match on a missing override: 412.  The eTag in
+ * etag, quoted in quoted. */
+static void api_create(char etag[64], char quoted[80]) {
         const char *body = "{\"properties\":{\"launchMeasurements\":[\"" M_B "\",\"" M_A "\"],"
                            "\"minimumTcb\":{\"snp\":12},\"hostData\":\"" HD "\",\"requireEventLogReplay\":true}}";
         if_match = "\"nope\"";
@@ -435,11 +454,9 @@ TEST(api_resource) {
         ASSERT_STREQ(code(), "PreconditionFailed");
         if_match = NULL;
         ASSERT_EQ(call("PUT", POL CS, body), 201);
-        char etag[64];
-        snprintf(etag, sizeof etag, "%s", json_string_value(pprop("eTag")));
+        snprintf(etag, 64, "%s", json_string_value(pprop("eTag")));
         ASSERT_EQ(strlen(etag), 36);
-        char quoted[80];
-        snprintf(quoted, sizeof quoted, "\"%s\"", etag);
+        snprintf(quoted, 80, "\"%s\"", etag);
         ASSERT_STREQ(cp_api_response_header(&R, "ETag"), quoted);
         ASSERT_TRUE(json_is_false(pprop("isDefault")));
         ASSERT_TRUE(json_is_false(pprop("allowDebug"))); /* default false, stated */
@@ -460,8 +477,10 @@ TEST(api_resource) {
         ASSERT_EQ(json_array_size(accs), 2);
         ASSERT_STREQ(json_string_value(json_object_get(json_array_get(accs, 1), "launchMeasurement")), M_A);
         ASSERT_STREQ(json_string_value(json_object_get(json_array_get(accs, 1), "role")), "attestationPolicy");
+}
 
-        /* what enforcement reads */
+/* What enforcement reads. */
+static void api_enforcement_view(const char *etag) {
         cp_attest_policy p;
         char et2[40];
         cp_store_lock(E.store);
@@ -472,15 +491,18 @@ TEST(api_resource) {
         ASSERT_TRUE(p.has_host_data && p.has_min_tcb && p.require_eventlog_replay && !p.allow_debug);
         ASSERT_EQ(p.min_tcb.snp, 12);
         ASSERT_STREQ(et2, etag);
+}
 
-        /* If-None-Match * on an existing one; If-Match with a stale eTag */
+/* If-None-Match * on an existing one; If-Match with a stale eTag; then a
+ * replace (a PUT replaces the whole policy): 200, new eTag (into etag); a
+ * GET body round-trips. */
+static void api_replace(char etag[64], const char *quoted) {
         if_none_match = "*";
         ASSERT_EQ(call("PUT", POL CS, "{\"properties\":{}}"), 412);
         if_none_match = NULL;
         if_match = "\"00000000-0000-0000-0000-000000000000\"";
         ASSERT_EQ(call("PUT", POL CS, "{\"properties\":{}}"), 412);
         ASSERT_EQ(call("DELETE", POL CS, NULL), 412);
-        /* replace (a PUT replaces the whole policy): 200, new eTag; a GET body round-trips */
         if_match = quoted;
         ASSERT_EQ(call("GET", POL CS, NULL), 200);
         json_object_set_new(json_object_get(R.body, "properties"), "allowDebug", json_true());
@@ -493,17 +515,22 @@ TEST(api_resource) {
         ASSERT_TRUE(pprop("hostData") == NULL);
         ASSERT_EQ(json_array_size(pprop("launchMeasurements")), 2);
         ASSERT_TRUE(strcmp(json_string_value(pprop("eTag")), etag) != 0);
-        snprintf(etag, sizeof etag, "%s", json_string_value(pprop("eTag")));
+        snprintf(etag, 64, "%s", json_string_value(pprop("eTag")));
+}
 
-        /* survives a restart (store reopened) */
+/* Survives a restart (store reopened). */
+static void api_restart(const char *etag) {
         close_env();
         open_env();
         ASSERT_EQ(call("GET", POL CS, NULL), 200);
         ASSERT_STREQ(json_string_value(pprop("eTag")), etag);
         ASSERT_TRUE(json_is_true(pprop("allowDebug")));
         ASSERT_TRUE(json_is_true(pprop("requireEventLogReplay")));
+}
 
-        /* DELETE: back to the default (200 with the default view), then 204 */
+/* DELETE: back to the default (200 with the default view), then 204. */
+static void api_delete(void) {
+        cp_attest_policy p;
         ASSERT_EQ(call("DELETE", POL CS, NULL), 200);
         ASSERT_TRUE(json_is_true(pprop("isDefault")));
         ASSERT_EQ(call("GET", POL CS, NULL), 200);
@@ -511,12 +538,14 @@ TEST(api_resource) {
         ASSERT_TRUE(json_is_false(pprop("allowDebug")));
         ASSERT_EQ(call("DELETE", POL CS, NULL), 204);
         cp_store_lock(E.store);
-        r = cp_attest_policy_get(E.store, AP "/cvmpool", &p, NULL, NULL);
+        int r = cp_attest_policy_get(E.store, AP "/cvmpool", &p, NULL, NULL);
         cp_store_unlock(E.store);
         ASSERT_ERR(r, CP_ENOTFOUND);
         cp_error_clear();
+}
 
-        /* the override goes with its pool: a new pool of the same name starts at the default */
+/* The override goes with its pool: a new pool of the same name starts at the default. */
+static void api_pool_recreated(void) {
         ASSERT_EQ(call("PUT", POL CS, "{\"properties\":{\"allowDebug\":true}}"), 201);
         unsigned st = call("DELETE", AP "/cvmpool" CS, NULL);
         ASSERT_TRUE(st == 200 || st == 202);
@@ -524,12 +553,27 @@ TEST(api_resource) {
         ASSERT_STREQ(code(), "OperationNotAllowed");
         reconcile();
         ASSERT_EQ(call("GET", POL CS, NULL), 404);
-        ASSERT_EQ(call("PUT", AP "/cvmpool" CS,
-                       "{\"properties\":{\"count\":1,\"vmSize\":\"Standard_DC4as_v5\",\"mode\":\"User\"}}"),
-                  201);
+        ASSERT_EQ(call("PUT", AP "/cvmpool" CS, POOL_BODY), 201);
         reconcile();
         ASSERT_EQ(call("GET", POL CS, NULL), 200);
         ASSERT_TRUE(json_is_true(pprop("isDefault")));
+}
+
+TEST(api_resource) {
+        char etag[64], quoted[80];
+        memset(&E, 0, sizeof E);
+        snprintf(E.dir, sizeof E.dir, "/tmp/cp-apol-XXXXXX");
+        ASSERT_TRUE(mkdtemp(E.dir) != NULL);
+        open_env();
+        api_make_pool();
+        api_default_view();
+        api_validation();
+        api_create(etag, quoted);
+        api_enforcement_view(etag);
+        api_replace(etag, quoted);
+        api_restart(etag);
+        api_delete();
+        api_pool_recreated();
 
         close_env();
         char cmd[128];

@@ -93,6 +93,20 @@ static void expect_code(const cp_rules *r, const vcase *v, const char *name, con
                 ASSERT_EQ(err.status, 400);
 }
 
+/* One validation: pool name, request, and the code ("" for none) and target
+ * (NULL: any) it must give.  ctx: the rules. */
+typedef struct code_case {
+        const char *name;
+        const char *pool;
+        vcase v;
+        const char *code, *target;
+} code_case;
+
+static void check_code_case(void *ctx, const void *row) {
+        const code_case *c = row;
+        expect_code(ctx, &c->v, c->pool, c->code, c->target);
+}
+
 TEST(size_catalogue) {
         cp_rules *r = rules_with(NULL);
         static const struct {
@@ -271,92 +285,103 @@ TEST(cvm_invalid_combinations) {
         cp_rules_free(r);
 }
 
+#define V_EX_D4_UBUNTU                                                                                  \
+        "{\"vmSize\":\"Standard_D4s_v5\",\"osType\":\"Linux\",\"count\":3,\"mode\":\"User\","               \
+        "\"currentOrchestratorVersion\":\"1.33.2\",\"osSKU\":\"Ubuntu\"}"
+#define V_EX_DC4 "{\"vmSize\":\"Standard_DC4as_v5\",\"osType\":\"Linux\",\"count\":3,\"mode\":\"User\"}"
+#define V_EX_D4 "{\"vmSize\":\"Standard_D4s_v5\",\"osType\":\"Linux\",\"count\":3,\"mode\":\"User\"}"
+
+static const code_case vm_size_cases[] = {
+        { "to_cvm", "np", { .version = "1.33.2", .props = "{\"vmSize\":\"Standard_DC4as_v5\"}", .existing = V_EX_D4_UBUNTU },
+          "CVMMigrationNotSupported", "properties.vmSize" },
+        { "from_cvm", "np", { .version = "1.33.2", .props = "{\"vmSize\":\"Standard_D4s_v5\"}", .existing = V_EX_DC4 },
+          "CVMResizeNotSupported", "properties.vmSize" },
+        { "resize", "np", { .version = "1.33.2", .props = "{\"vmSize\":\"Standard_D8s_v5\"}", .existing = V_EX_D4 },
+          "ChangingVMSizeNotAllowed", "properties.vmSize" },
+        /* the same size in another case is not a change; omitted vmSize keeps the old one */
+        { "same_size_other_case", "np",
+          { .version = "1.33.2", .props = "{\"vmSize\":\"standard_d4s_v5\",\"count\":4}", .existing = V_EX_D4 }, "",
+          NULL },
+        { "size_omitted", "np", { .version = "1.33.2", .props = "{\"count\":5}", .existing = V_EX_D4 }, "", NULL },
+        { "os_type", "np", { .version = "1.33.2", .props = "{\"osType\":\"Windows\"}", .existing = V_EX_D4 },
+          "ChangingOSTypeNotAllowed", "properties.osType" },
+};
+
 TEST(vm_size_changes_refused_with_distinct_codes) {
         cp_rules *r = rules_with(NULL);
-        vcase v = {.version = "1.33.2",
-                   .props = "{\"vmSize\":\"Standard_DC4as_v5\"}",
-                   .existing = "{\"vmSize\":\"Standard_D4s_v5\",\"osType\":\"Linux\",\"count\":3,\"mode\":\"User\","
-                               "\"currentOrchestratorVersion\":\"1.33.2\",\"osSKU\":\"Ubuntu\"}"};
-        expect_code(r, &v, "np", "CVMMigrationNotSupported", "properties.vmSize");
-        v.props = "{\"vmSize\":\"Standard_D4s_v5\"}";
-        v.existing = "{\"vmSize\":\"Standard_DC4as_v5\",\"osType\":\"Linux\",\"count\":3,\"mode\":\"User\"}";
-        expect_code(r, &v, "np", "CVMResizeNotSupported", "properties.vmSize");
-        v.props = "{\"vmSize\":\"Standard_D8s_v5\"}";
-        v.existing = "{\"vmSize\":\"Standard_D4s_v5\",\"osType\":\"Linux\",\"count\":3,\"mode\":\"User\"}";
-        expect_code(r, &v, "np", "ChangingVMSizeNotAllowed", "properties.vmSize");
-        /* the same size in another case is not a change; omitted vmSize keeps the old one */
-        v.props = "{\"vmSize\":\"standard_d4s_v5\",\"count\":4}";
-        expect_code(r, &v, "np", "", NULL);
-        v.props = "{\"count\":5}";
-        expect_code(r, &v, "np", "", NULL);
-        v.props = "{\"osType\":\"Windows\"}";
-        expect_code(r, &v, "np", "ChangingOSTypeNotAllowed", "properties.osType");
+        TEST_TABLE(vm_size_cases, check_code_case, r);
         cp_rules_free(r);
 }
+
+#define V_EX_SYS "{\"vmSize\":\"Standard_D4s_v5\",\"osType\":\"Linux\",\"count\":3,\"mode\":\"System\"}"
+
+static const code_case system_pool_cases[] = {
+        { "too_small", "sys", { .version = "1.33.2", .props = "{\"vmSize\":\"Standard_B1s\",\"mode\":\"System\"}" },
+          "SystemPoolVMSizeTooSmall", "properties.vmSize" },
+        { "windows", "sys",
+          { .version = "1.33.2", .props = "{\"vmSize\":\"Standard_D4s_v5\",\"mode\":\"System\",\"osType\":\"Windows\"}" },
+          "SystemPoolMustBeLinux", "properties.mode" },
+        { "spot", "sys",
+          { .version = "1.33.2",
+            .props = "{\"vmSize\":\"Standard_D4s_v5\",\"mode\":\"System\",\"scaleSetPriority\":\"Spot\"}" },
+          "SystemPoolSpotNotAllowed", NULL },
+        { "count_0", "sys", { .version = "1.33.2", .props = "{\"vmSize\":\"Standard_D4s_v5\",\"mode\":\"System\",\"count\":0}" },
+          "InvalidParameter", "properties.count" },
+        { "cvm", "sys", { .version = "1.33.2", .props = "{\"vmSize\":\"Standard_DC4as_v5\",\"mode\":\"System\"}" }, "",
+          NULL }, /* CVM system pools are fine */
+        { "last_system_to_user", "sys", { .version = "1.33.2", .props = "{\"mode\":\"User\"}", .existing = V_EX_SYS },
+          "MustDefineAtLeastOneSystemPool", "properties.mode" },
+        { "other_system_to_user", "sys",
+          { .version = "1.33.2", .props = "{\"mode\":\"User\"}", .existing = V_EX_SYS, .other_system = 1 }, "", NULL },
+        /* case-sensitive modes */
+        { "mode_lower_case", "np",
+          { .version = "1.33.2", .props = "{\"vmSize\":\"Standard_D4s_v5\",\"mode\":\"user\"}", .other_system = 1 },
+          "InvalidParameter", "properties.mode" },
+        { "mode_gateway", "np",
+          { .version = "1.33.2", .props = "{\"vmSize\":\"Standard_D4s_v5\",\"mode\":\"Gateway\"}", .other_system = 1 },
+          "", NULL },
+};
 
 TEST(system_pool_rules) {
         cp_rules *r = rules_with(NULL);
-        vcase v = {.version = "1.33.2", .props = "{\"vmSize\":\"Standard_B1s\",\"mode\":\"System\"}"};
-        expect_code(r, &v, "sys", "SystemPoolVMSizeTooSmall", "properties.vmSize");
-        v.props = "{\"vmSize\":\"Standard_D4s_v5\",\"mode\":\"System\",\"osType\":\"Windows\"}";
-        expect_code(r, &v, "sys", "SystemPoolMustBeLinux", "properties.mode");
-        v.props = "{\"vmSize\":\"Standard_D4s_v5\",\"mode\":\"System\",\"scaleSetPriority\":\"Spot\"}";
-        expect_code(r, &v, "sys", "SystemPoolSpotNotAllowed", NULL);
-        v.props = "{\"vmSize\":\"Standard_D4s_v5\",\"mode\":\"System\",\"count\":0}";
-        expect_code(r, &v, "sys", "InvalidParameter", "properties.count");
-        v.props = "{\"vmSize\":\"Standard_DC4as_v5\",\"mode\":\"System\"}";
-        expect_code(r, &v, "sys", "", NULL); /* CVM system pools are fine */
-        v.props = "{\"mode\":\"User\"}";
-        v.existing = "{\"vmSize\":\"Standard_D4s_v5\",\"osType\":\"Linux\",\"count\":3,\"mode\":\"System\"}";
-        expect_code(r, &v, "sys", "MustDefineAtLeastOneSystemPool", "properties.mode");
-        v.other_system = 1;
-        expect_code(r, &v, "sys", "", NULL);
-        v.props = "{\"vmSize\":\"Standard_D4s_v5\",\"mode\":\"user\"}"; /* case-sensitive modes */
-        v.existing = NULL;
-        expect_code(r, &v, "np", "InvalidParameter", "properties.mode");
-        v.props = "{\"vmSize\":\"Standard_D4s_v5\",\"mode\":\"Gateway\"}";
-        expect_code(r, &v, "np", "", NULL);
+        TEST_TABLE(system_pool_cases, check_code_case, r);
         cp_rules_free(r);
 }
 
+#define V_D4(more) { .version = "1.33.2", .props = "{\"vmSize\":\"Standard_D4s_v5\"" more "}" }
+
+static const code_case names_cases[] = {
+        { "pool_upper_case", "CVM", V_D4(""), "InvalidAgentPoolName", "name" },
+        { "pool_leading_digit", "1pool", V_D4(""), "InvalidAgentPoolName", "name" },
+        { "pool_13_chars", "abcdefghijklm", V_D4(""), "InvalidAgentPoolName", "name" },
+        { "pool_12_chars", "abcdefghijkl", V_D4(""), "", NULL },
+        { "windows_pool_5_chars", "winpool", V_D4(",\"osType\":\"Windows\""), "InvalidAgentPoolName", "name" },
+        { "windows_pool_4_chars", "winp", V_D4(",\"osType\":\"Windows\""), "", NULL },
+        { "label_reserved", "np", V_D4(",\"nodeLabels\":{\"kubernetes.azure.com/security-type\":\"x\"}"),
+          "ReservedNodeLabel", "properties.nodeLabels" },
+        { "label_bad_key", "np", V_D4(",\"nodeLabels\":{\"bad key!\":\"x\"}"), "InvalidNodeLabel", NULL },
+        { "labels_fine", "np", V_D4(",\"nodeLabels\":{\"example.com/tier\":\"front-end\",\"a\":\"\"}"), "", NULL },
+        { "taint_effect", "np", V_D4(",\"nodeTaints\":[\"sku=gpu:NoSchedule\",\"x=y:Sometimes\"]"), "InvalidNodeTaint",
+          "properties.nodeTaints" },
+        { "count_1001", "np", V_D4(",\"count\":1001"), "InvalidParameter", "properties.count" },
+        { "count_string", "np", V_D4(",\"count\":\"3\""), "InvalidParameter", "properties.count" },
+        { "autoscaling_no_min", "np", V_D4(",\"enableAutoScaling\":true"), "InvalidParameter", "properties.minCount" },
+        { "autoscaling_count_below_min", "np",
+          V_D4(",\"enableAutoScaling\":true,\"minCount\":2,\"maxCount\":5,\"count\":1"), "InvalidParameter",
+          "properties.count" },
+        { "version_newer", "np", V_D4(",\"orchestratorVersion\":\"1.34\""), "AgentPoolK8sVersionNotSupported",
+          "properties.orchestratorVersion" },
+        { "version_too_old", "np", V_D4(",\"orchestratorVersion\":\"1.29\""), "AgentPoolK8sVersionNotSupported", NULL },
+        { "version_older_fine", "np", V_D4(",\"orchestratorVersion\":\"1.31\""), "", NULL },
+        { "version_v_prefix", "np", V_D4(",\"orchestratorVersion\":\"v1.33\""), "AgentPoolK8sVersionNotSupported",
+          NULL },
+        { "os_sku_debian", "np", V_D4(",\"osSKU\":\"Debian\""), "InvalidParameter", "properties.osSKU" },
+        { "os_sku_windows", "np", V_D4(",\"osSKU\":\"Windows2022\""), "InvalidParameter", "properties.osSKU" },
+};
+
 TEST(names_labels_taints_counts_versions) {
         cp_rules *r = rules_with(NULL);
-        vcase v = {.version = "1.33.2", .props = "{\"vmSize\":\"Standard_D4s_v5\"}"};
-        expect_code(r, &v, "CVM", "InvalidAgentPoolName", "name");
-        expect_code(r, &v, "1pool", "InvalidAgentPoolName", "name");
-        expect_code(r, &v, "abcdefghijklm", "InvalidAgentPoolName", "name");
-        expect_code(r, &v, "abcdefghijkl", "", NULL);
-        v.props = "{\"vmSize\":\"Standard_D4s_v5\",\"osType\":\"Windows\"}";
-        expect_code(r, &v, "winpool", "InvalidAgentPoolName", "name");
-        expect_code(r, &v, "winp", "", NULL);
-        v.props = "{\"vmSize\":\"Standard_D4s_v5\",\"nodeLabels\":{\"kubernetes.azure.com/security-type\":\"x\"}}";
-        expect_code(r, &v, "np", "ReservedNodeLabel", "properties.nodeLabels");
-        v.props = "{\"vmSize\":\"Standard_D4s_v5\",\"nodeLabels\":{\"bad key!\":\"x\"}}";
-        expect_code(r, &v, "np", "InvalidNodeLabel", NULL);
-        v.props = "{\"vmSize\":\"Standard_D4s_v5\",\"nodeLabels\":{\"example.com/tier\":\"front-end\",\"a\":\"\"}}";
-        expect_code(r, &v, "np", "", NULL);
-        v.props = "{\"vmSize\":\"Standard_D4s_v5\",\"nodeTaints\":[\"sku=gpu:NoSchedule\",\"x=y:Sometimes\"]}";
-        expect_code(r, &v, "np", "InvalidNodeTaint", "properties.nodeTaints");
-        v.props = "{\"vmSize\":\"Standard_D4s_v5\",\"count\":1001}";
-        expect_code(r, &v, "np", "InvalidParameter", "properties.count");
-        v.props = "{\"vmSize\":\"Standard_D4s_v5\",\"count\":\"3\"}";
-        expect_code(r, &v, "np", "InvalidParameter", "properties.count");
-        v.props = "{\"vmSize\":\"Standard_D4s_v5\",\"enableAutoScaling\":true}";
-        expect_code(r, &v, "np", "InvalidParameter", "properties.minCount");
-        v.props = "{\"vmSize\":\"Standard_D4s_v5\",\"enableAutoScaling\":true,\"minCount\":2,\"maxCount\":5,\"count\":1}";
-        expect_code(r, &v, "np", "InvalidParameter", "properties.count");
-        v.props = "{\"vmSize\":\"Standard_D4s_v5\",\"orchestratorVersion\":\"1.34\"}";
-        expect_code(r, &v, "np", "AgentPoolK8sVersionNotSupported", "properties.orchestratorVersion");
-        v.props = "{\"vmSize\":\"Standard_D4s_v5\",\"orchestratorVersion\":\"1.29\"}";
-        expect_code(r, &v, "np", "AgentPoolK8sVersionNotSupported", NULL);
-        v.props = "{\"vmSize\":\"Standard_D4s_v5\",\"orchestratorVersion\":\"1.31\"}";
-        expect_code(r, &v, "np", "", NULL);
-        v.props = "{\"vmSize\":\"Standard_D4s_v5\",\"orchestratorVersion\":\"v1.33\"}";
-        expect_code(r, &v, "np", "AgentPoolK8sVersionNotSupported", NULL);
-        v.props = "{\"vmSize\":\"Standard_D4s_v5\",\"osSKU\":\"Debian\"}";
-        expect_code(r, &v, "np", "InvalidParameter", "properties.osSKU");
-        v.props = "{\"vmSize\":\"Standard_D4s_v5\",\"osSKU\":\"Windows2022\"}";
-        expect_code(r, &v, "np", "InvalidParameter", "properties.osSKU");
+        TEST_TABLE(names_cases, check_code_case, r);
         ASSERT_TRUE(cp_name_cluster_ok("myAKSCluster"));
         ASSERT_TRUE(cp_name_cluster_ok("a"));
         ASSERT_FALSE(cp_name_cluster_ok("-a"));

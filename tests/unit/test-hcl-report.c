@@ -437,186 +437,234 @@ static int parse_fmt(const char *fmt, const char *a, const char *b) {
         return k;
 }
 
+/* The synthetic runtime-data documents: the moduli a case can name as "$bits". */
+typedef struct rt_moduli {
+        unsigned bits[6];
+        char *b64[6];
+} rt_moduli;
+
+static void rt_moduli_make(rt_moduli *m) {
+        static const unsigned bits[] = { 2048, 4096, 1024, 2047, 4097, 3072 };
+        for (size_t i = 0; i < 6; i++) {
+                m->bits[i] = bits[i];
+                m->b64[i] = modulus_b64(bits[i]);
+        }
+}
+
+static void rt_moduli_free(rt_moduli *m) {
+        for (size_t i = 0; i < 6; i++)
+                free(m->b64[i]);
+}
+
+/* "$2048" names that modulus; anything else stands for itself. */
+static const char *rt_arg(const rt_moduli *m, const char *s) {
+        if (!s || s[0] != '$')
+                return s;
+        unsigned bits = (unsigned) strtoul(s + 1, NULL, 10);
+        for (size_t i = 0; i < 6; i++)
+                if (m->bits[i] == bits)
+                        return m->b64[i];
+        cp_test_fail(__FILE__, __LINE__, "no %u-bit modulus", bits);
+}
+
+typedef struct rt_case {
+        const char *name;
+        const char *fmt; /* the whole document (a == NULL), or a format of a and b */
+        const char *a, *b;
+        int want;        /* 0, or the error parsing must give */
+} rt_case;
+
+static void check_rt_case(void *ctx, const void *row) {
+        const rt_moduli *m = ctx;
+        const rt_case *c = row;
+        int r = c->a ? parse_fmt(c->fmt, rt_arg(m, c->a), rt_arg(m, c->b)) : parse_doc(c->fmt);
+        if (c->want == 0)
+                ASSERT_OK(r);
+        else
+                ASSERT_ERR(r, c->want);
+}
+
+#define RT_AK "{\"keys\":[{\"kid\":\"HCLAkPub\",\"kty\":\"RSA\",\"e\":\"%s\",\"n\":\"%s\"}]}"
+#define RT_AK_KEY "{\"kid\":\"HCLAkPub\",\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"%s\"}"
+
+/* The AK's RSA exponent and modulus. */
+static const rt_case rt_ak_cases[] = {
+        { "n_2048", RT_AK, "AQAB", "$2048", 0 },
+        { "n_3072", RT_AK, "AQAB", "$3072", 0 },
+        { "n_4096", RT_AK, "AQAB", "$4096", 0 },
+        { "e_3", RT_AK, "Aw", "$2048", 0 },
+        { "n_1024", RT_AK, "AQAB", "$1024", CP_EUNSUPPORTED },
+        { "n_2047", RT_AK, "AQAB", "$2047", CP_EUNSUPPORTED },
+        { "n_4097", RT_AK, "AQAB", "$4097", CP_EUNSUPPORTED },
+        { "e_even", RT_AK, "AQAA", "$2048", CP_EFORMAT },
+        { "e_1", RT_AK, "AQ", "$2048", CP_EFORMAT },
+        { "e_leading_zero", RT_AK, "AAEAAQ", "$2048", CP_EFORMAT },
+        { "e_padding", RT_AK, "AQAB=", "$2048", CP_EFORMAT },
+        { "e_std_alphabet", RT_AK, "AQ+B", "$2048", CP_EFORMAT },
+        { "e_empty", RT_AK, "", "$2048", CP_EFORMAT },
+        { "e_12_bytes", RT_AK, "AQABAQABAQABAQAB", "$2048", CP_EUNSUPPORTED },
+        { "n_one_byte", RT_AK, "AQAB", "AA", CP_EFORMAT },
+        { "n_bad_b64", RT_AK, "AQAB", "A", CP_EFORMAT },
+};
+
+/* The keys array and its members.  The EK obeys the RSA rules too; unknown
+ * non-RSA keys are skipped, unknown RSA keys must still decode. */
+static const rt_case rt_keys_cases[] = {
+        { "empty_object", "{}", NULL, NULL, CP_EFORMAT },
+        { "keys_object", "{\"keys\":{}}", NULL, NULL, CP_EFORMAT },
+        { "keys_empty", "{\"keys\":[]}", NULL, NULL, CP_EFORMAT },
+        { "key_number", "{\"keys\":[1]}", NULL, NULL, CP_EFORMAT },
+        { "no_kid", "{\"keys\":[{\"kty\":\"RSA\"}]}", NULL, NULL, CP_EFORMAT },
+        { "no_kty", "{\"keys\":[{\"kid\":\"HCLAkPub\"}]}", NULL, NULL, CP_EFORMAT },
+        { "kid_number", "{\"keys\":[{\"kid\":1,\"kty\":\"RSA\"}]}", NULL, NULL, CP_EFORMAT },
+        { "no_e", "{\"keys\":[{\"kid\":\"HCLAkPub\",\"kty\":\"RSA\",\"n\":\"%s\"}]}%s", "$2048", "", CP_EFORMAT },
+        { "kty_ec", "{\"keys\":[{\"kid\":\"HCLAkPub\",\"kty\":\"EC\",\"e\":\"AQAB\",\"n\":\"%s\"}]}%s", "$2048", "",
+          CP_EUNSUPPORTED },
+        { "duplicate_kid", "{\"keys\":[" RT_AK_KEY "," RT_AK_KEY "]}", "$2048", "$2048", CP_EFORMAT },
+        { "duplicate_member",
+          "{\"keys\":[{\"kid\":\"HCLAkPub\",\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"%s\",\"n\":\"%s\"}]}", "$2048",
+          "$2048", CP_EFORMAT },
+        { "no_ak", "{\"keys\":[{\"kid\":\"Other\",\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"%s\"}]}%s", "$2048", "",
+          CP_EFORMAT },
+        { "ek_1024", "{\"keys\":[" RT_AK_KEY ",{\"kid\":\"HCLEkPub\",\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"%s\"}]}",
+          "$2048", "$1024", CP_EUNSUPPORTED },
+        { "unknown_ec_key", "{\"keys\":[" RT_AK_KEY ",{\"kid\":\"X\",\"kty\":\"EC\",\"crv\":\"P-256\"}]}%s", "$2048",
+          "", 0 },
+        { "unknown_rsa_1024", "{\"keys\":[" RT_AK_KEY ",{\"kid\":\"Y\",\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"%s\"}]}",
+          "$2048", "$1024", 0 },
+        { "unknown_rsa_bad_n",
+          "{\"keys\":[" RT_AK_KEY ",{\"kid\":\"Y\",\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"%s!\"}]}", "$2048", "$1024",
+          CP_EFORMAT },
+        { "key_ops_string",
+          "{\"keys\":[{\"kid\":\"HCLAkPub\",\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"%s\",\"key_ops\":\"sign\"}]}%s",
+          "$2048", "", CP_EFORMAT },
+        { "key_ops_number",
+          "{\"keys\":[{\"kid\":\"HCLAkPub\",\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"%s\",\"key_ops\":[1]}]}%s",
+          "$2048", "", CP_EFORMAT },
+};
+
+#define RT_FULL                                                                                   \
+        "{\"keys\":[{\"kid\":\"HCLAkPub\",\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"%s\","              \
+        "\"future\":{\"a\":[1,2]}}],\"vm-configuration\":{%s},\"new-thing\":null}"
+#define RT_UD "{\"keys\":[" RT_AK_KEY "],\"user-data\":%s}"
+
+/* Unknown members anywhere are tolerated; vm-configuration / user-data types. */
+static const rt_case rt_member_cases[] = {
+        { "unknown_members", RT_FULL, "$2048", "\"secure-boot\":false,\"unknown\":\"x\"", 0 },
+        { "secure_boot_string", RT_FULL, "$2048", "\"secure-boot\":\"false\"", CP_EFORMAT },
+        { "tpm_enabled_number", RT_FULL, "$2048", "\"tpm-enabled\":1", CP_EFORMAT },
+        { "vm_unique_id_number", RT_FULL, "$2048", "\"vmUniqueId\":5", CP_EFORMAT },
+        { "thumbprint_array", RT_FULL, "$2048", "\"root-cert-thumbprint\":[]", CP_EFORMAT },
+        { "current_time_fraction", RT_FULL, "$2048", "\"current-time\":1.5", CP_EFORMAT },
+        { "vm_configuration_array", "{\"keys\":[" RT_AK_KEY "],\"vm-configuration\":[]%s}", "$2048", "",
+          CP_EFORMAT },
+        { "user_data_hex", RT_UD, "$2048", "\"00ff\"", 0 },
+        { "user_data_empty", RT_UD, "$2048", "\"\"", 0 },
+        { "user_data_odd", RT_UD, "$2048", "\"0\"", CP_EFORMAT },
+        { "user_data_not_hex", RT_UD, "$2048", "\"zz\"", CP_EFORMAT },
+        { "user_data_number", RT_UD, "$2048", "12", CP_EFORMAT },
+};
+
+/* Not JSON, or not a JSON object. */
+static const rt_case rt_json_cases[] = {
+        { "empty", "", NULL, NULL, CP_EFORMAT },
+        { "array", "[]", NULL, NULL, CP_EFORMAT },
+        { "string", "\"keys\"", NULL, NULL, CP_EFORMAT },
+        { "trailing_garbage", "{\"keys\":[]} x", NULL, NULL, CP_EFORMAT },
+        { "invalid_utf8", "{\"keys\":[\"\xff\"]}", NULL, NULL, CP_EFORMAT },
+        { "nul_escape", "{\"keys\":[\"\\u0000\"]}", NULL, NULL, CP_EFORMAT },
+        { "second_value", "{\"keys\":[" RT_AK_KEY "]}%s", "$2048", "{}", CP_EFORMAT },
+};
+
+/* A modulus with a leading zero octet, and an even one. */
+static void rt_modulus_leading_zero_and_even(void) {
+        uint8_t m[257];
+        m[0] = 0;
+        for (size_t i = 1; i < sizeof(m); i++)
+                m[i] = 0xc3;
+        char *s = b64u(m, sizeof(m));
+        ASSERT_ERR(parse_fmt(RT_AK, "AQAB", s), CP_EFORMAT);
+        free(s);
+        m[256] = 0xc2; /* even modulus */
+        s = b64u(m + 1, 256);
+        ASSERT_ERR(parse_fmt(RT_AK, "AQAB", s), CP_EFORMAT);
+        free(s);
+}
+
+static void rt_too_many_keys(const char *n2048) {
+        char *doc = NULL, *tmp;
+        ASSERT_TRUE(asprintf(&doc, "{\"keys\":[" RT_AK_KEY, n2048) >= 0);
+        for (unsigned i = 0; i < CP_MAX_RUNTIME_KEYS; i++) {
+                ASSERT_TRUE(asprintf(&tmp, "%s,{\"kid\":\"k%u\",\"kty\":\"oct\"}", doc, i) >= 0);
+                free(doc);
+                doc = tmp;
+        }
+        ASSERT_TRUE(asprintf(&tmp, "%s]}", doc) >= 0);
+        free(doc);
+        ASSERT_ERR(parse_doc(tmp), CP_ETOOBIG);
+        free(tmp);
+}
+
+/* user-data of 64 bytes is the most there may be. */
+static void rt_user_data_limit(const char *n2048) {
+        char hex[2 * 65 + 3];
+        memset(hex, '0', sizeof(hex) - 1);
+        hex[0] = '"';
+        hex[2 * 64 + 1] = '"';
+        hex[2 * 64 + 2] = 0;
+        ASSERT_OK(parse_fmt(RT_UD, n2048, hex)); /* 64 bytes */
+        hex[2 * 64 + 1] = hex[2 * 64 + 2] = '0';
+        hex[2 * 65 + 1] = '"';
+        hex[2 * 65 + 2] = 0;
+        ASSERT_ERR(parse_fmt(RT_UD, n2048, hex), CP_ETOOBIG); /* 65 bytes */
+}
+
+static void rt_nesting(const char *n2048) {
+        char deep[200];
+        size_t o = 0;
+        o += (size_t) snprintf(deep, sizeof(deep), "{\"x\":");
+        for (unsigned i = 0; i < CP_MAX_JSON_DEPTH; i++)
+                deep[o++] = '[';
+        for (unsigned i = 0; i < CP_MAX_JSON_DEPTH; i++)
+                deep[o++] = ']';
+        deep[o++] = '}';
+        deep[o] = 0;
+        ASSERT_ERR(parse_doc(deep), CP_EFORMAT);
+        /* brackets inside strings do not count */
+        char *doc = NULL;
+        ASSERT_TRUE(asprintf(&doc,
+                             "{\"x\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"[[[\","
+                             "\"keys\":[" RT_AK_KEY "]}",
+                             n2048) >= 0);
+        ASSERT_OK(parse_doc(doc));
+        free(doc);
+}
+
+static void rt_oversized_and_null(void) {
+        uint8_t *big = calloc(1, CP_MAX_RUNTIME_DATA + 1);
+        cp_azure_runtime_data *rd = NULL;
+        ASSERT_TRUE(big);
+        ASSERT_ERR(cp_azure_runtime_data_parse(big, CP_MAX_RUNTIME_DATA + 1, &rd), CP_ETOOBIG);
+        ASSERT_ERR(cp_azure_runtime_data_parse(big, 1, NULL), CP_EINVAL);
+        free(big);
+}
+
 TEST(runtime_data_synthetic) {
-        char *n2048 = modulus_b64(2048), *n4096 = modulus_b64(4096), *n1024 = modulus_b64(1024),
-             *n2047 = modulus_b64(2047), *n4097 = modulus_b64(4097), *n3072 = modulus_b64(3072);
-        const char *ak = "{\"keys\":[{\"kid\":\"HCLAkPub\",\"kty\":\"RSA\",\"e\":\"%s\",\"n\":\"%s\"}]}";
+        rt_moduli m;
+        rt_moduli_make(&m);
+        const char *n2048 = rt_arg(&m, "$2048");
 
-        ASSERT_OK(parse_fmt(ak, "AQAB", n2048));
-        ASSERT_OK(parse_fmt(ak, "AQAB", n3072));
-        ASSERT_OK(parse_fmt(ak, "AQAB", n4096));
-        ASSERT_OK(parse_fmt(ak, "Aw", n2048));                       /* e = 3 */
-        ASSERT_ERR(parse_fmt(ak, "AQAB", n1024), CP_EUNSUPPORTED);
-        ASSERT_ERR(parse_fmt(ak, "AQAB", n2047), CP_EUNSUPPORTED);
-        ASSERT_ERR(parse_fmt(ak, "AQAB", n4097), CP_EUNSUPPORTED);
-        ASSERT_ERR(parse_fmt(ak, "AQAA", n2048), CP_EFORMAT);        /* even e */
-        ASSERT_ERR(parse_fmt(ak, "AQ", n2048), CP_EFORMAT);          /* e = 1 */
-        ASSERT_ERR(parse_fmt(ak, "AAEAAQ", n2048), CP_EFORMAT);      /* leading zero */
-        ASSERT_ERR(parse_fmt(ak, "AQAB=", n2048), CP_EFORMAT);       /* padding */
-        ASSERT_ERR(parse_fmt(ak, "AQ+B", n2048), CP_EFORMAT);        /* std alphabet */
-        ASSERT_ERR(parse_fmt(ak, "", n2048), CP_EFORMAT);
-        ASSERT_ERR(parse_fmt(ak, "AQABAQABAQABAQAB", n2048), CP_EUNSUPPORTED); /* 12-byte e */
-        ASSERT_ERR(parse_fmt(ak, "AQAB", "AA"), CP_EFORMAT);
-        ASSERT_ERR(parse_fmt(ak, "AQAB", "A"), CP_EFORMAT);
+        TEST_TABLE(rt_ak_cases, check_rt_case, &m);
+        rt_modulus_leading_zero_and_even();
+        TEST_TABLE(rt_keys_cases, check_rt_case, &m);
+        rt_too_many_keys(n2048);
+        TEST_TABLE(rt_member_cases, check_rt_case, &m);
+        rt_user_data_limit(n2048);
+        TEST_TABLE(rt_json_cases, check_rt_case, &m);
+        rt_nesting(n2048);
+        rt_oversized_and_null();
 
-        /* modulus with a leading zero octet */
-        {
-                uint8_t m[257];
-                m[0] = 0;
-                for (size_t i = 1; i < sizeof(m); i++)
-                        m[i] = 0xc3;
-                char *s = b64u(m, sizeof(m));
-                ASSERT_ERR(parse_fmt(ak, "AQAB", s), CP_EFORMAT);
-                free(s);
-                m[256] = 0xc2; /* even modulus */
-                s = b64u(m + 1, 256);
-                ASSERT_ERR(parse_fmt(ak, "AQAB", s), CP_EFORMAT);
-                free(s);
-        }
-
-        /* keys: structure */
-        ASSERT_ERR(parse_doc("{}"), CP_EFORMAT);
-        ASSERT_ERR(parse_doc("{\"keys\":{}}"), CP_EFORMAT);
-        ASSERT_ERR(parse_doc("{\"keys\":[]}"), CP_EFORMAT);
-        ASSERT_ERR(parse_doc("{\"keys\":[1]}"), CP_EFORMAT);
-        ASSERT_ERR(parse_doc("{\"keys\":[{\"kty\":\"RSA\"}]}"), CP_EFORMAT);
-        ASSERT_ERR(parse_doc("{\"keys\":[{\"kid\":\"HCLAkPub\"}]}"), CP_EFORMAT);
-        ASSERT_ERR(parse_doc("{\"keys\":[{\"kid\":1,\"kty\":\"RSA\"}]}"), CP_EFORMAT);
-        ASSERT_ERR(parse_fmt("{\"keys\":[{\"kid\":\"HCLAkPub\",\"kty\":\"RSA\",\"n\":\"%s\"}]}%s", n2048, ""),
-                   CP_EFORMAT);
-        ASSERT_ERR(parse_fmt("{\"keys\":[{\"kid\":\"HCLAkPub\",\"kty\":\"EC\",\"e\":\"AQAB\",\"n\":\"%s\"}]}%s",
-                             n2048, ""),
-                   CP_EUNSUPPORTED);
-        ASSERT_ERR(parse_fmt("{\"keys\":[{\"kid\":\"HCLAkPub\",\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"%s\"},"
-                             "{\"kid\":\"HCLAkPub\",\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"%s\"}]}",
-                             n2048, n2048),
-                   CP_EFORMAT); /* duplicate kid */
-        ASSERT_ERR(parse_fmt("{\"keys\":[{\"kid\":\"HCLAkPub\",\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"%s\","
-                             "\"n\":\"%s\"}]}",
-                             n2048, n2048),
-                   CP_EFORMAT); /* duplicate member */
-        ASSERT_ERR(parse_fmt("{\"keys\":[{\"kid\":\"Other\",\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"%s\"}]}%s", n2048,
-                             ""),
-                   CP_EFORMAT); /* no AK */
-        /* EK obeys the RSA rules too; unknown non-RSA keys are skipped, unknown
-         * RSA keys must still decode */
-        ASSERT_ERR(parse_fmt("{\"keys\":[{\"kid\":\"HCLAkPub\",\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"%s\"},"
-                             "{\"kid\":\"HCLEkPub\",\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"%s\"}]}",
-                             n2048, n1024),
-                   CP_EUNSUPPORTED);
-        ASSERT_OK(parse_fmt("{\"keys\":[{\"kid\":\"HCLAkPub\",\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"%s\"},"
-                            "{\"kid\":\"X\",\"kty\":\"EC\",\"crv\":\"P-256\"}]}%s",
-                            n2048, ""));
-        ASSERT_OK(parse_fmt("{\"keys\":[{\"kid\":\"HCLAkPub\",\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"%s\"},"
-                            "{\"kid\":\"Y\",\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"%s\"}]}",
-                            n2048, n1024));
-        ASSERT_ERR(parse_fmt("{\"keys\":[{\"kid\":\"HCLAkPub\",\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"%s\"},"
-                             "{\"kid\":\"Y\",\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"%s!\"}]}",
-                             n2048, n1024),
-                   CP_EFORMAT);
-        ASSERT_ERR(parse_fmt("{\"keys\":[{\"kid\":\"HCLAkPub\",\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"%s\","
-                             "\"key_ops\":\"sign\"}]}%s",
-                             n2048, ""),
-                   CP_EFORMAT);
-        ASSERT_ERR(parse_fmt("{\"keys\":[{\"kid\":\"HCLAkPub\",\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"%s\","
-                             "\"key_ops\":[1]}]}%s",
-                             n2048, ""),
-                   CP_EFORMAT);
-
-        /* too many keys */
-        {
-                char *doc = NULL, *tmp;
-                ASSERT_TRUE(asprintf(&doc, "{\"keys\":[{\"kid\":\"HCLAkPub\",\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"%s\"}",
-                                     n2048) >= 0);
-                for (unsigned i = 0; i < CP_MAX_RUNTIME_KEYS; i++) {
-                        ASSERT_TRUE(asprintf(&tmp, "%s,{\"kid\":\"k%u\",\"kty\":\"oct\"}", doc, i) >= 0);
-                        free(doc);
-                        doc = tmp;
-                }
-                ASSERT_TRUE(asprintf(&tmp, "%s]}", doc) >= 0);
-                free(doc);
-                ASSERT_ERR(parse_doc(tmp), CP_ETOOBIG);
-                free(tmp);
-        }
-
-        /* unknown members anywhere are tolerated; vm-configuration / user-data types */
-        const char *full = "{\"keys\":[{\"kid\":\"HCLAkPub\",\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"%s\","
-                           "\"future\":{\"a\":[1,2]}}],\"vm-configuration\":{%s},\"new-thing\":null}";
-        ASSERT_OK(parse_fmt(full, n2048, "\"secure-boot\":false,\"unknown\":\"x\""));
-        ASSERT_ERR(parse_fmt(full, n2048, "\"secure-boot\":\"false\""), CP_EFORMAT);
-        ASSERT_ERR(parse_fmt(full, n2048, "\"tpm-enabled\":1"), CP_EFORMAT);
-        ASSERT_ERR(parse_fmt(full, n2048, "\"vmUniqueId\":5"), CP_EFORMAT);
-        ASSERT_ERR(parse_fmt(full, n2048, "\"root-cert-thumbprint\":[]"), CP_EFORMAT);
-        ASSERT_ERR(parse_fmt(full, n2048, "\"current-time\":1.5"), CP_EFORMAT);
-        ASSERT_ERR(parse_fmt("{\"keys\":[{\"kid\":\"HCLAkPub\",\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"%s\"}],"
-                             "\"vm-configuration\":[]%s}",
-                             n2048, ""),
-                   CP_EFORMAT);
-        const char *ud = "{\"keys\":[{\"kid\":\"HCLAkPub\",\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"%s\"}],"
-                         "\"user-data\":%s}";
-        ASSERT_OK(parse_fmt(ud, n2048, "\"00ff\""));
-        ASSERT_OK(parse_fmt(ud, n2048, "\"\""));
-        ASSERT_ERR(parse_fmt(ud, n2048, "\"0\""), CP_EFORMAT);
-        ASSERT_ERR(parse_fmt(ud, n2048, "\"zz\""), CP_EFORMAT);
-        ASSERT_ERR(parse_fmt(ud, n2048, "12"), CP_EFORMAT);
-        {
-                char hex[2 * 65 + 3];
-                memset(hex, '0', sizeof(hex) - 1);
-                hex[0] = '"';
-                hex[2 * 64 + 1] = '"';
-                hex[2 * 64 + 2] = 0;
-                ASSERT_OK(parse_fmt(ud, n2048, hex)); /* 64 bytes */
-                hex[2 * 64 + 1] = hex[2 * 64 + 2] = '0';
-                hex[2 * 65 + 1] = '"';
-                hex[2 * 65 + 2] = 0;
-                ASSERT_ERR(parse_fmt(ud, n2048, hex), CP_ETOOBIG); /* 65 bytes */
-        }
-
-        /* JSON-level */
-        ASSERT_ERR(parse_doc(""), CP_EFORMAT);
-        ASSERT_ERR(parse_doc("[]"), CP_EFORMAT);
-        ASSERT_ERR(parse_doc("\"keys\""), CP_EFORMAT);
-        ASSERT_ERR(parse_doc("{\"keys\":[]} x"), CP_EFORMAT);
-        ASSERT_ERR(parse_doc("{\"keys\":[\"\xff\"]}"), CP_EFORMAT); /* invalid UTF-8 */
-        ASSERT_ERR(parse_doc("{\"keys\":[\"\\u0000\"]}"), CP_EFORMAT);
-        ASSERT_ERR(parse_fmt("{\"keys\":[{\"kid\":\"HCLAkPub\",\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"%s\"}]}%s", n2048,
-                             "{}"),
-                   CP_EFORMAT);
-        {
-                char deep[200];
-                size_t o = 0;
-                o += (size_t) snprintf(deep, sizeof(deep), "{\"x\":");
-                for (unsigned i = 0; i < CP_MAX_JSON_DEPTH; i++)
-                        deep[o++] = '[';
-                for (unsigned i = 0; i < CP_MAX_JSON_DEPTH; i++)
-                        deep[o++] = ']';
-                deep[o++] = '}';
-                deep[o] = 0;
-                ASSERT_ERR(parse_doc(deep), CP_EFORMAT);
-                /* brackets inside strings do not count */
-                char *doc = NULL;
-                ASSERT_TRUE(asprintf(&doc,
-                                     "{\"x\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"[[[\","
-                                     "\"keys\":[{\"kid\":\"HCLAkPub\",\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"%s\"}]}",
-                                     n2048) >= 0);
-                ASSERT_OK(parse_doc(doc));
-                free(doc);
-        }
-        {
-                uint8_t *big = calloc(1, CP_MAX_RUNTIME_DATA + 1);
-                cp_azure_runtime_data *rd = NULL;
-                ASSERT_TRUE(big);
-                ASSERT_ERR(cp_azure_runtime_data_parse(big, CP_MAX_RUNTIME_DATA + 1, &rd), CP_ETOOBIG);
-                ASSERT_ERR(cp_azure_runtime_data_parse(big, 1, NULL), CP_EINVAL);
-                free(big);
-        }
-
-        free(n2048);
-        free(n4096);
-        free(n1024);
-        free(n2047);
-        free(n4097);
-        free(n3072);
+        rt_moduli_free(&m);
 }
 
 /* The tree entry point: nesting limit and argument checks. */

@@ -14,17 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#define NODES_FIXTURE_TEST_HELPERS
 #include "nodes-fixture.h"
 #include "service/proc.h"
 #include "tests.h"
 
-#define SUB "6a8b4c2e-1f3d-4e5a-9b7c-0d1e2f3a4b5c"
-#define RGP "/subscriptions/" SUB "/resourceGroups/rg1"
-#define MC RGP "/providers/Microsoft.ContainerService/managedClusters/c1"
-#define AP MC "/agentPools"
-#define CS "?api-version=2026-01-01"
-#define RS "?api-version=2021-04-01"
-#define SIZE "Standard_DC4as_v5"
 
 static nodes_fixture E;
 static cp_api_response R;
@@ -88,8 +82,7 @@ static unsigned call_status(const char *method, const char *url, const char *bod
 
 static void teardown_env(void) {
         gate_set(true);
-        cp_api_response_clear(&R);
-        nodes_fixture_stop(&E);
+        nodes_fixture_teardown(&E, &R);
 }
 
 static void setup_env(void) {
@@ -103,15 +96,11 @@ static void setup_env(void) {
 }
 
 static unsigned call_status(const char *method, const char *url, const char *body) {
-        unsigned st = nodes_fixture_call(&E, method, url, body, &R);
-        if (R.raw)
-                ASSERT_TRUE(R.body != NULL);
-        return st;
+        return nodes_fixture_call_json(&E, method, url, body, &R);
 }
 
 static void nap(long ms) {
-        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
+        nodes_fixture_nap(ms);
 }
 
 static void reconcile(void) {
@@ -119,19 +108,11 @@ static void reconcile(void) {
 }
 
 static void put_pool(const char *name, int count) {
-        char url[512], body[256];
-        snprintf(url, sizeof url, AP "/%s" CS, name);
-        snprintf(body, sizeof body, "{\"properties\":{\"count\":%d,\"vmSize\":\"" SIZE "\",\"mode\":\"User\"}}",
-                 count);
-        unsigned st = call_status("PUT", url, body);
-        ASSERT_TRUE(st == 200 || st == 201);
+        nodes_fixture_put_pool(&E, &R, name, count);
 }
 
 static const char *pool_state(const char *pool) {
-        char url[512];
-        snprintf(url, sizeof url, AP "/%s" CS, pool);
-        ASSERT_EQ(call_status("GET", url, NULL), 200);
-        return json_string_value(json_object_get(json_object_get(R.body, "properties"), "provisioningState"));
+        return nodes_fixture_pool_state(&E, &R, pool);
 }
 
 /* The machines of a pool: names and node states. */

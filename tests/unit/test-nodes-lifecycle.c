@@ -22,18 +22,12 @@
 #include "controlplane/cp-reconciler.h"
 #include "controlplane/cp-store.h"
 #include "service/proc.h"
+#define NODES_FIXTURE_TEST_HELPERS
 #include "nodes-fixture.h"
 #include "tests.h"
 
 #define HEARTBEAT_DEADLINE_MS 6000
 
-#define SUB "6a8b4c2e-1f3d-4e5a-9b7c-0d1e2f3a4b5c"
-#define RGP "/subscriptions/" SUB "/resourceGroups/rg1"
-#define MC RGP "/providers/Microsoft.ContainerService/managedClusters/c1"
-#define AP MC "/agentPools"
-#define CS "?api-version=2026-01-01"
-#define RS "?api-version=2021-04-01"
-#define SIZE "Standard_DC4as_v5"
 
 static nodes_fixture E;
 static cp_api_response R;
@@ -42,8 +36,7 @@ static cp_api_response R;
 static void roll_prepare(void *ud, const cp_node_spec *spec, const char *node_dir, cp_local_launch *l);
 
 static void teardown_env(void) {
-        cp_api_response_clear(&R);
-        nodes_fixture_stop(&E);
+        nodes_fixture_teardown(&E, &R);
 }
 
 static void setup_env(void) {
@@ -59,10 +52,7 @@ static void setup_env(void) {
 }
 
 static unsigned call(const char *method, const char *url, const char *body) {
-        unsigned st = nodes_fixture_call(&E, method, url, body, &R);
-        if (R.raw)
-                ASSERT_TRUE(R.body != NULL);
-        return st;
+        return nodes_fixture_call_json(&E, method, url, body, &R);
 }
 
 /* Drive the reconciler until nothing is in progress (at most ~40 s). */
@@ -71,26 +61,17 @@ static void reconcile(void) {
 }
 
 static const char *pool_state(const char *pool) {
-        char url[512];
-        snprintf(url, sizeof url, AP "/%s" CS, pool);
-        ASSERT_EQ(call("GET", url, NULL), 200);
-        return json_string_value(json_object_get(json_object_get(R.body, "properties"), "provisioningState"));
+        return nodes_fixture_pool_state(&E, &R, pool);
 }
 
 static void put_pool(const char *name, int count) {
-        char url[512], body[256];
-        snprintf(url, sizeof url, AP "/%s" CS, name);
-        snprintf(body, sizeof body, "{\"properties\":{\"count\":%d,\"vmSize\":\"" SIZE "\",\"mode\":\"User\"}}",
-                 count);
-        unsigned st = call("PUT", url, body);
-        ASSERT_TRUE(st == 200 || st == 201);
+        nodes_fixture_put_pool(&E, &R, name, count);
         reconcile();
 }
 
 
 static void nap(long ms) {
-        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
+        nodes_fixture_nap(ms);
 }
 
 static void cluster(void) {
@@ -531,6 +512,27 @@ static void reattest_old_node(const char *pool, rmach *ms, size_t n) {
         ASSERT_STREQ(ni.measurement, old_hex);
 }
 
+/* A pool of count nodes (maxSurge 1) on the first published image, every
+ * node on it: that image and its measurement in img and hex, the machines
+ * in ms. */
+static void roll_pool_on_first_image(const char *pool, int count, char img[128], char hex[97], rmach *ms) {
+        publish_image("202511.18.0");
+        put_pool_surge(pool, count, "1");
+        pool_image(pool, img, 128);
+        expected_hex(img, hex);
+        all_on_image(pool, (size_t) count, img, hex, ms);
+}
+
+/* Publishes the image of date and starts pool's node-image upgrade to it:
+ * the operation's path in op, the new image and its measurement in img and
+ * hex. */
+static void roll_upgrade_to(const char *pool, const char *date, char op[1024], char img[128], char hex[97]) {
+        publish_image(date);
+        upgrade_image(pool, op, 1024);
+        pool_image(pool, img, 128);
+        expected_hex(img, hex);
+}
+
 TEST(max_surge_parsed_and_validated) {
         long v = 0;
         ASSERT_OK(cp_max_surge(NULL, 3, &v));
@@ -571,13 +573,9 @@ TEST(max_surge_parsed_and_validated) {
 
 TEST(rolling_node_image_upgrade) {
         roll_cluster();
-        publish_image("202511.18.0");
-        put_pool_surge("roll", 3, "1");
         char old_img[128], new_img[128], old_hex[97], new_hex[97], op[1024];
-        pool_image("roll", old_img, sizeof old_img);
-        expected_hex(old_img, old_hex);
         rmach before[16], after[16];
-        all_on_image("roll", 3, old_img, old_hex, before);
+        roll_pool_on_first_image("roll", 3, old_img, old_hex, before);
 
         publish_image("202512.02.0");
         upgrade_image("roll", op, sizeof op);
@@ -634,19 +632,12 @@ TEST(rolling_node_image_upgrade) {
 
 TEST(failed_upgrade_keeps_old_nodes) {
         roll_cluster();
-        publish_image("202511.18.0");
-        put_pool_surge("rfail", 2, "1");
         char old_img[128], new_img[128], old_hex[97], new_hex[97], op[1024];
-        pool_image("rfail", old_img, sizeof old_img);
-        expected_hex(old_img, old_hex);
         rmach before[16], ms[16];
-        all_on_image("rfail", 2, old_img, old_hex, before);
+        roll_pool_on_first_image("rfail", 2, old_img, old_hex, before);
 
         /* the new image's nodes boot a modified kernel: refused at registration */
-        publish_image("202512.09.0");
-        upgrade_image("rfail", op, sizeof op);
-        pool_image("rfail", new_img, sizeof new_img);
-        expected_hex(new_img, new_hex);
+        roll_upgrade_to("rfail", "202512.09.0", op, new_img, new_hex);
         roll_hook_pool = "/agentPools/rfail";
         snprintf(roll_hook_tamper, sizeof roll_hook_tamper, "%s", new_img);
         reconcile();
@@ -695,21 +686,14 @@ TEST(failed_upgrade_keeps_old_nodes) {
  * and the reconciler's first pass its old node's heartbeats stay admitted. */
 TEST(upgrade_of_pool_without_policy_rows) {
         roll_cluster();
-        publish_image("202511.18.0");
-        put_pool_surge("rlegacy", 1, "1");
         char old_img[128], new_img[128], old_hex[97], new_hex[97], op[1024];
-        pool_image("rlegacy", old_img, sizeof old_img);
-        expected_hex(old_img, old_hex);
         rmach ms[16];
-        all_on_image("rlegacy", 1, old_img, old_hex, ms);
+        roll_pool_on_first_image("rlegacy", 1, old_img, old_hex, ms);
         cp_store_lock(E.store);
         int r = cp_nodes_policy_remove(E.store, AP "/rlegacy", NULL);
         cp_store_unlock(E.store);
         ASSERT_OK(r);
-        publish_image("202512.23.0");
-        upgrade_image("rlegacy", op, sizeof op);
-        pool_image("rlegacy", new_img, sizeof new_img);
-        expected_hex(new_img, new_hex);
+        roll_upgrade_to("rlegacy", "202512.23.0", op, new_img, new_hex);
         char handle[128];
         snprintf(handle, sizeof handle, "local:%s", ms[0].name);
         ASSERT_OK(cp_backend_local_signal(E.backend, handle, SIGUSR1));
@@ -826,17 +810,10 @@ TEST(restart_mid_roll_completes_and_retires_old_disk_keys) {
                 ASSERT_TRUE(st == 202 || st == 204);
         }
         reconcile();
-        publish_image("202511.18.0");
-        put_pool_surge("rrest", 2, "1");
         char old_img[128], new_img[128], old_hex[97], new_hex[97], op[1024];
-        pool_image("rrest", old_img, sizeof old_img);
-        expected_hex(old_img, old_hex);
         rmach ms[16];
-        all_on_image("rrest", 2, old_img, old_hex, ms);
-        publish_image("202512.16.0");
-        upgrade_image("rrest", op, sizeof op);
-        pool_image("rrest", new_img, sizeof new_img);
-        expected_hex(new_img, new_hex);
+        roll_pool_on_first_image("rrest", 2, old_img, old_hex, ms);
+        roll_upgrade_to("rrest", "202512.16.0", op, new_img, new_hex);
         size_t active = 0;
         ASSERT_OK(cp_reconciler_run_once(E.rec, &active)); /* the first surge node */
         ASSERT_EQ(active, 1);

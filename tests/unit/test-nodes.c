@@ -24,16 +24,10 @@
 #include "controlplane/cp-store.h"
 #include "kbsd/kbsd.h"
 #include "service/httpc.h"
+#define NODES_FIXTURE_TEST_HELPERS
 #include "nodes-fixture.h"
 #include "tests.h"
 
-#define SUB "6a8b4c2e-1f3d-4e5a-9b7c-0d1e2f3a4b5c"
-#define RGP "/subscriptions/" SUB "/resourceGroups/rg1"
-#define MC RGP "/providers/Microsoft.ContainerService/managedClusters/c1"
-#define AP MC "/agentPools"
-#define CS "?api-version=2026-01-01"
-#define RS "?api-version=2021-04-01"
-#define SIZE "Standard_DC4as_v5"
 #define RELEASE_TOKEN NODES_FIXTURE_RELEASE_TOKEN
 
 static nodes_fixture E;
@@ -58,8 +52,7 @@ static void prepare(void *ud, const cp_node_spec *spec, const char *node_dir, cp
 }
 
 static void teardown_env(void) {
-        cp_api_response_clear(&R);
-        nodes_fixture_stop(&E);
+        nodes_fixture_teardown(&E, &R);
 }
 
 static void setup_env(void) {
@@ -72,10 +65,7 @@ static void setup_env(void) {
 }
 
 static unsigned call(const char *method, const char *url, const char *body) {
-        unsigned st = nodes_fixture_call(&E, method, url, body, &R);
-        if (R.raw)
-                ASSERT_TRUE(R.body != NULL);
-        return st;
+        return nodes_fixture_call_json(&E, method, url, body, &R);
 }
 
 /* Drive the reconciler until nothing is in progress (at most ~40 s). */
@@ -84,10 +74,7 @@ static void reconcile(void) {
 }
 
 static const char *pool_state(const char *pool) {
-        char url[512];
-        snprintf(url, sizeof url, AP "/%s" CS, pool);
-        ASSERT_EQ(call("GET", url, NULL), 200);
-        return json_string_value(json_object_get(json_object_get(R.body, "properties"), "provisioningState"));
+        return nodes_fixture_pool_state(&E, &R, pool);
 }
 
 static const char *pool_error(void) {
@@ -97,10 +84,7 @@ static const char *pool_error(void) {
 }
 
 static void add_pool(const char *name) {
-        char url[512];
-        snprintf(url, sizeof url, AP "/%s" CS, name);
-        unsigned st = call("PUT", url, "{\"properties\":{\"count\":1,\"vmSize\":\"" SIZE "\",\"mode\":\"User\"}}");
-        ASSERT_TRUE(st == 200 || st == 201);
+        nodes_fixture_put_pool(&E, &R, name, 1);
         reconcile();
 }
 

@@ -205,21 +205,77 @@ TEST(vmsa_fields) {
         ASSERT_ERR(cp_snp_vmsa_build(7, CP_SNP_VMM_QEMU, 0, 0, 0, page), CP_EINVAL);
 }
 
+/* QEMU CPU model names and their CPUID signatures. */
+typedef struct vcpu_type_case {
+        const char *name;
+        uint32_t sig;
+} vcpu_type_case;
+
+static const vcpu_type_case vcpu_type_cases[] = {
+        { "EPYC", 0x00800F12 },       { "EPYC-v4", 0x00800F12 },      { "EPYC-IBPB", 0x00800F12 },
+        { "EPYC-Rome", 0x00830F10 },  { "EPYC-Rome-v3", 0x00830F10 }, { "EPYC-Milan", 0x00A00F11 },
+        { "EPYC-Milan-v2", 0x00A00F11 }, { "EPYC-Genoa", 0x00A10F10 }, { "EPYC-Genoa-v1", 0x00A10F10 },
+        { "EPYC-Turin", 0x00B00F00 },
+};
+
+static void check_vcpu_type(void *ctx, const void *row) {
+        const vcpu_type_case *c = row;
+        uint32_t s = 0;
+        (void) ctx;
+        ASSERT_OK(cp_snp_vcpu_type_sig(c->name, &s));
+        ASSERT_U64_EQ(s, c->sig);
+}
+
+/* A VMM type name or a measurement mode name: the value it maps to, or the
+ * error it gives. */
+typedef struct enum_name_case {
+        const char *name;
+        bool mode; /* cp_snp_measure_mode_from_name, else cp_snp_vmm_type_from_name */
+        int value;
+        int want;
+} enum_name_case;
+
+static const enum_name_case enum_name_cases[] = {
+        { "qemu", false, CP_SNP_VMM_QEMU, 0 },
+        { "ec2", false, CP_SNP_VMM_EC2, 0 },
+        { "GCE", false, CP_SNP_VMM_GCE, 0 },
+        { "azure", false, 0, CP_EINVAL },
+        { "snp:svsm", true, CP_SNP_MODE_SVSM, 0 },
+        { "seves", true, CP_SNP_MODE_SEV_ES, 0 },
+        { "sev", true, CP_SNP_MODE_SEV, 0 },
+        { "SNP", true, 0, CP_EINVAL },
+};
+
+static int enum_from_name(const enum_name_case *c, int *ret) {
+        int r;
+        if (c->mode) {
+                cp_snp_measure_mode m = 0;
+                r = cp_snp_measure_mode_from_name(c->name, &m);
+                *ret = (int) m;
+        } else {
+                cp_snp_vmm_type t = 0;
+                r = cp_snp_vmm_type_from_name(c->name, &t);
+                *ret = (int) t;
+        }
+        return r;
+}
+
+static void check_enum_name(void *ctx, const void *row) {
+        const enum_name_case *c = row;
+        int v;
+        (void) ctx;
+        if (c->want) {
+                ASSERT_ERR(enum_from_name(c, &v), c->want);
+                return;
+        }
+        ASSERT_OK(enum_from_name(c, &v));
+        ASSERT_EQ(v, c->value);
+}
+
 TEST(vcpu_sig_and_types) {
         ASSERT_U64_EQ(cp_snp_vcpu_sig(14, 1, 2), 0x0E12);
         ASSERT_U64_EQ(cp_snp_vcpu_sig(23, 1, 2), 0x800F12);
-        static const struct {
-                const char *name;
-                uint32_t sig;
-        } v[] = { { "EPYC", 0x00800F12 },       { "EPYC-v4", 0x00800F12 },      { "EPYC-IBPB", 0x00800F12 },
-                  { "EPYC-Rome", 0x00830F10 },  { "EPYC-Rome-v3", 0x00830F10 }, { "EPYC-Milan", 0x00A00F11 },
-                  { "EPYC-Milan-v2", 0x00A00F11 }, { "EPYC-Genoa", 0x00A10F10 }, { "EPYC-Genoa-v1", 0x00A10F10 },
-                  { "EPYC-Turin", 0x00B00F00 } };
-        for (size_t i = 0; i < CP_ELEMENTSOF(v); i++) {
-                uint32_t s = 0;
-                ASSERT_OK(cp_snp_vcpu_type_sig(v[i].name, &s));
-                ASSERT_U64_EQ(s, v[i].sig);
-        }
+        TEST_TABLE(vcpu_type_cases, check_vcpu_type, NULL);
         uint32_t s;
         ASSERT_ERR(cp_snp_vcpu_type_sig("EPYC-Venice", &s), CP_ENOTFOUND);
         ASSERT_ERR(cp_snp_vcpu_type_sig("epyc", &s), CP_ENOTFOUND);
@@ -227,22 +283,7 @@ TEST(vcpu_sig_and_types) {
         while (cp_snp_vcpu_type_name(n))
                 n++;
         ASSERT_EQ(n, 16);
-        cp_snp_vmm_type t;
-        ASSERT_OK(cp_snp_vmm_type_from_name("qemu", &t));
-        ASSERT_EQ(t, CP_SNP_VMM_QEMU);
-        ASSERT_OK(cp_snp_vmm_type_from_name("ec2", &t));
-        ASSERT_EQ(t, CP_SNP_VMM_EC2);
-        ASSERT_OK(cp_snp_vmm_type_from_name("GCE", &t));
-        ASSERT_EQ(t, CP_SNP_VMM_GCE);
-        ASSERT_ERR(cp_snp_vmm_type_from_name("azure", &t), CP_EINVAL);
-        cp_snp_measure_mode m;
-        ASSERT_OK(cp_snp_measure_mode_from_name("snp:svsm", &m));
-        ASSERT_EQ(m, CP_SNP_MODE_SVSM);
-        ASSERT_OK(cp_snp_measure_mode_from_name("seves", &m));
-        ASSERT_EQ(m, CP_SNP_MODE_SEV_ES);
-        ASSERT_OK(cp_snp_measure_mode_from_name("sev", &m));
-        ASSERT_EQ(m, CP_SNP_MODE_SEV);
-        ASSERT_ERR(cp_snp_measure_mode_from_name("SNP", &m), CP_EINVAL);
+        TEST_TABLE(enum_name_cases, check_enum_name, NULL);
 }
 
 /* ---- §10: the peer's own test vectors ---- */

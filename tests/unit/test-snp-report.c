@@ -447,34 +447,55 @@ static void expect_mbz_range(const char *file, size_t from, size_t to_incl) {
         ASSERT_OK(cp_snp_report_parse(raw, sizeof(raw), 0, &r));
 }
 
-TEST(mbz_common) {
-        static const char *const files[] = { V2_REPORT, V3_REPORT, V5_REPORT };
-        for (size_t i = 0; i < 3; i++) {
-                expect_mbz_range(files[i], 0x04c, 0x04f);
-                expect_mbz_range(files[i], 0x1eb, 0x1eb);
-                expect_mbz_range(files[i], 0x1ef, 0x1ef);
-                /* upper 24 bytes of R and S, then the rest of the signature area */
-                expect_mbz_range(files[i], 0x2a0 + 48, 0x2e7);
-                expect_mbz_range(files[i], 0x2e8 + 48, 0x32f);
-                expect_mbz_range(files[i], 0x330, 0x49f);
-        }
+/* A must-be-zero range [lo, hi] of a report file (NULL: the table's ctx). */
+typedef struct mbz_range {
+        const char *name;
+        const char *file;
+        size_t lo, hi;
+} mbz_range;
+
+static void check_mbz_range(void *ctx, const void *row) {
+        const mbz_range *m = row;
+        expect_mbz_range(m->file ? m->file : ctx, m->lo, m->hi);
 }
 
+static const mbz_range mbz_common_ranges[] = {
+        { "reserved_0x04c", NULL, 0x04c, 0x04f },
+        { "reserved_0x1eb", NULL, 0x1eb, 0x1eb },
+        { "reserved_0x1ef", NULL, 0x1ef, 0x1ef },
+        /* upper 24 bytes of R and S, then the rest of the signature area */
+        { "sig_r_upper", NULL, 0x2a0 + 48, 0x2e7 },
+        { "sig_s_upper", NULL, 0x2e8 + 48, 0x32f },
+        { "sig_rest", NULL, 0x330, 0x49f },
+};
+
+TEST(mbz_common) {
+        static const char *const files[] = { V2_REPORT, V3_REPORT, V5_REPORT };
+        for (size_t i = 0; i < 3; i++)
+                TEST_TABLE(mbz_common_ranges, check_mbz_range, (void *) files[i]);
+}
+
+static const mbz_range mbz_version_ranges[] = {
+        { "v2_0x188", V2_REPORT, 0x188, 0x19f },
+        { "v2_0x1f8", V2_REPORT, 0x1f8, 0x29f },
+        { "v3_0x18b", V3_REPORT, 0x18b, 0x19f },
+        { "v3_0x1f8", V3_REPORT, 0x1f8, 0x29f },
+        { "v3_milan_vcek_0x18b", V3_MILAN_VCEK_REPORT, 0x18b, 0x19f },
+        { "v3_milan_vcek_0x1f8", V3_MILAN_VCEK_REPORT, 0x1f8, 0x29f },
+        { "v5_0x18b", V5_REPORT, 0x18b, 0x19f },
+        { "v5_0x208", V5_REPORT, 0x208, 0x29f },
+};
+
 TEST(mbz_v2) {
-        expect_mbz_range(V2_REPORT, 0x188, 0x19f);
-        expect_mbz_range(V2_REPORT, 0x1f8, 0x29f);
+        TEST_TABLE_N(mbz_version_ranges, 2, check_mbz_range, NULL);
 }
 
 TEST(mbz_v3) {
-        expect_mbz_range(V3_REPORT, 0x18b, 0x19f);
-        expect_mbz_range(V3_REPORT, 0x1f8, 0x29f);
-        expect_mbz_range(V3_MILAN_VCEK_REPORT, 0x18b, 0x19f);
-        expect_mbz_range(V3_MILAN_VCEK_REPORT, 0x1f8, 0x29f);
+        TEST_TABLE_N(mbz_version_ranges + 2, 4, check_mbz_range, NULL);
 }
 
 TEST(mbz_v5) {
-        expect_mbz_range(V5_REPORT, 0x18b, 0x19f);
-        expect_mbz_range(V5_REPORT, 0x208, 0x29f);
+        TEST_TABLE_N(mbz_version_ranges + 6, 2, check_mbz_range, NULL);
 }
 
 TEST(version_fields_are_not_reserved) {

@@ -722,20 +722,72 @@ static void put_be16(uint8_t *p, uint16_t v) {
         p[1] = (uint8_t) v;
 }
 
-TEST(quote_parse_negatives) {
-        size_t len;
-        uint8_t *orig = cp_test_read(TRUSTEE "evidence-genoa.tpm-quote-message.bin", &len);
+/* Offsets of the fields in the Genoa quote the mutations start from. */
+enum {
+        QO_NAME = 6,
+        QO_EXTRA = QO_NAME + 2 + 34,
+        QO_CLOCK = QO_EXTRA + 2 + 48,
+        QO_SAFE = QO_CLOCK + 16,
+        QO_COUNT = QO_SAFE + 1 + 8,
+        QO_SEL = QO_COUNT + 4,
+        QO_DIGEST = QO_SEL + 2 + 1 + 3,
+};
+
+typedef struct quote_mut {
+        const char *name;
+        size_t off;
+        unsigned width; /* 1: a byte, 2: a big-endian 16-bit value */
+        uint16_t value;
+        int want;       /* the error parsing must give, or 0 for any failure */
+} quote_mut;
+
+static const quote_mut quote_muts[] = {
+        { "magic_first", 0, 1, 0xfe, CP_EFORMAT },
+        { "magic_last", 3, 1, 0x48, CP_EFORMAT },
+        { "type_certify", 4, 2, 0x8014, CP_EFORMAT },       /* TPM_ST_ATTEST_CERTIFY */
+        { "type_command_audit", 4, 2, 0x8017, CP_EFORMAT }, /* TPM_ST_ATTEST_COMMAND_AUDIT */
+        { "name_67", QO_NAME, 2, 67, CP_EFORMAT },          /* name > TPMU_NAME */
+        { "name_ffff", QO_NAME, 2, 0xffff, CP_EFORMAT },
+        { "name_35", QO_NAME, 2, 35, 0 },                   /* shifts every later field */
+        { "name_33", QO_NAME, 2, 33, 0 },
+        { "extra_65", QO_EXTRA, 2, 65, CP_EFORMAT },        /* extraData > TPMU_HA */
+        { "extra_64", QO_EXTRA, 2, 64, 0 },
+        { "extra_47", QO_EXTRA, 2, 47, 0 },
+        { "safe_2", QO_SAFE, 1, 2, CP_EFORMAT },
+        { "banks_9", QO_COUNT + 3, 1, 9, CP_EUNSUPPORTED }, /* too many banks */
+        { "banks_high", QO_COUNT, 1, 0x80, CP_EUNSUPPORTED },
+        { "banks_2", QO_COUNT + 3, 1, 2, CP_EUNSUPPORTED }, /* digest size read as a bank hash */
+        { "banks_0", QO_COUNT + 3, 1, 0, CP_ETRAILING },    /* selection read as an 11-byte digest */
+        { "bank_hash", QO_SEL, 2, 0x0012, CP_EUNSUPPORTED }, /* unknown bank hash */
+        { "size_of_select_5", QO_SEL + 2, 1, 5, CP_EUNSUPPORTED },
+        { "digest_33", QO_DIGEST, 2, 33, CP_ETRUNC },
+        { "digest_65", QO_DIGEST, 2, 65, CP_EFORMAT },
+        { "digest_31", QO_DIGEST, 2, 31, CP_ETRAILING },
+};
+
+typedef struct quote_bytes {
+        const uint8_t *b;
+        size_t n;
+} quote_bytes;
+
+static void check_quote_mut(void *ctx, const void *row) {
+        const quote_bytes *orig = ctx;
+        const quote_mut *m = row;
         uint8_t b[CP_MAX_TPM_ATTEST + 1];
         cp_tpm_quote q;
+        memcpy(b, orig->b, orig->n);
+        if (m->width == 2)
+                put_be16(b + m->off, m->value);
+        else
+                b[m->off] = (uint8_t) m->value;
+        if (m->want)
+                ASSERT_ERR(cp_tpm_quote_parse(b, orig->n, &q), m->want);
+        else
+                ASSERT_FAILS(cp_tpm_quote_parse(b, orig->n, &q));
+}
 
-        ASSERT_OK(cp_tpm_quote_parse(orig, len, &q));
-        /* offsets in this quote */
-        const size_t name_off = 6, extra_off = 6 + 2 + 34, clock_off = extra_off + 2 + 48,
-                     safe_off = clock_off + 16, count_off = safe_off + 1 + 8, sel_off = count_off + 4,
-                     digest_off = sel_off + 2 + 1 + 3;
-        ASSERT_EQ(digest_off + 2 + 32, len);
-
-        /* truncation at every length */
+static void quote_truncations(const uint8_t *orig, size_t len) {
+        cp_tpm_quote q;
         for (size_t l = 0; l < len; l++) {
                 uint8_t *t = malloc(l ? l : 1);
                 ASSERT_TRUE(t);
@@ -745,108 +797,147 @@ TEST(quote_parse_negatives) {
         }
         ASSERT_ERR(cp_tpm_quote_parse(NULL, 0, &q), CP_ETRUNC);
         ASSERT_ERR(cp_tpm_quote_parse(orig, len, NULL), CP_EINVAL);
+}
 
-#define MUT(stmt, expect)                                 \
-        do {                                              \
-                memcpy(b, orig, len);                     \
-                stmt;                                     \
-                ASSERT_ERR(cp_tpm_quote_parse(b, len, &q), expect); \
-        } while (0)
-
-#define MUTF(stmt)                                        \
-        do {                                              \
-                memcpy(b, orig, len);                     \
-                stmt;                                     \
-                ASSERT_FAILS(cp_tpm_quote_parse(b, len, &q)); \
-        } while (0)
-
-        MUT(b[0] = 0xfe, CP_EFORMAT);                              /* magic */
-        MUT(b[3] = 0x48, CP_EFORMAT);
-        MUT(put_be16(b + 4, 0x8014), CP_EFORMAT);                  /* TPM_ST_ATTEST_CERTIFY */
-        MUT(put_be16(b + 4, 0x8017), CP_EFORMAT);                  /* TPM_ST_ATTEST_COMMAND_AUDIT */
-        MUT(put_be16(b + name_off, 67), CP_EFORMAT);               /* name > TPMU_NAME */
-        MUT(put_be16(b + name_off, 0xffff), CP_EFORMAT);
-        MUTF(put_be16(b + name_off, 35));                          /* shifts every later field */
-        MUTF(put_be16(b + name_off, 33));
-        MUT(put_be16(b + extra_off, 65), CP_EFORMAT);              /* extraData > TPMU_HA */
-        MUTF(put_be16(b + extra_off, 64));
-        MUTF(put_be16(b + extra_off, 47));
-        MUT(b[safe_off] = 2, CP_EFORMAT);
-        MUT(b[count_off + 3] = 9, CP_EUNSUPPORTED);                /* too many banks */
-        MUT(b[count_off] = 0x80, CP_EUNSUPPORTED);
-        MUT(b[count_off + 3] = 2, CP_EUNSUPPORTED);                /* digest size read as a bank hash */
-        MUT(b[count_off + 3] = 0, CP_ETRAILING);                   /* selection read as an 11-byte digest */
-        MUT(put_be16(b + sel_off, 0x0012), CP_EUNSUPPORTED);       /* unknown bank hash */
-        MUT(b[sel_off + 2] = 5, CP_EUNSUPPORTED);                  /* sizeofSelect > 4 */
-        MUT(put_be16(b + digest_off, 33), CP_ETRUNC);
-        MUT(put_be16(b + digest_off, 65), CP_EFORMAT);
-        MUT(put_be16(b + digest_off, 31), CP_ETRAILING);
-
-        /* trailing bytes */
+static void quote_trailing(const uint8_t *orig, size_t len) {
+        uint8_t b[CP_MAX_TPM_ATTEST + 1];
+        cp_tpm_quote q;
         memcpy(b, orig, len);
         b[len] = 0;
         ASSERT_ERR(cp_tpm_quote_parse(b, len + 1, &q), CP_ETRAILING);
         ASSERT_ERR(cp_tpm_quote_parse(b, CP_MAX_TPM_ATTEST + 1, &q), CP_ETOOBIG);
-#undef MUT
-#undef MUTF
+}
 
-        /* hand-built selections: PCR >= 24, duplicate bank */
-        {
-                wbuf w;
-                w.n = 0;
-                w32(&w, CP_TPM_GENERATED_VALUE);
-                w16(&w, CP_TPM_ST_ATTEST_QUOTE);
-                w16(&w, 0);
-                w16(&w, 0);
-                w64(&w, 0);
-                w32(&w, 0);
-                w32(&w, 0);
-                w8(&w, 0);
-                w64(&w, 0);
-                size_t base = w.n;
-                /* bit 24 selected */
-                w32(&w, 1);
-                w16(&w, CP_TPM_ALG_SHA256);
-                w8(&w, 4);
-                w32(&w, 0x00000001);
-                w16(&w, 0);
-                ASSERT_ERR(cp_tpm_quote_parse(w.b, w.n, &q), CP_EUNSUPPORTED);
-                /* sizeofSelect 4 without high bits, empty digest: fine */
-                w.n = base;
-                w32(&w, 1);
-                w16(&w, CP_TPM_ALG_SHA256);
-                w8(&w, 4);
-                w32(&w, 0x01000000);
-                w16(&w, 0);
-                ASSERT_OK(cp_tpm_quote_parse(w.b, w.n, &q));
-                ASSERT_EQ(q.selections[0].size_of_select, 4);
-                ASSERT_TRUE(cp_tpm_pcr_selected(&q.selections[0], 0));
-                /* ... but an empty pcrDigest never matches */
-                cp_tpm_pcr_bank bk = { .hash_alg = CP_TPM_ALG_SHA256 };
-                uint8_t z[32] = {};
-                bk.values[0] = z;
-                ASSERT_ERR(cp_tpm_quote_check_pcrs(&q, CP_TPM_ALG_SHA256, &bk, 1), CP_EBINDING);
-                /* duplicate bank */
-                w.n = base;
-                w32(&w, 2);
-                w16(&w, CP_TPM_ALG_SHA256);
-                w8(&w, 3);
-                w8(&w, 1);
-                w16(&w, 0);
-                w16(&w, CP_TPM_ALG_SHA256);
-                w8(&w, 3);
-                w8(&w, 2);
-                w16(&w, 0);
-                w16(&w, 0);
-                ASSERT_ERR(cp_tpm_quote_parse(w.b, w.n, &q), CP_EFORMAT);
-                /* no selection at all */
-                w.n = base;
-                w32(&w, 0);
-                w16(&w, 0);
-                ASSERT_OK(cp_tpm_quote_parse(w.b, w.n, &q));
-                ASSERT_EQ(q.n_selections, 0);
+/* Hand-built quotes: a fixed header, then these selections and an empty digest. */
+typedef struct quote_sels {
+        const char *name;
+        uint32_t n_sels;
+        synth_sel sels[2];
+        int want;                              /* 0, or the error parsing must give */
+        void (*then)(const cp_tpm_quote *q); /* more checks on a parsed one */
+} quote_sels;
+
+static void size4_selects_pcr0_but_empty_digest(const cp_tpm_quote *q) {
+        ASSERT_EQ(q->selections[0].size_of_select, 4);
+        ASSERT_TRUE(cp_tpm_pcr_selected(&q->selections[0], 0));
+        /* ... but an empty pcrDigest never matches */
+        cp_tpm_pcr_bank bk = { .hash_alg = CP_TPM_ALG_SHA256 };
+        uint8_t z[32] = {};
+        bk.values[0] = z;
+        ASSERT_ERR(cp_tpm_quote_check_pcrs(q, CP_TPM_ALG_SHA256, &bk, 1), CP_EBINDING);
+}
+
+static void no_selections(const cp_tpm_quote *q) {
+        ASSERT_EQ(q->n_selections, 0);
+}
+
+static const quote_sels quote_sels_cases[] = {
+        { "pcr_24", 1, { { CP_TPM_ALG_SHA256, 4, { 0, 0, 0, 0x01 } } }, CP_EUNSUPPORTED, NULL },
+        /* sizeofSelect 4 without high bits, empty digest: fine */
+        { "size_of_select_4", 1, { { CP_TPM_ALG_SHA256, 4, { 0x01, 0, 0, 0 } } }, 0,
+          size4_selects_pcr0_but_empty_digest },
+        { "duplicate_bank", 2,
+          { { CP_TPM_ALG_SHA256, 3, { 0x01, 0, 0 } }, { CP_TPM_ALG_SHA256, 3, { 0x02, 0, 0 } } }, CP_EFORMAT,
+          NULL },
+        { "no_selection", 0, {}, 0, no_selections },
+};
+
+static void quote_sels_header(wbuf *w) {
+        w->n = 0;
+        w32(w, CP_TPM_GENERATED_VALUE);
+        w16(w, CP_TPM_ST_ATTEST_QUOTE);
+        w16(w, 0);
+        w16(w, 0);
+        w64(w, 0);
+        w32(w, 0);
+        w32(w, 0);
+        w8(w, 0);
+        w64(w, 0);
+}
+
+/* ctx: the header, from quote_sels_header */
+static void check_quote_sels(void *ctx, const void *row) {
+        const quote_sels *c = row;
+        wbuf w = *(const wbuf *) ctx;
+        cp_tpm_quote q;
+        w32(&w, c->n_sels);
+        for (uint32_t i = 0; i < c->n_sels; i++) {
+                w16(&w, c->sels[i].alg);
+                w8(&w, c->sels[i].size);
+                for (unsigned k = 0; k < c->sels[i].size; k++)
+                        w8(&w, c->sels[i].bits[k]);
         }
+        w16(&w, 0);
+        if (c->want) {
+                ASSERT_ERR(cp_tpm_quote_parse(w.b, w.n, &q), c->want);
+                return;
+        }
+        ASSERT_OK(cp_tpm_quote_parse(w.b, w.n, &q));
+        c->then(&q);
+}
+
+TEST(quote_parse_negatives) {
+        size_t len;
+        uint8_t *orig = cp_test_read(TRUSTEE "evidence-genoa.tpm-quote-message.bin", &len);
+        cp_tpm_quote q;
+
+        ASSERT_OK(cp_tpm_quote_parse(orig, len, &q));
+        ASSERT_EQ(QO_DIGEST + 2 + 32, len);
+        quote_truncations(orig, len);
+        quote_bytes ob = { orig, len };
+        TEST_TABLE(quote_muts, check_quote_mut, &ob);
+        quote_trailing(orig, len);
+        wbuf header;
+        quote_sels_header(&header);
+        TEST_TABLE(quote_sels_cases, check_quote_sels, &header);
         free(orig);
+}
+
+/* RSA signatures a parser refuses, made by tpmt_rsa. */
+typedef struct rsa_sig_case {
+        const char *name;
+        uint16_t scheme, hash;
+        size_t sig_len;
+        int want;
+} rsa_sig_case;
+
+static const rsa_sig_case rsa_sig_cases[] = {
+        { "scheme_rsa", 0x0001 /* TPM_ALG_RSA */, CP_TPM_ALG_SHA256, 256, CP_EUNSUPPORTED },
+        { "scheme_null", CP_TPM_ALG_NULL, CP_TPM_ALG_SHA256, 256, CP_EUNSUPPORTED },
+        { "scheme_ecdaa", 0x001a /* ECDAA */, CP_TPM_ALG_SHA256, 256, CP_EUNSUPPORTED },
+        { "hash_sha1", CP_TPM_ALG_RSASSA, CP_TPM_ALG_SHA1, 256, CP_EUNSUPPORTED },
+        { "hash_sm3", CP_TPM_ALG_RSAPSS, 0x0012 /* SM3 */, 256, CP_EUNSUPPORTED },
+        { "empty", CP_TPM_ALG_RSASSA, CP_TPM_ALG_SHA512, 0, CP_EFORMAT },
+};
+
+static void check_rsa_sig_case(void *ctx, const void *row) {
+        const rsa_sig_case *c = row;
+        const uint8_t *sig = ctx;
+        wbuf w;
+        cp_tpm_signature s;
+        tpmt_rsa(&w, c->scheme, c->hash, sig, c->sig_len);
+        ASSERT_ERR(cp_tpm_signature_parse(w.b, w.n, &s), c->want);
+}
+
+/* A 256-byte RSASSA signature (ctx) whose size field says otherwise. */
+typedef struct rsa_size_case {
+        const char *name;
+        uint16_t size;
+        int want;
+} rsa_size_case;
+
+static const rsa_size_case rsa_size_cases[] = {
+        { "size_513", 513, CP_EFORMAT },
+        { "size_257", 257, CP_ETRUNC },
+        { "size_255", 255, CP_ETRAILING },
+};
+
+static void check_rsa_size_case(void *ctx, const void *row) {
+        const rsa_size_case *c = row;
+        wbuf w = *(const wbuf *) ctx;
+        cp_tpm_signature s;
+        put_be16(w.b + 4, c->size);
+        ASSERT_ERR(cp_tpm_signature_parse(w.b, w.n, &s), c->want);
 }
 
 TEST(signature_parse_negatives) {
@@ -866,25 +957,9 @@ TEST(signature_parse_negatives) {
         ASSERT_ERR(cp_tpm_signature_parse(w.b, CP_MAX_TPM_SIGNATURE + 1, &s), CP_ETOOBIG);
         ASSERT_ERR(cp_tpm_signature_parse(w.b, w.n, NULL), CP_EINVAL);
 
-        tpmt_rsa(&w, 0x0001 /* TPM_ALG_RSA */, CP_TPM_ALG_SHA256, sig, sizeof(sig));
-        ASSERT_ERR(cp_tpm_signature_parse(w.b, w.n, &s), CP_EUNSUPPORTED);
-        tpmt_rsa(&w, CP_TPM_ALG_NULL, CP_TPM_ALG_SHA256, sig, sizeof(sig));
-        ASSERT_ERR(cp_tpm_signature_parse(w.b, w.n, &s), CP_EUNSUPPORTED);
-        tpmt_rsa(&w, 0x001a /* ECDAA */, CP_TPM_ALG_SHA256, sig, sizeof(sig));
-        ASSERT_ERR(cp_tpm_signature_parse(w.b, w.n, &s), CP_EUNSUPPORTED);
-        tpmt_rsa(&w, CP_TPM_ALG_RSASSA, CP_TPM_ALG_SHA1, sig, sizeof(sig));
-        ASSERT_ERR(cp_tpm_signature_parse(w.b, w.n, &s), CP_EUNSUPPORTED);
-        tpmt_rsa(&w, CP_TPM_ALG_RSAPSS, 0x0012 /* SM3 */, sig, sizeof(sig));
-        ASSERT_ERR(cp_tpm_signature_parse(w.b, w.n, &s), CP_EUNSUPPORTED);
-        tpmt_rsa(&w, CP_TPM_ALG_RSASSA, CP_TPM_ALG_SHA512, sig, 0);
-        ASSERT_ERR(cp_tpm_signature_parse(w.b, w.n, &s), CP_EFORMAT);
+        TEST_TABLE(rsa_sig_cases, check_rsa_sig_case, sig);
         tpmt_rsa(&w, CP_TPM_ALG_RSASSA, CP_TPM_ALG_SHA256, sig, sizeof(sig));
-        put_be16(w.b + 4, 513);
-        ASSERT_ERR(cp_tpm_signature_parse(w.b, w.n, &s), CP_EFORMAT);
-        put_be16(w.b + 4, 257);
-        ASSERT_ERR(cp_tpm_signature_parse(w.b, w.n, &s), CP_ETRUNC);
-        put_be16(w.b + 4, 255);
-        ASSERT_ERR(cp_tpm_signature_parse(w.b, w.n, &s), CP_ETRAILING);
+        TEST_TABLE(rsa_size_cases, check_rsa_size_case, &w);
 
         /* ECDSA */
         w.n = 0;

@@ -450,14 +450,14 @@ typedef struct tcol {
         size_t width;
 } tcol;
 
-static int render_table(obuf *b, json_t *value, const cp_azout_table_spec *cols, const cp_azout_opts *o) {
+/* The table's rows: each item of value (or value itself), through the spec's
+ * row expression when no --query is active, as table_item flattens it. */
+static int table_rows(json_t *value, const cp_azout_table_spec *cols, const cp_azout_opts *o, json_t *rows) {
         _cleanup_(cp_jmespath_freep) cp_jmespath *xf = NULL;
-        json_t *rows = NULL, *list = NULL;
-        tcol *tc = NULL;
-        size_t ncols = 0, i;
-        json_t *e;
-        int r;
         bool use_xf = cols && cols->row_expr && !o->query_active;
+        json_t *list, *e;
+        size_t i;
+        int r = 0;
 
         if (use_xf) {
                 r = cp_jmespath_compile(cols->row_expr, &xf);
@@ -465,34 +465,42 @@ static int render_table(obuf *b, json_t *value, const cp_azout_table_spec *cols,
                         return r;
         }
         list = json_is_array(value) ? json_incref(value) : json_pack("[O]", value);
-        rows = json_array();
-        if (!list || !rows) {
-                r = cp_error_oom();
-                goto out;
-        }
+        if (!list)
+                return cp_error_oom();
         json_array_foreach(list, i, e) {
                 json_t *item = NULL, *row = NULL;
                 if (xf) {
                         r = cp_jmespath_search(xf, e, &item);
-                        if (r < 0)
-                                goto unavailable;
+                        if (r < 0) {
+                                r = CP_ERROR(CP_EUNSUPPORTED, "Table output unavailable. Use the --query option to "
+                                                              "specify an appropriate query. Use --debug for more "
+                                                              "info.");
+                                break;
+                        }
                 } else
                         item = json_incref(e);
                 r = table_item(item, !o->query_active && !use_xf, &row);
                 json_decref(item);
                 if (r < 0)
-                        goto out;
+                        break;
                 if (json_array_append_new(rows, row) < 0) {
                         r = cp_error_oom();
-                        goto out;
+                        break;
                 }
         }
-        /* columns: keys in order of first appearance (tabulate headers="keys") */
-        tc = calloc(1, sizeof(*tc));
-        if (!tc) {
-                r = cp_error_oom();
-                goto out;
-        }
+        json_decref(list);
+        return r;
+}
+
+/* The columns: keys in order of first appearance (tabulate headers="keys"),
+ * each as wide as its name and two spaces.  *ret_tc is allocated (to free)
+ * even when there are none. */
+static int table_columns(json_t *rows, tcol **ret_tc, size_t *ret_ncols) {
+        tcol *tc = calloc(1, sizeof(*tc));
+        size_t ncols = 0, i;
+        json_t *e;
+        if (!tc)
+                return cp_error_oom();
         json_array_foreach(rows, i, e) {
                 const char *k;
                 json_t *v;
@@ -505,84 +513,102 @@ static int render_table(obuf *b, json_t *value, const cp_azout_table_spec *cols,
                                 continue;
                         tcol *nt = realloc(tc, (ncols + 1) * sizeof(*nt));
                         if (!nt) {
-                                r = cp_error_oom();
-                                goto out;
+                                free(tc);
+                                return cp_error_oom();
                         }
                         tc = nt;
                         tc[ncols++] = (tcol) { k, utf8_width(k, strlen(k)) + 2 };
                 }
         }
-        if (ncols == 0) {
-                r = 0;
+        *ret_tc = tc;
+        *ret_ncols = ncols;
+        return 0;
+}
+
+/* The cell texts, row by row, widening the columns to fit them. */
+static void table_cells(obuf *b, json_t *rows, tcol *tc, size_t ncols, obuf *cells) {
+        size_t nrows = json_array_size(rows);
+        for (size_t ri = 0; ri < nrows; ri++)
+                for (size_t ci = 0; ci < ncols; ci++) {
+                        obuf *cb = &cells[ri * ncols + ci];
+                        json_t *v = json_object_get(json_array_get(rows, ri), tc[ci].name);
+                        ob_puts(cb, "");
+                        if (v && !json_is_null(v))
+                                py_str(cb, v, 0);
+                        if (cb->err && !b->err)
+                                b->err = cb->err;
+                        size_t w = utf8_width(cb->p ? cb->p : "", cb->len);
+                        if (w > tc[ci].width)
+                                tc[ci].width = w;
+                }
+}
+
+/* One line (0: the names, 1: the dashes, then the rows): cells padded,
+ * joined by two spaces, right-stripped. */
+static void table_line(obuf *b, size_t line, const tcol *tc, size_t ncols, const obuf *cells) {
+        obuf lb = { 0 };
+        ob_puts(&lb, "");
+        for (size_t ci = 0; ci < ncols; ci++) {
+                const char *txt;
+                size_t tlen;
+                if (ci)
+                        ob_puts(&lb, "  ");
+                if (line == 1) {
+                        for (size_t k = 0; k < tc[ci].width; k++)
+                                ob_put(&lb, "-", 1);
+                        continue;
+                }
+                if (line == 0) {
+                        txt = tc[ci].name;
+                        tlen = strlen(txt);
+                } else {
+                        const obuf *cb = &cells[(line - 2) * ncols + ci];
+                        txt = cb->p ? cb->p : "";
+                        tlen = cb->len;
+                }
+                ob_put(&lb, txt, tlen);
+                ob_spaces(&lb, tc[ci].width - utf8_width(txt, tlen));
+        }
+        while (lb.len > 0 && lb.p[lb.len - 1] == ' ')
+                lb.p[--lb.len] = 0;
+        if (lb.err && !b->err)
+                b->err = lb.err;
+        ob_put(b, lb.p ? lb.p : "", lb.len);
+        ob_puts(b, "\n");
+        free(lb.p);
+}
+
+static int render_table(obuf *b, json_t *value, const cp_azout_table_spec *cols, const cp_azout_opts *o) {
+        json_t *rows = json_array();
+        tcol *tc = NULL;
+        obuf *cells = NULL;
+        size_t ncols = 0, nrows;
+        int r;
+
+        if (!rows)
+                return cp_error_oom();
+        r = table_rows(value, cols, o, rows);
+        if (r < 0)
+                goto out;
+        r = table_columns(rows, &tc, &ncols);
+        if (r < 0 || ncols == 0)
+                goto out;
+        nrows = json_array_size(rows);
+        cells = calloc(nrows * ncols + 1, sizeof(*cells));
+        if (!cells) {
+                r = cp_error_oom();
                 goto out;
         }
-        /* cell texts */
-        {
-                size_t nrows = json_array_size(rows);
-                obuf *cells = calloc(nrows * ncols + 1, sizeof(*cells));
-                if (!cells) {
-                        r = cp_error_oom();
-                        goto out;
-                }
-                for (size_t ri = 0; ri < nrows; ri++)
-                        for (size_t ci = 0; ci < ncols; ci++) {
-                                obuf *cb = &cells[ri * ncols + ci];
-                                json_t *v = json_object_get(json_array_get(rows, ri), tc[ci].name);
-                                ob_puts(cb, "");
-                                if (v && !json_is_null(v))
-                                        py_str(cb, v, 0);
-                                if (cb->err && !b->err)
-                                        b->err = cb->err;
-                                size_t w = utf8_width(cb->p ? cb->p : "", cb->len);
-                                if (w > tc[ci].width)
-                                        tc[ci].width = w;
-                        }
-                /* one line: cells padded, joined by two spaces, right-stripped */
-                for (size_t line = 0; line < nrows + 2; line++) {
-                        obuf lb = { 0 };
-                        ob_puts(&lb, "");
-                        for (size_t ci = 0; ci < ncols; ci++) {
-                                const char *txt;
-                                size_t tlen;
-                                if (ci)
-                                        ob_puts(&lb, "  ");
-                                if (line == 1) {
-                                        for (size_t k = 0; k < tc[ci].width; k++)
-                                                ob_put(&lb, "-", 1);
-                                        continue;
-                                }
-                                if (line == 0) {
-                                        txt = tc[ci].name;
-                                        tlen = strlen(txt);
-                                } else {
-                                        obuf *cb = &cells[(line - 2) * ncols + ci];
-                                        txt = cb->p ? cb->p : "";
-                                        tlen = cb->len;
-                                }
-                                ob_put(&lb, txt, tlen);
-                                ob_spaces(&lb, tc[ci].width - utf8_width(txt, tlen));
-                        }
-                        while (lb.len > 0 && lb.p[lb.len - 1] == ' ')
-                                lb.p[--lb.len] = 0;
-                        if (lb.err && !b->err)
-                                b->err = lb.err;
-                        ob_put(b, lb.p ? lb.p : "", lb.len);
-                        ob_puts(b, "\n");
-                        free(lb.p);
-                }
-                for (size_t k = 0; k < nrows * ncols; k++)
-                        free(cells[k].p);
-                free(cells);
-        }
+        table_cells(b, rows, tc, ncols, cells);
+        for (size_t line = 0; line < nrows + 2; line++)
+                table_line(b, line, tc, ncols, cells);
+        for (size_t k = 0; k < nrows * ncols; k++)
+                free(cells[k].p);
+        free(cells);
         r = b->err;
-        goto out;
-unavailable:
-        r = CP_ERROR(CP_EUNSUPPORTED, "Table output unavailable. Use the --query option to specify an appropriate "
-                                      "query. Use --debug for more info.");
 out:
         free(tc);
         json_decref(rows);
-        json_decref(list);
         return r;
 }
 
