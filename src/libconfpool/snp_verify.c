@@ -325,6 +325,150 @@ static int check_revocation(cp_snp_verifier *v, cp_snp_generation gen, const cha
         return r;
 }
 
+/* The endorsement certificates of ev: explicit, else from its certificate
+ * table, else the caller's get_leaf callback. */
+static int find_endorsement(const cp_snp_evidence *ev, const cp_snp_verify_options *opts, const cp_snp_report *rep,
+                            cp_amd_cert_kind want, const uint8_t **ret_leaf, size_t *ret_leaf_len,
+                            const uint8_t **ret_int, size_t *ret_int_len) {
+        const uint8_t *leaf_buf = ev->leaf, *int_buf = ev->intermediate;
+        size_t leaf_len = ev->leaf_len, int_len = ev->intermediate_len;
+        int r;
+        if (ev->certtable) {
+                cp_snp_certtable t;
+                r = cp_snp_certtable_parse(ev->certtable, ev->certtable_len, &t);
+                if (r < 0)
+                        return cp_error_wrap("certificate table");
+                const cp_snp_cert_entry *le =
+                        cp_snp_certtable_find(&t, want == CP_AMD_CERT_VLEK ? CP_SNP_CERT_VLEK : CP_SNP_CERT_VCEK);
+                const cp_snp_cert_entry *ie = cp_snp_certtable_find(&t, CP_SNP_CERT_ASK);
+                if (!leaf_buf && le) {
+                        leaf_buf = le->data;
+                        leaf_len = le->length;
+                }
+                if (!int_buf && ie) {
+                        int_buf = ie->data;
+                        int_len = ie->length;
+                }
+        }
+        if (!leaf_buf && opts->get_leaf && (r = opts->get_leaf(opts->userdata, rep, &leaf_buf, &leaf_len)) < 0)
+                return r;
+        if (!leaf_buf)
+                return CP_ERROR(CP_ENOTFOUND, "no %s certificate supplied (fetch it from the KDS: confpool snp fetch vcek)",
+                                cp_amd_cert_kind_name(want));
+        *ret_leaf = leaf_buf;
+        *ret_leaf_len = leaf_len;
+        *ret_int = int_buf;
+        *ret_int_len = int_len;
+        return 0;
+}
+
+/* The certificate is the kind the report names, for the generation its
+ * CPUID (v3+) names and the caller requires. */
+static int check_signer(const cp_snp_report *rep, const cp_amd_cert_info *li, cp_amd_cert_kind want,
+                        cp_snp_generation gen, cp_snp_generation product) {
+        if (li->kind != want)
+                return CP_ERROR(CP_ECERT, "report is signed by the %s but the certificate is a %s",
+                                cp_amd_cert_kind_name(want), cp_amd_cert_kind_name(li->kind));
+        if (rep->cpuid_generation != CP_SNP_GEN_UNKNOWN && rep->cpuid_generation != gen)
+                return CP_ERROR(CP_ECERT, "report CPUID says %s but the certificate is for %s",
+                                cp_snp_generation_name(rep->cpuid_generation), cp_snp_generation_name(gen));
+        if (product != CP_SNP_GEN_UNKNOWN && product != gen)
+                return CP_ERROR(CP_ECERT, "product %s required but the certificate is for %s",
+                                cp_snp_generation_name(product), cp_snp_generation_name(gen));
+        return 0;
+}
+
+/* The report's four TCB_VERSIONs decoded into res; the certificate's SPLs
+ * equal REPORTED_TCB and are not newer than CURRENT_TCB. */
+static int check_tcb(const cp_snp_report *rep, const cp_amd_cert_info *li, cp_snp_generation gen,
+                     cp_snp_verify_result *res) {
+        if (cp_snp_tcb_decode(rep->reported_tcb, gen, &res->reported_tcb) < 0 ||
+            cp_snp_tcb_decode(rep->current_tcb, gen, &res->current_tcb) < 0 ||
+            cp_snp_tcb_decode(rep->committed_tcb, gen, &res->committed_tcb) < 0 ||
+            cp_snp_tcb_decode(rep->launch_tcb, gen, &res->launch_tcb) < 0)
+                return cp_error_wrap("TCB_VERSION for %s", cp_snp_generation_name(gen));
+        if (!li->has_tcb)
+                return CP_ERROR(CP_ECERT, "endorsement certificate carries no TCB extensions");
+        if (!tcb_equal(&li->tcb, &res->reported_tcb, gen == CP_SNP_GEN_TURIN))
+                return CP_ERROR(CP_ETCB,
+                                "certificate TCB (bl %u tee %u snp %u ucode %u fmc %u) differs from REPORTED_TCB "
+                                "(bl %u tee %u snp %u ucode %u fmc %u)",
+                                li->tcb.bl, li->tcb.tee, li->tcb.snp, li->tcb.ucode, li->tcb.fmc,
+                                res->reported_tcb.bl, res->reported_tcb.tee, res->reported_tcb.snp,
+                                res->reported_tcb.ucode, res->reported_tcb.fmc);
+        if (!cp_snp_tcb_ge(&res->current_tcb, &li->tcb))
+                return CP_ERROR(CP_ETCB, "certificate TCB is newer than CURRENT_TCB");
+        return 0;
+}
+
+/* CHIP_ID == the VCEK's hwID (unless the chip ID is masked); *ret_checked
+ * tells whether there was one to compare. */
+static int check_chip_id(const cp_snp_report *rep, const cp_amd_cert_info *li, cp_amd_cert_kind want,
+                         cp_snp_generation gen, bool *ret_checked) {
+        *ret_checked = false;
+        if (want != CP_AMD_CERT_VCEK || cp_ct_is_zero(rep->chip_id, sizeof(rep->chip_id)))
+                return 0;
+        size_t n = li->hwid_len, expect = gen == CP_SNP_GEN_TURIN ? 8u : 64u;
+        if (n != expect)
+                return CP_ERROR(CP_ECERT, "VCEK hwID has %zu bytes, %s expects %zu", n, cp_snp_generation_name(gen),
+                                expect);
+        if (!cp_ct_eq(li->hwid, rep->chip_id, n) || (n < 64 && !cp_ct_is_zero(rep->chip_id + n, 64 - n)))
+                return CP_ERROR(CP_ECHIPID, "CHIP_ID does not match the VCEK's hwID");
+        *ret_checked = true;
+        return 0;
+}
+
+/* The ECDSA P-384 signature over bytes 0x000-0x29F. */
+static int check_signature(const cp_snp_report *rep, const chain_entry *e, cp_p384_backend backend,
+                           cp_amd_cert_kind want) {
+        uint8_t digest[48], sr[48], ss[48];
+        unsigned int dlen = sizeof(digest);
+        if (EVP_Digest(rep->raw, CP_SNP_REPORT_SIGNED_SIZE, digest, &dlen, EVP_sha384(), NULL) != 1)
+                return CP_ERROR(CP_ECRYPTO, "SHA-384 failed");
+        le_to_be48(rep->signature_r, sr);
+        le_to_be48(rep->signature_s, ss);
+        int r = cp_p384_verify(e->pub, backend, digest, sr, ss);
+        if (r < 0)
+                return cp_error_wrap("report signature (%s)", cp_amd_cert_kind_name(want));
+        return 0;
+}
+
+/* Everything after the chain is known: signer, TCB, chip ID, signature,
+ * revocation, policy; fills res. */
+static int verify_with_chain(cp_snp_verifier *v, const cp_snp_verify_options *opts, chain_entry *e,
+                             cp_amd_cert_kind want, cp_p384_backend backend, int64_t now, cp_snp_verify_result *res) {
+        const cp_snp_report *rep = &res->report;
+        const cp_amd_cert_info *li = cp_amd_cert_info_get(e->leaf);
+        cp_snp_generation gen = e->gen;
+        int r;
+        if ((r = check_signer(rep, li, want, gen, opts->product)) < 0)
+                return r;
+        if (opts->check_revocation && opts->prepare_revocation &&
+            (r = opts->prepare_revocation(opts->userdata, gen, li->kind)) < 0)
+                return r;
+        if ((r = check_tcb(rep, li, gen, res)) < 0 ||
+            (r = check_chip_id(rep, li, want, gen, &res->chip_id_checked)) < 0 ||
+            (r = check_signature(rep, e, backend, want)) < 0)
+                return r;
+        if (opts->check_revocation) {
+                if ((r = check_revocation(v, gen, e, now)) < 0)
+                        return r;
+                res->revocation_checked = true;
+        }
+        if (opts->policy) {
+                if ((r = cp_snp_policy_check(opts->policy, rep, gen)) < 0)
+                        return r;
+                res->policy_checked = true;
+        }
+        res->generation = gen;
+        res->signer = li->kind;
+        memcpy(res->product_name, li->product_name, sizeof(res->product_name));
+        memcpy(res->csp_id, li->csp_id, sizeof(res->csp_id));
+        res->valid_from = e->valid_from;
+        res->valid_until = e->valid_until;
+        return 0;
+}
+
 int cp_snp_verify(cp_snp_verifier *v, const cp_snp_evidence *ev, const cp_snp_verify_options *opts,
                   cp_snp_verify_result *ret) {
         static const cp_snp_verify_options defaults = CP_SNP_VERIFY_OPTIONS_INIT;
@@ -348,150 +492,23 @@ int cp_snp_verify(cp_snp_verifier *v, const cp_snp_evidence *ev, const cp_snp_ve
         if (r < 0)
                 return cp_error_wrap("attestation report");
         const cp_snp_report *rep = &res->report;
-
-        /* Signer */
         if (rep->signing_key == CP_SNP_SIGNING_KEY_NONE)
                 return CP_ERROR(CP_ESIG, "report is not signed (SIGNING_KEY = none)");
         if (rep->mask_chip_key)
                 return CP_ERROR(CP_ESIG, "report signature is masked (MASK_CHIP_KEY set)");
         cp_amd_cert_kind want = rep->signing_key == CP_SNP_SIGNING_KEY_VLEK ? CP_AMD_CERT_VLEK : CP_AMD_CERT_VCEK;
 
-        /* Endorsement certificates: explicit, else from the certificate table. */
-        const uint8_t *leaf_buf = ev->leaf, *int_buf = ev->intermediate;
-        size_t leaf_len = ev->leaf_len, int_len = ev->intermediate_len;
-        if (ev->certtable) {
-                cp_snp_certtable t;
-                r = cp_snp_certtable_parse(ev->certtable, ev->certtable_len, &t);
-                if (r < 0)
-                        return cp_error_wrap("certificate table");
-                const cp_snp_cert_entry *le =
-                        cp_snp_certtable_find(&t, want == CP_AMD_CERT_VLEK ? CP_SNP_CERT_VLEK : CP_SNP_CERT_VCEK);
-                const cp_snp_cert_entry *ie = cp_snp_certtable_find(&t, CP_SNP_CERT_ASK);
-                if (!leaf_buf && le) {
-                        leaf_buf = le->data;
-                        leaf_len = le->length;
-                }
-                if (!int_buf && ie) {
-                        int_buf = ie->data;
-                        int_len = ie->length;
-                }
-        }
-        if (!leaf_buf && opts->get_leaf && (r = opts->get_leaf(opts->userdata, rep, &leaf_buf, &leaf_len)) < 0)
+        const uint8_t *leaf, *inter;
+        size_t leaf_len, int_len;
+        if ((r = find_endorsement(ev, opts, rep, want, &leaf, &leaf_len, &inter, &int_len)) < 0)
                 return r;
-        if (!leaf_buf)
-                return CP_ERROR(CP_ENOTFOUND, "no %s certificate supplied (fetch it from the KDS: confpool snp fetch vcek)",
-                                cp_amd_cert_kind_name(want));
-
         chain_entry *e = NULL;
-        r = get_chain(v, leaf_buf, leaf_len, int_buf, int_len, now, &e, &res->cache_hit);
+        if ((r = get_chain(v, leaf, leaf_len, inter, int_len, now, &e, &res->cache_hit)) < 0)
+                return r;
+        r = verify_with_chain(v, opts, e, want, backend, now, res);
+        entry_unref(e);
         if (r < 0)
                 return r;
-        const cp_amd_cert_info *li = cp_amd_cert_info_get(e->leaf);
-        cp_snp_generation gen = e->gen;
-
-        if (li->kind != want) {
-                r = CP_ERROR(CP_ECERT, "report is signed by the %s but the certificate is a %s",
-                             cp_amd_cert_kind_name(want), cp_amd_cert_kind_name(li->kind));
-                goto out;
-        }
-        /* Generation: certificate vs CPUID (v3+) vs the caller's requirement */
-        if (rep->cpuid_generation != CP_SNP_GEN_UNKNOWN && rep->cpuid_generation != gen) {
-                r = CP_ERROR(CP_ECERT, "report CPUID says %s but the certificate is for %s",
-                             cp_snp_generation_name(rep->cpuid_generation), cp_snp_generation_name(gen));
-                goto out;
-        }
-        if (opts->product != CP_SNP_GEN_UNKNOWN && opts->product != gen) {
-                r = CP_ERROR(CP_ECERT, "product %s required but the certificate is for %s",
-                             cp_snp_generation_name(opts->product), cp_snp_generation_name(gen));
-                goto out;
-        }
-
-        if (opts->check_revocation && opts->prepare_revocation &&
-            (r = opts->prepare_revocation(opts->userdata, gen, li->kind)) < 0)
-                goto out;
-
-        /* TCB: certificate SPLs == REPORTED_TCB, and <= CURRENT_TCB */
-        if ((r = cp_snp_tcb_decode(rep->reported_tcb, gen, &res->reported_tcb)) < 0 ||
-            (r = cp_snp_tcb_decode(rep->current_tcb, gen, &res->current_tcb)) < 0 ||
-            (r = cp_snp_tcb_decode(rep->committed_tcb, gen, &res->committed_tcb)) < 0 ||
-            (r = cp_snp_tcb_decode(rep->launch_tcb, gen, &res->launch_tcb)) < 0) {
-                cp_error_wrap("TCB_VERSION for %s", cp_snp_generation_name(gen));
-                goto out;
-        }
-        if (!li->has_tcb) {
-                r = CP_ERROR(CP_ECERT, "endorsement certificate carries no TCB extensions");
-                goto out;
-        }
-        if (!tcb_equal(&li->tcb, &res->reported_tcb, gen == CP_SNP_GEN_TURIN)) {
-                r = CP_ERROR(CP_ETCB,
-                             "certificate TCB (bl %u tee %u snp %u ucode %u fmc %u) differs from REPORTED_TCB "
-                             "(bl %u tee %u snp %u ucode %u fmc %u)",
-                             li->tcb.bl, li->tcb.tee, li->tcb.snp, li->tcb.ucode, li->tcb.fmc,
-                             res->reported_tcb.bl, res->reported_tcb.tee, res->reported_tcb.snp,
-                             res->reported_tcb.ucode, res->reported_tcb.fmc);
-                goto out;
-        }
-        if (!cp_snp_tcb_ge(&res->current_tcb, &li->tcb)) {
-                r = CP_ERROR(CP_ETCB, "certificate TCB is newer than CURRENT_TCB");
-                goto out;
-        }
-
-        /* CHIP_ID == hwID (VCEK, unless masked) */
-        if (want == CP_AMD_CERT_VCEK && !cp_ct_is_zero(rep->chip_id, sizeof(rep->chip_id))) {
-                size_t n = li->hwid_len;
-                if (n != (gen == CP_SNP_GEN_TURIN ? 8u : 64u)) {
-                        r = CP_ERROR(CP_ECERT, "VCEK hwID has %zu bytes, %s expects %u", n,
-                                     cp_snp_generation_name(gen), gen == CP_SNP_GEN_TURIN ? 8u : 64u);
-                        goto out;
-                }
-                if (!cp_ct_eq(li->hwid, rep->chip_id, n) ||
-                    (n < 64 && !cp_ct_is_zero(rep->chip_id + n, 64 - n))) {
-                        r = CP_ERROR(CP_ECHIPID, "CHIP_ID does not match the VCEK's hwID");
-                        goto out;
-                }
-                res->chip_id_checked = true;
-        }
-
-        /* Signature over 0x000-0x29F */
-        {
-                uint8_t digest[48], sr[48], ss[48];
-                unsigned int dlen = sizeof(digest);
-                if (EVP_Digest(rep->raw, CP_SNP_REPORT_SIGNED_SIZE, digest, &dlen, EVP_sha384(), NULL) != 1) {
-                        r = CP_ERROR(CP_ECRYPTO, "SHA-384 failed");
-                        goto out;
-                }
-                le_to_be48(rep->signature_r, sr);
-                le_to_be48(rep->signature_s, ss);
-                r = cp_p384_verify(e->pub, backend, digest, sr, ss);
-                if (r < 0) {
-                        cp_error_wrap("report signature (%s)", cp_amd_cert_kind_name(want));
-                        goto out;
-                }
-        }
-
-        if (opts->check_revocation) {
-                r = check_revocation(v, gen, e, now);
-                if (r < 0)
-                        goto out;
-                res->revocation_checked = true;
-        }
-
-        if (opts->policy) {
-                r = cp_snp_policy_check(opts->policy, rep, gen);
-                if (r < 0)
-                        goto out;
-                res->policy_checked = true;
-        }
-
-        res->generation = gen;
-        res->signer = li->kind;
-        memcpy(res->product_name, li->product_name, sizeof(res->product_name));
-        memcpy(res->csp_id, li->csp_id, sizeof(res->csp_id));
-        res->valid_from = e->valid_from;
-        res->valid_until = e->valid_until;
         memcpy(ret, res, sizeof(*res));
-        r = 0;
-out:
-        entry_unref(e);
-        return r;
+        return 0;
 }
