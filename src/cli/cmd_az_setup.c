@@ -18,11 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include "basic/fileio.h"
 #include "basic/secure.h"
 #include "cli/cli.h"
+#include "shared/proc.h"
 
 static void usage(FILE *f) {
         fputs("usage: confpool az-setup --state-dir DIR [--url URL] [--cloud NAME] [--app-id ID]\n"
@@ -63,23 +63,16 @@ static void print_arg(const char *s) {
 }
 
 static int run(char *const argv[], bool quiet_fail) {
+        cp_proc_options o = {
+                .err = quiet_fail ? CP_PROC_DEVNULL : CP_PROC_INHERIT,
+                .search_path = true,
+                .exec_error_message = true,
+        };
+        pid_t pid;
+        int st, r;
         fflush(stdout);
-        pid_t pid = fork();
-        if (pid < 0)
-                return CP_ERROR(CP_EIO, "fork: %s", strerror(errno));
-        if (pid == 0) {
-                if (quiet_fail) {
-                        FILE *n = freopen("/dev/null", "w", stderr);
-                        (void) n;
-                }
-                execvp(argv[0], argv);
-                fprintf(stderr, "confpool: error: cannot run %s: %s\n", argv[0], strerror(errno));
-                _exit(127);
-        }
-        int st;
-        while (waitpid(pid, &st, 0) < 0)
-                if (errno != EINTR)
-                        return CP_ERROR(CP_EIO, "waitpid: %s", strerror(errno));
+        if ((r = cp_proc_spawn(argv, &o, &pid)) < 0 || (r = cp_proc_wait(pid, &st)) < 0)
+                return r;
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
                 return CP_ERROR(CP_EIO, "'%s %s %s' failed (exit %d)", argv[0], argv[1], argv[2] ? argv[2] : "",
                                 WIFEXITED(st) ? WEXITSTATUS(st) : -1);

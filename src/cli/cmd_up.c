@@ -117,53 +117,19 @@ static int find_bin(const stack *s, const char *name, char *out, size_t size) {
         return CP_ERROR(CP_ENOTFOUND, "cannot find %s (build it, or give --bin-dir)", name);
 }
 
-/* fork + exec detached (own session), stdout and stderr to files. */
+/* Detached (own session), stdout to out (truncated), stderr appended to err
+ * or, without err, to out as well. */
 static int start(char *const argv[], const char *out, const char *err, pid_t *ret) {
-        int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        int fe = err ? open(err, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
-        if (fo < 0 || (err && fe < 0)) {
-                int e = errno;
-                if (fo >= 0)
-                        close(fo);
-                return CP_ERROR(CP_EIO, "cannot open %s: %s", fo < 0 ? out : err, strerror(e));
-        }
-        pid_t pid = fork();
-        if (pid < 0) {
-                close(fo);
-                if (fe >= 0)
-                        close(fe);
-                return CP_ERROR(CP_EIO, "fork: %s", strerror(errno));
-        }
-        if (pid == 0) {
-                setsid();
-                int nul = open("/dev/null", O_RDONLY);
-                if (nul >= 0)
-                        dup2(nul, 0);
-                dup2(fo, 1);
-                dup2(fe >= 0 ? fe : fo, 2);
-                signal(SIGPIPE, SIG_DFL);
-                execv(argv[0], argv);
-                _exit(127);
-        }
-        close(fo);
-        if (fe >= 0)
-                close(fe);
-        *ret = pid;
-        return 0;
-}
-
-static int write_pid(const char *path, pid_t pid) {
-        char t[32];
-        int n = snprintf(t, sizeof t, "%ld\n", (long) pid);
-        return cp_write_file(path, t, (size_t) n, 0600);
-}
-
-static bool exited(pid_t pid, int *ret_status) {
-        int st;
-        if (waitpid(pid, &st, WNOHANG) != pid)
-                return false;
-        *ret_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        return true;
+        cp_proc_options o = {
+                .out = CP_PROC_TRUNCATE,
+                .out_path = out,
+                .err = err ? CP_PROC_APPEND : CP_PROC_AS_STDOUT,
+                .err_path = err,
+                .stdin_null = true,
+                .new_session = true,
+                .sigpipe_default = true,
+        };
+        return cp_proc_spawn(argv, &o, ret);
 }
 
 /* The markers identifying this stack's processes in their command lines. */
@@ -296,10 +262,8 @@ static int stack_up(stack *s, const char *port, const char *min_tcb) {
                 char *argv[] = {cpd_bin, "--state-dir", s->cp, "--backend", "local", "--agent", agent, "--prepare-hosts",
                                 NULL};
                 pid_t pid;
-                if ((r = start(argv, arks, log, &pid)) < 0)
+                if ((r = start(argv, arks, log, &pid)) < 0 || (r = cp_proc_wait(pid, &st)) < 0)
                         return r;
-                while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-                        ;
                 if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
                         return tail_error("confpoold --prepare-hosts", log, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
         }
@@ -330,7 +294,7 @@ static int stack_up(stack *s, const char *port, const char *min_tcb) {
         if (r < 0)
                 return r;
         path_of(s, "attestd.pid", f, sizeof f);
-        if ((r = write_pid(f, apid)) < 0)
+        if ((r = cp_proc_write_pidfile(f, apid)) < 0)
                 return r;
         char issuer[256] = "";
         for (int i = 0; i < 200 && !issuer[0]; i++) {
@@ -346,7 +310,7 @@ static int stack_up(stack *s, const char *port, const char *min_tcb) {
                 free(t);
                 if (issuer[0])
                         break;
-                if (exited(apid, &st))
+                if (cp_proc_exited(apid, &st))
                         return tail_error("confpool-attestd", alog, st);
                 nap_ms(50);
         }
@@ -375,7 +339,7 @@ static int stack_up(stack *s, const char *port, const char *min_tcb) {
         if ((r = start(kargv, kout, klog, &kpid)) < 0)
                 return r;
         path_of(s, "kbsd.pid", f, sizeof f);
-        if ((r = write_pid(f, kpid)) < 0)
+        if ((r = cp_proc_write_pidfile(f, kpid)) < 0)
                 return r;
         for (int i = 0; i < 200 && !kbs_url[0]; i++) {
                 char *t = NULL;
@@ -390,7 +354,7 @@ static int stack_up(stack *s, const char *port, const char *min_tcb) {
                 free(t);
                 if (kbs_url[0])
                         break;
-                if (exited(kpid, &st))
+                if (cp_proc_exited(kpid, &st))
                         return tail_error("confpool-kbsd", klog, st);
                 nap_ms(50);
         }
@@ -411,7 +375,7 @@ static int stack_up(stack *s, const char *port, const char *min_tcb) {
         if ((r = start(cargv, log, NULL, &cpid)) < 0)
                 return r;
         path_of(s, "confpoold.pid", f, sizeof f);
-        if ((r = write_pid(f, cpid)) < 0)
+        if ((r = cp_proc_write_pidfile(f, cpid)) < 0)
                 return r;
         unsigned cport = 0;
         for (int i = 0; i < 600 && !cport; i++) {
@@ -422,7 +386,7 @@ static int stack_up(stack *s, const char *port, const char *min_tcb) {
                 free(t);
                 if (cport)
                         break;
-                if (exited(cpid, &st))
+                if (cp_proc_exited(cpid, &st))
                         return tail_error("confpoold", log, st);
                 nap_ms(50);
         }

@@ -362,75 +362,28 @@ static int local_expected(cp_backend *bb, const cp_node_spec *spec, uint8_t ret[
 
 /* ---- processes ------------------------------------------------------------ */
 
-/* fork + exec with stdout/stderr to logfile; only async-signal-safe calls
- * in the child. */
+/* stdout and stderr appended to logfile, in a process group of its own,
+ * niced; nothing else of the daemon's open: other threads' descriptors
+ * without CLOEXEC (the tss2 swtpm TCTI's sockets of a concurrent boot)
+ * would keep their connections open in the child. */
 static int spawn(char *const argv[], const char *logfile, int niceness, pid_t *ret) {
-        int log = open(logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        if (log < 0)
-                return CP_ERROR(CP_EIO, "cannot open %s: %s", logfile, strerror(errno));
-        pid_t pid = fork();
-        if (pid < 0) {
-                close(log);
-                return CP_ERROR(CP_EIO, "fork: %s", strerror(errno));
-        }
-        if (pid == 0) {
-                sigset_t all;
-                sigemptyset(&all);
-                sigprocmask(SIG_SETMASK, &all, NULL);
-                signal(SIGPIPE, SIG_DFL);
-                int nul = open("/dev/null", O_RDONLY);
-                if (nul >= 0)
-                        dup2(nul, 0);
-                dup2(log, 1);
-                dup2(log, 2);
-                /* nothing else: other threads' descriptors without CLOEXEC
-                 * (the tss2 swtpm TCTI's sockets of a concurrent boot) would
-                 * keep their connections open in the child */
-                closefrom(3);
-                setpgid(0, 0);
-                if (niceness > 0 && setpriority(PRIO_PROCESS, 0, niceness) < 0)
-                        _exit(126);
-                execvp(argv[0], argv);
-                _exit(127);
-        }
-        close(log);
-        *ret = pid;
-        return 0;
-}
-
-static double mono_s(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-static void term_process(pid_t pid) {
-        if (pid <= 0)
-                return;
-        kill(pid, SIGTERM);
-        kill(pid, SIGCONT); /* a stopped process handles SIGTERM once continued */
-}
-
-/* Reaps a child told to terminate; SIGKILL once the deadline (mono_s) passed. */
-static void reap_process(pid_t *pid, double deadline) {
-        if (*pid <= 0)
-                return;
-        while (mono_s() < deadline) {
-                if (waitpid(*pid, NULL, WNOHANG) == *pid) {
-                        *pid = 0;
-                        return;
-                }
-                struct timespec ts = {0, 10 * 1000000L};
-                nanosleep(&ts, NULL);
-        }
-        kill(*pid, SIGKILL);
-        waitpid(*pid, NULL, 0);
-        *pid = 0;
+        cp_proc_options o = {
+                .out = CP_PROC_APPEND,
+                .out_path = logfile,
+                .err = CP_PROC_AS_STDOUT,
+                .stdin_null = true,
+                .search_path = true,
+                .new_group = true,
+                .close_fds = true,
+                .unblock_signals = true,
+                .sigpipe_default = true,
+                .niceness = niceness,
+        };
+        return cp_proc_spawn(argv, &o, ret);
 }
 
 static void stop_process(pid_t *pid) {
-        term_process(*pid);
-        reap_process(pid, mono_s() + 2.0);
+        cp_proc_stop_child(pid, 2000);
 }
 
 static int bind_port(uint16_t want, uint16_t *ret) {
@@ -484,7 +437,7 @@ static int wait_port(uint16_t port, pid_t *pid) {
                         close(fd);
                 if (ok)
                         return 0;
-                if (waitpid(*pid, NULL, WNOHANG) == *pid) {
+                if (cp_proc_exited(*pid, NULL)) {
                         *pid = 0;
                         return CP_ERROR(CP_EIO, "swtpm exited during start (port %u)", port);
                 }
@@ -498,10 +451,9 @@ static int wait_port(uint16_t port, pid_t *pid) {
  * so that a restarted daemon (cp_backend_local_recover) or `confpool down`
  * can find and stop processes a killed daemon left behind. */
 static int write_pid(const char *dir, const char *name, pid_t pid) {
-        char f[PATH_MAX_ + 32], txt[32];
+        char f[PATH_MAX_ + 32];
         snprintf(f, sizeof f, "%s/%s", dir, name);
-        int n = snprintf(txt, sizeof txt, "%ld\n", (long) pid);
-        return cp_write_file(f, txt, (size_t) n, 0600);
+        return cp_proc_write_pidfile(f, pid);
 }
 
 /* ---- measured boot -------------------------------------------------------- */
@@ -993,11 +945,8 @@ static int local_status(cp_backend *bb, const char *handle, cp_node_state *ret_s
                 snprintf(ret_ip, ip_size, "127.0.0.1");
                 return 0;
         }
-        if (nd->agent > 0 && nd->exit_status < 0) {
-                int st;
-                if (waitpid(nd->agent, &st, WNOHANG) == nd->agent)
-                        nd->exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        }
+        if (nd->agent > 0 && nd->exit_status < 0)
+                (void) cp_proc_exited(nd->agent, &nd->exit_status);
         char f[PATH_MAX_ + 32];
         snprintf(f, sizeof f, "%s/status.json", nd->dir);
         bool exited = nd->agent <= 0 || nd->exit_status >= 0;
@@ -1045,17 +994,17 @@ static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *
  * many nodes stop in parallel (local_free). */
 static void node_term(node *nd) {
         if (nd->exit_status < 0)
-                term_process(nd->agent);
-        term_process(nd->swtpm);
+                cp_proc_terminate(nd->agent);
+        cp_proc_terminate(nd->swtpm);
 }
 
-static void node_reap(local_backend *b, node *nd, double deadline) {
+static void node_reap(local_backend *b, node *nd, uint64_t deadline_ms) {
         if (nd->exit_status < 0)
-                reap_process(&nd->agent, deadline);
-        else if (nd->agent > 0)
-                waitpid(nd->agent, NULL, WNOHANG);
+                cp_proc_reap(&nd->agent, deadline_ms);
+        else
+                (void) cp_proc_exited(nd->agent, NULL);
         nd->agent = 0;
-        reap_process(&nd->swtpm, deadline);
+        cp_proc_reap(&nd->swtpm, deadline_ms);
         if (nd->host >= 0 && b->hosts[nd->host].nodes > 0)
                 b->hosts[nd->host].nodes--;
         nd->host = -1;
@@ -1133,7 +1082,7 @@ static void local_free(cp_backend *bb) {
         b->n_workers = 0;
         for (node *nd = b->nodes; nd; nd = nd->next)
                 node_term(nd);
-        double deadline = mono_s() + 2.0;
+        uint64_t deadline = cp_proc_clock_ms() + 2000;
         while (b->nodes) {
                 node *nd = b->nodes;
                 b->nodes = nd->next;
