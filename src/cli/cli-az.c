@@ -37,7 +37,7 @@ int cp_az_usage_error(const char *fmt, ...) {
         vfprintf(stderr, fmt, ap);
         va_end(ap);
         fputc('\n', stderr);
-        return CP_AZ_EXIT_USAGE;
+        return CP_EXIT_USAGE;
 }
 
 void cp_az_warn(const cp_az_ctx *ctx, const char *fmt, ...) {
@@ -411,7 +411,7 @@ static void group_help(FILE *f, const cp_az_group *g) {
 int cp_az_run_group(const cp_az_group *g, int argc, char **argv) {
         if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
                 group_help(argc < 2 ? stderr : stdout, g);
-                return argc < 2 ? CP_AZ_EXIT_USAGE : CP_AZ_EXIT_OK;
+                return argc < 2 ? CP_EXIT_USAGE : CP_EXIT_OK;
         }
         for (size_t i = 0; i < g->n_entries; i++) {
                 const cp_az_entry *e = &g->entries[i];
@@ -424,14 +424,14 @@ int cp_az_run_group(const cp_az_group *g, int argc, char **argv) {
                 if (r == 0)
                         r = e->fn(&ctx);
                 else
-                        r = r > 0 ? CP_AZ_EXIT_OK : CP_AZ_EXIT_USAGE;
+                        r = r > 0 ? CP_EXIT_OK : CP_EXIT_USAGE;
                 fflush(stdout);
                 cp_az_ctx_done(&ctx);
                 return r;
         }
         cp_az_error("'%s' is misspelled or not recognized by the system.", argv[1]);
         fprintf(stderr, "\nExamples from AI knowledge base:\nconfpool %s --help\n", g->name);
-        return CP_AZ_EXIT_USAGE;
+        return CP_EXIT_USAGE;
 }
 
 /* ---- configuration ----------------------------------------------------------- */
@@ -685,7 +685,7 @@ int cp_az_connect(cp_az_ctx *ctx) {
                 return 0;
         if (cp_az_load_conn(ctx->subscription_arg, &ctx->conn) < 0) {
                 cp_az_error("%s", cp_error_message());
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         }
         ctx->connected = true;
         cp_az_debug(ctx, "endpoint %s, subscription %s", ctx->conn.endpoint, ctx->conn.subscription);
@@ -733,17 +733,17 @@ int cp_az_call(cp_az_ctx *ctx, const char *method, const char *url, json_t *body
                 *ret_json = NULL;
         if (!url) {
                 cp_az_error("out of memory");
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         }
         if (!same_origin(ctx, url)) {
                 cp_az_error("refusing to follow '%s': not on the configured endpoint %s", url, ctx->conn.endpoint);
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         }
         if (body) {
                 text = json_dumps(body, JSON_COMPACT);
                 if (!text) {
                         cp_az_error("out of memory");
-                        return CP_AZ_EXIT_ERROR;
+                        return CP_EXIT_FAILURE;
                 }
         }
         cp_httpc_options o = { .ca_file = ctx->conn.ca_file, .bearer = ctx->conn.token, .timeout_ms = 60000 };
@@ -754,7 +754,7 @@ int cp_az_call(cp_az_ctx *ctx, const char *method, const char *url, json_t *body
                 cp_az_debug(ctx, "Request body: %s", text);
         if (cp_httpc_request(&o, method, url, headers, text, text ? strlen(text) : 0, ret) < 0) {
                 cp_az_error("%s", cp_error_message());
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         }
         cp_az_debug(ctx, "Response status: %ld", ret->status);
         if (ret->body_len)
@@ -850,7 +850,7 @@ int cp_az_service_error(const cp_httpc_response *r, const json_t *body, bool not
                 cp_az_print_arm_error(err);
         else
                 cp_az_error("Operation returned an invalid status '%s'", reason_phrase(r->status));
-        return not_found_exit3 && r->status == 404 ? CP_AZ_EXIT_NOT_FOUND : CP_AZ_EXIT_ERROR;
+        return not_found_exit3 && r->status == 404 ? CP_EXIT_NOT_FOUND : CP_EXIT_FAILURE;
 }
 
 /* ---- long-running operations ----------------------------------------------------- */
@@ -917,7 +917,7 @@ int cp_az_lro(cp_az_ctx *ctx, const cp_httpc_response *resp, const char *resourc
                         progress(ctx, userdata, false);
                 if (time(NULL) > deadline) {
                         cp_az_error("Long-running operation did not finish within 2 hours.");
-                        return CP_AZ_EXIT_ERROR;
+                        return CP_EXIT_FAILURE;
                 }
                 cp_az_sleep_ms(poll_delay_ms(retry));
                 cp_httpc_response pr;
@@ -976,7 +976,7 @@ done:
         if (failure) {
                 cp_az_print_arm_error(failure);
                 json_decref(failure);
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         }
         if (resource_url) {
                 cp_httpc_response fr;
@@ -1004,7 +1004,7 @@ int cp_az_output(cp_az_ctx *ctx, json_t *result, const cp_azout_table_spec *tabl
                 if (cp_jmespath_search(ctx->query, v, &q) < 0) {
                         json_decref(v);
                         cp_az_error("%s", cp_error_message());
-                        return CP_AZ_EXIT_ERROR;
+                        return CP_EXIT_FAILURE;
                 }
                 json_decref(v);
                 v = q;
@@ -1014,9 +1014,9 @@ int cp_az_output(cp_az_ctx *ctx, json_t *result, const cp_azout_table_spec *tabl
         fflush(stdout);
         if (r < 0) {
                 cp_az_error("%s", cp_error_message());
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         }
-        return CP_AZ_EXIT_OK;
+        return CP_EXIT_OK;
 }
 
 bool cp_az_confirm(bool yes, const char *msg, int *ret_exit) {
@@ -1024,14 +1024,14 @@ bool cp_az_confirm(bool yes, const char *msg, int *ret_exit) {
                 return true;
         if (!isatty(STDIN_FILENO)) {
                 cp_az_error("Unable to prompt for confirmation as no tty available. Use --yes.");
-                *ret_exit = CP_AZ_EXIT_ERROR;
+                *ret_exit = CP_EXIT_FAILURE;
                 return false;
         }
         fprintf(stderr, "%s (y/n): ", msg);
         fflush(stderr);
         char line[32];
         if (!fgets(line, sizeof line, stdin) || (line[0] != 'y' && line[0] != 'Y')) {
-                *ret_exit = CP_AZ_EXIT_OK;
+                *ret_exit = CP_EXIT_OK;
                 return false;
         }
         return true;
@@ -1048,7 +1048,7 @@ int cp_az_parse_tags(const cp_az_val *v, json_t **ret) {
         json_t *o = json_object();
         if (!o) {
                 cp_az_error("out of memory");
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         }
         for (size_t i = 0; i < v->n_list; i++) {
                 const char *t = v->list[i];
@@ -1089,7 +1089,7 @@ int cp_az_simple(cp_az_ctx *ctx, const char *method, const char *url, json_t *bo
                 json_t *out = j ? cp_az_shape(j, flatten) : NULL;
                 if (j && !out) {
                         cp_az_error("%s", cp_error_message());
-                        r = CP_AZ_EXIT_ERROR;
+                        r = CP_EXIT_FAILURE;
                 } else
                         r = cp_az_output(ctx, out, table);
                 json_decref(out);
@@ -1109,14 +1109,14 @@ int cp_az_list(cp_az_ctx *ctx, const char *url, const cp_azout_renames *flatten,
                 json_decref(all);
                 free(next);
                 cp_az_error("out of memory");
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         }
         while (next && r == 0) {
                 cp_httpc_response resp;
                 json_t *j = NULL;
                 if (++pages > 10000) {
                         cp_az_error("too many pages in list response");
-                        r = CP_AZ_EXIT_ERROR;
+                        r = CP_EXIT_FAILURE;
                         break;
                 }
                 r = cp_az_call(ctx, "GET", next, NULL, NULL, &resp, &j);
@@ -1128,7 +1128,7 @@ int cp_az_list(cp_az_ctx *ctx, const char *url, const cp_azout_renames *flatten,
                         r = cp_az_service_error(&resp, j, false);
                 else if (!json_is_array(json_object_get(j, "value"))) {
                         cp_az_error("The list response has no 'value' array.");
-                        r = CP_AZ_EXIT_ERROR;
+                        r = CP_EXIT_FAILURE;
                 } else {
                         size_t i;
                         json_t *e;
@@ -1136,14 +1136,14 @@ int cp_az_list(cp_az_ctx *ctx, const char *url, const cp_azout_renames *flatten,
                                 json_t *s = cp_az_shape(e, flatten);
                                 if (!s || json_array_append_new(all, s) < 0) {
                                         cp_az_error("%s", cp_error_message());
-                                        r = CP_AZ_EXIT_ERROR;
+                                        r = CP_EXIT_FAILURE;
                                         break;
                                 }
                         }
                         const char *nl = json_string_value(json_object_get(j, "nextLink"));
                         if (r == 0 && nl && *nl && !(next = strdup(nl))) {
                                 cp_az_error("out of memory");
-                                r = CP_AZ_EXIT_ERROR;
+                                r = CP_EXIT_FAILURE;
                         }
                 }
                 json_decref(j);

@@ -403,7 +403,7 @@ static int get_pool(cp_az_ctx *ctx, const char *url, bool show, json_t **ret) {
         if (r)
                 return r;
         if (resp.status != 200 || !json_is_object(j)) {
-                r = resp.status == 200 ? (cp_az_error("The node pool response is not a JSON object."), CP_AZ_EXIT_ERROR)
+                r = resp.status == 200 ? (cp_az_error("The node pool response is not a JSON object."), CP_EXIT_FAILURE)
                                        : cp_az_service_error(&resp, j, show);
                 json_decref(j);
         } else
@@ -416,7 +416,7 @@ static int print_pool(cp_az_ctx *ctx, json_t *rest) {
         json_t *flat = cp_azout_flatten_arm(rest, &cp_azout_renames_agentpool);
         if (!flat) {
                 cp_az_error("%s", cp_error_message());
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         }
         int r = cp_az_output(ctx, flat, &cp_azout_table_agentpool);
         json_decref(flat);
@@ -799,7 +799,7 @@ static int np_add(cp_az_ctx *ctx) {
                 cp_az_error("Node pool %s already exists, please try a different name, use 'aks nodepool list' to get "
                             "current list of node pool",
                             name);
-                r = CP_AZ_EXIT_ERROR;
+                r = CP_EXIT_FAILURE;
                 goto out;
         }
         {
@@ -860,7 +860,7 @@ static int np_list(cp_az_ctx *ctx) {
                 if (!one) {
                         cp_az_error("Node pool %s doesnt exist, use 'aks nodepool list' to get current node pool list",
                                     name);
-                        return CP_AZ_EXIT_NOT_FOUND;
+                        return CP_EXIT_NOT_FOUND;
                 }
                 list = one;
         }
@@ -915,7 +915,7 @@ static int np_update(cp_az_ctx *ctx) {
         if (upd && !enabled) {
                 cp_az_error("Cluster autoscaler is not enabled for this node pool.\nRun \"confpool aks nodepool update "
                             "--enable-cluster-autoscaler\" to enable cluster with min-count and max-count.");
-                r = CP_AZ_EXIT_ERROR;
+                r = CP_EXIT_FAILURE;
                 goto out;
         }
         if (dis && !enabled) {
@@ -982,10 +982,10 @@ static int np_scale(cp_az_ctx *ctx) {
         long long count = cp_az_get(ctx, "--node-count")->num;
         if (json_is_true(json_object_get(props, "enableAutoScaling"))) {
                 cp_az_error("Cannot scale cluster autoscaler enabled node pool.");
-                r = CP_AZ_EXIT_ERROR;
+                r = CP_EXIT_FAILURE;
         } else if (json_integer_value(json_object_get(props, "count")) == count) {
                 cp_az_error("The new node count is the same as the current node count.");
-                r = CP_AZ_EXIT_ERROR;
+                r = CP_EXIT_FAILURE;
         } else {
                 json_object_set_new(props, "count", json_integer(count));
                 r = send_pool(ctx, "PUT", url, url, pool, NULL, true);
@@ -1107,7 +1107,7 @@ static int np_delete(cp_az_ctx *ctx) {
                 return ex;
         if (!found) {
                 cp_az_error("Node pool %s doesnt exist, use 'aks nodepool list' to get current node pool list", name);
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         }
         _cleanup_free_ char *url =
                 pool_url(ctx, name, NULL, cp_az_flag(ctx, "--ignore-pdb") ? "ignore-pod-disruption-budget=true" : NULL);
@@ -1173,7 +1173,7 @@ static int np_wait(cp_az_ctx *ctx) {
                         }
                         if (st && !strcasecmp(st, "Failed") && (created || updated)) {
                                 cp_az_error("The node pool is in provisioning state 'Failed'.");
-                                r = CP_AZ_EXIT_ERROR;
+                                r = CP_EXIT_FAILURE;
                                 done = true;
                         }
                 } else {
@@ -1186,7 +1186,7 @@ static int np_wait(cp_az_ctx *ctx) {
                         return r;
                 if (time(NULL) - start >= timeout) {
                         cp_az_error("Wait operation timed-out after %lld seconds", timeout);
-                        return CP_AZ_EXIT_ERROR;
+                        return CP_EXIT_FAILURE;
                 }
                 cp_az_sleep_ms(interval * 1000 < 50 ? 50 : (long) (interval * 1000));
         }
