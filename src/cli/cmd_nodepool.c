@@ -664,9 +664,8 @@ static int pool_exists(cp_az_ctx *ctx, const char *name, int *ret_exit) {
         return found;
 }
 
-static int np_add(cp_az_ctx *ctx) {
+static int validate_add(cp_az_ctx *ctx) {
         int r;
-        const char *name = cp_az_str(ctx, "--name");
         if ((r = validate_common(ctx)) != 0 || (r = cp_az_validate_k8s_version(cp_az_str(ctx, "--kubernetes-version"))) != 0)
                 return r;
         long long count = cp_az_get(ctx, "--node-count")->num;
@@ -679,9 +678,12 @@ static int np_add(cp_az_ctx *ctx) {
         for (size_t i = 0; i < CP_ELEMENTSOF(ids); i++)
                 if ((r = cp_az_validate_arm_id(ids[i], cp_az_str(ctx, ids[i]))) != 0)
                         return r;
-        const char *sku = cp_az_str(ctx, "--os-sku");
-        json_t *body = json_object(), *props = props_of(body), *tmp = NULL;
-        json_object_set_new(props, "count", json_integer(count));
+        return 0;
+}
+
+/* Size, version, OS, disk, zones, scaling and priority of a new pool. */
+static void add_compute_props(cp_az_ctx *ctx, json_t *props) {
+        json_object_set_new(props, "count", json_integer(cp_az_get(ctx, "--node-count")->num));
         set_str(props, "vmSize", ctx, "--node-vm-size");
         const char *k = cp_az_str(ctx, "--kubernetes-version");
         if (k)
@@ -699,7 +701,7 @@ static int np_add(cp_az_ctx *ctx) {
                         json_array_append_new(a, json_string(z->list[i]));
                 json_object_set_new(props, "availabilityZones", a);
         }
-        if (autoscale) {
+        if (cp_az_flag(ctx, "--enable-cluster-autoscaler")) {
                 json_object_set_new(props, "enableAutoScaling", json_true());
                 set_int(props, "minCount", ctx, "--min-count");
                 set_int(props, "maxCount", ctx, "--max-count");
@@ -713,29 +715,40 @@ static int np_add(cp_az_ctx *ctx) {
                 const cp_az_val *p = cp_az_get(ctx, "--spot-max-price");
                 json_object_set_new(props, "spotMaxPrice", json_real(p->set ? p->real : -1.0));
         }
+}
+
+/* --labels, --node-taints, --tags */
+static int add_label_props(cp_az_ctx *ctx, json_t *props) {
+        json_t *tmp = NULL;
+        int r;
         if ((r = cp_az_parse_labels(cp_az_get(ctx, "--labels"), &tmp)) != 0)
-                goto out;
+                return r;
         if (tmp)
                 json_object_set_new(props, "nodeLabels", tmp);
         tmp = NULL;
         if (cp_az_str(ctx, "--node-taints")) {
                 if ((r = cp_az_parse_taints(cp_az_str(ctx, "--node-taints"), &tmp)) != 0)
-                        goto out;
+                        return r;
                 json_object_set_new(props, "nodeTaints", tmp);
                 tmp = NULL;
         }
         if ((r = cp_az_parse_tags(cp_az_get(ctx, "--tags"), &tmp)) != 0)
-                goto out;
+                return r;
         if (tmp)
                 json_object_set_new(props, "tags", tmp);
-        tmp = NULL;
+        return 0;
+}
+
+/* Network, upgrade settings, security and hardware options. */
+static int add_platform_props(cp_az_ctx *ctx, json_t *props) {
+        int r;
         set_str(props, "vnetSubnetID", ctx, "--vnet-subnet-id");
         set_str(props, "podSubnetID", ctx, "--pod-subnet-id");
         set_str(props, "podIPAllocationMode", ctx, "--pod-ip-allocation-mode");
         set_true(props, "enableNodePublicIP", ctx, "--enable-node-public-ip");
         set_str(props, "nodePublicIPPrefixID", ctx, "--node-public-ip-prefix-id");
         if ((r = apply_upgrade_settings(ctx, props)) != 0)
-                goto out;
+                return r;
         set_str(props, "type", ctx, "--vm-set-type");
         set_true(props, "enableFIPS", ctx, "--enable-fips-image");
         if (cp_az_flag(ctx, "--enable-secure-boot") || cp_az_flag(ctx, "--enable-vtpm")) {
@@ -749,75 +762,99 @@ static int np_add(cp_az_ctx *ctx) {
         set_str(props, "gpuInstanceProfile", ctx, "--gpu-instance-profile");
         if (cp_az_str(ctx, "--gpu-driver"))
                 json_object_set_new(sub_object(props, "gpuProfile"), "driver", json_string(cp_az_str(ctx, "--gpu-driver")));
-        if (cp_az_str(ctx, "--kubelet-config")) {
-                if ((r = read_json_file("--kubelet-config", cp_az_str(ctx, "--kubelet-config"), &tmp)) != 0)
-                        goto out;
-                json_object_set_new(props, "kubeletConfig", tmp);
-                tmp = NULL;
-        }
-        if (cp_az_str(ctx, "--linux-os-config")) {
-                if ((r = read_json_file("--linux-os-config", cp_az_str(ctx, "--linux-os-config"), &tmp)) != 0)
-                        goto out;
-                json_object_set_new(props, "linuxOSConfig", tmp);
-                tmp = NULL;
-        }
-        if (cp_az_str(ctx, "--message-of-the-day")) {
-                uint8_t *data = NULL;
-                size_t len = 0;
-                if (cp_read_file(cp_az_str(ctx, "--message-of-the-day"), 64 * 1024, &data, &len) < 0) {
-                        r = cp_az_usage_error("--message-of-the-day: %s", cp_error_message());
-                        goto out;
-                }
-                char *b64 = malloc(cp_b64_encoded_len(len, CP_B64_STD) + 1);
-                if (!b64) {
-                        free(data);
-                        r = cp_az_usage_error("out of memory");
-                        goto out;
-                }
-                cp_b64_encode(data, len, CP_B64_STD, b64);
+        return 0;
+}
+
+/* A JSON file option (--kubelet-config, --linux-os-config) as props' key. */
+static int add_json_file_prop(cp_az_ctx *ctx, json_t *props, const char *key, const char *flag) {
+        json_t *tmp = NULL;
+        int r;
+        if (!cp_az_str(ctx, flag))
+                return 0;
+        if ((r = read_json_file(flag, cp_az_str(ctx, flag), &tmp)) != 0)
+                return r;
+        json_object_set_new(props, key, tmp);
+        return 0;
+}
+
+/* --message-of-the-day FILE: its bytes in base64. */
+static int add_motd_prop(cp_az_ctx *ctx, json_t *props) {
+        const char *path = cp_az_str(ctx, "--message-of-the-day");
+        if (!path)
+                return 0;
+        uint8_t *data = NULL;
+        size_t len = 0;
+        if (cp_read_file(path, 64 * 1024, &data, &len) < 0)
+                return cp_az_usage_error("--message-of-the-day: %s", cp_error_message());
+        char *b64 = malloc(cp_b64_encoded_len(len, CP_B64_STD) + 1);
+        if (!b64) {
                 free(data);
-                json_object_set_new(props, "messageOfTheDay", json_string(b64));
-                free(b64);
+                return cp_az_usage_error("out of memory");
         }
+        cp_b64_encode(data, len, CP_B64_STD, b64);
+        free(data);
+        json_object_set_new(props, "messageOfTheDay", json_string(b64));
+        free(b64);
+        return 0;
+}
+
+/* Configuration files, the snapshot and the placement groups. */
+static int add_config_props(cp_az_ctx *ctx, json_t *props) {
+        int r;
+        if ((r = add_json_file_prop(ctx, props, "kubeletConfig", "--kubelet-config")) != 0 ||
+            (r = add_json_file_prop(ctx, props, "linuxOSConfig", "--linux-os-config")) != 0 ||
+            (r = add_motd_prop(ctx, props)) != 0)
+                return r;
         if (cp_az_str(ctx, "--snapshot-id"))
                 json_object_set_new(sub_object(props, "creationData"), "sourceResourceId",
                                     json_string(cp_az_str(ctx, "--snapshot-id")));
         set_str(props, "proximityPlacementGroupID", ctx, "--ppg");
         set_str(props, "hostGroupID", ctx, "--host-group-id");
         set_str(props, "capacityReservationGroupID", ctx, "--crg-id");
+        return 0;
+}
 
+/* Connect, refuse a duplicate name (az checks the list first), PUT. */
+static int put_new_pool(cp_az_ctx *ctx, json_t *body) {
+        const char *name = cp_az_str(ctx, "--name"), *sku = cp_az_str(ctx, "--os-sku");
+        int r;
         if ((r = cp_az_connect(ctx)) != 0)
-                goto out;
+                return r;
         if (sku && (!strcmp(sku, "CBLMariner") || !strcmp(sku, "Mariner")))
                 cp_az_warn(ctx, "The osSKU '%s' is deprecated; use 'AzureLinux' instead.", sku);
         int ex = 0, found = pool_exists(ctx, name, &ex);
-        if (found < 0) {
-                r = ex;
-                goto out;
-        }
+        if (found < 0)
+                return ex;
         if (found) {
                 cp_az_error("Node pool %s already exists, please try a different name, use 'aks nodepool list' to get "
                             "current list of node pool",
                             name);
-                r = CP_EXIT_FAILURE;
-                goto out;
+                return CP_EXIT_FAILURE;
         }
-        {
-                _cleanup_free_ char *url = pool_url(ctx, name, NULL, NULL);
-                char h1[600], h2[600];
-                const char *headers[3] = { NULL, NULL, NULL };
-                size_t nh = 0;
-                if (cp_az_str(ctx, "--if-match")) {
-                        snprintf(h1, sizeof h1, "If-Match: %s", cp_az_str(ctx, "--if-match"));
-                        headers[nh++] = h1;
-                }
-                if (cp_az_str(ctx, "--if-none-match")) {
-                        snprintf(h2, sizeof h2, "If-None-Match: %s", cp_az_str(ctx, "--if-none-match"));
-                        headers[nh++] = h2;
-                }
-                r = send_pool(ctx, "PUT", url, url, body, nh ? headers : NULL, true);
+        _cleanup_free_ char *url = pool_url(ctx, name, NULL, NULL);
+        char h1[600], h2[600];
+        const char *headers[3] = { NULL, NULL, NULL };
+        size_t nh = 0;
+        if (cp_az_str(ctx, "--if-match")) {
+                snprintf(h1, sizeof h1, "If-Match: %s", cp_az_str(ctx, "--if-match"));
+                headers[nh++] = h1;
         }
-out:
+        if (cp_az_str(ctx, "--if-none-match")) {
+                snprintf(h2, sizeof h2, "If-None-Match: %s", cp_az_str(ctx, "--if-none-match"));
+                headers[nh++] = h2;
+        }
+        return send_pool(ctx, "PUT", url, url, body, nh ? headers : NULL, true);
+}
+
+static int np_add(cp_az_ctx *ctx) {
+        int r;
+        if ((r = validate_add(ctx)) != 0)
+                return r;
+        json_t *body = json_object(), *props = props_of(body);
+        add_compute_props(ctx, props);
+        if ((r = add_label_props(ctx, props)) == 0 && (r = add_platform_props(ctx, props)) == 0 &&
+            (r = add_config_props(ctx, props)) == 0)
+                r = put_new_pool(ctx, body);
         json_decref(body);
         return r;
 }
