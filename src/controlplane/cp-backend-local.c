@@ -635,15 +635,25 @@ static int boot_step(local_backend *b, const node *nd) {
         return cancel ? CP_ERROR(CP_EBADSEQ, "cancelled (the node was deleted or the backend stopped)") : 0;
 }
 
-/* One node's boot, on a boot worker, without the backend's lock (taken for
- * the shared parts: image, placement, URLs). */
-static int boot_node(local_backend *b, const cp_node_spec *spec, node *nd) {
-        char img[PATH_MAX_], f[PATH_MAX_ + 64], tcti[128], identity[800], attestd[512], cp_url[512];
-        json_int_t t_create = now_ms(), t_swtpm, t_boot, t_launch, t_disk;
+/* What a boot has so far: the agent's configuration gathers it. */
+typedef struct boot_state {
+        char attestd[512], cp_url[512];
+        char tcti[128];
+        char identity[800];
+        cp_snp_generation gen;
+        host *h;
+        uint32_t ghandle;
+        cp_local_launch launch;
+        json_int_t t_create, t_swtpm, t_boot, t_launch, t_disk;
+} boot_state;
+
+/* The node directory with the image's boot files (and the prepare hook's say). */
+static int boot_files(local_backend *b, const cp_node_spec *spec, node *nd, boot_state *bs) {
+        char img[PATH_MAX_];
         pthread_mutex_lock(&b->lock);
         int r = image_dir(b, spec->image, img, sizeof img);
-        snprintf(attestd, sizeof attestd, "%s", b->attestd);
-        snprintf(cp_url, sizeof cp_url, "%s", b->cp_url);
+        snprintf(bs->attestd, sizeof bs->attestd, "%s", b->attestd);
+        snprintf(bs->cp_url, sizeof bs->cp_url, "%s", b->cp_url);
         pthread_mutex_unlock(&b->lock);
         if (r < 0)
                 return r;
@@ -653,35 +663,38 @@ static int boot_node(local_backend *b, const cp_node_spec *spec, node *nd) {
         for (size_t i = 0; i < 4; i++)
                 if ((r = copy_file(img, nd->dir, parts[i])) < 0)
                         return r;
-        cp_local_launch launch = {.debug = false};
-        snprintf(launch.kernel_path, sizeof launch.kernel_path, "%s/kernel", nd->dir);
+        bs->launch = (cp_local_launch) {.debug = false};
+        snprintf(bs->launch.kernel_path, sizeof bs->launch.kernel_path, "%s/kernel", nd->dir);
         if (b->o.prepare)
-                b->o.prepare(b->o.prepare_userdata, spec, nd->dir, &launch);
-        if ((r = boot_step(b, nd)) < 0)
-                return r;
+                b->o.prepare(b->o.prepare_userdata, spec, nd->dir, &bs->launch);
+        return boot_step(b, nd);
+}
 
-        /* placement: the least loaded host of the size's generation (counted
-         * from here on, so that concurrent boots spread) */
-        cp_snp_generation gen = size_gen(spec->vm_size);
+/* placement: the least loaded host of the size's generation (counted from
+ * here on, so that concurrent boots spread) */
+static int place_node(local_backend *b, const cp_node_spec *spec, node *nd, boot_state *bs) {
         size_t first;
+        bs->gen = size_gen(spec->vm_size);
         pthread_mutex_lock(&b->lock);
-        r = hosts_of(b, gen, &first);
+        int r = hosts_of(b, bs->gen, &first);
         size_t best = first;
-        for (size_t i = first; r >= 0 && i < b->n_hosts && b->hosts[i].gen == gen; i++)
+        for (size_t i = first; r >= 0 && i < b->n_hosts && b->hosts[i].gen == bs->gen; i++)
                 if (b->hosts[i].nodes < b->hosts[best].nodes)
                         best = i;
-        host *h = &b->hosts[best];
+        bs->h = &b->hosts[best];
         if (r >= 0) {
-                h->nodes++;
+                bs->h->nodes++;
                 nd->host = (int) best;
         }
         pthread_mutex_unlock(&b->lock);
-        if (r < 0)
-                return r;
+        return r;
+}
 
-        /* the vTPM */
+/* the vTPM: swtpm on a free port pair, its pid recorded */
+static int start_swtpm(local_backend *b, node *nd, boot_state *bs) {
         uint16_t port = 0;
-        char state[PATH_MAX_ + 16], server[64], ctrl[64];
+        char state[PATH_MAX_ + 16], server[64], ctrl[64], f[PATH_MAX_ + 64];
+        int r = 0;
         snprintf(state, sizeof state, "dir=%s/tpm", nd->dir);
         snprintf(f, sizeof f, "%s/tpm", nd->dir);
         if (mkdir(f, 0700) < 0 && errno != EEXIST)
@@ -711,44 +724,45 @@ static int boot_node(local_backend *b, const cp_node_spec *spec, node *nd) {
         }
         if (r < 0 || (r = write_pid(nd->dir, "swtpm.pid", nd->swtpm)) < 0)
                 return r;
-        snprintf(tcti, sizeof tcti, "swtpm:host=127.0.0.1,port=%u", port);
-        t_swtpm = now_ms();
+        snprintf(bs->tcti, sizeof bs->tcti, "swtpm:host=127.0.0.1,port=%u", port);
+        return 0;
+}
 
-        /* firmware: measured boot into the vTPM */
-        snprintf(identity, sizeof identity, "confpool-node:%s/machines/%s", spec->pool_id, spec->name);
-        if ((r = measured_boot(b, tcti, nd->dir, launch.kernel_path, identity)) < 0 || (r = boot_step(b, nd)) < 0)
-                return r;
-        t_boot = now_ms();
-
-        /* the SNP launch on the host: measurement of what this node boots */
-        cp_amdsp_launch l = {.policy = 0x30000u | (launch.debug ? (1u << 19) : 0)};
+/* the SNP launch on the host (measurement of what this node boots), its
+ * secrets page, and the node's disk */
+static int launch_node(local_backend *b, const cp_node_spec *spec, node *nd, boot_state *bs) {
+        char f[PATH_MAX_ + 64], initrd[PATH_MAX_ + 16];
+        cp_amdsp_launch l = {.policy = 0x30000u | (bs->launch.debug ? (1u << 19) : 0)};
         _cleanup_free_ uint8_t *cmd = NULL;
         size_t cl;
-        char initrd[PATH_MAX_ + 16];
+        int r;
         snprintf(initrd, sizeof initrd, "%s/initrd", nd->dir);
         if ((r = read_all(nd->dir, "cmdline", &cmd, &cl)) < 0 ||
-            (r = measure(b, gen, size_vcpus(spec->vm_size), launch.kernel_path, initrd, (const char *) cmd,
+            (r = measure(b, bs->gen, size_vcpus(spec->vm_size), bs->launch.kernel_path, initrd, (const char *) cmd,
                          l.measurement)) < 0)
                 return r;
-        SHA256((const uint8_t *) identity, strlen(identity), l.host_data);
+        SHA256((const uint8_t *) bs->identity, strlen(bs->identity), l.host_data);
         uint8_t secrets[CP_SNP_SECRETS_PAGE_SIZE];
-        uint32_t ghandle;
-        if ((r = cp_amdsp_launch_guest(h->sp, &l, &ghandle, secrets)) < 0)
+        if ((r = cp_amdsp_launch_guest(bs->h->sp, &l, &bs->ghandle, secrets)) < 0)
                 return r;
-        t_launch = now_ms();
+        bs->t_launch = now_ms();
         snprintf(f, sizeof f, "%s/secrets", nd->dir);
         r = cp_write_file(f, secrets, sizeof secrets, 0600);
         cp_wipe(secrets, sizeof secrets);
         if (r < 0 ||
-            (r = b->o.diskkeys ? broker_disk(b, spec, gen, nd->dir) : make_disk(nd->dir, spec->name)) < 0 ||
-            (r = boot_step(b, nd)) < 0)
+            (r = b->o.diskkeys ? broker_disk(b, spec, bs->gen, nd->dir) : make_disk(nd->dir, spec->name)) < 0)
                 return r;
-        t_disk = now_ms();
+        return boot_step(b, nd);
+}
 
-        /* the agent's configuration and the agent */
+/* the agent's configuration (node.json) and the agent */
+static int start_agent(local_backend *b, const cp_node_spec *spec, node *nd, const boot_state *bs) {
+        char f[PATH_MAX_ + 64];
+        int r;
+        const host *h = bs->h;
         json_t *cfg = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s,s:s}", "name", spec->name, "pool",
-                                spec->pool_id, "attestd", attestd, "controlplane", cp_url, "tcti", tcti,
-                                "amdspSocket", h->sock, "guestHandle", (json_int_t) ghandle, "secrets", "secrets",
+                                spec->pool_id, "attestd", bs->attestd, "controlplane", bs->cp_url, "tcti", bs->tcti,
+                                "amdspSocket", h->sock, "guestHandle", (json_int_t) bs->ghandle, "secrets", "secrets",
                                 "eventLog", "eventlog.bin", "disk", "disk.img", "diskKeyStandin", "disk-key.standin",
                                 "heartbeatMs", (json_int_t) (b->o.heartbeat_ms ? b->o.heartbeat_ms : 5000),
                                 "reattestS", (json_int_t) (b->o.reattest_s ? b->o.reattest_s : 3600), "host", h->name,
@@ -760,8 +774,8 @@ static int boot_node(local_backend *b, const cp_node_spec *spec, node *nd) {
         if (cfg)
                 json_object_set_new(cfg, "bootTimes",
                                     json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "queued", (json_int_t) nd->t_queued,
-                                              "create", t_create, "swtpm", t_swtpm, "measuredBoot", t_boot,
-                                              "launch", t_launch, "disk", t_disk));
+                                              "create", bs->t_create, "swtpm", bs->t_swtpm, "measuredBoot",
+                                              bs->t_boot, "launch", bs->t_launch, "disk", bs->t_disk));
         char *txt = cfg ? json_dumps(cfg, JSON_SORT_KEYS) : NULL;
         json_decref(cfg);
         if (!txt)
@@ -776,6 +790,27 @@ static int boot_node(local_backend *b, const cp_node_spec *spec, node *nd) {
         if ((r = spawn(aargv, f, b->o.node_nice, &nd->agent)) < 0)
                 return r;
         return write_pid(nd->dir, "agent.pid", nd->agent);
+}
+
+/* One node's boot, on a boot worker, without the backend's lock (taken for
+ * the shared parts: image, placement, URLs). */
+static int boot_node(local_backend *b, const cp_node_spec *spec, node *nd) {
+        boot_state bs = {.t_create = now_ms()};
+        int r;
+        if ((r = boot_files(b, spec, nd, &bs)) < 0 || (r = place_node(b, spec, nd, &bs)) < 0 ||
+            (r = start_swtpm(b, nd, &bs)) < 0)
+                return r;
+        bs.t_swtpm = now_ms();
+        /* firmware: measured boot into the vTPM */
+        snprintf(bs.identity, sizeof bs.identity, "confpool-node:%s/machines/%s", spec->pool_id, spec->name);
+        if ((r = measured_boot(b, bs.tcti, nd->dir, bs.launch.kernel_path, bs.identity)) < 0 ||
+            (r = boot_step(b, nd)) < 0)
+                return r;
+        bs.t_boot = now_ms();
+        if ((r = launch_node(b, spec, nd, &bs)) < 0)
+                return r;
+        bs.t_disk = now_ms();
+        return start_agent(b, spec, nd, &bs);
 }
 
 /* A node that failed to boot stays listed: its status says why. */
