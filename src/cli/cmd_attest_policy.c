@@ -210,14 +210,21 @@ static int call_print(cp_az_ctx *ctx, const char *method, const char *url, json_
         return r;
 }
 
-static int ap_show(cp_az_ctx *ctx) {
+/* The prologue of show and reset: the pool name checked, connected, the
+ * policy's URL. */
+static int open_policy(cp_az_ctx *ctx, char **ret_url) {
         int r;
+        *ret_url = NULL;
         if ((r = cp_az_validate_nodepool_name(cp_az_str(ctx, "--name"))) != 0 || (r = cp_az_connect(ctx)) != 0)
                 return r;
-        _cleanup_free_ char *url = policy_url(ctx);
-        if (!url)
-                return CP_EXIT_FAILURE;
-        return call_print(ctx, "GET", url, NULL, NULL, true);
+        *ret_url = policy_url(ctx);
+        return *ret_url ? 0 : CP_EXIT_FAILURE;
+}
+
+static int ap_show(cp_az_ctx *ctx) {
+        _cleanup_free_ char *url = NULL;
+        int r = open_policy(ctx, &url);
+        return r != 0 ? r : call_print(ctx, "GET", url, NULL, NULL, true);
 }
 
 static int ap_set(cp_az_ctx *ctx) {
@@ -288,12 +295,10 @@ static int ap_set(cp_az_ctx *ctx) {
 }
 
 static int ap_reset(cp_az_ctx *ctx) {
-        int r;
-        if ((r = cp_az_validate_nodepool_name(cp_az_str(ctx, "--name"))) != 0 || (r = cp_az_connect(ctx)) != 0)
+        _cleanup_free_ char *url = NULL;
+        int r = open_policy(ctx, &url);
+        if (r != 0)
                 return r;
-        _cleanup_free_ char *url = policy_url(ctx);
-        if (!url)
-                return CP_EXIT_FAILURE;
         char h[300];
         const char *headers[2] = { NULL, NULL };
         if (cp_az_str(ctx, "--if-match")) {

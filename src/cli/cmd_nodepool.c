@@ -412,6 +412,24 @@ static int get_pool(cp_az_ctx *ctx, const char *url, bool show, json_t **ret) {
         return r;
 }
 
+/* The handlers' prologue: the name checked, connected. */
+static int validate_connect(cp_az_ctx *ctx) {
+        int r = validate_common(ctx);
+        return r != 0 ? r : cp_az_connect(ctx);
+}
+
+/* The prologue of the handlers of one existing pool: validate_connect, then
+ * the pool's URL and its REST shape (404: exit 3 when show). */
+static int open_pool(cp_az_ctx *ctx, bool show, char **ret_url, json_t **ret_pool) {
+        int r;
+        *ret_url = NULL;
+        *ret_pool = NULL;
+        if ((r = validate_connect(ctx)) != 0)
+                return r;
+        *ret_url = pool_url(ctx, cp_az_str(ctx, "--name"), NULL, NULL);
+        return get_pool(ctx, *ret_url, show, ret_pool);
+}
+
 static int print_pool(cp_az_ctx *ctx, json_t *rest) {
         json_t *flat = cp_azout_flatten_arm(rest, &cp_azout_renames_agentpool);
         if (!flat) {
@@ -862,12 +880,10 @@ static int np_add(cp_az_ctx *ctx) {
 /* ---- show / list ------------------------------------------------------------------ */
 
 static int np_show(cp_az_ctx *ctx) {
-        int r;
-        if ((r = validate_common(ctx)) != 0 || (r = cp_az_connect(ctx)) != 0)
-                return r;
-        _cleanup_free_ char *url = pool_url(ctx, cp_az_str(ctx, "--name"), NULL, NULL);
+        _cleanup_free_ char *url = NULL;
         json_t *pool = NULL;
-        if ((r = get_pool(ctx, url, true, &pool)) != 0)
+        int r = open_pool(ctx, true, &url, &pool);
+        if (r != 0)
                 return r;
         r = print_pool(ctx, pool);
         json_decref(pool);
@@ -876,7 +892,7 @@ static int np_show(cp_az_ctx *ctx) {
 
 static int np_list(cp_az_ctx *ctx) {
         int r;
-        if ((r = validate_common(ctx)) != 0 || (r = cp_az_connect(ctx)) != 0)
+        if ((r = validate_connect(ctx)) != 0)
                 return r;
         _cleanup_free_ char *url = pool_url(ctx, NULL, NULL, NULL);
         json_t *list = NULL;
@@ -1008,12 +1024,10 @@ out0:
 }
 
 static int np_scale(cp_az_ctx *ctx) {
-        int r;
-        if ((r = validate_common(ctx)) != 0 || (r = cp_az_connect(ctx)) != 0)
-                return r;
-        _cleanup_free_ char *url = pool_url(ctx, cp_az_str(ctx, "--name"), NULL, NULL);
+        _cleanup_free_ char *url = NULL;
         json_t *pool = NULL;
-        if ((r = get_pool(ctx, url, false, &pool)) != 0)
+        int r = open_pool(ctx, false, &url, &pool);
+        if (r != 0)
                 return r;
         json_t *props = props_of(pool);
         long long count = cp_az_get(ctx, "--node-count")->num;
@@ -1111,12 +1125,10 @@ static int np_upgrade(cp_az_ctx *ctx) {
 }
 
 static int power(cp_az_ctx *ctx, const char *code) {
-        int r;
-        if ((r = validate_common(ctx)) != 0 || (r = cp_az_connect(ctx)) != 0)
-                return r;
-        _cleanup_free_ char *url = pool_url(ctx, cp_az_str(ctx, "--name"), NULL, NULL);
+        _cleanup_free_ char *url = NULL;
         json_t *pool = NULL;
-        if ((r = get_pool(ctx, url, false, &pool)) != 0)
+        int r = open_pool(ctx, false, &url, &pool);
+        if (r != 0)
                 return r;
         json_object_set_new(props_of(pool), "powerState", json_pack("{s:s}", "code", code));
         r = send_pool(ctx, "PUT", url, url, pool, NULL, false);
@@ -1137,7 +1149,7 @@ static int np_stop(cp_az_ctx *ctx) {
 static int np_delete(cp_az_ctx *ctx) {
         int r;
         const char *name = cp_az_str(ctx, "--name");
-        if ((r = validate_common(ctx)) != 0 || (r = cp_az_connect(ctx)) != 0)
+        if ((r = validate_connect(ctx)) != 0)
                 return r;
         int ex = 0, found = pool_exists(ctx, name, &ex);
         if (found < 0)
@@ -1159,7 +1171,7 @@ static int np_delete(cp_az_ctx *ctx) {
 
 static int np_get_upgrades(cp_az_ctx *ctx) {
         int r;
-        if ((r = validate_common(ctx)) != 0 || (r = cp_az_connect(ctx)) != 0)
+        if ((r = validate_connect(ctx)) != 0)
                 return r;
         _cleanup_free_ char *url = pool_url(ctx, cp_az_str(ctx, "--name"), "/upgradeProfiles/default", NULL);
         return cp_az_simple(ctx, "GET", url, NULL, false, &cp_az_no_renames, NULL);
