@@ -9,6 +9,30 @@
 
 #include "basic/fileio.h"
 
+/* One read(), retried while interrupted. */
+static ssize_t read_retry(int fd, void *buf, size_t n) {
+        ssize_t k;
+        do
+                k = read(fd, buf, n);
+        while (k < 0 && errno == EINTR);
+        return k;
+}
+
+int cp_read_full(int fd, void *buf, size_t n, const char *what, size_t *ret_len) {
+        uint8_t *p = buf;
+        size_t len = 0;
+        while (len < n) {
+                ssize_t k = read_retry(fd, p + len, n - len);
+                if (k < 0)
+                        return CP_ERROR(CP_EIO, "%s: %s", what, strerror(errno));
+                if (k == 0)
+                        break;
+                len += (size_t) k;
+        }
+        *ret_len = len;
+        return 0;
+}
+
 int cp_read_file(const char *path, size_t max, uint8_t **ret, size_t *ret_len) {
         int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
@@ -47,10 +71,8 @@ int cp_read_file(const char *path, size_t max, uint8_t **ret, size_t *ret_len) {
                         buf = n;
                         cap = ncap;
                 }
-                ssize_t k = read(fd, buf + len, cap - 1 - len);
+                ssize_t k = read_retry(fd, buf + len, cap - 1 - len);
                 if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
                         int e = errno;
                         free(buf);
                         close(fd);

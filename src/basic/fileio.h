@@ -7,6 +7,10 @@
 
 #include "basic/error.h"
 
+/* Read up to n bytes from fd, retrying after EINTR and short reads, until n
+ * bytes or the end of the file; *ret_len < n only at the end.  CP_EIO
+ * "<what>: <strerror>" on a read error. */
+CP_WUR int cp_read_full(int fd, void *buf, size_t n, const char *what, size_t *ret_len);
 /* Read a whole regular file of at most max bytes; *ret is malloc()ed with a
  * NUL byte after the data (not counted in *ret_len). */
 CP_WUR int cp_read_file(const char *path, size_t max, uint8_t **ret, size_t *ret_len);

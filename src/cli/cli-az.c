@@ -37,7 +37,7 @@ int cp_az_usage_error(const char *fmt, ...) {
         vfprintf(stderr, fmt, ap);
         va_end(ap);
         fputc('\n', stderr);
-        return CP_AZ_EXIT_USAGE;
+        return CP_EXIT_USAGE;
 }
 
 void cp_az_warn(const cp_az_ctx *ctx, const char *fmt, ...) {
@@ -192,116 +192,114 @@ void cp_az_ctx_done(cp_az_ctx *ctx) {
         cp_az_conn_clear(&ctx->conn);
 }
 
-int cp_az_parse(const cp_az_cmd *cmd, int argc, char **argv, cp_az_ctx *ctx) {
-        cp_az_val gvals[N_GLOBAL];
-        _cleanup_free_ char **unrec = calloc((size_t) argc + 1, sizeof(char *));
-        size_t n_unrec = 0;
+/* The name part of a flag token and its attached value: "--name=value",
+ * "-nvalue", "-n=value". */
+static size_t split_flag(const char *tok, const char **ret_attached) {
+        *ret_attached = NULL;
+        if (tok[1] == '-') {
+                const char *eq = strchr(tok, '=');
+                *ret_attached = eq ? eq + 1 : NULL;
+                return eq ? (size_t) (eq - tok) : strlen(tok);
+        }
+        if (tok[2])
+                *ret_attached = tok[2] == '=' ? tok + 3 : tok + 2;
+        return 2;
+}
 
-        memset(ctx, 0, sizeof *ctx);
-        memset(gvals, 0, sizeof gvals);
-        ctx->cmd = cmd;
-        ctx->format = CP_AZOUT_JSON;
-        if (!unrec || cmd->n_args > CP_AZ_MAX_ARGS) {
+/* The command's argument named by tok, else the global one; NULL if none. */
+static const cp_az_arg *find_arg(cp_az_ctx *ctx, cp_az_val *gvals, const char *tok, size_t nl, cp_az_val **ret) {
+        const cp_az_cmd *cmd = ctx->cmd;
+        for (size_t k = 0; k < cmd->n_args; k++)
+                if (names_have(cmd->args[k].names, tok, nl)) {
+                        *ret = &ctx->vals[k];
+                        return &cmd->args[k];
+                }
+        for (size_t k = 0; k < N_GLOBAL; k++)
+                if (names_have(global_args[k].names, tok, nl)) {
+                        *ret = &gvals[k];
+                        return &global_args[k];
+                }
+        return NULL;
+}
+
+/* A list argument: the attached value and every following non-flag token. */
+static int take_list(const char *nm, cp_az_val *v, const char *attached, int argc, char **argv, int *i) {
+        free(v->list);
+        v->list = calloc((size_t) argc, sizeof(char *));
+        v->n_list = 0;
+        if (!v->list) {
                 cp_az_error("out of memory");
                 return -1;
         }
-        for (int i = 1; i < argc; i++) {
-                const char *tok = argv[i];
-                if (!looks_like_flag(tok)) {
-                        unrec[n_unrec++] = argv[i];
-                        continue;
-                }
-                const char *attached = NULL;
-                size_t nl;
-                if (tok[1] == '-') {
-                        const char *eq = strchr(tok, '=');
-                        nl = eq ? (size_t) (eq - tok) : strlen(tok);
-                        attached = eq ? eq + 1 : NULL;
-                } else {
-                        nl = 2;
-                        if (tok[2])
-                                attached = tok[2] == '=' ? tok + 3 : tok + 2;
-                }
-                const cp_az_arg *a = NULL;
-                cp_az_val *v = NULL;
-                for (size_t k = 0; k < cmd->n_args && !a; k++)
-                        if (names_have(cmd->args[k].names, tok, nl)) {
-                                a = &cmd->args[k];
-                                v = &ctx->vals[k];
-                        }
-                for (size_t k = 0; k < N_GLOBAL && !a; k++)
-                        if (names_have(global_args[k].names, tok, nl)) {
-                                a = &global_args[k];
-                                v = &gvals[k];
-                        }
-                if (!a) {
-                        unrec[n_unrec++] = argv[i];
-                        continue;
-                }
-                if (a == &global_args[1]) { /* --help */
-                        cp_az_print_help(stdout, cmd);
-                        return 1;
-                }
-                char nm[160];
-                names_slash(a->names, nm, sizeof nm);
-                if (a->type == CP_AZ_FLAG) {
-                        if (attached) {
-                                cp_az_error("argument %s: ignored explicit argument '%s'", nm, attached);
-                                return -1;
-                        }
-                        v->set = v->given = true;
-                        continue;
-                }
-                if (a->type == CP_AZ_LIST) {
-                        free(v->list);
-                        v->list = calloc((size_t) argc, sizeof(char *));
-                        v->n_list = 0;
-                        if (!v->list) {
-                                cp_az_error("out of memory");
-                                return -1;
-                        }
-                        if (attached)
-                                v->list[v->n_list++] = (char *) attached;
-                        while (i + 1 < argc && !looks_like_flag(argv[i + 1]))
-                                v->list[v->n_list++] = argv[++i];
-                        if (v->n_list == 0) {
-                                cp_az_error("argument %s: expected at least one argument", nm);
-                                return -1;
-                        }
-                        v->set = v->given = true;
-                        v->str = v->list[0];
-                        continue;
-                }
-                const char *val = attached;
-                if (!val) {
-                        if (i + 1 >= argc || looks_like_flag(argv[i + 1])) {
-                                cp_az_error("argument %s: expected one argument", nm);
-                                return -1;
-                        }
-                        val = argv[++i];
-                }
-                if (store_value(a, v, val) < 0)
-                        return -1;
-                v->given = true;
+        if (attached)
+                v->list[v->n_list++] = (char *) attached;
+        while (*i + 1 < argc && !looks_like_flag(argv[*i + 1]))
+                v->list[v->n_list++] = argv[++*i];
+        if (v->n_list == 0) {
+                cp_az_error("argument %s: expected at least one argument", nm);
+                return -1;
         }
+        v->set = v->given = true;
+        v->str = v->list[0];
+        return 0;
+}
 
-        /* required arguments, in table order (argparse) */
-        {
-                char missing[1024] = "";
-                size_t off = 0;
-                for (size_t k = 0; k < cmd->n_args; k++) {
-                        if (!cmd->args[k].required || ctx->vals[k].given)
-                                continue;
-                        char nm[160];
-                        names_slash(cmd->args[k].names, nm, sizeof nm);
-                        int n = snprintf(missing + off, sizeof missing - off, "%s%s", off ? ", " : "", nm);
-                        if (n > 0 && (size_t) n < sizeof missing - off)
-                                off += (size_t) n;
-                }
-                if (off) {
-                        cp_az_error("the following arguments are required: %s", missing);
+/* The flag at argv[*i] (and its values, *i moved past them): 0, 1 for
+ * --help (printed), -1 after printing an error, 2 if it is not ours. */
+static int take_flag(cp_az_ctx *ctx, cp_az_val *gvals, int argc, char **argv, int *i) {
+        const char *tok = argv[*i], *attached;
+        size_t nl = split_flag(tok, &attached);
+        cp_az_val *v = NULL;
+        const cp_az_arg *a = find_arg(ctx, gvals, tok, nl, &v);
+        if (!a)
+                return 2;
+        if (a == &global_args[1]) { /* --help */
+                cp_az_print_help(stdout, ctx->cmd);
+                return 1;
+        }
+        char nm[160];
+        names_slash(a->names, nm, sizeof nm);
+        if (a->type == CP_AZ_FLAG) {
+                if (attached) {
+                        cp_az_error("argument %s: ignored explicit argument '%s'", nm, attached);
                         return -1;
                 }
+                v->set = v->given = true;
+                return 0;
+        }
+        if (a->type == CP_AZ_LIST)
+                return take_list(nm, v, attached, argc, argv, i);
+        const char *val = attached;
+        if (!val) {
+                if (*i + 1 >= argc || looks_like_flag(argv[*i + 1])) {
+                        cp_az_error("argument %s: expected one argument", nm);
+                        return -1;
+                }
+                val = argv[++*i];
+        }
+        if (store_value(a, v, val) < 0)
+                return -1;
+        v->given = true;
+        return 0;
+}
+
+/* Required arguments, in table order (argparse), then unrecognized ones. */
+static int check_given(const cp_az_ctx *ctx, char **unrec, size_t n_unrec) {
+        const cp_az_cmd *cmd = ctx->cmd;
+        char missing[1024] = "";
+        size_t off = 0;
+        for (size_t k = 0; k < cmd->n_args; k++) {
+                if (!cmd->args[k].required || ctx->vals[k].given)
+                        continue;
+                char nm[160];
+                names_slash(cmd->args[k].names, nm, sizeof nm);
+                int n = snprintf(missing + off, sizeof missing - off, "%s%s", off ? ", " : "", nm);
+                if (n > 0 && (size_t) n < sizeof missing - off)
+                        off += (size_t) n;
+        }
+        if (off) {
+                cp_az_error("the following arguments are required: %s", missing);
+                return -1;
         }
         if (n_unrec) {
                 fflush(stdout);
@@ -311,14 +309,19 @@ int cp_az_parse(const cp_az_cmd *cmd, int argc, char **argv, cp_az_ctx *ctx) {
                 fputc('\n', stderr);
                 return -1;
         }
-        /* defaults */
+        return 0;
+}
+
+/* Defaults of what was not given, then the globals: debug, help,
+ * only-show-errors, output, query, subscription, verbose. */
+static int apply_defaults_and_globals(cp_az_ctx *ctx, const cp_az_val *gvals) {
+        const cp_az_cmd *cmd = ctx->cmd;
         for (size_t k = 0; k < cmd->n_args; k++)
                 if (!ctx->vals[k].set && cmd->args[k].def && cmd->args[k].type != CP_AZ_FLAG &&
                     cmd->args[k].type != CP_AZ_LIST) {
                         if (store_value(&cmd->args[k], &ctx->vals[k], cmd->args[k].def) < 0)
                                 return -1;
                 }
-        /* globals: debug, help, only-show-errors, output, query, subscription, verbose */
         ctx->debug = gvals[0].set;
         ctx->only_show_errors = gvals[2].set;
         if (gvals[3].set && cp_azout_format_from_string(gvals[3].str, &ctx->format) < 0) {
@@ -335,6 +338,31 @@ int cp_az_parse(const cp_az_cmd *cmd, int argc, char **argv, cp_az_ctx *ctx) {
         ctx->subscription_arg = gvals[5].set ? gvals[5].str : NULL;
         ctx->verbose = gvals[6].set || ctx->debug;
         return 0;
+}
+
+int cp_az_parse(const cp_az_cmd *cmd, int argc, char **argv, cp_az_ctx *ctx) {
+        cp_az_val gvals[N_GLOBAL];
+        _cleanup_free_ char **unrec = calloc((size_t) argc + 1, sizeof(char *));
+        size_t n_unrec = 0;
+
+        memset(ctx, 0, sizeof *ctx);
+        memset(gvals, 0, sizeof gvals);
+        ctx->cmd = cmd;
+        ctx->format = CP_AZOUT_JSON;
+        if (!unrec || cmd->n_args > CP_AZ_MAX_ARGS) {
+                cp_az_error("out of memory");
+                return -1;
+        }
+        for (int i = 1; i < argc; i++) {
+                int r = looks_like_flag(argv[i]) ? take_flag(ctx, gvals, argc, argv, &i) : 2;
+                if (r == 2)
+                        unrec[n_unrec++] = argv[i];
+                else if (r != 0)
+                        return r;
+        }
+        if (check_given(ctx, unrec, n_unrec) < 0)
+                return -1;
+        return apply_defaults_and_globals(ctx, gvals);
 }
 
 /* ---- help ------------------------------------------------------------------ */
@@ -411,7 +439,7 @@ static void group_help(FILE *f, const cp_az_group *g) {
 int cp_az_run_group(const cp_az_group *g, int argc, char **argv) {
         if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
                 group_help(argc < 2 ? stderr : stdout, g);
-                return argc < 2 ? CP_AZ_EXIT_USAGE : CP_AZ_EXIT_OK;
+                return argc < 2 ? CP_EXIT_USAGE : CP_EXIT_OK;
         }
         for (size_t i = 0; i < g->n_entries; i++) {
                 const cp_az_entry *e = &g->entries[i];
@@ -424,14 +452,14 @@ int cp_az_run_group(const cp_az_group *g, int argc, char **argv) {
                 if (r == 0)
                         r = e->fn(&ctx);
                 else
-                        r = r > 0 ? CP_AZ_EXIT_OK : CP_AZ_EXIT_USAGE;
+                        r = r > 0 ? CP_EXIT_OK : CP_EXIT_USAGE;
                 fflush(stdout);
                 cp_az_ctx_done(&ctx);
                 return r;
         }
         cp_az_error("'%s' is misspelled or not recognized by the system.", argv[1]);
         fprintf(stderr, "\nExamples from AI knowledge base:\nconfpool %s --help\n", g->name);
-        return CP_AZ_EXIT_USAGE;
+        return CP_EXIT_USAGE;
 }
 
 /* ---- configuration ----------------------------------------------------------- */
@@ -685,7 +713,7 @@ int cp_az_connect(cp_az_ctx *ctx) {
                 return 0;
         if (cp_az_load_conn(ctx->subscription_arg, &ctx->conn) < 0) {
                 cp_az_error("%s", cp_error_message());
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         }
         ctx->connected = true;
         cp_az_debug(ctx, "endpoint %s, subscription %s", ctx->conn.endpoint, ctx->conn.subscription);
@@ -733,17 +761,17 @@ int cp_az_call(cp_az_ctx *ctx, const char *method, const char *url, json_t *body
                 *ret_json = NULL;
         if (!url) {
                 cp_az_error("out of memory");
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         }
         if (!same_origin(ctx, url)) {
                 cp_az_error("refusing to follow '%s': not on the configured endpoint %s", url, ctx->conn.endpoint);
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         }
         if (body) {
                 text = json_dumps(body, JSON_COMPACT);
                 if (!text) {
                         cp_az_error("out of memory");
-                        return CP_AZ_EXIT_ERROR;
+                        return CP_EXIT_FAILURE;
                 }
         }
         cp_httpc_options o = { .ca_file = ctx->conn.ca_file, .bearer = ctx->conn.token, .timeout_ms = 60000 };
@@ -754,7 +782,7 @@ int cp_az_call(cp_az_ctx *ctx, const char *method, const char *url, json_t *body
                 cp_az_debug(ctx, "Request body: %s", text);
         if (cp_httpc_request(&o, method, url, headers, text, text ? strlen(text) : 0, ret) < 0) {
                 cp_az_error("%s", cp_error_message());
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         }
         cp_az_debug(ctx, "Response status: %ld", ret->status);
         if (ret->body_len)
@@ -850,7 +878,7 @@ int cp_az_service_error(const cp_httpc_response *r, const json_t *body, bool not
                 cp_az_print_arm_error(err);
         else
                 cp_az_error("Operation returned an invalid status '%s'", reason_phrase(r->status));
-        return not_found_exit3 && r->status == 404 ? CP_AZ_EXIT_NOT_FOUND : CP_AZ_EXIT_ERROR;
+        return not_found_exit3 && r->status == 404 ? CP_EXIT_NOT_FOUND : CP_EXIT_FAILURE;
 }
 
 /* ---- long-running operations ----------------------------------------------------- */
@@ -917,7 +945,7 @@ int cp_az_lro(cp_az_ctx *ctx, const cp_httpc_response *resp, const char *resourc
                         progress(ctx, userdata, false);
                 if (time(NULL) > deadline) {
                         cp_az_error("Long-running operation did not finish within 2 hours.");
-                        return CP_AZ_EXIT_ERROR;
+                        return CP_EXIT_FAILURE;
                 }
                 cp_az_sleep_ms(poll_delay_ms(retry));
                 cp_httpc_response pr;
@@ -976,7 +1004,7 @@ done:
         if (failure) {
                 cp_az_print_arm_error(failure);
                 json_decref(failure);
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         }
         if (resource_url) {
                 cp_httpc_response fr;
@@ -1004,7 +1032,7 @@ int cp_az_output(cp_az_ctx *ctx, json_t *result, const cp_azout_table_spec *tabl
                 if (cp_jmespath_search(ctx->query, v, &q) < 0) {
                         json_decref(v);
                         cp_az_error("%s", cp_error_message());
-                        return CP_AZ_EXIT_ERROR;
+                        return CP_EXIT_FAILURE;
                 }
                 json_decref(v);
                 v = q;
@@ -1014,9 +1042,9 @@ int cp_az_output(cp_az_ctx *ctx, json_t *result, const cp_azout_table_spec *tabl
         fflush(stdout);
         if (r < 0) {
                 cp_az_error("%s", cp_error_message());
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         }
-        return CP_AZ_EXIT_OK;
+        return CP_EXIT_OK;
 }
 
 bool cp_az_confirm(bool yes, const char *msg, int *ret_exit) {
@@ -1024,14 +1052,14 @@ bool cp_az_confirm(bool yes, const char *msg, int *ret_exit) {
                 return true;
         if (!isatty(STDIN_FILENO)) {
                 cp_az_error("Unable to prompt for confirmation as no tty available. Use --yes.");
-                *ret_exit = CP_AZ_EXIT_ERROR;
+                *ret_exit = CP_EXIT_FAILURE;
                 return false;
         }
         fprintf(stderr, "%s (y/n): ", msg);
         fflush(stderr);
         char line[32];
         if (!fgets(line, sizeof line, stdin) || (line[0] != 'y' && line[0] != 'Y')) {
-                *ret_exit = CP_AZ_EXIT_OK;
+                *ret_exit = CP_EXIT_OK;
                 return false;
         }
         return true;
@@ -1048,7 +1076,7 @@ int cp_az_parse_tags(const cp_az_val *v, json_t **ret) {
         json_t *o = json_object();
         if (!o) {
                 cp_az_error("out of memory");
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         }
         for (size_t i = 0; i < v->n_list; i++) {
                 const char *t = v->list[i];
@@ -1089,7 +1117,7 @@ int cp_az_simple(cp_az_ctx *ctx, const char *method, const char *url, json_t *bo
                 json_t *out = j ? cp_az_shape(j, flatten) : NULL;
                 if (j && !out) {
                         cp_az_error("%s", cp_error_message());
-                        r = CP_AZ_EXIT_ERROR;
+                        r = CP_EXIT_FAILURE;
                 } else
                         r = cp_az_output(ctx, out, table);
                 json_decref(out);
@@ -1109,14 +1137,14 @@ int cp_az_list(cp_az_ctx *ctx, const char *url, const cp_azout_renames *flatten,
                 json_decref(all);
                 free(next);
                 cp_az_error("out of memory");
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         }
         while (next && r == 0) {
                 cp_httpc_response resp;
                 json_t *j = NULL;
                 if (++pages > 10000) {
                         cp_az_error("too many pages in list response");
-                        r = CP_AZ_EXIT_ERROR;
+                        r = CP_EXIT_FAILURE;
                         break;
                 }
                 r = cp_az_call(ctx, "GET", next, NULL, NULL, &resp, &j);
@@ -1128,7 +1156,7 @@ int cp_az_list(cp_az_ctx *ctx, const char *url, const cp_azout_renames *flatten,
                         r = cp_az_service_error(&resp, j, false);
                 else if (!json_is_array(json_object_get(j, "value"))) {
                         cp_az_error("The list response has no 'value' array.");
-                        r = CP_AZ_EXIT_ERROR;
+                        r = CP_EXIT_FAILURE;
                 } else {
                         size_t i;
                         json_t *e;
@@ -1136,14 +1164,14 @@ int cp_az_list(cp_az_ctx *ctx, const char *url, const cp_azout_renames *flatten,
                                 json_t *s = cp_az_shape(e, flatten);
                                 if (!s || json_array_append_new(all, s) < 0) {
                                         cp_az_error("%s", cp_error_message());
-                                        r = CP_AZ_EXIT_ERROR;
+                                        r = CP_EXIT_FAILURE;
                                         break;
                                 }
                         }
                         const char *nl = json_string_value(json_object_get(j, "nextLink"));
                         if (r == 0 && nl && *nl && !(next = strdup(nl))) {
                                 cp_az_error("out of memory");
-                                r = CP_AZ_EXIT_ERROR;
+                                r = CP_EXIT_FAILURE;
                         }
                 }
                 json_decref(j);

@@ -11,8 +11,10 @@
  * directory + environment), ARM calls with LRO polling, and output / error
  * printing as az does.  See docs/cli.md.
  *
- * Exit codes of these commands (az's): 0 success, 1 error from the service
- * or the runtime, 2 usage / argument error, 3 resource not found on show.
+ * Exit codes of these commands (az's, the CP_EXIT_* of cli.h): 0 success
+ * (CP_EXIT_OK), 1 error from the service or the runtime (CP_EXIT_FAILURE),
+ * 2 usage / argument error (CP_EXIT_USAGE), 3 resource not found on show
+ * (CP_EXIT_NOT_FOUND).
  */
 
 #include <jansson.h>
@@ -20,16 +22,10 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "cli/exit.h"
 #include "cli/output/azout.h"
-#include "service/httpc.h"
 #include "cli/output/jmespath.h"
-
-enum {
-        CP_AZ_EXIT_OK = 0,
-        CP_AZ_EXIT_ERROR = 1,
-        CP_AZ_EXIT_USAGE = 2,
-        CP_AZ_EXIT_NOT_FOUND = 3,
-};
+#include "service/httpc.h"
 
 #define CP_AZ_API_CS "2026-01-01"        /* Microsoft.ContainerService */
 #define CP_AZ_API_RESOURCES "2022-09-01" /* resource groups, providers */
@@ -131,7 +127,7 @@ bool cp_az_given(const cp_az_ctx *ctx, const char *name);
 void cp_az_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cp_az_warn(const cp_az_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cp_az_debug(const cp_az_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* A client-side validation failure: prints the message, returns CP_AZ_EXIT_USAGE. */
+/* A client-side validation failure: prints the message, returns CP_EXIT_USAGE. */
 int cp_az_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Connection settings: $CONFPOOL_CONFIG_DIR (default ~/.confpool)/config,

@@ -3,21 +3,13 @@
 #define CP_CLI_H
 
 /* The confpool CLI: one binary, a command table in cli.c and one
- * cmd_<group>.c per command group, each with a main-like signature. */
+ * cmd_<group>.c per command group, each with a main-like signature.  This
+ * header declares the commands of the table; what every command shares
+ * (exit codes, error printing) is in cli/exit.h, below the table. */
 
 #include <stdio.h>
 
-/* Exit codes shared by all commands (documented in docs/cli.md). */
-enum {
-        CP_EXIT_OK = 0,
-        CP_EXIT_FAILURE = 1,     /* generic failure (I/O, parse, internal) */
-        CP_EXIT_USAGE = 2,       /* bad command line */
-        CP_EXIT_SIGNATURE = 3,   /* report / quote signature invalid, binding failed */
-        CP_EXIT_CERT = 4,        /* certificate chain, TCB or chip binding invalid */
-        CP_EXIT_REVOKED = 5,     /* revoked, or revocation status unavailable */
-        CP_EXIT_POLICY = 6,      /* evidence valid but refused by policy */
-        CP_EXIT_NETWORK = 7,     /* fetch failed */
-};
+#include "cli/exit.h"
 
 typedef int (*cp_cli_fn)(int argc, char **argv);
 
@@ -32,9 +24,5 @@ int cp_cmd_up(int argc, char **argv);
 int cp_cmd_down(int argc, char **argv);
 /* confpool snp report (guest side), cmd_snp_report.c */
 int cp_cmd_snp_report(int argc, char **argv);
-/* Map a cp_err to a CLI exit code. */
-int cp_cli_exit_code(int err);
-/* Print "confpool: error: <message>" for the last error. */
-void cp_cli_error(const char *context);
 
 #endif

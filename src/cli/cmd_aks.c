@@ -119,7 +119,7 @@ static int print_cluster(cp_az_ctx *ctx, json_t *rest) {
         json_t *c = shape_cluster(rest);
         if (!c) {
                 cp_az_error("%s", cp_error_message());
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         }
         int r = cp_az_output(ctx, c, &cp_azout_table_cluster);
         json_decref(c);
@@ -183,7 +183,7 @@ static int aks_create(cp_az_ctx *ctx) {
                         goto out;
                 if (!rg_loc) {
                         cp_az_error("The resource group has no location; use --location.");
-                        r = CP_AZ_EXIT_ERROR;
+                        r = CP_EXIT_FAILURE;
                         goto out;
                 }
                 loc = rg_loc;
@@ -297,7 +297,7 @@ static int aks_list(cp_az_ctx *ctx) {
                         cp_az_error("%s", cp_error_message());
                         json_decref(out);
                         json_decref(list);
-                        return CP_AZ_EXIT_ERROR;
+                        return CP_EXIT_FAILURE;
                 }
                 json_array_append_new(out, s);
         }

@@ -102,7 +102,7 @@ static int parse_min_tcb(const char *s, json_t **ret) {
         static const char *const members[] = { "bootloader", "tee", "snp", "microcode" };
         json_t *o = json_object();
         if (!o)
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         const char *p = s;
         while (*p) {
                 size_t n = strcspn(p, ",");
@@ -176,12 +176,12 @@ static int print_policy(cp_az_ctx *ctx, json_t *rest) {
         json_t *flat = cp_az_shape(rest, &cp_az_no_renames);
         if (!flat) {
                 cp_az_error("%s", cp_error_message());
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         }
         int r;
         if (ctx->format == CP_AZOUT_TABLE && !ctx->query) {
                 json_t *rw = row(flat);
-                r = rw ? cp_az_output(ctx, rw, NULL) : CP_AZ_EXIT_ERROR;
+                r = rw ? cp_az_output(ctx, rw, NULL) : CP_EXIT_FAILURE;
                 json_decref(rw);
         } else
                 r = cp_az_output(ctx, flat, NULL);
@@ -200,7 +200,7 @@ static int call_print(cp_az_ctx *ctx, const char *method, const char *url, json_
         if (resp.status >= 300 || (resp.status != 204 && !json_is_object(j)))
                 r = resp.status >= 300 ? cp_az_service_error(&resp, j, show)
                                        : (cp_az_error("The attestation policy response is not a JSON object."),
-                                          CP_AZ_EXIT_ERROR);
+                                          CP_EXIT_FAILURE);
         else if (resp.status == 204)
                 r = call_print(ctx, "GET", url, NULL, NULL, show); /* already the default: show it */
         else
@@ -210,14 +210,21 @@ static int call_print(cp_az_ctx *ctx, const char *method, const char *url, json_
         return r;
 }
 
-static int ap_show(cp_az_ctx *ctx) {
+/* The prologue of show and reset: the pool name checked, connected, the
+ * policy's URL. */
+static int open_policy(cp_az_ctx *ctx, char **ret_url) {
         int r;
+        *ret_url = NULL;
         if ((r = cp_az_validate_nodepool_name(cp_az_str(ctx, "--name"))) != 0 || (r = cp_az_connect(ctx)) != 0)
                 return r;
-        _cleanup_free_ char *url = policy_url(ctx);
-        if (!url)
-                return CP_AZ_EXIT_ERROR;
-        return call_print(ctx, "GET", url, NULL, NULL, true);
+        *ret_url = policy_url(ctx);
+        return *ret_url ? 0 : CP_EXIT_FAILURE;
+}
+
+static int ap_show(cp_az_ctx *ctx) {
+        _cleanup_free_ char *url = NULL;
+        int r = open_policy(ctx, &url);
+        return r != 0 ? r : call_print(ctx, "GET", url, NULL, NULL, true);
 }
 
 static int ap_set(cp_az_ctx *ctx) {
@@ -226,7 +233,7 @@ static int ap_set(cp_az_ctx *ctx) {
                 return r;
         json_t *props = json_object();
         if (!props)
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         const cp_az_val *lm = cp_az_get(ctx, "--launch-measurements");
         if (lm && lm->given) {
                 if (lm->n_list > CP_MAX_POLICY_MEASUREMENTS) {
@@ -269,7 +276,7 @@ static int ap_set(cp_az_ctx *ctx) {
         }
         json_t *body = json_pack("{s:o}", "properties", props);
         if (!body)
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         if ((r = cp_az_connect(ctx)) != 0) {
                 json_decref(body);
                 return r;
@@ -282,18 +289,16 @@ static int ap_set(cp_az_ctx *ctx) {
                 headers[0] = h;
         } else if (cp_az_flag(ctx, "--if-none-match"))
                 headers[0] = "If-None-Match: *";
-        r = url ? call_print(ctx, "PUT", url, body, headers[0] ? headers : NULL, false) : CP_AZ_EXIT_ERROR;
+        r = url ? call_print(ctx, "PUT", url, body, headers[0] ? headers : NULL, false) : CP_EXIT_FAILURE;
         json_decref(body);
         return r;
 }
 
 static int ap_reset(cp_az_ctx *ctx) {
-        int r;
-        if ((r = cp_az_validate_nodepool_name(cp_az_str(ctx, "--name"))) != 0 || (r = cp_az_connect(ctx)) != 0)
+        _cleanup_free_ char *url = NULL;
+        int r = open_policy(ctx, &url);
+        if (r != 0)
                 return r;
-        _cleanup_free_ char *url = policy_url(ctx);
-        if (!url)
-                return CP_AZ_EXIT_ERROR;
         char h[300];
         const char *headers[2] = { NULL, NULL };
         if (cp_az_str(ctx, "--if-match")) {

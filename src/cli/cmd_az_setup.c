@@ -18,11 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include "basic/fileio.h"
 #include "basic/secure.h"
 #include "cli/cli.h"
+#include "service/proc.h"
 
 static void usage(FILE *f) {
         fputs("usage: confpool az-setup --state-dir DIR [--url URL] [--cloud NAME] [--app-id ID]\n"
@@ -63,143 +63,144 @@ static void print_arg(const char *s) {
 }
 
 static int run(char *const argv[], bool quiet_fail) {
+        cp_proc_options o = {
+                .err = quiet_fail ? CP_PROC_DEVNULL : CP_PROC_INHERIT,
+                .search_path = true,
+                .exec_error_message = true,
+        };
+        pid_t pid;
+        int st, r;
         fflush(stdout);
-        pid_t pid = fork();
-        if (pid < 0)
-                return CP_ERROR(CP_EIO, "fork: %s", strerror(errno));
-        if (pid == 0) {
-                if (quiet_fail) {
-                        FILE *n = freopen("/dev/null", "w", stderr);
-                        (void) n;
-                }
-                execvp(argv[0], argv);
-                fprintf(stderr, "confpool: error: cannot run %s: %s\n", argv[0], strerror(errno));
-                _exit(127);
-        }
-        int st;
-        while (waitpid(pid, &st, 0) < 0)
-                if (errno != EINTR)
-                        return CP_ERROR(CP_EIO, "waitpid: %s", strerror(errno));
+        if ((r = cp_proc_spawn(argv, &o, &pid)) < 0 || (r = cp_proc_wait(pid, &st)) < 0)
+                return r;
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
                 return CP_ERROR(CP_EIO, "'%s %s %s' failed (exit %d)", argv[0], argv[1], argv[2] ? argv[2] : "",
                                 WIFEXITED(st) ? WEXITSTATUS(st) : -1);
         return 0;
 }
 
-int cp_cmd_az_setup(int argc, char **argv) {
+/* The steps return GO_ON (no exit yet) or the command's exit code. */
+#define GO_ON (-1)
+
+typedef struct setup_args {
+        const char *dir, *url_arg, *cloud, *app, *secret_file;
+        bool do_run;
+        char ca[PATH_MAX], url[512];
+        char secret[512];
+} setup_args;
+
+static int parse_setup_args(int argc, char **argv, setup_args *a) {
         static const struct option opts[] = {
                 {"state-dir", required_argument, NULL, 's'}, {"url", required_argument, NULL, 'u'},
                 {"cloud", required_argument, NULL, 'c'},     {"app-id", required_argument, NULL, 'a'},
                 {"secret-file", required_argument, NULL, 'S'}, {"run", no_argument, NULL, 'r'},
                 {"help", no_argument, NULL, 'h'},            {0},
         };
-        const char *dir = NULL, *url_arg = NULL, *cloud = "confpool", *app = NULL, *secret_file = NULL;
-        bool do_run = false;
         int c;
         optind = 1;
         while ((c = getopt_long(argc, argv, "s:u:c:a:S:rh", opts, NULL)) != -1) {
                 switch (c) {
-                case 's': dir = optarg; break;
-                case 'u': url_arg = optarg; break;
-                case 'c': cloud = optarg; break;
-                case 'a': app = optarg; break;
-                case 'S': secret_file = optarg; break;
-                case 'r': do_run = true; break;
+                case 's': a->dir = optarg; break;
+                case 'u': a->url_arg = optarg; break;
+                case 'c': a->cloud = optarg; break;
+                case 'a': a->app = optarg; break;
+                case 'S': a->secret_file = optarg; break;
+                case 'r': a->do_run = true; break;
                 case 'h': usage(stdout); return CP_EXIT_OK;
                 default: usage(stderr); return CP_EXIT_USAGE;
                 }
         }
-        if (!dir || optind != argc || !plain(cloud)) {
+        if (!a->dir || optind != argc || !plain(a->cloud)) {
                 usage(stderr);
                 return CP_EXIT_USAGE;
         }
-        char ca[PATH_MAX], path[PATH_MAX], url[512];
-        snprintf(path, sizeof path, "%s/ca.pem", dir);
-        if (!realpath(path, ca)) {
+        return GO_ON;
+}
+
+/* DIR/ca.pem, and the daemon's https URL (--url or DIR/confpoold.url). */
+static int resolve_daemon(setup_args *a) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/ca.pem", a->dir);
+        if (!realpath(path, a->ca)) {
                 fprintf(stderr, "confpool: error: %s: %s (is confpoold running with TLS on this state directory?)\n",
                         path, strerror(errno));
                 return CP_EXIT_FAILURE;
         }
-        if (url_arg)
-                snprintf(url, sizeof url, "%s", url_arg);
+        if (a->url_arg)
+                snprintf(a->url, sizeof a->url, "%s", a->url_arg);
         else {
                 uint8_t *b = NULL;
                 size_t n = 0;
-                snprintf(path, sizeof path, "%s/confpoold.url", dir);
-                if (cp_read_file(path, sizeof url - 1, &b, &n) < 0) {
+                snprintf(path, sizeof path, "%s/confpoold.url", a->dir);
+                if (cp_read_file(path, sizeof a->url - 1, &b, &n) < 0) {
                         cp_cli_error("reading the daemon URL");
                         return CP_EXIT_FAILURE;
                 }
-                snprintf(url, sizeof url, "%.*s", (int) n, (const char *) b);
+                snprintf(a->url, sizeof a->url, "%.*s", (int) n, (const char *) b);
                 free(b);
         }
-        url[strcspn(url, "\r\n")] = 0;
-        size_t ul = strlen(url);
-        while (ul && url[ul - 1] == '/')
-                url[--ul] = 0;
-        if (strncmp(url, "https://", 8) != 0 || !plain(url)) {
+        a->url[strcspn(a->url, "\r\n")] = 0;
+        size_t ul = strlen(a->url);
+        while (ul && a->url[ul - 1] == '/')
+                a->url[--ul] = 0;
+        if (strncmp(a->url, "https://", 8) != 0 || !plain(a->url)) {
                 fprintf(stderr, "confpool: error: '%s' is not an https URL (az needs TLS: start confpoold with --tls)\n",
-                        url);
+                        a->url);
                 return CP_EXIT_USAGE;
         }
-        char rm[600], ad[600], adr[600], graph[600];
-        snprintf(rm, sizeof rm, "%s/", url);
-        snprintf(ad, sizeof ad, "%s/adfs", url);
-        snprintf(adr, sizeof adr, "%s/", url);
-        snprintf(graph, sizeof graph, "%s/graph/", url);
-        char *reg[] = {"az", "cloud", "register", "-n", (char *) cloud, "--endpoint-resource-manager", rm,
-                       "--endpoint-active-directory", ad, "--endpoint-active-directory-resource-id", adr,
-                       "--endpoint-active-directory-graph-resource-id", graph, "--endpoint-management", rm,
-                       "-o", "none", NULL};
-        char *set[] = {"az", "cloud", "set", "-n", (char *) cloud, "-o", "none", NULL};
-        char secret[512] = "";
-        if (do_run && app) {
-                if (secret_file) {
-                        uint8_t *b = NULL;
-                        size_t n = 0;
-                        if (cp_read_file(secret_file, sizeof secret - 1, &b, &n) < 0) {
-                                cp_cli_error("reading the secret");
-                                return CP_EXIT_FAILURE;
-                        }
-                        snprintf(secret, sizeof secret, "%.*s", (int) n, (const char *) b);
-                        cp_wipe(b, n);
-                        free(b);
-                } else if (getenv("CONFPOOL_SP_SECRET"))
-                        snprintf(secret, sizeof secret, "%s", getenv("CONFPOOL_SP_SECRET"));
-                secret[strcspn(secret, "\r\n")] = 0;
-                if (!*secret) {
-                        fprintf(stderr, "confpool: error: --run with --app-id needs --secret-file or $CONFPOOL_SP_SECRET\n");
-                        return CP_EXIT_USAGE;
+        return GO_ON;
+}
+
+/* --run --app-id: the secret from --secret-file or $CONFPOOL_SP_SECRET. */
+static int read_secret(setup_args *a) {
+        if (a->secret_file) {
+                uint8_t *b = NULL;
+                size_t n = 0;
+                if (cp_read_file(a->secret_file, sizeof a->secret - 1, &b, &n) < 0) {
+                        cp_cli_error("reading the secret");
+                        return CP_EXIT_FAILURE;
                 }
+                snprintf(a->secret, sizeof a->secret, "%.*s", (int) n, (const char *) b);
+                cp_wipe(b, n);
+                free(b);
+        } else if (getenv("CONFPOOL_SP_SECRET"))
+                snprintf(a->secret, sizeof a->secret, "%s", getenv("CONFPOOL_SP_SECRET"));
+        a->secret[strcspn(a->secret, "\r\n")] = 0;
+        if (!*a->secret) {
+                fprintf(stderr, "confpool: error: --run with --app-id needs --secret-file or $CONFPOOL_SP_SECRET\n");
+                return CP_EXIT_USAGE;
         }
-        char *login[] = {"az", "login", "--service-principal", "-u", (char *) (app ? app : "<APP_ID>"), "-p",
-                         do_run ? secret : "$CONFPOOL_SP_SECRET", "--tenant", "adfs", "-o", "none", NULL};
-        if (!do_run) {
-                printf("export REQUESTS_CA_BUNDLE=");
-                print_arg(ca);
+        return GO_ON;
+}
+
+/* The commands, up to their "-o none", the secret as "$CONFPOOL_SP_SECRET". */
+static void print_commands(const setup_args *a, char **cmds[3]) {
+        printf("export REQUESTS_CA_BUNDLE=");
+        print_arg(a->ca);
+        putchar('\n');
+        for (size_t i = 0; i < 3; i++) {
+                for (size_t j = 0; cmds[i][j] && strcmp(cmds[i][j], "-o") != 0; j++) {
+                        if (j)
+                                putchar(' ');
+                        if (i == 2 && j == 6)
+                                fputs("\"$CONFPOOL_SP_SECRET\"", stdout);
+                        else
+                                print_arg(cmds[i][j]);
+                }
                 putchar('\n');
-                char **cmds[] = {reg, set, login};
-                for (size_t i = 0; i < 3; i++) {
-                        for (size_t j = 0; cmds[i][j] && strcmp(cmds[i][j], "-o") != 0; j++) {
-                                if (j)
-                                        putchar(' ');
-                                if (cmds[i] == login && j == 6)
-                                        fputs("\"$CONFPOOL_SP_SECRET\"", stdout);
-                                else
-                                        print_arg(cmds[i][j]);
-                        }
-                        putchar('\n');
-                }
-                return CP_EXIT_OK;
         }
+}
+
+/* register (or update an existing registration: a restarted daemon, a new
+ * port), set, and log in if there is a service principal. */
+static int run_commands(const setup_args *a, char *reg[], char *set[], char *login[]) {
         const char *az = getenv("AZ");
         if (az && *az)
                 reg[0] = set[0] = login[0] = (char *) az;
-        if (setenv("REQUESTS_CA_BUNDLE", ca, 1) < 0) {
+        if (setenv("REQUESTS_CA_BUNDLE", a->ca, 1) < 0) {
                 fprintf(stderr, "confpool: error: setenv: %s\n", strerror(errno));
                 return CP_EXIT_FAILURE;
         }
-        /* an existing registration (a restarted daemon, a new port) is updated */
         int r = run(reg, true);
         if (r < 0) {
                 cp_error_clear();
@@ -208,15 +209,49 @@ int cp_cmd_az_setup(int argc, char **argv) {
         }
         if (r >= 0)
                 r = run(set, false);
-        if (r >= 0 && app)
+        if (r >= 0 && a->app)
                 r = run(login, false);
-        cp_wipe(secret, sizeof secret);
         if (r < 0) {
                 cp_cli_error(NULL);
                 return CP_EXIT_FAILURE;
         }
-        printf("az now targets %s (cloud '%s'); export REQUESTS_CA_BUNDLE=", url, cloud);
-        print_arg(ca);
+        printf("az now targets %s (cloud '%s'); export REQUESTS_CA_BUNDLE=", a->url, a->cloud);
+        print_arg(a->ca);
         printf(" in your shell before running az.\n");
         return CP_EXIT_OK;
+}
+
+static int setup(setup_args *a) {
+        int r;
+        if ((r = resolve_daemon(a)) != GO_ON)
+                return r;
+        char rm[600], ad[600], adr[600], graph[600];
+        snprintf(rm, sizeof rm, "%s/", a->url);
+        snprintf(ad, sizeof ad, "%s/adfs", a->url);
+        snprintf(adr, sizeof adr, "%s/", a->url);
+        snprintf(graph, sizeof graph, "%s/graph/", a->url);
+        char *reg[] = {"az", "cloud", "register", "-n", (char *) a->cloud, "--endpoint-resource-manager", rm,
+                       "--endpoint-active-directory", ad, "--endpoint-active-directory-resource-id", adr,
+                       "--endpoint-active-directory-graph-resource-id", graph, "--endpoint-management", rm,
+                       "-o", "none", NULL};
+        char *set[] = {"az", "cloud", "set", "-n", (char *) a->cloud, "-o", "none", NULL};
+        if (a->do_run && a->app && (r = read_secret(a)) != GO_ON)
+                return r;
+        char *login[] = {"az", "login", "--service-principal", "-u", (char *) (a->app ? a->app : "<APP_ID>"), "-p",
+                         a->do_run ? a->secret : "$CONFPOOL_SP_SECRET", "--tenant", "adfs", "-o", "none", NULL};
+        if (!a->do_run) {
+                char **cmds[] = {reg, set, login};
+                print_commands(a, cmds);
+                return CP_EXIT_OK;
+        }
+        return run_commands(a, reg, set, login);
+}
+
+int cp_cmd_az_setup(int argc, char **argv) {
+        setup_args a = {.cloud = "confpool"};
+        int r = parse_setup_args(argc, argv, &a);
+        if (r == GO_ON)
+                r = setup(&a);
+        cp_wipe(a.secret, sizeof a.secret);
+        return r;
 }

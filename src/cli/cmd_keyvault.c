@@ -110,7 +110,47 @@ static int unwrap_local(json_t *resp, const char *tee_pem_path, const char *out)
         return r < 0 ? CP_EXIT_FAILURE : CP_EXIT_OK;
 }
 
-int cp_cmd_keyvault(int argc, char **argv) {
+/* The command line; the steps return an exit code, GO_ON (no exit yet) or
+ * BAD_USAGE (print the usage, exit 2). */
+#define GO_ON (-1)
+#define BAD_USAGE (-2)
+
+typedef struct kv_args {
+        const char *sub, *url, *name, *version, *kty, *curve, *policy, *jwk, *att, *enc, *tee, *out;
+        char *token; /* owned, wiped */
+        bool exportable, immutable;
+        int size;
+} kv_args;
+
+static int kv_opt(kv_args *a, int c, const char *arg) {
+        switch (c) {
+        case 'u': a->url = arg; break;
+        case 't':
+                free(a->token);
+                a->token = slurp(arg);
+                if (!a->token)
+                        return CP_EXIT_FAILURE;
+                break;
+        case 'n': a->name = arg; break;
+        case 'v': a->version = arg; break;
+        case 'k': a->kty = arg; break;
+        case 's': a->size = atoi(arg); break;
+        case 'c': a->curve = arg; break;
+        case 'x': a->exportable = true; break;
+        case 'p': a->policy = arg; break;
+        case 'I': a->immutable = true; break;
+        case 'j': a->jwk = arg; break;
+        case 'a': a->att = arg; break;
+        case 'e': a->enc = arg; break;
+        case 'T': a->tee = arg; break;
+        case 'o': a->out = arg; break;
+        case 'h': kv_usage(stdout); return CP_EXIT_OK;
+        default: return BAD_USAGE;
+        }
+        return GO_ON;
+}
+
+static int parse_kv_args(int argc, char **argv, kv_args *a) {
         static const struct option opts[] = {
                 { "url", required_argument, NULL, 'u' },   { "token-file", required_argument, NULL, 't' },
                 { "name", required_argument, NULL, 'n' },  { "version", required_argument, NULL, 'v' },
@@ -121,113 +161,118 @@ int cp_cmd_keyvault(int argc, char **argv) {
                 { "enc", required_argument, NULL, 'e' },   { "tee-key", required_argument, NULL, 'T' },
                 { "out", required_argument, NULL, 'o' },   { "help", no_argument, NULL, 'h' }, { 0 },
         };
-        const char *url = getenv("CONFPOOL_KBS_URL"), *name = NULL, *version = NULL, *kty = NULL, *curve = NULL,
-                   *policy = NULL, *jwk = NULL, *att = NULL, *enc = NULL, *tee = NULL, *out = NULL;
-        char *token = getenv("CONFPOOL_KBS_TOKEN") ? strdup(getenv("CONFPOOL_KBS_TOKEN")) : NULL;
-        bool exportable = false, immutable = false;
-        int size = 0, c, rc = CP_EXIT_USAGE;
-        json_t *body = NULL, *resp = NULL;
-        char path[512];
+        int c, r;
         if (argc < 3 || strcmp(argv[1], "key")) {
-                kv_usage(argc > 1 && !strcmp(argv[1], "--help") ? stdout : stderr);
-                free(token);
-                return argc > 1 && !strcmp(argv[1], "--help") ? CP_EXIT_OK : CP_EXIT_USAGE;
+                bool help = argc > 1 && !strcmp(argv[1], "--help");
+                kv_usage(help ? stdout : stderr);
+                return help ? CP_EXIT_OK : CP_EXIT_USAGE;
         }
-        const char *sub = argv[2];
+        a->sub = argv[2];
         optind = 3;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-                switch (c) {
-                case 'u': url = optarg; break;
-                case 't': free(token); token = slurp(optarg); if (!token) return CP_EXIT_FAILURE; break;
-                case 'n': name = optarg; break;
-                case 'v': version = optarg; break;
-                case 'k': kty = optarg; break;
-                case 's': size = atoi(optarg); break;
-                case 'c': curve = optarg; break;
-                case 'x': exportable = true; break;
-                case 'p': policy = optarg; break;
-                case 'I': immutable = true; break;
-                case 'j': jwk = optarg; break;
-                case 'a': att = optarg; break;
-                case 'e': enc = optarg; break;
-                case 'T': tee = optarg; break;
-                case 'o': out = optarg; break;
-                case 'h': kv_usage(stdout); free(token); return CP_EXIT_OK;
-                default: goto usage;
-                }
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
+                if ((r = kv_opt(a, c, optarg)) != GO_ON)
+                        return r;
+        if (!a->url || (strcmp(a->sub, "list") && !a->name))
+                return BAD_USAGE;
+        return GO_ON;
+}
+
+/* key create / key import: the attributes, the release policy, then the
+ * key's type or its JWK. */
+static int kv_create(const kv_args *a, json_t **body, json_t **resp) {
+        char path[512];
+        *body = json_pack("{s:{s:b}}", "attributes", "exportable", a->exportable);
+        if (a->policy) {
+                char *pt = slurp(a->policy);
+                if (!pt)
+                        return CP_EXIT_FAILURE;
+                char *pb = malloc(cp_b64_encoded_len(strlen(pt), CP_B64_URL) + 1);
+                cp_b64_encode((const uint8_t *) pt, strlen(pt), CP_B64_URL, pb);
+                json_object_set_new(*body, "release_policy",
+                                    json_pack("{s:s,s:b}", "data", pb, "immutable", a->immutable));
+                free(pb);
+                free(pt);
         }
-        if (!url || (strcmp(sub, "list") && !name))
-                goto usage;
-        if (!strcmp(sub, "create") || !strcmp(sub, "import")) {
-                body = json_pack("{s:{s:b}}", "attributes", "exportable", exportable);
-                if (policy) {
-                        char *pt = slurp(policy);
-                        if (!pt)
-                                goto fail;
-                        char *pb = malloc(cp_b64_encoded_len(strlen(pt), CP_B64_URL) + 1);
-                        cp_b64_encode((const uint8_t *) pt, strlen(pt), CP_B64_URL, pb);
-                        json_object_set_new(body, "release_policy", json_pack("{s:s,s:b}", "data", pb, "immutable", immutable));
-                        free(pb);
-                        free(pt);
-                }
-                if (!strcmp(sub, "create")) {
-                        if (!kty)
-                                goto usage;
-                        json_object_set_new(body, "kty", json_string(kty));
-                        if (size)
-                                json_object_set_new(body, "key_size", json_integer(size));
-                        if (curve)
-                                json_object_set_new(body, "crv", json_string(curve));
-                        snprintf(path, sizeof(path), "/keys/%s/create", name);
-                        rc = call(url, token, "POST", path, body, &resp);
-                } else {
-                        char *jt = jwk ? slurp(jwk) : NULL;
-                        json_t *jj = jt ? json_loads(jt, 0, NULL) : NULL;
-                        if (jt)
-                                cp_wipe(jt, strlen(jt));
-                        free(jt);
-                        if (!jj)
-                                goto usage;
-                        json_object_set_new(body, "key", jj);
-                        snprintf(path, sizeof(path), "/keys/%s", name);
-                        rc = call(url, token, "PUT", path, body, &resp);
-                }
-        } else if (!strcmp(sub, "show")) {
-                snprintf(path, sizeof(path), "/keys/%s%s%s", name, version ? "/" : "", version ? version : "");
-                rc = call(url, token, "GET", path, NULL, &resp);
-        } else if (!strcmp(sub, "list"))
-                rc = call(url, token, "GET", "/keys", NULL, &resp);
-        else if (!strcmp(sub, "delete")) {
-                snprintf(path, sizeof(path), "/keys/%s", name);
-                rc = call(url, token, "DELETE", path, NULL, &resp);
-        } else if (!strcmp(sub, "release")) {
-                char *t = att ? slurp(att) : NULL;
-                if (!t || (tee && !out))
-                        goto usage;
-                body = json_pack("{s:s}", "target", t);
-                free(t);
-                if (enc)
-                        json_object_set_new(body, "enc", json_string(enc));
-                snprintf(path, sizeof(path), "/keys/%s%s%s/release", name, version ? "/" : "", version ? version : "");
-                rc = call(url, token, "POST", path, body, &resp);
-                if (rc == CP_EXIT_OK && tee)
-                        rc = unwrap_local(resp, tee, out);
-        } else
-                goto usage;
-        if (rc == CP_EXIT_OK && resp)
-                print_json(resp);
-        goto done;
-usage:
-        kv_usage(stderr);
-        rc = CP_EXIT_USAGE;
-        goto done;
-fail:
-        rc = CP_EXIT_FAILURE;
-done:
+        if (!strcmp(a->sub, "create")) {
+                if (!a->kty)
+                        return BAD_USAGE;
+                json_object_set_new(*body, "kty", json_string(a->kty));
+                if (a->size)
+                        json_object_set_new(*body, "key_size", json_integer(a->size));
+                if (a->curve)
+                        json_object_set_new(*body, "crv", json_string(a->curve));
+                snprintf(path, sizeof(path), "/keys/%s/create", a->name);
+                return call(a->url, a->token, "POST", path, *body, resp);
+        }
+        char *jt = a->jwk ? slurp(a->jwk) : NULL;
+        json_t *jj = jt ? json_loads(jt, 0, NULL) : NULL;
+        if (jt)
+                cp_wipe(jt, strlen(jt));
+        free(jt);
+        if (!jj)
+                return BAD_USAGE;
+        json_object_set_new(*body, "key", jj);
+        snprintf(path, sizeof(path), "/keys/%s", a->name);
+        return call(a->url, a->token, "PUT", path, *body, resp);
+}
+
+/* key release: with --tee-key, the wrapped key is unwrapped into --out. */
+static int kv_release(const kv_args *a, json_t **body, json_t **resp) {
+        char path[512];
+        char *t = a->att ? slurp(a->att) : NULL;
+        if (!t || (a->tee && !a->out))
+                return BAD_USAGE;
+        *body = json_pack("{s:s}", "target", t);
+        free(t);
+        if (a->enc)
+                json_object_set_new(*body, "enc", json_string(a->enc));
+        snprintf(path, sizeof(path), "/keys/%s%s%s/release", a->name, a->version ? "/" : "",
+                 a->version ? a->version : "");
+        int rc = call(a->url, a->token, "POST", path, *body, resp);
+        if (rc == CP_EXIT_OK && a->tee)
+                rc = unwrap_local(*resp, a->tee, a->out);
+        return rc;
+}
+
+static int kv_run(const kv_args *a, json_t **body, json_t **resp) {
+        char path[512];
+        const char *sub = a->sub;
+        if (!strcmp(sub, "create") || !strcmp(sub, "import"))
+                return kv_create(a, body, resp);
+        if (!strcmp(sub, "show")) {
+                snprintf(path, sizeof(path), "/keys/%s%s%s", a->name, a->version ? "/" : "",
+                         a->version ? a->version : "");
+                return call(a->url, a->token, "GET", path, NULL, resp);
+        }
+        if (!strcmp(sub, "list"))
+                return call(a->url, a->token, "GET", "/keys", NULL, resp);
+        if (!strcmp(sub, "delete")) {
+                snprintf(path, sizeof(path), "/keys/%s", a->name);
+                return call(a->url, a->token, "DELETE", path, NULL, resp);
+        }
+        if (!strcmp(sub, "release"))
+                return kv_release(a, body, resp);
+        return BAD_USAGE;
+}
+
+int cp_cmd_keyvault(int argc, char **argv) {
+        kv_args a = { .url = getenv("CONFPOOL_KBS_URL") };
+        json_t *body = NULL, *resp = NULL;
+        a.token = getenv("CONFPOOL_KBS_TOKEN") ? strdup(getenv("CONFPOOL_KBS_TOKEN")) : NULL;
+        int rc = parse_kv_args(argc, argv, &a);
+        if (rc == GO_ON) {
+                rc = kv_run(&a, &body, &resp);
+                if (rc == CP_EXIT_OK && resp)
+                        print_json(resp);
+        }
+        if (rc == BAD_USAGE) {
+                kv_usage(stderr);
+                rc = CP_EXIT_USAGE;
+        }
         json_decref(body);
         json_decref(resp);
-        if (token)
-                cp_wipe(token, strlen(token));
-        free(token);
+        if (a.token)
+                cp_wipe(a.token, strlen(a.token));
+        free(a.token);
         return rc;
 }

@@ -44,21 +44,21 @@ static int abs_path(const char *flag, const char *p, char **ret) {
         char buf[PATH_MAX];
         if (!realpath(p, buf)) {
                 cp_az_error("%s: cannot access '%s': %s", flag, p, strerror(errno));
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         }
         *ret = strdup(buf);
-        return *ret ? 0 : CP_AZ_EXIT_ERROR;
+        return *ret ? 0 : CP_EXIT_FAILURE;
 }
 
 static int load_config(char *path, size_t size, char **ret_text) {
         char dir[4096];
         if (cp_az_config_dir(dir, sizeof dir) < 0) {
                 cp_az_error("%s", cp_error_message());
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         }
         if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
                 cp_az_error("cannot create %s: %s", dir, strerror(errno));
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         }
         snprintf(path, size, "%s/config", dir);
         uint8_t *data = NULL;
@@ -67,7 +67,7 @@ static int load_config(char *path, size_t size, char **ret_text) {
                 cp_error_clear();
                 data = (uint8_t *) strdup("");
                 if (!data)
-                        return CP_AZ_EXIT_ERROR;
+                        return CP_EXIT_FAILURE;
         }
         *ret_text = (char *) data;
         return 0;
@@ -77,7 +77,7 @@ static int set_key(char **text, const char *section, const char *key, const char
         char *n = cp_az_config_set(*text, section, key, value && *value ? value : NULL);
         if (!n) {
                 cp_az_error("out of memory");
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         }
         free(*text);
         *text = n;
@@ -87,11 +87,11 @@ static int set_key(char **text, const char *section, const char *key, const char
 static int save_config(const char *path, const char *text) {
         if (cp_write_file(path, text, strlen(text), 0600) < 0) {
                 cp_az_error("cannot write %s: %s", path, cp_error_message());
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         }
         if (chmod(path, 0600) < 0) {
                 cp_az_error("cannot chmod %s: %s", path, strerror(errno));
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         }
         return 0;
 }
@@ -117,7 +117,7 @@ static int login(cp_az_ctx *ctx) {
                 size_t tl = 0;
                 if (cp_read_file(token_file, 64 * 1024, &tok, &tl) < 0) {
                         cp_az_error("--token-file: %s", cp_error_message());
-                        return CP_AZ_EXIT_ERROR;
+                        return CP_EXIT_FAILURE;
                 }
                 while (tl && (tok[tl - 1] == '\n' || tok[tl - 1] == '\r' || tok[tl - 1] == ' '))
                         tl--;
@@ -128,7 +128,7 @@ static int login(cp_az_ctx *ctx) {
                 ctx->conn.subscription = strdup(sub);
                 ctx->conn.ca_file = ca_file ? strdup(ca_file) : NULL;
                 if (!ctx->conn.token || !ctx->conn.endpoint || !ctx->conn.subscription)
-                        return CP_AZ_EXIT_ERROR;
+                        return CP_EXIT_FAILURE;
                 size_t el = strlen(ctx->conn.endpoint);
                 while (el && ctx->conn.endpoint[el - 1] == '/')
                         ctx->conn.endpoint[--el] = 0;
@@ -219,7 +219,7 @@ static int configure(cp_az_ctx *ctx) {
 int cp_cmd_login(int argc, char **argv) {
         cp_az_ctx ctx;
         int r = cp_az_parse(&login_cmd, argc, argv, &ctx);
-        r = r == 0 ? login(&ctx) : r > 0 ? CP_AZ_EXIT_OK : CP_AZ_EXIT_USAGE;
+        r = r == 0 ? login(&ctx) : r > 0 ? CP_EXIT_OK : CP_EXIT_USAGE;
         cp_az_ctx_done(&ctx);
         return r;
 }
@@ -227,7 +227,7 @@ int cp_cmd_login(int argc, char **argv) {
 int cp_cmd_configure(int argc, char **argv) {
         cp_az_ctx ctx;
         int r = cp_az_parse(&configure_cmd, argc, argv, &ctx);
-        r = r == 0 ? configure(&ctx) : r > 0 ? CP_AZ_EXIT_OK : CP_AZ_EXIT_USAGE;
+        r = r == 0 ? configure(&ctx) : r > 0 ? CP_EXIT_OK : CP_EXIT_USAGE;
         cp_az_ctx_done(&ctx);
         return r;
 }

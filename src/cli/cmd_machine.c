@@ -118,7 +118,7 @@ static int machine_list(cp_az_ctx *ctx) {
                 return r;
         _cleanup_free_ char *url = machines_url(ctx, NULL);
         if (!url)
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         json_t *list = NULL;
         if ((r = cp_az_list(ctx, url, NULL, &list)) != 0)
                 return r;
@@ -136,7 +136,7 @@ static int machine_show(cp_az_ctx *ctx) {
                 return r;
         _cleanup_free_ char *url = machines_url(ctx, cp_az_str(ctx, "--machine-name"));
         if (!url)
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         cp_httpc_response resp;
         json_t *j = NULL;
         if ((r = cp_az_call(ctx, "GET", url, NULL, NULL, &resp, &j)) != 0)

@@ -403,7 +403,7 @@ static int get_pool(cp_az_ctx *ctx, const char *url, bool show, json_t **ret) {
         if (r)
                 return r;
         if (resp.status != 200 || !json_is_object(j)) {
-                r = resp.status == 200 ? (cp_az_error("The node pool response is not a JSON object."), CP_AZ_EXIT_ERROR)
+                r = resp.status == 200 ? (cp_az_error("The node pool response is not a JSON object."), CP_EXIT_FAILURE)
                                        : cp_az_service_error(&resp, j, show);
                 json_decref(j);
         } else
@@ -412,11 +412,29 @@ static int get_pool(cp_az_ctx *ctx, const char *url, bool show, json_t **ret) {
         return r;
 }
 
+/* The handlers' prologue: the name checked, connected. */
+static int validate_connect(cp_az_ctx *ctx) {
+        int r = validate_common(ctx);
+        return r != 0 ? r : cp_az_connect(ctx);
+}
+
+/* The prologue of the handlers of one existing pool: validate_connect, then
+ * the pool's URL and its REST shape (404: exit 3 when show). */
+static int open_pool(cp_az_ctx *ctx, bool show, char **ret_url, json_t **ret_pool) {
+        int r;
+        *ret_url = NULL;
+        *ret_pool = NULL;
+        if ((r = validate_connect(ctx)) != 0)
+                return r;
+        *ret_url = pool_url(ctx, cp_az_str(ctx, "--name"), NULL, NULL);
+        return get_pool(ctx, *ret_url, show, ret_pool);
+}
+
 static int print_pool(cp_az_ctx *ctx, json_t *rest) {
         json_t *flat = cp_azout_flatten_arm(rest, &cp_azout_renames_agentpool);
         if (!flat) {
                 cp_az_error("%s", cp_error_message());
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         }
         int r = cp_az_output(ctx, flat, &cp_azout_table_agentpool);
         json_decref(flat);
@@ -664,9 +682,8 @@ static int pool_exists(cp_az_ctx *ctx, const char *name, int *ret_exit) {
         return found;
 }
 
-static int np_add(cp_az_ctx *ctx) {
+static int validate_add(cp_az_ctx *ctx) {
         int r;
-        const char *name = cp_az_str(ctx, "--name");
         if ((r = validate_common(ctx)) != 0 || (r = cp_az_validate_k8s_version(cp_az_str(ctx, "--kubernetes-version"))) != 0)
                 return r;
         long long count = cp_az_get(ctx, "--node-count")->num;
@@ -679,9 +696,12 @@ static int np_add(cp_az_ctx *ctx) {
         for (size_t i = 0; i < CP_ELEMENTSOF(ids); i++)
                 if ((r = cp_az_validate_arm_id(ids[i], cp_az_str(ctx, ids[i]))) != 0)
                         return r;
-        const char *sku = cp_az_str(ctx, "--os-sku");
-        json_t *body = json_object(), *props = props_of(body), *tmp = NULL;
-        json_object_set_new(props, "count", json_integer(count));
+        return 0;
+}
+
+/* Size, version, OS, disk, zones, scaling and priority of a new pool. */
+static void add_compute_props(cp_az_ctx *ctx, json_t *props) {
+        json_object_set_new(props, "count", json_integer(cp_az_get(ctx, "--node-count")->num));
         set_str(props, "vmSize", ctx, "--node-vm-size");
         const char *k = cp_az_str(ctx, "--kubernetes-version");
         if (k)
@@ -699,7 +719,7 @@ static int np_add(cp_az_ctx *ctx) {
                         json_array_append_new(a, json_string(z->list[i]));
                 json_object_set_new(props, "availabilityZones", a);
         }
-        if (autoscale) {
+        if (cp_az_flag(ctx, "--enable-cluster-autoscaler")) {
                 json_object_set_new(props, "enableAutoScaling", json_true());
                 set_int(props, "minCount", ctx, "--min-count");
                 set_int(props, "maxCount", ctx, "--max-count");
@@ -713,29 +733,40 @@ static int np_add(cp_az_ctx *ctx) {
                 const cp_az_val *p = cp_az_get(ctx, "--spot-max-price");
                 json_object_set_new(props, "spotMaxPrice", json_real(p->set ? p->real : -1.0));
         }
+}
+
+/* --labels, --node-taints, --tags */
+static int add_label_props(cp_az_ctx *ctx, json_t *props) {
+        json_t *tmp = NULL;
+        int r;
         if ((r = cp_az_parse_labels(cp_az_get(ctx, "--labels"), &tmp)) != 0)
-                goto out;
+                return r;
         if (tmp)
                 json_object_set_new(props, "nodeLabels", tmp);
         tmp = NULL;
         if (cp_az_str(ctx, "--node-taints")) {
                 if ((r = cp_az_parse_taints(cp_az_str(ctx, "--node-taints"), &tmp)) != 0)
-                        goto out;
+                        return r;
                 json_object_set_new(props, "nodeTaints", tmp);
                 tmp = NULL;
         }
         if ((r = cp_az_parse_tags(cp_az_get(ctx, "--tags"), &tmp)) != 0)
-                goto out;
+                return r;
         if (tmp)
                 json_object_set_new(props, "tags", tmp);
-        tmp = NULL;
+        return 0;
+}
+
+/* Network, upgrade settings, security and hardware options. */
+static int add_platform_props(cp_az_ctx *ctx, json_t *props) {
+        int r;
         set_str(props, "vnetSubnetID", ctx, "--vnet-subnet-id");
         set_str(props, "podSubnetID", ctx, "--pod-subnet-id");
         set_str(props, "podIPAllocationMode", ctx, "--pod-ip-allocation-mode");
         set_true(props, "enableNodePublicIP", ctx, "--enable-node-public-ip");
         set_str(props, "nodePublicIPPrefixID", ctx, "--node-public-ip-prefix-id");
         if ((r = apply_upgrade_settings(ctx, props)) != 0)
-                goto out;
+                return r;
         set_str(props, "type", ctx, "--vm-set-type");
         set_true(props, "enableFIPS", ctx, "--enable-fips-image");
         if (cp_az_flag(ctx, "--enable-secure-boot") || cp_az_flag(ctx, "--enable-vtpm")) {
@@ -749,75 +780,99 @@ static int np_add(cp_az_ctx *ctx) {
         set_str(props, "gpuInstanceProfile", ctx, "--gpu-instance-profile");
         if (cp_az_str(ctx, "--gpu-driver"))
                 json_object_set_new(sub_object(props, "gpuProfile"), "driver", json_string(cp_az_str(ctx, "--gpu-driver")));
-        if (cp_az_str(ctx, "--kubelet-config")) {
-                if ((r = read_json_file("--kubelet-config", cp_az_str(ctx, "--kubelet-config"), &tmp)) != 0)
-                        goto out;
-                json_object_set_new(props, "kubeletConfig", tmp);
-                tmp = NULL;
-        }
-        if (cp_az_str(ctx, "--linux-os-config")) {
-                if ((r = read_json_file("--linux-os-config", cp_az_str(ctx, "--linux-os-config"), &tmp)) != 0)
-                        goto out;
-                json_object_set_new(props, "linuxOSConfig", tmp);
-                tmp = NULL;
-        }
-        if (cp_az_str(ctx, "--message-of-the-day")) {
-                uint8_t *data = NULL;
-                size_t len = 0;
-                if (cp_read_file(cp_az_str(ctx, "--message-of-the-day"), 64 * 1024, &data, &len) < 0) {
-                        r = cp_az_usage_error("--message-of-the-day: %s", cp_error_message());
-                        goto out;
-                }
-                char *b64 = malloc(cp_b64_encoded_len(len, CP_B64_STD) + 1);
-                if (!b64) {
-                        free(data);
-                        r = cp_az_usage_error("out of memory");
-                        goto out;
-                }
-                cp_b64_encode(data, len, CP_B64_STD, b64);
+        return 0;
+}
+
+/* A JSON file option (--kubelet-config, --linux-os-config) as props' key. */
+static int add_json_file_prop(cp_az_ctx *ctx, json_t *props, const char *key, const char *flag) {
+        json_t *tmp = NULL;
+        int r;
+        if (!cp_az_str(ctx, flag))
+                return 0;
+        if ((r = read_json_file(flag, cp_az_str(ctx, flag), &tmp)) != 0)
+                return r;
+        json_object_set_new(props, key, tmp);
+        return 0;
+}
+
+/* --message-of-the-day FILE: its bytes in base64. */
+static int add_motd_prop(cp_az_ctx *ctx, json_t *props) {
+        const char *path = cp_az_str(ctx, "--message-of-the-day");
+        if (!path)
+                return 0;
+        uint8_t *data = NULL;
+        size_t len = 0;
+        if (cp_read_file(path, 64 * 1024, &data, &len) < 0)
+                return cp_az_usage_error("--message-of-the-day: %s", cp_error_message());
+        char *b64 = malloc(cp_b64_encoded_len(len, CP_B64_STD) + 1);
+        if (!b64) {
                 free(data);
-                json_object_set_new(props, "messageOfTheDay", json_string(b64));
-                free(b64);
+                return cp_az_usage_error("out of memory");
         }
+        cp_b64_encode(data, len, CP_B64_STD, b64);
+        free(data);
+        json_object_set_new(props, "messageOfTheDay", json_string(b64));
+        free(b64);
+        return 0;
+}
+
+/* Configuration files, the snapshot and the placement groups. */
+static int add_config_props(cp_az_ctx *ctx, json_t *props) {
+        int r;
+        if ((r = add_json_file_prop(ctx, props, "kubeletConfig", "--kubelet-config")) != 0 ||
+            (r = add_json_file_prop(ctx, props, "linuxOSConfig", "--linux-os-config")) != 0 ||
+            (r = add_motd_prop(ctx, props)) != 0)
+                return r;
         if (cp_az_str(ctx, "--snapshot-id"))
                 json_object_set_new(sub_object(props, "creationData"), "sourceResourceId",
                                     json_string(cp_az_str(ctx, "--snapshot-id")));
         set_str(props, "proximityPlacementGroupID", ctx, "--ppg");
         set_str(props, "hostGroupID", ctx, "--host-group-id");
         set_str(props, "capacityReservationGroupID", ctx, "--crg-id");
+        return 0;
+}
 
+/* Connect, refuse a duplicate name (az checks the list first), PUT. */
+static int put_new_pool(cp_az_ctx *ctx, json_t *body) {
+        const char *name = cp_az_str(ctx, "--name"), *sku = cp_az_str(ctx, "--os-sku");
+        int r;
         if ((r = cp_az_connect(ctx)) != 0)
-                goto out;
+                return r;
         if (sku && (!strcmp(sku, "CBLMariner") || !strcmp(sku, "Mariner")))
                 cp_az_warn(ctx, "The osSKU '%s' is deprecated; use 'AzureLinux' instead.", sku);
         int ex = 0, found = pool_exists(ctx, name, &ex);
-        if (found < 0) {
-                r = ex;
-                goto out;
-        }
+        if (found < 0)
+                return ex;
         if (found) {
                 cp_az_error("Node pool %s already exists, please try a different name, use 'aks nodepool list' to get "
                             "current list of node pool",
                             name);
-                r = CP_AZ_EXIT_ERROR;
-                goto out;
+                return CP_EXIT_FAILURE;
         }
-        {
-                _cleanup_free_ char *url = pool_url(ctx, name, NULL, NULL);
-                char h1[600], h2[600];
-                const char *headers[3] = { NULL, NULL, NULL };
-                size_t nh = 0;
-                if (cp_az_str(ctx, "--if-match")) {
-                        snprintf(h1, sizeof h1, "If-Match: %s", cp_az_str(ctx, "--if-match"));
-                        headers[nh++] = h1;
-                }
-                if (cp_az_str(ctx, "--if-none-match")) {
-                        snprintf(h2, sizeof h2, "If-None-Match: %s", cp_az_str(ctx, "--if-none-match"));
-                        headers[nh++] = h2;
-                }
-                r = send_pool(ctx, "PUT", url, url, body, nh ? headers : NULL, true);
+        _cleanup_free_ char *url = pool_url(ctx, name, NULL, NULL);
+        char h1[600], h2[600];
+        const char *headers[3] = { NULL, NULL, NULL };
+        size_t nh = 0;
+        if (cp_az_str(ctx, "--if-match")) {
+                snprintf(h1, sizeof h1, "If-Match: %s", cp_az_str(ctx, "--if-match"));
+                headers[nh++] = h1;
         }
-out:
+        if (cp_az_str(ctx, "--if-none-match")) {
+                snprintf(h2, sizeof h2, "If-None-Match: %s", cp_az_str(ctx, "--if-none-match"));
+                headers[nh++] = h2;
+        }
+        return send_pool(ctx, "PUT", url, url, body, nh ? headers : NULL, true);
+}
+
+static int np_add(cp_az_ctx *ctx) {
+        int r;
+        if ((r = validate_add(ctx)) != 0)
+                return r;
+        json_t *body = json_object(), *props = props_of(body);
+        add_compute_props(ctx, props);
+        if ((r = add_label_props(ctx, props)) == 0 && (r = add_platform_props(ctx, props)) == 0 &&
+            (r = add_config_props(ctx, props)) == 0)
+                r = put_new_pool(ctx, body);
         json_decref(body);
         return r;
 }
@@ -825,12 +880,10 @@ out:
 /* ---- show / list ------------------------------------------------------------------ */
 
 static int np_show(cp_az_ctx *ctx) {
-        int r;
-        if ((r = validate_common(ctx)) != 0 || (r = cp_az_connect(ctx)) != 0)
-                return r;
-        _cleanup_free_ char *url = pool_url(ctx, cp_az_str(ctx, "--name"), NULL, NULL);
+        _cleanup_free_ char *url = NULL;
         json_t *pool = NULL;
-        if ((r = get_pool(ctx, url, true, &pool)) != 0)
+        int r = open_pool(ctx, true, &url, &pool);
+        if (r != 0)
                 return r;
         r = print_pool(ctx, pool);
         json_decref(pool);
@@ -839,7 +892,7 @@ static int np_show(cp_az_ctx *ctx) {
 
 static int np_list(cp_az_ctx *ctx) {
         int r;
-        if ((r = validate_common(ctx)) != 0 || (r = cp_az_connect(ctx)) != 0)
+        if ((r = validate_connect(ctx)) != 0)
                 return r;
         _cleanup_free_ char *url = pool_url(ctx, NULL, NULL, NULL);
         json_t *list = NULL;
@@ -860,7 +913,7 @@ static int np_list(cp_az_ctx *ctx) {
                 if (!one) {
                         cp_az_error("Node pool %s doesnt exist, use 'aks nodepool list' to get current node pool list",
                                     name);
-                        return CP_AZ_EXIT_NOT_FOUND;
+                        return CP_EXIT_NOT_FOUND;
                 }
                 list = one;
         }
@@ -915,7 +968,7 @@ static int np_update(cp_az_ctx *ctx) {
         if (upd && !enabled) {
                 cp_az_error("Cluster autoscaler is not enabled for this node pool.\nRun \"confpool aks nodepool update "
                             "--enable-cluster-autoscaler\" to enable cluster with min-count and max-count.");
-                r = CP_AZ_EXIT_ERROR;
+                r = CP_EXIT_FAILURE;
                 goto out;
         }
         if (dis && !enabled) {
@@ -971,21 +1024,19 @@ out0:
 }
 
 static int np_scale(cp_az_ctx *ctx) {
-        int r;
-        if ((r = validate_common(ctx)) != 0 || (r = cp_az_connect(ctx)) != 0)
-                return r;
-        _cleanup_free_ char *url = pool_url(ctx, cp_az_str(ctx, "--name"), NULL, NULL);
+        _cleanup_free_ char *url = NULL;
         json_t *pool = NULL;
-        if ((r = get_pool(ctx, url, false, &pool)) != 0)
+        int r = open_pool(ctx, false, &url, &pool);
+        if (r != 0)
                 return r;
         json_t *props = props_of(pool);
         long long count = cp_az_get(ctx, "--node-count")->num;
         if (json_is_true(json_object_get(props, "enableAutoScaling"))) {
                 cp_az_error("Cannot scale cluster autoscaler enabled node pool.");
-                r = CP_AZ_EXIT_ERROR;
+                r = CP_EXIT_FAILURE;
         } else if (json_integer_value(json_object_get(props, "count")) == count) {
                 cp_az_error("The new node count is the same as the current node count.");
-                r = CP_AZ_EXIT_ERROR;
+                r = CP_EXIT_FAILURE;
         } else {
                 json_object_set_new(props, "count", json_integer(count));
                 r = send_pool(ctx, "PUT", url, url, pool, NULL, true);
@@ -1074,12 +1125,10 @@ static int np_upgrade(cp_az_ctx *ctx) {
 }
 
 static int power(cp_az_ctx *ctx, const char *code) {
-        int r;
-        if ((r = validate_common(ctx)) != 0 || (r = cp_az_connect(ctx)) != 0)
-                return r;
-        _cleanup_free_ char *url = pool_url(ctx, cp_az_str(ctx, "--name"), NULL, NULL);
+        _cleanup_free_ char *url = NULL;
         json_t *pool = NULL;
-        if ((r = get_pool(ctx, url, false, &pool)) != 0)
+        int r = open_pool(ctx, false, &url, &pool);
+        if (r != 0)
                 return r;
         json_object_set_new(props_of(pool), "powerState", json_pack("{s:s}", "code", code));
         r = send_pool(ctx, "PUT", url, url, pool, NULL, false);
@@ -1100,14 +1149,14 @@ static int np_stop(cp_az_ctx *ctx) {
 static int np_delete(cp_az_ctx *ctx) {
         int r;
         const char *name = cp_az_str(ctx, "--name");
-        if ((r = validate_common(ctx)) != 0 || (r = cp_az_connect(ctx)) != 0)
+        if ((r = validate_connect(ctx)) != 0)
                 return r;
         int ex = 0, found = pool_exists(ctx, name, &ex);
         if (found < 0)
                 return ex;
         if (!found) {
                 cp_az_error("Node pool %s doesnt exist, use 'aks nodepool list' to get current node pool list", name);
-                return CP_AZ_EXIT_ERROR;
+                return CP_EXIT_FAILURE;
         }
         _cleanup_free_ char *url =
                 pool_url(ctx, name, NULL, cp_az_flag(ctx, "--ignore-pdb") ? "ignore-pod-disruption-budget=true" : NULL);
@@ -1122,7 +1171,7 @@ static int np_delete(cp_az_ctx *ctx) {
 
 static int np_get_upgrades(cp_az_ctx *ctx) {
         int r;
-        if ((r = validate_common(ctx)) != 0 || (r = cp_az_connect(ctx)) != 0)
+        if ((r = validate_connect(ctx)) != 0)
                 return r;
         _cleanup_free_ char *url = pool_url(ctx, cp_az_str(ctx, "--name"), "/upgradeProfiles/default", NULL);
         return cp_az_simple(ctx, "GET", url, NULL, false, &cp_az_no_renames, NULL);
@@ -1173,7 +1222,7 @@ static int np_wait(cp_az_ctx *ctx) {
                         }
                         if (st && !strcasecmp(st, "Failed") && (created || updated)) {
                                 cp_az_error("The node pool is in provisioning state 'Failed'.");
-                                r = CP_AZ_EXIT_ERROR;
+                                r = CP_EXIT_FAILURE;
                                 done = true;
                         }
                 } else {
@@ -1186,7 +1235,7 @@ static int np_wait(cp_az_ctx *ctx) {
                         return r;
                 if (time(NULL) - start >= timeout) {
                         cp_az_error("Wait operation timed-out after %lld seconds", timeout);
-                        return CP_AZ_EXIT_ERROR;
+                        return CP_EXIT_FAILURE;
                 }
                 cp_az_sleep_ms(interval * 1000 < 50 ? 50 : (long) (interval * 1000));
         }

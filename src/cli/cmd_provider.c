@@ -67,7 +67,7 @@ static int provider_register(cp_az_ctx *ctx) {
                         return r;
                 if (time(NULL) > deadline) {
                         cp_az_error("Timed out waiting for the provider registration.");
-                        return CP_AZ_EXIT_ERROR;
+                        return CP_EXIT_FAILURE;
                 }
                 cp_az_sleep_ms(2000);
         }

@@ -241,164 +241,208 @@ static json_t *result_json(const cp_snp_verify_result *res) {
         return o;
 }
 
-static int do_verify(const verify_args *a) {
-        int r;
-        cp_evidence_file ev;
-        _cleanup_free_ uint8_t *vcek = NULL, *ask = NULL, *pol = NULL, *crlb = NULL, *arkb = NULL;
-        size_t vcek_len = 0, ask_len = 0, pol_len = 0, crl_len = 0, ark_len = 0;
-        _cleanup_free_ char *vcek_path = NULL, *ask_path = NULL, *crl_path = NULL;
-        cp_snp_policy policy;
-        cp_snp_verifier *v = NULL;
-        cp_kds_client *kds = NULL;
-        cp_snp_verify_result *res = NULL;
-        int exit_code = CP_EXIT_FAILURE;
+/* One verification's state; the steps return GO_ON or the exit code. */
+#define GO_ON (-1)
 
-        cp_snp_policy_init(&policy);
-        r = cp_evidence_file_load(a->file, &ev);
-        if (r < 0) {
-                cp_cli_error(a->file);
-                return cp_cli_exit_code(r);
-        }
+typedef struct verify_run {
+        const verify_args *a;
+        cp_evidence_file ev;
+        uint8_t *vcek, *ask, *pol, *crlb, *arkb;
+        size_t vcek_len, ask_len, pol_len, crl_len, ark_len;
+        char *vcek_path, *ask_path, *crl_path;
+        const char *crl_file; /* --crl, or the one of --certs */
+        cp_snp_policy policy;
+        cp_snp_verifier *v;
+        cp_kds_client *kds;
+        cp_snp_report rep;
+        cp_snp_generation gen;
+} verify_run;
+
+static void verify_run_clear(verify_run *x) {
+        free(x->vcek);
+        free(x->ask);
+        free(x->pol);
+        free(x->crlb);
+        free(x->arkb);
+        free(x->vcek_path);
+        free(x->ask_path);
+        free(x->crl_path);
+        cp_kds_client_free(x->kds);
+        cp_snp_verifier_free(x->v);
+        cp_snp_policy_clear(&x->policy);
+        cp_evidence_file_clear(&x->ev);
+}
+
+/* The certificates, policy, CRL and ARK given (or found in --certs). */
+static int verify_read_inputs(verify_run *x) {
+        const verify_args *a = x->a;
         if (a->certs) {
                 static const char *const leafs[] = { "vcek.der", "vcek.pem", "vcek.crt", "vlek.der", "vlek.pem", NULL };
                 static const char *const asks[] = { "cert_chain.pem", "cert_chain", "ask.pem", "ask.der", "asvk.pem",
                                                     "asvk.der", NULL };
                 static const char *const crls[] = { "crl.der", "crl.pem", NULL };
-                vcek_path = find_in_dir(a->certs, leafs);
-                ask_path = find_in_dir(a->certs, asks);
-                crl_path = find_in_dir(a->certs, crls);
+                x->vcek_path = find_in_dir(a->certs, leafs);
+                x->ask_path = find_in_dir(a->certs, asks);
+                x->crl_path = find_in_dir(a->certs, crls);
         }
-        const char *vp = a->vcek ? a->vcek : vcek_path;
-        const char *ap = a->ask ? a->ask : ask_path;
-        const char *cp = a->crl ? a->crl : crl_path;
-        if (read_opt_file(vp, CP_MAX_CERT_DER * 4, &vcek, &vcek_len) < 0 ||
-            read_opt_file(ap, CP_MAX_CERT_DER * 4, &ask, &ask_len) < 0 ||
-            read_opt_file(a->policy, CP_MAX_POLICY_JSON, &pol, &pol_len) < 0 ||
-            read_opt_file(cp, CP_MAX_CRL_DER, &crlb, &crl_len) < 0 ||
-            read_opt_file(a->trust_ark, CP_MAX_CERT_DER * 4, &arkb, &ark_len) < 0)
-                goto out;
-        if (pol && (r = cp_snp_policy_from_json((const char *) pol, pol_len, &policy)) < 0) {
+        const char *vp = a->vcek ? a->vcek : x->vcek_path;
+        const char *ap = a->ask ? a->ask : x->ask_path;
+        x->crl_file = a->crl ? a->crl : x->crl_path;
+        if (read_opt_file(vp, CP_MAX_CERT_DER * 4, &x->vcek, &x->vcek_len) < 0 ||
+            read_opt_file(ap, CP_MAX_CERT_DER * 4, &x->ask, &x->ask_len) < 0 ||
+            read_opt_file(a->policy, CP_MAX_POLICY_JSON, &x->pol, &x->pol_len) < 0 ||
+            read_opt_file(x->crl_file, CP_MAX_CRL_DER, &x->crlb, &x->crl_len) < 0 ||
+            read_opt_file(a->trust_ark, CP_MAX_CERT_DER * 4, &x->arkb, &x->ark_len) < 0)
+                return CP_EXIT_FAILURE;
+        if (x->pol && cp_snp_policy_from_json((const char *) x->pol, x->pol_len, &x->policy) < 0) {
                 cp_cli_error(a->policy);
-                exit_code = CP_EXIT_USAGE;
-                goto out;
+                return CP_EXIT_USAGE;
         }
+        return GO_ON;
+}
 
+/* The verifier, trusting AMD's ARKs or only --trust-ark's. */
+static int verify_make_verifier(verify_run *x) {
         cp_amd_trust *trust = NULL;
-        if ((r = arkb ? cp_amd_trust_new_empty(&trust) : cp_amd_trust_new_builtin(&trust)) < 0) {
+        int r;
+        if ((r = x->arkb ? cp_amd_trust_new_empty(&trust) : cp_amd_trust_new_builtin(&trust)) < 0) {
                 cp_cli_error("trust store");
-                goto out;
+                return CP_EXIT_FAILURE;
         }
-        if (arkb) {
+        if (x->arkb) {
                 cp_amd_cert *ark = NULL;
-                r = cp_amd_cert_load(arkb, ark_len, &ark);
+                r = cp_amd_cert_load(x->arkb, x->ark_len, &ark);
                 if (r == 0)
                         r = cp_amd_trust_add_ark(trust, ark);
                 cp_amd_cert_free(ark);
                 if (r < 0) {
-                        cp_cli_error(a->trust_ark);
+                        cp_cli_error(x->a->trust_ark);
                         cp_amd_trust_free(trust);
-                        exit_code = cp_cli_exit_code(r);
-                        goto out;
+                        return cp_cli_exit_code(r);
                 }
         }
-        if ((r = cp_snp_verifier_new(trust, &v)) < 0) {
+        if (cp_snp_verifier_new(trust, &x->v) < 0) {
                 cp_cli_error("verifier");
-                goto out;
+                return CP_EXIT_FAILURE;
         }
+        return GO_ON;
+}
 
-        /* Parse once to know the product, the signer and the TCB for KDS fetches. */
-        cp_snp_report rep;
-        if ((r = cp_snp_report_parse(ev.snp.report, ev.snp.report_len, 0, &rep)) < 0) {
-                cp_cli_error("attestation report");
-                exit_code = cp_cli_exit_code(r);
-                goto out;
+/* What is missing from the KDS: the VCEK (not given, not in the evidence)
+ * and the CRL (revocation asked for, none given). */
+static int verify_fetch(verify_run *x, bool need_leaf, bool need_crl) {
+        const verify_args *a = x->a;
+        int r;
+        char cache[1024];
+        cp_kds_options ko = { .base_url = a->kds_url,
+                              .cache_dir = a->cache ? a->cache : default_cache_dir(cache, sizeof(cache)),
+                              .offline = a->offline, .retries = 2 };
+        if (cp_kds_client_new(&ko, &x->kds) < 0) {
+                cp_cli_error("KDS client");
+                return CP_EXIT_FAILURE;
         }
-        cp_snp_generation gen = a->product != CP_SNP_GEN_UNKNOWN ? a->product : rep.cpuid_generation;
-        bool need_leaf = !vcek && !cp_evidence_has_leaf(&ev, rep.signing_key);
-        bool need_crl = (a->check_revocation || cp) && !crlb;
-        if (need_leaf || need_crl) {
-                char cache[1024];
-                cp_kds_options ko = { .base_url = a->kds_url,
-                                      .cache_dir = a->cache ? a->cache : default_cache_dir(cache, sizeof(cache)),
-                                      .offline = a->offline, .retries = 2 };
-                if ((r = cp_kds_client_new(&ko, &kds)) < 0) {
-                        cp_cli_error("KDS client");
-                        goto out;
-                }
-                if (gen == CP_SNP_GEN_UNKNOWN) {
-                        fprintf(stderr, "confpool: error: the report does not name its product (v2 report); "
-                                        "pass --product or supply the VCEK with --vcek\n");
-                        exit_code = CP_EXIT_USAGE;
-                        goto out;
-                }
+        if (x->gen == CP_SNP_GEN_UNKNOWN) {
+                fprintf(stderr, "confpool: error: the report does not name its product (v2 report); "
+                                "pass --product or supply the VCEK with --vcek\n");
+                return CP_EXIT_USAGE;
         }
         if (need_leaf) {
-                if (rep.signing_key != CP_SNP_SIGNING_KEY_VCEK) {
+                if (x->rep.signing_key != CP_SNP_SIGNING_KEY_VCEK) {
                         fprintf(stderr, "confpool: error: the report is signed by a VLEK, which the KDS does not "
                                         "hand out; supply it with --vcek\n");
-                        exit_code = CP_EXIT_USAGE;
-                        goto out;
+                        return CP_EXIT_USAGE;
                 }
                 cp_snp_tcb tcb;
-                if ((r = cp_snp_tcb_decode(rep.reported_tcb, gen, &tcb)) < 0 ||
-                    (r = cp_kds_fetch_vcek(kds, gen, rep.chip_id, &tcb, &vcek, &vcek_len)) < 0) {
+                if ((r = cp_snp_tcb_decode(x->rep.reported_tcb, x->gen, &tcb)) < 0 ||
+                    (r = cp_kds_fetch_vcek(x->kds, x->gen, x->rep.chip_id, &tcb, &x->vcek, &x->vcek_len)) < 0) {
                         cp_cli_error("fetching the VCEK");
-                        exit_code = cp_cli_exit_code(r);
-                        goto out;
+                        return cp_cli_exit_code(r);
                 }
         }
-        if (need_crl) {
-                if ((r = cp_kds_fetch_crl(kds, gen,
-                                          rep.signing_key == CP_SNP_SIGNING_KEY_VLEK ? CP_AMD_CERT_VLEK
-                                                                                     : CP_AMD_CERT_VCEK,
-                                          &crlb, &crl_len)) < 0) {
-                        cp_cli_error("fetching the CRL");
-                        exit_code = r == CP_ENOTFOUND || r == CP_ENETWORK ? CP_EXIT_REVOKED : cp_cli_exit_code(r);
-                        goto out;
-                }
+        bool vlek = x->rep.signing_key == CP_SNP_SIGNING_KEY_VLEK;
+        if (need_crl &&
+            (r = cp_kds_fetch_crl(x->kds, x->gen, vlek ? CP_AMD_CERT_VLEK : CP_AMD_CERT_VCEK, &x->crlb,
+                                  &x->crl_len)) < 0) {
+                cp_cli_error("fetching the CRL");
+                return r == CP_ENOTFOUND || r == CP_ENETWORK ? CP_EXIT_REVOKED : cp_cli_exit_code(r);
         }
-        if (crlb) {
-                cp_amd_crl *crl = NULL;
-                if (gen == CP_SNP_GEN_UNKNOWN) {
-                        fprintf(stderr, "confpool: error: pass --product to use a CRL with a v2 report\n");
-                        exit_code = CP_EXIT_USAGE;
-                        goto out;
-                }
-                if ((r = cp_amd_crl_load(crlb, crl_len, &crl)) < 0 ||
-                    (r = cp_snp_verifier_add_crl(v, gen,
-                                                 rep.signing_key == CP_SNP_SIGNING_KEY_VLEK ? CP_AMD_CERT_ASVK
-                                                                                            : CP_AMD_CERT_ASK,
-                                                 crl)) < 0) {
-                        cp_cli_error("CRL");
-                        exit_code = CP_EXIT_REVOKED;
-                        goto out;
-                }
-        }
+        return GO_ON;
+}
 
-        cp_snp_evidence sev = ev.snp;
-        if (vcek) {
-                sev.leaf = vcek;
-                sev.leaf_len = vcek_len;
+/* The report parsed for its product, signer and TCB; missing pieces
+ * fetched; the CRL handed to the verifier. */
+static int verify_prepare(verify_run *x) {
+        const verify_args *a = x->a;
+        int r;
+        if ((r = cp_snp_report_parse(x->ev.snp.report, x->ev.snp.report_len, 0, &x->rep)) < 0) {
+                cp_cli_error("attestation report");
+                return cp_cli_exit_code(r);
         }
-        if (ask) {
-                sev.intermediate = ask;
-                sev.intermediate_len = ask_len;
+        x->gen = a->product != CP_SNP_GEN_UNKNOWN ? a->product : x->rep.cpuid_generation;
+        bool need_leaf = !x->vcek && !cp_evidence_has_leaf(&x->ev, x->rep.signing_key);
+        bool need_crl = (a->check_revocation || x->crl_file) && !x->crlb;
+        if ((need_leaf || need_crl) && (r = verify_fetch(x, need_leaf, need_crl)) != GO_ON)
+                return r;
+        if (!x->crlb)
+                return GO_ON;
+        if (x->gen == CP_SNP_GEN_UNKNOWN) {
+                fprintf(stderr, "confpool: error: pass --product to use a CRL with a v2 report\n");
+                return CP_EXIT_USAGE;
+        }
+        cp_amd_crl *crl = NULL;
+        bool vlek = x->rep.signing_key == CP_SNP_SIGNING_KEY_VLEK;
+        if (cp_amd_crl_load(x->crlb, x->crl_len, &crl) < 0 ||
+            cp_snp_verifier_add_crl(x->v, x->gen, vlek ? CP_AMD_CERT_ASVK : CP_AMD_CERT_ASK, crl) < 0) {
+                cp_cli_error("CRL");
+                return CP_EXIT_REVOKED;
+        }
+        return GO_ON;
+}
+
+static int print_verified(const verify_run *x, const cp_snp_verify_result *res) {
+        if (x->a->json) {
+                json_t *o = result_json(res);
+                json_object_set_new(o, "format", json_string(cp_evidence_format_name(x->ev.format)));
+                return print_json(o);
+        }
+        const cp_snp_tcb *t = &res->reported_tcb;
+        printf("%s: verified (SEV-SNP v%u %s, %s, signed by %s, TCB bl %u tee %u snp %u ucode %u%s%s%s%s)\n",
+               x->a->file, res->report.version, cp_evidence_format_name(x->ev.format),
+               cp_snp_generation_name(res->generation), cp_amd_cert_kind_name(res->signer), t->bl, t->tee, t->snp,
+               t->ucode, res->chip_id_checked ? ", chip bound" : "",
+               x->ev.format == CP_EVIDENCE_HCL ? ", runtime data bound" : "",
+               res->revocation_checked ? ", not revoked" : "", res->policy_checked ? ", policy satisfied" : "");
+        return CP_EXIT_OK;
+}
+
+/* The verification itself (given certificates in place of the evidence's)
+ * and the binding of HCL runtime data. */
+static int verify_evidence(verify_run *x) {
+        const verify_args *a = x->a;
+        cp_snp_evidence sev = x->ev.snp;
+        if (x->vcek) {
+                sev.leaf = x->vcek;
+                sev.leaf_len = x->vcek_len;
+        }
+        if (x->ask) {
+                sev.intermediate = x->ask;
+                sev.intermediate_len = x->ask_len;
         }
         cp_snp_verify_options vo = CP_SNP_VERIFY_OPTIONS_INIT;
         vo.now = a->now;
         vo.product = a->product;
-        vo.check_revocation = a->check_revocation || crlb;
-        vo.policy = pol ? &policy : NULL;
+        vo.check_revocation = a->check_revocation || x->crlb;
+        vo.policy = x->pol ? &x->policy : NULL;
         vo.backend = a->backend;
-        res = calloc(1, sizeof(*res));
+        _cleanup_free_ cp_snp_verify_result *res = calloc(1, sizeof(*res));
         if (!res) {
                 cp_error_oom();
                 cp_cli_error(NULL);
-                goto out;
+                return CP_EXIT_FAILURE;
         }
-        r = cp_snp_verify(v, &sev, &vo, res);
+        int r = cp_snp_verify(x->v, &sev, &vo, res);
         if (r == 0)
-                r = cp_evidence_check_binding(&ev, &res->report);
+                r = cp_evidence_check_binding(&x->ev, &res->report);
         if (r < 0) {
                 if (a->json) {
                         json_t *o = json_pack("{s:b,s:s,s:s,s:s}", "verified", 0, "error", cp_err_name(r), "category",
@@ -407,31 +451,28 @@ static int do_verify(const verify_args *a) {
                         print_json(o);
                 }
                 cp_cli_error("verification failed");
-                exit_code = cp_cli_exit_code(r);
-                goto out;
+                return cp_cli_exit_code(r);
         }
-        if (a->json) {
-                json_t *o = result_json(res);
-                json_object_set_new(o, "format", json_string(cp_evidence_format_name(ev.format)));
-                exit_code = print_json(o);
-        } else {
-                const cp_snp_tcb *t = &res->reported_tcb;
-                printf("%s: verified (SEV-SNP v%u %s, %s, signed by %s, TCB bl %u tee %u snp %u ucode %u%s%s%s%s)\n",
-                       a->file, res->report.version, cp_evidence_format_name(ev.format),
-                       cp_snp_generation_name(res->generation), cp_amd_cert_kind_name(res->signer), t->bl, t->tee,
-                       t->snp, t->ucode, res->chip_id_checked ? ", chip bound" : "",
-                       ev.format == CP_EVIDENCE_HCL ? ", runtime data bound" : "",
-                       res->revocation_checked ? ", not revoked" : "",
-                       res->policy_checked ? ", policy satisfied" : "");
-                exit_code = CP_EXIT_OK;
+        return print_verified(x, res);
+}
+
+static int do_verify(const verify_args *a) {
+        verify_run x = { .a = a };
+        cp_snp_policy_init(&x.policy);
+        int r = cp_evidence_file_load(a->file, &x.ev);
+        if (r < 0) {
+                cp_cli_error(a->file);
+                return cp_cli_exit_code(r);
         }
-out:
-        free(res);
-        cp_kds_client_free(kds);
-        cp_snp_verifier_free(v);
-        cp_snp_policy_clear(&policy);
-        cp_evidence_file_clear(&ev);
-        return exit_code;
+        r = verify_read_inputs(&x);
+        if (r == GO_ON)
+                r = verify_make_verifier(&x);
+        if (r == GO_ON)
+                r = verify_prepare(&x);
+        if (r == GO_ON)
+                r = verify_evidence(&x);
+        verify_run_clear(&x);
+        return r;
 }
 
 static int cmd_verify(int argc, char **argv) {

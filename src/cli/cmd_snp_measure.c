@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,7 +143,103 @@ enum {
         OPT_VARS_FILE,
 };
 
-int cp_cmd_snp_measure(int argc, char **argv) {
+/* The parsed command line, and what the measurement reads. */
+typedef struct measure_args {
+        const char *mode_s, *vcpu_type, *vmm_s, *ovmf_path, *kernel, *initrd, *append, *ovmf_hash_s, *svsm_path,
+                *vars_file;
+        bool have_vcpus, have_sig, have_fam, have_model, have_step;
+        bool base64, verbose, dump, have_vars_size;
+        uint32_t vcpus, sig, fam, model, step;
+        uint64_t features, vars_size;
+        /* owned by the run */
+        uint8_t *ovmf, *svsm;
+        uint8_t seed[CP_SNP_LD_SIZE];
+        cp_snp_kernel_hashes kh;
+} measure_args;
+
+/* The steps' "no exit yet": anything else is the command's exit code. */
+#define GO_ON (-1)
+
+static int invalid_value(const char *opt, const char *arg) {
+        fprintf(stderr, "confpool snp measure: error: invalid %s '%s'\n", opt, arg);
+        return CP_EXIT_USAGE;
+}
+
+/* The numeric options: where each goes, and the flag saying it was given. */
+static int numeric_opt(measure_args *a, int c, const char *arg) {
+        static const struct {
+                int opt;
+                const char *name;
+                size_t value, given; /* offsets in measure_args; given 0: none */
+                bool wide;
+        } table[] = {
+                { OPT_VCPUS, "--vcpus", offsetof(measure_args, vcpus), offsetof(measure_args, have_vcpus), false },
+                { OPT_VCPU_SIG, "--vcpu-sig", offsetof(measure_args, sig), offsetof(measure_args, have_sig), false },
+                { OPT_VCPU_FAMILY, "--vcpu-family", offsetof(measure_args, fam), offsetof(measure_args, have_fam),
+                  false },
+                { OPT_VCPU_MODEL, "--vcpu-model", offsetof(measure_args, model),
+                  offsetof(measure_args, have_model), false },
+                { OPT_VCPU_STEPPING, "--vcpu-stepping", offsetof(measure_args, step),
+                  offsetof(measure_args, have_step), false },
+                { OPT_GUEST_FEATURES, "--guest-features", offsetof(measure_args, features), 0, true },
+                { OPT_VARS_SIZE, "--vars-size", offsetof(measure_args, vars_size),
+                  offsetof(measure_args, have_vars_size), true },
+        };
+        for (size_t i = 0; i < CP_ELEMENTSOF(table); i++) {
+                if (table[i].opt != c)
+                        continue;
+                char *base = (char *) a;
+                int r = table[i].wide ? parse_u64(arg, (uint64_t *) (void *) (base + table[i].value))
+                                      : parse_u32(arg, (uint32_t *) (void *) (base + table[i].value));
+                if (r < 0)
+                        return invalid_value(table[i].name, arg);
+                if (table[i].given)
+                        *(bool *) (base + table[i].given) = true;
+                return GO_ON;
+        }
+        return CP_EXIT_USAGE;
+}
+
+/* One option of getopt_long: GO_ON or an exit code. */
+static int measure_opt(measure_args *a, int c, const char *arg) {
+        switch (c) {
+        case OPT_MODE: a->mode_s = arg; break;
+        case OPT_VCPU_TYPE: a->vcpu_type = arg; break;
+        case OPT_VMM_TYPE: a->vmm_s = arg; break;
+        case OPT_OVMF: a->ovmf_path = arg; break;
+        case OPT_KERNEL: a->kernel = arg; break;
+        case OPT_INITRD: a->initrd = arg; break;
+        case OPT_APPEND: a->append = arg; break;
+        case OPT_SNP_OVMF_HASH: a->ovmf_hash_s = arg; break;
+        case OPT_DUMP_VMSA: a->dump = true; break;
+        case OPT_SVSM: a->svsm_path = arg; break;
+        case OPT_VARS_FILE: a->vars_file = arg; break;
+        case 'v': a->verbose = true; break;
+        case OPT_VCPUS:
+        case OPT_VCPU_SIG:
+        case OPT_VCPU_FAMILY:
+        case OPT_VCPU_MODEL:
+        case OPT_VCPU_STEPPING:
+        case OPT_GUEST_FEATURES:
+        case OPT_VARS_SIZE:
+                return numeric_opt(a, c, arg);
+        case OPT_OUTPUT_FORMAT:
+                if (!strcmp(arg, "base64"))
+                        a->base64 = true;
+                else if (strcmp(arg, "hex") != 0)
+                        return usage_error("--output-format: '%s' is not hex or base64", arg);
+                break;
+        case 'h':
+                measure_usage(stdout);
+                return CP_EXIT_OK;
+        default:
+                measure_usage(stderr);
+                return CP_EXIT_USAGE;
+        }
+        return GO_ON;
+}
+
+static int parse_measure_args(int argc, char **argv, measure_args *a) {
         static const struct option opts[] = {
                 { "mode", required_argument, NULL, OPT_MODE },
                 { "vcpus", required_argument, NULL, OPT_VCPUS },
@@ -167,221 +264,171 @@ int cp_cmd_snp_measure(int argc, char **argv) {
                 { "help", no_argument, NULL, 'h' },
                 { 0 },
         };
-        const char *mode_s = NULL, *vcpu_type = NULL, *vmm_s = "QEMU", *ovmf_path = NULL, *kernel = NULL,
-                   *initrd = NULL, *append = NULL, *ovmf_hash_s = NULL, *svsm_path = NULL, *vars_file = NULL;
-        bool have_vcpus = false, have_sig = false, have_fam = false, have_model = false, have_step = false;
-        bool base64 = false, verbose = false, dump = false, have_vars_size = false;
-        uint32_t vcpus = 0, sig = 0, fam = 0, model = 0, step = 0;
-        uint64_t features = CP_SNP_DEFAULT_GUEST_FEATURES, vars_size = 0;
-        int c;
+        int c, r;
         optind = 1;
-        while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
-                switch (c) {
-                case OPT_MODE:
-                        mode_s = optarg;
-                        break;
-                case OPT_VCPUS:
-                        if (parse_u32(optarg, &vcpus) < 0)
-                                return usage_error("invalid --vcpus '%s'", optarg);
-                        have_vcpus = true;
-                        break;
-                case OPT_VCPU_TYPE:
-                        vcpu_type = optarg;
-                        break;
-                case OPT_VCPU_SIG:
-                        if (parse_u32(optarg, &sig) < 0)
-                                return usage_error("invalid --vcpu-sig '%s'", optarg);
-                        have_sig = true;
-                        break;
-                case OPT_VCPU_FAMILY:
-                        if (parse_u32(optarg, &fam) < 0)
-                                return usage_error("invalid --vcpu-family '%s'", optarg);
-                        have_fam = true;
-                        break;
-                case OPT_VCPU_MODEL:
-                        if (parse_u32(optarg, &model) < 0)
-                                return usage_error("invalid --vcpu-model '%s'", optarg);
-                        have_model = true;
-                        break;
-                case OPT_VCPU_STEPPING:
-                        if (parse_u32(optarg, &step) < 0)
-                                return usage_error("invalid --vcpu-stepping '%s'", optarg);
-                        have_step = true;
-                        break;
-                case OPT_VMM_TYPE:
-                        vmm_s = optarg;
-                        break;
-                case OPT_OVMF:
-                        ovmf_path = optarg;
-                        break;
-                case OPT_KERNEL:
-                        kernel = optarg;
-                        break;
-                case OPT_INITRD:
-                        initrd = optarg;
-                        break;
-                case OPT_APPEND:
-                        append = optarg;
-                        break;
-                case OPT_GUEST_FEATURES:
-                        if (parse_u64(optarg, &features) < 0)
-                                return usage_error("invalid --guest-features '%s'", optarg);
-                        break;
-                case OPT_OUTPUT_FORMAT:
-                        if (!strcmp(optarg, "base64"))
-                                base64 = true;
-                        else if (strcmp(optarg, "hex") != 0)
-                                return usage_error("--output-format: '%s' is not hex or base64", optarg);
-                        break;
-                case OPT_SNP_OVMF_HASH:
-                        ovmf_hash_s = optarg;
-                        break;
-                case OPT_DUMP_VMSA:
-                        dump = true;
-                        break;
-                case OPT_SVSM:
-                        svsm_path = optarg;
-                        break;
-                case OPT_VARS_SIZE:
-                        if (parse_u64(optarg, &vars_size) < 0)
-                                return usage_error("invalid --vars-size '%s'", optarg);
-                        have_vars_size = true;
-                        break;
-                case OPT_VARS_FILE:
-                        vars_file = optarg;
-                        break;
-                case 'v':
-                        verbose = true;
-                        break;
-                case 'h':
-                        measure_usage(stdout);
-                        return CP_EXIT_OK;
-                default:
-                        measure_usage(stderr);
-                        return CP_EXIT_USAGE;
-                }
-        }
+        while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1)
+                if ((r = measure_opt(a, c, optarg)) != GO_ON)
+                        return r;
         if (optind != argc)
                 return usage_error("unexpected argument '%s'", argv[optind]);
-        if (!mode_s)
+        if (!a->mode_s)
                 return usage_error("%s", "the following arguments are required: --mode");
-        if (!ovmf_path)
+        if (!a->ovmf_path)
                 return usage_error("%s", "the following arguments are required: --ovmf");
+        return GO_ON;
+}
 
-        cp_snp_measure_params p;
-        cp_snp_measure_params_init(&p);
-        int r = cp_snp_measure_mode_from_name(mode_s, &p.mode);
-        if (r < 0)
-                return usage_error("--mode: invalid choice '%s' (sev, seves, snp, snp:ovmf-hash, snp:svsm)", mode_s);
-        bool sev = p.mode == CP_SNP_MODE_SEV, sev_family = sev || p.mode == CP_SNP_MODE_SEV_ES;
-        if (vcpu_type) {
-                uint32_t s;
-                if (cp_snp_vcpu_type_sig(vcpu_type, &s) < 0)
-                        return usage_error("--vcpu-type: invalid choice '%s'", vcpu_type);
+/* The guest's vCPU signature: family/model/stepping, --vcpu-sig, --vcpu-type. */
+static int resolve_vcpu_sig(const measure_args *a, bool sev, cp_snp_measure_params *p) {
+        if (sev)
+                p->vcpu_sig = 0;
+        else if (a->have_fam) {
+                if (!a->have_model || !a->have_step)
+                        return usage_error("%s", "--vcpu-family needs --vcpu-model and --vcpu-stepping");
+                p->vcpu_sig = cp_snp_vcpu_sig(a->fam, a->model, a->step);
+        } else if (a->have_sig)
+                p->vcpu_sig = a->sig;
+        else if (a->vcpu_type) {
+                if (cp_snp_vcpu_type_sig(a->vcpu_type, &p->vcpu_sig) < 0)
+                        return usage_error("--vcpu-type: invalid choice '%s'", a->vcpu_type);
+        } else if (p->vmm == CP_SNP_VMM_QEMU)
+                return usage_error("missing --vcpu-type or --vcpu-sig or --vcpu-family in guest mode '%s'",
+                                   a->mode_s);
+        return GO_ON;
+}
+
+/* snp:svsm: the OVMF_VARS size and the SVSM image. */
+static int load_svsm(measure_args *a, cp_snp_measure_params *p) {
+        uint64_t vars_size = a->vars_size;
+        if (a->vars_file) {
+                struct stat st;
+                if (stat(a->vars_file, &st) < 0) {
+                        fprintf(stderr, "confpool snp measure: error: %s: %s\n", a->vars_file, strerror(errno));
+                        return CP_EXIT_FAILURE;
+                }
+                vars_size = (uint64_t) st.st_size;
         }
-        if (have_vars_size && vars_file)
+        if (vars_size == 0)
+                return usage_error("%s", "snp:svsm mode requires --vars-size or --vars-file");
+        p->vars_size = vars_size;
+        if (!a->svsm_path)
+                return usage_error("%s", "snp:svsm mode requires --svsm");
+        int r = cp_read_file(a->svsm_path, CP_MAX_FIRMWARE_SIZE, &a->svsm, &p->svsm_len);
+        if (r < 0) {
+                cp_cli_error(a->svsm_path);
+                return cp_cli_exit_code(r) == CP_EXIT_USAGE ? CP_EXIT_FAILURE : cp_cli_exit_code(r);
+        }
+        p->svsm = a->svsm;
+        return GO_ON;
+}
+
+/* The guest-mode options (every mode but snp:ovmf-hash) into p. */
+static int guest_params(measure_args *a, bool sev, cp_snp_measure_params *p) {
+        int r;
+        if (a->initrd && !a->kernel)
+                return usage_error("%s", "--kernel required when using --initrd");
+        if (a->append && !a->kernel)
+                return usage_error("%s", "--kernel required when using --append");
+        if (!a->have_vcpus && !sev)
+                return usage_error("missing --vcpus N in guest mode '%s'", a->mode_s);
+        if (cp_snp_vmm_type_from_name(a->vmm_s, &p->vmm) < 0)
+                return usage_error("unknown VMM type '%s'", a->vmm_s);
+        if ((r = resolve_vcpu_sig(a, sev, p)) != GO_ON)
+                return r;
+        p->vcpus = sev ? 0 : a->vcpus;
+        p->guest_features = a->features;
+        if (p->mode == CP_SNP_MODE_SVSM && (r = load_svsm(a, p)) != GO_ON)
+                return r;
+        if (a->ovmf_hash_s) {
+                size_t n = 0;
+                if (p->mode != CP_SNP_MODE_SNP)
+                        return usage_error("%s", "--snp-ovmf-hash is only accepted in mode snp");
+                if (cp_hex_decode(a->ovmf_hash_s, strlen(a->ovmf_hash_s), a->seed, sizeof(a->seed), &n) < 0 ||
+                    n != sizeof(a->seed))
+                        return usage_error("--snp-ovmf-hash: '%s' is not 48 bytes of hex", a->ovmf_hash_s);
+                p->ovmf_hash = a->seed;
+        }
+        if (a->dump && (sev || p->mode == CP_SNP_MODE_OVMF_HASH))
+                return usage_error("%s", "--dump-vmsa is not available in the selected mode");
+        return GO_ON;
+}
+
+/* The whole validated parameter set, firmware and kernel hashes read. */
+static int measure_params(measure_args *a, cp_snp_measure_params *p) {
+        cp_snp_measure_params_init(p);
+        if (cp_snp_measure_mode_from_name(a->mode_s, &p->mode) < 0)
+                return usage_error("--mode: invalid choice '%s' (sev, seves, snp, snp:ovmf-hash, snp:svsm)",
+                                   a->mode_s);
+        bool sev = p->mode == CP_SNP_MODE_SEV;
+        uint32_t s;
+        if (a->vcpu_type && cp_snp_vcpu_type_sig(a->vcpu_type, &s) < 0)
+                return usage_error("--vcpu-type: invalid choice '%s'", a->vcpu_type);
+        if (a->have_vars_size && a->vars_file)
                 return usage_error("%s", "--vars-size and --vars-file are mutually exclusive");
-
-        _cleanup_free_ uint8_t *ovmf = NULL;
-        _cleanup_free_ uint8_t *svsm = NULL;
-        uint8_t ld[CP_SNP_LD_SIZE], seed[CP_SNP_LD_SIZE];
-        cp_snp_kernel_hashes kh;
-        if (p.mode != CP_SNP_MODE_OVMF_HASH) {
-                if (initrd && !kernel)
-                        return usage_error("%s", "--kernel required when using --initrd");
-                if (append && !kernel)
-                        return usage_error("%s", "--kernel required when using --append");
-                if (!have_vcpus && !sev)
-                        return usage_error("missing --vcpus N in guest mode '%s'", mode_s);
-                if (cp_snp_vmm_type_from_name(vmm_s, &p.vmm) < 0)
-                        return usage_error("unknown VMM type '%s'", vmm_s);
-                if (sev)
-                        p.vcpu_sig = 0;
-                else if (have_fam) {
-                        if (!have_model || !have_step)
-                                return usage_error("%s", "--vcpu-family needs --vcpu-model and --vcpu-stepping");
-                        p.vcpu_sig = cp_snp_vcpu_sig(fam, model, step);
-                } else if (have_sig)
-                        p.vcpu_sig = sig;
-                else if (vcpu_type) {
-                        if (cp_snp_vcpu_type_sig(vcpu_type, &p.vcpu_sig) < 0)
-                                return usage_error("--vcpu-type: invalid choice '%s'", vcpu_type);
-                } else if (p.vmm == CP_SNP_VMM_QEMU)
-                        return usage_error("missing --vcpu-type or --vcpu-sig or --vcpu-family in guest mode '%s'",
-                                           mode_s);
-                p.vcpus = sev ? 0 : vcpus;
-                p.guest_features = features;
-                if (p.mode == CP_SNP_MODE_SVSM) {
-                        if (vars_file) {
-                                struct stat st;
-                                if (stat(vars_file, &st) < 0) {
-                                        fprintf(stderr, "confpool snp measure: error: %s: %s\n", vars_file,
-                                                strerror(errno));
-                                        return CP_EXIT_FAILURE;
-                                }
-                                vars_size = (uint64_t) st.st_size;
-                        }
-                        if (vars_size == 0)
-                                return usage_error("%s", "snp:svsm mode requires --vars-size or --vars-file");
-                        p.vars_size = vars_size;
-                        if (!svsm_path)
-                                return usage_error("%s", "snp:svsm mode requires --svsm");
-                        if ((r = cp_read_file(svsm_path, CP_MAX_FIRMWARE_SIZE, &svsm, &p.svsm_len)) < 0) {
-                                cp_cli_error(svsm_path);
-                                return cp_cli_exit_code(r) == CP_EXIT_USAGE ? CP_EXIT_FAILURE : cp_cli_exit_code(r);
-                        }
-                        p.svsm = svsm;
-                }
-                if (ovmf_hash_s) {
-                        size_t n = 0;
-                        if (p.mode != CP_SNP_MODE_SNP)
-                                return usage_error("%s", "--snp-ovmf-hash is only accepted in mode snp");
-                        if (cp_hex_decode(ovmf_hash_s, strlen(ovmf_hash_s), seed, sizeof(seed), &n) < 0 ||
-                            n != sizeof(seed))
-                                return usage_error("--snp-ovmf-hash: '%s' is not 48 bytes of hex", ovmf_hash_s);
-                        p.ovmf_hash = seed;
-                }
-                if (dump && (sev || p.mode == CP_SNP_MODE_OVMF_HASH))
-                        return usage_error("%s", "--dump-vmsa is not available in the selected mode");
-        }
-        if ((r = cp_read_file(ovmf_path, CP_MAX_FIRMWARE_SIZE, &ovmf, &p.ovmf_len)) < 0) {
-                cp_cli_error(ovmf_path);
+        int r;
+        if (p->mode != CP_SNP_MODE_OVMF_HASH && (r = guest_params(a, sev, p)) != GO_ON)
+                return r;
+        if (cp_read_file(a->ovmf_path, CP_MAX_FIRMWARE_SIZE, &a->ovmf, &p->ovmf_len) < 0) {
+                cp_cli_error(a->ovmf_path);
                 return CP_EXIT_FAILURE;
         }
-        p.ovmf = ovmf;
-        if (p.mode != CP_SNP_MODE_OVMF_HASH && kernel) {
-                if ((r = cp_snp_kernel_hashes_from_files(kernel, initrd, append, &kh)) < 0) {
+        p->ovmf = a->ovmf;
+        if (p->mode != CP_SNP_MODE_OVMF_HASH && a->kernel) {
+                if (cp_snp_kernel_hashes_from_files(a->kernel, a->initrd, a->append, &a->kh) < 0) {
                         cp_cli_error("measure");
                         return CP_EXIT_FAILURE;
                 }
-                p.kernel_hashes = &kh;
+                p->kernel_hashes = &a->kh;
         }
-        size_t ld_len = sev_family ? CP_SEV_LD_SIZE : CP_SNP_LD_SIZE;
-        r = sev_family ? cp_sev_measure(&p, ld) : cp_snp_measure(&p, ld);
-        if (r < 0) {
-                cp_cli_error("measure");
-                return cp_cli_exit_code(r);
-        }
-        if (dump && p.mode != CP_SNP_MODE_OVMF_HASH && (r = dump_vmsas(&p)) < 0) {
-                cp_cli_error("--dump-vmsa");
-                return CP_EXIT_FAILURE;
-        }
+        return GO_ON;
+}
 
+static void print_measurement(const measure_args *a, const cp_snp_measure_params *p, const uint8_t *ld,
+                              size_t ld_len) {
         char out[CP_SNP_LD_SIZE * 2 + 1];
         /* like sev-snp-measure, snp:ovmf-hash always prints hex */
-        if (base64 && p.mode != CP_SNP_MODE_OVMF_HASH)
+        if (a->base64 && p->mode != CP_SNP_MODE_OVMF_HASH)
                 cp_b64_encode(ld, ld_len, CP_B64_STD, out);
         else
                 cp_hex_encode(ld, ld_len, out);
-        if (verbose && p.mode != CP_SNP_MODE_OVMF_HASH) {
+        if (a->verbose && p->mode != CP_SNP_MODE_OVMF_HASH) {
                 static const char *const mode_names[] = {
                         [CP_SNP_MODE_SNP] = "SEV_SNP", [CP_SNP_MODE_SVSM] = "SEV_SNP_SVSM",
                         [CP_SNP_MODE_SEV] = "SEV", [CP_SNP_MODE_SEV_ES] = "SEV_ES",
                 };
-                printf("Calculated %s guest measurement: %s\n", mode_names[p.mode], out);
+                printf("Calculated %s guest measurement: %s\n", mode_names[p->mode], out);
         } else
                 printf("%s\n", out);
+}
+
+static int measure_run(measure_args *a, cp_snp_measure_params *p) {
+        uint8_t ld[CP_SNP_LD_SIZE];
+        bool sev_family = p->mode == CP_SNP_MODE_SEV || p->mode == CP_SNP_MODE_SEV_ES;
+        size_t ld_len = sev_family ? CP_SEV_LD_SIZE : CP_SNP_LD_SIZE;
+        int r = sev_family ? cp_sev_measure(p, ld) : cp_snp_measure(p, ld);
+        if (r < 0) {
+                cp_cli_error("measure");
+                return cp_cli_exit_code(r);
+        }
+        if (a->dump && p->mode != CP_SNP_MODE_OVMF_HASH && dump_vmsas(p) < 0) {
+                cp_cli_error("--dump-vmsa");
+                return CP_EXIT_FAILURE;
+        }
+        print_measurement(a, p, ld, ld_len);
         return CP_EXIT_OK;
+}
+
+int cp_cmd_snp_measure(int argc, char **argv) {
+        measure_args a = { .vmm_s = "QEMU", .features = CP_SNP_DEFAULT_GUEST_FEATURES };
+        cp_snp_measure_params p;
+        int r = parse_measure_args(argc, argv, &a);
+        if (r == GO_ON)
+                r = measure_params(&a, &p);
+        if (r == GO_ON)
+                r = measure_run(&a, &p);
+        free(a.ovmf);
+        free(a.svsm);
+        return r;
 }
 
 /* ---- id-block ---- */

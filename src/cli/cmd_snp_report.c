@@ -49,7 +49,67 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *ret) {
         return 0;
 }
 
-int cp_cmd_snp_report(int argc, char **argv) {
+/* The command line; the steps return GO_ON or the exit code. */
+#define GO_ON (-1)
+
+typedef struct report_args {
+        cp_snp_guest_options o;
+        uint8_t rd[64];
+        unsigned long vmpl;
+        bool extended;
+        const char *out, *certs_out, *vmpck_file;
+        uint8_t *page; /* the secrets page of --vmpck-file, owned */
+        size_t page_len;
+} report_args;
+
+static int report_usage_error(const char *msg) {
+        fprintf(stderr, "confpool snp report: %s\n", msg);
+        return CP_EXIT_USAGE;
+}
+
+/* The options with a value to check. */
+static int report_value_opt(report_args *a, int c, const char *arg) {
+        unsigned long v;
+        switch (c) {
+        case 'd': {
+                size_t n = 0, l = strlen(arg);
+                if (l > 128 || cp_hex_decode(arg, l, a->rd, sizeof(a->rd), &n) < 0)
+                        return report_usage_error("--report-data must be at most 128 hex digits");
+                break;
+        }
+        case 'l':
+                if (parse_uint(arg, 3, &a->vmpl) < 0)
+                        return report_usage_error("--vmpl must be 0-3");
+                break;
+        case 't':
+                if (cp_snp_transport_from_name(arg, &a->o.transport) < 0) {
+                        cp_cli_error("--transport");
+                        return CP_EXIT_USAGE;
+                }
+                break;
+        case 'g':
+                if (parse_uint(arg, UINT32_MAX, &v) < 0)
+                        return report_usage_error("bad --guest-id");
+                a->o.guest_handle = (uint32_t) v;
+                break;
+        case 'K':
+                if (parse_uint(arg, 3, &v) < 0)
+                        return report_usage_error("--vmpck must be 0-3");
+                a->o.vmpck = (unsigned) v;
+                break;
+        case 'S':
+                if (!strcmp(arg, "vcek"))
+                        a->o.key_sel = CP_SNP_KEY_SEL_VCEK;
+                else if (!strcmp(arg, "vlek"))
+                        a->o.key_sel = CP_SNP_KEY_SEL_VLEK;
+                else
+                        return report_usage_error("--key-sel vcek or vlek");
+                break;
+        }
+        return GO_ON;
+}
+
+static int parse_report_args(int argc, char **argv, report_args *a) {
         static const struct option opts[] = {
                 { "report-data", required_argument, NULL, 'd' }, { "vmpl", required_argument, NULL, 'l' },
                 { "extended", no_argument, NULL, 'x' },          { "certs-out", required_argument, NULL, 'c' },
@@ -59,66 +119,20 @@ int cp_cmd_snp_report(int argc, char **argv) {
                 { "vmpck", required_argument, NULL, 'K' },       { "key-sel", required_argument, NULL, 'S' },
                 { "help", no_argument, NULL, 'h' },              { 0 },
         };
-        cp_snp_guest_options o = { 0 };
-        uint8_t rd[64] = { 0 };
-        unsigned long vmpl = 0, v;
-        bool extended = false;
-        const char *certs_out = NULL, *vmpck_file = NULL;
         int c, r;
-
         optind = 1;
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
                 switch (c) {
-                case 'd': {
-                        size_t n = 0, l = strlen(optarg);
-                        if (l > 128 || cp_hex_decode(optarg, l, rd, sizeof(rd), &n) < 0) {
-                                fprintf(stderr, "confpool snp report: --report-data must be at most 128 hex digits\n");
-                                return CP_EXIT_USAGE;
-                        }
+                case 'd': case 'l': case 't': case 'g': case 'K': case 'S':
+                        if ((r = report_value_opt(a, c, optarg)) != GO_ON)
+                                return r;
                         break;
-                }
-                case 'l':
-                        if (parse_uint(optarg, 3, &vmpl) < 0) {
-                                fprintf(stderr, "confpool snp report: --vmpl must be 0-3\n");
-                                return CP_EXIT_USAGE;
-                        }
-                        break;
-                case 'x': extended = true; break;
-                case 'c': certs_out = optarg; extended = true; break;
-                case 't':
-                        if (cp_snp_transport_from_name(optarg, &o.transport) < 0) {
-                                cp_cli_error("--transport");
-                                return CP_EXIT_USAGE;
-                        }
-                        break;
-                case 'D': o.sev_guest_path = optarg; break;
-                case 'T': o.tsm_root = optarg; break;
-                case 's': o.socket_path = optarg; break;
-                case 'k': vmpck_file = optarg; break;
-                case 'g':
-                        if (parse_uint(optarg, UINT32_MAX, &v) < 0) {
-                                fprintf(stderr, "confpool snp report: bad --guest-id\n");
-                                return CP_EXIT_USAGE;
-                        }
-                        o.guest_handle = (uint32_t) v;
-                        break;
-                case 'K':
-                        if (parse_uint(optarg, 3, &v) < 0) {
-                                fprintf(stderr, "confpool snp report: --vmpck must be 0-3\n");
-                                return CP_EXIT_USAGE;
-                        }
-                        o.vmpck = (unsigned) v;
-                        break;
-                case 'S':
-                        if (!strcmp(optarg, "vcek"))
-                                o.key_sel = CP_SNP_KEY_SEL_VCEK;
-                        else if (!strcmp(optarg, "vlek"))
-                                o.key_sel = CP_SNP_KEY_SEL_VLEK;
-                        else {
-                                fprintf(stderr, "confpool snp report: --key-sel vcek or vlek\n");
-                                return CP_EXIT_USAGE;
-                        }
-                        break;
+                case 'x': a->extended = true; break;
+                case 'c': a->certs_out = optarg; a->extended = true; break;
+                case 'D': a->o.sev_guest_path = optarg; break;
+                case 'T': a->o.tsm_root = optarg; break;
+                case 's': a->o.socket_path = optarg; break;
+                case 'k': a->vmpck_file = optarg; break;
                 case 'h': usage(stdout); return CP_EXIT_OK;
                 default: usage(stderr); return CP_EXIT_USAGE;
                 }
@@ -127,35 +141,58 @@ int cp_cmd_snp_report(int argc, char **argv) {
                 usage(stderr);
                 return CP_EXIT_USAGE;
         }
-        const char *out = argv[optind];
+        a->out = argv[optind];
+        return GO_ON;
+}
 
-        _cleanup_free_ uint8_t *page = NULL;
-        size_t page_len = 0;
-        if (vmpck_file) {
-                if ((r = cp_read_file(vmpck_file, CP_SNP_SECRETS_PAGE_SIZE + 1, &page, &page_len)) < 0) {
-                        cp_cli_error(vmpck_file);
+/* --vmpck-file: the emulated guest's secrets page. */
+static int load_secrets_page(report_args *a) {
+        int r;
+        if (a->vmpck_file) {
+                if ((r = cp_read_file(a->vmpck_file, CP_SNP_SECRETS_PAGE_SIZE + 1, &a->page, &a->page_len)) < 0) {
+                        cp_cli_error(a->vmpck_file);
                         return cp_cli_exit_code(r);
                 }
-                if (page_len != CP_SNP_SECRETS_PAGE_SIZE) {
-                        cp_wipe(page, page_len);
-                        fprintf(stderr, "confpool snp report: %s is not a 4096-byte secrets page\n", vmpck_file);
+                if (a->page_len != CP_SNP_SECRETS_PAGE_SIZE) {
+                        cp_wipe(a->page, a->page_len);
+                        fprintf(stderr, "confpool snp report: %s is not a 4096-byte secrets page\n", a->vmpck_file);
                         return CP_EXIT_USAGE;
                 }
-                o.secrets_page = page;
+                a->o.secrets_page = a->page;
         }
-        if (o.transport == CP_SNP_TRANSPORT_EMULATED && (!o.socket_path || !page)) {
-                fprintf(stderr, "confpool snp report: the emulated transport needs --socket and --vmpck-file\n");
-                return CP_EXIT_USAGE;
-        }
+        if (a->o.transport == CP_SNP_TRANSPORT_EMULATED && (!a->o.socket_path || !a->page))
+                return report_usage_error("the emulated transport needs --socket and --vmpck-file");
+        return GO_ON;
+}
 
+/* OUT: the report, and the certificate table after it or in --certs-out. */
+static int write_report(const report_args *a, const cp_snp_guest_report *rep) {
+        size_t total = CP_SNP_REPORT_SIZE + (a->certs_out ? 0 : rep->certs_len);
+        _cleanup_free_ uint8_t *buf = malloc(total);
+        if (!buf)
+                return CP_EXIT_FAILURE;
+        memcpy(buf, rep->report, CP_SNP_REPORT_SIZE);
+        if (!a->certs_out && rep->certs_len)
+                memcpy(buf + CP_SNP_REPORT_SIZE, rep->certs, rep->certs_len);
+        int r = cp_write_file(a->out, buf, total, 0644);
+        if (r >= 0 && a->certs_out && rep->certs_len)
+                r = cp_write_file(a->certs_out, rep->certs, rep->certs_len, 0644);
+        if (r < 0)
+                cp_cli_error(a->out);
+        else
+                fprintf(stderr, "confpool snp report: %zu bytes via %s\n", total, cp_snp_transport_name(rep->transport));
+        return r < 0 ? cp_cli_exit_code(r) : CP_EXIT_OK;
+}
+
+static int get_report(report_args *a) {
         cp_snp_guest_report rep = { 0 };
-        r = cp_snp_guest_get_report(&o, rd, (uint32_t) vmpl, extended, &rep);
-        if (page) {
+        int r = cp_snp_guest_get_report(&a->o, a->rd, (uint32_t) a->vmpl, a->extended, &rep);
+        if (a->page) {
                 /* persist the counters even on failure: a used sequence number must never be reused */
-                int w = cp_write_file(vmpck_file, page, CP_SNP_SECRETS_PAGE_SIZE, 0600);
-                cp_wipe(page, page_len);
+                int w = cp_write_file(a->vmpck_file, a->page, CP_SNP_SECRETS_PAGE_SIZE, 0600);
+                cp_wipe(a->page, a->page_len);
                 if (w < 0 && r >= 0) {
-                        cp_cli_error(vmpck_file);
+                        cp_cli_error(a->vmpck_file);
                         cp_snp_guest_report_clear(&rep);
                         return cp_cli_exit_code(w);
                 }
@@ -164,22 +201,18 @@ int cp_cmd_snp_report(int argc, char **argv) {
                 cp_cli_error("snp report");
                 return cp_cli_exit_code(r);
         }
-        size_t total = CP_SNP_REPORT_SIZE + (certs_out ? 0 : rep.certs_len);
-        _cleanup_free_ uint8_t *buf = malloc(total);
-        if (!buf) {
-                cp_snp_guest_report_clear(&rep);
-                return CP_EXIT_FAILURE;
-        }
-        memcpy(buf, rep.report, CP_SNP_REPORT_SIZE);
-        if (!certs_out && rep.certs_len)
-                memcpy(buf + CP_SNP_REPORT_SIZE, rep.certs, rep.certs_len);
-        r = cp_write_file(out, buf, total, 0644);
-        if (r >= 0 && certs_out && rep.certs_len)
-                r = cp_write_file(certs_out, rep.certs, rep.certs_len, 0644);
-        if (r < 0)
-                cp_cli_error(out);
-        else
-                fprintf(stderr, "confpool snp report: %zu bytes via %s\n", total, cp_snp_transport_name(rep.transport));
+        r = write_report(a, &rep);
         cp_snp_guest_report_clear(&rep);
-        return r < 0 ? cp_cli_exit_code(r) : CP_EXIT_OK;
+        return r;
+}
+
+int cp_cmd_snp_report(int argc, char **argv) {
+        report_args a = { 0 };
+        int r = parse_report_args(argc, argv, &a);
+        if (r == GO_ON)
+                r = load_secrets_page(&a);
+        if (r == GO_ON)
+                r = get_report(&a);
+        free(a.page);
+        return r;
 }

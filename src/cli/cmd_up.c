@@ -116,53 +116,19 @@ static int find_bin(const stack *s, const char *name, char *out, size_t size) {
         return CP_ERROR(CP_ENOTFOUND, "cannot find %s (build it, or give --bin-dir)", name);
 }
 
-/* fork + exec detached (own session), stdout and stderr to files. */
+/* Detached (own session), stdout to out (truncated), stderr appended to err
+ * or, without err, to out as well. */
 static int start(char *const argv[], const char *out, const char *err, pid_t *ret) {
-        int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        int fe = err ? open(err, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
-        if (fo < 0 || (err && fe < 0)) {
-                int e = errno;
-                if (fo >= 0)
-                        close(fo);
-                return CP_ERROR(CP_EIO, "cannot open %s: %s", fo < 0 ? out : err, strerror(e));
-        }
-        pid_t pid = fork();
-        if (pid < 0) {
-                close(fo);
-                if (fe >= 0)
-                        close(fe);
-                return CP_ERROR(CP_EIO, "fork: %s", strerror(errno));
-        }
-        if (pid == 0) {
-                setsid();
-                int nul = open("/dev/null", O_RDONLY);
-                if (nul >= 0)
-                        dup2(nul, 0);
-                dup2(fo, 1);
-                dup2(fe >= 0 ? fe : fo, 2);
-                signal(SIGPIPE, SIG_DFL);
-                execv(argv[0], argv);
-                _exit(127);
-        }
-        close(fo);
-        if (fe >= 0)
-                close(fe);
-        *ret = pid;
-        return 0;
-}
-
-static int write_pid(const char *path, pid_t pid) {
-        char t[32];
-        int n = snprintf(t, sizeof t, "%ld\n", (long) pid);
-        return cp_write_file(path, t, (size_t) n, 0600);
-}
-
-static bool exited(pid_t pid, int *ret_status) {
-        int st;
-        if (waitpid(pid, &st, WNOHANG) != pid)
-                return false;
-        *ret_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        return true;
+        cp_proc_options o = {
+                .out = CP_PROC_TRUNCATE,
+                .out_path = out,
+                .err = err ? CP_PROC_APPEND : CP_PROC_AS_STDOUT,
+                .err_path = err,
+                .stdin_null = true,
+                .new_session = true,
+                .sigpipe_default = true,
+        };
+        return cp_proc_spawn(argv, &o, ret);
 }
 
 /* The markers identifying this stack's processes in their command lines. */
@@ -270,169 +236,176 @@ static int tail_error(const char *what, const char *log, int status) {
         return CP_ERROR(CP_EIO, "%s exited during start (status %d); see %s", what, status, log);
 }
 
-static int stack_up(stack *s, const char *port, const char *min_tcb) {
-        char cpd_bin[P + 64], att_bin[P + 64], kbs_bin[P + 64], agent[P + 64], f[P + 64], log[P + 64], cpd[P + 64],
-                att[P + 64];
-        int r, st;
-        if ((r = find_bin(s, "confpoold", cpd_bin, sizeof cpd_bin)) < 0 ||
-            (r = find_bin(s, "confpool-attestd", att_bin, sizeof att_bin)) < 0 ||
-            (r = find_bin(s, "confpool-kbsd", kbs_bin, sizeof kbs_bin)) < 0 ||
-            (r = find_bin(s, "confpool-agent", agent, sizeof agent)) < 0)
-                return r;
-        markers(s, cpd, att, sizeof cpd);
-        /* a previous stack that was killed: nothing of it may linger */
-        (void) stack_down(s, true);
-        if ((r = mkdir_p(s->cp, 0700)) < 0)
-                return r;
+/* What stack_up found and started, step by step. */
+typedef struct stack_run {
+        char cpd_bin[P + 64], att_bin[P + 64], kbs_bin[P + 64], agent[P + 64];
+        char log[P + 64];              /* confpoold.log */
+        char adm[P + 64], rel[P + 64]; /* the broker's admin and release tokens */
+        char issuer[256];              /* the attestation service's URL */
+        char kbs_url[64];
+        char endpoint[64];             /* the control plane's URL */
+        size_t n_arks;
+        pid_t apid, kpid, cpid;
+} stack_run;
 
-        /* 1. the hosts (software AMD-SPs; RSA-4096 ARK/ASK on first use) */
+/* Until ready() accepts the text of file, which the starting process pid
+ * writes once it listens: every 50 ms, at most tries times. */
+static int wait_ready(const char *what, pid_t pid, const char *file, const char *log, int tries,
+                      bool (*ready)(const char *text, void *userdata), void *userdata) {
+        for (int i = 0; i < tries; i++) {
+                char *t = NULL;
+                bool ok = read_text(file, &t) >= 0 && ready(t, userdata);
+                cp_error_clear();
+                free(t);
+                if (ok)
+                        return 0;
+                int st;
+                if (cp_proc_exited(pid, &st))
+                        return tail_error(what, log, st);
+                nap_ms(50);
+        }
+        return CP_ERROR(CP_EIO, "%s did not start (see %s)", what, log);
+}
+
+/* The first line of a daemon's --port 0 output: a JSON object. */
+static json_t *first_line_json(const char *t) {
+        return strchr(t, '\n') ? json_loads(t, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+}
+
+static bool issuer_ready(const char *t, void *userdata) {
+        stack_run *x = userdata;
+        json_t *j = first_line_json(t);
+        const char *is = json_string_value(json_object_get(j, "issuer"));
+        if (is)
+                snprintf(x->issuer, sizeof x->issuer, "%s", is);
+        json_decref(j);
+        return x->issuer[0] != 0;
+}
+
+static bool kbs_port_ready(const char *t, void *userdata) {
+        stack_run *x = userdata;
+        json_t *j = first_line_json(t);
+        json_int_t kp = json_integer_value(json_object_get(j, "port"));
+        if (kp > 0 && kp < 65536)
+                snprintf(x->kbs_url, sizeof x->kbs_url, "http://127.0.0.1:%u", (unsigned) kp);
+        json_decref(j);
+        return x->kbs_url[0] != 0;
+}
+
+static bool port_file_ready(const char *t, void *userdata) {
+        unsigned *port = userdata;
+        *port = (unsigned) strtoul(t, NULL, 10);
+        return *port != 0;
+}
+
+/* 1. the hosts (software AMD-SPs; RSA-4096 ARK/ASK on first use): their
+ * ARKs, one a line, in arks.txt */
+static int prepare_hosts(const stack *s, stack_run *x) {
+        char arks[P + 64];
+        int r, st;
         printf("confpool: preparing the emulated SEV-SNP hosts in %s/local/hosts ...\n", s->cp);
         fflush(stdout);
-        char arks[P + 64];
         path_of(s, "arks.txt", arks, sizeof arks);
-        path_of(s, "confpoold.log", log, sizeof log);
-        {
-                char *argv[] = {cpd_bin, "--state-dir", s->cp, "--backend", "local", "--agent", agent, "--prepare-hosts",
-                                NULL};
-                pid_t pid;
-                if ((r = start(argv, arks, log, &pid)) < 0)
-                        return r;
-                while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-                        ;
-                if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-                        return tail_error("confpoold --prepare-hosts", log, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-        }
+        char *argv[] = {x->cpd_bin, "--state-dir", (char *) s->cp, "--backend", "local", "--agent", x->agent,
+                        "--prepare-hosts", NULL};
+        pid_t pid;
+        if ((r = start(argv, arks, x->log, &pid)) < 0 || (r = cp_proc_wait(pid, &st)) < 0)
+                return r;
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                return tail_error("confpoold --prepare-hosts", x->log, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        return 0;
+}
+
+/* 2. the attestation service, trusting exactly these hosts */
+static int start_attestd(const stack *s, stack_run *x) {
+        char arks[P + 64], out[P + 64], alog[P + 64], f[P + 64];
         char *list = NULL;
+        int r;
+        path_of(s, "arks.txt", arks, sizeof arks);
         if ((r = read_text(arks, &list)) < 0)
                 return r;
-
-        /* 2. the attestation service, trusting exactly these hosts */
-        char *aargv[32] = {att_bin, "--port", "0", "--quiet", "--only-extra-arks"};
-        size_t an = 5, n_arks = 0;
+        char *aargv[32] = {x->att_bin, "--port", "0", "--quiet", "--only-extra-arks"};
+        size_t an = 5;
         char *save = NULL;
         for (char *line = strtok_r(list, "\n", &save); line && an < 28; line = strtok_r(NULL, "\n", &save)) {
-                if (n_arks == 4) {
+                if (x->n_arks == 4) {
                         free(list);
                         return CP_ERROR(CP_ETOOBIG, "more hosts than the attestation service can trust (4)");
                 }
                 aargv[an++] = "--extra-ark";
                 aargv[an++] = line;
-                n_arks++;
+                x->n_arks++;
         }
         aargv[an] = NULL;
-        char out[P + 64], alog[P + 64];
         path_of(s, "attestd.out", out, sizeof out);
         path_of(s, "attestd.log", alog, sizeof alog);
-        pid_t apid;
-        r = start(aargv, out, alog, &apid);
+        r = start(aargv, out, alog, &x->apid);
         free(list);
         if (r < 0)
                 return r;
         path_of(s, "attestd.pid", f, sizeof f);
-        if ((r = write_pid(f, apid)) < 0)
+        if ((r = cp_proc_write_pidfile(f, x->apid)) < 0)
                 return r;
-        char issuer[256] = "";
-        for (int i = 0; i < 200 && !issuer[0]; i++) {
-                char *t = NULL;
-                if (read_text(out, &t) >= 0) {
-                        json_t *j = strchr(t, '\n') ? json_loads(t, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
-                        const char *is = json_string_value(json_object_get(j, "issuer"));
-                        if (is)
-                                snprintf(issuer, sizeof issuer, "%s", is);
-                        json_decref(j);
-                }
-                cp_error_clear();
-                free(t);
-                if (issuer[0])
-                        break;
-                if (exited(apid, &st))
-                        return tail_error("confpool-attestd", alog, st);
-                nap_ms(50);
-        }
-        if (!issuer[0])
-                return CP_ERROR(CP_EIO, "confpool-attestd did not start (see %s)", alog);
+        return wait_ready("confpool-attestd", x->apid, out, alog, 200, issuer_ready, x);
+}
 
-        /* 3. the key broker, trusting this attestation service's tokens only */
-        char mk[P + 64], adm[P + 64], rel[P + 64], kdb[P + 64], kout[P + 64], klog[P + 64], kaudit[P + 64];
-        char authority[600], kbs_url[64] = "";
+/* 3. the key broker, trusting this attestation service's tokens only */
+static int start_kbsd(const stack *s, stack_run *x) {
+        char mk[P + 64], kdb[P + 64], kout[P + 64], klog[P + 64], kaudit[P + 64], f[P + 64];
+        char authority[600];
+        int r;
         path_of(s, "kbs-master.key", mk, sizeof mk);
-        path_of(s, "kbs-admin.token", adm, sizeof adm);
-        path_of(s, "kbs-release.token", rel, sizeof rel);
+        path_of(s, "kbs-admin.token", x->adm, sizeof x->adm);
+        path_of(s, "kbs-release.token", x->rel, sizeof x->rel);
         path_of(s, "kbsd.db", kdb, sizeof kdb);
         path_of(s, "kbsd.out", kout, sizeof kout);
         path_of(s, "kbsd.log", klog, sizeof klog);
         path_of(s, "kbs-audit.jsonl", kaudit, sizeof kaudit);
-        if ((r = ensure_secret_file(mk)) < 0 || (r = ensure_secret_file(adm)) < 0 ||
-            (r = ensure_secret_file(rel)) < 0)
+        if ((r = ensure_secret_file(mk)) < 0 || (r = ensure_secret_file(x->adm)) < 0 ||
+            (r = ensure_secret_file(x->rel)) < 0)
                 return r;
-        snprintf(authority, sizeof authority, "%s=%s/certs", issuer, issuer);
-        char *kargv[] = {kbs_bin, "--db", kdb, "--master-key-file", mk, "--port", "0", "--authority", authority,
-                         "--admin-token-file", adm, "--release-token-file", rel, "--audit-file", kaudit, "--quiet",
-                         NULL};
+        snprintf(authority, sizeof authority, "%s=%s/certs", x->issuer, x->issuer);
+        char *kargv[] = {x->kbs_bin, "--db", kdb, "--master-key-file", mk, "--port", "0", "--authority", authority,
+                         "--admin-token-file", x->adm, "--release-token-file", x->rel, "--audit-file", kaudit,
+                         "--quiet", NULL};
         unlink(kout);
-        pid_t kpid;
-        if ((r = start(kargv, kout, klog, &kpid)) < 0)
+        if ((r = start(kargv, kout, klog, &x->kpid)) < 0)
                 return r;
         path_of(s, "kbsd.pid", f, sizeof f);
-        if ((r = write_pid(f, kpid)) < 0)
+        if ((r = cp_proc_write_pidfile(f, x->kpid)) < 0)
                 return r;
-        for (int i = 0; i < 200 && !kbs_url[0]; i++) {
-                char *t = NULL;
-                if (read_text(kout, &t) >= 0) {
-                        json_t *j = strchr(t, '\n') ? json_loads(t, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
-                        json_int_t kp = json_integer_value(json_object_get(j, "port"));
-                        if (kp > 0 && kp < 65536)
-                                snprintf(kbs_url, sizeof kbs_url, "http://127.0.0.1:%u", (unsigned) kp);
-                        json_decref(j);
-                }
-                cp_error_clear();
-                free(t);
-                if (kbs_url[0])
-                        break;
-                if (exited(kpid, &st))
-                        return tail_error("confpool-kbsd", klog, st);
-                nap_ms(50);
-        }
-        if (!kbs_url[0])
-                return CP_ERROR(CP_EIO, "confpool-kbsd did not start (see %s)", klog);
+        return wait_ready("confpool-kbsd", x->kpid, kout, klog, 200, kbs_port_ready, x);
+}
 
-        /* 4. the control plane with the local backend */
-        char portf[P + 64];
+/* 4. the control plane with the local backend */
+static int start_confpoold(const stack *s, stack_run *x, const char *port, const char *min_tcb) {
+        char portf[P + 64], f[P + 64];
+        int r;
         path_of(s, "confpoold.port", portf, sizeof portf);
         unlink(portf);
-        char *cargv[] = {cpd_bin,   "--state-dir", s->cp,   "--backend", "local", "--attestd-url", issuer, "--agent",
-                         agent,     "--port-file", portf,   "--min-tcb", (char *) min_tcb,
-                         "--kbs-url", kbs_url, "--kbs-admin-token-file", adm, "--kbs-release-token-file", rel,
-                         "--port", (char *) port, NULL};
+        char *cargv[] = {x->cpd_bin,   "--state-dir", (char *) s->cp, "--backend", "local", "--attestd-url",
+                         x->issuer,    "--agent",     x->agent,       "--port-file", portf,  "--min-tcb",
+                         (char *) min_tcb, "--kbs-url", x->kbs_url, "--kbs-admin-token-file", x->adm,
+                         "--kbs-release-token-file", x->rel, "--port", (char *) port, NULL};
         if (!port)
                 cargv[19] = NULL;
-        pid_t cpid;
-        if ((r = start(cargv, log, NULL, &cpid)) < 0)
+        if ((r = start(cargv, x->log, NULL, &x->cpid)) < 0)
                 return r;
         path_of(s, "confpoold.pid", f, sizeof f);
-        if ((r = write_pid(f, cpid)) < 0)
+        if ((r = cp_proc_write_pidfile(f, x->cpid)) < 0)
                 return r;
         unsigned cport = 0;
-        for (int i = 0; i < 600 && !cport; i++) {
-                char *t = NULL;
-                if (read_text(portf, &t) >= 0)
-                        cport = (unsigned) strtoul(t, NULL, 10);
-                cp_error_clear();
-                free(t);
-                if (cport)
-                        break;
-                if (exited(cpid, &st))
-                        return tail_error("confpoold", log, st);
-                nap_ms(50);
-        }
-        if (!cport)
-                return CP_ERROR(CP_EIO, "confpoold did not start (see %s)", log);
+        if ((r = wait_ready("confpoold", x->cpid, portf, x->log, 600, port_file_ready, &cport)) < 0)
+                return r;
+        snprintf(x->endpoint, sizeof x->endpoint, "http://127.0.0.1:%u", cport);
+        return 0;
+}
 
-        /* 5. readiness and the CLI's connection settings: confpool login */
-        char endpoint[64], token[P + 64];
-        snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%u", cport);
+/* 5. readiness and the CLI's connection settings: confpool login */
+static int login_stack(const stack *s, const stack_run *x) {
+        char token[P + 64];
         snprintf(token, sizeof token, "%s/operator.token", s->cp);
-        char *largv[] = {"login", "--endpoint", endpoint, "--token-file", token, "-o", "none", NULL};
+        char *largv[] = {"login", "--endpoint", (char *) x->endpoint, "--token-file", token, "-o", "none", NULL};
         int lr = 1;
         for (int i = 0; i < 20 && lr != 0; i++) {
                 lr = cp_cmd_login(7, largv);
@@ -440,7 +413,11 @@ static int stack_up(stack *s, const char *port, const char *min_tcb) {
                         nap_ms(250);
         }
         if (lr != 0)
-                return CP_ERROR(CP_ENETWORK, "confpoold at %s does not answer (see %s)", endpoint, log);
+                return CP_ERROR(CP_ENETWORK, "confpoold at %s does not answer (see %s)", x->endpoint, x->log);
+        return 0;
+}
+
+static void print_stack(const stack *s, const stack_run *x, const char *min_tcb) {
         char cfg[P];
         if (cp_az_config_dir(cfg, sizeof cfg) < 0)
                 cp_error_clear();
@@ -451,9 +428,27 @@ static int stack_up(stack *s, const char *port, const char *min_tcb) {
                "  CLI settings   %s/config\n"
                "Try: confpool group create -n rg1 -l eastus && confpool aks create -g rg1 -n c1 -s Standard_DC4as_v5\n"
                "Stop it with: confpool down%s%s\n",
-               s->dir, endpoint, (long) cpid, min_tcb, issuer, (long) apid, n_arks, n_arks == 1 ? "" : "s", kbs_url,
-               (long) kpid, cfg,
-               " --state-dir ", s->dir);
+               s->dir, x->endpoint, (long) x->cpid, min_tcb, x->issuer, (long) x->apid, x->n_arks,
+               x->n_arks == 1 ? "" : "s", x->kbs_url, (long) x->kpid, cfg, " --state-dir ", s->dir);
+}
+
+static int stack_up(stack *s, const char *port, const char *min_tcb) {
+        stack_run x = {0};
+        int r;
+        if ((r = find_bin(s, "confpoold", x.cpd_bin, sizeof x.cpd_bin)) < 0 ||
+            (r = find_bin(s, "confpool-attestd", x.att_bin, sizeof x.att_bin)) < 0 ||
+            (r = find_bin(s, "confpool-kbsd", x.kbs_bin, sizeof x.kbs_bin)) < 0 ||
+            (r = find_bin(s, "confpool-agent", x.agent, sizeof x.agent)) < 0)
+                return r;
+        /* a previous stack that was killed: nothing of it may linger */
+        (void) stack_down(s, true);
+        if ((r = mkdir_p(s->cp, 0700)) < 0)
+                return r;
+        path_of(s, "confpoold.log", x.log, sizeof x.log);
+        if ((r = prepare_hosts(s, &x)) < 0 || (r = start_attestd(s, &x)) < 0 || (r = start_kbsd(s, &x)) < 0 ||
+            (r = start_confpoold(s, &x, port, min_tcb)) < 0 || (r = login_stack(s, &x)) < 0)
+                return r;
+        print_stack(s, &x, min_tcb);
         return 0;
 }
 

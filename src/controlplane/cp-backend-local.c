@@ -362,75 +362,28 @@ static int local_expected(cp_backend *bb, const cp_node_spec *spec, uint8_t ret[
 
 /* ---- processes ------------------------------------------------------------ */
 
-/* fork + exec with stdout/stderr to logfile; only async-signal-safe calls
- * in the child. */
+/* stdout and stderr appended to logfile, in a process group of its own,
+ * niced; nothing else of the daemon's open: other threads' descriptors
+ * without CLOEXEC (the tss2 swtpm TCTI's sockets of a concurrent boot)
+ * would keep their connections open in the child. */
 static int spawn(char *const argv[], const char *logfile, int niceness, pid_t *ret) {
-        int log = open(logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        if (log < 0)
-                return CP_ERROR(CP_EIO, "cannot open %s: %s", logfile, strerror(errno));
-        pid_t pid = fork();
-        if (pid < 0) {
-                close(log);
-                return CP_ERROR(CP_EIO, "fork: %s", strerror(errno));
-        }
-        if (pid == 0) {
-                sigset_t all;
-                sigemptyset(&all);
-                sigprocmask(SIG_SETMASK, &all, NULL);
-                signal(SIGPIPE, SIG_DFL);
-                int nul = open("/dev/null", O_RDONLY);
-                if (nul >= 0)
-                        dup2(nul, 0);
-                dup2(log, 1);
-                dup2(log, 2);
-                /* nothing else: other threads' descriptors without CLOEXEC
-                 * (the tss2 swtpm TCTI's sockets of a concurrent boot) would
-                 * keep their connections open in the child */
-                closefrom(3);
-                setpgid(0, 0);
-                if (niceness > 0 && setpriority(PRIO_PROCESS, 0, niceness) < 0)
-                        _exit(126);
-                execvp(argv[0], argv);
-                _exit(127);
-        }
-        close(log);
-        *ret = pid;
-        return 0;
-}
-
-static double mono_s(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-static void term_process(pid_t pid) {
-        if (pid <= 0)
-                return;
-        kill(pid, SIGTERM);
-        kill(pid, SIGCONT); /* a stopped process handles SIGTERM once continued */
-}
-
-/* Reaps a child told to terminate; SIGKILL once the deadline (mono_s) passed. */
-static void reap_process(pid_t *pid, double deadline) {
-        if (*pid <= 0)
-                return;
-        while (mono_s() < deadline) {
-                if (waitpid(*pid, NULL, WNOHANG) == *pid) {
-                        *pid = 0;
-                        return;
-                }
-                struct timespec ts = {0, 10 * 1000000L};
-                nanosleep(&ts, NULL);
-        }
-        kill(*pid, SIGKILL);
-        waitpid(*pid, NULL, 0);
-        *pid = 0;
+        cp_proc_options o = {
+                .out = CP_PROC_APPEND,
+                .out_path = logfile,
+                .err = CP_PROC_AS_STDOUT,
+                .stdin_null = true,
+                .search_path = true,
+                .new_group = true,
+                .close_fds = true,
+                .unblock_signals = true,
+                .sigpipe_default = true,
+                .niceness = niceness,
+        };
+        return cp_proc_spawn(argv, &o, ret);
 }
 
 static void stop_process(pid_t *pid) {
-        term_process(*pid);
-        reap_process(pid, mono_s() + 2.0);
+        cp_proc_stop_child(pid, 2000);
 }
 
 static int bind_port(uint16_t want, uint16_t *ret) {
@@ -484,7 +437,7 @@ static int wait_port(uint16_t port, pid_t *pid) {
                         close(fd);
                 if (ok)
                         return 0;
-                if (waitpid(*pid, NULL, WNOHANG) == *pid) {
+                if (cp_proc_exited(*pid, NULL)) {
                         *pid = 0;
                         return CP_ERROR(CP_EIO, "swtpm exited during start (port %u)", port);
                 }
@@ -498,10 +451,9 @@ static int wait_port(uint16_t port, pid_t *pid) {
  * so that a restarted daemon (cp_backend_local_recover) or `confpool down`
  * can find and stop processes a killed daemon left behind. */
 static int write_pid(const char *dir, const char *name, pid_t pid) {
-        char f[PATH_MAX_ + 32], txt[32];
+        char f[PATH_MAX_ + 32];
         snprintf(f, sizeof f, "%s/%s", dir, name);
-        int n = snprintf(txt, sizeof txt, "%ld\n", (long) pid);
-        return cp_write_file(f, txt, (size_t) n, 0600);
+        return cp_proc_write_pidfile(f, pid);
 }
 
 /* ---- measured boot -------------------------------------------------------- */
@@ -683,15 +635,25 @@ static int boot_step(local_backend *b, const node *nd) {
         return cancel ? CP_ERROR(CP_EBADSEQ, "cancelled (the node was deleted or the backend stopped)") : 0;
 }
 
-/* One node's boot, on a boot worker, without the backend's lock (taken for
- * the shared parts: image, placement, URLs). */
-static int boot_node(local_backend *b, const cp_node_spec *spec, node *nd) {
-        char img[PATH_MAX_], f[PATH_MAX_ + 64], tcti[128], identity[800], attestd[512], cp_url[512];
-        json_int_t t_create = now_ms(), t_swtpm, t_boot, t_launch, t_disk;
+/* What a boot has so far: the agent's configuration gathers it. */
+typedef struct boot_state {
+        char attestd[512], cp_url[512];
+        char tcti[128];
+        char identity[800];
+        cp_snp_generation gen;
+        host *h;
+        uint32_t ghandle;
+        cp_local_launch launch;
+        json_int_t t_create, t_swtpm, t_boot, t_launch, t_disk;
+} boot_state;
+
+/* The node directory with the image's boot files (and the prepare hook's say). */
+static int boot_files(local_backend *b, const cp_node_spec *spec, node *nd, boot_state *bs) {
+        char img[PATH_MAX_];
         pthread_mutex_lock(&b->lock);
         int r = image_dir(b, spec->image, img, sizeof img);
-        snprintf(attestd, sizeof attestd, "%s", b->attestd);
-        snprintf(cp_url, sizeof cp_url, "%s", b->cp_url);
+        snprintf(bs->attestd, sizeof bs->attestd, "%s", b->attestd);
+        snprintf(bs->cp_url, sizeof bs->cp_url, "%s", b->cp_url);
         pthread_mutex_unlock(&b->lock);
         if (r < 0)
                 return r;
@@ -701,35 +663,38 @@ static int boot_node(local_backend *b, const cp_node_spec *spec, node *nd) {
         for (size_t i = 0; i < 4; i++)
                 if ((r = copy_file(img, nd->dir, parts[i])) < 0)
                         return r;
-        cp_local_launch launch = {.debug = false};
-        snprintf(launch.kernel_path, sizeof launch.kernel_path, "%s/kernel", nd->dir);
+        bs->launch = (cp_local_launch) {.debug = false};
+        snprintf(bs->launch.kernel_path, sizeof bs->launch.kernel_path, "%s/kernel", nd->dir);
         if (b->o.prepare)
-                b->o.prepare(b->o.prepare_userdata, spec, nd->dir, &launch);
-        if ((r = boot_step(b, nd)) < 0)
-                return r;
+                b->o.prepare(b->o.prepare_userdata, spec, nd->dir, &bs->launch);
+        return boot_step(b, nd);
+}
 
-        /* placement: the least loaded host of the size's generation (counted
-         * from here on, so that concurrent boots spread) */
-        cp_snp_generation gen = size_gen(spec->vm_size);
+/* placement: the least loaded host of the size's generation (counted from
+ * here on, so that concurrent boots spread) */
+static int place_node(local_backend *b, const cp_node_spec *spec, node *nd, boot_state *bs) {
         size_t first;
+        bs->gen = size_gen(spec->vm_size);
         pthread_mutex_lock(&b->lock);
-        r = hosts_of(b, gen, &first);
+        int r = hosts_of(b, bs->gen, &first);
         size_t best = first;
-        for (size_t i = first; r >= 0 && i < b->n_hosts && b->hosts[i].gen == gen; i++)
+        for (size_t i = first; r >= 0 && i < b->n_hosts && b->hosts[i].gen == bs->gen; i++)
                 if (b->hosts[i].nodes < b->hosts[best].nodes)
                         best = i;
-        host *h = &b->hosts[best];
+        bs->h = &b->hosts[best];
         if (r >= 0) {
-                h->nodes++;
+                bs->h->nodes++;
                 nd->host = (int) best;
         }
         pthread_mutex_unlock(&b->lock);
-        if (r < 0)
-                return r;
+        return r;
+}
 
-        /* the vTPM */
+/* the vTPM: swtpm on a free port pair, its pid recorded */
+static int start_swtpm(local_backend *b, node *nd, boot_state *bs) {
         uint16_t port = 0;
-        char state[PATH_MAX_ + 16], server[64], ctrl[64];
+        char state[PATH_MAX_ + 16], server[64], ctrl[64], f[PATH_MAX_ + 64];
+        int r = 0;
         snprintf(state, sizeof state, "dir=%s/tpm", nd->dir);
         snprintf(f, sizeof f, "%s/tpm", nd->dir);
         if (mkdir(f, 0700) < 0 && errno != EEXIST)
@@ -759,44 +724,45 @@ static int boot_node(local_backend *b, const cp_node_spec *spec, node *nd) {
         }
         if (r < 0 || (r = write_pid(nd->dir, "swtpm.pid", nd->swtpm)) < 0)
                 return r;
-        snprintf(tcti, sizeof tcti, "swtpm:host=127.0.0.1,port=%u", port);
-        t_swtpm = now_ms();
+        snprintf(bs->tcti, sizeof bs->tcti, "swtpm:host=127.0.0.1,port=%u", port);
+        return 0;
+}
 
-        /* firmware: measured boot into the vTPM */
-        snprintf(identity, sizeof identity, "confpool-node:%s/machines/%s", spec->pool_id, spec->name);
-        if ((r = measured_boot(b, tcti, nd->dir, launch.kernel_path, identity)) < 0 || (r = boot_step(b, nd)) < 0)
-                return r;
-        t_boot = now_ms();
-
-        /* the SNP launch on the host: measurement of what this node boots */
-        cp_amdsp_launch l = {.policy = 0x30000u | (launch.debug ? (1u << 19) : 0)};
+/* the SNP launch on the host (measurement of what this node boots), its
+ * secrets page, and the node's disk */
+static int launch_node(local_backend *b, const cp_node_spec *spec, node *nd, boot_state *bs) {
+        char f[PATH_MAX_ + 64], initrd[PATH_MAX_ + 16];
+        cp_amdsp_launch l = {.policy = 0x30000u | (bs->launch.debug ? (1u << 19) : 0)};
         _cleanup_free_ uint8_t *cmd = NULL;
         size_t cl;
-        char initrd[PATH_MAX_ + 16];
+        int r;
         snprintf(initrd, sizeof initrd, "%s/initrd", nd->dir);
         if ((r = read_all(nd->dir, "cmdline", &cmd, &cl)) < 0 ||
-            (r = measure(b, gen, size_vcpus(spec->vm_size), launch.kernel_path, initrd, (const char *) cmd,
+            (r = measure(b, bs->gen, size_vcpus(spec->vm_size), bs->launch.kernel_path, initrd, (const char *) cmd,
                          l.measurement)) < 0)
                 return r;
-        SHA256((const uint8_t *) identity, strlen(identity), l.host_data);
+        SHA256((const uint8_t *) bs->identity, strlen(bs->identity), l.host_data);
         uint8_t secrets[CP_SNP_SECRETS_PAGE_SIZE];
-        uint32_t ghandle;
-        if ((r = cp_amdsp_launch_guest(h->sp, &l, &ghandle, secrets)) < 0)
+        if ((r = cp_amdsp_launch_guest(bs->h->sp, &l, &bs->ghandle, secrets)) < 0)
                 return r;
-        t_launch = now_ms();
+        bs->t_launch = now_ms();
         snprintf(f, sizeof f, "%s/secrets", nd->dir);
         r = cp_write_file(f, secrets, sizeof secrets, 0600);
         cp_wipe(secrets, sizeof secrets);
         if (r < 0 ||
-            (r = b->o.diskkeys ? broker_disk(b, spec, gen, nd->dir) : make_disk(nd->dir, spec->name)) < 0 ||
-            (r = boot_step(b, nd)) < 0)
+            (r = b->o.diskkeys ? broker_disk(b, spec, bs->gen, nd->dir) : make_disk(nd->dir, spec->name)) < 0)
                 return r;
-        t_disk = now_ms();
+        return boot_step(b, nd);
+}
 
-        /* the agent's configuration and the agent */
+/* the agent's configuration (node.json) and the agent */
+static int start_agent(local_backend *b, const cp_node_spec *spec, node *nd, const boot_state *bs) {
+        char f[PATH_MAX_ + 64];
+        int r;
+        const host *h = bs->h;
         json_t *cfg = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s,s:s}", "name", spec->name, "pool",
-                                spec->pool_id, "attestd", attestd, "controlplane", cp_url, "tcti", tcti,
-                                "amdspSocket", h->sock, "guestHandle", (json_int_t) ghandle, "secrets", "secrets",
+                                spec->pool_id, "attestd", bs->attestd, "controlplane", bs->cp_url, "tcti", bs->tcti,
+                                "amdspSocket", h->sock, "guestHandle", (json_int_t) bs->ghandle, "secrets", "secrets",
                                 "eventLog", "eventlog.bin", "disk", "disk.img", "diskKeyStandin", "disk-key.standin",
                                 "heartbeatMs", (json_int_t) (b->o.heartbeat_ms ? b->o.heartbeat_ms : 5000),
                                 "reattestS", (json_int_t) (b->o.reattest_s ? b->o.reattest_s : 3600), "host", h->name,
@@ -808,8 +774,8 @@ static int boot_node(local_backend *b, const cp_node_spec *spec, node *nd) {
         if (cfg)
                 json_object_set_new(cfg, "bootTimes",
                                     json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "queued", (json_int_t) nd->t_queued,
-                                              "create", t_create, "swtpm", t_swtpm, "measuredBoot", t_boot,
-                                              "launch", t_launch, "disk", t_disk));
+                                              "create", bs->t_create, "swtpm", bs->t_swtpm, "measuredBoot",
+                                              bs->t_boot, "launch", bs->t_launch, "disk", bs->t_disk));
         char *txt = cfg ? json_dumps(cfg, JSON_SORT_KEYS) : NULL;
         json_decref(cfg);
         if (!txt)
@@ -824,6 +790,27 @@ static int boot_node(local_backend *b, const cp_node_spec *spec, node *nd) {
         if ((r = spawn(aargv, f, b->o.node_nice, &nd->agent)) < 0)
                 return r;
         return write_pid(nd->dir, "agent.pid", nd->agent);
+}
+
+/* One node's boot, on a boot worker, without the backend's lock (taken for
+ * the shared parts: image, placement, URLs). */
+static int boot_node(local_backend *b, const cp_node_spec *spec, node *nd) {
+        boot_state bs = {.t_create = now_ms()};
+        int r;
+        if ((r = boot_files(b, spec, nd, &bs)) < 0 || (r = place_node(b, spec, nd, &bs)) < 0 ||
+            (r = start_swtpm(b, nd, &bs)) < 0)
+                return r;
+        bs.t_swtpm = now_ms();
+        /* firmware: measured boot into the vTPM */
+        snprintf(bs.identity, sizeof bs.identity, "confpool-node:%s/machines/%s", spec->pool_id, spec->name);
+        if ((r = measured_boot(b, bs.tcti, nd->dir, bs.launch.kernel_path, bs.identity)) < 0 ||
+            (r = boot_step(b, nd)) < 0)
+                return r;
+        bs.t_boot = now_ms();
+        if ((r = launch_node(b, spec, nd, &bs)) < 0)
+                return r;
+        bs.t_disk = now_ms();
+        return start_agent(b, spec, nd, &bs);
 }
 
 /* A node that failed to boot stays listed: its status says why. */
@@ -993,11 +980,8 @@ static int local_status(cp_backend *bb, const char *handle, cp_node_state *ret_s
                 snprintf(ret_ip, ip_size, "127.0.0.1");
                 return 0;
         }
-        if (nd->agent > 0 && nd->exit_status < 0) {
-                int st;
-                if (waitpid(nd->agent, &st, WNOHANG) == nd->agent)
-                        nd->exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        }
+        if (nd->agent > 0 && nd->exit_status < 0)
+                (void) cp_proc_exited(nd->agent, &nd->exit_status);
         char f[PATH_MAX_ + 32];
         snprintf(f, sizeof f, "%s/status.json", nd->dir);
         bool exited = nd->agent <= 0 || nd->exit_status >= 0;
@@ -1045,17 +1029,17 @@ static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *
  * many nodes stop in parallel (local_free). */
 static void node_term(node *nd) {
         if (nd->exit_status < 0)
-                term_process(nd->agent);
-        term_process(nd->swtpm);
+                cp_proc_terminate(nd->agent);
+        cp_proc_terminate(nd->swtpm);
 }
 
-static void node_reap(local_backend *b, node *nd, double deadline) {
+static void node_reap(local_backend *b, node *nd, uint64_t deadline_ms) {
         if (nd->exit_status < 0)
-                reap_process(&nd->agent, deadline);
-        else if (nd->agent > 0)
-                waitpid(nd->agent, NULL, WNOHANG);
+                cp_proc_reap(&nd->agent, deadline_ms);
+        else
+                (void) cp_proc_exited(nd->agent, NULL);
         nd->agent = 0;
-        reap_process(&nd->swtpm, deadline);
+        cp_proc_reap(&nd->swtpm, deadline_ms);
         if (nd->host >= 0 && b->hosts[nd->host].nodes > 0)
                 b->hosts[nd->host].nodes--;
         nd->host = -1;
@@ -1133,7 +1117,7 @@ static void local_free(cp_backend *bb) {
         b->n_workers = 0;
         for (node *nd = b->nodes; nd; nd = nd->next)
                 node_term(nd);
-        double deadline = mono_s() + 2.0;
+        uint64_t deadline = cp_proc_clock_ms() + 2000;
         while (b->nodes) {
                 node *nd = b->nodes;
                 b->nodes = nd->next;

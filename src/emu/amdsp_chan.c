@@ -13,23 +13,16 @@
 
 #include "basic/cleanup.h"
 #include "basic/cursor.h"
+#include "basic/fileio.h"
 #include "basic/limits.h"
 #include "emu/amdsp.h"
 
 static int read_full(int fd, void *buf, size_t n) {
-        uint8_t *p = buf;
-        while (n > 0) {
-                ssize_t k = read(fd, p, n);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return CP_ERROR(CP_EIO, "read: %s", strerror(errno));
-                if (k == 0)
-                        return CP_ERROR(CP_ETRUNC, "connection closed mid-frame");
-                p += k;
-                n -= (size_t) k;
-        }
-        return 0;
+        size_t got;
+        int r = cp_read_full(fd, buf, n, "read", &got);
+        if (r >= 0 && got < n)
+                r = CP_ERROR(CP_ETRUNC, "connection closed mid-frame");
+        return r;
 }
 
 static int write_full(int fd, const void *buf, size_t n) {

@@ -245,9 +245,16 @@ static int configfs_tsm(const cp_snp_guest_options *o, const uint8_t report_data
 /* ---- emulated AMD-SP ------------------------------------------------------------- */
 
 static int io_full(int fd, void *buf, size_t n, bool wr) {
+        if (!wr) {
+                size_t got;
+                int r = cp_read_full(fd, buf, n, "AMD-SP socket", &got);
+                if (r >= 0 && got < n)
+                        r = CP_ERROR(CP_ETRUNC, "AMD-SP socket closed mid-frame");
+                return r;
+        }
         uint8_t *p = buf;
         while (n > 0) {
-                ssize_t k = wr ? write(fd, p, n) : read(fd, p, n);
+                ssize_t k = write(fd, p, n);
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k < 0)

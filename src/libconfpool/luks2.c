@@ -17,6 +17,7 @@
 
 #include "basic/cleanup.h"
 #include "basic/codec.h"
+#include "basic/fileio.h"
 #include "basic/cursor.h"
 #include "basic/secure.h"
 #include "confpool/luks2.h"
@@ -813,31 +814,16 @@ int cp_luks2_encrypt_image(const char *in_path, const char *out_path, const cp_l
         }
         if ((r = pwrite_all(out, meta, meta_len, 0)) < 0)
                 goto out;
+        char what[CP_ERROR_MESSAGE_MAX];
+        snprintf(what, sizeof what, "read %s", in_path);
         uint64_t pos = 0;
         for (;;) {
-                ssize_t k = read(in, buf, CHUNK);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0) {
-                        r = CP_ERROR(CP_EIO, "read %s: %s", in_path, strerror(errno));
+                /* the chunk is filled fully unless at end of file */
+                size_t n;
+                if ((r = cp_read_full(in, buf, CHUNK, what, &n)) < 0)
                         goto out;
-                }
-                if (k == 0)
+                if (n == 0)
                         break;
-                size_t n = (size_t) k;
-                /* fill the chunk fully unless at end of file */
-                while (n < CHUNK) {
-                        k = read(in, buf + n, CHUNK - n);
-                        if (k < 0 && errno == EINTR)
-                                continue;
-                        if (k < 0) {
-                                r = CP_ERROR(CP_EIO, "read %s: %s", in_path, strerror(errno));
-                                goto out;
-                        }
-                        if (k == 0)
-                                break;
-                        n += (size_t) k;
-                }
                 size_t padded = (n + 511) / 512 * 512;
                 memset(buf + n, 0, padded - n);
                 if ((r = cp_luks2_crypt(vk, pos / 512, 512, buf, enc, padded, true)) < 0 ||

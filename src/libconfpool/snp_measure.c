@@ -36,6 +36,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include "basic/fileio.h"
 #include "basic/limits.h"
 #include "basic/secure.h"
 #include "confpool/snp_measure.h"
@@ -382,17 +383,15 @@ static int sha256_file(const char *path, uint8_t out[32]) {
                 goto out;
         }
         uint8_t buf[65536];
+        char what[CP_ERROR_MESSAGE_MAX];
+        snprintf(what, sizeof what, "cannot read %s", path);
         for (;;) {
-                ssize_t n = read(fd, buf, sizeof(buf));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        r = CP_ERROR(CP_EIO, "cannot read %s: %s", path, strerror(errno));
+                size_t n;
+                if ((r = cp_read_full(fd, buf, sizeof(buf), what, &n)) < 0)
                         goto out;
-                }
                 if (n == 0)
                         break;
-                if (EVP_DigestUpdate(ctx, buf, (size_t) n) != 1) {
+                if (EVP_DigestUpdate(ctx, buf, n) != 1) {
                         r = CP_OSSL_ERROR(CP_ECRYPTO, "SHA-256 failed");
                         goto out;
                 }

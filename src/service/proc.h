@@ -3,6 +3,10 @@
 #define CP_SHARED_PROC_H
 
 /*
+ * Child processes: spawning (cp_proc_spawn), waiting and stopping them
+ * (`confpool up`'s daemons, `confpool az-setup --run`'s az, the local
+ * backend's swtpm and agents).
+ *
  * Processes recorded in pid files (the embedded stack, the local backend's
  * node table): a pid is only signalled when /proc/<pid>/cmdline still
  * contains the expected marker (a node directory, a state directory), so a
@@ -10,9 +14,62 @@
  */
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "confpool/error.h"
+
+/* Where a child's stdout or stderr goes. */
+typedef enum cp_proc_output {
+        CP_PROC_INHERIT = 0, /* the caller's descriptor */
+        CP_PROC_DEVNULL,     /* /dev/null */
+        CP_PROC_TRUNCATE,    /* the file at *_path, created (0600) or truncated */
+        CP_PROC_APPEND,      /* the file at *_path, created (0600) or appended to */
+        CP_PROC_AS_STDOUT,   /* stderr only: wherever stdout goes */
+} cp_proc_output;
+
+typedef struct cp_proc_options {
+        cp_proc_output out, err;
+        const char *out_path, *err_path;
+        bool stdin_null;         /* stdin from /dev/null (else inherited) */
+        bool search_path;        /* argv[0] looked up in $PATH (execvp), else taken as is (execv) */
+        bool new_session;        /* setsid(): detached from the terminal and its signals */
+        bool new_group;          /* setpgid(0, 0) */
+        bool close_fds;          /* close every descriptor above 2 (one without O_CLOEXEC
+                                  * from another thread would stay open in the child) */
+        bool unblock_signals;    /* an empty signal mask (the caller's threads may block some) */
+        bool sigpipe_default;    /* SIGPIPE back to SIG_DFL even if the caller ignores it */
+        int niceness;            /* > 0: setpriority(); the child exits 126 if that fails */
+        bool exec_error_message; /* "confpool: error: cannot run ARGV0: ..." on (the child's)
+                                  * stderr when exec fails; the child exits 127 either way */
+} cp_proc_options;
+
+/* fork + exec argv (NULL-terminated) as o says (NULL: all defaults); only
+ * async-signal-safe calls in the child (but for exec_error_message).  Output
+ * files are opened before the fork: CP_EIO "cannot open PATH: ..." if one
+ * cannot be. */
+CP_WUR int cp_proc_spawn(char *const argv[], const cp_proc_options *o, pid_t *ret);
+/* Wait for a child (retrying on EINTR); *ret_wstatus is waitpid()'s status. */
+CP_WUR int cp_proc_wait(pid_t pid, int *ret_wstatus);
+/* A wait status as one number: the exit status, or 128 + the signal. */
+int cp_proc_status_code(int wstatus);
+/* Non-blocking: true if the child exited (and is now reaped); then
+ * *ret_code (if not NULL) is its cp_proc_status_code(). */
+bool cp_proc_exited(pid_t pid, int *ret_code);
+/* Ask a child to terminate: SIGTERM, and SIGCONT (a stopped process handles
+ * SIGTERM once continued).  Nothing if pid <= 0. */
+void cp_proc_terminate(pid_t pid);
+/* The monotonic clock in ms, for cp_proc_reap()'s deadline. */
+uint64_t cp_proc_clock_ms(void);
+/* Reap a child told to terminate, polling every 10 ms until deadline_ms
+ * (cp_proc_clock_ms()), then SIGKILL and wait; *pid = 0 after.  Nothing if
+ * *pid <= 0.  A deadline of 0 kills at once. */
+void cp_proc_reap(pid_t *pid, uint64_t deadline_ms);
+/* cp_proc_terminate + cp_proc_reap with timeout_ms. */
+void cp_proc_stop_child(pid_t *pid, unsigned timeout_ms);
+
+/* Write a pid file ("<decimal>\n", mode 0600, atomically). */
+CP_WUR int cp_proc_write_pidfile(const char *path, pid_t pid);
 
 /* true if pid is alive and its command line (arguments joined by spaces)
  * contains marker. */

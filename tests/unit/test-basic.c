@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Tests for src/basic: cursor, codecs, secure helpers, error records. */
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/time.h>
+#include <sys/wait.h>
 
 #include <unistd.h>
 
@@ -250,4 +253,54 @@ TEST(read_file_limit_is_inclusive) {
         ASSERT_EQ(len, 0);
         free(buf);
         unlink(path);
+}
+
+/* cp_read_full: across short reads (a pipe fed in pieces), interrupted
+ * reads (a signal with a handler, no SA_RESTART), and up to the end. */
+static void on_alarm(int sig) {
+        (void) sig;
+}
+
+TEST(read_full_short_and_interrupted_reads) {
+        int p[2];
+        ASSERT_OK(pipe(p));
+        pid_t pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                close(p[0]);
+                static const char *const parts[] = {"abc", "defg", "h"};
+                for (size_t i = 0; i < 3; i++) {
+                        usleep(100 * 1000);
+                        if (write(p[1], parts[i], strlen(parts[i])) < 0)
+                                _exit(1);
+                }
+                _exit(0);
+        }
+        close(p[1]);
+        struct sigaction sa = {.sa_handler = on_alarm}, old;
+        ASSERT_OK(sigaction(SIGALRM, &sa, &old));
+        struct itimerval it = {.it_interval = {0, 20 * 1000}, .it_value = {0, 20 * 1000}}, off = {0};
+        ASSERT_OK(setitimer(ITIMER_REAL, &it, NULL));
+        char buf[16] = {0};
+        size_t len = 99;
+        int r = cp_read_full(p[0], buf, 6, "pipe", &len);
+        setitimer(ITIMER_REAL, &off, NULL);
+        sigaction(SIGALRM, &old, NULL);
+        ASSERT_OK(r);
+        ASSERT_EQ(len, 6);
+        ASSERT_MEMEQ(buf, "abcdef", 6);
+        /* the rest: shorter than asked, at the end */
+        ASSERT_OK(cp_read_full(p[0], buf, sizeof buf, "pipe", &len));
+        ASSERT_EQ(len, 2);
+        ASSERT_MEMEQ(buf, "gh", 2);
+        ASSERT_OK(cp_read_full(p[0], buf, sizeof buf, "pipe", &len));
+        ASSERT_EQ(len, 0);
+        close(p[0]);
+        int st;
+        ASSERT_EQ(waitpid(pid, &st, 0), pid);
+        ASSERT_EQ(st, 0);
+        /* an error names what was read */
+        ASSERT_ERR(cp_read_full(-1, buf, 1, "the thing", &len), CP_EIO);
+        ASSERT_TRUE(strncmp(cp_error_message(), "the thing: ", 11) == 0);
+        cp_error_clear();
 }
