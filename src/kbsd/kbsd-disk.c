@@ -140,9 +140,9 @@ void cp_kbsd_h_disk_create(cp_svc_call *c) {
         json_t *body = NULL;
         _cleanup_free_ char *hsm = NULL;
         int r;
-        if (!cp_kbsd_name_ok(c))
+        if (!cp_kbsd_begin(c, &body))
                 return;
-        if ((r = cp_kbsd_body(c, &body)) < 0 || (r = disk_request_of(body, &q)) < 0 ||
+        if ((r = disk_request_of(body, &q)) < 0 ||
             (r = make_disk(s, id, &q, &d, &hsm)) < 0)
                 cp_svc_reply_err(c, r);
         else if (cp_kbsd_disk_insert(s, id, &d) < 0)
@@ -225,9 +225,9 @@ void cp_kbsd_h_disk_release(cp_svc_call *c) {
         cp_wrap_key *tee = NULL;
         char *jws = NULL;
         int r;
-        if (!cp_kbsd_name_ok(c))
+        if (!cp_kbsd_begin(c, &body))
                 return;
-        if ((r = cp_kbsd_body(c, &body)) < 0 || (r = cp_kbsd_release_body(body, &target, &alg)) < 0)
+        if ((r = cp_kbsd_release_body(body, &target, &alg)) < 0)
                 cp_svc_reply_err(c, r);
         else if ((r = cp_kbsd_disk_load(s, id, &d)) < 0 || (r = cp_kbsd_key_load(s, d.key_name, NULL, false, &k)) < 0) {
                 cp_kbsd_audit(s, c->who, "disk-release", d.key_name[0] ? d.key_name : NULL, id, "denied",

@@ -190,6 +190,8 @@ CP_WUR int cp_kbsd_svc_new(cp_kbsd *s, cp_svc **ret);
 CP_WUR int cp_kbsd_body(const cp_svc_call *c, json_t **ret);
 /* c->caps[0] is a valid key or disk name; otherwise answered (404) and false. */
 bool cp_kbsd_name_ok(cp_svc_call *c);
+/* Both of the above for a handler with a body: false when answered. */
+bool cp_kbsd_begin(cp_svc_call *c, json_t **ret_body);
 
 static inline cp_kbsd *cp_kbsd_of(const cp_svc_call *c) {
         return c->userdata;

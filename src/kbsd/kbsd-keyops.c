@@ -149,13 +149,8 @@ done:
 /* POST|PUT /keys/{name}/create */
 void cp_kbsd_h_create(cp_svc_call *c) {
         json_t *body = NULL;
-        int r;
-        if (!cp_kbsd_name_ok(c))
+        if (!cp_kbsd_begin(c, &body))
                 return;
-        if ((r = cp_kbsd_body(c, &body)) < 0) {
-                cp_svc_reply_err(c, r);
-                return;
-        }
         create_key(c, body, NULL);
         json_decref(body);
 }
@@ -165,9 +160,9 @@ void cp_kbsd_h_rotate(cp_svc_call *c) {
         cp_kbsd_keyrow k;
         json_t *body = NULL;
         int r;
-        if (!cp_kbsd_name_ok(c))
+        if (!cp_kbsd_begin(c, &body))
                 return;
-        if ((r = cp_kbsd_body(c, &body)) < 0 || (r = cp_kbsd_key_load(cp_kbsd_of(c), c->caps[0], NULL, false, &k)) < 0) {
+        if ((r = cp_kbsd_key_load(cp_kbsd_of(c), c->caps[0], NULL, false, &k)) < 0) {
                 json_decref(body);
                 cp_svc_reply_err(c, r);
                 return;
@@ -185,11 +180,9 @@ void cp_kbsd_h_import(cp_svc_call *c) {
         uint8_t *mat = NULL;
         size_t ml = 0;
         int r;
-        if (!cp_kbsd_name_ok(c))
+        if (!cp_kbsd_begin(c, &body))
                 return;
         snprintf(k.name, sizeof(k.name), "%.127s", c->caps[0]);
-        if ((r = cp_kbsd_body(c, &body)) < 0)
-                goto fail;
         const json_t *jwk = json_object_get(body, "key");
         if (!json_is_object(jwk)) {
                 r = CP_ERROR(CP_EINVAL, "\"key\" (a private JWK) is required");
@@ -307,12 +300,8 @@ void cp_kbsd_h_recover(cp_svc_call *c) {
         const char *name = c->caps[0];
         json_t *body = NULL;
         int r;
-        if (!cp_kbsd_name_ok(c))
+        if (!cp_kbsd_begin(c, &body))
                 return;
-        if ((r = cp_kbsd_body(c, &body)) < 0) {
-                cp_svc_reply_err(c, r);
-                return;
-        }
         json_decref(body);
         if ((r = cp_kbsd_key_recover(s, name)) <= 0) {
                 cp_svc_reply_err(c, r < 0 ? r : CP_ERROR(CP_ENOTFOUND, "deleted key %s not found", name));

@@ -178,12 +178,8 @@ void cp_kbsd_h_release(cp_svc_call *c) {
         cp_jwt *t = NULL;
         cp_wrap_key *tee = NULL;
         int r;
-        if (!cp_kbsd_name_ok(c))
+        if (!cp_kbsd_begin(c, &body))
                 return;
-        if ((r = cp_kbsd_body(c, &body)) < 0) {
-                cp_svc_reply_err(c, r);
-                return;
-        }
         if ((r = cp_kbsd_release_body(body, &target, &alg)) < 0) {
                 cp_kbsd_audit(s, c->who, "release", name, version, "denied", cp_error_message(), NULL);
                 cp_svc_reply_err(c, r);

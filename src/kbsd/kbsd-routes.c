@@ -73,6 +73,17 @@ bool cp_kbsd_name_ok(cp_svc_call *c) {
         return false;
 }
 
+bool cp_kbsd_begin(cp_svc_call *c, json_t **ret_body) {
+        int r;
+        if (!cp_kbsd_name_ok(c))
+                return false;
+        if ((r = cp_kbsd_body(c, ret_body)) < 0) {
+                cp_svc_reply_err(c, r);
+                return false;
+        }
+        return true;
+}
+
 /* Tried in order: /keys/{name}/versions before /keys/{name}/{version}. */
 static const cp_svc_route routes[] = {
         { "GET", "/certs", h_certs, CP_ROUTE_PUBLIC },
