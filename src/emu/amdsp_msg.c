@@ -22,8 +22,6 @@
 #include "ossl/ossl-util.h"
 #include "emu/amdsp.h"
 
-CP_OSSL_DEFINE_FREEP(EVP_CIPHER_CTX, EVP_CIPHER_CTX_free)
-
 static void put_le(uint8_t *p, uint64_t v, size_t n) {
         for (size_t i = 0; i < n; i++)
                 p[i] = (uint8_t) (v >> (8 * i));

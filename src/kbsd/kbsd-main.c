@@ -89,9 +89,41 @@ static char *fetch_jwks(const char *url) {
         return s;
 }
 
+/* --authority ISSUER=JWKS-FILE|URL (arg is split in place). */
+static int add_authority(cp_kbsd_config *cfg, char *arg) {
+        char *eq = strchr(arg, '=');
+        if (!eq || cfg->n_authorities >= CP_KBSD_MAX_AUTHORITIES) {
+                fprintf(stderr, "confpool-kbsd: --authority ISSUER=JWKS-FILE|URL\n");
+                return -1;
+        }
+        *eq = 0;
+        cfg->authorities[cfg->n_authorities].issuer = arg;
+        cfg->authorities[cfg->n_authorities].jwks_json = strncmp(eq + 1, "http", 4) ? read_text(eq + 1) : fetch_jwks(eq + 1);
+        cfg->n_authorities++;
+        return 0;
+}
+
+/* rotate-master-key: re-seal the database offline; mk is wiped. */
+static int rotate_master_key(const char *db_path, uint8_t mk[32], const char *nk_file) {
+        uint8_t nk[32];
+        if (!nk_file || load_master(nk_file, NULL, nk) < 0) {
+                cp_wipe(mk, 32);
+                return 2;
+        }
+        int r = cp_kbsd_rekey_db(db_path, mk, nk);
+        cp_wipe(mk, 32);
+        cp_wipe(nk, 32);
+        if (r < 0) {
+                fprintf(stderr, "confpool-kbsd: rotate-master-key: %s\n", cp_error_message());
+                return 1;
+        }
+        puts("{\"rotated\":true}");
+        return 0;
+}
+
 int main(int argc, char **argv) {
         cp_kbsd_config cfg = { 0 };
-        uint8_t mk[32], nk[32];
+        uint8_t mk[32];
         const char *mk_file = NULL, *nk_file = NULL;
         char *admin = NULL, *rel = NULL, *cert = NULL, *key = NULL, *sign = NULL;
         bool rotate = argc > 1 && !strcmp(argv[1], "rotate-master-key");
@@ -121,19 +153,10 @@ int main(int argc, char **argv) {
                 case 'p': cfg.port = (uint16_t) atoi(optarg); break;
                 case 'c': cfg.tls_cert_pem = cert = read_text(optarg); break;
                 case 'k': cfg.tls_key_pem = key = read_text(optarg); break;
-                case 'a': {
-                        char *eq = strchr(optarg, '=');
-                        if (!eq || cfg.n_authorities >= CP_KBSD_MAX_AUTHORITIES) {
-                                fprintf(stderr, "confpool-kbsd: --authority ISSUER=JWKS-FILE|URL\n");
+                case 'a':
+                        if (add_authority(&cfg, optarg) < 0)
                                 return 2;
-                        }
-                        *eq = 0;
-                        cfg.authorities[cfg.n_authorities].issuer = optarg;
-                        cfg.authorities[cfg.n_authorities].jwks_json =
-                                strncmp(eq + 1, "http", 4) ? read_text(eq + 1) : fetch_jwks(eq + 1);
-                        cfg.n_authorities++;
                         break;
-                }
                 case 'A': admin = read_text(optarg); break;
                 case 'R': rel = read_text(optarg); break;
                 case 's': cfg.signing_key_pem = sign = read_text(optarg); break;
@@ -151,19 +174,8 @@ int main(int argc, char **argv) {
         }
         if (load_master(mk_file, "CONFPOOL_KBSD_MASTER_KEY", mk) < 0)
                 return 1;
-        if (rotate) {
-                if (!nk_file || load_master(nk_file, NULL, nk) < 0)
-                        return 2;
-                int r = cp_kbsd_rekey_db(cfg.db_path, mk, nk);
-                cp_wipe(mk, 32);
-                cp_wipe(nk, 32);
-                if (r < 0) {
-                        fprintf(stderr, "confpool-kbsd: rotate-master-key: %s\n", cp_error_message());
-                        return 1;
-                }
-                puts("{\"rotated\":true}");
-                return 0;
-        }
+        if (rotate)
+                return rotate_master_key(cfg.db_path, mk, nk_file);
         cfg.master_key = mk;
         if (admin)
                 cfg.tokens[cfg.n_tokens++] = (cp_kbsd_token){ .name = "admin", .token = admin, .scope = CP_KBSD_SCOPE_ADMIN };

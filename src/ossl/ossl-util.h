@@ -14,6 +14,7 @@
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <openssl/x509.h>
 
 #include "basic/cleanup.h"
@@ -49,7 +50,11 @@ CP_OSSL_DEFINE_FREEP(EVP_PKEY, EVP_PKEY_free)
 CP_OSSL_DEFINE_FREEP(EVP_PKEY_CTX, EVP_PKEY_CTX_free)
 CP_OSSL_DEFINE_FREEP(EVP_MD_CTX, EVP_MD_CTX_free)
 CP_OSSL_DEFINE_FREEP(BIO, BIO_free)
+CP_OSSL_DEFINE_FREEP(EVP_CIPHER_CTX, EVP_CIPHER_CTX_free)
+CP_OSSL_DEFINE_FREEP(OSSL_PARAM_BLD, OSSL_PARAM_BLD_free)
+CP_OSSL_DEFINE_FREEP(OSSL_PARAM, OSSL_PARAM_free)
 CP_OSSL_DEFINE_FREEP(BIGNUM, BN_free)
+CP_OSSL_DEFINE_FREEP(BIGNUM, BN_clear_free) /* for private values */
 CP_OSSL_DEFINE_FREEP(ASN1_INTEGER, ASN1_INTEGER_free)
 CP_OSSL_DEFINE_FREEP(ASN1_IA5STRING, ASN1_IA5STRING_free)
 CP_OSSL_DEFINE_FREEP(ASN1_OCTET_STRING, ASN1_OCTET_STRING_free)
@@ -65,7 +70,11 @@ CP_OSSL_DEFINE_FREEP(ASN1_OBJECT, ASN1_OBJECT_free)
 #define _cleanup_evp_pkey_ctx_  _cleanup_(cp_EVP_PKEY_CTX_freep)
 #define _cleanup_evp_md_ctx_    _cleanup_(cp_EVP_MD_CTX_freep)
 #define _cleanup_bio_           _cleanup_(cp_BIO_freep)
+#define _cleanup_cipher_ctx_    _cleanup_(cp_EVP_CIPHER_CTX_freep)
+#define _cleanup_param_bld_     _cleanup_(cp_OSSL_PARAM_BLD_freep)
+#define _cleanup_params_        _cleanup_(cp_OSSL_PARAM_freep)
 #define _cleanup_bn_            _cleanup_(cp_BN_freep)
+#define _cleanup_bn_secret_     _cleanup_(cp_BN_clear_freep)
 #define _cleanup_asn1_integer_  _cleanup_(cp_ASN1_INTEGER_freep)
 #define _cleanup_asn1_ia5_      _cleanup_(cp_ASN1_IA5STRING_freep)
 #define _cleanup_asn1_octets_   _cleanup_(cp_ASN1_OCTET_STRING_freep)

@@ -256,6 +256,15 @@ static void dispatch(const cp_svc *s, cp_svc_call *c) {
                         c->err = e;
                         cp_svc_reply_error(c, 401, s->o.dialect ? s->o.dialect->unauthorized : NULL, "%s",
                                            cp_error_message());
+                        if (s->o.www_authenticate &&
+                            cp_http_resp_header(c->resp, "WWW-Authenticate", s->o.www_authenticate) < 0)
+                                c->resp->status = 500;
+                        return;
+                }
+                if (s->o.authorize && (e = s->o.authorize(c)) < 0) {
+                        c->err = e;
+                        cp_svc_reply_error(c, 403, s->o.dialect ? s->o.dialect->forbidden : NULL, "%s",
+                                           cp_error_message());
                         return;
                 }
         }

@@ -10,7 +10,9 @@
  *     path that some route matches with another method answers 405 with an
  *     Allow header, a path no route matches 404;
  *   - an authentication hook run before every route not marked
- *     CP_ROUTE_PUBLIC (a refusal is 401 with the hook's message);
+ *     CP_ROUTE_PUBLIC (a refusal is 401 with the hook's message and the
+ *     service's WWW-Authenticate challenge), then an authorization hook (a
+ *     refusal is 403);
  *   - request bodies read as JSON through one function with the service's
  *     size limit (413 from httpd before the body is read), a nesting-depth
  *     bound before the parser builds a tree, duplicate members refused and
@@ -41,7 +43,8 @@ typedef struct cp_svc_call cp_svc_call;
 typedef void (*cp_svc_route_fn)(cp_svc_call *c);
 
 enum {
-        CP_ROUTE_PUBLIC = 1u << 0, /* no authentication hook */
+        CP_ROUTE_PUBLIC = 1u << 0,   /* no authentication hook */
+        CP_ROUTE_SERVICE = 1u << 16, /* this bit and those above are the service's own (e.g. for its authorize hook) */
 };
 
 typedef struct cp_svc_route {
@@ -90,6 +93,13 @@ typedef struct cp_svc_options {
          * a negative cp_err to refuse with 401 and cp_error_message(); NULL:
          * every route is public. */
         int (*authenticate)(cp_svc_call *c);
+        /* The challenge of that 401's WWW-Authenticate header (e.g.
+         * "Bearer realm=\"confpool-kbsd\""); NULL: no header. */
+        const char *www_authenticate;
+        /* Authorization, after authentication succeeded (c->route is the
+         * route): 0 to go on, a negative cp_err to refuse with 403, the
+         * dialect's forbidden code and cp_error_message().  Optional. */
+        int (*authorize)(cp_svc_call *c);
         /* Called after the handler (also for 401/404/405), e.g. to release
          * what authenticate attached.  Optional. */
         void (*finish)(cp_svc_call *c);

@@ -53,6 +53,13 @@ static int authenticate(cp_svc_call *c) {
         return 0;
 }
 
+/* Routes marked CP_ROUTE_SERVICE (the service's own bit) are only for {a} = "mine". */
+static int authorize(cp_svc_call *c) {
+        if ((c->route->flags & CP_ROUTE_SERVICE) && strcmp(c->caps[0], "mine") != 0)
+                return CP_ERROR(CP_EPOLICY, "%s may not touch %s", c->who, c->caps[0]);
+        return 0;
+}
+
 static void finish(cp_svc_call *c) {
         ((env *) c->userdata)->finished++;
 }
@@ -73,15 +80,18 @@ static const cp_svc_route routes[] = {
         { "POST", "/body", h_body, 0 },
         { "GET", "/fail/{code}", h_fail, CP_ROUTE_PUBLIC },
         { "GET", "/silent", h_silent, CP_ROUTE_PUBLIC },
+        { "GET", "/owned/{a}", h_get, CP_ROUTE_SERVICE },
 };
 
 static const cp_svc_dialect kv = { .bad_request = "BadParameter", .not_found = "KeyNotFound",
-                                   .unauthorized = "Unauthorized", .rejected = "EvidenceRejected" };
+                                   .unauthorized = "Unauthorized", .forbidden = "Forbidden",
+                                   .rejected = "EvidenceRejected" };
 
 static cp_svc *make(env *e, bool ci, const cp_svc_dialect *d) {
         cp_svc *s = NULL;
         cp_svc_options o = { .routes = routes, .n_routes = sizeof(routes) / sizeof(routes[0]), .case_insensitive = ci,
-                             .userdata = e, .dialect = d, .authenticate = authenticate, .finish = finish,
+                             .userdata = e, .dialect = d, .authenticate = authenticate,
+                             .www_authenticate = "Bearer realm=\"test\"", .authorize = authorize, .finish = finish,
                              .access_log = access_log };
         ASSERT_OK(cp_svc_new(&o, &s));
         return s;
@@ -176,6 +186,9 @@ TEST(authentication_hook) {
         ASSERT_EQ(call(s, "GET", "/deny/x", NULL, &r, &b), 401u);
         ASSERT_STREQ(err_code(b), "Unauthorized");
         ASSERT_TRUE(strstr(err_message(b), "signature") != NULL);
+        ASSERT_EQ(r.n_headers, 1u); /* the challenge goes with every 401 */
+        ASSERT_STREQ(r.header_names[0], "WWW-Authenticate");
+        ASSERT_STREQ(r.header_values[0], "Bearer realm=\"test\"");
         json_decref(b);
         resp_clear(&r);
         ASSERT_EQ(e.handled, 0u);
@@ -184,6 +197,33 @@ TEST(authentication_hook) {
         ASSERT_STREQ(json_string_value(json_object_get(b, "who")), "");
         json_decref(b);
         resp_clear(&r);
+        cp_svc_free(s);
+}
+
+TEST(authorization_hook) {
+        env e = { 0 };
+        cp_svc *s = make(&e, false, &kv);
+        cp_http_response r;
+        json_t *b;
+        /* authenticated, then refused by the hook: 403 with its message, the handler never runs */
+        ASSERT_EQ(call(s, "GET", "/owned/theirs", NULL, &r, &b), 403u);
+        ASSERT_STREQ(err_code(b), "Forbidden");
+        ASSERT_TRUE(strstr(err_message(b), "tester may not touch theirs") != NULL);
+        ASSERT_EQ(r.n_headers, 0u);
+        json_decref(b);
+        resp_clear(&r);
+        ASSERT_EQ(e.handled, 0u);
+        ASSERT_EQ(e.last_status, 403u);
+        ASSERT_EQ(call(s, "GET", "/owned/mine", NULL, &r, NULL), 200u);
+        resp_clear(&r);
+        /* the hook sees every authenticated route; an unmarked one passes */
+        ASSERT_EQ(call(s, "GET", "/items/theirs", NULL, &r, NULL), 200u);
+        resp_clear(&r);
+        /* authentication comes first: a refused token is 401, not 403 */
+        ASSERT_EQ(call(s, "GET", "/deny/x", NULL, &r, NULL), 401u);
+        resp_clear(&r);
+        ASSERT_EQ(e.handled, 2u);
+        ASSERT_EQ(e.finished, 4u);
         cp_svc_free(s);
 }
 
