@@ -6,6 +6,7 @@
 
 #include "basic/cleanup.h"
 #include "basic/codec.h"
+#include "basic/cursor.h"
 #include "confpool/snp_cert.h"
 #include "snp-cert-testutil.h"
 #include "tests.h"
@@ -101,8 +102,7 @@ static cp_amd_trust *builtin(void) {
  * Turin [fmc, bl, tee, snp, 0,0,0, ucode]. */
 static void decode_tcb(uint64_t raw, cp_snp_generation g, cp_snp_tcb *t) {
         uint8_t b[8];
-        for (int i = 0; i < 8; i++)
-                b[i] = (uint8_t) (raw >> (8 * i));
+        cp_put_le64(b, raw);
         memset(t, 0, sizeof(*t));
         if (g == CP_SNP_GEN_TURIN) {
                 *t = (cp_snp_tcb){ .fmc = b[0], .bl = b[1], .tee = b[2], .snp = b[3], .ucode = b[7], .has_fmc = true };
