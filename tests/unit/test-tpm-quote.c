@@ -421,21 +421,24 @@ static void w8(wbuf *w, uint8_t v) {
         ASSERT_TRUE(w->n < sizeof(w->b));
         w->b[w->n++] = v;
 }
-static void w16(wbuf *w, uint16_t v) {
-        w8(w, (uint8_t) (v >> 8));
-        w8(w, (uint8_t) v);
-}
-static void w32(wbuf *w, uint32_t v) {
-        w16(w, (uint16_t) (v >> 16));
-        w16(w, (uint16_t) v);
-}
-static void w64(wbuf *w, uint64_t v) {
-        w32(w, (uint32_t) (v >> 32));
-        w32(w, (uint32_t) v);
-}
 static void wbytes(wbuf *w, const void *p, size_t n) {
         for (size_t i = 0; i < n; i++)
                 w8(w, ((const uint8_t *) p)[i]);
+}
+static void w16(wbuf *w, uint16_t v) {
+        uint8_t b[2];
+        cp_put_be16(b, v);
+        wbytes(w, b, sizeof(b));
+}
+static void w32(wbuf *w, uint32_t v) {
+        uint8_t b[4];
+        cp_put_be32(b, v);
+        wbytes(w, b, sizeof(b));
+}
+static void w64(wbuf *w, uint64_t v) {
+        uint8_t b[8];
+        cp_put_be64(b, v);
+        wbytes(w, b, sizeof(b));
 }
 static void w2b(wbuf *w, const void *p, size_t n) {
         w16(w, (uint16_t) n);
@@ -717,11 +720,6 @@ TEST(synthetic_ecdsa) {
 
 /* --- parser negatives --- */
 
-static void put_be16(uint8_t *p, uint16_t v) {
-        p[0] = (uint8_t) (v >> 8);
-        p[1] = (uint8_t) v;
-}
-
 TEST(quote_parse_negatives) {
         size_t len;
         uint8_t *orig = cp_test_read(TRUSTEE "evidence-genoa.tpm-quote-message.bin", &len);
@@ -762,25 +760,25 @@ TEST(quote_parse_negatives) {
 
         MUT(b[0] = 0xfe, CP_EFORMAT);                              /* magic */
         MUT(b[3] = 0x48, CP_EFORMAT);
-        MUT(put_be16(b + 4, 0x8014), CP_EFORMAT);                  /* TPM_ST_ATTEST_CERTIFY */
-        MUT(put_be16(b + 4, 0x8017), CP_EFORMAT);                  /* TPM_ST_ATTEST_COMMAND_AUDIT */
-        MUT(put_be16(b + name_off, 67), CP_EFORMAT);               /* name > TPMU_NAME */
-        MUT(put_be16(b + name_off, 0xffff), CP_EFORMAT);
-        MUTF(put_be16(b + name_off, 35));                          /* shifts every later field */
-        MUTF(put_be16(b + name_off, 33));
-        MUT(put_be16(b + extra_off, 65), CP_EFORMAT);              /* extraData > TPMU_HA */
-        MUTF(put_be16(b + extra_off, 64));
-        MUTF(put_be16(b + extra_off, 47));
+        MUT(cp_put_be16(b + 4, 0x8014), CP_EFORMAT);                  /* TPM_ST_ATTEST_CERTIFY */
+        MUT(cp_put_be16(b + 4, 0x8017), CP_EFORMAT);                  /* TPM_ST_ATTEST_COMMAND_AUDIT */
+        MUT(cp_put_be16(b + name_off, 67), CP_EFORMAT);               /* name > TPMU_NAME */
+        MUT(cp_put_be16(b + name_off, 0xffff), CP_EFORMAT);
+        MUTF(cp_put_be16(b + name_off, 35));                          /* shifts every later field */
+        MUTF(cp_put_be16(b + name_off, 33));
+        MUT(cp_put_be16(b + extra_off, 65), CP_EFORMAT);              /* extraData > TPMU_HA */
+        MUTF(cp_put_be16(b + extra_off, 64));
+        MUTF(cp_put_be16(b + extra_off, 47));
         MUT(b[safe_off] = 2, CP_EFORMAT);
         MUT(b[count_off + 3] = 9, CP_EUNSUPPORTED);                /* too many banks */
         MUT(b[count_off] = 0x80, CP_EUNSUPPORTED);
         MUT(b[count_off + 3] = 2, CP_EUNSUPPORTED);                /* digest size read as a bank hash */
         MUT(b[count_off + 3] = 0, CP_ETRAILING);                   /* selection read as an 11-byte digest */
-        MUT(put_be16(b + sel_off, 0x0012), CP_EUNSUPPORTED);       /* unknown bank hash */
+        MUT(cp_put_be16(b + sel_off, 0x0012), CP_EUNSUPPORTED);       /* unknown bank hash */
         MUT(b[sel_off + 2] = 5, CP_EUNSUPPORTED);                  /* sizeofSelect > 4 */
-        MUT(put_be16(b + digest_off, 33), CP_ETRUNC);
-        MUT(put_be16(b + digest_off, 65), CP_EFORMAT);
-        MUT(put_be16(b + digest_off, 31), CP_ETRAILING);
+        MUT(cp_put_be16(b + digest_off, 33), CP_ETRUNC);
+        MUT(cp_put_be16(b + digest_off, 65), CP_EFORMAT);
+        MUT(cp_put_be16(b + digest_off, 31), CP_ETRAILING);
 
         /* trailing bytes */
         memcpy(b, orig, len);
@@ -879,11 +877,11 @@ TEST(signature_parse_negatives) {
         tpmt_rsa(&w, CP_TPM_ALG_RSASSA, CP_TPM_ALG_SHA512, sig, 0);
         ASSERT_ERR(cp_tpm_signature_parse(w.b, w.n, &s), CP_EFORMAT);
         tpmt_rsa(&w, CP_TPM_ALG_RSASSA, CP_TPM_ALG_SHA256, sig, sizeof(sig));
-        put_be16(w.b + 4, 513);
+        cp_put_be16(w.b + 4, 513);
         ASSERT_ERR(cp_tpm_signature_parse(w.b, w.n, &s), CP_EFORMAT);
-        put_be16(w.b + 4, 257);
+        cp_put_be16(w.b + 4, 257);
         ASSERT_ERR(cp_tpm_signature_parse(w.b, w.n, &s), CP_ETRUNC);
-        put_be16(w.b + 4, 255);
+        cp_put_be16(w.b + 4, 255);
         ASSERT_ERR(cp_tpm_signature_parse(w.b, w.n, &s), CP_ETRAILING);
 
         /* ECDSA */
@@ -896,7 +894,7 @@ TEST(signature_parse_negatives) {
         ASSERT_EQ(s.ecdsa_s_len, 48);
         for (size_t l = 0; l < w.n; l++)
                 ASSERT_ERR(cp_tpm_signature_parse(w.b, l, &s), CP_ETRUNC);
-        put_be16(w.b + 4, 67);
+        cp_put_be16(w.b + 4, 67);
         ASSERT_ERR(cp_tpm_signature_parse(w.b, w.n, &s), CP_EFORMAT);
         w.n = 0;
         w16(&w, CP_TPM_ALG_ECDSA);
