@@ -517,8 +517,7 @@ TEST(load_negatives_real_der) {
         ASSERT_TRUE(cut);
         for (size_t n = 132; n < len; n += 7) {
                 memcpy(cut, der, n);
-                cut[2] = (uint8_t) ((n - 4) >> 8);
-                cut[3] = (uint8_t) (n - 4);
+                cp_put_be16(cut + 2, (uint16_t) (n - 4));
                 ASSERT_FAILS(cp_amd_cert_load(cut, n, &c));
         }
         free(cut);
@@ -568,8 +567,7 @@ TEST(load_negatives_real_der) {
         ASSERT_TRUE(huge);
         huge[0] = 0x30;
         huge[1] = 0x82;
-        huge[2] = (uint8_t) ((20000 - 4) >> 8);
-        huge[3] = (uint8_t) (20000 - 4);
+        cp_put_be16(huge + 2, 20000 - 4);
         ASSERT_ERR(cp_amd_cert_load(huge, 20000, &c), CP_ETOOBIG);
         free(huge);
         free(big);
