@@ -8,7 +8,8 @@
  * and no struct casts anywhere else.  Bounds checks are written on the
  * subtraction side (n > len - off).  A failed read leaves the cursor where it
  * was and records CP_ETRUNC with the offset in the last-error message.
- * Multi-byte integers are explicit about endianness.
+ * Multi-byte integers are explicit about endianness.  The writer side
+ * (cp_writer, cp_put_*) below builds the same formats.
  */
 
 #include <stdbool.h>

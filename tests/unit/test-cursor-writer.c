@@ -190,6 +190,23 @@ TEST(writer_round_trip_with_cursor) {
         ASSERT_OK(cp_cursor_end(&c, "round trip"));
 }
 
+/* Rewind drops a partial record (as a builder does on failure), never
+ * moves forward. */
+TEST(writer_rewind) {
+        uint8_t buf[8];
+        cp_writer w = cp_writer_make(buf, sizeof(buf));
+        ASSERT_OK(cp_writer_le16(&w, 0x0201));
+        size_t mark = cp_writer_offset(&w);
+        ASSERT_OK(cp_writer_le32(&w, 0xffffffff));
+        cp_writer_rewind(&w, mark);
+        ASSERT_EQ(cp_writer_offset(&w), 2);
+        cp_writer_rewind(&w, 7);
+        ASSERT_EQ(cp_writer_offset(&w), 2);
+        ASSERT_OK(cp_writer_be32(&w, 0x03040506));
+        static const uint8_t want[] = { 1, 2, 3, 4, 5, 6 };
+        ASSERT_MEMEQ(buf, want, sizeof(want));
+}
+
 /* A growable writer keeps what it wrote across reallocations and stops at
  * max, unchanged. */
 TEST(writer_growable) {
