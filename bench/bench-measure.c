@@ -33,6 +33,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "basic/cursor.h"
 #include "basic/fileio.h"
 #include "basic/limits.h"
 #include "confpool/snp_measure.h"
@@ -43,16 +44,6 @@ static double now_s(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-static void le16(uint8_t *p, uint16_t v) {
-        p[0] = (uint8_t) v;
-        p[1] = (uint8_t) (v >> 8);
-}
-
-static void le32(uint8_t *p, uint32_t v) {
-        for (int i = 0; i < 4; i++)
-                p[i] = (uint8_t) (v >> (8 * i));
 }
 
 /* 2 MiB of pseudo-random code with an edk2-style footer table. */
@@ -76,22 +67,22 @@ static uint8_t *synthetic(void) {
         }
         size_t asev = MIB2 - 0x1000;
         memcpy(img + asev, "ASEV", 4);
-        le32(img + asev + 4, 16 + 12 * 5);
-        le32(img + asev + 8, 1);
-        le32(img + asev + 12, 5);
+        cp_put_le32(img + asev + 4, 16 + 12 * 5);
+        cp_put_le32(img + asev + 8, 1);
+        cp_put_le32(img + asev + 12, 5);
         for (size_t i = 0; i < 5; i++)
                 for (size_t j = 0; j < 3; j++)
-                        le32(img + asev + 16 + 12 * i + 4 * j, sections[i][j]);
+                        cp_put_le32(img + asev + 16 + 12 * i + 4 * j, sections[i][j]);
         size_t pos = MIB2 - 50;
         pos -= 22; /* metadata entry */
-        le32(img + pos, 0x1000);
-        le16(img + pos + 4, 22);
+        cp_put_le32(img + pos, 0x1000);
+        cp_put_le16(img + pos + 4, 22);
         memcpy(img + pos + 6, meta, 16);
         pos -= 22; /* reset block */
-        le32(img + pos, 0x80b004);
-        le16(img + pos + 4, 22);
+        cp_put_le32(img + pos, 0x80b004);
+        cp_put_le16(img + pos + 4, 22);
         memcpy(img + pos + 6, reset, 16);
-        le16(img + MIB2 - 50, 18 + 44);
+        cp_put_le16(img + MIB2 - 50, 18 + 44);
         memcpy(img + MIB2 - 48, footer, 16);
         return img;
 }

@@ -17,6 +17,7 @@
 #include "agent/diskkey.h"
 #include "basic/cleanup.h"
 #include "basic/codec.h"
+#include "basic/cursor.h"
 #include "basic/fileio.h"
 #include "basic/limits.h"
 #include "basic/secure.h"
@@ -96,7 +97,8 @@ static json_t *rsa_jwk(const char *kid, const char *op, const uint8_t *n, size_t
 
 static size_t be_bytes(uint32_t v, uint8_t out[4]) {
         size_t n = 0;
-        uint8_t tmp[4] = {(uint8_t) (v >> 24), (uint8_t) (v >> 16), (uint8_t) (v >> 8), (uint8_t) v};
+        uint8_t tmp[4];
+        cp_put_be32(tmp, v);
         size_t i = 0;
         while (i < 3 && tmp[i] == 0)
                 i++;

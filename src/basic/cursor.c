@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <stdlib.h>
 #include <string.h>
 
 #include "basic/cursor.h"
@@ -101,4 +102,88 @@ int cp_cursor_end(const cp_cursor *c, const char *what) {
                 return CP_ERROR(CP_ETRAILING, "%s: %zu trailing bytes at offset %zu",
                                 what ? what : "input", c->len - c->off, c->off);
         return 0;
+}
+
+/* ---- writer ---------------------------------------------------------------- */
+
+/* The one store: n bytes of v at p, least significant first unless big. */
+static void store(uint8_t *p, uint64_t v, size_t n, bool big) {
+        for (size_t i = 0; i < n; i++)
+                p[big ? n - 1 - i : i] = (uint8_t) (v >> (8 * i));
+}
+
+void cp_put_le16(void *p, uint16_t v) { store(p, v, 2, false); }
+void cp_put_le32(void *p, uint32_t v) { store(p, v, 4, false); }
+void cp_put_le64(void *p, uint64_t v) { store(p, v, 8, false); }
+void cp_put_be16(void *p, uint16_t v) { store(p, v, 2, true); }
+void cp_put_be32(void *p, uint32_t v) { store(p, v, 4, true); }
+void cp_put_be64(void *p, uint64_t v) { store(p, v, 8, true); }
+
+/* Make room for n more bytes: a fixed writer must already have it, a
+ * growable one reallocates (doubling from 1 KiB) up to max. */
+static int room(cp_writer *w, size_t n) {
+        if (w->off > w->cap)
+                return CP_ERROR(CP_EINTERNAL, "writer offset %zu beyond capacity %zu", w->off, w->cap);
+        if (n <= w->cap - w->off)
+                return 0;
+        if (w->max == 0)
+                return CP_ERROR(CP_ETOOBIG, "writer full: need %zu bytes at offset %zu, %zu left",
+                                n, w->off, w->cap - w->off);
+        if (w->off > w->max || n > w->max - w->off)
+                return CP_ERROR(CP_ETOOBIG, "writer: %zu bytes at offset %zu would exceed %zu bytes",
+                                n, w->off, w->max);
+        size_t c = w->cap ? w->cap : 1024;
+        if (c > w->max)
+                c = w->max;
+        while (n > c - w->off)
+                c = c > w->max / 2 ? w->max : c * 2;
+        uint8_t *p = realloc(w->p, c);
+        if (!p)
+                return cp_error_oom();
+        w->p = p;
+        w->cap = c;
+        return 0;
+}
+
+static int put(cp_writer *w, uint64_t v, size_t n, bool big) {
+        int r = room(w, n);
+        if (r < 0)
+                return r;
+        store(w->p + w->off, v, n, big);
+        w->off += n;
+        return 0;
+}
+
+int cp_writer_u8(cp_writer *w, uint8_t v) { return put(w, v, 1, false); }
+int cp_writer_le16(cp_writer *w, uint16_t v) { return put(w, v, 2, false); }
+int cp_writer_le32(cp_writer *w, uint32_t v) { return put(w, v, 4, false); }
+int cp_writer_le64(cp_writer *w, uint64_t v) { return put(w, v, 8, false); }
+int cp_writer_be16(cp_writer *w, uint16_t v) { return put(w, v, 2, true); }
+int cp_writer_be32(cp_writer *w, uint32_t v) { return put(w, v, 4, true); }
+int cp_writer_be64(cp_writer *w, uint64_t v) { return put(w, v, 8, true); }
+
+int cp_writer_bytes(cp_writer *w, const void *p, size_t n) {
+        int r = room(w, n);
+        if (r < 0)
+                return r;
+        if (n > 0)
+                memcpy(w->p + w->off, p, n);
+        w->off += n;
+        return 0;
+}
+
+int cp_writer_zeros(cp_writer *w, size_t n) {
+        int r = room(w, n);
+        if (r < 0)
+                return r;
+        if (n > 0)
+                memset(w->p + w->off, 0, n);
+        w->off += n;
+        return 0;
+}
+
+void cp_writer_done(cp_writer *w) {
+        if (w->max)
+                free(w->p);
+        *w = (cp_writer) { 0 };
 }

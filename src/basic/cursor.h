@@ -8,7 +8,8 @@
  * and no struct casts anywhere else.  Bounds checks are written on the
  * subtraction side (n > len - off).  A failed read leaves the cursor where it
  * was and records CP_ETRUNC with the offset in the last-error message.
- * Multi-byte integers are explicit about endianness.
+ * Multi-byte integers are explicit about endianness.  The writer side
+ * (cp_writer, cp_put_*) below builds the same formats.
  */
 
 #include <stdbool.h>
@@ -79,5 +80,70 @@ static inline void cp_cursor_rewind(cp_cursor *c, size_t off) {
         if (off <= c->len)
                 c->off = off;
 }
+
+/*
+ * The writer side: a cp_writer appends to a buffer with the same rules.
+ * Every write is bounds-checked on the subtraction side (n > cap - off); a
+ * write that does not fit fails with CP_ETOOBIG and leaves the writer as it
+ * was.  A writer made with cp_writer_make() writes into the caller's buffer
+ * and never grows.  One made with cp_writer_make_growable() owns a malloc()ed
+ * buffer that grows as needed up to max bytes in all (CP_ETOOBIG beyond,
+ * CP_ENOMEM if realloc fails); the bytes are at w.p[0..w.off), and
+ * cp_writer_done() frees them.
+ */
+typedef struct cp_writer {
+        uint8_t *p;
+        size_t cap;
+        size_t off;
+        size_t max;     /* growable: the most cap may grow to; 0: the caller's fixed buffer */
+} cp_writer;
+
+static inline cp_writer cp_writer_make(void *p, size_t cap) {
+        cp_writer w = { .p = (uint8_t *) p, .cap = p ? cap : 0, .off = 0, .max = 0 };
+        return w;
+}
+
+static inline cp_writer cp_writer_make_growable(size_t max) {
+        cp_writer w = { .p = NULL, .cap = 0, .off = 0, .max = max };
+        return w;
+}
+
+static inline size_t cp_writer_offset(const cp_writer *w) {
+        return w->off;
+}
+
+/* Drop what was written from off on (off at most the current offset). */
+static inline void cp_writer_rewind(cp_writer *w, size_t off) {
+        if (off <= w->off)
+                w->off = off;
+}
+
+CP_WUR int cp_writer_u8(cp_writer *w, uint8_t v);
+CP_WUR int cp_writer_le16(cp_writer *w, uint16_t v);
+CP_WUR int cp_writer_le32(cp_writer *w, uint32_t v);
+CP_WUR int cp_writer_le64(cp_writer *w, uint64_t v);
+CP_WUR int cp_writer_be16(cp_writer *w, uint16_t v);
+CP_WUR int cp_writer_be32(cp_writer *w, uint32_t v);
+CP_WUR int cp_writer_be64(cp_writer *w, uint64_t v);
+/* Copy n bytes from p (p may be NULL when n is 0). */
+CP_WUR int cp_writer_bytes(cp_writer *w, const void *p, size_t n);
+/* n zero bytes. */
+CP_WUR int cp_writer_zeros(cp_writer *w, size_t n);
+/* Free a growable writer's buffer and reset it (no-op for a fixed one
+ * beyond the reset). */
+void cp_writer_done(cp_writer *w);
+
+/*
+ * Stores at a fixed position, for records laid out by offset (a VMSA page,
+ * a header with fields at set offsets).  The caller owns the bounds; these
+ * are the one implementation of each width and byte order, which the
+ * writer uses too.
+ */
+void cp_put_le16(void *p, uint16_t v);
+void cp_put_le32(void *p, uint32_t v);
+void cp_put_le64(void *p, uint64_t v);
+void cp_put_be16(void *p, uint16_t v);
+void cp_put_be32(void *p, uint32_t v);
+void cp_put_be64(void *p, uint64_t v);
 
 #endif

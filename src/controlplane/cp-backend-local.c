@@ -28,6 +28,7 @@
 
 #include "basic/cleanup.h"
 #include "basic/codec.h"
+#include "basic/cursor.h"
 #include "basic/fileio.h"
 #include "basic/secure.h"
 #include "confpool/snp_measure.h"
@@ -458,11 +459,6 @@ static int write_pid(const char *dir, const char *name, pid_t pid) {
 
 /* ---- measured boot -------------------------------------------------------- */
 
-static void put64le(uint8_t *p, uint64_t v) {
-        for (int i = 0; i < 8; i++)
-                p[i] = (uint8_t) (v >> (8 * i));
-}
-
 static int measure_event(cp_vtpm *t, cp_node_evlog *log, unsigned pcr, uint32_t type, const uint8_t digest[32],
                          const void *data, size_t len) {
         int r = cp_vtpm_extend(t, pcr, digest);
@@ -495,8 +491,8 @@ static int measured_boot(local_backend *b, const char *tcti, const char *dir, co
         }
         uint8_t d[32], blob[16], image_ev[32] = {0};
         SHA256(fw, fw_len, d);
-        put64le(blob, 0x100000000ull - fw_len);
-        put64le(blob + 8, fw_len);
+        cp_put_le64(blob, 0x100000000ull - fw_len);
+        cp_put_le64(blob + 8, fw_len);
         r = measure_event(t, &log, 0, CP_EV_EFI_PLATFORM_FIRMWARE_BLOB, d, blob, sizeof blob);
         static const uint8_t sep[4] = {0};
         SHA256(sep, sizeof sep, d);
@@ -504,12 +500,12 @@ static int measured_boot(local_backend *b, const char *tcti, const char *dir, co
                 r = measure_event(t, &log, pcr, CP_EV_SEPARATOR, d, sep, sizeof sep);
         /* UEFI_IMAGE_LOAD_EVENT without a device path */
         if (r >= 0) {
-                put64le(image_ev + 8, bl_len);
+                cp_put_le64(image_ev + 8, bl_len);
                 SHA256(bl, bl_len, d);
                 r = measure_event(t, &log, 4, CP_EV_EFI_BOOT_SERVICES_APPLICATION, d, image_ev, sizeof image_ev);
         }
         if (r >= 0) {
-                put64le(image_ev + 8, kern_len);
+                cp_put_le64(image_ev + 8, kern_len);
                 SHA256(kern, kern_len, d);
                 r = measure_event(t, &log, 4, CP_EV_EFI_BOOT_SERVICES_APPLICATION, d, image_ev, sizeof image_ev);
         }

@@ -33,6 +33,7 @@
 
 #include "basic/cleanup.h"
 #include "basic/codec.h"
+#include "basic/cursor.h"
 #include "basic/fileio.h"
 #include "basic/limits.h"
 #include "ossl/ossl-util.h"
@@ -129,8 +130,8 @@ static int derive_scalar(const cp_amdsp *sp, bool vlek, uint64_t tcb_raw, uint8_
                 memcpy(info + n, sp->chip_id, hwid_len(sp->gen));
                 n += hwid_len(sp->gen);
         }
-        for (size_t i = 0; i < 8; i++)
-                info[n++] = (uint8_t) (tcb_raw >> (8 * i));
+        cp_put_le64(info + n, tcb_raw);
+        n += 8;
         info[n++] = counter;
 
         OSSL_PARAM params[] = {
@@ -380,8 +381,7 @@ static int make_leaf(cp_amdsp *sp, bool vlek, uint64_t tcb_raw, X509 **ret) {
         /* Serial: the first 8 bytes of SHA-384(kind, hwID or csp_id, TCB), positive. */
         {
                 _cleanup_(cp_EVP_MD_CTX_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
-                for (size_t i = 0; i < 8; i++)
-                        buf[i] = (uint8_t) (tcb_raw >> (8 * i));
+                cp_put_le64(buf, tcb_raw);
                 if (!md || EVP_DigestInit_ex(md, EVP_sha384(), NULL) != 1 ||
                     EVP_DigestUpdate(md, vlek ? "VLEK" : "VCEK", 4) != 1 ||
                     EVP_DigestUpdate(md, vlek ? (const void *) sp->csp_id : (const void *) sp->chip_id,

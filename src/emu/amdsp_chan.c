@@ -39,11 +39,6 @@ static int write_full(int fd, const void *buf, size_t n) {
         return 0;
 }
 
-static void put32(uint8_t *p, uint32_t v) {
-        for (int i = 0; i < 4; i++)
-                p[i] = (uint8_t) (v >> (8 * i));
-}
-
 int cp_amdsp_serve_conn(cp_amdsp *sp, int fd) {
         uint8_t hdr[CP_AMDSP_FRAME_HDR_SIZE], msg[CP_MAX_SNP_GUEST_MSG], resp[CP_MAX_SNP_GUEST_MSG];
         uint8_t out[4 + 16];
@@ -88,11 +83,12 @@ int cp_amdsp_serve_conn(cp_amdsp *sp, int fd) {
         } else
                 certs_out = (uint32_t) certs_len;
 
-        put32(out, CP_AMDSP_FRAME_RSP_MAGIC);
-        put32(out + 4, req_r < 0 ? fw_error : CP_SNP_FW_SUCCESS);
-        put32(out + 8, vmm_error);
-        put32(out + 12, certs_out);
-        put32(out + 16, (uint32_t) resp_len);
+        cp_writer w = cp_writer_make(out, sizeof(out));
+        if ((r = cp_writer_le32(&w, CP_AMDSP_FRAME_RSP_MAGIC)) < 0 ||
+            (r = cp_writer_le32(&w, req_r < 0 ? fw_error : CP_SNP_FW_SUCCESS)) < 0 ||
+            (r = cp_writer_le32(&w, vmm_error)) < 0 || (r = cp_writer_le32(&w, certs_out)) < 0 ||
+            (r = cp_writer_le32(&w, (uint32_t) resp_len)) < 0)
+                return r;
         if ((r = write_full(fd, out, sizeof(out))) < 0 || (r = write_full(fd, resp, resp_len)) < 0)
                 return r;
         if (req_r >= 0 && !vmm_error && certs_len && (r = write_full(fd, certs, certs_len)) < 0)

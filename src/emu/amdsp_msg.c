@@ -22,10 +22,6 @@
 #include "ossl/ossl-util.h"
 #include "emu/amdsp.h"
 
-static void put_le(uint8_t *p, uint64_t v, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                p[i] = (uint8_t) (v >> (8 * i));
-}
 
 static bool known_type(uint8_t t) {
         return t >= CP_SNP_MSG_KEY_REQ && t <= CP_SNP_MSG_REPORT_RSP;
@@ -75,19 +71,19 @@ int cp_snp_msg_parse(const uint8_t *msg, size_t len, cp_snp_msg_hdr *ret) {
 static void encode_hdr(const cp_snp_msg_hdr *h, uint8_t out[CP_SNP_MSG_HDR_SIZE]) {
         memset(out, 0, CP_SNP_MSG_HDR_SIZE);
         memcpy(out, h->authtag, 16);
-        put_le(out + 0x20, h->seqno, 8);
+        cp_put_le64(out + 0x20, h->seqno);
         out[0x30] = h->algo;
         out[0x31] = h->hdr_version;
-        put_le(out + 0x32, h->hdr_size, 2);
+        cp_put_le16(out + 0x32, h->hdr_size);
         out[0x34] = h->msg_type;
         out[0x35] = h->msg_version;
-        put_le(out + 0x36, h->msg_size, 2);
+        cp_put_le16(out + 0x36, h->msg_size);
         out[0x3c] = h->vmpck;
 }
 
 static void make_iv(uint64_t seqno, uint8_t iv[12]) {
         memset(iv, 0, 12);
-        put_le(iv, seqno, 8);
+        cp_put_le64(iv, seqno);
 }
 
 int cp_snp_msg_seal(const uint8_t key[CP_SNP_VMPCK_LEN], uint8_t vmpck, uint64_t seqno, uint8_t msg_type,
@@ -166,8 +162,8 @@ int cp_snp_msg_open(const uint8_t key[CP_SNP_VMPCK_LEN], const uint8_t *msg, siz
 void cp_snp_report_req_encode(const cp_snp_report_req *r, uint8_t out[CP_SNP_MSG_REPORT_REQ_SIZE]) {
         memset(out, 0, CP_SNP_MSG_REPORT_REQ_SIZE);
         memcpy(out, r->report_data, 64);
-        put_le(out + 0x40, r->vmpl, 4);
-        put_le(out + 0x44, r->key_sel, 4);
+        cp_put_le32(out + 0x40, r->vmpl);
+        cp_put_le32(out + 0x44, r->key_sel);
 }
 
 int cp_snp_report_req_parse(const uint8_t *p, size_t n, cp_snp_report_req *ret) {
@@ -242,6 +238,6 @@ int cp_snp_secrets_set_seqno(uint8_t page[CP_SNP_SECRETS_PAGE_SIZE], unsigned vm
                 return CP_ERROR(CP_EINVAL, "cp_snp_secrets_set_seqno: invalid arguments");
         if (seqno > UINT32_MAX)
                 return CP_ERROR(CP_EINVAL, "sequence number of VMPCK%u exhausted the 32-bit counter", vmpck);
-        put_le(page + CP_SNP_SECRETS_OS_AREA + 4 * vmpck, seqno, 4);
+        cp_put_le32(page + CP_SNP_SECRETS_OS_AREA + 4 * vmpck, (uint32_t) seqno);
         return 0;
 }

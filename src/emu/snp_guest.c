@@ -267,11 +267,6 @@ static int io_full(int fd, void *buf, size_t n, bool wr) {
         return 0;
 }
 
-static void put32(uint8_t *p, uint32_t v) {
-        for (int i = 0; i < 4; i++)
-                p[i] = (uint8_t) (v >> (8 * i));
-}
-
 typedef struct chan_answer {
         uint32_t fw_error, vmm_error, certs_len, msg_len;
         uint8_t msg[CP_MAX_SNP_GUEST_MSG];
@@ -297,13 +292,12 @@ static int chan_exchange(const cp_snp_guest_options *o, const uint8_t *msg, size
                 close(fd);
                 return r;
         }
-        put32(hdr, CP_AMDSP_FRAME_REQ_MAGIC);
-        put32(hdr + 4, 1);
-        put32(hdr + 8, o->guest_handle);
-        put32(hdr + 12, want_certs ? CP_AMDSP_FRAME_WANT_CERTS : 0);
-        put32(hdr + 16, certs_cap);
-        put32(hdr + 20, (uint32_t) len);
-        if ((r = io_full(fd, hdr, sizeof(hdr), true)) < 0 || (r = io_full(fd, (void *) msg, len, true)) < 0 ||
+        cp_writer w = cp_writer_make(hdr, sizeof(hdr));
+        if ((r = cp_writer_le32(&w, CP_AMDSP_FRAME_REQ_MAGIC)) < 0 || (r = cp_writer_le32(&w, 1)) < 0 ||
+            (r = cp_writer_le32(&w, o->guest_handle)) < 0 ||
+            (r = cp_writer_le32(&w, want_certs ? CP_AMDSP_FRAME_WANT_CERTS : 0)) < 0 ||
+            (r = cp_writer_le32(&w, certs_cap)) < 0 || (r = cp_writer_le32(&w, (uint32_t) len)) < 0 ||
+            (r = io_full(fd, hdr, sizeof(hdr), true)) < 0 || (r = io_full(fd, (void *) msg, len, true)) < 0 ||
             (r = io_full(fd, rh, sizeof(rh), false)) < 0)
                 goto out;
         cp_cursor c = cp_cursor_make(rh, sizeof(rh));

@@ -65,8 +65,7 @@ int cp_luks2_crypt(const uint8_t key[CP_LUKS2_KEY_SIZE], uint64_t iv_sector, uin
         for (size_t off = 0; off < len; off += sector_size) {
                 uint64_t s = iv_sector + (off / 512);
                 int n = 0;
-                for (int i = 0; i < 8; i++)
-                        iv[i] = (uint8_t) (s >> (8 * i));
+                cp_put_le64(iv, s);
                 if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, iv, -1) != 1 ||
                     EVP_CipherUpdate(ctx, out + off, &n, in + off, (int) sector_size) != 1 || n != (int) sector_size)
                         return CP_OSSL_ERROR(CP_ECRYPTO, "AES-256-XTS sector %llu", (unsigned long long) s);
@@ -81,7 +80,8 @@ static int diffuse(uint8_t *buf, size_t len) {
         size_t blocks = (len + sizeof(d) - 1) / sizeof(d);
         for (size_t i = 0; i < blocks; i++) {
                 size_t off = i * sizeof(d), n = len - off < sizeof(d) ? len - off : sizeof(d);
-                uint8_t be[4] = { (uint8_t) (i >> 24), (uint8_t) (i >> 16), (uint8_t) (i >> 8), (uint8_t) i };
+                uint8_t be[4];
+                cp_put_be32(be, (uint32_t) i);
                 int r = sha256_3(be, 4, buf + off, n, NULL, 0, d);
                 if (r < 0)
                         return r;
@@ -147,15 +147,6 @@ static int pbkdf2(const char *hash, const uint8_t *pass, size_t pass_len, const 
 
 /* ---- writer ----------------------------------------------------------------- */
 
-static void put_be16(uint8_t *p, uint16_t v) {
-        p[0] = (uint8_t) (v >> 8);
-        p[1] = (uint8_t) v;
-}
-static void put_be64(uint8_t *p, uint64_t v) {
-        for (int i = 0; i < 8; i++)
-                p[i] = (uint8_t) (v >> (56 - 8 * i));
-}
-
 static char *b64(const uint8_t *p, size_t n) {
         char *s = malloc(cp_b64_encoded_len(n, CP_B64_STD) + 1);
         if (s)
@@ -183,16 +174,16 @@ static int write_bin_header(uint8_t *h, bool primary, uint64_t hdr_size, const c
                             const char *json) {
         memset(h, 0, hdr_size);
         memcpy(h, primary ? magic1 : magic2, MAGIC_LEN);
-        put_be16(h + 6, 2);
-        put_be64(h + 8, hdr_size);
-        put_be64(h + 16, 1); /* seqid */
+        cp_put_be16(h + 6, 2);
+        cp_put_be64(h + 8, hdr_size);
+        cp_put_be64(h + 16, 1); /* seqid */
         if (label)
                 memcpy(h + 24, label, strlen(label));
         memcpy(h + 72, "sha256", 6);
         if (RAND_bytes(h + 104, 64) != 1)
                 return CP_OSSL_ERROR(CP_ECRYPTO, "random header salt");
         memcpy(h + 168, uuid, strlen(uuid));
-        put_be64(h + 256, primary ? 0 : hdr_size);
+        cp_put_be64(h + 256, primary ? 0 : hdr_size);
         memcpy(h + CP_LUKS2_HDR_BIN, json, strlen(json));
         SHA256(h, hdr_size, h + CSUM_OFF);
         return 0;

@@ -222,13 +222,6 @@ const cp_snp_cert_entry *cp_snp_certtable_find(const cp_snp_certtable *t, cp_snp
         return NULL;
 }
 
-static void put_le32(uint8_t *p, uint32_t v) {
-        p[0] = (uint8_t) v;
-        p[1] = (uint8_t) (v >> 8);
-        p[2] = (uint8_t) (v >> 16);
-        p[3] = (uint8_t) (v >> 24);
-}
-
 int cp_snp_certtable_build(const cp_snp_cert_entry *entries, size_t n, uint8_t *out, size_t cap, size_t *ret_len) {
         uint8_t guids[CP_SNP_CERTTABLE_MAX][GUID_SIZE];
         size_t total;
@@ -264,15 +257,22 @@ int cp_snp_certtable_build(const cp_snp_cert_entry *entries, size_t n, uint8_t *
         if (total > cap)
                 return CP_ERROR(CP_ETOOBIG, "certificate table needs %zu bytes, buffer has %zu", total, cap);
 
-        memset(out, 0, total);
+        /* the entries, the all-zero terminator, then the certificates */
+        cp_writer w = cp_writer_make(out, total);
         size_t off = (n + 1) * ENTRY_SIZE;
+        int r;
         for (size_t i = 0; i < n; i++) {
-                uint8_t *hdr = out + i * ENTRY_SIZE;
-                memcpy(hdr, guids[i], GUID_SIZE);
-                put_le32(hdr + 16, (uint32_t) off);
-                put_le32(hdr + 20, entries[i].length);
-                memcpy(out + off, entries[i].data, entries[i].length);
+                if ((r = cp_writer_bytes(&w, guids[i], GUID_SIZE)) < 0 ||
+                    (r = cp_writer_le32(&w, (uint32_t) off)) < 0 || (r = cp_writer_le32(&w, entries[i].length)) < 0)
+                        return r;
                 off += entries[i].length;
         }
+        if ((r = cp_writer_zeros(&w, ENTRY_SIZE)) < 0)
+                return r;
+        for (size_t i = 0; i < n; i++)
+                if ((r = cp_writer_bytes(&w, entries[i].data, entries[i].length)) < 0)
+                        return r;
+        if (cp_writer_offset(&w) != total)
+                return CP_ERROR(CP_EINTERNAL, "certificate table: wrote %zu of %zu bytes", cp_writer_offset(&w), total);
         return 0;
 }

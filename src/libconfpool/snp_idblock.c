@@ -32,11 +32,6 @@ struct cp_snp_id_key {
         uint8_t pub[CP_SNP_ECC_PUBKEY_SIZE];
 };
 
-static void le32(uint8_t *p, uint32_t v) {
-        for (unsigned i = 0; i < 4; i++)
-                p[i] = (uint8_t) (v >> (8 * i));
-}
-
 /* ---- ID block ---- */
 
 void cp_snp_id_block_init(cp_snp_id_block *b, const uint8_t ld[48]) {
@@ -49,10 +44,9 @@ void cp_snp_id_block_encode(const cp_snp_id_block *b, uint8_t ret[CP_SNP_ID_BLOC
         memcpy(ret, b->ld, 48);
         memcpy(ret + 0x30, b->family_id, 16);
         memcpy(ret + 0x40, b->image_id, 16);
-        le32(ret + 0x50, b->version);
-        le32(ret + 0x54, b->guest_svn);
-        le32(ret + 0x58, (uint32_t) b->policy);
-        le32(ret + 0x5c, (uint32_t) (b->policy >> 32));
+        cp_put_le32(ret + 0x50, b->version);
+        cp_put_le32(ret + 0x54, b->guest_svn);
+        cp_put_le64(ret + 0x58, b->policy);
 }
 
 int cp_snp_id_block_parse(const uint8_t *data, size_t len, cp_snp_id_block *ret) {
@@ -97,7 +91,7 @@ static int key_from_pkey(EVP_PKEY *pkey, cp_snp_id_key **ret) {
         cp_snp_id_key *k = calloc(1, sizeof(*k));
         if (!k)
                 return cp_error_oom();
-        le32(k->pub, CURVE_P384);
+        cp_put_le32(k->pub, CURVE_P384);
         int r;
         if ((r = bn_to_le72(x, k->pub + 4)) < 0 || (r = bn_to_le72(y, k->pub + 4 + COORD_SIZE)) < 0) {
                 free(k);
@@ -217,13 +211,13 @@ int cp_snp_id_auth_create(const cp_snp_id_block *b, const cp_snp_id_key *id_key,
         if (!auth)
                 return cp_error_oom();
         cp_snp_id_block_encode(b, block);
-        le32(auth, ALGO_ECDSA_P384_SHA384);
+        cp_put_le32(auth, ALGO_ECDSA_P384_SHA384);
         int r = sign_amd(id_key, block, sizeof(block), auth + AUTH_ID_BLOCK_SIG);
         if (r < 0)
                 return r;
         memcpy(auth + AUTH_ID_KEY, id_key->pub, CP_SNP_ECC_PUBKEY_SIZE);
         if (author_key) {
-                le32(auth + 4, ALGO_ECDSA_P384_SHA384);
+                cp_put_le32(auth + 4, ALGO_ECDSA_P384_SHA384);
                 if ((r = sign_amd(author_key, id_key->pub, CP_SNP_ECC_PUBKEY_SIZE, auth + AUTH_ID_KEY_SIG)) < 0)
                         return r;
                 memcpy(auth + AUTH_AUTHOR_KEY, author_key->pub, CP_SNP_ECC_PUBKEY_SIZE);

@@ -37,6 +37,7 @@
 #include <openssl/sha.h>
 
 #include "basic/fileio.h"
+#include "basic/cursor.h"
 #include "basic/limits.h"
 #include "basic/secure.h"
 #include "confpool/snp_measure.h"
@@ -128,8 +129,7 @@ static int chain(cp_snp_ld *ld, cp_snp_page_type type, bool imi, uint8_t vmpl3, 
         p[PI_VMPL2] = vmpl2;
         p[PI_VMPL1] = vmpl1;
         p[0x67] = 0;
-        for (unsigned i = 0; i < 8; i++)
-                p[PI_GPA + i] = (uint8_t) (gpa >> (8 * i));
+        cp_put_le64(p + PI_GPA, gpa);
         int r = sha384(p, CP_SNP_PAGE_INFO_SIZE, p + PI_DIGEST_CUR);
         if (r < 0)
                 return r;

@@ -13,6 +13,7 @@
 
 #include "basic/cleanup.h"
 #include "basic/codec.h"
+#include "basic/cursor.h"
 #include "basic/limits.h"
 #include "basic/secure.h"
 #include "confpool/snp_policy.h"
@@ -152,8 +153,7 @@ static const char *gen_name(cp_snp_generation g) {
  *   Turin:       [fmc, bl, tee, snp, 0, 0, 0, ucode] */
 static bool tcb_decode(uint64_t raw, cp_snp_generation gen, cp_snp_tcb *ret) {
         uint8_t b[8];
-        for (unsigned i = 0; i < 8; i++)
-                b[i] = (uint8_t) (raw >> (8 * i));
+        cp_put_le64(b, raw);
         switch (gen) {
         case CP_SNP_GEN_MILAN:
         case CP_SNP_GEN_GENOA:

@@ -6,28 +6,8 @@
  */
 #include <string.h>
 
+#include "basic/cursor.h"
 #include "confpool/snp_report.h"
-
-typedef struct writer {
-        uint8_t *p;
-        size_t off;
-} writer;
-
-static void w_le(writer *w, uint64_t v, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                w->p[w->off + i] = (uint8_t) (v >> (8 * i));
-        w->off += n;
-}
-
-static void w_bytes(writer *w, const void *src, size_t n) {
-        memcpy(w->p + w->off, src, n);
-        w->off += n;
-}
-
-static void w_zero(writer *w, size_t n) {
-        memset(w->p + w->off, 0, n);
-        w->off += n;
-}
 
 int cp_snp_report_serialize(const cp_snp_report *r, uint8_t out[CP_SNP_REPORT_SIZE]) {
         if (!r || !out)
@@ -40,66 +20,61 @@ int cp_snp_report_serialize(const cp_snp_report *r, uint8_t out[CP_SNP_REPORT_SI
                 return CP_ERROR(CP_EINVAL, "cp_snp_report_serialize: SIGNING_KEY %u is reserved", r->signing_key);
 
         uint8_t buf[CP_SNP_REPORT_SIZE];
-        writer w = { .p = buf, .off = 0 };
+        cp_writer w = cp_writer_make(buf, sizeof(buf));
         uint32_t signer = (r->author_key_en ? 1u : 0u) | (r->mask_chip_key ? 2u : 0u) |
                           ((uint32_t) r->signing_key << 2);
+        int k;
 
-        w_le(&w, r->version, 4);
-        w_le(&w, r->guest_svn, 4);
-        w_le(&w, r->policy, 8);
-        w_bytes(&w, r->family_id, 16);
-        w_bytes(&w, r->image_id, 16);
-        w_le(&w, r->vmpl, 4);
-        w_le(&w, r->signature_algo, 4);
-        w_le(&w, r->current_tcb, 8);
-        w_le(&w, r->platform_info, 8);
-        w_le(&w, signer, 4);
-        w_zero(&w, 4);
-        w_bytes(&w, r->report_data, 64);
-        w_bytes(&w, r->measurement, 48);
-        w_bytes(&w, r->host_data, 32);
-        w_bytes(&w, r->id_key_digest, 48);
-        w_bytes(&w, r->author_key_digest, 48);
-        w_bytes(&w, r->report_id, 32);
-        w_bytes(&w, r->report_id_ma, 32);
-        w_le(&w, r->reported_tcb, 8);
+        /* 0x000-0x04F */
+        if ((k = cp_writer_le32(&w, r->version)) < 0 || (k = cp_writer_le32(&w, r->guest_svn)) < 0 ||
+            (k = cp_writer_le64(&w, r->policy)) < 0 || (k = cp_writer_bytes(&w, r->family_id, 16)) < 0 ||
+            (k = cp_writer_bytes(&w, r->image_id, 16)) < 0 || (k = cp_writer_le32(&w, r->vmpl)) < 0 ||
+            (k = cp_writer_le32(&w, r->signature_algo)) < 0 || (k = cp_writer_le64(&w, r->current_tcb)) < 0 ||
+            (k = cp_writer_le64(&w, r->platform_info)) < 0 || (k = cp_writer_le32(&w, signer)) < 0 ||
+            (k = cp_writer_zeros(&w, 4)) < 0)
+                return k;
+        /* 0x050-0x187 */
+        if ((k = cp_writer_bytes(&w, r->report_data, 64)) < 0 || (k = cp_writer_bytes(&w, r->measurement, 48)) < 0 ||
+            (k = cp_writer_bytes(&w, r->host_data, 32)) < 0 || (k = cp_writer_bytes(&w, r->id_key_digest, 48)) < 0 ||
+            (k = cp_writer_bytes(&w, r->author_key_digest, 48)) < 0 ||
+            (k = cp_writer_bytes(&w, r->report_id, 32)) < 0 || (k = cp_writer_bytes(&w, r->report_id_ma, 32)) < 0 ||
+            (k = cp_writer_le64(&w, r->reported_tcb)) < 0)
+                return k;
+        /* 0x188-0x19F */
         if (r->version >= 3) {
-                w_le(&w, r->cpuid_fam_id, 1);
-                w_le(&w, r->cpuid_mod_id, 1);
-                w_le(&w, r->cpuid_step, 1);
-                w_zero(&w, 0x1a0 - 0x18b);
-        } else
-                w_zero(&w, 0x1a0 - 0x188);
-        w_bytes(&w, r->chip_id, 64);
-        w_le(&w, r->committed_tcb, 8);
-        w_le(&w, r->current_build, 1);
-        w_le(&w, r->current_minor, 1);
-        w_le(&w, r->current_major, 1);
-        w_zero(&w, 1);
-        w_le(&w, r->committed_build, 1);
-        w_le(&w, r->committed_minor, 1);
-        w_le(&w, r->committed_major, 1);
-        w_zero(&w, 1);
-        w_le(&w, r->launch_tcb, 8);
+                if ((k = cp_writer_u8(&w, r->cpuid_fam_id)) < 0 || (k = cp_writer_u8(&w, r->cpuid_mod_id)) < 0 ||
+                    (k = cp_writer_u8(&w, r->cpuid_step)) < 0 || (k = cp_writer_zeros(&w, 0x1a0 - 0x18b)) < 0)
+                        return k;
+        } else if ((k = cp_writer_zeros(&w, 0x1a0 - 0x188)) < 0)
+                return k;
+        /* 0x1A0-0x1F7 */
+        if ((k = cp_writer_bytes(&w, r->chip_id, 64)) < 0 || (k = cp_writer_le64(&w, r->committed_tcb)) < 0 ||
+            (k = cp_writer_u8(&w, r->current_build)) < 0 || (k = cp_writer_u8(&w, r->current_minor)) < 0 ||
+            (k = cp_writer_u8(&w, r->current_major)) < 0 || (k = cp_writer_zeros(&w, 1)) < 0 ||
+            (k = cp_writer_u8(&w, r->committed_build)) < 0 || (k = cp_writer_u8(&w, r->committed_minor)) < 0 ||
+            (k = cp_writer_u8(&w, r->committed_major)) < 0 || (k = cp_writer_zeros(&w, 1)) < 0 ||
+            (k = cp_writer_le64(&w, r->launch_tcb)) < 0)
+                return k;
+        /* 0x1F8-0x29F */
         if (r->version >= 5) {
-                w_le(&w, r->launch_mit_vector, 8);
-                w_le(&w, r->current_mit_vector, 8);
-                w_zero(&w, CP_SNP_REPORT_SIGNED_SIZE - 0x208);
-        } else
-                w_zero(&w, CP_SNP_REPORT_SIGNED_SIZE - 0x1f8);
-        if (w.off != CP_SNP_REPORT_SIGNED_SIZE)
-                return CP_ERROR(CP_EINTERNAL, "cp_snp_report_serialize: body ends at 0x%zx", w.off);
+                if ((k = cp_writer_le64(&w, r->launch_mit_vector)) < 0 ||
+                    (k = cp_writer_le64(&w, r->current_mit_vector)) < 0 ||
+                    (k = cp_writer_zeros(&w, CP_SNP_REPORT_SIGNED_SIZE - 0x208)) < 0)
+                        return k;
+        } else if ((k = cp_writer_zeros(&w, CP_SNP_REPORT_SIGNED_SIZE - 0x1f8)) < 0)
+                return k;
+        if (cp_writer_offset(&w) != CP_SNP_REPORT_SIGNED_SIZE)
+                return CP_ERROR(CP_EINTERNAL, "cp_snp_report_serialize: body ends at 0x%zx", cp_writer_offset(&w));
 
         /* Signature area: R and S keep their 48 significant bytes, the rest is
          * zero; an unsigned report (SIGNING_KEY none / MASK_CHIP_KEY) gets an
          * all-zero area as the firmware writes it. */
-        if (cp_snp_report_has_signature(r)) {
-                w_bytes(&w, r->signature_r, 48);
-                w_zero(&w, 24);
-                w_bytes(&w, r->signature_s, 48);
-                w_zero(&w, 24);
-        }
-        w_zero(&w, CP_SNP_REPORT_SIZE - w.off);
+        if (cp_snp_report_has_signature(r) &&
+            ((k = cp_writer_bytes(&w, r->signature_r, 48)) < 0 || (k = cp_writer_zeros(&w, 24)) < 0 ||
+             (k = cp_writer_bytes(&w, r->signature_s, 48)) < 0 || (k = cp_writer_zeros(&w, 24)) < 0))
+                return k;
+        if ((k = cp_writer_zeros(&w, CP_SNP_REPORT_SIZE - cp_writer_offset(&w))) < 0)
+                return k;
         memcpy(out, buf, sizeof(buf));
         return 0;
 }

@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <string.h>
 
+#include "basic/cursor.h"
 #include "confpool/snp_measure.h"
 
 /* Save-area offsets. */
@@ -36,27 +37,12 @@ enum {
         VMSA_X87_FCW = 0x410,
 };
 
-static void put16(uint8_t *p, size_t off, uint16_t v) {
-        p[off] = (uint8_t) v;
-        p[off + 1] = (uint8_t) (v >> 8);
-}
-
-static void put32(uint8_t *p, size_t off, uint32_t v) {
-        for (unsigned i = 0; i < 4; i++)
-                p[off + i] = (uint8_t) (v >> (8 * i));
-}
-
-static void put64(uint8_t *p, size_t off, uint64_t v) {
-        for (unsigned i = 0; i < 8; i++)
-                p[off + i] = (uint8_t) (v >> (8 * i));
-}
-
 /* A segment register: u16 selector, u16 attrib, u32 limit, u64 base. */
 static void put_seg(uint8_t *p, size_t off, uint16_t sel, uint16_t attrib, uint32_t limit, uint64_t base) {
-        put16(p, off, sel);
-        put16(p, off + 2, attrib);
-        put32(p, off + 4, limit);
-        put64(p, off + 8, base);
+        cp_put_le16(p + off, sel);
+        cp_put_le16(p + off + 2, attrib);
+        cp_put_le32(p + off + 4, limit);
+        cp_put_le64(p + off + 8, base);
 }
 
 int cp_snp_vmm_type_from_name(const char *name, cp_snp_vmm_type *ret) {
@@ -144,20 +130,20 @@ static void build_reset(cp_snp_vmm_type vmm, uint32_t eip, uint32_t vcpu_sig, ui
         put_seg(p, VMSA_LDTR, 0, 0x82, 0xFFFF, 0);
         put_seg(p, VMSA_IDTR, 0, 0, 0xFFFF, 0);
         put_seg(p, VMSA_TR, 0, tr_attr, 0xFFFF, 0);
-        put64(p, VMSA_EFER, 0x1000);
-        put64(p, VMSA_CR4, 0x40);
-        put64(p, VMSA_CR0, 0x10);
-        put64(p, VMSA_DR7, 0x400);
-        put64(p, VMSA_DR6, 0xFFFF0FF0);
-        put64(p, VMSA_RFLAGS, 0x2);
-        put64(p, VMSA_RIP, eip & 0xFFFF);
-        put64(p, VMSA_G_PAT, gce ? UINT64_C(0x00070106) : UINT64_C(0x0007040600070406));
-        put64(p, VMSA_RDX, (ec2 || gce) ? 0x600 : vcpu_sig);
-        put64(p, VMSA_SEV_FEATURES, sev_features);
-        put64(p, VMSA_XCR0, 0x1);
+        cp_put_le64(p + VMSA_EFER, 0x1000);
+        cp_put_le64(p + VMSA_CR4, 0x40);
+        cp_put_le64(p + VMSA_CR0, 0x10);
+        cp_put_le64(p + VMSA_DR7, 0x400);
+        cp_put_le64(p + VMSA_DR6, 0xFFFF0FF0);
+        cp_put_le64(p + VMSA_RFLAGS, 0x2);
+        cp_put_le64(p + VMSA_RIP, eip & 0xFFFF);
+        cp_put_le64(p + VMSA_G_PAT, gce ? UINT64_C(0x00070106) : UINT64_C(0x0007040600070406));
+        cp_put_le64(p + VMSA_RDX, (ec2 || gce) ? 0x600 : vcpu_sig);
+        cp_put_le64(p + VMSA_SEV_FEATURES, sev_features);
+        cp_put_le64(p + VMSA_XCR0, 0x1);
         if (!ec2 && !gce) {
-                put32(p, VMSA_MXCSR, 0x1F80);
-                put16(p, VMSA_X87_FCW, 0x037F);
+                cp_put_le32(p + VMSA_MXCSR, 0x1F80);
+                cp_put_le16(p + VMSA_X87_FCW, 0x037F);
         }
 }
 
@@ -174,18 +160,18 @@ static void build_svsm(uint32_t eip, uint32_t vcpu_sig, uint8_t *p) {
         put_seg(p, VMSA_LDTR, 0, 0x82, 0xFFFF, 0);
         put_seg(p, VMSA_IDTR, 0, 0, 0xFFFF, 0);
         put_seg(p, VMSA_TR, 0, 0x8B, 0xFFFF, 0);
-        put64(p, VMSA_EFER, 0x1000);
-        put64(p, VMSA_CR4, 0x40);
-        put64(p, VMSA_CR0, 0x11);
-        put64(p, VMSA_DR7, 0x400);
-        put64(p, VMSA_DR6, 0xFFFF0FF0);
-        put64(p, VMSA_RFLAGS, 0x2);
-        put64(p, VMSA_RIP, eip);
-        put64(p, VMSA_G_PAT, UINT64_C(0x0007040600070406));
-        put64(p, VMSA_RDX, vcpu_sig);
-        put64(p, VMSA_SEV_FEATURES, 0x1);
-        put64(p, VMSA_XCR0, 0x1);
-        put32(p, VMSA_MXCSR, 0x1F80);
+        cp_put_le64(p + VMSA_EFER, 0x1000);
+        cp_put_le64(p + VMSA_CR4, 0x40);
+        cp_put_le64(p + VMSA_CR0, 0x11);
+        cp_put_le64(p + VMSA_DR7, 0x400);
+        cp_put_le64(p + VMSA_DR6, 0xFFFF0FF0);
+        cp_put_le64(p + VMSA_RFLAGS, 0x2);
+        cp_put_le64(p + VMSA_RIP, eip);
+        cp_put_le64(p + VMSA_G_PAT, UINT64_C(0x0007040600070406));
+        cp_put_le64(p + VMSA_RDX, vcpu_sig);
+        cp_put_le64(p + VMSA_SEV_FEATURES, 0x1);
+        cp_put_le64(p + VMSA_XCR0, 0x1);
+        cp_put_le32(p + VMSA_MXCSR, 0x1F80);
 }
 
 int cp_snp_vmsa_build(cp_snp_vmsa_kind kind, cp_snp_vmm_type vmm, uint32_t eip, uint32_t vcpu_sig,

@@ -651,38 +651,8 @@ struct cp_tcg_eventlog_builder {
         uint16_t algs[CP_TCG_MAX_BANKS];
         uint8_t pcrs[CP_TCG_MAX_BANKS][CP_TCG_PCR_COUNT][CP_TCG_DIGEST_MAX];
         bool pcr0_measured;
-        uint8_t *buf;
-        size_t len, cap;
+        cp_writer w; /* the log so far */
 };
-
-static int put(cp_tcg_eventlog_builder *b, const void *p, size_t n) {
-        if (n > CP_MAX_TCG_EVENTLOG || b->len > CP_MAX_TCG_EVENTLOG - n)
-                return CP_ERROR(CP_ETOOBIG, "event log would exceed %u bytes", CP_MAX_TCG_EVENTLOG);
-        if (b->len + n > b->cap) {
-                size_t cap = b->cap ? b->cap : 1024;
-                while (cap < b->len + n)
-                        cap *= 2;
-                uint8_t *v = realloc(b->buf, cap);
-                if (!v)
-                        return cp_error_oom();
-                b->buf = v;
-                b->cap = cap;
-        }
-        if (n)
-                memcpy(b->buf + b->len, p, n);
-        b->len += n;
-        return 0;
-}
-
-static int put_le32(cp_tcg_eventlog_builder *b, uint32_t v) {
-        uint8_t x[4] = { (uint8_t) v, (uint8_t) (v >> 8), (uint8_t) (v >> 16), (uint8_t) (v >> 24) };
-        return put(b, x, 4);
-}
-
-static int put_le16(cp_tcg_eventlog_builder *b, uint16_t v) {
-        uint8_t x[2] = { (uint8_t) v, (uint8_t) (v >> 8) };
-        return put(b, x, 2);
-}
 
 int cp_tcg_eventlog_builder_new(const uint16_t *algs, size_t n_algs, cp_tcg_eventlog_builder **ret) {
         static const uint8_t zero[20];
@@ -701,19 +671,23 @@ int cp_tcg_eventlog_builder_new(const uint16_t *algs, size_t n_algs, cp_tcg_even
         b = calloc(1, sizeof(*b));
         if (!b)
                 return cp_error_oom();
+        b->w = cp_writer_make_growable(CP_MAX_TCG_EVENTLOG);
         b->n_algs = n_algs;
         memcpy(b->algs, algs, n_algs * sizeof(*algs));
         /* TCG_PCR_EVENT header carrying TCG_EfiSpecIDEvent */
         uint32_t size = 16 + 4 + 4 + 4 + 4 * (uint32_t) n_algs + 1;
         uint8_t ver[4] = { 0 /* minor */, 2 /* major */, 0 /* errata */, 2 /* uintnSize: 64-bit */ };
-        if ((r = put_le32(b, 0)) < 0 || (r = put_le32(b, CP_EV_NO_ACTION)) < 0 || (r = put(b, zero, 20)) < 0 ||
-            (r = put_le32(b, size)) < 0 || (r = put(b, spec_id_sig, 16)) < 0 || (r = put_le32(b, 0)) < 0 ||
-            (r = put(b, ver, 4)) < 0 || (r = put_le32(b, (uint32_t) n_algs)) < 0)
+        cp_writer *w = &b->w;
+        if ((r = cp_writer_le32(w, 0)) < 0 || (r = cp_writer_le32(w, CP_EV_NO_ACTION)) < 0 ||
+            (r = cp_writer_bytes(w, zero, 20)) < 0 || (r = cp_writer_le32(w, size)) < 0 ||
+            (r = cp_writer_bytes(w, spec_id_sig, 16)) < 0 || (r = cp_writer_le32(w, 0)) < 0 ||
+            (r = cp_writer_bytes(w, ver, 4)) < 0 || (r = cp_writer_le32(w, (uint32_t) n_algs)) < 0)
                 goto fail;
         for (size_t i = 0; i < n_algs; i++)
-                if ((r = put_le16(b, algs[i])) < 0 || (r = put_le16(b, (uint16_t) cp_tpm_hash_size(algs[i]))) < 0)
+                if ((r = cp_writer_le16(w, algs[i])) < 0 ||
+                    (r = cp_writer_le16(w, (uint16_t) cp_tpm_hash_size(algs[i]))) < 0)
                         goto fail;
-        if ((r = put(b, zero, 1)) < 0) /* vendorInfoSize */
+        if ((r = cp_writer_bytes(w, zero, 1)) < 0) /* vendorInfoSize */
                 goto fail;
         *ret = b;
         return 0;
@@ -725,27 +699,29 @@ fail:
 cp_tcg_eventlog_builder *cp_tcg_eventlog_builder_free(cp_tcg_eventlog_builder *b) {
         if (!b)
                 return NULL;
-        free(b->buf);
+        cp_writer_done(&b->w);
         free(b);
         return NULL;
 }
 
 static int append(cp_tcg_eventlog_builder *b, uint32_t pcr, uint32_t type, const cp_tcg_digest *dg, size_t n,
                   const void *event, size_t event_len) {
-        size_t mark = b->len;
+        cp_writer *w = &b->w;
+        size_t mark = cp_writer_offset(w);
         int r;
         if (event_len > UINT32_MAX)
                 return CP_ERROR(CP_ETOOBIG, "event data of %zu bytes", event_len);
-        if ((r = put_le32(b, pcr)) < 0 || (r = put_le32(b, type)) < 0 || (r = put_le32(b, (uint32_t) n)) < 0)
+        if ((r = cp_writer_le32(w, pcr)) < 0 || (r = cp_writer_le32(w, type)) < 0 ||
+            (r = cp_writer_le32(w, (uint32_t) n)) < 0)
                 goto fail;
         for (size_t i = 0; i < n; i++)
-                if ((r = put_le16(b, dg[i].alg)) < 0 || (r = put(b, dg[i].digest, dg[i].len)) < 0)
+                if ((r = cp_writer_le16(w, dg[i].alg)) < 0 || (r = cp_writer_bytes(w, dg[i].digest, dg[i].len)) < 0)
                         goto fail;
-        if ((r = put_le32(b, (uint32_t) event_len)) < 0 || (r = put(b, event, event_len)) < 0)
+        if ((r = cp_writer_le32(w, (uint32_t) event_len)) < 0 || (r = cp_writer_bytes(w, event, event_len)) < 0)
                 goto fail;
         return 0;
 fail:
-        b->len = mark;
+        cp_writer_rewind(w, mark);
         return r;
 }
 
@@ -840,12 +816,12 @@ int cp_tcg_eventlog_builder_add(cp_tcg_eventlog_builder *b, uint32_t pcr, uint32
 int cp_tcg_eventlog_builder_serialize(const cp_tcg_eventlog_builder *b, uint8_t **ret, size_t *ret_len) {
         if (!b || !ret || !ret_len)
                 return CP_ERROR(CP_EINVAL, "cp_tcg_eventlog_builder_serialize: bad arguments");
-        uint8_t *p = malloc(b->len);
+        uint8_t *p = malloc(b->w.off);
         if (!p)
                 return cp_error_oom();
-        memcpy(p, b->buf, b->len);
+        memcpy(p, b->w.p, b->w.off);
         *ret = p;
-        *ret_len = b->len;
+        *ret_len = b->w.off;
         return 0;
 }
 

@@ -2,32 +2,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "basic/cursor.h"
 #include "node/node_evlog.h"
 
-static int put(cp_node_evlog *l, const void *p, size_t n) {
-        if (l->len + n > l->cap) {
-                size_t c = l->cap ? l->cap : 1024;
-                while (c < l->len + n)
-                        c *= 2;
-                uint8_t *b = realloc(l->buf, c);
-                if (!b)
-                        return cp_error_oom();
-                l->buf = b;
-                l->cap = c;
-        }
-        memcpy(l->buf + l->len, p, n);
-        l->len += n;
-        return 0;
+/* The log's buffer as a growable writer, and back: every write goes through
+ * the writer, the struct keeps its public fields. */
+static cp_writer writer_of(const cp_node_evlog *l) {
+        cp_writer w = cp_writer_make_growable(SIZE_MAX);
+        w.p = l->buf;
+        w.cap = l->cap;
+        w.off = l->len;
+        return w;
 }
 
-static int put32(cp_node_evlog *l, uint32_t v) {
-        uint8_t b[4] = {(uint8_t) v, (uint8_t) (v >> 8), (uint8_t) (v >> 16), (uint8_t) (v >> 24)};
-        return put(l, b, 4);
-}
-
-static int put16(cp_node_evlog *l, uint16_t v) {
-        uint8_t b[2] = {(uint8_t) v, (uint8_t) (v >> 8)};
-        return put(l, b, 2);
+static void keep(cp_node_evlog *l, const cp_writer *w) {
+        l->buf = w->p;
+        l->cap = w->cap;
+        l->len = w->off;
 }
 
 int cp_node_evlog_init(cp_node_evlog *l) {
@@ -39,15 +30,12 @@ int cp_node_evlog_init(cp_node_evlog *l) {
                                        0,   0,   0,   0,   0,   2,   0,   2,   1,   0,   0,   0,   0x0b, 0, 32, 0,
                                        0};
         static const uint8_t zero20[20] = {0};
-        int r = put32(l, 0);
-        if (r >= 0)
-                r = put32(l, CP_EV_NO_ACTION);
-        if (r >= 0)
-                r = put(l, zero20, sizeof zero20);
-        if (r >= 0)
-                r = put32(l, sizeof spec);
-        if (r >= 0)
-                r = put(l, spec, sizeof spec);
+        cp_writer w = writer_of(l);
+        int r;
+        if ((r = cp_writer_le32(&w, 0)) >= 0 && (r = cp_writer_le32(&w, CP_EV_NO_ACTION)) >= 0 &&
+            (r = cp_writer_bytes(&w, zero20, sizeof zero20)) >= 0 && (r = cp_writer_le32(&w, sizeof spec)) >= 0)
+                r = cp_writer_bytes(&w, spec, sizeof spec);
+        keep(l, &w);
         if (r < 0)
                 cp_node_evlog_done(l);
         return r;
@@ -57,19 +45,13 @@ int cp_node_evlog_add(cp_node_evlog *l, uint32_t pcr, uint32_t type, const uint8
                       size_t data_len) {
         if (data_len > UINT32_MAX)
                 return CP_ERROR(CP_ETOOBIG, "event data");
-        int r = put32(l, pcr);
-        if (r >= 0)
-                r = put32(l, type);
-        if (r >= 0)
-                r = put32(l, 1);
-        if (r >= 0)
-                r = put16(l, 0x000b);
-        if (r >= 0)
-                r = put(l, digest, 32);
-        if (r >= 0)
-                r = put32(l, (uint32_t) data_len);
-        if (r >= 0 && data_len)
-                r = put(l, data, data_len);
+        cp_writer w = writer_of(l);
+        int r;
+        if ((r = cp_writer_le32(&w, pcr)) >= 0 && (r = cp_writer_le32(&w, type)) >= 0 &&
+            (r = cp_writer_le32(&w, 1)) >= 0 && (r = cp_writer_le16(&w, 0x000b)) >= 0 &&
+            (r = cp_writer_bytes(&w, digest, 32)) >= 0 && (r = cp_writer_le32(&w, (uint32_t) data_len)) >= 0)
+                r = cp_writer_bytes(&w, data, data_len);
+        keep(l, &w);
         return r;
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "basic/cursor.h"
 #include "confpool/snp_measure.h"
 
 static const uint8_t T_GUID_FOOTER[16] = { 0xde, 0x82, 0xb5, 0x96, 0xb2, 0x1f, 0xf7, 0x45,
@@ -42,15 +43,6 @@ typedef struct t_image {
         uint8_t fill;             /* filler byte of the code area */
 } t_image;
 
-static inline void t_le16(uint8_t *p, uint16_t v) {
-        p[0] = (uint8_t) v;
-        p[1] = (uint8_t) (v >> 8);
-}
-static inline void t_le32(uint8_t *p, uint32_t v) {
-        for (int i = 0; i < 4; i++)
-                p[i] = (uint8_t) (v >> (8 * i));
-}
-
 /* Returns a malloc()ed image; *ret_table_len is the footer total_len and
  * *ret_meta_off the ASEV offset from the end (0 if none). */
 static inline uint8_t *t_build(const t_image *d, size_t *ret_table_len, size_t *ret_meta_off) {
@@ -64,13 +56,13 @@ static inline uint8_t *t_build(const t_image *d, size_t *ret_table_len, size_t *
                 /* ASEV header 3 KiB before the end, clear of the table */
                 size_t start = d->size - 0xC00;
                 memcpy(img + start, "ASEV", 4);
-                t_le32(img + start + 4, (uint32_t) (16 + 12 * d->n_sections));
-                t_le32(img + start + 8, d->asev_version ? d->asev_version : 1);
-                t_le32(img + start + 12, (uint32_t) d->n_sections);
+                cp_put_le32(img + start + 4, (uint32_t) (16 + 12 * d->n_sections));
+                cp_put_le32(img + start + 8, d->asev_version ? d->asev_version : 1);
+                cp_put_le32(img + start + 12, (uint32_t) d->n_sections);
                 for (size_t i = 0; i < d->n_sections; i++) {
-                        t_le32(img + start + 16 + 12 * i, d->sections[i].gpa);
-                        t_le32(img + start + 20 + 12 * i, d->sections[i].size);
-                        t_le32(img + start + 24 + 12 * i, (uint32_t) d->sections[i].type);
+                        cp_put_le32(img + start + 16 + 12 * i, d->sections[i].gpa);
+                        cp_put_le32(img + start + 20 + 12 * i, d->sections[i].size);
+                        cp_put_le32(img + start + 24 + 12 * i, (uint32_t) d->sections[i].type);
                 }
                 meta_off = d->size - start;
         }
@@ -87,12 +79,12 @@ static inline uint8_t *t_build(const t_image *d, size_t *ret_table_len, size_t *
                 size_t elen = 18 + 4 * all[k].nv;
                 pos -= elen;
                 for (unsigned j = 0; j < all[k].nv; j++)
-                        t_le32(img + pos + 4 * j, all[k].v[j]);
-                t_le16(img + pos + 4 * all[k].nv, (uint16_t) elen);
+                        cp_put_le32(img + pos + 4 * j, all[k].v[j]);
+                cp_put_le16(img + pos + 4 * all[k].nv, (uint16_t) elen);
                 memcpy(img + pos + 4 * all[k].nv + 2, all[k].guid, 16);
                 table += elen;
         }
-        t_le16(img + d->size - 50, (uint16_t) table);
+        cp_put_le16(img + d->size - 50, (uint16_t) table);
         memcpy(img + d->size - 48, T_GUID_FOOTER, 16);
         if (ret_table_len)
                 *ret_table_len = table;

@@ -24,6 +24,7 @@
 
 #include "attestd/attestd.h"
 #include "basic/codec.h"
+#include "basic/cursor.h"
 #include "basic/fileio.h"
 #include "basic/limits.h"
 #include "confpool/azure.h"
@@ -110,27 +111,22 @@ static void tpm_stop(tpm_env *e) {
 
 /* ---- an HCL report as the paravisor lays it out (azure.h) --------------- */
 
-static void put32(uint8_t *p, uint32_t v) {
-        for (int i = 0; i < 4; i++)
-                p[i] = (uint8_t) (v >> (8 * i));
-}
-
 /* HCL report v2 around an SNP report and runtime data, zero-padded to size. */
 static uint8_t *hcl_build(const uint8_t snp[CP_SNP_REPORT_SIZE], const char *rt, size_t size, size_t *ret_len) {
         size_t rl = strlen(rt), len = CP_HCL_VARIABLE_DATA_OFFSET + rl;
         ASSERT_TRUE(size >= len);
         uint8_t *b = calloc(1, size);
-        put32(b, CP_HCL_SIGNATURE);
-        put32(b + 4, 2);
-        put32(b + 8, (uint32_t) len);
-        put32(b + 12, CP_HCL_REQUEST_AK_CERT);
+        cp_put_le32(b, CP_HCL_SIGNATURE);
+        cp_put_le32(b + 4, 2);
+        cp_put_le32(b + 8, (uint32_t) len);
+        cp_put_le32(b + 12, CP_HCL_REQUEST_AK_CERT);
         memcpy(b + CP_HCL_HW_REPORT_OFFSET, snp, CP_SNP_REPORT_SIZE);
         uint8_t *q = b + CP_HCL_REQUEST_DATA_OFFSET;
-        put32(q, (uint32_t) (CP_HCL_REQUEST_DATA_FIXED + rl));
-        put32(q + 4, 1);
-        put32(q + 8, CP_HCL_REPORT_SNP);
-        put32(q + 12, CP_HCL_HASH_SHA256);
-        put32(q + 16, (uint32_t) rl);
+        cp_put_le32(q, (uint32_t) (CP_HCL_REQUEST_DATA_FIXED + rl));
+        cp_put_le32(q + 4, 1);
+        cp_put_le32(q + 8, CP_HCL_REPORT_SNP);
+        cp_put_le32(q + 12, CP_HCL_HASH_SHA256);
+        cp_put_le32(q + 16, (uint32_t) rl);
         memcpy(b + CP_HCL_VARIABLE_DATA_OFFSET, rt, rl);
         *ret_len = size;
         return b;
@@ -223,7 +219,8 @@ static char *b64url(const uint8_t *p, size_t n) {
 
 /* Runtime data as the paravisor writes it: HCLAkPub = (n, e), optional user-data. */
 static char *runtime_data(const uint8_t *n, size_t nl, uint32_t e, const uint8_t *user_data) {
-        uint8_t eb[4] = { (uint8_t) (e >> 24), (uint8_t) (e >> 16), (uint8_t) (e >> 8), (uint8_t) e };
+        uint8_t eb[4];
+        cp_put_be32(eb, e);
         size_t skip = 0;
         while (skip < 3 && eb[skip] == 0)
                 skip++;

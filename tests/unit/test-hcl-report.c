@@ -8,6 +8,7 @@
 
 #include "basic/cleanup.h"
 #include "basic/codec.h"
+#include "basic/cursor.h"
 #include "basic/limits.h"
 #include "confpool/azure.h"
 #include "tests.h"
@@ -36,20 +37,13 @@ static const char *const tdx_cases[] = {
         KINVOLK "hcl-report-tdx.bin",
 };
 
-static void put_le32(uint8_t *p, uint32_t v) {
-        p[0] = (uint8_t) v;
-        p[1] = (uint8_t) (v >> 8);
-        p[2] = (uint8_t) (v >> 16);
-        p[3] = (uint8_t) (v >> 24);
-}
-
 static int parse_with(const uint8_t *base, size_t len, size_t off, uint32_t value) {
         uint8_t *b = malloc(len);
         cp_hcl_report r;
         int k;
         ASSERT_TRUE(b);
         memcpy(b, base, len);
-        put_le32(b + off, value);
+        cp_put_le32(b + off, value);
         k = cp_hcl_report_parse(b, len, &r);
         free(b);
         return k;
@@ -296,7 +290,7 @@ TEST(hcl_header_negatives) {
         uint8_t *copy = malloc(len);
         ASSERT_TRUE(copy);
         memcpy(copy, data, len);
-        put_le32(copy + 0x4cc, CP_HCL_HASH_SHA384);
+        cp_put_le32(copy + 0x4cc, CP_HCL_HASH_SHA384);
         ASSERT_OK(cp_hcl_report_parse(copy, len, &r));
         ASSERT_EQ(r.hash_type, CP_HCL_HASH_SHA384);
         ASSERT_ERR(cp_hcl_report_check_binding(&r), CP_EBINDING);
@@ -304,23 +298,23 @@ TEST(hcl_header_negatives) {
         /* consistent sizes that run past the buffer: truncated */
         memcpy(copy, data, len);
         uint32_t big = (uint32_t) (len - CP_HCL_VARIABLE_DATA_OFFSET + 1);
-        put_le32(copy + 0x08, CP_HCL_VARIABLE_DATA_OFFSET + big);
-        put_le32(copy + 0x4c0, CP_HCL_REQUEST_DATA_FIXED + big);
-        put_le32(copy + 0x4d0, big);
+        cp_put_le32(copy + 0x08, CP_HCL_VARIABLE_DATA_OFFSET + big);
+        cp_put_le32(copy + 0x4c0, CP_HCL_REQUEST_DATA_FIXED + big);
+        cp_put_le32(copy + 0x4d0, big);
         ASSERT_ERR(cp_hcl_report_parse(copy, len, &r), CP_ETRUNC);
         /* exactly up to the end: fine (no padding left) */
         big--;
-        put_le32(copy + 0x08, CP_HCL_VARIABLE_DATA_OFFSET + big);
-        put_le32(copy + 0x4c0, CP_HCL_REQUEST_DATA_FIXED + big);
-        put_le32(copy + 0x4d0, big);
+        cp_put_le32(copy + 0x08, CP_HCL_VARIABLE_DATA_OFFSET + big);
+        cp_put_le32(copy + 0x4c0, CP_HCL_REQUEST_DATA_FIXED + big);
+        cp_put_le32(copy + 0x4d0, big);
         ASSERT_OK(cp_hcl_report_parse(copy, len, &r));
         ASSERT_EQ(r.runtime_data_len, big);
 
         /* shorter variable data: the JSON's tail becomes non-zero trailing bytes */
         memcpy(copy, data, len);
-        put_le32(copy + 0x08, CP_HCL_VARIABLE_DATA_OFFSET + 1000);
-        put_le32(copy + 0x4c0, CP_HCL_REQUEST_DATA_FIXED + 1000);
-        put_le32(copy + 0x4d0, 1000);
+        cp_put_le32(copy + 0x08, CP_HCL_VARIABLE_DATA_OFFSET + 1000);
+        cp_put_le32(copy + 0x4c0, CP_HCL_REQUEST_DATA_FIXED + 1000);
+        cp_put_le32(copy + 0x4d0, 1000);
         ASSERT_ERR(cp_hcl_report_parse(copy, len, &r), CP_ETRAILING);
 
         /* any non-zero byte in the padding */

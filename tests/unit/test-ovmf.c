@@ -155,7 +155,7 @@ TEST(table_truncation_every_length) {
         ASSERT_EQ(total, 18 + 26 + 22 + 22);
         cp_ovmf_info info;
         for (size_t t = 0; t <= total + 40; t++) {
-                t_le16(fw + d.size - 50, (uint16_t) t);
+                cp_put_le16(fw + d.size - 50, (uint16_t) t);
                 int r = cp_ovmf_parse(fw, d.size, &info);
                 if (t == 18 || t == 18 + 22 || t == 18 + 44 || t == total) {
                         if (r < 0)
@@ -166,7 +166,7 @@ TEST(table_truncation_every_length) {
                         cp_test_fail(__FILE__, __LINE__, "total_len %zu accepted", t);
         }
         /* a table reaching before the start of the image */
-        t_le16(fw + d.size - 50, 0xffff);
+        cp_put_le16(fw + d.size - 50, 0xffff);
         ASSERT_ERR(cp_ovmf_parse(fw, d.size, &info), CP_ETRUNC);
 }
 
@@ -178,12 +178,12 @@ TEST(bad_entries) {
         /* the reset block's length field sits just before the footer entry */
         size_t len_off = d.size - 50 - 18;
         for (unsigned l = 0; l < 18; l++) {
-                t_le16(fw + len_off, (uint16_t) l);
+                cp_put_le16(fw + len_off, (uint16_t) l);
                 ASSERT_ERR(cp_ovmf_parse(fw, d.size, &info), CP_EFORMAT);
         }
-        t_le16(fw + len_off, 200); /* overruns the table */
+        cp_put_le16(fw + len_off, 200); /* overruns the table */
         ASSERT_ERR(cp_ovmf_parse(fw, d.size, &info), CP_EFORMAT);
-        t_le16(fw + len_off, 22 + 22); /* swallows the other entry: a 26-byte payload for a u32 */
+        cp_put_le16(fw + len_off, 22 + 22); /* swallows the other entry: a 26-byte payload for a u32 */
         ASSERT_ERR(cp_ovmf_parse(fw, d.size, &info), CP_ETRAILING);
 
         /* short payloads */
@@ -236,44 +236,44 @@ TEST(bad_metadata) {
         ASSERT_ERR(cp_ovmf_parse(fw, d.size, &info), CP_EFORMAT);
         fw[h] = 'A';
         for (uint32_t v = 0; v < 4; v++) {
-                t_le32(fw + h + 8, v);
+                cp_put_le32(fw + h + 8, v);
                 if (v == 1)
                         ASSERT_OK(cp_ovmf_parse(fw, d.size, &info));
                 else
                         ASSERT_ERR(cp_ovmf_parse(fw, d.size, &info), CP_EVERSION);
         }
-        t_le32(fw + h + 8, 1);
+        cp_put_le32(fw + h + 8, 1);
         /* size must cover the descriptors and stay in the image */
         for (uint32_t s = 0; s < 16 + 24; s++) {
-                t_le32(fw + h + 4, s);
+                cp_put_le32(fw + h + 4, s);
                 ASSERT_ERR(cp_ovmf_parse(fw, d.size, &info), CP_EFORMAT);
         }
-        t_le32(fw + h + 4, (uint32_t) meta_off + 1);
+        cp_put_le32(fw + h + 4, (uint32_t) meta_off + 1);
         ASSERT_ERR(cp_ovmf_parse(fw, d.size, &info), CP_EFORMAT);
-        t_le32(fw + h + 4, 16 + 24);
+        cp_put_le32(fw + h + 4, 16 + 24);
         /* descriptor count */
-        t_le32(fw + h + 12, CP_OVMF_MAX_SECTIONS + 1);
+        cp_put_le32(fw + h + 12, CP_OVMF_MAX_SECTIONS + 1);
         ASSERT_ERR(cp_ovmf_parse(fw, d.size, &info), CP_ETOOBIG);
-        t_le32(fw + h + 12, 3); /* more than size covers */
+        cp_put_le32(fw + h + 12, 3); /* more than size covers */
         ASSERT_ERR(cp_ovmf_parse(fw, d.size, &info), CP_EFORMAT);
-        t_le32(fw + h + 12, 2);
+        cp_put_le32(fw + h + 12, 2);
         ASSERT_OK(cp_ovmf_parse(fw, d.size, &info));
         /* section type, alignment, 4 GiB */
         uint32_t types[] = { 0, 5, 0xf, 0x11, 0xffffffff };
         for (size_t i = 0; i < CP_ELEMENTSOF(types); i++) {
-                t_le32(fw + h + 16 + 8, types[i]);
+                cp_put_le32(fw + h + 16 + 8, types[i]);
                 ASSERT_ERR(cp_ovmf_parse(fw, d.size, &info), CP_EFORMAT);
         }
-        t_le32(fw + h + 16 + 8, 1);
-        t_le32(fw + h + 16, 0x800800);
+        cp_put_le32(fw + h + 16 + 8, 1);
+        cp_put_le32(fw + h + 16, 0x800800);
         ASSERT_ERR(cp_ovmf_parse(fw, d.size, &info), CP_EFORMAT);
-        t_le32(fw + h + 16, 0x800000);
-        t_le32(fw + h + 20, 0x2001);
+        cp_put_le32(fw + h + 16, 0x800000);
+        cp_put_le32(fw + h + 20, 0x2001);
         ASSERT_ERR(cp_ovmf_parse(fw, d.size, &info), CP_EFORMAT);
-        t_le32(fw + h + 16, 0xfffff000);
-        t_le32(fw + h + 20, 0x2000);
+        cp_put_le32(fw + h + 16, 0xfffff000);
+        cp_put_le32(fw + h + 20, 0x2000);
         ASSERT_ERR(cp_ovmf_parse(fw, d.size, &info), CP_EFORMAT);
-        t_le32(fw + h + 20, 0x1000); /* ends exactly at 4 GiB */
+        cp_put_le32(fw + h + 20, 0x1000); /* ends exactly at 4 GiB */
         ASSERT_OK(cp_ovmf_parse(fw, d.size, &info));
 
         /* metadata offsets out of range: 0, below the header, beyond the image */

@@ -6,6 +6,7 @@
 
 #include "basic/cleanup.h"
 #include "basic/codec.h"
+#include "basic/cursor.h"
 #include "confpool/snp_cert.h"
 #include "snp-cert-testutil.h"
 #include "tests.h"
@@ -101,8 +102,7 @@ static cp_amd_trust *builtin(void) {
  * Turin [fmc, bl, tee, snp, 0,0,0, ucode]. */
 static void decode_tcb(uint64_t raw, cp_snp_generation g, cp_snp_tcb *t) {
         uint8_t b[8];
-        for (int i = 0; i < 8; i++)
-                b[i] = (uint8_t) (raw >> (8 * i));
+        cp_put_le64(b, raw);
         memset(t, 0, sizeof(*t));
         if (g == CP_SNP_GEN_TURIN) {
                 *t = (cp_snp_tcb){ .fmc = b[0], .bl = b[1], .tee = b[2], .snp = b[3], .ucode = b[7], .has_fmc = true };
@@ -517,8 +517,7 @@ TEST(load_negatives_real_der) {
         ASSERT_TRUE(cut);
         for (size_t n = 132; n < len; n += 7) {
                 memcpy(cut, der, n);
-                cut[2] = (uint8_t) ((n - 4) >> 8);
-                cut[3] = (uint8_t) (n - 4);
+                cp_put_be16(cut + 2, (uint16_t) (n - 4));
                 ASSERT_FAILS(cp_amd_cert_load(cut, n, &c));
         }
         free(cut);
@@ -568,8 +567,7 @@ TEST(load_negatives_real_der) {
         ASSERT_TRUE(huge);
         huge[0] = 0x30;
         huge[1] = 0x82;
-        huge[2] = (uint8_t) ((20000 - 4) >> 8);
-        huge[3] = (uint8_t) (20000 - 4);
+        cp_put_be16(huge + 2, 20000 - 4);
         ASSERT_ERR(cp_amd_cert_load(huge, 20000, &c), CP_ETOOBIG);
         free(huge);
         free(big);

@@ -2,6 +2,7 @@
 /* Tests for the SNP_GET_EXT_REPORT certificate table parser and builder. */
 #include <stdlib.h>
 
+#include "basic/cursor.h"
 #include "basic/limits.h"
 #include "confpool/snp_report.h"
 #include "tests.h"
@@ -20,11 +21,6 @@ static const uint8_t guid_extra[16] = { 0xec, 0xae, 0x0c, 0x0f, 0x95, 0x02, 0x43
                                         0xaf, 0xa2, 0x0a, 0xe2, 0xe0, 0xd5, 0x65, 0xb6 };
 static const uint8_t guid_unknown[16] = { 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x47, 0x08,
                                           0x89, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10 };
-
-static void put32(uint8_t *p, uint32_t v) {
-        for (unsigned i = 0; i < 4; i++)
-                p[i] = (uint8_t) (v >> (8 * i));
-}
 
 static uint32_t get32(const uint8_t *p) {
         return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
@@ -230,11 +226,11 @@ TEST(missing_terminator) {
         uint8_t buf[2 * ENTRY] = { 0 };
         cp_snp_certtable t;
         memcpy(buf, guid_vcek, 16);
-        put32(buf + 16, 2 * ENTRY);
-        put32(buf + 20, 1);
+        cp_put_le32(buf + 16, 2 * ENTRY);
+        cp_put_le32(buf + 20, 1);
         memcpy(buf + ENTRY, guid_ask, 16);
-        put32(buf + ENTRY + 16, 3 * ENTRY);
-        put32(buf + ENTRY + 20, 1);
+        cp_put_le32(buf + ENTRY + 16, 3 * ENTRY);
+        cp_put_le32(buf + ENTRY + 20, 1);
         ASSERT_ERR(parse_copy(buf, sizeof(buf), &t, NULL), CP_EFORMAT);
         ASSERT_TRUE(strstr(cp_error_message(), "terminator") != NULL);
 
@@ -251,10 +247,10 @@ TEST(terminator_with_offset_or_length) {
         static fixture f;
         static cp_snp_certtable t;
         fixture_build(&f);
-        put32(f.buf + 5 * ENTRY + 16, 1);
+        cp_put_le32(f.buf + 5 * ENTRY + 16, 1);
         ASSERT_ERR(parse_copy(f.buf, f.len, &t, NULL), CP_EFORMAT);
-        put32(f.buf + 5 * ENTRY + 16, 0);
-        put32(f.buf + 5 * ENTRY + 20, 1);
+        cp_put_le32(f.buf + 5 * ENTRY + 16, 0);
+        cp_put_le32(f.buf + 5 * ENTRY + 20, 1);
         ASSERT_ERR(parse_copy(f.buf, f.len, &t, NULL), CP_EFORMAT);
         fixture_done(&f);
 }
@@ -267,11 +263,11 @@ TEST(offset_into_header) {
         for (uint32_t off = 0; off < 6 * ENTRY; off++) {
                 static uint8_t copy[8192];
                 memcpy(copy, f.buf, f.len);
-                put32(copy + 16, off);
+                cp_put_le32(copy + 16, off);
                 ASSERT_ERR(parse_copy(copy, f.len, &t, NULL), CP_EFORMAT);
                 memcpy(copy, f.buf, f.len);
-                put32(copy + 4 * ENTRY + 16, off);
-                put32(copy + 4 * ENTRY + 20, 1);
+                cp_put_le32(copy + 4 * ENTRY + 16, off);
+                cp_put_le32(copy + 4 * ENTRY + 20, 1);
                 ASSERT_ERR(parse_copy(copy, f.len, &t, NULL), CP_EFORMAT);
         }
         fixture_done(&f);
@@ -287,16 +283,16 @@ TEST(offset_length_overflow) {
                 for (size_t j = 0; j < sizeof(lens) / sizeof(lens[0]); j++) {
                         static uint8_t copy[8192];
                         memcpy(copy, f.buf, f.len);
-                        put32(copy + 16, offs[i]);
-                        put32(copy + 20, lens[j]);
+                        cp_put_le32(copy + 16, offs[i]);
+                        cp_put_le32(copy + 20, lens[j]);
                         ASSERT_ERR(parse_copy(copy, f.len, &t, NULL), CP_ETRUNC);
                 }
         /* valid offset, length running past the end */
         static uint8_t copy[8192];
         memcpy(copy, f.buf, f.len);
-        put32(copy + 4 * ENTRY + 20, 0xffffffffu);
+        cp_put_le32(copy + 4 * ENTRY + 20, 0xffffffffu);
         ASSERT_ERR(parse_copy(copy, f.len, &t, NULL), CP_ETRUNC);
-        put32(copy + 4 * ENTRY + 20, 2); /* one byte past the end */
+        cp_put_le32(copy + 4 * ENTRY + 20, 2); /* one byte past the end */
         ASSERT_ERR(parse_copy(copy, f.len, &t, NULL), CP_ETRUNC);
         fixture_done(&f);
 }
@@ -305,7 +301,7 @@ TEST(zero_length) {
         static fixture f;
         static cp_snp_certtable t;
         fixture_build(&f);
-        put32(f.buf + ENTRY + 20, 0);
+        cp_put_le32(f.buf + ENTRY + 20, 0);
         ASSERT_ERR(parse_copy(f.buf, f.len, &t, NULL), CP_EFORMAT);
         fixture_done(&f);
 }
@@ -325,7 +321,7 @@ TEST(overlapping_entries) {
         static cp_snp_certtable t;
         fixture_build(&f);
         /* the ASK entry points at the VCEK's bytes */
-        put32(f.buf + ENTRY + 16, get32(f.buf + 16) + 10);
+        cp_put_le32(f.buf + ENTRY + 16, get32(f.buf + 16) + 10);
         ASSERT_ERR(parse_copy(f.buf, f.len, &t, NULL), CP_EFORMAT);
         fixture_done(&f);
 }
@@ -358,8 +354,8 @@ TEST(entry_count_limit) {
         for (size_t i = 0; i < n; i++) {
                 memcpy(big + i * ENTRY, guid_unknown, 16);
                 big[i * ENTRY + 15] = (uint8_t) i;
-                put32(big + i * ENTRY + 16, (uint32_t) (hdr + i));
-                put32(big + i * ENTRY + 20, 1);
+                cp_put_le32(big + i * ENTRY + 16, (uint32_t) (hdr + i));
+                cp_put_le32(big + i * ENTRY + 20, 1);
                 big[hdr + i] = 7;
         }
         ASSERT_ERR(parse_copy(big, hdr + n, &t, NULL), CP_ETOOBIG);
@@ -385,7 +381,7 @@ TEST(trailing_junk) {
         }
         /* a gap between blobs: shrink the ASK entry by one byte */
         memcpy(copy, f.buf, f.len);
-        put32(copy + ENTRY + 20, 99);
+        cp_put_le32(copy + ENTRY + 20, 99);
         ASSERT_ERR(parse_copy(copy, f.len, &t, NULL), CP_ETRAILING);
         /* ... that is zero is fine */
         copy[get32(copy + ENTRY + 16) + 99] = 0;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "basic/cleanup.h"
+#include "basic/cursor.h"
 #include "confpool/snp_cert.h"
 #include "snp-cert-testutil.h"
 #include "tests.h"
@@ -243,8 +244,7 @@ TEST(crl_format_negatives) {
         ASSERT_EQ(der[1], 0x82);
         for (size_t i = 5; i < n; i++) {
                 memcpy(cut, der, i);
-                cut[2] = (uint8_t) ((i - 4) >> 8);
-                cut[3] = (uint8_t) (i - 4);
+                cp_put_be16(cut + 2, (uint16_t) (i - 4));
                 ASSERT_FAILS(cp_amd_crl_load(cut, i, &crl));
         }
         free(cut);

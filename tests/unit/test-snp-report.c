@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <stdlib.h>
 
+#include "basic/cursor.h"
 #include "confpool/snp_report.h"
 #include "tests.h"
 
@@ -68,16 +69,6 @@ static int parse_copy(const uint8_t *p, size_t len, unsigned flags, cp_snp_repor
         int r = cp_snp_report_parse(copy, len, flags, ret);
         free(copy);
         return r;
-}
-
-static void put32(uint8_t *p, uint32_t v) {
-        for (unsigned i = 0; i < 4; i++)
-                p[i] = (uint8_t) (v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v) {
-        for (unsigned i = 0; i < 8; i++)
-                p[i] = (uint8_t) (v >> (8 * i));
 }
 
 static uint32_t get32(const uint8_t *p) {
@@ -360,7 +351,7 @@ TEST(versions_0_1_rejected) {
         static cp_snp_report r;
         load_report(V2_REPORT, 0, raw);
         for (uint32_t v = 0; v < 2; v++) {
-                put32(raw, v);
+                cp_put_le32(raw, v);
                 ASSERT_ERR(cp_snp_report_parse(raw, sizeof(raw), 0, &r), CP_EVERSION);
                 ASSERT_ERR(cp_snp_report_parse(raw, sizeof(raw), CP_SNP_PARSE_ALLOW_NEWER, &r), CP_EVERSION);
         }
@@ -372,7 +363,7 @@ TEST(newer_versions) {
         load_report(V5_REPORT, 0, raw);
         static const uint32_t newer[] = { 6, 7, 0x100, UINT32_MAX };
         for (size_t i = 0; i < sizeof(newer) / sizeof(newer[0]); i++) {
-                put32(raw, newer[i]);
+                cp_put_le32(raw, newer[i]);
                 ASSERT_ERR(cp_snp_report_parse(raw, sizeof(raw), 0, &r), CP_EVERSION);
                 ASSERT_TRUE(strstr(cp_error_message(), "CP_SNP_PARSE_ALLOW_NEWER") != NULL);
                 ASSERT_OK(cp_snp_report_parse(raw, sizeof(raw), CP_SNP_PARSE_ALLOW_NEWER, &r));
@@ -383,13 +374,13 @@ TEST(newer_versions) {
         }
 
         /* v6+: 0x208-0x29F may hold new fields; everything else is checked */
-        put32(raw, 6);
+        cp_put_le32(raw, 6);
         raw[0x208] = 0x11;
         raw[0x29f] = 0x22;
         ASSERT_OK(cp_snp_report_parse(raw, sizeof(raw), CP_SNP_PARSE_ALLOW_NEWER, &r));
-        put32(raw, 5);
+        cp_put_le32(raw, 5);
         ASSERT_ERR(cp_snp_report_parse(raw, sizeof(raw), CP_SNP_PARSE_ALLOW_NEWER, &r), CP_EMBZ);
-        put32(raw, 6);
+        cp_put_le32(raw, 6);
         raw[0x208] = raw[0x29f] = 0;
         raw[0x18b] = 1;
         ASSERT_ERR(cp_snp_report_parse(raw, sizeof(raw), CP_SNP_PARSE_ALLOW_NEWER, &r), CP_EMBZ);
@@ -402,7 +393,7 @@ TEST(version_4_parsed_as_3) {
         static uint8_t raw[CP_SNP_REPORT_SIZE];
         static cp_snp_report r;
         load_report(V3_MILAN_VCEK_REPORT, 0, raw);
-        put32(raw, 4);
+        cp_put_le32(raw, 4);
         ASSERT_OK(cp_snp_report_parse(raw, sizeof(raw), 0, &r));
         ASSERT_EQ(r.version, 4);
         ASSERT_TRUE(r.has_cpuid);
@@ -418,7 +409,7 @@ TEST(v3_report_relabelled_v2_rejected) {
         static uint8_t raw[CP_SNP_REPORT_SIZE];
         static cp_snp_report r;
         load_report(V3_REPORT, 0, raw);
-        put32(raw, 2);
+        cp_put_le32(raw, 2);
         ASSERT_ERR(cp_snp_report_parse(raw, sizeof(raw), 0, &r), CP_EMBZ);
         ASSERT_TRUE(strstr(cp_error_message(), "offset 0x188") != NULL);
 }
@@ -512,8 +503,8 @@ TEST(version_fields_are_not_reserved) {
         ASSERT_EQ(r.cpuid_generation, CP_SNP_GEN_UNKNOWN);
         /* v5: MIT vectors are fields */
         load_report(V5_REPORT, 0, raw);
-        put64(raw + 0x1f8, UINT64_C(0x8000000000000001));
-        put64(raw + 0x200, UINT64_C(0xff));
+        cp_put_le64(raw + 0x1f8, UINT64_C(0x8000000000000001));
+        cp_put_le64(raw + 0x200, UINT64_C(0xff));
         ASSERT_OK(cp_snp_report_parse(raw, sizeof(raw), 0, &r));
         ASSERT_U64_EQ(r.launch_mit_vector, UINT64_C(0x8000000000000001));
         ASSERT_U64_EQ(r.current_mit_vector, 0xff);
@@ -525,11 +516,11 @@ TEST(signer_info_reserved_bits) {
         load_report(V2_REPORT, 0, raw);
         uint32_t orig = get32(raw + 0x48);
         for (unsigned bit = 5; bit < 32; bit++) {
-                put32(raw + 0x48, orig | (UINT32_C(1) << bit));
+                cp_put_le32(raw + 0x48, orig | (UINT32_C(1) << bit));
                 ASSERT_ERR(cp_snp_report_parse(raw, sizeof(raw), 0, &r), CP_EMBZ);
         }
         /* AUTHOR_KEY_EN is a flag */
-        put32(raw + 0x48, orig | 1);
+        cp_put_le32(raw + 0x48, orig | 1);
         ASSERT_OK(cp_snp_report_parse(raw, sizeof(raw), 0, &r));
         ASSERT_TRUE(r.author_key_en);
 }
@@ -542,7 +533,7 @@ TEST(bad_signature_algo) {
         static const uint32_t bad[] = { 0, 2, 3, 0x100, UINT32_MAX };
         load_report(V3_MILAN_VCEK_REPORT, 0, raw);
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-                put32(raw + 0x34, bad[i]);
+                cp_put_le32(raw + 0x34, bad[i]);
                 ASSERT_ERR(cp_snp_report_parse(raw, sizeof(raw), 0, &r), CP_EFORMAT);
         }
 }
@@ -553,11 +544,11 @@ TEST(reserved_signing_keys) {
         load_report(V2_REPORT, 0, raw);
         uint32_t orig = get32(raw + 0x48);
         for (uint32_t key = 2; key <= 6; key++) {
-                put32(raw + 0x48, (orig & ~UINT32_C(0x1c)) | key << 2);
+                cp_put_le32(raw + 0x48, (orig & ~UINT32_C(0x1c)) | key << 2);
                 ASSERT_ERR(cp_snp_report_parse(raw, sizeof(raw), 0, &r), CP_EFORMAT);
         }
         /* VLEK is a valid value (the signature would not verify, but parses) */
-        put32(raw + 0x48, (orig & ~UINT32_C(0x1c)) | CP_SNP_SIGNING_KEY_VLEK << 2);
+        cp_put_le32(raw + 0x48, (orig & ~UINT32_C(0x1c)) | CP_SNP_SIGNING_KEY_VLEK << 2);
         ASSERT_OK(cp_snp_report_parse(raw, sizeof(raw), 0, &r));
         ASSERT_EQ(r.signing_key, CP_SNP_SIGNING_KEY_VLEK);
 }
@@ -566,7 +557,7 @@ TEST(signing_key_none) {
         static uint8_t raw[CP_SNP_REPORT_SIZE];
         static cp_snp_report r;
         load_report(V2_REPORT, 0, raw);
-        put32(raw + 0x48, CP_SNP_SIGNING_KEY_NONE << 2);
+        cp_put_le32(raw + 0x48, CP_SNP_SIGNING_KEY_NONE << 2);
         /* a signature where none may be */
         ASSERT_ERR(cp_snp_report_parse(raw, sizeof(raw), 0, &r), CP_EFORMAT);
         memset(raw + CP_SNP_REPORT_SIGNED_SIZE, 0, CP_SNP_REPORT_SIZE - CP_SNP_REPORT_SIGNED_SIZE);
@@ -574,11 +565,11 @@ TEST(signing_key_none) {
         ASSERT_EQ(r.signing_key, CP_SNP_SIGNING_KEY_NONE);
         ASSERT_FALSE(cp_snp_report_has_signature(&r));
         ASSERT_TRUE(all_zero(r.signature_r, 72) && all_zero(r.signature_s, 72));
-        put32(raw + 0x34, 0);
+        cp_put_le32(raw + 0x34, 0);
         ASSERT_OK(cp_snp_report_parse(raw, sizeof(raw), 0, &r));
-        put32(raw + 0x34, 2);
+        cp_put_le32(raw + 0x34, 2);
         ASSERT_ERR(cp_snp_report_parse(raw, sizeof(raw), 0, &r), CP_EFORMAT);
-        put32(raw + 0x34, 1);
+        cp_put_le32(raw + 0x34, 1);
         /* every byte of the area must be zero */
         for (size_t off = CP_SNP_REPORT_SIGNED_SIZE; off < CP_SNP_REPORT_SIZE; off += 37) {
                 raw[off] = 1;
@@ -591,7 +582,7 @@ TEST(mask_chip_key) {
         static uint8_t raw[CP_SNP_REPORT_SIZE];
         static cp_snp_report r;
         load_report(V2_REPORT, 0, raw);
-        put32(raw + 0x48, get32(raw + 0x48) | 2);
+        cp_put_le32(raw + 0x48, get32(raw + 0x48) | 2);
         /* firmware zero-fills the signature when MASK_CHIP_KEY is set */
         ASSERT_ERR(cp_snp_report_parse(raw, sizeof(raw), 0, &r), CP_EFORMAT);
         memset(raw + CP_SNP_REPORT_SIGNED_SIZE, 0, CP_SNP_REPORT_SIZE - CP_SNP_REPORT_SIGNED_SIZE);
@@ -609,14 +600,14 @@ TEST(policy_reserved_bits) {
         static cp_snp_report r;
         load_report(V3_MILAN_VCEK_REPORT, 0, raw);
         uint64_t orig = get64(raw + 0x08);
-        put64(raw + 0x08, orig & ~CP_SNP_POLICY_RESERVED_1);
+        cp_put_le64(raw + 0x08, orig & ~CP_SNP_POLICY_RESERVED_1);
         ASSERT_ERR(cp_snp_report_parse(raw, sizeof(raw), 0, &r), CP_EFORMAT);
         for (unsigned bit = 26; bit < 64; bit++) {
-                put64(raw + 0x08, orig | (UINT64_C(1) << bit));
+                cp_put_le64(raw + 0x08, orig | (UINT64_C(1) << bit));
                 ASSERT_ERR(cp_snp_report_parse(raw, sizeof(raw), 0, &r), CP_EFORMAT);
         }
         /* every known bit parses */
-        put64(raw + 0x08, CP_SNP_POLICY_KNOWN_MASK);
+        cp_put_le64(raw + 0x08, CP_SNP_POLICY_KNOWN_MASK);
         ASSERT_OK(cp_snp_report_parse(raw, sizeof(raw), 0, &r));
         ASSERT_U64_EQ(r.policy, CP_SNP_POLICY_KNOWN_MASK);
         ASSERT_EQ(CP_SNP_POLICY_ABI_MAJOR(r.policy), 0xff);
@@ -627,14 +618,14 @@ TEST(unknown_platform_info_bits_reported) {
         static cp_snp_report r;
         load_report(V5_REPORT, 0, raw);
         /* the real Turin report's 0x67 sets bit 6 */
-        put64(raw + 0x40, 0x67);
+        cp_put_le64(raw + 0x40, 0x67);
         ASSERT_OK(cp_snp_report_parse(raw, sizeof(raw), 0, &r));
         ASSERT_U64_EQ(r.platform_info, 0x67);
         ASSERT_U64_EQ(r.unknown_platform_info_bits, 0x40);
-        put64(raw + 0x40, UINT64_C(0x8000000000000100) | CP_SNP_PLATFORM_TIO_EN | CP_SNP_PLATFORM_SMT_EN);
+        cp_put_le64(raw + 0x40, UINT64_C(0x8000000000000100) | CP_SNP_PLATFORM_TIO_EN | CP_SNP_PLATFORM_SMT_EN);
         ASSERT_OK(cp_snp_report_parse(raw, sizeof(raw), 0, &r));
         ASSERT_U64_EQ(r.unknown_platform_info_bits, UINT64_C(0x8000000000000100));
-        put64(raw + 0x40, CP_SNP_PLATFORM_KNOWN_MASK);
+        cp_put_le64(raw + 0x40, CP_SNP_PLATFORM_KNOWN_MASK);
         ASSERT_OK(cp_snp_report_parse(raw, sizeof(raw), 0, &r));
         ASSERT_U64_EQ(r.unknown_platform_info_bits, 0);
 }

@@ -10,6 +10,7 @@
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include "basic/cleanup.h"
+#include "basic/cursor.h"
 #include "confpool/snp_verify.h"
 #include "snp-cert-testutil.h"
 #include "tests.h"
@@ -49,28 +50,18 @@ static uint8_t *make_crl(EVP_PKEY *key, int64_t tu, int64_t nu, long revoked, si
         return out;
 }
 
-static void put_le64(uint8_t *p, uint64_t v) {
-        for (int i = 0; i < 8; i++)
-                p[i] = (uint8_t) (v >> (8 * i));
-}
-
-static void put_le32(uint8_t *p, uint32_t v) {
-        for (int i = 0; i < 4; i++)
-                p[i] = (uint8_t) (v >> (8 * i));
-}
-
 /* v2 Milan report signed by key, TCB bl3 tee0 snp8 ucode115, CHIP_ID 0x11.. */
 static void make_report(EVP_PKEY *key, uint8_t rep[CP_SNP_REPORT_SIZE]) {
         memset(rep, 0, CP_SNP_REPORT_SIZE);
-        put_le32(rep + 0, 2);
-        put_le64(rep + 8, 0x30000);
-        put_le32(rep + 0x34, 1);
+        cp_put_le32(rep + 0, 2);
+        cp_put_le64(rep + 8, 0x30000);
+        cp_put_le32(rep + 0x34, 1);
         uint64_t tcb = 3 | (uint64_t) 8 << 48 | (uint64_t) 115 << 56;
-        put_le64(rep + 0x38, tcb);
-        put_le64(rep + 0x180, tcb);
+        cp_put_le64(rep + 0x38, tcb);
+        cp_put_le64(rep + 0x180, tcb);
         memset(rep + 0x1a0, 0x11, 64);
-        put_le64(rep + 0x1e0, tcb);
-        put_le64(rep + 0x1f0, tcb);
+        cp_put_le64(rep + 0x1e0, tcb);
+        cp_put_le64(rep + 0x1f0, tcb);
         uint8_t dg[48];
         unsigned dl;
         EVP_Digest(rep, 0x2a0, dg, &dl, EVP_sha384(), NULL);

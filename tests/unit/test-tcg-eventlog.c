@@ -11,6 +11,7 @@
 #include <openssl/sha.h>
 
 #include "basic/cleanup.h"
+#include "basic/cursor.h"
 #include "basic/limits.h"
 #include "confpool/tcg_eventlog.h"
 #include "tests.h"
@@ -32,16 +33,19 @@ static void h_u8(hbuf *h, uint8_t v) {
         h_put(h, &v, 1);
 }
 static void h_le16(hbuf *h, uint16_t v) {
-        h_u8(h, (uint8_t) v);
-        h_u8(h, (uint8_t) (v >> 8));
+        uint8_t b[2];
+        cp_put_le16(b, v);
+        h_put(h, b, sizeof(b));
 }
 static void h_le32(hbuf *h, uint32_t v) {
-        for (int i = 0; i < 4; i++)
-                h_u8(h, (uint8_t) (v >> (8 * i)));
+        uint8_t b[4];
+        cp_put_le32(b, v);
+        h_put(h, b, sizeof(b));
 }
 static void h_le64(hbuf *h, uint64_t v) {
-        for (int i = 0; i < 8; i++)
-                h_u8(h, (uint8_t) (v >> (8 * i)));
+        uint8_t b[8];
+        cp_put_le64(b, v);
+        h_put(h, b, sizeof(b));
 }
 
 /* the three banks used here: SHA-1, SHA-256, SHA-384 */
@@ -434,11 +438,6 @@ TEST(truncation_at_every_length) {
 #define OFF_ALG0       60
 #define HDR_END        (OFF_ALG0 + 12 + 1)
 
-static void put32(uint8_t *p, uint32_t v) {
-        for (int i = 0; i < 4; i++)
-                p[i] = (uint8_t) (v >> (8 * i));
-}
-
 TEST(bad_headers) {
         _cleanup_free_ fixture *f = fixture_new();
         _cleanup_free_ uint8_t *m = malloc(f->hand.buf.n + 8);
@@ -469,13 +468,13 @@ TEST(bad_headers) {
         m[OFF_UINTN] = 3;
         ASSERT_ERR(parse(m, n), CP_EFORMAT);
         RESET();
-        put32(m + OFF_NALGS, 0);
+        cp_put_le32(m + OFF_NALGS, 0);
         ASSERT_ERR(parse(m, n), CP_EFORMAT);
         RESET();
-        put32(m + OFF_NALGS, 9);
+        cp_put_le32(m + OFF_NALGS, 9);
         ASSERT_ERR(parse(m, n), CP_ETOOBIG);
         RESET();
-        put32(m + OFF_NALGS, 0xffffffffu);
+        cp_put_le32(m + OFF_NALGS, 0xffffffffu);
         ASSERT_ERR(parse(m, n), CP_ETOOBIG);
         RESET();
         m[OFF_ALG0 + 2] = 32; /* SHA-1 with 32-byte digests */
@@ -496,11 +495,11 @@ TEST(bad_headers) {
         ASSERT_ERR(parse(m, n), CP_EFORMAT);
         RESET();
         /* header eventSize: one more (vendor info eats into the next event) / less / huge */
-        put32(m + OFF_HDR_SIZE, HDR_END - OFF_SIG + 1);
+        cp_put_le32(m + OFF_HDR_SIZE, HDR_END - OFF_SIG + 1);
         ASSERT_ERR(parse(m, n), CP_ETRAILING);
-        put32(m + OFF_HDR_SIZE, HDR_END - OFF_SIG - 1);
+        cp_put_le32(m + OFF_HDR_SIZE, HDR_END - OFF_SIG - 1);
         ASSERT_ERR(parse(m, n), CP_ETRUNC);
-        put32(m + OFF_HDR_SIZE, 0xffffffffu);
+        cp_put_le32(m + OFF_HDR_SIZE, 0xffffffffu);
         ASSERT_ERR(parse(m, n), CP_ETRUNC);
         RESET();
         m[HDR_END - 1] = 200; /* vendorInfoSize beyond the event */
@@ -519,14 +518,14 @@ TEST(bad_events) {
         const size_t n = f->hand.buf.n, e = HDR_END; /* first event: PCR 0 StartupLocality */
 #define RESET() memcpy(m, f->hand.buf.b, n)
         RESET();
-        put32(m + e, 24); /* PCR index */
+        cp_put_le32(m + e, 24); /* PCR index */
         ASSERT_ERR(parse(m, n), CP_EFORMAT);
         RESET();
-        put32(m + e + 8, 2); /* digest count */
+        cp_put_le32(m + e + 8, 2); /* digest count */
         ASSERT_ERR(parse(m, n), CP_EFORMAT);
-        put32(m + e + 8, 4);
+        cp_put_le32(m + e + 8, 4);
         ASSERT_ERR(parse(m, n), CP_EFORMAT);
-        put32(m + e + 8, 0);
+        cp_put_le32(m + e + 8, 0);
         ASSERT_ERR(parse(m, n), CP_EFORMAT);
         RESET();
         m[e + 12] = 0x0D; /* SHA-512 digest: undeclared */
@@ -539,17 +538,17 @@ TEST(bad_events) {
         ASSERT_ERR(parse(m, n), CP_EFORMAT);
         RESET();
         size_t esz = e + 12 + 2 + 20 + 2 + 32 + 2 + 48;
-        put32(m + esz, 0xffffffffu); /* eventSize overflowing */
+        cp_put_le32(m + esz, 0xffffffffu); /* eventSize overflowing */
         ASSERT_ERR(parse(m, n), CP_ETRUNC);
-        put32(m + esz, 0x80000000u);
+        cp_put_le32(m + esz, 0x80000000u);
         ASSERT_ERR(parse(m, n), CP_ETRUNC);
-        put32(m + esz, 18); /* one byte into the next event */
+        cp_put_le32(m + esz, 18); /* one byte into the next event */
         ASSERT_FAILS(parse(m, n));
         RESET();
         /* StartupLocality in PCR 1, or after a PCR 0 measurement */
         cp_tcg_eventlog *l = NULL;
         cp_tcg_pcrs p;
-        put32(m + e, 1);
+        cp_put_le32(m + e, 1);
         ASSERT_OK(cp_tcg_eventlog_parse(m, n, &l));
         ASSERT_ERR(cp_tcg_eventlog_replay(l, CP_TPM_ALG_SHA256, &p), CP_EFORMAT);
         l = cp_tcg_eventlog_free(l);

@@ -421,21 +421,24 @@ static void w8(wbuf *w, uint8_t v) {
         ASSERT_TRUE(w->n < sizeof(w->b));
         w->b[w->n++] = v;
 }
-static void w16(wbuf *w, uint16_t v) {
-        w8(w, (uint8_t) (v >> 8));
-        w8(w, (uint8_t) v);
-}
-static void w32(wbuf *w, uint32_t v) {
-        w16(w, (uint16_t) (v >> 16));
-        w16(w, (uint16_t) v);
-}
-static void w64(wbuf *w, uint64_t v) {
-        w32(w, (uint32_t) (v >> 32));
-        w32(w, (uint32_t) v);
-}
 static void wbytes(wbuf *w, const void *p, size_t n) {
         for (size_t i = 0; i < n; i++)
                 w8(w, ((const uint8_t *) p)[i]);
+}
+static void w16(wbuf *w, uint16_t v) {
+        uint8_t b[2];
+        cp_put_be16(b, v);
+        wbytes(w, b, sizeof(b));
+}
+static void w32(wbuf *w, uint32_t v) {
+        uint8_t b[4];
+        cp_put_be32(b, v);
+        wbytes(w, b, sizeof(b));
+}
+static void w64(wbuf *w, uint64_t v) {
+        uint8_t b[8];
+        cp_put_be64(b, v);
+        wbytes(w, b, sizeof(b));
 }
 static void w2b(wbuf *w, const void *p, size_t n) {
         w16(w, (uint16_t) n);
@@ -717,11 +720,6 @@ TEST(synthetic_ecdsa) {
 
 /* --- parser negatives --- */
 
-static void put_be16(uint8_t *p, uint16_t v) {
-        p[0] = (uint8_t) (v >> 8);
-        p[1] = (uint8_t) v;
-}
-
 /* Offsets of the fields in the Genoa quote the mutations start from. */
 enum {
         QO_NAME = 6,
@@ -777,7 +775,7 @@ static void check_quote_mut(void *ctx, const void *row) {
         cp_tpm_quote q;
         memcpy(b, orig->b, orig->n);
         if (m->width == 2)
-                put_be16(b + m->off, m->value);
+                cp_put_be16(b + m->off, m->value);
         else
                 b[m->off] = (uint8_t) m->value;
         if (m->want)
@@ -936,7 +934,7 @@ static void check_rsa_size_case(void *ctx, const void *row) {
         const rsa_size_case *c = row;
         wbuf w = *(const wbuf *) ctx;
         cp_tpm_signature s;
-        put_be16(w.b + 4, c->size);
+        cp_put_be16(w.b + 4, c->size);
         ASSERT_ERR(cp_tpm_signature_parse(w.b, w.n, &s), c->want);
 }
 
@@ -971,7 +969,7 @@ TEST(signature_parse_negatives) {
         ASSERT_EQ(s.ecdsa_s_len, 48);
         for (size_t l = 0; l < w.n; l++)
                 ASSERT_ERR(cp_tpm_signature_parse(w.b, l, &s), CP_ETRUNC);
-        put_be16(w.b + 4, 67);
+        cp_put_be16(w.b + 4, 67);
         ASSERT_ERR(cp_tpm_signature_parse(w.b, w.n, &s), CP_EFORMAT);
         w.n = 0;
         w16(&w, CP_TPM_ALG_ECDSA);
