@@ -105,7 +105,8 @@ static int kds_answer_route(cp_amdsp *sp, const cp_svc_route *r, const char *pat
             (vlek && !sp->has_vlek))
                 return kds_text(a, 404, "not found\n");
         if (strcmp(resource, "cert_chain") == 0) {
-                if ((e = cp_amdsp_cert_chain_pem(sp, vlek ? CP_AMD_CERT_VLEK : CP_AMD_CERT_VCEK, &a->body, &a->len)) < 0)
+                e = cp_amdsp_cert_chain_pem(sp, vlek ? CP_AMD_CERT_VLEK : CP_AMD_CERT_VCEK, &a->body, &a->len);
+                if (e < 0)
                         return e;
                 a->status = 200;
                 a->content_type = "application/x-pem-file";

@@ -37,7 +37,8 @@ int cp_snp_tcb_parse(const char *s, cp_snp_generation gen, cp_snp_tcb *ret) {
                         return CP_ERROR(CP_EFORMAT, "TCB: empty component at offset %zu", (size_t) (p - s));
                 unsigned i = tcb_component(p, n);
                 if (i == _TCB_MAX)
-                        return CP_ERROR(CP_EFORMAT, "TCB: unknown component \"%.*s\" at offset %zu (bl, tee, snp, ucode%s)",
+                        return CP_ERROR(CP_EFORMAT,
+                                        "TCB: unknown component \"%.*s\" at offset %zu (bl, tee, snp, ucode%s)",
                                         (int) (n < 32 ? n : 32), p, (size_t) (p - s), fmc_ok ? ", fmc" : "");
                 if (i == TCB_FMC && !fmc_ok)
                         return CP_ERROR(CP_EFORMAT, "TCB: fmc is a Turin component%s%s", gen ? ", not " : "",

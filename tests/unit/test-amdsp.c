@@ -633,7 +633,8 @@ static unsigned http_get(const char *method, const char *base, const char *path,
         cp_httpc_response r;
         snprintf(url, sizeof(url), "%s%s", base, path);
         ASSERT_OK(cp_httpc_request(NULL, method, url, NULL, NULL, 0, &r));
-        snprintf(body, cap, "%.*s", (int) (r.body_len < cap ? r.body_len : cap - 1), r.body ? (const char *) r.body : "");
+        size_t n = r.body_len < cap ? r.body_len : cap - 1;
+        snprintf(body, cap, "%.*s", (int) n, r.body ? (const char *) r.body : "");
         unsigned st = r.status;
         cp_httpc_response_clear(&r);
         return st;
