@@ -62,6 +62,23 @@ CP_API uint64_t cp_snp_tcb_encode(const cp_snp_tcb *tcb, cp_snp_generation gen);
  * fmc, has_fmc false, counts as 0); false if either is NULL. */
 CP_API bool cp_snp_tcb_ge(const cp_snp_tcb *a, const cp_snp_tcb *b);
 
+/* TCB text, as command lines and configuration write it:
+ * "bl=N,tee=N,snp=N,ucode=N[,fmc=N]".  Components in any order, each exactly
+ * once, N decimal 0-255 (1-3 digits, no sign or space), nothing before,
+ * between or after but the commas.  fmc is Turin's component: for
+ * CP_SNP_GEN_TURIN it may be given (has_fmc is true, fmc 0 when absent);
+ * Milan and Genoa refuse it, and so does CP_SNP_GEN_UNKNOWN, which reads the
+ * four components every generation has (e.g. a floor for any host).  CP_EFORMAT for a
+ * missing, unknown or repeated component, a value out of range, an empty
+ * field or trailing text (the message names which); CP_EINVAL for NULL or an
+ * invalid generation.  *ret is untouched on failure. */
+CP_API CP_WUR int cp_snp_tcb_parse(const char *s, cp_snp_generation gen, cp_snp_tcb *ret);
+/* The text cp_snp_tcb_parse reads: "bl=N,tee=N,snp=N,ucode=N", then ",fmc=N"
+ * when has_fmc.  CP_ETOOBIG if cap is too small (CP_SNP_TCB_TEXT_MAX always
+ * suffices), CP_EINVAL for NULL. */
+#define CP_SNP_TCB_TEXT_MAX 48u
+CP_API CP_WUR int cp_snp_tcb_format(const cp_snp_tcb *tcb, char *out, size_t cap);
+
 /* SIGNING_KEY values (signer info bits 4:2) */
 enum {
         CP_SNP_SIGNING_KEY_VCEK = 0,

@@ -35,16 +35,6 @@ static bool is_loopback(const char *a) {
         return false;
 }
 
-static int parse_tcb(const char *s, cp_snp_tcb *ret) {
-        unsigned bl, tee, snp, ucode;
-        int off = 0;
-        if (sscanf(s, "bl=%u,tee=%u,snp=%u,ucode=%u%n", &bl, &tee, &snp, &ucode, &off) != 4 || s[off] || bl > 255 ||
-            tee > 255 || snp > 255 || ucode > 255)
-                return CP_ERROR(CP_EINVAL, "TCB must be bl=N,tee=N,snp=N,ucode=N");
-        *ret = (cp_snp_tcb){.bl = (uint8_t) bl, .tee = (uint8_t) tee, .snp = (uint8_t) snp, .ucode = (uint8_t) ucode};
-        return 0;
-}
-
 static bool fail_size(void *userdata, const char *size) {
         return cp_rules_size_fails(userdata, size);
 }
@@ -154,7 +144,7 @@ int cp_daemon_run(const cp_daemon_options *o) {
                 r = cp_cpstore_open(db, &store);
         cp_snp_tcb min_tcb = {0};
         if (r >= 0 && o->min_tcb)
-                r = parse_tcb(o->min_tcb, &min_tcb);
+                r = cp_snp_tcb_parse(o->min_tcb, CP_SNP_GEN_UNKNOWN, &min_tcb);
         cp_diskkeys *diskkeys = NULL;
         if (r >= 0 && local && o->kbs_url)
                 r = daemon_diskkeys(o, &diskkeys);

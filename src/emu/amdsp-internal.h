@@ -2,8 +2,8 @@
 #ifndef CP_SHARED_AMDSP_INTERNAL_H
 #define CP_SHARED_AMDSP_INTERNAL_H
 
-/* Shared between amdsp.c (host, certificates, KDS), amdsp_guest.c (launch,
- * guest requests) and amdsp_chan.c (unix-socket frames).  Functions named
+/* Shared between amdsp.c (host, certificates), amdsp_kds.c (KDS endpoint),
+ * amdsp_guest.c (launch, guest requests) and amdsp_chan.c (unix-socket frames).  Functions named
  * amdsp_* expect the host lock to be held. */
 
 #include <pthread.h>
@@ -53,6 +53,7 @@ struct cp_amdsp {
         uint64_t vcek_key_tcb, vlek_key_tcb;
         amdsp_guest **guests;
         size_t n_guests;
+        struct cp_svc *kds_svc; /* the KDS routes, made by the first cp_amdsp_kds_start */
 };
 
 uint64_t amdsp_tcb_raw(const cp_amdsp *sp);
@@ -65,5 +66,9 @@ int amdsp_x509_der(X509 *x, uint8_t **ret, size_t *ret_len);
 int amdsp_signing_key(cp_amdsp *sp, bool vlek, EVP_PKEY **ret_borrowed);
 
 void amdsp_guests_free(cp_amdsp *sp);
+void amdsp_kds_free(cp_amdsp *sp);
+
+/* Bytes of CHIP_ID that are the KDS hwID (Turin: 8, else 64). */
+size_t amdsp_hwid_len(cp_snp_generation g);
 
 #endif

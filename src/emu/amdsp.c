@@ -2,7 +2,8 @@
 /*
  * Software AMD-SP: host state (persisted in a directory), the host's ARK,
  * ASK and ASVK with AMD's certificate profile, VCEK/VLEK derivation and
- * issuance, CRLs and the KDS-compatible request handler.  See docs/amdsp.md.
+ * issuance, CRLs.  The KDS-compatible endpoint is amdsp_kds.c.  See
+ * docs/amdsp.md.
  *
  * State directory:
  *   host.json        public state (generation, chip ID, TCBs, options, revoked serials)
@@ -73,7 +74,7 @@ static const char *product_name(cp_snp_generation g) {
         }
 }
 
-static size_t hwid_len(cp_snp_generation g) {
+size_t amdsp_hwid_len(cp_snp_generation g) {
         return g == CP_SNP_GEN_TURIN ? 8 : 64;
 }
 
@@ -127,8 +128,8 @@ static int derive_scalar(const cp_amdsp *sp, bool vlek, uint64_t tcb_raw, uint8_
                 memcpy(info + n, sp->csp_id, l);
                 n += l;
         } else {
-                memcpy(info + n, sp->chip_id, hwid_len(sp->gen));
-                n += hwid_len(sp->gen);
+                memcpy(info + n, sp->chip_id, amdsp_hwid_len(sp->gen));
+                n += amdsp_hwid_len(sp->gen);
         }
         cp_put_le64(info + n, tcb_raw);
         n += 8;
@@ -416,7 +417,7 @@ static int make_leaf(cp_amdsp *sp, bool vlek, uint64_t tcb_raw, X509 **ret) {
         if (vlek)
                 r = add_ia5(x, "1.3.6.1.4.1.3704.1.5", sp->csp_id);
         else
-                r = add_ext_raw(x, "1.3.6.1.4.1.3704.1.4", sp->chip_id, hwid_len(sp->gen));
+                r = add_ext_raw(x, "1.3.6.1.4.1.3704.1.4", sp->chip_id, amdsp_hwid_len(sp->gen));
         if (r < 0)
                 return r;
         r = sign_cert(x, vlek ? sp->asvk_key : sp->ask_key);
@@ -769,7 +770,7 @@ static int create_state(cp_amdsp *sp, const cp_amdsp_config *c) {
         if ((r = cp_secret_new(AMDSP_SECRET_LEN, &sp->secret)) < 0)
                 return r;
         if (RAND_priv_bytes(sp->secret->p, AMDSP_SECRET_LEN) != 1 ||
-            RAND_bytes(sp->chip_id, (int) hwid_len(sp->gen)) != 1)
+            RAND_bytes(sp->chip_id, (int) amdsp_hwid_len(sp->gen)) != 1)
                 return CP_OSSL_ERROR(CP_ECRYPTO, "RAND_bytes");
         if (c->ca_dir) {
                 if ((r = load_shared_ca(sp, c->ca_dir)) < 0)
@@ -833,6 +834,7 @@ cp_amdsp *cp_amdsp_free(cp_amdsp *sp) {
         if (!sp)
                 return NULL;
         amdsp_guests_free(sp);
+        amdsp_kds_free(sp);
         cp_secret_free(sp->secret);
         EVP_PKEY_free(sp->ark_key);
         EVP_PKEY_free(sp->ask_key);
@@ -1055,122 +1057,4 @@ int cp_amdsp_revoke(cp_amdsp *sp, const uint8_t *serial, size_t len) {
         }
         pthread_mutex_unlock(&sp->lock);
         return r;
-}
-
-/* ---- KDS ----------------------------------------------------------------- */
-
-static int kds_text(unsigned status, const char *text, unsigned *ret_status, const char **ret_ct, uint8_t **ret_body,
-                    size_t *ret_len) {
-        uint8_t *b = (uint8_t *) strdup(text);
-        if (!b)
-                return cp_error_oom();
-        *ret_status = status;
-        *ret_ct = "text/plain";
-        *ret_body = b;
-        *ret_len = strlen(text);
-        return 0;
-}
-
-static int spl_param(cp_amdsp_query_fn query, void *ud, const char *name, uint8_t *ret) {
-        const char *s = query ? query(ud, name) : NULL;
-        if (!s || !*s || strlen(s) > 3)
-                return -1;
-        unsigned v = 0;
-        for (const char *p = s; *p; p++) {
-                if (*p < '0' || *p > '9')
-                        return -1;
-                v = v * 10 + (unsigned) (*p - '0');
-        }
-        if (v > 255)
-                return -1;
-        *ret = (uint8_t) v;
-        return 0;
-}
-
-int cp_amdsp_kds_get(cp_amdsp *sp, const char *path, cp_amdsp_query_fn query, void *ud, unsigned *ret_status,
-                     const char **ret_content_type, uint8_t **ret_body, size_t *ret_len) {
-        char kind[8], prod[16], rest[160];
-        int r;
-
-        if (!sp || !path || !ret_status || !ret_content_type || !ret_body || !ret_len)
-                return CP_ERROR(CP_EINVAL, "cp_amdsp_kds_get: NULL argument");
-        /* /<vcek|vlek>/v1/<Product>/<rest> */
-        const char *p = path;
-        size_t n;
-        if (*p++ != '/')
-                goto notfound;
-        n = strcspn(p, "/");
-        if (n == 0 || n >= sizeof(kind))
-                goto notfound;
-        memcpy(kind, p, n);
-        kind[n] = 0;
-        p += n;
-        if (strncmp(p, "/v1/", 4) != 0)
-                goto notfound;
-        p += 4;
-        n = strcspn(p, "/");
-        if (n == 0 || n >= sizeof(prod) || p[n] != '/')
-                goto notfound;
-        memcpy(prod, p, n);
-        prod[n] = 0;
-        p += n + 1;
-        if (strlen(p) >= sizeof(rest) || strchr(p, '/'))
-                goto notfound;
-        snprintf(rest, sizeof(rest), "%s", p);
-        bool vlek = strcmp(kind, "vlek") == 0;
-        if ((!vlek && strcmp(kind, "vcek") != 0) || strcmp(prod, product_line(sp->gen)) != 0)
-                goto notfound;
-        if (vlek && !sp->has_vlek)
-                goto notfound;
-
-        if (strcmp(rest, "cert_chain") == 0) {
-                r = cp_amdsp_cert_chain_pem(sp, vlek ? CP_AMD_CERT_VLEK : CP_AMD_CERT_VCEK, ret_body, ret_len);
-                if (r < 0)
-                        return r;
-                *ret_status = 200;
-                *ret_content_type = "application/x-pem-file";
-                return 0;
-        }
-        if (strcmp(rest, "crl") == 0) {
-                r = cp_amdsp_crl(sp, 0, ret_body, ret_len);
-                if (r < 0)
-                        return r;
-                *ret_status = 200;
-                *ret_content_type = "application/pkix-crl";
-                return 0;
-        }
-        if (vlek) /* VLEK leaves need CSP credentials at AMD; guests get them in the cert table */
-                return kds_text(403, "VLEK certificates are not served without CSP credentials\n", ret_status,
-                                ret_content_type, ret_body, ret_len);
-        {
-                uint8_t hw[64];
-                size_t got = 0, want = hwid_len(sp->gen);
-                if (strlen(rest) != 2 * want || cp_hex_decode(rest, strlen(rest), hw, sizeof(hw), &got) < 0 ||
-                    got != want) {
-                        cp_error_clear();
-                        return kds_text(400, "malformed hwid\n", ret_status, ret_content_type, ret_body, ret_len);
-                }
-                if (memcmp(hw, sp->chip_id, want) != 0)
-                        goto notfound;
-                cp_snp_tcb t = { .has_fmc = sp->gen == CP_SNP_GEN_TURIN };
-                if (spl_param(query, ud, "blSPL", &t.bl) < 0 || spl_param(query, ud, "teeSPL", &t.tee) < 0 ||
-                    spl_param(query, ud, "snpSPL", &t.snp) < 0 || spl_param(query, ud, "ucodeSPL", &t.ucode) < 0 ||
-                    (t.has_fmc && spl_param(query, ud, "fmcSPL", &t.fmc) < 0))
-                        return kds_text(400, "missing or bad SPL parameters\n", ret_status, ret_content_type, ret_body,
-                                        ret_len);
-                pthread_mutex_lock(&sp->lock);
-                r = amdsp_leaf_der(sp, false, cp_snp_tcb_encode(&t, sp->gen), ret_body, ret_len);
-                pthread_mutex_unlock(&sp->lock);
-                if (r == CP_ENOTFOUND) {
-                        cp_error_clear();
-                        goto notfound;
-                }
-                if (r < 0)
-                        return r;
-                *ret_status = 200;
-                *ret_content_type = "application/pkix-cert";
-                return 0;
-        }
-notfound:
-        return kds_text(404, "not found\n", ret_status, ret_content_type, ret_body, ret_len);
 }

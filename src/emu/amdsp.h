@@ -181,9 +181,12 @@ typedef const char *(*cp_amdsp_query_fn)(void *ud, const char *name);
 CP_WUR int cp_amdsp_kds_get(cp_amdsp *sp, const char *path, cp_amdsp_query_fn query, void *ud, unsigned *ret_status,
                             const char **ret_content_type, uint8_t **ret_body, size_t *ret_len);
 
-/* Serve the KDS endpoint over HTTP (shared httpd; bind_addr NULL: 127.0.0.1,
- * port 0: ephemeral, see cp_httpd_port).  Stop with cp_httpd_stop before
- * freeing the host. */
+/* Serve the KDS endpoint over HTTP: the same routes on the service skeleton
+ * (service.h; bind_addr NULL: 127.0.0.1, port 0: ephemeral, see
+ * cp_httpd_port).  A path no KDS route knows is the skeleton's 404, another
+ * method than GET its 405, an internal failure the cp_err map's status, all
+ * in the one error body; what a route answers is cp_amdsp_kds_get's.  Stop
+ * with cp_httpd_stop before freeing the host. */
 typedef struct cp_httpd cp_httpd;
 CP_WUR int cp_amdsp_kds_start(cp_amdsp *sp, const char *bind_addr, uint16_t port, cp_httpd **ret);
 

@@ -18,6 +18,7 @@
 #include "confpool/snp_verify.h"
 #include "emu/amdsp.h"
 #include "service/httpd.h"
+#include "service/httpc.h"
 #include "service/kds.h"
 #include "tests.h"
 
@@ -627,6 +628,43 @@ TEST(kds_handler) {
         cp_amd_cert_free(ark);
 }
 
+static unsigned http_get(const char *method, const char *base, const char *path, char *body, size_t cap) {
+        char url[512];
+        cp_httpc_response r;
+        snprintf(url, sizeof(url), "%s%s", base, path);
+        ASSERT_OK(cp_httpc_request(NULL, method, url, NULL, NULL, 0, &r));
+        size_t n = r.body_len < cap ? r.body_len : cap - 1;
+        snprintf(body, cap, "%.*s", (int) n, r.body ? (const char *) r.body : "");
+        unsigned st = r.status;
+        cp_httpc_response_clear(&r);
+        return st;
+}
+
+/* Over HTTP: the KDS's own answers are AMD's (plain text); a path no route
+ * knows and another method are the service skeleton's (the one error body). */
+static void kds_http_answers(const char *base, const uint8_t chip[64], const cp_snp_tcb *tcb) {
+        char hw[129], path[512], body[512];
+        cp_hex_encode(chip, 64, hw);
+        snprintf(path, sizeof(path), "/vcek/v1/Milan/%s?blSPL=%u&teeSPL=%u&snpSPL=%u&ucodeSPL=x", hw, tcb->bl,
+                 tcb->tee, tcb->snp);
+        ASSERT_EQ(http_get("GET", base, path, body, sizeof(body)), 400);
+        ASSERT_STREQ(body, "missing or bad SPL parameters\n");
+        snprintf(path, sizeof(path), "/vcek/v1/Milan/%.20s", hw);
+        ASSERT_EQ(http_get("GET", base, path, body, sizeof(body)), 400);
+        ASSERT_STREQ(body, "malformed hwid\n");
+        ASSERT_EQ(http_get("GET", base, "/vcek/v1/Genoa/cert_chain", body, sizeof(body)), 404);
+        ASSERT_STREQ(body, "not found\n");
+        ASSERT_EQ(http_get("GET", base, "/vcek/v1/Milan/cert_chain/", body, sizeof(body)), 404);
+        ASSERT_STREQ(body, "not found\n");
+        ASSERT_EQ(http_get("GET", base, "/vlek/v1/Milan/0011", body, sizeof(body)), 403);
+        ASSERT_EQ(http_get("GET", base, "/vcek/v1/Milan/crl", body, sizeof(body)), 200);
+        /* the skeleton's: 404 for an unknown path, 405 for another method */
+        ASSERT_EQ(http_get("GET", base, "/vcek/v2/Milan/cert_chain", body, sizeof(body)), 404);
+        ASSERT_TRUE(strstr(body, "\"NotFound\"") != NULL);
+        ASSERT_EQ(http_get("POST", base, "/vcek/v1/Milan/cert_chain", body, sizeof(body)), 405);
+        ASSERT_TRUE(strstr(body, "\"MethodNotAllowed\"") != NULL);
+}
+
 /* The verifier's KDS client, unchanged, against the emulated endpoint. */
 TEST(kds_client_against_emulated_endpoint) {
         cp_amdsp *sp = get_milan();
@@ -672,6 +710,7 @@ TEST(kds_client_against_emulated_endpoint) {
         uint8_t *x;
         size_t xl;
         ASSERT_TRUE(cp_kds_fetch_vcek(kc, CP_SNP_GEN_MILAN, other, &tcb, &x, &xl) < 0);
+        kds_http_answers(base, rep.chip_id, &tcb);
         cp_snp_verifier_free(v);
         free(res);
         free(vcek);
