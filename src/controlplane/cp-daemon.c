@@ -177,7 +177,7 @@ int cp_daemon_run(const cp_daemon_options *o) {
                 r = cp_aad_new(store, o->state_dir, &aad);
         char base[128];
         cp_api_options ao = {.store = store, .rules = rules, .state_dir = o->state_dir, .tls = tls, .base_url = base,
-                             .pre_auth = nodes ? cp_nodes_pre_auth : NULL, .pre_auth_userdata = nodes,
+                             .pre_auth = nodes ? cp_api_nodes_pre_auth : NULL, .pre_auth_userdata = nodes,
                              .aad = aad};
         if (r >= 0) {
                 cp_httpd_options ho = {.bind_addr = listen, .port = o->port, .threads = o->threads,

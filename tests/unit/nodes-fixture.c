@@ -107,7 +107,7 @@ int nodes_fixture_start(const nodes_fixture_options *o, nodes_fixture *f) {
         if (r < 0)
                 return r;
         cp_api_options ao = {.store = f->store, .rules = f->rules, .state_dir = f->dir, .base_url = "http://127.0.0.1",
-                             .pre_auth = cp_nodes_pre_auth, .pre_auth_userdata = f->nodes};
+                             .pre_auth = cp_api_nodes_pre_auth, .pre_auth_userdata = f->nodes};
         r = cp_api_new(&ao, &f->api);
         if (r < 0)
                 return r;
