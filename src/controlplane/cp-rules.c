@@ -1115,24 +1115,8 @@ static int validate_cvm(const cp_rules *r, const cp_pool_context *ctx, const cp_
         return 0;
 }
 
-int cp_rules_validate_pool(const cp_rules *r, const cp_pool_context *ctx, const char *name, json_t *p,
-                           cp_rule_error *e) {
-        static const char *const ro[] = {"provisioningState", "currentOrchestratorVersion", "nodeImageVersion",
-                                         "eTag", "status", "virtualMachineNodesStatus"};
-        const json_t *ex = ctx->existing;
-        int k;
-
-        if (!json_is_object(p))
-                return cp_rule_fail(e, 400, "InvalidParameter", "properties", "properties must be an object.");
-        if (!cp_name_pool_ok(name))
-                return cp_rule_fail(e, 400, "InvalidAgentPoolName", "name",
-                                    "Agent pool name '%s' is invalid: 1-12 characters, lowercase letters and digits, "
-                                    "starting with a letter.",
-                                    name);
-        for (size_t i = 0; i < CP_ELEMENTSOF(ro); i++)
-                json_object_del(p, ro[i]);
-
-        /* types */
+/* Member types and enumerations. */
+static int pool_check_types(json_t *p, cp_rule_error *e) {
         static const struct {
                 const char *k;
                 int t;
@@ -1143,6 +1127,7 @@ int cp_rules_validate_pool(const cp_rules *r, const cp_pool_context *ctx, const 
                      {"availabilityZones", JSON_ARRAY}, {"securityProfile", JSON_OBJECT},
                      {"upgradeSettings", JSON_OBJECT}, {"powerState", JSON_OBJECT}, {"spotMaxPrice", JSON_REAL},
                      {"enableNodePublicIP", JSON_TRUE}};
+        int k;
         for (size_t i = 0; i < CP_ELEMENTSOF(types); i++)
                 if ((k = check_type(p, types[i].k, types[i].t, e)) < 0)
                         return k;
@@ -1157,50 +1142,55 @@ int cp_rules_validate_pool(const cp_rules *r, const cp_pool_context *ctx, const 
             (k = check_enum(p, "scaleDownMode", scale_down, CP_ELEMENTSOF(scale_down), e)) < 0 ||
             (k = check_enum(p, "osSKU", known_os_skus, CP_ELEMENTSOF(known_os_skus), e)) < 0)
                 return k;
+        return 0;
+}
 
-        /* immutable fields: carry over when absent, refuse changes */
-        if (ex) {
-                static const char *const keep[] = {"vmSize", "osType", "osSKU", "osDiskSizeGB", "osDiskType",
-                                                   "mode", "count", "orchestratorVersion", "maxPods", "type",
-                                                   "enableFIPS", "workloadRuntime", "kubeletDiskType",
-                                                   "scaleSetPriority", "scaleSetEvictionPolicy"};
-                for (size_t i = 0; i < CP_ELEMENTSOF(keep); i++) {
-                        const json_t *v = json_object_get(ex, keep[i]);
-                        if (v && (!json_object_get(p, keep[i]) || json_is_null(json_object_get(p, keep[i]))) &&
-                            json_object_set(p, keep[i], (json_t *) v) < 0)
-                                return cp_error_oom();
-                }
-                const char *ov = get_str(ex, "vmSize"), *nv = get_str(p, "vmSize");
-                if (ov && nv && strcasecmp(ov, nv) != 0) {
-                        const cp_vm_size *os = cp_rules_find_size(r, ov), *ns = cp_rules_find_size(r, nv);
-                        bool ocvm = os && os->tee != CP_TEE_NONE, ncvm = ns && ns->tee != CP_TEE_NONE;
-                        if (ncvm && !ocvm)
-                                return cp_rule_fail(e, 400, "CVMMigrationNotSupported", "properties.vmSize",
-                                                    "An existing node pool cannot be changed to the confidential VM "
-                                                    "size '%s'. Create a new node pool with that size and migrate "
-                                                    "the workloads (resize node pool procedure).",
-                                                    nv);
-                        if (ocvm)
-                                return cp_rule_fail(e, 400, "CVMResizeNotSupported", "properties.vmSize",
-                                                    "The VM size of confidential node pool '%s' cannot be changed "
-                                                    "from '%s'; create a new node pool instead.",
-                                                    name, ov);
-                        return cp_rule_fail(e, 400, "ChangingVMSizeNotAllowed", "properties.vmSize",
-                                            "Changing the VM size of an existing node pool is not allowed "
-                                            "('%s' -> '%s').",
-                                            ov, nv);
-                }
-                const char *ot = get_str(ex, "osType"), *nt = get_str(p, "osType");
-                if (ot && nt && strcmp(ot, nt) != 0)
-                        return cp_rule_fail(e, 400, "ChangingOSTypeNotAllowed", "properties.osType",
-                                            "Changing the OS type of an existing node pool is not allowed.");
-                const char *od = get_str(ex, "osDiskType"), *nd = get_str(p, "osDiskType");
-                if (od && nd && strcmp(od, nd) != 0)
-                        return cp_rule_fail(e, 400, "ChangingOSDiskTypeNotAllowed", "properties.osDiskType",
-                                            "Changing the OS disk type of an existing node pool is not allowed.");
+/* Immutable fields of an existing pool: carried over when absent, changes refused. */
+static int pool_check_immutable(const cp_rules *r, const json_t *ex, const char *name, json_t *p, cp_rule_error *e) {
+        static const char *const keep[] = {"vmSize", "osType", "osSKU", "osDiskSizeGB", "osDiskType",
+                                           "mode", "count", "orchestratorVersion", "maxPods", "type",
+                                           "enableFIPS", "workloadRuntime", "kubeletDiskType",
+                                           "scaleSetPriority", "scaleSetEvictionPolicy"};
+        for (size_t i = 0; i < CP_ELEMENTSOF(keep); i++) {
+                const json_t *v = json_object_get(ex, keep[i]);
+                if (v && (!json_object_get(p, keep[i]) || json_is_null(json_object_get(p, keep[i]))) &&
+                    json_object_set(p, keep[i], (json_t *) v) < 0)
+                        return cp_error_oom();
         }
+        const char *ov = get_str(ex, "vmSize"), *nv = get_str(p, "vmSize");
+        if (ov && nv && strcasecmp(ov, nv) != 0) {
+                const cp_vm_size *os = cp_rules_find_size(r, ov), *ns = cp_rules_find_size(r, nv);
+                bool ocvm = os && os->tee != CP_TEE_NONE, ncvm = ns && ns->tee != CP_TEE_NONE;
+                if (ncvm && !ocvm)
+                        return cp_rule_fail(e, 400, "CVMMigrationNotSupported", "properties.vmSize",
+                                            "An existing node pool cannot be changed to the confidential VM "
+                                            "size '%s'. Create a new node pool with that size and migrate "
+                                            "the workloads (resize node pool procedure).",
+                                            nv);
+                if (ocvm)
+                        return cp_rule_fail(e, 400, "CVMResizeNotSupported", "properties.vmSize",
+                                            "The VM size of confidential node pool '%s' cannot be changed "
+                                            "from '%s'; create a new node pool instead.",
+                                            name, ov);
+                return cp_rule_fail(e, 400, "ChangingVMSizeNotAllowed", "properties.vmSize",
+                                    "Changing the VM size of an existing node pool is not allowed "
+                                    "('%s' -> '%s').",
+                                    ov, nv);
+        }
+        const char *ot = get_str(ex, "osType"), *nt = get_str(p, "osType");
+        if (ot && nt && strcmp(ot, nt) != 0)
+                return cp_rule_fail(e, 400, "ChangingOSTypeNotAllowed", "properties.osType",
+                                    "Changing the OS type of an existing node pool is not allowed.");
+        const char *od = get_str(ex, "osDiskType"), *nd = get_str(p, "osDiskType");
+        if (od && nd && strcmp(od, nd) != 0)
+                return cp_rule_fail(e, 400, "ChangingOSDiskTypeNotAllowed", "properties.osDiskType",
+                                    "Changing the OS disk type of an existing node pool is not allowed.");
+        return 0;
+}
 
-        /* defaults */
+/* Defaults, then the OS type against the OS SKU and the power state. */
+static int pool_apply_defaults(const char *name, json_t *p, cp_rule_error *e) {
+        int k;
         if ((k = set_default(p, "osType", json_string("Linux"))) < 0 ||
             (k = set_default(p, "mode", json_string("User"))) < 0 ||
             (k = set_default(p, "count", json_integer(1))) < 0 ||
@@ -1238,17 +1228,21 @@ int cp_rules_validate_pool(const cp_rules *r, const cp_pool_context *ctx, const 
         if (!pc || (strcmp(pc, "Running") != 0 && strcmp(pc, "Stopped") != 0))
                 return cp_rule_fail(e, 400, "InvalidParameter", "properties.powerState.code",
                                     "powerState.code must be Running or Stopped.");
+        return 0;
+}
 
-        /* size */
+/* The VM size (canonical spelling), the OS disk and maxPods. */
+static int pool_check_size(const cp_rules *r, const cp_pool_context *ctx, const char *name, json_t *p,
+                           const cp_vm_size **ret, cp_rule_error *e) {
         const char *vm = get_str(p, "vmSize");
         const cp_vm_size *size = cp_rules_find_size(r, vm);
+        int k;
         if (!size)
                 return cp_rule_fail(e, 400, "VMSizeNotSupported", "properties.vmSize",
                                     "The VM size of AgentPoolProfile:%s ('%s') is not allowed in location '%s'.", name,
                                     vm, ctx->location ? ctx->location : "");
         if ((k = set_str(p, "vmSize", size->name)) < 0)
                 return k;
-        bool cvm = size->tee != CP_TEE_NONE;
         const json_t *dsz = json_object_get(p, "osDiskSizeGB");
         if (json_integer_value(dsz) != 0 &&
             (json_integer_value(dsz) < 30 || json_integer_value(dsz) > 2048))
@@ -1262,9 +1256,18 @@ int cp_rules_validate_pool(const cp_rules *r, const cp_pool_context *ctx, const 
         if (mp < 10 || mp > 250)
                 return cp_rule_fail(e, 400, "InvalidParameter", "properties.maxPods",
                                     "maxPods must be in the range [10, 250].");
+        *ret = size;
+        return 0;
+}
 
-        /* system pools */
+/* System pools (Linux, big enough, not Spot; the last one stays System),
+ * counts, labels and taints. */
+static int pool_check_mode(const cp_pool_context *ctx, const char *name, const cp_vm_size *size, json_t *p,
+                           cp_rule_error *e) {
+        const json_t *ex = ctx->existing;
+        bool windows = strcmp(get_str(p, "osType"), "Windows") == 0;
         bool system = strcmp(get_str(p, "mode"), "System") == 0;
+        int k;
         if (system) {
                 if (windows)
                         return cp_rule_fail(e, 400, "SystemPoolMustBeLinux", "properties.mode",
@@ -1283,12 +1286,16 @@ int cp_rules_validate_pool(const cp_rules *r, const cp_pool_context *ctx, const 
                                     "Must define at least one system pool. Pool '%s' is the last System pool.", name);
         if ((k = validate_counts(p, system, e)) < 0)
                 return k;
-        if ((k = validate_labels_taints(p, e)) < 0)
-                return k;
+        return validate_labels_taints(p, e);
+}
 
-        /* Kubernetes version */
+/* The Kubernetes version against the cluster's (no downgrade); *ret_kv the
+ * resolved version, *ret_maj / *ret_min the requested one's. */
+static int pool_check_version(const cp_rules *r, const cp_pool_context *ctx, json_t *p, const cp_k8s_version **ret_kv,
+                              unsigned *ret_maj, unsigned *ret_min, cp_rule_error *e) {
+        const json_t *ex = ctx->existing;
         unsigned cmaj, cmin, maj, min;
-        int cpatch, patch;
+        int cpatch, patch, k;
         if (cp_k8s_parse(ctx->cluster_version, &cmaj, &cmin, &cpatch) < 0)
                 return cp_rule_fail(e, 500, "InternalError", NULL, "cluster version is invalid");
         if ((k = set_default(p, "orchestratorVersion", json_string(ctx->cluster_version))) < 0)
@@ -1318,8 +1325,20 @@ int cp_rules_validate_pool(const cp_rules *r, const cp_pool_context *ctx, const 
         }
         if ((k = set_str(p, "currentOrchestratorVersion", kv->version)) < 0)
                 return k;
+        *ret_kv = kv;
+        *ret_maj = maj;
+        *ret_min = min;
+        return 0;
+}
 
-        /* confidential VM rules and image selection */
+/* The OS image: confidential VM rules, the image for the SKU and version,
+ * its preview feature, retired images (no new pools, no scaling). */
+static int pool_check_image(const cp_rules *r, const cp_pool_context *ctx, const cp_vm_size *size, json_t *p,
+                            unsigned maj, unsigned min, const cp_os_image **ret, cp_rule_error *e) {
+        const json_t *ex = ctx->existing;
+        const char *sku = get_str(p, "osSKU");
+        bool cvm = size->tee != CP_TEE_NONE;
+        int k;
         if (cvm && (k = validate_cvm(r, ctx, size, p, sku, min, e)) < 0)
                 return k;
         if (!cvm && get_str(p, "workloadRuntime") && strcmp(get_str(p, "workloadRuntime"), "KataCcIsolation") == 0)
@@ -1336,7 +1355,6 @@ int cp_rules_validate_pool(const cp_rules *r, const cp_pool_context *ctx, const 
                         return cp_rule_fail(e, 400, "PreviewFeatureNotRegistered", "properties.osSKU",
                                             "Preview feature %s not registered.", feat);
         }
-        /* retired node OS: no new pools, no scaling */
         if (is_retired(r, img)) {
                 bool scaling = !ex || json_integer_value(json_object_get(ex, "count")) !=
                                               json_integer_value(json_object_get(p, "count"));
@@ -1348,7 +1366,13 @@ int cp_rules_validate_pool(const cp_rules *r, const cp_pool_context *ctx, const 
                                             img->os_name, img->retired,
                                             img->migrate_to[0] ? img->migrate_to : "<supported SKU>");
         }
-        /* vCPU quota (the whole pool's vCPUs vs what is left) */
+        *ret = img;
+        return 0;
+}
+
+/* vCPU quota (the whole pool's vCPUs vs what is left). */
+static int pool_check_quota(const cp_rules *r, const cp_pool_context *ctx, const cp_vm_size *size, const json_t *p,
+                            cp_rule_error *e) {
         unsigned quota = cp_rules_vcpu_quota(r, ctx->location);
         unsigned long long want = (unsigned long long) json_integer_value(json_object_get(p, "count")) * size->vcpus;
         unsigned left = quota > ctx->vcpus_in_use ? quota - ctx->vcpus_in_use : 0;
@@ -1357,8 +1381,11 @@ int cp_rules_validate_pool(const cp_rules *r, const cp_pool_context *ctx, const 
                                     "Insufficient regional vcpu quota left for location %s. left regional vcpu quota "
                                     "%u, requested quota %llu.",
                                     ctx->location ? ctx->location : "", left, want);
+        return 0;
+}
 
-        /* node image version: keep the existing image unless the OS image changed */
+/* Node image version: keep the existing image unless the OS image changed. */
+static int pool_set_image_version(const cp_rules *r, const json_t *ex, const cp_os_image *img, json_t *p) {
         char image[128];
         snprintf(image, sizeof image, "%s-%s-%s", img->gallery,
                  (r->legacy_spelling && img->cvm && strstr(img->definition, "gen2CVMcontainerd"))
@@ -1372,6 +1399,36 @@ int cp_rules_validate_pool(const cp_rules *r, const cp_pool_context *ctx, const 
                 snprintf(image, sizeof image, "%s", old_img);
         cp_error_clear();
         return set_str(p, "nodeImageVersion", image);
+}
+
+int cp_rules_validate_pool(const cp_rules *r, const cp_pool_context *ctx, const char *name, json_t *p,
+                           cp_rule_error *e) {
+        static const char *const ro[] = {"provisioningState", "currentOrchestratorVersion", "nodeImageVersion",
+                                         "eTag", "status", "virtualMachineNodesStatus"};
+        const cp_vm_size *size = NULL;
+        const cp_k8s_version *kv = NULL;
+        const cp_os_image *img = NULL;
+        unsigned maj = 0, min = 0;
+        int k;
+
+        if (!json_is_object(p))
+                return cp_rule_fail(e, 400, "InvalidParameter", "properties", "properties must be an object.");
+        if (!cp_name_pool_ok(name))
+                return cp_rule_fail(e, 400, "InvalidAgentPoolName", "name",
+                                    "Agent pool name '%s' is invalid: 1-12 characters, lowercase letters and digits, "
+                                    "starting with a letter.",
+                                    name);
+        for (size_t i = 0; i < CP_ELEMENTSOF(ro); i++)
+                json_object_del(p, ro[i]);
+        if ((k = pool_check_types(p, e)) < 0 ||
+            (ctx->existing && (k = pool_check_immutable(r, ctx->existing, name, p, e)) < 0) ||
+            (k = pool_apply_defaults(name, p, e)) < 0 || (k = pool_check_size(r, ctx, name, p, &size, e)) < 0 ||
+            (k = pool_check_mode(ctx, name, size, p, e)) < 0 ||
+            (k = pool_check_version(r, ctx, p, &kv, &maj, &min, e)) < 0 ||
+            (k = pool_check_image(r, ctx, size, p, maj, min, &img, e)) < 0 ||
+            (k = pool_check_quota(r, ctx, size, p, e)) < 0)
+                return k;
+        return pool_set_image_version(r, ctx->existing, img, p);
 }
 
 json_t *cp_rules_node_labels(const cp_rules *r, const char *pool, const json_t *p) {
