@@ -45,10 +45,6 @@ static int parse_tcb(const char *s, cp_snp_tcb *ret) {
         return 0;
 }
 
-static bool fail_size(void *userdata, const char *size) {
-        return cp_rules_size_fails(userdata, size);
-}
-
 /* --prepare-hosts: create the local backend's hosts, print their ARKs. */
 static int prepare_hosts(const cp_daemon_options *o) {
         char nd[4096];
@@ -171,7 +167,7 @@ static int run_open(run_state *d) {
                 if (r >= 0)
                         r = cp_nodes_new(&no, &d->nodes);
         } else if (r >= 0)
-                r = cp_backend_fake_new(cp_rules_ready_delay_ms(d->rules), fail_size, d->rules, &d->backend);
+                r = cp_backend_fake_from_config(cp_rules_fake_backend(d->rules), &d->backend);
         if (r >= 0 && d->tls)
                 r = cp_pki_server_cert(o->state_dir, d->listen, 825, &d->cert, &d->key);
         /* service principals and their tokens only over TLS */

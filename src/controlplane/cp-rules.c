@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "basic/cleanup.h"
+#include "controlplane/cp-backend.h"
 #include "controlplane/cp-rules.h"
 
 /* ---- built-in tables ---------------------------------------------------- */
@@ -143,9 +144,8 @@ struct cp_rules {
         json_t *quota_by_location;
         time_t now_override; /* 0: real clock */
         unsigned retry_after;
-        unsigned ready_delay_ms;
         unsigned feature_delay_ms;
-        json_t *fail_sizes;
+        json_t *fake_backend; /* the "fakeBackend" member, checked by the fake backend, or NULL */
         bool allow_snp_v6;
 };
 
@@ -185,8 +185,7 @@ int cp_rules_new(cp_rules **ret) {
         r->images = malloc(sizeof builtin_images);
         r->versions = malloc(sizeof builtin_versions);
         r->quota_by_location = json_object();
-        r->fail_sizes = json_array();
-        if (k < 0 || !r->images || !r->versions || !r->quota_by_location || !r->fail_sizes) {
+        if (k < 0 || !r->images || !r->versions || !r->quota_by_location) {
                 cp_rules_free(r);
                 return k < 0 ? k : cp_error_oom();
         }
@@ -197,7 +196,6 @@ int cp_rules_new(cp_rules **ret) {
         snprintf(r->image_date, sizeof r->image_date, "202511.18.0");
         r->quota_default = 200;
         r->retry_after = 1;
-        r->ready_delay_ms = 500;
         r->feature_delay_ms = 0;
         r->allow_snp_v6 = true;
         *ret = r;
@@ -211,7 +209,7 @@ cp_rules *cp_rules_free(cp_rules *r) {
         free(r->images);
         free(r->versions);
         json_decref(r->quota_by_location);
-        json_decref(r->fail_sizes);
+        json_decref(r->fake_backend);
         free(r);
         return NULL;
 }
@@ -502,23 +500,14 @@ int cp_rules_load_json(cp_rules *r, const json_t *cfg) {
                 r->now_override = timegm(&tm);
         }
         if ((v = json_object_get(cfg, "fakeBackend"))) {
-                static const char *const fk[] = {"readyDelayMs", "failSizes"};
-                if (!json_is_object(v) || (k = cfg_check_keys(v, fk, CP_ELEMENTSOF(fk), "fakeBackend")) < 0 ||
-                    (k = cfg_uint(v, "readyDelayMs", 3600000, &r->ready_delay_ms, false)) < 0)
-                        return k < 0 ? k : CP_ERROR(CP_EFORMAT, "config: fakeBackend must be an object");
-                const json_t *fs = json_object_get(v, "failSizes");
-                if (fs) {
-                        size_t i;
-                        const json_t *e;
-                        if (!json_is_array(fs))
-                                return CP_ERROR(CP_EFORMAT, "config: failSizes must be an array");
-                        json_array_foreach(fs, i, e) if (!json_is_string(e)) return CP_ERROR(
-                                CP_EFORMAT, "config: failSizes must hold strings");
-                        json_decref(r->fail_sizes);
-                        r->fail_sizes = json_deep_copy(fs);
-                        if (!r->fail_sizes)
-                                return cp_error_oom();
-                }
+                /* the fake backend's knobs are its own (cp-backend-fake.c): checked
+                 * here so that a bad file fails at load, kept for the backend */
+                if ((k = cp_backend_fake_check_config(v)) < 0)
+                        return k;
+                json_decref(r->fake_backend);
+                r->fake_backend = json_deep_copy(v);
+                if (!r->fake_backend)
+                        return cp_error_oom();
         }
         return 0;
 }
@@ -568,17 +557,11 @@ time_t cp_rules_now(const cp_rules *r) {
 unsigned cp_rules_retry_after(const cp_rules *r) {
         return r->retry_after;
 }
-unsigned cp_rules_ready_delay_ms(const cp_rules *r) {
-        return r->ready_delay_ms;
+const json_t *cp_rules_fake_backend(const cp_rules *r) {
+        return r->fake_backend;
 }
 unsigned cp_rules_feature_delay_ms(const cp_rules *r) {
         return r->feature_delay_ms;
-}
-bool cp_rules_size_fails(const cp_rules *r, const char *size) {
-        size_t i;
-        const json_t *e;
-        json_array_foreach(r->fail_sizes, i, e) if (strcasecmp(json_string_value(e), size) == 0) return true;
-        return false;
 }
 
 /* api-versions: Microsoft.ContainerService accepts the stable monthly
