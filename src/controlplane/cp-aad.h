@@ -11,6 +11,9 @@
  *   GET  /adfs/discovery/keys                     JWKS (the RS256 signing key)
  *   POST /adfs/oauth2/token                       client_credentials grant
  *
+ * (those endpoints are served by cp-api-aad.c; this module is the
+ * principals, the keys and the tokens, without HTTP)
+ *
  * Service principals (appId GUID + secret "cps_<base64url 32 bytes>") are
  * created by the operator (`confpoold sp create`); only PBKDF2-HMAC-SHA256
  * (random 16-byte salt, CP_AAD_PBKDF2_ITER iterations) of the secret is
@@ -22,11 +25,11 @@
  * exists.
  */
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "controlplane/cp-api.h"
 #include "service/store.h"
 
 #define CP_AAD_PBKDF2_ITER 100000u
@@ -74,8 +77,10 @@ CP_WUR int cp_aad_issue(cp_aad *a, const char *client_id, const char *client_sec
  * CP_EUNTRUSTED for an unknown subject or tenant. */
 CP_WUR int cp_aad_validate(cp_aad *a, const char *token, int64_t now, cp_principal *ret);
 
-/* Serve /adfs/... (unauthenticated); false when the path is not ours. */
-bool cp_aad_handle(cp_aad *a, const cp_api_request *req, cp_api_response *resp);
+/* The issuer ("<issuer_base>/adfs"), copied (it may change while serving). */
+void cp_aad_issuer(cp_aad *a, char out[300]);
+/* The JWKS document of the signing key, {"keys": [jwk]}. */
+CP_WUR int cp_aad_jwks(cp_aad *a, json_t **ret);
 
 /* application/x-www-form-urlencoded: up to CP_FORM_MAX_FIELDS name=value
  * pairs, '+' and %XX decoded, names and values each < CP_FORM_MAX_VALUE

@@ -525,7 +525,7 @@ void cp_api_handle(cp_api *api, const cp_api_request *req, cp_api_response *resp
 
         if (api->pre_auth && req->body_len <= api->max_body && api->pre_auth(api->pre_auth_userdata, req, resp))
                 return;
-        if (api->aad && cp_aad_handle(api->aad, req, resp))
+        if (api->aad && cp_api_aad_handle(api->aad, req, resp))
                 return;
         if (!authenticate(&c))
                 return;

@@ -75,6 +75,14 @@ CP_WUR int cp_auth_init(cp_store *s, const char *state_dir, bool *ret_created);
 /* Constant-time check of "Bearer <token>" against the stored hashes. */
 bool cp_auth_check(char (*hashes)[65], size_t n, const char *authorization);
 
+/* Routes of the domain modules with their own authentication:
+ * /adfs/... of the identity provider (cp-api-aad.c, unauthenticated), and
+ * the node agents' register/heartbeat (cp-api-nodes.c, cp_api_options.pre_auth
+ * with the cp_nodes as userdata).  Each returns false when the path is not
+ * its own. */
+bool cp_api_aad_handle(struct cp_aad *a, const cp_api_request *req, cp_api_response *resp);
+bool cp_api_nodes_pre_auth(void *userdata, const cp_api_request *req, cp_api_response *resp);
+
 /* Path pattern match, ARM style (case-insensitive literals, {x} captures one
  * non-empty segment, trailing "/" ignored). */
 bool cp_api_path_match(const char *pattern, const char *path, char (*caps)[256], size_t ncaps);

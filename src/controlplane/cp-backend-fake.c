@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "controlplane/cp-backend.h"
 #include "controlplane/cp-store.h"
@@ -12,6 +13,7 @@ typedef struct fake_backend {
         unsigned delay_ms;
         cp_fake_fail_fn fail;
         void *userdata;
+        json_t *fail_sizes; /* from the configuration (cp_backend_fake_from_config) */
 } fake_backend;
 
 static int fake_create(cp_backend *b, const cp_node_spec *spec, char *ret_handle, size_t size) {
@@ -52,6 +54,7 @@ static int fake_delete(cp_backend *b, const char *handle) {
 }
 
 static void fake_free(cp_backend *b) {
+        json_decref(((fake_backend *) b)->fail_sizes);
         free(b);
 }
 
@@ -72,6 +75,67 @@ int cp_backend_fake_new(unsigned ready_delay_ms, cp_fake_fail_fn fail, void *use
         f->fail = fail;
         f->userdata = userdata;
         *ret = &f->base;
+        return 0;
+}
+
+/* ---- the knobs ---------------------------------------------------------- */
+
+#define FAKE_DEFAULT_READY_DELAY_MS 500u
+#define FAKE_MAX_READY_DELAY_MS 3600000u
+
+int cp_backend_fake_check_config(const json_t *cfg) {
+        const char *k;
+        const json_t *v;
+        if (!cfg)
+                return 0;
+        if (!json_is_object(cfg))
+                return CP_ERROR(CP_EFORMAT, "config: fakeBackend must be an object");
+        json_object_foreach((json_t *) cfg, k, v) {
+                if (strcmp(k, "readyDelayMs") == 0) {
+                        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+                            json_integer_value(v) > (json_int_t) FAKE_MAX_READY_DELAY_MS)
+                                return CP_ERROR(CP_EFORMAT, "config: \"readyDelayMs\" must be an integer in [0,%u]",
+                                                FAKE_MAX_READY_DELAY_MS);
+                } else if (strcmp(k, "failSizes") == 0) {
+                        size_t i;
+                        const json_t *e;
+                        if (!json_is_array(v))
+                                return CP_ERROR(CP_EFORMAT, "config: failSizes must be an array");
+                        json_array_foreach(v, i, e) if (!json_is_string(e)) return CP_ERROR(
+                                CP_EFORMAT, "config: failSizes must hold strings");
+                } else
+                        return CP_ERROR(CP_EFORMAT, "config: unknown key \"%s\" in fakeBackend", k);
+        }
+        return 0;
+}
+
+static bool size_fails(void *userdata, const char *size) {
+        const fake_backend *f = userdata;
+        size_t i;
+        const json_t *e;
+        json_array_foreach(f->fail_sizes, i, e) if (size && strcasecmp(json_string_value(e), size) == 0) return true;
+        return false;
+}
+
+int cp_backend_fake_from_config(const json_t *cfg, cp_backend **ret) {
+        int r = cp_backend_fake_check_config(cfg);
+        if (r < 0)
+                return r;
+        const json_t *d = json_object_get(cfg, "readyDelayMs");
+        const json_t *fs = json_object_get(cfg, "failSizes");
+        cp_backend *b = NULL;
+        r = cp_backend_fake_new(d ? (unsigned) json_integer_value(d) : FAKE_DEFAULT_READY_DELAY_MS, size_fails, NULL,
+                                &b);
+        if (r < 0)
+                return r;
+        fake_backend *f = (fake_backend *) b;
+        f->userdata = f;
+        f->fail_sizes = fs ? json_deep_copy(fs) : json_array();
+        if (!f->fail_sizes) {
+                cp_backend_free(b);
+                return cp_error_oom();
+        }
+        *ret = b;
         return 0;
 }
 

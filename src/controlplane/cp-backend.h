@@ -10,6 +10,7 @@
  * delete_node of an unknown handle succeeds.
  */
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -60,11 +61,18 @@ struct cp_backend {
         const cp_backend_ops *ops;
 };
 
-/* The fake backend: stateless handles "fake:<ms-created>:<fail>:<name>", a
- * node is Ready ready_delay_ms after its creation (so it survives daemon
- * restarts), Failed if fail_size() says so for its VM size. */
+/* The fake backend, a test backend (`confpoold --backend fake`, the
+ * default; docs/control-plane.md): no machines, stateless handles
+ * "fake:<ms-created>:<fail>:<name>", a node is Ready ready_delay_ms after its
+ * creation (so it survives daemon restarts), Failed if fail() says so for
+ * its VM size. */
 typedef bool (*cp_fake_fail_fn)(void *userdata, const char *vm_size);
 CP_WUR int cp_backend_fake_new(unsigned ready_delay_ms, cp_fake_fail_fn fail, void *userdata, cp_backend **ret);
+/* Its knobs, the "fakeBackend" member of confpoold's configuration file:
+ * {"readyDelayMs": 0..3600000 (default 500), "failSizes": [VM size, ...]}.
+ * CP_EFORMAT for anything else; NULL is the defaults. */
+CP_WUR int cp_backend_fake_check_config(const json_t *cfg);
+CP_WUR int cp_backend_fake_from_config(const json_t *cfg, cp_backend **ret);
 cp_backend *cp_backend_free(cp_backend *b);
 
 #endif

@@ -35,10 +35,6 @@ static bool is_loopback(const char *a) {
         return false;
 }
 
-static bool fail_size(void *userdata, const char *size) {
-        return cp_rules_size_fails(userdata, size);
-}
-
 /* --prepare-hosts: create the local backend's hosts, print their ARKs. */
 static int prepare_hosts(const cp_daemon_options *o) {
         char nd[4096];
@@ -100,31 +96,28 @@ static int daemon_diskkeys(const cp_daemon_options *o, cp_diskkeys **ret) {
         return r;
 }
 
-int cp_daemon_run(const cp_daemon_options *o) {
-        if (!o->state_dir)
-                return CP_ERROR(CP_EINVAL, "a state directory is required");
-        if (mkdir(o->state_dir, 0700) < 0 && errno != EEXIST)
-                return CP_ERROR(CP_EIO, "cannot create '%s': %s", o->state_dir, strerror(errno));
-        const char *listen = o->listen ? o->listen : "127.0.0.1";
-        bool tls = o->force_tls || !is_loopback(listen);
+/* What a running daemon holds, in the order it is brought up. */
+typedef struct run_state {
+        const cp_daemon_options *o;
+        const char *listen;
+        bool tls, local;
+        cp_rules *rules;
+        cp_store *store;
+        cp_diskkeys *diskkeys;
+        cp_backend *backend;
+        cp_nodes *nodes;
+        cp_aad *aad;
+        cp_api *api;
+        cp_httpd *httpd;
+        cp_reconciler *rec;
+        char *cert, *key;
+        char base[128];
+} run_state;
 
-        cp_rules *rules = NULL;
-        cp_store *store = NULL;
-        cp_backend *backend = NULL;
-        cp_api *api = NULL;
-        cp_reconciler *rec = NULL;
-        cp_httpd *httpd = NULL;
-        cp_nodes *nodes = NULL;
-        cp_aad *aad = NULL;
-        char *cert = NULL, *key = NULL;
-        bool local = o->backend && strcmp(o->backend, "local") == 0;
-        if (o->backend && !local && strcmp(o->backend, "fake") != 0)
-                return CP_ERROR(CP_EINVAL, "unknown backend '%s' (fake, local)", o->backend);
-        if (local && o->prepare_hosts)
-                return prepare_hosts(o);
-        if (local && (!o->attestd_url || !o->agent_path))
-                return CP_ERROR(CP_EINVAL, "the local backend needs --attestd-url and --agent");
-        int r = cp_rules_new(&rules);
+/* The rules, with the operator's configuration file when there is one. */
+static int run_load_rules(run_state *d) {
+        const cp_daemon_options *o = d->o;
+        int r = cp_rules_new(&d->rules);
         if (r >= 0 && o->config_path) {
                 uint8_t *buf = NULL;
                 size_t len;
@@ -133,117 +126,170 @@ int cp_daemon_run(const cp_daemon_options *o) {
                         json_error_t je;
                         json_t *cfg = json_loadb((const char *) buf, len, JSON_REJECT_DUPLICATES, &je);
                         free(buf);
-                        r = cfg ? cp_rules_load_json(rules, cfg)
+                        r = cfg ? cp_rules_load_json(d->rules, cfg)
                                 : CP_ERROR(CP_EFORMAT, "%s:%d: %s", o->config_path, je.line, je.text);
                         json_decref(cfg);
                 }
         }
+        return r;
+}
+
+/* The store, the backend (with node admission and disk keys for the local
+ * one), the TLS credentials and the identity provider. */
+static int run_open(run_state *d) {
+        const cp_daemon_options *o = d->o;
         char db[4096];
         snprintf(db, sizeof db, "%s/confpoold.db", o->state_dir);
-        if (r >= 0)
-                r = cp_cpstore_open(db, &store);
+        int r = cp_cpstore_open(db, &d->store);
         cp_snp_tcb min_tcb = {0};
         if (r >= 0 && o->min_tcb)
                 r = cp_snp_tcb_parse(o->min_tcb, CP_SNP_GEN_UNKNOWN, &min_tcb);
-        cp_diskkeys *diskkeys = NULL;
-        if (r >= 0 && local && o->kbs_url)
-                r = daemon_diskkeys(o, &diskkeys);
-        if (r >= 0 && local) {
+        if (r >= 0 && d->local && o->kbs_url)
+                r = daemon_diskkeys(o, &d->diskkeys);
+        if (r >= 0 && d->local) {
                 char nd[4096];
                 snprintf(nd, sizeof nd, "%s/local", o->state_dir);
                 cp_local_options lo = {.state_dir = nd, .agent_path = o->agent_path, .attestd_url = o->attestd_url,
-                                       .diskkeys = diskkeys};
-                r = cp_backend_local_new(&lo, &backend);
-                cp_nodes_options no = {.store = store, .backend = backend, .attestd_url = o->attestd_url,
+                                       .diskkeys = d->diskkeys};
+                r = cp_backend_local_new(&lo, &d->backend);
+                cp_nodes_options no = {.store = d->store, .backend = d->backend, .attestd_url = o->attestd_url,
                                        .min_tcb = min_tcb};
                 if (r >= 0)
-                        r = cp_nodes_new(&no, &nodes);
+                        r = cp_nodes_new(&no, &d->nodes);
         } else if (r >= 0)
-                r = cp_backend_fake_new(cp_rules_ready_delay_ms(rules), fail_size, rules, &backend);
-        if (r >= 0 && tls)
-                r = cp_pki_server_cert(o->state_dir, listen, 825, &cert, &key);
+                r = cp_backend_fake_from_config(cp_rules_fake_backend(d->rules), &d->backend);
+        if (r >= 0 && d->tls)
+                r = cp_pki_server_cert(o->state_dir, d->listen, 825, &d->cert, &d->key);
         /* service principals and their tokens only over TLS */
-        if (r >= 0 && tls)
-                r = cp_aad_new(store, o->state_dir, &aad);
-        char base[128];
-        cp_api_options ao = {.store = store, .rules = rules, .state_dir = o->state_dir, .tls = tls, .base_url = base,
-                             .pre_auth = nodes ? cp_nodes_pre_auth : NULL, .pre_auth_userdata = nodes,
-                             .aad = aad};
-        if (r >= 0) {
-                cp_httpd_options ho = {.bind_addr = listen, .port = o->port, .threads = o->threads,
-                                       .max_body = CP_MAX_API_BODY, .tls_cert_pem = cert, .tls_key_pem = key};
-                snprintf(base, sizeof base, "%s://%s", tls ? "https" : "http", listen);
-                r = cp_api_new(&ao, &api);
+        if (r >= 0 && d->tls)
+                r = cp_aad_new(d->store, o->state_dir, &d->aad);
+        return r;
+}
+
+/* The API and its HTTP server. */
+static int run_serve(run_state *d) {
+        const cp_daemon_options *o = d->o;
+        cp_api_options ao = {.store = d->store, .rules = d->rules, .state_dir = o->state_dir, .tls = d->tls,
+                             .base_url = d->base, .pre_auth = d->nodes ? cp_api_nodes_pre_auth : NULL,
+                             .pre_auth_userdata = d->nodes, .aad = d->aad};
+        cp_httpd_options ho = {.bind_addr = d->listen, .port = o->port, .threads = o->threads,
+                               .max_body = CP_MAX_API_BODY, .tls_cert_pem = d->cert, .tls_key_pem = d->key};
+        snprintf(d->base, sizeof d->base, "%s://%s", d->tls ? "https" : "http", d->listen);
+        int r = cp_api_new(&ao, &d->api);
+        if (r >= 0)
+                r = cp_httpd_start(&ho, cp_api_http_handler, d->api, &d->httpd);
+        return r;
+}
+
+/* Once the port is known: the base URL of LRO links and node agents, the
+ * identity provider's endpoint (written to confpoold.url), and the local
+ * backend's nodes of a previous run restarted. */
+static int run_endpoints(run_state *d) {
+        const char *listen = d->listen;
+        uint16_t port = cp_httpd_port(d->httpd);
+        bool v6 = strchr(listen, ':') != NULL;
+        snprintf(d->base, sizeof d->base, "%s://%s%s%s:%u", d->tls ? "https" : "http", v6 ? "[" : "", listen,
+                 v6 ? "]" : "", port);
+        cp_api_set_base_url(d->api, d->base);
+        int r = 0;
+        if (d->local)
+                r = cp_backend_local_set_controlplane_url(d->backend, d->base);
+        if (r >= 0 && d->aad) {
+                /* the canonical endpoint (the issuer, az-setup's URLs): localhost on loopback */
+                char canon[160], path[4096];
+                snprintf(canon, sizeof canon, "https://%s%s%s:%u", is_loopback(listen) ? "" : v6 ? "[" : "",
+                         is_loopback(listen) ? "localhost" : listen, !is_loopback(listen) && v6 ? "]" : "", port);
+                const char *hosts[] = {"localhost", "127.0.0.1", "::1", listen};
+                r = cp_aad_set_endpoint(d->aad, canon, hosts, CP_ELEMENTSOF(hosts), port);
+                snprintf(path, sizeof path, "%s/confpoold.url", d->o->state_dir);
+                size_t n = strlen(canon);
+                canon[n++] = '\n';
                 if (r >= 0)
-                        r = cp_httpd_start(&ho, cp_api_http_handler, api, &httpd);
+                        r = cp_write_file(path, canon, n, 0644);
         }
-        if (r >= 0) {
-                uint16_t port = cp_httpd_port(httpd);
-                bool v6 = strchr(listen, ':') != NULL;
-                snprintf(base, sizeof base, "%s://%s%s%s:%u", tls ? "https" : "http", v6 ? "[" : "", listen,
-                         v6 ? "]" : "", port);
-                cp_api_set_base_url(api, base);
-                if (local)
-                        r = cp_backend_local_set_controlplane_url(backend, base);
-                if (r >= 0 && aad) {
-                        /* the canonical endpoint (the issuer, az-setup's URLs): localhost on loopback */
-                        char canon[160], path[4096];
-                        snprintf(canon, sizeof canon, "https://%s%s%s:%u", is_loopback(listen) ? "" : v6 ? "[" : "",
-                                 is_loopback(listen) ? "localhost" : listen, !is_loopback(listen) && v6 ? "]" : "",
-                                 port);
-                        const char *hosts[] = {"localhost", "127.0.0.1", "::1", listen};
-                        r = cp_aad_set_endpoint(aad, canon, hosts, CP_ELEMENTSOF(hosts), port);
-                        snprintf(path, sizeof path, "%s/confpoold.url", o->state_dir);
-                        size_t n = strlen(canon);
-                        canon[n++] = '\n';
-                        if (r >= 0)
-                                r = cp_write_file(path, canon, n, 0644);
-                }
-                unsigned restarted = 0;
-                if (r >= 0 && local)
-                        r = cp_backend_local_recover(backend, &restarted);
-                if (restarted)
-                        printf("confpoold: restarted %u node(s) of the local backend\n", restarted);
+        unsigned restarted = 0;
+        if (r >= 0 && d->local)
+                r = cp_backend_local_recover(d->backend, &restarted);
+        if (restarted)
+                printf("confpoold: restarted %u node(s) of the local backend\n", restarted);
+        return r;
+}
+
+/* The reconciler's thread, then the port file and the greeting. */
+static int run_reconcile(run_state *d) {
+        const cp_daemon_options *o = d->o;
+        int r = cp_reconciler_new(d->store, d->rules, d->backend, &d->rec);
+        if (r >= 0 && d->local) {
+                cp_reconciler_set_heartbeat_deadline(d->rec, HEARTBEAT_DEADLINE_MS);
+                cp_reconciler_set_diskkeys(d->rec, d->diskkeys); /* retires masters after node-image upgrades */
         }
         if (r >= 0)
-                r = cp_reconciler_new(store, rules, backend, &rec);
-        if (r >= 0 && local) {
-                cp_reconciler_set_heartbeat_deadline(rec, HEARTBEAT_DEADLINE_MS);
-                cp_reconciler_set_diskkeys(rec, diskkeys); /* retires masters after node-image upgrades */
-        }
-        if (r >= 0)
-                r = cp_reconciler_start(rec, o->reconcile_interval_ms);
+                r = cp_reconciler_start(d->rec, o->reconcile_interval_ms);
         if (r >= 0) {
                 char pf[16];
-                int n = snprintf(pf, sizeof pf, "%u\n", cp_httpd_port(httpd));
+                int n = snprintf(pf, sizeof pf, "%u\n", cp_httpd_port(d->httpd));
                 if (o->port_file)
                         r = cp_write_file(o->port_file, pf, (size_t) n, 0644);
-                printf("confpoold: listening on %s (state %s, token in %s/operator.token)\n", base, o->state_dir,
+                printf("confpoold: listening on %s (state %s, token in %s/operator.token)\n", d->base, o->state_dir,
                        o->state_dir);
                 fflush(stdout);
         }
-        if (r >= 0) {
-                sigset_t set;
-                int sig;
-                sigemptyset(&set);
-                sigaddset(&set, SIGINT);
-                sigaddset(&set, SIGTERM);
-                sigwait(&set, &sig);
+        return r;
+}
+
+static void run_wait_signal(void) {
+        sigset_t set;
+        int sig;
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        sigwait(&set, &sig);
+}
+
+/* Everything down, in the reverse order (the server first: no handler runs). */
+static void run_close(run_state *d) {
+        d->httpd = cp_httpd_stop(d->httpd);
+        d->rec = cp_reconciler_free(d->rec);
+        d->api = cp_api_free(d->api);
+        d->nodes = cp_nodes_free(d->nodes);
+        d->aad = cp_aad_free(d->aad);
+        d->backend = cp_backend_free(d->backend);
+        d->diskkeys = cp_diskkeys_free(d->diskkeys);
+        d->store = cp_store_close(d->store);
+        d->rules = cp_rules_free(d->rules);
+        free(d->cert);
+        if (d->key) {
+                cp_wipe(d->key, strlen(d->key));
+                free(d->key);
         }
-        httpd = cp_httpd_stop(httpd);
-        rec = cp_reconciler_free(rec);
-        api = cp_api_free(api);
-        nodes = cp_nodes_free(nodes);
-        aad = cp_aad_free(aad);
-        backend = cp_backend_free(backend);
-        diskkeys = cp_diskkeys_free(diskkeys);
-        store = cp_store_close(store);
-        rules = cp_rules_free(rules);
-        free(cert);
-        if (key) {
-                cp_wipe(key, strlen(key));
-                free(key);
-        }
+}
+
+int cp_daemon_run(const cp_daemon_options *o) {
+        if (!o->state_dir)
+                return CP_ERROR(CP_EINVAL, "a state directory is required");
+        if (mkdir(o->state_dir, 0700) < 0 && errno != EEXIST)
+                return CP_ERROR(CP_EIO, "cannot create '%s': %s", o->state_dir, strerror(errno));
+        run_state d = {.o = o, .listen = o->listen ? o->listen : "127.0.0.1"};
+        d.tls = o->force_tls || !is_loopback(d.listen);
+        d.local = o->backend && strcmp(o->backend, "local") == 0;
+        if (o->backend && !d.local && strcmp(o->backend, "fake") != 0)
+                return CP_ERROR(CP_EINVAL, "unknown backend '%s' (fake, local)", o->backend);
+        if (d.local && o->prepare_hosts)
+                return prepare_hosts(o);
+        if (d.local && (!o->attestd_url || !o->agent_path))
+                return CP_ERROR(CP_EINVAL, "the local backend needs --attestd-url and --agent");
+        int r = run_load_rules(&d);
+        if (r >= 0)
+                r = run_open(&d);
+        if (r >= 0)
+                r = run_serve(&d);
+        if (r >= 0)
+                r = run_endpoints(&d);
+        if (r >= 0)
+                r = run_reconcile(&d);
+        if (r >= 0)
+                run_wait_signal();
+        run_close(&d);
         return r;
 }
 

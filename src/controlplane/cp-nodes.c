@@ -194,7 +194,7 @@ static int fetch_jwks(cp_nodes *n) {
         return 0;
 }
 
-static int validate(cp_nodes *n, const char *token, cp_jwt **ret) {
+int cp_nodes_validate_token(cp_nodes *n, const char *token, cp_jwt **ret) {
         pthread_mutex_lock(&n->lock);
         int r = n->jwks ? 0 : fetch_jwks(n);
         for (int attempt = 0; r >= 0 && attempt < 2; attempt++) {
@@ -212,12 +212,6 @@ static int validate(cp_nodes *n, const char *token, cp_jwt **ret) {
         }
         pthread_mutex_unlock(&n->lock);
         return r;
-}
-
-static void respond(cp_api_response *resp, unsigned status, const char *code, const char *msg) {
-        resp->status = status;
-        resp->body = code ? json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg)
-                          : json_pack("{s:s}", "state", msg);
 }
 
 /* ---- operator override of the pool's policy ------------------------------ */
@@ -609,19 +603,15 @@ int cp_nodes_info(cp_store *s, const char *pool, const char *name, cp_node_info 
         return 0;
 }
 
-#define NODE_PATH                                                                                                      \
-        "/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters/{c}/agentPools/{p}" \
-        "/machines/{m}/{action}"
-
-/* One register/heartbeat in one transaction; returns the HTTP outcome. */
+/* One register/heartbeat (the caller holds the transaction). */
 static int admit(cp_nodes *n, const char *pool_id, const char *mname, bool heartbeat, const json_t *claims,
-                 cp_api_response *resp) {
+                 cp_admission *ret, char *why, size_t why_size) {
         cp_machine m;
         json_t *pool = NULL;
         int r = cp_machine_get(n->store, pool_id, mname, &m);
         if (r == CP_ENOTFOUND) {
                 cp_error_clear();
-                respond(resp, 404, "NotFound", "No such machine.");
+                *ret = CP_ADMIT_NO_MACHINE;
                 return 0;
         }
         if (r >= 0)
@@ -630,7 +620,7 @@ static int admit(cp_nodes *n, const char *pool_id, const char *mname, bool heart
                 return r;
         if (strcmp(m.state, "Failed") == 0 || strcmp(m.state, "Quarantined") == 0) {
                 json_decref(pool);
-                respond(resp, 409, "Conflict", "The machine has failed or is quarantined.");
+                *ret = CP_ADMIT_CONFLICT;
                 return 0;
         }
         /* the accepted set: the pool's target image (always computed) and
@@ -642,7 +632,7 @@ static int admit(cp_nodes *n, const char *pool_id, const char *mname, bool heart
                              .confidential = true};
         cp_pool_measurement *acc = NULL;
         size_t n_acc = 0;
-        char why[768] = "", host[64] = "";
+        char host[64] = "";
         r = cp_nodes_policy_list(n->store, pool_id, &acc, &n_acc);
         size_t stored = n_acc;
         cp_pool_measurement *nacc = r >= 0 ? realloc(acc, (n_acc + 2) * sizeof *acc) : NULL;
@@ -692,7 +682,7 @@ static int admit(cp_nodes *n, const char *pool_id, const char *mname, bool heart
                 return r;
         } else
                 has_ov = true;
-        bool ok = policy_ok(n, claims, acc, n_acc, has_ov ? &ov : NULL, why, sizeof why);
+        bool ok = policy_ok(n, claims, acc, n_acc, has_ov ? &ov : NULL, why, why_size);
         free(acc);
         if (ok)
                 snprintf(m.state, sizeof m.state, "Ready");
@@ -701,67 +691,20 @@ static int admit(cp_nodes *n, const char *pool_id, const char *mname, bool heart
         if ((r = cp_machine_put(n->store, &m)) < 0 || (r = info_put(n->store, pool_id, m.name, ok ? NULL : why, host,
                                                                      claims, heartbeat)) < 0)
                 return r;
-        if (ok)
-                respond(resp, 200, NULL, "Ready");
-        else
-                respond(resp, 403, "AttestationPolicyViolation", why);
+        *ret = ok ? CP_ADMIT_READY : CP_ADMIT_REFUSED;
         return 0;
 }
 
-bool cp_nodes_pre_auth(void *userdata, const cp_api_request *req, cp_api_response *resp) {
-        cp_nodes *n = userdata;
-        char k[6][256];
-        if (!req->path || !cp_api_path_match(NODE_PATH, req->path, k, 6))
-                return false;
-        bool hb = strcasecmp(k[5], "heartbeat") == 0;
-        if (!hb && strcasecmp(k[5], "register") != 0)
-                return false;
-        memset(resp, 0, sizeof *resp);
-        if (!req->method || strcmp(req->method, "POST") != 0) {
-                respond(resp, 405, "MethodNotAllowed", "Use POST.");
-                return true;
-        }
-        const char *a = req->authorization;
-        if (!a || strncasecmp(a, "Bearer ", 7) != 0 || strlen(a + 7) > CP_JWT_MAX_TOKEN) {
-                respond(resp, 401, "AuthenticationFailed", "An attestation token is required.");
-                return true;
-        }
-        cp_jwt *jwt = NULL;
-        int r = validate(n, a + 7, &jwt);
+int cp_nodes_admit(cp_nodes *n, const char *pool_id, const char *machine, bool heartbeat, const json_t *claims,
+                   cp_admission *ret, char *why, size_t why_size) {
+        why[0] = 0;
+        int r = cp_store_begin(n->store);
+        if (r < 0)
+                return r;
+        r = admit(n, pool_id, machine, heartbeat, claims, ret, why, why_size);
         if (r < 0) {
-                char msg[300];
-                snprintf(msg, sizeof msg, "The attestation token is invalid: %s", cp_error_message());
-                cp_error_clear();
-                respond(resp, 401, "InvalidAuthenticationToken", msg);
-                return true;
+                cp_store_rollback(n->store);
+                return r;
         }
-        const json_t *claims = cp_jwt_claims(jwt);
-        /* the token must be this machine's: its runtime data names it */
-        const char *uid = json_string_value(
-                json_object_get(json_object_get(json_object_get(claims, "x-ms-runtime"), "vm-configuration"), "vmUniqueId"));
-        if (!uid || strcmp(uid, k[4]) != 0) {
-                cp_jwt_free(jwt);
-                respond(resp, 401, "InvalidAuthenticationToken", "The attestation token belongs to another machine.");
-                return true;
-        }
-        char pool_id[1400];
-        snprintf(pool_id, sizeof pool_id,
-                 "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ContainerService/managedClusters/%s/agentPools/%s",
-                 k[0], k[1], k[2], k[3]);
-        r = cp_store_begin(n->store);
-        if (r >= 0) {
-                r = admit(n, pool_id, k[4], hb, claims, resp);
-                if (r < 0)
-                        cp_store_rollback(n->store);
-                else
-                        r = cp_store_commit(n->store);
-        }
-        cp_jwt_free(jwt);
-        if (r < 0) {
-                json_decref(resp->body);
-                resp->body = NULL;
-                respond(resp, 500, "InternalServerError", cp_error_message());
-                cp_error_clear();
-        }
-        return true;
+        return cp_store_commit(n->store);
 }

@@ -3,7 +3,8 @@
 #define CP_CONTROLPLANE_NODES_H
 
 /*
- * Attested node admission (docs/nodes.md): the endpoints node agents call
+ * Attested node admission (docs/nodes.md), behind the endpoints node agents
+ * call (served by cp-api-nodes.c; this module has no HTTP):
  *   POST <pool id>/machines/{m}/register   Authorization: Bearer <attestation token>
  *   POST <pool id>/machines/{m}/heartbeat  (same; a newer token = re-attestation)
  * The token is validated against the attestation service's JWKS (jwt.h),
@@ -18,8 +19,8 @@
 #include <stdint.h>
 
 #include "basic/limits.h"
+#include "confpool/jwt.h"
 #include "confpool/snp_report.h"
-#include "controlplane/cp-api.h"
 #include "controlplane/cp-backend.h"
 #include "controlplane/cp-rules.h"
 #include "service/store.h"
@@ -37,9 +38,22 @@ typedef struct cp_nodes cp_nodes;
 CP_WUR int cp_nodes_new(const cp_nodes_options *o, cp_nodes **ret);
 cp_nodes *cp_nodes_free(cp_nodes *n);
 void cp_nodes_set_min_tcb(cp_nodes *n, const cp_snp_tcb *tcb);
-/* cp_api_options.pre_auth: handles the node endpoints (true) before the
- * operator-token check; everything else is left to the API (false). */
-bool cp_nodes_pre_auth(void *userdata, const cp_api_request *req, cp_api_response *resp);
+/* A node agent's attestation token against the attestation service's JWKS
+ * (fetched on first use, refetched once for an unknown kid) and issuer;
+ * *ret is the validated token (cp_jwt_free). */
+CP_WUR int cp_nodes_validate_token(cp_nodes *n, const char *token, cp_jwt **ret);
+
+typedef enum cp_admission {
+        CP_ADMIT_READY,      /* the machine passed: Ready */
+        CP_ADMIT_NO_MACHINE, /* the pool has no such machine */
+        CP_ADMIT_CONFLICT,   /* the machine has failed or is quarantined */
+        CP_ADMIT_REFUSED,    /* the policy refused the token: Failed / Quarantined (why) */
+} cp_admission;
+/* One registration (heartbeat false) or heartbeat of machine in pool_id with
+ * a validated token's claims, in one store transaction: the machine's state
+ * and attestation record are updated; why receives the policy's refusal. */
+CP_WUR int cp_nodes_admit(cp_nodes *n, const char *pool_id, const char *machine, bool heartbeat, const json_t *claims,
+                          cp_admission *ret, char *why, size_t why_size);
 
 typedef struct cp_node_info {
         char reason[512];

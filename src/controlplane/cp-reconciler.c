@@ -162,66 +162,60 @@ static int policy_settle(cp_reconciler *rc, const char *pool_id, const char *kee
         return r;
 }
 
-/*
- * A pool toward its goal (docs/nodes.md "Node-image upgrade").  Machines
- * on another image than the pool's nodeImageVersion are replaced by a
- * rolling upgrade: at most goal + maxSurge machines at a time; an old one
- * is deleted only when a new one is Ready in its place; a new node that
- * fails fails the operation and the old nodes stay.  Every decision is
- * taken from the rows of this pass, so the step is re-entrant (restarts).
- */
-static int reconcile_pool(cp_reconciler *rc, const cp_op *op) {
-        json_t *doc = NULL;
-        int r = cp_res_get(rc->store, op->resource, &doc, NULL);
-        if (r == CP_ENOTFOUND) {
-                cp_error_clear();
-                r = cp_op_finish(rc->store, op->id, "Failed", "ResourceNotFound", "The agent pool no longer exists.");
-                return r < 0 ? r : STEP_DONE;
-        }
-        if (r < 0)
-                return r;
-        json_t *p = props_of(doc);
-        const char *name = json_string_value(json_object_get(doc, "name"));
-        const char *image = pstr(doc, "nodeImageVersion"), *size = pstr(doc, "vmSize");
-        const char *target = image ? image : "";
-        const char *power = json_string_value(json_object_get(json_object_get(p, "powerState"), "code"));
-        bool del = strcmp(op->action, "delete") == 0;
-        bool attested = rc->backend->ops->expected_measurement != NULL;
-        long goal = del || (power && strcmp(power, "Stopped") == 0) ? 0 : (long) json_integer_value(json_object_get(p, "count"));
-        const cp_vm_size *sz = cp_rules_find_size(rc->rules, size);
-        long surge = 1;
-        if (goal > 0 &&
-            cp_max_surge(json_string_value(json_object_get(json_object_get(p, "upgradeSettings"), "maxSurge")), goal,
-                         &surge) < 0) {
-                cp_error_clear(); /* stored before maxSurge was validated: AKS's default */
-                if (cp_max_surge(NULL, goal, &surge) < 0)
-                        surge = 1;
-        }
-        cp_machine *ms = NULL;
-        size_t n = 0;
-        bool *drop = NULL;
-        r = cp_machine_list(rc->store, op->resource, &ms, &n);
-        if (r < 0)
-                goto out;
-        if (attested && !del && (r = policy_track(rc, op->resource, size, target, ms, n)) < 0)
-                goto out;
-        drop = calloc(n ? n : 1, sizeof *drop);
-        if (!drop) {
-                r = cp_error_oom();
-                goto out;
-        }
+/* One pass over a pool: what the pool asks for and its machines' rows. */
+typedef struct pool_pass {
+        const cp_op *op;
+        json_t *doc;
+        const char *name, *image, *size, *target;
+        bool del, attested;
+        long goal, surge;
+        const cp_vm_size *sz;
+        cp_machine *ms;
+        size_t n;
+        long n_new, old_alive; /* after the deletions: machines on the target image, old ones still alive */
+        int next_idx;
+} pool_pass;
 
-        /* 1. deletions: requested, beyond the goal; during a roll an old
-         * machine only when a Ready new one has taken its place (failed or
-         * quarantined old machines at once: they are no capacity) */
+/* The goal (0 when deleting or stopped) and the roll's maxSurge. */
+static void pool_goal(cp_reconciler *rc, pool_pass *pp) {
+        json_t *p = props_of(pp->doc);
+        const char *power = json_string_value(json_object_get(json_object_get(p, "powerState"), "code"));
+        pp->name = json_string_value(json_object_get(pp->doc, "name"));
+        pp->image = pstr(pp->doc, "nodeImageVersion");
+        pp->size = pstr(pp->doc, "vmSize");
+        pp->target = pp->image ? pp->image : "";
+        pp->del = strcmp(pp->op->action, "delete") == 0;
+        pp->attested = rc->backend->ops->expected_measurement != NULL;
+        pp->goal = pp->del || (power && strcmp(power, "Stopped") == 0) ? 0
+                                                                       : (long) json_integer_value(json_object_get(p, "count"));
+        pp->sz = cp_rules_find_size(rc->rules, pp->size);
+        pp->surge = 1;
+        if (pp->goal > 0 &&
+            cp_max_surge(json_string_value(json_object_get(json_object_get(p, "upgradeSettings"), "maxSurge")),
+                         pp->goal, &pp->surge) < 0) {
+                cp_error_clear(); /* stored before maxSurge was validated: AKS's default */
+                if (cp_max_surge(NULL, pp->goal, &pp->surge) < 0)
+                        pp->surge = 1;
+        }
+}
+
+/* 1. deletions: requested, beyond the goal; during a roll an old machine
+ * only when a Ready new one has taken its place (failed or quarantined old
+ * machines at once: they are no capacity) */
+static int pool_deletions(cp_reconciler *rc, pool_pass *pp) {
+        cp_machine *ms = pp->ms;
+        size_t n = pp->n;
+        bool *drop = calloc(n ? n : 1, sizeof *drop);
+        if (!drop)
+                return cp_error_oom();
         long n_new = 0, new_ready = 0, old_alive = 0;
-        int next_idx = 0;
+        int next_idx = 0, r = 0;
         for (size_t i = 0; i < n; i++) {
                 next_idx = ms[i].index + 1 > next_idx ? ms[i].index + 1 : next_idx;
-                if (ms[i].delete_requested || goal == 0)
+                if (ms[i].delete_requested || pp->goal == 0)
                         drop[i] = true;
-                else if (strcmp(ms[i].image, target) == 0) {
-                        if (n_new >= goal)
+                else if (strcmp(ms[i].image, pp->target) == 0) {
+                        if (n_new >= pp->goal)
                                 drop[i] = true;
                         else {
                                 n_new++;
@@ -232,64 +226,81 @@ static int reconcile_pool(cp_reconciler *rc, const cp_op *op) {
                 else
                         old_alive++;
         }
-        long old_drop = new_ready + old_alive - goal;
+        long old_drop = new_ready + old_alive - pp->goal;
         old_drop = old_drop < 0 ? 0 : old_drop > old_alive ? old_alive : old_drop;
         for (int pass = 0; pass < 2 && old_drop > 0; pass++)
                 for (size_t i = 0; i < n && old_drop > 0; i++) {
-                        if (drop[i] || strcmp(ms[i].image, target) == 0 || state_is(&ms[i], "Ready") != (pass == 1))
+                        if (drop[i] || strcmp(ms[i].image, pp->target) == 0 || state_is(&ms[i], "Ready") != (pass == 1))
                                 continue;
                         drop[i] = true; /* not-Ready old machines first */
                         old_drop--;
                         old_alive--;
                 }
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n && r >= 0; i++) {
                 if (!drop[i])
                         continue;
                 if (ms[i].handle[0] && (r = rc->backend->ops->delete_node(rc->backend, ms[i].handle)) < 0)
-                        goto out;
-                if ((r = cp_machine_delete(rc->store, op->resource, ms[i].name)) < 0)
-                        goto out;
+                        break;
+                if ((r = cp_machine_delete(rc->store, pp->op->resource, ms[i].name)) < 0)
+                        break;
                 ms[i].name[0] = 0;
         }
-        /* 2. creations on the target image: the row first, then the backend
-         * (idempotent by name); during a roll at most goal + maxSurge in all */
-        long to_create = goal - n_new;
-        if (old_alive > 0 && to_create > goal + surge - (n_new + old_alive))
-                to_create = goal + surge - (n_new + old_alive);
+        free(drop);
+        pp->n_new = n_new;
+        pp->old_alive = old_alive;
+        pp->next_idx = next_idx;
+        return r < 0 ? r : 0;
+}
+
+/* 2. creations on the target image: the row first, then the backend
+ * (idempotent by name); during a roll at most goal + maxSurge in all */
+static int pool_creations(cp_reconciler *rc, pool_pass *pp) {
+        long to_create = pp->goal - pp->n_new;
+        if (pp->old_alive > 0 && to_create > pp->goal + pp->surge - (pp->n_new + pp->old_alive))
+                to_create = pp->goal + pp->surge - (pp->n_new + pp->old_alive);
         char now[40];
         cp_now_rfc3339(now);
-        for (long k = 0; k < to_create; k++, next_idx++) {
+        for (long k = 0; k < to_create; k++, pp->next_idx++) {
                 cp_machine m = {0};
-                snprintf(m.pool, sizeof m.pool, "%s", op->resource);
-                machine_name(op->resource, name, next_idx, m.name, sizeof m.name);
-                m.index = next_idx;
+                int r;
+                snprintf(m.pool, sizeof m.pool, "%s", pp->op->resource);
+                machine_name(pp->op->resource, pp->name, pp->next_idx, m.name, sizeof m.name);
+                m.index = pp->next_idx;
                 snprintf(m.state, sizeof m.state, "Pending");
-                snprintf(m.image, sizeof m.image, "%s", target);
+                snprintf(m.image, sizeof m.image, "%s", pp->target);
                 snprintf(m.created, sizeof m.created, "%s", now);
-                cp_node_spec spec = {.pool_id = op->resource, .name = m.name, .vm_size = size, .image = image,
-                                     .confidential = sz && sz->tee != CP_TEE_NONE};
+                cp_node_spec spec = {.pool_id = pp->op->resource, .name = m.name, .vm_size = pp->size,
+                                     .image = pp->image, .confidential = pp->sz && pp->sz->tee != CP_TEE_NONE};
                 if ((r = rc->backend->ops->create_node(rc->backend, &spec, m.handle, sizeof m.handle)) < 0)
-                        goto out;
+                        return r;
                 snprintf(m.state, sizeof m.state, "Provisioning");
                 if ((r = cp_machine_put(rc->store, &m)) < 0)
-                        goto out;
+                        return r;
         }
-        /* 3. poll the nodes */
-        free(ms);
-        ms = NULL;
-        r = cp_machine_list(rc->store, op->resource, &ms, &n);
+        return 0;
+}
+
+/* What polling the pool's nodes found. */
+typedef struct pool_poll {
+        size_t ready, old;
+        const cp_machine *bad; /* the first node that failed the operation */
+        const char *code;
+        char msg[800];
+} pool_poll;
+
+/* 3. poll the nodes (the rows read again) */
+static int pool_poll_nodes(cp_reconciler *rc, pool_pass *pp, pool_poll *ret) {
+        free(pp->ms);
+        pp->ms = NULL;
+        int r = cp_machine_list(rc->store, pp->op->resource, &pp->ms, &pp->n);
         if (r < 0)
-                goto out;
-        size_t ready = 0, old = 0;
-        const cp_machine *bad = NULL;
-        char msg[800] = "";
-        const char *code = NULL;
-        for (size_t i = 0; i < n && !bad; i++) {
-                cp_machine *m = &ms[i];
-                bool is_old = strcmp(m->image, target) != 0;
-                old += is_old;
+                return r;
+        for (size_t i = 0; i < pp->n && !ret->bad; i++) {
+                cp_machine *m = &pp->ms[i];
+                bool is_old = strcmp(m->image, pp->target) != 0;
+                ret->old += is_old;
                 if (state_is(m, "Ready")) {
-                        ready++;
+                        ret->ready++;
                         continue;
                 }
                 /* refused by attestation (cp-nodes.c): the recorded reason; an
@@ -297,74 +308,112 @@ static int reconcile_pool(cp_reconciler *rc, const cp_op *op) {
                 cp_node_info ni;
                 if ((state_is(m, "Failed") || state_is(m, "Quarantined")) &&
                     cp_nodes_info(rc->store, m->pool, m->name, &ni) >= 0 && ni.reason[0]) {
-                        if (is_old && goal > 0)
+                        if (is_old && pp->goal > 0)
                                 continue;
-                        snprintf(msg, sizeof msg, "Node %s of agent pool %s failed attestation: %.600s", m->name, name,
-                                 ni.reason);
-                        code = "NodeAttestationFailed";
-                        bad = m;
+                        snprintf(ret->msg, sizeof ret->msg, "Node %s of agent pool %s failed attestation: %.600s",
+                                 m->name, pp->name, ni.reason);
+                        ret->code = "NodeAttestationFailed";
+                        ret->bad = m;
                         break;
                 }
                 cp_error_clear();
                 cp_node_state st;
                 char ip[48] = "", err[256] = "";
                 if ((r = rc->backend->ops->node_status(rc->backend, m->handle, &st, ip, sizeof ip, err, sizeof err)) < 0)
-                        goto out;
+                        return r;
                 const char *ns = st == CP_NODE_GONE ? "Failed" : cp_node_state_name(st);
                 if (strcmp(ns, m->state) != 0 || strcmp(ip, m->ip) != 0) {
                         snprintf(m->state, sizeof m->state, "%s", ns);
                         snprintf(m->ip, sizeof m->ip, "%s", ip);
                         if ((r = cp_machine_put(rc->store, m)) < 0)
-                                goto out;
+                                return r;
                 }
                 if (st == CP_NODE_READY)
-                        ready++;
-                else if ((st == CP_NODE_FAILED || st == CP_NODE_GONE) && !(is_old && goal > 0)) {
-                        snprintf(msg, sizeof msg, "Node %s of agent pool %s failed to provision: %s", m->name, name, err);
-                        code = "NodeProvisioningFailed";
-                        bad = m;
+                        ret->ready++;
+                else if ((st == CP_NODE_FAILED || st == CP_NODE_GONE) && !(is_old && pp->goal > 0)) {
+                        snprintf(ret->msg, sizeof ret->msg, "Node %s of agent pool %s failed to provision: %s", m->name,
+                                 pp->name, err);
+                        ret->code = "NodeProvisioningFailed";
+                        ret->bad = m;
                 }
         }
-        if (bad) {
-                /* a failed roll keeps the old machines (no capacity lost); its
-                 * new machines that are not Ready are stopped and erased now,
-                 * their rows (with the reason) go with the next operation */
-                for (size_t i = 0; i < n && old > 0; i++) {
-                        cp_machine *m = &ms[i];
-                        if (strcmp(m->image, target) != 0 || state_is(m, "Ready"))
-                                continue;
-                        if (m->handle[0] && (r = rc->backend->ops->delete_node(rc->backend, m->handle)) < 0)
-                                goto out;
-                        m->handle[0] = 0;
-                        m->delete_requested = true;
-                        if (!state_is(m, "Quarantined"))
-                                snprintf(m->state, sizeof m->state, "Failed");
-                        if ((r = cp_machine_put(rc->store, m)) < 0)
-                                goto out;
-                }
-                r = fail_op(rc, op, doc, code, msg);
-                goto out;
+        return 0;
+}
+
+/* A failed roll keeps the old machines (no capacity lost); its new
+ * machines that are not Ready are stopped and erased now, their rows (with
+ * the reason) go with the next operation.  Then the operation fails. */
+static int pool_fail(cp_reconciler *rc, pool_pass *pp, const pool_poll *pl) {
+        int r;
+        for (size_t i = 0; i < pp->n && pl->old > 0; i++) {
+                cp_machine *m = &pp->ms[i];
+                if (strcmp(m->image, pp->target) != 0 || state_is(m, "Ready"))
+                        continue;
+                if (m->handle[0] && (r = rc->backend->ops->delete_node(rc->backend, m->handle)) < 0)
+                        return r;
+                m->handle[0] = 0;
+                m->delete_requested = true;
+                if (!state_is(m, "Quarantined"))
+                        snprintf(m->state, sizeof m->state, "Failed");
+                if ((r = cp_machine_put(rc->store, m)) < 0)
+                        return r;
         }
-        if ((long) n != goal || (long) ready != goal || old > 0) {
-                r = STEP_PENDING;
-                goto out;
+        return fail_op(rc, pp->op, pp->doc, pl->code, pl->msg);
+}
+
+/* The goal reached: only the target image's measurement is accepted from
+ * now on; a deleted pool goes, a kept one is Succeeded. */
+static int pool_succeed(cp_reconciler *rc, pool_pass *pp) {
+        const char *res = pp->op->resource;
+        int r;
+        if (pp->attested && (r = policy_settle(rc, res, pp->del ? NULL : pp->target)) < 0)
+                return r;
+        if (pp->del) {
+                if ((r = cp_machine_delete(rc->store, res, NULL)) < 0 || (r = cp_res_delete(rc->store, res)) < 0)
+                        return r;
+        } else if ((r = set_state(rc->store, res, pp->doc, "Succeeded", NULL, NULL)) < 0)
+                return r;
+        r = cp_op_finish(rc->store, pp->op->id, "Succeeded", NULL, NULL);
+        return r < 0 ? r : STEP_DONE;
+}
+
+/*
+ * A pool toward its goal (docs/nodes.md "Node-image upgrade").  Machines
+ * on another image than the pool's nodeImageVersion are replaced by a
+ * rolling upgrade: at most goal + maxSurge machines at a time; an old one
+ * is deleted only when a new one is Ready in its place; a new node that
+ * fails fails the operation and the old nodes stay.  Every decision is
+ * taken from the rows of this pass, so the step is re-entrant (restarts).
+ */
+static int reconcile_pool(cp_reconciler *rc, const cp_op *op) {
+        pool_pass pp = {.op = op};
+        int r = cp_res_get(rc->store, op->resource, &pp.doc, NULL);
+        if (r == CP_ENOTFOUND) {
+                cp_error_clear();
+                r = cp_op_finish(rc->store, op->id, "Failed", "ResourceNotFound", "The agent pool no longer exists.");
+                return r < 0 ? r : STEP_DONE;
         }
-        /* done: only the target image's measurement is accepted from now on */
-        if (attested && (r = policy_settle(rc, op->resource, del ? NULL : target)) < 0)
-                goto out;
-        if (del) {
-                if ((r = cp_machine_delete(rc->store, op->resource, NULL)) < 0 ||
-                    (r = cp_res_delete(rc->store, op->resource)) < 0)
-                        goto out;
-        } else if ((r = set_state(rc->store, op->resource, doc, "Succeeded", NULL, NULL)) < 0)
-                goto out;
-        r = cp_op_finish(rc->store, op->id, "Succeeded", NULL, NULL);
+        if (r < 0)
+                return r;
+        pool_goal(rc, &pp);
+        pool_poll pl = {0};
+        r = cp_machine_list(rc->store, op->resource, &pp.ms, &pp.n);
+        if (r >= 0 && pp.attested && !pp.del)
+                r = policy_track(rc, op->resource, pp.size, pp.target, pp.ms, pp.n);
         if (r >= 0)
-                r = STEP_DONE;
-out:
-        free(drop);
-        free(ms);
-        json_decref(doc);
+                r = pool_deletions(rc, &pp);
+        if (r >= 0)
+                r = pool_creations(rc, &pp);
+        if (r >= 0)
+                r = pool_poll_nodes(rc, &pp, &pl);
+        if (r >= 0 && pl.bad)
+                r = pool_fail(rc, &pp, &pl);
+        else if (r >= 0 && ((long) pp.n != pp.goal || (long) pl.ready != pp.goal || pl.old > 0))
+                r = STEP_PENDING;
+        else if (r >= 0)
+                r = pool_succeed(rc, &pp);
+        free(pp.ms);
+        json_decref(pp.doc);
         return r;
 }
 

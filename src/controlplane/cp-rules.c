@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "basic/cleanup.h"
+#include "controlplane/cp-backend.h"
 #include "controlplane/cp-rules.h"
 
 /* ---- built-in tables ---------------------------------------------------- */
@@ -143,9 +144,8 @@ struct cp_rules {
         json_t *quota_by_location;
         time_t now_override; /* 0: real clock */
         unsigned retry_after;
-        unsigned ready_delay_ms;
         unsigned feature_delay_ms;
-        json_t *fail_sizes;
+        json_t *fake_backend; /* the "fakeBackend" member, checked by the fake backend, or NULL */
         bool allow_snp_v6;
 };
 
@@ -185,8 +185,7 @@ int cp_rules_new(cp_rules **ret) {
         r->images = malloc(sizeof builtin_images);
         r->versions = malloc(sizeof builtin_versions);
         r->quota_by_location = json_object();
-        r->fail_sizes = json_array();
-        if (k < 0 || !r->images || !r->versions || !r->quota_by_location || !r->fail_sizes) {
+        if (k < 0 || !r->images || !r->versions || !r->quota_by_location) {
                 cp_rules_free(r);
                 return k < 0 ? k : cp_error_oom();
         }
@@ -197,7 +196,6 @@ int cp_rules_new(cp_rules **ret) {
         snprintf(r->image_date, sizeof r->image_date, "202511.18.0");
         r->quota_default = 200;
         r->retry_after = 1;
-        r->ready_delay_ms = 500;
         r->feature_delay_ms = 0;
         r->allow_snp_v6 = true;
         *ret = r;
@@ -211,7 +209,7 @@ cp_rules *cp_rules_free(cp_rules *r) {
         free(r->images);
         free(r->versions);
         json_decref(r->quota_by_location);
-        json_decref(r->fail_sizes);
+        json_decref(r->fake_backend);
         free(r);
         return NULL;
 }
@@ -502,23 +500,14 @@ int cp_rules_load_json(cp_rules *r, const json_t *cfg) {
                 r->now_override = timegm(&tm);
         }
         if ((v = json_object_get(cfg, "fakeBackend"))) {
-                static const char *const fk[] = {"readyDelayMs", "failSizes"};
-                if (!json_is_object(v) || (k = cfg_check_keys(v, fk, CP_ELEMENTSOF(fk), "fakeBackend")) < 0 ||
-                    (k = cfg_uint(v, "readyDelayMs", 3600000, &r->ready_delay_ms, false)) < 0)
-                        return k < 0 ? k : CP_ERROR(CP_EFORMAT, "config: fakeBackend must be an object");
-                const json_t *fs = json_object_get(v, "failSizes");
-                if (fs) {
-                        size_t i;
-                        const json_t *e;
-                        if (!json_is_array(fs))
-                                return CP_ERROR(CP_EFORMAT, "config: failSizes must be an array");
-                        json_array_foreach(fs, i, e) if (!json_is_string(e)) return CP_ERROR(
-                                CP_EFORMAT, "config: failSizes must hold strings");
-                        json_decref(r->fail_sizes);
-                        r->fail_sizes = json_deep_copy(fs);
-                        if (!r->fail_sizes)
-                                return cp_error_oom();
-                }
+                /* the fake backend's knobs are its own (cp-backend-fake.c): checked
+                 * here so that a bad file fails at load, kept for the backend */
+                if ((k = cp_backend_fake_check_config(v)) < 0)
+                        return k;
+                json_decref(r->fake_backend);
+                r->fake_backend = json_deep_copy(v);
+                if (!r->fake_backend)
+                        return cp_error_oom();
         }
         return 0;
 }
@@ -568,17 +557,11 @@ time_t cp_rules_now(const cp_rules *r) {
 unsigned cp_rules_retry_after(const cp_rules *r) {
         return r->retry_after;
 }
-unsigned cp_rules_ready_delay_ms(const cp_rules *r) {
-        return r->ready_delay_ms;
+const json_t *cp_rules_fake_backend(const cp_rules *r) {
+        return r->fake_backend;
 }
 unsigned cp_rules_feature_delay_ms(const cp_rules *r) {
         return r->feature_delay_ms;
-}
-bool cp_rules_size_fails(const cp_rules *r, const char *size) {
-        size_t i;
-        const json_t *e;
-        json_array_foreach(r->fail_sizes, i, e) if (strcasecmp(json_string_value(e), size) == 0) return true;
-        return false;
 }
 
 /* api-versions: Microsoft.ContainerService accepts the stable monthly
@@ -1115,24 +1098,8 @@ static int validate_cvm(const cp_rules *r, const cp_pool_context *ctx, const cp_
         return 0;
 }
 
-int cp_rules_validate_pool(const cp_rules *r, const cp_pool_context *ctx, const char *name, json_t *p,
-                           cp_rule_error *e) {
-        static const char *const ro[] = {"provisioningState", "currentOrchestratorVersion", "nodeImageVersion",
-                                         "eTag", "status", "virtualMachineNodesStatus"};
-        const json_t *ex = ctx->existing;
-        int k;
-
-        if (!json_is_object(p))
-                return cp_rule_fail(e, 400, "InvalidParameter", "properties", "properties must be an object.");
-        if (!cp_name_pool_ok(name))
-                return cp_rule_fail(e, 400, "InvalidAgentPoolName", "name",
-                                    "Agent pool name '%s' is invalid: 1-12 characters, lowercase letters and digits, "
-                                    "starting with a letter.",
-                                    name);
-        for (size_t i = 0; i < CP_ELEMENTSOF(ro); i++)
-                json_object_del(p, ro[i]);
-
-        /* types */
+/* Member types and enumerations. */
+static int pool_check_types(json_t *p, cp_rule_error *e) {
         static const struct {
                 const char *k;
                 int t;
@@ -1143,6 +1110,7 @@ int cp_rules_validate_pool(const cp_rules *r, const cp_pool_context *ctx, const 
                      {"availabilityZones", JSON_ARRAY}, {"securityProfile", JSON_OBJECT},
                      {"upgradeSettings", JSON_OBJECT}, {"powerState", JSON_OBJECT}, {"spotMaxPrice", JSON_REAL},
                      {"enableNodePublicIP", JSON_TRUE}};
+        int k;
         for (size_t i = 0; i < CP_ELEMENTSOF(types); i++)
                 if ((k = check_type(p, types[i].k, types[i].t, e)) < 0)
                         return k;
@@ -1157,50 +1125,55 @@ int cp_rules_validate_pool(const cp_rules *r, const cp_pool_context *ctx, const 
             (k = check_enum(p, "scaleDownMode", scale_down, CP_ELEMENTSOF(scale_down), e)) < 0 ||
             (k = check_enum(p, "osSKU", known_os_skus, CP_ELEMENTSOF(known_os_skus), e)) < 0)
                 return k;
+        return 0;
+}
 
-        /* immutable fields: carry over when absent, refuse changes */
-        if (ex) {
-                static const char *const keep[] = {"vmSize", "osType", "osSKU", "osDiskSizeGB", "osDiskType",
-                                                   "mode", "count", "orchestratorVersion", "maxPods", "type",
-                                                   "enableFIPS", "workloadRuntime", "kubeletDiskType",
-                                                   "scaleSetPriority", "scaleSetEvictionPolicy"};
-                for (size_t i = 0; i < CP_ELEMENTSOF(keep); i++) {
-                        const json_t *v = json_object_get(ex, keep[i]);
-                        if (v && (!json_object_get(p, keep[i]) || json_is_null(json_object_get(p, keep[i]))) &&
-                            json_object_set(p, keep[i], (json_t *) v) < 0)
-                                return cp_error_oom();
-                }
-                const char *ov = get_str(ex, "vmSize"), *nv = get_str(p, "vmSize");
-                if (ov && nv && strcasecmp(ov, nv) != 0) {
-                        const cp_vm_size *os = cp_rules_find_size(r, ov), *ns = cp_rules_find_size(r, nv);
-                        bool ocvm = os && os->tee != CP_TEE_NONE, ncvm = ns && ns->tee != CP_TEE_NONE;
-                        if (ncvm && !ocvm)
-                                return cp_rule_fail(e, 400, "CVMMigrationNotSupported", "properties.vmSize",
-                                                    "An existing node pool cannot be changed to the confidential VM "
-                                                    "size '%s'. Create a new node pool with that size and migrate "
-                                                    "the workloads (resize node pool procedure).",
-                                                    nv);
-                        if (ocvm)
-                                return cp_rule_fail(e, 400, "CVMResizeNotSupported", "properties.vmSize",
-                                                    "The VM size of confidential node pool '%s' cannot be changed "
-                                                    "from '%s'; create a new node pool instead.",
-                                                    name, ov);
-                        return cp_rule_fail(e, 400, "ChangingVMSizeNotAllowed", "properties.vmSize",
-                                            "Changing the VM size of an existing node pool is not allowed "
-                                            "('%s' -> '%s').",
-                                            ov, nv);
-                }
-                const char *ot = get_str(ex, "osType"), *nt = get_str(p, "osType");
-                if (ot && nt && strcmp(ot, nt) != 0)
-                        return cp_rule_fail(e, 400, "ChangingOSTypeNotAllowed", "properties.osType",
-                                            "Changing the OS type of an existing node pool is not allowed.");
-                const char *od = get_str(ex, "osDiskType"), *nd = get_str(p, "osDiskType");
-                if (od && nd && strcmp(od, nd) != 0)
-                        return cp_rule_fail(e, 400, "ChangingOSDiskTypeNotAllowed", "properties.osDiskType",
-                                            "Changing the OS disk type of an existing node pool is not allowed.");
+/* Immutable fields of an existing pool: carried over when absent, changes refused. */
+static int pool_check_immutable(const cp_rules *r, const json_t *ex, const char *name, json_t *p, cp_rule_error *e) {
+        static const char *const keep[] = {"vmSize", "osType", "osSKU", "osDiskSizeGB", "osDiskType",
+                                           "mode", "count", "orchestratorVersion", "maxPods", "type",
+                                           "enableFIPS", "workloadRuntime", "kubeletDiskType",
+                                           "scaleSetPriority", "scaleSetEvictionPolicy"};
+        for (size_t i = 0; i < CP_ELEMENTSOF(keep); i++) {
+                const json_t *v = json_object_get(ex, keep[i]);
+                if (v && (!json_object_get(p, keep[i]) || json_is_null(json_object_get(p, keep[i]))) &&
+                    json_object_set(p, keep[i], (json_t *) v) < 0)
+                        return cp_error_oom();
         }
+        const char *ov = get_str(ex, "vmSize"), *nv = get_str(p, "vmSize");
+        if (ov && nv && strcasecmp(ov, nv) != 0) {
+                const cp_vm_size *os = cp_rules_find_size(r, ov), *ns = cp_rules_find_size(r, nv);
+                bool ocvm = os && os->tee != CP_TEE_NONE, ncvm = ns && ns->tee != CP_TEE_NONE;
+                if (ncvm && !ocvm)
+                        return cp_rule_fail(e, 400, "CVMMigrationNotSupported", "properties.vmSize",
+                                            "An existing node pool cannot be changed to the confidential VM "
+                                            "size '%s'. Create a new node pool with that size and migrate "
+                                            "the workloads (resize node pool procedure).",
+                                            nv);
+                if (ocvm)
+                        return cp_rule_fail(e, 400, "CVMResizeNotSupported", "properties.vmSize",
+                                            "The VM size of confidential node pool '%s' cannot be changed "
+                                            "from '%s'; create a new node pool instead.",
+                                            name, ov);
+                return cp_rule_fail(e, 400, "ChangingVMSizeNotAllowed", "properties.vmSize",
+                                    "Changing the VM size of an existing node pool is not allowed "
+                                    "('%s' -> '%s').",
+                                    ov, nv);
+        }
+        const char *ot = get_str(ex, "osType"), *nt = get_str(p, "osType");
+        if (ot && nt && strcmp(ot, nt) != 0)
+                return cp_rule_fail(e, 400, "ChangingOSTypeNotAllowed", "properties.osType",
+                                    "Changing the OS type of an existing node pool is not allowed.");
+        const char *od = get_str(ex, "osDiskType"), *nd = get_str(p, "osDiskType");
+        if (od && nd && strcmp(od, nd) != 0)
+                return cp_rule_fail(e, 400, "ChangingOSDiskTypeNotAllowed", "properties.osDiskType",
+                                    "Changing the OS disk type of an existing node pool is not allowed.");
+        return 0;
+}
 
-        /* defaults */
+/* Defaults, then the OS type against the OS SKU and the power state. */
+static int pool_apply_defaults(const char *name, json_t *p, cp_rule_error *e) {
+        int k;
         if ((k = set_default(p, "osType", json_string("Linux"))) < 0 ||
             (k = set_default(p, "mode", json_string("User"))) < 0 ||
             (k = set_default(p, "count", json_integer(1))) < 0 ||
@@ -1238,17 +1211,21 @@ int cp_rules_validate_pool(const cp_rules *r, const cp_pool_context *ctx, const 
         if (!pc || (strcmp(pc, "Running") != 0 && strcmp(pc, "Stopped") != 0))
                 return cp_rule_fail(e, 400, "InvalidParameter", "properties.powerState.code",
                                     "powerState.code must be Running or Stopped.");
+        return 0;
+}
 
-        /* size */
+/* The VM size (canonical spelling), the OS disk and maxPods. */
+static int pool_check_size(const cp_rules *r, const cp_pool_context *ctx, const char *name, json_t *p,
+                           const cp_vm_size **ret, cp_rule_error *e) {
         const char *vm = get_str(p, "vmSize");
         const cp_vm_size *size = cp_rules_find_size(r, vm);
+        int k;
         if (!size)
                 return cp_rule_fail(e, 400, "VMSizeNotSupported", "properties.vmSize",
                                     "The VM size of AgentPoolProfile:%s ('%s') is not allowed in location '%s'.", name,
                                     vm, ctx->location ? ctx->location : "");
         if ((k = set_str(p, "vmSize", size->name)) < 0)
                 return k;
-        bool cvm = size->tee != CP_TEE_NONE;
         const json_t *dsz = json_object_get(p, "osDiskSizeGB");
         if (json_integer_value(dsz) != 0 &&
             (json_integer_value(dsz) < 30 || json_integer_value(dsz) > 2048))
@@ -1262,9 +1239,18 @@ int cp_rules_validate_pool(const cp_rules *r, const cp_pool_context *ctx, const 
         if (mp < 10 || mp > 250)
                 return cp_rule_fail(e, 400, "InvalidParameter", "properties.maxPods",
                                     "maxPods must be in the range [10, 250].");
+        *ret = size;
+        return 0;
+}
 
-        /* system pools */
+/* System pools (Linux, big enough, not Spot; the last one stays System),
+ * counts, labels and taints. */
+static int pool_check_mode(const cp_pool_context *ctx, const char *name, const cp_vm_size *size, json_t *p,
+                           cp_rule_error *e) {
+        const json_t *ex = ctx->existing;
+        bool windows = strcmp(get_str(p, "osType"), "Windows") == 0;
         bool system = strcmp(get_str(p, "mode"), "System") == 0;
+        int k;
         if (system) {
                 if (windows)
                         return cp_rule_fail(e, 400, "SystemPoolMustBeLinux", "properties.mode",
@@ -1283,12 +1269,16 @@ int cp_rules_validate_pool(const cp_rules *r, const cp_pool_context *ctx, const 
                                     "Must define at least one system pool. Pool '%s' is the last System pool.", name);
         if ((k = validate_counts(p, system, e)) < 0)
                 return k;
-        if ((k = validate_labels_taints(p, e)) < 0)
-                return k;
+        return validate_labels_taints(p, e);
+}
 
-        /* Kubernetes version */
+/* The Kubernetes version against the cluster's (no downgrade); *ret_kv the
+ * resolved version, *ret_maj / *ret_min the requested one's. */
+static int pool_check_version(const cp_rules *r, const cp_pool_context *ctx, json_t *p, const cp_k8s_version **ret_kv,
+                              unsigned *ret_maj, unsigned *ret_min, cp_rule_error *e) {
+        const json_t *ex = ctx->existing;
         unsigned cmaj, cmin, maj, min;
-        int cpatch, patch;
+        int cpatch, patch, k;
         if (cp_k8s_parse(ctx->cluster_version, &cmaj, &cmin, &cpatch) < 0)
                 return cp_rule_fail(e, 500, "InternalError", NULL, "cluster version is invalid");
         if ((k = set_default(p, "orchestratorVersion", json_string(ctx->cluster_version))) < 0)
@@ -1318,8 +1308,20 @@ int cp_rules_validate_pool(const cp_rules *r, const cp_pool_context *ctx, const 
         }
         if ((k = set_str(p, "currentOrchestratorVersion", kv->version)) < 0)
                 return k;
+        *ret_kv = kv;
+        *ret_maj = maj;
+        *ret_min = min;
+        return 0;
+}
 
-        /* confidential VM rules and image selection */
+/* The OS image: confidential VM rules, the image for the SKU and version,
+ * its preview feature, retired images (no new pools, no scaling). */
+static int pool_check_image(const cp_rules *r, const cp_pool_context *ctx, const cp_vm_size *size, json_t *p,
+                            unsigned maj, unsigned min, const cp_os_image **ret, cp_rule_error *e) {
+        const json_t *ex = ctx->existing;
+        const char *sku = get_str(p, "osSKU");
+        bool cvm = size->tee != CP_TEE_NONE;
+        int k;
         if (cvm && (k = validate_cvm(r, ctx, size, p, sku, min, e)) < 0)
                 return k;
         if (!cvm && get_str(p, "workloadRuntime") && strcmp(get_str(p, "workloadRuntime"), "KataCcIsolation") == 0)
@@ -1336,7 +1338,6 @@ int cp_rules_validate_pool(const cp_rules *r, const cp_pool_context *ctx, const 
                         return cp_rule_fail(e, 400, "PreviewFeatureNotRegistered", "properties.osSKU",
                                             "Preview feature %s not registered.", feat);
         }
-        /* retired node OS: no new pools, no scaling */
         if (is_retired(r, img)) {
                 bool scaling = !ex || json_integer_value(json_object_get(ex, "count")) !=
                                               json_integer_value(json_object_get(p, "count"));
@@ -1348,7 +1349,13 @@ int cp_rules_validate_pool(const cp_rules *r, const cp_pool_context *ctx, const 
                                             img->os_name, img->retired,
                                             img->migrate_to[0] ? img->migrate_to : "<supported SKU>");
         }
-        /* vCPU quota (the whole pool's vCPUs vs what is left) */
+        *ret = img;
+        return 0;
+}
+
+/* vCPU quota (the whole pool's vCPUs vs what is left). */
+static int pool_check_quota(const cp_rules *r, const cp_pool_context *ctx, const cp_vm_size *size, const json_t *p,
+                            cp_rule_error *e) {
         unsigned quota = cp_rules_vcpu_quota(r, ctx->location);
         unsigned long long want = (unsigned long long) json_integer_value(json_object_get(p, "count")) * size->vcpus;
         unsigned left = quota > ctx->vcpus_in_use ? quota - ctx->vcpus_in_use : 0;
@@ -1357,8 +1364,11 @@ int cp_rules_validate_pool(const cp_rules *r, const cp_pool_context *ctx, const 
                                     "Insufficient regional vcpu quota left for location %s. left regional vcpu quota "
                                     "%u, requested quota %llu.",
                                     ctx->location ? ctx->location : "", left, want);
+        return 0;
+}
 
-        /* node image version: keep the existing image unless the OS image changed */
+/* Node image version: keep the existing image unless the OS image changed. */
+static int pool_set_image_version(const cp_rules *r, const json_t *ex, const cp_os_image *img, json_t *p) {
         char image[128];
         snprintf(image, sizeof image, "%s-%s-%s", img->gallery,
                  (r->legacy_spelling && img->cvm && strstr(img->definition, "gen2CVMcontainerd"))
@@ -1372,6 +1382,36 @@ int cp_rules_validate_pool(const cp_rules *r, const cp_pool_context *ctx, const 
                 snprintf(image, sizeof image, "%s", old_img);
         cp_error_clear();
         return set_str(p, "nodeImageVersion", image);
+}
+
+int cp_rules_validate_pool(const cp_rules *r, const cp_pool_context *ctx, const char *name, json_t *p,
+                           cp_rule_error *e) {
+        static const char *const ro[] = {"provisioningState", "currentOrchestratorVersion", "nodeImageVersion",
+                                         "eTag", "status", "virtualMachineNodesStatus"};
+        const cp_vm_size *size = NULL;
+        const cp_k8s_version *kv = NULL;
+        const cp_os_image *img = NULL;
+        unsigned maj = 0, min = 0;
+        int k;
+
+        if (!json_is_object(p))
+                return cp_rule_fail(e, 400, "InvalidParameter", "properties", "properties must be an object.");
+        if (!cp_name_pool_ok(name))
+                return cp_rule_fail(e, 400, "InvalidAgentPoolName", "name",
+                                    "Agent pool name '%s' is invalid: 1-12 characters, lowercase letters and digits, "
+                                    "starting with a letter.",
+                                    name);
+        for (size_t i = 0; i < CP_ELEMENTSOF(ro); i++)
+                json_object_del(p, ro[i]);
+        if ((k = pool_check_types(p, e)) < 0 ||
+            (ctx->existing && (k = pool_check_immutable(r, ctx->existing, name, p, e)) < 0) ||
+            (k = pool_apply_defaults(name, p, e)) < 0 || (k = pool_check_size(r, ctx, name, p, &size, e)) < 0 ||
+            (k = pool_check_mode(ctx, name, size, p, e)) < 0 ||
+            (k = pool_check_version(r, ctx, p, &kv, &maj, &min, e)) < 0 ||
+            (k = pool_check_image(r, ctx, size, p, maj, min, &img, e)) < 0 ||
+            (k = pool_check_quota(r, ctx, size, p, e)) < 0)
+                return k;
+        return pool_set_image_version(r, ctx->existing, img, p);
 }
 
 json_t *cp_rules_node_labels(const cp_rules *r, const char *pool, const json_t *p) {

@@ -71,9 +71,9 @@ const char *cp_rules_image_date(const cp_rules *r);
 unsigned cp_rules_vcpu_quota(const cp_rules *r, const char *location);
 time_t cp_rules_now(const cp_rules *r);
 unsigned cp_rules_retry_after(const cp_rules *r);
-unsigned cp_rules_ready_delay_ms(const cp_rules *r);
+/* The "fakeBackend" member of the configuration (cp_backend_fake_from_config), or NULL. */
+const json_t *cp_rules_fake_backend(const cp_rules *r);
 unsigned cp_rules_feature_delay_ms(const cp_rules *r);
-bool cp_rules_size_fails(const cp_rules *r, const char *size);
 /* Does the api-version pass for this provider namespace? */
 bool cp_rules_api_version_ok(const cp_rules *r, const char *ns, const char *v);
 

@@ -98,7 +98,7 @@ static int fixture_start_controlplane(const nodes_fixture_options *o, nodes_fixt
         if (r < 0)
                 return r;
         cp_api_options ao = {.store = f->store, .rules = f->rules, .state_dir = f->dir, .base_url = "http://127.0.0.1",
-                             .pre_auth = cp_nodes_pre_auth, .pre_auth_userdata = f->nodes};
+                             .pre_auth = cp_api_nodes_pre_auth, .pre_auth_userdata = f->nodes};
         r = cp_api_new(&ao, &f->api);
         if (r < 0)
                 return r;

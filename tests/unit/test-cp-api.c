@@ -37,10 +37,6 @@ static env E;
 static cp_api_response R;
 static const char *if_match, *if_none_match, *custom_features;
 
-static bool fail_size(void *ud, const char *size) {
-        return cp_rules_size_fails(ud, size);
-}
-
 static void setup(const char *cfg) {
         memset(&E, 0, sizeof E);
         snprintf(E.dir, sizeof E.dir, "/tmp/cp-api-XXXXXX");
@@ -52,7 +48,7 @@ static void setup(const char *cfg) {
         json_t *j = json_loads(cfg ? cfg : "{\"fakeBackend\":{\"readyDelayMs\":0}}", 0, NULL);
         ASSERT_OK(cp_rules_load_json(E.rules, j));
         json_decref(j);
-        ASSERT_OK(cp_backend_fake_new(cp_rules_ready_delay_ms(E.rules), fail_size, E.rules, &E.backend));
+        ASSERT_OK(cp_backend_fake_from_config(cp_rules_fake_backend(E.rules), &E.backend));
         cp_api_options o = {.store = E.store, .rules = E.rules, .state_dir = E.dir, .base_url = "http://cp.test"};
         ASSERT_OK(cp_api_new(&o, &E.api));
         ASSERT_OK(cp_reconciler_new(E.store, E.rules, E.backend, &E.rec));

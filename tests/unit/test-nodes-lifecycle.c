@@ -768,7 +768,7 @@ static unsigned restart_with_broker(void) {
                                .min_tcb = {.bl = 1, .snp = 10, .ucode = 100}};
         ASSERT_OK(cp_nodes_new(&no, &E.nodes));
         cp_api_options o = {.store = E.store, .rules = E.rules, .state_dir = E.dir, .base_url = "http://127.0.0.1",
-                            .pre_auth = cp_nodes_pre_auth, .pre_auth_userdata = E.nodes};
+                            .pre_auth = cp_api_nodes_pre_auth, .pre_auth_userdata = E.nodes};
         ASSERT_OK(cp_api_new(&o, &E.api));
         cp_httpd_options ho = {.bind_addr = "127.0.0.1", .threads = 4, .max_body = 1 << 20};
         ASSERT_OK(cp_httpd_start(&ho, cp_api_http_handler, E.api, &E.httpd));
