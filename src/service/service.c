@@ -144,6 +144,11 @@ void cp_svc_reply_error(cp_svc_call *c, unsigned status, const char *code, const
         if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
                 msg[0] = '\0';
         va_end(ap);
+        /* messages quote client input (paths, names): printable ASCII only,
+         * so that the body is valid UTF-8 and holds no control characters */
+        for (char *p = msg; *p; p++)
+                if ((unsigned char) *p < 0x20 || (unsigned char) *p > 0x7e)
+                        *p = '?';
         cp_svc_reply_json(c, status, json_pack("{s:{s:s,s:s}}", "error", "code", code ? code : cp_http_reason(status),
                                                "message", msg));
 }

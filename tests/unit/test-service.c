@@ -166,6 +166,12 @@ TEST(not_found_and_method_not_allowed) {
         ASSERT_TRUE(strstr(err_message(b), "/nothing/here") != NULL);
         json_decref(b);
         resp_clear(&r);
+        /* a path that is not UTF-8 or holds control characters is quoted safely */
+        ASSERT_EQ(call(s, "GET", "/nothing/\xff\xfe\x01\n", NULL, &r, &b), 404u);
+        ASSERT_TRUE(b != NULL);
+        ASSERT_TRUE(strstr(err_message(b), "/nothing/????") != NULL);
+        json_decref(b);
+        resp_clear(&r);
         ASSERT_EQ(call(s, "PUT", "/items/k1", "{}", &r, &b), 405u);
         ASSERT_STREQ(err_code(b), "MethodNotAllowed");
         ASSERT_EQ(r.n_headers, 1u);
