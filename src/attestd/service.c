@@ -535,7 +535,7 @@ int cp_attestd_new(const cp_attestd_config *cfg, cp_attestd **ret) {
         if ((r = cp_maa_policy_parse(attestd_default_policy, strlen(attestd_default_policy), &s->default_policy,
                                      NULL)) < 0 ||
             (r = cp_maa_policy_hash(attestd_default_policy, strlen(attestd_default_policy), s->default_hash)) < 0 ||
-            (r = add_key(s)) < 0)
+            (r = add_key(s)) < 0 || (r = attestd_routes_new(s, &s->svc)) < 0)
                 goto fail;
         *ret = s;
         return 0;
@@ -583,6 +583,7 @@ cp_attestd *cp_attestd_free(cp_attestd *s) {
         if (!s)
                 return NULL;
         s->httpd = cp_httpd_stop(s->httpd);
+        s->svc = cp_svc_free(s->svc);
         for (size_t i = 0; i < s->n_keys; i++) {
                 cp_jwt_signer_free(s->keys[i].signer);
                 cp_jwt_key_free(s->keys[i].key);
