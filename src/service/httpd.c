@@ -29,10 +29,15 @@ struct cp_httpd {
         char *cert, *key;
 };
 
+/* One request: made by on_target when the request line arrives (before
+ * libmicrohttpd decodes the path), freed by on_completed. */
 typedef struct conn_ctx {
         uint8_t *body;
         size_t len, cap;
         bool too_big;
+        bool started;           /* the access handler has seen the request's head */
+        const char *bad_target; /* the rule the raw target breaks (static), or NULL */
+        size_t target_len;      /* strlen() of the raw target */
 } conn_ctx;
 
 const char *cp_http_req_header(const cp_http_request *req, const char *name) {
@@ -114,21 +119,109 @@ static enum MHD_Result send_simple(struct MHD_Connection *conn, unsigned status,
         return ret;
 }
 
-static const char too_big_json[] =
-        "{\"error\":{\"code\":\"RequestEntityTooLarge\",\"message\":\"The request body exceeds the size limit.\"}}";
+/* The error body of answers given before (or instead of) a handler, the
+ * same shape as the services' own: {"error":{"code":...,"message":...}}. */
+static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status, const char *code,
+                                  const char *message) {
+        json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
+        char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        json_decref(j);
+        if (!s)
+                return MHD_NO;
+        enum MHD_Result ret = send_simple(conn, status, s);
+        free(s);
+        return ret;
+}
+
+static bool is_hex(char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static unsigned hex_val(char c) {
+        return c <= '9' ? (unsigned) (c - '0') : (unsigned) ((c | 0x20) - 'a' + 10);
+}
+
+/* The rules are in httpd.h. */
+const char *cp_http_target_check(const char *t, size_t len) {
+        if (!t || len == 0 || t[0] != '/')
+                return "The request target must be a path starting with '/'.";
+        bool query = false;
+        size_t seg_len = 0, dots = 0; /* the current path segment, decoded: its length, its dots */
+        for (size_t i = 1; i <= len; i++) {
+                bool end = i == len || (!query && t[i] == '?');
+                if (!query && (end || t[i] == '/')) {
+                        if ((seg_len == 1 || seg_len == 2) && dots == seg_len)
+                                return "The request path holds a '.' or '..' segment.";
+                        if (seg_len == 0 && !end)
+                                return "The request path holds an empty segment.";
+                        seg_len = dots = 0;
+                        query = i < len && t[i] == '?';
+                        continue;
+                }
+                if (i == len)
+                        break;
+                unsigned char c = (unsigned char) t[i];
+                if (c < 0x21 || c > 0x7e)
+                        return "The request target holds a byte outside printable ASCII.";
+                if (c == '%') {
+                        if (len - i < 3 || !is_hex(t[i + 1]) || !is_hex(t[i + 2]))
+                                return "The request target holds a malformed percent-escape.";
+                        c = (unsigned char) (hex_val(t[i + 1]) << 4 | hex_val(t[i + 2]));
+                        i += 2;
+                        if (c < 0x20 || c == 0x7f)
+                                return "The request target escapes a control character.";
+                        if (!query && (c == '/' || c == '\\'))
+                                return "The request path escapes '/' or '\\'.";
+                } else if (!query && c == '\\') {
+                        return "The request path holds a '\\'.";
+                }
+                seg_len++;
+                dots += c == '.';
+        }
+        return NULL;
+}
+
+/* libmicrohttpd's URI log callback: the request target as the client sent
+ * it (query string included), before the path is decoded in place.  Its
+ * result is the access handler's *con_cls. */
+static void *on_target(void *cls, const char *uri, struct MHD_Connection *conn) {
+        (void) cls;
+        (void) conn;
+        conn_ctx *ctx = calloc(1, sizeof(*ctx));
+        if (ctx) {
+                ctx->target_len = uri ? strlen(uri) : 0;
+                ctx->bad_target = cp_http_target_check(uri, ctx->target_len);
+        }
+        return ctx;
+}
+
+/* A raw NUL byte in the request line ends the C string on_target saw, and
+ * the path handlers see, early.  libmicrohttpd cuts the line in place: the
+ * target starts at url and the version right after the target's end, so
+ * the version starts at url + target_len + 1 unless the target held a NUL
+ * (or the layout is not the one known here: refused too). */
+static const char *target_whole(const conn_ctx *ctx, const char *url, const char *version) {
+        if (!url || !version || (uintptr_t) version != (uintptr_t) url + ctx->target_len + 1)
+                return "The request target holds a byte outside printable ASCII.";
+        return NULL;
+}
+
+static const char too_big_msg[] = "The request body exceeds the size limit.";
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
         cp_httpd *d = cls;
         conn_ctx *ctx = *con_cls;
-        (void) version;
 
-        if (!ctx) {
-                ctx = calloc(1, sizeof(*ctx));
-                if (!ctx)
-                        return MHD_NO;
-                *con_cls = ctx;
+        if (!ctx)
+                return MHD_NO; /* on_target found no memory: the target was not checked */
+        if (!ctx->started) {
+                ctx->started = true;
+                if (!ctx->bad_target)
+                        ctx->bad_target = target_whole(ctx, url, version);
+                if (ctx->bad_target)
+                        return send_error(conn, 400, "InvalidPath", ctx->bad_target);
                 const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
                 if (cl) {
                         char *end;
@@ -137,9 +230,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                 ctx->too_big = true;
                 }
                 if (ctx->too_big)
-                        return send_simple(conn, 413, too_big_json);
+                        return send_error(conn, 413, "RequestEntityTooLarge", too_big_msg);
                 return MHD_YES;
         }
+        if (ctx->bad_target)
+                return MHD_NO; /* answered 400 above; no handler ever runs */
         if (*upload_data_size > 0) {
                 size_t n = *upload_data_size;
                 *upload_data_size = 0;
@@ -163,7 +258,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 return MHD_YES;
         }
         if (ctx->too_big)
-                return send_simple(conn, 413, too_big_json);
+                return send_error(conn, 413, "RequestEntityTooLarge", too_big_msg);
 
         char addr[INET6_ADDRSTRLEN] = "";
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -188,8 +283,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         d->handler(d->userdata, &req, &resp);
         if (resp.status == 0) {
                 resp_clear(&resp);
-                return send_simple(conn, 500,
-                                   "{\"error\":{\"code\":\"InternalServerError\",\"message\":\"No response.\"}}");
+                return send_error(conn, 500, "InternalServerError", "No response.");
         }
         struct MHD_Response *r = MHD_create_response_from_buffer(resp.body_len, resp.body ? resp.body : (void *) "",
                                                                  resp.body ? MHD_RESPMEM_MUST_FREE
@@ -273,6 +367,7 @@ int cp_httpd_start(const cp_httpd_options *o, cp_http_handler handler, void *use
                 d->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, d, MHD_OPTION_SOCK_ADDR, &ss,
                                           MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
                                           timeout, MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
+                                          MHD_OPTION_URI_LOG_CALLBACK, on_target, d,
                                           MHD_OPTION_CONNECTION_MEMORY_LIMIT, conn_memory,
                                           MHD_OPTION_HTTPS_MEM_CERT, d->cert, MHD_OPTION_HTTPS_MEM_KEY, d->key,
                                           MHD_OPTION_END);
@@ -280,6 +375,7 @@ int cp_httpd_start(const cp_httpd_options *o, cp_http_handler handler, void *use
                 d->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, d, MHD_OPTION_SOCK_ADDR, &ss,
                                           MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
                                           timeout, MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
+                                          MHD_OPTION_URI_LOG_CALLBACK, on_target, d,
                                           MHD_OPTION_CONNECTION_MEMORY_LIMIT, conn_memory,
                                           MHD_OPTION_END);
         if (!d->mhd) {

@@ -86,4 +86,43 @@ bool cp_http_path_match(const char *pattern, const char *path, bool ci, char (*c
 CP_WUR int cp_tls_selfsigned(const char *const *names, size_t n_names, unsigned days, char **ret_cert_pem,
                              char **ret_key_pem);
 
+/* ---- request targets ---------------------------------------------------------
+ *
+ * libmicrohttpd percent-decodes the path in place and hands handlers a C
+ * string: a "%00" ended the path there (DELETE .../resourceGroups/rg%00/x
+ * reached the handler as DELETE .../resourceGroups/rg), and the router only
+ * ever sees the decoded form.  So httpd checks the raw request target, as
+ * the client sent it, before any handler runs, and answers 400 with the
+ * error body {"error":{"code":"InvalidPath","message":...}} when:
+ *
+ *   - it is not a path starting with "/" (absolute-form "http://...",
+ *     "*"): every route is an origin-form path;
+ *   - it holds a raw byte outside printable ASCII (0x21-0x7e: controls,
+ *     NUL, space, DEL, bytes >= 0x80): clients escape them, and a raw NUL or
+ *     control byte would truncate or split what handlers and logs see;
+ *   - it holds a "%" not followed by two hex digits: libmicrohttpd leaves
+ *     such a "%" as is, so the handler would see a different string than a
+ *     strict decoder (or a proxy) in front of it;
+ *   - an escape decodes to a control character (0x00-0x1f, 0x7f): a NUL
+ *     truncates the path or a query value, CR/LF forge log lines;
+ *   - the path escapes "/" (%2F) or "\" (%5C), or holds a raw "\": after
+ *     decoding these are separators the router did not split on (a name
+ *     "a%2F.." becomes "a/.."), and "\" is one on other platforms;
+ *   - a path segment is "." or "..", raw or escaped ("%2e%2e"): clients
+ *     resolve dot segments before sending, so one arriving is an attempt to
+ *     leave the resource the path names;
+ *   - a path segment is empty ("//"), except a trailing "/": ARM and Key
+ *     Vault paths have none, and a router that skips it sees another path.
+ *
+ * The query string (after the first "?") must be printable ASCII with
+ * well-formed escapes that decode to no control character (a NUL in a
+ * value truncated what cp_http_req_query returned); "/", "\" and dots are
+ * allowed there.  Escapes of other bytes (%20, %41, UTF-8 such as %C3%A9)
+ * stay allowed: names are validated by each service.
+ */
+
+/* NULL when the raw request target t[0..len) is acceptable, else the static
+ * message of the rule it breaks (the 400's message). */
+const char *cp_http_target_check(const char *t, size_t len);
+
 #endif

@@ -631,3 +631,49 @@ TEST(failures_quota_and_group_delete) {
         ASSERT_EQ(call("GET", MC CS, NULL), 404);
         teardown();
 }
+
+/* ---- over HTTP: request targets that libmicrohttpd would have truncated --- */
+
+#include "controlplane/cp-httpd.h"
+#include "raw-http.h"
+#include "service/httpd.h"
+
+/* A %00 after a resource group's name ended the C string the router saw:
+ * DELETE .../resourceGroups/victimrg%00/providers/x deleted the whole
+ * group.  Over HTTP, through the handler confpoold serves, such targets are
+ * 400 and the group (and its cluster) are still there. */
+TEST(nul_in_path_deletes_nothing_over_http) {
+        setup(NULL);
+        base_cluster();
+        cp_httpd *d = NULL;
+        cp_httpd_options ho = {.threads = 2};
+        ASSERT_OK(cp_httpd_start(&ho, cp_api_http_handler, E.api, &d));
+        char hdrs[256];
+        snprintf(hdrs, sizeof hdrs, "Authorization: %s\r\n", E.auth);
+        static const char *const targets[] = {
+                RGP "%00/providers/x" RS,
+                RGP "%00" RS,
+                RGP "/providers/x/%2e%2e/%2e%2e" RS,
+                RGP "/providers/x/../.." RS,
+                RGP "%2Fx" RS,
+                "/subscriptions/" SUB "//resourceGroups/myResourceGroup" RS,
+                RGP "?api-version=2021-04-01%00x",
+                MC "%00" CS,
+        };
+        for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
+                char out[2048];
+                unsigned s = cp_raw_http(cp_httpd_port(d), "DELETE", targets[i], strlen(targets[i]), hdrs, NULL, out,
+                                         sizeof out);
+                if (s != 400)
+                        cp_test_fail(__FILE__, __LINE__, "DELETE %s: %u %s", targets[i], s, out);
+        }
+        /* the same group, well-formed, is still served over HTTP */
+        char out[4096];
+        ASSERT_EQ(cp_raw_http(cp_httpd_port(d), "GET", RGP RS, strlen(RGP RS), hdrs, NULL, out, sizeof out), 200);
+        cp_httpd_stop(d);
+        ASSERT_EQ(call("GET", RGP RS, NULL), 200);
+        ASSERT_STREQ(prop("provisioningState"), "Succeeded");
+        ASSERT_EQ(call("GET", MC CS, NULL), 200);
+        ASSERT_STREQ(prop("provisioningState"), "Succeeded");
+        teardown();
+}

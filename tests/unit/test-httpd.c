@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "service/httpc.h"
+#include "raw-http.h"
 #include "service/httpd.h"
 #include "tests.h"
 
@@ -257,4 +258,147 @@ TEST(small_header_memory) {
         cp_httpd_stop(d);
         cp_httpd_options tiny = { .header_memory = 4096 };
         ASSERT_ERR(cp_httpd_start(&tiny, handler, &count, &d), CP_EINVAL);
+}
+
+/* ---- request targets: refused before any handler runs -------------------- */
+
+static void seen_handler(void *userdata, const cp_http_request *req, cp_http_response *resp) {
+        unsigned *count = userdata;
+        __atomic_add_fetch(count, 1, __ATOMIC_SEQ_CST);
+        const char *q = cp_http_req_query(req, "x");
+        char text[600];
+        snprintf(text, sizeof(text), "path=[%s] x=[%s]", req->path, q ? q : "");
+        if (cp_http_resp_text(resp, 200, text) < 0)
+                resp->status = 500;
+}
+
+typedef struct target_row {
+        const char *name;
+        const char *target;
+        size_t len;         /* 0: strlen(target) */
+        unsigned status;
+        const char *seen;   /* for 200: what the handler saw ("path=[...] x=[...]") */
+} target_row;
+
+static const target_row target_rows[] = {
+        /* the reported attack: %00 after a resource group's name */
+        { "nul-after-rg", "/subscriptions/s/resourceGroups/victimrg%00/providers/x", 0, 400, NULL },
+        { "nul-after-key", "/keys/k%00x", 0, 400, NULL },
+        { "nul-at-end", "/keys/k%00", 0, 400, NULL },
+        { "raw-nul", "/keys/k\0x", 9, 400, NULL },
+        /* other control characters, escaped */
+        { "escaped-lf", "/a/b%0a", 0, 400, NULL },
+        { "escaped-cr-lf", "/a/b%0D%0Ac", 0, 400, NULL },
+        { "escaped-us", "/a/%1f", 0, 400, NULL },
+        { "escaped-del", "/a/%7F", 0, 400, NULL },
+        /* malformed escapes */
+        { "escape-zz", "/a/%zz", 0, 400, NULL },
+        { "escape-short", "/a/%0", 0, 400, NULL },
+        { "escape-bare", "/a/%", 0, 400, NULL },
+        { "escape-one-hex", "/a/%4g", 0, 400, NULL },
+        /* escaped separators */
+        { "escaped-slash", "/a/b%2Fc", 0, 400, NULL },
+        { "escaped-slash-lower", "/a/b%2f", 0, 400, NULL },
+        { "escaped-backslash", "/a/b%5Cc", 0, 400, NULL },
+        { "escaped-backslash-lower", "/a/%5c", 0, 400, NULL },
+        { "raw-backslash", "/a/b\\c", 0, 400, NULL },
+        /* dot segments, raw and escaped */
+        { "dotdot-escaped", "/a/%2e%2e/b", 0, 400, NULL },
+        { "dotdot-escaped-upper", "/a/%2E%2E", 0, 400, NULL },
+        { "dotdot-half-escaped", "/a/.%2e/b", 0, 400, NULL },
+        { "dot-escaped", "/a/%2e/b", 0, 400, NULL },
+        { "dotdot-raw", "/a/../b", 0, 400, NULL },
+        { "dotdot-raw-end", "/a/..", 0, 400, NULL },
+        { "dot-raw", "/a/./b", 0, 400, NULL },
+        { "dot-raw-end", "/a/.", 0, 400, NULL },
+        /* empty segments */
+        { "double-slash", "/a//b", 0, 400, NULL },
+        { "double-slash-start", "//a", 0, 400, NULL },
+        { "double-slash-end", "/a//", 0, 400, NULL },
+        /* raw bytes outside printable ASCII */
+        { "raw-utf8", "/a/\xc3\xa9", 0, 400, NULL },
+        { "raw-ctl", "/a/\x01x", 0, 400, NULL },
+        { "raw-del", "/a/\x7fx", 0, 400, NULL },
+        /* not an origin-form path */
+        { "relative", "a/b", 0, 400, NULL },
+        { "absolute-form", "http://127.0.0.1/a", 0, 400, NULL },
+        { "asterisk", "*", 0, 400, NULL },
+        /* query strings: what truncates or hides a value is refused too */
+        { "query-nul", "/a?x=v%00w", 0, 400, NULL },
+        { "query-ctl", "/a?x=v%0d%0aw", 0, 400, NULL },
+        { "query-bad-escape", "/a?x=%zz", 0, 400, NULL },
+        { "query-raw-ctl", "/a?x=\x01", 0, 400, NULL },
+        { "query-raw-high", "/a?x=\xff", 0, 400, NULL },
+        { "query-nul-in-name", "/a?x%00y=1", 0, 400, NULL },
+        /* what stays allowed */
+        { "root", "/", 0, 200, "path=[/] x=[]" },
+        { "plain", "/subscriptions/s/resourceGroups/rg1", 0, 200, "path=[/subscriptions/s/resourceGroups/rg1] x=[]" },
+        { "trailing-slash", "/a/b/", 0, 200, "path=[/a/b/] x=[]" },
+        { "escaped-letter", "/a/%41b", 0, 200, "path=[/a/Ab] x=[]" },
+        { "escaped-space", "/a/x%20y", 0, 200, "path=[/a/x y] x=[]" },
+        { "escaped-utf8", "/a/%C3%A9", 0, 200, "path=[/a/\xc3\xa9] x=[]" },
+        { "dots-in-name", "/a/b.c/..d/...", 0, 200, "path=[/a/b.c/..d/...] x=[]" },
+        { "escaped-dot-in-name", "/a/v%2e1", 0, 200, "path=[/a/v.1] x=[]" },
+        { "query-slash", "/a?x=b%2Fc/d", 0, 200, "path=[/a] x=[b/c/d]" },
+        { "query-escapes", "/a?x=%41%20z&api-version=1", 0, 200, "path=[/a] x=[A z]" },
+        { "query-empty", "/a?", 0, 200, "path=[/a] x=[]" },
+};
+
+typedef struct target_ctx {
+        uint16_t port;
+        unsigned *count;
+} target_ctx;
+
+static void target_one(void *ctx, const void *row) {
+        const target_ctx *t = ctx;
+        const target_row *r = row;
+        char out[4096];
+        unsigned before = __atomic_load_n(t->count, __ATOMIC_SEQ_CST);
+        unsigned status = cp_raw_http(t->port, "DELETE", r->target, r->len ? r->len : strlen(r->target), NULL, NULL,
+                                      out, sizeof(out));
+        ASSERT_EQ(status, r->status);
+        unsigned after = __atomic_load_n(t->count, __ATOMIC_SEQ_CST);
+        if (r->status == 200) {
+                ASSERT_EQ(after, before + 1);
+                const char *b = strstr(out, "\r\n\r\n");
+                ASSERT_TRUE(b != NULL);
+                ASSERT_STREQ(b + 4, r->seen);
+        } else {
+                ASSERT_EQ(after, before); /* no handler ran */
+                const char *b = strstr(out, "\r\n\r\n");
+                ASSERT_TRUE(b != NULL);
+                json_t *j = json_loads(b + 4, 0, NULL);
+                ASSERT_TRUE(j != NULL);
+                const char *code = json_string_value(json_object_get(json_object_get(j, "error"), "code"));
+                ASSERT_STREQ(code, "InvalidPath");
+                ASSERT_TRUE(json_is_string(json_object_get(json_object_get(j, "error"), "message")));
+                json_decref(j);
+        }
+}
+
+TEST(request_targets) {
+        unsigned count = 0;
+        cp_httpd *d = NULL;
+        ASSERT_OK(cp_httpd_start(NULL, seen_handler, &count, &d));
+        target_ctx t = { .port = cp_httpd_port(d), .count = &count };
+        TEST_TABLE(target_rows, target_one, &t);
+        cp_httpd_stop(d);
+}
+
+/* A refused request does not end a keep-alive connection's good requests:
+ * the next request on a new connection is served. */
+TEST(request_target_then_good) {
+        unsigned count = 0;
+        cp_httpd *d = NULL;
+        ASSERT_OK(cp_httpd_start(NULL, seen_handler, &count, &d));
+        char out[1024];
+        for (int i = 0; i < 3; i++) {
+                ASSERT_EQ(cp_raw_http(cp_httpd_port(d), "GET", "/a%00", 5, NULL, NULL, out, sizeof(out)), 400);
+                ASSERT_EQ(cp_raw_http(cp_httpd_port(d), "GET", "/a", 2, NULL, NULL, out, sizeof(out)), 200);
+                /* with a body: refused before it is read, never handed to a handler */
+                ASSERT_EQ(cp_raw_http(cp_httpd_port(d), "POST", "/a/%2e%2e", 9, NULL, "{\"k\":1}", out, sizeof(out)),
+                          400);
+        }
+        ASSERT_EQ(count, 3);
+        cp_httpd_stop(d);
 }

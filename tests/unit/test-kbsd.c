@@ -30,6 +30,7 @@
 #include "confpool/keyrelease.h"
 #include "confpool/luks2.h"
 #include "kbsd/kbsd.h"
+#include "raw-http.h"
 #include "service/httpc.h"
 #include "tests.h"
 
@@ -811,6 +812,33 @@ TEST(bodies_and_routes_on_the_skeleton) {
         json_decref(r);
         /* a name outside [A-Za-z0-9-] is no key */
         r = http(port, "GET", "/keys/bad_name", ADMIN, NULL, &st);
+        ASSERT_EQ(st, 404);
+        json_decref(r);
+}
+
+/* A %00 after a key's name ended the C string the handlers saw: DELETE
+ * /keys/<name>%00x soft-deleted <name>.  Such a path is 400 before any
+ * handler runs, and the key is still there. */
+TEST(nul_in_path_deletes_nothing) {
+        setup();
+        long st;
+        const uint16_t port = cp_kbsd_port(kbs);
+        create_key("nulvictim", "oct", false, NULL);
+        static const char *const targets[] = {
+                "/keys/nulvictim%00x", "/keys/nulvictim%00", "/keys/nulvictim/%2e%2e", "/keys/nulvictim%2Fx",
+                "/keys//nulvictim",
+        };
+        for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+                char out[2048];
+                unsigned s = cp_raw_http(port, "DELETE", targets[i], strlen(targets[i]),
+                                         "Authorization: Bearer " ADMIN "\r\n", NULL, out, sizeof(out));
+                if (s != 400)
+                        cp_test_fail(__FILE__, __LINE__, "DELETE %s: %u %s", targets[i], s, out);
+        }
+        json_t *r = http(port, "GET", "/keys/nulvictim", ADMIN, NULL, &st);
+        ASSERT_EQ(st, 200); /* not soft-deleted */
+        json_decref(r);
+        r = http(port, "GET", "/deletedkeys/nulvictim", ADMIN, NULL, &st);
         ASSERT_EQ(st, 404);
         json_decref(r);
 }
