@@ -414,13 +414,49 @@ static int fail(agent *a, const char *step, int r) {
         return r;
 }
 
+/* A vTPM whose lockout counter is not zero (state from before the AK was
+ * NODA: docs/nodes.md) is reset with swtpm's empty lockoutAuth; native mode
+ * only (an Azure vTPM's lockoutAuth is not the guest's, and a wrong one
+ * would lock lockoutAuth itself).  Not fatal: the NODA AK quotes in lockout
+ * too. */
+static void da_recover(agent *a) {
+        uint32_t failed = 0;
+        if (cp_vtpm_da_recover(a->tpm, &failed) < 0) {
+                fprintf(stderr, "confpool-agent %s: vTPM lockout counter %u, not reset: %s\n", a->name,
+                        (unsigned) failed, cp_error_message());
+                cp_error_clear();
+        } else if (failed > 0)
+                fprintf(stderr, "confpool-agent %s: vTPM lockout counter was %u: dictionary-attack lockout reset\n",
+                        a->name, (unsigned) failed);
+}
+
+/* The agent's exit: TPM2_Shutdown before letting go of the vTPM, so that
+ * the swtpm stopped after it counts no failed authorization.  The error of
+ * the run, if any, stays the one reported. */
+static void vtpm_release(agent *a) {
+        if (!a->tpm)
+                return;
+        cp_error saved = *cp_error_last();
+        if (cp_vtpm_shutdown(a->tpm) < 0)
+                fprintf(stderr, "confpool-agent %s: %s\n", a->name ? a->name : "", cp_error_message());
+        if (saved.code != 0)
+                (void) cp_error_set_at(saved.file, saved.line, saved.code, "%s", saved.message);
+        else
+                cp_error_clear();
+        a->tpm = cp_vtpm_close(a->tpm);
+}
+
 static int run(agent *a) {
         char f[4200], why[700];
         int r;
         set_status(a, "Attesting", NULL);
-        if ((r = cp_vtpm_open(cfg_str(a, "tcti"), &a->tpm)) < 0 ||
-            (!a->azure && (r = cp_vtpm_create_ak(a->tpm, a->ak_n, &a->ak_e)) < 0))
+        if ((r = cp_vtpm_open(cfg_str(a, "tcti"), &a->tpm)) < 0)
                 return fail(a, "vTPM", r);
+        if (!a->azure) {
+                da_recover(a);
+                if ((r = cp_vtpm_create_ak(a->tpm, a->ak_n, &a->ak_e)) < 0)
+                        return fail(a, "vTPM", r);
+        }
         mark(a, "vtpm");
         a->tee = EVP_RSA_gen(2048);
         if (!a->tee)
@@ -533,7 +569,7 @@ int cp_agent_run(const char *node_dir) {
                 r = CP_ERROR(CP_EFORMAT, "%s: evidence must be \"native\" or \"azure-hcl\"", f);
         else
                 r = run(&a);
-        cp_vtpm_close(a.tpm);
+        vtpm_release(&a);
         EVP_PKEY_free(a.tee);
         if (a.token) {
                 cp_wipe(a.token, strlen(a.token));

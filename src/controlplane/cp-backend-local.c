@@ -69,6 +69,7 @@ typedef struct node {
         char dir[1200];
         int host;
         pid_t agent, swtpm;
+        uint16_t tpm_port; /* swtpm's server port (its TPM2_Shutdown at the stop) */
         int exit_status; /* -1 while running */
         node_phase phase;
         bool cancel;  /* deleted (or the backend freed) while queued or booting */
@@ -385,6 +386,24 @@ static int spawn(char *const argv[], const char *logfile, int niceness, pid_t *r
 
 static void stop_process(pid_t *pid) {
         cp_proc_stop_child(pid, 2000);
+}
+
+/* Before a swtpm is stopped: TPM2_Shutdown(TPM_SU_STATE), so that its next
+ * start finds an orderly shutdown (a stop without one, after a DA-protected
+ * key was used, counts as a failed authorization: docs/nodes.md).  The
+ * agent is stopped first (swtpm serves one connection at a time; the agent
+ * sends its own Shutdown at exit); each answer waited for at most 1 s, a
+ * swtpm that does not answer is stopped anyway. */
+static void swtpm_shutdown(node *nd) {
+        char tcti[64];
+        if (nd->swtpm <= 0 || nd->tpm_port == 0)
+                return;
+        snprintf(tcti, sizeof tcti, "swtpm:host=127.0.0.1,port=%u", nd->tpm_port);
+        if (cp_vtpm_shutdown_tcti(tcti, 1000) < 0) {
+                fprintf(stderr, "local backend: %s: swtpm stopped without TPM2_Shutdown: %s\n", nd->name,
+                        cp_error_message());
+                cp_error_clear();
+        }
 }
 
 static int bind_port(uint16_t want, uint16_t *ret) {
@@ -720,6 +739,7 @@ static int start_swtpm(local_backend *b, node *nd, boot_state *bs) {
         }
         if (r < 0 || (r = write_pid(nd->dir, "swtpm.pid", nd->swtpm)) < 0)
                 return r;
+        nd->tpm_port = port;
         snprintf(bs->tcti, sizeof bs->tcti, "swtpm:host=127.0.0.1,port=%u", port);
         return 0;
 }
@@ -822,6 +842,7 @@ static void mark_failed(node *nd, const char *what) {
         free(txt);
         json_decref(st);
         stop_process(&nd->agent);
+        swtpm_shutdown(nd);
         stop_process(&nd->swtpm);
 }
 
@@ -1020,32 +1041,42 @@ static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *
         return remove(path) < 0 && errno != ENOENT ? -1 : 0;
 }
 
-/* Stopping a node: SIGTERM to its agent and swtpm (node_term), then
- * reaping both (node_reap, SIGKILL after the deadline).  Apart, so that
- * many nodes stop in parallel (local_free). */
+/* Stopping a node: SIGTERM to its agent (node_term); reaping it (SIGKILL
+ * after the deadline), the orderly shutdown of its swtpm (swtpm_shutdown)
+ * and SIGTERM to the swtpm (node_halt); reaping the swtpm (node_reap).
+ * Apart, so that many nodes stop in parallel (local_free). */
 static void node_term(node *nd) {
         if (nd->exit_status < 0)
                 cp_proc_terminate(nd->agent);
-        cp_proc_terminate(nd->swtpm);
 }
 
-static void node_reap(local_backend *b, node *nd, uint64_t deadline_ms) {
+/* the agent reaped, then SIGTERM to the swtpm (after its TPM2_Shutdown if
+ * orderly) */
+static void node_halt(node *nd, uint64_t deadline_ms, bool orderly) {
         if (nd->exit_status < 0)
                 cp_proc_reap(&nd->agent, deadline_ms);
         else
                 (void) cp_proc_exited(nd->agent, NULL);
         nd->agent = 0;
+        if (orderly)
+                swtpm_shutdown(nd);
+        cp_proc_terminate(nd->swtpm);
+}
+
+static void node_reap(local_backend *b, node *nd, uint64_t deadline_ms) {
         cp_proc_reap(&nd->swtpm, deadline_ms);
         if (nd->host >= 0 && b->hosts[nd->host].nodes > 0)
                 b->hosts[nd->host].nodes--;
         nd->host = -1;
 }
 
-/* A deleted node is powered off: SIGKILL at once.  A graceful SIGTERM
- * waited up to 2 s per node whose agent was inside a heartbeat, which
- * waits for the store the reconciler holds while it deletes (a pool delete
- * of 100 nodes took a minute). */
+/* A deleted node is powered off: SIGKILL at once (its TPM state goes with
+ * it: no TPM2_Shutdown).  A graceful SIGTERM waited up to 2 s per node
+ * whose agent was inside a heartbeat, which waits for the store the
+ * reconciler holds while it deletes (a pool delete of 100 nodes took a
+ * minute). */
 static void node_stop(local_backend *b, node *nd) {
+        node_halt(nd, 0, false);
         node_reap(b, nd, 0);
 }
 
@@ -1114,6 +1145,8 @@ static void local_free(cp_backend *bb) {
         for (node *nd = b->nodes; nd; nd = nd->next)
                 node_term(nd);
         uint64_t deadline = cp_proc_clock_ms() + 2000;
+        for (node *nd = b->nodes; nd; nd = nd->next)
+                node_halt(nd, deadline, true);
         while (b->nodes) {
                 node *nd = b->nodes;
                 b->nodes = nd->next;

@@ -142,7 +142,8 @@ int cp_vtpm_create_ak(cp_vtpm *t, uint8_t ret_n[256], uint32_t *ret_e) {
                         .nameAlg = TPM2_ALG_SHA256,
                         .objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
                                             TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
-                                            TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT,
+                                            TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT |
+                                            TPMA_OBJECT_NODA,
                         .parameters.rsaDetail = {
                                 .symmetric = {.algorithm = TPM2_ALG_NULL},
                                 .scheme = {.scheme = TPM2_ALG_RSASSA, .details.rsassa.hashAlg = TPM2_ALG_SHA256},
@@ -244,6 +245,59 @@ int cp_vtpm_quote(cp_vtpm *t, const uint8_t *nonce, size_t nonce_len, uint8_t **
         return r;
 }
 
+/* ---- orderly shutdown and dictionary-attack recovery ------------------- */
+
+/* One TPM property (TPM2_CAP_TPM_PROPERTIES); CP_EIO if the TPM omits it. */
+static int tpm_property(cp_vtpm *t, TPM2_PT prop, const char *what, uint32_t *ret) {
+        TPMI_YES_NO more;
+        TPMS_CAPABILITY_DATA *cap = NULL;
+        TSS2_RC rc = Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_TPM_PROPERTIES,
+                                        prop, 1, &more, &cap);
+        if (rc != TSS2_RC_SUCCESS)
+                return CP_ERROR(CP_EIO, "vTPM GetCapability(%s): %s", what, Tss2_RC_Decode(rc));
+        bool found = cap->data.tpmProperties.count >= 1 && cap->data.tpmProperties.tpmProperty[0].property == prop;
+        if (found)
+                *ret = cap->data.tpmProperties.tpmProperty[0].value;
+        Esys_Free(cap);
+        return found ? 0 : CP_ERROR(CP_EIO, "vTPM reports no %s", what);
+}
+
+int cp_vtpm_shutdown(cp_vtpm *t) {
+        /* the transient AK goes first: nothing after the Shutdown */
+        drop_ak(t);
+        TSS2_RC rc = Esys_Shutdown(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_SU_STATE);
+        return rc == TSS2_RC_SUCCESS ? 0 : TSS_FAIL("Shutdown", rc);
+}
+
+int cp_vtpm_shutdown_tcti(const char *tcti, int32_t timeout_ms) {
+        cp_vtpm *t = NULL;
+        int r = cp_vtpm_open(tcti, &t);
+        if (r < 0)
+                return r;
+        TSS2_RC rc = Esys_SetTimeout(t->esys, timeout_ms);
+        r = rc == TSS2_RC_SUCCESS ? cp_vtpm_shutdown(t) : TSS_FAIL("SetTimeout", rc);
+        cp_vtpm_close(t);
+        return r;
+}
+
+int cp_vtpm_lockout_counter(cp_vtpm *t, uint32_t *ret) {
+        return tpm_property(t, TPM2_PT_LOCKOUT_COUNTER, "LOCKOUT_COUNTER", ret);
+}
+
+int cp_vtpm_da_recover(cp_vtpm *t, uint32_t *ret_failed) {
+        uint32_t n;
+        int r = cp_vtpm_lockout_counter(t, &n);
+        if (r < 0)
+                return r;
+        *ret_failed = n;
+        if (n == 0)
+                return 0;
+        /* lockoutAuth: the empty auth value ESAPI uses for a hierarchy by default */
+        TSS2_RC rc = Esys_DictionaryAttackLockReset(t->esys, ESYS_TR_RH_LOCKOUT, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                                    ESYS_TR_NONE);
+        return rc == TSS2_RC_SUCCESS ? 0 : TSS_FAIL("DictionaryAttackLockReset", rc);
+}
+
 /* ---- NV indices and persistent keys ------------------------------------ */
 
 #define TPM_RC_FMT1 0x080u
@@ -284,22 +338,13 @@ static int nv_public(cp_vtpm *t, uint32_t index, ESYS_TR *ret_tr, TPMS_NV_PUBLIC
 
 /* TPM2_PT_NV_BUFFER_MAX, bounded by what a TPM2B_MAX_NV_BUFFER holds. */
 static int nv_chunk(cp_vtpm *t, size_t *ret) {
-        TPMI_YES_NO more;
-        TPMS_CAPABILITY_DATA *cap = NULL;
-        TSS2_RC rc = Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_TPM_PROPERTIES,
-                                        TPM2_PT_NV_BUFFER_MAX, 1, &more, &cap);
-        if (rc != TSS2_RC_SUCCESS)
-                return TSS_FAIL("GetCapability(NV_BUFFER_MAX)", rc);
-        size_t n = 0;
-        if (cap->data.tpmProperties.count >= 1 &&
-            cap->data.tpmProperties.tpmProperty[0].property == TPM2_PT_NV_BUFFER_MAX)
-                n = cap->data.tpmProperties.tpmProperty[0].value;
-        Esys_Free(cap);
+        uint32_t n;
+        int r = tpm_property(t, TPM2_PT_NV_BUFFER_MAX, "NV_BUFFER_MAX", &n);
+        if (r < 0)
+                return r;
         if (n == 0)
                 return CP_ERROR(CP_EIO, "vTPM reports no NV_BUFFER_MAX");
-        if (n > sizeof(((TPM2B_MAX_NV_BUFFER *) 0)->buffer))
-                n = sizeof(((TPM2B_MAX_NV_BUFFER *) 0)->buffer);
-        *ret = n;
+        *ret = n > sizeof(((TPM2B_MAX_NV_BUFFER *) 0)->buffer) ? sizeof(((TPM2B_MAX_NV_BUFFER *) 0)->buffer) : n;
         return 0;
 }
 

@@ -27,13 +27,31 @@ CP_WUR int cp_vtpm_extend(cp_vtpm *t, unsigned pcr, const uint8_t digest[32]);
 CP_WUR int cp_vtpm_pcr_read(cp_vtpm *t, uint8_t ret[CP_VTPM_PCRS][32]);
 /* Create and load the attestation key: an SRK (owner hierarchy, RSA-2048
  * restricted decrypt, AES-128-CFB) and under it a restricted RSA-2048
- * RSASSA-SHA256 signing key.  Returns its modulus (256 bytes) and exponent. */
+ * RSASSA-SHA256 signing key, both NODA (no dictionary-attack protection:
+ * their auth value is empty, and a use of a DA-protected key followed by a
+ * stop without TPM2_Shutdown counts as a failed try; docs/nodes.md).
+ * Returns its modulus (256 bytes) and exponent. */
 CP_WUR int cp_vtpm_create_ak(cp_vtpm *t, uint8_t ret_n[256], uint32_t *ret_e);
 /* TPM2_Quote of PCRs 0-23 (SHA-256) with qualifyingData = nonce (<= 64
  * bytes) by the AK: the marshalled TPMS_ATTEST and TPMT_SIGNATURE. */
 CP_WUR int cp_vtpm_quote(cp_vtpm *t, const uint8_t *nonce, size_t nonce_len, uint8_t **ret_attest,
                          size_t *ret_attest_len, uint8_t **ret_sig, size_t *ret_sig_len);
 
+/* ---- orderly shutdown, dictionary-attack lockout (docs/nodes.md) --------- */
+
+/* TPM2_Shutdown(TPM_SU_STATE), after releasing a transient AK: the next
+ * Startup finds an orderly shutdown and counts no failed authorization.
+ * The last command on t (close it next). */
+CP_WUR int cp_vtpm_shutdown(cp_vtpm *t);
+/* The same on a TPM of its own connection (the local backend before it
+ * stops a swtpm), each answer waited for at most timeout_ms. */
+CP_WUR int cp_vtpm_shutdown_tcti(const char *tcti, int32_t timeout_ms);
+/* TPM2_PT_LOCKOUT_COUNTER: the failed authorizations counted (failedTries). */
+CP_WUR int cp_vtpm_lockout_counter(cp_vtpm *t, uint32_t *ret);
+/* If the lockout counter is non-zero, TPM2_DictionaryAttackLockReset with
+ * the empty lockoutAuth (swtpm's; not an Azure vTPM's).  *ret_failed: the
+ * counter before (0: nothing done). */
+CP_WUR int cp_vtpm_da_recover(cp_vtpm *t, uint32_t *ret_failed);
 
 /* ---- NV indices and persistent keys (Azure CVMs: docs/nodes.md) ---------- */
 

@@ -295,3 +295,67 @@ TEST(free_stops_boots_and_recovery_boots_them_again) {
         }
         teardown_env();
 }
+
+/* The phases of the agent's last run (status.json "times"), NULL until it wrote one. */
+static json_t *agent_status(const char *dir) {
+        char f[1400];
+        snprintf(f, sizeof f, "%s/status.json", dir);
+        return json_load_file(f, 0, NULL);
+}
+
+/* Until this run's agent attested ("token" in its status.json times) or
+ * failed (at most ~30 s); its status. */
+static json_t *wait_attested(const char *dir) {
+        for (int k = 0; k < 600; k++) {
+                json_t *st = agent_status(dir);
+                const char *s = json_string_value(json_object_get(st, "state"));
+                if (json_object_get(json_object_get(st, "times"), "token") || (s && strcmp(s, "Failed") == 0))
+                        return st;
+                json_decref(st);
+                nap(50);
+        }
+        ASSERT_TRUE(!"the agent neither attested nor failed");
+        return NULL;
+}
+
+/* confpoold restarted again and again (the backend freed: agent and swtpm
+ * stopped; a new one recovering the node on the same vTPM state): the node
+ * attests after every restart, its quote verified by attestd.  Before the
+ * fix the third restart put the vTPM into DA lockout ("the TPM is in DA
+ * lockout mode" at the quote). */
+TEST(node_attests_after_every_restart) {
+        setup_env();
+        char state[256], hosts[256], dir[1024], h[128];
+        snprintf(state, sizeof state, "%s/local-again", E.dir);
+        snprintf(hosts, sizeof hosts, "%s/hosts", E.dir);
+        snprintf(dir, sizeof dir, "%s/nodes/again-a", state);
+        cp_local_options lo = {.state_dir = state, .hosts_dir = hosts, .agent_path = CP_AGENT_PATH,
+                               .hosts_per_generation = 1, .heartbeat_ms = 200, .boot_workers = 1};
+        for (int i = 0; i < 5; i++) {
+                cp_backend *b = NULL;
+                ASSERT_OK(cp_backend_local_new(&lo, &b));
+                ASSERT_OK(cp_backend_local_set_attestd_url(b, cp_attestd_issuer(E.attestd)));
+                ASSERT_OK(cp_backend_local_set_controlplane_url(b, "http://127.0.0.1:1"));
+                if (i == 0) {
+                        cp_node_spec spec = {.pool_id = AP "/again", .name = "again-a", .vm_size = SIZE,
+                                             .image = "img1", .confidential = true};
+                        ASSERT_OK(b->ops->create_node(b, &spec, h, sizeof h));
+                } else {
+                        unsigned restarted = 0;
+                        ASSERT_OK(cp_backend_local_recover(b, &restarted));
+                        ASSERT_EQ(restarted, 1);
+                }
+                json_t *st = wait_attested(dir);
+                const char *why = json_string_value(json_object_get(st, "reason"));
+                if (!json_object_get(json_object_get(st, "times"), "token"))
+                        fprintf(stderr, "    start %d: %s\n", i, why ? why : "(no reason)");
+                ASSERT_TRUE(json_object_get(json_object_get(st, "times"), "token") != NULL);
+                json_decref(st);
+                cp_backend_free(b);
+                assert_no_processes(dir);
+                char f[1400];
+                snprintf(f, sizeof f, "%s/status.json", dir);
+                ASSERT_EQ(unlink(f), 0); /* the next run's status only */
+        }
+        teardown_env();
+}
