@@ -348,3 +348,25 @@ TEST(bad_tables_refused) {
         ASSERT_TRUE(s == NULL);
 }
 
+
+/* A request built in-process carries its own headers and query parameters. */
+TEST(in_process_headers_and_query) {
+        static const cp_http_pair hdrs[] = { { "Authorization", "Bearer x" }, { "If-Match", "\"e1\"" } };
+        static const cp_http_pair query[] = { { "api-version", "2026-01-01" }, { "flag", "" } };
+        cp_http_request req = { .method = "GET", .path = "/x", .headers = hdrs, .n_headers = 2, .query = query,
+                                .n_query = 2 };
+        ASSERT_STREQ(cp_http_req_header(&req, "authorization"), "Bearer x");
+        ASSERT_STREQ(cp_http_req_header(&req, "IF-MATCH"), "\"e1\"");
+        ASSERT_TRUE(cp_http_req_header(&req, "Host") == NULL);
+        ASSERT_STREQ(cp_http_req_query(&req, "api-version"), "2026-01-01");
+        ASSERT_STREQ(cp_http_req_query(&req, "flag"), "");
+        ASSERT_TRUE(cp_http_req_query(&req, "API-VERSION") == NULL);
+        cp_http_request bare = { .method = "GET", .path = "/x" };
+        ASSERT_TRUE(cp_http_req_header(&bare, "Authorization") == NULL);
+        ASSERT_TRUE(cp_http_req_query(&bare, "api-version") == NULL);
+        cp_http_response resp = { 0 };
+        ASSERT_OK(cp_http_resp_text(&resp, 200, "ok"));
+        ASSERT_OK(cp_http_resp_header(&resp, "X-A", "1"));
+        cp_http_resp_clear(&resp);
+        ASSERT_TRUE(resp.body == NULL && resp.n_headers == 0 && resp.status == 0);
+}
