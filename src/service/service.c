@@ -238,41 +238,53 @@ static const cp_svc_route *route_of(const cp_svc *s, cp_svc_call *c, bool *ret_p
         return NULL;
 }
 
+static void reply_unrouted(const cp_svc *s, cp_svc_call *c, bool known, const char *allow) {
+        if (known) {
+                cp_svc_reply_error(c, 405, NULL, "%s is not allowed on this path (allowed: %s)", c->req->method, allow);
+                if (cp_http_resp_header(c->resp, "Allow", allow) < 0)
+                        c->resp->status = 500;
+        } else {
+                cp_svc_reply_error(c, 404, s->o.dialect ? s->o.dialect->not_found : NULL,
+                                   "no such resource or operation: %s %.200s", c->req->method, c->req->path);
+        }
+}
+
+/* The authentication and authorization hooks; false when they answered. */
+static bool admitted(const cp_svc *s, cp_svc_call *c) {
+        int e = s->o.authenticate(c);
+        if (e < 0) {
+                c->err = e;
+                if (c->resp->status)
+                        return false; /* the hook's own answer */
+                cp_svc_reply_error(c, 401, s->o.dialect ? s->o.dialect->unauthorized : NULL, "%s", cp_error_message());
+                if (s->o.www_authenticate &&
+                    cp_http_resp_header(c->resp, "WWW-Authenticate", s->o.www_authenticate) < 0)
+                        c->resp->status = 500;
+                return false;
+        }
+        if (c->route && s->o.authorize && (e = s->o.authorize(c)) < 0) {
+                c->err = e;
+                if (!c->resp->status)
+                        cp_svc_reply_error(c, 403, s->o.dialect ? s->o.dialect->forbidden : NULL, "%s",
+                                           cp_error_message());
+                return false;
+        }
+        return true;
+}
+
 static void dispatch(const cp_svc *s, cp_svc_call *c) {
         bool known;
         char allow[64];
         const cp_svc_route *r = route_of(s, c, &known, allow, sizeof(allow));
         if (!r) {
-                if (known) {
-                        cp_svc_reply_error(c, 405, NULL, "%s is not allowed on this path (allowed: %s)",
-                                           c->req->method, allow);
-                        if (cp_http_resp_header(c->resp, "Allow", allow) < 0)
-                                c->resp->status = 500;
-                } else {
-                        cp_svc_reply_error(c, 404, s->o.dialect ? s->o.dialect->not_found : NULL,
-                                           "no such resource or operation: %s %.200s", c->req->method, c->req->path);
-                }
+                if (s->o.authenticate && s->o.auth_before_routing && !admitted(s, c))
+                        return;
+                reply_unrouted(s, c, known, allow);
                 return;
         }
         c->route = r;
-        if (s->o.authenticate && !(r->flags & CP_ROUTE_PUBLIC)) {
-                int e = s->o.authenticate(c);
-                if (e < 0) {
-                        c->err = e;
-                        cp_svc_reply_error(c, 401, s->o.dialect ? s->o.dialect->unauthorized : NULL, "%s",
-                                           cp_error_message());
-                        if (s->o.www_authenticate &&
-                            cp_http_resp_header(c->resp, "WWW-Authenticate", s->o.www_authenticate) < 0)
-                                c->resp->status = 500;
-                        return;
-                }
-                if (s->o.authorize && (e = s->o.authorize(c)) < 0) {
-                        c->err = e;
-                        cp_svc_reply_error(c, 403, s->o.dialect ? s->o.dialect->forbidden : NULL, "%s",
-                                           cp_error_message());
-                        return;
-                }
-        }
+        if (s->o.authenticate && !(r->flags & CP_ROUTE_PUBLIC) && !admitted(s, c))
+                return;
         r->handler(c);
 }
 

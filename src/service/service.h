@@ -91,14 +91,20 @@ typedef struct cp_svc_options {
         size_t max_depth;            /* JSON nesting bound; 0: CP_MAX_JSON_DEPTH */
         /* Authentication: 0 to go on (the hook may fill c->who / c->auth),
          * a negative cp_err to refuse with 401 and cp_error_message(); NULL:
-         * every route is public. */
+         * every route is public.  A hook that refuses after writing its own
+         * answer (c->resp->status set: its own codes, headers) keeps it. */
         int (*authenticate)(cp_svc_call *c);
+        /* Authenticate before answering 404/405 too (c->route NULL then),
+         * so that an unauthenticated client learns nothing of the paths;
+         * public routes still skip the hook.  Default: 404/405 first. */
+        bool auth_before_routing;
         /* The challenge of that 401's WWW-Authenticate header (e.g.
          * "Bearer realm=\"confpool-kbsd\""); NULL: no header. */
         const char *www_authenticate;
         /* Authorization, after authentication succeeded (c->route is the
          * route): 0 to go on, a negative cp_err to refuse with 403, the
-         * dialect's forbidden code and cp_error_message().  Optional. */
+         * dialect's forbidden code and cp_error_message(), or with the
+         * answer the hook wrote itself (c->resp->status set).  Optional. */
         int (*authorize)(cp_svc_call *c);
         /* Called after the handler (also for 401/404/405), e.g. to release
          * what authenticate attached.  Optional. */

@@ -370,3 +370,74 @@ TEST(in_process_headers_and_query) {
         cp_http_resp_clear(&resp);
         ASSERT_TRUE(resp.body == NULL && resp.n_headers == 0 && resp.status == 0);
 }
+
+/* Authentication before routing: an unauthenticated request to an unknown
+ * path is 401, not 404; public routes still skip the hook. */
+TEST(authentication_before_routing) {
+        env e = { 0 };
+        cp_svc *s = NULL;
+        cp_svc_options o = { .routes = routes, .n_routes = sizeof(routes) / sizeof(routes[0]), .userdata = &e,
+                             .authenticate = authenticate, .auth_before_routing = true, .authorize = authorize };
+        ASSERT_OK(cp_svc_new(&o, &s));
+        cp_http_response resp;
+        json_t *b = NULL;
+        ASSERT_EQ(call(s, "GET", "/deny/x/unknown", NULL, &resp, &b), 401);
+        json_decref(b);
+        resp_clear(&resp);
+        ASSERT_EQ(call(s, "GET", "/nothing/here", NULL, &resp, NULL), 404); /* authenticated: 404 */
+        resp_clear(&resp);
+        ASSERT_EQ(call(s, "PUT", "/items/a", NULL, &resp, NULL), 405);
+        resp_clear(&resp);
+        ASSERT_EQ(call(s, "GET", "/public/deny", NULL, &resp, NULL), 200);
+        resp_clear(&resp);
+        s = cp_svc_free(s);
+        /* the default order: routing first */
+        o.auth_before_routing = false;
+        ASSERT_OK(cp_svc_new(&o, &s));
+        ASSERT_EQ(call(s, "GET", "/deny/x/unknown", NULL, &resp, NULL), 404);
+        resp_clear(&resp);
+        cp_svc_free(s);
+}
+
+/* Hooks that write their own answer (codes, headers) keep it. */
+static int authenticate_own(cp_svc_call *c) {
+        if (strstr(c->req->path, "/deny")) {
+                cp_svc_reply_error(c, 401, "ExpiredAuthenticationToken", "expired");
+                if (cp_http_resp_header(c->resp, "WWW-Authenticate", "Bearer error=\"invalid_token\"") < 0)
+                        c->resp->status = 500;
+                return CP_ERROR(CP_EEXPIRED, "token expired");
+        }
+        return 0;
+}
+
+static int authorize_own(cp_svc_call *c) {
+        if (c->route->flags & CP_ROUTE_SERVICE) {
+                cp_svc_reply_error(c, 403, "AuthorizationFailed", "not yours");
+                return CP_ERROR(CP_EPOLICY, "not yours");
+        }
+        return 0;
+}
+
+TEST(hook_written_answers) {
+        env e = { 0 };
+        cp_svc *s = NULL;
+        cp_svc_options o = { .routes = routes, .n_routes = sizeof(routes) / sizeof(routes[0]), .userdata = &e,
+                             .authenticate = authenticate_own, .www_authenticate = "Bearer realm=\"test\"",
+                             .authorize = authorize_own, .access_log = access_log };
+        ASSERT_OK(cp_svc_new(&o, &s));
+        cp_http_response resp;
+        json_t *b = NULL;
+        ASSERT_EQ(call(s, "GET", "/deny/x", NULL, &resp, &b), 401);
+        ASSERT_STREQ(err_code(b), "ExpiredAuthenticationToken");
+        ASSERT_EQ(resp.n_headers, 1);
+        ASSERT_STREQ(resp.header_values[0], "Bearer error=\"invalid_token\"");
+        ASSERT_EQ(e.last_status, 401);
+        json_decref(b);
+        resp_clear(&resp);
+        ASSERT_EQ(call(s, "GET", "/owned/mine", NULL, &resp, &b), 403);
+        ASSERT_STREQ(err_code(b), "AuthorizationFailed");
+        ASSERT_EQ(e.handled, 0);
+        json_decref(b);
+        resp_clear(&resp);
+        cp_svc_free(s);
+}
