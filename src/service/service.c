@@ -137,20 +137,40 @@ void cp_svc_reply_json(cp_svc_call *c, unsigned status, json_t *body) {
         }
 }
 
-void cp_svc_reply_error(cp_svc_call *c, unsigned status, const char *code, const char *fmt, ...) {
+static void reply_error_v(cp_svc_call *c, unsigned status, const char *code, const char *target, const char *fmt,
+                          va_list ap) {
         char msg[CP_ERROR_MESSAGE_MAX + 128];
-        va_list ap;
-        va_start(ap, fmt);
         if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
                 msg[0] = '\0';
-        va_end(ap);
         /* messages quote client input (paths, names): printable ASCII only,
          * so that the body is valid UTF-8 and holds no control characters */
         for (char *p = msg; *p; p++)
                 if ((unsigned char) *p < 0x20 || (unsigned char) *p > 0x7e)
                         *p = '?';
-        cp_svc_reply_json(c, status, json_pack("{s:{s:s,s:s}}", "error", "code", code ? code : cp_http_reason(status),
-                                               "message", msg));
+        json_t *e = json_pack("{s:s,s:s}", "code", code ? code : cp_http_reason(status), "message", msg);
+        if (e && c->svc && c->svc->o.error_details) {
+                if (json_object_set_new(e, "details", json_array()) < 0 ||
+                    (target && *target && json_object_set_new(e, "target", json_string(target)) < 0)) {
+                        json_decref(e);
+                        e = NULL;
+                }
+        }
+        cp_svc_reply_json(c, status, e ? json_pack("{s:o}", "error", e) : NULL);
+}
+
+void cp_svc_reply_error(cp_svc_call *c, unsigned status, const char *code, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        reply_error_v(c, status, code, NULL, fmt, ap);
+        va_end(ap);
+}
+
+void cp_svc_reply_error_at(cp_svc_call *c, unsigned status, const char *code, const char *target, const char *fmt,
+                           ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        reply_error_v(c, status, code, target, fmt, ap);
+        va_end(ap);
 }
 
 void cp_svc_reply_err(cp_svc_call *c, int err) {

@@ -89,6 +89,12 @@ typedef struct cp_svc_options {
         void *userdata;              /* handed to handlers and hooks */
         const cp_svc_dialect *dialect; /* NULL: standard reasons */
         size_t max_depth;            /* JSON nesting bound; 0: CP_MAX_JSON_DEPTH */
+        /* Request bodies over this many bytes answer 413 before routing
+         * (httpd refuses them before reading; this covers requests built
+         * in-process).  0: no check here. */
+        size_t max_body;
+        /* ARM's error body: "details": [] always and "target" when given. */
+        bool error_details;
         /* Authentication: 0 to go on (the hook may fill c->who / c->auth),
          * a negative cp_err to refuse with 401 and cp_error_message(); NULL:
          * every route is public.  A hook that refuses after writing its own
@@ -138,9 +144,15 @@ const char *cp_http_reason(unsigned status);
 
 /* JSON body (reference stolen; NULL answers 500). */
 void cp_svc_reply_json(cp_svc_call *c, unsigned status, json_t *body);
-/* The one error body: {"error": {"code": code, "message": message}}. */
+/* The one error body: {"error": {"code": code, "message": message}}, with
+ * "details": [] (and "target" when not NULL) for cp_svc_options.error_details.
+ * Headers set before stay (ARM answers WWW-Authenticate, Retry-After with
+ * errors); cp_http_resp_set_header replaces one. */
 void cp_svc_reply_error(cp_svc_call *c, unsigned status, const char *code, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
+/* The same with the ARM "target" (the offending property's path). */
+void cp_svc_reply_error_at(cp_svc_call *c, unsigned status, const char *code, const char *target, const char *fmt,
+                           ...) __attribute__((format(printf, 5, 6)));
 /* The error body for a cp_err, with its status from cp_http_status_of and
  * its code from the dialect; the message is cp_error_message() for client
  * errors and only the error's name for 5xx (internals stay in the log). */

@@ -441,3 +441,40 @@ TEST(hook_written_answers) {
         resp_clear(&resp);
         cp_svc_free(s);
 }
+
+/* ARM's error body shape: "details": [] and "target"; still one builder. */
+static void h_target(cp_svc_call *c) {
+        cp_svc_reply_error_at(c, 400, "InvalidParameter", "properties.count", "count %d is too big", 9);
+}
+
+TEST(arm_error_body) {
+        static const cp_svc_route r[] = { { "GET", "/t", h_target, 0 } };
+        cp_svc *s = NULL;
+        cp_svc_options o = { .routes = r, .n_routes = 1, .error_details = true };
+        ASSERT_OK(cp_svc_new(&o, &s));
+        cp_http_response resp;
+        json_t *b = NULL;
+        ASSERT_EQ(call(s, "GET", "/t", NULL, &resp, &b), 400);
+        const json_t *e = json_object_get(b, "error");
+        ASSERT_STREQ(err_code(b), "InvalidParameter");
+        ASSERT_STREQ(json_string_value(json_object_get(e, "target")), "properties.count");
+        ASSERT_TRUE(json_is_array(json_object_get(e, "details")) && json_array_size(json_object_get(e, "details")) == 0);
+        json_decref(b);
+        resp_clear(&resp);
+        ASSERT_EQ(call(s, "GET", "/nothing", NULL, &resp, &b), 404);
+        e = json_object_get(b, "error");
+        ASSERT_TRUE(json_is_array(json_object_get(e, "details")));
+        ASSERT_TRUE(json_object_get(e, "target") == NULL);
+        json_decref(b);
+        resp_clear(&resp);
+        cp_svc_free(s);
+        /* the plain shape: code and message only, even with a target */
+        o.error_details = false;
+        ASSERT_OK(cp_svc_new(&o, &s));
+        ASSERT_EQ(call(s, "GET", "/t", NULL, &resp, &b), 400);
+        e = json_object_get(b, "error");
+        ASSERT_EQ(json_object_size(e), 2);
+        json_decref(b);
+        resp_clear(&resp);
+        cp_svc_free(s);
+}
