@@ -105,6 +105,26 @@ int cp_http_resp_header(cp_http_response *resp, const char *name, const char *va
         return 0;
 }
 
+int cp_http_resp_set_header(cp_http_response *resp, const char *name, const char *value) {
+        for (size_t i = 0; i < resp->n_headers; i++)
+                if (strcasecmp(resp->header_names[i], name) == 0) {
+                        char *v = strdup(value);
+                        if (!v)
+                                return cp_error_oom();
+                        free(resp->header_values[i]);
+                        resp->header_values[i] = v;
+                        return 0;
+                }
+        return cp_http_resp_header(resp, name, value);
+}
+
+const char *cp_http_resp_get_header(const cp_http_response *resp, const char *name) {
+        for (size_t i = 0; i < resp->n_headers; i++)
+                if (strcasecmp(resp->header_names[i], name) == 0)
+                        return resp->header_values[i];
+        return NULL;
+}
+
 static void resp_clear(cp_http_response *resp) {
         resp_reset_body(resp);
         for (size_t i = 0; i < resp->n_headers; i++) {

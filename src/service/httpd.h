@@ -66,6 +66,10 @@ CP_WUR int cp_http_resp_text(cp_http_response *resp, unsigned status, const char
 void cp_http_resp_clear(cp_http_response *resp);
 /* Add a header (copied).  CP_ETOOBIG past CP_HTTP_MAX_HEADERS. */
 CP_WUR int cp_http_resp_header(cp_http_response *resp, const char *name, const char *value);
+/* Set a header: replace the value of one of that name (case-insensitive), else add it. */
+CP_WUR int cp_http_resp_set_header(cp_http_response *resp, const char *name, const char *value);
+/* The value of a response header, NULL when absent. */
+const char *cp_http_resp_get_header(const cp_http_response *resp, const char *name);
 
 typedef void (*cp_http_handler)(void *userdata, const cp_http_request *req, cp_http_response *resp);
 

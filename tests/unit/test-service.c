@@ -478,3 +478,27 @@ TEST(arm_error_body) {
         resp_clear(&resp);
         cp_svc_free(s);
 }
+
+/* Headers: set replaces, and an error reply keeps what was set before. */
+static void h_hdr_then_error(cp_svc_call *c) {
+        if (cp_http_resp_header(c->resp, "Retry-After", "10") < 0 ||
+            cp_http_resp_set_header(c->resp, "retry-after", "5") < 0 ||
+            cp_http_resp_set_header(c->resp, "ETag", "\"e\"") < 0)
+                return cp_svc_reply_err(c, -1);
+        cp_svc_reply_error(c, 409, "Conflict", "busy");
+}
+
+TEST(headers_replace_and_survive_errors) {
+        static const cp_svc_route r[] = { { "GET", "/h", h_hdr_then_error, 0 } };
+        cp_svc *s = NULL;
+        cp_svc_options o = { .routes = r, .n_routes = 1 };
+        ASSERT_OK(cp_svc_new(&o, &s));
+        cp_http_response resp;
+        ASSERT_EQ(call(s, "GET", "/h", NULL, &resp, NULL), 409);
+        ASSERT_EQ(resp.n_headers, 2);
+        ASSERT_STREQ(cp_http_resp_get_header(&resp, "Retry-After"), "5");
+        ASSERT_STREQ(cp_http_resp_get_header(&resp, "etag"), "\"e\"");
+        ASSERT_TRUE(cp_http_resp_get_header(&resp, "Location") == NULL);
+        resp_clear(&resp);
+        cp_svc_free(s);
+}
