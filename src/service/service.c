@@ -295,6 +295,11 @@ static bool admitted(const cp_svc *s, cp_svc_call *c) {
 static void dispatch(const cp_svc *s, cp_svc_call *c) {
         bool known;
         char allow[64];
+        if (s->o.max_body && c->req->body_len > s->o.max_body) {
+                cp_svc_reply_error(c, 413, NULL, "The request body is %zu bytes; the limit is %zu bytes.",
+                                   c->req->body_len, s->o.max_body);
+                return;
+        }
         const cp_svc_route *r = route_of(s, c, &known, allow, sizeof(allow));
         if (!r) {
                 if (s->o.authenticate && s->o.auth_before_routing && !admitted(s, c))

@@ -502,3 +502,22 @@ TEST(headers_replace_and_survive_errors) {
         resp_clear(&resp);
         cp_svc_free(s);
 }
+
+/* The body limit holds for requests built in-process too. */
+TEST(max_body_in_process) {
+        env e = { 0 };
+        cp_svc *s = NULL;
+        cp_svc_options o = { .routes = routes, .n_routes = sizeof(routes) / sizeof(routes[0]), .userdata = &e,
+                             .max_body = 8 };
+        ASSERT_OK(cp_svc_new(&o, &s));
+        cp_http_response resp;
+        json_t *b = NULL;
+        ASSERT_EQ(call(s, "POST", "/body", "{\"x\":12345}", &resp, &b), 413);
+        ASSERT_STREQ(err_code(b), "RequestEntityTooLarge");
+        ASSERT_EQ(e.handled, 0);
+        json_decref(b);
+        resp_clear(&resp);
+        ASSERT_EQ(call(s, "POST", "/body", "{\"x\":1}", &resp, NULL), 201);
+        resp_clear(&resp);
+        cp_svc_free(s);
+}
