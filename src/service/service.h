@@ -34,7 +34,7 @@
 #include "basic/error.h"
 #include "service/httpd.h"
 
-#define CP_SVC_MAX_CAPS 4    /* {name} captures per pattern */
+#define CP_SVC_MAX_CAPS 6    /* {name} captures per pattern (ARM machine paths have 6) */
 #define CP_SVC_CAP_MAX 256   /* bytes per capture, NUL included */
 
 typedef struct cp_svc cp_svc;

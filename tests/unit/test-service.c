@@ -337,7 +337,7 @@ TEST(bad_tables_refused) {
         cp_svc *s = NULL;
         static const cp_svc_route no_slash[] = { { "GET", "items", h_get, 0 } };
         static const cp_svc_route no_handler[] = { { "GET", "/items", NULL, 0 } };
-        static const cp_svc_route many_caps[] = { { "GET", "/{a}/{b}/{c}/{d}/{e}", h_get, 0 } };
+        static const cp_svc_route many_caps[] = { { "GET", "/{a}/{b}/{c}/{d}/{e}/{f}/{g}", h_get, 0 } };
         cp_svc_options o = { .routes = no_slash, .n_routes = 1 };
         ASSERT_ERR(cp_svc_new(&o, &s), CP_EINVAL);
         o.routes = no_handler;
