@@ -232,10 +232,12 @@ static uint64_t now_us(void) {
 }
 
 /* The first route whose pattern and method match; *ret_path_known when some
- * route matched the path with another method (allow: those methods). */
-static const cp_svc_route *route_of(const cp_svc *s, cp_svc_call *c, bool *ret_path_known, char *allow,
-                                    size_t allow_cap) {
+ * route matched the path with another method (allow: those methods),
+ * *ret_public when all those routes are public. */
+static const cp_svc_route *route_of(const cp_svc *s, cp_svc_call *c, bool *ret_path_known, bool *ret_public,
+                                    char *allow, size_t allow_cap) {
         *ret_path_known = false;
+        *ret_public = true;
         allow[0] = '\0';
         for (size_t i = 0; i < s->o.n_routes; i++) {
                 const cp_svc_route *r = &s->o.routes[i];
@@ -254,6 +256,7 @@ static const cp_svc_route *route_of(const cp_svc *s, cp_svc_call *c, bool *ret_p
                         snprintf(allow + n, allow_cap - n, "%s%s", n ? ", " : "", r->method);
                 }
                 *ret_path_known = true;
+                *ret_public = *ret_public && (r->flags & CP_ROUTE_PUBLIC);
         }
         return NULL;
 }
@@ -293,16 +296,17 @@ static bool admitted(const cp_svc *s, cp_svc_call *c) {
 }
 
 static void dispatch(const cp_svc *s, cp_svc_call *c) {
-        bool known;
+        bool known, public;
         char allow[64];
         if (s->o.max_body && c->req->body_len > s->o.max_body) {
                 cp_svc_reply_error(c, 413, NULL, "The request body is %zu bytes; the limit is %zu bytes.",
                                    c->req->body_len, s->o.max_body);
                 return;
         }
-        const cp_svc_route *r = route_of(s, c, &known, allow, sizeof(allow));
+        const cp_svc_route *r = route_of(s, c, &known, &public, allow, sizeof(allow));
         if (!r) {
-                if (s->o.authenticate && s->o.auth_before_routing && !admitted(s, c))
+                /* a 405 on a public path hides nothing */
+                if (s->o.authenticate && s->o.auth_before_routing && !(known && public) && !admitted(s, c))
                         return;
                 reply_unrouted(s, c, known, allow);
                 return;

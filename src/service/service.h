@@ -102,7 +102,8 @@ typedef struct cp_svc_options {
         int (*authenticate)(cp_svc_call *c);
         /* Authenticate before answering 404/405 too (c->route NULL then),
          * so that an unauthenticated client learns nothing of the paths;
-         * public routes still skip the hook.  Default: 404/405 first. */
+         * public routes still skip the hook, and so does a 405 on a path
+         * whose routes are all public.  Default: 404/405 first. */
         bool auth_before_routing;
         /* The challenge of that 401's WWW-Authenticate header (e.g.
          * "Bearer realm=\"confpool-kbsd\""); NULL: no header. */

@@ -390,6 +390,9 @@ TEST(authentication_before_routing) {
         resp_clear(&resp);
         ASSERT_EQ(call(s, "GET", "/public/deny", NULL, &resp, NULL), 200);
         resp_clear(&resp);
+        /* a 405 on a public path needs no credentials: it hides nothing */
+        ASSERT_EQ(call(s, "POST", "/public/deny", NULL, &resp, NULL), 405);
+        resp_clear(&resp);
         s = cp_svc_free(s);
         /* the default order: routing first */
         o.auth_before_routing = false;
