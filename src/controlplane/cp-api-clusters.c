@@ -292,11 +292,11 @@ static int cluster_put(api_ctx *c, const char *sub, const char *rg, const char *
                 return api_error(c, 409, "ResourceGroupBeingDeleted", NULL,
                                  "The resource group '%s' is in deprovisioning state and cannot perform this operation.", rg);
         }
-        if (c->req->if_none_match && old && api_etag_matches(c->req->if_none_match, etag)) {
+        if (c->if_none_match && old && api_etag_matches(c->if_none_match, etag)) {
                 json_decref(old);
                 return api_error(c, 412, "PreconditionFailed", NULL, "Managed cluster '%s' already exists and If-None-Match was given.", name);
         }
-        if (c->req->if_match && (!old || !api_etag_matches(c->req->if_match, etag))) {
+        if (c->if_match && (!old || !api_etag_matches(c->if_match, etag))) {
                 json_decref(old);
                 return api_error(c, 412, "PreconditionFailed", NULL,
                                  "The If-Match eTag does not match the current eTag of managed cluster '%s'.", name);
@@ -327,7 +327,7 @@ static int cluster_put(api_ctx *c, const char *sub, const char *rg, const char *
                 return r;
         }
         /* echo the client's casing */
-        snprintf(id, sizeof id, "%s", c->req->path);
+        snprintf(id, sizeof id, "%s", c->path);
         if (id[strlen(id) - 1] == '/')
                 id[strlen(id) - 1] = 0;
         return cluster_create(c, sub, rg, name, id, location);
@@ -428,7 +428,7 @@ static int cluster_delete(api_ctx *c, const char *sub, const char *rg, const cha
                 return r;
         if (!doc)
                 return api_json(c, 204, NULL);
-        if (c->req->if_match && !api_etag_matches(c->req->if_match, etag)) {
+        if (c->if_match && !api_etag_matches(c->if_match, etag)) {
                 json_decref(doc);
                 return api_error(c, 412, "PreconditionFailed", NULL,
                                  "The If-Match eTag does not match the current eTag of managed cluster '%s'.", name);
@@ -516,24 +516,28 @@ static int available_versions(api_ctx *c, const char *sub, const char *rg, const
 
 #define PC "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters"
 
-int cp_api_route_clusters(api_ctx *c) {
-        char(*k)[256] = c->caps;
-        if (MATCH(c, "/subscriptions/{sub}/providers/Microsoft.ContainerService/managedClusters"))
-                return IS(c, "GET") ? cluster_list(c, k[0], NULL) : api_method_not_allowed(c);
-        if (MATCH(c, PC))
-                return IS(c, "GET") ? cluster_list(c, k[0], k[1]) : api_method_not_allowed(c);
-        if (MATCH(c, PC "/{c}")) {
-                if (IS(c, "PUT"))
-                        return cluster_put(c, k[0], k[1], k[2]);
-                if (IS(c, "GET"))
-                        return cluster_get(c, k[0], k[1], k[2]);
-                if (IS(c, "DELETE"))
-                        return cluster_delete(c, k[0], k[1], k[2]);
-                return api_method_not_allowed(c);
-        }
-        if (MATCH(c, PC "/{c}/abort"))
-                return IS(c, "POST") ? cluster_abort(c, k[0], k[1], k[2]) : api_method_not_allowed(c);
-        if (MATCH(c, PC "/{c}/availableAgentPoolVersions"))
-                return IS(c, "GET") ? available_versions(c, k[0], k[1], k[2]) : api_method_not_allowed(c);
-        return 0;
-}
+#define CL_FN(name, call)                                                                                              \
+        static int name(api_ctx *c) {                                                                                  \
+                char(*k)[CP_SVC_CAP_MAX] = c->caps;                                                                    \
+                return call;                                                                                           \
+        }                                                                                                              \
+        API_ROUTE(name)
+
+CL_FN(sub_list_fn, cluster_list(c, k[0], NULL))
+CL_FN(rg_list_fn, cluster_list(c, k[0], k[1]))
+CL_FN(put_fn, cluster_put(c, k[0], k[1], k[2]))
+CL_FN(get_fn, cluster_get(c, k[0], k[1], k[2]))
+CL_FN(delete_fn, cluster_delete(c, k[0], k[1], k[2]))
+CL_FN(abort_fn, cluster_abort(c, k[0], k[1], k[2]))
+CL_FN(versions_fn, available_versions(c, k[0], k[1], k[2]))
+
+const cp_svc_route cp_api_cluster_routes[] = {
+        {"GET", "/subscriptions/{sub}/providers/Microsoft.ContainerService/managedClusters", sub_list_fn_route, 0},
+        {"GET", PC, rg_list_fn_route, 0},
+        {"PUT", PC "/{c}", put_fn_route, 0},
+        {"GET", PC "/{c}", get_fn_route, 0},
+        {"DELETE", PC "/{c}", delete_fn_route, 0},
+        {"POST", PC "/{c}/abort", abort_fn_route, 0},
+        {"GET", PC "/{c}/availableAgentPoolVersions", versions_fn_route, 0},
+};
+const size_t cp_api_n_cluster_routes = CP_ELEMENTSOF(cp_api_cluster_routes);
