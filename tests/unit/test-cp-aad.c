@@ -242,6 +242,10 @@ TEST(api_endpoints) {
         ASSERT_EQ(call(&e, NULL, "GET", path, NULL, NULL), 200);
         ASSERT_EQ(call(&e, NULL, "GET", "/adfs/other/.well-known/openid-configuration", NULL, NULL), 404);
         ASSERT_EQ(call(&e, NULL, "POST", "/adfs/.well-known/openid-configuration", NULL, NULL), 405);
+        ASSERT_STREQ(err_code(), "MethodNotAllowed"); /* the skeleton's 405, ARM envelope, no credentials needed */
+        /* an unknown /adfs path is like any unknown path: 401 to a stranger */
+        ASSERT_EQ(call(&e, NULL, "GET", "/adfs/nothing", NULL, NULL), 401);
+        ASSERT_STREQ(err_code(), "AuthenticationFailed");
         ASSERT_EQ(call(&e, NULL, "GET", "/adfs/discovery/keys", NULL, NULL), 200);
         ASSERT_STREQ(json_string_value(json_object_get(json_array_get(json_object_get(R.body, "keys"), 0), "kty")), "RSA");
         ASSERT_TRUE(json_object_get(json_array_get(json_object_get(R.body, "keys"), 0), "d") == NULL);
@@ -294,6 +298,9 @@ TEST(api_endpoints) {
         snprintf(path, sizeof path, "/subscriptions/%s/resourcegroups/rg1", other.subscription);
         ASSERT_EQ(call(&e, auth, "PUT", path, "2021-04-01", "{\"location\":\"eastus\"}"), 403);
         ASSERT_STREQ(err_code(), "AuthorizationFailed");
+        /* authorization runs for routed requests: another subscription's unknown path is 404 */
+        snprintf(path, sizeof path, "/subscriptions/%s/nothing", other.subscription);
+        ASSERT_EQ(call(&e, auth, "GET", path, "2021-04-01", NULL), 404);
         ASSERT_EQ(call(&e, auth, "GET", "/subscriptions/11111111-2222-4333-8444-555555555555", "2019-11-01", NULL), 403);
         ASSERT_EQ(call(&e, e.op_auth, "PUT", path, "2021-04-01", "{\"location\":\"eastus\"}"), 201);
 

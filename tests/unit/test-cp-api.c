@@ -194,6 +194,16 @@ TEST(request_checks_and_envelope) {
         ASSERT_STREQ(code(), "MethodNotAllowed");
         ASSERT_EQ(call("PUT", RGP RS, "{\"location\":"), 400);
         ASSERT_STREQ(code(), "InvalidRequestContent");
+        /* a body that is JSON but not an object is refused before the handler */
+        ASSERT_EQ(call("PUT", RGP RS, "[{\"location\":\"eastus\"}]"), 400);
+        ASSERT_STREQ(code(), "InvalidRequestContent");
+        ASSERT_EQ(call("PUT", RGP RS, "\"eastus\""), 400);
+        ASSERT_STREQ(code(), "InvalidRequestContent");
+        /* routing comes before the api-version check: an unknown path without it is 404 */
+        ASSERT_EQ(call("GET", RGP "/providers/Microsoft.ContainerService/nothing", NULL), 404);
+        ASSERT_STREQ(code(), "NotFound");
+        ASSERT_EQ(call("GET", RGP, NULL), 400);
+        ASSERT_STREQ(code(), "MissingApiVersionParameter");
         ASSERT_EQ(call("PUT", RGP RS, "{\"location\":\"a\",\"location\":\"b\"}"), 400);
         char deep[200];
         memset(deep, '[', 60);
