@@ -299,8 +299,9 @@ TEST(api_endpoints) {
         ASSERT_EQ(call(&e, auth, "PUT", path, "2021-04-01", "{\"location\":\"eastus\"}"), 403);
         ASSERT_STREQ(err_code(), "AuthorizationFailed");
         /* authorization runs for routed requests: another subscription's unknown path is 404 */
-        snprintf(path, sizeof path, "/subscriptions/%s/nothing", other.subscription);
-        ASSERT_EQ(call(&e, auth, "GET", path, "2021-04-01", NULL), 404);
+        char unknown[160];
+        snprintf(unknown, sizeof unknown, "/subscriptions/%s/nothing", other.subscription);
+        ASSERT_EQ(call(&e, auth, "GET", unknown, "2021-04-01", NULL), 404);
         ASSERT_EQ(call(&e, auth, "GET", "/subscriptions/11111111-2222-4333-8444-555555555555", "2019-11-01", NULL), 403);
         ASSERT_EQ(call(&e, e.op_auth, "PUT", path, "2021-04-01", "{\"location\":\"eastus\"}"), 201);
 
