@@ -538,20 +538,13 @@ static int available_versions(api_ctx *c, const char *sub, const char *rg, const
 
 #define PC "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters"
 
-#define CL_FN(name, call)                                                                                              \
-        static int name(api_ctx *c) {                                                                                  \
-                char(*k)[CP_SVC_CAP_MAX] = c->caps;                                                                    \
-                return call;                                                                                           \
-        }                                                                                                              \
-        API_ROUTE(name)
-
-CL_FN(sub_list_fn, cluster_list(c, k[0], NULL))
-CL_FN(rg_list_fn, cluster_list(c, k[0], k[1]))
-CL_FN(put_fn, cluster_put(c, k[0], k[1], k[2]))
-CL_FN(get_fn, cluster_get(c, k[0], k[1], k[2]))
-CL_FN(delete_fn, cluster_delete(c, k[0], k[1], k[2]))
-CL_FN(abort_fn, cluster_abort(c, k[0], k[1], k[2]))
-CL_FN(versions_fn, available_versions(c, k[0], k[1], k[2]))
+API_CAPS_ROUTE(sub_list_fn, cluster_list(c, k[0], NULL))
+API_CAPS_ROUTE(rg_list_fn, cluster_list(c, k[0], k[1]))
+API_CAPS_ROUTE(put_fn, cluster_put(c, k[0], k[1], k[2]))
+API_CAPS_ROUTE(get_fn, cluster_get(c, k[0], k[1], k[2]))
+API_CAPS_ROUTE(delete_fn, cluster_delete(c, k[0], k[1], k[2]))
+API_CAPS_ROUTE(abort_fn, cluster_abort(c, k[0], k[1], k[2]))
+API_CAPS_ROUTE(versions_fn, available_versions(c, k[0], k[1], k[2]))
 
 const cp_svc_route cp_api_cluster_routes[] = {
         {"GET", "/subscriptions/{sub}/providers/Microsoft.ContainerService/managedClusters", sub_list_fn_route, 0},

@@ -84,6 +84,15 @@ void cp_api_run(cp_svc_call *sc, api_fn fn);
                 cp_api_run(sc, fn);                                                                                    \
         }
 
+/* An ARM route whose work is the expression call, with the route's
+ * captures as k[0], k[1], ...: the api_fn fn and its handler fn##_route. */
+#define API_CAPS_ROUTE(fn, call)                                                                                       \
+        static int fn(api_ctx *c) {                                                                                    \
+                char(*k)[CP_SVC_CAP_MAX] = c->caps;                                                                    \
+                return call;                                                                                           \
+        }                                                                                                              \
+        API_ROUTE(fn)
+
 /* The route tables, in the order they are tried. */
 extern const cp_svc_route cp_api_tenant_routes[];     /* cp-api-az.c */
 extern const size_t cp_api_n_tenant_routes;

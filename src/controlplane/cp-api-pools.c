@@ -685,23 +685,16 @@ out:
 
 #define PP "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters/{c}/agentPools"
 
-#define POOL_FN(name, call)                                                                                            \
-        static int name(api_ctx *c) {                                                                                  \
-                char(*k)[CP_SVC_CAP_MAX] = c->caps;                                                                    \
-                return call;                                                                                           \
-        }                                                                                                              \
-        API_ROUTE(name)
-
-POOL_FN(list_fn, pool_list(c, k[0], k[1], k[2]))
-POOL_FN(put_fn, pool_put(c, k[0], k[1], k[2], k[3]))
-POOL_FN(get_fn, pool_get(c, k[0], k[1], k[2], k[3]))
-POOL_FN(delete_fn, pool_delete(c, k[0], k[1], k[2], k[3]))
-POOL_FN(abort_fn, pool_abort(c, k[0], k[1], k[2], k[3]))
-POOL_FN(upgrade_image_fn, pool_upgrade_image(c, k[0], k[1], k[2], k[3]))
-POOL_FN(delete_machines_fn, delete_machines(c, k[0], k[1], k[2], k[3]))
-POOL_FN(upgrade_profile_fn, upgrade_profile(c, k[0], k[1], k[2], k[3]))
-POOL_FN(machines_fn, machines(c, k[0], k[1], k[2], k[3], NULL))
-POOL_FN(machine_fn, machines(c, k[0], k[1], k[2], k[3], k[4]))
+API_CAPS_ROUTE(list_fn, pool_list(c, k[0], k[1], k[2]))
+API_CAPS_ROUTE(put_fn, pool_put(c, k[0], k[1], k[2], k[3]))
+API_CAPS_ROUTE(get_fn, pool_get(c, k[0], k[1], k[2], k[3]))
+API_CAPS_ROUTE(delete_fn, pool_delete(c, k[0], k[1], k[2], k[3]))
+API_CAPS_ROUTE(abort_fn, pool_abort(c, k[0], k[1], k[2], k[3]))
+API_CAPS_ROUTE(upgrade_image_fn, pool_upgrade_image(c, k[0], k[1], k[2], k[3]))
+API_CAPS_ROUTE(delete_machines_fn, delete_machines(c, k[0], k[1], k[2], k[3]))
+API_CAPS_ROUTE(upgrade_profile_fn, upgrade_profile(c, k[0], k[1], k[2], k[3]))
+API_CAPS_ROUTE(machines_fn, machines(c, k[0], k[1], k[2], k[3], NULL))
+API_CAPS_ROUTE(machine_fn, machines(c, k[0], k[1], k[2], k[3], k[4]))
 
 const cp_svc_route cp_api_pool_routes[] = {
         {"GET", PP, list_fn_route, 0},

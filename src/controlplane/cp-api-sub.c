@@ -373,14 +373,8 @@ static int op_status(api_ctx *c, const char *sub, const char *loc, const char *i
         return api_json(c, 200, view);
 }
 
-/* Every route of a subscription checks its id first. */
-#define SUB_FN(name, call)                                                                                             \
-        static int name(api_ctx *c) {                                                                                  \
-                char(*k)[CP_SVC_CAP_MAX] = c->caps;                                                                    \
-                int r = check_sub(c, k[0]);                                                                            \
-                return r ? r : (call);                                                                                 \
-        }                                                                                                              \
-        API_ROUTE(name)
+/* Every route of a subscription checks its id first (1: answered). */
+#define SUB_FN(name, call) API_CAPS_ROUTE(name, check_sub(c, k[0]) ? 1 : (call))
 
 static int rg_list(api_ctx *c, const char *sub) {
         json_t *v = NULL;
