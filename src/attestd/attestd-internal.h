@@ -13,6 +13,7 @@
 #include "confpool/snp_verify.h"
 #include "libconfpool/json-plain.h"
 #include "service/kds.h"
+#include "service/service.h"
 
 #define ATTESTD_MAX_KEYS 8
 #define ATTESTD_NONCE_LEN 32
@@ -134,6 +135,7 @@ struct cp_attestd {
         bool issuer_fixed;
         _Atomic int64_t now;
         cp_httpd *httpd;
+        cp_svc *svc;                 /* the routes (routes.c) */
         cp_snp_verifier *verifier;
         cp_kds_client *kds;
         pthread_mutex_t kds_lock;
@@ -223,6 +225,11 @@ CP_WUR int attestd_crl_init(cp_attestd *s);
  * when missing or stale; *ret_deadline: the last second it stays valid.
  * CP_EREVOKED with the reason otherwise (fail closed). */
 CP_WUR int attestd_crl_ensure(cp_attestd *s, cp_snp_generation g, bool vlek, int64_t now, int64_t *ret_deadline);
+
+/* ---- HTTP (routes.c) ------------------------------------------------------ */
+
+/* attestd's routes, dialect and hooks on the service skeleton. */
+CP_WUR int attestd_routes_new(cp_attestd *s, cp_svc **ret);
 
 /* ---- tokens and policies (service.c) --------------------------------------- */
 

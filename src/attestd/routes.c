@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* confpool-attestd HTTP routes: request parsing (strict shapes, MAA-style
- * errors), attestation endpoints, challenges, policies, metadata, metrics. */
+/* confpool-attestd HTTP routes on the service skeleton (service/service.h):
+ * request parsing (strict shapes, MAA-style errors), attestation endpoints,
+ * challenges, policies, metadata, metrics, the access log. */
 
-#include <pthread.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -17,20 +17,18 @@
 #include "basic/secure.h"
 #include "confpool/azure.h"
 #include "basic/json-depth.h"
+#include "service/service.h"
 
 #define MAX_NONCE_TEXT 1024u
 #define MAX_FIELD (2u * 1024u * 1024u)
 
+/* One request's state (cp_svc_call.ctx), from cp_attestd_handle. */
 typedef struct reqctx {
         cp_attestd *s;
-        const cp_http_request *req;
-        cp_http_response *resp;
+        cp_svc_call *call;  /* set by the prepare step */
         char tenant[ATTESTD_TENANT_MAX + 1];
-        const char *path;  /* path without the tenant prefix */
-        struct timespec t0;
         attestd_type type;
         bool is_attest;
-        int code;          /* outcome for logs/metrics */
         bool warm;
 } reqctx;
 
@@ -41,87 +39,46 @@ static void jsonp_free(json_t **p) {
 
 /* ---- responses ------------------------------------------------------------- */
 
-static void respond_json(reqctx *c, unsigned status, json_t *body) {
-        if (cp_http_resp_json(c->resp, status, body) < 0)
-                c->resp->status = 500;
-}
+/* MAA's error codes.  Verification failures, usage errors and what the
+ * evidence lacks (CP_ENOTFOUND) carry the error's name: "CP_ESIG: ...". */
+static const cp_svc_dialect maa_dialect = {
+        .bad_request = "InvalidParameter",
+        .not_found = "NotFound",
+        .unauthorized = "Unauthorized",
+        .rejected = "EvidenceRejected",
+        .policy = "PolicyRefused",
+        .unavailable = "ServiceUnavailable",
+        .internal = "InternalError",
+        .named = 1u << CP_ERRCAT_USAGE | 1u << CP_ERRCAT_IO | 1u << CP_ERRCAT_VERIFY,
+};
 
-static void respond_error(reqctx *c, unsigned status, const char *code, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
-static void respond_error(reqctx *c, unsigned status, const char *code, const char *fmt, ...) {
-        char msg[CP_ERROR_MESSAGE_MAX + 64];
-        va_list ap;
-        va_start(ap, fmt);
-        if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
-                msg[0] = '\0';
-        va_end(ap);
-        respond_json(c, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
-}
-
-/* Map a verification/parse failure to a response. */
-static void respond_failure(reqctx *c, int r) {
-        c->code = r;
-        switch (cp_err_category_of(r)) {
-        case CP_ERRCAT_PARSE:
-                respond_error(c, 400, "InvalidParameter", "%s", cp_error_message());
-                break;
-        case CP_ERRCAT_VERIFY:
-                respond_error(c, 400, "EvidenceRejected", "%s: %s", cp_err_name(r), cp_error_message());
-                break;
-        case CP_ERRCAT_POLICY:
-                respond_error(c, 400, "PolicyRefused", "%s", cp_error_message());
-                break;
-        default:
-                if (r == CP_EINVAL || r == CP_EUNSUPPORTED || r == CP_ETOOBIG || r == CP_ENOTFOUND)
-                        respond_error(c, 400, "InvalidParameter", "%s: %s", cp_err_name(r), cp_error_message());
-                else if (r == CP_ENETWORK)
-                        respond_error(c, 503, "ServiceUnavailable", "%s", cp_error_message());
-                else
-                        respond_error(c, 500, "InternalError", "%s", cp_err_name(r));
+/* A request refused: the one map (cp_http_status_of), except that a
+ * request lacking something (CP_ENOTFOUND: no VCEK and no KDS, an event log
+ * extending none of the quoted PCRs, a policy JWS by an unknown key) is 400
+ * InvalidParameter like every other bad request: MAA answers 404 only for
+ * unknown paths (tests vcek_from_kds_with_shared_cache, signed_policy_mode). */
+static void reply_failure(cp_svc_call *call, int r) {
+        if (r != CP_ENOTFOUND) {
+                cp_svc_reply_err(call, r);
+                return;
         }
+        call->err = r;
+        cp_svc_reply_error(call, 400, maa_dialect.bad_request, "%s: %s", cp_err_name(r), cp_error_message());
 }
 
 /* ---- request parsing helpers ------------------------------------------------ */
 
+/* Plain bodies (all real evidence) take libconfpool's fast path; the rest,
+ * and every error, the skeleton's parser (same depth bound and flags). */
 static int parse_body(reqctx *c, json_t **ret) {
-        json_error_t jerr;
-        size_t off = 0;
-        if (!c->req->body || c->req->body_len == 0)
-                return CP_ERROR(CP_EFORMAT, "request body is empty");
-        /* plain bodies (all real evidence) take the fast path; the rest, and
-         * every error, go through jansson */
-        json_t *fast = cp_json_load_plain(c->req->body, c->req->body_len, CP_MAX_JSON_DEPTH);
+        const cp_http_request *req = c->call->req;
+        json_t *fast = req->body && req->body_len ? cp_json_load_plain(req->body, req->body_len, CP_MAX_JSON_DEPTH)
+                                                  : NULL;
         if (fast) {
                 *ret = fast;
                 return 0;
         }
-        if (!cp_json_depth_within(c->req->body, c->req->body_len, CP_MAX_JSON_DEPTH, &off))
-                return CP_ERROR(CP_EFORMAT, "request JSON nested deeper than %u (offset %zu)", CP_MAX_JSON_DEPTH, off);
-        json_t *j = json_loadb((const char *) c->req->body, c->req->body_len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!j)
-                return CP_ERROR(CP_EFORMAT, "request body is not JSON: %s (line %d, column %d)", jerr.text, jerr.line,
-                                jerr.column);
-        if (!json_is_object(j)) {
-                json_decref(j);
-                return CP_ERROR(CP_EFORMAT, "request body must be a JSON object");
-        }
-        *ret = j;
-        return 0;
-}
-
-/* Every member of o must be in allowed (NULL-terminated). */
-static int only_members(const json_t *o, const char *what, const char *const *allowed) {
-        const char *k;
-        json_t *v;
-        json_object_foreach((json_t *) o, k, v) {
-                size_t i;
-                for (i = 0; allowed[i]; i++)
-                        if (strcmp(k, allowed[i]) == 0)
-                                break;
-                if (!allowed[i])
-                        return CP_ERROR(CP_EFORMAT, "%s: unknown member \"%.64s\"", what, k);
-        }
-        return 0;
+        return cp_svc_json_body(c->call, ret);
 }
 
 static int get_string(const json_t *o, const char *name, bool required, const char **ret, size_t *ret_len) {
@@ -198,7 +155,7 @@ static int parse_tagged(const json_t *body, const char *name, tagged_data *ret) 
                 return 0;
         if (!json_is_object(o))
                 return CP_ERROR(CP_EFORMAT, "\"%s\" must be an object {data, dataType}", name);
-        if ((r = only_members(o, name, allowed)) < 0 || (r = get_string(o, "dataType", false, &dt, NULL)) < 0 ||
+        if ((r = cp_svc_json_only(o, name, allowed)) < 0 || (r = get_string(o, "dataType", false, &dt, NULL)) < 0 ||
             (r = decode_member(o, "data", true, &ret->data, &ret->len)) < 0)
                 return r;
         if (ret->len > CP_MAX_RUNTIME_DATA) {
@@ -240,7 +197,7 @@ static int finish_attest(reqctx *c, const tmpl_set *tmpl, json_t *claims, const 
         memcpy(out, "{\"token\":\"", 10);
         memcpy(out + 10, token, tl);
         memcpy(out + 10 + tl, "\"}", 3);
-        return cp_http_resp_bytes(c->resp, 200, "application/json; charset=utf-8", out, tl + 12);
+        return cp_http_resp_bytes(c->call->resp, 200, "application/json; charset=utf-8", out, tl + 12);
 }
 
 static int check_nonce_text(const char *nonce) {
@@ -263,7 +220,7 @@ static int attest_sevsnpvm(reqctx *c) {
         json_error_t jerr;
         int r;
 
-        if ((r = parse_body(c, &body)) < 0 || (r = only_members(body, "request", allowed)) < 0 ||
+        if ((r = parse_body(c, &body)) < 0 || (r = cp_svc_json_only(body, "request", allowed)) < 0 ||
             (r = get_string(body, "nonce", false, &nonce, NULL)) < 0 || (r = check_nonce_text(nonce)) < 0 ||
             (r = get_string(body, "draftPolicyForAttestation", false, &draft, NULL)) < 0 ||
             (r = decode_member(body, "report", true, &rep_txt, &rep_len)) < 0 ||
@@ -272,7 +229,7 @@ static int attest_sevsnpvm(reqctx *c) {
         rep = json_loadb((const char *) rep_txt, rep_len, JSON_REJECT_DUPLICATES, &jerr);
         if (!json_is_object(rep))
                 return CP_ERROR(CP_EFORMAT, "\"report\" must be base64url of a JSON object {SnpReport, VcekCertChain}");
-        if ((r = only_members(rep, "report", report_allowed)) < 0 ||
+        if ((r = cp_svc_json_only(rep, "report", report_allowed)) < 0 ||
             (r = decode_member(rep, "SnpReport", true, &report, &report_len)) < 0 ||
             (r = decode_member(rep, "VcekCertChain", false, &chain, &chain_len)) < 0 ||
             (r = decode_member(rep, "CertificateTable", false, &table, &table_len)) < 0)
@@ -390,7 +347,7 @@ static int attest_azure_vtpm(reqctx *c) {
         bool v2 = false;
         int r;
 
-        if ((r = parse_body(c, &body)) < 0 || (r = only_members(body, "request", allowed)) < 0 ||
+        if ((r = parse_body(c, &body)) < 0 || (r = cp_svc_json_only(body, "request", allowed)) < 0 ||
             (r = get_string(body, "nonce", true, &nonce_txt, NULL)) < 0 || (r = check_nonce_text(nonce_txt)) < 0 ||
             (r = get_string(body, "draftPolicyForAttestation", false, &draft, NULL)) < 0 ||
             (r = decode_b64(nonce_txt, strlen(nonce_txt), "nonce", &nonce, &nonce_len)) < 0)
@@ -406,7 +363,7 @@ static int attest_azure_vtpm(reqctx *c) {
                 if (!json_is_integer(ver) || json_integer_value(ver) < 1 || json_integer_value(ver) > 2)
                         return CP_ERROR(CP_EVERSION, "evidence version must be 1 or 2");
                 v2 = json_integer_value(ver) == 2;
-                if ((r = only_members(ev, "evidence", ev_allowed)) < 0 || !json_is_object(q))
+                if ((r = cp_svc_json_only(ev, "evidence", ev_allowed)) < 0 || !json_is_object(q))
                         return r < 0 ? r : CP_ERROR(CP_EFORMAT, "\"tpm_quote\" must be an object");
                 if ((r = hex_member(q, "message", &msg, &msg_len)) < 0 ||
                     (r = hex_member(q, "signature", &sig, &sig_len)) < 0 ||
@@ -418,7 +375,7 @@ static int attest_azure_vtpm(reqctx *c) {
         } else {
                 static const char *const ev_allowed[] = { "quote", "report", "vcek", NULL };
                 const json_t *q = json_object_get(ev, "quote");
-                if ((r = only_members(ev, "evidence", ev_allowed)) < 0 || !json_is_object(q))
+                if ((r = cp_svc_json_only(ev, "evidence", ev_allowed)) < 0 || !json_is_object(q))
                         return r < 0 ? r : CP_ERROR(CP_EFORMAT, "\"quote\" must be an object");
                 if ((r = byte_array(json_object_get(q, "message"), &msg, &msg_len)) < 0 ||
                     (r = byte_array(json_object_get(q, "signature"), &sig, &sig_len)) < 0 ||
@@ -466,7 +423,7 @@ static int challenge(reqctx *c) {
                 return r == CP_ETOOBIG ? CP_ENETWORK : r;
         cp_b64_encode(n, sizeof(n), CP_B64_URL, txt);
         atomic_fetch_add(&c->s->m.challenges, 1);
-        respond_json(c, 200, json_pack("{s:s,s:I}", "nonce", txt, "expiresAt", (json_int_t) exp));
+        cp_svc_reply_json(c->call, 200, json_pack("{s:s,s:I}", "nonce", txt, "expiresAt", (json_int_t) exp));
         return 0;
 }
 
@@ -484,7 +441,7 @@ static int attest_native(reqctx *c) {
         pcr_values pcrs;
         int r;
 
-        if ((r = parse_body(c, &body)) < 0 || (r = only_members(body, "request", allowed)) < 0 ||
+        if ((r = parse_body(c, &body)) < 0 || (r = cp_svc_json_only(body, "request", allowed)) < 0 ||
             (r = get_string(body, "nonce", true, &nonce_txt, NULL)) < 0 || (r = check_nonce_text(nonce_txt)) < 0 ||
             (r = decode_b64(nonce_txt, strlen(nonce_txt), "nonce", &nonce, &nonce_len)) < 0 ||
             (r = get_string(body, "draftPolicyForAttestation", false, &draft, NULL)) < 0)
@@ -492,7 +449,7 @@ static int attest_native(reqctx *c) {
         const json_t *q = json_object_get(body, "quote");
         if (!json_is_object(q))
                 return CP_ERROR(CP_EFORMAT, "\"quote\" must be an object {message, signature, pcrs}");
-        if ((r = only_members(q, "quote", q_allowed)) < 0 ||
+        if ((r = cp_svc_json_only(q, "quote", q_allowed)) < 0 ||
             (r = get_string(q, "signatureFormat", false, &fmt, NULL)) < 0)
                 return r;
         if (fmt && strcmp(fmt, "tpmt") != 0 && strcmp(fmt, "raw-rsassa-sha256") != 0)
@@ -534,13 +491,16 @@ static int attest_native(reqctx *c) {
 
 /* ---- policies ------------------------------------------------------------------ */
 
-static bool admin_ok(reqctx *c) {
-        const char *h = cp_http_req_header(c->req, "Authorization");
-        const char *tok = c->s->cfg.admin_token;
-        if (!tok || !h || strncmp(h, "Bearer ", 7) != 0)
-                return false;
-        size_t a = strlen(h + 7), b = strlen(tok);
-        return a == b && cp_ct_eq(h + 7, tok, b);
+/* The authentication hook (every route but the policy changes is public). */
+static int admin_ok(cp_svc_call *call) {
+        const cp_attestd *s = call->userdata;
+        const char *h = cp_http_req_header(call->req, "Authorization");
+        const char *tok = s->cfg.admin_token;
+        if (!tok || !h || strncmp(h, "Bearer ", 7) != 0 || strlen(h + 7) != strlen(tok) ||
+            !cp_ct_eq(h + 7, tok, strlen(tok)))
+                return CP_ERROR(CP_EINVAL, "policy management needs the admin bearer token");
+        snprintf(call->who, sizeof(call->who), "admin");
+        return 0;
 }
 
 static int parse_type(const char *name, attestd_type *ret) {
@@ -552,26 +512,28 @@ static int parse_type(const char *name, attestd_type *ret) {
         return CP_ERROR(CP_ENOTFOUND, "unknown attestation type \"%.64s\"", name);
 }
 
-static void policy_response(reqctx *c, attestd_type t, const char *resolution) {
+static void policy_response(cp_svc_call *call, attestd_type t, const char *resolution) {
+        reqctx *c = call->ctx;
         _cleanup_free_ char *text = attestd_policy_get(c->s, c->tenant, t);
         char hash[44];
         if (!text || cp_maa_policy_hash(text, strlen(text), hash) < 0) {
-                respond_error(c, 500, "InternalError", "out of memory");
+                cp_svc_reply_error(call, 500, maa_dialect.internal, "out of memory");
                 return;
         }
-        respond_json(c, 200, json_pack("{s:s,s:s,s:s,s:s}", "policyResolution", resolution, "attestationType",
-                                       attestd_type_name(t), "x-ms-policy-hash", hash, "policy", text));
+        cp_svc_reply_json(call, 200, json_pack("{s:s,s:s,s:s,s:s}", "policyResolution", resolution, "attestationType",
+                                               attestd_type_name(t), "x-ms-policy-hash", hash, "policy", text));
 }
 
 /* PUT body: MAA's JWS {"AttestationPolicy": base64url(text)}, unsecured
  * (alg none) or, in signed mode, signed by a configured policy signer. */
-static int put_policy(reqctx *c, attestd_type t) {
+static int put_policy(cp_svc_call *call, attestd_type t) {
+        reqctx *c = call->ctx;
         _cleanup_free_ uint8_t *payload = NULL, *text = NULL;
         _cleanup_json_ json_t *pl = NULL;
         size_t plen, tlen;
         cp_maa_parse_error perr;
-        const char *jws = (const char *) c->req->body;
-        size_t jws_len = c->req->body_len;
+        const char *jws = (const char *) call->req->body;
+        size_t jws_len = call->req->body_len;
         json_error_t jerr;
         int r;
 
@@ -593,86 +555,103 @@ static int put_policy(reqctx *c, attestd_type t) {
                 return r;
         if ((r = attestd_policy_set(c->s, c->tenant, t, (const char *) text, tlen, &perr)) < 0) {
                 if (perr.line) {
-                        c->code = r;
-                        respond_json(c, 400,
-                                     json_pack("{s:{s:s,s:s,s:i,s:i}}", "error", "code", "InvalidPolicy", "message",
-                                               perr.message, "line", (int) perr.line, "column", (int) perr.column));
+                        call->err = r;
+                        cp_svc_reply_json(call, 400,
+                                          json_pack("{s:{s:s,s:s,s:i,s:i}}", "error", "code", "InvalidPolicy",
+                                                    "message", perr.message, "line", (int) perr.line, "column",
+                                                    (int) perr.column));
                         return 0;
                 }
                 return r;
         }
-        policy_response(c, t, "Updated");
+        policy_response(call, t, "Updated");
         return 0;
 }
 
-static int policies(reqctx *c, const char *seg) {
+/* The {type}[:reset] segment of /policies/...: false when answered (an
+ * unknown type or operation: 404; the other form of the path: 405). */
+static bool policy_target(cp_svc_call *call, bool reset, attestd_type *ret) {
+        const char *seg = call->caps[0], *colon = strchr(seg, ':');
         char name[64];
-        attestd_type t;
-        bool reset = false;
-        int r;
-        const char *colon = strchr(seg, ':');
-        if (colon) {
-                if (strcmp(colon, ":reset") != 0)
-                        return CP_ERROR(CP_ENOTFOUND, "unknown policy operation");
-                reset = true;
+        if (colon && strcmp(colon, ":reset") != 0) {
+                cp_svc_reply_err(call, CP_ERROR(CP_ENOTFOUND, "unknown policy operation"));
+                return false;
         }
         snprintf(name, sizeof(name), "%.*s", (int) (colon ? (size_t) (colon - seg) : strlen(seg)), seg);
-        if ((r = parse_type(name, &t)) < 0) {
-                respond_error(c, 404, "NotFound", "%s", cp_error_message());
-                return 0;
+        if (parse_type(name, ret) < 0) {
+                cp_svc_reply_error(call, 404, maa_dialect.not_found, "%s", cp_error_message());
+                return false;
         }
-        const char *m = c->req->method;
-        if (strcmp(m, "GET") == 0 && !reset) {
-                policy_response(c, t, "Current");
-                return 0;
+        if (!colon != !reset) {
+                cp_svc_reply_error(call, 405, NULL, "%s not allowed here", call->req->method);
+                if (cp_http_resp_header(call->resp, "Allow", colon ? "POST" : "GET, PUT") < 0)
+                        call->resp->status = 500;
+                return false;
         }
-        if (!admin_ok(c)) {
-                respond_error(c, 401, "Unauthorized", "policy management needs the admin bearer token");
-                return 0;
-        }
-        if (strcmp(m, "PUT") == 0 && !reset)
-                return put_policy(c, t);
-        if (strcmp(m, "POST") == 0 && reset) {
-                if ((r = attestd_policy_set(c->s, c->tenant, t, NULL, 0, NULL)) < 0)
-                        return r;
-                policy_response(c, t, "Removed");
-                return 0;
-        }
-        respond_error(c, 405, "MethodNotAllowed", "%s not allowed here", m);
-        return 0;
+        return true;
+}
+
+/* GET /policies/{type} */
+static void route_policy_get(cp_svc_call *call) {
+        attestd_type t;
+        if (policy_target(call, false, &t))
+                policy_response(call, t, "Current");
+}
+
+/* PUT /policies/{type} (admin) */
+static void route_policy_put(cp_svc_call *call) {
+        attestd_type t;
+        int r;
+        if (policy_target(call, false, &t) && (r = put_policy(call, t)) < 0)
+                reply_failure(call, r);
+}
+
+/* POST /policies/{type}:reset (admin) */
+static void route_policy_reset(cp_svc_call *call) {
+        reqctx *c = call->ctx;
+        attestd_type t;
+        int r;
+        if (!policy_target(call, true, &t))
+                return;
+        if ((r = attestd_policy_set(c->s, c->tenant, t, NULL, 0, NULL)) < 0)
+                reply_failure(call, r);
+        else
+                policy_response(call, t, "Removed");
 }
 
 /* ---- metadata and metrics ---------------------------------------------------------- */
 
-static void openid_config(reqctx *c) {
+static void route_openid_config(cp_svc_call *c) {
+        const cp_attestd *s = c->userdata;
         char jwks[300];
-        snprintf(jwks, sizeof(jwks), "%s/certs", c->s->issuer);
-        respond_json(c, 200,
-                     json_pack("{s:s,s:s,s:[s],s:[s,s],s:[s,s,s,s,s,s,s,s,s,s]}", "issuer", c->s->issuer, "jwks_uri",
-                               jwks, "id_token_signing_alg_values_supported",
-                               cp_jwt_alg_name(c->s->cfg.alg ? c->s->cfg.alg : CP_JWT_RS256),
-                               "response_types_supported", "token", "none", "claims_supported", "iss", "iat", "nbf",
-                               "exp", "jti", "nonce", "x-ms-ver", "x-ms-attestation-type", "x-ms-policy-hash",
-                               "x-ms-compliance-status"));
+        snprintf(jwks, sizeof(jwks), "%s/certs", s->issuer);
+        cp_svc_reply_json(c, 200,
+                          json_pack("{s:s,s:s,s:[s],s:[s,s],s:[s,s,s,s,s,s,s,s,s,s]}", "issuer", s->issuer,
+                                    "jwks_uri", jwks, "id_token_signing_alg_values_supported",
+                                    cp_jwt_alg_name(s->cfg.alg ? s->cfg.alg : CP_JWT_RS256),
+                                    "response_types_supported", "token", "none", "claims_supported", "iss", "iat",
+                                    "nbf", "exp", "jti", "nonce", "x-ms-ver", "x-ms-attestation-type",
+                                    "x-ms-policy-hash", "x-ms-compliance-status"));
 }
 
-static void certs(reqctx *c) {
+static void route_certs(cp_svc_call *c) {
         _cleanup_free_ char *txt = NULL;
-        if (cp_attestd_jwks_json(c->s, &txt) < 0) {
-                respond_error(c, 500, "InternalError", "JWKS");
+        if (cp_attestd_jwks_json(c->userdata, &txt) < 0) {
+                cp_svc_reply_error(c, 500, maa_dialect.internal, "JWKS");
                 return;
         }
         if (cp_http_resp_bytes(c->resp, 200, "application/json; charset=utf-8", txt, strlen(txt)) < 0)
-                respond_error(c, 500, "InternalError", "JWKS");
+                cp_svc_reply_error(c, 500, maa_dialect.internal, "JWKS");
 }
 
-static void metrics(reqctx *c) {
+static void route_metrics(cp_svc_call *c) {
         static const double bounds[] = { 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25 };
-        attestd_metrics *m = &c->s->m;
+        cp_attestd *s = c->userdata;
+        attestd_metrics *m = &s->m;
         size_t cap = 16384, len = 0;
         char *b = malloc(cap);
         if (!b) {
-                respond_error(c, 500, "InternalError", "out of memory");
+                cp_svc_reply_error(c, 500, maa_dialect.internal, "out of memory");
                 return;
         }
 #define OUT(...)                                                                   \
@@ -722,11 +701,40 @@ static void metrics(reqctx *c) {
             (double) atomic_load(&m->latency_sum_us) / 1e6, total);
 #undef OUT
         if (cp_http_resp_bytes(c->resp, 200, "text/plain; version=0.0.4", b, len) < 0)
-                respond_error(c, 500, "InternalError", "metrics");
+                cp_svc_reply_error(c, 500, maa_dialect.internal, "metrics");
         free(b);
 }
 
 /* ---- dispatch ---------------------------------------------------------------------- */
+/* ---- attestation and challenge routes ------------------------------------------- */
+
+/* POST /attest/{type} */
+static void route_attest(cp_svc_call *call) {
+        reqctx *c = call->ctx;
+        if (parse_type(call->caps[0], &c->type) < 0) {
+                cp_svc_reply_error(call, 404, maa_dialect.not_found, "unknown attestation type");
+                return;
+        }
+        c->is_attest = true;
+        int r = c->type == ATT_SEVSNPVM ? attest_sevsnpvm(c)
+                : c->type == ATT_AZURE_VTPM ? attest_azure_vtpm(c)
+                                            : attest_native(c);
+        if (r < 0)
+                reply_failure(call, r);
+}
+
+/* POST /challenge */
+static void route_challenge(cp_svc_call *call) {
+        int r = challenge(call->ctx);
+        if (r < 0)
+                reply_failure(call, r);
+}
+
+static void route_healthz(cp_svc_call *call) {
+        cp_svc_reply_json(call, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+/* ---- the service: tenants, routes, access log ---------------------------------------- */
 
 /* Copy client-chosen text into a log line: printable ASCII without quotes
  * and backslashes, truncated. */
@@ -739,28 +747,27 @@ static void log_safe(const char *in, char *out, size_t cap) {
         out[i] = '\0';
 }
 
-static void account(reqctx *c) {
+/* The access log hook: metrics, and the structured log line. */
+static void account(const cp_svc_call *call, unsigned status, uint64_t us) {
+        const reqctx *c = call->ctx;
         cp_attestd *s = c->s;
-        struct timespec t1;
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        double us = (double) (t1.tv_sec - c->t0.tv_sec) * 1e6 + (double) (t1.tv_nsec - c->t0.tv_nsec) / 1e3;
         atomic_fetch_add(&s->m.http_requests, 1);
-        if (c->resp->status >= 500)
+        if (status >= 500)
                 atomic_fetch_add(&s->m.http_5xx, 1);
-        else if (c->resp->status >= 400)
+        else if (status >= 400)
                 atomic_fetch_add(&s->m.http_4xx, 1);
         if (c->is_attest) {
-                static const double bounds_us[] = { 500, 1000, 2000, 5000, 10000, 50000, 250000 };
+                static const uint64_t bounds_us[] = { 500, 1000, 2000, 5000, 10000, 50000, 250000 };
                 size_t b = 0;
                 while (b < 7 && us > bounds_us[b])
                         b++;
                 atomic_fetch_add(&s->m.latency_bucket[b], 1);
                 atomic_fetch_add(&s->m.latency_sum_us, (unsigned long) us);
                 atomic_fetch_add(&s->m.requests[c->type], 1);
-                if (c->resp->status == 200)
+                if (status == 200)
                         atomic_fetch_add(&s->m.success[c->type], 1);
                 else {
-                        int e = c->code < 0 && -c->code < ATTESTD_N_CODES ? -c->code : -CP_EINTERNAL;
+                        int e = call->err < 0 && -call->err < ATTESTD_N_CODES ? -call->err : -CP_EINTERNAL;
                         atomic_fetch_add(&s->m.failure[c->type][e], 1);
                 }
         }
@@ -768,13 +775,13 @@ static void account(reqctx *c) {
                 /* structured log: no bodies, tokens, nonces or keys; the
                  * client-chosen path is reduced to safe characters */
                 char path[81], method[17];
-                log_safe(c->path, path, sizeof(path));
-                log_safe(c->req->method ? c->req->method : "", method, sizeof(method));
+                log_safe(call->path, path, sizeof(path));
+                log_safe(call->req->method ? call->req->method : "", method, sizeof(method));
                 fprintf(stderr,
                         "{\"event\":\"http\",\"method\":\"%s\",\"path\":\"%.80s\",\"tenant\":\"%s\",\"status\":%u,"
-                        "\"us\":%.0f,\"warm\":%s,\"error\":\"%s\",\"remote\":\"%s\"}\n",
-                        method, path, c->tenant, c->resp->status, us, c->warm ? "true" : "false",
-                        c->code ? cp_err_name(c->code) : "", c->req->remote_addr ? c->req->remote_addr : "");
+                        "\"us\":%" PRIu64 ",\"warm\":%s,\"error\":\"%s\",\"remote\":\"%s\"}\n",
+                        method, path, c->tenant, status, us, c->warm ? "true" : "false",
+                        call->err ? cp_err_name(call->err) : "", call->req->remote_addr ? call->req->remote_addr : "");
         }
 }
 
@@ -789,68 +796,53 @@ static bool tenant_ok(const char *t) {
         return true;
 }
 
-static void route(reqctx *c) {
-        const char *m = c->req->method, *p = c->path;
-        bool post = strcmp(m, "POST") == 0, get = strcmp(m, "GET") == 0;
-        int r = 0;
+/* The prepare step: /tenants/{tenant}/... routes the rest for that tenant
+ * (404 for a path without the rest or a name over the limit, 400 for a name
+ * outside [A-Za-z0-9_-]); without the prefix the tenant is "default". */
+static bool tenant_prefix(cp_svc_call *call) {
+        reqctx *c = call->ctx;
+        c->call = call;
+        if (strncmp(call->path, "/tenants/", 9) != 0)
+                return true;
+        const char *t = call->path + 9, *slash = strchr(t, '/');
+        size_t n = slash ? (size_t) (slash - t) : strlen(t);
+        if (!slash || n > ATTESTD_TENANT_MAX) {
+                cp_svc_reply_error(call, 404, maa_dialect.not_found, "bad tenant path");
+                return false;
+        }
+        snprintf(c->tenant, sizeof(c->tenant), "%.*s", (int) n, t);
+        call->path = slash;
+        if (!tenant_ok(c->tenant)) {
+                snprintf(c->tenant, sizeof(c->tenant), "(invalid)");
+                cp_svc_reply_error(call, 400, maa_dialect.bad_request, "tenant names are [A-Za-z0-9_-]{1,64}");
+                return false;
+        }
+        return true;
+}
 
-        if (strncmp(p, "/attest/", 8) == 0) {
-                if (parse_type(p + 8, &c->type) < 0) {
-                        respond_error(c, 404, "NotFound", "unknown attestation type");
-                        return;
-                }
-                if (!post) {
-                        respond_error(c, 405, "MethodNotAllowed", "use POST");
-                        return;
-                }
-                c->is_attest = true;
-                r = c->type == ATT_SEVSNPVM ? attest_sevsnpvm(c)
-                    : c->type == ATT_AZURE_VTPM ? attest_azure_vtpm(c)
-                                                : attest_native(c);
-        } else if (strcmp(p, "/challenge") == 0) {
-                if (!post) {
-                        respond_error(c, 405, "MethodNotAllowed", "use POST");
-                        return;
-                }
-                r = challenge(c);
-        } else if (strncmp(p, "/policies/", 10) == 0)
-                r = policies(c, p + 10);
-        else if (get && strcmp(p, "/certs") == 0)
-                certs(c);
-        else if (get && strcmp(p, "/.well-known/openid-configuration") == 0)
-                openid_config(c);
-        else if (get && strcmp(p, "/metrics") == 0)
-                metrics(c);
-        else if (get && strcmp(p, "/healthz") == 0)
-                respond_json(c, 200, json_pack("{s:s}", "status", "ok"));
-        else
-                respond_error(c, 404, "NotFound", "no such endpoint");
-        if (r < 0)
-                respond_failure(c, r);
+static const cp_svc_route attestd_routes[] = {
+        { "POST", "/attest/{type}", route_attest, CP_ROUTE_PUBLIC },
+        { "POST", "/challenge", route_challenge, CP_ROUTE_PUBLIC },
+        { "GET", "/policies/{type}", route_policy_get, CP_ROUTE_PUBLIC },
+        { "PUT", "/policies/{type}", route_policy_put, 0 },
+        { "POST", "/policies/{type}", route_policy_reset, 0 }, /* {type}:reset */
+        { "GET", "/certs", route_certs, CP_ROUTE_PUBLIC },
+        { "GET", "/.well-known/openid-configuration", route_openid_config, CP_ROUTE_PUBLIC },
+        { "GET", "/metrics", route_metrics, CP_ROUTE_PUBLIC },
+        { "GET", "/healthz", route_healthz, CP_ROUTE_PUBLIC },
+};
+
+int attestd_routes_new(cp_attestd *s, cp_svc **ret) {
+        cp_svc_options o = {
+                .routes = attestd_routes, .n_routes = CP_ELEMENTSOF(attestd_routes), .userdata = s,
+                .dialect = &maa_dialect, .max_depth = CP_MAX_JSON_DEPTH, .authenticate = admin_ok,
+                .prepare = tenant_prefix, .access_log = account,
+        };
+        return cp_svc_new(&o, ret);
 }
 
 void cp_attestd_handle(void *userdata, const cp_http_request *req, cp_http_response *resp) {
-        reqctx c = { .s = userdata, .req = req, .resp = resp, .path = req->path ? req->path : "/" };
-        clock_gettime(CLOCK_MONOTONIC, &c.t0);
-        snprintf(c.tenant, sizeof(c.tenant), "default");
-        cp_error_clear();
-        if (strncmp(c.path, "/tenants/", 9) == 0) {
-                const char *t = c.path + 9, *slash = strchr(t, '/');
-                size_t n = slash ? (size_t) (slash - t) : strlen(t);
-                if (!slash || n > ATTESTD_TENANT_MAX) {
-                        respond_error(&c, 404, "NotFound", "bad tenant path");
-                        account(&c);
-                        return;
-                }
-                snprintf(c.tenant, sizeof(c.tenant), "%.*s", (int) n, t);
-                c.path = slash;
-                if (!tenant_ok(c.tenant)) {
-                        snprintf(c.tenant, sizeof(c.tenant), "(invalid)");
-                        respond_error(&c, 400, "InvalidParameter", "tenant names are [A-Za-z0-9_-]{1,64}");
-                        account(&c);
-                        return;
-                }
-        }
-        route(&c);
-        account(&c);
+        cp_attestd *s = userdata;
+        reqctx c = { .s = s, .tenant = "default" };
+        cp_svc_serve(s->svc, req, resp, &c);
 }

@@ -350,13 +350,55 @@ void attestd_digest(bool sha384, const void *in, size_t len, uint8_t *out) {
         }
 }
 
+/* The service's own claims: x-ms-policy-hash, x-ms-ver, iss, iat, nbf, exp, jti. */
+static int token_members(cp_attestd *s, int64_t now, const char *hash, json_t *claims) {
+        char jti_hex[65];
+        uint8_t jti[32];
+        /* jti: unique without a DRBG call per token: the instance's random
+         * prefix, a counter, the time */
+        uint64_t ctr = atomic_fetch_add(&s->jti_counter, 1);
+        memcpy(jti, s->jti_prefix, 16);
+        for (int i = 0; i < 8; i++) {
+                jti[16 + i] = (uint8_t) (ctr >> (56 - 8 * i));
+                jti[24 + i] = (uint8_t) ((uint64_t) now >> (56 - 8 * i));
+        }
+        cp_hex_encode(jti, sizeof(jti), jti_hex);
+        json_int_t life = s->cfg.token_lifetime_s;
+        if (json_object_set_new(claims, "x-ms-policy-hash", json_string(hash)) < 0 ||
+            json_object_set_new(claims, "x-ms-ver", json_string("1.0")) < 0 ||
+            json_object_set_new(claims, "iss", json_string(s->issuer)) < 0 ||
+            json_object_set_new(claims, "iat", json_integer(now)) < 0 ||
+            json_object_set_new(claims, "nbf", json_integer(now)) < 0 ||
+            json_object_set_new(claims, "exp", json_integer(now + life)) < 0 ||
+            json_object_set_new(claims, "jti", json_string(jti_hex)) < 0)
+                return cp_error_oom();
+        return 0;
+}
+
+/* Sign with the current key's signer for this issuer (prepared once per key
+ * and issuer). */
+static int sign_payload(cp_attestd *s, const char *pl, size_t pl_len, char **ret_token) {
+        int r;
+        pthread_rwlock_rdlock(&s->keys_lock); /* signers run concurrently; rotation waits */
+        const signing_key *key = &s->keys[s->n_keys - 1];
+        if (key->signer && strcmp(key->signer_issuer, s->issuer) == 0)
+                r = cp_jwt_signer_sign(key->signer, pl, pl_len, ret_token);
+        else {
+                cp_jwt_signer *signer = NULL;
+                if ((r = make_signer(s, key, &signer)) == 0)
+                        r = cp_jwt_signer_sign(signer, pl, pl_len, ret_token);
+                cp_jwt_signer_free(signer);
+        }
+        pthread_rwlock_unlock(&s->keys_lock);
+        return r;
+}
+
 int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, const tmpl_set *ts, json_t *claims,
                         const char *draft_policy, char **ret_token) {
         _cleanup_free_ char *dyn = NULL, *pl = NULL;
         cp_maa_claims *in = NULL, *out = NULL;
         cp_maa_policy *draft = NULL;
-        char hash[44], jti_hex[65];
-        uint8_t jti[32];
+        char hash[44];
         int64_t now = attestd_now(s);
         size_t pl_len = 0, pl_cap = 0;
         int r;
@@ -407,24 +449,8 @@ int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, co
                         json_object_set_new(claims, c->type, claims_to_json_value(c));
         }
         cp_maa_claims_free(out);
-        /* jti: unique without a DRBG call per token: the instance's random
-         * prefix, a counter, the time */
-        uint64_t ctr = atomic_fetch_add(&s->jti_counter, 1);
-        memcpy(jti, s->jti_prefix, 16);
-        for (int i = 0; i < 8; i++) {
-                jti[16 + i] = (uint8_t) (ctr >> (56 - 8 * i));
-                jti[24 + i] = (uint8_t) ((uint64_t) now >> (56 - 8 * i));
-        }
-        cp_hex_encode(jti, sizeof(jti), jti_hex);
-        json_int_t life = s->cfg.token_lifetime_s;
-        if (json_object_set_new(claims, "x-ms-policy-hash", json_string(hash)) < 0 ||
-            json_object_set_new(claims, "x-ms-ver", json_string("1.0")) < 0 ||
-            json_object_set_new(claims, "iss", json_string(s->issuer)) < 0 ||
-            json_object_set_new(claims, "iat", json_integer(now)) < 0 ||
-            json_object_set_new(claims, "nbf", json_integer(now)) < 0 ||
-            json_object_set_new(claims, "exp", json_integer(now + life)) < 0 ||
-            json_object_set_new(claims, "jti", json_string(jti_hex)) < 0)
-                return cp_error_oom();
+        if ((r = token_members(s, now, hash, claims)) < 0)
+                return r;
 
         /* payload: {<template>,<per-request claims>} */
         dyn = cp_json_dumps_plain(claims);
@@ -443,19 +469,7 @@ int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, co
         /* MAA: a draft-policy token is not signed (alg none) */
         if (draft_policy)
                 return cp_jws_encode_unsecured(pl, pl_len, ret_token);
-        /* the current key's signer for this issuer (prepared once per key and issuer) */
-        pthread_rwlock_rdlock(&s->keys_lock); /* signers run concurrently; rotation waits */
-        const signing_key *key = &s->keys[s->n_keys - 1];
-        if (key->signer && strcmp(key->signer_issuer, s->issuer) == 0)
-                r = cp_jwt_signer_sign(key->signer, pl, pl_len, ret_token);
-        else {
-                cp_jwt_signer *signer = NULL;
-                if ((r = make_signer(s, key, &signer)) == 0)
-                        r = cp_jwt_signer_sign(signer, pl, pl_len, ret_token);
-                cp_jwt_signer_free(signer);
-        }
-        pthread_rwlock_unlock(&s->keys_lock);
-        return r;
+        return sign_payload(s, pl, pl_len, ret_token);
 }
 
 /* ---- lifecycle ----------------------------------------------------------------- */
@@ -535,7 +549,7 @@ int cp_attestd_new(const cp_attestd_config *cfg, cp_attestd **ret) {
         if ((r = cp_maa_policy_parse(attestd_default_policy, strlen(attestd_default_policy), &s->default_policy,
                                      NULL)) < 0 ||
             (r = cp_maa_policy_hash(attestd_default_policy, strlen(attestd_default_policy), s->default_hash)) < 0 ||
-            (r = add_key(s)) < 0)
+            (r = add_key(s)) < 0 || (r = attestd_routes_new(s, &s->svc)) < 0)
                 goto fail;
         *ret = s;
         return 0;
@@ -583,6 +597,7 @@ cp_attestd *cp_attestd_free(cp_attestd *s) {
         if (!s)
                 return NULL;
         s->httpd = cp_httpd_stop(s->httpd);
+        s->svc = cp_svc_free(s->svc);
         for (size_t i = 0; i < s->n_keys; i++) {
                 cp_jwt_signer_free(s->keys[i].signer);
                 cp_jwt_key_free(s->keys[i].key);

@@ -33,6 +33,33 @@ int cp_read_full(int fd, void *buf, size_t n, const char *what, size_t *ret_len)
         return 0;
 }
 
+/* One write loop for write() (off < 0) and pwrite() (off >= 0). */
+static int write_loop(int fd, const void *buf, size_t n, int64_t off, const char *what) {
+        const uint8_t *p = buf;
+        while (n > 0) {
+                ssize_t k = off < 0 ? write(fd, p, n) : pwrite(fd, p, n, (off_t) off);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return CP_ERROR(CP_EIO, "%s: %s", what, k < 0 ? strerror(errno) : "short write");
+                p += k;
+                n -= (size_t) k;
+                if (off >= 0)
+                        off += k;
+        }
+        return 0;
+}
+
+int cp_write_full(int fd, const void *buf, size_t n, const char *what) {
+        return write_loop(fd, buf, n, -1, what);
+}
+
+int cp_pwrite_full(int fd, const void *buf, size_t n, uint64_t off, const char *what) {
+        if (off > (uint64_t) INT64_MAX - n)
+                return CP_ERROR(CP_EINVAL, "%s: offset %llu out of range", what, (unsigned long long) off);
+        return write_loop(fd, buf, n, (int64_t) off, what);
+}
+
 int cp_read_file(const char *path, size_t max, uint8_t **ret, size_t *ret_len) {
         int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
@@ -101,21 +128,13 @@ int cp_write_file(const char *path, const void *data, size_t len, unsigned mode)
                 free(tmp);
                 return CP_ERROR(CP_EIO, "cannot create temporary file for '%s': %s", path, strerror(e));
         }
-        const uint8_t *p = data;
-        size_t off = 0;
         int r = 0;
+        char what[64 + 4096];
         if (fchmod(fd, (mode_t) mode) < 0)
                 r = CP_ERROR(CP_EIO, "chmod '%s': %s", tmp, strerror(errno));
-        while (r == 0 && off < len) {
-                ssize_t k = write(fd, p + off, len - off);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = CP_ERROR(CP_EIO, "writing '%s': %s", path, strerror(errno));
-                        break;
-                }
-                off += (size_t) k;
-        }
+        snprintf(what, sizeof(what), "writing '%s'", path);
+        if (r == 0)
+                r = cp_write_full(fd, data, len, what);
         if (r == 0 && fsync(fd) < 0)
                 r = CP_ERROR(CP_EIO, "fsync '%s': %s", path, strerror(errno));
         close(fd);

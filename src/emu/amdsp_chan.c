@@ -25,20 +25,6 @@ static int read_full(int fd, void *buf, size_t n) {
         return r;
 }
 
-static int write_full(int fd, const void *buf, size_t n) {
-        const uint8_t *p = buf;
-        while (n > 0) {
-                ssize_t k = write(fd, p, n);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return CP_ERROR(CP_EIO, "write: %s", strerror(errno));
-                p += k;
-                n -= (size_t) k;
-        }
-        return 0;
-}
-
 int cp_amdsp_serve_conn(cp_amdsp *sp, int fd) {
         uint8_t hdr[CP_AMDSP_FRAME_HDR_SIZE], msg[CP_MAX_SNP_GUEST_MSG], resp[CP_MAX_SNP_GUEST_MSG];
         uint8_t out[4 + 16];
@@ -89,9 +75,9 @@ int cp_amdsp_serve_conn(cp_amdsp *sp, int fd) {
             (r = cp_writer_le32(&w, vmm_error)) < 0 || (r = cp_writer_le32(&w, certs_out)) < 0 ||
             (r = cp_writer_le32(&w, (uint32_t) resp_len)) < 0)
                 return r;
-        if ((r = write_full(fd, out, sizeof(out))) < 0 || (r = write_full(fd, resp, resp_len)) < 0)
+        if ((r = cp_write_full(fd, out, sizeof(out), "write")) < 0 || (r = cp_write_full(fd, resp, resp_len, "write")) < 0)
                 return r;
-        if (req_r >= 0 && !vmm_error && certs_len && (r = write_full(fd, certs, certs_len)) < 0)
+        if (req_r >= 0 && !vmm_error && certs_len && (r = cp_write_full(fd, certs, certs_len, "write")) < 0)
                 return r;
         return req_r;
 }

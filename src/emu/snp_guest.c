@@ -252,19 +252,7 @@ static int io_full(int fd, void *buf, size_t n, bool wr) {
                         r = CP_ERROR(CP_ETRUNC, "AMD-SP socket closed mid-frame");
                 return r;
         }
-        uint8_t *p = buf;
-        while (n > 0) {
-                ssize_t k = write(fd, p, n);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return CP_ERROR(CP_EIO, "AMD-SP socket: %s", strerror(errno));
-                if (k == 0)
-                        return CP_ERROR(CP_ETRUNC, "AMD-SP socket closed mid-frame");
-                p += k;
-                n -= (size_t) k;
-        }
-        return 0;
+        return cp_write_full(fd, buf, n, "AMD-SP socket");
 }
 
 typedef struct chan_answer {

@@ -756,21 +756,6 @@ static int pread_all(int fd, void *buf, size_t n, uint64_t off) {
         return 0;
 }
 
-static int pwrite_all(int fd, const void *buf, size_t n, uint64_t off) {
-        const uint8_t *p = buf;
-        while (n) {
-                ssize_t k = pwrite(fd, p, n, (off_t) off);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return CP_ERROR(CP_EIO, "write: %s", strerror(errno));
-                p += k;
-                n -= (size_t) k;
-                off += (uint64_t) k;
-        }
-        return 0;
-}
-
 #define CHUNK (1024u * 1024u)
 
 int cp_luks2_encrypt_image(const char *in_path, const char *out_path, const cp_luks2_format_options *o,
@@ -803,7 +788,7 @@ int cp_luks2_encrypt_image(const char *in_path, const char *out_path, const cp_l
                 r = CP_ERROR(CP_EIO, "create %s: %s", out_path, strerror(errno));
                 goto out;
         }
-        if ((r = pwrite_all(out, meta, meta_len, 0)) < 0)
+        if ((r = cp_pwrite_full(out, meta, meta_len, 0, "write")) < 0)
                 goto out;
         char what[CP_ERROR_MESSAGE_MAX];
         snprintf(what, sizeof what, "read %s", in_path);
@@ -818,7 +803,7 @@ int cp_luks2_encrypt_image(const char *in_path, const char *out_path, const cp_l
                 size_t padded = (n + 511) / 512 * 512;
                 memset(buf + n, 0, padded - n);
                 if ((r = cp_luks2_crypt(vk, pos / 512, 512, buf, enc, padded, true)) < 0 ||
-                    (r = pwrite_all(out, enc, padded, data_off + pos)) < 0)
+                    (r = cp_pwrite_full(out, enc, padded, data_off + pos, "write")) < 0)
                         goto out;
                 pos += padded;
                 if (n < CHUNK)
@@ -951,7 +936,7 @@ static int volume_io(cp_luks2_volume *v, uint64_t first, void *rbuf, const void 
         if (!tmp)
                 return cp_error_oom();
         if ((r = cp_luks2_crypt(v->key, iv, ss, wbuf, tmp, len, true)) >= 0)
-                r = pwrite_all(v->fd, tmp, len, off);
+                r = cp_pwrite_full(v->fd, tmp, len, off, "write");
         free(tmp);
         return r;
 }
@@ -983,7 +968,8 @@ int cp_luks2_decrypt_image(const char *path, const uint8_t *pass, size_t pass_le
         uint64_t total = v->size / ss;
         for (uint64_t s = 0; s < total;) {
                 size_t n = total - s < CHUNK / ss ? (size_t) (total - s) : CHUNK / ss;
-                if ((r = cp_luks2_volume_read(v, s, buf, n)) < 0 || (r = pwrite_all(out, buf, n * ss, s * ss)) < 0)
+                if ((r = cp_luks2_volume_read(v, s, buf, n)) < 0 ||
+                    (r = cp_pwrite_full(out, buf, n * ss, s * ss, "write")) < 0)
                         goto done;
                 s += n;
         }

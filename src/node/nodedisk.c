@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "basic/fileio.h"
 #include "basic/secure.h"
 #include "confpool/luks2.h"
 #include "node/nodedisk.h"
@@ -17,21 +18,6 @@ int cp_nodedisk_label(const char *disk_id, uint8_t ret[512]) {
                 return CP_ERROR(CP_EINVAL, "disk id missing or longer than %u bytes", CP_NODEDISK_MAX_ID);
         memset(ret, 0, 512);
         snprintf((char *) ret, 512, "CONFPOOL-NODE-DISK v1\ndisk=%s\n", disk_id);
-        return 0;
-}
-
-static int pwrite_all(int fd, const void *buf, size_t len, off_t off) {
-        const uint8_t *p = buf;
-        while (len) {
-                ssize_t n = pwrite(fd, p, len, off);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return CP_ERROR(CP_EIO, "write: %s", n < 0 ? strerror(errno) : "short write");
-                p += n;
-                len -= (size_t) n;
-                off += n;
-        }
         return 0;
 }
 
@@ -67,8 +53,8 @@ int cp_nodedisk_write(const char *path, const char *disk_id, const uint8_t key[C
                 goto out;
         }
         /* metadata, zeros up to the data offset (sparse), the data segment */
-        if ((r = pwrite_all(fd, meta, meta_len, 0)) >= 0)
-                r = pwrite_all(fd, data, CP_NODEDISK_SIZE, (off_t) info.data_offset);
+        if ((r = cp_pwrite_full(fd, meta, meta_len, 0, "write")) >= 0)
+                r = cp_pwrite_full(fd, data, CP_NODEDISK_SIZE, info.data_offset, "write");
         if (r >= 0 && fsync(fd) < 0)
                 r = CP_ERROR(CP_EIO, "fsync %s: %s", path, strerror(errno));
 out:

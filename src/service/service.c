@@ -176,9 +176,12 @@ void cp_svc_reply_error_at(cp_svc_call *c, unsigned status, const char *code, co
 void cp_svc_reply_err(cp_svc_call *c, int err) {
         unsigned status = cp_http_status_of(err);
         const char *code = dialect_code(c->svc ? c->svc->o.dialect : NULL, status, err);
+        const cp_svc_dialect *d = c->svc ? c->svc->o.dialect : NULL;
         c->err = err;
-        if (status >= 500)
+        if (status >= 500 && status != 503)
                 cp_svc_reply_error(c, status, code, "%s", cp_err_name(err));
+        else if (d && (d->named & (1u << cp_err_category_of(err))))
+                cp_svc_reply_error(c, status, code, "%s: %s", cp_err_name(err), cp_error_message());
         else
                 cp_svc_reply_error(c, status, code, "%s", cp_error_message());
 }
@@ -242,7 +245,7 @@ static const cp_svc_route *route_of(const cp_svc *s, cp_svc_call *c, bool *ret_p
         for (size_t i = 0; i < s->o.n_routes; i++) {
                 const cp_svc_route *r = &s->o.routes[i];
                 char caps[CP_SVC_MAX_CAPS][CP_SVC_CAP_MAX];
-                if (!cp_http_path_match(r->pattern, c->req->path, s->o.case_insensitive, caps, CP_SVC_MAX_CAPS))
+                if (!cp_http_path_match(r->pattern, c->path, s->o.case_insensitive, caps, CP_SVC_MAX_CAPS))
                         continue;
                 if (strcmp(r->method, c->req->method) == 0) {
                         memcpy(c->caps, caps, sizeof(caps));
@@ -317,16 +320,21 @@ static void dispatch(const cp_svc *s, cp_svc_call *c) {
         r->handler(c);
 }
 
-void cp_svc_handle(void *svc, const cp_http_request *req, cp_http_response *resp) {
-        const cp_svc *s = svc;
+void cp_svc_serve(const cp_svc *s, const cp_http_request *req, cp_http_response *resp, void *ctx) {
         uint64_t t0 = s->o.access_log ? now_us() : 0;
-        cp_svc_call c = { .svc = s, .userdata = s->o.userdata, .req = req, .resp = resp };
+        cp_svc_call c = { .svc = s, .userdata = s->o.userdata, .req = req, .resp = resp,
+                          .path = req->path ? req->path : "/", .ctx = ctx };
         cp_error_clear();
-        dispatch(s, &c);
+        if (!s->o.prepare || s->o.prepare(&c))
+                dispatch(s, &c);
         if (resp->status == 0)
                 cp_svc_reply_error(&c, 500, NULL, "the handler gave no answer");
         if (s->o.finish)
                 s->o.finish(&c);
         if (s->o.access_log)
                 s->o.access_log(&c, resp->status, now_us() - t0);
+}
+
+void cp_svc_handle(void *svc, const cp_http_request *req, cp_http_response *resp) {
+        cp_svc_serve(svc, req, resp, NULL);
 }

@@ -66,6 +66,8 @@ struct cp_svc_call {
         char who[128];                  /* set by the authentication hook, for logs and audits */
         void *auth;                     /* whatever the hook attaches (owned by the hook's caller) */
         int err;                        /* the failure answered (cp_svc_reply_err), for the log */
+        const char *path;               /* the path routed: req->path, less a prefix prepare consumed */
+        void *ctx;                      /* per-request state: cp_svc_serve()'s ctx (NULL from cp_svc_handle) */
 };
 
 /* The error codes of a service's dialect.  Any member may be NULL: the
@@ -80,6 +82,8 @@ typedef struct cp_svc_dialect {
         const char *policy;          /* 400 for policy refusals */
         const char *unavailable;     /* 503 */
         const char *internal;        /* 500 */
+        unsigned named;              /* (1u << CP_ERRCAT_*): 4xx messages of these categories start with
+                                      * the error's name ("CP_ESIG: ...") */
 } cp_svc_dialect;
 
 typedef struct cp_svc_options {
@@ -113,6 +117,10 @@ typedef struct cp_svc_options {
          * dialect's forbidden code and cp_error_message(), or with the
          * answer the hook wrote itself (c->resp->status set).  Optional. */
         int (*authorize)(cp_svc_call *c);
+        /* Before routing (optional): may consume a prefix of c->path (e.g.
+         * /tenants/{t}/, kept in c->ctx) or answer the request itself and
+         * return false (then no route runs; finish and access_log do). */
+        bool (*prepare)(cp_svc_call *c);
         /* Called after the handler (also for 401/404/405), e.g. to release
          * what authenticate attached.  Optional. */
         void (*finish)(cp_svc_call *c);
@@ -127,6 +135,10 @@ cp_svc *cp_svc_free(cp_svc *s);
 
 /* The cp_http_handler of the service: userdata is the cp_svc. */
 void cp_svc_handle(void *svc, const cp_http_request *req, cp_http_response *resp);
+
+/* The same with per-request state for the hooks and handlers (c->ctx),
+ * for a service that wraps cp_svc_handle in its own cp_http_handler. */
+void cp_svc_serve(const cp_svc *s, const cp_http_request *req, cp_http_response *resp, void *ctx);
 
 /* Start an HTTP server that feeds cp_svc_handle. */
 CP_WUR int cp_svc_listen(cp_svc *s, const cp_httpd_options *o, cp_httpd **ret);
@@ -156,7 +168,9 @@ void cp_svc_reply_error_at(cp_svc_call *c, unsigned status, const char *code, co
                            ...) __attribute__((format(printf, 5, 6)));
 /* The error body for a cp_err, with its status from cp_http_status_of and
  * its code from the dialect; the message is cp_error_message() for client
- * errors and only the error's name for 5xx (internals stay in the log). */
+ * errors (after the error's name for the dialect's named categories) and
+ * only the error's name for 500 (internals stay in the log); a 503 keeps its
+ * message, which names the peer or resource that is unavailable. */
 void cp_svc_reply_err(cp_svc_call *c, int err);
 
 /* ---- request helpers -------------------------------------------------------- */

@@ -1713,3 +1713,109 @@ TEST(tokens_from_worker_threads_across_rotation) {
         free(nonce);
         json_decref(ev);
 }
+
+/* The route table, the /tenants/{tenant}/ prefix step and the answers the
+ * skeleton gives around them (docs/attestation-service.md, "Endpoints"):
+ * requests straight to the handler, so that the Allow header and the
+ * metrics can be read; the admin routes over HTTP (the bearer token). */
+TEST(routes_tenants_and_methods) {
+        cp_attestd *s = start();
+        static const struct {
+                const char *method, *path, *body;
+                unsigned status;
+                const char *code, *allow;
+        } reqs[] = {
+                { "GET", "/healthz", NULL, 200, NULL, NULL },
+                { "GET", "/tenants/blue/healthz", NULL, 200, NULL, NULL },
+                { "GET", "/tenants/blue/healthz/", NULL, 200, NULL, NULL },
+                { "GET", "/tenants/blue/policies/sevsnpvm", NULL, 200, NULL, NULL },
+                { "GET", "/tenants/blue", NULL, 404, "NotFound", NULL },
+                { "GET", "/tenants/a123456789a123456789a123456789a123456789a123456789a123456789abcde/healthz", NULL,
+                  404, "NotFound", NULL },
+                { "GET", "/tenants/bl!ue/healthz", NULL, 400, "InvalidParameter", NULL },
+                { "GET", "/tenants//healthz", NULL, 400, "InvalidParameter", NULL },
+                { "GET", "/tenants/blue/nothing", NULL, 404, "NotFound", NULL },
+                { "GET", "/tenants/blue/tenants/red/healthz", NULL, 404, "NotFound", NULL },
+                { "POST", "/attest/Sgx", "{}", 404, "NotFound", NULL },
+                { "POST", "/attest/SevSnpVm/x", "{}", 404, "NotFound", NULL },
+                { "GET", "/attest/SevSnpVm", NULL, 405, "MethodNotAllowed", "POST" },
+                { "GET", "/challenge", NULL, 405, "MethodNotAllowed", "POST" },
+                { "POST", "/certs", "{}", 405, "MethodNotAllowed", "GET" },
+                { "DELETE", "/policies/SevSnpVm", NULL, 405, "MethodNotAllowed", "GET, PUT, POST" },
+                { "GET", "/policies/Sgx", NULL, 404, "NotFound", NULL },
+                { "GET", "/policies/SevSnpVm:undo", NULL, 404, "NotFound", NULL },
+                { "GET", "/policies/SevSnpVm:reset", NULL, 405, "MethodNotAllowed", "POST" },
+                { "POST", "/attest/SevSnpVm", "{}", 400, "InvalidParameter", NULL },
+                { "POST", "/tenants/blue/attest/Native", "[1]", 400, "InvalidParameter", NULL },
+        };
+        unsigned long n4xx = 0;
+        for (size_t i = 0; i < CP_ELEMENTSOF(reqs); i++) {
+                cp_http_request req = { .method = reqs[i].method, .path = reqs[i].path,
+                                        .body = (const uint8_t *) reqs[i].body,
+                                        .body_len = reqs[i].body ? strlen(reqs[i].body) : 0, .remote_addr = "test" };
+                cp_http_response resp = { 0 };
+                cp_attestd_handle(s, &req, &resp);
+                if (resp.status != reqs[i].status)
+                        cp_test_fail(__FILE__, __LINE__, "%s %s: %u, expected %u", reqs[i].method, reqs[i].path,
+                                     resp.status, reqs[i].status);
+                json_t *b = json_loadb((const char *) resp.body, resp.body_len, 0, NULL);
+                if (reqs[i].code)
+                        ASSERT_STREQ(json_string_value(json_object_get(json_object_get(b, "error"), "code")),
+                                     reqs[i].code);
+                const char *allow = NULL;
+                for (size_t k = 0; k < resp.n_headers; k++)
+                        if (strcmp(resp.header_names[k], "Allow") == 0)
+                                allow = resp.header_values[k];
+                if (reqs[i].allow)
+                        ASSERT_STREQ(allow, reqs[i].allow);
+                n4xx += resp.status >= 400;
+                json_decref(b);
+                free(resp.body);
+                for (size_t k = 0; k < resp.n_headers; k++) {
+                        free(resp.header_names[k]);
+                        free(resp.header_values[k]);
+                }
+        }
+        /* every answer counted, the refused attestations by type and reason */
+        ASSERT_EQ(atomic_load(&s->m.http_requests), CP_ELEMENTSOF(reqs));
+        ASSERT_EQ(atomic_load(&s->m.http_4xx), n4xx);
+        ASSERT_EQ(atomic_load(&s->m.failure[ATT_SEVSNPVM][-CP_EFORMAT]), 1u);
+        ASSERT_EQ(atomic_load(&s->m.failure[ATT_NATIVE][-CP_EFORMAT]), 1u);
+        ASSERT_EQ(atomic_load(&s->m.requests[ATT_AZURE_VTPM]), 0u);
+
+        /* the admin routes: authentication before the type and the operation */
+        char *jws = policy_jws("version=1.0; authorizationrules { => permit(); }; issuancerules { };");
+        static const struct {
+                const char *method, *path;
+                bool admin, body;
+                long status;
+                const char *code;
+        } admin[] = {
+                { "POST", "/policies/SevSnpVm:reset", false, false, 401, "Unauthorized" },
+                { "POST", "/policies/Sgx:reset", false, false, 401, "Unauthorized" },
+                { "PUT", "/tenants/blue/policies/SevSnpVm", false, true, 401, "Unauthorized" },
+                { "PUT", "/policies/Sgx", true, true, 404, "NotFound" },
+                { "PUT", "/policies/SevSnpVm:reset", true, true, 405, "MethodNotAllowed" },
+                { "POST", "/policies/SevSnpVm", true, false, 405, "MethodNotAllowed" },
+                { "POST", "/policies/SevSnpVm:undo", true, false, 404, "NotFound" },
+                { "PUT", "/tenants/blue/policies/SevSnpVm", true, true, 200, NULL },
+                { "POST", "/tenants/blue/policies/sevsnpvm:reset", true, false, 200, NULL },
+        };
+        for (size_t i = 0; i < CP_ELEMENTSOF(admin); i++) {
+                long st;
+                json_t *r = call(s, admin[i].method, admin[i].path, admin[i].body ? jws : NULL, &st,
+                                 admin[i].admin ? ADMIN : NULL);
+                if (st != admin[i].status)
+                        cp_test_fail(__FILE__, __LINE__, "%s %s: %ld, expected %ld", admin[i].method, admin[i].path,
+                                     st, admin[i].status);
+                if (admin[i].code)
+                        ASSERT_STREQ(json_string_value(json_object_get(json_object_get(r, "error"), "code")),
+                                     admin[i].code);
+                else
+                        ASSERT_STREQ(json_string_value(json_object_get(r, "policyResolution")),
+                                     admin[i].method[1] == 'U' ? "Updated" : "Removed");
+                json_decref(r);
+        }
+        free(jws);
+        cp_attestd_free(s);
+}

@@ -304,3 +304,60 @@ TEST(read_full_short_and_interrupted_reads) {
         ASSERT_TRUE(strncmp(cp_error_message(), "the thing: ", 11) == 0);
         cp_error_clear();
 }
+
+/* cp_write_full: a write larger than a pipe's buffer arrives whole (short
+ * writes), interrupted writes are retried; cp_pwrite_full writes at offsets;
+ * errors name what was written. */
+TEST(write_full_short_interrupted_and_positioned) {
+        enum { BIG = 1 << 20 };
+        int p[2];
+        ASSERT_OK(pipe(p));
+        uint8_t *big = malloc(BIG);
+        ASSERT_TRUE(big != NULL);
+        for (size_t i = 0; i < BIG; i++)
+                big[i] = (uint8_t) (i * 7 + 3);
+        pid_t pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) { /* the reader: slow at first, then checks every byte */
+                close(p[1]);
+                usleep(100 * 1000);
+                uint8_t *got = malloc(BIG);
+                size_t len = 0;
+                if (!got || cp_read_full(p[0], got, BIG, "pipe", &len) < 0 || len != BIG || memcmp(got, big, BIG) != 0)
+                        _exit(1);
+                _exit(0);
+        }
+        close(p[0]);
+        struct sigaction sa = {.sa_handler = on_alarm}, old;
+        ASSERT_OK(sigaction(SIGALRM, &sa, &old));
+        struct itimerval it = {.it_interval = {0, 5 * 1000}, .it_value = {0, 5 * 1000}}, off = {0};
+        ASSERT_OK(setitimer(ITIMER_REAL, &it, NULL));
+        int r = cp_write_full(p[1], big, BIG, "pipe");
+        setitimer(ITIMER_REAL, &off, NULL);
+        sigaction(SIGALRM, &old, NULL);
+        ASSERT_OK(r);
+        close(p[1]);
+        int st;
+        ASSERT_EQ(waitpid(pid, &st, 0), pid);
+        ASSERT_EQ(st, 0);
+        free(big);
+
+        char path[] = "/tmp/cp-test-pwrite-XXXXXX";
+        int fd = mkstemp(path);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_OK(cp_pwrite_full(fd, "world", 5, 6, "file"));
+        ASSERT_OK(cp_pwrite_full(fd, "hello ", 6, 0, "file"));
+        char buf[16] = {0};
+        size_t len = 0;
+        ASSERT_EQ(lseek(fd, 0, SEEK_SET), 0);
+        ASSERT_OK(cp_read_full(fd, buf, sizeof buf, "file", &len));
+        ASSERT_EQ(len, 11);
+        ASSERT_MEMEQ(buf, "hello world", 11);
+        ASSERT_ERR(cp_pwrite_full(fd, "x", 1, UINT64_MAX, "file"), CP_EINVAL);
+        close(fd);
+        unlink(path);
+        ASSERT_ERR(cp_write_full(-1, "x", 1, "the thing"), CP_EIO);
+        ASSERT_TRUE(strncmp(cp_error_message(), "the thing: ", 11) == 0);
+        ASSERT_ERR(cp_pwrite_full(-1, "x", 1, 0, "the disk"), CP_EIO);
+        cp_error_clear();
+}

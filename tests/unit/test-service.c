@@ -316,7 +316,7 @@ TEST(error_bodies_and_dialect) {
                 { CP_ENOTFOUND, 404, "KeyNotFound", true },
                 { CP_EBADSEQ, 409, "Conflict", true },
                 { CP_EINTERNAL, 500, "InternalError", false },  /* internals stay in the log */
-                { CP_ENETWORK, 503, "ServiceUnavailable", false },
+                { CP_ENETWORK, 503, "ServiceUnavailable", true },   /* names what is unavailable */
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 snprintf(path, sizeof(path), "/fail/%d", cases[i].err);
@@ -522,5 +522,112 @@ TEST(max_body_in_process) {
         resp_clear(&resp);
         ASSERT_EQ(call(s, "POST", "/body", "{\"x\":1}", &resp, NULL), 201);
         resp_clear(&resp);
+        cp_svc_free(s);
+}
+
+/* A prefix step: /t/{tenant}/... routes the rest with the tenant in the
+ * request's own state; a bad tenant is answered before routing. */
+typedef struct tenant_ctx {
+        char tenant[16];
+        unsigned logged_status;
+        char logged_path[64];
+} tenant_ctx;
+
+static bool prepare(cp_svc_call *c) {
+        tenant_ctx *t = c->ctx;
+        if (strncmp(c->path, "/t/", 3) != 0)
+                return true;
+        const char *name = c->path + 3, *slash = strchr(name, '/');
+        size_t n = slash ? (size_t) (slash - name) : strlen(name);
+        if (!slash || n == 0 || n >= sizeof(t->tenant) || strcspn(name, "!") < n) {
+                cp_svc_reply_error(c, 400, NULL, "bad tenant");
+                return false;
+        }
+        memcpy(t->tenant, name, n);
+        t->tenant[n] = '\0';
+        c->path = slash;
+        return true;
+}
+
+static void h_tenant(cp_svc_call *c) {
+        tenant_ctx *t = c->ctx;
+        cp_svc_reply_json(c, 200, json_pack("{s:s,s:s}", "tenant", t->tenant, "a", c->caps[0]));
+}
+
+static void tenant_log(const cp_svc_call *c, unsigned status, uint64_t micros) {
+        tenant_ctx *t = c->ctx;
+        (void) micros;
+        t->logged_status = status;
+        snprintf(t->logged_path, sizeof(t->logged_path), "%s", c->path);
+}
+
+TEST(prepare_step_and_request_state) {
+        static const cp_svc_route troutes[] = { { "GET", "/items/{a}", h_tenant, 0 } };
+        cp_svc_options o = { .routes = troutes, .n_routes = 1, .prepare = prepare, .access_log = tenant_log };
+        cp_svc *s = NULL;
+        ASSERT_OK(cp_svc_new(&o, &s));
+        static const struct {
+                const char *path;
+                unsigned status;
+                const char *tenant, *logged_path;
+        } cases[] = {
+                { "/items/k", 200, "default", "/items/k" },
+                { "/t/blue/items/k", 200, "blue", "/items/k" },
+                { "/t/blue", 400, NULL, "/t/blue" },
+                { "/t/bl!ue/items/k", 400, NULL, "/t/bl!ue/items/k" },
+                { "/t/blue/nothing", 404, NULL, "/nothing" },
+                { "/t/blue/t/red/items/k", 404, NULL, "/t/red/items/k" }, /* one prefix */
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                tenant_ctx t = { .tenant = "default" };
+                cp_http_request req = { .method = "GET", .path = cases[i].path };
+                cp_http_response r = { 0 };
+                cp_svc_serve(s, &req, &r, &t);
+                ASSERT_EQ(r.status, cases[i].status);
+                ASSERT_EQ(t.logged_status, cases[i].status);
+                ASSERT_STREQ(t.logged_path, cases[i].logged_path);
+                json_t *b = json_loadb((const char *) r.body, r.body_len, 0, NULL);
+                if (cases[i].tenant) {
+                        ASSERT_STREQ(json_string_value(json_object_get(b, "tenant")), cases[i].tenant);
+                        ASSERT_STREQ(json_string_value(json_object_get(b, "a")), "k");
+                }
+                json_decref(b);
+                resp_clear(&r);
+        }
+        /* cp_svc_handle: no state, no prefix */
+        cp_http_response r;
+        cp_svc_free(s);
+        env e = { 0 };
+        s = make(&e, false, NULL);
+        ASSERT_EQ(call(s, "GET", "/public/x", NULL, &r, NULL), 200u);
+        resp_clear(&r);
+        cp_svc_free(s);
+}
+
+TEST(dialect_names_errors_of_chosen_categories) {
+        static const cp_svc_dialect named = { .rejected = "EvidenceRejected",
+                                              .named = 1u << CP_ERRCAT_VERIFY | 1u << CP_ERRCAT_IO };
+        env e = { 0 };
+        cp_svc *s = make(&e, false, &named);
+        cp_http_response r;
+        json_t *b;
+        char path[64];
+        static const struct {
+                int err;
+                const char *message; /* prefix */
+        } cases[] = {
+                { CP_ESIG, "CP_ESIG: secret internal detail xyz" },
+                { CP_ENOTFOUND, "CP_ENOTFOUND: secret internal detail xyz" },
+                { CP_ETOOBIG, "secret internal detail xyz" },   /* parse: not a named category */
+                { CP_EINTERNAL, "CP_EINTERNAL" },               /* 5xx: the name only, as always */
+                { CP_ENETWORK, "CP_ENETWORK: secret internal detail xyz" }, /* 503: names what is unavailable */
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                snprintf(path, sizeof(path), "/fail/%d", cases[i].err);
+                call(s, "GET", path, NULL, &r, &b);
+                ASSERT_STREQ(err_message(b), cases[i].message);
+                json_decref(b);
+                resp_clear(&r);
+        }
         cp_svc_free(s);
 }
