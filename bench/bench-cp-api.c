@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "basic/fileio.h"
-#include "controlplane/cp-httpd.h"
+#include "controlplane/cp-api.h"
 #include "controlplane/cp-store.h"
 
 #define SUB "6a8b4c2e-1f3d-4e5a-9b7c-0d1e2f3a4b5c"
@@ -114,17 +114,20 @@ static double run(const char *name, const char *url, const char *method, const c
 
 static void api_call(cp_api *api, const char *auth, const char *method, const char *path, const char *ver,
                      const char *body, unsigned expect, json_t **ret) {
-        cp_api_request rq = {.method = method, .path = path, .api_version = ver, .authorization = auth,
-                             .body = (const uint8_t *) body, .body_len = body ? strlen(body) : 0};
-        cp_api_response r;
+        const cp_http_pair hdrs[] = {{"Authorization", auth}};
+        const cp_http_pair query[] = {{"api-version", ver}};
+        cp_http_request rq = {.method = method, .path = path, .body = (const uint8_t *) body,
+                              .body_len = body ? strlen(body) : 0, .headers = hdrs, .n_headers = 1, .query = query,
+                              .n_query = 1};
+        cp_http_response r = {0};
         cp_api_handle(api, &rq, &r);
         if (r.status != expect) {
                 fprintf(stderr, "setup %s %s: %u\n", method, path, r.status);
                 exit(1);
         }
         if (ret)
-                *ret = json_incref(r.body);
-        cp_api_response_clear(&r);
+                *ret = json_loadb((const char *) r.body, r.body_len, 0, NULL);
+        cp_http_resp_clear(&r);
 }
 
 int main(int argc, char **argv) {
@@ -194,7 +197,7 @@ int main(int argc, char **argv) {
 
         cp_httpd *d1 = NULL, *d2 = NULL;
         cp_httpd_options ho = {.threads = 2};
-        if (cp_httpd_start(&ho, static_handler, NULL, &d1) < 0 || cp_httpd_start(&ho, cp_api_http_handler, api, &d2) < 0)
+        if (cp_httpd_start(&ho, static_handler, NULL, &d1) < 0 || cp_httpd_start(&ho, cp_api_handle, api, &d2) < 0)
                 goto fail;
         char base1[64], base2[64], u[512];
         snprintf(base1, sizeof base1, "http://127.0.0.1:%u", cp_httpd_port(d1));

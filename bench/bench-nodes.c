@@ -37,7 +37,6 @@
 #include "confpool/tpm_quote.h"
 #include "controlplane/cp-api.h"
 #include "controlplane/cp-backend-local.h"
-#include "controlplane/cp-httpd.h"
 #include "controlplane/cp-reconciler.h"
 #include "controlplane/cp-store.h"
 #include "controlplane/cp-nodes.h"
@@ -254,7 +253,7 @@ static int prim_rsa_gen(void *arg) {
 /* ---- the embedded stack ---------------------------------------------------- */
 
 static nodes_fixture E;
-static cp_api_response R;
+static cp_api_reply R;
 
 static unsigned boot_workers = 3; /* the local backend's default */
 static int node_nice = 10;
@@ -272,7 +271,7 @@ static void setup_env(void) {
 static void teardown_env(void) {
         if (!E.up)
                 return;
-        cp_api_response_clear(&R);
+        cp_api_reply_clear(&R);
         nodes_fixture_stop(&E); /* stops every agent and swtpm */
 }
 

@@ -24,21 +24,21 @@ static cp_rules *rules;
 static cp_api *api;
 
 static void request(const char *method, const char *path, const char *ver, const uint8_t *body, size_t len) {
-        cp_api_request rq = {.method = method, .path = path, .api_version = ver, .authorization = "Bearer fuzz",
-                             .host = "fuzz", .body = body, .body_len = len};
-        cp_api_response r;
+        const cp_http_pair hdrs[] = {{"Authorization", "Bearer fuzz"}, {"Host", "fuzz"}};
+        const cp_http_pair query[] = {{"api-version", ver}};
+        cp_http_request rq = {.method = method, .path = path, .body = body, .body_len = len, .headers = hdrs,
+                              .n_headers = 2, .query = query, .n_query = 1};
+        cp_http_response r = {0};
         cp_api_handle(api, &rq, &r);
         if (r.status < 200 || r.status > 599)
                 abort();
-        if (r.raw) {
-                json_t *j = json_loadb(r.raw, r.raw_len, 0, NULL);
-                if (!j)
-                        abort(); /* raw lists are valid JSON */
-                json_decref(j);
-        }
-        if (r.status >= 400 && !json_object_get(r.body, "error"))
+        json_t *j = r.body_len ? json_loadb((const char *) r.body, r.body_len, 0, NULL) : NULL;
+        if (r.body_len && !j)
+                abort(); /* every body is valid JSON (raw lists included) */
+        if (r.status >= 400 && !json_object_get(j, "error"))
                 abort(); /* every error carries the envelope */
-        cp_api_response_clear(&r);
+        json_decref(j);
+        cp_http_resp_clear(&r);
 }
 
 static void init(void) {

@@ -7,28 +7,29 @@
 #include <string.h>
 #include <strings.h>
 
+#include "basic/cleanup.h"
 #include "basic/codec.h"
 #include "basic/secure.h"
 #include "controlplane/cp-aad.h"
-#include "controlplane/cp-api.h"
+#include "controlplane/cp-api-internal.h"
 #include "controlplane/cp-store.h"
 
 
-static void resp_json(cp_api_response *resp, unsigned status, json_t *body) {
-        json_decref(resp->body);
-        resp->status = status;
-        resp->body = body;
+/* OAuth answers are not ARM's: their own body, written as is. */
+static void resp_json(cp_http_response *resp, unsigned status, json_t *body) {
+        if (!body || cp_http_resp_json(resp, status, body) < 0) {
+                cp_error_clear();
+                if (cp_http_resp_text(resp, 500, "{\"error\":\"server_error\"}") < 0)
+                        cp_error_clear();
+        }
 }
 
-static void resp_header(cp_api_response *resp, const char *name, const char *value) {
-        if (resp->n_headers == CP_API_MAX_HEADERS)
-                return;
-        snprintf(resp->header_names[resp->n_headers], sizeof resp->header_names[0], "%s", name);
-        snprintf(resp->header_values[resp->n_headers], sizeof resp->header_values[0], "%s", value);
-        resp->n_headers++;
+static void resp_header(cp_http_response *resp, const char *name, const char *value) {
+        if (cp_http_resp_set_header(resp, name, value) < 0)
+                cp_error_clear();
 }
 
-static void oauth_error(cp_api_response *resp, unsigned status, const char *error, const char *description) {
+static void oauth_error(cp_http_response *resp, unsigned status, const char *error, const char *description) {
         char now[40], trace[37];
         cp_now_rfc3339(now);
         uint8_t b[16];
@@ -45,14 +46,15 @@ static void oauth_error(cp_api_response *resp, unsigned status, const char *erro
                 resp_header(resp, "WWW-Authenticate", "Basic realm=\"confpoold\"");
 }
 
-static void base_of(const char *issuer, const cp_api_request *req, char *out, size_t size) {
-        if (req->host && *req->host && strlen(req->host) < 200 && !strpbrk(req->host, " /\\\"\r\n@?#"))
-                snprintf(out, size, "https://%s", req->host);
+static void base_of(const char *issuer, const cp_http_request *req, char *out, size_t size) {
+        const char *host = cp_http_req_header(req, "Host");
+        if (host && *host && strlen(host) < 200 && !strpbrk(host, " /\\\"\r\n@?#"))
+                snprintf(out, size, "https://%s", host);
         else
                 snprintf(out, size, "%.*s", (int) (strlen(issuer) - 5), issuer);
 }
 
-static void token_endpoint(cp_aad *a, const cp_api_request *req, cp_api_response *resp) {
+static void token_endpoint(cp_aad *a, const cp_http_request *req, cp_http_response *resp) {
         cp_form f = {0};
         if (cp_form_parse(req->body, req->body_len, &f) < 0) {
                 oauth_error(resp, 400, "invalid_request", cp_error_message());
@@ -117,49 +119,45 @@ out:
         cp_form_clear(&f);
 }
 
-bool cp_api_aad_handle(cp_aad *a, const cp_api_request *req, cp_api_response *resp) {
-        if (!req->path || strncasecmp(req->path, "/adfs", 5) != 0 || (req->path[5] && req->path[5] != '/'))
-                return false;
-        memset(resp, 0, sizeof *resp);
+static void openid_configuration(cp_svc_call *sc) {
+        cp_aad *a = ((cp_api *) sc->userdata)->aad;
         char base[300], iss[300];
         cp_aad_issuer(a, iss);
-        base_of(iss, req, base, sizeof base);
-        bool get = req->method && strcmp(req->method, "GET") == 0;
-        bool post = req->method && strcmp(req->method, "POST") == 0;
-        char caps[1][256];
+        base_of(iss, sc->req, base, sizeof base);
         /* az login --tenant NAME resolves NAME through <authority>/NAME/.well-known/openid-configuration
          * (the issuer's 4th "/" field is the tenant): "adfs" and our tenant GUID are aliases */
-        bool tenant_alias = cp_api_path_match("/adfs/{t}/.well-known/openid-configuration", req->path, caps, 1) &&
-                            (strcasecmp(caps[0], "adfs") == 0 || strcasecmp(caps[0], cp_aad_tenant(a)) == 0);
-        if ((tenant_alias || cp_api_path_match("/adfs/.well-known/openid-configuration", req->path, caps, 1)) && get) {
-                char te[400], ae[400], ju[400];
-                snprintf(te, sizeof te, "%s/adfs/oauth2/token", base);
-                snprintf(ae, sizeof ae, "%s/adfs/oauth2/authorize", base);
-                snprintf(ju, sizeof ju, "%s/adfs/discovery/keys", base);
-                resp_json(resp, 200,
-                          json_pack("{s:s,s:s,s:s,s:s,s:[s],s:[s],s:[s],s:[s],s:[s],s:[s],s:s}", "issuer", iss,
-                                    "token_endpoint", te, "authorization_endpoint", ae, "jwks_uri", ju,
-                                    "response_types_supported", "token", "subject_types_supported", "pairwise",
-                                    "id_token_signing_alg_values_supported", "RS256",
-                                    "token_endpoint_auth_methods_supported", "client_secret_post",
-                                    "grant_types_supported", "client_credentials", "scopes_supported", "openid",
-                                    "access_token_issuer", iss));
-        } else if (cp_api_path_match("/adfs/discovery/keys", req->path, caps, 1) && get) {
-                json_t *jwks = NULL;
-                if (cp_aad_jwks(a, &jwks) < 0) {
-                        cp_error_clear();
-                        oauth_error(resp, 500, "server_error", "The keys are unavailable.");
-                } else
-                        resp_json(resp, 200, jwks);
-        } else if (cp_api_path_match("/adfs/oauth2/token", req->path, caps, 1) && post) {
-                token_endpoint(a, req, resp);
-        } else if (cp_api_path_match("/adfs/oauth2/token", req->path, caps, 1) ||
-                   cp_api_path_match("/adfs/discovery/keys", req->path, caps, 1) ||
-                   cp_api_path_match("/adfs/.well-known/openid-configuration", req->path, caps, 1)) {
-                oauth_error(resp, 405, "invalid_request", "Method not allowed.");
-        } else
-                oauth_error(resp, 404, "invalid_request", "No such endpoint.");
-        if (!resp->body) /* json_pack failed */
-                oauth_error(resp, 500, "server_error", "Out of memory.");
-        return true;
+        if (sc->n_caps == 1 && strcasecmp(sc->caps[0], "adfs") != 0 && strcasecmp(sc->caps[0], cp_aad_tenant(a)) != 0)
+                return oauth_error(sc->resp, 404, "invalid_request", "No such endpoint.");
+        char te[400], ae[400], ju[400];
+        snprintf(te, sizeof te, "%s/adfs/oauth2/token", base);
+        snprintf(ae, sizeof ae, "%s/adfs/oauth2/authorize", base);
+        snprintf(ju, sizeof ju, "%s/adfs/discovery/keys", base);
+        resp_json(sc->resp, 200,
+                  json_pack("{s:s,s:s,s:s,s:s,s:[s],s:[s],s:[s],s:[s],s:[s],s:[s],s:s}", "issuer", iss,
+                            "token_endpoint", te, "authorization_endpoint", ae, "jwks_uri", ju,
+                            "response_types_supported", "token", "subject_types_supported", "pairwise",
+                            "id_token_signing_alg_values_supported", "RS256", "token_endpoint_auth_methods_supported",
+                            "client_secret_post", "grant_types_supported", "client_credentials", "scopes_supported",
+                            "openid", "access_token_issuer", iss));
 }
+
+static void discovery_keys(cp_svc_call *sc) {
+        json_t *jwks = NULL;
+        if (cp_aad_jwks(((cp_api *) sc->userdata)->aad, &jwks) < 0) {
+                cp_error_clear();
+                oauth_error(sc->resp, 500, "server_error", "The keys are unavailable.");
+        } else
+                resp_json(sc->resp, 200, jwks);
+}
+
+static void token(cp_svc_call *sc) {
+        token_endpoint(((cp_api *) sc->userdata)->aad, sc->req, sc->resp);
+}
+
+const cp_svc_route cp_api_aad_routes[] = {
+        {"GET", "/adfs/.well-known/openid-configuration", openid_configuration, CP_ROUTE_PUBLIC},
+        {"GET", "/adfs/{t}/.well-known/openid-configuration", openid_configuration, CP_ROUTE_PUBLIC},
+        {"GET", "/adfs/discovery/keys", discovery_keys, CP_ROUTE_PUBLIC},
+        {"POST", "/adfs/oauth2/token", token, CP_ROUTE_PUBLIC},
+};
+const size_t cp_api_n_aad_routes = CP_ELEMENTSOF(cp_api_aad_routes);

@@ -120,12 +120,12 @@ static int policy_put(api_ctx *c) {
                 r = api_error(c, 409, "OperationNotAllowed", NULL, "Agent pool '%s' is being deleted.", pname);
                 goto out;
         }
-        if (c->req->if_none_match && existing && api_etag_matches(c->req->if_none_match, etag)) {
+        if (c->if_none_match && existing && api_etag_matches(c->if_none_match, etag)) {
                 r = api_error(c, 412, "PreconditionFailed", NULL,
                               "The attestation policy of agent pool '%s' exists and If-None-Match was given.", pname);
                 goto out;
         }
-        if (c->req->if_match && (!existing || !api_etag_matches(c->req->if_match, etag))) {
+        if (c->if_match && (!existing || !api_etag_matches(c->if_match, etag))) {
                 r = api_error(c, 412, "PreconditionFailed", NULL,
                               "The If-Match eTag does not match the current eTag of the attestation policy of agent "
                               "pool '%s'.",
@@ -187,7 +187,7 @@ static int policy_delete(api_ctx *c) {
         if (r == CP_ENOTFOUND) {
                 cp_error_clear();
                 r = api_json(c, 204, NULL); /* already the default */
-        } else if (r >= 0 && c->req->if_match && !api_etag_matches(c->req->if_match, etag))
+        } else if (r >= 0 && c->if_match && !api_etag_matches(c->if_match, etag))
                 r = api_error(c, 412, "PreconditionFailed", NULL,
                               "The If-Match eTag does not match the current eTag of the attestation policy of agent "
                               "pool '%s'.",
@@ -202,14 +202,13 @@ static int policy_delete(api_ctx *c) {
 
 #define PP "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters/{c}/agentPools"
 
-int cp_api_route_attest_policy(api_ctx *c) {
-        if (!MATCH(c, PP "/{p}/attestationPolicy/default"))
-                return 0;
-        if (IS(c, "GET"))
-                return policy_get(c);
-        if (IS(c, "PUT"))
-                return policy_put(c);
-        if (IS(c, "DELETE"))
-                return policy_delete(c);
-        return api_method_not_allowed(c);
-}
+API_ROUTE(policy_get)
+API_ROUTE(policy_put)
+API_ROUTE(policy_delete)
+
+const cp_svc_route cp_api_attest_routes[] = {
+        {"GET", PP "/{p}/attestationPolicy/default", policy_get_route, 0},
+        {"PUT", PP "/{p}/attestationPolicy/default", policy_put_route, 0},
+        {"DELETE", PP "/{p}/attestationPolicy/default", policy_delete_route, 0},
+};
+const size_t cp_api_n_attest_routes = CP_ELEMENTSOF(cp_api_attest_routes);

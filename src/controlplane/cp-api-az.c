@@ -78,51 +78,54 @@ static int visible_subscriptions(api_ctx *c, json_t **ret) {
         return 0;
 }
 
-int cp_api_route_tenants(api_ctx *c) {
-        char(*k)[256] = c->caps;
-        if (MATCH(c, "/tenants")) {
-                if (!IS(c, "GET"))
-                        return api_method_not_allowed(c);
-                char id[80];
-                snprintf(id, sizeof id, "/tenants/%s", tenant_of(c));
-                return api_json(c, 200,
-                                json_pack("{s:[{s:s,s:s,s:s,s:s,s:s,s:[s]}]}", "value", "id", id, "tenantId",
-                                          tenant_of(c), "tenantCategory", "Home", "displayName", "confpool",
-                                          "defaultDomain", "confpool.local", "domains", "confpool.local"));
-        }
-        if (MATCH(c, "/subscriptions")) {
-                if (!IS(c, "GET"))
-                        return api_method_not_allowed(c);
-                json_t *subs = NULL;
-                int r = visible_subscriptions(c, &subs);
-                if (r < 0)
-                        return r;
-                json_t *out = json_array();
-                size_t i;
-                json_t *v;
-                json_array_foreach(subs, i, v) json_array_append_new(out, subscription_json(c, json_string_value(v)));
-                json_decref(subs);
-                return api_json(c, 200, json_pack("{s:o}", "value", out));
-        }
-        if (MATCH(c, "/subscriptions/{sub}")) {
-                if (!IS(c, "GET"))
-                        return api_method_not_allowed(c);
-                if (!api_is_guid(k[0]))
-                        return api_error(c, 400, "InvalidSubscriptionId", NULL,
-                                         "The provided subscription identifier '%s' is malformed or invalid.", k[0]);
-                json_t *subs = NULL;
-                int r = visible_subscriptions(c, &subs);
-                if (r < 0)
-                        return r;
-                bool known = !add_unique(subs, k[0]);
-                json_decref(subs);
-                if (!known)
-                        return api_error(c, 404, "SubscriptionNotFound", NULL, "The subscription '%s' could not be found.",
-                                         k[0]);
-                return api_json(c, 200, subscription_json(c, k[0]));
-        }
-        return 0;
+static int tenants(api_ctx *c) {
+        char id[80];
+        snprintf(id, sizeof id, "/tenants/%s", tenant_of(c));
+        return api_json(c, 200,
+                        json_pack("{s:[{s:s,s:s,s:s,s:s,s:s,s:[s]}]}", "value", "id", id, "tenantId", tenant_of(c),
+                                  "tenantCategory", "Home", "displayName", "confpool", "defaultDomain",
+                                  "confpool.local", "domains", "confpool.local"));
 }
+API_ROUTE(tenants)
+
+static int subscriptions(api_ctx *c) {
+        json_t *subs = NULL;
+        int r = visible_subscriptions(c, &subs);
+        if (r < 0)
+                return r;
+        json_t *out = json_array();
+        size_t i;
+        json_t *v;
+        json_array_foreach(subs, i, v) json_array_append_new(out, subscription_json(c, json_string_value(v)));
+        json_decref(subs);
+        return api_json(c, 200, json_pack("{s:o}", "value", out));
+}
+API_ROUTE(subscriptions)
+
+static int subscription(api_ctx *c) {
+        const char *sub = c->caps[0];
+        if (!api_is_guid(sub))
+                return api_error(c, 400, "InvalidSubscriptionId", NULL,
+                                 "The provided subscription identifier '%s' is malformed or invalid.", sub);
+        json_t *subs = NULL;
+        int r = visible_subscriptions(c, &subs);
+        if (r < 0)
+                return r;
+        bool known = !add_unique(subs, sub);
+        json_decref(subs);
+        if (!known)
+                return api_error(c, 404, "SubscriptionNotFound", NULL, "The subscription '%s' could not be found.",
+                                 sub);
+        return api_json(c, 200, subscription_json(c, sub));
+}
+API_ROUTE(subscription)
+
+const cp_svc_route cp_api_tenant_routes[] = {
+        {"GET", "/tenants", tenants_route, 0},
+        {"GET", "/subscriptions", subscriptions_route, 0},
+        {"GET", "/subscriptions/{sub}", subscription_route, 0},
+};
+const size_t cp_api_n_tenant_routes = CP_ELEMENTSOF(cp_api_tenant_routes);
 
 /* The Azure SDK serialises "use the default" as an empty string for the
  * Kubernetes version of clusters and pools (az aks create / nodepool add

@@ -73,6 +73,68 @@ static int busy(api_ctx *c, const char *id, const char *name) {
         return 0;
 }
 
+/* Profiles: unique valid names, at least one System pool (the first when
+ * none names a mode: *ret_n_mode 0).  0, or 1 when answered. */
+static int check_profiles(api_ctx *c, const json_t *profiles, size_t *ret_n_mode) {
+        size_t i, n_sys = 0, n_mode = 0;
+        json_t *p;
+        json_array_foreach(profiles, i, p) {
+                const char *pn = json_string_value(json_object_get(p, "name"));
+                if (!json_is_object(p) || !pn)
+                        return api_error(c, 400, "InvalidParameter", "agentPoolProfiles", "Each agent pool profile needs a name.");
+                for (size_t j = 0; j < i; j++)
+                        if (strcmp(pn, json_string_value(json_object_get(json_array_get(profiles, j), "name"))) == 0)
+                                return api_error(c, 400, "InvalidParameter", "agentPoolProfiles",
+                                                 "Agent pool name '%s' is used more than once.", pn);
+                const char *mode = json_string_value(json_object_get(p, "mode"));
+                n_mode += mode != NULL;
+                n_sys += mode && strcmp(mode, "System") == 0;
+        }
+        if (n_mode == 0)
+                n_sys = 1; /* the first profile defaults to System */
+        if (n_sys == 0)
+                return api_error(c, 400, "MustDefineAtLeastOneSystemPool", "agentPoolProfiles", "Must define at least one system pool.");
+        *ret_n_mode = n_mode;
+        return 0;
+}
+
+/* The new cluster's pools and their create operations: 0, API_ROLLBACK
+ * when a profile is refused (answered), or a negative cp_err. */
+static int create_pools(api_ctx *c, const char *sub, const char *id, const char *location, const json_t *doc,
+                        const json_t *profiles, size_t n_mode) {
+        size_t i;
+        json_t *p;
+        json_array_foreach(profiles, i, p) {
+                const char *pn = json_string_value(json_object_get(p, "name"));
+                char pool_id[700];
+                snprintf(pool_id, sizeof pool_id, "%s/agentPools/%s", id, pn);
+                json_t *pp = json_deep_copy(p), *pdoc = NULL;
+                json_object_del(pp, "name");
+                if (n_mode == 0 && i == 0)
+                        json_object_set_new(pp, "mode", json_string("System"));
+                cp_rule_error err = {0};
+                int r = cp_api_pool_apply(c, sub, id, doc, pool_id, pn, pp, NULL, 0, 0, &err, &pdoc);
+                json_decref(pp);
+                json_decref(pdoc);
+                if (r == 1) {
+                        char target[160];
+                        snprintf(target, sizeof target, "agentPoolProfiles[%zu]%s%s", i, err.target[0] ? "." : "",
+                                 err.target[0] ? err.target : "");
+                        size_t tl = strnlen(target, sizeof err.target - 1);
+                        memcpy(err.target, target, tl);
+                        err.target[tl] = 0;
+                        api_rule_error(c, &err);
+                        return API_ROLLBACK;
+                }
+                cp_op op;
+                if (r >= 0)
+                        r = api_new_op(c, "pool", "create", pool_id, sub, location, &op);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int cluster_create(api_ctx *c, const char *sub, const char *rg, const char *name, const char *id,
                           const char *location) {
         json_t *props = props_of(c->body);
@@ -94,25 +156,10 @@ static int cluster_create(api_ctx *c, const char *sub, const char *rg, const cha
                 return api_error(c, 400, "KubernetesVersionNotSupported", "properties.kubernetesVersion",
                                  "Version %s is not supported in this region. Please use 'az aks get-versions' to get the supported version list in this region.",
                                  kv_in);
-        /* profiles: unique valid names, at least one System pool */
-        size_t i, n_sys = 0, n_mode = 0;
-        json_t *p;
-        json_array_foreach(profiles, i, p) {
-                const char *pn = json_string_value(json_object_get(p, "name"));
-                if (!json_is_object(p) || !pn)
-                        return api_error(c, 400, "InvalidParameter", "agentPoolProfiles", "Each agent pool profile needs a name.");
-                for (size_t j = 0; j < i; j++)
-                        if (strcmp(pn, json_string_value(json_object_get(json_array_get(profiles, j), "name"))) == 0)
-                                return api_error(c, 400, "InvalidParameter", "agentPoolProfiles",
-                                                 "Agent pool name '%s' is used more than once.", pn);
-                const char *mode = json_string_value(json_object_get(p, "mode"));
-                n_mode += mode != NULL;
-                n_sys += mode && strcmp(mode, "System") == 0;
-        }
-        if (n_mode == 0)
-                n_sys = 1; /* the first profile defaults to System */
-        if (n_sys == 0)
-                return api_error(c, 400, "MustDefineAtLeastOneSystemPool", "agentPoolProfiles", "Must define at least one system pool.");
+        size_t n_mode = 0;
+        int r = check_profiles(c, profiles, &n_mode);
+        if (r != 0)
+                return r;
 
         char etag[37], uid[37], dns[64], fqdn[200], mc[300];
         api_uuid(etag);
@@ -143,41 +190,16 @@ static int cluster_create(api_ctx *c, const char *sub, const char *rg, const cha
         char rgid[400];
         snprintf(rgid, sizeof rgid, "/subscriptions/%s/resourceGroups/%s", sub, rg);
         k.parent = rgid;
-        int r = cp_res_put(c->api->store, &k, doc, etag);
+        r = cp_res_put(c->api->store, &k, doc, etag);
         if (r < 0) {
                 json_decref(doc);
                 return r;
         }
         cp_op op;
-        json_array_foreach(profiles, i, p) {
-                const char *pn = json_string_value(json_object_get(p, "name"));
-                char pool_id[700];
-                snprintf(pool_id, sizeof pool_id, "%s/agentPools/%s", id, pn);
-                json_t *pp = json_deep_copy(p), *pdoc = NULL;
-                json_object_del(pp, "name");
-                if (n_mode == 0 && i == 0)
-                        json_object_set_new(pp, "mode", json_string("System"));
-                cp_rule_error err = {0};
-                r = cp_api_pool_apply(c, sub, id, doc, pool_id, pn, pp, NULL, 0, 0, &err, &pdoc);
-                json_decref(pp);
-                json_decref(pdoc);
-                if (r == 1) {
-                        char target[160];
-                        snprintf(target, sizeof target, "agentPoolProfiles[%zu]%s%s", i, err.target[0] ? "." : "",
-                                 err.target[0] ? err.target : "");
-                        size_t tl = strnlen(target, sizeof err.target - 1);
-                        memcpy(err.target, target, tl);
-                        err.target[tl] = 0;
-                        json_decref(doc);
-                        api_rule_error(c, &err);
-                        return API_ROLLBACK;
-                }
-                if (r >= 0)
-                        r = api_new_op(c, "pool", "create", pool_id, sub, location, &op);
-                if (r < 0) {
-                        json_decref(doc);
-                        return r;
-                }
+        r = create_pools(c, sub, id, location, doc, profiles, n_mode);
+        if (r != 0) {
+                json_decref(doc);
+                return r;
         }
         r = api_new_op(c, "cluster", "create", id, sub, location, &op);
         json_t *view = NULL;
@@ -292,11 +314,11 @@ static int cluster_put(api_ctx *c, const char *sub, const char *rg, const char *
                 return api_error(c, 409, "ResourceGroupBeingDeleted", NULL,
                                  "The resource group '%s' is in deprovisioning state and cannot perform this operation.", rg);
         }
-        if (c->req->if_none_match && old && api_etag_matches(c->req->if_none_match, etag)) {
+        if (c->if_none_match && old && api_etag_matches(c->if_none_match, etag)) {
                 json_decref(old);
                 return api_error(c, 412, "PreconditionFailed", NULL, "Managed cluster '%s' already exists and If-None-Match was given.", name);
         }
-        if (c->req->if_match && (!old || !api_etag_matches(c->req->if_match, etag))) {
+        if (c->if_match && (!old || !api_etag_matches(c->if_match, etag))) {
                 json_decref(old);
                 return api_error(c, 412, "PreconditionFailed", NULL,
                                  "The If-Match eTag does not match the current eTag of managed cluster '%s'.", name);
@@ -327,7 +349,7 @@ static int cluster_put(api_ctx *c, const char *sub, const char *rg, const char *
                 return r;
         }
         /* echo the client's casing */
-        snprintf(id, sizeof id, "%s", c->req->path);
+        snprintf(id, sizeof id, "%s", c->path);
         if (id[strlen(id) - 1] == '/')
                 id[strlen(id) - 1] = 0;
         return cluster_create(c, sub, rg, name, id, location);
@@ -428,7 +450,7 @@ static int cluster_delete(api_ctx *c, const char *sub, const char *rg, const cha
                 return r;
         if (!doc)
                 return api_json(c, 204, NULL);
-        if (c->req->if_match && !api_etag_matches(c->req->if_match, etag)) {
+        if (c->if_match && !api_etag_matches(c->if_match, etag)) {
                 json_decref(doc);
                 return api_error(c, 412, "PreconditionFailed", NULL,
                                  "The If-Match eTag does not match the current eTag of managed cluster '%s'.", name);
@@ -516,24 +538,21 @@ static int available_versions(api_ctx *c, const char *sub, const char *rg, const
 
 #define PC "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters"
 
-int cp_api_route_clusters(api_ctx *c) {
-        char(*k)[256] = c->caps;
-        if (MATCH(c, "/subscriptions/{sub}/providers/Microsoft.ContainerService/managedClusters"))
-                return IS(c, "GET") ? cluster_list(c, k[0], NULL) : api_method_not_allowed(c);
-        if (MATCH(c, PC))
-                return IS(c, "GET") ? cluster_list(c, k[0], k[1]) : api_method_not_allowed(c);
-        if (MATCH(c, PC "/{c}")) {
-                if (IS(c, "PUT"))
-                        return cluster_put(c, k[0], k[1], k[2]);
-                if (IS(c, "GET"))
-                        return cluster_get(c, k[0], k[1], k[2]);
-                if (IS(c, "DELETE"))
-                        return cluster_delete(c, k[0], k[1], k[2]);
-                return api_method_not_allowed(c);
-        }
-        if (MATCH(c, PC "/{c}/abort"))
-                return IS(c, "POST") ? cluster_abort(c, k[0], k[1], k[2]) : api_method_not_allowed(c);
-        if (MATCH(c, PC "/{c}/availableAgentPoolVersions"))
-                return IS(c, "GET") ? available_versions(c, k[0], k[1], k[2]) : api_method_not_allowed(c);
-        return 0;
-}
+API_CAPS_ROUTE(sub_list_fn, cluster_list(c, k[0], NULL))
+API_CAPS_ROUTE(rg_list_fn, cluster_list(c, k[0], k[1]))
+API_CAPS_ROUTE(put_fn, cluster_put(c, k[0], k[1], k[2]))
+API_CAPS_ROUTE(get_fn, cluster_get(c, k[0], k[1], k[2]))
+API_CAPS_ROUTE(delete_fn, cluster_delete(c, k[0], k[1], k[2]))
+API_CAPS_ROUTE(abort_fn, cluster_abort(c, k[0], k[1], k[2]))
+API_CAPS_ROUTE(versions_fn, available_versions(c, k[0], k[1], k[2]))
+
+const cp_svc_route cp_api_cluster_routes[] = {
+        {"GET", "/subscriptions/{sub}/providers/Microsoft.ContainerService/managedClusters", sub_list_fn_route, 0},
+        {"GET", PC, rg_list_fn_route, 0},
+        {"PUT", PC "/{c}", put_fn_route, 0},
+        {"GET", PC "/{c}", get_fn_route, 0},
+        {"DELETE", PC "/{c}", delete_fn_route, 0},
+        {"POST", PC "/{c}/abort", abort_fn_route, 0},
+        {"GET", PC "/{c}/availableAgentPoolVersions", versions_fn_route, 0},
+};
+const size_t cp_api_n_cluster_routes = CP_ELEMENTSOF(cp_api_cluster_routes);

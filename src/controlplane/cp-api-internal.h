@@ -5,6 +5,10 @@
 #include "controlplane/cp-api.h"
 #include "controlplane/cp-aad.h"
 #include "controlplane/cp-store.h"
+#include "basic/cleanup.h"
+#include "service/service.h"
+
+#define CP_API_MAX_ROUTES 64
 
 struct cp_api {
         cp_store *store;
@@ -14,20 +18,34 @@ struct cp_api {
         size_t max_body;
         char (*token_hashes)[65];
         size_t n_tokens;
-        bool (*pre_auth)(void *userdata, const cp_api_request *req, cp_api_response *resp);
-        void *pre_auth_userdata;
+        struct cp_nodes *nodes;
         struct cp_aad *aad;
+        cp_svc *svc;
+        cp_svc_route routes[CP_API_MAX_ROUTES]; /* the ARM tables, then /adfs and the nodes' when served */
 };
 
-/* Per-request context after the common checks. */
+/* What the authentication hook attaches to a call (cp_svc_call.auth):
+ * the principal, and why a credential was refused (for the audit line). */
+typedef struct api_auth {
+        cp_principal principal;
+        char why[200];
+} api_auth;
+
+/* Per-request context of an ARM route after the common checks (cp_api_run):
+ * the request's parts confpoold reads, parsed once. */
 typedef struct api_ctx {
         cp_api *api;
-        const cp_api_request *req;
-        cp_api_response *resp;
-        json_t *body; /* parsed request body or NULL */
+        cp_svc_call *call;
+        cp_http_response *resp;
+        const char *method, *path;
+        const char *api_version;     /* query "api-version" */
+        const char *ignore_pdb;      /* query "ignore-pod-disruption-budget" */
+        const char *if_match, *if_none_match, *host;
+        const char *custom_features; /* AKSHTTPCustomFeatures */
+        json_t *body;                /* parsed request body or NULL */
         char base[300];
-        char caps[8][256];
-        cp_principal principal; /* who is calling (systemData, audit) */
+        char (*caps)[CP_SVC_CAP_MAX]; /* the route's captures */
+        cp_principal principal;      /* who is calling (systemData, audit) */
 } api_ctx;
 
 #define CP_NS_CS "Microsoft.ContainerService"
@@ -35,7 +53,10 @@ typedef struct api_ctx {
 int api_error(api_ctx *c, unsigned status, const char *code, const char *target, const char *fmt, ...)
         __attribute__((format(printf, 5, 6)));
 int api_rule_error(api_ctx *c, const cp_rule_error *e);
+/* A JSON body (reference stolen; NULL: an empty body).  Returns 1. */
 int api_json(api_ctx *c, unsigned status, json_t *body);
+/* A pre-serialised JSON body (malloc()ed, owned by the response).  Returns 1. */
+int api_raw(api_ctx *c, unsigned status, char *raw, size_t len);
 /* 200 {"value":[stored documents]} without re-serialising them. */
 int api_list_raw(api_ctx *c, const char *kind, const char *sub, const char *rg, const char *parent);
 void api_header(api_ctx *c, const char *name, const char *value);
@@ -49,22 +70,51 @@ typedef struct feature_ud {
         const char *sub;
 } feature_ud;
 bool api_feature_registered(void *userdata, const char *feature /* feature_ud */);
-int api_method_not_allowed(api_ctx *c);
-#define MATCH(c, pat) cp_api_path_match(pat, (c)->req->path, (c)->caps, CP_ELEMENTSOF((c)->caps))
-#define IS(c, m) (strcmp((c)->req->method, m) == 0)
 json_t *api_system_data(const api_ctx *c, const json_t *old);
 
-/* Route groups: return 1 if the path matched (response written), 0 if not,
- * API_ROLLBACK (response written, discard writes),
- * negative cp_err on a store failure (the transaction is rolled back). */
-int cp_api_route_tenants(api_ctx *c);
+/* The work of an ARM route inside confpoold's request frame (cp_api_run:
+ * api-version, body, one store transaction): returns 1 (answered),
+ * API_ROLLBACK (answered, discard writes), or a negative cp_err on a store
+ * failure (rolled back, 500). */
+typedef int (*api_fn)(api_ctx *c);
+void cp_api_run(cp_svc_call *sc, api_fn fn);
+/* The route handler (cp_svc_route_fn) fn##_route of an api_fn. */
+#define API_ROUTE(fn)                                                                                                  \
+        static void fn##_route(cp_svc_call *sc) {                                                                      \
+                cp_api_run(sc, fn);                                                                                    \
+        }
+
+/* An ARM route whose work is the expression call, with the route's
+ * captures as k[0], k[1], ...: the api_fn fn and its handler fn##_route. */
+#define API_CAPS_ROUTE(fn, call)                                                                                       \
+        static int fn(api_ctx *c) {                                                                                    \
+                char(*k)[CP_SVC_CAP_MAX] = c->caps;                                                                    \
+                return call;                                                                                           \
+        }                                                                                                              \
+        API_ROUTE(fn)
+
+/* The route tables, in the order they are tried. */
+extern const cp_svc_route cp_api_tenant_routes[];     /* cp-api-az.c */
+extern const size_t cp_api_n_tenant_routes;
+extern const cp_svc_route cp_api_sub_routes[];        /* cp-api-sub.c */
+extern const size_t cp_api_n_sub_routes;
+extern const cp_svc_route cp_api_cluster_routes[];    /* cp-api-clusters.c */
+extern const size_t cp_api_n_cluster_routes;
+extern const cp_svc_route cp_api_pool_routes[];       /* cp-api-pools.c */
+extern const size_t cp_api_n_pool_routes;
+/* confpool extension: <pool>/attestationPolicy/default (cp-api-attest.c) */
+extern const cp_svc_route cp_api_attest_routes[];
+extern const size_t cp_api_n_attest_routes;
+/* Public routes with their own authentication: /adfs of the identity
+ * provider (cp-api-aad.c) and the node agents' register/heartbeat
+ * (cp-api-nodes.c); userdata is the cp_api. */
+extern const cp_svc_route cp_api_aad_routes[];
+extern const size_t cp_api_n_aad_routes;
+extern const cp_svc_route cp_api_node_routes[];
+extern const size_t cp_api_n_node_routes;
+
 /* az / Azure SDK request quirks ARM accepts (cp-api-az.c). */
 void cp_api_az_normalize(json_t *body);
-int cp_api_route_subscription(api_ctx *c);
-int cp_api_route_clusters(api_ctx *c);
-int cp_api_route_pools(api_ctx *c);
-/* confpool extension: <pool>/attestationPolicy/default (cp-api-attest.c) */
-int cp_api_route_attest_policy(api_ctx *c);
 
 /* Helpers shared by clusters and pools. */
 int api_pool_body(api_ctx *c, json_t *pool, json_t **ret);

@@ -7,45 +7,34 @@
 #include <strings.h>
 
 #include "basic/limits.h"
-#include "controlplane/cp-api.h"
+#include "controlplane/cp-api-internal.h"
 #include "controlplane/cp-nodes.h"
 
 #define NODE_PATH                                                                                                      \
         "/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters/{c}/agentPools/{p}" \
-        "/machines/{m}/{action}"
+        "/machines/{m}"
 
-static void respond(cp_api_response *resp, unsigned status, const char *code, const char *msg) {
-        resp->status = status;
-        resp->body = code ? json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg)
-                          : json_pack("{s:s}", "state", msg);
+static void respond(cp_svc_call *sc, unsigned status, const char *code, const char *msg) {
+        if (code)
+                cp_svc_reply_error(sc, status, code, "%s", msg);
+        else
+                cp_svc_reply_json(sc, status, json_pack("{s:s}", "state", msg));
 }
 
-bool cp_api_nodes_pre_auth(void *userdata, const cp_api_request *req, cp_api_response *resp) {
-        cp_nodes *n = userdata;
-        char k[6][256];
-        if (!req->path || !cp_api_path_match(NODE_PATH, req->path, k, 6))
-                return false;
-        bool hb = strcasecmp(k[5], "heartbeat") == 0;
-        if (!hb && strcasecmp(k[5], "register") != 0)
-                return false;
-        memset(resp, 0, sizeof *resp);
-        if (!req->method || strcmp(req->method, "POST") != 0) {
-                respond(resp, 405, "MethodNotAllowed", "Use POST.");
-                return true;
-        }
-        const char *a = req->authorization;
-        if (!a || strncasecmp(a, "Bearer ", 7) != 0 || strlen(a + 7) > CP_JWT_MAX_TOKEN) {
-                respond(resp, 401, "AuthenticationFailed", "An attestation token is required.");
-                return true;
-        }
+/* Register (hb false) or heartbeat: the caller's attestation token, then admission. */
+static void node_call(cp_svc_call *sc, bool hb) {
+        cp_nodes *n = ((cp_api *) sc->userdata)->nodes;
+        char(*k)[CP_SVC_CAP_MAX] = sc->caps;
+        const char *a = cp_http_req_header(sc->req, "Authorization");
+        if (!a || strncasecmp(a, "Bearer ", 7) != 0 || strlen(a + 7) > CP_JWT_MAX_TOKEN)
+                return respond(sc, 401, "AuthenticationFailed", "An attestation token is required.");
         cp_jwt *jwt = NULL;
         int r = cp_nodes_validate_token(n, a + 7, &jwt);
         if (r < 0) {
                 char msg[300];
                 snprintf(msg, sizeof msg, "The attestation token is invalid: %s", cp_error_message());
                 cp_error_clear();
-                respond(resp, 401, "InvalidAuthenticationToken", msg);
-                return true;
+                return respond(sc, 401, "InvalidAuthenticationToken", msg);
         }
         const json_t *claims = cp_jwt_claims(jwt);
         /* the token must be this machine's: its runtime data names it */
@@ -53,8 +42,8 @@ bool cp_api_nodes_pre_auth(void *userdata, const cp_api_request *req, cp_api_res
                 json_object_get(json_object_get(json_object_get(claims, "x-ms-runtime"), "vm-configuration"), "vmUniqueId"));
         if (!uid || strcmp(uid, k[4]) != 0) {
                 cp_jwt_free(jwt);
-                respond(resp, 401, "InvalidAuthenticationToken", "The attestation token belongs to another machine.");
-                return true;
+                return respond(sc, 401, "InvalidAuthenticationToken",
+                               "The attestation token belongs to another machine.");
         }
         char pool_id[1400], why[768];
         snprintf(pool_id, sizeof pool_id,
@@ -64,15 +53,28 @@ bool cp_api_nodes_pre_auth(void *userdata, const cp_api_request *req, cp_api_res
         r = cp_nodes_admit(n, pool_id, k[4], hb, claims, &adm, why, sizeof why);
         cp_jwt_free(jwt);
         if (r < 0) {
-                respond(resp, 500, "InternalServerError", cp_error_message());
+                respond(sc, 500, "InternalServerError", cp_error_message());
                 cp_error_clear();
         } else if (adm == CP_ADMIT_NO_MACHINE)
-                respond(resp, 404, "NotFound", "No such machine.");
+                respond(sc, 404, "NotFound", "No such machine.");
         else if (adm == CP_ADMIT_CONFLICT)
-                respond(resp, 409, "Conflict", "The machine has failed or is quarantined.");
+                respond(sc, 409, "Conflict", "The machine has failed or is quarantined.");
         else if (adm == CP_ADMIT_REFUSED)
-                respond(resp, 403, "AttestationPolicyViolation", why);
+                respond(sc, 403, "AttestationPolicyViolation", why);
         else
-                respond(resp, 200, NULL, "Ready");
-        return true;
+                respond(sc, 200, NULL, "Ready");
 }
+
+static void node_register(cp_svc_call *sc) {
+        node_call(sc, false);
+}
+
+static void node_heartbeat(cp_svc_call *sc) {
+        node_call(sc, true);
+}
+
+const cp_svc_route cp_api_node_routes[] = {
+        {"POST", NODE_PATH "/register", node_register, CP_ROUTE_PUBLIC},
+        {"POST", NODE_PATH "/heartbeat", node_heartbeat, CP_ROUTE_PUBLIC},
+};
+const size_t cp_api_n_node_routes = CP_ELEMENTSOF(cp_api_node_routes);

@@ -18,10 +18,6 @@ static const char *props_str(const json_t *res, const char *k) {
         return json_string_value(json_object_get(json_object_get(res, "properties"), k));
 }
 
-static bool terminal_state(const char *s) {
-        return s && (strcmp(s, "Succeeded") == 0 || strcmp(s, "Failed") == 0 || strcmp(s, "Canceled") == 0);
-}
-
 int api_pool_body(api_ctx *c, json_t *pool, json_t **ret) {
         (void) c;
         json_t *b = json_deep_copy(pool);
@@ -150,7 +146,7 @@ static int pool_put(api_ctx *c, const char *sub, const char *rg, const char *cna
         if (r != 0)
                 return r;
         /* echo the client's casing of the whole path */
-        snprintf(pool_id, sizeof pool_id, "%s", c->req->path);
+        snprintf(pool_id, sizeof pool_id, "%s", c->path);
         if (pool_id[strlen(pool_id) - 1] == '/')
                 pool_id[strlen(pool_id) - 1] = 0;
         r = cp_res_get(c->api->store, pool_id, &existing, etag);
@@ -163,12 +159,12 @@ static int pool_put(api_ctx *c, const char *sub, const char *rg, const char *cna
                 r = api_error(c, 409, "OperationNotAllowed", NULL, "Cluster '%s' is being deleted.", cname);
                 goto out;
         }
-        if (c->req->if_none_match && existing && api_etag_matches(c->req->if_none_match, etag)) {
+        if (c->if_none_match && existing && api_etag_matches(c->if_none_match, etag)) {
                 r = api_error(c, 412, "PreconditionFailed", NULL,
                               "Agent pool '%s' already exists and If-None-Match was given.", pname);
                 goto out;
         }
-        if (c->req->if_match && (!existing || !api_etag_matches(c->req->if_match, etag))) {
+        if (c->if_match && (!existing || !api_etag_matches(c->if_match, etag))) {
                 r = api_error(c, 412, "PreconditionFailed", NULL,
                               "The If-Match eTag does not match the current eTag of agent pool '%s'.", pname);
                 goto out;
@@ -259,9 +255,7 @@ static int pool_get(api_ctx *c, const char *sub, const char *rg, const char *cna
                 return r;
         char et[80];
         snprintf(et, sizeof et, "\"%s\"", etag);
-        api_json(c, 200, NULL);
-        c->resp->raw = raw;
-        c->resp->raw_len = len;
+        api_raw(c, 200, raw, len);
         api_header(c, "ETag", et);
         return 1;
 }
@@ -317,7 +311,7 @@ static int pool_delete(api_ctx *c, const char *sub, const char *rg, const char *
         int r = load_cluster(c, sub, rg, cname, cluster_id, sizeof cluster_id, &cluster);
         if (r == 1 && c->resp->status == 404) {
                 /* ARM: deleting what does not exist is a 204 */
-                cp_api_response_clear(c->resp);
+                cp_http_resp_clear(c->resp);
                 return api_json(c, 204, NULL);
         }
         if (r != 0)
@@ -333,7 +327,7 @@ static int pool_delete(api_ctx *c, const char *sub, const char *rg, const char *
                 json_decref(cluster);
                 return r;
         }
-        if (c->req->if_match && !api_etag_matches(c->req->if_match, etag)) {
+        if (c->if_match && !api_etag_matches(c->if_match, etag)) {
                 r = api_error(c, 412, "PreconditionFailed", NULL,
                               "The If-Match eTag does not match the current eTag of agent pool '%s'.", pname);
                 goto out;
@@ -691,31 +685,27 @@ out:
 
 #define PP "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters/{c}/agentPools"
 
-int cp_api_route_pools(api_ctx *c) {
-        char(*k)[256] = c->caps;
-        if (MATCH(c, PP))
-                return IS(c, "GET") ? pool_list(c, k[0], k[1], k[2]) : api_method_not_allowed(c);
-        if (MATCH(c, PP "/{p}")) {
-                if (IS(c, "PUT"))
-                        return pool_put(c, k[0], k[1], k[2], k[3]);
-                if (IS(c, "GET"))
-                        return pool_get(c, k[0], k[1], k[2], k[3]);
-                if (IS(c, "DELETE"))
-                        return pool_delete(c, k[0], k[1], k[2], k[3]);
-                return api_method_not_allowed(c);
-        }
-        if (MATCH(c, PP "/{p}/abort"))
-                return IS(c, "POST") ? pool_abort(c, k[0], k[1], k[2], k[3]) : api_method_not_allowed(c);
-        if (MATCH(c, PP "/{p}/upgradeNodeImageVersion"))
-                return IS(c, "POST") ? pool_upgrade_image(c, k[0], k[1], k[2], k[3]) : api_method_not_allowed(c);
-        if (MATCH(c, PP "/{p}/deleteMachines"))
-                return IS(c, "POST") ? delete_machines(c, k[0], k[1], k[2], k[3]) : api_method_not_allowed(c);
-        if (MATCH(c, PP "/{p}/upgradeProfiles/default"))
-                return IS(c, "GET") ? upgrade_profile(c, k[0], k[1], k[2], k[3]) : api_method_not_allowed(c);
-        if (MATCH(c, PP "/{p}/machines"))
-                return IS(c, "GET") ? machines(c, k[0], k[1], k[2], k[3], NULL) : api_method_not_allowed(c);
-        if (MATCH(c, PP "/{p}/machines/{m}"))
-                return IS(c, "GET") ? machines(c, k[0], k[1], k[2], k[3], k[4]) : api_method_not_allowed(c);
-        (void) terminal_state;
-        return 0;
-}
+API_CAPS_ROUTE(list_fn, pool_list(c, k[0], k[1], k[2]))
+API_CAPS_ROUTE(put_fn, pool_put(c, k[0], k[1], k[2], k[3]))
+API_CAPS_ROUTE(get_fn, pool_get(c, k[0], k[1], k[2], k[3]))
+API_CAPS_ROUTE(delete_fn, pool_delete(c, k[0], k[1], k[2], k[3]))
+API_CAPS_ROUTE(abort_fn, pool_abort(c, k[0], k[1], k[2], k[3]))
+API_CAPS_ROUTE(upgrade_image_fn, pool_upgrade_image(c, k[0], k[1], k[2], k[3]))
+API_CAPS_ROUTE(delete_machines_fn, delete_machines(c, k[0], k[1], k[2], k[3]))
+API_CAPS_ROUTE(upgrade_profile_fn, upgrade_profile(c, k[0], k[1], k[2], k[3]))
+API_CAPS_ROUTE(machines_fn, machines(c, k[0], k[1], k[2], k[3], NULL))
+API_CAPS_ROUTE(machine_fn, machines(c, k[0], k[1], k[2], k[3], k[4]))
+
+const cp_svc_route cp_api_pool_routes[] = {
+        {"GET", PP, list_fn_route, 0},
+        {"PUT", PP "/{p}", put_fn_route, 0},
+        {"GET", PP "/{p}", get_fn_route, 0},
+        {"DELETE", PP "/{p}", delete_fn_route, 0},
+        {"POST", PP "/{p}/abort", abort_fn_route, 0},
+        {"POST", PP "/{p}/upgradeNodeImageVersion", upgrade_image_fn_route, 0},
+        {"POST", PP "/{p}/deleteMachines", delete_machines_fn_route, 0},
+        {"GET", PP "/{p}/upgradeProfiles/default", upgrade_profile_fn_route, 0},
+        {"GET", PP "/{p}/machines", machines_fn_route, 0},
+        {"GET", PP "/{p}/machines/{m}", machine_fn_route, 0},
+};
+const size_t cp_api_n_pool_routes = CP_ELEMENTSOF(cp_api_pool_routes);

@@ -373,84 +373,51 @@ static int op_status(api_ctx *c, const char *sub, const char *loc, const char *i
         return api_json(c, 200, view);
 }
 
-int cp_api_route_subscription(api_ctx *c) {
-        char(*k)[256] = c->caps;
-        int r;
-        if (MATCH(c, "/subscriptions/{sub}/resourcegroups/{rg}")) {
-                if ((r = check_sub(c, k[0])) != 0)
-                        return r;
-                if (IS(c, "PUT"))
-                        return rg_put(c, k[0], k[1]);
-                if (IS(c, "GET"))
-                        return rg_get(c, k[0], k[1]);
-                if (IS(c, "DELETE"))
-                        return rg_delete(c, k[0], k[1]);
-                return api_method_not_allowed(c);
-        }
-        if (MATCH(c, "/subscriptions/{sub}/resourcegroups")) {
-                if ((r = check_sub(c, k[0])) != 0)
-                        return r;
-                if (!IS(c, "GET"))
-                        return api_method_not_allowed(c);
-                json_t *v = NULL;
-                if ((r = cp_res_list(c->api->store, "rg", k[0], NULL, NULL, &v)) < 0)
-                        return r;
-                return api_json(c, 200, json_pack("{s:o}", "value", v));
-        }
-        if (MATCH(c, "/subscriptions/{sub}/operationresults/{id}")) {
-                if ((r = check_sub(c, k[0])) != 0)
-                        return r;
-                if (!IS(c, "GET"))
-                        return api_method_not_allowed(c);
-                return op_status(c, k[0], NULL, k[1], true);
-        }
-        if (MATCH(c, "/subscriptions/{sub}/providers/Microsoft.Features/features")) {
-                if ((r = check_sub(c, k[0])) != 0)
-                        return r;
-                return IS(c, "GET") ? feature_list(c, k[0], NULL) : api_method_not_allowed(c);
-        }
-        if (MATCH(c, "/subscriptions/{sub}/providers/Microsoft.Features/providers/{ns}/features")) {
-                if ((r = check_sub(c, k[0])) != 0)
-                        return r;
-                return IS(c, "GET") ? feature_list(c, k[0], k[1]) : api_method_not_allowed(c);
-        }
-        if (MATCH(c, "/subscriptions/{sub}/providers/Microsoft.Features/providers/{ns}/features/{f}")) {
-                if ((r = check_sub(c, k[0])) != 0)
-                        return r;
-                return IS(c, "GET") ? feature_one(c, k[0], k[1], k[2], NULL) : api_method_not_allowed(c);
-        }
-        if (MATCH(c, "/subscriptions/{sub}/providers/Microsoft.Features/providers/{ns}/features/{f}/{action}")) {
-                if ((r = check_sub(c, k[0])) != 0)
-                        return r;
-                if (strcasecmp(k[3], "register") != 0 && strcasecmp(k[3], "unregister") != 0)
-                        return 0;
-                return IS(c, "POST") ? feature_one(c, k[0], k[1], k[2], strcasecmp(k[3], "register") == 0 ? "register" : "unregister")
-                                     : api_method_not_allowed(c);
-        }
-        if (MATCH(c, "/subscriptions/{sub}/providers/Microsoft.ContainerService/locations/{loc}/kubernetesVersions")) {
-                if ((r = check_sub(c, k[0])) != 0)
-                        return r;
-                return IS(c, "GET") ? k8s_versions(c, k[0], k[1]) : api_method_not_allowed(c);
-        }
-        if (MATCH(c, "/subscriptions/{sub}/providers/Microsoft.ContainerService/locations/{loc}/operations/{id}") ||
-            MATCH(c, "/subscriptions/{sub}/providers/Microsoft.ContainerService/locations/{loc}/operationresults/{id}")) {
-                if ((r = check_sub(c, k[0])) != 0)
-                        return r;
-                if (!IS(c, "GET"))
-                        return api_method_not_allowed(c);
-                return op_status(c, k[0], k[1], k[2], strcasestr(c->req->path, "/operationresults/") != NULL);
-        }
-        if (MATCH(c, "/subscriptions/{sub}/providers/{ns}")) {
-                if ((r = check_sub(c, k[0])) != 0)
-                        return r;
-                return IS(c, "GET") ? provider(c, k[0], k[1], NULL) : api_method_not_allowed(c);
-        }
-        if (MATCH(c, "/subscriptions/{sub}/providers/{ns}/{action}") &&
-            (strcasecmp(c->caps[2], "register") == 0 || strcasecmp(c->caps[2], "unregister") == 0)) {
-                if ((r = check_sub(c, k[0])) != 0)
-                        return r;
-                return IS(c, "POST") ? provider(c, k[0], k[1], strcasecmp(k[2], "register") == 0 ? "register" : "unregister")
-                                     : api_method_not_allowed(c);
-        }
-        return 0;
+/* Every route of a subscription checks its id first (1: answered). */
+#define SUB_FN(name, call) API_CAPS_ROUTE(name, check_sub(c, k[0]) ? 1 : (call))
+
+static int rg_list(api_ctx *c, const char *sub) {
+        json_t *v = NULL;
+        int r = cp_res_list(c->api->store, "rg", sub, NULL, NULL, &v);
+        return r < 0 ? r : api_json(c, 200, json_pack("{s:o}", "value", v));
 }
+
+SUB_FN(rg_put_fn, rg_put(c, k[0], k[1]))
+SUB_FN(rg_get_fn, rg_get(c, k[0], k[1]))
+SUB_FN(rg_delete_fn, rg_delete(c, k[0], k[1]))
+SUB_FN(rg_list_fn, rg_list(c, k[0]))
+SUB_FN(sub_op_fn, op_status(c, k[0], NULL, k[1], true))
+SUB_FN(features_fn, feature_list(c, k[0], NULL))
+SUB_FN(ns_features_fn, feature_list(c, k[0], k[1]))
+SUB_FN(feature_fn, feature_one(c, k[0], k[1], k[2], NULL))
+SUB_FN(feature_register_fn, feature_one(c, k[0], k[1], k[2], "register"))
+SUB_FN(feature_unregister_fn, feature_one(c, k[0], k[1], k[2], "unregister"))
+SUB_FN(k8s_versions_fn, k8s_versions(c, k[0], k[1]))
+SUB_FN(op_fn, op_status(c, k[0], k[1], k[2], false))
+SUB_FN(op_result_fn, op_status(c, k[0], k[1], k[2], true))
+SUB_FN(provider_fn, provider(c, k[0], k[1], NULL))
+SUB_FN(provider_register_fn, provider(c, k[0], k[1], "register"))
+SUB_FN(provider_unregister_fn, provider(c, k[0], k[1], "unregister"))
+
+#define FEAT "/subscriptions/{sub}/providers/Microsoft.Features"
+#define LOC "/subscriptions/{sub}/providers/Microsoft.ContainerService/locations/{loc}"
+
+const cp_svc_route cp_api_sub_routes[] = {
+        {"PUT", "/subscriptions/{sub}/resourcegroups/{rg}", rg_put_fn_route, 0},
+        {"GET", "/subscriptions/{sub}/resourcegroups/{rg}", rg_get_fn_route, 0},
+        {"DELETE", "/subscriptions/{sub}/resourcegroups/{rg}", rg_delete_fn_route, 0},
+        {"GET", "/subscriptions/{sub}/resourcegroups", rg_list_fn_route, 0},
+        {"GET", "/subscriptions/{sub}/operationresults/{id}", sub_op_fn_route, 0},
+        {"GET", FEAT "/features", features_fn_route, 0},
+        {"GET", FEAT "/providers/{ns}/features", ns_features_fn_route, 0},
+        {"GET", FEAT "/providers/{ns}/features/{f}", feature_fn_route, 0},
+        {"POST", FEAT "/providers/{ns}/features/{f}/register", feature_register_fn_route, 0},
+        {"POST", FEAT "/providers/{ns}/features/{f}/unregister", feature_unregister_fn_route, 0},
+        {"GET", LOC "/kubernetesVersions", k8s_versions_fn_route, 0},
+        {"GET", LOC "/operations/{id}", op_fn_route, 0},
+        {"GET", LOC "/operationresults/{id}", op_result_fn_route, 0},
+        {"GET", "/subscriptions/{sub}/providers/{ns}", provider_fn_route, 0},
+        {"POST", "/subscriptions/{sub}/providers/{ns}/register", provider_register_fn_route, 0},
+        {"POST", "/subscriptions/{sub}/providers/{ns}/unregister", provider_unregister_fn_route, 0},
+};
+const size_t cp_api_n_sub_routes = CP_ELEMENTSOF(cp_api_sub_routes);

@@ -20,33 +20,19 @@
 
 /* ---- responses ---- */
 
-void cp_api_response_clear(cp_api_response *r) {
-        if (!r)
-                return;
-        json_decref(r->body);
-        free(r->raw);
-        memset(r, 0, sizeof *r);
-}
-
-const char *cp_api_response_header(const cp_api_response *r, const char *name) {
-        for (size_t i = 0; i < r->n_headers; i++)
-                if (strcasecmp(r->header_names[i], name) == 0)
-                        return r->header_values[i];
-        return NULL;
-}
-
 void api_header(api_ctx *c, const char *name, const char *value) {
-        cp_api_response *r = c->resp;
-        for (size_t i = 0; i < r->n_headers; i++)
-                if (strcasecmp(r->header_names[i], name) == 0) {
-                        snprintf(r->header_values[i], sizeof r->header_values[i], "%s", value);
-                        return;
-                }
-        if (r->n_headers == CP_API_MAX_HEADERS)
-                return;
-        snprintf(r->header_names[r->n_headers], sizeof r->header_names[0], "%s", name);
-        snprintf(r->header_values[r->n_headers], sizeof r->header_values[0], "%s", value);
-        r->n_headers++;
+        if (cp_http_resp_set_header(c->resp, name, value) < 0)
+                cp_error_clear(); /* at most CP_HTTP_MAX_HEADERS: the answer goes out without it */
+}
+
+int api_raw(api_ctx *c, unsigned status, char *raw, size_t len) {
+        cp_http_response *r = c->resp;
+        free(r->body);
+        r->body = (uint8_t *) raw;
+        r->body_len = len;
+        r->status = status;
+        snprintf(r->content_type, sizeof r->content_type, "application/json; charset=utf-8");
+        return 1;
 }
 
 int api_list_raw(api_ctx *c, const char *kind, const char *sub, const char *rg, const char *parent) {
@@ -65,27 +51,17 @@ int api_list_raw(api_ctx *c, const char *kind, const char *sub, const char *rg, 
         out[9 + len] = '}';
         out[10 + len] = 0;
         free(arr);
-        api_json(c, 200, NULL);
-        c->resp->raw = out;
-        c->resp->raw_len = len + 10;
-        return 1;
+        return api_raw(c, 200, out, len + 10);
 }
 
 int api_json(api_ctx *c, unsigned status, json_t *body) {
-        json_decref(c->resp->body);
-        free(c->resp->raw);
-        c->resp->raw = NULL;
-        c->resp->raw_len = 0;
-        c->resp->status = status;
-        c->resp->body = body;
+        if (body)
+                cp_svc_reply_json(c->call, status, body);
+        else if (cp_http_resp_bytes(c->resp, status, "application/json; charset=utf-8", "", 0) < 0) {
+                cp_error_clear();
+                c->resp->status = 500;
+        }
         return 1;
-}
-
-static json_t *error_body(const char *code, const char *target, const char *message) {
-        json_t *e = json_pack("{s:s,s:s,s:[]}", "code", code, "message", message, "details");
-        if (e && target && *target)
-                json_object_set_new(e, "target", json_string(target));
-        return json_pack("{s:o}", "error", e);
 }
 
 int api_error(api_ctx *c, unsigned status, const char *code, const char *target, const char *fmt, ...) {
@@ -94,12 +70,8 @@ int api_error(api_ctx *c, unsigned status, const char *code, const char *target,
         va_start(ap, fmt);
         vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
-        /* messages quote request data: keep them printable ASCII (valid JSON strings) */
-        for (char *p = msg; *p; p++)
-                if ((unsigned char) *p < 0x20 || (unsigned char) *p >= 0x7f)
-                        *p = '?';
-        c->resp->n_headers = 0;
-        return api_json(c, status, error_body(code, target, msg));
+        cp_svc_reply_error_at(c->call, status, code, target, "%s", msg);
+        return 1;
 }
 
 int api_rule_error(api_ctx *c, const cp_rule_error *e) {
@@ -160,7 +132,7 @@ int api_new_op(api_ctx *c, const char *kind, const char *action, const char *res
         snprintf(op.kind, sizeof op.kind, "%s", kind);
         snprintf(op.action, sizeof op.action, "%s", action);
         snprintf(op.status, sizeof op.status, "InProgress");
-        snprintf(op.api_version, sizeof op.api_version, "%s", c->req->api_version ? c->req->api_version : "");
+        snprintf(op.api_version, sizeof op.api_version, "%s", c->api_version ? c->api_version : "");
         cp_now_rfc3339(op.start);
         int r = cp_op_insert(c->api->store, &op);
         if (r < 0)
@@ -222,7 +194,7 @@ bool api_is_guid(const char *s) {
  * AKSHTTPCustomFeatures request header. */
 bool api_feature_registered(void *userdata, const char *feature) {
         const feature_ud *u = userdata;
-        const char *hdr = u->c->req->custom_features;
+        const char *hdr = u->c->custom_features;
         size_t fl = strlen(feature);
         for (const char *p = hdr; p && *p;) {
                 while (*p == ' ' || *p == ',')
@@ -246,36 +218,6 @@ bool api_feature_registered(void *userdata, const char *feature) {
                 return true;
         return strcmp(state, "Registering") == 0 &&
                cp_now_ms() - changed >= (int64_t) cp_rules_feature_delay_ms(u->c->api->rules);
-}
-
-int api_method_not_allowed(api_ctx *c) {
-        return api_error(c, 405, "MethodNotAllowed", NULL, "The HTTP method '%s' is not supported for '%s'.",
-                         c->req->method, c->req->path);
-}
-
-/* ---- path matching ---- */
-
-bool cp_api_path_match(const char *pattern, const char *path, char (*caps)[256], size_t ncaps) {
-        const char *p = pattern, *s = path;
-        size_t ci = 0;
-        while (*p) {
-                if (*p != '/' || *s != '/')
-                        return false;
-                p++;
-                s++;
-                size_t pl = strcspn(p, "/"), sl = strcspn(s, "/");
-                if (pl >= 2 && p[0] == '{' && p[pl - 1] == '}') {
-                        if (sl == 0 || sl >= 256 || ci >= ncaps)
-                                return false;
-                        memcpy(caps[ci], s, sl);
-                        caps[ci][sl] = 0;
-                        ci++;
-                } else if (pl != sl || strncasecmp(p, s, pl) != 0)
-                        return false;
-                p += pl;
-                s += sl;
-        }
-        return *s == 0 || (s[0] == '/' && s[1] == 0);
 }
 
 /* ---- auth ---- */
@@ -345,7 +287,260 @@ int cp_auth_init(cp_store *s, const char *state_dir, bool *ret_created) {
         return 0;
 }
 
+/* ---- the hooks ---- */
+
+/* One audit line per mutating request and per refused credential: who,
+ * what, outcome.  Request text is reduced to safe characters; tokens and
+ * secrets never appear. */
+static void audit(const cp_svc_call *sc, const char *why) {
+        const api_auth *a = sc->auth;
+        static const cp_principal nobody;
+        const cp_principal *p = a ? &a->principal : &nobody;
+        const char *method = sc->req->method ? sc->req->method : "";
+        char path[300];
+        size_t i = 0;
+        for (const char *q = sc->req->path ? sc->req->path : ""; *q && i + 1 < sizeof path; q++)
+                path[i++] = (isalnum((unsigned char) *q) || strchr("/-_.", *q)) ? *q : '?';
+        path[i] = 0;
+        const char *who = p->is_operator ? "operator" : *p->app_id ? p->app_id : "-";
+        fprintf(stderr, "confpoold: audit: principal=%s%s%s%s %s %s -> %u%s%s\n", who, *p->name ? " (" : "", p->name,
+                *p->name ? ")" : "",
+                strlen(method) < 10 && strspn(method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == strlen(method) ? method : "?",
+                path, sc->resp->status, why && *why ? ": " : "", why ? why : "");
+}
+
+/* A refused credential: ARM's 401 code, its challenge, the reason for the audit. */
+static int unauthorized(cp_svc_call *sc, const char *code, const char *msg, const char *why) {
+        api_auth *a = sc->auth;
+        cp_svc_reply_error(sc, 401, code, "%s", msg);
+        if (cp_http_resp_set_header(sc->resp, "WWW-Authenticate", "Bearer realm=\"confpoold\", error=\"invalid_token\"") < 0)
+                cp_error_clear();
+        snprintf(a->why, sizeof a->why, "%s", why);
+        return CP_ERROR(CP_EUNTRUSTED, "%s", why);
+}
+
+/* A service principal's access token (a JWT). */
+static int authenticate_jwt(cp_svc_call *sc, cp_api *api, const char *tok) {
+        api_auth *a = sc->auth;
+        if (strlen(tok) > CP_MAX_API_JWT)
+                return unauthorized(sc, "InvalidAuthenticationToken", "The access token is invalid.", "token too long");
+        int r = cp_aad_validate(api->aad, tok, 0, &a->principal);
+        if (r >= 0)
+                return 0;
+        char why[200];
+        snprintf(why, sizeof why, "bad access token (%s)", cp_err_name(r));
+        cp_error_clear();
+        if (r == CP_EEXPIRED)
+                return unauthorized(sc, "ExpiredAuthenticationToken",
+                                    "The access token expiry UTC time is earlier than current UTC time.", why);
+        if (r == CP_EBINDING)
+                return unauthorized(sc, "InvalidAuthenticationTokenAudience",
+                                    "The access token has been obtained for wrong audience or resource.", why);
+        return unauthorized(sc, "InvalidAuthenticationToken",
+                            "The access token is invalid: its signature, issuer or subject was not accepted.", why);
+}
+
+/* The skeleton's authentication hook: the operator token or a service
+ * principal's access token; the answer is ARM's own (codes, challenge). */
+static int authenticate(cp_svc_call *sc) {
+        cp_api *api = sc->userdata;
+        api_auth *a = calloc(1, sizeof *a);
+        if (!a)
+                return cp_error_oom();
+        sc->auth = a;
+        const char *h = cp_http_req_header(sc->req, "Authorization");
+        if (!h)
+                return unauthorized(sc, "AuthenticationFailed",
+                                    "Authentication failed. The 'Authorization' header is missing.", "no credentials");
+        const char *tok = strncasecmp(h, "Bearer ", 7) == 0 ? h + 7 : NULL;
+        while (tok && *tok == ' ')
+                tok++;
+        if (tok && strchr(tok, '.') && api->aad)
+                return authenticate_jwt(sc, api, tok);
+        if (!cp_auth_check(api->token_hashes, api->n_tokens, h))
+                return unauthorized(sc, "InvalidAuthenticationToken", "The access token is invalid.", "bad bearer token");
+        a->principal.is_operator = true;
+        return 0;
+}
+
+/* The authorization hook: a service principal may only address its own subscription. */
+static int authorize(cp_svc_call *sc) {
+        api_auth *a = sc->auth;
+        const char *p = sc->req->path;
+        if (!a || a->principal.is_operator || strncasecmp(p, "/subscriptions/", 15) != 0)
+                return 0;
+        size_t n = strcspn(p + 15, "/");
+        if (n == 0 || (n == strlen(a->principal.subscription) && strncasecmp(p + 15, a->principal.subscription, n) == 0))
+                return 0;
+        cp_svc_reply_error(sc, 403, "AuthorizationFailed",
+                           "The client '%s' with object id '%s' does not have authorization to perform action '%s' "
+                           "over scope '/subscriptions/%.*s' or the scope is invalid.",
+                           a->principal.app_id, a->principal.app_id, sc->req->method, (int) (n < 64 ? n : 64), p + 15);
+        snprintf(a->why, sizeof a->why, "other subscription");
+        return CP_ERROR(CP_EPOLICY, "other subscription");
+}
+
+/* The finish hook: the audit line (not for the public routes, which keep
+ * their own), then what authenticate attached. */
+static void finish(cp_svc_call *sc) {
+        api_auth *a = sc->auth;
+        bool public = sc->route && (sc->route->flags & CP_ROUTE_PUBLIC);
+        if (!public && ((a && *a->why) || strcmp(sc->req->method, "GET") != 0))
+                audit(sc, a ? a->why : NULL);
+        free(a);
+        sc->auth = NULL;
+}
+
+static const cp_svc_dialect arm_dialect = {
+        .bad_request = "BadRequest",
+        .not_found = "NotFound",
+        .conflict = "Conflict",
+        .unauthorized = "AuthenticationFailed",
+        .forbidden = "AuthorizationFailed",
+        .unavailable = "ServiceUnavailable",
+        .internal = "InternalServerError",
+};
+
+/* ---- an ARM route's frame ---- */
+
+static const char *provider_ns_of(const char *path) {
+        /* the namespace whose api-version rules apply; provider registration
+         * itself belongs to Microsoft.Resources */
+        char caps[3][256];
+        if (cp_http_path_match("/subscriptions/{s}/providers/{ns}", path, true, caps, 3) ||
+            (cp_http_path_match("/subscriptions/{s}/providers/{ns}/{action}", path, true, caps, 3) &&
+             (strcasecmp(caps[2], "register") == 0 || strcasecmp(caps[2], "unregister") == 0)))
+                return "Microsoft.Resources";
+        if (strcasestr(path, "/providers/Microsoft.Features/"))
+                return "Microsoft.Features";
+        if (strcasestr(path, "/providers/" CP_NS_CS))
+                return CP_NS_CS;
+        return "Microsoft.Resources";
+}
+
+/* The api-version and the body; false when that answered. */
+static bool api_checks(api_ctx *c) {
+        const char *ns = provider_ns_of(c->path);
+        if (!c->api_version || !*c->api_version) {
+                api_error(c, 400, "MissingApiVersionParameter", NULL,
+                          "The api-version query parameter (?api-version=) is required for all requests.");
+                return false;
+        }
+        if (!cp_rules_api_version_ok(c->api->rules, ns, c->api_version)) {
+                api_error(c, 400, "InvalidApiVersionParameter", NULL,
+                          "The api-version '%s' is invalid for namespace '%s'. The supported versions are '%s'.",
+                          c->api_version, ns,
+                          strcmp(ns, CP_NS_CS) == 0 ? "2022-11-01 ... 2026-01-01 (monthly), *-preview up to 2026-02-02-preview"
+                          : strcmp(ns, "Microsoft.Features") == 0 ? "2021-07-01,2015-12-01"
+                                                                  : "2019-05-01 ... 2025-04-01");
+                return false;
+        }
+        const cp_http_request *req = c->call->req;
+        if (req->body_len == 0)
+                return true;
+        int r = cp_svc_json_parse(req->body, req->body_len, CP_MAX_JSON_DEPTH, &c->body);
+        if (r < 0) {
+                api_error(c, 400, "InvalidRequestContent", NULL,
+                          "The request content was invalid and could not be deserialized: %s", cp_error_message());
+                cp_error_clear();
+                return false;
+        }
+        if (strcmp(c->method, "PUT") == 0)
+                cp_api_az_normalize(c->body);
+        return true;
+}
+
+/* One store transaction around fn: committed unless fn asks for a rollback or fails. */
+static int api_transaction(api_ctx *c, api_fn fn) {
+        cp_api *api = c->api;
+        int r = strcmp(c->method, "GET") == 0 ? cp_store_begin_read(api->store) : cp_store_begin(api->store);
+        if (r < 0)
+                return r;
+        if (c->host && *c->host && strlen(c->host) < 200 && !strpbrk(c->host, " /\\\"\r\n"))
+                snprintf(c->base, sizeof c->base, "%s://%s", api->tls ? "https" : "http", c->host);
+        else
+                snprintf(c->base, sizeof c->base, "%s", api->base_url);
+        r = fn(c);
+        if (r < 0 || r == API_ROLLBACK) {
+                cp_store_rollback(api->store);
+                return r;
+        }
+        return cp_store_commit(api->store);
+}
+
+void cp_api_run(cp_svc_call *sc, api_fn fn) {
+        const cp_http_request *req = sc->req;
+        const api_auth *a = sc->auth;
+        api_ctx c = {
+                .api = sc->userdata,
+                .call = sc,
+                .resp = sc->resp,
+                .method = req->method,
+                .path = req->path,
+                .api_version = cp_http_req_query(req, "api-version"),
+                .ignore_pdb = cp_http_req_query(req, "ignore-pod-disruption-budget"),
+                .if_match = cp_http_req_header(req, "If-Match"),
+                .if_none_match = cp_http_req_header(req, "If-None-Match"),
+                .host = cp_http_req_header(req, "Host"),
+                .custom_features = cp_http_req_header(req, "AKSHTTPCustomFeatures"),
+                .caps = sc->caps,
+        };
+        if (a)
+                c.principal = a->principal;
+        if (!api_checks(&c))
+                return;
+        int r = api_transaction(&c, fn);
+        json_decref(c.body);
+        if (r < 0) {
+                /* nothing of a failed request's answer goes out (LRO headers of a rolled-back op) */
+                cp_http_resp_clear(sc->resp);
+                api_error(&c, 500, "InternalServerError", NULL, "The request failed: %s", cp_error_message());
+                sc->err = r;
+                cp_error_clear();
+        }
+}
+
 /* ---- the API object ---- */
+
+static int api_routes(cp_api *a) {
+        const struct {
+                const cp_svc_route *t;
+                size_t n;
+                bool on;
+        } tables[] = {
+                {cp_api_tenant_routes, cp_api_n_tenant_routes, true},
+                {cp_api_sub_routes, cp_api_n_sub_routes, true},
+                {cp_api_cluster_routes, cp_api_n_cluster_routes, true},
+                {cp_api_pool_routes, cp_api_n_pool_routes, true},
+                {cp_api_attest_routes, cp_api_n_attest_routes, true},
+                {cp_api_node_routes, cp_api_n_node_routes, a->nodes != NULL},
+                {cp_api_aad_routes, cp_api_n_aad_routes, a->aad != NULL},
+        };
+        size_t n = 0;
+        for (size_t i = 0; i < CP_ELEMENTSOF(tables); i++) {
+                if (!tables[i].on)
+                        continue;
+                if (n + tables[i].n > CP_API_MAX_ROUTES)
+                        return CP_ERROR(CP_EINVAL, "cp_api: more than %d routes", CP_API_MAX_ROUTES);
+                memcpy(&a->routes[n], tables[i].t, tables[i].n * sizeof(cp_svc_route));
+                n += tables[i].n;
+        }
+        cp_svc_options so = {
+                .routes = a->routes,
+                .n_routes = n,
+                .case_insensitive = true,
+                .userdata = a,
+                .dialect = &arm_dialect,
+                .max_depth = CP_MAX_JSON_DEPTH,
+                .max_body = a->max_body,
+                .error_details = true,
+                .authenticate = authenticate,
+                .auth_before_routing = true,
+                .authorize = authorize,
+                .finish = finish,
+        };
+        return cp_svc_new(&so, &a->svc);
+}
 
 int cp_api_new(const cp_api_options *o, cp_api **ret) {
         if (!o || !o->store || !o->rules)
@@ -357,8 +552,7 @@ int cp_api_new(const cp_api_options *o, cp_api **ret) {
         a->rules = o->rules;
         a->tls = o->tls;
         a->max_body = o->max_body ? o->max_body : CP_MAX_API_BODY;
-        a->pre_auth = o->pre_auth;
-        a->pre_auth_userdata = o->pre_auth_userdata;
+        a->nodes = o->nodes;
         a->aad = o->aad;
         snprintf(a->base_url, sizeof a->base_url, "%s", o->base_url ? o->base_url : "http://127.0.0.1");
         /* the node tables the API reads and writes (machines' attestation,
@@ -372,6 +566,8 @@ int cp_api_new(const cp_api_options *o, cp_api **ret) {
         }
         if (r >= 0)
                 r = cp_token_hashes(a->store, &a->token_hashes, &a->n_tokens);
+        if (r >= 0)
+                r = api_routes(a);
         if (r < 0) {
                 cp_api_free(a);
                 return r;
@@ -392,222 +588,11 @@ cp_api *cp_api_free(cp_api *api) {
         if (api->token_hashes)
                 cp_wipe(api->token_hashes, api->n_tokens * sizeof *api->token_hashes);
         free(api->token_hashes);
+        cp_svc_free(api->svc);
         free(api);
         return NULL;
 }
 
-/* One audit line per mutating request and per refused credential: who,
- * what, outcome.  Request text is reduced to safe characters; tokens and
- * secrets never appear. */
-static void audit(const api_ctx *c, const char *why) {
-        char path[300];
-        size_t i = 0;
-        for (const char *p = c->req->path ? c->req->path : ""; *p && i + 1 < sizeof path; p++)
-                path[i++] = (isalnum((unsigned char) *p) || strchr("/-_.", *p)) ? *p : '?';
-        path[i] = 0;
-        const char *who = c->principal.is_operator ? "operator" : *c->principal.app_id ? c->principal.app_id : "-";
-        fprintf(stderr, "confpoold: audit: principal=%s%s%s%s %s %s -> %u%s%s\n", who,
-                *c->principal.name ? " (" : "", c->principal.name, *c->principal.name ? ")" : "",
-                c->req->method && strlen(c->req->method) < 10 && strspn(c->req->method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") ==
-                                strlen(c->req->method) ? c->req->method : "?",
-                path, c->resp->status, why ? ": " : "", why ? why : "");
-}
-
-static void unauthorized(api_ctx *c, const char *code, const char *msg, const char *why) {
-        api_error(c, 401, code, NULL, "%s", msg);
-        api_header(c, "WWW-Authenticate", "Bearer realm=\"confpoold\", error=\"invalid_token\"");
-        audit(c, why);
-}
-
-/* The operator token or a service-principal access token (a JWT). */
-static bool authenticate(api_ctx *c) {
-        const char *h = c->req->authorization;
-        if (!h) {
-                unauthorized(c, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.",
-                             "no credentials");
-                return false;
-        }
-        const char *tok = strncasecmp(h, "Bearer ", 7) == 0 ? h + 7 : NULL;
-        while (tok && *tok == ' ')
-                tok++;
-        if (tok && strchr(tok, '.') && c->api->aad) {
-                if (strlen(tok) > CP_MAX_API_JWT) {
-                        unauthorized(c, "InvalidAuthenticationToken", "The access token is invalid.", "token too long");
-                        return false;
-                }
-                int r = cp_aad_validate(c->api->aad, tok, 0, &c->principal);
-                if (r >= 0)
-                        return true;
-                char why[200];
-                snprintf(why, sizeof why, "bad access token (%s)", cp_err_name(r));
-                cp_error_clear();
-                if (r == CP_EEXPIRED)
-                        unauthorized(c, "ExpiredAuthenticationToken",
-                                     "The access token expiry UTC time is earlier than current UTC time.", why);
-                else if (r == CP_EBINDING)
-                        unauthorized(c, "InvalidAuthenticationTokenAudience",
-                                     "The access token has been obtained for wrong audience or resource.", why);
-                else
-                        unauthorized(c, "InvalidAuthenticationToken",
-                                     "The access token is invalid: its signature, issuer or subject was not accepted.",
-                                     why);
-                return false;
-        }
-        if (!cp_auth_check(c->api->token_hashes, c->api->n_tokens, h)) {
-                unauthorized(c, "InvalidAuthenticationToken", "The access token is invalid.", "bad bearer token");
-                return false;
-        }
-        c->principal.is_operator = true;
-        return true;
-}
-
-/* A service principal may only address its own subscription. */
-static bool authorize(api_ctx *c) {
-        if (c->principal.is_operator || !c->req->path)
-                return true;
-        const char *p = c->req->path;
-        if (strncasecmp(p, "/subscriptions/", 15) != 0)
-                return true;
-        size_t n = strcspn(p + 15, "/");
-        if (n == 0 || (n == strlen(c->principal.subscription) &&
-                       strncasecmp(p + 15, c->principal.subscription, n) == 0))
-                return true;
-        api_error(c, 403, "AuthorizationFailed", NULL,
-                  "The client '%s' with object id '%s' does not have authorization to perform action '%s' over "
-                  "scope '/subscriptions/%.*s' or the scope is invalid.",
-                  c->principal.app_id, c->principal.app_id, c->req->method ? c->req->method : "?",
-                  (int) (n < 64 ? n : 64), p + 15);
-        audit(c, "other subscription");
-        return false;
-}
-
-static const char *provider_ns_of(const char *path) {
-        /* the namespace whose api-version rules apply; provider registration
-         * itself belongs to Microsoft.Resources */
-        char caps[3][256];
-        if (cp_api_path_match("/subscriptions/{s}/providers/{ns}", path, caps, 3) ||
-            (cp_api_path_match("/subscriptions/{s}/providers/{ns}/{action}", path, caps, 3) &&
-             (strcasecmp(caps[2], "register") == 0 || strcasecmp(caps[2], "unregister") == 0)))
-                return "Microsoft.Resources";
-        if (strcasestr(path, "/providers/Microsoft.Features/"))
-                return "Microsoft.Features";
-        if (strcasestr(path, "/providers/" CP_NS_CS))
-                return CP_NS_CS;
-        return "Microsoft.Resources";
-}
-
-static size_t json_depth(const json_t *j) {
-        size_t d = 0;
-        if (json_is_object(j)) {
-                const char *k;
-                json_t *v;
-                json_object_foreach((json_t *) j, k, v) {
-                        size_t x = json_depth(v);
-                        d = x > d ? x : d;
-                }
-                return d + 1;
-        }
-        if (json_is_array(j)) {
-                size_t i;
-                json_t *v;
-                json_array_foreach(j, i, v) {
-                        size_t x = json_depth(v);
-                        d = x > d ? x : d;
-                }
-                return d + 1;
-        }
-        return 0;
-}
-
-void cp_api_handle(cp_api *api, const cp_api_request *req, cp_api_response *resp) {
-        api_ctx c = {.api = api, .req = req, .resp = resp};
-        memset(resp, 0, sizeof *resp);
-
-        if (api->pre_auth && req->body_len <= api->max_body && api->pre_auth(api->pre_auth_userdata, req, resp))
-                return;
-        if (api->aad && cp_api_aad_handle(api->aad, req, resp))
-                return;
-        if (!authenticate(&c))
-                return;
-        if (!authorize(&c))
-                return;
-        if (!req->method || !req->path) {
-                api_error(&c, 400, "BadRequest", NULL, "Malformed request.");
-                return;
-        }
-        if (req->body_len > api->max_body) {
-                api_error(&c, 413, "RequestEntityTooLarge", NULL,
-                          "The request body is %zu bytes; the limit is %zu bytes.", req->body_len, api->max_body);
-                return;
-        }
-        bool tenant_level = strcasecmp(req->path, "/subscriptions") == 0 || strcasecmp(req->path, "/subscriptions/") == 0 ||
-                            strcasecmp(req->path, "/tenants") == 0 || strcasecmp(req->path, "/tenants/") == 0;
-        if (!tenant_level && strncasecmp(req->path, "/subscriptions/", 15) != 0) {
-                api_error(&c, 404, "NotFound", NULL, "The requested path was not found.");
-                return;
-        }
-        const char *ns = provider_ns_of(req->path);
-        if (!req->api_version || !*req->api_version) {
-                api_error(&c, 400, "MissingApiVersionParameter", NULL,
-                          "The api-version query parameter (?api-version=) is required for all requests.");
-                return;
-        }
-        if (!cp_rules_api_version_ok(api->rules, ns, req->api_version)) {
-                api_error(&c, 400, "InvalidApiVersionParameter", NULL,
-                          "The api-version '%s' is invalid for namespace '%s'. The supported versions are "
-                          "'%s'.",
-                          req->api_version, ns,
-                          strcmp(ns, CP_NS_CS) == 0       ? "2022-11-01 ... 2026-01-01 (monthly), *-preview up to 2026-02-02-preview"
-                          : strcmp(ns, "Microsoft.Features") == 0 ? "2021-07-01,2015-12-01"
-                                                                  : "2019-05-01 ... 2025-04-01");
-                return;
-        }
-        if (req->body_len > 0) {
-                json_error_t je;
-                c.body = json_loadb((const char *) req->body, req->body_len, JSON_REJECT_DUPLICATES, &je);
-                if (!c.body) {
-                        api_error(&c, 400, "InvalidRequestContent", NULL,
-                                  "The request content was invalid and could not be deserialized: '%s' at "
-                                  "position %d.",
-                                  je.text, je.position);
-                        return;
-                }
-                if (json_depth(c.body) > CP_MAX_JSON_DEPTH) {
-                        json_decref(c.body);
-                        api_error(&c, 400, "InvalidRequestContent", NULL, "The request content is nested too deeply.");
-                        return;
-                }
-                if (strcmp(req->method, "PUT") == 0)
-                        cp_api_az_normalize(c.body);
-        }
-        int r = strcmp(req->method, "GET") == 0 ? cp_store_begin_read(api->store) : cp_store_begin(api->store);
-        if (r >= 0) {
-                if (req->host && *req->host && strlen(req->host) < 200 && !strpbrk(req->host, " /\\\"\r\n"))
-                        snprintf(c.base, sizeof c.base, "%s://%s", api->tls ? "https" : "http", req->host);
-                else
-                        snprintf(c.base, sizeof c.base, "%s", api->base_url);
-                r = cp_api_route_tenants(&c);
-                if (r == 0)
-                        r = cp_api_route_subscription(&c);
-                if (r == 0)
-                        r = cp_api_route_clusters(&c);
-                if (r == 0)
-                        r = cp_api_route_pools(&c);
-                if (r == 0)
-                        r = cp_api_route_attest_policy(&c);
-                if (r < 0 || r == API_ROLLBACK)
-                        cp_store_rollback(api->store);
-                else {
-                        int k = cp_store_commit(api->store);
-                        r = k < 0 ? k : r;
-                }
-        }
-        json_decref(c.body);
-        if (r < 0) {
-                api_error(&c, 500, "InternalServerError", NULL, "The request failed: %s", cp_error_message());
-                cp_error_clear();
-        } else if (r == 0)
-                api_error(&c, 404, "NotFound", NULL, "No route matches %s %s.", req->method, req->path);
-        if (strcmp(req->method, "GET") != 0)
-                audit(&c, NULL);
+void cp_api_handle(void *api, const cp_http_request *req, cp_http_response *resp) {
+        cp_svc_handle(((cp_api *) api)->svc, req, resp);
 }

@@ -16,7 +16,7 @@
 #include "controlplane/cp-daemon.h"
 #include "controlplane/cp-diskkeys.h"
 #include "controlplane/cp-nodes.h"
-#include "controlplane/cp-httpd.h"
+#include "controlplane/cp-api.h"
 #include "controlplane/cp-pki.h"
 #include "controlplane/cp-reconciler.h"
 #include "controlplane/cp-store.h"
@@ -170,14 +170,14 @@ static int run_open(run_state *d) {
 static int run_serve(run_state *d) {
         const cp_daemon_options *o = d->o;
         cp_api_options ao = {.store = d->store, .rules = d->rules, .state_dir = o->state_dir, .tls = d->tls,
-                             .base_url = d->base, .pre_auth = d->nodes ? cp_api_nodes_pre_auth : NULL,
-                             .pre_auth_userdata = d->nodes, .aad = d->aad};
+                             .base_url = d->base, .nodes = d->nodes,
+                             .aad = d->aad};
         cp_httpd_options ho = {.bind_addr = d->listen, .port = o->port, .threads = o->threads,
                                .max_body = CP_MAX_API_BODY, .tls_cert_pem = d->cert, .tls_key_pem = d->key};
         snprintf(d->base, sizeof d->base, "%s://%s", d->tls ? "https" : "http", d->listen);
         int r = cp_api_new(&ao, &d->api);
         if (r >= 0)
-                r = cp_httpd_start(&ho, cp_api_http_handler, d->api, &d->httpd);
+                r = cp_httpd_start(&ho, cp_api_handle, d->api, &d->httpd);
         return r;
 }
 

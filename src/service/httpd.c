@@ -40,11 +40,22 @@ typedef struct conn_ctx {
         size_t target_len;      /* strlen() of the raw target */
 } conn_ctx;
 
+static const char *pair_lookup(const cp_http_pair *pairs, size_t n, const char *name, bool ci) {
+        for (size_t i = 0; pairs && i < n; i++)
+                if (pairs[i].name && (ci ? strcasecmp(pairs[i].name, name) : strcmp(pairs[i].name, name)) == 0)
+                        return pairs[i].value;
+        return NULL;
+}
+
 const char *cp_http_req_header(const cp_http_request *req, const char *name) {
+        if (!req->conn)
+                return pair_lookup(req->headers, req->n_headers, name, true);
         return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
 const char *cp_http_req_query(const cp_http_request *req, const char *name) {
+        if (!req->conn)
+                return pair_lookup(req->query, req->n_query, name, false);
         return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
@@ -99,6 +110,26 @@ int cp_http_resp_header(cp_http_response *resp, const char *name, const char *va
         return 0;
 }
 
+int cp_http_resp_set_header(cp_http_response *resp, const char *name, const char *value) {
+        for (size_t i = 0; i < resp->n_headers; i++)
+                if (strcasecmp(resp->header_names[i], name) == 0) {
+                        char *v = strdup(value);
+                        if (!v)
+                                return cp_error_oom();
+                        free(resp->header_values[i]);
+                        resp->header_values[i] = v;
+                        return 0;
+                }
+        return cp_http_resp_header(resp, name, value);
+}
+
+const char *cp_http_resp_get_header(const cp_http_response *resp, const char *name) {
+        for (size_t i = 0; i < resp->n_headers; i++)
+                if (strcasecmp(resp->header_names[i], name) == 0)
+                        return resp->header_values[i];
+        return NULL;
+}
+
 static void resp_clear(cp_http_response *resp) {
         resp_reset_body(resp);
         for (size_t i = 0; i < resp->n_headers; i++) {
@@ -106,6 +137,13 @@ static void resp_clear(cp_http_response *resp) {
                 free(resp->header_values[i]);
         }
         resp->n_headers = 0;
+}
+
+void cp_http_resp_clear(cp_http_response *resp) {
+        if (!resp)
+                return;
+        resp_clear(resp);
+        memset(resp, 0, sizeof(*resp));
 }
 
 static enum MHD_Result send_simple(struct MHD_Connection *conn, unsigned status, const char *json) {

@@ -20,13 +20,25 @@
 
 #define CP_HTTP_MAX_HEADERS 16
 
+/* A header or query parameter of a request built in-process. */
+typedef struct cp_http_pair {
+        const char *name;
+        const char *value;
+} cp_http_pair;
+
 typedef struct cp_http_request {
         const char *method;      /* "GET", "PUT", ... */
         const char *path;        /* URL path without the query string, percent-decoded by MHD */
         const uint8_t *body;     /* NUL-terminated (not counted in body_len); NULL if empty */
         size_t body_len;
         const char *remote_addr; /* numeric address of the peer */
-        void *conn;              /* internal */
+        void *conn;              /* internal; NULL for a request built in-process */
+        /* A request built in-process (tests, benches, fuzzers; conn NULL)
+         * carries its own headers and query parameters, already decoded. */
+        const cp_http_pair *headers;
+        size_t n_headers;
+        const cp_http_pair *query;
+        size_t n_query;
 } cp_http_request;
 
 typedef struct cp_http_response {
@@ -39,7 +51,9 @@ typedef struct cp_http_response {
         char *header_values[CP_HTTP_MAX_HEADERS];
 } cp_http_response;
 
-/* Request accessors (NULL when absent).  Header names are case-insensitive. */
+/* Request accessors (NULL when absent).  Header names are case-insensitive,
+ * query names are not.  Without a connection (conn NULL) they read the
+ * request's own headers and query arrays. */
 const char *cp_http_req_header(const cp_http_request *req, const char *name);
 const char *cp_http_req_query(const cp_http_request *req, const char *name);
 
@@ -48,8 +62,14 @@ CP_WUR int cp_http_resp_json(cp_http_response *resp, unsigned status, json_t *bo
 CP_WUR int cp_http_resp_bytes(cp_http_response *resp, unsigned status, const char *content_type, const void *data,
                               size_t len);
 CP_WUR int cp_http_resp_text(cp_http_response *resp, unsigned status, const char *text);
+/* Free what a response holds and zero it (for responses filled in-process). */
+void cp_http_resp_clear(cp_http_response *resp);
 /* Add a header (copied).  CP_ETOOBIG past CP_HTTP_MAX_HEADERS. */
 CP_WUR int cp_http_resp_header(cp_http_response *resp, const char *name, const char *value);
+/* Set a header: replace the value of one of that name (case-insensitive), else add it. */
+CP_WUR int cp_http_resp_set_header(cp_http_response *resp, const char *name, const char *value);
+/* The value of a response header, NULL when absent. */
+const char *cp_http_resp_get_header(const cp_http_response *resp, const char *name);
 
 typedef void (*cp_http_handler)(void *userdata, const cp_http_request *req, cp_http_response *resp);
 

@@ -137,20 +137,40 @@ void cp_svc_reply_json(cp_svc_call *c, unsigned status, json_t *body) {
         }
 }
 
-void cp_svc_reply_error(cp_svc_call *c, unsigned status, const char *code, const char *fmt, ...) {
+static void reply_error_v(cp_svc_call *c, unsigned status, const char *code, const char *target, const char *fmt,
+                          va_list ap) {
         char msg[CP_ERROR_MESSAGE_MAX + 128];
-        va_list ap;
-        va_start(ap, fmt);
         if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
                 msg[0] = '\0';
-        va_end(ap);
         /* messages quote client input (paths, names): printable ASCII only,
          * so that the body is valid UTF-8 and holds no control characters */
         for (char *p = msg; *p; p++)
                 if ((unsigned char) *p < 0x20 || (unsigned char) *p > 0x7e)
                         *p = '?';
-        cp_svc_reply_json(c, status, json_pack("{s:{s:s,s:s}}", "error", "code", code ? code : cp_http_reason(status),
-                                               "message", msg));
+        json_t *e = json_pack("{s:s,s:s}", "code", code ? code : cp_http_reason(status), "message", msg);
+        if (e && c->svc && c->svc->o.error_details) {
+                if (json_object_set_new(e, "details", json_array()) < 0 ||
+                    (target && *target && json_object_set_new(e, "target", json_string(target)) < 0)) {
+                        json_decref(e);
+                        e = NULL;
+                }
+        }
+        cp_svc_reply_json(c, status, e ? json_pack("{s:o}", "error", e) : NULL);
+}
+
+void cp_svc_reply_error(cp_svc_call *c, unsigned status, const char *code, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        reply_error_v(c, status, code, NULL, fmt, ap);
+        va_end(ap);
+}
+
+void cp_svc_reply_error_at(cp_svc_call *c, unsigned status, const char *code, const char *target, const char *fmt,
+                           ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        reply_error_v(c, status, code, target, fmt, ap);
+        va_end(ap);
 }
 
 void cp_svc_reply_err(cp_svc_call *c, int err) {
@@ -215,10 +235,12 @@ static uint64_t now_us(void) {
 }
 
 /* The first route whose pattern and method match; *ret_path_known when some
- * route matched the path with another method (allow: those methods). */
-static const cp_svc_route *route_of(const cp_svc *s, cp_svc_call *c, bool *ret_path_known, char *allow,
-                                    size_t allow_cap) {
+ * route matched the path with another method (allow: those methods),
+ * *ret_public when all those routes are public. */
+static const cp_svc_route *route_of(const cp_svc *s, cp_svc_call *c, bool *ret_path_known, bool *ret_public,
+                                    char *allow, size_t allow_cap) {
         *ret_path_known = false;
+        *ret_public = true;
         allow[0] = '\0';
         for (size_t i = 0; i < s->o.n_routes; i++) {
                 const cp_svc_route *r = &s->o.routes[i];
@@ -237,45 +259,64 @@ static const cp_svc_route *route_of(const cp_svc *s, cp_svc_call *c, bool *ret_p
                         snprintf(allow + n, allow_cap - n, "%s%s", n ? ", " : "", r->method);
                 }
                 *ret_path_known = true;
+                *ret_public = *ret_public && (r->flags & CP_ROUTE_PUBLIC);
         }
         return NULL;
 }
 
+static void reply_unrouted(const cp_svc *s, cp_svc_call *c, bool known, const char *allow) {
+        if (known) {
+                cp_svc_reply_error(c, 405, NULL, "%s is not allowed on this path (allowed: %s)", c->req->method, allow);
+                if (cp_http_resp_header(c->resp, "Allow", allow) < 0)
+                        c->resp->status = 500;
+        } else {
+                cp_svc_reply_error(c, 404, s->o.dialect ? s->o.dialect->not_found : NULL,
+                                   "no such resource or operation: %s %.200s", c->req->method, c->req->path);
+        }
+}
+
+/* The authentication and authorization hooks; false when they answered. */
+static bool admitted(const cp_svc *s, cp_svc_call *c) {
+        int e = s->o.authenticate(c);
+        if (e < 0) {
+                c->err = e;
+                if (c->resp->status)
+                        return false; /* the hook's own answer */
+                cp_svc_reply_error(c, 401, s->o.dialect ? s->o.dialect->unauthorized : NULL, "%s", cp_error_message());
+                if (s->o.www_authenticate &&
+                    cp_http_resp_header(c->resp, "WWW-Authenticate", s->o.www_authenticate) < 0)
+                        c->resp->status = 500;
+                return false;
+        }
+        if (c->route && s->o.authorize && (e = s->o.authorize(c)) < 0) {
+                c->err = e;
+                if (!c->resp->status)
+                        cp_svc_reply_error(c, 403, s->o.dialect ? s->o.dialect->forbidden : NULL, "%s",
+                                           cp_error_message());
+                return false;
+        }
+        return true;
+}
+
 static void dispatch(const cp_svc *s, cp_svc_call *c) {
-        bool known;
+        bool known, public;
         char allow[64];
-        const cp_svc_route *r = route_of(s, c, &known, allow, sizeof(allow));
+        if (s->o.max_body && c->req->body_len > s->o.max_body) {
+                cp_svc_reply_error(c, 413, NULL, "The request body is %zu bytes; the limit is %zu bytes.",
+                                   c->req->body_len, s->o.max_body);
+                return;
+        }
+        const cp_svc_route *r = route_of(s, c, &known, &public, allow, sizeof(allow));
         if (!r) {
-                if (known) {
-                        cp_svc_reply_error(c, 405, NULL, "%s is not allowed on this path (allowed: %s)",
-                                           c->req->method, allow);
-                        if (cp_http_resp_header(c->resp, "Allow", allow) < 0)
-                                c->resp->status = 500;
-                } else {
-                        cp_svc_reply_error(c, 404, s->o.dialect ? s->o.dialect->not_found : NULL,
-                                           "no such resource or operation: %s %.200s", c->req->method, c->req->path);
-                }
+                /* a 405 on a public path hides nothing */
+                if (s->o.authenticate && s->o.auth_before_routing && !(known && public) && !admitted(s, c))
+                        return;
+                reply_unrouted(s, c, known, allow);
                 return;
         }
         c->route = r;
-        if (s->o.authenticate && !(r->flags & CP_ROUTE_PUBLIC)) {
-                int e = s->o.authenticate(c);
-                if (e < 0) {
-                        c->err = e;
-                        cp_svc_reply_error(c, 401, s->o.dialect ? s->o.dialect->unauthorized : NULL, "%s",
-                                           cp_error_message());
-                        if (s->o.www_authenticate &&
-                            cp_http_resp_header(c->resp, "WWW-Authenticate", s->o.www_authenticate) < 0)
-                                c->resp->status = 500;
-                        return;
-                }
-                if (s->o.authorize && (e = s->o.authorize(c)) < 0) {
-                        c->err = e;
-                        cp_svc_reply_error(c, 403, s->o.dialect ? s->o.dialect->forbidden : NULL, "%s",
-                                           cp_error_message());
-                        return;
-                }
-        }
+        if (s->o.authenticate && !(r->flags & CP_ROUTE_PUBLIC) && !admitted(s, c))
+                return;
         r->handler(c);
 }
 

@@ -34,7 +34,7 @@
 #include "basic/error.h"
 #include "service/httpd.h"
 
-#define CP_SVC_MAX_CAPS 4    /* {name} captures per pattern */
+#define CP_SVC_MAX_CAPS 6    /* {name} captures per pattern (ARM machine paths have 6) */
 #define CP_SVC_CAP_MAX 256   /* bytes per capture, NUL included */
 
 typedef struct cp_svc cp_svc;
@@ -93,16 +93,29 @@ typedef struct cp_svc_options {
         void *userdata;              /* handed to handlers and hooks */
         const cp_svc_dialect *dialect; /* NULL: standard reasons */
         size_t max_depth;            /* JSON nesting bound; 0: CP_MAX_JSON_DEPTH */
+        /* Request bodies over this many bytes answer 413 before routing
+         * (httpd refuses them before reading; this covers requests built
+         * in-process).  0: no check here. */
+        size_t max_body;
+        /* ARM's error body: "details": [] always and "target" when given. */
+        bool error_details;
         /* Authentication: 0 to go on (the hook may fill c->who / c->auth),
          * a negative cp_err to refuse with 401 and cp_error_message(); NULL:
-         * every route is public. */
+         * every route is public.  A hook that refuses after writing its own
+         * answer (c->resp->status set: its own codes, headers) keeps it. */
         int (*authenticate)(cp_svc_call *c);
+        /* Authenticate before answering 404/405 too (c->route NULL then),
+         * so that an unauthenticated client learns nothing of the paths;
+         * public routes still skip the hook, and so does a 405 on a path
+         * whose routes are all public.  Default: 404/405 first. */
+        bool auth_before_routing;
         /* The challenge of that 401's WWW-Authenticate header (e.g.
          * "Bearer realm=\"confpool-kbsd\""); NULL: no header. */
         const char *www_authenticate;
         /* Authorization, after authentication succeeded (c->route is the
          * route): 0 to go on, a negative cp_err to refuse with 403, the
-         * dialect's forbidden code and cp_error_message().  Optional. */
+         * dialect's forbidden code and cp_error_message(), or with the
+         * answer the hook wrote itself (c->resp->status set).  Optional. */
         int (*authorize)(cp_svc_call *c);
         /* Before routing (optional): may consume a prefix of c->path (e.g.
          * /tenants/{t}/, kept in c->ctx) or answer the request itself and
@@ -144,9 +157,15 @@ const char *cp_http_reason(unsigned status);
 
 /* JSON body (reference stolen; NULL answers 500). */
 void cp_svc_reply_json(cp_svc_call *c, unsigned status, json_t *body);
-/* The one error body: {"error": {"code": code, "message": message}}. */
+/* The one error body: {"error": {"code": code, "message": message}}, with
+ * "details": [] (and "target" when not NULL) for cp_svc_options.error_details.
+ * Headers set before stay (ARM answers WWW-Authenticate, Retry-After with
+ * errors); cp_http_resp_set_header replaces one. */
 void cp_svc_reply_error(cp_svc_call *c, unsigned status, const char *code, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
+/* The same with the ARM "target" (the offending property's path). */
+void cp_svc_reply_error_at(cp_svc_call *c, unsigned status, const char *code, const char *target, const char *fmt,
+                           ...) __attribute__((format(printf, 5, 6)));
 /* The error body for a cp_err, with its status from cp_http_status_of and
  * its code from the dialect; the message is cp_error_message() for client
  * errors (after the error's name for the dialect's named categories) and

@@ -98,12 +98,12 @@ static int fixture_start_controlplane(const nodes_fixture_options *o, nodes_fixt
         if (r < 0)
                 return r;
         cp_api_options ao = {.store = f->store, .rules = f->rules, .state_dir = f->dir, .base_url = "http://127.0.0.1",
-                             .pre_auth = cp_api_nodes_pre_auth, .pre_auth_userdata = f->nodes};
+                             .nodes = f->nodes};
         r = cp_api_new(&ao, &f->api);
         if (r < 0)
                 return r;
         cp_httpd_options ho = {.bind_addr = "127.0.0.1", .threads = 4, .max_body = 1 << 20};
-        r = cp_httpd_start(&ho, cp_api_http_handler, f->api, &f->httpd);
+        r = cp_httpd_start(&ho, cp_api_handle, f->api, &f->httpd);
         if (r < 0)
                 return r;
         char base[64];
@@ -189,20 +189,9 @@ void nodes_fixture_stop(nodes_fixture *f) {
 }
 
 unsigned nodes_fixture_call(nodes_fixture *f, const char *method, const char *url, const char *body,
-                            cp_api_response *resp) {
-        char path[1024], ver[64] = "";
-        const char *q = strchr(url, '?');
-        snprintf(path, sizeof path, "%.*s", (int) (q ? (size_t) (q - url) : strlen(url)), url);
-        if (q && strncmp(q, "?api-version=", 13) == 0)
-                snprintf(ver, sizeof ver, "%s", q + 13);
-        cp_api_request rq = {.method = method, .path = path, .api_version = ver[0] ? ver : NULL,
-                             .authorization = f->auth, .host = "cp.test", .body = (const uint8_t *) body,
-                             .body_len = body ? strlen(body) : 0};
-        cp_api_response_clear(resp);
-        cp_api_handle(f->api, &rq, resp);
-        if (resp->raw)
-                resp->body = json_loadb(resp->raw, resp->raw_len, 0, NULL);
-        return resp->status;
+                            cp_api_reply *resp) {
+        cp_api_call_headers h = { .authorization = f->auth, .host = "cp.test" };
+        return cp_api_call(f->api, resp, method, url, NULL, &h, body);
 }
 
 int nodes_fixture_reconcile(nodes_fixture *f, double limit_s, long pause_ms) {

@@ -13,9 +13,9 @@
 
 #include "attestd/attestd.h"
 #include "controlplane/cp-api.h"
+#include "cp-api-testutil.h"
 #include "controlplane/cp-backend-local.h"
 #include "controlplane/cp-diskkeys.h"
-#include "controlplane/cp-httpd.h"
 #include "controlplane/cp-nodes.h"
 #include "controlplane/cp-reconciler.h"
 #include "controlplane/cp-store.h"
@@ -64,7 +64,7 @@ void nodes_fixture_stop(nodes_fixture *f);
  * The response goes to resp (cleared first; a raw body is parsed into
  * resp->body when it is JSON).  Returns the HTTP status. */
 unsigned nodes_fixture_call(nodes_fixture *f, const char *method, const char *url, const char *body,
-                            cp_api_response *resp);
+                            cp_api_reply *resp);
 /* Drives the reconciler (a pass, then pause_ms of sleep while something is
  * in progress) until nothing is: 0; 1 when still busy after limit_s; or a
  * pass's negative cp_err. */
@@ -87,17 +87,17 @@ int nodes_fixture_reconcile(nodes_fixture *f, double limit_s, long pause_ms);
 #define RS "?api-version=2021-04-01"
 #define SIZE "Standard_DC4as_v5"
 
-/* nodes_fixture_call, and a raw body must be JSON. */
+/* nodes_fixture_call, and a body must be JSON. */
 static inline unsigned nodes_fixture_call_json(nodes_fixture *f, const char *method, const char *url,
-                                               const char *body, cp_api_response *resp) {
+                                               const char *body, cp_api_reply *resp) {
         unsigned st = nodes_fixture_call(f, method, url, body, resp);
-        if (resp->raw)
+        if (resp->http.body_len)
                 ASSERT_TRUE(resp->body != NULL);
         return st;
 }
 
 /* The provisioningState of pool (GET must answer 200). */
-static inline const char *nodes_fixture_pool_state(nodes_fixture *f, cp_api_response *resp, const char *pool) {
+static inline const char *nodes_fixture_pool_state(nodes_fixture *f, cp_api_reply *resp, const char *pool) {
         char url[512];
         snprintf(url, sizeof url, AP "/%s" CS, pool);
         ASSERT_EQ(nodes_fixture_call_json(f, "GET", url, NULL, resp), 200);
@@ -105,7 +105,7 @@ static inline const char *nodes_fixture_pool_state(nodes_fixture *f, cp_api_resp
 }
 
 /* PUT pool with count nodes of SIZE, mode User (200 or 201). */
-static inline void nodes_fixture_put_pool(nodes_fixture *f, cp_api_response *resp, const char *pool, int count) {
+static inline void nodes_fixture_put_pool(nodes_fixture *f, cp_api_reply *resp, const char *pool, int count) {
         char url[512], body[256];
         snprintf(url, sizeof url, AP "/%s" CS, pool);
         snprintf(body, sizeof body, "{\"properties\":{\"count\":%d,\"vmSize\":\"" SIZE "\",\"mode\":\"User\"}}",
@@ -115,8 +115,8 @@ static inline void nodes_fixture_put_pool(nodes_fixture *f, cp_api_response *res
 }
 
 /* Clears resp and stops the fixture: a test's atexit teardown. */
-static inline void nodes_fixture_teardown(nodes_fixture *f, cp_api_response *resp) {
-        cp_api_response_clear(resp);
+static inline void nodes_fixture_teardown(nodes_fixture *f, cp_api_reply *resp) {
+        cp_api_reply_clear(resp);
         nodes_fixture_stop(f);
 }
 

@@ -12,6 +12,7 @@
 #include "basic/limits.h"
 #include "controlplane/cp-aad.h"
 #include "controlplane/cp-api.h"
+#include "cp-api-testutil.h"
 #include "controlplane/cp-store.h"
 #include "tests.h"
 
@@ -58,23 +59,14 @@ static void env_teardown(env *e) {
                 fprintf(stderr, "cleanup failed\n");
 }
 
-static cp_api_response R;
+static cp_api_reply R;
 
 static unsigned call(env *e, const char *auth, const char *method, const char *path, const char *ver,
                      const char *body) {
-        cp_api_request rq = {.method = method,
-                             .path = path,
-                             .api_version = ver,
-                             .authorization = auth,
-                             .host = "localhost:8443",
-                             .body = (const uint8_t *) body,
-                             .body_len = body ? strlen(body) : 0};
-        cp_api_response_clear(&R);
-        cp_api_handle(e->api, &rq, &R);
-        if (R.raw) {
-                R.body = json_loadb(R.raw, R.raw_len, 0, NULL);
+        cp_api_call_headers h = { .authorization = auth, .host = "localhost:8443" };
+        cp_api_call(e->api, &R, method, path, ver, &h, body);
+        if (R.http.body_len)
                 ASSERT_TRUE(R.body != NULL);
-        }
         return R.status;
 }
 
@@ -250,6 +242,10 @@ TEST(api_endpoints) {
         ASSERT_EQ(call(&e, NULL, "GET", path, NULL, NULL), 200);
         ASSERT_EQ(call(&e, NULL, "GET", "/adfs/other/.well-known/openid-configuration", NULL, NULL), 404);
         ASSERT_EQ(call(&e, NULL, "POST", "/adfs/.well-known/openid-configuration", NULL, NULL), 405);
+        ASSERT_STREQ(err_code(), "MethodNotAllowed"); /* the skeleton's 405, ARM envelope, no credentials needed */
+        /* an unknown /adfs path is like any unknown path: 401 to a stranger */
+        ASSERT_EQ(call(&e, NULL, "GET", "/adfs/nothing", NULL, NULL), 401);
+        ASSERT_STREQ(err_code(), "AuthenticationFailed");
         ASSERT_EQ(call(&e, NULL, "GET", "/adfs/discovery/keys", NULL, NULL), 200);
         ASSERT_STREQ(json_string_value(json_object_get(json_array_get(json_object_get(R.body, "keys"), 0), "kty")), "RSA");
         ASSERT_TRUE(json_object_get(json_array_get(json_object_get(R.body, "keys"), 0), "d") == NULL);
@@ -262,7 +258,7 @@ TEST(api_endpoints) {
         ASSERT_EQ(call(&e, NULL, "POST", "/adfs/oauth2/token", NULL, body), 200);
         ASSERT_STREQ(json_string_value(json_object_get(R.body, "token_type")), "Bearer");
         ASSERT_EQ(json_integer_value(json_object_get(R.body, "expires_in")), (json_int_t) CP_AAD_TOKEN_LIFETIME_S);
-        ASSERT_STREQ(cp_api_response_header(&R, "Cache-Control"), "no-store");
+        ASSERT_STREQ(cp_api_reply_header(&R, "Cache-Control"), "no-store");
         char auth[4096];
         snprintf(auth, sizeof auth, "Bearer %s", json_string_value(json_object_get(R.body, "access_token")));
         snprintf(body, sizeof body, "grant_type=client_credentials&client_id=%s&client_secret=x%s&resource=https://localhost:8443/",
@@ -302,6 +298,10 @@ TEST(api_endpoints) {
         snprintf(path, sizeof path, "/subscriptions/%s/resourcegroups/rg1", other.subscription);
         ASSERT_EQ(call(&e, auth, "PUT", path, "2021-04-01", "{\"location\":\"eastus\"}"), 403);
         ASSERT_STREQ(err_code(), "AuthorizationFailed");
+        /* authorization runs for routed requests: another subscription's unknown path is 404 */
+        char unknown[160];
+        snprintf(unknown, sizeof unknown, "/subscriptions/%s/nothing", other.subscription);
+        ASSERT_EQ(call(&e, auth, "GET", unknown, "2021-04-01", NULL), 404);
         ASSERT_EQ(call(&e, auth, "GET", "/subscriptions/11111111-2222-4333-8444-555555555555", "2019-11-01", NULL), 403);
         ASSERT_EQ(call(&e, e.op_auth, "PUT", path, "2021-04-01", "{\"location\":\"eastus\"}"), 201);
 
@@ -315,7 +315,7 @@ TEST(api_endpoints) {
         free(tok);
         ASSERT_EQ(call(&e, auth, "GET", "/subscriptions", "2019-11-01", NULL), 401);
         ASSERT_STREQ(err_code(), "ExpiredAuthenticationToken");
-        ASSERT_TRUE(strstr(cp_api_response_header(&R, "WWW-Authenticate"), "Bearer") != NULL);
+        ASSERT_TRUE(strstr(cp_api_reply_header(&R, "WWW-Authenticate"), "Bearer") != NULL);
         ASSERT_EQ(call(&e, "Bearer a.b.c", "GET", "/subscriptions", "2019-11-01", NULL), 401);
         ASSERT_STREQ(err_code(), "InvalidAuthenticationToken");
         ASSERT_EQ(call(&e, NULL, "GET", "/subscriptions", "2019-11-01", NULL), 401);
@@ -329,6 +329,6 @@ TEST(api_endpoints) {
         huge[20] = '.';
         ASSERT_EQ(call(&e, huge, "GET", "/subscriptions", "2019-11-01", NULL), 401);
         free(huge);
-        cp_api_response_clear(&R);
+        cp_api_reply_clear(&R);
         env_teardown(&e);
 }

@@ -11,6 +11,7 @@
 
 #include "basic/codec.h"
 #include "controlplane/cp-api.h"
+#include "cp-api-testutil.h"
 #include "controlplane/cp-reconciler.h"
 #include "controlplane/cp-store.h"
 #include "tests.h"
@@ -34,7 +35,7 @@ typedef struct env {
 } env;
 
 static env E;
-static cp_api_response R;
+static cp_api_reply R;
 static const char *if_match, *if_none_match, *custom_features;
 
 static void setup(const char *cfg) {
@@ -69,7 +70,7 @@ static void setup(const char *cfg) {
 }
 
 static void teardown(void) {
-        cp_api_response_clear(&R);
+        cp_api_reply_clear(&R);
         cp_reconciler_free(E.rec);
         cp_api_free(E.api);
         cp_backend_free(E.backend);
@@ -83,27 +84,11 @@ static void teardown(void) {
 
 /* method, "path?query", body -> status; R holds the response */
 static unsigned call_auth(const char *auth, const char *method, const char *url, const char *body) {
-        char path[1024], ver[64] = "";
-        const char *q = strchr(url, '?');
-        snprintf(path, sizeof path, "%.*s", (int) (q ? (size_t) (q - url) : strlen(url)), url);
-        if (q && strncmp(q, "?api-version=", 13) == 0)
-                snprintf(ver, sizeof ver, "%s", q + 13);
-        cp_api_request rq = {.method = method,
-                             .path = path,
-                             .api_version = ver[0] ? ver : NULL,
-                             .authorization = auth,
-                             .if_match = if_match,
-                             .if_none_match = if_none_match,
-                             .host = "cp.test:443",
-                             .custom_features = custom_features,
-                             .body = (const uint8_t *) body,
-                             .body_len = body ? strlen(body) : 0};
-        cp_api_response_clear(&R);
-        cp_api_handle(E.api, &rq, &R);
-        if (R.raw) {
-                R.body = json_loadb(R.raw, R.raw_len, 0, NULL);
+        cp_api_call_headers h = { .authorization = auth, .if_match = if_match, .if_none_match = if_none_match,
+                                  .host = "cp.test:443", .custom_features = custom_features };
+        cp_api_call(E.api, &R, method, url, NULL, &h, body);
+        if (R.http.body_len)
                 ASSERT_TRUE(R.body != NULL);
-        }
         return R.status;
 }
 
@@ -134,7 +119,7 @@ static void reconcile(void) {
 
 /* path of the Azure-AsyncOperation / Location header (without scheme+host) */
 static const char *hdr_path(const char *name, char *buf, size_t size) {
-        const char *v = cp_api_response_header(&R, name);
+        const char *v = cp_api_reply_header(&R, name);
         if (!v)
                 cp_test_fail(__FILE__, __LINE__, "no %s header", name);
         const char *p = strstr(v, "://");
@@ -156,7 +141,7 @@ TEST(auth) {
         setup(NULL);
         ASSERT_EQ(call_auth(NULL, "GET", RGP RS, NULL), 401);
         ASSERT_STREQ(code(), "AuthenticationFailed");
-        ASSERT_TRUE(cp_api_response_header(&R, "WWW-Authenticate") != NULL);
+        ASSERT_TRUE(cp_api_reply_header(&R, "WWW-Authenticate") != NULL);
         ASSERT_EQ(call_auth("Bearer cpo_wrong", "GET", RGP RS, NULL), 401);
         ASSERT_STREQ(code(), "InvalidAuthenticationToken");
         ASSERT_EQ(call_auth("Basic b3A6cGFzcw==", "GET", RGP RS, NULL), 401);
@@ -209,6 +194,16 @@ TEST(request_checks_and_envelope) {
         ASSERT_STREQ(code(), "MethodNotAllowed");
         ASSERT_EQ(call("PUT", RGP RS, "{\"location\":"), 400);
         ASSERT_STREQ(code(), "InvalidRequestContent");
+        /* a body that is JSON but not an object is refused before the handler */
+        ASSERT_EQ(call("PUT", RGP RS, "[{\"location\":\"eastus\"}]"), 400);
+        ASSERT_STREQ(code(), "InvalidRequestContent");
+        ASSERT_EQ(call("PUT", RGP RS, "\"eastus\""), 400);
+        ASSERT_STREQ(code(), "InvalidRequestContent");
+        /* routing comes before the api-version check: an unknown path without it is 404 */
+        ASSERT_EQ(call("GET", RGP "/providers/Microsoft.ContainerService/nothing", NULL), 404);
+        ASSERT_STREQ(code(), "NotFound");
+        ASSERT_EQ(call("GET", RGP, NULL), 400);
+        ASSERT_STREQ(code(), "MissingApiVersionParameter");
         ASSERT_EQ(call("PUT", RGP RS, "{\"location\":\"a\",\"location\":\"b\"}"), 400);
         char deep[200];
         memset(deep, '[', 60);
@@ -293,7 +288,7 @@ TEST(cluster_lifecycle) {
         char op[512];
         hdr_path("Azure-AsyncOperation", op, sizeof op);
         ASSERT_TRUE(strstr(op, "/providers/Microsoft.ContainerService/locations/eastus/operations/") != NULL);
-        ASSERT_TRUE(strstr(cp_api_response_header(&R, "Azure-AsyncOperation"), "http://cp.test:443/") != NULL);
+        ASSERT_TRUE(strstr(cp_api_reply_header(&R, "Azure-AsyncOperation"), "http://cp.test:443/") != NULL);
         ASSERT_EQ(call("PUT", MC CS, ok), 409); /* create in progress */
         ASSERT_STREQ(code(), "OperationNotAllowed");
         ASSERT_EQ(call("GET", op, NULL), 200);
@@ -341,7 +336,7 @@ TEST(cluster_lifecycle) {
         ASSERT_EQ(call("POST", MC "/abort" CS, NULL), 409);
         /* delete cascades to the pools */
         ASSERT_EQ(call("DELETE", MC CS, NULL), 202);
-        ASSERT_TRUE(cp_api_response_header(&R, "Location") != NULL);
+        ASSERT_TRUE(cp_api_reply_header(&R, "Location") != NULL);
         hdr_path("Azure-AsyncOperation", op, sizeof op);
         ASSERT_EQ(call("GET", AP "/nodepool1" CS, NULL), 200);
         ASSERT_STREQ(prop("provisioningState"), "Deleting");
@@ -364,10 +359,10 @@ TEST(agent_pool_lro_and_etags) {
         ASSERT_EQ(call("PUT", AP "/cvmnodepool" CS, body), 201);
         ASSERT_STREQ(prop("provisioningState"), "Creating");
         ASSERT_STREQ(prop("nodeImageVersion"), "AKSUbuntu-2004gen2CVMcontainerd-202511.18.0");
-        ASSERT_STREQ(cp_api_response_header(&R, "Retry-After"), "1");
+        ASSERT_STREQ(cp_api_reply_header(&R, "Retry-After"), "1");
         char etag[64], op[512], res[512];
         snprintf(etag, sizeof etag, "%s", prop("eTag"));
-        ASSERT_TRUE(strstr(cp_api_response_header(&R, "ETag"), etag) != NULL);
+        ASSERT_TRUE(strstr(cp_api_reply_header(&R, "ETag"), etag) != NULL);
         hdr_path("Azure-AsyncOperation", op, sizeof op);
         snprintf(res, sizeof res, "%s", op);
         char *o = strstr(res, "/operations/");
@@ -376,7 +371,7 @@ TEST(agent_pool_lro_and_etags) {
         ASSERT_EQ(call("PUT", AP "/cvmnodepool" CS, body), 409);
         ASSERT_STREQ(code(), "OperationNotAllowed");
         ASSERT_EQ(call("GET", res, NULL), 202);
-        ASSERT_TRUE(cp_api_response_header(&R, "Location") != NULL);
+        ASSERT_TRUE(cp_api_reply_header(&R, "Location") != NULL);
         reconcile();
         ASSERT_EQ(call("GET", op, NULL), 200);
         ASSERT_STREQ(json_string_value(json_object_get(R.body, "status")), "Succeeded");
@@ -414,7 +409,7 @@ TEST(agent_pool_lro_and_etags) {
         ASSERT_EQ(call("PUT", AP "/cvmnodepool" CS, "{\"properties\":{\"count\":4}}"), 200);
         ASSERT_STREQ(prop("provisioningState"), "Updating");
         ASSERT_TRUE(strcmp(prop("eTag"), etag) != 0);
-        ASSERT_TRUE(cp_api_response_header(&R, "Azure-AsyncOperation") != NULL);
+        ASSERT_TRUE(cp_api_reply_header(&R, "Azure-AsyncOperation") != NULL);
         if_match = NULL;
         reconcile();
         ASSERT_EQ(call("GET", AP "/cvmnodepool/machines" CS, NULL), 200);
@@ -430,7 +425,7 @@ TEST(agent_pool_lro_and_etags) {
         ASSERT_EQ(call("DELETE", AP "/cvmnodepool" CS, NULL), 202);
         hdr_path("Location", res, sizeof res);
         ASSERT_TRUE(strstr(res, "/operationresults/") != NULL);
-        ASSERT_TRUE(cp_api_response_header(&R, "Azure-AsyncOperation") != NULL);
+        ASSERT_TRUE(cp_api_reply_header(&R, "Azure-AsyncOperation") != NULL);
         ASSERT_EQ(call("DELETE", AP "/cvmnodepool" CS, NULL), 202); /* idempotent while deleting */
         ASSERT_EQ(call("GET", res, NULL), 202);
         reconcile();
@@ -452,7 +447,7 @@ TEST(abort_upgrade_profile_delete_machines) {
         char op[512];
         hdr_path("Azure-AsyncOperation", op, sizeof op);
         ASSERT_EQ(call("POST", AP "/np2/abort" CS, NULL), 202);
-        ASSERT_TRUE(cp_api_response_header(&R, "Location") != NULL);
+        ASSERT_TRUE(cp_api_reply_header(&R, "Location") != NULL);
         ASSERT_EQ(call("GET", op, NULL), 200);
         ASSERT_STREQ(json_string_value(json_object_get(R.body, "status")), "Canceled");
         ASSERT_EQ(call("GET", AP "/np2" CS, NULL), 200);
@@ -497,7 +492,7 @@ TEST(abort_upgrade_profile_delete_machines) {
         ASSERT_EQ(call("POST", AP "/np2/deleteMachines" CS, "{\"machineNames\":[\"nothere\"]}"), 400);
         ASSERT_EQ(call("POST", AP "/np2/deleteMachines" CS, "{}"), 400);
         ASSERT_EQ(call("POST", AP "/np2/deleteMachines" CS, body), 202);
-        ASSERT_TRUE(cp_api_response_header(&R, "Location") != NULL);
+        ASSERT_TRUE(cp_api_reply_header(&R, "Location") != NULL);
         reconcile();
         ASSERT_EQ(call("GET", AP "/np2" CS, NULL), 200);
         ASSERT_EQ(json_integer_value(json_object_get(json_object_get(R.body, "properties"), "count")), 2);
@@ -570,7 +565,7 @@ TEST(cluster_abort) {
         char op[512];
         hdr_path("Azure-AsyncOperation", op, sizeof op);
         ASSERT_EQ(call("POST", MC "/abort" CS, NULL), 202);
-        ASSERT_TRUE(cp_api_response_header(&R, "Location") != NULL);
+        ASSERT_TRUE(cp_api_reply_header(&R, "Location") != NULL);
         ASSERT_EQ(call("GET", op, NULL), 200);
         ASSERT_STREQ(json_string_value(json_object_get(R.body, "status")), "Canceled");
         ASSERT_STREQ(json_string_value(json_object_get(json_object_get(R.body, "error"), "code")), "OperationCanceled");

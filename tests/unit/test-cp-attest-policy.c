@@ -10,6 +10,7 @@
 
 #include "basic/codec.h"
 #include "controlplane/cp-api.h"
+#include "cp-api-testutil.h"
 #include "controlplane/cp-nodes.h"
 #include "controlplane/cp-reconciler.h"
 #include "controlplane/cp-store.h"
@@ -290,7 +291,7 @@ static struct {
         cp_reconciler *rec;
         char auth[128];
 } E;
-static cp_api_response R;
+static cp_api_reply R;
 static const char *if_match, *if_none_match;
 
 static void open_env(void) {
@@ -315,7 +316,7 @@ static void open_env(void) {
 }
 
 static void close_env(void) {
-        cp_api_response_clear(&R);
+        cp_api_reply_clear(&R);
         cp_reconciler_free(E.rec);
         cp_api_free(E.api);
         cp_backend_free(E.backend);
@@ -324,21 +325,11 @@ static void close_env(void) {
 }
 
 static unsigned call(const char *method, const char *url, const char *body) {
-        char path[1024], ver[64] = "";
-        const char *q = strchr(url, '?');
-        snprintf(path, sizeof path, "%.*s", (int) (q ? (size_t) (q - url) : strlen(url)), url);
-        if (q && strncmp(q, "?api-version=", 13) == 0)
-                snprintf(ver, sizeof ver, "%s", q + 13);
-        cp_api_request rq = {.method = method, .path = path, .api_version = ver[0] ? ver : NULL,
-                             .authorization = E.auth, .if_match = if_match, .if_none_match = if_none_match,
-                             .host = "cp.test:443", .body = (const uint8_t *) body,
-                             .body_len = body ? strlen(body) : 0};
-        cp_api_response_clear(&R);
-        cp_api_handle(E.api, &rq, &R);
-        if (R.raw) {
-                R.body = json_loadb(R.raw, R.raw_len, 0, NULL);
+        cp_api_call_headers h = { .authorization = E.auth, .if_match = if_match, .if_none_match = if_none_match,
+                                  .host = "cp.test:443" };
+        cp_api_call(E.api, &R, method, url, NULL, &h, body);
+        if (R.http.body_len)
                 ASSERT_TRUE(R.body != NULL);
-        }
         return R.status;
 }
 
@@ -409,7 +400,7 @@ static void api_default_view(void) {
         ASSERT_TRUE(json_is_false(pprop("allowDebug")));
         ASSERT_TRUE(json_is_false(pprop("requireEventLogReplay")));
         ASSERT_TRUE(pprop("launchMeasurements") == NULL);
-        ASSERT_TRUE(cp_api_response_header(&R, "ETag") == NULL);
+        ASSERT_TRUE(cp_api_reply_header(&R, "ETag") == NULL);
 }
 
 typedef struct put_bad_case {
@@ -457,7 +448,7 @@ static void api_create(char etag[64], char quoted[80]) {
         snprintf(etag, 64, "%s", json_string_value(pprop("eTag")));
         ASSERT_EQ(strlen(etag), 36);
         snprintf(quoted, 80, "\"%s\"", etag);
-        ASSERT_STREQ(cp_api_response_header(&R, "ETag"), quoted);
+        ASSERT_STREQ(cp_api_reply_header(&R, "ETag"), quoted);
         ASSERT_TRUE(json_is_false(pprop("isDefault")));
         ASSERT_TRUE(json_is_false(pprop("allowDebug"))); /* default false, stated */
         ASSERT_EQ(json_array_size(pprop("launchMeasurements")), 2);

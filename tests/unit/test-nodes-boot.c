@@ -21,7 +21,7 @@
 
 
 static nodes_fixture E;
-static cp_api_response R;
+static cp_api_reply R;
 
 /* ---- the gate: boots of pools named "gated..." wait in prepare ---------- */
 

@@ -17,7 +17,6 @@
 #include "basic/codec.h"
 #include "controlplane/cp-api.h"
 #include "controlplane/cp-backend-local.h"
-#include "controlplane/cp-httpd.h"
 #include "controlplane/cp-nodes.h"
 #include "controlplane/cp-reconciler.h"
 #include "controlplane/cp-store.h"
@@ -30,7 +29,7 @@
 
 
 static nodes_fixture E;
-static cp_api_response R;
+static cp_api_reply R;
 
 /* test hook of the node-image upgrade tests (end of the file) */
 static void roll_prepare(void *ud, const cp_node_spec *spec, const char *node_dir, cp_local_launch *l);
@@ -359,9 +358,9 @@ static void upgrade_image(const char *pool, char *op_path, size_t size) {
         snprintf(url, sizeof url, AP "/%s/upgradeNodeImageVersion" CS, pool);
         ASSERT_EQ(call("POST", url, NULL), 202);
         const char *op = NULL;
-        for (size_t i = 0; i < R.n_headers; i++)
-                if (strcmp(R.header_names[i], "Azure-AsyncOperation") == 0)
-                        op = R.header_values[i];
+        for (size_t i = 0; i < R.http.n_headers; i++)
+                if (strcmp(R.http.header_names[i], "Azure-AsyncOperation") == 0)
+                        op = R.http.header_values[i];
         ASSERT_TRUE(op != NULL && strstr(op, "/subscriptions/") != NULL);
         snprintf(op_path, size, "%s", strstr(op, "/subscriptions/"));
 }
@@ -725,7 +724,7 @@ static void roll_cleanup(void) {
 }
 
 static unsigned restart_with_broker(void) {
-        cp_api_response_clear(&R);
+        cp_api_reply_clear(&R);
         cp_httpd_stop(E.httpd);
         E.rec = cp_reconciler_free(E.rec);
         cp_api_free(E.api);
@@ -768,10 +767,10 @@ static unsigned restart_with_broker(void) {
                                .min_tcb = {.bl = 1, .snp = 10, .ucode = 100}};
         ASSERT_OK(cp_nodes_new(&no, &E.nodes));
         cp_api_options o = {.store = E.store, .rules = E.rules, .state_dir = E.dir, .base_url = "http://127.0.0.1",
-                            .pre_auth = cp_api_nodes_pre_auth, .pre_auth_userdata = E.nodes};
+                            .nodes = E.nodes};
         ASSERT_OK(cp_api_new(&o, &E.api));
         cp_httpd_options ho = {.bind_addr = "127.0.0.1", .threads = 4, .max_body = 1 << 20};
-        ASSERT_OK(cp_httpd_start(&ho, cp_api_http_handler, E.api, &E.httpd));
+        ASSERT_OK(cp_httpd_start(&ho, cp_api_handle, E.api, &E.httpd));
         char base[64];
         snprintf(base, sizeof base, "http://127.0.0.1:%u", cp_httpd_port(E.httpd));
         ASSERT_OK(cp_backend_local_set_controlplane_url(E.backend, base));

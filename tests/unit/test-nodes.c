@@ -18,7 +18,6 @@
 #include "controlplane/cp-api.h"
 #include "controlplane/cp-backend-local.h"
 #include "controlplane/cp-diskkeys.h"
-#include "controlplane/cp-httpd.h"
 #include "controlplane/cp-nodes.h"
 #include "controlplane/cp-reconciler.h"
 #include "controlplane/cp-store.h"
@@ -31,7 +30,7 @@
 #define RELEASE_TOKEN NODES_FIXTURE_RELEASE_TOKEN
 
 static nodes_fixture E;
-static cp_api_response R;
+static cp_api_reply R;
 static const char *tamper_pool, *debug_pool;
 
 static void prepare(void *ud, const cp_node_spec *spec, const char *node_dir, cp_local_launch *l) {

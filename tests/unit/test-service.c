@@ -337,7 +337,7 @@ TEST(bad_tables_refused) {
         cp_svc *s = NULL;
         static const cp_svc_route no_slash[] = { { "GET", "items", h_get, 0 } };
         static const cp_svc_route no_handler[] = { { "GET", "/items", NULL, 0 } };
-        static const cp_svc_route many_caps[] = { { "GET", "/{a}/{b}/{c}/{d}/{e}", h_get, 0 } };
+        static const cp_svc_route many_caps[] = { { "GET", "/{a}/{b}/{c}/{d}/{e}/{f}/{g}", h_get, 0 } };
         cp_svc_options o = { .routes = no_slash, .n_routes = 1 };
         ASSERT_ERR(cp_svc_new(&o, &s), CP_EINVAL);
         o.routes = no_handler;
@@ -348,6 +348,182 @@ TEST(bad_tables_refused) {
         ASSERT_TRUE(s == NULL);
 }
 
+
+/* A request built in-process carries its own headers and query parameters. */
+TEST(in_process_headers_and_query) {
+        static const cp_http_pair hdrs[] = { { "Authorization", "Bearer x" }, { "If-Match", "\"e1\"" } };
+        static const cp_http_pair query[] = { { "api-version", "2026-01-01" }, { "flag", "" } };
+        cp_http_request req = { .method = "GET", .path = "/x", .headers = hdrs, .n_headers = 2, .query = query,
+                                .n_query = 2 };
+        ASSERT_STREQ(cp_http_req_header(&req, "authorization"), "Bearer x");
+        ASSERT_STREQ(cp_http_req_header(&req, "IF-MATCH"), "\"e1\"");
+        ASSERT_TRUE(cp_http_req_header(&req, "Host") == NULL);
+        ASSERT_STREQ(cp_http_req_query(&req, "api-version"), "2026-01-01");
+        ASSERT_STREQ(cp_http_req_query(&req, "flag"), "");
+        ASSERT_TRUE(cp_http_req_query(&req, "API-VERSION") == NULL);
+        cp_http_request bare = { .method = "GET", .path = "/x" };
+        ASSERT_TRUE(cp_http_req_header(&bare, "Authorization") == NULL);
+        ASSERT_TRUE(cp_http_req_query(&bare, "api-version") == NULL);
+        cp_http_response resp = { 0 };
+        ASSERT_OK(cp_http_resp_text(&resp, 200, "ok"));
+        ASSERT_OK(cp_http_resp_header(&resp, "X-A", "1"));
+        cp_http_resp_clear(&resp);
+        ASSERT_TRUE(resp.body == NULL && resp.n_headers == 0 && resp.status == 0);
+}
+
+/* Authentication before routing: an unauthenticated request to an unknown
+ * path is 401, not 404; public routes still skip the hook. */
+TEST(authentication_before_routing) {
+        env e = { 0 };
+        cp_svc *s = NULL;
+        cp_svc_options o = { .routes = routes, .n_routes = sizeof(routes) / sizeof(routes[0]), .userdata = &e,
+                             .authenticate = authenticate, .auth_before_routing = true, .authorize = authorize };
+        ASSERT_OK(cp_svc_new(&o, &s));
+        cp_http_response resp;
+        json_t *b = NULL;
+        ASSERT_EQ(call(s, "GET", "/deny/x/unknown", NULL, &resp, &b), 401);
+        json_decref(b);
+        resp_clear(&resp);
+        ASSERT_EQ(call(s, "GET", "/nothing/here", NULL, &resp, NULL), 404); /* authenticated: 404 */
+        resp_clear(&resp);
+        ASSERT_EQ(call(s, "PUT", "/items/a", NULL, &resp, NULL), 405);
+        resp_clear(&resp);
+        ASSERT_EQ(call(s, "GET", "/public/deny", NULL, &resp, NULL), 200);
+        resp_clear(&resp);
+        /* a 405 on a public path needs no credentials: it hides nothing */
+        ASSERT_EQ(call(s, "POST", "/public/deny", NULL, &resp, NULL), 405);
+        resp_clear(&resp);
+        s = cp_svc_free(s);
+        /* the default order: routing first */
+        o.auth_before_routing = false;
+        ASSERT_OK(cp_svc_new(&o, &s));
+        ASSERT_EQ(call(s, "GET", "/deny/x/unknown", NULL, &resp, NULL), 404);
+        resp_clear(&resp);
+        cp_svc_free(s);
+}
+
+/* Hooks that write their own answer (codes, headers) keep it. */
+static int authenticate_own(cp_svc_call *c) {
+        if (strstr(c->req->path, "/deny")) {
+                cp_svc_reply_error(c, 401, "ExpiredAuthenticationToken", "expired");
+                if (cp_http_resp_header(c->resp, "WWW-Authenticate", "Bearer error=\"invalid_token\"") < 0)
+                        c->resp->status = 500;
+                return CP_ERROR(CP_EEXPIRED, "token expired");
+        }
+        return 0;
+}
+
+static int authorize_own(cp_svc_call *c) {
+        if (c->route->flags & CP_ROUTE_SERVICE) {
+                cp_svc_reply_error(c, 403, "AuthorizationFailed", "not yours");
+                return CP_ERROR(CP_EPOLICY, "not yours");
+        }
+        return 0;
+}
+
+TEST(hook_written_answers) {
+        env e = { 0 };
+        cp_svc *s = NULL;
+        cp_svc_options o = { .routes = routes, .n_routes = sizeof(routes) / sizeof(routes[0]), .userdata = &e,
+                             .authenticate = authenticate_own, .www_authenticate = "Bearer realm=\"test\"",
+                             .authorize = authorize_own, .access_log = access_log };
+        ASSERT_OK(cp_svc_new(&o, &s));
+        cp_http_response resp;
+        json_t *b = NULL;
+        ASSERT_EQ(call(s, "GET", "/deny/x", NULL, &resp, &b), 401);
+        ASSERT_STREQ(err_code(b), "ExpiredAuthenticationToken");
+        ASSERT_EQ(resp.n_headers, 1);
+        ASSERT_STREQ(resp.header_values[0], "Bearer error=\"invalid_token\"");
+        ASSERT_EQ(e.last_status, 401);
+        json_decref(b);
+        resp_clear(&resp);
+        ASSERT_EQ(call(s, "GET", "/owned/mine", NULL, &resp, &b), 403);
+        ASSERT_STREQ(err_code(b), "AuthorizationFailed");
+        ASSERT_EQ(e.handled, 0);
+        json_decref(b);
+        resp_clear(&resp);
+        cp_svc_free(s);
+}
+
+/* ARM's error body shape: "details": [] and "target"; still one builder. */
+static void h_target(cp_svc_call *c) {
+        cp_svc_reply_error_at(c, 400, "InvalidParameter", "properties.count", "count %d is too big", 9);
+}
+
+TEST(arm_error_body) {
+        static const cp_svc_route r[] = { { "GET", "/t", h_target, 0 } };
+        cp_svc *s = NULL;
+        cp_svc_options o = { .routes = r, .n_routes = 1, .error_details = true };
+        ASSERT_OK(cp_svc_new(&o, &s));
+        cp_http_response resp;
+        json_t *b = NULL;
+        ASSERT_EQ(call(s, "GET", "/t", NULL, &resp, &b), 400);
+        const json_t *e = json_object_get(b, "error");
+        ASSERT_STREQ(err_code(b), "InvalidParameter");
+        ASSERT_STREQ(json_string_value(json_object_get(e, "target")), "properties.count");
+        ASSERT_TRUE(json_is_array(json_object_get(e, "details")) && json_array_size(json_object_get(e, "details")) == 0);
+        json_decref(b);
+        resp_clear(&resp);
+        ASSERT_EQ(call(s, "GET", "/nothing", NULL, &resp, &b), 404);
+        e = json_object_get(b, "error");
+        ASSERT_TRUE(json_is_array(json_object_get(e, "details")));
+        ASSERT_TRUE(json_object_get(e, "target") == NULL);
+        json_decref(b);
+        resp_clear(&resp);
+        cp_svc_free(s);
+        /* the plain shape: code and message only, even with a target */
+        o.error_details = false;
+        ASSERT_OK(cp_svc_new(&o, &s));
+        ASSERT_EQ(call(s, "GET", "/t", NULL, &resp, &b), 400);
+        e = json_object_get(b, "error");
+        ASSERT_EQ(json_object_size(e), 2);
+        json_decref(b);
+        resp_clear(&resp);
+        cp_svc_free(s);
+}
+
+/* Headers: set replaces, and an error reply keeps what was set before. */
+static void h_hdr_then_error(cp_svc_call *c) {
+        if (cp_http_resp_header(c->resp, "Retry-After", "10") < 0 ||
+            cp_http_resp_set_header(c->resp, "retry-after", "5") < 0 ||
+            cp_http_resp_set_header(c->resp, "ETag", "\"e\"") < 0)
+                return cp_svc_reply_err(c, -1);
+        cp_svc_reply_error(c, 409, "Conflict", "busy");
+}
+
+TEST(headers_replace_and_survive_errors) {
+        static const cp_svc_route r[] = { { "GET", "/h", h_hdr_then_error, 0 } };
+        cp_svc *s = NULL;
+        cp_svc_options o = { .routes = r, .n_routes = 1 };
+        ASSERT_OK(cp_svc_new(&o, &s));
+        cp_http_response resp;
+        ASSERT_EQ(call(s, "GET", "/h", NULL, &resp, NULL), 409);
+        ASSERT_EQ(resp.n_headers, 2);
+        ASSERT_STREQ(cp_http_resp_get_header(&resp, "Retry-After"), "5");
+        ASSERT_STREQ(cp_http_resp_get_header(&resp, "etag"), "\"e\"");
+        ASSERT_TRUE(cp_http_resp_get_header(&resp, "Location") == NULL);
+        resp_clear(&resp);
+        cp_svc_free(s);
+}
+
+/* The body limit holds for requests built in-process too. */
+TEST(max_body_in_process) {
+        env e = { 0 };
+        cp_svc *s = NULL;
+        cp_svc_options o = { .routes = routes, .n_routes = sizeof(routes) / sizeof(routes[0]), .userdata = &e,
+                             .max_body = 8 };
+        ASSERT_OK(cp_svc_new(&o, &s));
+        cp_http_response resp;
+        json_t *b = NULL;
+        ASSERT_EQ(call(s, "POST", "/body", "{\"x\":12345}", &resp, &b), 413);
+        ASSERT_STREQ(err_code(b), "RequestEntityTooLarge");
+        ASSERT_EQ(e.handled, 0);
+        json_decref(b);
+        resp_clear(&resp);
+        ASSERT_EQ(call(s, "POST", "/body", "{\"x\":1}", &resp, NULL), 201);
+        resp_clear(&resp);
+        cp_svc_free(s);
+}
 
 /* A prefix step: /t/{tenant}/... routes the rest with the tenant in the
  * request's own state; a bad tenant is answered before routing. */
