@@ -629,7 +629,7 @@ TEST(failures_quota_and_group_delete) {
 
 /* ---- over HTTP: request targets that libmicrohttpd would have truncated --- */
 
-#include "controlplane/cp-httpd.h"
+
 #include "raw-http.h"
 #include "service/httpd.h"
 
@@ -642,7 +642,7 @@ TEST(nul_in_path_deletes_nothing_over_http) {
         base_cluster();
         cp_httpd *d = NULL;
         cp_httpd_options ho = {.threads = 2};
-        ASSERT_OK(cp_httpd_start(&ho, cp_api_http_handler, E.api, &d));
+        ASSERT_OK(cp_httpd_start(&ho, cp_api_handle, E.api, &d));
         char hdrs[256];
         snprintf(hdrs, sizeof hdrs, "Authorization: %s\r\n", E.auth);
         static const char *const targets[] = {
