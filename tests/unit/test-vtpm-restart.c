@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "node/vtpm.h"
+#include "swtpm-testutil.h"
 #include "tests.h"
 
 #define RESTARTS 6
@@ -38,56 +39,10 @@ typedef struct tpm_env {
         char tcti[96];
 } tpm_env;
 
-static int bind_port(uint16_t port, uint16_t *ret) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t sl = sizeof(sa);
-        int ok = fd >= 0 && bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0 &&
-                 getsockname(fd, (struct sockaddr *) &sa, &sl) == 0;
-        if (fd >= 0)
-                close(fd);
-        if (ok)
-                *ret = ntohs(sa.sin_port);
-        return ok ? 0 : -1;
-}
-
 /* swtpm on a free port pair with e->dir as its state, as the local backend
  * starts it (not-need-init,startup-clear). */
 static void swtpm_start(tpm_env *e) {
-        uint16_t p = 0, q;
-        for (int i = 0; i < 64 && !p; i++)
-                if (bind_port(0, &p) < 0 || p == 65535 || bind_port((uint16_t) (p + 1), &q) < 0)
-                        p = 0;
-        ASSERT_TRUE(p != 0);
-        e->port = p;
-        char srv[64], ctl[64], st[96];
-        snprintf(srv, sizeof(srv), "type=tcp,port=%u,bindaddr=127.0.0.1", p);
-        snprintf(ctl, sizeof(ctl), "type=tcp,port=%u,bindaddr=127.0.0.1", p + 1);
-        snprintf(st, sizeof(st), "dir=%s", e->dir);
-        e->pid = fork();
-        ASSERT_TRUE(e->pid >= 0);
-        if (e->pid == 0) {
-                int nul = open("/dev/null", O_RDWR);
-                if (nul < 0 || dup2(nul, 1) < 0 || dup2(nul, 2) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-                        _exit(127);
-                execlp("swtpm", "swtpm", "socket", "--tpm2", "--tpmstate", st, "--server", srv, "--ctrl", ctl,
-                       "--flags", "not-need-init,startup-clear", (char *) NULL);
-                _exit(127);
-        }
-        snprintf(e->tcti, sizeof(e->tcti), "swtpm:host=127.0.0.1,port=%u", p);
-        for (int i = 0; i < 1000; i++) {
-                int fd = socket(AF_INET, SOCK_STREAM, 0);
-                struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(p), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-                int ok = fd >= 0 && connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0;
-                if (fd >= 0)
-                        close(fd);
-                if (ok)
-                        return;
-                ASSERT_TRUE(waitpid(e->pid, NULL, WNOHANG) == 0);
-                struct timespec ts = { 0, 10 * 1000000L };
-                nanosleep(&ts, NULL);
-        }
-        ASSERT_TRUE(!"swtpm did not listen");
+        swtpm_test_start(e->dir, &e->port, &e->pid, e->tcti, sizeof(e->tcti));
 }
 
 /* as cp-backend-local.c's node_term/node_reap: SIGTERM, reaped */
