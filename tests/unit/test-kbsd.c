@@ -284,6 +284,32 @@ static void unwrap_release(json_t *r, cp_keywrap_alg want_alg, uint8_t **ret, si
         json_decref(certs);
 }
 
+/* Release name (wrapped with RSA_AES_KEY_WRAP_256 to the TEE key of token)
+ * and check that the key that comes back is want, private part priv_param
+ * included. */
+static void assert_release_returns(const char *name, const char *tok, EVP_PKEY *want, const char *priv_param) {
+        json_t *r = NULL, *p;
+        uint8_t *der;
+        size_t dl;
+        ASSERT_EQ(release(name, tok, "RSA_AES_KEY_WRAP_256", &r), 200);
+        unwrap_release(r, CP_KEYWRAP_RSA_AES_256, &der, &dl, &p);
+        const uint8_t *dp = der;
+        EVP_PKEY *back = d2i_AutoPrivateKey(NULL, &dp, (long) dl);
+        ASSERT_TRUE(back != NULL);
+        ASSERT_EQ(EVP_PKEY_eq(back, want), 1);
+        BIGNUM *d1 = NULL, *d2 = NULL;
+        ASSERT_EQ(EVP_PKEY_get_bn_param(back, priv_param, &d1), 1);
+        ASSERT_EQ(EVP_PKEY_get_bn_param(want, priv_param, &d2), 1);
+        ASSERT_EQ(BN_cmp(d1, d2), 0);
+        BN_clear_free(d1);
+        BN_clear_free(d2);
+        EVP_PKEY_free(back);
+        cp_wipe(der, dl);
+        free(der);
+        json_decref(p);
+        json_decref(r);
+}
+
 TEST(release_matrix_per_policy_operator) {
         setup();
         if (getenv("KBS_TEST_DUMP")) {
@@ -481,33 +507,17 @@ TEST(released_keys_unwrap_to_the_original_bytes) {
         }
         r = import_key("byok-rsa", jwk);
         json_decref(r);
-        ASSERT_EQ(release("byok-rsa", token_tee, "RSA_AES_KEY_WRAP_256", &r), 200);
-        uint8_t *der;
-        size_t dl;
-        json_t *p;
-        unwrap_release(r, CP_KEYWRAP_RSA_AES_256, &der, &dl, &p);
-        const uint8_t *dp = der;
-        EVP_PKEY *back = d2i_AutoPrivateKey(NULL, &dp, (long) dl);
-        ASSERT_TRUE(back != NULL);
-        ASSERT_EQ(EVP_PKEY_eq(back, rsa), 1);
-        BIGNUM *d1 = NULL, *d2 = NULL;
-        ASSERT_EQ(EVP_PKEY_get_bn_param(back, "d", &d1), 1);
-        ASSERT_EQ(EVP_PKEY_get_bn_param(rsa, "d", &d2), 1);
-        ASSERT_EQ(BN_cmp(d1, d2), 0);
-        BN_clear_free(d1);
-        BN_clear_free(d2);
-        EVP_PKEY_free(back);
+        assert_release_returns("byok-rsa", token_tee, rsa, "d");
         EVP_PKEY_free(rsa);
-        cp_wipe(der, dl);
-        free(der);
-        json_decref(p);
-        json_decref(r);
         /* generated EC key: released private key matches the published public key */
         create_key("gen-ec", "EC", true, tee_condition("{\"claim\":\"x-ms-attestation-type\",\"equals\":\"sevsnpvm\"}"));
         ASSERT_EQ(release("gen-ec", token_tee, NULL, &r), 200);
+        uint8_t *der;
+        size_t dl;
+        json_t *p;
         unwrap_release(r, CP_KEYWRAP_CKM_RSA_AES, &der, &dl, &p);
-        dp = der;
-        back = d2i_AutoPrivateKey(NULL, &dp, (long) dl);
+        const uint8_t *dp = der;
+        EVP_PKEY *back = d2i_AutoPrivateKey(NULL, &dp, (long) dl);
         ASSERT_TRUE(back != NULL);
         ASSERT_EQ(EVP_PKEY_get_bits(back), 256);
         const json_t *pk = json_object_get(json_object_get(json_object_get(p, "response"), "key"), "key");
@@ -716,26 +726,7 @@ TEST(byok_ec_import_releases_the_same_key) {
                 ASSERT_STREQ(json_string_value(json_object_get(pub, "crv")), curves[i].crv);
                 ASSERT_TRUE(json_object_get(pub, "d") == NULL);
                 json_decref(r);
-                ASSERT_EQ(release(curves[i].name, token_tee, "RSA_AES_KEY_WRAP_256", &r), 200);
-                uint8_t *der;
-                size_t dl;
-                json_t *p;
-                unwrap_release(r, CP_KEYWRAP_RSA_AES_256, &der, &dl, &p);
-                const uint8_t *dp = der;
-                EVP_PKEY *back = d2i_AutoPrivateKey(NULL, &dp, (long) dl);
-                ASSERT_TRUE(back != NULL);
-                ASSERT_EQ(EVP_PKEY_eq(back, ec), 1);
-                BIGNUM *d1 = NULL, *d2 = NULL;
-                ASSERT_EQ(EVP_PKEY_get_bn_param(back, "priv", &d1), 1);
-                ASSERT_EQ(EVP_PKEY_get_bn_param(ec, "priv", &d2), 1);
-                ASSERT_EQ(BN_cmp(d1, d2), 0);
-                BN_clear_free(d1);
-                BN_clear_free(d2);
-                EVP_PKEY_free(back);
-                cp_wipe(der, dl);
-                free(der);
-                json_decref(p);
-                json_decref(r);
+                assert_release_returns(curves[i].name, token_tee, ec, "priv");
                 EVP_PKEY_free(ec);
         }
         /* a private scalar that is not the public point's is refused */
