@@ -24,7 +24,8 @@ struct cp_api {
         cp_svc_route routes[CP_API_MAX_ROUTES]; /* the ARM tables, then /adfs and the nodes' when served */
 };
 
-/* What the authentication hook attaches to a call (cp_svc_call.auth):
+/* What the authentication hook attaches to a call (cp_svc_call.auth; it lives
+ * on cp_api_handle's stack, handed over as the call's ctx):
  * the principal, and why a credential was refused (for the audit line). */
 typedef struct api_auth {
         cp_principal principal;

@@ -344,9 +344,7 @@ static int authenticate_jwt(cp_svc_call *sc, cp_api *api, const char *tok) {
  * principal's access token; the answer is ARM's own (codes, challenge). */
 static int authenticate(cp_svc_call *sc) {
         cp_api *api = sc->userdata;
-        api_auth *a = calloc(1, sizeof *a);
-        if (!a)
-                return cp_error_oom();
+        api_auth *a = sc->ctx; /* cp_api_handle's, on its stack */
         sc->auth = a;
         const char *h = cp_http_req_header(sc->req, "Authorization");
         if (!h)
@@ -381,14 +379,12 @@ static int authorize(cp_svc_call *sc) {
 }
 
 /* The finish hook: the audit line (not for the public routes, which keep
- * their own), then what authenticate attached. */
+ * their own). */
 static void finish(cp_svc_call *sc) {
         api_auth *a = sc->auth;
         bool public = sc->route && (sc->route->flags & CP_ROUTE_PUBLIC);
         if (!public && ((a && *a->why) || strcmp(sc->req->method, "GET") != 0))
                 audit(sc, a ? a->why : NULL);
-        free(a);
-        sc->auth = NULL;
 }
 
 static const cp_svc_dialect arm_dialect = {
@@ -594,5 +590,7 @@ cp_api *cp_api_free(cp_api *api) {
 }
 
 void cp_api_handle(void *api, const cp_http_request *req, cp_http_response *resp) {
-        cp_svc_handle(((cp_api *) api)->svc, req, resp);
+        /* the principal and the audit reason live for this request only */
+        api_auth auth = { 0 };
+        cp_svc_serve(((cp_api *) api)->svc, req, resp, &auth);
 }
