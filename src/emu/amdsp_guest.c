@@ -74,6 +74,30 @@ static int get_uint(json_t *o, const char *key, uint64_t max, uint64_t *ret) {
         return 0;
 }
 
+/* A TCB_VERSION is a full 64-bit value (Milan's microcode SVN is its top
+ * byte: 213 sets bit 63), beyond a JSON integer: 16 hex digits.  Files
+ * written before held it as a (then negative) integer: read as the same
+ * 64 bits. */
+static int put_u64_hex(json_t *o, const char *key, uint64_t v) {
+        char buf[17];
+        snprintf(buf, sizeof(buf), "%016llx", (unsigned long long) v);
+        return json_object_set_new(o, key, json_string(buf)) < 0 ? cp_error_oom() : 0;
+}
+
+static int get_u64_hex(json_t *o, const char *key, uint64_t *ret) {
+        json_t *v = json_object_get(o, key);
+        const char *s = json_string_value(v);
+        if (json_is_integer(v)) {
+                *ret = (uint64_t) json_integer_value(v);
+                return 0;
+        }
+        char *end = NULL;
+        if (!s || strlen(s) != 16 || strspn(s, "0123456789abcdef") != 16)
+                return CP_ERROR(CP_EFORMAT, "guest state: \"%s\" is not 16 lower-case hex digits", key);
+        *ret = (uint64_t) strtoull(s, &end, 16);
+        return 0;
+}
+
 static int save_guest(cp_amdsp *sp, const amdsp_guest *g) {
         _cleanup_(amdsp_json_decrefp) json_t *o = json_object(), *seq = json_array();
         const cp_amdsp_launch *l = &g->launch;
@@ -96,9 +120,10 @@ static int save_guest(cp_amdsp *sp, const amdsp_guest *g) {
             json_object_set_new(o, "author_key_en", json_boolean(l->author_key_en)) < 0 ||
             json_object_set_new(o, "guest_svn", json_integer(l->guest_svn)) < 0 ||
             json_object_set_new(o, "min_vmpl", json_integer(l->min_vmpl)) < 0 ||
-            json_object_set_new(o, "launch_tcb", json_integer((json_int_t) g->launch_tcb)) < 0 ||
             json_object_set(o, "last_seqno", seq) < 0)
                 return cp_error_oom();
+        if ((r = put_u64_hex(o, "launch_tcb", g->launch_tcb)) < 0)
+                return r;
         if ((r = put_hex(o, "measurement", l->measurement, 48)) < 0 || (r = put_hex(o, "host_data", l->host_data, 32)) < 0 ||
             (r = put_hex(o, "id_key_digest", l->id_key_digest, 48)) < 0 ||
             (r = put_hex(o, "author_key_digest", l->author_key_digest, 48)) < 0 ||
@@ -144,7 +169,7 @@ static int load_guest(cp_amdsp *sp, uint32_t handle, amdsp_guest **ret) {
         if ((r = get_uint(o, "min_vmpl", 3, &v)) < 0)
                 goto fail;
         l->min_vmpl = (unsigned) v;
-        if ((r = get_uint(o, "launch_tcb", INT64_MAX, &g->launch_tcb)) < 0)
+        if ((r = get_u64_hex(o, "launch_tcb", &g->launch_tcb)) < 0)
                 goto fail;
         l->has_id_block = json_is_true(json_object_get(o, "has_id_block"));
         l->author_key_en = json_is_true(json_object_get(o, "author_key_en"));

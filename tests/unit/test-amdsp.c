@@ -419,6 +419,45 @@ TEST(mask_chip_key_and_id) {
         free(certs);
 }
 
+/* A guest launched at a TCB with bit 63 set (Milan microcode SVN 213, the
+ * local backend's default) is served again by a restarted AMD-SP: its
+ * launch TCB was once persisted as a negative JSON integer that the reload
+ * refused (INVALID_PARAM to every request after a confpoold restart). */
+TEST(guest_at_high_tcb_survives_sp_restart) {
+        cp_amdsp_config c = { .generation = CP_SNP_GEN_MILAN, .tcb = { .bl = 4, .tee = 0, .snp = 22, .ucode = 213 } };
+        cp_amdsp *sp = NULL, *again = NULL;
+        ASSERT_OK(cp_amdsp_open(host_dir("milan-hi"), &c, &sp));
+        uint8_t secrets[CP_SNP_SECRETS_PAGE_SIZE], report[CP_SNP_REPORT_SIZE];
+        uint32_t h = launch(sp, 0, secrets);
+        ASSERT_OK(request(sp, h, secrets, 0, 0, 1, 0, report, NULL, NULL));
+        cp_amdsp_free(sp);
+        ASSERT_OK(cp_amdsp_open(host_dir("milan-hi"), NULL, &again));
+        ASSERT_OK(request(again, h, secrets, 0, 0, 1, 0, report, NULL, NULL));
+        cp_snp_report rep;
+        ASSERT_OK(cp_snp_report_parse(report, sizeof(report), 0, &rep));
+        ASSERT_U64_EQ(rep.launch_tcb, cp_snp_tcb_encode(&c.tcb, CP_SNP_GEN_MILAN));
+        ASSERT_TRUE(rep.launch_tcb >> 63);
+        /* the state file: 16 hex digits; one from before (a negative integer) still loads */
+        char p[256];
+        snprintf(p, sizeof(p), "%s/milan-hi/guests/%u.json", tmpdir, (unsigned) h);
+        json_t *j = json_load_file(p, 0, NULL);
+        ASSERT_TRUE(j != NULL);
+        ASSERT_EQ(strlen(json_string_value(json_object_get(j, "launch_tcb"))), 16);
+        json_object_set_new(j, "launch_tcb", json_integer((json_int_t) rep.launch_tcb));
+        ASSERT_EQ(json_dump_file(j, p, 0), 0);
+        json_object_set_new(j, "launch_tcb", json_string("not-hex-digits!!"));
+        char bad[300];
+        snprintf(bad, sizeof(bad), "%s/milan-hi/guests/%u.json", tmpdir, (unsigned) h + 100);
+        json_object_set_new(j, "handle", json_integer(h + 100));
+        ASSERT_EQ(json_dump_file(j, bad, 0), 0);
+        json_decref(j);
+        cp_amdsp_free(again);
+        ASSERT_OK(cp_amdsp_open(host_dir("milan-hi"), NULL, &again));
+        ASSERT_OK(request(again, h, secrets, 0, 0, 1, 0, report, NULL, NULL));
+        ASSERT_ERR(request(again, h + 100, secrets, 0, 0, 1, 0, report, NULL, NULL), CP_EFORMAT);
+        cp_amdsp_free(again);
+}
+
 static void make_report(cp_amdsp *sp, uint32_t h, uint8_t *secrets, uint8_t report[CP_SNP_REPORT_SIZE],
                         uint8_t **certs, size_t *len) {
         ASSERT_OK(request(sp, h, secrets, 0, 0, CP_SNP_KEY_SEL_VCEK, 3, report, certs, len));
