@@ -215,6 +215,9 @@ static int get_token(agent *a, const char *path, json_t *body) {
                 char msg[600];
                 snprintf(msg, sizeof msg, "%s", error_message(resp));
                 json_decref(resp);
+                /* busy or failing (429, 5xx) is not a verdict on the evidence */
+                if (status == 429 || status >= 500)
+                        return CP_ERROR(CP_ENETWORK, "attestation service unavailable (HTTP %ld): %s", status, msg);
                 return CP_ERROR(CP_EPOLICY, "attestation refused (HTTP %ld): %s", status, msg);
         }
         free(a->token);
@@ -402,6 +405,14 @@ static int control_plane(agent *a, const char *action, char *why, size_t size) {
         return status == 403 || status == 409 || status == 401 ? 0 : CP_ERROR(CP_ENETWORK, "%s", why);
 }
 
+/* A failure that says nothing about the node (a refusal is CP_EPOLICY, a
+ * bad report CP_ESIG/CP_EFORMAT...): the attestation service or the
+ * control plane unreachable or busy, the host's AMD-SP socket away while
+ * its daemon restarts. */
+static bool transient(int r) {
+        return r == CP_ENETWORK || r == CP_EIO || r == CP_ENOTFOUND;
+}
+
 static void sleep_ms(unsigned ms) {
         struct timespec ts = {ms / 1000, (long) (ms % 1000) * 1000000L};
         nanosleep(&ts, NULL); /* signals interrupt it */
@@ -512,14 +523,23 @@ static int run(agent *a) {
         unsigned hb = (unsigned) json_integer_value(json_object_get(a->cfg, "heartbeatMs"));
         int64_t reattest_s = json_integer_value(json_object_get(a->cfg, "reattestS"));
         time_t last = time(NULL);
+        bool retry = false;
         while (!got_term) {
                 sleep_ms(hb ? hb : 5000);
                 if (got_term)
                         break;
-                if (got_reattest || (reattest_s > 0 && time(NULL) - last >= reattest_s)) {
+                if (got_reattest || retry || (reattest_s > 0 && time(NULL) - last >= reattest_s)) {
                         got_reattest = 0;
                         last = time(NULL);
-                        if ((r = attest(a)) < 0) {
+                        r = attest(a);
+                        retry = r < 0 && transient(r);
+                        if (retry) {
+                                /* the host, the attestation service or the network is away (a
+                                 * restart): the current token stays, the next period tries again */
+                                fprintf(stderr, "confpool-agent %s: re-attestation deferred: %s\n", a->name,
+                                        cp_error_message());
+                                cp_error_clear();
+                        } else if (r < 0) {
                                 char msg[700];
                                 snprintf(msg, sizeof msg, "re-attestation: %s", cp_error_message());
                                 set_status(a, "Quarantined", msg);

@@ -12,8 +12,15 @@
  * confpoold (which stops its nodes), any node process a killed confpoold
  * left behind, the key broker and the attestation service.
  *
+ * `up` starts what is not running: after a kill -9 of confpoold it keeps
+ * the running attestation service and key broker, and the new confpoold
+ * adopts the running nodes.  Every daemon listens on the port it got at
+ * the stack's first start (ports.json): the issuer URL in the disk keys'
+ * release policies and the URLs in the nodes' settings stay valid across
+ * `down`/`up`.  confpoold.log is appended to, never truncated.
+ *
  * Layout of DIR: cp/ (confpoold's state dir, cp/local/ the backend's),
- * confpoold.{pid,port,log}, attestd.{pid,out,log}, arks.txt,
+ * ports.json, confpoold.{pid,port,log}, attestd.{pid,out,log}, arks.txt,
  * kbsd.{pid,out,log,db}, kbs-audit.jsonl and the broker's secrets (0600):
  * kbs-master.key, kbs-admin.token, kbs-release.token.
  */
@@ -116,11 +123,11 @@ static int find_bin(const stack *s, const char *name, char *out, size_t size) {
         return CP_ERROR(CP_ENOTFOUND, "cannot find %s (build it, or give --bin-dir)", name);
 }
 
-/* Detached (own session), stdout to out (truncated), stderr appended to err
- * or, without err, to out as well. */
-static int start(char *const argv[], const char *out, const char *err, pid_t *ret) {
+/* Detached (own session), stdout to out (truncated, or appended to for a
+ * log), stderr appended to err or, without err, to out as well. */
+static int start(char *const argv[], const char *out, bool append, const char *err, pid_t *ret) {
         cp_proc_options o = {
-                .out = CP_PROC_TRUNCATE,
+                .out = append ? CP_PROC_APPEND : CP_PROC_TRUNCATE,
                 .out_path = out,
                 .err = err ? CP_PROC_APPEND : CP_PROC_AS_STDOUT,
                 .err_path = err,
@@ -246,6 +253,11 @@ typedef struct stack_run {
         char endpoint[64];             /* the control plane's URL */
         size_t n_arks;
         pid_t apid, kpid, cpid;
+        /* ports.json: each daemon's port since the stack's first start (0:
+         * none yet); the issuer URL, the broker's URL and the URL the nodes
+         * talk to are kept across down/up and restarts */
+        unsigned port_attestd, port_kbsd, port_confpoold;
+        bool kept_attestd, kept_kbsd; /* found running (confpoold was killed): kept */
 } stack_run;
 
 /* Until ready() accepts the text of file, which the starting process pid
@@ -276,8 +288,11 @@ static bool issuer_ready(const char *t, void *userdata) {
         stack_run *x = userdata;
         json_t *j = first_line_json(t);
         const char *is = json_string_value(json_object_get(j, "issuer"));
-        if (is)
+        json_int_t ap = json_integer_value(json_object_get(j, "port"));
+        if (is && ap > 0 && ap < 65536) {
                 snprintf(x->issuer, sizeof x->issuer, "%s", is);
+                x->port_attestd = (unsigned) ap;
+        }
         json_decref(j);
         return x->issuer[0] != 0;
 }
@@ -286,10 +301,50 @@ static bool kbs_port_ready(const char *t, void *userdata) {
         stack_run *x = userdata;
         json_t *j = first_line_json(t);
         json_int_t kp = json_integer_value(json_object_get(j, "port"));
-        if (kp > 0 && kp < 65536)
+        if (kp > 0 && kp < 65536) {
                 snprintf(x->kbs_url, sizeof x->kbs_url, "http://127.0.0.1:%u", (unsigned) kp);
+                x->port_kbsd = (unsigned) kp;
+        }
         json_decref(j);
         return x->kbs_url[0] != 0;
+}
+
+/* A daemon that could not start on the port the stack has kept: say why
+ * the port matters and that nothing was changed. */
+static int port_hint(int r, const char *what, unsigned port, const char *why) {
+        if (r >= 0 || port == 0)
+                return r;
+        return CP_ERROR(cp_error_last()->code, "%s; %s was to listen on port %u, this stack's since its first "
+                        "start (%s): if another process holds it, free it and run 'confpool up' again (nothing "
+                        "was changed)", cp_error_message(), what, port, why);
+}
+
+/* ports.json: the daemons' ports, kept from the first start on. */
+static void ports_load(const stack *s, stack_run *x) {
+        char f[P + 64];
+        path_of(s, "ports.json", f, sizeof f);
+        json_t *j = json_load_file(f, JSON_REJECT_DUPLICATES, NULL);
+        static const char *const keys[] = {"attestd", "kbsd", "confpoold"};
+        unsigned *dst[] = {&x->port_attestd, &x->port_kbsd, &x->port_confpoold};
+        for (size_t i = 0; j && i < 3; i++) {
+                json_int_t v = json_integer_value(json_object_get(j, keys[i]));
+                *dst[i] = v > 0 && v < 65536 ? (unsigned) v : 0;
+        }
+        json_decref(j);
+}
+
+static int ports_save(const stack *s, const stack_run *x) {
+        char f[P + 64];
+        path_of(s, "ports.json", f, sizeof f);
+        json_t *j = json_pack("{s:i,s:i,s:i}", "attestd", (int) x->port_attestd, "kbsd", (int) x->port_kbsd,
+                              "confpoold", (int) x->port_confpoold);
+        char *t = j ? json_dumps(j, JSON_SORT_KEYS) : NULL;
+        json_decref(j);
+        if (!t)
+                return cp_error_oom();
+        int r = cp_write_file(f, t, strlen(t), 0600);
+        free(t);
+        return r;
 }
 
 static bool port_file_ready(const char *t, void *userdata) {
@@ -309,7 +364,7 @@ static int prepare_hosts(const stack *s, stack_run *x) {
         char *argv[] = {x->cpd_bin, "--state-dir", (char *) s->cp, "--backend", "local", "--agent", x->agent,
                         "--prepare-hosts", NULL};
         pid_t pid;
-        if ((r = start(argv, arks, x->log, &pid)) < 0 || (r = cp_proc_wait(pid, &st)) < 0)
+        if ((r = start(argv, arks, false, x->log, &pid)) < 0 || (r = cp_proc_wait(pid, &st)) < 0)
                 return r;
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
                 return tail_error("confpoold --prepare-hosts", x->log, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
@@ -318,13 +373,18 @@ static int prepare_hosts(const stack *s, stack_run *x) {
 
 /* 2. the attestation service, trusting exactly these hosts */
 static int start_attestd(const stack *s, stack_run *x) {
-        char arks[P + 64], out[P + 64], alog[P + 64], f[P + 64];
+        char arks[P + 64], out[P + 64], alog[P + 64], f[P + 64], port[16];
         char *list = NULL;
         int r;
+        path_of(s, "attestd.out", out, sizeof out);
+        path_of(s, "attestd.log", alog, sizeof alog);
+        if (x->kept_attestd)
+                return wait_ready("confpool-attestd", x->apid, out, alog, 1, issuer_ready, x);
         path_of(s, "arks.txt", arks, sizeof arks);
         if ((r = read_text(arks, &list)) < 0)
                 return r;
-        char *aargv[32] = {x->att_bin, "--port", "0", "--quiet", "--only-extra-arks"};
+        snprintf(port, sizeof port, "%u", x->port_attestd);
+        char *aargv[32] = {x->att_bin, "--port", port, "--quiet", "--only-extra-arks"};
         size_t an = 5;
         char *save = NULL;
         for (char *line = strtok_r(list, "\n", &save); line && an < 28; line = strtok_r(NULL, "\n", &save)) {
@@ -337,21 +397,20 @@ static int start_attestd(const stack *s, stack_run *x) {
                 x->n_arks++;
         }
         aargv[an] = NULL;
-        path_of(s, "attestd.out", out, sizeof out);
-        path_of(s, "attestd.log", alog, sizeof alog);
-        r = start(aargv, out, alog, &x->apid);
+        r = start(aargv, out, false, alog, &x->apid);
         free(list);
         if (r < 0)
                 return r;
         path_of(s, "attestd.pid", f, sizeof f);
         if ((r = cp_proc_write_pidfile(f, x->apid)) < 0)
                 return r;
-        return wait_ready("confpool-attestd", x->apid, out, alog, 200, issuer_ready, x);
+        return port_hint(wait_ready("confpool-attestd", x->apid, out, alog, 200, issuer_ready, x), "confpool-attestd",
+                         x->port_attestd, "the issuer URL of every node's token and of the disk keys' release policies");
 }
 
 /* 3. the key broker, trusting this attestation service's tokens only */
 static int start_kbsd(const stack *s, stack_run *x) {
-        char mk[P + 64], kdb[P + 64], kout[P + 64], klog[P + 64], kaudit[P + 64], f[P + 64];
+        char mk[P + 64], kdb[P + 64], kout[P + 64], klog[P + 64], kaudit[P + 64], f[P + 64], port[16];
         char authority[600];
         int r;
         path_of(s, "kbs-master.key", mk, sizeof mk);
@@ -361,26 +420,34 @@ static int start_kbsd(const stack *s, stack_run *x) {
         path_of(s, "kbsd.out", kout, sizeof kout);
         path_of(s, "kbsd.log", klog, sizeof klog);
         path_of(s, "kbs-audit.jsonl", kaudit, sizeof kaudit);
+        if (x->kept_kbsd)
+                return wait_ready("confpool-kbsd", x->kpid, kout, klog, 1, kbs_port_ready, x);
         if ((r = ensure_secret_file(mk)) < 0 || (r = ensure_secret_file(x->adm)) < 0 ||
             (r = ensure_secret_file(x->rel)) < 0)
                 return r;
         snprintf(authority, sizeof authority, "%s=%s/certs", x->issuer, x->issuer);
-        char *kargv[] = {x->kbs_bin, "--db", kdb, "--master-key-file", mk, "--port", "0", "--authority", authority,
+        snprintf(port, sizeof port, "%u", x->port_kbsd);
+        char *kargv[] = {x->kbs_bin, "--db", kdb, "--master-key-file", mk, "--port", port, "--authority", authority,
                          "--admin-token-file", x->adm, "--release-token-file", x->rel, "--audit-file", kaudit,
                          "--quiet", NULL};
         unlink(kout);
-        if ((r = start(kargv, kout, klog, &x->kpid)) < 0)
+        if ((r = start(kargv, kout, false, klog, &x->kpid)) < 0)
                 return r;
         path_of(s, "kbsd.pid", f, sizeof f);
         if ((r = cp_proc_write_pidfile(f, x->kpid)) < 0)
                 return r;
-        return wait_ready("confpool-kbsd", x->kpid, kout, klog, 200, kbs_port_ready, x);
+        return port_hint(wait_ready("confpool-kbsd", x->kpid, kout, klog, 200, kbs_port_ready, x), "confpool-kbsd",
+                         x->port_kbsd, "the key broker URL in every node's settings");
 }
 
 /* 4. the control plane with the local backend */
 static int start_confpoold(const stack *s, stack_run *x, const char *port, const char *min_tcb) {
-        char portf[P + 64], f[P + 64];
+        char portf[P + 64], f[P + 64], saved[16];
         int r;
+        if (!port && x->port_confpoold) {
+                snprintf(saved, sizeof saved, "%u", x->port_confpoold);
+                port = saved;
+        }
         path_of(s, "confpoold.port", portf, sizeof portf);
         unlink(portf);
         char *cargv[] = {x->cpd_bin,   "--state-dir", (char *) s->cp, "--backend", "local", "--attestd-url",
@@ -389,14 +456,18 @@ static int start_confpoold(const stack *s, stack_run *x, const char *port, const
                          "--kbs-release-token-file", x->rel, "--port", (char *) port, NULL};
         if (!port)
                 cargv[19] = NULL;
-        if ((r = start(cargv, x->log, NULL, &x->cpid)) < 0)
+        if ((r = start(cargv, x->log, true, NULL, &x->cpid)) < 0)
                 return r;
         path_of(s, "confpoold.pid", f, sizeof f);
         if ((r = cp_proc_write_pidfile(f, x->cpid)) < 0)
                 return r;
         unsigned cport = 0;
-        if ((r = wait_ready("confpoold", x->cpid, portf, x->log, 600, port_file_ready, &cport)) < 0)
-                return r;
+        r = wait_ready("confpoold", x->cpid, portf, x->log, 600, port_file_ready, &cport);
+        if (r < 0)
+                return port == saved ? port_hint(r, "confpoold", x->port_confpoold,
+                                                 "the control-plane URL every running node heartbeats to")
+                                     : r;
+        x->port_confpoold = cport;
         snprintf(x->endpoint, sizeof x->endpoint, "http://127.0.0.1:%u", cport);
         return 0;
 }
@@ -432,6 +503,29 @@ static void print_stack(const stack *s, const stack_run *x, const char *min_tcb)
                x->n_arks == 1 ? "" : "s", x->kbs_url, (long) x->kpid, cfg, " --state-dir ", s->dir);
 }
 
+/* The attestation service and the key broker of a stack whose confpoold
+ * was killed are kept running as they are (their nodes' tokens and keys
+ * stay valid); anything else of it was stopped by `down` or is gone. */
+static void find_running(const stack *s, stack_run *x) {
+        char f[P + 64], cpd[P + 64], att[P + 64], kmark[P + 64];
+        markers(s, cpd, att, sizeof cpd);
+        snprintf(kmark, sizeof kmark, "--db %s/kbsd.db", s->dir);
+        path_of(s, "attestd.pid", f, sizeof f);
+        x->kept_attestd = cp_proc_read_pidfile(f, &x->apid) >= 0 && cp_proc_matches(x->apid, att);
+        path_of(s, "kbsd.pid", f, sizeof f);
+        x->kept_kbsd = cp_proc_read_pidfile(f, &x->kpid) >= 0 && cp_proc_matches(x->kpid, kmark);
+        cp_error_clear();
+}
+
+/* What this run started, stopped again after a failed start (kept daemons
+ * and nodes stay: the next `up` finds them). */
+static void stop_started(const stack_run *x) {
+        pid_t pids[] = {x->cpid, x->kept_kbsd ? 0 : x->kpid, x->kept_attestd ? 0 : x->apid};
+        for (size_t i = 0; i < 3; i++)
+                if (pids[i] > 0)
+                        cp_proc_stop_child(&pids[i], 30000);
+}
+
 static int stack_up(stack *s, const char *port, const char *min_tcb) {
         stack_run x = {0};
         int r;
@@ -440,14 +534,20 @@ static int stack_up(stack *s, const char *port, const char *min_tcb) {
             (r = find_bin(s, "confpool-kbsd", x.kbs_bin, sizeof x.kbs_bin)) < 0 ||
             (r = find_bin(s, "confpool-agent", x.agent, sizeof x.agent)) < 0)
                 return r;
-        /* a previous stack that was killed: nothing of it may linger */
-        (void) stack_down(s, true);
         if ((r = mkdir_p(s->cp, 0700)) < 0)
                 return r;
+        /* node processes a killed confpoold left are not stopped here: the
+         * new confpoold adopts the running ones (docs/nodes.md) */
+        ports_load(s, &x);
+        find_running(s, &x);
         path_of(s, "confpoold.log", x.log, sizeof x.log);
         if ((r = prepare_hosts(s, &x)) < 0 || (r = start_attestd(s, &x)) < 0 || (r = start_kbsd(s, &x)) < 0 ||
-            (r = start_confpoold(s, &x, port, min_tcb)) < 0 || (r = login_stack(s, &x)) < 0)
-                return r;
+            (r = start_confpoold(s, &x, port, min_tcb)) < 0 || (r = ports_save(s, &x)) < 0 ||
+            (r = login_stack(s, &x)) < 0) {
+                cp_error saved = *cp_error_last();
+                stop_started(&x);
+                return cp_error_set_at(saved.file, saved.line, saved.code, "%s", saved.message);
+        }
         print_stack(s, &x, min_tcb);
         return 0;
 }
@@ -456,9 +556,12 @@ static void usage(FILE *f, bool up) {
         if (up)
                 fprintf(f, "usage: confpool up [--state-dir DIR] [--port N] [--min-tcb bl=N,tee=N,snp=N,ucode=N]\n"
                            "                   [--bin-dir DIR]\n\n"
-                           "Start the embedded stack: confpool-attestd (trusting only the emulated hosts' ARKs) and\n"
-                           "confpoold with the local backend, state in DIR (default ~/.confpool/stack), and save the\n"
-                           "CLI's connection settings (as 'confpool login').  Min TCB default: " DEFAULT_MIN_TCB ".\n");
+                           "Start the embedded stack: confpool-attestd (trusting only the emulated hosts' ARKs),\n"
+                           "confpool-kbsd and confpoold with the local backend, state in DIR (default\n"
+                           "~/.confpool/stack), and save the CLI's connection settings (as 'confpool login').\n"
+                           "Starts only what is not running (after a crash of confpoold its running nodes are\n"
+                           "adopted), each daemon on the port of the stack's first start (DIR/ports.json).\n"
+                           "Min TCB default: " DEFAULT_MIN_TCB ".\n");
         else
                 fprintf(f, "usage: confpool down [--state-dir DIR]\n\n"
                            "Stop the embedded stack started by 'confpool up' (and every node process it ran).\n");
@@ -526,7 +629,6 @@ static int run(int argc, char **argv, bool up) {
         fflush(stdout);
         if (stack_up(&s, port, min_tcb ? min_tcb : DEFAULT_MIN_TCB) < 0) {
                 cp_cli_error("up");
-                (void) stack_down(&s, true);
                 return CP_EXIT_FAILURE;
         }
         return CP_EXIT_OK;

@@ -74,6 +74,8 @@ typedef struct node {
         node_phase phase;
         bool cancel;  /* deleted (or the backend freed) while queued or booting */
         bool reboot;  /* queued by restart recovery */
+        bool adopted; /* left running by a previous daemon and kept: agent and
+                       * swtpm are not our children (liveness: cp_proc_matches) */
         char *pool_id, *vm_size, *image; /* the spec, owned */
         bool confidential;
         long long t_queued; /* Unix ms (bootTimes "queued") */
@@ -552,6 +554,16 @@ static int measured_boot(local_backend *b, const char *tcti, const char *dir, co
 
 /* ---- nodes ---------------------------------------------------------------- */
 
+/* What a node's processes have in their command lines (the final argument
+ * ends with a space: cp_proc_matches joins them with spaces). */
+static void agent_marker(const char *dir, char *out, size_t size) {
+        snprintf(out, size, "--node-dir %s ", dir);
+}
+
+static void swtpm_marker(const char *dir, char *out, size_t size) {
+        snprintf(out, size, "dir=%s/tpm ", dir);
+}
+
 static node *find_node(local_backend *b, const char *handle) {
         for (node *n = b->nodes; n; n = n->next)
                 if (strcmp(n->handle, handle) == 0)
@@ -590,13 +602,44 @@ static int make_disk(const char *dir, const char *name) {
         cp_wipe(key, sizeof key);
         if (r < 0)
                 return r;
-        snprintf(f, sizeof f, "%s/disk.img", dir);
+        /* beside, then renamed: a disk.img is always whole (disk_kept) */
+        char img[PATH_MAX_ + 32];
+        snprintf(f, sizeof f, "%s/disk.img.tmp", dir);
+        snprintf(img, sizeof img, "%s/disk.img", dir);
         int fd = open(f, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd < 0)
                 return CP_ERROR(CP_EIO, "%s: %s", f, strerror(errno));
-        bool ok = write(fd, hdr, sizeof hdr) == (ssize_t) sizeof hdr && ftruncate(fd, 16 << 20) == 0;
+        bool ok = write(fd, hdr, sizeof hdr) == (ssize_t) sizeof hdr && ftruncate(fd, 16 << 20) == 0 &&
+                  fsync(fd) == 0;
         close(fd);
-        return ok ? 0 : CP_ERROR(CP_EIO, "cannot write %s", f);
+        ok = ok && rename(f, img) == 0;
+        if (!ok)
+                unlink(f);
+        return ok ? 0 : CP_ERROR(CP_EIO, "cannot write %s", img);
+}
+
+/* A node rebooted by restart recovery keeps the OS disk it has (1): its
+ * image is whole (written beside and renamed) and its key is in the
+ * broker, or in the stand-in key file beside it without a broker.  A node
+ * without a disk gets one (0), and so does a stand-in disk once the daemon
+ * runs with a key broker (the migration to broker keys: the stand-in disk
+ * held no data a node needs across boots).  A broker disk without a broker
+ * is refused (negative): it is not overwritten, the node fails to boot
+ * with the reason, and a daemon started with the broker again boots it. */
+static int disk_kept(const local_backend *b, const node *nd) {
+        char f[PATH_MAX_ + 32];
+        snprintf(f, sizeof f, "%s/disk.img", nd->dir);
+        if (!nd->reboot || access(f, F_OK) != 0)
+                return 0;
+        snprintf(f, sizeof f, "%s/disk-key.standin", nd->dir);
+        bool standin = access(f, F_OK) == 0;
+        if (b->o.diskkeys && standin)
+                return unlink(f) == 0 ? 0 : CP_ERROR(CP_EIO, "cannot remove %s: %s", f, strerror(errno));
+        if (!b->o.diskkeys && !standin)
+                return CP_ERROR(CP_EBADSEQ, "the OS disk of %s is encrypted under a key of the key broker, and this "
+                                            "daemon runs without one (--kbs-url): the disk is kept, not booted",
+                                nd->name);
+        return 1;
 }
 
 /* ---- disk keys from the key broker (cp-diskkeys.h) ---------------------- */
@@ -765,7 +808,9 @@ static int launch_node(local_backend *b, const cp_node_spec *spec, node *nd, boo
         snprintf(f, sizeof f, "%s/secrets", nd->dir);
         r = cp_write_file(f, secrets, sizeof secrets, 0600);
         cp_wipe(secrets, sizeof secrets);
-        if (r < 0 ||
+        if (r < 0 || (r = disk_kept(b, nd)) < 0)
+                return r;
+        if (r == 0 &&
             (r = b->o.diskkeys ? broker_disk(b, spec, bs->gen, nd->dir) : make_disk(nd->dir, spec->name)) < 0)
                 return r;
         return boot_step(b, nd);
@@ -997,7 +1042,12 @@ static int local_status(cp_backend *bb, const char *handle, cp_node_state *ret_s
                 snprintf(ret_ip, ip_size, "127.0.0.1");
                 return 0;
         }
-        if (nd->agent > 0 && nd->exit_status < 0)
+        if (nd->agent > 0 && nd->exit_status < 0 && nd->adopted) {
+                char marker[PATH_MAX_ + 32];
+                agent_marker(nd->dir, marker, sizeof marker);
+                if (!cp_proc_matches(nd->agent, marker))
+                        nd->exit_status = 255; /* not our child: its status is unknown */
+        } else if (nd->agent > 0 && nd->exit_status < 0)
                 (void) cp_proc_exited(nd->agent, &nd->exit_status);
         char f[PATH_MAX_ + 32];
         snprintf(f, sizeof f, "%s/status.json", nd->dir);
@@ -1329,62 +1379,139 @@ int cp_backend_local_open_hosts(cp_backend *bb, char ***ret_paths, size_t *ret_n
         return 0;
 }
 
-/* One persisted node: stop what a previous daemon left running, queue its
- * boot again from its node.json (or, for a node whose boot had not
- * finished, its spec.json); lock held. */
-static int recover_node(local_backend *b, const char *name, unsigned *restarted) {
-        char dir[1200], f[1300], marker[1300];
-        snprintf(dir, sizeof dir, "%.1024s/nodes/%.64s", b->state_dir, name);
-        snprintf(marker, sizeof marker, "--node-dir %s", dir);
-        snprintf(f, sizeof f, "%s/agent.pid", dir);
-        cp_proc_stop_pidfile(f, marker, 2000);
-        /* a daemon killed between spawning and recording leaves no pid file */
-        cp_proc_stop_matching(marker, 2000);
-        snprintf(marker, sizeof marker, "dir=%s/tpm ", dir);
-        snprintf(f, sizeof f, "%s/swtpm.pid", dir);
-        cp_proc_stop_pidfile(f, marker, 2000);
-        cp_proc_stop_matching(marker, 2000);
-        json_t *j = NULL;
+/* A node's persisted description: its node.json (the boot finished), else
+ * its spec.json; NULL if neither parses. */
+static json_t *node_record(const char *dir, bool *ret_booted) {
         static const char *const files[] = {"node.json", "spec.json"};
-        for (size_t i = 0; i < CP_ELEMENTSOF(files) && !j; i++) {
+        for (size_t i = 0; i < CP_ELEMENTSOF(files); i++) {
+                char f[1300];
                 uint8_t *buf = NULL;
                 size_t len;
                 snprintf(f, sizeof f, "%s/%s", dir, files[i]);
+                json_t *j = NULL;
                 if (cp_read_file(f, 64 * 1024, &buf, &len) >= 0)
                         j = json_loadb((const char *) buf, len, 0, NULL);
                 cp_error_clear();
                 free(buf);
+                if (j) {
+                        *ret_booted = i == 0;
+                        return j;
+                }
         }
+        return NULL;
+}
+
+/* The pid a pid file names if that process is alive and still this node's
+ * (its command line holds marker); 0 otherwise. */
+static pid_t live_pid(const char *dir, const char *file, const char *marker) {
+        char f[1300];
+        pid_t pid = 0;
+        snprintf(f, sizeof f, "%s/%s", dir, file);
+        if (cp_proc_read_pidfile(f, &pid) < 0) {
+                cp_error_clear();
+                return 0;
+        }
+        return cp_proc_matches(pid, marker) ? pid : 0;
+}
+
+/* Adopt a node a previous daemon (killed, not stopped) left running: its
+ * boot finished (node.json), its agent and swtpm are alive, it talks to
+ * the URLs this daemon has, and its host is one of ours.  The node keeps
+ * running, Ready as it was, heartbeating to the same URL; nothing is
+ * restarted.  Lock held; false (nothing changed) if it cannot be adopted. */
+static bool adopt_node(local_backend *b, node *nd, const json_t *j) {
+        char am[PATH_MAX_ + 32], sm[PATH_MAX_ + 32];
+        const char *cp = json_string_value(json_object_get(j, "controlplane"));
+        const char *att = json_string_value(json_object_get(j, "attestd"));
+        const char *hname = json_string_value(json_object_get(j, "host"));
+        const char *tcti = json_string_value(json_object_get(j, "tcti"));
+        const char *port = tcti ? strstr(tcti, ",port=") : NULL;
+        if (!cp || !att || !hname || !port || strcmp(cp, b->cp_url) != 0 || strcmp(att, b->attestd) != 0)
+                return false;
+        unsigned long tp = strtoul(port + 6, NULL, 10);
+        size_t first;
+        if (tp == 0 || tp > 65534 || hosts_of(b, size_gen(nd->vm_size), &first) < 0) {
+                cp_error_clear();
+                return false;
+        }
+        int hidx = -1;
+        for (size_t i = 0; i < b->n_hosts && hidx < 0; i++)
+                if (strcmp(b->hosts[i].name, hname) == 0)
+                        hidx = (int) i;
+        agent_marker(nd->dir, am, sizeof am);
+        swtpm_marker(nd->dir, sm, sizeof sm);
+        pid_t agent = live_pid(nd->dir, "agent.pid", am), swtpm = live_pid(nd->dir, "swtpm.pid", sm);
+        if (hidx < 0 || agent <= 0 || swtpm <= 0)
+                return false;
+        nd->agent = agent;
+        nd->swtpm = swtpm;
+        nd->tpm_port = (uint16_t) tp;
+        nd->host = hidx;
+        b->hosts[hidx].nodes++;
+        nd->adopted = true;
+        nd->phase = NODE_UP;
+        nd->t_queued = (long long) now_ms();
+        nd->next = b->nodes;
+        b->nodes = nd;
+        return true;
+}
+
+/* One persisted node: adopted if it is still running (adopt_node), else
+ * what a previous daemon left of it is stopped and its boot queued again
+ * from its node.json (or, for a node whose boot had not finished, its
+ * spec.json), keeping its OS disk (disk_kept); lock held. */
+static int recover_node(local_backend *b, const char *name, unsigned *adopted, unsigned *restarted) {
+        char dir[1200], f[1300], marker[1300];
+        snprintf(dir, sizeof dir, "%.1024s/nodes/%.64s", b->state_dir, name);
+        bool booted = false;
+        json_t *j = node_record(dir, &booted);
         const char *pool = json_string_value(json_object_get(j, "pool"));
         const char *mname = json_string_value(json_object_get(j, "name"));
         const char *size = json_string_value(json_object_get(j, "vmSize"));
         const char *image = json_string_value(json_object_get(j, "image"));
-        if (!pool || !mname || !size || !image || strcmp(mname, name) != 0) {
+        bool valid = pool && mname && size && image && strcmp(mname, name) == 0;
+        char handle[128];
+        snprintf(handle, sizeof handle, "local:%s", name);
+        node *nd = NULL;
+        int r = 0;
+        if (valid && !find_node(b, handle)) {
+                if ((r = node_new(b, name, pool, size, image, true, &nd)) < 0) {
+                        json_decref(j);
+                        return r;
+                }
+                if (booted && adopt_node(b, nd, j)) {
+                        (*adopted)++;
+                        json_decref(j);
+                        return 0;
+                }
+        }
+        json_decref(j);
+        agent_marker(dir, marker, sizeof marker);
+        snprintf(f, sizeof f, "%s/agent.pid", dir);
+        cp_proc_stop_pidfile(f, marker, 2000);
+        /* a daemon killed between spawning and recording leaves no pid file */
+        cp_proc_stop_matching(marker, 2000);
+        swtpm_marker(dir, marker, sizeof marker);
+        snprintf(f, sizeof f, "%s/swtpm.pid", dir);
+        cp_proc_stop_pidfile(f, marker, 2000);
+        cp_proc_stop_matching(marker, 2000);
+        if (!valid) {
                 /* not even a spec (the daemon died in create): nothing to keep */
-                json_decref(j);
                 if (nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
                         return CP_ERROR(CP_EIO, "cannot remove %s", dir);
                 return 0;
         }
-        char handle[128];
-        snprintf(handle, sizeof handle, "local:%s", name);
-        int r = 0;
-        if (!find_node(b, handle)) {
-                node *nd = NULL;
-                r = node_new(b, name, pool, size, image, true, &nd);
-                if (r >= 0) {
-                        snprintf(f, sizeof f, "%s/status.json", dir);
-                        unlink(f);
-                        nd->reboot = true;
-                        node_enqueue(b, nd);
-                        (*restarted)++;
-                }
+        if (nd) {
+                snprintf(f, sizeof f, "%s/status.json", dir);
+                unlink(f);
+                nd->reboot = true;
+                node_enqueue(b, nd);
+                (*restarted)++;
         }
-        json_decref(j);
-        return r;
+        return 0;
 }
 
-int cp_backend_local_recover(cp_backend *bb, unsigned *ret_restarted) {
+int cp_backend_local_recover(cp_backend *bb, unsigned *ret_adopted, unsigned *ret_restarted) {
         if (bb->ops != &local_ops)
                 return CP_ERROR(CP_EINVAL, "not the local backend");
         local_backend *b = (local_backend *) bb;
@@ -1393,18 +1520,20 @@ int cp_backend_local_recover(cp_backend *bb, unsigned *ret_restarted) {
         DIR *dp = opendir(d);
         if (!dp)
                 return CP_ERROR(CP_EIO, "cannot open %s: %s", d, strerror(errno));
-        unsigned restarted = 0;
+        unsigned restarted = 0, adopted = 0;
         int r = 0;
         pthread_mutex_lock(&b->lock);
         struct dirent *de;
         while (r >= 0 && (de = readdir(dp))) {
                 if (de->d_name[0] == '.' || strlen(de->d_name) >= 64)
                         continue;
-                r = recover_node(b, de->d_name, &restarted);
+                r = recover_node(b, de->d_name, &adopted, &restarted);
         }
         pthread_mutex_unlock(&b->lock);
         closedir(dp);
         if (r >= 0 && ret_restarted)
                 *ret_restarted = restarted;
+        if (r >= 0 && ret_adopted)
+                *ret_adopted = adopted;
         return r;
 }

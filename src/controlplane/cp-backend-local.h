@@ -70,12 +70,18 @@ CP_WUR int cp_backend_local_signal(cp_backend *b, const char *handle, int sig);
  * must trust. */
 CP_WUR int cp_backend_local_open_hosts(cp_backend *b, char ***ret_paths, size_t *ret_n);
 /* Restart recovery (docs/nodes.md): for every node persisted under
- * <state_dir>/nodes, stop the agent and swtpm a previous daemon left
- * running (pid files, checked against their command lines) and queue the
- * node's boot again (fresh launch and attestation; also for a node whose
- * boot had not finished: spec.json) with the control-plane URL set now.
- * Call after cp_backend_local_set_controlplane_url, before the reconciler
- * starts. *ret_restarted: the nodes queued. */
-CP_WUR int cp_backend_local_recover(cp_backend *b, unsigned *ret_restarted);
+ * <state_dir>/nodes, either adopt it or reboot it.  A node whose boot had
+ * finished (node.json), whose agent and swtpm a previous daemon (killed,
+ * not stopped) left running (pid files, checked against their command
+ * lines), that talks to this daemon's control-plane and attestation URLs
+ * and sits on one of this backend's hosts is adopted: it keeps running
+ * (Ready stays Ready; its processes are not our children).  Any other node
+ * has what is left of it stopped and its boot queued again (fresh launch
+ * and attestation; also for a node whose boot had not finished:
+ * spec.json), keeping its OS disk and its disk key.  Call after
+ * cp_backend_local_set_controlplane_url, before the reconciler starts.
+ * *ret_adopted, *ret_restarted (either may be NULL): the nodes adopted,
+ * the nodes queued. */
+CP_WUR int cp_backend_local_recover(cp_backend *b, unsigned *ret_adopted, unsigned *ret_restarted);
 
 #endif

@@ -207,9 +207,11 @@ static int run_endpoints(run_state *d) {
                 if (r >= 0)
                         r = cp_write_file(path, canon, n, 0644);
         }
-        unsigned restarted = 0;
+        unsigned adopted = 0, restarted = 0;
         if (r >= 0 && d->local)
-                r = cp_backend_local_recover(d->backend, &restarted);
+                r = cp_backend_local_recover(d->backend, &adopted, &restarted);
+        if (adopted)
+                printf("confpoold: adopted %u running node(s) of the local backend\n", adopted);
         if (restarted)
                 printf("confpoold: restarted %u node(s) of the local backend\n", restarted);
         return r;

@@ -24,6 +24,7 @@ struct cp_reconciler {
         bool stop;
         unsigned interval_ms;
         unsigned heartbeat_deadline_ms; /* 0: no health pass */
+        int64_t started_at;             /* Unix s: heartbeats are counted from here at the earliest */
         cp_diskkeys *diskkeys;          /* NULL: no broker */
         pthread_mutex_t lock;
         pthread_cond_t cond;
@@ -542,9 +543,15 @@ static bool unhealthy(cp_reconciler *rc, const cp_machine *m, int64_t now, char 
                 snprintf(why, size, "the node failed: %.300s", err);
                 return true;
         }
-        if (!have || !rc->heartbeat_deadline_ms)
+        /* a node that is booting again (restart recovery) has no agent to
+         * heartbeat yet: its boot ends Ready (registered) or Failed */
+        if (!have || !rc->heartbeat_deadline_ms || (st != CP_NODE_JOINING && st != CP_NODE_READY))
                 return false;
+        /* nobody heard heartbeats while this daemon was not running: the
+         * deadline counts from its start at the earliest */
         int64_t last = ni.heartbeat_at > ni.attested_at ? ni.heartbeat_at : ni.attested_at;
+        if (last > 0 && last < rc->started_at)
+                last = rc->started_at;
         if (last > 0 && (now - last) * 1000 > (int64_t) rc->heartbeat_deadline_ms) {
                 snprintf(why, size, "no heartbeat for %lld s (deadline %u ms)", (long long) (now - last),
                          rc->heartbeat_deadline_ms);
@@ -671,6 +678,7 @@ int cp_reconciler_new(cp_store *s, const cp_rules *rules, cp_backend *backend, c
         rc->store = s;
         rc->rules = rules;
         rc->backend = backend;
+        rc->started_at = (int64_t) time(NULL);
         if (backend->ops->expected_measurement) {
                 /* the pool policy table (cp-nodes.h), also without node endpoints */
                 cp_store_lock(s);

@@ -23,6 +23,7 @@ int cp_nodedisk_label(const char *disk_id, uint8_t ret[512]) {
 
 int cp_nodedisk_write(const char *path, const char *disk_id, const uint8_t key[CP_NODEDISK_KEY_LEN]) {
         uint8_t label[512], vk[CP_LUKS2_KEY_SIZE];
+        char tmp[4200];
         int r = cp_nodedisk_label(disk_id, label);
         if (r < 0)
                 return r;
@@ -47,21 +48,29 @@ int cp_nodedisk_write(const char *path, const char *disk_id, const uint8_t key[C
         memcpy(data, label, sizeof label);
         if ((r = cp_luks2_crypt(vk, info.iv_tweak, CP_LUKS2_SECTOR, data, data, CP_NODEDISK_SIZE, true)) < 0)
                 goto out;
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        /* written beside, then renamed: an image at path is always whole (a
+         * backend that finds one after a crash keeps it: docs/nodes.md) */
+        if ((size_t) snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp) {
+                r = CP_ERROR(CP_ETOOBIG, "disk image path too long: %s", path);
+                goto out;
+        }
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd < 0) {
-                r = CP_ERROR(CP_EIO, "%s: %s", path, strerror(errno));
+                r = CP_ERROR(CP_EIO, "%s: %s", tmp, strerror(errno));
                 goto out;
         }
         /* metadata, zeros up to the data offset (sparse), the data segment */
         if ((r = cp_pwrite_full(fd, meta, meta_len, 0, "write")) >= 0)
                 r = cp_pwrite_full(fd, data, CP_NODEDISK_SIZE, info.data_offset, "write");
         if (r >= 0 && fsync(fd) < 0)
-                r = CP_ERROR(CP_EIO, "fsync %s: %s", path, strerror(errno));
+                r = CP_ERROR(CP_EIO, "fsync %s: %s", tmp, strerror(errno));
+        if (r >= 0 && rename(tmp, path) < 0)
+                r = CP_ERROR(CP_EIO, "rename %s to %s: %s", tmp, path, strerror(errno));
 out:
         if (fd >= 0)
                 close(fd);
         if (r < 0 && fd >= 0)
-                unlink(path);
+                unlink(tmp);
         cp_wipe(vk, sizeof vk);
         if (data)
                 cp_wipe(data, CP_NODEDISK_SIZE);

@@ -21,7 +21,8 @@
 
 /* The known first sector: "CONFPOOL-NODE-DISK v1\n" "disk=<id>\n", zeros. */
 CP_WUR int cp_nodedisk_label(const char *disk_id, uint8_t ret[512]);
-/* Write the encrypted image at path (the plaintext never touches disk). */
+/* Write the encrypted image at path (the plaintext never touches disk):
+ * to path.tmp, fsync'd, then renamed, so an image at path is always whole. */
 CP_WUR int cp_nodedisk_write(const char *path, const char *disk_id, const uint8_t key[CP_NODEDISK_KEY_LEN]);
 /* Open the LUKS2 image in user space with key and compare its first
  * sector with the label of disk_id (constant time).  CP_ESIG when the key

@@ -156,18 +156,23 @@ uint64_t cp_proc_clock_ms(void) {
         return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
 }
 
+static bool gone(pid_t pid);
+
 void cp_proc_reap(pid_t *pid, uint64_t deadline_ms) {
         if (*pid <= 0)
                 return;
         while (cp_proc_clock_ms() < deadline_ms) {
-                if (waitpid(*pid, NULL, WNOHANG) == *pid) {
+                if (gone(*pid)) {
                         *pid = 0;
                         return;
                 }
                 nap_ms(10);
         }
         kill(*pid, SIGKILL);
-        waitpid(*pid, NULL, 0);
+        /* not our child (adopted from a previous daemon): polled until gone */
+        if (waitpid(*pid, NULL, 0) < 0)
+                for (unsigned t = 0; t < 5000 && !gone(*pid); t += 10)
+                        nap_ms(10);
         *pid = 0;
 }
 

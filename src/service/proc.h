@@ -63,7 +63,9 @@ void cp_proc_terminate(pid_t pid);
 uint64_t cp_proc_clock_ms(void);
 /* Reap a child told to terminate, polling every 10 ms until deadline_ms
  * (cp_proc_clock_ms()), then SIGKILL and wait; *pid = 0 after.  Nothing if
- * *pid <= 0.  A deadline of 0 kills at once. */
+ * *pid <= 0.  A deadline of 0 kills at once.  Also for a process that is
+ * not our child (one adopted from a previous daemon, whose liveness the
+ * caller checked with cp_proc_matches): then polled until it is gone. */
 void cp_proc_reap(pid_t *pid, uint64_t deadline_ms);
 /* cp_proc_terminate + cp_proc_reap with timeout_ms. */
 void cp_proc_stop_child(pid_t *pid, unsigned timeout_ms);

@@ -15,6 +15,9 @@
 #include <unistd.h>
 
 #define NODES_FIXTURE_TEST_HELPERS
+#include <openssl/sha.h>
+
+#include "basic/fileio.h"
 #include "nodes-fixture.h"
 #include "service/proc.h"
 #include "tests.h"
@@ -269,7 +272,7 @@ TEST(free_stops_boots_and_recovery_boots_them_again) {
         ASSERT_OK(cp_backend_local_set_attestd_url(b, cp_attestd_issuer(E.attestd)));
         ASSERT_OK(cp_backend_local_set_controlplane_url(b, "http://127.0.0.1:1"));
         unsigned restarted = 0;
-        ASSERT_OK(cp_backend_local_recover(b, &restarted));
+        ASSERT_OK(cp_backend_local_recover(b, NULL, &restarted));
         ASSERT_EQ(restarted, 2);
         for (size_t i = 0; i < 2; i++) {
                 char h[128], dir[1024], ip[48], err[256];
@@ -323,7 +326,19 @@ static json_t *wait_attested(const char *dir) {
  * attests after every restart, its quote verified by attestd.  Before the
  * fix the third restart put the vTPM into DA lockout ("the TPM is in DA
  * lockout mode" at the quote). */
+/* SHA-256 of a file of a node's directory. */
+static void file_digest(const char *dir, const char *name, uint8_t ret[32]) {
+        char f[1400];
+        snprintf(f, sizeof f, "%s/%s", dir, name);
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        ASSERT_OK(cp_read_file(f, 64u << 20, &buf, &len));
+        SHA256(buf, len, ret);
+        free(buf);
+}
+
 TEST(node_attests_after_every_restart) {
+        uint8_t disk0[32], key0[32];
         setup_env();
         char state[256], hosts[256], dir[1024], h[128];
         snprintf(state, sizeof state, "%s/local-again", E.dir);
@@ -342,7 +357,7 @@ TEST(node_attests_after_every_restart) {
                         ASSERT_OK(b->ops->create_node(b, &spec, h, sizeof h));
                 } else {
                         unsigned restarted = 0;
-                        ASSERT_OK(cp_backend_local_recover(b, &restarted));
+                        ASSERT_OK(cp_backend_local_recover(b, NULL, &restarted));
                         ASSERT_EQ(restarted, 1);
                 }
                 json_t *st = wait_attested(dir);
@@ -351,11 +366,49 @@ TEST(node_attests_after_every_restart) {
                         fprintf(stderr, "    start %d: %s\n", i, why ? why : "(no reason)");
                 ASSERT_TRUE(json_object_get(json_object_get(st, "times"), "token") != NULL);
                 json_decref(st);
+                /* the OS disk and its key are the first boot's: a reboot keeps them */
+                if (i == 0) {
+                        file_digest(dir, "disk.img", disk0);
+                        file_digest(dir, "disk-key.standin", key0);
+                } else {
+                        uint8_t d[32];
+                        file_digest(dir, "disk.img", d);
+                        ASSERT_MEMEQ(d, disk0, 32);
+                        file_digest(dir, "disk-key.standin", d);
+                        ASSERT_MEMEQ(d, key0, 32);
+                }
                 cp_backend_free(b);
                 assert_no_processes(dir);
                 char f[1400];
                 snprintf(f, sizeof f, "%s/status.json", dir);
                 ASSERT_EQ(unlink(f), 0); /* the next run's status only */
         }
+        /* a disk under a broker key (no stand-in key beside it) and a daemon
+         * without a broker: the node fails to boot with the reason, the disk
+         * is not overwritten */
+        char f[1400];
+        snprintf(f, sizeof f, "%s/disk-key.standin", dir);
+        ASSERT_EQ(unlink(f), 0);
+        cp_backend *b = NULL;
+        ASSERT_OK(cp_backend_local_new(&lo, &b));
+        ASSERT_OK(cp_backend_local_set_attestd_url(b, cp_attestd_issuer(E.attestd)));
+        ASSERT_OK(cp_backend_local_set_controlplane_url(b, "http://127.0.0.1:1"));
+        unsigned restarted = 0;
+        ASSERT_OK(cp_backend_local_recover(b, NULL, &restarted));
+        ASSERT_EQ(restarted, 1);
+        cp_node_state nst = CP_NODE_PROVISIONING;
+        char ip[48], err[512] = "";
+        for (int k = 0; k < 400 && nst == CP_NODE_PROVISIONING; k++) {
+                ASSERT_OK(b->ops->node_status(b, "local:again-a", &nst, ip, sizeof ip, err, sizeof err));
+                if (nst == CP_NODE_PROVISIONING)
+                        nap(50);
+        }
+        ASSERT_EQ(nst, CP_NODE_FAILED);
+        if (!strstr(err, "without one (--kbs-url)"))
+                cp_test_fail(__FILE__, __LINE__, "reason '%s'", err);
+        uint8_t d[32];
+        file_digest(dir, "disk.img", d);
+        ASSERT_MEMEQ(d, disk0, 32);
+        cp_backend_free(b);
         teardown_env();
 }

@@ -775,7 +775,7 @@ static unsigned restart_with_broker(void) {
         snprintf(base, sizeof base, "http://127.0.0.1:%u", cp_httpd_port(E.httpd));
         ASSERT_OK(cp_backend_local_set_controlplane_url(E.backend, base));
         unsigned restarted = 0;
-        ASSERT_OK(cp_backend_local_recover(E.backend, &restarted));
+        ASSERT_OK(cp_backend_local_recover(E.backend, NULL, &restarted));
         ASSERT_OK(cp_reconciler_new(E.store, E.rules, E.backend, &E.rec));
         cp_reconciler_set_heartbeat_deadline(E.rec, HEARTBEAT_DEADLINE_MS);
         cp_reconciler_set_diskkeys(E.rec, roll_dk);
