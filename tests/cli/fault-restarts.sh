@@ -83,6 +83,8 @@ for r in $(seq "$ROUNDS"); do
         [ "$(agents)" = "$A0" ] || fail "round $r: agents $(agents), were $A0 (nodes restarted, not adopted)"
 done
 grep -q "confpoold: replacing node" "$S/confpoold.log" && fail "a node was replaced: $(grep 'replacing node' "$S/confpoold.log")"
+# the log of every run is kept (appended to, not truncated by up)
+[ "$(grep -c 'confpoold: adopted 3 running node' "$S/confpoold.log")" = "$ROUNDS" ] || fail "confpoold.log lost runs"
 
 # an operation in flight when confpoold is killed completes after the restart
 cp_ aks nodepool scale -g rg1 --cluster-name c1 -n p1 --node-count 3 --no-wait -o none || fail "scale"
@@ -121,6 +123,18 @@ C2=$(audit_count disk-create)
 cp_ down --state-dir "$S" >/dev/null || fail "down"
 for _ in $(seq 50); do [ -z "$(alive "$S")" ] && break; sleep 0.1; done
 [ -z "$(alive "$S")" ] || fail "processes left after down"
+# the attestation service's kept port taken by another process: `up` fails
+# naming it and changes nothing (the issuer URL must not move)
+AP=$(sed -n 's/.*"attestd": *\([0-9]*\).*/\1/p' "$S/ports.json")
+[ -n "$AP" ] || fail "no attestd port in ports.json: $(cat "$S/ports.json")"
+python3 -c "import socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', $AP)); s.listen(); print('bound', flush=True); time.sleep(60)" >"$T/squat.out" 2>&1 &
+SQ=$!
+for _ in $(seq 50); do grep -q bound "$T/squat.out" && break; sleep 0.1; done
+cp_ up --state-dir "$S" >/dev/null 2>"$T/up.err" && fail "up succeeded with the attestd port $AP taken"
+grep -q "port $AP" "$T/up.err" && grep -q "nothing was changed" "$T/up.err" || fail "up's error: $(cat "$T/up.err")"
+kill "$SQ"; wait "$SQ" 2>/dev/null
+[ -z "$(alive "$S")" ] || fail "processes left after the failed up"
+[ "$(disk_headers)" = "$D2" ] || fail "disks changed by the failed up"
 t0=$(now_ms)
 cp_ up --state-dir "$S" >/dev/null 2>"$T/up.err" || { cat "$T/up.err" >&2; fail "up after down"; }
 got=$(wait_ready "$M2" 240) || fail "machines after down/up: $got (were $M2)"
