@@ -48,6 +48,8 @@ typedef enum cp_admission {
         CP_ADMIT_NO_MACHINE, /* the pool has no such machine */
         CP_ADMIT_CONFLICT,   /* the machine has failed or is quarantined */
         CP_ADMIT_REFUSED,    /* the policy refused the token: Failed / Quarantined (why) */
+        CP_ADMIT_WRONG_NODE, /* the token's x-ms-sevsnpvm-hostdata is not this (pool, machine)'s
+                              * cp_node_host_data: another node's token (why); nothing changes */
 } cp_admission;
 /* One registration (heartbeat false) or heartbeat of machine in pool_id with
  * a validated token's claims, in one store transaction: the machine's state
