@@ -130,23 +130,31 @@ static long release_status(const char *disk_id, char *msg, size_t size) {
 
 /* The node's disk as the backend left it: LUKS2, no stand-in key, the
  * agent configured for the key broker. */
+/* a node's directory: nodes/<scope of its pool>-<name> */
+static void node_dir(const char *pool_id, const char *name, char *out, size_t size) {
+        char scope[17];
+        cp_node_scope(pool_id, scope);
+        snprintf(out, size, "%s/local/nodes/%s-%s", E.dir, scope, name);
+}
+
 static void check_node_disk(const char *name) {
-        char f[512];
+        char f[512], d[400];
         uint8_t *buf = NULL;
         size_t len;
-        snprintf(f, sizeof f, "%s/local/nodes/%s/disk-key.standin", E.dir, name);
+        node_dir(AP "/nodepool1", name, d, sizeof d);
+        snprintf(f, sizeof f, "%s/disk-key.standin", d);
         ASSERT_TRUE(access(f, F_OK) < 0);
-        snprintf(f, sizeof f, "%s/local/nodes/%s/node.json", E.dir, name);
+        snprintf(f, sizeof f, "%s/node.json", d);
         json_t *cfg = json_load_file(f, 0, NULL);
         ASSERT_TRUE(cfg != NULL);
         json_t *dk = json_object_get(cfg, "diskKey");
         ASSERT_STREQ(json_string_value(json_object_get(dk, "provider")), "kbs");
         ASSERT_STREQ(json_string_value(json_object_get(dk, "url")), E.kbs_url);
-        char id[128];
-        snprintf(id, sizeof id, "osdisk-%s", name);
+        char id[160];
+        ASSERT_OK(cp_diskkeys_disk_id(AP "/nodepool1", name, id, sizeof id));
         ASSERT_STREQ(json_string_value(json_object_get(dk, "diskId")), id);
         json_decref(cfg);
-        snprintf(f, sizeof f, "%s/local/nodes/%s/disk.img", E.dir, name);
+        snprintf(f, sizeof f, "%s/disk.img", d);
         ASSERT_OK(cp_read_file(f, 64u << 20, &buf, &len));
         cp_luks2_info info;
         ASSERT_OK(cp_luks2_parse(buf, len, &info));
@@ -238,8 +246,9 @@ TEST(pool_delete_crypto_erases_disk_keys) {
         ASSERT_EQ(call("GET", AP "/erasepool/machines" CS, NULL), 200);
         json_t *v = json_object_get(R.body, "value");
         ASSERT_EQ(json_array_size(v), 1);
-        char id[128], msg[512];
-        snprintf(id, sizeof id, "osdisk-%s", json_string_value(json_object_get(json_array_get(v, 0), "name")));
+        char id[160], msg[512];
+        ASSERT_OK(cp_diskkeys_disk_id(AP "/erasepool", json_string_value(json_object_get(json_array_get(v, 0), "name")),
+                                      id, sizeof id));
         long st = release_status(id, msg, sizeof msg);
         ASSERT_TRUE(st == 400 || st == 401 || st == 403); /* the disk exists: the token decides */
         unsigned ds = call("DELETE", AP "/erasepool" CS, NULL);
@@ -253,7 +262,8 @@ TEST(pool_delete_crypto_erases_disk_keys) {
         ASSERT_EQ(call("GET", AP "/nodepool1/machines" CS, NULL), 200);
         v = json_object_get(R.body, "value");
         ASSERT_EQ(json_array_size(v), 3);
-        snprintf(id, sizeof id, "osdisk-%s", json_string_value(json_object_get(json_array_get(v, 0), "name")));
+        ASSERT_OK(cp_diskkeys_disk_id(AP "/nodepool1", json_string_value(json_object_get(json_array_get(v, 0), "name")),
+                                      id, sizeof id));
         ASSERT_TRUE(release_status(id, msg, sizeof msg) != 404);
 }
 
