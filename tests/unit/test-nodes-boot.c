@@ -174,8 +174,8 @@ TEST(reconciler_pass_does_not_wait_for_boots) {
         for (size_t i = 0; i < 2; i++) {
                 ASSERT_STREQ(states[i], "Provisioning");
                 char handle[128], dir[1024], ip[48], err[256];
-                snprintf(handle, sizeof handle, "local:%.63s", names[i]);
-                snprintf(dir, sizeof dir, "%s/local/nodes/%s", E.dir, names[i]);
+                nodes_fixture_node_handle(AP "/gatedsys", names[i], handle, sizeof handle);
+                nodes_fixture_node_dir(&E, AP "/gatedsys", names[i], dir, sizeof dir);
                 cp_node_state st;
                 ASSERT_OK(E.backend->ops->node_status(E.backend, handle, &st, ip, sizeof ip, err, sizeof err));
                 ASSERT_EQ(st, CP_NODE_PROVISIONING);
@@ -215,7 +215,7 @@ TEST(delete_of_queued_and_booting_nodes) {
         ASSERT_EQ(call_status("GET", AP "/gatedqueued" CS, NULL), 404);
         for (size_t i = 0; i < 2; i++) {
                 char dir[1024];
-                snprintf(dir, sizeof dir, "%s/local/nodes/%s", E.dir, queued[i]);
+                nodes_fixture_node_dir(&E, AP "/gatedqueued", queued[i], dir, sizeof dir);
                 ASSERT_FALSE(exists_in(dir, ""));
         }
         ASSERT_EQ(gate_wait_for(3), 3); /* nothing of the deleted pool reached a worker */
@@ -229,7 +229,7 @@ TEST(delete_of_queued_and_booting_nodes) {
         ASSERT_EQ(call_status("GET", AP "/gatedbusy" CS, NULL), 404);
         for (size_t i = 0; i < 3; i++) {
                 char dir[1024];
-                snprintf(dir, sizeof dir, "%s/local/nodes/%s", E.dir, busy[i]);
+                nodes_fixture_node_dir(&E, AP "/gatedbusy", busy[i], dir, sizeof dir);
                 ASSERT_FALSE(exists_in(dir, ""));
         }
 }

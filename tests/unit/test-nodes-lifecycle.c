@@ -111,7 +111,8 @@ static size_t machines(const char *pool, mach *out, size_t max) {
                 snprintf(x->state, sizeof x->state, "%s",
                          json_string_value(json_object_get(
                                  json_object_get(json_object_get(m, "properties"), "status"), "nodeState")));
-                snprintf(x->dir, sizeof x->dir, "%s/local/nodes/%s", E.dir, x->name);
+                snprintf(url, sizeof url, AP "/%s", pool);
+                nodes_fixture_node_dir(&E, url, x->name, x->dir, sizeof x->dir);
                 char f[300];
                 snprintf(f, sizeof f, "%s/agent.pid", x->dir);
                 if (cp_proc_read_pidfile(f, &x->agent) < 0)
@@ -602,7 +603,7 @@ TEST(rolling_node_image_upgrade) {
                 for (size_t k = 0; k < 3; k++)
                         ASSERT_TRUE(strcmp(after[k].name, before[i].name) != 0);
                 char dir[300];
-                snprintf(dir, sizeof dir, "%s/local/nodes/%.63s", E.dir, before[i].name);
+                nodes_fixture_node_dir(&E, AP "/roll", before[i].name, dir, sizeof dir);
                 ASSERT_FALSE(exists(dir)); /* stopped, disk key erased */
         }
 
@@ -656,7 +657,7 @@ TEST(failed_upgrade_keeps_old_nodes) {
         json_decref(acc);
         for (size_t i = 0; i < n; i++) {
                 char dir[300];
-                snprintf(dir, sizeof dir, "%s/local/nodes/%.63s", E.dir, ms[i].name);
+                nodes_fixture_node_dir(&E, AP "/rfail", ms[i].name, dir, sizeof dir);
                 if (strcmp(ms[i].image, old_img) == 0) {
                         ASSERT_STREQ(ms[i].state, "Ready");
                         ASSERT_STREQ(ms[i].measurement, old_hex);
@@ -832,7 +833,9 @@ TEST(restart_mid_roll_completes_and_retires_old_disk_keys) {
                 char f[400];
                 uint8_t *buf = NULL;
                 size_t len = 0;
-                snprintf(f, sizeof f, "%s/local/nodes/%.63s/node.json", E.dir, ms[i].name);
+                char d[300];
+                nodes_fixture_node_dir(&E, AP "/rrest", ms[i].name, d, sizeof d);
+                snprintf(f, sizeof f, "%s/node.json", d);
                 ASSERT_OK(cp_read_file(f, 1u << 20, &buf, &len));
                 json_t *j = json_loadb((const char *) buf, len, 0, NULL);
                 free(buf);

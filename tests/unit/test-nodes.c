@@ -132,9 +132,7 @@ static long release_status(const char *disk_id, char *msg, size_t size) {
  * agent configured for the key broker. */
 /* a node's directory: nodes/<scope of its pool>-<name> */
 static void node_dir(const char *pool_id, const char *name, char *out, size_t size) {
-        char scope[17];
-        cp_node_scope(pool_id, scope);
-        snprintf(out, size, "%s/local/nodes/%s-%s", E.dir, scope, name);
+        nodes_fixture_node_dir(&E, pool_id, name, out, size);
 }
 
 static void check_node_disk(const char *name) {
