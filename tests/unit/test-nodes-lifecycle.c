@@ -229,7 +229,7 @@ TEST(failed_reattestation_quarantined_and_replaced) {
         cp_snp_tcb old = {.bl = 4, .tee = 0, .snp = 22, .ucode = 213}, low = {.bl = 4, .tee = 0, .snp = 3, .ucode = 213};
         ASSERT_OK(cp_backend_local_set_host_tcb(E.backend, CP_SNP_GEN_MILAN, &low));
         char handle[128];
-        snprintf(handle, sizeof handle, "local:%s", before[0].name);
+        nodes_fixture_node_handle(AP "/quar", before[0].name, handle, sizeof handle);
         ASSERT_OK(cp_backend_local_signal(E.backend, handle, SIGUSR1)); /* re-attest now */
         cp_machine m = {0};
         for (int i = 0; i < 100; i++) {
@@ -487,8 +487,9 @@ static void reattest_old_node(const char *pool, rmach *ms, size_t n) {
         ASSERT_TRUE(accepted_has(acc, "target", new_img, new_hex));
         ASSERT_TRUE(accepted_has(acc, "previous", old_img, old_hex));
         json_decref(acc);
-        char handle[128];
-        snprintf(handle, sizeof handle, "local:%s", old->name);
+        char handle[128], pool_id[512];
+        snprintf(pool_id, sizeof pool_id, AP "/%s", pool);
+        nodes_fixture_node_handle(pool_id, old->name, handle, sizeof handle);
         int64_t before = old->attested_at;
         nap(1100); /* iat has a resolution of seconds */
         ASSERT_OK(cp_backend_local_signal(E.backend, handle, SIGUSR1));
@@ -695,7 +696,7 @@ TEST(upgrade_of_pool_without_policy_rows) {
         ASSERT_OK(r);
         roll_upgrade_to("rlegacy", "202512.23.0", op, new_img, new_hex);
         char handle[128];
-        snprintf(handle, sizeof handle, "local:%s", ms[0].name);
+        nodes_fixture_node_handle(AP "/rlegacy", ms[0].name, handle, sizeof handle);
         ASSERT_OK(cp_backend_local_signal(E.backend, handle, SIGUSR1));
         nap(1500); /* heartbeats every 200 ms, one re-attestation */
         rmach cur[16];
