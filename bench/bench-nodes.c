@@ -362,9 +362,10 @@ static double pidfile_pss_kb(const char *dir, const char *pidfile) {
         return kb;
 }
 
-static void node_phases(const char *name, result *res) {
-        char dir[512];
-        snprintf(dir, sizeof dir, "%s/local/nodes/%s", E.dir, name);
+static void node_phases(const char *pool, const char *name, result *res) {
+        char dir[512], pool_id[512];
+        snprintf(pool_id, sizeof pool_id, AP "/%s", pool);
+        nodes_fixture_node_dir(&E, pool_id, name, dir, sizeof dir);
         static const char *const pidfiles[] = {"agent.pid", "swtpm.pid"};
         for (size_t i = 0; i < 2; i++) {
                 double kb = pidfile_pss_kb(dir, pidfiles[i]);
@@ -427,7 +428,7 @@ static void run_pool(unsigned n, bool del, result *res) {
         size_t i;
         json_t *names = json_array();
         json_array_foreach(v, i, m) json_array_append(names, json_object_get(m, "name"));
-        json_array_foreach(names, i, m) node_phases(json_string_value(m), res);
+        json_array_foreach(names, i, m) node_phases(name, json_string_value(m), res);
         json_decref(names);
         if (res->measured) {
                 res->node_mean_ms /= res->measured;

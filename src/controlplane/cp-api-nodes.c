@@ -57,6 +57,8 @@ static void node_call(cp_svc_call *sc, bool hb) {
                 cp_error_clear();
         } else if (adm == CP_ADMIT_NO_MACHINE)
                 respond(sc, 404, "NotFound", "No such machine.");
+        else if (adm == CP_ADMIT_WRONG_NODE)
+                respond(sc, 401, "InvalidAuthenticationToken", why);
         else if (adm == CP_ADMIT_CONFLICT)
                 respond(sc, 409, "Conflict", "The machine has failed or is quarantined.");
         else if (adm == CP_ADMIT_REFUSED)

@@ -19,7 +19,9 @@ typedef struct fake_backend {
 static int fake_create(cp_backend *b, const cp_node_spec *spec, char *ret_handle, size_t size) {
         fake_backend *f = (fake_backend *) b;
         bool fail = f->fail && f->fail(f->userdata, spec->vm_size);
-        int n = snprintf(ret_handle, size, "fake:%" PRId64 ":%d:%s", cp_now_ms(), fail ? 1 : 0, spec->name);
+        char scope[17];
+        cp_node_scope(spec->pool_id, scope); /* (pool, name): as every backend's handle */
+        int n = snprintf(ret_handle, size, "fake:%" PRId64 ":%d:%s/%s", cp_now_ms(), fail ? 1 : 0, scope, spec->name);
         if (n < 0 || (size_t) n >= size)
                 return CP_ERROR(CP_ETOOBIG, "handle too long");
         return 0;

@@ -564,6 +564,27 @@ static void swtpm_marker(const char *dir, char *out, size_t size) {
         snprintf(out, size, "dir=%s/tpm ", dir);
 }
 
+/* A node's handle "local:<scope>/<name>" and directory
+ * "<state>/nodes/<scope>-<name>" (scope: cp_node_scope of its pool id): a
+ * node is found by (pool id, name), never by its name alone, so machines of
+ * the same name in two pools never touch each other.  Either output may be
+ * NULL. */
+static int node_paths(const local_backend *b, const char *pool_id, const char *name, char *ret_handle,
+                      size_t handle_size, char *ret_dir, size_t dir_size) {
+        char scope[17];
+        if (!pool_id || !pool_id[0])
+                return CP_ERROR(CP_EINVAL, "node %.64s: the pool id is required", name ? name : "");
+        if (!name || !name[0] || strlen(name) >= 64 || strchr(name, '/') || name[0] == '.')
+                return CP_ERROR(CP_EINVAL, "bad node name '%.64s' (1-63 characters, no '/', not starting with '.')",
+                                name ? name : "");
+        cp_node_scope(pool_id, scope);
+        int n = ret_handle ? snprintf(ret_handle, handle_size, "local:%s/%s", scope, name) : 0;
+        int m = ret_dir ? snprintf(ret_dir, dir_size, "%s/nodes/%s-%s", b->state_dir, scope, name) : 0;
+        if (n < 0 || m < 0 || (ret_handle && (size_t) n >= handle_size) || (ret_dir && (size_t) m >= dir_size))
+                return CP_ERROR(CP_ETOOBIG, "handle or directory of node %s too long", name);
+        return 0;
+}
+
 static node *find_node(local_backend *b, const char *handle) {
         for (node *n = b->nodes; n; n = n->next)
                 if (strcmp(n->handle, handle) == 0)
@@ -647,19 +668,18 @@ static int disk_kept(const local_backend *b, const node *nd) {
 /* The OS disk encrypted before first boot under the node's broker disk key,
  * whose release policy names the node image's expected measurement. */
 static int broker_disk(local_backend *b, const cp_node_spec *spec, cp_snp_generation gen, const char *dir) {
-        char disk_id[128], f[PATH_MAX_ + 32];
+        char f[PATH_MAX_ + 32];
         uint8_t expected[48];
         int r;
         snprintf(f, sizeof f, "%s/disk.img", dir);
-        if ((r = image_expected(b, spec->image, gen, size_vcpus(spec->vm_size), expected)) < 0 ||
-            (r = cp_diskkeys_disk_id(spec->name, disk_id, sizeof disk_id)) < 0)
+        if ((r = image_expected(b, spec->image, gen, size_vcpus(spec->vm_size), expected)) < 0)
                 return r;
-        return cp_diskkeys_provision(b->o.diskkeys, spec->pool_id, expected, disk_id, f);
+        return cp_diskkeys_provision(b->o.diskkeys, spec->pool_id, spec->name, expected, f);
 }
 
 static int broker_node_config(local_backend *b, const cp_node_spec *spec, json_t *cfg) {
-        char disk_id[128];
-        int r = cp_diskkeys_disk_id(spec->name, disk_id, sizeof disk_id);
+        char disk_id[160];
+        int r = cp_diskkeys_disk_id(spec->pool_id, spec->name, disk_id, sizeof disk_id);
         if (r < 0)
                 return r;
         json_t *dk = json_pack("{s:s,s:s,s:s,s:s}", "provider", "kbs", "url", cp_diskkeys_url(b->o.diskkeys),
@@ -671,10 +691,10 @@ static int broker_node_config(local_backend *b, const cp_node_spec *spec, json_t
 
 /* Crypto-erase of a deleted node's disk key; lock held. */
 static int broker_erase(local_backend *b, const node *nd) {
-        char disk_id[128];
+        char disk_id[160];
         if (!b->o.diskkeys)
                 return 0;
-        int r = cp_diskkeys_disk_id(nd->name, disk_id, sizeof disk_id);
+        int r = cp_diskkeys_disk_id(nd->pool_id, nd->name, disk_id, sizeof disk_id);
         return r < 0 ? r : cp_diskkeys_erase(b->o.diskkeys, disk_id);
 }
 
@@ -863,8 +883,8 @@ static int boot_node(local_backend *b, const cp_node_spec *spec, node *nd) {
                 return r;
         bs.t_swtpm = now_ms();
         /* firmware: measured boot into the vTPM */
-        snprintf(bs.identity, sizeof bs.identity, "confpool-node:%s/machines/%s", spec->pool_id, spec->name);
-        if ((r = measured_boot(b, bs.tcti, nd->dir, bs.launch.kernel_path, bs.identity)) < 0 ||
+        if ((r = cp_node_identity(spec->pool_id, spec->name, bs.identity, sizeof bs.identity)) < 0 ||
+            (r = measured_boot(b, bs.tcti, nd->dir, bs.launch.kernel_path, bs.identity)) < 0 ||
             (r = boot_step(b, nd)) < 0)
                 return r;
         bs.t_boot = now_ms();
@@ -907,9 +927,12 @@ static int node_new(local_backend *b, const char *name, const char *pool_id, con
         node *nd = calloc(1, sizeof *nd);
         if (!nd)
                 return cp_error_oom();
+        int r = node_paths(b, pool_id, name, nd->handle, sizeof nd->handle, nd->dir, sizeof nd->dir);
+        if (r < 0) {
+                free(nd);
+                return r;
+        }
         snprintf(nd->name, sizeof nd->name, "%s", name);
-        snprintf(nd->handle, sizeof nd->handle, "local:%s", name);
-        snprintf(nd->dir, sizeof nd->dir, "%s/nodes/%s", b->state_dir, name);
         nd->exit_status = -1;
         nd->host = -1;
         nd->phase = NODE_QUEUED;
@@ -1000,17 +1023,17 @@ static int write_spec(const node *nd) {
 }
 
 /* Queues the boot (a boot worker runs it) and returns: Provisioning until it
- * ends.  Idempotent by name (the handle is local:<name>). */
+ * ends.  Idempotent by (pool id, name) (the handle is local:<scope>/<name>). */
 static int local_create(cp_backend *bb, const cp_node_spec *spec, char *ret_handle, size_t size) {
         local_backend *b = (local_backend *) bb;
         char handle[128];
-        int n = snprintf(handle, sizeof handle, "local:%s", spec->name);
-        if (n < 0 || (size_t) n >= sizeof handle || (size_t) n >= size || strlen(spec->name) >= 64)
+        int r = node_paths(b, spec->pool_id, spec->name, handle, sizeof handle, NULL, 0);
+        if (r < 0)
+                return r;
+        size_t n = strlen(handle);
+        if (n >= size)
                 return CP_ERROR(CP_ETOOBIG, "handle too long");
-        if (strchr(spec->name, '/') || spec->name[0] == '.' || !spec->name[0])
-                return CP_ERROR(CP_EINVAL, "bad node name");
         pthread_mutex_lock(&b->lock);
-        int r = 0;
         if (!find_node(b, handle)) {
                 node *nd = NULL;
                 r = node_new(b, spec->name, spec->pool_id, spec->vm_size, spec->image, spec->confidential, &nd);
@@ -1021,7 +1044,7 @@ static int local_create(cp_backend *bb, const cp_node_spec *spec, char *ret_hand
         }
         pthread_mutex_unlock(&b->lock);
         if (r >= 0)
-                memcpy(ret_handle, handle, (size_t) n + 1);
+                memcpy(ret_handle, handle, n + 1);
         return r;
 }
 
@@ -1462,20 +1485,22 @@ static bool adopt_node(local_backend *b, node *nd, const json_t *j) {
  * spec.json), keeping its OS disk (disk_kept); lock held. */
 static int recover_node(local_backend *b, const char *name, unsigned *adopted, unsigned *restarted) {
         char dir[1200], f[1300], marker[1300];
-        snprintf(dir, sizeof dir, "%.1024s/nodes/%.64s", b->state_dir, name);
+        snprintf(dir, sizeof dir, "%.1024s/nodes/%.81s", b->state_dir, name);
         bool booted = false;
         json_t *j = node_record(dir, &booted);
         const char *pool = json_string_value(json_object_get(j, "pool"));
         const char *mname = json_string_value(json_object_get(j, "name"));
         const char *size = json_string_value(json_object_get(j, "vmSize"));
         const char *image = json_string_value(json_object_get(j, "image"));
-        bool valid = pool && mname && size && image && strcmp(mname, name) == 0;
-        char handle[128];
-        snprintf(handle, sizeof handle, "local:%s", name);
+        char handle[128], want[1200];
+        bool valid = pool && mname && size && image &&
+                     node_paths(b, pool, mname, handle, sizeof handle, want, sizeof want) >= 0 &&
+                     strcmp(want, dir) == 0;
+        cp_error_clear();
         node *nd = NULL;
         int r = 0;
         if (valid && !find_node(b, handle)) {
-                if ((r = node_new(b, name, pool, size, image, true, &nd)) < 0) {
+                if ((r = node_new(b, mname, pool, size, image, true, &nd)) < 0) {
                         json_decref(j);
                         return r;
                 }
@@ -1496,7 +1521,9 @@ static int recover_node(local_backend *b, const char *name, unsigned *adopted, u
         cp_proc_stop_pidfile(f, marker, 2000);
         cp_proc_stop_matching(marker, 2000);
         if (!valid) {
-                /* not even a spec (the daemon died in create): nothing to keep */
+                /* not even a spec (the daemon died in create), or a directory
+                 * not under its (pool, name) path (the unscoped layout of
+                 * before issue 13: its machine is replaced): nothing to keep */
                 if (nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
                         return CP_ERROR(CP_EIO, "cannot remove %s", dir);
                 return 0;
@@ -1525,7 +1552,7 @@ int cp_backend_local_recover(cp_backend *bb, unsigned *ret_adopted, unsigned *re
         pthread_mutex_lock(&b->lock);
         struct dirent *de;
         while (r >= 0 && (de = readdir(dp))) {
-                if (de->d_name[0] == '.' || strlen(de->d_name) >= 64)
+                if (de->d_name[0] == '.' || strlen(de->d_name) >= 81)
                         continue;
                 r = recover_node(b, de->d_name, &adopted, &restarted);
         }

@@ -32,6 +32,24 @@ typedef enum cp_node_state {
 
 const char *cp_node_state_name(cp_node_state s);
 
+/*
+ * A node's identity is (pool id, machine name), never the name alone
+ * (docs/threat-model.md, issue 13 items 1 and 8): two pools, even of two
+ * subscriptions, may hold machines of the same name.
+ *
+ * cp_node_scope: the pool's scope in backend handles, node directories and
+ * disk ids, the first 16 hex digits of SHA-256(lowercased pool id) (ARM ids
+ * compare case-insensitively).  ret gets 17 bytes.
+ * cp_node_identity: "confpool-node:<pool id>/machines/<name>" (the pool id
+ * as stored with the machine), what the local backend measures into PCR 15
+ * and whose SHA-256 (cp_node_host_data) it puts into the SNP launch's
+ * HOST_DATA; attestd reports it as x-ms-sevsnpvm-hostdata, the node
+ * endpoints and each node's disk key's release policy require it.
+ */
+void cp_node_scope(const char *pool_id, char ret[17]);
+CP_WUR int cp_node_identity(const char *pool_id, const char *name, char *ret, size_t size);
+CP_WUR int cp_node_host_data(const char *pool_id, const char *name, uint8_t ret[32]);
+
 typedef struct cp_node_spec {
         const char *pool_id;  /* ARM id of the agent pool */
         const char *name;     /* machine name */
@@ -63,7 +81,7 @@ struct cp_backend {
 
 /* The fake backend, a test backend (`confpoold --backend fake`, the
  * default; docs/control-plane.md): no machines, stateless handles
- * "fake:<ms-created>:<fail>:<name>", a node is Ready ready_delay_ms after its
+ * "fake:<ms-created>:<fail>:<pool scope>/<name>", a node is Ready ready_delay_ms after its
  * creation (so it survives daemon restarts), Failed if fail() says so for
  * its VM size. */
 typedef bool (*cp_fake_fail_fn)(void *userdata, const char *vm_size);

@@ -2,6 +2,7 @@
 /* Platform-managed disk keys from the key broker: see cp-diskkeys.h. */
 #include <openssl/sha.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "basic/codec.h"
 #include "basic/secure.h"
 #include "confpool/keyrelease.h"
+#include "controlplane/cp-backend.h"
 #include "controlplane/cp-diskkeys.h"
 #include "service/httpc.h"
 #include "node/nodedisk.h"
@@ -69,7 +71,8 @@ const char *cp_diskkeys_release_token(const cp_diskkeys *d) {
         return d->release;
 }
 
-int cp_diskkeys_disk_id(const char *node_name, char *ret, size_t size) {
+/* node names: 1..100 of a-z, A-Z, 0-9, - (what the broker accepts in an id) */
+static int check_node_name(const char *node_name) {
         size_t l = node_name ? strlen(node_name) : 0;
         if (l == 0 || l > 100)
                 return CP_ERROR(CP_EINVAL, "node name missing or too long for a disk id");
@@ -78,7 +81,18 @@ int cp_diskkeys_disk_id(const char *node_name, char *ret, size_t size) {
                 if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
                         return CP_ERROR(CP_EINVAL, "node name '%s' is not a valid disk id", node_name);
         }
-        int n = snprintf(ret, size, "osdisk-%s", node_name);
+        return 0;
+}
+
+int cp_diskkeys_disk_id(const char *pool_id, const char *node_name, char *ret, size_t size) {
+        char scope[17];
+        int r = check_node_name(node_name);
+        if (r < 0)
+                return r;
+        if (!pool_id || !pool_id[0])
+                return CP_ERROR(CP_EINVAL, "disk id of %s: the pool id is required", node_name);
+        cp_node_scope(pool_id, scope);
+        int n = snprintf(ret, size, "osdisk-%s-%s", scope, node_name);
         return n > 0 && (size_t) n < size ? 0 : CP_ERROR(CP_ETOOBIG, "disk id buffer");
 }
 
@@ -114,6 +128,19 @@ static const char *broker_message(const json_t *j) {
         return m ? m : "no message";
 }
 
+/* {"data": base64url(policy)} of a release policy document (NULL on OOM). */
+static json_t *policy_member(json_t *pol) {
+        char *ptxt = pol ? json_dumps(pol, JSON_COMPACT) : NULL;
+        json_decref(pol);
+        char *pb = ptxt ? malloc(cp_b64_encoded_len(strlen(ptxt), CP_B64_URL) + 1) : NULL;
+        if (pb)
+                cp_b64_encode((const uint8_t *) ptxt, strlen(ptxt), CP_B64_URL, pb);
+        free(ptxt);
+        json_t *m = pb ? json_pack("{s:s}", "data", pb) : NULL;
+        free(pb);
+        return m;
+}
+
 static int ensure_master(cp_diskkeys *d, const char *name, const uint8_t measurement[48]) {
         char path[256];
         long st = 0;
@@ -133,17 +160,13 @@ static int ensure_master(cp_diskkeys *d, const char *name, const uint8_t measure
                                 "authority", d->authority, "allOf", "claim", "x-ms-attestation-type", "equals",
                                 "sevsnpvm", "claim", "x-ms-sevsnpvm-is-debuggable", "equals", 0, "claim",
                                 "x-ms-sevsnpvm-launchmeasurement", "equals", hex);
-        char *ptxt = pol ? json_dumps(pol, JSON_COMPACT) : NULL;
-        json_decref(pol);
-        char *pb = ptxt ? malloc(cp_b64_encoded_len(strlen(ptxt), CP_B64_URL) + 1) : NULL;
-        if (pb)
-                cp_b64_encode((const uint8_t *) ptxt, strlen(ptxt), CP_B64_URL, pb);
-        free(ptxt);
-        json_t *body = pb ? json_pack("{s:s,s:i,s:{s:b},s:{s:s},s:{s:s,s:b}}", "kty", "oct", "key_size", 256,
-                                      "attributes", "exportable", 1, "tags", "purpose", "confpool pool disk master",
-                                      "release_policy", "data", pb, "immutable", 1)
-                         : NULL;
-        free(pb);
+        json_t *rp = policy_member(pol);
+        if (rp)
+                json_object_set_new(rp, "immutable", json_true());
+        json_t *body = rp ? json_pack("{s:s,s:i,s:{s:b},s:{s:s},s:o}", "kty", "oct", "key_size", 256, "attributes",
+                                      "exportable", 1, "tags", "purpose", "confpool pool disk master",
+                                      "release_policy", rp)
+                          : NULL;
         if (!body)
                 return cp_error_oom();
         snprintf(path, sizeof path, "/keys/%s/create", name);
@@ -161,8 +184,18 @@ static int ensure_master(cp_diskkeys *d, const char *name, const uint8_t measure
         return 0;
 }
 
+/* The disk's own release policy: the node's HOST_DATA (its identity), from
+ * the authority that issues node tokens. */
+static json_t *node_binding(const cp_diskkeys *d, const uint8_t host_data[32]) {
+        char hex[65];
+        cp_hex_encode(host_data, 32, hex);
+        return policy_member(json_pack("{s:s,s:[{s:s,s:[{s:s,s:s}]}]}", "version", "1.0.0", "allOf", "authority",
+                                       d->authority, "allOf", "claim", "x-ms-sevsnpvm-hostdata", "equals", hex));
+}
+
 /* POST /disks/{id}/create with our ephemeral key; 1 created, 0 conflict. */
-static int create_disk(cp_diskkeys *d, const char *master, const char *disk_id, uint8_t ret_key[32]) {
+static int create_disk(cp_diskkeys *d, const char *master, const char *disk_id, const uint8_t host_data[32],
+                       uint8_t ret_key[32]) {
         cp_wrap_key *wk = NULL;
         json_t *jwk = NULL, *j = NULL;
         int r;
@@ -170,8 +203,12 @@ static int create_disk(cp_diskkeys *d, const char *master, const char *disk_id, 
                 cp_wrap_key_free(wk);
                 return r;
         }
-        json_t *body = json_pack("{s:s,s:s,s:o,s:s}", "mode", "platform", "key", master, "wrap_key", jwk, "enc",
-                                 "RSA_AES_KEY_WRAP_256");
+        json_t *bind = node_binding(d, host_data);
+        json_t *body = bind ? json_pack("{s:s,s:s,s:o,s:s,s:o}", "mode", "platform", "key", master, "wrap_key", jwk,
+                                        "enc", "RSA_AES_KEY_WRAP_256", "release_policy", bind)
+                            : NULL;
+        if (!bind)
+                json_decref(jwk);
         char path[256];
         long st = 0;
         snprintf(path, sizeof path, "/disks/%s/create", disk_id);
@@ -261,21 +298,27 @@ int cp_diskkeys_retire(cp_diskkeys *d, const char *pool_id, const uint8_t measur
         return r < 0 ? r : 0;
 }
 
-int cp_diskkeys_provision(cp_diskkeys *d, const char *pool_id, const uint8_t measurement[48], const char *disk_id,
+int cp_diskkeys_provision(cp_diskkeys *d, const char *pool_id, const char *node_name, const uint8_t measurement[48],
                           const char *image_path) {
-        uint8_t key[32];
-        char master[80];
-        int r = master_name(pool_id, measurement, master);
-        if (r < 0)
+        uint8_t key[32], host_data[32];
+        char master[80], disk_id[160], legacy[160];
+        int r;
+        if ((r = cp_diskkeys_disk_id(pool_id, node_name, disk_id, sizeof disk_id)) < 0 ||
+            (r = cp_node_host_data(pool_id, node_name, host_data)) < 0 || (r = master_name(pool_id, measurement, master)) < 0)
                 return r;
         pthread_mutex_lock(&d->lock);
         r = ensure_master(d, master, measurement);
         pthread_mutex_unlock(&d->lock);
-        if (r < 0)
+        /* the unscoped, unbound disk id of before: nothing boots from it any
+         * more (not for a name shaped like a scope: that id is another pool's) */
+        snprintf(legacy, sizeof legacy, "osdisk-%s", node_name);
+        bool scope_shaped = strlen(node_name) > 16 && node_name[16] == '-' &&
+                            strspn(node_name, "0123456789abcdef") >= 16;
+        if (r < 0 || (!scope_shaped && (r = cp_diskkeys_erase(d, legacy)) < 0))
                 return r;
-        r = create_disk(d, master, disk_id, key);
+        r = create_disk(d, master, disk_id, host_data, key);
         if (r == 0 && (r = cp_diskkeys_erase(d, disk_id)) >= 0) {
-                r = create_disk(d, master, disk_id, key);
+                r = create_disk(d, master, disk_id, host_data, key);
                 if (r == 0)
                         r = CP_ERROR(CP_ENETWORK, "key broker: disk %s exists after its crypto-erase", disk_id);
         }

@@ -36,14 +36,19 @@ cp_diskkeys *cp_diskkeys_free(cp_diskkeys *d);
 const char *cp_diskkeys_url(const cp_diskkeys *d);
 const char *cp_diskkeys_release_token(const cp_diskkeys *d);
 
-/* The broker's disk id of a node ("osdisk-<node name>"); CP_EINVAL for a
- * name the broker would refuse. */
-CP_WUR int cp_diskkeys_disk_id(const char *node_name, char *ret, size_t size);
-/* Ensure the pool master key, create the disk (an existing disk of that id
- * is crypto-erased first: its node is being created anew), write the LUKS2
- * image at image_path.  The key is wiped before returning. */
-CP_WUR int cp_diskkeys_provision(cp_diskkeys *d, const char *pool_id, const uint8_t measurement[48],
-                                 const char *disk_id, const char *image_path);
+/* The broker's disk id of a node, scoped by its pool:
+ * "osdisk-<cp_node_scope(pool id)>-<node name>"; CP_EINVAL for a name the
+ * broker would refuse. */
+CP_WUR int cp_diskkeys_disk_id(const char *pool_id, const char *node_name, char *ret, size_t size);
+/* Ensure the pool master key, create the node's disk (an existing disk of
+ * that id is crypto-erased first: its node is being created anew) with its
+ * own release policy binding it to the node: the master's authority and
+ * x-ms-sevsnpvm-hostdata equal to cp_node_host_data(pool id, name), so no
+ * other node's token (of any pool) releases it; write the LUKS2 image at
+ * image_path.  A disk of the node under the unscoped id of before (issue 13)
+ * is crypto-erased.  The key is wiped before returning. */
+CP_WUR int cp_diskkeys_provision(cp_diskkeys *d, const char *pool_id, const char *node_name,
+                                 const uint8_t measurement[48], const char *image_path);
 /* Crypto-erase (DELETE /disks/{id}); a disk the broker does not know is
  * already erased (0). */
 CP_WUR int cp_diskkeys_erase(cp_diskkeys *d, const char *disk_id);

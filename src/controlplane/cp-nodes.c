@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <openssl/sha.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,6 +37,31 @@ const char *cp_node_state_name(cp_node_state s) {
         case CP_NODE_JOINING: return "Joining";
         }
         return "Provisioning";
+}
+
+void cp_node_scope(const char *pool_id, char ret[17]) {
+        char lc[1400];
+        uint8_t d[32];
+        cp_id_lower(pool_id ? pool_id : "", lc, sizeof lc);
+        SHA256((const uint8_t *) lc, strlen(lc), d);
+        cp_hex_encode(d, 8, ret);
+        ret[16] = 0;
+}
+
+int cp_node_identity(const char *pool_id, const char *name, char *ret, size_t size) {
+        if (!pool_id || !pool_id[0] || !name || !name[0])
+                return CP_ERROR(CP_EINVAL, "node identity: pool id and machine name are required");
+        int n = snprintf(ret, size, "confpool-node:%s/machines/%s", pool_id, name);
+        return n > 0 && (size_t) n < size ? 0 : CP_ERROR(CP_ETOOBIG, "node identity of %.64s too long", name);
+}
+
+int cp_node_host_data(const char *pool_id, const char *name, uint8_t ret[32]) {
+        char id[1400];
+        int r = cp_node_identity(pool_id, name, id, sizeof id);
+        if (r < 0)
+                return r;
+        SHA256((const uint8_t *) id, strlen(id), ret);
+        return 0;
 }
 
 int cp_nodes_schema(cp_store *s) {
@@ -603,6 +629,27 @@ int cp_nodes_info(cp_store *s, const char *pool, const char *name, cp_node_info 
         return 0;
 }
 
+/* The token is this node's: its HOST_DATA (set by the host at launch, not
+ * chosen by the guest) is the hash of the machine's (pool id, name). */
+static bool token_of_node(const cp_machine *m, const json_t *claims, char *why, size_t size) {
+        uint8_t want[32], got[32];
+        const char *h = json_string_value(json_object_get(claims, "x-ms-sevsnpvm-hostdata"));
+        size_t n = 0;
+        if (cp_node_host_data(m->pool, m->name, want) < 0) {
+                cp_error_clear();
+                snprintf(why, size, "no node identity for machine %.64s", m->name);
+                return false;
+        }
+        if (!h || strlen(h) != 64 || cp_hex_decode(h, 64, got, sizeof got, &n) < 0 || n != 32 ||
+            !cp_ct_eq(got, want, 32)) {
+                cp_error_clear();
+                snprintf(why, size, "the token's x-ms-sevsnpvm-hostdata is not machine %.64s of this pool's identity "
+                         "(SHA-256 of confpool-node:<pool id>/machines/<name>): another node's token", m->name);
+                return false;
+        }
+        return true;
+}
+
 /* One register/heartbeat (the caller holds the transaction). */
 static int admit(cp_nodes *n, const char *pool_id, const char *mname, bool heartbeat, const json_t *claims,
                  cp_admission *ret, char *why, size_t why_size) {
@@ -618,9 +665,10 @@ static int admit(cp_nodes *n, const char *pool_id, const char *mname, bool heart
                 r = cp_res_get(n->store, pool_id, &pool, NULL);
         if (r < 0)
                 return r;
-        if (strcmp(m.state, "Failed") == 0 || strcmp(m.state, "Quarantined") == 0) {
+        if (strcmp(m.state, "Failed") == 0 || strcmp(m.state, "Quarantined") == 0 ||
+            !token_of_node(&m, claims, why, why_size)) {
                 json_decref(pool);
-                *ret = CP_ADMIT_CONFLICT;
+                *ret = why[0] ? CP_ADMIT_WRONG_NODE : CP_ADMIT_CONFLICT;
                 return 0;
         }
         /* the accepted set: the pool's target image (always computed) and

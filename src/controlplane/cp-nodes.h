@@ -8,7 +8,9 @@
  *   POST <pool id>/machines/{m}/register   Authorization: Bearer <attestation token>
  *   POST <pool id>/machines/{m}/heartbeat  (same; a newer token = re-attestation)
  * The token is validated against the attestation service's JWKS (jwt.h),
- * bound to the machine (runtime data vmUniqueId), and checked against the
+ * bound to the machine (runtime data vmUniqueId = name, and HOST_DATA =
+ * cp_node_host_data(pool id, name): a same-named machine of another pool
+ * is refused, CP_ADMIT_WRONG_NODE), and checked against the
  * pool's attestation policy: the node image's expected launch measurement
  * (from the backend), debugging refused, a minimum reported TCB.  Pass:
  * the machine becomes Ready; fail at registration: Failed(reason); fail on
@@ -48,6 +50,8 @@ typedef enum cp_admission {
         CP_ADMIT_NO_MACHINE, /* the pool has no such machine */
         CP_ADMIT_CONFLICT,   /* the machine has failed or is quarantined */
         CP_ADMIT_REFUSED,    /* the policy refused the token: Failed / Quarantined (why) */
+        CP_ADMIT_WRONG_NODE, /* the token's x-ms-sevsnpvm-hostdata is not this (pool, machine)'s
+                              * cp_node_host_data: another node's token (why); nothing changes */
 } cp_admission;
 /* One registration (heartbeat false) or heartbeat of machine in pool_id with
  * a validated token's claims, in one store transaction: the machine's state

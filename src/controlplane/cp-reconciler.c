@@ -6,7 +6,10 @@
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <sqlite3.h>
 
 #include "basic/cleanup.h"
 #include "basic/limits.h"
@@ -26,6 +29,7 @@ struct cp_reconciler {
         unsigned heartbeat_deadline_ms; /* 0: no health pass */
         int64_t started_at;             /* Unix s: heartbeats are counted from here at the earliest */
         cp_diskkeys *diskkeys;          /* NULL: no broker */
+        uint8_t name_key[32];           /* this installation's machine-name key (store table name_key) */
         pthread_mutex_t lock;
         pthread_cond_t cond;
 };
@@ -60,12 +64,31 @@ static int fail_op(cp_reconciler *rc, const cp_op *op, json_t *doc, const char *
         return r < 0 ? r : STEP_DONE;
 }
 
-/* Pool names of nodes: aks-<pool>-<8 hex of the pool id>-vmss<6 digits>. */
-static void machine_name(const char *pool_id, const char *pool, int idx, char *out, size_t size) {
-        unsigned h = 2166136261u;
-        for (const char *p = pool_id; *p; p++)
-                h = (h ^ (unsigned char) (*p >= 'A' && *p <= 'Z' ? *p + 32 : *p)) * 16777619u;
-        snprintf(out, size, "aks-%s-%08u-vmss%06d", pool, h % 100000000u, idx);
+/* The installation's machine-name key: created once (random, committed on
+ * its own before any name uses it, so a kill -9 mid-create cannot change
+ * the names of machines the backend already started), then read. */
+static int load_name_key(cp_store *s, uint8_t key[32]) {
+        uint8_t fresh[32];
+        _cleanup_stmt_ sqlite3_stmt *ins = NULL, *sel = NULL;
+        if (RAND_bytes(fresh, sizeof fresh) != 1)
+                return CP_ERROR(CP_ECRYPTO, "random machine-name key");
+        cp_store_lock(s);
+        int r = cp_store_exec(s, "CREATE TABLE IF NOT EXISTS name_key (id INTEGER PRIMARY KEY CHECK (id = 1), "
+                                 "key BLOB NOT NULL)");
+        if (r >= 0 && (r = cp_store_prepare(s, "INSERT OR IGNORE INTO name_key(id, key) VALUES (1, ?)", &ins)) >= 0) {
+                sqlite3_bind_blob(ins, 1, fresh, sizeof fresh, SQLITE_TRANSIENT);
+                r = cp_store_step(s, ins);
+        }
+        if (r >= 0 && (r = cp_store_prepare(s, "SELECT key FROM name_key WHERE id = 1", &sel)) >= 0 &&
+            (r = cp_store_step(s, sel)) >= 0) {
+                if (r == 1 && sqlite3_column_bytes(sel, 0) == 32)
+                        memcpy(key, sqlite3_column_blob(sel, 0), 32);
+                else
+                        r = CP_ERROR(CP_EFORMAT, "the stored machine-name key is malformed");
+        }
+        cp_store_unlock(s);
+        cp_wipe(fresh, sizeof fresh);
+        return r < 0 ? r : 0;
 }
 
 int cp_max_surge(const char *spec, long count, long *ret) {
@@ -253,6 +276,35 @@ static int pool_deletions(cp_reconciler *rc, pool_pass *pp) {
         return r < 0 ? r : 0;
 }
 
+/* Machine names: aks-<pool>-<8 digits>-vmss<6 digits>.  The 8 digits are
+ * HMAC-SHA256(this installation's name key, lowercased pool id) mod 1e8:
+ * another tenant cannot compute them (they were FNV-1a of the pool id, found
+ * colliding by brute force: issue 13 item 1).  A pool keeps the digits of
+ * its existing machines (pools named before the key keep theirs); identity
+ * is (pool id, name) everywhere anyway, so a collision touches nothing. */
+static void machine_name(const cp_reconciler *rc, const pool_pass *pp, int idx, char *out, size_t size) {
+        char digits[9] = "", prefix[256];
+        int pl = snprintf(prefix, sizeof prefix, "aks-%s-", pp->name);
+        for (size_t i = 0; i < pp->n && !digits[0] && pl > 0 && (size_t) pl < sizeof prefix; i++) {
+                const char *m = pp->ms[i].name;
+                if (strncmp(m, prefix, (size_t) pl) == 0 && strspn(m + pl, "0123456789") == 8 &&
+                    strncmp(m + pl + 8, "-vmss", 5) == 0)
+                        memcpy(digits, m + pl, 8);
+        }
+        if (!digits[0]) {
+                char lc[1024];
+                uint8_t mac[32];
+                unsigned ml = 0;
+                cp_id_lower(pp->op->resource, lc, sizeof lc);
+                HMAC(EVP_sha256(), rc->name_key, sizeof rc->name_key, (const uint8_t *) lc, strlen(lc), mac, &ml);
+                uint64_t v = 0;
+                for (int i = 0; i < 8; i++)
+                        v = v << 8 | mac[i];
+                snprintf(digits, sizeof digits, "%08u", (unsigned) (v % 100000000u));
+        }
+        snprintf(out, size, "aks-%s-%s-vmss%06d", pp->name, digits, idx);
+}
+
 /* 2. creations on the target image: the row first, then the backend
  * (idempotent by name); during a roll at most goal + maxSurge in all */
 static int pool_creations(cp_reconciler *rc, pool_pass *pp) {
@@ -265,7 +317,7 @@ static int pool_creations(cp_reconciler *rc, pool_pass *pp) {
                 cp_machine m = {0};
                 int r;
                 snprintf(m.pool, sizeof m.pool, "%s", pp->op->resource);
-                machine_name(pp->op->resource, pp->name, pp->next_idx, m.name, sizeof m.name);
+                machine_name(rc, pp, pp->next_idx, m.name, sizeof m.name);
                 m.index = pp->next_idx;
                 snprintf(m.state, sizeof m.state, "Pending");
                 snprintf(m.image, sizeof m.image, "%s", pp->target);
@@ -679,6 +731,11 @@ int cp_reconciler_new(cp_store *s, const cp_rules *rules, cp_backend *backend, c
         rc->rules = rules;
         rc->backend = backend;
         rc->started_at = (int64_t) time(NULL);
+        int kr = load_name_key(s, rc->name_key);
+        if (kr < 0) {
+                free(rc);
+                return kr;
+        }
         if (backend->ops->expected_measurement) {
                 /* the pool policy table (cp-nodes.h), also without node endpoints */
                 cp_store_lock(s);

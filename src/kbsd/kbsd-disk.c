@@ -85,7 +85,7 @@ static int new_customer_key(const cp_kbsd_keyrow *k, cp_kbsd_diskrow *d, uint8_t
 
 typedef struct disk_request {
         const char *mode, *key, *enc;
-        const json_t *wrap_jwk;
+        const json_t *wrap_jwk, *policy;
         bool platform;
 } disk_request;
 
@@ -94,6 +94,7 @@ static int disk_request_of(const json_t *body, disk_request *q) {
         q->key = json_string_value(json_object_get(body, "key"));
         q->wrap_jwk = json_object_get(body, "wrap_key");
         q->enc = json_string_value(json_object_get(body, "enc"));
+        q->policy = json_object_get(body, "release_policy");
         q->platform = q->mode && !strcmp(q->mode, "platform");
         if (!q->mode || (!q->platform && strcmp(q->mode, "customer")) || !q->key || !cp_kbsd_valid_name(q->key))
                 return CP_ERROR(CP_EINVAL, "mode (platform|customer) and key are required");
@@ -109,6 +110,9 @@ static int make_disk(cp_kbsd *s, const char *id, const disk_request *q, cp_kbsd_
         int r;
         snprintf(d->mode, sizeof(d->mode), "%s", q->platform ? "platform" : "customer");
         snprintf(d->key_name, sizeof(d->key_name), "%s", q->key);
+        /* the disk's own policy, required on top of its key's (one node's binding) */
+        if (q->policy && (r = cp_kbsd_policy_decode(q->policy, "release_policy", &d->policy)) < 0)
+                return r;
         if ((r = cp_kbsd_key_load(s, q->key, NULL, false, &k)) < 0)
                 return r;
         if (q->platform && strcmp(k.kty, "oct"))
@@ -150,7 +154,8 @@ void cp_kbsd_h_disk_create(cp_svc_call *c) {
         else {
                 cp_kbsd_audit(s, c->who, "disk-create", q.key, id, "ok",
                               hsm ? (q.platform ? "platform, key to creator" : "customer, key to creator") : q.mode, NULL);
-                json_t *out = json_pack("{s:s,s:s,s:s}", "id", id, "mode", q.mode, "key", q.key);
+                json_t *out = json_pack("{s:s,s:s,s:s,s:b}", "id", id, "mode", q.mode, "key", q.key, "bound",
+                                        d.policy != NULL);
                 if (out && hsm)
                         json_object_set_new(out, "key_hsm", json_string(hsm));
                 cp_svc_reply_json(c, 200, out);
@@ -211,7 +216,35 @@ static int disk_release_response(cp_kbsd *s, const char *id, const cp_kbsd_keyro
         return r;
 }
 
-/* POST /disks/{id}/release {"target": <attestation token>, "enc"?}: released like the disk's key. */
+/* The disk's own release policy (if it has one) against the token the key's
+ * policy accepted: a platform disk of a node names that node's HOST_DATA,
+ * which the pool master key's policy (shared by the pool's disks) cannot. */
+static int disk_policy_check(const cp_kbsd_diskrow *d, const cp_jwt *t, cp_kbsd_refusal *o) {
+        if (!d->policy)
+                return 0;
+        cp_release_policy *pol = NULL;
+        char why[CP_RELEASE_REASON_MAX];
+        int r = cp_release_policy_parse(d->policy, strlen(d->policy), &pol);
+        if (r < 0) {
+                snprintf(o->reason, sizeof(o->reason), "stored disk policy: %s", cp_error_message());
+                o->status = 500;
+                o->code = "InternalError";
+                return r;
+        }
+        const char *iss = json_string_value(json_object_get(cp_jwt_claims(t), "iss"));
+        r = cp_release_policy_evaluate(pol, iss ? iss : "", cp_jwt_claims(t), why, sizeof(why));
+        cp_release_policy_free(pol);
+        if (r < 0) {
+                snprintf(o->reason, sizeof(o->reason), "disk release policy not satisfied (bound to one node): %.300s",
+                         why);
+                o->status = 403;
+                o->code = "Forbidden";
+        }
+        return r;
+}
+
+/* POST /disks/{id}/release {"target": <attestation token>, "enc"?}: released
+ * like the disk's key, and only if the disk's own policy holds too. */
 void cp_kbsd_h_disk_release(cp_svc_call *c) {
         cp_kbsd *s = cp_kbsd_of(c);
         const char *id = c->caps[0];
@@ -233,7 +266,8 @@ void cp_kbsd_h_disk_release(cp_svc_call *c) {
                 cp_kbsd_audit(s, c->who, "disk-release", d.key_name[0] ? d.key_name : NULL, id, "denied",
                               cp_error_message(), NULL);
                 cp_svc_reply_err(c, r);
-        } else if ((r = cp_kbsd_release_check(s, k.policy, target, &o, &t, &tee)) < 0) {
+        } else if ((r = cp_kbsd_release_check(s, k.policy, target, &o, &t, &tee)) < 0 ||
+                   (r = disk_policy_check(&d, t, &o)) < 0) {
                 cp_kbsd_audit(s, c->who, "disk-release", d.key_name, id, "denied", o.reason, o.jti[0] ? o.jti : NULL);
                 cp_kbsd_reply_refusal(c, &o);
         } else if ((r = disk_release_response(s, id, &k, &d, t, tee, alg, &jws)) < 0) {

@@ -100,6 +100,8 @@ typedef struct cp_kbsd_diskrow {
         uint8_t salt[CP_KBSD_DISK_SALT];
         uint8_t *wrapped; /* customer mode: the disk key wrapped to the customer key */
         size_t wrapped_len;
+        char *policy;     /* the disk's own release policy (normalised JSON), required on top of
+                           * its key's (binds a platform disk to one node); NULL: none */
 } cp_kbsd_diskrow;
 
 void cp_kbsd_diskrow_clear(cp_kbsd_diskrow *d);
@@ -163,6 +165,10 @@ CP_WUR int cp_kbsd_release_response(cp_kbsd *s, const cp_kbsd_keyrow *k, const c
                                     cp_keywrap_alg alg, const uint8_t *mat, size_t ml, char **ret);
 /* Answer a refusal with its own status and code. */
 void cp_kbsd_reply_refusal(cp_svc_call *c, const cp_kbsd_refusal *o);
+
+/* A request's release_policy {"data": base64url(policy JSON)} validated and
+ * normalised into *ret (malloc'd); errors name what (e.g. "release_policy"). */
+CP_WUR int cp_kbsd_policy_decode(const json_t *rp, const char *what, char **ret);
 
 /* ---- handlers (kbsd-keyops.c, kbsd-release.c, kbsd-disk.c) ------------------------ */
 

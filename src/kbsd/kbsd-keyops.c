@@ -26,30 +26,35 @@ static int fill_tags(const json_t *tags, cp_kbsd_keyrow *k) {
         return k->tags ? 0 : cp_error_oom();
 }
 
-/* release_policy {"data": base64url(policy JSON), "immutable"}: validated, stored normalised. */
-static int fill_policy(const json_t *rp, cp_kbsd_keyrow *k) {
+int cp_kbsd_policy_decode(const json_t *rp, const char *what, char **ret) {
         const char *d = json_string_value(json_object_get(rp, "data"));
         cp_release_policy *pol = NULL;
         uint8_t *pj;
         size_t pl;
         int r;
         if (!json_is_object(rp) || !d)
-                return CP_ERROR(CP_EINVAL, "release_policy.data (base64url policy JSON) is required");
+                return CP_ERROR(CP_EINVAL, "%s.data (base64url policy JSON) is required", what);
         if (strlen(d) > 2 * CP_RELEASE_POLICY_MAX)
-                return CP_ERROR(CP_ETOOBIG, "release policy too long");
+                return CP_ERROR(CP_ETOOBIG, "%s too long", what);
         pj = malloc(cp_b64_decoded_max(strlen(d)) + 1);
         if (!pj)
                 return cp_error_oom();
         if ((r = cp_b64_decode(d, strlen(d), CP_B64_URL_PADOPT, pj, cp_b64_decoded_max(strlen(d)), &pl)) < 0) {
                 free(pj);
-                return cp_error_wrap("release_policy.data: ");
+                return cp_error_wrap("%s.data: ", what);
         }
         r = cp_release_policy_parse((const char *) pj, pl, &pol);
         free(pj);
         if (r < 0)
                 return r;
-        r = cp_release_policy_to_json(pol, &k->policy);
+        r = cp_release_policy_to_json(pol, ret);
         cp_release_policy_free(pol);
+        return r;
+}
+
+/* release_policy {"data": base64url(policy JSON), "immutable"}: validated, stored normalised. */
+static int fill_policy(const json_t *rp, cp_kbsd_keyrow *k) {
+        int r = cp_kbsd_policy_decode(rp, "release_policy", &k->policy);
         if (r < 0)
                 return r;
         k->policy_immutable = json_is_true(json_object_get(rp, "immutable"));

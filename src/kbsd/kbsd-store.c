@@ -31,6 +31,8 @@ static const cp_store_migration migrations[] = {
              "CREATE TABLE meta (k TEXT PRIMARY KEY, v BLOB NOT NULL);"
              "CREATE TABLE disks (id TEXT PRIMARY KEY, mode TEXT NOT NULL, key_name TEXT NOT NULL,"
              " salt BLOB, wrapped BLOB, created INTEGER NOT NULL);" },
+        /* the disk's own release policy (node binding, docs/key-broker.md "Disk keys") */
+        { 2, "ALTER TABLE disks ADD COLUMN policy TEXT;" },
 };
 
 static const char mk_check_aad[] = "confpool-kbsd/master-key-check";
@@ -403,6 +405,7 @@ int cp_kbsd_key_purge(cp_kbsd *s, const char *name) {
 void cp_kbsd_diskrow_clear(cp_kbsd_diskrow *d) {
         cp_wipe(d->salt, sizeof(d->salt));
         free(d->wrapped);
+        free(d->policy);
         memset(d, 0, sizeof(*d));
 }
 
@@ -410,7 +413,7 @@ int cp_kbsd_disk_insert(cp_kbsd *s, const char *id, const cp_kbsd_diskrow *d) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
         cp_store_lock(s->store);
-        if ((r = cp_store_prepare(s->store, "INSERT INTO disks (id, mode, key_name, salt, wrapped, created) VALUES (?,?,?,?,?,?)",
+        if ((r = cp_store_prepare(s->store, "INSERT INTO disks (id, mode, key_name, salt, wrapped, created, policy) VALUES (?,?,?,?,?,?,?)",
                                   &st)) == 0) {
                 sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
                 sqlite3_bind_text(st, 2, d->mode, -1, SQLITE_TRANSIENT);
@@ -421,6 +424,10 @@ int cp_kbsd_disk_insert(cp_kbsd *s, const char *id, const cp_kbsd_diskrow *d) {
                 else
                         sqlite3_bind_null(st, 5);
                 sqlite3_bind_int64(st, 6, cp_kbsd_now(s));
+                if (d->policy)
+                        sqlite3_bind_text(st, 7, d->policy, -1, SQLITE_TRANSIENT);
+                else
+                        sqlite3_bind_null(st, 7);
                 r = cp_store_step(s->store, st);
         }
         cp_store_unlock(s->store);
@@ -433,7 +440,7 @@ int cp_kbsd_disk_load(cp_kbsd *s, const char *id, cp_kbsd_diskrow *ret) {
         int r;
         memset(d, 0, sizeof(*d));
         cp_store_lock(s->store);
-        if ((r = cp_store_prepare(s->store, "SELECT mode, key_name, salt, wrapped FROM disks WHERE id = ?", &st)) == 0) {
+        if ((r = cp_store_prepare(s->store, "SELECT mode, key_name, salt, wrapped, policy FROM disks WHERE id = ?", &st)) == 0) {
                 sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
                 if ((r = cp_store_step(s->store, st)) == 1) {
                         snprintf(d->mode, sizeof(d->mode), "%s", col_text(st, 0));
@@ -445,6 +452,10 @@ int cp_kbsd_disk_load(cp_kbsd *s, const char *id, cp_kbsd_diskrow *ret) {
                         if (d->wrapped)
                                 memcpy(d->wrapped, sqlite3_column_blob(st, 3), d->wrapped_len);
                         r = 0;
+                        if (sqlite3_column_type(st, 4) == SQLITE_TEXT && !(d->policy = strdup(col_text(st, 4))))
+                                r = cp_error_oom();
+                        if ((d->wrapped_len && !d->wrapped))
+                                r = cp_error_oom();
                 } else if (r == 0)
                         r = CP_ERROR(CP_ENOTFOUND, "disk %s not found (or crypto-erased)", id);
         }

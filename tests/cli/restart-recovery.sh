@@ -41,7 +41,7 @@ n=$("$BIN/confpool" aks machine list "${C[@]}" --nodepool-name rec \
     --query "length([?properties.status.nodeState=='Ready' && properties.attestation.reason==''])" -o tsv)
 [ "$n" = 3 ] || fail "$n Ready machines"
 [ "$(ls "$T/s/cp/local/nodes" | grep -c aks-rec)" = 3 ] || fail "node directories: $(ls "$T/s/cp/local/nodes")"
-[ "$(alive "confpool-agent --node-dir $T/s/cp/local/nodes/aks-rec" | wc -l)" = 3 ] || fail "agents: not exactly 3"
+[ "$(alive "confpool-agent --node-dir $T/s/cp/local/nodes/[0-9a-f]{16}-aks-rec" | wc -l)" = 3 ] || fail "agents: not exactly 3"
 "$BIN/confpool" down --state-dir "$T/s" >/dev/null || fail "down"
 # processes signalled by down may still be exiting: give them a moment
 for _ in $(seq 50); do [ -z "$(alive "$T/s")" ] && break; sleep 0.1; done

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "attestd/attestd.h"
 #include "controlplane/cp-api.h"
@@ -53,6 +54,20 @@ typedef struct nodes_fixture {
         cp_reconciler *rec;
         char auth[128];
 } nodes_fixture;
+
+/* A node's directory and local-backend handle: both scoped by its pool
+ * (cp_node_scope), never the machine name alone (issue 13). */
+static inline void nodes_fixture_node_dir(const nodes_fixture *f, const char *pool_id, const char *name, char *out,
+                                          size_t size) {
+        char scope[17];
+        cp_node_scope(pool_id, scope);
+        snprintf(out, size, "%s/local/nodes/%s-%.63s", f->dir, scope, name);
+}
+static inline void nodes_fixture_node_handle(const char *pool_id, const char *name, char *out, size_t size) {
+        char scope[17];
+        cp_node_scope(pool_id, scope);
+        snprintf(out, size, "local:%s/%.63s", scope, name);
+}
 
 /* Brings the stack up in a fresh temporary directory (f->dir).  On error
  * what was started is left in f for nodes_fixture_stop. */

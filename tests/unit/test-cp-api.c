@@ -246,6 +246,63 @@ TEST(resource_groups) {
         teardown();
 }
 
+/* The 8 digits of a machine name of pool_id under the FNV-1a of before. */
+static unsigned fnv_digits(const char *pool_id) {
+        unsigned h = 2166136261u;
+        for (const char *p = pool_id; *p; p++)
+                h = (h ^ (unsigned char) (*p >= 'A' && *p <= 'Z' ? *p + 32 : *p)) * 16777619u;
+        return h % 100000000u;
+}
+
+/* The first machine's name of nodepool1 (count machines expected). */
+static void first_machine(size_t count, char name[64]) {
+        ASSERT_EQ(call("GET", AP "/nodepool1/machines" CS, NULL), 200);
+        json_t *ms = json_object_get(R.body, "value");
+        ASSERT_EQ(json_array_size(ms), count);
+        snprintf(name, 64, "%s", json_string_value(json_object_get(json_array_get(ms, 0), "name")));
+}
+
+/* Issue 13 item 1a: machine-name digits another tenant cannot compute
+ * (keyed by this installation's secret, not FNV-1a of the pool id), the
+ * same across a reconciler restart, different in another installation. */
+TEST(machine_names_keyed_per_installation) {
+        char n1[64], n2[64], fnv[16];
+        setup(NULL);
+        ASSERT_EQ(call("PUT", RGP RS, "{\"location\":\"eastus\"}"), 201);
+        ASSERT_EQ(call("PUT", MC CS,
+                       "{\"location\":\"eastus\",\"properties\":{\"agentPoolProfiles\":[{\"name\":\"nodepool1\","
+                       "\"count\":1,\"vmSize\":\"Standard_D4s_v5\",\"mode\":\"System\"}]}}"),
+                  201);
+        reconcile();
+        first_machine(1, n1);
+        ASSERT_TRUE(strncmp(n1, "aks-nodepool1-", 14) == 0 && strlen(n1) == 14 + 8 + 11);
+        snprintf(fnv, sizeof fnv, "%08u", fnv_digits(AP "/nodepool1"));
+        ASSERT_TRUE(strncmp(n1 + 14, fnv, 8) != 0);
+        /* a restarted reconciler (same store): the pool's new machine has the same digits */
+        cp_reconciler_free(E.rec);
+        ASSERT_OK(cp_reconciler_new(E.store, E.rules, E.backend, &E.rec));
+        ASSERT_TRUE(call("PUT", AP "/nodepool1" CS,
+                         "{\"properties\":{\"count\":2,\"vmSize\":\"Standard_D4s_v5\",\"mode\":\"System\"}}") < 300);
+        reconcile();
+        ASSERT_EQ(call("GET", AP "/nodepool1/machines" CS, NULL), 200);
+        json_t *ms = json_object_get(R.body, "value");
+        ASSERT_EQ(json_array_size(ms), 2);
+        for (size_t i = 0; i < 2; i++)
+                ASSERT_TRUE(strncmp(json_string_value(json_object_get(json_array_get(ms, i), "name")), n1, 14 + 8) == 0);
+        teardown();
+        /* another installation, the same pool id: other digits (1e-8 chance of equality) */
+        setup(NULL);
+        ASSERT_EQ(call("PUT", RGP RS, "{\"location\":\"eastus\"}"), 201);
+        ASSERT_EQ(call("PUT", MC CS,
+                       "{\"location\":\"eastus\",\"properties\":{\"agentPoolProfiles\":[{\"name\":\"nodepool1\","
+                       "\"count\":1,\"vmSize\":\"Standard_D4s_v5\",\"mode\":\"System\"}]}}"),
+                  201);
+        reconcile();
+        first_machine(1, n2);
+        ASSERT_TRUE(strncmp(n2, n1, 14 + 8) != 0);
+        teardown();
+}
+
 TEST(cluster_lifecycle) {
         setup(NULL);
         const char *ok = "{\"location\":\"eastus\",\"properties\":{\"agentPoolProfiles\":[{\"name\":\"nodepool1\","

@@ -42,6 +42,11 @@ static int64_t NOW;
 static cp_attestd *att, *att2;
 static cp_wrap_key *tee;
 static char *token, *token_nokey, *token_other_issuer, *token_tee;
+/* test-authority tokens of two nodes: their x-ms-sevsnpvm-hostdata differ */
+static char *token_node_a, *token_node_b;
+static const char *hostdata_override;
+#define HD_A "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"
+#define HD_B "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2"
 static cp_kbsd *kbs;
 
 static void cleanup(void) {
@@ -53,6 +58,8 @@ static void cleanup(void) {
         cp_wrap_key_free(tee);
         free(token);
         free(token_nokey);
+        free(token_node_a);
+        free(token_node_b);
         free(token_other_issuer);
         if (tmpdir[0]) {
                 snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
@@ -124,6 +131,8 @@ static char *test_token(cp_jwt_key *k, const json_t *real_claims, bool with_encr
         json_object_set_new(jwk, "key_ops", json_pack("[s]", with_encrypt_key ? "encrypt" : "sign"));
         json_object_set_new(c, "x-ms-runtime", json_pack("{s:[o],s:{s:b}}", "keys", jwk, "vm-configuration", "secure-boot", 1));
         json_object_set_new(c, "iss", json_string(TEST_ISSUER));
+        if (hostdata_override)
+                json_object_set_new(c, "x-ms-sevsnpvm-hostdata", json_string(hostdata_override));
         json_object_set_new(c, "jti", json_string(with_encrypt_key ? "test-jti-1" : "test-jti-2"));
         char *t;
         ASSERT_OK(cp_jwt_sign(k, c, NULL, &t));
@@ -162,6 +171,11 @@ static void setup(void) {
         ASSERT_OK(cp_wrap_key_generate(2048, &tee));
         token_tee = test_token(tk, cp_jwt_claims(real), true);
         token_nokey = test_token(tk, cp_jwt_claims(real), false);
+        hostdata_override = HD_A;
+        token_node_a = test_token(tk, cp_jwt_claims(real), true);
+        hostdata_override = HD_B;
+        token_node_b = test_token(tk, cp_jwt_claims(real), true);
+        hostdata_override = NULL;
         json_t *tj;
         ASSERT_OK(cp_jwt_key_to_jwk(tk, &tj));
         json_t *tdoc = json_pack("{s:[o]}", "keys", tj);
@@ -663,6 +677,64 @@ TEST(disk_keys_platform_and_customer_with_crypto_erase) {
         r = http(port, "DELETE", "/disks/d1", ADMIN, NULL, &st);
         json_decref(r);
         release_disk("d1", a1, 404);
+}
+
+/* A disk released with token: the status, and the refusal's message in msg. */
+static long disk_release_with(const char *id, const char *tok, char *msg, size_t size) {
+        long st;
+        char path[128];
+        snprintf(path, sizeof(path), "/disks/%s/release", id);
+        json_t *r = http(cp_kbsd_port(kbs), "POST", path, RELEASE, json_pack("{s:s}", "target", tok), &st);
+        const char *m = json_string_value(json_object_get(json_object_get(r, "error"), "message"));
+        snprintf(msg, size, "%s", m ? m : "");
+        json_decref(r);
+        return st;
+}
+
+/* Issue 13 item 8: a pool master key's policy is shared by all of the pool's
+ * disks (and other pools' masters accept the same image), so a node's disk
+ * carries its own policy naming the node's HOST_DATA: only that node's
+ * token releases it. */
+TEST(disk_policy_binds_the_disk_to_one_node) {
+        setup();
+        long st;
+        char msg[512];
+        const uint16_t port = cp_kbsd_port(kbs);
+        create_key("pool-bound", "oct", true, tee_condition("{\"claim\":\"x-ms-attestation-type\",\"equals\":\"sevsnpvm\"}"));
+        char *bind = tee_condition("{\"claim\":\"x-ms-sevsnpvm-hostdata\",\"equals\":\"" HD_B "\"}");
+        json_t *r = http(port, "POST", "/disks/node-b-disk/create", ADMIN,
+                         json_pack("{s:s,s:s,s:{s:s}}", "mode", "platform", "key", "pool-bound", "release_policy", "data",
+                                   bind),
+                         &st);
+        ASSERT_EQ(st, 200);
+        ASSERT_TRUE(json_is_true(json_object_get(r, "bound")));
+        json_decref(r);
+        free(bind);
+        r = http(port, "POST", "/disks/node-a-unbound/create", ADMIN,
+                 json_pack("{s:s,s:s}", "mode", "platform", "key", "pool-bound"), &st);
+        ASSERT_EQ(st, 200);
+        json_decref(r);
+        /* node A's genuine token satisfies the master key's policy, not B's disk's */
+        ASSERT_EQ(disk_release_with("node-b-disk", token_node_a, msg, sizeof msg), 403);
+        if (!strstr(msg, "x-ms-sevsnpvm-hostdata") || !strstr(msg, "bound to one node"))
+                cp_test_fail(__FILE__, __LINE__, "refusal does not name the claim: '%s'", msg);
+        ASSERT_EQ(disk_release_with("node-b-disk", token_node_b, msg, sizeof msg), 200);
+        /* what let A take B's key before: a disk without its own policy */
+        ASSERT_EQ(disk_release_with("node-a-unbound", token_node_b, msg, sizeof msg), 200);
+        /* a malformed disk policy is refused at creation, naming the member */
+        r = http(port, "POST", "/disks/node-c-disk/create", ADMIN,
+                 json_pack("{s:s,s:s,s:{s:s}}", "mode", "platform", "key", "pool-bound", "release_policy", "data",
+                           "e30"),
+                 &st);
+        ASSERT_EQ(st, 400);
+        json_decref(r);
+        r = http(port, "POST", "/disks/node-c-disk/create", ADMIN,
+                 json_pack("{s:s,s:s,s:{}}", "mode", "platform", "key", "pool-bound", "release_policy"), &st);
+        ASSERT_EQ(st, 400);
+        char *txt = json_dumps(r, 0);
+        ASSERT_TRUE(txt && strstr(txt, "release_policy.data") != NULL);
+        free(txt);
+        json_decref(r);
 }
 
 TEST(master_key_rotation_keeps_serving) {

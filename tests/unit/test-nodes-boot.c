@@ -177,8 +177,8 @@ TEST(reconciler_pass_does_not_wait_for_boots) {
         for (size_t i = 0; i < 2; i++) {
                 ASSERT_STREQ(states[i], "Provisioning");
                 char handle[128], dir[1024], ip[48], err[256];
-                snprintf(handle, sizeof handle, "local:%.63s", names[i]);
-                snprintf(dir, sizeof dir, "%s/local/nodes/%s", E.dir, names[i]);
+                nodes_fixture_node_handle(AP "/gatedsys", names[i], handle, sizeof handle);
+                nodes_fixture_node_dir(&E, AP "/gatedsys", names[i], dir, sizeof dir);
                 cp_node_state st;
                 ASSERT_OK(E.backend->ops->node_status(E.backend, handle, &st, ip, sizeof ip, err, sizeof err));
                 ASSERT_EQ(st, CP_NODE_PROVISIONING);
@@ -218,7 +218,7 @@ TEST(delete_of_queued_and_booting_nodes) {
         ASSERT_EQ(call_status("GET", AP "/gatedqueued" CS, NULL), 404);
         for (size_t i = 0; i < 2; i++) {
                 char dir[1024];
-                snprintf(dir, sizeof dir, "%s/local/nodes/%s", E.dir, queued[i]);
+                nodes_fixture_node_dir(&E, AP "/gatedqueued", queued[i], dir, sizeof dir);
                 ASSERT_FALSE(exists_in(dir, ""));
         }
         ASSERT_EQ(gate_wait_for(3), 3); /* nothing of the deleted pool reached a worker */
@@ -232,9 +232,16 @@ TEST(delete_of_queued_and_booting_nodes) {
         ASSERT_EQ(call_status("GET", AP "/gatedbusy" CS, NULL), 404);
         for (size_t i = 0; i < 3; i++) {
                 char dir[1024];
-                snprintf(dir, sizeof dir, "%s/local/nodes/%s", E.dir, busy[i]);
+                nodes_fixture_node_dir(&E, AP "/gatedbusy", busy[i], dir, sizeof dir);
                 ASSERT_FALSE(exists_in(dir, ""));
         }
+}
+
+/* A node's directory under a backend state directory: nodes/<scope>-<name>. */
+static void state_node_dir(const char *state, const char *pool_id, const char *name, char *out, size_t size) {
+        char scope[17];
+        cp_node_scope(pool_id, scope);
+        snprintf(out, size, "%s/nodes/%s-%.63s", state, scope, name);
 }
 
 TEST(free_stops_boots_and_recovery_boots_them_again) {
@@ -262,7 +269,7 @@ TEST(free_stops_boots_and_recovery_boots_them_again) {
         pthread_join(t, NULL);
         for (size_t i = 0; i < 2; i++) {
                 char dir[1024];
-                snprintf(dir, sizeof dir, "%s/nodes/%s", state, names[i]);
+                state_node_dir(state, AP "/gatedfree", names[i], dir, sizeof dir);
                 ASSERT_TRUE(exists_in(dir, "spec.json"));
                 assert_no_processes(dir);
         }
@@ -276,8 +283,8 @@ TEST(free_stops_boots_and_recovery_boots_them_again) {
         ASSERT_EQ(restarted, 2);
         for (size_t i = 0; i < 2; i++) {
                 char h[128], dir[1024], ip[48], err[256];
-                snprintf(h, sizeof h, "local:%s", names[i]);
-                snprintf(dir, sizeof dir, "%s/nodes/%s", state, names[i]);
+                nodes_fixture_node_handle(AP "/gatedfree", names[i], h, sizeof h);
+                state_node_dir(state, AP "/gatedfree", names[i], dir, sizeof dir);
                 cp_node_state st = CP_NODE_PROVISIONING;
                 for (int k = 0; k < 200 && st == CP_NODE_PROVISIONING; k++) {
                         ASSERT_OK(b->ops->node_status(b, h, &st, ip, sizeof ip, err, sizeof err));
@@ -293,7 +300,7 @@ TEST(free_stops_boots_and_recovery_boots_them_again) {
         cp_backend_free(b);
         for (size_t i = 0; i < 2; i++) {
                 char dir[1024];
-                snprintf(dir, sizeof dir, "%s/nodes/%s", state, names[i]);
+                state_node_dir(state, AP "/gatedfree", names[i], dir, sizeof dir);
                 assert_no_processes(dir);
         }
         teardown_env();
@@ -343,7 +350,7 @@ TEST(node_attests_after_every_restart) {
         char state[256], hosts[256], dir[1024], h[128];
         snprintf(state, sizeof state, "%s/local-again", E.dir);
         snprintf(hosts, sizeof hosts, "%s/hosts", E.dir);
-        snprintf(dir, sizeof dir, "%s/nodes/again-a", state);
+        state_node_dir(state, AP "/again", "again-a", dir, sizeof dir);
         cp_local_options lo = {.state_dir = state, .hosts_dir = hosts, .agent_path = CP_AGENT_PATH,
                                .hosts_per_generation = 1, .heartbeat_ms = 200, .boot_workers = 1};
         for (int i = 0; i < 5; i++) {

@@ -111,7 +111,8 @@ static size_t machines(const char *pool, mach *out, size_t max) {
                 snprintf(x->state, sizeof x->state, "%s",
                          json_string_value(json_object_get(
                                  json_object_get(json_object_get(m, "properties"), "status"), "nodeState")));
-                snprintf(x->dir, sizeof x->dir, "%s/local/nodes/%s", E.dir, x->name);
+                snprintf(url, sizeof url, AP "/%s", pool);
+                nodes_fixture_node_dir(&E, url, x->name, x->dir, sizeof x->dir);
                 char f[300];
                 snprintf(f, sizeof f, "%s/agent.pid", x->dir);
                 if (cp_proc_read_pidfile(f, &x->agent) < 0)
@@ -228,7 +229,7 @@ TEST(failed_reattestation_quarantined_and_replaced) {
         cp_snp_tcb old = {.bl = 4, .tee = 0, .snp = 22, .ucode = 213}, low = {.bl = 4, .tee = 0, .snp = 3, .ucode = 213};
         ASSERT_OK(cp_backend_local_set_host_tcb(E.backend, CP_SNP_GEN_MILAN, &low));
         char handle[128];
-        snprintf(handle, sizeof handle, "local:%s", before[0].name);
+        nodes_fixture_node_handle(AP "/quar", before[0].name, handle, sizeof handle);
         ASSERT_OK(cp_backend_local_signal(E.backend, handle, SIGUSR1)); /* re-attest now */
         cp_machine m = {0};
         for (int i = 0; i < 100; i++) {
@@ -486,8 +487,9 @@ static void reattest_old_node(const char *pool, rmach *ms, size_t n) {
         ASSERT_TRUE(accepted_has(acc, "target", new_img, new_hex));
         ASSERT_TRUE(accepted_has(acc, "previous", old_img, old_hex));
         json_decref(acc);
-        char handle[128];
-        snprintf(handle, sizeof handle, "local:%s", old->name);
+        char handle[128], pool_id[512];
+        snprintf(pool_id, sizeof pool_id, AP "/%s", pool);
+        nodes_fixture_node_handle(pool_id, old->name, handle, sizeof handle);
         int64_t before = old->attested_at;
         nap(1100); /* iat has a resolution of seconds */
         ASSERT_OK(cp_backend_local_signal(E.backend, handle, SIGUSR1));
@@ -602,7 +604,7 @@ TEST(rolling_node_image_upgrade) {
                 for (size_t k = 0; k < 3; k++)
                         ASSERT_TRUE(strcmp(after[k].name, before[i].name) != 0);
                 char dir[300];
-                snprintf(dir, sizeof dir, "%s/local/nodes/%.63s", E.dir, before[i].name);
+                nodes_fixture_node_dir(&E, AP "/roll", before[i].name, dir, sizeof dir);
                 ASSERT_FALSE(exists(dir)); /* stopped, disk key erased */
         }
 
@@ -656,7 +658,7 @@ TEST(failed_upgrade_keeps_old_nodes) {
         json_decref(acc);
         for (size_t i = 0; i < n; i++) {
                 char dir[300];
-                snprintf(dir, sizeof dir, "%s/local/nodes/%.63s", E.dir, ms[i].name);
+                nodes_fixture_node_dir(&E, AP "/rfail", ms[i].name, dir, sizeof dir);
                 if (strcmp(ms[i].image, old_img) == 0) {
                         ASSERT_STREQ(ms[i].state, "Ready");
                         ASSERT_STREQ(ms[i].measurement, old_hex);
@@ -694,7 +696,7 @@ TEST(upgrade_of_pool_without_policy_rows) {
         ASSERT_OK(r);
         roll_upgrade_to("rlegacy", "202512.23.0", op, new_img, new_hex);
         char handle[128];
-        snprintf(handle, sizeof handle, "local:%s", ms[0].name);
+        nodes_fixture_node_handle(AP "/rlegacy", ms[0].name, handle, sizeof handle);
         ASSERT_OK(cp_backend_local_signal(E.backend, handle, SIGUSR1));
         nap(1500); /* heartbeats every 200 ms, one re-attestation */
         rmach cur[16];
@@ -832,7 +834,9 @@ TEST(restart_mid_roll_completes_and_retires_old_disk_keys) {
                 char f[400];
                 uint8_t *buf = NULL;
                 size_t len = 0;
-                snprintf(f, sizeof f, "%s/local/nodes/%.63s/node.json", E.dir, ms[i].name);
+                char d[300];
+                nodes_fixture_node_dir(&E, AP "/rrest", ms[i].name, d, sizeof d);
+                snprintf(f, sizeof f, "%s/node.json", d);
                 ASSERT_OK(cp_read_file(f, 1u << 20, &buf, &len));
                 json_t *j = json_loadb((const char *) buf, len, 0, NULL);
                 free(buf);

@@ -130,23 +130,29 @@ static long release_status(const char *disk_id, char *msg, size_t size) {
 
 /* The node's disk as the backend left it: LUKS2, no stand-in key, the
  * agent configured for the key broker. */
+/* a node's directory: nodes/<scope of its pool>-<name> */
+static void node_dir(const char *pool_id, const char *name, char *out, size_t size) {
+        nodes_fixture_node_dir(&E, pool_id, name, out, size);
+}
+
 static void check_node_disk(const char *name) {
-        char f[512];
+        char f[512], d[400];
         uint8_t *buf = NULL;
         size_t len;
-        snprintf(f, sizeof f, "%s/local/nodes/%s/disk-key.standin", E.dir, name);
+        node_dir(AP "/nodepool1", name, d, sizeof d);
+        snprintf(f, sizeof f, "%s/disk-key.standin", d);
         ASSERT_TRUE(access(f, F_OK) < 0);
-        snprintf(f, sizeof f, "%s/local/nodes/%s/node.json", E.dir, name);
+        snprintf(f, sizeof f, "%s/node.json", d);
         json_t *cfg = json_load_file(f, 0, NULL);
         ASSERT_TRUE(cfg != NULL);
         json_t *dk = json_object_get(cfg, "diskKey");
         ASSERT_STREQ(json_string_value(json_object_get(dk, "provider")), "kbs");
         ASSERT_STREQ(json_string_value(json_object_get(dk, "url")), E.kbs_url);
-        char id[128];
-        snprintf(id, sizeof id, "osdisk-%s", name);
+        char id[160];
+        ASSERT_OK(cp_diskkeys_disk_id(AP "/nodepool1", name, id, sizeof id));
         ASSERT_STREQ(json_string_value(json_object_get(dk, "diskId")), id);
         json_decref(cfg);
-        snprintf(f, sizeof f, "%s/local/nodes/%s/disk.img", E.dir, name);
+        snprintf(f, sizeof f, "%s/disk.img", d);
         ASSERT_OK(cp_read_file(f, 64u << 20, &buf, &len));
         cp_luks2_info info;
         ASSERT_OK(cp_luks2_parse(buf, len, &info));
@@ -238,8 +244,9 @@ TEST(pool_delete_crypto_erases_disk_keys) {
         ASSERT_EQ(call("GET", AP "/erasepool/machines" CS, NULL), 200);
         json_t *v = json_object_get(R.body, "value");
         ASSERT_EQ(json_array_size(v), 1);
-        char id[128], msg[512];
-        snprintf(id, sizeof id, "osdisk-%s", json_string_value(json_object_get(json_array_get(v, 0), "name")));
+        char id[160], msg[512];
+        ASSERT_OK(cp_diskkeys_disk_id(AP "/erasepool", json_string_value(json_object_get(json_array_get(v, 0), "name")),
+                                      id, sizeof id));
         long st = release_status(id, msg, sizeof msg);
         ASSERT_TRUE(st == 400 || st == 401 || st == 403); /* the disk exists: the token decides */
         unsigned ds = call("DELETE", AP "/erasepool" CS, NULL);
@@ -253,8 +260,89 @@ TEST(pool_delete_crypto_erases_disk_keys) {
         ASSERT_EQ(call("GET", AP "/nodepool1/machines" CS, NULL), 200);
         v = json_object_get(R.body, "value");
         ASSERT_EQ(json_array_size(v), 3);
-        snprintf(id, sizeof id, "osdisk-%s", json_string_value(json_object_get(json_array_get(v, 0), "name")));
+        ASSERT_OK(cp_diskkeys_disk_id(AP "/nodepool1", json_string_value(json_object_get(json_array_get(v, 0), "name")),
+                                      id, sizeof id));
         ASSERT_TRUE(release_status(id, msg, sizeof msg) != 404);
+}
+
+/* Issue 13 item 1: the same machine name in two pools of two subscriptions
+ * (what a brute-forced name collision gave).  Both nodes boot side by side,
+ * each with its own directory and disk; the endpoints refuse pool B's node
+ * identity on pool A's machine; deleting B leaves A's node, directory and
+ * disk key alone. */
+#define TWIN "aks-twin-12345678-vmss000000"
+#define POOL_B "/subscriptions/0b0b0b0b-1f3d-4e5a-9b7c-0d1e2f3a4b5c/resourceGroups/rg1/providers/" \
+               "Microsoft.ContainerService/managedClusters/c1/agentPools/nodepool1"
+TEST(same_machine_name_in_two_pools_never_touch) {
+        setup_env();
+        ASSERT_EQ(call("GET", AP "/nodepool1" CS, NULL), 200);
+        const char *image = json_string_value(json_object_get(json_object_get(R.body, "properties"), "nodeImageVersion"));
+        cp_node_spec a = {.pool_id = AP "/nodepool1", .name = TWIN, .vm_size = SIZE, .image = image,
+                          .confidential = true};
+        cp_node_spec b = a;
+        b.pool_id = POOL_B;
+        cp_machine m = {0};
+        snprintf(m.pool, sizeof m.pool, "%s", a.pool_id);
+        snprintf(m.name, sizeof m.name, TWIN);
+        snprintf(m.state, sizeof m.state, "Provisioning");
+        snprintf(m.image, sizeof m.image, "%s", image);
+        char ha[128], hb[128], da[400], db[400], ida[160], idb[160], msg[512];
+        ASSERT_OK(E.backend->ops->create_node(E.backend, &a, ha, sizeof ha));
+        ASSERT_OK(E.backend->ops->create_node(E.backend, &b, hb, sizeof hb));
+        ASSERT_TRUE(strcmp(ha, hb) != 0);
+        snprintf(m.handle, sizeof m.handle, "%s", ha);
+        cp_store_lock(E.store);
+        int r = cp_machine_put(E.store, &m);
+        cp_store_unlock(E.store);
+        ASSERT_OK(r);
+        node_dir(a.pool_id, TWIN, da, sizeof da);
+        node_dir(b.pool_id, TWIN, db, sizeof db);
+        ASSERT_OK(cp_diskkeys_disk_id(a.pool_id, TWIN, ida, sizeof ida));
+        ASSERT_OK(cp_diskkeys_disk_id(b.pool_id, TWIN, idb, sizeof idb));
+        ASSERT_TRUE(strcmp(ida, idb) != 0);
+        /* A registers with its own genuine token (HOST_DATA of (pool A, name)) */
+        for (int i = 0; i < 300 && strcmp(m.state, "Ready") != 0; i++) {
+                struct timespec ts = {0, 100 * 1000000L};
+                nanosleep(&ts, NULL);
+                cp_store_lock(E.store);
+                r = cp_machine_get(E.store, a.pool_id, TWIN, &m);
+                cp_store_unlock(E.store);
+                ASSERT_OK(r);
+        }
+        ASSERT_STREQ(m.state, "Ready");
+        ASSERT_TRUE(release_status(idb, msg, sizeof msg) != 404); /* both disks exist */
+        ASSERT_TRUE(release_status(ida, msg, sizeof msg) != 404);
+        /* pool A's machine with pool B's node identity: refused, nothing changes */
+        uint8_t hd[32];
+        char hex[65], why[768];
+        ASSERT_OK(cp_node_host_data(b.pool_id, TWIN, hd));
+        cp_hex_encode(hd, 32, hex);
+        json_t *claims = json_pack("{s:s,s:s}", "x-ms-sevsnpvm-hostdata", hex, "x-confpool-evidence-type", "native");
+        cp_admission adm = CP_ADMIT_READY;
+        ASSERT_OK(cp_nodes_admit(E.nodes, a.pool_id, TWIN, true, claims, &adm, why, sizeof why));
+        json_decref(claims);
+        ASSERT_EQ(adm, CP_ADMIT_WRONG_NODE);
+        ASSERT_TRUE(strstr(why, "x-ms-sevsnpvm-hostdata") != NULL);
+        cp_store_lock(E.store);
+        r = cp_machine_get(E.store, a.pool_id, TWIN, &m);
+        cp_store_unlock(E.store);
+        ASSERT_OK(r);
+        ASSERT_STREQ(m.state, "Ready");
+        /* delete B: A's node, directory and disk key survive */
+        ASSERT_OK(E.backend->ops->delete_node(E.backend, hb));
+        ASSERT_TRUE(access(db, F_OK) < 0);
+        ASSERT_EQ(release_status(idb, msg, sizeof msg), 404);
+        ASSERT_TRUE(access(da, F_OK) == 0);
+        ASSERT_TRUE(release_status(ida, msg, sizeof msg) != 404);
+        cp_node_state st;
+        char ip[64], err[256];
+        ASSERT_OK(E.backend->ops->node_status(E.backend, ha, &st, ip, sizeof ip, err, sizeof err));
+        ASSERT_TRUE(st != CP_NODE_GONE && st != CP_NODE_FAILED);
+        ASSERT_OK(E.backend->ops->delete_node(E.backend, ha));
+        cp_store_lock(E.store);
+        r = cp_machine_delete(E.store, a.pool_id, TWIN);
+        cp_store_unlock(E.store);
+        ASSERT_OK(r);
 }
 
 TEST(host_tcb_below_policy_refused) {
