@@ -405,8 +405,9 @@ TEST(node_attests_after_every_restart) {
         ASSERT_EQ(restarted, 1);
         cp_node_state nst = CP_NODE_PROVISIONING;
         char ip[48], err[512] = "";
+        nodes_fixture_node_handle(AP "/again", "again-a", h, sizeof h);
         for (int k = 0; k < 400 && nst == CP_NODE_PROVISIONING; k++) {
-                ASSERT_OK(b->ops->node_status(b, "local:again-a", &nst, ip, sizeof ip, err, sizeof err));
+                ASSERT_OK(b->ops->node_status(b, h, &nst, ip, sizeof ip, err, sizeof err));
                 if (nst == CP_NODE_PROVISIONING)
                         nap(50);
         }
