@@ -77,15 +77,19 @@ static int load_master(const char *path, const char *env, uint8_t out[32]) {
         return 0;
 }
 
-/* --authority ISSUER=JWKS-FILE|URL (arg is split in place). */
-static int add_authority(cp_kbsd_config *cfg, char *arg) {
-        char *eq = strchr(arg, '=');
-        if (!eq || cfg->n_authorities >= CP_KBSD_MAX_AUTHORITIES) {
+/* --authority ISSUER=JWKS-FILE|URL.  arg is not split in place: that
+ * would change /proc/PID/cmdline, from which an operator (and
+ * tests/cli/key-rotation.sh) restarts the daemon with its command line.
+ * The issuer copy lives as long as the process. */
+static int add_authority(cp_kbsd_config *cfg, const char *arg) {
+        const char *eq = strchr(arg, '=');
+        char *issuer = eq ? strndup(arg, (size_t) (eq - arg)) : NULL;
+        if (!issuer || cfg->n_authorities >= CP_KBSD_MAX_AUTHORITIES) {
                 fprintf(stderr, "confpool-kbsd: --authority ISSUER=JWKS-FILE|URL\n");
+                free(issuer);
                 return -1;
         }
-        *eq = 0;
-        cfg->authorities[cfg->n_authorities].issuer = arg;
+        cfg->authorities[cfg->n_authorities].issuer = issuer;
         /* a URL is fetched in the background (the authority may be down now) and refreshed */
         if (strncmp(eq + 1, "http", 4) == 0)
                 cfg->authorities[cfg->n_authorities].jwks_url = eq + 1;
