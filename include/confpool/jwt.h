@@ -129,6 +129,8 @@ CP_API cp_jwks *cp_jwks_free(cp_jwks *s);
 CP_API size_t cp_jwks_count(const cp_jwks *s);
 /* Whether s holds a key with this kid. */
 CP_API bool cp_jwks_has_kid(const cp_jwks *s, const char *kid);
+/* The kid of key i of s (NULL: none, or i out of range). */
+CP_API const char *cp_jwks_kid_at(const cp_jwks *s, size_t i);
 
 /*
  * Key rollover at a relying party (docs/threat-model.md, items 9-10 of issue

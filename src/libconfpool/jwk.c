@@ -356,6 +356,10 @@ bool cp_jwks_has_kid(const cp_jwks *s, const char *kid) {
         return false;
 }
 
+const char *cp_jwks_kid_at(const cp_jwks *s, size_t i) {
+        return s && i < s->n && s->keys[i].has_kid ? s->keys[i].kid : NULL;
+}
+
 size_t cp_jwks_retired_count(const cp_jwks *s) {
         size_t n = 0;
         for (size_t i = 0; s && i < s->n; i++)

@@ -104,13 +104,28 @@ static int download(const cp_jwks_cache *c, cp_jwks **ret) {
         return r;
 }
 
-/* The fetch itself, c->fetching set by the caller (under mu); clears it. */
-static int fetch_locked_out(cp_jwks_cache *c) {
+/* Whether merged (the set after a fetch) holds a kid that old did not: the
+ * issuer changed its keys.  Keys without kid never count (an issuer without
+ * kids would otherwise lift the interval at every fetch). */
+static bool learns(const cp_jwks *old, const cp_jwks *merged) {
+        for (size_t i = 0, n = cp_jwks_count(merged); i < n; i++) {
+                const char *kid = cp_jwks_kid_at(merged, i);
+                if (kid && !cp_jwks_has_kid(old, kid))
+                        return true;
+        }
+        return false;
+}
+
+/* The fetch itself, c->fetching set by the caller (under mu); clears it.
+ * *ret_learned (may be NULL): the issuer serves a key not known before. */
+static int fetch_locked_out(cp_jwks_cache *c, bool *ret_learned) {
         cp_jwks *fresh = NULL, *merged = NULL;
         int r = download(c, &fresh);
         pthread_mutex_lock(&c->mu);
         if (r >= 0)
                 r = cp_jwks_rollover(c->cur ? c->cur->jwks : NULL, fresh, (int64_t) time(NULL), c->o.keep_s, &merged);
+        if (r >= 0 && ret_learned)
+                *ret_learned = learns(c->cur ? c->cur->jwks : NULL, merged);
         held *h = NULL;
         if (r >= 0 && !(h = calloc(1, sizeof *h)))
                 r = cp_error_oom();
@@ -141,7 +156,7 @@ int cp_jwks_cache_refresh(cp_jwks_cache *c) {
         c->fetching = true;
         c->st.fetches++;
         pthread_mutex_unlock(&c->mu);
-        return fetch_locked_out(c);
+        return fetch_locked_out(c, NULL);
 }
 
 /* An unknown kid: 1 a fetch ran (validate again), 0 refused without one. */
@@ -166,8 +181,17 @@ static int refetch_for_unknown(cp_jwks_cache *c) {
         c->last_trigger_ms = now;
         c->st.fetches++;
         pthread_mutex_unlock(&c->mu);
-        if (fetch_locked_out(c) < 0)
+        bool learned = false;
+        if (fetch_locked_out(c, &learned) < 0)
                 cp_error_clear(); /* the caller reports the unknown kid */
+        if (learned) {
+                /* the issuer did change its keys: not a forged kid's fetch, so no
+                 * interval starts (a second restart soon after is picked up too) */
+                pthread_mutex_lock(&c->mu);
+                if (c->last_trigger_ms == now)
+                        c->triggered = false;
+                pthread_mutex_unlock(&c->mu);
+        }
         return 1;
 }
 

@@ -11,10 +11,13 @@
  *   once seen stays valid for keep_s seconds after it left the issuer's
  *   JWKS (tokens it signed stay valid until they expire), however often the
  *   issuer restarts with a new key.
- * - A token whose kid is unknown triggers a refetch, at most one every
- *   min_interval_s (forged kids cannot make more), one at a time (single
- *   flight): a request arriving while a fetch runs, or within the interval,
- *   is refused at once (CP_ENOTFOUND) instead of waiting.  No lock is held
+ * - A token whose kid is unknown triggers a refetch, one at a time (single
+ *   flight), and after a fetch that found no new kid none for
+ *   min_interval_s: forged kids cause at most one fetch per interval (plus
+ *   one per real key change at the issuer).  A request arriving while a
+ *   fetch runs, or within the interval, is refused at once (CP_ENOTFOUND)
+ *   instead of waiting.  A fetch that found a new kid starts no interval,
+ *   so an issuer restarted twice in a row is followed at once.  No lock is held
  *   while fetching or verifying: requests with known kids are never blocked
  *   by a fetch.  Only while no key set has been fetched yet does a request
  *   wait for the fetch that is running (there is no key it could use).

@@ -2,7 +2,9 @@
 # Attestation-key rotation on the embedded stack (issue 13, item 9): a CVM
 # pool of 2 Ready nodes; confpool-attestd is restarted (same command line
 # and port) and comes back with a NEW signing key (it generates one at
-# every start); then confpool-kbsd is restarted the same way.  After each:
+# every start); then confpool-kbsd is restarted the same way while attestd
+# is down (kbsd must start, not exit), and attestd comes back with another
+# new key.  After each:
 # no node is replaced (same machine names, still Ready, their heartbeats -
 # tokens of the old key - still accepted) and a new node (scale up by 1)
 # attests with the new key and gets its disk key released by the broker.
@@ -22,14 +24,19 @@ machines() { # name state lastHeartbeat, one machine a line
         "$BIN/confpool" aks machine list "${C[@]}" --nodepool-name cvm \
                 --query "[].[name, properties.status.nodeState, properties.attestation.lastHeartbeat]" -o tsv
 }
-# restart daemon $1 (pid file $S/$1.pid) with its own command line on port $2
-restart() {
-        local pid args
+# stop daemon $1 (pid file $S/$1.pid), keeping its command line in ARGS_$1
+stop() {
+        local pid
         pid=$(cat "$S/$1.pid")
-        mapfile -d '' args < "/proc/$pid/cmdline"
+        mapfile -d '' "ARGS_$1" < "/proc/$pid/cmdline"
         kill "$pid"
         for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
         kill -0 "$pid" 2>/dev/null && fail "$1 did not stop"
+}
+# start it again with that command line on port $2
+start() {
+        local -n args="ARGS_$1"
+        rm -f "$S/$1.out2"
         setsid "${args[@]}" --port "$2" >"$S/$1.out2" 2>>"$S/$1.log" < /dev/null &
         echo $! > "$S/$1.pid"
         for _ in $(seq 100); do [ -s "$S/$1.out2" ] && return 0; sleep 0.05; done
@@ -76,14 +83,23 @@ KEYS0=$(curl -sf "$ISSUER/certs") || fail "attestd /certs"
 
 # 1. attestd restarted: a new signing key
 since=$(date +%s)
-restart attestd "${ISSUER##*:}"
+stop attestd
+start attestd "${ISSUER##*:}"
 KEYS1=$(curl -sf "$ISSUER/certs") || fail "attestd /certs after restart"
 [ "$KEYS0" != "$KEYS1" ] || fail "attestd came back with the same key"
 check_and_scale "$since" 3
 
-# 2. kbsd restarted: it fetches the JWKS again (in the background)
+# 2. kbsd restarted while attestd is down: it starts anyway, and fetches the
+# keys of the attestd that comes back (with yet another key) later
 since=$(date +%s)
-restart kbsd "$KPORT"
+stop attestd
+stop kbsd
+start kbsd "$KPORT"
+sleep 0.3
+kill -0 "$(cat "$S/kbsd.pid")" 2>/dev/null || fail "kbsd exited with attestd down: $(tail -3 "$S/kbsd.log")"
+start attestd "${ISSUER##*:}"
+KEYS2=$(curl -sf "$ISSUER/certs") || fail "attestd /certs after the second restart"
+[ "$KEYS2" != "$KEYS1" ] || fail "attestd came back with the same key"
 check_and_scale "$since" 4
 
 releases=$(grep -c '"release' "$S/kbs-audit.jsonl" || true)

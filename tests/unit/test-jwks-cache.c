@@ -174,7 +174,8 @@ static int validate(cp_jwks_cache *c, const issuer *is, const char *tok) {
         return r;
 }
 
-/* attestd restarted with a new key: old tokens still pass, new ones too. */
+/* attestd restarted with a new key: old tokens still pass, new ones too;
+ * forged kids start the interval, real key changes do not. */
 TEST(cache_rolls_over_issuer_restart_with_new_key) {
         issuer is;
         issuer_start(&is);
@@ -186,18 +187,29 @@ TEST(cache_rolls_over_issuer_restart_with_new_key) {
         ASSERT_OK(validate(c, &is, old_tok)); /* first use fetches */
         issuer_rotate(&is);
         char *new_tok = token_of(&is, is.keys[0]);
-        ASSERT_ERR(validate(c, &is, new_tok), CP_ENOTFOUND); /* within min_interval_s of the last fetch */
-        ASSERT_EQ(atomic_load(&is.fetches), 1);
-        usleep(1100 * 1000);
-        ASSERT_OK(validate(c, &is, new_tok)); /* unknown kid: refetch */
+        ASSERT_OK(validate(c, &is, new_tok)); /* unknown kid: refetch (the last fetch learned keys: no interval) */
         ASSERT_OK(validate(c, &is, old_tok)); /* the old key was kept */
+        ASSERT_EQ(atomic_load(&is.fetches), 2);
+        /* a forged kid: one fetch that learns nothing, then the interval */
+        char *f1 = forged_token(1), *f2 = forged_token(2);
+        ASSERT_ERR(validate(c, &is, f1), CP_ENOTFOUND);
+        ASSERT_EQ(atomic_load(&is.fetches), 3);
+        ASSERT_ERR(validate(c, &is, f2), CP_ENOTFOUND);
+        ASSERT_EQ(atomic_load(&is.fetches), 3);
+        /* a real restart within the interval waits for its end */
+        issuer_rotate(&is);
+        char *third = token_of(&is, is.keys[0]);
+        ASSERT_ERR(validate(c, &is, third), CP_ENOTFOUND);
+        usleep(1100 * 1000);
+        ASSERT_OK(validate(c, &is, third));
+        ASSERT_OK(validate(c, &is, old_tok)); /* two rotations later */
         ASSERT_OK(cp_jwks_cache_refresh(c));  /* and survives further refreshes */
-        ASSERT_OK(validate(c, &is, old_tok));
+        ASSERT_OK(validate(c, &is, new_tok));
         cp_jwks_cache_stats st;
         cp_jwks_cache_get_stats(c, &st);
-        ASSERT_EQ(st.keys, 2);
-        ASSERT_EQ(st.retired, 1);
-        free(old_tok), free(new_tok);
+        ASSERT_EQ(st.keys, 3);
+        ASSERT_EQ(st.retired, 2);
+        free(old_tok), free(new_tok), free(third), free(f1), free(f2);
         cp_jwks_cache_free(c);
         issuer_stop(&is);
 }
