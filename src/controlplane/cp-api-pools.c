@@ -163,6 +163,27 @@ static int pool_retry_failed(api_ctx *c, const char *pool_id, const json_t *exis
         return r < 0 ? r : 0;
 }
 
+int api_pool_retry(api_ctx *c, const char *sub, const char *location, json_t *pool) {
+        const char *id = json_string_value(json_object_get(pool, "id"));
+        const char *ps = props_str(pool, "provisioningState");
+        cp_op op;
+        if (!id || !ps || strcmp(ps, "Failed") != 0)
+                return 0;
+        if (cp_op_active_for(c->api->store, id, &op) >= 0)
+                return 0;
+        cp_error_clear();
+        int r = pool_retry_failed(c, id, pool);
+        char etag[37];
+        api_uuid(etag);
+        json_object_set_new(json_object_get(pool, "properties"), "provisioningState", json_string("Updating"));
+        json_object_set_new(json_object_get(pool, "properties"), "eTag", json_string(etag));
+        if (r >= 0)
+                r = cp_res_update(c->api->store, id, pool, etag);
+        if (r >= 0)
+                r = api_new_op(c, "pool", "update", id, sub, location, &op);
+        return r < 0 ? r : 0;
+}
+
 static int pool_put(api_ctx *c, const char *sub, const char *rg, const char *cname, const char *pname) {
         char cluster_id[512], pool_id[600], etag[40] = "";
         json_t *cluster = NULL, *existing = NULL;

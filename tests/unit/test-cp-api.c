@@ -680,6 +680,37 @@ TEST(failed_pool_retried_by_same_put) {
         teardown();
 }
 
+/* The same for a cluster: a cluster created while the dependency is down
+ * is Failed (its pool failed); a PUT of the same body retries its Failed
+ * pool and the cluster succeeds. */
+TEST(failed_cluster_retried_by_same_put) {
+        setup(NULL);
+        cp_reconciler_free(E.rec);
+        cp_backend_free(E.backend);
+        ASSERT_OK(cp_backend_fake_new(0, fail_while_down, NULL, &E.backend));
+        ASSERT_OK(cp_reconciler_new(E.store, E.rules, E.backend, &E.rec));
+        ASSERT_EQ(call("PUT", RGP RS, "{\"location\":\"eastus\"}"), 201);
+        const char *body = "{\"location\":\"East US\",\"properties\":{\"agentPoolProfiles\":[{\"name\":\"nodepool1\","
+                           "\"count\":2,\"vmSize\":\"Standard_DC4as_v5\",\"mode\":\"System\"}]}}";
+        dependency_down = true;
+        ASSERT_EQ(call("PUT", MC CS, body), 201);
+        reconcile();
+        ASSERT_EQ(call("GET", MC CS, NULL), 200);
+        ASSERT_STREQ(prop("provisioningState"), "Failed");
+        dependency_down = false;
+        ASSERT_EQ(call("PUT", MC CS, body), 200);
+        char op[512];
+        hdr_path("Azure-AsyncOperation", op, sizeof op);
+        reconcile();
+        ASSERT_EQ(call("GET", op, NULL), 200);
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "status")), "Succeeded");
+        ASSERT_EQ(call("GET", MC CS, NULL), 200);
+        ASSERT_STREQ(prop("provisioningState"), "Succeeded");
+        ASSERT_EQ(call("GET", AP "/nodepool1" CS, NULL), 200);
+        ASSERT_STREQ(prop("provisioningState"), "Succeeded");
+        teardown();
+}
+
 /* ---- over HTTP: request targets that libmicrohttpd would have truncated --- */
 
 
