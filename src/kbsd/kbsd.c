@@ -41,6 +41,9 @@ static int add_authorities(cp_kbsd *s, const cp_kbsd_config *cfg) {
                 int r;
                 if (!a->issuer || !a->jwks_json == !a->jwks_url)
                         return CP_ERROR(CP_EINVAL, "authority %zu needs an issuer and a JWKS or its URL", i);
+                s->n_auth = i + 1; /* cp_kbsd_free cleans the slot up if what follows fails */
+                if (!(s->auth[i].issuer = strdup(a->issuer)))
+                        return cp_error_oom();
                 if (a->jwks_url) {
                         cp_jwks_cache_options co = {.url = a->jwks_url};
                         if ((r = cp_jwks_cache_new(&co, &s->auth[i].cache)) < 0 ||
@@ -48,10 +51,6 @@ static int add_authorities(cp_kbsd *s, const cp_kbsd_config *cfg) {
                                 return cp_error_wrap("authority %s JWKS: ", a->issuer);
                 } else if ((r = cp_jwks_parse(a->jwks_json, strlen(a->jwks_json), &s->auth[i].jwks)) < 0)
                         return cp_error_wrap("authority %s JWKS: ", a->issuer);
-                s->auth[i].issuer = strdup(a->issuer);
-                s->n_auth++;
-                if (!s->auth[i].issuer)
-                        return cp_error_oom();
         }
         return 0;
 }

@@ -116,16 +116,17 @@ static bool learns(const cp_jwks *old, const cp_jwks *merged) {
         return false;
 }
 
-/* The fetch itself, c->fetching set by the caller (under mu); clears it.
- * *ret_learned (may be NULL): the issuer serves a key not known before. */
-static int fetch_locked_out(cp_jwks_cache *c, bool *ret_learned) {
+/* The fetch itself, c->fetching set by the caller (under mu); clears it. */
+static int fetch_locked_out(cp_jwks_cache *c) {
         cp_jwks *fresh = NULL, *merged = NULL;
         int r = download(c, &fresh);
         pthread_mutex_lock(&c->mu);
         if (r >= 0)
                 r = cp_jwks_rollover(c->cur ? c->cur->jwks : NULL, fresh, (int64_t) time(NULL), c->o.keep_s, &merged);
-        if (r >= 0 && ret_learned)
-                *ret_learned = learns(c->cur ? c->cur->jwks : NULL, merged);
+        /* the issuer did change its keys: whoever fetched, an interval an
+         * earlier fetch started ends (a second restart soon after is followed) */
+        if (r >= 0 && learns(c->cur ? c->cur->jwks : NULL, merged))
+                c->triggered = false;
         held *h = NULL;
         if (r >= 0 && !(h = calloc(1, sizeof *h)))
                 r = cp_error_oom();
@@ -156,7 +157,7 @@ int cp_jwks_cache_refresh(cp_jwks_cache *c) {
         c->fetching = true;
         c->st.fetches++;
         pthread_mutex_unlock(&c->mu);
-        return fetch_locked_out(c, NULL);
+        return fetch_locked_out(c);
 }
 
 /* An unknown kid: 1 a fetch ran (validate again), 0 refused without one. */
@@ -181,17 +182,8 @@ static int refetch_for_unknown(cp_jwks_cache *c) {
         c->last_trigger_ms = now;
         c->st.fetches++;
         pthread_mutex_unlock(&c->mu);
-        bool learned = false;
-        if (fetch_locked_out(c, &learned) < 0)
+        if (fetch_locked_out(c) < 0)
                 cp_error_clear(); /* the caller reports the unknown kid */
-        if (learned) {
-                /* the issuer did change its keys: not a forged kid's fetch, so no
-                 * interval starts (a second restart soon after is picked up too) */
-                pthread_mutex_lock(&c->mu);
-                if (c->last_trigger_ms == now)
-                        c->triggered = false;
-                pthread_mutex_unlock(&c->mu);
-        }
         return 1;
 }
 

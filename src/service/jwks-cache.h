@@ -16,8 +16,9 @@
  *   min_interval_s: forged kids cause at most one fetch per interval (plus
  *   one per real key change at the issuer).  A request arriving while a
  *   fetch runs, or within the interval, is refused at once (CP_ENOTFOUND)
- *   instead of waiting.  A fetch that found a new kid starts no interval,
- *   so an issuer restarted twice in a row is followed at once.  No lock is held
+ *   instead of waiting.  Any fetch (also the background one) that finds a
+ *   new kid ends the interval, so an issuer restarted twice in a row is
+ *   followed at once.  No lock is held
  *   while fetching or verifying: requests with known kids are never blocked
  *   by a fetch.  Only while no key set has been fetched yet does a request
  *   wait for the fetch that is running (there is no key it could use).

@@ -360,3 +360,59 @@ TEST(nodes_old_and_new_attestd_keys_both_pass) {
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
         ASSERT_TRUE(system(cmd) == 0);
 }
+
+/* confpool-kbsd with --authority ISSUER=URL: it starts while the authority
+ * is down (before: kbsd-main fetched once at start and exited), accepts
+ * the authority's tokens once it is up, and after the authority restarted
+ * with a new key accepts both the new key's tokens (refetch on the unknown
+ * kid; before: the JWKS of the start was kept forever) and the old one's. */
+#include "kbsd/kbsd-internal.h"
+
+static int kbsd_token_check(cp_kbsd *kbs, const char *tok, cp_kbsd_refusal *o) {
+        const char *policy = "{\"version\":\"1.0.0\",\"anyOf\":[{\"authority\":\"x\",\"allOf\":[{\"claim\":\"c\","
+                             "\"equals\":\"v\"}]}]}";
+        cp_jwt *j = NULL;
+        cp_wrap_key *tee = NULL;
+        memset(o, 0, sizeof *o);
+        int r = cp_kbsd_release_check(kbs, policy, tok, o, &j, &tee);
+        cp_jwt_free(j);
+        cp_wrap_key_free(tee);
+        cp_error_clear();
+        return r;
+}
+
+TEST(kbsd_authority_url_down_at_start_then_rotated) {
+        issuer is;
+        issuer_start(&is);
+        is.down = true;
+        char dir[] = "/tmp/test-jwks-cache-XXXXXX", db[128], url[96];
+        ASSERT_TRUE(mkdtemp(dir) != NULL);
+        snprintf(db, sizeof db, "%s/kbs.db", dir);
+        snprintf(url, sizeof url, "%s/certs", is.url);
+        uint8_t mk[CP_KBSD_MASTER_KEY_LEN] = {1};
+        cp_kbsd_config kc = {.db_path = db, .master_key = mk, .quiet = true, .threads = 2, .n_authorities = 1};
+        kc.authorities[0] = (cp_kbsd_authority){.issuer = is.url, .jwks_url = url};
+        cp_kbsd *kbs = NULL;
+        ASSERT_OK(cp_kbsd_new(&kc, &kbs)); /* the authority is down: kbsd starts anyway */
+        char *old_tok = token_of(&is, is.keys[0]);
+        cp_kbsd_refusal o;
+        ASSERT_TRUE(kbsd_token_check(kbs, old_tok, &o) < 0);
+        ASSERT_TRUE(strstr(o.reason, "attestation token rejected") != NULL);
+        is.down = false;
+        ASSERT_OK(cp_jwks_cache_refresh(kbs->auth[0].cache)); /* what the refresher does within 5 s */
+        /* past the token: refused by the release policy (the token is ours, not the policy's) */
+        ASSERT_TRUE(kbsd_token_check(kbs, old_tok, &o) < 0);
+        ASSERT_TRUE(strstr(o.reason, "attestation token rejected") == NULL);
+        issuer_rotate(&is);
+        char *new_tok = token_of(&is, is.keys[0]);
+        ASSERT_TRUE(kbsd_token_check(kbs, new_tok, &o) < 0);
+        ASSERT_TRUE(strstr(o.reason, "attestation token rejected") == NULL);
+        ASSERT_TRUE(kbsd_token_check(kbs, old_tok, &o) < 0);
+        ASSERT_TRUE(strstr(o.reason, "attestation token rejected") == NULL);
+        free(old_tok), free(new_tok);
+        cp_kbsd_free(kbs);
+        issuer_stop(&is);
+        char cmd[160];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        ASSERT_TRUE(system(cmd) == 0);
+}
