@@ -54,6 +54,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (cp_jwks_parse((const char *) data, size, &s) == 0) {
                 if (cp_jwks_count(s) == 0)
                         abort();
+                /* rollover: the parsed set replacing the fixed one and back; every
+                 * fresh key stays, the merged set is bounded */
+                cp_jwks *m = NULL, *back = NULL, *gone = NULL;
+                if (cp_jwks_rollover(jwks, s, 1000, 60, &m) == 0) {
+                        if (cp_jwks_count(m) < cp_jwks_count(s) || cp_jwks_count(m) > CP_JWT_MAX_KEYS)
+                                abort();
+                        if (cp_jwks_rollover(m, jwks, 2000, 60, &back) == 0 &&
+                            cp_jwks_rollover(back, jwks, 2060, 60, &gone) == 0 && cp_jwks_retired_count(gone) != 0)
+                                abort(); /* s's keys retired at 2000, kept 60 s: gone at 2060 */
+                        cp_jwks_free(gone);
+                        cp_jwks_free(back);
+                        cp_jwks_free(m);
+                }
                 cp_jwks_free(s);
         }
         return 0;

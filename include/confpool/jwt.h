@@ -127,6 +127,27 @@ CP_API CP_WUR int cp_jwks_parse(const char *json, size_t len, cp_jwks **ret);
 CP_API CP_WUR int cp_jwks_from_keys(const cp_jwt_key *const *keys, size_t n, cp_jwks **ret);
 CP_API cp_jwks *cp_jwks_free(cp_jwks *s);
 CP_API size_t cp_jwks_count(const cp_jwks *s);
+/* Whether s holds a key with this kid. */
+CP_API bool cp_jwks_has_kid(const cp_jwks *s, const char *kid);
+/* The kid of key i of s (NULL: none, or i out of range). */
+CP_API const char *cp_jwks_kid_at(const cp_jwks *s, size_t i);
+
+/*
+ * Key rollover at a relying party (docs/threat-model.md, items 9-10 of issue
+ * 13): the key set after refetching a JWKS.  *ret holds every key of fresh,
+ * and every key of old that fresh no longer serves, "retired", until keep_s
+ * seconds after it was first found missing (the longest lifetime of a token
+ * it can have signed), so tokens issued before the issuer rotated or
+ * restarted with a new key stay valid until they expire.  A fresh key with
+ * the kid of an old one replaces it (kids stay unique); an old key without
+ * kid is kept unless fresh holds the same public key.  When more than
+ * CP_JWT_MAX_KEYS would remain, the retired keys retired first go first.
+ * old may be NULL.  now: Unix seconds.
+ */
+CP_API CP_WUR int cp_jwks_rollover(const cp_jwks *old, const cp_jwks *fresh, int64_t now, int64_t keep_s,
+                                   cp_jwks **ret);
+/* Keys of s that are retired (kept by cp_jwks_rollover, no longer served). */
+CP_API size_t cp_jwks_retired_count(const cp_jwks *s);
 
 /* ---- validation ----------------------------------------------------------- */
 

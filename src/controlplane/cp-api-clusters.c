@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* managedClusters: PUT/GET/list/DELETE, abort, availableAgentPoolVersions. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,8 +214,38 @@ static int cluster_create(api_ctx *c, const char *sub, const char *rg, const cha
         return 1;
 }
 
+/* A PUT on a Failed cluster retries it (as ARM does): its Failed pools get
+ * a retry operation each (api_pool_retry), which the cluster's follows. */
+static int cluster_retry_pools(api_ctx *c, const char *sub, const char *id, const char *location) {
+        json_t *pools = NULL, *p;
+        size_t i;
+        int r = cp_res_list(c->api->store, "pool", NULL, NULL, id, &pools);
+        json_array_foreach(pools, i, p) {
+                if (r >= 0)
+                        r = api_pool_retry(c, sub, location, p);
+        }
+        json_decref(pools);
+        return r < 0 ? r : 0;
+}
+
+/* "East US" and "eastus" name one location. */
+static bool same_location(const char *a, const char *b) {
+        for (;; a++, b++) {
+                while (*a == ' ')
+                        a++;
+                while (*b == ' ')
+                        b++;
+                if (tolower((unsigned char) *a) != tolower((unsigned char) *b))
+                        return false;
+                if (!*a)
+                        return true;
+        }
+}
+
 static int cluster_update(api_ctx *c, const char *sub, const char *name, const char *id, json_t *old) {
         json_t *props = props_of(c->body);
+        const char *ops = pstr(old, "provisioningState");
+        bool was_failed = ops && strcmp(ops, "Failed") == 0;
         const json_t *profiles = json_object_get(props, "agentPoolProfiles");
         size_t i;
         json_t *p;
@@ -231,7 +262,8 @@ static int cluster_update(api_ctx *c, const char *sub, const char *name, const c
                 }
         }
         const char *loc = json_string_value(json_object_get(c->body, "location"));
-        if (loc && strcasecmp(loc, json_string_value(json_object_get(old, "location"))) != 0)
+        const char *old_loc = json_string_value(json_object_get(old, "location"));
+        if (loc && !same_location(loc, old_loc ? old_loc : ""))
                 return api_error(c, 400, "PropertyChangeNotAllowed", "location", "Changing property 'location' is not allowed.");
         const char *dns = json_string_value(json_object_get(props, "dnsPrefix"));
         if (dns && strcmp(dns, pstr(old, "dnsPrefix")) != 0)
@@ -269,6 +301,8 @@ static int cluster_update(api_ctx *c, const char *sub, const char *name, const c
         json_object_set_new(props_of(old), "provisioningState", json_string("Updating"));
         int r = cp_res_update(c->api->store, id, old, etag);
         cp_op op;
+        if (r >= 0 && was_failed)
+                r = cluster_retry_pools(c, sub, id, json_string_value(json_object_get(old, "location")));
         if (r >= 0)
                 r = api_new_op(c, "cluster", "update", id, sub, json_string_value(json_object_get(old, "location")), &op);
         json_t *view = NULL;

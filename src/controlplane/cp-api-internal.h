@@ -121,6 +121,11 @@ void cp_api_az_normalize(json_t *body);
 int api_pool_body(api_ctx *c, json_t *pool, json_t **ret);
 int api_cluster_view(api_ctx *c, json_t *cluster, json_t **ret);
 int api_start_pool_delete(api_ctx *c, const char *pool_id, json_t *pool, cp_op *ret_op);
+/* A cluster PUT on a Failed cluster retries its Failed pool (a stored pool
+ * document, updated): its machines that are not Ready are marked for
+ * replacement, the pool goes Updating and a pool "update" operation starts
+ * (nothing when the pool is not Failed or has an operation running). */
+int api_pool_retry(api_ctx *c, const char *sub, const char *location, json_t *pool);
 int cp_api_start_cluster_delete(api_ctx *c, const char *cluster_id, json_t *cluster, cp_op *ret_op);
 /* Validate and store a pool document; 1 when validation failed (*err filled). */
 int cp_api_pool_apply(api_ctx *c, const char *sub, const char *cluster_id, const json_t *cluster, const char *pool_id,

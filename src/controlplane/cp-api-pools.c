@@ -139,6 +139,51 @@ int cp_api_pool_apply(api_ctx *c, const char *sub, const char *cluster_id, const
         return 0;
 }
 
+/* A PUT on a Failed pool retries it (ARM: re-PUT the same body after a
+ * failure): the machines the failed operation left that are not Ready
+ * (Failed, Quarantined, or never polled again after the first failure,
+ * e.g. while a dependency was down) are marked for deletion, so the new
+ * operation replaces them instead of finding the same failed nodes and
+ * failing at once with their stale error.  Ready machines stay.  In the
+ * request's transaction. */
+static int pool_retry_failed(api_ctx *c, const char *pool_id, const json_t *existing) {
+        const char *ps = props_str(existing, "provisioningState");
+        if (!ps || strcmp(ps, "Failed") != 0)
+                return 0;
+        cp_machine *ms = NULL;
+        size_t n = 0;
+        int r = cp_machine_list(c->api->store, pool_id, &ms, &n);
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                if (ms[i].delete_requested || strcmp(ms[i].state, "Ready") == 0)
+                        continue;
+                ms[i].delete_requested = true;
+                r = cp_machine_put(c->api->store, &ms[i]);
+        }
+        free(ms);
+        return r < 0 ? r : 0;
+}
+
+int api_pool_retry(api_ctx *c, const char *sub, const char *location, json_t *pool) {
+        const char *id = json_string_value(json_object_get(pool, "id"));
+        const char *ps = props_str(pool, "provisioningState");
+        cp_op op;
+        if (!id || !ps || strcmp(ps, "Failed") != 0)
+                return 0;
+        if (cp_op_active_for(c->api->store, id, &op) >= 0)
+                return 0;
+        cp_error_clear();
+        int r = pool_retry_failed(c, id, pool);
+        char etag[37];
+        api_uuid(etag);
+        json_object_set_new(json_object_get(pool, "properties"), "provisioningState", json_string("Updating"));
+        json_object_set_new(json_object_get(pool, "properties"), "eTag", json_string(etag));
+        if (r >= 0)
+                r = cp_res_update(c->api->store, id, pool, etag);
+        if (r >= 0)
+                r = api_new_op(c, "pool", "update", id, sub, location, &op);
+        return r < 0 ? r : 0;
+}
+
 static int pool_put(api_ctx *c, const char *sub, const char *rg, const char *cname, const char *pname) {
         char cluster_id[512], pool_id[600], etag[40] = "";
         json_t *cluster = NULL, *existing = NULL;
@@ -194,6 +239,8 @@ static int pool_put(api_ctx *c, const char *sub, const char *rg, const char *cna
                 r = api_rule_error(c, &err);
                 goto out;
         }
+        if (r >= 0 && existing && (r = pool_retry_failed(c, pool_id, existing)) < 0)
+                json_decref(doc);
         if (r < 0)
                 goto out;
         cp_op op;
@@ -520,9 +567,10 @@ static json_t *machine_json(api_ctx *c, const json_t *pool, const cp_machine *m)
         cp_node_info ni;
         json_t *att = NULL;
         if (cp_nodes_info(c->api->store, m->pool, m->name, &ni) >= 0)
-                att = json_pack("{s:s,s:s,s:s,s:I,s:I,s:s}", "host", ni.host, "launchMeasurement", ni.measurement,
+                att = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:s}", "host", ni.host, "launchMeasurement", ni.measurement,
                                 "reportedTcb", ni.tcb, "lastAttestation", (json_int_t) ni.attested_at, "tokenExpiry",
-                                (json_int_t) ni.token_exp, "reason", ni.reason);
+                                (json_int_t) ni.token_exp, "lastHeartbeat", (json_int_t) ni.heartbeat_at, "reason",
+                                ni.reason);
         cp_error_clear();
         /* confpool extension: the pool's accepted launch measurements (cp-nodes.h) */
         cp_pool_measurement *acc = NULL;

@@ -15,7 +15,7 @@
 #include "confpool/jwt.h"
 #include "controlplane/cp-nodes.h"
 #include "controlplane/cp-store.h"
-#include "service/httpc.h"
+#include "service/jwks-cache.h"
 
 struct cp_nodes {
         cp_store *store;
@@ -23,7 +23,7 @@ struct cp_nodes {
         char url[512], issuer[512];
         pthread_mutex_t lock;
         cp_snp_tcb min_tcb;
-        cp_jwks *jwks;
+        cp_jwks_cache *keys; /* the attestation service's signing keys (own locking) */
 };
 
 const char *cp_node_state_name(cp_node_state s) {
@@ -181,6 +181,13 @@ int cp_nodes_new(const cp_nodes_options *o, cp_nodes **ret) {
         snprintf(n->issuer, sizeof n->issuer, "%s", o->issuer ? o->issuer : o->attestd_url);
         n->min_tcb = o->min_tcb;
         pthread_mutex_init(&n->lock, NULL);
+        char url[600];
+        snprintf(url, sizeof url, "%s/certs", n->url);
+        cp_jwks_cache_options ko = {.url = url, .min_interval_s = o->jwks_min_interval_s, .keep_s = o->jwks_keep_s};
+        if ((r = cp_jwks_cache_new(&ko, &n->keys)) < 0 || (r = cp_jwks_cache_start(n->keys)) < 0) {
+                cp_nodes_free(n);
+                return r;
+        }
         *ret = n;
         return 0;
 }
@@ -188,7 +195,7 @@ int cp_nodes_new(const cp_nodes_options *o, cp_nodes **ret) {
 cp_nodes *cp_nodes_free(cp_nodes *n) {
         if (!n)
                 return NULL;
-        cp_jwks_free(n->jwks);
+        cp_jwks_cache_free(n->keys);
         pthread_mutex_destroy(&n->lock);
         free(n);
         return NULL;
@@ -200,44 +207,18 @@ void cp_nodes_set_min_tcb(cp_nodes *n, const cp_snp_tcb *tcb) {
         pthread_mutex_unlock(&n->lock);
 }
 
-/* JWKS from the attestation service, refetched when a kid is unknown. */
-static int fetch_jwks(cp_nodes *n) {
-        char url[600];
-        snprintf(url, sizeof url, "%s/certs", n->url);
-        cp_httpc_options ho = {.timeout_ms = 5000};
-        cp_httpc_response resp = {0};
-        int r = cp_httpc_request(&ho, "GET", url, NULL, NULL, 0, &resp);
-        if (r >= 0 && resp.status != 200)
-                r = CP_ERROR(CP_ENETWORK, "GET %s: HTTP %ld", url, resp.status);
-        cp_jwks *k = NULL;
-        if (r >= 0)
-                r = cp_jwks_parse((const char *) resp.body, resp.body_len, &k);
-        cp_httpc_response_clear(&resp);
-        if (r < 0)
-                return r;
-        cp_jwks_free(n->jwks);
-        n->jwks = k;
-        return 0;
+/* Against the attestation service's keys (jwks-cache.h: rolled over,
+ * refetched for an unknown kid at most once per interval, no lock held
+ * while fetching or verifying). */
+int cp_nodes_validate_token(cp_nodes *n, const char *token, cp_jwt **ret) {
+        cp_jwt_validate_options vo = CP_JWT_VALIDATE_OPTIONS_INIT;
+        vo.issuer = n->issuer;
+        vo.slack_s = 30;
+        return cp_jwks_cache_validate(n->keys, token, &vo, ret);
 }
 
-int cp_nodes_validate_token(cp_nodes *n, const char *token, cp_jwt **ret) {
-        pthread_mutex_lock(&n->lock);
-        int r = n->jwks ? 0 : fetch_jwks(n);
-        for (int attempt = 0; r >= 0 && attempt < 2; attempt++) {
-                cp_jwt_validate_options vo = CP_JWT_VALIDATE_OPTIONS_INIT;
-                vo.jwks = n->jwks;
-                vo.issuer = n->issuer;
-                vo.slack_s = 30;
-                r = cp_jwt_validate(token, strlen(token), &vo, ret);
-                if (r == CP_ENOTFOUND && attempt == 0) {
-                        cp_error_clear();
-                        r = fetch_jwks(n);
-                        continue;
-                }
-                break;
-        }
-        pthread_mutex_unlock(&n->lock);
-        return r;
+void cp_nodes_jwks_stats(cp_nodes *n, cp_jwks_cache_stats *ret) {
+        cp_jwks_cache_get_stats(n->keys, ret);
 }
 
 /* ---- operator override of the pool's policy ------------------------------ */

@@ -25,6 +25,7 @@
 #include "confpool/snp_report.h"
 #include "controlplane/cp-backend.h"
 #include "controlplane/cp-rules.h"
+#include "service/jwks-cache.h"
 #include "service/store.h"
 
 typedef struct cp_nodes_options {
@@ -33,6 +34,8 @@ typedef struct cp_nodes_options {
         const char *attestd_url; /* JWKS at <url>/certs */
         const char *issuer;      /* NULL: attestd_url */
         cp_snp_tcb min_tcb;      /* policy default: minimum REPORTED_TCB (all zero: none) */
+        unsigned jwks_min_interval_s; /* between JWKS fetches an unknown kid triggers; 0: 30 */
+        int64_t jwks_keep_s;     /* a key gone from the JWKS stays valid this long; 0: jwks-cache.h's default */
 } cp_nodes_options;
 
 typedef struct cp_nodes cp_nodes;
@@ -40,10 +43,16 @@ typedef struct cp_nodes cp_nodes;
 CP_WUR int cp_nodes_new(const cp_nodes_options *o, cp_nodes **ret);
 cp_nodes *cp_nodes_free(cp_nodes *n);
 void cp_nodes_set_min_tcb(cp_nodes *n, const cp_snp_tcb *tcb);
-/* A node agent's attestation token against the attestation service's JWKS
- * (fetched on first use, refetched once for an unknown kid) and issuer;
- * *ret is the validated token (cp_jwt_free). */
+/* A node agent's attestation token against the attestation service's keys
+ * and issuer.  The keys (jwks-cache.h) are fetched in the background from
+ * the start, kept after the service rotates or restarts with a new key
+ * until the tokens they signed have expired, and refetched for an unknown
+ * kid at most once every jwks_min_interval_s, one fetch at a time, without
+ * holding a lock (other requests fail fast meanwhile).  *ret is the
+ * validated token (cp_jwt_free). */
 CP_WUR int cp_nodes_validate_token(cp_nodes *n, const char *token, cp_jwt **ret);
+/* Counters of the key cache (tests, diagnostics). */
+void cp_nodes_jwks_stats(cp_nodes *n, cp_jwks_cache_stats *ret);
 
 typedef enum cp_admission {
         CP_ADMIT_READY,      /* the machine passed: Ready */

@@ -27,6 +27,7 @@
 
 #include "confpool/keyrelease.h"
 #include "kbsd/kbsd.h"
+#include "service/jwks-cache.h"
 #include "service/service.h"
 #include "service/store.h"
 
@@ -36,7 +37,8 @@
 
 typedef struct cp_kbsd_trusted {
         char *issuer;
-        cp_jwks *jwks;
+        cp_jwks *jwks;         /* a fixed key set, or */
+        cp_jwks_cache *cache;  /* the authority's /certs, refreshed (own locking) */
 } cp_kbsd_trusted;
 
 struct cp_kbsd {

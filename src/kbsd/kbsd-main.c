@@ -12,7 +12,6 @@
 #include "basic/fileio.h"
 #include "basic/secure.h"
 #include "kbsd/kbsd.h"
-#include "service/httpc.h"
 
 static volatile sig_atomic_t stop;
 static void on_signal(int sig) {
@@ -29,7 +28,8 @@ static void usage(void) {
              "  --bind ADDR --port N      listen address (default 127.0.0.1, ephemeral port)\n"
              "  --tls-cert F --tls-key F  TLS (required off loopback)\n"
              "  --authority ISSUER=SRC    trusted attestation authority; SRC a JWKS file or an\n"
-             "                            http(s) URL of its /certs (repeatable)\n"
+             "                            http(s) URL of its /certs, fetched in the background and\n"
+             "                            refreshed (key rollover; repeatable)\n"
              "  --admin-token-file F      bearer secret with admin scope\n"
              "  --release-token-file F    bearer secret with release scope\n"
              "  --signing-key F           PEM RSA key signing release responses (default: generated)\n"
@@ -77,28 +77,24 @@ static int load_master(const char *path, const char *env, uint8_t out[32]) {
         return 0;
 }
 
-static char *fetch_jwks(const char *url) {
-        cp_httpc_options o = { .timeout_ms = 10000 };
-        cp_httpc_response r = { 0 };
-        if (cp_httpc_request(&o, "GET", url, NULL, NULL, 0, &r) < 0 || r.status != 200) {
-                fprintf(stderr, "confpool-kbsd: cannot fetch %s (status %ld)\n", url, r.status);
-                exit(1);
-        }
-        char *s = strndup((const char *) r.body, r.body_len);
-        cp_httpc_response_clear(&r);
-        return s;
-}
-
-/* --authority ISSUER=JWKS-FILE|URL (arg is split in place). */
-static int add_authority(cp_kbsd_config *cfg, char *arg) {
-        char *eq = strchr(arg, '=');
-        if (!eq || cfg->n_authorities >= CP_KBSD_MAX_AUTHORITIES) {
+/* --authority ISSUER=JWKS-FILE|URL.  arg is not split in place: that
+ * would change /proc/PID/cmdline, from which an operator (and
+ * tests/cli/key-rotation.sh) restarts the daemon with its command line.
+ * The issuer copy lives as long as the process. */
+static int add_authority(cp_kbsd_config *cfg, const char *arg) {
+        const char *eq = strchr(arg, '=');
+        char *issuer = eq ? strndup(arg, (size_t) (eq - arg)) : NULL;
+        if (!issuer || cfg->n_authorities >= CP_KBSD_MAX_AUTHORITIES) {
                 fprintf(stderr, "confpool-kbsd: --authority ISSUER=JWKS-FILE|URL\n");
+                free(issuer);
                 return -1;
         }
-        *eq = 0;
-        cfg->authorities[cfg->n_authorities].issuer = arg;
-        cfg->authorities[cfg->n_authorities].jwks_json = strncmp(eq + 1, "http", 4) ? read_text(eq + 1) : fetch_jwks(eq + 1);
+        cfg->authorities[cfg->n_authorities].issuer = issuer;
+        /* a URL is fetched in the background (the authority may be down now) and refreshed */
+        if (strncmp(eq + 1, "http", 4) == 0)
+                cfg->authorities[cfg->n_authorities].jwks_url = eq + 1;
+        else
+                cfg->authorities[cfg->n_authorities].jwks_json = read_text(eq + 1);
         cfg->n_authorities++;
         return 0;
 }

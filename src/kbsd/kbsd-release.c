@@ -66,7 +66,8 @@ static int validate_token(cp_kbsd *s, const char *token, cp_kbsd_refusal *o, cha
         vo.issuer = a->issuer;
         vo.now = cp_kbsd_now(s);
         vo.slack_s = s->cfg.slack_s;
-        if ((r = cp_jwt_validate(token, strlen(token), &vo, ret)) < 0)
+        r = a->cache ? cp_jwks_cache_validate(a->cache, token, &vo, ret) : cp_jwt_validate(token, strlen(token), &vo, ret);
+        if (r < 0)
                 return deny(o, 403, "Forbidden", r, "attestation token rejected (%s): %s", cp_err_name(r),
                             cp_error_message());
         return 0;

@@ -39,14 +39,18 @@ static int add_authorities(cp_kbsd *s, const cp_kbsd_config *cfg) {
         for (size_t i = 0; i < cfg->n_authorities && i < CP_KBSD_MAX_AUTHORITIES; i++) {
                 const cp_kbsd_authority *a = &cfg->authorities[i];
                 int r;
-                if (!a->issuer || !a->jwks_json)
-                        return CP_ERROR(CP_EINVAL, "authority %zu needs issuer and JWKS", i);
-                if ((r = cp_jwks_parse(a->jwks_json, strlen(a->jwks_json), &s->auth[i].jwks)) < 0)
-                        return cp_error_wrap("authority %s JWKS: ", a->issuer);
-                s->auth[i].issuer = strdup(a->issuer);
-                s->n_auth++;
-                if (!s->auth[i].issuer)
+                if (!a->issuer || !a->jwks_json == !a->jwks_url)
+                        return CP_ERROR(CP_EINVAL, "authority %zu needs an issuer and a JWKS or its URL", i);
+                s->n_auth = i + 1; /* cp_kbsd_free cleans the slot up if what follows fails */
+                if (!(s->auth[i].issuer = strdup(a->issuer)))
                         return cp_error_oom();
+                if (a->jwks_url) {
+                        cp_jwks_cache_options co = {.url = a->jwks_url};
+                        if ((r = cp_jwks_cache_new(&co, &s->auth[i].cache)) < 0 ||
+                            (r = cp_jwks_cache_start(s->auth[i].cache)) < 0)
+                                return cp_error_wrap("authority %s JWKS: ", a->issuer);
+                } else if ((r = cp_jwks_parse(a->jwks_json, strlen(a->jwks_json), &s->auth[i].jwks)) < 0)
+                        return cp_error_wrap("authority %s JWKS: ", a->issuer);
         }
         return 0;
 }
@@ -137,6 +141,7 @@ cp_kbsd *cp_kbsd_free(cp_kbsd *s) {
         for (size_t i = 0; i < s->n_auth; i++) {
                 free(s->auth[i].issuer);
                 cp_jwks_free(s->auth[i].jwks);
+                cp_jwks_cache_free(s->auth[i].cache);
         }
         cp_jwt_key_free(s->signer);
         if (s->audit_file)

@@ -26,7 +26,11 @@ typedef enum cp_kbsd_scope {
 
 typedef struct cp_kbsd_authority {
         const char *issuer;    /* exact "iss" of its tokens */
-        const char *jwks_json; /* JWKS document text (e.g. the attestation service's /certs) */
+        const char *jwks_json; /* JWKS document text (a fixed key set), or */
+        const char *jwks_url;  /* its http(s) URL (the attestation service's /certs): fetched in the
+                                * background from the start, refreshed every 5 min and for an
+                                * unknown kid (at most every 30 s), keys kept after rotation until
+                                * the tokens they signed expire (service/jwks-cache.h) */
 } cp_kbsd_authority;
 
 typedef struct cp_kbsd_token {

@@ -349,6 +349,78 @@ size_t cp_jwks_count(const cp_jwks *s) {
         return s ? s->n : 0;
 }
 
+bool cp_jwks_has_kid(const cp_jwks *s, const char *kid) {
+        for (size_t i = 0; s && kid && i < s->n; i++)
+                if (s->keys[i].has_kid && strcmp(s->keys[i].kid, kid) == 0)
+                        return true;
+        return false;
+}
+
+const char *cp_jwks_kid_at(const cp_jwks *s, size_t i) {
+        return s && i < s->n && s->keys[i].has_kid ? s->keys[i].kid : NULL;
+}
+
+size_t cp_jwks_retired_count(const cp_jwks *s) {
+        size_t n = 0;
+        for (size_t i = 0; s && i < s->n; i++)
+                n += s->keys[i].retired_at != 0;
+        return n;
+}
+
+/* Whether fresh still serves old's entry e: the same kid, or (no kid) the
+ * same public key. */
+static bool still_served(const cp_jwks *fresh, const cp_jwks_entry *e) {
+        if (e->has_kid)
+                return cp_jwks_has_kid(fresh, e->kid);
+        for (size_t i = 0; i < fresh->n; i++)
+                if (EVP_PKEY_eq(fresh->keys[i].pkey, e->pkey) == 1)
+                        return true;
+        return false;
+}
+
+static int entry_copy(cp_jwks *s, const cp_jwks_entry *e, int64_t retired_at) {
+        if (!EVP_PKEY_up_ref(e->pkey))
+                return CP_OSSL_ERROR(CP_ECRYPTO, "JWKS rollover: key reference");
+        s->keys[s->n] = *e;
+        s->keys[s->n].retired_at = retired_at;
+        s->n++;
+        return 0;
+}
+
+int cp_jwks_rollover(const cp_jwks *old, const cp_jwks *fresh, int64_t now, int64_t keep_s, cp_jwks **ret) {
+        _cleanup_(cp_jwks_freep) cp_jwks *s = NULL;
+        const cp_jwks_entry *keep[CP_JWT_MAX_KEYS];
+        int64_t when[CP_JWT_MAX_KEYS];
+        size_t nk = 0;
+        int r;
+        if (!fresh || !ret || keep_s < 0)
+                return CP_ERROR(CP_EINVAL, "JWKS rollover: a fresh key set and keep_s >= 0 are required");
+        if (!(s = calloc(1, sizeof(*s))))
+                return cp_error_oom();
+        for (size_t i = 0; i < fresh->n; i++)
+                if ((r = entry_copy(s, &fresh->keys[i], 0)) < 0)
+                        return r;
+        for (size_t i = 0; old && i < old->n; i++) {
+                const cp_jwks_entry *e = &old->keys[i];
+                int64_t at = e->retired_at ? e->retired_at : now;
+                if (still_served(fresh, e) || now - at >= keep_s)
+                        continue;
+                /* insertion by retirement time, newest first */
+                size_t j = nk++;
+                for (; j > 0 && when[j - 1] < at; j--) {
+                        keep[j] = keep[j - 1];
+                        when[j] = when[j - 1];
+                }
+                keep[j] = e;
+                when[j] = at;
+        }
+        for (size_t i = 0; i < nk && s->n < CP_JWT_MAX_KEYS; i++)
+                if ((r = entry_copy(s, keep[i], when[i])) < 0)
+                        return r;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
 /* A base64url member decoded into out (at most cap bytes). */
 static int member_b64(const json_t *key, const char *name, uint8_t *out, size_t cap, size_t *ret_len) {
         const json_t *v = json_object_get(key, name);

@@ -21,6 +21,7 @@ typedef struct cp_jwks_entry {
         unsigned algs;       /* cp_jwt_alg bits this key may verify */
         bool has_kid;
         char kid[CP_JWT_KID_MAX + 1];
+        int64_t retired_at;  /* cp_jwks_rollover: when the key left the served set (0: served) */
 } cp_jwks_entry;
 
 struct cp_jwks {

@@ -684,6 +684,90 @@ TEST(failures_quota_and_group_delete) {
         teardown();
 }
 
+/* Issue 13 item 11: a pool Failed by a dependency outage (the backend
+ * cannot provision while it is down) is retried by a PUT of the same body:
+ * a new operation replaces the failed nodes and succeeds once the
+ * dependency is back (before: it found the same failed nodes and failed at
+ * once with their stale error). */
+static bool dependency_down;
+static bool fail_while_down(void *userdata, const char *vm_size) {
+        (void) userdata;
+        (void) vm_size;
+        return dependency_down;
+}
+
+TEST(failed_pool_retried_by_same_put) {
+        setup(NULL);
+        cp_reconciler_free(E.rec);
+        cp_backend_free(E.backend);
+        ASSERT_OK(cp_backend_fake_new(0, fail_while_down, NULL, &E.backend));
+        ASSERT_OK(cp_reconciler_new(E.store, E.rules, E.backend, &E.rec));
+        base_cluster();
+        const char *body = "{\"properties\":{\"count\":2,\"vmSize\":\"Standard_DC4as_v5\"}}";
+        dependency_down = true;
+        ASSERT_EQ(call("PUT", AP "/retry" CS, body), 201);
+        reconcile();
+        ASSERT_EQ(call("GET", AP "/retry" CS, NULL), 200);
+        ASSERT_STREQ(prop("provisioningState"), "Failed");
+        /* still down: the re-PUT starts a new operation, which fails again */
+        ASSERT_EQ(call("PUT", AP "/retry" CS, body), 200);
+        reconcile();
+        ASSERT_EQ(call("GET", AP "/retry" CS, NULL), 200);
+        ASSERT_STREQ(prop("provisioningState"), "Failed");
+        /* the dependency is back: the same PUT retries and succeeds */
+        dependency_down = false;
+        ASSERT_EQ(call("PUT", AP "/retry" CS, body), 200);
+        char op[512];
+        hdr_path("Azure-AsyncOperation", op, sizeof op);
+        reconcile();
+        ASSERT_EQ(call("GET", op, NULL), 200);
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "status")), "Succeeded");
+        ASSERT_EQ(call("GET", AP "/retry" CS, NULL), 200);
+        ASSERT_STREQ(prop("provisioningState"), "Succeeded");
+        json_t *pool = NULL;
+        ASSERT_OK(cp_res_get(E.store, AP "/retry", &pool, NULL));
+        cp_machine *ms = NULL;
+        size_t n = 0;
+        ASSERT_OK(cp_machine_list(E.store, json_string_value(json_object_get(pool, "id")), &ms, &n));
+        ASSERT_EQ(n, 2);
+        for (size_t i = 0; i < n; i++)
+                ASSERT_STREQ(ms[i].state, "Ready");
+        free(ms);
+        json_decref(pool);
+        teardown();
+}
+
+/* The same for a cluster: a cluster created while the dependency is down
+ * is Failed (its pool failed); a PUT of the same body retries its Failed
+ * pool and the cluster succeeds. */
+TEST(failed_cluster_retried_by_same_put) {
+        setup(NULL);
+        cp_reconciler_free(E.rec);
+        cp_backend_free(E.backend);
+        ASSERT_OK(cp_backend_fake_new(0, fail_while_down, NULL, &E.backend));
+        ASSERT_OK(cp_reconciler_new(E.store, E.rules, E.backend, &E.rec));
+        ASSERT_EQ(call("PUT", RGP RS, "{\"location\":\"eastus\"}"), 201);
+        const char *body = "{\"location\":\"East US\",\"properties\":{\"agentPoolProfiles\":[{\"name\":\"nodepool1\","
+                           "\"count\":2,\"vmSize\":\"Standard_DC4as_v5\",\"mode\":\"System\"}]}}";
+        dependency_down = true;
+        ASSERT_EQ(call("PUT", MC CS, body), 201);
+        reconcile();
+        ASSERT_EQ(call("GET", MC CS, NULL), 200);
+        ASSERT_STREQ(prop("provisioningState"), "Failed");
+        dependency_down = false;
+        ASSERT_EQ(call("PUT", MC CS, body), 200);
+        char op[512];
+        hdr_path("Azure-AsyncOperation", op, sizeof op);
+        reconcile();
+        ASSERT_EQ(call("GET", op, NULL), 200);
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "status")), "Succeeded");
+        ASSERT_EQ(call("GET", MC CS, NULL), 200);
+        ASSERT_STREQ(prop("provisioningState"), "Succeeded");
+        ASSERT_EQ(call("GET", AP "/nodepool1" CS, NULL), 200);
+        ASSERT_STREQ(prop("provisioningState"), "Succeeded");
+        teardown();
+}
+
 /* ---- over HTTP: request targets that libmicrohttpd would have truncated --- */
 
 
