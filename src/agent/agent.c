@@ -54,9 +54,13 @@ static const char *cfg_str(agent *a, const char *k) {
         return json_string_value(json_object_get(a->cfg, k));
 }
 
+/* A file named by the configuration: relative to the node directory, or absolute. */
 static void path_of(agent *a, const char *k, char *out, size_t size) {
         const char *v = cfg_str(a, k);
-        snprintf(out, size, "%s/%s", a->dir, v ? v : "");
+        if (v && v[0] == '/')
+                snprintf(out, size, "%s", v);
+        else
+                snprintf(out, size, "%s/%s", a->dir, v ? v : "");
 }
 
 /* Record when a phase was reached; written with the next status. */
@@ -144,11 +148,14 @@ static char *b64u(const uint8_t *p, size_t n) {
         return s;
 }
 
-static int post_json(const char *url, const char *bearer, json_t *body, long *ret_status, json_t **ret) {
+/* POST a JSON body; ca_file: the CA to trust for an https URL (NULL: the
+ * system's). */
+static int post_json(const char *url, const char *bearer, const char *ca_file, json_t *body, long *ret_status,
+                     json_t **ret) {
         char *txt = body ? json_dumps(body, JSON_COMPACT) : NULL;
         if (body && !txt)
                 return cp_error_oom();
-        cp_httpc_options ho = {.timeout_ms = 15000, .bearer = bearer};
+        cp_httpc_options ho = {.timeout_ms = 15000, .bearer = bearer, .ca_file = ca_file};
         cp_httpc_response resp = {0};
         int r = cp_httpc_request(&ho, "POST", url, NULL, txt ? txt : "{}", txt ? strlen(txt) : 2, &resp);
         free(txt);
@@ -178,7 +185,7 @@ static int challenge(agent *a, char **ret_txt, uint8_t **ret_nonce, size_t *ret_
         long status;
         size_t len = 0;
         snprintf(url, sizeof url, "%s/challenge", a->attestd);
-        int r = post_json(url, NULL, NULL, &status, &resp);
+        int r = post_json(url, NULL, NULL, NULL, &status, &resp);
         if (r < 0)
                 return r;
         const char *txt = json_string_value(json_object_get(resp, "nonce"));
@@ -207,7 +214,7 @@ static int get_token(agent *a, const char *path, json_t *body) {
         json_t *resp = NULL;
         long status;
         snprintf(url, sizeof url, "%s%s", a->attestd, path);
-        int r = post_json(url, NULL, body, &status, &resp);
+        int r = post_json(url, NULL, NULL, body, &status, &resp);
         if (r < 0)
                 return r;
         const char *tok = json_string_value(json_object_get(resp, "token"));
@@ -314,7 +321,7 @@ static int attest(agent *a) {
         json_t *resp = NULL;
         long status;
         snprintf(url, sizeof url, "%s/challenge", a->attestd);
-        if ((r = post_json(url, NULL, NULL, &status, &resp)) < 0) {
+        if ((r = post_json(url, NULL, NULL, NULL, &status, &resp)) < 0) {
                 cp_snp_guest_report_clear(&rep);
                 return r;
         }
@@ -393,7 +400,11 @@ static int control_plane(agent *a, const char *action, char *why, size_t size) {
         snprintf(url, sizeof url, "%s%s/machines/%s/%s?api-version=2025-01-01", a->cp, a->pool, a->name, action);
         json_t *resp = NULL;
         long status;
-        int r = post_json(url, a->token, NULL, &status, &resp);
+        char ca[4200];
+        const char *caf = cfg_str(a, "controlplaneCaFile");
+        if (caf)
+                path_of(a, "controlplaneCaFile", ca, sizeof ca);
+        int r = post_json(url, a->token, caf ? ca : NULL, NULL, &status, &resp);
         if (r < 0)
                 return r;
         if (status == 200) {

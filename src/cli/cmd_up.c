@@ -250,7 +250,7 @@ typedef struct stack_run {
         char adm[P + 64], rel[P + 64]; /* the broker's admin and release tokens */
         char issuer[256];              /* the attestation service's URL */
         char kbs_url[64];
-        char endpoint[64];             /* the control plane's URL */
+        char endpoint[64];             /* the control plane's URL (https) */
         size_t n_arks;
         pid_t apid, kpid, cpid;
         /* ports.json: each daemon's port since the stack's first start (0:
@@ -453,9 +453,9 @@ static int start_confpoold(const stack *s, stack_run *x, const char *port, const
         char *cargv[] = {x->cpd_bin,   "--state-dir", (char *) s->cp, "--backend", "local", "--attestd-url",
                          x->issuer,    "--agent",     x->agent,       "--port-file", portf,  "--min-tcb",
                          (char *) min_tcb, "--kbs-url", x->kbs_url, "--kbs-admin-token-file", x->adm,
-                         "--kbs-release-token-file", x->rel, "--port", (char *) port, NULL};
+                         "--kbs-release-token-file", x->rel, "--tls", "--port", (char *) port, NULL};
         if (!port)
-                cargv[19] = NULL;
+                cargv[20] = NULL;
         if ((r = start(cargv, x->log, true, NULL, &x->cpid)) < 0)
                 return r;
         path_of(s, "confpoold.pid", f, sizeof f);
@@ -468,18 +468,22 @@ static int start_confpoold(const stack *s, stack_run *x, const char *port, const
                                                  "the control-plane URL every running node heartbeats to")
                                      : r;
         x->port_confpoold = cport;
-        snprintf(x->endpoint, sizeof x->endpoint, "http://127.0.0.1:%u", cport);
+        /* HTTPS under confpoold's own CA (cp/ca.pem): the CLI, az and the
+         * nodes' agents trust it; its certificate names localhost */
+        snprintf(x->endpoint, sizeof x->endpoint, "https://localhost:%u", cport);
         return 0;
 }
 
 /* 5. readiness and the CLI's connection settings: confpool login */
 static int login_stack(const stack *s, const stack_run *x) {
-        char token[P + 64];
+        char token[P + 64], ca[P + 64];
         snprintf(token, sizeof token, "%s/operator.token", s->cp);
-        char *largv[] = {"login", "--endpoint", (char *) x->endpoint, "--token-file", token, "-o", "none", NULL};
+        snprintf(ca, sizeof ca, "%s/ca.pem", s->cp);
+        char *largv[] = {"login", "--endpoint", (char *) x->endpoint, "--token-file", token, "--ca-file", ca,
+                         "-o",    "none",       NULL};
         int lr = 1;
         for (int i = 0; i < 20 && lr != 0; i++) {
-                lr = cp_cmd_login(7, largv);
+                lr = cp_cmd_login(9, largv);
                 if (lr != 0)
                         nap_ms(250);
         }

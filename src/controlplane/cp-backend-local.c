@@ -88,6 +88,7 @@ typedef struct local_backend {
         cp_local_options o;
         char state_dir[1024], hosts_dir[1024], agent[PATH_MAX_], swtpm[PATH_MAX_], ovmf[PATH_MAX_];
         char attestd[512], cp_url[512];
+        char cp_ca[PATH_MAX_]; /* the CA of an https control plane ("": none) */
         pthread_mutex_t lock;
         host hosts[MAX_HOSTS];
         size_t n_hosts;
@@ -715,7 +716,7 @@ static int boot_step(local_backend *b, const node *nd) {
 
 /* What a boot has so far: the agent's configuration gathers it. */
 typedef struct boot_state {
-        char attestd[512], cp_url[512];
+        char attestd[512], cp_url[512], cp_ca[PATH_MAX_];
         char tcti[128];
         char identity[800];
         cp_snp_generation gen;
@@ -732,6 +733,7 @@ static int boot_files(local_backend *b, const cp_node_spec *spec, node *nd, boot
         int r = image_dir(b, spec->image, img, sizeof img);
         snprintf(bs->attestd, sizeof bs->attestd, "%s", b->attestd);
         snprintf(bs->cp_url, sizeof bs->cp_url, "%s", b->cp_url);
+        snprintf(bs->cp_ca, sizeof bs->cp_ca, "%s", b->cp_ca);
         pthread_mutex_unlock(&b->lock);
         if (r < 0)
                 return r;
@@ -848,6 +850,8 @@ static int start_agent(local_backend *b, const cp_node_spec *spec, node *nd, con
                                 "heartbeatMs", (json_int_t) (b->o.heartbeat_ms ? b->o.heartbeat_ms : 5000),
                                 "reattestS", (json_int_t) (b->o.reattest_s ? b->o.reattest_s : 3600), "host", h->name,
                                 "vmSize", spec->vm_size ? spec->vm_size : "", "image", spec->image ? spec->image : "");
+        if (cfg && bs->cp_ca[0])
+                json_object_set_new(cfg, "controlplaneCaFile", json_string(bs->cp_ca));
         if (cfg && b->o.diskkeys && (r = broker_node_config(b, spec, cfg)) < 0) {
                 json_decref(cfg);
                 return r;
@@ -1313,6 +1317,18 @@ int cp_backend_local_set_controlplane_url(cp_backend *bb, const char *url) {
         local_backend *b = (local_backend *) bb;
         pthread_mutex_lock(&b->lock);
         snprintf(b->cp_url, sizeof b->cp_url, "%s", url);
+        pthread_mutex_unlock(&b->lock);
+        return 0;
+}
+
+int cp_backend_local_set_controlplane_ca(cp_backend *bb, const char *ca_file) {
+        if (bb->ops != &local_ops)
+                return CP_ERROR(CP_EINVAL, "not the local backend");
+        local_backend *b = (local_backend *) bb;
+        if (ca_file && (ca_file[0] != '/' || strlen(ca_file) >= sizeof b->cp_ca))
+                return CP_ERROR(CP_EINVAL, "the control plane's CA file must be an absolute path: %.200s", ca_file);
+        pthread_mutex_lock(&b->lock);
+        snprintf(b->cp_ca, sizeof b->cp_ca, "%s", ca_file ? ca_file : "");
         pthread_mutex_unlock(&b->lock);
         return 0;
 }

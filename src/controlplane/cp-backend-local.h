@@ -55,6 +55,10 @@ CP_WUR int cp_backend_local_new(const cp_local_options *o, cp_backend **ret);
 /* The base URL agents register with (the daemon knows it after binding). */
 CP_WUR int cp_backend_local_set_controlplane_url(cp_backend *b, const char *url);
 CP_WUR int cp_backend_local_set_attestd_url(cp_backend *b, const char *url);
+/* The CA (PEM file, absolute path) an https control plane's certificate
+ * chains to: agents trust it for register and heartbeat (node.json
+ * "controlplaneCaFile").  NULL: none (http, or a publicly trusted one). */
+CP_WUR int cp_backend_local_set_controlplane_ca(cp_backend *b, const char *ca_file);
 /* The ARK (DER) of the hosts of a generation (opening/creating them):
  * what the attestation service must be given as an extra ARK. */
 CP_WUR int cp_backend_local_ark(cp_backend *b, cp_snp_generation gen, uint8_t **ret, size_t *ret_len);

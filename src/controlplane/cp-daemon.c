@@ -194,6 +194,15 @@ static int run_endpoints(run_state *d) {
         int r = 0;
         if (d->local)
                 r = cp_backend_local_set_controlplane_url(d->backend, d->base);
+        if (r >= 0 && d->local && d->tls) {
+                /* agents trust the daemon's own CA (cp-pki.c: <state>/ca.pem) */
+                char ca[4200];
+                snprintf(ca, sizeof ca, "%s/ca.pem", d->o->state_dir);
+                char *abs = realpath(ca, NULL);
+                r = abs ? cp_backend_local_set_controlplane_ca(d->backend, abs)
+                        : CP_ERROR(CP_EIO, "the control plane's CA %s: %s", ca, strerror(errno));
+                free(abs);
+        }
         if (r >= 0 && d->aad) {
                 /* the canonical endpoint (the issuer, az-setup's URLs): localhost on loopback */
                 char canon[160], path[4096];

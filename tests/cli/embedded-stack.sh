@@ -16,7 +16,13 @@ alive() { pgrep -f -- "$T/s" | while read -r p; do [ "$(awk '{print $3}' /proc/$
 
 "$BIN/confpool" up --state-dir "$T/s" >"$T/up.out" 2>&1 || { cat "$T/up.out"; fail "up"; }
 grep -q "embedded stack up" "$T/up.out" || fail "up output"
-grep -q '^endpoint = http://127.0.0.1:' "$T/cli/config" || fail "CLI settings not written"
+# HTTPS under confpoold's own CA: the CLI trusts it, plain HTTP is not served
+grep -q '^endpoint = https://localhost:' "$T/cli/config" || fail "CLI settings not written: $(cat "$T/cli/config")"
+grep -q "^ca_file = $T/s/cp/ca.pem" "$T/cli/config" || fail "CLI CA not written: $(cat "$T/cli/config")"
+P=$(cat "$T/s/confpoold.port")
+curl -sf --cacert "$T/s/cp/ca.pem" -o /dev/null "https://localhost:$P/" ; [ $? = 22 ] || fail "https with the CA"
+curl -sf -o /dev/null "https://localhost:$P/" ; [ $? = 60 ] || fail "https accepted without the CA"
+curl -s -o /dev/null "http://127.0.0.1:$P/" && fail "plain http answered"
 for f in confpoold.pid attestd.pid confpoold.port; do [ -s "$T/s/$f" ] || fail "missing $f"; done
 "$BIN/confpool" up --state-dir "$T/s" >/dev/null 2>&1 && fail "second up accepted"
 
@@ -29,6 +35,11 @@ st=$("$BIN/confpool" aks nodepool show "${C[@]}" -n cvm --query provisioningStat
 out=$("$BIN/confpool" aks machine list "${C[@]}" --nodepool-name cvm \
       --query "[?properties.status.nodeState=='Ready' && properties.attestation.reason==''].properties.attestation.host" -o tsv)
 [ "$(echo "$out" | grep -c '^host-milan-[01]$')" = 2 ] || fail "machines not Ready/attested: $out"
+# the agents registered over HTTPS, trusting the CA their node.json names
+for nj in "$T"/s/cp/local/nodes/*/node.json; do
+        grep -q "\"controlplane\": *\"https://127.0.0.1:$P\"" "$nj" && grep -q "\"controlplaneCaFile\": *\"$T/s/cp/ca.pem\"" "$nj" \
+                || fail "node settings: $(cat "$nj")"
+done
 "$BIN/confpool" aks machine list "${C[@]}" --nodepool-name cvm -o table >"$T/table" || fail "machine list table"
 grep -q "Ready" "$T/table" && grep -q "bl=4,tee=0,snp=22,ucode=213" "$T/table" || fail "table: $(cat "$T/table")"
 m=$("$BIN/confpool" aks machine list "${C[@]}" --nodepool-name cvm --query '[0].name' -o tsv)
