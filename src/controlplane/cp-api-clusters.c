@@ -136,6 +136,38 @@ static int create_pools(api_ctx *c, const char *sub, const char *id, const char 
         return 0;
 }
 
+/* What real AKS returns for a cluster with a managed identity (az's
+ * default, and the only kind here: service principals with secrets are
+ * not taken): identity SystemAssigned, servicePrincipalProfile
+ * {"clientId": "msi"} (az aks show/list/update dereference it), and the
+ * request's linuxProfile (SSH key) and addonProfiles kept as sent. */
+static int cluster_identity(api_ctx *c, json_t *doc) {
+        json_t *props = props_of(c->body), *dp = props_of(doc);
+        const json_t *id_in = json_object_get(c->body, "identity");
+        const char *type = json_string_value(json_object_get(id_in, "type"));
+        if (id_in && (!type || strcmp(type, "SystemAssigned") != 0))
+                return api_error(c, 400, "InvalidParameter", "identity.type",
+                                 "identity.type '%s' is not supported here: only SystemAssigned (the default).",
+                                 type ? type : "(not a string)");
+        const char *sp = json_string_value(json_object_get(json_object_get(props, "servicePrincipalProfile"), "clientId"));
+        if (sp && strcmp(sp, "msi") != 0)
+                return api_error(c, 400, "InvalidParameter", "properties.servicePrincipalProfile.clientId",
+                                 "A service principal for the cluster is not supported here: use a managed identity "
+                                 "(clientId \"msi\", the default).");
+        char pid[37];
+        api_uuid(pid);
+        if (json_object_set_new(doc, "identity", json_pack("{s:s,s:s}", "type", "SystemAssigned", "principalId", pid)) < 0 ||
+            json_object_set_new(dp, "servicePrincipalProfile", json_pack("{s:s}", "clientId", "msi")) < 0)
+                return cp_error_oom();
+        static const char *const kept[] = {"linuxProfile", "addonProfiles"};
+        for (size_t i = 0; i < CP_ELEMENTSOF(kept); i++) {
+                json_t *v = json_object_get(props, kept[i]);
+                if (json_is_object(v) && json_object_set_new(dp, kept[i], json_deep_copy(v)) < 0)
+                        return cp_error_oom();
+        }
+        return 0;
+}
+
 static int cluster_create(api_ctx *c, const char *sub, const char *rg, const char *name, const char *id,
                           const char *location) {
         json_t *props = props_of(c->body);
@@ -187,6 +219,10 @@ static int cluster_create(api_ctx *c, const char *sub, const char *rg, const cha
                 "dnsServiceIP", "10.0.0.10", "outboundType", "loadBalancer", "loadBalancerSku", "standard");
         if (!doc)
                 return cp_error_oom();
+        if ((r = cluster_identity(c, doc)) < 0) {
+                json_decref(doc);
+                return r;
+        }
         cp_res_key k = {.id = id, .kind = "cluster", .sub = sub, .rg = rg, .name = name, .location = location};
         char rgid[400];
         snprintf(rgid, sizeof rgid, "/subscriptions/%s/resourceGroups/%s", sub, rg);
@@ -242,6 +278,63 @@ static bool same_location(const char *a, const char *b) {
         }
 }
 
+/* The agentPoolProfiles of a cluster PUT applied to the existing pools
+ * (what `az aks scale` and `az aks upgrade` send: the GET's profiles with
+ * count or orchestratorVersion changed): each pool whose count or
+ * orchestratorVersion differs is validated and stored as a pool PUT would,
+ * and gets a pool "update" operation.  0 done, 1 a response was written
+ * (refusal: the caller rolls back), negative error. */
+static int apply_profiles(api_ctx *c, const char *sub, const char *id, const json_t *cluster, const json_t *profiles) {
+        static const char *const keys[] = {"count", "orchestratorVersion"};
+        size_t i;
+        json_t *p;
+        json_array_foreach(profiles, i, p) {
+                const char *pn = json_string_value(json_object_get(p, "name"));
+                char pool_id[700];
+                snprintf(pool_id, sizeof pool_id, "%s/agentPools/%s", id, pn);
+                json_t *existing = NULL;
+                int r = cp_res_get(c->api->store, pool_id, &existing, NULL);
+                if (r < 0)
+                        return r;
+                json_t *props = json_deep_copy(json_object_get(existing, "properties"));
+                bool changed = false;
+                for (size_t k = 0; props && k < CP_ELEMENTSOF(keys); k++) {
+                        json_t *v = json_object_get(p, keys[k]);
+                        if (v && !json_is_null(v) && !json_equal(v, json_object_get(props, keys[k]))) {
+                                json_object_set(props, keys[k], v);
+                                changed = true;
+                        }
+                }
+                cp_op op;
+                if (!props)
+                        r = cp_error_oom();
+                else if (changed && cp_op_active_for(c->api->store, pool_id, &op) >= 0)
+                        r = api_error(c, 409, "OperationNotAllowed", "agentPoolProfiles",
+                                      "Operation is not allowed because there's an in progress %s operation on agent "
+                                      "pool '%s' (operation %s).", op.action, pn, op.id);
+                else if (changed) {
+                        cp_error_clear();
+                        json_t *doc = NULL;
+                        cp_rule_error err = {0};
+                        /* read-only fields of the stored document are not input */
+                        json_object_del(props, "provisioningState");
+                        json_object_del(props, "eTag");
+                        r = cp_api_pool_apply(c, sub, id, cluster, pool_id, pn, props, existing, 0, 0, &err, &doc);
+                        if (r == 1)
+                                r = api_rule_error(c, &err);
+                        else if (r >= 0)
+                                r = api_new_op(c, "pool", "update", pool_id, sub,
+                                               json_string_value(json_object_get(cluster, "location")), &op);
+                        json_decref(doc);
+                }
+                json_decref(props);
+                json_decref(existing);
+                if (r != 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int cluster_update(api_ctx *c, const char *sub, const char *name, const char *id, json_t *old) {
         json_t *props = props_of(c->body);
         const char *ops = pstr(old, "provisioningState");
@@ -294,6 +387,9 @@ static int cluster_update(api_ctx *c, const char *sub, const char *name, const c
         const json_t *tags = json_object_get(c->body, "tags");
         if (json_is_object(tags))
                 json_object_set(old, "tags", (json_t *) tags);
+        int pr = apply_profiles(c, sub, id, old, profiles);
+        if (pr != 0)
+                return pr < 0 ? pr : API_ROLLBACK;
         char etag[37];
         api_uuid(etag);
         json_object_set_new(old, "eTag", json_string(etag));
