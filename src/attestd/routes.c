@@ -419,8 +419,8 @@ static int challenge(reqctx *c) {
         int r;
         if (RAND_bytes(n, sizeof(n)) != 1)
                 return CP_ERROR(CP_ECRYPTO, "RAND_bytes");
-        if ((r = cp_attestd_nonce_register(c->s, n, sizeof(n), exp)) < 0)
-                return r == CP_ETOOBIG ? CP_ENETWORK : r;
+        if ((r = attestd_nonce_issue(c->s, n, sizeof(n), exp, c->call->req->remote_addr)) < 0)
+                return r;
         cp_b64_encode(n, sizeof(n), CP_B64_URL, txt);
         atomic_fetch_add(&c->s->m.challenges, 1);
         cp_svc_reply_json(c->call, 200, json_pack("{s:s,s:I}", "nonce", txt, "expiresAt", (json_int_t) exp));
@@ -676,6 +676,10 @@ static void route_metrics(cp_svc_call *c) {
         OUT("# TYPE attestd_report_verifications_total counter\nattestd_report_verifications_total %lu\n",
             atomic_load(&m->cold_verifies));
         OUT("# TYPE attestd_challenges_total counter\nattestd_challenges_total %lu\n", atomic_load(&m->challenges));
+        OUT("# TYPE attestd_challenges_evicted_total counter\nattestd_challenges_evicted_total %lu\n",
+            atomic_load(&m->challenges_evicted));
+        OUT("# TYPE attestd_challenges_expired_total counter\nattestd_challenges_expired_total %lu\n",
+            atomic_load(&m->challenges_expired));
         OUT("# TYPE attestd_crl_fetches_total counter\nattestd_crl_fetches_total %lu\n", atomic_load(&m->crl_fetches));
         OUT("# TYPE attestd_crl_fetch_failures_total counter\nattestd_crl_fetch_failures_total %lu\n",
             atomic_load(&m->crl_fetch_failures));

@@ -910,10 +910,11 @@ static void native_ev_free(native_ev *e) {
 
 /* TPMS_ATTEST quote over SHA-256 PCRs 0..9 with the given values, signed
  * RSASSA-SHA256 by the AK: body of POST /attest/Native. */
-static char *native_body(native_ev *e, const char *nonce, const uint8_t pcr[24][32], bool with_log) {
+static char *native_body_n(native_ev *e, const void *nonce_bytes, size_t nl, const uint8_t pcr[24][32],
+                           bool with_log) {
+        const char *nonce = nonce_bytes;
         uint8_t q[512], d[32], sig[256];
         size_t n = 0, sl = sizeof(sig);
-        size_t nl = strlen(nonce);
         uint8_t cat[10 * 32];
 #define PUT8(v) q[n++] = (uint8_t) (v)
 #define PUT16(v) (PUT8((v) >> 8), PUT8(v))
@@ -975,6 +976,10 @@ static char *native_body(native_ev *e, const char *nonce, const uint8_t pcr[24][
         free(n64);
         free(l64);
         return out;
+}
+
+static char *native_body(native_ev *e, const char *nonce, const uint8_t pcr[24][32], bool with_log) {
+        return native_body_n(e, nonce, strlen(nonce), pcr, with_log);
 }
 
 static cp_attestd *start_emulated(native_ev *e) {
@@ -1818,4 +1823,103 @@ TEST(routes_tenants_and_methods) {
         }
         free(jws);
         cp_attestd_free(s);
+}
+
+/* ---- challenge flood (issue 13 item 5) ---------------------------------------------- */
+
+/* POST /challenge in-process, as if from addr. */
+static unsigned challenge_from(cp_attestd *s, const char *addr) {
+        static const cp_http_pair q[] = { { "api-version", "2022-08-01" } };
+        cp_http_request req = { .method = "POST", .path = "/challenge", .remote_addr = addr, .query = q,
+                                .n_query = 1 };
+        cp_http_response resp = { 0 };
+        cp_attestd_handle(s, &req, &resp);
+        unsigned st = resp.status;
+        cp_http_resp_clear(&resp);
+        return st;
+}
+
+/* The node flow over HTTP (from 127.0.0.1): POST /challenge, then native
+ * evidence bound to that nonce.  flood_same_source: that many challenges
+ * from 127.0.0.1 in between.  Returns the attest's status. */
+static long legit_attest(cp_attestd *s, native_ev *e, unsigned flood_same_source, char *msg, size_t cap) {
+        long st;
+        json_t *c = call(s, "POST", "/challenge?api-version=2022-08-01", NULL, &st, NULL);
+        if (st != 200) {
+                json_decref(c);
+                return st;
+        }
+        const char *txt = json_string_value(json_object_get(c, "nonce"));
+        uint8_t nonce[64];
+        size_t nl;
+        ASSERT_OK(cp_b64_decode(txt, strlen(txt), CP_B64_URL, nonce, sizeof(nonce), &nl));
+        json_decref(c);
+        for (unsigned i = 0; i < flood_same_source; i++)
+                ASSERT_EQ(challenge_from(s, "127.0.0.1"), 200);
+        char *body = native_body_n(e, nonce, nl, e->pcr, false);
+        json_t *r = call(s, "POST", "/attest/Native?api-version=2022-08-01", body, &st, NULL);
+        snprintf(msg, cap, "%s", st == 200 ? "" : error_message(r) ? error_message(r) : "?");
+        free(body);
+        json_decref(r);
+        return st;
+}
+
+typedef struct flooder {
+        cp_attestd *s;
+        atomic_bool stop;
+        unsigned long sent, refused;
+} flooder;
+
+static void *flood_challenges(void *arg) {
+        flooder *f = arg;
+        while (!atomic_load(&f->stop)) {
+                f->refused += challenge_from(f->s, "127.0.0.2") != 200;
+                f->sent++;
+        }
+        return NULL;
+}
+
+/* ~16k unauthenticated challenges used to fill the table: attestd answered
+ * 503 to every new one until they expired 300 s later.  Now a flooder only
+ * recycles its own quota: every challenge is answered, the table stays
+ * bounded, a node's challenge + native attest succeeds during a flood from
+ * another address, and even from the same address (its challenge survives
+ * ATTESTD_NONCE_PER_SOURCE - 1 newer ones); expired ones are reclaimed. */
+TEST(challenge_flood_leaves_room) {
+        native_ev e;
+        native_ev_setup(&e);
+        cp_attestd *s = start_emulated(&e);
+        char msg[512];
+        for (unsigned i = 0; i < ATTESTD_NONCE_SLOTS + 4000; i++)
+                ASSERT_EQ(challenge_from(s, "127.0.0.2"), 200);
+        ASSERT_TRUE(s->nonces.n <= ATTESTD_NONCE_PER_SOURCE);
+        ASSERT_TRUE(atomic_load(&s->m.challenges_evicted) >= ATTESTD_NONCE_SLOTS + 4000 - ATTESTD_NONCE_PER_SOURCE);
+
+        /* during a flood from another address */
+        flooder f = { .s = s };
+        pthread_t th;
+        ASSERT_EQ(pthread_create(&th, NULL, flood_challenges, &f), 0);
+        for (int i = 0; i < 3; i++) {
+                long st = legit_attest(s, &e, 0, msg, sizeof(msg));
+                if (st != 200)
+                        cp_test_fail(__FILE__, __LINE__, "attest during a flood: %ld %s", st, msg);
+        }
+        atomic_store(&f.stop, true);
+        pthread_join(th, NULL);
+        ASSERT_EQ(f.refused, 0);
+        ASSERT_TRUE(f.sent > 0);
+
+        /* from the same address: survives PER_SOURCE - 1 newer challenges, not PER_SOURCE */
+        ASSERT_EQ(legit_attest(s, &e, ATTESTD_NONCE_PER_SOURCE - 1, msg, sizeof(msg)), 200);
+        ASSERT_EQ(legit_attest(s, &e, ATTESTD_NONCE_PER_SOURCE, msg, sizeof(msg)), 400);
+        ASSERT_TRUE(strstr(msg, "unknown") != NULL);
+
+        /* expired challenges are reclaimed */
+        cp_attestd_set_now(s, NOW + 300 + ATTESTD_NONCE_GRACE_S + 1);
+        ASSERT_EQ(challenge_from(s, "127.0.0.3"), 200);
+        ASSERT_EQ(s->nonces.n, 1);
+        ASSERT_TRUE(atomic_load(&s->m.challenges_expired) > 0);
+        cp_attestd_set_now(s, NOW);
+        cp_attestd_free(s);
+        native_ev_free(&e);
 }
