@@ -52,6 +52,35 @@ static const cp_svc_dialect maa_dialect = {
         .named = 1u << CP_ERRCAT_USAGE | 1u << CP_ERRCAT_IO | 1u << CP_ERRCAT_VERIFY,
 };
 
+/* ---- api-version ---------------------------------------------------------------------
+ *
+ * As MAA, the data-plane operations (attest, challenge, policies) take a
+ * required ?api-version= naming a supported version; metadata (/certs,
+ * /.well-known/openid-configuration) and /metrics, /healthz take none. */
+static const char *const api_versions[] = { "2020-10-01", "2022-08-01", "2022-09-01-preview", NULL };
+#define API_VERSIONS_TEXT "2020-10-01, 2022-08-01, 2022-09-01-preview"
+
+/* false when the request was answered 400 */
+static bool api_version_ok(cp_svc_call *call) {
+        const char *v = cp_http_req_query(call->req, "api-version");
+        if (!v || !*v) {
+                call->err = CP_EINVAL;
+                cp_svc_reply_error(call, 400, "MissingApiVersionParameter",
+                                   "The api-version query parameter (?api-version=) is required for %s %.200s. "
+                                   "The supported versions are '" API_VERSIONS_TEXT "'.",
+                                   call->req->method, call->req->path);
+                return false;
+        }
+        for (size_t i = 0; api_versions[i]; i++)
+                if (strcmp(v, api_versions[i]) == 0)
+                        return true;
+        call->err = CP_EUNSUPPORTED;
+        cp_svc_reply_error(call, 400, "InvalidApiVersionParameter",
+                           "The api-version '%.40s' is invalid for %.200s. The supported versions are '" API_VERSIONS_TEXT
+                           "'.", v, call->req->path);
+        return false;
+}
+
 /* A request refused: the one map (cp_http_status_of), except that a
  * request lacking something (CP_ENOTFOUND: no VCEK and no KDS, an event log
  * extending none of the quoted PCRs, a policy JWS by an unknown key) is 400
@@ -573,6 +602,8 @@ static int put_policy(cp_svc_call *call, attestd_type t) {
 static bool policy_target(cp_svc_call *call, bool reset, attestd_type *ret) {
         const char *seg = call->caps[0], *colon = strchr(seg, ':');
         char name[64];
+        if (!api_version_ok(call))
+                return false;
         if (colon && strcmp(colon, ":reset") != 0) {
                 cp_svc_reply_err(call, CP_ERROR(CP_ENOTFOUND, "unknown policy operation"));
                 return false;
@@ -715,6 +746,8 @@ static void route_metrics(cp_svc_call *c) {
 /* POST /attest/{type} */
 static void route_attest(cp_svc_call *call) {
         reqctx *c = call->ctx;
+        if (!api_version_ok(call))
+                return;
         if (parse_type(call->caps[0], &c->type) < 0) {
                 cp_svc_reply_error(call, 404, maa_dialect.not_found, "unknown attestation type");
                 return;
@@ -729,6 +762,8 @@ static void route_attest(cp_svc_call *call) {
 
 /* POST /challenge */
 static void route_challenge(cp_svc_call *call) {
+        if (!api_version_ok(call))
+                return;
         int r = challenge(call->ctx);
         if (r < 0)
                 reply_failure(call, r);

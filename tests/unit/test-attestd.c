@@ -47,7 +47,9 @@ static json_t *call(cp_attestd *s, const char *method, const char *path, const c
         char url[512];
         cp_httpc_options o = { .timeout_ms = 20000, .bearer = bearer };
         cp_httpc_response r = { 0 };
-        snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", (unsigned) cp_attestd_port(s), path);
+        /* the data-plane routes require an api-version (the others ignore it) */
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u%s%s", (unsigned) cp_attestd_port(s), path,
+                 strchr(path, '?') ? "" : "?api-version=2022-08-01");
         ASSERT_OK(cp_httpc_request(&o, method, url, NULL, body, body ? strlen(body) : 0, &r));
         *ret_status = r.status;
         json_t *j = json_loadb((const char *) r.body, r.body_len, 0, NULL);
@@ -1754,10 +1756,12 @@ TEST(routes_tenants_and_methods) {
                 { "POST", "/tenants/blue/attest/Native", "[1]", 400, "InvalidParameter", NULL },
         };
         unsigned long n4xx = 0;
+        static const cp_http_pair q[] = { { "api-version", "2022-08-01" } };
         for (size_t i = 0; i < CP_ELEMENTSOF(reqs); i++) {
                 cp_http_request req = { .method = reqs[i].method, .path = reqs[i].path,
                                         .body = (const uint8_t *) reqs[i].body,
-                                        .body_len = reqs[i].body ? strlen(reqs[i].body) : 0, .remote_addr = "test" };
+                                        .body_len = reqs[i].body ? strlen(reqs[i].body) : 0, .remote_addr = "test",
+                                        .query = q, .n_query = 1 };
                 cp_http_response resp = { 0 };
                 cp_attestd_handle(s, &req, &resp);
                 if (resp.status != reqs[i].status)
@@ -1922,4 +1926,58 @@ TEST(challenge_flood_leaves_room) {
         cp_attestd_set_now(s, NOW);
         cp_attestd_free(s);
         native_ev_free(&e);
+}
+
+/* ---- api-version (issue 13 item 12) -------------------------------------------------- */
+
+typedef struct apiver_row {
+        const char *name;
+        const char *method, *path;
+        unsigned status;
+        const char *code; /* NULL: any answer but a 400 for the api-version */
+} apiver_row;
+
+static const apiver_row apiver_rows[] = {
+        { "challenge without", "POST", "/challenge", 400, "MissingApiVersionParameter" },
+        { "challenge empty", "POST", "/challenge?api-version=", 400, "MissingApiVersionParameter" },
+        { "challenge unknown", "POST", "/challenge?api-version=2099-01-01", 400, "InvalidApiVersionParameter" },
+        { "attest without", "POST", "/attest/SevSnpVm", 400, "MissingApiVersionParameter" },
+        { "tenant attest unknown", "POST", "/tenants/t1/attest/Native?api-version=1", 400,
+          "InvalidApiVersionParameter" },
+        { "policy without", "GET", "/policies/SevSnpVm", 400, "MissingApiVersionParameter" },
+        { "challenge 2020-10-01", "POST", "/challenge?api-version=2020-10-01", 200, NULL },
+        { "policy 2022-08-01", "GET", "/policies/SevSnpVm?api-version=2022-08-01", 200, NULL },
+        { "certs need none", "GET", "/certs", 200, NULL },
+        { "openid need none", "GET", "/.well-known/openid-configuration", 200, NULL },
+};
+
+static void apiver_one(void *ctx, const void *row) {
+        const apiver_row *r = row;
+        cp_attestd *s = ctx;
+        char url[256];
+        cp_httpc_options o = { .timeout_ms = 20000 };
+        cp_httpc_response resp = { 0 };
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", (unsigned) cp_attestd_port(s), r->path);
+        ASSERT_OK(cp_httpc_request(&o, r->method, url, NULL, NULL, 0, &resp));
+        ASSERT_EQ(resp.status, r->status);
+        if (r->code) {
+                json_t *j = json_loadb((const char *) resp.body, resp.body_len, 0, NULL);
+                ASSERT_STREQ(json_string_value(json_object_get(json_object_get(j, "error"), "code")), r->code);
+                /* the message names the path refused and the versions supported */
+                const char *m = error_message(j);
+                ASSERT_TRUE(m && strstr(m, "2022-08-01") && strstr(m, "/"));
+                json_decref(j);
+        }
+        cp_httpc_response_clear(&resp);
+}
+
+/* attestd accepted any or no api-version; now, as MAA, the data-plane
+ * routes require a supported one. */
+TEST(api_version_required) {
+        cp_attestd_config cfg = { .now = NOW, .quiet = true, .threads = 1 };
+        cp_attestd *s = NULL;
+        ASSERT_OK(cp_attestd_new(&cfg, &s));
+        ASSERT_OK(cp_attestd_start(s));
+        TEST_TABLE(apiver_rows, apiver_one, s);
+        cp_attestd_free(s);
 }
