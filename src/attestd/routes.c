@@ -863,7 +863,7 @@ static const cp_svc_route attestd_routes[] = {
         { "POST", "/attest/{type}", route_attest, CP_ROUTE_PUBLIC },
         { "POST", "/challenge", route_challenge, CP_ROUTE_PUBLIC },
         { "GET", "/policies/{type}", route_policy_get, CP_ROUTE_PUBLIC },
-        { "PUT", "/policies/{type}", route_policy_put, 0 },
+        { "PUT", "/policies/{type}", route_policy_put, CP_ROUTE_ANY_BODY }, /* a JWS, as MAA's text/plain */
         { "POST", "/policies/{type}", route_policy_reset, 0 }, /* {type}:reset */
         { "GET", "/certs", route_certs, CP_ROUTE_PUBLIC },
         { "GET", "/.well-known/openid-configuration", route_openid_config, CP_ROUTE_PUBLIC },
