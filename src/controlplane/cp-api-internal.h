@@ -41,7 +41,7 @@ typedef struct api_ctx {
         const char *method, *path;
         const char *api_version;     /* query "api-version" */
         const char *ignore_pdb;      /* query "ignore-pod-disruption-budget" */
-        const char *if_match, *if_none_match, *host;
+        const char *if_match, *if_none_match;
         const char *custom_features; /* AKSHTTPCustomFeatures */
         json_t *body;                /* parsed request body or NULL */
         char base[300];

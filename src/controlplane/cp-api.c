@@ -452,10 +452,10 @@ static int api_transaction(api_ctx *c, api_fn fn) {
         int r = strcmp(c->method, "GET") == 0 ? cp_store_begin_read(api->store) : cp_store_begin(api->store);
         if (r < 0)
                 return r;
-        if (c->host && *c->host && strlen(c->host) < 200 && !strpbrk(c->host, " /\\\"\r\n"))
-                snprintf(c->base, sizeof c->base, "%s://%s", api->tls ? "https" : "http", c->host);
-        else
-                snprintf(c->base, sizeof c->base, "%s", api->base_url);
+        /* links (Location, Azure-AsyncOperation) name the daemon's configured
+         * public base URL, never the client's Host header: a forged Host
+         * would send the caller's token to another server when it polls */
+        snprintf(c->base, sizeof c->base, "%s", api->base_url);
         r = fn(c);
         if (r < 0 || r == API_ROLLBACK) {
                 cp_store_rollback(api->store);
@@ -477,7 +477,6 @@ void cp_api_run(cp_svc_call *sc, api_fn fn) {
                 .ignore_pdb = cp_http_req_query(req, "ignore-pod-disruption-budget"),
                 .if_match = cp_http_req_header(req, "If-Match"),
                 .if_none_match = cp_http_req_header(req, "If-None-Match"),
-                .host = cp_http_req_header(req, "Host"),
                 .custom_features = cp_http_req_header(req, "AKSHTTPCustomFeatures"),
                 .caps = sc->caps,
         };

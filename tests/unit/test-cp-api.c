@@ -85,7 +85,7 @@ static void teardown(void) {
 /* method, "path?query", body -> status; R holds the response */
 static unsigned call_auth(const char *auth, const char *method, const char *url, const char *body) {
         cp_api_call_headers h = { .authorization = auth, .if_match = if_match, .if_none_match = if_none_match,
-                                  .host = "cp.test:443", .custom_features = custom_features };
+                                  .host = "attacker.example:8443", .custom_features = custom_features };
         cp_api_call(E.api, &R, method, url, NULL, &h, body);
         if (R.http.body_len)
                 ASSERT_TRUE(R.body != NULL);
@@ -288,7 +288,10 @@ TEST(cluster_lifecycle) {
         char op[512];
         hdr_path("Azure-AsyncOperation", op, sizeof op);
         ASSERT_TRUE(strstr(op, "/providers/Microsoft.ContainerService/locations/eastus/operations/") != NULL);
-        ASSERT_TRUE(strstr(cp_api_reply_header(&R, "Azure-AsyncOperation"), "http://cp.test:443/") != NULL);
+        /* from the configured base URL, not the request's Host header (issue 13 item 12) */
+        ASSERT_TRUE(strncmp(cp_api_reply_header(&R, "Azure-AsyncOperation"), "http://cp.test/", 15) == 0);
+        ASSERT_TRUE(!cp_api_reply_header(&R, "Location") ||
+                    strncmp(cp_api_reply_header(&R, "Location"), "http://cp.test/", 15) == 0);
         ASSERT_EQ(call("PUT", MC CS, ok), 409); /* create in progress */
         ASSERT_STREQ(code(), "OperationNotAllowed");
         ASSERT_EQ(call("GET", op, NULL), 200);
@@ -337,6 +340,7 @@ TEST(cluster_lifecycle) {
         /* delete cascades to the pools */
         ASSERT_EQ(call("DELETE", MC CS, NULL), 202);
         ASSERT_TRUE(cp_api_reply_header(&R, "Location") != NULL);
+        ASSERT_TRUE(strncmp(cp_api_reply_header(&R, "Location"), "http://cp.test/", 15) == 0);
         hdr_path("Azure-AsyncOperation", op, sizeof op);
         ASSERT_EQ(call("GET", AP "/nodepool1" CS, NULL), 200);
         ASSERT_STREQ(prop("provisioningState"), "Deleting");
