@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 
 #include "attestd/attestd.h"
+#include "basic/loglimit.h"
 #include "confpool/maa_policy.h"
 #include "confpool/snp_verify.h"
 #include "libconfpool/json-plain.h"
@@ -196,6 +197,9 @@ struct cp_attestd {
         char default_hash[44];
 
         attestd_metrics m;
+        /* access log lines anyone can cause (refused requests, challenges):
+         * rate-limited, the rest counted in a summary line */
+        cp_log_limit refused_log, challenge_log;
 };
 
 extern const char attestd_default_policy[];

@@ -786,6 +786,23 @@ static void log_safe(const char *in, char *out, size_t cap) {
         out[i] = '\0';
 }
 
+/* Lines anyone can cause without credentials (refused requests, and
+ * challenges) are rate-limited (basic/loglimit.h); when a window ends the
+ * count of lines not written is logged in one line, never lost. */
+static bool log_allowed(cp_attestd *s, const cp_svc_call *call, unsigned status) {
+        cp_log_limit *l = status >= 400 ? &s->refused_log
+                          : strcmp(call->path, "/challenge") == 0 ? &s->challenge_log
+                                                                 : NULL;
+        if (!l)
+                return true;
+        unsigned long missed = 0;
+        bool ok = cp_log_limit_take(l, cp_log_limit_now(), &missed);
+        if (missed)
+                fprintf(stderr, "{\"event\":\"http-suppressed\",\"what\":\"%s\",\"lines\":%lu,\"seconds\":%u}\n",
+                        l == &s->refused_log ? "refused" : "challenge", missed, l->period_s);
+        return ok;
+}
+
 /* The access log hook: metrics, and the structured log line. */
 static void account(const cp_svc_call *call, unsigned status, uint64_t us) {
         const reqctx *c = call->ctx;
@@ -810,7 +827,7 @@ static void account(const cp_svc_call *call, unsigned status, uint64_t us) {
                         atomic_fetch_add(&s->m.failure[c->type][e], 1);
                 }
         }
-        if (!s->cfg.quiet) {
+        if (!s->cfg.quiet && log_allowed(s, call, status)) {
                 /* structured log: no bodies, tokens, nonces or keys; the
                  * client-chosen path is reduced to safe characters */
                 char path[81], method[17];

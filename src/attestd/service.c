@@ -434,6 +434,8 @@ int cp_attestd_new(const cp_attestd_config *cfg, cp_attestd **ret) {
         pthread_rwlock_init(&s->keys_lock, NULL);
         pthread_mutex_init(&s->cache_lock, NULL);
         pthread_mutex_init(&s->nonce_lock, NULL);
+        cp_log_limit_init(&s->refused_log, 0, 0);
+        cp_log_limit_init(&s->challenge_log, 0, 0);
         pthread_rwlock_init(&s->policy_lock, NULL);
         if (cfg->issuer) {
                 snprintf(s->issuer, sizeof(s->issuer), "%s", cfg->issuer);
@@ -552,6 +554,11 @@ cp_attestd *cp_attestd_free(cp_attestd *s) {
         pthread_rwlock_destroy(&s->keys_lock);
         pthread_mutex_destroy(&s->cache_lock);
         pthread_mutex_destroy(&s->nonce_lock);
+        unsigned long missed = cp_log_limit_flush(&s->refused_log), missed_c = cp_log_limit_flush(&s->challenge_log);
+        if ((missed || missed_c) && !s->cfg.quiet)
+                fprintf(stderr, "{\"event\":\"http-suppressed\",\"refused\":%lu,\"challenges\":%lu}\n", missed, missed_c);
+        cp_log_limit_destroy(&s->refused_log);
+        cp_log_limit_destroy(&s->challenge_log);
         pthread_rwlock_destroy(&s->policy_lock);
         free(s);
         return NULL;

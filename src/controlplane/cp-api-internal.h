@@ -6,6 +6,7 @@
 #include "controlplane/cp-aad.h"
 #include "controlplane/cp-store.h"
 #include "basic/cleanup.h"
+#include "basic/loglimit.h"
 #include "service/service.h"
 
 #define CP_API_MAX_ROUTES 64
@@ -22,6 +23,7 @@ struct cp_api {
         struct cp_aad *aad;
         cp_svc *svc;
         cp_svc_route routes[CP_API_MAX_ROUTES]; /* the ARM tables, then /adfs and the nodes' when served */
+        cp_log_limit refused_log;    /* audit lines of refused requests (401/403): rate-limited */
 };
 
 /* What the authentication hook attaches to a call (cp_svc_call.auth; it lives
