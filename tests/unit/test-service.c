@@ -41,6 +41,10 @@ static void h_fail(cp_svc_call *c) {
         cp_svc_reply_err(c, CP_ERROR(atoi(c->caps[0]), "secret internal detail %s", "xyz"));
 }
 
+static void h_form(cp_svc_call *c) {
+        cp_svc_reply_json(c, 200, json_pack("{s:I}", "len", (json_int_t) c->req->body_len));
+}
+
 static void h_silent(cp_svc_call *c) {
         (void) c;
 }
@@ -81,7 +85,7 @@ static const cp_svc_route routes[] = {
         { "GET", "/fail/{code}", h_fail, CP_ROUTE_PUBLIC },
         { "GET", "/silent", h_silent, CP_ROUTE_PUBLIC },
         { "GET", "/owned/{a}", h_get, CP_ROUTE_SERVICE },
-        { "POST", "/form", h_get, CP_ROUTE_ANY_BODY },
+        { "POST", "/form", h_form, CP_ROUTE_ANY_BODY },
 };
 
 static const cp_svc_dialect kv = { .bad_request = "BadParameter", .not_found = "KeyNotFound",
