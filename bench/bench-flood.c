@@ -19,6 +19,9 @@
  *   flood: attestd 2000 idle conns + 9123 challenges/s: legit p50 0.4 ms p99 2.1 ms, served 480/480 within 1 s;
  *          baseline p50 0.2 ms p99 0.5 ms; p99 x4.2
  * (CP_BIN_DIR names the daemons' directory; default ../bin from here.)
+ * The idle connections send nothing, so with phases longer than the
+ * servers' head timeout (10 s) the servers close them, as designed: the
+ * summary says how many were closed.
  */
 #include <libgen.h>
 #include <stdio.h>

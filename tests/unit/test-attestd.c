@@ -1981,3 +1981,46 @@ TEST(api_version_required) {
         TEST_TABLE(apiver_rows, apiver_one, s);
         cp_attestd_free(s);
 }
+
+/* Refused requests wrote one access log line each; now a burst a window
+ * and the rest counted (here in the line at exit). */
+TEST(refused_request_log_rate_limited) {
+        cp_attestd_config cfg = { .now = NOW, .quiet = false, .threads = 1 };
+        cp_attestd *s = NULL;
+        char path[] = "/tmp/cp-attestd-log-XXXXXX";
+        int fd = mkstemp(path);
+        ASSERT_TRUE(fd >= 0);
+        fflush(stderr);
+        int saved = dup(2);
+        ASSERT_TRUE(saved >= 0 && dup2(fd, 2) == 2);
+        close(fd);
+        ASSERT_OK(cp_attestd_new(&cfg, &s));
+        for (int i = 0; i < 500; i++) {
+                cp_http_request req = { .method = "POST", .path = "/challenge", .remote_addr = "192.0.2.1" };
+                cp_http_response resp = { 0 };
+                cp_attestd_handle(s, &req, &resp);
+                ASSERT_EQ(resp.status, 400); /* no api-version */
+                cp_http_resp_clear(&resp);
+        }
+        cp_attestd_free(s);
+        fflush(stderr);
+        ASSERT_TRUE(dup2(saved, 2) == 2);
+        close(saved);
+        FILE *f = fopen(path, "r");
+        ASSERT_TRUE(f != NULL);
+        char line[2048];
+        unsigned long lines = 0, more = 0, n;
+        while (fgets(line, sizeof line, f)) {
+                const char *p;
+                if (strstr(line, "\"event\":\"http\""))
+                        lines++;
+                else if ((p = strstr(line, "\"refused\":")) && sscanf(p, "\"refused\":%lu", &n) == 1)
+                        more += n;
+                else if ((p = strstr(line, "\"lines\":")) && sscanf(p, "\"lines\":%lu", &n) == 1)
+                        more += n;
+        }
+        fclose(f);
+        unlink(path);
+        ASSERT_TRUE(lines > 0 && lines <= 2 * CP_LOG_LIMIT_BURST);
+        ASSERT_EQ(lines + more, 500);
+}
