@@ -203,8 +203,9 @@ static double handler_cpu_us(bool warm, cp_jwt_alg alg, const char *body, double
         unsigned long n = 0;
         if (cp_attestd_new(&cfg, &s) < 0)
                 die("service");
+        static const cp_http_pair q[] = { { "api-version", "2022-08-01" } };
         cp_http_request req = { .method = "POST", .path = "/attest/AzureSnpVtpm", .body = (const uint8_t *) body,
-                                .body_len = strlen(body), .remote_addr = "bench" };
+                                .body_len = strlen(body), .remote_addr = "bench", .query = q, .n_query = 1 };
         double t0 = now_s();
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
         do {
@@ -231,7 +232,7 @@ static double run_load(bool warm, cp_jwt_alg alg, unsigned threads, double secs,
         unsigned long bad = 0;
         if (cp_attestd_new(&cfg, &s) < 0 || cp_attestd_start(s) < 0)
                 die("service");
-        char *req = httpload_post("/attest/AzureSnpVtpm", body, &rl);
+        char *req = httpload_post("/attest/AzureSnpVtpm?api-version=2022-08-01", body, &rl);
         if (!req)
                 die("out of memory");
         /* warm-up requests (fill the chain cache / report cache) */

@@ -28,6 +28,9 @@
 #include "emu/snp_guest.h"
 #include "node/vtpm.h"
 
+/* attestd requires a supported api-version on its data-plane routes, as MAA does */
+#define CP_ATTESTD_API_VERSION "2022-08-01"
+
 static volatile sig_atomic_t got_term, got_reattest;
 
 static void on_signal(int sig) {
@@ -184,7 +187,7 @@ static int challenge(agent *a, char **ret_txt, uint8_t **ret_nonce, size_t *ret_
         json_t *resp = NULL;
         long status;
         size_t len = 0;
-        snprintf(url, sizeof url, "%s/challenge", a->attestd);
+        snprintf(url, sizeof url, "%s/challenge?api-version=" CP_ATTESTD_API_VERSION, a->attestd);
         int r = post_json(url, NULL, NULL, NULL, &status, &resp);
         if (r < 0)
                 return r;
@@ -213,7 +216,7 @@ static int get_token(agent *a, const char *path, json_t *body) {
         char url[700];
         json_t *resp = NULL;
         long status;
-        snprintf(url, sizeof url, "%s%s", a->attestd, path);
+        snprintf(url, sizeof url, "%s%s?api-version=" CP_ATTESTD_API_VERSION, a->attestd, path);
         int r = post_json(url, NULL, NULL, body, &status, &resp);
         if (r < 0)
                 return r;
@@ -320,7 +323,7 @@ static int attest(agent *a) {
         /* challenge */
         json_t *resp = NULL;
         long status;
-        snprintf(url, sizeof url, "%s/challenge", a->attestd);
+        snprintf(url, sizeof url, "%s/challenge?api-version=" CP_ATTESTD_API_VERSION, a->attestd);
         if ((r = post_json(url, NULL, NULL, NULL, &status, &resp)) < 0) {
                 cp_snp_guest_report_clear(&rep);
                 return r;

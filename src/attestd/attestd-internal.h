@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 
 #include "attestd/attestd.h"
+#include "basic/loglimit.h"
 #include "confpool/maa_policy.h"
 #include "confpool/snp_verify.h"
 #include "libconfpool/json-plain.h"
@@ -18,7 +19,15 @@
 #define ATTESTD_MAX_KEYS 8
 #define ATTESTD_NONCE_LEN 32
 #define ATTESTD_NONCE_MAX 64 /* longest nonce accepted in a quote */
-#define ATTESTD_NONCE_SLOTS 16384u
+/* Outstanding challenges (nonces.c): at most ATTESTD_NONCE_SLOTS in all,
+ * at most ATTESTD_NONCE_PER_SOURCE from one client address (an IPv6 /64);
+ * past either the oldest is evicted.  Expired ones are dropped
+ * ATTESTD_NONCE_GRACE_S after their expiry (until then a late attest is
+ * told "expired"). */
+#define ATTESTD_NONCE_SLOTS 65536u
+#define ATTESTD_NONCE_PER_SOURCE 16384u
+#define ATTESTD_NONCE_SOURCES 4096u  /* source buckets (keyed hash of the address) */
+#define ATTESTD_NONCE_GRACE_S 60
 #define ATTESTD_POLICY_SLOTS 64u
 #define ATTESTD_TENANT_MAX 64u
 
@@ -100,12 +109,36 @@ typedef struct crl_line {
         char last_error[256];        /* of the last failed fetch */
 } crl_line;
 
+/* A challenge slot; links are slot index + 1 (0: none). */
 typedef struct nonce_slot {
-        uint8_t state;               /* 0 empty, 1 live, 2 used (tombstone) */
-        uint8_t len;
+        uint8_t len;                 /* 0: free */
         uint8_t nonce[ATTESTD_NONCE_MAX];
         int64_t expires_at;
+        uint32_t src;                /* source bucket */
+        uint32_t hnext;              /* hash chain, or the free list */
+        uint32_t prev, next;         /* all slots, oldest first */
+        uint32_t sprev, snext;       /* the source's slots, oldest first */
 } nonce_slot;
+
+typedef struct nonce_source {
+        uint32_t head, tail, n;
+} nonce_source;
+
+typedef struct nonce_table {
+        nonce_slot *slots;           /* ATTESTD_NONCE_SLOTS */
+        uint32_t *buckets;           /* ATTESTD_NONCE_SLOTS hash chains */
+        nonce_source *sources;       /* ATTESTD_NONCE_SOURCES */
+        uint32_t head, tail;         /* oldest, newest */
+        uint32_t free_list, fresh;   /* freed slots; slots never used start at fresh */
+        uint32_t n;
+        uint64_t seed;               /* keys the hashes */
+} nonce_table;
+
+CP_WUR int attestd_nonces_init(nonce_table *t);
+void attestd_nonces_free(nonce_table *t);
+/* Register a challenge from source (numeric address; NULL: out of band). */
+CP_WUR int attestd_nonce_issue(cp_attestd *s, const uint8_t *nonce, size_t len, int64_t expires_at,
+                               const char *source);
 
 typedef struct policy_slot {
         bool used;
@@ -121,6 +154,7 @@ typedef struct policy_slot {
 typedef struct attestd_metrics {
         atomic_ulong requests[_ATT_MAX], success[_ATT_MAX], failure[_ATT_MAX][ATTESTD_N_CODES];
         atomic_ulong warm_hits, cold_verifies, challenges, http_requests, http_4xx, http_5xx;
+        atomic_ulong challenges_evicted, challenges_expired; /* dropped unused: to make room, after expiry */
         atomic_ulong latency_bucket[8]; /* <=0.5, 1, 2, 5, 10, 50, 250 ms, +Inf */
         atomic_ulong latency_sum_us;
         atomic_ulong crl_fetches, crl_fetch_failures, crl_updates;
@@ -155,7 +189,7 @@ struct cp_attestd {
         _Atomic uint64_t crl_gen;    /* bumped after every CRL replacement */
 
         pthread_mutex_t nonce_lock;
-        nonce_slot *nonces;
+        nonce_table nonces;
 
         pthread_rwlock_t policy_lock;
         policy_slot policies[ATTESTD_POLICY_SLOTS];
@@ -163,6 +197,9 @@ struct cp_attestd {
         char default_hash[44];
 
         attestd_metrics m;
+        /* access log lines anyone can cause (refused requests, challenges):
+         * rate-limited, the rest counted in a summary line */
+        cp_log_limit refused_log, challenge_log;
 };
 
 extern const char attestd_default_policy[];

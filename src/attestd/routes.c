@@ -52,6 +52,35 @@ static const cp_svc_dialect maa_dialect = {
         .named = 1u << CP_ERRCAT_USAGE | 1u << CP_ERRCAT_IO | 1u << CP_ERRCAT_VERIFY,
 };
 
+/* ---- api-version ---------------------------------------------------------------------
+ *
+ * As MAA, the data-plane operations (attest, challenge, policies) take a
+ * required ?api-version= naming a supported version; metadata (/certs,
+ * /.well-known/openid-configuration) and /metrics, /healthz take none. */
+static const char *const api_versions[] = { "2020-10-01", "2022-08-01", "2022-09-01-preview", NULL };
+#define API_VERSIONS_TEXT "2020-10-01, 2022-08-01, 2022-09-01-preview"
+
+/* false when the request was answered 400 */
+static bool api_version_ok(cp_svc_call *call) {
+        const char *v = cp_http_req_query(call->req, "api-version");
+        if (!v || !*v) {
+                call->err = CP_EINVAL;
+                cp_svc_reply_error(call, 400, "MissingApiVersionParameter",
+                                   "The api-version query parameter (?api-version=) is required for %s %.200s. "
+                                   "The supported versions are '" API_VERSIONS_TEXT "'.",
+                                   call->req->method, call->req->path);
+                return false;
+        }
+        for (size_t i = 0; api_versions[i]; i++)
+                if (strcmp(v, api_versions[i]) == 0)
+                        return true;
+        call->err = CP_EUNSUPPORTED;
+        cp_svc_reply_error(call, 400, "InvalidApiVersionParameter",
+                           "The api-version '%.40s' is invalid for %.200s. The supported versions are '" API_VERSIONS_TEXT
+                           "'.", v, call->req->path);
+        return false;
+}
+
 /* A request refused: the one map (cp_http_status_of), except that a
  * request lacking something (CP_ENOTFOUND: no VCEK and no KDS, an event log
  * extending none of the quoted PCRs, a policy JWS by an unknown key) is 400
@@ -419,8 +448,8 @@ static int challenge(reqctx *c) {
         int r;
         if (RAND_bytes(n, sizeof(n)) != 1)
                 return CP_ERROR(CP_ECRYPTO, "RAND_bytes");
-        if ((r = cp_attestd_nonce_register(c->s, n, sizeof(n), exp)) < 0)
-                return r == CP_ETOOBIG ? CP_ENETWORK : r;
+        if ((r = attestd_nonce_issue(c->s, n, sizeof(n), exp, c->call->req->remote_addr)) < 0)
+                return r;
         cp_b64_encode(n, sizeof(n), CP_B64_URL, txt);
         atomic_fetch_add(&c->s->m.challenges, 1);
         cp_svc_reply_json(c->call, 200, json_pack("{s:s,s:I}", "nonce", txt, "expiresAt", (json_int_t) exp));
@@ -573,6 +602,8 @@ static int put_policy(cp_svc_call *call, attestd_type t) {
 static bool policy_target(cp_svc_call *call, bool reset, attestd_type *ret) {
         const char *seg = call->caps[0], *colon = strchr(seg, ':');
         char name[64];
+        if (!api_version_ok(call))
+                return false;
         if (colon && strcmp(colon, ":reset") != 0) {
                 cp_svc_reply_err(call, CP_ERROR(CP_ENOTFOUND, "unknown policy operation"));
                 return false;
@@ -676,6 +707,10 @@ static void route_metrics(cp_svc_call *c) {
         OUT("# TYPE attestd_report_verifications_total counter\nattestd_report_verifications_total %lu\n",
             atomic_load(&m->cold_verifies));
         OUT("# TYPE attestd_challenges_total counter\nattestd_challenges_total %lu\n", atomic_load(&m->challenges));
+        OUT("# TYPE attestd_challenges_evicted_total counter\nattestd_challenges_evicted_total %lu\n",
+            atomic_load(&m->challenges_evicted));
+        OUT("# TYPE attestd_challenges_expired_total counter\nattestd_challenges_expired_total %lu\n",
+            atomic_load(&m->challenges_expired));
         OUT("# TYPE attestd_crl_fetches_total counter\nattestd_crl_fetches_total %lu\n", atomic_load(&m->crl_fetches));
         OUT("# TYPE attestd_crl_fetch_failures_total counter\nattestd_crl_fetch_failures_total %lu\n",
             atomic_load(&m->crl_fetch_failures));
@@ -711,6 +746,8 @@ static void route_metrics(cp_svc_call *c) {
 /* POST /attest/{type} */
 static void route_attest(cp_svc_call *call) {
         reqctx *c = call->ctx;
+        if (!api_version_ok(call))
+                return;
         if (parse_type(call->caps[0], &c->type) < 0) {
                 cp_svc_reply_error(call, 404, maa_dialect.not_found, "unknown attestation type");
                 return;
@@ -725,6 +762,8 @@ static void route_attest(cp_svc_call *call) {
 
 /* POST /challenge */
 static void route_challenge(cp_svc_call *call) {
+        if (!api_version_ok(call))
+                return;
         int r = challenge(call->ctx);
         if (r < 0)
                 reply_failure(call, r);
@@ -745,6 +784,23 @@ static void log_safe(const char *in, char *out, size_t cap) {
                 out[i] = (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\') ? ch : '?';
         }
         out[i] = '\0';
+}
+
+/* Lines anyone can cause without credentials (refused requests, and
+ * challenges) are rate-limited (basic/loglimit.h); when a window ends the
+ * count of lines not written is logged in one line, never lost. */
+static bool log_allowed(cp_attestd *s, const cp_svc_call *call, unsigned status) {
+        cp_log_limit *l = status >= 400 ? &s->refused_log
+                          : strcmp(call->path, "/challenge") == 0 ? &s->challenge_log
+                                                                 : NULL;
+        if (!l)
+                return true;
+        unsigned long missed = 0;
+        bool ok = cp_log_limit_take(l, cp_log_limit_now(), &missed);
+        if (missed)
+                fprintf(stderr, "{\"event\":\"http-suppressed\",\"what\":\"%s\",\"lines\":%lu,\"seconds\":%u}\n",
+                        l == &s->refused_log ? "refused" : "challenge", missed, l->period_s);
+        return ok;
 }
 
 /* The access log hook: metrics, and the structured log line. */
@@ -771,7 +827,7 @@ static void account(const cp_svc_call *call, unsigned status, uint64_t us) {
                         atomic_fetch_add(&s->m.failure[c->type][e], 1);
                 }
         }
-        if (!s->cfg.quiet) {
+        if (!s->cfg.quiet && log_allowed(s, call, status)) {
                 /* structured log: no bodies, tokens, nonces or keys; the
                  * client-chosen path is reduced to safe characters */
                 char path[81], method[17];
@@ -824,7 +880,7 @@ static const cp_svc_route attestd_routes[] = {
         { "POST", "/attest/{type}", route_attest, CP_ROUTE_PUBLIC },
         { "POST", "/challenge", route_challenge, CP_ROUTE_PUBLIC },
         { "GET", "/policies/{type}", route_policy_get, CP_ROUTE_PUBLIC },
-        { "PUT", "/policies/{type}", route_policy_put, 0 },
+        { "PUT", "/policies/{type}", route_policy_put, CP_ROUTE_ANY_BODY }, /* a JWS, as MAA's text/plain */
         { "POST", "/policies/{type}", route_policy_reset, 0 }, /* {type}:reset */
         { "GET", "/certs", route_certs, CP_ROUTE_PUBLIC },
         { "GET", "/.well-known/openid-configuration", route_openid_config, CP_ROUTE_PUBLIC },

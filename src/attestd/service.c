@@ -130,72 +130,6 @@ int cp_attestd_jwks_json(cp_attestd *s, char **ret) {
         return 0;
 }
 
-/* ---- nonces ---------------------------------------------------------------- */
-
-static size_t nonce_home(const uint8_t *n, size_t len) {
-        uint64_t h = 1469598103934665603ull;
-        for (size_t i = 0; i < len; i++)
-                h = (h ^ n[i]) * 1099511628211ull;
-        return (size_t) (h % ATTESTD_NONCE_SLOTS);
-}
-
-int cp_attestd_nonce_register(cp_attestd *s, const uint8_t *nonce, size_t len, int64_t expires_at) {
-        int64_t now = attestd_now(s);
-        nonce_slot *reuse = NULL;
-        if (!nonce || len == 0 || len > ATTESTD_NONCE_MAX)
-                return CP_ERROR(CP_EINVAL, "nonce of %zu bytes", len);
-        size_t h = nonce_home(nonce, len);
-        pthread_mutex_lock(&s->nonce_lock);
-        /* walk the whole probe chain (up to an empty slot): a live duplicate
-         * anywhere in it is refused, the first dead slot is reused */
-        for (size_t k = 0; k < ATTESTD_NONCE_SLOTS; k++) {
-                nonce_slot *e = &s->nonces[(h + k) % ATTESTD_NONCE_SLOTS];
-                bool live = e->state == 1 && e->expires_at >= now;
-                if (live && e->len == len && cp_ct_eq(e->nonce, nonce, len)) {
-                        pthread_mutex_unlock(&s->nonce_lock);
-                        return CP_ERROR(CP_EINVAL, "nonce already registered");
-                }
-                if (!live && !reuse)
-                        reuse = e;
-                if (e->state == 0)
-                        break;
-        }
-        if (!reuse) {
-                pthread_mutex_unlock(&s->nonce_lock);
-                return CP_ERROR(CP_ETOOBIG, "too many outstanding challenges");
-        }
-        reuse->state = 1;
-        reuse->len = (uint8_t) len;
-        memcpy(reuse->nonce, nonce, len);
-        reuse->expires_at = expires_at;
-        pthread_mutex_unlock(&s->nonce_lock);
-        return 0;
-}
-
-/* Consume a nonce: CP_EBINDING if unknown or already used, CP_EEXPIRED if
- * expired.  A probe runs over live, used and expired slots (reuse keeps
- * chains intact because a slot is never emptied). */
-static int nonce_consume(cp_attestd *s, const uint8_t *nonce, size_t len) {
-        int64_t now = attestd_now(s);
-        int r = CP_ERROR(CP_EBINDING, "nonce unknown or already used");
-        if (len == 0 || len > ATTESTD_NONCE_MAX)
-                return r;
-        size_t h = nonce_home(nonce, len);
-        pthread_mutex_lock(&s->nonce_lock);
-        for (size_t k = 0; k < ATTESTD_NONCE_SLOTS; k++) {
-                nonce_slot *e = &s->nonces[(h + k) % ATTESTD_NONCE_SLOTS];
-                if (e->state == 0)
-                        break;
-                if (e->state != 1 || e->len != len || !cp_ct_eq(e->nonce, nonce, len))
-                        continue;
-                e->state = 2;
-                r = e->expires_at < now ? CP_ERROR(CP_EEXPIRED, "nonce expired") : 0;
-                break;
-        }
-        pthread_mutex_unlock(&s->nonce_lock);
-        return r;
-}
-
 /* ---- policies -------------------------------------------------------------- */
 
 /* Find the slot of (tenant, type); with create, a free slot. */
@@ -500,6 +434,8 @@ int cp_attestd_new(const cp_attestd_config *cfg, cp_attestd **ret) {
         pthread_rwlock_init(&s->keys_lock, NULL);
         pthread_mutex_init(&s->cache_lock, NULL);
         pthread_mutex_init(&s->nonce_lock, NULL);
+        cp_log_limit_init(&s->refused_log, 0, 0);
+        cp_log_limit_init(&s->challenge_log, 0, 0);
         pthread_rwlock_init(&s->policy_lock, NULL);
         if (cfg->issuer) {
                 snprintf(s->issuer, sizeof(s->issuer), "%s", cfg->issuer);
@@ -507,8 +443,7 @@ int cp_attestd_new(const cp_attestd_config *cfg, cp_attestd **ret) {
         }
 
         s->cache = calloc(s->cache_size, sizeof(*s->cache));
-        s->nonces = calloc(ATTESTD_NONCE_SLOTS, sizeof(*s->nonces));
-        if (!s->cache || !s->nonces) {
+        if (!s->cache || attestd_nonces_init(&s->nonces) < 0) {
                 cp_attestd_free(s);
                 return cp_error_oom();
         }
@@ -613,12 +548,17 @@ cp_attestd *cp_attestd_free(cp_attestd *s) {
         for (size_t i = 0; s->cache && i < s->cache_size; i++)
                 attestd_rt_unref(s->cache[i].rt);
         free(s->cache);
-        free(s->nonces);
+        attestd_nonces_free(&s->nonces);
         pthread_mutex_destroy(&s->kds_lock);
         pthread_mutex_destroy(&s->crl_lock);
         pthread_rwlock_destroy(&s->keys_lock);
         pthread_mutex_destroy(&s->cache_lock);
         pthread_mutex_destroy(&s->nonce_lock);
+        unsigned long missed = cp_log_limit_flush(&s->refused_log), missed_c = cp_log_limit_flush(&s->challenge_log);
+        if ((missed || missed_c) && !s->cfg.quiet)
+                fprintf(stderr, "{\"event\":\"http-suppressed\",\"refused\":%lu,\"challenges\":%lu}\n", missed, missed_c);
+        cp_log_limit_destroy(&s->refused_log);
+        cp_log_limit_destroy(&s->challenge_log);
         pthread_rwlock_destroy(&s->policy_lock);
         free(s);
         return NULL;
@@ -637,6 +577,3 @@ char *attestd_policy_get(cp_attestd *s, const char *tenant, attestd_type type) {
         return t;
 }
 
-int attestd_nonce_consume(cp_attestd *s, const uint8_t *nonce, size_t len) {
-        return nonce_consume(s, nonce, len);
-}

@@ -10,7 +10,7 @@
 
 static void usage(FILE *f) {
         fprintf(f, "Usage: confpoold --state-dir DIR [--listen ADDR] [--port N] [--config FILE]\n"
-                   "                 [--port-file FILE] [--tls] [--threads N] [--reconcile-interval-ms N]\n"
+                   "                 [--port-file FILE] [--tls] [--threads N] [--reconcile-interval-ms N] [--public-url URL]\n"
                    "                 [--backend fake|local --attestd-url URL --agent PATH [--min-tcb SPEC]\n"
                    "                  [--kbs-url URL --kbs-admin-token-file F --kbs-release-token-file F]]\n"
                    "       confpoold --state-dir DIR --backend local --prepare-hosts   (print the hosts' ARKs)\n"
@@ -64,11 +64,12 @@ int main(int argc, char **argv) {
                 {"prepare-hosts", no_argument, NULL, 'H'},
                 {"kbs-url", required_argument, NULL, 'K'},   {"kbs-admin-token-file", required_argument, NULL, 'Y'},
                 {"kbs-release-token-file", required_argument, NULL, 'R'},
+                {"public-url", required_argument, NULL, 'U'},
                 {"help", no_argument, NULL, 'h'},            {0},
         };
         cp_daemon_options o = {0};
         int c;
-        while ((c = getopt_long(argc, argv, "s:l:p:c:P:tT:i:hb:A:g:m:HK:Y:R:", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "s:l:p:c:P:tT:i:hb:A:g:m:HK:Y:R:U:", opts, NULL)) != -1) {
                 char *end = NULL;
                 unsigned long v = 0;
                 if (c == 'p' || c == 'T' || c == 'i') {
@@ -95,6 +96,7 @@ int main(int argc, char **argv) {
                 case 'K': o.kbs_url = optarg; break;
                 case 'Y': o.kbs_admin_token_file = optarg; break;
                 case 'R': o.kbs_release_token_file = optarg; break;
+                case 'U': o.public_url = optarg; break;
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 2;
                 }

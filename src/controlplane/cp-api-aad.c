@@ -158,6 +158,6 @@ const cp_svc_route cp_api_aad_routes[] = {
         {"GET", "/adfs/.well-known/openid-configuration", openid_configuration, CP_ROUTE_PUBLIC},
         {"GET", "/adfs/{t}/.well-known/openid-configuration", openid_configuration, CP_ROUTE_PUBLIC},
         {"GET", "/adfs/discovery/keys", discovery_keys, CP_ROUTE_PUBLIC},
-        {"POST", "/adfs/oauth2/token", token, CP_ROUTE_PUBLIC},
+        {"POST", "/adfs/oauth2/token", token, CP_ROUTE_PUBLIC | CP_ROUTE_ANY_BODY}, /* a form */
 };
 const size_t cp_api_n_aad_routes = CP_ELEMENTSOF(cp_api_aad_routes);

@@ -6,6 +6,7 @@
 #include "controlplane/cp-aad.h"
 #include "controlplane/cp-store.h"
 #include "basic/cleanup.h"
+#include "basic/loglimit.h"
 #include "service/service.h"
 
 #define CP_API_MAX_ROUTES 64
@@ -22,6 +23,7 @@ struct cp_api {
         struct cp_aad *aad;
         cp_svc *svc;
         cp_svc_route routes[CP_API_MAX_ROUTES]; /* the ARM tables, then /adfs and the nodes' when served */
+        cp_log_limit refused_log;    /* audit lines of refused requests (401/403): rate-limited */
 };
 
 /* What the authentication hook attaches to a call (cp_svc_call.auth; it lives
@@ -41,7 +43,7 @@ typedef struct api_ctx {
         const char *method, *path;
         const char *api_version;     /* query "api-version" */
         const char *ignore_pdb;      /* query "ignore-pod-disruption-budget" */
-        const char *if_match, *if_none_match, *host;
+        const char *if_match, *if_none_match;
         const char *custom_features; /* AKSHTTPCustomFeatures */
         json_t *body;                /* parsed request body or NULL */
         char base[300];

@@ -303,6 +303,18 @@ static void audit(const cp_svc_call *sc, const char *why) {
                 path[i++] = (isalnum((unsigned char) *q) || strchr("/-_.", *q)) ? *q : '?';
         path[i] = 0;
         const char *who = p->is_operator ? "operator" : *p->app_id ? p->app_id : "-";
+        /* refusals are what a client without credentials can cause: at most
+         * a burst of lines a window, the rest counted in one summary line */
+        if (why && *why) {
+                unsigned long missed = 0;
+                cp_api *api = sc->userdata;
+                bool ok = cp_log_limit_take(&api->refused_log, cp_log_limit_now(), &missed);
+                if (missed)
+                        fprintf(stderr, "confpoold: audit: %lu more refused requests not logged in the last %u s\n",
+                                missed, api->refused_log.period_s);
+                if (!ok)
+                        return;
+        }
         fprintf(stderr, "confpoold: audit: principal=%s%s%s%s %s %s -> %u%s%s\n", who, *p->name ? " (" : "", p->name,
                 *p->name ? ")" : "",
                 strlen(method) < 10 && strspn(method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == strlen(method) ? method : "?",
@@ -452,10 +464,10 @@ static int api_transaction(api_ctx *c, api_fn fn) {
         int r = strcmp(c->method, "GET") == 0 ? cp_store_begin_read(api->store) : cp_store_begin(api->store);
         if (r < 0)
                 return r;
-        if (c->host && *c->host && strlen(c->host) < 200 && !strpbrk(c->host, " /\\\"\r\n"))
-                snprintf(c->base, sizeof c->base, "%s://%s", api->tls ? "https" : "http", c->host);
-        else
-                snprintf(c->base, sizeof c->base, "%s", api->base_url);
+        /* links (Location, Azure-AsyncOperation) name the daemon's configured
+         * public base URL, never the client's Host header: a forged Host
+         * would send the caller's token to another server when it polls */
+        snprintf(c->base, sizeof c->base, "%s", api->base_url);
         r = fn(c);
         if (r < 0 || r == API_ROLLBACK) {
                 cp_store_rollback(api->store);
@@ -477,7 +489,6 @@ void cp_api_run(cp_svc_call *sc, api_fn fn) {
                 .ignore_pdb = cp_http_req_query(req, "ignore-pod-disruption-budget"),
                 .if_match = cp_http_req_header(req, "If-Match"),
                 .if_none_match = cp_http_req_header(req, "If-None-Match"),
-                .host = cp_http_req_header(req, "Host"),
                 .custom_features = cp_http_req_header(req, "AKSHTTPCustomFeatures"),
                 .caps = sc->caps,
         };
@@ -550,6 +561,7 @@ int cp_api_new(const cp_api_options *o, cp_api **ret) {
         a->max_body = o->max_body ? o->max_body : CP_MAX_API_BODY;
         a->nodes = o->nodes;
         a->aad = o->aad;
+        cp_log_limit_init(&a->refused_log, 0, 0);
         snprintf(a->base_url, sizeof a->base_url, "%s", o->base_url ? o->base_url : "http://127.0.0.1");
         /* the node tables the API reads and writes (machines' attestation,
          * the pools' attestation policy overrides), whatever the backend */
@@ -584,6 +596,10 @@ cp_api *cp_api_free(cp_api *api) {
         if (api->token_hashes)
                 cp_wipe(api->token_hashes, api->n_tokens * sizeof *api->token_hashes);
         free(api->token_hashes);
+        unsigned long missed = cp_log_limit_flush(&api->refused_log);
+        if (missed)
+                fprintf(stderr, "confpoold: audit: %lu more refused requests not logged\n", missed);
+        cp_log_limit_destroy(&api->refused_log);
         cp_svc_free(api->svc);
         free(api);
         return NULL;

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "basic/cleanup.h"
 #include "basic/fileio.h"
@@ -190,7 +192,8 @@ static int run_endpoints(run_state *d) {
         bool v6 = strchr(listen, ':') != NULL;
         snprintf(d->base, sizeof d->base, "%s://%s%s%s:%u", d->tls ? "https" : "http", v6 ? "[" : "", listen,
                  v6 ? "]" : "", port);
-        cp_api_set_base_url(d->api, d->base);
+        /* the links of the API's answers: the configured public URL, else this one */
+        cp_api_set_base_url(d->api, d->o->public_url ? d->o->public_url : d->base);
         int r = 0;
         if (d->local)
                 r = cp_backend_local_set_controlplane_url(d->backend, d->base);
@@ -275,11 +278,40 @@ static void run_close(run_state *d) {
         }
 }
 
+/* The state directory takes the database, its WAL, keys and the nodes'
+ * files: a read-only one would answer 500 on every write, so refuse to
+ * start instead, naming it. */
+static int state_dir_writable(const char *dir) {
+        char probe[4096];
+        snprintf(probe, sizeof probe, "%s/.confpoold-write-probe", dir);
+        int fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0 || write(fd, "", 1) != 1) {
+                int e = errno;
+                if (fd >= 0)
+                        close(fd);
+                return CP_ERROR(CP_EIO, "state directory '%s' is not writable: %s", dir, strerror(e));
+        }
+        close(fd);
+        unlink(probe);
+        return 0;
+}
+
+/* --public-url: an absolute http(s) URL without a path, query or quotes. */
+static int public_url_ok(const char *u) {
+        const char *rest = strncmp(u, "https://", 8) == 0 ? u + 8 : strncmp(u, "http://", 7) == 0 ? u + 7 : NULL;
+        if (!rest || !*rest || strlen(u) > 200 || strpbrk(rest, "/?#\"\\ \t\r\n@"))
+                return CP_ERROR(CP_EINVAL, "public URL '%.200s' must be http(s)://host[:port] without a path", u);
+        return 0;
+}
+
 int cp_daemon_run(const cp_daemon_options *o) {
         if (!o->state_dir)
                 return CP_ERROR(CP_EINVAL, "a state directory is required");
         if (mkdir(o->state_dir, 0700) < 0 && errno != EEXIST)
                 return CP_ERROR(CP_EIO, "cannot create '%s': %s", o->state_dir, strerror(errno));
+        int r = state_dir_writable(o->state_dir);
+        if (r < 0 || (o->public_url && (r = public_url_ok(o->public_url)) < 0))
+                return r;
         run_state d = {.o = o, .listen = o->listen ? o->listen : "127.0.0.1"};
         d.tls = o->force_tls || !is_loopback(d.listen);
         d.local = o->backend && strcmp(o->backend, "local") == 0;
@@ -289,7 +321,7 @@ int cp_daemon_run(const cp_daemon_options *o) {
                 return prepare_hosts(o);
         if (d.local && (!o->attestd_url || !o->agent_path))
                 return CP_ERROR(CP_EINVAL, "the local backend needs --attestd-url and --agent");
-        int r = run_load_rules(&d);
+        r = run_load_rules(&d);
         if (r >= 0)
                 r = run_open(&d);
         if (r >= 0)

@@ -28,6 +28,10 @@ typedef struct cp_daemon_options {
         const char *kbs_url;
         const char *kbs_admin_token_file;   /* admin-scope bearer (the platform) */
         const char *kbs_release_token_file; /* release-scope bearer handed to nodes */
+        /* the base URL of the links in the API's answers (Location,
+         * Azure-AsyncOperation), e.g. "https://cp.example.com"; NULL:
+         * http(s)://<listen>:<port>.  Never taken from a request's Host. */
+        const char *public_url;
 } cp_daemon_options;
 
 /* Run until SIGINT/SIGTERM. */

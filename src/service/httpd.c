@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <pthread.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <openssl/evp.h>
@@ -25,6 +27,8 @@ struct cp_httpd {
         cp_http_handler handler;
         void *userdata;
         size_t max_body;
+        unsigned timeout_s;     /* once a request head arrived */
+        unsigned max_conns;
         uint16_t port;
         char *cert, *key;
 };
@@ -246,6 +250,43 @@ static const char *target_whole(const conn_ctx *ctx, const char *url, const char
 
 static const char too_big_msg[] = "The request body exceeds the size limit.";
 
+typedef struct framing_count {
+        unsigned content_length, transfer_encoding;
+} framing_count;
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+        framing_count *f = cls;
+        (void) kind;
+        (void) value;
+        if (key && strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+                f->content_length++;
+        else if (key && strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+                f->transfer_encoding++;
+        return MHD_YES;
+}
+
+/* How the head says the body is framed: NULL when unambiguous (then
+ * *too_big when Content-Length is over max_body), else the 400's message.
+ * Two Content-Length headers (equal or not), Content-Length with
+ * Transfer-Encoding, or a Content-Length that is not all digits let two
+ * parsers (a proxy and this server) disagree on where the request ends. */
+static const char *framing_error(struct MHD_Connection *conn, size_t max_body, bool *too_big) {
+        framing_count f = { 0 };
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &f);
+        if (f.content_length > 1)
+                return "The request has more than one Content-Length header.";
+        if (f.content_length && f.transfer_encoding)
+                return "The request has both Content-Length and Transfer-Encoding headers.";
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (!cl)
+                return NULL;
+        if (!*cl || strspn(cl, "0123456789") != strlen(cl) || strlen(cl) > 19)
+                return "The Content-Length header is not a decimal number.";
+        if (strtoull(cl, NULL, 10) > max_body)
+                *too_big = true;
+        return NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
@@ -260,13 +301,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         ctx->bad_target = target_whole(ctx, url, version);
                 if (ctx->bad_target)
                         return send_error(conn, 400, "InvalidPath", ctx->bad_target);
-                const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-                if (cl) {
-                        char *end;
-                        unsigned long long n = strtoull(cl, &end, 10);
-                        if (*end != '\0' || n > d->max_body)
-                                ctx->too_big = true;
-                }
+                /* the head is complete: from now on the idle timeout of a request */
+                MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, d->timeout_s);
+                const char *framing = framing_error(conn, d->max_body, &ctx->too_big);
+                if (framing)
+                        return send_error(conn, 400, "InvalidContentLength", framing);
                 if (ctx->too_big)
                         return send_error(conn, 413, "RequestEntityTooLarge", too_big_msg);
                 return MHD_YES;
@@ -354,6 +393,43 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         }
 }
 
+static unsigned long nofile_soft;
+
+static void raise_nofile_once(void) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return;
+        rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > CP_HTTPD_NOFILE_MAX ? CP_HTTPD_NOFILE_MAX
+                                                                                       : rl.rlim_max;
+        if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want) {
+                nofile_soft = rl.rlim_cur == RLIM_INFINITY ? CP_HTTPD_NOFILE_MAX : (unsigned long) rl.rlim_cur;
+                return;
+        }
+        rl.rlim_cur = want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) == 0 || getrlimit(RLIMIT_NOFILE, &rl) == 0)
+                nofile_soft = (unsigned long) rl.rlim_cur;
+}
+
+unsigned long cp_httpd_raise_nofile(void) {
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, raise_nofile_once);
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+                return rl.rlim_cur == RLIM_INFINITY ? CP_HTTPD_NOFILE_MAX : (unsigned long) rl.rlim_cur;
+        return nofile_soft;
+}
+
+unsigned cp_httpd_conn_cap(unsigned max_conns, unsigned long nofile) {
+        unsigned want = max_conns ? max_conns : CP_HTTPD_MAX_CONNS;
+        if (nofile <= CP_HTTPD_FD_RESERVE)
+                return 0;
+        return nofile - CP_HTTPD_FD_RESERVE < want ? (unsigned) (nofile - CP_HTTPD_FD_RESERVE) : want;
+}
+
+unsigned cp_httpd_max_conns(const cp_httpd *d) {
+        return d ? d->max_conns : 0;
+}
+
 int cp_httpd_start(const cp_httpd_options *o, cp_http_handler handler, void *userdata, cp_httpd **ret) {
         static const cp_httpd_options none = { 0 };
         if (!o)
@@ -400,11 +476,21 @@ int cp_httpd_start(const cp_httpd_options *o, cp_http_handler handler, void *use
                 flags |= MHD_USE_TLS;
         }
         unsigned threads = o->threads ? o->threads : 4;
-        unsigned timeout = o->timeout_s ? o->timeout_s : 30;
+        unsigned timeout = o->head_timeout_s ? o->head_timeout_s : 10;
+        unsigned long nofile = cp_httpd_raise_nofile();
+        d->timeout_s = o->timeout_s ? o->timeout_s : 30;
+        d->max_conns = cp_httpd_conn_cap(o->max_conns, nofile);
+        if (d->max_conns < threads) {
+                cp_httpd_stop(d);
+                return CP_ERROR(CP_ETOOBIG, "the open-file limit (RLIMIT_NOFILE %lu) leaves no room for connections "
+                                "on %s port %u (%u fds are kept for the daemon)", nofile, bind, (unsigned) o->port,
+                                CP_HTTPD_FD_RESERVE);
+        }
         if (tls)
                 d->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, d, MHD_OPTION_SOCK_ADDR, &ss,
                                           MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
-                                          timeout, MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
+                                          timeout, MHD_OPTION_CONNECTION_LIMIT, d->max_conns,
+                                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
                                           MHD_OPTION_URI_LOG_CALLBACK, on_target, d,
                                           MHD_OPTION_CONNECTION_MEMORY_LIMIT, conn_memory,
                                           MHD_OPTION_HTTPS_MEM_CERT, d->cert, MHD_OPTION_HTTPS_MEM_KEY, d->key,
@@ -412,7 +498,8 @@ int cp_httpd_start(const cp_httpd_options *o, cp_http_handler handler, void *use
         else
                 d->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, d, MHD_OPTION_SOCK_ADDR, &ss,
                                           MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
-                                          timeout, MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
+                                          timeout, MHD_OPTION_CONNECTION_LIMIT, d->max_conns,
+                                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
                                           MHD_OPTION_URI_LOG_CALLBACK, on_target, d,
                                           MHD_OPTION_CONNECTION_MEMORY_LIMIT, conn_memory,
                                           MHD_OPTION_END);

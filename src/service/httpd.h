@@ -5,7 +5,11 @@
 /*
  * The one HTTP(S) server glue for confpool's services (libmicrohttpd):
  * a thread pool with keep-alive, request bodies accumulated up to a limit
- * (413 before the body is read when Content-Length says it is too big),
+ * (413 before the body is read when Content-Length says it is too big;
+ * 400 for a request with more than one Content-Length, with both
+ * Content-Length and Transfer-Encoding, or a Content-Length that is not
+ * a decimal number: each is a way to make two parsers disagree on where a
+ * request ends),
  * TLS from PEM files or memory, and one handler callback per server that
  * fills a response.  Routing helpers match ARM-style paths with {name}
  * segments.  Handlers run on pool threads: they must be thread-safe.
@@ -78,7 +82,11 @@ typedef struct cp_httpd_options {
         uint16_t port;              /* 0: an ephemeral port (see cp_httpd_port) */
         unsigned threads;           /* worker threads; 0: 4 */
         size_t max_body;            /* bytes; 0: 1 MiB */
-        unsigned timeout_s;         /* idle connection timeout; 0: 30 */
+        unsigned timeout_s;         /* idle timeout of a connection that has sent a request head; 0: 30 */
+        unsigned head_timeout_s;    /* idle timeout of a connection that has not yet sent a complete
+                                     * request head (a new or slow connection); 0: 10 */
+        unsigned max_conns;         /* open connections at most; 0: CP_HTTPD_MAX_CONNS, lowered to what
+                                     * RLIMIT_NOFILE leaves after CP_HTTPD_FD_RESERVE fds */
         const char *tls_cert_pem;   /* PEM text (not a path); TLS when both are set */
         const char *tls_key_pem;
         size_t header_memory;       /* per-connection buffer for the request head and reads; 0: 160 KiB
@@ -87,10 +95,47 @@ typedef struct cp_httpd_options {
                                      * whose heads are small set less. */
 } cp_httpd_options;
 
+/* ---- connection limits ----------------------------------------------------------
+ *
+ * An idle TCP connection costs one fd and, until it sends a request, no
+ * memory but its (lazily touched) buffer.  So that a few thousand idle
+ * connections do not stop a daemon:
+ *
+ *   - cp_httpd_start raises the process's soft RLIMIT_NOFILE to its hard
+ *     limit (once; capped at CP_HTTPD_NOFILE_MAX);
+ *   - libmicrohttpd polls with epoll (no FD_SETSIZE bound);
+ *   - at most max_conns connections are open at once (default
+ *     CP_HTTPD_MAX_CONNS), never more than the fd limit less
+ *     CP_HTTPD_FD_RESERVE, which stays for the daemon's own files, sockets
+ *     to its peers and its database; a connection past the cap is closed at
+ *     once (libmicrohttpd's default was FD_SETSIZE - 4 = 1020 connections);
+ *   - a connection that has not sent a complete request head is closed
+ *     after head_timeout_s (10 s) without traffic; once a head arrived the
+ *     idle timeout is timeout_s (30 s).
+ *
+ * With the defaults and a hard fd limit of at least 8,448, 8,192 idle
+ * connections can be open and a legitimate client is still served
+ * (bench/bench-flood.c measures 2,000).  Past the cap new connections are
+ * refused until the idle ones time out.
+ */
+#define CP_HTTPD_MAX_CONNS 8192u
+#define CP_HTTPD_FD_RESERVE 256u
+#define CP_HTTPD_NOFILE_MAX 65536u
+
+/* Raise the soft RLIMIT_NOFILE to the hard limit (at most
+ * CP_HTTPD_NOFILE_MAX); returns the soft limit in force. */
+unsigned long cp_httpd_raise_nofile(void);
+/* The connection cap a server with max_conns (0: the default) gets under
+ * the fd limit nofile: min(max_conns, nofile - CP_HTTPD_FD_RESERVE), 0 when
+ * nofile leaves no room. */
+unsigned cp_httpd_conn_cap(unsigned max_conns, unsigned long nofile);
+
 typedef struct cp_httpd cp_httpd;
 
 CP_WUR int cp_httpd_start(const cp_httpd_options *o, cp_http_handler handler, void *userdata, cp_httpd **ret);
 uint16_t cp_httpd_port(const cp_httpd *d);
+/* The connection cap in force (see above). */
+unsigned cp_httpd_max_conns(const cp_httpd *d);
 /* Stops accepting, waits for in-flight handlers, frees.  Accepts NULL. */
 cp_httpd *cp_httpd_stop(cp_httpd *d);
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "basic/json-depth.h"
@@ -298,6 +299,24 @@ static bool admitted(const cp_svc *s, cp_svc_call *c) {
         return true;
 }
 
+/* The body's Content-Type is JSON, or absent; else answer 415 (false). */
+static bool media_type_ok(cp_svc_call *c) {
+        const char *ct = cp_http_req_header(c->req, "Content-Type");
+        if (!ct || c->req->body_len == 0 || (c->route->flags & CP_ROUTE_ANY_BODY))
+                return true;
+        size_t n = strcspn(ct, ";");
+        while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+                n--;
+        if ((n == 16 && strncasecmp(ct, "application/json", 16) == 0) ||
+            (n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0 && memchr(ct, '/', n)))
+                return true;
+        c->err = CP_EUNSUPPORTED;
+        cp_svc_reply_error(c, 415, "UnsupportedMediaType",
+                           "The content media type '%.*s' is not supported for %s %.200s. Only 'application/json' "
+                           "is supported.", (int) (n > 100 ? 100 : n), ct, c->req->method, c->req->path);
+        return false;
+}
+
 static void dispatch(const cp_svc *s, cp_svc_call *c) {
         bool known, public;
         char allow[64];
@@ -316,6 +335,8 @@ static void dispatch(const cp_svc *s, cp_svc_call *c) {
         }
         c->route = r;
         if (s->o.authenticate && !(r->flags & CP_ROUTE_PUBLIC) && !admitted(s, c))
+                return;
+        if (!media_type_ok(c))
                 return;
         r->handler(c);
 }

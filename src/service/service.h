@@ -21,6 +21,10 @@
  *     error body, {"error": {"code": ..., "message": ...}} (the shape ARM,
  *     Key Vault and MAA all answer); a service names its own error codes
  *     (its dialect) but not its statuses;
+ *   - a request body with a Content-Type that is not JSON
+ *     ("application/json" or a "+json" type, parameters ignored) answers
+ *     415 UnsupportedMediaType on every route not marked CP_ROUTE_ANY_BODY
+ *     (a body without Content-Type is read as JSON);
  *   - an access log line per request, when the service asks for one.
  *
  * Handlers run on the HTTP server's pool threads: they must be thread-safe.
@@ -44,6 +48,7 @@ typedef void (*cp_svc_route_fn)(cp_svc_call *c);
 
 enum {
         CP_ROUTE_PUBLIC = 1u << 0,   /* no authentication hook */
+        CP_ROUTE_ANY_BODY = 1u << 1, /* the body is not JSON (a form, a JWS): no Content-Type check */
         CP_ROUTE_SERVICE = 1u << 16, /* this bit and those above are the service's own (e.g. for its authorize hook) */
 };
 

@@ -174,6 +174,24 @@ static int migrate(cp_store *s, const cp_store_migration *m, size_t n) {
         return 0;
 }
 
+/* A database that cannot be written (a read-only file, directory or file
+ * system: SQLite then opens it read-only without a word) would fail every
+ * write later, each a 500: refuse it at open, naming it.  The probe is a
+ * real write (a table created and dropped in one transaction): WAL mode
+ * also needs the directory for its -wal and -shm files. */
+static int check_writable(cp_store *s, const char *path) {
+        if (sqlite3_db_readonly(s->db, "main") == 1)
+                return CP_ERROR(CP_ESTORAGE, "database '%s' is read-only (the file, its directory or the file system "
+                                "is not writable)", path);
+        int r = cp_store_exec(s, "BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS cp_write_probe(x); "
+                                 "DROP TABLE cp_write_probe; COMMIT;");
+        if (r < 0) {
+                (void) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                return cp_error_wrap("database '%s' is not writable: ", path);
+        }
+        return 0;
+}
+
 int cp_store_open(const char *path, const cp_store_migration *migrations, size_t n_migrations, cp_store **ret) {
         if (!path || !ret)
                 return CP_ERROR(CP_EINVAL, "cp_store_open: NULL argument");
@@ -189,12 +207,18 @@ int cp_store_open(const char *path, const cp_store_migration *migrations, size_t
         if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                             NULL) != SQLITE_OK) {
                 r = store_err(s, "open");
+                cp_error_wrap("database '%s': ", path);
                 goto fail;
         }
         sqlite3_busy_timeout(s->db, 5000);
-        r = cp_store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+        r = check_writable(s, path);
         if (r < 0)
                 goto fail;
+        r = cp_store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+        if (r < 0) {
+                cp_error_wrap("database '%s': ", path);
+                goto fail;
+        }
         r = migrate(s, migrations, n_migrations);
         if (r < 0)
                 goto fail;

@@ -47,7 +47,9 @@ static json_t *call(cp_attestd *s, const char *method, const char *path, const c
         char url[512];
         cp_httpc_options o = { .timeout_ms = 20000, .bearer = bearer };
         cp_httpc_response r = { 0 };
-        snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", (unsigned) cp_attestd_port(s), path);
+        /* the data-plane routes require an api-version (the others ignore it) */
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u%s%s", (unsigned) cp_attestd_port(s), path,
+                 strchr(path, '?') ? "" : "?api-version=2022-08-01");
         ASSERT_OK(cp_httpc_request(&o, method, url, NULL, body, body ? strlen(body) : 0, &r));
         *ret_status = r.status;
         json_t *j = json_loadb((const char *) r.body, r.body_len, 0, NULL);
@@ -910,10 +912,11 @@ static void native_ev_free(native_ev *e) {
 
 /* TPMS_ATTEST quote over SHA-256 PCRs 0..9 with the given values, signed
  * RSASSA-SHA256 by the AK: body of POST /attest/Native. */
-static char *native_body(native_ev *e, const char *nonce, const uint8_t pcr[24][32], bool with_log) {
+static char *native_body_n(native_ev *e, const void *nonce_bytes, size_t nl, const uint8_t pcr[24][32],
+                           bool with_log) {
+        const char *nonce = nonce_bytes;
         uint8_t q[512], d[32], sig[256];
         size_t n = 0, sl = sizeof(sig);
-        size_t nl = strlen(nonce);
         uint8_t cat[10 * 32];
 #define PUT8(v) q[n++] = (uint8_t) (v)
 #define PUT16(v) (PUT8((v) >> 8), PUT8(v))
@@ -975,6 +978,10 @@ static char *native_body(native_ev *e, const char *nonce, const uint8_t pcr[24][
         free(n64);
         free(l64);
         return out;
+}
+
+static char *native_body(native_ev *e, const char *nonce, const uint8_t pcr[24][32], bool with_log) {
+        return native_body_n(e, nonce, strlen(nonce), pcr, with_log);
 }
 
 static cp_attestd *start_emulated(native_ev *e) {
@@ -1749,10 +1756,12 @@ TEST(routes_tenants_and_methods) {
                 { "POST", "/tenants/blue/attest/Native", "[1]", 400, "InvalidParameter", NULL },
         };
         unsigned long n4xx = 0;
+        static const cp_http_pair q[] = { { "api-version", "2022-08-01" } };
         for (size_t i = 0; i < CP_ELEMENTSOF(reqs); i++) {
                 cp_http_request req = { .method = reqs[i].method, .path = reqs[i].path,
                                         .body = (const uint8_t *) reqs[i].body,
-                                        .body_len = reqs[i].body ? strlen(reqs[i].body) : 0, .remote_addr = "test" };
+                                        .body_len = reqs[i].body ? strlen(reqs[i].body) : 0, .remote_addr = "test",
+                                        .query = q, .n_query = 1 };
                 cp_http_response resp = { 0 };
                 cp_attestd_handle(s, &req, &resp);
                 if (resp.status != reqs[i].status)
@@ -1818,4 +1827,200 @@ TEST(routes_tenants_and_methods) {
         }
         free(jws);
         cp_attestd_free(s);
+}
+
+/* ---- challenge flood (issue 13 item 5) ---------------------------------------------- */
+
+/* POST /challenge in-process, as if from addr. */
+static unsigned challenge_from(cp_attestd *s, const char *addr) {
+        static const cp_http_pair q[] = { { "api-version", "2022-08-01" } };
+        cp_http_request req = { .method = "POST", .path = "/challenge", .remote_addr = addr, .query = q,
+                                .n_query = 1 };
+        cp_http_response resp = { 0 };
+        cp_attestd_handle(s, &req, &resp);
+        unsigned st = resp.status;
+        cp_http_resp_clear(&resp);
+        return st;
+}
+
+/* The node flow over HTTP (from 127.0.0.1): POST /challenge, then native
+ * evidence bound to that nonce.  flood_same_source: that many challenges
+ * from 127.0.0.1 in between.  Returns the attest's status. */
+static long legit_attest(cp_attestd *s, native_ev *e, unsigned flood_same_source, char *msg, size_t cap) {
+        long st;
+        json_t *c = call(s, "POST", "/challenge?api-version=2022-08-01", NULL, &st, NULL);
+        if (st != 200) {
+                json_decref(c);
+                return st;
+        }
+        const char *txt = json_string_value(json_object_get(c, "nonce"));
+        uint8_t nonce[64];
+        size_t nl;
+        ASSERT_OK(cp_b64_decode(txt, strlen(txt), CP_B64_URL, nonce, sizeof(nonce), &nl));
+        json_decref(c);
+        for (unsigned i = 0; i < flood_same_source; i++)
+                ASSERT_EQ(challenge_from(s, "127.0.0.1"), 200);
+        char *body = native_body_n(e, nonce, nl, e->pcr, false);
+        json_t *r = call(s, "POST", "/attest/Native?api-version=2022-08-01", body, &st, NULL);
+        snprintf(msg, cap, "%s", st == 200 ? "" : error_message(r) ? error_message(r) : "?");
+        free(body);
+        json_decref(r);
+        return st;
+}
+
+typedef struct flooder {
+        cp_attestd *s;
+        atomic_bool stop;
+        unsigned long sent, refused;
+} flooder;
+
+static void *flood_challenges(void *arg) {
+        flooder *f = arg;
+        while (!atomic_load(&f->stop)) {
+                f->refused += challenge_from(f->s, "127.0.0.2") != 200;
+                f->sent++;
+        }
+        return NULL;
+}
+
+/* ~16k unauthenticated challenges used to fill the table: attestd answered
+ * 503 to every new one until they expired 300 s later.  Now a flooder only
+ * recycles its own quota: every challenge is answered, the table stays
+ * bounded, a node's challenge + native attest succeeds during a flood from
+ * another address, and even from the same address (its challenge survives
+ * ATTESTD_NONCE_PER_SOURCE - 1 newer ones); expired ones are reclaimed. */
+TEST(challenge_flood_leaves_room) {
+        native_ev e;
+        native_ev_setup(&e);
+        cp_attestd *s = start_emulated(&e);
+        char msg[512];
+        for (unsigned i = 0; i < ATTESTD_NONCE_SLOTS + 4000; i++)
+                ASSERT_EQ(challenge_from(s, "127.0.0.2"), 200);
+        ASSERT_TRUE(s->nonces.n <= ATTESTD_NONCE_PER_SOURCE);
+        ASSERT_TRUE(atomic_load(&s->m.challenges_evicted) >= ATTESTD_NONCE_SLOTS + 4000 - ATTESTD_NONCE_PER_SOURCE);
+
+        /* during a flood from another address */
+        flooder f = { .s = s };
+        pthread_t th;
+        ASSERT_EQ(pthread_create(&th, NULL, flood_challenges, &f), 0);
+        for (int i = 0; i < 3; i++) {
+                long st = legit_attest(s, &e, 0, msg, sizeof(msg));
+                if (st != 200)
+                        cp_test_fail(__FILE__, __LINE__, "attest during a flood: %ld %s", st, msg);
+        }
+        atomic_store(&f.stop, true);
+        pthread_join(th, NULL);
+        ASSERT_EQ(f.refused, 0);
+        ASSERT_TRUE(f.sent > 0);
+
+        /* from the same address: survives PER_SOURCE - 1 newer challenges, not PER_SOURCE */
+        ASSERT_EQ(legit_attest(s, &e, ATTESTD_NONCE_PER_SOURCE - 1, msg, sizeof(msg)), 200);
+        ASSERT_EQ(legit_attest(s, &e, ATTESTD_NONCE_PER_SOURCE, msg, sizeof(msg)), 400);
+        ASSERT_TRUE(strstr(msg, "unknown") != NULL);
+
+        /* expired challenges are reclaimed */
+        cp_attestd_set_now(s, NOW + 300 + ATTESTD_NONCE_GRACE_S + 1);
+        ASSERT_EQ(challenge_from(s, "127.0.0.3"), 200);
+        ASSERT_EQ(s->nonces.n, 1);
+        ASSERT_TRUE(atomic_load(&s->m.challenges_expired) > 0);
+        cp_attestd_set_now(s, NOW);
+        cp_attestd_free(s);
+        native_ev_free(&e);
+}
+
+/* ---- api-version (issue 13 item 12) -------------------------------------------------- */
+
+typedef struct apiver_row {
+        const char *name;
+        const char *method, *path;
+        unsigned status;
+        const char *code; /* NULL: any answer but a 400 for the api-version */
+} apiver_row;
+
+static const apiver_row apiver_rows[] = {
+        { "challenge without", "POST", "/challenge", 400, "MissingApiVersionParameter" },
+        { "challenge empty", "POST", "/challenge?api-version=", 400, "MissingApiVersionParameter" },
+        { "challenge unknown", "POST", "/challenge?api-version=2099-01-01", 400, "InvalidApiVersionParameter" },
+        { "attest without", "POST", "/attest/SevSnpVm", 400, "MissingApiVersionParameter" },
+        { "tenant attest unknown", "POST", "/tenants/t1/attest/Native?api-version=1", 400,
+          "InvalidApiVersionParameter" },
+        { "policy without", "GET", "/policies/SevSnpVm", 400, "MissingApiVersionParameter" },
+        { "challenge 2020-10-01", "POST", "/challenge?api-version=2020-10-01", 200, NULL },
+        { "policy 2022-08-01", "GET", "/policies/SevSnpVm?api-version=2022-08-01", 200, NULL },
+        { "certs need none", "GET", "/certs", 200, NULL },
+        { "openid need none", "GET", "/.well-known/openid-configuration", 200, NULL },
+};
+
+static void apiver_one(void *ctx, const void *row) {
+        const apiver_row *r = row;
+        cp_attestd *s = ctx;
+        char url[256];
+        cp_httpc_options o = { .timeout_ms = 20000 };
+        cp_httpc_response resp = { 0 };
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", (unsigned) cp_attestd_port(s), r->path);
+        ASSERT_OK(cp_httpc_request(&o, r->method, url, NULL, NULL, 0, &resp));
+        ASSERT_EQ(resp.status, r->status);
+        if (r->code) {
+                json_t *j = json_loadb((const char *) resp.body, resp.body_len, 0, NULL);
+                ASSERT_STREQ(json_string_value(json_object_get(json_object_get(j, "error"), "code")), r->code);
+                /* the message names the path refused and the versions supported */
+                const char *m = error_message(j);
+                ASSERT_TRUE(m && strstr(m, "2022-08-01") && strstr(m, "/"));
+                json_decref(j);
+        }
+        cp_httpc_response_clear(&resp);
+}
+
+/* attestd accepted any or no api-version; now, as MAA, the data-plane
+ * routes require a supported one. */
+TEST(api_version_required) {
+        cp_attestd_config cfg = { .now = NOW, .quiet = true, .threads = 1 };
+        cp_attestd *s = NULL;
+        ASSERT_OK(cp_attestd_new(&cfg, &s));
+        ASSERT_OK(cp_attestd_start(s));
+        TEST_TABLE(apiver_rows, apiver_one, s);
+        cp_attestd_free(s);
+}
+
+/* Refused requests wrote one access log line each; now a burst a window
+ * and the rest counted (here in the line at exit). */
+TEST(refused_request_log_rate_limited) {
+        cp_attestd_config cfg = { .now = NOW, .quiet = false, .threads = 1 };
+        cp_attestd *s = NULL;
+        char path[] = "/tmp/cp-attestd-log-XXXXXX";
+        int fd = mkstemp(path);
+        ASSERT_TRUE(fd >= 0);
+        fflush(stderr);
+        int saved = dup(2);
+        ASSERT_TRUE(saved >= 0 && dup2(fd, 2) == 2);
+        close(fd);
+        ASSERT_OK(cp_attestd_new(&cfg, &s));
+        for (int i = 0; i < 500; i++) {
+                cp_http_request req = { .method = "POST", .path = "/challenge", .remote_addr = "192.0.2.1" };
+                cp_http_response resp = { 0 };
+                cp_attestd_handle(s, &req, &resp);
+                ASSERT_EQ(resp.status, 400); /* no api-version */
+                cp_http_resp_clear(&resp);
+        }
+        cp_attestd_free(s);
+        fflush(stderr);
+        ASSERT_TRUE(dup2(saved, 2) == 2);
+        close(saved);
+        FILE *f = fopen(path, "r");
+        ASSERT_TRUE(f != NULL);
+        char line[2048];
+        unsigned long lines = 0, more = 0, n;
+        while (fgets(line, sizeof line, f)) {
+                const char *p;
+                if (strstr(line, "\"event\":\"http\""))
+                        lines++;
+                else if ((p = strstr(line, "\"refused\":")) && sscanf(p, "\"refused\":%lu", &n) == 1)
+                        more += n;
+                else if ((p = strstr(line, "\"lines\":")) && sscanf(p, "\"lines\":%lu", &n) == 1)
+                        more += n;
+        }
+        fclose(f);
+        unlink(path);
+        ASSERT_TRUE(lines > 0 && lines <= 2 * CP_LOG_LIMIT_BURST);
+        ASSERT_EQ(lines + more, 500);
 }

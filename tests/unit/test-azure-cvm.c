@@ -326,7 +326,8 @@ static json_t *post(cvm *c, const char *path, json_t *body, long *st) {
         char url[256], *txt = json_dumps(body, JSON_COMPACT);
         cp_httpc_options o = { .timeout_ms = 20000 };
         cp_httpc_response r = { 0 };
-        snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", (unsigned) cp_attestd_port(c->ad), path);
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u%s?api-version=2022-08-01", (unsigned) cp_attestd_port(c->ad),
+                 path);
         ASSERT_OK(cp_httpc_request(&o, "POST", url, NULL, txt, strlen(txt), &r));
         *st = r.status;
         json_t *j = json_loadb((const char *) r.body, r.body_len, 0, NULL);
@@ -340,7 +341,8 @@ static json_t *get(cvm *c, const char *path) {
         char url[256];
         cp_httpc_options o = { .timeout_ms = 20000 };
         cp_httpc_response r = { 0 };
-        snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", (unsigned) cp_attestd_port(c->ad), path);
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u%s?api-version=2022-08-01", (unsigned) cp_attestd_port(c->ad),
+                 path);
         ASSERT_OK(cp_httpc_request(&o, "GET", url, NULL, NULL, 0, &r));
         ASSERT_EQ(r.status, 200);
         json_t *j = json_loadb((const char *) r.body, r.body_len, 0, NULL);

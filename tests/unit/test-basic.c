@@ -361,3 +361,32 @@ TEST(write_full_short_interrupted_and_positioned) {
         ASSERT_ERR(cp_pwrite_full(-1, "x", 1, 0, "the disk"), CP_EIO);
         cp_error_clear();
 }
+
+/* ---- log rate limit (issue 13 item 12) ------------------------------------------- */
+
+#include "basic/loglimit.h"
+
+/* A burst a window is written, the rest counted and reported when the
+ * next window begins (or flushed at the end): no line goes uncounted. */
+TEST(log_limit_keeps_first_lines_and_counts_the_rest) {
+        cp_log_limit l;
+        unsigned long missed, reported = 0, written = 0;
+        cp_log_limit_init(&l, 3, 10);
+        for (int64_t t = 100; t < 130; t++)          /* 3 windows, 100 lines each */
+                for (int i = 0; i < 10; i++) {
+                        written += cp_log_limit_take(&l, t, &missed);
+                        reported += missed;
+                }
+        ASSERT_EQ(written, 9);                        /* 3 a window */
+        ASSERT_EQ(reported, 2 * 97);                  /* the first two windows' rest */
+        ASSERT_EQ(cp_log_limit_flush(&l), 97);        /* the last window's */
+        ASSERT_EQ(cp_log_limit_flush(&l), 0);
+        ASSERT_EQ(l.total_suppressed, 3 * 97);
+        /* a clock going back starts a new window too */
+        ASSERT_TRUE(cp_log_limit_take(&l, 50, &missed));
+        cp_log_limit_destroy(&l);
+        cp_log_limit_init(&l, 0, 0);
+        ASSERT_EQ(l.burst, CP_LOG_LIMIT_BURST);
+        ASSERT_EQ(l.period_s, CP_LOG_LIMIT_PERIOD_S);
+        cp_log_limit_destroy(&l);
+}

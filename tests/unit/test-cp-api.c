@@ -2,6 +2,7 @@
 /* confpoold's REST API at router level: every endpoint, LRO headers and
  * operation endpoints, eTags, the error envelope, auth, limits; the
  * reconciler is driven synchronously (cp_reconciler_run_once). */
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "basic/codec.h"
+#include "basic/loglimit.h"
 #include "controlplane/cp-api.h"
 #include "cp-api-testutil.h"
 #include "controlplane/cp-reconciler.h"
@@ -85,7 +87,7 @@ static void teardown(void) {
 /* method, "path?query", body -> status; R holds the response */
 static unsigned call_auth(const char *auth, const char *method, const char *url, const char *body) {
         cp_api_call_headers h = { .authorization = auth, .if_match = if_match, .if_none_match = if_none_match,
-                                  .host = "cp.test:443", .custom_features = custom_features };
+                                  .host = "attacker.example:8443", .custom_features = custom_features };
         cp_api_call(E.api, &R, method, url, NULL, &h, body);
         if (R.http.body_len)
                 ASSERT_TRUE(R.body != NULL);
@@ -135,6 +137,44 @@ static void base_cluster(void) {
                        "\"count\":1,\"vmSize\":\"Standard_DC4as_v5\",\"mode\":\"System\"}]}}"),
                   201);
         reconcile();
+}
+
+/* 2,000 requests with a bad token wrote 2,000 audit lines (19 MB in 5 s of
+ * 401s in the field); now a burst a window is written and the rest counted
+ * in one "N more" line, here at the end (cp_api_free). */
+TEST(refused_audit_lines_rate_limited) {
+        setup(NULL);
+        char path[160];
+        snprintf(path, sizeof path, "%s/stderr", E.dir);
+        fflush(stderr);
+        int saved = dup(2), fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        ASSERT_TRUE(saved >= 0 && fd >= 0 && dup2(fd, 2) == 2);
+        close(fd);
+        for (int i = 0; i < 2000; i++)
+                ASSERT_EQ(call_auth("Bearer cpo_wrong", "GET", RGP RS, NULL), 401);
+        ASSERT_EQ(call("PUT", RGP RS, "{\"location\":\"eastus\"}"), 201); /* not a refusal: logged */
+        cp_api_free(E.api);
+        E.api = NULL;
+        fflush(stderr);
+        ASSERT_TRUE(dup2(saved, 2) == 2);
+        close(saved);
+        FILE *f = fopen(path, "r");
+        ASSERT_TRUE(f != NULL);
+        char line[1024];
+        unsigned long refused = 0, more = 0, ok = 0, n;
+        while (fgets(line, sizeof line, f)) {
+                if (strstr(line, "-> 401"))
+                        refused++;
+                else if (sscanf(line, "confpoold: audit: %lu more refused", &n) == 1)
+                        more += n;
+                else if (strstr(line, "-> 201"))
+                        ok++;
+        }
+        fclose(f);
+        ASSERT_TRUE(refused > 0 && refused <= 2 * CP_LOG_LIMIT_BURST); /* at most two windows if the clock ticked */
+        ASSERT_EQ(refused + more, 2000);
+        ASSERT_EQ(ok, 1);
+        teardown();
 }
 
 TEST(auth) {
@@ -345,7 +385,10 @@ TEST(cluster_lifecycle) {
         char op[512];
         hdr_path("Azure-AsyncOperation", op, sizeof op);
         ASSERT_TRUE(strstr(op, "/providers/Microsoft.ContainerService/locations/eastus/operations/") != NULL);
-        ASSERT_TRUE(strstr(cp_api_reply_header(&R, "Azure-AsyncOperation"), "http://cp.test:443/") != NULL);
+        /* from the configured base URL, not the request's Host header (issue 13 item 12) */
+        ASSERT_TRUE(strncmp(cp_api_reply_header(&R, "Azure-AsyncOperation"), "http://cp.test/", 15) == 0);
+        ASSERT_TRUE(!cp_api_reply_header(&R, "Location") ||
+                    strncmp(cp_api_reply_header(&R, "Location"), "http://cp.test/", 15) == 0);
         ASSERT_EQ(call("PUT", MC CS, ok), 409); /* create in progress */
         ASSERT_STREQ(code(), "OperationNotAllowed");
         ASSERT_EQ(call("GET", op, NULL), 200);
@@ -394,6 +437,7 @@ TEST(cluster_lifecycle) {
         /* delete cascades to the pools */
         ASSERT_EQ(call("DELETE", MC CS, NULL), 202);
         ASSERT_TRUE(cp_api_reply_header(&R, "Location") != NULL);
+        ASSERT_TRUE(strncmp(cp_api_reply_header(&R, "Location"), "http://cp.test/", 15) == 0);
         hdr_path("Azure-AsyncOperation", op, sizeof op);
         ASSERT_EQ(call("GET", AP "/nodepool1" CS, NULL), 200);
         ASSERT_STREQ(prop("provisioningState"), "Deleting");

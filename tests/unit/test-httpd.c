@@ -402,3 +402,106 @@ TEST(request_target_then_good) {
         ASSERT_EQ(count, 3);
         cp_httpd_stop(d);
 }
+
+/* ---- floods (issue 13 items 4 and 12) -------------------------------------------- */
+
+#include "flood-testutil.h"
+
+TEST(conn_cap_under_fd_limit) {
+        ASSERT_EQ(cp_httpd_conn_cap(0, 100000), CP_HTTPD_MAX_CONNS);
+        ASSERT_EQ(cp_httpd_conn_cap(0, 1024), 1024 - CP_HTTPD_FD_RESERVE);
+        ASSERT_EQ(cp_httpd_conn_cap(50, 1024), 50);
+        ASSERT_EQ(cp_httpd_conn_cap(0, CP_HTTPD_FD_RESERVE), 0);
+        /* the server raised the soft limit to the hard one */
+        struct rlimit rl;
+        ASSERT_TRUE(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+        ASSERT_TRUE(cp_httpd_raise_nofile() >= (rl.rlim_max > CP_HTTPD_NOFILE_MAX ? CP_HTTPD_NOFILE_MAX : rl.rlim_max));
+}
+
+/* 2,000 connections that never send a byte do not stop a legitimate
+ * client: it is answered within 1 s.  (libmicrohttpd's default cap was
+ * FD_SETSIZE - 4 = 1020 connections: the 1,021st was closed unanswered.) */
+TEST(idle_connections_do_not_starve_clients) {
+        enum { N = 2000 };
+        if (flood_raise_nofile() < 2 * N + 512) {
+                printf("  (skipped: RLIMIT_NOFILE too low for %d idle connections)\n", N);
+                return;
+        }
+        unsigned count = 0;
+        cp_httpd *d = NULL;
+        cp_httpd_options o = { .threads = 2 };
+        ASSERT_OK(cp_httpd_start(&o, handler, &count, &d));
+        ASSERT_TRUE(cp_httpd_max_conns(d) > N);
+        int *fds = calloc(N, sizeof(int));
+        ASSERT_TRUE(fds != NULL);
+        size_t opened = flood_open_idle(cp_httpd_port(d), N, fds);
+        ASSERT_EQ(opened, N);
+        usleep(200 * 1000); /* let the server accept them all */
+        char out[2048];
+        for (int i = 0; i < 5; i++) {
+                double t0 = flood_now_ms();
+                ASSERT_EQ(cp_raw_http(cp_httpd_port(d), "GET", "/echo/a/x/b", 11, NULL, NULL, out, sizeof(out)), 200);
+                double ms = flood_now_ms() - t0;
+                ASSERT_TRUE(ms < 1000.0);
+        }
+        ASSERT_EQ(flood_count_closed(fds, opened), 0); /* none closed to make room */
+        flood_close_all(fds, opened);
+        free(fds);
+        cp_httpd_stop(d);
+}
+
+/* A connection that sends no complete request head is closed after
+ * head_timeout_s; one that sent a head gets timeout_s. */
+TEST(head_timeout_closes_silent_connections) {
+        unsigned count = 0;
+        cp_httpd *d = NULL;
+        cp_httpd_options o = { .threads = 1, .head_timeout_s = 1, .timeout_s = 30 };
+        ASSERT_OK(cp_httpd_start(&o, handler, &count, &d));
+        int fds[4];
+        ASSERT_EQ(flood_open_idle(cp_httpd_port(d), 4, fds), 4);
+        /* two send half a head: still not a request */
+        ASSERT_TRUE(send(fds[0], "GET /echo/a/x/b HTTP/1.1\r\n", 26, MSG_NOSIGNAL) == 26);
+        ASSERT_TRUE(send(fds[1], "GE", 2, MSG_NOSIGNAL) == 2);
+        sleep(3);
+        ASSERT_EQ(flood_count_closed(fds, 4), 4);
+        flood_close_all(fds, 4);
+        /* the server still serves */
+        char out[1024];
+        ASSERT_EQ(cp_raw_http(cp_httpd_port(d), "GET", "/echo/a/x/b", 11, NULL, NULL, out, sizeof(out)), 200);
+        cp_httpd_stop(d);
+}
+
+/* Request framing: two Content-Length headers (equal or not), one with
+ * Transfer-Encoding, or a non-numeric one are refused with 400 before any
+ * handler runs (cp_raw_http adds its own Content-Length). */
+typedef struct framing_row {
+        const char *name;
+        const char *headers;
+        unsigned status;
+} framing_row;
+
+static const framing_row framing_rows[] = {
+        { "conflicting Content-Length", "Content-Length: 5\r\n", 400 },
+        { "duplicate Content-Length", "Content-Length: 7\r\n", 400 },
+        { "Content-Length and Transfer-Encoding", "Transfer-Encoding: chunked\r\n", 400 },
+        { "one Content-Length", "X-Other: 1\r\n", 200 },
+};
+
+static void framing_one(void *ctx, const void *row) {
+        const framing_row *r = row;
+        uint16_t port = *(uint16_t *) ctx;
+        char out[2048];
+        ASSERT_EQ(cp_raw_http(port, "POST", "/echo/a/x/b", 11, r->headers, "{\"a\":1}", out, sizeof(out)), r->status);
+        if (r->status == 400)
+                ASSERT_TRUE(strstr(out, "InvalidContentLength") != NULL);
+}
+
+TEST(content_length_framing) {
+        unsigned count = 0;
+        cp_httpd *d = NULL;
+        ASSERT_OK(cp_httpd_start(NULL, handler, &count, &d));
+        uint16_t port = cp_httpd_port(d);
+        TEST_TABLE(framing_rows, framing_one, &port);
+        ASSERT_EQ(count, 1);
+        cp_httpd_stop(d);
+}

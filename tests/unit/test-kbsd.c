@@ -106,7 +106,7 @@ static char *attest(cp_attestd *a) {
         char *rt = b64url(hcl.runtime_data, hcl.runtime_data_len);
         json_t *body = json_pack("{s:s,s:{s:s,s:s},s:s}", "report", ib, "runtimeData", "data", rt, "dataType", "JSON",
                                  "nonce", "kbs-test");
-        json_t *r = http(cp_attestd_port(a), "POST", "/attest/SevSnpVm", NULL, body, &st);
+        json_t *r = http(cp_attestd_port(a), "POST", "/attest/SevSnpVm?api-version=2022-08-01", NULL, body, &st);
         if (st != 200)
                 cp_test_fail(__FILE__, __LINE__, "attest: %ld %s", st, json_dumps(r, 0));
         char *tok = strdup(json_string_value(json_object_get(r, "token")));

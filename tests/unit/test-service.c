@@ -41,6 +41,10 @@ static void h_fail(cp_svc_call *c) {
         cp_svc_reply_err(c, CP_ERROR(atoi(c->caps[0]), "secret internal detail %s", "xyz"));
 }
 
+static void h_form(cp_svc_call *c) {
+        cp_svc_reply_json(c, 200, json_pack("{s:I}", "len", (json_int_t) c->req->body_len));
+}
+
 static void h_silent(cp_svc_call *c) {
         (void) c;
 }
@@ -81,6 +85,7 @@ static const cp_svc_route routes[] = {
         { "GET", "/fail/{code}", h_fail, CP_ROUTE_PUBLIC },
         { "GET", "/silent", h_silent, CP_ROUTE_PUBLIC },
         { "GET", "/owned/{a}", h_get, CP_ROUTE_SERVICE },
+        { "POST", "/form", h_form, CP_ROUTE_ANY_BODY },
 };
 
 static const cp_svc_dialect kv = { .bad_request = "BadParameter", .not_found = "KeyNotFound",
@@ -629,5 +634,55 @@ TEST(dialect_names_errors_of_chosen_categories) {
                 json_decref(b);
                 resp_clear(&r);
         }
+        cp_svc_free(s);
+}
+
+/* ---- media types (issue 13 item 12) ------------------------------------------------ */
+
+typedef struct media_row {
+        const char *name;
+        const char *path;
+        const char *content_type; /* NULL: none */
+        unsigned status;
+} media_row;
+
+static const media_row media_rows[] = {
+        { "json", "/body", "application/json", 201 },
+        { "json with charset", "/body", "application/json; charset=utf-8", 201 },
+        { "json upper case", "/body", "Application/JSON", 201 },
+        { "merge-patch+json", "/body", "application/merge-patch+json", 201 },
+        { "no content type", "/body", NULL, 201 },
+        { "form", "/body", "application/x-www-form-urlencoded", 415 },
+        { "text", "/body", "text/plain", 415 },
+        { "json prefix", "/body", "application/jsonx", 415 },
+        { "bare +json", "/body", "+json", 415 },
+        { "form route", "/form", "application/x-www-form-urlencoded", 200 },
+};
+
+static void media_one(void *ctx, const void *row) {
+        const media_row *r = row;
+        cp_svc *s = ctx;
+        cp_http_pair h[] = { { "Content-Type", r->content_type } };
+        cp_http_request req = { .method = "POST", .path = r->path, .body = (const uint8_t *) "{\"x\":1}",
+                                .body_len = 7, .remote_addr = "127.0.0.1", .headers = h,
+                                .n_headers = r->content_type ? 1 : 0 };
+        cp_http_response resp = { 0 };
+        cp_svc_handle(s, &req, &resp);
+        ASSERT_EQ(resp.status, r->status);
+        if (r->status == 415) {
+                json_t *b = json_loadb((const char *) resp.body, resp.body_len, 0, NULL);
+                ASSERT_STREQ(err_code(b), "UnsupportedMediaType");
+                ASSERT_TRUE(strstr(err_message(b), r->content_type) && strstr(err_message(b), r->path));
+                json_decref(b);
+        }
+        resp_clear(&resp);
+}
+
+/* A JSON body with another Content-Type was read as JSON; now 415, except
+ * on routes that take other bodies. */
+TEST(content_type_of_json_bodies) {
+        env e = { 0 };
+        cp_svc *s = make(&e, false, &kv);
+        TEST_TABLE(media_rows, media_one, s);
         cp_svc_free(s);
 }
