@@ -192,8 +192,16 @@ static int run_endpoints(run_state *d) {
         bool v6 = strchr(listen, ':') != NULL;
         snprintf(d->base, sizeof d->base, "%s://%s%s%s:%u", d->tls ? "https" : "http", v6 ? "[" : "", listen,
                  v6 ? "]" : "", port);
-        /* the links of the API's answers: the configured public URL, else this one */
-        cp_api_set_base_url(d->api, d->o->public_url ? d->o->public_url : d->base);
+        /* the links of the API's answers: the configured public URL, else the
+         * URL clients are given: with TLS on loopback the certificate's
+         * https://localhost:PORT (confpoold.url, az-setup, confpool up), else
+         * the bound address */
+        char pub[160];
+        if (d->tls && is_loopback(listen))
+                snprintf(pub, sizeof pub, "https://localhost:%u", port);
+        else
+                snprintf(pub, sizeof pub, "%s", d->base);
+        cp_api_set_base_url(d->api, d->o->public_url ? d->o->public_url : pub);
         int r = 0;
         if (d->local)
                 r = cp_backend_local_set_controlplane_url(d->backend, d->base);
