@@ -23,6 +23,8 @@
  * servers' head timeout (10 s) the servers close them, as designed: the
  * summary says how many were closed.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,7 +191,74 @@ static int run_kbsd(double secs, size_t idle, const char *dir) {
         return r;
 }
 
+/* Idle connections the server closed are opened again (its head timeout
+ * would otherwise end the pressure after 10 s); returns how many. */
+static size_t reopen_closed(uint16_t port, int *fds, size_t n) {
+        size_t again = 0;
+        for (size_t i = 0; i < n; i++) {
+                char b;
+                ssize_t r = recv(fds[i], &b, 1, MSG_DONTWAIT);
+                if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+                        close(fds[i]);
+                        if (flood_open_idle(port, 1, &fds[i]) == 1)
+                                again++;
+                        else
+                                fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                }
+        }
+        return again;
+}
+
+/* --hold SECONDS IDLE ATTESTD_PORT PORT...: against a running stack (the
+ * fault suite, tests/cli/fault-flood.sh): IDLE idle connections to each
+ * port (re-opened when the server closes them) and two challenge flooders
+ * on the attestation service, for SECONDS; one summary line. */
+static int hold(int argc, char **argv) {
+        if (argc < 5)
+                return fprintf(stderr, "usage: bench-flood --hold SECONDS IDLE ATTESTD_PORT [PORT...]\n"), 2;
+        double secs = atof(argv[2]);
+        size_t idle = (size_t) atol(argv[3]), nports = (size_t) argc - 4;
+        uint16_t ports[8];
+        if (nports > 8 || secs <= 0 || idle == 0)
+                return fprintf(stderr, "bench-flood --hold: bad arguments\n"), 2;
+        for (size_t i = 0; i < nports; i++)
+                ports[i] = (uint16_t) atoi(argv[4 + i]);
+        if (flood_raise_nofile() < nports * idle + 256)
+                return fprintf(stderr, "bench-flood --hold: RLIMIT_NOFILE too low\n"), 1;
+        int *fds = calloc(nports * idle, sizeof(int));
+        if (!fds)
+                return 1;
+        size_t opened = 0, reopened = 0;
+        for (size_t i = 0; i < nports; i++)
+                opened += flood_open_idle(ports[i], idle, fds + i * idle);
+        flood_load f[2];
+        static const char req[] = "POST /challenge?api-version=2022-08-01 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n";
+        for (int i = 0; i < 2; i++)
+                flood_load_start(&f[i], ports[0], req);
+        double t0 = flood_now_ms();
+        printf("holding\n");
+        fflush(stdout);
+        while (flood_now_ms() - t0 < secs * 1000) {
+                usleep(500 * 1000);
+                for (size_t i = 0; i < nports; i++)
+                        reopened += reopen_closed(ports[i], fds + i * idle, idle);
+        }
+        unsigned long answered = 0;
+        for (int i = 0; i < 2; i++) {
+                flood_load_stop(&f[i]);
+                answered += atomic_load(&f[i].answered);
+        }
+        flood_close_all(fds, nports * idle);
+        free(fds);
+        printf("held: %zu idle conns on %zu port(s) for %.0f s (%zu re-opened after the server closed them), "
+               "%.0f challenges/s answered\n",
+               opened, nports, secs, reopened, (double) answered / secs);
+        return opened == nports * idle ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
+        if (argc > 1 && strcmp(argv[1], "--hold") == 0)
+                return hold(argc, argv);
         double secs = argc > 1 ? atof(argv[1]) : 5.0;
         size_t idle = argc > 2 ? (size_t) atol(argv[2]) : 2000;
         const char *env = getenv("CP_BIN_DIR");

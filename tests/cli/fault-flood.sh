@@ -1,0 +1,84 @@
+#!/bin/bash
+# Fault suite, floods (issue 13): on the embedded stack with 3 Ready nodes
+# (the system pool's and a 2-node CVM pool), FLOOD_IDLE idle connections
+# (default 2,000) held open on each of attestd, confpoold and kbsd (opened
+# again whenever a server closes them) plus two full-speed challenge
+# flooders on attestd, for FLOOD_SECONDS (default 20: longer than the 15 s
+# heartbeat deadline). Meanwhile a legitimate client is served within 1 s
+# every time: the CLI listing the machines over HTTPS, a challenge from
+# attestd, the broker's key list. Afterwards: no node replaced, the same
+# agents, all Ready, heartbeats kept coming. bench/fault-suite.sh runs it
+# longer.
+set -u
+BIN=${CP_BIN_DIR:?}
+FLOOD=${CP_BENCH_FLOOD:-$BIN/../bench/bench-flood}
+SECS=${FLOOD_SECONDS:-20}
+IDLE=${FLOOD_IDLE:-2000}
+T=$(mktemp -d /tmp/cp-flood-XXXXXX)
+S=$T/s
+export CONFPOOL_CONFIG_DIR=$T/cli
+FPID=
+cleanup() { [ -n "$FPID" ] && kill "$FPID" 2>/dev/null; "$BIN/confpool" down --state-dir "$S" >/dev/null 2>&1; rm -rf "$T"; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; tail -20 "$S/confpoold.log" >&2; exit 1; }
+[ -x "$FLOOD" ] || fail "no $FLOOD (build the bench targets)"
+alive() { pgrep -f -- "$1" | while read -r p; do [ "$(awk '{print $3}' /proc/$p/stat 2>/dev/null)" = Z ] || echo "$p"; done; }
+cp_() { "$BIN/confpool" "$@"; }
+now_ms() { date +%s%3N; }
+machines() {
+        for p in nodepool1 p1; do
+                cp_ aks machine list -g rg1 --cluster-name c1 --nodepool-name "$p" \
+                        --query "[].[name, properties.status.nodeState]" -o tsv 2>/dev/null
+        done | sort
+}
+agents() { alive "confpool-agent --node-dir $S/cp/local/nodes/" | sort -n | tr '\n' ' '; }
+port_of() { sed -n "s/.*\"$1\": *\([0-9]*\).*/\1/p" "$S/ports.json"; }
+
+cp_ up --state-dir "$S" >/dev/null 2>&1 || fail "up"
+cp_ group create -n rg1 -l eastus -o none || fail "group create"
+cp_ aks create -g rg1 -n c1 -s Standard_DC4as_v5 -c 1 -o none || fail "aks create"
+cp_ aks nodepool add -g rg1 --cluster-name c1 -n p1 --node-count 2 -s Standard_DC4as_v5 -o none || fail "nodepool add"
+M0=$(machines)
+[ "$(echo "$M0" | grep -c 'Ready$')" = 3 ] || fail "not 3 Ready machines: $M0"
+A0=$(agents)
+AP=$(port_of attestd); CP=$(port_of confpoold); KP=$(port_of kbsd)
+[ -n "$AP" ] && [ -n "$CP" ] && [ -n "$KP" ] || fail "ports: $(cat "$S/ports.json")"
+hb0=$(cp_ aks machine list -g rg1 --cluster-name c1 --nodepool-name p1 --query "max([].properties.attestation.lastHeartbeat)" -o tsv)
+
+"$FLOOD" --hold "$SECS" "$IDLE" "$AP" "$CP" "$KP" >"$T/flood.out" 2>&1 &
+FPID=$!
+for _ in $(seq 100); do grep -q holding "$T/flood.out" && break; sleep 0.1; done
+grep -q holding "$T/flood.out" || fail "flood did not start: $(cat "$T/flood.out")"
+t_end=$(( $(now_ms) + SECS * 1000 - 1500 ))
+n=0 slow=0 worst=0
+while [ "$(now_ms)" -lt "$t_end" ]; do
+        for what in cli challenge broker; do
+                t0=$(now_ms)
+                case $what in
+                cli) out=$(cp_ aks machine list -g rg1 --cluster-name c1 --nodepool-name p1 --query "length(@)" -o tsv 2>&1) \
+                        && [ "$out" = 2 ] || fail "legitimate CLI call during the flood: $out" ;;
+                challenge) curl -sf -m 5 -X POST "http://127.0.0.1:$AP/challenge?api-version=2022-08-01" -o /dev/null \
+                        || fail "legitimate challenge during the flood" ;;
+                broker) code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(cat "$S/kbs-admin.token")" \
+                        "http://127.0.0.1:$KP/keys?api-version=7.4") && [ "$code" = 200 ] || fail "legitimate broker call: $code" ;;
+                esac
+                ms=$(( $(now_ms) - t0 ))
+                n=$((n + 1))
+                (( ms > worst )) && worst=$ms
+                (( ms > 1000 )) && slow=$((slow + 1))
+        done
+        sleep 0.5
+done
+wait "$FPID"; rc=$?; FPID=
+[ "$rc" = 0 ] || fail "flood tool: $(cat "$T/flood.out")"
+held=$(grep '^held:' "$T/flood.out")
+[ "$slow" = 0 ] || fail "$slow of $n legitimate calls took more than 1 s (worst $worst ms)"
+[ "$n" -ge 6 ] || fail "only $n legitimate calls"
+grep -q "confpoold: replacing node" "$S/confpoold.log" && fail "a node was replaced: $(grep 'replacing node' "$S/confpoold.log")"
+[ "$(machines)" = "$M0" ] || fail "machines after the flood: $(machines)"
+[ "$(agents)" = "$A0" ] || fail "agents changed: $(agents), were $A0"
+hb1=$(cp_ aks machine list -g rg1 --cluster-name c1 --nodepool-name p1 --query "max([].properties.attestation.lastHeartbeat)" -o tsv)
+[ "$hb1" -gt "$hb0" ] || fail "no heartbeat during the flood ($hb0 -> $hb1)"
+echo "fault-flood: $held; $n legitimate calls (CLI over HTTPS, challenge, broker) all within 1 s (worst $worst ms);" \
+     "0 nodes replaced"
+echo ok
