@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * confpool az-setup --state-dir DIR [--url URL] [--cloud NAME] [--app-id ID]
+ * confpool az-setup [--state-dir DIR] [--url URL] [--cloud NAME] [--app-id ID]
  *                   [--secret-file FILE] [--run]
  *
  * Prints (or, with --run, runs) what points the real Azure CLI at a running
@@ -18,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
 
 #include "basic/fileio.h"
 #include "basic/secure.h"
@@ -25,11 +28,15 @@
 #include "service/proc.h"
 
 static void usage(FILE *f) {
-        fputs("usage: confpool az-setup --state-dir DIR [--url URL] [--cloud NAME] [--app-id ID]\n"
+        fputs("usage: confpool az-setup [--state-dir DIR] [--url URL] [--cloud NAME] [--app-id ID]\n"
               "                         [--secret-file FILE] [--run]\n"
               "\n"
               "Prints the commands that make the Azure CLI (az) talk to the confpoold whose\n"
-              "state directory is DIR (its URL from DIR/confpoold.url, its CA DIR/ca.pem):\n"
+              "state directory is DIR (its URL from DIR/confpoold.url, its CA DIR/ca.pem;\n"
+              "default: the embedded stack's, ~/.confpool/stack/cp; a stack directory of\n"
+              "'confpool up --state-dir' is taken for its confpoold's).  --run without\n"
+              "--app-id logs az in as the stack's own service principal 'confpool-az',\n"
+              "created on first use and kept in DIR/az-sp.json (0600):\n"
               "  export REQUESTS_CA_BUNDLE=DIR/ca.pem\n"
               "  az cloud register -n NAME --endpoint-resource-manager URL/ ...\n"
               "  az cloud set -n NAME\n"
@@ -87,7 +94,31 @@ typedef struct setup_args {
         bool do_run;
         char ca[PATH_MAX], url[512];
         char secret[512];
+        char dir_buf[PATH_MAX - 64], app_buf[64];
 } setup_args;
+
+/* No --state-dir: the embedded stack's confpoold (~/.confpool/stack/cp,
+ * as `confpool up` without --state-dir); a stack directory (DIR/cp/ca.pem)
+ * stands for its confpoold's. */
+static int default_dir(setup_args *a) {
+        char probe[PATH_MAX];
+        if (!a->dir) {
+                const char *home = getenv("HOME");
+                if (!home || !*home) {
+                        fprintf(stderr, "confpool: error: HOME is not set: give --state-dir\n");
+                        return CP_EXIT_USAGE;
+                }
+                snprintf(a->dir_buf, sizeof a->dir_buf, "%s/.confpool/stack/cp", home);
+                a->dir = a->dir_buf;
+        } else {
+                snprintf(probe, sizeof probe, "%s/cp/ca.pem", a->dir);
+                if (access(probe, R_OK) == 0) {
+                        snprintf(a->dir_buf, sizeof a->dir_buf, "%s/cp", a->dir);
+                        a->dir = a->dir_buf;
+                }
+        }
+        return GO_ON;
+}
 
 static int parse_setup_args(int argc, char **argv, setup_args *a) {
         static const struct option opts[] = {
@@ -110,11 +141,11 @@ static int parse_setup_args(int argc, char **argv, setup_args *a) {
                 default: usage(stderr); return CP_EXIT_USAGE;
                 }
         }
-        if (!a->dir || optind != argc || !plain(a->cloud)) {
+        if (optind != argc || !plain(a->cloud)) {
                 usage(stderr);
                 return CP_EXIT_USAGE;
         }
-        return GO_ON;
+        return default_dir(a);
 }
 
 /* DIR/ca.pem, and the daemon's https URL (--url or DIR/confpoold.url). */
@@ -170,6 +201,52 @@ static int read_secret(setup_args *a) {
                 fprintf(stderr, "confpool: error: --run with --app-id needs --secret-file or $CONFPOOL_SP_SECRET\n");
                 return CP_EXIT_USAGE;
         }
+        return GO_ON;
+}
+
+/* --run without --app-id: the stack's own service principal for az,
+ * created once with `confpoold sp create --name confpool-az` (confpoold
+ * beside this binary, else from PATH) and kept in DIR/az-sp.json (0600:
+ * it holds the secret), reused by every later run. */
+static int own_principal(setup_args *a) {
+        char path[PATH_MAX + 16], tmp[PATH_MAX + 32], bin[PATH_MAX];
+        snprintf(path, sizeof path, "%s/az-sp.json", a->dir);
+        if (access(path, R_OK) != 0) {
+                ssize_t n = readlink("/proc/self/exe", bin, sizeof bin - 16);
+                bin[n > 0 ? n : 0] = 0;
+                char *sl = strrchr(bin, '/');
+                snprintf(sl ? sl + 1 : bin, sizeof bin - (size_t) (sl ? sl + 1 - bin : 0), "confpoold");
+                if (access(bin, X_OK) != 0)
+                        snprintf(bin, sizeof bin, "confpoold");
+                snprintf(tmp, sizeof tmp, "%s.new", path);
+                char *argv[] = {bin, "sp", "create", "--state-dir", (char *) a->dir, "--name", "confpool-az", NULL};
+                cp_proc_options o = {.out = CP_PROC_TRUNCATE, .out_path = tmp, .search_path = true,
+                                     .exec_error_message = true};
+                pid_t pid;
+                int st, r;
+                if ((r = cp_proc_spawn(argv, &o, &pid)) < 0 || (r = cp_proc_wait(pid, &st)) < 0) {
+                        cp_cli_error("creating az's service principal");
+                        return CP_EXIT_FAILURE;
+                }
+                if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || rename(tmp, path) < 0) {
+                        unlink(tmp);
+                        fprintf(stderr, "confpool: error: 'confpoold sp create --state-dir %s' failed\n", a->dir);
+                        return CP_EXIT_FAILURE;
+                }
+        }
+        json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
+        const char *app = json_string_value(json_object_get(j, "appId"));
+        const char *pw = json_string_value(json_object_get(j, "password"));
+        if (!app || !pw || strlen(app) >= sizeof a->app_buf || strlen(pw) >= sizeof a->secret) {
+                json_decref(j);
+                fprintf(stderr, "confpool: error: %s holds no service principal (appId, password); remove it to "
+                                "create another\n", path);
+                return CP_EXIT_FAILURE;
+        }
+        snprintf(a->app_buf, sizeof a->app_buf, "%s", app);
+        snprintf(a->secret, sizeof a->secret, "%s", pw);
+        a->app = a->app_buf;
+        json_decref(j);
         return GO_ON;
 }
 
@@ -236,6 +313,8 @@ static int setup(setup_args *a) {
                        "-o", "none", NULL};
         char *set[] = {"az", "cloud", "set", "-n", (char *) a->cloud, "-o", "none", NULL};
         if (a->do_run && a->app && (r = read_secret(a)) != GO_ON)
+                return r;
+        if (a->do_run && !a->app && (r = own_principal(a)) != GO_ON)
                 return r;
         char *login[] = {"az", "login", "--service-principal", "-u", (char *) (a->app ? a->app : "<APP_ID>"), "-p",
                          a->do_run ? a->secret : "$CONFPOOL_SP_SECRET", "--tenant", "adfs", "-o", "none", NULL};
