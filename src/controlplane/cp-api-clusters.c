@@ -63,6 +63,14 @@ static int not_found(api_ctx *c, const char *rg, const char *name) {
                          "The Resource '" CP_NS_CS "/managedClusters/%s' under resource group '%s' was not found.", name, rg);
 }
 
+int api_cluster_get_doc(api_ctx *c, const char *sub, const char *rg, const char *name, json_t **ret) {
+        char id[512], etag[40];
+        int r = load(c, sub, rg, name, id, sizeof id, ret, etag);
+        if (r == 0 && !*ret)
+                return not_found(c, rg, name);
+        return r;
+}
+
 static int busy(api_ctx *c, const char *id, const char *name) {
         cp_op op;
         if (cp_op_active_for(c->api->store, id, &op) >= 0)
@@ -158,6 +166,19 @@ static int cluster_identity(api_ctx *c, json_t *doc) {
         api_uuid(pid);
         if (json_object_set_new(doc, "identity", json_pack("{s:s,s:s}", "type", "SystemAssigned", "principalId", pid)) < 0 ||
             json_object_set_new(dp, "servicePrincipalProfile", json_pack("{s:s}", "clientId", "msi")) < 0)
+                return cp_error_oom();
+        /* the kubelet's identity, in the node resource group (az aks update reads it) */
+        const char *id = json_string_value(json_object_get(doc, "id")), *nrg = pstr(doc, "nodeResourceGroup");
+        const char *sub = id && strncmp(id, "/subscriptions/", 15) == 0 ? id + 15 : "";
+        char kid[700], kcl[37], kob[37];
+        api_uuid(kcl);
+        api_uuid(kob);
+        snprintf(kid, sizeof kid,
+                 "/subscriptions/%.*s/resourcegroups/%s/providers/Microsoft.ManagedIdentity/userAssignedIdentities/%s-agentpool",
+                 (int) strcspn(sub, "/"), sub, nrg ? nrg : "", json_string_value(json_object_get(doc, "name")));
+        if (json_object_set_new(dp, "identityProfile",
+                                json_pack("{s:{s:s,s:s,s:s}}", "kubeletidentity", "resourceId", kid, "clientId", kcl,
+                                          "objectId", kob)) < 0)
                 return cp_error_oom();
         static const char *const kept[] = {"linuxProfile", "addonProfiles"};
         for (size_t i = 0; i < CP_ELEMENTSOF(kept); i++) {

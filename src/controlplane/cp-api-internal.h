@@ -9,7 +9,7 @@
 #include "basic/loglimit.h"
 #include "service/service.h"
 
-#define CP_API_MAX_ROUTES 64
+#define CP_API_MAX_ROUTES 96
 
 struct cp_api {
         cp_store *store;
@@ -24,6 +24,8 @@ struct cp_api {
         cp_svc *svc;
         cp_svc_route routes[CP_API_MAX_ROUTES]; /* the ARM tables, then /adfs and the nodes' when served */
         cp_log_limit refused_log;    /* audit lines of refused requests (401/403): rate-limited */
+        uint8_t cred_key[32];        /* clusters' credential tokens: HMAC keys (cp-api-cluster-access.c) */
+        char ca_file[1024];          /* <state_dir>/ca.pem (kubeconfigs' CA), "" without TLS */
 };
 
 /* What the authentication hook attaches to a call (cp_svc_call.auth; it lives
@@ -102,6 +104,8 @@ extern const size_t cp_api_n_tenant_routes;
 extern const cp_svc_route cp_api_sub_routes[];        /* cp-api-sub.c */
 extern const size_t cp_api_n_sub_routes;
 extern const cp_svc_route cp_api_cluster_routes[];    /* cp-api-clusters.c */
+extern const size_t cp_api_n_cluster_more_routes;
+extern const cp_svc_route cp_api_cluster_more_routes[]; /* cp-api-cluster-access.c */
 extern const size_t cp_api_n_cluster_routes;
 extern const cp_svc_route cp_api_pool_routes[];       /* cp-api-pools.c */
 extern const size_t cp_api_n_pool_routes;
@@ -122,6 +126,13 @@ void cp_api_az_normalize(json_t *body);
 /* Helpers shared by clusters and pools. */
 int api_pool_body(api_ctx *c, json_t *pool, json_t **ret);
 int api_cluster_view(api_ctx *c, json_t *cluster, json_t **ret);
+/* The clusters' credential key: <state_dir>/cluster-credentials.key (32
+ * random bytes, 0600, created once; random per process without a state
+ * directory) and the kubeconfigs' CA file (cp-api-cluster-access.c). */
+int api_credentials_init(cp_api *a, const char *state_dir);
+/* The stored cluster document (*ret), or 404 ResourceNotFound / 400 written
+ * (returns 1: *ret NULL); negative error. */
+int api_cluster_get_doc(api_ctx *c, const char *sub, const char *rg, const char *name, json_t **ret);
 int api_start_pool_delete(api_ctx *c, const char *pool_id, json_t *pool, cp_op *ret_op);
 /* A cluster PUT on a Failed cluster retries its Failed pool (a stored pool
  * document, updated): its machines that are not Ready are marked for

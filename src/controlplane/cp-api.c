@@ -434,7 +434,13 @@ static bool api_checks(api_ctx *c) {
                           "The api-version query parameter (?api-version=) is required for all requests.");
                 return false;
         }
-        if (!cp_rules_api_version_ok(c->api->rules, ns, c->api_version)) {
+        /* the orchestrators list lives on in its own, older version: the one
+         * az 2.45's `aks get-versions` sends */
+        char caps[2][256];
+        bool orchestrators = cp_http_path_match("/subscriptions/{s}/providers/" CP_NS_CS "/locations/{l}/orchestrators",
+                                                c->path, true, caps, 2) &&
+                             strcmp(c->api_version, "2019-04-01") == 0;
+        if (!orchestrators && !cp_rules_api_version_ok(c->api->rules, ns, c->api_version)) {
                 api_error(c, 400, "InvalidApiVersionParameter", NULL,
                           "The api-version '%s' is invalid for namespace '%s'. The supported versions are '%s'.",
                           c->api_version, ns,
@@ -518,6 +524,7 @@ static int api_routes(cp_api *a) {
                 {cp_api_tenant_routes, cp_api_n_tenant_routes, true},
                 {cp_api_sub_routes, cp_api_n_sub_routes, true},
                 {cp_api_cluster_routes, cp_api_n_cluster_routes, true},
+                {cp_api_cluster_more_routes, cp_api_n_cluster_more_routes, true},
                 {cp_api_pool_routes, cp_api_n_pool_routes, true},
                 {cp_api_attest_routes, cp_api_n_attest_routes, true},
                 {cp_api_node_routes, cp_api_n_node_routes, a->nodes != NULL},
@@ -573,6 +580,8 @@ int cp_api_new(const cp_api_options *o, cp_api **ret) {
                 r = cp_auth_init(a->store, o->state_dir, &created);
         }
         if (r >= 0)
+                r = api_credentials_init(a, o->state_dir);
+        if (r >= 0)
                 r = cp_token_hashes(a->store, &a->token_hashes, &a->n_tokens);
         if (r >= 0)
                 r = api_routes(a);
@@ -601,6 +610,7 @@ cp_api *cp_api_free(cp_api *api) {
                 fprintf(stderr, "confpoold: audit: %lu more refused requests not logged\n", missed);
         cp_log_limit_destroy(&api->refused_log);
         cp_svc_free(api->svc);
+        cp_wipe(api->cred_key, sizeof api->cred_key);
         free(api);
         return NULL;
 }

@@ -5,8 +5,10 @@
 # aks create, the seed document's nodepool add / show / list, 3 Ready
 # attested nodes; az aks show / list -o table (which crashed on a cluster
 # without servicePrincipalProfile); az aks scale (the pool's count really
-# changes, the new node attested); `confpool down` + `confpool up`: az keeps
-# working without new setup; az aks nodepool delete.
+# changes, the new node attested); get-versions, get-upgrades,
+# get-credentials (user and admin kubeconfigs, refused to another
+# principal), update, upgrade (control plane and pools); `confpool down` +
+# `confpool up`: az keeps working without new setup; nodepool delete.
 set -uo pipefail
 command -v az >/dev/null || { echo "SKIP: az (azure-cli) is not installed; run scripts/install-deps.sh check"; exit 77; }
 BIN=${CP_BIN_DIR:?}
@@ -55,6 +57,48 @@ az aks scale -g rg1 -n c1 --nodepool-name cvmpool --node-count 4 -o none || fail
 n=
 for _ in $(seq 120); do n=$(ready); [ "$n" = 4 ] && break; sleep 0.25; done
 [ "$n" = 4 ] || fail "after az aks scale: $n attested Ready machines"
+
+# versions, upgrades, credentials, update
+az aks get-versions -l eastus -o table >"$T/versions" 2>&1 || fail "az aks get-versions: $(cat "$T/versions")"
+grep -q '^1.33.2 *1.34.1' "$T/versions" || fail "get-versions table: $(cat "$T/versions")"
+[ "$(az aks get-upgrades -g rg1 -n c1 --query "controlPlaneProfile.upgrades[].kubernetesVersion" -o tsv)" = 1.34.1 ] \
+        || fail "az aks get-upgrades"
+az aks get-credentials -g rg1 -n c1 -f "$T/kc" -o none || fail "az aks get-credentials"
+az aks get-credentials -g rg1 -n c1 --admin -f "$T/kca" -o none || fail "az aks get-credentials --admin"
+python3 - "$T/kc" "$T/kca" "$S/cp/ca.pem" <<'PY' || fail "kubeconfig"
+import base64, sys
+def load(path):  # the block-style YAML az writes: key/value lines, two-space indents
+    return open(path).read()
+user, admin, ca = load(sys.argv[1]), load(sys.argv[2]), open(sys.argv[3]).read()
+for kc, ctx in ((user, "c1"), (admin, "c1-admin")):
+    assert "apiVersion: v1" in kc and "kind: Config" in kc, kc
+    assert "server: https://" in kc and ".hcp.eastus.confpool.local:443" in kc, kc
+    assert "current-context: " + ctx in kc, kc
+    cad = [l.split(": ", 1)[1] for l in kc.splitlines() if "certificate-authority-data:" in l][0]
+    assert base64.b64decode(cad).decode() == ca, "CA"
+tok = lambda kc: [l.split(": ", 1)[1] for l in kc.splitlines() if l.strip().startswith("token:")][0]
+assert len(tok(user)) == 64 and tok(user) != tok(admin), "tokens"
+PY
+az aks update -g rg1 -n c1 --tags env=test -o none || fail "az aks update"
+[ "$(az aks show -g rg1 -n c1 --query tags.env -o tsv)" = test ] || fail "tags after update"
+# another principal (its own subscription) gets no credential of this cluster
+O=$("$BIN/confpoold" sp create --state-dir "$S/cp" --name other --subscription 0b5e6c1a-9d2f-4e37-8a41-5c2d7e9f1a3b) \
+        || fail "sp create"
+python3 -c 'import json,sys; print(json.load(sys.stdin)["password"])' <<<"$O" >"$T/other.secret"
+OAPP=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["appId"])' <<<"$O")
+AZURE_CONFIG_DIR=$T/azure2 cp_ az-setup --app-id "$OAPP" --secret-file "$T/other.secret" --run >/dev/null 2>&1 \
+        || fail "az-setup for the other principal"
+out=$(AZURE_CONFIG_DIR=$T/azure2 az aks get-credentials --subscription "$SUB" -g rg1 -n c1 -f "$T/stolen" 2>&1) \
+        && fail "another principal got the cluster's credentials"
+[[ "$out" == *AuthorizationFailed* || "$out" == *"not found"* || "$out" == *NotFound* ]] || fail "refusal: $out"
+[ ! -s "$T/stolen" ] || fail "a kubeconfig was written for another principal"
+# the control plane, then the pools
+az aks upgrade -g rg1 -n c1 -k 1.34.1 --yes -o none || fail "az aks upgrade"
+[ "$(az aks show -g rg1 -n c1 --query currentKubernetesVersion -o tsv)" = 1.34.1 ] || fail "upgrade: control plane"
+[ "$(az aks nodepool show -g rg1 --cluster-name c1 -n cvmpool --query currentOrchestratorVersion -o tsv)" = 1.34.1 ] \
+        || fail "upgrade: pool"
+for _ in $(seq 120); do n=$(ready); [ "$n" = 4 ] && break; sleep 0.25; done
+[ "$n" = 4 ] || fail "after az aks upgrade: $n attested Ready machines"
 
 # down / up: az keeps working without new setup
 cp_ down >/dev/null || fail "down"
