@@ -11,7 +11,7 @@ case "$what" in
   check) pkgs+=(clang libclang-rt-14-dev jq xxd ovmf swtpm swtpm-tools tpm2-tools azure-cli cryptsetup-bin procps) ;;
   azcli) pkgs+=(azure-cli jq) ;;
   demo)  pkgs+=(jq ovmf swtpm swtpm-tools tpm2-tools procps) ;;
-  bench) pkgs+=(ovmf swtpm swtpm-tools gnuplot-nox) ;;
+  bench) pkgs+=(ovmf swtpm swtpm-tools gnuplot-nox python3-jmespath) ;;
   fuzz)  pkgs+=(clang libclang-rt-14-dev) ;;
 esac
 missing=()
