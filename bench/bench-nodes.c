@@ -505,6 +505,26 @@ static void run_pool(unsigned n, bool del, result *res) {
         reconcile(1800, n);
 }
 
+typedef struct prim {
+        const char *name;
+        prim_fn fn;
+        void *arg;
+        double s; /* seconds per call: the lowest measurement so far */
+} prim;
+
+/* Measures each primitive; first: sets s, else keeps the lower figure. */
+static void measure_prims(prim *prims, size_t n, bool first) {
+        double sum = 0;
+        for (size_t i = 0; i < n; i++) {
+                double s = per_call(prims[i].fn, prims[i].arg, i == n - 1 ? 2.0 : 0.5);
+                if (first || s < prims[i].s)
+                        prims[i].s = s;
+                sum += s;
+                printf("  %-36s %9.3f ms\n", prims[i].name, s * 1e3);
+        }
+        printf("  %-36s %9.3f ms\n", "sum", sum * 1e3);
+}
+
 /* Seconds per node of a pool of n at best: the node's CPU work spread over
  * min(n, cores) cores. */
 static double floor_per_node(double node_cpu, unsigned n, long cores) {
@@ -550,12 +570,7 @@ int main(int argc, char **argv) {
         CHECK(cp_jwks_from_keys(keys, 1, &jc.jwks));
         jc.claims = json_pack("{s:s,s:s,s:I}", "iss", "http://127.0.0.1", "sub", "node", "exp",
                               (json_int_t) time(NULL) + 3600);
-        struct {
-                const char *name;
-                prim_fn fn;
-                void *arg;
-                double s;
-        } prims[] = {
+        prim prims[] = {
                 {"ECDSA P-384 sign (SNP report)", prim_ecdsa_sign, NULL, 0},
                 {"cp_snp_verify (warm cache)", prim_snp_verify, &sc, 0},
                 {"TPM quote verify (RSA-2048)", prim_quote_verify, &qc, 0},
@@ -563,21 +578,9 @@ int main(int argc, char **argv) {
                 {"token verify (RS256, jwt.h)", prim_jwt_verify, &jc, 0},
                 {"RSA-2048 key generation (TEE key)", prim_rsa_gen, NULL, 0},
         };
-        double prim_sum = 0;
-        printf("bench-nodes: baseline = the primitives of one node join, measured now\n");
-        for (size_t i = 0; i < CP_ELEMENTSOF(prims); i++) {
-                prims[i].s = per_call(prims[i].fn, prims[i].arg, i == CP_ELEMENTSOF(prims) - 1 ? 2.0 : 0.5);
-                prim_sum += prims[i].s;
-                printf("  %-36s %9.3f ms\n", prims[i].name, prims[i].s * 1e3);
-        }
-        printf("  %-36s %9.3f ms\n", "sum", prim_sum * 1e3);
-        /* the floor: + the vTPM's SRK and AK (RSA-2048 each), over the cores */
-        double node_cpu = prim_sum + 2 * prims[CP_ELEMENTSOF(prims) - 1].s;
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        if (cores < 1)
-                cores = 1;
-        printf("  %-36s %9.3f ms CPU per node, %ld cores\n", "CPU floor: sum + SRK + AK generation", node_cpu * 1e3,
-               cores);
+        printf("bench-nodes: baseline = the primitives of one node join, measured now (and again after the "
+               "pools: the lower of the two counts)\n");
+        measure_prims(prims, CP_ELEMENTSOF(prims), true);
 
         printf("real path for every node (agent + swtpm processes, measured boot, SNP launch, attestation, "
                "LUKS2 disk under a key-broker key released by secure key release, registration); %u boot workers, node processes at nice %d\n",
@@ -605,6 +608,20 @@ int main(int argc, char **argv) {
         double td = wall_ms();
         teardown_env();
         printf("teardown (stops the last pool's nodes at once): %.1f s\n", (wall_ms() - td) / 1e3);
+        /* the baseline again on the quiet machine; the lower of the two counts */
+        printf("\nbaseline again, after the pools:\n");
+        measure_prims(prims, CP_ELEMENTSOF(prims), false);
+        double prim_sum = 0;
+        for (size_t i = 0; i < CP_ELEMENTSOF(prims); i++)
+                prim_sum += prims[i].s;
+        /* the floor: + the vTPM's SRK and AK (RSA-2048 each), over the cores */
+        double node_cpu = prim_sum + 2 * prims[CP_ELEMENTSOF(prims) - 1].s;
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        if (cores < 1)
+                cores = 1;
+        printf("  %-36s %9.3f ms (the lower of each primitive's two figures)\n", "sum used", prim_sum * 1e3);
+        printf("  %-36s %9.3f ms CPU per node, %ld cores\n", "CPU floor: sum + SRK + AK generation", node_cpu * 1e3,
+               cores);
 
         printf("\nper-node phases (mean ms per node):\n%-16s", "phase");
         for (unsigned i = 0; i < n_sizes; i++)
