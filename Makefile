@@ -1,13 +1,14 @@
 # confpool top-level Makefile: thin wrapper over CMake + ctest.
 #   make demo   install what is missing, build, run the demo scenario
 #   make check  install what is missing, build, run every test plainly and
-#               under AddressSanitizer + UndefinedBehaviorSanitizer
+#               under AddressSanitizer + UndefinedBehaviorSanitizer, and the
+#               threaded tests under ThreadSanitizer (check-tsan)
 #   make bench  build and run the benchmarks under bench/
 #   make fuzz   build the libFuzzer targets with clang (build-fuzz/)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build check check-plain check-asan check-fuzz demo bench fuzz clean
+.PHONY: all deps build check check-plain check-asan check-tsan check-fuzz demo bench fuzz clean
 
 all: build
 
@@ -22,7 +23,7 @@ FUZZ_SECONDS ?= 5
 
 check:
 	@scripts/install-deps.sh check
-	$(MAKE) --no-print-directory check-plain check-asan check-fuzz
+	$(MAKE) --no-print-directory check-plain check-asan check-tsan check-fuzz
 
 check-plain:
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
@@ -34,6 +35,18 @@ check-asan:
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
+
+# ThreadSanitizer over the tests whose code runs on several threads: the
+# shared SNP verifier and its caches (test-snp-verify-mt), the HTTP server
+# and the service skeleton's workers, the JWKS cache, attestd's and kbsd's
+# worker threads, the KDS client's shared cache.  Only these targets are
+# built (a few minutes); a report fails the test (halt_on_error).
+TSAN_TESTS ?= test-snp-verify-mt test-jwks-cache test-httpd test-service test-attestd test-kbsd test-kds-client
+check-tsan:
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCP_TSAN=ON $(CMAKE_FLAGS) >/dev/null
+	cmake --build build-tsan -j $(JOBS) --target $(TSAN_TESTS)
+	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	  ctest --output-on-failure -j $(JOBS) -R '^($(subst $(eval) ,|,$(strip $(TSAN_TESTS))))$$'
 
 # Build the libFuzzer targets with clang and run each for FUZZ_SECONDS over its corpus.
 check-fuzz:
@@ -48,6 +61,7 @@ demo:
 	scripts/demo-pool.sh
 
 bench: build
+	@scripts/install-deps.sh bench
 	scripts/bench.sh
 
 fuzz:
@@ -56,4 +70,4 @@ fuzz:
 	cmake --build build-fuzz -j $(JOBS)
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz

@@ -6,8 +6,12 @@
  *   baseline   GET of the static file
  *   get-pool   GET one agent pool (auth, api-version, SQLite read, JSON)
  *   list-1000  GET the agent pool list of a cluster with 1,000 pools
- *   put-valid  PUT of a CVM pool that fails validation (FIPS) - the whole
- *              validation path incl. quota over 1,000 pools, no write
+ *   put-valid  PUT of a CVM pool that passes every rule and is refused by
+ *              the last one, the vCPU quota summed over the 1,000 pools
+ *              (ErrCode_InsufficientVCPUQuota, checked before the run):
+ *              the whole validation path, no write.  (Before issue 20 it
+ *              was refused for FIPS, the first CVM rule, and skipped the
+ *              version, image and quota checks.)
  * Clients: N threads, each one keep-alive libcurl handle.
  * Usage: bench-cp-api [seconds-per-workload (default 2)] [client-threads (default 2)]
  */
@@ -143,7 +147,9 @@ int main(int argc, char **argv) {
         cp_store *store = NULL;
         cp_rules *rules = NULL;
         cp_api *api = NULL;
-        json_t *cfg = json_pack("{s:{s:i}}", "vcpuQuota", "default", 1000000);
+        /* 12,000 vCPUs: the 1,000 pools of 3 x 4 vCPUs (and the system pool)
+         * leave less than a new pool's 12, so put-valid ends at the quota */
+        json_t *cfg = json_pack("{s:{s:i}}", "vcpuQuota", "default", 12000);
         cp_api_options ao = {.state_dir = dir};
         if (cp_cpstore_open(db, &store) < 0 || cp_rules_new(&rules) < 0 || cp_rules_load_json(rules, cfg) < 0)
                 goto fail;
@@ -212,9 +218,17 @@ int main(int argc, char **argv) {
         snprintf(u, sizeof u, "%s" MC "/agentPools?api-version=2026-01-01", base2);
         double list = run("list-1000", u, "GET", NULL, tok, 200, seconds, threads);
         snprintf(u, sizeof u, "%s" MC "/agentPools/newpool?api-version=2026-01-01", base2);
-        double put = run("put-valid", u, "PUT",
-                         "{\"properties\":{\"count\":3,\"vmSize\":\"Standard_DC4as_v5\",\"enableFIPS\":true}}", tok, 400,
-                         seconds, threads);
+        static const char put_body[] = "{\"properties\":{\"count\":3,\"vmSize\":\"Standard_DC4as_v5\"}}";
+        json_t *refusal = NULL; /* the refusal is the last rule's */
+        api_call(api, auth, "PUT", MC "/agentPools/newpool", "2026-01-01", put_body, 400, &refusal);
+        const char *code = json_string_value(json_object_get(json_object_get(refusal, "error"), "code"));
+        if (!code || strcmp(code, "ErrCode_InsufficientVCPUQuota") != 0) {
+                fprintf(stderr, "bench-cp-api: put-valid refused with %s, not by the quota (the last rule)\n",
+                        code ? code : "(no code)");
+                return 1;
+        }
+        json_decref(refusal);
+        double put = run("put-valid", u, "PUT", put_body, tok, 400, seconds, threads);
         printf("ratio vs static baseline: get-pool %.3f, list-1000 %.4f, put-valid %.4f\n", get / base, list / base,
                put / base);
         cp_httpd_stop(d1);

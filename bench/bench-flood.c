@@ -134,7 +134,8 @@ static int run_confpoold(double secs, size_t idle, const char *dir) {
         snprintf(path, sizeof path, "%s/confpoold", bin_dir);
         snprintf(state, sizeof state, "%s/state", dir);
         snprintf(port_file, sizeof port_file, "%s/port", dir);
-        char *argv[] = { path, "--state-dir", state, "--port", "0", "--port-file", port_file, NULL };
+        /* the fake backend (a test backend, named: confpoold has no default) */
+        char *argv[] = { path, "--state-dir", state, "--backend", "fake", "--port", "0", "--port-file", port_file, NULL };
         flood_daemon d;
         if (!flood_daemon_start(&d, argv, port_file))
                 return fprintf(stderr, "bench-flood: %s did not start\n", path), 1;

@@ -24,10 +24,14 @@
  * Each figure is the best of `rounds` interleaved rounds (default 30), so that
  * the ratio is not skewed by other load on the machine.  Rates are in MB/s of
  * firmware bytes; the ratio is against "raw" (one thread).  The target is >= 0.90 for
- * snp 1 vCPU.  The SHA-384 work per page is 33 + 2 compression blocks
+ * snp 1 vCPU.  The pipelined rows use two threads, so their verdict is
+ * against "raw, 2 threads" (each thread one SHA-384 over half the image,
+ * at once): like for like (issue 20 item 7); their ratio to the one-thread
+ * raw is printed too, labelled as such.  The SHA-384 work per page is 33 + 2 compression blocks
  * (contents + PAGE_INFO) against 32 for raw, so ~0.91-0.94 is the ceiling.
  */
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,10 +91,35 @@ static uint8_t *synthetic(void) {
         return img;
 }
 
-enum { K_RAW, K_PAGE, K_OVMF_HASH, K_OVMF_HASH_P, K_SNP1, K_SNP1_P, K_SNP64, K_SNP64_P, K_MAX };
+enum { K_RAW, K_PAGE, K_OVMF_HASH, K_OVMF_HASH_P, K_SNP1, K_SNP1_P, K_SNP64, K_SNP64_P, K_RAW2, K_MAX };
 static const char *names[K_MAX] = { "raw SHA-384 (baseline)", "per-page SHA-384", "snp:ovmf-hash",
                                     "snp:ovmf-hash pipelined", "snp, 1 vCPU", "snp, 1 vCPU pipelined",
-                                    "snp, 64 vCPUs", "snp, 64 vCPUs pipelined" };
+                                    "snp, 64 vCPUs", "snp, 64 vCPUs pipelined", "raw, 2 threads (baseline)" };
+
+/* The two-thread baseline: each half of the image hashed on its own thread. */
+typedef struct half {
+        const uint8_t *p;
+        size_t len;
+        const EVP_MD *md;
+        int rc;
+        uint8_t d[48];
+} half;
+
+static void *hash_half(void *arg) {
+        half *h = arg;
+        h->rc = EVP_Digest(h->p, h->len, h->d, NULL, h->md, NULL) == 1 ? 0 : -1;
+        return NULL;
+}
+
+static int raw_two_threads(const uint8_t *fw, size_t len, const EVP_MD *md) {
+        half a = {fw, len / 2, md, -1, {0}}, b = {fw + len / 2, len - len / 2, md, -1, {0}};
+        pthread_t t;
+        if (pthread_create(&t, NULL, hash_half, &b) != 0)
+                return -1;
+        hash_half(&a);
+        pthread_join(t, NULL);
+        return a.rc < 0 || b.rc < 0 ? -1 : 0;
+}
 
 static double cpu_s(void) {
         struct timespec ts;
@@ -129,6 +158,10 @@ static void run(const char *label, const uint8_t *fw, size_t len, int rounds) {
                         case K_RAW:
                                 rc = EVP_Digest(fw, len, d, NULL, md, NULL) == 1 ? 0 : -1;
                                 break;
+                        case K_RAW2:
+                                rc = raw_two_threads(fw, len, md);
+                                used = 2;
+                                break;
                         case K_PAGE:
                                 for (size_t o = 0; o < len && rc == 0; o += 4096)
                                         rc = EVP_Digest(fw + o, 4096, d, NULL, md, NULL) == 1 ? 0 : -1;
@@ -151,9 +184,10 @@ static void run(const char *label, const uint8_t *fw, size_t len, int rounds) {
                         }
                         /* the pipelined digest must equal the single-threaded one */
                         int pair = k == K_OVMF_HASH || k == K_OVMF_HASH_P ? 0 : k == K_SNP1 || k == K_SNP1_P ? 1 : 2;
-                        if (k >= K_OVMF_HASH && (k - K_OVMF_HASH) % 2 == 0)
+                        bool measured = k >= K_OVMF_HASH && k <= K_SNP64_P;
+                        if (measured && (k - K_OVMF_HASH) % 2 == 0)
                                 memcpy(ref[pair], d, 48);
-                        else if (k >= K_OVMF_HASH && memcmp(ref[pair], d, 48) != 0) {
+                        else if (measured && memcmp(ref[pair], d, 48) != 0) {
                                 fprintf(stderr, "%s: %s differs from the single-threaded digest\n", label, names[k]);
                                 exit(1);
                         }
@@ -189,15 +223,16 @@ static void run(const char *label, const uint8_t *fw, size_t len, int rounds) {
                 }
         double raw_blocks = (double) len / 128 + 1, pages = (double) len / 4096;
         double ceil_hash = raw_blocks / (pages * 35), ceil_snp1 = raw_blocks / (pages * 35 + sec_blocks + 35);
-        double ratio = best[K_RAW] / best[K_SNP1], pratio = best[K_RAW] / best[K_SNP1_P];
+        double ratio = best[K_RAW] / best[K_SNP1], pratio = best[K_RAW2] / best[K_SNP1_P];
         printf("  block-count ceiling (one thread): snp:ovmf-hash %.3f, snp 1 vCPU %.3f (reached: %.1f%% / %.1f%%)\n",
                ceil_hash, ceil_snp1, 100.0 * best[K_RAW] / best[K_OVMF_HASH] / ceil_hash, 100.0 * ratio / ceil_snp1);
         printf("  measurement (snp, 1 vCPU), single-threaded: %.1f%% of the raw SHA-384 rate (target >= 90%%): %s\n",
                ratio * 100.0, ratio >= 0.90 ? "ok" : "below target");
-        printf("  measurement (snp, 1 vCPU), pipelined (%u threads, wall clock): %.1f%% of the raw rate "
-               "(target >= 90%%): %s; speed-up over single-threaded %.2fx (median %.2fx)\n",
-               threads[K_SNP1_P], pratio * 100.0, pratio >= 0.90 ? "ok" : "below target", best[K_SNP1] / best[K_SNP1_P],
-               med[K_SNP1] / med[K_SNP1_P]);
+        printf("  measurement (snp, 1 vCPU), pipelined (%u threads, wall clock): %.1f%% of the raw rate on %u "
+               "threads (like for like; %.1f%% of the one-thread raw rate); speed-up over single-threaded %.2fx "
+               "(median %.2fx)\n",
+               threads[K_SNP1_P], pratio * 100.0, threads[K_RAW2], 100.0 * best[K_RAW] / best[K_SNP1_P],
+               best[K_SNP1] / best[K_SNP1_P], med[K_SNP1] / med[K_SNP1_P]);
 }
 
 int main(int argc, char **argv) {

@@ -40,8 +40,8 @@ set boxwidth 0.6
 set key outside right top
 set grid ytics
 colors = "#9400d3 #009e73 #56b4e9 #e69f00 #f0e442 #0072b2 #e51e10 #000000 #cc79a7 #8b4513 #00ced1 #808080"
-plot for [c=8:19] "docs/bench-nodes.csv" using (100*column(c)/column(4)):xtic(1) title columnheader(c) \
-     lc rgb word(colors, c - 7)
+plot for [c=10:21] "docs/bench-nodes.csv" using (100*column(c)/column(4)):xtic(1) title columnheader(c) \
+     lc rgb word(colors, c - 9)
 unset multiplot
 GP
 echo "wrote docs/bench-nodes.png"

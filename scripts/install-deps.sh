@@ -8,10 +8,10 @@ pkgs=(build-essential cmake pkg-config libssl-dev openssl nettle-dev libgmp-dev 
       libcurl4-openssl-dev libmicrohttpd-dev ca-certificates
       libsqlite3-dev curl libtss2-dev python3)
 case "$what" in
-  check) pkgs+=(clang libclang-rt-14-dev jq xxd ovmf swtpm swtpm-tools tpm2-tools azure-cli cryptsetup-bin procps) ;;
+  check) pkgs+=(clang libclang-rt-14-dev jq xxd ovmf swtpm swtpm-tools tpm2-tools azure-cli cryptsetup-bin procps xz-utils) ;;
   azcli) pkgs+=(azure-cli jq) ;;
   demo)  pkgs+=(jq ovmf swtpm swtpm-tools tpm2-tools procps) ;;
-  bench) pkgs+=(ovmf swtpm swtpm-tools gnuplot-nox) ;;
+  bench) pkgs+=(ovmf swtpm swtpm-tools gnuplot-nox python3-jmespath) ;;
   fuzz)  pkgs+=(clang libclang-rt-14-dev) ;;
 esac
 missing=()

@@ -167,6 +167,10 @@ struct cp_attestd {
         cp_attestd_config cfg;
         char issuer[256];
         bool issuer_fixed;
+        /* set (release) once the issuer (which names the bound port) and the
+         * signers are in place; requests before that get 503 (a race that
+         * ThreadSanitizer found: issue 20 item 3) */
+        atomic_bool ready;
         _Atomic int64_t now;
         cp_httpd *httpd;
         cp_svc *svc;                 /* the routes (routes.c) */

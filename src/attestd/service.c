@@ -493,6 +493,22 @@ fail:
         return r;
 }
 
+/* The HTTP server's handler: the server answers before cp_attestd_start has
+ * written the issuer (it names the port the server bound), so nothing is
+ * served until then (503, Retry-After). */
+static void http_handle(void *userdata, const cp_http_request *req, cp_http_response *resp) {
+        cp_attestd *s = userdata;
+        if (atomic_load_explicit(&s->ready, memory_order_acquire)) {
+                cp_attestd_handle(s, req, resp);
+                return;
+        }
+        if (cp_http_resp_json(resp, 503,
+                              json_pack("{s:{s:s,s:s}}", "error", "code", "ServiceUnavailable", "message",
+                                        "the attestation service is starting (its issuer is not set yet)")) < 0 ||
+            cp_http_resp_header(resp, "Retry-After", "1") < 0)
+                resp->status = 503;
+}
+
 int cp_attestd_start(cp_attestd *s) {
         bool loop = is_loopback(s->cfg.bind_addr);
         bool tls = s->cfg.tls_cert_pem && s->cfg.tls_key_pem;
@@ -505,7 +521,7 @@ int cp_attestd_start(cp_attestd *s) {
                  * collected outside this buffer */
                 .header_memory = 32 * 1024,
         };
-        int r = cp_httpd_start(&o, cp_attestd_handle, s, &s->httpd);
+        int r = cp_httpd_start(&o, http_handle, s, &s->httpd);
         if (r < 0)
                 return r;
         if (!s->issuer_fixed) {
@@ -517,6 +533,7 @@ int cp_attestd_start(cp_attestd *s) {
                 cache_signers(s);
                 pthread_rwlock_unlock(&s->keys_lock);
         }
+        atomic_store_explicit(&s->ready, true, memory_order_release);
         return 0;
 }
 

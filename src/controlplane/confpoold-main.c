@@ -11,8 +11,9 @@
 static void usage(FILE *f) {
         fprintf(f, "Usage: confpoold --state-dir DIR [--listen ADDR] [--port N] [--config FILE]\n"
                    "                 [--port-file FILE] [--tls] [--threads N] [--reconcile-interval-ms N] [--public-url URL]\n"
-                   "                 [--backend fake|local --attestd-url URL --agent PATH [--min-tcb SPEC]\n"
-                   "                  [--kbs-url URL --kbs-admin-token-file F --kbs-release-token-file F]]\n"
+                   "                 --backend local --attestd-url URL --agent PATH [--min-tcb SPEC]\n"
+                   "                  [--kbs-url URL --kbs-admin-token-file F --kbs-release-token-file F]\n"
+                   "                 | --backend fake   (a test backend: no machines, nothing attested)\n"
                    "       confpoold --state-dir DIR --backend local --prepare-hosts   (print the hosts' ARKs)\n"
                    "       confpoold sp create --state-dir DIR --name NAME [--subscription GUID]\n");
 }

@@ -79,8 +79,8 @@ struct cp_backend {
         const cp_backend_ops *ops;
 };
 
-/* The fake backend, a test backend (`confpoold --backend fake`, the
- * default; docs/control-plane.md): no machines, stateless handles
+/* The fake backend, a test backend (`confpoold --backend fake`, named
+ * explicitly and warned about; docs/control-plane.md): no machines, stateless handles
  * "fake:<ms-created>:<fail>:<pool scope>/<name>", a node is Ready ready_delay_ms after its
  * creation (so it survives daemon restarts), Failed if fail() says so for
  * its VM size. */

@@ -322,9 +322,17 @@ int cp_daemon_run(const cp_daemon_options *o) {
                 return r;
         run_state d = {.o = o, .listen = o->listen ? o->listen : "127.0.0.1"};
         d.tls = o->force_tls || !is_loopback(d.listen);
-        d.local = o->backend && strcmp(o->backend, "local") == 0;
-        if (o->backend && !d.local && strcmp(o->backend, "fake") != 0)
-                return CP_ERROR(CP_EINVAL, "unknown backend '%s' (fake, local)", o->backend);
+        /* no default backend: the fake one attests nothing (issue 20 item 6) */
+        if (!o->backend)
+                return CP_ERROR(CP_EINVAL, "no compute backend named: --backend local (confidential nodes, "
+                                           "attested) or --backend fake (a test backend: no machines, nothing "
+                                           "attested)");
+        d.local = strcmp(o->backend, "local") == 0;
+        if (!d.local && strcmp(o->backend, "fake") != 0)
+                return CP_ERROR(CP_EINVAL, "unknown backend '%s' (local; fake for tests)", o->backend);
+        if (!d.local)
+                fprintf(stderr, "confpoold: WARNING: --backend fake is a test backend: its nodes are records that "
+                                "turn Ready with no machine behind them and nothing attested; not for production\n");
         if (d.local && o->prepare_hosts)
                 return prepare_hosts(o);
         if (d.local && (!o->attestd_url || !o->agent_path))

@@ -16,8 +16,9 @@ typedef struct cp_daemon_options {
         bool force_tls;          /* TLS even on loopback */
         unsigned threads;
         unsigned reconcile_interval_ms;
-        /* compute backend: "fake" (default) or "local" (docs/nodes.md), which
-         * needs the attestation service's URL and the confpool-agent binary */
+        /* compute backend, required (no default): "local" (docs/nodes.md),
+         * which needs the attestation service's URL and the confpool-agent
+         * binary, or "fake", a test backend that warns at start */
         const char *backend;
         const char *attestd_url;
         const char *agent_path;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `confpool aks nodepool attestation-policy show|set|reset` against a real
-# confpoold (fake backend) on 127.0.0.1: the default, set (201 then a
+# confpoold (--backend fake, a test backend: no machines) on 127.0.0.1: the default, set (201 then a
 # replace), -o json/tsv/table/yaml and --query, client-side usage errors
 # (exit 2), server-side refusals (exit 1), a missing pool (show: exit 3),
 # If-Match / --if-none-match, the override surviving a daemon restart,
@@ -25,7 +25,7 @@ expect_match() { # name regex got
 echo '{"fakeBackend": {"readyDelayMs": 0}, "retryAfterSeconds": 1}' >"$TMP/config.json"
 start() {
   rm -f "$TMP/port"
-  "$D" --state-dir "$TMP/state" --config "$TMP/config.json" --port-file "$TMP/port" --reconcile-interval-ms 50 \
+  "$D" --state-dir "$TMP/state" --backend fake --config "$TMP/config.json" --port-file "$TMP/port" --reconcile-interval-ms 50 \
     >>"$TMP/log" 2>&1 &
   PID=$!
   for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.05; done

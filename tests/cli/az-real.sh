@@ -5,6 +5,9 @@
 # scale / delete, feature and provider registration, refused CVM
 # combinations printed by az in full, and refused credentials (wrong secret,
 # expired token, token signed by another key, no token) shown by az as 401s.
+# confpoold runs the fake backend (--backend fake, a test backend: node pools
+# are records that turn Ready after readyDelayMs, no machine, nothing
+# attested): this tests az against the API, not confidential nodes.
 # Installs nothing: scripts/install-deps.sh check installs azure-cli.
 set -uo pipefail
 command -v az >/dev/null || { echo "SKIP: az (azure-cli) is not installed; run scripts/install-deps.sh check"; exit 77; }
@@ -38,7 +41,7 @@ TENANT=$(jq -r .tenant <<<"$SP")
 SUB=$(jq -r .subscription <<<"$SP")
 expect "secret not stored in clear" 0 "$(grep -ac "$SECRET" "$TMP/state/confpoold.db")"
 
-"$BIN/confpoold" --state-dir "$TMP/state" --tls --config "$TMP/config.json" --port-file "$TMP/port" \
+"$BIN/confpoold" --state-dir "$TMP/state" --backend fake --tls --config "$TMP/config.json" --port-file "$TMP/port" \
   --reconcile-interval-ms 50 >"$TMP/log" 2>&1 &
 PID=$!
 for _ in $(seq 100); do [ -s "$TMP/state/confpoold.url" ] && [ -s "$TMP/port" ] && break; sleep 0.05; done

@@ -3,7 +3,8 @@
 # get / list / delete, and crash consistency: the daemon is SIGKILLed right
 # after accepting a node pool create and right after accepting a delete,
 # restarted on the same state directory, and the operations must complete
-# with nothing lost.
+# with nothing lost.  It runs the fake backend (a test backend: no machines,
+# nothing attested), named explicitly: confpoold has no default backend.
 set -uo pipefail
 BIN=${CP_BIN_DIR:?}/confpoold
 command -v curl >/dev/null || { echo "curl is required (scripts/install-deps.sh)"; exit 1; }
@@ -27,7 +28,7 @@ JSON
 
 start() {
   rm -f "$TMP/port"
-  "$BIN" --state-dir "$TMP/state" --config "$TMP/config.json" --port-file "$TMP/port" \
+  "$BIN" --state-dir "$TMP/state" --backend fake --config "$TMP/config.json" --port-file "$TMP/port" \
     --reconcile-interval-ms 50 >>"$TMP/log" 2>&1 &
   PID=$!
   for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.05; done
@@ -36,6 +37,17 @@ start() {
   BASE="http://127.0.0.1:$PORT"
 }
 crash() { kill -9 "$PID"; wait "$PID" 2>/dev/null; PID=; }
+
+# no default backend (issue 20 item 6): without --backend confpoold refuses
+# to start, naming both; an unknown one is refused; the fake one warns
+out=$("$BIN" --state-dir "$TMP/nobackend" --port-file "$TMP/nb.port" 2>&1)
+expect "no --backend: exit 1" 1 "$?"
+expect "no --backend: nothing listening" "" "$(cat "$TMP/nb.port" 2>/dev/null)"
+[[ "$out" == *"no compute backend named: --backend local"*"--backend fake (a test backend"* ]] ||
+  bad "no --backend: message '$out'"
+out=$("$BIN" --state-dir "$TMP/nobackend" --backend magic 2>&1)
+expect "unknown backend: exit 1" 1 "$?"
+[[ "$out" == *"unknown backend 'magic'"* ]] || bad "unknown backend: message '$out'"
 
 SUB=6a8b4c2e-1f3d-4e5a-9b7c-0d1e2f3a4b5c
 CS=2026-01-01
@@ -59,6 +71,7 @@ poll_status() { # operation path -> final status
 }
 
 start
+grep -q "WARNING: --backend fake is a test backend" "$TMP/log" || bad "the fake backend started without its warning"
 TOKEN=$(cat "$TMP/state/operator.token")
 expect "token file mode" 600 "$(stat -c %a "$TMP/state/operator.token")"
 RG=/subscriptions/$SUB/resourcegroups/myResourceGroup
@@ -146,7 +159,7 @@ PID=
 
 # TLS (forced on loopback; any non-loopback listen address turns it on)
 rm -f "$TMP/port"
-"$BIN" --state-dir "$TMP/state" --tls --port-file "$TMP/port" >>"$TMP/log" 2>&1 &
+"$BIN" --state-dir "$TMP/state" --backend fake --tls --port-file "$TMP/port" >>"$TMP/log" 2>&1 &
 PID=$!
 for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.05; done
 PORT=$(cat "$TMP/port")

@@ -4,6 +4,10 @@
 # local backend stops what the killed daemon left running, boots the
 # persisted nodes again, the reconciler resumes the operation, and the pool
 # completes with exactly 3 Ready, attested nodes (3 agents, no strays).
+# The kill must land mid-provision, not after completion: the durable state
+# the killed daemon left (its SQLite store, read after the kill) must show
+# the pool Creating, its operation InProgress and fewer than 3 Ready
+# machines, or the test fails (issue 20 item 7).
 set -u
 BIN=${CP_BIN_DIR:?}
 T=$(mktemp -d /tmp/cp-restart-XXXXXX)
@@ -25,6 +29,19 @@ PID=$(cat "$T/s/confpoold.pid")
 mapfile -d '' ARGS < "/proc/$PID/cmdline"
 PORT=$(cat "$T/s/confpoold.port")
 kill -9 "$PID"
+# what the restart resumes from: the store as the killed daemon left it
+at_kill=$(python3 - "$T/s/cp/confpoold.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+pool = db.execute("SELECT state FROM resources WHERE kind = 'pool' AND name = 'rec'").fetchone()
+op = db.execute("SELECT status FROM operations WHERE resource_lc LIKE '%/agentpools/rec' "
+                "ORDER BY seq DESC LIMIT 1").fetchone()
+ready = db.execute("SELECT count(*) FROM machines WHERE pool_lc LIKE '%/agentpools/rec' AND state = 'Ready'").fetchone()
+print(pool[0] if pool else "none", op[0] if op else "none", ready[0])
+PY
+)
+[ "$at_kill" = "Creating InProgress 0" ] || [ "$at_kill" = "Creating InProgress 1" ] ||
+        [ "$at_kill" = "Creating InProgress 2" ] || fail "not killed mid-provision: pool, operation, Ready machines = '$at_kill'"
 st=$("$BIN/confpool" aks nodepool show "${C[@]}" -n rec --query provisioningState -o tsv 2>/dev/null)
 [ -z "$st" ] || fail "confpoold still answers"
 # the same daemon again, same state directory and port

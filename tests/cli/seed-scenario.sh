@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The use-cvm seed document (../shared/seeds) run verbatim with `az` replaced
-# by `confpool` against a real confpoold on 127.0.0.1 with a temporary state
+# by `confpool` against a real confpoold binary on 127.0.0.1 with a temporary state
 # directory: login, group create, aks create, nodepool add / show --query /
 # list --query / list -o table / delete, feature register / show, provider
-# register, plus a server-side CVM refusal and show's exit 3.
+# register, plus a server-side CVM refusal and show's exit 3.  confpoold runs
+# the fake backend (--backend fake, a test backend: node pools are records
+# that turn Ready after readyDelayMs, no machine, nothing attested): this
+# tests the az surface and the API, not confidential nodes (test-nodes and
+# tests/cli/embedded-stack.sh run those on the local backend).
 set -uo pipefail
 D=${CP_BIN_DIR:?}/confpoold
 confpool() { "${CP_BIN_DIR:?}/confpool" "$@"; }
@@ -22,7 +26,7 @@ expect_match() { # name regex got
 }
 
 echo '{"fakeBackend": {"readyDelayMs": 200}, "retryAfterSeconds": 1}' >"$TMP/config.json"
-"$D" --state-dir "$TMP/state" --config "$TMP/config.json" --port-file "$TMP/port" --reconcile-interval-ms 50 \
+"$D" --state-dir "$TMP/state" --backend fake --config "$TMP/config.json" --port-file "$TMP/port" --reconcile-interval-ms 50 \
   >"$TMP/log" 2>&1 &
 PID=$!
 for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.05; done

@@ -133,15 +133,25 @@ else
   bad "$DEB missing (install the Debian package ovmf)"
 fi
 
-# ---- snp:svsm with the real Coconut images, when available ----
-if [ -n "${CP_SVSM_FIXTURES:-}" ]; then
+# ---- snp:svsm with the real Coconut images (tests/data/measure/*.xz, always;
+# CP_SVSM_FIXTURES may point at other copies of svsm_ovmf.fd and svsm.bin) ----
+if [ -z "${CP_SVSM_FIXTURES:-}" ]; then
+  command -v xz >/dev/null || { echo "xz is required (scripts/install-deps.sh check)"; exit 1; }
+  CP_SVSM_FIXTURES=$TMP/svsm
+  mkdir -p "$CP_SVSM_FIXTURES"
+  for f in svsm_ovmf.fd svsm.bin; do
+    xz -dc "$DATA/$f.xz" >"$CP_SVSM_FIXTURES/$f" || bad "cannot decompress $f.xz"
+  done
+fi
+[ -f "$CP_SVSM_FIXTURES/svsm.bin" ] && [ -f "$CP_SVSM_FIXTURES/svsm_ovmf.fd" ] || bad "SVSM fixtures missing"
+{
   S=("${M[@]}" --mode snp:svsm --vcpu-type EPYC-v4 --ovmf "$CP_SVSM_FIXTURES/svsm_ovmf.fd" --svsm "$CP_SVSM_FIXTURES/svsm.bin")
   expect svsm-2 9b94745036aafddf4f7f8b00c7513abb5b7703178cb95aaa57928bd963d68d3bfcb715d6019b9167ee2517b11b0d9be7 \
     "${S[@]}" --vcpus 2 --vars-size 540672
   head -c 540672 /dev/zero >"$TMP/vars.fd"
   expect svsm-4 27d154c27b7b359c935e250ec6fee72aa0ae8c1225e3b0e1cf46a9567e938066d7d6f94bbdc4a857818bdb79277a44b2 \
     "${S[@]}" --vcpus 4 --vars-file "$TMP/vars.fd"
-fi
+}
 
 # ---- id-block (snp-create-id-block compatible) ----
 LD=B28FLQi9p6cAqipgjFyqawDrrSl7bWioWkWx5mmlWLZ+G5HShKMB/mPE+gdQRn7t

@@ -99,7 +99,8 @@ TEST(confpoold_survives_idle_connections_and_refused_flood) {
         snprintf(state, sizeof state, "%s/state", dir);
         snprintf(port_file, sizeof port_file, "%s/port", dir);
         bin(path, sizeof path, "confpoold");
-        char *argv[] = { path, "--state-dir", state, "--port", "0", "--port-file", port_file, NULL };
+        /* the fake backend (a test backend, named: confpoold has no default) */
+        char *argv[] = { path, "--state-dir", state, "--backend", "fake", "--port", "0", "--port-file", port_file, NULL };
         flood_daemon d;
         ASSERT_TRUE(flood_daemon_start(&d, argv, port_file));
         char tp[200], tok[128] = "";
