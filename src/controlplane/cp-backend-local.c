@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,7 @@ typedef struct host {
         char sock[PATH_MAX_];
         int listen_fd;
         pthread_t thread;
-        bool running;
+        atomic_bool running; /* cleared by local_free while host_thread polls it */
         unsigned nodes;
 } host;
 
@@ -121,7 +122,7 @@ static void *host_thread(void *ud) {
         for (;;) {
                 struct pollfd p = {.fd = h->listen_fd, .events = POLLIN};
                 int n = poll(&p, 1, 100);
-                if (!h->running)
+                if (!atomic_load(&h->running))
                         break;
                 if (n <= 0)
                         continue;
@@ -178,9 +179,9 @@ static int host_start(local_backend *b, cp_snp_generation gen, unsigned idx, hos
                 h->sp = cp_amdsp_free(h->sp);
                 return r;
         }
-        h->running = true;
+        atomic_store(&h->running, true);
         if (pthread_create(&h->thread, NULL, host_thread, h) != 0) {
-                h->running = false;
+                atomic_store(&h->running, false);
                 close(h->listen_fd);
                 h->sp = cp_amdsp_free(h->sp);
                 return CP_ERROR(CP_EINTERNAL, "cannot start the AMD-SP thread");
@@ -1232,8 +1233,8 @@ static void local_free(cp_backend *bb) {
         }
         for (size_t i = 0; i < b->n_hosts; i++) {
                 host *h = &b->hosts[i];
-                if (h->running) {
-                        h->running = false;
+                if (atomic_load(&h->running)) {
+                        atomic_store(&h->running, false);
                         pthread_join(h->thread, NULL);
                 }
                 if (h->listen_fd >= 0)
