@@ -2,8 +2,8 @@
 /* The key-release wire formats a relying party and a guest parse
  * (keyrelease.h): byte 0 % 4 picks
  *   0  cp_wrap_key_from_jwk on the rest as JSON (the TEE key in a token's
- *      x-ms-runtime.keys); an accepted key is 2048..4096 bits, public, and
- *      its JWK reads back to the same JWK;
+ *      x-ms-runtime.keys); an accepted key is 2048..4096 bits, public, its
+ *      JWK reads back to the same JWK, and a key can be wrapped to it;
  *   1  cp_keywrap_unwrap of the rest with a fixed private key, algorithm
  *      byte 1 (refused, or at most CP_KEYWRAP_MAX_PLAIN bytes);
  *   2  wrap the rest, flip the bit that byte 1 names: unwrap refuses it (the
@@ -34,6 +34,13 @@ static void jwk_case(const uint8_t *p, size_t n) {
                 if (cp_wrap_key_to_jwk(k, &back) < 0 || cp_wrap_key_from_jwk(back, &k2) < 0 ||
                     cp_wrap_key_to_jwk(k2, &back2) < 0 || !json_equal(back, back2))
                         abort();
+                /* an accepted key is usable: the key broker wraps to it (an even modulus failed here) */
+                static const uint8_t plain[32] = { 7 };
+                uint8_t *w = NULL;
+                size_t wl;
+                if (cp_keywrap_wrap(k, CP_KEYWRAP_RSA_AES_256, plain, sizeof plain, &w, &wl) < 0)
+                        abort();
+                free(w);
         }
         cp_wrap_key_free(k);
         cp_wrap_key_free(k2);
