@@ -49,9 +49,10 @@ static void seed_key(void) {
         if (asprintf(&body, "{\"kty\":\"oct\",\"attributes\":{\"exportable\":true},\"release_policy\":{\"data\":\"%s\"}}",
                      b64) < 0)
                 abort();
-        const cp_http_pair h[] = { { "Authorization", "Bearer fuzz-admin-token-0123456789" } };
+        const cp_http_pair h[] = { { "Authorization", "Bearer fuzz-admin-token-0123456789" },
+                                   { "Content-Type", "application/json" } };
         cp_http_request rq = { .method = "POST", .path = "/keys/k1/create", .body = (uint8_t *) body,
-                               .body_len = strlen(body), .headers = h, .n_headers = 1, .remote_addr = "127.0.0.1" };
+                               .body_len = strlen(body), .headers = h, .n_headers = 2, .remote_addr = "127.0.0.1" };
         call(&rq);
         free(body);
 }
@@ -112,12 +113,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 f.rq.body = (const uint8_t *) rel;
                 f.rq.body_len = strlen(rel);
         }
-        cp_http_pair h[1];
-        if (auth[f.selector & 3]) {
-                h[0] = (cp_http_pair){ "Authorization", auth[f.selector & 3] };
-                f.rq.headers = h;
-                f.rq.n_headers = 1;
-        }
+        cp_http_pair h[2] = { { "Content-Type", "application/json" } };
+        f.rq.headers = h;
+        f.rq.n_headers = 1;
+        if (auth[f.selector & 3])
+                h[f.rq.n_headers++] = (cp_http_pair){ "Authorization", auth[f.selector & 3] };
         call(&f.rq);
         free(rel);
         fuzz_request_free(&f);
