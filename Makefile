@@ -2,7 +2,8 @@
 #   make demo   install what is missing, build, run the demo scenario
 #   make check  install what is missing, build, run every test plainly and
 #               under AddressSanitizer + UndefinedBehaviorSanitizer, and the
-#               threaded tests under ThreadSanitizer (check-tsan)
+#               threaded tests under ThreadSanitizer (check-tsan); a test
+#               skipped for a missing tool fails here (CP_TEST_NO_SKIP=1)
 #   make bench  build and run the benchmarks under bench/
 #   make fuzz   build the libFuzzer targets with clang (build-fuzz/)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -28,23 +29,26 @@ check:
 check-plain:
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
 	cmake --build build -j $(JOBS)
-	cd build && ctest --output-on-failure -j $(JOBS)
+	cd build && CP_TEST_NO_SKIP=1 ctest --output-on-failure -j $(JOBS)
 
 check-asan:
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCP_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build build-asan -j $(JOBS)
-	cd build-asan && ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1 \
+	cd build-asan && CP_TEST_NO_SKIP=1 ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
 
 # ThreadSanitizer over the tests whose code runs on several threads: the
 # shared SNP verifier and its caches (test-snp-verify-mt), the HTTP server
 # and the service skeleton's workers, the JWKS cache, attestd's and kbsd's
-# worker threads, the KDS client's shared cache.  Only these targets are
-# built (a few minutes); a report fails the test (halt_on_error).
-TSAN_TESTS ?= test-snp-verify-mt test-jwks-cache test-httpd test-service test-attestd test-kbsd test-kds-client
+# worker threads, the KDS client's shared cache, the control plane's
+# reconciler, store, node endpoints and local backend (test-nodes, with the
+# agent it boots).  Only these targets are built (a few minutes); a report
+# fails the test (halt_on_error).
+TSAN_TESTS ?= test-snp-verify-mt test-jwks-cache test-httpd test-service test-attestd test-kbsd test-kds-client \
+	test-nodes
 check-tsan:
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCP_TSAN=ON $(CMAKE_FLAGS) >/dev/null
-	cmake --build build-tsan -j $(JOBS) --target $(TSAN_TESTS)
+	cmake --build build-tsan -j $(JOBS) --target $(TSAN_TESTS) confpool-agent
 	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
 	  ctest --output-on-failure -j $(JOBS) -R '^($(subst $(eval) ,|,$(strip $(TSAN_TESTS))))$$'
 

@@ -11,6 +11,8 @@
 #include "basic/fileio.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* Optional, as in libFuzzer: one-time setup outside any input's time limit. */
+__attribute__((weak)) int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static int run_file(const char *path, unsigned *count) {
         uint8_t *buf = NULL;
@@ -27,6 +29,8 @@ static int run_file(const char *path, unsigned *count) {
 
 int main(int argc, char **argv) {
         unsigned count = 0;
+        if (LLVMFuzzerInitialize && LLVMFuzzerInitialize(&argc, &argv) != 0)
+                return 1;
         for (int i = 1; i < argc; i++) {
                 struct stat st;
                 if (stat(argv[i], &st) < 0) {

@@ -122,6 +122,10 @@ typedef struct cp_jwks cp_jwks;
  * skipped; a document with no usable key is CP_ENOTFOUND.
  * Errors: CP_ETOOBIG, CP_EFORMAT, CP_ENOTFOUND, CP_ENOMEM, CP_ECRYPTO. */
 CP_API CP_WUR int cp_jwks_parse(const char *json, size_t len, cp_jwks **ret);
+/* The RFC 7638 thumbprint (SHA-256, base64url) of a public JWK, RSA or EC
+ * as cp_jwks_parse accepts them (the kid of our keys).  CP_EFORMAT,
+ * CP_EUNSUPPORTED (another kty, curve or size). */
+CP_API CP_WUR int cp_jwk_thumbprint(const json_t *jwk, char ret[CP_JWT_KID_MAX + 1]);
 /* A JWKS holding the public halves of keys (for tests and in-process relying
  * parties). */
 CP_API CP_WUR int cp_jwks_from_keys(const cp_jwt_key *const *keys, size_t n, cp_jwks **ret);

@@ -12,6 +12,7 @@
 #include "basic/fileio.h"
 #include "basic/limits.h"
 #include "confpool/snp_cert.h"
+#include "service/testmode.h"
 
 static volatile sig_atomic_t stop;
 
@@ -60,7 +61,8 @@ static void usage(void) {
              "  --crl-max-age S        with --kds-url: refetch CRLs older than S seconds (default 86400)\n"
              "  --admin-token-file F   bearer token for policy management\n"
              "  --policy-signers F     JWKS: policy uploads must be signed by one of these keys\n"
-             "  --now UNIX             fixed clock (testing only)\n"
+             "  --test-mode            allow test-only options (logged as a warning; loopback only)\n"
+             "  --now UNIX             with --test-mode: freeze the clock for certificates and tokens\n"
              "  --quiet                no request logs");
 }
 
@@ -75,7 +77,7 @@ static const struct option options[] = {
         { "quiet", no_argument, NULL, 'q' },
         { "only-extra-arks", no_argument, NULL, 'O' },              { "help", no_argument, NULL, 'h' },
         { "crl", required_argument, NULL, 'R' },          { "check-revocation", no_argument, NULL, 'V' },
-        { "crl-max-age", required_argument, NULL, 'M' },
+        { "crl-max-age", required_argument, NULL, 'M' }, { "test-mode", no_argument, NULL, 'X' },
         { 0 },
 };
 
@@ -131,6 +133,7 @@ static int parse_max_age(const char *arg, unsigned *ret) {
  * argument (reported). */
 static int parse_args(int argc, char **argv, cp_attestd_config *cfg) {
         size_t n_arks = 0, n_crls = 0;
+        bool test_mode = false;
         int c, r = 0;
         while (r == 0 && (c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
                 switch (c) {
@@ -161,7 +164,8 @@ static int parse_args(int argc, char **argv, cp_attestd_config *cfg) {
                         break;
                 }
                 case 'S': cfg->policy_signers_jwks = read_text(optarg); break;
-                case 'n': cfg->now = strtoll(optarg, NULL, 10); break;
+                case 'n': r = cp_test_mode_parse_now("confpool-attestd", optarg, &cfg->now); break;
+                case 'X': test_mode = true; break;
                 case 'q': cfg->quiet = true; break;
                 case 'h': usage(); return 1;
                 default: usage(); return -1;
@@ -171,6 +175,8 @@ static int parse_args(int argc, char **argv, cp_attestd_config *cfg) {
                 fprintf(stderr, "confpool-attestd: unexpected argument %s\n", argv[optind]);
                 r = -1;
         }
+        if (r == 0)
+                r = cp_test_mode_check("confpool-attestd", test_mode, cfg->bind_addr, cfg->now);
         return r;
 }
 

@@ -12,6 +12,7 @@
 #include "basic/fileio.h"
 #include "basic/secure.h"
 #include "kbsd/kbsd.h"
+#include "service/testmode.h"
 
 static volatile sig_atomic_t stop;
 static void on_signal(int sig) {
@@ -35,7 +36,9 @@ static void usage(void) {
              "  --signing-key F           PEM RSA key signing release responses (default: generated)\n"
              "  --audit-file F            JSON-lines copy of the audit log\n"
              "  --recovery-days N         soft-delete retention (default 90)\n"
-             "  --now UNIX                fixed clock (tests)   --quiet");
+             "  --test-mode               allow test-only options (logged as a warning; loopback only)\n"
+             "  --now UNIX                with --test-mode: freeze the clock (tokens, audit)\n"
+             "  --quiet");
 }
 
 static char *read_text(const char *path) {
@@ -122,6 +125,7 @@ int main(int argc, char **argv) {
         uint8_t mk[32];
         const char *mk_file = NULL, *nk_file = NULL;
         char *admin = NULL, *rel = NULL, *cert = NULL, *key = NULL, *sign = NULL;
+        bool test_mode = false;
         bool rotate = argc > 1 && !strcmp(argv[1], "rotate-master-key");
         static const struct option opts[] = {
                 { "db", required_argument, NULL, 'd' },         { "master-key-file", required_argument, NULL, 'm' },
@@ -132,6 +136,7 @@ int main(int argc, char **argv) {
                 { "release-token-file", required_argument, NULL, 'R' },
                 { "signing-key", required_argument, NULL, 's' }, { "audit-file", required_argument, NULL, 'l' },
                 { "recovery-days", required_argument, NULL, 'r' }, { "now", required_argument, NULL, 'n' },
+                { "test-mode", no_argument, NULL, 'X' },
                 { "quiet", no_argument, NULL, 'q' },            { "help", no_argument, NULL, 'h' },
                 { 0 },
         };
@@ -158,7 +163,11 @@ int main(int argc, char **argv) {
                 case 's': cfg.signing_key_pem = sign = read_text(optarg); break;
                 case 'l': cfg.audit_path = optarg; break;
                 case 'r': cfg.recovery_days = (unsigned) atoi(optarg); break;
-                case 'n': cfg.now = atoll(optarg); break;
+                case 'n':
+                        if (cp_test_mode_parse_now("confpool-kbsd", optarg, &cfg.now) < 0)
+                                return 2;
+                        break;
+                case 'X': test_mode = true; break;
                 case 'q': cfg.quiet = true; break;
                 case 'h': usage(); return 0;
                 default: usage(); return 2;
@@ -168,6 +177,8 @@ int main(int argc, char **argv) {
                 usage();
                 return 2;
         }
+        if (cp_test_mode_check("confpool-kbsd", test_mode, cfg.bind_addr, cfg.now) < 0)
+                return 2;
         if (load_master(mk_file, "CONFPOOL_KBSD_MASTER_KEY", mk) < 0)
                 return 1;
         if (rotate)

@@ -571,6 +571,25 @@ static int add_entry(cp_jwks *s, const json_t *key, size_t index) {
         return 0;
 }
 
+int cp_jwk_thumbprint(const json_t *jwk, char ret[CP_JWT_KID_MAX + 1]) {
+        const char *kty = json_string_value(json_object_get(jwk, "kty"));
+        EVP_PKEY *pkey = NULL;
+        int r;
+        if (!ret || !json_is_object(jwk) || !kty)
+                return CP_ERROR(CP_EFORMAT, "JWK: not an object with a string \"kty\"");
+        if (strcmp(kty, "RSA") == 0)
+                r = rsa_from_jwk(jwk, &pkey);
+        else if (strcmp(kty, "EC") == 0)
+                r = ec_from_jwk(jwk, &pkey);
+        else
+                return CP_ERROR(CP_EUNSUPPORTED, "JWK kty \"%.20s\": only RSA and EC keys", kty);
+        if (r < 0)
+                return r;
+        r = thumbprint(pkey, ret);
+        EVP_PKEY_free(pkey);
+        return r;
+}
+
 int cp_jwks_parse(const char *json, size_t len, cp_jwks **ret) {
         _cleanup_(cp_jwks_freep) cp_jwks *s = NULL;
         json_error_t jerr;

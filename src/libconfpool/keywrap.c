@@ -128,6 +128,13 @@ int cp_wrap_key_from_jwk(const json_t *jwk, cp_wrap_key **ret) {
                                 RSA_MAX_BITS);
         if (!(e[el - 1] & 1) || (el == 1 && e[0] < 3))
                 return CP_ERROR(CP_EFORMAT, "RSA JWK exponent is not an odd number >= 3");
+        /* RFC 7518 6.3.1: the fewest octets; an RSA modulus is odd (an even one
+         * passed here and failed the wrap later: a 500 at the key broker for a
+         * key from the guest's runtime data, found by fuzz-kbsd-routes) */
+        if (n[0] == 0 || e[0] == 0)
+                return CP_ERROR(CP_EFORMAT, "RSA JWK integer has a leading zero octet");
+        if (!(n[nl - 1] & 1))
+                return CP_ERROR(CP_EFORMAT, "RSA JWK modulus is even: not an RSA key");
         _cleanup_bn_ BIGNUM *bn = BN_bin2bn(n, (int) nl, NULL), *be = BN_bin2bn(e, (int) el, NULL);
         _cleanup_(param_bld_freep) OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
         if (!bn || !be || !bld || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) ||

@@ -10,7 +10,7 @@
 # attested): this tests az against the API, not confidential nodes.
 # Installs nothing: scripts/install-deps.sh check installs azure-cli.
 set -uo pipefail
-command -v az >/dev/null || { echo "SKIP: az (azure-cli) is not installed; run scripts/install-deps.sh check"; exit 77; }
+command -v az >/dev/null || { echo "SKIP: az (azure-cli) is not installed; run scripts/install-deps.sh check"; [ "${CP_TEST_NO_SKIP:-}" = 1 ] && exit 1; exit 77; }
 for t in curl jq openssl; do command -v $t >/dev/null || { echo "$t is required (scripts/install-deps.sh check)"; exit 1; }; done
 BIN=${CP_BIN_DIR:?}
 TMP=$(mktemp -d)

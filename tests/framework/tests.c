@@ -41,6 +41,19 @@ void cp_test_fail(const char *file, int line, const char *fmt, ...) {
         longjmp(*fail_jmp, 1);
 }
 
+void cp_test_skip(const char *file, int line, const char *fmt, ...) {
+        va_list ap;
+        const char *strict = getenv("CP_TEST_NO_SKIP");
+        bool fail = strict && strcmp(strict, "1") == 0;
+        fprintf(stderr, "    %s:%d: %s: ", file, line, fail ? "skip refused (CP_TEST_NO_SKIP=1)" : "SKIP");
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        /* a skip inside a table row skips the whole test, not the row */
+        longjmp(test_jmp, fail ? 1 : 2);
+}
+
 bool cp_test_row(const char *name, void (*fn)(void *ctx, const void *row), void *ctx, const void *row) {
         jmp_buf row_jmp;
         jmp_buf *saved_jmp = fail_jmp;
@@ -82,21 +95,32 @@ uint8_t *cp_test_read(const char *rel, size_t *ret_len) {
 
 int main(void) {
         const char *filter = getenv("CP_TEST_FILTER");
-        volatile unsigned passed = 0, failed = 0;
+        volatile unsigned passed = 0, failed = 0, skipped = 0;
         for (volatile size_t i = 0; i < ntests; i++) {
                 if (filter && !strstr(tests[i].name, filter))
                         continue;
                 cp_error_clear();
-                if (setjmp(test_jmp) == 0) {
+                fail_jmp = &test_jmp;
+                fail_row = NULL;
+                switch (setjmp(test_jmp)) {
+                case 0:
                         tests[i].fn();
                         printf("  PASS %s\n", tests[i].name);
                         passed++;
-                } else {
+                        break;
+                case 2:
+                        printf("  SKIP %s\n", tests[i].name);
+                        skipped++;
+                        break;
+                default:
                         printf("  FAIL %s\n", tests[i].name);
                         failed++;
                 }
                 fflush(stdout);
         }
-        printf("result: %u passed, %u failed\n", (unsigned) passed, (unsigned) failed);
-        return failed ? 1 : (passed ? 0 : 1);
+        printf("result: %u passed, %u failed, %u skipped\n", (unsigned) passed, (unsigned) failed,
+               (unsigned) skipped);
+        if (failed)
+                return 1;
+        return skipped ? CP_TEST_SKIPPED : (passed ? 0 : 1);
 }

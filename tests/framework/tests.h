@@ -9,6 +9,12 @@
  * CP_TEST_FILTER=substring to run a subset.  CP_TEST_DATA_DIR points at
  * tests/data (compiled in, overridable by the environment).
  *
+ * Skips: TEST_SKIP("why") ends the current test as skipped (a missing
+ * external tool).  A binary in which a test was skipped and none failed
+ * exits 77, which ctest reports as "Skipped", never as a pass
+ * (SKIP_RETURN_CODE, CMakeLists.txt); with CP_TEST_NO_SKIP=1 in the
+ * environment a skip is a failure (make check installs every tool).
+ *
  * Case tables: TEST_TABLE(rows, fn, ctx) calls fn(ctx, &rows[i]) for every
  * element of the array rows (each has a `const char *name`); TEST_TABLE_N
  * does the same for the first n elements of a pointer.  An ASSERT_*
@@ -30,6 +36,10 @@ typedef void (*cp_test_fn)(void);
 void cp_test_register(const char *name, cp_test_fn fn);
 _Noreturn void cp_test_fail(const char *file, int line, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+_Noreturn void cp_test_skip(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#define TEST_SKIP(...) cp_test_skip(__FILE__, __LINE__, __VA_ARGS__)
+/* The exit status of a binary or script whose tests were skipped, not run (ctest SKIP_RETURN_CODE). */
+#define CP_TEST_SKIPPED 77
 /* Path under the test data directory (static buffer per call slot). */
 const char *cp_test_data(const char *rel);
 /* Read a data file (aborts the test on failure); caller frees. */

@@ -720,7 +720,7 @@ TEST(daemon_binary_on_loopback) {
         if (pid == 0) {
                 dup2(out[1], 1);
                 close(out[0]);
-                execl(path, path, "--port", "0", "--now", "1748736000", "--quiet", (char *) NULL);
+                execl(path, path, "--port", "0", "--test-mode", "--now", "1748736000", "--quiet", (char *) NULL);
                 _exit(127);
         }
         close(out[1]);
@@ -1630,7 +1630,7 @@ static void revoke_ask(native_ev *e) {
 static int run_daemon(const char *const *args, bool expect_start) {
         const char *bin = getenv("CP_BIN_DIR");
         char path[1024], line[256];
-        const char *argv[16] = { path };
+        const char *argv[24] = { path };
         size_t n = 1;
         int out[2];
         ASSERT_TRUE(bin != NULL);
@@ -1672,13 +1672,13 @@ static void daemon_with_crl(native_ev *e, const uint8_t *crl, size_t crl_len) {
         ASSERT_OK(cp_write_file(ark, e->ark, e->ark_len, 0644));
         ASSERT_OK(cp_write_file(good, crl, crl_len, 0644));
         ASSERT_OK(cp_write_file(bad, crl, crl_len / 2, 0644));
-        const char *ok[] = { "--port", "0", "--now", "1748736000", "--quiet", "--only-extra-arks", "--extra-ark", ark,
+        const char *ok[] = { "--port", "0", "--test-mode", "--now", "1748736000", "--quiet", "--only-extra-arks", "--extra-ark", ark,
                              "--crl", good, "--check-revocation", "--crl-max-age", "600", NULL };
         ASSERT_EQ(run_daemon(ok, true), 0);
         const char *trunc[] = { "--port", "0", "--quiet", "--crl", bad, "--check-revocation", NULL };
         ASSERT_EQ(run_daemon(trunc, false), 2);
         /* AMD's roots only: the emulated ARK's CRL is not trusted */
-        const char *untrusted[] = { "--port", "0", "--now", "1748736000", "--quiet", "--crl", good, NULL };
+        const char *untrusted[] = { "--port", "0", "--test-mode", "--now", "1748736000", "--quiet", "--crl", good, NULL };
         ASSERT_EQ(run_daemon(untrusted, false), 1);
         const char *age[] = { "--port", "0", "--quiet", "--crl-max-age", "0", NULL };
         ASSERT_EQ(run_daemon(age, false), 2);

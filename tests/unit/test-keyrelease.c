@@ -107,6 +107,44 @@ TEST(tee_key_selection) {
         json_decref(c);
 }
 
+/* Issue 20 item 2 (found by fuzz-kbsd-routes): a TEE key from a token that
+ * cannot be an RSA key is refused when read, not by a failing wrap later
+ * (the key broker answered 500 InternalError). */
+TEST(tee_jwk_even_modulus_or_leading_zero_refused) {
+        cp_wrap_key *k = NULL, *pub = NULL;
+        json_t *jwk;
+        ASSERT_OK(cp_wrap_key_generate(2048, &k));
+        ASSERT_OK(cp_wrap_key_to_jwk(k, &jwk));
+        uint8_t n[520];
+        size_t nl;
+        const char *n64 = json_string_value(json_object_get(jwk, "n"));
+        ASSERT_OK(cp_b64_decode(n64, strlen(n64), CP_B64_URL, n + 1, sizeof(n) - 1, &nl));
+        char enc[800];
+        /* even: the last octet's low bit cleared */
+        n[nl] &= 0xfe;
+        cp_b64_encode(n + 1, nl, CP_B64_URL, enc);
+        json_object_set_new(jwk, "n", json_string(enc));
+        ASSERT_ERR(cp_wrap_key_from_jwk(jwk, &pub), CP_EFORMAT);
+        ASSERT_TRUE(strstr(cp_error_message(), "even") != NULL);
+        /* a leading zero octet (2048 bits padded to 2056) */
+        n[nl] |= 1;
+        n[0] = 0;
+        cp_b64_encode(n, nl + 1, CP_B64_URL, enc);
+        json_object_set_new(jwk, "n", json_string(enc));
+        ASSERT_ERR(cp_wrap_key_from_jwk(jwk, &pub), CP_EFORMAT);
+        /* the key itself is accepted and wraps */
+        cp_b64_encode(n + 1, nl, CP_B64_URL, enc);
+        json_object_set_new(jwk, "n", json_string(enc));
+        ASSERT_OK(cp_wrap_key_from_jwk(jwk, &pub));
+        uint8_t *w = NULL, plain[32] = { 1 };
+        size_t wl;
+        ASSERT_OK(cp_keywrap_wrap(pub, CP_KEYWRAP_CKM_RSA_AES, plain, sizeof plain, &w, &wl));
+        free(w);
+        cp_wrap_key_free(pub);
+        cp_wrap_key_free(k);
+        json_decref(jwk);
+}
+
 TEST(key_wrap_roundtrip_and_tampering) {
         cp_wrap_key *priv = NULL, *pub = NULL, *other = NULL;
         ASSERT_OK(cp_wrap_key_generate(2048, &priv));
