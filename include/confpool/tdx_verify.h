@@ -148,6 +148,31 @@ typedef struct cp_tdx_verify_result {
 CP_API CP_WUR int cp_tdx_verify(const uint8_t *quote, size_t quote_len, const cp_tdx_collateral *col,
                                 const cp_tdx_verify_options *opts, cp_tdx_verify_result *ret);
 
+/* A TDREPORT (1024 bytes: REPORTMACSTRUCT, TEE_TCB_INFO, TDINFO). */
+typedef struct cp_tdx_tdreport {
+        uint8_t cpusvn[16];
+        uint8_t tee_tcb_info_hash[48], tee_info_hash[48];
+        uint8_t report_data[64];
+        const uint8_t *tee_tcb_info;       /* 239 bytes */
+        const uint8_t *td_info;            /* 512 bytes */
+        cp_tdx_body body;                  /* the quote-body fields it carries */
+} cp_tdx_tdreport;
+CP_API CP_WUR int cp_tdx_tdreport_parse(const uint8_t *buf, size_t len, cp_tdx_tdreport *ret);
+
+/*
+ * Azure TDX: an HCL report (vTPM NV 0x01400001) carrying a TDREPORT, and the
+ * DCAP quote Azure's host made for it.  The TDREPORT's MAC can only be
+ * checked on the platform, so the quote is what binds it to Intel: the
+ * quote is verified (cp_tdx_verify), then every TDREPORT field is compared
+ * with the quote body, the TDREPORT's TEE_TCB_INFO_HASH / TEE_INFO_HASH
+ * with its own contents, and REPORTDATA with the HCL runtime data
+ * (cp_hcl_report_check_binding).  td_quote NULL: CP_ENOTFOUND.
+ * Mismatches: CP_EBINDING.
+ */
+CP_API CP_WUR int cp_tdx_verify_azure_hcl(const uint8_t *hcl, size_t hcl_len, const uint8_t *td_quote,
+                                          size_t td_quote_len, const cp_tdx_collateral *col,
+                                          const cp_tdx_verify_options *opts, cp_tdx_verify_result *ret);
+
 /* The pinned Intel SGX Root CA (PEM). */
 CP_API const char *cp_tdx_intel_root_pem(void);
 

@@ -182,7 +182,9 @@ static int time_field(json_t *o, const char *key, int64_t *ret, const char *what
         if (!s)
                 return CP_ERROR(CP_EFORMAT, "%s: \"%s\" missing or not a string", what, key);
         int k = tdx_parse_time(s, ret);
-        return k < 0 ? CP_ERROR(k, "%s: \"%s\": %s", what, key, cp_error_last()->message) : 0;
+        if (k < 0)
+                return CP_ERROR(k, "%s: \"%s\" is not a YYYY-MM-DDTHH:MM:SSZ time", what, key);
+        return 0;
 }
 
 static int status_field(json_t *lvl, cp_tdx_tcb_status *ret, const char *what) {

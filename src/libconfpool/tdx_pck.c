@@ -6,6 +6,8 @@
  * "Intel SGX PCK Certificate and Certificate Revocation List Profile"), and
  * ECDSA P-256 signatures in Intel's raw r || s form.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/asn1t.h>
@@ -244,7 +246,9 @@ static int get_int(const ASN1_TYPE *v, long max, long *ret, const char *what) {
         int64_t x;
         if (!v || (v->type != V_ASN1_INTEGER && v->type != V_ASN1_ENUMERATED))
                 return CP_ERROR(CP_EFORMAT, "PCK SGX extension: %s is not an INTEGER", what);
-        if (!ASN1_INTEGER_get_int64(&x, v->value.integer) || x < 0 || x > max)
+        int ok = v->type == V_ASN1_INTEGER ? ASN1_INTEGER_get_int64(&x, v->value.integer)
+                                           : ASN1_ENUMERATED_get_int64(&x, v->value.enumerated);
+        if (!ok || x < 0 || x > max)
                 return CP_ERROR(CP_EFORMAT, "PCK SGX extension: %s is out of range 0..%ld", what, max);
         *ret = (long) x;
         return 0;
@@ -343,7 +347,12 @@ int tdx_pck_ext_from_cert(X509 *pck, cp_tdx_pck_ext *ret) {
                 return CP_ERROR(CP_ECERT, "PCK certificate has two Intel SGX extensions");
         ASN1_OCTET_STRING *v = X509_EXTENSION_get_data(X509_get_ext(pck, idx));
         int k = cp_tdx_pck_ext_parse(v->data, (size_t) v->length, ret);
-        return k < 0 ? CP_ERROR(CP_ECERT, "PCK certificate: %s", cp_error_last()->message) : 0;
+        if (k < 0) {
+                char msg[CP_ERROR_MESSAGE_MAX];
+                snprintf(msg, sizeof(msg), "%s", cp_error_last()->message);
+                return CP_ERROR(CP_ECERT, "PCK certificate: %s", msg);
+        }
+        return 0;
 }
 
 /* ---- ECDSA P-256 */

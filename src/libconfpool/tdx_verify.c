@@ -6,6 +6,7 @@
  * Info and QE Identity (signature, validity, FMSPC / PCE-ID), TCB level,
  * policy.  Every step refuses with an error naming what failed.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -150,8 +151,11 @@ static int signed_doc(tdx_ctx *c, const uint8_t *doc, size_t len, const char *me
         int k;
         if (!doc)
                 return CP_ERROR(CP_ENOTFOUND, "no %s given: it is needed to grade the TCB", what);
-        if ((k = tdx_signed_json_split(doc, len, member, ret_body, ret_len, sig)) < 0)
-                return CP_ERROR(k, "%s: %s", what, cp_error_last()->message);
+        if ((k = tdx_signed_json_split(doc, len, member, ret_body, ret_len, sig)) < 0) {
+                char msg[CP_ERROR_MESSAGE_MAX];
+                snprintf(msg, sizeof(msg), "%s", cp_error_last()->message);
+                return CP_ERROR(k, "%s: %s", what, msg);
+        }
         X509 *leaf = NULL;
         for (int i = 0; i < sk_X509_num(c->sign_chain) && !leaf; i++)
                 if (X509_check_ca(sk_X509_value(c->sign_chain, i)) == 0)
