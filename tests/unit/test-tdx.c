@@ -188,3 +188,66 @@ TEST(every_case_expired_now) {
         }
         json_decref(cases);
 }
+
+/* ---- a verifying quote and its collateral (dcap-qvl's, UpToDate) */
+
+typedef struct fixture {
+        tdx_files f;
+        cp_tdx_collateral col;
+        cp_tdx_verify_options o;
+} fixture;
+
+static void fixture_load(fixture *x, size_t case_index) {
+        json_t *cases = load_cases();
+        json_t *c = json_array_get(cases, case_index);
+        ASSERT_STREQ(json_string_value(json_object_get(c, "expect")), "verified");
+        files_load(c, &x->f);
+        x->col = collateral(&x->f);
+        x->o = (cp_tdx_verify_options) CP_TDX_VERIFY_OPTIONS_INIT;
+        x->o.now = case_time(c);
+        json_decref(cases);
+}
+
+#define CASE_PHALA_V4 6
+#define CASE_GO_V5 1
+
+static void flip_range(fixture *x, size_t from, size_t to, const char *what) {
+        cp_tdx_verify_result r;
+        uint8_t *q = x->f.quote;
+        size_t n = 0;
+        for (size_t i = from; i < to; i++)
+                for (unsigned b = 0; b < 8; b++) {
+                        q[i] ^= (uint8_t) (1u << b);
+                        int k = cp_tdx_verify(q, x->f.quote_len, &x->col, &x->o, &r);
+                        q[i] ^= (uint8_t) (1u << b);
+                        if (k >= 0)
+                                cp_test_fail(__FILE__, __LINE__, "%s: flip of bit %u of byte %zu verified", what, b, i);
+                        n++;
+                }
+        printf("    %s: %zu single-bit flips refused\n", what, n);
+}
+
+static void flip_all(size_t case_index) {
+        fixture x;
+        cp_tdx_verify_result r;
+        fixture_load(&x, case_index);
+        ASSERT_OK(cp_tdx_verify(x.f.quote, x.f.quote_len, &x.col, &x.o, &r));
+        const cp_tdx_quote *q = &r.quote;
+        const uint8_t *base = x.f.quote;
+        size_t sig = (size_t) (q->signature - base), qe = (size_t) (q->cert.qe_report_raw - base);
+        size_t qsig = (size_t) (q->cert.qe_report_sig - base), auth = (size_t) (q->cert.qe_auth_data - base);
+        flip_range(&x, 0, q->signed_len, "signed header and body");
+        flip_range(&x, sig, sig + 128, "quote signature and attestation key");
+        flip_range(&x, qe, qe + CP_TDX_SGX_REPORT_SIZE, "QE report");
+        flip_range(&x, qsig, qsig + 64, "QE report signature");
+        flip_range(&x, auth, auth + q->cert.qe_auth_data_len, "QE auth data");
+        files_free(&x.f);
+}
+
+TEST(every_bit_flip_refused_v4) {
+        flip_all(CASE_PHALA_V4);
+}
+
+TEST(every_bit_flip_refused_v5) {
+        flip_all(CASE_GO_V5);
+}
