@@ -134,6 +134,16 @@ static void one_case(void *ctx, const void *row) {
                 check_advisories(json_object_get(d, "advisory_ids"), &r);
                 ASSERT_EQ((unsigned) json_integer_value(json_object_get(c, "qe_isvsvn")), r.quote.cert.qe_report.isvsvn);
                 ASSERT_EQ((unsigned) json_integer_value(json_object_get(c, "pck_pcesvn")), r.pck.pcesvn);
+                json_t *comp;
+                size_t i;
+                json_array_foreach(json_object_get(c, "pck_sgx_tcb"), i, comp)
+                        ASSERT_EQ((unsigned) json_integer_value(comp), r.pck.tcb_comp[i]);
+                char fmspc[13];
+                for (i = 0; i < 6; i++)
+                        snprintf(fmspc + 2 * i, 3, "%02x", r.pck.fmspc[i]);
+                ASSERT_STREQ(fmspc, json_string_value(json_object_get(c, "fmspc")));
+                ASSERT_EQ((unsigned) json_integer_value(json_object_get(c, "quote_version")), r.quote.version);
+                ASSERT_EQ((unsigned) json_integer_value(json_object_get(c, "body_type")), r.quote.body.type);
                 ASSERT_EQ(json_is_true(json_object_get(c, "td_debug")),
                           (r.quote.body.td_attributes & CP_TDX_TDATTR_DEBUG) != 0);
                 ASSERT_TRUE(r.revocation_checked);
@@ -250,4 +260,135 @@ TEST(every_bit_flip_refused_v4) {
 
 TEST(every_bit_flip_refused_v5) {
         flip_all(CASE_GO_V5);
+}
+
+/* ---- parser: truncation, bad lengths, versions, types, trailing bytes */
+
+static uint8_t *quote_copy(size_t case_index, size_t *len, cp_tdx_quote *q) {
+        fixture x;
+        fixture_load(&x, case_index);
+        uint8_t *p = malloc(x.f.quote_len + 64);
+        ASSERT_TRUE(p);
+        memcpy(p, x.f.quote, x.f.quote_len);
+        memset(p + x.f.quote_len, 0, 64);
+        ASSERT_OK(cp_tdx_quote_parse(p, x.f.quote_len, 0, q));
+        *len = q->quote_len; /* without the file's padding */
+        files_free(&x.f);
+        return p;
+}
+
+TEST(parse_every_truncation_refused) {
+        cp_tdx_quote q, t;
+        size_t len;
+        for (size_t c = 0; c < 2; c++) {
+                _cleanup_free_ uint8_t *p = quote_copy(c == 0 ? CASE_PHALA_V4 : CASE_GO_V5, &len, &q);
+                for (size_t n = 0; n < len; n++)
+                        ASSERT_ERR(cp_tdx_quote_parse(p, n, 0, &t), CP_ETRUNC);
+                ASSERT_OK(cp_tdx_quote_parse(p, len, CP_TDX_PARSE_STRICT, &t));
+        }
+}
+
+static void put16(uint8_t *p, uint16_t v) {
+        p[0] = (uint8_t) v;
+        p[1] = (uint8_t) (v >> 8);
+}
+static void put32(uint8_t *p, uint32_t v) {
+        put16(p, (uint16_t) v);
+        put16(p + 2, (uint16_t) (v >> 16));
+}
+static uint32_t get32(const uint8_t *p) {
+        return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
+}
+
+typedef struct edit_row {
+        const char *name;
+        size_t case_index;
+        int field;           /* what to edit */
+        int32_t delta;       /* added to the field (or the value for absolute fields) */
+        int expect;
+} edit_row;
+
+enum { F_VERSION, F_KEY_TYPE, F_TEE_TYPE, F_SIG_LEN, F_CERT_TYPE, F_CERT_SIZE, F_AUTH_LEN, F_INNER_TYPE,
+       F_INNER_SIZE, F_BODY_TYPE, F_BODY_SIZE, F_TRAILING_STRICT };
+
+static void edit_one(void *ctx, const void *row) {
+        const edit_row *e = row;
+        cp_tdx_quote q, t;
+        size_t len;
+        (void) ctx;
+        _cleanup_free_ uint8_t *p = quote_copy(e->case_index, &len, &q);
+        size_t sig = (size_t) (q.signature - p), cert = sig + 128;
+        size_t auth_len = (size_t) (q.cert.qe_auth_data - p) - 2;
+        size_t inner = auth_len + 2 + q.cert.qe_auth_data_len;
+        size_t siglen = q.signed_len;
+        unsigned flags = 0;
+        switch (e->field) {
+        case F_VERSION: put16(p, (uint16_t) e->delta); break;
+        case F_KEY_TYPE: put16(p + 2, (uint16_t) e->delta); break;
+        case F_TEE_TYPE: put32(p + 4, (uint32_t) e->delta); break;
+        case F_SIG_LEN: put32(p + siglen, get32(p + siglen) + (uint32_t) e->delta); break;
+        case F_CERT_TYPE: put16(p + cert, (uint16_t) e->delta); break;
+        case F_CERT_SIZE: put32(p + cert + 2, get32(p + cert + 2) + (uint32_t) e->delta); break;
+        case F_AUTH_LEN: put16(p + auth_len, (uint16_t) (q.cert.qe_auth_data_len + (size_t) e->delta)); break;
+        case F_INNER_TYPE: put16(p + inner, (uint16_t) e->delta); break;
+        case F_INNER_SIZE: put32(p + inner + 2, get32(p + inner + 2) + (uint32_t) e->delta); break;
+        case F_BODY_TYPE: put16(p + 48, (uint16_t) e->delta); break;
+        case F_BODY_SIZE: put32(p + 50, get32(p + 50) + (uint32_t) e->delta); break;
+        case F_TRAILING_STRICT: len += (size_t) e->delta; flags = CP_TDX_PARSE_STRICT; break;
+        }
+        if (e->field == F_SIG_LEN && e->delta > 0 && e->delta <= 64)
+                len += (size_t) e->delta; /* the bytes exist, the structure does not fill them */
+        ASSERT_ERR(cp_tdx_quote_parse(p, len, flags, &t), e->expect);
+}
+
+TEST(parse_malformed_refused) {
+        static const edit_row rows[] = {
+                { "version 3", CASE_PHALA_V4, F_VERSION, 3, CP_EVERSION },
+                { "version 6", CASE_PHALA_V4, F_VERSION, 6, CP_EVERSION },
+                { "version 0", CASE_PHALA_V4, F_VERSION, 0, CP_EVERSION },
+                { "key type 3 (ECDSA P-384)", CASE_PHALA_V4, F_KEY_TYPE, 3, CP_EFORMAT },
+                { "TEE type SGX", CASE_PHALA_V4, F_TEE_TYPE, 0, CP_EFORMAT },
+                { "signature data 1 byte longer", CASE_PHALA_V4, F_SIG_LEN, 1, CP_ETRAILING },
+                { "signature data 1 byte shorter", CASE_PHALA_V4, F_SIG_LEN, -1, CP_ETRUNC },
+                { "signature data beyond the input", CASE_PHALA_V4, F_SIG_LEN, 4096, CP_ETRUNC },
+                { "certification data type 4", CASE_PHALA_V4, F_CERT_TYPE, 4, CP_EFORMAT },
+                { "certification data type 7", CASE_PHALA_V4, F_CERT_TYPE, 7, CP_EFORMAT },
+                { "certification data 1 byte longer", CASE_PHALA_V4, F_CERT_SIZE, 1, CP_ETRUNC },
+                { "certification data 1 byte shorter", CASE_PHALA_V4, F_CERT_SIZE, -1, CP_ETRUNC },
+                { "QE auth data 1 byte longer", CASE_PHALA_V4, F_AUTH_LEN, 1, CP_EFORMAT },
+                { "QE auth data past the end", CASE_PHALA_V4, F_AUTH_LEN, 60000, CP_ETRUNC },
+                { "nested certification data type 6", CASE_PHALA_V4, F_INNER_TYPE, 6, CP_EFORMAT },
+                { "nested PCK chain 1 byte longer", CASE_PHALA_V4, F_INNER_SIZE, 1, CP_ETRUNC },
+                { "nested PCK chain 1 byte shorter", CASE_PHALA_V4, F_INNER_SIZE, -1, CP_ETRAILING },
+                { "v5 body type 1 (SGX)", CASE_GO_V5, F_BODY_TYPE, 1, CP_EVERSION },
+                { "v5 body type 4", CASE_GO_V5, F_BODY_TYPE, 4, CP_EVERSION },
+                { "v5 TD 1.5 body declared as TD 1.0", CASE_GO_V5, F_BODY_TYPE, 2, CP_EFORMAT },
+                { "v5 body size + 1", CASE_GO_V5, F_BODY_SIZE, 1, CP_EFORMAT },
+                { "v5 body size - 1", CASE_GO_V5, F_BODY_SIZE, -1, CP_EFORMAT },
+                { "trailing byte (strict)", CASE_PHALA_V4, F_TRAILING_STRICT, 1, CP_ETRAILING },
+                { "v5 trailing bytes (strict)", CASE_GO_V5, F_TRAILING_STRICT, 64, CP_ETRAILING },
+        };
+        TEST_TABLE(rows, edit_one, NULL);
+}
+
+/* Without STRICT, bytes after the signature data are counted and ignored
+ * (real hosts pad quotes), and never reach a signature. */
+TEST(parse_trailing_counted) {
+        cp_tdx_quote q, t;
+        size_t len;
+        _cleanup_free_ uint8_t *p = quote_copy(CASE_PHALA_V4, &len, &q);
+        memset(p + len, 0xa5, 64);
+        ASSERT_OK(cp_tdx_quote_parse(p, len + 64, 0, &t));
+        ASSERT_EQ(t.trailing_len, 64u);
+        ASSERT_EQ(t.quote_len, len);
+}
+
+TEST(pck_ext_malformed_refused) {
+        cp_tdx_pck_ext e;
+        static const uint8_t not_seq[] = { 0x04, 0x01, 0x00 };
+        static const uint8_t empty_seq[] = { 0x30, 0x00 };
+        static const uint8_t trailing[] = { 0x30, 0x00, 0x00 };
+        ASSERT_ERR(cp_tdx_pck_ext_parse(not_seq, sizeof(not_seq), &e), CP_EFORMAT);
+        ASSERT_ERR(cp_tdx_pck_ext_parse(empty_seq, sizeof(empty_seq), &e), CP_EFORMAT);
+        ASSERT_ERR(cp_tdx_pck_ext_parse(trailing, sizeof(trailing), &e), CP_EFORMAT);
 }
