@@ -392,3 +392,97 @@ TEST(pck_ext_malformed_refused) {
         ASSERT_ERR(cp_tdx_pck_ext_parse(empty_seq, sizeof(empty_seq), &e), CP_EFORMAT);
         ASSERT_ERR(cp_tdx_pck_ext_parse(trailing, sizeof(trailing), &e), CP_EFORMAT);
 }
+
+/* ---- policy */
+
+static int verify_with_policy(size_t case_index, const char *policy_json, cp_tdx_verify_result *r) {
+        fixture x;
+        cp_tdx_policy p;
+        fixture_load(&x, case_index);
+        int k = cp_tdx_policy_from_json(policy_json, strlen(policy_json), &p);
+        if (k == 0) {
+                x.o.policy = &p;
+                k = cp_tdx_verify(x.f.quote, x.f.quote_len, &x.col, &x.o, r);
+        }
+        files_free(&x.f);
+        return k;
+}
+
+#define CASE_DEBUG_TD 2     /* trustee tdx_quote_4: TDATTRIBUTES.DEBUG */
+#define CASE_OUT_OF_DATE 3  /* trustee tdx_quote_6 */
+
+TEST(policy_refuses_by_default) {
+        cp_tdx_verify_result r;
+        ASSERT_ERR(verify_with_policy(CASE_DEBUG_TD, "{}", &r), CP_EPOLICY);
+        ASSERT_OK(verify_with_policy(CASE_DEBUG_TD, "{\"allow_debug\": true}", &r));
+        ASSERT_TRUE(r.policy_checked);
+        ASSERT_ERR(verify_with_policy(CASE_OUT_OF_DATE, "{}", &r), CP_EPOLICY);
+        ASSERT_OK(verify_with_policy(CASE_OUT_OF_DATE, "{\"accepted_tcb_status\": [\"UpToDate\", \"OutOfDate\"]}", &r));
+        ASSERT_OK(verify_with_policy(CASE_PHALA_V4, "{\"require_revocation\": true}", &r));
+}
+
+TEST(policy_measurements) {
+        cp_tdx_verify_result r;
+        char buf[1024], hex[129];
+        ASSERT_OK(verify_with_policy(CASE_PHALA_V4, "{}", &r));
+        const cp_tdx_body b = r.quote.body;
+        static const char *const keys[] = { "mrtd", "rtmr0", "rtmr3", "mrconfigid", "mrowner", "report_data" };
+        const uint8_t *vals[] = { b.mrtd, b.rtmr[0], b.rtmr[3], b.mrconfigid, b.mrowner, b.report_data };
+        for (size_t i = 0; i < CP_ELEMENTSOF(keys); i++) {
+                size_t n = i == 5 ? 64 : 48;
+                for (size_t j = 0; j < n; j++)
+                        snprintf(hex + 2 * j, 3, "%02x", vals[i][j]);
+                const char *fmt = i == 0 ? "{\"%s\": [\"%s\"]}" : "{\"%s\": \"%s\"}";
+                snprintf(buf, sizeof(buf), fmt, keys[i], hex);
+                ASSERT_OK(verify_with_policy(CASE_PHALA_V4, buf, &r));
+                hex[0] = hex[0] == '0' ? '1' : '0';
+                snprintf(buf, sizeof(buf), fmt, keys[i], hex);
+                ASSERT_ERR(verify_with_policy(CASE_PHALA_V4, buf, &r), CP_EPOLICY);
+        }
+        snprintf(buf, sizeof(buf), "{\"xfam\": \"%llx\"}", (unsigned long long) b.xfam);
+        ASSERT_OK(verify_with_policy(CASE_PHALA_V4, buf, &r));
+        snprintf(buf, sizeof(buf), "{\"xfam\": \"%llx\"}", (unsigned long long) (b.xfam ^ 1));
+        ASSERT_ERR(verify_with_policy(CASE_PHALA_V4, buf, &r), CP_EPOLICY);
+        ASSERT_ERR(verify_with_policy(CASE_PHALA_V4, "{\"min_tee_tcb_svn\": \"ff000000000000000000000000000000\"}", &r),
+                   CP_EPOLICY);
+        ASSERT_OK(verify_with_policy(CASE_PHALA_V4, "{\"min_tee_tcb_svn\": \"00000000000000000000000000000000\"}", &r));
+        ASSERT_ERR(verify_with_policy(CASE_PHALA_V4, "{\"mrsigner\": \"00\"}", &r), CP_EFORMAT);
+        ASSERT_ERR(verify_with_policy(CASE_PHALA_V4, "{\"accepted_tcb_status\": [\"Fine\"]}", &r), CP_EFORMAT);
+}
+
+/* Collateral that is missing or tampered with is refused by name. */
+TEST(collateral_refused) {
+        fixture x;
+        cp_tdx_verify_result r;
+        fixture_load(&x, CASE_PHALA_V4);
+        cp_tdx_collateral col = x.col;
+        col.tcb_info = NULL;
+        ASSERT_ERR(cp_tdx_verify(x.f.quote, x.f.quote_len, &col, &x.o, &r), CP_ENOTFOUND);
+        col = x.col;
+        col.tcb_signing_chain = NULL;
+        ASSERT_ERR(cp_tdx_verify(x.f.quote, x.f.quote_len, &col, &x.o, &r), CP_ENOTFOUND);
+        /* a signed TCB Info with one digit of a level changed */
+        _cleanup_free_ uint8_t *t = malloc(x.f.tcb_len);
+        memcpy(t, x.f.tcb, x.f.tcb_len);
+        char *s = strstr((char *) t, "\"pcesvn\":");
+        ASSERT_TRUE(s);
+        s[9] = s[9] == '1' ? '2' : '1';
+        col = x.col;
+        col.tcb_info = t;
+        ASSERT_ERR(cp_tdx_verify(x.f.quote, x.f.quote_len, &col, &x.o, &r), CP_ESIG);
+        /* the QE Identity in place of the TCB Info */
+        col = x.col;
+        col.tcb_info = x.f.qe;
+        col.tcb_info_len = x.f.qe_len;
+        ASSERT_FAILS(cp_tdx_verify(x.f.quote, x.f.quote_len, &col, &x.o, &r));
+        /* only one CRL: the other certificate's revocation is unknown */
+        col = x.col;
+        col.root_ca_crl = NULL;
+        ASSERT_ERR(cp_tdx_verify(x.f.quote, x.f.quote_len, &col, &x.o, &r), CP_EREVOKED);
+        /* no CRL at all: verifies, revocation not checked */
+        col = x.col;
+        col.root_ca_crl = col.pck_crl = NULL;
+        ASSERT_OK(cp_tdx_verify(x.f.quote, x.f.quote_len, &col, &x.o, &r));
+        ASSERT_FALSE(r.revocation_checked);
+        files_free(&x.f);
+}
