@@ -132,8 +132,6 @@ static int chain_error(int err, const char *what, int depth) {
         case X509_V_ERR_UNABLE_TO_GET_CRL:
         case X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER:
         case X509_V_ERR_CRL_SIGNATURE_FAILURE:
-        case X509_V_ERR_CRL_NOT_YET_VALID:
-        case X509_V_ERR_CRL_HAS_EXPIRED:
         case X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE:
         case X509_V_ERR_ERROR_IN_CRL_LAST_UPDATE_FIELD:
         case X509_V_ERR_ERROR_IN_CRL_NEXT_UPDATE_FIELD:
@@ -141,6 +139,8 @@ static int chain_error(int err, const char *what, int depth) {
                 break;
         case X509_V_ERR_CERT_HAS_EXPIRED:
         case X509_V_ERR_CERT_NOT_YET_VALID:
+        case X509_V_ERR_CRL_HAS_EXPIRED: /* stale collateral, like an expired TCB Info */
+        case X509_V_ERR_CRL_NOT_YET_VALID:
                 code = CP_EEXPIRED;
                 break;
         case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:

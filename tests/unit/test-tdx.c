@@ -104,7 +104,7 @@ static bool reason_matches(const char *why, int k) {
         if (strstr(why, "debug-only"))
                 return k == CP_EUNTRUSTED;
         if (strstr(why, "collateral expired"))
-                return k == CP_EEXPIRED || k == CP_EREVOKED;
+                return k == CP_EEXPIRED;
         if (strstr(why, "no TD quote"))
                 return k == CP_ENOTFOUND;
         return false;
