@@ -148,6 +148,22 @@ typedef struct cp_tdx_verify_result {
 CP_API CP_WUR int cp_tdx_verify(const uint8_t *quote, size_t quote_len, const cp_tdx_collateral *col,
                                 const cp_tdx_verify_options *opts, cp_tdx_verify_result *ret);
 
+/*
+ * A verifier that caches what the chain and collateral steps yield (PCK
+ * extensions and key, parsed TCB Info and QE Identity), keyed by SHA-256
+ * of every byte those steps read, for as long as the check time lies in
+ * the common validity window of everything they checked: a cache hit costs
+ * the quote's two ECDSA verifications and the TCB matching.  Safe to share
+ * between threads; free only when no verification runs.
+ */
+typedef struct cp_tdx_verifier cp_tdx_verifier;
+CP_API CP_WUR int cp_tdx_verifier_new(cp_tdx_verifier **ret);
+CP_API cp_tdx_verifier *cp_tdx_verifier_free(cp_tdx_verifier *v);
+CP_API CP_WUR int cp_tdx_verifier_verify(cp_tdx_verifier *v, const uint8_t *quote, size_t quote_len,
+                                         const cp_tdx_collateral *col, const cp_tdx_verify_options *opts,
+                                         cp_tdx_verify_result *ret);
+CP_API void cp_tdx_verifier_stats(cp_tdx_verifier *v, uint64_t *hits, uint64_t *misses);
+
 /* A TDREPORT (1024 bytes: REPORTMACSTRUCT, TEE_TCB_INFO, TDINFO). */
 typedef struct cp_tdx_tdreport {
         uint8_t cpusvn[16];

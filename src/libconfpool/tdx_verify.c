@@ -6,6 +6,7 @@
  * Info and QE Identity (signature, validity, FMSPC / PCE-ID), TCB level,
  * policy.  Every step refuses with an error naming what failed.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,27 @@
 #include "libconfpool/tdx-internal.h"
 #include "ossl/ossl-util.h"
 
+/* What a verified (PCK chain, CRLs, TCB Signing chain, TCB Info, QE
+ * Identity) yields; shared read-only between verifications once cached. */
+typedef struct tdx_entry {
+        uint8_t key[32];
+        unsigned refs;                 /* under the verifier's lock */
+        tdx_tcb_info *ti;
+        tdx_qe_identity *qi;
+        cp_tdx_pck_ext pck;
+        EVP_PKEY *pck_key;
+        bool revocation_checked;
+        int64_t valid_from, valid_until;
+} tdx_entry;
+
+#define TDX_CACHE_SIZE 16
+struct cp_tdx_verifier {
+        pthread_mutex_t lock;
+        tdx_entry *entries[TDX_CACHE_SIZE];
+        size_t next;
+        uint64_t hits, misses;
+};
+
 typedef struct tdx_ctx {
         const cp_tdx_collateral *col;
         int64_t now;
@@ -27,8 +49,19 @@ typedef struct tdx_ctx {
         STACK_OF(X509) *pck_chain, *sign_chain;
         tdx_tcb_info *ti;       /* large: on the heap */
         tdx_qe_identity *qi;
+        EVP_PKEY *pck_key;
+        tdx_entry *entry;       /* a cached entry in use: ti, qi, pck_key are its */
         cp_tdx_verify_result *r;
 } tdx_ctx;
+
+static void entry_free(tdx_entry *e) {
+        if (!e)
+                return;
+        free(e->ti);
+        free(e->qi);
+        EVP_PKEY_free(e->pck_key);
+        free(e);
+}
 
 static void ctx_done(tdx_ctx *c) {
         X509_free(c->root);
@@ -36,8 +69,11 @@ static void ctx_done(tdx_ctx *c) {
         X509_CRL_free(c->root_crl);
         sk_X509_pop_free(c->pck_chain, X509_free);
         sk_X509_pop_free(c->sign_chain, X509_free);
-        free(c->ti);
-        free(c->qi);
+        if (!c->entry) {
+                free(c->ti);
+                free(c->qi);
+                EVP_PKEY_free(c->pck_key);
+        }
 }
 
 static void narrow(cp_tdx_verify_result *r, int64_t from, int64_t until) {
@@ -100,6 +136,8 @@ static int step_pck(tdx_ctx *c, const cp_tdx_quote *q) {
         narrow_cert(c->r, c->root);
         narrow_crl(c->r, c->pck_crl);
         narrow_crl(c->r, c->root_crl);
+        if (!(c->pck_key = X509_get_pubkey(leaf)))
+                return CP_OSSL_ERROR(CP_ECERT, "PCK certificate public key unreadable");
         return tdx_pck_ext_from_cert(leaf, &c->r->pck);
 }
 
@@ -113,14 +151,9 @@ static int step_signatures(tdx_ctx *c, const cp_tdx_quote *q) {
         if (!cd->has_qe_report)
                 return CP_ERROR(CP_EBINDING, "quote has no QE report (certification data type 5): nothing binds the "
                                              "attestation key to the PCK");
-        X509 *leaf = NULL;
-        for (int i = 0; i < sk_X509_num(c->pck_chain) && !leaf; i++)
-                if (X509_check_ca(sk_X509_value(c->pck_chain, i)) == 0)
-                        leaf = sk_X509_value(c->pck_chain, i);
-        EVP_PKEY *pck_key = X509_get0_pubkey(leaf);
-        if (!pck_key || (k = tdx_p256_verify(pck_key, cd->qe_report_raw, CP_TDX_SGX_REPORT_SIZE, cd->qe_report_sig,
-                                             "QE report signature (PCK key)")) < 0)
-                return pck_key ? k : CP_OSSL_ERROR(CP_ECERT, "PCK certificate public key unreadable");
+        if ((k = tdx_p256_verify(c->pck_key, cd->qe_report_raw, CP_TDX_SGX_REPORT_SIZE, cd->qe_report_sig,
+                                 "QE report signature (PCK key)")) < 0)
+                return k;
         _cleanup_evp_md_ctx_ EVP_MD_CTX *md = EVP_MD_CTX_new();
         if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 || EVP_DigestUpdate(md, q->attest_key, 64) != 1 ||
             EVP_DigestUpdate(md, cd->qe_auth_data, cd->qe_auth_data_len) != 1 || EVP_DigestFinal_ex(md, h, NULL) != 1)
@@ -197,15 +230,122 @@ static int step_collateral(tdx_ctx *c) {
         return 0;
 }
 
-static int verify_steps(tdx_ctx *c, const uint8_t *quote, size_t quote_len, const cp_tdx_verify_options *o) {
+/* ---- the cache of verified chains and collateral */
+
+static void hash_part(EVP_MD_CTX *md, const uint8_t *p, size_t n) {
+        uint64_t len = p ? (uint64_t) n : UINT64_MAX;
+        EVP_DigestUpdate(md, &len, sizeof(len));
+        if (p && n)
+                EVP_DigestUpdate(md, p, n);
+}
+
+/* SHA-256 over every input of the chain and collateral steps. */
+static int cache_key(const tdx_ctx *c, const cp_tdx_quote *q, const cp_tdx_verify_options *o, uint8_t key[32]) {
+        const cp_tdx_collateral *col = c->col;
+        _cleanup_evp_md_ctx_ EVP_MD_CTX *md = EVP_MD_CTX_new();
+        if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+                return CP_OSSL_ERROR(CP_ECRYPTO, "SHA-256 failed");
+        hash_part(md, o->trust_root, o->trust_root_len);
+        hash_part(md, col->pck_chain ? col->pck_chain : q->cert.pck_chain,
+                  col->pck_chain ? col->pck_chain_len : q->cert.pck_chain_len);
+        hash_part(md, col->pck_crl, col->pck_crl_len);
+        hash_part(md, col->root_ca_crl, col->root_ca_crl_len);
+        hash_part(md, col->tcb_signing_chain, col->tcb_signing_chain_len);
+        hash_part(md, col->tcb_info, col->tcb_info_len);
+        hash_part(md, col->qe_identity, col->qe_identity_len);
+        if (EVP_DigestFinal_ex(md, key, NULL) != 1)
+                return CP_OSSL_ERROR(CP_ECRYPTO, "SHA-256 failed");
+        return 0;
+}
+
+/* A cached entry for key whose validity window holds now: taken (a
+ * reference) into c. */
+static bool cache_get(cp_tdx_verifier *v, const uint8_t key[32], tdx_ctx *c) {
+        tdx_entry *e = NULL;
+        pthread_mutex_lock(&v->lock);
+        for (size_t i = 0; i < TDX_CACHE_SIZE && !e; i++)
+                if (v->entries[i] && memcmp(v->entries[i]->key, key, 32) == 0 && c->now >= v->entries[i]->valid_from &&
+                    c->now <= v->entries[i]->valid_until)
+                        e = v->entries[i];
+        if (e)
+                e->refs++;
+        e ? v->hits++ : v->misses++;
+        pthread_mutex_unlock(&v->lock);
+        if (!e)
+                return false;
+        free(c->ti);
+        free(c->qi);
+        c->entry = e;
+        c->ti = e->ti;
+        c->qi = e->qi;
+        c->pck_key = e->pck_key;
+        c->r->pck = e->pck;
+        c->r->revocation_checked = e->revocation_checked;
+        c->r->valid_from = e->valid_from;
+        c->r->valid_until = e->valid_until;
+        return true;
+}
+
+static void cache_release(cp_tdx_verifier *v, tdx_entry *e) {
+        bool last;
+        if (!e)
+                return;
+        pthread_mutex_lock(&v->lock);
+        last = --e->refs == 0;
+        pthread_mutex_unlock(&v->lock);
+        if (last)
+                entry_free(e);
+}
+
+/* The fresh result of the chain steps moves into a new entry. */
+static void cache_put(cp_tdx_verifier *v, const uint8_t key[32], tdx_ctx *c) {
+        tdx_entry *e = calloc(1, sizeof(*e)), *old;
+        if (!e)
+                return; /* not cached; c keeps its own */
+        memcpy(e->key, key, 32);
+        e->refs = 2; /* the cache's and c's */
+        e->ti = c->ti;
+        e->qi = c->qi;
+        e->pck_key = c->pck_key;
+        e->pck = c->r->pck;
+        e->revocation_checked = c->r->revocation_checked;
+        e->valid_from = c->r->valid_from;
+        e->valid_until = c->r->valid_until;
+        c->entry = e;
+        pthread_mutex_lock(&v->lock);
+        old = v->entries[v->next];
+        v->entries[v->next] = e;
+        v->next = (v->next + 1) % TDX_CACHE_SIZE;
+        bool last = old && --old->refs == 0;
+        pthread_mutex_unlock(&v->lock);
+        if (last)
+                entry_free(old);
+}
+
+/* PCK chain and collateral: from the cache, or verified (and cached). */
+static int step_chains(tdx_ctx *c, cp_tdx_verifier *v, const cp_tdx_quote *q, const cp_tdx_verify_options *o) {
+        uint8_t key[32];
+        int k;
+        if (v && (k = cache_key(c, q, o, key)) < 0)
+                return k;
+        if (v && cache_get(v, key, c))
+                return 0;
+        if ((k = load_root(c, o)) < 0 || (k = step_pck(c, q)) < 0 || (k = step_collateral(c)) < 0)
+                return k;
+        if (v)
+                cache_put(v, key, c);
+        return 0;
+}
+
+static int verify_steps(tdx_ctx *c, cp_tdx_verifier *v, const uint8_t *quote, size_t quote_len,
+                        const cp_tdx_verify_options *o) {
         cp_tdx_verify_result *r = c->r;
         int k;
         if ((k = cp_tdx_quote_parse(quote, quote_len, o->parse_flags, &r->quote)) < 0)
                 return k;
         if (memcmp(r->quote.qe_vendor_id, cp_tdx_intel_qe_vendor_id, 16) != 0)
                 return CP_ERROR(CP_EFORMAT, "QE vendor ID is not Intel's");
-        if ((k = load_root(c, o)) < 0 || (k = step_pck(c, &r->quote)) < 0 ||
-            (k = step_signatures(c, &r->quote)) < 0 || (k = step_collateral(c)) < 0 ||
+        if ((k = step_chains(c, v, &r->quote, o)) < 0 || (k = step_signatures(c, &r->quote)) < 0 ||
             (k = tdx_tcb_evaluate(c->ti, c->qi, &r->quote, &r->pck, r)) < 0)
                 return k;
         if (r->tcb_status == CP_TDX_TCB_REVOKED)
@@ -220,8 +360,34 @@ static int verify_steps(tdx_ctx *c, const uint8_t *quote, size_t quote_len, cons
         return 0;
 }
 
-int cp_tdx_verify(const uint8_t *quote, size_t quote_len, const cp_tdx_collateral *col,
-                  const cp_tdx_verify_options *opts, cp_tdx_verify_result *ret) {
+int cp_tdx_verifier_new(cp_tdx_verifier **ret) {
+        cp_tdx_verifier *v = calloc(1, sizeof(*v));
+        if (!v)
+                return CP_ERROR(CP_ENOMEM, "out of memory");
+        pthread_mutex_init(&v->lock, NULL);
+        *ret = v;
+        return 0;
+}
+
+cp_tdx_verifier *cp_tdx_verifier_free(cp_tdx_verifier *v) {
+        if (!v)
+                return NULL;
+        for (size_t i = 0; i < TDX_CACHE_SIZE; i++)
+                entry_free(v->entries[i]); /* no verification may be running */
+        pthread_mutex_destroy(&v->lock);
+        free(v);
+        return NULL;
+}
+
+void cp_tdx_verifier_stats(cp_tdx_verifier *v, uint64_t *hits, uint64_t *misses) {
+        pthread_mutex_lock(&v->lock);
+        *hits = v->hits;
+        *misses = v->misses;
+        pthread_mutex_unlock(&v->lock);
+}
+
+int cp_tdx_verifier_verify(cp_tdx_verifier *v, const uint8_t *quote, size_t quote_len, const cp_tdx_collateral *col,
+                           const cp_tdx_verify_options *opts, cp_tdx_verify_result *ret) {
         static const cp_tdx_collateral none;
         cp_tdx_verify_options o = CP_TDX_VERIFY_OPTIONS_INIT;
         if (!quote || !ret)
@@ -238,7 +404,14 @@ int cp_tdx_verify(const uint8_t *quote, size_t quote_len, const cp_tdx_collatera
         tdx_ctx c = { .col = col ? col : &none, .now = o.now ? o.now : (int64_t) time(NULL), .r = ret };
         c.ti = calloc(1, sizeof(*c.ti));
         c.qi = calloc(1, sizeof(*c.qi));
-        int k = c.ti && c.qi ? verify_steps(&c, quote, quote_len, &o) : CP_ERROR(CP_ENOMEM, "out of memory");
+        int k = c.ti && c.qi ? verify_steps(&c, v, quote, quote_len, &o) : CP_ERROR(CP_ENOMEM, "out of memory");
         ctx_done(&c);
+        if (v)
+                cache_release(v, c.entry);
         return k;
+}
+
+int cp_tdx_verify(const uint8_t *quote, size_t quote_len, const cp_tdx_collateral *col,
+                  const cp_tdx_verify_options *opts, cp_tdx_verify_result *ret) {
+        return cp_tdx_verifier_verify(NULL, quote, quote_len, col, opts, ret);
 }

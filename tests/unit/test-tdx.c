@@ -221,14 +221,14 @@ static void fixture_load(fixture *x, size_t case_index) {
 #define CASE_PHALA_V4 6
 #define CASE_GO_V5 1
 
-static void flip_range(fixture *x, size_t from, size_t to, const char *what) {
+static void flip_range(cp_tdx_verifier *v, fixture *x, size_t from, size_t to, const char *what) {
         cp_tdx_verify_result r;
         uint8_t *q = x->f.quote;
         size_t n = 0;
         for (size_t i = from; i < to; i++)
                 for (unsigned b = 0; b < 8; b++) {
                         q[i] ^= (uint8_t) (1u << b);
-                        int k = cp_tdx_verify(q, x->f.quote_len, &x->col, &x->o, &r);
+                        int k = cp_tdx_verifier_verify(v, q, x->f.quote_len, &x->col, &x->o, &r);
                         q[i] ^= (uint8_t) (1u << b);
                         if (k >= 0)
                                 cp_test_fail(__FILE__, __LINE__, "%s: flip of bit %u of byte %zu verified", what, b, i);
@@ -237,29 +237,83 @@ static void flip_range(fixture *x, size_t from, size_t to, const char *what) {
         printf("    %s: %zu single-bit flips refused\n", what, n);
 }
 
-static void flip_all(size_t case_index) {
+/* v NULL: every flip goes through the full chain and collateral checks;
+ * else they hit the verifier's cache and only the quote's own checks run. */
+static void flip_all(size_t case_index, cp_tdx_verifier *v) {
         fixture x;
         cp_tdx_verify_result r;
         fixture_load(&x, case_index);
-        ASSERT_OK(cp_tdx_verify(x.f.quote, x.f.quote_len, &x.col, &x.o, &r));
+        ASSERT_OK(cp_tdx_verifier_verify(v, x.f.quote, x.f.quote_len, &x.col, &x.o, &r));
         const cp_tdx_quote *q = &r.quote;
         const uint8_t *base = x.f.quote;
         size_t sig = (size_t) (q->signature - base), qe = (size_t) (q->cert.qe_report_raw - base);
         size_t qsig = (size_t) (q->cert.qe_report_sig - base), auth = (size_t) (q->cert.qe_auth_data - base);
-        flip_range(&x, 0, q->signed_len, "signed header and body");
-        flip_range(&x, sig, sig + 128, "quote signature and attestation key");
-        flip_range(&x, qe, qe + CP_TDX_SGX_REPORT_SIZE, "QE report");
-        flip_range(&x, qsig, qsig + 64, "QE report signature");
-        flip_range(&x, auth, auth + q->cert.qe_auth_data_len, "QE auth data");
+        flip_range(v, &x, 0, q->signed_len, "signed header and body");
+        flip_range(v, &x, sig, sig + 128, "quote signature and attestation key");
+        flip_range(v, &x, qe, qe + CP_TDX_SGX_REPORT_SIZE, "QE report");
+        flip_range(v, &x, qsig, qsig + 64, "QE report signature");
+        flip_range(v, &x, auth, auth + q->cert.qe_auth_data_len, "QE auth data");
         files_free(&x.f);
 }
 
 TEST(every_bit_flip_refused_v4) {
-        flip_all(CASE_PHALA_V4);
+        flip_all(CASE_PHALA_V4, NULL);
 }
 
 TEST(every_bit_flip_refused_v5) {
-        flip_all(CASE_GO_V5);
+        flip_all(CASE_GO_V5, NULL);
+}
+
+/* The same flips with the chain and collateral cached: the cache never
+ * vouches for the quote itself. */
+TEST(every_bit_flip_refused_cached) {
+        cp_tdx_verifier *v = NULL;
+        uint64_t hits, misses;
+        ASSERT_OK(cp_tdx_verifier_new(&v));
+        flip_all(CASE_PHALA_V4, v);
+        flip_all(CASE_GO_V5, v);
+        cp_tdx_verifier_stats(v, &hits, &misses);
+        printf("    cache: %llu hits, %llu misses\n", (unsigned long long) hits, (unsigned long long) misses);
+        ASSERT_TRUE(hits > 10000);
+        cp_tdx_verifier_free(v);
+}
+
+TEST(verifier_cache) {
+        fixture x;
+        cp_tdx_verify_result r, r2;
+        cp_tdx_verifier *v = NULL;
+        uint64_t hits, misses;
+        ASSERT_OK(cp_tdx_verifier_new(&v));
+        fixture_load(&x, CASE_PHALA_V4);
+        ASSERT_OK(cp_tdx_verifier_verify(v, x.f.quote, x.f.quote_len, &x.col, &x.o, &r));
+        ASSERT_OK(cp_tdx_verifier_verify(v, x.f.quote, x.f.quote_len, &x.col, &x.o, &r2));
+        cp_tdx_verifier_stats(v, &hits, &misses);
+        ASSERT_EQ(hits, 1u);
+        ASSERT_EQ(misses, 1u);
+        ASSERT_EQ(r2.tcb_status, r.tcb_status);
+        ASSERT_EQ(r2.valid_until, r.valid_until);
+        ASSERT_MEMEQ(r2.pck.fmspc, r.pck.fmspc, 6);
+        /* outside the cached window: not a hit, and refused as expired */
+        cp_tdx_verify_options late = x.o;
+        late.now = r.valid_until + 1;
+        ASSERT_FAILS(cp_tdx_verifier_verify(v, x.f.quote, x.f.quote_len, &x.col, &late, &r2));
+        /* other collateral bytes: not a hit (no CRLs: verifies, unchecked) */
+        cp_tdx_collateral col = x.col;
+        col.pck_crl = col.root_ca_crl = NULL;
+        ASSERT_OK(cp_tdx_verifier_verify(v, x.f.quote, x.f.quote_len, &col, &x.o, &r2));
+        ASSERT_FALSE(r2.revocation_checked);
+        cp_tdx_verifier_stats(v, &hits, &misses);
+        ASSERT_EQ(hits, 1u);
+        ASSERT_EQ(misses, 3u);
+        /* a failed verification caches nothing */
+        col = x.col;
+        col.tcb_signing_chain = x.f.pck_crl;
+        ASSERT_FAILS(cp_tdx_verifier_verify(v, x.f.quote, x.f.quote_len, &col, &x.o, &r2));
+        ASSERT_FAILS(cp_tdx_verifier_verify(v, x.f.quote, x.f.quote_len, &col, &x.o, &r2));
+        cp_tdx_verifier_stats(v, &hits, &misses);
+        ASSERT_EQ(hits, 1u);
+        files_free(&x.f);
+        cp_tdx_verifier_free(v);
 }
 
 /* ---- parser: truncation, bad lengths, versions, types, trailing bytes */
