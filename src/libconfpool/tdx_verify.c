@@ -273,8 +273,6 @@ static bool cache_get(cp_tdx_verifier *v, const uint8_t key[32], tdx_ctx *c) {
         pthread_mutex_unlock(&v->lock);
         if (!e)
                 return false;
-        free(c->ti);
-        free(c->qi);
         c->entry = e;
         c->ti = e->ti;
         c->qi = e->qi;
@@ -330,6 +328,10 @@ static int step_chains(tdx_ctx *c, cp_tdx_verifier *v, const cp_tdx_quote *q, co
                 return k;
         if (v && cache_get(v, key, c))
                 return 0;
+        c->ti = calloc(1, sizeof(*c->ti)); /* large: only when not cached */
+        c->qi = calloc(1, sizeof(*c->qi));
+        if (!c->ti || !c->qi)
+                return CP_ERROR(CP_ENOMEM, "out of memory");
         if ((k = load_root(c, o)) < 0 || (k = step_pck(c, q)) < 0 || (k = step_collateral(c)) < 0)
                 return k;
         if (v)
@@ -402,9 +404,7 @@ int cp_tdx_verifier_verify(cp_tdx_verifier *v, const uint8_t *quote, size_t quot
         ret->valid_from = INT64_MIN;
         ret->valid_until = INT64_MAX;
         tdx_ctx c = { .col = col ? col : &none, .now = o.now ? o.now : (int64_t) time(NULL), .r = ret };
-        c.ti = calloc(1, sizeof(*c.ti));
-        c.qi = calloc(1, sizeof(*c.qi));
-        int k = c.ti && c.qi ? verify_steps(&c, v, quote, quote_len, &o) : CP_ERROR(CP_ENOMEM, "out of memory");
+        int k = verify_steps(&c, v, quote, quote_len, &o);
         ctx_done(&c);
         if (v)
                 cache_release(v, c.entry);
