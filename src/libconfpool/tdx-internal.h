@@ -85,7 +85,9 @@ int tdx_parse_time(const char *s, int64_t *ret);
 /* Certificates: load every certificate of a PEM or concatenated-DER blob. */
 int tdx_load_certs(const uint8_t *buf, size_t len, const char *what, STACK_OF(X509) **ret);
 int tdx_load_crl(const uint8_t *buf, size_t len, const char *what, X509_CRL **ret);
-/* Verify chain[0] to root at time now, with the CRLs (either may be NULL). */
+/* The one end-entity certificate of a chain (NULL: none or several). */
+X509 *tdx_chain_leaf(STACK_OF(X509) *chain);
+/* Verify tdx_chain_leaf(chain) at time now, with the CRLs (either may be NULL). */
 int tdx_verify_chain(STACK_OF(X509) *chain, X509 *root, X509_CRL *pck_crl, X509_CRL *root_crl, int64_t now,
                      const char *what);
 /* The SGX extension of a PCK certificate. */

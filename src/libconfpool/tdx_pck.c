@@ -157,12 +157,18 @@ static int chain_error(int err, const char *what, int depth) {
 }
 
 /* The leaf: the one certificate that is not a CA (chains arrive leaf first
- * in PEM and root first in some DER blobs). */
-static X509 *chain_leaf(STACK_OF(X509) *chain) {
+ * in PEM and root first in some DER blobs); NULL if there is none or more
+ * than one, so that the certificate verified is the one whose key and
+ * extensions are used. */
+X509 *tdx_chain_leaf(STACK_OF(X509) *chain) {
+        X509 *leaf = NULL;
         for (int i = 0; i < sk_X509_num(chain); i++)
-                if (X509_check_ca(sk_X509_value(chain, i)) == 0)
-                        return sk_X509_value(chain, i);
-        return NULL;
+                if (X509_check_ca(sk_X509_value(chain, i)) == 0) {
+                        if (leaf)
+                                return NULL;
+                        leaf = sk_X509_value(chain, i);
+                }
+        return leaf;
 }
 
 int tdx_verify_chain(STACK_OF(X509) *chain, X509 *root, X509_CRL *crl1, X509_CRL *crl2, int64_t now,
@@ -170,7 +176,7 @@ int tdx_verify_chain(STACK_OF(X509) *chain, X509 *root, X509_CRL *crl1, X509_CRL
         X509_STORE *store = X509_STORE_new();
         X509_STORE_CTX *ctx = X509_STORE_CTX_new();
         STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
-        X509 *leaf = chain_leaf(chain);
+        X509 *leaf = tdx_chain_leaf(chain);
         int k = 0;
 
         if (!store || !ctx || !crls) {
@@ -178,7 +184,7 @@ int tdx_verify_chain(STACK_OF(X509) *chain, X509 *root, X509_CRL *crl1, X509_CRL
                 goto out;
         }
         if (!leaf) {
-                k = CP_ERROR(CP_ECERT, "%s has no end-entity certificate", what);
+                k = CP_ERROR(CP_ECERT, "%s has no end-entity certificate, or more than one", what);
                 goto out;
         }
         if (!X509_STORE_add_cert(store, root) || !X509_STORE_CTX_init(ctx, store, leaf, chain)) {

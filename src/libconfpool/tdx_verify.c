@@ -126,13 +126,9 @@ static int step_pck(tdx_ctx *c, const cp_tdx_quote *q) {
             (k = tdx_verify_chain(c->pck_chain, c->root, c->pck_crl, c->root_crl, c->now, "PCK chain")) < 0)
                 return k;
         c->r->revocation_checked = c->pck_crl && c->root_crl;
-        X509 *leaf = NULL;
-        for (int i = 0; i < sk_X509_num(c->pck_chain); i++) {
-                X509 *x = sk_X509_value(c->pck_chain, i);
-                narrow_cert(c->r, x);
-                if (X509_check_ca(x) == 0)
-                        leaf = x;
-        }
+        X509 *leaf = tdx_chain_leaf(c->pck_chain); /* the one tdx_verify_chain() verified */
+        for (int i = 0; i < sk_X509_num(c->pck_chain); i++)
+                narrow_cert(c->r, sk_X509_value(c->pck_chain, i));
         narrow_cert(c->r, c->root);
         narrow_crl(c->r, c->pck_crl);
         narrow_crl(c->r, c->root_crl);
@@ -189,11 +185,10 @@ static int signed_doc(tdx_ctx *c, const uint8_t *doc, size_t len, const char *me
                 snprintf(msg, sizeof(msg), "%s", cp_error_last()->message);
                 return CP_ERROR(k, "%s: %s", what, msg);
         }
-        X509 *leaf = NULL;
-        for (int i = 0; i < sk_X509_num(c->sign_chain) && !leaf; i++)
-                if (X509_check_ca(sk_X509_value(c->sign_chain, i)) == 0)
-                        leaf = sk_X509_value(c->sign_chain, i);
-        return tdx_p256_verify(X509_get0_pubkey(leaf), *ret_body, *ret_len, sig, what);
+        EVP_PKEY *key = X509_get0_pubkey(tdx_chain_leaf(c->sign_chain)); /* verified in step_collateral */
+        if (!key)
+                return CP_OSSL_ERROR(CP_ECERT, "TCB Signing certificate public key unreadable");
+        return tdx_p256_verify(key, *ret_body, *ret_len, sig, what);
 }
 
 static int step_collateral(tdx_ctx *c) {

@@ -538,3 +538,29 @@ TEST(collateral_refused) {
         ASSERT_FALSE(r.revocation_checked);
         files_free(&x.f);
 }
+
+/* A PCK chain with a second end-entity certificate (here the TCB Signing
+ * certificate) is refused: the certificate whose key and extensions are
+ * used must be the one that was verified. */
+TEST(pck_chain_two_leaves_refused) {
+        fixture x;
+        cp_tdx_verify_result r;
+        cp_tdx_quote q;
+        fixture_load(&x, CASE_PHALA_V4);
+        ASSERT_OK(cp_tdx_quote_parse(x.f.quote, x.f.quote_len, 0, &q));
+        size_t n = q.cert.pck_chain_len + x.f.sign_len;
+        _cleanup_free_ uint8_t *chain = malloc(n);
+        ASSERT_TRUE(chain);
+        /* the quote's chain ends with a NUL byte: the TCB Signing PEM first */
+        memcpy(chain, x.f.sign, x.f.sign_len);
+        memcpy(chain + x.f.sign_len, q.cert.pck_chain, q.cert.pck_chain_len);
+        cp_tdx_collateral col = x.col;
+        col.pck_chain = chain;
+        col.pck_chain_len = n;
+        ASSERT_ERR(cp_tdx_verify(x.f.quote, x.f.quote_len, &col, &x.o, &r), CP_ECERT);
+        /* the quote's own chain given explicitly verifies */
+        col.pck_chain = q.cert.pck_chain;
+        col.pck_chain_len = q.cert.pck_chain_len;
+        ASSERT_OK(cp_tdx_verify(x.f.quote, x.f.quote_len, &col, &x.o, &r));
+        files_free(&x.f);
+}
