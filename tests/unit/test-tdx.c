@@ -564,3 +564,18 @@ TEST(pck_chain_two_leaves_refused) {
         ASSERT_OK(cp_tdx_verify(x.f.quote, x.f.quote_len, &col, &x.o, &r));
         files_free(&x.f);
 }
+
+TEST(policy_require_revocation) {
+        fixture x;
+        cp_tdx_verify_result r;
+        cp_tdx_policy p;
+        static const char pj[] = "{\"require_revocation\": true, \"accepted_tcb_status\": [\"UpToDate\"]}";
+        fixture_load(&x, CASE_PHALA_V4);
+        ASSERT_OK(cp_tdx_policy_from_json(pj, strlen(pj), &p));
+        x.o.policy = &p;
+        cp_tdx_collateral col = x.col;
+        col.pck_crl = col.root_ca_crl = NULL;
+        ASSERT_ERR(cp_tdx_verify(x.f.quote, x.f.quote_len, &col, &x.o, &r), CP_EPOLICY);
+        ASSERT_OK(cp_tdx_verify(x.f.quote, x.f.quote_len, &x.col, &x.o, &r));
+        files_free(&x.f);
+}
