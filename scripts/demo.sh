@@ -46,4 +46,5 @@ if [ "$vlek" != null ]; then
   echo "-- the AWS VLEK checked at today's date (expired 2025-12-10):"
   "$BIN" snp verify "$DATA/$r" --vcek "$DATA/$l" --ask "$DATA/$c" --offline --cache "$TMP/cache" 2>&1 | head -2
 fi
-[ "$agree" -eq "$n" ]
+[ "$agree" -eq "$n" ] || exit 1
+scripts/demo-tdx.sh

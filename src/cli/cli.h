@@ -15,6 +15,8 @@ typedef int (*cp_cli_fn)(int argc, char **argv);
 
 int cp_cli_main(int argc, char **argv);
 int cp_cmd_snp(int argc, char **argv);
+/* confpool tdx show / verify, cmd_tdx.c */
+int cp_cmd_tdx(int argc, char **argv);
 /* confpool az-setup, cmd_az_setup.c */
 int cp_cmd_az_setup(int argc, char **argv);
 int cp_cmd_keyvault(int argc, char **argv);

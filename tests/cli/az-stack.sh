@@ -10,7 +10,7 @@
 # principal), update, upgrade (control plane and pools); `confpool down` +
 # `confpool up`: az keeps working without new setup; nodepool delete.
 set -uo pipefail
-command -v az >/dev/null || { echo "SKIP: az (azure-cli) is not installed; run scripts/install-deps.sh check"; exit 77; }
+command -v az >/dev/null || { echo "SKIP: az (azure-cli) is not installed; run scripts/install-deps.sh check"; [ "${CP_TEST_NO_SKIP:-}" = 1 ] && exit 1; exit 77; }
 BIN=${CP_BIN_DIR:?}
 T=$(mktemp -d /tmp/cp-azstack-XXXXXX)
 export HOME=$T/home AZURE_CONFIG_DIR=$T/azure AZURE_CORE_COLLECT_TELEMETRY=0 AZURE_CORE_NO_COLOR=1
