@@ -338,7 +338,7 @@ typedef struct pool_poll {
         size_t ready, old;
         const cp_machine *bad; /* the first node that failed the operation */
         const char *code;
-        char msg[800];
+        char msg[1024];
 } pool_poll;
 
 /* 3. poll the nodes (the rows read again) */
@@ -371,7 +371,7 @@ static int pool_poll_nodes(cp_reconciler *rc, pool_pass *pp, pool_poll *ret) {
                 }
                 cp_error_clear();
                 cp_node_state st;
-                char ip[48] = "", err[256] = "";
+                char ip[48] = "", err[640] = "";
                 if ((r = rc->backend->ops->node_status(rc->backend, m->handle, &st, ip, sizeof ip, err, sizeof err)) < 0)
                         return r;
                 const char *ns = st == CP_NODE_GONE ? "Failed" : cp_node_state_name(st);

@@ -67,7 +67,7 @@ typedef struct cp_op {
         char start[40];
         char end[40];
         char error_code[64];
-        char error_message[512];
+        char error_message[1024];
         char api_version[32];
 } cp_op;
 
