@@ -6,6 +6,9 @@
  *   GET  .../managedClusters/{c}/upgradeProfiles/default          (az aks get-upgrades)
  *   POST .../managedClusters/{c}/listClusterUserCredential        (az aks get-credentials)
  *   POST .../managedClusters/{c}/listClusterAdminCredential       (... --admin)
+ *   POST .../managedClusters/{c}/stop, .../start                   (az aks stop / start:
+ *        every pool's powerState; machines stopped keeping their disks,
+ *        then booted again on them)
  * Upgrades follow AKS's rule: a higher patch of the same minor, or any
  * version of the next minor.  A kubeconfig names the cluster's API server
  * (its fqdn), confpoold's CA and a bearer token that is HMAC-SHA256 of the
@@ -209,12 +212,85 @@ static int credentials(api_ctx *c, const char *sub, const char *rg, const char *
         return body ? api_json(c, 200, body) : cp_error_oom();
 }
 
+/* The pools of a stopped or started cluster: their powerState and a pool
+ * operation each (the reconciler stops machines keeping their disks, or
+ * boots them again); 0, 1 refused (written), negative error. */
+static int power_pools(api_ctx *c, const char *sub, const char *cluster_id, const char *location, const char *code) {
+        json_t *pools = NULL, *p;
+        int r = cp_res_list(c->api->store, "pool", NULL, NULL, cluster_id, &pools);
+        size_t i;
+        json_array_foreach(pools, i, p) {
+                const char *id = json_string_value(json_object_get(p, "id"));
+                cp_op op;
+                if (r < 0)
+                        break;
+                if (cp_op_active_for(c->api->store, id, &op) >= 0) {
+                        r = api_error(c, 409, "OperationNotAllowed", NULL,
+                                      "Operation is not allowed because there's an in progress %s operation on agent "
+                                      "pool '%s' (operation %s).", op.action,
+                                      json_string_value(json_object_get(p, "name")), op.id);
+                        break;
+                }
+                cp_error_clear();
+                json_t *props = json_object_get(p, "properties");
+                char etag[37];
+                api_uuid(etag);
+                json_object_set_new(props, "powerState", json_pack("{s:s}", "code", code));
+                json_object_set_new(props, "provisioningState", json_string(strcmp(code, "Stopped") == 0 ? "Stopping"
+                                                                                                         : "Starting"));
+                json_object_set_new(props, "eTag", json_string(etag));
+                if ((r = cp_res_update(c->api->store, id, p, etag)) >= 0)
+                        r = api_new_op(c, "pool", "update", id, sub, location, &op);
+        }
+        json_decref(pools);
+        return r;
+}
+
+/* POST .../stop and .../start: 202 and the operation's links. */
+static int power(api_ctx *c, const char *sub, const char *rg, const char *name, bool stop) {
+        json_t *doc = NULL;
+        int r = api_cluster_get_doc(c, sub, rg, name, &doc);
+        if (r != 0)
+                return r;
+        const char *id = json_string_value(json_object_get(doc, "id"));
+        const char *location = json_string_value(json_object_get(doc, "location"));
+        const char *ps = json_string_value(json_object_get(json_object_get(doc, "properties"), "provisioningState"));
+        cp_op op;
+        if (cp_op_active_for(c->api->store, id, &op) >= 0 || (ps && strcmp(ps, "Deleting") == 0)) {
+                json_decref(doc);
+                return api_error(c, 409, "OperationNotAllowed", NULL,
+                                 "Operation is not allowed because there's an in progress operation on managed "
+                                 "cluster '%s'.", name);
+        }
+        cp_error_clear();
+        const char *code = stop ? "Stopped" : "Running";
+        r = power_pools(c, sub, id, location, code);
+        if (r == 0) {
+                json_t *props = json_object_get(doc, "properties");
+                char etag[37];
+                api_uuid(etag);
+                json_object_set_new(props, "powerState", json_pack("{s:s}", "code", code));
+                json_object_set_new(props, "provisioningState", json_string(stop ? "Stopping" : "Starting"));
+                json_object_set_new(doc, "eTag", json_string(etag));
+                if ((r = cp_res_update(c->api->store, id, doc, etag)) >= 0)
+                        r = api_new_op(c, "cluster", stop ? "stop" : "start", id, sub, location, &op);
+        }
+        json_decref(doc);
+        if (r != 0)
+                return r < 0 ? r : API_ROLLBACK;
+        api_json(c, 202, NULL);
+        api_lro_headers(c, &op, true);
+        return 1;
+}
+
 #define PC "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters"
 
 API_CAPS_ROUTE(orchestrators_fn, orchestrators(c, k[0], k[1]))
 API_CAPS_ROUTE(upgrades_fn, upgrade_profile(c, k[0], k[1], k[2]))
 API_CAPS_ROUTE(user_cred_fn, credentials(c, k[0], k[1], k[2], "clusterUser"))
 API_CAPS_ROUTE(admin_cred_fn, credentials(c, k[0], k[1], k[2], "clusterAdmin"))
+API_CAPS_ROUTE(stop_fn, power(c, k[0], k[1], k[2], true))
+API_CAPS_ROUTE(start_fn, power(c, k[0], k[1], k[2], false))
 
 const cp_svc_route cp_api_cluster_more_routes[] = {
         {"GET", "/subscriptions/{sub}/providers/Microsoft.ContainerService/locations/{loc}/orchestrators",
@@ -222,5 +298,7 @@ const cp_svc_route cp_api_cluster_more_routes[] = {
         {"GET", PC "/{c}/upgradeProfiles/default", upgrades_fn_route, 0},
         {"POST", PC "/{c}/listClusterUserCredential", user_cred_fn_route, 0},
         {"POST", PC "/{c}/listClusterAdminCredential", admin_cred_fn_route, 0},
+        {"POST", PC "/{c}/stop", stop_fn_route, 0},
+        {"POST", PC "/{c}/start", start_fn_route, 0},
 };
 const size_t cp_api_n_cluster_more_routes = CP_ELEMENTSOF(cp_api_cluster_more_routes);

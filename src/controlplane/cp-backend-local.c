@@ -62,6 +62,7 @@ typedef enum node_phase {
         NODE_BOOTING,
         NODE_UP,
         NODE_FAILED,
+        NODE_STOPPED, /* stop_node: no processes; its directory (disk, vTPM) kept, the file "stopped" says so */
 } node_phase;
 
 typedef struct node {
@@ -1064,6 +1065,12 @@ static int local_status(cp_backend *bb, const char *handle, cp_node_state *ret_s
                 snprintf(ret_error, error_size, "the node is unknown to the local backend");
                 return 0;
         }
+        if (nd->phase == NODE_STOPPED) {
+                pthread_mutex_unlock(&b->lock);
+                *ret_state = CP_NODE_STOPPED;
+                snprintf(ret_ip, ip_size, "%s", "");
+                return 0;
+        }
         if (nd->phase == NODE_QUEUED || nd->phase == NODE_BOOTING) {
                 pthread_mutex_unlock(&b->lock);
                 *ret_state = CP_NODE_PROVISIONING;
@@ -1198,6 +1205,69 @@ static int local_delete(cp_backend *bb, const char *handle) {
         return 0;
 }
 
+/* The marker of a stopped node (kept across daemon restarts: recovery
+ * lists the node stopped instead of booting it). */
+static void stopped_path(const node *nd, char *out, size_t size) {
+        snprintf(out, size, "%s/stopped", nd->dir);
+}
+
+static int local_stop(cp_backend *bb, const char *handle) {
+        local_backend *b = (local_backend *) bb;
+        char f[PATH_MAX_ + 32];
+        pthread_mutex_lock(&b->lock);
+        node *nd = find_node(b, handle);
+        int r = 0;
+        if (nd && nd->phase != NODE_STOPPED) {
+                cancel_boot(b, nd); /* a queued or booting node stops before its next step */
+                stopped_path(nd, f, sizeof f);
+                r = cp_write_file(f, "stopped\n", 8, 0600);
+                if (r >= 0) {
+                        /* an orderly stop, as at the daemon's exit: TPM2_Shutdown kept */
+                        node_term(nd);
+                        uint64_t deadline = cp_proc_clock_ms() + 2000;
+                        node_halt(nd, deadline, true);
+                        node_reap(b, nd, deadline);
+                        nd->exit_status = -1;
+                        nd->adopted = false;
+                        nd->cancel = false;
+                        nd->phase = NODE_STOPPED;
+                        snprintf(f, sizeof f, "%s/status.json", nd->dir);
+                        unlink(f);
+                }
+        } else if (!nd)
+                r = CP_ERROR(CP_ENOTFOUND, "no node %s in the local backend", handle);
+        pthread_mutex_unlock(&b->lock);
+        return r;
+}
+
+static int local_start(cp_backend *bb, const char *handle) {
+        local_backend *b = (local_backend *) bb;
+        char f[PATH_MAX_ + 32];
+        pthread_mutex_lock(&b->lock);
+        node *nd = find_node(b, handle);
+        int r = nd ? 0 : CP_ERROR(CP_ENOTFOUND, "no node %s in the local backend", handle);
+        if (nd && nd->phase == NODE_STOPPED) {
+                stopped_path(nd, f, sizeof f);
+                if (unlink(f) < 0 && errno != ENOENT)
+                        r = CP_ERROR(CP_EIO, "cannot remove %s: %s", f, strerror(errno));
+                if (r >= 0) {
+                        /* the same node booted again on its kept disk (disk_kept) */
+                        nd->reboot = true;
+                        nd->phase = NODE_QUEUED;
+                        nd->t_queued = (long long) now_ms();
+                        nd->qnext = NULL;
+                        if (b->queue_tail)
+                                b->queue_tail->qnext = nd;
+                        else
+                                b->queue_head = nd;
+                        b->queue_tail = nd;
+                        pthread_cond_signal(&b->work);
+                }
+        }
+        pthread_mutex_unlock(&b->lock);
+        return r;
+}
+
 static int local_host(cp_backend *bb, const char *handle, char *ret, size_t size) {
         local_backend *b = (local_backend *) bb;
         pthread_mutex_lock(&b->lock);
@@ -1257,6 +1327,8 @@ static const cp_backend_ops local_ops = {
         .free = local_free,
         .expected_measurement = local_expected,
         .node_host = local_host,
+        .stop_node = local_stop,
+        .start_node = local_start,
 };
 
 int cp_backend_local_new(const cp_local_options *o, cp_backend **ret) {
@@ -1496,12 +1568,27 @@ static bool adopt_node(local_backend *b, node *nd, const json_t *j) {
         return true;
 }
 
+/* What a previous daemon left running of a node it did not keep: its
+ * agent and swtpm (pid files; a daemon killed between spawning and
+ * recording leaves none: matched by command line). */
+static void stop_leftovers(const char *dir) {
+        char f[1300], marker[1300];
+        agent_marker(dir, marker, sizeof marker);
+        snprintf(f, sizeof f, "%s/agent.pid", dir);
+        cp_proc_stop_pidfile(f, marker, 2000);
+        cp_proc_stop_matching(marker, 2000);
+        swtpm_marker(dir, marker, sizeof marker);
+        snprintf(f, sizeof f, "%s/swtpm.pid", dir);
+        cp_proc_stop_pidfile(f, marker, 2000);
+        cp_proc_stop_matching(marker, 2000);
+}
+
 /* One persisted node: adopted if it is still running (adopt_node), else
  * what a previous daemon left of it is stopped and its boot queued again
  * from its node.json (or, for a node whose boot had not finished, its
  * spec.json), keeping its OS disk (disk_kept); lock held. */
 static int recover_node(local_backend *b, const char *name, unsigned *adopted, unsigned *restarted) {
-        char dir[1200], f[1300], marker[1300];
+        char dir[1200], f[1300];
         snprintf(dir, sizeof dir, "%.1024s/nodes/%.81s", b->state_dir, name);
         bool booted = false;
         json_t *j = node_record(dir, &booted);
@@ -1521,6 +1608,17 @@ static int recover_node(local_backend *b, const char *name, unsigned *adopted, u
                         json_decref(j);
                         return r;
                 }
+                snprintf(f, sizeof f, "%s/stopped", dir);
+                if (access(f, F_OK) == 0) {
+                        /* stopped (deallocated; a daemon killed while stopping it
+                         * may have left its processes): listed, not booted */
+                        json_decref(j);
+                        stop_leftovers(dir);
+                        nd->phase = NODE_STOPPED;
+                        nd->next = b->nodes;
+                        b->nodes = nd;
+                        return 0;
+                }
                 if (booted && adopt_node(b, nd, j)) {
                         (*adopted)++;
                         json_decref(j);
@@ -1528,15 +1626,7 @@ static int recover_node(local_backend *b, const char *name, unsigned *adopted, u
                 }
         }
         json_decref(j);
-        agent_marker(dir, marker, sizeof marker);
-        snprintf(f, sizeof f, "%s/agent.pid", dir);
-        cp_proc_stop_pidfile(f, marker, 2000);
-        /* a daemon killed between spawning and recording leaves no pid file */
-        cp_proc_stop_matching(marker, 2000);
-        swtpm_marker(dir, marker, sizeof marker);
-        snprintf(f, sizeof f, "%s/swtpm.pid", dir);
-        cp_proc_stop_pidfile(f, marker, 2000);
-        cp_proc_stop_matching(marker, 2000);
+        stop_leftovers(dir);
         if (!valid) {
                 /* not even a spec (the daemon died in create), or a directory
                  * not under its (pool, name) path (the unscoped layout of

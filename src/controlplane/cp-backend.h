@@ -28,6 +28,9 @@ typedef enum cp_node_state {
         CP_NODE_ATTESTING,
         CP_NODE_UNLOCKING,
         CP_NODE_JOINING,
+        /* stopped (deallocated) by stop_node: no processes, disk and vTPM
+         * state kept; start_node boots it again */
+        CP_NODE_STOPPED,
 } cp_node_state;
 
 const char *cp_node_state_name(cp_node_state s);
@@ -73,6 +76,13 @@ typedef struct cp_backend_ops {
         int (*expected_measurement)(cp_backend *b, const cp_node_spec *spec, uint8_t ret[48]);
         /* Optional: the host a node was placed on (for the machines API). */
         int (*node_host)(cp_backend *b, const char *handle, char *ret_host, size_t size);
+        /* Optional (NULL: a stopped node needs nothing done): stop a node
+         * (deallocate: its processes end, its OS disk, disk key and vTPM
+         * state stay; node_status then says CP_NODE_STOPPED, also after a
+         * restart of the daemon), and boot a stopped node again on them.
+         * Both idempotent; stop of a booting node cancels its boot. */
+        int (*stop_node)(cp_backend *b, const char *handle);
+        int (*start_node)(cp_backend *b, const char *handle);
 } cp_backend_ops;
 
 struct cp_backend {

@@ -35,6 +35,7 @@ const char *cp_node_state_name(cp_node_state s) {
         case CP_NODE_ATTESTING: return "Attesting";
         case CP_NODE_UNLOCKING: return "Unlocking";
         case CP_NODE_JOINING: return "Joining";
+        case CP_NODE_STOPPED: return "Stopped";
         }
         return "Provisioning";
 }

@@ -198,6 +198,7 @@ typedef struct pool_pass {
         size_t n;
         long n_new, old_alive; /* after the deletions: machines on the target image, old ones still alive */
         int next_idx;
+        bool stopped; /* powerState Stopped: machines deallocated, kept */
 } pool_pass;
 
 /* The goal (0 when deleting or stopped) and the roll's maxSurge. */
@@ -210,8 +211,8 @@ static void pool_goal(cp_reconciler *rc, pool_pass *pp) {
         pp->target = pp->image ? pp->image : "";
         pp->del = strcmp(pp->op->action, "delete") == 0;
         pp->attested = rc->backend->ops->expected_measurement != NULL;
-        pp->goal = pp->del || (power && strcmp(power, "Stopped") == 0) ? 0
-                                                                       : (long) json_integer_value(json_object_get(p, "count"));
+        pp->stopped = !pp->del && power && strcmp(power, "Stopped") == 0;
+        pp->goal = pp->del ? 0 : (long) json_integer_value(json_object_get(p, "count"));
         pp->sz = cp_rules_find_size(rc->rules, pp->size);
         pp->surge = 1;
         if (pp->goal > 0 &&
@@ -438,6 +439,48 @@ static int pool_succeed(cp_reconciler *rc, pool_pass *pp) {
  * fails fails the operation and the old nodes stay.  Every decision is
  * taken from the rows of this pass, so the step is re-entrant (restarts).
  */
+/* powerState Stopped (az aks [nodepool] stop): every machine is stopped,
+ * not deleted: its OS disk, disk key and vTPM stay for the start.  A
+ * machine already marked for deletion goes as usual. */
+static int pool_stop_pass(cp_reconciler *rc, pool_pass *pp) {
+        int r = 0;
+        for (size_t i = 0; i < pp->n && r >= 0; i++) {
+                cp_machine *m = &pp->ms[i];
+                if (m->delete_requested) {
+                        if (m->handle[0] && (r = rc->backend->ops->delete_node(rc->backend, m->handle)) < 0)
+                                break;
+                        r = cp_machine_delete(rc->store, pp->op->resource, m->name);
+                        continue;
+                }
+                if (state_is(m, "Stopped"))
+                        continue;
+                if (m->handle[0] && rc->backend->ops->stop_node &&
+                    (r = rc->backend->ops->stop_node(rc->backend, m->handle)) < 0)
+                        break;
+                snprintf(m->state, sizeof m->state, "Stopped");
+                r = cp_machine_put(rc->store, m);
+        }
+        return r < 0 ? r : pool_succeed(rc, pp);
+}
+
+/* powerState Running again (az aks [nodepool] start): the stopped machines
+ * boot again on their kept disks; the pass then waits for them as for any
+ * node (registration makes them Ready). */
+static int pool_start_stopped(cp_reconciler *rc, pool_pass *pp) {
+        int r = 0;
+        for (size_t i = 0; i < pp->n && r >= 0; i++) {
+                cp_machine *m = &pp->ms[i];
+                if (!state_is(m, "Stopped"))
+                        continue;
+                if (m->handle[0] && rc->backend->ops->start_node &&
+                    (r = rc->backend->ops->start_node(rc->backend, m->handle)) < 0)
+                        break;
+                snprintf(m->state, sizeof m->state, "Provisioning");
+                r = cp_machine_put(rc->store, m);
+        }
+        return r;
+}
+
 static int reconcile_pool(cp_reconciler *rc, const cp_op *op) {
         pool_pass pp = {.op = op};
         int r = cp_res_get(rc->store, op->resource, &pp.doc, NULL);
@@ -453,6 +496,14 @@ static int reconcile_pool(cp_reconciler *rc, const cp_op *op) {
         r = cp_machine_list(rc->store, op->resource, &pp.ms, &pp.n);
         if (r >= 0 && pp.attested && !pp.del)
                 r = policy_track(rc, op->resource, pp.size, pp.target, pp.ms, pp.n);
+        if (r >= 0 && pp.stopped) {
+                r = pool_stop_pass(rc, &pp);
+                free(pp.ms);
+                json_decref(pp.doc);
+                return r;
+        }
+        if (r >= 0 && !pp.del)
+                r = pool_start_stopped(rc, &pp);
         if (r >= 0)
                 r = pool_deletions(rc, &pp);
         if (r >= 0)

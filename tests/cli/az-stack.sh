@@ -7,8 +7,10 @@
 # without servicePrincipalProfile); az aks scale (the pool's count really
 # changes, the new node attested); get-versions, get-upgrades,
 # get-credentials (user and admin kubeconfigs, refused to another
-# principal), update, upgrade (control plane and pools); `confpool down` +
-# `confpool up`: az keeps working without new setup; nodepool delete.
+# principal), update, upgrade (control plane and pools); nodepool stop
+# (kept stopped across down/up) and start, aks stop and start: the same
+# machines, attested again, no disk erased; `confpool down` + `confpool up`:
+# az keeps working without new setup; nodepool delete.
 set -uo pipefail
 command -v az >/dev/null || { echo "SKIP: az (azure-cli) is not installed; run scripts/install-deps.sh check"; [ "${CP_TEST_NO_SKIP:-}" = 1 ] && exit 1; exit 77; }
 BIN=${CP_BIN_DIR:?}
@@ -99,6 +101,32 @@ az aks upgrade -g rg1 -n c1 -k 1.34.1 --yes -o none || fail "az aks upgrade"
         || fail "upgrade: pool"
 for _ in $(seq 120); do n=$(ready); [ "$n" = 4 ] && break; sleep 0.25; done
 [ "$n" = 4 ] || fail "after az aks upgrade: $n attested Ready machines"
+
+# stop / start keep the nodes and their disks: a stopped pool across down/up
+states() { cp_ aks machine list --subscription "$SUB" -g rg1 --cluster-name c1 --nodepool-name cvmpool \
+        --query "[].properties.status.nodeState" -o tsv | sort -u | tr '\n' ' '; }
+names() { cp_ aks machine list --subscription "$SUB" -g rg1 --cluster-name c1 --nodepool-name cvmpool \
+        --query "[].name" -o tsv | sort | tr '\n' ' '; }
+N0=$(names)
+E0=$(grep -c '"op":"disk-crypto-erase"' "$S/kbs-audit.jsonl")
+az aks nodepool stop -g rg1 --cluster-name c1 -n cvmpool -o none || fail "az aks nodepool stop"
+[ "$(states)" = "Stopped " ] || fail "after nodepool stop: $(states)"
+[ -z "$(pgrep -f "confpool-agent --node-dir $S/cp/local/nodes/.*aks-cvmpool")" ] || fail "agents left after stop"
+cp_ down >/dev/null && cp_ up >/dev/null 2>&1 || fail "down/up of a stopped pool"
+sleep 1
+[ "$(states)" = "Stopped " ] || fail "stopped pool after down/up: $(states)"
+[ -z "$(pgrep -f "confpool-agent --node-dir $S/cp/local/nodes/.*aks-cvmpool")" ] || fail "a stopped node was booted"
+az aks nodepool start -g rg1 --cluster-name c1 -n cvmpool -o none || fail "az aks nodepool start"
+for _ in $(seq 120); do n=$(ready); [ "$n" = 4 ] && break; sleep 0.25; done
+[ "$n" = 4 ] || fail "after nodepool start: $n attested Ready machines"
+az aks stop -g rg1 -n c1 -o none || fail "az aks stop"
+[ "$(az aks show -g rg1 -n c1 --query powerState.code -o tsv)" = Stopped ] || fail "cluster powerState"
+[ "$(states)" = "Stopped " ] || fail "after az aks stop: $(states)"
+az aks start -g rg1 -n c1 -o none || fail "az aks start"
+for _ in $(seq 120); do n=$(ready); [ "$n" = 4 ] && break; sleep 0.25; done
+[ "$n" = 4 ] || fail "after az aks start: $n attested Ready machines"
+[ "$(names)" = "$N0" ] || fail "machines changed across stop/start: $(names), were $N0"
+[ "$(grep -c '"op":"disk-crypto-erase"' "$S/kbs-audit.jsonl")" = "$E0" ] || fail "disks erased by stop/start"
 
 # down / up: az keeps working without new setup
 cp_ down >/dev/null || fail "down"
