@@ -4,7 +4,8 @@
 # keys), set up by `confpool az-setup --run` with no other argument: az
 # aks create, the seed document's nodepool add / show / list, 3 Ready
 # attested nodes; az aks show / list -o table (which crashed on a cluster
-# without servicePrincipalProfile); az aks scale (the pool's count really
+# without servicePrincipalProfile); three refused CVM combinations printed
+# in full; --no-wait and wait; az aks scale (the pool's count really
 # changes, the new node attested); get-versions, get-upgrades,
 # get-credentials (user and admin kubeconfigs, refused to another
 # principal), update, upgrade (control plane and pools); nodepool stop
@@ -47,6 +48,27 @@ img=$(az aks nodepool show -g rg1 --cluster-name c1 -n cvmpool --query nodeImage
 ready() { cp_ aks machine list --subscription "$SUB" -g rg1 --cluster-name c1 --nodepool-name cvmpool \
         --query "length([?properties.status.nodeState=='Ready' && properties.attestation.reason==''])" -o tsv; }
 [ "$(ready)" = 3 ] || fail "attested Ready machines: $(ready)"
+
+# three refused CVM combinations, printed by az in full (code and message); nothing created
+for combo in "cvmwin --os-type Windows:CVMWindowsNotSupported" "cvmfips --enable-fips-image:CVMNotSupportedWithFIPS" \
+             "cvmeph --node-osdisk-type Ephemeral:CVMEphemeralOSDiskNotSupported"; do
+        args=${combo%%:*} code=${combo##*:}
+        # shellcheck disable=SC2086
+        out=$(az aks nodepool add -g rg1 --cluster-name c1 --name $args --node-vm-size Standard_DC4as_v5 2>&1) \
+                && fail "accepted: $args"
+        [[ "$out" == *"($code)"* && "$out" == *"Code: $code"* && "$out" == *"Message: "* ]] || fail "$args: $out"
+        msg=${out##*Message: }
+        [ "${#msg}" -gt 30 ] || fail "$args: message cut: $out"
+done
+# --no-wait, then wait
+az aks nodepool add -g rg1 --cluster-name c1 -n nowait --node-count 1 -s Standard_DC4as_v5 --no-wait -o none \
+        || fail "nodepool add --no-wait"
+az aks nodepool wait -g rg1 --cluster-name c1 -n nowait --created --timeout 120 || fail "nodepool wait --created"
+[ "$(az aks nodepool show -g rg1 --cluster-name c1 -n nowait --query provisioningState -o tsv)" = Succeeded ] \
+        || fail "nowait pool"
+az aks nodepool delete -g rg1 --cluster-name c1 -n nowait --no-wait -o none || fail "nodepool delete --no-wait"
+az aks nodepool wait -g rg1 --cluster-name c1 -n nowait --deleted --timeout 120 || fail "nodepool wait --deleted"
+[ "$(az aks nodepool list -g rg1 --cluster-name c1 --query "length(@)" -o tsv)" = 2 ] || fail "pools after the wait"
 
 # everyday commands
 [ "$(az aks show -g rg1 -n c1 --query provisioningState -o tsv)" = Succeeded ] || fail "az aks show"
@@ -109,13 +131,15 @@ names() { cp_ aks machine list --subscription "$SUB" -g rg1 --cluster-name c1 --
         --query "[].name" -o tsv | sort | tr '\n' ' '; }
 N0=$(names)
 E0=$(grep -c '"op":"disk-crypto-erase"' "$S/kbs-audit.jsonl")
+cvm_agents() { pgrep -af "confpool-agent --node-dir $S/cp/local/nodes/.*aks-cvmpool"; }
 az aks nodepool stop -g rg1 --cluster-name c1 -n cvmpool -o none || fail "az aks nodepool stop"
 [ "$(states)" = "Stopped " ] || fail "after nodepool stop: $(states)"
-[ -z "$(pgrep -f "confpool-agent --node-dir $S/cp/local/nodes/.*aks-cvmpool")" ] || fail "agents left after stop"
+for _ in $(seq 20); do [ -z "$(cvm_agents)" ] && break; sleep 0.1; done
+[ -z "$(cvm_agents)" ] || fail "agents left after stop: $(cvm_agents)"
 cp_ down >/dev/null && cp_ up >/dev/null 2>&1 || fail "down/up of a stopped pool"
 sleep 1
 [ "$(states)" = "Stopped " ] || fail "stopped pool after down/up: $(states)"
-[ -z "$(pgrep -f "confpool-agent --node-dir $S/cp/local/nodes/.*aks-cvmpool")" ] || fail "a stopped node was booted"
+[ -z "$(cvm_agents)" ] || fail "a stopped node was booted: $(cvm_agents)"
 az aks nodepool start -g rg1 --cluster-name c1 -n cvmpool -o none || fail "az aks nodepool start"
 for _ in $(seq 120); do n=$(ready); [ "$n" = 4 ] && break; sleep 0.25; done
 [ "$n" = 4 ] || fail "after nodepool start: $n attested Ready machines"
