@@ -5,8 +5,8 @@
 # again whenever a server closes them) plus two full-speed challenge
 # flooders on attestd, for FLOOD_SECONDS (default 20: longer than the 15 s
 # heartbeat deadline). Meanwhile a legitimate client is served within 1 s
-# every time: the CLI listing the machines over HTTPS, a challenge from
-# attestd, the broker's key list. Afterwards: no node replaced, the same
+# every time (curl: confpoold's machine list over HTTPS, a challenge from
+# attestd, the broker's key list), and the CLI works too. Afterwards: no node replaced, the same
 # agents, all Ready, heartbeats kept coming. bench/fault-suite.sh runs it
 # longer.
 set -u
@@ -50,13 +50,24 @@ FPID=$!
 for _ in $(seq 100); do grep -q holding "$T/flood.out" && break; sleep 0.1; done
 grep -q holding "$T/flood.out" || fail "flood did not start: $(cat "$T/flood.out")"
 t_end=$(( $(now_ms) + SECS * 1000 - 1500 ))
-n=0 slow=0 worst=0
+# the legitimate client: curl (the time measured is the service's, not a
+# client's start-up), to each daemon; plus the CLI, which must work too
+TOKEN=$(cat "$S/cp/operator.token")
+SUB0=00000000-0000-0000-0000-000000000000
+MURL="https://localhost:$CP/subscriptions/$SUB0/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/c1/agentPools/p1/machines?api-version=2025-01-01"
+n=0 slow=0 worst=0 cli_worst=0
 while [ "$(now_ms)" -lt "$t_end" ]; do
-        for what in cli challenge broker; do
+        t0=$(now_ms)
+        out=$(cp_ aks machine list -g rg1 --cluster-name c1 --nodepool-name p1 --query "length(@)" -o tsv 2>&1) \
+                && [ "$out" = 2 ] || fail "CLI call during the flood: $out"
+        ms=$(( $(now_ms) - t0 ))
+        (( ms > cli_worst )) && cli_worst=$ms
+        for what in controlplane challenge broker; do
                 t0=$(now_ms)
                 case $what in
-                cli) out=$(cp_ aks machine list -g rg1 --cluster-name c1 --nodepool-name p1 --query "length(@)" -o tsv 2>&1) \
-                        && [ "$out" = 2 ] || fail "legitimate CLI call during the flood: $out" ;;
+                controlplane) code=$(curl -s -m 5 -o "$T/m.json" -w '%{http_code}' --cacert "$S/cp/ca.pem" \
+                        -H "Authorization: Bearer $TOKEN" "$MURL") && [ "$code" = 200 ] \
+                        && grep -q aks-p1- "$T/m.json" || fail "legitimate control-plane call: $code $(head -c 300 "$T/m.json")" ;;
                 challenge) curl -sf -m 5 -X POST "http://127.0.0.1:$AP/challenge?api-version=2022-08-01" -o /dev/null \
                         || fail "legitimate challenge during the flood" ;;
                 broker) code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(cat "$S/kbs-admin.token")" \
@@ -79,6 +90,6 @@ grep -q "confpoold: replacing node" "$S/confpoold.log" && fail "a node was repla
 [ "$(agents)" = "$A0" ] || fail "agents changed: $(agents), were $A0"
 hb1=$(cp_ aks machine list -g rg1 --cluster-name c1 --nodepool-name p1 --query "max([].properties.attestation.lastHeartbeat)" -o tsv)
 [ "$hb1" -gt "$hb0" ] || fail "no heartbeat during the flood ($hb0 -> $hb1)"
-echo "fault-flood: $held; $n legitimate calls (CLI over HTTPS, challenge, broker) all within 1 s (worst $worst ms);" \
-     "0 nodes replaced"
+echo "fault-flood: $held; $n legitimate calls (control plane over HTTPS, challenge, broker) all within 1 s" \
+     "(worst $worst ms), the CLI worked throughout (worst $cli_worst ms with its start-up); 0 nodes replaced"
 echo ok
