@@ -24,18 +24,7 @@ export CONFPOOL_CONFIG_DIR=$T/cli
 cleanup() { "$BIN/confpool" down --state-dir "$S" >/dev/null 2>&1; rm -rf "$T"; }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; tail -30 "$S/confpoold.log" >&2; exit 1; }
-alive() { pgrep -f -- "$1" | while read -r p; do [ "$(awk '{print $3}' /proc/$p/stat 2>/dev/null)" = Z ] || echo "$p"; done; }
-cp_() { "$BIN/confpool" "$@"; }
-now_ms() { date +%s%3N; }
-
-# machines of both pools: "name state" lines, sorted
-machines() {
-        for p in nodepool1 p1; do
-                cp_ aks machine list -g rg1 --cluster-name c1 --nodepool-name "$p" \
-                        --query "[].[name, properties.status.nodeState]" -o tsv 2>/dev/null
-        done | sort
-}
-agents() { alive "confpool-agent --node-dir $S/cp/local/nodes/" | sort -n | tr '\n' ' '; }
+. "$(dirname "$0")/lib/fault-stack.sh"
 disk_headers() { for d in "$S"/cp/local/nodes/*/disk.img; do head -c 65536 "$d" | sha256sum; done | sort | tr '\n' ' '; }
 # Unix time of each machine's last attestation (both pools)
 attested_at() {
@@ -57,10 +46,7 @@ wait_ready() {
         return 1
 }
 
-cp_ up --state-dir "$S" >/dev/null 2>&1 || fail "up"
-cp_ group create -n rg1 -l eastus -o none || fail "group create"
-cp_ aks create -g rg1 -n c1 -s Standard_DC4as_v5 -c 1 -o none || fail "aks create"
-cp_ aks nodepool add -g rg1 --cluster-name c1 -n p1 --node-count 2 -s Standard_DC4as_v5 -o none || fail "nodepool add"
+three_ready_nodes
 M0=$(machines)
 [ "$(echo "$M0" | grep -c 'Ready$')" = 3 ] || fail "not 3 Ready machines: $M0"
 A0=$(agents)
