@@ -647,8 +647,10 @@ static int admit(cp_nodes *n, const char *pool_id, const char *mname, bool heart
                 r = cp_res_get(n->store, pool_id, &pool, NULL);
         if (r < 0)
                 return r;
+        /* a stopped machine's node is being (or was) stopped: a register or
+         * heartbeat still in flight must not make it Ready again */
         if (strcmp(m.state, "Failed") == 0 || strcmp(m.state, "Quarantined") == 0 ||
-            !token_of_node(&m, claims, why, why_size)) {
+            strcmp(m.state, "Stopped") == 0 || !token_of_node(&m, claims, why, why_size)) {
                 json_decref(pool);
                 *ret = why[0] ? CP_ADMIT_WRONG_NODE : CP_ADMIT_CONFLICT;
                 return 0;

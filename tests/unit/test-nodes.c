@@ -328,6 +328,24 @@ TEST(same_machine_name_in_two_pools_never_touch) {
         cp_store_unlock(E.store);
         ASSERT_OK(r);
         ASSERT_STREQ(m.state, "Ready");
+        /* a stopped machine (az aks nodepool stop): a heartbeat still in
+         * flight from its own node is refused and does not make it Ready */
+        snprintf(m.state, sizeof m.state, "Stopped");
+        cp_store_lock(E.store);
+        r = cp_machine_put(E.store, &m);
+        cp_store_unlock(E.store);
+        ASSERT_OK(r);
+        ASSERT_OK(cp_node_host_data(a.pool_id, TWIN, hd));
+        cp_hex_encode(hd, 32, hex);
+        claims = json_pack("{s:s,s:s}", "x-ms-sevsnpvm-hostdata", hex, "x-confpool-evidence-type", "native");
+        ASSERT_OK(cp_nodes_admit(E.nodes, a.pool_id, TWIN, true, claims, &adm, why, sizeof why));
+        json_decref(claims);
+        ASSERT_EQ(adm, CP_ADMIT_CONFLICT);
+        cp_store_lock(E.store);
+        r = cp_machine_get(E.store, a.pool_id, TWIN, &m);
+        cp_store_unlock(E.store);
+        ASSERT_OK(r);
+        ASSERT_STREQ(m.state, "Stopped");
         /* delete B: A's node, directory and disk key survive */
         ASSERT_OK(E.backend->ops->delete_node(E.backend, hb));
         ASSERT_TRUE(access(db, F_OK) < 0);
