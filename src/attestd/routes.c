@@ -582,6 +582,15 @@ static int put_policy(cp_svc_call *call, attestd_type t) {
                 return CP_ERROR(CP_EFORMAT, "policy JWS payload must be {\"AttestationPolicy\": base64url(text)}");
         if ((r = decode_b64(json_string_value(ap), json_string_length(ap), "AttestationPolicy", &text, &tlen)) < 0)
                 return r;
+        size_t bad = 0;
+        if (!cp_utf8_valid(text, tlen, &bad)) {
+                /* a policy is text: its strings become JSON claims and the stored copy */
+                char msg[120];
+                snprintf(msg, sizeof msg, "the policy text is not UTF-8 (or holds a NUL byte) at byte %zu", bad);
+                call->err = CP_EFORMAT;
+                cp_svc_reply_json(call, 400, json_pack("{s:{s:s,s:s}}", "error", "code", "InvalidPolicy", "message", msg));
+                return 0;
+        }
         if ((r = attestd_policy_set(c->s, c->tenant, t, (const char *) text, tlen, &perr)) < 0) {
                 if (perr.line) {
                         call->err = r;

@@ -174,3 +174,41 @@ int cp_b64_decode(const char *in, size_t len, cp_b64_variant v, uint8_t *out, si
                 *ret_len = o;
         return 0;
 }
+
+bool cp_utf8_valid(const uint8_t *s, size_t n, size_t *ret_bad) {
+        size_t i = 0;
+        while (i < n) {
+                uint8_t c = s[i];
+                size_t len;
+                uint32_t cp, min;
+                if (c == 0)
+                        goto bad;
+                if (c < 0x80) {
+                        i++;
+                        continue;
+                }
+                if ((c & 0xe0) == 0xc0)
+                        len = 2, cp = c & 0x1fu, min = 0x80;
+                else if ((c & 0xf0) == 0xe0)
+                        len = 3, cp = c & 0x0fu, min = 0x800;
+                else if ((c & 0xf8) == 0xf0)
+                        len = 4, cp = c & 0x07u, min = 0x10000;
+                else
+                        goto bad;
+                if (n - i < len)
+                        goto bad;
+                for (size_t k = 1; k < len; k++) {
+                        if ((s[i + k] & 0xc0) != 0x80)
+                                goto bad;
+                        cp = (cp << 6) | (s[i + k] & 0x3fu);
+                }
+                if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+                        goto bad;
+                i += len;
+        }
+        return true;
+bad:
+        if (ret_bad)
+                *ret_bad = i;
+        return false;
+}

@@ -37,4 +37,10 @@ void cp_b64_encode(const uint8_t *in, size_t n, cp_b64_variant v, char *out);
 CP_WUR int cp_b64_decode(const char *in, size_t len, cp_b64_variant v, uint8_t *out, size_t cap,
                          size_t *ret_len);
 
+/* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates (U+D800..DFFF),
+ * nothing above U+10FFFF, no truncated sequence; NUL bytes are refused too
+ * (text handed on as C strings).  false with *ret_bad (if not NULL) the
+ * offset of the first bad byte. */
+bool cp_utf8_valid(const uint8_t *s, size_t n, size_t *ret_bad);
+
 #endif

@@ -577,6 +577,18 @@ TEST(policy_management_and_enforcement) {
         ASSERT_EQ(json_integer_value(json_object_get(json_object_get(r, "error"), "column")), 8);
         json_decref(r);
         free(jws);
+        /* policy text that is not UTF-8 (a claim type with byte 0xf7, found by
+         * fuzz-attestd-routes: stored, it made every later answer a 500) */
+        jws = policy_jws("version=1.0;\nauthorizationrules {\n  [type==\"x-ms-\xf7\", value==1] => permit();\n};");
+        r = call(s, "PUT", "/policies/SevSnpVm", jws, &st, ADMIN);
+        ASSERT_EQ(st, 400);
+        ASSERT_STREQ(json_string_value(json_object_get(json_object_get(r, "error"), "code")), "InvalidPolicy");
+        ASSERT_TRUE(strstr(json_string_value(json_object_get(json_object_get(r, "error"), "message")), "at byte 49"));
+        json_decref(r);
+        free(jws);
+        r = call(s, "GET", "/policies/SevSnpVm", NULL, &st, NULL);
+        ASSERT_EQ(st, 200);
+        json_decref(r);
         /* a signed (not alg none) JWS is refused in unsigned mode */
         r = call(s, "PUT", "/policies/SevSnpVm", "eyJhbGciOiJSUzI1NiJ9.e30.AAAA", &st, ADMIN);
         ASSERT_EQ(st, 400);

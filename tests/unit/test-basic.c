@@ -198,6 +198,33 @@ TEST(base64_any_is_url_padopt_or_std) {
         ASSERT_EQ(out[1], 0xff);
 }
 
+TEST(utf8_strict) {
+        static const struct {
+                const char *s;
+                size_t n;
+                bool ok;
+                size_t bad;
+        } t[] = {
+                {"plain ascii", 11, true, 0},
+                {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14, true, 0},
+                {"\xf4\x8f\xbf\xbf", 4, true, 0},          /* U+10FFFF */
+                {"ab\xf7", 3, false, 2},                      /* not a lead byte */
+                {"a\x80", 2, false, 1},                       /* a lone continuation */
+                {"\xc0\xaf", 2, false, 0},                   /* overlong '/' */
+                {"\xe0\x80\xaf", 3, false, 0},              /* overlong */
+                {"\xed\xa0\x80", 3, false, 0},              /* surrogate U+D800 */
+                {"\xf4\x90\x80\x80", 4, false, 0},         /* above U+10FFFF */
+                {"x\xe2\x82", 3, false, 1},                  /* truncated */
+                {"a\0b", 3, false, 1},                        /* NUL */
+        };
+        for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+                size_t bad = 99;
+                ASSERT_EQ(cp_utf8_valid((const uint8_t *) t[i].s, t[i].n, &bad), t[i].ok);
+                if (!t[i].ok)
+                        ASSERT_EQ(bad, t[i].bad);
+        }
+}
+
 TEST(ct_compare_and_wipe) {
         uint8_t a[32], b[32];
         memset(a, 0x5a, sizeof(a));
