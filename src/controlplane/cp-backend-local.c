@@ -954,11 +954,10 @@ static int node_new(local_backend *b, const char *name, const char *pool_id, con
         return 0;
 }
 
-/* List the node and queue its boot; lock held. */
-static void node_enqueue(local_backend *b, node *nd) {
+/* Queue a listed node's boot; lock held. */
+static void queue_push(local_backend *b, node *nd) {
+        nd->phase = NODE_QUEUED;
         nd->t_queued = (long long) now_ms();
-        nd->next = b->nodes;
-        b->nodes = nd;
         nd->qnext = NULL;
         if (b->queue_tail)
                 b->queue_tail->qnext = nd;
@@ -966,6 +965,13 @@ static void node_enqueue(local_backend *b, node *nd) {
                 b->queue_head = nd;
         b->queue_tail = nd;
         pthread_cond_signal(&b->work);
+}
+
+/* List the node and queue its boot; lock held. */
+static void node_enqueue(local_backend *b, node *nd) {
+        nd->next = b->nodes;
+        b->nodes = nd;
+        queue_push(b, nd);
 }
 
 /* Take a node off the boot queue; lock held. */
@@ -1253,15 +1259,7 @@ static int local_start(cp_backend *bb, const char *handle) {
                 if (r >= 0) {
                         /* the same node booted again on its kept disk (disk_kept) */
                         nd->reboot = true;
-                        nd->phase = NODE_QUEUED;
-                        nd->t_queued = (long long) now_ms();
-                        nd->qnext = NULL;
-                        if (b->queue_tail)
-                                b->queue_tail->qnext = nd;
-                        else
-                                b->queue_head = nd;
-                        b->queue_tail = nd;
-                        pthread_cond_signal(&b->work);
+                        queue_push(b, nd);
                 }
         }
         pthread_mutex_unlock(&b->lock);

@@ -111,7 +111,7 @@ for _ in $(seq 50); do [ -z "$(alive "$S")" ] && break; sleep 0.1; done
 [ -z "$(alive "$S")" ] || fail "processes left after down"
 # the attestation service's kept port taken by another process: `up` fails
 # naming it and changes nothing (the issuer URL must not move)
-AP=$(sed -n 's/.*"attestd": *\([0-9]*\).*/\1/p' "$S/ports.json")
+AP=$(port_of attestd)
 [ -n "$AP" ] || fail "no attestd port in ports.json: $(cat "$S/ports.json")"
 python3 -c "import socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', $AP)); s.listen(); print('bound', flush=True); time.sleep(60)" >"$T/squat.out" 2>&1 &
 SQ=$!
