@@ -201,32 +201,46 @@ struct cp_tdx_report_req {
 
 typedef int (*cp_tdx_ioctl_fn)(int fd, unsigned long request, void *arg, void *userdata);
 
+/* configfs-tsm hook events (as snp_guest.h's): the emulated kernel acts there */
+enum {
+        CP_TDX_TSM_EVENT_CREATED = 1, /* after mkdir of the entry: the kernel's attribute files appear */
+        CP_TDX_TSM_EVENT_WRITTEN,     /* after inblob was written: the kernel bumps generation */
+        CP_TDX_TSM_EVENT_READING,     /* before outblob is read: the kernel makes the quote */
+        CP_TDX_TSM_EVENT_REMOVING,    /* before rmdir */
+};
+typedef void (*cp_tdx_tsm_hook_fn)(const char *entry_dir, int event, void *userdata);
+
 typedef struct cp_tdx_guest_options {
         const char *tsm_root;        /* NULL: /sys/kernel/config/tsm/report */
+        cp_tdx_tsm_hook_fn tsm_hook; /* emulates the kernel (cp_tdx_emu_tsm_hook); NULL normally */
+        void *tsm_userdata;
         const char *device;          /* NULL: /dev/tdx_guest */
-        cp_tdx_ioctl_fn ioctl_fn;    /* NULL: ioctl(2) */
+        cp_tdx_ioctl_fn ioctl_fn;    /* NULL: ioctl(2) (cp_tdx_emu_ioctl emulates it) */
         void *ioctl_userdata;
 } cp_tdx_guest_options;
 
-/* A quote over configfs-tsm (provider must be "tdx_guest"): mkdir an entry,
- * write inblob (64 bytes), read outblob, check generation, rmdir.
+/* A quote over configfs-tsm: mkdir an entry, the provider must be
+ * "tdx_guest"; write inblob (64 bytes), read outblob, generation must have
+ * moved by exactly one (else a concurrent writer: CP_EBADSEQ), rmdir.
  * CP_ENOTFOUND no configfs-tsm, CP_EUNSUPPORTED another provider,
- * CP_EBADSEQ a concurrent writer, CP_EFORMAT an outblob that is no quote. */
+ * CP_EFORMAT/CP_ETRUNC an outblob that does not parse as a TDX quote. */
 CP_WUR int cp_tdx_guest_get_quote(const cp_tdx_guest_options *o, const uint8_t report_data[64], uint8_t **ret,
                                   size_t *ret_len);
-/* A TDREPORT over /dev/tdx_guest TDX_CMD_GET_REPORT0. */
+/* A TDREPORT over /dev/tdx_guest TDX_CMD_GET_REPORT0 (CP_ENOTFOUND without
+ * the device, CP_EIO when the ioctl fails). */
 CP_WUR int cp_tdx_guest_get_report0(const cp_tdx_guest_options *o, const uint8_t report_data[64],
                                     uint8_t ret[CP_TDX_TDREPORT_SIZE]);
 
-/* The kernel side, emulated for a TD of a software host: a configfs-tsm
- * report tree (cp_tdx_tsm_*) served by a thread that answers each entry
- * whose inblob was written, the way the tdx_guest driver does (TDG.MR.REPORT
- * then GetQuote to the host's QE), and the ioctl (cp_tdx_emu_ioctl, with
- * the cp_tdx_emu as userdata). */
-typedef struct cp_tdx_emu cp_tdx_emu;
-CP_WUR int cp_tdx_emu_start(cp_tdx_host *h, cp_tdx_td *td, const char *tsm_root, cp_tdx_emu **ret);
-cp_tdx_emu *cp_tdx_emu_stop(cp_tdx_emu *e);
-CP_DEFINE_FREEP(cp_tdx_emu, cp_tdx_emu_stop)
+/* The kernel side, emulated for one TD of a software host: the configfs-tsm
+ * hook (userdata: the cp_tdx_emu) writes provider "tdx_guest" and
+ * generation on mkdir, bumps generation on writes, and on the outblob read
+ * runs TDG.MR.REPORT then the host's QE (the GetQuote path); the ioctl
+ * answers TDX_CMD_GET_REPORT0 with TDG.MR.REPORT.  h and td are borrowed. */
+typedef struct cp_tdx_emu {
+        cp_tdx_host *host;
+        cp_tdx_td *td;
+} cp_tdx_emu;
+void cp_tdx_emu_tsm_hook(const char *entry_dir, int event, void *userdata);
 int cp_tdx_emu_ioctl(int fd, unsigned long request, void *arg, void *userdata);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "basic/cleanup.h"
 #include "basic/fileio.h"
@@ -378,4 +379,38 @@ TEST(tdvf_truncated_and_foreign_refused) {
         img[len - 50 - 22 + 6] ^= 0xff;
         img[len - 48] ^= 0xff; /* no footer GUID */
         ASSERT_ERR(cp_tdvf_parse(img, len, &info), CP_ENOTFOUND);
+}
+
+/* The guest interfaces as Linux has them, against the emulated kernel. */
+TEST(guest_configfs_tsm_and_report0) {
+        emu e;
+        char root[] = "/tmp/cp-tdx-tsm-XXXXXX";
+        uint8_t rd[64], rep[CP_TDX_TDREPORT_SIZE];
+        _cleanup_free_ uint8_t *q = NULL;
+        size_t ql = 0;
+        cp_tdx_verify_result r;
+        cp_tdx_tdreport t;
+        emu_up(&e, 0);
+        ASSERT_TRUE(mkdtemp(root) != NULL);
+        cp_tdx_emu k = { .host = e.host, .td = e.td };
+        cp_tdx_guest_options o = { .tsm_root = root, .tsm_hook = cp_tdx_emu_tsm_hook, .tsm_userdata = &k,
+                                   .device = "/dev/null", .ioctl_fn = cp_tdx_emu_ioctl, .ioctl_userdata = &k };
+        memset(rd, 0x42, 64);
+        ASSERT_OK(cp_tdx_guest_get_quote(&o, rd, &q, &ql));
+        ASSERT_OK(verify(&e, q, ql, true, &r));
+        ASSERT_MEMEQ(r.quote.body.report_data, rd, 64);
+        ASSERT_OK(cp_tdx_guest_get_report0(&o, rd, rep));
+        ASSERT_OK(cp_tdx_tdreport_parse(rep, sizeof(rep), &t));
+        ASSERT_MEMEQ(t.report_data, rd, 64);
+        ASSERT_MEMEQ(t.body.mrtd, r.quote.body.mrtd, 48);
+        /* no kernel behind the tree: no provider file */
+        cp_tdx_guest_options bare = { .tsm_root = root };
+        free(q);
+        q = NULL;
+        ASSERT_FAILS(cp_tdx_guest_get_quote(&bare, rd, &q, &ql));
+        cp_tdx_guest_options none = { .tsm_root = "/nonexistent-tsm", .device = "/nonexistent-tdx-guest" };
+        ASSERT_ERR(cp_tdx_guest_get_quote(&none, rd, &q, &ql), CP_ENOTFOUND);
+        ASSERT_ERR(cp_tdx_guest_get_report0(&none, rd, rep), CP_ENOTFOUND);
+        ASSERT_OK(rmdir(root));
+        emu_down(&e);
 }
