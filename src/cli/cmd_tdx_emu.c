@@ -383,7 +383,8 @@ static int emu_run(const emu_args *a) {
             (k = cp_tdx_pcs_root_pem(pcs, &root, &rl)) < 0 || (k = write_out(a->out, "root.pem", root, rl)) < 0 ||
             (k = emu_quote(a, h)) < 0)
                 return k;
-        if (a->status && (k = cp_tdx_pcs_set_status(pcs, 0, a->status, "INTEL-SA-00000")) < 0)
+        if (a->status && (k = cp_tdx_pcs_set_status(pcs, 0, a->status,
+                                                  a->status == CP_TDX_TCB_UP_TO_DATE ? NULL : "INTEL-SA-00000")) < 0)
                 return k;
         if (a->recovery) {
                 cp_tdx_pcs_default_tcb(pcs, &t);
