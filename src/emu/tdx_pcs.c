@@ -288,6 +288,7 @@ static int sgx_extension(const cp_tdx_pck_ext *e, der *d) {
         static const uint8_t instance[16] = { 0xc0, 0x4f, 0xa1, 0x1e };
         size_t it;
         d->n = 0;
+        d->overflow = false;
         it = item_begin(d, 1, 0);
         der_octets(d, e->ppid, 16);
         der_wrap(d, it, 0x30);
