@@ -35,7 +35,6 @@ struct cp_tdx_pcs {
         int64_t created;
         EVP_PKEY *root_key, *pca_key, *sign_key;
         X509 *root, *pca, *sign;
-        uint64_t next_serial;
         uint8_t fmspc[6];
         cp_tdx_tcb default_tcb;
         uint16_t qe_isvsvn;
@@ -119,11 +118,12 @@ static int intel_name(const char *cn, X509_NAME **ret) {
         return 0;
 }
 
-static int add_ext(X509 *x, X509 *issuer, int nid, const char *value) {
+/* at loc (-1: the end) */
+static int add_ext(X509 *x, X509 *issuer, int nid, const char *value, int loc) {
         X509V3_CTX v3;
         X509V3_set_ctx(&v3, issuer ? issuer : x, x, NULL, NULL, 0);
         _cleanup_x509_ext_ X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &v3, nid, value);
-        if (!e || !X509_add_ext(x, e, -1))
+        if (!e || !X509_add_ext(x, e, loc))
                 return CP_OSSL_ERROR(CP_ECRYPTO, "X.509 extension %s failed", OBJ_nid2sn(nid));
         return 0;
 }
@@ -137,24 +137,31 @@ typedef struct cert_spec {
         const char *crl_dp;
 } cert_spec;
 
-static int make_cert(cp_tdx_pcs *p, const cert_spec *s, X509 **ret) {
+static int make_cert(const cert_spec *s, X509 **ret) {
         _cleanup_x509_ X509 *x = X509_new();
         _cleanup_x509_name_ X509_NAME *sn = NULL;
         int k;
         if (!x || (k = intel_name(s->cn, &sn)) < 0)
                 return x ? k : cp_error_oom();
-        uint64_t serial = p->next_serial++;
-        if (!X509_set_version(x, X509_VERSION_3) || !ASN1_INTEGER_set_uint64(X509_get_serialNumber(x), serial) ||
+        /* Intel's serials: 20 random bytes, positive */
+        uint8_t serial[20];
+        if (RAND_bytes(serial, sizeof(serial)) != 1)
+                return CP_OSSL_ERROR(CP_ECRYPTO, "random serial failed");
+        serial[0] = (uint8_t) ((serial[0] & 0x7f) | 0x10);
+        _cleanup_bn_ BIGNUM *bn = BN_bin2bn(serial, sizeof(serial), NULL);
+        if (!bn || !X509_set_version(x, X509_VERSION_3) || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) ||
             !X509_set_subject_name(x, sn) ||
             !X509_set_issuer_name(x, s->issuer ? X509_get_subject_name(s->issuer) : sn) ||
             !ASN1_TIME_set(X509_getm_notBefore(x), (time_t) s->not_before) ||
             !ASN1_TIME_set(X509_getm_notAfter(x), (time_t) s->not_after) || !X509_set_pubkey(x, s->pub))
                 return CP_OSSL_ERROR(CP_ECRYPTO, "X.509 certificate setup failed");
-        if ((k = add_ext(x, s->issuer, NID_subject_key_identifier, "hash")) < 0 ||
-            (k = add_ext(x, s->issuer, NID_authority_key_identifier, "keyid:always")) < 0 ||
-            (s->crl_dp && (k = add_ext(x, s->issuer, NID_crl_distribution_points, s->crl_dp)) < 0) ||
-            (k = add_ext(x, s->issuer, NID_key_usage, s->key_usage)) < 0 ||
-            (k = add_ext(x, s->issuer, NID_basic_constraints, s->basic)) < 0)
+        /* Intel's order: AKI, CRL DP, SKI, key usage, basic constraints (the SKI goes
+         * in first so that a self-signed root's AKI can name it) */
+        if ((k = add_ext(x, s->issuer, NID_subject_key_identifier, "hash", -1)) < 0 ||
+            (k = add_ext(x, s->issuer, NID_authority_key_identifier, "keyid:always", 0)) < 0 ||
+            (s->crl_dp && (k = add_ext(x, s->issuer, NID_crl_distribution_points, s->crl_dp, 1)) < 0) ||
+            (k = add_ext(x, s->issuer, NID_key_usage, s->key_usage, -1)) < 0 ||
+            (k = add_ext(x, s->issuer, NID_basic_constraints, s->basic, -1)) < 0)
                 return k;
         *ret = TAKE_PTR(x);
         return 0;
@@ -175,17 +182,17 @@ static int make_cas(cp_tdx_pcs *p) {
         cert_spec root = { "Intel SGX Root CA", NULL, p->root_key, p->root_key, nb, na, "critical,CA:TRUE,pathlen:1",
                            "critical,keyCertSign,cRLSign",
                            "URI:https://certificates.trustedservices.intel.com/IntelSGXRootCA.der" };
-        if ((k = make_cert(p, &root, &p->root)) < 0 || (k = sign_cert(p->root, p->root_key)) < 0)
+        if ((k = make_cert(&root, &p->root)) < 0 || (k = sign_cert(p->root, p->root_key)) < 0)
                 return k;
         cert_spec pca = { "Intel SGX PCK Platform CA", p->root, p->root_key, p->pca_key, nb, na,
                           "critical,CA:TRUE,pathlen:0", "critical,keyCertSign,cRLSign",
                           "URI:https://certificates.trustedservices.intel.com/IntelSGXRootCA.der" };
-        if ((k = make_cert(p, &pca, &p->pca)) < 0 || (k = sign_cert(p->pca, p->root_key)) < 0)
+        if ((k = make_cert(&pca, &p->pca)) < 0 || (k = sign_cert(p->pca, p->root_key)) < 0)
                 return k;
         cert_spec sig = { "Intel SGX TCB Signing", p->root, p->root_key, p->sign_key, nb, na, "critical,CA:FALSE",
                           "critical,digitalSignature,nonRepudiation",
                           "URI:https://certificates.trustedservices.intel.com/IntelSGXRootCA.der" };
-        if ((k = make_cert(p, &sig, &p->sign)) < 0 || (k = sign_cert(p->sign, p->root_key)) < 0)
+        if ((k = make_cert(&sig, &p->sign)) < 0 || (k = sign_cert(p->sign, p->root_key)) < 0)
                 return k;
         return 0;
 }
@@ -330,7 +337,7 @@ static int issue_pck_locked(cp_tdx_pcs *p, EVP_PKEY *pub, const cp_tdx_pck_ext *
         _cleanup_x509_ext_ X509_EXTENSION *e = NULL;
         der d;
         int k;
-        if ((k = make_cert(p, &s, &x)) < 0 || (k = sgx_extension(ext, &d)) < 0)
+        if ((k = make_cert(&s, &x)) < 0 || (k = sgx_extension(ext, &d)) < 0)
                 return k;
         if (!oid || !os || !ASN1_OCTET_STRING_set(os, d.b, (int) d.n) ||
             !(e = X509_EXTENSION_create_by_OBJ(NULL, oid, 0, os)) || !X509_add_ext(x, e, -1))
@@ -396,7 +403,6 @@ int cp_tdx_pcs_new(const cp_tdx_pcs_config *c, cp_tdx_pcs **ret) {
                 return cp_error_oom();
         pthread_mutex_init(&p->lock, NULL);
         p->created = c->now ? c->now : (int64_t) time(NULL);
-        p->next_serial = 0x1000;
         memcpy(p->fmspc, memcmp(c->fmspc, zero, 6) ? c->fmspc : spr, 6);
         p->default_tcb = memcmp(&c->tcb, &zero_tcb, sizeof(zero_tcb)) ? c->tcb : default_tcb;
         p->qe_isvsvn = c->qe_isvsvn ? c->qe_isvsvn : 4;

@@ -414,3 +414,96 @@ TEST(guest_configfs_tsm_and_report0) {
         ASSERT_OK(rmdir(root));
         emu_down(&e);
 }
+
+static const char *q_get(void *ud, const char *name) {
+        const char *const *kv = ud;
+        for (size_t i = 0; kv && kv[i]; i += 2)
+                if (strcmp(kv[i], name) == 0)
+                        return kv[i + 1];
+        return NULL;
+}
+
+/* PCS API v4 routes in-process: the answers and Intel's issuer-chain headers. */
+TEST(pcs_routes) {
+        emu e;
+        cp_tdx_pcs_answer a;
+        char fm[13];
+        uint8_t f[6];
+        emu_up(&e, 0);
+        cp_tdx_pcs_fmspc(e.pcs, f);
+        snprintf(fm, sizeof(fm), "%02x%02x%02x%02x%02x%02x", f[0], f[1], f[2], f[3], f[4], f[5]);
+        const char *tcb_q[] = { "fmspc", fm, NULL }, *bad_q[] = { "fmspc", "0011", NULL },
+                   *other_q[] = { "fmspc", "000000000001", NULL }, *crl_q[] = { "ca", "platform", NULL },
+                   *pck_q[] = { "pceid", "0000", NULL }, *pck_bad[] = { "pceid", "0100", NULL };
+        ASSERT_OK(cp_tdx_pcs_get(e.pcs, "/tdx/certification/v4/tcb", q_get, tcb_q, 0, &a));
+        ASSERT_EQ(a.status, 200);
+        ASSERT_STREQ(a.header_name, "TCB-Info-Issuer-Chain");
+        ASSERT_TRUE(strstr(a.header_value, "BEGIN%20CERTIFICATE") != NULL);
+        ASSERT_TRUE(memcmp(a.body, "{\"tcbInfo\":{\"id\":\"TDX\",\"version\":3", 34) == 0);
+        cp_tdx_pcs_answer_free(&a);
+        ASSERT_OK(cp_tdx_pcs_get(e.pcs, "/tdx/certification/v4/tcb", q_get, bad_q, 0, &a));
+        ASSERT_EQ(a.status, 400);
+        cp_tdx_pcs_answer_free(&a);
+        ASSERT_OK(cp_tdx_pcs_get(e.pcs, "/tdx/certification/v4/tcb", q_get, other_q, 0, &a));
+        ASSERT_EQ(a.status, 404);
+        cp_tdx_pcs_answer_free(&a);
+        ASSERT_OK(cp_tdx_pcs_get(e.pcs, "/tdx/certification/v4/qe/identity", q_get, NULL, 0, &a));
+        ASSERT_EQ(a.status, 200);
+        ASSERT_STREQ(a.header_name, "SGX-Enclave-Identity-Issuer-Chain");
+        cp_tdx_pcs_answer_free(&a);
+        ASSERT_OK(cp_tdx_pcs_get(e.pcs, "/sgx/certification/v4/pckcrl", q_get, crl_q, 0, &a));
+        ASSERT_EQ(a.status, 200);
+        ASSERT_STREQ(a.content_type, "application/pkix-crl");
+        cp_tdx_pcs_answer_free(&a);
+        ASSERT_OK(cp_tdx_pcs_get(e.pcs, "/sgx/certification/v4/pckcrl", q_get, NULL, 0, &a));
+        ASSERT_EQ(a.status, 400);
+        cp_tdx_pcs_answer_free(&a);
+        ASSERT_OK(cp_tdx_pcs_get(e.pcs, "/sgx/certification/v4/pckcert", q_get, pck_q, 0, &a));
+        ASSERT_EQ(a.status, 200);
+        ASSERT_TRUE(strstr((const char *) a.body, "BEGIN CERTIFICATE") != NULL);
+        cp_tdx_pcs_answer_free(&a);
+        ASSERT_OK(cp_tdx_pcs_get(e.pcs, "/sgx/certification/v4/pckcert", q_get, pck_bad, 0, &a));
+        ASSERT_EQ(a.status, 404);
+        cp_tdx_pcs_answer_free(&a);
+        ASSERT_OK(cp_tdx_pcs_get(e.pcs, "/sgx/certification/v4/rootcacrl", q_get, NULL, 0, &a));
+        ASSERT_EQ(a.status, 200);
+        cp_tdx_pcs_answer_free(&a);
+        ASSERT_OK(cp_tdx_pcs_get(e.pcs, "/sgx/certification/v3/pckcrl", q_get, NULL, 0, &a));
+        ASSERT_EQ(a.status, 404);
+        cp_tdx_pcs_answer_free(&a);
+        emu_down(&e);
+}
+
+/* Collateral past its nextUpdate is refused; PCS levels out of range are refused. */
+TEST(pcs_collateral_expiry_and_bad_levels) {
+        emu e;
+        _cleanup_free_ uint8_t *q = NULL;
+        size_t ql;
+        cp_tdx_verify_result r;
+        cp_tdx_pcs_level none = { 0 };
+        emu_up(&e, 0);
+        quote_for(&e, 5, &q, &ql);
+        int64_t now = e.now;
+        e.now = now - 31 * 86400; /* collateral issued 31 days before the check */
+        cp_tdx_pcs_collateral c;
+        cp_tdx_collateral col;
+        ASSERT_OK(cp_tdx_pcs_collateral_get(e.pcs, e.now, &c));
+        cp_tdx_pcs_collateral_view(&c, &col);
+        cp_tdx_verify_options o = CP_TDX_VERIFY_OPTIONS_INIT;
+        o.now = now;
+        o.trust_root = (const uint8_t *) e.root;
+        o.trust_root_len = e.root_len;
+        ASSERT_ERR(cp_tdx_verify(q, ql, &col, &o, &r), CP_EEXPIRED);
+        cp_tdx_pcs_collateral_free(&c);
+        e.now = now;
+        ASSERT_ERR(cp_tdx_pcs_set_levels(e.pcs, &none, 1), CP_EINVAL);
+        ASSERT_ERR(cp_tdx_pcs_set_levels(e.pcs, &none, 0), CP_EINVAL);
+        ASSERT_ERR(cp_tdx_pcs_set_status(e.pcs, 5, CP_TDX_TCB_UP_TO_DATE, NULL), CP_EINVAL);
+        ASSERT_ERR(cp_tdx_pcs_set_status(e.pcs, 0, CP_TDX_TCB_UNKNOWN, NULL), CP_EINVAL);
+        /* a level table where the platform matches nothing: no TCB level */
+        cp_tdx_pcs_level high = { .status = CP_TDX_TCB_UP_TO_DATE };
+        memset(high.tcb.sgx, 0xff, 16);
+        ASSERT_OK(cp_tdx_pcs_set_levels(e.pcs, &high, 1));
+        ASSERT_ERR(verify(&e, q, ql, true, &r), CP_ETCB);
+        emu_down(&e);
+}
