@@ -33,6 +33,7 @@ static void tdx_usage(FILE *f) {
               "       confpool tdx verify QUOTE [options]\n"
               "       confpool tdx measure --tdvf IMAGE [--two-pass] [--rtmr I:HEX]... [-o text|json]\n"
               "       confpool tdx fetch --fmspc HEX12 [--pcs-url URL] [--out DIR] [--max-age S] [--offline]\n"
+              "       confpool tdx quote --out FILE [--report-data HEX128] [--report0] [--socket PATH] (in a TD)\n"
               "       confpool tdx emu --out DIR [...]   (software TDX, emulated root: tests only)\n"
               "\n"
               "QUOTE is an Intel DCAP quote (v4 or v5, TDX) or an Azure HCL report carrying a\n"
@@ -421,6 +422,8 @@ int cp_cmd_tdx(int argc, char **argv) {
                 return cp_cmd_tdx_fetch(argc - 1, argv + 1);
         if (!strcmp(argv[1], "emu"))
                 return cp_cmd_tdx_emu(argc - 1, argv + 1);
+        if (!strcmp(argv[1], "quote"))
+                return cp_cmd_tdx_quote(argc - 1, argv + 1);
         fprintf(stderr, "confpool tdx: unknown subcommand '%s'\n", argv[1]);
         tdx_usage(stderr);
         return CP_EXIT_USAGE;

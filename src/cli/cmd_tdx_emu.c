@@ -6,10 +6,13 @@
  * confpool tdx fetch --fmspc HEX [--pcs-url URL] [--out DIR] [--max-age S] [--offline]
  *   TDX collateral from Intel's PCS API v4 URL shapes into DIR, which is
  *   also the cache: a file younger than --max-age is not fetched again.
+ * confpool tdx quote --out FILE [--report-data HEX128] [--report0] [--tsm-root D | --device P | --socket P]
+ *   In a TD: a quote over configfs-tsm, or a TDREPORT over /dev/tdx_guest.
  * confpool tdx emu --out DIR [--tdvf IMAGE] [--report-data HEX64] [--tcb-status S] [--recovery] [--serve]
  *   A software TDX platform (src/emu/tdx_emu.h, an emulated root: never
  *   trusted in production) makes one quote and its collateral; --serve then
- *   serves its PCS on 127.0.0.1 until SIGTERM.
+ *   serves its PCS on 127.0.0.1 (and with --socket the TD's emulated
+ *   channel, tdx_emu.h) until SIGTERM.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -293,7 +296,7 @@ int cp_cmd_tdx_fetch(int argc, char **argv) {
 /* ---- emu */
 
 typedef struct emu_args {
-        const char *out, *tdvf, *port_file;
+        const char *out, *tdvf, *port_file, *socket;
         uint8_t report_data[64];
         cp_tdx_tcb_status status;
         bool recovery, serve;
@@ -326,7 +329,7 @@ static int emu_collateral(const emu_args *a, cp_tdx_pcs *pcs) {
 }
 
 /* A TD from the image (or an empty TD), its report and quote. */
-static int emu_quote(const emu_args *a, cp_tdx_host *h) {
+static int emu_quote(const emu_args *a, cp_tdx_host *h, cp_tdx_td **ret_td) {
         _cleanup_(cp_tdx_td_freep) cp_tdx_td *td = NULL;
         _cleanup_free_ uint8_t *fw = NULL, *q = NULL;
         uint8_t rep[CP_TDX_TDREPORT_SIZE];
@@ -341,6 +344,7 @@ static int emu_quote(const emu_args *a, cp_tdx_host *h) {
                 return k;
         if ((k = write_out(a->out, "tdreport.bin", rep, sizeof(rep))) < 0 || (k = write_out(a->out, "quote.bin", q, ql)) < 0)
                 return k;
+        *ret_td = TAKE_PTR(td);
         return 0;
 }
 
@@ -350,14 +354,21 @@ static void on_signal(int sig) {
         emu_stop = 1;
 }
 
-static int emu_serve(const emu_args *a, cp_tdx_pcs *pcs) {
+static int emu_serve(const emu_args *a, cp_tdx_pcs *pcs, cp_tdx_host *h, cp_tdx_td *td) {
+        cp_tdx_emu e = { .host = h, .td = td };
+        cp_tdx_chan *ch = NULL;
         cp_httpd *d = NULL;
         char port[16];
         int k = cp_tdx_pcs_start(pcs, "127.0.0.1", 0, &d);
         if (k < 0)
                 return k;
+        if (a->socket && (k = cp_tdx_chan_start(&e, a->socket, &ch)) < 0) {
+                cp_httpd_stop(d);
+                return k;
+        }
         snprintf(port, sizeof(port), "%u\n", cp_httpd_port(d));
         if (a->port_file && (k = cp_write_file(a->port_file, port, strlen(port), 0644)) < 0) {
+                cp_tdx_chan_stop(ch);
                 cp_httpd_stop(d);
                 return k;
         }
@@ -366,6 +377,7 @@ static int emu_serve(const emu_args *a, cp_tdx_pcs *pcs) {
         signal(SIGINT, on_signal);
         while (!emu_stop)
                 pause();
+        cp_tdx_chan_stop(ch);
         cp_httpd_stop(d);
         return 0;
 }
@@ -373,6 +385,7 @@ static int emu_serve(const emu_args *a, cp_tdx_pcs *pcs) {
 static int emu_run(const emu_args *a) {
         _cleanup_(cp_tdx_pcs_freep) cp_tdx_pcs *pcs = NULL;
         _cleanup_(cp_tdx_host_freep) cp_tdx_host *h = NULL;
+        _cleanup_(cp_tdx_td_freep) cp_tdx_td *td = NULL;
         _cleanup_free_ char *root = NULL;
         size_t rl = 0;
         cp_tdx_tcb t;
@@ -381,7 +394,7 @@ static int emu_run(const emu_args *a) {
                 return CP_ERROR(CP_EIO, "mkdir %s: %s", a->out, strerror(errno));
         if ((k = cp_tdx_pcs_new(NULL, &pcs)) < 0 || (k = cp_tdx_host_new(pcs, NULL, &h)) < 0 ||
             (k = cp_tdx_pcs_root_pem(pcs, &root, &rl)) < 0 || (k = write_out(a->out, "root.pem", root, rl)) < 0 ||
-            (k = emu_quote(a, h)) < 0)
+            (k = emu_quote(a, h, &td)) < 0)
                 return k;
         if (a->status && (k = cp_tdx_pcs_set_status(pcs, 0, a->status,
                                                   a->status == CP_TDX_TCB_UP_TO_DATE ? NULL : "INTEL-SA-00000")) < 0)
@@ -395,7 +408,7 @@ static int emu_run(const emu_args *a) {
         }
         if ((k = emu_collateral(a, pcs)) < 0)
                 return k;
-        return a->serve ? emu_serve(a, pcs) : 0;
+        return a->serve ? emu_serve(a, pcs, h, td) : 0;
 }
 
 int cp_cmd_tdx_emu(int argc, char **argv) {
@@ -403,7 +416,8 @@ int cp_cmd_tdx_emu(int argc, char **argv) {
                 { "out", required_argument, NULL, 'O' },         { "tdvf", required_argument, NULL, 't' },
                 { "report-data", required_argument, NULL, 'r' }, { "tcb-status", required_argument, NULL, 's' },
                 { "recovery", no_argument, NULL, 'R' },          { "serve", no_argument, NULL, 'S' },
-                { "port-file", required_argument, NULL, 'p' },   { "help", no_argument, NULL, 'h' },
+                { "port-file", required_argument, NULL, 'p' },   { "socket", required_argument, NULL, 'k' },
+                { "help", no_argument, NULL, 'h' },
                 { 0 },
         };
         emu_args a = { 0 };
@@ -417,6 +431,7 @@ int cp_cmd_tdx_emu(int argc, char **argv) {
                 case 'R': a.recovery = true; break;
                 case 'S': a.serve = true; break;
                 case 'p': a.port_file = optarg; break;
+                case 'k': a.socket = optarg; break;
                 case 'r':
                         if (strlen(optarg) != 128 || cp_hex_decode(optarg, 128, a.report_data, 64, &got) < 0 || got != 64)
                                 return usage_err("emu", "--report-data takes 128 hex digits");
@@ -427,7 +442,7 @@ int cp_cmd_tdx_emu(int argc, char **argv) {
                         break;
                 case 'h':
                         puts("usage: confpool tdx emu --out DIR [--tdvf IMAGE] [--report-data HEX128]\n"
-                             "                        [--tcb-status STATUS] [--recovery] [--serve [--port-file F]]\n"
+                             "                        [--tcb-status STATUS] [--recovery] [--serve [--port-file F] [--socket PATH]]\n"
                              "  a SOFTWARE TDX platform with an EMULATED Intel root (DIR/root.pem): never\n"
                              "  trusted in production; writes quote.bin, tdreport.bin and the collateral");
                         return CP_EXIT_OK;
@@ -440,6 +455,60 @@ int cp_cmd_tdx_emu(int argc, char **argv) {
         int k = emu_run(&a);
         if (k < 0) {
                 cp_cli_error("tdx emu");
+                return cp_cli_exit_code(k);
+        }
+        return CP_EXIT_OK;
+}
+
+/* ---- quote (the guest side) */
+
+int cp_cmd_tdx_quote(int argc, char **argv) {
+        static const struct option opts[] = {
+                { "socket", required_argument, NULL, 'k' },      { "tsm-root", required_argument, NULL, 't' },
+                { "report-data", required_argument, NULL, 'r' }, { "out", required_argument, NULL, 'O' },
+                { "report0", no_argument, NULL, '0' },           { "device", required_argument, NULL, 'd' },
+                { "help", no_argument, NULL, 'h' },              { 0 },
+        };
+        cp_tdx_guest_options o = { 0 };
+        uint8_t rd[64] = { 0 }, rep[CP_TDX_TDREPORT_SIZE];
+        const char *out = NULL;
+        bool report0 = false;
+        size_t got = 0;
+        int c, k;
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+                switch (c) {
+                case 'k': o.socket_path = optarg; break;
+                case 't': o.tsm_root = optarg; break;
+                case 'd': o.device = optarg; break;
+                case 'O': out = optarg; break;
+                case '0': report0 = true; break;
+                case 'r':
+                        if (strlen(optarg) != 128 || cp_hex_decode(optarg, 128, rd, 64, &got) < 0 || got != 64)
+                                return usage_err("quote", "--report-data takes 128 hex digits");
+                        break;
+                case 'h':
+                        puts("usage: confpool tdx quote --out FILE [--report-data HEX128] [--report0]\n"
+                             "                          [--tsm-root DIR | --device PATH | --socket PATH]\n"
+                             "  in a TD: a DCAP quote over configfs-tsm (provider tdx_guest), or with --report0\n"
+                             "  the TDREPORT over /dev/tdx_guest; --socket: a software TD's emulated channel");
+                        return CP_EXIT_OK;
+                default:
+                        return usage_err("quote", "bad option (see --help)");
+                }
+        }
+        if (!out || optind != argc)
+                return usage_err("quote", "--out FILE is required, and no other argument is taken");
+        _cleanup_free_ uint8_t *q = NULL;
+        size_t ql = 0;
+        if (report0)
+                k = cp_tdx_guest_get_report0(&o, rd, rep);
+        else
+                k = cp_tdx_guest_get_quote(&o, rd, &q, &ql);
+        if (k >= 0)
+                k = report0 ? cp_write_file(out, rep, sizeof(rep), 0644) : cp_write_file(out, q, ql, 0644);
+        if (k < 0) {
+                cp_cli_error("tdx quote");
                 return cp_cli_exit_code(k);
         }
         return CP_EXIT_OK;

@@ -25,6 +25,11 @@ void tdx_pcs_register(cp_tdx_pcs *p, X509 *pck, const cp_tdx_pck_ext *ext);
 struct cp_svc **tdx_pcs_svc(cp_tdx_pcs *p);
 int tdx_pcs_pck_get(cp_tdx_pcs *p, X509 **ret, cp_tdx_pck_ext *ext);
 
+/* One exchange over a TD's emulated channel (tdx_chan.c): the answer's
+ * payload, at most max bytes, malloc()ed. */
+int tdx_chan_call(const char *path, uint32_t op, const uint8_t *in, size_t in_len, size_t max, uint8_t **ret,
+                  size_t *ret_len);
+
 /* ECDSA P-256 / SHA-256 with Intel's raw r || s form. */
 int tdx_emu_sign(EVP_PKEY *key, const uint8_t *data, size_t len, uint8_t sig[64]);
 int tdx_emu_p256_keygen(EVP_PKEY **ret);

@@ -217,6 +217,7 @@ typedef struct cp_tdx_guest_options {
         const char *device;          /* NULL: /dev/tdx_guest */
         cp_tdx_ioctl_fn ioctl_fn;    /* NULL: ioctl(2) (cp_tdx_emu_ioctl emulates it) */
         void *ioctl_userdata;
+        const char *socket_path;     /* set: the emulated channel below instead of configfs / the device */
 } cp_tdx_guest_options;
 
 /* A quote over configfs-tsm: mkdir an entry, the provider must be
@@ -242,5 +243,30 @@ typedef struct cp_tdx_emu {
 } cp_tdx_emu;
 void cp_tdx_emu_tsm_hook(const char *entry_dir, int event, void *userdata);
 int cp_tdx_emu_ioctl(int fd, unsigned long request, void *arg, void *userdata);
+
+/*
+ * The emulated channel of one TD (tdx_chan.c), for a guest in another
+ * process (the agents of issue 16): one framed request and response per
+ * unix socket connection; the socket's path and mode are the TD boundary.
+ * All integers little-endian:
+ *   request:  "CPTQ" u32 version=1, u32 op, u32 len, payload
+ *             op 1 TDG.MR.REPORT: 64 bytes REPORTDATA -> the TDREPORT
+ *             op 2 GetQuote: a 1024-byte TDREPORT -> the DCAP quote (the
+ *                  host's quoting service; the QE checks the MAC)
+ *   response: "CPTR" u32 status (0, or the negated cp_err), u32 len, payload
+ * Refused without an answer: a bad magic, version or op, a length that is
+ * not the op's (CP_EFORMAT), a short frame (CP_ETRUNC).
+ */
+#define CP_TDX_CHAN_REQ_MAGIC 0x51545043u /* "CPTQ" */
+#define CP_TDX_CHAN_RSP_MAGIC 0x52545043u /* "CPTR" */
+#define CP_TDX_CHAN_HDR_SIZE 16u
+#define CP_TDX_CHAN_RSP_HDR_SIZE 12u
+enum { CP_TDX_CHAN_REPORT = 1, CP_TDX_CHAN_QUOTE = 2 };
+CP_WUR int cp_tdx_emu_serve_conn(cp_tdx_emu *e, int fd);
+/* Listen on path (replaced, mode 0600) and serve each connection in a
+ * thread until cp_tdx_chan_stop (which removes the socket).  e is borrowed. */
+typedef struct cp_tdx_chan cp_tdx_chan;
+CP_WUR int cp_tdx_chan_start(cp_tdx_emu *e, const char *path, cp_tdx_chan **ret);
+cp_tdx_chan *cp_tdx_chan_stop(cp_tdx_chan *c);
 
 #endif

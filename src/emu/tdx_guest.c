@@ -22,9 +22,22 @@
 #include "basic/fileio.h"
 #include "basic/secure.h"
 #include "confpool/tdx_quote.h"
-#include "emu/tdx_emu.h"
+#include "emu/tdx-emu-internal.h"
 
 #define DEFAULT_TSM_ROOT "/sys/kernel/config/tsm/report"
+
+
+/* TDG.MR.REPORT then GetQuote over the emulated channel. */
+static int chan_quote(const char *path, const uint8_t report_data[64], uint8_t **ret, size_t *ret_len) {
+        _cleanup_free_ uint8_t *rep = NULL;
+        size_t rl = 0;
+        int r = tdx_chan_call(path, CP_TDX_CHAN_REPORT, report_data, 64, CP_TDX_TDREPORT_SIZE, &rep, &rl);
+        if (r < 0)
+                return r;
+        if (rl != CP_TDX_TDREPORT_SIZE)
+                return CP_ERROR(CP_EFORMAT, "TDX channel: a TDREPORT of %zu bytes", rl);
+        return tdx_chan_call(path, CP_TDX_CHAN_QUOTE, rep, rl, CP_TDX_MAX_QUOTE_SIZE, ret, ret_len);
+}
 #define DEFAULT_DEVICE "/dev/tdx_guest"
 
 static int attr_path(const char *entry, const char *name, char *out, size_t cap) {
@@ -119,6 +132,19 @@ int cp_tdx_guest_get_quote(const cp_tdx_guest_options *o, const uint8_t report_d
                 return CP_ERROR(CP_EINVAL, "cp_tdx_guest_get_quote: NULL argument");
         if (!o)
                 o = &none;
+        if (o->socket_path) {
+                cp_tdx_quote q;
+                if ((r = chan_quote(o->socket_path, report_data, ret, ret_len)) < 0)
+                        return r;
+                if ((r = cp_tdx_quote_parse(*ret, *ret_len, 0, &q)) < 0 ||
+                    (memcmp(q.body.report_data, report_data, 64) != 0 &&
+                     (r = CP_ERROR(CP_EBINDING, "TDX channel: a quote for other REPORTDATA")) < 0)) {
+                        free(*ret);
+                        *ret = NULL;
+                        return r;
+                }
+                return 0;
+        }
         const char *root = o->tsm_root ? o->tsm_root : DEFAULT_TSM_ROOT;
         for (unsigned i = 0;; i++) {
                 snprintf(entry, sizeof(entry), "%s/confpool-tdx-%ld-%u", root, (long) getpid(),
@@ -144,6 +170,17 @@ int cp_tdx_guest_get_report0(const cp_tdx_guest_options *o, const uint8_t report
                 return CP_ERROR(CP_EINVAL, "cp_tdx_guest_get_report0: NULL argument");
         if (!o)
                 o = &none;
+        if (o->socket_path) {
+                _cleanup_free_ uint8_t *rep = NULL;
+                size_t rl = 0;
+                int r = tdx_chan_call(o->socket_path, CP_TDX_CHAN_REPORT, report_data, 64, CP_TDX_TDREPORT_SIZE, &rep, &rl);
+                if (r < 0)
+                        return r;
+                if (rl != CP_TDX_TDREPORT_SIZE || rep[0] != CP_TDX_TEE_TYPE)
+                        return CP_ERROR(CP_EFORMAT, "TDX channel: not a TDREPORT (%zu bytes)", rl);
+                memcpy(ret, rep, CP_TDX_TDREPORT_SIZE);
+                return 0;
+        }
         const char *dev = o->device ? o->device : DEFAULT_DEVICE;
         int fd = open(dev, O_RDWR | O_CLOEXEC);
         if (fd < 0)

@@ -6,7 +6,8 @@
 # (Revoked: exit 5); `tdx measure` agrees with the software TDX module and
 # with an independent Python computation of MRTD; `tdx fetch` gets the
 # collateral from the emulated PCS on loopback and serves it from its cache
-# afterwards; usage errors and malformed images are refused.
+# afterwards; `tdx quote` in another process gets a quote over the TD's
+# emulated channel; usage errors and malformed images are refused.
 set -uo pipefail
 BIN=${CP_BIN_DIR:?}/confpool
 TMP=$(mktemp -d)
@@ -107,7 +108,7 @@ check "emu: bad status" 2 "$BIN" tdx emu --out "$TMP/x" --tcb-status Fine
 
 # fetch from the emulated PCS on loopback, then from the cache
 S=$TMP/s
-"$BIN" tdx emu --out "$S" --serve --port-file "$TMP/port" 2>"$TMP/pcs.log" &
+"$BIN" tdx emu --out "$S" --serve --port-file "$TMP/port" --socket "$TMP/td.sock" 2>"$TMP/pcs.log" &
 PCS_PID=$!
 for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.1; done
 PORT=$(cat "$TMP/port" 2>/dev/null)
@@ -116,6 +117,16 @@ check "fetch" 0 "$BIN" tdx fetch --pcs-url "http://127.0.0.1:$PORT" --fmspc "$(c
 same "fetched 4" "$(grep -c 'fetched from' "$TMP/err")" 4
 check "verify with fetched collateral" 0 "$BIN" tdx verify "$S/quote.bin" $(col "$F") --trust-root "$S/root.pem" -o json
 same "fetched status" "$(jq -r .revocation_checked "$TMP/out")" true
+# a guest in another process: the TD's emulated channel gives a quote that verifies, for its REPORTDATA
+RD2=$(printf 'cd%.0s' $(seq 64))
+check "guest quote over the channel" 0 "$BIN" tdx quote --socket "$TMP/td.sock" --report-data "$RD2" --out "$TMP/g.quote"
+check "verify the guest's quote" 0 "$BIN" tdx verify "$TMP/g.quote" $(col "$F") --trust-root "$S/root.pem" -o json
+same "guest report data" "$(jq -r .quote.td.report_data "$TMP/out")" "$RD2"
+same "guest MRTD = the TD's" "$(jq -r .quote.td.mrtd "$TMP/out")" "$("$BIN" tdx show "$S/quote.bin" -o json | jq -r .td.mrtd)"
+check "guest report0 over the channel" 0 "$BIN" tdx quote --socket "$TMP/td.sock" --report0 --out "$TMP/g.rep"
+same "TDREPORT size" "$(stat -c %s "$TMP/g.rep")" 1024
+check "guest: no socket" 1 "$BIN" tdx quote --socket "$TMP/none.sock" --out "$TMP/x"
+check "guest: no configfs-tsm" 1 "$BIN" tdx quote --tsm-root "$TMP/no-tsm" --out "$TMP/x"
 check "fetch: unknown fmspc" 7 "$BIN" tdx fetch --pcs-url "http://127.0.0.1:$PORT" --fmspc 000000000001 --out "$TMP/f2"
 kill "$PCS_PID"; wait "$PCS_PID" 2>/dev/null; PCS_PID=
 check "fetch again: cached" 0 "$BIN" tdx fetch --pcs-url "http://127.0.0.1:$PORT" --fmspc "$(cat "$S/fmspc.txt")" --out "$F"

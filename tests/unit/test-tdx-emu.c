@@ -10,13 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "basic/cleanup.h"
 #include "basic/fileio.h"
 #include "confpool/tdx_measure.h"
 #include "confpool/tdx_verify.h"
-#include "emu/tdx_emu.h"
+#include "emu/tdx-emu-internal.h"
 #include "tdvf-testutil.h"
 #include "tests.h"
 
@@ -505,5 +506,55 @@ TEST(pcs_collateral_expiry_and_bad_levels) {
         memset(high.tcb.sgx, 0xff, 16);
         ASSERT_OK(cp_tdx_pcs_set_levels(e.pcs, &high, 1));
         ASSERT_ERR(verify(&e, q, ql, true, &r), CP_ETCB);
+        emu_down(&e);
+}
+
+/* The emulated channel: a guest in another process asks its TD's socket for
+ * a report and a quote; malformed frames are refused. */
+TEST(guest_emulated_channel) {
+        emu e;
+        char dir[] = "/tmp/cp-tdx-chan-XXXXXX", path[64];
+        uint8_t rd[64], rep[CP_TDX_TDREPORT_SIZE];
+        _cleanup_free_ uint8_t *q = NULL;
+        size_t ql = 0;
+        cp_tdx_verify_result r;
+        cp_tdx_chan *ch = NULL;
+        emu_up(&e, 0);
+        ASSERT_TRUE(mkdtemp(dir) != NULL);
+        snprintf(path, sizeof(path), "%s/td.sock", dir);
+        cp_tdx_emu k = { .host = e.host, .td = e.td };
+        ASSERT_OK(cp_tdx_chan_start(&k, path, &ch));
+        cp_tdx_guest_options o = { .socket_path = path };
+        memset(rd, 0x99, 64);
+        ASSERT_OK(cp_tdx_guest_get_quote(&o, rd, &q, &ql));
+        ASSERT_OK(verify(&e, q, ql, true, &r));
+        ASSERT_MEMEQ(r.quote.body.report_data, rd, 64);
+        ASSERT_OK(cp_tdx_guest_get_report0(&o, rd, rep));
+        ASSERT_EQ(rep[0], 0x81);
+        /* raw frames: a wrong op, a wrong length, a bad magic: no answer */
+        int sv[2];
+        uint8_t frame[CP_TDX_CHAN_HDR_SIZE + 64] = { 0 };
+        static const uint32_t bad[][4] = { { CP_TDX_CHAN_REQ_MAGIC, 1, 3, 64 }, { CP_TDX_CHAN_REQ_MAGIC, 1, 1, 63 },
+                                           { CP_TDX_CHAN_REQ_MAGIC + 1, 1, 1, 64 }, { CP_TDX_CHAN_REQ_MAGIC, 2, 1, 64 } };
+        for (size_t i = 0; i < CP_ELEMENTSOF(bad); i++) {
+                for (int j = 0; j < 4; j++)
+                        cp_put_le32(frame + 4 * j, bad[i][j]);
+                ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+                ASSERT_EQ(write(sv[0], frame, sizeof(frame)), (long) sizeof(frame));
+                ASSERT_ERR(cp_tdx_emu_serve_conn(&k, sv[1]), CP_EFORMAT);
+                close(sv[0]);
+                close(sv[1]);
+        }
+        /* a TDREPORT of another TD's platform: the QE's refusal comes back as a status */
+        emu other;
+        emu_up(&other, 0);
+        ASSERT_OK(cp_tdx_td_report(other.td, rd, rep));
+        uint8_t *oq = NULL;
+        size_t oql = 0;
+        ASSERT_ERR(tdx_chan_call(path, CP_TDX_CHAN_QUOTE, rep, sizeof(rep), 1 << 20, &oq, &oql), CP_EIO);
+        ASSERT_TRUE(strstr(cp_error_message(), "CP_ESIG") != NULL);
+        emu_down(&other);
+        cp_tdx_chan_stop(ch);
+        ASSERT_OK(rmdir(dir));
         emu_down(&e);
 }
