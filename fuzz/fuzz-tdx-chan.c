@@ -38,8 +38,14 @@ static void check_answer(int fd, uint32_t op, int k) {
         uint8_t h[CP_TDX_CHAN_RSP_HDR_SIZE], *b = NULL;
         uint32_t magic = 0, status = 0, len = 0;
         size_t got = 0;
-        if (cp_read_full(fd, h, sizeof(h), "fuzz", &got) < 0)
-                abort();
+        /* a server that refused the frame closed its end with input unread:
+         * the read may see a reset instead of an end of file */
+        if (cp_read_full(fd, h, sizeof(h), "fuzz", &got) < 0) {
+                cp_error_clear();
+                if (k >= 0)
+                        abort();
+                return;
+        }
         if (got == 0) {
                 if (k >= 0)
                         abort(); /* a served request always answers */
