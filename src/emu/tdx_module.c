@@ -18,6 +18,7 @@
  * 0..223 (hardware uses a CPU-internal key and MAC; only this platform's QE
  * can check it, which is the property that matters).
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +34,7 @@
 #define MAX_PAGES CP_TDVF_MAX_MEASURED_PAGES
 
 struct cp_tdx_td {
+        pthread_mutex_t lock;       /* every public call holds it */
         tdx_module *m;              /* the host's module (outlives the TD) */
         cp_tdx_td_params p;
         EVP_MD_CTX *mrtd_ctx;
@@ -104,6 +106,7 @@ int cp_tdx_td_create(cp_tdx_host *h, const cp_tdx_td_params *p, cp_tdx_td **ret)
         cp_tdx_td *td = calloc(1, sizeof(*td));
         if (!td)
                 return cp_error_oom();
+        pthread_mutex_init(&td->lock, NULL);
         td->m = tdx_host_module(h);
         td->p = p ? *p : none;
         if (!td->p.xfam)
@@ -121,22 +124,23 @@ cp_tdx_td *cp_tdx_td_free(cp_tdx_td *td) {
         if (!td)
                 return NULL;
         EVP_MD_CTX_free(td->mrtd_ctx);
+        pthread_mutex_destroy(&td->lock);
         free(td->pages);
         free(td->measured);
         free(td);
         return NULL;
 }
 
-int cp_tdx_td_page_add(cp_tdx_td *td, uint64_t gpa) {
+static int td_page_add(cp_tdx_td *td, uint64_t gpa) {
         int k = page_insert(td, gpa, true);
         return k < 0 ? k : mrtd_update(td, "MEM.PAGE.ADD", gpa, NULL);
 }
 
-int cp_tdx_td_page_aug(cp_tdx_td *td, uint64_t gpa) {
+static int td_page_aug(cp_tdx_td *td, uint64_t gpa) {
         return page_insert(td, gpa, false);
 }
 
-int cp_tdx_td_mr_extend(cp_tdx_td *td, uint64_t gpa, const uint8_t chunk[256]) {
+static int td_mr_extend(cp_tdx_td *td, uint64_t gpa, const uint8_t chunk[256]) {
         size_t pos;
         if (!td || !chunk)
                 return CP_ERROR(CP_EINVAL, "cp_tdx_td_mr_extend: NULL argument");
@@ -157,7 +161,7 @@ static int add_section_pages(cp_tdx_td *td, const cp_tdvf_section *s) {
         int k;
         for (uint64_t pg = 0; pg < pages; pg++) {
                 uint64_t gpa = s->gpa + pg * CP_TDX_PAGE_SIZE;
-                if ((k = aug ? cp_tdx_td_page_aug(td, gpa) : cp_tdx_td_page_add(td, gpa)) < 0)
+                if ((k = aug ? td_page_aug(td, gpa) : td_page_add(td, gpa)) < 0)
                         return k;
         }
         return 0;
@@ -172,13 +176,13 @@ static int extend_page(cp_tdx_td *td, const uint8_t *fw, const cp_tdvf_section *
                 if (at < s->raw_size)
                         memcpy(chunk, fw + s->data_offset + at,
                                (size_t) (s->raw_size - at < sizeof(chunk) ? s->raw_size - at : sizeof(chunk)));
-                if ((k = cp_tdx_td_mr_extend(td, s->gpa + at, chunk)) < 0)
+                if ((k = td_mr_extend(td, s->gpa + at, chunk)) < 0)
                         return k;
         }
         return 0;
 }
 
-int cp_tdx_td_load_tdvf(cp_tdx_td *td, const uint8_t *fw, size_t len, cp_tdx_page_order order) {
+static int td_load_tdvf(cp_tdx_td *td, const uint8_t *fw, size_t len, cp_tdx_page_order order) {
         cp_tdvf_info info;
         int k;
         if (!td || !fw)
@@ -198,14 +202,14 @@ int cp_tdx_td_load_tdvf(cp_tdx_td *td, const uint8_t *fw, size_t len, cp_tdx_pag
                         continue;
                 }
                 for (uint64_t pg = 0; pg < pages; pg++)
-                        if ((k = cp_tdx_td_page_add(td, s->gpa + pg * CP_TDX_PAGE_SIZE)) < 0 ||
+                        if ((k = td_page_add(td, s->gpa + pg * CP_TDX_PAGE_SIZE)) < 0 ||
                             (k = extend_page(td, fw, s, pg)) < 0)
                                 return k;
         }
         return 0;
 }
 
-int cp_tdx_td_finalize(cp_tdx_td *td) {
+static int td_finalize(cp_tdx_td *td) {
         unsigned n = 0;
         if (!td)
                 return CP_ERROR(CP_EINVAL, "cp_tdx_td_finalize: NULL argument");
@@ -218,10 +222,12 @@ int cp_tdx_td_finalize(cp_tdx_td *td) {
 }
 
 void cp_tdx_td_mrtd(cp_tdx_td *td, uint8_t ret[48]) {
+        pthread_mutex_lock(&td->lock);
         memcpy(ret, td->mrtd, 48);
+        pthread_mutex_unlock(&td->lock);
 }
 
-int cp_tdx_td_rtmr_extend(cp_tdx_td *td, unsigned idx, const uint8_t digest[48]) {
+static int td_rtmr_extend(cp_tdx_td *td, unsigned idx, const uint8_t digest[48]) {
         if (!td || !digest || idx > 3)
                 return CP_ERROR(CP_EINVAL, "RTMR index %u is not 0..3", idx);
         if (!td->finalized)
@@ -264,7 +270,7 @@ static void td_info(const cp_tdx_td *td, uint8_t out[CP_TDX_TDINFO_SIZE]) {
         /* SERVTD_HASH (out + 400) zero: no service TD bound */
 }
 
-int cp_tdx_td_report(cp_tdx_td *td, const uint8_t report_data[64], uint8_t ret[CP_TDX_TDREPORT_SIZE]) {
+static int td_report(cp_tdx_td *td, const uint8_t report_data[64], uint8_t ret[CP_TDX_TDREPORT_SIZE]) {
         int k;
         if (!td || !report_data || !ret)
                 return CP_ERROR(CP_EINVAL, "cp_tdx_td_report: NULL argument");
@@ -280,4 +286,44 @@ int cp_tdx_td_report(cp_tdx_td *td, const uint8_t report_data[64], uint8_t ret[C
                 return k;
         memcpy(mac + 128, report_data, 64);
         return tdx_module_mac(td->m, mac, CP_TDX_MAC_OFFSET, mac + CP_TDX_MAC_OFFSET);
+}
+
+/* ---- the public calls: one at a time per TD */
+
+#define LOCKED(td, call)                                                        \
+        do {                                                                    \
+                if (!(td))                                                      \
+                        return CP_ERROR(CP_EINVAL, "NULL TD");                  \
+                pthread_mutex_lock(&(td)->lock);                                \
+                int _k = (call);                                                \
+                pthread_mutex_unlock(&(td)->lock);                              \
+                return _k;                                                      \
+        } while (0)
+
+int cp_tdx_td_page_add(cp_tdx_td *td, uint64_t gpa) {
+        LOCKED(td, td_page_add(td, gpa));
+}
+
+int cp_tdx_td_page_aug(cp_tdx_td *td, uint64_t gpa) {
+        LOCKED(td, td_page_aug(td, gpa));
+}
+
+int cp_tdx_td_mr_extend(cp_tdx_td *td, uint64_t gpa, const uint8_t chunk[256]) {
+        LOCKED(td, td_mr_extend(td, gpa, chunk));
+}
+
+int cp_tdx_td_load_tdvf(cp_tdx_td *td, const uint8_t *fw, size_t len, cp_tdx_page_order order) {
+        LOCKED(td, td_load_tdvf(td, fw, len, order));
+}
+
+int cp_tdx_td_finalize(cp_tdx_td *td) {
+        LOCKED(td, td_finalize(td));
+}
+
+int cp_tdx_td_rtmr_extend(cp_tdx_td *td, unsigned idx, const uint8_t digest[48]) {
+        LOCKED(td, td_rtmr_extend(td, idx, digest));
+}
+
+int cp_tdx_td_report(cp_tdx_td *td, const uint8_t report_data[64], uint8_t ret[CP_TDX_TDREPORT_SIZE]) {
+        LOCKED(td, td_report(td, report_data, ret));
 }
