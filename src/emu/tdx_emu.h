@@ -173,6 +173,10 @@ CP_WUR int cp_tdx_td_page_aug(cp_tdx_td *td, uint64_t gpa);
 CP_WUR int cp_tdx_td_mr_extend(cp_tdx_td *td, uint64_t gpa, const uint8_t chunk[256]);
 /* Add (and extend) every TDVF section of fw in order, as the VMM does. */
 CP_WUR int cp_tdx_td_load_tdvf(cp_tdx_td *td, const uint8_t *fw, size_t len, cp_tdx_page_order order);
+/* A launch as a VMM does it: create, load fw's TDVF sections (fw NULL: no
+ * pages), finalize.  *ret only on success. */
+CP_WUR int cp_tdx_host_launch(cp_tdx_host *h, const cp_tdx_td_params *p, const uint8_t *fw, size_t len,
+                              cp_tdx_page_order order, cp_tdx_td **ret);
 /* TDH.MR.FINALIZE: MRTD is fixed, the TD may run. */
 CP_WUR int cp_tdx_td_finalize(cp_tdx_td *td);
 void cp_tdx_td_mrtd(cp_tdx_td *td, uint8_t ret[48]);

@@ -327,3 +327,19 @@ int cp_tdx_td_rtmr_extend(cp_tdx_td *td, unsigned idx, const uint8_t digest[48])
 int cp_tdx_td_report(cp_tdx_td *td, const uint8_t report_data[64], uint8_t ret[CP_TDX_TDREPORT_SIZE]) {
         LOCKED(td, td_report(td, report_data, ret));
 }
+
+int cp_tdx_host_launch(cp_tdx_host *h, const cp_tdx_td_params *p, const uint8_t *fw, size_t len,
+                       cp_tdx_page_order order, cp_tdx_td **ret) {
+        cp_tdx_td *td = NULL;
+        int k;
+        if (!ret)
+                return CP_ERROR(CP_EINVAL, "cp_tdx_host_launch: NULL argument");
+        if ((k = cp_tdx_td_create(h, p, &td)) < 0)
+                return k;
+        if ((fw && (k = cp_tdx_td_load_tdvf(td, fw, len, order)) < 0) || (k = cp_tdx_td_finalize(td)) < 0) {
+                cp_tdx_td_free(td);
+                return k;
+        }
+        *ret = td;
+        return 0;
+}

@@ -175,6 +175,11 @@ TEST(tdreport_layout) {
         memset(c1, 0xc1, 48);
         ASSERT_MEMEQ(t.body.mrconfigid, c1, 48);
         ASSERT_ERR(cp_tdx_tdreport_parse(rep, sizeof(rep) - 1, &t), CP_ETRUNC);
+        uint8_t longer[CP_TDX_TDREPORT_SIZE + 1] = { 0 };
+        memcpy(longer, rep, sizeof(rep));
+        ASSERT_ERR(cp_tdx_tdreport_parse(longer, sizeof(longer), &t), CP_ETRAILING);
+        rep[0] = 0x00; /* an SGX report type */
+        ASSERT_ERR(cp_tdx_tdreport_parse(rep, sizeof(rep), &t), CP_EFORMAT);
         emu_down(&e);
 }
 
@@ -556,5 +561,23 @@ TEST(guest_emulated_channel) {
         emu_down(&other);
         cp_tdx_chan_stop(ch);
         ASSERT_OK(rmdir(dir));
+        emu_down(&e);
+}
+
+/* cp_tdx_host_launch: create, TDVF load and finalize in one call. */
+TEST(host_launch) {
+        emu e;
+        cp_tdx_td *td = NULL;
+        uint8_t a[48], b[48];
+        emu_up(&e, 0);
+        ASSERT_OK(cp_tdx_host_launch(e.host, NULL, e.img, e.img_len, CP_TDX_ORDER_SINGLE_PASS, &td));
+        cp_tdx_td_mrtd(td, a);
+        cp_tdx_td_mrtd(e.td, b);
+        ASSERT_MEMEQ(a, b, 48);
+        ASSERT_ERR(cp_tdx_td_page_add(td, 0x100000), CP_EBADSEQ); /* finalized */
+        cp_tdx_td_free(td);
+        td = NULL;
+        ASSERT_ERR(cp_tdx_host_launch(e.host, NULL, e.img, e.img_len - 1, CP_TDX_ORDER_SINGLE_PASS, &td), CP_EFORMAT);
+        ASSERT_TRUE(td == NULL);
         emu_down(&e);
 }
