@@ -17,6 +17,9 @@
 #define AMDSP_SECRET_LEN     64u
 #define AMDSP_MAX_TCBS       64u
 #define AMDSP_MAX_REVOKED    256u
+/* LAUNCH_MIT_VECTOR / CURRENT_MIT_VECTOR of v5 reports: what a real Genoa
+ * (firmware 1.55.43, realdata project-oak genoa_oc_evidence) reports */
+#define AMDSP_MIT_VECTOR     UINT64_C(0x1)
 
 typedef struct amdsp_guest {
         uint32_t handle;

@@ -52,26 +52,45 @@ static void bn_clear_freep(BIGNUM **p) {
         BN_clear_free(*p);
 }
 
-#define VCEK_VALIDITY (7 * 365 * INT64_C(86400))
-#define CA_VALIDITY   (25 * 365 * INT64_C(86400))
+/* Validity in calendar years, as AMD's KDS issues them: VCEK 7, VLEK 1,
+ * ARK/ASK/ASVK 25 (real ones span 2556/2557, 365 and 9131/9132 days). */
+#define VCEK_YEARS 7
+#define VLEK_YEARS 1
+#define CA_YEARS   25
 #define KDS_CRL_BASE  "https://kdsintf.amd.com"
 
 static const char *product_line(cp_snp_generation g) {
         return cp_snp_generation_name(g);
 }
 
-/* productName as AMD writes it in VCEKs */
-static const char *product_name(cp_snp_generation g) {
-        switch (g) {
-        case CP_SNP_GEN_MILAN:
-                return "Milan-B0";
-        case CP_SNP_GEN_GENOA:
-                return "Genoa-B1";
-        case CP_SNP_GEN_TURIN:
-                return "Turin";
-        default:
-                return "unknown";
-        }
+/* productName as AMD's KDS writes it: real Milan VCEKs (2022-2025) carry
+ * "Milan-B0", Genoa VCEKs "Genoa", Turin VCEKs "Turin"; VLEKs the bare
+ * product line ("Milan"). */
+static const char *product_name(cp_snp_generation g, bool vlek) {
+        if (vlek || g != CP_SNP_GEN_MILAN)
+                return product_line(g);
+        return "Milan-B0";
+}
+
+/* t + years calendar years (UTC), as AMD's validity periods are counted. */
+static int64_t add_years(int64_t t, int years) {
+        time_t tt = (time_t) t;
+        struct tm tm;
+        if (!gmtime_r(&tt, &tm))
+                return t + (int64_t) years * 365 * 86400;
+        tm.tm_year += years;
+        return (int64_t) timegm(&tm);
+}
+
+/* AMD's CA serial numbers: product (Milan 1, Genoa 2, Turin 3) << 16 | kind,
+ * kind 0x0000 ARK, 0x0001 ASK (Genoa's current ASK: 0x0002), 0x0101 ASVK. */
+static uint32_t ca_serial(cp_snp_generation g, cp_amd_cert_kind kind) {
+        uint32_t p = (uint32_t) g << 16;
+        if (kind == CP_AMD_CERT_ARK)
+                return p;
+        if (kind == CP_AMD_CERT_ASVK)
+                return p | 0x0101;
+        return p | (g == CP_SNP_GEN_GENOA ? 0x0002 : 0x0001);
 }
 
 size_t amdsp_hwid_len(cp_snp_generation g) {
@@ -256,16 +275,24 @@ static int add_ext_conf(X509 *x, X509 *issuer, int nid, const char *value) {
         return 0;
 }
 
-static int add_ext_raw(X509 *x, const char *oid, const uint8_t *val, size_t len) {
+static int add_ext_raw_crit(X509 *x, const char *oid, int crit, const uint8_t *val, size_t len) {
         _cleanup_(cp_ASN1_OBJECT_freep) ASN1_OBJECT *obj = OBJ_txt2obj(oid, 1);
         _cleanup_(cp_ASN1_OCTET_STRING_freep) ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
         if (!obj || !os || !ASN1_OCTET_STRING_set(os, val, (int) len))
                 return CP_OSSL_ERROR(CP_ECRYPTO, "extension %s", oid);
-        _cleanup_(cp_X509_EXTENSION_freep) X509_EXTENSION *e = X509_EXTENSION_create_by_OBJ(NULL, obj, 0, os);
+        _cleanup_(cp_X509_EXTENSION_freep) X509_EXTENSION *e = X509_EXTENSION_create_by_OBJ(NULL, obj, crit, os);
         if (!e || !X509_add_ext(x, e, -1))
                 return CP_OSSL_ERROR(CP_ECRYPTO, "extension %s", oid);
         return 0;
 }
+
+static int add_ext_raw(X509 *x, const char *oid, const uint8_t *val, size_t len) {
+        return add_ext_raw_crit(x, oid, 0, val, len);
+}
+
+/* keyUsage keyCertSign as AMD encodes it in its ASKs and ASVKs: BIT STRING
+ * with 1 unused bit (OpenSSL would write the minimal 2). */
+static const uint8_t amd_ku_cert_sign[] = { 0x03, 0x02, 0x01, 0x04 };
 
 static int set_common(X509 *x, const uint8_t *serial, size_t serial_len, const char *subject, const char *issuer,
                       int64_t not_before, int64_t not_after, EVP_PKEY *pub) {
@@ -283,49 +310,108 @@ static int set_common(X509 *x, const uint8_t *serial, size_t serial_len, const c
         return 0;
 }
 
-static int sign_cert(X509 *x, EVP_PKEY *issuer_key) {
+/* RSASSA-PSS-params with AMD's explicit trailerField 1 (OpenSSL omits the
+ * DEFAULT): SHA-384, MGF1-SHA-384, salt 48, trailerField 1. */
+static const uint8_t pss_params_trailer[] = {
+        0x30, 0x39, 0xa0, 0x0f, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02,
+        0x05, 0x00, 0xa1, 0x1c, 0x30, 0x1a, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x08,
+        0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0xa2, 0x03,
+        0x02, 0x01, 0x30, 0xa3, 0x03, 0x02, 0x01, 0x01,
+};
+
+static int set_pss_algor(const X509_ALGOR *calg) {
+        /* the AlgorithmIdentifiers are X509's own, set before the signature is made */
+        X509_ALGOR *alg = (X509_ALGOR *) calg;
+        ASN1_STRING *p = ASN1_STRING_type_new(V_ASN1_SEQUENCE);
+        if (!p || !ASN1_STRING_set(p, pss_params_trailer, (int) sizeof(pss_params_trailer)) ||
+            !X509_ALGOR_set0(alg, OBJ_nid2obj(NID_rsassaPss), V_ASN1_SEQUENCE, p)) {
+                ASN1_STRING_free(p);
+                return CP_OSSL_ERROR(CP_ECRYPTO, "RSASSA-PSS parameters");
+        }
+        return 0;
+}
+
+/* Re-sign x with the explicit trailerField in both AlgorithmIdentifiers
+ * (AMD's CA certificates and its older VCEKs carry it). */
+static int resign_with_trailer(X509 *x, EVP_PKEY *issuer_key) {
+        _cleanup_(cp_EVP_MD_CTX_freep) EVP_MD_CTX *ctx = NULL;
+        const ASN1_BIT_STRING *csig = NULL;
+        const X509_ALGOR *outer = NULL;
+        unsigned char *tbs = NULL;
+        uint8_t sig[1024];
+        size_t sl = sizeof(sig);
+        int r;
+
+        X509_get0_signature(&csig, &outer, x);
+        if ((r = set_pss_algor(X509_get0_tbs_sigalg(x))) < 0 || (r = set_pss_algor(outer)) < 0)
+                return r;
+        int n = i2d_re_X509_tbs(x, &tbs);
+        if (n <= 0)
+                return CP_OSSL_ERROR(CP_ECRYPTO, "TBSCertificate encoding");
+        if ((r = pss_ctx(issuer_key, &ctx)) < 0) {
+                OPENSSL_free(tbs);
+                return r;
+        }
+        int ok = EVP_DigestSign(ctx, sig, &sl, tbs, (size_t) n);
+        OPENSSL_free(tbs);
+        ASN1_BIT_STRING *bs = (ASN1_BIT_STRING *) csig;
+        if (ok != 1 || !ASN1_BIT_STRING_set(bs, sig, (int) sl))
+                return CP_OSSL_ERROR(CP_ECRYPTO, "certificate signature");
+        /* X509_sign_ctx left the bit string flagged "0 unused bits" */
+        return 0;
+}
+
+static int sign_cert(X509 *x, EVP_PKEY *issuer_key, bool trailer) {
         _cleanup_(cp_EVP_MD_CTX_freep) EVP_MD_CTX *ctx = NULL;
         int r = pss_ctx(issuer_key, &ctx);
         if (r < 0)
                 return r;
         if (X509_sign_ctx(x, ctx) <= 0)
                 return CP_OSSL_ERROR(CP_ECRYPTO, "certificate signature");
-        return 0;
+        return trailer ? resign_with_trailer(x, issuer_key) : 0;
 }
 
-/* ARK (self-signed), ASK or ASVK (signed by the ARK).  AMD profile: names as
- * above, SKI/AKI, basicConstraints critical CA:TRUE (pathlen 0 below the
- * ARK), keyUsage critical keyCertSign+cRLSign, CRL distribution point. */
+/* ARK (self-signed), ASK or ASVK (signed by the ARK), in AMD's profile (as
+ * the real ones of Milan, Genoa and Turin): names as above, serial
+ * product << 16 | kind, 25 years, RSASSA-PSS with an explicit trailerField.
+ * ARK: keyUsage critical keyCertSign+cRLSign, SKI, basicConstraints critical
+ * CA:TRUE, CRL distribution point - in that order, no AKI.  ASK/ASVK: SKI,
+ * AKI, basicConstraints critical CA:TRUE pathlen 0, keyUsage critical
+ * keyCertSign, CRL distribution point. */
 static int make_ca(cp_amdsp *sp, cp_amd_cert_kind kind, EVP_PKEY *key, X509 **ret) {
         _cleanup_x509_ X509 *x = X509_new();
         const char *line = product_line(sp->gen);
-        char cn[64], crl_dp[160];
-        uint8_t serial[16];
+        char cn[64], crl_dp[160], ark_cn[64];
+        uint32_t sv = ca_serial(sp->gen, kind);
+        uint8_t serial[3] = { (uint8_t) (sv >> 16), (uint8_t) (sv >> 8), (uint8_t) sv };
         bool ark = kind == CP_AMD_CERT_ARK;
         int r;
 
         if (!x)
                 return cp_error_oom();
-        if (RAND_bytes(serial, sizeof(serial)) != 1)
-                return CP_OSSL_ERROR(CP_ECRYPTO, "RAND_bytes");
-        serial[0] = (serial[0] & 0x7f) | 0x01;
         snprintf(cn, sizeof(cn), "%s-%s", kind == CP_AMD_CERT_ARK ? "ARK" : kind == CP_AMD_CERT_ASK ? "SEV" : "SEV-VLEK",
                  line);
         snprintf(crl_dp, sizeof(crl_dp), "URI:%s/%s/v1/%s/crl", KDS_CRL_BASE, kind == CP_AMD_CERT_ASVK ? "vlek" : "vcek",
                  line);
-        char ark_cn[64];
         snprintf(ark_cn, sizeof(ark_cn), "ARK-%s", line);
-        r = set_common(x, serial, sizeof(serial), cn, ark_cn, sp->created - 86400, sp->created + CA_VALIDITY, key);
+        r = set_common(x, serial, sizeof(serial), cn, ark_cn, sp->created - 86400,
+                       add_years(sp->created - 86400, CA_YEARS), key);
         if (r < 0)
                 return r;
         X509 *issuer = ark ? x : sp->ark;
-        if ((r = add_ext_conf(x, issuer, NID_subject_key_identifier, "hash")) < 0 ||
-            (r = add_ext_conf(x, issuer, NID_authority_key_identifier, "keyid:always")) < 0 ||
-            (r = add_ext_conf(x, issuer, NID_basic_constraints, ark ? "critical,CA:TRUE" : "critical,CA:TRUE,pathlen:0")) < 0 ||
-            (r = add_ext_conf(x, issuer, NID_key_usage, "critical,keyCertSign,cRLSign")) < 0 ||
-            (r = add_ext_conf(x, issuer, NID_crl_distribution_points, crl_dp)) < 0)
+        if (ark) {
+                if ((r = add_ext_conf(x, issuer, NID_key_usage, "critical,keyCertSign,cRLSign")) < 0 ||
+                    (r = add_ext_conf(x, issuer, NID_subject_key_identifier, "hash")) < 0 ||
+                    (r = add_ext_conf(x, issuer, NID_basic_constraints, "critical,CA:TRUE")) < 0)
+                        return r;
+        } else if ((r = add_ext_conf(x, issuer, NID_subject_key_identifier, "hash")) < 0 ||
+                   (r = add_ext_conf(x, issuer, NID_authority_key_identifier, "keyid:always")) < 0 ||
+                   (r = add_ext_conf(x, issuer, NID_basic_constraints, "critical,CA:TRUE,pathlen:0")) < 0 ||
+                   (r = add_ext_raw_crit(x, "2.5.29.15", 1, amd_ku_cert_sign, sizeof(amd_ku_cert_sign))) < 0)
                 return r;
-        r = sign_cert(x, ark ? key : sp->ark_key);
+        if ((r = add_ext_conf(x, issuer, NID_crl_distribution_points, crl_dp)) < 0)
+                return r;
+        r = sign_cert(x, ark ? key : sp->ark_key, true);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(x);
@@ -370,7 +456,6 @@ static int make_leaf(cp_amdsp *sp, bool vlek, uint64_t tcb_raw, X509 **ret) {
         _cleanup_x509_ X509 *x = X509_new();
         _cleanup_(cp_EVP_PKEY_freep) EVP_PKEY *key = NULL;
         cp_snp_tcb t;
-        uint8_t serial[8], digest[48], buf[8];
         char issuer[64];
         bool turin = sp->gen == CP_SNP_GEN_TURIN;
         int r;
@@ -379,27 +464,17 @@ static int make_leaf(cp_amdsp *sp, bool vlek, uint64_t tcb_raw, X509 **ret) {
                 return cp_error_oom();
         if ((r = cp_snp_tcb_decode(tcb_raw, sp->gen, &t)) < 0 || (r = amdsp_derive_key(sp, vlek, tcb_raw, &key)) < 0)
                 return r;
-        /* Serial: the first 8 bytes of SHA-384(kind, hwID or csp_id, TCB), positive. */
-        {
-                _cleanup_(cp_EVP_MD_CTX_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
-                cp_put_le64(buf, tcb_raw);
-                if (!md || EVP_DigestInit_ex(md, EVP_sha384(), NULL) != 1 ||
-                    EVP_DigestUpdate(md, vlek ? "VLEK" : "VCEK", 4) != 1 ||
-                    EVP_DigestUpdate(md, vlek ? (const void *) sp->csp_id : (const void *) sp->chip_id,
-                                     vlek ? strlen(sp->csp_id) : sizeof(sp->chip_id)) != 1 ||
-                    EVP_DigestUpdate(md, buf, 8) != 1 || EVP_DigestFinal_ex(md, digest, NULL) != 1)
-                        return CP_OSSL_ERROR(CP_ECRYPTO, "SHA-384");
-                memcpy(serial, digest, 8);
-                serial[0] = (serial[0] & 0x7f) | 0x01;
-        }
+        /* AMD's VCEKs and VLEKs all carry serial number 0. */
+        static const uint8_t serial[1] = { 0 };
         snprintf(issuer, sizeof(issuer), "%s-%s", vlek ? "SEV-VLEK" : "SEV", product_line(sp->gen));
         r = set_common(x, serial, sizeof(serial), vlek ? "SEV-VLEK" : "SEV-VCEK", issuer, sp->created - 86400,
-                       sp->created - 86400 + VCEK_VALIDITY, key);
+                       add_years(sp->created - 86400, vlek ? VLEK_YEARS : VCEK_YEARS), key);
         if (r < 0)
                 return r;
-        static const uint8_t struct_version[] = { 0x02, 0x01, 0x01 };
+        /* structVersion 0 on Milan and Genoa, 1 on Turin, as AMD's */
+        const uint8_t struct_version[] = { 0x02, 0x01, turin ? 0x01 : 0x00 };
         if ((r = add_ext_raw(x, "1.3.6.1.4.1.3704.1.1", struct_version, sizeof(struct_version))) < 0 ||
-            (r = add_ia5(x, "1.3.6.1.4.1.3704.1.2", product_name(sp->gen))) < 0)
+            (r = add_ia5(x, "1.3.6.1.4.1.3704.1.2", product_name(sp->gen, vlek))) < 0)
                 return r;
         if (turin) {
                 /* fmcSPL, blSPL, teeSPL, snpSPL, spl5-7, ucodeSPL (no spl4) */
@@ -420,7 +495,8 @@ static int make_leaf(cp_amdsp *sp, bool vlek, uint64_t tcb_raw, X509 **ret) {
                 r = add_ext_raw(x, "1.3.6.1.4.1.3704.1.4", sp->chip_id, amdsp_hwid_len(sp->gen));
         if (r < 0)
                 return r;
-        r = sign_cert(x, vlek ? sp->asvk_key : sp->ask_key);
+        /* AMD's current leaves omit the trailerField (older Milan VCEKs had it) */
+        r = sign_cert(x, vlek ? sp->asvk_key : sp->ask_key, false);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(x);
@@ -759,7 +835,9 @@ static int create_state(cp_amdsp *sp, const cp_amdsp_config *c) {
                 sp->fw_major = 1;
                 sp->fw_minor = 55;
         }
-        sp->fw_build = c->fw_build;
+        /* 0: the build real parts of the generation report (Milan 1.55.29,
+         * Genoa 1.55.43 in the reports in realdata) */
+        sp->fw_build = c->fw_build ? c->fw_build : sp->gen == CP_SNP_GEN_MILAN ? 29 : 43;
         sp->platform_info = c->platform_info ? c->platform_info : (CP_SNP_PLATFORM_SMT_EN | CP_SNP_PLATFORM_TSME_EN);
         sp->report_version = c->report_version ? c->report_version : 5;
         sp->created = c->now ? c->now : (int64_t) time(NULL);

@@ -477,6 +477,11 @@ static int build_report(cp_amdsp *sp, const amdsp_guest *g, const cp_snp_report_
         r->current_minor = r->committed_minor = sp->fw_minor;
         r->current_major = r->committed_major = sp->fw_major;
         r->launch_tcb = g->launch_tcb;
+        if (r->version >= 5) {
+                /* as a real Genoa (firmware 1.55.43) reports them: bit 0 set in both */
+                r->has_mit_vectors = true;
+                r->launch_mit_vector = r->current_mit_vector = AMDSP_MIT_VECTOR;
+        }
         if ((k = cp_snp_report_serialize(r, out)) < 0)
                 return k;
         if (sp->mask_chip_key)

@@ -101,4 +101,9 @@ int tdx_p256_key(const uint8_t xy[64], EVP_PKEY **ret);
 int tdx_tcb_evaluate(const tdx_tcb_info *ti, const tdx_qe_identity *qi, const cp_tdx_quote *q,
                      const cp_tdx_pck_ext *pck, cp_tdx_verify_result *r);
 
+/* Verifications whose PCK chain was not cached but whose collateral (TCB
+ * Signing chain, TCB Info, QE Identity, root and root CRL: the same bytes,
+ * valid now) was reused from a cached entry. */
+uint64_t tdx_verifier_coll_hits(cp_tdx_verifier *v);
+
 #endif

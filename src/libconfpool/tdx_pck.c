@@ -15,6 +15,7 @@
 #include <openssl/ec.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
 #include "basic/cleanup.h"
@@ -383,6 +384,30 @@ int tdx_p256_key(const uint8_t xy[64], EVP_PKEY **ret) {
         return 0;
 }
 
+/* DER INTEGER of a 32-byte big-endian unsigned value: leading zero bytes
+ * dropped (one kept), a 0x00 prepended when the top bit is set. */
+static size_t der_uint32b(const uint8_t v[32], uint8_t *out) {
+        size_t i = 0;
+        while (i < 31 && v[i] == 0)
+                i++;
+        size_t n = 32 - i, pad = (v[i] & 0x80) ? 1 : 0;
+        out[0] = 0x02;
+        out[1] = (uint8_t) (n + pad);
+        out[2] = 0;
+        memcpy(out + 2 + pad, v + i, n);
+        return 2 + pad + n;
+}
+
+/* ECDSA-Sig-Value DER of the raw r || s (what i2d_ECDSA_SIG would write,
+ * without the BIGNUM round trip). */
+static size_t p256_sig_der(const uint8_t sig[64], uint8_t out[2 + 2 * (2 + 33)]) {
+        size_t n = der_uint32b(sig, out + 2);
+        n += der_uint32b(sig + 32, out + 2 + n);
+        out[0] = 0x30;
+        out[1] = (uint8_t) n;
+        return 2 + n;
+}
+
 int tdx_p256_verify(EVP_PKEY *key, const uint8_t *data, size_t len, const uint8_t sig[64], const char *what) {
         char group[32] = "";
         if (!EVP_PKEY_is_a(key, "EC") ||
@@ -391,25 +416,12 @@ int tdx_p256_verify(EVP_PKEY *key, const uint8_t *data, size_t len, const uint8_
                 cp_ossl_clear();
                 return CP_ERROR(CP_ESIG, "%s: signing key is not ECDSA P-256", what);
         }
-        ECDSA_SIG *es = ECDSA_SIG_new();
-        BIGNUM *r = BN_bin2bn(sig, 32, NULL), *s = BN_bin2bn(sig + 32, 32, NULL);
-        unsigned char *der = NULL;
-        int der_len = -1;
-        if (es && r && s && ECDSA_SIG_set0(es, r, s)) {
-                r = s = NULL;
-                der_len = i2d_ECDSA_SIG(es, &der);
-        }
-        BN_free(r);
-        BN_free(s);
-        ECDSA_SIG_free(es);
-        if (der_len <= 0)
-                return CP_OSSL_ERROR(CP_ECRYPTO, "%s: signature encoding failed", what);
-        uint8_t h[32];
-        unsigned hl = 0;
+        uint8_t der[2 + 2 * (2 + 33)];
+        size_t der_len = p256_sig_der(sig, der);
+        uint8_t h[SHA256_DIGEST_LENGTH];
         _cleanup_evp_pkey_ctx_ EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new(key, NULL);
-        int ok = pc && EVP_Digest(data, len, h, &hl, EVP_sha256(), NULL) == 1 && hl == 32 &&
-                 EVP_PKEY_verify_init(pc) == 1 && EVP_PKEY_verify(pc, der, (size_t) der_len, h, hl) == 1;
-        OPENSSL_free(der);
+        int ok = pc && SHA256(data, len, h) && EVP_PKEY_verify_init(pc) == 1 &&
+                 EVP_PKEY_verify(pc, der, der_len, h, sizeof(h)) == 1;
         if (!ok) {
                 cp_ossl_clear();
                 return CP_ERROR(CP_ESIG, "%s does not verify", what);

@@ -22,8 +22,17 @@
 
 /* What a verified (PCK chain, CRLs, TCB Signing chain, TCB Info, QE
  * Identity) yields; shared read-only between verifications once cached. */
+/* The inputs of the chain and collateral steps, compared byte for byte
+ * against a cached entry's copy (no hash: equal bytes, nothing else). */
+#define TDX_PARTS 7
+typedef struct tdx_parts {
+        const uint8_t *p[TDX_PARTS];
+        size_t n[TDX_PARTS]; /* SIZE_MAX: absent */
+} tdx_parts;
+
 typedef struct tdx_entry {
-        uint8_t key[32];
+        uint8_t *blob;                 /* the TDX_PARTS inputs, concatenated */
+        size_t n[TDX_PARTS];
         unsigned refs;                 /* under the verifier's lock */
         tdx_tcb_info *ti;
         tdx_qe_identity *qi;
@@ -31,13 +40,26 @@ typedef struct tdx_entry {
         EVP_PKEY *pck_key;
         bool revocation_checked;
         int64_t valid_from, valid_until;
+        int64_t coll_from, coll_until; /* of the collateral parts alone */
 } tdx_entry;
 
 #define TDX_CACHE_SIZE 16
+/* Attestation keys seen, as EVP_PKEY objects (building one from the raw
+ * point costs about a fifth of an ECDSA verify): a pure function of the 64
+ * bytes, so reusing it skips nothing - the quote signature is still
+ * verified every time. */
+#define TDX_AK_CACHE_SIZE 16
+typedef struct tdx_ak {
+        uint8_t raw[64];
+        EVP_PKEY *key;
+} tdx_ak;
 struct cp_tdx_verifier {
         pthread_mutex_t lock;
         tdx_entry *entries[TDX_CACHE_SIZE];
         size_t next;
+        tdx_ak aks[TDX_AK_CACHE_SIZE];
+        size_t ak_next;
+        uint64_t coll_hits;
         uint64_t hits, misses;
 };
 
@@ -51,6 +73,8 @@ typedef struct tdx_ctx {
         tdx_qe_identity *qi;
         EVP_PKEY *pck_key;
         tdx_entry *entry;       /* a cached entry in use: ti, qi, pck_key are its */
+        cp_tdx_verifier *v;     /* NULL: nothing cached */
+        int64_t coll_from, coll_until; /* validity of the collateral alone */
         cp_tdx_verify_result *r;
 } tdx_ctx;
 
@@ -60,6 +84,7 @@ static void entry_free(tdx_entry *e) {
         free(e->ti);
         free(e->qi);
         EVP_PKEY_free(e->pck_key);
+        free(e->blob);
         free(e);
 }
 
@@ -137,6 +162,37 @@ static int step_pck(tdx_ctx *c, const cp_tdx_quote *q) {
         return tdx_pck_ext_from_cert(leaf, &c->r->pck);
 }
 
+/* The attestation key as an EVP_PKEY (a reference): from the verifier's
+ * cache when these 64 bytes were seen, else built (checking the point is on
+ * the curve) and cached. */
+static int ak_key(cp_tdx_verifier *v, const uint8_t raw[64], EVP_PKEY **ret) {
+        EVP_PKEY *old = NULL;
+        int k;
+        if (v) {
+                pthread_mutex_lock(&v->lock);
+                for (size_t i = 0; i < TDX_AK_CACHE_SIZE; i++)
+                        if (v->aks[i].key && memcmp(v->aks[i].raw, raw, 64) == 0 && EVP_PKEY_up_ref(v->aks[i].key)) {
+                                *ret = v->aks[i].key;
+                                pthread_mutex_unlock(&v->lock);
+                                return 0;
+                        }
+                pthread_mutex_unlock(&v->lock);
+        }
+        if ((k = tdx_p256_key(raw, ret)) < 0 || !v)
+                return k;
+        if (!EVP_PKEY_up_ref(*ret))
+                return 0; /* not cached */
+        pthread_mutex_lock(&v->lock);
+        tdx_ak *slot = &v->aks[v->ak_next];
+        old = slot->key;
+        memcpy(slot->raw, raw, 64);
+        slot->key = *ret;
+        v->ak_next = (v->ak_next + 1) % TDX_AK_CACHE_SIZE;
+        pthread_mutex_unlock(&v->lock);
+        EVP_PKEY_free(old);
+        return 0;
+}
+
 /* QE report signed by the PCK key and binding the attestation key; the
  * quote signed by the attestation key. */
 static int step_signatures(tdx_ctx *c, const cp_tdx_quote *q) {
@@ -158,7 +214,7 @@ static int step_signatures(tdx_ctx *c, const cp_tdx_quote *q) {
         if (memcmp(h, cd->qe_report.report_data, 32) != 0 || memcmp(cd->qe_report.report_data + 32, zero, 32) != 0)
                 return CP_ERROR(CP_EBINDING, "QE REPORT_DATA is not SHA-256(attestation key || QE auth data) || zeros");
         _cleanup_evp_pkey_ EVP_PKEY *ak = NULL;
-        if ((k = tdx_p256_key(q->attest_key, &ak)) < 0)
+        if ((k = ak_key(c->v, q->attest_key, &ak)) < 0)
                 return k;
         return tdx_p256_verify(ak, q->signed_data, q->signed_len, q->signature, "quote signature (attestation key)");
 }
@@ -214,6 +270,11 @@ static int step_collateral(tdx_ctx *c) {
             (k = check_window(c->now, c->qi->issue_date, c->qi->next_update, "QE Identity")) < 0)
                 return k;
         narrow(c->r, c->qi->issue_date, c->qi->next_update);
+        return 0;
+}
+
+/* The TCB Info is the one of the PCK certificate's platform. */
+static int check_fmspc(tdx_ctx *c) {
         if (memcmp(c->ti->fmspc, c->r->pck.fmspc, 6) != 0)
                 return CP_ERROR(CP_ETCB, "TCB Info FMSPC %02X%02X%02X%02X%02X%02X is not the PCK certificate's "
                                          "%02x%02x%02x%02x%02x%02x",
@@ -225,42 +286,115 @@ static int step_collateral(tdx_ctx *c) {
         return 0;
 }
 
+/* step_collateral, with the validity window of the collateral alone (TCB
+ * Signing chain, root and its CRL, TCB Info, QE Identity) kept in c->coll_*
+ * for reuse under another PCK chain. */
+static int step_collateral_window(tdx_ctx *c) {
+        int64_t from = c->r->valid_from, until = c->r->valid_until;
+        c->r->valid_from = INT64_MIN;
+        c->r->valid_until = INT64_MAX;
+        narrow_cert(c->r, c->root);
+        narrow_crl(c->r, c->root_crl);
+        int k = step_collateral(c);
+        c->coll_from = c->r->valid_from;
+        c->coll_until = c->r->valid_until;
+        c->r->valid_from = from;
+        c->r->valid_until = until;
+        narrow(c->r, c->coll_from, c->coll_until);
+        return k;
+}
+
 /* ---- the cache of verified chains and collateral */
-
-static void hash_part(EVP_MD_CTX *md, const uint8_t *p, size_t n) {
-        uint64_t len = p ? (uint64_t) n : UINT64_MAX;
-        EVP_DigestUpdate(md, &len, sizeof(len));
-        if (p && n)
-                EVP_DigestUpdate(md, p, n);
-}
-
-/* SHA-256 over every input of the chain and collateral steps. */
-static int cache_key(const tdx_ctx *c, const cp_tdx_quote *q, const cp_tdx_verify_options *o, uint8_t key[32]) {
+static void cache_parts(const tdx_ctx *c, const cp_tdx_quote *q, const cp_tdx_verify_options *o, tdx_parts *t) {
         const cp_tdx_collateral *col = c->col;
-        _cleanup_evp_md_ctx_ EVP_MD_CTX *md = EVP_MD_CTX_new();
-        if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
-                return CP_OSSL_ERROR(CP_ECRYPTO, "SHA-256 failed");
-        hash_part(md, o->trust_root, o->trust_root_len);
-        hash_part(md, col->pck_chain ? col->pck_chain : q->cert.pck_chain,
-                  col->pck_chain ? col->pck_chain_len : q->cert.pck_chain_len);
-        hash_part(md, col->pck_crl, col->pck_crl_len);
-        hash_part(md, col->root_ca_crl, col->root_ca_crl_len);
-        hash_part(md, col->tcb_signing_chain, col->tcb_signing_chain_len);
-        hash_part(md, col->tcb_info, col->tcb_info_len);
-        hash_part(md, col->qe_identity, col->qe_identity_len);
-        if (EVP_DigestFinal_ex(md, key, NULL) != 1)
-                return CP_OSSL_ERROR(CP_ECRYPTO, "SHA-256 failed");
-        return 0;
+        const uint8_t *p[TDX_PARTS] = { o->trust_root,
+                                        col->pck_chain ? col->pck_chain : q->cert.pck_chain,
+                                        col->pck_crl,
+                                        col->root_ca_crl,
+                                        col->tcb_signing_chain,
+                                        col->tcb_info,
+                                        col->qe_identity };
+        size_t n[TDX_PARTS] = { o->trust_root_len,
+                                col->pck_chain ? col->pck_chain_len : q->cert.pck_chain_len,
+                                col->pck_crl_len,
+                                col->root_ca_crl_len,
+                                col->tcb_signing_chain_len,
+                                col->tcb_info_len,
+                                col->qe_identity_len };
+        for (size_t i = 0; i < TDX_PARTS; i++) {
+                t->p[i] = p[i];
+                t->n[i] = p[i] ? n[i] : SIZE_MAX;
+        }
 }
 
-/* A cached entry for key whose validity window holds now: taken (a
- * reference) into c. */
-static bool cache_get(cp_tdx_verifier *v, const uint8_t key[32], tdx_ctx *c) {
+/* Every input byte-equal to the entry's copy (lengths first: cheap). */
+static bool entry_matches(const tdx_entry *e, const tdx_parts *t) {
+        size_t off = 0;
+        for (size_t i = 0; i < TDX_PARTS; i++)
+                if (e->n[i] != t->n[i])
+                        return false;
+        for (size_t i = 0; i < TDX_PARTS; i++) {
+                if (t->n[i] == SIZE_MAX)
+                        continue;
+                if (t->n[i] && memcmp(e->blob + off, t->p[i], t->n[i]) != 0)
+                        return false;
+                off += t->n[i];
+        }
+        return true;
+}
+
+/* The parts that are the collateral alone (not the PCK chain and its CRL). */
+static bool is_coll_part(size_t i) {
+        return i != 1 && i != 2;
+}
+
+static bool entry_coll_matches(const tdx_entry *e, const tdx_parts *t) {
+        size_t off = 0;
+        for (size_t i = 0; i < TDX_PARTS; i++)
+                if (is_coll_part(i) && e->n[i] != t->n[i])
+                        return false;
+        for (size_t i = 0; i < TDX_PARTS; i++) {
+                if (e->n[i] == SIZE_MAX)
+                        continue;
+                if (is_coll_part(i) && e->n[i] && memcmp(e->blob + off, t->p[i], e->n[i]) != 0)
+                        return false;
+                off += e->n[i];
+        }
+        return true;
+}
+
+/* Warm collateral: an entry (of another PCK chain) with these very
+ * collateral bytes, valid now: its parsed TCB Info and QE Identity are
+ * copied into c (verified against the same root and root CRL). */
+static bool coll_get(cp_tdx_verifier *v, const tdx_parts *t, tdx_ctx *c) {
+        bool hit = false;
+        pthread_mutex_lock(&v->lock);
+        for (size_t i = 0; i < TDX_CACHE_SIZE && !hit; i++) {
+                const tdx_entry *e = v->entries[i];
+                if (e && c->now >= e->coll_from && c->now <= e->coll_until && entry_coll_matches(e, t)) {
+                        memcpy(c->ti, e->ti, sizeof(*c->ti));
+                        memcpy(c->qi, e->qi, sizeof(*c->qi));
+                        c->coll_from = e->coll_from;
+                        c->coll_until = e->coll_until;
+                        hit = true;
+                }
+        }
+        if (hit)
+                v->coll_hits++;
+        pthread_mutex_unlock(&v->lock);
+        if (hit)
+                narrow(c->r, c->coll_from, c->coll_until);
+        return hit;
+}
+
+/* A cached entry for these inputs whose validity window holds now: taken
+ * (a reference) into c. */
+static bool cache_get(cp_tdx_verifier *v, const tdx_parts *t, tdx_ctx *c) {
         tdx_entry *e = NULL;
         pthread_mutex_lock(&v->lock);
         for (size_t i = 0; i < TDX_CACHE_SIZE && !e; i++)
-                if (v->entries[i] && memcmp(v->entries[i]->key, key, 32) == 0 && c->now >= v->entries[i]->valid_from &&
-                    c->now <= v->entries[i]->valid_until)
+                if (v->entries[i] && c->now >= v->entries[i]->valid_from && c->now <= v->entries[i]->valid_until &&
+                    entry_matches(v->entries[i], t))
                         e = v->entries[i];
         if (e)
                 e->refs++;
@@ -291,11 +425,22 @@ static void cache_release(cp_tdx_verifier *v, tdx_entry *e) {
 }
 
 /* The fresh result of the chain steps moves into a new entry. */
-static void cache_put(cp_tdx_verifier *v, const uint8_t key[32], tdx_ctx *c) {
+static void cache_put(cp_tdx_verifier *v, const tdx_parts *t, tdx_ctx *c) {
         tdx_entry *e = calloc(1, sizeof(*e)), *old;
-        if (!e)
+        size_t total = 0, off = 0;
+        for (size_t i = 0; i < TDX_PARTS; i++)
+                total += t->n[i] == SIZE_MAX ? 0 : t->n[i];
+        if (!e || !(e->blob = malloc(total ? total : 1))) {
+                free(e);
                 return; /* not cached; c keeps its own */
-        memcpy(e->key, key, 32);
+        }
+        for (size_t i = 0; i < TDX_PARTS; i++) {
+                e->n[i] = t->n[i];
+                if (t->n[i] != SIZE_MAX && t->n[i]) {
+                        memcpy(e->blob + off, t->p[i], t->n[i]);
+                        off += t->n[i];
+                }
+        }
         e->refs = 2; /* the cache's and c's */
         e->ti = c->ti;
         e->qi = c->qi;
@@ -304,6 +449,8 @@ static void cache_put(cp_tdx_verifier *v, const uint8_t key[32], tdx_ctx *c) {
         e->revocation_checked = c->r->revocation_checked;
         e->valid_from = c->r->valid_from;
         e->valid_until = c->r->valid_until;
+        e->coll_from = c->coll_from;
+        e->coll_until = c->coll_until;
         c->entry = e;
         pthread_mutex_lock(&v->lock);
         old = v->entries[v->next];
@@ -317,20 +464,25 @@ static void cache_put(cp_tdx_verifier *v, const uint8_t key[32], tdx_ctx *c) {
 
 /* PCK chain and collateral: from the cache, or verified (and cached). */
 static int step_chains(tdx_ctx *c, cp_tdx_verifier *v, const cp_tdx_quote *q, const cp_tdx_verify_options *o) {
-        uint8_t key[32];
+        tdx_parts t;
         int k;
-        if (v && (k = cache_key(c, q, o, key)) < 0)
-                return k;
-        if (v && cache_get(v, key, c))
-                return 0;
+        if (v) {
+                cache_parts(c, q, o, &t);
+                if (cache_get(v, &t, c))
+                        return 0;
+        }
         c->ti = calloc(1, sizeof(*c->ti)); /* large: only when not cached */
         c->qi = calloc(1, sizeof(*c->qi));
         if (!c->ti || !c->qi)
                 return CP_ERROR(CP_ENOMEM, "out of memory");
-        if ((k = load_root(c, o)) < 0 || (k = step_pck(c, q)) < 0 || (k = step_collateral(c)) < 0)
+        if ((k = load_root(c, o)) < 0 || (k = step_pck(c, q)) < 0)
+                return k;
+        if (!(v && coll_get(v, &t, c)) && (k = step_collateral_window(c)) < 0)
+                return k;
+        if ((k = check_fmspc(c)) < 0)
                 return k;
         if (v)
-                cache_put(v, key, c);
+                cache_put(v, &t, c);
         return 0;
 }
 
@@ -371,9 +523,18 @@ cp_tdx_verifier *cp_tdx_verifier_free(cp_tdx_verifier *v) {
                 return NULL;
         for (size_t i = 0; i < TDX_CACHE_SIZE; i++)
                 entry_free(v->entries[i]); /* no verification may be running */
+        for (size_t i = 0; i < TDX_AK_CACHE_SIZE; i++)
+                EVP_PKEY_free(v->aks[i].key);
         pthread_mutex_destroy(&v->lock);
         free(v);
         return NULL;
+}
+
+uint64_t tdx_verifier_coll_hits(cp_tdx_verifier *v) {
+        pthread_mutex_lock(&v->lock);
+        uint64_t n = v->coll_hits;
+        pthread_mutex_unlock(&v->lock);
+        return n;
 }
 
 void cp_tdx_verifier_stats(cp_tdx_verifier *v, uint64_t *hits, uint64_t *misses) {
@@ -398,7 +559,7 @@ int cp_tdx_verifier_verify(cp_tdx_verifier *v, const uint8_t *quote, size_t quot
         memset(ret, 0, sizeof(*ret));
         ret->valid_from = INT64_MIN;
         ret->valid_until = INT64_MAX;
-        tdx_ctx c = { .col = col ? col : &none, .now = o.now ? o.now : (int64_t) time(NULL), .r = ret };
+        tdx_ctx c = { .col = col ? col : &none, .now = o.now ? o.now : (int64_t) time(NULL), .r = ret, .v = v };
         int k = verify_steps(&c, v, quote, quote_len, &o);
         ctx_done(&c);
         if (v)

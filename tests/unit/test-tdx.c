@@ -220,6 +220,7 @@ static void fixture_load(fixture *x, size_t case_index) {
 
 #define CASE_PHALA_V4 6
 #define CASE_GO_V5 1
+#define CASE_TRUSTEE_V4 3
 
 static void flip_range(cp_tdx_verifier *v, fixture *x, size_t from, size_t to, const char *what) {
         cp_tdx_verify_result r;
@@ -310,6 +311,80 @@ TEST(verifier_cache) {
         ASSERT_FAILS(cp_tdx_verifier_verify(v, x.f.quote, x.f.quote_len, &col, &x.o, &r2));
         cp_tdx_verifier_stats(v, &hits, &misses);
         ASSERT_EQ(hits, 1u);
+        files_free(&x.f);
+        cp_tdx_verifier_free(v);
+}
+
+/* A PCK chain the verifier has not seen (a text line before the PEM, which
+ * the PEM reader skips: other bytes, same certificates). */
+static uint8_t *chain_variant(const cp_tdx_quote *q, size_t *len) {
+        static const char head[] = "another platform\n";
+        uint8_t *p = malloc(sizeof(head) - 1 + q->cert.pck_chain_len);
+        ASSERT_TRUE(p);
+        memcpy(p, head, sizeof(head) - 1);
+        memcpy(p + sizeof(head) - 1, q->cert.pck_chain, q->cert.pck_chain_len);
+        *len = sizeof(head) - 1 + q->cert.pck_chain_len;
+        return p;
+}
+
+/* Warm collateral: a new PCK chain with collateral already verified reuses
+ * the parsed TCB Info / QE Identity - only for the very same bytes, valid
+ * now - and still checks the PCK chain and the FMSPC match. */
+TEST(verifier_warm_collateral) {
+        fixture x, y;
+        cp_tdx_verify_result r, r2;
+        cp_tdx_verifier *v = NULL;
+        size_t cl;
+        ASSERT_OK(cp_tdx_verifier_new(&v));
+        fixture_load(&x, CASE_PHALA_V4);
+        ASSERT_OK(cp_tdx_verifier_verify(v, x.f.quote, x.f.quote_len, &x.col, &x.o, &r));
+        ASSERT_EQ(tdx_verifier_coll_hits(v), 0u);
+        _cleanup_free_ uint8_t *chain = chain_variant(&r.quote, &cl);
+        cp_tdx_collateral col = x.col;
+        col.pck_chain = chain;
+        col.pck_chain_len = cl;
+        ASSERT_OK(cp_tdx_verifier_verify(v, x.f.quote, x.f.quote_len, &col, &x.o, &r2));
+        ASSERT_EQ(tdx_verifier_coll_hits(v), 1u);
+        ASSERT_EQ(r2.tcb_status, r.tcb_status);
+        ASSERT_EQ(r2.valid_from, r.valid_from);
+        ASSERT_EQ(r2.valid_until, r.valid_until);
+        ASSERT_STREQ(r2.platform_tcb_date, r.platform_tcb_date);
+        ASSERT_MEMEQ(r2.pck.fmspc, r.pck.fmspc, 6);
+        ASSERT_TRUE(r2.revocation_checked);
+        /* a broken PCK chain is refused although the collateral is warm */
+        chain[cl / 2] ^= 0x01;
+        col.pck_chain = chain;
+        ASSERT_FAILS(cp_tdx_verifier_verify(v, x.f.quote, x.f.quote_len, &col, &x.o, &r2));
+        chain[cl / 2] ^= 0x01;
+        /* one byte of TCB Info changed: not reused, refused (its signature) */
+        _cleanup_free_ uint8_t *ti = calloc(1, x.f.tcb_len + 1);
+        ASSERT_TRUE(ti);
+        memcpy(ti, x.f.tcb, x.f.tcb_len);
+        uint8_t *digit = (uint8_t *) strstr((char *) ti, "\"isvsvn\":");
+        ASSERT_TRUE(digit != NULL && digit + 9 < ti + x.f.tcb_len);
+        digit[9] = digit[9] == '1' ? '2' : '1';
+        uint64_t before = tdx_verifier_coll_hits(v);
+        col.tcb_info = ti;
+        ASSERT_FAILS(cp_tdx_verifier_verify(v, x.f.quote, x.f.quote_len, &col, &x.o, &r2));
+        ASSERT_EQ(tdx_verifier_coll_hits(v), before);
+        /* outside the collateral's window: not reused, refused as expired */
+        cp_tdx_verify_options late = x.o;
+        late.now = r.valid_until + 1;
+        col = x.col;
+        col.pck_chain = chain;
+        col.pck_chain_len = cl;
+        chain[0] ^= 0x20; /* another variant: no full-entry hit either */
+        ASSERT_FAILS(cp_tdx_verifier_verify(v, x.f.quote, x.f.quote_len, &col, &late, &r2));
+        ASSERT_EQ(tdx_verifier_coll_hits(v), before);
+        /* another platform's quote with this collateral: the FMSPC check still runs */
+        fixture_load(&y, CASE_TRUSTEE_V4); /* its PCK chain is valid at x's check time */
+        int k = cp_tdx_verifier_verify(v, y.f.quote, y.f.quote_len, &x.col, &x.o, &r2);
+        printf("    other platform, warm collateral: %s (%s)\n", k < 0 ? cp_error_message() : "verified",
+               k < 0 ? cp_err_name(k) : "-");
+        ASSERT_EQ(k, CP_ETCB);
+        ASSERT_TRUE(strstr(cp_error_message(), "FMSPC") != NULL);
+        ASSERT_EQ(tdx_verifier_coll_hits(v), before + 1);
+        files_free(&y.f);
         files_free(&x.f);
         cp_tdx_verifier_free(v);
 }
