@@ -241,7 +241,8 @@ static int cluster_create(api_ctx *c, const char *sub, const char *rg, const cha
                 "dnsServiceIP", "10.0.0.10", "outboundType", "loadBalancer", "loadBalancerSku", "standard");
         if (!doc)
                 return cp_error_oom();
-        if ((r = cluster_identity(c, doc)) != 0 || (r = api_cluster_addons(c, doc)) != 0) {
+        if ((r = cluster_identity(c, doc)) != 0 || (r = api_cluster_addons(c, doc)) != 0 ||
+            (r = api_cluster_oidc(c, doc)) != 0) {
                 json_decref(doc);
                 return r;
         }
@@ -431,6 +432,8 @@ static int cluster_update(api_ctx *c, const char *sub, const char *name, const c
                 json_object_set(old, "tags", (json_t *) tags);
         int pr = api_cluster_addons(c, old);
         if (pr == 0)
+                pr = api_cluster_oidc(c, old);
+        if (pr == 0)
                 pr = apply_profiles_for(c, sub, id, old, profiles, upgrading ? kv_in : NULL);
         if (pr != 0)
                 return pr < 0 ? pr : API_ROLLBACK;
@@ -605,7 +608,9 @@ int cp_api_start_cluster_delete(api_ctx *c, const char *cluster_id, json_t *clus
         if (r < 0)
                 return r;
         json_object_set_new(props_of(cluster), "provisioningState", json_string("Deleting"));
-        r = cp_res_update(c->api->store, cluster_id, cluster, NULL);
+        r = api_cluster_oidc_forget(c, cluster_id); /* its issuer goes at once */
+        if (r >= 0)
+                r = cp_res_update(c->api->store, cluster_id, cluster, NULL);
         if (r < 0)
                 return r;
         const char *sub_start = cluster_id + strlen("/subscriptions/");

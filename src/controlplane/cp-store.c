@@ -54,6 +54,11 @@ static const cp_store_migration migrations[] = {
         {5, "ALTER TABLE machines ADD COLUMN version TEXT NOT NULL DEFAULT '';"
             "UPDATE machines SET version = coalesce((SELECT json_extract(r.body,"
             " '$.properties.currentOrchestratorVersion') FROM resources r WHERE r.id_lc = machines.pool_lc), '');"},
+        /* clusters' OIDC issuers (issue 14): service-account signing keys,
+         * the newest and the one before it (rotate-signing-keys) */
+        {6, "CREATE TABLE sa_keys (uid TEXT NOT NULL, cluster_lc TEXT NOT NULL, seq INTEGER NOT NULL,"
+            " pem TEXT NOT NULL, created TEXT NOT NULL, PRIMARY KEY(uid, seq));"
+            "CREATE INDEX sa_keys_cluster ON sa_keys(cluster_lc);"},
 };
 
 const cp_store_migration *cp_cpstore_migrations(size_t *ret_n) {

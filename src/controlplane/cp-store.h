@@ -13,7 +13,7 @@
 
 #include "service/store.h"
 
-#define CP_CP_SCHEMA_VERSION 5
+#define CP_CP_SCHEMA_VERSION 6
 
 CP_WUR int cp_cpstore_open(const char *db_path, cp_store **ret);
 /* The migrations (exposed for tests). */

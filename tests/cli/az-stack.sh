@@ -8,7 +8,8 @@
 # in full; --no-wait and wait; az aks scale (the pool's count really
 # changes, the new node attested); get-versions, get-upgrades,
 # get-credentials (user and admin kubeconfigs, refused to another
-# principal), update; enable-addons / disable-addons; rotate-certs (the
+# principal), update; enable-addons / disable-addons; the OIDC issuer
+# (enabled, discovery + JWKS, rotate-signing-keys); rotate-certs (the
 # kubeconfig's token changes, the nodes run on); command invoke refused
 # naming why; nodepool upgrade -k (the pool's node replaced by one built
 # with the version); upgrade (control plane, then every pool: every node
@@ -138,6 +139,18 @@ az aks get-credentials -g rg1 -n c1 -f "$T/kc2" -o none || fail "get-credentials
 tok() { sed -n 's/^ *token: //p' "$1"; }
 [ -n "$(tok "$T/kc2")" ] && [ "$(tok "$T/kc2")" != "$(tok "$T/kc")" ] || fail "rotate-certs: the token did not change"
 [ "$(mnames cvmpool)" = "$N0" ] && [ "$(ready)" = 4 ] || fail "rotate-certs touched the nodes: $(mnames cvmpool)"
+# the OIDC issuer: enabled, discovery and JWKS served (no credential), signing key rotated
+az aks update -g rg1 -n c1 --enable-oidc-issuer -o none || fail "az aks update --enable-oidc-issuer"
+ISS=$(az aks show -g rg1 -n c1 -o json | python3 -c 'import json,sys; p=json.load(sys.stdin)["oidcIssuerProfile"]; print(p.get("issuerUrl") or p.get("issuerURL"))')
+[[ "$ISS" == https://localhost:*/oidc/*/ ]] || fail "issuer URL '$ISS'"
+kids() { curl -sf --cacert "$S/cp/ca.pem" "${ISS}openid/v1/jwks" | python3 -c 'import json,sys; print(" ".join(k["kid"] for k in json.load(sys.stdin)["keys"]))'; }
+[ "$(curl -sf --cacert "$S/cp/ca.pem" "${ISS}.well-known/openid-configuration" | python3 -c 'import json,sys; print(json.load(sys.stdin)["issuer"])')" = "$ISS" ] \
+        || fail "issuer discovery"
+K1=$(kids)
+[ -n "$K1" ] && [ "$(wc -w <<<"$K1")" = 1 ] || fail "JWKS: '$K1'"
+az aks oidc-issuer rotate-signing-keys -g rg1 -n c1 --yes -o none || fail "az aks oidc-issuer rotate-signing-keys"
+for _ in $(seq 40); do [ "$(wc -w <<<"$(kids)")" = 2 ] && break; sleep 0.25; done
+[ "$(kids | cut -d' ' -f2)" = "$K1" ] && [ "$(kids | cut -d' ' -f1)" != "$K1" ] || fail "after rotation: $(kids), was $K1"
 # command invoke: refused in full, naming why
 out=$(az aks command invoke -g rg1 -n c1 -c "kubectl get pods" 2>&1) && fail "command invoke accepted"
 [[ "$out" == *"no Kubernetes API"* ]] || fail "command invoke: $out"

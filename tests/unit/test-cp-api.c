@@ -1119,3 +1119,78 @@ TEST(run_command_refused) {
         ASSERT_EQ(call("POST", RGP "/providers/Microsoft.ContainerService/managedClusters/nope/runCommand" CS, "{}"), 404);
         teardown();
 }
+
+/* The kids of the cluster's JWKS (public, no credential), newest first. */
+static size_t issuer_kids(const char *uid, char kids[4][100]) {
+        char url[300];
+        snprintf(url, sizeof url, "/oidc/%s/openid/v1/jwks", uid);
+        ASSERT_EQ(call_auth(NULL, "GET", url, NULL), 200);
+        json_t *keys = json_object_get(R.body, "keys"), *k;
+        size_t i;
+        ASSERT_TRUE(json_array_size(keys) <= 4);
+        json_array_foreach(keys, i, k) {
+                ASSERT_STREQ(json_string_value(json_object_get(k, "kty")), "RSA");
+                ASSERT_STREQ(json_string_value(json_object_get(k, "use")), "sig");
+                static const char *const priv[] = {"d", "p", "q", "dp", "dq", "qi"};
+                for (size_t j = 0; j < CP_ELEMENTSOF(priv); j++)
+                        ASSERT_TRUE(json_object_get(k, priv[j]) == NULL); /* public parts only */
+                snprintf(kids[i], 100, "%s", json_string_value(json_object_get(k, "kid")));
+        }
+        return json_array_size(keys);
+}
+
+/* az aks update --enable-oidc-issuer, az aks oidc-issuer rotate-signing-keys */
+TEST(oidc_issuer_and_signing_key_rotation) {
+        setup(NULL);
+        base_cluster();
+        ASSERT_EQ(call("POST", MC "/rotateServiceAccountSigningKeys" CS, NULL), 400);
+        ASSERT_STREQ(code(), "BadRequest");
+        ASSERT_EQ(call("PUT", MC CS, "{\"location\":\"eastus\",\"properties\":{\"oidcIssuerProfile\":{\"enabled\":1}}}"),
+                  400);
+        ASSERT_STREQ(target(), "properties.oidcIssuerProfile.enabled");
+        ASSERT_EQ(call("PUT", MC CS, "{\"location\":\"eastus\",\"properties\":{\"oidcIssuerProfile\":{\"enabled\":true}}}"),
+                  200);
+        reconcile();
+        ASSERT_EQ(call("GET", MC CS, NULL), 200);
+        char uid[64], iss[300], want[400];
+        snprintf(uid, sizeof uid, "%s", prop("resourceUID"));
+        json_t *oidc = json_object_get(json_object_get(R.body, "properties"), "oidcIssuerProfile");
+        ASSERT_TRUE(json_is_true(json_object_get(oidc, "enabled")));
+        snprintf(iss, sizeof iss, "%s", json_string_value(json_object_get(oidc, "issuerURL")));
+        snprintf(want, sizeof want, "http://cp.test/oidc/%s/", uid); /* the public base, not the Host header */
+        ASSERT_STREQ(iss, want);
+        char url[300];
+        snprintf(url, sizeof url, "/oidc/%s/.well-known/openid-configuration", uid);
+        ASSERT_EQ(call_auth(NULL, "GET", url, NULL), 200);
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "issuer")), iss);
+        snprintf(want, sizeof want, "%sopenid/v1/jwks", iss);
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "jwks_uri")), want);
+        char k1[4][100], k2[4][100], k3[4][100];
+        ASSERT_EQ(issuer_kids(uid, k1), 1);
+        /* rotation: a new key first, the previous one still served, the one before that gone */
+        ASSERT_EQ(call("POST", MC "/rotateServiceAccountSigningKeys" CS, NULL), 202);
+        char op[512];
+        hdr_path("Azure-AsyncOperation", op, sizeof op);
+        reconcile();
+        ASSERT_EQ(call("GET", op, NULL), 200);
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "status")), "Succeeded");
+        ASSERT_EQ(issuer_kids(uid, k2), 2);
+        ASSERT_TRUE(strcmp(k2[0], k1[0]) != 0);
+        ASSERT_STREQ(k2[1], k1[0]);
+        ASSERT_EQ(call("POST", MC "/rotateServiceAccountSigningKeys" CS, NULL), 202);
+        reconcile();
+        ASSERT_EQ(issuer_kids(uid, k3), 2);
+        ASSERT_STREQ(k3[1], k2[0]);
+        ASSERT_TRUE(strcmp(k3[0], k1[0]) != 0 && strcmp(k3[1], k1[0]) != 0);
+        /* once enabled it stays enabled; an unknown issuer is 404 */
+        ASSERT_EQ(call("PUT", MC CS, "{\"location\":\"eastus\",\"properties\":{\"oidcIssuerProfile\":{\"enabled\":false}}}"),
+                  400);
+        ASSERT_EQ(call_auth(NULL, "GET", "/oidc/00000000-0000-0000-0000-000000000000/openid/v1/jwks", NULL), 404);
+        ASSERT_EQ(call_auth(NULL, "GET", "/oidc/..%2f..%2fetc/openid/v1/jwks", NULL), 404);
+        /* the cluster's delete takes its issuer away at once */
+        ASSERT_EQ(call("DELETE", MC CS, NULL), 202);
+        snprintf(url, sizeof url, "/oidc/%s/openid/v1/jwks", uid);
+        ASSERT_EQ(call_auth(NULL, "GET", url, NULL), 404);
+        reconcile();
+        teardown();
+}

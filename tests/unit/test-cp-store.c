@@ -300,7 +300,7 @@ TEST(machine_version_migrated_from_pool) {
                                    "('/gone', '/gone', 'm1', 0, 'Ready', 'img', '', 'now')"));
         cp_store_close(s);
         ASSERT_OK(cp_cpstore_open(path, &s));
-        ASSERT_EQ(cp_store_schema_version(s), 5);
+        ASSERT_EQ(cp_store_schema_version(s), CP_CP_SCHEMA_VERSION);
         cp_machine m;
         ASSERT_OK(cp_machine_get(s, "/p1", "m0", &m));
         ASSERT_STREQ(m.version, "1.32.6");
