@@ -181,6 +181,10 @@ wait_versions oldpool " 1 1.33.2 " || fail "after nodepool upgrade: $(versions o
 [ "$(mnames oldpool)" != "$O0" ] || fail "nodepool upgrade: the same machine $O0"
 
 # the control plane, then every pool: every node replaced, count unchanged
+# (cvmpool rolls 2 nodes at a time: its maxSurge set through az)
+az aks nodepool update -g rg1 --cluster-name c1 -n cvmpool --max-surge 2 -o none || fail "nodepool update --max-surge"
+[ "$(az aks nodepool show -g rg1 --cluster-name c1 -n cvmpool --query upgradeSettings.maxSurge -o tsv)" = 2 ] \
+        || fail "maxSurge"
 P0=$(mnames nodepool1)
 az aks upgrade -g rg1 -n c1 -k 1.34.1 --yes -o none || fail "az aks upgrade"
 [ "$(az aks show -g rg1 -n c1 --query currentKubernetesVersion -o tsv)" = 1.34.1 ] || fail "upgrade: control plane"
