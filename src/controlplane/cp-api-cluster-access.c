@@ -162,7 +162,9 @@ static int kubeconfig(api_ctx *c, const json_t *doc, const char *rg, const char 
         uint8_t mac[32];
         unsigned ml = sizeof mac;
         char msg[200], token[80] = "";
-        int n = snprintf(msg, sizeof msg, "confpool-kubeconfig:%s:%s", role, uid);
+        const char *salt = api_cluster_cred_salt(doc); /* rotate-certs: a new salt, new tokens */
+        int n = snprintf(msg, sizeof msg, "confpool-kubeconfig:%s:%s%s%.40s", role, uid, salt ? ":" : "",
+                         salt ? salt : "");
         HMAC(EVP_sha256(), c->api->cred_key, sizeof c->api->cred_key, (const uint8_t *) msg, (size_t) n, mac, &ml);
         cp_hex_encode(mac, sizeof mac, token);
         cp_wipe(mac, sizeof mac);
