@@ -21,8 +21,10 @@ typedef struct FN(jac) {
 /* r = a * b / R mod p (CIOS Montgomery multiplication). */
 static inline void FN(fmul)(uint64_t *r, const uint64_t *a, const uint64_t *b, const ecfb_curve_def *C) {
         uint64_t t[NL + 2] = { 0 };
+        ECFB_UNROLL
         for (int i = 0; i < NL; i++) {
                 u128 c = 0;
+                ECFB_UNROLL
                 for (int j = 0; j < NL; j++) {
                         c += (u128) a[j] * b[i] + t[j];
                         t[j] = (uint64_t) c;
@@ -34,6 +36,7 @@ static inline void FN(fmul)(uint64_t *r, const uint64_t *a, const uint64_t *b, c
                 uint64_t m = t[0] * C->pinv;
                 c = (u128) m * C->p[0] + t[0];
                 c >>= 64;
+                ECFB_UNROLL
                 for (int j = 1; j < NL; j++) {
                         c += (u128) m * C->p[j] + t[j];
                         t[j - 1] = (uint64_t) c;
@@ -44,12 +47,14 @@ static inline void FN(fmul)(uint64_t *r, const uint64_t *a, const uint64_t *b, c
                 t[NL] = t[NL + 1] + (uint64_t) (c >> 64);
         }
         uint64_t d[NL], borrow = 0;
+        ECFB_UNROLL
         for (int j = 0; j < NL; j++) {
                 u128 x = (u128) t[j] - C->p[j] - borrow;
                 d[j] = (uint64_t) x;
                 borrow = (uint64_t) (x >> 127);
         }
         const uint64_t *src = (t[NL] || !borrow) ? d : t;
+        ECFB_UNROLL
         for (int j = 0; j < NL; j++)
                 r[j] = src[j];
 }
@@ -57,23 +62,27 @@ static inline void FN(fmul)(uint64_t *r, const uint64_t *a, const uint64_t *b, c
 static inline void FN(fadd)(uint64_t *r, const uint64_t *a, const uint64_t *b, const ecfb_curve_def *C) {
         uint64_t t[NL], d[NL], borrow = 0;
         u128 c = 0;
+        ECFB_UNROLL
         for (int j = 0; j < NL; j++) {
                 c += (u128) a[j] + b[j];
                 t[j] = (uint64_t) c;
                 c >>= 64;
         }
+        ECFB_UNROLL
         for (int j = 0; j < NL; j++) {
                 u128 x = (u128) t[j] - C->p[j] - borrow;
                 d[j] = (uint64_t) x;
                 borrow = (uint64_t) (x >> 127);
         }
         const uint64_t *src = (c || !borrow) ? d : t;
+        ECFB_UNROLL
         for (int j = 0; j < NL; j++)
                 r[j] = src[j];
 }
 
 static inline void FN(fsub)(uint64_t *r, const uint64_t *a, const uint64_t *b, const ecfb_curve_def *C) {
         uint64_t borrow = 0;
+        ECFB_UNROLL
         for (int j = 0; j < NL; j++) {
                 u128 x = (u128) a[j] - b[j] - borrow;
                 r[j] = (uint64_t) x;
@@ -81,6 +90,7 @@ static inline void FN(fsub)(uint64_t *r, const uint64_t *a, const uint64_t *b, c
         }
         if (borrow) {
                 u128 c = 0;
+                ECFB_UNROLL
                 for (int j = 0; j < NL; j++) {
                         c += (u128) r[j] + C->p[j];
                         r[j] = (uint64_t) c;
@@ -91,6 +101,7 @@ static inline void FN(fsub)(uint64_t *r, const uint64_t *a, const uint64_t *b, c
 
 static inline bool FN(fzero)(const uint64_t *a) {
         uint64_t acc = 0;
+        ECFB_UNROLL
         for (int j = 0; j < NL; j++)
                 acc |= a[j];
         return acc == 0;
@@ -98,6 +109,7 @@ static inline bool FN(fzero)(const uint64_t *a) {
 
 static inline bool FN(feq)(const uint64_t *a, const uint64_t *b) {
         uint64_t acc = 0;
+        ECFB_UNROLL
         for (int j = 0; j < NL; j++)
                 acc |= a[j] ^ b[j];
         return acc == 0;
@@ -293,6 +305,7 @@ static bool FN(x_matches)(const FN(jac) * P, const uint64_t *r, const ecfb_curve
         if (FN(feq)(t, P->x))
                 return true;
         u128 c = 0;
+        ECFB_UNROLL
         for (int j = 0; j < NL; j++) {
                 c += (u128) r[j] + C->n[j];
                 rn[j] = (uint64_t) c;
@@ -300,6 +313,7 @@ static bool FN(x_matches)(const FN(jac) * P, const uint64_t *r, const ecfb_curve
         }
         if (c)
                 return false;
+        ECFB_UNROLL
         for (int j = NL; j-- > 0;) {
                 if (rn[j] != C->p[j]) {
                         if (rn[j] > C->p[j])

@@ -69,4 +69,10 @@ typedef struct cp_ecfb_stats {
 } cp_ecfb_stats;
 void cp_ecfb_cache_stats(cp_ecfb_cache *c, cp_ecfb_stats *ret);
 
+/* The verifiers' caches (snp_verify.c, tdx_verify.c), for tests and benchmarks. */
+struct cp_snp_verifier;
+struct cp_tdx_verifier;
+void cp_snp_verifier_ecfb_stats(struct cp_snp_verifier *v, cp_ecfb_stats *ret);
+void cp_tdx_verifier_ecfb_stats(struct cp_tdx_verifier *v, cp_ecfb_stats *ret);
+
 #endif
