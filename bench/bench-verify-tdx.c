@@ -6,6 +6,9 @@
  * and OpenSSL.
  *
  *   build/bench/bench-verify-tdx [seconds-per-measurement]     (default 2)
+ *   build/bench/bench-verify-tdx 0 --ops N   (each measured operation N times
+ *       a case, untimed: for instruction counts, valgrind --tool=callgrind
+ *       then callgrind_annotate --inclusive=yes; docs/verifier.md)
  *   build/bench/bench-verify-tdx SECS --cached-only   (only the cached rate:
  *       for profiling, e.g. valgrind --tool=callgrind
  *       --toggle-collect=cp_tdx_verifier_verify ...)
@@ -226,6 +229,11 @@ static size_t load_cases(const char *dir, bcase *cs) {
         return n;
 }
 
+/* full(), under its own name for callgrind's inclusive counts (--ops) */
+__attribute__((noinline)) static int full_measured(bcase *c, void *arg) {
+        return full(c, arg);
+}
+
 int main(int argc, char **argv) {
         double secs = argc > 1 ? atof(argv[1]) : 2.0;
         const char *dir = getenv("CP_TEST_DATA_DIR");
@@ -242,6 +250,25 @@ int main(int argc, char **argv) {
                         return 1;
                 }
         printf("bench-verify-tdx: %zu real TDX quotes (v4, v5; SPR, EMR, GNR), %.1f s per measurement\n", n, secs);
+        if (argc > 3 && !strcmp(argv[2], "--ops")) {
+                if (cp_ecfb_cache_new(1, UINT_MAX, &never) < 0)
+                        return 1;
+                for (size_t i = 0; i < n; i++) /* the second sighting builds the tables */
+                        if (full(&cs[i], v) != 0)
+                                return 1;
+                op_fn ops[] = { raw_nettle, raw_openssl, raw_table, first_sight };
+                for (int rep = 0; rep < 2 * atoi(argv[3]); rep++) /* full: 2 signatures */
+                        for (size_t i = 0; i < n; i++) {
+                                if (rep < atoi(argv[3]))
+                                        for (size_t o = 0; o < 4; o++)
+                                                if (ops[o](&cs[i], NULL) != 0)
+                                                        return 1;
+                                if (rep % 2 == 0 && full_measured(&cs[i], v) != 0)
+                                        return 1;
+                        }
+                printf("ran each operation %d times on %zu quotes\n", atoi(argv[3]), n);
+                return 0;
+        }
         if (argc > 2 && !strcmp(argv[2], "--cached-only")) {
                 printf("%-28s %12.0f /s\n", "full verify, cached chain", rate(cs, n, full, v, secs));
                 cp_tdx_verifier_free(v);
