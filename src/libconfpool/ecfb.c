@@ -16,6 +16,8 @@
 #include "libconfpool/ecfb.h"
 
 typedef unsigned __int128 u128;
+/* limbs are handed to GMP as mp_limb_t arrays (mpz_roinit_n) */
+_Static_assert(sizeof(mp_limb_t) == sizeof(uint64_t), "GMP limbs must be 64 bits");
 /* every limb loop has a constant bound of 4 or 6: unrolled, the operands
  * stay in registers (3x faster than the loops at -O2) */
 #define ECFB_UNROLL _Pragma("GCC unroll 8")

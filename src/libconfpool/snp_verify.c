@@ -287,8 +287,10 @@ static int get_chain(cp_snp_verifier *v, const uint8_t *leaf_buf, size_t leaf_le
         r = cp_amd_cert_p384_pubkey(leaf, x, y);
         if (r == 0)
                 r = cp_p384_pub_new(x, y, &e->pub);
-        memcpy(e->pub_xy, x, 48);
-        memcpy(e->pub_xy + 48, y, 48);
+        if (r == 0) {
+                memcpy(e->pub_xy, x, 48);
+                memcpy(e->pub_xy + 48, y, 48);
+        }
         if (r < 0) {
                 free(e);
                 goto fail;

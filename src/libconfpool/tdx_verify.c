@@ -215,7 +215,9 @@ static int p256_verify_table(cp_tdx_verifier *v, const uint8_t *xy, const uint8_
         cp_ecfb_table_unref(t);
         if (k == CP_ECRYPTO)
                 return CP_OSSL_ERROR(CP_ECRYPTO, "SHA-256 failed");
-        return k < 0 ? CP_ERROR(CP_ESIG, "%s does not verify", what) : 0;
+        if (k == CP_ESIG)
+                return CP_ERROR(CP_ESIG, "%s does not verify", what);
+        return k;
 }
 
 /* QE report signed by the PCK key and binding the attestation key; the
