@@ -18,7 +18,9 @@
  * with the PCK chain and collateral in the verifier's cache (parse, SHA-256
  * cache key over the chain and collateral, QE report signature, attestation
  * key binding, quote signature, TCB level matching): two ECDSA verifies a
- * quote, so the ceiling is 50% of the raw rate.  "full, warm collateral":
+ * quote, with the PCK and attestation keys' fixed-base tables once they
+ * have been seen twice (issue 19: per signature, compared with the raw rate
+ * as "repeat key"; "first sight" = the table look-up that misses + OpenSSL).  "full, warm collateral":
  * a PCK chain the verifier has not seen (new platform), the TCB Signing
  * chain, TCB Info and QE Identity cached.  "full, cold" =
  * cp_tdx_verify(): every certificate, CRL and collateral signature too.
