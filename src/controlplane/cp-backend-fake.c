@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "basic/codec.h"
 #include "controlplane/cp-backend.h"
 #include "controlplane/cp-store.h"
 
@@ -14,6 +15,11 @@ typedef struct fake_backend {
         cp_fake_fail_fn fail;
         void *userdata;
         json_t *fail_sizes; /* from the configuration (cp_backend_fake_from_config) */
+        /* "launchMeasurement" configured: the nodes are attested (issue 19,
+         * bench/bench-fleet.c): Joining until they register, the node image's
+         * launch digest is this one */
+        bool attested;
+        uint8_t measurement[48];
 } fake_backend;
 
 static int fake_create(cp_backend *b, const cp_node_spec *spec, char *ret_handle, size_t size) {
@@ -44,8 +50,8 @@ static int fake_status(cp_backend *b, const char *handle, cp_node_state *ret_sta
         else if (fail) {
                 *ret_state = CP_NODE_FAILED;
                 snprintf(ret_error, error_size, "the fake backend was configured to fail this VM size");
-        } else
-                *ret_state = CP_NODE_READY;
+        } else /* an attested node is Ready only once it registered (the control plane's record) */
+                *ret_state = f->attested ? CP_NODE_JOINING : CP_NODE_READY;
         return 0;
 }
 
@@ -60,12 +66,29 @@ static void fake_free(cp_backend *b) {
         free(b);
 }
 
+static int fake_expected_measurement(cp_backend *b, const cp_node_spec *spec, uint8_t ret[48]) {
+        (void) spec;
+        memcpy(ret, ((fake_backend *) b)->measurement, 48);
+        return 0;
+}
+
 static const cp_backend_ops fake_ops = {
         .name = "fake",
         .create_node = fake_create,
         .node_status = fake_status,
         .delete_node = fake_delete,
         .free = fake_free,
+};
+
+/* With "launchMeasurement": nodes that attest and register (the node
+ * endpoints, the pool policy and the health checks apply). */
+static const cp_backend_ops fake_attested_ops = {
+        .name = "fake",
+        .create_node = fake_create,
+        .node_status = fake_status,
+        .delete_node = fake_delete,
+        .free = fake_free,
+        .expected_measurement = fake_expected_measurement,
 };
 
 int cp_backend_fake_new(unsigned ready_delay_ms, cp_fake_fail_fn fail, void *userdata, cp_backend **ret) {
@@ -98,6 +121,15 @@ int cp_backend_fake_check_config(const json_t *cfg) {
                             json_integer_value(v) > (json_int_t) FAKE_MAX_READY_DELAY_MS)
                                 return CP_ERROR(CP_EFORMAT, "config: \"readyDelayMs\" must be an integer in [0,%u]",
                                                 FAKE_MAX_READY_DELAY_MS);
+                } else if (strcmp(k, "launchMeasurement") == 0) {
+                        uint8_t m[48];
+                        size_t n = 0;
+                        const char *h = json_string_value(v);
+                        if (!h || strlen(h) != 96 || cp_hex_decode(h, 96, m, sizeof m, &n) < 0 || n != 48) {
+                                cp_error_clear();
+                                return CP_ERROR(CP_EFORMAT, "config: \"launchMeasurement\" in fakeBackend must be "
+                                                            "96 hex digits (48 bytes)");
+                        }
                 } else if (strcmp(k, "failSizes") == 0) {
                         size_t i;
                         const json_t *e;
@@ -132,6 +164,12 @@ int cp_backend_fake_from_config(const json_t *cfg, cp_backend **ret) {
                 return r;
         fake_backend *f = (fake_backend *) b;
         f->userdata = f;
+        const char *lm = json_string_value(json_object_get(cfg, "launchMeasurement"));
+        size_t n = 0;
+        if (lm && cp_hex_decode(lm, 96, f->measurement, sizeof f->measurement, &n) >= 0 && n == 48) {
+                f->attested = true;
+                f->base.ops = &fake_attested_ops;
+        }
         f->fail_sizes = fs ? json_deep_copy(fs) : json_array();
         if (!f->fail_sizes) {
                 cp_backend_free(b);

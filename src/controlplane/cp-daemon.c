@@ -158,8 +158,18 @@ static int run_open(run_state *d) {
                                        .min_tcb = min_tcb};
                 if (r >= 0)
                         r = cp_nodes_new(&no, &d->nodes);
-        } else if (r >= 0)
+        } else if (r >= 0) {
                 r = cp_backend_fake_from_config(cp_rules_fake_backend(d->rules), &d->backend);
+                /* fakeBackend.launchMeasurement: simulated attested nodes
+                 * (bench/bench-fleet.c) register and heartbeat as agents do */
+                if (r >= 0 && d->backend->ops->expected_measurement && !o->attestd_url)
+                        r = CP_ERROR(CP_EINVAL, "fakeBackend.launchMeasurement (attested fake nodes) needs "
+                                                "--attestd-url: their tokens are verified against its keys");
+                cp_nodes_options no = {.store = d->store, .backend = d->backend, .attestd_url = o->attestd_url,
+                                       .min_tcb = min_tcb};
+                if (r >= 0 && d->backend->ops->expected_measurement)
+                        r = cp_nodes_new(&no, &d->nodes);
+        }
         if (r >= 0 && d->tls)
                 r = cp_pki_server_cert(o->state_dir, d->listen, 825, &d->cert, &d->key);
         /* service principals and their tokens only over TLS */
