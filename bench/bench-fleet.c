@@ -527,7 +527,7 @@ static void start_daemons(const char *dir, const char *bin, flood_daemon *at, fl
         FILE *f = fopen(cfg, "w");
         if (!f)
                 die("config file");
-        fprintf(f, "{\"fakeBackend\":{\"readyDelayMs\":0,\"launchMeasurement\":\"%s\"}}\n", mh);
+        fprintf(f, "{\"vcpuQuota\":{\"default\":1000000},\"fakeBackend\":{\"readyDelayMs\":0,\"launchMeasurement\":\"%s\"}}\n", mh);
         fclose(f);
         snprintf(path, sizeof path, "%s/confpoold", bin);
         snprintf(state, sizeof state, "%s/cp", dir);
@@ -588,8 +588,11 @@ static void add_pool(unsigned count, double start, double ramp_s, unsigned *next
                  "{\"properties\":{\"count\":%u,\"vmSize\":\"Standard_DC2as_v5\",\"mode\":\"User\"}}", count);
         json_t *j = NULL;
         int st = api("PUT", url, body, &j);
-        if (st != 200 && st != 201)
-                die("PUT pool");
+        if (st != 200 && st != 201) {
+                char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
+                fprintf(stderr, "bench-fleet: PUT pool of %u: HTTP %d %s\n", count, st, t ? t : "");
+                exit(1);
+        }
         snprintf(F.pool_ids[i], sizeof F.pool_ids[i], "%s", json_string_value(json_object_get(j, "id")));
         json_decref(j);
         json_t *ms = pool_machines(i, count), *m;

@@ -611,6 +611,63 @@ int cp_nodes_info(cp_store *s, const char *pool, const char *name, cp_node_info 
         return 0;
 }
 
+static int info_row_cmp(const void *a, const void *b) {
+        return strcmp(((const cp_node_info_row *) a)->name, ((const cp_node_info_row *) b)->name);
+}
+
+int cp_nodes_info_list(cp_store *s, const char *pool, cp_node_info_row **ret, size_t *ret_n) {
+        char key[1024];
+        cp_id_lower(pool, key, sizeof key);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = cp_store_prepare(s,
+                                 "SELECT name, reason, host, measurement, tcb, attested_at, token_exp, heartbeat_at "
+                                 "FROM node_attestation WHERE pool_lc = ?",
+                                 &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+        cp_node_info_row *rows = NULL;
+        size_t n = 0, cap = 0;
+        while ((r = cp_store_step(s, st)) > 0) {
+                if (n == cap) {
+                        cap = cap ? 2 * cap : 64;
+                        cp_node_info_row *nr = realloc(rows, cap * sizeof *rows);
+                        if (!nr) {
+                                free(rows);
+                                return cp_error_oom();
+                        }
+                        rows = nr;
+                }
+                cp_node_info_row *w = &rows[n++];
+                memset(w, 0, sizeof *w);
+                snprintf(w->name, sizeof w->name, "%s", (const char *) sqlite3_column_text(st, 0));
+                snprintf(w->info.reason, sizeof w->info.reason, "%s", (const char *) sqlite3_column_text(st, 1));
+                snprintf(w->info.host, sizeof w->info.host, "%s", (const char *) sqlite3_column_text(st, 2));
+                snprintf(w->info.measurement, sizeof w->info.measurement, "%s",
+                         (const char *) sqlite3_column_text(st, 3));
+                snprintf(w->info.tcb, sizeof w->info.tcb, "%s", (const char *) sqlite3_column_text(st, 4));
+                w->info.attested_at = sqlite3_column_int64(st, 5);
+                w->info.token_exp = sqlite3_column_int64(st, 6);
+                w->info.heartbeat_at = sqlite3_column_int64(st, 7);
+        }
+        if (r < 0) {
+                free(rows);
+                return r;
+        }
+        if (n)
+                qsort(rows, n, sizeof *rows, info_row_cmp);
+        *ret = rows;
+        *ret_n = n;
+        return 0;
+}
+
+const cp_node_info *cp_nodes_info_find(const cp_node_info_row *rows, size_t n, const char *name) {
+        cp_node_info_row k;
+        snprintf(k.name, sizeof k.name, "%s", name);
+        const cp_node_info_row *hit = n ? bsearch(&k, rows, n, sizeof *rows, info_row_cmp) : NULL;
+        return hit ? &hit->info : NULL;
+}
+
 /* The token is this node's: its HOST_DATA (set by the host at launch, not
  * chosen by the guest) is the hash of the machine's (pool id, name). */
 static bool token_of_node(const cp_machine *m, const json_t *claims, char *why, size_t size) {

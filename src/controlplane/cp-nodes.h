@@ -77,6 +77,15 @@ typedef struct cp_node_info {
 } cp_node_info;
 /* Attestation record of a machine (CP_ENOTFOUND if none yet). */
 CP_WUR int cp_nodes_info(cp_store *s, const char *pool, const char *name, cp_node_info *ret);
+/* Every attestation record of a pool in one query, sorted by machine name
+ * (the health check's: one statement per pool, not one per machine, issue
+ * 19); cp_nodes_info_find looks one up (NULL: none). */
+typedef struct cp_node_info_row {
+        char name[64];
+        cp_node_info info;
+} cp_node_info_row;
+CP_WUR int cp_nodes_info_list(cp_store *s, const char *pool, cp_node_info_row **ret, size_t *ret_n);
+const cp_node_info *cp_nodes_info_find(const cp_node_info_row *rows, size_t n, const char *name);
 /* The tables behind cp_nodes_info and the pool policy (created by
  * cp_nodes_new; idempotent). */
 CP_WUR int cp_nodes_schema(cp_store *s);

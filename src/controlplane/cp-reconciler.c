@@ -690,10 +690,12 @@ static void op_uuid(char out[37]) {
 }
 
 /* Why a settled node must be replaced (false: it is healthy). */
-static bool unhealthy(cp_reconciler *rc, const cp_machine *m, int64_t now, char *why, size_t size) {
-        cp_node_info ni;
-        bool have = cp_nodes_info(rc->store, m->pool, m->name, &ni) >= 0;
-        cp_error_clear();
+static bool unhealthy(cp_reconciler *rc, const cp_machine *m, const cp_node_info *info, int64_t now, char *why,
+                      size_t size) {
+        cp_node_info ni = {0};
+        bool have = info != NULL;
+        if (have)
+                ni = *info;
         if (strcmp(m->state, "Quarantined") == 0) {
                 snprintf(why, size, "quarantined: %.300s", have ? ni.reason : "failed re-attestation");
                 return true;
@@ -743,12 +745,20 @@ static int check_pool(cp_reconciler *rc, json_t *pool, int64_t now, size_t *repl
                 return r;
         cp_error_clear();
         cp_machine *ms = NULL;
-        size_t n = 0, bad = 0;
+        cp_node_info_row *info = NULL;
+        size_t n = 0, bad = 0, n_info = 0;
         if ((r = cp_machine_list(rc->store, id, &ms, &n)) < 0)
                 return r;
+        /* the pool's attestation records in one statement (issue 19: one per
+         * machine was most of confpoold's CPU at 1,000 nodes) */
+        if ((r = cp_nodes_info_list(rc->store, id, &info, &n_info)) < 0) {
+                free(ms);
+                return r;
+        }
         for (size_t i = 0; i < n && r >= 0; i++) {
                 char why[400];
-                if (ms[i].delete_requested || !unhealthy(rc, &ms[i], now, why, sizeof why))
+                if (ms[i].delete_requested ||
+                    !unhealthy(rc, &ms[i], cp_nodes_info_find(info, n_info, ms[i].name), now, why, sizeof why))
                         continue;
                 fprintf(stderr, "confpoold: replacing node %s: %s\n", ms[i].name, why);
                 if (strcmp(ms[i].state, "Quarantined") != 0)
@@ -758,6 +768,7 @@ static int check_pool(cp_reconciler *rc, json_t *pool, int64_t now, size_t *repl
                 bad++;
         }
         free(ms);
+        free(info);
         if (r < 0 || bad == 0)
                 return r;
         cp_op op = {0};
@@ -810,8 +821,11 @@ void cp_reconciler_set_heartbeat_deadline(cp_reconciler *rc, unsigned ms) {
         pthread_mutex_unlock(&rc->lock);
 }
 
+#define HEALTH_INTERVAL_MS 1000
+
 static void *thread_main(void *userdata) {
         cp_reconciler *rc = userdata;
+        int64_t health_ms = 0;
         pthread_mutex_lock(&rc->lock);
         while (!rc->stop) {
                 pthread_mutex_unlock(&rc->lock);
@@ -820,7 +834,14 @@ static void *thread_main(void *userdata) {
                         fprintf(stderr, "confpoold: reconciler: %s\n", cp_error_message());
                         cp_error_clear();
                 }
-                if (rc->backend->ops->expected_measurement && cp_reconciler_check_health(rc, NULL) < 0) {
+                /* heartbeat times have a resolution of 1 s and the deadline is
+                 * seconds: a health pass per second, not per 100 ms reconciler
+                 * pass (issue 19: each pass reads every machine of the fleet) */
+                int64_t t = cp_now_ms();
+                bool health = t - health_ms >= HEALTH_INTERVAL_MS;
+                if (health)
+                        health_ms = t;
+                if (health && rc->backend->ops->expected_measurement && cp_reconciler_check_health(rc, NULL) < 0) {
                         fprintf(stderr, "confpoold: node health: %s\n", cp_error_message());
                         cp_error_clear();
                 }
