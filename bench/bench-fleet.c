@@ -399,7 +399,9 @@ static void node_step(worker *w, node *nd, double now) {
                 else
                         w->att_fail++;
                 pthread_mutex_unlock(&w->lock);
-                nd->next_attest = now + F.reattest_s;
+                /* the first re-attestation at a random point of the period
+                 * (nodes booted at different times), then every period */
+                nd->next_attest = now + F.reattest_s * (nd->registered || !ok ? 1.0 : (double) rand() / RAND_MAX);
         }
         t0 = now_s();
         ok = nd->token && node_cp(w, nd, nd->registered ? "heartbeat" : "register");
@@ -711,7 +713,7 @@ int main(int argc, char **argv) {
         F.reattest_s = 3600;
         F.n_chips = 64;
         F.n_aks = 16;
-        F.n_threads = 4;
+        F.n_threads = 16;
         for (int i = 1; i < argc; i++) {
                 const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
                 if (!v)
@@ -805,7 +807,7 @@ int main(int argc, char **argv) {
                 unsigned want = sizes[s] > have ? sizes[s] - have : 0;
                 double start = now_s() + 1;
                 /* the new nodes join spread over one heartbeat period */
-                double ramp = F.hb_s;
+                double ramp = F.hb_s > want / 100.0 ? F.hb_s : want / 100.0; /* <= 100 joins/s */
                 t0 = now_s();
                 while (want) {
                         unsigned c = want > 1000 ? 1000 : want;
@@ -815,6 +817,10 @@ int main(int argc, char **argv) {
                 double setup = now_s() - t0;
                 /* joined: one full period after the last one's turn */
                 wait_registered(have, now_s() + ramp + F.hb_s);
+                window jw = {0};
+                collect(&jw);
+                printf("fleet %u nodes joined: attestations p50 %.1f ms p99 %.1f ms max %.1f ms (%zu), "
+                       "%lu failures\n", have, jw.att[0], jw.att[1], jw.att[2], jw.n_att, jw.fails);
                 reset_stats();
                 window r = {.nodes = have, .secs = secs};
                 double c0a, c0c, c1a, c1c;

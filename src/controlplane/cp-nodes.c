@@ -773,12 +773,14 @@ static int admit(cp_nodes *n, const char *pool_id, const char *mname, bool heart
                 has_ov = true;
         bool ok = policy_ok(n, claims, acc, n_acc, has_ov ? &ov : NULL, why, why_size);
         free(acc);
-        if (ok)
-                snprintf(m.state, sizeof m.state, "Ready");
-        else
-                snprintf(m.state, sizeof m.state, "%s", heartbeat ? "Quarantined" : "Failed");
-        if ((r = cp_machine_put(n->store, &m)) < 0 || (r = info_put(n->store, pool_id, m.name, ok ? NULL : why, host,
-                                                                     claims, heartbeat)) < 0)
+        const char *state = ok ? "Ready" : heartbeat ? "Quarantined" : "Failed";
+        /* a heartbeat of a Ready machine leaves its row as it is: only the
+         * attestation record's times change (issue 19: one write less per
+         * heartbeat) */
+        bool same = strcmp(m.state, state) == 0;
+        snprintf(m.state, sizeof m.state, "%s", state);
+        if ((!same && (r = cp_machine_put(n->store, &m)) < 0) ||
+            (r = info_put(n->store, pool_id, m.name, ok ? NULL : why, host, claims, heartbeat)) < 0)
                 return r;
         *ret = ok ? CP_ADMIT_READY : CP_ADMIT_REFUSED;
         return 0;
