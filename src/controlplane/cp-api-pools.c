@@ -571,7 +571,10 @@ static json_t *machine_json(api_ctx *c, const json_t *pool, const cp_machine *m)
         const cp_vm_size *sz = cp_rules_find_size(c->api->rules, props_str(pool, "vmSize"));
         cp_node_info ni;
         json_t *att = NULL;
-        if (cp_nodes_info(c->api->store, m->pool, m->name, &ni) >= 0)
+        int ir = cp_nodes_info(c->api->store, m->pool, m->name, &ni);
+        if (ir >= 0 && c->api->nodes) /* a heartbeat not written yet (cp-nodes.h) */
+                cp_nodes_heartbeat_of(c->api->nodes, m->pool, m->name, &ni.heartbeat_at);
+        if (ir >= 0)
                 att = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:s}", "host", ni.host, "launchMeasurement", ni.measurement,
                                 "reportedTcb", ni.tcb, "lastAttestation", (json_int_t) ni.attested_at, "tokenExpiry",
                                 (json_int_t) ni.token_exp, "lastHeartbeat", (json_int_t) ni.heartbeat_at, "reason",

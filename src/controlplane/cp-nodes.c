@@ -17,6 +17,20 @@
 #include "controlplane/cp-store.h"
 #include "service/jwks-cache.h"
 
+/* Heartbeats that changed nothing but the time (issue 19): kept here and
+ * written in one transaction at most once per HB_FLUSH_MS instead of an
+ * UPSERT and a synchronous commit per heartbeat.  One entry per machine
+ * whose attestation record this process wrote: a digest of the record
+ * without heartbeat_at, and the heartbeat time not yet written. */
+#define HB_BUCKETS 16384u
+#define HB_FLUSH_MS 1000
+typedef struct hb_entry {
+        struct hb_entry *next;
+        uint8_t digest[16];
+        int64_t pending; /* 0: nothing to write */
+        char key[];      /* pool_lc "\n" name */
+} hb_entry;
+
 struct cp_nodes {
         cp_store *store;
         cp_backend *backend;
@@ -24,6 +38,9 @@ struct cp_nodes {
         pthread_mutex_t lock;
         cp_snp_tcb min_tcb;
         cp_jwks_cache *keys; /* the attestation service's signing keys (own locking) */
+        hb_entry *hb[HB_BUCKETS]; /* under lock */
+        size_t hb_pending;
+        int64_t hb_flushed_ms;
 };
 
 const char *cp_node_state_name(cp_node_state s) {
@@ -196,6 +213,15 @@ int cp_nodes_new(const cp_nodes_options *o, cp_nodes **ret) {
 cp_nodes *cp_nodes_free(cp_nodes *n) {
         if (!n)
                 return NULL;
+        if (cp_nodes_flush(n) < 0) {
+                fprintf(stderr, "confpoold: heartbeat times not written: %s\n", cp_error_message());
+                cp_error_clear();
+        }
+        for (size_t i = 0; i < HB_BUCKETS; i++)
+                for (hb_entry *e = n->hb[i], *nx; e; e = nx) {
+                        nx = e->next;
+                        free(e);
+                }
         cp_jwks_cache_free(n->keys);
         pthread_mutex_destroy(&n->lock);
         free(n);
@@ -547,6 +573,128 @@ static bool policy_ok(cp_nodes *n, const json_t *claims, const cp_pool_measureme
         return cp_nodes_policy_check(claims, acc, n_acc, &min, ov, why, size);
 }
 
+static hb_entry **hb_slot(cp_nodes *n, const char *key) {
+        uint32_t h = 2166136261u;
+        for (const char *p = key; *p; p++)
+                h = (h ^ (unsigned char) *p) * 16777619u;
+        hb_entry **e = &n->hb[h % HB_BUCKETS];
+        while (*e && strcmp((*e)->key, key) != 0)
+                e = &(*e)->next;
+        return e;
+}
+
+static void hb_key(const char *pool, const char *name, char *key, size_t size) {
+        char lc[1024];
+        cp_id_lower(pool, lc, sizeof lc);
+        snprintf(key, size, "%s\n%s", lc, name);
+}
+
+/* Write the pending heartbeat times (the caller holds the store's
+ * transaction, or none: then one of its own). */
+static int hb_write(cp_nodes *n) {
+        pthread_mutex_lock(&n->lock);
+        size_t k = 0, cnt = n->hb_pending;
+        struct pend { hb_entry *e; int64_t t; } *v = cnt ? malloc(cnt * sizeof *v) : NULL;
+        for (size_t i = 0; v && i < HB_BUCKETS; i++)
+                for (hb_entry *e = n->hb[i]; e; e = e->next)
+                        if (e->pending && k < cnt) {
+                                v[k].e = e; /* entries are never freed before cp_nodes_free */
+                                v[k++].t = e->pending;
+                                e->pending = 0;
+                        }
+        n->hb_pending = 0;
+        n->hb_flushed_ms = cp_now_ms();
+        pthread_mutex_unlock(&n->lock);
+        if (cnt && !v)
+                return cp_error_oom();
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = k ? cp_store_prepare(n->store,
+                                     "UPDATE node_attestation SET heartbeat_at = ? WHERE pool_lc = ? AND name = ? AND "
+                                     "heartbeat_at < ?",
+                                     &st)
+                  : 0;
+        for (size_t i = 0; i < k && r >= 0; i++) {
+                const char *nl = strchr(v[i].e->key, '\n');
+                sqlite3_reset(st);
+                sqlite3_bind_int64(st, 1, v[i].t);
+                sqlite3_bind_text(st, 2, v[i].e->key, (int) (nl - v[i].e->key), SQLITE_TRANSIENT);
+                sqlite3_bind_text(st, 3, nl + 1, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_int64(st, 4, v[i].t);
+                r = cp_store_step(n->store, st);
+        }
+        free(v);
+        return r < 0 ? r : 0;
+}
+
+int cp_nodes_flush(cp_nodes *n) {
+        int r = cp_store_begin(n->store);
+        if (r < 0)
+                return r;
+        if ((r = hb_write(n)) < 0) {
+                cp_store_rollback(n->store);
+                return r;
+        }
+        return cp_store_commit(n->store);
+}
+
+void cp_nodes_heartbeat_of(cp_nodes *n, const char *pool, const char *name, int64_t *heartbeat_at) {
+        char key[1200];
+        hb_key(pool, name, key, sizeof key);
+        pthread_mutex_lock(&n->lock);
+        hb_entry *e = *hb_slot(n, key);
+        if (e && e->pending > *heartbeat_at)
+                *heartbeat_at = e->pending;
+        pthread_mutex_unlock(&n->lock);
+}
+
+/* The record's digest without heartbeat_at. */
+static void info_digest(const char *reason, const char *host, const json_t *claims, uint8_t ret[16]) {
+        char *cl = claims ? json_dumps(claims, JSON_COMPACT | JSON_SORT_KEYS) : NULL, *buf = NULL;
+        uint8_t d[32];
+        if (asprintf(&buf, "%s\n%s\n%s", reason ? reason : "", host ? host : "", cl ? cl : "") < 0)
+                buf = NULL;
+        if (buf)
+                SHA256((const uint8_t *) buf, strlen(buf), d);
+        else
+                memset(d, 0, sizeof d); /* no memory: a digest no entry has (all zero is never remembered) */
+        free(buf);
+        free(cl);
+        memcpy(ret, d, 16);
+}
+
+/* A heartbeat whose record would change only in heartbeat_at: noted, true
+ * (written by the next flush); false: the caller writes the record. */
+static bool hb_note(cp_nodes *n, const char *key, const uint8_t digest[16], int64_t now) {
+        static const uint8_t zero[16];
+        if (memcmp(digest, zero, 16) == 0)
+                return false;
+        pthread_mutex_lock(&n->lock);
+        hb_entry *e = *hb_slot(n, key);
+        bool ok = e && memcmp(e->digest, digest, 16) == 0;
+        if (ok) {
+                n->hb_pending += e->pending == 0;
+                e->pending = now;
+        }
+        pthread_mutex_unlock(&n->lock);
+        return ok;
+}
+
+/* The record was written in full: remember its digest (nothing pending). */
+static void hb_written(cp_nodes *n, const char *key, const uint8_t digest[16]) {
+        pthread_mutex_lock(&n->lock);
+        hb_entry **slot = hb_slot(n, key), *e = *slot;
+        if (!e && (e = calloc(1, sizeof *e + strlen(key) + 1))) {
+                strcpy(e->key, key);
+                *slot = e;
+        }
+        if (e) {
+                memcpy(e->digest, digest, 16);
+                n->hb_pending -= e->pending != 0;
+                e->pending = 0;
+        }
+        pthread_mutex_unlock(&n->lock);
+}
+
 static int info_put(cp_store *s, const char *pool, const char *name, const char *reason, const char *host,
                     const json_t *claims, bool heartbeat) {
         char key[1024], tcb[64] = "";
@@ -779,9 +927,19 @@ static int admit(cp_nodes *n, const char *pool_id, const char *mname, bool heart
          * heartbeat) */
         bool same = strcmp(m.state, state) == 0;
         snprintf(m.state, sizeof m.state, "%s", state);
-        if ((!same && (r = cp_machine_put(n->store, &m)) < 0) ||
-            (r = info_put(n->store, pool_id, m.name, ok ? NULL : why, host, claims, heartbeat)) < 0)
+        char key[1200];
+        uint8_t dg[16];
+        hb_key(pool_id, m.name, key, sizeof key);
+        info_digest(ok ? NULL : why, host, claims, dg);
+        if (!same && (r = cp_machine_put(n->store, &m)) < 0)
                 return r;
+        /* a Ready machine's heartbeat with the record unchanged: only the time,
+         * written with others at most once per second */
+        if (!(heartbeat && ok && same && hb_note(n, key, dg, (int64_t) time(NULL)))) {
+                if ((r = info_put(n->store, pool_id, m.name, ok ? NULL : why, host, claims, heartbeat)) < 0)
+                        return r;
+                hb_written(n, key, dg);
+        }
         *ret = ok ? CP_ADMIT_READY : CP_ADMIT_REFUSED;
         return 0;
 }
@@ -793,6 +951,11 @@ int cp_nodes_admit(cp_nodes *n, const char *pool_id, const char *machine, bool h
         if (r < 0)
                 return r;
         r = admit(n, pool_id, machine, heartbeat, claims, ret, why, why_size);
+        pthread_mutex_lock(&n->lock);
+        bool flush = n->hb_pending && cp_now_ms() - n->hb_flushed_ms >= HB_FLUSH_MS;
+        pthread_mutex_unlock(&n->lock);
+        if (r >= 0 && flush)
+                r = hb_write(n);
         if (r < 0) {
                 cp_store_rollback(n->store);
                 return r;

@@ -86,6 +86,12 @@ typedef struct cp_node_info_row {
 } cp_node_info_row;
 CP_WUR int cp_nodes_info_list(cp_store *s, const char *pool, cp_node_info_row **ret, size_t *ret_n);
 const cp_node_info *cp_nodes_info_find(const cp_node_info_row *rows, size_t n, const char *name);
+/* Heartbeats that change nothing but the time are written in batches, at
+ * most once per second (issue 19); cp_nodes_flush writes them now (also
+ * done by cp_nodes_free), cp_nodes_heartbeat_of raises *heartbeat_at to a
+ * machine's heartbeat not written yet. */
+CP_WUR int cp_nodes_flush(cp_nodes *n);
+void cp_nodes_heartbeat_of(cp_nodes *n, const char *pool, const char *name, int64_t *heartbeat_at);
 /* The tables behind cp_nodes_info and the pool policy (created by
  * cp_nodes_new; idempotent). */
 CP_WUR int cp_nodes_schema(cp_store *s);

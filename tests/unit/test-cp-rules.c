@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "controlplane/cp-backend.h"
 #include "controlplane/cp-rules.h"
 #include "tests.h"
 
@@ -541,6 +542,10 @@ TEST(config_is_strict) {
                 "{\"now\":\"yesterday\"}",
                 "{\"vcpuQuota\":{\"eastus\":-1}}",
                 "{\"fakeBackend\":{\"readyDelayMs\":\"1\"}}",
+                "{\"fakeBackend\":{\"launchMeasurement\":\"00\"}}",
+                "{\"fakeBackend\":{\"launchMeasurement\":1}}",
+                ("{\"fakeBackend\":{\"launchMeasurement\":\"zz000000000000000000000000000000000000000000000"
+                 "0000000000000000000000000000000000000000000000000\"}}"),
         };
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
                 cp_rules *r = NULL;
@@ -562,4 +567,41 @@ TEST(config_is_strict) {
         expect_image(r, "1.33.2", "{\"vmSize\":\"Standard_D4s_v5\"}", "MyGallery-plain-");
         ASSERT_EQ(cp_rules_n_images(r), 2);
         cp_rules_free(r);
+}
+
+/* fakeBackend.launchMeasurement (issue 19, bench-fleet): the fake backend's
+ * nodes become attested ones: the measurement is the node image's, and a
+ * node is Joining (not Ready) until it registers; without it, as before. */
+TEST(fake_backend_attested_nodes) {
+        char hex[97];
+        for (int i = 0; i < 96; i++)
+                hex[i] = "0123456789abcdef"[i % 16];
+        hex[96] = 0;
+        json_t *cfg = json_pack("{s:i,s:s}", "readyDelayMs", 0, "launchMeasurement", hex);
+        cp_backend *b = NULL;
+        ASSERT_OK(cp_backend_fake_from_config(cfg, &b));
+        ASSERT_TRUE(b->ops->expected_measurement != NULL);
+        cp_node_spec spec = {.pool_id = "/subscriptions/s/resourceGroups/g/providers/Microsoft.ContainerService/"
+                                        "managedClusters/c/agentPools/p",
+                             .name = "aks-p-1-vmss000000", .vm_size = "Standard_DC2as_v5"};
+        uint8_t m[48];
+        ASSERT_OK(b->ops->expected_measurement(b, &spec, m));
+        ASSERT_EQ(m[0], 0x01);
+        ASSERT_EQ(m[47], 0xef);
+        char h[256], ip[48], err[128];
+        cp_node_state st;
+        ASSERT_OK(b->ops->create_node(b, &spec, h, sizeof h));
+        ASSERT_OK(b->ops->node_status(b, h, &st, ip, sizeof ip, err, sizeof err));
+        ASSERT_EQ(st, CP_NODE_JOINING);
+        cp_backend_free(b);
+        json_decref(cfg);
+        /* without it: records that turn Ready, nothing attested */
+        cfg = json_pack("{s:i}", "readyDelayMs", 0);
+        ASSERT_OK(cp_backend_fake_from_config(cfg, &b));
+        ASSERT_TRUE(b->ops->expected_measurement == NULL);
+        ASSERT_OK(b->ops->create_node(b, &spec, h, sizeof h));
+        ASSERT_OK(b->ops->node_status(b, h, &st, ip, sizeof ip, err, sizeof err));
+        ASSERT_EQ(st, CP_NODE_READY);
+        cp_backend_free(b);
+        json_decref(cfg);
 }
