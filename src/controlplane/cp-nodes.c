@@ -198,6 +198,7 @@ int cp_nodes_new(const cp_nodes_options *o, cp_nodes **ret) {
         snprintf(n->url, sizeof n->url, "%s", o->attestd_url);
         snprintf(n->issuer, sizeof n->issuer, "%s", o->issuer ? o->issuer : o->attestd_url);
         n->min_tcb = o->min_tcb;
+        n->hb_flushed_ms = cp_now_ms();
         pthread_mutex_init(&n->lock, NULL);
         char url[600];
         snprintf(url, sizeof url, "%s/certs", n->url);
