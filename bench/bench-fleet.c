@@ -230,6 +230,7 @@ static struct {
         char op_token[128];
         worker w[MAX_THREADS];
         volatile int stop;
+        unsigned registered;
 } F;
 
 static void heap_push(worker *w, node *nd) {
@@ -411,6 +412,8 @@ static void node_step(worker *w, node *nd, double now) {
         else if (!ok)
                 w->hb_fail++;
         pthread_mutex_unlock(&w->lock);
+        if (ok && !nd->registered)
+                __atomic_add_fetch(&F.registered, 1, __ATOMIC_SEQ_CST);
         nd->registered = nd->registered || ok;
         nd->due += F.hb_s;
 }
@@ -688,12 +691,18 @@ static void collect(window *r) {
         free(att.v);
 }
 
-/* Every node registered (they were spread over the ramp): wait until the
- * workers have nothing late left, i.e. every node got its first turn. */
-static void wait_registered(unsigned total, double until) {
+/* Every node registered (they were spread over the ramp; attestd may be
+ * behind), then one heartbeat period so that every node is in its cycle. */
+static void wait_registered(unsigned total, double not_before) {
+        double t0 = now_s();
+        while (__atomic_load_n(&F.registered, __ATOMIC_SEQ_CST) < total || now_s() < not_before) {
+                if (now_s() - t0 > 1800)
+                        die("the nodes did not all register within 30 min");
+                usleep(100000);
+        }
+        double until = now_s() + F.hb_s;
         while (now_s() < until)
                 usleep(100000);
-        (void) total;
 }
 
 static unsigned parse_sizes(const char *s, unsigned *out, unsigned cap) {
@@ -713,7 +722,7 @@ int main(int argc, char **argv) {
         F.reattest_s = 3600;
         F.n_chips = 64;
         F.n_aks = 16;
-        F.n_threads = 16;
+        F.n_threads = 48;
         for (int i = 1; i < argc; i++) {
                 const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
                 if (!v)
@@ -816,7 +825,7 @@ int main(int argc, char **argv) {
                 }
                 double setup = now_s() - t0;
                 /* joined: one full period after the last one's turn */
-                wait_registered(have, now_s() + ramp + F.hb_s);
+                wait_registered(have, start + ramp);
                 window jw = {0};
                 collect(&jw);
                 printf("fleet %u nodes joined: attestations p50 %.1f ms p99 %.1f ms max %.1f ms (%zu), "
