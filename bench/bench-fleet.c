@@ -753,6 +753,7 @@ int main(int argc, char **argv) {
             F.n_chips > MAX_CHIPS || !F.n_aks || F.n_aks > MAX_AKS || !F.n_threads || F.n_threads > MAX_THREADS)
                 return fprintf(stderr, "bench-fleet: bad arguments\n"), 2;
         F.reattest_s /= scale;
+        setvbuf(stdout, NULL, _IOLBF, 0);
         flood_raise_nofile();
         char dir[] = "/tmp/bench-fleet-XXXXXX", bin[600];
         if (!mkdtemp(dir))

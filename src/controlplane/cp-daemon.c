@@ -251,10 +251,12 @@ static int run_endpoints(run_state *d) {
 static int run_reconcile(run_state *d) {
         const cp_daemon_options *o = d->o;
         int r = cp_reconciler_new(d->store, d->rules, d->backend, &d->rec);
-        if (r >= 0 && d->local) {
+        if (r >= 0 && d->nodes) { /* attested nodes: the local backend's, or fake ones (bench-fleet) */
                 cp_reconciler_set_heartbeat_deadline(d->rec, HEARTBEAT_DEADLINE_MS);
-                cp_reconciler_set_diskkeys(d->rec, d->diskkeys); /* retires masters after node-image upgrades */
+                cp_reconciler_set_nodes(d->rec, d->nodes);
         }
+        if (r >= 0 && d->local)
+                cp_reconciler_set_diskkeys(d->rec, d->diskkeys); /* retires masters after node-image upgrades */
         if (r >= 0)
                 r = cp_reconciler_start(d->rec, o->reconcile_interval_ms);
         if (r >= 0) {

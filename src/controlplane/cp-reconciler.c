@@ -29,6 +29,8 @@ struct cp_reconciler {
         unsigned heartbeat_deadline_ms; /* 0: no health pass */
         int64_t started_at;             /* Unix s: heartbeats are counted from here at the earliest */
         cp_diskkeys *diskkeys;          /* NULL: no broker */
+        cp_nodes *nodes;                /* NULL: none; else its batched heartbeat times are
+                                         * written before each health pass */
         uint8_t name_key[32];           /* this installation's machine-name key (store table name_key) */
         pthread_mutex_t lock;
         pthread_cond_t cond;
@@ -791,7 +793,14 @@ static int check_pool(cp_reconciler *rc, json_t *pool, int64_t now, size_t *repl
 int cp_reconciler_check_health(cp_reconciler *rc, size_t *ret_replaced) {
         json_t *pools = NULL;
         size_t replaced = 0;
-        int r = cp_store_begin(rc->store);
+        pthread_mutex_lock(&rc->lock);
+        cp_nodes *nodes = rc->nodes;
+        pthread_mutex_unlock(&rc->lock);
+        /* the heartbeats noted but not written yet count (cp-nodes.h) */
+        int r = nodes ? cp_nodes_flush(nodes) : 0;
+        if (r < 0)
+                return r;
+        r = cp_store_begin(rc->store);
         if (r < 0)
                 return r;
         r = cp_res_list(rc->store, "pool", NULL, NULL, NULL, &pools);
@@ -813,6 +822,12 @@ int cp_reconciler_check_health(cp_reconciler *rc, size_t *ret_replaced) {
         if (ret_replaced)
                 *ret_replaced = replaced;
         return 0;
+}
+
+void cp_reconciler_set_nodes(cp_reconciler *rc, cp_nodes *nodes) {
+        pthread_mutex_lock(&rc->lock);
+        rc->nodes = nodes;
+        pthread_mutex_unlock(&rc->lock);
 }
 
 void cp_reconciler_set_heartbeat_deadline(cp_reconciler *rc, unsigned ms) {

@@ -11,6 +11,7 @@
 
 #include "controlplane/cp-backend.h"
 #include "controlplane/cp-diskkeys.h"
+#include "controlplane/cp-nodes.h"
 #include "controlplane/cp-rules.h"
 #include "service/store.h"
 
@@ -29,6 +30,9 @@ CP_WUR int cp_reconciler_run_once(cp_reconciler *r, size_t *ret_active);
  * pass when the backend attests nodes.  *ret_replaced: machines marked. */
 CP_WUR int cp_reconciler_check_health(cp_reconciler *r, size_t *ret_replaced);
 void cp_reconciler_set_heartbeat_deadline(cp_reconciler *r, unsigned ms);
+/* The node endpoints whose batched heartbeat times (cp_nodes_flush) the
+ * health pass writes first (NULL: none; not owned). */
+void cp_reconciler_set_nodes(cp_reconciler *r, cp_nodes *nodes);
 /* Retire pool master keys in the key broker when a node-image upgrade
  * completes (the previous images' measurements) and when a pool is deleted
  * (borrowed; NULL: no broker). */

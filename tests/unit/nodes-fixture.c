@@ -116,6 +116,7 @@ static int fixture_start_controlplane(const nodes_fixture_options *o, nodes_fixt
                 return r;
         if (o->heartbeat_deadline_ms)
                 cp_reconciler_set_heartbeat_deadline(f->rec, o->heartbeat_deadline_ms);
+        cp_reconciler_set_nodes(f->rec, f->nodes); /* batched heartbeat times, as confpoold */
         if (f->diskkeys) /* old masters retired after a node-image roll, as confpoold does */
                 cp_reconciler_set_diskkeys(f->rec, f->diskkeys);
         return 0;
