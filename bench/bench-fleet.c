@@ -817,7 +817,7 @@ int main(int argc, char **argv) {
                 unsigned want = sizes[s] > have ? sizes[s] - have : 0;
                 double start = now_s() + 1;
                 /* the new nodes join spread over one heartbeat period */
-                double ramp = F.hb_s > want / 100.0 ? F.hb_s : want / 100.0; /* <= 100 joins/s */
+                double ramp = F.hb_s > want / 50.0 ? F.hb_s : want / 50.0; /* <= 50 joins/s */
                 t0 = now_s();
                 while (want) {
                         unsigned c = want > 1000 ? 1000 : want;
@@ -830,7 +830,9 @@ int main(int argc, char **argv) {
                 window jw = {0};
                 collect(&jw);
                 printf("fleet %u nodes joined: attestations p50 %.1f ms p99 %.1f ms max %.1f ms (%zu), "
-                       "%lu failures\n", have, jw.att[0], jw.att[1], jw.att[2], jw.n_att, jw.fails);
+                       "max lag %.0f ms, %lu failures\n", have, jw.att[0], jw.att[1], jw.att[2], jw.n_att,
+                       jw.lag * 1e3, jw.fails);
+                bad |= jw.fails != 0;
                 reset_stats();
                 window r = {.nodes = have, .secs = secs};
                 double c0a, c0c, c1a, c1c;
