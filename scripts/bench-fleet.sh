@@ -25,13 +25,14 @@ set xlabel "simulated nodes"
 set ylabel "% of the machine (2 cores)"
 set grid
 set key top left
-set yrange [0:*]
+set yrange [0:60]
 set xrange [0:*]
 plot "docs/bench-fleet.csv" skip 1 using 1:($11/2) with linespoints lw 2 pt 7 title "confpool-attestd", \
      "" skip 1 using 1:($12/2) with linespoints lw 2 pt 5 title "confpoold", \
      "" skip 1 using 1:13 with linespoints lw 2 pt 9 title "both", \
      50 with lines dt 2 lw 2 title "target: 50%"
 set title "latency p99 vs nodes"
+set yrange [0:*]
 set ylabel "ms"
 plot "docs/bench-fleet.csv" skip 1 using 1:5 with linespoints lw 2 pt 7 title "heartbeat p99", \
      "" skip 1 using 1:9 with linespoints lw 2 pt 5 title "attestation p99 (challenge + attest)", \
