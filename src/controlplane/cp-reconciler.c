@@ -9,7 +9,6 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
-#include <sqlite3.h>
 
 #include "basic/cleanup.h"
 #include "basic/limits.h"
@@ -69,24 +68,34 @@ static int fail_op(cp_reconciler *rc, const cp_op *op, json_t *doc, const char *
  * the names of machines the backend already started), then read. */
 static int load_name_key(cp_store *s, uint8_t key[32]) {
         uint8_t fresh[32];
-        _cleanup_stmt_ sqlite3_stmt *ins = NULL, *sel = NULL;
+        _cleanup_stmt_ cp_stmt *ins = NULL, *sel = NULL;
         if (RAND_bytes(fresh, sizeof fresh) != 1)
                 return CP_ERROR(CP_ECRYPTO, "random machine-name key");
-        cp_store_lock(s);
-        int r = cp_store_exec(s, "CREATE TABLE IF NOT EXISTS name_key (id INTEGER PRIMARY KEY CHECK (id = 1), "
-                                 "key BLOB NOT NULL)");
-        if (r >= 0 && (r = cp_store_prepare(s, "INSERT OR IGNORE INTO name_key(id, key) VALUES (1, ?)", &ins)) >= 0) {
-                sqlite3_bind_blob(ins, 1, fresh, sizeof fresh, SQLITE_TRANSIENT);
+        /* a write transaction: replicas starting at once create it once */
+        int r = cp_store_begin(s);
+        if (r < 0)
+                return r;
+        r = cp_store_exec(s, cp_store_dialect_of(s) == CP_STORE_PG
+                                     ? "CREATE TABLE IF NOT EXISTS name_key (id INTEGER PRIMARY KEY CHECK (id = 1), "
+                                       "key BYTEA NOT NULL)"
+                                     : "CREATE TABLE IF NOT EXISTS name_key (id INTEGER PRIMARY KEY CHECK (id = 1), "
+                                       "key BLOB NOT NULL)");
+        if (r >= 0 && (r = cp_store_prepare(s, "INSERT INTO name_key(id, key) VALUES (1, ?) ON CONFLICT (id) DO NOTHING",
+                                            &ins)) >= 0) {
+                cp_stmt_bind_blob(ins, 1, fresh, sizeof fresh);
                 r = cp_store_step(s, ins);
         }
         if (r >= 0 && (r = cp_store_prepare(s, "SELECT key FROM name_key WHERE id = 1", &sel)) >= 0 &&
             (r = cp_store_step(s, sel)) >= 0) {
-                if (r == 1 && sqlite3_column_bytes(sel, 0) == 32)
-                        memcpy(key, sqlite3_column_blob(sel, 0), 32);
+                if (r == 1 && cp_stmt_bytes(sel, 0) == 32)
+                        memcpy(key, cp_stmt_blob(sel, 0), 32);
                 else
                         r = CP_ERROR(CP_EFORMAT, "the stored machine-name key is malformed");
         }
-        cp_store_unlock(s);
+        if (r < 0)
+                cp_store_rollback(s);
+        else
+                r = cp_store_commit(s);
         cp_wipe(fresh, sizeof fresh);
         return r < 0 ? r : 0;
 }
