@@ -11,6 +11,7 @@
 static void usage(FILE *f) {
         fprintf(f, "Usage: confpoold --state-dir DIR [--listen ADDR] [--port N] [--config FILE]\n"
                    "                 [--port-file FILE] [--tls] [--threads N] [--reconcile-interval-ms N] [--public-url URL]\n"
+                   "                 [--db sqlite:PATH | --db postgresql://...] [--replica-id NAME] [--lease-ttl-ms N]\n"
                    "                 --backend local --attestd-url URL --agent PATH [--min-tcb SPEC]\n"
                    "                  [--kbs-url URL --kbs-admin-token-file F --kbs-release-token-file F]\n"
                    "                 | --backend fake   (a test backend: no machines, nothing attested)\n"
@@ -66,13 +67,22 @@ int main(int argc, char **argv) {
                 {"kbs-url", required_argument, NULL, 'K'},   {"kbs-admin-token-file", required_argument, NULL, 'Y'},
                 {"kbs-release-token-file", required_argument, NULL, 'R'},
                 {"public-url", required_argument, NULL, 'U'},
+                {"db", required_argument, NULL, 'D'},        {"replica-id", required_argument, NULL, 'I'},
+                {"lease-ttl-ms", required_argument, NULL, 'L'},
                 {"help", no_argument, NULL, 'h'},            {0},
         };
         cp_daemon_options o = {0};
         int c;
-        while ((c = getopt_long(argc, argv, "s:l:p:c:P:tT:i:hb:A:g:m:HK:Y:R:U:", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "s:l:p:c:P:tT:i:hb:A:g:m:HK:Y:R:U:D:I:L:", opts, NULL)) != -1) {
                 char *end = NULL;
                 unsigned long v = 0;
+                if (c == 'L') {
+                        v = strtoul(optarg, &end, 10);
+                        if (!*optarg || *end || v < 1000 || v > 600000) {
+                                fprintf(stderr, "confpoold: --lease-ttl-ms must be 1000..600000\n");
+                                return 2;
+                        }
+                }
                 if (c == 'p' || c == 'T' || c == 'i') {
                         v = strtoul(optarg, &end, 10);
                         if (!*optarg || *end || v > 65535) {
@@ -98,6 +108,9 @@ int main(int argc, char **argv) {
                 case 'Y': o.kbs_admin_token_file = optarg; break;
                 case 'R': o.kbs_release_token_file = optarg; break;
                 case 'U': o.public_url = optarg; break;
+                case 'D': o.db = optarg; break;
+                case 'I': o.replica_id = optarg; break;
+                case 'L': o.lease_ttl_ms = (unsigned) v; break;
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 2;
                 }

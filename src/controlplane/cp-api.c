@@ -16,6 +16,7 @@
 #include "basic/limits.h"
 #include "basic/secure.h"
 #include "controlplane/cp-api-internal.h"
+#include "controlplane/cp-lease.h"
 #include "controlplane/cp-nodes.h"
 
 /* ---- responses ---- */
@@ -515,12 +516,32 @@ void cp_api_run(cp_svc_call *sc, api_fn fn) {
 
 /* ---- the API object ---- */
 
+/* GET /healthz (no credentials): this replica's role and its store's health,
+ * 503 when the database does not answer (a load balancer's check). */
+static void h_healthz(cp_svc_call *sc) {
+        cp_api *a = sc->userdata;
+        bool ok = cp_store_ping(a->store) >= 0;
+        if (!ok)
+                cp_error_clear();
+        uint64_t term = 0;
+        bool leader = !a->lease || cp_lease_is_leader(a->lease, &term);
+        json_t *j = json_pack("{s:s,s:s,s:I,s:s?,s:{s:s,s:b}}", "status", ok ? "ok" : "degraded", "role",
+                              leader ? "leader" : "follower", "term", (json_int_t) term, "replica",
+                              a->lease ? cp_lease_id(a->lease) : NULL, "store", "kind", cp_store_kind(a->store), "ok", ok);
+        cp_svc_reply_json(sc, ok ? 200 : 503, j);
+}
+
+static const cp_svc_route health_routes[] = {
+        {"GET", "/healthz", h_healthz, CP_ROUTE_PUBLIC},
+};
+
 static int api_routes(cp_api *a) {
         const struct {
                 const cp_svc_route *t;
                 size_t n;
                 bool on;
         } tables[] = {
+                {health_routes, CP_ELEMENTSOF(health_routes), true},
                 {cp_api_tenant_routes, cp_api_n_tenant_routes, true},
                 {cp_api_sub_routes, cp_api_n_sub_routes, true},
                 {cp_api_cluster_routes, cp_api_n_cluster_routes, true},
@@ -568,6 +589,7 @@ int cp_api_new(const cp_api_options *o, cp_api **ret) {
         a->max_body = o->max_body ? o->max_body : CP_MAX_API_BODY;
         a->nodes = o->nodes;
         a->aad = o->aad;
+        a->lease = o->lease;
         cp_log_limit_init(&a->refused_log, 0, 0);
         snprintf(a->base_url, sizeof a->base_url, "%s", o->base_url ? o->base_url : "http://127.0.0.1");
         /* the node tables the API reads and writes (machines' attestation,

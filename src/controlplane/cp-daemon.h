@@ -33,6 +33,12 @@ typedef struct cp_daemon_options {
          * Azure-AsyncOperation), e.g. "https://cp.example.com"; NULL:
          * http(s)://<listen>:<port>.  Never taken from a request's Host. */
         const char *public_url;
+        /* the store: "sqlite:PATH" or "postgresql://..." (docs/scale-out.md);
+         * NULL: <state_dir>/confpoold.db.  On PostgreSQL several replicas
+         * share it: any serves the API, the lease holder reconciles. */
+        const char *db;
+        const char *replica_id;  /* the lease holder's name; NULL: hostname:pid:random */
+        unsigned lease_ttl_ms;   /* 0: 5000 (renewed every fifth of it) */
 } cp_daemon_options;
 
 /* Run until SIGINT/SIGTERM. */

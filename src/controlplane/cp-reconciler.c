@@ -29,6 +29,7 @@ struct cp_reconciler {
         int64_t started_at;             /* Unix s: heartbeats are counted from here at the earliest */
         cp_diskkeys *diskkeys;          /* NULL: no broker */
         uint8_t name_key[32];           /* this installation's machine-name key (store table name_key) */
+        cp_lease *lease;                /* replicas: run only as the leader, every write fenced; NULL: alone */
         pthread_mutex_t lock;
         pthread_cond_t cond;
 };
@@ -586,6 +587,25 @@ out:
         return r;
 }
 
+void cp_reconciler_set_lease(cp_reconciler *rc, cp_lease *lease) {
+        pthread_mutex_lock(&rc->lock);
+        rc->lease = lease;
+        pthread_mutex_unlock(&rc->lock);
+}
+
+/* A write transaction of the reconciler: with replicas, refused (CP_EFENCED)
+ * unless this replica still holds the leader lease with its term, checked
+ * under the same write lock a takeover needs. */
+static int begin_fenced(cp_reconciler *rc) {
+        int r = cp_store_begin(rc->store);
+        if (r < 0 || !rc->lease)
+                return r;
+        r = cp_lease_check(rc->lease);
+        if (r < 0)
+                cp_store_rollback(rc->store);
+        return r;
+}
+
 int cp_reconciler_run_once(cp_reconciler *rc, size_t *ret_active) {
         cp_op *ops = NULL;
         size_t n = 0, active = 0;
@@ -595,7 +615,7 @@ int cp_reconciler_run_once(cp_reconciler *rc, size_t *ret_active) {
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n; i++) {
-                r = cp_store_begin(rc->store);
+                r = begin_fenced(rc);
                 if (r < 0)
                         break;
                 /* re-check under the transaction: the API may have finished or canceled it */
@@ -725,7 +745,7 @@ static int check_pool(cp_reconciler *rc, json_t *pool, int64_t now, size_t *repl
 int cp_reconciler_check_health(cp_reconciler *rc, size_t *ret_replaced) {
         json_t *pools = NULL;
         size_t replaced = 0;
-        int r = cp_store_begin(rc->store);
+        int r = begin_fenced(rc);
         if (r < 0)
                 return r;
         r = cp_res_list(rc->store, "pool", NULL, NULL, NULL, &pools);
@@ -759,13 +779,16 @@ static void *thread_main(void *userdata) {
         cp_reconciler *rc = userdata;
         pthread_mutex_lock(&rc->lock);
         while (!rc->stop) {
+                bool follower = rc->lease && !cp_lease_is_leader(rc->lease, NULL);
                 pthread_mutex_unlock(&rc->lock);
                 size_t active;
-                if (cp_reconciler_run_once(rc, &active) < 0) {
+                if (follower)
+                        ; /* another replica reconciles */
+                else if (cp_reconciler_run_once(rc, &active) < 0) {
                         fprintf(stderr, "confpoold: reconciler: %s\n", cp_error_message());
                         cp_error_clear();
                 }
-                if (rc->backend->ops->expected_measurement && cp_reconciler_check_health(rc, NULL) < 0) {
+                if (!follower && rc->backend->ops->expected_measurement && cp_reconciler_check_health(rc, NULL) < 0) {
                         fprintf(stderr, "confpoold: node health: %s\n", cp_error_message());
                         cp_error_clear();
                 }
