@@ -12,7 +12,7 @@ static const struct {
         const char *help;
 } commands[] = {
         { "snp", cp_cmd_snp, "SEV-SNP evidence: show, verify, fetch" },
-        { "tdx", cp_cmd_tdx, "Intel TDX evidence (DCAP quotes): show, verify" },
+        { "tdx", cp_cmd_tdx, "Intel TDX evidence (DCAP quotes): show, verify, measure, fetch, quote, emu" },
         { "group", cp_cmd_group, "Manage resource groups (az group)" },
         { "aks", cp_cmd_aks, "Managed clusters and node pools (az aks, az aks nodepool)" },
         { "feature", cp_cmd_feature, "Preview feature registration (az feature)" },

@@ -83,14 +83,15 @@ static const char *str_at(const json_t *j, const char *a, const char *b, const c
         return s && *s ? s : "";
 }
 
-/* One table row: name, state, host, TCB, measurement (prefix), times. */
+/* One table row: name, state, Kubernetes version, host, TCB, measurement (prefix), times. */
 static json_t *row(const json_t *m) {
         const char *lm = str_at(m, "properties", "attestation", "launchMeasurement");
         char meas[24];
         snprintf(meas, sizeof meas, "%.16s%s", lm, strlen(lm) > 16 ? "..." : "");
         const char *reason = str_at(m, "properties", "attestation", "reason");
-        return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "name", str_at(m, "name", NULL, NULL), "state",
-                         str_at(m, "properties", "status", "nodeState"), "host",
+        return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "name", str_at(m, "name", NULL, NULL), "state",
+                         str_at(m, "properties", "status", "nodeState"), "version",
+                         str_at(m, "properties", "kubernetes", "orchestratorVersion"), "host",
                          str_at(m, "properties", "attestation", "host"), "tcb",
                          str_at(m, "properties", "attestation", "reportedTcb"), "measurement", meas, "lastAttestation",
                          str_at(m, "properties", "attestation", "lastAttestationTime"), "tokenExpiry",

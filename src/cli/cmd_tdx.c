@@ -21,6 +21,7 @@
 #include "basic/codec.h"
 #include "basic/fileio.h"
 #include "cli/cli.h"
+#include "cli/cmd_tdx_emu.h"
 #include "confpool/azure.h"
 #include "confpool/tdx_quote.h"
 #include "confpool/tdx_verify.h"
@@ -30,6 +31,10 @@
 static void tdx_usage(FILE *f) {
         fputs("usage: confpool tdx show QUOTE [-o text|json]\n"
               "       confpool tdx verify QUOTE [options]\n"
+              "       confpool tdx measure --tdvf IMAGE [--two-pass] [--rtmr I:HEX]... [-o text|json]\n"
+              "       confpool tdx fetch --fmspc HEX12 [--pcs-url URL] [--out DIR] [--max-age S] [--offline]\n"
+              "       confpool tdx quote --out FILE [--report-data HEX128] [--report0] [--socket PATH] (in a TD)\n"
+              "       confpool tdx emu --out DIR [...]   (software TDX, emulated root: tests only)\n"
               "\n"
               "QUOTE is an Intel DCAP quote (v4 or v5, TDX) or an Azure HCL report carrying a\n"
               "TDREPORT (vTPM NV 0x01400001; then --td-quote gives the quote Azure's host made for it).\n"
@@ -45,6 +50,8 @@ static void tdx_usage(FILE *f) {
               "  --now TIME                check validity at TIME (Unix seconds or YYYY-MM-DD[THH:MM:SSZ])\n"
               "  --offline                 never fetch (nothing is fetched yet: collateral comes from files)\n"
               "  --policy FILE             TDX validation policy (JSON, see docs/tdx.md)\n"
+              "  --trust-root FILE         trust this root instead of Intel's SGX Root CA (the software\n"
+              "                            TDX's emulated root, for tests: never in production)\n"
               "  -o, --output FMT          text (default) or json\n"
               "\n"
               "exit codes: 0 verified, 1 error, 2 usage, 3 signature/binding, 4 certificate/TCB,\n"
@@ -230,15 +237,15 @@ static int cmd_show(int argc, char **argv) {
 /* ---- verify */
 
 typedef struct verify_args {
-        const char *file, *td_quote, *pck_chain, *tcb_info, *qe_identity, *signing, *pck_crl, *root_crl, *policy;
+        const char *file, *td_quote, *pck_chain, *tcb_info, *qe_identity, *signing, *pck_crl, *root_crl, *policy, *root;
         int64_t now;
         bool json;
 } verify_args;
 
 typedef struct verify_files {
-        uint8_t *quote, *td_quote, *pck_chain, *tcb_info, *qe_identity, *signing, *pck_crl, *root_crl, *policy;
+        uint8_t *quote, *td_quote, *pck_chain, *tcb_info, *qe_identity, *signing, *pck_crl, *root_crl, *policy, *root;
         size_t quote_len, td_quote_len, pck_chain_len, tcb_info_len, qe_identity_len, signing_len, pck_crl_len,
-                root_crl_len, policy_len;
+                root_crl_len, policy_len, root_len;
 } verify_files;
 
 static void files_free(verify_files *f) {
@@ -251,6 +258,7 @@ static void files_free(verify_files *f) {
         free(f->pck_crl);
         free(f->root_crl);
         free(f->policy);
+        free(f->root);
 }
 
 static int files_load(const verify_args *a, verify_files *f) {
@@ -259,7 +267,8 @@ static int files_load(const verify_args *a, verify_files *f) {
             load(a->tcb_info, &f->tcb_info, &f->tcb_info_len) < 0 ||
             load(a->qe_identity, &f->qe_identity, &f->qe_identity_len) < 0 ||
             load(a->signing, &f->signing, &f->signing_len) < 0 || load(a->pck_crl, &f->pck_crl, &f->pck_crl_len) < 0 ||
-            load(a->root_crl, &f->root_crl, &f->root_crl_len) < 0 || load(a->policy, &f->policy, &f->policy_len) < 0)
+            load(a->root_crl, &f->root_crl, &f->root_crl_len) < 0 || load(a->policy, &f->policy, &f->policy_len) < 0 ||
+            load(a->root, &f->root, &f->root_len) < 0)
                 return -1;
         return 0;
 }
@@ -318,6 +327,10 @@ static int do_verify(const verify_args *a) {
         }
         cp_tdx_verify_options o = CP_TDX_VERIFY_OPTIONS_INIT;
         o.now = a->now;
+        o.trust_root = f.root;
+        o.trust_root_len = f.root_len;
+        if (f.root)
+                fprintf(stderr, "confpool: warning: trusting %s instead of Intel's SGX Root CA\n", a->root);
         if (f.policy && (r = cp_tdx_policy_from_json((const char *) f.policy, f.policy_len, &policy)) < 0) {
                 cp_cli_error(a->policy);
                 files_free(&f);
@@ -349,7 +362,7 @@ static int cmd_verify(int argc, char **argv) {
                 { "root-ca-crl", required_argument, NULL, 'R' }, { "now", required_argument, NULL, 'n' },
                 { "offline", no_argument, NULL, 'f' },         { "policy", required_argument, NULL, 'p' },
                 { "output", required_argument, NULL, 'o' },    { "help", no_argument, NULL, 'h' },
-                { 0 },
+                { "trust-root", required_argument, NULL, 'T' }, { 0 },
         };
         verify_args a = { 0 };
         int c;
@@ -364,6 +377,7 @@ static int cmd_verify(int argc, char **argv) {
                 case 'r': a.pck_crl = optarg; break;
                 case 'R': a.root_crl = optarg; break;
                 case 'p': a.policy = optarg; break;
+                case 'T': a.root = optarg; break;
                 case 'f': break; /* nothing is fetched: collateral comes from files */
                 case 'n':
                         if (parse_time(optarg, &a.now) < 0)
@@ -402,6 +416,14 @@ int cp_cmd_tdx(int argc, char **argv) {
                 return cmd_show(argc - 1, argv + 1);
         if (!strcmp(argv[1], "verify"))
                 return cmd_verify(argc - 1, argv + 1);
+        if (!strcmp(argv[1], "measure"))
+                return cp_cmd_tdx_measure(argc - 1, argv + 1);
+        if (!strcmp(argv[1], "fetch"))
+                return cp_cmd_tdx_fetch(argc - 1, argv + 1);
+        if (!strcmp(argv[1], "emu"))
+                return cp_cmd_tdx_emu(argc - 1, argv + 1);
+        if (!strcmp(argv[1], "quote"))
+                return cp_cmd_tdx_quote(argc - 1, argv + 1);
         fprintf(stderr, "confpool tdx: unknown subcommand '%s'\n", argv[1]);
         tdx_usage(stderr);
         return CP_EXIT_USAGE;

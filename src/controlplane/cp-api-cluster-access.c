@@ -162,7 +162,9 @@ static int kubeconfig(api_ctx *c, const json_t *doc, const char *rg, const char 
         uint8_t mac[32];
         unsigned ml = sizeof mac;
         char msg[200], token[80] = "";
-        int n = snprintf(msg, sizeof msg, "confpool-kubeconfig:%s:%s", role, uid);
+        const char *salt = api_cluster_cred_salt(doc); /* rotate-certs: a new salt, new tokens */
+        int n = snprintf(msg, sizeof msg, "confpool-kubeconfig:%s:%s%s%.40s", role, uid, salt ? ":" : "",
+                         salt ? salt : "");
         HMAC(EVP_sha256(), c->api->cred_key, sizeof c->api->cred_key, (const uint8_t *) msg, (size_t) n, mac, &ml);
         cp_hex_encode(mac, sizeof mac, token);
         cp_wipe(mac, sizeof mac);
@@ -249,20 +251,12 @@ static int power_pools(api_ctx *c, const char *sub, const char *cluster_id, cons
 /* POST .../stop and .../start: 202 and the operation's links. */
 static int power(api_ctx *c, const char *sub, const char *rg, const char *name, bool stop) {
         json_t *doc = NULL;
-        int r = api_cluster_get_doc(c, sub, rg, name, &doc);
+        int r = api_cluster_action_doc(c, sub, rg, name, &doc);
         if (r != 0)
                 return r;
         const char *id = json_string_value(json_object_get(doc, "id"));
         const char *location = json_string_value(json_object_get(doc, "location"));
-        const char *ps = json_string_value(json_object_get(json_object_get(doc, "properties"), "provisioningState"));
         cp_op op;
-        if (cp_op_active_for(c->api->store, id, &op) >= 0 || (ps && strcmp(ps, "Deleting") == 0)) {
-                json_decref(doc);
-                return api_error(c, 409, "OperationNotAllowed", NULL,
-                                 "Operation is not allowed because there's an in progress operation on managed "
-                                 "cluster '%s'.", name);
-        }
-        cp_error_clear();
         const char *code = stop ? "Stopped" : "Running";
         r = power_pools(c, sub, id, location, code);
         if (r == 0) {

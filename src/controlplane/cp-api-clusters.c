@@ -39,6 +39,7 @@ int api_cluster_view(api_ctx *c, json_t *cluster, json_t **ret) {
         }
         json_decref(pools);
         json_object_set_new(props_of(v), "agentPoolProfiles", profiles);
+        json_object_del(v, "confpoolInternal"); /* the credential salt (rotate-certs) */
         *ret = v;
         return 0;
 }
@@ -79,6 +80,22 @@ static int busy(api_ctx *c, const char *id, const char *name) {
                                  "cluster '%s'.",
                                  op.action, name);
         cp_error_clear();
+        return 0;
+}
+
+int api_cluster_action_doc(api_ctx *c, const char *sub, const char *rg, const char *name, json_t **ret) {
+        json_t *doc = NULL;
+        int r = api_cluster_get_doc(c, sub, rg, name, &doc);
+        if (r != 0)
+                return r;
+        const char *ps = pstr(doc, "provisioningState");
+        if ((r = busy(c, json_string_value(json_object_get(doc, "id")), name)) == 0 && ps && strcmp(ps, "Deleting") == 0)
+                r = api_error(c, 409, "OperationNotAllowed", NULL, "Managed cluster '%s' is being deleted.", name);
+        if (r != 0) {
+                json_decref(doc);
+                return r;
+        }
+        *ret = doc;
         return 0;
 }
 
@@ -180,7 +197,7 @@ static int cluster_identity(api_ctx *c, json_t *doc) {
                                 json_pack("{s:{s:s,s:s,s:s}}", "kubeletidentity", "resourceId", kid, "clientId", kcl,
                                           "objectId", kob)) < 0)
                 return cp_error_oom();
-        static const char *const kept[] = {"linuxProfile", "addonProfiles"};
+        static const char *const kept[] = {"linuxProfile"};
         for (size_t i = 0; i < CP_ELEMENTSOF(kept); i++) {
                 json_t *v = json_object_get(props, kept[i]);
                 if (json_is_object(v) && json_object_set_new(dp, kept[i], json_deep_copy(v)) < 0)
@@ -240,7 +257,8 @@ static int cluster_create(api_ctx *c, const char *sub, const char *rg, const cha
                 "dnsServiceIP", "10.0.0.10", "outboundType", "loadBalancer", "loadBalancerSku", "standard");
         if (!doc)
                 return cp_error_oom();
-        if ((r = cluster_identity(c, doc)) < 0) {
+        if ((r = cluster_identity(c, doc)) != 0 || (r = api_cluster_addons(c, doc)) != 0 ||
+            (r = api_cluster_oidc(c, doc)) != 0) {
                 json_decref(doc);
                 return r;
         }
@@ -356,6 +374,25 @@ static int apply_profiles(api_ctx *c, const char *sub, const char *id, const jso
         return 0;
 }
 
+/* apply_profiles during an upgrade: the pools are validated against the
+ * control plane's target version (kv_in, resolved), which the cluster
+ * document shows as current only once the reconciler has upgraded it. */
+static int apply_profiles_for(api_ctx *c, const char *sub, const char *id, const json_t *cluster,
+                              const json_t *profiles, const char *kv_in) {
+        if (!kv_in)
+                return apply_profiles(c, sub, id, cluster, profiles);
+        const cp_k8s_version *kv = cp_rules_resolve_version(c->api->rules, kv_in);
+        json_t *target = json_deep_copy(cluster);
+        if (!target || !kv) {
+                json_decref(target);
+                return target ? CP_ERROR(CP_EINVAL, "version %s", kv_in) : cp_error_oom();
+        }
+        json_object_set_new(props_of(target), "currentKubernetesVersion", json_string(kv->version));
+        int r = apply_profiles(c, sub, id, target, profiles);
+        json_decref(target);
+        return r;
+}
+
 static int cluster_update(api_ctx *c, const char *sub, const char *name, const char *id, json_t *old) {
         json_t *props = props_of(c->body);
         const char *ops = pstr(old, "provisioningState");
@@ -384,6 +421,7 @@ static int cluster_update(api_ctx *c, const char *sub, const char *name, const c
                 return api_error(c, 400, "PropertyChangeNotAllowed", "properties.dnsPrefix",
                                  "Changing property 'dnsPrefix' is not allowed.");
         const char *kv_in = json_string_value(json_object_get(props, "kubernetesVersion"));
+        bool upgrading = false;
         if (kv_in) {
                 const cp_k8s_version *kv = cp_rules_resolve_version(c->api->rules, kv_in);
                 unsigned a, b, oa, ob;
@@ -402,26 +440,31 @@ static int cluster_update(api_ctx *c, const char *sub, const char *name, const c
                         return api_error(c, 400, "UpgradeVersionSkipNotAllowed", "properties.kubernetesVersion",
                                          "Upgrading from %s to %s skips a minor version.", pstr(old, "currentKubernetesVersion"),
                                          kv->version);
+                upgrading = strcmp(kv->version, pstr(old, "currentKubernetesVersion")) != 0;
                 json_object_set_new(props_of(old), "kubernetesVersion", json_string(kv_in));
-                json_object_set_new(props_of(old), "currentKubernetesVersion", json_string(kv->version));
         }
         const json_t *tags = json_object_get(c->body, "tags");
         if (json_is_object(tags))
                 json_object_set(old, "tags", (json_t *) tags);
-        int pr = apply_profiles(c, sub, id, old, profiles);
+        int pr = api_cluster_addons(c, old);
+        if (pr == 0)
+                pr = api_cluster_oidc(c, old);
+        if (pr == 0)
+                pr = apply_profiles_for(c, sub, id, old, profiles, upgrading ? kv_in : NULL);
         if (pr != 0)
                 return pr < 0 ? pr : API_ROLLBACK;
         char etag[37];
         api_uuid(etag);
         json_object_set_new(old, "eTag", json_string(etag));
         json_object_set_new(old, "systemData", api_system_data(c, json_object_get(old, "systemData")));
-        json_object_set_new(props_of(old), "provisioningState", json_string("Updating"));
+        json_object_set_new(props_of(old), "provisioningState", json_string(upgrading ? "Upgrading" : "Updating"));
         int r = cp_res_update(c->api->store, id, old, etag);
         cp_op op;
         if (r >= 0 && was_failed)
                 r = cluster_retry_pools(c, sub, id, json_string_value(json_object_get(old, "location")));
         if (r >= 0)
-                r = api_new_op(c, "cluster", "update", id, sub, json_string_value(json_object_get(old, "location")), &op);
+                r = api_new_op(c, "cluster", upgrading ? "upgrade" : "update", id, sub,
+                               json_string_value(json_object_get(old, "location")), &op);
         json_t *view = NULL;
         if (r >= 0)
                 r = api_cluster_view(c, old, &view);
@@ -581,7 +624,9 @@ int cp_api_start_cluster_delete(api_ctx *c, const char *cluster_id, json_t *clus
         if (r < 0)
                 return r;
         json_object_set_new(props_of(cluster), "provisioningState", json_string("Deleting"));
-        r = cp_res_update(c->api->store, cluster_id, cluster, NULL);
+        r = api_cluster_oidc_forget(c, cluster_id); /* its issuer goes at once */
+        if (r >= 0)
+                r = cp_res_update(c->api->store, cluster_id, cluster, NULL);
         if (r < 0)
                 return r;
         const char *sub_start = cluster_id + strlen("/subscriptions/");

@@ -108,6 +108,11 @@ extern const cp_svc_route cp_api_cluster_routes[];    /* cp-api-clusters.c */
 extern const size_t cp_api_n_cluster_more_routes;
 extern const cp_svc_route cp_api_cluster_more_routes[]; /* cp-api-cluster-access.c */
 extern const size_t cp_api_n_cluster_routes;
+extern const cp_svc_route cp_api_cluster_ops_routes[]; /* cp-api-cluster-ops.c */
+extern const size_t cp_api_n_cluster_ops_routes;
+/* rotateServiceAccountSigningKeys and the public /oidc/{uid}/ issuer (cp-api-oidc.c) */
+extern const cp_svc_route cp_api_oidc_routes[];
+extern const size_t cp_api_n_oidc_routes;
 extern const cp_svc_route cp_api_pool_routes[];       /* cp-api-pools.c */
 extern const size_t cp_api_n_pool_routes;
 /* confpool extension: <pool>/attestationPolicy/default (cp-api-attest.c) */
@@ -127,6 +132,17 @@ void cp_api_az_normalize(json_t *body);
 /* Helpers shared by clusters and pools. */
 int api_pool_body(api_ctx *c, json_t *pool, json_t **ret);
 int api_cluster_view(api_ctx *c, json_t *cluster, json_t **ret);
+/* The request's properties.addonProfiles applied to a cluster document
+ * (known add-ons only, AKS's shape: enabled, config, identity); not sent:
+ * unchanged.  0, 1 refused (written), negative error (cp-api-cluster-ops.c). */
+int api_cluster_addons(api_ctx *c, json_t *doc);
+/* The request's properties.oidcIssuerProfile applied to a cluster document
+ * (enabling creates the issuer's first signing key); 0, 1 refused, negative
+ * error.  _forget: the cluster's signing keys deleted (cp-api-oidc.c). */
+int api_cluster_oidc(api_ctx *c, json_t *doc);
+int api_cluster_oidc_forget(api_ctx *c, const char *cluster_id);
+/* The cluster's credential salt (rotate-certs), NULL before any rotation. */
+const char *api_cluster_cred_salt(const json_t *doc);
 /* The clusters' credential key: <state_dir>/cluster-credentials.key (32
  * random bytes, 0600, created once; random per process without a state
  * directory) and the kubeconfigs' CA file (cp-api-cluster-access.c). */
@@ -134,6 +150,11 @@ int api_credentials_init(cp_api *a, const char *state_dir);
 /* The stored cluster document (*ret), or 404 ResourceNotFound / 400 written
  * (returns 1: *ret NULL); negative error. */
 int api_cluster_get_doc(api_ctx *c, const char *sub, const char *rg, const char *name, json_t **ret);
+/* The stored cluster document for a POST action (stop, start,
+ * rotateClusterCertificates, rotateServiceAccountSigningKeys): as
+ * api_cluster_get_doc, and 409 OperationNotAllowed written (returns 1) while
+ * an operation is in progress on the cluster or it is being deleted. */
+int api_cluster_action_doc(api_ctx *c, const char *sub, const char *rg, const char *name, json_t **ret);
 int api_start_pool_delete(api_ctx *c, const char *pool_id, json_t *pool, cp_op *ret_op);
 /* A cluster PUT on a Failed cluster retries its Failed pool (a stored pool
  * document, updated): its machines that are not Ready are marked for

@@ -116,7 +116,12 @@ int cp_api_pool_apply(api_ctx *c, const char *sub, const char *cluster_id, const
         }
         char etag[37];
         api_uuid(etag);
-        json_object_set_new(props, "provisioningState", json_string(existing ? "Updating" : "Creating"));
+        /* a new Kubernetes version rolls the pool's nodes (cp-reconciler.c): AKS's "Upgrading" */
+        const char *ov = existing ? props_str(existing, "currentOrchestratorVersion") : NULL;
+        const char *nv = json_string_value(json_object_get(props, "currentOrchestratorVersion"));
+        bool upgrading = ov && nv && strcmp(ov, nv) != 0;
+        json_object_set_new(props, "provisioningState",
+                            json_string(!existing ? "Creating" : upgrading ? "Upgrading" : "Updating"));
         json_object_set_new(props, "eTag", json_string(etag));
         json_t *doc = json_pack("{s:s,s:s,s:s,s:O,s:o}", "id", pool_id, "name", name, "type", POOL_TYPE, "properties", props,
                                 "systemData", api_system_data(c, existing ? json_object_get(existing, "systemData") : NULL));
@@ -620,6 +625,11 @@ static json_t *machine_json(api_ctx *c, const json_t *pool, const cp_machine *m)
                          props_str(pool, "vmSize") ? props_str(pool, "vmSize") : "", "securityType",
                          sz && sz->tee != CP_TEE_NONE ? "ConfidentialVM" : "Standard", "nodeLabels",
                          labels ? labels : json_object());
+        /* AKS's MachineKubernetesProfile: the version the machine was built with */
+        if (mj)
+                json_object_set_new(json_object_get(mj, "properties"), "kubernetes",
+                                    json_pack("{s:s,s:s,s:s}", "orchestratorVersion", m->version,
+                                              "currentOrchestratorVersion", m->version, "nodeName", m->name));
         if (att && mj)
                 json_object_set_new(json_object_get(mj, "properties"), "attestation", att);
         else

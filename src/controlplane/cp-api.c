@@ -546,6 +546,8 @@ static int api_routes(cp_api *a) {
                 {cp_api_sub_routes, cp_api_n_sub_routes, true},
                 {cp_api_cluster_routes, cp_api_n_cluster_routes, true},
                 {cp_api_cluster_more_routes, cp_api_n_cluster_more_routes, true},
+                {cp_api_cluster_ops_routes, cp_api_n_cluster_ops_routes, true},
+                {cp_api_oidc_routes, cp_api_n_oidc_routes, true},
                 {cp_api_pool_routes, cp_api_n_pool_routes, true},
                 {cp_api_attest_routes, cp_api_n_attest_routes, true},
                 {cp_api_node_routes, cp_api_n_node_routes, a->nodes != NULL},

@@ -79,6 +79,7 @@ typedef struct node {
         bool adopted; /* left running by a previous daemon and kept: agent and
                        * swtpm are not our children (liveness: cp_proc_matches) */
         char *pool_id, *vm_size, *image; /* the spec, owned */
+        char version[24];                /* the spec's Kubernetes version ("" none) */
         bool confidential;
         long long t_queued; /* Unix ms (bootTimes "queued") */
         struct node *next;
@@ -854,6 +855,8 @@ static int start_agent(local_backend *b, const cp_node_spec *spec, node *nd, con
                                 "vmSize", spec->vm_size ? spec->vm_size : "", "image", spec->image ? spec->image : "");
         if (cfg && bs->cp_ca[0])
                 json_object_set_new(cfg, "controlplaneCaFile", json_string(bs->cp_ca));
+        if (cfg && spec->version)
+                json_object_set_new(cfg, "orchestratorVersion", json_string(spec->version));
         if (cfg && b->o.diskkeys && (r = broker_node_config(b, spec, cfg)) < 0) {
                 json_decref(cfg);
                 return r;
@@ -1002,7 +1005,8 @@ static void *boot_worker(void *ud) {
                 queue_remove(b, nd);
                 nd->phase = NODE_BOOTING;
                 cp_node_spec spec = {.pool_id = nd->pool_id, .name = nd->name, .vm_size = nd->vm_size,
-                                     .image = nd->image, .confidential = nd->confidential};
+                                     .image = nd->image, .version = nd->version[0] ? nd->version : NULL,
+                                     .confidential = nd->confidential};
                 pthread_mutex_unlock(&b->lock);
                 int r = boot_node(b, &spec, nd);
                 /* a node that failed to boot stays listed: its status says why */
@@ -1022,8 +1026,8 @@ static int write_spec(const node *nd) {
         char f[PATH_MAX_ + 32];
         if (mkdir(nd->dir, 0700) < 0 && errno != EEXIST)
                 return CP_ERROR(CP_EIO, "cannot create %s: %s", nd->dir, strerror(errno));
-        json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:b}", "name", nd->name, "pool", nd->pool_id, "vmSize", nd->vm_size,
-                              "image", nd->image, "confidential", nd->confidential);
+        json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:b,s:s}", "name", nd->name, "pool", nd->pool_id, "vmSize", nd->vm_size,
+                              "image", nd->image, "confidential", nd->confidential, "orchestratorVersion", nd->version);
         char *txt = j ? json_dumps(j, JSON_SORT_KEYS) : NULL;
         json_decref(j);
         if (!txt)
@@ -1049,6 +1053,8 @@ static int local_create(cp_backend *bb, const cp_node_spec *spec, char *ret_hand
         if (!find_node(b, handle)) {
                 node *nd = NULL;
                 r = node_new(b, spec->name, spec->pool_id, spec->vm_size, spec->image, spec->confidential, &nd);
+                if (r >= 0)
+                        snprintf(nd->version, sizeof nd->version, "%s", spec->version ? spec->version : "");
                 if (r >= 0 && (r = write_spec(nd)) < 0)
                         node_free(nd);
                 if (r >= 0)
@@ -1606,6 +1612,8 @@ static int recover_node(local_backend *b, const char *name, unsigned *adopted, u
                         json_decref(j);
                         return r;
                 }
+                const char *ver = json_string_value(json_object_get(j, "orchestratorVersion"));
+                snprintf(nd->version, sizeof nd->version, "%s", ver ? ver : "");
                 snprintf(f, sizeof f, "%s/stopped", dir);
                 if (access(f, F_OK) == 0) {
                         /* stopped (deallocated; a daemon killed while stopping it

@@ -58,6 +58,7 @@ typedef struct cp_node_spec {
         const char *name;     /* machine name */
         const char *vm_size;
         const char *image;    /* nodeImageVersion */
+        const char *version;  /* the Kubernetes version (currentOrchestratorVersion) it is built with; may be NULL */
         bool confidential;
 } cp_node_spec;
 

@@ -201,6 +201,7 @@ typedef struct pool_pass {
         const cp_op *op;
         json_t *doc;
         const char *name, *image, *size, *target;
+        const char *version; /* the Kubernetes version machines are built with ("" unknown: any) */
         bool del, attested;
         long goal, surge;
         const cp_vm_size *sz;
@@ -219,6 +220,7 @@ static void pool_goal(cp_reconciler *rc, pool_pass *pp) {
         pp->image = pstr(pp->doc, "nodeImageVersion");
         pp->size = pstr(pp->doc, "vmSize");
         pp->target = pp->image ? pp->image : "";
+        pp->version = pstr(pp->doc, "currentOrchestratorVersion") ? pstr(pp->doc, "currentOrchestratorVersion") : "";
         pp->del = strcmp(pp->op->action, "delete") == 0;
         pp->attested = rc->backend->ops->expected_measurement != NULL;
         pp->stopped = !pp->del && power && strcmp(power, "Stopped") == 0;
@@ -232,6 +234,13 @@ static void pool_goal(cp_reconciler *rc, pool_pass *pp) {
                 if (cp_max_surge(NULL, pp->goal, &pp->surge) < 0)
                         pp->surge = 1;
         }
+}
+
+/* A machine the pool keeps: on the pool's node image and built with its
+ * Kubernetes version (docs/control-plane.md "Rolling upgrades"); any other
+ * is replaced by the roll. */
+static bool is_current(const pool_pass *pp, const cp_machine *m) {
+        return strcmp(m->image, pp->target) == 0 && (!pp->version[0] || strcmp(m->version, pp->version) == 0);
 }
 
 /* 1. deletions: requested, beyond the goal; during a roll an old machine
@@ -249,7 +258,7 @@ static int pool_deletions(cp_reconciler *rc, pool_pass *pp) {
                 next_idx = ms[i].index + 1 > next_idx ? ms[i].index + 1 : next_idx;
                 if (ms[i].delete_requested || pp->goal == 0)
                         drop[i] = true;
-                else if (strcmp(ms[i].image, pp->target) == 0) {
+                else if (is_current(pp, &ms[i])) {
                         if (n_new >= pp->goal)
                                 drop[i] = true;
                         else {
@@ -265,7 +274,7 @@ static int pool_deletions(cp_reconciler *rc, pool_pass *pp) {
         old_drop = old_drop < 0 ? 0 : old_drop > old_alive ? old_alive : old_drop;
         for (int pass = 0; pass < 2 && old_drop > 0; pass++)
                 for (size_t i = 0; i < n && old_drop > 0; i++) {
-                        if (drop[i] || strcmp(ms[i].image, pp->target) == 0 || state_is(&ms[i], "Ready") != (pass == 1))
+                        if (drop[i] || is_current(pp, &ms[i]) || state_is(&ms[i], "Ready") != (pass == 1))
                                 continue;
                         drop[i] = true; /* not-Ready old machines first */
                         old_drop--;
@@ -332,9 +341,10 @@ static int pool_creations(cp_reconciler *rc, pool_pass *pp) {
                 m.index = pp->next_idx;
                 snprintf(m.state, sizeof m.state, "Pending");
                 snprintf(m.image, sizeof m.image, "%s", pp->target);
+                snprintf(m.version, sizeof m.version, "%s", pp->version);
                 snprintf(m.created, sizeof m.created, "%s", now);
                 cp_node_spec spec = {.pool_id = pp->op->resource, .name = m.name, .vm_size = pp->size,
-                                     .image = pp->image, .confidential = pp->sz && pp->sz->tee != CP_TEE_NONE};
+                                     .image = pp->image, .version = pp->version, .confidential = pp->sz && pp->sz->tee != CP_TEE_NONE};
                 if ((r = rc->backend->ops->create_node(rc->backend, &spec, m.handle, sizeof m.handle)) < 0)
                         return r;
                 snprintf(m.state, sizeof m.state, "Provisioning");
@@ -361,7 +371,7 @@ static int pool_poll_nodes(cp_reconciler *rc, pool_pass *pp, pool_poll *ret) {
                 return r;
         for (size_t i = 0; i < pp->n && !ret->bad; i++) {
                 cp_machine *m = &pp->ms[i];
-                bool is_old = strcmp(m->image, pp->target) != 0;
+                bool is_old = !is_current(pp, m);
                 ret->old += is_old;
                 if (state_is(m, "Ready")) {
                         ret->ready++;
@@ -411,7 +421,7 @@ static int pool_fail(cp_reconciler *rc, pool_pass *pp, const pool_poll *pl) {
         int r;
         for (size_t i = 0; i < pp->n && pl->old > 0; i++) {
                 cp_machine *m = &pp->ms[i];
-                if (strcmp(m->image, pp->target) != 0 || state_is(m, "Ready"))
+                if (!is_current(pp, m) || state_is(m, "Ready"))
                         continue;
                 if (m->handle[0] && (r = rc->backend->ops->delete_node(rc->backend, m->handle)) < 0)
                         return r;
@@ -491,6 +501,37 @@ static int pool_start_stopped(cp_reconciler *rc, pool_pass *pp) {
         return r;
 }
 
+/* a > b as Kubernetes versions (unparsable: false) */
+static bool version_newer(const char *a, const char *b) {
+        unsigned amaj, amin, bmaj, bmin;
+        int apat, bpat;
+        if (cp_k8s_parse(a, &amaj, &amin, &apat) < 0 || cp_k8s_parse(b, &bmaj, &bmin, &bpat) < 0) {
+                cp_error_clear();
+                return false;
+        }
+        return amaj != bmaj ? amaj > bmaj : amin != bmin ? amin > bmin : apat > bpat;
+}
+
+/* The control plane first (az aks upgrade): a pool whose version is newer
+ * than its cluster's currentKubernetesVersion creates no machine until the
+ * cluster's operation has upgraded the control plane (reconcile_parent). */
+static bool waits_for_control_plane(cp_reconciler *rc, const pool_pass *pp) {
+        const char *res = pp->op->resource, *a = strcasestr(res, "/agentPools/");
+        if (pp->del || pp->stopped || !pp->version[0] || !a)
+                return false;
+        char cid[600];
+        json_t *cluster = NULL;
+        snprintf(cid, sizeof cid, "%.*s", (int) (a - res), res);
+        if (cp_res_get(rc->store, cid, &cluster, NULL) < 0) {
+                cp_error_clear();
+                return false;
+        }
+        const char *cv = pstr(cluster, "currentKubernetesVersion");
+        bool wait = cv && version_newer(pp->version, cv);
+        json_decref(cluster);
+        return wait;
+}
+
 static int reconcile_pool(cp_reconciler *rc, const cp_op *op) {
         pool_pass pp = {.op = op};
         int r = cp_res_get(rc->store, op->resource, &pp.doc, NULL);
@@ -512,6 +553,11 @@ static int reconcile_pool(cp_reconciler *rc, const cp_op *op) {
                 json_decref(pp.doc);
                 return r;
         }
+        if (r >= 0 && waits_for_control_plane(rc, &pp)) {
+                free(pp.ms);
+                json_decref(pp.doc);
+                return STEP_PENDING;
+        }
         if (r >= 0 && !pp.del)
                 r = pool_start_stopped(rc, &pp);
         if (r >= 0)
@@ -529,6 +575,22 @@ static int reconcile_pool(cp_reconciler *rc, const cp_op *op) {
         free(pp.ms);
         json_decref(pp.doc);
         return r;
+}
+
+/* A cluster's upgrade: its control plane first.  The PUT stored the
+ * requested kubernetesVersion; currentKubernetesVersion moves to it here,
+ * in a pass of its own, and the pools (waits_for_control_plane) roll from
+ * the next pass on.  0 when there is nothing (more) to do. */
+static int control_plane_step(cp_reconciler *rc, const cp_op *op, json_t *doc) {
+        const char *want = pstr(doc, "kubernetesVersion"), *cur = pstr(doc, "currentKubernetesVersion");
+        const cp_k8s_version *kv = want ? cp_rules_resolve_version(rc->rules, want) : NULL;
+        if (strcmp(op->action, "upgrade") != 0 || !kv || !cur || strcmp(kv->version, cur) == 0)
+                return 0;
+        fprintf(stderr, "confpoold: cluster %s: control plane upgraded from %s to %s\n",
+                json_string_value(json_object_get(doc, "name")), cur, kv->version);
+        json_object_set_new(props_of(doc), "currentKubernetesVersion", json_string(kv->version));
+        int r = cp_res_update(rc->store, op->resource, doc, NULL);
+        return r < 0 ? r : STEP_PENDING;
 }
 
 /* Cluster and resource-group operations follow their children. */
@@ -558,6 +620,8 @@ static int reconcile_parent(cp_reconciler *rc, const cp_op *op) {
                 r = r < 0 ? r : STEP_DONE;
                 goto out;
         }
+        if (!rg && (r = control_plane_step(rc, op, doc)) != 0)
+                goto out;
         /* create/update: done when no child is still working */
         size_t i;
         json_t *k;

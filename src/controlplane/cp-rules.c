@@ -1304,6 +1304,11 @@ static int pool_check_version(const cp_rules *r, const cp_pool_context *ctx, jso
                         return cp_rule_fail(e, 400, "NotAllowedAgentPoolVersionDowngrade",
                                             "properties.orchestratorVersion",
                                             "Downgrading a node pool from %s to %s is not allowed.", ev, ov);
+                if (ev && cp_k8s_parse(ev, &emaj, &emin, &epatch) >= 0 && min > emin + 1)
+                        return cp_rule_fail(e, 400, "UpgradeVersionSkipNotAllowed", "properties.orchestratorVersion",
+                                            "Upgrading a node pool from %s to %s skips a minor version: upgrade to "
+                                            "%u.%u first.",
+                                            ev, ov, emaj, emin + 1);
                 cp_error_clear();
         }
         if ((k = set_str(p, "currentOrchestratorVersion", kv->version)) < 0)

@@ -66,6 +66,23 @@ static const cp_store_migration migrations[] = {
          "CREATE TABLE principals (app_id TEXT PRIMARY KEY, name TEXT NOT NULL, sub TEXT NOT NULL,"
          " salt TEXT NOT NULL, iterations INTEGER NOT NULL, hash TEXT NOT NULL, created TEXT NOT NULL);",
          NULL},
+        /* the Kubernetes version a machine was built with (issue 14): the
+         * rows from before it take their pool's current version, so an
+         * upgraded confpoold does not roll every node of every pool */
+        {5,
+         "ALTER TABLE machines ADD COLUMN version TEXT NOT NULL DEFAULT '';"
+         "UPDATE machines SET version = coalesce((SELECT json_extract(r.body,"
+         " '$.properties.currentOrchestratorVersion') FROM resources r WHERE r.id_lc = machines.pool_lc), '');",
+         "ALTER TABLE machines ADD COLUMN version TEXT NOT NULL DEFAULT '';"
+         "UPDATE machines SET version = coalesce((SELECT r.body::json #>> '{properties,currentOrchestratorVersion}'"
+         " FROM resources r WHERE r.id_lc = machines.pool_lc), '');"},
+        /* clusters' OIDC issuers (issue 14): service-account signing keys,
+         * the newest and the one before it (rotate-signing-keys) */
+        {6,
+         "CREATE TABLE sa_keys (uid TEXT NOT NULL, cluster_lc TEXT NOT NULL, seq INTEGER NOT NULL,"
+         " pem TEXT NOT NULL, created TEXT NOT NULL, PRIMARY KEY(uid, seq));"
+         "CREATE INDEX sa_keys_cluster ON sa_keys(cluster_lc);",
+         NULL},
 };
 
 const cp_store_migration *cp_cpstore_migrations(size_t *ret_n) {
@@ -559,9 +576,9 @@ int cp_machine_put(cp_store *s, const cp_machine *m) {
         _cleanup_stmt_ cp_stmt *st = NULL;
         int r = cp_store_prepare(s,
                                  "INSERT INTO machines(pool_lc, pool, name, idx, handle, state, image, ip, created, "
-                                 "delete_requested) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(pool_lc, name) DO UPDATE "
-                                 "SET handle=excluded.handle, state=excluded.state, image=excluded.image, "
-                                 "ip=excluded.ip, delete_requested=excluded.delete_requested",
+                                 "delete_requested, version) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(pool_lc, name) "
+                                 "DO UPDATE SET handle=excluded.handle, state=excluded.state, image=excluded.image, "
+                                 "ip=excluded.ip, delete_requested=excluded.delete_requested, version=excluded.version",
                                  &st);
         if (r < 0)
                 return r;
@@ -575,6 +592,7 @@ int cp_machine_put(cp_store *s, const cp_machine *m) {
         bind_text(st, 8, m->ip);
         bind_text(st, 9, m->created);
         cp_stmt_bind_int64(st, 10, m->delete_requested);
+        bind_text(st, 11, m->version);
         return run(s, st);
 }
 
@@ -601,6 +619,7 @@ static void machine_from_row(cp_stmt *st, cp_machine *m) {
         col_copy(st, 6, m->ip, sizeof m->ip);
         col_copy(st, 7, m->created, sizeof m->created);
         m->delete_requested = cp_stmt_int(st, 8) != 0;
+        col_copy(st, 9, m->version, sizeof m->version);
 }
 
 static void machine_row(cp_stmt *st, void *out) {
@@ -612,7 +631,7 @@ int cp_machine_list(cp_store *s, const char *pool, cp_machine **ret, size_t *ret
         cp_id_lower(pool, key, sizeof key);
         _cleanup_stmt_ cp_stmt *st = NULL;
         int r = cp_store_prepare(s,
-                                 "SELECT pool, name, idx, handle, state, image, ip, created, delete_requested "
+                                 "SELECT pool, name, idx, handle, state, image, ip, created, delete_requested, version "
                                  "FROM machines WHERE pool_lc = ? ORDER BY idx",
                                  &st);
         if (r < 0)
@@ -626,7 +645,7 @@ int cp_machine_get(cp_store *s, const char *pool, const char *name, cp_machine *
         cp_id_lower(pool, key, sizeof key);
         _cleanup_stmt_ cp_stmt *st = NULL;
         int r = cp_store_prepare(s,
-                                 "SELECT pool, name, idx, handle, state, image, ip, created, delete_requested "
+                                 "SELECT pool, name, idx, handle, state, image, ip, created, delete_requested, version "
                                  "FROM machines WHERE pool_lc = ? AND name = ?",
                                  &st);
         if (r < 0)

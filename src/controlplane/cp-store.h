@@ -13,7 +13,7 @@
 
 #include "service/store.h"
 
-#define CP_CP_SCHEMA_VERSION 4
+#define CP_CP_SCHEMA_VERSION 6
 
 CP_WUR int cp_cpstore_open(const char *db_path, cp_store **ret);
 /* The migrations (exposed for tests). */
@@ -90,6 +90,7 @@ typedef struct cp_machine {
         char ip[48];
         char created[40];
         bool delete_requested;
+        char version[24]; /* the Kubernetes version it was built with ("" before schema 5) */
 } cp_machine;
 
 CP_WUR int cp_machine_put(cp_store *s, const cp_machine *m);

@@ -62,13 +62,19 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata) {
                 free(r->async_operation);
                 free(r->retry_after);
                 free(r->etag);
+                free(r->issuer_chain);
                 r->content_type = r->location = r->async_operation = r->retry_after = r->etag = NULL;
+                r->issuer_chain = NULL;
         }
         grab(buf, n, "Content-Type", &x->resp->content_type);
         grab(buf, n, "Location", &x->resp->location);
         grab(buf, n, "Azure-AsyncOperation", &x->resp->async_operation);
         grab(buf, n, "Retry-After", &x->resp->retry_after);
         grab(buf, n, "ETag", &x->resp->etag);
+        static const char *const chains[] = { "TCB-Info-Issuer-Chain", "SGX-Enclave-Identity-Issuer-Chain",
+                                              "SGX-PCK-CRL-Issuer-Chain", "SGX-PCK-Certificate-Issuer-Chain" };
+        for (size_t i = 0; i < sizeof(chains) / sizeof(chains[0]); i++)
+                grab(buf, n, chains[i], &x->resp->issuer_chain);
         return n;
 }
 
@@ -101,6 +107,7 @@ void cp_httpc_response_clear(cp_httpc_response *r) {
         free(r->async_operation);
         free(r->retry_after);
         free(r->etag);
+        free(r->issuer_chain);
         memset(r, 0, sizeof(*r));
 }
 

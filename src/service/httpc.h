@@ -29,6 +29,7 @@ typedef struct cp_httpc_response {
         char *async_operation;   /* Azure-AsyncOperation header or NULL */
         char *retry_after;       /* Retry-After header or NULL */
         char *etag;              /* ETag header or NULL */
+        char *issuer_chain;      /* Intel PCS "*-Issuer-Chain" header (URL-encoded PEM) or NULL */
 } cp_httpc_response;
 
 /* body may be NULL; content type defaults to application/json when a body

@@ -91,6 +91,15 @@ void cp_stmt_bind_text(cp_stmt *st, int i, const char *v) {
                 sqlite3_bind_null(st->lite, i);
 }
 
+void cp_stmt_bind_textn(cp_stmt *st, int i, const char *v, size_t n) {
+        if (st->pg)
+                cp_pg_bind(st, i, v, n, v ? CP_PG_TEXT : CP_PG_NULL);
+        else if (v)
+                sqlite3_bind_text64(st->lite, i, v, n, SQLITE_TRANSIENT, SQLITE_UTF8);
+        else
+                sqlite3_bind_null(st->lite, i);
+}
+
 void cp_stmt_bind_int64(cp_stmt *st, int i, int64_t v) {
         if (st->pg) {
                 char b[24];

@@ -97,6 +97,8 @@ void cp_stmt_finalize(cp_stmt *st);
 
 /* Parameters are 1-based and copied at bind time; a NULL text or blob binds NULL. */
 void cp_stmt_bind_text(cp_stmt *st, int i, const char *v);
+/* n bytes of text (no NUL needed) */
+void cp_stmt_bind_textn(cp_stmt *st, int i, const char *v, size_t n);
 void cp_stmt_bind_int64(cp_stmt *st, int i, int64_t v);
 void cp_stmt_bind_blob(cp_stmt *st, int i, const void *v, size_t n);
 void cp_stmt_bind_null(cp_stmt *st, int i);

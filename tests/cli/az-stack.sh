@@ -8,7 +8,12 @@
 # in full; --no-wait and wait; az aks scale (the pool's count really
 # changes, the new node attested); get-versions, get-upgrades,
 # get-credentials (user and admin kubeconfigs, refused to another
-# principal), update, upgrade (control plane and pools); nodepool stop
+# principal), update; enable-addons / disable-addons; the OIDC issuer
+# (enabled, discovery + JWKS, rotate-signing-keys); rotate-certs (the
+# kubeconfig's token changes, the nodes run on); command invoke refused
+# naming why; nodepool upgrade -k (the pool's node replaced by one built
+# with the version); upgrade (control plane, then every pool: every node
+# replaced by an attested one built with the new version); nodepool stop
 # (kept stopped across down/up) and start, aks stop and start: the same
 # machines, attested again, no disk erased; `confpool down` + `confpool up`:
 # az keeps working without new setup; nodepool delete.
@@ -116,13 +121,85 @@ out=$(AZURE_CONFIG_DIR=$T/azure2 az aks get-credentials --subscription "$SUB" -g
         && fail "another principal got the cluster's credentials"
 [[ "$out" == *AuthorizationFailed* || "$out" == *"not found"* || "$out" == *NotFound* ]] || fail "refusal: $out"
 [ ! -s "$T/stolen" ] || fail "a kubeconfig was written for another principal"
-# the control plane, then the pools
+# add-ons: stored and returned as AKS does (the identity AKS adds), then disabled
+az aks enable-addons -g rg1 -n c1 -a azure-keyvault-secrets-provider --enable-secret-rotation -o none \
+        || fail "az aks enable-addons"
+ad() { az aks show -g rg1 -n c1 --query "addonProfiles.azureKeyvaultSecretsProvider.$1" -o tsv; }
+[ "$(ad enabled)" = true ] && [ "$(ad config.enableSecretRotation)" = true ] || fail "addon enabled: $(ad enabled)"
+[[ "$(ad identity.resourceId)" == */userAssignedIdentities/azurekeyvaultsecretsprovider-c1 ]] || fail "addon identity"
+az aks disable-addons -g rg1 -n c1 -a azure-keyvault-secrets-provider -o none || fail "az aks disable-addons"
+[ "$(ad enabled)" = false ] && [ -z "$(ad identity)" ] || fail "addon disabled: $(ad enabled)"
+
+# rotate-certs: kubeconfigs fetched before carry a token that is no longer the cluster's; nodes run on
+mnames() { cp_ aks machine list --subscription "$SUB" -g rg1 --cluster-name c1 --nodepool-name "$1" \
+        --query "[].name" -o tsv | sort | tr '\n' ' '; }
+N0=$(mnames cvmpool)
+az aks rotate-certs -g rg1 -n c1 --yes -o none || fail "az aks rotate-certs"
+az aks get-credentials -g rg1 -n c1 -f "$T/kc2" -o none || fail "get-credentials after rotate-certs"
+tok() { sed -n 's/^ *token: //p' "$1"; }
+[ -n "$(tok "$T/kc2")" ] && [ "$(tok "$T/kc2")" != "$(tok "$T/kc")" ] || fail "rotate-certs: the token did not change"
+[ "$(mnames cvmpool)" = "$N0" ] && [ "$(ready)" = 4 ] || fail "rotate-certs touched the nodes: $(mnames cvmpool)"
+# the OIDC issuer: enabled, discovery and JWKS served (no credential), signing key rotated
+az aks update -g rg1 -n c1 --enable-oidc-issuer -o none || fail "az aks update --enable-oidc-issuer"
+ISS=$(az aks show -g rg1 -n c1 -o json | python3 -c 'import json,sys; p=json.load(sys.stdin)["oidcIssuerProfile"]; print(p.get("issuerUrl") or p.get("issuerURL"))')
+[[ "$ISS" == https://localhost:*/oidc/*/ ]] || fail "issuer URL '$ISS'"
+kids() { curl -sf --cacert "$S/cp/ca.pem" "${ISS}openid/v1/jwks" | python3 -c 'import json,sys; print(" ".join(k["kid"] for k in json.load(sys.stdin)["keys"]))'; }
+[ "$(curl -sf --cacert "$S/cp/ca.pem" "${ISS}.well-known/openid-configuration" | python3 -c 'import json,sys; print(json.load(sys.stdin)["issuer"])')" = "$ISS" ] \
+        || fail "issuer discovery"
+K1=$(kids)
+[ -n "$K1" ] && [ "$(wc -w <<<"$K1")" = 1 ] || fail "JWKS: '$K1'"
+az aks oidc-issuer rotate-signing-keys -g rg1 -n c1 --yes -o none || fail "az aks oidc-issuer rotate-signing-keys"
+for _ in $(seq 40); do [ "$(wc -w <<<"$(kids)")" = 2 ] && break; sleep 0.25; done
+[ "$(kids | cut -d' ' -f2)" = "$K1" ] && [ "$(kids | cut -d' ' -f1)" != "$K1" ] || fail "after rotation: $(kids), was $K1"
+# command invoke: refused in full, naming why
+out=$(az aks command invoke -g rg1 -n c1 -c "kubectl get pods" 2>&1) && fail "command invoke accepted"
+[[ "$out" == *"no Kubernetes API"* ]] || fail "command invoke: $out"
+
+# nodepool upgrade -k: one pool, its node replaced by one built with the version
+versions() { cp_ aks machine list --subscription "$SUB" -g rg1 --cluster-name c1 --nodepool-name "$1" \
+        --query "[?properties.status.nodeState=='Ready' && properties.attestation.reason==''].properties.kubernetes.orchestratorVersion" \
+        -o tsv | sort | uniq -c | tr -s ' ' | tr '\n' ' '; }
+wait_versions() { for _ in $(seq 240); do [ "$(versions "$1")" = "$2" ] && return 0; sleep 0.25; done; return 1; }
+az aks nodepool add -g rg1 --cluster-name c1 -n oldpool --node-count 1 -s Standard_DC4as_v5 -k 1.32.6 -o none \
+        || fail "nodepool add -k 1.32.6"
+wait_versions oldpool " 1 1.32.6 " || fail "oldpool: $(versions oldpool)"
+O0=$(mnames oldpool)
+# az 2.45's `aks nodepool upgrade -k` crashes in az before sending anything
+# ('AgentPool' object has no attribute 'kubernetes_version', Azure/azure-cli#25530,
+# fixed in 2.46): checked here, then the PUT it sends (GET the pool,
+# orchestratorVersion set, PUT) is sent with az rest
+out=$(az aks nodepool upgrade -g rg1 --cluster-name c1 -n oldpool -k 1.33.2 --yes 2>&1) \
+        && fail "az 2.45 nodepool upgrade -k did not crash: the workaround below can go"
+[[ "$out" == *"has no attribute 'kubernetes_version'"* ]] || fail "nodepool upgrade -k: $out"
+PURL="/subscriptions/$SUB/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/c1/agentPools/oldpool?api-version=2022-11-01"
+np_upgrade() { az rest --method get --url "$PURL" | python3 -c 'import json,sys; p=json.load(sys.stdin); p["properties"]["orchestratorVersion"]=sys.argv[1]; print(json.dumps({"properties":p["properties"]}))' "$1" >"$T/np.json" \
+        && az rest --method put --url "$PURL" --body @"$T/np.json" -o none; }
+out=$(np_upgrade 1.34.1 2>&1) && fail "a pool upgraded beyond the control plane"
+[[ "$out" == *AgentPoolK8sVersionNotSupported* ]] || fail "nodepool upgrade to 1.34.1: $out"
+np_upgrade 1.33.2 || fail "nodepool upgrade -k 1.33.2 (the PUT)"
+wait_versions oldpool " 1 1.33.2 " || fail "after nodepool upgrade: $(versions oldpool)"
+[ "$(mnames oldpool)" != "$O0" ] || fail "nodepool upgrade: the same machine $O0"
+
+# the control plane, then every pool: every node replaced, count unchanged
+# (cvmpool rolls 2 nodes at a time: its maxSurge set through az)
+az aks nodepool update -g rg1 --cluster-name c1 -n cvmpool --max-surge 2 -o none || fail "nodepool update --max-surge"
+[ "$(az aks nodepool show -g rg1 --cluster-name c1 -n cvmpool --query upgradeSettings.maxSurge -o tsv)" = 2 ] \
+        || fail "maxSurge"
+P0=$(mnames nodepool1)
 az aks upgrade -g rg1 -n c1 -k 1.34.1 --yes -o none || fail "az aks upgrade"
 [ "$(az aks show -g rg1 -n c1 --query currentKubernetesVersion -o tsv)" = 1.34.1 ] || fail "upgrade: control plane"
-[ "$(az aks nodepool show -g rg1 --cluster-name c1 -n cvmpool --query currentOrchestratorVersion -o tsv)" = 1.34.1 ] \
-        || fail "upgrade: pool"
-for _ in $(seq 120); do n=$(ready); [ "$n" = 4 ] && break; sleep 0.25; done
+for p in nodepool1 cvmpool oldpool; do
+        [ "$(az aks nodepool show -g rg1 --cluster-name c1 -n $p --query currentOrchestratorVersion -o tsv)" = 1.34.1 ] \
+                || fail "upgrade: pool $p"
+done
+wait_versions cvmpool " 4 1.34.1 " || fail "after az aks upgrade: cvmpool $(versions cvmpool)"
+wait_versions nodepool1 " 1 1.34.1 " || fail "after az aks upgrade: nodepool1 $(versions nodepool1)"
+wait_versions oldpool " 1 1.34.1 " || fail "after az aks upgrade: oldpool $(versions oldpool)"
+n=$(ready)
 [ "$n" = 4 ] || fail "after az aks upgrade: $n attested Ready machines"
+for m in $N0; do [[ " $(mnames cvmpool)" != *" $m "* ]] || fail "upgrade kept $m"; done
+[ "$(mnames nodepool1)" != "$P0" ] || fail "upgrade: nodepool1 kept $P0"
+az aks nodepool delete -g rg1 --cluster-name c1 -n oldpool -o none || fail "delete oldpool"
 
 # stop / start keep the nodes and their disks: a stopped pool across down/up
 states() { cp_ aks machine list --subscription "$SUB" -g rg1 --cluster-name c1 --nodepool-name cvmpool \

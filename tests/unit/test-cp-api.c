@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "basic/cleanup.h"
 #include "basic/codec.h"
 #include "basic/loglimit.h"
 #include "controlplane/cp-api.h"
@@ -419,9 +420,14 @@ TEST(cluster_lifecycle) {
         ASSERT_EQ(call("PUT", MC CS, "{\"location\":\"eastus\",\"properties\":{\"kubernetesVersion\":\"1.32\"}}"), 400);
         ASSERT_STREQ(code(), "NotAllowedVersionDowngrade");
         ASSERT_EQ(call("PUT", MC CS, "{\"location\":\"eastus\",\"tags\":{\"env\":\"x\"},\"properties\":{\"kubernetesVersion\":\"1.34\"}}"), 200);
-        ASSERT_STREQ(prop("provisioningState"), "Updating");
-        ASSERT_STREQ(prop("currentKubernetesVersion"), "1.34.1");
+        /* issue 14: the control plane is upgraded by the operation, not by the PUT */
+        ASSERT_STREQ(prop("provisioningState"), "Upgrading");
+        ASSERT_STREQ(prop("kubernetesVersion"), "1.34");
+        ASSERT_STREQ(prop("currentKubernetesVersion"), "1.33.2");
         reconcile();
+        ASSERT_EQ(call("GET", MC CS, NULL), 200);
+        ASSERT_STREQ(prop("provisioningState"), "Succeeded");
+        ASSERT_STREQ(prop("currentKubernetesVersion"), "1.34.1");
         ASSERT_EQ(call("GET", MC "/availableAgentPoolVersions" CS, NULL), 200);
         ASSERT_TRUE(json_array_size(json_object_get(json_object_get(R.body, "properties"), "agentPoolVersions")) >= 5);
         ASSERT_EQ(call("GET", "/subscriptions/" SUB "/providers/Microsoft.ContainerService/locations/eastus/kubernetesVersions" CS, NULL), 200);
@@ -856,5 +862,336 @@ TEST(nul_in_path_deletes_nothing_over_http) {
         ASSERT_STREQ(prop("provisioningState"), "Succeeded");
         ASSERT_EQ(call("GET", MC CS, NULL), 200);
         ASSERT_STREQ(prop("provisioningState"), "Succeeded");
+        teardown();
+}
+
+/* ---- issue 14: upgrades, addons, rotate-certs, run-command ---------------- */
+
+/* The machines of pool: names and the Kubernetes version each was built with. */
+static size_t pool_machines(const char *pool, char names[][64], char versions[][24], size_t max) {
+        char url[512];
+        snprintf(url, sizeof url, AP "/%s/machines" CS, pool);
+        ASSERT_EQ(call("GET", url, NULL), 200);
+        json_t *v = json_object_get(R.body, "value");
+        ASSERT_TRUE(json_array_size(v) <= max);
+        for (size_t i = 0; i < json_array_size(v); i++) {
+                json_t *m = json_array_get(v, i);
+                const char *ver = json_string_value(
+                        json_object_get(json_object_get(json_object_get(m, "properties"), "kubernetes"),
+                                        "orchestratorVersion"));
+                ASSERT_TRUE(ver != NULL);
+                snprintf(names[i], 64, "%s", json_string_value(json_object_get(m, "name")));
+                snprintf(versions[i], 24, "%s", ver);
+        }
+        return json_array_size(v);
+}
+
+/* A Kubernetes upgrade through the cluster PUT (what az aks upgrade sends):
+ * the control plane first (one pass), then the pools, whose machines are
+ * replaced by ones built with the new version; no minor version skipped. */
+TEST(kubernetes_upgrade_control_plane_then_pools) {
+        setup(NULL);
+        base_cluster();
+        char names[8][64], vers[8][24], before[8][64];
+        ASSERT_EQ(pool_machines("nodepool1", before, vers, 8), 1);
+        ASSERT_STREQ(vers[0], "1.33.2");
+        /* an old pool (two minors behind is allowed), then a skip refused */
+        ASSERT_EQ(call("PUT", AP "/old" CS,
+                       "{\"properties\":{\"count\":1,\"vmSize\":\"Standard_D4s_v5\",\"mode\":\"User\","
+                       "\"orchestratorVersion\":\"1.31.10\"}}"),
+                  201);
+        reconcile();
+        ASSERT_EQ(call("PUT", AP "/old" CS,
+                       "{\"properties\":{\"count\":1,\"vmSize\":\"Standard_D4s_v5\",\"mode\":\"User\","
+                       "\"orchestratorVersion\":\"1.33.2\"}}"),
+                  400);
+        ASSERT_STREQ(code(), "UpgradeVersionSkipNotAllowed");
+        ASSERT_STREQ(target(), "properties.orchestratorVersion");
+        /* a pool may not pass the control plane */
+        ASSERT_EQ(call("PUT", AP "/old" CS,
+                       "{\"properties\":{\"count\":1,\"vmSize\":\"Standard_D4s_v5\",\"mode\":\"User\","
+                       "\"orchestratorVersion\":\"1.34.1\"}}"),
+                  400);
+        ASSERT_STREQ(code(), "AgentPoolK8sVersionNotSupported");
+        /* nodepool upgrade -k: one pool, its machine replaced */
+        ASSERT_EQ(call("PUT", AP "/old" CS,
+                       "{\"properties\":{\"count\":1,\"vmSize\":\"Standard_D4s_v5\",\"mode\":\"User\","
+                       "\"orchestratorVersion\":\"1.32.6\"}}"),
+                  200);
+        ASSERT_STREQ(prop("provisioningState"), "Upgrading");
+        char old_names[8][64];
+        reconcile();
+        ASSERT_EQ(pool_machines("old", old_names, vers, 8), 1);
+        ASSERT_STREQ(vers[0], "1.32.6");
+
+        /* az aks upgrade -k 1.34.1: the cluster and every pool's orchestratorVersion */
+        ASSERT_EQ(call("PUT", MC CS,
+                       "{\"location\":\"eastus\",\"properties\":{\"kubernetesVersion\":\"1.34.1\",\"agentPoolProfiles\":["
+                       "{\"name\":\"nodepool1\",\"count\":1,\"orchestratorVersion\":\"1.34.1\"},"
+                       "{\"name\":\"old\",\"count\":1,\"orchestratorVersion\":\"1.33.2\"}]}}"),
+                  200);
+        ASSERT_STREQ(prop("provisioningState"), "Upgrading");
+        ASSERT_STREQ(prop("currentKubernetesVersion"), "1.33.2");
+        ASSERT_EQ(call("PUT", MC CS, "{\"location\":\"eastus\",\"properties\":{}}"), 409); /* one at a time */
+        size_t active = 0;
+        ASSERT_OK(cp_reconciler_run_once(E.rec, &active));
+        /* the first pass upgraded the control plane only: no machine on 1.34.1 yet */
+        ASSERT_EQ(call("GET", MC CS, NULL), 200);
+        ASSERT_STREQ(prop("currentKubernetesVersion"), "1.34.1");
+        ASSERT_STREQ(prop("provisioningState"), "Upgrading");
+        size_t n = pool_machines("nodepool1", names, vers, 8);
+        for (size_t i = 0; i < n; i++)
+                ASSERT_STREQ(vers[i], "1.33.2");
+        reconcile();
+        ASSERT_EQ(call("GET", MC CS, NULL), 200);
+        ASSERT_STREQ(prop("provisioningState"), "Succeeded");
+        ASSERT_EQ(pool_machines("nodepool1", names, vers, 8), 1);
+        ASSERT_STREQ(vers[0], "1.34.1");
+        ASSERT_TRUE(strcmp(names[0], before[0]) != 0); /* a new machine replaced the old one */
+        ASSERT_EQ(pool_machines("old", names, vers, 8), 1);
+        ASSERT_STREQ(vers[0], "1.33.2");
+        ASSERT_TRUE(strcmp(names[0], old_names[0]) != 0);
+        ASSERT_EQ(call("GET", AP "/nodepool1" CS, NULL), 200);
+        ASSERT_STREQ(prop("currentOrchestratorVersion"), "1.34.1");
+        ASSERT_STREQ(prop("provisioningState"), "Succeeded");
+        /* a scale afterwards does not roll the pool again */
+        ASSERT_EQ(call("PUT", AP "/old" CS,
+                       "{\"properties\":{\"count\":2,\"vmSize\":\"Standard_D4s_v5\",\"mode\":\"User\","
+                       "\"orchestratorVersion\":\"1.33.2\"}}"),
+                  200);
+        ASSERT_STREQ(prop("provisioningState"), "Updating");
+        reconcile();
+        char after[8][64];
+        ASSERT_EQ(pool_machines("old", after, vers, 8), 2);
+        ASSERT_TRUE(strcmp(after[0], names[0]) == 0 || strcmp(after[1], names[0]) == 0);
+        teardown();
+}
+
+static const char *addon_str(const char *addon, const char *a, const char *b) {
+        json_t *p = json_object_get(json_object_get(json_object_get(R.body, "properties"), "addonProfiles"), addon);
+        json_t *v = json_object_get(p, a);
+        return json_string_value(b ? json_object_get(v, b) : v);
+}
+
+static bool addon_enabled(const char *addon) {
+        return json_is_true(json_object_get(
+                json_object_get(json_object_get(json_object_get(R.body, "properties"), "addonProfiles"), addon),
+                "enabled"));
+}
+
+/* az aks enable-addons / disable-addons: a cluster PUT with addonProfiles */
+TEST(addon_profiles_stored_and_refused) {
+        setup(NULL);
+        ASSERT_EQ(call("PUT", RGP RS, "{\"location\":\"eastus\"}"), 201);
+        /* create: an unknown add-on refuses the cluster, nothing stored */
+        ASSERT_EQ(call("PUT", MC CS,
+                       "{\"location\":\"eastus\",\"properties\":{\"addonProfiles\":{\"kubeFooBar\":{\"enabled\":true}},"
+                       "\"agentPoolProfiles\":[{\"name\":\"nodepool1\",\"count\":1,\"vmSize\":\"Standard_DC4as_v5\","
+                       "\"mode\":\"System\"}]}}"),
+                  400);
+        ASSERT_STREQ(code(), "InvalidParameter");
+        ASSERT_STREQ(target(), "properties.addonProfiles");
+        const char *msg = json_string_value(json_object_get(json_object_get(R.body, "error"), "message"));
+        ASSERT_TRUE(msg && strstr(msg, "'kubeFooBar' is not an add-on"));
+        ASSERT_EQ(call("GET", MC CS, NULL), 404);
+        ASSERT_EQ(call("GET", AP "/nodepool1" CS, NULL), 404);
+        /* create keeps the known ones (az aks create -a confcom) */
+        ASSERT_EQ(call("PUT", MC CS,
+                       "{\"location\":\"eastus\",\"properties\":{\"addonProfiles\":{\"ACCSGXDevicePlugin\":{"
+                       "\"enabled\":true,\"config\":{\"ACCSGXQuoteHelperEnabled\":\"false\"}}},"
+                       "\"agentPoolProfiles\":[{\"name\":\"nodepool1\",\"count\":1,\"vmSize\":\"Standard_DC4as_v5\","
+                       "\"mode\":\"System\"}]}}"),
+                  201);
+        reconcile();
+        ASSERT_EQ(call("GET", MC CS, NULL), 200);
+        ASSERT_TRUE(addon_enabled("ACCSGXDevicePlugin"));
+        ASSERT_STREQ(addon_str("ACCSGXDevicePlugin", "config", "ACCSGXQuoteHelperEnabled"), "false");
+        /* enable-addons -a azure-keyvault-secrets-provider: AKS adds the add-on's identity */
+        ASSERT_EQ(call("PUT", MC CS,
+                       "{\"location\":\"eastus\",\"properties\":{\"addonProfiles\":{\"ACCSGXDevicePlugin\":{"
+                       "\"enabled\":true,\"config\":{\"ACCSGXQuoteHelperEnabled\":\"false\"}},"
+                       "\"azureKeyvaultSecretsProvider\":{\"enabled\":true,\"config\":{\"enableSecretRotation\":"
+                       "\"true\",\"rotationPollInterval\":\"2m\"}}}}}"),
+                  200);
+        reconcile();
+        ASSERT_EQ(call("GET", MC CS, NULL), 200);
+        ASSERT_TRUE(addon_enabled("azureKeyvaultSecretsProvider"));
+        ASSERT_STREQ(addon_str("azureKeyvaultSecretsProvider", "config", "rotationPollInterval"), "2m");
+        const char *rid = addon_str("azureKeyvaultSecretsProvider", "identity", "resourceId");
+        ASSERT_TRUE(rid && strstr(rid, "/resourcegroups/MC_myResourceGroup_myAKSCluster_eastus/") &&
+                    strstr(rid, "userAssignedIdentities/azurekeyvaultsecretsprovider-myAKSCluster"));
+        char client[64];
+        snprintf(client, sizeof client, "%s", addon_str("azureKeyvaultSecretsProvider", "identity", "clientId"));
+        /* another PUT with the add-on still enabled keeps its identity */
+        ASSERT_EQ(call("PUT", MC CS,
+                       "{\"location\":\"eastus\",\"properties\":{\"addonProfiles\":{"
+                       "\"azureKeyvaultSecretsProvider\":{\"enabled\":true}}}}"),
+                  200);
+        reconcile();
+        ASSERT_EQ(call("GET", MC CS, NULL), 200);
+        ASSERT_STREQ(addon_str("azureKeyvaultSecretsProvider", "identity", "clientId"), client);
+        ASSERT_TRUE(json_is_null(json_object_get(json_object_get(json_object_get(json_object_get(R.body,
+                "properties"), "addonProfiles"), "azureKeyvaultSecretsProvider"), "config")));
+        /* disable-addons: enabled false, no identity */
+        ASSERT_EQ(call("PUT", MC CS,
+                       "{\"location\":\"eastus\",\"properties\":{\"addonProfiles\":{"
+                       "\"azureKeyvaultSecretsProvider\":{\"enabled\":false}}}}"),
+                  200);
+        reconcile();
+        ASSERT_EQ(call("GET", MC CS, NULL), 200);
+        ASSERT_FALSE(addon_enabled("azureKeyvaultSecretsProvider"));
+        ASSERT_TRUE(addon_str("azureKeyvaultSecretsProvider", "identity", "resourceId") == NULL);
+        /* refused: unknown add-on, enabled not a boolean, config not strings; nothing changed */
+        static const char *const bad[] = {"{\"kubeFooBar\":{\"enabled\":false}}", "{\"omsagent\":{\"enabled\":\"yes\"}}",
+                                          "{\"omsagent\":{\"enabled\":true,\"config\":{\"a\":1}}}", "[]"};
+        for (size_t i = 0; i < CP_ELEMENTSOF(bad); i++) {
+                char body[300];
+                snprintf(body, sizeof body, "{\"location\":\"eastus\",\"properties\":{\"addonProfiles\":%s}}", bad[i]);
+                ASSERT_EQ(call("PUT", MC CS, body), 400);
+                ASSERT_STREQ(code(), "InvalidParameter");
+                ASSERT_STREQ(target(), "properties.addonProfiles");
+        }
+        ASSERT_EQ(call("GET", MC CS, NULL), 200);
+        ASSERT_STREQ(prop("provisioningState"), "Succeeded");
+        ASSERT_TRUE(json_object_get(json_object_get(json_object_get(R.body, "properties"), "addonProfiles"),
+                                    "omsagent") == NULL);
+        teardown();
+}
+
+/* The bearer token of a kubeconfig from listCluster{User,Admin}Credential. */
+static void kube_token(const char *which, char out[80]) {
+        char url[512];
+        snprintf(url, sizeof url, MC "/listCluster%sCredential" CS, which);
+        ASSERT_EQ(call("POST", url, NULL), 200);
+        const char *b64 = json_string_value(json_object_get(json_array_get(json_object_get(R.body, "kubeconfigs"), 0),
+                                                            "value"));
+        ASSERT_TRUE(b64 != NULL);
+        size_t len = 0;
+        uint8_t kc[8192];
+        ASSERT_OK(cp_b64_decode(b64, strlen(b64), CP_B64_STD, kc, sizeof kc - 1, &len));
+        kc[len] = 0;
+        const char *t = strstr((const char *) kc, "    token: ");
+        ASSERT_TRUE(t != NULL);
+        snprintf(out, 80, "%.*s", (int) strcspn(t + 11, "\n"), t + 11);
+        ASSERT_EQ(strlen(out), 64);
+}
+
+/* az aks rotate-certs: an LRO after which the kubeconfigs fetched before
+ * carry tokens that are no longer the cluster's; its pools untouched. */
+TEST(rotate_certs_changes_credentials) {
+        setup(NULL);
+        base_cluster();
+        char user1[80], admin1[80], user2[80], admin2[80], again[80], names[8][64], vers[8][24], after[8][64];
+        kube_token("User", user1);
+        kube_token("Admin", admin1);
+        kube_token("User", again);
+        ASSERT_STREQ(again, user1); /* stable until rotated */
+        ASSERT_EQ(pool_machines("nodepool1", names, vers, 8), 1);
+        ASSERT_EQ(call("POST", MC "/rotateClusterCertificates" CS, NULL), 202);
+        char op[512];
+        hdr_path("Azure-AsyncOperation", op, sizeof op);
+        ASSERT_EQ(call("POST", MC "/rotateClusterCertificates" CS, NULL), 409); /* one at a time */
+        reconcile();
+        ASSERT_EQ(call("GET", op, NULL), 200);
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "status")), "Succeeded");
+        ASSERT_EQ(call("GET", MC CS, NULL), 200);
+        ASSERT_STREQ(prop("provisioningState"), "Succeeded");
+        ASSERT_TRUE(json_object_get(R.body, "confpoolInternal") == NULL); /* the salt is not shown */
+        kube_token("User", user2);
+        kube_token("Admin", admin2);
+        ASSERT_TRUE(strcmp(user1, user2) != 0 && strcmp(admin1, admin2) != 0 && strcmp(user2, admin2) != 0);
+        ASSERT_EQ(pool_machines("nodepool1", after, vers, 8), 1);
+        ASSERT_STREQ(after[0], names[0]); /* nodes keep running */
+        ASSERT_EQ(call("POST", RGP "/providers/Microsoft.ContainerService/managedClusters/nope/rotateClusterCertificates" CS,
+                       NULL),
+                  404);
+        teardown();
+}
+
+/* az aks command invoke / result: refused, naming why (no Kubernetes API) */
+TEST(run_command_refused) {
+        setup(NULL);
+        base_cluster();
+        ASSERT_EQ(call("POST", MC "/runCommand" CS, "{\"command\":\"kubectl get pods\"}"), 400);
+        ASSERT_STREQ(code(), "OperationNotSupported");
+        const char *msg = json_string_value(json_object_get(json_object_get(R.body, "error"), "message"));
+        ASSERT_TRUE(msg && strstr(msg, "no Kubernetes API server"));
+        ASSERT_EQ(call("GET", MC "/commandResults/0123abcd" CS, NULL), 404);
+        ASSERT_EQ(call("POST", RGP "/providers/Microsoft.ContainerService/managedClusters/nope/runCommand" CS, "{}"), 404);
+        teardown();
+}
+
+/* The kids of the cluster's JWKS (public, no credential), newest first. */
+static size_t issuer_kids(const char *uid, char kids[4][100]) {
+        char url[300];
+        snprintf(url, sizeof url, "/oidc/%s/openid/v1/jwks", uid);
+        ASSERT_EQ(call_auth(NULL, "GET", url, NULL), 200);
+        json_t *keys = json_object_get(R.body, "keys"), *k;
+        size_t i;
+        ASSERT_TRUE(json_array_size(keys) <= 4);
+        json_array_foreach(keys, i, k) {
+                ASSERT_STREQ(json_string_value(json_object_get(k, "kty")), "RSA");
+                ASSERT_STREQ(json_string_value(json_object_get(k, "use")), "sig");
+                static const char *const priv[] = {"d", "p", "q", "dp", "dq", "qi"};
+                for (size_t j = 0; j < CP_ELEMENTSOF(priv); j++)
+                        ASSERT_TRUE(json_object_get(k, priv[j]) == NULL); /* public parts only */
+                snprintf(kids[i], 100, "%s", json_string_value(json_object_get(k, "kid")));
+        }
+        return json_array_size(keys);
+}
+
+/* az aks update --enable-oidc-issuer, az aks oidc-issuer rotate-signing-keys */
+TEST(oidc_issuer_and_signing_key_rotation) {
+        setup(NULL);
+        base_cluster();
+        ASSERT_EQ(call("POST", MC "/rotateServiceAccountSigningKeys" CS, NULL), 400);
+        ASSERT_STREQ(code(), "BadRequest");
+        ASSERT_EQ(call("PUT", MC CS, "{\"location\":\"eastus\",\"properties\":{\"oidcIssuerProfile\":{\"enabled\":1}}}"),
+                  400);
+        ASSERT_STREQ(target(), "properties.oidcIssuerProfile.enabled");
+        ASSERT_EQ(call("PUT", MC CS, "{\"location\":\"eastus\",\"properties\":{\"oidcIssuerProfile\":{\"enabled\":true}}}"),
+                  200);
+        reconcile();
+        ASSERT_EQ(call("GET", MC CS, NULL), 200);
+        char uid[64], iss[300], want[400];
+        snprintf(uid, sizeof uid, "%s", prop("resourceUID"));
+        json_t *oidc = json_object_get(json_object_get(R.body, "properties"), "oidcIssuerProfile");
+        ASSERT_TRUE(json_is_true(json_object_get(oidc, "enabled")));
+        snprintf(iss, sizeof iss, "%s", json_string_value(json_object_get(oidc, "issuerURL")));
+        snprintf(want, sizeof want, "http://cp.test/oidc/%s/", uid); /* the public base, not the Host header */
+        ASSERT_STREQ(iss, want);
+        char url[300];
+        snprintf(url, sizeof url, "/oidc/%s/.well-known/openid-configuration", uid);
+        ASSERT_EQ(call_auth(NULL, "GET", url, NULL), 200);
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "issuer")), iss);
+        snprintf(want, sizeof want, "%sopenid/v1/jwks", iss);
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "jwks_uri")), want);
+        char k1[4][100], k2[4][100], k3[4][100];
+        ASSERT_EQ(issuer_kids(uid, k1), 1);
+        /* rotation: a new key first, the previous one still served, the one before that gone */
+        ASSERT_EQ(call("POST", MC "/rotateServiceAccountSigningKeys" CS, NULL), 202);
+        char op[512];
+        hdr_path("Azure-AsyncOperation", op, sizeof op);
+        reconcile();
+        ASSERT_EQ(call("GET", op, NULL), 200);
+        ASSERT_STREQ(json_string_value(json_object_get(R.body, "status")), "Succeeded");
+        ASSERT_EQ(issuer_kids(uid, k2), 2);
+        ASSERT_TRUE(strcmp(k2[0], k1[0]) != 0);
+        ASSERT_STREQ(k2[1], k1[0]);
+        ASSERT_EQ(call("POST", MC "/rotateServiceAccountSigningKeys" CS, NULL), 202);
+        reconcile();
+        ASSERT_EQ(issuer_kids(uid, k3), 2);
+        ASSERT_STREQ(k3[1], k2[0]);
+        ASSERT_TRUE(strcmp(k3[0], k1[0]) != 0 && strcmp(k3[1], k1[0]) != 0);
+        /* once enabled it stays enabled; an unknown issuer is 404 */
+        ASSERT_EQ(call("PUT", MC CS, "{\"location\":\"eastus\",\"properties\":{\"oidcIssuerProfile\":{\"enabled\":false}}}"),
+                  400);
+        ASSERT_EQ(call_auth(NULL, "GET", "/oidc/00000000-0000-0000-0000-000000000000/openid/v1/jwks", NULL), 404);
+        ASSERT_EQ(call_auth(NULL, "GET", "/oidc/..%2f..%2fetc/openid/v1/jwks", NULL), 404);
+        /* the cluster's delete takes its issuer away at once */
+        ASSERT_EQ(call("DELETE", MC CS, NULL), 202);
+        snprintf(url, sizeof url, "/oidc/%s/openid/v1/jwks", uid);
+        ASSERT_EQ(call_auth(NULL, "GET", url, NULL), 404);
+        reconcile();
         teardown();
 }

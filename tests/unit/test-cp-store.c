@@ -297,3 +297,34 @@ TEST(read_only_database_refused_at_open) {
         ASSERT_OK(cp_cpstore_open(path, &s));
         cp_store_close(s);
 }
+
+/* Schema 5 (issue 14): machines record the Kubernetes version they were
+ * built with; rows from before it take their pool's currentOrchestratorVersion
+ * (not "", which the reconciler would roll as an old version). */
+TEST(machine_version_migrated_from_pool) {
+        size_t n = 0;
+        const cp_store_migration *all = cp_cpstore_migrations(&n);
+        ASSERT_EQ(n, CP_CP_SCHEMA_VERSION);
+        char *path = tmp_db();
+        cp_store *s = NULL;
+        ASSERT_OK(cp_store_open(path, all, 4, &s));
+        ASSERT_OK(cp_store_exec(s, "INSERT INTO resources(id_lc, kind, sub, name, body, etag, seq) VALUES ('/p1', "
+                                   "'pool', 's', 'p1', '{\"properties\":{\"currentOrchestratorVersion\":\"1.32.6\"}}',"
+                                   " 'e', 1);"
+                                   "INSERT INTO machines(pool_lc, pool, name, idx, state, image, ip, created) VALUES "
+                                   "('/p1', '/P1', 'm0', 0, 'Ready', 'img', '', 'now'), "
+                                   "('/gone', '/gone', 'm1', 0, 'Ready', 'img', '', 'now')"));
+        cp_store_close(s);
+        ASSERT_OK(cp_cpstore_open(path, &s));
+        ASSERT_EQ(cp_store_schema_version(s), CP_CP_SCHEMA_VERSION);
+        cp_machine m;
+        ASSERT_OK(cp_machine_get(s, "/p1", "m0", &m));
+        ASSERT_STREQ(m.version, "1.32.6");
+        ASSERT_OK(cp_machine_get(s, "/gone", "m1", &m));
+        ASSERT_STREQ(m.version, "");
+        snprintf(m.version, sizeof m.version, "1.33.2");
+        ASSERT_OK(cp_machine_put(s, &m));
+        ASSERT_OK(cp_machine_get(s, "/gone", "m1", &m));
+        ASSERT_STREQ(m.version, "1.33.2");
+        cp_store_close(s);
+}

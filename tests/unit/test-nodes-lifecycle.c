@@ -274,7 +274,7 @@ TEST(failed_reattestation_quarantined_and_replaced) {
  * files of roll_hook_boot (an older image: an attacker's downgrade), or
  * nodes of image roll_hook_tamper boot a modified kernel. */
 static const char *roll_hook_pool;
-static char roll_hook_boot[128], roll_hook_tamper[128];
+static char roll_hook_boot[128], roll_hook_tamper[128], roll_hook_tamper_version[24];
 
 static void copy_part(const char *from_dir, const char *to_dir, const char *part) {
         char a[600], b[600];
@@ -299,7 +299,8 @@ static void roll_prepare(void *ud, const cp_node_spec *spec, const char *node_di
                 copy_part(img, node_dir, "initrd");
                 copy_part(img, node_dir, "cmdline");
         }
-        if (roll_hook_tamper[0] && spec->image && strcmp(spec->image, roll_hook_tamper) == 0) {
+        if ((roll_hook_tamper[0] && spec->image && strcmp(spec->image, roll_hook_tamper) == 0) ||
+            (roll_hook_tamper_version[0] && spec->version && strcmp(spec->version, roll_hook_tamper_version) == 0)) {
                 char f[600];
                 snprintf(f, sizeof f, "%s/kernel", node_dir);
                 FILE *k = fopen(f, "ab");
@@ -680,6 +681,131 @@ TEST(failed_upgrade_keeps_old_nodes) {
         drive_roll("rfail", 2, 1, old_img, old_hex, new_img, new_hex, NULL);
         all_on_image("rfail", 2, new_img, new_hex, ms);
         ASSERT_EQ(call("DELETE", AP "/rfail" CS, NULL), 202);
+        reconcile();
+}
+
+/* A machine as the machines API shows it, with its Kubernetes version. */
+typedef struct vmach {
+        char name[64], state[24], version[24], image[128], reason[512];
+} vmach;
+
+static size_t version_machines(const char *pool, vmach *out, size_t max) {
+        char url[512];
+        snprintf(url, sizeof url, AP "/%s/machines" CS, pool);
+        ASSERT_EQ(call("GET", url, NULL), 200);
+        json_t *v = json_object_get(R.body, "value");
+        ASSERT_TRUE(json_array_size(v) <= max);
+        for (size_t i = 0; i < json_array_size(v); i++) {
+                json_t *pr = json_object_get(json_array_get(v, i), "properties");
+                const char *ver = json_string_value(json_object_get(json_object_get(pr, "kubernetes"),
+                                                                    "orchestratorVersion"));
+                const char *rs = json_string_value(json_object_get(json_object_get(pr, "attestation"), "reason"));
+                snprintf(out[i].name, sizeof out[i].name, "%s",
+                         json_string_value(json_object_get(json_array_get(v, i), "name")));
+                snprintf(out[i].state, sizeof out[i].state, "%s",
+                         json_string_value(json_object_get(json_object_get(pr, "status"), "nodeState")));
+                snprintf(out[i].version, sizeof out[i].version, "%s", ver ? ver : "(none)");
+                snprintf(out[i].image, sizeof out[i].image, "%s",
+                         json_string_value(json_object_get(pr, "nodeImageVersion")));
+                snprintf(out[i].reason, sizeof out[i].reason, "%s", rs ? rs : "");
+        }
+        return json_array_size(v);
+}
+
+static void put_pool_version(const char *name, int count, const char *version) {
+        char url[512], body[300];
+        snprintf(url, sizeof url, AP "/%s" CS, name);
+        snprintf(body, sizeof body,
+                 "{\"properties\":{\"count\":%d,\"vmSize\":\"" SIZE "\",\"mode\":\"User\",\"orchestratorVersion\":"
+                 "\"%s\",\"upgradeSettings\":{\"maxSurge\":\"1\"}}}",
+                 count, version);
+        unsigned st = call("PUT", url, body);
+        ASSERT_TRUE(st == 200 || st == 201);
+}
+
+/* Issue 14: a Kubernetes version upgrade (az aks nodepool upgrade -k)
+ * replaces every machine built with another version, rolling with
+ * maxSurge on the same node image: each new node attested and Ready
+ * before an old one goes.  A new node failing attestation fails the pool
+ * with the reason and keeps the old nodes, their disks not erased. */
+TEST(kubernetes_version_upgrade_rolls_nodes) {
+        roll_cluster();
+        put_pool_version("kver", 2, "1.32.6");
+        reconcile();
+        ASSERT_STREQ(pool_state("kver"), "Succeeded");
+        vmach before[8], ms[8];
+        ASSERT_EQ(version_machines("kver", before, 8), 2);
+        for (size_t i = 0; i < 2; i++) {
+                ASSERT_STREQ(before[i].state, "Ready");
+                ASSERT_STREQ(before[i].version, "1.32.6");
+        }
+        /* the new version's nodes boot a modified kernel: refused, the old ones kept */
+        roll_hook_pool = "/agentPools/kver";
+        snprintf(roll_hook_tamper_version, sizeof roll_hook_tamper_version, "1.33.2");
+        put_pool_version("kver", 2, "1.33.2");
+        ASSERT_STREQ(pool_state("kver"), "Upgrading");
+        reconcile();
+        ASSERT_STREQ(pool_state("kver"), "Failed");
+        json_t *pe = json_object_get(json_object_get(json_object_get(R.body, "properties"), "status"),
+                                     "provisioningError");
+        ASSERT_STREQ(json_string_value(json_object_get(pe, "code")), "NodeAttestationFailed");
+        const char *msg = json_string_value(json_object_get(pe, "message"));
+        if (!msg || !strstr(msg, "not accepted by the pool's policy"))
+                cp_test_fail(__FILE__, __LINE__, "message '%s'", msg ? msg : "(none)");
+        size_t n = version_machines("kver", ms, 8), kept = 0;
+        for (size_t i = 0; i < n; i++) {
+                char dir[300];
+                nodes_fixture_node_dir(&E, AP "/kver", ms[i].name, dir, sizeof dir);
+                if (strcmp(ms[i].version, "1.32.6") == 0) {
+                        ASSERT_STREQ(ms[i].state, "Ready");
+                        ASSERT_TRUE(exists(dir)); /* its disk (and key) kept */
+                        kept++;
+                } else {
+                        ASSERT_STREQ(ms[i].version, "1.33.2");
+                        ASSERT_STREQ(ms[i].state, "Failed");
+                        ASSERT_FALSE(exists(dir));
+                }
+        }
+        ASSERT_EQ(kept, 2);
+        roll_hook_pool = NULL;
+        roll_hook_tamper_version[0] = 0;
+
+        /* the same PUT again: the roll, never below 2 Ready nor above 2 + maxSurge machines */
+        put_pool_version("kver", 2, "1.33.2");
+        size_t active = 1, max_seen = 0;
+        for (int i = 0; i < 800 && active; i++) {
+                ASSERT_OK(cp_reconciler_run_once(E.rec, &active));
+                size_t ready = 0;
+                n = version_machines("kver", ms, 8);
+                for (size_t k = 0; k < n; k++)
+                        ready += strcmp(ms[k].state, "Ready") == 0;
+                max_seen = n > max_seen ? n : max_seen;
+                ASSERT_TRUE(ready >= 2);
+                ASSERT_TRUE(n <= 3);
+                if (active)
+                        nap(50);
+        }
+        ASSERT_EQ(active, 0);
+        ASSERT_EQ(max_seen, 3);
+        ASSERT_STREQ(pool_state("kver"), "Succeeded");
+        ASSERT_STREQ(json_string_value(json_object_get(json_object_get(R.body, "properties"),
+                                                       "currentOrchestratorVersion")),
+                     "1.33.2");
+        ASSERT_EQ(version_machines("kver", ms, 8), 2);
+        for (size_t i = 0; i < 2; i++) {
+                ASSERT_STREQ(ms[i].state, "Ready");
+                ASSERT_STREQ(ms[i].version, "1.33.2");
+                ASSERT_STREQ(ms[i].image, before[0].image); /* a version roll on the same node image */
+                ASSERT_STREQ(ms[i].reason, "");
+                for (size_t k = 0; k < 2; k++)
+                        ASSERT_TRUE(strcmp(ms[i].name, before[k].name) != 0);
+        }
+        for (size_t i = 0; i < 2; i++) {
+                char dir[300];
+                nodes_fixture_node_dir(&E, AP "/kver", before[i].name, dir, sizeof dir);
+                ASSERT_FALSE(exists(dir)); /* the replaced nodes: stopped, disk erased */
+        }
+        ASSERT_EQ(call("DELETE", AP "/kver" CS, NULL), 202);
         reconcile();
 }
 
