@@ -143,6 +143,56 @@ expect "6 machine rows in all (1 system + 5)" 6 "$n"
 expect "no operation in progress" 0 "$(pg_psql "SELECT count(*) FROM operations WHERE status = 'InProgress'")"
 expect "every operation terminal" 0 "$(pg_psql "SELECT count(*) FROM operations WHERE status NOT IN ('Succeeded','Failed','Canceled')")"
 
+# two confpool-kbsd replicas on the same database (their own tables): a key
+# created on one is read, deleted and recovered on the other; the audit log
+# holds both replicas' rows; key material is stored sealed, never in clear
+KB=${CP_BIN_DIR}/confpool-kbsd
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TMP/mk"
+head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TMP/admin.token"
+chmod 600 "$TMP/mk" "$TMP/admin.token"
+# the key broker has a database of its own: confpoold's is refused, clearly
+out=$("$KB" --db "$PG_URL" --master-key-file "$TMP/mk" --admin-token-file "$TMP/admin.token" --quiet 2>&1)
+expect "kbsd on confpoold's database: exit 1" 1 "$?"
+[[ "$out" == *"has schema version"*"newer than this program"* ]] && ok || bad "kbsd on confpoold's database: '$out'"
+[[ "$out" != *"user=postgres"* ]] && ok || bad "the URL's parameters in a message: '$out'"
+KBS_URL=$(pg_createdb kbs)
+KPIDS=()
+kstart() { # n
+  "$KB" --db "$KBS_URL" --master-key-file "$TMP/mk" --admin-token-file "$TMP/admin.token" --quiet >"$TMP/kbs$1.out" 2>"$TMP/kbs$1.log" &
+  echo $! >"$TMP/kbs$1.pid"
+  for _ in $(seq 100); do grep -q port "$TMP/kbs$1.out" 2>/dev/null && break; sleep 0.05; done
+  jq -r .port "$TMP/kbs$1.out"
+}
+kstart 1 >"$TMP/k1.port"; kstart 2 >"$TMP/k2.port"
+K1=$(cat "$TMP/k1.port") K2=$(cat "$TMP/k2.port")
+[ -n "$K1" ] && [ -n "$K2" ] || { echo "kbsd did not start:"; cat "$TMP"/kbs*.log; }
+ADM=$(cat "$TMP/admin.token")
+kreq() { # port method path [body] -> status
+  local args=(-s -o "$TMP/kbody" -w '%{http_code}' -X "$2" -H "Authorization: Bearer $ADM")
+  [ -n "${4:-}" ] && args+=(-H 'Content-Type: application/json' --data "$4")
+  curl "${args[@]}" "http://127.0.0.1:$1$3?api-version=7.4"
+}
+expect "kbsd 1 healthz" postgresql "$(curl -s "http://127.0.0.1:$K1/healthz" | jq -r .store.kind)"
+expect "kbsd 2 healthz" ok "$(curl -s "http://127.0.0.1:$K2/healthz" | jq -r .status)"
+expect "key create on kbsd 1" 200 "$(kreq "$K1" POST /keys/shared/create '{"kty":"oct","attributes":{"exportable":false}}')"
+KID=$(jq -r .key.kid "$TMP/kbody" | sed 's#.*/keys/##') # the kid's host is the replica's own URL
+expect "key read on kbsd 2" 200 "$(kreq "$K2" GET /keys/shared)"
+expect "same version on both" "$KID" "$(jq -r .key.kid "$TMP/kbody" | sed 's#.*/keys/##')"
+expect "rotate on kbsd 2" 200 "$(kreq "$K2" POST /keys/shared/rotate)"
+NEWKID=$(jq -r .key.kid "$TMP/kbody" | sed 's#.*/keys/##') # the kid's host is the replica's own URL
+expect "kbsd 1 sees the rotation" "$NEWKID" "$(kreq "$K1" GET /keys/shared >/dev/null; jq -r .key.kid "$TMP/kbody")"
+expect "delete on kbsd 2" 200 "$(kreq "$K2" DELETE /keys/shared)"
+expect "gone on kbsd 1" 404 "$(kreq "$K1" GET /keys/shared)"
+expect "recover on kbsd 1" 200 "$(kreq "$K1" POST /deletedkeys/shared/recover)"
+expect "back on kbsd 2" 200 "$(kreq "$K2" GET /keys/shared)"
+kpsql() { "$PG_BIN/psql" -h "$PG_DIR" -U postgres -d kbs -qAt -c "$1"; }
+expect "two versions stored" 2 "$(kpsql "SELECT count(*) FROM keys WHERE name = 'shared'")"
+expect "no material in clear (sealed blobs only)" 0 \
+  "$(kpsql "SELECT count(*) FROM keys WHERE name = 'shared' AND (length(sealed) < 28 OR public_jwk LIKE '%\"k\"%')")"
+[ "$(kpsql "SELECT count(*) FROM audit")" -ge 4 ] && ok || bad "audit rows: $(kpsql "SELECT count(*) FROM audit")"
+expect "audit append-only on PostgreSQL" 1 "$(kpsql "DELETE FROM audit" >/dev/null 2>&1; echo $?)"
+kill "$(cat "$TMP/kbs1.pid")" "$(cat "$TMP/kbs2.pid")"
+
 # fencing: a write by a stale term is refused (the lease row moved on)
 expect "terms moved forward" 1 "$(pg_psql "SELECT CASE WHEN term >= 4 THEN 1 ELSE 0 END FROM leader_lease")"
 grep -h "leader (term" "$TMP"/*.log | sort -u | sed 's/^/  /'

@@ -7,6 +7,7 @@
 #                    and PG_PID.  Returns 77 (skip) without postgresql-15.
 #   pg_stop          fast shutdown (idempotent; call it from the EXIT trap).
 #   pg_psql SQL      run SQL as the superuser (quiet, unaligned).
+#   pg_createdb NAME another database (each daemon has its own); prints its URL
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_DIR=
 PG_URL=
@@ -34,6 +35,10 @@ pg_start() {
   "$PG_BIN/createdb" -h "$PG_DIR" -U postgres confpool || return 1
   PG_URL="postgresql:///confpool?host=$PG_DIR&user=postgres"
   export PG_URL
+}
+
+pg_createdb() { # name -> prints its URL
+  "$PG_BIN/createdb" -h "$PG_DIR" -U postgres "$1" && echo "postgresql:///$1?host=$PG_DIR&user=postgres"
 }
 
 pg_psql() {
