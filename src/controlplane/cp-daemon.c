@@ -248,7 +248,9 @@ static int run_endpoints(run_state *d) {
         cp_api_set_base_url(d->api, d->o->public_url ? d->o->public_url : pub);
         int r = 0;
         if (d->local)
-                r = cp_backend_local_set_controlplane_url(d->backend, d->base);
+                r = cp_backend_local_set_controlplane_url(d->backend, d->o->agent_controlplane_urls
+                                                                              ? d->o->agent_controlplane_urls
+                                                                              : d->base);
         if (r >= 0 && d->local && d->tls) {
                 /* agents trust the daemon's own CA (cp-pki.c: <state>/ca.pem) */
                 char ca[4200];
@@ -420,13 +422,32 @@ static int public_url_ok(const char *u) {
         return 0;
 }
 
+/* --agent-controlplane-urls: 1..8 comma-separated URLs as --public-url's. */
+static int url_list_ok(const char *list) {
+        char one[256];
+        size_t n = 0;
+        if (strlen(list) >= 500)
+                return CP_ERROR(CP_EINVAL, "control-plane URL list longer than 500 bytes");
+        for (const char *p = list; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL, n++) {
+                size_t l = strcspn(p, ",");
+                if (l == 0 || l >= sizeof one || n == 8)
+                        return CP_ERROR(CP_EINVAL, "control-plane URL list '%.100s': 1..8 URLs, none empty", list);
+                snprintf(one, sizeof one, "%.*s", (int) l, p);
+                int r = public_url_ok(one);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int cp_daemon_run(const cp_daemon_options *o) {
         if (!o->state_dir)
                 return CP_ERROR(CP_EINVAL, "a state directory is required");
         if (mkdir(o->state_dir, 0700) < 0 && errno != EEXIST)
                 return CP_ERROR(CP_EIO, "cannot create '%s': %s", o->state_dir, strerror(errno));
         int r = state_dir_writable(o->state_dir);
-        if (r < 0 || (o->public_url && (r = public_url_ok(o->public_url)) < 0))
+        if (r < 0 || (o->public_url && (r = public_url_ok(o->public_url)) < 0) ||
+            (o->agent_controlplane_urls && (r = url_list_ok(o->agent_controlplane_urls)) < 0))
                 return r;
         run_state d = {.o = o, .listen = o->listen ? o->listen : "127.0.0.1"};
         d.tls = o->force_tls || !is_loopback(d.listen);

@@ -39,6 +39,11 @@ typedef struct cp_daemon_options {
         const char *db;
         const char *replica_id;  /* the lease holder's name; NULL: hostname:pid:random */
         unsigned lease_ttl_ms;   /* 0: 5000 (renewed every fifth of it) */
+        /* local backend with replicas: the control-plane URLs given to the
+         * nodes' agents, comma-separated, the same list on every replica (the
+         * agents fail over between them; a new leader adopts the nodes); NULL:
+         * this replica's own URL */
+        const char *agent_controlplane_urls;
 } cp_daemon_options;
 
 /* Run until SIGINT/SIGTERM. */
