@@ -33,6 +33,7 @@ SUB=6a8b4c2e-1f3d-4e5a-9b7c-0d1e2f3a4b5c
 CS=2026-01-01
 
 start() { # name db state -> port on stdout
+  rm -f "$TMP/$1.port"
   "$BIN" --state-dir "$3" --db "$2" --backend fake --config "$TMP/config.json" --port-file "$TMP/$1.port" \
     --reconcile-interval-ms 50 --threads 4 >>"$TMP/$1.log" 2>&1 &
   echo $! >"$TMP/$1.pid"
@@ -96,6 +97,7 @@ PY
   stop_all
 }
 
+if [ -z "${BENCH_ONLY_FAILOVER:-}" ]; then
 printf "%-16s %10s %8s %12s %8s\n" setup "GET/s" ratio "pool ms" ratio
 read -r base_rate base_pool < <(run_setup sqlite "sqlite:$TMP/sqlite.db" 1)
 printf "%-16s %10s %8s %12s %8s\n" "sqlite x1" "$base_rate" 1.00 "$base_pool" 1.00
@@ -105,6 +107,8 @@ for n in 1 2 3; do
   printf "%-16s %10s %8s %12s %8s\n" "postgresql x$n" "$rate" "$(echo "scale=2; $rate / $base_rate" | bc)" \
     "$pool" "$(echo "scale=2; $pool / $base_pool" | bc)"
 done
+
+fi
 
 # failovers
 url=$(pg_createdb failover)
@@ -125,7 +129,7 @@ for i in $(seq "$NFAIL"); do
   while [ -z "$new" ]; do
     for r in a b c; do [ "$r" != "$L" ] && [ "$(role "$r")" = leader ] && new=$r; done
     [ -n "$new" ] || sleep 0.02
-    [ $(( ($(date +%s%N) - t0) / 1000000 )) -gt 30000 ] && { echo "no takeover in 30 s"; for r in a b c; do echo "$r: $(curl -s -m 1 http://127.0.0.1:${P[$r]}/healthz)"; tail -3 "$TMP/fo-$r.log"; done; exit 1; }
+    [ $(( ($(date +%s%N) - t0) / 1000000 )) -gt 30000 ] && { echo "no takeover in 30 s"; pg_psql "SELECT pid, state, wait_event_type, wait_event, left(query, 60), now() - xact_start FROM pg_stat_activity WHERE datname = 'failover'"; for r in a b c; do echo "$r: $(curl -s -m 1 http://127.0.0.1:${P[$r]}/healthz)"; tail -3 "$TMP/fo-$r.log"; done; exit 1; }
   done
   times+=($(( ($(date +%s%N) - t0) / 1000000 )))
   P[$L]=$(start "fo-$L" "$url" "$TMP/state-fo")
