@@ -119,7 +119,7 @@ static int read_keys(const char *dir, cp_jwt_alg alg, dir_key *keys, size_t max,
                         cp_error_wrap("%s: ", path);
                         break;
                 }
-                snprintf(keys[n].name, sizeof keys[n].name, "%s", e->d_name);
+                snprintf(keys[n].name, sizeof keys[n].name, "%.63s", e->d_name); /* length checked above */
                 keys[n++].created = t;
         }
         closedir(d);
