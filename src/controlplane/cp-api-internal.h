@@ -144,6 +144,14 @@ int cp_api_start_cluster_delete(api_ctx *c, const char *cluster_id, json_t *clus
 int cp_api_pool_apply(api_ctx *c, const char *sub, const char *cluster_id, const json_t *cluster, const char *pool_id,
                       const char *name, json_t *props, const json_t *existing, unsigned extra_vcpus,
                       unsigned extra_system, cp_rule_error *err, json_t **ret_doc);
+/* The clusters' Kubernetes APIs (k8s-api.c, docs/kubernetes.md): a request
+ * under /k8s/<resourceUID>/ is answered (true), else false; their tables
+ * (k8s-objects.c, idempotent). */
+bool cp_k8s_handle(cp_api *api, const cp_http_request *req, cp_http_response *resp);
+CP_WUR int k8s_schema(cp_store *s);
+/* The token of a cluster (its resourceUID) for a role ("clusterUser",
+ * "clusterAdmin"): 64 hex digits + NUL, what its kubeconfigs carry. */
+void api_cluster_token(const cp_api *a, const char *uid, const char *role, char out[65]);
 /* Route return value: response written, but roll the transaction back. */
 #define API_ROLLBACK 2
 int api_vcpus_in_use(api_ctx *c, const char *sub, const char *location, const char *exclude_pool_id,
