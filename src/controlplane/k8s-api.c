@@ -152,7 +152,7 @@ static void list(k8s_ctx *c, const k8s_res *r) {
         }
         bool table = cp_k8s_wants_table(cp_http_req_header(c->req, "Accept"));
         const char *w = cp_http_req_query(c->req, "watch");
-        if (w && (!strcmp(w, "1") || !strcmp(w, "true"))) {
+        if (w && (!strcmp(w, "1") || !strcasecmp(w, "true"))) {
                 k8s_watch(c, r->kind, strcmp(r->kind, "Node") ? r->ns : "", &ls, &fs, table);
                 return;
         }
@@ -373,7 +373,7 @@ static void serve(k8s_ctx *c) {
                            : !strcmp(m, "DELETE") ? "delete" : !strcmp(m, "POST") ? "create" : !strcmp(m, "PUT") ? "update"
                                                                                                                 : "other";
         const char *w = cp_http_req_query(c->req, "watch");
-        if (!r.name && w && (!strcmp(w, "1") || !strcmp(w, "true")))
+        if (!r.name && w && (!strcmp(w, "1") || !strcasecmp(w, "true")))
                 verb = "watch";
         if (!allowed(c, verb, r.resource)) {
                 forbidden(c, verb, r.resource, r.group, r.name, r.ns);

@@ -226,7 +226,7 @@ static int event(cp_store *s, const char *cluster, const json_t *node, const cha
         json_t *e = json_pack("{s:s,s:s,s:{s:s,s:s,s:s,s:s},s:{s:s,s:s,s:O,s:O},s:s,s:s,s:{s:s},s:s,s:s,s:i,s:s,s:s}",
                               "kind", "Event", "apiVersion", "v1", "metadata", "name", name, "namespace", "default",
                               "uid", uid, "creationTimestamp", now, "involvedObject", "kind", "Node", "apiVersion", "v1",
-                              "name", json_object_get(md, "name"), "uid", json_object_get(md, "uid"), "reason", reason,
+                              "name", json_object_get(md, "name"), "uid", json_object_get(md, "name"), "reason", reason,
                               "message", msg, "source", "component", "confpoold", "firstTimestamp", now,
                               "lastTimestamp", now, "count", 1, "type", type, "reportingComponent", "confpoold");
         int r = e ? k8s_obj_write(s, cluster, "Event", "default", name, "ADDED", e) : cp_error_oom();
