@@ -259,7 +259,8 @@ int cp_kubeconfig_merge(json_t *existing, const json_t *add, bool overwrite, cha
                         }
                         if (old)
                                 json_array_remove(have, at);
-                        json_array_append(have, e);
+                        if (json_array_append_new(have, json_deep_copy(e)) < 0)
+                                return cp_error_oom();
                 }
         }
         const json_t *cc = json_object_get(add, "current-context");

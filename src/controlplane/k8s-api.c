@@ -150,6 +150,15 @@ static void list(k8s_ctx *c, const k8s_res *r) {
                 cp_error_clear();
                 return;
         }
+        /* unsupported field labels are refused whatever the collection holds */
+        const char *unsupported = NULL;
+        json_t *empty = json_object();
+        cp_k8s_fields_match(&fs, r->kind, empty, &unsupported);
+        json_decref(empty);
+        if (unsupported) {
+                k8s_status(c, 400, "BadRequest", NULL, NULL, "field label not supported: %s", unsupported);
+                return;
+        }
         bool table = cp_k8s_wants_table(cp_http_req_header(c->req, "Accept"));
         const char *w = cp_http_req_query(c->req, "watch");
         if (w && (!strcmp(w, "1") || !strcasecmp(w, "true"))) {
