@@ -26,6 +26,7 @@ struct cp_api {
         cp_log_limit refused_log;    /* audit lines of refused requests (401/403): rate-limited */
         uint8_t cred_key[32];        /* clusters' credential tokens: HMAC keys (cp-api-cluster-access.c) */
         char ca_file[1024];          /* <state_dir>/ca.pem (kubeconfigs' CA), "" without TLS */
+        struct cp_diskkeys *diskkeys; /* bootstrap tokens by secure key release, or NULL */
 };
 
 /* What the authentication hook attaches to a call (cp_svc_call.auth; it lives
@@ -149,6 +150,12 @@ int cp_api_pool_apply(api_ctx *c, const char *sub, const char *cluster_id, const
  * (k8s-objects.c, idempotent). */
 bool cp_k8s_handle(cp_api *api, const cp_http_request *req, cp_http_response *resp);
 CP_WUR int k8s_schema(cp_store *s);
+/* After a machine's registration: a new Kubernetes bootstrap token released
+ * to the node only by the key broker (k8s-csr.c); *ret (new reference) is
+ * {"server": <its cluster's API>, "bootstrapKeyId": <broker id>}, NULL when
+ * confpoold has no broker.  Outside any store transaction. */
+CP_WUR int k8s_bootstrap_issue(cp_api *api, const char *pool_id, const char *machine, const json_t *claims,
+                               json_t **ret);
 /* The token of a cluster (its resourceUID) for a role ("clusterUser",
  * "clusterAdmin"): 64 hex digits + NUL, what its kubeconfigs carry. */
 void api_cluster_token(const cp_api *a, const char *uid, const char *role, char out[65]);

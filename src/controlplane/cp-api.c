@@ -568,6 +568,7 @@ int cp_api_new(const cp_api_options *o, cp_api **ret) {
         a->max_body = o->max_body ? o->max_body : CP_MAX_API_BODY;
         a->nodes = o->nodes;
         a->aad = o->aad;
+        a->diskkeys = o->diskkeys;
         cp_log_limit_init(&a->refused_log, 0, 0);
         snprintf(a->base_url, sizeof a->base_url, "%s", o->base_url ? o->base_url : "http://127.0.0.1");
         /* the node tables the API reads and writes (machines' attestation,

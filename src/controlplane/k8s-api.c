@@ -439,7 +439,15 @@ bool cp_k8s_handle(cp_api *api, const cp_http_request *req, cp_http_response *re
                 return true;
         }
         c.cluster = cluster_by_uid(api->store, c.uid);
-        if (!c.cluster || !authenticate(&c)) {
+        if (c.cluster && !authenticate(&c) && k8s_csr_bootstrap(&c)) { /* a node's bootstrap token */
+                if (c.resp->status >= 500)
+                        cp_store_rollback(api->store);
+                else if (cp_store_commit(api->store) < 0)
+                        cp_error_clear();
+                json_decref(c.cluster);
+                return true;
+        }
+        if (!c.cluster || !c.user) {
                 cp_store_rollback(api->store);
                 cp_error_clear();
                 json_decref(c.cluster);

@@ -53,6 +53,15 @@ CP_WUR int k8s_log_since(cp_store *s, const char *cluster, const char *kind, con
 /* The four namespaces every cluster has (a new array). */
 json_t *k8s_namespaces(const json_t *cluster);
 
+/* ---- attested join (k8s-csr.c) ---- */
+CP_WUR int k8s_bootstrap_schema(cp_store *s);
+/* A machine's new bootstrap token: only its SHA-256 (of the 64 hex) is kept. */
+CP_WUR int k8s_bootstrap_put(cp_store *s, const char *cluster, const char *pool, const char *machine,
+                             const uint8_t token[32]);
+/* POST .../certificatesigningrequests with a bootstrap token: true when it
+ * was one (answered), false to go on (a kubeconfig token, or 401). */
+bool k8s_csr_bootstrap(k8s_ctx *c);
+
 /* ---- watch (k8s-watch.c) ---- */
 void k8s_watch(k8s_ctx *c, const char *kind, const char *ns, const cp_k8s_selector *labels,
                const cp_k8s_selector *fields, bool table);

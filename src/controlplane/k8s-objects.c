@@ -24,7 +24,7 @@
 #include "controlplane/k8s-internal.h"
 
 int k8s_schema(cp_store *s) {
-        return cp_store_exec(s, "CREATE TABLE IF NOT EXISTS k8s_obj (cluster TEXT NOT NULL, kind TEXT NOT NULL, "
+        int r = cp_store_exec(s, "CREATE TABLE IF NOT EXISTS k8s_obj (cluster TEXT NOT NULL, kind TEXT NOT NULL, "
                                 "ns TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL, "
                                 "PRIMARY KEY (cluster, kind, ns, name));"
                                 "CREATE TABLE IF NOT EXISTS k8s_log (rv INTEGER PRIMARY KEY AUTOINCREMENT, cluster TEXT "
@@ -32,6 +32,7 @@ int k8s_schema(cp_store *s) {
                                 "CREATE INDEX IF NOT EXISTS k8s_log_cluster ON k8s_log(cluster, rv);"
                                 "CREATE TABLE IF NOT EXISTS k8s_node_user (cluster TEXT NOT NULL, name TEXT NOT NULL, "
                                 "doc TEXT NOT NULL, PRIMARY KEY (cluster, name))");
+        return r < 0 ? r : k8s_bootstrap_schema(s);
 }
 
 static json_t *load(const unsigned char *text) {

@@ -8,7 +8,7 @@
 # admin's accepted (the node registers again at its next heartbeat), a watch
 # (kubectl get -w and python's watch) that sees a failed re-attestation
 # (NotReady + the attestation taint) and the replacement, and the pool's
-# delete removing its Nodes.
+# delete removing its Nodes; the agents' kubelet client certificates (the attested join).
 set -u
 BIN=${CP_BIN_DIR:?}
 KUBECTL=${KUBECTL:-kubectl}
@@ -64,6 +64,18 @@ for want in "kubernetes.azure.com/security-type=ConfidentialVM" "kubernetes.azur
         grep -qF -- "$want" "$T/desc" || fail "describe lacks '$want': $(cat "$T/desc")"
 done
 
+# the attested join: each agent released its bootstrap token from the key broker and
+# holds a kubelet client certificate of the cluster CA for its own name
+CA=$T/s/cp/ca.pem
+for d in "$T"/s/cp/local/nodes/*/; do
+        nn=$(basename "$d" | cut -d- -f2-)
+        openssl verify -CAfile "$CA" "$d/kubelet-client.pem" >/dev/null || fail "kubelet cert of $nn"
+        [ "$(openssl x509 -in "$d/kubelet-client.pem" -noout -subject)" = "subject=O = system:nodes, CN = system:node:$nn" ] \
+                || fail "kubelet cert subject of $nn: $(openssl x509 -in "$d/kubelet-client.pem" -noout -subject)"
+        [ "$(stat -c %a "$d/kubelet-client-key.pem")" = 600 ] || fail "kubelet key mode"
+done
+grep -q "kubelet client certificate issued to $N" "$T/s/confpoold.log" || fail "no certificate issued to $N"
+
 # label, reserved label, cordon, taint
 k label node "$N" sensitive=yes >/dev/null || fail "label"
 [ "$(k get nodes -l sensitive=yes -o name)" = "node/$N" ] || fail "label not selected"
@@ -86,7 +98,10 @@ wait_for 15 renewed || fail "lease not renewed: $r1"
 
 # Status objects: anonymous 401, unsupported kind 404, user delete 403, pods empty
 SERVER=$(k config view -o jsonpath='{.clusters[0].cluster.server}')
-CA=$T/s/cp/ca.pem
+# a CSR with a token that was never released: 401
+[ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" -X POST -H "Authorization: Bearer $(printf '0%.0s' $(seq 64))" \
+     -H 'Content-Type: application/json' -d '{}' "$SERVER/apis/certificates.k8s.io/v1/certificatesigningrequests")" = 401 ] \
+        || fail "CSR without a bootstrap token"
 [ "$(curl -s --cacert "$CA" "$SERVER/api/v1/nodes")" = '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}' ] \
         || fail "anonymous: $(curl -s --cacert "$CA" "$SERVER/api/v1/nodes")"
 k get deployments >"$T/res" 2>&1 && fail "deployments served"

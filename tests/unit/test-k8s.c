@@ -9,12 +9,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "basic/codec.h"
 #include "cli/cmd_aks_creds.h"
 #include "controlplane/cp-api.h"
 #include "controlplane/cp-nodes.h"
 #include "controlplane/cp-reconciler.h"
 #include "controlplane/cp-store.h"
+#include "controlplane/cp-pki.h"
+#include "controlplane/k8s-internal.h"
 #include "controlplane/k8s.h"
 #include "cp-api-testutil.h"
 #include "tests.h"
@@ -382,6 +387,10 @@ static void setup(void) {
         ASSERT_OK(cp_rules_load_json(E.rules, j));
         json_decref(j);
         ASSERT_OK(cp_backend_fake_from_config(cp_rules_fake_backend(E.rules), &E.backend));
+        char *chain = NULL, *key = NULL; /* the CA kubelet certificates are issued by */
+        ASSERT_OK(cp_pki_server_cert(E.dir, "127.0.0.1", 1, &chain, &key));
+        free(chain);
+        free(key);
         cp_api_options o = {.store = E.store, .rules = E.rules, .state_dir = E.dir, .base_url = "https://cp.test:1"};
         ASSERT_OK(cp_api_new(&o, &E.api));
         ASSERT_OK(cp_reconciler_new(E.store, E.rules, E.backend, &E.rec));
@@ -420,12 +429,17 @@ static void teardown(void) {
 }
 
 /* The pool's machine as attested (Ready) or quarantined. */
+static void machine_named(const char *name, const char *state);
 static void machine(const char *state) {
+        machine_named("aks-nodepool1-1-vmss000000", state);
+}
+
+static void machine_named(const char *name, const char *state) {
         char pool[300];
         cp_id_lower(MC "/agentPools/nodepool1", pool, sizeof pool);
         cp_machine m = {0};
         snprintf(m.pool, sizeof m.pool, "%s", MC "/agentPools/nodepool1");
-        snprintf(m.name, sizeof m.name, "aks-nodepool1-1-vmss000000");
+        snprintf(m.name, sizeof m.name, "%s", name);
         snprintf(m.handle, sizeof m.handle, "local:1");
         snprintf(m.state, sizeof m.state, "%s", state);
         snprintf(m.image, sizeof m.image, "AKSUbuntu-2204gen2CVMcontainerd-202511.18.0");
@@ -609,5 +623,120 @@ TEST(api_nodes_from_machines) {
         ASSERT_OK(cp_store_commit(E.store));
         ASSERT_EQ(kube(E.user, "GET", "/api/v1/nodes", NULL, NULL, NULL, NULL), 200);
         ASSERT_EQ(json_array_size(json_object_get(R.body, "items")), 0);
+        teardown();
+}
+
+/* ---- the attested join: bootstrap token, CSR, certificate ---- */
+
+static char *csr_for(const char *cn, const char *o) {
+        EVP_PKEY *k = EVP_EC_gen("P-256");
+        X509_REQ *req = X509_REQ_new();
+        X509_NAME *n = X509_REQ_get_subject_name(req);
+        ASSERT_TRUE(k && req);
+        ASSERT_TRUE(X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC, (const unsigned char *) o, -1, -1, 0));
+        ASSERT_TRUE(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *) cn, -1, -1, 0));
+        ASSERT_TRUE(X509_REQ_set_pubkey(req, k) && X509_REQ_sign(req, k, EVP_sha256()));
+        BIO *b = BIO_new(BIO_s_mem());
+        ASSERT_TRUE(PEM_write_bio_X509_REQ(b, req));
+        char *data = NULL;
+        long len = BIO_get_mem_data(b, &data);
+        char *b64 = malloc(cp_b64_encoded_len((size_t) len, CP_B64_STD) + 1);
+        cp_b64_encode((const uint8_t *) data, (size_t) len, CP_B64_STD, b64);
+        char *body = NULL;
+        ASSERT_TRUE(asprintf(&body, "{\"kind\":\"CertificateSigningRequest\",\"apiVersion\":\"certificates.k8s.io/v1\","
+                             "\"spec\":{\"request\":\"%s\",\"signerName\":"
+                             "\"kubernetes.io/kube-apiserver-client-kubelet\",\"usages\":[\"client auth\"]}}", b64) > 0);
+        free(b64);
+        BIO_free(b);
+        X509_REQ_free(req);
+        EVP_PKEY_free(k);
+        return body;
+}
+
+/* A bootstrap token for machine (as registration makes one), its bearer in out. */
+static void bootstrap(const char *machine, uint8_t seed, char out[80]) {
+        uint8_t t[32];
+        memset(t, seed, sizeof t);
+        char hex[65];
+        cp_hex_encode(t, 32, hex);
+        snprintf(out, 80, "Bearer %s", hex);
+        char uid[64];
+        snprintf(uid, sizeof uid, "%s", strstr(E.base, "/k8s/") + 5);
+        ASSERT_OK(cp_store_begin(E.store));
+        ASSERT_OK(k8s_bootstrap_put(E.store, uid, MC "/agentPools/nodepool1", machine, t));
+        ASSERT_OK(cp_store_commit(E.store));
+}
+
+#define CSRS "/apis/certificates.k8s.io/v1/certificatesigningrequests"
+
+TEST(api_attested_join) {
+        setup();
+        machine_named("aks-nodepool1-1-vmss000000", "Ready");
+        machine_named("aks-nodepool1-1-vmss000001", "Quarantined");
+        char tok[80];
+        _cleanup_free_ char *mine = csr_for("system:node:aks-nodepool1-1-vmss000000", "system:nodes");
+        _cleanup_free_ char *other = csr_for("system:node:aks-nodepool1-1-vmss000001", "system:nodes");
+        _cleanup_free_ char *admin_o = csr_for("system:node:aks-nodepool1-1-vmss000000", "system:masters");
+        /* no token that was ever issued: 401 */
+        ASSERT_EQ(kube("Bearer 0101010101010101010101010101010101010101010101010101010101010101", "POST", CSRS, NULL,
+                       NULL, "application/json", mine),
+                  401);
+        /* a CSR for another node's name: refused, and the token is spent */
+        bootstrap("aks-nodepool1-1-vmss000000", 1, tok);
+        ASSERT_EQ(kube(tok, "POST", CSRS, NULL, NULL, "application/json", other), 403);
+        if (!strstr(rstr("message"), "CN=system:node:aks-nodepool1-1-vmss000000 (this bootstrap token's node)"))
+                cp_test_fail(__FILE__, __LINE__, "message: %s", rstr("message"));
+        ASSERT_EQ(kube(tok, "POST", CSRS, NULL, NULL, "application/json", mine), 401);
+        ASSERT_TRUE(strstr(rstr("message"), "used already") != NULL);
+        /* another organization (system:masters) is not a node's */
+        bootstrap("aks-nodepool1-1-vmss000000", 2, tok);
+        ASSERT_EQ(kube(tok, "POST", CSRS, NULL, NULL, "application/json", admin_o), 403);
+        /* the node's own: approved, signed by the cluster CA; the token works once */
+        bootstrap("aks-nodepool1-1-vmss000000", 3, tok);
+        ASSERT_EQ(kube(tok, "POST", CSRS, NULL, NULL, "application/json", mine), 201);
+        ASSERT_STREQ(json_string_value(json_object_get(json_array_get(json_object_get(json_object_get(R.body, "status"),
+                                                                                      "conditions"),
+                                                                      0),
+                                                       "type")),
+                     "Approved");
+        const char *cert = json_string_value(json_object_get(json_object_get(R.body, "status"), "certificate"));
+        ASSERT_TRUE(cert != NULL);
+        uint8_t pem[8192];
+        size_t n = 0;
+        ASSERT_OK(cp_b64_decode(cert, strlen(cert), CP_B64_STD, pem, sizeof pem, &n));
+        BIO *b = BIO_new_mem_buf(pem, (int) n);
+        X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+        BIO_free(b);
+        ASSERT_TRUE(x != NULL);
+        char subj[256];
+        X509_NAME_oneline(X509_get_subject_name(x), subj, sizeof subj);
+        ASSERT_STREQ(subj, "/O=system:nodes/CN=system:node:aks-nodepool1-1-vmss000000");
+        char cap[128];
+        snprintf(cap, sizeof cap, "%s/ca.pem", E.dir);
+        FILE *f = fopen(cap, "r");
+        X509 *ca = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+        if (f)
+                fclose(f);
+        ASSERT_TRUE(ca != NULL);
+        ASSERT_EQ(X509_verify(x, X509_get0_pubkey(ca)), 1);
+        X509_free(x);
+        X509_free(ca);
+        ASSERT_EQ(kube(tok, "POST", CSRS, NULL, NULL, "application/json", mine), 401); /* reused */
+        /* a machine that is not attested (quarantined) gets nothing */
+        bootstrap("aks-nodepool1-1-vmss000001", 4, tok);
+        ASSERT_EQ(kube(tok, "POST", CSRS, NULL, NULL, "application/json", other), 403);
+        ASSERT_TRUE(strstr(rstr("message"), "is not attested") != NULL);
+        /* a wrong signer */
+        bootstrap("aks-nodepool1-1-vmss000000", 5, tok);
+        char *bad = strdup(mine);
+        char *sg = strstr(bad, "kube-apiserver-client-kubelet");
+        memcpy(sg, "kube-apiserver-client-kubelex", 29);
+        ASSERT_EQ(kube(tok, "POST", CSRS, NULL, NULL, "application/json", bad), 403);
+        ASSERT_TRUE(strstr(rstr("message"), "spec.signerName") != NULL);
+        free(bad);
+        /* a bootstrap token opens nothing else; a kubeconfig token creates no CSR */
+        bootstrap("aks-nodepool1-1-vmss000000", 6, tok);
+        ASSERT_EQ(kube(tok, "GET", "/api/v1/nodes", NULL, NULL, NULL, NULL), 401);
+        ASSERT_EQ(kube(E.admin, "POST", CSRS, NULL, NULL, "application/json", mine), 404);
         teardown();
 }
