@@ -333,8 +333,10 @@ static bool parse_res(const char *group, const char *rest, k8s_res *r, char (*se
                 if (*p == '/')
                         p++;
                 size_t l = strcspn(p, "/");
+                if (l == 0 && !*p)
+                        break; /* a trailing "/" */
                 if (l == 0 || l >= CP_SVC_CAP_MAX)
-                        return l == 0 && !*p;
+                        return false;
                 memcpy(seg[n], p, l);
                 seg[n++][l] = 0;
                 p += l;

@@ -110,6 +110,8 @@ static long watch_read(void *ud, uint8_t *out, size_t max, bool stopping) {
                 }
         }
         size_t n = w->len - w->off < max ? w->len - w->off : max;
+        if (n == 0)
+                return 0; /* nothing yet (no buffer at all before the first event) */
         memcpy(out, w->buf + w->off, n);
         w->off += n;
         return (long) n;

@@ -487,6 +487,10 @@ TEST(api_status_auth_rbac) {
         ASSERT_EQ(json_array_size(json_object_get(R.body, "items")), 0);
         ASSERT_EQ(kube(E.user, "GET", "/api/v1/nodes/nosuch", NULL, NULL, NULL, NULL), 404);
         ASSERT_STREQ(rstr("message"), "nodes \"nosuch\" not found");
+        /* a trailing "/" (found by fuzz-k8s-routes: it routed to no resource at all) */
+        ASSERT_EQ(kube(E.user, "GET", "/api/v1/nodes/", NULL, NULL, NULL, NULL), 200);
+        ASSERT_STREQ(rstr("kind"), "NodeList");
+        ASSERT_EQ(kube(E.user, "GET", "/api/v1/no/", NULL, NULL, NULL, NULL), 404);
         /* RBAC: users do not delete, nobody creates */
         ASSERT_EQ(kube(E.user, "DELETE", "/api/v1/nodes/nosuch", NULL, NULL, NULL, NULL), 403);
         ASSERT_STREQ(rstr("message"), "nodes \"nosuch\" is forbidden: User \"clusterUser\" cannot delete resource "
