@@ -592,13 +592,20 @@ int cp_api_new(const cp_api_options *o, cp_api **ret) {
         a->nodes = o->nodes;
         a->aad = o->aad;
         a->lease = o->lease;
+        a->diskkeys = o->diskkeys;
         cp_log_limit_init(&a->refused_log, 0, 0);
         snprintf(a->base_url, sizeof a->base_url, "%s", o->base_url ? o->base_url : "http://127.0.0.1");
         /* the node tables the API reads and writes (machines' attestation,
          * the pools' attestation policy overrides), whatever the backend */
-        cp_store_lock(a->store);
         int r = cp_nodes_schema(a->store);
-        cp_store_unlock(a->store);
+        /* in a write transaction: replicas starting at once create the tables once */
+        if (r >= 0 && (r = cp_store_begin(a->store)) >= 0) {
+                r = k8s_schema(a->store);
+                if (r < 0)
+                        cp_store_rollback(a->store);
+                else
+                        r = cp_store_commit(a->store);
+        }
         if (r >= 0 && o->state_dir) {
                 bool created;
                 r = cp_auth_init(a->store, o->state_dir, &created);
@@ -642,5 +649,7 @@ cp_api *cp_api_free(cp_api *api) {
 void cp_api_handle(void *api, const cp_http_request *req, cp_http_response *resp) {
         /* the principal and the audit reason live for this request only */
         api_auth auth = { 0 };
+        if (cp_k8s_handle(api, req, resp)) /* the clusters' Kubernetes APIs (k8s-api.c) */
+                return;
         cp_svc_serve(((cp_api *) api)->svc, req, resp, &auth);
 }

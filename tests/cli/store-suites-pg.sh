@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The store-backed unit suites against PostgreSQL: the same binaries ctest
 # runs against SQLite (test-cp-store, test-cp-lease, test-cp-api, test-cp-aad,
-# test-cp-attest-policy, test-kbsd), here with CP_TEST_DB naming a
+# test-cp-attest-policy, test-kbsd, test-k8s), here with CP_TEST_DB naming a
 # throw-away cluster (tests/cli/lib/pg.sh; tests/framework/test-db.h gives
 # each test database a schema of its own).
 set -uo pipefail
@@ -13,7 +13,7 @@ trap cleanup EXIT
 pg_start "$TMP" || exit $?
 export CP_TEST_DB=$PG_URL
 fail=0
-for t in test-cp-store test-cp-lease test-cp-api test-cp-aad test-cp-attest-policy test-kbsd; do
+for t in test-cp-store test-cp-lease test-cp-api test-cp-aad test-cp-attest-policy test-kbsd test-k8s; do
   if "$BUILD/$t" >"$TMP/$t.log" 2>&1; then
     echo "ok   $t on PostgreSQL: $(tail -1 "$TMP/$t.log")"
   else
