@@ -65,6 +65,19 @@ req() { # replica method path [body] [extra curl args...] -> status
 hdr() { grep -i "^$1:" "$TMP/hdr" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
 path_of() { echo "$1" | sed -E 's#^https?://[^/]+##'; }
 
+# refused at start, each naming what it refused (and never a password)
+refused() { # name want-substring args...
+  local name=$1 want=$2; shift 2
+  local out; out=$("$BIN" --state-dir "$TMP/refused" --backend fake "$@" 2>&1)
+  local rc=$?
+  [ "$rc" -eq 1 ] && [[ "$out" == *"$want"* ]] && ok || bad "$name: rc $rc '$out'"
+  [[ "$out" != *"s3cret"* ]] && ok || bad "$name: the password in '$out'"
+}
+refused "unknown scheme" "unknown scheme (use sqlite:PATH or postgresql://...)" --db "mysql://u:s3cret@h/db"
+refused "unreachable database" "cannot connect" --db "postgresql://u:s3cret@127.0.0.1:1/db?connect_timeout=2"
+refused "agent URL list" "1..8 URLs, none empty" --agent-controlplane-urls "http://a:1,,http://b:2"
+refused "agent URL with a path" "without a path" --agent-controlplane-urls "http://a:1/x"
+
 start a
 TOKEN=$(cat "$TMP/state/operator.token")
 start b
