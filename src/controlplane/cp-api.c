@@ -531,8 +531,30 @@ static void h_healthz(cp_svc_call *sc) {
         cp_svc_reply_json(sc, ok ? 200 : 503, j);
 }
 
+/* GET /metrics (no credentials; Prometheus text): the same facts as gauges. */
+static void h_metrics(cp_svc_call *sc) {
+        cp_api *a = sc->userdata;
+        bool ok = cp_store_ping(a->store) >= 0;
+        if (!ok)
+                cp_error_clear();
+        uint64_t term = 0;
+        bool leader = !a->lease || cp_lease_is_leader(a->lease, &term);
+        char body[512];
+        int n = snprintf(body, sizeof body,
+                         "# HELP confpool_leader 1 when this replica holds the reconciler lease\n"
+                         "# TYPE confpool_leader gauge\nconfpool_leader %d\n"
+                         "# HELP confpool_lease_term the lease term this replica holds (0: follower)\n"
+                         "# TYPE confpool_lease_term gauge\nconfpool_lease_term %llu\n"
+                         "# HELP confpool_store_up 1 when the store answers\n"
+                         "# TYPE confpool_store_up gauge\nconfpool_store_up{kind=\"%s\"} %d\n",
+                         leader ? 1 : 0, (unsigned long long) term, cp_store_kind(a->store), ok ? 1 : 0);
+        if (cp_http_resp_bytes(sc->resp, 200, "text/plain; version=0.0.4", body, (size_t) n) < 0)
+                sc->resp->status = 500;
+}
+
 static const cp_svc_route health_routes[] = {
         {"GET", "/healthz", h_healthz, CP_ROUTE_PUBLIC},
+        {"GET", "/metrics", h_metrics, CP_ROUTE_PUBLIC},
 };
 
 static int api_routes(cp_api *a) {

@@ -93,6 +93,14 @@ for r in a b c; do
   expect "$r store ok" true "$(echo "$h" | jq -r .store.ok)"
 done
 expect "one leader" 1 "$n_leaders"
+# the same as a metric: one replica at confpool_leader 1
+n_leaders=0
+for r in a b c; do
+  m=$(curl -s "$(base $r)/metrics")
+  [[ "$m" == *'confpool_store_up{kind="postgresql"} 1'* ]] && ok || bad "$r metrics: '$m'"
+  echo "$m" | grep -qx "confpool_leader 1" && n_leaders=$((n_leaders + 1))
+done
+expect "one leader by the metric" 1 "$n_leaders"
 
 RG=/subscriptions/$SUB/resourcegroups/rg1
 MC=/subscriptions/$SUB/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/c1
