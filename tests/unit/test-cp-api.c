@@ -17,6 +17,7 @@
 #include "cp-api-testutil.h"
 #include "controlplane/cp-reconciler.h"
 #include "controlplane/cp-store.h"
+#include "test-db.h"
 #include "tests.h"
 
 #define SUB "6a8b4c2e-1f3d-4e5a-9b7c-0d1e2f3a4b5c"
@@ -47,7 +48,7 @@ static void setup(const char *cfg) {
         ASSERT_TRUE(mkdtemp(E.dir) != NULL);
         char db[128];
         snprintf(db, sizeof db, "%s/confpoold.db", E.dir);
-        ASSERT_OK(cp_cpstore_open(db, &E.store));
+        ASSERT_OK(cp_cpstore_open(cp_test_db(db), &E.store));
         ASSERT_OK(cp_rules_new(&E.rules));
         json_t *j = json_loads(cfg ? cfg : "{\"fakeBackend\":{\"readyDelayMs\":0}}", 0, NULL);
         ASSERT_OK(cp_rules_load_json(E.rules, j));
@@ -1101,20 +1102,30 @@ TEST(rotate_certs_changes_credentials) {
         ASSERT_TRUE(strcmp(user1, user2) != 0 && strcmp(admin1, admin2) != 0 && strcmp(user2, admin2) != 0);
         ASSERT_EQ(pool_machines("nodepool1", after, vers, 8), 1);
         ASSERT_STREQ(after[0], names[0]); /* nodes keep running */
+        /* the cluster's Kubernetes API takes the new tokens and refuses the
+         * ones from before the rotation */
+        char k8s[200], bearer[100];
+        ASSERT_EQ(call("GET", MC CS, NULL), 200);
+        snprintf(k8s, sizeof k8s, "/k8s/%s/api/v1/nodes", prop("resourceUID"));
+        const char *const tokens[] = {user1, admin1, user2, admin2};
+        for (size_t i = 0; i < 4; i++) {
+                snprintf(bearer, sizeof bearer, "Bearer %s", tokens[i]);
+                ASSERT_EQ(call_auth(bearer, "GET", k8s, NULL), i < 2 ? 401 : 200);
+        }
         ASSERT_EQ(call("POST", RGP "/providers/Microsoft.ContainerService/managedClusters/nope/rotateClusterCertificates" CS,
                        NULL),
                   404);
         teardown();
 }
 
-/* az aks command invoke / result: refused, naming why (no Kubernetes API) */
+/* az aks command invoke / result: refused, naming why (no pods to run it in) */
 TEST(run_command_refused) {
         setup(NULL);
         base_cluster();
         ASSERT_EQ(call("POST", MC "/runCommand" CS, "{\"command\":\"kubectl get pods\"}"), 400);
         ASSERT_STREQ(code(), "OperationNotSupported");
         const char *msg = json_string_value(json_object_get(json_object_get(R.body, "error"), "message"));
-        ASSERT_TRUE(msg && strstr(msg, "no Kubernetes API server"));
+        ASSERT_TRUE(msg && strstr(msg, "runs no pods"));
         ASSERT_EQ(call("GET", MC "/commandResults/0123abcd" CS, NULL), 404);
         ASSERT_EQ(call("POST", RGP "/providers/Microsoft.ContainerService/managedClusters/nope/runCommand" CS, "{}"), 404);
         teardown();
