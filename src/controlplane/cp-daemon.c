@@ -112,7 +112,7 @@ typedef struct run_state {
         cp_api *api;
         cp_httpd *httpd;
         cp_reconciler *rec;
-        char *cert, *key;
+        char *cert, *key, *client_ca;
         char base[128];
 } run_state;
 
@@ -162,6 +162,14 @@ static int run_open(run_state *d) {
                 r = cp_backend_fake_from_config(cp_rules_fake_backend(d->rules), &d->backend);
         if (r >= 0 && d->tls)
                 r = cp_pki_server_cert(o->state_dir, d->listen, 825, &d->cert, &d->key);
+        if (r >= 0 && d->tls) {
+                /* nodes' client certificates (kubelet-client.pem) verify under the
+                 * CA that signs their CSRs (docs/kubernetes.md, mTLS) */
+                char ca[4200];
+                size_t n = 0;
+                snprintf(ca, sizeof ca, "%s/ca.pem", o->state_dir);
+                r = cp_read_file(ca, 64 * 1024, (uint8_t **) &d->client_ca, &n);
+        }
         /* service principals and their tokens only over TLS */
         if (r >= 0 && d->tls)
                 r = cp_aad_new(d->store, o->state_dir, &d->aad);
@@ -175,7 +183,8 @@ static int run_serve(run_state *d) {
                              .base_url = d->base, .nodes = d->nodes,
                              .aad = d->aad, .diskkeys = d->diskkeys};
         cp_httpd_options ho = {.bind_addr = d->listen, .port = o->port, .threads = o->threads,
-                               .max_body = CP_MAX_API_BODY, .tls_cert_pem = d->cert, .tls_key_pem = d->key};
+                               .max_body = CP_MAX_API_BODY, .tls_cert_pem = d->cert, .tls_key_pem = d->key,
+                               .tls_client_ca_pem = d->client_ca};
         snprintf(d->base, sizeof d->base, "%s://%s", d->tls ? "https" : "http", d->listen);
         int r = cp_api_new(&ao, &d->api);
         if (r >= 0)
@@ -280,6 +289,7 @@ static void run_close(run_state *d) {
         d->store = cp_store_close(d->store);
         d->rules = cp_rules_free(d->rules);
         free(d->cert);
+        free(d->client_ca);
         if (d->key) {
                 cp_wipe(d->key, strlen(d->key));
                 free(d->key);

@@ -15,7 +15,9 @@ typedef struct k8s_ctx {
         char uid[64];           /* its resourceUID (the path's /k8s/<uid>) */
         const char *path;       /* the path below /k8s/<uid> */
         bool admin;             /* clusterAdmin credential (else clusterUser) */
-        const char *user;       /* "clusterUser" / "clusterAdmin" */
+        const char *user;       /* "clusterUser" / "clusterAdmin" / principal below */
+        char node[64];          /* a node's verified client certificate: its name (else "") */
+        char principal[96];     /* "system:node:<node>" */
 } k8s_ctx;
 
 /* ---- answers (k8s-api.c) ---- */
@@ -61,6 +63,23 @@ CP_WUR int k8s_bootstrap_put(cp_store *s, const char *cluster, const char *pool,
 /* POST .../certificatesigningrequests with a bootstrap token: true when it
  * was one (answered), false to go on (a kubeconfig token, or 401). */
 bool k8s_csr_bootstrap(k8s_ctx *c);
+
+/* ---- nodes' own credential (k8s-node.c) ---- */
+/* The request's verified client certificate as a node of this cluster:
+ * O=system:nodes, CN=system:node:<name>, the very certificate issued to that
+ * machine of this cluster (SHA-256 of its DER as recorded), the machine
+ * still Ready.  true: c->node, c->user set; false: not a node (logged when a
+ * certificate was presented and refused). */
+bool k8s_node_authenticate(k8s_ctx *c);
+/* The Node authorizer (kube-apiserver's NodeRestriction): a node gets,
+ * updates and patches its own Node (status heartbeats) and its own Lease in
+ * kube-node-lease, creates Events about itself; nothing else.  path gives
+ * the resource; true when the request was handled (answered, 403 included). */
+void k8s_node_serve(k8s_ctx *c, const char *verb, const char *resource, const char *group, const char *ns,
+                    const char *name, const char *sub);
+/* What a node reported itself: {"heartbeat": s, "renewTime": "...", "holder": "...",
+ * "duration": n}; an empty object when nothing. */
+CP_WUR int k8s_node_self_get(cp_store *s, const char *cluster, const char *name, json_t **ret);
 
 /* ---- watch (k8s-watch.c) ---- */
 void k8s_watch(k8s_ctx *c, const char *kind, const char *ns, const cp_k8s_selector *labels,
