@@ -362,7 +362,7 @@ static bool parse_res(const char *group, const char *rest, k8s_res *r, char (*se
                 r->kind = resources[i].kind;
                 r->group = group;
                 r->version = *group ? "coordination.k8s.io/v1" : "v1";
-                r->name = n - i0 == 2 ? seg[i0 + 1] : NULL;
+                r->name = n - i0 >= 2 ? seg[i0 + 1] : NULL;
                 return true;
         }
         return false;
@@ -378,6 +378,12 @@ static void serve(k8s_ctx *c) {
                 ok = parse_res("", c->path + 7, &r, seg);
         else if (!strncmp(c->path, "/apis/coordination.k8s.io/v1/", 29))
                 ok = parse_res("coordination.k8s.io", c->path + 28, &r, seg);
+        if (!ok && c->node[0]) { /* authorization comes first: a node learns nothing of other paths */
+                k8s_status(c, 403, "Forbidden", NULL, NULL, "forbidden: User \"%s\" cannot %s path \"%.200s\": a "
+                           "node may only read and renew its own Node and Lease and create events about itself",
+                           c->user, c->req->method, c->path);
+                return;
+        }
         if (!ok) {
                 not_found_path(c);
                 return;

@@ -51,7 +51,7 @@ int k8s_bootstrap_schema(cp_store *s) {
 
 /* A new registration revokes the node's certificate (it gets a new one by
  * its new bootstrap token). */
-static int cert_forget(cp_store *s, const char *cluster, const char *machine) {
+int k8s_node_cert_forget(cp_store *s, const char *cluster, const char *machine) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r = cp_store_prepare(s, "DELETE FROM k8s_node_cert WHERE cluster=? AND machine=?", &st);
         if (r < 0)
@@ -117,7 +117,7 @@ int k8s_bootstrap_put(cp_store *s, const char *cluster, const char *pool, const 
         sqlite3_bind_text(st, 3, pool, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 4, hex, -1, SQLITE_TRANSIENT);
         r = cp_store_step(s, st);
-        return r < 0 ? r : cert_forget(s, cluster, machine);
+        return r < 0 ? r : k8s_node_cert_forget(s, cluster, machine);
 }
 
 int k8s_bootstrap_issue(cp_api *api, const char *pool_id, const char *machine, const json_t *claims, json_t **ret) {

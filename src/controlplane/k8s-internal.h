@@ -60,6 +60,8 @@ CP_WUR int k8s_bootstrap_schema(cp_store *s);
 /* A machine's new bootstrap token: only its SHA-256 (of the 64 hex) is kept. */
 CP_WUR int k8s_bootstrap_put(cp_store *s, const char *cluster, const char *pool, const char *machine,
                              const uint8_t token[32]);
+/* Revoke the client certificate issued to machine (re-registered, quarantined). */
+CP_WUR int k8s_node_cert_forget(cp_store *s, const char *cluster, const char *machine);
 /* POST .../certificatesigningrequests with a bootstrap token: true when it
  * was one (answered), false to go on (a kubeconfig token, or 401). */
 bool k8s_csr_bootstrap(k8s_ctx *c);

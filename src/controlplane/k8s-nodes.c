@@ -297,8 +297,12 @@ static int machine_sync(cp_api *api, const json_t *cluster, const char *cid, con
                         const cp_machine *m, json_t *seen) {
         const char *pid = json_string_value(json_object_get(pool, "id"));
         cp_node_info in;
-        if (strcmp(m->state, "Ready") != 0 && strcmp(m->state, "Quarantined") != 0)
-                return 0;
+        /* a machine not attested now loses its client certificate for good */
+        if (strcmp(m->state, "Ready") != 0) {
+                int r = k8s_node_cert_forget(api->store, cid, m->name);
+                if (r < 0 || strcmp(m->state, "Quarantined") != 0)
+                        return r;
+        }
         if (cp_nodes_info(api->store, pid, m->name, &in) < 0) {
                 cp_error_clear();
                 return 0; /* never attested: never joined */
