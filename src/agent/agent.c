@@ -399,6 +399,14 @@ static int attest(agent *a) {
         return r;
 }
 
+/* The node's Lease and Node status over mTLS (src/agent/kubelet.c); a failure is logged. */
+static void kubelet_renew(agent *a, const char *ca) {
+        if (cp_kubelet_renew(a->kube, a->name, cfg_str(a, "controlplaneCaFile") ? ca : NULL, a->dir) < 0) {
+                fprintf(stderr, "confpool-agent %s: kubelet: %s\n", a->name, cp_error_message());
+                cp_error_clear();
+        }
+}
+
 /* POST register/heartbeat; 1 accepted, 0 refused (*why), negative error. */
 static int control_plane(agent *a, const char *action, char *why, size_t size) {
         char url[1600];
@@ -539,9 +547,10 @@ static int run(agent *a) {
                 sleep_ms(250);
         }
         set_status(a, "Ready", NULL);
+        char ca[4200];
+        bool kubelet = false; /* a client certificate: the Lease and Node status over mTLS */
         if (a->kube && dkc) {
                 /* the kubelet TLS bootstrap: a failure leaves the node Ready, without a client certificate */
-                char ca[4200];
                 if (cfg_str(a, "controlplaneCaFile"))
                         path_of(a, "controlplaneCaFile", ca, sizeof ca);
                 r = cp_kubelet_bootstrap(a->kube, &kc, a->token, a->name, cfg_str(a, "controlplaneCaFile") ? ca : NULL,
@@ -550,6 +559,7 @@ static int run(agent *a) {
                         fprintf(stderr, "confpool-agent %s: kubelet bootstrap: %s\n", a->name, cp_error_message());
                 else
                         mark(a, "kubeletCert");
+                kubelet = r >= 0;
                 cp_error_clear();
         }
 
@@ -588,6 +598,8 @@ static int run(agent *a) {
                         fprintf(stderr, "confpool-agent %s: heartbeat: %s\n", a->name, cp_error_message());
                         cp_error_clear();
                 }
+                if (kubelet)
+                        kubelet_renew(a, ca);
         }
         return 0;
 }
