@@ -161,7 +161,10 @@ int cp_httpc_request(const cp_httpc_options *o, const char *method, const char *
                 snprintf(auth, auth_len, "Authorization: Bearer %s", o->bearer);
                 hdrs = curl_slist_append(hdrs, auth);
         }
-        if (body)
+        bool own_type = false; /* a Content-Type among extra_headers replaces the default */
+        for (size_t i = 0; extra_headers && extra_headers[i]; i++)
+                own_type |= strncasecmp(extra_headers[i], "Content-Type:", 13) == 0;
+        if (body && !own_type)
                 hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
         for (size_t i = 0; extra_headers && extra_headers[i]; i++)
                 hdrs = curl_slist_append(hdrs, extra_headers[i]);
