@@ -483,6 +483,8 @@ bool cp_k8s_handle(cp_api *api, const cp_http_request *req, cp_http_response *re
         }
         c.cluster_id = json_string_value(json_object_get(c.cluster, "id"));
         int r = k8s_sync(api, c.cluster);
+        if (r >= 0 && k8s_gc_due())
+                r = k8s_gc(api, time(NULL), K8S_LOG_KEEP, K8S_EVENT_TTL_S);
         if (r >= 0)
                 serve(&c);
         else {

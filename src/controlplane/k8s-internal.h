@@ -83,6 +83,18 @@ void k8s_node_serve(k8s_ctx *c, const char *verb, const char *resource, const ch
  * "duration": n}; an empty object when nothing. */
 CP_WUR int k8s_node_self_get(cp_store *s, const char *cluster, const char *name, json_t **ret);
 
+/* ---- store growth (k8s-gc.c); the caller holds a store transaction ---- */
+#define K8S_LOG_KEEP 10000     /* change log entries kept (store-wide) */
+#define K8S_EVENT_TTL_S 3600   /* kube-apiserver's --event-ttl default */
+#define K8S_GC_PERIOD_S 60
+/* Compact the log to its last `keep` entries, expire Events older than
+ * event_ttl at now, remove the objects of deleted clusters. */
+CP_WUR int k8s_gc(cp_api *api, int64_t now, int64_t keep, int64_t event_ttl);
+/* The highest resourceVersion compacted away (0: none). */
+int64_t k8s_compacted_rv(cp_store *s);
+/* Whether this process's periodic k8s_gc is due (and now counted as run). */
+bool k8s_gc_due(void);
+
 /* ---- watch (k8s-watch.c) ---- */
 void k8s_watch(k8s_ctx *c, const char *kind, const char *ns, const cp_k8s_selector *labels,
                const cp_k8s_selector *fields, bool table);

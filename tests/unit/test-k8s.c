@@ -937,3 +937,87 @@ TEST(api_node_mtls_revocation) {
         as_node(NULL, 0);
         teardown();
 }
+
+/* ---- store growth: compaction (410 Expired), event TTL, deleted clusters ---- */
+
+static unsigned watch_from(const char *rv) {
+        char full[512];
+        snprintf(full, sizeof full, "%s/api/v1/nodes", strstr(E.base, "/k8s/"));
+        cp_http_pair hdrs[1] = {{"Authorization", E.user}};
+        cp_http_pair q[2] = {{"watch", "1"}, {"resourceVersion", rv}};
+        cp_http_request rq = {.method = "GET", .path = full, .remote_addr = "127.0.0.1", .headers = hdrs,
+                              .n_headers = 1, .query = q, .n_query = 2};
+        cp_api_reply_clear(&R);
+        cp_api_handle(E.api, &rq, &R.http);
+        R.status = R.http.status;
+        if (R.http.body_len)
+                R.body = json_loadb((const char *) R.http.body, R.http.body_len, 0, NULL);
+        return R.status;
+}
+
+static int64_t count_rows(const char *sql) {
+        sqlite3_stmt *st = NULL;
+        ASSERT_OK(cp_store_prepare(E.store, sql, &st));
+        ASSERT_EQ(cp_store_step(E.store, st), 1);
+        int64_t n = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        return n;
+}
+
+static void gc(int64_t now, int64_t keep) {
+        ASSERT_OK(cp_store_begin(E.store));
+        ASSERT_OK(k8s_gc(E.api, now, keep, K8S_EVENT_TTL_S));
+        ASSERT_OK(cp_store_commit(E.store));
+}
+
+TEST(api_store_growth) {
+        setup();
+        machine("Ready");
+        ASSERT_EQ(kube(E.user, "GET", "/api/v1/nodes", NULL, NULL, NULL, NULL), 200);
+        char rv1[24], rv2[24];
+        snprintf(rv1, sizeof rv1, "%s", json_string_value(json_object_get(json_object_get(R.body, "metadata"),
+                                                                          "resourceVersion")));
+        ASSERT_EQ(kube(E.user, "PATCH", "/api/v1/nodes/" N0, NULL, NULL, "application/merge-patch+json",
+                       "{\"metadata\":{\"labels\":{\"a\":\"1\"}}}"),
+                  200);
+        ASSERT_EQ(kube(E.user, "PATCH", "/api/v1/nodes/" N0, NULL, NULL, "application/merge-patch+json",
+                       "{\"metadata\":{\"labels\":{\"a\":\"2\"}}}"),
+                  200);
+        snprintf(rv2, sizeof rv2, "%s", json_string_value(json_object_get(json_object_get(R.body, "metadata"),
+                                                                          "resourceVersion")));
+        /* before compaction a watch from the first version replays */
+        ASSERT_EQ(watch_from(rv1), 200);
+        cp_api_reply_clear(&R);
+        /* keep only the last entry: a watch from before it is 410 Expired, from the last one fine */
+        gc(time(NULL), 1);
+        ASSERT_EQ(count_rows("SELECT COUNT(*) FROM k8s_log"), 1);
+        ASSERT_EQ(watch_from(rv1), 410);
+        ASSERT_STREQ(rstr("reason"), "Expired");
+        ASSERT_TRUE(strstr(rstr("message"), "too old resource version: ") != NULL);
+        ASSERT_EQ(watch_from(rv2), 200);
+        cp_api_reply_clear(&R);
+        /* events: kept within the hour, gone after it (DELETED in the log) */
+        ASSERT_EQ(kube(E.user, "GET", "/api/v1/events", NULL, NULL, NULL, NULL), 200);
+        ASSERT_TRUE(json_array_size(json_object_get(R.body, "items")) >= 1);
+        gc(time(NULL) + 60, 100000);
+        ASSERT_EQ(kube(E.user, "GET", "/api/v1/events", NULL, NULL, NULL, NULL), 200);
+        ASSERT_TRUE(json_array_size(json_object_get(R.body, "items")) >= 1);
+        gc(time(NULL) + K8S_EVENT_TTL_S + 1, 100000);
+        ASSERT_EQ(kube(E.user, "GET", "/api/v1/events", NULL, NULL, NULL, NULL), 200);
+        ASSERT_EQ(json_array_size(json_object_get(R.body, "items")), 0);
+        ASSERT_TRUE(count_rows("SELECT COUNT(*) FROM k8s_log WHERE kind='Event' AND type='DELETED'") >= 1);
+        /* a deleted cluster's objects and records go; the live cluster's stay */
+        uint8_t t[32] = {7};
+        json_t *o = json_pack("{s:{s:s}}", "metadata", "name", "n1");
+        ASSERT_OK(cp_store_begin(E.store));
+        ASSERT_OK(k8s_obj_write(E.store, "gone-cluster-uid", "Node", "", "n1", "ADDED", o));
+        ASSERT_OK(k8s_bootstrap_put(E.store, "gone-cluster-uid", "pool", "n1", t));
+        ASSERT_OK(cp_store_commit(E.store));
+        json_decref(o);
+        gc(time(NULL), 100000);
+        ASSERT_EQ(count_rows("SELECT COUNT(*) FROM k8s_obj WHERE cluster='gone-cluster-uid'"), 0);
+        ASSERT_EQ(count_rows("SELECT COUNT(*) FROM k8s_log WHERE cluster='gone-cluster-uid'"), 0);
+        ASSERT_EQ(count_rows("SELECT COUNT(*) FROM k8s_bootstrap WHERE cluster='gone-cluster-uid'"), 0);
+        ASSERT_EQ(kube(E.user, "GET", "/api/v1/nodes/" N0, NULL, NULL, NULL, NULL), 200);
+        teardown();
+}
