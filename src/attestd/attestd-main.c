@@ -51,6 +51,7 @@ static void usage(void) {
              "  --issuer URL           token issuer (default http(s)://ADDR:PORT)\n"
              "  --token-lifetime S     token lifetime in seconds (default 28800)\n"
              "  --alg RS256|ES256|ES384  token signing algorithm (default RS256)\n"
+             "  --signing-key-dir DIR  signing keys shared by replicas (PEM files; all live keys in /certs)\n"
              "  --tls-cert FILE --tls-key FILE  PEM certificate and key\n"
              "  --extra-ark FILE       also trust this ARK (emulated hosts, PEM or DER); repeatable\n"
              "  --only-extra-arks      trust the extra ARKs only, not AMD's (an emulated fleet)\n"
@@ -78,6 +79,7 @@ static const struct option options[] = {
         { "only-extra-arks", no_argument, NULL, 'O' },              { "help", no_argument, NULL, 'h' },
         { "crl", required_argument, NULL, 'R' },          { "check-revocation", no_argument, NULL, 'V' },
         { "crl-max-age", required_argument, NULL, 'M' }, { "test-mode", no_argument, NULL, 'X' },
+        { "signing-key-dir", required_argument, NULL, 'G' },
         { 0 },
 };
 
@@ -156,6 +158,7 @@ static int parse_args(int argc, char **argv, cp_attestd_config *cfg) {
                 case 'V': cfg->check_revocation = true; break;
                 case 'M': r = parse_max_age(optarg, &cfg->crl_max_age_s); break;
                 case 'U': cfg->kds_base_url = optarg; break;
+                case 'G': cfg->signing_key_dir = optarg; break;
                 case 'D': cfg->kds_cache_dir = optarg; break;
                 case 'T': {
                         char *t = read_text(optarg);

@@ -20,39 +20,35 @@
 
 #include "controlplane/k8s-internal.h"
 
-static int meta_schema(cp_store *s) {
-        return cp_store_exec(s, "CREATE TABLE IF NOT EXISTS k8s_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)");
-}
-
 int64_t k8s_compacted_rv(cp_store *s) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        if (meta_schema(s) < 0 || cp_store_prepare(s, "SELECT value FROM k8s_meta WHERE key='compacted'", &st) < 0) {
+        _cleanup_stmt_ cp_stmt *st = NULL;
+        if (cp_store_prepare(s, "SELECT value FROM k8s_meta WHERE key='compacted'", &st) < 0) {
                 cp_error_clear();
                 return 0;
         }
         int r = cp_store_step(s, st);
         if (r < 0)
                 cp_error_clear();
-        return r == 1 ? sqlite3_column_int64(st, 0) : 0;
+        return r == 1 ? cp_stmt_int64(st, 0) : 0;
 }
 
 static int exec_i64(cp_store *s, const char *sql, int64_t v) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         int r = cp_store_prepare(s, sql, &st);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(st, 1, v);
+        cp_stmt_bind_int64(st, 1, v);
         r = cp_store_step(s, st);
         return r < 0 ? r : 0;
 }
 
 /* Keep the last `keep` log entries. */
 static int compact(cp_store *s, int64_t keep) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         int r = cp_store_prepare(s, "SELECT COALESCE(MAX(rv), 0) FROM k8s_log", &st);
         if (r < 0 || (r = cp_store_step(s, st)) < 0)
                 return r;
-        int64_t cut = sqlite3_column_int64(st, 0) - keep;
+        int64_t cut = cp_stmt_int64(st, 0) - keep;
         if (cut <= k8s_compacted_rv(s))
                 return 0;
         r = exec_i64(s, "DELETE FROM k8s_log WHERE rv <= ?", cut);
@@ -95,12 +91,12 @@ static int expire_events(cp_store *s, const char *cluster, int64_t now, int64_t 
 static int remove_deleted(cp_store *s, const json_t *live) {
         static const char *const tables[] = {"k8s_obj", "k8s_log", "k8s_node_user", "k8s_bootstrap",
                                              "k8s_node_cert", "k8s_node_self"};
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         int r = cp_store_prepare(s, "SELECT cluster FROM k8s_obj UNION SELECT cluster FROM k8s_log UNION "
                                     "SELECT cluster FROM k8s_bootstrap UNION SELECT cluster FROM k8s_node_self", &st);
         json_t *gone = json_array();
         while (r >= 0 && gone && (r = cp_store_step(s, st)) == 1) {
-                const char *u = (const char *) sqlite3_column_text(st, 0);
+                const char *u = (const char *) cp_stmt_text(st, 0);
                 if (u && !json_object_get(live, u))
                         json_array_append_new(gone, json_string(u));
         }
@@ -109,10 +105,10 @@ static int remove_deleted(cp_store *s, const json_t *live) {
         json_array_foreach(gone, i, u) {
                 for (size_t t = 0; r >= 0 && t < CP_ELEMENTSOF(tables); t++) {
                         char sql[96];
-                        _cleanup_stmt_ sqlite3_stmt *del = NULL;
+                        _cleanup_stmt_ cp_stmt *del = NULL;
                         snprintf(sql, sizeof sql, "DELETE FROM %s WHERE cluster=?", tables[t]);
                         if ((r = cp_store_prepare(s, sql, &del)) >= 0) {
-                                sqlite3_bind_text(del, 1, json_string_value(u), -1, SQLITE_TRANSIENT);
+                                cp_stmt_bind_text(del, 1, json_string_value(u));
                                 r = cp_store_step(s, del);
                         }
                 }
@@ -126,9 +122,7 @@ static int remove_deleted(cp_store *s, const json_t *live) {
 
 int k8s_gc(cp_api *api, int64_t now, int64_t keep, int64_t event_ttl) {
         json_t *clusters = NULL, *live = json_object(), *cl;
-        int r = meta_schema(api->store);
-        if (r >= 0)
-                r = live ? cp_res_list(api->store, "cluster", NULL, NULL, NULL, &clusters) : cp_error_oom();
+        int r = live ? cp_res_list(api->store, "cluster", NULL, NULL, NULL, &clusters) : cp_error_oom();
         size_t i;
         json_array_foreach(clusters, i, cl) {
                 const char *u = json_string_value(json_object_get(json_object_get(cl, "properties"), "resourceUID"));

@@ -51,16 +51,16 @@ static bool node_subject(X509 *x, char *cn, size_t size) {
 
 /* The recorded certificate of (cluster, machine): its hash and pool. */
 static int recorded(cp_store *s, const char *cluster, const char *machine, char sha[65], char *pool, size_t psize) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         int r = cp_store_prepare(s, "SELECT sha256, pool FROM k8s_node_cert WHERE cluster=? AND machine=?", &st);
         if (r < 0)
                 return r;
-        sqlite3_bind_text(st, 1, cluster, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, machine, -1, SQLITE_TRANSIENT);
+        cp_stmt_bind_text(st, 1, cluster);
+        cp_stmt_bind_text(st, 2, machine);
         if ((r = cp_store_step(s, st)) != 1)
                 return r;
-        snprintf(sha, 65, "%s", (const char *) sqlite3_column_text(st, 0));
-        snprintf(pool, psize, "%s", (const char *) sqlite3_column_text(st, 1));
+        snprintf(sha, 65, "%s", (const char *) cp_stmt_text(st, 0));
+        snprintf(pool, psize, "%s", (const char *) cp_stmt_text(st, 1));
         return 1;
 }
 
@@ -116,15 +116,15 @@ bool k8s_node_authenticate(k8s_ctx *c) {
 /* ---- what a node reports ---- */
 
 int k8s_node_self_get(cp_store *s, const char *cluster, const char *name, json_t **ret) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         int r = cp_store_prepare(s, "SELECT doc FROM k8s_node_self WHERE cluster=? AND name=?", &st);
         if (r < 0)
                 return r;
-        sqlite3_bind_text(st, 1, cluster, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+        cp_stmt_bind_text(st, 1, cluster);
+        cp_stmt_bind_text(st, 2, name);
         if ((r = cp_store_step(s, st)) < 0)
                 return r;
-        *ret = r == 1 ? json_loads((const char *) sqlite3_column_text(st, 0), 0, NULL) : json_object();
+        *ret = r == 1 ? json_loads((const char *) cp_stmt_text(st, 0), 0, NULL) : json_object();
         return *ret ? 0 : CP_ERROR(CP_ESTORAGE, "stored report of node %s is not JSON", name);
 }
 
@@ -132,12 +132,13 @@ static int self_put(cp_store *s, const char *cluster, const char *name, const js
         char *text = json_dumps(doc, JSON_COMPACT);
         if (!text)
                 return cp_error_oom();
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = cp_store_prepare(s, "INSERT OR REPLACE INTO k8s_node_self(cluster, name, doc) VALUES (?,?,?)", &st);
+        _cleanup_stmt_ cp_stmt *st = NULL;
+        int r = cp_store_prepare(s, "INSERT INTO k8s_node_self(cluster, name, doc) VALUES (?,?,?) "
+                                    "ON CONFLICT(cluster, name) DO UPDATE SET doc=excluded.doc", &st);
         if (r >= 0) {
-                sqlite3_bind_text(st, 1, cluster, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
+                cp_stmt_bind_text(st, 1, cluster);
+                cp_stmt_bind_text(st, 2, name);
+                cp_stmt_bind_text(st, 3, text);
                 r = cp_store_step(s, st);
         }
         free(text);
