@@ -498,7 +498,9 @@ bool cp_k8s_handle(cp_api *api, const cp_http_request *req, cp_http_response *re
                 k8s_status(&c, 500, "InternalError", NULL, NULL, "the change could not be stored");
                 cp_error_clear();
         }
-        if (strcmp(req->method, "GET") != 0)
+        /* a node's routine Lease renewals and heartbeats (every few seconds) are not logged */
+        bool routine = c.node[0] && resp->status == 200 && strcmp(req->method, "POST");
+        if (strcmp(req->method, "GET") != 0 && !routine)
                 fprintf(stderr, "confpoold: k8s: principal=%s %s %s -> %u\n", c.user, req->method, c.path,
                         resp->status);
         json_decref(c.cluster);

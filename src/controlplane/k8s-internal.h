@@ -73,6 +73,7 @@ bool k8s_csr_bootstrap(k8s_ctx *c);
  * still Ready.  true: c->node, c->user set; false: not a node (logged when a
  * certificate was presented and refused). */
 bool k8s_node_authenticate(k8s_ctx *c);
+#define K8S_NODE_EVENTS_MAX 100 /* Events a node may have created and not yet expired */
 /* The Node authorizer (kube-apiserver's NodeRestriction): a node gets,
  * updates and patches its own Node (status heartbeats) and its own Lease in
  * kube-node-lease, creates Events about itself; nothing else.  path gives

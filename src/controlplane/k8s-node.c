@@ -73,7 +73,10 @@ static const char *node_check(k8s_ctx *c, X509 *x, char *name, size_t size) {
         if (!node_subject(x, cn, sizeof cn) || strncmp(cn, NODE_PREFIX, strlen(NODE_PREFIX)) ||
             strlen(cn) - strlen(NODE_PREFIX) >= size || !cn[strlen(NODE_PREFIX)])
                 return "the subject is not exactly O=system:nodes, CN=system:node:<name>";
-        memcpy(name, cn + strlen(NODE_PREFIX), strlen(cn) - strlen(NODE_PREFIX) + 1);
+        const char *nn = cn + strlen(NODE_PREFIX);
+        if (strspn(nn, "abcdefghijklmnopqrstuvwxyz0123456789-.") != strlen(nn))
+                return "the node name is not a DNS subdomain";
+        memcpy(name, nn, strlen(nn) + 1);
         SHA256(c->req->client_cert_der, c->req->client_cert_len, h);
         cp_hex_encode(h, 32, sha);
         int r = recorded(c->api->store, c->uid, name, want, pool, sizeof pool);
@@ -338,6 +341,22 @@ static void event_create(k8s_ctx *c, const char *ns) {
                 json_decref(b);
                 return;
         }
+        json_t *mine = NULL;
+        size_t n = 0, i;
+        json_t *ev;
+        int r = k8s_obj_list(c->api->store, c->uid, "Event", NULL, &mine, NULL);
+        json_array_foreach(mine, i, ev) {
+                const char *who = json_string_value(json_object_get(json_object_get(ev, "source"), "host"));
+                n += who && !strcmp(who, c->node);
+        }
+        json_decref(mine);
+        if (r >= 0 && n >= K8S_NODE_EVENTS_MAX) {
+                k8s_status(c, 429, "TooManyRequests", "events", NULL, "node %s has %zu events of its own (at most %d "
+                           "within the events' 1 h lifetime)", c->node, n, K8S_NODE_EVENTS_MAX);
+                json_decref(b);
+                return;
+        }
+        cp_error_clear();
         char name[200], uid[37], now[40];
         api_uuid(uid);
         snprintf(name, sizeof name, "%s.%.16s", c->node, uid + 24);
@@ -348,7 +367,7 @@ static void event_create(k8s_ctx *c, const char *ns) {
                               "name", c->node, "uid", c->node, "reason", reason, "message", msg ? msg : "", "source",
                               "component", "kubelet", "host", c->node, "firstTimestamp", now, "lastTimestamp", now,
                               "count", 1, "type", type);
-        int r = e ? k8s_obj_write(c->api->store, c->uid, "Event", ns, name, "ADDED", e) : cp_error_oom();
+        r = e ? k8s_obj_write(c->api->store, c->uid, "Event", ns, name, "ADDED", e) : cp_error_oom();
         if (r >= 0)
                 k8s_reply(c, 201, json_incref(e));
         else {
@@ -381,8 +400,13 @@ void k8s_node_serve(k8s_ctx *c, const char *verb, const char *resource, const ch
                 node_heartbeat(c);
         else if (!strcmp(resource, "leases") && own && ns && !strcmp(ns, "kube-node-lease") && writes && !sub)
                 lease_write(c, !strcmp(verb, "update"));
-        else if (!strcmp(resource, "events") && !strcmp(verb, "create") && ns && !name && !sub)
-                event_create(c, ns);
+        else if (!strcmp(resource, "events") && !strcmp(verb, "create") && ns && !name && !sub) {
+                if (strcmp(ns, "default") && strcmp(ns, "kube-system") && strcmp(ns, "kube-node-lease") &&
+                    strcmp(ns, "kube-public"))
+                        k8s_status(c, 404, "NotFound", "namespaces", ns, "namespaces \"%s\" not found", ns);
+                else
+                        event_create(c, ns);
+        }
         else
                 node_forbidden(c, sub && !strcmp(verb, "patch") ? "patch" : verb, sub ? "nodes/status" : resource,
                                group, ns, name);

@@ -97,19 +97,21 @@ k taint node "$N" dedicated- >/dev/null || fail "untaint"
 r1=$(k get lease -n kube-node-lease "$N" -o jsonpath='{.spec.renewTime}')
 renewed() { [ "$(k get lease -n kube-node-lease "$N" -o jsonpath='{.spec.renewTime}')" != "$r1" ]; }
 wait_for 15 renewed || fail "lease not renewed: $r1"
-# ... by the node itself, over mTLS with its kubelet client certificate (the agent's
-# renewals carry microseconds; the attested heartbeat's rendering had none)
-own_renewal() {
-        grep -q "principal=system:node:$N PATCH /apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/$N -> 200" \
-                "$T/s/confpoold.log"
-}
-wait_for 15 own_renewal || fail "no mTLS lease renewal by $N: $(grep "k8s:.*$N" "$T/s/confpoold.log" | tail -5)"
-r2=$(k get lease -n kube-node-lease "$N" -o jsonpath='{.spec.holderIdentity} {.spec.renewTime}')
-renewed2() { [ "$(k get lease -n kube-node-lease "$N" -o jsonpath='{.spec.holderIdentity} {.spec.renewTime}')" != "$r2" ]; }
+# ... by the node itself, over mTLS with its kubelet client certificate: the agent's
+# renewals carry microseconds (the attested heartbeat's rendering had none), and its
+# Node's lastHeartbeatTime moves past its last attestation
+lease_of() { k get lease -n kube-node-lease "$N" -o jsonpath='{.spec.holderIdentity} {.spec.renewTime}'; }
+own_renewal() { [[ "$(lease_of)" =~ ^$N\ [0-9T:-]+\.[0-9]{6}Z$ && "$(lease_of)" != *.000000Z ]]; }
+wait_for 15 own_renewal || fail "no mTLS lease renewal by $N: $(lease_of); $(grep -a kubelet: "$T"/s/cp/local/nodes/*-"$N"/agent.log | tail -3)"
+r2=$(lease_of)
+renewed2() { [ "$(lease_of)" != "$r2" ] && own_renewal; }
 wait_for 15 renewed2 || fail "lease not renewed by the node: $r2"
-r3=$(k get lease -n kube-node-lease "$N" -o jsonpath='{.spec.holderIdentity} {.spec.renewTime}')
-[[ "$r3" =~ ^$N\ [0-9T:-]+\.[0-9]{6}Z$ && "$r3" != *.000000Z ]] || fail "lease holder/renewTime: $r3"
-grep -q "principal=system:node:$N PATCH /api/v1/nodes/$N/status -> 200" "$T/s/confpoold.log" || fail "no node status: $(grep -a "$N" "$T/s/confpoold.log" | tail -5; grep -a "kubelet:" "$T"/s/cp/local/nodes/*/*.log 2>/dev/null | tail -3)"
+hb() { k get node "$N" -o jsonpath='{.status.conditions[?(@.type=="Ready")].lastHeartbeatTime}'; }
+at=$(k get node "$N" -o jsonpath='{.metadata.annotations.kubernetes\.azure\.com/attestation-time}')
+h1=$(hb)
+moved() { [ "$(hb)" != "$h1" ]; }
+wait_for 15 moved || fail "node status heartbeat not moving: $h1 (attested $at)"
+! grep -aq "kubelet:" "$T"/s/cp/local/nodes/*/agent.log || fail "agent kubelet errors: $(grep -a kubelet: "$T"/s/cp/local/nodes/*/agent.log | head -3)"
 
 # Status objects: anonymous 401, unsupported kind 404, user delete 403, pods empty
 SERVER=$(k config view -o jsonpath='{.clusters[0].cluster.server}')

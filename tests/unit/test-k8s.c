@@ -872,6 +872,20 @@ TEST(api_node_mtls_authorizer) {
                        "{\"involvedObject\":{\"kind\":\"Node\",\"name\":\"" N1 "\"},\"reason\":\"Starting\","
                        "\"message\":\"x\",\"type\":\"Normal\"}"),
                   403);
+        ASSERT_EQ(kube(NULL, "POST", "/api/v1/namespaces/nosuch/events", NULL, NULL, "application/json",
+                       "{\"involvedObject\":{\"kind\":\"Node\",\"name\":\"" N0 "\"},\"reason\":\"Starting\","
+                       "\"type\":\"Normal\"}"),
+                  404);
+        /* a node's own events are bounded (they expire after 1 h) */
+        for (int i = 1; i < K8S_NODE_EVENTS_MAX; i++)
+                ASSERT_EQ(kube(NULL, "POST", "/api/v1/namespaces/default/events", NULL, NULL, "application/json",
+                               "{\"involvedObject\":{\"kind\":\"Node\",\"name\":\"" N0 "\"},\"reason\":\"R\","
+                               "\"type\":\"Normal\"}"),
+                          201);
+        ASSERT_EQ(kube(NULL, "POST", "/api/v1/namespaces/default/events", NULL, NULL, "application/json",
+                       "{\"involvedObject\":{\"kind\":\"Node\",\"name\":\"" N0 "\"},\"reason\":\"R\","
+                       "\"type\":\"Normal\"}"),
+                  429);
         as_node(NULL, 0);
         teardown();
 }
