@@ -9,7 +9,7 @@
 set -euo pipefail
 what=${1:-build}
 pkgs=(build-essential cmake pkg-config libssl-dev openssl nettle-dev libgmp-dev libjansson-dev
-      libcurl4-openssl-dev libmicrohttpd-dev ca-certificates
+      libcurl4-openssl-dev libmicrohttpd-dev libgnutls28-dev ca-certificates
       libsqlite3-dev libpq-dev curl libtss2-dev libyaml-dev python3)
 case "$what" in
   check) pkgs+=(clang libclang-rt-14-dev jq xxd ovmf swtpm swtpm-tools tpm2-tools azure-cli cryptsetup-bin procps xz-utils

@@ -400,6 +400,14 @@ static int attest(agent *a) {
         return r;
 }
 
+/* The node's Lease and Node status over mTLS (src/agent/kubelet.c); a failure is logged. */
+static void kubelet_renew(agent *a, const char *ca) {
+        if (cp_kubelet_renew(a->kube, a->name, cfg_str(a, "controlplaneCaFile") ? ca : NULL, a->dir) < 0) {
+                fprintf(stderr, "confpool-agent %s: kubelet: %s\n", a->name, cp_error_message());
+                cp_error_clear();
+        }
+}
+
 /* The i-th of the comma-separated control-plane URLs (replicas, in the
  * same order for every node); false past the last. */
 static bool cp_url_at(const char *list, unsigned i, char *out, size_t size) {
@@ -575,9 +583,10 @@ static int run(agent *a) {
                 sleep_ms(250);
         }
         set_status(a, "Ready", NULL);
+        char ca[4200];
+        bool kubelet = false; /* a client certificate: the Lease and Node status over mTLS */
         if (a->kube && dkc) {
                 /* the kubelet TLS bootstrap: a failure leaves the node Ready, without a client certificate */
-                char ca[4200];
                 if (cfg_str(a, "controlplaneCaFile"))
                         path_of(a, "controlplaneCaFile", ca, sizeof ca);
                 r = cp_kubelet_bootstrap(a->kube, &kc, a->token, a->name, cfg_str(a, "controlplaneCaFile") ? ca : NULL,
@@ -586,6 +595,7 @@ static int run(agent *a) {
                         fprintf(stderr, "confpool-agent %s: kubelet bootstrap: %s\n", a->name, cp_error_message());
                 else
                         mark(a, "kubeletCert");
+                kubelet = r >= 0;
                 cp_error_clear();
         }
 
@@ -624,6 +634,8 @@ static int run(agent *a) {
                         fprintf(stderr, "confpool-agent %s: heartbeat: %s\n", a->name, cp_error_message());
                         cp_error_clear();
                 }
+                if (kubelet)
+                        kubelet_renew(a, ca);
         }
         return 0;
 }

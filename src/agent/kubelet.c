@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -135,4 +137,53 @@ int cp_kubelet_bootstrap(const json_t *kube, const cp_diskkey_kbs_config *kc, co
         free(cert);
         EVP_PKEY_free(k);
         return r;
+}
+
+/* PATCH url with a merge-type body as the node; HTTP 200 else why. */
+static int patch_as_node(const cp_httpc_options *ho, const char *url, const char *ctype, const char *body,
+                         const char *what) {
+        char h[120];
+        snprintf(h, sizeof h, "Content-Type: %s", ctype);
+        const char *hdrs[] = {h, "Accept: application/json", NULL};
+        cp_httpc_response resp = {0};
+        int r = cp_httpc_request(ho, "PATCH", url, hdrs, body, strlen(body), &resp);
+        if (r >= 0 && resp.status != 200) {
+                json_t *j = NULL;
+                if (cp_httpc_response_json(&resp, &j) < 0)
+                        cp_error_clear();
+                const char *msg = json_string_value(json_object_get(j, "message"));
+                r = CP_ERROR(resp.status == 401 || resp.status == 403 ? CP_EPOLICY : CP_EIO, "%s refused (HTTP %ld): "
+                             "%.300s", what, resp.status, msg ? msg : "no message");
+                json_decref(j);
+        }
+        cp_httpc_response_clear(&resp);
+        return r;
+}
+
+int cp_kubelet_renew(const json_t *kube, const char *name, const char *ca_file, const char *node_dir) {
+        const char *server = json_string_value(json_object_get(kube, "server"));
+        if (!server)
+                return CP_ERROR(CP_EFORMAT, "the control plane named no Kubernetes API server");
+        char cert[4400], key[4400], url[1400], body[400], now[48], sec[32];
+        snprintf(cert, sizeof cert, "%s/kubelet-client.pem", node_dir);
+        snprintf(key, sizeof key, "%s/kubelet-client-key.pem", node_dir);
+        struct timeval tv;
+        gettimeofday(&tv, NULL);
+        struct tm tm;
+        time_t t = tv.tv_sec;
+        gmtime_r(&t, &tm);
+        strftime(sec, sizeof sec, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(now, sizeof now, "%s.%06ldZ", sec, (long) tv.tv_usec);
+        cp_httpc_options ho = {.timeout_ms = 10000, .ca_file = ca_file, .client_cert_file = cert,
+                               .client_key_file = key};
+        snprintf(url, sizeof url, "%s/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/%s", server, name);
+        snprintf(body, sizeof body, "{\"spec\":{\"holderIdentity\":\"%s\",\"renewTime\":\"%s\","
+                 "\"leaseDurationSeconds\":40}}", name, now);
+        int r = patch_as_node(&ho, url, "application/merge-patch+json", body, "the lease renewal");
+        if (r < 0)
+                return r;
+        snprintf(url, sizeof url, "%s/api/v1/nodes/%s/status", server, name);
+        snprintf(body, sizeof body, "{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"lastHeartbeatTime\":\"%sZ\"}]}}",
+                 sec);
+        return patch_as_node(&ho, url, "application/strategic-merge-patch+json", body, "the node status update");
 }

@@ -25,4 +25,12 @@
 CP_WUR int cp_kubelet_bootstrap(const json_t *kube, const cp_diskkey_kbs_config *kc, const char *attestation_token,
                                 const char *name, const char *ca_file, const char *out_dir);
 
+/* One heartbeat over mTLS with kubelet-client.pem (as a kubelet's lease
+ * controller and node status loop do): PATCH its Lease in kube-node-lease
+ * (holderIdentity, renewTime now, leaseDurationSeconds 40), then its Node's
+ * status (the Ready condition's lastHeartbeatTime).  The attested heartbeat
+ * to the control plane stays the attestation channel; this is the node's
+ * Kubernetes credential.  0, or a negative cp_err naming the refusal. */
+CP_WUR int cp_kubelet_renew(const json_t *kube, const char *name, const char *ca_file, const char *node_dir);
+
 #endif

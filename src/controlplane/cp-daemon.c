@@ -121,7 +121,7 @@ typedef struct run_state {
         bool lease_running, lease_stop;
         pthread_mutex_t lease_mu;
         pthread_cond_t lease_cond;
-        char *cert, *key;
+        char *cert, *key, *client_ca;
         char base[128];
 } run_state;
 
@@ -201,6 +201,14 @@ static int run_open(run_state *d) {
         }
         if (r >= 0 && d->tls)
                 r = cp_pki_server_cert(o->state_dir, d->listen, 825, &d->cert, &d->key);
+        if (r >= 0 && d->tls) {
+                /* nodes' client certificates (kubelet-client.pem) verify under the
+                 * CA that signs their CSRs (docs/kubernetes.md, mTLS) */
+                char ca[4200];
+                size_t n = 0;
+                snprintf(ca, sizeof ca, "%s/ca.pem", o->state_dir);
+                r = cp_read_file(ca, 64 * 1024, (uint8_t **) &d->client_ca, &n);
+        }
         /* service principals and their tokens only over TLS */
         if (r >= 0 && d->tls)
                 r = cp_aad_new(d->store, o->state_dir, &d->aad);
@@ -214,7 +222,8 @@ static int run_serve(run_state *d) {
                              .base_url = d->base, .nodes = d->nodes,
                              .aad = d->aad, .lease = d->lease, .diskkeys = d->diskkeys};
         cp_httpd_options ho = {.bind_addr = d->listen, .port = o->port, .threads = o->threads,
-                               .max_body = CP_MAX_API_BODY, .tls_cert_pem = d->cert, .tls_key_pem = d->key};
+                               .max_body = CP_MAX_API_BODY, .tls_cert_pem = d->cert, .tls_key_pem = d->key,
+                               .tls_client_ca_pem = d->client_ca};
         snprintf(d->base, sizeof d->base, "%s://%s", d->tls ? "https" : "http", d->listen);
         int r = cp_api_new(&ao, &d->api);
         if (r >= 0)
@@ -402,6 +411,7 @@ static void run_close(run_state *d) {
         d->store = cp_store_close(d->store);
         d->rules = cp_rules_free(d->rules);
         free(d->cert);
+        free(d->client_ca);
         if (d->key) {
                 cp_wipe(d->key, strlen(d->key));
                 free(d->key);

@@ -4,7 +4,8 @@
  * (the server URL of the cluster's kubeconfigs).  Authentication: the
  * kubeconfig's bearer token, compared in constant time with the cluster's
  * clusterUser and clusterAdmin tokens; anything else is 401 with a Status.
- * RBAC: both read (get, list, watch) everything served and patch Nodes
+ * A node's verified client certificate (k8s-node.c) is that node, under
+ * the Node authorizer.  RBAC: both read (get, list, watch) everything served and patch Nodes
  * (label, cordon, taint); only clusterAdmin deletes Nodes.  Errors are
  * Status objects as kube-apiserver writes them.
  */
@@ -105,6 +106,7 @@ typedef struct k8s_res {
         const char *version;  /* "v1", "coordination.k8s.io/v1" */
         const char *ns;       /* namespace of the path, NULL: all / cluster-scoped */
         const char *name;     /* NULL: the collection */
+        const char *sub;      /* "status" (nodes/{name}/status), else NULL */
 } k8s_res;
 
 static json_t *filtered(k8s_ctx *c, const k8s_res *r, json_t *items, const cp_k8s_selector *ls,
@@ -353,13 +355,14 @@ static bool parse_res(const char *group, const char *rest, k8s_res *r, char (*se
                         continue;
                 if (r->ns && !resources[i].namespaced)
                         return false;
-                if (n - i0 > 2)
+                if (n - i0 > 3 || (n - i0 == 3 && (strcmp(seg[i0 + 2], "status") || strcmp(seg[i0], "nodes"))))
                         return false;
+                r->sub = n - i0 == 3 ? "status" : NULL;
                 r->resource = resources[i].resource;
                 r->kind = resources[i].kind;
                 r->group = group;
                 r->version = *group ? "coordination.k8s.io/v1" : "v1";
-                r->name = n - i0 == 2 ? seg[i0 + 1] : NULL;
+                r->name = n - i0 >= 2 ? seg[i0 + 1] : NULL;
                 return true;
         }
         return false;
@@ -375,6 +378,12 @@ static void serve(k8s_ctx *c) {
                 ok = parse_res("", c->path + 7, &r, seg);
         else if (!strncmp(c->path, "/apis/coordination.k8s.io/v1/", 29))
                 ok = parse_res("coordination.k8s.io", c->path + 28, &r, seg);
+        if (!ok && c->node[0]) { /* authorization comes first: a node learns nothing of other paths */
+                k8s_status(c, 403, "Forbidden", NULL, NULL, "forbidden: User \"%s\" cannot %s path \"%.200s\": a "
+                           "node may only read and renew its own Node and Lease and create events about itself",
+                           c->user, c->req->method, c->path);
+                return;
+        }
         if (!ok) {
                 not_found_path(c);
                 return;
@@ -386,6 +395,20 @@ static void serve(k8s_ctx *c) {
         const char *w = cp_http_req_query(c->req, "watch");
         if (!r.name && w && (!strcmp(w, "1") || !strcasecmp(w, "true")))
                 verb = "watch";
+        if (c->node[0]) { /* a node's client certificate: the Node authorizer */
+                bool own = r.name && !strcmp(r.name, c->node) && !r.sub;
+                if (!strcmp(verb, "get") && own &&
+                    (!strcmp(r.resource, "nodes") || (!strcmp(r.resource, "leases") && r.ns &&
+                                                      !strcmp(r.ns, "kube-node-lease"))))
+                        get(c, &r);
+                else
+                        k8s_node_serve(c, verb, r.resource, r.group, r.ns, r.name, r.sub);
+                return;
+        }
+        if (r.sub) {
+                not_found_path(c);
+                return;
+        }
         if (!allowed(c, verb, r.resource)) {
                 forbidden(c, verb, r.resource, r.group, r.name, r.ns);
                 return;
@@ -441,7 +464,7 @@ bool cp_k8s_handle(cp_api *api, const cp_http_request *req, cp_http_response *re
                 return true;
         }
         c.cluster = cluster_by_uid(api->store, c.uid);
-        if (c.cluster && !authenticate(&c) && k8s_csr_bootstrap(&c)) { /* a node's bootstrap token */
+        if (c.cluster && !authenticate(&c) && !k8s_node_authenticate(&c) && k8s_csr_bootstrap(&c)) { /* a node's bootstrap token */
                 if (c.resp->status >= 500)
                         cp_store_rollback(api->store);
                 else if (cp_store_commit(api->store) < 0)
@@ -460,6 +483,8 @@ bool cp_k8s_handle(cp_api *api, const cp_http_request *req, cp_http_response *re
         }
         c.cluster_id = json_string_value(json_object_get(c.cluster, "id"));
         int r = k8s_sync(api, c.cluster);
+        if (r >= 0 && k8s_gc_due())
+                r = k8s_gc(api, time(NULL), K8S_LOG_KEEP, K8S_EVENT_TTL_S);
         if (r >= 0)
                 serve(&c);
         else {
@@ -473,7 +498,9 @@ bool cp_k8s_handle(cp_api *api, const cp_http_request *req, cp_http_response *re
                 k8s_status(&c, 500, "InternalError", NULL, NULL, "the change could not be stored");
                 cp_error_clear();
         }
-        if (strcmp(req->method, "GET") != 0)
+        /* a node's routine Lease renewals and heartbeats (every few seconds) are not logged */
+        bool routine = c.node[0] && resp->status == 200 && strcmp(req->method, "POST");
+        if (strcmp(req->method, "GET") != 0 && !routine)
                 fprintf(stderr, "confpoold: k8s: principal=%s %s %s -> %u\n", c.user, req->method, c.path,
                         resp->status);
         json_decref(c.cluster);

@@ -22,7 +22,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/bn.h>
+#include <openssl/pem.h>
 #include <openssl/sha.h>
+#include <openssl/x509.h>
 
 #include "basic/codec.h"
 #include "basic/secure.h"
@@ -35,7 +38,68 @@
 int k8s_bootstrap_schema(cp_store *s) {
         return cp_store_exec(s, "CREATE TABLE IF NOT EXISTS k8s_bootstrap (cluster TEXT NOT NULL, machine TEXT NOT NULL, "
                                 "pool TEXT NOT NULL, token_sha256 TEXT NOT NULL, used INTEGER NOT NULL DEFAULT 0, "
-                                "PRIMARY KEY (cluster, machine))");
+                                "PRIMARY KEY (cluster, machine));"
+                                /* the client certificate issued to each node: the one the
+                                 * API accepts (k8s-node.c); a new registration removes it */
+                                "CREATE TABLE IF NOT EXISTS k8s_node_cert (cluster TEXT NOT NULL, machine TEXT NOT NULL, "
+                                "pool TEXT NOT NULL, sha256 TEXT NOT NULL, serial TEXT NOT NULL, "
+                                "PRIMARY KEY (cluster, machine));"
+                                /* what nodes reported over mTLS: lease renewals, heartbeats */
+                                "CREATE TABLE IF NOT EXISTS k8s_node_self (cluster TEXT NOT NULL, name TEXT NOT NULL, "
+                                "doc TEXT NOT NULL, PRIMARY KEY (cluster, name));"
+                                /* the highest resourceVersion compacted away (k8s-gc.c) */
+                                "CREATE TABLE IF NOT EXISTS k8s_meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL)");
+}
+
+/* A new registration revokes the node's certificate (it gets a new one by
+ * its new bootstrap token). */
+int k8s_node_cert_forget(cp_store *s, const char *cluster, const char *machine) {
+        _cleanup_stmt_ cp_stmt *st = NULL;
+        int r = cp_store_prepare(s, "DELETE FROM k8s_node_cert WHERE cluster=? AND machine=?", &st);
+        if (r < 0)
+                return r;
+        cp_stmt_bind_text(st, 1, cluster);
+        cp_stmt_bind_text(st, 2, machine);
+        r = cp_store_step(s, st);
+        return r < 0 ? r : 0;
+}
+
+/* Record the certificate issued to machine: SHA-256 of its DER and serial. */
+static int cert_record(k8s_ctx *c, const char *machine, const char *pool, const char *pem) {
+        BIO *b = BIO_new_mem_buf(pem, -1);
+        X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+        BIO_free(b);
+        uint8_t *der = NULL;
+        int n = x ? i2d_X509(x, &der) : -1;
+        char fp[65], serial[80] = "";
+        uint8_t h[32];
+        BIGNUM *bn = x ? ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL) : NULL;
+        char *hex = bn ? BN_bn2hex(bn) : NULL;
+        if (hex)
+                snprintf(serial, sizeof serial, "%.79s", hex);
+        OPENSSL_free(hex);
+        BN_free(bn);
+        X509_free(x);
+        if (n <= 0) {
+                OPENSSL_free(der);
+                return CP_ERROR(CP_ECRYPTO, "the issued certificate of %s cannot be read back", machine);
+        }
+        SHA256(der, (size_t) n, h);
+        OPENSSL_free(der);
+        cp_hex_encode(h, 32, fp);
+        _cleanup_stmt_ cp_stmt *st = NULL;
+        int r = cp_store_prepare(c->api->store, "INSERT INTO k8s_node_cert(cluster, machine, pool, sha256, serial) "
+                                                "VALUES (?,?,?,?,?) ON CONFLICT(cluster, machine) DO UPDATE SET "
+                                                "pool=excluded.pool, sha256=excluded.sha256, serial=excluded.serial", &st);
+        if (r < 0)
+                return r;
+        cp_stmt_bind_text(st, 1, c->uid);
+        cp_stmt_bind_text(st, 2, machine);
+        cp_stmt_bind_text(st, 3, pool);
+        cp_stmt_bind_text(st, 4, fp);
+        cp_stmt_bind_text(st, 5, serial);
+        r = cp_store_step(c->api->store, st);
+        return r < 0 ? r : 0;
 }
 
 int k8s_bootstrap_put(cp_store *s, const char *cluster, const char *pool, const char *machine,
@@ -57,7 +121,7 @@ int k8s_bootstrap_put(cp_store *s, const char *cluster, const char *pool, const 
         cp_stmt_bind_text(st, 3, pool);
         cp_stmt_bind_text(st, 4, hex);
         r = cp_store_step(s, st);
-        return r < 0 ? r : 0;
+        return r < 0 ? r : k8s_node_cert_forget(s, cluster, machine);
 }
 
 int k8s_bootstrap_issue(cp_api *api, const char *pool_id, const char *machine, const json_t *claims, json_t **ret) {
@@ -233,6 +297,8 @@ bool k8s_csr_bootstrap(k8s_ctx *c) {
                         snprintf(why, sizeof why, "this control plane has no CA (TLS off)");
                 else if ((r = cp_pki_kubelet_cert(dir, pem, len, machine, 365, &cert, why, sizeof why)) == CP_EPOLICY)
                         r = 0;
+                else if (r >= 0)
+                        r = cert_record(c, machine, pool, cert);
                 cp_error_clear();
         }
         if (r < 0) {

@@ -15,7 +15,9 @@ typedef struct k8s_ctx {
         char uid[64];           /* its resourceUID (the path's /k8s/<uid>) */
         const char *path;       /* the path below /k8s/<uid> */
         bool admin;             /* clusterAdmin credential (else clusterUser) */
-        const char *user;       /* "clusterUser" / "clusterAdmin" */
+        const char *user;       /* "clusterUser" / "clusterAdmin" / principal below */
+        char node[64];          /* a node's verified client certificate: its name (else "") */
+        char principal[96];     /* "system:node:<node>" */
 } k8s_ctx;
 
 /* ---- answers (k8s-api.c) ---- */
@@ -58,9 +60,41 @@ CP_WUR int k8s_bootstrap_schema(cp_store *s);
 /* A machine's new bootstrap token: only its SHA-256 (of the 64 hex) is kept. */
 CP_WUR int k8s_bootstrap_put(cp_store *s, const char *cluster, const char *pool, const char *machine,
                              const uint8_t token[32]);
+/* Revoke the client certificate issued to machine (re-registered, quarantined). */
+CP_WUR int k8s_node_cert_forget(cp_store *s, const char *cluster, const char *machine);
 /* POST .../certificatesigningrequests with a bootstrap token: true when it
  * was one (answered), false to go on (a kubeconfig token, or 401). */
 bool k8s_csr_bootstrap(k8s_ctx *c);
+
+/* ---- nodes' own credential (k8s-node.c) ---- */
+/* The request's verified client certificate as a node of this cluster:
+ * O=system:nodes, CN=system:node:<name>, the very certificate issued to that
+ * machine of this cluster (SHA-256 of its DER as recorded), the machine
+ * still Ready.  true: c->node, c->user set; false: not a node (logged when a
+ * certificate was presented and refused). */
+bool k8s_node_authenticate(k8s_ctx *c);
+#define K8S_NODE_EVENTS_MAX 100 /* Events a node may have created and not yet expired */
+/* The Node authorizer (kube-apiserver's NodeRestriction): a node gets,
+ * updates and patches its own Node (status heartbeats) and its own Lease in
+ * kube-node-lease, creates Events about itself; nothing else.  path gives
+ * the resource; true when the request was handled (answered, 403 included). */
+void k8s_node_serve(k8s_ctx *c, const char *verb, const char *resource, const char *group, const char *ns,
+                    const char *name, const char *sub);
+/* What a node reported itself: {"heartbeat": s, "renewTime": "...", "holder": "...",
+ * "duration": n}; an empty object when nothing. */
+CP_WUR int k8s_node_self_get(cp_store *s, const char *cluster, const char *name, json_t **ret);
+
+/* ---- store growth (k8s-gc.c); the caller holds a store transaction ---- */
+#define K8S_LOG_KEEP 10000     /* change log entries kept (store-wide) */
+#define K8S_EVENT_TTL_S 3600   /* kube-apiserver's --event-ttl default */
+#define K8S_GC_PERIOD_S 60
+/* Compact the log to its last `keep` entries, expire Events older than
+ * event_ttl at now, remove the objects of deleted clusters. */
+CP_WUR int k8s_gc(cp_api *api, int64_t now, int64_t keep, int64_t event_ttl);
+/* The highest resourceVersion compacted away (0: none). */
+int64_t k8s_compacted_rv(cp_store *s);
+/* Whether this process's periodic k8s_gc is due (and now counted as run). */
+bool k8s_gc_due(void);
 
 /* ---- watch (k8s-watch.c) ---- */
 void k8s_watch(k8s_ctx *c, const char *kind, const char *ns, const cp_k8s_selector *labels,

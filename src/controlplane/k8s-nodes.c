@@ -156,7 +156,7 @@ static json_t *annotations(const cp_machine *m, const cp_node_info *in, const cp
 
 /* A Node from its machine and the user's part (u: labels, annotations, taints, unschedulable). */
 static json_t *render(cp_api *api, const json_t *cluster, const json_t *pool, const cp_machine *m,
-                      const cp_node_info *in, const json_t *u, const json_t *old) {
+                      const cp_node_info *in, const json_t *u, const json_t *old, int64_t node_hb) {
         const cp_vm_size *sz = cp_rules_find_size(api->rules, pstr(pool, "vmSize") ? pstr(pool, "vmSize") : "");
         bool ready = strcmp(m->state, "Ready") == 0;
         json_t *labels = labels_of(api, cluster, pool, m, sz), *ann = annotations(m, in, sz);
@@ -180,7 +180,8 @@ static json_t *render(cp_api *api, const json_t *cluster, const json_t *pool, co
                                                         "effect", "NoExecute"));
         char created[32] = "", uidbuf[37], hb[32];
         snprintf(created, sizeof created, "%.19sZ", m->created);
-        ts(in->attested_at ? in->attested_at : time(NULL), hb);
+        /* the heartbeat: the last attestation, or the node's own report over mTLS when later */
+        ts(node_hb > in->attested_at ? node_hb : in->attested_at ? in->attested_at : time(NULL), hb);
         const char *uid = json_string_value(json_object_get(json_object_get(old, "metadata"), "uid"));
         if (!uid) {
                 api_uuid(uidbuf);
@@ -246,8 +247,10 @@ static bool node_ready(const json_t *n) {
         return false;
 }
 
-/* Lease of a node: renewTime = its last heartbeat. */
-static int lease_sync(cp_store *s, const char *cluster, const json_t *node, const cp_node_info *in) {
+/* Lease of a node: renewTime = its last heartbeat, or what the node renewed
+ * itself (self: over mTLS, k8s-node.c) once it has. */
+static int lease_sync(cp_store *s, const char *cluster, const json_t *node, const cp_node_info *in,
+                      const json_t *self) {
         const json_t *md = json_object_get(node, "metadata");
         const char *name = json_string_value(json_object_get(md, "name"));
         char renew[40];
@@ -271,6 +274,13 @@ static int lease_sync(cp_store *s, const char *cluster, const json_t *node, cons
                               json_object_get(md, "creationTimestamp"), "ownerReferences", "apiVersion", "v1", "kind",
                               "Node", "name", json_object_get(md, "name"), "uid", json_object_get(md, "uid"), "spec",
                               "holderIdentity", name, "leaseDurationSeconds", 40, "renewTime", renew);
+        const char *own = json_string_value(json_object_get(self, "renewTime"));
+        if (l && own) {
+                json_t *spec = json_object_get(l, "spec");
+                json_object_set_new(spec, "renewTime", json_string(own));
+                json_object_set(spec, "holderIdentity", json_object_get(self, "holder"));
+                json_object_set(spec, "leaseDurationSeconds", json_object_get(self, "duration"));
+        }
         int r = 0;
         if (old)
                 json_object_set(json_object_get(l, "metadata"), "resourceVersion",
@@ -287,23 +297,30 @@ static int machine_sync(cp_api *api, const json_t *cluster, const char *cid, con
                         const cp_machine *m, json_t *seen) {
         const char *pid = json_string_value(json_object_get(pool, "id"));
         cp_node_info in;
-        if (strcmp(m->state, "Ready") != 0 && strcmp(m->state, "Quarantined") != 0)
-                return 0;
+        /* a machine not attested now loses its client certificate for good */
+        if (strcmp(m->state, "Ready") != 0) {
+                int r = k8s_node_cert_forget(api->store, cid, m->name);
+                if (r < 0 || strcmp(m->state, "Quarantined") != 0)
+                        return r;
+        }
         if (cp_nodes_info(api->store, pid, m->name, &in) < 0) {
                 cp_error_clear();
                 return 0; /* never attested: never joined */
         }
-        json_t *u = NULL, *old = NULL;
+        json_t *u = NULL, *old = NULL, *self = NULL;
         int r = k8s_node_user_get(api->store, cid, m->name, &u);
+        if (r >= 0)
+                r = k8s_node_self_get(api->store, cid, m->name, &self);
         int64_t del = json_integer_value(json_object_get(u, "deletedAt"));
         if (r < 0 || (del && in.heartbeat_at <= del && in.attested_at <= del)) {
                 json_decref(u);
+                json_decref(self);
                 return r; /* a user deleted it: it registers again at its next heartbeat */
         }
         json_object_set_new(seen, m->name, json_true());
         if (k8s_obj_get(api->store, cid, "Node", "", m->name, &old) < 0)
                 cp_error_clear();
-        json_t *n = render(api, cluster, pool, m, &in, u, old);
+        json_t *n = render(api, cluster, pool, m, &in, u, old, json_integer_value(json_object_get(self, "heartbeat")));
         if (old)
                 json_object_set(json_object_get(n, "metadata"), "resourceVersion",
                                 json_object_get(json_object_get(old, "metadata"), "resourceVersion"));
@@ -321,7 +338,8 @@ static int machine_sync(cp_api *api, const json_t *cluster, const char *cid, con
                                   m->name);
         }
         if (r >= 0 && n)
-                r = lease_sync(api->store, cid, n, &in);
+                r = lease_sync(api->store, cid, n, &in, self);
+        json_decref(self);
         json_decref(n);
         json_decref(old);
         json_decref(u);

@@ -169,6 +169,13 @@ void k8s_watch(k8s_ctx *c, const char *kind, const char *ns, const cp_k8s_select
                 k8s_status(c, 400, "BadRequest", NULL, NULL, "invalid resourceVersion: %.32s", rv);
                 return;
         }
+        int64_t compacted = since > 0 ? k8s_compacted_rv(c->api->store) : 0;
+        if (since > 0 && since < compacted) { /* its changes are gone: relist (kube-apiserver after compaction) */
+                watch_free(w);
+                k8s_status(c, 410, "Expired", NULL, NULL, "too old resource version: %lld (%lld)", since,
+                           (long long) compacted + 1);
+                return;
+        }
         w->since = since;
         if (since == 0 && initial(c, w) < 0) {
                 cp_error_clear();

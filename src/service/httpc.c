@@ -118,6 +118,8 @@ int cp_httpc_request(const cp_httpc_options *o, const char *method, const char *
                 o = &none;
         if (!method || !url || !ret)
                 return CP_ERROR(CP_EINVAL, "cp_httpc_request: NULL argument");
+        if (!o->client_cert_file != !o->client_key_file)
+                return CP_ERROR(CP_EINVAL, "a TLS client certificate needs its key (and a key its certificate)");
         pthread_once(&curl_once, curl_init_once);
         if (!curl_ok)
                 return CP_ERROR(CP_ENETWORK, "curl_global_init failed");
@@ -159,7 +161,10 @@ int cp_httpc_request(const cp_httpc_options *o, const char *method, const char *
                 snprintf(auth, auth_len, "Authorization: Bearer %s", o->bearer);
                 hdrs = curl_slist_append(hdrs, auth);
         }
-        if (body)
+        bool own_type = false; /* a Content-Type among extra_headers replaces the default */
+        for (size_t i = 0; extra_headers && extra_headers[i]; i++)
+                own_type |= strncasecmp(extra_headers[i], "Content-Type:", 13) == 0;
+        if (body && !own_type)
                 hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
         for (size_t i = 0; extra_headers && extra_headers[i]; i++)
                 hdrs = curl_slist_append(hdrs, extra_headers[i]);
@@ -195,6 +200,12 @@ int cp_httpc_request(const cp_httpc_options *o, const char *method, const char *
                 blob.len = strlen(o->ca_pem);
                 blob.flags = CURL_BLOB_COPY;
                 curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
+        }
+        if (o->client_cert_file) { /* checked above: with its key */
+                curl_easy_setopt(h, CURLOPT_SSLCERT, o->client_cert_file);
+                curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+                curl_easy_setopt(h, CURLOPT_SSLKEY, o->client_key_file);
+                curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
         }
         CURLcode cc = curl_easy_perform(h);
         if (x.too_big)

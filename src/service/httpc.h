@@ -17,6 +17,8 @@ typedef struct cp_httpc_options {
         const char *ca_file;     /* trust this CA bundle (PEM file) */
         const char *ca_pem;      /* or this CA (PEM text) */
         const char *bearer;      /* Authorization: Bearer <token> */
+        const char *client_cert_file; /* TLS client certificate (PEM file), with its key: */
+        const char *client_key_file;  /* both or neither (CP_EINVAL) */
         size_t max_response;     /* 0: CP_MAX_HTTP_RESPONSE */
 } cp_httpc_options;
 

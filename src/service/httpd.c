@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <arpa/inet.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -31,7 +32,7 @@ struct cp_httpd {
         unsigned timeout_s;     /* once a request head arrived */
         unsigned max_conns;
         uint16_t port;
-        char *cert, *key;
+        char *cert, *key, *client_ca;
         /* streamed responses waiting for data: suspended connections the
          * ticker resumes every CP_HTTPD_STREAM_POLL_MS */
         pthread_mutex_t streams_lock;
@@ -397,6 +398,26 @@ static const char *framing_error(struct MHD_Connection *conn, size_t max_body, b
         return NULL;
 }
 
+/* The peer's certificate when it verified under the server's client CA
+ * (MHD_OPTION_HTTPS_MEM_TRUST): the one place TLS client authentication is
+ * decided.  The DER stays valid as long as the connection's TLS session. */
+static void client_cert(const cp_httpd *d, struct MHD_Connection *conn, const uint8_t **der, size_t *len) {
+        *der = NULL;
+        *len = 0;
+        if (!d->client_ca)
+                return;
+        const union MHD_ConnectionInfo *ti = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        gnutls_session_t s = ti ? (gnutls_session_t) ti->tls_session : NULL;
+        unsigned status = 0, n = 0;
+        if (!s || gnutls_certificate_type_get(s) != GNUTLS_CRT_X509)
+                return;
+        const gnutls_datum_t *chain = gnutls_certificate_get_peers(s, &n);
+        if (!chain || n == 0 || gnutls_certificate_verify_peers2(s, &status) != GNUTLS_E_SUCCESS || status != 0)
+                return;
+        *der = chain[0].data;
+        *len = chain[0].size;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
@@ -466,6 +487,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 .remote_addr = addr,
                 .conn = conn,
         };
+        client_cert(d, conn, &req.client_cert_der, &req.client_cert_len);
         cp_http_response resp = { 0 };
         d->handler(d->userdata, &req, &resp);
         if (resp.status == 0) {
@@ -587,6 +609,10 @@ int cp_httpd_start(const cp_httpd_options *o, cp_http_handler handler, void *use
                         return cp_error_oom();
                 }
                 flags |= MHD_USE_TLS;
+                if (o->tls_client_ca_pem && !(d->client_ca = strdup(o->tls_client_ca_pem))) {
+                        cp_httpd_stop(d);
+                        return cp_error_oom();
+                }
         }
         unsigned threads = o->threads ? o->threads : 4;
         unsigned timeout = o->head_timeout_s ? o->head_timeout_s : 10;
@@ -599,7 +625,16 @@ int cp_httpd_start(const cp_httpd_options *o, cp_http_handler handler, void *use
                                 "on %s port %u (%u fds are kept for the daemon)", nofile, bind, (unsigned) o->port,
                                 CP_HTTPD_FD_RESERVE);
         }
-        if (tls)
+        if (tls && d->client_ca) /* MHD then asks for an optional client certificate (GNUTLS_CERT_REQUEST) */
+                d->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, d, MHD_OPTION_SOCK_ADDR, &ss,
+                                          MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
+                                          timeout, MHD_OPTION_CONNECTION_LIMIT, d->max_conns,
+                                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
+                                          MHD_OPTION_URI_LOG_CALLBACK, on_target, d,
+                                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, conn_memory,
+                                          MHD_OPTION_HTTPS_MEM_CERT, d->cert, MHD_OPTION_HTTPS_MEM_KEY, d->key,
+                                          MHD_OPTION_HTTPS_MEM_TRUST, d->client_ca, MHD_OPTION_END);
+        else if (tls)
                 d->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, d, MHD_OPTION_SOCK_ADDR, &ss,
                                           MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
                                           timeout, MHD_OPTION_CONNECTION_LIMIT, d->max_conns,
@@ -668,6 +703,7 @@ cp_httpd *cp_httpd_stop(cp_httpd *d) {
                 OPENSSL_cleanse(d->key, strlen(d->key));
         free(d->key);
         free(d->cert);
+        free(d->client_ca);
         free(d);
         return NULL;
 }

@@ -43,6 +43,13 @@ typedef struct cp_http_request {
         size_t n_headers;
         const cp_http_pair *query;
         size_t n_query;
+        /* The client's certificate (DER, the chain's first), only when the
+         * server asks for client certificates (cp_httpd_options.tls_client_ca_pem)
+         * and the peer's chain verified under that CA (GnuTLS: signature, time,
+         * CA flags); NULL otherwise.  An unverified or absent one is not an
+         * error here: each service decides what a request without it may do. */
+        const uint8_t *client_cert_der;
+        size_t client_cert_len;
 } cp_http_request;
 
 /* A streamed body (a Kubernetes watch): called on the server's thread
@@ -103,6 +110,8 @@ typedef struct cp_httpd_options {
                                      * RLIMIT_NOFILE leaves after CP_HTTPD_FD_RESERVE fds */
         const char *tls_cert_pem;   /* PEM text (not a path); TLS when both are set */
         const char *tls_key_pem;
+        const char *tls_client_ca_pem; /* PEM CA(s): ask TLS clients for an optional certificate and
+                                        * verify it under them (cp_http_request.client_cert_der) */
         size_t header_memory;       /* per-connection buffer for the request head and reads; 0: 160 KiB
                                      * (bearer tokens up to CP_JWT_MAX_TOKEN).  libmicrohttpd zeroes it
                                      * after every request of a keep-alive connection, so services

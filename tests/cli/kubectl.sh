@@ -8,7 +8,9 @@
 # admin's accepted (the node registers again at its next heartbeat), a watch
 # (kubectl get -w and python's watch) that sees a failed re-attestation
 # (NotReady + the attestation taint) and the replacement, and the pool's
-# delete removing its Nodes; the agents' kubelet client certificates (the attested join).
+# delete removing its Nodes; the agents' kubelet client certificates (the attested join),
+# their own Lease renewals and Node heartbeats over mTLS, a node certificate refused
+# what the Node authorizer does not allow (curl --cert).
 set -u
 BIN=${CP_BIN_DIR:?}
 KUBECTL=${KUBECTL:-kubectl}
@@ -95,6 +97,21 @@ k taint node "$N" dedicated- >/dev/null || fail "untaint"
 r1=$(k get lease -n kube-node-lease "$N" -o jsonpath='{.spec.renewTime}')
 renewed() { [ "$(k get lease -n kube-node-lease "$N" -o jsonpath='{.spec.renewTime}')" != "$r1" ]; }
 wait_for 15 renewed || fail "lease not renewed: $r1"
+# ... by the node itself, over mTLS with its kubelet client certificate: the agent's
+# renewals carry microseconds (the attested heartbeat's rendering had none), and its
+# Node's lastHeartbeatTime moves past its last attestation
+lease_of() { k get lease -n kube-node-lease "$N" -o jsonpath='{.spec.holderIdentity} {.spec.renewTime}'; }
+own_renewal() { [[ "$(lease_of)" =~ ^$N\ [0-9T:-]+\.[0-9]{6}Z$ && "$(lease_of)" != *.000000Z ]]; }
+wait_for 15 own_renewal || fail "no mTLS lease renewal by $N: $(lease_of); $(grep -a kubelet: "$T"/s/cp/local/nodes/*-"$N"/agent.log | tail -3)"
+r2=$(lease_of)
+renewed2() { [ "$(lease_of)" != "$r2" ] && own_renewal; }
+wait_for 15 renewed2 || fail "lease not renewed by the node: $r2"
+hb() { k get node "$N" -o jsonpath='{.status.conditions[?(@.type=="Ready")].lastHeartbeatTime}'; }
+at=$(k get node "$N" -o jsonpath='{.metadata.annotations.kubernetes\.azure\.com/attestation-time}')
+h1=$(hb)
+moved() { [ "$(hb)" != "$h1" ]; }
+wait_for 15 moved || fail "node status heartbeat not moving: $h1 (attested $at)"
+! grep -aq "kubelet:" "$T"/s/cp/local/nodes/*/agent.log || fail "agent kubelet errors: $(grep -a kubelet: "$T"/s/cp/local/nodes/*/agent.log | head -3)"
 
 # Status objects: anonymous 401, unsupported kind 404, user delete 403, pods empty
 SERVER=$(k config view -o jsonpath='{.clusters[0].cluster.server}')
@@ -113,6 +130,25 @@ TOK=$(k config view --raw -o jsonpath='{.users[?(@.name=="clusterUser_rg1_c1")].
 k delete node "$N" >"$T/res" 2>&1 && fail "user deleted a node"
 grep -q 'Forbidden.*User "clusterUser" cannot delete resource "nodes"' "$T/res" || fail "user delete: $(cat "$T/res")"
 k get pods -A 2>&1 | grep -q "No resources found" || fail "pods: $(k get pods -A 2>&1)"
+# the node's certificate with curl: its own Lease yes; deleting its Node, another node's
+# Lease, secrets no (the Node authorizer); a certificate of another CA is no node
+ND=$(echo "$T"/s/cp/local/nodes/*-"$N")
+NC=(--cacert "$CA" --cert "$ND/kubelet-client.pem" --key "$ND/kubelet-client-key.pem")
+[ "$(curl -s -o /dev/null -w '%{http_code}' "${NC[@]}" "$SERVER/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/$N")" = 200 ] \
+        || fail "node's own lease over mTLS"
+curl -s "${NC[@]}" -X DELETE "$SERVER/api/v1/nodes/$N" >"$T/res"
+grep -q '"code":403' "$T/res" && grep -qF 'system:node:'"$N"'\" cannot delete resource \"nodes\"' "$T/res" \
+        || fail "node deleting its Node: $(cat "$T/res")"
+O=$(k get nodes -o jsonpath='{.items[*].metadata.name}' | tr ' ' '\n' | grep -vx "$N" | head -1)
+[ "$(curl -s -o /dev/null -w '%{http_code}' "${NC[@]}" -X PATCH -H 'Content-Type: application/merge-patch+json' \
+     -d '{"spec":{"renewTime":"2026-01-01T00:00:00.000000Z"}}' \
+     "$SERVER/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/$O")" = 403 ] || fail "another node's lease"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "${NC[@]}" "$SERVER/api/v1/namespaces/kube-system/secrets")" = 403 ] \
+        || fail "node listing secrets"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/O=system:nodes/CN=system:node:$N" \
+        -keyout "$T/fk.pem" -out "$T/fc.pem" 2>/dev/null || fail "self-signed node cert"
+[ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" --cert "$T/fc.pem" --key "$T/fk.pem" "$SERVER/api/v1/nodes/$N")" = 401 ] \
+        || fail "a self-signed node certificate admitted"
 
 # watches from here on: kubectl's (table) and python's
 k get nodes -w >"$T/watch" 2>&1 &

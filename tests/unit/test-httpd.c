@@ -85,6 +85,13 @@ static void handler(void *userdata, const cp_http_request *req, cp_http_response
                         resp->status = 500;
                 return;
         }
+        if (!strcmp(req->path, "/whoami")) { /* the client certificate httpd verified, if any */
+                char n[32];
+                snprintf(n, sizeof(n), "cert:%zu", req->client_cert_der ? req->client_cert_len : 0);
+                if (cp_http_resp_text(resp, 200, n) < 0)
+                        resp->status = 500;
+                return;
+        }
         if (!strcmp(req->path, "/silent"))
                 return; /* no response: the server answers 500 */
         if (cp_http_resp_text(resp, 404, "not found") < 0)
@@ -227,6 +234,71 @@ TEST(tls_with_selfsigned_certificate) {
         free(cert);
         free(key);
         ASSERT_EQ(count, 1);
+}
+
+static void write_tmp(char *path, const char *text) {
+        int fd = mkstemp(path);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_EQ(write(fd, text, strlen(text)), (ssize_t) strlen(text));
+        close(fd);
+}
+
+/* Optional client certificates: one that verifies under the server's client
+ * CA reaches the handler; another CA's or none does not (and is not refused
+ * at the TLS level: the service decides). */
+TEST(tls_client_certificates) {
+        const char *names[] = { "localhost", "127.0.0.1" };
+        const char *cn[] = { "node-a" };
+        char *cert = NULL, *key = NULL, *ca = NULL, *cakey = NULL, *other = NULL, *okey = NULL;
+        ASSERT_OK(cp_tls_selfsigned(names, 2, 30, &cert, &key));
+        ASSERT_OK(cp_tls_selfsigned(cn, 1, 30, &ca, &cakey));    /* the trusted client certificate itself */
+        ASSERT_OK(cp_tls_selfsigned(cn, 1, 30, &other, &okey)); /* same name, not trusted */
+        char cf[] = "/tmp/cp-httpd-cXXXXXX", kf[] = "/tmp/cp-httpd-kXXXXXX", of[] = "/tmp/cp-httpd-oXXXXXX",
+             okf[] = "/tmp/cp-httpd-pXXXXXX";
+        write_tmp(cf, ca);
+        write_tmp(kf, cakey);
+        write_tmp(of, other);
+        write_tmp(okf, okey);
+        unsigned count = 0;
+        char base[64], url[256];
+        cp_httpd_options o = { .tls_cert_pem = cert, .tls_key_pem = key, .tls_client_ca_pem = ca };
+        cp_httpd *d = start(&o, &count, base, sizeof(base), "https");
+        snprintf(url, sizeof(url), "%s/whoami", base);
+        cp_httpc_response r;
+        cp_httpc_options co = { .ca_pem = cert, .client_cert_file = cf, .client_key_file = kf };
+        ASSERT_OK(cp_httpc_request(&co, "GET", url, NULL, NULL, 0, &r));
+        ASSERT_EQ(r.status, 200);
+        ASSERT_TRUE(strncmp((const char *) r.body, "cert:", 5) == 0 && strcmp((const char *) r.body, "cert:0") != 0);
+        cp_httpc_response_clear(&r);
+        cp_httpc_options oc = { .ca_pem = cert, .client_cert_file = of, .client_key_file = okf };
+        int rc = cp_httpc_request(&oc, "GET", url, NULL, NULL, 0, &r);
+        ASSERT_TRUE(rc < 0 || (r.status == 200 && !strcmp((const char *) r.body, "cert:0")));
+        cp_httpc_response_clear(&r);
+        cp_httpc_options none = { .ca_pem = cert };
+        ASSERT_OK(cp_httpc_request(&none, "GET", url, NULL, NULL, 0, &r));
+        ASSERT_STREQ((const char *) r.body, "cert:0");
+        cp_httpc_response_clear(&r);
+        cp_httpc_options half = { .ca_pem = cert, .client_cert_file = cf };
+        ASSERT_ERR(cp_httpc_request(&half, "GET", url, NULL, NULL, 0, &r), CP_EINVAL);
+        cp_httpd_stop(d);
+        /* without a client CA, a presented certificate is not handed over */
+        cp_httpd_options plain = { .tls_cert_pem = cert, .tls_key_pem = key };
+        d = start(&plain, &count, base, sizeof(base), "https");
+        snprintf(url, sizeof(url), "%s/whoami", base);
+        ASSERT_OK(cp_httpc_request(&co, "GET", url, NULL, NULL, 0, &r));
+        ASSERT_STREQ((const char *) r.body, "cert:0");
+        cp_httpc_response_clear(&r);
+        cp_httpd_stop(d);
+        unlink(cf);
+        unlink(kf);
+        unlink(of);
+        unlink(okf);
+        free(cert);
+        free(key);
+        free(ca);
+        free(cakey);
+        free(other);
+        free(okey);
 }
 
 TEST(bad_options) {

@@ -316,6 +316,10 @@ static struct {
         char op[128], user[80], admin[80], base[128];
 } E;
 static cp_api_reply R;
+/* The client certificate the next kube() presents (DER; as httpd hands a
+ * verified one over), NULL: none. */
+static const uint8_t *CERT;
+static size_t CERT_LEN;
 
 static void arm(const char *method, const char *url, const char *body, unsigned want) {
         char auth[160];
@@ -327,9 +331,9 @@ static void arm(const char *method, const char *url, const char *body, unsigned 
 }
 
 /* The token of a kubeconfig (listCluster*Credential) into out. */
-static void cred(const char *action, char *out, size_t size) {
+static void cred_at(const char *mc, const char *action, char *out, size_t size) {
         char url[400];
-        snprintf(url, sizeof url, MC "/%s" CS, action);
+        snprintf(url, sizeof url, "%s/%s" CS, mc, action);
         arm("POST", url, NULL, 200);
         const char *v = json_string_value(
                 json_object_get(json_array_get(json_object_get(R.body, "kubeconfigs"), 0), "value"));
@@ -342,6 +346,10 @@ static void cred(const char *action, char *out, size_t size) {
         ASSERT_TRUE(t && s);
         snprintf(out, size, "Bearer %.64s", t + 7);
         snprintf(E.base, sizeof E.base, "%.*s", (int) strcspn(s + 8, "\n"), s + 8);
+}
+
+static void cred(const char *action, char *out, size_t size) {
+        cred_at(MC, action, out, size);
 }
 
 static unsigned kube(const char *token, const char *method, const char *path, const char *query_name,
@@ -359,7 +367,8 @@ static unsigned kube(const char *token, const char *method, const char *path, co
         cp_http_pair q[2] = {{query_name, query_value}, {"includeObject", "Object"}};
         cp_http_request rq = {.method = method, .path = full, .body = (const uint8_t *) body,
                               .body_len = body ? strlen(body) : 0, .remote_addr = "127.0.0.1", .headers = hdrs,
-                              .n_headers = n, .query = q, .n_query = query_name ? 1 : 0};
+                              .n_headers = n, .query = q, .n_query = query_name ? 1 : 0,
+                              .client_cert_der = CERT, .client_cert_len = CERT_LEN};
         cp_api_reply_clear(&R);
         cp_api_handle(E.api, &rq, &R.http);
         R.status = R.http.status;
@@ -744,5 +753,287 @@ TEST(api_attested_join) {
         bootstrap("aks-nodepool1-1-vmss000000", 6, tok);
         ASSERT_EQ(kube(tok, "GET", "/api/v1/nodes", NULL, NULL, NULL, NULL), 401);
         ASSERT_EQ(kube(E.admin, "POST", CSRS, NULL, NULL, "application/json", mine), 404);
+        teardown();
+}
+
+/* ---- nodes on their client certificates (mTLS) ---- */
+
+/* The node's certificate through the attested join, as DER (malloc()ed). */
+static uint8_t *node_cert(const char *machine, uint8_t seed, size_t *len) {
+        char tok[80], cn[128];
+        snprintf(cn, sizeof cn, "system:node:%s", machine);
+        _cleanup_free_ char *csr = csr_for(cn, "system:nodes");
+        bootstrap(machine, seed, tok);
+        ASSERT_EQ(kube(tok, "POST", CSRS, NULL, NULL, "application/json", csr), 201);
+        const char *cert = json_string_value(json_object_get(json_object_get(R.body, "status"), "certificate"));
+        uint8_t pem[8192];
+        size_t n = 0;
+        ASSERT_OK(cp_b64_decode(cert, strlen(cert), CP_B64_STD, pem, sizeof pem, &n));
+        BIO *b = BIO_new_mem_buf(pem, (int) n);
+        X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+        BIO_free(b);
+        ASSERT_TRUE(x != NULL);
+        uint8_t *der = NULL;
+        int l = i2d_X509(x, &der);
+        ASSERT_TRUE(l > 0);
+        X509_free(x);
+        uint8_t *out = malloc((size_t) l);
+        memcpy(out, der, (size_t) l);
+        OPENSSL_free(der);
+        *len = (size_t) l;
+        return out;
+}
+
+static void as_node(const uint8_t *der, size_t len) {
+        CERT = der;
+        CERT_LEN = len;
+}
+
+#define N0 "aks-nodepool1-1-vmss000000"
+#define N1 "aks-nodepool1-1-vmss000001"
+#define LEASES "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/"
+
+static const char *lease_renew(void) {
+        return json_string_value(json_object_get(json_object_get(R.body, "spec"), "renewTime"));
+}
+
+TEST(api_node_mtls_authorizer) {
+        setup();
+        machine_named(N0, "Ready");
+        machine_named(N1, "Ready");
+        size_t l0 = 0;
+        _cleanup_free_ uint8_t *c0 = node_cert(N0, 1, &l0);
+        char now[40], body[400];
+        time_t t = time(NULL) - 2;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%S.123456Z", &tm);
+        as_node(c0, l0);
+        /* its own Node and Lease: read, renew (PATCH and PUT), heartbeat */
+        ASSERT_EQ(kube(NULL, "GET", "/api/v1/nodes/" N0, NULL, NULL, NULL, NULL), 200);
+        ASSERT_EQ(kube(NULL, "GET", LEASES N0, NULL, NULL, NULL, NULL), 200);
+        snprintf(body, sizeof body, "{\"spec\":{\"holderIdentity\":\"" N0 "\",\"renewTime\":\"%s\","
+                 "\"leaseDurationSeconds\":40}}", now);
+        ASSERT_EQ(kube(NULL, "PATCH", LEASES N0, NULL, NULL, "application/merge-patch+json", body), 200);
+        ASSERT_STREQ(lease_renew(), now);
+        char rv[24];
+        snprintf(rv, sizeof rv, "%s", json_string_value(json_object_get(json_object_get(R.body, "metadata"),
+                                                                        "resourceVersion")));
+        snprintf(body, sizeof body, "{\"kind\":\"Lease\",\"metadata\":{\"name\":\"" N0 "\",\"resourceVersion\":\"%s\"},"
+                 "\"spec\":{\"holderIdentity\":\"" N0 "\",\"renewTime\":\"%.26s9Z\"}}", rv, now);
+        ASSERT_EQ(kube(NULL, "PUT", LEASES N0, NULL, NULL, "application/json", body), 200);
+        ASSERT_TRUE(strstr(lease_renew(), ".1234569Z") || strstr(lease_renew(), "9Z"));
+        ASSERT_EQ(kube(NULL, "PUT", LEASES N0, NULL, NULL, "application/json", body), 409); /* stale version */
+        snprintf(body, sizeof body, "{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"lastHeartbeatTime\":\"%.19sZ\"}]}}",
+                 now);
+        ASSERT_EQ(kube(NULL, "PATCH", "/api/v1/nodes/" N0 "/status", NULL, NULL, "application/strategic-merge-patch+json",
+                       body),
+                  200);
+        const json_t *conds = json_object_get(json_object_get(R.body, "status"), "conditions");
+        char want[40];
+        snprintf(want, sizeof want, "%.19sZ", now);
+        ASSERT_STREQ(json_string_value(json_object_get(json_array_get(conds, 3), "lastHeartbeatTime")), want);
+        ASSERT_STREQ(json_string_value(json_object_get(json_array_get(conds, 3), "status")), "True");
+        /* the user's view shows the node's own renewal */
+        as_node(NULL, 0);
+        ASSERT_EQ(kube(E.user, "GET", LEASES N0, NULL, NULL, NULL, NULL), 200);
+        ASSERT_TRUE(strstr(lease_renew(), "9Z") != NULL);
+        as_node(c0, l0);
+        /* what a node may not do: claim readiness, renew as another, others' objects, delete, secrets */
+        ASSERT_EQ(kube(NULL, "PATCH", "/api/v1/nodes/" N0 "/status", NULL, NULL, "application/merge-patch+json",
+                       "{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}"),
+                  422);
+        ASSERT_EQ(kube(NULL, "PATCH", LEASES N0, NULL, NULL, "application/merge-patch+json",
+                       "{\"spec\":{\"holderIdentity\":\"" N1 "\",\"renewTime\":\"2026-01-01T00:00:00.000000Z\"}}"),
+                  422);
+        ASSERT_EQ(kube(NULL, "PATCH", LEASES N0, NULL, NULL, "application/merge-patch+json",
+                       "{\"spec\":{\"renewTime\":\"2099-01-01T00:00:00.000000Z\"}}"),
+                  422);
+        ASSERT_EQ(kube(NULL, "PATCH", LEASES N1, NULL, NULL, "application/merge-patch+json", body), 403);
+        ASSERT_TRUE(strstr(rstr("message"), "User \"system:node:" N0 "\" cannot patch resource \"leases\"") != NULL);
+        ASSERT_EQ(kube(NULL, "GET", LEASES N1, NULL, NULL, NULL, NULL), 403);
+        ASSERT_EQ(kube(NULL, "GET", "/api/v1/nodes/" N1, NULL, NULL, NULL, NULL), 403);
+        ASSERT_EQ(kube(NULL, "PATCH", "/api/v1/nodes/" N1 "/status", NULL, NULL, "application/merge-patch+json", body),
+                  403);
+        ASSERT_EQ(kube(NULL, "DELETE", "/api/v1/nodes/" N0, NULL, NULL, NULL, NULL), 403);
+        ASSERT_EQ(kube(NULL, "PATCH", "/api/v1/nodes/" N0, NULL, NULL, "application/merge-patch+json",
+                       "{\"metadata\":{\"labels\":{\"x\":\"y\"}}}"),
+                  422);
+        ASSERT_EQ(kube(NULL, "GET", "/api/v1/nodes", NULL, NULL, NULL, NULL), 403);
+        ASSERT_EQ(kube(NULL, "GET", "/api/v1/secrets", NULL, NULL, NULL, NULL), 403);
+        ASSERT_EQ(kube(NULL, "GET", "/api/v1/namespaces/kube-system/secrets", NULL, NULL, NULL, NULL), 403);
+        ASSERT_STREQ(rstr("reason"), "Forbidden");
+        /* events about itself only */
+        ASSERT_EQ(kube(NULL, "POST", "/api/v1/namespaces/default/events", NULL, NULL, "application/json",
+                       "{\"involvedObject\":{\"kind\":\"Node\",\"name\":\"" N0 "\"},\"reason\":\"Starting\","
+                       "\"message\":\"kubelet started\",\"type\":\"Normal\"}"),
+                  201);
+        ASSERT_EQ(kube(NULL, "POST", "/api/v1/namespaces/default/events", NULL, NULL, "application/json",
+                       "{\"involvedObject\":{\"kind\":\"Node\",\"name\":\"" N1 "\"},\"reason\":\"Starting\","
+                       "\"message\":\"x\",\"type\":\"Normal\"}"),
+                  403);
+        ASSERT_EQ(kube(NULL, "POST", "/api/v1/namespaces/nosuch/events", NULL, NULL, "application/json",
+                       "{\"involvedObject\":{\"kind\":\"Node\",\"name\":\"" N0 "\"},\"reason\":\"Starting\","
+                       "\"type\":\"Normal\"}"),
+                  404);
+        /* a node's own events are bounded (they expire after 1 h) */
+        for (int i = 1; i < K8S_NODE_EVENTS_MAX; i++)
+                ASSERT_EQ(kube(NULL, "POST", "/api/v1/namespaces/default/events", NULL, NULL, "application/json",
+                               "{\"involvedObject\":{\"kind\":\"Node\",\"name\":\"" N0 "\"},\"reason\":\"R\","
+                               "\"type\":\"Normal\"}"),
+                          201);
+        ASSERT_EQ(kube(NULL, "POST", "/api/v1/namespaces/default/events", NULL, NULL, "application/json",
+                       "{\"involvedObject\":{\"kind\":\"Node\",\"name\":\"" N0 "\"},\"reason\":\"R\","
+                       "\"type\":\"Normal\"}"),
+                  429);
+        as_node(NULL, 0);
+        teardown();
+}
+
+TEST(api_node_mtls_revocation) {
+        setup();
+        machine_named(N0, "Ready");
+        size_t l0 = 0, l1 = 0;
+        _cleanup_free_ uint8_t *c0 = node_cert(N0, 1, &l0);
+        as_node(c0, l0);
+        ASSERT_EQ(kube(NULL, "GET", "/api/v1/nodes/" N0, NULL, NULL, NULL, NULL), 200);
+        /* a certificate of the same subject this cluster did not issue (another CA's, or another
+         * cluster's under the same CA): not the recorded one */
+        uint8_t *forged = malloc(l0);
+        memcpy(forged, c0, l0);
+        forged[l0 - 5] ^= 1; /* in the signature: the in-process request skips TLS's verification */
+        as_node(forged, l0);
+        ASSERT_EQ(kube(NULL, "GET", "/api/v1/nodes/" N0, NULL, NULL, NULL, NULL), 401);
+        free(forged);
+        /* another cluster's endpoint: the cert of cluster c1's node is refused on c2 */
+        as_node(NULL, 0);
+        char base1[128];
+        snprintf(base1, sizeof base1, "%s", E.base);
+        arm("PUT", RGP "/providers/Microsoft.ContainerService/managedClusters/c2" CS,
+            "{\"location\":\"eastus\",\"properties\":{\"agentPoolProfiles\":[{\"name\":\"nodepool1\",\"count\":1,"
+            "\"vmSize\":\"Standard_DC4as_v5\",\"mode\":\"System\"}]}}",
+            201);
+        char c2user[80];
+        cred_at(RGP "/providers/Microsoft.ContainerService/managedClusters/c2", "listClusterUserCredential", c2user,
+                sizeof c2user); /* sets E.base to c2's */
+        ASSERT_TRUE(strcmp(E.base, base1) != 0);
+        as_node(c0, l0);
+        ASSERT_EQ(kube(NULL, "GET", "/api/v1/nodes/" N0, NULL, NULL, NULL, NULL), 401);
+        ASSERT_EQ(kube(NULL, "GET", LEASES N0, NULL, NULL, NULL, NULL), 401);
+        snprintf(E.base, sizeof E.base, "%s", base1);
+        ASSERT_EQ(kube(NULL, "GET", "/api/v1/nodes/" N0, NULL, NULL, NULL, NULL), 200);
+        /* quarantined: refused, and for good (the record is revoked at the next sync) */
+        machine_named(N0, "Quarantined");
+        ASSERT_EQ(kube(NULL, "GET", "/api/v1/nodes/" N0, NULL, NULL, NULL, NULL), 401);
+        as_node(NULL, 0);
+        ASSERT_EQ(kube(E.user, "GET", "/api/v1/nodes/" N0, NULL, NULL, NULL, NULL), 200); /* a sync */
+        machine_named(N0, "Ready");
+        as_node(c0, l0);
+        ASSERT_EQ(kube(NULL, "GET", "/api/v1/nodes/" N0, NULL, NULL, NULL, NULL), 401);
+        /* re-registered: a new certificate works, the old one does not */
+        as_node(NULL, 0);
+        _cleanup_free_ uint8_t *c1 = node_cert(N0, 2, &l1);
+        as_node(c1, l1);
+        ASSERT_EQ(kube(NULL, "GET", "/api/v1/nodes/" N0, NULL, NULL, NULL, NULL), 200);
+        as_node(c0, l0);
+        ASSERT_EQ(kube(NULL, "GET", "/api/v1/nodes/" N0, NULL, NULL, NULL, NULL), 401);
+        /* a new registration (bootstrap token) revokes even before the new CSR */
+        char tok[80];
+        bootstrap(N0, 3, tok);
+        as_node(c1, l1);
+        ASSERT_EQ(kube(NULL, "GET", "/api/v1/nodes/" N0, NULL, NULL, NULL, NULL), 401);
+        /* the machine deleted */
+        as_node(NULL, 0);
+        _cleanup_free_ uint8_t *c2 = node_cert(N0, 4, &l1);
+        ASSERT_OK(cp_store_begin(E.store));
+        ASSERT_OK(cp_machine_delete(E.store, MC "/agentPools/nodepool1", N0));
+        ASSERT_OK(cp_store_commit(E.store));
+        as_node(c2, l1);
+        ASSERT_EQ(kube(NULL, "GET", "/api/v1/nodes/" N0, NULL, NULL, NULL, NULL), 401);
+        as_node(NULL, 0);
+        teardown();
+}
+
+/* ---- store growth: compaction (410 Expired), event TTL, deleted clusters ---- */
+
+static unsigned watch_from(const char *rv) {
+        char full[512];
+        snprintf(full, sizeof full, "%s/api/v1/nodes", strstr(E.base, "/k8s/"));
+        cp_http_pair hdrs[1] = {{"Authorization", E.user}};
+        cp_http_pair q[2] = {{"watch", "1"}, {"resourceVersion", rv}};
+        cp_http_request rq = {.method = "GET", .path = full, .remote_addr = "127.0.0.1", .headers = hdrs,
+                              .n_headers = 1, .query = q, .n_query = 2};
+        cp_api_reply_clear(&R);
+        cp_api_handle(E.api, &rq, &R.http);
+        R.status = R.http.status;
+        if (R.http.body_len)
+                R.body = json_loadb((const char *) R.http.body, R.http.body_len, 0, NULL);
+        return R.status;
+}
+
+static int64_t count_rows(const char *sql) {
+        cp_stmt *st = NULL;
+        ASSERT_OK(cp_store_prepare(E.store, sql, &st));
+        ASSERT_EQ(cp_store_step(E.store, st), 1);
+        int64_t n = cp_stmt_int64(st, 0);
+        cp_stmt_finalize(st);
+        return n;
+}
+
+static void gc(int64_t now, int64_t keep) {
+        ASSERT_OK(cp_store_begin(E.store));
+        ASSERT_OK(k8s_gc(E.api, now, keep, K8S_EVENT_TTL_S));
+        ASSERT_OK(cp_store_commit(E.store));
+}
+
+TEST(api_store_growth) {
+        setup();
+        machine("Ready");
+        ASSERT_EQ(kube(E.user, "GET", "/api/v1/nodes", NULL, NULL, NULL, NULL), 200);
+        char rv1[24], rv2[24];
+        snprintf(rv1, sizeof rv1, "%s", json_string_value(json_object_get(json_object_get(R.body, "metadata"),
+                                                                          "resourceVersion")));
+        ASSERT_EQ(kube(E.user, "PATCH", "/api/v1/nodes/" N0, NULL, NULL, "application/merge-patch+json",
+                       "{\"metadata\":{\"labels\":{\"a\":\"1\"}}}"),
+                  200);
+        ASSERT_EQ(kube(E.user, "PATCH", "/api/v1/nodes/" N0, NULL, NULL, "application/merge-patch+json",
+                       "{\"metadata\":{\"labels\":{\"a\":\"2\"}}}"),
+                  200);
+        snprintf(rv2, sizeof rv2, "%s", json_string_value(json_object_get(json_object_get(R.body, "metadata"),
+                                                                          "resourceVersion")));
+        /* before compaction a watch from the first version replays */
+        ASSERT_EQ(watch_from(rv1), 200);
+        cp_api_reply_clear(&R);
+        /* keep only the last entry: a watch from before it is 410 Expired, from the last one fine */
+        gc(time(NULL), 1);
+        ASSERT_EQ(count_rows("SELECT COUNT(*) FROM k8s_log"), 1);
+        ASSERT_EQ(watch_from(rv1), 410);
+        ASSERT_STREQ(rstr("reason"), "Expired");
+        ASSERT_TRUE(strstr(rstr("message"), "too old resource version: ") != NULL);
+        ASSERT_EQ(watch_from(rv2), 200);
+        cp_api_reply_clear(&R);
+        /* events: kept within the hour, gone after it (DELETED in the log) */
+        ASSERT_EQ(kube(E.user, "GET", "/api/v1/events", NULL, NULL, NULL, NULL), 200);
+        ASSERT_TRUE(json_array_size(json_object_get(R.body, "items")) >= 1);
+        gc(time(NULL) + 60, 100000);
+        ASSERT_EQ(kube(E.user, "GET", "/api/v1/events", NULL, NULL, NULL, NULL), 200);
+        ASSERT_TRUE(json_array_size(json_object_get(R.body, "items")) >= 1);
+        gc(time(NULL) + K8S_EVENT_TTL_S + 1, 100000);
+        ASSERT_EQ(kube(E.user, "GET", "/api/v1/events", NULL, NULL, NULL, NULL), 200);
+        ASSERT_EQ(json_array_size(json_object_get(R.body, "items")), 0);
+        ASSERT_TRUE(count_rows("SELECT COUNT(*) FROM k8s_log WHERE kind='Event' AND type='DELETED'") >= 1);
+        /* a deleted cluster's objects and records go; the live cluster's stay */
+        uint8_t t[32] = {7};
+        json_t *o = json_pack("{s:{s:s}}", "metadata", "name", "n1");
+        ASSERT_OK(cp_store_begin(E.store));
+        ASSERT_OK(k8s_obj_write(E.store, "gone-cluster-uid", "Node", "", "n1", "ADDED", o));
+        ASSERT_OK(k8s_bootstrap_put(E.store, "gone-cluster-uid", "pool", "n1", t));
+        ASSERT_OK(cp_store_commit(E.store));
+        json_decref(o);
+        gc(time(NULL), 100000);
+        ASSERT_EQ(count_rows("SELECT COUNT(*) FROM k8s_obj WHERE cluster='gone-cluster-uid'"), 0);
+        ASSERT_EQ(count_rows("SELECT COUNT(*) FROM k8s_log WHERE cluster='gone-cluster-uid'"), 0);
+        ASSERT_EQ(count_rows("SELECT COUNT(*) FROM k8s_bootstrap WHERE cluster='gone-cluster-uid'"), 0);
+        ASSERT_EQ(kube(E.user, "GET", "/api/v1/nodes/" N0, NULL, NULL, NULL, NULL), 200);
         teardown();
 }
