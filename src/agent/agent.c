@@ -26,6 +26,7 @@
 #include "service/httpc.h"
 #include "node/nodedisk.h"
 #include "emu/snp_guest.h"
+#include "emu/tdx_emu.h"
 #include "node/vtpm.h"
 
 /* attestd requires a supported api-version on its data-plane routes, as MAA does */
@@ -51,6 +52,7 @@ typedef struct agent {
         char *token;
         json_t *times; /* phase -> Unix ms when it was reached (bench/bench-nodes.c) */
         bool azure;    /* "evidence": "azure-hcl" */
+        bool tdx;      /* "tee": "tdx" (issue 16) */
 } agent;
 
 static const char *cfg_str(agent *a, const char *k) {
@@ -283,10 +285,92 @@ static int attest_azure(agent *a) {
         return r;
 }
 
+/* The vTPM's part of the evidence: a challenge from attestd, TPM2_Quote
+ * of the PCRs over its nonce, the PCR values and the event log, as the
+ * members of a TdxVm request (nonce, tpmQuote, eventLog) added to body. */
+static int tpm_evidence(agent *a, json_t *body) {
+        _cleanup_free_ char *nonce_txt = NULL;
+        _cleanup_free_ uint8_t *nonce = NULL, *attest_b = NULL, *sig = NULL, *evlog = NULL;
+        size_t nonce_len = 0, attest_len, sig_len, evlog_len = 0;
+        uint8_t pcrs[CP_VTPM_PCRS][32];
+        char f[4200];
+        int r;
+        if ((r = challenge(a, &nonce_txt, &nonce, &nonce_len)) < 0)
+                return r;
+        mark(a, "challenge");
+        if ((r = cp_vtpm_quote(a->tpm, nonce, nonce_len, &attest_b, &attest_len, &sig, &sig_len)) < 0 ||
+            (r = cp_vtpm_pcr_read(a->tpm, pcrs)) < 0)
+                return r;
+        path_of(a, "eventLog", f, sizeof f);
+        if (cp_read_file(f, 1u << 20, &evlog, &evlog_len) < 0) {
+                cp_error_clear();
+                evlog_len = 0;
+        }
+        mark(a, "quote");
+        json_t *pcr_arr = json_array();
+        for (unsigned i = 0; pcr_arr && i < CP_VTPM_PCRS; i++) {
+                char hex[65];
+                cp_hex_encode(pcrs[i], 32, hex);
+                hex[64] = '\0';
+                json_array_append_new(pcr_arr, json_string(hex));
+        }
+        _cleanup_free_ char *v_msg = b64u(attest_b, attest_len), *v_sig = b64u(sig, sig_len),
+                            *v_ev = evlog_len ? b64u(evlog, evlog_len) : NULL;
+        json_t *tq = pcr_arr && v_msg && v_sig
+                             ? json_pack("{s:s,s:s,s:s,s:o}", "message", v_msg, "signature", v_sig, "signatureFormat",
+                                         "tpmt", "pcrs", pcr_arr)
+                             : NULL;
+        if (!tq || json_object_set_new(body, "tpmQuote", tq) < 0 ||
+            json_object_set_new(body, "nonce", json_string(nonce_txt)) < 0 ||
+            (v_ev && json_object_set_new(body, "eventLog", json_string(v_ev)) < 0))
+                return cp_error_oom();
+        return 0;
+}
+
+/* TDX (issue 16): REPORTDATA = SHA-256(runtime data) || 32 zero bytes, the
+ * TDREPORT through the guest interface (the TD's emulated channel here,
+ * "tdxSocket"; configfs-tsm on a real TD with "tdxTransport":
+ * "configfs-tsm") and its quote from the host's quoting service, the vTPM
+ * quote bound through the runtime data's HCLAkPub -> POST /attest/TdxVm. */
+static int attest_tdx(agent *a) {
+        _cleanup_free_ char *rt = NULL, *v_q = NULL, *v_rt = NULL;
+        _cleanup_free_ uint8_t *quote = NULL;
+        size_t quote_len = 0;
+        int r = runtime_data(a, &rt);
+        if (r < 0)
+                return r;
+        uint8_t report_data[64] = {0};
+        SHA256((const uint8_t *) rt, strlen(rt), report_data);
+        const char *tr = cfg_str(a, "tdxTransport");
+        cp_tdx_guest_options go = {.socket_path = cfg_str(a, "tdxSocket"), .tsm_root = cfg_str(a, "tsmRoot")};
+        if (tr && strcmp(tr, "configfs-tsm") == 0)
+                go.socket_path = NULL;
+        else if (tr && strcmp(tr, "emulated") != 0)
+                return CP_ERROR(CP_EFORMAT, "tdxTransport must be \"emulated\" or \"configfs-tsm\"");
+        else if (!go.socket_path)
+                return CP_ERROR(CP_EFORMAT, "tee \"tdx\" needs tdxSocket (the TD's emulated channel)");
+        if ((r = cp_tdx_guest_get_quote(&go, report_data, &quote, &quote_len)) < 0)
+                return cp_error_wrap("TDX quote: ");
+        mark(a, "report");
+        v_q = b64u(quote, quote_len);
+        v_rt = b64u((const uint8_t *) rt, strlen(rt));
+        json_t *body = v_q && v_rt ? json_pack("{s:s,s:{s:s,s:s}}", "quote", v_q, "runtimeData", "data", v_rt,
+                                               "dataType", "JSON")
+                                   : NULL;
+        if (!body)
+                return cp_error_oom();
+        if ((r = tpm_evidence(a, body)) >= 0)
+                r = get_token(a, "/attest/TdxVm", body);
+        json_decref(body);
+        return r;
+}
+
 /* Collect evidence and get an attestation token (a->token). */
 static int attest(agent *a) {
         if (a->azure)
                 return attest_azure(a);
+        if (a->tdx)
+                return attest_tdx(a);
         _cleanup_free_ char *rt = NULL;
         _cleanup_free_ uint8_t *secrets = NULL, *evlog = NULL, *attest_b = NULL, *sig = NULL, *nonce = NULL;
         size_t secrets_len, evlog_len = 0, attest_len, sig_len, nonce_len;
@@ -596,11 +680,17 @@ int cp_agent_run(const char *node_dir) {
         a.cp = cfg_str(&a, "controlplane");
         const char *evm = cfg_str(&a, "evidence");
         a.azure = evm && strcmp(evm, "azure-hcl") == 0;
+        const char *tee = cfg_str(&a, "tee");
+        a.tdx = tee && strcmp(tee, "tdx") == 0;
         int r;
         if (!a.name || !a.pool || !a.attestd || !a.cp || !cfg_str(&a, "tcti"))
                 r = CP_ERROR(CP_EFORMAT, "%s: name, pool, attestd, controlplane and tcti are required", f);
         else if (evm && !a.azure && strcmp(evm, "native") != 0)
                 r = CP_ERROR(CP_EFORMAT, "%s: evidence must be \"native\" or \"azure-hcl\"", f);
+        else if (tee && !a.tdx && strcmp(tee, "sev-snp") != 0)
+                r = CP_ERROR(CP_EFORMAT, "%s: tee must be \"sev-snp\" or \"tdx\"", f);
+        else if (a.tdx && a.azure)
+                r = CP_ERROR(CP_EFORMAT, "%s: evidence \"azure-hcl\" on TDX is not supported yet (issue 16: left)", f);
         else
                 r = run(&a);
         vtpm_release(&a);

@@ -440,6 +440,40 @@ static int64_t claim_int(const json_t *c, const char *k) {
         return json_is_integer(v) ? (int64_t) json_integer_value(v) : -1;
 }
 
+/* A token of a TDX node (MAA's TdxVm claims, issue 16). */
+static bool claims_tdx(const json_t *claims) {
+        const char *t = json_string_value(json_object_get(claims, "x-ms-attestation-type"));
+        return t && strcmp(t, "tdxvm") == 0;
+}
+
+/* The node's identity set by its host: HOST_DATA (SNP), or MRCONFIGID's
+ * first 32 bytes with the other 16 zero (TDX); -1 if absent/malformed. */
+static int claims_host_data(const json_t *claims, uint8_t ret[32]) {
+        if (!claims_tdx(claims))
+                return hex_exact(json_object_get(claims, "x-ms-sevsnpvm-hostdata"), 32, ret);
+        uint8_t mc[48];
+        static const uint8_t zero[16];
+        if (hex_exact(json_object_get(claims, "tdx_mrconfigid"), 48, mc) < 0 || memcmp(mc + 32, zero, 16) != 0)
+                return -1;
+        memcpy(ret, mc, 32);
+        return 0;
+}
+
+/* TDX: Intel's TCB status of the platform (attester_tcb_status) must be one
+ * the pool accepts (UpToDate): a TCB recovery the host did not follow
+ * makes it OutOfDate, and its nodes are quarantined and replaced. */
+static bool tdx_tcb_ok(const json_t *claims, char *why, size_t size) {
+        const char *st = json_string_value(json_object_get(claims, "attester_tcb_status"));
+        if (st && strcmp(st, "UpToDate") == 0)
+                return true;
+        const json_t *adv = json_object_get(claims, "attester_advisory_ids");
+        snprintf(why, size, "TDX TCB status %s is not accepted by the pool's policy (accepted: UpToDate)",
+                 st ? st : "(none)");
+        for (size_t i = 0; i < json_array_size(adv) && i < 4; i++)
+                why_add(why, size, "%s%.24s", i ? ", " : "; advisories: ", json_string_value(json_array_get(adv, i)));
+        return false;
+}
+
 bool cp_nodes_policy_check(const json_t *claims, const cp_pool_measurement *acc, size_t n_acc, const cp_snp_tcb *floor,
                            const cp_attest_policy *ov, char *why, size_t size) {
         const char *ev = json_string_value(json_object_get(claims, "x-confpool-evidence-type"));
@@ -447,7 +481,8 @@ bool cp_nodes_policy_check(const json_t *claims, const cp_pool_measurement *acc,
                 snprintf(why, size, "the token is not from confpool's native node attestation");
                 return false;
         }
-        const char *lm = json_string_value(json_object_get(claims, "x-ms-sevsnpvm-launchmeasurement"));
+        bool tdx = claims_tdx(claims);
+        const char *lm = json_string_value(json_object_get(claims, tdx ? "tdx_mrtd" : "x-ms-sevsnpvm-launchmeasurement"));
         uint8_t got[48];
         size_t gl = 0;
         if (!lm || strlen(lm) != 96 || cp_hex_decode(lm, 96, got, sizeof got, &gl) < 0 || gl != 48) {
@@ -488,23 +523,25 @@ bool cp_nodes_policy_check(const json_t *claims, const cp_pool_measurement *acc,
                         return false;
                 }
         }
-        const json_t *dbg = json_object_get(claims, "x-ms-sevsnpvm-is-debuggable");
+        const json_t *dbg = json_object_get(claims, tdx ? "tdx_td_attributes_debug" : "x-ms-sevsnpvm-is-debuggable");
         if (ov && ov->allow_debug) {
                 if (!json_is_boolean(dbg)) {
                         snprintf(why, size, "the token does not say whether the guest is debuggable");
                         return false;
                 }
         } else if (!json_is_false(dbg)) {
-                snprintf(why, size, "the guest policy allows debugging");
+                snprintf(why, size, tdx ? "the TD is a debug TD (TDATTRIBUTES.DEBUG)" : "the guest policy allows debugging");
                 return false;
         }
+        if (tdx && !tdx_tcb_ok(claims, why, size))
+                return false;
         static const char *const names[] = {"x-ms-sevsnpvm-bootloader-svn", "x-ms-sevsnpvm-tee-svn",
                                             "x-ms-sevsnpvm-snpfw-svn", "x-ms-sevsnpvm-microcode-svn"};
         cp_snp_tcb none = {0};
         const cp_snp_tcb *fl = floor ? floor : &none, *pm = ov && ov->has_min_tcb ? &ov->min_tcb : &none;
         const unsigned fmin[] = {fl->bl, fl->tee, fl->snp, fl->ucode};
         const unsigned pmin[] = {pm->bl, pm->tee, pm->snp, pm->ucode};
-        for (size_t i = 0; i < 4; i++) {
+        for (size_t i = 0; i < 4 && !tdx; i++) {
                 unsigned min = fmin[i] > pmin[i] ? fmin[i] : pmin[i];
                 int64_t v = claim_int(claims, names[i]);
                 if (v < (int64_t) min) {
@@ -515,17 +552,16 @@ bool cp_nodes_policy_check(const json_t *claims, const cp_pool_measurement *acc,
         }
         if (ov && ov->has_host_data) {
                 uint8_t hd[32];
-                const json_t *h = json_object_get(claims, "x-ms-sevsnpvm-hostdata");
-                if (hex_exact(h, 32, hd) < 0) {
-                        snprintf(why, size, "the token carries no HOST_DATA (x-ms-sevsnpvm-hostdata) but the policy "
-                                            "requires hostData");
+                if (claims_host_data(claims, hd) < 0) {
+                        snprintf(why, size, "the token carries no HOST_DATA (%s) but the policy requires hostData",
+                                 tdx ? "tdx_mrconfigid" : "x-ms-sevsnpvm-hostdata");
                         return false;
                 }
                 if (!cp_ct_eq(hd, ov->host_data, 32)) {
-                        char want[65];
+                        char want[65], have[65];
                         cp_hex_encode(ov->host_data, 32, want);
-                        snprintf(why, size, "HOST_DATA %.64s is not the policy's hostData %.64s",
-                                 json_string_value(h), want);
+                        cp_hex_encode(hd, 32, have);
+                        snprintf(why, size, "HOST_DATA %.64s is not the policy's hostData %.64s", have, want);
                         return false;
                 }
         }
@@ -549,15 +585,23 @@ static bool policy_ok(cp_nodes *n, const json_t *claims, const cp_pool_measureme
 
 static int info_put(cp_store *s, const char *pool, const char *name, const char *reason, const char *host,
                     const json_t *claims, bool heartbeat) {
-        char key[1024], tcb[64] = "";
+        char key[1024], tcb[128] = "";
         cp_id_lower(pool, key, sizeof key);
-        if (claims)
+        bool tdx = claims && claims_tdx(claims);
+        if (tdx) /* TDX: Intel's status, the platform's FMSPC and TEE_TCB_SVN (what machine show lists) */
+                snprintf(tcb, sizeof tcb, "tdx:%.20s,fmspc=%.12s,svn=%.32s",
+                         json_string_value(json_object_get(claims, "attester_tcb_status")) ?: "?",
+                         json_string_value(json_object_get(claims, "x-confpool-tdx-fmspc")) ?: "?",
+                         json_string_value(json_object_get(claims, "tdx_tee_tcb_svn")) ?: "?");
+        else if (claims)
                 snprintf(tcb, sizeof tcb, "bl=%lld,tee=%lld,snp=%lld,ucode=%lld",
                          (long long) claim_int(claims, "x-ms-sevsnpvm-bootloader-svn"),
                          (long long) claim_int(claims, "x-ms-sevsnpvm-tee-svn"),
                          (long long) claim_int(claims, "x-ms-sevsnpvm-snpfw-svn"),
                          (long long) claim_int(claims, "x-ms-sevsnpvm-microcode-svn"));
-        const char *lm = claims ? json_string_value(json_object_get(claims, "x-ms-sevsnpvm-launchmeasurement")) : NULL;
+        const char *lm = claims ? json_string_value(json_object_get(
+                                          claims, tdx ? "tdx_mrtd" : "x-ms-sevsnpvm-launchmeasurement"))
+                                : NULL;
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r = cp_store_prepare(s,
                                  "INSERT INTO node_attestation(pool_lc, name, reason, host, measurement, tcb, "
@@ -615,18 +659,16 @@ int cp_nodes_info(cp_store *s, const char *pool, const char *name, cp_node_info 
  * chosen by the guest) is the hash of the machine's (pool id, name). */
 static bool token_of_node(const cp_machine *m, const json_t *claims, char *why, size_t size) {
         uint8_t want[32], got[32];
-        const char *h = json_string_value(json_object_get(claims, "x-ms-sevsnpvm-hostdata"));
-        size_t n = 0;
         if (cp_node_host_data(m->pool, m->name, want) < 0) {
                 cp_error_clear();
                 snprintf(why, size, "no node identity for machine %.64s", m->name);
                 return false;
         }
-        if (!h || strlen(h) != 64 || cp_hex_decode(h, 64, got, sizeof got, &n) < 0 || n != 32 ||
-            !cp_ct_eq(got, want, 32)) {
+        if (claims_host_data(claims, got) < 0 || !cp_ct_eq(got, want, 32)) {
                 cp_error_clear();
-                snprintf(why, size, "the token's x-ms-sevsnpvm-hostdata is not machine %.64s of this pool's identity "
-                         "(SHA-256 of confpool-node:<pool id>/machines/<name>): another node's token", m->name);
+                snprintf(why, size, "the token's %s is not machine %.64s of this pool's identity "
+                         "(SHA-256 of confpool-node:<pool id>/machines/<name>): another node's token",
+                         claims_tdx(claims) ? "tdx_mrconfigid" : "x-ms-sevsnpvm-hostdata", m->name);
                 return false;
         }
         return true;

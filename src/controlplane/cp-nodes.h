@@ -72,7 +72,7 @@ typedef struct cp_node_info {
         char reason[512];
         char host[64];
         char measurement[97];
-        char tcb[64];
+        char tcb[128];
         int64_t attested_at, token_exp, heartbeat_at;
 } cp_node_info;
 /* Attestation record of a machine (CP_ENOTFOUND if none yet). */
