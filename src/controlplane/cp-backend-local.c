@@ -1674,16 +1674,18 @@ int cp_backend_local_tdx_recovery(cp_backend *bb, const char *advisory, const ch
         int r = hosts_of(b, KIND_TDX_SPR, &first);
         cp_tdx_tcb t = {0};
         if (r >= 0) {
-                /* the raised TCB: the TDX module's SVN one up */
+                /* the raised TCB: TDX TCB component 2 one above the best host's (components
+                 * 0 and 1, the module's SVN and version, are graded by the module identity,
+                 * not the platform level: docs/tdx.md) */
                 cp_tdx_pcs_default_tcb(b->tdx_pcs, &t);
                 for (size_t i = 0; i < b->n_hosts; i++)
                         if (KIND_IS_TDX(b->hosts[i].gen)) {
                                 cp_tdx_tcb h;
                                 cp_tdx_host_tcb(b->hosts[i].td, &h);
-                                if (h.tdx[0] > t.tdx[0])
+                                if (h.tdx[2] > t.tdx[2])
                                         t = h;
                         }
-                t.tdx[0]++;
+                t.tdx[2]++;
                 r = cp_tdx_pcs_tcb_recovery(b->tdx_pcs, &t, advisory);
         }
         for (size_t i = 0; r >= 0 && update_host && i < b->n_hosts; i++)

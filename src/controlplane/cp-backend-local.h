@@ -73,7 +73,7 @@ CP_WUR int cp_backend_local_set_host_tcb(cp_backend *b, cp_snp_generation gen, c
 CP_WUR int cp_backend_local_tdx_platform(cp_backend *b, char **ret_root_pem, size_t *ret_len, char *ret_url,
                                          size_t url_size);
 /* A TCB recovery of the emulated Intel (cp_tdx_pcs_tcb_recovery): a new
- * UpToDate level one TDX module SVN above the best host's, every older
+ * UpToDate level with TDX TCB component 2 one above the best host's, every older
  * level OutOfDate with the advisory; update_host (NULL: none) follows it
  * (microcode + module update), the other TDX hosts fall OutOfDate and get
  * no new nodes. */

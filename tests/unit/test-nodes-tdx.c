@@ -245,3 +245,84 @@ TEST(wrong_mrtd_refused) {
         ASSERT_EQ(kbs_audit("allowed"), allowed);
         ASSERT_EQ(kbs_audit("denied"), denied + 1);
 }
+
+static void machine_of(const char *pool, const char *name, cp_machine *m, cp_node_info *ni) {
+        cp_store_lock(E.store);
+        int r = cp_machine_get(E.store, pool, name, m);
+        if (r >= 0 && ni && (r = cp_nodes_info(E.store, pool, name, ni)) < 0 && r == CP_ENOTFOUND) {
+                cp_error_clear();
+                memset(ni, 0, sizeof *ni);
+                r = 0;
+        }
+        cp_store_unlock(E.store);
+        ASSERT_OK(r);
+}
+
+/* Intel publishes a TCB recovery (the emulated PCS: every older level
+ * OutOfDate with the advisory); host-spr-1 follows it, host-spr-0 does not:
+ * its nodes re-attest OutOfDate, are quarantined with that reason and
+ * replaced onto host-spr-1; host-spr-1's nodes stay. */
+TEST(tcb_recovery_quarantines_and_replaces) {
+        setup_env();
+        register_tdx_feature();
+        put_tdx_pool("tdxpool", 3);
+        reconcile();
+        ASSERT_STREQ(pool_state("tdxpool"), "Succeeded");
+        json_t *v = json_deep_copy(machines("tdxpool"));
+        ASSERT_EQ(json_array_size(v), 3);
+        size_t on0 = 0;
+        for (size_t i = 0; i < 3; i++)
+                on0 += strcmp(att_str(json_array_get(v, i), "host"), "host-spr-0") == 0;
+        ASSERT_TRUE(on0 >= 1 && on0 <= 2); /* least loaded: spread over both hosts */
+        ASSERT_OK(cp_backend_local_tdx_recovery(E.backend, "INTEL-SA-09999", "host-spr-1"));
+        nodes_fixture_nap(1100); /* attestd's collateral (max age 1 s) is fetched again */
+        for (size_t i = 0; i < 3; i++) {
+                char handle[256];
+                nodes_fixture_node_handle(AP "/tdxpool", json_string_value(json_object_get(json_array_get(v, i), "name")),
+                                          handle, sizeof handle);
+                ASSERT_OK(cp_backend_local_signal(E.backend, handle, SIGUSR1)); /* re-attest now */
+        }
+        /* every node of host-spr-0 quarantined, naming the status and the advisory */
+        for (size_t i = 0; i < 3; i++) {
+                json_t *m = json_array_get(v, i);
+                const char *name = json_string_value(json_object_get(m, "name"));
+                bool stale = strcmp(att_str(m, "host"), "host-spr-0") == 0;
+                cp_machine cm = {0};
+                cp_node_info ni = {0};
+                for (int k = 0; k < 100; k++) {
+                        machine_of(AP "/tdxpool", name, &cm, &ni);
+                        if (!stale || strcmp(cm.state, "Quarantined") == 0)
+                                break;
+                        nodes_fixture_nap(100);
+                }
+                if (!stale)
+                        continue;
+                ASSERT_STREQ(cm.state, "Quarantined");
+                if (!strstr(ni.reason, "TDX TCB status OutOfDate is not accepted") || !strstr(ni.reason, "INTEL-SA-09999"))
+                        cp_test_fail(__FILE__, __LINE__, "reason '%s'", ni.reason);
+        }
+        /* the health pass replaces them; the replacements go to the up-to-date host */
+        for (int k = 0; k < 100; k++) {
+                size_t replaced = 0;
+                ASSERT_OK(cp_reconciler_check_health(E.rec, &replaced));
+                if (replaced)
+                        break;
+                nodes_fixture_nap(100);
+        }
+        reconcile();
+        ASSERT_STREQ(pool_state("tdxpool"), "Succeeded");
+        json_t *after = machines("tdxpool");
+        ASSERT_EQ(json_array_size(after), 3);
+        size_t kept = 0;
+        for (size_t i = 0; i < 3; i++) {
+                json_t *m = json_array_get(after, i);
+                ASSERT_STREQ(node_state(m), "Ready");
+                ASSERT_STREQ(att_str(m, "host"), "host-spr-1");
+                ASSERT_TRUE(strncmp(att_str(m, "reportedTcb"), "tdx:UpToDate,", 13) == 0);
+                for (size_t j = 0; j < 3; j++)
+                        kept += strcmp(json_string_value(json_object_get(m, "name")),
+                                       json_string_value(json_object_get(json_array_get(v, j), "name"))) == 0;
+        }
+        ASSERT_EQ(kept, 3 - on0); /* host-spr-1's nodes were not replaced */
+        json_decref(v);
+}
