@@ -779,6 +779,25 @@ static int disk_kept(const local_backend *b, const node *nd) {
 
 /* ---- disk keys from the key broker (cp-diskkeys.h) ---------------------- */
 
+static int sha384_file(const char *path, uint8_t out[48]);
+
+/* The RTMRs a TD booting the image's files shows (launch_td): RTMR1 the
+ * kernel, RTMR2 the command line then the initrd; RTMR0 and RTMR3 zero. */
+static int image_rtmrs(const char *dir, uint8_t ret[4][48]) {
+        static const char *const parts[] = {"kernel", "cmdline", "initrd"};
+        static const unsigned idx[] = {1, 2, 2};
+        char f[PATH_MAX_ + 16];
+        uint8_t d[48];
+        memset(ret, 0, 4 * 48);
+        for (size_t i = 0; i < 3; i++) {
+                snprintf(f, sizeof f, "%s/%s", dir, parts[i]);
+                int r = sha384_file(f, d);
+                if (r < 0 || (r = cp_tdx_rtmr_extend(ret[idx[i]], d)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* The OS disk encrypted before first boot under the node's broker disk key,
  * whose release policy names the node image's expected measurement. */
 static int broker_disk(local_backend *b, const cp_node_spec *spec, int gen, const char *dir) {
@@ -788,8 +807,18 @@ static int broker_disk(local_backend *b, const cp_node_spec *spec, int gen, cons
         snprintf(f, sizeof f, "%s/disk.img", dir);
         if ((r = image_expected(b, spec->image, gen, size_vcpus(spec->vm_size), expected)) < 0)
                 return r;
-        return cp_diskkeys_provision(b->o.diskkeys, spec->pool_id, spec->name,
-                                     KIND_IS_TDX(gen) ? CP_DISKKEY_TEE_TDX : CP_DISKKEY_TEE_SNP, expected, f);
+        cp_diskkey_expect x = {.tee = KIND_IS_TDX(gen) ? CP_DISKKEY_TEE_TDX : CP_DISKKEY_TEE_SNP};
+        memcpy(x.measurement, expected, 48);
+        if (KIND_IS_TDX(gen)) {
+                char img[PATH_MAX_];
+                pthread_mutex_lock(&b->lock);
+                r = image_dir(b, spec->image, img, sizeof img);
+                pthread_mutex_unlock(&b->lock);
+                if (r < 0 || (r = image_rtmrs(img, x.rtmr)) < 0)
+                        return r;
+                x.has_rtmr = true;
+        }
+        return cp_diskkeys_provision(b->o.diskkeys, spec->pool_id, spec->name, &x, f);
 }
 
 static int broker_node_config(local_backend *b, const cp_node_spec *spec, json_t *cfg) {

@@ -55,8 +55,14 @@ typedef enum cp_diskkey_tee {
         CP_DISKKEY_TEE_SNP = 0,
         CP_DISKKEY_TEE_TDX,
 } cp_diskkey_tee;
-CP_WUR int cp_diskkeys_provision(cp_diskkeys *d, const char *pool_id, const char *node_name, cp_diskkey_tee tee,
-                                 const uint8_t measurement[48], const char *image_path);
+typedef struct cp_diskkey_expect {
+        cp_diskkey_tee tee;
+        uint8_t measurement[48];      /* SNP launch measurement, or MRTD: in the pool master's policy */
+        bool has_rtmr;                /* TDX: RTMR1 and RTMR2 of the image's boot, in the disk's own policy */
+        uint8_t rtmr[4][48];
+} cp_diskkey_expect;
+CP_WUR int cp_diskkeys_provision(cp_diskkeys *d, const char *pool_id, const char *node_name,
+                                 const cp_diskkey_expect *x, const char *image_path);
 /* Crypto-erase (DELETE /disks/{id}); a disk the broker does not know is
  * already erased (0). */
 CP_WUR int cp_diskkeys_erase(cp_diskkeys *d, const char *disk_id);

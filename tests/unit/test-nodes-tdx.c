@@ -30,7 +30,7 @@
 
 static nodes_fixture E;
 static cp_api_reply R;
-static const char *debug_pool, *mrtd_pool;
+static const char *debug_pool, *mrtd_pool, *kernel_pool;
 
 /* The test hook: a debug TD, or a TD built from a TDVF with one byte of its
  * boot firmware volume changed (another MRTD). */
@@ -38,6 +38,13 @@ static void prepare(void *ud, const cp_node_spec *spec, const char *node_dir, cp
         (void) ud;
         if (debug_pool && strstr(spec->pool_id, debug_pool))
                 l->debug = true;
+        if (kernel_pool && strstr(spec->pool_id, kernel_pool)) {
+                /* the same firmware (MRTD) booting another kernel (RTMR1) */
+                char f[2048];
+                snprintf(f, sizeof f, "%.1500s/kernel-tampered", node_dir);
+                if (cp_write_file(f, "not the published kernel\n", 25, 0600) >= 0)
+                        snprintf(l->kernel_path, sizeof l->kernel_path, "%s", f);
+        }
         if (mrtd_pool && strstr(spec->pool_id, mrtd_pool)) {
                 uint8_t *fw = NULL;
                 size_t len = 0;
@@ -242,6 +249,21 @@ TEST(wrong_mrtd_refused) {
         mrtd_pool = NULL;
         /* a genuine token for another MRTD: the disk key's release policy names the image's */
         expect_failed("tdxmrtd", "tdx_mrtd");
+        ASSERT_EQ(kbs_audit("allowed"), allowed);
+        ASSERT_EQ(kbs_audit("denied"), denied + 1);
+}
+
+TEST(tampered_kernel_refused) {
+        setup_env();
+        register_tdx_feature();
+        long allowed = kbs_audit("allowed"), denied = kbs_audit("denied");
+        kernel_pool = "/agentPools/tdxkernel";
+        put_tdx_pool("tdxkernel", 1);
+        reconcile();
+        kernel_pool = NULL;
+        /* MRTD is the image's (the firmware), but RTMR1 records another kernel:
+         * the disk's own release policy pins the image's RTMR1/RTMR2 */
+        expect_failed("tdxkernel", "tdx_rtmr1");
         ASSERT_EQ(kbs_audit("allowed"), allowed);
         ASSERT_EQ(kbs_audit("denied"), denied + 1);
 }
