@@ -44,7 +44,7 @@ check-asan:
 # reconciler, store, node endpoints and local backend (test-nodes, with the
 # agent it boots).  Only these targets are built (a few minutes); a report
 # fails the test (halt_on_error).
-TSAN_TESTS ?= test-snp-verify-mt test-jwks-cache test-httpd test-service test-attestd test-kbsd test-kds-client \
+TSAN_TESTS ?= test-snp-verify-mt test-ecfb-mt test-jwks-cache test-httpd test-service test-attestd test-kbsd test-kds-client \
 	test-nodes
 check-tsan:
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCP_TSAN=ON $(CMAKE_FLAGS) >/dev/null

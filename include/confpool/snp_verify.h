@@ -32,7 +32,7 @@ extern "C" {
 #endif
 
 typedef enum cp_p384_backend {
-        CP_P384_BACKEND_DEFAULT = 0, /* the faster one, as measured by bench-verify */
+        CP_P384_BACKEND_DEFAULT = 0, /* a repeat key: its fixed-base table (docs/verifier.md); else nettle */
         CP_P384_BACKEND_NETTLE,
         CP_P384_BACKEND_OPENSSL,
         _CP_P384_BACKEND_MAX,

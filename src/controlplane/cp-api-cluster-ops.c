@@ -141,20 +141,12 @@ const char *api_cluster_cred_salt(const json_t *doc) {
  * operation's links.  Nodes are not touched. */
 static int rotate_certs(api_ctx *c, const char *sub, const char *rg, const char *name) {
         json_t *doc = NULL;
-        int r = api_cluster_get_doc(c, sub, rg, name, &doc);
+        int r = api_cluster_action_doc(c, sub, rg, name, &doc);
         if (r != 0)
                 return r;
         const char *id = json_string_value(json_object_get(doc, "id"));
         const char *location = json_string_value(json_object_get(doc, "location"));
-        const char *ps = json_string_value(json_object_get(json_object_get(doc, "properties"), "provisioningState"));
         cp_op op;
-        if (cp_op_active_for(c->api->store, id, &op) >= 0 || (ps && strcmp(ps, "Deleting") == 0)) {
-                json_decref(doc);
-                return api_error(c, 409, "OperationNotAllowed", NULL,
-                                 "Operation is not allowed because there's an in progress operation on managed "
-                                 "cluster '%s'.", name);
-        }
-        cp_error_clear();
         uint8_t salt[16];
         char hex[33], etag[37];
         if (RAND_bytes(salt, sizeof salt) != 1) {

@@ -83,6 +83,22 @@ static int busy(api_ctx *c, const char *id, const char *name) {
         return 0;
 }
 
+int api_cluster_action_doc(api_ctx *c, const char *sub, const char *rg, const char *name, json_t **ret) {
+        json_t *doc = NULL;
+        int r = api_cluster_get_doc(c, sub, rg, name, &doc);
+        if (r != 0)
+                return r;
+        const char *ps = pstr(doc, "provisioningState");
+        if ((r = busy(c, json_string_value(json_object_get(doc, "id")), name)) == 0 && ps && strcmp(ps, "Deleting") == 0)
+                r = api_error(c, 409, "OperationNotAllowed", NULL, "Managed cluster '%s' is being deleted.", name);
+        if (r != 0) {
+                json_decref(doc);
+                return r;
+        }
+        *ret = doc;
+        return 0;
+}
+
 /* Profiles: unique valid names, at least one System pool (the first when
  * none names a mode: *ret_n_mode 0).  0, or 1 when answered. */
 static int check_profiles(api_ctx *c, const json_t *profiles, size_t *ret_n_mode) {

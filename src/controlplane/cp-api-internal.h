@@ -149,6 +149,11 @@ int api_credentials_init(cp_api *a, const char *state_dir);
 /* The stored cluster document (*ret), or 404 ResourceNotFound / 400 written
  * (returns 1: *ret NULL); negative error. */
 int api_cluster_get_doc(api_ctx *c, const char *sub, const char *rg, const char *name, json_t **ret);
+/* The stored cluster document for a POST action (stop, start,
+ * rotateClusterCertificates, rotateServiceAccountSigningKeys): as
+ * api_cluster_get_doc, and 409 OperationNotAllowed written (returns 1) while
+ * an operation is in progress on the cluster or it is being deleted. */
+int api_cluster_action_doc(api_ctx *c, const char *sub, const char *rg, const char *name, json_t **ret);
 int api_start_pool_delete(api_ctx *c, const char *pool_id, json_t *pool, cp_op *ret_op);
 /* A cluster PUT on a Failed cluster retries its Failed pool (a stored pool
  * document, updated): its machines that are not Ready are marked for

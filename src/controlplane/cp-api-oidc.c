@@ -115,27 +115,20 @@ int api_cluster_oidc_forget(api_ctx *c, const char *cluster_id) {
 /* POST .../rotateServiceAccountSigningKeys: 202 and the operation's links. */
 static int rotate_keys(api_ctx *c, const char *sub, const char *rg, const char *name) {
         json_t *doc = NULL;
-        int r = api_cluster_get_doc(c, sub, rg, name, &doc);
+        int r = api_cluster_action_doc(c, sub, rg, name, &doc);
         if (r != 0)
                 return r;
         json_t *props = json_object_get(doc, "properties");
         const char *id = json_string_value(json_object_get(doc, "id"));
         const char *uid = json_string_value(json_object_get(props, "resourceUID"));
         cp_op op;
-        if (!json_is_true(json_object_get(json_object_get(props, "oidcIssuerProfile"), "enabled")) || !uid)
-                r = api_error(c, 400, "BadRequest", NULL,
-                              "The OIDC issuer is not enabled on managed cluster '%s': there is no signing key to "
-                              "rotate (enable it with az aks update --enable-oidc-issuer).",
-                              name);
-        else if (cp_op_active_for(c->api->store, id, &op) >= 0)
-                r = api_error(c, 409, "OperationNotAllowed", NULL,
-                              "Operation is not allowed because there's an in progress %s operation on managed "
-                              "cluster '%s'.", op.action, name);
-        if (r != 0) {
+        if (!json_is_true(json_object_get(json_object_get(props, "oidcIssuerProfile"), "enabled")) || !uid) {
                 json_decref(doc);
-                return r;
+                return api_error(c, 400, "BadRequest", NULL,
+                                 "The OIDC issuer is not enabled on managed cluster '%s': there is no signing key to "
+                                 "rotate (enable it with az aks update --enable-oidc-issuer).",
+                                 name);
         }
-        cp_error_clear();
         char etag[37];
         api_uuid(etag);
         json_object_set_new(props, "provisioningState", json_string("Updating"));

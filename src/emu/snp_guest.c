@@ -18,6 +18,7 @@
 #include "basic/secure.h"
 #include "emu/amdsp.h"
 #include "emu/snp_guest.h"
+#include "emu/tsm.h"
 
 _Static_assert(sizeof(struct cp_snp_guest_request_ioctl) == 32, "snp_guest_request_ioctl is 32 bytes");
 _Static_assert(sizeof(struct cp_snp_report_req_uapi) == 96, "snp_report_req is 96 bytes");
@@ -133,76 +134,31 @@ static int sev_guest(const cp_snp_guest_options *o, const uint8_t report_data[64
 
 /* ---- configfs-tsm --------------------------------------------------------------- */
 
-static int read_attr(const char *entry, const char *name, size_t max, uint8_t **ret, size_t *ret_len) {
-        char path[4096];
-        snprintf(path, sizeof(path), "%s/%s", entry, name);
-        int r = cp_read_file(path, max, ret, ret_len);
-        if (r < 0)
-                return cp_error_wrap("configfs-tsm %s", name);
-        return 0;
-}
-
-static int write_attr(const char *entry, const char *name, const void *data, size_t len) {
-        char path[4096];
-        snprintf(path, sizeof(path), "%s/%s", entry, name);
-        int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-        if (fd < 0)
-                return CP_ERROR(CP_EIO, "configfs-tsm: cannot open %s: %s", path, strerror(errno));
-        ssize_t k = write(fd, data, len);
-        int e = errno;
-        if (close(fd) < 0 && k >= 0)
-                return CP_ERROR(CP_EIO, "configfs-tsm: %s: %s", path, strerror(errno));
-        if (k < 0 || (size_t) k != len)
-                return CP_ERROR(CP_EIO, "configfs-tsm: write %s: %s", path, k < 0 ? strerror(e) : "short write");
-        return 0;
-}
-
-static int read_generation(const char *entry, uint64_t *ret) {
-        _cleanup_free_ uint8_t *d = NULL;
-        size_t n = 0;
-        int r = read_attr(entry, "generation", 32, &d, &n);
-        if (r < 0)
-                return r;
-        uint64_t v = 0;
-        size_t i = 0;
-        for (; i < n && d[i] >= '0' && d[i] <= '9'; i++) {
-                if (v > (UINT64_MAX - 9) / 10)
-                        return CP_ERROR(CP_EFORMAT, "configfs-tsm generation overflows");
-                v = v * 10 + (uint64_t) (d[i] - '0');
-        }
-        if (i == 0 || (i < n && !(d[i] == '\n' && i + 1 == n)))
-                return CP_ERROR(CP_EFORMAT, "configfs-tsm generation is not a number");
-        *ret = v;
-        return 0;
-}
-
 static int tsm_run(const cp_snp_guest_options *o, const char *entry, const uint8_t report_data[64], uint32_t vmpl,
                    bool extended, cp_snp_guest_report *ret) {
-        _cleanup_free_ uint8_t *prov = NULL, *out = NULL, *aux = NULL;
-        size_t pl = 0, ol = 0, al = 0;
+        _cleanup_free_ uint8_t *out = NULL, *aux = NULL;
+        size_t ol = 0, al = 0;
         uint64_t g0 = 0, g1 = 0;
         char lvl[16];
         int r;
 
-        if ((r = read_attr(entry, "provider", 64, &prov, &pl)) < 0)
+        if ((r = cp_tsm_check_provider(entry, "sev_guest")) < 0)
                 return r;
-        if (pl != strlen("sev_guest\n") || memcmp(prov, "sev_guest\n", pl) != 0)
-                return CP_ERROR(CP_EUNSUPPORTED, "configfs-tsm provider is not sev_guest");
-        if ((r = read_generation(entry, &g0)) < 0 || (r = write_attr(entry, "inblob", report_data, 64)) < 0)
+        if ((r = cp_tsm_read_generation(entry, &g0)) < 0 || (r = cp_tsm_write_attr(entry, "inblob", report_data, 64)) < 0)
                 return r;
         snprintf(lvl, sizeof(lvl), "%u\n", vmpl);
-        if ((r = write_attr(entry, "privlevel", lvl, strlen(lvl))) < 0)
+        if ((r = cp_tsm_write_attr(entry, "privlevel", lvl, strlen(lvl))) < 0)
                 return r;
         if (o->tsm_hook)
                 o->tsm_hook(entry, CP_SNP_TSM_EVENT_WRITTEN, o->tsm_userdata);
-        if ((r = read_attr(entry, "outblob", CP_MAX_CERTTABLE_SIZE, &out, &ol)) < 0)
+        if ((r = cp_tsm_read_attr(entry, "outblob", CP_MAX_CERTTABLE_SIZE, &out, &ol)) < 0)
                 return r;
         if (ol != CP_SNP_REPORT_SIZE)
                 return CP_ERROR(ol < CP_SNP_REPORT_SIZE ? CP_ETRUNC : CP_ETRAILING,
                                 "configfs-tsm outblob is %zu bytes, expected %u", ol, CP_SNP_REPORT_SIZE);
-        if (extended && (r = read_attr(entry, "auxblob", CP_MAX_CERTTABLE_SIZE, &aux, &al)) < 0)
+        if (extended && (r = cp_tsm_read_attr(entry, "auxblob", CP_MAX_CERTTABLE_SIZE, &aux, &al)) < 0)
                 return r;
-        if ((r = read_generation(entry, &g1)) < 0)
+        if ((r = cp_tsm_read_generation(entry, &g1)) < 0)
                 return r;
         /* our two writes (inblob, privlevel) bump the generation by two; any
          * other value means someone else wrote to the entry meanwhile */

@@ -23,6 +23,7 @@
 #include "basic/secure.h"
 #include "confpool/tdx_quote.h"
 #include "emu/tdx-emu-internal.h"
+#include "emu/tsm.h"
 
 #define DEFAULT_TSM_ROOT "/sys/kernel/config/tsm/report"
 
@@ -40,53 +41,6 @@ static int chan_quote(const char *path, const uint8_t report_data[64], uint8_t *
 }
 #define DEFAULT_DEVICE "/dev/tdx_guest"
 
-static int attr_path(const char *entry, const char *name, char *out, size_t cap) {
-        int n = snprintf(out, cap, "%s/%s", entry, name);
-        if (n < 0 || (size_t) n >= cap)
-                return CP_ERROR(CP_EINVAL, "configfs-tsm path too long");
-        return 0;
-}
-
-static int read_attr(const char *entry, const char *name, size_t max, uint8_t **ret, size_t *ret_len) {
-        char path[4096];
-        int r = attr_path(entry, name, path, sizeof(path));
-        if (r < 0 || (r = cp_read_file(path, max, ret, ret_len)) < 0)
-                return cp_error_wrap("configfs-tsm %s", name);
-        return 0;
-}
-
-static int write_attr(const char *entry, const char *name, const void *data, size_t len) {
-        char path[4096];
-        int r = attr_path(entry, name, path, sizeof(path));
-        if (r < 0)
-                return r;
-        int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-        if (fd < 0)
-                return CP_ERROR(CP_EIO, "configfs-tsm: cannot open %s: %s", path, strerror(errno));
-        ssize_t k = write(fd, data, len);
-        int e = errno;
-        close(fd);
-        if (k < 0 || (size_t) k != len)
-                return CP_ERROR(CP_EIO, "configfs-tsm: write %s: %s", path, k < 0 ? strerror(e) : "short write");
-        return 0;
-}
-
-static int read_generation(const char *entry, uint64_t *ret) {
-        _cleanup_free_ uint8_t *d = NULL;
-        size_t n = 0;
-        int r = read_attr(entry, "generation", 32, &d, &n);
-        if (r < 0)
-                return r;
-        uint64_t v = 0;
-        size_t i = 0;
-        for (; i < n && d[i] >= '0' && d[i] <= '9' && i < 19; i++)
-                v = v * 10 + (uint64_t) (d[i] - '0');
-        if (i == 0 || (i < n && !(d[i] == '\n' && i + 1 == n)))
-                return CP_ERROR(CP_EFORMAT, "configfs-tsm generation is not a number");
-        *ret = v;
-        return 0;
-}
-
 static void hook(const cp_tdx_guest_options *o, const char *entry, int ev) {
         if (o->tsm_hook)
                 o->tsm_hook(entry, ev, o->tsm_userdata);
@@ -94,21 +48,19 @@ static void hook(const cp_tdx_guest_options *o, const char *entry, int ev) {
 
 static int tsm_run(const cp_tdx_guest_options *o, const char *entry, const uint8_t report_data[64], uint8_t **ret,
                    size_t *ret_len) {
-        _cleanup_free_ uint8_t *prov = NULL, *out = NULL;
-        size_t pl = 0, ol = 0;
+        _cleanup_free_ uint8_t *out = NULL;
+        size_t ol = 0;
         uint64_t g0 = 0, g1 = 0;
         cp_tdx_quote q;
         int r;
-        if ((r = read_attr(entry, "provider", 64, &prov, &pl)) < 0)
+        if ((r = cp_tsm_check_provider(entry, "tdx_guest")) < 0)
                 return r;
-        if (pl != strlen("tdx_guest\n") || memcmp(prov, "tdx_guest\n", pl) != 0)
-                return CP_ERROR(CP_EUNSUPPORTED, "configfs-tsm provider is not tdx_guest");
-        if ((r = read_generation(entry, &g0)) < 0 || (r = write_attr(entry, "inblob", report_data, 64)) < 0)
+        if ((r = cp_tsm_read_generation(entry, &g0)) < 0 || (r = cp_tsm_write_attr(entry, "inblob", report_data, 64)) < 0)
                 return r;
         hook(o, entry, CP_TDX_TSM_EVENT_WRITTEN);
         hook(o, entry, CP_TDX_TSM_EVENT_READING);
-        if ((r = read_attr(entry, "outblob", CP_TDX_MAX_QUOTE_SIZE, &out, &ol)) < 0 ||
-            (r = read_generation(entry, &g1)) < 0)
+        if ((r = cp_tsm_read_attr(entry, "outblob", CP_TDX_MAX_QUOTE_SIZE, &out, &ol)) < 0 ||
+            (r = cp_tsm_read_generation(entry, &g1)) < 0)
                 return r;
         if (g1 != g0 + 1)
                 return CP_ERROR(CP_EBADSEQ, "configfs-tsm generation went from %llu to %llu: concurrent writer",
@@ -202,7 +154,7 @@ int cp_tdx_guest_get_report0(const cp_tdx_guest_options *o, const uint8_t report
 
 static int emu_generation(const char *entry, uint64_t v) {
         char path[4096], buf[32];
-        int r = attr_path(entry, "generation", path, sizeof(path));
+        int r = cp_tsm_attr_path(entry, "generation", path, sizeof(path));
         int n = snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long) v);
         return r < 0 ? r : cp_write_file(path, buf, (size_t) n, 0600);
 }
@@ -213,12 +165,12 @@ static int emu_quote(cp_tdx_emu *e, const char *entry) {
         char path[4096];
         size_t il = 0, ql = 0;
         int r;
-        if ((r = read_attr(entry, "inblob", 64, &in, &il)) < 0)
+        if ((r = cp_tsm_read_attr(entry, "inblob", 64, &in, &il)) < 0)
                 return r;
         if (il != 64)
                 return CP_ERROR(CP_EINVAL, "inblob is %zu bytes, not 64", il);
         if ((r = cp_tdx_td_report(e->td, in, rep)) < 0 || (r = cp_tdx_host_quote(e->host, rep, &q, &ql)) < 0 ||
-            (r = attr_path(entry, "outblob", path, sizeof(path))) < 0)
+            (r = cp_tsm_attr_path(entry, "outblob", path, sizeof(path))) < 0)
                 return r;
         return cp_write_file(path, q, ql, 0600);
 }
@@ -229,13 +181,13 @@ void cp_tdx_emu_tsm_hook(const char *entry, int event, void *userdata) {
         uint64_t g = 0;
         switch (event) {
         case CP_TDX_TSM_EVENT_CREATED:
-                if (attr_path(entry, "provider", path, sizeof(path)) < 0 ||
+                if (cp_tsm_attr_path(entry, "provider", path, sizeof(path)) < 0 ||
                     cp_write_file(path, "tdx_guest\n", 10, 0600) < 0 || emu_generation(entry, 0) < 0 ||
-                    attr_path(entry, "inblob", path, sizeof(path)) < 0 || cp_write_file(path, "", 0, 0600) < 0)
+                    cp_tsm_attr_path(entry, "inblob", path, sizeof(path)) < 0 || cp_write_file(path, "", 0, 0600) < 0)
                         cp_error_clear();
                 break;
         case CP_TDX_TSM_EVENT_WRITTEN:
-                if (read_generation(entry, &g) < 0 || emu_generation(entry, g + 1) < 0)
+                if (cp_tsm_read_generation(entry, &g) < 0 || emu_generation(entry, g + 1) < 0)
                         cp_error_clear();
                 break;
         case CP_TDX_TSM_EVENT_READING:
@@ -244,7 +196,7 @@ void cp_tdx_emu_tsm_hook(const char *entry, int event, void *userdata) {
                 break;
         case CP_TDX_TSM_EVENT_REMOVING:
                 for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
-                        if (attr_path(entry, files[i], path, sizeof(path)) == 0)
+                        if (cp_tsm_attr_path(entry, files[i], path, sizeof(path)) == 0)
                                 (void) unlink(path);
                 break;
         default:

@@ -17,6 +17,7 @@
 #include "basic/limits.h"
 #include "basic/secure.h"
 #include "confpool/snp_verify.h"
+#include "libconfpool/ecfb.h"
 #include "libconfpool/p384.h"
 
 #define CHAIN_CACHE_SLOTS 1024u /* power of two */
@@ -30,6 +31,7 @@ typedef struct chain_entry {
         cp_snp_generation gen;
         int64_t valid_from, valid_until;
         cp_p384_pub *pub;
+        uint8_t pub_xy[96];                /* the leaf's key, for the fixed-base table cache */
 } chain_entry;
 
 typedef struct crl_slot {
@@ -41,12 +43,13 @@ struct cp_snp_verifier {
         pthread_mutex_t lock;
         chain_entry *cache[CHAIN_CACHE_SLOTS];
         crl_slot crls[_CP_SNP_GEN_MAX][2]; /* [gen][0 = VCEK line, 1 = VLEK line] */
+        cp_ecfb_cache *fb;                 /* fixed-base tables of repeat VCEK/VLEK keys (issue 19) */
 };
 
 const char *cp_p384_backend_name(cp_p384_backend b) {
         switch (b) {
         case CP_P384_BACKEND_DEFAULT:
-                return "default (nettle)";
+                return "default (fixed-base table for a repeat key, else nettle)";
         case CP_P384_BACKEND_NETTLE:
                 return "nettle";
         case CP_P384_BACKEND_OPENSSL:
@@ -80,6 +83,12 @@ int cp_snp_verifier_new(cp_amd_trust *trust, cp_snp_verifier **ret) {
                         return r;
                 }
         }
+        int r = cp_ecfb_cache_new(CP_ECFB_CACHE_DEFAULT_CAPACITY, CP_ECFB_CACHE_DEFAULT_BUILD_AFTER, &v->fb);
+        if (r < 0) {
+                cp_amd_trust_free(trust);
+                free(v);
+                return r;
+        }
         v->trust = trust;
         pthread_mutex_init(&v->lock, NULL);
         *ret = v;
@@ -95,9 +104,14 @@ cp_snp_verifier *cp_snp_verifier_free(cp_snp_verifier *v) {
                 for (size_t k = 0; k < 2; k++)
                         cp_amd_crl_free(v->crls[g][k].crl);
         cp_amd_trust_free(v->trust);
+        cp_ecfb_cache_free(v->fb);
         pthread_mutex_destroy(&v->lock);
         free(v);
         return NULL;
+}
+
+void cp_snp_verifier_ecfb_stats(cp_snp_verifier *v, cp_ecfb_stats *ret) {
+        cp_ecfb_cache_stats(v ? v->fb : NULL, ret);
 }
 
 const cp_amd_trust *cp_snp_verifier_trust(const cp_snp_verifier *v) {
@@ -273,6 +287,10 @@ static int get_chain(cp_snp_verifier *v, const uint8_t *leaf_buf, size_t leaf_le
         r = cp_amd_cert_p384_pubkey(leaf, x, y);
         if (r == 0)
                 r = cp_p384_pub_new(x, y, &e->pub);
+        if (r == 0) {
+                memcpy(e->pub_xy, x, 48);
+                memcpy(e->pub_xy + 48, y, 48);
+        }
         if (r < 0) {
                 free(e);
                 goto fail;
@@ -419,15 +437,21 @@ static int check_chip_id(const cp_snp_report *rep, const cp_amd_cert_info *li, c
 }
 
 /* The ECDSA P-384 signature over bytes 0x000-0x29F. */
-static int check_signature(const cp_snp_report *rep, const chain_entry *e, cp_p384_backend backend,
-                           cp_amd_cert_kind want) {
+static int check_signature(cp_snp_verifier *v, const cp_snp_report *rep, const chain_entry *e,
+                           cp_p384_backend backend, cp_amd_cert_kind want) {
         uint8_t digest[48], sr[48], ss[48];
         unsigned int dlen = sizeof(digest);
         if (EVP_Digest(rep->raw, CP_SNP_REPORT_SIGNED_SIZE, digest, &dlen, EVP_sha384(), NULL) != 1)
                 return CP_ERROR(CP_ECRYPTO, "SHA-384 failed");
         le_to_be48(rep->signature_r, sr);
         le_to_be48(rep->signature_s, ss);
-        int r = cp_p384_verify(e->pub, backend, digest, sr, ss);
+        /* the default: the key's fixed-base table once it has been seen
+         * before (built from this validated certificate's key), else nettle */
+        cp_ecfb_table *t = backend == CP_P384_BACKEND_DEFAULT ? cp_ecfb_cache_get(v->fb, CP_ECFB_P384, e->pub_xy) : NULL;
+        int r = t ? cp_ecfb_verify(t, digest, sizeof(digest), sr, ss)
+                  : cp_p384_verify(e->pub, backend == CP_P384_BACKEND_DEFAULT ? CP_P384_BACKEND_NETTLE : backend,
+                                   digest, sr, ss);
+        cp_ecfb_table_unref(t);
         if (r < 0)
                 return cp_error_wrap("report signature (%s)", cp_amd_cert_kind_name(want));
         return 0;
@@ -448,7 +472,7 @@ static int verify_with_chain(cp_snp_verifier *v, const cp_snp_verify_options *op
                 return r;
         if ((r = check_tcb(rep, li, gen, res)) < 0 ||
             (r = check_chip_id(rep, li, want, gen, &res->chip_id_checked)) < 0 ||
-            (r = check_signature(rep, e, backend, want)) < 0)
+            (r = check_signature(v, rep, e, backend, want)) < 0)
                 return r;
         if (opts->check_revocation) {
                 if ((r = check_revocation(v, gen, e, now)) < 0)
@@ -479,8 +503,9 @@ int cp_snp_verify(cp_snp_verifier *v, const cp_snp_evidence *ev, const cp_snp_ve
         if (opts->version != CP_SNP_VERIFY_OPTIONS_VERSION)
                 return CP_ERROR(CP_EINVAL, "cp_snp_verify: options version %u, expected %u", opts->version,
                                 CP_SNP_VERIFY_OPTIONS_VERSION);
-        /* nettle is the faster backend on x86_64 (bench/bench-verify) */
-        cp_p384_backend backend = opts->backend == CP_P384_BACKEND_DEFAULT ? CP_P384_BACKEND_NETTLE : opts->backend;
+        /* DEFAULT: fixed-base tables for repeat keys, nettle (the faster
+         * library on x86_64, bench/bench-verify) for the others */
+        cp_p384_backend backend = opts->backend;
         int64_t now = opts->now ? opts->now : (int64_t) time(NULL);
 
         /* The result is large (it holds the report); build it on the heap. */

@@ -12,11 +12,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/core_names.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
 #include "basic/cleanup.h"
+#include "libconfpool/ecfb.h"
 #include "libconfpool/tdx-internal.h"
 #include "ossl/ossl-util.h"
 
@@ -38,6 +40,8 @@ typedef struct tdx_entry {
         tdx_qe_identity *qi;
         cp_tdx_pck_ext pck;
         EVP_PKEY *pck_key;
+        uint8_t pck_xy[64];            /* the PCK key's point, for the fixed-base table cache */
+        bool pck_xy_ok;
         bool revocation_checked;
         int64_t valid_from, valid_until;
         int64_t coll_from, coll_until; /* of the collateral parts alone */
@@ -61,6 +65,7 @@ struct cp_tdx_verifier {
         size_t ak_next;
         uint64_t coll_hits;
         uint64_t hits, misses;
+        cp_ecfb_cache *fb; /* fixed-base tables of repeat PCK and attestation keys (issue 19) */
 };
 
 typedef struct tdx_ctx {
@@ -193,6 +198,28 @@ static int ak_key(cp_tdx_verifier *v, const uint8_t raw[64], EVP_PKEY **ret) {
         return 0;
 }
 
+/* A P-256 signature by the key whose point is xy: with the verifier's
+ * fixed-base table for xy when it has one (a key seen before, docs/verifier.md),
+ * else NULL (the caller verifies with OpenSSL). */
+static int p256_verify_table(cp_tdx_verifier *v, const uint8_t *xy, const uint8_t *data, size_t len,
+                             const uint8_t sig[64], const char *what, bool *done) {
+        *done = false;
+        if (!v || !xy)
+                return 0;
+        cp_ecfb_table *t = cp_ecfb_cache_get(v->fb, CP_ECFB_P256, xy);
+        if (!t)
+                return 0;
+        *done = true;
+        uint8_t h[SHA256_DIGEST_LENGTH];
+        int k = SHA256(data, len, h) ? cp_ecfb_verify(t, h, sizeof(h), sig, sig + 32) : CP_ECRYPTO;
+        cp_ecfb_table_unref(t);
+        if (k == CP_ECRYPTO)
+                return CP_OSSL_ERROR(CP_ECRYPTO, "SHA-256 failed");
+        if (k == CP_ESIG)
+                return CP_ERROR(CP_ESIG, "%s does not verify", what);
+        return k;
+}
+
 /* QE report signed by the PCK key and binding the attestation key; the
  * quote signed by the attestation key. */
 static int step_signatures(tdx_ctx *c, const cp_tdx_quote *q) {
@@ -203,8 +230,13 @@ static int step_signatures(tdx_ctx *c, const cp_tdx_quote *q) {
         if (!cd->has_qe_report)
                 return CP_ERROR(CP_EBINDING, "quote has no QE report (certification data type 5): nothing binds the "
                                              "attestation key to the PCK");
-        if ((k = tdx_p256_verify(c->pck_key, cd->qe_report_raw, CP_TDX_SGX_REPORT_SIZE, cd->qe_report_sig,
-                                 "QE report signature (PCK key)")) < 0)
+        static const char pck_what[] = "QE report signature (PCK key)";
+        bool done;
+        const uint8_t *pck_xy = c->entry && c->entry->pck_xy_ok ? c->entry->pck_xy : NULL;
+        if ((k = p256_verify_table(c->v, pck_xy, cd->qe_report_raw, CP_TDX_SGX_REPORT_SIZE, cd->qe_report_sig,
+                                   pck_what, &done)) < 0 ||
+            (!done && (k = tdx_p256_verify(c->pck_key, cd->qe_report_raw, CP_TDX_SGX_REPORT_SIZE, cd->qe_report_sig,
+                                           pck_what)) < 0))
                 return k;
         _cleanup_evp_md_ctx_ EVP_MD_CTX *md = EVP_MD_CTX_new();
         if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 || EVP_DigestUpdate(md, q->attest_key, 64) != 1 ||
@@ -213,10 +245,15 @@ static int step_signatures(tdx_ctx *c, const cp_tdx_quote *q) {
         static const uint8_t zero[32];
         if (memcmp(h, cd->qe_report.report_data, 32) != 0 || memcmp(cd->qe_report.report_data + 32, zero, 32) != 0)
                 return CP_ERROR(CP_EBINDING, "QE REPORT_DATA is not SHA-256(attestation key || QE auth data) || zeros");
+        static const char ak_what[] = "quote signature (attestation key)";
+        if ((k = p256_verify_table(c->v, q->attest_key, q->signed_data, q->signed_len, q->signature, ak_what,
+                                   &done)) < 0 ||
+            done)
+                return k;
         _cleanup_evp_pkey_ EVP_PKEY *ak = NULL;
         if ((k = ak_key(c->v, q->attest_key, &ak)) < 0)
                 return k;
-        return tdx_p256_verify(ak, q->signed_data, q->signed_len, q->signature, "quote signature (attestation key)");
+        return tdx_p256_verify(ak, q->signed_data, q->signed_len, q->signature, ak_what);
 }
 
 static int check_window(int64_t now, int64_t from, int64_t until, const char *what) {
@@ -424,6 +461,23 @@ static void cache_release(cp_tdx_verifier *v, tdx_entry *e) {
                 entry_free(e);
 }
 
+/* The PCK key's affine point x || y, if it is an uncompressed P-256 key
+ * (otherwise the OpenSSL path gives the verdict). */
+static bool pck_point(EVP_PKEY *key, uint8_t xy[64]) {
+        char group[32] = "";
+        uint8_t pt[65];
+        size_t n = 0;
+        bool ok = key && EVP_PKEY_is_a(key, "EC") &&
+                  EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), NULL) &&
+                  !strcmp(group, "prime256v1") &&
+                  EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt), &n) && n == 65 &&
+                  pt[0] == 0x04;
+        cp_ossl_clear();
+        if (ok)
+                memcpy(xy, pt + 1, 64);
+        return ok;
+}
+
 /* The fresh result of the chain steps moves into a new entry. */
 static void cache_put(cp_tdx_verifier *v, const tdx_parts *t, tdx_ctx *c) {
         tdx_entry *e = calloc(1, sizeof(*e)), *old;
@@ -445,6 +499,7 @@ static void cache_put(cp_tdx_verifier *v, const tdx_parts *t, tdx_ctx *c) {
         e->ti = c->ti;
         e->qi = c->qi;
         e->pck_key = c->pck_key;
+        e->pck_xy_ok = pck_point(c->pck_key, e->pck_xy);
         e->pck = c->r->pck;
         e->revocation_checked = c->r->revocation_checked;
         e->valid_from = c->r->valid_from;
@@ -513,9 +568,18 @@ int cp_tdx_verifier_new(cp_tdx_verifier **ret) {
         cp_tdx_verifier *v = calloc(1, sizeof(*v));
         if (!v)
                 return CP_ERROR(CP_ENOMEM, "out of memory");
+        int k = cp_ecfb_cache_new(CP_ECFB_CACHE_DEFAULT_CAPACITY, CP_ECFB_CACHE_DEFAULT_BUILD_AFTER, &v->fb);
+        if (k < 0) {
+                free(v);
+                return k;
+        }
         pthread_mutex_init(&v->lock, NULL);
         *ret = v;
         return 0;
+}
+
+void cp_tdx_verifier_ecfb_stats(cp_tdx_verifier *v, cp_ecfb_stats *ret) {
+        cp_ecfb_cache_stats(v ? v->fb : NULL, ret);
 }
 
 cp_tdx_verifier *cp_tdx_verifier_free(cp_tdx_verifier *v) {
@@ -525,6 +589,7 @@ cp_tdx_verifier *cp_tdx_verifier_free(cp_tdx_verifier *v) {
                 entry_free(v->entries[i]); /* no verification may be running */
         for (size_t i = 0; i < TDX_AK_CACHE_SIZE; i++)
                 EVP_PKEY_free(v->aks[i].key);
+        cp_ecfb_cache_free(v->fb);
         pthread_mutex_destroy(&v->lock);
         free(v);
         return NULL;

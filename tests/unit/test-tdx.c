@@ -16,6 +16,7 @@
 #include "basic/cursor.h"
 #include "confpool/tdx_quote.h"
 #include "confpool/tdx_verify.h"
+#include "libconfpool/ecfb.h"
 #include "libconfpool/tdx-internal.h"
 #include "tests.h"
 
@@ -181,6 +182,51 @@ TEST(every_realdata_case) {
         json_decref(cases);
 }
 
+/* Issue 19: the same cases through one verifier, three rounds (first
+ * sight with OpenSSL, then the keys' fixed-base tables): every verdict is
+ * the one cp_tdx_verify gives without any cache. */
+static void one_case_cached(void *ctx, const void *row) {
+        cp_tdx_verifier *v = ctx;
+        json_t *c = ((const case_row *) row)->c;
+        if (!strcmp(json_string_value(json_object_get(c, "format")), "azure-hcl-tdreport"))
+                return; /* no verifier form */
+        tdx_files f;
+        cp_tdx_verify_result r1, r2;
+        files_load(c, &f);
+        cp_tdx_collateral col = collateral(&f);
+        cp_tdx_verify_options o = CP_TDX_VERIFY_OPTIONS_INIT;
+        o.now = case_time(c);
+        int k1 = cp_tdx_verify(f.quote, f.quote_len, &col, &o, &r1);
+        int k2 = cp_tdx_verifier_verify(v, f.quote, f.quote_len, &col, &o, &r2);
+        ASSERT_EQ(k2, k1);
+        if (k1 == 0)
+                ASSERT_EQ(r2.tcb_status, r1.tcb_status);
+        files_free(&f);
+}
+
+TEST(every_realdata_case_cached_same_verdict) {
+        json_t *cases = load_cases(), *c;
+        size_t n = json_array_size(cases), i;
+        case_row *rows = calloc(n, sizeof(*rows));
+        cp_tdx_verifier *v = NULL;
+        ASSERT_TRUE(rows);
+        ASSERT_OK(cp_tdx_verifier_new(&v));
+        json_array_foreach(cases, i, c) {
+                snprintf(rows[i].name, sizeof(rows[i].name), "%zu:%s", i, json_string_value(json_object_get(c, "quote")));
+                rows[i].c = c;
+        }
+        for (int round = 0; round < 3; round++)
+                TEST_TABLE_N(rows, n, one_case_cached, v);
+        cp_ecfb_stats st;
+        cp_tdx_verifier_ecfb_stats(v, &st);
+        printf("    fixed-base tables: %llu hits, %llu builds\n", (unsigned long long) st.hits,
+               (unsigned long long) st.builds);
+        ASSERT_TRUE(st.hits > 0);
+        cp_tdx_verifier_free(v);
+        free(rows);
+        json_decref(cases);
+}
+
 /* Every case that verifies at its check time is refused at the real
  * current time: Intel's collateral expires after about 30 days. */
 TEST(every_case_expired_now) {
@@ -274,6 +320,12 @@ TEST(every_bit_flip_refused_cached) {
         cp_tdx_verifier_stats(v, &hits, &misses);
         printf("    cache: %llu hits, %llu misses\n", (unsigned long long) hits, (unsigned long long) misses);
         ASSERT_TRUE(hits > 10000);
+        /* the PCK and attestation keys verified with their fixed-base tables (issue 19) */
+        cp_ecfb_stats st;
+        cp_tdx_verifier_ecfb_stats(v, &st);
+        printf("    fixed-base tables: %llu hits, %llu builds\n", (unsigned long long) st.hits,
+               (unsigned long long) st.builds);
+        ASSERT_TRUE(st.hits > 10000 && st.builds >= 2);
         cp_tdx_verifier_free(v);
 }
 
