@@ -195,6 +195,14 @@ TEST(tdx_pool_of_three_attested_nodes) {
                 const char *tcb = att_str(m, "reportedTcb");
                 if (!tcb || strncmp(tcb, "tdx:UpToDate,fmspc=90c06f000000,svn=", 36) != 0)
                         cp_test_fail(__FILE__, __LINE__, "reportedTcb '%s'", tcb ? tcb : "(null)");
+                /* machine show's TDX evidence (confpool extension) */
+                json_t *att = json_object_get(json_object_get(m, "properties"), "attestation");
+                ASSERT_STREQ(json_string_value(json_object_get(att, "tee")), "TDX");
+                json_t *te = json_object_get(att, "tdx");
+                ASSERT_STREQ(json_string_value(json_object_get(te, "mrtd")), mrtd);
+                ASSERT_STREQ(json_string_value(json_object_get(te, "tcbStatus")), "UpToDate");
+                ASSERT_STREQ(json_string_value(json_object_get(te, "fmspc")), "90c06f000000");
+                ASSERT_EQ(strlen(json_string_value(json_object_get(te, "teeTcbSvn"))), 32);
                 /* the agent talked to its TD's channel, not to an AMD-SP */
                 char d[512], f[600];
                 nodes_fixture_node_dir(&E, AP "/tdxpool", json_string_value(json_object_get(m, "name")), d, sizeof d);
@@ -209,6 +217,9 @@ TEST(tdx_pool_of_three_attested_nodes) {
         v = machines("nodepool1");
         ASSERT_EQ(json_array_size(v), 1);
         ASSERT_STREQ(att_str(json_array_get(v, 0), "host"), "host-milan-0");
+        ASSERT_STREQ(att_str(json_array_get(v, 0), "tee"), "SEV-SNP");
+        ASSERT_TRUE(json_object_get(json_object_get(json_object_get(json_array_get(v, 0), "properties"), "attestation"),
+                                    "tdx") == NULL);
         ASSERT_TRUE(strncmp(att_str(json_array_get(v, 0), "reportedTcb"), "bl=", 3) == 0);
         ASSERT_TRUE(strcmp(att_str(json_array_get(v, 0), "launchMeasurement"), mrtd) != 0);
         /* every disk key released by the broker to its node's TEE key: 1 SNP + 3 TDX */
