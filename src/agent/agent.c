@@ -350,7 +350,7 @@ static int attest_tdx(agent *a) {
         else if (!go.socket_path)
                 return CP_ERROR(CP_EFORMAT, "tee \"tdx\" needs tdxSocket (the TD's emulated channel)");
         if ((r = cp_tdx_guest_get_quote(&go, report_data, &quote, &quote_len)) < 0)
-                return cp_error_wrap("TDX quote: ");
+                return cp_error_wrap("TDX quote");
         mark(a, "report");
         v_q = b64u(quote, quote_len);
         v_rt = b64u((const uint8_t *) rt, strlen(rt));

@@ -129,7 +129,7 @@ static int pcs_get(const cp_attestd *s, const char *rel, cp_httpc_response *ret)
         snprintf(url, sizeof(url), "%s%s", s->tdx->pcs_url, rel);
         int r = cp_httpc_request(&o, "GET", url, NULL, NULL, 0, ret);
         if (r < 0)
-                return cp_error_wrap("TDX collateral from the PCS: ");
+                return cp_error_wrap("TDX collateral from the PCS");
         if (ret->status != 200) {
                 long st = ret->status;
                 cp_httpc_response_clear(ret);
@@ -201,7 +201,7 @@ static int quote_fmspc(const uint8_t *quote, size_t len, uint8_t ret[6]) {
         cp_tdx_quote q;
         int r = cp_tdx_quote_parse(quote, len, 0, &q);
         if (r < 0)
-                return cp_error_wrap("TDX quote: ");
+                return cp_error_wrap("TDX quote");
         if (!q.cert.pck_chain || q.cert.pck_chain_len == 0 || q.cert.pck_chain_len > INT32_MAX)
                 return CP_ERROR(CP_ENOTFOUND, "TDX quote: no PCK certificate chain in its certification data");
         BIO *b = BIO_new_mem_buf(q.cert.pck_chain, (int) q.cert.pck_chain_len);
@@ -256,7 +256,7 @@ static int verify_quote(cp_attestd *s, const uint8_t *quote, size_t len, cp_tdx_
                 cp_error_clear();
         }
         if (r < 0)
-                return cp_error_wrap("TDX quote: ");
+                return cp_error_wrap("TDX quote");
         /* a verified quote of any status gets a token (MAA's rule); Revoked never verifies */
         return 0;
 }
@@ -322,16 +322,16 @@ static int check_tpm(const vtpm_input *in, const cp_azure_runtime_data *rd, json
         cp_tpm_pcr_bank bank = { .hash_alg = CP_TPM_ALG_SHA256 };
         int r;
         if ((r = cp_tpm_quote_parse(in->quote, in->quote_len, &q)) < 0)
-                return cp_error_wrap("TPM quote: ");
+                return cp_error_wrap("TPM quote");
         r = in->signature_marshalled ? cp_tpm_signature_parse(in->signature, in->signature_len, &sig)
                                      : cp_tpm_signature_from_raw(in->signature, in->signature_len, CP_TPM_ALG_RSASSA,
                                                                  CP_TPM_ALG_SHA256, &sig);
         if (r < 0)
-                return cp_error_wrap("TPM quote signature: ");
+                return cp_error_wrap("TPM quote signature");
         for (unsigned i = 0; i < 24; i++)
                 bank.values[i] = in->pcrs[i];
         if ((r = cp_tpm_quote_verify(&q, &sig, cp_azure_runtime_data_ak(rd), in->nonce, in->nonce_len, &bank, 1)) < 0)
-                return cp_error_wrap("TPM quote: ");
+                return cp_error_wrap("TPM quote");
         json_t *ev = NULL, *pcrs = json_object(), *idx = json_array();
         if (!pcrs || !idx || json_object_set_new(claims, "x-confpool-tpm-pcrs-sha256", pcrs) < 0 ||
             json_object_set_new(claims, "x-ms-azurevm-attested-pcrs", idx) < 0)
@@ -369,7 +369,7 @@ int attestd_verify_tdx(cp_attestd *s, const tdx_input *in, json_t *claims, bool 
         if (in->has_tpm) {
                 /* the vTPM first: cheap refusals before the quote's chain */
                 if ((r = cp_azure_runtime_data_parse(in->runtime_data, in->runtime_data_len, &rd)) < 0)
-                        return cp_error_wrap("runtime data: ");
+                        return cp_error_wrap("runtime data");
                 if ((r = check_tpm(&in->tpm, rd, claims)) < 0)
                         return r;
         }
@@ -378,6 +378,6 @@ int attestd_verify_tdx(cp_attestd *s, const tdx_input *in, json_t *claims, bool 
         if (in->runtime_data &&
             (r = cp_azure_check_binding(res.quote.body.report_data, CP_HCL_HASH_SHA256, in->runtime_data,
                                         in->runtime_data_len)) < 0)
-                return cp_error_wrap("runtimeData: REPORTDATA does not bind it: ");
+                return cp_error_wrap("runtimeData: REPORTDATA does not bind it");
         return tdx_claims(&res, claims);
 }

@@ -175,7 +175,7 @@ static int tdx_platform(local_backend *b) {
         snprintf(dir, sizeof dir, "%s/tdx", b->hosts_dir);
         int r = cp_tdx_pcs_open(dir, NULL, &b->tdx_pcs);
         if (r < 0)
-                return cp_error_wrap("software TDX PCS: ");
+                return cp_error_wrap("software TDX PCS");
         uint8_t *buf = NULL;
         size_t len = 0;
         unsigned long port = 0;
@@ -218,7 +218,7 @@ static int tdx_host_start(local_backend *b, int gen, unsigned idx, host *h) {
         if (r < 0)
                 return r;
         if ((r = cp_tdx_host_open(b->tdx_pcs, dir, NULL, &h->td)) < 0)
-                return cp_error_wrap("TDX host %s: ", h->name);
+                return cp_error_wrap("TDX host %s", h->name);
         return 0;
 }
 
@@ -392,7 +392,7 @@ static int tdvf_mrtd(const char *path, uint8_t ret[48]) {
         int r = cp_read_file(path, 64u << 20, &fw, &fw_len);
         if (r < 0 || (r = cp_tdvf_parse(fw, fw_len, &info)) < 0 ||
             (r = cp_tdx_measure_mrtd(fw, fw_len, &info, CP_TDX_ORDER_SINGLE_PASS, ret)) < 0)
-                return cp_error_wrap("TDVF %s: ", path);
+                return cp_error_wrap("TDVF %s", path);
         return 0;
 }
 
@@ -983,12 +983,12 @@ static int launch_td(local_backend *b, node *nd, boot_state *bs) {
         uint8_t d[48], hd[32];
         int r = cp_read_file(fwp, 64u << 20, &fw, &len);
         if (r < 0)
-                return cp_error_wrap("TDVF: ");
+                return cp_error_wrap("TDVF");
         cp_tdx_td_params p = {.attributes = (1ull << 28) | (bs->launch.debug ? 1ull : 0)};
         SHA256((const uint8_t *) bs->identity, strlen(bs->identity), p.mrconfigid);
         cp_tdx_td *td = NULL;
         if ((r = cp_tdx_host_launch(bs->h->td, &p, fw, len, CP_TDX_ORDER_SINGLE_PASS, &td)) < 0)
-                return cp_error_wrap("TD launch on %s: ", bs->h->name);
+                return cp_error_wrap("TD launch on %s", bs->h->name);
         nd->td = td;
         static const char *const parts[] = {"kernel", "cmdline", "initrd"};
         static const unsigned rtmr[] = {1, 2, 2};
@@ -1007,7 +1007,7 @@ static int launch_td(local_backend *b, node *nd, boot_state *bs) {
         snprintf(bs->tdsock, sizeof bs->tdsock, "%s/nodes/.td-%s.sock", b->state_dir, hex);
         nd->tdemu = (cp_tdx_emu) {.host = bs->h->td, .td = td};
         if ((r = cp_tdx_chan_start(&nd->tdemu, bs->tdsock, &nd->tdchan)) < 0)
-                return cp_error_wrap("TD guest channel: ");
+                return cp_error_wrap("TD guest channel");
         bs->t_launch = now_ms();
         return 0;
 }

@@ -951,7 +951,7 @@ static int pcs_load(cp_tdx_pcs *p, const char *path) {
             (r = tdx_emu_key_from_json(o, "sign_key", &p->sign_key)) < 0 ||
             (r = cert_from_json(o, "root", &p->root)) < 0 || (r = cert_from_json(o, "pca", &p->pca)) < 0 ||
             (r = cert_from_json(o, "sign", &p->sign)) < 0)
-                return cp_error_wrap("%s: ", path);
+                return cp_error_wrap("%s", path);
         if (X509_check_private_key(p->root, p->root_key) != 1 || X509_check_private_key(p->pca, p->pca_key) != 1 ||
             X509_check_private_key(p->sign, p->sign_key) != 1)
                 return CP_ERROR(CP_EFORMAT, "%s: a certificate does not match its key", path);

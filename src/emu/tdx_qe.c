@@ -314,7 +314,7 @@ static int host_load(cp_tdx_host *h, const char *path) {
             (r = tdx_emu_hex_from_json(o, "qe_id", h->qe_id, 16)) < 0 ||
             (r = tdx_emu_key_from_json(o, "pck_key", &h->pck_key)) < 0 ||
             (r = tdx_emu_key_from_json(o, "ak", &h->ak)) < 0)
-                return cp_error_wrap("%s: ", path);
+                return cp_error_wrap("%s", path);
         if (EVP_Digest(seam, sizeof(seam) - 1, h->m.mrseam, &l, EVP_sha384(), NULL) != 1)
                 return CP_OSSL_ERROR(CP_ECRYPTO, "SHA-384 failed");
         if (!EVP_PKEY_get_octet_string_param(h->ak, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof(pub), &n) || n != 65 ||
