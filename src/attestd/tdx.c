@@ -43,8 +43,20 @@ typedef struct tdx_col {
         char *tcb_signing_chain;
 } tdx_col;
 
+#define TDX_FMSPC_SLOTS 16
+
 struct attestd_tdx {
         cp_tdx_verifier *verifier;
+        /* FMSPC of PCK chains seen (keyed by the chain's bytes: parsing the
+         * PEM cost a third of a warm attestation); only selects which
+         * collateral to verify with, which the verifier then checks */
+        pthread_mutex_t fmspc_lock;
+        struct fmspc_slot {
+                uint8_t *chain;
+                size_t len;
+                uint8_t fmspc[6];
+        } fmspc[TDX_FMSPC_SLOTS];
+        size_t fmspc_next;
         uint8_t *root;        /* copies of the configuration's (the caller's may go) */
         size_t root_len;
         char *pcs_url;
@@ -78,6 +90,7 @@ int attestd_tdx_init(cp_attestd *s) {
                 return r;
         }
         pthread_mutex_init(&t->lock, NULL);
+        pthread_mutex_init(&t->fmspc_lock, NULL);
         s->tdx = t;
         if (s->cfg.tdx_trust_root) {
                 if (!(t->root = malloc(s->cfg.tdx_trust_root_len + 1)))
@@ -100,6 +113,9 @@ void attestd_tdx_free(cp_attestd *s) {
         for (size_t i = 0; i < TDX_COL_SLOTS; i++)
                 col_unref(t->slots[i]);
         cp_tdx_verifier_free(t->verifier);
+        for (size_t i = 0; i < TDX_FMSPC_SLOTS; i++)
+                free(t->fmspc[i].chain);
+        pthread_mutex_destroy(&t->fmspc_lock);
         free(t->root);
         free(t->pcs_url);
         pthread_mutex_destroy(&t->lock);
@@ -197,13 +213,41 @@ static int col_get(cp_attestd *s, const uint8_t fmspc[6], bool fresh, tdx_col **
 
 /* FMSPC from the PCK certificate (the first of the quote's chain): which
  * collateral to fetch.  Nothing is trusted here: cp_tdx_verify checks it. */
-static int quote_fmspc(const uint8_t *quote, size_t len, uint8_t ret[6]) {
+static bool fmspc_cached(struct attestd_tdx *t, const uint8_t *chain, size_t len, uint8_t ret[6]) {
+        bool hit = false;
+        pthread_mutex_lock(&t->fmspc_lock);
+        for (size_t i = 0; i < TDX_FMSPC_SLOTS && !hit; i++)
+                if (t->fmspc[i].len == len && memcmp(t->fmspc[i].chain, chain, len) == 0) {
+                        memcpy(ret, t->fmspc[i].fmspc, 6);
+                        hit = true;
+                }
+        pthread_mutex_unlock(&t->fmspc_lock);
+        return hit;
+}
+
+static void fmspc_put(struct attestd_tdx *t, const uint8_t *chain, size_t len, const uint8_t fmspc[6]) {
+        uint8_t *c = malloc(len);
+        if (!c)
+                return;
+        memcpy(c, chain, len);
+        pthread_mutex_lock(&t->fmspc_lock);
+        struct fmspc_slot *sl = &t->fmspc[t->fmspc_next++ % TDX_FMSPC_SLOTS];
+        free(sl->chain);
+        sl->chain = c;
+        sl->len = len;
+        memcpy(sl->fmspc, fmspc, 6);
+        pthread_mutex_unlock(&t->fmspc_lock);
+}
+
+static int quote_fmspc(struct attestd_tdx *t, const uint8_t *quote, size_t len, uint8_t ret[6]) {
         cp_tdx_quote q;
         int r = cp_tdx_quote_parse(quote, len, 0, &q);
         if (r < 0)
                 return cp_error_wrap("TDX quote");
         if (!q.cert.pck_chain || q.cert.pck_chain_len == 0 || q.cert.pck_chain_len > INT32_MAX)
                 return CP_ERROR(CP_ENOTFOUND, "TDX quote: no PCK certificate chain in its certification data");
+        if (fmspc_cached(t, q.cert.pck_chain, q.cert.pck_chain_len, ret))
+                return 0;
         BIO *b = BIO_new_mem_buf(q.cert.pck_chain, (int) q.cert.pck_chain_len);
         X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
         BIO_free(b);
@@ -219,6 +263,7 @@ static int quote_fmspc(const uint8_t *quote, size_t len, uint8_t ret[6]) {
         if (r < 0)
                 return r;
         memcpy(ret, ext.fmspc, 6);
+        fmspc_put(t, q.cert.pck_chain, q.cert.pck_chain_len, ext.fmspc);
         return 0;
 }
 
@@ -227,7 +272,7 @@ static int verify_quote(cp_attestd *s, const uint8_t *quote, size_t len, cp_tdx_
         int r;
         if (!s->tdx->pcs_url)
                 return CP_ERROR(CP_EUNSUPPORTED, "TDX evidence: this service has no PCS configured (--tdx-pcs-url)");
-        if ((r = quote_fmspc(quote, len, fmspc)) < 0)
+        if ((r = quote_fmspc(s->tdx, quote, len, fmspc)) < 0)
                 return r;
         for (int attempt = 0; attempt < 2; attempt++) {
                 _cleanup_(col_unrefp) tdx_col *c = NULL;
