@@ -53,6 +53,7 @@ typedef struct agent {
         json_t *times; /* phase -> Unix ms when it was reached (bench/bench-nodes.c) */
         bool azure;    /* "evidence": "azure-hcl" */
         bool tdx;      /* "tee": "tdx" (issue 16) */
+        bool no_tee;   /* "tee": "none": a non-confidential size, nothing to attest (issue 16) */
 } agent;
 
 static const char *cfg_str(agent *a, const char *k) {
@@ -657,6 +658,74 @@ static int run(agent *a) {
         return 0;
 }
 
+/* A node of a non-confidential size (issue 16): the vTPM as Trusted Launch
+ * has it, no TEE evidence and no TEE key, so nothing to attest and no key
+ * to release: the platform's disk key (the stand-in beside the disk), then
+ * register and heartbeat with the backend's bootstrap token.  Never claims
+ * to be confidential. */
+static int run_no_tee(agent *a) {
+        char f[4200], why[700];
+        _cleanup_free_ uint8_t *tok = NULL;
+        size_t tl = 0;
+        int r;
+        set_status(a, "Attesting", NULL);
+        if ((r = cp_vtpm_open(cfg_str(a, "tcti"), &a->tpm)) < 0)
+                return fail(a, "vTPM", r);
+        da_recover(a);
+        mark(a, "vtpm");
+        path_of(a, "bootstrapToken", f, sizeof f);
+        if ((r = cp_read_file(f, 128, &tok, &tl)) < 0 || tl < 8 || memchr(tok, 0, tl))
+                return fail(a, "bootstrap token", r < 0 ? r : CP_ERROR(CP_EFORMAT, "%s: not a token", f));
+        a->token = strndup((const char *) tok, tl);
+        cp_wipe(tok, tl);
+        if (!a->token)
+                return fail(a, "bootstrap token", cp_error_oom());
+        set_status(a, "Unlocking", NULL);
+        cp_diskkey_provider dk;
+        uint8_t key[CP_DISK_KEY_LEN];
+        path_of(a, "diskKeyStandin", f, sizeof f);
+        cp_diskkey_standin(f, &dk); /* the platform's key: no TEE to release one to */
+        if ((r = dk.release(dk.userdata, a->token, a->name, key)) < 0)
+                return fail(a, "disk key", r);
+        path_of(a, "disk", f, sizeof f);
+        r = cp_disk_open(f, a->name, key);
+        cp_wipe(key, sizeof key);
+        if (r < 0)
+                return fail(a, "disk", r);
+        set_status(a, "Joining", NULL);
+        for (int i = 0;; i++) {
+                r = control_plane(a, "register", why, sizeof why);
+                if (r > 0)
+                        break;
+                if (r == 0) {
+                        set_status(a, "Failed", why);
+                        return CP_ERROR(CP_EPOLICY, "%s", why);
+                }
+                if (i >= 20 || got_term)
+                        return fail(a, "register", r);
+                cp_error_clear();
+                sleep_ms(250);
+        }
+        set_status(a, "Ready", NULL);
+        unsigned hb = (unsigned) json_integer_value(json_object_get(a->cfg, "heartbeatMs"));
+        while (!got_term) {
+                sleep_ms(hb ? hb : 5000);
+                got_reattest = 0; /* nothing to re-attest */
+                if (got_term)
+                        break;
+                r = control_plane(a, "heartbeat", why, sizeof why);
+                if (r == 0) {
+                        set_status(a, "Quarantined", why);
+                        return CP_ERROR(CP_EPOLICY, "%s", why);
+                }
+                if (r < 0) {
+                        fprintf(stderr, "confpool-agent %s: heartbeat: %s\n", a->name, cp_error_message());
+                        cp_error_clear();
+                }
+        }
+        return 0;
+}
+
 int cp_agent_run(const char *node_dir) {
         agent a = {.times = json_object()};
         mark(&a, "start");
@@ -682,13 +751,18 @@ int cp_agent_run(const char *node_dir) {
         a.azure = evm && strcmp(evm, "azure-hcl") == 0;
         const char *tee = cfg_str(&a, "tee");
         a.tdx = tee && strcmp(tee, "tdx") == 0;
+        a.no_tee = tee && strcmp(tee, "none") == 0;
         int r;
         if (!a.name || !a.pool || !a.attestd || !a.cp || !cfg_str(&a, "tcti"))
                 r = CP_ERROR(CP_EFORMAT, "%s: name, pool, attestd, controlplane and tcti are required", f);
         else if (evm && !a.azure && strcmp(evm, "native") != 0)
                 r = CP_ERROR(CP_EFORMAT, "%s: evidence must be \"native\" or \"azure-hcl\"", f);
-        else if (tee && !a.tdx && strcmp(tee, "sev-snp") != 0)
-                r = CP_ERROR(CP_EFORMAT, "%s: tee must be \"sev-snp\" or \"tdx\"", f);
+        else if (tee && !a.tdx && !a.no_tee && strcmp(tee, "sev-snp") != 0)
+                r = CP_ERROR(CP_EFORMAT, "%s: tee must be \"sev-snp\", \"tdx\" or \"none\"", f);
+        else if (a.no_tee && (a.azure || json_object_get(a.cfg, "diskKey")))
+                r = CP_ERROR(CP_EFORMAT, "%s: tee \"none\" has no TEE key: no azure-hcl evidence, no diskKey", f);
+        else if (a.no_tee)
+                r = run_no_tee(&a);
         else if (a.tdx && a.azure)
                 r = CP_ERROR(CP_EFORMAT, "%s: evidence \"azure-hcl\" on TDX is not supported yet (issue 16: left)", f);
         else

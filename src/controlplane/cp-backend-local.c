@@ -50,7 +50,8 @@
 /* A host's kind: an SNP generation (cp_snp_generation), or a TDX one. */
 #define KIND_TDX_SPR 100 /* Sapphire Rapids (DCesv5 / ECesv5) */
 #define KIND_TDX_EMR 101 /* Emerald Rapids (DCesv6 / ECesv6) */
-#define KIND_IS_TDX(k) ((k) >= KIND_TDX_SPR)
+#define KIND_IS_TDX(k) ((k) == KIND_TDX_SPR || (k) == KIND_TDX_EMR)
+#define KIND_NONE 200    /* a non-confidential size: no TEE (the vTPM only, as Trusted Launch) */
 
 typedef struct host {
         char name[32];
@@ -159,6 +160,8 @@ static void *host_thread(void *ud) {
 }
 
 static const char *gen_name(int g) {
+        if (g == KIND_NONE)
+                return "std";
         if (KIND_IS_TDX(g))
                 return g == KIND_TDX_EMR ? "emr" : "spr";
         return g == CP_SNP_GEN_GENOA ? "genoa" : g == CP_SNP_GEN_TURIN ? "turin" : "milan";
@@ -241,6 +244,13 @@ static int host_start(local_backend *b, int gen, unsigned idx, host *h) {
         char dir[PATH_MAX_];
         if (KIND_IS_TDX(gen))
                 return tdx_host_start(b, gen, idx, h);
+        if (gen == KIND_NONE) { /* a host without a TEE: nothing to start */
+                memset(h, 0, sizeof *h);
+                h->listen_fd = -1;
+                h->gen = gen;
+                snprintf(h->name, sizeof h->name, "host-%s-%u", gen_name(gen), idx);
+                return 0;
+        }
         memset(h, 0, sizeof *h);
         h->listen_fd = -1;
         h->gen = gen;
@@ -307,8 +317,11 @@ static int hosts_of(local_backend *b, int gen, size_t *ret_first) {
  * or Emerald Rapids (v6); the others on Genoa (v6) or Milan (v5). */
 static int size_gen(const char *vm_size) {
         bool v6 = vm_size && strstr(vm_size, "_v6");
-        if (vm_size && cp_tee_from_size_name(vm_size) == CP_TEE_TDX)
+        cp_tee t = vm_size && *vm_size ? cp_tee_from_size_name(vm_size) : CP_TEE_SEV_SNP;
+        if (t == CP_TEE_TDX)
                 return v6 ? KIND_TDX_EMR : KIND_TDX_SPR;
+        if (t == CP_TEE_NONE) /* general purpose (and ARM64) sizes: no TEE evidence at all */
+                return KIND_NONE;
         return v6 ? CP_SNP_GEN_GENOA : CP_SNP_GEN_MILAN;
 }
 
@@ -400,6 +413,10 @@ static int measure(local_backend *b, int gen, unsigned vcpus, const char *kernel
                    const char *initrd_path, const char *cmdline, uint8_t ret[48]) {
         if (KIND_IS_TDX(gen))
                 return tdvf_mrtd(b->ovmf, ret);
+        if (gen == KIND_NONE) { /* no launch measurement: nothing a token could match */
+                memset(ret, 0, 48);
+                return 0;
+        }
         _cleanup_free_ uint8_t *fw = NULL;
         size_t fw_len;
         int r = cp_read_file(b->ovmf, 64u << 20, &fw, &fw_len);
@@ -1023,11 +1040,39 @@ static int launch_tdx_node(local_backend *b, const cp_node_spec *spec, node *nd,
         return boot_step(b, nd);
 }
 
+/* A node of a non-confidential size: no TEE launch, no key release (no TEE
+ * key to release to: its OS disk key is the platform's, as Azure's
+ * platform-managed keys, beside the disk); a fresh bootstrap token (0600)
+ * it registers with instead of an attestation token. */
+static int launch_std_node(local_backend *b, const cp_node_spec *spec, node *nd, boot_state *bs) {
+        char f[PATH_MAX_ + 64], hex[65];
+        uint8_t tok[32];
+        int r;
+        (void) b;
+        bs->t_launch = now_ms();
+        snprintf(f, sizeof f, "%s/disk.img", nd->dir);
+        if (access(f, F_OK) != 0 && (r = make_disk(nd->dir, spec->name)) < 0)
+                return r;
+        if (RAND_bytes(tok, sizeof tok) != 1)
+                return CP_ERROR(CP_ECRYPTO, "random bytes for the bootstrap token");
+        cp_hex_encode(tok, sizeof tok, hex);
+        cp_wipe(tok, sizeof tok);
+        char line[80];
+        int n = snprintf(line, sizeof line, "cpboot.%.64s", hex);
+        cp_wipe(hex, sizeof hex);
+        snprintf(f, sizeof f, "%s/bootstrap.token", nd->dir);
+        r = cp_write_file(f, line, (size_t) n, 0600);
+        cp_wipe(line, sizeof line);
+        return r < 0 ? r : boot_step(b, nd);
+}
+
 /* the SNP launch on the host (measurement of what this node boots), its
  * secrets page, and the node's disk */
 static int launch_node(local_backend *b, const cp_node_spec *spec, node *nd, boot_state *bs) {
         if (KIND_IS_TDX(bs->gen))
                 return launch_tdx_node(b, spec, nd, bs);
+        if (bs->gen == KIND_NONE)
+                return launch_std_node(b, spec, nd, bs);
         char f[PATH_MAX_ + 64], initrd[PATH_MAX_ + 16];
         cp_amdsp_launch l = {.policy = 0x30000u | (bs->launch.debug ? (1u << 19) : 0)};
         _cleanup_free_ uint8_t *cmd = NULL;
@@ -1068,6 +1113,14 @@ static int start_agent(local_backend *b, const cp_node_spec *spec, node *nd, con
                                 "vmSize", spec->vm_size ? spec->vm_size : "", "image", spec->image ? spec->image : "");
         if (cfg && bs->cp_ca[0])
                 json_object_set_new(cfg, "controlplaneCaFile", json_string(bs->cp_ca));
+        if (cfg && bs->gen == KIND_NONE) {
+                /* no TEE: the vTPM only; the platform's disk key; the bootstrap token */
+                json_object_del(cfg, "amdspSocket");
+                json_object_del(cfg, "guestHandle");
+                json_object_del(cfg, "secrets");
+                json_object_set_new(cfg, "tee", json_string("none"));
+                json_object_set_new(cfg, "bootstrapToken", json_string("bootstrap.token"));
+        }
         if (cfg && KIND_IS_TDX(bs->gen)) {
                 /* a TD: its guest channel instead of the AMD-SP's (tdx_chan.c) */
                 json_object_del(cfg, "amdspSocket");
@@ -1078,7 +1131,7 @@ static int start_agent(local_backend *b, const cp_node_spec *spec, node *nd, con
         }
         if (cfg && spec->version)
                 json_object_set_new(cfg, "orchestratorVersion", json_string(spec->version));
-        if (cfg && b->o.diskkeys && (r = broker_node_config(b, spec, cfg)) < 0) {
+        if (cfg && b->o.diskkeys && bs->gen != KIND_NONE && (r = broker_node_config(b, spec, cfg)) < 0) {
                 json_decref(cfg);
                 return r;
         }
@@ -1556,6 +1609,28 @@ static void local_free(cp_backend *bb) {
         free(b);
 }
 
+static int local_check_bootstrap(cp_backend *bb, const char *handle, const char *token) {
+        local_backend *b = (local_backend *) bb;
+        char f[PATH_MAX_ + 32];
+        pthread_mutex_lock(&b->lock);
+        node *nd = find_node(b, handle);
+        bool std = nd && size_gen(nd->vm_size) == KIND_NONE;
+        if (nd)
+                snprintf(f, sizeof f, "%s/bootstrap.token", nd->dir);
+        pthread_mutex_unlock(&b->lock);
+        if (!std)
+                return CP_ERROR(CP_EBINDING, "no node of a non-confidential size %s", handle);
+        _cleanup_free_ uint8_t *buf = NULL;
+        size_t len = 0;
+        int r = cp_read_file(f, 128, &buf, &len);
+        size_t tl = strlen(token);
+        bool ok = r >= 0 && len == 71 && tl == 71 && cp_ct_eq(buf, token, 71);
+        if (buf)
+                cp_wipe(buf, len);
+        cp_error_clear();
+        return ok ? 0 : CP_ERROR(CP_EBINDING, "the bootstrap token is not the node's");
+}
+
 static const cp_backend_ops local_ops = {
         .name = "local",
         .create_node = local_create,
@@ -1566,6 +1641,7 @@ static const cp_backend_ops local_ops = {
         .node_host = local_host,
         .stop_node = local_stop,
         .start_node = local_start,
+        .check_bootstrap = local_check_bootstrap,
 };
 
 int cp_backend_local_new(const cp_local_options *o, cp_backend **ret) {
@@ -1825,6 +1901,7 @@ static bool adopt_node(local_backend *b, node *nd, const json_t *j) {
         /* a TD lives in its daemon's memory: a TDX node is booted again */
         if (KIND_IS_TDX(size_gen(nd->vm_size)))
                 return false;
+        (void) 0;
         unsigned long tp = strtoul(port + 6, NULL, 10);
         size_t first;
         if (tp == 0 || tp > 65534 || hosts_of(b, size_gen(nd->vm_size), &first) < 0) {

@@ -14,6 +14,7 @@
 #include "basic/secure.h"
 #include "confpool/jwt.h"
 #include "controlplane/cp-nodes.h"
+#include "controlplane/cp-rules.h"
 #include "controlplane/cp-store.h"
 #include "service/jwks-cache.h"
 
@@ -700,6 +701,21 @@ static int admit(cp_nodes *n, const char *pool_id, const char *mname, bool heart
         /* the accepted set: the pool's target image (always computed) and
          * the stored policy (previous images while a roll is in progress) */
         const json_t *props = json_object_get(pool, "properties");
+        /* the token's TEE is the one of the pool's size (issue 16) */
+        const char *vm = json_string_value(json_object_get(props, "vmSize"));
+        cp_tee want = vm ? cp_tee_from_size_name(vm) : CP_TEE_NONE;
+        cp_tee got = claims_tdx(claims) ? CP_TEE_TDX : CP_TEE_SEV_SNP;
+        if (want != got) {
+                snprintf(why, why_size, "a %s guest's token for a pool of %.64s, whose TEE is %s", cp_tee_name(got),
+                         vm ? vm : "(no size)", cp_tee_name(want));
+                json_decref(pool);
+                snprintf(m.state, sizeof m.state, "%s", heartbeat ? "Quarantined" : "Failed");
+                if ((r = cp_machine_put(n->store, &m)) < 0 ||
+                    (r = info_put(n->store, pool_id, m.name, why, "", NULL, heartbeat)) < 0)
+                        return r;
+                *ret = CP_ADMIT_REFUSED;
+                return 0;
+        }
         cp_node_spec spec = {.pool_id = pool_id, .name = m.name,
                              .vm_size = json_string_value(json_object_get(props, "vmSize")),
                              .image = json_string_value(json_object_get(props, "nodeImageVersion")),
@@ -776,6 +792,69 @@ int cp_nodes_admit(cp_nodes *n, const char *pool_id, const char *machine, bool h
         if (r < 0)
                 return r;
         r = admit(n, pool_id, machine, heartbeat, claims, ret, why, why_size);
+        if (r < 0) {
+                cp_store_rollback(n->store);
+                return r;
+        }
+        return cp_store_commit(n->store);
+}
+
+/* The bootstrap admission of a node without a TEE (the caller holds the
+ * transaction). */
+static int admit_bootstrap(cp_nodes *n, const char *pool_id, const char *mname, bool heartbeat, const char *token,
+                           cp_admission *ret, char *why, size_t why_size) {
+        cp_machine m;
+        json_t *pool = NULL;
+        int r = cp_machine_get(n->store, pool_id, mname, &m);
+        if (r == CP_ENOTFOUND) {
+                cp_error_clear();
+                *ret = CP_ADMIT_NO_MACHINE;
+                return 0;
+        }
+        if (r >= 0)
+                r = cp_res_get(n->store, pool_id, &pool, NULL);
+        if (r < 0)
+                return r;
+        const char *vm = json_string_value(json_object_get(json_object_get(pool, "properties"), "vmSize"));
+        cp_tee tee = vm ? cp_tee_from_size_name(vm) : CP_TEE_SEV_SNP;
+        char vms[64];
+        snprintf(vms, sizeof vms, "%s", vm ? vm : "");
+        json_decref(pool);
+        if (strcmp(m.state, "Failed") == 0 || strcmp(m.state, "Quarantined") == 0 || strcmp(m.state, "Stopped") == 0) {
+                *ret = CP_ADMIT_CONFLICT;
+                return 0;
+        }
+        if (tee != CP_TEE_NONE) {
+                snprintf(why, why_size, "a bootstrap token for a machine of %.64s: its nodes must attest (%s)", vms,
+                         cp_tee_name(tee));
+                *ret = CP_ADMIT_WRONG_NODE;
+                return 0;
+        }
+        if (!n->backend->ops->check_bootstrap || !m.handle[0] ||
+            n->backend->ops->check_bootstrap(n->backend, m.handle, token) < 0) {
+                cp_error_clear();
+                snprintf(why, why_size, "the bootstrap token is not machine %.64s's", m.name);
+                *ret = CP_ADMIT_WRONG_NODE;
+                return 0;
+        }
+        char host[64] = "";
+        if (n->backend->ops->node_host && n->backend->ops->node_host(n->backend, m.handle, host, sizeof host) < 0)
+                cp_error_clear();
+        snprintf(m.state, sizeof m.state, "Ready");
+        if ((r = cp_machine_put(n->store, &m)) < 0 || (r = info_put(n->store, pool_id, m.name, NULL, host, NULL,
+                                                                     heartbeat)) < 0)
+                return r;
+        *ret = CP_ADMIT_READY;
+        return 0;
+}
+
+int cp_nodes_admit_bootstrap(cp_nodes *n, const char *pool_id, const char *machine, bool heartbeat, const char *token,
+                             cp_admission *ret, char *why, size_t why_size) {
+        why[0] = 0;
+        int r = cp_store_begin(n->store);
+        if (r < 0)
+                return r;
+        r = admit_bootstrap(n, pool_id, machine, heartbeat, token, ret, why, why_size);
         if (r < 0) {
                 cp_store_rollback(n->store);
                 return r;

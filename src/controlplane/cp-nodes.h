@@ -65,6 +65,12 @@ typedef enum cp_admission {
 /* One registration (heartbeat false) or heartbeat of machine in pool_id with
  * a validated token's claims, in one store transaction: the machine's state
  * and attestation record are updated; why receives the policy's refusal. */
+/* A node of a non-confidential size (issue 16): no TEE, nothing attested;
+ * admitted by its backend's bootstrap token (check_bootstrap) and only in a
+ * pool whose size has no TEE (a confidential pool's machines must attest).
+ * Recorded with no measurement and no TCB: never shown as attested. */
+CP_WUR int cp_nodes_admit_bootstrap(cp_nodes *n, const char *pool_id, const char *machine, bool heartbeat,
+                                    const char *token, cp_admission *ret, char *why, size_t why_size);
 CP_WUR int cp_nodes_admit(cp_nodes *n, const char *pool_id, const char *machine, bool heartbeat, const json_t *claims,
                           cp_admission *ret, char *why, size_t why_size);
 

@@ -21,6 +21,7 @@
 #include "controlplane/cp-nodes.h"
 #include "controlplane/cp-store.h"
 #include "kbsd/kbsd.h"
+#include "service/httpc.h"
 #define NODES_FIXTURE_TEST_HELPERS
 #include "nodes-fixture.h"
 #include "tests.h"
@@ -357,5 +358,97 @@ TEST(tcb_recovery_quarantines_and_replaces) {
                                        json_string_value(json_object_get(json_array_get(v, j), "name"))) == 0;
         }
         ASSERT_EQ(kept, 3 - on0); /* host-spr-1's nodes were not replaced */
+        json_decref(v);
+}
+
+static long node_endpoint(const char *pool, const char *machine, const char *bearer, char *msg, size_t size) {
+        char url[1024];
+        snprintf(url, sizeof url, "http://127.0.0.1:%u" AP "/%s/machines/%s/heartbeat?api-version=2025-01-01",
+                 cp_httpd_port(E.httpd), pool, machine);
+        cp_httpc_options ho = {.timeout_ms = 5000, .bearer = bearer};
+        cp_httpc_response resp = {0};
+        ASSERT_OK(cp_httpc_request(&ho, "POST", url, NULL, "{}", 2, &resp));
+        json_t *j = NULL;
+        if (cp_httpc_response_json(&resp, &j) < 0)
+                cp_error_clear();
+        const char *m = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+        snprintf(msg, size, "%s", m ? m : "");
+        json_decref(j);
+        long st = resp.status;
+        cp_httpc_response_clear(&resp);
+        return st;
+}
+
+/* SNP + TDX + a general-purpose pool in one cluster: each node's TEE is the
+ * one its size says; the general-purpose node has no TEE evidence at all
+ * (nothing attested, no key released to it), registers with its backend's
+ * bootstrap token, and is never shown as confidential; a bootstrap token
+ * admits no machine of a confidential pool. */
+TEST(mixed_cluster_each_node_as_its_size_says) {
+        setup_env();
+        register_tdx_feature();
+        put_tdx_pool("tdxpool", 3);
+        long allowed = kbs_audit("allowed");
+        char url[512];
+        snprintf(url, sizeof url, AP "/stdpool" CS);
+        unsigned st = call("PUT", url, "{\"properties\":{\"count\":1,\"vmSize\":\"Standard_D4s_v5\",\"mode\":\"User\"}}");
+        ASSERT_TRUE(st == 200 || st == 201);
+        reconcile();
+        ASSERT_STREQ(pool_state("stdpool"), "Succeeded");
+        ASSERT_STREQ(pool_state("tdxpool"), "Succeeded");
+        ASSERT_STREQ(pool_state("nodepool1"), "Succeeded");
+        /* no release for the general-purpose node */
+        ASSERT_EQ(kbs_audit("allowed"), allowed);
+        json_t *v = json_deep_copy(machines("stdpool"));
+        ASSERT_EQ(json_array_size(v), 1);
+        json_t *m = json_array_get(v, 0);
+        const char *name = json_string_value(json_object_get(m, "name"));
+        ASSERT_STREQ(node_state(m), "Ready");
+        ASSERT_STREQ(att_str(m, "tee"), "none");
+        ASSERT_STREQ(att_str(m, "launchMeasurement"), "");
+        ASSERT_STREQ(att_str(m, "reportedTcb"), "");
+        ASSERT_TRUE(strncmp(att_str(m, "host"), "host-std-", 9) == 0);
+        ASSERT_TRUE(json_object_get(json_object_get(json_object_get(m, "properties"), "attestation"), "tdx") == NULL);
+        char d[512], f[600];
+        nodes_fixture_node_dir(&E, AP "/stdpool", name, d, sizeof d);
+        snprintf(f, sizeof f, "%s/node.json", d);
+        json_t *cfg = json_load_file(f, 0, NULL);
+        ASSERT_TRUE(cfg != NULL);
+        ASSERT_STREQ(json_string_value(json_object_get(cfg, "tee")), "none");
+        ASSERT_TRUE(json_object_get(cfg, "amdspSocket") == NULL && json_object_get(cfg, "tdxSocket") == NULL &&
+                    json_object_get(cfg, "diskKey") == NULL);
+        json_decref(cfg);
+        /* the node's agent never asked attestd for a token */
+        snprintf(f, sizeof f, "%s/status.json", d);
+        json_t *stj = json_load_file(f, 0, NULL);
+        ASSERT_TRUE(stj != NULL);
+        ASSERT_TRUE(json_object_get(json_object_get(stj, "times"), "token") == NULL);
+        json_decref(stj);
+        /* its token admits it (heartbeat), and no machine of the TDX pool; a made-up one nothing */
+        uint8_t *tok = NULL;
+        size_t tl = 0;
+        snprintf(f, sizeof f, "%s/bootstrap.token", d);
+        ASSERT_OK(cp_read_file(f, 128, &tok, &tl));
+        char bearer[128], msg[600];
+        snprintf(bearer, sizeof bearer, "%.*s", (int) tl, (const char *) tok);
+        free(tok);
+        ASSERT_EQ(node_endpoint("stdpool", name, bearer, msg, sizeof msg), 200);
+        json_t *tv = machines("tdxpool");
+        const char *tdx_name = json_string_value(json_object_get(json_array_get(tv, 0), "name"));
+        char tdx_copy[128];
+        snprintf(tdx_copy, sizeof tdx_copy, "%s", tdx_name);
+        ASSERT_EQ(node_endpoint("tdxpool", tdx_copy, bearer, msg, sizeof msg), 401);
+        if (!strstr(msg, "its nodes must attest (TDX)"))
+                cp_test_fail(__FILE__, __LINE__, "'%s'", msg);
+        bearer[strlen(bearer) - 1] ^= 1;
+        ASSERT_EQ(node_endpoint("stdpool", name, bearer, msg, sizeof msg), 401);
+        if (!strstr(msg, "bootstrap token is not machine"))
+                cp_test_fail(__FILE__, __LINE__, "'%s'", msg);
+        /* the TEEs as the sizes say */
+        json_t *sv = machines("nodepool1");
+        ASSERT_STREQ(att_str(json_array_get(sv, 0), "tee"), "SEV-SNP");
+        tv = machines("tdxpool");
+        for (size_t i = 0; i < json_array_size(tv); i++)
+                ASSERT_STREQ(att_str(json_array_get(tv, i), "tee"), "TDX");
         json_decref(v);
 }
