@@ -15,6 +15,7 @@
 
 #include "agent/agent.h"
 #include "agent/diskkey.h"
+#include "agent/kubelet.h"
 #include "basic/cleanup.h"
 #include "basic/codec.h"
 #include "basic/cursor.h"
@@ -50,6 +51,7 @@ typedef struct agent {
         uint32_t ak_e;
         EVP_PKEY *tee; /* ephemeral, memory only */
         char *token;
+        json_t *kube;  /* the register answer's "kubernetes": bootstrap key, API server */
         json_t *times; /* phase -> Unix ms when it was reached (bench/bench-nodes.c) */
         bool azure;    /* "evidence": "azure-hcl" */
         bool tdx;      /* "tee": "tdx" (issue 16) */
@@ -496,6 +498,10 @@ static int control_plane(agent *a, const char *action, char *why, size_t size) {
         if (r < 0)
                 return r;
         if (status == 200) {
+                if (!strcmp(action, "register") && json_is_object(json_object_get(resp, "kubernetes"))) {
+                        json_decref(a->kube);
+                        a->kube = json_incref(json_object_get(resp, "kubernetes"));
+                }
                 json_decref(resp);
                 return 1;
         }
@@ -618,6 +624,19 @@ static int run(agent *a) {
                 sleep_ms(250);
         }
         set_status(a, "Ready", NULL);
+        if (a->kube && dkc) {
+                /* the kubelet TLS bootstrap: a failure leaves the node Ready, without a client certificate */
+                char ca[4200];
+                if (cfg_str(a, "controlplaneCaFile"))
+                        path_of(a, "controlplaneCaFile", ca, sizeof ca);
+                r = cp_kubelet_bootstrap(a->kube, &kc, a->token, a->name, cfg_str(a, "controlplaneCaFile") ? ca : NULL,
+                                         a->dir);
+                if (r < 0)
+                        fprintf(stderr, "confpool-agent %s: kubelet bootstrap: %s\n", a->name, cp_error_message());
+                else
+                        mark(a, "kubeletCert");
+                cp_error_clear();
+        }
 
         unsigned hb = (unsigned) json_integer_value(json_object_get(a->cfg, "heartbeatMs"));
         int64_t reattest_s = json_integer_value(json_object_get(a->cfg, "reattestS"));
@@ -775,5 +794,6 @@ int cp_agent_run(const char *node_dir) {
         }
         json_decref(a.cfg);
         json_decref(a.times);
+        json_decref(a.kube);
         return r;
 }

@@ -6,6 +6,7 @@
 
 #include "basic/cleanup.h"
 #include "cli/cli-az.h"
+#include "cli/cmd_aks_creds.h"
 
 static const char *const os_skus[] = { "AzureLinux", "AzureLinux3", "CBLMariner", "Mariner", "Ubuntu",
                                        "Ubuntu2204", "Ubuntu2404", NULL };
@@ -320,6 +321,7 @@ static int aks_delete(cp_az_ctx *ctx) {
 static const cp_az_entry entries[] = {
         { "create", &create_cmd, aks_create, NULL },
         { "delete", &delete_cmd, aks_delete, NULL },
+        { "get-credentials", &cp_aks_get_credentials_cmd, cp_aks_get_credentials, NULL },
         { "list", &list_cmd, aks_list, NULL },
         { "machine", NULL, NULL, &cp_az_group_machine },
         { "nodepool", NULL, NULL, &cp_az_group_nodepool },

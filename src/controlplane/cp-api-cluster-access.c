@@ -151,7 +151,23 @@ static int upgrade_profile(api_ctx *c, const char *sub, const char *rg, const ch
         return body ? api_json(c, 200, body) : cp_error_oom();
 }
 
-/* The kubeconfig of a cluster for a role ("clusterUser", "clusterAdmin"). */
+void api_cluster_token(const cp_api *a, const json_t *doc, const char *role, char out[65]) {
+        uint8_t mac[32];
+        unsigned ml = sizeof mac;
+        char msg[200];
+        const char *uid = json_string_value(json_object_get(json_object_get(doc, "properties"), "resourceUID"));
+        const char *salt = api_cluster_cred_salt(doc); /* rotate-certs: a new salt, new tokens */
+        int n = snprintf(msg, sizeof msg, "confpool-kubeconfig:%s:%s%s%.40s", role, uid ? uid : "", salt ? ":" : "",
+                         salt ? salt : "");
+        HMAC(EVP_sha256(), a->cred_key, sizeof a->cred_key, (const uint8_t *) msg,
+             (size_t) (n < (int) sizeof msg ? n : (int) sizeof msg - 1), mac, &ml);
+        cp_hex_encode(mac, sizeof mac, out);
+        cp_wipe(mac, sizeof mac);
+}
+
+/* The kubeconfig of a cluster for a role ("clusterUser", "clusterAdmin"):
+ * its server is the cluster's Kubernetes API on confpoold,
+ * <public URL>/k8s/<resourceUID> (k8s-api.c). */
 static int kubeconfig(api_ctx *c, const json_t *doc, const char *rg, const char *name, const char *role,
                       char **ret) {
         const json_t *props = json_object_get(doc, "properties");
@@ -159,15 +175,8 @@ static int kubeconfig(api_ctx *c, const json_t *doc, const char *rg, const char 
         const char *fqdn = json_string_value(json_object_get(props, "fqdn"));
         if (!uid || !fqdn)
                 return CP_ERROR(CP_EFORMAT, "cluster %s: no resourceUID or fqdn", name);
-        uint8_t mac[32];
-        unsigned ml = sizeof mac;
-        char msg[200], token[80] = "";
-        const char *salt = api_cluster_cred_salt(doc); /* rotate-certs: a new salt, new tokens */
-        int n = snprintf(msg, sizeof msg, "confpool-kubeconfig:%s:%s%s%.40s", role, uid, salt ? ":" : "",
-                         salt ? salt : "");
-        HMAC(EVP_sha256(), c->api->cred_key, sizeof c->api->cred_key, (const uint8_t *) msg, (size_t) n, mac, &ml);
-        cp_hex_encode(mac, sizeof mac, token);
-        cp_wipe(mac, sizeof mac);
+        char token[65];
+        api_cluster_token(c->api, doc, role, token);
         char *ca_b64 = NULL;
         if (c->api->ca_file[0]) {
                 uint8_t *pem = NULL;
@@ -179,12 +188,12 @@ static int kubeconfig(api_ctx *c, const json_t *doc, const char *rg, const char 
         }
         char *out = NULL;
         int len = asprintf(&out,
-                           "apiVersion: v1\nclusters:\n- cluster:\n%s%s%s    server: https://%s:443\n  name: %s\n"
+                           "apiVersion: v1\nclusters:\n- cluster:\n%s%s%s    server: %s/k8s/%s\n  name: %s\n"
                            "contexts:\n- context:\n    cluster: %s\n    user: %s_%s_%s\n  name: %s%s\n"
                            "current-context: %s%s\nkind: Config\npreferences: {}\nusers:\n- name: %s_%s_%s\n  user:\n"
                            "    token: %s\n",
                            ca_b64 ? "    certificate-authority-data: " : "", ca_b64 ? ca_b64 : "", ca_b64 ? "\n" : "",
-                           fqdn, name, name, role, rg, name, name, strcmp(role, "clusterAdmin") == 0 ? "-admin" : "",
+                           c->api->base_url, uid, name, name, role, rg, name, name, strcmp(role, "clusterAdmin") == 0 ? "-admin" : "",
                            name, strcmp(role, "clusterAdmin") == 0 ? "-admin" : "", role, rg, name, token);
         free(ca_b64);
         cp_wipe(token, sizeof token);

@@ -5,7 +5,7 @@
  *   addonProfiles of a cluster PUT   (az aks enable-addons / disable-addons, create -a)
  *   POST .../rotateClusterCertificates   (az aks rotate-certs: an LRO)
  *   POST .../runCommand, GET .../commandResults/{id}   (az aks command invoke /
- *        result: refused, there is no Kubernetes API server to run it on yet)
+ *        result: refused, the cluster runs no pods to run it in)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,11 +180,12 @@ static int run_command(api_ctx *c, const char *sub, const char *rg, const char *
         if (result_id)
                 return api_error(c, 404, "NotFound", NULL,
                                  "Command result '%.64s' of managed cluster '%s' was not found: this service runs no "
-                                 "commands (the cluster has no Kubernetes API server yet).",
+                                 "commands (the cluster runs no pods).",
                                  result_id, name);
         return api_error(c, 400, "OperationNotSupported", NULL,
-                         "runCommand is not supported on managed cluster '%s': the cluster has no Kubernetes API "
-                         "server yet to run the command against (nothing was run).",
+                         "runCommand is not supported on managed cluster '%s': the cluster runs no pods to run "
+                         "the command in (its Kubernetes API serves nodes, leases and events only; nothing "
+                         "was run).",
                          name);
 }
 

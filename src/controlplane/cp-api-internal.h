@@ -26,6 +26,7 @@ struct cp_api {
         cp_log_limit refused_log;    /* audit lines of refused requests (401/403): rate-limited */
         uint8_t cred_key[32];        /* clusters' credential tokens: HMAC keys (cp-api-cluster-access.c) */
         char ca_file[1024];          /* <state_dir>/ca.pem (kubeconfigs' CA), "" without TLS */
+        struct cp_diskkeys *diskkeys; /* bootstrap tokens by secure key release, or NULL */
 };
 
 /* What the authentication hook attaches to a call (cp_svc_call.auth; it lives
@@ -165,6 +166,21 @@ int cp_api_start_cluster_delete(api_ctx *c, const char *cluster_id, json_t *clus
 int cp_api_pool_apply(api_ctx *c, const char *sub, const char *cluster_id, const json_t *cluster, const char *pool_id,
                       const char *name, json_t *props, const json_t *existing, unsigned extra_vcpus,
                       unsigned extra_system, cp_rule_error *err, json_t **ret_doc);
+/* The clusters' Kubernetes APIs (k8s-api.c, docs/kubernetes.md): a request
+ * under /k8s/<resourceUID>/ is answered (true), else false; their tables
+ * (k8s-objects.c, idempotent). */
+bool cp_k8s_handle(cp_api *api, const cp_http_request *req, cp_http_response *resp);
+CP_WUR int k8s_schema(cp_store *s);
+/* After a machine's registration: a new Kubernetes bootstrap token released
+ * to the node only by the key broker (k8s-csr.c); *ret (new reference) is
+ * {"server": <its cluster's API>, "bootstrapKeyId": <broker id>}, NULL when
+ * confpoold has no broker.  Outside any store transaction. */
+CP_WUR int k8s_bootstrap_issue(cp_api *api, const char *pool_id, const char *machine, const json_t *claims,
+                               json_t **ret);
+/* The token of a cluster (its stored document: resourceUID and the
+ * rotate-certs salt) for a role ("clusterUser",
+ * "clusterAdmin"): 64 hex digits + NUL, what its kubeconfigs carry. */
+void api_cluster_token(const cp_api *a, const json_t *doc, const char *role, char out[65]);
 /* Route return value: response written, but roll the transaction back. */
 #define API_ROLLBACK 2
 int api_vcpus_in_use(api_ctx *c, const char *sub, const char *location, const char *exclude_pool_id,

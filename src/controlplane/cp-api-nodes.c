@@ -57,6 +57,12 @@ static void node_call(cp_svc_call *sc, bool hb) {
                                "The attestation token belongs to another machine.");
         }
         r = cp_nodes_admit(n, pool_id, k[4], hb, claims, &adm, why, sizeof why);
+        json_t *kube = NULL;
+        if (r >= 0 && adm == CP_ADMIT_READY && !hb && k8s_bootstrap_issue(sc->userdata, pool_id, k[4], claims, &kube) < 0) {
+                /* the node is admitted; it only has no Kubernetes credential (logged) */
+                fprintf(stderr, "confpoold: k8s: no bootstrap token for %.64s: %s\n", k[4], cp_error_message());
+                cp_error_clear();
+        }
         cp_jwt_free(jwt);
 answer:
         if (r < 0) {
@@ -70,8 +76,11 @@ answer:
                 respond(sc, 409, "Conflict", "The machine has failed or is quarantined.");
         else if (adm == CP_ADMIT_REFUSED)
                 respond(sc, 403, "AttestationPolicyViolation", why);
+        else if (kube)
+                cp_svc_reply_json(sc, 200, json_pack("{s:s,s:O}", "state", "Ready", "kubernetes", kube));
         else
                 respond(sc, 200, NULL, "Ready");
+        json_decref(kube);
 }
 
 static void node_register(cp_svc_call *sc) {

@@ -570,12 +570,15 @@ int cp_api_new(const cp_api_options *o, cp_api **ret) {
         a->max_body = o->max_body ? o->max_body : CP_MAX_API_BODY;
         a->nodes = o->nodes;
         a->aad = o->aad;
+        a->diskkeys = o->diskkeys;
         cp_log_limit_init(&a->refused_log, 0, 0);
         snprintf(a->base_url, sizeof a->base_url, "%s", o->base_url ? o->base_url : "http://127.0.0.1");
         /* the node tables the API reads and writes (machines' attestation,
          * the pools' attestation policy overrides), whatever the backend */
         cp_store_lock(a->store);
         int r = cp_nodes_schema(a->store);
+        if (r >= 0)
+                r = k8s_schema(a->store);
         cp_store_unlock(a->store);
         if (r >= 0 && o->state_dir) {
                 bool created;
@@ -620,5 +623,7 @@ cp_api *cp_api_free(cp_api *api) {
 void cp_api_handle(void *api, const cp_http_request *req, cp_http_response *resp) {
         /* the principal and the audit reason live for this request only */
         api_auth auth = { 0 };
+        if (cp_k8s_handle(api, req, resp)) /* the clusters' Kubernetes APIs (k8s-api.c) */
+                return;
         cp_svc_serve(((cp_api *) api)->svc, req, resp, &auth);
 }

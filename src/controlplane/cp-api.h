@@ -32,6 +32,9 @@ typedef struct cp_api_options {
          * own authentication (attestation tokens, cp-nodes.h; not owned). */
         struct cp_nodes *nodes;
         struct cp_aad *aad;       /* service-principal tokens and /adfs, or NULL (not owned) */
+        /* The key broker of the nodes' disks, or NULL: with it a registered node
+         * gets a Kubernetes bootstrap token by secure key release (not owned). */
+        struct cp_diskkeys *diskkeys;
 } cp_api_options;
 
 typedef struct cp_api cp_api;

@@ -176,7 +176,7 @@ static int run_serve(run_state *d) {
         const cp_daemon_options *o = d->o;
         cp_api_options ao = {.store = d->store, .rules = d->rules, .state_dir = o->state_dir, .tls = d->tls,
                              .base_url = d->base, .nodes = d->nodes,
-                             .aad = d->aad};
+                             .aad = d->aad, .diskkeys = d->diskkeys};
         cp_httpd_options ho = {.bind_addr = d->listen, .port = o->port, .threads = o->threads,
                                .max_body = CP_MAX_API_BODY, .tls_cert_pem = d->cert, .tls_key_pem = d->key};
         snprintf(d->base, sizeof d->base, "%s://%s", d->tls ? "https" : "http", d->listen);

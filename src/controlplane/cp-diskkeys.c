@@ -365,3 +365,35 @@ int cp_diskkeys_erase(cp_diskkeys *d, const char *disk_id) {
         json_decref(j);
         return r < 0 ? r : 0;
 }
+
+int cp_diskkeys_bootstrap_id(const char *pool_id, const char *node_name, char *ret, size_t size) {
+        char scope[17];
+        int r = check_node_name(node_name);
+        if (r < 0)
+                return r;
+        cp_node_scope(pool_id, scope);
+        if ((size_t) snprintf(ret, size, "k8sboot-%s-%s", scope, node_name) >= size)
+                return CP_ERROR(CP_ETOOBIG, "bootstrap id of node %.64s too long", node_name);
+        return 0;
+}
+
+int cp_diskkeys_bootstrap(cp_diskkeys *d, const char *pool_id, const char *node_name, const uint8_t measurement[48],
+                          uint8_t ret_token[32]) {
+        uint8_t host_data[32];
+        char master[80], id[160];
+        int r;
+        if ((r = cp_diskkeys_bootstrap_id(pool_id, node_name, id, sizeof id)) < 0 ||
+            (r = cp_node_host_data(pool_id, node_name, host_data)) < 0 || (r = master_name(pool_id, measurement, master)) < 0)
+                return r;
+        pthread_mutex_lock(&d->lock);
+        r = ensure_master(d, master, measurement);
+        pthread_mutex_unlock(&d->lock);
+        /* a new token at every registration: the old one is crypto-erased first */
+        if (r >= 0)
+                r = cp_diskkeys_erase(d, id);
+        if (r >= 0)
+                r = create_disk(d, master, id, host_data, ret_token);
+        if (r == 0)
+                r = CP_ERROR(CP_ENETWORK, "key broker: bootstrap key %s exists after its crypto-erase", id);
+        return r < 0 ? r : 0;
+}

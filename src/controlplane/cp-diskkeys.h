@@ -75,4 +75,18 @@ CP_WUR int cp_diskkeys_master_name(const char *pool_id, const uint8_t measuremen
  * of that master is left (their nodes deleted). */
 CP_WUR int cp_diskkeys_retire(cp_diskkeys *d, const char *pool_id, const uint8_t measurement[48]);
 
+/*
+ * Kubernetes bootstrap tokens (docs/kubernetes.md "Attested join"): a key of
+ * the broker made like a disk key (under the pool master of the node's
+ * measurement, its own release policy binding it to the node's HOST_DATA),
+ * "k8sboot-<scope>-<node>"; the platform receives the 32 bytes (the token is
+ * their hex) and keeps only a hash; the node releases them with its
+ * attestation token (POST /disks/{id}/release), so no other node and no
+ * unattested guest can have them.  A new one at every call (the previous is
+ * crypto-erased).
+ */
+CP_WUR int cp_diskkeys_bootstrap_id(const char *pool_id, const char *node_name, char *ret, size_t size);
+CP_WUR int cp_diskkeys_bootstrap(cp_diskkeys *d, const char *pool_id, const char *node_name,
+                                 const uint8_t measurement[48], uint8_t ret_token[32]);
+
 #endif

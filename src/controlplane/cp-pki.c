@@ -228,3 +228,72 @@ int cp_pki_server_cert(const char *dir, const char *listen, unsigned leaf_days, 
         EVP_PKEY_free(key);
         return r;
 }
+
+/* The subject's entries of nid: exactly one, equal to want. */
+static bool name_is(X509_NAME *n, int nid, const char *want) {
+        int i = X509_NAME_get_index_by_NID(n, nid, -1);
+        if (i < 0 || X509_NAME_get_index_by_NID(n, nid, i) >= 0)
+                return false;
+        const ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i));
+        return s && (size_t) ASN1_STRING_length(s) == strlen(want) &&
+               memcmp(ASN1_STRING_get0_data(s), want, strlen(want)) == 0;
+}
+
+int cp_pki_kubelet_cert(const char *dir, const char *csr_pem, size_t len, const char *node, unsigned days,
+                        char **ret_pem, char *why, size_t why_size) {
+        char cn[128];
+        snprintf(cn, sizeof cn, "system:node:%s", node);
+        BIO *b = BIO_new_mem_buf(csr_pem, (int) len);
+        X509_REQ *req = b ? PEM_read_bio_X509_REQ(b, NULL, NULL, NULL) : NULL;
+        BIO_free(b);
+        EVP_PKEY *pub = req ? X509_REQ_get_pubkey(req) : NULL;
+        X509_NAME *sn = req ? X509_REQ_get_subject_name(req) : NULL;
+        int r = 0;
+        if (!req || !pub || X509_REQ_verify(req, pub) != 1)
+                snprintf(why, why_size, "spec.request is not a PEM certificate request signed by its key");
+        else if (!name_is(sn, NID_commonName, cn) || !name_is(sn, NID_organizationName, "system:nodes") ||
+                 X509_NAME_entry_count(sn) != 2)
+                snprintf(why, why_size, "the request's subject must be exactly O=system:nodes, CN=%.100s (this "
+                         "bootstrap token's node)", cn);
+        else if (EVP_PKEY_get_base_id(pub) != EVP_PKEY_EC && EVP_PKEY_get_base_id(pub) != EVP_PKEY_RSA)
+                snprintf(why, why_size, "the request's key must be EC or RSA");
+        else
+                why[0] = 0;
+        X509 *ca = NULL, *x = NULL;
+        EVP_PKEY *key = NULL;
+        if (!why[0])
+                r = load_or_create_ca(dir, &ca, &key);
+        if (!why[0] && r >= 0) {
+                x = X509_new();
+                X509_NAME *nm = x ? X509_get_subject_name(x) : NULL;
+                if (!x || !X509_set_version(x, 2) || set_serial(x) < 0 ||
+                    !X509_gmtime_adj(X509_getm_notBefore(x), -300) ||
+                    !X509_gmtime_adj(X509_getm_notAfter(x), (long) days * 86400) || !X509_set_pubkey(x, pub) ||
+                    !X509_NAME_add_entry_by_txt(nm, "O", MBSTRING_ASC, (const unsigned char *) "system:nodes", -1, -1, 0) ||
+                    !X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *) cn, -1, -1, 0) ||
+                    !X509_set_issuer_name(x, X509_get_subject_name(ca)))
+                        r = CP_ERROR(CP_ECRYPTO, "cannot build the kubelet client certificate");
+                if (r >= 0)
+                        r = add_ext(x, ca, NID_basic_constraints, "critical,CA:FALSE");
+                if (r >= 0)
+                        r = add_ext(x, ca, NID_key_usage, "critical,digitalSignature");
+                if (r >= 0)
+                        r = add_ext(x, ca, NID_ext_key_usage, "clientAuth");
+                if (r >= 0)
+                        r = add_ext(x, ca, NID_authority_key_identifier, "keyid");
+                if (r >= 0 && !X509_sign(x, key, EVP_sha256()))
+                        r = CP_ERROR(CP_ECRYPTO, "cannot sign the kubelet client certificate");
+                BIO *o = r >= 0 ? BIO_new(BIO_s_mem()) : NULL;
+                char *data = NULL;
+                long n = o && PEM_write_bio_X509(o, x) ? BIO_get_mem_data(o, &data) : 0;
+                if (r >= 0 && (n <= 0 || !(*ret_pem = strndup(data, (size_t) n))))
+                        r = CP_ERROR(CP_ENOMEM, "cannot encode the kubelet client certificate");
+                BIO_free(o);
+        }
+        X509_free(x);
+        X509_free(ca);
+        EVP_PKEY_free(key);
+        EVP_PKEY_free(pub);
+        X509_REQ_free(req);
+        return why[0] ? CP_ERROR(CP_EPOLICY, "%s", why) : r;
+}

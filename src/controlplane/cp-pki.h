@@ -13,10 +13,20 @@
  * curl --cacert).
  */
 
+#include <stddef.h>
+
 #include "confpool/error.h"
 
 /* *ret_chain_pem (leaf + CA) and *ret_key_pem are malloc()ed; wipe the key. */
 CP_WUR int cp_pki_server_cert(const char *state_dir, const char *listen, unsigned leaf_days, char **ret_chain_pem,
                               char **ret_key_pem);
+
+/* A kubelet client certificate (docs/kubernetes.md "Attested join"): the PEM
+ * CSR must be signed by its key (EC or RSA) and name exactly O=system:nodes,
+ * CN=system:node:<node>; the certificate (CA:FALSE, digitalSignature,
+ * clientAuth, `days` days) is issued by the CA of dir.  CP_EPOLICY with why
+ * naming the refusal; *ret_pem malloc()ed. */
+CP_WUR int cp_pki_kubelet_cert(const char *state_dir, const char *csr_pem, size_t len, const char *node, unsigned days,
+                               char **ret_pem, char *why, size_t why_size);
 
 #endif

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -31,7 +32,112 @@ struct cp_httpd {
         unsigned max_conns;
         uint16_t port;
         char *cert, *key;
+        /* streamed responses waiting for data: suspended connections the
+         * ticker resumes every CP_HTTPD_STREAM_POLL_MS */
+        pthread_mutex_t streams_lock;
+        pthread_cond_t streams_cond;
+        struct MHD_Connection **suspended;
+        size_t n_suspended, cap_suspended;
+        size_t n_streams;       /* streamed responses alive */
+        bool stopping, ticker_started;
+        pthread_t ticker;
 };
+
+/* One streamed response (cp_http_response.stream). */
+typedef struct stream_ctx {
+        cp_httpd *d;
+        struct MHD_Connection *conn;
+        cp_http_stream_fn fn;
+        void *ud;
+        void (*ud_free)(void *);
+} stream_ctx;
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
+        (void) pos;
+        stream_ctx *s = cls;
+        pthread_mutex_lock(&s->d->streams_lock);
+        bool stopping = s->d->stopping;
+        pthread_mutex_unlock(&s->d->streams_lock);
+        long n = s->fn(s->ud, (uint8_t *) buf, max, stopping);
+        if (n < 0 || stopping)
+                return n > 0 ? (ssize_t) n : MHD_CONTENT_READER_END_OF_STREAM;
+        if (n > 0)
+                return (ssize_t) n;
+        /* nothing yet: suspend until the ticker resumes us */
+        pthread_mutex_lock(&s->d->streams_lock);
+        if (s->d->n_suspended == s->d->cap_suspended) {
+                size_t nc = s->d->cap_suspended ? s->d->cap_suspended * 2 : 16;
+                struct MHD_Connection **v = realloc(s->d->suspended, nc * sizeof *v);
+                if (!v) {
+                        pthread_mutex_unlock(&s->d->streams_lock);
+                        return MHD_CONTENT_READER_END_WITH_ERROR;
+                }
+                s->d->suspended = v;
+                s->d->cap_suspended = nc;
+        }
+        MHD_suspend_connection(s->conn);
+        s->d->suspended[s->d->n_suspended++] = s->conn;
+        pthread_mutex_unlock(&s->d->streams_lock);
+        return 0;
+}
+
+static void stream_free(void *cls) {
+        stream_ctx *s = cls;
+        if (s->ud_free)
+                s->ud_free(s->ud);
+        pthread_mutex_lock(&s->d->streams_lock);
+        s->d->n_streams--;
+        pthread_cond_broadcast(&s->d->streams_cond);
+        pthread_mutex_unlock(&s->d->streams_lock);
+        free(s);
+}
+
+/* Resume every suspended stream (they look for data again). */
+static void streams_resume(cp_httpd *d) {
+        for (size_t i = 0; i < d->n_suspended; i++)
+                MHD_resume_connection(d->suspended[i]);
+        d->n_suspended = 0;
+}
+
+static void *stream_ticker(void *arg) {
+        cp_httpd *d = arg;
+        pthread_mutex_lock(&d->streams_lock);
+        while (!d->stopping) {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += CP_HTTPD_STREAM_POLL_MS * 1000000L;
+                if (ts.tv_nsec >= 1000000000L) {
+                        ts.tv_sec++;
+                        ts.tv_nsec -= 1000000000L;
+                }
+                pthread_cond_timedwait(&d->streams_cond, &d->streams_lock, &ts);
+                streams_resume(d);
+        }
+        pthread_mutex_unlock(&d->streams_lock);
+        return NULL;
+}
+
+/* The MHD response of a streamed cp_http_response (its stream moves into it). */
+static struct MHD_Response *stream_response(cp_httpd *d, struct MHD_Connection *conn, cp_http_response *resp) {
+        stream_ctx *s = calloc(1, sizeof *s);
+        if (!s)
+                return NULL;
+        *s = (stream_ctx){ .d = d, .conn = conn, .fn = resp->stream, .ud = resp->stream_ud,
+                           .ud_free = resp->stream_free };
+        struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, s,
+                                                                   stream_free);
+        if (!r) {
+                free(s);
+                return NULL;
+        }
+        resp->stream = NULL; /* now owned by the MHD response */
+        pthread_mutex_lock(&d->streams_lock);
+        d->n_streams++;
+        pthread_mutex_unlock(&d->streams_lock);
+        /* the stream's own end (a watch's timeout) bounds it, not the idle timeout */
+        MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, 0);
+        return r;
+}
 
 /* One request: made by on_target when the request line arrives (before
  * libmicrohttpd decodes the path), freed by on_completed. */
@@ -136,6 +242,10 @@ const char *cp_http_resp_get_header(const cp_http_response *resp, const char *na
 
 static void resp_clear(cp_http_response *resp) {
         resp_reset_body(resp);
+        if (resp->stream && resp->stream_free)
+                resp->stream_free(resp->stream_ud);
+        resp->stream = NULL;
+        resp->stream_ud = NULL;
         for (size_t i = 0; i < resp->n_headers; i++) {
                 free(resp->header_names[i]);
                 free(resp->header_values[i]);
@@ -362,9 +472,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 resp_clear(&resp);
                 return send_error(conn, 500, "InternalServerError", "No response.");
         }
-        struct MHD_Response *r = MHD_create_response_from_buffer(resp.body_len, resp.body ? resp.body : (void *) "",
-                                                                 resp.body ? MHD_RESPMEM_MUST_FREE
-                                                                           : MHD_RESPMEM_PERSISTENT);
+        struct MHD_Response *r = resp.stream ? stream_response(d, conn, &resp)
+                                 : MHD_create_response_from_buffer(resp.body_len, resp.body ? resp.body : (void *) "",
+                                                                   resp.body ? MHD_RESPMEM_MUST_FREE
+                                                                             : MHD_RESPMEM_PERSISTENT);
         if (!r) {
                 resp_clear(&resp);
                 return MHD_NO;
@@ -441,6 +552,8 @@ int cp_httpd_start(const cp_httpd_options *o, cp_http_handler handler, void *use
                 return cp_error_oom();
         d->handler = handler;
         d->userdata = userdata;
+        pthread_mutex_init(&d->streams_lock, NULL);
+        pthread_cond_init(&d->streams_cond, NULL);
         d->max_body = o->max_body ? o->max_body : 1024 * 1024;
         size_t conn_memory = o->header_memory ? o->header_memory : CONN_MEMORY;
         if (conn_memory < 8192) {
@@ -451,7 +564,7 @@ int cp_httpd_start(const cp_httpd_options *o, cp_http_handler handler, void *use
         struct sockaddr_storage ss;
         memset(&ss, 0, sizeof(ss));
         const char *bind = o->bind_addr ? o->bind_addr : "127.0.0.1";
-        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
         struct sockaddr_in *s4 = (struct sockaddr_in *) &ss;
         struct sockaddr_in6 *s6 = (struct sockaddr_in6 *) &ss;
         if (inet_pton(AF_INET, bind, &s4->sin_addr) == 1) {
@@ -509,6 +622,11 @@ int cp_httpd_start(const cp_httpd_options *o, cp_http_handler handler, void *use
         }
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_BIND_PORT);
         d->port = info ? info->port : o->port;
+        if (pthread_create(&d->ticker, NULL, stream_ticker, d) != 0) {
+                cp_httpd_stop(d);
+                return CP_ERROR(CP_ENOMEM, "cannot start the HTTP server's stream thread");
+        }
+        d->ticker_started = true;
         *ret = d;
         return 0;
 }
@@ -520,8 +638,32 @@ uint16_t cp_httpd_port(const cp_httpd *d) {
 cp_httpd *cp_httpd_stop(cp_httpd *d) {
         if (!d)
                 return NULL;
+        /* streams end first: resumed, they see stopping and finish */
+        pthread_mutex_lock(&d->streams_lock);
+        d->stopping = true;
+        pthread_cond_broadcast(&d->streams_cond);
+        pthread_mutex_unlock(&d->streams_lock);
+        if (d->ticker_started)
+                pthread_join(d->ticker, NULL);
+        pthread_mutex_lock(&d->streams_lock);
+        for (int i = 0; i < 100 && (d->n_suspended || d->n_streams); i++) {
+                streams_resume(d);
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += 20 * 1000000L;
+                if (ts.tv_nsec >= 1000000000L) {
+                        ts.tv_sec++;
+                        ts.tv_nsec -= 1000000000L;
+                }
+                pthread_cond_timedwait(&d->streams_cond, &d->streams_lock, &ts);
+        }
+        streams_resume(d);
+        pthread_mutex_unlock(&d->streams_lock);
         if (d->mhd)
                 MHD_stop_daemon(d->mhd);
+        pthread_mutex_destroy(&d->streams_lock);
+        pthread_cond_destroy(&d->streams_cond);
+        free(d->suspended);
         if (d->key)
                 OPENSSL_cleanse(d->key, strlen(d->key));
         free(d->key);

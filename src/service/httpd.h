@@ -45,6 +45,14 @@ typedef struct cp_http_request {
         size_t n_query;
 } cp_http_request;
 
+/* A streamed body (a Kubernetes watch): called on the server's thread
+ * whenever the client can take more; returns the bytes written to buf (at
+ * most max), 0 when nothing is ready yet (the connection is suspended and
+ * the function called again within CP_HTTPD_STREAM_POLL_MS), or -1 at the
+ * end of the stream (also when the server stops: stopping is true then). */
+typedef long (*cp_http_stream_fn)(void *userdata, uint8_t *buf, size_t max, bool stopping);
+#define CP_HTTPD_STREAM_POLL_MS 200
+
 typedef struct cp_http_response {
         unsigned status;
         char content_type[96];
@@ -53,6 +61,12 @@ typedef struct cp_http_response {
         size_t n_headers;
         char *header_names[CP_HTTP_MAX_HEADERS];
         char *header_values[CP_HTTP_MAX_HEADERS];
+        /* Instead of body (chunked, no idle timeout; the stream ends it):
+         * stream_free(stream_ud) runs when the connection is done, also
+         * when the request was built in-process (cp_http_resp_clear). */
+        cp_http_stream_fn stream;
+        void *stream_ud;
+        void (*stream_free)(void *userdata);
 } cp_http_response;
 
 /* Request accessors (NULL when absent).  Header names are case-insensitive,

@@ -101,7 +101,8 @@ def load(path):  # the block-style YAML az writes: key/value lines, two-space in
 user, admin, ca = load(sys.argv[1]), load(sys.argv[2]), open(sys.argv[3]).read()
 for kc, ctx in ((user, "c1"), (admin, "c1-admin")):
     assert "apiVersion: v1" in kc and "kind: Config" in kc, kc
-    assert "server: https://" in kc and ".hcp.eastus.confpool.local:443" in kc, kc
+    # the cluster's Kubernetes API on confpoold (docs/kubernetes.md)
+    assert "server: https://localhost:" in kc and "/k8s/" in kc, kc
     assert "current-context: " + ctx in kc, kc
     cad = [l.split(": ", 1)[1] for l in kc.splitlines() if "certificate-authority-data:" in l][0]
     assert base64.b64decode(cad).decode() == ca, "CA"
@@ -153,7 +154,7 @@ for _ in $(seq 40); do [ "$(wc -w <<<"$(kids)")" = 2 ] && break; sleep 0.25; don
 [ "$(kids | cut -d' ' -f2)" = "$K1" ] && [ "$(kids | cut -d' ' -f1)" != "$K1" ] || fail "after rotation: $(kids), was $K1"
 # command invoke: refused in full, naming why
 out=$(az aks command invoke -g rg1 -n c1 -c "kubectl get pods" 2>&1) && fail "command invoke accepted"
-[[ "$out" == *"no Kubernetes API"* ]] || fail "command invoke: $out"
+[[ "$out" == *"runs no pods"* ]] || fail "command invoke: $out"
 
 # nodepool upgrade -k: one pool, its node replaced by one built with the version
 versions() { cp_ aks machine list --subscription "$SUB" -g rg1 --cluster-name c1 --nodepool-name "$1" \
@@ -207,7 +208,10 @@ states() { cp_ aks machine list --subscription "$SUB" -g rg1 --cluster-name c1 -
 names() { cp_ aks machine list --subscription "$SUB" -g rg1 --cluster-name c1 --nodepool-name cvmpool \
         --query "[].name" -o tsv | sort | tr '\n' ' '; }
 N0=$(names)
-E0=$(grep -c '"op":"disk-crypto-erase"' "$S/kbs-audit.jsonl")
+# OS disks' crypto-erases (a node's Kubernetes bootstrap key, k8sboot-*, is renewed at
+# every registration, docs/kubernetes.md, so its erases are not counted)
+os_erases() { grep '"op":"disk-crypto-erase"' "$S/kbs-audit.jsonl" | grep -vc '"k8sboot-'; }
+E0=$(os_erases)
 cvm_agents() { pgrep -af "confpool-agent --node-dir $S/cp/local/nodes/.*aks-cvmpool"; }
 az aks nodepool stop -g rg1 --cluster-name c1 -n cvmpool -o none || fail "az aks nodepool stop"
 [ "$(states)" = "Stopped " ] || fail "after nodepool stop: $(states)"
@@ -227,7 +231,7 @@ az aks start -g rg1 -n c1 -o none || fail "az aks start"
 for _ in $(seq 120); do n=$(ready); [ "$n" = 4 ] && break; sleep 0.25; done
 [ "$n" = 4 ] || fail "after az aks start: $n attested Ready machines"
 [ "$(names)" = "$N0" ] || fail "machines changed across stop/start: $(names), were $N0"
-[ "$(grep -c '"op":"disk-crypto-erase"' "$S/kbs-audit.jsonl")" = "$E0" ] || fail "disks erased by stop/start"
+[ "$(os_erases)" = "$E0" ] || fail "disks erased by stop/start"
 
 # down / up: az keeps working without new setup
 cp_ down >/dev/null || fail "down"

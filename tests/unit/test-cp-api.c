@@ -1101,20 +1101,30 @@ TEST(rotate_certs_changes_credentials) {
         ASSERT_TRUE(strcmp(user1, user2) != 0 && strcmp(admin1, admin2) != 0 && strcmp(user2, admin2) != 0);
         ASSERT_EQ(pool_machines("nodepool1", after, vers, 8), 1);
         ASSERT_STREQ(after[0], names[0]); /* nodes keep running */
+        /* the cluster's Kubernetes API takes the new tokens and refuses the
+         * ones from before the rotation */
+        char k8s[200], bearer[100];
+        ASSERT_EQ(call("GET", MC CS, NULL), 200);
+        snprintf(k8s, sizeof k8s, "/k8s/%s/api/v1/nodes", prop("resourceUID"));
+        const char *const tokens[] = {user1, admin1, user2, admin2};
+        for (size_t i = 0; i < 4; i++) {
+                snprintf(bearer, sizeof bearer, "Bearer %s", tokens[i]);
+                ASSERT_EQ(call_auth(bearer, "GET", k8s, NULL), i < 2 ? 401 : 200);
+        }
         ASSERT_EQ(call("POST", RGP "/providers/Microsoft.ContainerService/managedClusters/nope/rotateClusterCertificates" CS,
                        NULL),
                   404);
         teardown();
 }
 
-/* az aks command invoke / result: refused, naming why (no Kubernetes API) */
+/* az aks command invoke / result: refused, naming why (no pods to run it in) */
 TEST(run_command_refused) {
         setup(NULL);
         base_cluster();
         ASSERT_EQ(call("POST", MC "/runCommand" CS, "{\"command\":\"kubectl get pods\"}"), 400);
         ASSERT_STREQ(code(), "OperationNotSupported");
         const char *msg = json_string_value(json_object_get(json_object_get(R.body, "error"), "message"));
-        ASSERT_TRUE(msg && strstr(msg, "no Kubernetes API server"));
+        ASSERT_TRUE(msg && strstr(msg, "runs no pods"));
         ASSERT_EQ(call("GET", MC "/commandResults/0123abcd" CS, NULL), 404);
         ASSERT_EQ(call("POST", RGP "/providers/Microsoft.ContainerService/managedClusters/nope/runCommand" CS, "{}"), 404);
         teardown();

@@ -2,14 +2,68 @@
 /* The shared HTTP server and client, against each other on loopback. */
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "service/httpc.h"
 #include "raw-http.h"
 #include "service/httpd.h"
 #include "tests.h"
 
+/* A streamed body: "a\n" at once, nothing for ~300 ms (the connection is
+ * suspended and polled), then "b\n" and the end; /forever never ends. */
+typedef struct stream_state {
+        int step;
+        bool forever;
+        struct timespec t0;
+        int *freed;
+} stream_state;
+
+static long stream_fn(void *ud, uint8_t *buf, size_t max, bool stopping) {
+        stream_state *s = ud;
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long ms = (now.tv_sec - s->t0.tv_sec) * 1000 + (now.tv_nsec - s->t0.tv_nsec) / 1000000;
+        if (stopping || max < 2)
+                return -1;
+        if (s->step == 0) {
+                s->step = 1;
+                memcpy(buf, "a\n", 2);
+                return 2;
+        }
+        if (s->forever || ms < 300)
+                return 0;
+        if (s->step == 1) {
+                s->step = 2;
+                memcpy(buf, "b\n", 2);
+                return 2;
+        }
+        return -1;
+}
+
+static int streams_freed;
+
+static void stream_free_fn(void *ud) {
+        stream_state *s = ud;
+        __atomic_add_fetch(s->freed, 1, __ATOMIC_SEQ_CST);
+        free(s);
+}
+
 static void handler(void *userdata, const cp_http_request *req, cp_http_response *resp) {
         unsigned *count = userdata;
+        if (!strcmp(req->path, "/stream") || !strcmp(req->path, "/forever")) {
+                stream_state *s = calloc(1, sizeof *s);
+                s->forever = !strcmp(req->path, "/forever");
+                s->freed = &streams_freed;
+                clock_gettime(CLOCK_MONOTONIC, &s->t0);
+                resp->status = 200;
+                snprintf(resp->content_type, sizeof resp->content_type, "application/json");
+                resp->stream = stream_fn;
+                resp->stream_ud = s;
+                resp->stream_free = stream_free_fn;
+                return;
+        }
         __atomic_add_fetch(count, 1, __ATOMIC_SEQ_CST);
         char caps[2][256];
         if (cp_http_path_match("/echo/{a}/x/{b}", req->path, true, caps, 2)) {
@@ -504,4 +558,58 @@ TEST(content_length_framing) {
         TEST_TABLE(framing_rows, framing_one, &port);
         ASSERT_EQ(count, 1);
         cp_httpd_stop(d);
+}
+
+static void *get_forever(void *arg) {
+        const char *url = arg;
+        cp_httpc_response r = {0};
+        cp_httpc_options co = {.timeout_ms = 20000};
+        if (cp_httpc_request(&co, "GET", url, NULL, NULL, 0, &r) == 0)
+                cp_httpc_response_clear(&r);
+        cp_error_clear();
+        return NULL;
+}
+
+/* Streamed responses (watches): chunks as they come, a pause without data
+ * holds no thread (other requests are answered meanwhile), the stream's
+ * state freed at its end, and a stop ends the streams still open. */
+TEST(streamed_responses) {
+        unsigned count = 0;
+        char base[64], url[128];
+        cp_httpd_options o = {.threads = 1};
+        cp_httpd *d = start(&o, &count, base, sizeof base, "http");
+        streams_freed = 0;
+        snprintf(url, sizeof url, "%s/stream", base);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        cp_httpc_response r = {0};
+        ASSERT_OK(cp_httpc_request(NULL, "GET", url, NULL, NULL, 0, &r));
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        ASSERT_EQ(r.status, 200);
+        ASSERT_EQ(r.body_len, 4);
+        ASSERT_TRUE(memcmp(r.body, "a\nb\n", 4) == 0);
+        long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+        ASSERT_TRUE(ms >= 300 && ms < 5000);
+        cp_httpc_response_clear(&r);
+        for (int i = 0; i < 100 && __atomic_load_n(&streams_freed, __ATOMIC_SEQ_CST) < 1; i++)
+                usleep(10000);
+        ASSERT_EQ(__atomic_load_n(&streams_freed, __ATOMIC_SEQ_CST), 1);
+        /* a stream without end: the one pool thread still answers others */
+        char furl[128];
+        snprintf(furl, sizeof furl, "%s/forever", base);
+        pthread_t t;
+        ASSERT_EQ(pthread_create(&t, NULL, get_forever, furl), 0);
+        usleep(300000);
+        snprintf(url, sizeof url, "%s/auth", base);
+        ASSERT_OK(cp_httpc_request(NULL, "GET", url, NULL, NULL, 0, &r));
+        ASSERT_EQ(r.status, 200);
+        cp_httpc_response_clear(&r);
+        /* stopping ends it */
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        cp_httpd_stop(d);
+        pthread_join(t, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+        ASSERT_TRUE(ms < 5000);
+        ASSERT_EQ(__atomic_load_n(&streams_freed, __ATOMIC_SEQ_CST), 2);
 }

@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The attested join (kubelet TLS bootstrap, docs/kubernetes.md):
+ *   1. a machine registers with its attestation token; confpoold asks the
+ *      key broker for a new bootstrap key bound to the node like its disk
+ *      key (cp_diskkeys_bootstrap: the node's HOST_DATA, the pool master's
+ *      measurement and debug policy) and keeps only SHA-256 of the token
+ *      (hex of the 32 bytes) in k8s_bootstrap; the register answer names
+ *      the broker id and the cluster's API;
+ *   2. the agent releases the key from the broker with its attestation
+ *      token, and POSTs a certificates.k8s.io/v1 CertificateSigningRequest
+ *      (signer kubernetes.io/kube-apiserver-client-kubelet, O=system:nodes,
+ *      CN=system:node:<machine>) with the token as bearer;
+ *   3. the token is spent at its first use; the CSR is approved only for
+ *      the token's own machine while it is Ready (attested), and signed by
+ *      the cluster CA (confpoold's, the kubeconfigs' CA).
+ * Refused with a reason: a token never issued or already used (401), a
+ * machine that is not attested (403), a CSR naming another node (403).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/sha.h>
+
+#include "basic/codec.h"
+#include "basic/secure.h"
+#include "controlplane/cp-diskkeys.h"
+#include "controlplane/cp-pki.h"
+#include "controlplane/k8s-internal.h"
+
+#define SIGNER "kubernetes.io/kube-apiserver-client-kubelet"
+
+int k8s_bootstrap_schema(cp_store *s) {
+        return cp_store_exec(s, "CREATE TABLE IF NOT EXISTS k8s_bootstrap (cluster TEXT NOT NULL, machine TEXT NOT NULL, "
+                                "pool TEXT NOT NULL, token_sha256 TEXT NOT NULL, used INTEGER NOT NULL DEFAULT 0, "
+                                "PRIMARY KEY (cluster, machine))");
+}
+
+int k8s_bootstrap_put(cp_store *s, const char *cluster, const char *pool, const char *machine,
+                      const uint8_t token[32]) {
+        char hex[65], tok[65];
+        uint8_t h[32];
+        cp_hex_encode(token, 32, tok);
+        SHA256((const uint8_t *) tok, 64, h);
+        cp_wipe(tok, sizeof tok);
+        cp_hex_encode(h, 32, hex);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = cp_store_prepare(s, "INSERT OR REPLACE INTO k8s_bootstrap(cluster, machine, pool, token_sha256, used) "
+                                    "VALUES (?,?,?,?,0)", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, cluster, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, machine, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, pool, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 4, hex, -1, SQLITE_TRANSIENT);
+        r = cp_store_step(s, st);
+        return r < 0 ? r : 0;
+}
+
+int k8s_bootstrap_issue(cp_api *api, const char *pool_id, const char *machine, const json_t *claims, json_t **ret) {
+        *ret = NULL;
+        if (!api->diskkeys)
+                return 0;
+        const char *lm = json_string_value(json_object_get(claims, "x-ms-sevsnpvm-launchmeasurement"));
+        uint8_t m[48], token[32];
+        size_t n = 0;
+        char id[160];
+        if (!lm || strlen(lm) != 96 || cp_hex_decode(lm, 96, m, sizeof m, &n) < 0 || n != 48)
+                return CP_ERROR(CP_EFORMAT, "the attestation token has no launch measurement");
+        json_t *pool = NULL, *cluster = NULL;
+        int r = cp_diskkeys_bootstrap_id(pool_id, machine, id, sizeof id);
+        if (r >= 0)
+                r = cp_diskkeys_bootstrap(api->diskkeys, pool_id, machine, m, token); /* network: no transaction */
+        if (r < 0)
+                return r;
+        if ((r = cp_store_begin(api->store)) < 0) {
+                cp_wipe(token, sizeof token);
+                return r;
+        }
+        char etag[40];
+        r = cp_res_get(api->store, pool_id, &pool, etag);
+        const char *cid = r >= 0 ? json_string_value(json_object_get(pool, "parent")) : NULL;
+        if (r >= 0 && !cid) {
+                /* the pool's cluster: its id is the pool id up to /agentPools */
+                char c[1400];
+                const char *ap = strstr(pool_id, "/agentPools/");
+                snprintf(c, sizeof c, "%.*s", ap ? (int) (ap - pool_id) : 0, pool_id);
+                r = cp_res_get(api->store, c, &cluster, etag);
+        }
+        const char *uid = json_string_value(json_object_get(json_object_get(cluster, "properties"), "resourceUID"));
+        if (r >= 0 && !uid)
+                r = CP_ERROR(CP_ENOTFOUND, "the machine's cluster has no resourceUID");
+        if (r >= 0)
+                r = k8s_bootstrap_put(api->store, uid, pool_id, machine, token);
+        char server[512];
+        if (r >= 0) {
+                snprintf(server, sizeof server, "%s/k8s/%s", api->base_url, uid);
+                *ret = json_pack("{s:s,s:s}", "server", server, "bootstrapKeyId", id);
+        }
+        if (r < 0)
+                cp_store_rollback(api->store);
+        else
+                r = cp_store_commit(api->store);
+        cp_wipe(token, sizeof token);
+        json_decref(pool);
+        json_decref(cluster);
+        return r;
+}
+
+/* The machine and pool of a bootstrap token of this cluster (constant-time
+ * compare of the hashes); 1 found, 0 not, negative error. */
+static int token_lookup(k8s_ctx *c, const char *tok, char *machine, size_t msize, char *pool, size_t psize,
+                        bool *used) {
+        uint8_t h[32];
+        char hex[65];
+        SHA256((const uint8_t *) tok, strlen(tok), h);
+        cp_hex_encode(h, 32, hex);
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = cp_store_prepare(c->api->store, "SELECT machine, pool, token_sha256, used FROM k8s_bootstrap WHERE "
+                                                "cluster=?", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, c->uid, -1, SQLITE_TRANSIENT);
+        int found = 0;
+        while ((r = cp_store_step(c->api->store, st)) == 1) {
+                const char *th = (const char *) sqlite3_column_text(st, 2);
+                if (th && strlen(th) == 64 && cp_ct_eq(th, hex, 64) && !found) {
+                        snprintf(machine, msize, "%s", (const char *) sqlite3_column_text(st, 0));
+                        snprintf(pool, psize, "%s", (const char *) sqlite3_column_text(st, 1));
+                        *used = sqlite3_column_int(st, 3) != 0;
+                        found = 1;
+                }
+        }
+        return r < 0 ? r : found;
+}
+
+static int spend(k8s_ctx *c, const char *machine) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = cp_store_prepare(c->api->store, "UPDATE k8s_bootstrap SET used=1 WHERE cluster=? AND machine=?", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, c->uid, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, machine, -1, SQLITE_TRANSIENT);
+        r = cp_store_step(c->api->store, st);
+        return r < 0 ? r : 0;
+}
+
+/* The CSR's PEM (malloc()ed) after the request's checks; NULL with why. */
+static char *csr_pem(const json_t *body, size_t *len, char *why, size_t size) {
+        const json_t *spec = json_object_get(body, "spec");
+        const char *kind = json_string_value(json_object_get(body, "kind"));
+        const char *signer = json_string_value(json_object_get(spec, "signerName"));
+        const char *req = json_string_value(json_object_get(spec, "request"));
+        if (!kind || strcmp(kind, "CertificateSigningRequest") || !req) {
+                snprintf(why, size, "the body must be a CertificateSigningRequest with spec.request");
+                return NULL;
+        }
+        if (!signer || strcmp(signer, SIGNER)) {
+                snprintf(why, size, "spec.signerName must be %s", SIGNER);
+                return NULL;
+        }
+        size_t cap = cp_b64_decoded_max(strlen(req)) + 1;
+        char *pem = malloc(cap);
+        if (!pem || cp_b64_decode(req, strlen(req), CP_B64_STD, (uint8_t *) pem, cap - 1, len) < 0) {
+                cp_error_clear();
+                free(pem);
+                snprintf(why, size, "spec.request is not base64");
+                return NULL;
+        }
+        pem[*len] = 0;
+        return pem;
+}
+
+static void csr_answer(k8s_ctx *c, const json_t *body, const char *cert, const char *machine) {
+        char *b64 = malloc(cp_b64_encoded_len(strlen(cert), CP_B64_STD) + 1);
+        if (b64)
+                cp_b64_encode((const uint8_t *) cert, strlen(cert), CP_B64_STD, b64);
+        char name[80], uid[37];
+        api_uuid(uid);
+        const char *given = json_string_value(json_object_get(json_object_get(body, "metadata"), "name"));
+        snprintf(name, sizeof name, "%.64s", given ? given : "");
+        if (!given)
+                snprintf(name, sizeof name, "node-csr-%.12s", uid + 24);
+        json_t *o = json_pack("{s:s,s:s,s:{s:s,s:s},s:O,s:{s:[{s:s,s:s,s:s,s:s}],s:s}}", "kind",
+                              "CertificateSigningRequest", "apiVersion", "certificates.k8s.io/v1", "metadata", "name",
+                              name, "uid", uid, "spec", json_object_get(body, "spec"), "status", "conditions", "type",
+                              "Approved", "status", "True", "reason", "AutoApproved", "message",
+                              "approved: the bootstrap token was released to this attested machine", "certificate",
+                              b64 ? b64 : "");
+        free(b64);
+        fprintf(stderr, "confpoold: k8s: kubelet client certificate issued to %.64s\n", machine);
+        k8s_reply(c, 201, o);
+}
+
+bool k8s_csr_bootstrap(k8s_ctx *c) {
+        if (strcmp(c->req->method, "POST") || strcmp(c->path, "/apis/certificates.k8s.io/v1/certificatesigningrequests"))
+                return false;
+        const char *h = cp_http_req_header(c->req, "Authorization");
+        const char *tok = h && strncasecmp(h, "Bearer ", 7) == 0 ? h + 7 : NULL;
+        char machine[64], pool[700], why[400] = "";
+        bool used = false;
+        if (!tok || strlen(tok) != 64 || token_lookup(c, tok, machine, sizeof machine, pool, sizeof pool, &used) != 1) {
+                cp_error_clear();
+                return false;
+        }
+        if (used) {
+                k8s_status(c, 401, "Unauthorized", NULL, NULL, "Unauthorized: the bootstrap token of node %s was "
+                           "used already", machine);
+                return true;
+        }
+        int r = spend(c, machine); /* once, whatever the outcome */
+        cp_machine m;
+        if (r >= 0 && (cp_machine_get(c->api->store, pool, machine, &m) < 0 || strcmp(m.state, "Ready"))) {
+                cp_error_clear();
+                k8s_status(c, 403, "Forbidden", "certificatesigningrequests", NULL, "certificatesigningrequests is "
+                           "forbidden: machine %s is not attested (not Ready)", machine);
+                return true;
+        }
+        json_t *body = NULL;
+        size_t len = 0;
+        char *pem = NULL, *cert = NULL;
+        if (r >= 0 && cp_svc_json_parse(c->req->body, c->req->body_len, 32, &body) < 0) {
+                snprintf(why, sizeof why, "the body is not a JSON object: %s", cp_error_message());
+                cp_error_clear();
+        } else if (r >= 0 && (pem = csr_pem(body, &len, why, sizeof why)) != NULL) {
+                char dir[1024];
+                snprintf(dir, sizeof dir, "%.*s", (int) (strlen(c->api->ca_file) > 7 ? strlen(c->api->ca_file) - 7 : 0),
+                         c->api->ca_file);
+                if (!c->api->ca_file[0])
+                        snprintf(why, sizeof why, "this control plane has no CA (TLS off)");
+                else if ((r = cp_pki_kubelet_cert(dir, pem, len, machine, 365, &cert, why, sizeof why)) == CP_EPOLICY)
+                        r = 0;
+                cp_error_clear();
+        }
+        if (r < 0) {
+                cp_error_clear();
+                k8s_status(c, 500, "InternalError", NULL, NULL, "the certificate could not be issued");
+        } else if (why[0])
+                k8s_status(c, 403, "Forbidden", "certificatesigningrequests", NULL,
+                           "certificatesigningrequests is forbidden: %s", why);
+        else
+                csr_answer(c, body, cert, machine);
+        free(pem);
+        free(cert);
+        json_decref(body);
+        return true;
+}

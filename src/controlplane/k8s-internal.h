@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef CP_CONTROLPLANE_K8S_INTERNAL_H
+#define CP_CONTROLPLANE_K8S_INTERNAL_H
+
+#include "controlplane/cp-api-internal.h"
+#include "controlplane/k8s.h"
+
+/* One request to a cluster's Kubernetes API. */
+typedef struct k8s_ctx {
+        cp_api *api;
+        const cp_http_request *req;
+        cp_http_response *resp;
+        json_t *cluster;        /* the cluster's stored document */
+        const char *cluster_id; /* its ARM id */
+        char uid[64];           /* its resourceUID (the path's /k8s/<uid>) */
+        const char *path;       /* the path below /k8s/<uid> */
+        bool admin;             /* clusterAdmin credential (else clusterUser) */
+        const char *user;       /* "clusterUser" / "clusterAdmin" */
+} k8s_ctx;
+
+/* ---- answers (k8s-api.c) ---- */
+void k8s_reply(k8s_ctx *c, unsigned status, json_t *body /* stolen */);
+/* A Status object as kube-apiserver writes it; kind/name go to details. */
+void k8s_status(k8s_ctx *c, unsigned status, const char *reason, const char *kind, const char *name, const char *fmt,
+                ...) __attribute__((format(printf, 6, 7)));
+
+/* ---- discovery (k8s-discovery.c): true when the path was one of its ---- */
+bool k8s_discovery(k8s_ctx *c);
+
+/* ---- objects (k8s-objects.c); the caller holds a store transaction ---- */
+/* Bring the cluster's Nodes, Leases and Events up to date with its machines. */
+CP_WUR int k8s_sync(cp_api *api, const json_t *cluster);
+CP_WUR int k8s_obj_get(cp_store *s, const char *cluster, const char *kind, const char *ns, const char *name,
+                       json_t **ret);
+/* Objects of a kind (ns NULL: every namespace) as an array, and the store's rv. */
+CP_WUR int k8s_obj_list(cp_store *s, const char *cluster, const char *kind, const char *ns, json_t **ret,
+                        int64_t *ret_rv);
+/* Record a change: a new resourceVersion stamped on obj and logged for watches. */
+CP_WUR int k8s_obj_write(cp_store *s, const char *cluster, const char *kind, const char *ns, const char *name,
+                         const char *type, json_t *obj);
+/* The user's part of a Node (labels, annotations, taints, unschedulable) from a
+ * patched Node; and a Node removed by a user until its next heartbeat. */
+CP_WUR int k8s_node_user_put(cp_store *s, const char *cluster, const char *name, const json_t *node,
+                             const json_t *system_labels);
+CP_WUR int k8s_node_user_get(cp_store *s, const char *cluster, const char *name, json_t **ret);
+CP_WUR int k8s_node_user_delete(cp_store *s, const char *cluster, const char *name);
+/* The labels the system sets on a Node (for the reserved-label check). */
+CP_WUR int k8s_node_system_labels(cp_store *s, const char *cluster, const char *name, json_t **ret);
+/* Log entries after rv of kind (ns NULL: any) in order: fn per entry. */
+typedef int (*k8s_log_fn)(void *ud, int64_t rv, const char *type, json_t *obj);
+CP_WUR int k8s_log_since(cp_store *s, const char *cluster, const char *kind, const char *ns, int64_t rv, int limit,
+                         k8s_log_fn fn, void *ud);
+/* The four namespaces every cluster has (a new array). */
+json_t *k8s_namespaces(const json_t *cluster);
+
+/* ---- attested join (k8s-csr.c) ---- */
+CP_WUR int k8s_bootstrap_schema(cp_store *s);
+/* A machine's new bootstrap token: only its SHA-256 (of the 64 hex) is kept. */
+CP_WUR int k8s_bootstrap_put(cp_store *s, const char *cluster, const char *pool, const char *machine,
+                             const uint8_t token[32]);
+/* POST .../certificatesigningrequests with a bootstrap token: true when it
+ * was one (answered), false to go on (a kubeconfig token, or 401). */
+bool k8s_csr_bootstrap(k8s_ctx *c);
+
+/* ---- watch (k8s-watch.c) ---- */
+void k8s_watch(k8s_ctx *c, const char *kind, const char *ns, const cp_k8s_selector *labels,
+               const cp_k8s_selector *fields, bool table);
+
+#endif
