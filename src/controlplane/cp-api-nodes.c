@@ -34,6 +34,7 @@ static void node_call(cp_svc_call *sc, bool hb) {
                  k[0], k[1], k[2], k[3]);
         cp_admission adm = CP_ADMIT_NO_MACHINE;
         cp_jwt *jwt = NULL;
+        json_t *kube = NULL;
         int r;
         /* a node of a non-confidential size: its backend's bootstrap token (issue 16) */
         if (strncmp(a + 7, "cpboot.", 7) == 0) {
@@ -57,7 +58,6 @@ static void node_call(cp_svc_call *sc, bool hb) {
                                "The attestation token belongs to another machine.");
         }
         r = cp_nodes_admit(n, pool_id, k[4], hb, claims, &adm, why, sizeof why);
-        json_t *kube = NULL;
         if (r >= 0 && adm == CP_ADMIT_READY && !hb && k8s_bootstrap_issue(sc->userdata, pool_id, k[4], claims, &kube) < 0) {
                 /* the node is admitted; it only has no Kubernetes credential (logged) */
                 fprintf(stderr, "confpoold: k8s: no bootstrap token for %.64s: %s\n", k[4], cp_error_message());

@@ -377,22 +377,25 @@ int cp_diskkeys_bootstrap_id(const char *pool_id, const char *node_name, char *r
         return 0;
 }
 
-int cp_diskkeys_bootstrap(cp_diskkeys *d, const char *pool_id, const char *node_name, const uint8_t measurement[48],
-                          uint8_t ret_token[32]) {
+int cp_diskkeys_bootstrap(cp_diskkeys *d, const char *pool_id, const char *node_name, cp_diskkey_tee tee,
+                          const uint8_t measurement[48], uint8_t ret_token[32]) {
         uint8_t host_data[32];
         char master[80], id[160];
         int r;
+        /* bound to the node's identity (HOST_DATA, or TDX's MRCONFIGID), under the pool's master */
+        cp_diskkey_expect x = {.tee = tee};
+        memcpy(x.measurement, measurement, 48);
         if ((r = cp_diskkeys_bootstrap_id(pool_id, node_name, id, sizeof id)) < 0 ||
             (r = cp_node_host_data(pool_id, node_name, host_data)) < 0 || (r = master_name(pool_id, measurement, master)) < 0)
                 return r;
         pthread_mutex_lock(&d->lock);
-        r = ensure_master(d, master, measurement);
+        r = ensure_master(d, master, tee, measurement);
         pthread_mutex_unlock(&d->lock);
         /* a new token at every registration: the old one is crypto-erased first */
         if (r >= 0)
                 r = cp_diskkeys_erase(d, id);
         if (r >= 0)
-                r = create_disk(d, master, id, host_data, ret_token);
+                r = create_disk(d, master, id, &x, host_data, ret_token);
         if (r == 0)
                 r = CP_ERROR(CP_ENETWORK, "key broker: bootstrap key %s exists after its crypto-erase", id);
         return r < 0 ? r : 0;

@@ -86,7 +86,7 @@ CP_WUR int cp_diskkeys_retire(cp_diskkeys *d, const char *pool_id, const uint8_t
  * crypto-erased).
  */
 CP_WUR int cp_diskkeys_bootstrap_id(const char *pool_id, const char *node_name, char *ret, size_t size);
-CP_WUR int cp_diskkeys_bootstrap(cp_diskkeys *d, const char *pool_id, const char *node_name,
+CP_WUR int cp_diskkeys_bootstrap(cp_diskkeys *d, const char *pool_id, const char *node_name, cp_diskkey_tee tee,
                                  const uint8_t measurement[48], uint8_t ret_token[32]);
 
 #endif
