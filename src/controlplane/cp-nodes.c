@@ -13,6 +13,7 @@
 #include "basic/limits.h"
 #include "basic/secure.h"
 #include "confpool/jwt.h"
+#include "confpool/tdx_verify.h"
 #include "controlplane/cp-nodes.h"
 #include "controlplane/cp-rules.h"
 #include "controlplane/cp-store.h"
@@ -237,6 +238,32 @@ static int hex_exact(const json_t *v, size_t nbytes, uint8_t *out) {
 
 #define BAD(target, ...) cp_rule_fail(err, 400, "InvalidParameter", target, __VA_ARGS__)
 
+/* tdxTcbStatuses: Intel's status names a TDX pool accepts (not Revoked:
+ * Revoked never verifies), each once. */
+static int parse_tdx_statuses(const json_t *v, unsigned *ret, cp_rule_error *err) {
+        unsigned mask = 0;
+        size_t i;
+        const json_t *e;
+        if (!json_is_array(v) || json_array_size(v) == 0)
+                return BAD("properties.tdxTcbStatuses", "tdxTcbStatuses must be a non-empty array of Intel TCB status "
+                                                        "names (UpToDate, SWHardeningNeeded, ...).");
+        json_array_foreach(v, i, e) {
+                const char *n = json_string_value(e);
+                cp_tdx_tcb_status st = n ? cp_tdx_tcb_status_from_name(n) : CP_TDX_TCB_UNKNOWN;
+                if (st == CP_TDX_TCB_UNKNOWN || st == CP_TDX_TCB_REVOKED || strcmp(cp_tdx_tcb_status_name(st), n) != 0)
+                        return BAD("properties.tdxTcbStatuses",
+                                   "tdxTcbStatuses[%zu] is not an accepted Intel TCB status (UpToDate, "
+                                   "SWHardeningNeeded, ConfigurationNeeded, ConfigurationAndSWHardeningNeeded, "
+                                   "OutOfDate, OutOfDateConfigurationNeeded).",
+                                   i);
+                if (mask & (1u << st))
+                        return BAD("properties.tdxTcbStatuses", "tdxTcbStatuses[%zu] repeats %s.", i, n);
+                mask |= 1u << st;
+        }
+        *ret = mask;
+        return 0;
+}
+
 int cp_attest_policy_parse(const json_t *props, cp_attest_policy *ret, cp_rule_error *err) {
         cp_attest_policy p = {0};
         if (!json_is_object(props))
@@ -308,11 +335,16 @@ int cp_attest_policy_parse(const json_t *props, cp_attest_policy *ret, cp_rule_e
                                 *dst[i] = (uint8_t) json_integer_value(tv);
                         }
                         p.has_min_tcb = true;
+                } else if (strcmp(k, "tdxTcbStatuses") == 0) {
+                        int r = parse_tdx_statuses(v, &p.tdx_tcb_statuses, err);
+                        if (r < 0)
+                                return r;
                 } else if (strcmp(k, "isDefault") == 0 || strcmp(k, "eTag") == 0) {
                         /* read-only members of a GET: ignored */
                 } else
                         return BAD("properties", "Unknown member '%.64s' of the attestation policy (launchMeasurements, "
-                                                 "allowDebug, minimumTcb, hostData, requireEventLogReplay).",
+                                                 "allowDebug, minimumTcb, hostData, requireEventLogReplay, "
+                                                 "tdxTcbStatuses).",
                                    k);
         }
         *ret = p;
@@ -326,6 +358,14 @@ json_t *cp_attest_policy_to_json(const cp_attest_policy *p) {
                               p->require_eventlog_replay);
         if (!o)
                 return NULL;
+        if (p->tdx_tcb_statuses) {
+                json_t *a = json_array();
+                for (int st = CP_TDX_TCB_UP_TO_DATE; a && st < _CP_TDX_TCB_MAX; st++)
+                        if (p->tdx_tcb_statuses & (1u << st))
+                                json_array_append_new(a, json_string(cp_tdx_tcb_status_name((cp_tdx_tcb_status) st)));
+                if (!a || json_object_set_new(o, "tdxTcbStatuses", a) < 0)
+                        return json_decref(o), NULL;
+        }
         if (p->n_measurements > 0) {
                 json_t *a = json_array();
                 for (size_t i = 0; a && i < p->n_measurements && i < CP_MAX_POLICY_MEASUREMENTS; i++) {
@@ -463,13 +503,18 @@ static int claims_host_data(const json_t *claims, uint8_t ret[32]) {
 /* TDX: Intel's TCB status of the platform (attester_tcb_status) must be one
  * the pool accepts (UpToDate): a TCB recovery the host did not follow
  * makes it OutOfDate, and its nodes are quarantined and replaced. */
-static bool tdx_tcb_ok(const json_t *claims, char *why, size_t size) {
+static bool tdx_tcb_ok(const json_t *claims, const cp_attest_policy *ov, char *why, size_t size) {
         const char *st = json_string_value(json_object_get(claims, "attester_tcb_status"));
-        if (st && strcmp(st, "UpToDate") == 0)
+        unsigned mask = ov && ov->tdx_tcb_statuses ? ov->tdx_tcb_statuses : 1u << CP_TDX_TCB_UP_TO_DATE;
+        cp_tdx_tcb_status s = st ? cp_tdx_tcb_status_from_name(st) : CP_TDX_TCB_UNKNOWN;
+        if (s != CP_TDX_TCB_UNKNOWN && s != CP_TDX_TCB_REVOKED && (mask & (1u << s)))
                 return true;
         const json_t *adv = json_object_get(claims, "attester_advisory_ids");
-        snprintf(why, size, "TDX TCB status %s is not accepted by the pool's policy (accepted: UpToDate)",
-                 st ? st : "(none)");
+        snprintf(why, size, "TDX TCB status %s is not accepted by the pool's policy (accepted: ", st ? st : "(none)");
+        for (int i = CP_TDX_TCB_UP_TO_DATE, n = 0; i < _CP_TDX_TCB_MAX; i++)
+                if (mask & (1u << i))
+                        why_add(why, size, "%s%s", n++ ? ", " : "", cp_tdx_tcb_status_name((cp_tdx_tcb_status) i));
+        why_add(why, size, ")");
         for (size_t i = 0; i < json_array_size(adv) && i < 4; i++)
                 why_add(why, size, "%s%.24s", i ? ", " : "; advisories: ", json_string_value(json_array_get(adv, i)));
         return false;
@@ -534,7 +579,7 @@ bool cp_nodes_policy_check(const json_t *claims, const cp_pool_measurement *acc,
                 snprintf(why, size, tdx ? "the TD is a debug TD (TDATTRIBUTES.DEBUG)" : "the guest policy allows debugging");
                 return false;
         }
-        if (tdx && !tdx_tcb_ok(claims, why, size))
+        if (tdx && !tdx_tcb_ok(claims, ov, why, size))
                 return false;
         static const char *const names[] = {"x-ms-sevsnpvm-bootloader-svn", "x-ms-sevsnpvm-tee-svn",
                                             "x-ms-sevsnpvm-snpfw-svn", "x-ms-sevsnpvm-microcode-svn"};

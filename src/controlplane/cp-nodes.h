@@ -125,6 +125,8 @@ typedef struct cp_attest_policy {
         bool has_host_data;
         uint8_t host_data[32];                             /* x-ms-sevsnpvm-hostdata must equal */
         bool require_eventlog_replay;                      /* x-confpool-eventlog-replayed must be true */
+        unsigned tdx_tcb_statuses;                         /* TDX (issue 16): bit (1 << cp_tdx_tcb_status) of
+                                                            * each accepted attester_tcb_status; 0: UpToDate only */
 } cp_attest_policy;
 
 /* Strict validation of the resource's "properties" object: unknown members,
