@@ -4,15 +4,16 @@
 # (azcli: the real Azure CLI for tests/cli/az-real.sh; check includes it;
 #  check also installs what no test may skip: cryptsetup-bin for the LUKS2
 #  cross-checks, python3-jwt for the JWT interop test, kubectl and
-#  python3-kubernetes for tests/cli/kubectl.sh)
+#  python3-kubernetes for tests/cli/kubectl.sh, postgresql-15 for the store
+#  tests against PostgreSQL and the replica failover test)
 set -euo pipefail
 what=${1:-build}
 pkgs=(build-essential cmake pkg-config libssl-dev openssl nettle-dev libgmp-dev libjansson-dev
       libcurl4-openssl-dev libmicrohttpd-dev ca-certificates
-      libsqlite3-dev curl libtss2-dev libyaml-dev python3)
+      libsqlite3-dev libpq-dev curl libtss2-dev libyaml-dev python3)
 case "$what" in
   check) pkgs+=(clang libclang-rt-14-dev jq xxd ovmf swtpm swtpm-tools tpm2-tools azure-cli cryptsetup-bin procps xz-utils
-                python3-jwt python3-cryptography python3-kubernetes)
+                python3-jwt python3-cryptography python3-kubernetes postgresql-15)
          # kubectl for tests/cli/kubectl.sh: Debian's kubernetes-client, unless another
          # package already provides /usr/bin/kubectl (they conflict on that file)
          command -v kubectl >/dev/null || pkgs+=(kubernetes-client) ;;

@@ -46,6 +46,7 @@ typedef struct agent {
         char dir[4096];
         json_t *cfg;
         const char *name, *pool, *attestd, *cp;
+        unsigned cp_next; /* control-plane replicas: the index in cp's list that answered last */
         cp_vtpm *tpm;
         uint8_t ak_n[256];
         uint32_t ak_e;
@@ -484,10 +485,45 @@ static int attest(agent *a) {
         return r;
 }
 
-/* POST register/heartbeat; 1 accepted, 0 refused (*why), negative error. */
+/* The i-th of the comma-separated control-plane URLs (replicas, in the
+ * same order for every node); false past the last. */
+static bool cp_url_at(const char *list, unsigned i, char *out, size_t size) {
+        const char *p = list;
+        for (unsigned k = 0; k < i && p; k++)
+                p = (p = strchr(p, ',')) ? p + 1 : NULL;
+        if (!p || !*p)
+                return false;
+        snprintf(out, size, "%.*s", (int) strcspn(p, ","), p);
+        return true;
+}
+
+static int control_plane_at(agent *a, const char *base, const char *action, char *why, size_t size);
+
+/* POST register/heartbeat to the control plane, failing over between its
+ * replicas (a network error or a 5xx: the next URL, starting from the one
+ * that answered last); 1 accepted, 0 refused (*why), negative error. */
 static int control_plane(agent *a, const char *action, char *why, size_t size) {
+        unsigned n = 0;
+        char base[512];
+        while (cp_url_at(a->cp, n, base, sizeof base))
+                n++;
+        int r = CP_ERROR(CP_EINVAL, "no control-plane URL");
+        for (unsigned k = 0; k < n; k++) {
+                unsigned i = (a->cp_next + k) % n;
+                if (!cp_url_at(a->cp, i, base, sizeof base))
+                        break;
+                r = control_plane_at(a, base, action, why, size);
+                if (r >= 0) {
+                        a->cp_next = i;
+                        return r;
+                }
+        }
+        return r;
+}
+
+static int control_plane_at(agent *a, const char *base, const char *action, char *why, size_t size) {
         char url[1600];
-        snprintf(url, sizeof url, "%s%s/machines/%s/%s?api-version=2025-01-01", a->cp, a->pool, a->name, action);
+        snprintf(url, sizeof url, "%s%s/machines/%s/%s?api-version=2025-01-01", base, a->pool, a->name, action);
         json_t *resp = NULL;
         long status;
         char ca[4200];

@@ -173,6 +173,8 @@ struct cp_attestd {
          * ThreadSanitizer found: issue 20 item 3) */
         atomic_bool ready;
         _Atomic int64_t now;
+        _Atomic int64_t keydir_synced; /* when the signing key directory was last read */
+        pthread_mutex_t keydir_lock;
         cp_httpd *httpd;
         cp_svc *svc;                 /* the routes (routes.c) */
         cp_snp_verifier *verifier;
@@ -320,5 +322,11 @@ CP_WUR int attestd_policy_set(cp_attestd *s, const char *tenant, attestd_type ty
 char *attestd_policy_get(cp_attestd *s, const char *tenant, attestd_type type);
 /* Single use: CP_EBINDING unknown/used, CP_EEXPIRED expired. */
 CP_WUR int attestd_nonce_consume(cp_attestd *s, const uint8_t *nonce, size_t len);
+
+/* keydir.c: --signing-key-dir (keys_lock not held) */
+int attestd_keydir_sync(cp_attestd *s, bool rotate);
+void attestd_keydir_refresh(cp_attestd *s);
+/* service.c: prepare the signers for the issuer; keys_lock held for writing */
+void attestd_cache_signers(cp_attestd *s);
 
 #endif

@@ -52,6 +52,7 @@ static void usage(void) {
              "  --issuer URL           token issuer (default http(s)://ADDR:PORT)\n"
              "  --token-lifetime S     token lifetime in seconds (default 28800)\n"
              "  --alg RS256|ES256|ES384  token signing algorithm (default RS256)\n"
+             "  --signing-key-dir DIR  signing keys shared by replicas (PEM files; all live keys in /certs)\n"
              "  --tls-cert FILE --tls-key FILE  PEM certificate and key\n"
              "  --extra-ark FILE       also trust this ARK (emulated hosts, PEM or DER); repeatable\n"
              "  --only-extra-arks      trust the extra ARKs only, not AMD's (an emulated fleet)\n"
@@ -83,7 +84,8 @@ static const struct option options[] = {
         { "crl", required_argument, NULL, 'R' },          { "check-revocation", no_argument, NULL, 'V' },
         { "crl-max-age", required_argument, NULL, 'M' }, { "test-mode", no_argument, NULL, 'X' },
         { "tdx-root", required_argument, NULL, 'I' },     { "tdx-pcs-url", required_argument, NULL, 'P' },
-        { "tdx-collateral-max-age", required_argument, NULL, 'G' },
+        { "tdx-collateral-max-age", required_argument, NULL, 'Y' },
+        { "signing-key-dir", required_argument, NULL, 'G' },
         { 0 },
 };
 
@@ -184,7 +186,8 @@ static int parse_args(int argc, char **argv, cp_attestd_config *cfg) {
                 case 'U': cfg->kds_base_url = optarg; break;
                 case 'I': r = read_tdx_root(cfg, optarg); break;
                 case 'P': cfg->tdx_pcs_url = optarg; break;
-                case 'G': r = parse_max_age(optarg, &cfg->tdx_collateral_max_age_s); break;
+                case 'Y': r = parse_max_age(optarg, &cfg->tdx_collateral_max_age_s); break;
+                case 'G': cfg->signing_key_dir = optarg; break;
                 case 'D': cfg->kds_cache_dir = optarg; break;
                 case 'T': {
                         char *t = read_text(optarg);

@@ -30,6 +30,10 @@ typedef struct cp_attestd_config {
         int64_t now;                  /* fixed clock for tests; 0 = real time */
         unsigned token_lifetime_s;    /* 0: 28800 (MAA's 8 h) */
         cp_jwt_alg alg;               /* 0: RS256 */
+        /* token-signing keys shared by replicas: PEM files in this directory
+         * (created 0600 when empty), published together in /certs, rotated
+         * with overlap (keydir.c, docs/scale-out.md); NULL: one key in memory */
+        const char *signing_key_dir;
         const uint8_t *extra_arks[CP_ATTESTD_MAX_EXTRA_ARKS]; /* PEM/DER ARKs of emulated hosts */
         size_t extra_ark_lens[CP_ATTESTD_MAX_EXTRA_ARKS];
         const char *kds_base_url;     /* NULL: no KDS fetches (VCEK must come with the evidence) */

@@ -69,7 +69,7 @@ static int make_signer(const cp_attestd *s, const signing_key *key, cp_jwt_signe
 }
 
 /* Prepare the signer of every key for the current issuer; keys_lock held for writing. */
-static void cache_signers(cp_attestd *s) {
+void attestd_cache_signers(cp_attestd *s) {
         for (size_t i = 0; i < s->n_keys; i++) {
                 signing_key *e = &s->keys[i];
                 if (e->signer && strcmp(e->signer_issuer, s->issuer) == 0)
@@ -108,12 +108,18 @@ static int add_key(cp_attestd *s) {
         s->n_keys = w;
         s->keys[s->n_keys] = (signing_key){ .key = k };
         s->n_keys++;
-        cache_signers(s);
+        attestd_cache_signers(s);
         pthread_rwlock_unlock(&s->keys_lock);
         return 0;
 }
 
 int cp_attestd_rotate_key(cp_attestd *s) {
+        if (s->cfg.signing_key_dir) {
+                pthread_mutex_lock(&s->keydir_lock);
+                int r = attestd_keydir_sync(s, true);
+                pthread_mutex_unlock(&s->keydir_lock);
+                return r;
+        }
         return add_key(s);
 }
 
@@ -122,6 +128,7 @@ int cp_attestd_jwks_json(cp_attestd *s, char **ret) {
         int r = 0;
         if (!keys)
                 return cp_error_oom();
+        attestd_keydir_refresh(s);
         pthread_rwlock_rdlock(&s->keys_lock);
         for (size_t i = 0; i < s->n_keys && r == 0; i++) {
                 json_t *jwk = NULL;
@@ -325,6 +332,7 @@ static int token_members(cp_attestd *s, int64_t now, const char *hash, json_t *c
  * and issuer). */
 static int sign_payload(cp_attestd *s, const char *pl, size_t pl_len, char **ret_token) {
         int r;
+        attestd_keydir_refresh(s);
         pthread_rwlock_rdlock(&s->keys_lock); /* signers run concurrently; rotation waits */
         const signing_key *key = &s->keys[s->n_keys - 1];
         if (key->signer && strcmp(key->signer_issuer, s->issuer) == 0)
@@ -444,6 +452,7 @@ int cp_attestd_new(const cp_attestd_config *cfg, cp_attestd **ret) {
         s->cache_size = cfg->report_cache_size ? cfg->report_cache_size : 4096;
         atomic_store(&s->now, cfg->now);
         pthread_mutex_init(&s->kds_lock, NULL);
+        pthread_mutex_init(&s->keydir_lock, NULL);
         pthread_mutex_init(&s->crl_lock, NULL);
         pthread_rwlock_init(&s->keys_lock, NULL);
         pthread_mutex_init(&s->cache_lock, NULL);
@@ -503,7 +512,8 @@ int cp_attestd_new(const cp_attestd_config *cfg, cp_attestd **ret) {
             (r = cp_maa_policy_hash(attestd_default_policy_tdx, strlen(attestd_default_policy_tdx),
                                     s->default_hash_tdx)) < 0 ||
             (r = attestd_tdx_init(s)) < 0 ||
-            (r = add_key(s)) < 0 || (r = attestd_routes_new(s, &s->svc)) < 0)
+            (r = cfg->signing_key_dir ? attestd_keydir_sync(s, false) : add_key(s)) < 0 ||
+            (r = attestd_routes_new(s, &s->svc)) < 0)
                 goto fail;
         *ret = s;
         return 0;
@@ -549,7 +559,7 @@ int cp_attestd_start(cp_attestd *s) {
                 snprintf(s->issuer, sizeof(s->issuer), "%s://%s%s%s:%u", tls ? "https" : "http", v6 ? "[" : "", b,
                          v6 ? "]" : "", (unsigned) cp_httpd_port(s->httpd));
                 pthread_rwlock_wrlock(&s->keys_lock);
-                cache_signers(s);
+                attestd_cache_signers(s);
                 pthread_rwlock_unlock(&s->keys_lock);
         }
         atomic_store_explicit(&s->ready, true, memory_order_release);
@@ -588,6 +598,7 @@ cp_attestd *cp_attestd_free(cp_attestd *s) {
         free(s->cache);
         attestd_nonces_free(&s->nonces);
         pthread_mutex_destroy(&s->kds_lock);
+        pthread_mutex_destroy(&s->keydir_lock);
         pthread_mutex_destroy(&s->crl_lock);
         pthread_rwlock_destroy(&s->keys_lock);
         pthread_mutex_destroy(&s->cache_lock);

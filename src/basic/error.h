@@ -51,6 +51,8 @@ typedef enum cp_err {
         CP_EPOLICY = -40,      /* evidence valid but refused by policy */
         /* storage */
         CP_ESTORAGE = -50,
+        CP_ECONFLICT = -51,    /* store: unique key taken, or a concurrent writer won (retry) */
+        CP_EFENCED = -52,      /* store: a write fenced off (this replica is no longer the leader) */
         /* internal */
         CP_ECRYPTO = -60,      /* crypto library failure (not a verdict) */
         CP_EINTERNAL = -61,

@@ -11,6 +11,8 @@
 static void usage(FILE *f) {
         fprintf(f, "Usage: confpoold --state-dir DIR [--listen ADDR] [--port N] [--config FILE]\n"
                    "                 [--port-file FILE] [--tls] [--threads N] [--reconcile-interval-ms N] [--public-url URL]\n"
+                   "                 [--db sqlite:PATH | --db postgresql://...] [--replica-id NAME] [--lease-ttl-ms N]\n"
+                   "                 [--agent-controlplane-urls URL,URL,...]  (local backend, replicas)\n"
                    "                 --backend local --attestd-url URL --agent PATH [--min-tcb SPEC]\n"
                    "                  [--kbs-url URL --kbs-admin-token-file F --kbs-release-token-file F]\n"
                    "                 | --backend fake   (a test backend: no machines, nothing attested)\n"
@@ -66,13 +68,23 @@ int main(int argc, char **argv) {
                 {"kbs-url", required_argument, NULL, 'K'},   {"kbs-admin-token-file", required_argument, NULL, 'Y'},
                 {"kbs-release-token-file", required_argument, NULL, 'R'},
                 {"public-url", required_argument, NULL, 'U'},
+                {"db", required_argument, NULL, 'D'},        {"replica-id", required_argument, NULL, 'I'},
+                {"lease-ttl-ms", required_argument, NULL, 'L'},
+                {"agent-controlplane-urls", required_argument, NULL, 'G'},
                 {"help", no_argument, NULL, 'h'},            {0},
         };
         cp_daemon_options o = {0};
         int c;
-        while ((c = getopt_long(argc, argv, "s:l:p:c:P:tT:i:hb:A:g:m:HK:Y:R:U:", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "s:l:p:c:P:tT:i:hb:A:g:m:HK:Y:R:U:D:I:L:G:", opts, NULL)) != -1) {
                 char *end = NULL;
                 unsigned long v = 0;
+                if (c == 'L') {
+                        v = strtoul(optarg, &end, 10);
+                        if (!*optarg || *end || v < 1000 || v > 600000) {
+                                fprintf(stderr, "confpoold: --lease-ttl-ms must be 1000..600000\n");
+                                return 2;
+                        }
+                }
                 if (c == 'p' || c == 'T' || c == 'i') {
                         v = strtoul(optarg, &end, 10);
                         if (!*optarg || *end || v > 65535) {
@@ -98,6 +110,10 @@ int main(int argc, char **argv) {
                 case 'Y': o.kbs_admin_token_file = optarg; break;
                 case 'R': o.kbs_release_token_file = optarg; break;
                 case 'U': o.public_url = optarg; break;
+                case 'D': o.db = optarg; break;
+                case 'I': o.replica_id = optarg; break;
+                case 'L': o.lease_ttl_ms = (unsigned) v; break;
+                case 'G': o.agent_controlplane_urls = optarg; break;
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 2;
                 }

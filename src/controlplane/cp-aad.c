@@ -4,7 +4,6 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -280,9 +279,9 @@ static int kdf(const char *secret, const uint8_t salt[SALT_LEN], unsigned iter, 
         return 0;
 }
 
-static void col(sqlite3_stmt *st, int i, char *out, size_t size) {
-        const unsigned char *t = sqlite3_column_text(st, i);
-        snprintf(out, size, "%s", t ? (const char *) t : "");
+static void col(cp_stmt *st, int i, char *out, size_t size) {
+        const char *t = cp_stmt_text(st, i);
+        snprintf(out, size, "%s", t ? t : "");
 }
 
 int cp_aad_principal_create(cp_aad *a, const char *name, const char *subscription, cp_principal *ret,
@@ -322,19 +321,19 @@ int cp_aad_principal_create(cp_aad *a, const char *name, const char *subscriptio
         if (r >= 0)
                 r = cp_store_begin(a->store);
         if (r >= 0) {
-                _cleanup_stmt_ sqlite3_stmt *st = NULL;
+                _cleanup_stmt_ cp_stmt *st = NULL;
                 r = cp_store_prepare(a->store,
                                      "INSERT INTO principals(app_id, name, sub, salt, iterations, hash, created) "
                                      "VALUES (?,?,?,?,?,?,?)",
                                      &st);
                 if (r >= 0) {
-                        sqlite3_bind_text(st, 1, pr.app_id, -1, SQLITE_TRANSIENT);
-                        sqlite3_bind_text(st, 2, pr.name, -1, SQLITE_TRANSIENT);
-                        sqlite3_bind_text(st, 3, pr.subscription, -1, SQLITE_TRANSIENT);
-                        sqlite3_bind_text(st, 4, salt_hex, -1, SQLITE_TRANSIENT);
-                        sqlite3_bind_int(st, 5, (int) CP_AAD_PBKDF2_ITER);
-                        sqlite3_bind_text(st, 6, hash_hex, -1, SQLITE_TRANSIENT);
-                        sqlite3_bind_text(st, 7, now, -1, SQLITE_TRANSIENT);
+                        cp_stmt_bind_text(st, 1, pr.app_id);
+                        cp_stmt_bind_text(st, 2, pr.name);
+                        cp_stmt_bind_text(st, 3, pr.subscription);
+                        cp_stmt_bind_text(st, 4, salt_hex);
+                        cp_stmt_bind_int64(st, 5, (int) CP_AAD_PBKDF2_ITER);
+                        cp_stmt_bind_text(st, 6, hash_hex);
+                        cp_stmt_bind_text(st, 7, now);
                         r = cp_store_step(a->store, st);
                 }
                 if (r < 0)
@@ -367,13 +366,13 @@ static int principal_get(cp_aad *a, const char *app_id, principal_row *ret) {
         if (r < 0)
                 return r;
         {
-                _cleanup_stmt_ sqlite3_stmt *st = NULL;
+                _cleanup_stmt_ cp_stmt *st = NULL;
                 r = cp_store_prepare(a->store,
                                      "SELECT app_id, name, sub, salt, iterations, hash FROM principals "
                                      "WHERE app_id = lower(?)",
                                      &st);
                 if (r >= 0) {
-                        sqlite3_bind_text(st, 1, app_id, -1, SQLITE_TRANSIENT);
+                        cp_stmt_bind_text(st, 1, app_id);
                         r = cp_store_step(a->store, st);
                 }
                 if (r > 0) {
@@ -384,7 +383,7 @@ static int principal_get(cp_aad *a, const char *app_id, principal_row *ret) {
                         col(st, 2, row.p.subscription, sizeof row.p.subscription);
                         col(st, 3, salt, sizeof salt);
                         col(st, 5, hash, sizeof hash);
-                        int64_t it = sqlite3_column_int64(st, 4);
+                        int64_t it = cp_stmt_int64(st, 4);
                         size_t n1 = 0, n2 = 0;
                         if (it < 1000 || it > 10000000 ||
                             cp_hex_decode(salt, strlen(salt), row.salt, SALT_LEN, &n1) < 0 || n1 != SALT_LEN ||
@@ -407,7 +406,7 @@ int cp_aad_principal_list(cp_aad *a, cp_principal **ret, size_t *ret_n) {
         cp_principal *v = NULL;
         size_t n = 0;
         {
-                _cleanup_stmt_ sqlite3_stmt *st = NULL;
+                _cleanup_stmt_ cp_stmt *st = NULL;
                 r = cp_store_prepare(a->store, "SELECT app_id, name, sub FROM principals ORDER BY created, app_id", &st);
                 while (r >= 0 && (r = cp_store_step(a->store, st)) > 0) {
                         cp_principal *nv = realloc(v, (n + 1) * sizeof *v);

@@ -21,6 +21,7 @@ struct cp_api {
         size_t n_tokens;
         struct cp_nodes *nodes;
         struct cp_aad *aad;
+        struct cp_lease *lease;
         cp_svc *svc;
         cp_svc_route routes[CP_API_MAX_ROUTES]; /* the ARM tables, then /adfs and the nodes' when served */
         cp_log_limit refused_log;    /* audit lines of refused requests (401/403): rate-limited */

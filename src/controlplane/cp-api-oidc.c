@@ -44,24 +44,24 @@ static int sa_key_new(cp_store *s, const char *uid, const char *cluster_id) {
                 BIO_free(b);
                 return CP_ERROR(CP_ECRYPTO, "cannot generate a service-account signing key");
         }
-        _cleanup_stmt_ sqlite3_stmt *ins = NULL, *del = NULL;
+        _cleanup_stmt_ cp_stmt *ins = NULL, *del = NULL;
         int r = cp_store_prepare(s,
                                  "INSERT INTO sa_keys(uid, cluster_lc, seq, pem, created) VALUES (?1, ?2, "
                                  "(SELECT COALESCE(MAX(seq), 0) + 1 FROM sa_keys WHERE uid = ?1), ?3, ?4)",
                                  &ins);
         if (r >= 0) {
-                sqlite3_bind_text(ins, 1, uid, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_text(ins, 2, lc, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_text(ins, 3, pem, (int) n, SQLITE_TRANSIENT);
-                sqlite3_bind_text(ins, 4, now, -1, SQLITE_TRANSIENT);
+                cp_stmt_bind_text(ins, 1, uid);
+                cp_stmt_bind_text(ins, 2, lc);
+                cp_stmt_bind_textn(ins, 3, pem, (size_t) n);
+                cp_stmt_bind_text(ins, 4, now);
                 r = cp_store_step(s, ins);
         }
         if (r >= 0 && (r = cp_store_prepare(s,
                                             "DELETE FROM sa_keys WHERE uid = ?1 AND seq <= (SELECT MAX(seq) FROM "
                                             "sa_keys WHERE uid = ?1) - ?2",
                                             &del)) >= 0) {
-                sqlite3_bind_text(del, 1, uid, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_int(del, 2, SA_KEYS_KEPT);
+                cp_stmt_bind_text(del, 1, uid);
+                cp_stmt_bind_int64(del, 2, SA_KEYS_KEPT);
                 r = cp_store_step(s, del);
         }
         BIO_free(b); /* secure memory: cleared on free */
@@ -103,10 +103,10 @@ int api_cluster_oidc(api_ctx *c, json_t *doc) {
 int api_cluster_oidc_forget(api_ctx *c, const char *cluster_id) {
         char lc[1024];
         cp_id_lower(cluster_id, lc, sizeof lc);
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         int r = cp_store_prepare(c->api->store, "DELETE FROM sa_keys WHERE cluster_lc = ?", &st);
         if (r >= 0) {
-                sqlite3_bind_text(st, 1, lc, -1, SQLITE_TRANSIENT);
+                cp_stmt_bind_text(st, 1, lc);
                 r = cp_store_step(c->api->store, st);
         }
         return r < 0 ? r : 0;
@@ -156,14 +156,14 @@ static void answer(cp_http_response *resp, unsigned status, json_t *body) {
 
 /* The issuer URL of uid's cluster, if it exists and has its issuer on; store locked. */
 static bool issuer_of(cp_store *s, const char *uid, char *out, size_t size) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         json_t *doc = NULL;
         bool ok = false;
         if (strlen(uid) == 36 && strspn(uid, "0123456789abcdef-") == 36 &&
             cp_store_prepare(s, "SELECT cluster_lc FROM sa_keys WHERE uid = ? LIMIT 1", &st) >= 0) {
-                sqlite3_bind_text(st, 1, uid, -1, SQLITE_TRANSIENT);
+                cp_stmt_bind_text(st, 1, uid);
                 if (cp_store_step(s, st) == 1 &&
-                    cp_res_get(s, (const char *) sqlite3_column_text(st, 0), &doc, NULL) >= 0) {
+                    cp_res_get(s, cp_stmt_text(st, 0), &doc, NULL) >= 0) {
                         json_t *p = json_object_get(json_object_get(doc, "properties"), "oidcIssuerProfile");
                         const char *url = json_string_value(json_object_get(p, "issuerURL"));
                         ok = json_is_true(json_object_get(p, "enabled")) && url;
@@ -177,19 +177,19 @@ static bool issuer_of(cp_store *s, const char *uid, char *out, size_t size) {
 }
 
 static json_t *jwks_of(cp_store *s, const char *uid) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         json_t *keys = json_array();
         if (!keys || cp_store_prepare(s, "SELECT pem FROM sa_keys WHERE uid = ? ORDER BY seq DESC", &st) < 0) {
                 json_decref(keys);
                 return NULL;
         }
-        sqlite3_bind_text(st, 1, uid, -1, SQLITE_TRANSIENT);
+        cp_stmt_bind_text(st, 1, uid);
         int r;
         while ((r = cp_store_step(s, st)) == 1) {
                 cp_jwt_key *k = NULL;
                 json_t *jwk = NULL;
-                const char *pem = (const char *) sqlite3_column_text(st, 0);
-                if (cp_jwt_key_from_pem(CP_JWT_RS256, pem, (size_t) sqlite3_column_bytes(st, 0), NULL, 0, &k) < 0 ||
+                const char *pem = cp_stmt_text(st, 0);
+                if (cp_jwt_key_from_pem(CP_JWT_RS256, pem, (size_t) cp_stmt_bytes(st, 0), NULL, 0, &k) < 0 ||
                     cp_jwt_key_to_jwk(k, &jwk) < 0)
                         r = -1;
                 cp_jwt_key_free(k);

@@ -16,6 +16,7 @@
 #include "basic/limits.h"
 #include "basic/secure.h"
 #include "controlplane/cp-api-internal.h"
+#include "controlplane/cp-lease.h"
 #include "controlplane/cp-nodes.h"
 
 /* ---- responses ---- */
@@ -515,12 +516,54 @@ void cp_api_run(cp_svc_call *sc, api_fn fn) {
 
 /* ---- the API object ---- */
 
+/* GET /healthz (no credentials): this replica's role and its store's health,
+ * 503 when the database does not answer (a load balancer's check). */
+static void h_healthz(cp_svc_call *sc) {
+        cp_api *a = sc->userdata;
+        bool ok = cp_store_ping(a->store) >= 0;
+        if (!ok)
+                cp_error_clear();
+        uint64_t term = 0;
+        bool leader = !a->lease || cp_lease_is_leader(a->lease, &term);
+        json_t *j = json_pack("{s:s,s:s,s:I,s:s?,s:{s:s,s:b}}", "status", ok ? "ok" : "degraded", "role",
+                              leader ? "leader" : "follower", "term", (json_int_t) term, "replica",
+                              a->lease ? cp_lease_id(a->lease) : NULL, "store", "kind", cp_store_kind(a->store), "ok", ok);
+        cp_svc_reply_json(sc, ok ? 200 : 503, j);
+}
+
+/* GET /metrics (no credentials; Prometheus text): the same facts as gauges. */
+static void h_metrics(cp_svc_call *sc) {
+        cp_api *a = sc->userdata;
+        bool ok = cp_store_ping(a->store) >= 0;
+        if (!ok)
+                cp_error_clear();
+        uint64_t term = 0;
+        bool leader = !a->lease || cp_lease_is_leader(a->lease, &term);
+        char body[512];
+        int n = snprintf(body, sizeof body,
+                         "# HELP confpool_leader 1 when this replica holds the reconciler lease\n"
+                         "# TYPE confpool_leader gauge\nconfpool_leader %d\n"
+                         "# HELP confpool_lease_term the lease term this replica holds (0: follower)\n"
+                         "# TYPE confpool_lease_term gauge\nconfpool_lease_term %llu\n"
+                         "# HELP confpool_store_up 1 when the store answers\n"
+                         "# TYPE confpool_store_up gauge\nconfpool_store_up{kind=\"%s\"} %d\n",
+                         leader ? 1 : 0, (unsigned long long) term, cp_store_kind(a->store), ok ? 1 : 0);
+        if (cp_http_resp_bytes(sc->resp, 200, "text/plain; version=0.0.4", body, (size_t) n) < 0)
+                sc->resp->status = 500;
+}
+
+static const cp_svc_route health_routes[] = {
+        {"GET", "/healthz", h_healthz, CP_ROUTE_PUBLIC},
+        {"GET", "/metrics", h_metrics, CP_ROUTE_PUBLIC},
+};
+
 static int api_routes(cp_api *a) {
         const struct {
                 const cp_svc_route *t;
                 size_t n;
                 bool on;
         } tables[] = {
+                {health_routes, CP_ELEMENTSOF(health_routes), true},
                 {cp_api_tenant_routes, cp_api_n_tenant_routes, true},
                 {cp_api_sub_routes, cp_api_n_sub_routes, true},
                 {cp_api_cluster_routes, cp_api_n_cluster_routes, true},
@@ -570,16 +613,21 @@ int cp_api_new(const cp_api_options *o, cp_api **ret) {
         a->max_body = o->max_body ? o->max_body : CP_MAX_API_BODY;
         a->nodes = o->nodes;
         a->aad = o->aad;
+        a->lease = o->lease;
         a->diskkeys = o->diskkeys;
         cp_log_limit_init(&a->refused_log, 0, 0);
         snprintf(a->base_url, sizeof a->base_url, "%s", o->base_url ? o->base_url : "http://127.0.0.1");
         /* the node tables the API reads and writes (machines' attestation,
          * the pools' attestation policy overrides), whatever the backend */
-        cp_store_lock(a->store);
         int r = cp_nodes_schema(a->store);
-        if (r >= 0)
+        /* in a write transaction: replicas starting at once create the tables once */
+        if (r >= 0 && (r = cp_store_begin(a->store)) >= 0) {
                 r = k8s_schema(a->store);
-        cp_store_unlock(a->store);
+                if (r < 0)
+                        cp_store_rollback(a->store);
+                else
+                        r = cp_store_commit(a->store);
+        }
         if (r >= 0 && o->state_dir) {
                 bool created;
                 r = cp_auth_init(a->store, o->state_dir, &created);

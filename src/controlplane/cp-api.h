@@ -32,6 +32,7 @@ typedef struct cp_api_options {
          * own authentication (attestation tokens, cp-nodes.h; not owned). */
         struct cp_nodes *nodes;
         struct cp_aad *aad;       /* service-principal tokens and /adfs, or NULL (not owned) */
+        struct cp_lease *lease;   /* replicas: the leader lease /healthz reports, or NULL (not owned) */
         /* The key broker of the nodes' disks, or NULL: with it a registered node
          * gets a Kubernetes bootstrap token by secure key release (not owned). */
         struct cp_diskkeys *diskkeys;

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +20,7 @@
 #include "controlplane/cp-aad.h"
 #include "controlplane/cp-daemon.h"
 #include "controlplane/cp-diskkeys.h"
+#include "controlplane/cp-lease.h"
 #include "controlplane/cp-nodes.h"
 #include "controlplane/cp-api.h"
 #include "controlplane/cp-pki.h"
@@ -115,6 +119,11 @@ typedef struct run_state {
         cp_api *api;
         cp_httpd *httpd;
         cp_reconciler *rec;
+        cp_lease *lease; /* replicas (PostgreSQL): who reconciles */
+        pthread_t lease_thread;
+        bool lease_running, lease_stop;
+        pthread_mutex_t lease_mu;
+        pthread_cond_t lease_cond;
         char *cert, *key;
         char base[128];
 } run_state;
@@ -139,13 +148,33 @@ static int run_load_rules(run_state *d) {
         return r;
 }
 
+/* Replicas: this one's lease (the holder's name: --replica-id, else
+ * hostname:pid:random, unique per process so a restarted replica waits
+ * for its predecessor's lease to expire like any other). */
+static int run_lease(run_state *d) {
+        char id[128], host[64] = "host";
+        uint8_t rnd[4];
+        if (d->o->replica_id)
+                snprintf(id, sizeof id, "%s", d->o->replica_id);
+        else {
+                gethostname(host, sizeof host - 1);
+                if (RAND_bytes(rnd, sizeof rnd) != 1)
+                        return CP_ERROR(CP_ECRYPTO, "random replica id");
+                snprintf(id, sizeof id, "%.60s:%d:%02x%02x%02x%02x", host, (int) getpid(), rnd[0], rnd[1], rnd[2],
+                         rnd[3]);
+        }
+        return cp_lease_new(d->store, id, d->o->lease_ttl_ms, &d->lease);
+}
+
 /* The store, the backend (with node admission and disk keys for the local
  * one), the TLS credentials and the identity provider. */
 static int run_open(run_state *d) {
         const cp_daemon_options *o = d->o;
         char db[4096];
         snprintf(db, sizeof db, "%s/confpoold.db", o->state_dir);
-        int r = cp_cpstore_open(db, &d->store);
+        int r = cp_cpstore_open(o->db ? o->db : db, &d->store);
+        if (r >= 0 && cp_store_dialect_of(d->store) == CP_STORE_PG)
+                r = run_lease(d);
         cp_snp_tcb min_tcb = {0};
         if (r >= 0 && o->min_tcb)
                 r = cp_snp_tcb_parse(o->min_tcb, CP_SNP_GEN_UNKNOWN, &min_tcb);
@@ -176,13 +205,28 @@ static int run_serve(run_state *d) {
         const cp_daemon_options *o = d->o;
         cp_api_options ao = {.store = d->store, .rules = d->rules, .state_dir = o->state_dir, .tls = d->tls,
                              .base_url = d->base, .nodes = d->nodes,
-                             .aad = d->aad, .diskkeys = d->diskkeys};
+                             .aad = d->aad, .lease = d->lease, .diskkeys = d->diskkeys};
         cp_httpd_options ho = {.bind_addr = d->listen, .port = o->port, .threads = o->threads,
                                .max_body = CP_MAX_API_BODY, .tls_cert_pem = d->cert, .tls_key_pem = d->key};
         snprintf(d->base, sizeof d->base, "%s://%s", d->tls ? "https" : "http", d->listen);
         int r = cp_api_new(&ao, &d->api);
         if (r >= 0)
                 r = cp_httpd_start(&ho, cp_api_handle, d->api, &d->httpd);
+        return r;
+}
+
+/* The local backend's nodes of a previous run (or of a deposed leader)
+ * adopted or restarted. */
+static int run_recover(run_state *d) {
+        unsigned adopted = 0, restarted = 0;
+        int r = 0;
+        if (d->local)
+                r = cp_backend_local_recover(d->backend, &adopted, &restarted);
+        if (adopted)
+                printf("confpoold: adopted %u running node(s) of the local backend\n", adopted);
+        if (restarted)
+                printf("confpoold: restarted %u node(s) of the local backend\n", restarted);
+        fflush(stdout);
         return r;
 }
 
@@ -207,7 +251,9 @@ static int run_endpoints(run_state *d) {
         cp_api_set_base_url(d->api, d->o->public_url ? d->o->public_url : pub);
         int r = 0;
         if (d->local)
-                r = cp_backend_local_set_controlplane_url(d->backend, d->base);
+                r = cp_backend_local_set_controlplane_url(d->backend, d->o->agent_controlplane_urls
+                                                                              ? d->o->agent_controlplane_urls
+                                                                              : d->base);
         if (r >= 0 && d->local && d->tls) {
                 /* agents trust the daemon's own CA (cp-pki.c: <state>/ca.pem) */
                 char ca[4200];
@@ -230,14 +276,72 @@ static int run_endpoints(run_state *d) {
                 if (r >= 0)
                         r = cp_write_file(path, canon, n, 0644);
         }
-        unsigned adopted = 0, restarted = 0;
-        if (r >= 0 && d->local)
-                r = cp_backend_local_recover(d->backend, &adopted, &restarted);
-        if (adopted)
-                printf("confpoold: adopted %u running node(s) of the local backend\n", adopted);
-        if (restarted)
-                printf("confpoold: restarted %u node(s) of the local backend\n", restarted);
+        /* replicas: the new leader does this when it takes the lease */
+        if (r >= 0 && !d->lease)
+                r = run_recover(d);
         return r;
+}
+
+/* The lease thread: a tick every fifth of the lease's life; on becoming
+ * the leader, the backend's nodes are adopted before the reconciler (gated
+ * on the lease) acts. */
+static void *lease_main(void *userdata) {
+        run_state *d = userdata;
+        unsigned period = (d->o->lease_ttl_ms ? d->o->lease_ttl_ms : 5000) / 5;
+        pthread_mutex_lock(&d->lease_mu);
+        while (!d->lease_stop) {
+                pthread_mutex_unlock(&d->lease_mu);
+                bool became = false;
+                if (cp_lease_tick(d->lease, &became) < 0) {
+                        fprintf(stderr, "confpoold: lease: %s\n", cp_error_message());
+                        cp_error_clear();
+                } else if (became) {
+                        uint64_t term = 0;
+                        (void) cp_lease_is_leader(d->lease, &term);
+                        printf("confpoold: leader (term %llu, replica %s)\n", (unsigned long long) term,
+                               cp_lease_id(d->lease));
+                        fflush(stdout);
+                        if (run_recover(d) < 0) {
+                                fprintf(stderr, "confpoold: recover: %s\n", cp_error_message());
+                                cp_error_clear();
+                        }
+                }
+                pthread_mutex_lock(&d->lease_mu);
+                if (d->lease_stop)
+                        break;
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += (long) period * 1000000L;
+                ts.tv_sec += ts.tv_nsec / 1000000000L;
+                ts.tv_nsec %= 1000000000L;
+                pthread_cond_timedwait(&d->lease_cond, &d->lease_mu, &ts);
+        }
+        pthread_mutex_unlock(&d->lease_mu);
+        return NULL;
+}
+
+static int lease_start(run_state *d) {
+        pthread_mutex_init(&d->lease_mu, NULL);
+        pthread_cond_init(&d->lease_cond, NULL);
+        if (pthread_create(&d->lease_thread, NULL, lease_main, d) != 0)
+                return CP_ERROR(CP_EINTERNAL, "cannot start the lease thread");
+        d->lease_running = true;
+        return 0;
+}
+
+static void lease_stop(run_state *d) {
+        if (d->lease_running) {
+                pthread_mutex_lock(&d->lease_mu);
+                d->lease_stop = true;
+                pthread_cond_signal(&d->lease_cond);
+                pthread_mutex_unlock(&d->lease_mu);
+                pthread_join(d->lease_thread, NULL);
+                pthread_mutex_destroy(&d->lease_mu);
+                pthread_cond_destroy(&d->lease_cond);
+                d->lease_running = false;
+        }
+        if (d->lease)
+                cp_lease_release(d->lease);
 }
 
 /* The reconciler's thread, then the port file and the greeting. */
@@ -247,6 +351,10 @@ static int run_reconcile(run_state *d) {
         if (r >= 0 && d->local) {
                 cp_reconciler_set_heartbeat_deadline(d->rec, HEARTBEAT_DEADLINE_MS);
                 cp_reconciler_set_diskkeys(d->rec, d->diskkeys); /* retires masters after node-image upgrades */
+        }
+        if (r >= 0 && d->lease) {
+                cp_reconciler_set_lease(d->rec, d->lease);
+                r = lease_start(d);
         }
         if (r >= 0)
                 r = cp_reconciler_start(d->rec, o->reconcile_interval_ms);
@@ -275,6 +383,8 @@ static void run_wait_signal(void) {
 static void run_close(run_state *d) {
         d->httpd = cp_httpd_stop(d->httpd);
         d->rec = cp_reconciler_free(d->rec);
+        lease_stop(d);
+        d->lease = cp_lease_free(d->lease);
         d->api = cp_api_free(d->api);
         d->nodes = cp_nodes_free(d->nodes);
         d->aad = cp_aad_free(d->aad);
@@ -315,13 +425,32 @@ static int public_url_ok(const char *u) {
         return 0;
 }
 
+/* --agent-controlplane-urls: 1..8 comma-separated URLs as --public-url's. */
+static int url_list_ok(const char *list) {
+        char one[256];
+        size_t n = 0;
+        if (strlen(list) >= 500)
+                return CP_ERROR(CP_EINVAL, "control-plane URL list longer than 500 bytes");
+        for (const char *p = list; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL, n++) {
+                size_t l = strcspn(p, ",");
+                if (l == 0 || l >= sizeof one || n == 8)
+                        return CP_ERROR(CP_EINVAL, "control-plane URL list '%.100s': 1..8 URLs, none empty", list);
+                snprintf(one, sizeof one, "%.*s", (int) l, p);
+                int r = public_url_ok(one);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int cp_daemon_run(const cp_daemon_options *o) {
         if (!o->state_dir)
                 return CP_ERROR(CP_EINVAL, "a state directory is required");
         if (mkdir(o->state_dir, 0700) < 0 && errno != EEXIST)
                 return CP_ERROR(CP_EIO, "cannot create '%s': %s", o->state_dir, strerror(errno));
         int r = state_dir_writable(o->state_dir);
-        if (r < 0 || (o->public_url && (r = public_url_ok(o->public_url)) < 0))
+        if (r < 0 || (o->public_url && (r = public_url_ok(o->public_url)) < 0) ||
+            (o->agent_controlplane_urls && (r = url_list_ok(o->agent_controlplane_urls)) < 0))
                 return r;
         run_state d = {.o = o, .listen = o->listen ? o->listen : "127.0.0.1"};
         d.tls = o->force_tls || !is_loopback(d.listen);

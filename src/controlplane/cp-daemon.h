@@ -33,6 +33,17 @@ typedef struct cp_daemon_options {
          * Azure-AsyncOperation), e.g. "https://cp.example.com"; NULL:
          * http(s)://<listen>:<port>.  Never taken from a request's Host. */
         const char *public_url;
+        /* the store: "sqlite:PATH" or "postgresql://..." (docs/scale-out.md);
+         * NULL: <state_dir>/confpoold.db.  On PostgreSQL several replicas
+         * share it: any serves the API, the lease holder reconciles. */
+        const char *db;
+        const char *replica_id;  /* the lease holder's name; NULL: hostname:pid:random */
+        unsigned lease_ttl_ms;   /* 0: 5000 (renewed every fifth of it) */
+        /* local backend with replicas: the control-plane URLs given to the
+         * nodes' agents, comma-separated, the same list on every replica (the
+         * agents fail over between them; a new leader adopts the nodes); NULL:
+         * this replica's own URL */
+        const char *agent_controlplane_urls;
 } cp_daemon_options;
 
 /* Run until SIGINT/SIGTERM. */

@@ -67,11 +67,11 @@ int cp_node_host_data(const char *pool_id, const char *name, uint8_t ret[32]) {
         return 0;
 }
 
-int cp_nodes_schema(cp_store *s) {
+static int nodes_tables(cp_store *s) {
         int r = cp_store_exec(s, "CREATE TABLE IF NOT EXISTS node_attestation (pool_lc TEXT NOT NULL, name TEXT NOT NULL, "
                                 "reason TEXT NOT NULL DEFAULT '', host TEXT NOT NULL DEFAULT '', measurement TEXT NOT "
-                                "NULL DEFAULT '', tcb TEXT NOT NULL DEFAULT '', attested_at INTEGER NOT NULL DEFAULT 0, "
-                                "token_exp INTEGER NOT NULL DEFAULT 0, heartbeat_at INTEGER NOT NULL DEFAULT 0, "
+                                "NULL DEFAULT '', tcb TEXT NOT NULL DEFAULT '', attested_at BIGINT NOT NULL DEFAULT 0, "
+                                "token_exp BIGINT NOT NULL DEFAULT 0, heartbeat_at BIGINT NOT NULL DEFAULT 0, "
                                 "PRIMARY KEY (pool_lc, name))");
         if (r < 0)
                 return r;
@@ -84,6 +84,20 @@ int cp_nodes_schema(cp_store *s) {
                                 "doc TEXT NOT NULL, etag TEXT NOT NULL)");
 }
 
+/* In a write transaction: replicas starting at once create the tables once
+ * (PostgreSQL's CREATE TABLE IF NOT EXISTS is not safe against a racing one). */
+int cp_nodes_schema(cp_store *s) {
+        int r = cp_store_begin(s);
+        if (r < 0)
+                return r;
+        r = nodes_tables(s);
+        if (r < 0) {
+                cp_store_rollback(s);
+                return r;
+        }
+        return cp_store_commit(s);
+}
+
 /* ---- the pool's accepted launch measurements (node-image upgrade) -------- */
 
 int cp_nodes_policy_put(cp_store *s, const char *pool, const char *image, const uint8_t measurement[48],
@@ -93,7 +107,7 @@ int cp_nodes_policy_put(cp_store *s, const char *pool, const char *image, const 
                 return CP_ERROR(CP_EINVAL, "pool policy: pool and image (< 128 characters) are required");
         cp_id_lower(pool, key, sizeof key);
         cp_hex_encode(measurement, 48, hex);
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         int r = cp_store_prepare(s,
                                  "INSERT INTO pool_policy(pool_lc, image, measurement, previous) VALUES (?,?,?,?) "
                                  "ON CONFLICT(pool_lc, image) DO UPDATE SET measurement=excluded.measurement, "
@@ -101,10 +115,10 @@ int cp_nodes_policy_put(cp_store *s, const char *pool, const char *image, const 
                                  &st);
         if (r < 0)
                 return r;
-        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, image, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 3, hex, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int(st, 4, previous ? 1 : 0);
+        cp_stmt_bind_text(st, 1, key);
+        cp_stmt_bind_text(st, 2, image);
+        cp_stmt_bind_text(st, 3, hex);
+        cp_stmt_bind_int64(st, 4, previous ? 1 : 0);
         r = cp_store_step(s, st);
         return r < 0 ? r : 0;
 }
@@ -112,19 +126,19 @@ int cp_nodes_policy_put(cp_store *s, const char *pool, const char *image, const 
 int cp_nodes_policy_list(cp_store *s, const char *pool, cp_pool_measurement **ret, size_t *ret_n) {
         char key[1024];
         cp_id_lower(pool, key, sizeof key);
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         int r = cp_store_prepare(s,
                                  "SELECT image, measurement, previous FROM pool_policy WHERE pool_lc = ? "
                                  "ORDER BY previous, image",
                                  &st);
         if (r < 0)
                 return r;
-        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+        cp_stmt_bind_text(st, 1, key);
         cp_pool_measurement *v = NULL;
         size_t n = 0;
         while ((r = cp_store_step(s, st)) > 0) {
-                const char *img = (const char *) sqlite3_column_text(st, 0);
-                const char *hex = (const char *) sqlite3_column_text(st, 1);
+                const char *img = cp_stmt_text(st, 0);
+                const char *hex = cp_stmt_text(st, 1);
                 size_t got = 0;
                 cp_pool_measurement m = {0};
                 if (!img || !hex || strlen(hex) != 96 || cp_hex_decode(hex, 96, m.measurement, 48, &got) < 0 ||
@@ -133,7 +147,7 @@ int cp_nodes_policy_list(cp_store *s, const char *pool, cp_pool_measurement **re
                         return CP_ERROR(CP_EFORMAT, "pool policy: a stored measurement of %s is malformed", pool);
                 }
                 snprintf(m.image, sizeof m.image, "%s", img);
-                m.previous = sqlite3_column_int(st, 2) != 0;
+                m.previous = cp_stmt_int(st, 2) != 0;
                 cp_pool_measurement *nv = realloc(v, (n + 1) * sizeof *v);
                 if (!nv) {
                         free(v);
@@ -154,15 +168,15 @@ int cp_nodes_policy_list(cp_store *s, const char *pool, cp_pool_measurement **re
 int cp_nodes_policy_remove(cp_store *s, const char *pool, const char *image) {
         char key[1024];
         cp_id_lower(pool, key, sizeof key);
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = cp_store_prepare(s, "DELETE FROM pool_policy WHERE pool_lc = ?1 AND (?2 IS NULL OR image = ?2)", &st);
+        _cleanup_stmt_ cp_stmt *st = NULL;
+        int r = cp_store_prepare(s, "DELETE FROM pool_policy WHERE pool_lc = ?1 AND (CAST(?2 AS TEXT) IS NULL OR image = ?2)", &st);
         if (r < 0)
                 return r;
-        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+        cp_stmt_bind_text(st, 1, key);
         if (image)
-                sqlite3_bind_text(st, 2, image, -1, SQLITE_TRANSIENT);
+                cp_stmt_bind_text(st, 2, image);
         else
-                sqlite3_bind_null(st, 2);
+                cp_stmt_bind_null(st, 2);
         r = cp_store_step(s, st);
         return r < 0 ? r : 0;
 }
@@ -170,9 +184,7 @@ int cp_nodes_policy_remove(cp_store *s, const char *pool, const char *image) {
 int cp_nodes_new(const cp_nodes_options *o, cp_nodes **ret) {
         if (!o || !o->store || !o->backend || !o->attestd_url)
                 return CP_ERROR(CP_EINVAL, "cp_nodes_new: store, backend and attestd_url are required");
-        cp_store_lock(o->store);
         int r = cp_nodes_schema(o->store);
-        cp_store_unlock(o->store);
         if (r < 0)
                 return r;
         cp_nodes *n = calloc(1, sizeof *n);
@@ -393,18 +405,18 @@ json_t *cp_attest_policy_to_json(const cp_attest_policy *p) {
 int cp_attest_policy_get(cp_store *s, const char *pool, cp_attest_policy *ret, json_t **ret_doc, char ret_etag[40]) {
         char key[1024];
         cp_id_lower(pool, key, sizeof key);
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         int r = cp_store_prepare(s, "SELECT doc, etag FROM pool_attestation_policy WHERE pool_lc = ?", &st);
         if (r < 0)
                 return r;
-        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+        cp_stmt_bind_text(st, 1, key);
         r = cp_store_step(s, st);
         if (r < 0)
                 return r;
         if (r == 0)
                 return CP_ERROR(CP_ENOTFOUND, "no attestation policy override");
-        const char *text = (const char *) sqlite3_column_text(st, 0);
-        const char *etag = (const char *) sqlite3_column_text(st, 1);
+        const char *text = cp_stmt_text(st, 0);
+        const char *etag = cp_stmt_text(st, 1);
         json_t *doc = text ? json_loads(text, JSON_REJECT_DUPLICATES, NULL) : NULL;
         cp_attest_policy p;
         cp_rule_error err;
@@ -436,16 +448,16 @@ int cp_attest_policy_put(cp_store *s, const char *pool, const json_t *doc, const
                 return cp_error_oom();
         char key[1024];
         cp_id_lower(pool, key, sizeof key);
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         r = cp_store_prepare(s,
                              "INSERT INTO pool_attestation_policy(pool_lc, doc, etag) VALUES (?,?,?) "
                              "ON CONFLICT(pool_lc) DO UPDATE SET doc=excluded.doc, etag=excluded.etag",
                              &st);
         if (r < 0)
                 return r;
-        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 3, etag, -1, SQLITE_TRANSIENT);
+        cp_stmt_bind_text(st, 1, key);
+        cp_stmt_bind_text(st, 2, text);
+        cp_stmt_bind_text(st, 3, etag);
         r = cp_store_step(s, st);
         return r < 0 ? r : 0;
 }
@@ -453,11 +465,11 @@ int cp_attest_policy_put(cp_store *s, const char *pool, const json_t *doc, const
 int cp_attest_policy_remove(cp_store *s, const char *pool) {
         char key[1024];
         cp_id_lower(pool, key, sizeof key);
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         int r = cp_store_prepare(s, "DELETE FROM pool_attestation_policy WHERE pool_lc = ?", &st);
         if (r < 0)
                 return r;
-        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+        cp_stmt_bind_text(st, 1, key);
         r = cp_store_step(s, st);
         return r < 0 ? r : 0;
 }
@@ -648,7 +660,7 @@ static int info_put(cp_store *s, const char *pool, const char *name, const char 
         const char *lm = claims ? json_string_value(json_object_get(
                                           claims, tdx ? "tdx_mrtd" : "x-ms-sevsnpvm-launchmeasurement"))
                                 : NULL;
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         int r = cp_store_prepare(s,
                                  "INSERT INTO node_attestation(pool_lc, name, reason, host, measurement, tcb, "
                                  "attested_at, token_exp, heartbeat_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(pool_lc, "
@@ -659,15 +671,15 @@ static int info_put(cp_store *s, const char *pool, const char *name, const char 
         if (r < 0)
                 return r;
         int64_t now = (int64_t) time(NULL);
-        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 3, reason ? reason : "", -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 4, host ? host : "", -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 5, lm ? lm : "", -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 6, tcb, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 7, claims ? claim_int(claims, "iat") : 0);
-        sqlite3_bind_int64(st, 8, claims ? claim_int(claims, "exp") : 0);
-        sqlite3_bind_int64(st, 9, heartbeat ? now : 0);
+        cp_stmt_bind_text(st, 1, key);
+        cp_stmt_bind_text(st, 2, name);
+        cp_stmt_bind_text(st, 3, reason ? reason : "");
+        cp_stmt_bind_text(st, 4, host ? host : "");
+        cp_stmt_bind_text(st, 5, lm ? lm : "");
+        cp_stmt_bind_text(st, 6, tcb);
+        cp_stmt_bind_int64(st, 7, claims ? claim_int(claims, "iat") : 0);
+        cp_stmt_bind_int64(st, 8, claims ? claim_int(claims, "exp") : 0);
+        cp_stmt_bind_int64(st, 9, heartbeat ? now : 0);
         r = cp_store_step(s, st);
         return r < 0 ? r : 0;
 }
@@ -675,28 +687,28 @@ static int info_put(cp_store *s, const char *pool, const char *name, const char 
 int cp_nodes_info(cp_store *s, const char *pool, const char *name, cp_node_info *ret) {
         char key[1024];
         cp_id_lower(pool, key, sizeof key);
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         int r = cp_store_prepare(s,
                                  "SELECT reason, host, measurement, tcb, attested_at, token_exp, heartbeat_at FROM "
                                  "node_attestation WHERE pool_lc = ? AND name = ?",
                                  &st);
         if (r < 0)
                 return r;
-        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+        cp_stmt_bind_text(st, 1, key);
+        cp_stmt_bind_text(st, 2, name);
         r = cp_store_step(s, st);
         if (r < 0)
                 return r;
         if (r == 0)
                 return CP_ERROR(CP_ENOTFOUND, "no attestation record");
         cp_node_info i = {0};
-        snprintf(i.reason, sizeof i.reason, "%s", (const char *) sqlite3_column_text(st, 0));
-        snprintf(i.host, sizeof i.host, "%s", (const char *) sqlite3_column_text(st, 1));
-        snprintf(i.measurement, sizeof i.measurement, "%s", (const char *) sqlite3_column_text(st, 2));
-        snprintf(i.tcb, sizeof i.tcb, "%s", (const char *) sqlite3_column_text(st, 3));
-        i.attested_at = sqlite3_column_int64(st, 4);
-        i.token_exp = sqlite3_column_int64(st, 5);
-        i.heartbeat_at = sqlite3_column_int64(st, 6);
+        snprintf(i.reason, sizeof i.reason, "%s", cp_stmt_text(st, 0));
+        snprintf(i.host, sizeof i.host, "%s", cp_stmt_text(st, 1));
+        snprintf(i.measurement, sizeof i.measurement, "%s", cp_stmt_text(st, 2));
+        snprintf(i.tcb, sizeof i.tcb, "%s", cp_stmt_text(st, 3));
+        i.attested_at = cp_stmt_int64(st, 4);
+        i.token_exp = cp_stmt_int64(st, 5);
+        i.heartbeat_at = cp_stmt_int64(st, 6);
         *ret = i;
         return 0;
 }

@@ -9,7 +9,6 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
-#include <sqlite3.h>
 
 #include "basic/cleanup.h"
 #include "basic/limits.h"
@@ -30,6 +29,7 @@ struct cp_reconciler {
         int64_t started_at;             /* Unix s: heartbeats are counted from here at the earliest */
         cp_diskkeys *diskkeys;          /* NULL: no broker */
         uint8_t name_key[32];           /* this installation's machine-name key (store table name_key) */
+        cp_lease *lease;                /* replicas: run only as the leader, every write fenced; NULL: alone */
         pthread_mutex_t lock;
         pthread_cond_t cond;
 };
@@ -69,24 +69,34 @@ static int fail_op(cp_reconciler *rc, const cp_op *op, json_t *doc, const char *
  * the names of machines the backend already started), then read. */
 static int load_name_key(cp_store *s, uint8_t key[32]) {
         uint8_t fresh[32];
-        _cleanup_stmt_ sqlite3_stmt *ins = NULL, *sel = NULL;
+        _cleanup_stmt_ cp_stmt *ins = NULL, *sel = NULL;
         if (RAND_bytes(fresh, sizeof fresh) != 1)
                 return CP_ERROR(CP_ECRYPTO, "random machine-name key");
-        cp_store_lock(s);
-        int r = cp_store_exec(s, "CREATE TABLE IF NOT EXISTS name_key (id INTEGER PRIMARY KEY CHECK (id = 1), "
-                                 "key BLOB NOT NULL)");
-        if (r >= 0 && (r = cp_store_prepare(s, "INSERT OR IGNORE INTO name_key(id, key) VALUES (1, ?)", &ins)) >= 0) {
-                sqlite3_bind_blob(ins, 1, fresh, sizeof fresh, SQLITE_TRANSIENT);
+        /* a write transaction: replicas starting at once create it once */
+        int r = cp_store_begin(s);
+        if (r < 0)
+                return r;
+        r = cp_store_exec(s, cp_store_dialect_of(s) == CP_STORE_PG
+                                     ? "CREATE TABLE IF NOT EXISTS name_key (id INTEGER PRIMARY KEY CHECK (id = 1), "
+                                       "key BYTEA NOT NULL)"
+                                     : "CREATE TABLE IF NOT EXISTS name_key (id INTEGER PRIMARY KEY CHECK (id = 1), "
+                                       "key BLOB NOT NULL)");
+        if (r >= 0 && (r = cp_store_prepare(s, "INSERT INTO name_key(id, key) VALUES (1, ?) ON CONFLICT (id) DO NOTHING",
+                                            &ins)) >= 0) {
+                cp_stmt_bind_blob(ins, 1, fresh, sizeof fresh);
                 r = cp_store_step(s, ins);
         }
         if (r >= 0 && (r = cp_store_prepare(s, "SELECT key FROM name_key WHERE id = 1", &sel)) >= 0 &&
             (r = cp_store_step(s, sel)) >= 0) {
-                if (r == 1 && sqlite3_column_bytes(sel, 0) == 32)
-                        memcpy(key, sqlite3_column_blob(sel, 0), 32);
+                if (r == 1 && cp_stmt_bytes(sel, 0) == 32)
+                        memcpy(key, cp_stmt_blob(sel, 0), 32);
                 else
                         r = CP_ERROR(CP_EFORMAT, "the stored machine-name key is malformed");
         }
-        cp_store_unlock(s);
+        if (r < 0)
+                cp_store_rollback(s);
+        else
+                r = cp_store_commit(s);
         cp_wipe(fresh, sizeof fresh);
         return r < 0 ? r : 0;
 }
@@ -641,6 +651,25 @@ out:
         return r;
 }
 
+void cp_reconciler_set_lease(cp_reconciler *rc, cp_lease *lease) {
+        pthread_mutex_lock(&rc->lock);
+        rc->lease = lease;
+        pthread_mutex_unlock(&rc->lock);
+}
+
+/* A write transaction of the reconciler: with replicas, refused (CP_EFENCED)
+ * unless this replica still holds the leader lease with its term, checked
+ * under the same write lock a takeover needs. */
+static int begin_fenced(cp_reconciler *rc) {
+        int r = cp_store_begin(rc->store);
+        if (r < 0 || !rc->lease)
+                return r;
+        r = cp_lease_check(rc->lease);
+        if (r < 0)
+                cp_store_rollback(rc->store);
+        return r;
+}
+
 int cp_reconciler_run_once(cp_reconciler *rc, size_t *ret_active) {
         cp_op *ops = NULL;
         size_t n = 0, active = 0;
@@ -650,7 +679,7 @@ int cp_reconciler_run_once(cp_reconciler *rc, size_t *ret_active) {
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n; i++) {
-                r = cp_store_begin(rc->store);
+                r = begin_fenced(rc);
                 if (r < 0)
                         break;
                 /* re-check under the transaction: the API may have finished or canceled it */
@@ -780,7 +809,7 @@ static int check_pool(cp_reconciler *rc, json_t *pool, int64_t now, size_t *repl
 int cp_reconciler_check_health(cp_reconciler *rc, size_t *ret_replaced) {
         json_t *pools = NULL;
         size_t replaced = 0;
-        int r = cp_store_begin(rc->store);
+        int r = begin_fenced(rc);
         if (r < 0)
                 return r;
         r = cp_res_list(rc->store, "pool", NULL, NULL, NULL, &pools);
@@ -814,13 +843,16 @@ static void *thread_main(void *userdata) {
         cp_reconciler *rc = userdata;
         pthread_mutex_lock(&rc->lock);
         while (!rc->stop) {
+                bool follower = rc->lease && !cp_lease_is_leader(rc->lease, NULL);
                 pthread_mutex_unlock(&rc->lock);
                 size_t active;
-                if (cp_reconciler_run_once(rc, &active) < 0) {
+                if (follower)
+                        ; /* another replica reconciles */
+                else if (cp_reconciler_run_once(rc, &active) < 0) {
                         fprintf(stderr, "confpoold: reconciler: %s\n", cp_error_message());
                         cp_error_clear();
                 }
-                if (rc->backend->ops->expected_measurement && cp_reconciler_check_health(rc, NULL) < 0) {
+                if (!follower && rc->backend->ops->expected_measurement && cp_reconciler_check_health(rc, NULL) < 0) {
                         fprintf(stderr, "confpoold: node health: %s\n", cp_error_message());
                         cp_error_clear();
                 }

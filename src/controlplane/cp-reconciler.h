@@ -11,6 +11,7 @@
 
 #include "controlplane/cp-backend.h"
 #include "controlplane/cp-diskkeys.h"
+#include "controlplane/cp-lease.h"
 #include "controlplane/cp-rules.h"
 #include "service/store.h"
 
@@ -39,6 +40,9 @@ void cp_reconciler_set_diskkeys(cp_reconciler *r, cp_diskkeys *diskkeys);
  * (maxUnavailable is not supported). */
 CP_WUR int cp_max_surge(const char *spec, long count, long *ret);
 /* Background thread doing a pass every interval_ms. */
+/* Replicas on one database: reconcile only while holding the lease, and
+ * fence every write transaction with it (cp-lease.h).  Not owned. */
+void cp_reconciler_set_lease(cp_reconciler *r, cp_lease *lease);
 CP_WUR int cp_reconciler_start(cp_reconciler *r, unsigned interval_ms);
 /* Stops the thread (if started) and frees. */
 cp_reconciler *cp_reconciler_free(cp_reconciler *r);

@@ -46,15 +46,16 @@ int k8s_bootstrap_put(cp_store *s, const char *cluster, const char *pool, const 
         SHA256((const uint8_t *) tok, 64, h);
         cp_wipe(tok, sizeof tok);
         cp_hex_encode(h, 32, hex);
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = cp_store_prepare(s, "INSERT OR REPLACE INTO k8s_bootstrap(cluster, machine, pool, token_sha256, used) "
-                                    "VALUES (?,?,?,?,0)", &st);
+        _cleanup_stmt_ cp_stmt *st = NULL;
+        int r = cp_store_prepare(s, "INSERT INTO k8s_bootstrap(cluster, machine, pool, token_sha256, used) "
+                                    "VALUES (?,?,?,?,0) ON CONFLICT(cluster, machine) DO UPDATE SET "
+                                    "pool=excluded.pool, token_sha256=excluded.token_sha256, used=0", &st);
         if (r < 0)
                 return r;
-        sqlite3_bind_text(st, 1, cluster, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, machine, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 3, pool, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 4, hex, -1, SQLITE_TRANSIENT);
+        cp_stmt_bind_text(st, 1, cluster);
+        cp_stmt_bind_text(st, 2, machine);
+        cp_stmt_bind_text(st, 3, pool);
+        cp_stmt_bind_text(st, 4, hex);
         r = cp_store_step(s, st);
         return r < 0 ? r : 0;
 }
@@ -121,19 +122,19 @@ static int token_lookup(k8s_ctx *c, const char *tok, char *machine, size_t msize
         char hex[65];
         SHA256((const uint8_t *) tok, strlen(tok), h);
         cp_hex_encode(h, 32, hex);
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         int r = cp_store_prepare(c->api->store, "SELECT machine, pool, token_sha256, used FROM k8s_bootstrap WHERE "
                                                 "cluster=?", &st);
         if (r < 0)
                 return r;
-        sqlite3_bind_text(st, 1, c->uid, -1, SQLITE_TRANSIENT);
+        cp_stmt_bind_text(st, 1, c->uid);
         int found = 0;
         while ((r = cp_store_step(c->api->store, st)) == 1) {
-                const char *th = (const char *) sqlite3_column_text(st, 2);
+                const char *th = cp_stmt_text(st, 2);
                 if (th && strlen(th) == 64 && cp_ct_eq(th, hex, 64) && !found) {
-                        snprintf(machine, msize, "%s", (const char *) sqlite3_column_text(st, 0));
-                        snprintf(pool, psize, "%s", (const char *) sqlite3_column_text(st, 1));
-                        *used = sqlite3_column_int(st, 3) != 0;
+                        snprintf(machine, msize, "%s", cp_stmt_text(st, 0));
+                        snprintf(pool, psize, "%s", cp_stmt_text(st, 1));
+                        *used = cp_stmt_int(st, 3) != 0;
                         found = 1;
                 }
         }
@@ -141,12 +142,12 @@ static int token_lookup(k8s_ctx *c, const char *tok, char *machine, size_t msize
 }
 
 static int spend(k8s_ctx *c, const char *machine) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         int r = cp_store_prepare(c->api->store, "UPDATE k8s_bootstrap SET used=1 WHERE cluster=? AND machine=?", &st);
         if (r < 0)
                 return r;
-        sqlite3_bind_text(st, 1, c->uid, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, machine, -1, SQLITE_TRANSIENT);
+        cp_stmt_bind_text(st, 1, c->uid);
+        cp_stmt_bind_text(st, 2, machine);
         r = cp_store_step(c->api->store, st);
         return r < 0 ? r : 0;
 }

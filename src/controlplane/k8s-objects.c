@@ -24,61 +24,68 @@
 #include "controlplane/k8s-internal.h"
 
 int k8s_schema(cp_store *s) {
-        int r = cp_store_exec(s, "CREATE TABLE IF NOT EXISTS k8s_obj (cluster TEXT NOT NULL, kind TEXT NOT NULL, "
+        /* the change log's resourceVersion: AUTOINCREMENT (SQLite), a sequence (PostgreSQL) */
+        int r = cp_store_exec(s, cp_store_dialect_of(s) == CP_STORE_PG
+                                         ? "CREATE TABLE IF NOT EXISTS k8s_log (rv BIGSERIAL PRIMARY KEY, cluster TEXT "
+                                           "NOT NULL, kind TEXT NOT NULL, ns TEXT NOT NULL, type TEXT NOT NULL, body TEXT "
+                                           "NOT NULL)"
+                                         : "CREATE TABLE IF NOT EXISTS k8s_log (rv INTEGER PRIMARY KEY AUTOINCREMENT, "
+                                           "cluster TEXT NOT NULL, kind TEXT NOT NULL, ns TEXT NOT NULL, type TEXT NOT "
+                                           "NULL, body TEXT NOT NULL)");
+        if (r >= 0)
+                r = cp_store_exec(s, "CREATE TABLE IF NOT EXISTS k8s_obj (cluster TEXT NOT NULL, kind TEXT NOT NULL, "
                                 "ns TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL, "
                                 "PRIMARY KEY (cluster, kind, ns, name));"
-                                "CREATE TABLE IF NOT EXISTS k8s_log (rv INTEGER PRIMARY KEY AUTOINCREMENT, cluster TEXT "
-                                "NOT NULL, kind TEXT NOT NULL, ns TEXT NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL);"
                                 "CREATE INDEX IF NOT EXISTS k8s_log_cluster ON k8s_log(cluster, rv);"
                                 "CREATE TABLE IF NOT EXISTS k8s_node_user (cluster TEXT NOT NULL, name TEXT NOT NULL, "
                                 "doc TEXT NOT NULL, PRIMARY KEY (cluster, name))");
         return r < 0 ? r : k8s_bootstrap_schema(s);
 }
 
-static json_t *load(const unsigned char *text) {
+static json_t *load(const char *text) {
         return text ? json_loads((const char *) text, 0, NULL) : NULL;
 }
 
 int k8s_obj_get(cp_store *s, const char *cluster, const char *kind, const char *ns, const char *name, json_t **ret) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         int r = cp_store_prepare(s, "SELECT body FROM k8s_obj WHERE cluster=? AND kind=? AND ns=? AND name=?", &st);
         if (r < 0)
                 return r;
-        sqlite3_bind_text(st, 1, cluster, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, kind, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 3, ns ? ns : "", -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 4, name, -1, SQLITE_TRANSIENT);
+        cp_stmt_bind_text(st, 1, cluster);
+        cp_stmt_bind_text(st, 2, kind);
+        cp_stmt_bind_text(st, 3, ns ? ns : "");
+        cp_stmt_bind_text(st, 4, name);
         r = cp_store_step(s, st);
         if (r < 0)
                 return r;
         if (r == 0)
                 return CP_ERROR(CP_ENOTFOUND, "%s %s not found", kind, name);
-        *ret = load(sqlite3_column_text(st, 0));
+        *ret = load(cp_stmt_text(st, 0));
         return *ret ? 0 : CP_ERROR(CP_ESTORAGE, "stored %s %s is not JSON", kind, name);
 }
 
 static int64_t max_rv(cp_store *s) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         if (cp_store_prepare(s, "SELECT COALESCE(MAX(rv), 1) FROM k8s_log", &st) < 0 || cp_store_step(s, st) != 1) {
                 cp_error_clear();
                 return 1;
         }
-        return sqlite3_column_int64(st, 0);
+        return cp_stmt_int64(st, 0);
 }
 
 int k8s_obj_list(cp_store *s, const char *cluster, const char *kind, const char *ns, json_t **ret, int64_t *ret_rv) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = cp_store_prepare(s, "SELECT body FROM k8s_obj WHERE cluster=? AND kind=? AND (?3 IS NULL OR ns=?3) "
+        _cleanup_stmt_ cp_stmt *st = NULL;
+        int r = cp_store_prepare(s, "SELECT body FROM k8s_obj WHERE cluster=? AND kind=? AND (CAST(?3 AS TEXT) IS NULL OR ns=?3) "
                                     "ORDER BY ns, name", &st);
         if (r < 0)
                 return r;
-        sqlite3_bind_text(st, 1, cluster, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, kind, -1, SQLITE_TRANSIENT);
+        cp_stmt_bind_text(st, 1, cluster);
+        cp_stmt_bind_text(st, 2, kind);
         if (ns)
-                sqlite3_bind_text(st, 3, ns, -1, SQLITE_TRANSIENT);
+                cp_stmt_bind_text(st, 3, ns);
         json_t *a = json_array();
         while (a && (r = cp_store_step(s, st)) == 1) {
-                json_t *o = load(sqlite3_column_text(st, 0));
+                json_t *o = load(cp_stmt_text(st, 0));
                 if (o)
                         json_array_append_new(a, o);
         }
@@ -94,28 +101,31 @@ int k8s_obj_list(cp_store *s, const char *cluster, const char *kind, const char 
 
 int k8s_obj_write(cp_store *s, const char *cluster, const char *kind, const char *ns, const char *name,
                   const char *type, json_t *obj) {
-        _cleanup_stmt_ sqlite3_stmt *ins = NULL;
-        int r = cp_store_prepare(s, "INSERT INTO k8s_log(cluster, kind, ns, type, body) VALUES (?,?,?,?,'')", &ins);
+        _cleanup_stmt_ cp_stmt *ins = NULL;
+        int r = cp_store_prepare(s, "INSERT INTO k8s_log(cluster, kind, ns, type, body) VALUES (?,?,?,?,'') RETURNING rv",
+                                 &ins);
         if (r < 0)
                 return r;
-        sqlite3_bind_text(ins, 1, cluster, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(ins, 2, kind, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(ins, 3, ns ? ns : "", -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(ins, 4, type, -1, SQLITE_TRANSIENT);
+        cp_stmt_bind_text(ins, 1, cluster);
+        cp_stmt_bind_text(ins, 2, kind);
+        cp_stmt_bind_text(ins, 3, ns ? ns : "");
+        cp_stmt_bind_text(ins, 4, type);
         if ((r = cp_store_step(s, ins)) < 0)
                 return r;
-        int64_t rv = sqlite3_last_insert_rowid(cp_store_db(s));
+        if (r == 0)
+                return CP_ERROR(CP_ESTORAGE, "the change log gave no resourceVersion");
+        int64_t rv = cp_stmt_int64(ins, 0);
         char rvs[24];
         snprintf(rvs, sizeof rvs, "%lld", (long long) rv);
         json_object_set_new(json_object_get(obj, "metadata"), "resourceVersion", json_string(rvs));
         char *body = json_dumps(obj, JSON_COMPACT);
         if (!body)
                 return cp_error_oom();
-        _cleanup_stmt_ sqlite3_stmt *up = NULL, *ob = NULL;
+        _cleanup_stmt_ cp_stmt *up = NULL, *ob = NULL;
         r = cp_store_prepare(s, "UPDATE k8s_log SET body=? WHERE rv=?", &up);
         if (r >= 0) {
-                sqlite3_bind_text(up, 1, body, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_int64(up, 2, rv);
+                cp_stmt_bind_text(up, 1, body);
+                cp_stmt_bind_int64(up, 2, rv);
                 r = cp_store_step(s, up);
         }
         if (r >= 0)
@@ -125,12 +135,12 @@ int k8s_obj_write(cp_store *s, const char *cluster, const char *kind, const char
                                                   "ON CONFLICT(cluster, kind, ns, name) DO UPDATE SET body=excluded.body",
                                      &ob);
         if (r >= 0) {
-                sqlite3_bind_text(ob, 1, cluster, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_text(ob, 2, kind, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_text(ob, 3, ns ? ns : "", -1, SQLITE_TRANSIENT);
-                sqlite3_bind_text(ob, 4, name, -1, SQLITE_TRANSIENT);
+                cp_stmt_bind_text(ob, 1, cluster);
+                cp_stmt_bind_text(ob, 2, kind);
+                cp_stmt_bind_text(ob, 3, ns ? ns : "");
+                cp_stmt_bind_text(ob, 4, name);
                 if (strcmp(type, "DELETED") != 0)
-                        sqlite3_bind_text(ob, 5, body, -1, SQLITE_TRANSIENT);
+                        cp_stmt_bind_text(ob, 5, body);
                 r = cp_store_step(s, ob);
         }
         free(body);
@@ -139,22 +149,22 @@ int k8s_obj_write(cp_store *s, const char *cluster, const char *kind, const char
 
 int k8s_log_since(cp_store *s, const char *cluster, const char *kind, const char *ns, int64_t rv, int limit,
                   k8s_log_fn fn, void *ud) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         int r = cp_store_prepare(s, "SELECT rv, type, body FROM k8s_log WHERE cluster=? AND rv>? AND kind=? AND "
-                                    "(?4 IS NULL OR ns=?4) ORDER BY rv LIMIT ?5", &st);
+                                    "(CAST(?4 AS TEXT) IS NULL OR ns=?4) ORDER BY rv LIMIT ?5", &st);
         if (r < 0)
                 return r;
-        sqlite3_bind_text(st, 1, cluster, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 2, rv);
-        sqlite3_bind_text(st, 3, kind, -1, SQLITE_TRANSIENT);
+        cp_stmt_bind_text(st, 1, cluster);
+        cp_stmt_bind_int64(st, 2, rv);
+        cp_stmt_bind_text(st, 3, kind);
         if (ns)
-                sqlite3_bind_text(st, 4, ns, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int(st, 5, limit);
+                cp_stmt_bind_text(st, 4, ns);
+        cp_stmt_bind_int64(st, 5, limit);
         while ((r = cp_store_step(s, st)) == 1) {
-                json_t *o = load(sqlite3_column_text(st, 2));
+                json_t *o = load(cp_stmt_text(st, 2));
                 if (!o)
                         continue;
-                r = fn(ud, sqlite3_column_int64(st, 0), (const char *) sqlite3_column_text(st, 1), o);
+                r = fn(ud, cp_stmt_int64(st, 0), cp_stmt_text(st, 1), o);
                 json_decref(o);
                 if (r < 0)
                         return r;
@@ -165,14 +175,14 @@ int k8s_log_since(cp_store *s, const char *cluster, const char *kind, const char
 /* ---- users' part of Nodes ---- */
 
 int k8s_node_user_get(cp_store *s, const char *cluster, const char *name, json_t **ret) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         int r = cp_store_prepare(s, "SELECT doc FROM k8s_node_user WHERE cluster=? AND name=?", &st);
         if (r < 0)
                 return r;
-        sqlite3_bind_text(st, 1, cluster, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+        cp_stmt_bind_text(st, 1, cluster);
+        cp_stmt_bind_text(st, 2, name);
         r = cp_store_step(s, st);
-        *ret = r == 1 ? load(sqlite3_column_text(st, 0)) : NULL;
+        *ret = r == 1 ? load(cp_stmt_text(st, 0)) : NULL;
         if (r >= 0 && !*ret)
                 *ret = json_object();
         return r < 0 ? r : 0;
@@ -182,13 +192,13 @@ static int user_set(cp_store *s, const char *cluster, const char *name, json_t *
         char *text = json_dumps(doc, JSON_COMPACT);
         if (!text)
                 return cp_error_oom();
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         int r = cp_store_prepare(s, "INSERT INTO k8s_node_user(cluster, name, doc) VALUES (?,?,?) ON CONFLICT(cluster, "
                                     "name) DO UPDATE SET doc=excluded.doc", &st);
         if (r >= 0) {
-                sqlite3_bind_text(st, 1, cluster, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
+                cp_stmt_bind_text(st, 1, cluster);
+                cp_stmt_bind_text(st, 2, name);
+                cp_stmt_bind_text(st, 3, text);
                 r = cp_store_step(s, st);
         }
         free(text);

@@ -10,19 +10,19 @@
 
 static void audit_row(cp_kbsd *s, int64_t ts, const char *who, const char *op, const char *key, const char *version,
                       const char *decision, const char *reason, const char *jti) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         cp_store_lock(s->store);
         if (cp_store_prepare(s->store,
                              "INSERT INTO audit (ts, who, op, key, version, decision, reason, jti) VALUES (?,?,?,?,?,?,?,?)",
                              &st) == 0) {
-                sqlite3_bind_int64(st, 1, ts);
-                sqlite3_bind_text(st, 2, who, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_text(st, 3, op, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_text(st, 4, key, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_text(st, 5, version, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_text(st, 6, decision, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_text(st, 7, reason, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_text(st, 8, jti, -1, SQLITE_TRANSIENT);
+                cp_stmt_bind_int64(st, 1, ts);
+                cp_stmt_bind_text(st, 2, who);
+                cp_stmt_bind_text(st, 3, op);
+                cp_stmt_bind_text(st, 4, key);
+                cp_stmt_bind_text(st, 5, version);
+                cp_stmt_bind_text(st, 6, decision);
+                cp_stmt_bind_text(st, 7, reason);
+                cp_stmt_bind_text(st, 8, jti);
                 if (cp_store_step(s->store, st) < 0 && !s->cfg.quiet)
                         fprintf(stderr, "kbsd: audit insert failed: %s\n", cp_error_message());
         }
@@ -51,13 +51,13 @@ void cp_kbsd_audit(cp_kbsd *s, const char *who, const char *op, const char *key,
 }
 
 int cp_kbsd_audit_count(cp_kbsd *s, const char *decision, long *ret) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         int r;
         cp_store_lock(s->store);
         if ((r = cp_store_prepare(s->store, "SELECT count(*) FROM audit WHERE decision = ?", &st)) == 0) {
-                sqlite3_bind_text(st, 1, decision, -1, SQLITE_TRANSIENT);
+                cp_stmt_bind_text(st, 1, decision);
                 if ((r = cp_store_step(s->store, st)) == 1) {
-                        *ret = (long) sqlite3_column_int64(st, 0);
+                        *ret = (long) cp_stmt_int64(st, 0);
                         r = 0;
                 }
         }

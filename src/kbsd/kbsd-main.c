@@ -23,7 +23,8 @@ static void on_signal(int sig) {
 static void usage(void) {
         puts("Usage: confpool-kbsd [options]\n"
              "       confpool-kbsd rotate-master-key --db FILE --master-key-file F --new-master-key-file F\n"
-             "  --db FILE                 SQLite database (required)\n"
+             "  --db FILE|URL             the store: a SQLite file (sqlite:PATH or PATH), or postgresql://...\n"
+             "                            shared by several replicas (docs/scale-out.md) (required)\n"
              "  --master-key-file F       32-byte master key, hex (file mode 0600 required)\n"
              "                            or CONFPOOL_KBSD_MASTER_KEY=<64 hex digits>\n"
              "  --bind ADDR --port N      listen address (default 127.0.0.1, ephemeral port)\n"

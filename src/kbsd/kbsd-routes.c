@@ -57,6 +57,18 @@ static void h_certs(cp_svc_call *c) {
         free(j);
 }
 
+/* GET /healthz (no credentials): the store's health and kind; replicas are
+ * all alike (no leader), 503 when the database does not answer. */
+static void h_healthz(cp_svc_call *c) {
+        cp_kbsd *s = cp_kbsd_of(c);
+        bool ok = cp_store_ping(s->store) >= 0;
+        if (!ok)
+                cp_error_clear();
+        cp_svc_reply_json(c, ok ? 200 : 503,
+                          json_pack("{s:s,s:s,s:{s:s,s:b}}", "status", ok ? "ok" : "degraded", "role", "replica", "store",
+                                    "kind", cp_store_kind(s->store), "ok", ok));
+}
+
 int cp_kbsd_body(const cp_svc_call *c, json_t **ret) {
         if (c->req->body_len == 0) {
                 *ret = json_object();
@@ -87,6 +99,7 @@ bool cp_kbsd_begin(cp_svc_call *c, json_t **ret_body) {
 /* Tried in order: /keys/{name}/versions before /keys/{name}/{version}. */
 static const cp_svc_route routes[] = {
         { "GET", "/certs", h_certs, CP_ROUTE_PUBLIC },
+        { "GET", "/healthz", h_healthz, CP_ROUTE_PUBLIC },
         { "POST", "/keys/{name}/{version}/release", cp_kbsd_h_release, KBSD_ROUTE_RELEASE },
         { "POST", "/keys/{name}/release", cp_kbsd_h_release, KBSD_ROUTE_RELEASE },
         { "POST", "/disks/{id}/release", cp_kbsd_h_disk_release, KBSD_ROUTE_RELEASE },

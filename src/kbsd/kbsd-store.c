@@ -18,6 +18,9 @@
 #define GCM_TAG 16
 
 static const cp_store_migration migrations[] = {
+        /* PostgreSQL: BYTEA for BLOB, BIGINT for 64-bit times, a sequence
+         * for rowid / AUTOINCREMENT, the append-only audit as a trigger
+         * function (which also refuses TRUNCATE). */
         { 1, "CREATE TABLE keys (name TEXT NOT NULL, version TEXT NOT NULL, kty TEXT NOT NULL,"
              " key_size INTEGER, crv TEXT, exportable INTEGER NOT NULL, enabled INTEGER NOT NULL,"
              " created INTEGER NOT NULL, updated INTEGER NOT NULL, tags TEXT NOT NULL, policy TEXT,"
@@ -30,9 +33,26 @@ static const cp_store_migration migrations[] = {
              "CREATE TABLE tokens (hash BLOB PRIMARY KEY, name TEXT NOT NULL, scope INTEGER NOT NULL);"
              "CREATE TABLE meta (k TEXT PRIMARY KEY, v BLOB NOT NULL);"
              "CREATE TABLE disks (id TEXT PRIMARY KEY, mode TEXT NOT NULL, key_name TEXT NOT NULL,"
-             " salt BLOB, wrapped BLOB, created INTEGER NOT NULL);" },
+             " salt BLOB, wrapped BLOB, created INTEGER NOT NULL);",
+          "CREATE TABLE keys (name TEXT NOT NULL, version TEXT NOT NULL, kty TEXT NOT NULL,"
+          " key_size INTEGER, crv TEXT, exportable INTEGER NOT NULL, enabled INTEGER NOT NULL,"
+          " created BIGINT NOT NULL, updated BIGINT NOT NULL, tags TEXT NOT NULL, policy TEXT,"
+          " policy_immutable INTEGER NOT NULL DEFAULT 0, public_jwk TEXT NOT NULL, sealed BYTEA NOT NULL,"
+          " deleted BIGINT, purge_at BIGINT, rowid BIGSERIAL, PRIMARY KEY (name, version));"
+          "CREATE TABLE audit (id BIGSERIAL PRIMARY KEY, ts BIGINT NOT NULL, who TEXT NOT NULL,"
+          " op TEXT NOT NULL, key TEXT, version TEXT, decision TEXT NOT NULL, reason TEXT, jti TEXT);"
+          "CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+          " $f$ BEGIN RAISE EXCEPTION 'audit log is append-only'; END $f$;"
+          "CREATE TRIGGER audit_no_update BEFORE UPDATE OR DELETE ON audit FOR EACH ROW"
+          " EXECUTE FUNCTION audit_append_only();"
+          "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit FOR EACH STATEMENT"
+          " EXECUTE FUNCTION audit_append_only();"
+          "CREATE TABLE tokens (hash BYTEA PRIMARY KEY, name TEXT NOT NULL, scope INTEGER NOT NULL);"
+          "CREATE TABLE meta (k TEXT PRIMARY KEY, v BYTEA NOT NULL);"
+          "CREATE TABLE disks (id TEXT PRIMARY KEY, mode TEXT NOT NULL, key_name TEXT NOT NULL,"
+          " salt BYTEA, wrapped BYTEA, created BIGINT NOT NULL);" },
         /* the disk's own release policy (node binding, docs/key-broker.md "Disk keys") */
-        { 2, "ALTER TABLE disks ADD COLUMN policy TEXT;" },
+        { 2, "ALTER TABLE disks ADD COLUMN policy TEXT;", NULL },
 };
 
 static const char mk_check_aad[] = "confpool-kbsd/master-key-check";
@@ -115,54 +135,60 @@ int cp_kbsd_unseal(cp_kbsd *s, const cp_kbsd_keyrow *k, uint8_t **ret, size_t *r
 
 /* ---- the master key ------------------------------------------------------------ */
 
+/* The check value is written by the first replica to start (ON CONFLICT DO
+ * NOTHING: two replicas starting at once both write one, the first stays)
+ * and then read back and opened by every one. */
 static int check_master_key(cp_kbsd *s) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL, *ins = NULL;
         int r;
         uint8_t *p = NULL, *blob = NULL;
         size_t pl, bl;
         cp_store_lock(s->store);
-        if ((r = cp_store_prepare(s->store, "SELECT v FROM meta WHERE k = 'mk_check'", &st)) == 0 &&
+        if ((r = gcm_seal(s->master, mk_check_aad, (const uint8_t *) "ok", 2, &blob, &bl)) == 0 &&
+            (r = cp_store_prepare(s->store, "INSERT INTO meta (k, v) VALUES ('mk_check', ?) ON CONFLICT (k) DO NOTHING",
+                                  &ins)) == 0) {
+                cp_stmt_bind_blob(ins, 1, blob, bl);
+                r = cp_store_step(s->store, ins);
+        }
+        free(blob);
+        if (r >= 0 && (r = cp_store_prepare(s->store, "SELECT v FROM meta WHERE k = 'mk_check'", &st)) == 0 &&
             (r = cp_store_step(s->store, st)) == 1) {
-                r = gcm_open(s->master, mk_check_aad, sqlite3_column_blob(st, 0), (size_t) sqlite3_column_bytes(st, 0),
-                             &p, &pl);
+                r = gcm_open(s->master, mk_check_aad, cp_stmt_blob(st, 0), cp_stmt_bytes(st, 0), &p, &pl);
                 free(p);
                 if (r < 0)
                         r = CP_ERROR(CP_ESIG, "the master key does not open this database");
-        } else if (r == 0) {
-                _cleanup_stmt_ sqlite3_stmt *ins = NULL;
-                if ((r = gcm_seal(s->master, mk_check_aad, (const uint8_t *) "ok", 2, &blob, &bl)) == 0 &&
-                    (r = cp_store_prepare(s->store, "INSERT INTO meta (k, v) VALUES ('mk_check', ?)", &ins)) == 0) {
-                        sqlite3_bind_blob(ins, 1, blob, (int) bl, SQLITE_TRANSIENT);
-                        r = cp_store_step(s->store, ins);
-                }
-                free(blob);
-        }
+        } else if (r == 0)
+                r = CP_ERROR(CP_ESTORAGE, "the master-key check value is missing");
         cp_store_unlock(s->store);
         return r < 0 ? r : 0;
 }
 
 int cp_kbsd_store_open(cp_kbsd *s) {
         int r;
-        if ((r = cp_store_open(s->cfg.db_path, migrations, CP_ELEMENTSOF(migrations), &s->store)) < 0 ||
+        if ((r = cp_store_open(s->cfg.db_path, migrations, CP_ELEMENTSOF(migrations), &s->store)) < 0)
+                return r;
+        /* SQLite zeroes freed pages; PostgreSQL's dead tuples are overwritten
+         * in place by the purge below before the row is deleted */
+        if (cp_store_dialect_of(s->store) == CP_STORE_SQLITE &&
             (r = cp_store_exec(s->store, "PRAGMA secure_delete = ON")) < 0)
                 return r;
         return check_master_key(s);
 }
 
-static const char *col_text(sqlite3_stmt *st, int i) {
-        const unsigned char *t = sqlite3_column_text(st, i);
-        return t ? (const char *) t : "";
+static const char *col_text(cp_stmt *st, int i) {
+        const char *t = cp_stmt_text(st, i);
+        return t ? t : "";
 }
 
 /* One row re-sealed from old_key to new_key. */
-static int reseal_row(cp_store *store, sqlite3_stmt *row, const uint8_t old_key[32], const uint8_t new_key[32]) {
-        _cleanup_stmt_ sqlite3_stmt *up = NULL;
+static int reseal_row(cp_store *store, cp_stmt *row, const uint8_t old_key[32], const uint8_t new_key[32]) {
+        _cleanup_stmt_ cp_stmt *up = NULL;
         char aad[256];
         uint8_t *p = NULL, *n = NULL;
         size_t pl, nl;
         int r;
         aad_of(col_text(row, 0), col_text(row, 1), aad, sizeof(aad));
-        if ((r = gcm_open(old_key, aad, sqlite3_column_blob(row, 2), (size_t) sqlite3_column_bytes(row, 2), &p, &pl)) < 0)
+        if ((r = gcm_open(old_key, aad, cp_stmt_blob(row, 2), (size_t) cp_stmt_bytes(row, 2), &p, &pl)) < 0)
                 return r;
         r = gcm_seal(new_key, aad, p, pl, &n, &nl);
         cp_wipe(p, pl);
@@ -170,9 +196,9 @@ static int reseal_row(cp_store *store, sqlite3_stmt *row, const uint8_t old_key[
         if (r < 0)
                 return r;
         if ((r = cp_store_prepare(store, "UPDATE keys SET sealed = ? WHERE name = ? AND version = ?", &up)) == 0) {
-                sqlite3_bind_blob(up, 1, n, (int) nl, SQLITE_TRANSIENT);
-                sqlite3_bind_text(up, 2, col_text(row, 0), -1, SQLITE_TRANSIENT);
-                sqlite3_bind_text(up, 3, col_text(row, 1), -1, SQLITE_TRANSIENT);
+                cp_stmt_bind_blob(up, 1, n, (int) nl);
+                cp_stmt_bind_text(up, 2, col_text(row, 0));
+                cp_stmt_bind_text(up, 3, col_text(row, 1));
                 r = cp_store_step(store, up);
         }
         free(n);
@@ -180,14 +206,14 @@ static int reseal_row(cp_store *store, sqlite3_stmt *row, const uint8_t old_key[
 }
 
 static int put_check_value(cp_store *store, const uint8_t new_key[32]) {
-        _cleanup_stmt_ sqlite3_stmt *mk = NULL;
+        _cleanup_stmt_ cp_stmt *mk = NULL;
         uint8_t *blob = NULL;
         size_t bl;
         int r;
         if ((r = gcm_seal(new_key, mk_check_aad, (const uint8_t *) "ok", 2, &blob, &bl)) < 0)
                 return r;
-        if ((r = cp_store_prepare(store, "INSERT OR REPLACE INTO meta (k, v) VALUES ('mk_check', ?)", &mk)) == 0) {
-                sqlite3_bind_blob(mk, 1, blob, (int) bl, SQLITE_TRANSIENT);
+        if ((r = cp_store_prepare(store, "INSERT INTO meta (k, v) VALUES ('mk_check', ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v", &mk)) == 0) {
+                cp_stmt_bind_blob(mk, 1, blob, (int) bl);
                 r = cp_store_step(store, mk);
         }
         free(blob);
@@ -195,7 +221,7 @@ static int put_check_value(cp_store *store, const uint8_t new_key[32]) {
 }
 
 static int rekey_store(cp_store *store, const uint8_t old_key[32], const uint8_t new_key[32]) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         int r;
         if ((r = cp_store_begin(store)) < 0)
                 return r;
@@ -248,31 +274,33 @@ void cp_kbsd_keyrow_clear(cp_kbsd_keyrow *k) {
         memset(k, 0, sizeof(*k));
 }
 
+/* 1 for a live (not soft-deleted) key: an integer in both dialects */
+#define LIVE "(CASE WHEN deleted IS NULL THEN 1 ELSE 0 END)"
 #define KEY_COLS "name, version, kty, key_size, crv, exportable, enabled, created, updated, tags, policy," \
                  " policy_immutable, public_jwk, sealed, deleted, purge_at"
 
-static int row_to_key(sqlite3_stmt *st, cp_kbsd_keyrow *k) {
+static int row_to_key(cp_stmt *st, cp_kbsd_keyrow *k) {
         memset(k, 0, sizeof(*k));
         snprintf(k->name, sizeof(k->name), "%s", col_text(st, 0));
         snprintf(k->version, sizeof(k->version), "%s", col_text(st, 1));
         snprintf(k->kty, sizeof(k->kty), "%s", col_text(st, 2));
-        k->key_size = sqlite3_column_int(st, 3);
+        k->key_size = cp_stmt_int(st, 3);
         snprintf(k->crv, sizeof(k->crv), "%s", col_text(st, 4));
-        k->exportable = sqlite3_column_int(st, 5);
-        k->enabled = sqlite3_column_int(st, 6);
-        k->created = sqlite3_column_int64(st, 7);
-        k->updated = sqlite3_column_int64(st, 8);
+        k->exportable = cp_stmt_int(st, 5);
+        k->enabled = cp_stmt_int(st, 6);
+        k->created = cp_stmt_int64(st, 7);
+        k->updated = cp_stmt_int64(st, 8);
         k->tags = json_loads(col_text(st, 9), 0, NULL);
-        if (sqlite3_column_type(st, 10) != SQLITE_NULL)
+        if (!cp_stmt_is_null(st, 10))
                 k->policy = strdup(col_text(st, 10));
-        k->policy_immutable = sqlite3_column_int(st, 11);
+        k->policy_immutable = cp_stmt_int(st, 11);
         k->public_jwk = json_loads(col_text(st, 12), 0, NULL);
-        k->sealed_len = (size_t) sqlite3_column_bytes(st, 13);
+        k->sealed_len = (size_t) cp_stmt_bytes(st, 13);
         k->sealed = malloc(k->sealed_len + 1);
         if (k->sealed && k->sealed_len)
-                memcpy(k->sealed, sqlite3_column_blob(st, 13), k->sealed_len);
-        k->deleted = sqlite3_column_int64(st, 14);
-        k->purge_at = sqlite3_column_int64(st, 15);
+                memcpy(k->sealed, cp_stmt_blob(st, 13), k->sealed_len);
+        k->deleted = cp_stmt_int64(st, 14);
+        k->purge_at = cp_stmt_int64(st, 15);
         if (!k->tags || !k->public_jwk || !k->sealed) {
                 cp_kbsd_keyrow_clear(k);
                 return cp_error_oom();
@@ -281,21 +309,21 @@ static int row_to_key(sqlite3_stmt *st, cp_kbsd_keyrow *k) {
 }
 
 int cp_kbsd_key_load(cp_kbsd *s, const char *name, const char *version, bool deleted, cp_kbsd_keyrow *ret) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         int r;
         cp_store_lock(s->store);
         r = cp_store_prepare(s->store,
-                             version ? "SELECT " KEY_COLS " FROM keys WHERE name = ? AND version = ? AND (deleted IS NULL) = ?"
-                                     : "SELECT " KEY_COLS " FROM keys WHERE name = ? AND ?2 IS NULL AND (deleted IS NULL) = ?3"
+                             version ? "SELECT " KEY_COLS " FROM keys WHERE name = ? AND version = ? AND " LIVE " = ?"
+                                     : "SELECT " KEY_COLS " FROM keys WHERE name = ? AND CAST(?2 AS TEXT) IS NULL AND " LIVE " = ?3"
                                        " ORDER BY created DESC, rowid DESC LIMIT 1",
                              &st);
         if (r == 0) {
-                sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+                cp_stmt_bind_text(st, 1, name);
                 if (version)
-                        sqlite3_bind_text(st, 2, version, -1, SQLITE_TRANSIENT);
+                        cp_stmt_bind_text(st, 2, version);
                 else
-                        sqlite3_bind_null(st, 2);
-                sqlite3_bind_int(st, 3, deleted ? 0 : 1);
+                        cp_stmt_bind_null(st, 2);
+                cp_stmt_bind_int64(st, 3, deleted ? 0 : 1);
                 r = cp_store_step(s->store, st);
                 if (r == 1)
                         r = row_to_key(st, ret);
@@ -307,7 +335,7 @@ int cp_kbsd_key_load(cp_kbsd *s, const char *name, const char *version, bool del
 }
 
 int cp_kbsd_key_insert(cp_kbsd *s, const cp_kbsd_keyrow *k) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         _cleanup_free_ char *tags = json_dumps(k->tags, JSON_COMPACT), *jwk = json_dumps(k->public_jwk, JSON_COMPACT);
         int r;
         if (!tags || !jwk)
@@ -315,41 +343,52 @@ int cp_kbsd_key_insert(cp_kbsd *s, const cp_kbsd_keyrow *k) {
         cp_store_lock(s->store);
         r = cp_store_prepare(s->store, "INSERT INTO keys (" KEY_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL)", &st);
         if (r == 0) {
-                sqlite3_bind_text(st, 1, k->name, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_text(st, 2, k->version, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_text(st, 3, k->kty, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_int(st, 4, k->key_size);
-                sqlite3_bind_text(st, 5, k->crv, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_int(st, 6, k->exportable);
-                sqlite3_bind_int(st, 7, k->enabled);
-                sqlite3_bind_int64(st, 8, k->created);
-                sqlite3_bind_int64(st, 9, k->updated);
-                sqlite3_bind_text(st, 10, tags, -1, SQLITE_TRANSIENT);
+                cp_stmt_bind_text(st, 1, k->name);
+                cp_stmt_bind_text(st, 2, k->version);
+                cp_stmt_bind_text(st, 3, k->kty);
+                cp_stmt_bind_int64(st, 4, k->key_size);
+                cp_stmt_bind_text(st, 5, k->crv);
+                cp_stmt_bind_int64(st, 6, k->exportable);
+                cp_stmt_bind_int64(st, 7, k->enabled);
+                cp_stmt_bind_int64(st, 8, k->created);
+                cp_stmt_bind_int64(st, 9, k->updated);
+                cp_stmt_bind_text(st, 10, tags);
                 if (k->policy)
-                        sqlite3_bind_text(st, 11, k->policy, -1, SQLITE_TRANSIENT);
+                        cp_stmt_bind_text(st, 11, k->policy);
                 else
-                        sqlite3_bind_null(st, 11);
-                sqlite3_bind_int(st, 12, k->policy_immutable);
-                sqlite3_bind_text(st, 13, jwk, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_blob(st, 14, k->sealed, (int) k->sealed_len, SQLITE_TRANSIENT);
+                        cp_stmt_bind_null(st, 11);
+                cp_stmt_bind_int64(st, 12, k->policy_immutable);
+                cp_stmt_bind_text(st, 13, jwk);
+                cp_stmt_bind_blob(st, 14, k->sealed, (int) k->sealed_len);
                 r = cp_store_step(s->store, st);
         }
         cp_store_unlock(s->store);
         return r < 0 ? r : 0;
 }
 
+/* The newest version of each key name (SQLite's bare columns of max(),
+ * PostgreSQL's DISTINCT ON), ordered by name. */
+static const char *latest_per_name(cp_store *store, bool deleted) {
+        if (cp_store_dialect_of(store) == CP_STORE_PG)
+                return deleted ? "SELECT DISTINCT ON (name) " KEY_COLS " FROM keys WHERE deleted IS NOT NULL"
+                                 " ORDER BY name, created DESC, rowid DESC"
+                               : "SELECT DISTINCT ON (name) " KEY_COLS " FROM keys WHERE deleted IS NULL"
+                                 " ORDER BY name, created DESC, rowid DESC";
+        return deleted ? "SELECT " KEY_COLS " FROM keys WHERE deleted IS NOT NULL GROUP BY name HAVING max(created)"
+                       : "SELECT " KEY_COLS " FROM keys WHERE deleted IS NULL GROUP BY name HAVING max(created)";
+}
+
 int cp_kbsd_key_foreach(cp_kbsd *s, const char *name, bool deleted, int (*fn)(const cp_kbsd_keyrow *k, void *userdata),
                         void *userdata) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         int r;
         cp_store_lock(s->store);
         r = cp_store_prepare(s->store,
                              name ? "SELECT " KEY_COLS " FROM keys WHERE name = ? AND deleted IS NULL ORDER BY created, rowid"
-                             : deleted ? "SELECT " KEY_COLS " FROM keys WHERE deleted IS NOT NULL GROUP BY name HAVING max(created)"
-                                       : "SELECT " KEY_COLS " FROM keys WHERE deleted IS NULL GROUP BY name HAVING max(created)",
+                                  : latest_per_name(s->store, deleted),
                              &st);
         if (r == 0 && name)
-                sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+                cp_stmt_bind_text(st, 1, name);
         while (r == 0 && (r = cp_store_step(s->store, st)) == 1) {
                 cp_kbsd_keyrow k;
                 if ((r = row_to_key(st, &k)) < 0)
@@ -365,16 +404,16 @@ int cp_kbsd_key_foreach(cp_kbsd *s, const char *name, bool deleted, int (*fn)(co
 
 /* sql with ?1 = name and ?2, ?3 = a, b; the number of rows changed. */
 static int exec_bind_name(cp_kbsd *s, const char *sql, const char *name, int64_t a, int64_t b) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         int r;
         cp_store_lock(s->store);
         if ((r = cp_store_prepare(s->store, sql, &st)) == 0) {
-                sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_int64(st, 2, a);
-                sqlite3_bind_int64(st, 3, b);
+                cp_stmt_bind_text(st, 1, name);
+                cp_stmt_bind_int64(st, 2, a);
+                cp_stmt_bind_int64(st, 3, b);
                 r = cp_store_step(s->store, st);
                 if (r >= 0)
-                        r = sqlite3_changes(cp_store_db(s->store));
+                        r = (int) cp_stmt_changes(st);
         }
         cp_store_unlock(s->store);
         return r;
@@ -393,8 +432,12 @@ int cp_kbsd_key_recover(cp_kbsd *s, const char *name) {
 /* Purge = crypto-erase: the sealed material is overwritten, then the rows go
  * (secure_delete is on, so SQLite zeroes the freed pages). */
 int cp_kbsd_key_purge(cp_kbsd *s, const char *name) {
-        int r = exec_bind_name(s, "UPDATE keys SET sealed = zeroblob(length(sealed)) WHERE name = ?1 AND deleted IS NOT NULL"
-                                  " AND ?2 = ?3", name, 0, 0);
+        int r = exec_bind_name(s, cp_store_dialect_of(s->store) == CP_STORE_PG
+                                          ? "UPDATE keys SET sealed = decode(repeat('00', length(sealed)), 'hex') WHERE"
+                                            " name = ?1 AND deleted IS NOT NULL AND ?2 = ?3"
+                                          : "UPDATE keys SET sealed = zeroblob(length(sealed)) WHERE name = ?1 AND deleted "
+                                            "IS NOT NULL AND ?2 = ?3",
+                               name, 0, 0);
         if (r > 0)
                 r = exec_bind_name(s, "DELETE FROM keys WHERE name = ?1 AND deleted IS NOT NULL AND ?2 = ?3", name, 0, 0);
         return r;
@@ -410,24 +453,24 @@ void cp_kbsd_diskrow_clear(cp_kbsd_diskrow *d) {
 }
 
 int cp_kbsd_disk_insert(cp_kbsd *s, const char *id, const cp_kbsd_diskrow *d) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         int r;
         cp_store_lock(s->store);
         if ((r = cp_store_prepare(s->store, "INSERT INTO disks (id, mode, key_name, salt, wrapped, created, policy) VALUES (?,?,?,?,?,?,?)",
                                   &st)) == 0) {
-                sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_text(st, 2, d->mode, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_text(st, 3, d->key_name, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_blob(st, 4, d->salt, sizeof(d->salt), SQLITE_TRANSIENT);
+                cp_stmt_bind_text(st, 1, id);
+                cp_stmt_bind_text(st, 2, d->mode);
+                cp_stmt_bind_text(st, 3, d->key_name);
+                cp_stmt_bind_blob(st, 4, d->salt, sizeof(d->salt));
                 if (d->wrapped)
-                        sqlite3_bind_blob(st, 5, d->wrapped, (int) d->wrapped_len, SQLITE_TRANSIENT);
+                        cp_stmt_bind_blob(st, 5, d->wrapped, (int) d->wrapped_len);
                 else
-                        sqlite3_bind_null(st, 5);
-                sqlite3_bind_int64(st, 6, cp_kbsd_now(s));
+                        cp_stmt_bind_null(st, 5);
+                cp_stmt_bind_int64(st, 6, cp_kbsd_now(s));
                 if (d->policy)
-                        sqlite3_bind_text(st, 7, d->policy, -1, SQLITE_TRANSIENT);
+                        cp_stmt_bind_text(st, 7, d->policy);
                 else
-                        sqlite3_bind_null(st, 7);
+                        cp_stmt_bind_null(st, 7);
                 r = cp_store_step(s->store, st);
         }
         cp_store_unlock(s->store);
@@ -435,24 +478,24 @@ int cp_kbsd_disk_insert(cp_kbsd *s, const char *id, const cp_kbsd_diskrow *d) {
 }
 
 int cp_kbsd_disk_load(cp_kbsd *s, const char *id, cp_kbsd_diskrow *ret) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         cp_kbsd_diskrow *d = ret;
         int r;
         memset(d, 0, sizeof(*d));
         cp_store_lock(s->store);
         if ((r = cp_store_prepare(s->store, "SELECT mode, key_name, salt, wrapped, policy FROM disks WHERE id = ?", &st)) == 0) {
-                sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+                cp_stmt_bind_text(st, 1, id);
                 if ((r = cp_store_step(s->store, st)) == 1) {
                         snprintf(d->mode, sizeof(d->mode), "%s", col_text(st, 0));
                         snprintf(d->key_name, sizeof(d->key_name), "%s", col_text(st, 1));
-                        if (sqlite3_column_bytes(st, 2) == CP_KBSD_DISK_SALT)
-                                memcpy(d->salt, sqlite3_column_blob(st, 2), CP_KBSD_DISK_SALT);
-                        d->wrapped_len = (size_t) sqlite3_column_bytes(st, 3);
+                        if (cp_stmt_bytes(st, 2) == CP_KBSD_DISK_SALT)
+                                memcpy(d->salt, cp_stmt_blob(st, 2), CP_KBSD_DISK_SALT);
+                        d->wrapped_len = (size_t) cp_stmt_bytes(st, 3);
                         d->wrapped = d->wrapped_len ? malloc(d->wrapped_len) : NULL;
                         if (d->wrapped)
-                                memcpy(d->wrapped, sqlite3_column_blob(st, 3), d->wrapped_len);
+                                memcpy(d->wrapped, cp_stmt_blob(st, 3), d->wrapped_len);
                         r = 0;
-                        if (sqlite3_column_type(st, 4) == SQLITE_TEXT && !(d->policy = strdup(col_text(st, 4))))
+                        if (!cp_stmt_is_null(st, 4) && !(d->policy = strdup(col_text(st, 4))))
                                 r = cp_error_oom();
                         if ((d->wrapped_len && !d->wrapped))
                                 r = cp_error_oom();
@@ -464,7 +507,11 @@ int cp_kbsd_disk_load(cp_kbsd *s, const char *id, cp_kbsd_diskrow *ret) {
 }
 
 int cp_kbsd_disk_erase(cp_kbsd *s, const char *id) {
-        int r = exec_bind_name(s, "UPDATE disks SET salt = zeroblob(32), wrapped = NULL WHERE id = ?1 AND ?2 = ?3", id, 0, 0);
+        int r = exec_bind_name(s, cp_store_dialect_of(s->store) == CP_STORE_PG
+                                          ? "UPDATE disks SET salt = decode(repeat('00', 32), 'hex'), wrapped = NULL"
+                                            " WHERE id = ?1 AND ?2 = ?3"
+                                          : "UPDATE disks SET salt = zeroblob(32), wrapped = NULL WHERE id = ?1 AND ?2 = ?3",
+                               id, 0, 0);
         if (r > 0)
                 r = exec_bind_name(s, "DELETE FROM disks WHERE id = ?1 AND ?2 = ?3", id, 0, 0);
         return r;
@@ -473,15 +520,16 @@ int cp_kbsd_disk_erase(cp_kbsd *s, const char *id) {
 /* ---- tokens ---------------------------------------------------------------------- */
 
 int cp_kbsd_token_add(cp_kbsd *s, const cp_kbsd_token *t) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         uint8_t d[32];
         int r;
         SHA256((const uint8_t *) t->token, strlen(t->token), d);
         cp_store_lock(s->store);
-        if ((r = cp_store_prepare(s->store, "INSERT OR REPLACE INTO tokens (hash, name, scope) VALUES (?,?,?)", &st)) == 0) {
-                sqlite3_bind_blob(st, 1, d, 32, SQLITE_TRANSIENT);
-                sqlite3_bind_text(st, 2, t->name, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_int(st, 3, (int) t->scope);
+        if ((r = cp_store_prepare(s->store, "INSERT INTO tokens (hash, name, scope) VALUES (?,?,?) ON CONFLICT (hash) DO UPDATE"
+                                             " SET name = excluded.name, scope = excluded.scope", &st)) == 0) {
+                cp_stmt_bind_blob(st, 1, d, 32);
+                cp_stmt_bind_text(st, 2, t->name);
+                cp_stmt_bind_int64(st, 3, (int) t->scope);
                 r = cp_store_step(s->store, st);
         }
         cp_store_unlock(s->store);
@@ -489,17 +537,17 @@ int cp_kbsd_token_add(cp_kbsd *s, const cp_kbsd_token *t) {
 }
 
 int cp_kbsd_token_find(cp_kbsd *s, const uint8_t digest[32], char *who, size_t who_cap, cp_kbsd_scope *ret_scope) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ cp_stmt *st = NULL;
         int r, found = 0;
         cp_store_lock(s->store);
         if ((r = cp_store_prepare(s->store, "SELECT hash, name, scope FROM tokens", &st)) == 0)
                 while ((r = cp_store_step(s->store, st)) == 1) {
                         /* every row is compared, in constant time */
-                        bool eq = sqlite3_column_bytes(st, 0) == 32 && cp_ct_eq(sqlite3_column_blob(st, 0), digest, 32);
+                        bool eq = cp_stmt_bytes(st, 0) == 32 && cp_ct_eq(cp_stmt_blob(st, 0), digest, 32);
                         if (eq && !found) {
                                 found = 1;
                                 snprintf(who, who_cap, "%s", col_text(st, 1));
-                                *ret_scope = (cp_kbsd_scope) sqlite3_column_int(st, 2);
+                                *ret_scope = (cp_kbsd_scope) cp_stmt_int(st, 2);
                         }
                 }
         cp_store_unlock(s->store);

@@ -59,7 +59,10 @@ unsigned cp_http_status_of(int err) {
         case CP_ENOTFOUND:
                 return 404;
         case CP_EBADSEQ:
+        case CP_ECONFLICT:
                 return 409;
+        case CP_EFENCED:
+                return 503;
         case CP_ENETWORK:
         case CP_ENOMEM:
                 return 503;

@@ -10,6 +10,7 @@
 
 #include "basic/cleanup.h"
 #include "confpool/error.h"
+#include "test-db.h"
 
 /* The hosts' ARK first: from a backend without disk keys when the real one
  * needs the broker, which needs the attestation service; then that service,
@@ -60,7 +61,7 @@ static int fixture_start_kbs(cp_local_options *lo, nodes_fixture *f) {
         memset(mk, 0x5a, sizeof mk);
         snprintf(db, sizeof db, "%s/kbsd.db", f->dir);
         cp_kbsd_config kc = {
-                .db_path = db, .master_key = mk, .quiet = true, .n_authorities = 1, .n_tokens = 2,
+                .db_path = cp_test_db(db), .master_key = mk, .quiet = true, .n_authorities = 1, .n_tokens = 2,
                 .authorities = {{.issuer = issuer, .jwks_json = jwks}},
                 .tokens = {{.name = "platform", .token = NODES_FIXTURE_ADMIN_TOKEN, .scope = CP_KBSD_SCOPE_ADMIN},
                            {.name = "nodes", .token = NODES_FIXTURE_RELEASE_TOKEN,
@@ -89,7 +90,7 @@ static int fixture_start_controlplane(const nodes_fixture_options *o, nodes_fixt
         const char *issuer = cp_attestd_issuer(f->attestd);
         char p[256];
         snprintf(p, sizeof p, "%s/confpoold.db", f->dir);
-        r = cp_cpstore_open(p, &f->store);
+        r = cp_cpstore_open(cp_test_db(p), &f->store);
         if (r < 0)
                 return r;
         r = cp_rules_new(&f->rules);

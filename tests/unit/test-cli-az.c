@@ -704,9 +704,11 @@ TEST(help_output) {
         run_free(&r);
         r = runv("aks", "--help", NULL);
         EXPECT(r, 0, NULL);
-        /* subgroups in az's alphabetical order: machine, nodepool */
-        ASSERT_TRUE(strstr(r.out, "\nSubgroups:\n    machine  : ") != NULL);
-        ASSERT_TRUE(strstr(r.out, "\n    nodepool : ") != NULL);
+        /* subgroups in az's alphabetical order: machine, nodepool; names of
+         * both sections padded to the longest (get-credentials), as knack does */
+        ASSERT_TRUE(strstr(r.out, "\nSubgroups:\n    machine         : ") != NULL);
+        ASSERT_TRUE(strstr(r.out, "\n    nodepool        : ") != NULL);
+        ASSERT_TRUE(strstr(r.out, "\n    get-credentials : ") != NULL);
         run_free(&r);
         r = runv("login", "--help", NULL);
         EXPECT(r, 0, NULL);

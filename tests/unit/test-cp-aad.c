@@ -14,6 +14,7 @@
 #include "controlplane/cp-api.h"
 #include "cp-api-testutil.h"
 #include "controlplane/cp-store.h"
+#include "test-db.h"
 #include "tests.h"
 
 typedef struct env {
@@ -31,7 +32,7 @@ static void env_setup(env *e) {
         ASSERT_TRUE(mkdtemp(e->dir) != NULL);
         char db[128];
         snprintf(db, sizeof db, "%s/confpoold.db", e->dir);
-        ASSERT_OK(cp_cpstore_open(db, &e->store));
+        ASSERT_OK(cp_cpstore_open(cp_test_db(db), &e->store));
         ASSERT_OK(cp_rules_new(&e->rules));
         ASSERT_OK(cp_aad_new(e->store, e->dir, &e->aad));
         const char *hosts[] = {"localhost", "127.0.0.1", "::1"};

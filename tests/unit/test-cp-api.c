@@ -17,6 +17,7 @@
 #include "cp-api-testutil.h"
 #include "controlplane/cp-reconciler.h"
 #include "controlplane/cp-store.h"
+#include "test-db.h"
 #include "tests.h"
 
 #define SUB "6a8b4c2e-1f3d-4e5a-9b7c-0d1e2f3a4b5c"
@@ -47,7 +48,7 @@ static void setup(const char *cfg) {
         ASSERT_TRUE(mkdtemp(E.dir) != NULL);
         char db[128];
         snprintf(db, sizeof db, "%s/confpoold.db", E.dir);
-        ASSERT_OK(cp_cpstore_open(db, &E.store));
+        ASSERT_OK(cp_cpstore_open(cp_test_db(db), &E.store));
         ASSERT_OK(cp_rules_new(&E.rules));
         json_t *j = json_loads(cfg ? cfg : "{\"fakeBackend\":{\"readyDelayMs\":0}}", 0, NULL);
         ASSERT_OK(cp_rules_load_json(E.rules, j));

@@ -14,6 +14,7 @@
 #include "controlplane/cp-nodes.h"
 #include "controlplane/cp-reconciler.h"
 #include "controlplane/cp-store.h"
+#include "test-db.h"
 #include "tests.h"
 
 /* ---- the check (pure) ------------------------------------------------------ */
@@ -368,7 +369,7 @@ static const char *if_match, *if_none_match;
 static void open_env(void) {
         char db[128];
         snprintf(db, sizeof db, "%s/confpoold.db", E.dir);
-        ASSERT_OK(cp_cpstore_open(db, &E.store));
+        ASSERT_OK(cp_cpstore_open(cp_test_db(db), &E.store));
         ASSERT_OK(cp_rules_new(&E.rules));
         json_t *j = json_loads("{\"fakeBackend\":{\"readyDelayMs\":0}}", 0, NULL);
         ASSERT_OK(cp_rules_load_json(E.rules, j));

@@ -22,6 +22,7 @@
 #include "controlplane/k8s-internal.h"
 #include "controlplane/k8s.h"
 #include "cp-api-testutil.h"
+#include "test-db.h"
 #include "tests.h"
 
 /* ---- selectors ---- */
@@ -381,7 +382,7 @@ static void setup(void) {
         ASSERT_TRUE(mkdtemp(E.dir) != NULL);
         char db[128];
         snprintf(db, sizeof db, "%s/confpoold.db", E.dir);
-        ASSERT_OK(cp_cpstore_open(db, &E.store));
+        ASSERT_OK(cp_cpstore_open(cp_test_db(db), &E.store));
         ASSERT_OK(cp_rules_new(&E.rules));
         json_t *j = json_loads("{\"fakeBackend\":{\"readyDelayMs\":0}}", 0, NULL);
         ASSERT_OK(cp_rules_load_json(E.rules, j));
@@ -449,9 +450,10 @@ static void machine_named(const char *name, const char *state) {
         ASSERT_OK(cp_machine_put(E.store, &m));
         char sql[1024];
         snprintf(sql, sizeof sql,
-                 "INSERT OR REPLACE INTO node_attestation(pool_lc, name, reason, host, measurement, tcb, attested_at, "
+                 "INSERT INTO node_attestation(pool_lc, name, reason, host, measurement, tcb, attested_at, "
                  "token_exp, heartbeat_at) VALUES ('%s', '%s', '%s', 'host-milan-0', 'ab', 'bl=4,tee=0,snp=22,"
-                 "ucode=213', 1767225600, 1767254400, 1767225605)",
+                 "ucode=213', 1767225600, 1767254400, 1767225605) ON CONFLICT(pool_lc, name) DO UPDATE SET "
+                 "reason=excluded.reason",
                  pool, m.name, strcmp(state, "Ready") ? "launch measurement is not accepted" : "");
         ASSERT_OK(cp_store_exec(E.store, sql));
         ASSERT_OK(cp_store_commit(E.store));

@@ -18,7 +18,6 @@
 #include <openssl/sha.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <sqlite3.h>
 
 #include "basic/limits.h"
 
@@ -32,6 +31,7 @@
 #include "kbsd/kbsd.h"
 #include "raw-http.h"
 #include "service/httpc.h"
+#include "test-db.h"
 #include "tests.h"
 
 #define ADMIN "admin-secret-0123456789"
@@ -189,7 +189,7 @@ static void setup(void) {
         ASSERT_EQ(RAND_bytes(mk, 32), 1);
         snprintf(db, sizeof(db), "%s/kbs.db", tmpdir);
         snprintf(audit, sizeof(audit), "%s/audit.jsonl", tmpdir);
-        cp_kbsd_config kc = { .db_path = db, .master_key = mk, .now = NOW, .quiet = true, .threads = 2,
+        cp_kbsd_config kc = { .db_path = cp_test_db(db), .master_key = mk, .now = NOW, .quiet = true, .threads = 2,
                               .audit_path = audit, .n_authorities = 2, .n_tokens = 2 };
         kc.authorities[0] = (cp_kbsd_authority){ .issuer = cp_attestd_issuer(att), .jwks_json = jwks };
         kc.authorities[1] = (cp_kbsd_authority){ .issuer = TEST_ISSUER, .jwks_json = tjwks };
@@ -449,11 +449,14 @@ TEST(release_refusals_with_clear_errors) {
         ASSERT_TRUE(denied >= 7);
         char db[128];
         snprintf(db, sizeof(db), "%s/kbs.db", tmpdir);
-        sqlite3 *h;
-        ASSERT_EQ(sqlite3_open(db, &h), SQLITE_OK);
-        ASSERT_TRUE(sqlite3_exec(h, "UPDATE audit SET decision = 'allowed'", NULL, NULL, NULL) != SQLITE_OK);
-        ASSERT_TRUE(sqlite3_exec(h, "DELETE FROM audit", NULL, NULL, NULL) != SQLITE_OK);
-        sqlite3_close(h);
+        cp_store *h = NULL;
+        ASSERT_OK(cp_store_open(cp_test_db(db), NULL, 0, &h));
+        ASSERT_ERR(cp_store_exec(h, "UPDATE audit SET decision = 'allowed'"), CP_ESTORAGE);
+        ASSERT_TRUE(strstr(cp_error_message(), "append-only") != NULL);
+        ASSERT_ERR(cp_store_exec(h, "DELETE FROM audit"), CP_ESTORAGE);
+        if (cp_store_dialect_of(h) == CP_STORE_PG)
+                ASSERT_ERR(cp_store_exec(h, "TRUNCATE audit"), CP_ESTORAGE);
+        cp_store_close(h);
         long denied2 = 0;
         ASSERT_OK(cp_kbsd_audit_count(kbs, "denied", &denied2));
         ASSERT_EQ(denied2, denied);
@@ -752,7 +755,7 @@ TEST(master_key_rotation_keeps_serving) {
         char db[128];
         snprintf(db, sizeof(db), "%s/kbs.db", tmpdir);
         uint8_t wrong[32] = { 0 };
-        cp_kbsd_config kc = { .db_path = db, .master_key = wrong, .quiet = true };
+        cp_kbsd_config kc = { .db_path = cp_test_db(db), .master_key = wrong, .quiet = true };
         cp_kbsd *k2 = NULL;
         ASSERT_ERR(cp_kbsd_new(&kc, &k2), CP_ESIG);
         kc.master_key = nk;
@@ -831,11 +834,12 @@ TEST(parse_errors_are_400_not_500) {
         /* the wrapped disk key cut short: unwrapping it is CP_ETRUNC */
         char db[128];
         snprintf(db, sizeof(db), "%s/kbs.db", tmpdir);
-        sqlite3 *h;
-        ASSERT_EQ(sqlite3_open(db, &h), SQLITE_OK);
-        ASSERT_EQ(sqlite3_exec(h, "UPDATE disks SET wrapped = x'0102030405060708' WHERE id = 'dtrunc'", NULL, NULL, NULL),
-                  SQLITE_OK);
-        sqlite3_close(h);
+        cp_store *h = NULL;
+        ASSERT_OK(cp_store_open(cp_test_db(db), NULL, 0, &h));
+        ASSERT_OK(cp_store_exec(h, cp_store_dialect_of(h) == CP_STORE_PG
+                                           ? "UPDATE disks SET wrapped = '\\x0102030405060708'::bytea WHERE id = 'dtrunc'"
+                                           : "UPDATE disks SET wrapped = x'0102030405060708' WHERE id = 'dtrunc'"));
+        cp_store_close(h);
         r = http(port, "POST", "/disks/dtrunc/release", RELEASE, json_pack("{s:s}", "target", token_tee), &st);
         if (st != 400 || !strstr(err_msg(r), "shorter than the RSA modulus"))
                 cp_test_fail(__FILE__, __LINE__, "truncated wrapped key: %ld %s", st, json_dumps(r, 0));

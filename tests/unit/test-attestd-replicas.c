@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Attestation-service replicas sharing token-signing keys through a key
+ * directory (issue 17, --signing-key-dir): both publish the same key, a
+ * rotation on one is published by the other before anyone signs with it
+ * (overlap), and the replaced key stays listed while its tokens live. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "attestd/attestd.h"
+#include "tests.h"
+
+#define T0 1748736000
+
+/* The kids of a JWKS text, comma-joined in order. */
+static void kids(cp_attestd *s, char *out, size_t size) {
+        char *j = NULL;
+        if (cp_attestd_jwks_json(s, &j) < 0)
+                cp_test_fail(__FILE__, __LINE__, "jwks: %s", cp_error_message());
+        json_t *doc = json_loads(j, 0, NULL);
+        free(j);
+        out[0] = 0;
+        size_t i;
+        json_t *k;
+        json_array_foreach(json_object_get(doc, "keys"), i, k) {
+                strncat(out, json_string_value(json_object_get(k, "kid")), size - strlen(out) - 2);
+                strncat(out, ",", size - strlen(out) - 1);
+        }
+        json_decref(doc);
+}
+
+static cp_attestd *replica(const char *dir) {
+        cp_attestd_config cfg = {.now = T0, .quiet = true, .signing_key_dir = dir, .token_lifetime_s = 600,
+                                 .issuer = "https://attest.example"};
+        cp_attestd *s = NULL;
+        if (cp_attestd_new(&cfg, &s) < 0)
+                cp_test_fail(__FILE__, __LINE__, "cp_attestd_new: %s", cp_error_message());
+        return s;
+}
+
+TEST(replicas_share_keys_and_rotate_with_overlap) {
+        char dir[] = "/tmp/attestd-keys-XXXXXX";
+        ASSERT_TRUE(mkdtemp(dir) != NULL);
+        cp_attestd *a = replica(dir), *b = replica(dir);
+        char ka[1024], kb[1024];
+        kids(a, ka, sizeof ka);
+        kids(b, kb, sizeof kb);
+        ASSERT_TRUE(strlen(ka) > 10 && strchr(ka, ',') == strrchr(ka, ',')); /* one key */
+        ASSERT_STREQ(ka, kb);                                                /* the same one */
+        char first[128];
+        snprintf(first, sizeof first, "%.*s", (int) (strchr(ka, ',') - ka), ka);
+        /* the key file is the replicas' secret: 0600 */
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "test \"$(stat -c %%a %s/key-*.pem)\" = 600", dir);
+        ASSERT_EQ(system(cmd), 0);
+        /* rotation on a: b lists the new key at its next read (5 s), while
+         * both still sign with the old one until the overlap (10 s) passed */
+        cp_attestd_set_now(a, T0 + 100);
+        ASSERT_OK(cp_attestd_rotate_key(a));
+        cp_attestd_set_now(b, T0 + 106);
+        kids(a, ka, sizeof ka);
+        kids(b, kb, sizeof kb);
+        ASSERT_STREQ(ka, kb);
+        ASSERT_EQ(strlen(ka), 2 * strlen(first) + 2); /* two keys, the current one last */
+        ASSERT_TRUE(strncmp(ka + strlen(ka) - strlen(first) - 1, first, strlen(first)) == 0); /* old signs */
+        /* past the overlap the new key signs; the old one stays listed */
+        cp_attestd_set_now(a, T0 + 120);
+        cp_attestd_set_now(b, T0 + 120);
+        kids(a, ka, sizeof ka);
+        kids(b, kb, sizeof kb);
+        ASSERT_STREQ(ka, kb);
+        ASSERT_TRUE(strncmp(ka, first, strlen(first)) == 0); /* old first, new last */
+        /* once every token of the old key expired (600 s + 60 s), it is dropped */
+        cp_attestd_set_now(a, T0 + 120 + 700);
+        kids(a, ka, sizeof ka);
+        ASSERT_TRUE(strstr(ka, first) == NULL && strchr(ka, ',') == strrchr(ka, ','));
+        cp_attestd_free(a);
+        cp_attestd_free(b);
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        ASSERT_EQ(system(cmd), 0);
+}
