@@ -1901,7 +1901,6 @@ static bool adopt_node(local_backend *b, node *nd, const json_t *j) {
         /* a TD lives in its daemon's memory: a TDX node is booted again */
         if (KIND_IS_TDX(size_gen(nd->vm_size)))
                 return false;
-        (void) 0;
         unsigned long tp = strtoul(port + 6, NULL, 10);
         size_t first;
         if (tp == 0 || tp > 65534 || hosts_of(b, size_gen(nd->vm_size), &first) < 0) {
