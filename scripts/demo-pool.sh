@@ -51,6 +51,32 @@ done
 echo "   cvmnodepool OS disks in LUKS2 format: $luks of 3"
 [ "$luks" = 3 ]
 [ "$released" -ge 3 ]
+# Intel TDX beside SEV-SNP (issue 16): DCesv5 is behind ConfidentialTDXPreview
+echo; echo "\$ confpool aks nodepool add ... --name tdxnodepool --node-vm-size Standard_DC4es_v5   (refused: the preview is not registered)"
+"$BIN/confpool" aks nodepool add -g myResourceGroup --cluster-name myAKSCluster --name tdxnodepool \
+    --node-count 2 --node-vm-size Standard_DC4es_v5 -o none && { echo "demo: TDX pool accepted before the feature" >&2; exit 1; } || true
+run feature register --namespace Microsoft.ContainerService --name ConfidentialTDXPreview -o table
+for _ in $(seq 1 100); do
+  st=$("$BIN/confpool" feature show --namespace Microsoft.ContainerService --name ConfidentialTDXPreview \
+       --query properties.state -o tsv)
+  [ "$st" = Registered ] && break
+  sleep 0.1
+done
+run aks nodepool add -g myResourceGroup --cluster-name myAKSCluster --name tdxnodepool \
+    --node-count 2 --node-vm-size Standard_DC4es_v5 -o table
+run aks machine list -g myResourceGroup --cluster-name myAKSCluster --nodepool-name tdxnodepool -o table
+tdxfirst=$("$BIN/confpool" aks machine list -g myResourceGroup --cluster-name myAKSCluster --nodepool-name tdxnodepool \
+        --query '[0].name' -o tsv)
+run aks machine show -g myResourceGroup --cluster-name myAKSCluster --nodepool-name tdxnodepool \
+    --machine-name "$tdxfirst" --query 'properties.attestation.{tee:tee, host:host, tdx:tdx}'
+echo; echo "-- both kinds of confidential nodes, attested with their own evidence"
+for p in cvmnodepool tdxnodepool; do
+  "$BIN/confpool" aks machine list -g myResourceGroup --cluster-name myAKSCluster --nodepool-name "$p" \
+      --query "[].{name:name, state:properties.status.nodeState, tee:properties.attestation.tee, host:properties.attestation.host, tcb:properties.attestation.reportedTcb}" -o tsv
+done
+tdxready=$("$BIN/confpool" aks machine list -g myResourceGroup --cluster-name myAKSCluster --nodepool-name tdxnodepool \
+        --query "length([?properties.status.nodeState=='Ready' && properties.attestation.tdx.tcbStatus=='UpToDate'])" -o tsv)
+[ "$tdxready" = 2 ] || { echo "demo: expected 2 Ready attested TDX nodes, got $tdxready" >&2; exit 1; }
 echo; echo "\$ confpool aks nodepool add ... --node-vm-size Standard_DC4as_v5 --enable-fips-image   (refused: FIPS is not available on CVM pools)"
 "$BIN/confpool" aks nodepool add -g myResourceGroup --cluster-name myAKSCluster --name fipspool \
     --node-count 1 --node-vm-size Standard_DC4as_v5 --enable-fips-image -o none || true

@@ -27,6 +27,7 @@
 #include "service/httpc.h"
 #include "node/nodedisk.h"
 #include "emu/snp_guest.h"
+#include "emu/tdx_emu.h"
 #include "node/vtpm.h"
 
 /* attestd requires a supported api-version on its data-plane routes, as MAA does */
@@ -54,6 +55,8 @@ typedef struct agent {
         json_t *kube;  /* the register answer's "kubernetes": bootstrap key, API server */
         json_t *times; /* phase -> Unix ms when it was reached (bench/bench-nodes.c) */
         bool azure;    /* "evidence": "azure-hcl" */
+        bool tdx;      /* "tee": "tdx" (issue 16) */
+        bool no_tee;   /* "tee": "none": a non-confidential size, nothing to attest (issue 16) */
 } agent;
 
 static const char *cfg_str(agent *a, const char *k) {
@@ -286,10 +289,92 @@ static int attest_azure(agent *a) {
         return r;
 }
 
+/* The vTPM's part of the evidence: a challenge from attestd, TPM2_Quote
+ * of the PCRs over its nonce, the PCR values and the event log, as the
+ * members of a TdxVm request (nonce, tpmQuote, eventLog) added to body. */
+static int tpm_evidence(agent *a, json_t *body) {
+        _cleanup_free_ char *nonce_txt = NULL;
+        _cleanup_free_ uint8_t *nonce = NULL, *attest_b = NULL, *sig = NULL, *evlog = NULL;
+        size_t nonce_len = 0, attest_len, sig_len, evlog_len = 0;
+        uint8_t pcrs[CP_VTPM_PCRS][32];
+        char f[4200];
+        int r;
+        if ((r = challenge(a, &nonce_txt, &nonce, &nonce_len)) < 0)
+                return r;
+        mark(a, "challenge");
+        if ((r = cp_vtpm_quote(a->tpm, nonce, nonce_len, &attest_b, &attest_len, &sig, &sig_len)) < 0 ||
+            (r = cp_vtpm_pcr_read(a->tpm, pcrs)) < 0)
+                return r;
+        path_of(a, "eventLog", f, sizeof f);
+        if (cp_read_file(f, 1u << 20, &evlog, &evlog_len) < 0) {
+                cp_error_clear();
+                evlog_len = 0;
+        }
+        mark(a, "quote");
+        json_t *pcr_arr = json_array();
+        for (unsigned i = 0; pcr_arr && i < CP_VTPM_PCRS; i++) {
+                char hex[65];
+                cp_hex_encode(pcrs[i], 32, hex);
+                hex[64] = '\0';
+                json_array_append_new(pcr_arr, json_string(hex));
+        }
+        _cleanup_free_ char *v_msg = b64u(attest_b, attest_len), *v_sig = b64u(sig, sig_len),
+                            *v_ev = evlog_len ? b64u(evlog, evlog_len) : NULL;
+        json_t *tq = pcr_arr && v_msg && v_sig
+                             ? json_pack("{s:s,s:s,s:s,s:o}", "message", v_msg, "signature", v_sig, "signatureFormat",
+                                         "tpmt", "pcrs", pcr_arr)
+                             : NULL;
+        if (!tq || json_object_set_new(body, "tpmQuote", tq) < 0 ||
+            json_object_set_new(body, "nonce", json_string(nonce_txt)) < 0 ||
+            (v_ev && json_object_set_new(body, "eventLog", json_string(v_ev)) < 0))
+                return cp_error_oom();
+        return 0;
+}
+
+/* TDX (issue 16): REPORTDATA = SHA-256(runtime data) || 32 zero bytes, the
+ * TDREPORT through the guest interface (the TD's emulated channel here,
+ * "tdxSocket"; configfs-tsm on a real TD with "tdxTransport":
+ * "configfs-tsm") and its quote from the host's quoting service, the vTPM
+ * quote bound through the runtime data's HCLAkPub -> POST /attest/TdxVm. */
+static int attest_tdx(agent *a) {
+        _cleanup_free_ char *rt = NULL, *v_q = NULL, *v_rt = NULL;
+        _cleanup_free_ uint8_t *quote = NULL;
+        size_t quote_len = 0;
+        int r = runtime_data(a, &rt);
+        if (r < 0)
+                return r;
+        uint8_t report_data[64] = {0};
+        SHA256((const uint8_t *) rt, strlen(rt), report_data);
+        const char *tr = cfg_str(a, "tdxTransport");
+        cp_tdx_guest_options go = {.socket_path = cfg_str(a, "tdxSocket"), .tsm_root = cfg_str(a, "tsmRoot")};
+        if (tr && strcmp(tr, "configfs-tsm") == 0)
+                go.socket_path = NULL;
+        else if (tr && strcmp(tr, "emulated") != 0)
+                return CP_ERROR(CP_EFORMAT, "tdxTransport must be \"emulated\" or \"configfs-tsm\"");
+        else if (!go.socket_path)
+                return CP_ERROR(CP_EFORMAT, "tee \"tdx\" needs tdxSocket (the TD's emulated channel)");
+        if ((r = cp_tdx_guest_get_quote(&go, report_data, &quote, &quote_len)) < 0)
+                return cp_error_wrap("TDX quote");
+        mark(a, "report");
+        v_q = b64u(quote, quote_len);
+        v_rt = b64u((const uint8_t *) rt, strlen(rt));
+        json_t *body = v_q && v_rt ? json_pack("{s:s,s:{s:s,s:s}}", "quote", v_q, "runtimeData", "data", v_rt,
+                                               "dataType", "JSON")
+                                   : NULL;
+        if (!body)
+                return cp_error_oom();
+        if ((r = tpm_evidence(a, body)) >= 0)
+                r = get_token(a, "/attest/TdxVm", body);
+        json_decref(body);
+        return r;
+}
+
 /* Collect evidence and get an attestation token (a->token). */
 static int attest(agent *a) {
         if (a->azure)
                 return attest_azure(a);
+        if (a->tdx)
+                return attest_tdx(a);
         _cleanup_free_ char *rt = NULL;
         _cleanup_free_ uint8_t *secrets = NULL, *evlog = NULL, *attest_b = NULL, *sig = NULL, *nonce = NULL;
         size_t secrets_len, evlog_len = 0, attest_len, sig_len, nonce_len;
@@ -640,6 +725,74 @@ static int run(agent *a) {
         return 0;
 }
 
+/* A node of a non-confidential size (issue 16): the vTPM as Trusted Launch
+ * has it, no TEE evidence and no TEE key, so nothing to attest and no key
+ * to release: the platform's disk key (the stand-in beside the disk), then
+ * register and heartbeat with the backend's bootstrap token.  Never claims
+ * to be confidential. */
+static int run_no_tee(agent *a) {
+        char f[4200], why[700];
+        _cleanup_free_ uint8_t *tok = NULL;
+        size_t tl = 0;
+        int r;
+        set_status(a, "Attesting", NULL);
+        if ((r = cp_vtpm_open(cfg_str(a, "tcti"), &a->tpm)) < 0)
+                return fail(a, "vTPM", r);
+        da_recover(a);
+        mark(a, "vtpm");
+        path_of(a, "bootstrapToken", f, sizeof f);
+        if ((r = cp_read_file(f, 128, &tok, &tl)) < 0 || tl < 8 || memchr(tok, 0, tl))
+                return fail(a, "bootstrap token", r < 0 ? r : CP_ERROR(CP_EFORMAT, "%s: not a token", f));
+        a->token = strndup((const char *) tok, tl);
+        cp_wipe(tok, tl);
+        if (!a->token)
+                return fail(a, "bootstrap token", cp_error_oom());
+        set_status(a, "Unlocking", NULL);
+        cp_diskkey_provider dk;
+        uint8_t key[CP_DISK_KEY_LEN];
+        path_of(a, "diskKeyStandin", f, sizeof f);
+        cp_diskkey_standin(f, &dk); /* the platform's key: no TEE to release one to */
+        if ((r = dk.release(dk.userdata, a->token, a->name, key)) < 0)
+                return fail(a, "disk key", r);
+        path_of(a, "disk", f, sizeof f);
+        r = cp_disk_open(f, a->name, key);
+        cp_wipe(key, sizeof key);
+        if (r < 0)
+                return fail(a, "disk", r);
+        set_status(a, "Joining", NULL);
+        for (int i = 0;; i++) {
+                r = control_plane(a, "register", why, sizeof why);
+                if (r > 0)
+                        break;
+                if (r == 0) {
+                        set_status(a, "Failed", why);
+                        return CP_ERROR(CP_EPOLICY, "%s", why);
+                }
+                if (i >= 20 || got_term)
+                        return fail(a, "register", r);
+                cp_error_clear();
+                sleep_ms(250);
+        }
+        set_status(a, "Ready", NULL);
+        unsigned hb = (unsigned) json_integer_value(json_object_get(a->cfg, "heartbeatMs"));
+        while (!got_term) {
+                sleep_ms(hb ? hb : 5000);
+                got_reattest = 0; /* nothing to re-attest */
+                if (got_term)
+                        break;
+                r = control_plane(a, "heartbeat", why, sizeof why);
+                if (r == 0) {
+                        set_status(a, "Quarantined", why);
+                        return CP_ERROR(CP_EPOLICY, "%s", why);
+                }
+                if (r < 0) {
+                        fprintf(stderr, "confpool-agent %s: heartbeat: %s\n", a->name, cp_error_message());
+                        cp_error_clear();
+                }
+        }
+        return 0;
+}
+
 int cp_agent_run(const char *node_dir) {
         agent a = {.times = json_object()};
         mark(&a, "start");
@@ -663,11 +816,22 @@ int cp_agent_run(const char *node_dir) {
         a.cp = cfg_str(&a, "controlplane");
         const char *evm = cfg_str(&a, "evidence");
         a.azure = evm && strcmp(evm, "azure-hcl") == 0;
+        const char *tee = cfg_str(&a, "tee");
+        a.tdx = tee && strcmp(tee, "tdx") == 0;
+        a.no_tee = tee && strcmp(tee, "none") == 0;
         int r;
         if (!a.name || !a.pool || !a.attestd || !a.cp || !cfg_str(&a, "tcti"))
                 r = CP_ERROR(CP_EFORMAT, "%s: name, pool, attestd, controlplane and tcti are required", f);
         else if (evm && !a.azure && strcmp(evm, "native") != 0)
                 r = CP_ERROR(CP_EFORMAT, "%s: evidence must be \"native\" or \"azure-hcl\"", f);
+        else if (tee && !a.tdx && !a.no_tee && strcmp(tee, "sev-snp") != 0)
+                r = CP_ERROR(CP_EFORMAT, "%s: tee must be \"sev-snp\", \"tdx\" or \"none\"", f);
+        else if (a.no_tee && (a.azure || json_object_get(a.cfg, "diskKey")))
+                r = CP_ERROR(CP_EFORMAT, "%s: tee \"none\" has no TEE key: no azure-hcl evidence, no diskKey", f);
+        else if (a.no_tee)
+                r = run_no_tee(&a);
+        else if (a.tdx && a.azure)
+                r = CP_ERROR(CP_EFORMAT, "%s: evidence \"azure-hcl\" on TDX is not supported yet (issue 16: left)", f);
         else
                 r = run(&a);
         vtpm_release(&a);

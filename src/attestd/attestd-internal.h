@@ -36,6 +36,7 @@ typedef enum attestd_type {
         ATT_SEVSNPVM = 0,   /* POST /attest/SevSnpVm */
         ATT_AZURE_VTPM,     /* POST /attest/AzureSnpVtpm */
         ATT_NATIVE,         /* POST /attest/Native */
+        ATT_TDXVM,          /* POST /attest/TdxVm (issue 16) */
         _ATT_MAX,
 } attestd_type;
 
@@ -177,6 +178,7 @@ struct cp_attestd {
         cp_httpd *httpd;
         cp_svc *svc;                 /* the routes (routes.c) */
         cp_snp_verifier *verifier;
+        struct attestd_tdx *tdx;     /* tdx.c: verifier, trust root, collateral cache */
         cp_kds_client *kds;
         pthread_mutex_t kds_lock;
         cp_jwks *policy_signers;
@@ -201,6 +203,8 @@ struct cp_attestd {
         policy_slot policies[ATTESTD_POLICY_SLOTS];
         cp_maa_policy *default_policy;
         char default_hash[44];
+        cp_maa_policy *default_policy_tdx; /* TdxVm's default */
+        char default_hash_tdx[44];
 
         attestd_metrics m;
         /* access log lines anyone can cause (refused requests, challenges):
@@ -209,6 +213,7 @@ struct cp_attestd {
 };
 
 extern const char attestd_default_policy[];
+extern const char attestd_default_policy_tdx[];
 const char *attestd_type_name(attestd_type t);
 
 int64_t attestd_now(const cp_attestd *s);
@@ -256,6 +261,34 @@ typedef struct vtpm_input {
  * PCR values (rebuilt only when the values change within the boot). */
 CP_WUR int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *claims, tmpl_set *ret_tmpls,
                                bool *ret_warm);
+
+/* The event log's SHA-256 replay against a verified quote's PCRs (its
+ * claims in *ret). */
+struct cp_tpm_quote;
+struct cp_tpm_pcr_bank;
+CP_WUR int attestd_check_eventlog(const vtpm_input *in, const struct cp_tpm_quote *q,
+                                  const struct cp_tpm_pcr_bank *bank, json_t **ret);
+
+/* ---- Intel TDX (tdx.c) -------------------------------------------------- */
+
+struct attestd_tdx;
+CP_WUR int attestd_tdx_init(cp_attestd *s);
+void attestd_tdx_free(cp_attestd *s);
+
+typedef struct tdx_input {
+        const uint8_t *quote;
+        size_t quote_len;
+        const uint8_t *runtime_data;  /* optional (MAA): REPORTDATA[0:32] = SHA-256, rest zero */
+        size_t runtime_data_len;
+        /* confpool's node flow: a vTPM quote by the runtime data's HCLAkPub over the nonce */
+        bool has_tpm;
+        vtpm_input tpm;               /* .snp unused */
+} tdx_input;
+
+/* Verify a TDX quote (collateral from the configured PCS, cached), its
+ * runtime-data binding and, with has_tpm, the vTPM quote; the MAA TDX
+ * claims (tdx_*, attester_tcb_status, ...) into claims. */
+CP_WUR int attestd_verify_tdx(cp_attestd *s, const tdx_input *in, json_t *claims, bool *ret_warm);
 
 /* x-ms-sevsnpvm-* claims of a verified report. */
 CP_WUR int attestd_snp_claims(const cp_snp_verify_result *res, json_t *claims);

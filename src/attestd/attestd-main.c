@@ -41,6 +41,7 @@ static void config_free(cp_attestd_config *cfg) {
         free((void *) cfg->tls_key_pem);
         free((void *) cfg->admin_token);
         free((void *) cfg->policy_signers_jwks);
+        free((void *) cfg->tdx_trust_root);
 }
 
 static void usage(void) {
@@ -60,6 +61,9 @@ static void usage(void) {
              "  --crl FILE             KDS CRL (DER or PEM) of a trusted ARK, for both lines; repeatable\n"
              "  --check-revocation     refuse reports whose ASK/ASVK is revoked or has no valid CRL\n"
              "  --crl-max-age S        with --kds-url: refetch CRLs older than S seconds (default 86400)\n"
+             "  --tdx-root FILE        trust this Intel SGX Root CA (PEM; an emulated TDX fleet) instead of Intel's\n"
+             "  --tdx-pcs-url URL      PCS for TDX collateral (Intel's API v4 URL shapes; TdxVm refused without)\n"
+             "  --tdx-collateral-max-age S  refetch TDX collateral older than S seconds (default 60)\n"
              "  --admin-token-file F   bearer token for policy management\n"
              "  --policy-signers F     JWKS: policy uploads must be signed by one of these keys\n"
              "  --test-mode            allow test-only options (logged as a warning; loopback only)\n"
@@ -79,6 +83,8 @@ static const struct option options[] = {
         { "only-extra-arks", no_argument, NULL, 'O' },              { "help", no_argument, NULL, 'h' },
         { "crl", required_argument, NULL, 'R' },          { "check-revocation", no_argument, NULL, 'V' },
         { "crl-max-age", required_argument, NULL, 'M' }, { "test-mode", no_argument, NULL, 'X' },
+        { "tdx-root", required_argument, NULL, 'I' },     { "tdx-pcs-url", required_argument, NULL, 'P' },
+        { "tdx-collateral-max-age", required_argument, NULL, 'Y' },
         { "signing-key-dir", required_argument, NULL, 'G' },
         { 0 },
 };
@@ -120,6 +126,26 @@ static int add_crl(cp_attestd_config *cfg, size_t *n_crls, const char *path) {
         return 0;
 }
 
+/* --tdx-root: one PEM certificate (checked when a quote is verified). */
+static int read_tdx_root(cp_attestd_config *cfg, const char *path) {
+        uint8_t *pem = NULL;
+        size_t len = 0;
+        if (cfg->tdx_trust_root) {
+                fprintf(stderr, "confpool-attestd: --tdx-root given twice\n");
+                return -1;
+        }
+        if (cp_read_file(path, CP_MAX_INPUT_FILE, &pem, &len) < 0 || len < 27 ||
+            memmem(pem, len, "-----BEGIN CERTIFICATE-----", 27) == NULL) {
+                fprintf(stderr, "confpool-attestd: --tdx-root %s: %s\n", path,
+                        pem ? "not a PEM certificate" : cp_error_message());
+                free(pem);
+                return -1;
+        }
+        cfg->tdx_trust_root = pem;
+        cfg->tdx_trust_root_len = len;
+        return 0;
+}
+
 static int parse_max_age(const char *arg, unsigned *ret) {
         char *end = NULL;
         unsigned long v = strtoul(arg, &end, 10);
@@ -158,6 +184,9 @@ static int parse_args(int argc, char **argv, cp_attestd_config *cfg) {
                 case 'V': cfg->check_revocation = true; break;
                 case 'M': r = parse_max_age(optarg, &cfg->crl_max_age_s); break;
                 case 'U': cfg->kds_base_url = optarg; break;
+                case 'I': r = read_tdx_root(cfg, optarg); break;
+                case 'P': cfg->tdx_pcs_url = optarg; break;
+                case 'Y': r = parse_max_age(optarg, &cfg->tdx_collateral_max_age_s); break;
                 case 'G': cfg->signing_key_dir = optarg; break;
                 case 'D': cfg->kds_cache_dir = optarg; break;
                 case 'T': {

@@ -52,6 +52,11 @@ typedef struct cp_attestd_config {
         size_t crl_lens[CP_ATTESTD_MAX_CRLS];
         bool check_revocation;        /* every report's ASK/ASVK must be checked against a valid CRL */
         unsigned crl_max_age_s;       /* with a KDS: refetch CRLs obtained longer ago; 0: 86400 */
+        /* Intel TDX (POST /attest/TdxVm, issue 16) */
+        const uint8_t *tdx_trust_root; /* PEM of an emulated Intel SGX Root CA; NULL: Intel's pinned root */
+        size_t tdx_trust_root_len;
+        const char *tdx_pcs_url;      /* PCS (API v4 URL shapes) the collateral comes from; NULL: TDX refused */
+        unsigned tdx_collateral_max_age_s; /* refetch collateral older than this; 0: 60 */
 } cp_attestd_config;
 
 typedef struct cp_attestd cp_attestd;

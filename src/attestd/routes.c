@@ -518,6 +518,88 @@ static int attest_native(reqctx *c) {
         return finish_attest(c, &tmpl, claims, nonce_txt, draft);
 }
 
+/* POST /attest/TdxVm (MAA AttestTdxVmRequest: {"quote": base64url, "runtimeData"?,
+ * "initTimeData"?, "nonce"?, "draftPolicyForAttestation"?}); confpool's node
+ * flow adds "tpmQuote": {message, signature, signatureFormat, pcrs} and
+ * "eventLog": then "nonce" is a challenge of POST /challenge (spent here),
+ * the vTPM quote is over it and runtimeData names its key (HCLAkPub). */
+static int attest_tdxvm(reqctx *c) {
+        static const char *const allowed[] = { "quote", "runtimeData", "initTimeData", "nonce", "tpmQuote", "eventLog",
+                                               "draftPolicyForAttestation", NULL };
+        static const char *const q_allowed[] = { "message", "signature", "signatureFormat", "pcrs", NULL };
+        _cleanup_json_ json_t *body = NULL, *claims = NULL;
+        _cleanup_free_ uint8_t *quote = NULL, *nonce = NULL, *msg = NULL, *sig = NULL, *evlog = NULL;
+        _cleanup_(tagged_clear) tagged_data rt = { 0 }, it = { 0 };
+        size_t quote_len, nonce_len = 0, msg_len, sig_len, evlog_len = 0;
+        const char *nonce_txt, *draft, *fmt = NULL;
+        pcr_values pcrs;
+        int r;
+
+        if ((r = parse_body(c, &body)) < 0 || (r = cp_svc_json_only(body, "request", allowed)) < 0 ||
+            (r = get_string(body, "nonce", false, &nonce_txt, NULL)) < 0 || (r = check_nonce_text(nonce_txt)) < 0 ||
+            (r = get_string(body, "draftPolicyForAttestation", false, &draft, NULL)) < 0 ||
+            (r = decode_member(body, "quote", true, &quote, &quote_len)) < 0 ||
+            (r = parse_tagged(body, "runtimeData", &rt)) < 0 || (r = parse_tagged(body, "initTimeData", &it)) < 0 ||
+            (r = decode_member(body, "eventLog", false, &evlog, &evlog_len)) < 0)
+                return r;
+        if (quote_len > CP_MAX_TDX_QUOTE)
+                return CP_ERROR(CP_ETOOBIG, "\"quote\" exceeds %u bytes", CP_MAX_TDX_QUOTE);
+        const json_t *q = json_object_get(body, "tpmQuote");
+        tdx_input in = { .quote = quote, .quote_len = quote_len, .runtime_data = rt.data, .runtime_data_len = rt.len,
+                         .has_tpm = q != NULL };
+        if (evlog && !q)
+                return CP_ERROR(CP_EFORMAT, "\"eventLog\" needs a \"tpmQuote\" whose PCRs it replays to");
+        if (evlog && evlog_len > CP_MAX_TCG_EVENTLOG)
+                return CP_ERROR(CP_ETOOBIG, "eventLog exceeds %u bytes", CP_MAX_TCG_EVENTLOG);
+        if (q) {
+                if (!json_is_object(q))
+                        return CP_ERROR(CP_EFORMAT, "\"tpmQuote\" must be an object {message, signature, pcrs}");
+                if (!nonce_txt)
+                        return CP_ERROR(CP_EFORMAT, "\"tpmQuote\" needs the \"nonce\" of a challenge");
+                if ((r = cp_svc_json_only(q, "tpmQuote", q_allowed)) < 0 ||
+                    (r = get_string(q, "signatureFormat", false, &fmt, NULL)) < 0)
+                        return r;
+                if (fmt && strcmp(fmt, "tpmt") != 0 && strcmp(fmt, "raw-rsassa-sha256") != 0)
+                        return CP_ERROR(CP_EFORMAT, "signatureFormat must be \"tpmt\" or \"raw-rsassa-sha256\"");
+                if ((r = decode_b64(nonce_txt, strlen(nonce_txt), "nonce", &nonce, &nonce_len)) < 0 ||
+                    (r = decode_member(q, "message", true, &msg, &msg_len)) < 0 ||
+                    (r = decode_member(q, "signature", true, &sig, &sig_len)) < 0 ||
+                    (r = parse_pcrs(json_object_get(q, "pcrs"), &pcrs)) < 0)
+                        return r;
+                /* the nonce is ours, live, and now spent (whatever the outcome) */
+                if ((r = attestd_nonce_consume(c->s, nonce, nonce_len)) < 0)
+                        return r;
+                in.tpm = (vtpm_input) { .quote = msg, .quote_len = msg_len, .signature = sig, .signature_len = sig_len,
+                                        .signature_marshalled = !fmt || strcmp(fmt, "tpmt") == 0, .nonce = nonce,
+                                        .nonce_len = nonce_len, .eventlog = evlog, .eventlog_len = evlog_len };
+                memcpy(in.tpm.pcrs, pcrs.p, sizeof(in.tpm.pcrs));
+        }
+        claims = json_object();
+        if (!claims)
+                return cp_error_oom();
+        if ((r = attestd_verify_tdx(c->s, &in, claims, &c->warm)) < 0)
+                return r;
+        if (it.data) {
+                /* MAA: SHA-256 of the init-time data is MRCONFIGID's first 32 bytes */
+                uint8_t d[32];
+                const char *h = json_string_value(json_object_get(claims, "tdx_mrconfigid"));
+                uint8_t mc[48];
+                size_t n = 0;
+                SHA256(it.data, it.len, d);
+                if (!h || cp_hex_decode(h, 96, mc, sizeof(mc), &n) < 0 || n != 48 || !cp_ct_eq(d, mc, 32))
+                        return CP_ERROR(CP_EBINDING, "initTimeData: SHA-256 differs from MRCONFIGID");
+        }
+        json_object_set_new(claims, "x-ms-compliance-status",
+                            json_string(q ? "confpool-verified-tdx-vtpm" : "confpool-verified-tdx"));
+        if (q)
+                json_object_set_new(claims, "x-confpool-evidence-type", json_string("native"));
+        if (rt.json)
+                json_object_set(claims, "x-ms-runtime", rt.json);
+        if (it.json)
+                json_object_set(claims, "x-ms-inittime", it.json);
+        return finish_attest(c, NULL, claims, nonce_txt, draft);
+}
+
 /* ---- policies ------------------------------------------------------------------ */
 
 /* The authentication hook (every route but the policy changes is public). */
@@ -764,6 +846,7 @@ static void route_attest(cp_svc_call *call) {
         c->is_attest = true;
         int r = c->type == ATT_SEVSNPVM ? attest_sevsnpvm(c)
                 : c->type == ATT_AZURE_VTPM ? attest_azure_vtpm(c)
+                : c->type == ATT_TDXVM      ? attest_tdxvm(c)
                                             : attest_native(c);
         if (r < 0)
                 reply_failure(call, r);

@@ -22,10 +22,22 @@ const char attestd_default_policy[] = "version=1.0;\n"
                                       "issuancerules {\n"
                                       "};\n";
 
+/* TdxVm's default (issue 16): a debug TD is refused, everything else
+ * verified is permitted (attester_tcb_status is for the relying party, as
+ * MAA leaves it; the control plane's pool policy accepts UpToDate only). */
+const char attestd_default_policy_tdx[] = "version=1.0;\n"
+                                          "authorizationrules {\n"
+                                          "    [type==\"tdx_td_attributes_debug\", value==true] => deny();\n"
+                                          "    [type==\"tdx_td_attributes_debug\", value==false] => permit();\n"
+                                          "};\n"
+                                          "issuancerules {\n"
+                                          "};\n";
+
 static const char *type_names[_ATT_MAX] = {
         [ATT_SEVSNPVM] = "SevSnpVm",
         [ATT_AZURE_VTPM] = "AzureSnpVtpm",
         [ATT_NATIVE] = "Native",
+        [ATT_TDXVM] = "TdxVm",
 };
 
 const char *attestd_type_name(attestd_type t) {
@@ -374,8 +386,10 @@ int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, co
         } else {
                 pthread_rwlock_rdlock(&s->policy_lock);
                 policy_slot *p = policy_find(s, tenant, type, false);
-                r = cp_maa_policy_evaluate_sets(p ? p->policy : s->default_policy, sets, n_sets, &out);
-                memcpy(hash, p ? p->hash : s->default_hash, sizeof(hash));
+                bool tdx = type == ATT_TDXVM;
+                r = cp_maa_policy_evaluate_sets(p ? p->policy : tdx ? s->default_policy_tdx : s->default_policy, sets,
+                                                n_sets, &out);
+                memcpy(hash, p ? p->hash : tdx ? s->default_hash_tdx : s->default_hash, sizeof(hash));
                 pthread_rwlock_unlock(&s->policy_lock);
         }
         cp_maa_claims_free(in);
@@ -493,6 +507,11 @@ int cp_attestd_new(const cp_attestd_config *cfg, cp_attestd **ret) {
         if ((r = cp_maa_policy_parse(attestd_default_policy, strlen(attestd_default_policy), &s->default_policy,
                                      NULL)) < 0 ||
             (r = cp_maa_policy_hash(attestd_default_policy, strlen(attestd_default_policy), s->default_hash)) < 0 ||
+            (r = cp_maa_policy_parse(attestd_default_policy_tdx, strlen(attestd_default_policy_tdx),
+                                     &s->default_policy_tdx, NULL)) < 0 ||
+            (r = cp_maa_policy_hash(attestd_default_policy_tdx, strlen(attestd_default_policy_tdx),
+                                    s->default_hash_tdx)) < 0 ||
+            (r = attestd_tdx_init(s)) < 0 ||
             (r = cfg->signing_key_dir ? attestd_keydir_sync(s, false) : add_key(s)) < 0 ||
             (r = attestd_routes_new(s, &s->svc)) < 0)
                 goto fail;
@@ -569,6 +588,8 @@ cp_attestd *cp_attestd_free(cp_attestd *s) {
                 free(s->policies[i].text);
         }
         cp_maa_policy_free(s->default_policy);
+        cp_maa_policy_free(s->default_policy_tdx);
+        attestd_tdx_free(s);
         cp_jwks_free(s->policy_signers);
         cp_kds_client_free(s->kds);
         cp_snp_verifier_free(s->verifier);
@@ -600,7 +621,7 @@ int attestd_policy_set(cp_attestd *s, const char *tenant, attestd_type type, con
 char *attestd_policy_get(cp_attestd *s, const char *tenant, attestd_type type) {
         pthread_rwlock_rdlock(&s->policy_lock);
         policy_slot *p = policy_find(s, tenant, type, false);
-        char *t = strdup(p ? p->text : attestd_default_policy);
+        char *t = strdup(p ? p->text : type == ATT_TDXVM ? attestd_default_policy_tdx : attestd_default_policy);
         pthread_rwlock_unlock(&s->policy_lock);
         return t;
 }

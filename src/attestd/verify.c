@@ -284,7 +284,7 @@ static void eventlog_freep(cp_tcg_eventlog **p) {
 /* Replay the event log's SHA-256 bank against the quoted PCR values (the
  * quote's signature and PCR digest are already verified) and build the
  * boot-event claims from the PCRs compared. */
-static int check_eventlog(const vtpm_input *in, const cp_tpm_quote *q, const cp_tpm_pcr_bank *bank, json_t **ret) {
+int attestd_check_eventlog(const vtpm_input *in, const cp_tpm_quote *q, const cp_tpm_pcr_bank *bank, json_t **ret) {
         _cleanup_(eventlog_freep) cp_tcg_eventlog *log = NULL;
         uint32_t mask = 0, checked = 0;
         int r;
@@ -437,7 +437,7 @@ int attestd_verify_vtpm(cp_attestd *s, const vtpm_input *in, json_t *claims, tmp
                 return cp_error_wrap("TPM quote: ");
         /* (3b) the event log replays to the quoted PCRs */
         _cleanup_(json_unrefp) json_t *evclaims = NULL;
-        if (in->eventlog && (r = check_eventlog(in, &q, &bank, &evclaims)) < 0)
+        if (in->eventlog && (r = attestd_check_eventlog(in, &q, &bank, &evclaims)) < 0)
                 return r;
         /* (4) REPORT_DATA binds the runtime data (read the report's field at 0x50) */
         memcpy(report_data, in->snp.report + CP_HCL_SNP_REPORT_DATA_OFFSET, sizeof(report_data));

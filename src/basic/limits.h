@@ -10,6 +10,7 @@
 #define CP_MAX_CERTTABLE_ENTRIES 32u                    /* GHCB certificate table entries */
 #define CP_MAX_CERTTABLE_SIZE    (64u * 1024u)          /* certificate blob of SNP_GET_EXT_REPORT */
 #define CP_MAX_HCL_REPORT        (64u * 1024u)          /* Azure HCL report (NV index is ~2.6 KiB) */
+#define CP_MAX_TDX_QUOTE         (64u * 1024u)          /* a DCAP TDX quote (~5 KiB with its PCK chain; Google pads to 8000) */
 #define CP_MAX_RUNTIME_DATA      (32u * 1024u)          /* runtime-data JSON */
 #define CP_MAX_POLICY_JSON       (256u * 1024u)         /* validation policy document */
 #define CP_MAX_POLICY_SET        256u                   /* entries in any accepted-value set */

@@ -359,7 +359,7 @@ static bool port_file_ready(const char *t, void *userdata) {
 static int prepare_hosts(const stack *s, stack_run *x) {
         char arks[P + 64];
         int r, st;
-        printf("confpool: preparing the emulated SEV-SNP hosts in %s/local/hosts ...\n", s->cp);
+        printf("confpool: preparing the emulated SEV-SNP and TDX hosts in %s/local/hosts ...\n", s->cp);
         fflush(stdout);
         path_of(s, "arks.txt", arks, sizeof arks);
         char *argv[] = {x->cpd_bin, "--state-dir", (char *) s->cp, "--backend", "local", "--agent", x->agent,
@@ -397,6 +397,21 @@ static int start_attestd(const stack *s, stack_run *x) {
                 aargv[an++] = line;
                 x->n_arks++;
         }
+        /* the software TDX platform (issue 16): its emulated Intel root and
+         * the PCS confpoold serves on the port kept in hosts/tdx/pcs.port */
+        char troot[P + 64], tport[P + 64], turl[64];
+        char *pt = NULL;
+        snprintf(troot, sizeof troot, "%s/local/hosts/tdx/root.pem", s->cp);
+        snprintf(tport, sizeof tport, "%s/local/hosts/tdx/pcs.port", s->cp);
+        if (access(troot, R_OK) == 0 && read_text(tport, &pt) >= 0) {
+                snprintf(turl, sizeof turl, "http://127.0.0.1:%lu", strtoul(pt, NULL, 10));
+                aargv[an++] = "--tdx-root";
+                aargv[an++] = troot;
+                aargv[an++] = "--tdx-pcs-url";
+                aargv[an++] = turl;
+        }
+        cp_error_clear();
+        free(pt);
         aargv[an] = NULL;
         r = start(aargv, out, false, alog, &x->apid);
         free(list);

@@ -28,8 +28,20 @@ static void node_call(cp_svc_call *sc, bool hb) {
         const char *a = cp_http_req_header(sc->req, "Authorization");
         if (!a || strncasecmp(a, "Bearer ", 7) != 0 || strlen(a + 7) > CP_JWT_MAX_TOKEN)
                 return respond(sc, 401, "AuthenticationFailed", "An attestation token is required.");
+        char pool_id[1400], why[768];
+        snprintf(pool_id, sizeof pool_id,
+                 "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ContainerService/managedClusters/%s/agentPools/%s",
+                 k[0], k[1], k[2], k[3]);
+        cp_admission adm = CP_ADMIT_NO_MACHINE;
         cp_jwt *jwt = NULL;
-        int r = cp_nodes_validate_token(n, a + 7, &jwt);
+        json_t *kube = NULL;
+        int r;
+        /* a node of a non-confidential size: its backend's bootstrap token (issue 16) */
+        if (strncmp(a + 7, "cpboot.", 7) == 0) {
+                r = cp_nodes_admit_bootstrap(n, pool_id, k[4], hb, a + 7, &adm, why, sizeof why);
+                goto answer;
+        }
+        r = cp_nodes_validate_token(n, a + 7, &jwt);
         if (r < 0) {
                 char msg[300];
                 snprintf(msg, sizeof msg, "The attestation token is invalid: %s", cp_error_message());
@@ -45,19 +57,14 @@ static void node_call(cp_svc_call *sc, bool hb) {
                 return respond(sc, 401, "InvalidAuthenticationToken",
                                "The attestation token belongs to another machine.");
         }
-        char pool_id[1400], why[768];
-        snprintf(pool_id, sizeof pool_id,
-                 "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ContainerService/managedClusters/%s/agentPools/%s",
-                 k[0], k[1], k[2], k[3]);
-        cp_admission adm = CP_ADMIT_NO_MACHINE;
         r = cp_nodes_admit(n, pool_id, k[4], hb, claims, &adm, why, sizeof why);
-        json_t *kube = NULL;
         if (r >= 0 && adm == CP_ADMIT_READY && !hb && k8s_bootstrap_issue(sc->userdata, pool_id, k[4], claims, &kube) < 0) {
                 /* the node is admitted; it only has no Kubernetes credential (logged) */
                 fprintf(stderr, "confpoold: k8s: no bootstrap token for %.64s: %s\n", k[4], cp_error_message());
                 cp_error_clear();
         }
         cp_jwt_free(jwt);
+answer:
         if (r < 0) {
                 respond(sc, 500, "InternalServerError", cp_error_message());
                 cp_error_clear();

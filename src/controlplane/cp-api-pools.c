@@ -555,6 +555,21 @@ static int upgrade_profile(api_ctx *c, const char *sub, const char *rg, const ch
         return api_json(c, 200, b);
 }
 
+
+/* A TDX node's evidence from its attestation record ("tdx:STATUS,fmspc=F,svn=S"). */
+static json_t *tdx_evidence(const cp_node_info *ni) {
+        char st[32] = "", fmspc[16] = "", svn[40] = "";
+        const char *f = strstr(ni->tcb, ",fmspc="), *v = strstr(ni->tcb, ",svn=");
+        if (f && f > ni->tcb + 4)
+                snprintf(st, sizeof st, "%.*s", (int) (f - (ni->tcb + 4)) < 31 ? (int) (f - (ni->tcb + 4)) : 31, ni->tcb + 4);
+        if (f)
+                snprintf(fmspc, sizeof fmspc, "%.12s", f + 7);
+        if (v)
+                snprintf(svn, sizeof svn, "%.32s", v + 5);
+        return json_pack("{s:s,s:s,s:s,s:s}", "mrtd", ni->measurement, "tcbStatus", st, "fmspc", fmspc, "teeTcbSvn",
+                         svn);
+}
+
 static json_t *machine_json(api_ctx *c, const json_t *pool, const cp_machine *m) {
         char id[700], rid[900];
         const char *pid = json_string_value(json_object_get(pool, "id"));
@@ -580,6 +595,11 @@ static json_t *machine_json(api_ctx *c, const json_t *pool, const cp_machine *m)
                                 (json_int_t) ni.token_exp, "lastHeartbeat", (json_int_t) ni.heartbeat_at, "reason",
                                 ni.reason);
         cp_error_clear();
+        /* confpool extension (issue 16): the TEE of the size, and a TDX node's evidence */
+        if (att)
+                json_object_set_new(att, "tee", json_string(cp_tee_name(sz ? sz->tee : CP_TEE_NONE)));
+        if (att && strncmp(ni.tcb, "tdx:", 4) == 0)
+                json_object_set_new(att, "tdx", tdx_evidence(&ni));
         /* confpool extension: the pool's accepted launch measurements (cp-nodes.h) */
         cp_pool_measurement *acc = NULL;
         size_t n_acc = 0;

@@ -33,8 +33,12 @@
 #include "basic/fileio.h"
 #include "basic/secure.h"
 #include "confpool/snp_measure.h"
+#include "confpool/tdx_measure.h"
 #include "controlplane/cp-backend-local.h"
+#include "controlplane/cp-rules.h"
 #include "emu/amdsp.h"
+#include "emu/tdx_emu.h"
+#include "service/httpd.h"
 #include "node/node_evlog.h"
 #include "service/proc.h"
 #include "node/vtpm.h"
@@ -43,10 +47,17 @@
 #define MAX_BOOT_WORKERS 8
 #define PATH_MAX_ 4096
 
+/* A host's kind: an SNP generation (cp_snp_generation), or a TDX one. */
+#define KIND_TDX_SPR 100 /* Sapphire Rapids (DCesv5 / ECesv5) */
+#define KIND_TDX_EMR 101 /* Emerald Rapids (DCesv6 / ECesv6) */
+#define KIND_IS_TDX(k) ((k) == KIND_TDX_SPR || (k) == KIND_TDX_EMR)
+#define KIND_NONE 200    /* a non-confidential size: no TEE (the vTPM only, as Trusted Launch) */
+
 typedef struct host {
         char name[32];
-        cp_snp_generation gen;
-        cp_amdsp *sp;
+        int gen;         /* the kind: cp_snp_generation or KIND_TDX_* */
+        cp_amdsp *sp;    /* SNP: the software AMD-SP */
+        cp_tdx_host *td; /* TDX: the software TDX module + QE (its PCS: the backend's) */
         char sock[PATH_MAX_];
         int listen_fd;
         pthread_t thread;
@@ -81,6 +92,11 @@ typedef struct node {
         char *pool_id, *vm_size, *image; /* the spec, owned */
         char version[24];                /* the spec's Kubernetes version ("" none) */
         bool confidential;
+        /* TDX nodes: the TD on its host (in this daemon's memory) and its
+         * emulated guest channel (the socket the agent talks to) */
+        cp_tdx_td *td;
+        cp_tdx_emu tdemu;
+        cp_tdx_chan *tdchan;
         long long t_queued; /* Unix ms (bootTimes "queued") */
         struct node *next;
         struct node *qnext; /* the boot queue */
@@ -110,11 +126,16 @@ typedef struct local_backend {
          * heartbeat asks; images never change once written) */
         struct expected_entry {
                 char image[128];
-                cp_snp_generation gen;
+                int gen;
                 unsigned vcpus;
                 uint8_t digest[48];
         } expected[16];
         size_t n_expected, next_expected;
+        /* the stack's emulated Intel (one root, one PCS; hosts/tdx/) served
+         * to the attestation service on a port kept in hosts/tdx/pcs.port */
+        cp_tdx_pcs *tdx_pcs;
+        cp_httpd *tdx_httpd;
+        char tdx_url[64];
 } local_backend;
 
 /* ---- hosts ---------------------------------------------------------------- */
@@ -138,8 +159,78 @@ static void *host_thread(void *ud) {
         return NULL;
 }
 
-static const char *gen_name(cp_snp_generation g) {
+static const char *gen_name(int g) {
+        if (g == KIND_NONE)
+                return "std";
+        if (KIND_IS_TDX(g))
+                return g == KIND_TDX_EMR ? "emr" : "spr";
         return g == CP_SNP_GEN_GENOA ? "genoa" : g == CP_SNP_GEN_TURIN ? "turin" : "milan";
+}
+
+/* ---- the software TDX platform (issue 16) ----------------------------- */
+
+/* The PCS of the stack, opened (created on first use) and served on its
+ * kept port; lock held. */
+static int tdx_platform(local_backend *b) {
+        char dir[PATH_MAX_], f[PATH_MAX_ + 32];
+        if (b->tdx_pcs)
+                return 0;
+        snprintf(dir, sizeof dir, "%s/tdx", b->hosts_dir);
+        int r = cp_tdx_pcs_open(dir, NULL, &b->tdx_pcs);
+        if (r < 0)
+                return cp_error_wrap("software TDX PCS");
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        unsigned long port = 0;
+        snprintf(f, sizeof f, "%s/pcs.port", dir);
+        if (cp_read_file(f, 16, &buf, &len) >= 0 && len > 0 && len < 16) {
+                char t[16] = {0};
+                memcpy(t, buf, len);
+                port = strtoul(t, NULL, 10);
+        }
+        cp_error_clear();
+        free(buf);
+        if (port > 65535)
+                port = 0;
+        if ((r = cp_tdx_pcs_start(b->tdx_pcs, "127.0.0.1", (uint16_t) port, &b->tdx_httpd)) < 0) {
+                b->tdx_pcs = cp_tdx_pcs_free(b->tdx_pcs);
+                return CP_ERROR(r, "software TDX PCS: cannot listen on 127.0.0.1:%lu (kept in %s: the attestation "
+                                   "service fetches collateral there): %s", port, f, cp_error_message());
+        }
+        snprintf(b->tdx_url, sizeof b->tdx_url, "http://127.0.0.1:%u", cp_httpd_port(b->tdx_httpd));
+        char txt[16];
+        int n = snprintf(txt, sizeof txt, "%u\n", cp_httpd_port(b->tdx_httpd));
+        _cleanup_free_ char *pem = NULL;
+        size_t pem_len = 0;
+        if ((r = cp_write_file(f, txt, (size_t) n, 0600)) < 0 ||
+            (r = cp_tdx_pcs_root_pem(b->tdx_pcs, &pem, &pem_len)) < 0)
+                return r;
+        snprintf(f, sizeof f, "%s/root.pem", dir);
+        return cp_write_file(f, pem, pem_len, 0644);
+}
+
+/* A TDX host: a platform of the stack's PCS, kept in hosts/host-<gen>-<i>/. */
+static int tdx_host_start(local_backend *b, int gen, unsigned idx, host *h) {
+        char dir[PATH_MAX_];
+        memset(h, 0, sizeof *h);
+        h->listen_fd = -1;
+        h->gen = gen;
+        snprintf(h->name, sizeof h->name, "host-%s-%u", gen_name(gen), idx);
+        snprintf(dir, sizeof dir, "%s/%s", b->hosts_dir, h->name);
+        int r = tdx_platform(b);
+        if (r < 0)
+                return r;
+        if ((r = cp_tdx_host_open(b->tdx_pcs, dir, NULL, &h->td)) < 0)
+                return cp_error_wrap("TDX host %s", h->name);
+        return 0;
+}
+
+/* A TDX host's TCB is UpToDate in the PCS's current TCB Info: where new
+ * TDX nodes are placed (after a TCB recovery, not on a host left behind). */
+static bool tdx_host_current(local_backend *b, const host *h) {
+        cp_tdx_tcb t;
+        cp_tdx_host_tcb(h->td, &t);
+        return cp_tdx_pcs_tcb_status(b->tdx_pcs, &t) == CP_TDX_TCB_UP_TO_DATE;
 }
 
 /* Default TCBs of freshly created hosts (typical released firmware). */
@@ -149,8 +240,17 @@ static cp_snp_tcb default_tcb(cp_snp_generation g) {
         return (cp_snp_tcb){.bl = 4, .tee = 0, .snp = 22, .ucode = 213};
 }
 
-static int host_start(local_backend *b, cp_snp_generation gen, unsigned idx, host *h) {
+static int host_start(local_backend *b, int gen, unsigned idx, host *h) {
         char dir[PATH_MAX_];
+        if (KIND_IS_TDX(gen))
+                return tdx_host_start(b, gen, idx, h);
+        if (gen == KIND_NONE) { /* a host without a TEE: nothing to start */
+                memset(h, 0, sizeof *h);
+                h->listen_fd = -1;
+                h->gen = gen;
+                snprintf(h->name, sizeof h->name, "host-%s-%u", gen_name(gen), idx);
+                return 0;
+        }
         memset(h, 0, sizeof *h);
         h->listen_fd = -1;
         h->gen = gen;
@@ -160,7 +260,8 @@ static int host_start(local_backend *b, cp_snp_generation gen, unsigned idx, hos
          * differ in chip ID and VCEKs: the first one creates them */
         char ca[PATH_MAX_];
         snprintf(ca, sizeof ca, "%s/host-%s-0", b->hosts_dir, gen_name(gen));
-        cp_amdsp_config cfg = {.generation = gen, .tcb = default_tcb(gen), .ca_dir = idx > 0 ? ca : NULL};
+        cp_amdsp_config cfg = {.generation = (cp_snp_generation) gen, .tcb = default_tcb((cp_snp_generation) gen),
+                               .ca_dir = idx > 0 ? ca : NULL};
         int r = cp_amdsp_open(dir, &cfg, &h->sp);
         if (r < 0)
                 return r;
@@ -192,7 +293,7 @@ static int host_start(local_backend *b, cp_snp_generation gen, unsigned idx, hos
 }
 
 /* Opens (creating on first use) the hosts of a generation; lock held. */
-static int hosts_of(local_backend *b, cp_snp_generation gen, size_t *ret_first) {
+static int hosts_of(local_backend *b, int gen, size_t *ret_first) {
         for (size_t i = 0; i < b->n_hosts; i++)
                 if (b->hosts[i].gen == gen) {
                         *ret_first = i;
@@ -212,9 +313,16 @@ static int hosts_of(local_backend *b, cp_snp_generation gen, size_t *ret_first) 
         return 0;
 }
 
-/* v6 sizes run on Genoa, the others (v5) on Milan. */
-static cp_snp_generation size_gen(const char *vm_size) {
-        return vm_size && strstr(vm_size, "_v6") ? CP_SNP_GEN_GENOA : CP_SNP_GEN_MILAN;
+/* The host kind of a size: TDX sizes (DCes/ECes) on Sapphire Rapids (v5)
+ * or Emerald Rapids (v6); the others on Genoa (v6) or Milan (v5). */
+static int size_gen(const char *vm_size) {
+        bool v6 = vm_size && strstr(vm_size, "_v6");
+        cp_tee t = vm_size && *vm_size ? cp_tee_from_size_name(vm_size) : CP_TEE_SEV_SNP;
+        if (t == CP_TEE_TDX)
+                return v6 ? KIND_TDX_EMR : KIND_TDX_SPR;
+        if (t == CP_TEE_NONE) /* general purpose (and ARM64) sizes: no TEE evidence at all */
+                return KIND_NONE;
+        return v6 ? CP_SNP_GEN_GENOA : CP_SNP_GEN_MILAN;
 }
 
 /* vCPUs from the size name: the digits after the family letters. */
@@ -288,8 +396,27 @@ static int read_all(const char *dir, const char *name, uint8_t **ret, size_t *re
  * layout) is measured as one extra NORMAL page at GPA 0x810000 after the
  * firmware's digest (cp_snp_measure with the generation's vCPU signature).
  */
-static int measure(local_backend *b, cp_snp_generation gen, unsigned vcpus, const char *kernel_path,
+/* A TD's MRTD: the TDVF (Debian's OVMF.fd carries TDVF metadata) loaded
+ * page by page as KVM does (single pass). */
+static int tdvf_mrtd(const char *path, uint8_t ret[48]) {
+        _cleanup_free_ uint8_t *fw = NULL;
+        size_t fw_len;
+        cp_tdvf_info info;
+        int r = cp_read_file(path, 64u << 20, &fw, &fw_len);
+        if (r < 0 || (r = cp_tdvf_parse(fw, fw_len, &info)) < 0 ||
+            (r = cp_tdx_measure_mrtd(fw, fw_len, &info, CP_TDX_ORDER_SINGLE_PASS, ret)) < 0)
+                return cp_error_wrap("TDVF %s", path);
+        return 0;
+}
+
+static int measure(local_backend *b, int gen, unsigned vcpus, const char *kernel_path,
                    const char *initrd_path, const char *cmdline, uint8_t ret[48]) {
+        if (KIND_IS_TDX(gen))
+                return tdvf_mrtd(b->ovmf, ret);
+        if (gen == KIND_NONE) { /* no launch measurement: nothing a token could match */
+                memset(ret, 0, 48);
+                return 0;
+        }
         _cleanup_free_ uint8_t *fw = NULL;
         size_t fw_len;
         int r = cp_read_file(b->ovmf, 64u << 20, &fw, &fw_len);
@@ -322,7 +449,7 @@ static int measure(local_backend *b, cp_snp_generation gen, unsigned vcpus, cons
 
 /* The expected launch measurement of an image for a generation and vCPU
  * count: from the cache, else measured (without the lock) and cached. */
-static int image_expected(local_backend *b, const char *image, cp_snp_generation gen, unsigned vcpus,
+static int image_expected(local_backend *b, const char *image, int gen, unsigned vcpus,
                           uint8_t ret[48]) {
         char dir[PATH_MAX_], k[PATH_MAX_ + 16], i[PATH_MAX_ + 16];
         const char *key = image ? image : "";
@@ -669,16 +796,46 @@ static int disk_kept(const local_backend *b, const node *nd) {
 
 /* ---- disk keys from the key broker (cp-diskkeys.h) ---------------------- */
 
+static int sha384_file(const char *path, uint8_t out[48]);
+
+/* The RTMRs a TD booting the image's files shows (launch_td): RTMR1 the
+ * kernel, RTMR2 the command line then the initrd; RTMR0 and RTMR3 zero. */
+static int image_rtmrs(const char *dir, uint8_t ret[4][48]) {
+        static const char *const parts[] = {"kernel", "cmdline", "initrd"};
+        static const unsigned idx[] = {1, 2, 2};
+        char f[PATH_MAX_ + 16];
+        uint8_t d[48];
+        memset(ret, 0, 4 * 48);
+        for (size_t i = 0; i < 3; i++) {
+                snprintf(f, sizeof f, "%s/%s", dir, parts[i]);
+                int r = sha384_file(f, d);
+                if (r < 0 || (r = cp_tdx_rtmr_extend(ret[idx[i]], d)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* The OS disk encrypted before first boot under the node's broker disk key,
  * whose release policy names the node image's expected measurement. */
-static int broker_disk(local_backend *b, const cp_node_spec *spec, cp_snp_generation gen, const char *dir) {
+static int broker_disk(local_backend *b, const cp_node_spec *spec, int gen, const char *dir) {
         char f[PATH_MAX_ + 32];
         uint8_t expected[48];
         int r;
         snprintf(f, sizeof f, "%s/disk.img", dir);
         if ((r = image_expected(b, spec->image, gen, size_vcpus(spec->vm_size), expected)) < 0)
                 return r;
-        return cp_diskkeys_provision(b->o.diskkeys, spec->pool_id, spec->name, expected, f);
+        cp_diskkey_expect x = {.tee = KIND_IS_TDX(gen) ? CP_DISKKEY_TEE_TDX : CP_DISKKEY_TEE_SNP};
+        memcpy(x.measurement, expected, 48);
+        if (KIND_IS_TDX(gen)) {
+                char img[PATH_MAX_];
+                pthread_mutex_lock(&b->lock);
+                r = image_dir(b, spec->image, img, sizeof img);
+                pthread_mutex_unlock(&b->lock);
+                if (r < 0 || (r = image_rtmrs(img, x.rtmr)) < 0)
+                        return r;
+                x.has_rtmr = true;
+        }
+        return cp_diskkeys_provision(b->o.diskkeys, spec->pool_id, spec->name, &x, f);
 }
 
 static int broker_node_config(local_backend *b, const cp_node_spec *spec, json_t *cfg) {
@@ -722,8 +879,9 @@ typedef struct boot_state {
         char attestd[512], cp_url[512], cp_ca[PATH_MAX_];
         char tcti[128];
         char identity[800];
-        cp_snp_generation gen;
+        int gen;
         host *h;
+        char tdsock[PATH_MAX_];
         uint32_t ghandle;
         cp_local_launch launch;
         json_int_t t_create, t_swtpm, t_boot, t_launch, t_disk;
@@ -761,9 +919,15 @@ static int place_node(local_backend *b, const cp_node_spec *spec, node *nd, boot
         pthread_mutex_lock(&b->lock);
         int r = hosts_of(b, bs->gen, &first);
         size_t best = first;
-        for (size_t i = first; r >= 0 && i < b->n_hosts && b->hosts[i].gen == bs->gen; i++)
-                if (b->hosts[i].nodes < b->hosts[best].nodes)
+        bool tdx = KIND_IS_TDX(bs->gen), best_cur = tdx && r >= 0 && tdx_host_current(b, &b->hosts[first]);
+        for (size_t i = first; r >= 0 && i < b->n_hosts && b->hosts[i].gen == bs->gen; i++) {
+                /* TDX: a host whose TCB is not UpToDate (a TCB recovery it did not follow) last */
+                bool cur = tdx && tdx_host_current(b, &b->hosts[i]);
+                if ((cur && !best_cur) || (cur == best_cur && b->hosts[i].nodes < b->hosts[best].nodes)) {
                         best = i;
+                        best_cur = cur;
+                }
+        }
         bs->h = &b->hosts[best];
         if (r >= 0) {
                 bs->h->nodes++;
@@ -812,9 +976,103 @@ static int start_swtpm(local_backend *b, node *nd, boot_state *bs) {
         return 0;
 }
 
+static int sha384_file(const char *path, uint8_t out[48]) {
+        _cleanup_free_ uint8_t *buf = NULL;
+        size_t len = 0;
+        int r = cp_read_file(path, 256u << 20, &buf, &len);
+        if (r < 0)
+                return r;
+        unsigned n = 0;
+        return EVP_Digest(buf, len, out, &n, EVP_sha384(), NULL) == 1 ? 0 : CP_ERROR(CP_ECRYPTO, "SHA-384 failed");
+}
+
+/* The TD on a TDX host: built from the TDVF (the image's OVMF.fd, or the
+ * test hook's), TDATTRIBUTES SEPT_VE_DISABLE (DEBUG only via the test
+ * hook), MRCONFIGID = SHA-256(node identity) || 16 zero bytes (set by the
+ * host, as HOST_DATA on SNP); the boot's measurements into RTMRs as TDVF
+ * and the boot loader do (RTMR1 the kernel, RTMR2 the command line and the
+ * initrd); its guest channel on a socket of its own (mode 0600). */
+static int launch_td(local_backend *b, node *nd, boot_state *bs) {
+        const char *fwp = bs->launch.tdvf_path[0] ? bs->launch.tdvf_path : b->ovmf;
+        _cleanup_free_ uint8_t *fw = NULL;
+        size_t len = 0;
+        char f[PATH_MAX_ + 16];
+        uint8_t d[48], hd[32];
+        int r = cp_read_file(fwp, 64u << 20, &fw, &len);
+        if (r < 0)
+                return cp_error_wrap("TDVF");
+        cp_tdx_td_params p = {.attributes = (1ull << 28) | (bs->launch.debug ? 1ull : 0)};
+        SHA256((const uint8_t *) bs->identity, strlen(bs->identity), p.mrconfigid);
+        cp_tdx_td *td = NULL;
+        if ((r = cp_tdx_host_launch(bs->h->td, &p, fw, len, CP_TDX_ORDER_SINGLE_PASS, &td)) < 0)
+                return cp_error_wrap("TD launch on %s", bs->h->name);
+        nd->td = td;
+        static const char *const parts[] = {"kernel", "cmdline", "initrd"};
+        static const unsigned rtmr[] = {1, 2, 2};
+        for (size_t i = 0; i < 3; i++) {
+                if (i == 0)
+                        snprintf(f, sizeof f, "%s", bs->launch.kernel_path);
+                else
+                        snprintf(f, sizeof f, "%s/%s", nd->dir, parts[i]);
+                if ((r = sha384_file(f, d)) < 0 || (r = cp_tdx_td_rtmr_extend(td, rtmr[i], d)) < 0)
+                        return r;
+        }
+        SHA256((const uint8_t *) nd->handle, strlen(nd->handle), hd);
+        char hex[65];
+        cp_hex_encode(hd, 32, hex);
+        hex[16] = '\0';
+        snprintf(bs->tdsock, sizeof bs->tdsock, "%s/nodes/.td-%s.sock", b->state_dir, hex);
+        nd->tdemu = (cp_tdx_emu) {.host = bs->h->td, .td = td};
+        if ((r = cp_tdx_chan_start(&nd->tdemu, bs->tdsock, &nd->tdchan)) < 0)
+                return cp_error_wrap("TD guest channel");
+        bs->t_launch = now_ms();
+        return 0;
+}
+
+/* A TDX node: the TD, then the disk (its key's release policy names the MRTD). */
+static int launch_tdx_node(local_backend *b, const cp_node_spec *spec, node *nd, boot_state *bs) {
+        int r;
+        if ((r = launch_td(b, nd, bs)) < 0 || (r = disk_kept(b, nd)) < 0)
+                return r;
+        if (r == 0 &&
+            (r = b->o.diskkeys ? broker_disk(b, spec, bs->gen, nd->dir) : make_disk(nd->dir, spec->name)) < 0)
+                return r;
+        return boot_step(b, nd);
+}
+
+/* A node of a non-confidential size: no TEE launch, no key release (no TEE
+ * key to release to: its OS disk key is the platform's, as Azure's
+ * platform-managed keys, beside the disk); a fresh bootstrap token (0600)
+ * it registers with instead of an attestation token. */
+static int launch_std_node(local_backend *b, const cp_node_spec *spec, node *nd, boot_state *bs) {
+        char f[PATH_MAX_ + 64], hex[65];
+        uint8_t tok[32];
+        int r;
+        (void) b;
+        bs->t_launch = now_ms();
+        snprintf(f, sizeof f, "%s/disk.img", nd->dir);
+        if (access(f, F_OK) != 0 && (r = make_disk(nd->dir, spec->name)) < 0)
+                return r;
+        if (RAND_bytes(tok, sizeof tok) != 1)
+                return CP_ERROR(CP_ECRYPTO, "random bytes for the bootstrap token");
+        cp_hex_encode(tok, sizeof tok, hex);
+        cp_wipe(tok, sizeof tok);
+        char line[80];
+        int n = snprintf(line, sizeof line, "cpboot.%.64s", hex);
+        cp_wipe(hex, sizeof hex);
+        snprintf(f, sizeof f, "%s/bootstrap.token", nd->dir);
+        r = cp_write_file(f, line, (size_t) n, 0600);
+        cp_wipe(line, sizeof line);
+        return r < 0 ? r : boot_step(b, nd);
+}
+
 /* the SNP launch on the host (measurement of what this node boots), its
  * secrets page, and the node's disk */
 static int launch_node(local_backend *b, const cp_node_spec *spec, node *nd, boot_state *bs) {
+        if (KIND_IS_TDX(bs->gen))
+                return launch_tdx_node(b, spec, nd, bs);
+        if (bs->gen == KIND_NONE)
+                return launch_std_node(b, spec, nd, bs);
         char f[PATH_MAX_ + 64], initrd[PATH_MAX_ + 16];
         cp_amdsp_launch l = {.policy = 0x30000u | (bs->launch.debug ? (1u << 19) : 0)};
         _cleanup_free_ uint8_t *cmd = NULL;
@@ -855,9 +1113,25 @@ static int start_agent(local_backend *b, const cp_node_spec *spec, node *nd, con
                                 "vmSize", spec->vm_size ? spec->vm_size : "", "image", spec->image ? spec->image : "");
         if (cfg && bs->cp_ca[0])
                 json_object_set_new(cfg, "controlplaneCaFile", json_string(bs->cp_ca));
+        if (cfg && bs->gen == KIND_NONE) {
+                /* no TEE: the vTPM only; the platform's disk key; the bootstrap token */
+                json_object_del(cfg, "amdspSocket");
+                json_object_del(cfg, "guestHandle");
+                json_object_del(cfg, "secrets");
+                json_object_set_new(cfg, "tee", json_string("none"));
+                json_object_set_new(cfg, "bootstrapToken", json_string("bootstrap.token"));
+        }
+        if (cfg && KIND_IS_TDX(bs->gen)) {
+                /* a TD: its guest channel instead of the AMD-SP's (tdx_chan.c) */
+                json_object_del(cfg, "amdspSocket");
+                json_object_del(cfg, "guestHandle");
+                json_object_del(cfg, "secrets");
+                json_object_set_new(cfg, "tee", json_string("tdx"));
+                json_object_set_new(cfg, "tdxSocket", json_string(bs->tdsock));
+        }
         if (cfg && spec->version)
                 json_object_set_new(cfg, "orchestratorVersion", json_string(spec->version));
-        if (cfg && b->o.diskkeys && (r = broker_node_config(b, spec, cfg)) < 0) {
+        if (cfg && b->o.diskkeys && bs->gen != KIND_NONE && (r = broker_node_config(b, spec, cfg)) < 0) {
                 json_decref(cfg);
                 return r;
         }
@@ -920,8 +1194,15 @@ static void mark_failed(node *nd, const char *what) {
         stop_process(&nd->swtpm);
 }
 
+/* A TD ends with its node: its channel first (no report after), then the TD. */
+static void td_end(node *nd) {
+        nd->tdchan = cp_tdx_chan_stop(nd->tdchan);
+        nd->td = cp_tdx_td_free(nd->td);
+}
+
 static node *node_free(node *nd) {
         if (nd) {
+                td_end(nd);
                 free(nd->pool_id);
                 free(nd->vm_size);
                 free(nd->image);
@@ -1162,6 +1443,7 @@ static void node_halt(node *nd, uint64_t deadline_ms, bool orderly) {
 
 static void node_reap(local_backend *b, node *nd, uint64_t deadline_ms) {
         cp_proc_reap(&nd->swtpm, deadline_ms);
+        td_end(nd);
         if (nd->host >= 0 && b->hosts[nd->host].nodes > 0)
                 b->hosts[nd->host].nodes--;
         nd->host = -1;
@@ -1313,14 +1595,40 @@ static void local_free(cp_backend *bb) {
                 }
                 if (h->listen_fd >= 0)
                         close(h->listen_fd);
-                unlink(h->sock);
+                if (h->sock[0])
+                        unlink(h->sock);
                 cp_amdsp_free(h->sp);
+                cp_tdx_host_free(h->td);
         }
+        b->tdx_httpd = cp_httpd_stop(b->tdx_httpd);
+        b->tdx_pcs = cp_tdx_pcs_free(b->tdx_pcs);
         pthread_cond_destroy(&b->work);
         pthread_cond_destroy(&b->booted);
         pthread_mutex_destroy(&b->port_lock);
         pthread_mutex_destroy(&b->lock);
         free(b);
+}
+
+static int local_check_bootstrap(cp_backend *bb, const char *handle, const char *token) {
+        local_backend *b = (local_backend *) bb;
+        char f[PATH_MAX_ + 32];
+        pthread_mutex_lock(&b->lock);
+        node *nd = find_node(b, handle);
+        bool std = nd && size_gen(nd->vm_size) == KIND_NONE;
+        if (nd)
+                snprintf(f, sizeof f, "%s/bootstrap.token", nd->dir);
+        pthread_mutex_unlock(&b->lock);
+        if (!std)
+                return CP_ERROR(CP_EBINDING, "no node of a non-confidential size %s", handle);
+        _cleanup_free_ uint8_t *buf = NULL;
+        size_t len = 0;
+        int r = cp_read_file(f, 128, &buf, &len);
+        size_t tl = strlen(token);
+        bool ok = r >= 0 && len == 71 && tl == 71 && cp_ct_eq(buf, token, 71);
+        if (buf)
+                cp_wipe(buf, len);
+        cp_error_clear();
+        return ok ? 0 : CP_ERROR(CP_EBINDING, "the bootstrap token is not the node's");
 }
 
 static const cp_backend_ops local_ops = {
@@ -1333,6 +1641,7 @@ static const cp_backend_ops local_ops = {
         .node_host = local_host,
         .stop_node = local_stop,
         .start_node = local_start,
+        .check_bootstrap = local_check_bootstrap,
 };
 
 int cp_backend_local_new(const cp_local_options *o, cp_backend **ret) {
@@ -1446,6 +1755,51 @@ int cp_backend_local_set_host_tcb(cp_backend *bb, cp_snp_generation gen, const c
         return r;
 }
 
+int cp_backend_local_tdx_platform(cp_backend *bb, char **ret_root_pem, size_t *ret_len, char *ret_url,
+                                  size_t url_size) {
+        if (bb->ops != &local_ops)
+                return CP_ERROR(CP_EINVAL, "not a local backend");
+        local_backend *b = (local_backend *) bb;
+        pthread_mutex_lock(&b->lock);
+        int r = tdx_platform(b);
+        if (r >= 0 && ret_url)
+                snprintf(ret_url, url_size, "%s", b->tdx_url);
+        if (r >= 0 && ret_root_pem)
+                r = cp_tdx_pcs_root_pem(b->tdx_pcs, ret_root_pem, ret_len);
+        pthread_mutex_unlock(&b->lock);
+        return r;
+}
+
+int cp_backend_local_tdx_recovery(cp_backend *bb, const char *advisory, const char *update_host) {
+        if (bb->ops != &local_ops)
+                return CP_ERROR(CP_EINVAL, "not a local backend");
+        local_backend *b = (local_backend *) bb;
+        size_t first;
+        pthread_mutex_lock(&b->lock);
+        int r = hosts_of(b, KIND_TDX_SPR, &first);
+        cp_tdx_tcb t = {0};
+        if (r >= 0) {
+                /* the raised TCB: TDX TCB component 2 one above the best host's (components
+                 * 0 and 1, the module's SVN and version, are graded by the module identity,
+                 * not the platform level: docs/tdx.md) */
+                cp_tdx_pcs_default_tcb(b->tdx_pcs, &t);
+                for (size_t i = 0; i < b->n_hosts; i++)
+                        if (KIND_IS_TDX(b->hosts[i].gen)) {
+                                cp_tdx_tcb h;
+                                cp_tdx_host_tcb(b->hosts[i].td, &h);
+                                if (h.tdx[2] > t.tdx[2])
+                                        t = h;
+                        }
+                t.tdx[2]++;
+                r = cp_tdx_pcs_tcb_recovery(b->tdx_pcs, &t, advisory);
+        }
+        for (size_t i = 0; r >= 0 && update_host && i < b->n_hosts; i++)
+                if (KIND_IS_TDX(b->hosts[i].gen) && strcmp(b->hosts[i].name, update_host) == 0)
+                        r = cp_tdx_host_set_tcb(b->hosts[i].td, &t, 0);
+        pthread_mutex_unlock(&b->lock);
+        return r;
+}
+
 int cp_backend_local_signal(cp_backend *bb, const char *handle, int sig) {
         if (bb->ops != &local_ops)
                 return CP_ERROR(CP_EINVAL, "not the local backend");
@@ -1543,6 +1897,9 @@ static bool adopt_node(local_backend *b, node *nd, const json_t *j) {
         const char *tcti = json_string_value(json_object_get(j, "tcti"));
         const char *port = tcti ? strstr(tcti, ",port=") : NULL;
         if (!cp || !att || !hname || !port || strcmp(cp, b->cp_url) != 0 || strcmp(att, b->attestd) != 0)
+                return false;
+        /* a TD lives in its daemon's memory: a TDX node is booted again */
+        if (KIND_IS_TDX(size_gen(nd->vm_size)))
                 return false;
         unsigned long tp = strtoul(port + 6, NULL, 10);
         size_t first;

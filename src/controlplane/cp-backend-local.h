@@ -16,7 +16,8 @@
 
 typedef struct cp_local_launch {
         char kernel_path[4096]; /* the kernel this node boots (its copy of the image's) */
-        bool debug;             /* GUEST_POLICY DEBUG */
+        bool debug;             /* GUEST_POLICY DEBUG (SNP), TDATTRIBUTES.DEBUG (TDX) */
+        char tdvf_path[4096];   /* TDX: the firmware the TD is built from ("": the backend's OVMF.fd) */
 } cp_local_launch;
 
 /* Test hook: called before a node boots, may change what it boots. */
@@ -65,6 +66,18 @@ CP_WUR int cp_backend_local_ark(cp_backend *b, cp_snp_generation gen, uint8_t **
 /* Firmware update of every host of a generation (tests: a host below the
  * policy's minimum TCB). */
 CP_WUR int cp_backend_local_set_host_tcb(cp_backend *b, cp_snp_generation gen, const cp_snp_tcb *tcb);
+/* The software TDX platform (issue 16): its emulated Intel SGX Root CA
+ * (PEM, malloc()ed; also in <hosts>/tdx/root.pem) and the URL of its PCS
+ * (collateral for the attestation service; the port is kept in
+ * <hosts>/tdx/pcs.port across restarts).  Opens (creates) it. */
+CP_WUR int cp_backend_local_tdx_platform(cp_backend *b, char **ret_root_pem, size_t *ret_len, char *ret_url,
+                                         size_t url_size);
+/* A TCB recovery of the emulated Intel (cp_tdx_pcs_tcb_recovery): a new
+ * UpToDate level with TDX TCB component 2 one above the best host's, every older
+ * level OutOfDate with the advisory; update_host (NULL: none) follows it
+ * (microcode + module update), the other TDX hosts fall OutOfDate and get
+ * no new nodes. */
+CP_WUR int cp_backend_local_tdx_recovery(cp_backend *b, const char *advisory, const char *update_host);
 /* Send a signal to a node's agent (SIGUSR1: re-attest now). */
 CP_WUR int cp_backend_local_signal(cp_backend *b, const char *handle, int sig);
 

@@ -84,6 +84,12 @@ typedef struct cp_backend_ops {
          * Both idempotent; stop of a booting node cancels its boot. */
         int (*stop_node)(cp_backend *b, const char *handle);
         int (*start_node)(cp_backend *b, const char *handle);
+        /* Optional (NULL: refused): a node of a non-confidential size (no TEE:
+         * nothing to attest, only the vTPM as Trusted Launch) authenticates to
+         * register and heartbeat with the bootstrap token its backend gave it
+         * ("cpboot.<64 hex>"): 0 if token is the node's (constant time),
+         * CP_EBINDING otherwise (issue 16). */
+        int (*check_bootstrap)(cp_backend *b, const char *handle, const char *token);
 } cp_backend_ops;
 
 struct cp_backend {

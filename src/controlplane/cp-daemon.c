@@ -52,6 +52,9 @@ static int prepare_hosts(const cp_daemon_options *o) {
         int r = cp_backend_local_new(&lo, &b);
         if (r >= 0)
                 r = cp_backend_local_open_hosts(b, &paths, &n);
+        /* the software TDX platform: hosts/tdx/{pcs.json,root.pem,pcs.port} */
+        if (r >= 0)
+                r = cp_backend_local_tdx_platform(b, NULL, NULL, NULL, 0);
         for (size_t i = 0; i < n; i++) {
                 printf("%s\n", paths[i]);
                 free(paths[i]);

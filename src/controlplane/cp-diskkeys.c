@@ -141,7 +141,7 @@ static json_t *policy_member(json_t *pol) {
         return m;
 }
 
-static int ensure_master(cp_diskkeys *d, const char *name, const uint8_t measurement[48]) {
+static int ensure_master(cp_diskkeys *d, const char *name, cp_diskkey_tee tee, const uint8_t measurement[48]) {
         char path[256];
         long st = 0;
         json_t *j = NULL;
@@ -156,10 +156,14 @@ static int ensure_master(cp_diskkeys *d, const char *name, const uint8_t measure
                 return CP_ERROR(CP_ENETWORK, "key broker: GET %s: HTTP %ld", path, st);
         char hex[97];
         cp_hex_encode(measurement, 48, hex);
+        /* AKV's release-policy grammar over MAA's claims of the TEE: SEV-SNP's
+         * launch measurement, or TDX's MRTD (issue 16), never debuggable */
+        bool tdx = tee == CP_DISKKEY_TEE_TDX;
         json_t *pol = json_pack("{s:s,s:[{s:s,s:[{s:s,s:s},{s:s,s:b},{s:s,s:s}]}]}", "version", "1.0.0", "anyOf",
                                 "authority", d->authority, "allOf", "claim", "x-ms-attestation-type", "equals",
-                                "sevsnpvm", "claim", "x-ms-sevsnpvm-is-debuggable", "equals", 0, "claim",
-                                "x-ms-sevsnpvm-launchmeasurement", "equals", hex);
+                                tdx ? "tdxvm" : "sevsnpvm", "claim",
+                                tdx ? "tdx_td_attributes_debug" : "x-ms-sevsnpvm-is-debuggable", "equals", 0, "claim",
+                                tdx ? "tdx_mrtd" : "x-ms-sevsnpvm-launchmeasurement", "equals", hex);
         json_t *rp = policy_member(pol);
         if (rp)
                 json_object_set_new(rp, "immutable", json_true());
@@ -186,16 +190,37 @@ static int ensure_master(cp_diskkeys *d, const char *name, const uint8_t measure
 
 /* The disk's own release policy: the node's HOST_DATA (its identity), from
  * the authority that issues node tokens. */
-static json_t *node_binding(const cp_diskkeys *d, const uint8_t host_data[32]) {
-        char hex[65];
+static json_t *node_binding(const cp_diskkeys *d, cp_diskkey_tee tee, const uint8_t host_data[32],
+                            const uint8_t (*rtmr)[48]) {
+        char hex[97];
         cp_hex_encode(host_data, 32, hex);
-        return policy_member(json_pack("{s:s,s:[{s:s,s:[{s:s,s:s}]}]}", "version", "1.0.0", "allOf", "authority",
-                                       d->authority, "allOf", "claim", "x-ms-sevsnpvm-hostdata", "equals", hex));
+        bool tdx = tee == CP_DISKKEY_TEE_TDX;
+        /* TDX: the identity is MRCONFIGID = SHA-256(identity) || 16 zero bytes */
+        if (tdx)
+                memset(hex + 64, '0', 32);
+        hex[tdx ? 96 : 64] = '\0';
+        json_t *pol = json_pack("{s:s,s:[{s:s,s:[{s:s,s:s}]}]}", "version", "1.0.0", "allOf", "authority",
+                                d->authority, "allOf", "claim", tdx ? "tdx_mrconfigid" : "x-ms-sevsnpvm-hostdata",
+                                "equals", hex);
+        /* TDX: the boot the image's RTMRs record (kernel in RTMR1, command line
+         * and initrd in RTMR2): MRTD alone is the firmware's, not the kernel's */
+        json_t *all = json_object_get(json_array_get(json_object_get(pol, "allOf"), 0), "allOf");
+        for (unsigned i = 1; tdx && rtmr && all && i <= 2; i++) {
+                char name[16], rh[97];
+                snprintf(name, sizeof name, "tdx_rtmr%u", i);
+                cp_hex_encode(rtmr[i], 48, rh);
+                rh[96] = '\0';
+                if (json_array_append_new(all, json_pack("{s:s,s:s}", "claim", name, "equals", rh)) < 0) {
+                        json_decref(pol);
+                        return NULL;
+                }
+        }
+        return policy_member(pol);
 }
 
 /* POST /disks/{id}/create with our ephemeral key; 1 created, 0 conflict. */
-static int create_disk(cp_diskkeys *d, const char *master, const char *disk_id, const uint8_t host_data[32],
-                       uint8_t ret_key[32]) {
+static int create_disk(cp_diskkeys *d, const char *master, const char *disk_id, const cp_diskkey_expect *x,
+                       const uint8_t host_data[32], uint8_t ret_key[32]) {
         cp_wrap_key *wk = NULL;
         json_t *jwk = NULL, *j = NULL;
         int r;
@@ -203,7 +228,7 @@ static int create_disk(cp_diskkeys *d, const char *master, const char *disk_id, 
                 cp_wrap_key_free(wk);
                 return r;
         }
-        json_t *bind = node_binding(d, host_data);
+        json_t *bind = node_binding(d, x->tee, host_data, x->has_rtmr ? x->rtmr : NULL);
         json_t *body = bind ? json_pack("{s:s,s:s,s:o,s:s,s:o}", "mode", "platform", "key", master, "wrap_key", jwk,
                                         "enc", "RSA_AES_KEY_WRAP_256", "release_policy", bind)
                             : NULL;
@@ -298,8 +323,9 @@ int cp_diskkeys_retire(cp_diskkeys *d, const char *pool_id, const uint8_t measur
         return r < 0 ? r : 0;
 }
 
-int cp_diskkeys_provision(cp_diskkeys *d, const char *pool_id, const char *node_name, const uint8_t measurement[48],
+int cp_diskkeys_provision(cp_diskkeys *d, const char *pool_id, const char *node_name, const cp_diskkey_expect *x,
                           const char *image_path) {
+        const uint8_t *measurement = x->measurement;
         uint8_t key[32], host_data[32];
         char master[80], disk_id[160], legacy[160];
         int r;
@@ -307,7 +333,7 @@ int cp_diskkeys_provision(cp_diskkeys *d, const char *pool_id, const char *node_
             (r = cp_node_host_data(pool_id, node_name, host_data)) < 0 || (r = master_name(pool_id, measurement, master)) < 0)
                 return r;
         pthread_mutex_lock(&d->lock);
-        r = ensure_master(d, master, measurement);
+        r = ensure_master(d, master, x->tee, measurement);
         pthread_mutex_unlock(&d->lock);
         /* the unscoped, unbound disk id of before: nothing boots from it any
          * more (not for a name shaped like a scope: that id is another pool's) */
@@ -316,9 +342,9 @@ int cp_diskkeys_provision(cp_diskkeys *d, const char *pool_id, const char *node_
                             strspn(node_name, "0123456789abcdef") >= 16;
         if (r < 0 || (!scope_shaped && (r = cp_diskkeys_erase(d, legacy)) < 0))
                 return r;
-        r = create_disk(d, master, disk_id, host_data, key);
+        r = create_disk(d, master, disk_id, x, host_data, key);
         if (r == 0 && (r = cp_diskkeys_erase(d, disk_id)) >= 0) {
-                r = create_disk(d, master, disk_id, host_data, key);
+                r = create_disk(d, master, disk_id, x, host_data, key);
                 if (r == 0)
                         r = CP_ERROR(CP_ENETWORK, "key broker: disk %s exists after its crypto-erase", disk_id);
         }
@@ -351,22 +377,25 @@ int cp_diskkeys_bootstrap_id(const char *pool_id, const char *node_name, char *r
         return 0;
 }
 
-int cp_diskkeys_bootstrap(cp_diskkeys *d, const char *pool_id, const char *node_name, const uint8_t measurement[48],
-                          uint8_t ret_token[32]) {
+int cp_diskkeys_bootstrap(cp_diskkeys *d, const char *pool_id, const char *node_name, cp_diskkey_tee tee,
+                          const uint8_t measurement[48], uint8_t ret_token[32]) {
         uint8_t host_data[32];
         char master[80], id[160];
         int r;
+        /* bound to the node's identity (HOST_DATA, or TDX's MRCONFIGID), under the pool's master */
+        cp_diskkey_expect x = {.tee = tee};
+        memcpy(x.measurement, measurement, 48);
         if ((r = cp_diskkeys_bootstrap_id(pool_id, node_name, id, sizeof id)) < 0 ||
             (r = cp_node_host_data(pool_id, node_name, host_data)) < 0 || (r = master_name(pool_id, measurement, master)) < 0)
                 return r;
         pthread_mutex_lock(&d->lock);
-        r = ensure_master(d, master, measurement);
+        r = ensure_master(d, master, tee, measurement);
         pthread_mutex_unlock(&d->lock);
         /* a new token at every registration: the old one is crypto-erased first */
         if (r >= 0)
                 r = cp_diskkeys_erase(d, id);
         if (r >= 0)
-                r = create_disk(d, master, id, host_data, ret_token);
+                r = create_disk(d, master, id, &x, host_data, ret_token);
         if (r == 0)
                 r = CP_ERROR(CP_ENETWORK, "key broker: bootstrap key %s exists after its crypto-erase", id);
         return r < 0 ? r : 0;

@@ -47,8 +47,22 @@ CP_WUR int cp_diskkeys_disk_id(const char *pool_id, const char *node_name, char 
  * other node's token (of any pool) releases it; write the LUKS2 image at
  * image_path.  A disk of the node under the unscoped id of before (issue 13)
  * is crypto-erased.  The key is wiped before returning. */
+/* The TEE whose claims the release policies name (issue 16): SEV-SNP's
+ * (x-ms-sevsnpvm-launchmeasurement, -is-debuggable, -hostdata) or TDX's
+ * (tdx_mrtd, tdx_td_attributes_debug, tdx_mrconfigid = SHA-256(identity)
+ * || 16 zero bytes), with x-ms-attestation-type sevsnpvm / tdxvm. */
+typedef enum cp_diskkey_tee {
+        CP_DISKKEY_TEE_SNP = 0,
+        CP_DISKKEY_TEE_TDX,
+} cp_diskkey_tee;
+typedef struct cp_diskkey_expect {
+        cp_diskkey_tee tee;
+        uint8_t measurement[48];      /* SNP launch measurement, or MRTD: in the pool master's policy */
+        bool has_rtmr;                /* TDX: RTMR1 and RTMR2 of the image's boot, in the disk's own policy */
+        uint8_t rtmr[4][48];
+} cp_diskkey_expect;
 CP_WUR int cp_diskkeys_provision(cp_diskkeys *d, const char *pool_id, const char *node_name,
-                                 const uint8_t measurement[48], const char *image_path);
+                                 const cp_diskkey_expect *x, const char *image_path);
 /* Crypto-erase (DELETE /disks/{id}); a disk the broker does not know is
  * already erased (0). */
 CP_WUR int cp_diskkeys_erase(cp_diskkeys *d, const char *disk_id);
@@ -72,7 +86,7 @@ CP_WUR int cp_diskkeys_retire(cp_diskkeys *d, const char *pool_id, const uint8_t
  * crypto-erased).
  */
 CP_WUR int cp_diskkeys_bootstrap_id(const char *pool_id, const char *node_name, char *ret, size_t size);
-CP_WUR int cp_diskkeys_bootstrap(cp_diskkeys *d, const char *pool_id, const char *node_name,
+CP_WUR int cp_diskkeys_bootstrap(cp_diskkeys *d, const char *pool_id, const char *node_name, cp_diskkey_tee tee,
                                  const uint8_t measurement[48], uint8_t ret_token[32]);
 
 #endif

@@ -13,7 +13,9 @@
 #include "basic/limits.h"
 #include "basic/secure.h"
 #include "confpool/jwt.h"
+#include "confpool/tdx_verify.h"
 #include "controlplane/cp-nodes.h"
+#include "controlplane/cp-rules.h"
 #include "controlplane/cp-store.h"
 #include "service/jwks-cache.h"
 
@@ -275,6 +277,32 @@ static int hex_exact(const json_t *v, size_t nbytes, uint8_t *out) {
 
 #define BAD(target, ...) cp_rule_fail(err, 400, "InvalidParameter", target, __VA_ARGS__)
 
+/* tdxTcbStatuses: Intel's status names a TDX pool accepts (not Revoked:
+ * Revoked never verifies), each once. */
+static int parse_tdx_statuses(const json_t *v, unsigned *ret, cp_rule_error *err) {
+        unsigned mask = 0;
+        size_t i;
+        const json_t *e;
+        if (!json_is_array(v) || json_array_size(v) == 0)
+                return BAD("properties.tdxTcbStatuses", "tdxTcbStatuses must be a non-empty array of Intel TCB status "
+                                                        "names (UpToDate, SWHardeningNeeded, ...).");
+        json_array_foreach(v, i, e) {
+                const char *n = json_string_value(e);
+                cp_tdx_tcb_status st = n ? cp_tdx_tcb_status_from_name(n) : CP_TDX_TCB_UNKNOWN;
+                if (st == CP_TDX_TCB_UNKNOWN || st == CP_TDX_TCB_REVOKED || strcmp(cp_tdx_tcb_status_name(st), n) != 0)
+                        return BAD("properties.tdxTcbStatuses",
+                                   "tdxTcbStatuses[%zu] is not an accepted Intel TCB status (UpToDate, "
+                                   "SWHardeningNeeded, ConfigurationNeeded, ConfigurationAndSWHardeningNeeded, "
+                                   "OutOfDate, OutOfDateConfigurationNeeded).",
+                                   i);
+                if (mask & (1u << st))
+                        return BAD("properties.tdxTcbStatuses", "tdxTcbStatuses[%zu] repeats %s.", i, n);
+                mask |= 1u << st;
+        }
+        *ret = mask;
+        return 0;
+}
+
 int cp_attest_policy_parse(const json_t *props, cp_attest_policy *ret, cp_rule_error *err) {
         cp_attest_policy p = {0};
         if (!json_is_object(props))
@@ -346,11 +374,16 @@ int cp_attest_policy_parse(const json_t *props, cp_attest_policy *ret, cp_rule_e
                                 *dst[i] = (uint8_t) json_integer_value(tv);
                         }
                         p.has_min_tcb = true;
+                } else if (strcmp(k, "tdxTcbStatuses") == 0) {
+                        int r = parse_tdx_statuses(v, &p.tdx_tcb_statuses, err);
+                        if (r < 0)
+                                return r;
                 } else if (strcmp(k, "isDefault") == 0 || strcmp(k, "eTag") == 0) {
                         /* read-only members of a GET: ignored */
                 } else
                         return BAD("properties", "Unknown member '%.64s' of the attestation policy (launchMeasurements, "
-                                                 "allowDebug, minimumTcb, hostData, requireEventLogReplay).",
+                                                 "allowDebug, minimumTcb, hostData, requireEventLogReplay, "
+                                                 "tdxTcbStatuses).",
                                    k);
         }
         *ret = p;
@@ -364,6 +397,14 @@ json_t *cp_attest_policy_to_json(const cp_attest_policy *p) {
                               p->require_eventlog_replay);
         if (!o)
                 return NULL;
+        if (p->tdx_tcb_statuses) {
+                json_t *a = json_array();
+                for (int st = CP_TDX_TCB_UP_TO_DATE; a && st < _CP_TDX_TCB_MAX; st++)
+                        if (p->tdx_tcb_statuses & (1u << st))
+                                json_array_append_new(a, json_string(cp_tdx_tcb_status_name((cp_tdx_tcb_status) st)));
+                if (!a || json_object_set_new(o, "tdxTcbStatuses", a) < 0)
+                        return json_decref(o), NULL;
+        }
         if (p->n_measurements > 0) {
                 json_t *a = json_array();
                 for (size_t i = 0; a && i < p->n_measurements && i < CP_MAX_POLICY_MEASUREMENTS; i++) {
@@ -479,6 +520,45 @@ static int64_t claim_int(const json_t *c, const char *k) {
         return json_is_integer(v) ? (int64_t) json_integer_value(v) : -1;
 }
 
+/* A token of a TDX node (MAA's TdxVm claims, issue 16). */
+static bool claims_tdx(const json_t *claims) {
+        const char *t = json_string_value(json_object_get(claims, "x-ms-attestation-type"));
+        return t && strcmp(t, "tdxvm") == 0;
+}
+
+/* The node's identity set by its host: HOST_DATA (SNP), or MRCONFIGID's
+ * first 32 bytes with the other 16 zero (TDX); -1 if absent/malformed. */
+static int claims_host_data(const json_t *claims, uint8_t ret[32]) {
+        if (!claims_tdx(claims))
+                return hex_exact(json_object_get(claims, "x-ms-sevsnpvm-hostdata"), 32, ret);
+        uint8_t mc[48];
+        static const uint8_t zero[16];
+        if (hex_exact(json_object_get(claims, "tdx_mrconfigid"), 48, mc) < 0 || memcmp(mc + 32, zero, 16) != 0)
+                return -1;
+        memcpy(ret, mc, 32);
+        return 0;
+}
+
+/* TDX: Intel's TCB status of the platform (attester_tcb_status) must be one
+ * the pool accepts (UpToDate): a TCB recovery the host did not follow
+ * makes it OutOfDate, and its nodes are quarantined and replaced. */
+static bool tdx_tcb_ok(const json_t *claims, const cp_attest_policy *ov, char *why, size_t size) {
+        const char *st = json_string_value(json_object_get(claims, "attester_tcb_status"));
+        unsigned mask = ov && ov->tdx_tcb_statuses ? ov->tdx_tcb_statuses : 1u << CP_TDX_TCB_UP_TO_DATE;
+        cp_tdx_tcb_status s = st ? cp_tdx_tcb_status_from_name(st) : CP_TDX_TCB_UNKNOWN;
+        if (s != CP_TDX_TCB_UNKNOWN && s != CP_TDX_TCB_REVOKED && (mask & (1u << s)))
+                return true;
+        const json_t *adv = json_object_get(claims, "attester_advisory_ids");
+        snprintf(why, size, "TDX TCB status %s is not accepted by the pool's policy (accepted: ", st ? st : "(none)");
+        for (int i = CP_TDX_TCB_UP_TO_DATE, n = 0; i < _CP_TDX_TCB_MAX; i++)
+                if (mask & (1u << i))
+                        why_add(why, size, "%s%s", n++ ? ", " : "", cp_tdx_tcb_status_name((cp_tdx_tcb_status) i));
+        why_add(why, size, ")");
+        for (size_t i = 0; i < json_array_size(adv) && i < 4; i++)
+                why_add(why, size, "%s%.24s", i ? ", " : "; advisories: ", json_string_value(json_array_get(adv, i)));
+        return false;
+}
+
 bool cp_nodes_policy_check(const json_t *claims, const cp_pool_measurement *acc, size_t n_acc, const cp_snp_tcb *floor,
                            const cp_attest_policy *ov, char *why, size_t size) {
         const char *ev = json_string_value(json_object_get(claims, "x-confpool-evidence-type"));
@@ -486,7 +566,8 @@ bool cp_nodes_policy_check(const json_t *claims, const cp_pool_measurement *acc,
                 snprintf(why, size, "the token is not from confpool's native node attestation");
                 return false;
         }
-        const char *lm = json_string_value(json_object_get(claims, "x-ms-sevsnpvm-launchmeasurement"));
+        bool tdx = claims_tdx(claims);
+        const char *lm = json_string_value(json_object_get(claims, tdx ? "tdx_mrtd" : "x-ms-sevsnpvm-launchmeasurement"));
         uint8_t got[48];
         size_t gl = 0;
         if (!lm || strlen(lm) != 96 || cp_hex_decode(lm, 96, got, sizeof got, &gl) < 0 || gl != 48) {
@@ -527,23 +608,25 @@ bool cp_nodes_policy_check(const json_t *claims, const cp_pool_measurement *acc,
                         return false;
                 }
         }
-        const json_t *dbg = json_object_get(claims, "x-ms-sevsnpvm-is-debuggable");
+        const json_t *dbg = json_object_get(claims, tdx ? "tdx_td_attributes_debug" : "x-ms-sevsnpvm-is-debuggable");
         if (ov && ov->allow_debug) {
                 if (!json_is_boolean(dbg)) {
                         snprintf(why, size, "the token does not say whether the guest is debuggable");
                         return false;
                 }
         } else if (!json_is_false(dbg)) {
-                snprintf(why, size, "the guest policy allows debugging");
+                snprintf(why, size, tdx ? "the TD is a debug TD (TDATTRIBUTES.DEBUG)" : "the guest policy allows debugging");
                 return false;
         }
+        if (tdx && !tdx_tcb_ok(claims, ov, why, size))
+                return false;
         static const char *const names[] = {"x-ms-sevsnpvm-bootloader-svn", "x-ms-sevsnpvm-tee-svn",
                                             "x-ms-sevsnpvm-snpfw-svn", "x-ms-sevsnpvm-microcode-svn"};
         cp_snp_tcb none = {0};
         const cp_snp_tcb *fl = floor ? floor : &none, *pm = ov && ov->has_min_tcb ? &ov->min_tcb : &none;
         const unsigned fmin[] = {fl->bl, fl->tee, fl->snp, fl->ucode};
         const unsigned pmin[] = {pm->bl, pm->tee, pm->snp, pm->ucode};
-        for (size_t i = 0; i < 4; i++) {
+        for (size_t i = 0; i < 4 && !tdx; i++) {
                 unsigned min = fmin[i] > pmin[i] ? fmin[i] : pmin[i];
                 int64_t v = claim_int(claims, names[i]);
                 if (v < (int64_t) min) {
@@ -554,17 +637,16 @@ bool cp_nodes_policy_check(const json_t *claims, const cp_pool_measurement *acc,
         }
         if (ov && ov->has_host_data) {
                 uint8_t hd[32];
-                const json_t *h = json_object_get(claims, "x-ms-sevsnpvm-hostdata");
-                if (hex_exact(h, 32, hd) < 0) {
-                        snprintf(why, size, "the token carries no HOST_DATA (x-ms-sevsnpvm-hostdata) but the policy "
-                                            "requires hostData");
+                if (claims_host_data(claims, hd) < 0) {
+                        snprintf(why, size, "the token carries no HOST_DATA (%s) but the policy requires hostData",
+                                 tdx ? "tdx_mrconfigid" : "x-ms-sevsnpvm-hostdata");
                         return false;
                 }
                 if (!cp_ct_eq(hd, ov->host_data, 32)) {
-                        char want[65];
+                        char want[65], have[65];
                         cp_hex_encode(ov->host_data, 32, want);
-                        snprintf(why, size, "HOST_DATA %.64s is not the policy's hostData %.64s",
-                                 json_string_value(h), want);
+                        cp_hex_encode(hd, 32, have);
+                        snprintf(why, size, "HOST_DATA %.64s is not the policy's hostData %.64s", have, want);
                         return false;
                 }
         }
@@ -710,15 +792,23 @@ static void hb_written(cp_nodes *n, const char *key, const uint8_t digest[16]) {
 
 static int info_put(cp_store *s, const char *pool, const char *name, const char *reason, const char *host,
                     const json_t *claims, bool heartbeat) {
-        char key[1024], tcb[64] = "";
+        char key[1024], tcb[128] = "";
         cp_id_lower(pool, key, sizeof key);
-        if (claims)
+        bool tdx = claims && claims_tdx(claims);
+        if (tdx) /* TDX: Intel's status, the platform's FMSPC and TEE_TCB_SVN (what machine show lists) */
+                snprintf(tcb, sizeof tcb, "tdx:%.20s,fmspc=%.12s,svn=%.32s",
+                         json_string_value(json_object_get(claims, "attester_tcb_status")) ?: "?",
+                         json_string_value(json_object_get(claims, "x-confpool-tdx-fmspc")) ?: "?",
+                         json_string_value(json_object_get(claims, "tdx_tee_tcb_svn")) ?: "?");
+        else if (claims)
                 snprintf(tcb, sizeof tcb, "bl=%lld,tee=%lld,snp=%lld,ucode=%lld",
                          (long long) claim_int(claims, "x-ms-sevsnpvm-bootloader-svn"),
                          (long long) claim_int(claims, "x-ms-sevsnpvm-tee-svn"),
                          (long long) claim_int(claims, "x-ms-sevsnpvm-snpfw-svn"),
                          (long long) claim_int(claims, "x-ms-sevsnpvm-microcode-svn"));
-        const char *lm = claims ? json_string_value(json_object_get(claims, "x-ms-sevsnpvm-launchmeasurement")) : NULL;
+        const char *lm = claims ? json_string_value(json_object_get(
+                                          claims, tdx ? "tdx_mrtd" : "x-ms-sevsnpvm-launchmeasurement"))
+                                : NULL;
         _cleanup_stmt_ cp_stmt *st = NULL;
         int r = cp_store_prepare(s,
                                  "INSERT INTO node_attestation(pool_lc, name, reason, host, measurement, tcb, "
@@ -833,18 +923,16 @@ const cp_node_info *cp_nodes_info_find(const cp_node_info_row *rows, size_t n, c
  * chosen by the guest) is the hash of the machine's (pool id, name). */
 static bool token_of_node(const cp_machine *m, const json_t *claims, char *why, size_t size) {
         uint8_t want[32], got[32];
-        const char *h = json_string_value(json_object_get(claims, "x-ms-sevsnpvm-hostdata"));
-        size_t n = 0;
         if (cp_node_host_data(m->pool, m->name, want) < 0) {
                 cp_error_clear();
                 snprintf(why, size, "no node identity for machine %.64s", m->name);
                 return false;
         }
-        if (!h || strlen(h) != 64 || cp_hex_decode(h, 64, got, sizeof got, &n) < 0 || n != 32 ||
-            !cp_ct_eq(got, want, 32)) {
+        if (claims_host_data(claims, got) < 0 || !cp_ct_eq(got, want, 32)) {
                 cp_error_clear();
-                snprintf(why, size, "the token's x-ms-sevsnpvm-hostdata is not machine %.64s of this pool's identity "
-                         "(SHA-256 of confpool-node:<pool id>/machines/<name>): another node's token", m->name);
+                snprintf(why, size, "the token's %s is not machine %.64s of this pool's identity "
+                         "(SHA-256 of confpool-node:<pool id>/machines/<name>): another node's token",
+                         claims_tdx(claims) ? "tdx_mrconfigid" : "x-ms-sevsnpvm-hostdata", m->name);
                 return false;
         }
         return true;
@@ -876,6 +964,21 @@ static int admit(cp_nodes *n, const char *pool_id, const char *mname, bool heart
         /* the accepted set: the pool's target image (always computed) and
          * the stored policy (previous images while a roll is in progress) */
         const json_t *props = json_object_get(pool, "properties");
+        /* the token's TEE is the one of the pool's size (issue 16) */
+        const char *vm = json_string_value(json_object_get(props, "vmSize"));
+        cp_tee want = vm ? cp_tee_from_size_name(vm) : CP_TEE_NONE;
+        cp_tee got = claims_tdx(claims) ? CP_TEE_TDX : CP_TEE_SEV_SNP;
+        if (want != got) {
+                snprintf(why, why_size, "a %s guest's token for a pool of %.64s, whose TEE is %s", cp_tee_name(got),
+                         vm ? vm : "(no size)", cp_tee_name(want));
+                json_decref(pool);
+                snprintf(m.state, sizeof m.state, "%s", heartbeat ? "Quarantined" : "Failed");
+                if ((r = cp_machine_put(n->store, &m)) < 0 ||
+                    (r = info_put(n->store, pool_id, m.name, why, "", NULL, heartbeat)) < 0)
+                        return r;
+                *ret = CP_ADMIT_REFUSED;
+                return 0;
+        }
         cp_node_spec spec = {.pool_id = pool_id, .name = m.name,
                              .vm_size = json_string_value(json_object_get(props, "vmSize")),
                              .image = json_string_value(json_object_get(props, "nodeImageVersion")),
@@ -969,6 +1072,69 @@ int cp_nodes_admit(cp_nodes *n, const char *pool_id, const char *machine, bool h
         pthread_mutex_unlock(&n->lock);
         if (r >= 0 && flush)
                 r = hb_write(n);
+        if (r < 0) {
+                cp_store_rollback(n->store);
+                return r;
+        }
+        return cp_store_commit(n->store);
+}
+
+/* The bootstrap admission of a node without a TEE (the caller holds the
+ * transaction). */
+static int admit_bootstrap(cp_nodes *n, const char *pool_id, const char *mname, bool heartbeat, const char *token,
+                           cp_admission *ret, char *why, size_t why_size) {
+        cp_machine m;
+        json_t *pool = NULL;
+        int r = cp_machine_get(n->store, pool_id, mname, &m);
+        if (r == CP_ENOTFOUND) {
+                cp_error_clear();
+                *ret = CP_ADMIT_NO_MACHINE;
+                return 0;
+        }
+        if (r >= 0)
+                r = cp_res_get(n->store, pool_id, &pool, NULL);
+        if (r < 0)
+                return r;
+        const char *vm = json_string_value(json_object_get(json_object_get(pool, "properties"), "vmSize"));
+        cp_tee tee = vm ? cp_tee_from_size_name(vm) : CP_TEE_SEV_SNP;
+        char vms[64];
+        snprintf(vms, sizeof vms, "%s", vm ? vm : "");
+        json_decref(pool);
+        if (strcmp(m.state, "Failed") == 0 || strcmp(m.state, "Quarantined") == 0 || strcmp(m.state, "Stopped") == 0) {
+                *ret = CP_ADMIT_CONFLICT;
+                return 0;
+        }
+        if (tee != CP_TEE_NONE) {
+                snprintf(why, why_size, "a bootstrap token for a machine of %.64s: its nodes must attest (%s)", vms,
+                         cp_tee_name(tee));
+                *ret = CP_ADMIT_WRONG_NODE;
+                return 0;
+        }
+        if (!n->backend->ops->check_bootstrap || !m.handle[0] ||
+            n->backend->ops->check_bootstrap(n->backend, m.handle, token) < 0) {
+                cp_error_clear();
+                snprintf(why, why_size, "the bootstrap token is not machine %.64s's", m.name);
+                *ret = CP_ADMIT_WRONG_NODE;
+                return 0;
+        }
+        char host[64] = "";
+        if (n->backend->ops->node_host && n->backend->ops->node_host(n->backend, m.handle, host, sizeof host) < 0)
+                cp_error_clear();
+        snprintf(m.state, sizeof m.state, "Ready");
+        if ((r = cp_machine_put(n->store, &m)) < 0 || (r = info_put(n->store, pool_id, m.name, NULL, host, NULL,
+                                                                     heartbeat)) < 0)
+                return r;
+        *ret = CP_ADMIT_READY;
+        return 0;
+}
+
+int cp_nodes_admit_bootstrap(cp_nodes *n, const char *pool_id, const char *machine, bool heartbeat, const char *token,
+                             cp_admission *ret, char *why, size_t why_size) {
+        why[0] = 0;
+        int r = cp_store_begin(n->store);
+        if (r < 0)
+                return r;
+        r = admit_bootstrap(n, pool_id, machine, heartbeat, token, ret, why, why_size);
         if (r < 0) {
                 cp_store_rollback(n->store);
                 return r;

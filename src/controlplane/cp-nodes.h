@@ -65,6 +65,12 @@ typedef enum cp_admission {
 /* One registration (heartbeat false) or heartbeat of machine in pool_id with
  * a validated token's claims, in one store transaction: the machine's state
  * and attestation record are updated; why receives the policy's refusal. */
+/* A node of a non-confidential size (issue 16): no TEE, nothing attested;
+ * admitted by its backend's bootstrap token (check_bootstrap) and only in a
+ * pool whose size has no TEE (a confidential pool's machines must attest).
+ * Recorded with no measurement and no TCB: never shown as attested. */
+CP_WUR int cp_nodes_admit_bootstrap(cp_nodes *n, const char *pool_id, const char *machine, bool heartbeat,
+                                    const char *token, cp_admission *ret, char *why, size_t why_size);
 CP_WUR int cp_nodes_admit(cp_nodes *n, const char *pool_id, const char *machine, bool heartbeat, const json_t *claims,
                           cp_admission *ret, char *why, size_t why_size);
 
@@ -72,7 +78,7 @@ typedef struct cp_node_info {
         char reason[512];
         char host[64];
         char measurement[97];
-        char tcb[64];
+        char tcb[128];
         int64_t attested_at, token_exp, heartbeat_at;
 } cp_node_info;
 /* Attestation record of a machine (CP_ENOTFOUND if none yet). */
@@ -134,6 +140,8 @@ typedef struct cp_attest_policy {
         bool has_host_data;
         uint8_t host_data[32];                             /* x-ms-sevsnpvm-hostdata must equal */
         bool require_eventlog_replay;                      /* x-confpool-eventlog-replayed must be true */
+        unsigned tdx_tcb_statuses;                         /* TDX (issue 16): bit (1 << cp_tdx_tcb_status) of
+                                                            * each accepted attester_tcb_status; 0: UpToDate only */
 } cp_attest_policy;
 
 /* Strict validation of the resource's "properties" object: unknown members,

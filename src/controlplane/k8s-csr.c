@@ -128,7 +128,10 @@ int k8s_bootstrap_issue(cp_api *api, const char *pool_id, const char *machine, c
         *ret = NULL;
         if (!api->diskkeys)
                 return 0;
-        const char *lm = json_string_value(json_object_get(claims, "x-ms-sevsnpvm-launchmeasurement"));
+        /* the TEE of the token (issue 16): SNP's launch measurement or TDX's MRTD */
+        const char *at = json_string_value(json_object_get(claims, "x-ms-attestation-type"));
+        bool tdx = at && strcmp(at, "tdxvm") == 0;
+        const char *lm = json_string_value(json_object_get(claims, tdx ? "tdx_mrtd" : "x-ms-sevsnpvm-launchmeasurement"));
         uint8_t m[48], token[32];
         size_t n = 0;
         char id[160];
@@ -137,7 +140,8 @@ int k8s_bootstrap_issue(cp_api *api, const char *pool_id, const char *machine, c
         json_t *pool = NULL, *cluster = NULL;
         int r = cp_diskkeys_bootstrap_id(pool_id, machine, id, sizeof id);
         if (r >= 0)
-                r = cp_diskkeys_bootstrap(api->diskkeys, pool_id, machine, m, token); /* network: no transaction */
+                r = cp_diskkeys_bootstrap(api->diskkeys, pool_id, machine, tdx ? CP_DISKKEY_TEE_TDX : CP_DISKKEY_TEE_SNP, m,
+                                          token); /* network: no transaction */
         if (r < 0)
                 return r;
         if ((r = cp_store_begin(api->store)) < 0) {

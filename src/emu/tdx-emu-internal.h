@@ -5,6 +5,7 @@
 /* Between the software TDX's units: the PCS issues the platforms' PCK
  * certificates and names the QE's and module's identities. */
 
+#include <jansson.h>
 #include <openssl/x509.h>
 
 #include "emu/tdx_emu.h"
@@ -35,5 +36,15 @@ int tdx_emu_sign(EVP_PKEY *key, const uint8_t *data, size_t len, uint8_t sig[64]
 int tdx_emu_p256_keygen(EVP_PKEY **ret);
 /* PEM of one certificate appended to a growable buffer. */
 int tdx_emu_pem_append(X509 *x, char **buf, size_t *len);
+
+/* Persistence helpers (cp_tdx_pcs_open, cp_tdx_host_open). */
+int tdx_emu_key_to_json(EVP_PKEY *k, json_t *o, const char *name);
+int tdx_emu_key_from_json(const json_t *o, const char *name, EVP_PKEY **ret);
+int tdx_emu_hex_to_json(json_t *o, const char *name, const uint8_t *p, size_t n);
+int tdx_emu_hex_from_json(const json_t *o, const char *name, uint8_t *out, size_t n);
+json_t *tdx_emu_tcb_json(const cp_tdx_tcb *t);
+int tdx_emu_tcb_from_json(const json_t *o, cp_tdx_tcb *ret);
+/* Write o (taken) to path through path.tmp and rename, mode 0600. */
+int tdx_emu_write_json(const char *path, json_t *o);
 
 #endif

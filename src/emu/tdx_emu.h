@@ -57,6 +57,11 @@ typedef struct cp_tdx_pcs_config {
 } cp_tdx_pcs_config;
 
 CP_WUR int cp_tdx_pcs_new(const cp_tdx_pcs_config *c, cp_tdx_pcs **ret);
+/* A PCS whose state (keys, certificates, TCB levels, revocations) lives in
+ * dir/pcs.json (0600; dir created 0700): loaded when it exists (c ignored),
+ * else created from c and written; every later change is written too, so
+ * a restarted stack keeps its emulated root (issue 16). */
+CP_WUR int cp_tdx_pcs_open(const char *dir, const cp_tdx_pcs_config *c, cp_tdx_pcs **ret);
 cp_tdx_pcs *cp_tdx_pcs_free(cp_tdx_pcs *p);
 CP_DEFINE_FREEP(cp_tdx_pcs, cp_tdx_pcs_free)
 
@@ -98,6 +103,9 @@ CP_WUR int cp_tdx_pcs_set_status(cp_tdx_pcs *p, size_t idx, cp_tdx_tcb_status s,
  * ConfigurationAndSWHardeningNeeded become OutOfDateConfigurationNeeded
  * (with the advisory); tcbEvaluationDataNumber grows by one. */
 CP_WUR int cp_tdx_pcs_tcb_recovery(cp_tdx_pcs *p, const cp_tdx_tcb *new_tcb, const char *advisory);
+/* The status the PCS's TCB Info gives a platform of TCB t (QVL's level
+ * rule; Unknown: no level). */
+cp_tdx_tcb_status cp_tdx_pcs_tcb_status(cp_tdx_pcs *p, const cp_tdx_tcb *t);
 /* Revoke a PCK certificate (its serial appears on the next PCK CRL). */
 CP_WUR int cp_tdx_pcs_revoke_pck(cp_tdx_pcs *p, const uint8_t *serial, size_t len);
 
@@ -143,7 +151,14 @@ typedef struct cp_tdx_host_config {
  * PCK certificate issued by pcs, the QE's attestation key.  pcs must
  * outlive the host. */
 CP_WUR int cp_tdx_host_new(cp_tdx_pcs *pcs, const cp_tdx_host_config *c, cp_tdx_host **ret);
+/* A platform kept in dir/host.json (0600): its module MAC key, PPID, QE
+ * ID, PCK and attestation keys, TCB and QE SVN are loaded when the file
+ * exists (c ignored; a new PCK certificate is issued for the same key),
+ * else created from c and written; cp_tdx_host_set_tcb writes it again. */
+CP_WUR int cp_tdx_host_open(cp_tdx_pcs *pcs, const char *dir, const cp_tdx_host_config *c, cp_tdx_host **ret);
 cp_tdx_host *cp_tdx_host_free(cp_tdx_host *h);
+/* The platform's current TCB. */
+void cp_tdx_host_tcb(cp_tdx_host *h, cp_tdx_tcb *ret);
 CP_DEFINE_FREEP(cp_tdx_host, cp_tdx_host_free)
 /* A TCB update (microcode, module): new TEE_TCB_SVN / SGX TCB, a new PCK
  * certificate from the PCS for it. */

@@ -7,8 +7,11 @@
  * QE Identity documents as Intel's PCS API v4 returns them.  Never a
  * production root: nothing it signs chains to Intel's pinned root.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,6 +25,8 @@
 #include "basic/cleanup.h"
 #include "basic/codec.h"
 #include "basic/cursor.h"
+#include "basic/fileio.h"
+#include "basic/secure.h"
 #include "emu/tdx-emu-internal.h"
 #include "ossl/ossl-util.h"
 #include "service/service.h"
@@ -46,6 +51,7 @@ struct cp_tdx_pcs {
         uint8_t revoked[MAX_REVOKED][20];
         size_t revoked_len[MAX_REVOKED];
         X509 *pck;                    /* the registered platform's, for the pckcert route */
+        char dir[1024];               /* cp_tdx_pcs_open: state written here after every change */
         cp_tdx_pck_ext pck_ext;
         struct cp_svc *svc;
 };
@@ -455,7 +461,25 @@ void cp_tdx_pcs_default_tcb(const cp_tdx_pcs *p, cp_tdx_tcb *ret) {
         *ret = p->default_tcb;
 }
 
+static int pcs_persist(cp_tdx_pcs *p);
+
 /* ---- TCB levels */
+
+/* QVL's platform-level rule (docs/tdx.md) on the PCS's own table. */
+cp_tdx_tcb_status cp_tdx_pcs_tcb_status(cp_tdx_pcs *p, const cp_tdx_tcb *t) {
+        cp_tdx_tcb_status st = CP_TDX_TCB_UNKNOWN;
+        pthread_mutex_lock(&p->lock);
+        for (size_t i = 0; i < p->n_levels && st == CP_TDX_TCB_UNKNOWN; i++) {
+                const cp_tdx_tcb *l = &p->levels[i].tcb;
+                bool ok = t->pcesvn >= l->pcesvn;
+                for (size_t k = 0; k < 16 && ok; k++)
+                        ok = t->sgx[k] >= l->sgx[k] && ((t->tdx[1] > 0 && k < 2) || t->tdx[k] >= l->tdx[k]);
+                if (ok)
+                        st = p->levels[i].status;
+        }
+        pthread_mutex_unlock(&p->lock);
+        return st;
+}
 
 int cp_tdx_pcs_set_levels(cp_tdx_pcs *p, const cp_tdx_pcs_level *levels, size_t n) {
         if (!p || !levels || n == 0 || n > CP_TDX_PCS_MAX_LEVELS)
@@ -469,7 +493,7 @@ int cp_tdx_pcs_set_levels(cp_tdx_pcs *p, const cp_tdx_pcs_level *levels, size_t 
         p->n_levels = n;
         p->eval++;
         pthread_mutex_unlock(&p->lock);
-        return 0;
+        return pcs_persist(p);
 }
 
 int cp_tdx_pcs_set_status(cp_tdx_pcs *p, size_t idx, cp_tdx_tcb_status s, const char *advisory) {
@@ -485,7 +509,7 @@ int cp_tdx_pcs_set_status(cp_tdx_pcs *p, size_t idx, cp_tdx_tcb_status s, const 
                 p->eval++;
         }
         pthread_mutex_unlock(&p->lock);
-        return k;
+        return k < 0 ? k : pcs_persist(p);
 }
 
 int cp_tdx_pcs_tcb_recovery(cp_tdx_pcs *p, const cp_tdx_tcb *new_tcb, const char *advisory) {
@@ -511,7 +535,7 @@ int cp_tdx_pcs_tcb_recovery(cp_tdx_pcs *p, const cp_tdx_tcb *new_tcb, const char
                 p->eval++;
         }
         pthread_mutex_unlock(&p->lock);
-        return k;
+        return k < 0 ? k : pcs_persist(p);
 }
 
 int cp_tdx_pcs_revoke_pck(cp_tdx_pcs *p, const uint8_t *serial, size_t len) {
@@ -526,7 +550,7 @@ int cp_tdx_pcs_revoke_pck(cp_tdx_pcs *p, const uint8_t *serial, size_t len) {
                 p->revoked_len[p->n_revoked++] = len;
         }
         pthread_mutex_unlock(&p->lock);
-        return k;
+        return k < 0 ? k : pcs_persist(p);
 }
 
 /* ---- collateral documents */
@@ -716,4 +740,259 @@ int tdx_pcs_pck_get(cp_tdx_pcs *p, X509 **ret, cp_tdx_pck_ext *ext) {
         bool fail = p->pck && !*ret;
         pthread_mutex_unlock(&p->lock);
         return fail ? cp_error_oom() : 0;
+}
+
+/* ---- persistence (issue 16: a stack's emulated Intel survives restarts) */
+
+static int key_pem(EVP_PKEY *k, char **ret) {
+        BIO *b = BIO_new(BIO_s_mem());
+        char *p = NULL;
+        long n = 0;
+        int ok = b && PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL) == 1 && (n = BIO_get_mem_data(b, &p)) > 0;
+        char *s = ok ? strndup(p, (size_t) n) : NULL;
+        BIO_free(b);
+        if (!s)
+                return CP_OSSL_ERROR(CP_ECRYPTO, "private key export failed");
+        *ret = s;
+        return 0;
+}
+
+int tdx_emu_key_to_json(EVP_PKEY *k, json_t *o, const char *name) {
+        char *pem = NULL;
+        int r = key_pem(k, &pem);
+        if (r < 0)
+                return r;
+        r = json_object_set_new(o, name, json_string(pem)) < 0 ? cp_error_oom() : 0;
+        cp_wipe(pem, strlen(pem));
+        free(pem);
+        return r;
+}
+
+int tdx_emu_key_from_json(const json_t *o, const char *name, EVP_PKEY **ret) {
+        const char *pem = json_string_value(json_object_get(o, name));
+        BIO *b = pem ? BIO_new_mem_buf(pem, -1) : NULL;
+        EVP_PKEY *k = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+        BIO_free(b);
+        if (!k)
+                return CP_OSSL_ERROR(CP_EFORMAT, "software TDX state: key \"%s\" missing or malformed", name);
+        *ret = k;
+        return 0;
+}
+
+static int cert_to_json(X509 *x, json_t *o, const char *name) {
+        char *pem = NULL;
+        size_t len = 0;
+        int r = tdx_emu_pem_append(x, &pem, &len);
+        if (r < 0)
+                return r;
+        r = json_object_set_new(o, name, json_string(pem)) < 0 ? cp_error_oom() : 0;
+        free(pem);
+        return r;
+}
+
+static int cert_from_json(const json_t *o, const char *name, X509 **ret) {
+        const char *pem = json_string_value(json_object_get(o, name));
+        BIO *b = pem ? BIO_new_mem_buf(pem, -1) : NULL;
+        X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+        BIO_free(b);
+        if (!x)
+                return CP_OSSL_ERROR(CP_EFORMAT, "software TDX state: certificate \"%s\" missing or malformed", name);
+        *ret = x;
+        return 0;
+}
+
+int tdx_emu_hex_from_json(const json_t *o, const char *name, uint8_t *out, size_t n) {
+        const char *h = json_string_value(json_object_get(o, name));
+        size_t got = 0;
+        if (!h || strlen(h) != 2 * n || cp_hex_decode(h, 2 * n, out, n, &got) < 0 || got != n)
+                return CP_ERROR(CP_EFORMAT, "software TDX state: \"%s\" must be %zu bytes of hex", name, n);
+        return 0;
+}
+
+int tdx_emu_hex_to_json(json_t *o, const char *name, const uint8_t *p, size_t n) {
+        char *h = malloc(2 * n + 1);
+        if (!h)
+                return cp_error_oom();
+        cp_hex_encode(p, n, h);
+        h[2 * n] = '\0';
+        int r = json_object_set_new(o, name, json_string(h)) < 0 ? cp_error_oom() : 0;
+        free(h);
+        return r;
+}
+
+json_t *tdx_emu_tcb_json(const cp_tdx_tcb *t) {
+        json_t *o = json_object();
+        if (o && (tdx_emu_hex_to_json(o, "sgx", t->sgx, 16) < 0 || tdx_emu_hex_to_json(o, "tdx", t->tdx, 16) < 0 ||
+                  json_object_set_new(o, "pcesvn", json_integer(t->pcesvn)) < 0))
+                o = (json_decref(o), NULL);
+        return o;
+}
+
+int tdx_emu_tcb_from_json(const json_t *o, cp_tdx_tcb *ret) {
+        const json_t *pv = json_object_get(o, "pcesvn");
+        if (!json_is_integer(pv) || json_integer_value(pv) < 0 || json_integer_value(pv) > 0xffff)
+                return CP_ERROR(CP_EFORMAT, "software TDX state: bad TCB");
+        ret->pcesvn = (uint16_t) json_integer_value(pv);
+        int r = tdx_emu_hex_from_json(o, "sgx", ret->sgx, 16);
+        return r < 0 ? r : tdx_emu_hex_from_json(o, "tdx", ret->tdx, 16);
+}
+
+static json_t *pcs_state_locked(cp_tdx_pcs *p) {
+        json_t *o = json_pack("{s:I,s:I,s:I,s:o}", "version", (json_int_t) 1, "created", (json_int_t) p->created,
+                              "eval", (json_int_t) p->eval, "tcb", tdx_emu_tcb_json(&p->default_tcb));
+        json_t *lv = json_array(), *rv = json_array();
+        int r = o && lv && rv ? 0 : -1;
+        for (size_t i = 0; r == 0 && i < p->n_levels; i++)
+                r = json_array_append_new(lv, json_pack("{s:o,s:s,s:s}", "tcb", tdx_emu_tcb_json(&p->levels[i].tcb),
+                                                        "status", cp_tdx_tcb_status_name(p->levels[i].status),
+                                                        "advisory", p->levels[i].advisory));
+        for (size_t i = 0; r == 0 && i < p->n_revoked; i++) {
+                char h[41];
+                cp_hex_encode(p->revoked[i], p->revoked_len[i], h);
+                h[2 * p->revoked_len[i]] = '\0';
+                r = json_array_append_new(rv, json_string(h));
+        }
+        if (r == 0)
+                r = json_object_set_new(o, "levels", lv) | json_object_set_new(o, "revoked", rv) |
+                    json_object_set_new(o, "qe_isvsvn", json_integer(p->qe_isvsvn));
+        else {
+                json_decref(lv);
+                json_decref(rv);
+        }
+        if (r == 0 && (tdx_emu_hex_to_json(o, "fmspc", p->fmspc, 6) < 0 ||
+                       tdx_emu_key_to_json(p->root_key, o, "root_key") < 0 ||
+                       tdx_emu_key_to_json(p->pca_key, o, "pca_key") < 0 ||
+                       tdx_emu_key_to_json(p->sign_key, o, "sign_key") < 0 || cert_to_json(p->root, o, "root") < 0 ||
+                       cert_to_json(p->pca, o, "pca") < 0 || cert_to_json(p->sign, o, "sign") < 0))
+                r = -1;
+        if (r != 0) {
+                json_decref(o);
+                return NULL;
+        }
+        return o;
+}
+
+int tdx_emu_write_json(const char *path, json_t *o) {
+        char tmp[4200];
+        char *txt = o ? json_dumps(o, JSON_SORT_KEYS | JSON_INDENT(1)) : NULL;
+        json_decref(o);
+        if (!txt)
+                return cp_error_oom();
+        snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+        int r = cp_write_file(tmp, txt, strlen(txt), 0600);
+        cp_wipe(txt, strlen(txt));
+        free(txt);
+        if (r >= 0 && rename(tmp, path) < 0)
+                r = CP_ERROR(CP_EIO, "cannot rename %s: %m", tmp);
+        return r;
+}
+
+/* Write the state (keys included: the directory is the platform's secret,
+ * 0700 by its creator) when the PCS has a directory. */
+static int pcs_persist(cp_tdx_pcs *p) {
+        if (!p->dir[0])
+                return 0;
+        char f[4200];
+        snprintf(f, sizeof(f), "%s/pcs.json", p->dir);
+        pthread_mutex_lock(&p->lock);
+        json_t *o = pcs_state_locked(p);
+        pthread_mutex_unlock(&p->lock);
+        return o ? tdx_emu_write_json(f, o) : CP_ERROR(CP_EINTERNAL, "software TDX state: cannot serialize the PCS");
+}
+
+static int pcs_levels_from_json(cp_tdx_pcs *p, const json_t *o) {
+        const json_t *lv = json_object_get(o, "levels"), *rv = json_object_get(o, "revoked"), *v;
+        size_t i;
+        int r;
+        if (!json_is_array(lv) || json_array_size(lv) == 0 || json_array_size(lv) > CP_TDX_PCS_MAX_LEVELS ||
+            !json_is_array(rv) || json_array_size(rv) > MAX_REVOKED)
+                return CP_ERROR(CP_EFORMAT, "software TDX state: bad levels or revoked list");
+        json_array_foreach(lv, i, v) {
+                cp_tdx_pcs_level *l = &p->levels[i];
+                const char *st = json_string_value(json_object_get(v, "status")),
+                           *adv = json_string_value(json_object_get(v, "advisory"));
+                if ((r = tdx_emu_tcb_from_json(json_object_get(v, "tcb"), &l->tcb)) < 0)
+                        return r;
+                l->status = st ? cp_tdx_tcb_status_from_name(st) : CP_TDX_TCB_UNKNOWN;
+                if (l->status == CP_TDX_TCB_UNKNOWN || !adv || strlen(adv) >= sizeof(l->advisory))
+                        return CP_ERROR(CP_EFORMAT, "software TDX state: level %zu has a bad status or advisory", i);
+                snprintf(l->advisory, sizeof(l->advisory), "%s", adv);
+        }
+        p->n_levels = json_array_size(lv);
+        json_array_foreach(rv, i, v) {
+                const char *h = json_string_value(v);
+                size_t n = 0;
+                if (!h || strlen(h) > 40 || cp_hex_decode(h, strlen(h), p->revoked[i], 20, &n) < 0 || n == 0)
+                        return CP_ERROR(CP_EFORMAT, "software TDX state: bad revoked serial %zu", i);
+                p->revoked_len[i] = n;
+        }
+        p->n_revoked = json_array_size(rv);
+        return 0;
+}
+
+static int pcs_load(cp_tdx_pcs *p, const char *path) {
+        json_error_t je;
+        _cleanup_(pcs_json_decrefp) json_t *o = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+        if (!o)
+                return CP_ERROR(CP_EFORMAT, "%s: %s", path, je.text);
+        const json_t *cr = json_object_get(o, "created"), *ev = json_object_get(o, "eval"),
+                     *qs = json_object_get(o, "qe_isvsvn");
+        if (json_integer_value(json_object_get(o, "version")) != 1 || !json_is_integer(cr) || !json_is_integer(ev) ||
+            !json_is_integer(qs) || json_integer_value(qs) < 0 || json_integer_value(qs) > 0xffff)
+                return CP_ERROR(CP_EFORMAT, "%s: not a software TDX PCS state of version 1", path);
+        p->created = json_integer_value(cr);
+        p->eval = (unsigned) json_integer_value(ev);
+        p->qe_isvsvn = (uint16_t) json_integer_value(qs);
+        int r;
+        if ((r = tdx_emu_hex_from_json(o, "fmspc", p->fmspc, 6)) < 0 ||
+            (r = tdx_emu_tcb_from_json(json_object_get(o, "tcb"), &p->default_tcb)) < 0 ||
+            (r = pcs_levels_from_json(p, o)) < 0 || (r = tdx_emu_key_from_json(o, "root_key", &p->root_key)) < 0 ||
+            (r = tdx_emu_key_from_json(o, "pca_key", &p->pca_key)) < 0 ||
+            (r = tdx_emu_key_from_json(o, "sign_key", &p->sign_key)) < 0 ||
+            (r = cert_from_json(o, "root", &p->root)) < 0 || (r = cert_from_json(o, "pca", &p->pca)) < 0 ||
+            (r = cert_from_json(o, "sign", &p->sign)) < 0)
+                return cp_error_wrap("%s", path);
+        if (X509_check_private_key(p->root, p->root_key) != 1 || X509_check_private_key(p->pca, p->pca_key) != 1 ||
+            X509_check_private_key(p->sign, p->sign_key) != 1)
+                return CP_ERROR(CP_EFORMAT, "%s: a certificate does not match its key", path);
+        return 0;
+}
+
+int cp_tdx_pcs_open(const char *dir, const cp_tdx_pcs_config *c, cp_tdx_pcs **ret) {
+        char f[4200];
+        int r;
+        if (!dir || !ret || strlen(dir) >= sizeof(((cp_tdx_pcs *) 0)->dir))
+                return CP_ERROR(CP_EINVAL, "cp_tdx_pcs_open: a directory (shorter than 4 KiB) is needed");
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return CP_ERROR(CP_EIO, "cannot create %s: %m", dir);
+        snprintf(f, sizeof(f), "%s/pcs.json", dir);
+        if (access(f, F_OK) != 0) {
+                cp_tdx_pcs *p = NULL;
+                if ((r = cp_tdx_pcs_new(c, &p)) < 0)
+                        return r;
+                snprintf(p->dir, sizeof(p->dir), "%s", dir);
+                if ((r = pcs_persist(p)) < 0) {
+                        cp_tdx_pcs_free(p);
+                        return r;
+                }
+                *ret = p;
+                return 0;
+        }
+        cp_tdx_pcs *p = calloc(1, sizeof(*p));
+        if (!p)
+                return cp_error_oom();
+        pthread_mutex_init(&p->lock, NULL);
+        static const char qe_signer[] = "confpool software TDX: emulated TD_QE signer (not Intel)";
+        unsigned n = 0;
+        if (EVP_Digest(qe_signer, sizeof(qe_signer) - 1, p->qe_mrsigner, &n, EVP_sha256(), NULL) != 1)
+                r = CP_OSSL_ERROR(CP_ECRYPTO, "SHA-256 failed");
+        else
+                r = pcs_load(p, f);
+        if (r < 0) {
+                cp_tdx_pcs_free(p);
+                return r;
+        }
+        snprintf(p->dir, sizeof(p->dir), "%s", dir);
+        *ret = p;
+        return 0;
 }

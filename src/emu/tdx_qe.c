@@ -9,8 +9,12 @@
  * QE auth data (u16 + 32 bytes), certification data type 5 (PCK chain,
  * PEM: PCK, Platform CA, root).
  */
+#include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -38,7 +42,10 @@ struct cp_tdx_host {
         uint8_t ak_xy[64];
         X509 *pck;
         cp_tdx_pck_ext ext;
+        char dir[1024];             /* cp_tdx_host_open: state written here */
 };
+
+static int host_persist(cp_tdx_host *h);
 
 tdx_module *tdx_host_module(cp_tdx_host *h) {
         return &h->m;
@@ -130,7 +137,7 @@ int cp_tdx_host_set_tcb(cp_tdx_host *h, const cp_tdx_tcb *tcb, int64_t now) {
         h->tcb = *tcb;
         int k = issue_pck(h, now);
         pthread_mutex_unlock(&h->lock);
-        return k;
+        return k < 0 ? k : host_persist(h);
 }
 
 int cp_tdx_host_pck_chain(cp_tdx_host *h, char **ret, size_t *ret_len) {
@@ -253,5 +260,104 @@ int cp_tdx_host_quote(cp_tdx_host *h, const uint8_t tdreport[CP_TDX_TDREPORT_SIZ
         pthread_mutex_unlock(&h->lock);
         *ret = w.p;
         *ret_len = w.off;
+        return 0;
+}
+
+/* ---- persistence (issue 16) */
+
+void cp_tdx_host_tcb(cp_tdx_host *h, cp_tdx_tcb *ret) {
+        pthread_mutex_lock(&h->lock);
+        *ret = h->tcb;
+        pthread_mutex_unlock(&h->lock);
+}
+
+static int host_persist(cp_tdx_host *h) {
+        if (!h->dir[0])
+                return 0;
+        char f[1100];
+        snprintf(f, sizeof(f), "%s/host.json", h->dir);
+        pthread_mutex_lock(&h->lock);
+        json_t *o = json_pack("{s:I,s:o,s:I,s:I}", "version", (json_int_t) 1, "tcb", tdx_emu_tcb_json(&h->tcb),
+                              "qe_isvsvn", (json_int_t) h->qe_isvsvn, "seam_attributes",
+                              (json_int_t) h->m.seam_attributes);
+        if (o && (tdx_emu_hex_to_json(o, "mac_key", h->m.mac_key, 32) < 0 ||
+                  tdx_emu_hex_to_json(o, "ppid", h->ext.ppid, 16) < 0 || tdx_emu_hex_to_json(o, "qe_id", h->qe_id, 16) < 0 ||
+                  tdx_emu_key_to_json(h->pck_key, o, "pck_key") < 0 || tdx_emu_key_to_json(h->ak, o, "ak") < 0))
+                o = (json_decref(o), NULL);
+        pthread_mutex_unlock(&h->lock);
+        return o ? tdx_emu_write_json(f, o) : CP_ERROR(CP_EINTERNAL, "software TDX state: cannot serialize the host");
+}
+
+static void json_decrefp_(json_t **p) {
+        json_decref(*p);
+}
+
+static int host_load(cp_tdx_host *h, const char *path) {
+        json_error_t je;
+        _cleanup_(json_decrefp_) json_t *o = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+        if (!o)
+                return CP_ERROR(CP_EFORMAT, "%s: %s", path, je.text);
+        const json_t *qs = json_object_get(o, "qe_isvsvn"), *sa = json_object_get(o, "seam_attributes");
+        uint8_t pub[65];
+        size_t n = 0;
+        unsigned l = 0;
+        static const char seam[] = "confpool software TDX module 1.5 (emulated, not Intel's)";
+        int r;
+        if (json_integer_value(json_object_get(o, "version")) != 1 || !json_is_integer(qs) ||
+            json_integer_value(qs) < 0 || json_integer_value(qs) > 0xffff || !json_is_integer(sa))
+                return CP_ERROR(CP_EFORMAT, "%s: not a software TDX host state of version 1", path);
+        h->qe_isvsvn = (uint16_t) json_integer_value(qs);
+        h->m.seam_attributes = (uint64_t) json_integer_value(sa);
+        if ((r = tdx_emu_tcb_from_json(json_object_get(o, "tcb"), &h->tcb)) < 0 ||
+            (r = tdx_emu_hex_from_json(o, "mac_key", h->m.mac_key, 32)) < 0 ||
+            (r = tdx_emu_hex_from_json(o, "ppid", h->ext.ppid, 16)) < 0 ||
+            (r = tdx_emu_hex_from_json(o, "qe_id", h->qe_id, 16)) < 0 ||
+            (r = tdx_emu_key_from_json(o, "pck_key", &h->pck_key)) < 0 ||
+            (r = tdx_emu_key_from_json(o, "ak", &h->ak)) < 0)
+                return cp_error_wrap("%s", path);
+        if (EVP_Digest(seam, sizeof(seam) - 1, h->m.mrseam, &l, EVP_sha384(), NULL) != 1)
+                return CP_OSSL_ERROR(CP_ECRYPTO, "SHA-384 failed");
+        if (!EVP_PKEY_get_octet_string_param(h->ak, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof(pub), &n) || n != 65 ||
+            pub[0] != 0x04)
+                return CP_OSSL_ERROR(CP_EFORMAT, "%s: the attestation key is not a P-256 key", path);
+        memcpy(h->ak_xy, pub + 1, 64);
+        return 0;
+}
+
+int cp_tdx_host_open(cp_tdx_pcs *pcs, const char *dir, const cp_tdx_host_config *c, cp_tdx_host **ret) {
+        char f[1100];
+        int r;
+        if (!pcs || !dir || !ret || strlen(dir) >= sizeof(((cp_tdx_host *) 0)->dir))
+                return CP_ERROR(CP_EINVAL, "cp_tdx_host_open: a PCS and a directory (shorter than 1 KiB) are needed");
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return CP_ERROR(CP_EIO, "cannot create %s: %m", dir);
+        snprintf(f, sizeof(f), "%s/host.json", dir);
+        if (access(f, F_OK) != 0) {
+                cp_tdx_host *h = NULL;
+                if ((r = cp_tdx_host_new(pcs, c, &h)) < 0)
+                        return r;
+                snprintf(h->dir, sizeof(h->dir), "%s", dir);
+                if ((r = host_persist(h)) < 0) {
+                        cp_tdx_host_free(h);
+                        return r;
+                }
+                *ret = h;
+                return 0;
+        }
+        cp_tdx_host *h = calloc(1, sizeof(*h));
+        if (!h)
+                return cp_error_oom();
+        pthread_mutex_init(&h->lock, NULL);
+        h->pcs = pcs;
+        uint16_t pcs_qe_svn;
+        tdx_pcs_qe(pcs, h->qe_mrsigner, &pcs_qe_svn);
+        cp_tdx_pcs_fmspc(pcs, h->ext.fmspc);
+        h->ext.sgx_type = 1;
+        if ((r = host_load(h, f)) < 0 || (r = issue_pck(h, 0)) < 0) {
+                cp_tdx_host_free(h);
+                return r;
+        }
+        snprintf(h->dir, sizeof(h->dir), "%s", dir);
+        *ret = h;
         return 0;
 }

@@ -23,13 +23,25 @@ static int fixture_start_attestd(const nodes_fixture_options *o, const cp_local_
                 return r;
         uint8_t *ark = NULL;
         size_t ark_len;
+        char *tdx_root = NULL, pcs[64] = "";
+        size_t tdx_root_len = 0;
         r = cp_backend_local_ark(o->with_kbs ? probe : f->backend, CP_SNP_GEN_MILAN, &ark, &ark_len);
+        /* the software TDX platform: its emulated root and PCS (issue 16) */
+        if (r >= 0 && o->with_tdx)
+                r = cp_backend_local_tdx_platform(o->with_kbs ? probe : f->backend, &tdx_root, &tdx_root_len, pcs,
+                                                  sizeof pcs);
         cp_backend_free(probe);
-        if (r < 0)
+        if (r < 0) {
+                free(ark);
+                free(tdx_root);
                 return r;
-        cp_attestd_config ac = {.quiet = true, .only_extra_arks = true, .extra_arks = {ark}, .extra_ark_lens = {ark_len}};
+        }
+        cp_attestd_config ac = {.quiet = true, .only_extra_arks = true, .extra_arks = {ark}, .extra_ark_lens = {ark_len},
+                                .tdx_trust_root = (const uint8_t *) tdx_root, .tdx_trust_root_len = tdx_root_len,
+                                .tdx_pcs_url = pcs[0] ? pcs : NULL, .tdx_collateral_max_age_s = o->tdx_collateral_max_age_s};
         r = cp_attestd_new(&ac, &f->attestd);
         free(ark);
+        free(tdx_root);
         if (r < 0)
                 return r;
         return cp_attestd_start(f->attestd);
@@ -161,7 +173,11 @@ int nodes_fixture_start(const nodes_fixture_options *o, nodes_fixture *f) {
                 if (r < 0)
                         return r;
         }
-        r = cp_backend_local_set_attestd_url(f->backend, cp_attestd_issuer(f->attestd));
+        /* a backend made after the probe serves the TDX PCS again (its port is kept) */
+        if (r >= 0 && o->with_tdx)
+                r = cp_backend_local_tdx_platform(f->backend, NULL, NULL, NULL, 0);
+        if (r >= 0)
+                r = cp_backend_local_set_attestd_url(f->backend, cp_attestd_issuer(f->attestd));
         if (r < 0)
                 return r;
         r = fixture_start_controlplane(o, f);

@@ -36,6 +36,8 @@ typedef struct nodes_fixture_options {
         void *prepare_userdata;
         unsigned boot_workers;     /* cp_local_options.boot_workers (0: its default) */
         int node_nice;             /* cp_local_options.node_nice */
+        bool with_tdx;             /* the software TDX platform, trusted by attestd (issue 16) */
+        unsigned tdx_collateral_max_age_s; /* attestd's (0: its default) */
 } nodes_fixture_options;
 
 typedef struct nodes_fixture {

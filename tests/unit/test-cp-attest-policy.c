@@ -273,6 +273,77 @@ TEST(parse_strict) {
         json_decref(j);
 }
 
+/* ---- TDX tokens (issue 16) ------------------------------------------------- */
+
+static json_t *tdx_claims(const char *mrtd, bool debug, const char *status) {
+        json_t *c = json_pack("{s:s,s:s,s:s,s:b,s:s,s:s,s:[s]}", "x-confpool-evidence-type", "native",
+                              "x-ms-attestation-type", "tdxvm", "tdx_mrtd", mrtd, "tdx_td_attributes_debug", debug,
+                              "attester_tcb_status", status, "tdx_mrconfigid", HD "00000000000000000000000000000000",
+                              "attester_advisory_ids", "INTEL-SA-00837");
+        ASSERT_TRUE(c != NULL);
+        return c;
+}
+
+TEST(check_tdx_tokens) {
+        cp_pool_measurement acc[1] = {acc_of(M_A, "img-1", false)};
+        cp_snp_tcb floor = {.bl = 200, .snp = 200, .ucode = 200}; /* SNP's floor does not apply to TDX */
+        json_t *c = tdx_claims(M_A, false, "UpToDate");
+        ASSERT_TRUE(check(c, acc, 1, &floor, NULL));
+        json_decref(c);
+        c = tdx_claims(M_B, false, "UpToDate");
+        ASSERT_FALSE(check(c, acc, 1, &floor, NULL));
+        why_has("launch measurement " M_B " is not accepted");
+        json_decref(c);
+        c = tdx_claims(M_A, true, "UpToDate");
+        ASSERT_FALSE(check(c, acc, 1, &floor, NULL));
+        why_has("the TD is a debug TD (TDATTRIBUTES.DEBUG)");
+        json_decref(c);
+        c = tdx_claims(M_A, false, "OutOfDate");
+        ASSERT_FALSE(check(c, acc, 1, &floor, NULL));
+        why_has("TDX TCB status OutOfDate is not accepted by the pool's policy (accepted: UpToDate); advisories: "
+                "INTEL-SA-00837");
+        /* the override's tdxTcbStatuses widen (or narrow) the accepted set */
+        cp_attest_policy ov;
+        policy_of("{\"tdxTcbStatuses\":[\"SWHardeningNeeded\",\"OutOfDate\"]}", &ov);
+        ASSERT_TRUE(check(c, acc, 1, &floor, &ov));
+        json_object_set_new(c, "attester_tcb_status", json_string("UpToDate"));
+        ASSERT_FALSE(check(c, acc, 1, &floor, &ov));
+        why_has("(accepted: SWHardeningNeeded, OutOfDate)");
+        json_object_set_new(c, "attester_tcb_status", json_string("Revoked"));
+        ASSERT_FALSE(check(c, acc, 1, &floor, &ov));
+        json_object_del(c, "attester_tcb_status");
+        ASSERT_FALSE(check(c, acc, 1, &floor, &ov));
+        why_has("TDX TCB status (none)");
+        json_decref(c);
+        /* hostData is MRCONFIGID's first 32 bytes, the rest zero */
+        c = tdx_claims(M_A, false, "UpToDate");
+        policy_of("{\"hostData\":\"" HD "\"}", &ov);
+        ASSERT_TRUE(check(c, acc, 1, &floor, &ov));
+        json_object_set_new(c, "tdx_mrconfigid", json_string(HD "00000000000000000000000000000001"));
+        ASSERT_FALSE(check(c, acc, 1, &floor, &ov));
+        why_has("no HOST_DATA (tdx_mrconfigid)");
+        json_decref(c);
+}
+
+static void bad(const char *json, const char *needle);
+
+TEST(parse_tdx_statuses) {
+        bad("{\"tdxTcbStatuses\":[]}", "tdxTcbStatuses must be a non-empty array");
+        bad("{\"tdxTcbStatuses\":\"UpToDate\"}", "tdxTcbStatuses must be a non-empty array");
+        bad("{\"tdxTcbStatuses\":[\"Revoked\"]}", "tdxTcbStatuses[0] is not an accepted Intel TCB status");
+        bad("{\"tdxTcbStatuses\":[\"uptodate\"]}", "tdxTcbStatuses[0] is not");
+        bad("{\"tdxTcbStatuses\":[\"UpToDate\",7]}", "tdxTcbStatuses[1] is not");
+        bad("{\"tdxTcbStatuses\":[\"UpToDate\",\"UpToDate\"]}", "tdxTcbStatuses[1] repeats UpToDate");
+        cp_attest_policy p;
+        policy_of("{\"tdxTcbStatuses\":[\"OutOfDate\",\"UpToDate\"]}", &p);
+        json_t *j = cp_attest_policy_to_json(&p);
+        char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+        ASSERT_STREQ(s, "{\"allowDebug\":false,\"requireEventLogReplay\":false,\"tdxTcbStatuses\":[\"UpToDate\","
+                        "\"OutOfDate\"]}");
+        free(s);
+        json_decref(j);
+}
+
 /* ---- the ARM resource ------------------------------------------------------ */
 
 #define SUB "6a8b4c2e-1f3d-4e5a-9b7c-0d1e2f3a4b5c"

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "basic/cleanup.h"
@@ -580,4 +581,158 @@ TEST(host_launch) {
         ASSERT_ERR(cp_tdx_host_launch(e.host, NULL, e.img, e.img_len - 1, CP_TDX_ORDER_SINGLE_PASS, &td), CP_EFORMAT);
         ASSERT_TRUE(td == NULL);
         emu_down(&e);
+}
+
+/* ---- persistence (issue 16): a restarted stack keeps its emulated Intel ---- */
+
+static void rm_state(const char *dir) {
+        char cmd[600];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        ASSERT_EQ(system(cmd), 0);
+}
+
+TEST(pcs_and_host_persist_across_reopen) {
+        char dir[] = "/tmp/cp-tdx-state-XXXXXX", pd[300], hd[300];
+        ASSERT_TRUE(mkdtemp(dir) != NULL);
+        snprintf(pd, sizeof(pd), "%s/pcs", dir);
+        snprintf(hd, sizeof(hd), "%s/host", dir);
+        int64_t now = (int64_t) time(NULL);
+        cp_tdx_pcs *pcs = NULL;
+        cp_tdx_host *h = NULL;
+        _cleanup_free_ char *root = NULL, *root2 = NULL;
+        _cleanup_free_ uint8_t *q = NULL, *q2 = NULL;
+        size_t rl, rl2, ql, ql2;
+        ASSERT_OK(cp_tdx_pcs_open(pd, &(cp_tdx_pcs_config) { .now = now }, &pcs));
+        ASSERT_OK(cp_tdx_host_open(pcs, hd, NULL, &h));
+        ASSERT_OK(cp_tdx_pcs_root_pem(pcs, &root, &rl));
+        /* a TCB recovery and a revocation are state too */
+        cp_tdx_tcb t;
+        cp_tdx_pcs_default_tcb(pcs, &t);
+        t.tdx[2]++;
+        ASSERT_OK(cp_tdx_pcs_tcb_recovery(pcs, &t, "INTEL-SA-00111"));
+        uint8_t mrtd[48];
+        cp_tdx_td *td = NULL;
+        size_t img_len;
+        _cleanup_free_ uint8_t *img = t_tdvf_build(t_tdvf_default, CP_ELEMENTSOF(t_tdvf_default), &img_len);
+        ASSERT_OK(cp_tdx_host_launch(h, &(cp_tdx_td_params) { 0 }, img, img_len, CP_TDX_ORDER_SINGLE_PASS, &td));
+        cp_tdx_td_mrtd(td, mrtd);
+        uint8_t rd[64] = { 7 }, rep[CP_TDX_TDREPORT_SIZE];
+        ASSERT_OK(cp_tdx_td_report(td, rd, rep));
+        cp_tdx_td_free(td);
+        cp_tdx_host_free(h);
+        cp_tdx_pcs_free(pcs);
+        /* the state files are the platform's secrets */
+        struct stat st;
+        char f[400];
+        snprintf(f, sizeof(f), "%s/pcs.json", pd);
+        ASSERT_OK(stat(f, &st) < 0 ? -1 : 0);
+        ASSERT_EQ(st.st_mode & 0777, 0600);
+        snprintf(f, sizeof(f), "%s/host.json", hd);
+        ASSERT_OK(stat(f, &st) < 0 ? -1 : 0);
+        ASSERT_EQ(st.st_mode & 0777, 0600);
+
+        /* reopened: the same root, levels and module key (the old TDREPORT
+         * still passes the QE's MAC check), the quote verifies with the root */
+        ASSERT_OK(cp_tdx_pcs_open(pd, NULL, &pcs));
+        ASSERT_OK(cp_tdx_host_open(pcs, hd, NULL, &h));
+        ASSERT_OK(cp_tdx_pcs_root_pem(pcs, &root2, &rl2));
+        ASSERT_EQ(rl, rl2);
+        ASSERT_TRUE(memcmp(root, root2, rl) == 0);
+        ASSERT_OK(cp_tdx_host_quote(h, rep, &q, &ql));
+        cp_tdx_pcs_collateral c;
+        cp_tdx_collateral col;
+        ASSERT_OK(cp_tdx_pcs_collateral_get(pcs, now, &c));
+        cp_tdx_pcs_collateral_view(&c, &col);
+        cp_tdx_verify_options o = CP_TDX_VERIFY_OPTIONS_INIT;
+        o.now = now + 60;
+        o.trust_root = (const uint8_t *) root2;
+        o.trust_root_len = rl2;
+        cp_tdx_verify_result r;
+        ASSERT_OK(cp_tdx_verify(q, ql, &col, &o, &r));
+        ASSERT_TRUE(memcmp(r.quote.body.mrtd, mrtd, 48) == 0);
+        /* the host did not follow the recovery: OutOfDate with its advisory */
+        ASSERT_EQ(r.tcb_status, CP_TDX_TCB_OUT_OF_DATE);
+        ASSERT_STREQ(r.advisories[0], "INTEL-SA-00111");
+        cp_tdx_tcb ht;
+        cp_tdx_host_tcb(h, &ht);
+        ASSERT_EQ(cp_tdx_pcs_tcb_status(pcs, &ht), CP_TDX_TCB_OUT_OF_DATE);
+        ASSERT_OK(cp_tdx_host_set_tcb(h, &t, now));
+        cp_tdx_host_tcb(h, &ht);
+        ASSERT_EQ(cp_tdx_pcs_tcb_status(pcs, &ht), CP_TDX_TCB_UP_TO_DATE);
+        cp_tdx_pcs_collateral_free(&c);
+        cp_tdx_host_free(h);
+        cp_tdx_pcs_free(pcs);
+        /* the update was kept too */
+        ASSERT_OK(cp_tdx_pcs_open(pd, NULL, &pcs));
+        ASSERT_OK(cp_tdx_host_open(pcs, hd, NULL, &h));
+        cp_tdx_host_tcb(h, &ht);
+        ASSERT_EQ(cp_tdx_pcs_tcb_status(pcs, &ht), CP_TDX_TCB_UP_TO_DATE);
+        cp_tdx_host_free(h);
+        cp_tdx_pcs_free(pcs);
+        (void) q2;
+        (void) ql2;
+        rm_state(dir);
+}
+
+/* A state file that is not what was written is refused, naming what. */
+typedef struct state_row {
+        const char *name;
+        const char *file;  /* pcs.json or host.json */
+        const char *from, *to; /* textual edit */
+        const char *needle;
+} state_row;
+
+static const state_row state_rows[] = {
+        { "pcs_version", "pcs.json", "\"version\": 1", "\"version\": 2", "not a software TDX PCS state" },
+        { "pcs_fmspc", "pcs.json", "\"fmspc\": \"", "\"fmspc\": \"zz", "\"fmspc\" must be 6 bytes" },
+        { "pcs_status", "pcs.json", "\"status\": \"UpToDate\"", "\"status\": \"Fine\"", "bad status" },
+        { "pcs_key", "pcs.json", "BEGIN PRIVATE KEY", "BEGIN PUBLIC KEY", "missing or malformed" },
+        { "pcs_not_json", "pcs.json", "{", "[", "pcs.json: ']' expected" },
+        { "host_mac_key", "host.json", "\"mac_key\": \"", "\"mac_key\": \"00", "\"mac_key\" must be 32 bytes" },
+        { "host_qe_svn", "host.json", "\"qe_isvsvn\": ", "\"qe_isvsvn\": -", "not a software TDX host state" },
+        { "host_duplicate", "host.json", "\"version\": 1", "\"version\": 1, \"version\": 1", "duplicate" },
+};
+
+static void state_case(void *ctx, const void *row) {
+        const state_row *s = row;
+        (void) ctx;
+        char dir[] = "/tmp/cp-tdx-bad-XXXXXX", pd[300], hd[300], f[400];
+        ASSERT_TRUE(mkdtemp(dir) != NULL);
+        snprintf(pd, sizeof(pd), "%s/pcs", dir);
+        snprintf(hd, sizeof(hd), "%s/host", dir);
+        cp_tdx_pcs *pcs = NULL;
+        cp_tdx_host *h = NULL;
+        ASSERT_OK(cp_tdx_pcs_open(pd, NULL, &pcs));
+        ASSERT_OK(cp_tdx_host_open(pcs, hd, NULL, &h));
+        cp_tdx_host_free(h);
+        bool is_pcs = strcmp(s->file, "pcs.json") == 0;
+        if (is_pcs)
+                cp_tdx_pcs_free(pcs);
+        snprintf(f, sizeof(f), "%s/%s", is_pcs ? pd : hd, s->file);
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        ASSERT_OK(cp_read_file(f, 1u << 20, &buf, &len));
+        char *txt = (char *) buf, *at = strstr(txt, s->from);
+        ASSERT_TRUE(at != NULL);
+        size_t fl = strlen(s->from), tl = strlen(s->to), pre = (size_t) (at - txt);
+        char *out = malloc(len - fl + tl + 1);
+        ASSERT_TRUE(out != NULL);
+        memcpy(out, txt, pre);
+        memcpy(out + pre, s->to, tl);
+        memcpy(out + pre + tl, at + fl, len - pre - fl);
+        ASSERT_OK(cp_write_file(f, out, len - fl + tl, 0600));
+        free(out);
+        free(buf);
+        int r = is_pcs ? cp_tdx_pcs_open(pd, NULL, &pcs) : cp_tdx_host_open(pcs, hd, NULL, &h);
+        ASSERT_TRUE(r < 0);
+        if (!strstr(cp_error_message(), s->needle))
+                cp_test_fail(__FILE__, __LINE__, "%s: '%s' lacks '%s'", s->from, cp_error_message(), s->needle);
+        cp_error_clear();
+        if (!is_pcs)
+                cp_tdx_pcs_free(pcs);
+        rm_state(dir);
+}
+
+TEST(persisted_state_tampered_refused) {
+        TEST_TABLE(state_rows, state_case, NULL);
 }
