@@ -190,21 +190,26 @@ int main(int argc, char **argv) {
         if (rel)
                 cfg.tokens[cfg.n_tokens++] = (cp_kbsd_token){ .name = "release", .token = rel, .scope = CP_KBSD_SCOPE_RELEASE };
         cp_kbsd *s = NULL;
+        int rc = 0;
         if (cp_kbsd_new(&cfg, &s) < 0 || cp_kbsd_start(s) < 0) {
+                /* refused (e.g. a database of another program's schema): the
+                 * keys and tokens read are wiped and freed as on a stop */
                 fprintf(stderr, "confpool-kbsd: %s\n", cp_error_message());
-                return 1;
+                rc = 1;
         }
         cp_wipe(mk, 32);
         if (admin)
                 cp_wipe(admin, strlen(admin));
         if (rel)
                 cp_wipe(rel, strlen(rel));
-        signal(SIGINT, on_signal);
-        signal(SIGTERM, on_signal);
-        printf("{\"port\":%u}\n", (unsigned) cp_kbsd_port(s));
-        fflush(stdout);
-        while (!stop)
-                pause();
+        if (rc == 0) {
+                signal(SIGINT, on_signal);
+                signal(SIGTERM, on_signal);
+                printf("{\"port\":%u}\n", (unsigned) cp_kbsd_port(s));
+                fflush(stdout);
+                while (!stop)
+                        pause();
+        }
         cp_kbsd_free(s);
         free(admin);
         free(rel);
@@ -213,5 +218,5 @@ int main(int argc, char **argv) {
                 cp_wipe(key, strlen(key));
         free(key);
         free(sign);
-        return 0;
+        return rc;
 }
