@@ -5,6 +5,7 @@
  * Kubernetes version parser and the maxSurge parser. */
 #include <openssl/evp.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,8 +36,13 @@ static void request(const char *method, const char *path, const char *ver, const
         json_t *j = r.body_len ? json_loadb((const char *) r.body, r.body_len, 0, NULL) : NULL;
         if (r.body_len && !j)
                 abort(); /* every body is valid JSON (raw lists included) */
-        if (r.status >= 400 && !json_object_get(j, "error"))
-                abort(); /* every error carries the envelope */
+        /* every error carries its envelope: ARM's {"error": ...}, or under
+         * a cluster's Kubernetes API (/k8s/...) kube-apiserver's Status */
+        bool k8s = strncmp(path, "/k8s/", 5) == 0;
+        if (r.status >= 400 && !(k8s ? json_is_string(json_object_get(j, "kind")) &&
+                                                strcmp(json_string_value(json_object_get(j, "kind")), "Status") == 0
+                                      : json_object_get(j, "error") != NULL))
+                abort();
         json_decref(j);
         cp_http_resp_clear(&r);
 }
