@@ -45,6 +45,9 @@ CP_WUR int k8s_obj_write(cp_store *s, const char *cluster, const char *kind, con
 CP_WUR int k8s_node_user_put(cp_store *s, const char *cluster, const char *name, const json_t *node,
                              const json_t *system_labels);
 CP_WUR int k8s_node_user_get(cp_store *s, const char *cluster, const char *name, json_t **ret);
+/* Stores a Node's document part: what its node reports (self, table
+ * k8s_node_self) or what users set (k8s_node_user); replaces the one before. */
+CP_WUR int k8s_node_doc_put(cp_store *s, bool self, const char *cluster, const char *name, const json_t *doc);
 CP_WUR int k8s_node_user_delete(cp_store *s, const char *cluster, const char *name);
 /* The labels the system sets on a Node (for the reserved-label check). */
 CP_WUR int k8s_node_system_labels(cp_store *s, const char *cluster, const char *name, json_t **ret);

@@ -131,23 +131,6 @@ int k8s_node_self_get(cp_store *s, const char *cluster, const char *name, json_t
         return *ret ? 0 : CP_ERROR(CP_ESTORAGE, "stored report of node %s is not JSON", name);
 }
 
-static int self_put(cp_store *s, const char *cluster, const char *name, const json_t *doc) {
-        char *text = json_dumps(doc, JSON_COMPACT);
-        if (!text)
-                return cp_error_oom();
-        _cleanup_stmt_ cp_stmt *st = NULL;
-        int r = cp_store_prepare(s, "INSERT INTO k8s_node_self(cluster, name, doc) VALUES (?,?,?) "
-                                    "ON CONFLICT(cluster, name) DO UPDATE SET doc=excluded.doc", &st);
-        if (r >= 0) {
-                cp_stmt_bind_text(st, 1, cluster);
-                cp_stmt_bind_text(st, 2, name);
-                cp_stmt_bind_text(st, 3, text);
-                r = cp_store_step(s, st);
-        }
-        free(text);
-        return r < 0 ? r : 0;
-}
-
 /* "2026-01-01T00:00:00Z" / ".000000Z" as seconds; -1 when not a time. */
 static int64_t parse_time(const char *t) {
         struct tm tm = {0};
@@ -250,7 +233,7 @@ static void lease_write(k8s_ctx *c, bool put) {
                 json_object_set_new(self, "renewTime", json_string(renew));
                 json_object_set_new(self, "holder", json_string(c->node));
                 json_object_set_new(self, "duration", json_integer(dur ? json_integer_value(dur) : 40));
-                r = self_put(c->api->store, c->uid, c->node, self);
+                r = k8s_node_doc_put(c->api->store, true, c->uid, c->node, self);
                 answer(c, r, "Lease", "kube-node-lease", c->node, 200);
         } else {
                 cp_error_clear();
@@ -307,7 +290,7 @@ static void node_heartbeat(k8s_ctx *c) {
                            "its conditions' lastHeartbeatTime (its readiness is its attestation's)", c->node, bad);
         else if ((r = k8s_node_self_get(c->api->store, c->uid, c->node, &self)) >= 0) {
                 json_object_set_new(self, "heartbeat", json_integer(hb));
-                r = self_put(c->api->store, c->uid, c->node, self);
+                r = k8s_node_doc_put(c->api->store, true, c->uid, c->node, self);
                 answer(c, r, "Node", "", c->node, 200);
         } else {
                 cp_error_clear();

@@ -12,6 +12,7 @@
  * machines' heartbeats; Events record their lifecycle.
  */
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -188,13 +189,17 @@ int k8s_node_user_get(cp_store *s, const char *cluster, const char *name, json_t
         return r < 0 ? r : 0;
 }
 
-static int user_set(cp_store *s, const char *cluster, const char *name, json_t *doc) {
+int k8s_node_doc_put(cp_store *s, bool self, const char *cluster, const char *name, const json_t *doc) {
         char *text = json_dumps(doc, JSON_COMPACT);
         if (!text)
                 return cp_error_oom();
         _cleanup_stmt_ cp_stmt *st = NULL;
-        int r = cp_store_prepare(s, "INSERT INTO k8s_node_user(cluster, name, doc) VALUES (?,?,?) ON CONFLICT(cluster, "
-                                    "name) DO UPDATE SET doc=excluded.doc", &st);
+        int r = cp_store_prepare(s,
+                                 self ? "INSERT INTO k8s_node_self(cluster, name, doc) VALUES (?,?,?) "
+                                        "ON CONFLICT(cluster, name) DO UPDATE SET doc=excluded.doc"
+                                      : "INSERT INTO k8s_node_user(cluster, name, doc) VALUES (?,?,?) "
+                                        "ON CONFLICT(cluster, name) DO UPDATE SET doc=excluded.doc",
+                                 &st);
         if (r >= 0) {
                 cp_stmt_bind_text(st, 1, cluster);
                 cp_stmt_bind_text(st, 2, name);
@@ -252,7 +257,7 @@ int k8s_node_user_put(cp_store *s, const char *cluster, const char *name, const 
         json_t *doc = json_pack("{s:o,s:o,s:o,s:b}", "labels", minus(json_object_get(md, "labels"), sys),
                                 "annotations", minus(json_object_get(md, "annotations"), sys_ann), "taints", taints,
                                 "unschedulable", json_is_true(json_object_get(spec, "unschedulable")));
-        r = doc ? user_set(s, cluster, name, doc) : cp_error_oom();
+        r = doc ? k8s_node_doc_put(s, false, cluster, name, doc) : cp_error_oom();
         json_decref(doc);
         json_decref(sys_ann);
         json_decref(stored);
@@ -262,7 +267,7 @@ int k8s_node_user_put(cp_store *s, const char *cluster, const char *name, const 
 
 int k8s_node_user_delete(cp_store *s, const char *cluster, const char *name) {
         json_t *doc = json_pack("{s:I}", "deletedAt", (json_int_t) time(NULL));
-        int r = doc ? user_set(s, cluster, name, doc) : cp_error_oom();
+        int r = doc ? k8s_node_doc_put(s, false, cluster, name, doc) : cp_error_oom();
         json_decref(doc);
         return r;
 }
