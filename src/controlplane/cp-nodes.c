@@ -938,20 +938,28 @@ static bool token_of_node(const cp_machine *m, const json_t *claims, char *why, 
         return true;
 }
 
-/* One register/heartbeat (the caller holds the transaction). */
-static int admit(cp_nodes *n, const char *pool_id, const char *mname, bool heartbeat, const json_t *claims,
-                 cp_admission *ret, char *why, size_t why_size) {
-        cp_machine m;
-        json_t *pool = NULL;
-        int r = cp_machine_get(n->store, pool_id, mname, &m);
+/* The machine and its pool's document for an admission: 1 with both; 0 and
+ * *ret CP_ADMIT_NO_MACHINE when the machine does not exist; negative error. */
+static int admission_load(cp_nodes *n, const char *pool_id, const char *mname, cp_machine *m, json_t **pool,
+                          cp_admission *ret) {
+        int r = cp_machine_get(n->store, pool_id, mname, m);
         if (r == CP_ENOTFOUND) {
                 cp_error_clear();
                 *ret = CP_ADMIT_NO_MACHINE;
                 return 0;
         }
         if (r >= 0)
-                r = cp_res_get(n->store, pool_id, &pool, NULL);
-        if (r < 0)
+                r = cp_res_get(n->store, pool_id, pool, NULL);
+        return r < 0 ? r : 1;
+}
+
+/* One register/heartbeat (the caller holds the transaction). */
+static int admit(cp_nodes *n, const char *pool_id, const char *mname, bool heartbeat, const json_t *claims,
+                 cp_admission *ret, char *why, size_t why_size) {
+        cp_machine m;
+        json_t *pool = NULL;
+        int r = admission_load(n, pool_id, mname, &m, &pool, ret);
+        if (r <= 0)
                 return r;
         /* a stopped machine's node is being (or was) stopped: a register or
          * heartbeat still in flight must not make it Ready again */
@@ -1085,15 +1093,8 @@ static int admit_bootstrap(cp_nodes *n, const char *pool_id, const char *mname, 
                            cp_admission *ret, char *why, size_t why_size) {
         cp_machine m;
         json_t *pool = NULL;
-        int r = cp_machine_get(n->store, pool_id, mname, &m);
-        if (r == CP_ENOTFOUND) {
-                cp_error_clear();
-                *ret = CP_ADMIT_NO_MACHINE;
-                return 0;
-        }
-        if (r >= 0)
-                r = cp_res_get(n->store, pool_id, &pool, NULL);
-        if (r < 0)
+        int r = admission_load(n, pool_id, mname, &m, &pool, ret);
+        if (r <= 0)
                 return r;
         const char *vm = json_string_value(json_object_get(json_object_get(pool, "properties"), "vmSize"));
         cp_tee tee = vm ? cp_tee_from_size_name(vm) : CP_TEE_SEV_SNP;
