@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                                                                             : "Bearer wrong" };
         cp_http_response r = { 0 };
         cp_attestd_handle(svc, &f.rq, &r);
-        fuzz_response_check(&r, false);
+        fuzz_response_check(&r, NULL, false);
         cp_http_resp_clear(&r);
         cp_error_clear();
         fuzz_request_free(&f);

@@ -101,7 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                .body_len = len, .remote_addr = "127.0.0.1" };
         cp_http_response r = { 0 };
         cp_attestd_handle(svc, &rq, &r);
-        fuzz_response_check(&r, false);
+        fuzz_response_check(&r, NULL, false);
         if (getenv("FUZZ_VERBOSE")) /* what the corpus reaches: status and the start of the answer */
                 fprintf(stderr, "%u %.120s\n", r.status, r.body ? (const char *) r.body : "");
         cp_http_resp_clear(&r);

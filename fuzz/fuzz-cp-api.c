@@ -14,6 +14,7 @@
 #include "controlplane/cp-api.h"
 #include "controlplane/cp-reconciler.h"
 #include "controlplane/cp-store.h"
+#include "fuzz-request.h"
 
 #define SUB "6a8b4c2e-1f3d-4e5a-9b7c-0d1e2f3a4b5c"
 #define MC "/subscriptions/" SUB "/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/mc"
@@ -38,10 +39,7 @@ static void request(const char *method, const char *path, const char *ver, const
                 abort(); /* every body is valid JSON (raw lists included) */
         /* every error carries its envelope: ARM's {"error": ...}, or under
          * a cluster's Kubernetes API (/k8s/...) kube-apiserver's Status */
-        bool k8s = strncmp(path, "/k8s/", 5) == 0;
-        if (r.status >= 400 && !(k8s ? json_is_string(json_object_get(j, "kind")) &&
-                                                strcmp(json_string_value(json_object_get(j, "kind")), "Status") == 0
-                                      : json_object_get(j, "error") != NULL))
+        if (r.status >= 400 && !fuzz_error_envelope_ok(j, path, r.status))
                 abort();
         json_decref(j);
         cp_http_resp_clear(&r);

@@ -61,7 +61,7 @@ static void call(const cp_http_request *rq, bool check) {
         cp_http_response r = { 0 };
         cp_api_handle(api, rq, &r);
         if (check)
-                fuzz_response_check(&r, false);
+                fuzz_response_check(&r, rq->path, false);
         cp_http_resp_clear(&r);
         cp_error_clear();
 }

@@ -34,7 +34,7 @@ static cp_jwt_signer *signer;
 static void call(const cp_http_request *rq) {
         cp_http_response r = { 0 };
         cp_kbsd_handle(kbs, rq, &r);
-        fuzz_response_check(&r, false);
+        fuzz_response_check(&r, NULL, false);
         cp_http_resp_clear(&r);
         cp_error_clear();
 }
