@@ -26,6 +26,9 @@
  * without heartbeat_at, and the heartbeat time not yet written. */
 #define HB_BUCKETS 16384u
 #define HB_FLUSH_MS 1000
+/* the reconciler's thread writes them every HB_FLUSH_MS; a request does
+ * only if that did not happen for this long (no reconciler: tests) */
+#define HB_FLUSH_STALE_MS 5000
 typedef struct hb_entry {
         struct hb_entry *next;
         uint8_t digest[16];
@@ -1076,7 +1079,7 @@ int cp_nodes_admit(cp_nodes *n, const char *pool_id, const char *machine, bool h
                 return r;
         r = admit(n, pool_id, machine, heartbeat, claims, ret, why, why_size);
         pthread_mutex_lock(&n->lock);
-        bool flush = n->hb_pending && cp_now_ms() - n->hb_flushed_ms >= HB_FLUSH_MS;
+        bool flush = n->hb_pending && cp_now_ms() - n->hb_flushed_ms >= HB_FLUSH_STALE_MS;
         pthread_mutex_unlock(&n->lock);
         if (r >= 0 && flush)
                 r = hb_write(n);
