@@ -64,7 +64,7 @@
 #define MAX_POOLS 64
 #define MAX_CHIPS 256
 #define MAX_AKS 256
-#define MAX_THREADS 64
+#define MAX_THREADS 256
 
 static void die(const char *what) {
         fprintf(stderr, "bench-fleet: %s%s%s\n", what, cp_error_message()[0] ? ": " : "", cp_error_message());
@@ -632,12 +632,12 @@ static void start_daemons(const char *dir, const char *bin, flood_daemon *at, fl
 static json_t *pool_machines(unsigned i, unsigned count) {
         char url[600];
         snprintf(url, sizeof url, AP "/%s/machines" CS, F.pool_names[i]);
-        for (int t = 0; t < 3000; t++) {
+        for (int t = 0; t < 600; t++) {
                 json_t *j = NULL;
                 if (api("GET", url, NULL, &j) == 200 && json_array_size(json_object_get(j, "value")) >= count)
                         return j;
                 json_decref(j);
-                usleep(100000);
+                usleep(500000); /* a listing of 1,000 machines is not free: not more often */
         }
         die("the pool's machines did not appear");
         return NULL;
@@ -814,7 +814,7 @@ int main(int argc, char **argv) {
         F.reattest_s = 3600;
         F.n_chips = 64;
         F.n_aks = 16;
-        F.n_threads = 48;
+        F.n_threads = 128; /* blocking keep-alive connections: ~80 nodes each at 10,000 */
         F.n_att_threads = 8;
         double join_rate = 50;
         for (int i = 1; i < argc; i++) {

@@ -1666,9 +1666,12 @@ static void *vtpm_pool_worker(void *ud) {
 /* A ready state moved to <node_dir>/tpm: the AK's handle, or 0 (none
  * ready, or the node has a vTPM already: a restarted node keeps its own). */
 static uint32_t vtpm_pool_take(local_backend *b, const char *node_dir) {
-        char to[PATH_MAX_ + 16], from[PATH_MAX_ + 300];
+        char to[PATH_MAX_ + 16], from[PATH_MAX_ + 300], mark[PATH_MAX_ + 16];
         snprintf(to, sizeof to, "%s/tpm", node_dir);
-        if (!b->o.vtpm_pool || access(to, F_OK) == 0)
+        snprintf(mark, sizeof mark, "%s/tpm.pooled", node_dir);
+        if (access(to, F_OK) == 0) /* a reboot: its own vTPM, with the pool's AK if it came from there */
+                return access(mark, F_OK) == 0 ? CP_POOL_AK : 0;
+        if (!b->o.vtpm_pool)
                 return 0;
         pthread_mutex_lock(&b->lock);
         bool any = b->pool_ready > 0;
@@ -1684,6 +1687,10 @@ static uint32_t vtpm_pool_take(local_backend *b, const char *node_dir) {
                 snprintf(from, sizeof from, "%s/%s", b->pool_dir, de->d_name);
                 if (rename(from, to) == 0) /* another boot may have moved it first: the next one */
                         got = CP_POOL_AK;
+        }
+        if (got && cp_write_file(mark, "0x81000003\n", 11, 0600) < 0) {
+                fprintf(stderr, "local backend: %s: %s\n", mark, cp_error_message());
+                cp_error_clear(); /* this boot has the AK's handle; a reboot would make its own AK */
         }
         if (d)
                 closedir(d);
