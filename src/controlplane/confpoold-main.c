@@ -13,7 +13,7 @@ static void usage(FILE *f) {
                    "                 [--port-file FILE] [--tls] [--threads N] [--reconcile-interval-ms N] [--public-url URL]\n"
                    "                 [--db sqlite:PATH | --db postgresql://...] [--replica-id NAME] [--lease-ttl-ms N]\n"
                    "                 [--agent-controlplane-urls URL,URL,...]  (local backend, replicas)\n"
-                   "                 --backend local --attestd-url URL --agent PATH [--min-tcb SPEC]\n"
+                   "                 --backend local --attestd-url URL --agent PATH [--min-tcb SPEC] [--vtpm-pool N]\n"
                    "                  [--kbs-url URL --kbs-admin-token-file F --kbs-release-token-file F]\n"
                    "                 | --backend fake   (a test backend: no machines, nothing attested)\n"
                    "       confpoold --state-dir DIR --backend local --prepare-hosts   (print the hosts' ARKs)\n"
@@ -71,17 +71,25 @@ int main(int argc, char **argv) {
                 {"db", required_argument, NULL, 'D'},        {"replica-id", required_argument, NULL, 'I'},
                 {"lease-ttl-ms", required_argument, NULL, 'L'},
                 {"agent-controlplane-urls", required_argument, NULL, 'G'},
+                {"vtpm-pool", required_argument, NULL, 'V'},
                 {"help", no_argument, NULL, 'h'},            {0},
         };
         cp_daemon_options o = {0};
         int c;
-        while ((c = getopt_long(argc, argv, "s:l:p:c:P:tT:i:hb:A:g:m:HK:Y:R:U:D:I:L:G:", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "s:l:p:c:P:tT:i:hb:A:g:m:HK:Y:R:U:D:I:L:G:V:", opts, NULL)) != -1) {
                 char *end = NULL;
                 unsigned long v = 0;
                 if (c == 'L') {
                         v = strtoul(optarg, &end, 10);
                         if (!*optarg || *end || v < 1000 || v > 600000) {
                                 fprintf(stderr, "confpoold: --lease-ttl-ms must be 1000..600000\n");
+                                return 2;
+                        }
+                }
+                if (c == 'V') {
+                        v = strtoul(optarg, &end, 10);
+                        if (!*optarg || *end || v > 1000) {
+                                fprintf(stderr, "confpoold: --vtpm-pool must be 0..1000 (pre-provisioned vTPMs)\n");
                                 return 2;
                         }
                 }
@@ -104,6 +112,7 @@ int main(int argc, char **argv) {
                 case 'b': o.backend = optarg; break;
                 case 'A': o.attestd_url = optarg; break;
                 case 'g': o.agent_path = optarg; break;
+                case 'V': o.vtpm_pool = (unsigned) v; break;
                 case 'm': o.min_tcb = optarg; break;
                 case 'H': o.prepare_hosts = true; break;
                 case 'K': o.kbs_url = optarg; break;

@@ -23,6 +23,7 @@ typedef struct cp_daemon_options {
         const char *attestd_url;
         const char *agent_path;
         bool prepare_hosts;      /* local: create the hosts, print their ARK paths, exit */
+        unsigned vtpm_pool;      /* local: pre-provisioned vTPMs kept ready (cp_local_options.vtpm_pool); 0: none */
         const char *min_tcb;     /* "bl=N,tee=N,snp=N,ucode=N": node policy minimum; NULL: none */
         /* local backend: the key broker for the nodes' OS disk keys (docs/nodes.md);
          * NULL kbs_url: the local stand-in disk key (no broker) */
