@@ -20,7 +20,18 @@
  * broker (no disk key release per node) and the local backend's boot.
  *
  *   build/bench/bench-fleet [--nodes LIST] [--seconds S] [--heartbeat-s S] [--reattest-s S]
- *                           [--time-scale X] [--chips N] [--aks N] [--threads N] [-o CSV]
+ *                           [--time-scale X] [--chips N] [--aks N] [--threads N] [--attest-threads N]
+ *                           [--join-rate N] [-o CSV]
+ *
+ * --threads (128) heartbeat workers, each a blocking keep-alive connection
+ * with its nodes in a heap by due time; --attest-threads (8) do the joins
+ * and re-attestations (a registered node's re-attestation before the
+ * joins), so that a heartbeat never waits behind an attestation in the
+ * simulator; 0: inline, as before.  New nodes join at most --join-rate
+ * (50) a second.  Per heartbeat it records the client's latency (send ->
+ * answer), confpoold's own time (its Server-Timing header: the bench sets
+ * CP_SERVER_TIMING=1 for the daemons) and the simulator's lag (sent -
+ * scheduled), so that its own lag is told from the server's.
  *
  * --nodes 1000,2000,5000,10000 (default 1000): sizes measured in turn on
  * one stack (nodes are added, never removed); per size, after every node

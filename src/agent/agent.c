@@ -3,6 +3,7 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
+#include <pthread.h>
 #include <openssl/sha.h>
 #include <signal.h>
 #include <stdio.h>
@@ -629,19 +630,31 @@ static int native_ak(agent *a) {
         return 0;
 }
 
+static void *tee_key_thread(void *ud) {
+        (void) ud;
+        return EVP_RSA_gen(2048);
+}
+
 static int run(agent *a) {
         char f[4200], why[700];
         int r;
         set_status(a, "Attesting", NULL);
-        if ((r = cp_vtpm_open(cfg_str(a, "tcti"), &a->tpm)) < 0)
-                return fail(a, "vTPM", r);
-        if (!a->azure) {
+        /* the TEE key is generated while the vTPM makes or loads the AK
+         * (issue 19: two key generations of a node in parallel, as a VM's
+         * vCPU and its vTPM would) */
+        pthread_t tk;
+        bool tk_started = pthread_create(&tk, NULL, tee_key_thread, NULL) == 0;
+        if ((r = cp_vtpm_open(cfg_str(a, "tcti"), &a->tpm)) >= 0 && !a->azure) {
                 da_recover(a);
-                if ((r = native_ak(a)) < 0)
-                        return fail(a, "vTPM", r);
+                r = native_ak(a);
         }
+        void *tee = NULL;
+        if (tk_started)
+                pthread_join(tk, &tee);
+        a->tee = tk_started ? tee : EVP_RSA_gen(2048);
+        if (r < 0)
+                return fail(a, "vTPM", r);
         mark(a, "vtpm");
-        a->tee = EVP_RSA_gen(2048);
         if (!a->tee)
                 return fail(a, "TEE key", CP_ERROR(CP_ECRYPTO, "RSA-2048 generation failed"));
         mark(a, "teeKey");
