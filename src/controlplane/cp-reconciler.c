@@ -15,6 +15,7 @@
 #include "basic/secure.h"
 #include "controlplane/cp-nodes.h"
 #include "controlplane/cp-reconciler.h"
+#include "controlplane/k8s.h"
 #include "controlplane/cp-store.h"
 
 struct cp_reconciler {
@@ -890,6 +891,10 @@ static void *thread_main(void *userdata) {
                         health_ms = t;
                 if (health && !follower && rc->backend->ops->expected_measurement && cp_reconciler_check_health(rc, NULL) < 0) {
                         fprintf(stderr, "confpoold: node health: %s\n", cp_error_message());
+                        cp_error_clear();
+                }
+                if (health && !follower && cp_k8s_gc_tick(rc->store) < 0) {
+                        fprintf(stderr, "confpoold: k8s store clean-up: %s\n", cp_error_message());
                         cp_error_clear();
                 }
                 pthread_mutex_lock(&rc->lock);
