@@ -384,6 +384,10 @@ static void serve(k8s_ctx *c) {
                 ok = parse_res("", c->path + 7, &r, seg);
         else if (!strncmp(c->path, "/apis/coordination.k8s.io/v1/", 29))
                 ok = parse_res("coordination.k8s.io", c->path + 28, &r, seg);
+        if (c->node[0] && !strcmp(c->req->method, "POST") && !strcmp(c->path, K8S_CSR_PATH)) {
+                k8s_csr_renew(c); /* the kubelet's client certificate rotation */
+                return;
+        }
         if (!ok && c->node[0]) { /* authorization comes first: a node learns nothing of other paths */
                 k8s_status(c, 403, "Forbidden", NULL, NULL, "forbidden: User \"%s\" cannot %s path \"%.200s\": a "
                            "node may only read and renew its own Node and Lease and create events about itself",

@@ -92,7 +92,7 @@ static int expire_events(cp_store *s, const char *cluster, int64_t now, int64_t 
 /* Everything of clusters whose resourceUID is not in live. */
 static int remove_deleted(cp_store *s, const json_t *live) {
         static const char *const tables[] = {"k8s_obj", "k8s_log", "k8s_node_user", "k8s_bootstrap",
-                                             "k8s_node_cert", "k8s_node_self"};
+                                             "k8s_node_cert", "k8s_node_cert_next", "k8s_node_self"};
         _cleanup_stmt_ cp_stmt *st = NULL;
         int r = cp_store_prepare(s, "SELECT cluster FROM k8s_obj UNION SELECT cluster FROM k8s_log UNION "
                                     "SELECT cluster FROM k8s_bootstrap UNION SELECT cluster FROM k8s_node_self", &st);

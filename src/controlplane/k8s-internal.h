@@ -18,6 +18,7 @@ typedef struct k8s_ctx {
         const char *user;       /* "clusterUser" / "clusterAdmin" / principal below */
         char node[64];          /* a node's verified client certificate: its name (else "") */
         char principal[96];     /* "system:node:<node>" */
+        char node_pool[700];    /* that node's pool id (k8s_node_cert) */
 } k8s_ctx;
 
 /* ---- answers (k8s-api.c) ---- */
@@ -70,6 +71,12 @@ CP_WUR int k8s_node_cert_forget(cp_store *s, const char *cluster, const char *ma
 /* POST .../certificatesigningrequests with a bootstrap token: true when it
  * was one (answered), false to go on (a kubeconfig token, or 401). */
 bool k8s_csr_bootstrap(k8s_ctx *c);
+/* POST .../certificatesigningrequests by a node with its current client
+ * certificate (c->node set): the kubelet's certificate rotation, approved
+ * for its own name while its machine is attested; the new certificate
+ * replaces the old one, which is refused from then on. */
+void k8s_csr_renew(k8s_ctx *c);
+#define K8S_CSR_PATH "/apis/certificates.k8s.io/v1/certificatesigningrequests"
 
 /* ---- nodes' own credential (k8s-node.c) ---- */
 /* The request's verified client certificate as a node of this cluster:

@@ -699,7 +699,7 @@ TEST(api_attested_join) {
         /* a CSR for another node's name: refused, and the token is spent */
         bootstrap("aks-nodepool1-1-vmss000000", 1, tok);
         ASSERT_EQ(kube(tok, "POST", CSRS, NULL, NULL, "application/json", other), 403);
-        if (!strstr(rstr("message"), "CN=system:node:aks-nodepool1-1-vmss000000 (this bootstrap token's node)"))
+        if (!strstr(rstr("message"), "CN=system:node:aks-nodepool1-1-vmss000000 (the node this request authenticated as)"))
                 cp_test_fail(__FILE__, __LINE__, "message: %s", rstr("message"));
         ASSERT_EQ(kube(tok, "POST", CSRS, NULL, NULL, "application/json", mine), 401);
         ASSERT_TRUE(strstr(rstr("message"), "used already") != NULL);
@@ -758,6 +758,8 @@ TEST(api_attested_join) {
 
 /* ---- nodes on their client certificates (mTLS) ---- */
 
+static uint8_t *issued_der(size_t *len);
+
 /* The node's certificate through the attested join, as DER (malloc()ed). */
 static uint8_t *node_cert(const char *machine, uint8_t seed, size_t *len) {
         char tok[80], cn[128];
@@ -765,7 +767,13 @@ static uint8_t *node_cert(const char *machine, uint8_t seed, size_t *len) {
         _cleanup_free_ char *csr = csr_for(cn, "system:nodes");
         bootstrap(machine, seed, tok);
         ASSERT_EQ(kube(tok, "POST", CSRS, NULL, NULL, "application/json", csr), 201);
+        return issued_der(len);
+}
+
+/* The certificate of the CSR answer in R, as DER (malloc()ed). */
+static uint8_t *issued_der(size_t *len) {
         const char *cert = json_string_value(json_object_get(json_object_get(R.body, "status"), "certificate"));
+        ASSERT_TRUE(cert != NULL);
         uint8_t pem[8192];
         size_t n = 0;
         ASSERT_OK(cp_b64_decode(cert, strlen(cert), CP_B64_STD, pem, sizeof pem, &n));
@@ -950,6 +958,60 @@ TEST(api_node_mtls_revocation) {
         ASSERT_OK(cp_store_commit(E.store));
         as_node(c2, l1);
         ASSERT_EQ(kube(NULL, "GET", "/api/v1/nodes/" N0, NULL, NULL, NULL, NULL), 401);
+        as_node(NULL, 0);
+        teardown();
+}
+
+/* Rotation (kubelet's client certificate renewal): with its current
+ * certificate a node gets a new one for its own name only while attested;
+ * the old one stays accepted until the new one is used, then is refused. */
+TEST(api_node_cert_rotation) {
+        setup();
+        machine_named(N0, "Ready");
+        machine_named(N1, "Ready");
+        size_t l0 = 0, l1 = 0, l2 = 0;
+        _cleanup_free_ uint8_t *c0 = node_cert(N0, 1, &l0);
+        _cleanup_free_ char *mine = csr_for("system:node:" N0, "system:nodes");
+        _cleanup_free_ char *other = csr_for("system:node:" N1, "system:nodes");
+        /* without a certificate: no renewal (401) */
+        ASSERT_EQ(kube(NULL, "POST", CSRS, NULL, NULL, "application/json", mine), 401);
+        as_node(c0, l0);
+        ASSERT_EQ(kube(NULL, "POST", CSRS, NULL, NULL, "application/json", other), 403);
+        ASSERT_TRUE(strstr(rstr("message"), "CN=system:node:" N0) != NULL);
+        ASSERT_EQ(kube(NULL, "POST", CSRS, NULL, NULL, "application/json", mine), 201);
+        ASSERT_TRUE(strstr(json_string_value(json_object_get(json_array_get(json_object_get(json_object_get(R.body, "status"),
+                                                                                             "conditions"), 0), "message")),
+                           "renewal") != NULL);
+        _cleanup_free_ uint8_t *c1 = issued_der(&l1);
+        {       /* valid as long as the API's signing duration (default one year), from 5 min back */
+                const uint8_t *p = c1;
+                X509 *x = d2i_X509(NULL, &p, (long) l1);
+                ASSERT_TRUE(x != NULL);
+                int days = 0, secs = 0;
+                ASSERT_TRUE(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(x), X509_get0_notAfter(x)) == 1);
+                ASSERT_EQ((long) days * 86400 + secs, (long) CP_NODE_CERT_SECONDS_DEFAULT + 300);
+                X509_free(x);
+        }
+        /* the old one still works until the new one is used */
+        ASSERT_EQ(kube(NULL, "GET", "/api/v1/nodes/" N0, NULL, NULL, NULL, NULL), 200);
+        as_node(c1, l1);
+        ASSERT_EQ(kube(NULL, "GET", "/api/v1/nodes/" N0, NULL, NULL, NULL, NULL), 200);
+        as_node(c0, l0);
+        ASSERT_EQ(kube(NULL, "GET", "/api/v1/nodes/" N0, NULL, NULL, NULL, NULL), 401);
+        /* a renewal never used is dropped by a new join (re-registration) */
+        as_node(c1, l1);
+        ASSERT_EQ(kube(NULL, "POST", CSRS, NULL, NULL, "application/json", mine), 201);
+        _cleanup_free_ uint8_t *c2 = issued_der(&l2);
+        as_node(NULL, 0);
+        size_t l3 = 0;
+        _cleanup_free_ uint8_t *c3 = node_cert(N0, 2, &l3);
+        as_node(c2, l2);
+        ASSERT_EQ(kube(NULL, "GET", "/api/v1/nodes/" N0, NULL, NULL, NULL, NULL), 401);
+        as_node(c3, l3);
+        ASSERT_EQ(kube(NULL, "GET", "/api/v1/nodes/" N0, NULL, NULL, NULL, NULL), 200);
+        /* a quarantined node renews nothing */
+        machine_named(N0, "Quarantined");
+        ASSERT_EQ(kube(NULL, "POST", CSRS, NULL, NULL, "application/json", mine), 401);
         as_node(NULL, 0);
         teardown();
 }
