@@ -867,6 +867,13 @@ void cp_reconciler_set_heartbeat_deadline(cp_reconciler *rc, unsigned ms) {
 
 #define HEALTH_INTERVAL_MS 1000
 
+static int follower_flush(cp_reconciler *rc) {
+        pthread_mutex_lock(&rc->lock);
+        cp_nodes *nodes = rc->nodes;
+        pthread_mutex_unlock(&rc->lock);
+        return nodes ? cp_nodes_flush(nodes) : 0;
+}
+
 static void *thread_main(void *userdata) {
         cp_reconciler *rc = userdata;
         int64_t health_ms = 0;
@@ -890,6 +897,13 @@ static void *thread_main(void *userdata) {
                         health_ms = t;
                 if (health && !follower && rc->backend->ops->expected_measurement && cp_reconciler_check_health(rc, NULL) < 0) {
                         fprintf(stderr, "confpoold: node health: %s\n", cp_error_message());
+                        cp_error_clear();
+                }
+                /* a follower serves heartbeats too: the times it batched are
+                 * written on this schedule, not only at its next node request
+                 * (the leader's health check reads them from the store) */
+                if (health && follower && follower_flush(rc) < 0) {
+                        fprintf(stderr, "confpoold: heartbeat flush: %s\n", cp_error_message());
                         cp_error_clear();
                 }
                 pthread_mutex_lock(&rc->lock);
