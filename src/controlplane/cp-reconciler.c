@@ -32,6 +32,7 @@ struct cp_reconciler {
                                          * written before each health pass */
         uint8_t name_key[32];           /* this installation's machine-name key (store table name_key) */
         cp_lease *lease;                /* replicas: run only as the leader, every write fenced; NULL: alone */
+        uint64_t ready_term;            /* replicas: the term whose backend recovery is done (0: none) */
         pthread_mutex_t lock;
         pthread_cond_t cond;
 };
@@ -659,6 +660,12 @@ void cp_reconciler_set_lease(cp_reconciler *rc, cp_lease *lease) {
         pthread_mutex_unlock(&rc->lock);
 }
 
+void cp_reconciler_set_ready_term(cp_reconciler *rc, uint64_t term) {
+        pthread_mutex_lock(&rc->lock);
+        rc->ready_term = term;
+        pthread_mutex_unlock(&rc->lock);
+}
+
 /* A write transaction of the reconciler: with replicas, refused (CP_EFENCED)
  * unless this replica still holds the leader lease with its term, checked
  * under the same write lock a takeover needs. */
@@ -879,7 +886,9 @@ static void *thread_main(void *userdata) {
         int64_t health_ms = 0;
         pthread_mutex_lock(&rc->lock);
         while (!rc->stop) {
-                bool follower = rc->lease && !cp_lease_is_leader(rc->lease, NULL);
+                /* a new leader acts once its backend adopted the nodes (ready_term) */
+                uint64_t term = 0;
+                bool follower = rc->lease && (!cp_lease_is_leader(rc->lease, &term) || term != rc->ready_term);
                 pthread_mutex_unlock(&rc->lock);
                 size_t active;
                 if (follower)
