@@ -37,7 +37,7 @@ kstart() { # db n -> port
   jq -r .port "$TMP/kbs$2.out"
 }
 kreq() { # port method path [body] [header] -> status (body to stdout with -o)
-  local args=(-s -o /dev/null -w '%{http_code}' -X "$2" -H "Authorization: Bearer $ADM")
+  local args=(-s -o /dev/null -w '%{http_code}\n' -X "$2" -H "Authorization: Bearer $ADM")
   [ -n "${4:-}" ] && args+=(-H 'Content-Type: application/json' --data "$4")
   [ -n "${5:-}" ] && args+=(-H "$5")
   curl "${args[@]}" "http://127.0.0.1:$1$3?api-version=7.4"
