@@ -206,6 +206,7 @@ expect "6 disk keys released by the broker (one per node)" 6 \
   "$(kp "SELECT count(DISTINCT version) FROM audit WHERE op = 'disk-release' AND decision = 'allowed'")"
 expect "no crypto-erase" 0 "$(kp "SELECT count(*) FROM audit WHERE op = 'disk-crypto-erase'")"
 expect "6 disks in the broker" 6 "$(kp "SELECT count(*) FROM disks")"
+[ "$(kp "SELECT count(*) FROM disks")" = 6 ] || { kp "SELECT id, created FROM disks ORDER BY id"; ls "$NODES"; }
 
 # ---- item 3: the agents' first URL (replica a) dies; heartbeats go on elsewhere
 [ -n "${PIDS[a]:-}" ] || start a
