@@ -15,6 +15,7 @@
 #include "basic/secure.h"
 #include "controlplane/cp-nodes.h"
 #include "controlplane/cp-reconciler.h"
+#include "controlplane/k8s.h"
 #include "controlplane/cp-store.h"
 
 struct cp_reconciler {
@@ -913,6 +914,10 @@ static void *thread_main(void *userdata) {
                  * (the leader's health check reads them from the store) */
                 if (health && follower && follower_flush(rc) < 0) {
                         fprintf(stderr, "confpoold: heartbeat flush: %s\n", cp_error_message());
+                        cp_error_clear();
+                }
+                if (health && !follower && cp_k8s_gc_tick(rc->store) < 0) {
+                        fprintf(stderr, "confpoold: k8s store clean-up: %s\n", cp_error_message());
                         cp_error_clear();
                 }
                 pthread_mutex_lock(&rc->lock);

@@ -22,7 +22,9 @@ typedef struct k8s_ctx {
 
 /* ---- answers (k8s-api.c) ---- */
 void k8s_reply(k8s_ctx *c, unsigned status, json_t *body /* stolen */);
-/* A Status object as kube-apiserver writes it; kind/name go to details. */
+/* A Status object as kube-apiserver writes it; kind/name go to details
+ * (k8s_status_object: the object, NULL when out of memory). */
+json_t *k8s_status_object(unsigned status, const char *reason, const char *kind, const char *name, const char *msg);
 void k8s_status(k8s_ctx *c, unsigned status, const char *reason, const char *kind, const char *name, const char *fmt,
                 ...) __attribute__((format(printf, 6, 7)));
 
@@ -93,7 +95,7 @@ CP_WUR int k8s_node_self_get(cp_store *s, const char *cluster, const char *name,
 #define K8S_GC_PERIOD_S 60
 /* Compact the log to its last `keep` entries, expire Events older than
  * event_ttl at now, remove the objects of deleted clusters. */
-CP_WUR int k8s_gc(cp_api *api, int64_t now, int64_t keep, int64_t event_ttl);
+CP_WUR int k8s_gc(cp_store *s, int64_t now, int64_t keep, int64_t event_ttl);
 /* The highest resourceVersion compacted away (0: none). */
 int64_t k8s_compacted_rv(cp_store *s);
 /* Whether this process's periodic k8s_gc is due (and now counted as run). */

@@ -982,7 +982,7 @@ static int64_t count_rows(const char *sql) {
 
 static void gc(int64_t now, int64_t keep) {
         ASSERT_OK(cp_store_begin(E.store));
-        ASSERT_OK(k8s_gc(E.api, now, keep, K8S_EVENT_TTL_S));
+        ASSERT_OK(k8s_gc(E.store, now, keep, K8S_EVENT_TTL_S));
         ASSERT_OK(cp_store_commit(E.store));
 }
 
@@ -1012,6 +1012,32 @@ TEST(api_store_growth) {
         ASSERT_TRUE(strstr(rstr("message"), "too old resource version: ") != NULL);
         ASSERT_EQ(watch_from(rv2), 200);
         cp_api_reply_clear(&R);
+        /* a watch streaming when compaction passes it: an ERROR event with a
+         * 410 Expired Status, then the end (not a silent gap in its changes) */
+        ASSERT_EQ(watch_from(rv2), 200);
+        cp_http_response w = R.http;
+        memset(&R.http, 0, sizeof R.http);
+        ASSERT_TRUE(w.stream != NULL);
+        char ev[65536];
+        ASSERT_EQ(w.stream(w.stream_ud, (uint8_t *) ev, sizeof ev - 1, false), 0); /* nothing after rv2 yet */
+        for (int i = 3; i <= 5; i++) {
+                char patch[96];
+                snprintf(patch, sizeof patch, "{\"metadata\":{\"labels\":{\"a\":\"%d\"}}}", i);
+                ASSERT_EQ(kube(E.user, "PATCH", "/api/v1/nodes/" N0, NULL, NULL, "application/merge-patch+json", patch),
+                          200);
+        }
+        gc(time(NULL), 1);
+        long en = w.stream(w.stream_ud, (uint8_t *) ev, sizeof ev - 1, false);
+        ASSERT_TRUE(en > 0);
+        ev[en] = 0;
+        json_t *err = json_loads(ev, JSON_DISABLE_EOF_CHECK, NULL);
+        if (!err || strcmp(json_string_value(json_object_get(err, "type")) ?: "", "ERROR") != 0 ||
+            json_integer_value(json_object_get(json_object_get(err, "object"), "code")) != 410 ||
+            strcmp(json_string_value(json_object_get(json_object_get(err, "object"), "reason")) ?: "", "Expired") != 0)
+                cp_test_fail(__FILE__, __LINE__, "watch past compaction: %.600s", ev);
+        json_decref(err);
+        ASSERT_EQ(w.stream(w.stream_ud, (uint8_t *) ev, sizeof ev, false), -1); /* ended after the ERROR */
+        w.stream_free(w.stream_ud);
         /* events: kept within the hour, gone after it (DELETED in the log) */
         ASSERT_EQ(kube(E.user, "GET", "/api/v1/events", NULL, NULL, NULL, NULL), 200);
         ASSERT_TRUE(json_array_size(json_object_get(R.body, "items")) >= 1);
