@@ -33,6 +33,7 @@ plot "docs/bench-fleet.csv" skip 1 using 1:($11/2) with linespoints lw 2 pt 7 ti
      50 with lines dt 2 lw 2 title "target: 50%"
 set title "latency p99 vs nodes"
 set yrange [0:*]
+set offsets graph 0, graph 0, graph 0.12, graph 0
 set ylabel "ms"
 plot "docs/bench-fleet.csv" skip 1 using 1:5 with linespoints lw 2 pt 7 title "heartbeat p99 (client: send -> answer)", \
      "" skip 1 using 1:20 with linespoints lw 2 pt 4 title "heartbeat p99 in confpoold (Server-Timing)", \
