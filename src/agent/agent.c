@@ -635,13 +635,11 @@ static void *tee_key_thread(void *ud) {
         return EVP_RSA_gen(2048);
 }
 
-static int run(agent *a) {
-        char f[4200], why[700];
+/* The vTPM's AK and the TEE key: the TEE key is generated while the vTPM
+ * makes or loads the AK (issue 19: two key generations of a node in
+ * parallel, as a VM's vCPU and its vTPM would). */
+static int keys(agent *a) {
         int r;
-        set_status(a, "Attesting", NULL);
-        /* the TEE key is generated while the vTPM makes or loads the AK
-         * (issue 19: two key generations of a node in parallel, as a VM's
-         * vCPU and its vTPM would) */
         pthread_t tk;
         bool tk_started = pthread_create(&tk, NULL, tee_key_thread, NULL) == 0;
         if ((r = cp_vtpm_open(cfg_str(a, "tcti"), &a->tpm)) >= 0 && !a->azure) {
@@ -658,6 +656,15 @@ static int run(agent *a) {
         if (!a->tee)
                 return fail(a, "TEE key", CP_ERROR(CP_ECRYPTO, "RSA-2048 generation failed"));
         mark(a, "teeKey");
+        return 0;
+}
+
+static int run(agent *a) {
+        char f[4200], why[700];
+        int r;
+        set_status(a, "Attesting", NULL);
+        if ((r = keys(a)) < 0)
+                return r;
         if ((r = attest(a)) < 0)
                 return fail(a, "attestation", r);
         mark(a, "token");
