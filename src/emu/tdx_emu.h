@@ -200,6 +200,18 @@ CP_WUR int cp_tdx_td_rtmr_extend(cp_tdx_td *td, unsigned idx, const uint8_t dige
 /* TDG.MR.REPORT: the 1024-byte TDREPORT_STRUCT for report_data. */
 CP_WUR int cp_tdx_td_report(cp_tdx_td *td, const uint8_t report_data[64], uint8_t ret[CP_TDX_TDREPORT_SIZE]);
 
+/* A TD's state kept across a VMM restart that leaves the TD running (issue
+ * 16): path (0600, written through path.tmp and renamed) holds ATTRIBUTES,
+ * XFAM, MRCONFIGID, MROWNER, MROWNERCONFIG, MRTD and RTMR0-3 under an
+ * HMAC-SHA-256 keyed from the platform's module key.  cp_tdx_td_persist
+ * (after finalize) writes it now and after every RTMR extend (an extend
+ * whose write fails is undone and fails).  cp_tdx_td_resume re-creates the
+ * finalized TD on the platform that wrote it: CP_ENOTFOUND no file,
+ * CP_EFORMAT a malformed one (naming the field), CP_ESIG a file changed
+ * since (an RTMR, MRTD, ...) or written by another platform. */
+CP_WUR int cp_tdx_td_persist(cp_tdx_td *td, const char *path);
+CP_WUR int cp_tdx_td_resume(cp_tdx_host *h, const char *path, cp_tdx_td **ret);
+
 /* The quoting enclave: checks the TDREPORT's MAC with this platform's
  * module key (as EVERIFYREPORT2 does; CP_ESIG for a report of another
  * platform or altered) and returns a DCAP quote v4 (malloc()ed): header,

@@ -736,3 +736,109 @@ static void state_case(void *ctx, const void *row) {
 TEST(persisted_state_tampered_refused) {
         TEST_TABLE(state_rows, state_case, NULL);
 }
+
+/* ---- a TD's state across a VMM restart (issue 16 restart adoption) ---- */
+
+static void edit_file(const char *f, const char *from, const char *to) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        ASSERT_OK(cp_read_file(f, 1u << 20, &buf, &len));
+        char *txt = (char *) buf, *at = strstr(txt, from);
+        ASSERT_TRUE(at != NULL);
+        size_t fl = strlen(from), tl = strlen(to), pre = (size_t) (at - txt);
+        char *out = malloc(len - fl + tl + 1);
+        ASSERT_TRUE(out != NULL);
+        memcpy(out, txt, pre);
+        memcpy(out + pre, to, tl);
+        memcpy(out + pre + tl, at + fl, len - pre - fl);
+        ASSERT_OK(cp_write_file(f, out, len - fl + tl, 0600));
+        free(out);
+        free(buf);
+}
+
+/* A TD persisted after launch and after each RTMR extend is resumed by its
+ * platform with the same TDREPORT (MRTD, RTMRs, attributes, MAC); an
+ * altered RTMR, another platform, a missing or malformed file are refused. */
+TEST(td_state_persist_and_resume) {
+        emu e, other;
+        char dir[] = "/tmp/cp-tdx-td-XXXXXX", f[300], sub[300], g[340];
+        uint8_t rd[64], rep1[CP_TDX_TDREPORT_SIZE], rep2[CP_TDX_TDREPORT_SIZE], d[48];
+        cp_tdx_td *td2 = NULL, *td3 = NULL, *fresh = NULL;
+        emu_up(&e, 0);
+        emu_up(&other, 0);
+        ASSERT_TRUE(mkdtemp(dir) != NULL);
+        snprintf(f, sizeof(f), "%s/td.json", dir);
+        ASSERT_OK(cp_tdx_td_create(e.host, NULL, &fresh));
+        ASSERT_ERR(cp_tdx_td_persist(fresh, f), CP_EBADSEQ); /* not finalized */
+        cp_tdx_td_free(fresh);
+        ASSERT_OK(cp_tdx_td_persist(e.td, f));
+        struct stat st;
+        ASSERT_OK(stat(f, &st) < 0 ? -1 : 0);
+        ASSERT_EQ(st.st_mode & 0777, 0600);
+        memset(d, 0x5a, 48);
+        ASSERT_OK(cp_tdx_td_rtmr_extend(e.td, 2, d)); /* after the persist: written again */
+        memset(rd, 0x42, 64);
+        ASSERT_OK(cp_tdx_td_report(e.td, rd, rep1));
+        /* "the daemon restarts": the TD re-created from the file alone */
+        ASSERT_OK(cp_tdx_td_resume(e.host, f, &td2));
+        ASSERT_OK(cp_tdx_td_report(td2, rd, rep2));
+        ASSERT_MEMEQ(rep1, rep2, CP_TDX_TDREPORT_SIZE);
+        _cleanup_free_ uint8_t *q = NULL;
+        size_t ql = 0;
+        cp_tdx_verify_result r;
+        ASSERT_OK(cp_tdx_host_quote(e.host, rep2, &q, &ql));
+        ASSERT_OK(verify(&e, q, ql, true, &r));
+        ASSERT_MEMEQ(r.quote.body.rtmr[2], rep1 + 512 + 208 + 2 * 48, 48);
+        /* an extend after the resume is kept too */
+        ASSERT_OK(cp_tdx_td_rtmr_extend(td2, 3, d));
+        ASSERT_OK(cp_tdx_td_resume(e.host, f, &td3));
+        ASSERT_OK(cp_tdx_td_report(td3, rd, rep1));
+        ASSERT_OK(cp_tdx_td_report(td2, rd, rep2));
+        ASSERT_MEMEQ(rep1, rep2, CP_TDX_TDREPORT_SIZE);
+        cp_tdx_td_free(td3);
+        td3 = NULL;
+        /* another platform cannot resume it */
+        ASSERT_ERR(cp_tdx_td_resume(other.host, f, &td3), CP_ESIG);
+        /* a malformed RTMR is refused naming it; an RTMR rolled back (RTMR2
+         * set to zeros, well formed): refused by the MAC */
+        char zeros[97];
+        memset(zeros, '0', 96);
+        zeros[96] = '\0';
+        edit_file(f, "\"rtmr2\": \"", "\"rtmr2\": \"00");
+        ASSERT_ERR(cp_tdx_td_resume(e.host, f, &td3), CP_EFORMAT); /* 49 bytes */
+        ASSERT_TRUE(strstr(cp_error_message(), "\"rtmr2\"") != NULL);
+        ASSERT_OK(cp_tdx_td_persist(td2, f));
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        ASSERT_OK(cp_read_file(f, 1u << 20, &buf, &len));
+        char *at = strstr((char *) buf, "\"rtmr2\": \"");
+        ASSERT_TRUE(at != NULL);
+        char old[97];
+        memcpy(old, at + 10, 96);
+        old[96] = '\0';
+        free(buf);
+        edit_file(f, old, zeros);
+        ASSERT_ERR(cp_tdx_td_resume(e.host, f, &td3), CP_ESIG);
+        ASSERT_TRUE(strstr(cp_error_message(), "MAC does not verify") != NULL);
+        ASSERT_TRUE(td3 == NULL);
+        ASSERT_OK(cp_write_file(f, "{", 1, 0600));
+        ASSERT_ERR(cp_tdx_td_resume(e.host, f, &td3), CP_EFORMAT);
+        ASSERT_OK(unlink(f));
+        ASSERT_ERR(cp_tdx_td_resume(e.host, f, &td3), CP_ENOTFOUND);
+        /* an extend whose state cannot be written is undone and fails */
+        snprintf(sub, sizeof(sub), "%s/gone", dir);
+        ASSERT_OK(mkdir(sub, 0700));
+        snprintf(g, sizeof(g), "%s/td.json", sub);
+        ASSERT_OK(cp_tdx_td_persist(td2, g));
+        ASSERT_OK(unlink(g));
+        ASSERT_OK(rmdir(sub));
+        ASSERT_OK(cp_tdx_td_report(td2, rd, rep1));
+        ASSERT_TRUE(cp_tdx_td_rtmr_extend(td2, 3, d) < 0);
+        cp_error_clear();
+        ASSERT_OK(cp_tdx_td_report(td2, rd, rep2));
+        ASSERT_MEMEQ(rep1, rep2, CP_TDX_TDREPORT_SIZE);
+        cp_tdx_td_free(td2);
+        rm_state(dir);
+        emu_down(&other);
+        emu_down(&e);
+}
