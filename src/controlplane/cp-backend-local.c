@@ -986,6 +986,17 @@ static int sha384_file(const char *path, uint8_t out[48]) {
         return EVP_Digest(buf, len, out, &n, EVP_sha384(), NULL) == 1 ? 0 : CP_ERROR(CP_ECRYPTO, "SHA-384 failed");
 }
 
+/* A TD's guest channel: nodes/.td-<16 hex of SHA-256(handle)>.sock (a
+ * short path: sun_path has 108 bytes). */
+static void td_sock_path(const local_backend *b, const node *nd, char *out, size_t size) {
+        uint8_t hd[32];
+        char hex[65];
+        SHA256((const uint8_t *) nd->handle, strlen(nd->handle), hd);
+        cp_hex_encode(hd, 32, hex);
+        hex[16] = '\0';
+        snprintf(out, size, "%s/nodes/.td-%s.sock", b->state_dir, hex);
+}
+
 /* The TD on a TDX host: built from the TDVF (the image's OVMF.fd, or the
  * test hook's), TDATTRIBUTES SEPT_VE_DISABLE (DEBUG only via the test
  * hook), MRCONFIGID = SHA-256(node identity) || 16 zero bytes (set by the
@@ -997,7 +1008,7 @@ static int launch_td(local_backend *b, node *nd, boot_state *bs) {
         _cleanup_free_ uint8_t *fw = NULL;
         size_t len = 0;
         char f[PATH_MAX_ + 16];
-        uint8_t d[48], hd[32];
+        uint8_t d[48];
         int r = cp_read_file(fwp, 64u << 20, &fw, &len);
         if (r < 0)
                 return cp_error_wrap("TDVF");
@@ -1007,6 +1018,11 @@ static int launch_td(local_backend *b, node *nd, boot_state *bs) {
         if ((r = cp_tdx_host_launch(bs->h->td, &p, fw, len, CP_TDX_ORDER_SINGLE_PASS, &td)) < 0)
                 return cp_error_wrap("TD launch on %s", bs->h->name);
         nd->td = td;
+        /* the TD's state kept beside the node, as the host's module keeps it
+         * across a VMM restart (adopt_td); rewritten after each RTMR extend */
+        snprintf(f, sizeof f, "%s/td.json", nd->dir);
+        if ((r = cp_tdx_td_persist(td, f)) < 0)
+                return r;
         static const char *const parts[] = {"kernel", "cmdline", "initrd"};
         static const unsigned rtmr[] = {1, 2, 2};
         for (size_t i = 0; i < 3; i++) {
@@ -1017,11 +1033,7 @@ static int launch_td(local_backend *b, node *nd, boot_state *bs) {
                 if ((r = sha384_file(f, d)) < 0 || (r = cp_tdx_td_rtmr_extend(td, rtmr[i], d)) < 0)
                         return r;
         }
-        SHA256((const uint8_t *) nd->handle, strlen(nd->handle), hd);
-        char hex[65];
-        cp_hex_encode(hd, 32, hex);
-        hex[16] = '\0';
-        snprintf(bs->tdsock, sizeof bs->tdsock, "%s/nodes/.td-%s.sock", b->state_dir, hex);
+        td_sock_path(b, nd, bs->tdsock, sizeof bs->tdsock);
         nd->tdemu = (cp_tdx_emu) {.host = bs->h->td, .td = td};
         if ((r = cp_tdx_chan_start(&nd->tdemu, bs->tdsock, &nd->tdchan)) < 0)
                 return cp_error_wrap("TD guest channel");
@@ -1128,6 +1140,13 @@ static int start_agent(local_backend *b, const cp_node_spec *spec, node *nd, con
                 json_object_del(cfg, "secrets");
                 json_object_set_new(cfg, "tee", json_string("tdx"));
                 json_object_set_new(cfg, "tdxSocket", json_string(bs->tdsock));
+                /* what restart adoption holds the persisted TD to (adopt_td) */
+                uint8_t mrtd[48];
+                char hex[97];
+                cp_tdx_td_mrtd(nd->td, mrtd);
+                cp_hex_encode(mrtd, 48, hex);
+                hex[96] = '\0';
+                json_object_set_new(cfg, "tdxMrtd", json_string(hex));
         }
         if (cfg && spec->version)
                 json_object_set_new(cfg, "orchestratorVersion", json_string(spec->version));
@@ -1194,9 +1213,17 @@ static void mark_failed(node *nd, const char *what) {
         stop_process(&nd->swtpm);
 }
 
-/* A TD ends with its node: its channel first (no report after), then the TD. */
+/* A TD ends with its node: its channel first (no report after), then the
+ * TD and its persisted state (nothing left to resume: the next boot is a
+ * new TD).  A daemon killed with -9 never gets here: the state stays for
+ * the next daemon to adopt the TD. */
 static void td_end(node *nd) {
+        char f[PATH_MAX_ + 16];
         nd->tdchan = cp_tdx_chan_stop(nd->tdchan);
+        if (nd->td) {
+                snprintf(f, sizeof f, "%s/td.json", nd->dir);
+                (void) unlink(f);
+        }
         nd->td = cp_tdx_td_free(nd->td);
 }
 
@@ -1884,6 +1911,52 @@ static pid_t live_pid(const char *dir, const char *file, const char *marker) {
         return cp_proc_matches(pid, marker) ? pid : 0;
 }
 
+/* The TD of a TDX node a previous daemon (killed) left running, taken back
+ * as a VMM restarted on its host finds its TDs (issue 16): resumed from
+ * td.json by the host's module (refused unless its MAC verifies under that
+ * platform's key: not altered, not another host's), its MRTD the one
+ * node.json names, its MRCONFIGID this node's identity, its guest channel
+ * reopened on the path node.json gave the agent.  Lock held. */
+static int adopt_td(local_backend *b, node *nd, const json_t *j, int hidx) {
+        char f[PATH_MAX_ + 16], sock[PATH_MAX_], identity[800], hex[97];
+        uint8_t want[48], mrtd[48], id[32], rd[64] = {0}, rep[CP_TDX_TDREPORT_SIZE];
+        const char *jm = json_string_value(json_object_get(j, "tdxMrtd"));
+        const char *js = json_string_value(json_object_get(j, "tdxSocket"));
+        size_t n = 0;
+        if (!jm || strlen(jm) != 96 || cp_hex_decode(jm, 96, want, 48, &n) < 0 || n != 48)
+                return CP_ERROR(CP_EFORMAT, "its node.json names no tdxMrtd (48 bytes of hex)");
+        td_sock_path(b, nd, sock, sizeof sock);
+        if (!js || strcmp(js, sock) != 0)
+                return CP_ERROR(CP_EFORMAT, "its node.json's tdxSocket is not the node's channel %s", sock);
+        snprintf(f, sizeof f, "%s/td.json", nd->dir);
+        cp_tdx_td *td = NULL;
+        int r = cp_tdx_td_resume(b->hosts[hidx].td, f, &td);
+        if (r < 0)
+                return cp_error_wrap("on %s", b->hosts[hidx].name);
+        cp_tdx_td_mrtd(td, mrtd);
+        if ((r = cp_node_identity(nd->pool_id, nd->name, identity, sizeof identity)) >= 0)
+                r = cp_tdx_td_report(td, rd, rep);
+        SHA256((const uint8_t *) identity, strlen(identity), id);
+        static const uint8_t zero[16];
+        if (r >= 0 && memcmp(mrtd, want, 48) != 0) {
+                cp_hex_encode(mrtd, 48, hex);
+                hex[96] = '\0';
+                r = CP_ERROR(CP_EPOLICY, "the persisted TD's MRTD %s is not the %s node.json names", hex, jm);
+        } else if (r >= 0 && (memcmp(rep + 512 + 64, id, 32) != 0 || memcmp(rep + 512 + 96, zero, 16) != 0))
+                r = CP_ERROR(CP_EPOLICY, "the persisted TD's MRCONFIGID is not this node's identity");
+        if (r < 0) {
+                cp_tdx_td_free(td);
+                return r;
+        }
+        nd->td = td;
+        nd->tdemu = (cp_tdx_emu) {.host = b->hosts[hidx].td, .td = td};
+        if ((r = cp_tdx_chan_start(&nd->tdemu, sock, &nd->tdchan)) < 0) {
+                nd->td = cp_tdx_td_free(nd->td);
+                return cp_error_wrap("TD guest channel");
+        }
+        return 0;
+}
+
 /* Adopt a node a previous daemon (killed, not stopped) left running: its
  * boot finished (node.json), its agent and swtpm are alive, it talks to
  * the URLs this daemon has, and its host is one of ours.  The node keeps
@@ -1897,9 +1970,6 @@ static bool adopt_node(local_backend *b, node *nd, const json_t *j) {
         const char *tcti = json_string_value(json_object_get(j, "tcti"));
         const char *port = tcti ? strstr(tcti, ",port=") : NULL;
         if (!cp || !att || !hname || !port || strcmp(cp, b->cp_url) != 0 || strcmp(att, b->attestd) != 0)
-                return false;
-        /* a TD lives in its daemon's memory: a TDX node is booted again */
-        if (KIND_IS_TDX(size_gen(nd->vm_size)))
                 return false;
         unsigned long tp = strtoul(port + 6, NULL, 10);
         size_t first;
@@ -1916,6 +1986,13 @@ static bool adopt_node(local_backend *b, node *nd, const json_t *j) {
         pid_t agent = live_pid(nd->dir, "agent.pid", am), swtpm = live_pid(nd->dir, "swtpm.pid", sm);
         if (hidx < 0 || agent <= 0 || swtpm <= 0)
                 return false;
+        if (KIND_IS_TDX(b->hosts[hidx].gen) && adopt_td(b, nd, j, hidx) < 0) {
+                /* booted again (a new TD, the same MRTD and RTMRs) on its kept disk */
+                fprintf(stderr, "local backend: %s: TDX node not adopted, booted again on its kept disk: %s\n",
+                        nd->name, cp_error_message());
+                cp_error_clear();
+                return false;
+        }
         nd->agent = agent;
         nd->swtpm = swtpm;
         nd->tpm_port = (uint16_t) tp;
