@@ -409,10 +409,35 @@ static int tdvf_mrtd(const char *path, uint8_t ret[48]) {
         return 0;
 }
 
+/* The TDVF a node image's TDs are built from: images/<v>/tdvf.fd, the
+ * stack's firmware (OVMF.fd, confpoold --ovmf) as it was when the image
+ * was first used for a TD, kept with the image: an image keeps its MRTD
+ * when the stack's firmware changes, and an image published with newer
+ * firmware has a new MRTD (a node-image upgrade rolls TDX pools onto it).
+ * Written beside and renamed (concurrent first uses write the same bytes). */
+static int image_tdvf(local_backend *b, const char *img, char *out, size_t size) {
+        _cleanup_free_ uint8_t *fw = NULL;
+        size_t len = 0;
+        cp_tdvf_info info;
+        snprintf(out, size, "%s/tdvf.fd", img);
+        if (access(out, R_OK) == 0)
+                return 0;
+        int r = cp_read_file(b->ovmf, 64u << 20, &fw, &len);
+        if (r >= 0 && (r = cp_tdvf_parse(fw, len, &info)) < 0)
+                r = cp_error_wrap("%s carries no TDVF metadata: no TD can be built from it", b->ovmf);
+        return r < 0 ? r : cp_write_file(out, fw, len, 0644);
+}
+
 static int measure(local_backend *b, int gen, unsigned vcpus, const char *kernel_path,
                    const char *initrd_path, const char *cmdline, uint8_t ret[48]) {
-        if (KIND_IS_TDX(gen))
-                return tdvf_mrtd(b->ovmf, ret);
+        if (KIND_IS_TDX(gen)) { /* the image's TDVF (image_tdvf), beside its kernel */
+                char dir[PATH_MAX_], f[PATH_MAX_ + 16], *slash;
+                snprintf(dir, sizeof dir, "%s", kernel_path);
+                if ((slash = strrchr(dir, '/')))
+                        *slash = '\0';
+                int r = image_tdvf(b, dir, f, sizeof f);
+                return r < 0 ? r : tdvf_mrtd(f, ret);
+        }
         if (gen == KIND_NONE) { /* no launch measurement: nothing a token could match */
                 memset(ret, 0, 48);
                 return 0;
@@ -906,6 +931,10 @@ static int boot_files(local_backend *b, const cp_node_spec *spec, node *nd, boot
                         return r;
         bs->launch = (cp_local_launch) {.debug = false};
         snprintf(bs->launch.kernel_path, sizeof bs->launch.kernel_path, "%s/kernel", nd->dir);
+        /* a TD: the image's firmware (the hook may name another) */
+        if (KIND_IS_TDX(size_gen(spec->vm_size)) &&
+            (r = image_tdvf(b, img, bs->launch.tdvf_path, sizeof bs->launch.tdvf_path)) < 0)
+                return r;
         if (b->o.prepare)
                 b->o.prepare(b->o.prepare_userdata, spec, nd->dir, &bs->launch);
         return boot_step(b, nd);

@@ -2,12 +2,14 @@
 # Rolling node-image upgrade of a TDX pool (issue 16) with the real daemons
 # and the CLI, as tests/cli/node-image-upgrade.sh does for SNP: a 2-node
 # DC4es_v5 pool (maxSurge 1); confpoold killed with -9 and started with a
-# config publishing a newer node image (the TDX nodes are adopted across the
-# restart); `aks nodepool upgrade --node-image-only`: never more than 3
-# machines nor fewer than 2 Ready ones, no node lost; it ends with 2 Ready,
-# attested TDX nodes on the new image, new TDs whose RTMRs measure the new
-# image's kernel, command line and initrd, whose MRTD is the new image's
-# expected measurement, the only one the pool's policy then accepts.
+# config publishing a newer node image built with newer firmware (--ovmf: a
+# TDVF with one byte of its BFV changed; the TDX nodes are adopted across
+# the restart and keep their image's firmware); `aks nodepool upgrade
+# --node-image-only`: never more than 3 machines nor fewer than 2 Ready
+# ones, no node lost; it ends with 2 Ready, attested TDX nodes on the new
+# image: new TDs whose MRTD is the new firmware's (`confpool tdx measure`),
+# the pool's expected measurement and the only one its policy then accepts,
+# and whose RTMRs measure the new image's kernel, command line and initrd.
 set -u
 BIN=${CP_BIN_DIR:?}
 [ -r /usr/share/ovmf/OVMF.fd ] || { echo "SKIP: Debian's ovmf is not installed (no TDVF)"; exit 77; }
@@ -55,8 +57,21 @@ PID=$(cat "$S/confpoold.pid")
 mapfile -d '' ARGS < "/proc/$PID/cmdline"
 PORT=$(cat "$S/confpoold.port")
 echo '{"nodeImageDate":"202512.02.0"}' > "$T/config.json"
+cp /usr/share/ovmf/OVMF.fd "$T/OVMF-new.fd"
+python3 - "$T/OVMF-new.fd" <<'PY' || fail "cannot build the new firmware"
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+b[len(b) - 0x10000] ^= 1  # in the BFV (MR.EXTENDed), away from the TDVF metadata
+open(p, "wb").write(b)
+PY
+mrtd() { cp_ tdx measure --tdvf "$1" | awk '$1 == "MRTD" {print $2}'; }
+fw_old=$(mrtd /usr/share/ovmf/OVMF.fd)
+fw_new=$(mrtd "$T/OVMF-new.fd")
+[ ${#fw_new} = 96 ] && [ "$fw_new" != "$fw_old" ] && [ "$fw_old" = "$old_m" ] || fail "firmware MRTDs $fw_old $fw_new"
 kill -9 "$PID"
-setsid "${ARGS[@]}" --port "$PORT" --config "$T/config.json" >>"$S/confpoold.log" 2>&1 < /dev/null &
+setsid "${ARGS[@]}" --port "$PORT" --config "$T/config.json" --ovmf "$T/OVMF-new.fd" >>"$S/confpoold.log" 2>&1 \
+        < /dev/null &
 echo $! > "$S/confpoold.pid"
 for _ in $(seq 100); do grep -q 'confpoold: adopted 3 running' "$S/confpoold.log" && break; sleep 0.2; done
 grep -q 'confpoold: adopted 3 running' "$S/confpoold.log" || fail "the 3 nodes (2 TDX) were not adopted"
@@ -93,6 +108,7 @@ new_names=$(cp_ aks machine list "${M[@]}" --query "[].name" -o tsv | sort)
 for n in $new_names; do echo "$old_names" | grep -qx "$n" && fail "machine $n was not replaced by the roll"; done
 ms=$(cp_ aks machine list "${M[@]}" --query "[].properties.attestation.launchMeasurement" -o tsv | sort -u)
 [ "$(echo "$ms" | wc -l)" = 1 ] && [ ${#ms} = 96 ] || fail "measurements: $ms"
+[ "$ms" = "$fw_new" ] || fail "new measurement $ms is not the new firmware's MRTD $fw_new (old $old_m)"
 # the pool's policy accepts only the new image's measurement
 acc=$(cp_ aks machine show "${M[@]}" --machine-name "$(echo "$new_names" | head -1)" \
       --query "properties.attestation.acceptedLaunchMeasurements[].[role,launchMeasurement]" -o tsv)
@@ -108,4 +124,4 @@ for n in $old_names; do ls -d "$S"/cp/local/nodes/*-"$n" >/dev/null 2>&1 && fail
 cp_ down --state-dir "$S" >/dev/null || fail "down"
 for _ in $(seq 50); do [ -z "$(alive "$S")" ] && break; sleep 0.1; done
 [ -z "$(alive "$S")" ] || fail "processes left after down"
-echo "tdx-node-image-upgrade: OK ($old_img -> $new_img, MRTD $ms, RTMR1/RTMR2 new)"
+echo "tdx-node-image-upgrade: OK ($old_img -> $new_img, MRTD ${old_m:0:12}.. -> ${ms:0:12}.., RTMR1/RTMR2 new)"
