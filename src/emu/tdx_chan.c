@@ -189,6 +189,8 @@ out:
 struct cp_tdx_chan {
         cp_tdx_emu *e;
         int fd;
+        dev_t dev;  /* the socket file bound (stop removes it only if it is still this one) */
+        ino_t ino;
         char path[108];
         pthread_t thread;
 };
@@ -220,8 +222,10 @@ int cp_tdx_chan_start(cp_tdx_emu *e, const char *path, cp_tdx_chan **ret) {
         strcpy(sa.sun_path, path);
         (void) unlink(path);
         c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct stat st;
         if (c->fd < 0 || bind(c->fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || chmod(path, 0600) < 0 ||
-            listen(c->fd, 16) < 0 || pthread_create(&c->thread, NULL, chan_loop, c) != 0) {
+            stat(path, &st) < 0 || listen(c->fd, 16) < 0 ||
+            (c->dev = st.st_dev, c->ino = st.st_ino, pthread_create(&c->thread, NULL, chan_loop, c)) != 0) {
                 int r = CP_ERROR(CP_EIO, "TDX channel %s: %s", path, strerror(errno));
                 if (c->fd >= 0)
                         close(c->fd);
@@ -238,7 +242,10 @@ cp_tdx_chan *cp_tdx_chan_stop(cp_tdx_chan *c) {
         shutdown(c->fd, SHUT_RDWR);
         pthread_join(c->thread, NULL);
         close(c->fd);
-        (void) unlink(c->path);
+        /* not a socket another process (the TD's next VMM) bound at the same path since */
+        struct stat st;
+        if (stat(c->path, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino)
+                (void) unlink(c->path);
         free(c);
         return NULL;
 }

@@ -842,3 +842,26 @@ TEST(td_state_persist_and_resume) {
         emu_down(&other);
         emu_down(&e);
 }
+
+/* A TD's next VMM binds the channel's path while the old one still runs
+ * (a deposed leader detaching): the old one's stop leaves the new socket. */
+TEST(chan_stop_keeps_a_successors_socket) {
+        emu e;
+        char dir[] = "/tmp/cp-tdx-chan2-XXXXXX", path[64];
+        uint8_t rd[64] = { 3 }, rep[CP_TDX_TDREPORT_SIZE];
+        cp_tdx_chan *old = NULL, *next = NULL;
+        emu_up(&e, 0);
+        ASSERT_TRUE(mkdtemp(dir) != NULL);
+        snprintf(path, sizeof(path), "%s/td.sock", dir);
+        cp_tdx_emu k = { .host = e.host, .td = e.td };
+        ASSERT_OK(cp_tdx_chan_start(&k, path, &old));
+        ASSERT_OK(cp_tdx_chan_start(&k, path, &next));
+        cp_tdx_chan_stop(old);
+        ASSERT_OK(access(path, F_OK));
+        cp_tdx_guest_options o = { .socket_path = path };
+        ASSERT_OK(cp_tdx_guest_get_report0(&o, rd, rep));
+        cp_tdx_chan_stop(next);
+        ASSERT_TRUE(access(path, F_OK) != 0); /* its own socket: removed */
+        ASSERT_OK(rmdir(dir));
+        emu_down(&e);
+}
