@@ -6,12 +6,14 @@
  * the emulated PCS driving every Intel TCB status; TDVF parsing and MRTD
  * (the module and cp_tdx_measure_mrtd agree; malformed metadata refused).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "basic/cleanup.h"
@@ -862,6 +864,53 @@ TEST(chan_stop_keeps_a_successors_socket) {
         ASSERT_OK(cp_tdx_guest_get_report0(&o, rd, rep));
         cp_tdx_chan_stop(next);
         ASSERT_TRUE(access(path, F_OK) != 0); /* its own socket: removed */
+        ASSERT_OK(rmdir(dir));
+        emu_down(&e);
+}
+
+/* The guest side across its host's restart: no socket yet (or nobody
+ * listening), then the host's channel comes up: the call succeeds after
+ * its bounded retries; a host that never comes back is an error after ~3 s
+ * (CP_ENOTFOUND / CP_EIO, which the agent defers on). */
+typedef struct late_chan {
+        cp_tdx_emu *k;
+        const char *path;
+        cp_tdx_chan *ch;
+} late_chan;
+
+static void *start_late(void *arg) {
+        late_chan *l = arg;
+        nanosleep(&(struct timespec) { 0, 400L * 1000000L }, NULL);
+        if (cp_tdx_chan_start(l->k, l->path, &l->ch) < 0)
+                l->ch = NULL;
+        return NULL;
+}
+
+TEST(guest_channel_retries_a_restarting_host) {
+        emu e;
+        char dir[] = "/tmp/cp-tdx-chan3-XXXXXX", path[64];
+        uint8_t rd[64] = { 5 }, rep[CP_TDX_TDREPORT_SIZE];
+        pthread_t t;
+        emu_up(&e, 0);
+        ASSERT_TRUE(mkdtemp(dir) != NULL);
+        snprintf(path, sizeof(path), "%s/td.sock", dir);
+        cp_tdx_emu k = { .host = e.host, .td = e.td };
+        cp_tdx_guest_options o = { .socket_path = path };
+        /* a stale socket file nobody listens on (the killed VMM's), then the new VMM */
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        strcpy(sa.sun_path, path);
+        ASSERT_OK(bind(fd, (struct sockaddr *) &sa, sizeof(sa)));
+        close(fd);
+        late_chan l = { .k = &k, .path = path };
+        ASSERT_EQ(pthread_create(&t, NULL, start_late, &l), 0);
+        ASSERT_OK(cp_tdx_guest_get_report0(&o, rd, rep));
+        pthread_join(t, NULL);
+        ASSERT_TRUE(l.ch != NULL);
+        cp_tdx_chan_stop(l.ch);
+        /* nobody ever: an error naming the socket */
+        ASSERT_ERR(cp_tdx_guest_get_report0(&o, rd, rep), CP_ENOTFOUND);
+        ASSERT_TRUE(strstr(cp_error_message(), path) != NULL);
         ASSERT_OK(rmdir(dir));
         emu_down(&e);
 }
