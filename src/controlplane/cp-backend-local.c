@@ -210,9 +210,16 @@ static int tdx_platform(local_backend *b) {
         return cp_write_file(f, pem, pem_len, 0644);
 }
 
-/* A TDX host: a platform of the stack's PCS, kept in hosts/host-<gen>-<i>/. */
+/* A TDX host: a platform of the stack's PCS, kept in hosts/host-<gen>-<i>/;
+ * Emerald Rapids hosts have their own FMSPC (c0806f000000, Sapphire
+ * Rapids' is the PCS's 90c06f000000), so verifiers fetch and cache TCB
+ * Info per FMSPC (a host kept before keeps the FMSPC it has). */
 static int tdx_host_start(local_backend *b, int gen, unsigned idx, host *h) {
+        static const uint8_t emr[6] = {0xc0, 0x80, 0x6f, 0x00, 0x00, 0x00};
+        cp_tdx_host_config cfg = {0};
         char dir[PATH_MAX_];
+        if (gen == KIND_TDX_EMR)
+                memcpy(cfg.fmspc, emr, 6);
         memset(h, 0, sizeof *h);
         h->listen_fd = -1;
         h->gen = gen;
@@ -221,7 +228,7 @@ static int tdx_host_start(local_backend *b, int gen, unsigned idx, host *h) {
         int r = tdx_platform(b);
         if (r < 0)
                 return r;
-        if ((r = cp_tdx_host_open(b->tdx_pcs, dir, NULL, &h->td)) < 0)
+        if ((r = cp_tdx_host_open(b->tdx_pcs, dir, &cfg, &h->td)) < 0)
                 return cp_error_wrap("TDX host %s", h->name);
         return 0;
 }

@@ -914,3 +914,91 @@ TEST(guest_channel_retries_a_restarting_host) {
         ASSERT_OK(rmdir(dir));
         emu_down(&e);
 }
+
+/* Platforms of two FMSPCs (Sapphire and Emerald Rapids) under one emulated
+ * Intel: each PCK names its platform's FMSPC, the PCS serves TCB Info for
+ * each (and 404 for others), a quote verifies only with its own FMSPC's
+ * TCB Info, and the PCS keeps the FMSPCs across a reopen. */
+TEST(pcs_serves_each_platforms_fmspc) {
+        static const uint8_t emr[6] = { 0xc0, 0x80, 0x6f, 0x00, 0x00, 0x00 }, unknown[6] = { 0xaa, 1, 2, 3, 4, 5 };
+        char dir[] = "/tmp/cp-tdx-fmspc-XXXXXX", pd[300], hd[300];
+        ASSERT_TRUE(mkdtemp(dir) != NULL);
+        snprintf(pd, sizeof(pd), "%s/pcs", dir);
+        snprintf(hd, sizeof(hd), "%s/emr", dir);
+        int64_t now = (int64_t) time(NULL);
+        cp_tdx_pcs *pcs = NULL;
+        cp_tdx_host *spr = NULL, *h = NULL;
+        cp_tdx_td *td = NULL;
+        _cleanup_free_ char *root = NULL;
+        _cleanup_free_ uint8_t *q = NULL;
+        size_t rl = 0, ql = 0, img_len = 0;
+        uint8_t own[6], rd[64] = { 9 }, rep[CP_TDX_TDREPORT_SIZE];
+        ASSERT_OK(cp_tdx_pcs_open(pd, &(cp_tdx_pcs_config) { .now = now }, &pcs));
+        ASSERT_OK(cp_tdx_host_new(pcs, &(cp_tdx_host_config) { .now = now }, &spr));
+        cp_tdx_host_config c = { .now = now };
+        memcpy(c.fmspc, emr, 6);
+        ASSERT_OK(cp_tdx_host_open(pcs, hd, &c, &h));
+        ASSERT_OK(cp_tdx_pcs_root_pem(pcs, &root, &rl));
+        _cleanup_free_ uint8_t *img = t_tdvf_build(t_tdvf_default, CP_ELEMENTSOF(t_tdvf_default), &img_len);
+        ASSERT_OK(cp_tdx_host_launch(h, NULL, img, img_len, CP_TDX_ORDER_SINGLE_PASS, &td));
+        ASSERT_OK(cp_tdx_td_report(td, rd, rep));
+        ASSERT_OK(cp_tdx_host_quote(h, rep, &q, &ql));
+        cp_tdx_verify_options o = CP_TDX_VERIFY_OPTIONS_INIT;
+        o.now = now + 60;
+        o.trust_root = (const uint8_t *) root;
+        o.trust_root_len = rl;
+        cp_tdx_verify_result r;
+        cp_tdx_pcs_collateral col;
+        cp_tdx_collateral v;
+        /* the PCS's own FMSPC's TCB Info does not fit an Emerald Rapids quote */
+        ASSERT_OK(cp_tdx_pcs_collateral_get(pcs, now, &col));
+        cp_tdx_pcs_collateral_view(&col, &v);
+        ASSERT_TRUE(cp_tdx_verify(q, ql, &v, &o, &r) < 0);
+        cp_error_clear();
+        cp_tdx_pcs_collateral_free(&col);
+        ASSERT_OK(cp_tdx_pcs_collateral_get_for(pcs, emr, now, &col));
+        cp_tdx_pcs_collateral_view(&col, &v);
+        ASSERT_OK(cp_tdx_verify(q, ql, &v, &o, &r));
+        ASSERT_MEMEQ(r.pck.fmspc, emr, 6);
+        ASSERT_EQ(r.tcb_status, CP_TDX_TCB_UP_TO_DATE);
+        cp_tdx_pcs_collateral_free(&col);
+        ASSERT_ERR(cp_tdx_pcs_collateral_get_for(pcs, unknown, now, &col), CP_ENOTFOUND);
+        /* the route: TCB Info for each platform's FMSPC, 404 for others */
+        cp_tdx_pcs_answer a;
+        const char *emr_q[] = { "fmspc", "c0806f000000", NULL }, *spr_q[] = { "fmspc", "90c06f000000", NULL },
+                   *other_q[] = { "fmspc", "aa0102030405", NULL };
+        ASSERT_OK(cp_tdx_pcs_get(pcs, "/tdx/certification/v4/tcb", q_get, emr_q, 0, &a));
+        ASSERT_EQ(a.status, 200);
+        ASSERT_TRUE(strcasestr((const char *) a.body, "\"fmspc\":\"c0806f000000\"") != NULL);
+        cp_tdx_pcs_answer_free(&a);
+        ASSERT_OK(cp_tdx_pcs_get(pcs, "/tdx/certification/v4/tcb", q_get, spr_q, 0, &a));
+        ASSERT_EQ(a.status, 200);
+        ASSERT_TRUE(strcasestr((const char *) a.body, "\"fmspc\":\"90c06f000000\"") != NULL);
+        cp_tdx_pcs_answer_free(&a);
+        ASSERT_OK(cp_tdx_pcs_get(pcs, "/tdx/certification/v4/tcb", q_get, other_q, 0, &a));
+        ASSERT_EQ(a.status, 404);
+        cp_tdx_pcs_answer_free(&a);
+        cp_tdx_td_free(td);
+        cp_tdx_host_free(h);
+        cp_tdx_host_free(spr);
+        cp_tdx_pcs_free(pcs);
+        /* reopened: the PCS still serves the Emerald Rapids FMSPC, the host keeps it */
+        ASSERT_OK(cp_tdx_pcs_open(pd, NULL, &pcs));
+        ASSERT_TRUE(cp_tdx_pcs_knows_fmspc(pcs, emr));
+        cp_tdx_pcs_fmspc(pcs, own);
+        ASSERT_TRUE(memcmp(own, emr, 6) != 0);
+        ASSERT_OK(cp_tdx_host_open(pcs, hd, NULL, &h));
+        ASSERT_OK(cp_tdx_host_launch(h, NULL, img, img_len, CP_TDX_ORDER_SINGLE_PASS, &td));
+        ASSERT_OK(cp_tdx_td_report(td, rd, rep));
+        free(q);
+        q = NULL;
+        ASSERT_OK(cp_tdx_host_quote(h, rep, &q, &ql));
+        ASSERT_OK(cp_tdx_pcs_collateral_get_for(pcs, emr, now, &col));
+        cp_tdx_pcs_collateral_view(&col, &v);
+        ASSERT_OK(cp_tdx_verify(q, ql, &v, &o, &r));
+        cp_tdx_pcs_collateral_free(&col);
+        cp_tdx_td_free(td);
+        cp_tdx_host_free(h);
+        cp_tdx_pcs_free(pcs);
+        rm_state(dir);
+}
