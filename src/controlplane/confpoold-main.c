@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "basic/codec.h"
 #include "controlplane/cp-daemon.h"
 
 static void usage(FILE *f) {
@@ -13,7 +14,9 @@ static void usage(FILE *f) {
                    "                 [--port-file FILE] [--tls] [--threads N] [--reconcile-interval-ms N] [--public-url URL]\n"
                    "                 [--db sqlite:PATH | --db postgresql://...] [--replica-id NAME] [--lease-ttl-ms N]\n"
                    "                 [--agent-controlplane-urls URL,URL,...]  (local backend, replicas)\n"
+                   "                 [--cluster-signing-duration D]  (kubelet client certificates; 8760h)\n"
                    "                 --backend local --attestd-url URL --agent PATH [--min-tcb SPEC] [--vtpm-pool N]\n"
+                   "                 [--ovmf FILE]  (local: the firmware new node images are published with)\n"
                    "                  [--kbs-url URL --kbs-admin-token-file F --kbs-release-token-file F]\n"
                    "                 | --backend fake   (a test backend: no machines, nothing attested)\n"
                    "       confpoold --state-dir DIR --backend local --prepare-hosts   (print the hosts' ARKs)\n"
@@ -71,12 +74,14 @@ int main(int argc, char **argv) {
                 {"db", required_argument, NULL, 'D'},        {"replica-id", required_argument, NULL, 'I'},
                 {"lease-ttl-ms", required_argument, NULL, 'L'},
                 {"agent-controlplane-urls", required_argument, NULL, 'G'},
+                {"ovmf", required_argument, NULL, 'O'},
+                {"cluster-signing-duration", required_argument, NULL, 'S'},
                 {"vtpm-pool", required_argument, NULL, 'V'},
                 {"help", no_argument, NULL, 'h'},            {0},
         };
         cp_daemon_options o = {0};
         int c;
-        while ((c = getopt_long(argc, argv, "s:l:p:c:P:tT:i:hb:A:g:m:HK:Y:R:U:D:I:L:G:V:", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "s:l:p:c:P:tT:i:hb:A:g:m:HK:Y:R:U:D:I:L:G:S:O:V:", opts, NULL)) != -1) {
                 char *end = NULL;
                 unsigned long v = 0;
                 if (c == 'L') {
@@ -113,6 +118,7 @@ int main(int argc, char **argv) {
                 case 'A': o.attestd_url = optarg; break;
                 case 'g': o.agent_path = optarg; break;
                 case 'V': o.vtpm_pool = (unsigned) v; break;
+                case 'O': o.ovmf_path = optarg; break;
                 case 'm': o.min_tcb = optarg; break;
                 case 'H': o.prepare_hosts = true; break;
                 case 'K': o.kbs_url = optarg; break;
@@ -123,6 +129,16 @@ int main(int argc, char **argv) {
                 case 'I': o.replica_id = optarg; break;
                 case 'L': o.lease_ttl_ms = (unsigned) v; break;
                 case 'G': o.agent_controlplane_urls = optarg; break;
+                case 'S': {
+                        uint64_t secs = 0;
+                        if (cp_duration_parse(optarg, 10ULL * 365 * 86400, &secs) < 0 || secs < 20) {
+                                fprintf(stderr, "confpoold: --cluster-signing-duration: %s\n",
+                                        secs ? "at least 20s" : cp_error_message());
+                                return 2;
+                        }
+                        o.cluster_signing_seconds = (unsigned long) secs;
+                        break;
+                }
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 2;
                 }

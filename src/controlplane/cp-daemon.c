@@ -189,7 +189,8 @@ static int run_open(run_state *d) {
                 char nd[4096];
                 snprintf(nd, sizeof nd, "%s/local", o->state_dir);
                 cp_local_options lo = {.state_dir = nd, .agent_path = o->agent_path, .attestd_url = o->attestd_url,
-                                       .diskkeys = d->diskkeys, .vtpm_pool = o->vtpm_pool};
+                                       .diskkeys = d->diskkeys, .ovmf_path = o->ovmf_path,
+                                       .vtpm_pool = o->vtpm_pool};
                 r = cp_backend_local_new(&lo, &d->backend);
                 cp_nodes_options no = {.store = d->store, .reader = d->reader, .backend = d->backend,
                                        .attestd_url = o->attestd_url, .min_tcb = min_tcb};
@@ -228,7 +229,8 @@ static int run_serve(run_state *d) {
         const cp_daemon_options *o = d->o;
         cp_api_options ao = {.store = d->store, .rules = d->rules, .state_dir = o->state_dir, .tls = d->tls,
                              .base_url = d->base, .nodes = d->nodes,
-                             .aad = d->aad, .lease = d->lease, .diskkeys = d->diskkeys};
+                             .aad = d->aad, .lease = d->lease, .diskkeys = d->diskkeys,
+                             .node_cert_seconds = o->cluster_signing_seconds};
         cp_httpd_options ho = {.bind_addr = d->listen, .port = o->port, .threads = o->threads,
                                .max_body = CP_MAX_API_BODY, .tls_cert_pem = d->cert, .tls_key_pem = d->key,
                                .tls_client_ca_pem = d->client_ca};

@@ -22,6 +22,9 @@ typedef struct cp_daemon_options {
         const char *backend;
         const char *attestd_url;
         const char *agent_path;
+        /* local: the firmware (OVMF with TDVF metadata) node images are
+         * published with; NULL: /usr/share/ovmf/OVMF.fd */
+        const char *ovmf_path;
         bool prepare_hosts;      /* local: create the hosts, print their ARK paths, exit */
         unsigned vtpm_pool;      /* local: pre-provisioned vTPMs kept ready (cp_local_options.vtpm_pool); 0: none */
         const char *min_tcb;     /* "bl=N,tee=N,snp=N,ucode=N": node policy minimum; NULL: none */
@@ -45,6 +48,8 @@ typedef struct cp_daemon_options {
          * agents fail over between them; a new leader adopts the nodes); NULL:
          * this replica's own URL */
         const char *agent_controlplane_urls;
+        /* kubelet client certificates' lifetime (s); 0: one year */
+        unsigned long cluster_signing_seconds;
 } cp_daemon_options;
 
 /* Run until SIGINT/SIGTERM. */
