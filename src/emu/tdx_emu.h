@@ -197,6 +197,11 @@ CP_WUR int cp_tdx_td_finalize(cp_tdx_td *td);
 void cp_tdx_td_mrtd(cp_tdx_td *td, uint8_t ret[48]);
 /* TDG.MR.RTMR.EXTEND (index 0..3) after finalize. */
 CP_WUR int cp_tdx_td_rtmr_extend(cp_tdx_td *td, unsigned idx, const uint8_t digest[48]);
+/* The TD's boot as TDVF and the Linux EFI stub run it: every event of the
+ * CC event log ccel (cp_tdx_boot_measure's, or any CCEL) extended into
+ * its RTMR with TDG.MR.RTMR.EXTEND, in log order.  The log is parsed first
+ * (cp_ccel_parse: refused as a whole, nothing extended, if malformed). */
+CP_WUR int cp_tdx_td_boot(cp_tdx_td *td, const uint8_t *ccel, size_t ccel_len);
 /* TDG.MR.REPORT: the 1024-byte TDREPORT_STRUCT for report_data. */
 CP_WUR int cp_tdx_td_report(cp_tdx_td *td, const uint8_t report_data[64], uint8_t ret[CP_TDX_TDREPORT_SIZE]);
 
