@@ -374,6 +374,7 @@ typedef struct emu_args {
         uint8_t report_data[64];
         cp_tdx_tcb_status status;
         bool recovery, serve;
+        uint16_t quote_version, body_type; /* 0: v4, TD 1.0 */
 } emu_args;
 
 static int write_out(const char *dir, const char *name, const void *p, size_t n) {
@@ -414,7 +415,8 @@ static int emu_quote(const emu_args *a, cp_tdx_host *h, cp_tdx_td **ret_td) {
             (a->tdvf && ((k = cp_read_file(a->tdvf, IMG_MAX, &fw, &len)) < 0 ||
                          (k = cp_tdx_td_load_tdvf(td, fw, len, CP_TDX_ORDER_SINGLE_PASS)) < 0)) ||
             (k = cp_tdx_td_finalize(td)) < 0 || (k = cp_tdx_td_report(td, a->report_data, rep)) < 0 ||
-            (k = cp_tdx_host_quote(h, rep, &q, &ql)) < 0)
+            (k = cp_tdx_host_quote_ex(h, rep, a->quote_version ? a->quote_version : 4, a->body_type ? a->body_type : 2, &q,
+                                      &ql)) < 0)
                 return k;
         if ((k = write_out(a->out, "tdreport.bin", rep, sizeof(rep))) < 0 || (k = write_out(a->out, "quote.bin", q, ql)) < 0)
                 return k;
@@ -491,6 +493,7 @@ int cp_cmd_tdx_emu(int argc, char **argv) {
                 { "report-data", required_argument, NULL, 'r' }, { "tcb-status", required_argument, NULL, 's' },
                 { "recovery", no_argument, NULL, 'R' },          { "serve", no_argument, NULL, 'S' },
                 { "port-file", required_argument, NULL, 'p' },   { "socket", required_argument, NULL, 'k' },
+                { "quote-version", required_argument, NULL, 'V' }, { "body-type", required_argument, NULL, 'B' },
                 { "help", no_argument, NULL, 'h' },
                 { 0 },
         };
@@ -506,6 +509,16 @@ int cp_cmd_tdx_emu(int argc, char **argv) {
                 case 'S': a.serve = true; break;
                 case 'p': a.port_file = optarg; break;
                 case 'k': a.socket = optarg; break;
+                case 'V':
+                        if (strcmp(optarg, "4") && strcmp(optarg, "5"))
+                                return usage_err("emu", "--quote-version takes 4 or 5");
+                        a.quote_version = (uint16_t) (optarg[0] - '0');
+                        break;
+                case 'B':
+                        if (strcmp(optarg, "2") && strcmp(optarg, "3"))
+                                return usage_err("emu", "--body-type takes 2 (TD 1.0) or 3 (TD 1.5)");
+                        a.body_type = (uint16_t) (optarg[0] - '0');
+                        break;
                 case 'r':
                         if (strlen(optarg) != 128 || cp_hex_decode(optarg, 128, a.report_data, 64, &got) < 0 || got != 64)
                                 return usage_err("emu", "--report-data takes 128 hex digits");
@@ -517,6 +530,7 @@ int cp_cmd_tdx_emu(int argc, char **argv) {
                 case 'h':
                         puts("usage: confpool tdx emu --out DIR [--tdvf IMAGE] [--report-data HEX128]\n"
                              "                        [--tcb-status STATUS] [--recovery] [--serve [--port-file F] [--socket PATH]]\n"
+                             "                        [--quote-version 4|5 [--body-type 2|3]]\n"
                              "  a SOFTWARE TDX platform with an EMULATED Intel root (DIR/root.pem): never\n"
                              "  trusted in production; writes quote.bin, tdreport.bin and the collateral");
                         return CP_EXIT_OK;
@@ -526,6 +540,8 @@ int cp_cmd_tdx_emu(int argc, char **argv) {
         }
         if (!a.out || optind != argc)
                 return usage_err("emu", "--out DIR is required, and no other argument is taken");
+        if (a.body_type == 3 && a.quote_version != 5)
+                return usage_err("emu", "--body-type 3 (TD 1.5) needs --quote-version 5");
         int k = emu_run(&a);
         if (k < 0) {
                 cp_cli_error("tdx emu");

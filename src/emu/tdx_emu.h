@@ -213,6 +213,12 @@ CP_WUR int cp_tdx_td_report(cp_tdx_td *td, const uint8_t report_data[64], uint8_
  * key || QE auth data), QE auth data, nested type 5 PCK chain). */
 CP_WUR int cp_tdx_host_quote(cp_tdx_host *h, const uint8_t tdreport[CP_TDX_TDREPORT_SIZE], uint8_t **ret,
                              size_t *ret_len);
+/* The same as a quote of version 4 (body type 2) or 5 with body type 2
+ * (TD 1.0) or 3 (TD 1.5: TEE_TCB_SVN2 = TEE_TCB_SVN, as no module update
+ * happens under a running software TD, and MRSERVICETD = the TDINFO's
+ * SERVTD_HASH); v5 signs header || body type || body size || body. */
+CP_WUR int cp_tdx_host_quote_ex(cp_tdx_host *h, const uint8_t tdreport[CP_TDX_TDREPORT_SIZE], uint16_t version,
+                                uint16_t body_type, uint8_t **ret, size_t *ret_len);
 
 /* ---- guest interfaces (tdx_guest.c) ------------------------------------- */
 

@@ -136,6 +136,57 @@ TEST(quote_every_bit_of_body_and_signatures_refused) {
         emu_down(&e);
 }
 
+/* Quote v5 from the software QE (issue 15 item 3): TD 1.0 (body type 2)
+ * and TD 1.5 (type 3, TEE_TCB_SVN2 and MRSERVICETD) bodies verify with the
+ * emulated root, carry the TD's fields, refuse a flipped bit anywhere in
+ * what is signed, and refuse truncation and trailing bytes when strict;
+ * version and body type combinations the QE does not make are refused. */
+TEST(quote_v5_td10_and_td15_verify) {
+        emu e;
+        cp_tdx_verify_result r;
+        uint8_t rd[64], rep[CP_TDX_TDREPORT_SIZE], zero[48] = { 0 };
+        emu_up(&e, CP_TDX_TDATTR_SEPT_VE_DISABLE);
+        memset(rd, 0x3c, sizeof rd);
+        ASSERT_OK(cp_tdx_td_report(e.td, rd, rep));
+        for (uint16_t type = 2; type <= 3; type++) {
+                _cleanup_free_ uint8_t *q = NULL;
+                size_t ql = 0, body = type == 3 ? CP_TDX_BODY_15_SIZE : CP_TDX_BODY_10_SIZE;
+                ASSERT_OK(cp_tdx_host_quote_ex(e.host, rep, 5, type, &q, &ql));
+                ASSERT_OK(verify(&e, q, ql, true, &r));
+                ASSERT_EQ(r.quote.version, 5);
+                ASSERT_EQ(r.quote.body.type, type);
+                ASSERT_EQ(r.quote.signed_len, 48 + 6 + body);
+                ASSERT_EQ(r.tcb_status, CP_TDX_TCB_UP_TO_DATE);
+                ASSERT_MEMEQ(r.quote.body.report_data, rd, 64);
+                ASSERT_TRUE(r.quote.body.has_15 == (type == 3));
+                if (type == 3) {
+                        ASSERT_MEMEQ(r.quote.body.tee_tcb_svn2, r.quote.body.tee_tcb_svn, 16);
+                        ASSERT_MEMEQ(r.quote.body.mrservicetd, zero, 48);
+                }
+                ASSERT_ERR(verify(&e, q, ql, false, &r), CP_EUNTRUSTED);
+                /* every 5th byte of header, type, size and body (size and type: parse errors) */
+                for (size_t byte = 0; byte < 48 + 6 + body; byte += 5) {
+                        q[byte] ^= 0x04;
+                        ASSERT_FAILS(verify(&e, q, ql, true, &r));
+                        q[byte] ^= 0x04;
+                }
+                cp_tdx_quote pq;
+                for (size_t t = 0; t < ql; t += 97)
+                        ASSERT_FAILS(cp_tdx_quote_parse(q, t, 0, &pq));
+                _cleanup_free_ uint8_t *longer = calloc(1, ql + 1);
+                memcpy(longer, q, ql);
+                ASSERT_ERR(cp_tdx_quote_parse(longer, ql + 1, CP_TDX_PARSE_STRICT, &pq), CP_ETRAILING);
+                q[48] = 4; /* an unknown body type */
+                ASSERT_ERR(cp_tdx_quote_parse(q, ql, 0, &pq), CP_EVERSION);
+        }
+        uint8_t *q = NULL;
+        size_t ql = 0;
+        ASSERT_ERR(cp_tdx_host_quote_ex(e.host, rep, 4, 3, &q, &ql), CP_EINVAL);
+        ASSERT_ERR(cp_tdx_host_quote_ex(e.host, rep, 5, 1, &q, &ql), CP_EINVAL);
+        ASSERT_ERR(cp_tdx_host_quote_ex(e.host, rep, 3, 2, &q, &ql), CP_EINVAL);
+        emu_down(&e);
+}
+
 TEST(qe_refuses_altered_or_foreign_report) {
         emu e, other;
         uint8_t rd[64] = { 0 }, rep[CP_TDX_TDREPORT_SIZE];
