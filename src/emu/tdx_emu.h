@@ -103,6 +103,11 @@ CP_WUR int cp_tdx_pcs_set_status(cp_tdx_pcs *p, size_t idx, cp_tdx_tcb_status s,
  * ConfigurationAndSWHardeningNeeded become OutOfDateConfigurationNeeded
  * (with the advisory); tcbEvaluationDataNumber grows by one. */
 CP_WUR int cp_tdx_pcs_tcb_recovery(cp_tdx_pcs *p, const cp_tdx_tcb *new_tcb, const char *advisory);
+/* Intel publishes a newer TDX module: the TCB Info's module identity gains
+ * an UpToDate level at isvsvn (above the platform's TEE_TCB_SVN[0]) and its
+ * old level becomes OutOfDate (with the advisory).  In memory only (not in
+ * pcs.json). */
+CP_WUR int cp_tdx_pcs_module_update(cp_tdx_pcs *p, uint8_t isvsvn, const char *advisory);
 /* The status the PCS's TCB Info gives a platform of TCB t (QVL's level
  * rule; Unknown: no level). */
 cp_tdx_tcb_status cp_tdx_pcs_tcb_status(cp_tdx_pcs *p, const cp_tdx_tcb *t);
@@ -163,6 +168,12 @@ CP_DEFINE_FREEP(cp_tdx_host, cp_tdx_host_free)
 /* A TCB update (microcode, module): new TEE_TCB_SVN / SGX TCB, a new PCK
  * certificate from the PCS for it. */
 CP_WUR int cp_tdx_host_set_tcb(cp_tdx_host *h, const cp_tdx_tcb *tcb, int64_t now);
+/* A TD-preserving TDX module update (TDX 1.5): the platform now runs module
+ * ISVSVN isvsvn while its TDs keep the TEE_TCB_SVN of the module they were
+ * launched on; TD 1.5 quotes carry the running module's SVN as
+ * TEE_TCB_SVN2 (the case Intel's QVL grades TDRelaunchAdvised).  In memory
+ * only; TDs launched afterwards are not modelled. */
+CP_WUR int cp_tdx_host_module_update(cp_tdx_host *h, uint8_t isvsvn);
 /* The current PCK chain (PEM: PCK, Platform CA, root) and the PCK serial. */
 CP_WUR int cp_tdx_host_pck_chain(cp_tdx_host *h, char **ret, size_t *ret_len);
 CP_WUR int cp_tdx_host_pck_serial(cp_tdx_host *h, uint8_t *ret, size_t cap, size_t *ret_len);

@@ -43,6 +43,8 @@ struct cp_tdx_host {
         X509 *pck;
         cp_tdx_pck_ext ext;
         char dir[1024];             /* cp_tdx_host_open: state written here */
+        uint8_t svn2[16];           /* cp_tdx_host_module_update: the running module's TEE_TCB_SVN */
+        bool has_svn2;
 };
 
 static int host_persist(cp_tdx_host *h);
@@ -140,6 +142,17 @@ int cp_tdx_host_set_tcb(cp_tdx_host *h, const cp_tdx_tcb *tcb, int64_t now) {
         return k < 0 ? k : host_persist(h);
 }
 
+int cp_tdx_host_module_update(cp_tdx_host *h, uint8_t isvsvn) {
+        if (!h)
+                return CP_ERROR(CP_EINVAL, "cp_tdx_host_module_update: NULL argument");
+        pthread_mutex_lock(&h->lock);
+        memcpy(h->svn2, h->m.tee_tcb_svn, 16);
+        h->svn2[0] = isvsvn;
+        h->has_svn2 = true;
+        pthread_mutex_unlock(&h->lock);
+        return 0;
+}
+
 int cp_tdx_host_pck_chain(cp_tdx_host *h, char **ret, size_t *ret_len) {
         pthread_mutex_lock(&h->lock);
         int k = tdx_pcs_chain_pem(h->pcs, h->pck, ret, ret_len);
@@ -186,6 +199,7 @@ static int check_report(cp_tdx_host *h, const uint8_t *r, cp_tdx_tdreport *t) {
 
 static int write_header_body(cp_tdx_host *h, const cp_tdx_body *b, uint16_t version, uint16_t body_type,
                              cp_writer *w) {
+        const uint8_t *svn2 = h->has_svn2 ? h->svn2 : b->tee_tcb_svn;
         int k;
         if ((k = cp_writer_le16(w, version)) < 0 || (k = cp_writer_le16(w, CP_TDX_ATT_KEY_ECDSA_P256)) < 0 ||
             (k = cp_writer_le32(w, CP_TDX_TEE_TYPE)) < 0 || (k = cp_writer_le16(w, h->qe_isvsvn)) < 0 ||
@@ -205,7 +219,7 @@ static int write_header_body(cp_tdx_host *h, const cp_tdx_body *b, uint16_t vers
                 return k;
         /* TD 1.5: TEE_TCB_SVN2 (this module is never updated under a running
          * TD: the same SVN) and MRSERVICETD (the TDINFO's SERVTD_HASH) */
-        if (body_type == 3 && ((k = cp_writer_bytes(w, b->tee_tcb_svn, 16)) < 0 ||
+        if (body_type == 3 && ((k = cp_writer_bytes(w, svn2, 16)) < 0 ||
                                (k = cp_writer_bytes(w, b->mrservicetd, 48)) < 0))
                 return k;
         return 0;
