@@ -373,7 +373,7 @@ typedef struct emu_args {
         const char *out, *tdvf, *port_file, *socket;
         uint8_t report_data[64];
         cp_tdx_tcb_status status;
-        bool recovery, serve;
+        bool recovery, serve, module_update;
         uint16_t quote_version, body_type; /* 0: v4, TD 1.0 */
 } emu_args;
 
@@ -469,8 +469,15 @@ static int emu_run(const emu_args *a) {
         if (mkdir(a->out, 0755) < 0 && errno != EEXIST)
                 return CP_ERROR(CP_EIO, "mkdir %s: %s", a->out, strerror(errno));
         if ((k = cp_tdx_pcs_new(NULL, &pcs)) < 0 || (k = cp_tdx_host_new(pcs, NULL, &h)) < 0 ||
-            (k = cp_tdx_pcs_root_pem(pcs, &root, &rl)) < 0 || (k = write_out(a->out, "root.pem", root, rl)) < 0 ||
-            (k = emu_quote(a, h, &td)) < 0)
+            (k = cp_tdx_pcs_root_pem(pcs, &root, &rl)) < 0 || (k = write_out(a->out, "root.pem", root, rl)) < 0)
+                return k;
+        if (a->module_update) { /* Intel's newer module, taken by the platform under the running TD */
+                cp_tdx_pcs_default_tcb(pcs, &t);
+                if ((k = cp_tdx_pcs_module_update(pcs, (uint8_t) (t.tdx[0] + 1), "INTEL-SA-01111")) < 0 ||
+                    (k = cp_tdx_host_module_update(h, (uint8_t) (t.tdx[0] + 1))) < 0)
+                        return k;
+        }
+        if ((k = emu_quote(a, h, &td)) < 0)
                 return k;
         if (a->status && (k = cp_tdx_pcs_set_status(pcs, 0, a->status,
                                                   a->status == CP_TDX_TCB_UP_TO_DATE ? NULL : "INTEL-SA-00000")) < 0)
@@ -494,6 +501,7 @@ int cp_cmd_tdx_emu(int argc, char **argv) {
                 { "recovery", no_argument, NULL, 'R' },          { "serve", no_argument, NULL, 'S' },
                 { "port-file", required_argument, NULL, 'p' },   { "socket", required_argument, NULL, 'k' },
                 { "quote-version", required_argument, NULL, 'V' }, { "body-type", required_argument, NULL, 'B' },
+                { "module-update", no_argument, NULL, 'M' },
                 { "help", no_argument, NULL, 'h' },
                 { 0 },
         };
@@ -509,6 +517,7 @@ int cp_cmd_tdx_emu(int argc, char **argv) {
                 case 'S': a.serve = true; break;
                 case 'p': a.port_file = optarg; break;
                 case 'k': a.socket = optarg; break;
+                case 'M': a.module_update = true; break;
                 case 'V':
                         if (strcmp(optarg, "4") && strcmp(optarg, "5"))
                                 return usage_err("emu", "--quote-version takes 4 or 5");
@@ -530,7 +539,7 @@ int cp_cmd_tdx_emu(int argc, char **argv) {
                 case 'h':
                         puts("usage: confpool tdx emu --out DIR [--tdvf IMAGE] [--report-data HEX128]\n"
                              "                        [--tcb-status STATUS] [--recovery] [--serve [--port-file F] [--socket PATH]]\n"
-                             "                        [--quote-version 4|5 [--body-type 2|3]]\n"
+                             "                        [--quote-version 4|5 [--body-type 2|3]] [--module-update]\n"
                              "  a SOFTWARE TDX platform with an EMULATED Intel root (DIR/root.pem): never\n"
                              "  trusted in production; writes quote.bin, tdreport.bin and the collateral");
                         return CP_EXIT_OK;
