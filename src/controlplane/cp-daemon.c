@@ -224,7 +224,8 @@ static int run_serve(run_state *d) {
         const cp_daemon_options *o = d->o;
         cp_api_options ao = {.store = d->store, .rules = d->rules, .state_dir = o->state_dir, .tls = d->tls,
                              .base_url = d->base, .nodes = d->nodes,
-                             .aad = d->aad, .lease = d->lease, .diskkeys = d->diskkeys};
+                             .aad = d->aad, .lease = d->lease, .diskkeys = d->diskkeys,
+                             .node_cert_seconds = o->cluster_signing_seconds};
         cp_httpd_options ho = {.bind_addr = d->listen, .port = o->port, .threads = o->threads,
                                .max_body = CP_MAX_API_BODY, .tls_cert_pem = d->cert, .tls_key_pem = d->key,
                                .tls_client_ca_pem = d->client_ca};

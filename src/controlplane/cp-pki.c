@@ -267,7 +267,9 @@ int cp_pki_kubelet_cert(const char *dir, const char *csr_pem, size_t len, const 
                 x = X509_new();
                 X509_NAME *nm = x ? X509_get_subject_name(x) : NULL;
                 if (!x || !X509_set_version(x, 2) || set_serial(x) < 0 ||
-                    !X509_gmtime_adj(X509_getm_notBefore(x), -300) ||
+                    /* backdated for clock skew: 5 min, or a tenth of a short lifetime
+                     * (so that renewal at 70-90 % of it lies in the future) */
+                    !X509_gmtime_adj(X509_getm_notBefore(x), -(long) (seconds / 10 < 300 ? seconds / 10 : 300)) ||
                     !X509_gmtime_adj(X509_getm_notAfter(x), (long) seconds) || !X509_set_pubkey(x, pub) ||
                     !X509_NAME_add_entry_by_txt(nm, "O", MBSTRING_ASC, (const unsigned char *) "system:nodes", -1, -1, 0) ||
                     !X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *) cn, -1, -1, 0) ||
