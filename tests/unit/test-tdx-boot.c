@@ -195,6 +195,7 @@ TEST(derived_rtmrs_equal_emulated_td_report) {
         ASSERT_MEMEQ(other.rtmr[0], res.rtmr[0], 96);
         ASSERT_FALSE(memcmp(other.rtmr[2], res.rtmr[2], 48) == 0);
         /* a kernel that is not a PE image is refused */
+        cp_tdx_boot_result_done(&other);
         ASSERT_OK(cp_write_file(kp, "not a PE", 8, 0600));
         ASSERT_ERR(cp_node_tdx_boot(fw, fl, kp, ip, cp, &other), CP_EFORMAT);
         cp_tdx_boot_result_done(&other);
