@@ -138,6 +138,21 @@ typedef struct cp_tcg_eventlog cp_tcg_eventlog;
  * counts, PCR index, digest list), CP_EVERSION (spec version / signature
  * "Spec ID Event02" i.e. a SHA-1-only log), CP_EUNSUPPORTED. */
 CP_API CP_WUR int cp_tcg_eventlog_parse(const uint8_t *data, size_t len, cp_tcg_eventlog **ret);
+/* Parse flags */
+enum {
+        /* The log sits in a fixed-size area (the CCEL's LAML region): at an
+         * event boundary, a rest made only of 0xFF bytes or only of 0x00
+         * bytes is fill, not events (counted by cp_tcg_eventlog_padding).
+         * Any other byte there is parsed as an event and refused if it is
+         * not one. */
+        CP_TCG_PARSE_PADDED = 1u << 0,
+        /* A CC event log: the Spec ID event may carry index 1 (TDVF writes
+         * its MR index for RTMR0 there), besides 0. */
+        CP_TCG_PARSE_CCEL = 1u << 1,
+};
+CP_API CP_WUR int cp_tcg_eventlog_parse_ex(const uint8_t *data, size_t len, unsigned flags, cp_tcg_eventlog **ret);
+/* Bytes of fill after the last event (CP_TCG_PARSE_PADDED), else 0. */
+CP_API size_t cp_tcg_eventlog_padding(const cp_tcg_eventlog *l);
 CP_API cp_tcg_eventlog *cp_tcg_eventlog_free(cp_tcg_eventlog *l);
 CP_API const cp_tcg_spec_id *cp_tcg_eventlog_spec_id(const cp_tcg_eventlog *l);
 /* TCG_PCR_EVENT2 entries, the Spec ID event not included. */

@@ -43,8 +43,15 @@ typedef enum cp_tdx_tcb_status {
         CP_TDX_TCB_OUT_OF_DATE,
         CP_TDX_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED,
         CP_TDX_TCB_REVOKED,
+        /* Verification results only, never a TCB level's status (Intel's
+         * QVL TDRelaunchCheck, TD 1.5 bodies): the TD runs on an out-of-date
+         * TDX module launch, the platform's module (TEE_TCB_SVN2) is current:
+         * relaunching the TD would bring it up to date. */
+        CP_TDX_TCB_TD_RELAUNCH_ADVISED,
+        CP_TDX_TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED,
         _CP_TDX_TCB_MAX,
 } cp_tdx_tcb_status;
+#define CP_TDX_TCB_LEVEL_MAX CP_TDX_TCB_REVOKED /* the last status a TCB level may have */
 
 /* Intel's spelling ("UpToDate", ...); "Unknown" for anything else. */
 CP_API const char *cp_tdx_tcb_status_name(cp_tdx_tcb_status s);

@@ -31,6 +31,7 @@
 #include "basic/codec.h"
 #include "basic/fileio.h"
 #include "cli/cli.h"
+#include "cli/cmd_tdx_boot.h"
 #include "cli/cmd_tdx_emu.h"
 #include "confpool/tdx_measure.h"
 #include "emu/tdx_emu.h"
@@ -67,8 +68,9 @@ static int rtmr_arg(const char *s, unsigned *idx, const char **val) {
 
 typedef struct measure_args {
         const char *tdvf;
-        bool two_pass, json;
+        bool two_pass, json, extended;
         uint8_t rtmr[4][48];
+        cp_tdx_boot_args boot;
 } measure_args;
 
 static int rtmr_extend_arg(measure_args *a, const char *arg, bool file) {
@@ -90,6 +92,7 @@ static int rtmr_extend_arg(measure_args *a, const char *arg, bool file) {
                         return CP_EXIT_FAILURE;
         } else if (strlen(v) != 96 || cp_hex_decode(v, 96, d, 48, &got) < 0 || got != 48)
                 return usage_err("measure", "--rtmr digest must be 96 hex digits (SHA-384)");
+        a->extended = true;
         if (cp_tdx_rtmr_extend(a->rtmr[idx], d) < 0) {
                 cp_cli_error("RTMR");
                 return CP_EXIT_FAILURE;
@@ -97,14 +100,7 @@ static int rtmr_extend_arg(measure_args *a, const char *arg, bool file) {
         return CP_EXIT_OK;
 }
 
-static int measure_print(const measure_args *a, const cp_tdvf_info *info, const uint8_t mrtd[48]) {
-        static const char *const names[4] = { "RTMR0", "RTMR1", "RTMR2", "RTMR3" };
-        if (!a->json) {
-                print_hex("MRTD", mrtd, 48);
-                for (unsigned i = 0; i < 4; i++)
-                        print_hex(names[i], a->rtmr[i], 48);
-                return CP_EXIT_OK;
-        }
+static json_t *sections_json(const cp_tdvf_info *info) {
         json_t *secs = json_array();
         for (size_t i = 0; i < info->n_sections; i++) {
                 const cp_tdvf_section *s = &info->sections[i];
@@ -115,6 +111,18 @@ static int measure_print(const measure_args *a, const cp_tdvf_info *info, const 
                                                       "mr_extend", (s->attributes & CP_TDVF_ATTR_MR_EXTEND) != 0,
                                                       "page_aug", (s->attributes & CP_TDVF_ATTR_PAGE_AUG) != 0));
         }
+        return secs;
+}
+
+static int measure_print(const measure_args *a, const cp_tdvf_info *info, const uint8_t mrtd[48]) {
+        static const char *const names[4] = { "RTMR0", "RTMR1", "RTMR2", "RTMR3" };
+        if (!a->json) {
+                print_hex("MRTD", mrtd, 48);
+                for (unsigned i = 0; i < 4; i++)
+                        print_hex(names[i], a->rtmr[i], 48);
+                return CP_EXIT_OK;
+        }
+        json_t *secs = sections_json(info);
         json_t *o = json_pack("{s:o,s:s,s:o,s:o,s:o,s:o,s:o}", "mrtd", hexj(mrtd, 48), "page_order",
                               a->two_pass ? "two-pass" : "single-pass", "rtmr0", hexj(a->rtmr[0], 48), "rtmr1",
                               hexj(a->rtmr[1], 48), "rtmr2", hexj(a->rtmr[2], 48), "rtmr3", hexj(a->rtmr[3], 48),
@@ -128,44 +136,110 @@ static int measure_print(const measure_args *a, const cp_tdvf_info *info, const 
         return CP_EXIT_OK;
 }
 
-int cp_cmd_tdx_measure(int argc, char **argv) {
+static int measure_boot_opt(measure_args *a, int c, const char *arg) {
+        cp_tdx_boot_args *b = &a->boot;
+        char *end = NULL;
+        switch (c) {
+        case 'k': b->kernel = arg; break;
+        case 'i': b->initrd = arg; break;
+        case 'c': b->cmdline = arg; break;
+        case 'a': b->acpi_dir = arg; break;
+        case 's': b->sb_dir = arg; break;
+        case 'b': b->boot_vars_dir = arg; break;
+        case 'H': b->td_hob = arg; break;
+        case 'e': b->eventlog_out = arg; break;
+        case 'R': b->replay = arg; break;
+        case 'L': b->legacy_separator = true; break;
+        case 'm':
+                b->mem_size = strtoull(arg, &end, 0);
+                if (!*arg || *end || b->mem_size == 0 || b->mem_size % 4096)
+                        return usage_err("measure", "--mem-size takes a non-zero multiple of 4096 bytes");
+                break;
+        default: return usage_err("measure", "bad option (see --help)");
+        }
+        return CP_EXIT_OK;
+}
+
+static int measure_usage(void) {
+        puts("usage: confpool tdx measure --tdvf|--ovmf IMAGE [--two-pass] [--rtmr I:SHA384HEX]...\n"
+             "                            [--rtmr-data I:FILE]... [-o text|json]\n"
+             "       confpool tdx measure [--ovmf IMAGE [--two-pass]] --kernel PE [--initrd F] [--cmdline S]\n"
+             "                            [--acpi-tables DIR] [--secure-boot-vars DIR|none] [--boot-vars DIR|none]\n"
+             "                            [--td-hob F | --mem-size BYTES] [--legacy-separator]\n"
+             "                            [--eventlog-out CCEL] [-o text|json]\n"
+             "       confpool tdx measure --replay-ccel CCEL [-o text|json]");
+        return CP_EXIT_OK;
+}
+
+static int measure_parse(measure_args *a, int argc, char **argv) {
         static const struct option opts[] = {
-                { "tdvf", required_argument, NULL, 't' },      { "two-pass", no_argument, NULL, '2' },
-                { "rtmr", required_argument, NULL, 'r' },      { "rtmr-data", required_argument, NULL, 'd' },
-                { "output", required_argument, NULL, 'o' },    { "help", no_argument, NULL, 'h' },
+                { "tdvf", required_argument, NULL, 't' },      { "ovmf", required_argument, NULL, 't' },
+                { "two-pass", no_argument, NULL, '2' },        { "rtmr", required_argument, NULL, 'r' },
+                { "rtmr-data", required_argument, NULL, 'd' }, { "output", required_argument, NULL, 'o' },
+                { "kernel", required_argument, NULL, 'k' },    { "initrd", required_argument, NULL, 'i' },
+                { "cmdline", required_argument, NULL, 'c' },   { "acpi-tables", required_argument, NULL, 'a' },
+                { "secure-boot-vars", required_argument, NULL, 's' }, { "boot-vars", required_argument, NULL, 'b' },
+                { "td-hob", required_argument, NULL, 'H' },    { "mem-size", required_argument, NULL, 'm' },
+                { "legacy-separator", no_argument, NULL, 'L' }, { "eventlog-out", required_argument, NULL, 'e' },
+                { "replay-ccel", required_argument, NULL, 'R' }, { "help", no_argument, NULL, 'h' },
                 { 0 },
         };
-        measure_args a = { 0 };
         int c, k;
         optind = 1;
         while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
                 if (c == 't')
-                        a.tdvf = optarg;
+                        a->tdvf = optarg;
                 else if (c == '2')
-                        a.two_pass = true;
-                else if ((c == 'r' || c == 'd') && (k = rtmr_extend_arg(&a, optarg, c == 'd')) != CP_EXIT_OK)
-                        return k;
-                else if (c == 'o' && (!strcmp(optarg, "json") || !strcmp(optarg, "text")))
-                        a.json = !strcmp(optarg, "json");
-                else if (c == 'h') {
-                        puts("usage: confpool tdx measure --tdvf IMAGE [--two-pass] [--rtmr I:SHA384HEX]...\n"
-                             "                            [--rtmr-data I:FILE]... [-o text|json]");
-                        return CP_EXIT_OK;
-                } else if (c != 'r' && c != 'd')
-                        return usage_err("measure", "bad option (see --help)");
+                        a->two_pass = true;
+                else if (c == 'r' || c == 'd') {
+                        if ((k = rtmr_extend_arg(a, optarg, c == 'd')) != CP_EXIT_OK)
+                                return k;
+                } else if (c == 'o' && (!strcmp(optarg, "json") || !strcmp(optarg, "text")))
+                        a->json = !strcmp(optarg, "json");
+                else if (c == 'h')
+                        return measure_usage() - 1;
+                else if (c == 'o' || c == '?' || (k = measure_boot_opt(a, c, optarg)) != CP_EXIT_OK)
+                        return c == 'o' || c == '?' ? usage_err("measure", "bad option (see --help)") : k;
         }
-        if (!a.tdvf || optind != argc)
-                return usage_err("measure", "--tdvf IMAGE is required, and nothing else");
+        if (optind != argc)
+                return usage_err("measure", "unexpected arguments (see --help)");
+        bool boot = cp_tdx_boot_args_any(&a->boot);
+        if (a->boot.replay && (boot || a->tdvf || a->extended))
+                return usage_err("measure", "--replay-ccel takes no other input");
+        if (boot && a->extended)
+                return usage_err("measure", "--rtmr/--rtmr-data replay given digests: not with a boot's inputs");
+        if (boot && !a->boot.kernel && (a->boot.initrd || a->boot.cmdline))
+                return usage_err("measure", "--initrd and --cmdline need --kernel");
+        if (!a->boot.replay && !a->tdvf && !a->boot.kernel)
+                return usage_err("measure", "--tdvf/--ovmf IMAGE or --kernel PE or --replay-ccel CCEL is required");
+        if ((a->boot.td_hob || a->boot.acpi_dir || a->boot.sb_dir || a->boot.boot_vars_dir || a->boot.mem_size) && !a->tdvf)
+                return usage_err("measure", "--td-hob, --mem-size, --acpi-tables, --secure-boot-vars and --boot-vars are RTMR0's: they need --ovmf");
+        return CP_EXIT_OK;
+}
+
+int cp_cmd_tdx_measure(int argc, char **argv) {
+        measure_args a = { 0 };
+        int k = measure_parse(&a, argc, argv);
+        if (k != CP_EXIT_OK)
+                return k < 0 ? CP_EXIT_OK : k;
+        if (a.boot.replay)
+                return cp_tdx_cmd_replay_ccel(a.boot.replay, a.json);
         _cleanup_free_ uint8_t *fw = NULL;
         size_t len = 0;
         cp_tdvf_info info;
         uint8_t mrtd[48];
-        if (cp_read_file(a.tdvf, IMG_MAX, &fw, &len) < 0 || cp_tdvf_parse(fw, len, &info) < 0 ||
-            cp_tdx_measure_mrtd(fw, len, &info, a.two_pass ? CP_TDX_ORDER_TWO_PASS : CP_TDX_ORDER_SINGLE_PASS, mrtd) < 0) {
+        if (a.tdvf && (cp_read_file(a.tdvf, IMG_MAX, &fw, &len) < 0 || cp_tdvf_parse(fw, len, &info) < 0 ||
+                       cp_tdx_measure_mrtd(fw, len, &info, a.two_pass ? CP_TDX_ORDER_TWO_PASS : CP_TDX_ORDER_SINGLE_PASS,
+                                           mrtd) < 0)) {
                 cp_cli_error(a.tdvf);
                 return CP_EXIT_FAILURE;
         }
-        return measure_print(&a, &info, mrtd);
+        if (!cp_tdx_boot_args_any(&a.boot))
+                return measure_print(&a, &info, mrtd);
+        json_t *extra = a.tdvf && a.json ? json_pack("{s:s,s:o}", "page_order", a.two_pass ? "two-pass" : "single-pass",
+                                                     "sections", sections_json(&info))
+                                         : NULL;
+        return cp_tdx_cmd_boot(&a.boot, fw, len, a.tdvf ? mrtd : NULL, extra, a.json);
 }
 
 /* ---- fetch */
@@ -299,7 +373,8 @@ typedef struct emu_args {
         const char *out, *tdvf, *port_file, *socket;
         uint8_t report_data[64];
         cp_tdx_tcb_status status;
-        bool recovery, serve;
+        bool recovery, serve, module_update;
+        uint16_t quote_version, body_type; /* 0: v4, TD 1.0 */
 } emu_args;
 
 static int write_out(const char *dir, const char *name, const void *p, size_t n) {
@@ -340,7 +415,8 @@ static int emu_quote(const emu_args *a, cp_tdx_host *h, cp_tdx_td **ret_td) {
             (a->tdvf && ((k = cp_read_file(a->tdvf, IMG_MAX, &fw, &len)) < 0 ||
                          (k = cp_tdx_td_load_tdvf(td, fw, len, CP_TDX_ORDER_SINGLE_PASS)) < 0)) ||
             (k = cp_tdx_td_finalize(td)) < 0 || (k = cp_tdx_td_report(td, a->report_data, rep)) < 0 ||
-            (k = cp_tdx_host_quote(h, rep, &q, &ql)) < 0)
+            (k = cp_tdx_host_quote_ex(h, rep, a->quote_version ? a->quote_version : 4, a->body_type ? a->body_type : 2, &q,
+                                      &ql)) < 0)
                 return k;
         if ((k = write_out(a->out, "tdreport.bin", rep, sizeof(rep))) < 0 || (k = write_out(a->out, "quote.bin", q, ql)) < 0)
                 return k;
@@ -393,8 +469,15 @@ static int emu_run(const emu_args *a) {
         if (mkdir(a->out, 0755) < 0 && errno != EEXIST)
                 return CP_ERROR(CP_EIO, "mkdir %s: %s", a->out, strerror(errno));
         if ((k = cp_tdx_pcs_new(NULL, &pcs)) < 0 || (k = cp_tdx_host_new(pcs, NULL, &h)) < 0 ||
-            (k = cp_tdx_pcs_root_pem(pcs, &root, &rl)) < 0 || (k = write_out(a->out, "root.pem", root, rl)) < 0 ||
-            (k = emu_quote(a, h, &td)) < 0)
+            (k = cp_tdx_pcs_root_pem(pcs, &root, &rl)) < 0 || (k = write_out(a->out, "root.pem", root, rl)) < 0)
+                return k;
+        if (a->module_update) { /* Intel's newer module, taken by the platform under the running TD */
+                cp_tdx_pcs_default_tcb(pcs, &t);
+                if ((k = cp_tdx_pcs_module_update(pcs, (uint8_t) (t.tdx[0] + 1), "INTEL-SA-01111")) < 0 ||
+                    (k = cp_tdx_host_module_update(h, (uint8_t) (t.tdx[0] + 1))) < 0)
+                        return k;
+        }
+        if ((k = emu_quote(a, h, &td)) < 0)
                 return k;
         if (a->status && (k = cp_tdx_pcs_set_status(pcs, 0, a->status,
                                                   a->status == CP_TDX_TCB_UP_TO_DATE ? NULL : "INTEL-SA-00000")) < 0)
@@ -417,6 +500,8 @@ int cp_cmd_tdx_emu(int argc, char **argv) {
                 { "report-data", required_argument, NULL, 'r' }, { "tcb-status", required_argument, NULL, 's' },
                 { "recovery", no_argument, NULL, 'R' },          { "serve", no_argument, NULL, 'S' },
                 { "port-file", required_argument, NULL, 'p' },   { "socket", required_argument, NULL, 'k' },
+                { "quote-version", required_argument, NULL, 'V' }, { "body-type", required_argument, NULL, 'B' },
+                { "module-update", no_argument, NULL, 'M' },
                 { "help", no_argument, NULL, 'h' },
                 { 0 },
         };
@@ -432,6 +517,17 @@ int cp_cmd_tdx_emu(int argc, char **argv) {
                 case 'S': a.serve = true; break;
                 case 'p': a.port_file = optarg; break;
                 case 'k': a.socket = optarg; break;
+                case 'M': a.module_update = true; break;
+                case 'V':
+                        if (strcmp(optarg, "4") && strcmp(optarg, "5"))
+                                return usage_err("emu", "--quote-version takes 4 or 5");
+                        a.quote_version = (uint16_t) (optarg[0] - '0');
+                        break;
+                case 'B':
+                        if (strcmp(optarg, "2") && strcmp(optarg, "3"))
+                                return usage_err("emu", "--body-type takes 2 (TD 1.0) or 3 (TD 1.5)");
+                        a.body_type = (uint16_t) (optarg[0] - '0');
+                        break;
                 case 'r':
                         if (strlen(optarg) != 128 || cp_hex_decode(optarg, 128, a.report_data, 64, &got) < 0 || got != 64)
                                 return usage_err("emu", "--report-data takes 128 hex digits");
@@ -443,6 +539,7 @@ int cp_cmd_tdx_emu(int argc, char **argv) {
                 case 'h':
                         puts("usage: confpool tdx emu --out DIR [--tdvf IMAGE] [--report-data HEX128]\n"
                              "                        [--tcb-status STATUS] [--recovery] [--serve [--port-file F] [--socket PATH]]\n"
+                             "                        [--quote-version 4|5 [--body-type 2|3]] [--module-update]\n"
                              "  a SOFTWARE TDX platform with an EMULATED Intel root (DIR/root.pem): never\n"
                              "  trusted in production; writes quote.bin, tdreport.bin and the collateral");
                         return CP_EXIT_OK;
@@ -452,6 +549,8 @@ int cp_cmd_tdx_emu(int argc, char **argv) {
         }
         if (!a.out || optind != argc)
                 return usage_err("emu", "--out DIR is required, and no other argument is taken");
+        if (a.body_type == 3 && a.quote_version != 5)
+                return usage_err("emu", "--body-type 3 (TD 1.5) needs --quote-version 5");
         int k = emu_run(&a);
         if (k < 0) {
                 cp_cli_error("tdx emu");

@@ -40,6 +40,7 @@
 #include "emu/tdx_emu.h"
 #include "service/httpd.h"
 #include "node/node_evlog.h"
+#include "node/node_tdxboot.h"
 #include "service/proc.h"
 #include "node/vtpm.h"
 
@@ -390,7 +391,13 @@ static int image_dir(local_backend *b, const char *image, char *out, size_t size
                         memcpy(buf + off, blk, sizes[i] - off < 32 ? sizes[i] - off : 32);
                 }
                 snprintf(f, sizeof f, "%s/%s", out, parts[i]);
-                int r = cp_write_file(f, buf, sizes[i], 0644);
+                /* the kernel is an EFI (PE) image, as a real one: TDX measures its Authenticode digest */
+                uint8_t *pe = NULL;
+                size_t pe_len = sizes[i];
+                int r = i == 1 ? cp_node_pe_wrap(buf, sizes[i], &pe, &pe_len) : 0;
+                if (r >= 0)
+                        r = cp_write_file(f, pe ? pe : buf, pe_len, 0644);
+                free(pe);
                 free(buf);
                 if (r < 0)
                         return r;
@@ -846,22 +853,23 @@ static int disk_kept(const local_backend *b, const node *nd) {
 
 /* ---- disk keys from the key broker (cp-diskkeys.h) ---------------------- */
 
-static int sha384_file(const char *path, uint8_t out[48]);
 
-/* The RTMRs a TD booting the image's files shows (launch_td): RTMR1 the
- * kernel, RTMR2 the command line then the initrd; RTMR0 and RTMR3 zero. */
+/* The RTMRs a TD booting the image's files shows (launch_td): RTMR1 and
+ * RTMR2 of its boot as `confpool tdx measure --kernel --initrd --cmdline`
+ * derives them (node/node_tdxboot.h); RTMR0 (the firmware's) and RTMR3 zero. */
 static int image_rtmrs(const char *dir, uint8_t ret[4][48]) {
-        static const char *const parts[] = {"kernel", "cmdline", "initrd"};
-        static const unsigned idx[] = {1, 2, 2};
-        char f[PATH_MAX_ + 16];
-        uint8_t d[48];
+        char k[PATH_MAX_ + 16], i[PATH_MAX_ + 16], c[PATH_MAX_ + 16];
+        cp_tdx_boot_result res;
+        snprintf(k, sizeof k, "%s/kernel", dir);
+        snprintf(i, sizeof i, "%s/initrd", dir);
+        snprintf(c, sizeof c, "%s/cmdline", dir);
+        int r = cp_node_tdx_boot(NULL, 0, k, i, c, &res);
+        if (r < 0)
+                return r;
         memset(ret, 0, 4 * 48);
-        for (size_t i = 0; i < 3; i++) {
-                snprintf(f, sizeof f, "%s/%s", dir, parts[i]);
-                int r = sha384_file(f, d);
-                if (r < 0 || (r = cp_tdx_rtmr_extend(ret[idx[i]], d)) < 0)
-                        return r;
-        }
+        memcpy(ret[1], res.rtmr[1], 48);
+        memcpy(ret[2], res.rtmr[2], 48);
+        cp_tdx_boot_result_done(&res);
         return 0;
 }
 
@@ -1040,15 +1048,6 @@ static int start_swtpm(local_backend *b, node *nd, boot_state *bs) {
         return 0;
 }
 
-static int sha384_file(const char *path, uint8_t out[48]) {
-        _cleanup_free_ uint8_t *buf = NULL;
-        size_t len = 0;
-        int r = cp_read_file(path, 256u << 20, &buf, &len);
-        if (r < 0)
-                return r;
-        unsigned n = 0;
-        return EVP_Digest(buf, len, out, &n, EVP_sha384(), NULL) == 1 ? 0 : CP_ERROR(CP_ECRYPTO, "SHA-384 failed");
-}
 
 /* A TD's guest channel: nodes/.td-<16 hex of SHA-256(handle)>.sock (a
  * short path: sun_path has 108 bytes). */
@@ -1072,7 +1071,6 @@ static int launch_td(local_backend *b, node *nd, boot_state *bs) {
         _cleanup_free_ uint8_t *fw = NULL;
         size_t len = 0;
         char f[PATH_MAX_ + 16];
-        uint8_t d[48];
         int r = cp_read_file(fwp, 64u << 20, &fw, &len);
         if (r < 0)
                 return cp_error_wrap("TDVF");
@@ -1087,16 +1085,20 @@ static int launch_td(local_backend *b, node *nd, boot_state *bs) {
         snprintf(f, sizeof f, "%s/td.json", nd->dir);
         if ((r = cp_tdx_td_persist(td, f)) < 0)
                 return r;
-        static const char *const parts[] = {"kernel", "cmdline", "initrd"};
-        static const unsigned rtmr[] = {1, 2, 2};
-        for (size_t i = 0; i < 3; i++) {
-                if (i == 0)
-                        snprintf(f, sizeof f, "%s", bs->launch.kernel_path);
-                else
-                        snprintf(f, sizeof f, "%s/%s", nd->dir, parts[i]);
-                if ((r = sha384_file(f, d)) < 0 || (r = cp_tdx_td_rtmr_extend(td, rtmr[i], d)) < 0)
-                        return r;
-        }
+        /* the boot TDVF and the kernel's EFI stub run, event for event as
+         * `confpool tdx measure` predicts it (node/node_tdxboot.h); its CCEL kept */
+        char i[PATH_MAX_ + 16], c[PATH_MAX_ + 16];
+        cp_tdx_boot_result res;
+        snprintf(i, sizeof i, "%s/initrd", nd->dir);
+        snprintf(c, sizeof c, "%s/cmdline", nd->dir);
+        snprintf(f, sizeof f, "%s/ccel.bin", nd->dir);
+        if ((r = cp_node_tdx_boot(fw, len, bs->launch.kernel_path, i, c, &res)) < 0)
+                return cp_error_wrap("TD boot of %s", nd->name);
+        if ((r = cp_tdx_td_boot(td, res.ccel, res.ccel_len)) >= 0)
+                r = cp_write_file(f, res.ccel, res.ccel_len, 0600);
+        cp_tdx_boot_result_done(&res);
+        if (r < 0)
+                return r;
         td_sock_path(b, nd, bs->tdsock, sizeof bs->tdsock);
         nd->tdemu = (cp_tdx_emu) {.host = bs->h->td, .td = td};
         if ((r = cp_tdx_chan_start(&nd->tdemu, bs->tdsock, &nd->tdchan)) < 0)

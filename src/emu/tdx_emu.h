@@ -112,6 +112,11 @@ CP_WUR int cp_tdx_pcs_set_status(cp_tdx_pcs *p, size_t idx, cp_tdx_tcb_status s,
  * ConfigurationAndSWHardeningNeeded become OutOfDateConfigurationNeeded
  * (with the advisory); tcbEvaluationDataNumber grows by one. */
 CP_WUR int cp_tdx_pcs_tcb_recovery(cp_tdx_pcs *p, const cp_tdx_tcb *new_tcb, const char *advisory);
+/* Intel publishes a newer TDX module: the TCB Info's module identity gains
+ * an UpToDate level at isvsvn (above the platform's TEE_TCB_SVN[0]) and its
+ * old level becomes OutOfDate (with the advisory).  In memory only (not in
+ * pcs.json). */
+CP_WUR int cp_tdx_pcs_module_update(cp_tdx_pcs *p, uint8_t isvsvn, const char *advisory);
 /* The status the PCS's TCB Info gives a platform of TCB t (QVL's level
  * rule; Unknown: no level). */
 cp_tdx_tcb_status cp_tdx_pcs_tcb_status(cp_tdx_pcs *p, const cp_tdx_tcb *t);
@@ -173,6 +178,12 @@ CP_DEFINE_FREEP(cp_tdx_host, cp_tdx_host_free)
 /* A TCB update (microcode, module): new TEE_TCB_SVN / SGX TCB, a new PCK
  * certificate from the PCS for it. */
 CP_WUR int cp_tdx_host_set_tcb(cp_tdx_host *h, const cp_tdx_tcb *tcb, int64_t now);
+/* A TD-preserving TDX module update (TDX 1.5): the platform now runs module
+ * ISVSVN isvsvn while its TDs keep the TEE_TCB_SVN of the module they were
+ * launched on; TD 1.5 quotes carry the running module's SVN as
+ * TEE_TCB_SVN2 (the case Intel's QVL grades TDRelaunchAdvised).  In memory
+ * only; TDs launched afterwards are not modelled. */
+CP_WUR int cp_tdx_host_module_update(cp_tdx_host *h, uint8_t isvsvn);
 /* The current PCK chain (PEM: PCK, Platform CA, root) and the PCK serial. */
 CP_WUR int cp_tdx_host_pck_chain(cp_tdx_host *h, char **ret, size_t *ret_len);
 CP_WUR int cp_tdx_host_pck_serial(cp_tdx_host *h, uint8_t *ret, size_t cap, size_t *ret_len);
@@ -207,6 +218,11 @@ CP_WUR int cp_tdx_td_finalize(cp_tdx_td *td);
 void cp_tdx_td_mrtd(cp_tdx_td *td, uint8_t ret[48]);
 /* TDG.MR.RTMR.EXTEND (index 0..3) after finalize. */
 CP_WUR int cp_tdx_td_rtmr_extend(cp_tdx_td *td, unsigned idx, const uint8_t digest[48]);
+/* The TD's boot as TDVF and the Linux EFI stub run it: every event of the
+ * CC event log ccel (cp_tdx_boot_measure's, or any CCEL) extended into
+ * its RTMR with TDG.MR.RTMR.EXTEND, in log order.  The log is parsed first
+ * (cp_ccel_parse: refused as a whole, nothing extended, if malformed). */
+CP_WUR int cp_tdx_td_boot(cp_tdx_td *td, const uint8_t *ccel, size_t ccel_len);
 /* TDG.MR.REPORT: the 1024-byte TDREPORT_STRUCT for report_data. */
 CP_WUR int cp_tdx_td_report(cp_tdx_td *td, const uint8_t report_data[64], uint8_t ret[CP_TDX_TDREPORT_SIZE]);
 
@@ -230,6 +246,12 @@ CP_WUR int cp_tdx_td_resume(cp_tdx_host *h, const char *path, cp_tdx_td **ret);
  * key || QE auth data), QE auth data, nested type 5 PCK chain). */
 CP_WUR int cp_tdx_host_quote(cp_tdx_host *h, const uint8_t tdreport[CP_TDX_TDREPORT_SIZE], uint8_t **ret,
                              size_t *ret_len);
+/* The same as a quote of version 4 (body type 2) or 5 with body type 2
+ * (TD 1.0) or 3 (TD 1.5: TEE_TCB_SVN2 = TEE_TCB_SVN, as no module update
+ * happens under a running software TD, and MRSERVICETD = the TDINFO's
+ * SERVTD_HASH); v5 signs header || body type || body size || body. */
+CP_WUR int cp_tdx_host_quote_ex(cp_tdx_host *h, const uint8_t tdreport[CP_TDX_TDREPORT_SIZE], uint16_t version,
+                                uint16_t body_type, uint8_t **ret, size_t *ret_len);
 
 /* ---- guest interfaces (tdx_guest.c) ------------------------------------- */
 

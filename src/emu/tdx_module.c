@@ -30,6 +30,8 @@
 #include "basic/cleanup.h"
 #include "basic/cursor.h"
 #include "basic/secure.h"
+#include "confpool/tdx_boot.h"
+#include "confpool/tpm_quote.h"
 #include "emu/tdx-module-internal.h"
 #include "ossl/ossl-util.h"
 
@@ -333,6 +335,24 @@ int cp_tdx_td_finalize(cp_tdx_td *td) {
 
 int cp_tdx_td_rtmr_extend(cp_tdx_td *td, unsigned idx, const uint8_t digest[48]) {
         LOCKED(td, td_rtmr_extend(td, idx, digest));
+}
+
+int cp_tdx_td_boot(cp_tdx_td *td, const uint8_t *ccel, size_t ccel_len) {
+        cp_tcg_eventlog *l = NULL;
+        cp_ccel_info info;
+        int r;
+        if (!td || !ccel)
+                return CP_ERROR(CP_EINVAL, "cp_tdx_td_boot: NULL argument");
+        if ((r = cp_ccel_parse(ccel, ccel_len, &info, &l)) < 0)
+                return r;
+        for (size_t i = 0; i < cp_tcg_eventlog_count(l) && r >= 0; i++) {
+                const cp_tcg_event *e = cp_tcg_eventlog_get(l, i);
+                const uint8_t *d = cp_tcg_event_digest(e, CP_TPM_ALG_SHA384);
+                if (e->type != CP_EV_NO_ACTION && e->pcr >= 1)
+                        r = cp_tdx_td_rtmr_extend(td, e->pcr - 1, d);
+        }
+        cp_tcg_eventlog_free(l);
+        return r;
 }
 
 int cp_tdx_td_report(cp_tdx_td *td, const uint8_t report_data[64], uint8_t ret[CP_TDX_TDREPORT_SIZE]) {

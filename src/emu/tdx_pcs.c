@@ -56,6 +56,8 @@ struct cp_tdx_pcs {
         char dir[1024];               /* cp_tdx_pcs_open: state written here after every change */
         cp_tdx_pck_ext pck_ext;
         struct cp_svc *svc;
+        uint8_t module_new_svn;       /* cp_tdx_pcs_module_update: the module's newest ISVSVN, 0 none */
+        char module_advisory[24];
 };
 
 static void pcs_json_decrefp(json_t **p) {
@@ -487,7 +489,7 @@ int cp_tdx_pcs_set_levels(cp_tdx_pcs *p, const cp_tdx_pcs_level *levels, size_t 
         if (!p || !levels || n == 0 || n > CP_TDX_PCS_MAX_LEVELS)
                 return CP_ERROR(CP_EINVAL, "TCB levels: 1..%d levels needed", CP_TDX_PCS_MAX_LEVELS);
         for (size_t i = 0; i < n; i++)
-                if (levels[i].status <= CP_TDX_TCB_UNKNOWN || levels[i].status >= _CP_TDX_TCB_MAX ||
+                if (levels[i].status <= CP_TDX_TCB_UNKNOWN || levels[i].status > CP_TDX_TCB_LEVEL_MAX ||
                     !memchr(levels[i].advisory, 0, sizeof(levels[i].advisory)))
                         return CP_ERROR(CP_EINVAL, "TCB level %zu: bad status or advisory", i);
         pthread_mutex_lock(&p->lock);
@@ -499,7 +501,7 @@ int cp_tdx_pcs_set_levels(cp_tdx_pcs *p, const cp_tdx_pcs_level *levels, size_t 
 }
 
 int cp_tdx_pcs_set_status(cp_tdx_pcs *p, size_t idx, cp_tdx_tcb_status s, const char *advisory) {
-        if (!p || s <= CP_TDX_TCB_UNKNOWN || s >= _CP_TDX_TCB_MAX || (advisory && strlen(advisory) >= 24))
+        if (!p || s <= CP_TDX_TCB_UNKNOWN || s > CP_TDX_TCB_LEVEL_MAX || (advisory && strlen(advisory) >= 24))
                 return CP_ERROR(CP_EINVAL, "cp_tdx_pcs_set_status: bad status or advisory");
         pthread_mutex_lock(&p->lock);
         int k = 0;
@@ -538,6 +540,22 @@ int cp_tdx_pcs_tcb_recovery(cp_tdx_pcs *p, const cp_tdx_tcb *new_tcb, const char
         }
         pthread_mutex_unlock(&p->lock);
         return k < 0 ? k : pcs_persist(p);
+}
+
+int cp_tdx_pcs_module_update(cp_tdx_pcs *p, uint8_t isvsvn, const char *advisory) {
+        if (!p || (advisory && strlen(advisory) >= 24))
+                return CP_ERROR(CP_EINVAL, "cp_tdx_pcs_module_update: bad argument");
+        pthread_mutex_lock(&p->lock);
+        int k = 0;
+        if (isvsvn <= p->default_tcb.tdx[0])
+                k = CP_ERROR(CP_EINVAL, "TDX module ISVSVN %u is not above the platform's %u", isvsvn, p->default_tcb.tdx[0]);
+        else {
+                p->module_new_svn = isvsvn;
+                snprintf(p->module_advisory, sizeof(p->module_advisory), "%s", advisory ? advisory : "");
+                p->eval++;
+        }
+        pthread_mutex_unlock(&p->lock);
+        return k;
 }
 
 int cp_tdx_pcs_revoke_pck(cp_tdx_pcs *p, const uint8_t *serial, size_t len) {
@@ -588,7 +606,13 @@ static json_t *level_json(const cp_tdx_pcs_level *l, const char *date) {
 static json_t *module_json(const cp_tdx_pcs *p, const char *date) {
         static const uint8_t zero48[48];
         json_t *lv = json_pack("[{s:{s:i},s:s,s:s}]", "tcb", "isvsvn", p->default_tcb.tdx[0], "tcbDate", date,
-                               "tcbStatus", "UpToDate");
+                               "tcbStatus", p->module_new_svn ? "OutOfDate" : "UpToDate");
+        if (lv && p->module_new_svn) {
+                if (p->module_advisory[0])
+                        json_object_set_new(json_array_get(lv, 0), "advisoryIDs", json_pack("[s]", p->module_advisory));
+                json_array_insert_new(lv, 0, json_pack("{s:{s:i},s:s,s:s}", "tcb", "isvsvn", p->module_new_svn, "tcbDate",
+                                                       date, "tcbStatus", "UpToDate"));
+        }
         char id[16];
         snprintf(id, sizeof(id), "TDX_%02X", p->default_tcb.tdx[1]);
         return json_pack("[{s:s,s:o,s:s,s:s,s:o}]", "id", id, "mrsigner", hexj(zero48, 48), "attributes",

@@ -43,6 +43,8 @@ struct cp_tdx_host {
         X509 *pck;
         cp_tdx_pck_ext ext;
         char dir[1024];             /* cp_tdx_host_open: state written here */
+        uint8_t svn2[16];           /* cp_tdx_host_module_update: the running module's TEE_TCB_SVN */
+        bool has_svn2;
 };
 
 static int host_persist(cp_tdx_host *h);
@@ -149,6 +151,17 @@ int cp_tdx_host_set_tcb(cp_tdx_host *h, const cp_tdx_tcb *tcb, int64_t now) {
         return k < 0 ? k : host_persist(h);
 }
 
+int cp_tdx_host_module_update(cp_tdx_host *h, uint8_t isvsvn) {
+        if (!h)
+                return CP_ERROR(CP_EINVAL, "cp_tdx_host_module_update: NULL argument");
+        pthread_mutex_lock(&h->lock);
+        memcpy(h->svn2, h->m.tee_tcb_svn, 16);
+        h->svn2[0] = isvsvn;
+        h->has_svn2 = true;
+        pthread_mutex_unlock(&h->lock);
+        return 0;
+}
+
 int cp_tdx_host_pck_chain(cp_tdx_host *h, char **ret, size_t *ret_len) {
         pthread_mutex_lock(&h->lock);
         int k = tdx_pcs_chain_pem(h->pcs, h->pck, ret, ret_len);
@@ -193,12 +206,18 @@ static int check_report(cp_tdx_host *h, const uint8_t *r, cp_tdx_tdreport *t) {
         return 0;
 }
 
-static int write_header_body(cp_tdx_host *h, const cp_tdx_body *b, cp_writer *w) {
+static int write_header_body(cp_tdx_host *h, const cp_tdx_body *b, uint16_t version, uint16_t body_type,
+                             cp_writer *w) {
+        const uint8_t *svn2 = h->has_svn2 ? h->svn2 : b->tee_tcb_svn;
         int k;
-        if ((k = cp_writer_le16(w, 4)) < 0 || (k = cp_writer_le16(w, CP_TDX_ATT_KEY_ECDSA_P256)) < 0 ||
+        if ((k = cp_writer_le16(w, version)) < 0 || (k = cp_writer_le16(w, CP_TDX_ATT_KEY_ECDSA_P256)) < 0 ||
             (k = cp_writer_le32(w, CP_TDX_TEE_TYPE)) < 0 || (k = cp_writer_le16(w, h->qe_isvsvn)) < 0 ||
             (k = cp_writer_le16(w, h->tcb.pcesvn)) < 0 || (k = cp_writer_bytes(w, cp_tdx_intel_qe_vendor_id, 16)) < 0 ||
             (k = cp_writer_bytes(w, h->qe_id, 16)) < 0 || (k = cp_writer_zeros(w, 4)) < 0)
+                return k;
+        /* v5: the body's type and size (Intel QGL A.4) */
+        if (version == 5 && ((k = cp_writer_le16(w, body_type)) < 0 ||
+                             (k = cp_writer_le32(w, body_type == 3 ? CP_TDX_BODY_15_SIZE : CP_TDX_BODY_10_SIZE)) < 0))
                 return k;
         if ((k = cp_writer_bytes(w, b->tee_tcb_svn, 16)) < 0 || (k = cp_writer_bytes(w, b->mrseam, 48)) < 0 ||
             (k = cp_writer_bytes(w, b->mrsignerseam, 48)) < 0 || (k = cp_writer_le64(w, b->seam_attributes)) < 0 ||
@@ -206,6 +225,11 @@ static int write_header_body(cp_tdx_host *h, const cp_tdx_body *b, cp_writer *w)
             (k = cp_writer_bytes(w, b->mrtd, 48)) < 0 || (k = cp_writer_bytes(w, b->mrconfigid, 48)) < 0 ||
             (k = cp_writer_bytes(w, b->mrowner, 48)) < 0 || (k = cp_writer_bytes(w, b->mrownerconfig, 48)) < 0 ||
             (k = cp_writer_bytes(w, b->rtmr, sizeof(b->rtmr))) < 0 || (k = cp_writer_bytes(w, b->report_data, 64)) < 0)
+                return k;
+        /* TD 1.5: TEE_TCB_SVN2 (this module is never updated under a running
+         * TD: the same SVN) and MRSERVICETD (the TDINFO's SERVTD_HASH) */
+        if (body_type == 3 && ((k = cp_writer_bytes(w, svn2, 16)) < 0 ||
+                               (k = cp_writer_bytes(w, b->mrservicetd, 48)) < 0))
                 return k;
         return 0;
 }
@@ -254,13 +278,26 @@ static int write_sig_data(cp_tdx_host *h, const uint8_t *signed_part, size_t sig
 }
 
 int cp_tdx_host_quote(cp_tdx_host *h, const uint8_t tdreport[CP_TDX_TDREPORT_SIZE], uint8_t **ret, size_t *ret_len) {
+        return cp_tdx_host_quote_ex(h, tdreport, 4, 2, ret, ret_len);
+}
+
+int cp_tdx_host_quote_ex(cp_tdx_host *h, const uint8_t tdreport[CP_TDX_TDREPORT_SIZE], uint16_t version,
+                         uint16_t body_type, uint8_t **ret, size_t *ret_len) {
         cp_tdx_tdreport t;
         int k;
         if (!h || !tdreport || !ret || !ret_len)
                 return CP_ERROR(CP_EINVAL, "cp_tdx_host_quote: NULL argument");
+        if (!(version == 4 && body_type == 2) && !(version == 5 && (body_type == 2 || body_type == 3)))
+                return CP_ERROR(CP_EINVAL, "quote version %u with body type %u: only v4 (TD 1.0) and v5 (TD 1.0 or 1.5)",
+                                version, body_type);
         cp_writer w = cp_writer_make_growable(64 * 1024);
         pthread_mutex_lock(&h->lock);
-        if ((k = check_report(h, tdreport, &t)) < 0 || (k = write_header_body(h, &t.body, &w)) < 0 ||
+        if ((k = check_report(h, tdreport, &t)) < 0) {
+                pthread_mutex_unlock(&h->lock);
+                return k;
+        }
+        memcpy(t.body.mrservicetd, t.td_info + 400, 48); /* SERVTD_HASH */
+        if ((k = write_header_body(h, &t.body, version, body_type, &w)) < 0 ||
             (k = write_sig_data(h, w.p, w.off, &w)) < 0) {
                 pthread_mutex_unlock(&h->lock);
                 cp_writer_done(&w);

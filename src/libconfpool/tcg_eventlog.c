@@ -24,6 +24,7 @@ struct cp_tcg_eventlog {
         cp_tcg_spec_id spec;
         size_t n, cap;
         cp_tcg_event *ev;
+        size_t padding;              /* CP_TCG_PARSE_PADDED: bytes of fill after the last event */
 };
 
 static const struct {
@@ -120,7 +121,7 @@ static int digest(uint16_t alg, const void *a, size_t alen, const void *b, size_
 
 /* ---- parser ------------------------------------------------------------------ */
 
-static int parse_spec_id(cp_cursor *c, cp_tcg_spec_id *spec) {
+static int parse_spec_id(cp_cursor *c, cp_tcg_spec_id *spec, unsigned flags) {
         uint32_t pcr, type, size, n;
         uint8_t sig[16], vlen;
         cp_cursor s;
@@ -128,7 +129,7 @@ static int parse_spec_id(cp_cursor *c, cp_tcg_spec_id *spec) {
 
         if ((r = cp_cursor_le32(c, &pcr)) < 0 || (r = cp_cursor_le32(c, &type)) < 0)
                 return r;
-        if (pcr != 0 || type != CP_EV_NO_ACTION)
+        if ((pcr != 0 && !(pcr == 1 && (flags & CP_TCG_PARSE_CCEL))) || type != CP_EV_NO_ACTION)
                 return CP_ERROR(CP_EFORMAT, "first event is PCR %u type 0x%08x, not the Spec ID event (PCR 0 EV_NO_ACTION)",
                                 pcr, type);
         if ((r = cp_cursor_zero(c, 20, "Spec ID event digest")) < 0 || (r = cp_cursor_le32(c, &size)) < 0 ||
@@ -213,7 +214,24 @@ static int parse_event(cp_cursor *c, const cp_tcg_spec_id *spec, cp_tcg_event *e
         return 0;
 }
 
+/* At an event boundary: is the rest all 0xFF or all 0x00 (a fixed-size
+ * log area's fill, as the CCEL's LAML region)? */
+static bool only_fill(const cp_cursor *c) {
+        size_t n = 0;
+        const uint8_t *p = cp_cursor_view(c, &n);
+        if (n == 0 || (p[0] != 0xff && p[0] != 0x00))
+                return false;
+        for (size_t i = 1; i < n; i++)
+                if (p[i] != p[0])
+                        return false;
+        return true;
+}
+
 int cp_tcg_eventlog_parse(const uint8_t *data, size_t len, cp_tcg_eventlog **ret) {
+        return cp_tcg_eventlog_parse_ex(data, len, 0, ret);
+}
+
+int cp_tcg_eventlog_parse_ex(const uint8_t *data, size_t len, unsigned flags, cp_tcg_eventlog **ret) {
         cp_cursor c = cp_cursor_make(data, len);
         cp_tcg_eventlog *l;
         int r;
@@ -225,9 +243,13 @@ int cp_tcg_eventlog_parse(const uint8_t *data, size_t len, cp_tcg_eventlog **ret
         l = calloc(1, sizeof(*l));
         if (!l)
                 return cp_error_oom();
-        if ((r = parse_spec_id(&c, &l->spec)) < 0)
+        if ((r = parse_spec_id(&c, &l->spec, flags)) < 0)
                 goto fail;
         while (cp_cursor_remaining(&c) > 0) {
+                if ((flags & CP_TCG_PARSE_PADDED) && only_fill(&c)) {
+                        l->padding = cp_cursor_remaining(&c);
+                        break;
+                }
                 if (l->n == CP_MAX_TCG_EVENTS) {
                         r = CP_ERROR(CP_ETOOBIG, "more than %u events", CP_MAX_TCG_EVENTS);
                         goto fail;
@@ -265,6 +287,10 @@ cp_tcg_eventlog *cp_tcg_eventlog_free(cp_tcg_eventlog *l) {
 
 const cp_tcg_spec_id *cp_tcg_eventlog_spec_id(const cp_tcg_eventlog *l) {
         return l ? &l->spec : NULL;
+}
+
+size_t cp_tcg_eventlog_padding(const cp_tcg_eventlog *l) {
+        return l ? l->padding : 0;
 }
 
 size_t cp_tcg_eventlog_count(const cp_tcg_eventlog *l) {

@@ -190,8 +190,9 @@ static int time_field(json_t *o, const char *key, int64_t *ret, const char *what
 static int status_field(json_t *lvl, cp_tdx_tcb_status *ret, const char *what) {
         const char *s = json_string_value(json_object_get(lvl, "tcbStatus"));
         cp_tdx_tcb_status st = cp_tdx_tcb_status_from_name(s);
-        if (st == CP_TDX_TCB_UNKNOWN)
-                return CP_ERROR(CP_EFORMAT, "%s: tcbStatus '%s' is not one of Intel's", what, s ? s : "(missing)");
+        if (st == CP_TDX_TCB_UNKNOWN || st > CP_TDX_TCB_LEVEL_MAX)
+                return CP_ERROR(CP_EFORMAT, "%s: tcbStatus '%s' is not one of Intel's TCB level statuses", what,
+                                s ? s : "(missing)");
         *ret = st;
         return 0;
 }

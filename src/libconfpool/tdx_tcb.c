@@ -30,6 +30,8 @@ static const char *const status_names[_CP_TDX_TCB_MAX] = {
         [CP_TDX_TCB_OUT_OF_DATE] = "OutOfDate",
         [CP_TDX_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED] = "OutOfDateConfigurationNeeded",
         [CP_TDX_TCB_REVOKED] = "Revoked",
+        [CP_TDX_TCB_TD_RELAUNCH_ADVISED] = "TDRelaunchAdvised",
+        [CP_TDX_TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED] = "TDRelaunchAdvisedConfigurationNeeded",
 };
 
 const char *cp_tdx_tcb_status_name(cp_tdx_tcb_status s) {
@@ -87,6 +89,63 @@ static const tdx_tcb_level *platform_level(const tdx_tcb_info *ti, const cp_tdx_
                         return lv;
         }
         return NULL;
+}
+
+/* the first level matching the PCK's SGX components and PCESVN alone
+ * (QVL's sgxTcbLevel) */
+static const tdx_tcb_level *sgx_level(const tdx_tcb_info *ti, const cp_tdx_pck_ext *pck) {
+        for (size_t l = 0; l < ti->n_levels; l++) {
+                const tdx_tcb_level *lv = &ti->levels[l];
+                bool ok = lv->pcesvn <= pck->pcesvn;
+                for (unsigned i = 0; i < 16 && ok; i++)
+                        ok = lv->sgx[i] <= pck->tcb_comp[i];
+                if (ok)
+                        return lv;
+        }
+        return NULL;
+}
+
+static bool config_needed(cp_tdx_tcb_status s) {
+        return s == CP_TDX_TCB_CONFIGURATION_NEEDED || s == CP_TDX_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED ||
+               s == CP_TDX_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED ||
+               s == CP_TDX_TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED;
+}
+
+/* Intel's QVL TDRelaunchCheck (TD 1.5 bodies): the SGX TCB and the QE are
+ * fine, the TDX TCB is out of date because of the TD's module (TEE_TCB_SVN),
+ * and the platform's current module (TEE_TCB_SVN2) meets the newest TCB
+ * level (and module identity level): a relaunch would be up to date. */
+static int relaunch_check(const tdx_tcb_info *ti, const cp_tdx_quote *q, const cp_tdx_pck_ext *pck,
+                          cp_tdx_verify_result *r, cp_tdx_tcb_status *tdx_status) {
+        const uint8_t *svn2 = q->body.tee_tcb_svn2;
+        const tdx_tcb_level *sl = sgx_level(ti, pck);
+        cp_tdx_tcb_status sgx = sl ? sl->status : CP_TDX_TCB_UNKNOWN;
+        if (r->qe_status == CP_TDX_TCB_OUT_OF_DATE || r->qe_status == CP_TDX_TCB_REVOKED ||
+            !(sgx == CP_TDX_TCB_UP_TO_DATE || sgx == CP_TDX_TCB_SW_HARDENING_NEEDED || sgx == CP_TDX_TCB_CONFIGURATION_NEEDED ||
+              sgx == CP_TDX_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED) ||
+            !(*tdx_status == CP_TDX_TCB_OUT_OF_DATE || *tdx_status == CP_TDX_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED) ||
+            r->module_status != CP_TDX_TCB_OUT_OF_DATE || ti->n_levels == 0)
+                return 0;
+        const tdx_tcb_level *latest = &ti->levels[0];
+        unsigned min0 = latest->tdx[0];
+        if (svn2[1] != 0) {
+                const tdx_module_identity *mi = NULL;
+                char id[16];
+                snprintf(id, sizeof(id), "TDX_%02X", svn2[1]);
+                for (size_t i = 0; i < ti->n_modules && !mi; i++)
+                        if (strcmp(ti->modules[i].id, id) == 0)
+                                mi = &ti->modules[i];
+                if (!mi)
+                        return CP_ERROR(CP_ETCB, "TCB Info has no TDX module identity %s (TEE_TCB_SVN2[1] = %u)", id, svn2[1]);
+                if (mi->n_levels == 0)
+                        return CP_ERROR(CP_ETCB, "TDX module identity %s has no TCB level", id);
+                min0 = mi->levels[0].isvsvn;
+        }
+        if (svn2[0] >= min0 && svn2[2] >= latest->tdx[2])
+                *tdx_status = config_needed(sgx) || config_needed(*tdx_status)
+                                      ? CP_TDX_TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED
+                                      : CP_TDX_TCB_TD_RELAUNCH_ADVISED;
+        return 0;
 }
 
 static int module_check(const tdx_tcb_info *ti, const cp_tdx_quote *q, cp_tdx_verify_result *r) {
@@ -165,7 +224,11 @@ int tdx_tcb_evaluate(const tdx_tcb_info *ti, const tdx_qe_identity *qi, const cp
         add_advisories(r, (const char(*)[24]) lv->advisories, lv->n_advisories);
         if ((k = module_check(ti, q, r)) < 0)
                 return k;
-        r->tcb_status = converge(converge(r->platform_status, r->module_status), r->qe_status);
+        cp_tdx_tcb_status tdx_status = converge(r->platform_status, r->module_status);
+        if (q->body.type == 3 && q->body.has_15 && tdx_status != CP_TDX_TCB_REVOKED &&
+            (k = relaunch_check(ti, q, pck, r, &tdx_status)) < 0)
+                return k;
+        r->tcb_status = converge(tdx_status, r->qe_status);
         r->tcb_evaluation_data_number = ti->eval_number < qi->eval_number ? ti->eval_number : qi->eval_number;
         return 0;
 }

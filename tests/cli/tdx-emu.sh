@@ -135,5 +135,29 @@ check "fetch offline, expired cache" 1 "$BIN" tdx fetch --offline --max-age 0 --
 check "fetch: plain http off loopback" 2 "$BIN" tdx fetch --pcs-url http://example.com --fmspc 00906ed50000
 check "fetch: bad fmspc" 2 "$BIN" tdx fetch --fmspc 00906e
 
+# quote v5 (issue 15 item 3): TD 1.0 and TD 1.5 bodies verify with the emulated root only
+for bt in 2 3; do
+  check "emu v5 body type $bt" 0 "$BIN" tdx emu --out "$TMP/v5-$bt" --quote-version 5 --body-type "$bt"
+  check "verify v5 body type $bt" 0 "$BIN" tdx verify "$TMP/v5-$bt/quote.bin" $(col "$TMP/v5-$bt") \
+    --trust-root "$TMP/v5-$bt/root.pem" -o json
+  same "v5 version/body type $bt" "$(python3 -c "import json; q=json.load(open('$TMP/out'))['quote']; print(q['version'], q['body_type'])")" "5 $bt"
+  check "verify v5 body type $bt with Intel's root" 4 "$BIN" tdx verify "$TMP/v5-$bt/quote.bin" $(col "$TMP/v5-$bt")
+done
+# TDRelaunchAdvised (issue 15 item 4): a TD-preserving module update under the running TD
+check "emu: module update, TD 1.5" 0 "$BIN" tdx emu --out "$TMP/rl" --quote-version 5 --body-type 3 --module-update
+check "verify relaunch" 0 "$BIN" tdx verify "$TMP/rl/quote.bin" $(col "$TMP/rl") --trust-root "$TMP/rl/root.pem" -o json
+same "relaunch status" "$(python3 -c "import json; d=json.load(open('$TMP/out')); print(d['tcb_status'], d['tdx_module_tcb_status'])")" "TDRelaunchAdvised OutOfDate"
+echo '{}' >"$TMP/rl/default.json"
+echo '{"accepted_tcb_status": ["UpToDate", "TDRelaunchAdvised"]}' >"$TMP/rl/relaunch.json"
+check "relaunch refused by the default policy" 6 "$BIN" tdx verify "$TMP/rl/quote.bin" $(col "$TMP/rl") \
+  --trust-root "$TMP/rl/root.pem" --policy "$TMP/rl/default.json"
+check "relaunch accepted by a policy naming it" 0 "$BIN" tdx verify "$TMP/rl/quote.bin" $(col "$TMP/rl") \
+  --trust-root "$TMP/rl/root.pem" --policy "$TMP/rl/relaunch.json"
+check "emu: module update, v4" 0 "$BIN" tdx emu --out "$TMP/rl4" --module-update
+check "verify v4 after a module update" 0 "$BIN" tdx verify "$TMP/rl4/quote.bin" $(col "$TMP/rl4") --trust-root "$TMP/rl4/root.pem" -o json
+same "v4: OutOfDate" "$(python3 -c "import json; print(json.load(open('$TMP/out'))['tcb_status'])")" OutOfDate
+check "emu: TD 1.5 body in a v4 quote" 2 "$BIN" tdx emu --out "$TMP/v5-x" --body-type 3
+check "emu: quote version 6" 2 "$BIN" tdx emu --out "$TMP/v5-x" --quote-version 6
+
 echo "tdx-emu: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -50,6 +50,17 @@ mrtd=$(show properties.attestation.tdx.mrtd)
 [ "${#mrtd}" = 96 ] && [ "$mrtd" = "$(show properties.attestation.launchMeasurement)" ] || fail "mrtd $mrtd"
 case "$(show properties.attestation.host)" in host-spr-*) ;; *) fail "host $(show properties.attestation.host)";; esac
 at1=$(show properties.attestation.lastAttestation)
+# the TD booted with the events `tdx measure` predicts for the node image
+# (issue 15 item 2): its CCEL replays to the RTMR1/RTMR2 derived from the
+# image's kernel (a PE image), initrd and command line
+ccel=$(find "$T/s" -name ccel.bin | head -1)
+img=$(dirname "$(find "$T/s" -path '*/images/*' -name cmdline | head -1)")
+[ -s "$ccel" ] && [ -s "$img/kernel" ] || fail "no CCEL ($ccel) or node image ($img)"
+rt() { python3 -c "import json,sys; d=json.load(sys.stdin); print(d['rtmr1'], d['rtmr2'])"; }
+got=$("$BIN/confpool" tdx measure --replay-ccel "$ccel" -o json | rt) || fail "replay of the node's CCEL"
+want=$("$BIN/confpool" tdx measure --kernel "$img/kernel" --initrd "$img/initrd" --cmdline "$(cat "$img/cmdline")" -o json | rt) ||
+        fail "tdx measure of the node image"
+[ "$got" = "$want" ] || fail "node RTMR1/2 $got, tdx measure predicts $want"
 
 "$BIN/confpool" down --state-dir "$T/s" >/dev/null || fail "down"
 for _ in $(seq 50); do [ -z "$(alive)" ] && break; sleep 0.1; done

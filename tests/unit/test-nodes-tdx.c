@@ -24,6 +24,7 @@
 #include "service/httpc.h"
 #define NODES_FIXTURE_TEST_HELPERS
 #include "nodes-fixture.h"
+#include "node/node_tdxboot.h"
 #include "tests.h"
 
 #define OVMF "/usr/share/ovmf/OVMF.fd"
@@ -40,11 +41,16 @@ static void prepare(void *ud, const cp_node_spec *spec, const char *node_dir, cp
         if (debug_pool && strstr(spec->pool_id, debug_pool))
                 l->debug = true;
         if (kernel_pool && strstr(spec->pool_id, kernel_pool)) {
-                /* the same firmware (MRTD) booting another kernel (RTMR1) */
+                /* the same firmware (MRTD) booting another kernel (RTMR1): a
+                 * valid EFI image, so that the boot itself goes through */
                 char f[2048];
+                uint8_t *pe = NULL;
+                size_t pe_len = 0;
                 snprintf(f, sizeof f, "%.1500s/kernel-tampered", node_dir);
-                if (cp_write_file(f, "not the published kernel\n", 25, 0600) >= 0)
+                if (cp_node_pe_wrap((const uint8_t *) "not the published kernel\n", 25, &pe, &pe_len) >= 0 &&
+                    cp_write_file(f, pe, pe_len, 0600) >= 0)
                         snprintf(l->kernel_path, sizeof l->kernel_path, "%s", f);
+                free(pe);
         }
         if (mrtd_pool && strstr(spec->pool_id, mrtd_pool)) {
                 uint8_t *fw = NULL;

@@ -138,6 +138,122 @@ TEST(quote_every_bit_of_body_and_signatures_refused) {
         emu_down(&e);
 }
 
+/* Quote v5 from the software QE (issue 15 item 3): TD 1.0 (body type 2)
+ * and TD 1.5 (type 3, TEE_TCB_SVN2 and MRSERVICETD) bodies verify with the
+ * emulated root, carry the TD's fields, refuse a flipped bit anywhere in
+ * what is signed, and refuse truncation and trailing bytes when strict;
+ * version and body type combinations the QE does not make are refused. */
+TEST(quote_v5_td10_and_td15_verify) {
+        emu e;
+        cp_tdx_verify_result r;
+        uint8_t rd[64], rep[CP_TDX_TDREPORT_SIZE], zero[48] = { 0 };
+        emu_up(&e, CP_TDX_TDATTR_SEPT_VE_DISABLE);
+        memset(rd, 0x3c, sizeof rd);
+        ASSERT_OK(cp_tdx_td_report(e.td, rd, rep));
+        for (uint16_t type = 2; type <= 3; type++) {
+                _cleanup_free_ uint8_t *q = NULL;
+                size_t ql = 0, body = type == 3 ? CP_TDX_BODY_15_SIZE : CP_TDX_BODY_10_SIZE;
+                ASSERT_OK(cp_tdx_host_quote_ex(e.host, rep, 5, type, &q, &ql));
+                ASSERT_OK(verify(&e, q, ql, true, &r));
+                ASSERT_EQ(r.quote.version, 5);
+                ASSERT_EQ(r.quote.body.type, type);
+                ASSERT_EQ(r.quote.signed_len, 48 + 6 + body);
+                ASSERT_EQ(r.tcb_status, CP_TDX_TCB_UP_TO_DATE);
+                ASSERT_MEMEQ(r.quote.body.report_data, rd, 64);
+                ASSERT_TRUE(r.quote.body.has_15 == (type == 3));
+                if (type == 3) {
+                        ASSERT_MEMEQ(r.quote.body.tee_tcb_svn2, r.quote.body.tee_tcb_svn, 16);
+                        ASSERT_MEMEQ(r.quote.body.mrservicetd, zero, 48);
+                }
+                ASSERT_ERR(verify(&e, q, ql, false, &r), CP_EUNTRUSTED);
+                /* every 5th byte of header, type, size and body (size and type: parse errors) */
+                for (size_t byte = 0; byte < 48 + 6 + body; byte += 5) {
+                        q[byte] ^= 0x04;
+                        ASSERT_FAILS(verify(&e, q, ql, true, &r));
+                        q[byte] ^= 0x04;
+                }
+                cp_tdx_quote pq;
+                for (size_t t = 0; t < ql; t += 97)
+                        ASSERT_FAILS(cp_tdx_quote_parse(q, t, 0, &pq));
+                _cleanup_free_ uint8_t *longer = calloc(1, ql + 1);
+                memcpy(longer, q, ql);
+                ASSERT_ERR(cp_tdx_quote_parse(longer, ql + 1, CP_TDX_PARSE_STRICT, &pq), CP_ETRAILING);
+                q[48] = 4; /* an unknown body type */
+                ASSERT_ERR(cp_tdx_quote_parse(q, ql, 0, &pq), CP_EVERSION);
+        }
+        uint8_t *q = NULL;
+        size_t ql = 0;
+        ASSERT_ERR(cp_tdx_host_quote_ex(e.host, rep, 4, 3, &q, &ql), CP_EINVAL);
+        ASSERT_ERR(cp_tdx_host_quote_ex(e.host, rep, 5, 1, &q, &ql), CP_EINVAL);
+        ASSERT_ERR(cp_tdx_host_quote_ex(e.host, rep, 3, 2, &q, &ql), CP_EINVAL);
+        emu_down(&e);
+}
+
+/* TDRelaunchAdvised (issue 15 item 4, Intel's QVL TDRelaunchCheck): Intel
+ * publishes a newer TDX module, the platform takes it as a TD-preserving
+ * update; a running TD's TD 1.5 quote (old TEE_TCB_SVN, current
+ * TEE_TCB_SVN2) is TDRelaunchAdvised, its v4 / TD 1.0 quotes OutOfDate; a
+ * ConfigurationNeeded platform level gives the ConfigurationNeeded
+ * variant; the default policy refuses it, a policy naming it accepts it. */
+TEST(td_relaunch_advised) {
+        emu e;
+        cp_tdx_verify_result r;
+        uint8_t rd[64] = { 0 }, rep[CP_TDX_TDREPORT_SIZE];
+        _cleanup_free_ uint8_t *q5 = NULL, *q4 = NULL, *q52 = NULL, *q5b = NULL;
+        size_t l5 = 0, l4 = 0, l52 = 0, l5b = 0;
+        emu_up(&e, CP_TDX_TDATTR_SEPT_VE_DISABLE);
+        ASSERT_OK(cp_tdx_td_report(e.td, rd, rep));
+        ASSERT_OK(cp_tdx_host_quote_ex(e.host, rep, 5, 3, &q5b, &l5b));
+        ASSERT_OK(verify(&e, q5b, l5b, true, &r));
+        ASSERT_EQ(r.tcb_status, CP_TDX_TCB_UP_TO_DATE); /* nothing to relaunch for */
+        cp_tdx_tcb t;
+        cp_tdx_pcs_default_tcb(e.pcs, &t);
+        ASSERT_ERR(cp_tdx_pcs_module_update(e.pcs, t.tdx[0], "INTEL-SA-01111"), CP_EINVAL);
+        ASSERT_OK(cp_tdx_pcs_module_update(e.pcs, (uint8_t) (t.tdx[0] + 2), "INTEL-SA-01111"));
+        /* not updated yet: TEE_TCB_SVN2 = TEE_TCB_SVN, OutOfDate */
+        ASSERT_OK(verify(&e, q5b, l5b, true, &r));
+        ASSERT_EQ(r.tcb_status, CP_TDX_TCB_OUT_OF_DATE);
+        ASSERT_EQ(r.module_status, CP_TDX_TCB_OUT_OF_DATE);
+        ASSERT_OK(cp_tdx_host_module_update(e.host, (uint8_t) (t.tdx[0] + 2)));
+        ASSERT_OK(cp_tdx_host_quote_ex(e.host, rep, 5, 3, &q5, &l5));
+        ASSERT_OK(cp_tdx_host_quote_ex(e.host, rep, 5, 2, &q52, &l52));
+        ASSERT_OK(cp_tdx_host_quote(e.host, rep, &q4, &l4));
+        ASSERT_OK(verify(&e, q5, l5, true, &r));
+        ASSERT_EQ(r.tcb_status, CP_TDX_TCB_TD_RELAUNCH_ADVISED);
+        ASSERT_STREQ(cp_tdx_tcb_status_name(r.tcb_status), "TDRelaunchAdvised");
+        ASSERT_EQ(r.n_advisories, 1);
+        ASSERT_STREQ(r.advisories[0], "INTEL-SA-01111");
+        ASSERT_OK(verify(&e, q52, l52, true, &r));
+        ASSERT_EQ(r.tcb_status, CP_TDX_TCB_OUT_OF_DATE);
+        ASSERT_OK(verify(&e, q4, l4, true, &r));
+        ASSERT_EQ(r.tcb_status, CP_TDX_TCB_OUT_OF_DATE);
+        /* policy: refused by default, accepted when named */
+        cp_tdx_policy pol;
+        cp_tdx_pcs_collateral c;
+        cp_tdx_collateral col;
+        ASSERT_OK(cp_tdx_pcs_collateral_get(e.pcs, e.now, &c));
+        cp_tdx_pcs_collateral_view(&c, &col);
+        cp_tdx_verify_options o = CP_TDX_VERIFY_OPTIONS_INIT;
+        o.now = e.now + 60;
+        o.trust_root = (const uint8_t *) e.root;
+        o.trust_root_len = e.root_len;
+        static const char deflt[] = "{}", named[] = "{\"accepted_tcb_status\": [\"UpToDate\", \"TDRelaunchAdvised\"]}";
+        ASSERT_OK(cp_tdx_policy_from_json(deflt, strlen(deflt), &pol));
+        o.policy = &pol;
+        ASSERT_ERR(cp_tdx_verify(q5, l5, &col, &o, &r), CP_EPOLICY);
+        ASSERT_OK(cp_tdx_policy_from_json(named, strlen(named), &pol));
+        ASSERT_OK(cp_tdx_verify(q5, l5, &col, &o, &r));
+        ASSERT_EQ(r.tcb_status, CP_TDX_TCB_TD_RELAUNCH_ADVISED);
+        cp_tdx_pcs_collateral_free(&c);
+        /* a ConfigurationNeeded platform level: the ConfigurationNeeded variant */
+        ASSERT_OK(cp_tdx_pcs_set_status(e.pcs, 0, CP_TDX_TCB_CONFIGURATION_NEEDED, NULL));
+        ASSERT_OK(verify(&e, q5, l5, true, &r));
+        ASSERT_EQ(r.tcb_status, CP_TDX_TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED);
+        /* a TCB level cannot carry a verification-only status */
+        ASSERT_ERR(cp_tdx_pcs_set_status(e.pcs, 0, CP_TDX_TCB_TD_RELAUNCH_ADVISED, NULL), CP_EINVAL);
+        emu_down(&e);
+}
+
 TEST(qe_refuses_altered_or_foreign_report) {
         emu e, other;
         uint8_t rd[64] = { 0 }, rep[CP_TDX_TDREPORT_SIZE];
