@@ -39,6 +39,7 @@
 #include "emu/amdsp.h"
 #include "emu/tdx_emu.h"
 #include "service/httpd.h"
+#include "node/azure_cvm.h"
 #include "node/node_evlog.h"
 #include "service/proc.h"
 #include "node/vtpm.h"
@@ -58,6 +59,7 @@ typedef struct host {
         int gen;         /* the kind: cp_snp_generation or KIND_TDX_* */
         cp_amdsp *sp;    /* SNP: the software AMD-SP */
         cp_tdx_host *td; /* TDX: the software TDX module + QE (its PCS: the backend's) */
+        cp_tdx_imds *imds; /* TDX: the host's quote endpoint for Azure TDX CVMs (started on first use) */
         char sock[PATH_MAX_];
         int listen_fd;
         pthread_t thread;
@@ -882,6 +884,7 @@ typedef struct boot_state {
         int gen;
         host *h;
         char tdsock[PATH_MAX_];
+        char tdquote_url[96]; /* azure-hcl TDX nodes: the host's quote endpoint */
         uint32_t ghandle;
         cp_local_launch launch;
         json_int_t t_create, t_swtpm, t_boot, t_launch, t_disk;
@@ -904,7 +907,7 @@ static int boot_files(local_backend *b, const cp_node_spec *spec, node *nd, boot
         for (size_t i = 0; i < 4; i++)
                 if ((r = copy_file(img, nd->dir, parts[i])) < 0)
                         return r;
-        bs->launch = (cp_local_launch) {.debug = false};
+        bs->launch = (cp_local_launch) {.debug = false, .azure_hcl = b->o.tdx_azure_hcl};
         snprintf(bs->launch.kernel_path, sizeof bs->launch.kernel_path, "%s/kernel", nd->dir);
         if (b->o.prepare)
                 b->o.prepare(b->o.prepare_userdata, spec, nd->dir, &bs->launch);
@@ -1029,10 +1032,42 @@ static int launch_td(local_backend *b, node *nd, boot_state *bs) {
         return 0;
 }
 
-/* A TDX node: the TD, then the disk (its key's release policy names the MRTD). */
+static int td_hw_report(void *ud, const uint8_t report_data[64], uint8_t *out, size_t out_len) {
+        if (out_len != CP_TDX_TDREPORT_SIZE)
+                return CP_ERROR(CP_EINVAL, "a TDREPORT is %u bytes, not %zu", CP_TDX_TDREPORT_SIZE, out_len);
+        return cp_tdx_td_report(ud, report_data, out);
+}
+
+/* An Azure TDX CVM (issue 16): the host's quote endpoint (IMDS
+ * /acc/tdquote, one a host, started on first use), then the software
+ * paravisor's boot: its AK, runtime data and HCL report (the TD's
+ * TDREPORT) in the node's vTPM (node/azure_cvm.h). */
+static int azure_paravisor(local_backend *b, const cp_node_spec *spec, node *nd, boot_state *bs) {
+        int r = 0;
+        pthread_mutex_lock(&b->lock);
+        if (!bs->h->imds)
+                r = cp_tdx_imds_start(bs->h->td, "127.0.0.1", 0, &bs->h->imds);
+        uint16_t port = r >= 0 ? cp_tdx_imds_port(bs->h->imds) : 0;
+        pthread_mutex_unlock(&b->lock);
+        if (r < 0)
+                return cp_error_wrap("TD quote endpoint of %s: ", bs->h->name);
+        snprintf(bs->tdquote_url, sizeof bs->tdquote_url, "http://127.0.0.1:%u" CP_TDX_IMDS_PATH, (unsigned) port);
+        cp_vtpm *t = NULL;
+        if ((r = cp_vtpm_open(bs->tcti, &t)) < 0)
+                return r;
+        cp_azure_paravisor p = {.report_type = CP_HCL_REPORT_TDX, .hw_report = td_hw_report, .userdata = nd->td,
+                                .vm_unique_id = spec->name, .alter_runtime_data = bs->launch.hcl_alter_runtime_data};
+        r = cp_azure_paravisor_provision(t, &p);
+        cp_vtpm_close(t);
+        return r < 0 ? cp_error_wrap("software paravisor: ") : 0;
+}
+
+/* A TDX node: the TD (under the software paravisor for an Azure TDX CVM),
+ * then the disk (its key's release policy names the MRTD). */
 static int launch_tdx_node(local_backend *b, const cp_node_spec *spec, node *nd, boot_state *bs) {
         int r;
-        if ((r = launch_td(b, nd, bs)) < 0 || (r = disk_kept(b, nd)) < 0)
+        if ((r = launch_td(b, nd, bs)) < 0 || (bs->launch.azure_hcl && (r = azure_paravisor(b, spec, nd, bs)) < 0) ||
+            (r = disk_kept(b, nd)) < 0)
                 return r;
         if (r == 0 &&
             (r = b->o.diskkeys ? broker_disk(b, spec, bs->gen, nd->dir) : make_disk(nd->dir, spec->name)) < 0)
@@ -1127,7 +1162,12 @@ static int start_agent(local_backend *b, const cp_node_spec *spec, node *nd, con
                 json_object_del(cfg, "guestHandle");
                 json_object_del(cfg, "secrets");
                 json_object_set_new(cfg, "tee", json_string("tdx"));
-                json_object_set_new(cfg, "tdxSocket", json_string(bs->tdsock));
+                if (bs->launch.azure_hcl) {
+                        /* under the paravisor the guest has its vTPM and the host's endpoint, not the TD's channel */
+                        json_object_set_new(cfg, "evidence", json_string("azure-hcl"));
+                        json_object_set_new(cfg, "azure", json_pack("{s:s}", "tdQuoteUrl", bs->tdquote_url));
+                } else
+                        json_object_set_new(cfg, "tdxSocket", json_string(bs->tdsock));
         }
         if (cfg && spec->version)
                 json_object_set_new(cfg, "orchestratorVersion", json_string(spec->version));
@@ -1598,6 +1638,7 @@ static void local_free(cp_backend *bb) {
                 if (h->sock[0])
                         unlink(h->sock);
                 cp_amdsp_free(h->sp);
+                h->imds = cp_tdx_imds_stop(h->imds);
                 cp_tdx_host_free(h->td);
         }
         b->tdx_httpd = cp_httpd_stop(b->tdx_httpd);
