@@ -164,6 +164,17 @@ static int ensure_master(cp_diskkeys *d, const char *name, cp_diskkey_tee tee, c
                                 tdx ? "tdxvm" : "sevsnpvm", "claim",
                                 tdx ? "tdx_td_attributes_debug" : "x-ms-sevsnpvm-is-debuggable", "equals", 0, "claim",
                                 tdx ? "tdx_mrtd" : "x-ms-sevsnpvm-launchmeasurement", "equals", hex);
+        /* an Azure TDX CVM's token (AzureGuest, issue 16): the same TD claims under x-ms-isolation-tee */
+        json_t *guest = tdx && pol ? json_pack("{s:s,s:[{s:s,s:s},{s:s,s:s},{s:s,s:b},{s:s,s:s}]}", "authority",
+                                               d->authority, "allOf", "claim", "x-ms-attestation-type", "equals",
+                                               "azurevm", "claim", "x-ms-isolation-tee.x-ms-attestation-type", "equals",
+                                               "tdxvm", "claim", "x-ms-isolation-tee.tdx_td_attributes_debug",
+                                               "equals", 0, "claim", "x-ms-isolation-tee.tdx_mrtd", "equals", hex)
+                                   : NULL;
+        if (guest && json_array_append_new(json_object_get(pol, "anyOf"), guest) < 0) {
+                json_decref(pol);
+                return cp_error_oom();
+        }
         json_t *rp = policy_member(pol);
         if (rp)
                 json_object_set_new(rp, "immutable", json_true());
