@@ -164,7 +164,8 @@ int nodes_fixture_start(const nodes_fixture_options *o, nodes_fixture *f) {
         cp_local_options lo = {.state_dir = p, .hosts_dir = hosts, .agent_path = CP_AGENT_PATH,
                                .hosts_per_generation = o->hosts_per_generation, .heartbeat_ms = o->heartbeat_ms,
                                .prepare = o->prepare, .prepare_userdata = o->prepare_userdata,
-                               .boot_workers = o->boot_workers, .node_nice = o->node_nice};
+                               .boot_workers = o->boot_workers, .node_nice = o->node_nice,
+                               .tdx_azure_hcl = o->tdx_azure_hcl};
         r = fixture_start_attestd(o, &lo, f);
         if (r < 0)
                 return r;
