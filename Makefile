@@ -55,7 +55,7 @@ check-tsan:
 # Build the libFuzzer targets with clang and run each for FUZZ_SECONDS over its corpus.
 check-fuzz:
 	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DCP_FUZZ=ON -DCP_SANITIZE=ON -DCP_WERROR=OFF >/dev/null
-	cmake --build build-fuzz -j $(JOBS)
+	cmake --build build-fuzz -j $(JOBS) --target fuzz-all
 	scripts/fuzz-smoke.sh build-fuzz $(FUZZ_SECONDS)
 
 demo:

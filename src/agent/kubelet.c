@@ -2,7 +2,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/time.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <openssl/evp.h>
@@ -43,20 +45,27 @@ static int make_csr(const char *name, EVP_PKEY **ret_key, char **ret_pem) {
         return 0;
 }
 
-static int write_key(const char *path, EVP_PKEY *k) {
+/* The certificate and its key in one PEM file (0600, atomic), as kubelet
+ * keeps /var/lib/kubelet/pki/kubelet-client-current.pem. */
+static int write_pair(const char *path, const char *cert_pem, EVP_PKEY *k) {
         BIO *b = BIO_new(BIO_s_mem());
         char *data = NULL;
-        long len = b && PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL) ? BIO_get_mem_data(b, &data) : 0;
-        int r = len > 0 ? cp_write_file(path, data, (size_t) len, 0600) : CP_ERROR(CP_ECRYPTO, "cannot encode the key");
+        long len = b && BIO_puts(b, cert_pem) > 0 && PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL)
+                           ? BIO_get_mem_data(b, &data)
+                           : 0;
+        int r = len > 0 ? cp_write_file(path, data, (size_t) len, 0600)
+                        : CP_ERROR(CP_ECRYPTO, "cannot encode the kubelet client certificate and key");
         if (len > 0)
                 cp_wipe(data, (size_t) len);
         BIO_free(b);
         return r;
 }
 
-/* POST the CSR; the issued certificate's PEM (malloc()ed). */
-static int submit(const json_t *kube, const char *bearer, const char *ca_file, const char *name, const char *csr,
-                  char **ret_cert) {
+/* POST the CSR with a bearer (the bootstrap token) or, renewing, as the
+ * node with its current client certificate (pair: certificate + key file);
+ * the issued certificate's PEM (malloc()ed). */
+static int submit(const json_t *kube, const char *bearer, const char *pair, const char *ca_file, const char *name,
+                  const char *csr, char **ret_cert) {
         char url[1200];
         snprintf(url, sizeof url, "%s/apis/certificates.k8s.io/v1/certificatesigningrequests",
                  json_string_value(json_object_get(kube, "server")));
@@ -75,7 +84,8 @@ static int submit(const json_t *kube, const char *bearer, const char *ca_file, c
         json_decref(body);
         if (!txt)
                 return cp_error_oom();
-        cp_httpc_options ho = {.timeout_ms = 15000, .bearer = bearer, .ca_file = ca_file};
+        cp_httpc_options ho = {.timeout_ms = 15000, .bearer = bearer, .ca_file = ca_file, .client_cert_file = pair,
+                               .client_key_file = pair};
         cp_httpc_response resp = {0};
         int r = cp_httpc_request(&ho, "POST", url, NULL, txt, strlen(txt), &resp);
         free(txt);
@@ -103,6 +113,25 @@ static int submit(const json_t *kube, const char *bearer, const char *ca_file, c
         return r;
 }
 
+/* A new key and CSR, submitted (bootstrap token, or the current pair),
+ * the issued certificate and the key written to dir/file. */
+static int request_pair(const json_t *kube, const char *bearer, const char *pair, const char *ca_file, const char *name,
+                        const char *dir, const char *file) {
+        EVP_PKEY *k = NULL;
+        char *csr = NULL, *cert = NULL, path[4400];
+        int r = make_csr(name, &k, &csr);
+        if (r >= 0)
+                r = submit(kube, bearer, pair, ca_file, name, csr, &cert);
+        if (r >= 0) {
+                snprintf(path, sizeof path, "%s/%s", dir, file);
+                r = write_pair(path, cert, k);
+        }
+        free(csr);
+        free(cert);
+        EVP_PKEY_free(k);
+        return r;
+}
+
 int cp_kubelet_bootstrap(const json_t *kube, const cp_diskkey_kbs_config *kc, const char *attestation_token,
                          const char *name, const char *ca_file, const char *out_dir) {
         const char *id = json_string_value(json_object_get(kube, "bootstrapKeyId"));
@@ -113,29 +142,14 @@ int cp_kubelet_bootstrap(const json_t *kube, const cp_diskkey_kbs_config *kc, co
         cp_diskkey_provider p;
         cp_diskkey_kbs(&bc, &p);
         uint8_t key[CP_DISK_KEY_LEN];
-        char token[2 * CP_DISK_KEY_LEN + 1], path[4400];
+        char token[2 * CP_DISK_KEY_LEN + 1];
         int r = p.release(p.userdata, attestation_token, name, key);
         if (r < 0)
                 return r;
         cp_hex_encode(key, sizeof key, token);
         cp_wipe(key, sizeof key);
-        EVP_PKEY *k = NULL;
-        char *csr = NULL, *cert = NULL;
-        r = make_csr(name, &k, &csr);
-        if (r >= 0)
-                r = submit(kube, token, ca_file, name, csr, &cert);
+        r = request_pair(kube, token, NULL, ca_file, name, out_dir, CP_KUBELET_CURRENT);
         cp_wipe(token, sizeof token);
-        if (r >= 0) {
-                snprintf(path, sizeof path, "%s/kubelet-client-key.pem", out_dir);
-                r = write_key(path, k);
-        }
-        if (r >= 0) {
-                snprintf(path, sizeof path, "%s/kubelet-client.pem", out_dir);
-                r = cp_write_file(path, cert, strlen(cert), 0644);
-        }
-        free(csr);
-        free(cert);
-        EVP_PKEY_free(k);
         return r;
 }
 
@@ -160,13 +174,9 @@ static int patch_as_node(const cp_httpc_options *ho, const char *url, const char
         return r;
 }
 
-int cp_kubelet_renew(const json_t *kube, const char *name, const char *ca_file, const char *node_dir) {
-        const char *server = json_string_value(json_object_get(kube, "server"));
-        if (!server)
-                return CP_ERROR(CP_EFORMAT, "the control plane named no Kubernetes API server");
-        char cert[4400], key[4400], url[1400], body[400], now[48], sec[32];
-        snprintf(cert, sizeof cert, "%s/kubelet-client.pem", node_dir);
-        snprintf(key, sizeof key, "%s/kubelet-client-key.pem", node_dir);
+/* The Lease and Node status heartbeat as the node with the pair file. */
+static int heartbeat(const char *server, const char *name, const char *ca_file, const char *pair) {
+        char url[1400], body[400], now[48], sec[32];
         struct timeval tv;
         gettimeofday(&tv, NULL);
         struct tm tm;
@@ -174,8 +184,8 @@ int cp_kubelet_renew(const json_t *kube, const char *name, const char *ca_file, 
         gmtime_r(&t, &tm);
         strftime(sec, sizeof sec, "%Y-%m-%dT%H:%M:%S", &tm);
         snprintf(now, sizeof now, "%s.%06ldZ", sec, (long) tv.tv_usec);
-        cp_httpc_options ho = {.timeout_ms = 10000, .ca_file = ca_file, .client_cert_file = cert,
-                               .client_key_file = key};
+        cp_httpc_options ho = {.timeout_ms = 10000, .ca_file = ca_file, .client_cert_file = pair,
+                               .client_key_file = pair};
         snprintf(url, sizeof url, "%s/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/%s", server, name);
         snprintf(body, sizeof body, "{\"spec\":{\"holderIdentity\":\"%s\",\"renewTime\":\"%s\","
                  "\"leaseDurationSeconds\":40}}", name, now);
@@ -186,4 +196,69 @@ int cp_kubelet_renew(const json_t *kube, const char *name, const char *ca_file, 
         snprintf(body, sizeof body, "{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"lastHeartbeatTime\":\"%sZ\"}]}}",
                  sec);
         return patch_as_node(&ho, url, "application/strategic-merge-patch+json", body, "the node status update");
+}
+
+static int64_t asn1_seconds(const ASN1_TIME *a) {
+        struct tm tm;
+        return a && ASN1_TIME_to_tm(a, &tm) == 1 ? (int64_t) timegm(&tm) : -1;
+}
+
+int cp_kubelet_rotation_due(const char *pair, int64_t now, int64_t *ret_at) {
+        BIO *b = BIO_new_file(pair, "r");
+        X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+        BIO_free(b);
+        if (!x)
+                return CP_ERROR(CP_EFORMAT, "%s holds no certificate", pair);
+        int64_t nb = asn1_seconds(X509_get0_notBefore(x)), na = asn1_seconds(X509_get0_notAfter(x));
+        /* kubelet renews at a random 70-90 % of the lifetime; here the point is
+         * drawn from the certificate (its serial), so it does not move between
+         * heartbeats and differs between nodes */
+        const ASN1_INTEGER *sn = X509_get0_serialNumber(x);
+        unsigned h = 2166136261u;
+        for (int i = 0; sn && i < sn->length; i++)
+                h = (h ^ sn->data[i]) * 16777619u;
+        X509_free(x);
+        if (nb < 0 || na <= nb)
+                return CP_ERROR(CP_EFORMAT, "%s: the certificate's validity cannot be read", pair);
+        int64_t at = nb + (na - nb) * (700 + (int64_t) (h % 201)) / 1000;
+        if (ret_at)
+                *ret_at = at;
+        return now >= at;
+}
+
+int cp_kubelet_renew(const json_t *kube, const char *name, const char *ca_file, const char *node_dir) {
+        const char *server = json_string_value(json_object_get(kube, "server"));
+        if (!server)
+                return CP_ERROR(CP_EFORMAT, "the control plane named no Kubernetes API server");
+        char cur[4400], next[4400];
+        snprintf(cur, sizeof cur, "%s/%s", node_dir, CP_KUBELET_CURRENT);
+        snprintf(next, sizeof next, "%s/%s", node_dir, CP_KUBELET_NEXT);
+        int r;
+        if (access(next, F_OK) == 0) {
+                /* a renewed pair not in use yet: its first use makes it the one
+                 * (the old one is refused from then on), then it replaces it */
+                r = heartbeat(server, name, ca_file, next);
+                if (r >= 0) {
+                        if (rename(next, cur) < 0)
+                                return CP_ERROR(CP_EIO, "cannot replace %s: %s", cur, strerror(errno));
+                        fprintf(stderr, "confpool-agent %s: kubelet: client certificate rotated\n", name);
+                        return 0;
+                }
+                if (r != CP_EPOLICY)
+                        return r;
+                fprintf(stderr, "confpool-agent %s: kubelet: the renewed certificate was refused (%s); dropped\n", name,
+                        cp_error_message());
+                cp_error_clear();
+                unlink(next);
+        }
+        if ((r = heartbeat(server, name, ca_file, cur)) < 0)
+                return r;
+        int due = cp_kubelet_rotation_due(cur, (int64_t) time(NULL), NULL);
+        if (due > 0 && (r = request_pair(kube, NULL, cur, ca_file, name, node_dir, CP_KUBELET_NEXT)) < 0) {
+                /* the heartbeat went through: retried at the next one */
+                fprintf(stderr, "confpool-agent %s: kubelet: certificate renewal: %s\n", name, cp_error_message());
+                cp_error_clear();
+        } else if (due < 0)
+                cp_error_clear();
+        return 0;
 }

@@ -212,3 +212,42 @@ bad:
                 *ret_bad = i;
         return false;
 }
+
+int cp_duration_parse(const char *s, uint64_t max, uint64_t *ret_seconds) {
+        if (!s || !*s)
+                return CP_ERROR(CP_EINVAL, "empty duration");
+        uint64_t total = 0;
+        const char *p = s;
+        bool units = false;
+        while (*p) {
+                if (*p < '0' || *p > '9')
+                        return CP_ERROR(CP_EINVAL, "duration '%.40s': a number expected at '%.10s'", s, p);
+                uint64_t n = 0;
+                for (; *p >= '0' && *p <= '9'; p++) {
+                        if (n > (UINT64_MAX - 9) / 10)
+                                return CP_ERROR(CP_EINVAL, "duration '%.40s' is too long", s);
+                        n = n * 10 + (uint64_t) (*p - '0');
+                }
+                uint64_t mul;
+                if (*p == 'h')
+                        mul = 3600;
+                else if (*p == 'm' && p[1] != 's')
+                        mul = 60;
+                else if (*p == 's')
+                        mul = 1;
+                else if (*p == 0 && !units && p != s)
+                        mul = 1; /* plain seconds */
+                else
+                        return CP_ERROR(CP_EINVAL, "duration '%.40s': only whole h, m and s units are accepted", s);
+                if (*p)
+                        p++;
+                units = true;
+                if (n > (UINT64_MAX - total) / mul)
+                        return CP_ERROR(CP_EINVAL, "duration '%.40s' is too long", s);
+                total += n * mul;
+        }
+        if (total < 1 || total > max)
+                return CP_ERROR(CP_EINVAL, "duration '%.40s' must be 1 to %llu seconds", s, (unsigned long long) max);
+        *ret_seconds = total;
+        return 0;
+}

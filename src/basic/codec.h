@@ -43,4 +43,10 @@ CP_WUR int cp_b64_decode(const char *in, size_t len, cp_b64_variant v, uint8_t *
  * offset of the first bad byte. */
 bool cp_utf8_valid(const uint8_t *s, size_t n, size_t *ret_bad);
 
+/* A duration in whole seconds: plain seconds ("3600") or Go's duration
+ * syntax with h, m and s units ("8760h0m0s", "1h30m", "90s"), as
+ * Kubernetes flags take it; between 1 and max.  CP_EINVAL naming what was
+ * refused (fractions, other units, overflow). */
+CP_WUR int cp_duration_parse(const char *s, uint64_t max, uint64_t *ret_seconds);
+
 #endif

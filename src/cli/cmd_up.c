@@ -57,6 +57,7 @@ typedef struct stack {
         char cp[P + 8];
         char bin[P];
         const char *db; /* --db: confpoold's store (postgresql://...), NULL: SQLite in the state dir */
+        const char *signing; /* --cluster-signing-duration (confpoold's), NULL: its default */
 } stack;
 
 static void nap_ms(unsigned ms) {
@@ -469,13 +470,18 @@ static int start_confpoold(const stack *s, stack_run *x, const char *port, const
         char *cargv[] = {x->cpd_bin,   "--state-dir", (char *) s->cp, "--backend", "local", "--attestd-url",
                          x->issuer,    "--agent",     x->agent,       "--port-file", portf,  "--min-tcb",
                          (char *) min_tcb, "--kbs-url", x->kbs_url, "--kbs-admin-token-file", x->adm,
-                         "--kbs-release-token-file", x->rel, "--tls", "--port", (char *) port, NULL, NULL, NULL};
+                         "--kbs-release-token-file", x->rel, "--tls", "--port", (char *) port, NULL, NULL, NULL,
+                         NULL, NULL};
         int at = port ? 22 : 20;
         if (s->db) {
-                cargv[at] = "--db";
-                cargv[at + 1] = (char *) s->db;
-        } else
-                cargv[at] = NULL;
+                cargv[at++] = "--db";
+                cargv[at++] = (char *) s->db;
+        }
+        if (s->signing) {
+                cargv[at++] = "--cluster-signing-duration";
+                cargv[at++] = (char *) s->signing;
+        }
+        cargv[at] = NULL;
         if ((r = start(cargv, x->log, true, NULL, &x->cpid)) < 0)
                 return r;
         path_of(s, "confpoold.pid", f, sizeof f);
@@ -579,7 +585,7 @@ static int stack_up(stack *s, const char *port, const char *min_tcb) {
 static void usage(FILE *f, bool up) {
         if (up)
                 fprintf(f, "usage: confpool up [--state-dir DIR] [--port N] [--min-tcb bl=N,tee=N,snp=N,ucode=N]\n"
-                           "                   [--bin-dir DIR] [--db postgresql://...]\n\n"
+                           "                   [--bin-dir DIR] [--db postgresql://...] [--cluster-signing-duration D]\n\n"
                            "Start the embedded stack: confpool-attestd (trusting only the emulated hosts' ARKs),\n"
                            "confpool-kbsd and confpoold with the local backend, state in DIR (default\n"
                            "~/.confpool/stack), and save the CLI's connection settings (as 'confpool login').\n"
@@ -587,7 +593,9 @@ static void usage(FILE *f, bool up) {
                            "adopted), each daemon on the port of the stack's first start (DIR/ports.json).\n"
                            "Min TCB default: " DEFAULT_MIN_TCB ".\n"
                            "--db: confpoold's store on an existing PostgreSQL database (docs/scale-out.md)\n"
-                           "instead of DIR's SQLite file.\n");
+                           "instead of DIR's SQLite file.\n"
+                           "--cluster-signing-duration: how long the nodes' kubelet client certificates are\n"
+                           "valid (Go syntax, e.g. 8760h, the default; nodes renew after 70-90 %% of it).\n");
         else
                 fprintf(f, "usage: confpool down [--state-dir DIR]\n\n"
                            "Stop the embedded stack started by 'confpool up' (and every node process it ran).\n");
@@ -598,9 +606,10 @@ static int run(int argc, char **argv, bool up) {
                 {"state-dir", required_argument, NULL, 's'}, {"port", required_argument, NULL, 'p'},
                 {"min-tcb", required_argument, NULL, 'm'},   {"bin-dir", required_argument, NULL, 'b'},
                 {"db", required_argument, NULL, 'd'},
+                {"cluster-signing-duration", required_argument, NULL, 'S'},
                 {"help", no_argument, NULL, 'h'},            {0},
         };
-        const char *dir = NULL, *port = NULL, *min_tcb = NULL, *bin = NULL, *db = NULL;
+        const char *dir = NULL, *port = NULL, *min_tcb = NULL, *bin = NULL, *db = NULL, *signing = NULL;
         int c;
         optind = 1;
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -610,11 +619,12 @@ static int run(int argc, char **argv, bool up) {
                 case 'm': min_tcb = optarg; break;
                 case 'b': bin = optarg; break;
                 case 'd': db = optarg; break;
+                case 'S': signing = optarg; break;
                 case 'h': usage(stdout, up); return CP_EXIT_OK;
                 default: usage(stderr, up); return CP_EXIT_USAGE;
                 }
         }
-        if (optind != argc || (!up && (port || bin || min_tcb || db))) {
+        if (optind != argc || (!up && (port || bin || min_tcb || db || signing))) {
                 usage(stderr, up);
                 return CP_EXIT_USAGE;
         }
@@ -632,6 +642,7 @@ static int run(int argc, char **argv, bool up) {
                 return CP_EXIT_FAILURE;
         }
         s.db = db;
+        s.signing = signing;
         if (bin)
                 snprintf(s.bin, sizeof s.bin, "%s", bin);
         else {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "basic/codec.h"
 #include "controlplane/cp-daemon.h"
 
 static void usage(FILE *f) {
@@ -13,6 +14,7 @@ static void usage(FILE *f) {
                    "                 [--port-file FILE] [--tls] [--threads N] [--reconcile-interval-ms N] [--public-url URL]\n"
                    "                 [--db sqlite:PATH | --db postgresql://...] [--replica-id NAME] [--lease-ttl-ms N]\n"
                    "                 [--agent-controlplane-urls URL,URL,...]  (local backend, replicas)\n"
+                   "                 [--cluster-signing-duration D]  (kubelet client certificates; 8760h)\n"
                    "                 --backend local --attestd-url URL --agent PATH [--min-tcb SPEC]\n"
                    "                  [--kbs-url URL --kbs-admin-token-file F --kbs-release-token-file F]\n"
                    "                 | --backend fake   (a test backend: no machines, nothing attested)\n"
@@ -71,11 +73,12 @@ int main(int argc, char **argv) {
                 {"db", required_argument, NULL, 'D'},        {"replica-id", required_argument, NULL, 'I'},
                 {"lease-ttl-ms", required_argument, NULL, 'L'},
                 {"agent-controlplane-urls", required_argument, NULL, 'G'},
+                {"cluster-signing-duration", required_argument, NULL, 'S'},
                 {"help", no_argument, NULL, 'h'},            {0},
         };
         cp_daemon_options o = {0};
         int c;
-        while ((c = getopt_long(argc, argv, "s:l:p:c:P:tT:i:hb:A:g:m:HK:Y:R:U:D:I:L:G:", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "s:l:p:c:P:tT:i:hb:A:g:m:HK:Y:R:U:D:I:L:G:S:", opts, NULL)) != -1) {
                 char *end = NULL;
                 unsigned long v = 0;
                 if (c == 'L') {
@@ -114,6 +117,16 @@ int main(int argc, char **argv) {
                 case 'I': o.replica_id = optarg; break;
                 case 'L': o.lease_ttl_ms = (unsigned) v; break;
                 case 'G': o.agent_controlplane_urls = optarg; break;
+                case 'S': {
+                        uint64_t secs = 0;
+                        if (cp_duration_parse(optarg, 10ULL * 365 * 86400, &secs) < 0 || secs < 20) {
+                                fprintf(stderr, "confpoold: --cluster-signing-duration: %s\n",
+                                        secs ? "at least 20s" : cp_error_message());
+                                return 2;
+                        }
+                        o.cluster_signing_seconds = (unsigned long) secs;
+                        break;
+                }
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 2;
                 }

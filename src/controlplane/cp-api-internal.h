@@ -28,6 +28,7 @@ struct cp_api {
         uint8_t cred_key[32];        /* clusters' credential tokens: HMAC keys (cp-api-cluster-access.c) */
         char ca_file[1024];          /* <state_dir>/ca.pem (kubeconfigs' CA), "" without TLS */
         struct cp_diskkeys *diskkeys; /* bootstrap tokens by secure key release, or NULL */
+        unsigned long node_cert_seconds; /* kubelet client certificates' lifetime */
 };
 
 /* What the authentication hook attaches to a call (cp_svc_call.auth; it lives

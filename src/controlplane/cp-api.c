@@ -615,6 +615,7 @@ int cp_api_new(const cp_api_options *o, cp_api **ret) {
         a->aad = o->aad;
         a->lease = o->lease;
         a->diskkeys = o->diskkeys;
+        a->node_cert_seconds = o->node_cert_seconds ? o->node_cert_seconds : CP_NODE_CERT_SECONDS_DEFAULT;
         cp_log_limit_init(&a->refused_log, 0, 0);
         snprintf(a->base_url, sizeof a->base_url, "%s", o->base_url ? o->base_url : "http://127.0.0.1");
         /* the node tables the API reads and writes (machines' attestation,

@@ -21,6 +21,10 @@
 #include "service/httpd.h"
 #include "service/store.h"
 
+/* The default lifetime of kubelet client certificates (one year, as
+ * kube-controller-manager's --cluster-signing-duration). */
+#define CP_NODE_CERT_SECONDS_DEFAULT (365UL * 86400UL)
+
 typedef struct cp_api_options {
         cp_store *store;          /* not owned */
         const cp_rules *rules;    /* not owned */
@@ -36,6 +40,10 @@ typedef struct cp_api_options {
         /* The key broker of the nodes' disks, or NULL: with it a registered node
          * gets a Kubernetes bootstrap token by secure key release (not owned). */
         struct cp_diskkeys *diskkeys;
+        /* How long the kubelet client certificates it signs are valid, in
+         * seconds (kube-controller-manager's --cluster-signing-duration);
+         * 0: one year, its default.  Agents renew after 70-90 % of it. */
+        unsigned long node_cert_seconds;
 } cp_api_options;
 
 typedef struct cp_api cp_api;

@@ -115,6 +115,7 @@ typedef struct local_backend {
         size_t n_hosts;
         node *nodes;
         bool stop;              /* lock held: the workers end */
+        bool detaching;         /* lock held: cp_backend_local_detach runs (boots stop, nothing written) */
         /* the boot workers: create_node only queues (it must not block) */
         pthread_cond_t work;    /* a boot was queued, or stop */
         pthread_cond_t booted;  /* a boot ended */
@@ -871,7 +872,7 @@ static json_int_t now_ms(void) {
 /* A boot stops at its next step once its node is deleted or the backend freed. */
 static int boot_step(local_backend *b, const node *nd) {
         pthread_mutex_lock(&b->lock);
-        bool cancel = nd->cancel || b->stop;
+        bool cancel = nd->cancel || b->stop || b->detaching;
         pthread_mutex_unlock(&b->lock);
         return cancel ? CP_ERROR(CP_EBADSEQ, "cancelled (the node was deleted or the backend stopped)") : 0;
 }
@@ -1330,8 +1331,17 @@ static void *boot_worker(void *ud) {
                                      .confidential = nd->confidential};
                 pthread_mutex_unlock(&b->lock);
                 int r = boot_node(b, &spec, nd);
-                /* a node that failed to boot stays listed: its status says why */
-                if (r < 0)
+                pthread_mutex_lock(&b->lock);
+                bool detaching = b->detaching;
+                pthread_mutex_unlock(&b->lock);
+                /* a node that failed to boot stays listed: its status says why;
+                 * a boot cut by the detach (a deposed leader) writes nothing:
+                 * the node is the next leader's, which boots it again */
+                if (r < 0 && detaching) {
+                        cp_error_clear();
+                        stop_process(&nd->agent);
+                        stop_process(&nd->swtpm);
+                } else if (r < 0)
                         mark_failed(nd, nd->reboot ? "reboot" : "boot");
                 pthread_mutex_lock(&b->lock);
                 nd->phase = r < 0 ? NODE_FAILED : NODE_UP;
@@ -1925,6 +1935,28 @@ static pid_t live_pid(const char *dir, const char *file, const char *marker) {
         return cp_proc_matches(pid, marker) ? pid : 0;
 }
 
+/* Whether two comma-separated URL lists (the control plane's URLs an agent
+ * is given: one, or every replica's) name the same set, in any order. */
+static bool url_set_has_all(const char *a, const char *b) {
+        for (const char *p = a; *p;) {
+                size_t n = strcspn(p, ",");
+                bool found = false;
+                for (const char *q = b; *q && !found;) {
+                        size_t m = strcspn(q, ",");
+                        found = m == n && strncmp(p, q, n) == 0;
+                        q += m + (q[m] == ',');
+                }
+                if (!found)
+                        return false;
+                p += n + (p[n] == ',');
+        }
+        return true;
+}
+
+static bool url_set_eq(const char *a, const char *b) {
+        return url_set_has_all(a, b) && url_set_has_all(b, a);
+}
+
 /* Adopt a node a previous daemon (killed, not stopped) left running: its
  * boot finished (node.json), its agent and swtpm are alive, it talks to
  * the URLs this daemon has, and its host is one of ours.  The node keeps
@@ -1937,7 +1969,7 @@ static bool adopt_node(local_backend *b, node *nd, const json_t *j) {
         const char *hname = json_string_value(json_object_get(j, "host"));
         const char *tcti = json_string_value(json_object_get(j, "tcti"));
         const char *port = tcti ? strstr(tcti, ",port=") : NULL;
-        if (!cp || !att || !hname || !port || strcmp(cp, b->cp_url) != 0 || strcmp(att, b->attestd) != 0)
+        if (!cp || !att || !hname || !port || !url_set_eq(cp, b->cp_url) || strcmp(att, b->attestd) != 0)
                 return false;
         /* a TD lives in its daemon's memory: a TDX node is booted again */
         if (KIND_IS_TDX(size_gen(nd->vm_size)))
@@ -2074,4 +2106,53 @@ int cp_backend_local_recover(cp_backend *bb, unsigned *ret_adopted, unsigned *re
         if (r >= 0 && ret_adopted)
                 *ret_adopted = adopted;
         return r;
+}
+
+/* The hosts closed without touching what their sockets' paths now name (a
+ * successor may have bound them already); lock held. */
+static void hosts_close(local_backend *b) {
+        for (size_t i = 0; i < b->n_hosts; i++) {
+                host *h = &b->hosts[i];
+                if (atomic_load(&h->running)) {
+                        atomic_store(&h->running, false);
+                        pthread_join(h->thread, NULL);
+                }
+                if (h->listen_fd >= 0)
+                        close(h->listen_fd);
+                cp_amdsp_free(h->sp);
+                cp_tdx_host_free(h->td);
+                memset(h, 0, sizeof *h);
+                h->listen_fd = -1;
+        }
+        b->n_hosts = 0;
+}
+
+int cp_backend_local_detach(cp_backend *bb, unsigned *ret_left) {
+        if (bb->ops != &local_ops)
+                return CP_ERROR(CP_EINVAL, "not the local backend");
+        local_backend *b = (local_backend *) bb;
+        unsigned left = 0;
+        pthread_mutex_lock(&b->lock);
+        b->detaching = true;
+        b->queue_head = b->queue_tail = NULL; /* queued boots: on disk (spec.json) */
+        for (;;) {
+                bool booting = false;
+                for (node *nd = b->nodes; nd && !booting; nd = nd->next)
+                        booting = nd->phase == NODE_BOOTING;
+                if (!booting)
+                        break;
+                pthread_cond_wait(&b->booted, &b->lock);
+        }
+        while (b->nodes) {
+                node *nd = b->nodes;
+                b->nodes = nd->next;
+                left += nd->phase == NODE_UP;
+                node_free(nd); /* its processes keep running: not stopped, not reaped */
+        }
+        hosts_close(b);
+        b->detaching = false;
+        pthread_mutex_unlock(&b->lock);
+        if (ret_left)
+                *ret_left = left;
+        return 0;
 }

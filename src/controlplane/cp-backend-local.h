@@ -113,4 +113,15 @@ CP_WUR int cp_backend_local_open_hosts(cp_backend *b, char ***ret_paths, size_t 
  * the nodes queued. */
 CP_WUR int cp_backend_local_recover(cp_backend *b, unsigned *ret_adopted, unsigned *ret_restarted);
 
+/* A deposed leader (its lease lost to another replica, issue 17) hands the
+ * backend's work over: queued boots are dropped and running ones stop at
+ * their next step (killing what they started, writing nothing: the node's
+ * directory, spec and disk stay for the next leader's
+ * cp_backend_local_recover), the nodes are forgotten without being
+ * stopped (they keep running and heartbeating, the next leader adopts
+ * them), the hosts' threads end and their sockets close without being
+ * unlinked (the next leader binds the same paths).  *ret_left: the running
+ * nodes left.  The backend can lead again: recover adopts them back. */
+CP_WUR int cp_backend_local_detach(cp_backend *b, unsigned *ret_left);
+
 #endif

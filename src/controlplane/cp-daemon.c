@@ -122,6 +122,7 @@ typedef struct run_state {
         cp_lease *lease; /* replicas (PostgreSQL): who reconciles */
         pthread_t lease_thread;
         bool lease_running, lease_stop;
+        uint64_t leading_term; /* the lease thread's: the term whose backend work this replica runs (0: none) */
         pthread_mutex_t lease_mu;
         pthread_cond_t lease_cond;
         char *cert, *key, *client_ca;
@@ -223,7 +224,8 @@ static int run_serve(run_state *d) {
         const cp_daemon_options *o = d->o;
         cp_api_options ao = {.store = d->store, .rules = d->rules, .state_dir = o->state_dir, .tls = d->tls,
                              .base_url = d->base, .nodes = d->nodes,
-                             .aad = d->aad, .lease = d->lease, .diskkeys = d->diskkeys};
+                             .aad = d->aad, .lease = d->lease, .diskkeys = d->diskkeys,
+                             .node_cert_seconds = o->cluster_signing_seconds};
         cp_httpd_options ho = {.bind_addr = d->listen, .port = o->port, .threads = o->threads,
                                .max_body = CP_MAX_API_BODY, .tls_cert_pem = d->cert, .tls_key_pem = d->key,
                                .tls_client_ca_pem = d->client_ca};
@@ -301,9 +303,37 @@ static int run_endpoints(run_state *d) {
         return r;
 }
 
-/* The lease thread: a tick every fifth of the lease's life; on becoming
- * the leader, the backend's nodes are adopted before the reconciler (gated
- * on the lease) acts. */
+/* After a tick: a replica that became the leader adopts the backend's
+ * nodes (run_recover) before its reconciler acts (the ready term); one
+ * that lost the lease (expired, taken over, or fenced by the reconciler's
+ * check) stops its backend work at once, leaving the nodes running for
+ * the successor (cp_backend_local_detach). */
+static void lease_transition(run_state *d, bool became) {
+        uint64_t term = 0;
+        bool leader = cp_lease_is_leader(d->lease, &term);
+        if (d->leading_term && (!leader || term != d->leading_term)) {
+                unsigned left = 0;
+                cp_reconciler_set_ready_term(d->rec, 0);
+                if (d->local && cp_backend_local_detach(d->backend, &left) < 0)
+                        cp_error_clear();
+                printf("confpoold: deposed (term %llu over): backend work stopped, %u running node(s) left to the "
+                       "next leader\n", (unsigned long long) d->leading_term, left);
+                fflush(stdout);
+                d->leading_term = 0;
+        }
+        if (!leader || (!became && d->leading_term == term))
+                return;
+        printf("confpoold: leader (term %llu, replica %s)\n", (unsigned long long) term, cp_lease_id(d->lease));
+        fflush(stdout);
+        if (run_recover(d) < 0) {
+                fprintf(stderr, "confpoold: recover: %s\n", cp_error_message());
+                cp_error_clear();
+        }
+        d->leading_term = term;
+        cp_reconciler_set_ready_term(d->rec, term);
+}
+
+/* The lease thread: a tick every fifth of the lease's life (lease_transition). */
 static void *lease_main(void *userdata) {
         run_state *d = userdata;
         unsigned period = (d->o->lease_ttl_ms ? d->o->lease_ttl_ms : 5000) / 5;
@@ -314,17 +344,8 @@ static void *lease_main(void *userdata) {
                 if (cp_lease_tick(d->lease, &became) < 0) {
                         fprintf(stderr, "confpoold: lease: %s\n", cp_error_message());
                         cp_error_clear();
-                } else if (became) {
-                        uint64_t term = 0;
-                        (void) cp_lease_is_leader(d->lease, &term);
-                        printf("confpoold: leader (term %llu, replica %s)\n", (unsigned long long) term,
-                               cp_lease_id(d->lease));
-                        fflush(stdout);
-                        if (run_recover(d) < 0) {
-                                fprintf(stderr, "confpoold: recover: %s\n", cp_error_message());
-                                cp_error_clear();
-                        }
                 }
+                lease_transition(d, became);
                 pthread_mutex_lock(&d->lease_mu);
                 if (d->lease_stop)
                         break;

@@ -44,6 +44,8 @@ typedef struct cp_daemon_options {
          * agents fail over between them; a new leader adopts the nodes); NULL:
          * this replica's own URL */
         const char *agent_controlplane_urls;
+        /* kubelet client certificates' lifetime (s); 0: one year */
+        unsigned long cluster_signing_seconds;
 } cp_daemon_options;
 
 /* Run until SIGINT/SIGTERM. */

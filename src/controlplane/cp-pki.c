@@ -239,7 +239,7 @@ static bool name_is(X509_NAME *n, int nid, const char *want) {
                memcmp(ASN1_STRING_get0_data(s), want, strlen(want)) == 0;
 }
 
-int cp_pki_kubelet_cert(const char *dir, const char *csr_pem, size_t len, const char *node, unsigned days,
+int cp_pki_kubelet_cert(const char *dir, const char *csr_pem, size_t len, const char *node, unsigned long seconds,
                         char **ret_pem, char *why, size_t why_size) {
         char cn[128];
         snprintf(cn, sizeof cn, "system:node:%s", node);
@@ -253,8 +253,8 @@ int cp_pki_kubelet_cert(const char *dir, const char *csr_pem, size_t len, const 
                 snprintf(why, why_size, "spec.request is not a PEM certificate request signed by its key");
         else if (!name_is(sn, NID_commonName, cn) || !name_is(sn, NID_organizationName, "system:nodes") ||
                  X509_NAME_entry_count(sn) != 2)
-                snprintf(why, why_size, "the request's subject must be exactly O=system:nodes, CN=%.100s (this "
-                         "bootstrap token's node)", cn);
+                snprintf(why, why_size, "the request's subject must be exactly O=system:nodes, CN=%.100s (the "
+                         "node this request authenticated as)", cn);
         else if (EVP_PKEY_get_base_id(pub) != EVP_PKEY_EC && EVP_PKEY_get_base_id(pub) != EVP_PKEY_RSA)
                 snprintf(why, why_size, "the request's key must be EC or RSA");
         else
@@ -267,8 +267,10 @@ int cp_pki_kubelet_cert(const char *dir, const char *csr_pem, size_t len, const 
                 x = X509_new();
                 X509_NAME *nm = x ? X509_get_subject_name(x) : NULL;
                 if (!x || !X509_set_version(x, 2) || set_serial(x) < 0 ||
-                    !X509_gmtime_adj(X509_getm_notBefore(x), -300) ||
-                    !X509_gmtime_adj(X509_getm_notAfter(x), (long) days * 86400) || !X509_set_pubkey(x, pub) ||
+                    /* backdated for clock skew: 5 min, or a tenth of a short lifetime
+                     * (so that renewal at 70-90 % of it lies in the future) */
+                    !X509_gmtime_adj(X509_getm_notBefore(x), -(long) (seconds / 10 < 300 ? seconds / 10 : 300)) ||
+                    !X509_gmtime_adj(X509_getm_notAfter(x), (long) seconds) || !X509_set_pubkey(x, pub) ||
                     !X509_NAME_add_entry_by_txt(nm, "O", MBSTRING_ASC, (const unsigned char *) "system:nodes", -1, -1, 0) ||
                     !X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *) cn, -1, -1, 0) ||
                     !X509_set_issuer_name(x, X509_get_subject_name(ca)))

@@ -24,9 +24,10 @@ CP_WUR int cp_pki_server_cert(const char *state_dir, const char *listen, unsigne
 /* A kubelet client certificate (docs/kubernetes.md "Attested join"): the PEM
  * CSR must be signed by its key (EC or RSA) and name exactly O=system:nodes,
  * CN=system:node:<node>; the certificate (CA:FALSE, digitalSignature,
- * clientAuth, `days` days) is issued by the CA of dir.  CP_EPOLICY with why
+ * clientAuth, valid `seconds` from now, notBefore 5 min back or a tenth of
+ * `seconds` if less) is issued by the CA of dir.  CP_EPOLICY with why
  * naming the refusal; *ret_pem malloc()ed. */
-CP_WUR int cp_pki_kubelet_cert(const char *state_dir, const char *csr_pem, size_t len, const char *node, unsigned days,
+CP_WUR int cp_pki_kubelet_cert(const char *state_dir, const char *csr_pem, size_t len, const char *node, unsigned long seconds,
                                char **ret_pem, char *why, size_t why_size);
 
 #endif

@@ -15,6 +15,7 @@
 #include "basic/secure.h"
 #include "controlplane/cp-nodes.h"
 #include "controlplane/cp-reconciler.h"
+#include "controlplane/k8s.h"
 #include "controlplane/cp-store.h"
 
 struct cp_reconciler {
@@ -32,6 +33,7 @@ struct cp_reconciler {
                                          * written before each health pass */
         uint8_t name_key[32];           /* this installation's machine-name key (store table name_key) */
         cp_lease *lease;                /* replicas: run only as the leader, every write fenced; NULL: alone */
+        uint64_t ready_term;            /* replicas: the term whose backend recovery is done (0: none) */
         pthread_mutex_t lock;
         pthread_cond_t cond;
 };
@@ -659,6 +661,12 @@ void cp_reconciler_set_lease(cp_reconciler *rc, cp_lease *lease) {
         pthread_mutex_unlock(&rc->lock);
 }
 
+void cp_reconciler_set_ready_term(cp_reconciler *rc, uint64_t term) {
+        pthread_mutex_lock(&rc->lock);
+        rc->ready_term = term;
+        pthread_mutex_unlock(&rc->lock);
+}
+
 /* A write transaction of the reconciler: with replicas, refused (CP_EFENCED)
  * unless this replica still holds the leader lease with its term, checked
  * under the same write lock a takeover needs. */
@@ -867,12 +875,21 @@ void cp_reconciler_set_heartbeat_deadline(cp_reconciler *rc, unsigned ms) {
 
 #define HEALTH_INTERVAL_MS 1000
 
+static int follower_flush(cp_reconciler *rc) {
+        pthread_mutex_lock(&rc->lock);
+        cp_nodes *nodes = rc->nodes;
+        pthread_mutex_unlock(&rc->lock);
+        return nodes ? cp_nodes_flush(nodes) : 0;
+}
+
 static void *thread_main(void *userdata) {
         cp_reconciler *rc = userdata;
         int64_t health_ms = 0;
         pthread_mutex_lock(&rc->lock);
         while (!rc->stop) {
-                bool follower = rc->lease && !cp_lease_is_leader(rc->lease, NULL);
+                /* a new leader acts once its backend adopted the nodes (ready_term) */
+                uint64_t term = 0;
+                bool follower = rc->lease && (!cp_lease_is_leader(rc->lease, &term) || term != rc->ready_term);
                 pthread_mutex_unlock(&rc->lock);
                 size_t active;
                 if (follower)
@@ -890,6 +907,17 @@ static void *thread_main(void *userdata) {
                         health_ms = t;
                 if (health && !follower && rc->backend->ops->expected_measurement && cp_reconciler_check_health(rc, NULL) < 0) {
                         fprintf(stderr, "confpoold: node health: %s\n", cp_error_message());
+                        cp_error_clear();
+                }
+                /* a follower serves heartbeats too: the times it batched are
+                 * written on this schedule, not only at its next node request
+                 * (the leader's health check reads them from the store) */
+                if (health && follower && follower_flush(rc) < 0) {
+                        fprintf(stderr, "confpoold: heartbeat flush: %s\n", cp_error_message());
+                        cp_error_clear();
+                }
+                if (health && !follower && cp_k8s_gc_tick(rc->store) < 0) {
+                        fprintf(stderr, "confpoold: k8s store clean-up: %s\n", cp_error_message());
                         cp_error_clear();
                 }
                 pthread_mutex_lock(&rc->lock);

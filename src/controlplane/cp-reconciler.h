@@ -47,6 +47,10 @@ CP_WUR int cp_max_surge(const char *spec, long count, long *ret);
 /* Replicas on one database: reconcile only while holding the lease, and
  * fence every write transaction with it (cp-lease.h).  Not owned. */
 void cp_reconciler_set_lease(cp_reconciler *r, cp_lease *lease);
+/* With a lease: the background thread reconciles only under this term, set
+ * by the daemon once the new leader's backend recovered its nodes (a pass
+ * before would see adoptable nodes as missing and boot them again). */
+void cp_reconciler_set_ready_term(cp_reconciler *r, uint64_t term);
 CP_WUR int cp_reconciler_start(cp_reconciler *r, unsigned interval_ms);
 /* Stops the thread (if started) and frees. */
 cp_reconciler *cp_reconciler_free(cp_reconciler *r);

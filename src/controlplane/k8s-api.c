@@ -30,14 +30,10 @@ void k8s_reply(k8s_ctx *c, unsigned status, json_t *body) {
         free(text);
 }
 
-void k8s_status(k8s_ctx *c, unsigned status, const char *reason, const char *kind, const char *name, const char *fmt,
-                ...) {
-        char msg[1024];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof msg, fmt, ap);
-        va_end(ap);
-        for (char *p = msg; *p; p++)
+json_t *k8s_status_object(unsigned status, const char *reason, const char *kind, const char *name, const char *msg) {
+        char clean[1024];
+        snprintf(clean, sizeof clean, "%s", msg);
+        for (char *p = clean; *p; p++)
                 if ((unsigned char) *p < 0x20 || (unsigned char) *p >= 0x7f)
                         *p = '?';
         json_t *details = json_object();
@@ -46,11 +42,21 @@ void k8s_status(k8s_ctx *c, unsigned status, const char *reason, const char *kin
         if (kind)
                 json_object_set_new(details, "kind", json_string(kind));
         json_t *s = json_pack("{s:s,s:s,s:{},s:s,s:s,s:s,s:o,s:i}", "kind", "Status", "apiVersion", "v1", "metadata",
-                              "status", "Failure", "message", msg, "reason", reason, "details", details, "code",
+                              "status", "Failure", "message", clean, "reason", reason, "details", details, "code",
                               (int) status);
-        if (status == 401)
+        if (s && status == 401)
                 json_object_del(s, "details");
-        k8s_reply(c, status, s);
+        return s;
+}
+
+void k8s_status(k8s_ctx *c, unsigned status, const char *reason, const char *kind, const char *name, const char *fmt,
+                ...) {
+        char msg[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        k8s_reply(c, status, k8s_status_object(status, reason, kind, name, msg));
 }
 
 static void not_found_path(k8s_ctx *c) {
@@ -378,6 +384,10 @@ static void serve(k8s_ctx *c) {
                 ok = parse_res("", c->path + 7, &r, seg);
         else if (!strncmp(c->path, "/apis/coordination.k8s.io/v1/", 29))
                 ok = parse_res("coordination.k8s.io", c->path + 28, &r, seg);
+        if (c->node[0] && !strcmp(c->req->method, "POST") && !strcmp(c->path, K8S_CSR_PATH)) {
+                k8s_csr_renew(c); /* the kubelet's client certificate rotation */
+                return;
+        }
         if (!ok && c->node[0]) { /* authorization comes first: a node learns nothing of other paths */
                 k8s_status(c, 403, "Forbidden", NULL, NULL, "forbidden: User \"%s\" cannot %s path \"%.200s\": a "
                            "node may only read and renew its own Node and Lease and create events about itself",
@@ -484,7 +494,7 @@ bool cp_k8s_handle(cp_api *api, const cp_http_request *req, cp_http_response *re
         c.cluster_id = json_string_value(json_object_get(c.cluster, "id"));
         int r = k8s_sync(api, c.cluster);
         if (r >= 0 && k8s_gc_due())
-                r = k8s_gc(api, time(NULL), K8S_LOG_KEEP, K8S_EVENT_TTL_S);
+                r = k8s_gc(api->store, time(NULL), K8S_LOG_KEEP, K8S_EVENT_TTL_S);
         if (r >= 0)
                 serve(&c);
         else {

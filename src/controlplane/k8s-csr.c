@@ -16,6 +16,12 @@
  *      the cluster CA (confpoold's, the kubeconfigs' CA).
  * Refused with a reason: a token never issued or already used (401), a
  * machine that is not attested (403), a CSR naming another node (403).
+ * Rotation: a node authenticated by its current client certificate (the
+ * Node authorizer's checks: issued by this cluster to that node, the one
+ * recorded, its machine attested) may POST a new CSR for its own name, as
+ * kubelet rotates its certificate and kube-controller-manager approves a
+ * "selfnodeclient" request; the new certificate replaces the recorded one,
+ * so the old one is refused from then on.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +50,11 @@ int k8s_bootstrap_schema(cp_store *s) {
                                 "CREATE TABLE IF NOT EXISTS k8s_node_cert (cluster TEXT NOT NULL, machine TEXT NOT NULL, "
                                 "pool TEXT NOT NULL, sha256 TEXT NOT NULL, serial TEXT NOT NULL, "
                                 "PRIMARY KEY (cluster, machine));"
+                                /* a renewed certificate not used yet: the recorded one
+                                 * stays accepted until the node first uses this one */
+                                "CREATE TABLE IF NOT EXISTS k8s_node_cert_next (cluster TEXT NOT NULL, "
+                                "machine TEXT NOT NULL, sha256 TEXT NOT NULL, serial TEXT NOT NULL, "
+                                "PRIMARY KEY (cluster, machine));"
                                 /* what nodes reported over mTLS: lease renewals, heartbeats */
                                 "CREATE TABLE IF NOT EXISTS k8s_node_self (cluster TEXT NOT NULL, name TEXT NOT NULL, "
                                 "doc TEXT NOT NULL, PRIMARY KEY (cluster, name));"
@@ -53,9 +64,11 @@ int k8s_bootstrap_schema(cp_store *s) {
 
 /* A new registration revokes the node's certificate (it gets a new one by
  * its new bootstrap token). */
-int k8s_node_cert_forget(cp_store *s, const char *cluster, const char *machine) {
+static int delete_cert(cp_store *s, const char *table, const char *cluster, const char *machine) {
+        char sql[96];
+        snprintf(sql, sizeof sql, "DELETE FROM %s WHERE cluster=? AND machine=?", table);
         _cleanup_stmt_ cp_stmt *st = NULL;
-        int r = cp_store_prepare(s, "DELETE FROM k8s_node_cert WHERE cluster=? AND machine=?", &st);
+        int r = cp_store_prepare(s, sql, &st);
         if (r < 0)
                 return r;
         cp_stmt_bind_text(st, 1, cluster);
@@ -64,8 +77,14 @@ int k8s_node_cert_forget(cp_store *s, const char *cluster, const char *machine) 
         return r < 0 ? r : 0;
 }
 
-/* Record the certificate issued to machine: SHA-256 of its DER and serial. */
-static int cert_record(k8s_ctx *c, const char *machine, const char *pool, const char *pem) {
+int k8s_node_cert_forget(cp_store *s, const char *cluster, const char *machine) {
+        int r = delete_cert(s, "k8s_node_cert", cluster, machine);
+        return r < 0 ? r : delete_cert(s, "k8s_node_cert_next", cluster, machine);
+}
+
+/* Record the certificate issued to machine: SHA-256 of its DER and serial;
+ * a renewal's as the next one (k8s_node_cert_next), else as the one. */
+static int cert_record(k8s_ctx *c, const char *machine, const char *pool, const char *pem, bool renewal) {
         BIO *b = BIO_new_mem_buf(pem, -1);
         X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
         BIO_free(b);
@@ -88,17 +107,25 @@ static int cert_record(k8s_ctx *c, const char *machine, const char *pool, const 
         OPENSSL_free(der);
         cp_hex_encode(h, 32, fp);
         _cleanup_stmt_ cp_stmt *st = NULL;
-        int r = cp_store_prepare(c->api->store, "INSERT INTO k8s_node_cert(cluster, machine, pool, sha256, serial) "
-                                                "VALUES (?,?,?,?,?) ON CONFLICT(cluster, machine) DO UPDATE SET "
-                                                "pool=excluded.pool, sha256=excluded.sha256, serial=excluded.serial", &st);
+        int r = cp_store_prepare(c->api->store, renewal ? "INSERT INTO k8s_node_cert_next(cluster, machine, sha256, serial) "
+                                                          "VALUES (?,?,?,?) ON CONFLICT(cluster, machine) DO UPDATE "
+                                                          "SET sha256=excluded.sha256, serial=excluded.serial"
+                                                        : "INSERT INTO k8s_node_cert(cluster, machine, sha256, serial, pool) "
+                                                          "VALUES (?,?,?,?,?) ON CONFLICT(cluster, machine) DO UPDATE "
+                                                          "SET pool=excluded.pool, sha256=excluded.sha256, "
+                                                          "serial=excluded.serial",
+                                 &st);
         if (r < 0)
                 return r;
         cp_stmt_bind_text(st, 1, c->uid);
         cp_stmt_bind_text(st, 2, machine);
-        cp_stmt_bind_text(st, 3, pool);
-        cp_stmt_bind_text(st, 4, fp);
-        cp_stmt_bind_text(st, 5, serial);
+        cp_stmt_bind_text(st, 3, fp);
+        cp_stmt_bind_text(st, 4, serial);
+        if (!renewal)
+                cp_stmt_bind_text(st, 5, pool);
         r = cp_store_step(c->api->store, st);
+        if (r >= 0 && !renewal) /* a new join: no renewal of an earlier certificate is pending */
+                r = delete_cert(c->api->store, "k8s_node_cert_next", c->uid, machine);
         return r < 0 ? r : 0;
 }
 
@@ -242,7 +269,7 @@ static char *csr_pem(const json_t *body, size_t *len, char *why, size_t size) {
         return pem;
 }
 
-static void csr_answer(k8s_ctx *c, const json_t *body, const char *cert, const char *machine) {
+static void csr_answer(k8s_ctx *c, const json_t *body, const char *cert, const char *machine, const char *why_ok) {
         char *b64 = malloc(cp_b64_encoded_len(strlen(cert), CP_B64_STD) + 1);
         if (b64)
                 cp_b64_encode((const uint8_t *) cert, strlen(cert), CP_B64_STD, b64);
@@ -255,20 +282,55 @@ static void csr_answer(k8s_ctx *c, const json_t *body, const char *cert, const c
         json_t *o = json_pack("{s:s,s:s,s:{s:s,s:s},s:O,s:{s:[{s:s,s:s,s:s,s:s}],s:s}}", "kind",
                               "CertificateSigningRequest", "apiVersion", "certificates.k8s.io/v1", "metadata", "name",
                               name, "uid", uid, "spec", json_object_get(body, "spec"), "status", "conditions", "type",
-                              "Approved", "status", "True", "reason", "AutoApproved", "message",
-                              "approved: the bootstrap token was released to this attested machine", "certificate",
+                              "Approved", "status", "True", "reason", "AutoApproved", "message", why_ok, "certificate",
                               b64 ? b64 : "");
         free(b64);
-        fprintf(stderr, "confpoold: k8s: kubelet client certificate issued to %.64s\n", machine);
+        fprintf(stderr, "confpoold: k8s: kubelet client certificate issued to %.64s (%s)\n", machine, why_ok);
         k8s_reply(c, 201, o);
 }
 
+/* Parse, check and sign the request's CSR for machine of pool, record the
+ * certificate (replacing any earlier one) and answer 201, else a Status. */
+static void csr_issue(k8s_ctx *c, const char *machine, const char *pool, bool renewal, const char *why_ok) {
+        json_t *body = NULL;
+        size_t len = 0;
+        char *pem = NULL, *cert = NULL, why[400] = "";
+        int r = 0;
+        if (cp_svc_json_parse(c->req->body, c->req->body_len, 32, &body) < 0) {
+                snprintf(why, sizeof why, "the body is not a JSON object: %s", cp_error_message());
+                cp_error_clear();
+        } else if ((pem = csr_pem(body, &len, why, sizeof why)) != NULL) {
+                char dir[1024];
+                snprintf(dir, sizeof dir, "%.*s", (int) (strlen(c->api->ca_file) > 7 ? strlen(c->api->ca_file) - 7 : 0),
+                         c->api->ca_file);
+                if (!c->api->ca_file[0])
+                        snprintf(why, sizeof why, "this control plane has no CA (TLS off)");
+                else if ((r = cp_pki_kubelet_cert(dir, pem, len, machine, c->api->node_cert_seconds, &cert, why, sizeof why)) ==
+                         CP_EPOLICY)
+                        r = 0;
+                else if (r >= 0)
+                        r = cert_record(c, machine, pool, cert, renewal);
+                cp_error_clear();
+        }
+        if (r < 0) {
+                cp_error_clear();
+                k8s_status(c, 500, "InternalError", NULL, NULL, "the certificate could not be issued");
+        } else if (why[0])
+                k8s_status(c, 403, "Forbidden", "certificatesigningrequests", NULL,
+                           "certificatesigningrequests is forbidden: %s", why);
+        else
+                csr_answer(c, body, cert, machine, why_ok);
+        free(pem);
+        free(cert);
+        json_decref(body);
+}
+
 bool k8s_csr_bootstrap(k8s_ctx *c) {
-        if (strcmp(c->req->method, "POST") || strcmp(c->path, "/apis/certificates.k8s.io/v1/certificatesigningrequests"))
+        if (strcmp(c->req->method, "POST") || strcmp(c->path, K8S_CSR_PATH))
                 return false;
         const char *h = cp_http_req_header(c->req, "Authorization");
         const char *tok = h && strncasecmp(h, "Bearer ", 7) == 0 ? h + 7 : NULL;
-        char machine[64], pool[700], why[400] = "";
+        char machine[64], pool[700];
         bool used = false;
         if (!tok || strlen(tok) != 64 || token_lookup(c, tok, machine, sizeof machine, pool, sizeof pool, &used) != 1) {
                 cp_error_clear();
@@ -287,34 +349,18 @@ bool k8s_csr_bootstrap(k8s_ctx *c) {
                            "forbidden: machine %s is not attested (not Ready)", machine);
                 return true;
         }
-        json_t *body = NULL;
-        size_t len = 0;
-        char *pem = NULL, *cert = NULL;
-        if (r >= 0 && cp_svc_json_parse(c->req->body, c->req->body_len, 32, &body) < 0) {
-                snprintf(why, sizeof why, "the body is not a JSON object: %s", cp_error_message());
-                cp_error_clear();
-        } else if (r >= 0 && (pem = csr_pem(body, &len, why, sizeof why)) != NULL) {
-                char dir[1024];
-                snprintf(dir, sizeof dir, "%.*s", (int) (strlen(c->api->ca_file) > 7 ? strlen(c->api->ca_file) - 7 : 0),
-                         c->api->ca_file);
-                if (!c->api->ca_file[0])
-                        snprintf(why, sizeof why, "this control plane has no CA (TLS off)");
-                else if ((r = cp_pki_kubelet_cert(dir, pem, len, machine, 365, &cert, why, sizeof why)) == CP_EPOLICY)
-                        r = 0;
-                else if (r >= 0)
-                        r = cert_record(c, machine, pool, cert);
-                cp_error_clear();
-        }
-        if (r < 0) {
+        if (r >= 0)
+                csr_issue(c, machine, pool, false, "approved: the bootstrap token was released to this attested machine");
+        else {
                 cp_error_clear();
                 k8s_status(c, 500, "InternalError", NULL, NULL, "the certificate could not be issued");
-        } else if (why[0])
-                k8s_status(c, 403, "Forbidden", "certificatesigningrequests", NULL,
-                           "certificatesigningrequests is forbidden: %s", why);
-        else
-                csr_answer(c, body, cert, machine);
-        free(pem);
-        free(cert);
-        json_decref(body);
+        }
         return true;
+}
+
+void k8s_csr_renew(k8s_ctx *c) {
+        /* k8s_node_authenticate checked the certificate is the one recorded
+         * for c->node in c->node_pool and that its machine is Ready */
+        csr_issue(c, c->node, c->node_pool, true, "approved: renewal by the node's current client certificate "
+                                           "(selfnodeclient)");
 }

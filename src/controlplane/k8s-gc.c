@@ -10,7 +10,9 @@
  *     (kube-apiserver's --event-ttl default, 1 h), logged as DELETED;
  *   - the objects, log and node records of a cluster that no longer exists
  *     are removed.
- * k8s_gc runs from the API's requests, at most every K8S_GC_PERIOD_S.
+ * k8s_gc runs at most every K8S_GC_PERIOD_S per process: from the API's
+ * requests (in their transaction) and from the leader's reconciler thread
+ * (cp_k8s_gc_tick), so that it also runs while no cluster's API is used.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -90,7 +92,7 @@ static int expire_events(cp_store *s, const char *cluster, int64_t now, int64_t 
 /* Everything of clusters whose resourceUID is not in live. */
 static int remove_deleted(cp_store *s, const json_t *live) {
         static const char *const tables[] = {"k8s_obj", "k8s_log", "k8s_node_user", "k8s_bootstrap",
-                                             "k8s_node_cert", "k8s_node_self"};
+                                             "k8s_node_cert", "k8s_node_cert_next", "k8s_node_self"};
         _cleanup_stmt_ cp_stmt *st = NULL;
         int r = cp_store_prepare(s, "SELECT cluster FROM k8s_obj UNION SELECT cluster FROM k8s_log UNION "
                                     "SELECT cluster FROM k8s_bootstrap UNION SELECT cluster FROM k8s_node_self", &st);
@@ -120,21 +122,21 @@ static int remove_deleted(cp_store *s, const json_t *live) {
         return r < 0 ? r : 0;
 }
 
-int k8s_gc(cp_api *api, int64_t now, int64_t keep, int64_t event_ttl) {
+int k8s_gc(cp_store *s, int64_t now, int64_t keep, int64_t event_ttl) {
         json_t *clusters = NULL, *live = json_object(), *cl;
-        int r = live ? cp_res_list(api->store, "cluster", NULL, NULL, NULL, &clusters) : cp_error_oom();
+        int r = live ? cp_res_list(s, "cluster", NULL, NULL, NULL, &clusters) : cp_error_oom();
         size_t i;
         json_array_foreach(clusters, i, cl) {
                 const char *u = json_string_value(json_object_get(json_object_get(cl, "properties"), "resourceUID"));
                 if (u)
                         json_object_set_new(live, u, json_true());
                 if (u && r >= 0)
-                        r = expire_events(api->store, u, now, event_ttl);
+                        r = expire_events(s, u, now, event_ttl);
         }
         if (r >= 0)
-                r = remove_deleted(api->store, live);
+                r = remove_deleted(s, live);
         if (r >= 0)
-                r = compact(api->store, keep);
+                r = compact(s, keep);
         json_decref(clusters);
         json_decref(live);
         return r;
@@ -150,4 +152,17 @@ bool k8s_gc_due(void) {
                 last = now;
         pthread_mutex_unlock(&lock);
         return due;
+}
+
+int cp_k8s_gc_tick(cp_store *s) {
+        if (!k8s_gc_due())
+                return 0;
+        int r = cp_store_begin(s);
+        if (r < 0)
+                return r;
+        if ((r = k8s_gc(s, time(NULL), K8S_LOG_KEEP, K8S_EVENT_TTL_S)) < 0) {
+                cp_store_rollback(s);
+                return r;
+        }
+        return cp_store_commit(s);
 }

@@ -18,11 +18,14 @@ typedef struct k8s_ctx {
         const char *user;       /* "clusterUser" / "clusterAdmin" / principal below */
         char node[64];          /* a node's verified client certificate: its name (else "") */
         char principal[96];     /* "system:node:<node>" */
+        char node_pool[700];    /* that node's pool id (k8s_node_cert) */
 } k8s_ctx;
 
 /* ---- answers (k8s-api.c) ---- */
 void k8s_reply(k8s_ctx *c, unsigned status, json_t *body /* stolen */);
-/* A Status object as kube-apiserver writes it; kind/name go to details. */
+/* A Status object as kube-apiserver writes it; kind/name go to details
+ * (k8s_status_object: the object, NULL when out of memory). */
+json_t *k8s_status_object(unsigned status, const char *reason, const char *kind, const char *name, const char *msg);
 void k8s_status(k8s_ctx *c, unsigned status, const char *reason, const char *kind, const char *name, const char *fmt,
                 ...) __attribute__((format(printf, 6, 7)));
 
@@ -68,6 +71,12 @@ CP_WUR int k8s_node_cert_forget(cp_store *s, const char *cluster, const char *ma
 /* POST .../certificatesigningrequests with a bootstrap token: true when it
  * was one (answered), false to go on (a kubeconfig token, or 401). */
 bool k8s_csr_bootstrap(k8s_ctx *c);
+/* POST .../certificatesigningrequests by a node with its current client
+ * certificate (c->node set): the kubelet's certificate rotation, approved
+ * for its own name while its machine is attested; the new certificate
+ * replaces the old one, which is refused from then on. */
+void k8s_csr_renew(k8s_ctx *c);
+#define K8S_CSR_PATH "/apis/certificates.k8s.io/v1/certificatesigningrequests"
 
 /* ---- nodes' own credential (k8s-node.c) ---- */
 /* The request's verified client certificate as a node of this cluster:
@@ -93,7 +102,7 @@ CP_WUR int k8s_node_self_get(cp_store *s, const char *cluster, const char *name,
 #define K8S_GC_PERIOD_S 60
 /* Compact the log to its last `keep` entries, expire Events older than
  * event_ttl at now, remove the objects of deleted clusters. */
-CP_WUR int k8s_gc(cp_api *api, int64_t now, int64_t keep, int64_t event_ttl);
+CP_WUR int k8s_gc(cp_store *s, int64_t now, int64_t keep, int64_t event_ttl);
 /* The highest resourceVersion compacted away (0: none). */
 int64_t k8s_compacted_rv(cp_store *s);
 /* Whether this process's periodic k8s_gc is due (and now counted as run). */

@@ -64,9 +64,37 @@ static int recorded(cp_store *s, const char *cluster, const char *machine, char 
         return 1;
 }
 
+/* The renewal of (cluster, machine) whose hash is sha, if there is one,
+ * made the recorded certificate: 1 promoted, 0 no such renewal. */
+static int promote_next(cp_store *s, const char *cluster, const char *machine, const char *sha) {
+        _cleanup_stmt_ cp_stmt *up = NULL, *del = NULL;
+        int r = cp_store_prepare(s, "UPDATE k8s_node_cert SET sha256=n.sha256, serial=n.serial FROM "
+                                    "k8s_node_cert_next n WHERE k8s_node_cert.cluster=n.cluster AND "
+                                    "k8s_node_cert.machine=n.machine AND n.cluster=? AND n.machine=? AND n.sha256=?",
+                                 &up);
+        if (r < 0)
+                return r;
+        cp_stmt_bind_text(up, 1, cluster);
+        cp_stmt_bind_text(up, 2, machine);
+        cp_stmt_bind_text(up, 3, sha);
+        if ((r = cp_store_step(s, up)) < 0)
+                return r;
+        if (cp_stmt_changes(up) != 1)
+                return 0;
+        if ((r = cp_store_prepare(s, "DELETE FROM k8s_node_cert_next WHERE cluster=? AND machine=?", &del)) < 0)
+                return r;
+        cp_stmt_bind_text(del, 1, cluster);
+        cp_stmt_bind_text(del, 2, machine);
+        r = cp_store_step(s, del);
+        if (r >= 0)
+                fprintf(stderr, "confpoold: k8s: node %.63s uses its renewed client certificate; the previous one is "
+                        "refused from now on\n", machine);
+        return r < 0 ? r : 1;
+}
+
 /* NULL when the certificate is this cluster's node's, else why not. */
-static const char *node_check(k8s_ctx *c, X509 *x, char *name, size_t size) {
-        char cn[128], sha[65], want[65], pool[700];
+static const char *node_check(k8s_ctx *c, X509 *x, char *name, size_t size, char pool[700]) {
+        char cn[128], sha[65], want[65];
         uint8_t h[32];
         if (X509_check_purpose(x, X509_PURPOSE_SSL_CLIENT, 0) != 1)
                 return "not a client certificate";
@@ -79,12 +107,20 @@ static const char *node_check(k8s_ctx *c, X509 *x, char *name, size_t size) {
         memcpy(name, nn, strlen(nn) + 1);
         SHA256(c->req->client_cert_der, c->req->client_cert_len, h);
         cp_hex_encode(h, 32, sha);
-        int r = recorded(c->api->store, c->uid, name, want, pool, sizeof pool);
+        int r = recorded(c->api->store, c->uid, name, want, pool, 700);
         if (r < 0) {
                 cp_error_clear();
                 return "the store could not be read";
         }
-        if (r == 0 || strcmp(sha, want)) /* public data: no constant-time compare needed */
+        if (r == 1 && strcmp(sha, want)) { /* public data: no constant-time compare needed */
+                /* a renewed certificate at its first use: it becomes the one,
+                 * the one it replaces is refused from now on */
+                if ((r = promote_next(c->api->store, c->uid, name, sha)) < 0) {
+                        cp_error_clear();
+                        return "the store could not be written";
+                }
+        }
+        if (r == 0)
                 return "not the certificate this cluster issued to that node (another cluster's, or replaced)";
         cp_machine m;
         if (cp_machine_get(c->api->store, pool, name, &m) < 0) {
@@ -101,8 +137,8 @@ bool k8s_node_authenticate(k8s_ctx *c) {
                 return false;
         const uint8_t *p = c->req->client_cert_der;
         X509 *x = d2i_X509(NULL, &p, (long) c->req->client_cert_len);
-        char name[64] = "";
-        const char *why = x ? node_check(c, x, name, sizeof name) : "not an X.509 certificate";
+        char name[64] = "", pool[700] = "";
+        const char *why = x ? node_check(c, x, name, sizeof name, pool) : "not an X.509 certificate";
         X509_free(x);
         if (why) {
                 fprintf(stderr, "confpoold: k8s: client certificate%s%.63s refused: %s\n", name[0] ? " of node " : "",
@@ -110,6 +146,7 @@ bool k8s_node_authenticate(k8s_ctx *c) {
                 return false;
         }
         snprintf(c->node, sizeof c->node, "%s", name);
+        snprintf(c->node_pool, sizeof c->node_pool, "%s", pool);
         snprintf(c->principal, sizeof c->principal, NODE_PREFIX "%s", name);
         c->user = c->principal;
         c->admin = false;

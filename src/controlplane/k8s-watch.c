@@ -8,7 +8,10 @@
  * CP_HTTPD_STREAM_POLL_MS; the cluster's Nodes are synced with its
  * machines at most every 500 ms per watch.  A watch ends after
  * timeoutSeconds (default and at most 1800 s), as kube-apiserver ends
- * watches, and when confpoold stops.
+ * watches, and when confpoold stops.  A watch that falls behind the change
+ * log's compaction (k8s-gc.c) while streaming gets an ERROR event with a
+ * 410 Expired Status and ends, as kube-apiserver's watch cache does: the
+ * client relists instead of missing changes.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +28,7 @@ typedef struct watch {
         cp_k8s_selector labels, fields;
         char include[16];
         int64_t since, deadline_ms, last_sync_ms;
+        bool expired; /* the ERROR event is buffered: end after it */
         char *buf;
         size_t len, off, cap;
 } watch;
@@ -33,6 +37,23 @@ static int64_t now_ms(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One event line (text + '\n') onto the buffer. */
+static int buf_add(watch *w, const char *text) {
+        size_t n = strlen(text);
+        if (w->len + n + 1 > w->cap) {
+                size_t nc = (w->len + n + 1) * 2;
+                char *b = realloc(w->buf, nc);
+                if (!b)
+                        return cp_error_oom();
+                w->buf = b;
+                w->cap = nc;
+        }
+        memcpy(w->buf + w->len, text, n);
+        w->buf[w->len + n] = '\n';
+        w->len += n + 1;
+        return 0;
 }
 
 static int append(watch *w, const char *type, json_t *obj) {
@@ -54,22 +75,9 @@ static int append(watch *w, const char *type, json_t *obj) {
         json_decref(ev);
         if (!text)
                 return cp_error_oom();
-        size_t n = strlen(text);
-        if (w->len + n + 1 > w->cap) {
-                size_t nc = (w->len + n + 1) * 2;
-                char *b = realloc(w->buf, nc);
-                if (!b) {
-                        free(text);
-                        return cp_error_oom();
-                }
-                w->buf = b;
-                w->cap = nc;
-        }
-        memcpy(w->buf + w->len, text, n);
-        w->buf[w->len + n] = '\n';
-        w->len += n + 1;
+        int r = buf_add(w, text);
         free(text);
-        return 0;
+        return r;
 }
 
 static int on_log(void *ud, int64_t rv, const char *type, json_t *obj) {
@@ -87,7 +95,20 @@ static int poll_changes(watch *w) {
                 w->last_sync_ms = now_ms();
                 r = k8s_sync(w->api, w->cluster);
         }
-        if (r >= 0)
+        int64_t compacted = r >= 0 ? k8s_compacted_rv(w->api->store) : 0;
+        if (r >= 0 && w->since < compacted) {
+                /* changes after w->since are gone: Expired, not a silent gap */
+                char msg[128];
+                snprintf(msg, sizeof msg, "too old resource version: %lld (%lld)", (long long) w->since,
+                         (long long) compacted + 1);
+                json_t *st = k8s_status_object(410, "Expired", NULL, NULL, msg);
+                json_t *ev = st ? json_pack("{s:s,s:o}", "type", "ERROR", "object", st) : NULL;
+                char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+                json_decref(ev);
+                r = text ? buf_add(w, text) : cp_error_oom();
+                free(text);
+                w->expired = true;
+        } else if (r >= 0)
                 r = k8s_log_since(w->api->store, w->uid, w->kind, w->any_ns ? NULL : w->ns, w->since, 100, on_log, w);
         if (r < 0) {
                 cp_store_rollback(w->api->store);
@@ -102,7 +123,7 @@ static long watch_read(void *ud, uint8_t *out, size_t max, bool stopping) {
                 return -1;
         if (w->off == w->len) {
                 w->off = w->len = 0;
-                if (now_ms() >= w->deadline_ms)
+                if (w->expired || now_ms() >= w->deadline_ms)
                         return -1;
                 if (poll_changes(w) < 0) {
                         cp_error_clear();
@@ -169,7 +190,7 @@ void k8s_watch(k8s_ctx *c, const char *kind, const char *ns, const cp_k8s_select
                 k8s_status(c, 400, "BadRequest", NULL, NULL, "invalid resourceVersion: %.32s", rv);
                 return;
         }
-        int64_t compacted = since > 0 ? k8s_compacted_rv(c->api->store) : 0;
+        int64_t compacted = k8s_compacted_rv(c->api->store);
         if (since > 0 && since < compacted) { /* its changes are gone: relist (kube-apiserver after compaction) */
                 watch_free(w);
                 k8s_status(c, 410, "Expired", NULL, NULL, "too old resource version: %lld (%lld)", since,
@@ -183,6 +204,8 @@ void k8s_watch(k8s_ctx *c, const char *kind, const char *ns, const cp_k8s_select
                 k8s_status(c, 500, "InternalError", NULL, NULL, "the store could not be read");
                 return;
         }
+        if (since == 0 && w->since < compacted) /* a list of a kind with no logged change: from now */
+                w->since = compacted;
         cp_http_resp_clear(c->resp);
         c->resp->status = 200;
         snprintf(c->resp->content_type, sizeof c->resp->content_type, "application/json");

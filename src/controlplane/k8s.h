@@ -96,4 +96,12 @@ json_t *cp_k8s_table(const char *kind, const json_t *items, int64_t now, const c
 /* "5m", "3h", "2d" as kubectl prints ages. */
 void cp_k8s_age(int64_t seconds, char out[24]);
 
+/* ---- store growth (k8s-gc.c) --------------------------------------------- */
+
+struct cp_store;
+/* The periodic store clean-up (compaction, Event TTL, deleted clusters'
+ * objects) in its own transaction, when due (at most once a minute per
+ * process; also run from API requests): the leader's reconciler calls it. */
+CP_WUR int cp_k8s_gc_tick(struct cp_store *s);
+
 #endif

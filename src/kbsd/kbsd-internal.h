@@ -87,7 +87,20 @@ CP_WUR int cp_kbsd_unseal(cp_kbsd *s, const cp_kbsd_keyrow *k, uint8_t **ret, si
 
 /* version NULL: the newest.  deleted: look at soft-deleted keys instead. */
 CP_WUR int cp_kbsd_key_load(cp_kbsd *s, const char *name, const char *version, bool deleted, cp_kbsd_keyrow *ret);
-CP_WUR int cp_kbsd_key_insert(cp_kbsd *s, const cp_kbsd_keyrow *k);
+/* How a new version may be written (docs/key-broker.md, "Replicas"):
+ * ANY a new key or a new version of a live one (create, import), NEW only
+ * if the name has no version at all (create with If-None-Match: *),
+ * VERSION only if the name has a live version (rotate).  Never while the
+ * name has deleted versions.  The check and the insert are one write
+ * transaction, exclusive across replicas: CP_EBADSEQ (deleted versions),
+ * CP_ECONFLICT (NEW: it exists), CP_ENOTFOUND (VERSION: deleted or purged
+ * meanwhile). */
+typedef enum cp_kbsd_insert_mode {
+        CP_KBSD_INSERT_ANY,
+        CP_KBSD_INSERT_NEW,
+        CP_KBSD_INSERT_VERSION,
+} cp_kbsd_insert_mode;
+CP_WUR int cp_kbsd_key_insert(cp_kbsd *s, const cp_kbsd_keyrow *k, cp_kbsd_insert_mode mode);
 /* Every version of name (oldest first) or, name NULL, the newest version of
  * every live (or deleted) key.  fn may stop the walk with a negative cp_err. */
 CP_WUR int cp_kbsd_key_foreach(cp_kbsd *s, const char *name, bool deleted,

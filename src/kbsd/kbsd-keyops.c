@@ -86,18 +86,29 @@ static void set_spec(cp_kbsd_keyrow *k, const cp_kbsd_keyspec *ks) {
 }
 
 /* Seal the material as a new version of k, store it, audit, answer its bundle. */
-static void finish_key(cp_svc_call *c, cp_kbsd_keyrow *k, const uint8_t *mat, size_t ml, const char *op) {
+static void finish_key(cp_svc_call *c, cp_kbsd_keyrow *k, const uint8_t *mat, size_t ml, const char *op,
+                       cp_kbsd_insert_mode mode) {
         cp_kbsd *s = cp_kbsd_of(c);
         int r;
         k->created = k->updated = cp_kbsd_now(s);
         if ((r = cp_kbsd_new_version(k->version)) < 0 ||
             (r = cp_kbsd_seal(s, k->name, k->version, mat, ml, &k->sealed, &k->sealed_len)) < 0 ||
-            (r = cp_kbsd_key_insert(s, k)) < 0) {
+            (r = cp_kbsd_key_insert(s, k, mode)) < 0) {
                 cp_svc_reply_err(c, r);
                 return;
         }
         cp_kbsd_audit(s, c->who, op, k->name, k->version, "ok", NULL, NULL);
         cp_svc_reply_json(c, 200, cp_kbsd_key_bundle(s, k, NULL));
+}
+
+/* Create and import: If-None-Match: * asks for a new name only (two
+ * replicas asked at once: one key, one version; the other 409). */
+static int insert_mode(const cp_svc_call *c, cp_kbsd_insert_mode *ret) {
+        const char *inm = cp_http_req_header(c->req, "If-None-Match");
+        if (inm && strcmp(inm, "*") != 0)
+                return CP_ERROR(CP_EINVAL, "If-None-Match: only \"*\" (create only if the name is new) is supported");
+        *ret = inm ? CP_KBSD_INSERT_NEW : CP_KBSD_INSERT_ANY;
+        return 0;
 }
 
 /* A deleted key keeps its name until it is recovered or purged. */
@@ -115,11 +126,12 @@ static void create_key(cp_svc_call *c, const json_t *body, const cp_kbsd_keyrow 
         const char *name = c->caps[0];
         cp_kbsd_keyrow k = { 0 };
         cp_kbsd_keyspec ks;
+        cp_kbsd_insert_mode mode = CP_KBSD_INSERT_VERSION;
         uint8_t *mat = NULL;
         size_t ml = 0;
         int r;
         snprintf(k.name, sizeof(k.name), "%.127s", name);
-        if ((r = name_free(cp_kbsd_of(c), name)) < 0)
+        if ((r = name_free(cp_kbsd_of(c), name)) < 0 || (!rotate_from && (r = insert_mode(c, &mode)) < 0))
                 goto fail;
         if (rotate_from) {
                 if ((r = cp_kbsd_keyspec_parse(rotate_from->kty, rotate_from->key_size, rotate_from->crv, &ks)) < 0)
@@ -140,7 +152,7 @@ static void create_key(cp_svc_call *c, const json_t *body, const cp_kbsd_keyrow 
         set_spec(&k, &ks);
         if ((r = cp_kbsd_key_generate(&ks, &mat, &ml, &k.public_jwk)) < 0)
                 goto fail;
-        finish_key(c, &k, mat, ml, rotate_from ? "rotate" : "create");
+        finish_key(c, &k, mat, ml, rotate_from ? "rotate" : "create", mode);
         goto done;
 fail:
         cp_svc_reply_err(c, r);
@@ -181,6 +193,7 @@ void cp_kbsd_h_rotate(cp_svc_call *c) {
 void cp_kbsd_h_import(cp_svc_call *c) {
         cp_kbsd_keyrow k = { 0 };
         cp_kbsd_keyspec ks;
+        cp_kbsd_insert_mode mode = CP_KBSD_INSERT_ANY;
         json_t *body = NULL;
         uint8_t *mat = NULL;
         size_t ml = 0;
@@ -193,11 +206,12 @@ void cp_kbsd_h_import(cp_svc_call *c) {
                 r = CP_ERROR(CP_EINVAL, "\"key\" (a private JWK) is required");
                 goto fail;
         }
-        if ((r = name_free(cp_kbsd_of(c), k.name)) < 0 || (r = fill_common(body, &k)) < 0 ||
+        if ((r = insert_mode(c, &mode)) < 0 || (r = name_free(cp_kbsd_of(c), k.name)) < 0 ||
+            (r = fill_common(body, &k)) < 0 ||
             (r = cp_kbsd_key_import_jwk(jwk, &ks, &mat, &ml, &k.public_jwk)) < 0)
                 goto fail;
         set_spec(&k, &ks);
-        finish_key(c, &k, mat, ml, "import");
+        finish_key(c, &k, mat, ml, "import", mode);
         goto done;
 fail:
         cp_svc_reply_err(c, r);

@@ -334,13 +334,12 @@ int cp_kbsd_key_load(cp_kbsd *s, const char *name, const char *version, bool del
         return r;
 }
 
-int cp_kbsd_key_insert(cp_kbsd *s, const cp_kbsd_keyrow *k) {
+static int insert_row(cp_kbsd *s, const cp_kbsd_keyrow *k) {
         _cleanup_stmt_ cp_stmt *st = NULL;
         _cleanup_free_ char *tags = json_dumps(k->tags, JSON_COMPACT), *jwk = json_dumps(k->public_jwk, JSON_COMPACT);
         int r;
         if (!tags || !jwk)
                 return cp_error_oom();
-        cp_store_lock(s->store);
         r = cp_store_prepare(s->store, "INSERT INTO keys (" KEY_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL)", &st);
         if (r == 0) {
                 cp_stmt_bind_text(st, 1, k->name);
@@ -362,8 +361,40 @@ int cp_kbsd_key_insert(cp_kbsd *s, const cp_kbsd_keyrow *k) {
                 cp_stmt_bind_blob(st, 14, k->sealed, (int) k->sealed_len);
                 r = cp_store_step(s->store, st);
         }
-        cp_store_unlock(s->store);
         return r < 0 ? r : 0;
+}
+
+/* Under the write transaction: may a version of name be written now? */
+static int insert_allowed(cp_kbsd *s, const char *name, cp_kbsd_insert_mode mode) {
+        _cleanup_stmt_ cp_stmt *st = NULL;
+        int r = cp_store_prepare(s->store,
+                                 "SELECT COALESCE(SUM(CASE WHEN deleted IS NULL THEN 1 ELSE 0 END), 0),"
+                                 " COALESCE(SUM(CASE WHEN deleted IS NULL THEN 0 ELSE 1 END), 0) FROM keys WHERE name = ?",
+                                 &st);
+        if (r < 0)
+                return r;
+        cp_stmt_bind_text(st, 1, name);
+        if ((r = cp_store_step(s->store, st)) < 0)
+                return r;
+        int64_t live = r == 1 ? cp_stmt_int64(st, 0) : 0, deleted = r == 1 ? cp_stmt_int64(st, 1) : 0;
+        if (deleted > 0)
+                return CP_ERROR(CP_EBADSEQ, "a deleted key with this name exists (recover or purge it)");
+        if (mode == CP_KBSD_INSERT_NEW && live > 0)
+                return CP_ERROR(CP_ECONFLICT, "key %s already exists (If-None-Match: *)", name);
+        if (mode == CP_KBSD_INSERT_VERSION && live == 0)
+                return CP_ERROR(CP_ENOTFOUND, "key %s not found (deleted or purged while it was rotated)", name);
+        return 0;
+}
+
+int cp_kbsd_key_insert(cp_kbsd *s, const cp_kbsd_keyrow *k, cp_kbsd_insert_mode mode) {
+        int r = cp_store_begin(s->store);
+        if (r < 0)
+                return r;
+        if ((r = insert_allowed(s, k->name, mode)) < 0 || (r = insert_row(s, k)) < 0) {
+                cp_store_rollback(s->store);
+                return r;
+        }
+        return cp_store_commit(s->store);
 }
 
 /* The newest version of each key name (SQLite's bare columns of max(),
@@ -419,6 +450,17 @@ static int exec_bind_name(cp_kbsd *s, const char *sql, const char *name, int64_t
         return r;
 }
 
+/* The end of a write transaction: committed when r >= 0 (r returned),
+ * else rolled back (r returned). */
+static int commit_or_rollback(cp_kbsd *s, int r) {
+        if (r < 0) {
+                cp_store_rollback(s->store);
+                return r;
+        }
+        int c = cp_store_commit(s->store);
+        return c < 0 ? c : r;
+}
+
 int cp_kbsd_key_soft_delete(cp_kbsd *s, const char *name, int64_t now, int64_t purge_at) {
         return exec_bind_name(s, "UPDATE keys SET deleted = ?2, purge_at = ?3 WHERE name = ?1 AND deleted IS NULL", name,
                               now, purge_at);
@@ -432,7 +474,10 @@ int cp_kbsd_key_recover(cp_kbsd *s, const char *name) {
 /* Purge = crypto-erase: the sealed material is overwritten, then the rows go
  * (secure_delete is on, so SQLite zeroes the freed pages). */
 int cp_kbsd_key_purge(cp_kbsd *s, const char *name) {
-        int r = exec_bind_name(s, cp_store_dialect_of(s->store) == CP_STORE_PG
+        int r = cp_store_begin(s->store);
+        if (r < 0)
+                return r;
+        r = exec_bind_name(s, cp_store_dialect_of(s->store) == CP_STORE_PG
                                           ? "UPDATE keys SET sealed = decode(repeat('00', length(sealed)), 'hex') WHERE"
                                             " name = ?1 AND deleted IS NOT NULL AND ?2 = ?3"
                                           : "UPDATE keys SET sealed = zeroblob(length(sealed)) WHERE name = ?1 AND deleted "
@@ -440,7 +485,7 @@ int cp_kbsd_key_purge(cp_kbsd *s, const char *name) {
                                name, 0, 0);
         if (r > 0)
                 r = exec_bind_name(s, "DELETE FROM keys WHERE name = ?1 AND deleted IS NOT NULL AND ?2 = ?3", name, 0, 0);
-        return r;
+        return commit_or_rollback(s, r);
 }
 
 /* ---- disk rows ------------------------------------------------------------------- */
@@ -507,14 +552,17 @@ int cp_kbsd_disk_load(cp_kbsd *s, const char *id, cp_kbsd_diskrow *ret) {
 }
 
 int cp_kbsd_disk_erase(cp_kbsd *s, const char *id) {
-        int r = exec_bind_name(s, cp_store_dialect_of(s->store) == CP_STORE_PG
+        int r = cp_store_begin(s->store);
+        if (r < 0)
+                return r;
+        r = exec_bind_name(s, cp_store_dialect_of(s->store) == CP_STORE_PG
                                           ? "UPDATE disks SET salt = decode(repeat('00', 32), 'hex'), wrapped = NULL"
                                             " WHERE id = ?1 AND ?2 = ?3"
                                           : "UPDATE disks SET salt = zeroblob(32), wrapped = NULL WHERE id = ?1 AND ?2 = ?3",
                                id, 0, 0);
         if (r > 0)
                 r = exec_bind_name(s, "DELETE FROM disks WHERE id = ?1 AND ?2 = ?3", id, 0, 0);
-        return r;
+        return commit_or_rollback(s, r);
 }
 
 /* ---- tokens ---------------------------------------------------------------------- */

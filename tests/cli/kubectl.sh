@@ -10,7 +10,9 @@
 # (NotReady + the attestation taint) and the replacement, and the pool's
 # delete removing its Nodes; the agents' kubelet client certificates (the attested join),
 # their own Lease renewals and Node heartbeats over mTLS, a node certificate refused
-# what the Node authorizer does not allow (curl --cert).
+# what the Node authorizer does not allow (curl --cert), and the certificates' rotation
+# (the stack signs them for 60 s: each agent renews at 70-90 % of that with its current
+# certificate, the old one is refused once the new one is used, the node stays Ready).
 set -u
 BIN=${CP_BIN_DIR:?}
 KUBECTL=${KUBECTL:-kubectl}
@@ -36,7 +38,7 @@ wait_for() { # seconds command...
         return 1
 }
 
-"$BIN/confpool" up --state-dir "$T/s" >"$T/up.out" 2>&1 || { cat "$T/up.out"; fail "up"; }
+"$BIN/confpool" up --state-dir "$T/s" --cluster-signing-duration 60s >"$T/up.out" 2>&1 || { cat "$T/up.out"; fail "up"; }
 C=(-g rg1 --cluster-name c1)
 "$BIN/confpool" group create -n rg1 -l eastus -o none || fail "group create"
 "$BIN/confpool" aks create -g rg1 -n c1 -s Standard_DC4as_v5 -c 1 -o none || fail "aks create"
@@ -71,11 +73,20 @@ done
 CA=$T/s/cp/ca.pem
 for d in "$T"/s/cp/local/nodes/*/; do
         nn=$(basename "$d" | cut -d- -f2-)
-        openssl verify -CAfile "$CA" "$d/kubelet-client.pem" >/dev/null || fail "kubelet cert of $nn"
-        [ "$(openssl x509 -in "$d/kubelet-client.pem" -noout -subject)" = "subject=O = system:nodes, CN = system:node:$nn" ] \
-                || fail "kubelet cert subject of $nn: $(openssl x509 -in "$d/kubelet-client.pem" -noout -subject)"
-        [ "$(stat -c %a "$d/kubelet-client-key.pem")" = 600 ] || fail "kubelet key mode"
+        pair=$d/kubelet-client-current.pem
+        openssl verify -CAfile "$CA" "$pair" >/dev/null || fail "kubelet cert of $nn"
+        [ "$(openssl x509 -in "$pair" -noout -subject)" = "subject=O = system:nodes, CN = system:node:$nn" ] \
+                || fail "kubelet cert subject of $nn: $(openssl x509 -in "$pair" -noout -subject)"
+        openssl pkey -in "$pair" -noout 2>/dev/null || fail "kubelet key of $nn not beside its certificate"
+        [ "$(stat -c %a "$pair")" = 600 ] || fail "kubelet key mode"
+        # valid for the stack's --cluster-signing-duration (60 s), backdated a tenth of it
+        nb=$(date -d "$(openssl x509 -in "$pair" -noout -startdate | cut -d= -f2)" +%s)
+        na=$(date -d "$(openssl x509 -in "$pair" -noout -enddate | cut -d= -f2)" +%s)
+        [ $((na - nb)) = 66 ] || fail "kubelet cert lifetime of $nn: $((na - nb)) s"
 done
+SYS=$(k get nodes -l kubernetes.azure.com/mode=system -o jsonpath='{.items[0].metadata.name}')
+SD=$(echo "$T"/s/cp/local/nodes/*-"$SYS")
+cp "$SD/kubelet-client-current.pem" "$T/sys-old.pem" || fail "system node's certificate"
 grep -q "kubelet client certificate issued to $N" "$T/s/confpoold.log" || fail "no certificate issued to $N"
 
 # label, reserved label, cordon, taint
@@ -133,7 +144,7 @@ k get pods -A 2>&1 | grep -q "No resources found" || fail "pods: $(k get pods -A
 # the node's certificate with curl: its own Lease yes; deleting its Node, another node's
 # Lease, secrets no (the Node authorizer); a certificate of another CA is no node
 ND=$(echo "$T"/s/cp/local/nodes/*-"$N")
-NC=(--cacert "$CA" --cert "$ND/kubelet-client.pem" --key "$ND/kubelet-client-key.pem")
+NC=(--cacert "$CA" --cert "$ND/kubelet-client-current.pem")
 [ "$(curl -s -o /dev/null -w '%{http_code}' "${NC[@]}" "$SERVER/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/$N")" = 200 ] \
         || fail "node's own lease over mTLS"
 curl -s "${NC[@]}" -X DELETE "$SERVER/api/v1/nodes/$N" >"$T/res"
@@ -207,4 +218,17 @@ tail -n +5 "$T/pywatch" | awk '{print $NF}' | grep -E '^[0-9]+$' | awk 'NR>1 && 
 "$BIN/confpool" aks nodepool delete "${C[@]}" -n cvm -o none || fail "nodepool delete"
 gone() { [ "$(k get nodes --no-headers | wc -l)" = 1 ]; }
 wait_for 20 gone || fail "pool's nodes left: $(k get nodes)"
+
+# rotation: the system node renewed its 60 s certificate with the current one and uses
+# the new one; the old one is refused; the node is Ready throughout
+serial() { openssl x509 -in "$1" -noout -serial; }
+rotated() { [ -f "$SD/kubelet-client-current.pem" ] && [ "$(serial "$SD/kubelet-client-current.pem")" != "$(serial "$T/sys-old.pem")" ]; }
+wait_for 70 rotated || fail "the system node's certificate was not rotated: $(grep -i kubelet "$SD"/*.log 2>/dev/null | tail -5)"
+wait_for 10 grep -q "node $SYS uses its renewed client certificate" "$T/s/confpoold.log" || fail "no promotion logged"
+lease=$SERVER/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/$SYS
+[ "$(curl -s -o "$T/res" -w '%{http_code}' --cacert "$CA" --cert "$T/sys-old.pem" "$lease")" = 401 ] \
+        || fail "the replaced certificate still works: $(cat "$T/res")"
+[ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" --cert "$SD/kubelet-client-current.pem" "$lease")" = 200 ] \
+        || fail "the renewed certificate"
+k get node "$SYS" --no-headers | grep -q ' Ready ' || fail "system node not Ready after the rotation: $(k get nodes)"
 echo ok

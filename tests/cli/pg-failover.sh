@@ -7,8 +7,8 @@
 # within seconds and finishes the operation, with exactly 5 machines (no
 # duplicate, none lost) and every LRO terminal.  The compute backend is the
 # fake one (stateless: its handles encode the node), named as such; the
-# local backend's failover (real nodes, attested, disks kept) is not
-# covered here (docs/scale-out.md, "What is not covered").
+# local backend's failover (real nodes, attested, disks kept) is
+# tests/cli/pg-failover-nodes.sh.
 set -uo pipefail
 BIN=${CP_BIN_DIR:?}/confpoold
 command -v curl >/dev/null || { echo "curl is required"; exit 1; }

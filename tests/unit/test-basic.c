@@ -9,6 +9,7 @@
 
 #include "basic/codec.h"
 #include "basic/fileio.h"
+#include "basic/cleanup.h"
 #include "basic/cursor.h"
 #include "basic/secure.h"
 #include "tests.h"
@@ -196,6 +197,30 @@ TEST(base64_any_is_url_padopt_or_std) {
         ASSERT_EQ(n, 2);
         ASSERT_EQ(out[0], 0xfb);
         ASSERT_EQ(out[1], 0xff);
+}
+
+TEST(duration_go_syntax) {
+        static const struct {
+                const char *in;
+                uint64_t want; /* 0: refused */
+        } cases[] = {
+                {"3600", 3600},     {"8760h0m0s", 31536000}, {"1h30m", 5400}, {"90s", 90}, {"2m", 120},
+                {"0", 0},           {"", 0},                 {"1.5h", 0},     {"10ms", 0}, {"5d", 0},
+                {"h", 0},           {"1h x", 0},             {"-5s", 0},      {"99999999999999999999s", 0},
+                {"1000000000h", 0}, /* above max */
+        };
+        for (size_t i = 0; i < CP_ELEMENTSOF(cases); i++) {
+                uint64_t v = 0;
+                int r = cp_duration_parse(cases[i].in, 10ULL * 365 * 86400, &v);
+                if (cases[i].want) {
+                        ASSERT_OK(r);
+                        ASSERT_EQ(v, cases[i].want);
+                } else {
+                        ASSERT_TRUE(r < 0);
+                        ASSERT_TRUE(strstr(cp_error_message(), "duration") != NULL);
+                        cp_error_clear();
+                }
+        }
 }
 
 TEST(utf8_strict) {

@@ -16,6 +16,7 @@
 #include "controlplane/cp-api.h"
 #include "cp-api-testutil.h"
 #include "controlplane/cp-backend.h"
+#include "controlplane/cp-lease.h"
 #include "controlplane/cp-nodes.h"
 #include "controlplane/cp-reconciler.h"
 #include "controlplane/cp-rules.h"
@@ -197,4 +198,42 @@ TEST(heartbeats_batched_and_visible) {
         ASSERT_EQ(admit(false, again), CP_ADMIT_CONFLICT); /* quarantined: refused */
         json_decref(again);
         close_env();
+}
+
+/* Issue 17 item 4: a replica that is not the leader serves heartbeats too
+ * and batches their times; its reconciler thread (idle as a follower)
+ * writes them about once a second, without waiting for its next node
+ * request (before: only that request, or its exit, wrote them, so the
+ * leader's health check could see a Ready node's heartbeat as lapsed). */
+TEST(follower_flushes_batched_heartbeats_on_its_own) {
+        memset(&E, 0, sizeof E);
+        open_env();
+        cp_lease *other = NULL, *me = NULL;
+        bool became = false;
+        ASSERT_OK(cp_lease_new(E.store, "other-replica", 60000, &other));
+        ASSERT_OK(cp_lease_new(E.store, "this-replica", 60000, &me));
+        ASSERT_OK(cp_lease_tick(other, &became));
+        ASSERT_TRUE(became);
+        ASSERT_OK(cp_lease_tick(me, &became));
+        ASSERT_TRUE(!became && !cp_lease_is_leader(me, NULL)); /* a follower */
+        cp_reconciler_set_lease(E.rec, me);
+        cp_reconciler_set_nodes(E.rec, E.nodes);
+        json_t *c = claims(M_A, (long long) time(NULL));
+        ASSERT_EQ(admit(false, c), CP_ADMIT_READY); /* register: written at once */
+        ASSERT_OK(cp_nodes_flush(E.nodes));         /* the batch's second starts now */
+        int64_t before = (int64_t) time(NULL);
+        ASSERT_EQ(admit(true, c), CP_ADMIT_READY);
+        ASSERT_TRUE(stored_heartbeat() < before); /* batched */
+        ASSERT_OK(cp_reconciler_start(E.rec, 50));
+        /* no further request: the follower's own schedule writes it */
+        int64_t got = 0;
+        for (int i = 0; i < 40 && got < before; i++) {
+                usleep(100 * 1000);
+                got = stored_heartbeat();
+        }
+        ASSERT_TRUE(got >= before);
+        json_decref(c);
+        close_env(); /* frees the reconciler (its thread stops) before the leases */
+        cp_lease_free(me);
+        cp_lease_free(other);
 }

@@ -699,7 +699,7 @@ TEST(api_attested_join) {
         /* a CSR for another node's name: refused, and the token is spent */
         bootstrap("aks-nodepool1-1-vmss000000", 1, tok);
         ASSERT_EQ(kube(tok, "POST", CSRS, NULL, NULL, "application/json", other), 403);
-        if (!strstr(rstr("message"), "CN=system:node:aks-nodepool1-1-vmss000000 (this bootstrap token's node)"))
+        if (!strstr(rstr("message"), "CN=system:node:aks-nodepool1-1-vmss000000 (the node this request authenticated as)"))
                 cp_test_fail(__FILE__, __LINE__, "message: %s", rstr("message"));
         ASSERT_EQ(kube(tok, "POST", CSRS, NULL, NULL, "application/json", mine), 401);
         ASSERT_TRUE(strstr(rstr("message"), "used already") != NULL);
@@ -758,6 +758,8 @@ TEST(api_attested_join) {
 
 /* ---- nodes on their client certificates (mTLS) ---- */
 
+static uint8_t *issued_der(size_t *len);
+
 /* The node's certificate through the attested join, as DER (malloc()ed). */
 static uint8_t *node_cert(const char *machine, uint8_t seed, size_t *len) {
         char tok[80], cn[128];
@@ -765,7 +767,13 @@ static uint8_t *node_cert(const char *machine, uint8_t seed, size_t *len) {
         _cleanup_free_ char *csr = csr_for(cn, "system:nodes");
         bootstrap(machine, seed, tok);
         ASSERT_EQ(kube(tok, "POST", CSRS, NULL, NULL, "application/json", csr), 201);
+        return issued_der(len);
+}
+
+/* The certificate of the CSR answer in R, as DER (malloc()ed). */
+static uint8_t *issued_der(size_t *len) {
         const char *cert = json_string_value(json_object_get(json_object_get(R.body, "status"), "certificate"));
+        ASSERT_TRUE(cert != NULL);
         uint8_t pem[8192];
         size_t n = 0;
         ASSERT_OK(cp_b64_decode(cert, strlen(cert), CP_B64_STD, pem, sizeof pem, &n));
@@ -954,6 +962,60 @@ TEST(api_node_mtls_revocation) {
         teardown();
 }
 
+/* Rotation (kubelet's client certificate renewal): with its current
+ * certificate a node gets a new one for its own name only while attested;
+ * the old one stays accepted until the new one is used, then is refused. */
+TEST(api_node_cert_rotation) {
+        setup();
+        machine_named(N0, "Ready");
+        machine_named(N1, "Ready");
+        size_t l0 = 0, l1 = 0, l2 = 0;
+        _cleanup_free_ uint8_t *c0 = node_cert(N0, 1, &l0);
+        _cleanup_free_ char *mine = csr_for("system:node:" N0, "system:nodes");
+        _cleanup_free_ char *other = csr_for("system:node:" N1, "system:nodes");
+        /* without a certificate: no renewal (401) */
+        ASSERT_EQ(kube(NULL, "POST", CSRS, NULL, NULL, "application/json", mine), 401);
+        as_node(c0, l0);
+        ASSERT_EQ(kube(NULL, "POST", CSRS, NULL, NULL, "application/json", other), 403);
+        ASSERT_TRUE(strstr(rstr("message"), "CN=system:node:" N0) != NULL);
+        ASSERT_EQ(kube(NULL, "POST", CSRS, NULL, NULL, "application/json", mine), 201);
+        ASSERT_TRUE(strstr(json_string_value(json_object_get(json_array_get(json_object_get(json_object_get(R.body, "status"),
+                                                                                             "conditions"), 0), "message")),
+                           "renewal") != NULL);
+        _cleanup_free_ uint8_t *c1 = issued_der(&l1);
+        {       /* valid as long as the API's signing duration (default one year), from 5 min back */
+                const uint8_t *p = c1;
+                X509 *x = d2i_X509(NULL, &p, (long) l1);
+                ASSERT_TRUE(x != NULL);
+                int days = 0, secs = 0;
+                ASSERT_TRUE(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(x), X509_get0_notAfter(x)) == 1);
+                ASSERT_EQ((long) days * 86400 + secs, (long) CP_NODE_CERT_SECONDS_DEFAULT + 300);
+                X509_free(x);
+        }
+        /* the old one still works until the new one is used */
+        ASSERT_EQ(kube(NULL, "GET", "/api/v1/nodes/" N0, NULL, NULL, NULL, NULL), 200);
+        as_node(c1, l1);
+        ASSERT_EQ(kube(NULL, "GET", "/api/v1/nodes/" N0, NULL, NULL, NULL, NULL), 200);
+        as_node(c0, l0);
+        ASSERT_EQ(kube(NULL, "GET", "/api/v1/nodes/" N0, NULL, NULL, NULL, NULL), 401);
+        /* a renewal never used is dropped by a new join (re-registration) */
+        as_node(c1, l1);
+        ASSERT_EQ(kube(NULL, "POST", CSRS, NULL, NULL, "application/json", mine), 201);
+        _cleanup_free_ uint8_t *c2 = issued_der(&l2);
+        as_node(NULL, 0);
+        size_t l3 = 0;
+        _cleanup_free_ uint8_t *c3 = node_cert(N0, 2, &l3);
+        as_node(c2, l2);
+        ASSERT_EQ(kube(NULL, "GET", "/api/v1/nodes/" N0, NULL, NULL, NULL, NULL), 401);
+        as_node(c3, l3);
+        ASSERT_EQ(kube(NULL, "GET", "/api/v1/nodes/" N0, NULL, NULL, NULL, NULL), 200);
+        /* a quarantined node renews nothing */
+        machine_named(N0, "Quarantined");
+        ASSERT_EQ(kube(NULL, "POST", CSRS, NULL, NULL, "application/json", mine), 401);
+        as_node(NULL, 0);
+        teardown();
+}
+
 /* ---- store growth: compaction (410 Expired), event TTL, deleted clusters ---- */
 
 static unsigned watch_from(const char *rv) {
@@ -982,7 +1044,7 @@ static int64_t count_rows(const char *sql) {
 
 static void gc(int64_t now, int64_t keep) {
         ASSERT_OK(cp_store_begin(E.store));
-        ASSERT_OK(k8s_gc(E.api, now, keep, K8S_EVENT_TTL_S));
+        ASSERT_OK(k8s_gc(E.store, now, keep, K8S_EVENT_TTL_S));
         ASSERT_OK(cp_store_commit(E.store));
 }
 
@@ -1012,6 +1074,32 @@ TEST(api_store_growth) {
         ASSERT_TRUE(strstr(rstr("message"), "too old resource version: ") != NULL);
         ASSERT_EQ(watch_from(rv2), 200);
         cp_api_reply_clear(&R);
+        /* a watch streaming when compaction passes it: an ERROR event with a
+         * 410 Expired Status, then the end (not a silent gap in its changes) */
+        ASSERT_EQ(watch_from(rv2), 200);
+        cp_http_response w = R.http;
+        memset(&R.http, 0, sizeof R.http);
+        ASSERT_TRUE(w.stream != NULL);
+        char ev[65536];
+        ASSERT_EQ(w.stream(w.stream_ud, (uint8_t *) ev, sizeof ev - 1, false), 0); /* nothing after rv2 yet */
+        for (int i = 3; i <= 5; i++) {
+                char patch[96];
+                snprintf(patch, sizeof patch, "{\"metadata\":{\"labels\":{\"a\":\"%d\"}}}", i);
+                ASSERT_EQ(kube(E.user, "PATCH", "/api/v1/nodes/" N0, NULL, NULL, "application/merge-patch+json", patch),
+                          200);
+        }
+        gc(time(NULL), 1);
+        long en = w.stream(w.stream_ud, (uint8_t *) ev, sizeof ev - 1, false);
+        ASSERT_TRUE(en > 0);
+        ev[en] = 0;
+        json_t *err = json_loads(ev, JSON_DISABLE_EOF_CHECK, NULL);
+        if (!err || strcmp(json_string_value(json_object_get(err, "type")) ?: "", "ERROR") != 0 ||
+            json_integer_value(json_object_get(json_object_get(err, "object"), "code")) != 410 ||
+            strcmp(json_string_value(json_object_get(json_object_get(err, "object"), "reason")) ?: "", "Expired") != 0)
+                cp_test_fail(__FILE__, __LINE__, "watch past compaction: %.600s", ev);
+        json_decref(err);
+        ASSERT_EQ(w.stream(w.stream_ud, (uint8_t *) ev, sizeof ev, false), -1); /* ended after the ERROR */
+        w.stream_free(w.stream_ud);
         /* events: kept within the hour, gone after it (DELETED in the log) */
         ASSERT_EQ(kube(E.user, "GET", "/api/v1/events", NULL, NULL, NULL, NULL), 200);
         ASSERT_TRUE(json_array_size(json_object_get(R.body, "items")) >= 1);

@@ -1,0 +1,227 @@
+#!/bin/bash
+# Issue 17 items 1 and 3: failover with REAL nodes.  The embedded stack
+# (`confpool up --db postgresql://...`: attestd, the software AMD-SP hosts,
+# swtpm, agents) with its confpoold replaced by 3 replicas (a, b, c) on one
+# throw-away PostgreSQL database and one state directory (the local
+# backend's hosts and nodes shared, as hypervisor hosts would be), and its
+# kbsd by 2 replicas on a PostgreSQL database of their own (a and c use
+# kbsd 1, b uses kbsd 2).  Every agent is given the list of the three
+# replicas' URLs.  A `nodepool add` of 5 CVM nodes through replica a, and
+# kill -9 of the leader at three points: during create (right after the
+# 201), during boot/attestation (node directories there, none Ready), after
+# some Ready; each killed replica started again (down+up).  Then: the pool
+# Succeeded, 5 Ready machines, each attested (its attestation record, no
+# refusal reason) with its OS disk key released by the key broker, machine
+# names unique, one node directory and one running agent per machine (no
+# second machine), every disk seen at a kill point still the same file
+# (inode and header: none erased or re-made), no crypto-erase in the
+# broker's audit, every LRO terminal.  Item 3: kill -9 of replica a, the
+# agents' FIRST control-plane URL: their heartbeats go on through b or c,
+# every node stays Ready.
+set -u
+BIN=${CP_BIN_DIR:?}
+command -v jq >/dev/null || { echo "jq is required"; exit 1; }
+. "$(dirname "$0")/lib/pg.sh"
+T=$(mktemp -d /tmp/cp-pgfo-XXXXXX)
+export CONFPOOL_CONFIG_DIR=$T/cli
+declare -A PIDS PORTS
+KPIDS=()
+cleanup() {
+  for r in "${!PIDS[@]}"; do [ -n "${PIDS[$r]}" ] && kill -9 "${PIDS[$r]}" 2>/dev/null; done
+  for p in "${KPIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  "$BIN/confpool" down --state-dir "$T/s" >/dev/null 2>&1
+  # the nodes the replicas left running (their command lines name $T)
+  for p in $(pgrep -f -- "--node-dir $T/" ; pgrep -f -- "$T/s/cp/local/nodes/"); do kill -9 "$p" 2>/dev/null; done
+  wait 2>/dev/null; pg_stop; rm -rf "$T"
+}
+trap cleanup EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+expect() { if [ "$2" = "$3" ]; then ok; else bad "$1: got '$3', expected '$2'"; fi; }
+die() { echo "FAIL: $*"; for f in "$T"/*.log; do echo "== $f"; tail -15 "$f"; done; exit 1; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+t0=$(date +%s%N)
+ms() { echo $((($(date +%s%N) - t0) / 1000000)); }
+
+pg_start "$T" || exit $?
+KBS_DB=$(pg_createdb kbs) || die "createdb kbs"
+"$BIN/confpool" up --state-dir "$T/s" --db "$PG_URL" >"$T/up.log" 2>&1 || die "up: $(cat "$T/up.log")"
+CA=$T/s/cp/ca.pem
+TOKEN=$(cat "$T/s/cp/operator.token")
+
+# ---- the key broker: 2 replicas on PostgreSQL (kbsd 1 at the port the stack uses)
+KPID=$(cat "$T/s/kbsd.pid")
+mapfile -d '' KARGS <"/proc/$KPID/cmdline"
+kill "$KPID"; for _ in $(seq 50); do kill -0 "$KPID" 2>/dev/null || break; sleep 0.1; done
+kbs_args() { # port audit-file: the stack's kbsd arguments with --db, --port, --audit-file replaced
+  local out=() i=0
+  while [ $i -lt ${#KARGS[@]} ]; do
+    case "${KARGS[$i]}" in
+    --db) out+=(--db "$KBS_DB"); i=$((i + 2)); continue ;;
+    --port) out+=(--port "$1"); i=$((i + 2)); continue ;;
+    --audit-file) out+=(--audit-file "$2"); i=$((i + 2)); continue ;;
+    esac
+    out+=("${KARGS[$i]}"); i=$((i + 1))
+  done
+  printf '%s\0' "${out[@]}"
+}
+K1PORT=$(sed -n 's#.*--kbs-url http://127.0.0.1:\([0-9]*\).*#\1#p' <(tr '\0' ' ' <"/proc/$(cat "$T/s/confpoold.pid")/cmdline"))
+[ -n "$K1PORT" ] || die "the stack's kbs port"
+K2PORT=$(free_port)
+for k in 1 2; do
+  p=K${k}PORT
+  mapfile -d '' A < <(kbs_args "${!p}" "$T/kbs$k-audit.jsonl")
+  setsid "${A[@]}" >"$T/kbs$k.out" 2>"$T/kbs$k.log" </dev/null &
+  KPIDS+=($!)
+  for _ in $(seq 100); do curl -s "http://127.0.0.1:${!p}/healthz" | grep -q postgresql && break; sleep 0.1; done
+  expect "kbsd $k on PostgreSQL" postgresql "$(curl -s "http://127.0.0.1:${!p}/healthz" | jq -r .store.kind)"
+done
+
+# ---- the control plane: 3 replicas, one state directory, one database
+CPID=$(cat "$T/s/confpoold.pid")
+mapfile -d '' CARGS <"/proc/$CPID/cmdline"
+PORTS[a]=$(cat "$T/s/confpoold.port")
+kill "$CPID"; for _ in $(seq 100); do kill -0 "$CPID" 2>/dev/null || break; sleep 0.1; done
+PORTS[b]=$(free_port) PORTS[c]=$(free_port)
+URLS="https://localhost:${PORTS[a]},https://localhost:${PORTS[b]},https://localhost:${PORTS[c]}"
+start() { # replica
+  local r=$1 out=() i=0 kbs="http://127.0.0.1:$K1PORT"
+  [ "$r" = b ] && kbs="http://127.0.0.1:$K2PORT"
+  while [ $i -lt ${#CARGS[@]} ]; do
+    case "${CARGS[$i]}" in
+    --port | --port-file | --kbs-url) i=$((i + 2)); continue ;;
+    esac
+    out+=("${CARGS[$i]}"); i=$((i + 1))
+  done
+  rm -f "$T/$r.port"
+  setsid "${out[@]}" --port "${PORTS[$r]}" --port-file "$T/$r.port" --kbs-url "$kbs" --replica-id "$r-$RANDOM" \
+    --lease-ttl-ms 3000 --agent-controlplane-urls "$URLS" >>"$T/$r.log" 2>&1 </dev/null &
+  PIDS[$r]=$!
+  for _ in $(seq 300); do [ -s "$T/$r.port" ] && break; sleep 0.05; done
+  [ -s "$T/$r.port" ] || die "replica $r did not start"
+}
+kill9() { kill -9 "${PIDS[$1]}" 2>/dev/null; wait "${PIDS[$1]}" 2>/dev/null; PIDS[$1]=; }
+base() { echo "https://localhost:${PORTS[$1]}"; }
+role() { curl -s --cacert "$CA" "$(base "$1")/healthz" | jq -r .role 2>/dev/null; }
+leader() { # waits up to 15 s
+  for _ in $(seq 150); do
+    for r in a b c; do [ -n "${PIDS[$r]:-}" ] && [ "$(role "$r")" = leader ] && { echo "$r"; return; }; done
+    sleep 0.1
+  done
+}
+alive_replica() { for r in a b c; do [ -n "${PIDS[$r]:-}" ] && { echo "$r"; return; }; done; }
+req() { # replica method path [body] -> status; body in $T/body
+  local args=(-s --cacert "$CA" -o "$T/body" -D "$T/hdr" -w '%{http_code}' -X "$2" -H "Authorization: Bearer $TOKEN")
+  [ -n "${4:-}" ] && args+=(-H 'Content-Type: application/json' --data "$4")
+  curl "${args[@]}" "$(base "$1")$3"
+}
+hdr() { grep -i "^$1:" "$T/hdr" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
+start a; start b; start c
+L=$(leader)
+[ -n "$L" ] || die "no leader"
+
+SUB=$(jq -r '.subscription // empty' "$T/cli/config.json" 2>/dev/null)
+[ -n "$SUB" ] || SUB=6a8b4c2e-1f3d-4e5a-9b7c-0d1e2f3a4b5c
+CS=2026-01-01
+RG=/subscriptions/$SUB/resourcegroups/rg1
+MC=/subscriptions/$SUB/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/c1
+AP=$MC/agentPools/fo
+wait_op() { # op-path -> final status (any live replica)
+  local st=
+  for _ in $(seq 900); do
+    req "$(alive_replica)" GET "$1" >/dev/null
+    st=$(jq -r .status "$T/body" 2>/dev/null)
+    [ "$st" = InProgress ] || [ -z "$st" ] || break
+    sleep 0.2
+  done
+  echo "$st"
+}
+expect "rg" 201 "$(req a PUT "$RG?api-version=2021-04-01" '{"location":"eastus"}')"
+expect "cluster" 201 "$(req a PUT "$MC?api-version=$CS" '{"location":"eastus","properties":{"agentPoolProfiles":[{"name":"sys","count":1,"vmSize":"Standard_DC4as_v5","mode":"System"}]}}')"
+OP=$(hdr Azure-AsyncOperation | sed -E 's#^https?://[^/]+##')
+expect "cluster op" Succeeded "$(wait_op "$OP")"
+
+NODES=$T/s/cp/local/nodes
+ready() { # -> Ready machines of the pool (by any live replica)
+  req "$(alive_replica)" GET "$AP/machines?api-version=$CS" >/dev/null
+  jq '[.value[]? | select(.properties.status.nodeState == "Ready")] | length' "$T/body" 2>/dev/null || echo 0
+}
+snap() { # the disks there now: path inode header-digest
+  for d in "$NODES"/*/disk.img; do
+    [ -f "$d" ] && echo "$d $(stat -c %i "$d") $(head -c 40 "$d" | sha256sum | cut -c1-16)"
+  done >>"$T/disks.snap"
+}
+FAILOVERS=()
+failover() { # label: kill -9 of the leader, a new one within seconds, the killed one started again
+  local l; l=$(leader)
+  [ -n "$l" ] || die "$1: no leader"
+  snap
+  local k0; k0=$(ms)
+  kill9 "$l"
+  local n; n=$(leader)
+  [ -n "$n" ] && [ "$n" != "$l" ] && ok || bad "$1: no new leader after killing $l"
+  FAILOVERS+=("$1:$l->$n:$(($(ms) - k0))ms")
+  start "$l"
+}
+
+expect "nodepool add through a" 201 "$(req a PUT "$AP?api-version=$CS" '{"properties":{"count":5,"vmSize":"Standard_DC4as_v5","mode":"User"}}')"
+POOL_OP=$(hdr Azure-AsyncOperation | sed -E 's#^https?://[^/]+##')
+failover "during create"
+# during boot/attestation: node directories there, not all Ready
+for _ in $(seq 300); do [ "$(ls "$NODES" | grep -c -- -fo)" -ge 1 ] && break; sleep 0.05; done
+r=$(ready)
+[ "$r" -lt 5 ] && ok || bad "the second kill came too late: $r Ready"
+failover "during boot/attestation ($r Ready)"
+for _ in $(seq 600); do r=$(ready); [ "$r" -ge 2 ] && break; sleep 0.1; done
+failover "after $r Ready"
+st=$(wait_op "$POOL_OP")
+expect "pool add finished after 3 failovers" Succeeded "$st"
+for _ in $(seq 300); do [ "$(ready)" = 5 ] && break; sleep 0.2; done
+X=$(alive_replica)
+req "$X" GET "$AP/machines?api-version=$CS" >/dev/null
+cp "$T/body" "$T/machines.json"
+expect "5 machines" 5 "$(jq '.value | length' "$T/machines.json")"
+expect "5 distinct names" 5 "$(jq '[.value[].name] | unique | length' "$T/machines.json")"
+expect "5 Ready" 5 "$(jq '[.value[] | select(.properties.status.nodeState == "Ready")] | length' "$T/machines.json")"
+expect "5 attested (record, no refusal)" 5 \
+  "$(jq '[.value[] | select(.properties.attestation != null and (.properties.attestation.reason // "") == "")] | length' "$T/machines.json")"
+expect "6 machine rows in all (1 system + 5)" 6 "$(pg_psql "SELECT count(*) FROM machines")"
+expect "every operation terminal" 0 "$(pg_psql "SELECT count(*) FROM operations WHERE status NOT IN ('Succeeded','Failed','Canceled')")"
+expect "6 node directories (no second machine)" 6 "$(ls "$NODES" | grep -cv '^\.')"
+for d in "$NODES"/*/; do
+  d=${d%/}
+  n=$(pgrep -f -- "confpool-agent --node-dir $d( |$)" | wc -l)
+  [ "$n" = 1 ] && ok || bad "$(basename "$d"): $n agents"
+done
+# no disk erased or re-made: every disk seen at a kill point is the same file
+sort -u "$T/disks.snap" | while read -r f ino h; do
+  [ -f "$f" ] || { echo "FAIL: disk gone: $f"; continue; }
+  [ "$(stat -c %i "$f") $(head -c 40 "$f" | sha256sum | cut -c1-16)" = "$ino $h" ] || echo "FAIL: disk re-made: $f"
+done >"$T/disk.check"
+[ ! -s "$T/disk.check" ] && ok || bad "$(cat "$T/disk.check")"
+[ "$(sort -u "$T/disks.snap" | wc -l)" -ge 1 ] && ok || bad "no disk seen at the kill points"
+kp() { "$PG_BIN/psql" -h "$PG_DIR" -U postgres -d kbs -qAt -c "$1"; }
+expect "6 OS disk keys released by the broker (one per node)" 6 \
+  "$(kp "SELECT count(DISTINCT version) FROM audit WHERE op = 'disk-release' AND decision = 'allowed' AND version LIKE 'osdisk-%'")"
+expect "no crypto-erase" 0 "$(kp "SELECT count(*) FROM audit WHERE op = 'disk-crypto-erase'")"
+# each node has its OS disk and its Kubernetes bootstrap secret (k8sboot-) in the broker
+expect "6 OS disks in the broker" 6 "$(kp "SELECT count(*) FROM disks WHERE id LIKE 'osdisk-%'")"
+expect "12 broker disks in all (OS + k8sboot, none twice)" 12 "$(kp "SELECT count(*) FROM disks")"
+
+# ---- item 3: the agents' first URL (replica a) dies; heartbeats go on elsewhere
+[ -n "${PIDS[a]:-}" ] || start a
+sleep 1
+kill9 a
+kt=$(date +%s)
+for _ in $(seq 20); do leader >/dev/null; sleep 1; done # 20 s: > 3 heartbeats, past the 15 s deadline
+req "$(alive_replica)" GET "$AP/machines?api-version=$CS" >/dev/null
+expect "5 Ready after a died" 5 "$(jq '[.value[] | select(.properties.status.nodeState == "Ready")] | length' "$T/body")"
+expect "heartbeats after a died (through b or c)" 5 \
+  "$(jq --argjson k "$kt" '[.value[] | select((.properties.attestation.lastHeartbeat // 0) > $k)] | length' "$T/body")"
+expect "still 6 machines, no replacement" 6 "$(pg_psql "SELECT count(*) FROM machines")"
+
+grep -h "leader (term\|deposed\|adopted\|restarted" "$T"/[abc].log | sed 's/^/  /'
+echo "failovers: ${FAILOVERS[*]} (total $(ms) ms)"
+echo "pg-failover-nodes: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
