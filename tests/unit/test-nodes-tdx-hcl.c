@@ -37,6 +37,8 @@ static void prepare(void *ud, const cp_node_spec *spec, const char *node_dir, cp
         (void) node_dir;
         if (strstr(spec->pool_id, "/altpool"))
                 l->hcl_alter_runtime_data = true;
+        if (strstr(spec->pool_id, "/dbgpool"))
+                l->debug = true;
 }
 
 static void teardown_env(void) {
@@ -207,6 +209,21 @@ TEST(altered_runtime_data_refused) {
         json_t *v = machines("altpool");
         ASSERT_EQ(json_array_size(v), 1);
         ASSERT_TRUE(strcmp(node_state(json_array_get(v, 0)) ?: "", "Ready") != 0);
+}
+
+/* a debug TD under the paravisor: AzureGuest's default policy denies it
+ * (x-ms-isolation-tee.tdx_td_attributes_debug): no token, no key asked for */
+TEST(debug_td_under_paravisor_refused) {
+        setup_env();
+        long allowed = kbs_audit("allowed"), denied = kbs_audit("denied");
+        put_tdx_pool("dbgpool", 1);
+        ASSERT_EQ(nodes_fixture_reconcile(&E, 90, 50), 0);
+        ASSERT_STREQ(pool_state("dbgpool"), "Failed");
+        const char *msg = pool_error();
+        if (!msg || !strstr(msg, "attestation refused"))
+                cp_test_fail(__FILE__, __LINE__, "provisioningError '%s'", msg ? msg : "(null)");
+        ASSERT_EQ(kbs_audit("allowed"), allowed);
+        ASSERT_EQ(kbs_audit("denied"), denied);
 }
 
 static pid_t agent_pid(json_t *m) {
