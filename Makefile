@@ -1,9 +1,13 @@
 # confpool top-level Makefile: thin wrapper over CMake + ctest.
 #   make demo   install what is missing, build, run the demo scenario
-#   make check  install what is missing, build, run every test plainly and
-#               under AddressSanitizer + UndefinedBehaviorSanitizer, and the
-#               threaded tests under ThreadSanitizer (check-tsan); a test
-#               skipped for a missing tool fails here (CP_TEST_NO_SKIP=1)
+#   make check  install what is missing, build, run every test under
+#               AddressSanitizer + UndefinedBehaviorSanitizer, the C tests
+#               also plainly (the script tests, tests/cli/*.sh, label
+#               "script", drive whole stacks: once, sanitized, is enough and
+#               halves their time; `make check-plain CHECK_PLAIN_ALL=1` runs
+#               them plainly too), the threaded tests under ThreadSanitizer
+#               (check-tsan) and the fuzz smoke; a test skipped for a
+#               missing tool fails here (CP_TEST_NO_SKIP=1)
 #   make bench  build and run the benchmarks under bench/
 #   make fuzz   build the libFuzzer targets with clang (build-fuzz/)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -29,7 +33,7 @@ check:
 check-plain:
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
 	cmake --build build -j $(JOBS)
-	cd build && CP_TEST_NO_SKIP=1 ctest --output-on-failure -j $(JOBS)
+	cd build && CP_TEST_NO_SKIP=1 ctest --output-on-failure -j $(JOBS) $(if $(CHECK_PLAIN_ALL),,-LE script)
 
 check-asan:
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCP_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null

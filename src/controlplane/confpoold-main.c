@@ -16,6 +16,7 @@ static void usage(FILE *f) {
                    "                 [--agent-controlplane-urls URL,URL,...]  (local backend, replicas)\n"
                    "                 [--cluster-signing-duration D]  (kubelet client certificates; 8760h)\n"
                    "                 --backend local --attestd-url URL --agent PATH [--min-tcb SPEC]\n"
+                   "                 [--ovmf FILE]  (local: the firmware new node images are published with)\n"
                    "                  [--kbs-url URL --kbs-admin-token-file F --kbs-release-token-file F]\n"
                    "                  [--tdx-evidence native|azure-hcl]  (TDX nodes as Azure TDX CVMs: azure-hcl)\n"
                    "                 | --backend fake   (a test backend: no machines, nothing attested)\n"
@@ -74,13 +75,14 @@ int main(int argc, char **argv) {
                 {"db", required_argument, NULL, 'D'},        {"replica-id", required_argument, NULL, 'I'},
                 {"lease-ttl-ms", required_argument, NULL, 'L'},
                 {"agent-controlplane-urls", required_argument, NULL, 'G'},
+                {"ovmf", required_argument, NULL, 'O'},
                 {"cluster-signing-duration", required_argument, NULL, 'S'},
                 {"tdx-evidence", required_argument, NULL, 'E'},
                 {"help", no_argument, NULL, 'h'},            {0},
         };
         cp_daemon_options o = {0};
         int c;
-        while ((c = getopt_long(argc, argv, "s:l:p:c:P:tT:i:hb:A:g:m:HK:Y:R:U:D:I:L:G:S:E:", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "s:l:p:c:P:tT:i:hb:A:g:m:HK:Y:R:U:D:I:L:G:S:O:E:", opts, NULL)) != -1) {
                 char *end = NULL;
                 unsigned long v = 0;
                 if (c == 'L') {
@@ -109,6 +111,7 @@ int main(int argc, char **argv) {
                 case 'b': o.backend = optarg; break;
                 case 'A': o.attestd_url = optarg; break;
                 case 'g': o.agent_path = optarg; break;
+                case 'O': o.ovmf_path = optarg; break;
                 case 'm': o.min_tcb = optarg; break;
                 case 'H': o.prepare_hosts = true; break;
                 case 'K': o.kbs_url = optarg; break;

@@ -212,9 +212,16 @@ static int tdx_platform(local_backend *b) {
         return cp_write_file(f, pem, pem_len, 0644);
 }
 
-/* A TDX host: a platform of the stack's PCS, kept in hosts/host-<gen>-<i>/. */
+/* A TDX host: a platform of the stack's PCS, kept in hosts/host-<gen>-<i>/;
+ * Emerald Rapids hosts have their own FMSPC (c0806f000000, Sapphire
+ * Rapids' is the PCS's 90c06f000000), so verifiers fetch and cache TCB
+ * Info per FMSPC (a host kept before keeps the FMSPC it has). */
 static int tdx_host_start(local_backend *b, int gen, unsigned idx, host *h) {
+        static const uint8_t emr[6] = {0xc0, 0x80, 0x6f, 0x00, 0x00, 0x00};
+        cp_tdx_host_config cfg = {0};
         char dir[PATH_MAX_];
+        if (gen == KIND_TDX_EMR)
+                memcpy(cfg.fmspc, emr, 6);
         memset(h, 0, sizeof *h);
         h->listen_fd = -1;
         h->gen = gen;
@@ -223,7 +230,7 @@ static int tdx_host_start(local_backend *b, int gen, unsigned idx, host *h) {
         int r = tdx_platform(b);
         if (r < 0)
                 return r;
-        if ((r = cp_tdx_host_open(b->tdx_pcs, dir, NULL, &h->td)) < 0)
+        if ((r = cp_tdx_host_open(b->tdx_pcs, dir, &cfg, &h->td)) < 0)
                 return cp_error_wrap("TDX host %s", h->name);
         return 0;
 }
@@ -412,10 +419,35 @@ static int tdvf_mrtd(const char *path, uint8_t ret[48]) {
         return 0;
 }
 
+/* The TDVF a node image's TDs are built from: images/<v>/tdvf.fd, the
+ * stack's firmware (OVMF.fd, confpoold --ovmf) as it was when the image
+ * was first used for a TD, kept with the image: an image keeps its MRTD
+ * when the stack's firmware changes, and an image published with newer
+ * firmware has a new MRTD (a node-image upgrade rolls TDX pools onto it).
+ * Written beside and renamed (concurrent first uses write the same bytes). */
+static int image_tdvf(local_backend *b, const char *img, char *out, size_t size) {
+        _cleanup_free_ uint8_t *fw = NULL;
+        size_t len = 0;
+        cp_tdvf_info info;
+        snprintf(out, size, "%s/tdvf.fd", img);
+        if (access(out, R_OK) == 0)
+                return 0;
+        int r = cp_read_file(b->ovmf, 64u << 20, &fw, &len);
+        if (r >= 0 && (r = cp_tdvf_parse(fw, len, &info)) < 0)
+                r = cp_error_wrap("%s carries no TDVF metadata: no TD can be built from it", b->ovmf);
+        return r < 0 ? r : cp_write_file(out, fw, len, 0644);
+}
+
 static int measure(local_backend *b, int gen, unsigned vcpus, const char *kernel_path,
                    const char *initrd_path, const char *cmdline, uint8_t ret[48]) {
-        if (KIND_IS_TDX(gen))
-                return tdvf_mrtd(b->ovmf, ret);
+        if (KIND_IS_TDX(gen)) { /* the image's TDVF (image_tdvf), beside its kernel */
+                char dir[PATH_MAX_], f[PATH_MAX_ + 16], *slash;
+                snprintf(dir, sizeof dir, "%s", kernel_path);
+                if ((slash = strrchr(dir, '/')))
+                        *slash = '\0';
+                int r = image_tdvf(b, dir, f, sizeof f);
+                return r < 0 ? r : tdvf_mrtd(f, ret);
+        }
         if (gen == KIND_NONE) { /* no launch measurement: nothing a token could match */
                 memset(ret, 0, 48);
                 return 0;
@@ -910,6 +942,10 @@ static int boot_files(local_backend *b, const cp_node_spec *spec, node *nd, boot
                         return r;
         bs->launch = (cp_local_launch) {.debug = false, .azure_hcl = b->o.tdx_azure_hcl};
         snprintf(bs->launch.kernel_path, sizeof bs->launch.kernel_path, "%s/kernel", nd->dir);
+        /* a TD: the image's firmware (the hook may name another) */
+        if (KIND_IS_TDX(size_gen(spec->vm_size)) &&
+            (r = image_tdvf(b, img, bs->launch.tdvf_path, sizeof bs->launch.tdvf_path)) < 0)
+                return r;
         if (b->o.prepare)
                 b->o.prepare(b->o.prepare_userdata, spec, nd->dir, &bs->launch);
         return boot_step(b, nd);
@@ -990,6 +1026,17 @@ static int sha384_file(const char *path, uint8_t out[48]) {
         return EVP_Digest(buf, len, out, &n, EVP_sha384(), NULL) == 1 ? 0 : CP_ERROR(CP_ECRYPTO, "SHA-384 failed");
 }
 
+/* A TD's guest channel: nodes/.td-<16 hex of SHA-256(handle)>.sock (a
+ * short path: sun_path has 108 bytes). */
+static void td_sock_path(const local_backend *b, const node *nd, char *out, size_t size) {
+        uint8_t hd[32];
+        char hex[65];
+        SHA256((const uint8_t *) nd->handle, strlen(nd->handle), hd);
+        cp_hex_encode(hd, 32, hex);
+        hex[16] = '\0';
+        snprintf(out, size, "%s/nodes/.td-%s.sock", b->state_dir, hex);
+}
+
 /* The TD on a TDX host: built from the TDVF (the image's OVMF.fd, or the
  * test hook's), TDATTRIBUTES SEPT_VE_DISABLE (DEBUG only via the test
  * hook), MRCONFIGID = SHA-256(node identity) || 16 zero bytes (set by the
@@ -1001,7 +1048,7 @@ static int launch_td(local_backend *b, node *nd, boot_state *bs) {
         _cleanup_free_ uint8_t *fw = NULL;
         size_t len = 0;
         char f[PATH_MAX_ + 16];
-        uint8_t d[48], hd[32];
+        uint8_t d[48];
         int r = cp_read_file(fwp, 64u << 20, &fw, &len);
         if (r < 0)
                 return cp_error_wrap("TDVF");
@@ -1011,6 +1058,11 @@ static int launch_td(local_backend *b, node *nd, boot_state *bs) {
         if ((r = cp_tdx_host_launch(bs->h->td, &p, fw, len, CP_TDX_ORDER_SINGLE_PASS, &td)) < 0)
                 return cp_error_wrap("TD launch on %s", bs->h->name);
         nd->td = td;
+        /* the TD's state kept beside the node, as the host's module keeps it
+         * across a VMM restart (adopt_td); rewritten after each RTMR extend */
+        snprintf(f, sizeof f, "%s/td.json", nd->dir);
+        if ((r = cp_tdx_td_persist(td, f)) < 0)
+                return r;
         static const char *const parts[] = {"kernel", "cmdline", "initrd"};
         static const unsigned rtmr[] = {1, 2, 2};
         for (size_t i = 0; i < 3; i++) {
@@ -1021,11 +1073,7 @@ static int launch_td(local_backend *b, node *nd, boot_state *bs) {
                 if ((r = sha384_file(f, d)) < 0 || (r = cp_tdx_td_rtmr_extend(td, rtmr[i], d)) < 0)
                         return r;
         }
-        SHA256((const uint8_t *) nd->handle, strlen(nd->handle), hd);
-        char hex[65];
-        cp_hex_encode(hd, 32, hex);
-        hex[16] = '\0';
-        snprintf(bs->tdsock, sizeof bs->tdsock, "%s/nodes/.td-%s.sock", b->state_dir, hex);
+        td_sock_path(b, nd, bs->tdsock, sizeof bs->tdsock);
         nd->tdemu = (cp_tdx_emu) {.host = bs->h->td, .td = td};
         if ((r = cp_tdx_chan_start(&nd->tdemu, bs->tdsock, &nd->tdchan)) < 0)
                 return cp_error_wrap("TD guest channel");
@@ -1039,19 +1087,45 @@ static int td_hw_report(void *ud, const uint8_t report_data[64], uint8_t *out, s
         return cp_tdx_td_report(ud, report_data, out);
 }
 
-/* An Azure TDX CVM (issue 16): the host's quote endpoint (IMDS
- * /acc/tdquote, one a host, started on first use), then the software
- * paravisor's boot: its AK, runtime data and HCL report (the TD's
+/* The host's quote endpoint for Azure TDX CVMs (IMDS /acc/tdquote):
+ * started on first use, on the port kept in hosts/<host>/imds.port so that
+ * agents a restarted daemon adopts still reach it.  Lock held. */
+static int host_imds(local_backend *b, host *h, uint16_t *ret_port) {
+        char f[PATH_MAX_ + 64], txt[16];
+        int r = 0;
+        if (!h->imds) {
+                _cleanup_free_ uint8_t *kept = NULL;
+                size_t kl = 0;
+                unsigned long port = 0;
+                snprintf(f, sizeof f, "%s/%s/imds.port", b->hosts_dir, h->name);
+                if (cp_read_file(f, 16, &kept, &kl) >= 0 && kl > 0 && kl < sizeof txt) {
+                        memcpy(txt, kept, kl);
+                        txt[kl] = 0;
+                        port = strtoul(txt, NULL, 10);
+                } else
+                        cp_error_clear();
+                r = cp_tdx_imds_start(h->td, "127.0.0.1", port <= 65535 ? (uint16_t) port : 0, &h->imds);
+                int n = r >= 0 ? snprintf(txt, sizeof txt, "%u\n", cp_tdx_imds_port(h->imds)) : 0;
+                if (r >= 0 && (r = cp_write_file(f, txt, (size_t) n, 0600)) < 0)
+                        h->imds = cp_tdx_imds_stop(h->imds);
+        }
+        if (r < 0)
+                return cp_error_wrap("TD quote endpoint of %s: ", h->name);
+        if (ret_port)
+                *ret_port = cp_tdx_imds_port(h->imds);
+        return 0;
+}
+
+/* An Azure TDX CVM (issue 16): the host's quote endpoint, then the
+ * software paravisor's boot: its AK, runtime data and HCL report (the TD's
  * TDREPORT) in the node's vTPM (node/azure_cvm.h). */
 static int azure_paravisor(local_backend *b, const cp_node_spec *spec, node *nd, boot_state *bs) {
-        int r = 0;
+        uint16_t port = 0;
         pthread_mutex_lock(&b->lock);
-        if (!bs->h->imds)
-                r = cp_tdx_imds_start(bs->h->td, "127.0.0.1", 0, &bs->h->imds);
-        uint16_t port = r >= 0 ? cp_tdx_imds_port(bs->h->imds) : 0;
+        int r = host_imds(b, bs->h, &port);
         pthread_mutex_unlock(&b->lock);
         if (r < 0)
-                return cp_error_wrap("TD quote endpoint of %s: ", bs->h->name);
+                return r;
         snprintf(bs->tdquote_url, sizeof bs->tdquote_url, "http://127.0.0.1:%u" CP_TDX_IMDS_PATH, (unsigned) port);
         cp_vtpm *t = NULL;
         if ((r = cp_vtpm_open(bs->tcti, &t)) < 0)
@@ -1169,6 +1243,13 @@ static int start_agent(local_backend *b, const cp_node_spec *spec, node *nd, con
                         json_object_set_new(cfg, "azure", json_pack("{s:s}", "tdQuoteUrl", bs->tdquote_url));
                 } else
                         json_object_set_new(cfg, "tdxSocket", json_string(bs->tdsock));
+                /* what restart adoption holds the persisted TD to (adopt_td) */
+                uint8_t mrtd[48];
+                char hex[97];
+                cp_tdx_td_mrtd(nd->td, mrtd);
+                cp_hex_encode(mrtd, 48, hex);
+                hex[96] = '\0';
+                json_object_set_new(cfg, "tdxMrtd", json_string(hex));
         }
         if (cfg && spec->version)
                 json_object_set_new(cfg, "orchestratorVersion", json_string(spec->version));
@@ -1235,15 +1316,24 @@ static void mark_failed(node *nd, const char *what) {
         stop_process(&nd->swtpm);
 }
 
-/* A TD ends with its node: its channel first (no report after), then the TD. */
-static void td_end(node *nd) {
+/* A TD ends with its node: its channel first (no report after), then the
+ * TD, and with ended (the node's processes stopped: node_reap) its
+ * persisted state too (nothing left to resume: the next boot is a new TD).
+ * A node left running (cp_backend_local_detach) keeps it, as a daemon
+ * killed with -9 does: the next daemon adopts the TD. */
+static void td_end(node *nd, bool ended) {
+        char f[PATH_MAX_ + 16];
         nd->tdchan = cp_tdx_chan_stop(nd->tdchan);
+        if (nd->td && ended) {
+                snprintf(f, sizeof f, "%s/td.json", nd->dir);
+                (void) unlink(f);
+        }
         nd->td = cp_tdx_td_free(nd->td);
 }
 
 static node *node_free(node *nd) {
         if (nd) {
-                td_end(nd);
+                td_end(nd, false);
                 free(nd->pool_id);
                 free(nd->vm_size);
                 free(nd->image);
@@ -1493,7 +1583,7 @@ static void node_halt(node *nd, uint64_t deadline_ms, bool orderly) {
 
 static void node_reap(local_backend *b, node *nd, uint64_t deadline_ms) {
         cp_proc_reap(&nd->swtpm, deadline_ms);
-        td_end(nd);
+        td_end(nd, true);
         if (nd->host >= 0 && b->hosts[nd->host].nodes > 0)
                 b->hosts[nd->host].nodes--;
         nd->host = -1;
@@ -1935,6 +2025,54 @@ static pid_t live_pid(const char *dir, const char *file, const char *marker) {
         return cp_proc_matches(pid, marker) ? pid : 0;
 }
 
+/* The TD of a TDX node a previous daemon (killed) left running, taken back
+ * as a VMM restarted on its host finds its TDs (issue 16): resumed from
+ * td.json by the host's module (refused unless its MAC verifies under that
+ * platform's key: not altered, not another host's), its MRTD the one
+ * node.json names, its MRCONFIGID this node's identity, its guest channel
+ * reopened on the path node.json gave the agent.  Lock held. */
+static int adopt_td(local_backend *b, node *nd, const json_t *j, int hidx) {
+        char f[PATH_MAX_ + 16], sock[PATH_MAX_], identity[800], hex[97];
+        uint8_t want[48], mrtd[48], id[32], rd[64] = {0}, rep[CP_TDX_TDREPORT_SIZE];
+        const char *jm = json_string_value(json_object_get(j, "tdxMrtd"));
+        const char *js = json_string_value(json_object_get(j, "tdxSocket"));
+        size_t n = 0;
+        if (!jm || strlen(jm) != 96 || cp_hex_decode(jm, 96, want, 48, &n) < 0 || n != 48)
+                return CP_ERROR(CP_EFORMAT, "its node.json names no tdxMrtd (48 bytes of hex)");
+        const char *ev = json_string_value(json_object_get(j, "evidence"));
+        bool hcl = ev && strcmp(ev, "azure-hcl") == 0; /* under the paravisor: no channel given to the agent */
+        td_sock_path(b, nd, sock, sizeof sock);
+        if (!hcl && (!js || strcmp(js, sock) != 0))
+                return CP_ERROR(CP_EFORMAT, "its node.json's tdxSocket is not the node's channel %s", sock);
+        snprintf(f, sizeof f, "%s/td.json", nd->dir);
+        cp_tdx_td *td = NULL;
+        int r = cp_tdx_td_resume(b->hosts[hidx].td, f, &td);
+        if (r < 0)
+                return cp_error_wrap("on %s", b->hosts[hidx].name);
+        cp_tdx_td_mrtd(td, mrtd);
+        if ((r = cp_node_identity(nd->pool_id, nd->name, identity, sizeof identity)) >= 0)
+                r = cp_tdx_td_report(td, rd, rep);
+        SHA256((const uint8_t *) identity, strlen(identity), id);
+        static const uint8_t zero[16];
+        if (r >= 0 && memcmp(mrtd, want, 48) != 0) {
+                cp_hex_encode(mrtd, 48, hex);
+                hex[96] = '\0';
+                r = CP_ERROR(CP_EPOLICY, "the persisted TD's MRTD %s is not the %s node.json names", hex, jm);
+        } else if (r >= 0 && (memcmp(rep + 512 + 64, id, 32) != 0 || memcmp(rep + 512 + 96, zero, 16) != 0))
+                r = CP_ERROR(CP_EPOLICY, "the persisted TD's MRCONFIGID is not this node's identity");
+        if (r < 0) {
+                cp_tdx_td_free(td);
+                return r;
+        }
+        nd->td = td;
+        nd->tdemu = (cp_tdx_emu) {.host = b->hosts[hidx].td, .td = td};
+        if ((r = cp_tdx_chan_start(&nd->tdemu, sock, &nd->tdchan)) < 0) {
+                nd->td = cp_tdx_td_free(nd->td);
+                return cp_error_wrap("TD guest channel");
+        }
+        return hcl ? host_imds(b, &b->hosts[hidx], NULL) : 0;
+}
+
 /* Whether two comma-separated URL lists (the control plane's URLs an agent
  * is given: one, or every replica's) name the same set, in any order. */
 static bool url_set_has_all(const char *a, const char *b) {
@@ -1971,9 +2109,6 @@ static bool adopt_node(local_backend *b, node *nd, const json_t *j) {
         const char *port = tcti ? strstr(tcti, ",port=") : NULL;
         if (!cp || !att || !hname || !port || !url_set_eq(cp, b->cp_url) || strcmp(att, b->attestd) != 0)
                 return false;
-        /* a TD lives in its daemon's memory: a TDX node is booted again */
-        if (KIND_IS_TDX(size_gen(nd->vm_size)))
-                return false;
         unsigned long tp = strtoul(port + 6, NULL, 10);
         size_t first;
         if (tp == 0 || tp > 65534 || hosts_of(b, size_gen(nd->vm_size), &first) < 0) {
@@ -1989,6 +2124,13 @@ static bool adopt_node(local_backend *b, node *nd, const json_t *j) {
         pid_t agent = live_pid(nd->dir, "agent.pid", am), swtpm = live_pid(nd->dir, "swtpm.pid", sm);
         if (hidx < 0 || agent <= 0 || swtpm <= 0)
                 return false;
+        if (KIND_IS_TDX(b->hosts[hidx].gen) && adopt_td(b, nd, j, hidx) < 0) {
+                /* booted again (a new TD, the same MRTD and RTMRs) on its kept disk */
+                fprintf(stderr, "local backend: %s: TDX node not adopted, booted again on its kept disk: %s\n",
+                        nd->name, cp_error_message());
+                cp_error_clear();
+                return false;
+        }
         nd->agent = agent;
         nd->swtpm = swtpm;
         nd->tpm_port = (uint16_t) tp;

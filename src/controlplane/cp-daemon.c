@@ -185,7 +185,8 @@ static int run_open(run_state *d) {
                 char nd[4096];
                 snprintf(nd, sizeof nd, "%s/local", o->state_dir);
                 cp_local_options lo = {.state_dir = nd, .agent_path = o->agent_path, .attestd_url = o->attestd_url,
-                                       .diskkeys = d->diskkeys, .tdx_azure_hcl = o->tdx_azure_hcl};
+                                       .diskkeys = d->diskkeys, .ovmf_path = o->ovmf_path,
+                                       .tdx_azure_hcl = o->tdx_azure_hcl};
                 r = cp_backend_local_new(&lo, &d->backend);
                 cp_nodes_options no = {.store = d->store, .backend = d->backend, .attestd_url = o->attestd_url,
                                        .min_tcb = min_tcb};

@@ -22,6 +22,9 @@ typedef struct cp_daemon_options {
         const char *backend;
         const char *attestd_url;
         const char *agent_path;
+        /* local: the firmware (OVMF with TDVF metadata) node images are
+         * published with; NULL: /usr/share/ovmf/OVMF.fd */
+        const char *ovmf_path;
         bool prepare_hosts;      /* local: create the hosts, print their ARK paths, exit */
         const char *min_tcb;     /* "bl=N,tee=N,snp=N,ucode=N": node policy minimum; NULL: none */
         /* local backend: the key broker for the nodes' OS disk keys (docs/nodes.md);

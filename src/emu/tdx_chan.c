@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "basic/cleanup.h"
@@ -19,6 +20,8 @@
 #include "basic/fileio.h"
 #include "confpool/tdx_quote.h"
 #include "emu/tdx-emu-internal.h"
+
+#define TDX_CHAN_TRIES 8 /* 0.1 + 0.2 + ... + 0.7 s between them */
 
 static int read_full(int fd, void *buf, size_t n) {
         size_t got;
@@ -104,16 +107,51 @@ static int chan_connect(const char *path) {
         return fd;
 }
 
+/* Connected and the request sent, the answer's header read: *again when
+ * the host was away (no socket, nobody listening, or the connection closed
+ * before any answer: its VMM restarting), worth another try. */
+static int chan_exchange(const char *path, uint32_t op, const uint8_t *in, size_t in_len,
+                         uint8_t h[CP_TDX_CHAN_RSP_HDR_SIZE], bool *again) {
+        size_t got = 0;
+        int fd = chan_connect(path), r;
+        *again = fd < 0;
+        if (fd < 0)
+                return fd;
+        if ((r = send_frame(fd, CP_TDX_CHAN_REQ_MAGIC, 1, op, in, (uint32_t) in_len, true)) < 0 ||
+            (r = cp_read_full(fd, h, CP_TDX_CHAN_RSP_HDR_SIZE, "TDX channel", &got)) < 0) {
+                *again = true;
+        } else if (got == 0) {
+                *again = true;
+                r = CP_ERROR(CP_EIO, "TDX channel %s closed before an answer (the host restarting?)", path);
+        } else if (got < CP_TDX_CHAN_RSP_HDR_SIZE)
+                r = CP_ERROR(CP_ETRUNC, "TDX channel closed mid-frame");
+        if (r < 0) {
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
 int tdx_chan_call(const char *path, uint32_t op, const uint8_t *in, size_t in_len, size_t max, uint8_t **ret,
                   size_t *ret_len) {
         uint8_t h[CP_TDX_CHAN_RSP_HDR_SIZE];
         uint32_t magic = 0, status = 0, len = 0;
-        int fd = chan_connect(path), r;
+        bool again = false;
+        int fd = -1, r;
+        /* a host whose VMM restarts (confpoold killed and started again)
+         * reopens the socket: a bounded retry, ~3 s, then the caller's error
+         * (the agent defers its re-attestation on CP_EIO / CP_ENOTFOUND) */
+        for (int attempt = 0; attempt < TDX_CHAN_TRIES; attempt++) {
+                if (attempt > 0) {
+                        cp_error_clear();
+                        nanosleep(&(struct timespec) {0, 100L * 1000000L * attempt}, NULL);
+                }
+                if ((fd = chan_exchange(path, op, in, in_len, h, &again)) >= 0 || !again)
+                        break;
+        }
         if (fd < 0)
                 return fd;
-        if ((r = send_frame(fd, CP_TDX_CHAN_REQ_MAGIC, 1, op, in, (uint32_t) in_len, true)) < 0 ||
-            (r = read_full(fd, h, sizeof(h))) < 0)
-                goto out;
+        r = 0;
         cp_cursor c = cp_cursor_make(h, sizeof(h));
         if ((r = cp_cursor_le32(&c, &magic)) < 0 || (r = cp_cursor_le32(&c, &status)) < 0 ||
             (r = cp_cursor_le32(&c, &len)) < 0)
@@ -151,6 +189,8 @@ out:
 struct cp_tdx_chan {
         cp_tdx_emu *e;
         int fd;
+        dev_t dev;  /* the socket file bound (stop removes it only if it is still this one) */
+        ino_t ino;
         char path[108];
         pthread_t thread;
 };
@@ -182,8 +222,10 @@ int cp_tdx_chan_start(cp_tdx_emu *e, const char *path, cp_tdx_chan **ret) {
         strcpy(sa.sun_path, path);
         (void) unlink(path);
         c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct stat st;
         if (c->fd < 0 || bind(c->fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || chmod(path, 0600) < 0 ||
-            listen(c->fd, 16) < 0 || pthread_create(&c->thread, NULL, chan_loop, c) != 0) {
+            stat(path, &st) < 0 || listen(c->fd, 16) < 0 ||
+            (c->dev = st.st_dev, c->ino = st.st_ino, pthread_create(&c->thread, NULL, chan_loop, c)) != 0) {
                 int r = CP_ERROR(CP_EIO, "TDX channel %s: %s", path, strerror(errno));
                 if (c->fd >= 0)
                         close(c->fd);
@@ -200,7 +242,10 @@ cp_tdx_chan *cp_tdx_chan_stop(cp_tdx_chan *c) {
         shutdown(c->fd, SHUT_RDWR);
         pthread_join(c->thread, NULL);
         close(c->fd);
-        (void) unlink(c->path);
+        /* not a socket another process (the TD's next VMM) bound at the same path since */
+        struct stat st;
+        if (stat(c->path, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino)
+                (void) unlink(c->path);
         free(c);
         return NULL;
 }

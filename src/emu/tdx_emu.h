@@ -81,6 +81,15 @@ typedef struct cp_tdx_pcs_collateral {
         size_t tcb_info_len, qe_identity_len, tcb_signing_chain_len, pck_crl_len, root_ca_crl_len;
 } cp_tdx_pcs_collateral;
 CP_WUR int cp_tdx_pcs_collateral_get(cp_tdx_pcs *p, int64_t now, cp_tdx_pcs_collateral *ret);
+/* Platforms of other FMSPCs (Emerald Rapids beside Sapphire Rapids): the
+ * PCS serves TCB Info (the same levels, that FMSPC) for each FMSPC added
+ * (at most CP_TDX_PCS_MAX_FMSPCS besides its own; kept in pcs.json).
+ * collateral_get_for: CP_ENOTFOUND for an FMSPC it does not know. */
+#define CP_TDX_PCS_MAX_FMSPCS 4
+CP_WUR int cp_tdx_pcs_add_fmspc(cp_tdx_pcs *p, const uint8_t fmspc[6]);
+bool cp_tdx_pcs_knows_fmspc(cp_tdx_pcs *p, const uint8_t fmspc[6]);
+CP_WUR int cp_tdx_pcs_collateral_get_for(cp_tdx_pcs *p, const uint8_t fmspc[6], int64_t now,
+                                         cp_tdx_pcs_collateral *ret);
 void cp_tdx_pcs_collateral_free(cp_tdx_pcs_collateral *c);
 /* As the verifier takes it (borrows c). */
 void cp_tdx_pcs_collateral_view(const cp_tdx_pcs_collateral *c, cp_tdx_collateral *ret);
@@ -144,6 +153,7 @@ typedef struct cp_tdx_host_config {
         uint16_t qe_isvsvn;         /* 0: the PCS's TD_QE level */
         uint64_t seam_attributes;   /* SEAMATTRIBUTES (0 for a production module) */
         int64_t now;                /* PCK validity start; 0: time(NULL) */
+        uint8_t fmspc[6];           /* all zero: the PCS's; else added to the PCS (cp_tdx_pcs_add_fmspc) */
 } cp_tdx_host_config;
 
 /* A platform registered with pcs: a random module HMAC key, MRSEAM of the
@@ -199,6 +209,18 @@ void cp_tdx_td_mrtd(cp_tdx_td *td, uint8_t ret[48]);
 CP_WUR int cp_tdx_td_rtmr_extend(cp_tdx_td *td, unsigned idx, const uint8_t digest[48]);
 /* TDG.MR.REPORT: the 1024-byte TDREPORT_STRUCT for report_data. */
 CP_WUR int cp_tdx_td_report(cp_tdx_td *td, const uint8_t report_data[64], uint8_t ret[CP_TDX_TDREPORT_SIZE]);
+
+/* A TD's state kept across a VMM restart that leaves the TD running (issue
+ * 16): path (0600, written through path.tmp and renamed) holds ATTRIBUTES,
+ * XFAM, MRCONFIGID, MROWNER, MROWNERCONFIG, MRTD and RTMR0-3 under an
+ * HMAC-SHA-256 keyed from the platform's module key.  cp_tdx_td_persist
+ * (after finalize) writes it now and after every RTMR extend (an extend
+ * whose write fails is undone and fails).  cp_tdx_td_resume re-creates the
+ * finalized TD on the platform that wrote it: CP_ENOTFOUND no file,
+ * CP_EFORMAT a malformed one (naming the field), CP_ESIG a file changed
+ * since (an RTMR, MRTD, ...) or written by another platform. */
+CP_WUR int cp_tdx_td_persist(cp_tdx_td *td, const char *path);
+CP_WUR int cp_tdx_td_resume(cp_tdx_host *h, const char *path, cp_tdx_td **ret);
 
 /* The quoting enclave: checks the TDREPORT's MAC with this platform's
  * module key (as EVERIFYREPORT2 does; CP_ESIG for a report of another

@@ -20,9 +20,11 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <openssl/crypto.h>
 #include <openssl/hmac.h>
 
 #include "basic/cleanup.h"
@@ -41,6 +43,7 @@ struct cp_tdx_td {
         bool finalized;
         uint8_t mrtd[48];
         uint8_t rtmr[4][48];
+        char *state_path;           /* cp_tdx_td_persist: written after finalize and every RTMR extend */
         uint64_t *pages;            /* sorted GPAs added with PAGE.ADD or AUG */
         bool *measured;             /* parallel: added with PAGE.ADD */
         size_t n_pages, cap_pages;
@@ -125,6 +128,7 @@ cp_tdx_td *cp_tdx_td_free(cp_tdx_td *td) {
                 return NULL;
         EVP_MD_CTX_free(td->mrtd_ctx);
         pthread_mutex_destroy(&td->lock);
+        free(td->state_path);
         free(td->pages);
         free(td->measured);
         free(td);
@@ -227,12 +231,19 @@ void cp_tdx_td_mrtd(cp_tdx_td *td, uint8_t ret[48]) {
         pthread_mutex_unlock(&td->lock);
 }
 
+static int td_state_write(cp_tdx_td *td);
+
 static int td_rtmr_extend(cp_tdx_td *td, unsigned idx, const uint8_t digest[48]) {
+        uint8_t old[48];
         if (!td || !digest || idx > 3)
                 return CP_ERROR(CP_EINVAL, "RTMR index %u is not 0..3", idx);
         if (!td->finalized)
                 return CP_ERROR(CP_EBADSEQ, "TD is not finalized: RTMR.EXTEND is a guest call");
-        return cp_tdx_rtmr_extend(td->rtmr[idx], digest);
+        memcpy(old, td->rtmr[idx], 48);
+        int k = cp_tdx_rtmr_extend(td->rtmr[idx], digest);
+        if (k >= 0 && td->state_path && (k = td_state_write(td)) < 0)
+                memcpy(td->rtmr[idx], old, 48); /* not kept: the extend did not happen */
+        return k;
 }
 
 static int sha384(const uint8_t *p, size_t n, uint8_t out[48]) {
@@ -337,6 +348,155 @@ int cp_tdx_host_launch(cp_tdx_host *h, const cp_tdx_td_params *p, const uint8_t 
         if ((k = cp_tdx_td_create(h, p, &td)) < 0)
                 return k;
         if ((fw && (k = cp_tdx_td_load_tdvf(td, fw, len, order)) < 0) || (k = cp_tdx_td_finalize(td)) < 0) {
+                cp_tdx_td_free(td);
+                return k;
+        }
+        *ret = td;
+        return 0;
+}
+
+/* ---- a TD's state kept across a VMM restart (issue 16) ----
+ *
+ * A host's TDX module keeps a running TD's control structures in memory
+ * the VMM cannot read or change; a VMM that restarts finds the TD still
+ * there.  The software module lives in the VMM's (confpoold's) memory, so
+ * it writes what a TD needs to resume to a file: TDINFO's inputs
+ * (ATTRIBUTES, XFAM, MRCONFIGID, MROWNER, MROWNERCONFIG), MRTD and the four
+ * RTMRs, under an HMAC-SHA-256 with a key derived from the platform's
+ * module key: only the platform that wrote it resumes it, and a file
+ * changed by anyone else (an RTMR rolled back, another MRTD) is refused. */
+
+#define TD_STATE_LABEL "confpool software TDX: TD state v1"
+#define TD_STATE_INPUT (sizeof(TD_STATE_LABEL) - 1 + 16 + 4 * 48 + 4 * 48)
+
+static int td_state_mac(const tdx_module *m, const cp_tdx_td_params *p, const uint8_t mrtd[48],
+                        const uint8_t rtmr[4][48], uint8_t out[32]) {
+        static const char key_label[] = "confpool software TDX: TD state key";
+        uint8_t key[32], in[TD_STATE_INPUT];
+        unsigned l = 0;
+        size_t o = sizeof(TD_STATE_LABEL) - 1;
+        int k = tdx_module_mac(m, (const uint8_t *) key_label, sizeof(key_label) - 1, key);
+        if (k < 0)
+                return k;
+        memcpy(in, TD_STATE_LABEL, o);
+        cp_put_le64(in + o, p->attributes);
+        cp_put_le64(in + o + 8, p->xfam);
+        o += 16;
+        memcpy(in + o, p->mrconfigid, 48);
+        memcpy(in + o + 48, p->mrowner, 48);
+        memcpy(in + o + 96, p->mrownerconfig, 48);
+        memcpy(in + o + 144, mrtd, 48);
+        memcpy(in + o + 192, rtmr, 4 * 48);
+        bool ok = HMAC(EVP_sha256(), key, sizeof(key), in, sizeof(in), out, &l) && l == 32;
+        cp_wipe(key, sizeof(key));
+        return ok ? 0 : CP_OSSL_ERROR(CP_ECRYPTO, "HMAC-SHA-256 failed");
+}
+
+/* Lock held. */
+static int td_state_write(cp_tdx_td *td) {
+        uint8_t mac[32], le[8];
+        int k = td_state_mac(td->m, &td->p, td->mrtd, (const uint8_t(*)[48]) td->rtmr, mac);
+        if (k < 0)
+                return k;
+        json_t *o = json_pack("{s:I}", "version", (json_int_t) 1);
+        static const char *const rn[4] = { "rtmr0", "rtmr1", "rtmr2", "rtmr3" };
+        cp_put_le64(le, td->p.attributes);
+        bool ok = o && tdx_emu_hex_to_json(o, "attributes", le, 8) >= 0;
+        cp_put_le64(le, td->p.xfam);
+        ok = ok && tdx_emu_hex_to_json(o, "xfam", le, 8) >= 0 &&
+             tdx_emu_hex_to_json(o, "mrconfigid", td->p.mrconfigid, 48) >= 0 &&
+             tdx_emu_hex_to_json(o, "mrowner", td->p.mrowner, 48) >= 0 &&
+             tdx_emu_hex_to_json(o, "mrownerconfig", td->p.mrownerconfig, 48) >= 0 &&
+             tdx_emu_hex_to_json(o, "mrtd", td->mrtd, 48) >= 0 && tdx_emu_hex_to_json(o, "mac", mac, 32) >= 0;
+        for (unsigned i = 0; ok && i < 4; i++)
+                ok = tdx_emu_hex_to_json(o, rn[i], td->rtmr[i], 48) >= 0;
+        if (!ok) {
+                json_decref(o);
+                return cp_error_oom();
+        }
+        return tdx_emu_write_json(td->state_path, o) < 0 ? cp_error_wrap("TD state %s", td->state_path) : 0;
+}
+
+int cp_tdx_td_persist(cp_tdx_td *td, const char *path) {
+        if (!td || !path || !*path)
+                return CP_ERROR(CP_EINVAL, "cp_tdx_td_persist: a TD and a path are needed");
+        pthread_mutex_lock(&td->lock);
+        int k = 0;
+        char *old = td->state_path;
+        if (!td->finalized)
+                k = CP_ERROR(CP_EBADSEQ, "TD is not finalized: nothing to persist yet");
+        else if (!(td->state_path = strdup(path)))
+                k = cp_error_oom();
+        else if ((k = td_state_write(td)) < 0) {
+                free(td->state_path);
+                td->state_path = NULL;
+        }
+        if (k < 0)
+                td->state_path = old;
+        else
+                free(old);
+        pthread_mutex_unlock(&td->lock);
+        return k;
+}
+
+static uint64_t le64(const uint8_t b[8]) {
+        uint64_t v = 0;
+        for (int i = 7; i >= 0; i--)
+                v = v << 8 | b[i];
+        return v;
+}
+
+static void json_decrefp_(json_t **p) {
+        json_decref(*p);
+}
+
+/* The fields of a TD state file into td (not yet checked). */
+static int td_state_parse(cp_tdx_td *td, const char *path, uint8_t mac[32]) {
+        static const char *const rn[4] = { "rtmr0", "rtmr1", "rtmr2", "rtmr3" };
+        json_error_t je;
+        uint8_t le[8];
+        int k;
+        _cleanup_(json_decrefp_) json_t *o = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+        if (!o)
+                return access(path, F_OK) != 0 ? CP_ERROR(CP_ENOTFOUND, "no TD state %s", path)
+                                               : CP_ERROR(CP_EFORMAT, "TD state %s: %s", path, je.text);
+        if (json_integer_value(json_object_get(o, "version")) != 1)
+                return CP_ERROR(CP_EFORMAT, "TD state %s: not a software TDX TD state of version 1", path);
+        if ((k = tdx_emu_hex_from_json(o, "attributes", le, 8)) < 0)
+                return cp_error_wrap("TD state %s", path);
+        td->p.attributes = le64(le);
+        if ((k = tdx_emu_hex_from_json(o, "xfam", le, 8)) < 0)
+                return cp_error_wrap("TD state %s", path);
+        td->p.xfam = le64(le);
+        if ((k = tdx_emu_hex_from_json(o, "mrconfigid", td->p.mrconfigid, 48)) < 0 ||
+            (k = tdx_emu_hex_from_json(o, "mrowner", td->p.mrowner, 48)) < 0 ||
+            (k = tdx_emu_hex_from_json(o, "mrownerconfig", td->p.mrownerconfig, 48)) < 0 ||
+            (k = tdx_emu_hex_from_json(o, "mrtd", td->mrtd, 48)) < 0 ||
+            (k = tdx_emu_hex_from_json(o, "mac", mac, 32)) < 0)
+                return cp_error_wrap("TD state %s", path);
+        for (unsigned i = 0; i < 4; i++)
+                if ((k = tdx_emu_hex_from_json(o, rn[i], td->rtmr[i], 48)) < 0)
+                        return cp_error_wrap("TD state %s", path);
+        return 0;
+}
+
+int cp_tdx_td_resume(cp_tdx_host *h, const char *path, cp_tdx_td **ret) {
+        uint8_t mac[32], want[32];
+        int k;
+        if (!h || !path || !ret)
+                return CP_ERROR(CP_EINVAL, "cp_tdx_td_resume: NULL argument");
+        cp_tdx_td *td = calloc(1, sizeof(*td));
+        if (!td)
+                return cp_error_oom();
+        pthread_mutex_init(&td->lock, NULL);
+        td->m = tdx_host_module(h);
+        td->finalized = true;
+        if ((k = td_state_parse(td, path, mac)) < 0 ||
+            (k = td_state_mac(td->m, &td->p, td->mrtd, (const uint8_t(*)[48]) td->rtmr, want)) < 0 ||
+            (CRYPTO_memcmp(mac, want, 32) != 0 &&
+             (k = CP_ERROR(CP_ESIG, "TD state %s: its MAC does not verify under this platform's module key (altered, "
+                                    "or written by another platform)", path)) < 0) ||
+            (!(td->state_path = strdup(path)) && (k = cp_error_oom()) < 0)) {
                 cp_tdx_td_free(td);
                 return k;
         }

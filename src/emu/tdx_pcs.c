@@ -41,6 +41,8 @@ struct cp_tdx_pcs {
         EVP_PKEY *root_key, *pca_key, *sign_key;
         X509 *root, *pca, *sign;
         uint8_t fmspc[6];
+        uint8_t fmspcs[CP_TDX_PCS_MAX_FMSPCS][6]; /* other platforms' (cp_tdx_pcs_add_fmspc) */
+        size_t n_fmspcs;
         cp_tdx_tcb default_tcb;
         uint16_t qe_isvsvn;
         uint8_t qe_mrsigner[32];
@@ -593,7 +595,7 @@ static json_t *module_json(const cp_tdx_pcs *p, const char *date) {
                          "0000000000000000", "attributesMask", "FFFFFFFFFFFFFFFF", "tcbLevels", lv);
 }
 
-static json_t *tcb_info_json(const cp_tdx_pcs *p, const char *issue, const char *next) {
+static json_t *tcb_info_json(const cp_tdx_pcs *p, const uint8_t fmspc[6], const char *issue, const char *next) {
         static const uint8_t zero48[48], pceid[2];
         json_t *levels = json_array();
         for (size_t i = 0; levels && i < p->n_levels; i++)
@@ -602,7 +604,7 @@ static json_t *tcb_info_json(const cp_tdx_pcs *p, const char *issue, const char 
                         return NULL;
                 }
         return json_pack("{s:s,s:i,s:s,s:s,s:o,s:o,s:i,s:i,s:{s:o,s:s,s:s},s:o,s:o}", "id", "TDX", "version", 3,
-                         "issueDate", issue, "nextUpdate", next, "fmspc", hexj(p->fmspc, 6), "pceId", hexj(pceid, 2),
+                         "issueDate", issue, "nextUpdate", next, "fmspc", hexj(fmspc, 6), "pceId", hexj(pceid, 2),
                          "tcbType", 0, "tcbEvaluationDataNumber", (int) p->eval, "tdxModule", "mrsigner",
                          hexj(zero48, 48), "attributes", "0000000000000000", "attributesMask", "FFFFFFFFFFFFFFFF",
                          "tdxModuleIdentities", module_json(p, issue), "tcbLevels", levels);
@@ -671,13 +673,13 @@ static int crl_der(X509 *issuer, EVP_PKEY *key, const cp_tdx_pcs *p, bool list, 
         return 0;
 }
 
-static int collateral_locked(cp_tdx_pcs *p, int64_t now, cp_tdx_pcs_collateral *c) {
+static int collateral_locked(cp_tdx_pcs *p, const uint8_t fmspc[6], int64_t now, cp_tdx_pcs_collateral *c) {
         char issue[32], next[32];
         size_t sl = 0;
         int k;
         cp_unix_to_iso(now, issue, sizeof(issue));
         cp_unix_to_iso(now + (int64_t) COLLATERAL_DAYS * DAY, next, sizeof(next));
-        _cleanup_(pcs_json_decrefp) json_t *ti = tcb_info_json(p, issue, next);
+        _cleanup_(pcs_json_decrefp) json_t *ti = tcb_info_json(p, fmspc, issue, next);
         _cleanup_(pcs_json_decrefp) json_t *qi = qe_identity_json(p, issue, next);
         char *chain = NULL;
         if ((k = signed_doc(p, ti, "tcbInfo", &c->tcb_info, &c->tcb_info_len)) < 0 ||
@@ -696,12 +698,63 @@ static int collateral_locked(cp_tdx_pcs *p, int64_t now, cp_tdx_pcs_collateral *
         return 0;
 }
 
+static bool fmspc_known_locked(const cp_tdx_pcs *p, const uint8_t fmspc[6]) {
+        if (memcmp(fmspc, p->fmspc, 6) == 0)
+                return true;
+        for (size_t i = 0; i < p->n_fmspcs; i++)
+                if (memcmp(fmspc, p->fmspcs[i], 6) == 0)
+                        return true;
+        return false;
+}
+
+int cp_tdx_pcs_add_fmspc(cp_tdx_pcs *p, const uint8_t fmspc[6]) {
+        static const uint8_t zero[6];
+        if (!p || !fmspc || memcmp(fmspc, zero, 6) == 0)
+                return CP_ERROR(CP_EINVAL, "cp_tdx_pcs_add_fmspc: a PCS and a non-zero FMSPC are needed");
+        pthread_mutex_lock(&p->lock);
+        bool known = fmspc_known_locked(p, fmspc), full = p->n_fmspcs >= CP_TDX_PCS_MAX_FMSPCS;
+        if (!known && !full)
+                memcpy(p->fmspcs[p->n_fmspcs++], fmspc, 6);
+        pthread_mutex_unlock(&p->lock);
+        if (known)
+                return 0;
+        if (full)
+                return CP_ERROR(CP_ETOOBIG, "the emulated PCS serves at most %d FMSPCs besides its own",
+                                CP_TDX_PCS_MAX_FMSPCS);
+        return pcs_persist(p);
+}
+
+bool cp_tdx_pcs_knows_fmspc(cp_tdx_pcs *p, const uint8_t fmspc[6]) {
+        pthread_mutex_lock(&p->lock);
+        bool k = fmspc_known_locked(p, fmspc);
+        pthread_mutex_unlock(&p->lock);
+        return k;
+}
+
+int cp_tdx_pcs_collateral_get_for(cp_tdx_pcs *p, const uint8_t fmspc[6], int64_t now, cp_tdx_pcs_collateral *ret) {
+        char hex[13];
+        if (!p || !fmspc || !ret)
+                return CP_ERROR(CP_EINVAL, "cp_tdx_pcs_collateral_get_for: NULL argument");
+        memset(ret, 0, sizeof(*ret));
+        pthread_mutex_lock(&p->lock);
+        int k = fmspc_known_locked(p, fmspc) ? collateral_locked(p, fmspc, now ? now : (int64_t) time(NULL), ret) : 1;
+        pthread_mutex_unlock(&p->lock);
+        if (k == 1) {
+                cp_hex_encode(fmspc, 6, hex);
+                hex[12] = '\0';
+                return CP_ERROR(CP_ENOTFOUND, "the emulated PCS has no TCB Info for FMSPC %s", hex);
+        }
+        if (k < 0)
+                cp_tdx_pcs_collateral_free(ret);
+        return k;
+}
+
 int cp_tdx_pcs_collateral_get(cp_tdx_pcs *p, int64_t now, cp_tdx_pcs_collateral *ret) {
         if (!p || !ret)
                 return CP_ERROR(CP_EINVAL, "cp_tdx_pcs_collateral_get: NULL argument");
         memset(ret, 0, sizeof(*ret));
         pthread_mutex_lock(&p->lock);
-        int k = collateral_locked(p, now ? now : (int64_t) time(NULL), ret);
+        int k = collateral_locked(p, p->fmspc, now ? now : (int64_t) time(NULL), ret);
         pthread_mutex_unlock(&p->lock);
         if (k < 0)
                 cp_tdx_pcs_collateral_free(ret);
@@ -859,6 +912,16 @@ static json_t *pcs_state_locked(cp_tdx_pcs *p) {
                 json_decref(lv);
                 json_decref(rv);
         }
+        json_t *fl = r == 0 ? json_array() : NULL;
+        for (size_t i = 0; fl && i < p->n_fmspcs; i++) {
+                char h[13];
+                cp_hex_encode(p->fmspcs[i], 6, h);
+                h[12] = '\0';
+                if (json_array_append_new(fl, json_string(h)) < 0)
+                        r = -1;
+        }
+        if (r == 0 && (!fl || json_object_set_new(o, "fmspcs", fl) < 0))
+                r = -1;
         if (r == 0 && (tdx_emu_hex_to_json(o, "fmspc", p->fmspc, 6) < 0 ||
                        tdx_emu_key_to_json(p->root_key, o, "root_key") < 0 ||
                        tdx_emu_key_to_json(p->pca_key, o, "pca_key") < 0 ||
@@ -898,6 +961,27 @@ static int pcs_persist(cp_tdx_pcs *p) {
         json_t *o = pcs_state_locked(p);
         pthread_mutex_unlock(&p->lock);
         return o ? tdx_emu_write_json(f, o) : CP_ERROR(CP_EINTERNAL, "software TDX state: cannot serialize the PCS");
+}
+
+/* "fmspcs": the other platforms' FMSPCs (absent in a state written before
+ * there were any: none). */
+static int pcs_fmspcs_from_json(cp_tdx_pcs *p, const json_t *o) {
+        const json_t *a = json_object_get(o, "fmspcs");
+        size_t i;
+        const json_t *v;
+        if (!a)
+                return 0;
+        if (!json_is_array(a) || json_array_size(a) > CP_TDX_PCS_MAX_FMSPCS)
+                return CP_ERROR(CP_EFORMAT, "software TDX state: \"fmspcs\" must be an array of at most %d FMSPCs",
+                                CP_TDX_PCS_MAX_FMSPCS);
+        json_array_foreach(a, i, v) {
+                size_t got = 0;
+                const char *h = json_string_value(v);
+                if (!h || strlen(h) != 12 || cp_hex_decode(h, 12, p->fmspcs[i], 6, &got) < 0 || got != 6)
+                        return CP_ERROR(CP_EFORMAT, "software TDX state: \"fmspcs\"[%zu] must be 6 bytes of hex", i);
+        }
+        p->n_fmspcs = json_array_size(a);
+        return 0;
 }
 
 static int pcs_levels_from_json(cp_tdx_pcs *p, const json_t *o) {
@@ -944,7 +1028,7 @@ static int pcs_load(cp_tdx_pcs *p, const char *path) {
         p->eval = (unsigned) json_integer_value(ev);
         p->qe_isvsvn = (uint16_t) json_integer_value(qs);
         int r;
-        if ((r = tdx_emu_hex_from_json(o, "fmspc", p->fmspc, 6)) < 0 ||
+        if ((r = tdx_emu_hex_from_json(o, "fmspc", p->fmspc, 6)) < 0 || (r = pcs_fmspcs_from_json(p, o)) < 0 ||
             (r = tdx_emu_tcb_from_json(json_object_get(o, "tcb"), &p->default_tcb)) < 0 ||
             (r = pcs_levels_from_json(p, o)) < 0 || (r = tdx_emu_key_from_json(o, "root_key", &p->root_key)) < 0 ||
             (r = tdx_emu_key_from_json(o, "pca_key", &p->pca_key)) < 0 ||

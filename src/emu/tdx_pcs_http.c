@@ -109,19 +109,20 @@ static int route_pckcert(cp_tdx_pcs *p, cp_tdx_pcs_query_fn q, void *ud, cp_tdx_
 static int route_collateral(cp_tdx_pcs *p, const char *which, cp_tdx_pcs_query_fn q, void *ud, int64_t now,
                             cp_tdx_pcs_answer *a) {
         cp_tdx_pcs_collateral c;
-        uint8_t fmspc[6], want[6];
+        uint8_t fmspc[6];
         char *chain = NULL;
         size_t cl = 0;
         int k;
-        if ((k = cp_tdx_pcs_collateral_get(p, now, &c)) < 0)
+        bool tcb = strcmp(which, "tcb") == 0, has = tcb && hex_param(q, ud, "fmspc", fmspc, 6) >= 0;
+        if (tcb && !has)
+                return answer_text(a, 400, "fmspc parameter missing or malformed\n");
+        if (tcb && !cp_tdx_pcs_knows_fmspc(p, fmspc))
+                return answer_text(a, 404, "no TCB Info for this FMSPC\n");
+        /* TCB Info for the FMSPC asked for (a platform of each kind: its own) */
+        if ((k = tcb ? cp_tdx_pcs_collateral_get_for(p, fmspc, now, &c) : cp_tdx_pcs_collateral_get(p, now, &c)) < 0)
                 return k;
-        if (strcmp(which, "tcb") == 0) {
-                cp_tdx_pcs_fmspc(p, want);
-                if (hex_param(q, ud, "fmspc", fmspc, 6) < 0)
-                        k = answer_text(a, 400, "fmspc parameter missing or malformed\n");
-                else if (memcmp(fmspc, want, 6) != 0)
-                        k = answer_text(a, 404, "no TCB Info for this FMSPC\n");
-                else if ((k = set_chain_header(a, "TCB-Info-Issuer-Chain", c.tcb_signing_chain, c.tcb_signing_chain_len)) >= 0)
+        if (tcb) {
+                if ((k = set_chain_header(a, "TCB-Info-Issuer-Chain", c.tcb_signing_chain, c.tcb_signing_chain_len)) >= 0)
                         take(a, &c.tcb_info, c.tcb_info_len, "application/json");
         } else if (strcmp(which, "identity") == 0) {
                 if ((k = set_chain_header(a, "SGX-Enclave-Identity-Issuer-Chain", c.tcb_signing_chain,

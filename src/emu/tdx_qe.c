@@ -108,7 +108,16 @@ int cp_tdx_host_new(cp_tdx_pcs *pcs, const cp_tdx_host_config *c, cp_tdx_host **
         tdx_pcs_qe(pcs, h->qe_mrsigner, &pcs_qe_svn);
         h->qe_isvsvn = c->qe_isvsvn ? c->qe_isvsvn : pcs_qe_svn;
         h->m.seam_attributes = c->seam_attributes;
-        cp_tdx_pcs_fmspc(pcs, h->ext.fmspc);
+        static const uint8_t zero6[6];
+        if (memcmp(c->fmspc, zero6, 6) != 0) {
+                /* a platform of another kind: the PCS serves its FMSPC too */
+                if ((k = cp_tdx_pcs_add_fmspc(pcs, c->fmspc)) < 0) {
+                        cp_tdx_host_free(h);
+                        return k;
+                }
+                memcpy(h->ext.fmspc, c->fmspc, 6);
+        } else
+                cp_tdx_pcs_fmspc(pcs, h->ext.fmspc);
         h->ext.sgx_type = 1; /* Scalable, as TDX platforms are */
         if ((k = host_keys(h)) < 0 || (k = issue_pck(h, c->now)) < 0) {
                 cp_tdx_host_free(h);
@@ -282,6 +291,7 @@ static int host_persist(cp_tdx_host *h) {
                               (json_int_t) h->m.seam_attributes);
         if (o && (tdx_emu_hex_to_json(o, "mac_key", h->m.mac_key, 32) < 0 ||
                   tdx_emu_hex_to_json(o, "ppid", h->ext.ppid, 16) < 0 || tdx_emu_hex_to_json(o, "qe_id", h->qe_id, 16) < 0 ||
+                  tdx_emu_hex_to_json(o, "fmspc", h->ext.fmspc, 6) < 0 ||
                   tdx_emu_key_to_json(h->pck_key, o, "pck_key") < 0 || tdx_emu_key_to_json(h->ak, o, "ak") < 0))
                 o = (json_decref(o), NULL);
         pthread_mutex_unlock(&h->lock);
@@ -313,7 +323,10 @@ static int host_load(cp_tdx_host *h, const char *path) {
             (r = tdx_emu_hex_from_json(o, "ppid", h->ext.ppid, 16)) < 0 ||
             (r = tdx_emu_hex_from_json(o, "qe_id", h->qe_id, 16)) < 0 ||
             (r = tdx_emu_key_from_json(o, "pck_key", &h->pck_key)) < 0 ||
-            (r = tdx_emu_key_from_json(o, "ak", &h->ak)) < 0)
+            (r = tdx_emu_key_from_json(o, "ak", &h->ak)) < 0 ||
+            /* absent in a host kept before platforms had FMSPCs of their own: the PCS's */
+            (json_object_get(o, "fmspc") && ((r = tdx_emu_hex_from_json(o, "fmspc", h->ext.fmspc, 6)) < 0 ||
+                                             (r = cp_tdx_pcs_add_fmspc(h->pcs, h->ext.fmspc)) < 0)))
                 return cp_error_wrap("%s", path);
         if (EVP_Digest(seam, sizeof(seam) - 1, h->m.mrseam, &l, EVP_sha384(), NULL) != 1)
                 return CP_OSSL_ERROR(CP_ECRYPTO, "SHA-384 failed");

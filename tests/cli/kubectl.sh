@@ -12,7 +12,9 @@
 # their own Lease renewals and Node heartbeats over mTLS, a node certificate refused
 # what the Node authorizer does not allow (curl --cert), and the certificates' rotation
 # (the stack signs them for 60 s: each agent renews at 70-90 % of that with its current
-# certificate, the old one is refused once the new one is used, the node stays Ready).
+# certificate, the old one is refused once the new one is used, the node stays Ready), then a
+# kill -9 of confpoold and `confpool up`: the node adopted, Ready, its certificate and the
+# kubeconfig still working.
 set -u
 BIN=${CP_BIN_DIR:?}
 KUBECTL=${KUBECTL:-kubectl}
@@ -231,4 +233,16 @@ lease=$SERVER/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/$SYS
 [ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" --cert "$SD/kubelet-client-current.pem" "$lease")" = 200 ] \
         || fail "the renewed certificate"
 k get node "$SYS" --no-headers | grep -q ' Ready ' || fail "system node not Ready after the rotation: $(k get nodes)"
+
+# kill -9 of confpoold, then up: the same API at the same address, the node adopted (the
+# same agent) and Ready, its certificate still accepted, the kubeconfig still working
+apid=$(cat "$SD/agent.pid" 2>/dev/null)
+kill -9 "$(cat "$T/s/confpoold.pid")" || fail "kill -9 confpoold"
+"$BIN/confpool" up --state-dir "$T/s" --cluster-signing-duration 60s >"$T/up2.out" 2>&1 || { cat "$T/up2.out"; fail "up after kill -9"; }
+sys_ready() { k get node "$SYS" --no-headers 2>/dev/null | grep -q ' Ready '; }
+wait_for 30 sys_ready || fail "system node after the restart: $(k get nodes 2>&1)"
+[ -z "$apid" ] || [ "$(cat "$SD/agent.pid")" = "$apid" ] || fail "the node was rebooted, not adopted"
+wait_for 20 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --cacert '$CA' --cert '$SD/kubelet-client-current.pem' '$lease')\" = 200 ]" \
+        || fail "the node's certificate after the restart"
+[ "$(k get nodes --no-headers | wc -l)" = 1 ] || fail "nodes after the restart: $(k get nodes)"
 echo ok

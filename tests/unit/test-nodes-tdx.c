@@ -292,6 +292,51 @@ static void machine_of(const char *pool, const char *name, cp_machine *m, cp_nod
         ASSERT_OK(r);
 }
 
+/* Emerald Rapids hosts have their own FMSPC (issue 16 item 5): a DC4es_v6
+ * node on host-emr-* attests with fmspc c0806f000000 beside Sapphire
+ * Rapids' 90c06f000000 nodes: attestd fetched (and caches) TCB Info per
+ * FMSPC, since a quote verifies only against its own FMSPC's.  Before the
+ * TCB recovery test: hosts created after it would be OutOfDate. */
+TEST(emerald_rapids_nodes_have_their_own_fmspc) {
+        setup_env();
+        register_tdx_feature();
+        put_tdx_pool("tdxpool", 3);
+        char url[512];
+        snprintf(url, sizeof url, AP "/tdxemr" CS);
+        unsigned st = call("PUT", url, "{\"properties\":{\"count\":1,\"vmSize\":\"Standard_DC4es_v6\",\"mode\":\"User\"}}");
+        ASSERT_TRUE(st == 200 || st == 201);
+        reconcile();
+        if (strcmp(pool_state("tdxemr"), "Succeeded") != 0) {
+                char *d = json_dumps(machines("tdxemr"), JSON_COMPACT);
+                cp_test_fail(__FILE__, __LINE__, "tdxemr: %s", d ? d : "?");
+                free(d);
+        }
+        json_t *v = json_deep_copy(machines("tdxemr"));
+        ASSERT_EQ(json_array_size(v), 1);
+        json_t *m = json_array_get(v, 0);
+        ASSERT_STREQ(node_state(m), "Ready");
+        ASSERT_TRUE(strncmp(att_str(m, "host"), "host-emr-", 9) == 0);
+        const char *tcb = att_str(m, "reportedTcb");
+        if (!tcb || strncmp(tcb, "tdx:UpToDate,fmspc=c0806f000000,svn=", 36) != 0)
+                cp_test_fail(__FILE__, __LINE__, "reportedTcb '%s'", tcb ? tcb : "(null)");
+        json_t *te = json_object_get(json_object_get(json_object_get(m, "properties"), "attestation"), "tdx");
+        ASSERT_STREQ(json_string_value(json_object_get(te, "fmspc")), "c0806f000000");
+        json_decref(v);
+        /* the Sapphire Rapids nodes keep theirs */
+        v = machines("tdxpool");
+        ASSERT_TRUE(json_array_size(v) > 0);
+        for (size_t i = 0; i < json_array_size(v); i++) {
+                const char *t = att_str(json_array_get(v, i), "reportedTcb");
+                if (!t || !strstr(t, "fmspc=90c06f000000"))
+                        cp_test_fail(__FILE__, __LINE__, "SPR reportedTcb '%s'", t ? t : "(null)");
+        }
+        /* the pool goes, so the next test starts from the pools it knows */
+        snprintf(url, sizeof url, AP "/tdxemr" CS);
+        st = call("DELETE", url, NULL);
+        ASSERT_TRUE(st == 200 || st == 202 || st == 204);
+        reconcile();
+}
+
 /* Intel publishes a TCB recovery (the emulated PCS: every older level
  * OutOfDate with the advisory); host-spr-1 follows it, host-spr-0 does not:
  * its nodes re-attest OutOfDate, are quarantined with that reason and

@@ -6,12 +6,14 @@
  * the emulated PCS driving every Intel TCB status; TDVF parsing and MRTD
  * (the module and cp_tdx_measure_mrtd agree; malformed metadata refused).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "basic/cleanup.h"
@@ -735,4 +737,268 @@ static void state_case(void *ctx, const void *row) {
 
 TEST(persisted_state_tampered_refused) {
         TEST_TABLE(state_rows, state_case, NULL);
+}
+
+/* ---- a TD's state across a VMM restart (issue 16 restart adoption) ---- */
+
+static void edit_file(const char *f, const char *from, const char *to) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        ASSERT_OK(cp_read_file(f, 1u << 20, &buf, &len));
+        char *txt = (char *) buf, *at = strstr(txt, from);
+        ASSERT_TRUE(at != NULL);
+        size_t fl = strlen(from), tl = strlen(to), pre = (size_t) (at - txt);
+        char *out = malloc(len - fl + tl + 1);
+        ASSERT_TRUE(out != NULL);
+        memcpy(out, txt, pre);
+        memcpy(out + pre, to, tl);
+        memcpy(out + pre + tl, at + fl, len - pre - fl);
+        ASSERT_OK(cp_write_file(f, out, len - fl + tl, 0600));
+        free(out);
+        free(buf);
+}
+
+/* A TD persisted after launch and after each RTMR extend is resumed by its
+ * platform with the same TDREPORT (MRTD, RTMRs, attributes, MAC); an
+ * altered RTMR, another platform, a missing or malformed file are refused. */
+TEST(td_state_persist_and_resume) {
+        emu e, other;
+        char dir[] = "/tmp/cp-tdx-td-XXXXXX", f[300], sub[300], g[340];
+        uint8_t rd[64], rep1[CP_TDX_TDREPORT_SIZE], rep2[CP_TDX_TDREPORT_SIZE], d[48];
+        cp_tdx_td *td2 = NULL, *td3 = NULL, *fresh = NULL;
+        emu_up(&e, 0);
+        emu_up(&other, 0);
+        ASSERT_TRUE(mkdtemp(dir) != NULL);
+        snprintf(f, sizeof(f), "%s/td.json", dir);
+        ASSERT_OK(cp_tdx_td_create(e.host, NULL, &fresh));
+        ASSERT_ERR(cp_tdx_td_persist(fresh, f), CP_EBADSEQ); /* not finalized */
+        cp_tdx_td_free(fresh);
+        ASSERT_OK(cp_tdx_td_persist(e.td, f));
+        struct stat st;
+        ASSERT_OK(stat(f, &st) < 0 ? -1 : 0);
+        ASSERT_EQ(st.st_mode & 0777, 0600);
+        memset(d, 0x5a, 48);
+        ASSERT_OK(cp_tdx_td_rtmr_extend(e.td, 2, d)); /* after the persist: written again */
+        memset(rd, 0x42, 64);
+        ASSERT_OK(cp_tdx_td_report(e.td, rd, rep1));
+        /* "the daemon restarts": the TD re-created from the file alone */
+        ASSERT_OK(cp_tdx_td_resume(e.host, f, &td2));
+        ASSERT_OK(cp_tdx_td_report(td2, rd, rep2));
+        ASSERT_MEMEQ(rep1, rep2, CP_TDX_TDREPORT_SIZE);
+        _cleanup_free_ uint8_t *q = NULL;
+        size_t ql = 0;
+        cp_tdx_verify_result r;
+        ASSERT_OK(cp_tdx_host_quote(e.host, rep2, &q, &ql));
+        ASSERT_OK(verify(&e, q, ql, true, &r));
+        ASSERT_MEMEQ(r.quote.body.rtmr[2], rep1 + 512 + 208 + 2 * 48, 48);
+        /* an extend after the resume is kept too */
+        ASSERT_OK(cp_tdx_td_rtmr_extend(td2, 3, d));
+        ASSERT_OK(cp_tdx_td_resume(e.host, f, &td3));
+        ASSERT_OK(cp_tdx_td_report(td3, rd, rep1));
+        ASSERT_OK(cp_tdx_td_report(td2, rd, rep2));
+        ASSERT_MEMEQ(rep1, rep2, CP_TDX_TDREPORT_SIZE);
+        cp_tdx_td_free(td3);
+        td3 = NULL;
+        /* another platform cannot resume it */
+        ASSERT_ERR(cp_tdx_td_resume(other.host, f, &td3), CP_ESIG);
+        /* a malformed RTMR is refused naming it; an RTMR rolled back (RTMR2
+         * set to zeros, well formed): refused by the MAC */
+        char zeros[97];
+        memset(zeros, '0', 96);
+        zeros[96] = '\0';
+        edit_file(f, "\"rtmr2\": \"", "\"rtmr2\": \"00");
+        ASSERT_ERR(cp_tdx_td_resume(e.host, f, &td3), CP_EFORMAT); /* 49 bytes */
+        ASSERT_TRUE(strstr(cp_error_message(), "\"rtmr2\"") != NULL);
+        ASSERT_OK(cp_tdx_td_persist(td2, f));
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        ASSERT_OK(cp_read_file(f, 1u << 20, &buf, &len));
+        char *at = strstr((char *) buf, "\"rtmr2\": \"");
+        ASSERT_TRUE(at != NULL);
+        char old[97];
+        memcpy(old, at + 10, 96);
+        old[96] = '\0';
+        free(buf);
+        edit_file(f, old, zeros);
+        ASSERT_ERR(cp_tdx_td_resume(e.host, f, &td3), CP_ESIG);
+        ASSERT_TRUE(strstr(cp_error_message(), "MAC does not verify") != NULL);
+        ASSERT_TRUE(td3 == NULL);
+        ASSERT_OK(cp_write_file(f, "{", 1, 0600));
+        ASSERT_ERR(cp_tdx_td_resume(e.host, f, &td3), CP_EFORMAT);
+        ASSERT_OK(unlink(f));
+        ASSERT_ERR(cp_tdx_td_resume(e.host, f, &td3), CP_ENOTFOUND);
+        /* an extend whose state cannot be written is undone and fails */
+        snprintf(sub, sizeof(sub), "%s/gone", dir);
+        ASSERT_OK(mkdir(sub, 0700));
+        snprintf(g, sizeof(g), "%s/td.json", sub);
+        ASSERT_OK(cp_tdx_td_persist(td2, g));
+        ASSERT_OK(unlink(g));
+        ASSERT_OK(rmdir(sub));
+        ASSERT_OK(cp_tdx_td_report(td2, rd, rep1));
+        ASSERT_TRUE(cp_tdx_td_rtmr_extend(td2, 3, d) < 0);
+        cp_error_clear();
+        ASSERT_OK(cp_tdx_td_report(td2, rd, rep2));
+        ASSERT_MEMEQ(rep1, rep2, CP_TDX_TDREPORT_SIZE);
+        cp_tdx_td_free(td2);
+        rm_state(dir);
+        emu_down(&other);
+        emu_down(&e);
+}
+
+/* A TD's next VMM binds the channel's path while the old one still runs
+ * (a deposed leader detaching): the old one's stop leaves the new socket. */
+TEST(chan_stop_keeps_a_successors_socket) {
+        emu e;
+        char dir[] = "/tmp/cp-tdx-chan2-XXXXXX", path[64];
+        uint8_t rd[64] = { 3 }, rep[CP_TDX_TDREPORT_SIZE];
+        cp_tdx_chan *old = NULL, *next = NULL;
+        emu_up(&e, 0);
+        ASSERT_TRUE(mkdtemp(dir) != NULL);
+        snprintf(path, sizeof(path), "%s/td.sock", dir);
+        cp_tdx_emu k = { .host = e.host, .td = e.td };
+        ASSERT_OK(cp_tdx_chan_start(&k, path, &old));
+        ASSERT_OK(cp_tdx_chan_start(&k, path, &next));
+        cp_tdx_chan_stop(old);
+        ASSERT_OK(access(path, F_OK));
+        cp_tdx_guest_options o = { .socket_path = path };
+        ASSERT_OK(cp_tdx_guest_get_report0(&o, rd, rep));
+        cp_tdx_chan_stop(next);
+        ASSERT_TRUE(access(path, F_OK) != 0); /* its own socket: removed */
+        ASSERT_OK(rmdir(dir));
+        emu_down(&e);
+}
+
+/* The guest side across its host's restart: no socket yet (or nobody
+ * listening), then the host's channel comes up: the call succeeds after
+ * its bounded retries; a host that never comes back is an error after ~3 s
+ * (CP_ENOTFOUND / CP_EIO, which the agent defers on). */
+typedef struct late_chan {
+        cp_tdx_emu *k;
+        const char *path;
+        cp_tdx_chan *ch;
+} late_chan;
+
+static void *start_late(void *arg) {
+        late_chan *l = arg;
+        nanosleep(&(struct timespec) { 0, 400L * 1000000L }, NULL);
+        if (cp_tdx_chan_start(l->k, l->path, &l->ch) < 0)
+                l->ch = NULL;
+        return NULL;
+}
+
+TEST(guest_channel_retries_a_restarting_host) {
+        emu e;
+        char dir[] = "/tmp/cp-tdx-chan3-XXXXXX", path[64];
+        uint8_t rd[64] = { 5 }, rep[CP_TDX_TDREPORT_SIZE];
+        pthread_t t;
+        emu_up(&e, 0);
+        ASSERT_TRUE(mkdtemp(dir) != NULL);
+        snprintf(path, sizeof(path), "%s/td.sock", dir);
+        cp_tdx_emu k = { .host = e.host, .td = e.td };
+        cp_tdx_guest_options o = { .socket_path = path };
+        /* a stale socket file nobody listens on (the killed VMM's), then the new VMM */
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        strcpy(sa.sun_path, path);
+        ASSERT_OK(bind(fd, (struct sockaddr *) &sa, sizeof(sa)));
+        close(fd);
+        late_chan l = { .k = &k, .path = path };
+        ASSERT_EQ(pthread_create(&t, NULL, start_late, &l), 0);
+        ASSERT_OK(cp_tdx_guest_get_report0(&o, rd, rep));
+        pthread_join(t, NULL);
+        ASSERT_TRUE(l.ch != NULL);
+        cp_tdx_chan_stop(l.ch);
+        /* nobody ever: an error naming the socket */
+        ASSERT_ERR(cp_tdx_guest_get_report0(&o, rd, rep), CP_ENOTFOUND);
+        ASSERT_TRUE(strstr(cp_error_message(), path) != NULL);
+        ASSERT_OK(rmdir(dir));
+        emu_down(&e);
+}
+
+/* Platforms of two FMSPCs (Sapphire and Emerald Rapids) under one emulated
+ * Intel: each PCK names its platform's FMSPC, the PCS serves TCB Info for
+ * each (and 404 for others), a quote verifies only with its own FMSPC's
+ * TCB Info, and the PCS keeps the FMSPCs across a reopen. */
+TEST(pcs_serves_each_platforms_fmspc) {
+        static const uint8_t emr[6] = { 0xc0, 0x80, 0x6f, 0x00, 0x00, 0x00 }, unknown[6] = { 0xaa, 1, 2, 3, 4, 5 };
+        char dir[] = "/tmp/cp-tdx-fmspc-XXXXXX", pd[300], hd[300];
+        ASSERT_TRUE(mkdtemp(dir) != NULL);
+        snprintf(pd, sizeof(pd), "%s/pcs", dir);
+        snprintf(hd, sizeof(hd), "%s/emr", dir);
+        int64_t now = (int64_t) time(NULL);
+        cp_tdx_pcs *pcs = NULL;
+        cp_tdx_host *spr = NULL, *h = NULL;
+        cp_tdx_td *td = NULL;
+        _cleanup_free_ char *root = NULL;
+        _cleanup_free_ uint8_t *q = NULL;
+        size_t rl = 0, ql = 0, img_len = 0;
+        uint8_t own[6], rd[64] = { 9 }, rep[CP_TDX_TDREPORT_SIZE];
+        ASSERT_OK(cp_tdx_pcs_open(pd, &(cp_tdx_pcs_config) { .now = now }, &pcs));
+        ASSERT_OK(cp_tdx_host_new(pcs, &(cp_tdx_host_config) { .now = now }, &spr));
+        cp_tdx_host_config c = { .now = now };
+        memcpy(c.fmspc, emr, 6);
+        ASSERT_OK(cp_tdx_host_open(pcs, hd, &c, &h));
+        ASSERT_OK(cp_tdx_pcs_root_pem(pcs, &root, &rl));
+        _cleanup_free_ uint8_t *img = t_tdvf_build(t_tdvf_default, CP_ELEMENTSOF(t_tdvf_default), &img_len);
+        ASSERT_OK(cp_tdx_host_launch(h, NULL, img, img_len, CP_TDX_ORDER_SINGLE_PASS, &td));
+        ASSERT_OK(cp_tdx_td_report(td, rd, rep));
+        ASSERT_OK(cp_tdx_host_quote(h, rep, &q, &ql));
+        cp_tdx_verify_options o = CP_TDX_VERIFY_OPTIONS_INIT;
+        o.now = now + 60;
+        o.trust_root = (const uint8_t *) root;
+        o.trust_root_len = rl;
+        cp_tdx_verify_result r;
+        cp_tdx_pcs_collateral col;
+        cp_tdx_collateral v;
+        /* the PCS's own FMSPC's TCB Info does not fit an Emerald Rapids quote */
+        ASSERT_OK(cp_tdx_pcs_collateral_get(pcs, now, &col));
+        cp_tdx_pcs_collateral_view(&col, &v);
+        ASSERT_TRUE(cp_tdx_verify(q, ql, &v, &o, &r) < 0);
+        cp_error_clear();
+        cp_tdx_pcs_collateral_free(&col);
+        ASSERT_OK(cp_tdx_pcs_collateral_get_for(pcs, emr, now, &col));
+        cp_tdx_pcs_collateral_view(&col, &v);
+        ASSERT_OK(cp_tdx_verify(q, ql, &v, &o, &r));
+        ASSERT_MEMEQ(r.pck.fmspc, emr, 6);
+        ASSERT_EQ(r.tcb_status, CP_TDX_TCB_UP_TO_DATE);
+        cp_tdx_pcs_collateral_free(&col);
+        ASSERT_ERR(cp_tdx_pcs_collateral_get_for(pcs, unknown, now, &col), CP_ENOTFOUND);
+        /* the route: TCB Info for each platform's FMSPC, 404 for others */
+        cp_tdx_pcs_answer a;
+        const char *emr_q[] = { "fmspc", "c0806f000000", NULL }, *spr_q[] = { "fmspc", "90c06f000000", NULL },
+                   *other_q[] = { "fmspc", "aa0102030405", NULL };
+        ASSERT_OK(cp_tdx_pcs_get(pcs, "/tdx/certification/v4/tcb", q_get, emr_q, 0, &a));
+        ASSERT_EQ(a.status, 200);
+        ASSERT_TRUE(strcasestr((const char *) a.body, "\"fmspc\":\"c0806f000000\"") != NULL);
+        cp_tdx_pcs_answer_free(&a);
+        ASSERT_OK(cp_tdx_pcs_get(pcs, "/tdx/certification/v4/tcb", q_get, spr_q, 0, &a));
+        ASSERT_EQ(a.status, 200);
+        ASSERT_TRUE(strcasestr((const char *) a.body, "\"fmspc\":\"90c06f000000\"") != NULL);
+        cp_tdx_pcs_answer_free(&a);
+        ASSERT_OK(cp_tdx_pcs_get(pcs, "/tdx/certification/v4/tcb", q_get, other_q, 0, &a));
+        ASSERT_EQ(a.status, 404);
+        cp_tdx_pcs_answer_free(&a);
+        cp_tdx_td_free(td);
+        cp_tdx_host_free(h);
+        cp_tdx_host_free(spr);
+        cp_tdx_pcs_free(pcs);
+        /* reopened: the PCS still serves the Emerald Rapids FMSPC, the host keeps it */
+        ASSERT_OK(cp_tdx_pcs_open(pd, NULL, &pcs));
+        ASSERT_TRUE(cp_tdx_pcs_knows_fmspc(pcs, emr));
+        cp_tdx_pcs_fmspc(pcs, own);
+        ASSERT_TRUE(memcmp(own, emr, 6) != 0);
+        ASSERT_OK(cp_tdx_host_open(pcs, hd, NULL, &h));
+        ASSERT_OK(cp_tdx_host_launch(h, NULL, img, img_len, CP_TDX_ORDER_SINGLE_PASS, &td));
+        ASSERT_OK(cp_tdx_td_report(td, rd, rep));
+        free(q);
+        q = NULL;
+        ASSERT_OK(cp_tdx_host_quote(h, rep, &q, &ql));
+        ASSERT_OK(cp_tdx_pcs_collateral_get_for(pcs, emr, now, &col));
+        cp_tdx_pcs_collateral_view(&col, &v);
+        ASSERT_OK(cp_tdx_verify(q, ql, &v, &o, &r));
+        cp_tdx_pcs_collateral_free(&col);
+        cp_tdx_td_free(td);
+        cp_tdx_host_free(h);
+        cp_tdx_pcs_free(pcs);
+        rm_state(dir);
 }
