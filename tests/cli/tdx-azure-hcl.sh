@@ -5,7 +5,9 @@
 # /acc/tdquote endpoint); its agent attests with POST /attest/AzureGuest and
 # the node is Ready with its TDX evidence in `aks machine show`; attestd
 # killed (-9) while the node re-attests leaves it Ready, and once `confpool
-# up` has restarted attestd the node attests again; `down` leaves nothing.
+# up` has restarted attestd the node attests again; confpoold killed -9 and
+# started again adopts it (its host's quote endpoint on its kept port) and it
+# attests again; `down` leaves nothing.
 set -u
 BIN=${CP_BIN_DIR:?}
 [ -r /usr/share/ovmf/OVMF.fd ] || { echo "SKIP: Debian's ovmf is not installed (no TDVF)"; exit 77; }
@@ -71,6 +73,22 @@ done
 [ -n "$ok" ] || fail "the node did not attest again after attestd came back: $(tail -5 "$nd/agent.log"; tail -5 "$T/attestd2.log")"
 [ "$(show properties.status.nodeState)" = Ready ] || fail "node not Ready after re-attestation"
 [ "$(show properties.attestation.tdx.mrtd)" = "$mrtd" ] || fail "MRTD changed"
+
+# confpoold killed -9 and started again: the node is adopted (the same agent,
+# its TD resumed, the host's quote endpoint back on its kept port) and attests again
+agentpid=$(cat "$nd/agent.pid")
+at2=$(show properties.attestation.lastAttestation)
+kill -9 "$(cat "$T/s/confpoold.pid")" || fail "kill confpoold"
+"$BIN/confpool" up --state-dir "$T/s" --tdx-evidence azure-hcl >"$T/up3.out" 2>&1 || { cat "$T/up3.out"; fail "up after kill"; }
+[ "$(cat "$nd/agent.pid")" = "$agentpid" ] && kill -0 "$agentpid" || fail "the node was not adopted (agent $agentpid)"
+ok=
+for _ in $(seq 150); do
+        kill -USR1 "$agentpid" 2>/dev/null
+        if [ "$(show properties.attestation.lastAttestation 2>/dev/null)" -gt "$at2" ] 2>/dev/null; then ok=1; break; fi
+        sleep 0.2
+done
+[ -n "$ok" ] || fail "the adopted node did not attest again: $(tail -3 "$nd/agent.log")"
+[ "$(show properties.status.nodeState)" = Ready ] || fail "adopted node not Ready"
 
 "$BIN/confpool" down --state-dir "$T/s" >/dev/null || fail "down"
 for _ in $(seq 50); do [ -z "$(alive)" ] && break; sleep 0.1; done
