@@ -20,7 +20,18 @@
  * broker (no disk key release per node) and the local backend's boot.
  *
  *   build/bench/bench-fleet [--nodes LIST] [--seconds S] [--heartbeat-s S] [--reattest-s S]
- *                           [--time-scale X] [--chips N] [--aks N] [--threads N] [-o CSV]
+ *                           [--time-scale X] [--chips N] [--aks N] [--threads N] [--attest-threads N]
+ *                           [--join-rate N] [-o CSV]
+ *
+ * --threads (128) heartbeat workers, each a blocking keep-alive connection
+ * with its nodes in a heap by due time; --attest-threads (8) do the joins
+ * and re-attestations (a registered node's re-attestation before the
+ * joins), so that a heartbeat never waits behind an attestation in the
+ * simulator; 0: inline, as before.  New nodes join at most --join-rate
+ * (50) a second.  Per heartbeat it records the client's latency (send ->
+ * answer), confpoold's own time (its Server-Timing header: the bench sets
+ * CP_SERVER_TIMING=1 for the daemons) and the simulator's lag (sent -
+ * scheduled), so that its own lag is told from the server's.
  *
  * --nodes 1000,2000,5000,10000 (default 1000): sizes measured in turn on
  * one stack (nodes are added, never removed); per size, after every node
@@ -64,7 +75,7 @@
 #define MAX_POOLS 64
 #define MAX_CHIPS 256
 #define MAX_AKS 256
-#define MAX_THREADS 64
+#define MAX_THREADS 256
 
 static void die(const char *what) {
         fprintf(stderr, "bench-fleet: %s%s%s\n", what, cp_error_message()[0] ? ": " : "", cp_error_message());
@@ -93,8 +104,10 @@ typedef struct conn {
         char buf[65536];
 } conn;
 
-/* status, or -1 (connection failure: retried once on a new connection) */
-static int hreq(conn *c, const char *method, const char *path, const char *bearer, const char *body, char **ret_body) {
+/* status, or -1 (connection failure: retried once on a new connection);
+ * *ret_srv_ms: the server's own time from its Server-Timing header (-1: none) */
+static int hreq_t(conn *c, const char *method, const char *path, const char *bearer, const char *body, char **ret_body,
+                  double *ret_srv_ms) {
         size_t bl = body ? strlen(body) : 0;
         char *req = malloc(bl + strlen(path) + (bearer ? strlen(bearer) : 0) + 256);
         int n = sprintf(req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%s%sContent-Type: application/json\r\n"
@@ -130,6 +143,9 @@ static int hreq(conn *c, const char *method, const char *path, const char *beare
                 const char *cl = strcasestr(c->buf, "\r\nContent-Length:");
                 size_t want = cl ? strtoul(cl + 17, NULL, 10) : 0, have = got - (size_t) (end + 4 - c->buf);
                 bool close_it = strcasestr(c->buf, "\r\nConnection: close") != NULL;
+                const char *stm = strcasestr(c->buf, "\r\nServer-Timing: app;dur=");
+                if (ret_srv_ms)
+                        *ret_srv_ms = stm ? atof(stm + 25) : -1;
                 char *out = malloc(want + 1);
                 memcpy(out, end + 4, have < want ? have : want);
                 while (have < want) {
@@ -152,6 +168,10 @@ static int hreq(conn *c, const char *method, const char *path, const char *beare
         }
         free(req);
         return -1;
+}
+
+static int hreq(conn *c, const char *method, const char *path, const char *bearer, const char *body, char **ret_body) {
+        return hreq_t(c, method, path, bearer, body, ret_body, NULL);
 }
 
 /* ---- the fleet ---------------------------------------------------------------- */
@@ -178,6 +198,8 @@ typedef struct node {
         uint8_t rt_hash[32];
         double due, next_attest;
         bool registered;
+        unsigned worker;
+        struct node *next_q; /* the attestation queue */
 } node;
 
 typedef struct lat {
@@ -213,6 +235,8 @@ typedef struct worker {
         node **heap; /* min-heap by due */
         size_t n, cap;
         lat hb, att;  /* this window's latencies, ms */
+        lat hb_srv;   /* confpoold's own time per heartbeat (Server-Timing) */
+        lat hb_lag;   /* the simulator's lag: heartbeat sent - scheduled */
         unsigned long hb_fail, att_fail;
         double max_lag;
         pthread_mutex_t lock; /* heap additions and window resets from the main thread */
@@ -231,6 +255,14 @@ static struct {
         worker w[MAX_THREADS];
         volatile int stop;
         unsigned registered;
+        /* attestations (joins, hourly re-attestations) on threads of their
+         * own: a heartbeat worker never waits behind one (issue 19: the
+         * simulator's lag during joins) */
+        unsigned n_att_threads;
+        worker aw[MAX_THREADS];
+        pthread_mutex_t q_lock;
+        pthread_cond_t q_cond;
+        node *q_head, *q_tail;
 } F;
 
 static void heap_push(worker *w, node *nd) {
@@ -376,22 +408,27 @@ static int node_attest(worker *w, node *nd) {
         return tok != NULL;
 }
 
-static int node_cp(worker *w, node *nd, const char *action) {
+static int node_cp(worker *w, node *nd, const char *action, double *ret_srv_ms) {
         char path[1024], *resp = NULL;
         snprintf(path, sizeof path, "%s/machines/%s/%s?api-version=2025-01-01", F.pool_ids[nd->pool], nd->name, action);
-        int st = hreq(&w->cp, "POST", path, nd->token, NULL, &resp);
+        int st = hreq_t(&w->cp, "POST", path, nd->token, NULL, &resp, ret_srv_ms);
         if (st != 200)
                 fprintf(stderr, "bench-fleet: %s %s: HTTP %d %.300s\n", action, nd->name, st, resp ? resp : "");
         free(resp);
         return st == 200;
 }
 
+static bool needs_attest(const node *nd, double now) {
+        return !nd->registered || now >= nd->next_attest;
+}
+
 /* One due event of a node: the agent's loop (attest + register once; then
- * a heartbeat, preceded by a re-attestation when its period is over). */
+ * a heartbeat, preceded by a re-attestation when its period is over).
+ * w: the thread it runs on (a heartbeat or an attestation worker). */
 static void node_step(worker *w, node *nd, double now) {
         bool ok;
-        double t0;
-        if (!nd->registered || now >= nd->next_attest) {
+        double t0, srv = -1;
+        if (needs_attest(nd, now)) {
                 t0 = now_s();
                 ok = node_attest(w, nd);
                 pthread_mutex_lock(&w->lock);
@@ -405,17 +442,68 @@ static void node_step(worker *w, node *nd, double now) {
                 nd->next_attest = now + F.reattest_s * (nd->registered || !ok ? 1.0 : (double) rand() / RAND_MAX);
         }
         t0 = now_s();
-        ok = nd->token && node_cp(w, nd, nd->registered ? "heartbeat" : "register");
+        bool hb = nd->registered;
+        ok = nd->token && node_cp(w, nd, hb ? "heartbeat" : "register", &srv);
         pthread_mutex_lock(&w->lock);
-        if (ok && nd->registered)
+        if (ok && hb) {
                 lat_add(&w->hb, (now_s() - t0) * 1e3);
-        else if (!ok)
+                lat_add(&w->hb_lag, (t0 - nd->due) * 1e3);
+                if (srv >= 0)
+                        lat_add(&w->hb_srv, srv);
+        } else if (!ok)
                 w->hb_fail++;
         pthread_mutex_unlock(&w->lock);
         if (ok && !nd->registered)
                 __atomic_add_fetch(&F.registered, 1, __ATOMIC_SEQ_CST);
         nd->registered = nd->registered || ok;
         nd->due += F.hb_s;
+}
+
+static void heap_add(worker *w, node *nd) {
+        pthread_mutex_lock(&w->lock);
+        heap_push(w, nd);
+        pthread_mutex_unlock(&w->lock);
+}
+
+/* An attestation worker: the queued nodes' attestation and the register
+ * or heartbeat after it, then back to their heartbeat worker. */
+static void *attest_run(void *arg) {
+        worker *w = arg;
+        for (;;) {
+                pthread_mutex_lock(&F.q_lock);
+                while (!F.q_head && !F.stop)
+                        pthread_cond_wait(&F.q_cond, &F.q_lock);
+                node *nd = F.q_head;
+                if (nd) {
+                        F.q_head = nd->next_q;
+                        if (!F.q_head)
+                                F.q_tail = NULL;
+                }
+                pthread_mutex_unlock(&F.q_lock);
+                if (!nd)
+                        return NULL;
+                node_step(w, nd, now_s());
+                heap_add(&F.w[nd->worker], nd);
+        }
+}
+
+/* A registered node's re-attestation goes first, joins after: a node's
+ * re-attestation does not wait for other nodes' joins (it would miss the
+ * control plane's heartbeat deadline behind thousands of them). */
+static void attest_queue(node *nd) {
+        pthread_mutex_lock(&F.q_lock);
+        nd->next_q = NULL;
+        if (nd->registered && F.q_head) {
+                nd->next_q = F.q_head;
+                F.q_head = nd;
+        } else if (F.q_tail)
+                F.q_tail->next_q = nd;
+        else
+                F.q_head = nd;
+        if (!nd->next_q)
+                F.q_tail = nd;
+        pthread_cond_signal(&F.q_cond);
+        pthread_mutex_unlock(&F.q_lock);
 }
 
 static void *worker_run(void *arg) {
@@ -435,10 +523,12 @@ static void *worker_run(void *arg) {
                 if (now - nd->due > w->max_lag)
                         w->max_lag = now - nd->due;
                 pthread_mutex_unlock(&w->lock);
+                if (F.n_att_threads && needs_attest(nd, now)) {
+                        attest_queue(nd);
+                        continue;
+                }
                 node_step(w, nd, now);
-                pthread_mutex_lock(&w->lock);
-                heap_push(w, nd);
-                pthread_mutex_unlock(&w->lock);
+                heap_add(w, nd);
         }
         return NULL;
 }
@@ -553,12 +643,12 @@ static void start_daemons(const char *dir, const char *bin, flood_daemon *at, fl
 static json_t *pool_machines(unsigned i, unsigned count) {
         char url[600];
         snprintf(url, sizeof url, AP "/%s/machines" CS, F.pool_names[i]);
-        for (int t = 0; t < 3000; t++) {
+        for (int t = 0; t < 600; t++) {
                 json_t *j = NULL;
                 if (api("GET", url, NULL, &j) == 200 && json_array_size(json_object_get(j, "value")) >= count)
                         return j;
                 json_decref(j);
-                usleep(100000);
+                usleep(500000); /* a listing of 1,000 machines is not free: not more often */
         }
         die("the pool's machines did not appear");
         return NULL;
@@ -611,10 +701,8 @@ static void add_pool(unsigned count, double start, double ramp_s, unsigned *next
                 nd->ak = idx % F.n_aks;
                 node_launch(nd);
                 nd->due = start + ramp_s * (double) k / (double) count;
-                worker *w = &F.w[idx % F.n_threads];
-                pthread_mutex_lock(&w->lock);
-                heap_push(w, nd);
-                pthread_mutex_unlock(&w->lock);
+                nd->worker = idx % F.n_threads;
+                heap_add(&F.w[nd->worker], nd);
         }
         json_decref(ms);
 }
@@ -650,45 +738,60 @@ typedef struct window {
         double secs, cpu_at, cpu_cp, hb_rate;
         long rss_at, rss_cp;
         double hb[3], att[3], lag;
+        double srv[3], send_lag[3]; /* confpoold's time, the simulator's lag (p50, p99, max) */
         size_t n_hb, n_att;
         unsigned long fails;
 } window;
 
+static worker *any_worker(unsigned i) {
+        return i < F.n_threads ? &F.w[i] : &F.aw[i - F.n_threads];
+}
+
 static void reset_stats(void) {
-        for (unsigned t = 0; t < F.n_threads; t++) {
-                worker *w = &F.w[t];
+        for (unsigned t = 0; t < F.n_threads + F.n_att_threads; t++) {
+                worker *w = any_worker(t);
                 pthread_mutex_lock(&w->lock);
-                w->hb.n = w->att.n = 0;
+                w->hb.n = w->att.n = w->hb_srv.n = w->hb_lag.n = 0;
                 w->hb_fail = w->att_fail = 0;
                 w->max_lag = 0;
                 pthread_mutex_unlock(&w->lock);
         }
 }
 
+static void lat_merge(lat *to, const lat *from) {
+        for (size_t i = 0; i < from->n; i++)
+                lat_add(to, from->v[i]);
+}
+
+/* p50, p99, max of l (sorted here); its values freed */
+static size_t lat_summary(lat *l, double out[3]) {
+        qsort(l->v, l->n, sizeof *l->v, cmp_d);
+        out[0] = pct(l, 50), out[1] = pct(l, 99), out[2] = l->n ? l->v[l->n - 1] : 0;
+        size_t n = l->n;
+        free(l->v);
+        return n;
+}
+
 static void collect(window *r) {
-        lat hb = {0}, att = {0};
+        lat hb = {0}, att = {0}, srv = {0}, lag = {0};
         r->fails = 0;
         r->lag = 0;
-        for (unsigned t = 0; t < F.n_threads; t++) {
-                worker *w = &F.w[t];
+        for (unsigned t = 0; t < F.n_threads + F.n_att_threads; t++) {
+                worker *w = any_worker(t);
                 pthread_mutex_lock(&w->lock);
-                for (size_t i = 0; i < w->hb.n; i++)
-                        lat_add(&hb, w->hb.v[i]);
-                for (size_t i = 0; i < w->att.n; i++)
-                        lat_add(&att, w->att.v[i]);
+                lat_merge(&hb, &w->hb);
+                lat_merge(&att, &w->att);
+                lat_merge(&srv, &w->hb_srv);
+                lat_merge(&lag, &w->hb_lag);
                 r->fails += w->hb_fail + w->att_fail;
                 if (w->max_lag > r->lag)
                         r->lag = w->max_lag;
                 pthread_mutex_unlock(&w->lock);
         }
-        qsort(hb.v, hb.n, sizeof *hb.v, cmp_d);
-        qsort(att.v, att.n, sizeof *att.v, cmp_d);
-        r->n_hb = hb.n;
-        r->n_att = att.n;
-        r->hb[0] = pct(&hb, 50), r->hb[1] = pct(&hb, 99), r->hb[2] = hb.n ? hb.v[hb.n - 1] : 0;
-        r->att[0] = pct(&att, 50), r->att[1] = pct(&att, 99), r->att[2] = att.n ? att.v[att.n - 1] : 0;
-        free(hb.v);
-        free(att.v);
+        r->n_hb = lat_summary(&hb, r->hb);
+        r->n_att = lat_summary(&att, r->att);
+        (void) lat_summary(&srv, r->srv);
+        (void) lat_summary(&lag, r->send_lag);
 }
 
 /* Every node registered (they were spread over the ramp; attestd may be
@@ -722,7 +825,9 @@ int main(int argc, char **argv) {
         F.reattest_s = 3600;
         F.n_chips = 64;
         F.n_aks = 16;
-        F.n_threads = 48;
+        F.n_threads = 128; /* blocking keep-alive connections: ~80 nodes each at 10,000 */
+        F.n_att_threads = 8;
+        double join_rate = 50;
         for (int i = 1; i < argc; i++) {
                 const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
                 if (!v)
@@ -744,13 +849,18 @@ int main(int argc, char **argv) {
                         F.n_aks = (unsigned) atoi(v);
                 else if (strcmp(a, "--threads") == 0)
                         F.n_threads = (unsigned) atoi(v);
+                else if (strcmp(a, "--attest-threads") == 0)
+                        F.n_att_threads = (unsigned) atoi(v);
+                else if (strcmp(a, "--join-rate") == 0)
+                        join_rate = atof(v);
                 else if (strcmp(a, "-o") == 0)
                         csv = v;
                 else
                         return fprintf(stderr, "bench-fleet: unknown option %s\n", a), 2;
         }
         if (!n_sizes || F.hb_s <= 0 || F.reattest_s <= 0 || scale <= 0 || secs <= 0 || !F.n_chips ||
-            F.n_chips > MAX_CHIPS || !F.n_aks || F.n_aks > MAX_AKS || !F.n_threads || F.n_threads > MAX_THREADS)
+            F.n_chips > MAX_CHIPS || !F.n_aks || F.n_aks > MAX_AKS || !F.n_threads || F.n_threads > MAX_THREADS ||
+            F.n_att_threads > MAX_THREADS || join_rate <= 0)
                 return fprintf(stderr, "bench-fleet: bad arguments\n"), 2;
         F.reattest_s /= scale;
         setvbuf(stdout, NULL, _IOLBF, 0);
@@ -771,6 +881,7 @@ int main(int argc, char **argv) {
         printf("bench-fleet: %u emulated Milan chips, %u in-process RSA-2048 AKs: %.1f s\n", F.n_chips, F.n_aks,
                now_s() - t0);
         flood_daemon at, cp;
+        setenv("CP_SERVER_TIMING", "1", 1); /* the daemons' own time per request */
         start_daemons(dir, bin, &at, &cp);
         json_t *j = NULL;
         if (api("PUT", RGP RS, "{\"location\":\"eastus\"}", NULL) != 201 ||
@@ -786,6 +897,15 @@ int main(int argc, char **argv) {
                 F.w[t].at = (conn){.port = F.at_port, .fd = -1};
                 pthread_mutex_init(&F.w[t].lock, NULL);
                 pthread_create(&F.w[t].th, NULL, worker_run, &F.w[t]);
+        }
+        pthread_mutex_init(&F.q_lock, NULL);
+        pthread_cond_init(&F.q_cond, NULL);
+        for (unsigned t = 0; t < F.n_att_threads; t++) {
+                F.aw[t].id = F.n_threads + t;
+                F.aw[t].cp = (conn){.port = F.cp_port, .fd = -1};
+                F.aw[t].at = (conn){.port = F.at_port, .fd = -1};
+                pthread_mutex_init(&F.aw[t].lock, NULL);
+                pthread_create(&F.aw[t].th, NULL, attest_run, &F.aw[t]);
         }
         /* the system pool's machine is a node like the others */
         snprintf(F.pool_names[0], sizeof F.pool_names[0], "nodepool1");
@@ -810,14 +930,15 @@ int main(int argc, char **argv) {
         if (out)
                 fprintf(out, "nodes,seconds,heartbeats,hb_p50_ms,hb_p99_ms,hb_max_ms,attestations,att_p50_ms,att_p99_ms,"
                              "att_max_ms,attestd_cpu_pct,confpoold_cpu_pct,daemons_cpu_pct_of_machine,attestd_rss_mib,"
-                             "confpoold_rss_mib,nodes_per_core,max_lag_ms,failures\n");
+                             "confpoold_rss_mib,nodes_per_core,max_lag_ms,failures,hb_srv_p50_ms,hb_srv_p99_ms,hb_srv_max_ms,"
+                             "send_lag_p50_ms,send_lag_p99_ms,send_lag_max_ms,join_lag_max_ms,join_failures\n");
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
         int bad = 0;
         for (unsigned s = 0; s < n_sizes; s++) {
                 unsigned want = sizes[s] > have ? sizes[s] - have : 0;
                 double start = now_s() + 1;
                 /* the new nodes join spread over one heartbeat period */
-                double ramp = F.hb_s > want / 50.0 ? F.hb_s : want / 50.0; /* <= 50 joins/s */
+                double ramp = F.hb_s > want / join_rate ? F.hb_s : want / join_rate; /* <= --join-rate joins/s */
                 t0 = now_s();
                 while (want) {
                         unsigned c = want > 1000 ? 1000 : want;
@@ -830,8 +951,8 @@ int main(int argc, char **argv) {
                 window jw = {0};
                 collect(&jw);
                 printf("fleet %u nodes joined: attestations p50 %.1f ms p99 %.1f ms max %.1f ms (%zu), "
-                       "max lag %.0f ms, %lu failures\n", have, jw.att[0], jw.att[1], jw.att[2], jw.n_att,
-                       jw.lag * 1e3, jw.fails);
+                       "max lag %.0f ms, heartbeat send lag p99 %.1f ms, %lu failures\n", have, jw.att[0], jw.att[1],
+                       jw.att[2], jw.n_att, jw.lag * 1e3, jw.send_lag[1], jw.fails);
                 bad |= jw.fails != 0;
                 reset_stats();
                 window r = {.nodes = have, .secs = secs};
@@ -852,23 +973,32 @@ int main(int argc, char **argv) {
                 printf("fleet %u nodes (pools made + launched in %.1f s): heartbeats %zu in %.0f s (%.0f/s) p50 %.2f ms "
                        "p99 %.2f ms max %.1f ms; attestations %zu p50 %.1f ms p99 %.1f ms max %.1f ms; "
                        "attestd %.1f%% CPU %ld MiB, confpoold %.1f%% CPU %ld MiB (together %.1f%% of %ld cores); "
-                       "%.0f nodes per core; max lag %.0f ms; %lu failures\n",
+                       "%.0f nodes per core; max lag %.0f ms; heartbeat in confpoold p50 %.2f ms p99 %.2f ms max %.1f ms; "
+                       "simulator's send lag p50 %.2f ms p99 %.2f ms max %.1f ms; %lu failures\n",
                        have, setup, r.n_hb, el, r.n_hb / el, r.hb[0], r.hb[1], r.hb[2], r.n_att, r.att[0], r.att[1],
                        r.att[2], r.cpu_at, r.rss_at / 1024, r.cpu_cp, r.rss_cp / 1024, (r.cpu_at + r.cpu_cp) / ncpu,
-                       ncpu, per_core, r.lag * 1e3, r.fails);
+                       ncpu, per_core, r.lag * 1e3, r.srv[0], r.srv[1], r.srv[2], r.send_lag[0], r.send_lag[1],
+                       r.send_lag[2], r.fails);
                 fflush(stdout);
                 if (out)
-                        fprintf(out, "%u,%.1f,%zu,%.3f,%.3f,%.3f,%zu,%.3f,%.3f,%.3f,%.2f,%.2f,%.2f,%ld,%ld,%.0f,%.0f,%lu\n",
+                        fprintf(out, "%u,%.1f,%zu,%.3f,%.3f,%.3f,%zu,%.3f,%.3f,%.3f,%.2f,%.2f,%.2f,%ld,%ld,%.0f,%.0f,%lu,"
+                                     "%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.0f,%lu\n",
                                 have, el, r.n_hb, r.hb[0], r.hb[1], r.hb[2], r.n_att, r.att[0], r.att[1], r.att[2],
                                 r.cpu_at, r.cpu_cp, (r.cpu_at + r.cpu_cp) / ncpu, r.rss_at / 1024, r.rss_cp / 1024,
-                                per_core, r.lag * 1e3, r.fails);
+                                per_core, r.lag * 1e3, r.fails, r.srv[0], r.srv[1], r.srv[2], r.send_lag[0],
+                                r.send_lag[1], r.send_lag[2], jw.lag * 1e3, jw.fails);
                 bad |= r.fails != 0 || r.n_hb == 0;
         }
         if (out)
                 fclose(out);
         F.stop = 1;
+        pthread_mutex_lock(&F.q_lock);
+        pthread_cond_broadcast(&F.q_cond);
+        pthread_mutex_unlock(&F.q_lock);
         for (unsigned t = 0; t < F.n_threads; t++)
                 pthread_join(F.w[t].th, NULL);
+        for (unsigned t = 0; t < F.n_att_threads; t++)
+                pthread_join(F.aw[t].th, NULL);
         flood_daemon_stop(&cp);
         flood_daemon_stop(&at);
         char cmd[700];

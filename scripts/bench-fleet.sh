@@ -33,8 +33,11 @@ plot "docs/bench-fleet.csv" skip 1 using 1:($11/2) with linespoints lw 2 pt 7 ti
      50 with lines dt 2 lw 2 title "target: 50%"
 set title "latency p99 vs nodes"
 set yrange [0:*]
+set offsets graph 0, graph 0, graph 0.12, graph 0
 set ylabel "ms"
-plot "docs/bench-fleet.csv" skip 1 using 1:5 with linespoints lw 2 pt 7 title "heartbeat p99", \
+plot "docs/bench-fleet.csv" skip 1 using 1:5 with linespoints lw 2 pt 7 title "heartbeat p99 (client: send -> answer)", \
+     "" skip 1 using 1:20 with linespoints lw 2 pt 4 title "heartbeat p99 in confpoold (Server-Timing)", \
+     "" skip 1 using 1:23 with linespoints lw 2 pt 6 title "simulator's send lag p99 (sent - scheduled)", \
      "" skip 1 using 1:9 with linespoints lw 2 pt 5 title "attestation p99 (challenge + attest)", \
      50 with lines dt 2 lw 2 title "target: heartbeat p99 50 ms"
 unset multiplot

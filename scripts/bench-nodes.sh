@@ -2,13 +2,16 @@
 # Time to Ready of node pools on the embedded stack (bench/bench-nodes.c):
 # writes docs/bench-nodes.csv and, when gnuplot is installed, docs/bench-nodes.png.
 #   scripts/bench-nodes.sh [SIZE...]          (default: 1 10 100 1000; 1,000 takes ~10 min)
+#   BENCH_NODES_OPTS="-p 1000"                 (bench-nodes options; default: 1,000 pre-provisioned
+#                                               vTPMs, made before each pool is requested; "" for none)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(1 10 100 1000)
 cmake --build build -j2 --target bench-nodes >/dev/null
 log=docs/bench-nodes.txt
-./build/bench/bench-nodes -o docs/bench-nodes.csv "${sizes[@]}" 2> >(grep -v ": audit: " > build/bench-nodes.stderr) | tee "$log"
+read -r -a opts <<<"${BENCH_NODES_OPTS--p 1000}"
+./build/bench/bench-nodes "${opts[@]}" -o docs/bench-nodes.csv "${sizes[@]}" 2> >(grep -v ": audit: " > build/bench-nodes.stderr) | tee "$log"
 if ! command -v gnuplot >/dev/null 2>&1; then
         echo "note: gnuplot not installed (apt-get install gnuplot-nox): docs/bench-nodes.png not drawn"
         exit 0

@@ -3,6 +3,7 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
+#include <pthread.h>
 #include <openssl/sha.h>
 #include <signal.h>
 #include <stdio.h>
@@ -625,22 +626,64 @@ static void vtpm_release(agent *a) {
         a->tpm = cp_vtpm_close(a->tpm);
 }
 
+/* Native mode's AK: the one the platform provisioned in the vTPM before
+ * boot (node.json "akHandle", a persistent RSA-2048 restricted signing key,
+ * as an Azure CVM's 0x81000003: the local backend's pre-provisioned vTPM
+ * pool, docs/nodes.md), else one created now. */
+static int native_ak(agent *a) {
+        const json_t *h = json_object_get(a->cfg, "akHandle");
+        if (!h)
+                return cp_vtpm_create_ak(a->tpm, a->ak_n, &a->ak_e);
+        json_int_t v = json_integer_value(h);
+        if (!json_is_integer(h) || v < 0x81000000 || v > 0x817FFFFF)
+                return CP_ERROR(CP_EFORMAT, "akHandle must be a persistent handle 0x81000000..0x817FFFFF");
+        uint8_t n[512];
+        size_t nl = 0;
+        int r = cp_vtpm_load_persistent_ak(a->tpm, (uint32_t) v, n, &nl, &a->ak_e);
+        if (r < 0)
+                return r;
+        if (nl != sizeof a->ak_n)
+                return CP_ERROR(CP_EFORMAT, "the vTPM's AK at 0x%08x has a %zu-byte modulus, not RSA-2048", (unsigned) v,
+                                nl);
+        memcpy(a->ak_n, n, nl);
+        return 0;
+}
+
+static void *tee_key_thread(void *ud) {
+        (void) ud;
+        return EVP_RSA_gen(2048);
+}
+
+/* The vTPM's AK and the TEE key: the TEE key is generated while the vTPM
+ * makes or loads the AK (issue 19: two key generations of a node in
+ * parallel, as a VM's vCPU and its vTPM would). */
+static int keys(agent *a) {
+        int r;
+        pthread_t tk;
+        bool tk_started = pthread_create(&tk, NULL, tee_key_thread, NULL) == 0;
+        if ((r = cp_vtpm_open(cfg_str(a, "tcti"), &a->tpm)) >= 0 && !a->azure) {
+                da_recover(a);
+                r = native_ak(a);
+        }
+        void *tee = NULL;
+        if (tk_started)
+                pthread_join(tk, &tee);
+        a->tee = tk_started ? tee : EVP_RSA_gen(2048);
+        if (r < 0)
+                return fail(a, "vTPM", r);
+        mark(a, "vtpm");
+        if (!a->tee)
+                return fail(a, "TEE key", CP_ERROR(CP_ECRYPTO, "RSA-2048 generation failed"));
+        mark(a, "teeKey");
+        return 0;
+}
+
 static int run(agent *a) {
         char f[4200], why[700];
         int r;
         set_status(a, "Attesting", NULL);
-        if ((r = cp_vtpm_open(cfg_str(a, "tcti"), &a->tpm)) < 0)
-                return fail(a, "vTPM", r);
-        if (!a->azure) {
-                da_recover(a);
-                if ((r = cp_vtpm_create_ak(a->tpm, a->ak_n, &a->ak_e)) < 0)
-                        return fail(a, "vTPM", r);
-        }
-        mark(a, "vtpm");
-        a->tee = EVP_RSA_gen(2048);
-        if (!a->tee)
-                return fail(a, "TEE key", CP_ERROR(CP_ECRYPTO, "RSA-2048 generation failed"));
-        mark(a, "teeKey");
+        if ((r = keys(a)) < 0)
+                return r;
         if ((r = attest(a)) < 0)
                 return fail(a, "attestation", r);
         mark(a, "token");

@@ -15,7 +15,7 @@ static void usage(FILE *f) {
                    "                 [--db sqlite:PATH | --db postgresql://...] [--replica-id NAME] [--lease-ttl-ms N]\n"
                    "                 [--agent-controlplane-urls URL,URL,...]  (local backend, replicas)\n"
                    "                 [--cluster-signing-duration D]  (kubelet client certificates; 8760h)\n"
-                   "                 --backend local --attestd-url URL --agent PATH [--min-tcb SPEC]\n"
+                   "                 --backend local --attestd-url URL --agent PATH [--min-tcb SPEC] [--vtpm-pool N]\n"
                    "                 [--ovmf FILE]  (local: the firmware new node images are published with)\n"
                    "                  [--kbs-url URL --kbs-admin-token-file F --kbs-release-token-file F]\n"
                    "                  [--tdx-evidence native|azure-hcl]  (TDX nodes as Azure TDX CVMs: azure-hcl)\n"
@@ -78,17 +78,25 @@ int main(int argc, char **argv) {
                 {"ovmf", required_argument, NULL, 'O'},
                 {"cluster-signing-duration", required_argument, NULL, 'S'},
                 {"tdx-evidence", required_argument, NULL, 'E'},
+                {"vtpm-pool", required_argument, NULL, 'V'},
                 {"help", no_argument, NULL, 'h'},            {0},
         };
         cp_daemon_options o = {0};
         int c;
-        while ((c = getopt_long(argc, argv, "s:l:p:c:P:tT:i:hb:A:g:m:HK:Y:R:U:D:I:L:G:S:O:E:", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "s:l:p:c:P:tT:i:hb:A:g:m:HK:Y:R:U:D:I:L:G:S:O:V:E:", opts, NULL)) != -1) {
                 char *end = NULL;
                 unsigned long v = 0;
                 if (c == 'L') {
                         v = strtoul(optarg, &end, 10);
                         if (!*optarg || *end || v < 1000 || v > 600000) {
                                 fprintf(stderr, "confpoold: --lease-ttl-ms must be 1000..600000\n");
+                                return 2;
+                        }
+                }
+                if (c == 'V') {
+                        v = strtoul(optarg, &end, 10);
+                        if (!*optarg || *end || v > 1000) {
+                                fprintf(stderr, "confpoold: --vtpm-pool must be 0..1000 (pre-provisioned vTPMs)\n");
                                 return 2;
                         }
                 }
@@ -111,6 +119,7 @@ int main(int argc, char **argv) {
                 case 'b': o.backend = optarg; break;
                 case 'A': o.attestd_url = optarg; break;
                 case 'g': o.agent_path = optarg; break;
+                case 'V': o.vtpm_pool = (unsigned) v; break;
                 case 'O': o.ovmf_path = optarg; break;
                 case 'm': o.min_tcb = optarg; break;
                 case 'H': o.prepare_hosts = true; break;

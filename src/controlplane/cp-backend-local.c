@@ -122,9 +122,18 @@ typedef struct local_backend {
         node *queue_head, *queue_tail;
         pthread_t workers[MAX_BOOT_WORKERS];
         size_t n_workers;
-        /* free_port .. swtpm listening: one node at a time, or two workers
-         * could pick the same free port pair */
+        /* the pre-provisioned vTPMs (cp_local_options.vtpm_pool), under lock */
+        char pool_dir[1100];
+        pthread_t pool_workers[MAX_BOOT_WORKERS];
+        size_t n_pool_workers;
+        unsigned pool_ready, pool_busy;
+        pthread_cond_t pool_cond; /* a state was taken, or stop */
+        /* the port pairs of swtpms starting (picked, not yet listening):
+         * free_port skips them, so that boots start their swtpms in
+         * parallel (issue 19: the lock was held across the spawn and the
+         * wait for the listen) */
         pthread_mutex_t port_lock;
+        uint16_t starting[2 * MAX_BOOT_WORKERS];
         /* expected measurements of the node images (every register and
          * heartbeat asks; images never change once written) */
         struct expected_entry {
@@ -593,20 +602,28 @@ static int bind_port(uint16_t want, uint16_t *ret) {
  * default ephemeral range (32768-60999), so that the outgoing connections of
  * hundreds of agents cannot take one between this check and swtpm's bind
  * (it did, once in ~300 boots at 1,000 nodes); else from the ephemeral range. */
-static int free_port(uint16_t *ret) {
+static bool port_starting(const uint16_t *starting, uint16_t p) {
+        for (size_t i = 0; starting && i < 2 * MAX_BOOT_WORKERS; i++)
+                if (starting[i] && (starting[i] == p || starting[i] + 1 == p || starting[i] == p + 1))
+                        return true;
+        return false;
+}
+
+static int free_port(const uint16_t *starting, uint16_t *ret) {
         for (int i = 0; i < 128; i++) {
                 uint32_t rnd;
                 if (RAND_bytes((uint8_t *) &rnd, sizeof rnd) != 1)
                         break;
                 uint16_t p = (uint16_t) (20000 + 2 * (rnd % 6000)), q;
-                if (bind_port(p, &q) == 0 && bind_port((uint16_t) (p + 1), &q) == 0) {
+                if (!port_starting(starting, p) && bind_port(p, &q) == 0 && bind_port((uint16_t) (p + 1), &q) == 0) {
                         *ret = p;
                         return 0;
                 }
         }
         for (int i = 0; i < 64; i++) {
                 uint16_t p, q;
-                if (bind_port(0, &p) == 0 && p < 65535 && bind_port((uint16_t) (p + 1), &q) == 0) {
+                if (bind_port(0, &p) == 0 && p < 65535 && !port_starting(starting, p) &&
+                    bind_port((uint16_t) (p + 1), &q) == 0) {
                         *ret = p;
                         return 0;
                 }
@@ -920,6 +937,8 @@ typedef struct boot_state {
         char tdquote_url[96]; /* azure-hcl TDX nodes: the host's quote endpoint */
         uint32_t ghandle;
         cp_local_launch launch;
+        uint32_t ak_handle; /* the pre-provisioned vTPM's AK (0: none, the agent creates one) */
+        int swtpm_nice;     /* > 0: instead of node_nice (the vTPM pool's: 19) */
         json_int_t t_create, t_swtpm, t_boot, t_launch, t_disk;
 } boot_state;
 
@@ -992,8 +1011,13 @@ static int start_swtpm(local_backend *b, node *nd, boot_state *bs) {
                         cp_error_clear();
                         stop_process(&nd->swtpm);
                 }
+                size_t slot = 2 * MAX_BOOT_WORKERS;
                 pthread_mutex_lock(&b->port_lock);
-                r = free_port(&port);
+                r = free_port(b->starting, &port);
+                for (size_t i = 0; r >= 0 && i < 2 * MAX_BOOT_WORKERS && slot == 2 * MAX_BOOT_WORKERS; i++)
+                        if (!b->starting[i])
+                                b->starting[slot = i] = port;
+                pthread_mutex_unlock(&b->port_lock);
                 if (r >= 0) {
                         snprintf(server, sizeof server, "type=tcp,port=%u,bindaddr=127.0.0.1", port);
                         snprintf(ctrl, sizeof ctrl, "type=tcp,port=%u,bindaddr=127.0.0.1", port + 1u);
@@ -1001,10 +1025,13 @@ static int start_swtpm(local_backend *b, node *nd, boot_state *bs) {
                                                state,    "--server", server, "--ctrl",
                                                ctrl,     "--flags", "not-need-init,startup-clear", NULL};
                         snprintf(f, sizeof f, "%s/swtpm.log", nd->dir);
-                        r = spawn(sargv, f, b->o.node_nice, &nd->swtpm);
+                        r = spawn(sargv, f, bs->swtpm_nice > 0 ? bs->swtpm_nice : b->o.node_nice, &nd->swtpm);
                         if (r >= 0)
                                 r = wait_port(port, &nd->swtpm);
                 }
+                pthread_mutex_lock(&b->port_lock);
+                if (slot < 2 * MAX_BOOT_WORKERS)
+                        b->starting[slot] = 0;
                 pthread_mutex_unlock(&b->port_lock);
                 if (r >= 0)
                         break;
@@ -1253,6 +1280,8 @@ static int start_agent(local_backend *b, const cp_node_spec *spec, node *nd, con
         }
         if (cfg && spec->version)
                 json_object_set_new(cfg, "orchestratorVersion", json_string(spec->version));
+        if (cfg && bs->ak_handle)
+                json_object_set_new(cfg, "akHandle", json_integer(bs->ak_handle));
         if (cfg && b->o.diskkeys && bs->gen != KIND_NONE && (r = broker_node_config(b, spec, cfg)) < 0) {
                 json_decref(cfg);
                 return r;
@@ -1278,13 +1307,17 @@ static int start_agent(local_backend *b, const cp_node_spec *spec, node *nd, con
         return write_pid(nd->dir, "agent.pid", nd->agent);
 }
 
+static uint32_t vtpm_pool_take(local_backend *b, const char *node_dir);
+
 /* One node's boot, on a boot worker, without the backend's lock (taken for
  * the shared parts: image, placement, URLs). */
 static int boot_node(local_backend *b, const cp_node_spec *spec, node *nd) {
         boot_state bs = {.t_create = now_ms()};
         int r;
-        if ((r = boot_files(b, spec, nd, &bs)) < 0 || (r = place_node(b, spec, nd, &bs)) < 0 ||
-            (r = start_swtpm(b, nd, &bs)) < 0)
+        if ((r = boot_files(b, spec, nd, &bs)) < 0 || (r = place_node(b, spec, nd, &bs)) < 0)
+                return r;
+        bs.ak_handle = vtpm_pool_take(b, nd->dir);
+        if ((r = start_swtpm(b, nd, &bs)) < 0)
                 return r;
         bs.t_swtpm = now_ms();
         /* firmware: measured boot into the vTPM */
@@ -1705,6 +1738,143 @@ static int local_host(cp_backend *bb, const char *handle, char *ret, size_t size
         return r;
 }
 
+/* ---- pre-provisioned vTPMs (issue 19) --------------------------------------
+ * <state>/vtpm-pool/ready-<hex>: a swtpm state directory whose TPM has an
+ * AK persistent at CP_POOL_AK (made by a pool worker: swtpm started on it,
+ * cp_vtpm_create_ak, cp_vtpm_persist_ak, TPM2_Shutdown, swtpm stopped);
+ * tmp-<hex>: one being made (removed at start).  A boot moves one ready
+ * state to <node>/tpm with rename(2): each state is used by one node only,
+ * and each has its own seeds (libtpms made them at its first start). */
+#define CP_POOL_AK 0x81000003u
+
+static int vtpm_provision(local_backend *b, const char *hex) {
+        node tmp = {.swtpm = 0};
+        boot_state bs = {.swtpm_nice = 19}; /* made while the machine idles: boots go first */
+        char from[PATH_MAX_ + 64], to[PATH_MAX_ + 64];
+        snprintf(tmp.dir, sizeof tmp.dir, "%s/tmp-%s", b->pool_dir, hex);
+        if (mkdir(tmp.dir, 0700) < 0)
+                return CP_ERROR(CP_EIO, "cannot create %s: %s", tmp.dir, strerror(errno));
+        int r = start_swtpm(b, &tmp, &bs);
+        cp_vtpm *t = NULL;
+        uint8_t n[256];
+        uint32_t e;
+        if (r >= 0 && (r = cp_vtpm_open(bs.tcti, &t)) >= 0) {
+                if ((r = cp_vtpm_create_ak(t, n, &e)) >= 0 && (r = cp_vtpm_persist_ak(t, CP_POOL_AK)) >= 0)
+                        r = cp_vtpm_shutdown(t);
+                t = cp_vtpm_close(t);
+        }
+        stop_process(&tmp.swtpm);
+        if (r >= 0) {
+                snprintf(from, sizeof from, "%s/tpm", tmp.dir);
+                snprintf(to, sizeof to, "%s/ready-%s", b->pool_dir, hex);
+                if (rename(from, to) < 0)
+                        r = CP_ERROR(CP_EIO, "cannot move %s to %s: %s", from, to, strerror(errno));
+        }
+        (void) nftw(tmp.dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+        return r;
+}
+
+static void *vtpm_pool_worker(void *ud) {
+        local_backend *b = ud;
+        pthread_mutex_lock(&b->lock);
+        while (!b->stop) {
+                if (b->pool_ready + b->pool_busy >= b->o.vtpm_pool) {
+                        pthread_cond_wait(&b->pool_cond, &b->lock);
+                        continue;
+                }
+                b->pool_busy++;
+                pthread_mutex_unlock(&b->lock);
+                uint8_t rnd[8];
+                char hex[17];
+                int r = RAND_bytes(rnd, sizeof rnd) == 1 ? 0 : CP_ERROR(CP_ECRYPTO, "random bytes");
+                cp_hex_encode(rnd, sizeof rnd, hex);
+                if (r >= 0)
+                        r = vtpm_provision(b, hex);
+                if (r < 0) {
+                        fprintf(stderr, "local backend: vTPM pool: %s\n", cp_error_message());
+                        cp_error_clear();
+                        sleep(1);
+                }
+                pthread_mutex_lock(&b->lock);
+                b->pool_busy--;
+                b->pool_ready += r >= 0;
+        }
+        pthread_mutex_unlock(&b->lock);
+        return NULL;
+}
+
+/* A ready state moved to <node_dir>/tpm: the AK's handle, or 0 (none
+ * ready, or the node has a vTPM already: a restarted node keeps its own). */
+static uint32_t vtpm_pool_take(local_backend *b, const char *node_dir) {
+        char to[PATH_MAX_ + 16], from[PATH_MAX_ + 300], mark[PATH_MAX_ + 16];
+        snprintf(to, sizeof to, "%s/tpm", node_dir);
+        snprintf(mark, sizeof mark, "%s/tpm.pooled", node_dir);
+        if (access(to, F_OK) == 0) /* a reboot: its own vTPM, with the pool's AK if it came from there */
+                return access(mark, F_OK) == 0 ? CP_POOL_AK : 0;
+        if (!b->o.vtpm_pool)
+                return 0;
+        pthread_mutex_lock(&b->lock);
+        bool any = b->pool_ready > 0;
+        b->pool_ready -= any;
+        pthread_cond_broadcast(&b->pool_cond);
+        pthread_mutex_unlock(&b->lock);
+        DIR *d = any ? opendir(b->pool_dir) : NULL;
+        struct dirent *de;
+        uint32_t got = 0;
+        while (d && !got && (de = readdir(d))) {
+                if (strncmp(de->d_name, "ready-", 6) != 0)
+                        continue;
+                snprintf(from, sizeof from, "%s/%s", b->pool_dir, de->d_name);
+                if (rename(from, to) == 0) /* another boot may have moved it first: the next one */
+                        got = CP_POOL_AK;
+        }
+        if (got && cp_write_file(mark, "0x81000003\n", 11, 0600) < 0) {
+                fprintf(stderr, "local backend: %s: %s\n", mark, cp_error_message());
+                cp_error_clear(); /* this boot has the AK's handle; a reboot would make its own AK */
+        }
+        if (d)
+                closedir(d);
+        return got;
+}
+
+/* The pool's directory (states left ready by a previous daemon count; ones
+ * half made are removed) and its workers. */
+static int vtpm_pool_start(local_backend *b) {
+        snprintf(b->pool_dir, sizeof b->pool_dir, "%s/vtpm-pool", b->state_dir);
+        if (!b->o.vtpm_pool)
+                return 0;
+        if (mkdir(b->pool_dir, 0700) < 0 && errno != EEXIST)
+                return CP_ERROR(CP_EIO, "cannot create %s: %s", b->pool_dir, strerror(errno));
+        DIR *d = opendir(b->pool_dir);
+        struct dirent *de;
+        char f[PATH_MAX_ + 300];
+        while (d && (de = readdir(d))) {
+                snprintf(f, sizeof f, "%s/%s", b->pool_dir, de->d_name);
+                if (strncmp(de->d_name, "ready-", 6) == 0)
+                        b->pool_ready++;
+                else if (strncmp(de->d_name, "tmp-", 4) == 0)
+                        (void) nftw(f, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+        }
+        if (d)
+                closedir(d);
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        unsigned w = b->o.vtpm_pool_workers ? b->o.vtpm_pool_workers : ncpu > 0 ? (unsigned) ncpu : 1;
+        for (unsigned i = 0; i < w && i < MAX_BOOT_WORKERS; i++) {
+                if (pthread_create(&b->pool_workers[b->n_pool_workers], NULL, vtpm_pool_worker, b) != 0)
+                        return CP_ERROR(CP_EINTERNAL, "local backend: cannot start its vTPM pool workers");
+                b->n_pool_workers++;
+        }
+        return 0;
+}
+
+size_t cp_backend_local_vtpm_pool_ready(cp_backend *bb) {
+        local_backend *b = (local_backend *) bb;
+        pthread_mutex_lock(&b->lock);
+        size_t n = b->pool_ready;
+        pthread_mutex_unlock(&b->lock);
+        return n;
+}
+
 static void local_free(cp_backend *bb) {
         local_backend *b = (local_backend *) bb;
         /* running boots stop at their next step; queued ones stay on disk
@@ -1712,10 +1882,14 @@ static void local_free(cp_backend *bb) {
         pthread_mutex_lock(&b->lock);
         b->stop = true;
         pthread_cond_broadcast(&b->work);
+        pthread_cond_broadcast(&b->pool_cond);
         pthread_mutex_unlock(&b->lock);
         for (size_t i = 0; i < b->n_workers; i++)
                 pthread_join(b->workers[i], NULL);
         b->n_workers = 0;
+        for (size_t i = 0; i < b->n_pool_workers; i++)
+                pthread_join(b->pool_workers[i], NULL);
+        b->n_pool_workers = 0;
         for (node *nd = b->nodes; nd; nd = nd->next)
                 node_term(nd);
         uint64_t deadline = cp_proc_clock_ms() + 2000;
@@ -1745,6 +1919,7 @@ static void local_free(cp_backend *bb) {
         b->tdx_pcs = cp_tdx_pcs_free(b->tdx_pcs);
         pthread_cond_destroy(&b->work);
         pthread_cond_destroy(&b->booted);
+        pthread_cond_destroy(&b->pool_cond);
         pthread_mutex_destroy(&b->port_lock);
         pthread_mutex_destroy(&b->lock);
         free(b);
@@ -1809,6 +1984,7 @@ int cp_backend_local_new(const cp_local_options *o, cp_backend **ret) {
         pthread_mutex_init(&b->port_lock, NULL);
         pthread_cond_init(&b->work, NULL);
         pthread_cond_init(&b->booted, NULL);
+        pthread_cond_init(&b->pool_cond, NULL);
         b->o.state_dir = b->o.hosts_dir = b->o.agent_path = b->o.swtpm_path = b->o.ovmf_path = NULL;
         b->o.attestd_url = b->o.controlplane_url = NULL;
         char d[PATH_MAX_ + 16];
@@ -1823,7 +1999,12 @@ int cp_backend_local_new(const cp_local_options *o, cp_backend **ret) {
                 local_free(&b->base);
                 return CP_ERROR(CP_EINVAL, "local backend: node_nice must be 0..19");
         }
-        unsigned workers = o->boot_workers ? o->boot_workers : 3;
+        /* 0: twice the online CPUs (a boot mostly waits for its swtpm and
+         * the disk), at least 3 */
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        unsigned workers = o->boot_workers ? o->boot_workers : ncpu > 1 ? (unsigned) (2 * ncpu) : 3;
+        if (workers < 3 && !o->boot_workers)
+                workers = 3;
         if (workers > MAX_BOOT_WORKERS)
                 workers = MAX_BOOT_WORKERS;
         for (unsigned i = 0; i < workers; i++) {
@@ -1833,6 +2014,11 @@ int cp_backend_local_new(const cp_local_options *o, cp_backend **ret) {
                         return r;
                 }
                 b->n_workers++;
+        }
+        int pr = vtpm_pool_start(b);
+        if (pr < 0) {
+                local_free(&b->base);
+                return pr;
         }
         *ret = &b->base;
         return 0;

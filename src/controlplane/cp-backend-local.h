@@ -50,7 +50,8 @@ typedef struct cp_local_options {
         cp_diskkeys *diskkeys;
         /* Boot workers: create_node only queues a node's boot (it reports
          * Provisioning meanwhile); this many threads boot nodes outside
-         * the caller's locks.  0: 3; at most 8. */
+         * the caller's locks.  0: twice the online CPUs, at least 3; at
+         * most 8. */
         unsigned boot_workers;
         /* Niceness (0..19) of the node processes (swtpm, agent): on one
          * machine emulating many, keeps the control plane responsive while
@@ -62,9 +63,22 @@ typedef struct cp_local_options {
          * with "evidence": "azure-hcl" (POST /attest/AzureGuest).  false:
          * the TD's own guest interface (POST /attest/TdxVm).  Issue 16. */
         bool tdx_azure_hcl;
+        /* Pre-provisioned vTPMs (issue 19, docs/nodes.md): keep this many
+         * vTPM states ready in <state_dir>/vtpm-pool/, each a fresh swtpm
+         * state (its own seeds) with an AK (RSA-2048, under an ECC P-256
+         * SRK) made persistent at 0x81000003, as a cloud provisions a VM's
+         * vTPM at create; a booting node takes one (moved, never shared)
+         * and its agent quotes with that AK instead of creating one; with
+         * none ready the agent creates its AK as before.  Made by
+         * vtpm_pool_workers threads (0: online CPUs, at most 8), their
+         * swtpm at nice 19.  0: no pool. */
+        unsigned vtpm_pool;
+        unsigned vtpm_pool_workers;
 } cp_local_options;
 
 CP_WUR int cp_backend_local_new(const cp_local_options *o, cp_backend **ret);
+/* vTPM states ready in the pool (cp_local_options.vtpm_pool). */
+size_t cp_backend_local_vtpm_pool_ready(cp_backend *b);
 /* The base URL agents register with (the daemon knows it after binding). */
 CP_WUR int cp_backend_local_set_controlplane_url(cp_backend *b, const char *url);
 CP_WUR int cp_backend_local_set_attestd_url(cp_backend *b, const char *url);

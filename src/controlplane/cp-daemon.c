@@ -112,6 +112,7 @@ typedef struct run_state {
         bool tls, local;
         cp_rules *rules;
         cp_store *store;
+        cp_store *reader; /* SQLite: the heartbeats' read connection */
         cp_diskkeys *diskkeys;
         cp_backend *backend;
         cp_nodes *nodes;
@@ -176,6 +177,9 @@ static int run_open(run_state *d) {
         int r = cp_cpstore_open(o->db ? o->db : db, &d->store);
         if (r >= 0 && cp_store_dialect_of(d->store) == CP_STORE_PG)
                 r = run_lease(d);
+        /* SQLite: the heartbeats' read connection (cp_nodes_options.reader) */
+        if (r >= 0 && cp_store_dialect_of(d->store) == CP_STORE_SQLITE)
+                r = cp_store_open(o->db ? o->db : db, NULL, 0, &d->reader);
         cp_snp_tcb min_tcb = {0};
         if (r >= 0 && o->min_tcb)
                 r = cp_snp_tcb_parse(o->min_tcb, CP_SNP_GEN_UNKNOWN, &min_tcb);
@@ -186,10 +190,10 @@ static int run_open(run_state *d) {
                 snprintf(nd, sizeof nd, "%s/local", o->state_dir);
                 cp_local_options lo = {.state_dir = nd, .agent_path = o->agent_path, .attestd_url = o->attestd_url,
                                        .diskkeys = d->diskkeys, .ovmf_path = o->ovmf_path,
-                                       .tdx_azure_hcl = o->tdx_azure_hcl};
+                                       .tdx_azure_hcl = o->tdx_azure_hcl, .vtpm_pool = o->vtpm_pool};
                 r = cp_backend_local_new(&lo, &d->backend);
-                cp_nodes_options no = {.store = d->store, .backend = d->backend, .attestd_url = o->attestd_url,
-                                       .min_tcb = min_tcb};
+                cp_nodes_options no = {.store = d->store, .reader = d->reader, .backend = d->backend,
+                                       .attestd_url = o->attestd_url, .min_tcb = min_tcb};
                 if (r >= 0)
                         r = cp_nodes_new(&no, &d->nodes);
         } else if (r >= 0) {
@@ -199,8 +203,8 @@ static int run_open(run_state *d) {
                 if (r >= 0 && d->backend->ops->expected_measurement && !o->attestd_url)
                         r = CP_ERROR(CP_EINVAL, "fakeBackend.launchMeasurement (attested fake nodes) needs "
                                                 "--attestd-url: their tokens are verified against its keys");
-                cp_nodes_options no = {.store = d->store, .backend = d->backend, .attestd_url = o->attestd_url,
-                                       .min_tcb = min_tcb};
+                cp_nodes_options no = {.store = d->store, .reader = d->reader, .backend = d->backend,
+                                       .attestd_url = o->attestd_url, .min_tcb = min_tcb};
                 if (r >= 0 && d->backend->ops->expected_measurement)
                         r = cp_nodes_new(&no, &d->nodes);
         }
@@ -433,6 +437,7 @@ static void run_close(run_state *d) {
         d->aad = cp_aad_free(d->aad);
         d->backend = cp_backend_free(d->backend);
         d->diskkeys = cp_diskkeys_free(d->diskkeys);
+        d->reader = cp_store_close(d->reader);
         d->store = cp_store_close(d->store);
         d->rules = cp_rules_free(d->rules);
         free(d->cert);

@@ -26,6 +26,7 @@ typedef struct cp_daemon_options {
          * published with; NULL: /usr/share/ovmf/OVMF.fd */
         const char *ovmf_path;
         bool prepare_hosts;      /* local: create the hosts, print their ARK paths, exit */
+        unsigned vtpm_pool;      /* local: pre-provisioned vTPMs kept ready (cp_local_options.vtpm_pool); 0: none */
         const char *min_tcb;     /* "bl=N,tee=N,snp=N,ucode=N": node policy minimum; NULL: none */
         /* local backend: the key broker for the nodes' OS disk keys (docs/nodes.md);
          * NULL kbs_url: the local stand-in disk key (no broker) */

@@ -26,6 +26,9 @@
  * without heartbeat_at, and the heartbeat time not yet written. */
 #define HB_BUCKETS 16384u
 #define HB_FLUSH_MS 1000
+/* the reconciler's thread writes them every HB_FLUSH_MS; a request does
+ * only if that did not happen for this long (no reconciler: tests) */
+#define HB_FLUSH_STALE_MS 5000
 typedef struct hb_entry {
         struct hb_entry *next;
         uint8_t digest[16];
@@ -35,6 +38,7 @@ typedef struct hb_entry {
 
 struct cp_nodes {
         cp_store *store;
+        cp_store *reader; /* heartbeats' reads (cp_nodes_options.reader; NULL: none) */
         cp_backend *backend;
         char url[512], issuer[512];
         pthread_mutex_t lock;
@@ -208,6 +212,7 @@ int cp_nodes_new(const cp_nodes_options *o, cp_nodes **ret) {
         if (!n)
                 return cp_error_oom();
         n->store = o->store;
+        n->reader = o->reader;
         n->backend = o->backend;
         snprintf(n->url, sizeof n->url, "%s", o->attestd_url);
         snprintf(n->issuer, sizeof n->issuer, "%s", o->issuer ? o->issuer : o->attestd_url);
@@ -958,25 +963,32 @@ static bool token_of_node(const cp_machine *m, const json_t *claims, char *why, 
 
 /* The machine and its pool's document for an admission: 1 with both; 0 and
  * *ret CP_ADMIT_NO_MACHINE when the machine does not exist; negative error. */
-static int admission_load(cp_nodes *n, const char *pool_id, const char *mname, cp_machine *m, json_t **pool,
+static int admission_load(cp_store *s, const char *pool_id, const char *mname, cp_machine *m, json_t **pool,
                           cp_admission *ret) {
-        int r = cp_machine_get(n->store, pool_id, mname, m);
+        int r = cp_machine_get(s, pool_id, mname, m);
         if (r == CP_ENOTFOUND) {
                 cp_error_clear();
                 *ret = CP_ADMIT_NO_MACHINE;
                 return 0;
         }
         if (r >= 0)
-                r = cp_res_get(n->store, pool_id, pool, NULL);
+                r = cp_res_get(s, pool_id, pool, NULL);
         return r < 0 ? r : 1;
 }
 
-/* One register/heartbeat (the caller holds the transaction). */
-static int admit(cp_nodes *n, const char *pool_id, const char *mname, bool heartbeat, const json_t *claims,
-                 cp_admission *ret, char *why, size_t why_size) {
+/* admit(dry): the admission needs a write (admit on the store's write
+ * transaction then) */
+#define ADMIT_NEEDS_WRITE 1
+
+/* One register/heartbeat (the caller holds a transaction on s).  dry: s
+ * is the heartbeats' read connection: nothing is written, and an
+ * admission that would write returns ADMIT_NEEDS_WRITE (the caller then
+ * admits again on the store's write transaction). */
+static int admit(cp_nodes *n, cp_store *s, bool dry, const char *pool_id, const char *mname, bool heartbeat,
+                 const json_t *claims, cp_admission *ret, char *why, size_t why_size) {
         cp_machine m;
         json_t *pool = NULL;
-        int r = admission_load(n, pool_id, mname, &m, &pool, ret);
+        int r = admission_load(s, pool_id, mname, &m, &pool, ret);
         if (r <= 0)
                 return r;
         /* a stopped machine's node is being (or was) stopped: a register or
@@ -998,9 +1010,10 @@ static int admit(cp_nodes *n, const char *pool_id, const char *mname, bool heart
                 snprintf(why, why_size, "a %s guest's token for a pool of %.64s, whose TEE is %s", cp_tee_name(got),
                          vm ? vm : "(no size)", cp_tee_name(want));
                 json_decref(pool);
+                if (dry)
+                        return ADMIT_NEEDS_WRITE;
                 snprintf(m.state, sizeof m.state, "%s", heartbeat ? "Quarantined" : "Failed");
-                if ((r = cp_machine_put(n->store, &m)) < 0 ||
-                    (r = info_put(n->store, pool_id, m.name, why, "", NULL, heartbeat)) < 0)
+                if ((r = cp_machine_put(s, &m)) < 0 || (r = info_put(s, pool_id, m.name, why, "", NULL, heartbeat)) < 0)
                         return r;
                 *ret = CP_ADMIT_REFUSED;
                 return 0;
@@ -1012,7 +1025,7 @@ static int admit(cp_nodes *n, const char *pool_id, const char *mname, bool heart
         cp_pool_measurement *acc = NULL;
         size_t n_acc = 0;
         char host[64] = "";
-        r = cp_nodes_policy_list(n->store, pool_id, &acc, &n_acc);
+        r = cp_nodes_policy_list(s, pool_id, &acc, &n_acc);
         size_t stored = n_acc;
         cp_pool_measurement *nacc = r >= 0 ? realloc(acc, (n_acc + 2) * sizeof *acc) : NULL;
         if (r >= 0 && !nacc)
@@ -1053,7 +1066,7 @@ static int admit(cp_nodes *n, const char *pool_id, const char *mname, bool heart
                 cp_error_clear();
         cp_attest_policy ov;
         bool has_ov = false;
-        r = cp_attest_policy_get(n->store, pool_id, &ov, NULL, NULL);
+        r = cp_attest_policy_get(s, pool_id, &ov, NULL, NULL);
         if (r == CP_ENOTFOUND)
                 cp_error_clear();
         else if (r < 0) {
@@ -1073,12 +1086,16 @@ static int admit(cp_nodes *n, const char *pool_id, const char *mname, bool heart
         uint8_t dg[16];
         hb_key(pool_id, m.name, key, sizeof key);
         info_digest(ok ? NULL : why, host, claims, dg);
-        if (!same && (r = cp_machine_put(n->store, &m)) < 0)
+        if (!same && dry)
+                return ADMIT_NEEDS_WRITE;
+        if (!same && (r = cp_machine_put(s, &m)) < 0)
                 return r;
         /* a Ready machine's heartbeat with the record unchanged: only the time,
          * written with others at most once per second */
         if (!(heartbeat && ok && same && hb_note(n, key, dg, (int64_t) time(NULL)))) {
-                if ((r = info_put(n->store, pool_id, m.name, ok ? NULL : why, host, claims, heartbeat)) < 0)
+                if (dry)
+                        return ADMIT_NEEDS_WRITE;
+                if ((r = info_put(s, pool_id, m.name, ok ? NULL : why, host, claims, heartbeat)) < 0)
                         return r;
                 hb_written(n, key, dg);
         }
@@ -1086,15 +1103,37 @@ static int admit(cp_nodes *n, const char *pool_id, const char *mname, bool heart
         return 0;
 }
 
+/* A heartbeat on the read connection: 1 admitted (*ret set, nothing to
+ * write but the time noted in memory), 0 the write path must admit it. */
+static int admit_fast(cp_nodes *n, const char *pool_id, const char *machine, const json_t *claims, cp_admission *ret,
+                      char *why, size_t why_size) {
+        int r = cp_store_begin_read(n->reader);
+        if (r >= 0) {
+                r = admit(n, n->reader, true, pool_id, machine, true, claims, ret, why, why_size);
+                if (cp_store_commit(n->reader) < 0 && r >= 0)
+                        r = -1;
+        }
+        if (r == 0)
+                return 1;
+        cp_error_clear(); /* a read that failed: the write path's own answer counts */
+        why[0] = 0;
+        return 0;
+}
+
 int cp_nodes_admit(cp_nodes *n, const char *pool_id, const char *machine, bool heartbeat, const json_t *claims,
                    cp_admission *ret, char *why, size_t why_size) {
         why[0] = 0;
+        /* issue 19: a heartbeat that changes nothing but its time never
+         * waits for the write transaction (registrations' commits with
+         * their fsync, the reconciler's passes) */
+        if (heartbeat && n->reader && admit_fast(n, pool_id, machine, claims, ret, why, why_size))
+                return 0;
         int r = cp_store_begin(n->store);
         if (r < 0)
                 return r;
-        r = admit(n, pool_id, machine, heartbeat, claims, ret, why, why_size);
+        r = admit(n, n->store, false, pool_id, machine, heartbeat, claims, ret, why, why_size);
         pthread_mutex_lock(&n->lock);
-        bool flush = n->hb_pending && cp_now_ms() - n->hb_flushed_ms >= HB_FLUSH_MS;
+        bool flush = n->hb_pending && cp_now_ms() - n->hb_flushed_ms >= HB_FLUSH_STALE_MS;
         pthread_mutex_unlock(&n->lock);
         if (r >= 0 && flush)
                 r = hb_write(n);
@@ -1111,7 +1150,7 @@ static int admit_bootstrap(cp_nodes *n, const char *pool_id, const char *mname, 
                            cp_admission *ret, char *why, size_t why_size) {
         cp_machine m;
         json_t *pool = NULL;
-        int r = admission_load(n, pool_id, mname, &m, &pool, ret);
+        int r = admission_load(n->store, pool_id, mname, &m, &pool, ret);
         if (r <= 0)
                 return r;
         const char *vm = json_string_value(json_object_get(json_object_get(pool, "properties"), "vmSize"));

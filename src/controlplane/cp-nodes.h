@@ -30,6 +30,11 @@
 
 typedef struct cp_nodes_options {
         cp_store *store;         /* not owned */
+        /* not owned; NULL: none.  A second connection to the same SQLite
+         * database (WAL): a heartbeat that would change nothing but its
+         * time is admitted on a read transaction here, without waiting for
+         * the store's write transaction (issue 19, docs/fleet.md) */
+        cp_store *reader;
         cp_backend *backend;     /* not owned; supplies expected measurements */
         const char *attestd_url; /* JWKS at <url>/certs */
         const char *issuer;      /* NULL: attestd_url */

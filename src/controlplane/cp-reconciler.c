@@ -827,6 +827,30 @@ static int check_pool(cp_reconciler *rc, json_t *pool, int64_t now, size_t *repl
         return 0;
 }
 
+/* One pool's health in a transaction of its own, the pool re-read in it
+ * (the API may have changed or deleted it since the list). */
+static int check_pool_tx(cp_reconciler *rc, const char *id, int64_t now, size_t *replaced) {
+        int r = begin_fenced(rc);
+        if (r < 0)
+                return r;
+        json_t *pool = NULL;
+        r = cp_res_get(rc->store, id, &pool, NULL);
+        if (r == CP_ENOTFOUND) {
+                cp_error_clear();
+                r = 0;
+        } else if (r >= 0)
+                r = check_pool(rc, pool, now, replaced);
+        json_decref(pool);
+        if (r < 0) {
+                cp_store_rollback(rc->store);
+                return r;
+        }
+        return cp_store_commit(rc->store);
+}
+
+/* The pools one at a time, each in a transaction of its own (issue 19:
+ * one transaction over 10,000 machines held the store for 20-50 ms each
+ * second, and every heartbeat meanwhile waited for it). */
 int cp_reconciler_check_health(cp_reconciler *rc, size_t *ret_replaced) {
         json_t *pools = NULL;
         size_t replaced = 0;
@@ -837,24 +861,30 @@ int cp_reconciler_check_health(cp_reconciler *rc, size_t *ret_replaced) {
         int r = nodes ? cp_nodes_flush(nodes) : 0;
         if (r < 0)
                 return r;
-        r = begin_fenced(rc);
-        if (r < 0)
+        if ((r = cp_store_begin_read(rc->store)) < 0)
                 return r;
         r = cp_res_list(rc->store, "pool", NULL, NULL, NULL, &pools);
-        int64_t now = (int64_t) time(NULL);
-        size_t i;
-        json_t *p;
-        json_array_foreach(pools, i, p) {
-                if (r < 0)
-                        break;
-                r = check_pool(rc, p, now, &replaced);
-        }
-        json_decref(pools);
         if (r < 0) {
                 cp_store_rollback(rc->store);
                 return r;
         }
-        if ((r = cp_store_commit(rc->store)) < 0)
+        if ((r = cp_store_commit(rc->store)) < 0) {
+                json_decref(pools);
+                return r;
+        }
+        int64_t now = (int64_t) time(NULL);
+        size_t i;
+        json_t *p;
+        json_array_foreach(pools, i, p) {
+                const char *id = json_string_value(json_object_get(p, "id"));
+                const char *ps = pstr(p, "provisioningState");
+                if (!id || !ps || strcmp(ps, "Succeeded") != 0)
+                        continue; /* check_pool's own test, without a transaction */
+                if ((r = check_pool_tx(rc, id, now, &replaced)) < 0)
+                        break;
+        }
+        json_decref(pools);
+        if (r < 0)
                 return r;
         if (ret_replaced)
                 *ret_replaced = replaced;
@@ -885,6 +915,7 @@ static int follower_flush(cp_reconciler *rc) {
 static void *thread_main(void *userdata) {
         cp_reconciler *rc = userdata;
         int64_t health_ms = 0;
+        (void) pthread_setname_np(pthread_self(), "reconciler");
         pthread_mutex_lock(&rc->lock);
         while (!rc->stop) {
                 /* a new leader acts once its backend adopted the nodes (ready_term) */
@@ -905,6 +936,18 @@ static void *thread_main(void *userdata) {
                 bool health = t - health_ms >= HEALTH_INTERVAL_MS;
                 if (health)
                         health_ms = t;
+                /* the heartbeat times noted in memory are written on this
+                 * thread once a second, off the requests' threads (issue 19):
+                 * by the health pass, by a follower's flush below, or here
+                 * (a leader without a health pass) */
+                pthread_mutex_lock(&rc->lock);
+                cp_nodes *nodes = rc->nodes;
+                pthread_mutex_unlock(&rc->lock);
+                if (health && nodes && !follower && !rc->backend->ops->expected_measurement &&
+                    cp_nodes_flush(nodes) < 0) {
+                        fprintf(stderr, "confpoold: heartbeat times not written: %s\n", cp_error_message());
+                        cp_error_clear();
+                }
                 if (health && !follower && rc->backend->ops->expected_measurement && cp_reconciler_check_health(rc, NULL) < 0) {
                         fprintf(stderr, "confpoold: node health: %s\n", cp_error_message());
                         cp_error_clear();

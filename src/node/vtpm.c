@@ -122,17 +122,22 @@ int cp_vtpm_create_ak(cp_vtpm *t, uint8_t ret_n[256], uint32_t *ret_e) {
         TPM2B_SENSITIVE_CREATE sens = {0};
         TPM2B_DATA outside = {0};
         TPML_PCR_SELECTION none = {0};
+        /* the SRK: ECC NIST P-256 (TCG's ECC SRK template, as tpm2-tss
+         * FAPI's default profile): it only parents the AK, and a P-256
+         * primary costs a scalar multiplication where an RSA-2048 one costs
+         * a prime search (issue 19: one of a node's three RSA generations) */
         TPM2B_PUBLIC srk_tmpl = {
                 .publicArea = {
-                        .type = TPM2_ALG_RSA,
+                        .type = TPM2_ALG_ECC,
                         .nameAlg = TPM2_ALG_SHA256,
                         .objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
                                             TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
                                             TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT | TPMA_OBJECT_NODA,
-                        .parameters.rsaDetail = {
+                        .parameters.eccDetail = {
                                 .symmetric = {.algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB},
                                 .scheme = {.scheme = TPM2_ALG_NULL},
-                                .keyBits = 2048,
+                                .curveID = TPM2_ECC_NIST_P256,
+                                .kdf = {.scheme = TPM2_ALG_NULL},
                         },
                 },
         };

@@ -25,8 +25,8 @@ cp_vtpm *cp_vtpm_close(cp_vtpm *t);
 CP_WUR int cp_vtpm_extend(cp_vtpm *t, unsigned pcr, const uint8_t digest[32]);
 /* All 24 SHA-256 PCRs. */
 CP_WUR int cp_vtpm_pcr_read(cp_vtpm *t, uint8_t ret[CP_VTPM_PCRS][32]);
-/* Create and load the attestation key: an SRK (owner hierarchy, RSA-2048
- * restricted decrypt, AES-128-CFB) and under it a restricted RSA-2048
+/* Create and load the attestation key: an SRK (owner hierarchy, ECC
+ * P-256 restricted decrypt, AES-128-CFB) and under it a restricted RSA-2048
  * RSASSA-SHA256 signing key, both NODA (no dictionary-attack protection:
  * their auth value is empty, and a use of a DA-protected key followed by a
  * stop without TPM2_Shutdown counts as a failed try; docs/nodes.md).

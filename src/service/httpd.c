@@ -31,6 +31,7 @@ struct cp_httpd {
         size_t max_body;
         unsigned timeout_s;     /* once a request head arrived */
         unsigned max_conns;
+        bool server_timing;     /* CP_SERVER_TIMING=1: a Server-Timing header on every answer */
         uint16_t port;
         char *cert, *key, *client_ca;
         /* streamed responses waiting for data: suspended connections the
@@ -489,7 +490,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         };
         client_cert(d, conn, &req.client_cert_der, &req.client_cert_len);
         cp_http_response resp = { 0 };
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         d->handler(d->userdata, &req, &resp);
+        if (d->server_timing && resp.status != 0) {
+                /* the handler's own time (W3C Server-Timing), opt-in: the
+                 * fleet bench tells it from queueing and its own lag */
+                char v[48];
+                clock_gettime(CLOCK_MONOTONIC, &t1);
+                snprintf(v, sizeof v, "app;dur=%.3f",
+                         (double) (t1.tv_sec - t0.tv_sec) * 1e3 + (double) (t1.tv_nsec - t0.tv_nsec) / 1e6);
+                if (cp_http_resp_set_header(&resp, "Server-Timing", v) < 0)
+                        cp_error_clear(); /* an answer without it */
+        }
         if (resp.status == 0) {
                 resp_clear(&resp);
                 return send_error(conn, 500, "InternalServerError", "No response.");
@@ -574,6 +587,8 @@ int cp_httpd_start(const cp_httpd_options *o, cp_http_handler handler, void *use
                 return cp_error_oom();
         d->handler = handler;
         d->userdata = userdata;
+        const char *st = getenv("CP_SERVER_TIMING");
+        d->server_timing = st && strcmp(st, "1") == 0;
         pthread_mutex_init(&d->streams_lock, NULL);
         pthread_cond_init(&d->streams_cond, NULL);
         d->max_body = o->max_body ? o->max_body : 1024 * 1024;

@@ -21,6 +21,9 @@ struct cp_store {
         unsigned depth;
         bool poisoned;
         unsigned version;
+        /* CP_STORE_TRACE_MS (issue 19): transactions held or waited for
+         * longer are reported on stderr with the thread's name */
+        int64_t trace_ms, t_wait_ns, t_held_ns;
 };
 
 struct cp_stmt {

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -187,9 +189,34 @@ void cp_store_unlock(cp_store *s) {
         pthread_mutex_unlock(&s->lock);
 }
 
+static int64_t mono_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The outermost transaction ends: report it if it was held, or waited
+ * for, longer than CP_STORE_TRACE_MS (issue 19: where a heartbeat's tail
+ * comes from).  Times and the thread's name only, never SQL or data. */
+static void trace_end(cp_store *s) {
+        if (s->trace_ms <= 0)
+                return;
+        int64_t held = (mono_ns() - s->t_held_ns) / 1000000, waited = s->t_wait_ns / 1000000;
+        if (held >= s->trace_ms || waited >= s->trace_ms) {
+                char name[32] = "?";
+                (void) pthread_getname_np(pthread_self(), name, sizeof name);
+                fprintf(stderr, "store trace: %s held %" PRId64 " ms, waited %" PRId64 " ms\n", name, held, waited);
+        }
+}
+
 static int begin(cp_store *s, bool write) {
+        int64_t t0 = s->trace_ms > 0 ? mono_ns() : 0;
         cp_store_lock(s);
         if (s->depth == 0) {
+                if (s->trace_ms > 0) {
+                        s->t_held_ns = mono_ns();
+                        s->t_wait_ns = s->t_held_ns - t0;
+                }
                 const char *sql = s->dialect == CP_STORE_PG ? (write ? "BEGIN; " CP_PG_WRITE_LOCK : "BEGIN")
                                                             : (write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
                 int r = cp_store_exec(s, sql);
@@ -231,6 +258,7 @@ int cp_store_commit(cp_store *s) {
                                 exec_quiet(s, "ROLLBACK");
                 }
                 s->poisoned = false;
+                trace_end(s);
         }
         cp_store_unlock(s);
         return r;
@@ -242,6 +270,7 @@ void cp_store_rollback(cp_store *s) {
         if (--s->depth == 0) {
                 exec_quiet(s, "ROLLBACK");
                 s->poisoned = false;
+                trace_end(s);
         } else
                 s->poisoned = true;
         cp_store_unlock(s);
@@ -415,6 +444,8 @@ int cp_store_open(const char *where, const cp_store_migration *migrations, size_
         pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
         pthread_mutex_init(&s->lock, &a);
         pthread_mutexattr_destroy(&a);
+        const char *trace = getenv("CP_STORE_TRACE_MS");
+        s->trace_ms = trace ? atoll(trace) : 0;
         s->dialect = pg ? CP_STORE_PG : CP_STORE_SQLITE;
         int r = pg ? cp_pg_open(s, where) : lite_open(s, where);
         if (r >= 0 && migrations)

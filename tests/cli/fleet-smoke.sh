@@ -24,6 +24,10 @@ hb=$(echo "$row" | cut -d, -f3)
 att=$(echo "$row" | cut -d, -f7)
 [ "${hb:-0}" -gt 50 ] || { echo "FAIL: $hb heartbeats in the window"; fail=1; }
 [ "${att:-0}" -gt 10 ] || { echo "FAIL: $att re-attestations in the window"; fail=1; }
+# confpoold's own time per heartbeat (Server-Timing, column 21 = max) and the simulator's lag are reported
+srv=$(echo "$row" | cut -d, -f21)
+awk -v v="${srv:-0}" 'BEGIN { exit !(v > 0) }' || { echo "FAIL: no Server-Timing from confpoold ($srv)"; fail=1; }
+[ "$(echo "$row" | tr , '\n' | wc -l)" -eq 26 ] || { echo "FAIL: CSV row of $(echo "$row" | tr , '\n' | wc -l) columns"; fail=1; }
 
 # attested fake nodes need the attestation service's keys
 echo '{"fakeBackend":{"launchMeasurement":"'"$(printf '5a%.0s' $(seq 48))"'"}}' >"$TMP/cfg.json"

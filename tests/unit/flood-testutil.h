@@ -113,7 +113,9 @@ static inline bool flood_daemon_start(flood_daemon *d, char *const argv[], const
                         rl.rlim_cur = 1024;
                         (void) setrlimit(RLIMIT_NOFILE, &rl);
                 }
-                int dn = open("/dev/null", O_WRONLY);
+                /* FLOOD_DAEMON_STDERR=FILE: the daemon's stderr appended there (bench-fleet) */
+                const char *ef = getenv("FLOOD_DAEMON_STDERR");
+                int dn = ef && *ef ? open(ef, O_WRONLY | O_CREAT | O_APPEND, 0600) : open("/dev/null", O_WRONLY);
                 dup2(p[1], 1);
                 if (dn >= 0)
                         dup2(dn, 2);

@@ -35,6 +35,7 @@ typedef struct nodes_fixture_options {
         cp_local_prepare_fn prepare;   /* test hook (may be NULL) */
         void *prepare_userdata;
         unsigned boot_workers;     /* cp_local_options.boot_workers (0: its default) */
+        unsigned vtpm_pool;        /* cp_local_options.vtpm_pool (0: none) */
         int node_nice;             /* cp_local_options.node_nice */
         bool with_tdx;             /* the software TDX platform, trusted by attestd (issue 16) */
         unsigned tdx_collateral_max_age_s; /* attestd's (0: its default) */

@@ -7,6 +7,7 @@
  * token, a refusal) is written at once.  On the fake backend with
  * fakeBackend.launchMeasurement (attested fake nodes) and cp_nodes_admit
  * with claims as a verified token carries them. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -32,7 +33,7 @@
 
 static struct {
         char dir[64], auth[128], machine[64];
-        cp_store *store;
+        cp_store *store, *reader;
         cp_rules *rules;
         cp_backend *backend;
         cp_nodes *nodes;
@@ -47,7 +48,7 @@ static unsigned call(const char *method, const char *url, const char *body) {
         return R.status;
 }
 
-static void open_env(void) {
+static void open_env_with(bool reader) {
         char db[128], tp[128], t[100] = "";
         snprintf(E.dir, sizeof E.dir, "/tmp/cp-hb-XXXXXX");
         ASSERT_TRUE(mkdtemp(E.dir) != NULL);
@@ -59,12 +60,16 @@ static void open_env(void) {
         json_decref(j);
         ASSERT_OK(cp_backend_fake_from_config(cp_rules_fake_backend(E.rules), &E.backend));
         /* no attestation service: admission is called with verified claims */
-        cp_nodes_options no = {.store = E.store, .backend = E.backend, .attestd_url = "http://127.0.0.1:9"};
+        if (reader)
+                ASSERT_OK(cp_store_open(db, NULL, 0, &E.reader));
+        cp_nodes_options no = {.store = E.store, .reader = E.reader, .backend = E.backend,
+                               .attestd_url = "http://127.0.0.1:9"};
         ASSERT_OK(cp_nodes_new(&no, &E.nodes));
         cp_api_options o = {.store = E.store, .rules = E.rules, .state_dir = E.dir, .base_url = "http://cp.test",
                             .nodes = E.nodes};
         ASSERT_OK(cp_api_new(&o, &E.api));
         ASSERT_OK(cp_reconciler_new(E.store, E.rules, E.backend, &E.rec));
+        cp_reconciler_set_nodes(E.rec, E.nodes); /* its health pass writes the heartbeat times */
         snprintf(tp, sizeof tp, "%s/operator.token", E.dir);
         FILE *f = fopen(tp, "r");
         ASSERT_TRUE(f != NULL);
@@ -94,12 +99,17 @@ static void open_env(void) {
         free(ms);
 }
 
+static void open_env(void) {
+        open_env_with(false);
+}
+
 static void close_env(void) {
         cp_api_reply_clear(&R);
         cp_reconciler_free(E.rec);
         cp_api_free(E.api);
         cp_nodes_free(E.nodes);
         cp_backend_free(E.backend);
+        cp_store_close(E.reader);
         cp_store_close(E.store);
         cp_rules_free(E.rules);
         char cmd[128];
@@ -169,14 +179,22 @@ TEST(heartbeats_batched_and_visible) {
         before = (int64_t) time(NULL);
         ASSERT_EQ(admit(true, c2), CP_ADMIT_READY);
         ASSERT_TRUE(stored_heartbeat() >= before);
-        /* batched again, then written by the node endpoints' own flush once a
-         * second has passed (no explicit flush) */
+        /* batched again; a heartbeat a second later does not write them on
+         * its request's thread (issue 19: that commit, fsync included, made
+         * every other heartbeat wait): the reconciler's health pass does */
         sleep(1);
+        int64_t stored = stored_heartbeat();
         before = (int64_t) time(NULL);
         ASSERT_EQ(admit(true, c2), CP_ADMIT_READY);
         sleep(1);
+        ASSERT_TRUE((int64_t) time(NULL) > before);
         ASSERT_EQ(admit(true, c2), CP_ADMIT_READY);
-        ASSERT_TRUE(stored_heartbeat() >= before);
+        ASSERT_EQ(stored_heartbeat(), stored);
+        ASSERT_TRUE(api_heartbeat() > before);
+        size_t replaced = 9;
+        ASSERT_OK(cp_reconciler_check_health(E.rec, &replaced));
+        ASSERT_EQ(replaced, 0);
+        ASSERT_TRUE(stored_heartbeat() > before);
         /* a token failing the policy: Quarantined, written at once */
         json_t *bad = claims(M_B, t0 + 2);
         ASSERT_EQ(admit(true, bad), CP_ADMIT_REFUSED);
@@ -197,6 +215,68 @@ TEST(heartbeats_batched_and_visible) {
         json_t *again = claims(M_A, t0 + 3);
         ASSERT_EQ(admit(false, again), CP_ADMIT_CONFLICT); /* quarantined: refused */
         json_decref(again);
+        close_env();
+}
+
+/* Another thread's write transaction (a registration's commit, a reconciler
+ * pass) held for hold_ms. */
+static void *hold_store(void *ud) {
+        long hold_ms = *(long *) ud;
+        ASSERT_OK(cp_store_begin(E.store));
+        struct timespec ts = {hold_ms / 1000, (hold_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        ASSERT_OK(cp_store_commit(E.store));
+        return NULL;
+}
+
+static double ms_since(const struct timespec *t0) {
+        struct timespec t1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        return (double) (t1.tv_sec - t0->tv_sec) * 1e3 + (double) (t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* Issue 19: with the read connection, a heartbeat that changes nothing but
+ * its time is admitted while another thread holds the write transaction
+ * (before: it waited for it, the tail of heartbeat latency at 10,000
+ * nodes); one that must write (a refusal) still waits and is written. */
+TEST(heartbeat_does_not_wait_for_writes) {
+        memset(&E, 0, sizeof E);
+        open_env_with(true);
+        long long t0 = (long long) time(NULL);
+        json_t *c1 = claims(M_A, t0);
+        ASSERT_EQ(admit(false, c1), CP_ADMIT_READY);
+        ASSERT_EQ(admit(true, c1), CP_ADMIT_READY); /* the record's digest noted */
+        long hold = 800;
+        pthread_t th;
+        ASSERT_EQ(pthread_create(&th, NULL, hold_store, &hold), 0);
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL); /* the other thread has the transaction */
+        struct timespec s0;
+        clock_gettime(CLOCK_MONOTONIC, &s0);
+        int64_t before = (int64_t) time(NULL);
+        ASSERT_EQ(admit(true, c1), CP_ADMIT_READY);
+        double fast = ms_since(&s0);
+        int64_t noted = 0;
+        cp_nodes_heartbeat_of(E.nodes, POOL, E.machine, &noted); /* in memory: no store lock */
+        ASSERT_TRUE(noted >= before);
+        /* a refusal must be written: it waits for the transaction */
+        json_t *bad = claims(M_B, t0 + 1);
+        clock_gettime(CLOCK_MONOTONIC, &s0);
+        ASSERT_EQ(admit(true, bad), CP_ADMIT_REFUSED);
+        double slow = ms_since(&s0);
+        pthread_join(th, NULL);
+        if (fast > 300 || slow < 400)
+                cp_test_fail(__FILE__, __LINE__, "heartbeat %.0f ms (want < 300), refusal %.0f ms (want >= 400)", fast,
+                             slow);
+        cp_machine m;
+        cp_store_lock(E.store);
+        ASSERT_OK(cp_machine_get(E.store, POOL, E.machine, &m));
+        cp_store_unlock(E.store);
+        ASSERT_STREQ(m.state, "Quarantined");
+        /* and a quarantined machine's next heartbeat is refused on the fast path too */
+        ASSERT_EQ(admit(true, c1), CP_ADMIT_CONFLICT);
+        json_decref(c1);
+        json_decref(bad);
         close_env();
 }
 

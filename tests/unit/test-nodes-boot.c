@@ -7,6 +7,7 @@
  * boots, and restart recovery boots the nodes whose boot had not finished.
  * A test hook (prepare) holds boots at a gate so that all of this is
  * deterministic. */
+#include <dirent.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,7 +94,8 @@ static void setup_env(void) {
                 return;
         atexit(teardown_env);
         nodes_fixture_options o = {.dir_template = "/tmp/cp-nboot-XXXXXX", .hosts_per_generation = 1,
-                                   .heartbeat_ms = 200, .prepare = gate_prepare};
+                                   .heartbeat_ms = 200, .prepare = gate_prepare,
+                                   .boot_workers = 3 /* the gate tests count them */};
         ASSERT_OK(nodes_fixture_start(&o, &E));
         ASSERT_EQ(call_status("PUT", RGP RS, "{\"location\":\"eastus\"}"), 201);
 }
@@ -342,6 +344,100 @@ static void file_digest(const char *dir, const char *name, uint8_t ret[32]) {
         ASSERT_OK(cp_read_file(f, 64u << 20, &buf, &len));
         SHA256(buf, len, ret);
         free(buf);
+}
+
+/* Pre-provisioned vTPMs (issue 19): states made ahead by the pool's
+ * workers, each with its own seeds; a node boots on one (moved out of the
+ * pool, never shared), its agent quotes with the pool-made persistent AK
+ * (node.json akHandle) and attests; the pool refills; a reboot keeps the
+ * node's vTPM and AK and takes none from the pool. */
+static size_t pool_states(const char *pool_dir, char names[][64], size_t max) {
+        DIR *d = opendir(pool_dir);
+        struct dirent *de;
+        size_t n = 0;
+        while (d && (de = readdir(d)))
+                if (strncmp(de->d_name, "ready-", 6) == 0 && n < max)
+                        snprintf(names[n++], 64, "%.63s", de->d_name);
+        if (d)
+                closedir(d);
+        return n;
+}
+
+static void wait_pool(cp_backend *b, size_t want) {
+        for (int k = 0; k < 1200 && cp_backend_local_vtpm_pool_ready(b) < want; k++)
+                nap(50);
+        ASSERT_EQ(cp_backend_local_vtpm_pool_ready(b), want);
+}
+
+TEST(node_boots_on_a_preprovisioned_vtpm) {
+        setup_env();
+        char state[256], hosts[256], dir[1024], h[128], pool_dir[300], f[1400], names[4][64];
+        snprintf(state, sizeof state, "%s/local-pool", E.dir);
+        snprintf(hosts, sizeof hosts, "%s/hosts", E.dir);
+        snprintf(pool_dir, sizeof pool_dir, "%s/vtpm-pool", state);
+        state_node_dir(state, AP "/pooled", "pooled-a", dir, sizeof dir);
+        cp_local_options lo = {.state_dir = state, .hosts_dir = hosts, .agent_path = CP_AGENT_PATH,
+                               .hosts_per_generation = 1, .heartbeat_ms = 200, .boot_workers = 1,
+                               .vtpm_pool = 2, .vtpm_pool_workers = 2};
+        cp_backend *b = NULL;
+        ASSERT_OK(cp_backend_local_new(&lo, &b));
+        ASSERT_OK(cp_backend_local_set_attestd_url(b, cp_attestd_issuer(E.attestd)));
+        ASSERT_OK(cp_backend_local_set_controlplane_url(b, "http://127.0.0.1:1"));
+        wait_pool(b, 2);
+        ASSERT_EQ(pool_states(pool_dir, names, 4), 2);
+        /* each state its own TPM (seeds made at its first start): they differ */
+        uint8_t d0[32], d1[32];
+        snprintf(f, sizeof f, "%s/%s", pool_dir, names[0]);
+        file_digest(f, "tpm2-00.permall", d0);
+        snprintf(f, sizeof f, "%s/%s", pool_dir, names[1]);
+        file_digest(f, "tpm2-00.permall", d1);
+        ASSERT_TRUE(memcmp(d0, d1, 32) != 0);
+        cp_node_spec spec = {.pool_id = AP "/pooled", .name = "pooled-a", .vm_size = SIZE, .image = "img1",
+                             .confidential = true};
+        ASSERT_OK(b->ops->create_node(b, &spec, h, sizeof h));
+        json_t *st = wait_attested(dir);
+        ASSERT_TRUE(json_object_get(json_object_get(st, "times"), "token") != NULL);
+        json_decref(st);
+        /* the node's vTPM is one of the two, moved out of the pool */
+        char left[4][64];
+        ASSERT_TRUE(pool_states(pool_dir, left, 4) <= 2);
+        json_error_t je;
+        snprintf(f, sizeof f, "%s/node.json", dir);
+        json_t *cfg = json_load_file(f, 0, &je);
+        ASSERT_TRUE(cfg != NULL);
+        ASSERT_EQ(json_integer_value(json_object_get(cfg, "akHandle")), 0x81000003);
+        json_decref(cfg);
+        ASSERT_TRUE(exists_in(dir, "tpm.pooled"));
+        snprintf(f, sizeof f, "%s/%s", pool_dir, names[0]);
+        bool took0 = access(f, F_OK) != 0;
+        snprintf(f, sizeof f, "%s/%s", pool_dir, names[1]);
+        bool took1 = access(f, F_OK) != 0;
+        ASSERT_TRUE(took0 != took1); /* exactly one of them */
+        /* the pool refills to its size */
+        wait_pool(b, 2);
+        cp_backend_free(b);
+        assert_no_processes(dir);
+        snprintf(f, sizeof f, "%s/status.json", dir);
+        ASSERT_EQ(unlink(f), 0);
+        /* a reboot: the node's own vTPM and AK again, none taken from the pool */
+        ASSERT_OK(cp_backend_local_new(&lo, &b));
+        ASSERT_OK(cp_backend_local_set_attestd_url(b, cp_attestd_issuer(E.attestd)));
+        ASSERT_OK(cp_backend_local_set_controlplane_url(b, "http://127.0.0.1:1"));
+        wait_pool(b, 2);
+        unsigned restarted = 0;
+        ASSERT_OK(cp_backend_local_recover(b, NULL, &restarted));
+        ASSERT_EQ(restarted, 1);
+        st = wait_attested(dir);
+        ASSERT_TRUE(json_object_get(json_object_get(st, "times"), "token") != NULL);
+        json_decref(st);
+        ASSERT_EQ(pool_states(pool_dir, left, 4), 2);
+        snprintf(f, sizeof f, "%s/node.json", dir);
+        cfg = json_load_file(f, 0, &je);
+        ASSERT_TRUE(cfg != NULL);
+        ASSERT_EQ(json_integer_value(json_object_get(cfg, "akHandle")), 0x81000003);
+        json_decref(cfg);
+        cp_backend_free(b);
+        assert_no_processes(dir);
 }
 
 TEST(node_attests_after_every_restart) {
