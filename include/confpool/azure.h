@@ -100,6 +100,20 @@ CP_API size_t cp_hcl_hash_size(int hash_type);
  * Allocation-free; *ret is written only on success. */
 CP_API CP_WUR int cp_hcl_report_parse(const uint8_t *data, size_t len, cp_hcl_report *ret);
 
+/* Lay out an HCL report as the paravisor writes it into NV 0x01400001
+ * (the software paravisor, issue 16): header version 2 ("HCLA", ReportSize
+ * = 0x4D4 + rt_len, request_type, status 0), the hardware report (an SNP
+ * report of 1184 bytes, or a 1024-byte TDREPORT followed by 160 zero
+ * bytes), IGVM_REQUEST_DATA version 1 with report_type and hash_type, the
+ * runtime data, then zeros up to nv_size (0: no padding).  Nothing is
+ * computed: REPORT_DATA must already bind rt (the caller asked its TEE for
+ * it).  *ret is malloc()ed, *ret_len = max(nv_size, 0x4D4 + rt_len).
+ * CP_EINVAL for a wrong hw_len or type, CP_ETOOBIG when it does not fit
+ * nv_size or the limits. */
+CP_API CP_WUR int cp_hcl_report_write(uint32_t request_type, cp_hcl_report_type report_type, cp_hcl_hash_type hash_type,
+                                      const uint8_t *hw_report, size_t hw_len, const uint8_t *rt, size_t rt_len,
+                                      size_t nv_size, uint8_t **ret, size_t *ret_len);
+
 /* The binding between a hardware report and the runtime data:
  * REPORT_DATA[0:h] == H(runtime_data[0:len]) with H given by hash_type
  * (h = 32, 48 or 64) and REPORT_DATA[h:64] all zero.  Compared in constant

@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "confpool/azure.h"
 #include "confpool/error.h"
 #include "confpool/tdx_quote.h"
 
@@ -195,6 +196,20 @@ CP_API CP_WUR int cp_tdx_tdreport_parse(const uint8_t *buf, size_t len, cp_tdx_t
 CP_API CP_WUR int cp_tdx_verify_azure_hcl(const uint8_t *hcl, size_t hcl_len, const uint8_t *td_quote,
                                           size_t td_quote_len, const cp_tdx_collateral *col,
                                           const cp_tdx_verify_options *opts, cp_tdx_verify_result *ret);
+
+/*
+ * The Azure TDX checks that need no quote (issue 16): the HCL report parses
+ * and carries a TDX TDREPORT, the TDREPORT's TEE_TCB_INFO_HASH /
+ * TEE_INFO_HASH are the SHA-384 of its own structures, REPORTDATA binds
+ * the runtime data (cp_hcl_report_check_binding); then, with quote_body
+ * (the body of a quote already verified by the caller, e.g. attestd's
+ * cached verifier), every TDREPORT field equals the quote body's
+ * (CP_EBINDING naming the field).  quote_body NULL: only the first checks.
+ * ret_hcl / ret_td (either may be NULL) receive the parsed report and
+ * TDREPORT (pointing into hcl).
+ */
+CP_API CP_WUR int cp_tdx_azure_hcl_check(const uint8_t *hcl, size_t hcl_len, const cp_tdx_body *quote_body,
+                                         cp_hcl_report *ret_hcl, cp_tdx_tdreport *ret_td);
 
 /* The pinned Intel SGX Root CA (PEM). */
 CP_API const char *cp_tdx_intel_root_pem(void);

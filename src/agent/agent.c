@@ -121,11 +121,11 @@ static size_t be_bytes(uint32_t v, uint8_t out[4]) {
         return n;
 }
 
-/* Runtime data: Azure's schema, the vTPM AK as HCLAkPub, the TEE key as
- * "TEEKey", the machine name as vmUniqueId (what the control plane binds). */
-static int runtime_data(agent *a, char **ret) {
-        uint8_t e[4], tn[512], te[8];
-        size_t el = be_bytes(a->ak_e, e), tnl = 0, tel = 0;
+/* The ephemeral TEE key as a JWK (kid "TEEKey", key_ops "encrypt"): what
+ * the key broker wraps released keys to. */
+static int tee_jwk(agent *a, json_t **ret) {
+        uint8_t tn[512], te[8];
+        size_t tnl = 0, tel = 0;
         BIGNUM *bn = NULL, *be = NULL;
         if (EVP_PKEY_get_bn_param(a->tee, OSSL_PKEY_PARAM_RSA_N, &bn) != 1 ||
             EVP_PKEY_get_bn_param(a->tee, OSSL_PKEY_PARAM_RSA_E, &be) != 1 || BN_num_bytes(bn) > (int) sizeof tn ||
@@ -138,9 +138,23 @@ static int runtime_data(agent *a, char **ret) {
         tel = (size_t) BN_bn2bin(be, te);
         BN_free(bn);
         BN_free(be);
+        if (!(*ret = rsa_jwk("TEEKey", "encrypt", tn, tnl, te, tel)))
+                return cp_error_oom();
+        return 0;
+}
+
+/* Runtime data: Azure's schema, the vTPM AK as HCLAkPub, the TEE key as
+ * "TEEKey", the machine name as vmUniqueId (what the control plane binds). */
+static int runtime_data(agent *a, char **ret) {
+        uint8_t e[4];
+        size_t el = be_bytes(a->ak_e, e);
+        json_t *tk = NULL;
+        int r = tee_jwk(a, &tk);
+        if (r < 0)
+                return r;
         json_t *keys = json_array();
         json_array_append_new(keys, rsa_jwk("HCLAkPub", "sign", a->ak_n, sizeof a->ak_n, e, el));
-        json_array_append_new(keys, rsa_jwk("TEEKey", "encrypt", tn, tnl, te, tel));
+        json_array_append_new(keys, tk);
         json_t *rt = json_pack("{s:o,s:{s:b,s:b,s:b,s:s}}", "keys", keys, "vm-configuration", "secure-boot", 1,
                                "tpm-enabled", 1, "console-enabled", 0, "vmUniqueId", a->name);
         char *txt = rt ? json_dumps(rt, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
@@ -290,15 +304,27 @@ static int attest_azure(agent *a) {
         return r;
 }
 
+/* The event log beside the node (optional: an empty one when absent). */
+static void read_eventlog(agent *a, uint8_t **ret, size_t *ret_len) {
+        char f[4200];
+        path_of(a, "eventLog", f, sizeof f);
+        *ret = NULL;
+        *ret_len = 0;
+        if (cp_read_file(f, 1u << 20, ret, ret_len) < 0) {
+                cp_error_clear();
+                *ret_len = 0;
+        }
+}
+
 /* The vTPM's part of the evidence: a challenge from attestd, TPM2_Quote
  * of the PCRs over its nonce, the PCR values and the event log, as the
- * members of a TdxVm request (nonce, tpmQuote, eventLog) added to body. */
-static int tpm_evidence(agent *a, json_t *body) {
+ * members "nonce", <quote_member> {message, signature, signatureFormat,
+ * pcrs} and "eventLog" added to body (Native and TdxVm alike). */
+static int tpm_evidence(agent *a, json_t *body, const char *quote_member) {
         _cleanup_free_ char *nonce_txt = NULL;
         _cleanup_free_ uint8_t *nonce = NULL, *attest_b = NULL, *sig = NULL, *evlog = NULL;
         size_t nonce_len = 0, attest_len, sig_len, evlog_len = 0;
         uint8_t pcrs[CP_VTPM_PCRS][32];
-        char f[4200];
         int r;
         if ((r = challenge(a, &nonce_txt, &nonce, &nonce_len)) < 0)
                 return r;
@@ -306,11 +332,7 @@ static int tpm_evidence(agent *a, json_t *body) {
         if ((r = cp_vtpm_quote(a->tpm, nonce, nonce_len, &attest_b, &attest_len, &sig, &sig_len)) < 0 ||
             (r = cp_vtpm_pcr_read(a->tpm, pcrs)) < 0)
                 return r;
-        path_of(a, "eventLog", f, sizeof f);
-        if (cp_read_file(f, 1u << 20, &evlog, &evlog_len) < 0) {
-                cp_error_clear();
-                evlog_len = 0;
-        }
+        read_eventlog(a, &evlog, &evlog_len);
         mark(a, "quote");
         json_t *pcr_arr = json_array();
         for (unsigned i = 0; pcr_arr && i < CP_VTPM_PCRS; i++) {
@@ -325,67 +347,20 @@ static int tpm_evidence(agent *a, json_t *body) {
                              ? json_pack("{s:s,s:s,s:s,s:o}", "message", v_msg, "signature", v_sig, "signatureFormat",
                                          "tpmt", "pcrs", pcr_arr)
                              : NULL;
-        if (!tq || json_object_set_new(body, "tpmQuote", tq) < 0 ||
+        if (!tq || json_object_set_new(body, quote_member, tq) < 0 ||
             json_object_set_new(body, "nonce", json_string(nonce_txt)) < 0 ||
             (v_ev && json_object_set_new(body, "eventLog", json_string(v_ev)) < 0))
                 return cp_error_oom();
         return 0;
 }
 
-/* TDX (issue 16): REPORTDATA = SHA-256(runtime data) || 32 zero bytes, the
- * TDREPORT through the guest interface (the TD's emulated channel here,
- * "tdxSocket"; configfs-tsm on a real TD with "tdxTransport":
- * "configfs-tsm") and its quote from the host's quoting service, the vTPM
- * quote bound through the runtime data's HCLAkPub -> POST /attest/TdxVm. */
-static int attest_tdx(agent *a) {
-        _cleanup_free_ char *rt = NULL, *v_q = NULL, *v_rt = NULL;
-        _cleanup_free_ uint8_t *quote = NULL;
-        size_t quote_len = 0;
-        int r = runtime_data(a, &rt);
-        if (r < 0)
-                return r;
-        uint8_t report_data[64] = {0};
-        SHA256((const uint8_t *) rt, strlen(rt), report_data);
-        const char *tr = cfg_str(a, "tdxTransport");
-        cp_tdx_guest_options go = {.socket_path = cfg_str(a, "tdxSocket"), .tsm_root = cfg_str(a, "tsmRoot")};
-        if (tr && strcmp(tr, "configfs-tsm") == 0)
-                go.socket_path = NULL;
-        else if (tr && strcmp(tr, "emulated") != 0)
-                return CP_ERROR(CP_EFORMAT, "tdxTransport must be \"emulated\" or \"configfs-tsm\"");
-        else if (!go.socket_path)
-                return CP_ERROR(CP_EFORMAT, "tee \"tdx\" needs tdxSocket (the TD's emulated channel)");
-        if ((r = cp_tdx_guest_get_quote(&go, report_data, &quote, &quote_len)) < 0)
-                return cp_error_wrap("TDX quote");
-        mark(a, "report");
-        v_q = b64u(quote, quote_len);
-        v_rt = b64u((const uint8_t *) rt, strlen(rt));
-        json_t *body = v_q && v_rt ? json_pack("{s:s,s:{s:s,s:s}}", "quote", v_q, "runtimeData", "data", v_rt,
-                                               "dataType", "JSON")
-                                   : NULL;
-        if (!body)
-                return cp_error_oom();
-        if ((r = tpm_evidence(a, body)) >= 0)
-                r = get_token(a, "/attest/TdxVm", body);
-        json_decref(body);
-        return r;
-}
-
-/* Collect evidence and get an attestation token (a->token). */
-static int attest(agent *a) {
-        if (a->azure)
-                return attest_azure(a);
-        if (a->tdx)
-                return attest_tdx(a);
-        _cleanup_free_ char *rt = NULL;
-        _cleanup_free_ uint8_t *secrets = NULL, *evlog = NULL, *attest_b = NULL, *sig = NULL, *nonce = NULL;
-        size_t secrets_len, evlog_len = 0, attest_len, sig_len, nonce_len;
-        char f[4200], url[700];
-        int r = runtime_data(a, &rt);
-        if (r < 0)
-                return r;
-        /* REPORT_DATA = SHA-256(runtime data) || 32 zero bytes */
-        uint8_t report_data[64] = {0};
-        SHA256((const uint8_t *) rt, strlen(rt), report_data);
+/* SEV-SNP: the report over the guest-request channel (the secrets page's
+ * message counters kept), with its certificate table, into body. */
+static int snp_evidence(agent *a, const char *rt, const uint8_t report_data[64], json_t *body) {
+        _cleanup_free_ uint8_t *secrets = NULL;
+        size_t secrets_len;
+        char f[4200];
+        int r;
         path_of(a, "secrets", f, sizeof f);
         if ((r = cp_read_file(f, CP_SNP_SECRETS_PAGE_SIZE, &secrets, &secrets_len)) < 0)
                 return r;
@@ -397,8 +372,10 @@ static int attest(agent *a) {
                                    .guest_handle = (uint32_t) json_integer_value(json_object_get(a->cfg, "guestHandle")),
                                    .secrets_page = secrets, .vmpck = 0};
         const char *transport = cfg_str(a, "snpTransport");
-        if (transport && (r = cp_snp_transport_from_name(transport, &go.transport)) < 0)
+        if (transport && (r = cp_snp_transport_from_name(transport, &go.transport)) < 0) {
+                cp_wipe(secrets, secrets_len);
                 return r;
+        }
         cp_snp_guest_report rep = {0};
         r = cp_snp_guest_get_report(&go, report_data, 0, true, &rep);
         /* the message counters advanced: keep them (even after a failure) */
@@ -408,82 +385,124 @@ static int attest(agent *a) {
                 cp_snp_guest_report_clear(&rep);
                 return r < 0 ? cp_error_wrap("SNP report: ") : w;
         }
-        mark(a, "report");
-        /* challenge */
-        json_t *resp = NULL;
-        long status;
-        snprintf(url, sizeof url, "%s/challenge?api-version=" CP_ATTESTD_API_VERSION, a->attestd);
-        if ((r = post_json(url, NULL, NULL, NULL, &status, &resp)) < 0) {
-                cp_snp_guest_report_clear(&rep);
-                return r;
-        }
-        const char *nonce_txt = json_string_value(json_object_get(resp, "nonce"));
-        nonce = nonce_txt ? malloc(cp_b64_decoded_max(strlen(nonce_txt))) : NULL;
-        if (status != 200 || !nonce ||
-            cp_b64_decode(nonce_txt, strlen(nonce_txt), CP_B64_URL, nonce, cp_b64_decoded_max(strlen(nonce_txt)),
-                          &nonce_len) < 0) {
-                json_decref(resp);
-                cp_snp_guest_report_clear(&rep);
-                return CP_ERROR(CP_ENETWORK, "no challenge from the attestation service (HTTP %ld)", status);
-        }
-        char *nonce_copy = strdup(nonce_txt);
-        json_decref(resp);
-        if (!nonce_copy) {
-                cp_snp_guest_report_clear(&rep);
-                return cp_error_oom();
-        }
-        mark(a, "challenge");
-        /* quote over the nonce, PCR values, event log */
-        uint8_t pcrs[CP_VTPM_PCRS][32];
-        r = cp_vtpm_quote(a->tpm, nonce, nonce_len, &attest_b, &attest_len, &sig, &sig_len);
-        if (r >= 0)
-                r = cp_vtpm_pcr_read(a->tpm, pcrs);
-        path_of(a, "eventLog", f, sizeof f);
-        if (r >= 0 && cp_read_file(f, 1u << 20, &evlog, &evlog_len) < 0) {
-                cp_error_clear();
-                evlog_len = 0;
-        }
-        if (r < 0) {
-                free(nonce_copy);
-                cp_snp_guest_report_clear(&rep);
-                return r;
-        }
-        mark(a, "quote");
-        json_t *pcr_arr = json_array();
-        for (unsigned i = 0; i < CP_VTPM_PCRS; i++) {
-                char hex[65];
-                cp_hex_encode(pcrs[i], 32, hex);
-                json_array_append_new(pcr_arr, json_string(hex));
-        }
-        char *v_rep = b64u(rep.report, sizeof rep.report),
-             *v_tab = b64u(rep.certs ? rep.certs : (const uint8_t *) "", rep.certs_len),
-             *v_rt = b64u((const uint8_t *) rt, strlen(rt)), *v_msg = b64u(attest_b, attest_len),
-             *v_sig = b64u(sig, sig_len);
-        json_t *body = NULL;
-        if (v_rep && v_tab && v_rt && v_msg && v_sig)
-                body = json_pack("{s:s,s:s,s:s,s:s,s:{s:s,s:s,s:s,s:o}}", "nonce", nonce_copy, "snpReport", v_rep,
-                                 "certTable", v_tab, "runtimeData", v_rt, "quote", "message", v_msg, "signature", v_sig,
-                                 "signatureFormat", "tpmt", "pcrs", pcr_arr);
-        else
-                json_decref(pcr_arr);
-        free(v_rep);
-        free(v_tab);
-        free(v_rt);
-        free(v_msg);
-        free(v_sig);
-        free(nonce_copy);
+        _cleanup_free_ char *v_rep = b64u(rep.report, sizeof rep.report),
+                            *v_tab = b64u(rep.certs ? rep.certs : (const uint8_t *) "", rep.certs_len),
+                            *v_rt = b64u((const uint8_t *) rt, strlen(rt));
         cp_snp_guest_report_clear(&rep);
+        if (!v_rep || !v_tab || !v_rt || json_object_set_new(body, "snpReport", json_string(v_rep)) < 0 ||
+            json_object_set_new(body, "certTable", json_string(v_tab)) < 0 ||
+            json_object_set_new(body, "runtimeData", json_string(v_rt)) < 0)
+                return cp_error_oom();
+        return 0;
+}
+
+/* TDX (issue 16): the TDREPORT through the guest interface (the TD's
+ * emulated channel here, "tdxSocket"; configfs-tsm on a real TD with
+ * "tdxTransport": "configfs-tsm") and its quote from the host's quoting
+ * service, into body as a TdxVm request's "quote" and "runtimeData". */
+static int tdx_evidence(agent *a, const char *rt, const uint8_t report_data[64], json_t *body) {
+        _cleanup_free_ uint8_t *quote = NULL;
+        size_t quote_len = 0;
+        int r;
+        const char *tr = cfg_str(a, "tdxTransport");
+        cp_tdx_guest_options go = {.socket_path = cfg_str(a, "tdxSocket"), .tsm_root = cfg_str(a, "tsmRoot")};
+        if (tr && strcmp(tr, "configfs-tsm") == 0)
+                go.socket_path = NULL;
+        else if (tr && strcmp(tr, "emulated") != 0)
+                return CP_ERROR(CP_EFORMAT, "tdxTransport must be \"emulated\" or \"configfs-tsm\"");
+        else if (!go.socket_path)
+                return CP_ERROR(CP_EFORMAT, "tee \"tdx\" needs tdxSocket (the TD's emulated channel)");
+        if ((r = cp_tdx_guest_get_quote(&go, report_data, &quote, &quote_len)) < 0)
+                return cp_error_wrap("TDX quote");
+        _cleanup_free_ char *v_q = b64u(quote, quote_len), *v_rt = b64u((const uint8_t *) rt, strlen(rt));
+        if (!v_q || !v_rt || json_object_set_new(body, "quote", json_string(v_q)) < 0 ||
+            json_object_set_new(body, "runtimeData", json_pack("{s:s,s:s}", "data", v_rt, "dataType", "JSON")) < 0)
+                return cp_error_oom();
+        return 0;
+}
+
+/* A TEE's native flow: its report in body, then the vTPM's part. */
+typedef struct tee_flow {
+        const char *route;        /* attestd's POST /attest/<type> */
+        const char *quote_member; /* where the vTPM quote goes in that request */
+        int (*evidence)(agent *a, const char *rt, const uint8_t report_data[64], json_t *body);
+} tee_flow;
+
+static const tee_flow snp_flow = {"/attest/Native", "quote", snp_evidence};
+static const tee_flow tdx_flow = {"/attest/TdxVm", "tpmQuote", tdx_evidence};
+
+/* The native flow, one for both TEEs: runtime data naming the vTPM AK and
+ * the TEE key, REPORT_DATA / REPORTDATA = SHA-256(runtime data) || 32 zero
+ * bytes, the TEE's evidence, the vTPM quote over a challenge, a token. */
+static int attest_native(agent *a, const tee_flow *t) {
+        _cleanup_free_ char *rt = NULL;
+        uint8_t report_data[64] = {0};
+        int r = runtime_data(a, &rt);
+        if (r < 0)
+                return r;
+        SHA256((const uint8_t *) rt, strlen(rt), report_data);
+        json_t *body = json_object();
         if (!body)
                 return cp_error_oom();
-        if (evlog_len) {
-                char *v = b64u(evlog, evlog_len);
-                if (v)
-                        json_object_set_new(body, "eventLog", json_string(v));
-                free(v);
+        if ((r = t->evidence(a, rt, report_data, body)) >= 0) {
+                mark(a, "report");
+                if ((r = tpm_evidence(a, body, t->quote_member)) >= 0)
+                        r = get_token(a, t->route, body);
         }
-        r = get_token(a, "/attest/Native", body);
         json_decref(body);
         return r;
+}
+
+/* An Azure TDX CVM (issue 16): the paravisor's HCL report (its TDREPORT)
+ * and persistent AK, the TD quote from the host's endpoint, the vTPM quote
+ * over SHA-256 of the client payload ({"nonce": challenge, "keys": [the
+ * TEE key]}) -> POST /attest/AzureGuest {"AttestationInfo": base64url}. */
+static int attest_azure_tdx(agent *a) {
+        _cleanup_free_ char *nonce_txt = NULL, *cp = NULL, *info_txt = NULL, *v_info = NULL;
+        _cleanup_free_ uint8_t *nonce = NULL, *evlog = NULL;
+        size_t nonce_len = 0, evlog_len = 0;
+        const json_t *az = json_object_get(a->cfg, "azure");
+        json_t *tk = NULL, *ai = NULL;
+        int r;
+        if ((r = tee_jwk(a, &tk)) < 0 || (r = challenge(a, &nonce_txt, &nonce, &nonce_len)) < 0) {
+                json_decref(tk);
+                return r;
+        }
+        mark(a, "challenge");
+        json_t *pl = json_pack("{s:s,s:[o]}", "nonce", nonce_txt, "keys", tk);
+        if (!pl || !(cp = json_dumps(pl, JSON_COMPACT | JSON_SORT_KEYS))) {
+                json_decref(pl);
+                return cp_error_oom();
+        }
+        json_decref(pl);
+        read_eventlog(a, &evlog, &evlog_len);
+        cp_azure_tdx_options o = {
+                .quote_url = json_string_value(json_object_get(az, "tdQuoteUrl")),
+                .report_index = (uint32_t) json_integer_value(json_object_get(az, "reportIndex")),
+                .ak_handle = (uint32_t) json_integer_value(json_object_get(az, "akHandle")),
+                .client_payload = (const uint8_t *) cp, .client_payload_len = strlen(cp),
+                .eventlog = evlog, .eventlog_len = evlog_len,
+        };
+        if ((r = cp_azure_tdx_evidence(a->tpm, &o, &ai)) < 0)
+                return cp_error_wrap("Azure TDX evidence: ");
+        mark(a, "quote");
+        info_txt = json_dumps(ai, JSON_COMPACT);
+        json_decref(ai);
+        if (!info_txt || !(v_info = b64u((const uint8_t *) info_txt, strlen(info_txt))))
+                return cp_error_oom();
+        json_t *body = json_pack("{s:s}", "AttestationInfo", v_info);
+        if (!body)
+                return cp_error_oom();
+        r = get_token(a, "/attest/AzureGuest", body);
+        json_decref(body);
+        return r;
+}
+
+/* Collect evidence and get an attestation token (a->token). */
+static int attest(agent *a) {
+        if (a->azure)
+                return a->tdx ? attest_azure_tdx(a) : attest_azure(a);
+        return attest_native(a, a->tdx ? &tdx_flow : &snp_flow);
 }
 
 /* The node's Lease and Node status over mTLS (src/agent/kubelet.c); a failure is logged. */
@@ -873,8 +892,6 @@ int cp_agent_run(const char *node_dir) {
                 r = CP_ERROR(CP_EFORMAT, "%s: tee \"none\" has no TEE key: no azure-hcl evidence, no diskKey", f);
         else if (a.no_tee)
                 r = run_no_tee(&a);
-        else if (a.tdx && a.azure)
-                r = CP_ERROR(CP_EFORMAT, "%s: evidence \"azure-hcl\" on TDX is not supported yet (issue 16: left)", f);
         else
                 r = run(&a);
         vtpm_release(&a);

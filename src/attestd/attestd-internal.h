@@ -37,6 +37,7 @@ typedef enum attestd_type {
         ATT_AZURE_VTPM,     /* POST /attest/AzureSnpVtpm */
         ATT_NATIVE,         /* POST /attest/Native */
         ATT_TDXVM,          /* POST /attest/TdxVm (issue 16) */
+        ATT_AZURE_GUEST,    /* POST /attest/AzureGuest: Azure TDX CVMs (issue 16) */
         _ATT_MAX,
 } attestd_type;
 
@@ -205,6 +206,8 @@ struct cp_attestd {
         char default_hash[44];
         cp_maa_policy *default_policy_tdx; /* TdxVm's default */
         char default_hash_tdx[44];
+        cp_maa_policy *default_policy_guest; /* AzureGuest's default */
+        char default_hash_guest[44];
 
         attestd_metrics m;
         /* access log lines anyone can cause (refused requests, challenges):
@@ -214,6 +217,7 @@ struct cp_attestd {
 
 extern const char attestd_default_policy[];
 extern const char attestd_default_policy_tdx[];
+extern const char attestd_default_policy_guest[];
 const char *attestd_type_name(attestd_type t);
 
 int64_t attestd_now(const cp_attestd *s);
@@ -289,6 +293,22 @@ typedef struct tdx_input {
  * runtime-data binding and, with has_tpm, the vTPM quote; the MAA TDX
  * claims (tdx_*, attester_tcb_status, ...) into claims. */
 CP_WUR int attestd_verify_tdx(cp_attestd *s, const tdx_input *in, json_t *claims, bool *ret_warm);
+
+/* An Azure TDX CVM's evidence (POST /attest/AzureGuest): the HCL report,
+ * the TD quote Azure's host made for its TDREPORT, the vTPM quote by the
+ * runtime data's HCLAkPub over SHA-256(client payload). */
+typedef struct azure_tdx_input {
+        const uint8_t *hcl, *quote, *client_payload;
+        size_t hcl_len, quote_len, client_payload_len;
+        vtpm_input tpm;               /* quote, signature, pcrs, eventlog; nonce = SHA-256(client payload) */
+} azure_tdx_input;
+
+/* HCL report parsed (TDX TDREPORT, SHA-256), runtime data bound to
+ * REPORTDATA, the vTPM quote by its HCLAkPub, the TD quote verified and
+ * matched field by field with the TDREPORT; MAA's AzureGuest claims
+ * (x-ms-attestation-type azurevm, x-ms-azurevm-*, x-ms-isolation-tee with
+ * the tdxvm claims and the runtime data) into claims. */
+CP_WUR int attestd_verify_azure_tdx(cp_attestd *s, const azure_tdx_input *in, json_t *claims, bool *ret_warm);
 
 /* x-ms-sevsnpvm-* claims of a verified report. */
 CP_WUR int attestd_snp_claims(const cp_snp_verify_result *res, json_t *claims);

@@ -600,6 +600,131 @@ static int attest_tdxvm(reqctx *c) {
         return finish_attest(c, NULL, claims, nonce_txt, draft);
 }
 
+/* AzureGuest's client payload: {"nonce": a challenge of POST /challenge,
+ * "keys"?: [JWK...]} (the TEE key released keys are wrapped to). */
+static int azure_client_payload(reqctx *c, const uint8_t *cp, size_t len, json_t **ret, const char **ret_nonce) {
+        static const char *const allowed[] = { "nonce", "keys", NULL };
+        _cleanup_free_ uint8_t *nonce = NULL;
+        size_t nonce_len;
+        const char *nt;
+        json_t *j = NULL;
+        int r;
+        if ((r = cp_svc_json_parse(cp, len, CP_MAX_JSON_DEPTH, &j)) < 0)
+                return cp_error_wrap("ClientPayload: ");
+        const json_t *keys = json_object_get(j, "keys");
+        if (!json_is_object(j) || (r = cp_svc_json_only(j, "ClientPayload", allowed)) < 0 ||
+            (r = get_string(j, "nonce", true, &nt, NULL)) < 0 || (r = check_nonce_text(nt)) < 0 ||
+            (keys && (!json_is_array(keys) || json_array_size(keys) > 4)) ||
+            (r = decode_b64(nt, strlen(nt), "ClientPayload nonce", &nonce, &nonce_len)) < 0 ||
+            (r = attestd_nonce_consume(c->s, nonce, nonce_len)) < 0) {
+                json_decref(j);
+                return r < 0 ? r : CP_ERROR(CP_EFORMAT, "ClientPayload: an object {nonce, keys?: [at most 4 JWKs]}");
+        }
+        *ret = j;
+        *ret_nonce = nt;
+        return 0;
+}
+
+/* The AttestationInfo document: its TDX members decoded into *in. */
+typedef struct guest_bufs {
+        uint8_t *hcl, *quote, *msg, *sig, *evlog, *cp;
+        pcr_values pcrs;
+} guest_bufs;
+
+static void guest_bufs_clear(guest_bufs *b) {
+        free(b->hcl);
+        free(b->quote);
+        free(b->msg);
+        free(b->sig);
+        free(b->evlog);
+        free(b->cp);
+}
+
+static int azure_attestation_info(const json_t *ai, guest_bufs *b, azure_tdx_input *in) {
+        static const char *const allowed[] = { "AttestationProtocolVersion", "OSType", "OSDistro", "OSVersionMajor",
+                                               "OSVersionMinor", "OSBuild", "IsolationInfo", "TpmInfo", "TcgLogs",
+                                               "ClientPayload", NULL };
+        static const char *const ev_allowed[] = { "Proof", "HclReport", NULL };
+        static const char *const tpm_allowed[] = { "PcrQuote", "PcrSignature", "PcrValues", NULL };
+        const json_t *iso = json_object_get(ai, "IsolationInfo"), *ev = json_object_get(iso, "Evidence"),
+                     *tpm = json_object_get(ai, "TpmInfo");
+        const char *type;
+        int r;
+        if ((r = cp_svc_json_only(ai, "AttestationInfo", allowed)) < 0)
+                return r;
+        if (!json_is_object(iso) || !json_is_object(ev) || !json_is_object(tpm))
+                return CP_ERROR(CP_EFORMAT, "AttestationInfo needs the objects IsolationInfo {Type, Evidence} and TpmInfo");
+        if ((r = get_string(iso, "Type", true, &type, NULL)) < 0)
+                return r;
+        if (strcasecmp(type, "TDX") != 0)
+                return CP_ERROR(CP_EUNSUPPORTED, "IsolationInfo.Type \"%.16s\": this route takes \"TDX\" (an SEV-SNP "
+                                                 "CVM's HCL report goes to /attest/AzureSnpVtpm)", type);
+        if ((r = cp_svc_json_only(ev, "IsolationInfo.Evidence", ev_allowed)) < 0 ||
+            (r = cp_svc_json_only(tpm, "TpmInfo", tpm_allowed)) < 0 ||
+            (r = decode_member(ev, "Proof", true, &b->quote, &in->quote_len)) < 0 ||
+            (r = decode_member(ev, "HclReport", true, &b->hcl, &in->hcl_len)) < 0 ||
+            (r = decode_member(tpm, "PcrQuote", true, &b->msg, &in->tpm.quote_len)) < 0 ||
+            (r = decode_member(tpm, "PcrSignature", true, &b->sig, &in->tpm.signature_len)) < 0 ||
+            (r = parse_pcrs(json_object_get(tpm, "PcrValues"), &b->pcrs)) < 0 ||
+            (r = decode_member(ai, "TcgLogs", false, &b->evlog, &in->tpm.eventlog_len)) < 0 ||
+            (r = decode_member(ai, "ClientPayload", true, &b->cp, &in->client_payload_len)) < 0)
+                return r;
+        if (in->quote_len > CP_MAX_TDX_QUOTE || in->hcl_len > CP_MAX_HCL_REPORT ||
+            in->tpm.eventlog_len > CP_MAX_TCG_EVENTLOG)
+                return CP_ERROR(CP_ETOOBIG, "Proof, HclReport or TcgLogs exceeds its limit");
+        in->quote = b->quote;
+        in->hcl = b->hcl;
+        in->client_payload = b->cp;
+        in->tpm.quote = b->msg;
+        in->tpm.signature = b->sig;
+        in->tpm.signature_marshalled = true;
+        in->tpm.eventlog = b->evlog;
+        memcpy(in->tpm.pcrs, b->pcrs.p, sizeof(in->tpm.pcrs));
+        return 0;
+}
+
+/* POST /attest/AzureGuest (issue 16): an Azure TDX CVM's evidence as MAA's
+ * guest attestation takes it, {"AttestationInfo": base64url(JSON),
+ * "draftPolicyForAttestation"?} (docs/attestation-service.md): the vTPM
+ * quote's qualifying data is SHA-256 of ClientPayload, whose nonce is a
+ * challenge of POST /challenge (spent here). */
+static int attest_azure_guest(reqctx *c) {
+        static const char *const allowed[] = { "AttestationInfo", "draftPolicyForAttestation", NULL };
+        _cleanup_json_ json_t *body = NULL, *claims = NULL, *ai = NULL, *payload = NULL;
+        _cleanup_(guest_bufs_clear) guest_bufs b = { 0 };
+        _cleanup_free_ uint8_t *ai_txt = NULL;
+        size_t ai_len;
+        azure_tdx_input in = { 0 };
+        uint8_t qd[32];
+        const char *draft, *nonce_txt = NULL;
+        int r;
+        if ((r = parse_body(c, &body)) < 0 || (r = cp_svc_json_only(body, "request", allowed)) < 0 ||
+            (r = get_string(body, "draftPolicyForAttestation", false, &draft, NULL)) < 0 ||
+            (r = decode_member(body, "AttestationInfo", true, &ai_txt, &ai_len)) < 0)
+                return r;
+        if ((r = cp_svc_json_parse(ai_txt, ai_len, CP_MAX_JSON_DEPTH, &ai)) < 0)
+                return cp_error_wrap("AttestationInfo: ");
+        if (!json_is_object(ai))
+                return CP_ERROR(CP_EFORMAT, "AttestationInfo is not a JSON object");
+        if ((r = azure_attestation_info(ai, &b, &in)) < 0 ||
+            (r = azure_client_payload(c, in.client_payload, in.client_payload_len, &payload, &nonce_txt)) < 0)
+                return r;
+        SHA256(in.client_payload, in.client_payload_len, qd);
+        in.tpm.nonce = qd;
+        in.tpm.nonce_len = sizeof qd;
+        if (!(claims = json_object()))
+                return cp_error_oom();
+        if ((r = attestd_verify_azure_tdx(c->s, &in, claims, &c->warm)) < 0)
+                return r;
+        /* the client's runtime claims: its keys (released keys are wrapped to them) */
+        json_t *keys = json_object_get(payload, "keys");
+        json_t *rt = json_pack("{s:o,s:O}", "keys", keys ? json_incref(keys) : json_array(), "client-payload", payload);
+        if (!rt || json_object_set_new(claims, "x-ms-runtime", rt) < 0 ||
+            json_object_set_new(claims, "x-confpool-evidence-type", json_string("azure-hcl")) < 0)
+                return cp_error_oom();
+        return finish_attest(c, NULL, claims, nonce_txt, draft);
+}
+
 /* ---- policies ------------------------------------------------------------------ */
 
 /* The authentication hook (every route but the policy changes is public). */
@@ -847,6 +972,7 @@ static void route_attest(cp_svc_call *call) {
         int r = c->type == ATT_SEVSNPVM ? attest_sevsnpvm(c)
                 : c->type == ATT_AZURE_VTPM ? attest_azure_vtpm(c)
                 : c->type == ATT_TDXVM      ? attest_tdxvm(c)
+                : c->type == ATT_AZURE_GUEST ? attest_azure_guest(c)
                                             : attest_native(c);
         if (r < 0)
                 reply_failure(call, r);

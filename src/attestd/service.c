@@ -33,11 +33,24 @@ const char attestd_default_policy_tdx[] = "version=1.0;\n"
                                           "issuancerules {\n"
                                           "};\n";
 
+/* AzureGuest's default (issue 16): the TEE's claims are under
+ * x-ms-isolation-tee, as MAA issues them; a debug TD is refused. */
+const char attestd_default_policy_guest[] = "version=1.0;\n"
+                                            "authorizationrules {\n"
+                                            "    [type==\"x-ms-isolation-tee.tdx_td_attributes_debug\", value==true] => "
+                                            "deny();\n"
+                                            "    [type==\"x-ms-isolation-tee.tdx_td_attributes_debug\", value==false] => "
+                                            "permit();\n"
+                                            "};\n"
+                                            "issuancerules {\n"
+                                            "};\n";
+
 static const char *type_names[_ATT_MAX] = {
         [ATT_SEVSNPVM] = "SevSnpVm",
         [ATT_AZURE_VTPM] = "AzureSnpVtpm",
         [ATT_NATIVE] = "Native",
         [ATT_TDXVM] = "TdxVm",
+        [ATT_AZURE_GUEST] = "AzureGuest",
 };
 
 const char *attestd_type_name(attestd_type t) {
@@ -386,10 +399,14 @@ int attestd_issue_token(cp_attestd *s, const char *tenant, attestd_type type, co
         } else {
                 pthread_rwlock_rdlock(&s->policy_lock);
                 policy_slot *p = policy_find(s, tenant, type, false);
-                bool tdx = type == ATT_TDXVM;
-                r = cp_maa_policy_evaluate_sets(p ? p->policy : tdx ? s->default_policy_tdx : s->default_policy, sets,
-                                                n_sets, &out);
-                memcpy(hash, p ? p->hash : tdx ? s->default_hash_tdx : s->default_hash, sizeof(hash));
+                bool tdx = type == ATT_TDXVM, guest = type == ATT_AZURE_GUEST;
+                r = cp_maa_policy_evaluate_sets(p       ? p->policy
+                                                : tdx   ? s->default_policy_tdx
+                                                : guest ? s->default_policy_guest
+                                                        : s->default_policy,
+                                                sets, n_sets, &out);
+                memcpy(hash, p ? p->hash : tdx ? s->default_hash_tdx : guest ? s->default_hash_guest : s->default_hash,
+                       sizeof(hash));
                 pthread_rwlock_unlock(&s->policy_lock);
         }
         cp_maa_claims_free(in);
@@ -511,6 +528,10 @@ int cp_attestd_new(const cp_attestd_config *cfg, cp_attestd **ret) {
                                      &s->default_policy_tdx, NULL)) < 0 ||
             (r = cp_maa_policy_hash(attestd_default_policy_tdx, strlen(attestd_default_policy_tdx),
                                     s->default_hash_tdx)) < 0 ||
+            (r = cp_maa_policy_parse(attestd_default_policy_guest, strlen(attestd_default_policy_guest),
+                                     &s->default_policy_guest, NULL)) < 0 ||
+            (r = cp_maa_policy_hash(attestd_default_policy_guest, strlen(attestd_default_policy_guest),
+                                    s->default_hash_guest)) < 0 ||
             (r = attestd_tdx_init(s)) < 0 ||
             (r = cfg->signing_key_dir ? attestd_keydir_sync(s, false) : add_key(s)) < 0 ||
             (r = attestd_routes_new(s, &s->svc)) < 0)
@@ -589,6 +610,7 @@ cp_attestd *cp_attestd_free(cp_attestd *s) {
         }
         cp_maa_policy_free(s->default_policy);
         cp_maa_policy_free(s->default_policy_tdx);
+        cp_maa_policy_free(s->default_policy_guest);
         attestd_tdx_free(s);
         cp_jwks_free(s->policy_signers);
         cp_kds_client_free(s->kds);
@@ -621,7 +643,10 @@ int attestd_policy_set(cp_attestd *s, const char *tenant, attestd_type type, con
 char *attestd_policy_get(cp_attestd *s, const char *tenant, attestd_type type) {
         pthread_rwlock_rdlock(&s->policy_lock);
         policy_slot *p = policy_find(s, tenant, type, false);
-        char *t = strdup(p ? p->text : type == ATT_TDXVM ? attestd_default_policy_tdx : attestd_default_policy);
+        char *t = strdup(p                           ? p->text
+                         : type == ATT_TDXVM         ? attestd_default_policy_tdx
+                         : type == ATT_AZURE_GUEST   ? attestd_default_policy_guest
+                                                     : attestd_default_policy);
         pthread_rwlock_unlock(&s->policy_lock);
         return t;
 }

@@ -426,3 +426,46 @@ int attestd_verify_tdx(cp_attestd *s, const tdx_input *in, json_t *claims, bool 
                 return cp_error_wrap("runtimeData: REPORTDATA does not bind it");
         return tdx_claims(&res, claims);
 }
+
+/* MAA's AzureGuest shape: the TEE's claims (tdxvm) under x-ms-isolation-tee
+ * with the paravisor's runtime data as its x-ms-runtime; the VM's own
+ * (x-ms-azurevm-*) at the top. */
+static int azure_guest_claims(const cp_tdx_verify_result *res, const cp_hcl_report *h, json_t *claims) {
+        json_t *tee = json_object(), *rt = json_loadb((const char *) h->runtime_data, h->runtime_data_len,
+                                                       JSON_REJECT_DUPLICATES, NULL);
+        int r = tee && rt ? tdx_claims(res, tee) : cp_error_oom();
+        if (r < 0) {
+                json_decref(tee);
+                json_decref(rt);
+                return r;
+        }
+        const char *vmid = json_string_value(json_object_get(json_object_get(rt, "vm-configuration"), "vmUniqueId"));
+        if (json_object_set_new(tee, "x-ms-compliance-status", json_string("azure-compliant-cvm")) < 0 ||
+            (vmid && json_object_set_new(claims, "x-ms-azurevm-vmid", json_string(vmid)) < 0) ||
+            json_object_set_new(tee, "x-ms-runtime", rt) < 0 || json_object_set_new(claims, "x-ms-isolation-tee", tee) < 0 ||
+            json_object_set_new(claims, "x-ms-attestation-type", json_string("azurevm")) < 0 ||
+            json_object_set_new(claims, "x-ms-azurevm-attestation-protocol-ver", json_string("2.0")) < 0 ||
+            json_object_set_new(claims, "x-ms-azurevm-is-windows", json_false()) < 0)
+                return cp_error_oom();
+        return 0;
+}
+
+int attestd_verify_azure_tdx(cp_attestd *s, const azure_tdx_input *in, json_t *claims, bool *ret_warm) {
+        _cleanup_(rd_freep) cp_azure_runtime_data *rd = NULL;
+        cp_tdx_verify_result res;
+        cp_hcl_report h;
+        int r;
+        /* the cheap refusals first: the HCL report, its binding, the vTPM quote */
+        if ((r = cp_tdx_azure_hcl_check(in->hcl, in->hcl_len, NULL, &h, NULL)) < 0)
+                return cp_error_wrap("HCL report: ");
+        if ((r = cp_azure_runtime_data_parse(h.runtime_data, h.runtime_data_len, &rd)) < 0)
+                return cp_error_wrap("HCL runtime data: ");
+        if ((r = check_tpm(&in->tpm, rd, claims)) < 0)
+                return r;
+        if ((r = verify_quote(s, in->quote, in->quote_len, &res, ret_warm)) < 0)
+                return r;
+        /* the TDREPORT is only MAC-protected: the verified quote is what vouches for it */
+        if ((r = cp_tdx_azure_hcl_check(in->hcl, in->hcl_len, &res.quote.body, NULL, NULL)) < 0)
+                return cp_error_wrap("HCL report's TDREPORT against the TD quote: ");
+        return azure_guest_claims(&res, &h, claims);
+}

@@ -58,6 +58,7 @@ typedef struct stack {
         char bin[P];
         const char *db; /* --db: confpoold's store (postgresql://...), NULL: SQLite in the state dir */
         const char *signing; /* --cluster-signing-duration (confpoold's), NULL: its default */
+        const char *tdx_evidence; /* --tdx-evidence (confpoold's), NULL: native */
 } stack;
 
 static void nap_ms(unsigned ms) {
@@ -471,7 +472,7 @@ static int start_confpoold(const stack *s, stack_run *x, const char *port, const
                          x->issuer,    "--agent",     x->agent,       "--port-file", portf,  "--min-tcb",
                          (char *) min_tcb, "--kbs-url", x->kbs_url, "--kbs-admin-token-file", x->adm,
                          "--kbs-release-token-file", x->rel, "--tls", "--port", (char *) port, NULL, NULL, NULL,
-                         NULL, NULL};
+                         NULL, NULL, NULL, NULL};
         int at = port ? 22 : 20;
         if (s->db) {
                 cargv[at++] = "--db";
@@ -480,6 +481,10 @@ static int start_confpoold(const stack *s, stack_run *x, const char *port, const
         if (s->signing) {
                 cargv[at++] = "--cluster-signing-duration";
                 cargv[at++] = (char *) s->signing;
+        }
+        if (s->tdx_evidence) {
+                cargv[at++] = "--tdx-evidence";
+                cargv[at++] = (char *) s->tdx_evidence;
         }
         cargv[at] = NULL;
         if ((r = start(cargv, x->log, true, NULL, &x->cpid)) < 0)
@@ -585,7 +590,8 @@ static int stack_up(stack *s, const char *port, const char *min_tcb) {
 static void usage(FILE *f, bool up) {
         if (up)
                 fprintf(f, "usage: confpool up [--state-dir DIR] [--port N] [--min-tcb bl=N,tee=N,snp=N,ucode=N]\n"
-                           "                   [--bin-dir DIR] [--db postgresql://...] [--cluster-signing-duration D]\n\n"
+                           "                   [--bin-dir DIR] [--db postgresql://...] [--cluster-signing-duration D]\n"
+                           "                   [--tdx-evidence native|azure-hcl]\n\n"
                            "Start the embedded stack: confpool-attestd (trusting only the emulated hosts' ARKs),\n"
                            "confpool-kbsd and confpoold with the local backend, state in DIR (default\n"
                            "~/.confpool/stack), and save the CLI's connection settings (as 'confpool login').\n"
@@ -595,7 +601,9 @@ static void usage(FILE *f, bool up) {
                            "--db: confpoold's store on an existing PostgreSQL database (docs/scale-out.md)\n"
                            "instead of DIR's SQLite file.\n"
                            "--cluster-signing-duration: how long the nodes' kubelet client certificates are\n"
-                           "valid (Go syntax, e.g. 8760h, the default; nodes renew after 70-90 %% of it).\n");
+                           "valid (Go syntax, e.g. 8760h, the default; nodes renew after 70-90 %% of it).\n"
+                           "--tdx-evidence azure-hcl: TDX nodes boot as Azure TDX CVMs (the software\n"
+                           "paravisor's HCL report in the vTPM, attested by POST /attest/AzureGuest).\n");
         else
                 fprintf(f, "usage: confpool down [--state-dir DIR]\n\n"
                            "Stop the embedded stack started by 'confpool up' (and every node process it ran).\n");
@@ -607,9 +615,10 @@ static int run(int argc, char **argv, bool up) {
                 {"min-tcb", required_argument, NULL, 'm'},   {"bin-dir", required_argument, NULL, 'b'},
                 {"db", required_argument, NULL, 'd'},
                 {"cluster-signing-duration", required_argument, NULL, 'S'},
+                {"tdx-evidence", required_argument, NULL, 'E'},
                 {"help", no_argument, NULL, 'h'},            {0},
         };
-        const char *dir = NULL, *port = NULL, *min_tcb = NULL, *bin = NULL, *db = NULL, *signing = NULL;
+        const char *dir = NULL, *port = NULL, *min_tcb = NULL, *bin = NULL, *db = NULL, *signing = NULL, *tdxev = NULL;
         int c;
         optind = 1;
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -620,11 +629,12 @@ static int run(int argc, char **argv, bool up) {
                 case 'b': bin = optarg; break;
                 case 'd': db = optarg; break;
                 case 'S': signing = optarg; break;
+                case 'E': tdxev = optarg; break;
                 case 'h': usage(stdout, up); return CP_EXIT_OK;
                 default: usage(stderr, up); return CP_EXIT_USAGE;
                 }
         }
-        if (optind != argc || (!up && (port || bin || min_tcb || db || signing))) {
+        if (optind != argc || (!up && (port || bin || min_tcb || db || signing || tdxev))) {
                 usage(stderr, up);
                 return CP_EXIT_USAGE;
         }
@@ -643,6 +653,11 @@ static int run(int argc, char **argv, bool up) {
         }
         s.db = db;
         s.signing = signing;
+        if (tdxev && strcmp(tdxev, "native") != 0 && strcmp(tdxev, "azure-hcl") != 0) {
+                fprintf(stderr, "confpool: error: --tdx-evidence must be native or azure-hcl, not '%s'\n", tdxev);
+                return CP_EXIT_USAGE;
+        }
+        s.tdx_evidence = tdxev;
         if (bin)
                 snprintf(s.bin, sizeof s.bin, "%s", bin);
         else {

@@ -18,6 +18,7 @@ static void usage(FILE *f) {
                    "                 --backend local --attestd-url URL --agent PATH [--min-tcb SPEC] [--vtpm-pool N]\n"
                    "                 [--ovmf FILE]  (local: the firmware new node images are published with)\n"
                    "                  [--kbs-url URL --kbs-admin-token-file F --kbs-release-token-file F]\n"
+                   "                  [--tdx-evidence native|azure-hcl]  (TDX nodes as Azure TDX CVMs: azure-hcl)\n"
                    "                 | --backend fake   (a test backend: no machines, nothing attested)\n"
                    "       confpoold --state-dir DIR --backend local --prepare-hosts   (print the hosts' ARKs)\n"
                    "       confpoold sp create --state-dir DIR --name NAME [--subscription GUID]\n");
@@ -76,12 +77,13 @@ int main(int argc, char **argv) {
                 {"agent-controlplane-urls", required_argument, NULL, 'G'},
                 {"ovmf", required_argument, NULL, 'O'},
                 {"cluster-signing-duration", required_argument, NULL, 'S'},
+                {"tdx-evidence", required_argument, NULL, 'E'},
                 {"vtpm-pool", required_argument, NULL, 'V'},
                 {"help", no_argument, NULL, 'h'},            {0},
         };
         cp_daemon_options o = {0};
         int c;
-        while ((c = getopt_long(argc, argv, "s:l:p:c:P:tT:i:hb:A:g:m:HK:Y:R:U:D:I:L:G:S:O:V:", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "s:l:p:c:P:tT:i:hb:A:g:m:HK:Y:R:U:D:I:L:G:S:O:V:E:", opts, NULL)) != -1) {
                 char *end = NULL;
                 unsigned long v = 0;
                 if (c == 'L') {
@@ -129,6 +131,14 @@ int main(int argc, char **argv) {
                 case 'I': o.replica_id = optarg; break;
                 case 'L': o.lease_ttl_ms = (unsigned) v; break;
                 case 'G': o.agent_controlplane_urls = optarg; break;
+                case 'E':
+                        if (strcmp(optarg, "native") != 0 && strcmp(optarg, "azure-hcl") != 0) {
+                                fprintf(stderr, "confpoold: --tdx-evidence must be \"native\" or \"azure-hcl\", not "
+                                                "'%s'\n", optarg);
+                                return 2;
+                        }
+                        o.tdx_azure_hcl = strcmp(optarg, "azure-hcl") == 0;
+                        break;
                 case 'S': {
                         uint64_t secs = 0;
                         if (cp_duration_parse(optarg, 10ULL * 365 * 86400, &secs) < 0 || secs < 20) {

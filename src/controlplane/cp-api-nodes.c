@@ -48,11 +48,18 @@ static void node_call(cp_svc_call *sc, bool hb) {
                 cp_error_clear();
                 return respond(sc, 401, "InvalidAuthenticationToken", msg);
         }
-        const json_t *claims = cp_jwt_claims(jwt);
+        /* an Azure TDX CVM's token: its TEE's claims are under x-ms-isolation-tee (issue 16) */
+        json_t *view = cp_nodes_claims_view(cp_jwt_claims(jwt));
+        if (!view) {
+                cp_jwt_free(jwt);
+                return respond(sc, 500, "InternalServerError", "out of memory");
+        }
+        const json_t *claims = view;
         /* the token must be this machine's: its runtime data names it */
         const char *uid = json_string_value(
                 json_object_get(json_object_get(json_object_get(claims, "x-ms-runtime"), "vm-configuration"), "vmUniqueId"));
         if (!uid || strcmp(uid, k[4]) != 0) {
+                json_decref(view);
                 cp_jwt_free(jwt);
                 return respond(sc, 401, "InvalidAuthenticationToken",
                                "The attestation token belongs to another machine.");
@@ -63,6 +70,7 @@ static void node_call(cp_svc_call *sc, bool hb) {
                 fprintf(stderr, "confpoold: k8s: no bootstrap token for %.64s: %s\n", k[4], cp_error_message());
                 cp_error_clear();
         }
+        json_decref(view);
         cp_jwt_free(jwt);
 answer:
         if (r < 0) {

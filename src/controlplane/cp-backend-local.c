@@ -39,6 +39,7 @@
 #include "emu/amdsp.h"
 #include "emu/tdx_emu.h"
 #include "service/httpd.h"
+#include "node/azure_cvm.h"
 #include "node/node_evlog.h"
 #include "node/node_tdxboot.h"
 #include "service/proc.h"
@@ -59,6 +60,7 @@ typedef struct host {
         int gen;         /* the kind: cp_snp_generation or KIND_TDX_* */
         cp_amdsp *sp;    /* SNP: the software AMD-SP */
         cp_tdx_host *td; /* TDX: the software TDX module + QE (its PCS: the backend's) */
+        cp_tdx_imds *imds; /* TDX: the host's quote endpoint for Azure TDX CVMs (started on first use) */
         char sock[PATH_MAX_];
         int listen_fd;
         pthread_t thread;
@@ -940,6 +942,7 @@ typedef struct boot_state {
         int gen;
         host *h;
         char tdsock[PATH_MAX_];
+        char tdquote_url[96]; /* azure-hcl TDX nodes: the host's quote endpoint */
         uint32_t ghandle;
         cp_local_launch launch;
         uint32_t ak_handle; /* the pre-provisioned vTPM's AK (0: none, the agent creates one) */
@@ -964,7 +967,7 @@ static int boot_files(local_backend *b, const cp_node_spec *spec, node *nd, boot
         for (size_t i = 0; i < 4; i++)
                 if ((r = copy_file(img, nd->dir, parts[i])) < 0)
                         return r;
-        bs->launch = (cp_local_launch) {.debug = false};
+        bs->launch = (cp_local_launch) {.debug = false, .azure_hcl = b->o.tdx_azure_hcl};
         snprintf(bs->launch.kernel_path, sizeof bs->launch.kernel_path, "%s/kernel", nd->dir);
         /* a TD: the image's firmware (the hook may name another) */
         if (KIND_IS_TDX(size_gen(spec->vm_size)) &&
@@ -1107,10 +1110,68 @@ static int launch_td(local_backend *b, node *nd, boot_state *bs) {
         return 0;
 }
 
-/* A TDX node: the TD, then the disk (its key's release policy names the MRTD). */
+static int td_hw_report(void *ud, const uint8_t report_data[64], uint8_t *out, size_t out_len) {
+        if (out_len != CP_TDX_TDREPORT_SIZE)
+                return CP_ERROR(CP_EINVAL, "a TDREPORT is %u bytes, not %zu", CP_TDX_TDREPORT_SIZE, out_len);
+        return cp_tdx_td_report(ud, report_data, out);
+}
+
+/* The host's quote endpoint for Azure TDX CVMs (IMDS /acc/tdquote):
+ * started on first use, on the port kept in hosts/<host>/imds.port so that
+ * agents a restarted daemon adopts still reach it.  Lock held. */
+static int host_imds(local_backend *b, host *h, uint16_t *ret_port) {
+        char f[PATH_MAX_ + 64], txt[16];
+        int r = 0;
+        if (!h->imds) {
+                _cleanup_free_ uint8_t *kept = NULL;
+                size_t kl = 0;
+                unsigned long port = 0;
+                snprintf(f, sizeof f, "%s/%s/imds.port", b->hosts_dir, h->name);
+                if (cp_read_file(f, 16, &kept, &kl) >= 0 && kl > 0 && kl < sizeof txt) {
+                        memcpy(txt, kept, kl);
+                        txt[kl] = 0;
+                        port = strtoul(txt, NULL, 10);
+                } else
+                        cp_error_clear();
+                r = cp_tdx_imds_start(h->td, "127.0.0.1", port <= 65535 ? (uint16_t) port : 0, &h->imds);
+                int n = r >= 0 ? snprintf(txt, sizeof txt, "%u\n", cp_tdx_imds_port(h->imds)) : 0;
+                if (r >= 0 && (r = cp_write_file(f, txt, (size_t) n, 0600)) < 0)
+                        h->imds = cp_tdx_imds_stop(h->imds);
+        }
+        if (r < 0)
+                return cp_error_wrap("TD quote endpoint of %s: ", h->name);
+        if (ret_port)
+                *ret_port = cp_tdx_imds_port(h->imds);
+        return 0;
+}
+
+/* An Azure TDX CVM (issue 16): the host's quote endpoint, then the
+ * software paravisor's boot: its AK, runtime data and HCL report (the TD's
+ * TDREPORT) in the node's vTPM (node/azure_cvm.h). */
+static int azure_paravisor(local_backend *b, const cp_node_spec *spec, node *nd, boot_state *bs) {
+        uint16_t port = 0;
+        pthread_mutex_lock(&b->lock);
+        int r = host_imds(b, bs->h, &port);
+        pthread_mutex_unlock(&b->lock);
+        if (r < 0)
+                return r;
+        snprintf(bs->tdquote_url, sizeof bs->tdquote_url, "http://127.0.0.1:%u" CP_TDX_IMDS_PATH, (unsigned) port);
+        cp_vtpm *t = NULL;
+        if ((r = cp_vtpm_open(bs->tcti, &t)) < 0)
+                return r;
+        cp_azure_paravisor p = {.report_type = CP_HCL_REPORT_TDX, .hw_report = td_hw_report, .userdata = nd->td,
+                                .vm_unique_id = spec->name, .alter_runtime_data = bs->launch.hcl_alter_runtime_data};
+        r = cp_azure_paravisor_provision(t, &p);
+        cp_vtpm_close(t);
+        return r < 0 ? cp_error_wrap("software paravisor: ") : 0;
+}
+
+/* A TDX node: the TD (under the software paravisor for an Azure TDX CVM),
+ * then the disk (its key's release policy names the MRTD). */
 static int launch_tdx_node(local_backend *b, const cp_node_spec *spec, node *nd, boot_state *bs) {
         int r;
-        if ((r = launch_td(b, nd, bs)) < 0 || (r = disk_kept(b, nd)) < 0)
+        if ((r = launch_td(b, nd, bs)) < 0 || (bs->launch.azure_hcl && (r = azure_paravisor(b, spec, nd, bs)) < 0) ||
+            (r = disk_kept(b, nd)) < 0)
                 return r;
         if (r == 0 &&
             (r = b->o.diskkeys ? broker_disk(b, spec, bs->gen, nd->dir) : make_disk(nd->dir, spec->name)) < 0)
@@ -1205,7 +1266,12 @@ static int start_agent(local_backend *b, const cp_node_spec *spec, node *nd, con
                 json_object_del(cfg, "guestHandle");
                 json_object_del(cfg, "secrets");
                 json_object_set_new(cfg, "tee", json_string("tdx"));
-                json_object_set_new(cfg, "tdxSocket", json_string(bs->tdsock));
+                if (bs->launch.azure_hcl) {
+                        /* under the paravisor the guest has its vTPM and the host's endpoint, not the TD's channel */
+                        json_object_set_new(cfg, "evidence", json_string("azure-hcl"));
+                        json_object_set_new(cfg, "azure", json_pack("{s:s}", "tdQuoteUrl", bs->tdquote_url));
+                } else
+                        json_object_set_new(cfg, "tdxSocket", json_string(bs->tdsock));
                 /* what restart adoption holds the persisted TD to (adopt_td) */
                 uint8_t mrtd[48];
                 char hex[97];
@@ -1848,6 +1914,7 @@ static void local_free(cp_backend *bb) {
                 if (h->sock[0])
                         unlink(h->sock);
                 cp_amdsp_free(h->sp);
+                h->imds = cp_tdx_imds_stop(h->imds);
                 cp_tdx_host_free(h->td);
         }
         b->tdx_httpd = cp_httpd_stop(b->tdx_httpd);
@@ -2160,8 +2227,10 @@ static int adopt_td(local_backend *b, node *nd, const json_t *j, int hidx) {
         size_t n = 0;
         if (!jm || strlen(jm) != 96 || cp_hex_decode(jm, 96, want, 48, &n) < 0 || n != 48)
                 return CP_ERROR(CP_EFORMAT, "its node.json names no tdxMrtd (48 bytes of hex)");
+        const char *ev = json_string_value(json_object_get(j, "evidence"));
+        bool hcl = ev && strcmp(ev, "azure-hcl") == 0; /* under the paravisor: no channel given to the agent */
         td_sock_path(b, nd, sock, sizeof sock);
-        if (!js || strcmp(js, sock) != 0)
+        if (!hcl && (!js || strcmp(js, sock) != 0))
                 return CP_ERROR(CP_EFORMAT, "its node.json's tdxSocket is not the node's channel %s", sock);
         snprintf(f, sizeof f, "%s/td.json", nd->dir);
         cp_tdx_td *td = NULL;
@@ -2189,7 +2258,7 @@ static int adopt_td(local_backend *b, node *nd, const json_t *j, int hidx) {
                 nd->td = cp_tdx_td_free(nd->td);
                 return cp_error_wrap("TD guest channel");
         }
-        return 0;
+        return hcl ? host_imds(b, &b->hosts[hidx], NULL) : 0;
 }
 
 /* Whether two comma-separated URL lists (the control plane's URLs an agent

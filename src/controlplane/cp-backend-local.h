@@ -18,6 +18,12 @@ typedef struct cp_local_launch {
         char kernel_path[4096]; /* the kernel this node boots (its copy of the image's) */
         bool debug;             /* GUEST_POLICY DEBUG (SNP), TDATTRIBUTES.DEBUG (TDX) */
         char tdvf_path[4096];   /* TDX: the firmware the TD is built from ("": the backend's OVMF.fd) */
+        /* TDX: an Azure TDX CVM (issue 16): the software paravisor's HCL
+         * report in the vTPM, the host's quote endpoint, the agent with
+         * "evidence": "azure-hcl" (default: cp_local_options.tdx_azure_hcl) */
+        bool azure_hcl;
+        /* test hook: the paravisor writes runtime data its TDREPORT does not bind */
+        bool hcl_alter_runtime_data;
 } cp_local_launch;
 
 /* Test hook: called before a node boots, may change what it boots. */
@@ -51,6 +57,12 @@ typedef struct cp_local_options {
          * machine emulating many, keeps the control plane responsive while
          * hundreds of nodes generate keys (bench/bench-nodes.c).  0: none. */
         int node_nice;
+        /* TDX nodes boot as Azure TDX CVMs do: under the software paravisor
+         * (HCL report with the TDREPORT in vTPM NV 0x01400001, the host's
+         * quote endpoint at IMDS's /acc/tdquote), their agents attesting
+         * with "evidence": "azure-hcl" (POST /attest/AzureGuest).  false:
+         * the TD's own guest interface (POST /attest/TdxVm).  Issue 16. */
+        bool tdx_azure_hcl;
         /* Pre-provisioned vTPMs (issue 19, docs/nodes.md): keep this many
          * vTPM states ready in <state_dir>/vtpm-pool/, each a fresh swtpm
          * state (its own seeds) with an AK (RSA-2048, under an ECC P-256

@@ -190,7 +190,7 @@ static int run_open(run_state *d) {
                 snprintf(nd, sizeof nd, "%s/local", o->state_dir);
                 cp_local_options lo = {.state_dir = nd, .agent_path = o->agent_path, .attestd_url = o->attestd_url,
                                        .diskkeys = d->diskkeys, .ovmf_path = o->ovmf_path,
-                                       .vtpm_pool = o->vtpm_pool};
+                                       .tdx_azure_hcl = o->tdx_azure_hcl, .vtpm_pool = o->vtpm_pool};
                 r = cp_backend_local_new(&lo, &d->backend);
                 cp_nodes_options no = {.store = d->store, .reader = d->reader, .backend = d->backend,
                                        .attestd_url = o->attestd_url, .min_tcb = min_tcb};

@@ -50,6 +50,9 @@ typedef struct cp_daemon_options {
         const char *agent_controlplane_urls;
         /* kubelet client certificates' lifetime (s); 0: one year */
         unsigned long cluster_signing_seconds;
+        /* local backend: TDX nodes boot as Azure TDX CVMs (the software
+         * paravisor, "evidence": "azure-hcl"; issue 16) instead of native TDs */
+        bool tdx_azure_hcl;
 } cp_daemon_options;
 
 /* Run until SIGINT/SIGTERM. */

@@ -164,6 +164,17 @@ static int ensure_master(cp_diskkeys *d, const char *name, cp_diskkey_tee tee, c
                                 tdx ? "tdxvm" : "sevsnpvm", "claim",
                                 tdx ? "tdx_td_attributes_debug" : "x-ms-sevsnpvm-is-debuggable", "equals", 0, "claim",
                                 tdx ? "tdx_mrtd" : "x-ms-sevsnpvm-launchmeasurement", "equals", hex);
+        /* an Azure TDX CVM's token (AzureGuest, issue 16): the same TD claims under x-ms-isolation-tee */
+        json_t *guest = tdx && pol ? json_pack("{s:s,s:[{s:s,s:s},{s:s,s:s},{s:s,s:b},{s:s,s:s}]}", "authority",
+                                               d->authority, "allOf", "claim", "x-ms-attestation-type", "equals",
+                                               "azurevm", "claim", "x-ms-isolation-tee.x-ms-attestation-type", "equals",
+                                               "tdxvm", "claim", "x-ms-isolation-tee.tdx_td_attributes_debug",
+                                               "equals", 0, "claim", "x-ms-isolation-tee.tdx_mrtd", "equals", hex)
+                                   : NULL;
+        if (guest && json_array_append_new(json_object_get(pol, "anyOf"), guest) < 0) {
+                json_decref(pol);
+                return cp_error_oom();
+        }
         json_t *rp = policy_member(pol);
         if (rp)
                 json_object_set_new(rp, "immutable", json_true());
@@ -188,34 +199,52 @@ static int ensure_master(cp_diskkeys *d, const char *name, cp_diskkey_tee tee, c
         return 0;
 }
 
+/* One alternative of a TDX disk's policy: MRCONFIGID and the boot's RTMRs,
+ * the claims named with prefix ("" for TdxVm tokens, "x-ms-isolation-tee."
+ * for an Azure TDX CVM's AzureGuest token, issue 16). */
+static json_t *tdx_binding(const cp_diskkeys *d, const char *prefix, const char *mc_hex, const uint8_t (*rtmr)[48]) {
+        char name[64], rh[97];
+        snprintf(name, sizeof name, "%stdx_mrconfigid", prefix);
+        json_t *alt = json_pack("{s:s,s:[{s:s,s:s}]}", "authority", d->authority, "allOf", "claim", name, "equals",
+                                mc_hex);
+        json_t *all = json_object_get(alt, "allOf");
+        /* the boot the image's RTMRs record (kernel in RTMR1, command line
+         * and initrd in RTMR2): MRTD alone is the firmware's, not the kernel's */
+        for (unsigned i = 1; rtmr && all && i <= 2; i++) {
+                snprintf(name, sizeof name, "%stdx_rtmr%u", prefix, i);
+                cp_hex_encode(rtmr[i], 48, rh);
+                rh[96] = '\0';
+                if (json_array_append_new(all, json_pack("{s:s,s:s}", "claim", name, "equals", rh)) < 0) {
+                        json_decref(alt);
+                        return NULL;
+                }
+        }
+        return alt;
+}
+
 /* The disk's own release policy: the node's HOST_DATA (its identity), from
  * the authority that issues node tokens. */
 static json_t *node_binding(const cp_diskkeys *d, cp_diskkey_tee tee, const uint8_t host_data[32],
                             const uint8_t (*rtmr)[48]) {
         char hex[97];
         cp_hex_encode(host_data, 32, hex);
-        bool tdx = tee == CP_DISKKEY_TEE_TDX;
-        /* TDX: the identity is MRCONFIGID = SHA-256(identity) || 16 zero bytes */
-        if (tdx)
-                memset(hex + 64, '0', 32);
-        hex[tdx ? 96 : 64] = '\0';
-        json_t *pol = json_pack("{s:s,s:[{s:s,s:[{s:s,s:s}]}]}", "version", "1.0.0", "allOf", "authority",
-                                d->authority, "allOf", "claim", tdx ? "tdx_mrconfigid" : "x-ms-sevsnpvm-hostdata",
-                                "equals", hex);
-        /* TDX: the boot the image's RTMRs record (kernel in RTMR1, command line
-         * and initrd in RTMR2): MRTD alone is the firmware's, not the kernel's */
-        json_t *all = json_object_get(json_array_get(json_object_get(pol, "allOf"), 0), "allOf");
-        for (unsigned i = 1; tdx && rtmr && all && i <= 2; i++) {
-                char name[16], rh[97];
-                snprintf(name, sizeof name, "tdx_rtmr%u", i);
-                cp_hex_encode(rtmr[i], 48, rh);
-                rh[96] = '\0';
-                if (json_array_append_new(all, json_pack("{s:s,s:s}", "claim", name, "equals", rh)) < 0) {
-                        json_decref(pol);
-                        return NULL;
-                }
+        if (tee != CP_DISKKEY_TEE_TDX) {
+                hex[64] = '\0';
+                return policy_member(json_pack("{s:s,s:[{s:s,s:[{s:s,s:s}]}]}", "version", "1.0.0", "allOf",
+                                               "authority", d->authority, "allOf", "claim", "x-ms-sevsnpvm-hostdata",
+                                               "equals", hex));
         }
-        return policy_member(pol);
+        /* TDX: the identity is MRCONFIGID = SHA-256(identity) || 16 zero bytes,
+         * in a TdxVm token or under an AzureGuest token's x-ms-isolation-tee */
+        memset(hex + 64, '0', 32);
+        hex[96] = '\0';
+        json_t *a = tdx_binding(d, "", hex, rtmr), *b = tdx_binding(d, "x-ms-isolation-tee.", hex, rtmr);
+        if (!a || !b) {
+                json_decref(a);
+                json_decref(b);
+                return NULL;
+        }
+        return policy_member(json_pack("{s:s,s:[o,o]}", "version", "1.0.0", "anyOf", a, b));
 }
 
 /* POST /disks/{id}/create with our ephemeral key; 1 created, 0 conflict. */

@@ -525,6 +525,23 @@ static int64_t claim_int(const json_t *c, const char *k) {
         return json_is_integer(v) ? (int64_t) json_integer_value(v) : -1;
 }
 
+json_t *cp_nodes_claims_view(const json_t *claims) {
+        const char *t = json_string_value(json_object_get(claims, "x-ms-attestation-type"));
+        const json_t *tee = json_object_get(claims, "x-ms-isolation-tee");
+        if (!t || strcmp(t, "azurevm") != 0 || !json_is_object(tee))
+                return json_incref((json_t *) claims);
+        json_t *v = json_copy((json_t *) tee);
+        const char *k;
+        json_t *m;
+        json_object_foreach((json_t *) claims, k, m) {
+                bool own = !strcmp(k, "iat") || !strcmp(k, "exp") || !strcmp(k, "nbf") || !strcmp(k, "nonce") ||
+                           !strncmp(k, "x-confpool-", 11) || !strncmp(k, "x-ms-azurevm-", 13);
+                if (v && own && json_object_set(v, k, m) < 0)
+                        v = (json_decref(v), NULL);
+        }
+        return v;
+}
+
 /* A token of a TDX node (MAA's TdxVm claims, issue 16). */
 static bool claims_tdx(const json_t *claims) {
         const char *t = json_string_value(json_object_get(claims, "x-ms-attestation-type"));
@@ -567,8 +584,9 @@ static bool tdx_tcb_ok(const json_t *claims, const cp_attest_policy *ov, char *w
 bool cp_nodes_policy_check(const json_t *claims, const cp_pool_measurement *acc, size_t n_acc, const cp_snp_tcb *floor,
                            const cp_attest_policy *ov, char *why, size_t size) {
         const char *ev = json_string_value(json_object_get(claims, "x-confpool-evidence-type"));
-        if (!ev || strcmp(ev, "native") != 0) {
-                snprintf(why, size, "the token is not from confpool's native node attestation");
+        /* native: the node's own TEE report; azure-hcl: an Azure TDX CVM's paravisor (issue 16) */
+        if (!ev || (strcmp(ev, "native") != 0 && strcmp(ev, "azure-hcl") != 0)) {
+                snprintf(why, size, "the token is not from confpool's node attestation (native or azure-hcl)");
                 return false;
         }
         bool tdx = claims_tdx(claims);

@@ -167,6 +167,15 @@ CP_WUR int cp_attest_policy_put(cp_store *s, const char *pool, const json_t *doc
 /* Back to the default (no row: 0 as well). */
 CP_WUR int cp_attest_policy_remove(cp_store *s, const char *pool);
 
+/* A node token's claims as admission reads them (issue 16).  An Azure TDX
+ * CVM's token (POST /attest/AzureGuest: x-ms-attestation-type "azurevm")
+ * carries its TEE's claims (tdxvm, the paravisor's runtime data as
+ * x-ms-runtime) under x-ms-isolation-tee: the view is that object with the
+ * token's own members (iat, exp, nonce, x-confpool-*, x-ms-azurevm-*)
+ * beside them.  Any other token is its own view.  A new reference; NULL
+ * when out of memory. */
+json_t *cp_nodes_claims_view(const json_t *claims);
+
 /*
  * The attestation policy against a token's claims (pure; what register and
  * heartbeat run): evidence type native; launch measurement one of the

@@ -332,4 +332,20 @@ typedef struct cp_tdx_chan cp_tdx_chan;
 CP_WUR int cp_tdx_chan_start(cp_tdx_emu *e, const char *path, cp_tdx_chan **ret);
 cp_tdx_chan *cp_tdx_chan_stop(cp_tdx_chan *c);
 
+/*
+ * The host's quote endpoint of an Azure TDX CVM, emulated (issue 16): what
+ * Azure's IMDS answers at http://169.254.169.254/acc/tdquote, served for
+ * one software TDX host h (its QE) on bind_addr:port (0: ephemeral):
+ *   POST /acc/tdquote  {"report": base64url(TDREPORT, 1024 bytes)}
+ *   -> 200 {"quote": base64url(DCAP quote v4)}
+ * A TDREPORT whose MAC is not this host's (another platform's, or changed)
+ * is refused (400), as the host's QE refuses it.  h is borrowed and must
+ * outlive the endpoint.
+ */
+typedef struct cp_tdx_imds cp_tdx_imds;
+CP_WUR int cp_tdx_imds_start(cp_tdx_host *h, const char *bind_addr, uint16_t port, cp_tdx_imds **ret);
+uint16_t cp_tdx_imds_port(const cp_tdx_imds *m);
+cp_tdx_imds *cp_tdx_imds_stop(cp_tdx_imds *m);
+#define CP_TDX_IMDS_PATH "/acc/tdquote"
+
 #endif

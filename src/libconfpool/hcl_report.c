@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Azure HCL report (vTPM NV index 0x01400001) parser and REPORT_DATA binding. */
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -242,4 +243,52 @@ int cp_hcl_report_check_binding(const cp_hcl_report *report) {
                 return CP_ERROR(CP_EINVAL, "cp_hcl_report_check_binding: NULL argument");
         return cp_azure_check_binding(report->report_data, report->hash_type, report->runtime_data,
                                       report->runtime_data_len);
+}
+
+int cp_hcl_report_write(uint32_t request_type, cp_hcl_report_type report_type, cp_hcl_hash_type hash_type,
+                        const uint8_t *hw_report, size_t hw_len, const uint8_t *rt, size_t rt_len, size_t nv_size,
+                        uint8_t **ret, size_t *ret_len) {
+        size_t want = report_type == CP_HCL_REPORT_SNP ? CP_HCL_SNP_REPORT_SIZE
+                      : report_type == CP_HCL_REPORT_TDX ? CP_HCL_TDX_REPORT_SIZE
+                                                         : 0;
+        if (!hw_report || !ret || !ret_len || (!rt && rt_len > 0))
+                return CP_ERROR(CP_EINVAL, "cp_hcl_report_write: NULL argument");
+        if (want == 0 || hw_len != want)
+                return CP_ERROR(CP_EINVAL, "HCL report: a %s hardware report of %zu bytes (want %zu)",
+                                cp_hcl_report_type_name(report_type), hw_len, want);
+        if (request_type != CP_HCL_REQUEST_KEY_RELEASE && request_type != CP_HCL_REQUEST_AK_CERT)
+                return CP_ERROR(CP_EINVAL, "HCL report: request type %u", request_type);
+        if (cp_hcl_hash_size(hash_type) == 0)
+                return CP_ERROR(CP_EINVAL, "HCL report: hash type %d", (int) hash_type);
+        if (rt_len > CP_MAX_RUNTIME_DATA)
+                return CP_ERROR(CP_ETOOBIG, "HCL report: runtime data of %zu bytes exceeds %u", rt_len,
+                                CP_MAX_RUNTIME_DATA);
+        size_t len = CP_HCL_VARIABLE_DATA_OFFSET + rt_len, total = nv_size > len ? nv_size : len;
+        if (nv_size && len > nv_size)
+                return CP_ERROR(CP_ETOOBIG, "HCL report of %zu bytes does not fit the NV area of %zu", len, nv_size);
+        if (total > CP_MAX_HCL_REPORT)
+                return CP_ERROR(CP_ETOOBIG, "HCL report of %zu bytes exceeds %u", total, CP_MAX_HCL_REPORT);
+        uint8_t *b = calloc(1, total);
+        if (!b)
+                return cp_error_oom();
+        cp_writer w = cp_writer_make(b, total);
+        int k;
+        if ((k = cp_writer_le32(&w, CP_HCL_SIGNATURE)) < 0 || (k = cp_writer_le32(&w, 2)) < 0 ||
+            (k = cp_writer_le32(&w, (uint32_t) len)) < 0 || (k = cp_writer_le32(&w, request_type)) < 0) {
+                free(b);
+                return k;
+        }
+        memcpy(b + CP_HCL_HW_REPORT_OFFSET, hw_report, hw_len);
+        w = cp_writer_make(b + CP_HCL_REQUEST_DATA_OFFSET, total - CP_HCL_REQUEST_DATA_OFFSET);
+        if ((k = cp_writer_le32(&w, (uint32_t) (CP_HCL_REQUEST_DATA_FIXED + rt_len))) < 0 ||
+            (k = cp_writer_le32(&w, 1)) < 0 || (k = cp_writer_le32(&w, (uint32_t) report_type)) < 0 ||
+            (k = cp_writer_le32(&w, (uint32_t) hash_type)) < 0 || (k = cp_writer_le32(&w, (uint32_t) rt_len)) < 0) {
+                free(b);
+                return k;
+        }
+        if (rt_len)
+                memcpy(b + CP_HCL_VARIABLE_DATA_OFFSET, rt, rt_len);
+        *ret = b;
+        *ret_len = total;
+        return 0;
 }

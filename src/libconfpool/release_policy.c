@@ -281,6 +281,12 @@ const char *cp_release_policy_authority(const cp_release_policy *p, size_t i) {
 typedef struct ectx {
         char *reason;
         size_t cap;
+        /* conditions met so far in the current top-level alternative, and in
+         * the one whose failure the reason names: of several anyOf
+         * alternatives, the reason is the one that got furthest (a TDX key
+         * that takes TdxVm and AzureGuest tokens names the MRTD that
+         * differs, not the other token shape) */
+        int met, best;
 } ectx;
 
 static void why(ectx *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -394,7 +400,10 @@ static bool eval_condition(ectx *e, const json_t *c, const json_t *claims) {
                 break;
         }
         }
-        if (!ok) {
+        if (ok)
+                e->met++;
+        else if (e->met > e->best) {
+                e->best = e->met;
                 describe(have, hv, sizeof(hv));
                 describe(want, wv, sizeof(wv));
                 why(e, "claim \"%s\" %s %s not satisfied (token has %s)", path, o >= 0 ? op_names[o] : "?", wv, hv);
@@ -413,7 +422,7 @@ static bool issuer_matches(const char *a, const char *b) {
 
 int cp_release_policy_evaluate(const cp_release_policy *p, const char *iss, const json_t *claims, char *reason,
                                size_t reason_cap) {
-        ectx e = { .reason = reason, .cap = reason_cap };
+        ectx e = { .reason = reason, .cap = reason_cap, .best = -1 };
         if (reason && reason_cap)
                 reason[0] = 0;
         if (!p || !iss || !json_is_object(claims))
@@ -430,6 +439,7 @@ int cp_release_policy_evaluate(const cp_release_policy *p, const char *iss, cons
                         continue;
                 }
                 matched++;
+                e.met = 0;
                 bool ok = eval_group(&e, a, claims);
                 if (ok && !p->all)
                         return 0;

@@ -111,14 +111,13 @@ static int match_quote(const cp_tdx_tdreport *t, const cp_tdx_body *q) {
         return 0;
 }
 
-int cp_tdx_verify_azure_hcl(const uint8_t *hcl, size_t hcl_len, const uint8_t *td_quote, size_t td_quote_len,
-                            const cp_tdx_collateral *col, const cp_tdx_verify_options *opts,
-                            cp_tdx_verify_result *ret) {
+int cp_tdx_azure_hcl_check(const uint8_t *hcl, size_t hcl_len, const cp_tdx_body *quote_body, cp_hcl_report *ret_hcl,
+                           cp_tdx_tdreport *ret_td) {
         cp_hcl_report h;
         cp_tdx_tdreport t;
         int k;
-        if (!hcl || !ret)
-                return CP_ERROR(CP_EINVAL, "cp_tdx_verify_azure_hcl: NULL report or result");
+        if (!hcl)
+                return CP_ERROR(CP_EINVAL, "cp_tdx_azure_hcl_check: NULL report");
         if ((k = cp_hcl_report_parse(hcl, hcl_len, &h)) < 0)
                 return k;
         if (h.report_type != CP_HCL_REPORT_TDX)
@@ -129,10 +128,27 @@ int cp_tdx_verify_azure_hcl(const uint8_t *hcl, size_t hcl_len, const uint8_t *t
             (k = sha384_is(t.td_info, TD_INFO_SIZE, t.tee_info_hash, "TEE_INFO_HASH")) < 0 ||
             (k = cp_hcl_report_check_binding(&h)) < 0)
                 return k;
+        if (quote_body && (k = match_quote(&t, quote_body)) < 0)
+                return k;
+        if (ret_hcl)
+                *ret_hcl = h;
+        if (ret_td)
+                *ret_td = t;
+        return 0;
+}
+
+int cp_tdx_verify_azure_hcl(const uint8_t *hcl, size_t hcl_len, const uint8_t *td_quote, size_t td_quote_len,
+                            const cp_tdx_collateral *col, const cp_tdx_verify_options *opts,
+                            cp_tdx_verify_result *ret) {
+        int k;
+        if (!hcl || !ret)
+                return CP_ERROR(CP_EINVAL, "cp_tdx_verify_azure_hcl: NULL report or result");
+        if ((k = cp_tdx_azure_hcl_check(hcl, hcl_len, NULL, NULL, NULL)) < 0)
+                return k;
         if (!td_quote)
                 return CP_ERROR(CP_ENOTFOUND, "no TD quote for the HCL report's TDREPORT: its MAC can only be checked on "
                                               "the platform, so only a quote binds it to Intel (--td-quote)");
         if ((k = cp_tdx_verify(td_quote, td_quote_len, col, opts, ret)) < 0)
                 return k;
-        return match_quote(&t, &ret->quote.body);
+        return cp_tdx_azure_hcl_check(hcl, hcl_len, &ret->quote.body, NULL, NULL);
 }

@@ -66,4 +66,66 @@ CP_WUR int cp_azure_thim_vcek(const char *url, uint8_t **ret, size_t *ret_len);
 
 #define CP_AZURE_THIM_URL "http://169.254.169.254/metadata/THIM/amd/certification"
 
+/* ---- Azure TDX CVMs (issue 16) -------------------------------------------- */
+
+#define CP_AZURE_TDQUOTE_URL "http://169.254.169.254/acc/tdquote"
+#define CP_AZURE_PARAVISOR_NV_SIZE 2048u /* swtpm's largest NV index (TPM2_PT_NV_INDEX_MAX) */
+
+/* The hardware report of the paravisor's TEE for report_data (the TDX
+ * module's TDREPORT on a TD: out_len 1024). */
+typedef int (*cp_azure_hw_report_fn)(void *userdata, const uint8_t report_data[64], uint8_t *out, size_t out_len);
+
+typedef struct cp_azure_paravisor {
+        cp_hcl_report_type report_type;  /* CP_HCL_REPORT_TDX (the SNP paravisor is the tests') */
+        cp_azure_hw_report_fn hw_report;
+        void *userdata;
+        const char *vm_unique_id;        /* vm-configuration.vmUniqueId: the platform's name of the VM */
+        size_t nv_size;                  /* 0: CP_AZURE_PARAVISOR_NV_SIZE */
+        /* Test hook: the runtime data written is not the one REPORTDATA
+         * binds ("console-enabled" flipped after hashing): a paravisor or
+         * host that swapped it. */
+        bool alter_runtime_data;
+} cp_azure_paravisor;
+
+/* The software paravisor's boot (what Azure's HCL does before the guest
+ * runs): the AK persistent at 0x81000003 (created on the first boot,
+ * reused after), runtime data in Azure's schema naming it as HCLAkPub
+ * (with vm-configuration and a zero user-data), the hardware report over
+ * SHA-256(runtime data) || 32 zeros, and the HCL report
+ * (cp_hcl_report_write) in NV 0x01400001 of nv_size bytes. */
+CP_WUR int cp_azure_paravisor_provision(cp_vtpm *t, const cp_azure_paravisor *p);
+
+/* POST {"report": base64url(tdreport)} to Azure's quote endpoint (IMDS
+ * /acc/tdquote) and decode its {"quote": base64url}.  CP_ENETWORK
+ * (transport, non-200), CP_EFORMAT (the answer), CP_ETOOBIG. */
+CP_WUR int cp_azure_imds_tdquote(const char *url, const uint8_t tdreport[CP_HCL_TDX_REPORT_SIZE], uint8_t **ret,
+                                 size_t *ret_len);
+
+typedef struct cp_azure_tdx_options {
+        const char *quote_url;           /* NULL: CP_AZURE_TDQUOTE_URL */
+        uint32_t report_index;           /* 0: CP_HCL_NV_INDEX */
+        uint32_t ak_handle;              /* 0: CP_AZURE_AK_HANDLE */
+        const uint8_t *client_payload;   /* the vTPM quote's qualifying data is its SHA-256 */
+        size_t client_payload_len;
+        const uint8_t *eventlog;         /* optional TCG event log (TcgLogs) */
+        size_t eventlog_len;
+} cp_azure_tdx_options;
+
+/*
+ * The evidence of an Azure TDX CVM for attestd's POST /attest/AzureGuest:
+ * the HCL report from NV (a TDX TDREPORT, SHA-256 hashing), its runtime
+ * data's HCLAkPub checked (constant time) to be the persistent AK, the TD
+ * quote from the host's endpoint for that TDREPORT, a TPM2_Quote of the
+ * SHA-256 PCRs by that AK over SHA-256(client payload).  *ret is the
+ * AttestationInfo object (docs/attestation-service.md):
+ *   {"AttestationProtocolVersion":"2.0","OSType":"Linux",
+ *    "IsolationInfo":{"Type":"TDX","Evidence":{"Proof":b64url(TD quote),
+ *                                              "HclReport":b64url(HCL report)}},
+ *    "TpmInfo":{"PcrQuote":b64url(TPMS_ATTEST),"PcrSignature":b64url(TPMT_SIGNATURE),
+ *               "PcrValues":[24 x hex]},
+ *    "TcgLogs"?:b64url,"ClientPayload":b64url}
+ * The runtime-data binding and the quote are the verifier's to check.
+ */
+CP_WUR int cp_azure_tdx_evidence(cp_vtpm *t, const cp_azure_tdx_options *o, json_t **ret);
+
 #endif

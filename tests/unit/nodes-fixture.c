@@ -165,7 +165,7 @@ int nodes_fixture_start(const nodes_fixture_options *o, nodes_fixture *f) {
                                .hosts_per_generation = o->hosts_per_generation, .heartbeat_ms = o->heartbeat_ms,
                                .prepare = o->prepare, .prepare_userdata = o->prepare_userdata,
                                .boot_workers = o->boot_workers, .node_nice = o->node_nice,
-                               .vtpm_pool = o->vtpm_pool};
+                               .tdx_azure_hcl = o->tdx_azure_hcl, .vtpm_pool = o->vtpm_pool};
         r = fixture_start_attestd(o, &lo, f);
         if (r < 0)
                 return r;

@@ -39,6 +39,7 @@ typedef struct nodes_fixture_options {
         int node_nice;             /* cp_local_options.node_nice */
         bool with_tdx;             /* the software TDX platform, trusted by attestd (issue 16) */
         unsigned tdx_collateral_max_age_s; /* attestd's (0: its default) */
+        bool tdx_azure_hcl;        /* cp_local_options.tdx_azure_hcl: TDX nodes as Azure TDX CVMs */
 } nodes_fixture_options;
 
 typedef struct nodes_fixture {

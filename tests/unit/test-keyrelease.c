@@ -214,3 +214,31 @@ TEST(key_wrap_roundtrip_and_tampering) {
         cp_wrap_key_free(pub);
         cp_wrap_key_free(other);
 }
+
+/* anyOf of a TdxVm and an AzureGuest alternative (issue 16): the refusal
+ * names the condition of the alternative that got furthest, whichever
+ * comes first, not the other token shape's first claim */
+TEST(any_of_reason_names_the_furthest_alternative) {
+        const char *txt =
+                "{\"version\":\"1.0.0\",\"anyOf\":["
+                "{\"authority\":\"https://maa.example\",\"allOf\":[{\"claim\":\"x-ms-attestation-type\",\"equals\":"
+                "\"tdxvm\"},{\"claim\":\"tdx_mrtd\",\"equals\":\"aa\"}]},"
+                "{\"authority\":\"https://maa.example\",\"allOf\":[{\"claim\":\"x-ms-attestation-type\",\"equals\":"
+                "\"azurevm\"},{\"claim\":\"x-ms-isolation-tee.tdx_mrtd\",\"equals\":\"aa\"}]}]}";
+        cp_release_policy *p = NULL;
+        char why[512];
+        ASSERT_OK(cp_release_policy_parse(txt, strlen(txt), &p));
+        json_t *tdx = json_pack("{s:s,s:s}", "x-ms-attestation-type", "tdxvm", "tdx_mrtd", "bb");
+        json_t *guest = json_pack("{s:s,s:{s:s}}", "x-ms-attestation-type", "azurevm", "x-ms-isolation-tee", "tdx_mrtd",
+                                  "bb");
+        ASSERT_ERR(cp_release_policy_evaluate(p, "https://maa.example", tdx, why, sizeof(why)), CP_EPOLICY);
+        ASSERT_TRUE(strstr(why, "\"tdx_mrtd\"") != NULL);
+        ASSERT_ERR(cp_release_policy_evaluate(p, "https://maa.example", guest, why, sizeof(why)), CP_EPOLICY);
+        ASSERT_TRUE(strstr(why, "x-ms-isolation-tee.tdx_mrtd") != NULL);
+        json_object_set_new(json_object_get(guest, "x-ms-isolation-tee"), "tdx_mrtd", json_string("aa"));
+        ASSERT_OK(cp_release_policy_evaluate(p, "https://maa.example", guest, why, sizeof(why)));
+        cp_error_clear();
+        json_decref(tdx);
+        json_decref(guest);
+        cp_release_policy_free(p);
+}
