@@ -1877,6 +1877,26 @@ size_t cp_backend_local_vtpm_pool_ready(cp_backend *bb) {
         return n;
 }
 
+/* A host's thread ended and what it holds freed: the guest socket (its path
+ * unlinked only with unlink_sock: a successor daemon may have bound it),
+ * the software AMD-SP or TDX module, the TDX quote endpoint (its port free
+ * for a successor); the slot left empty. */
+static void host_close(host *h, bool unlink_sock) {
+        if (atomic_load(&h->running)) {
+                atomic_store(&h->running, false);
+                pthread_join(h->thread, NULL);
+        }
+        if (h->listen_fd >= 0)
+                close(h->listen_fd);
+        if (unlink_sock && h->sock[0])
+                unlink(h->sock);
+        cp_amdsp_free(h->sp);
+        h->imds = cp_tdx_imds_stop(h->imds);
+        cp_tdx_host_free(h->td);
+        memset(h, 0, sizeof *h);
+        h->listen_fd = -1;
+}
+
 static void local_free(cp_backend *bb) {
         local_backend *b = (local_backend *) bb;
         /* running boots stop at their next step; queued ones stay on disk
@@ -1903,20 +1923,8 @@ static void local_free(cp_backend *bb) {
                 node_reap(b, nd, deadline);
                 node_free(nd);
         }
-        for (size_t i = 0; i < b->n_hosts; i++) {
-                host *h = &b->hosts[i];
-                if (atomic_load(&h->running)) {
-                        atomic_store(&h->running, false);
-                        pthread_join(h->thread, NULL);
-                }
-                if (h->listen_fd >= 0)
-                        close(h->listen_fd);
-                if (h->sock[0])
-                        unlink(h->sock);
-                cp_amdsp_free(h->sp);
-                h->imds = cp_tdx_imds_stop(h->imds);
-                cp_tdx_host_free(h->td);
-        }
+        for (size_t i = 0; i < b->n_hosts; i++)
+                host_close(&b->hosts[i], true);
         b->tdx_httpd = cp_httpd_stop(b->tdx_httpd);
         b->tdx_pcs = cp_tdx_pcs_free(b->tdx_pcs);
         pthread_cond_destroy(&b->work);
@@ -2441,19 +2449,8 @@ int cp_backend_local_recover(cp_backend *bb, unsigned *ret_adopted, unsigned *re
 /* The hosts closed without touching what their sockets' paths now name (a
  * successor may have bound them already); lock held. */
 static void hosts_close(local_backend *b) {
-        for (size_t i = 0; i < b->n_hosts; i++) {
-                host *h = &b->hosts[i];
-                if (atomic_load(&h->running)) {
-                        atomic_store(&h->running, false);
-                        pthread_join(h->thread, NULL);
-                }
-                if (h->listen_fd >= 0)
-                        close(h->listen_fd);
-                cp_amdsp_free(h->sp);
-                cp_tdx_host_free(h->td);
-                memset(h, 0, sizeof *h);
-                h->listen_fd = -1;
-        }
+        for (size_t i = 0; i < b->n_hosts; i++)
+                host_close(&b->hosts[i], false);
         b->n_hosts = 0;
 }
 
