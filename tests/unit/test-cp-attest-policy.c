@@ -92,7 +92,7 @@ TEST(check_default_policy) {
         /* not native evidence, no measurement */
         json_object_set_new(c, "x-confpool-evidence-type", json_string("maa"));
         ASSERT_FALSE(check(c, acc, 2, NULL, NULL));
-        why_has("not from confpool's native node attestation");
+        why_has("not from confpool's node attestation (native or azure-hcl)");
         json_object_set_new(c, "x-confpool-evidence-type", json_string("native"));
         json_object_set_new(c, "x-ms-sevsnpvm-launchmeasurement", json_string(M_A "00"));
         ASSERT_FALSE(check(c, acc, 2, NULL, NULL));
