@@ -5,7 +5,8 @@
 #  check also installs what no test may skip: cryptsetup-bin for the LUKS2
 #  cross-checks, python3-jwt for the JWT interop test, kubectl and
 #  python3-kubernetes for tests/cli/kubectl.sh, postgresql-15 for the store
-#  tests against PostgreSQL and the replica failover test)
+#  tests against PostgreSQL and the replica failover test, osslsigncode for
+#  the Authenticode cross-check of tests/cli/tdx-measure.sh)
 set -euo pipefail
 what=${1:-build}
 pkgs=(build-essential cmake pkg-config libssl-dev openssl nettle-dev libgmp-dev libjansson-dev
@@ -13,7 +14,7 @@ pkgs=(build-essential cmake pkg-config libssl-dev openssl nettle-dev libgmp-dev 
       libsqlite3-dev libpq-dev curl libtss2-dev libyaml-dev python3)
 case "$what" in
   check) pkgs+=(clang libclang-rt-14-dev jq xxd ovmf swtpm swtpm-tools tpm2-tools azure-cli cryptsetup-bin procps xz-utils
-                python3-jwt python3-cryptography python3-kubernetes postgresql-15)
+                python3-jwt python3-cryptography python3-kubernetes postgresql-15 osslsigncode)
          # kubectl for tests/cli/kubectl.sh: Debian's kubernetes-client, unless another
          # package already provides /usr/bin/kubectl (they conflict on that file)
          command -v kubectl >/dev/null || pkgs+=(kubernetes-client) ;;
