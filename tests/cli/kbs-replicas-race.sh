@@ -17,8 +17,11 @@ command -v curl >/dev/null || { echo "curl is required"; exit 1; }
 command -v jq >/dev/null || { echo "jq is required (scripts/install-deps.sh check)"; exit 1; }
 . "$(dirname "$0")/lib/pg.sh"
 TMP=$(mktemp -d)
-KP=()
-cleanup() { for p in "${KP[@]}"; do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; pg_stop; rm -rf "$TMP"; }
+# kstart runs in $(...), a subshell: its replicas' pids go to a file, not to an array
+cleanup() {
+  [ -f "$TMP/pids" ] && while read -r p; do kill -9 "$p" 2>/dev/null; done <"$TMP/pids"
+  pg_stop; rm -rf "$TMP"
+}
 trap cleanup EXIT
 pass=0 fail=0
 ok() { pass=$((pass + 1)); }
@@ -32,7 +35,7 @@ ADM=$(cat "$TMP/admin.token")
 
 kstart() { # db n -> port
   "$KB" --db "$1" --master-key-file "$TMP/mk" --admin-token-file "$TMP/admin.token" --quiet >"$TMP/kbs$2.out" 2>"$TMP/kbs$2.log" &
-  KP+=($!)
+  echo $! >>"$TMP/pids"
   for _ in $(seq 200); do grep -q port "$TMP/kbs$2.out" 2>/dev/null && break; sleep 0.05; done
   jq -r .port "$TMP/kbs$2.out"
 }
@@ -103,15 +106,17 @@ race() { # label port1 port2
   live=$(versions "$A" pc); del=$(deleted "$B" pc)
   [ "$live" = 0 ] || [ "$del" = 0 ] && ok || bad "$L: purge vs create: $live live beside deleted"
 }
-wait_reqs() { wait $(jobs -p | grep -vxF -f <(printf '%s\n' "${KP[@]}")) 2>/dev/null; }
+wait_reqs() { wait 2>/dev/null; } # the requests (the replicas are not this shell's children)
+kstop() { # the replicas started so far
+  [ -f "$TMP/pids" ] && while read -r p; do kill "$p" 2>/dev/null; done <"$TMP/pids"
+  : >"$TMP/pids"
+}
 
 # SQLite: both replicas on one file (BEGIN IMMEDIATE serialises their writes)
 K1=$(kstart "sqlite:$TMP/kbs.db" 1) K2=$(kstart "sqlite:$TMP/kbs.db" 2)
 [ -n "$K1" ] && [ "$K1" != null ] && [ -n "$K2" ] && [ "$K2" != null ] || { echo "kbsd did not start"; cat "$TMP"/kbs*.log; exit 1; }
 race sqlite "$K1" "$K2"
-for p in "${KP[@]}"; do kill "$p" 2>/dev/null; done
-wait 2>/dev/null
-KP=()
+kstop
 
 # PostgreSQL (skipped when postgresql-15 is not installed)
 pg_start "$TMP"
