@@ -91,16 +91,16 @@ static bool allowed(const k8s_ctx *c, const char *verb, const char *resource) {
         return c->admin && !strcmp(verb, "delete") && !strcmp(resource, "nodes");
 }
 
-static void forbidden(k8s_ctx *c, const char *verb, const char *resource, const char *group, const char *name,
-                      const char *ns) {
+void k8s_forbidden(k8s_ctx *c, const char *verb, const char *resource, const char *group, const char *name,
+                   const char *ns, const char *why) {
         char scope[160];
         if (ns)
                 snprintf(scope, sizeof scope, "in the namespace \"%.64s\"", ns);
         else
                 snprintf(scope, sizeof scope, "at the cluster scope");
         k8s_status(c, 403, "Forbidden", resource, name, "%s%s%.64s%s is forbidden: User \"%s\" cannot %s resource \"%s\" "
-                   "in API group \"%s\" %s", resource, name ? " \"" : "", name ? name : "", name ? "\"" : "", c->user,
-                   verb, resource, group, scope);
+                   "in API group \"%s\" %s%s%s", resource, name ? " \"" : "", name ? name : "", name ? "\"" : "", c->user,
+                   verb, resource, group, scope, why ? ": " : "", why ? why : "");
 }
 
 /* ---- reads ---- */
@@ -420,7 +420,7 @@ static void serve(k8s_ctx *c) {
                 return;
         }
         if (!allowed(c, verb, r.resource)) {
-                forbidden(c, verb, r.resource, r.group, r.name, r.ns);
+                k8s_forbidden(c, verb, r.resource, r.group, r.name, r.ns, NULL);
                 return;
         }
         if (!strcmp(verb, "get") || !strcmp(verb, "list") || !strcmp(verb, "watch")) {

@@ -26,6 +26,10 @@ void k8s_reply(k8s_ctx *c, unsigned status, json_t *body /* stolen */);
 /* A Status object as kube-apiserver writes it; kind/name go to details
  * (k8s_status_object: the object, NULL when out of memory). */
 json_t *k8s_status_object(unsigned status, const char *reason, const char *kind, const char *name, const char *msg);
+/* 403 as kube-apiserver's RBAC writes it ("X is forbidden: User ... cannot
+ * VERB resource ... in API group ... SCOPE"), with ": why" when why is set. */
+void k8s_forbidden(k8s_ctx *c, const char *verb, const char *resource, const char *group, const char *name,
+                   const char *ns, const char *why);
 void k8s_status(k8s_ctx *c, unsigned status, const char *reason, const char *kind, const char *name, const char *fmt,
                 ...) __attribute__((format(printf, 6, 7)));
 

@@ -398,19 +398,6 @@ static void event_create(k8s_ctx *c, const char *ns) {
         json_decref(b);
 }
 
-static void node_forbidden(k8s_ctx *c, const char *verb, const char *resource, const char *group, const char *ns,
-                           const char *name) {
-        char scope[160];
-        if (ns)
-                snprintf(scope, sizeof scope, "in the namespace \"%.64s\"", ns);
-        else
-                snprintf(scope, sizeof scope, "at the cluster scope");
-        k8s_status(c, 403, "Forbidden", resource, name, "%s%s%.64s%s is forbidden: User \"%s\" cannot %s resource \"%s\" "
-                   "in API group \"%s\" %s: a node may only read and renew its own Node and Lease and create events "
-                   "about itself", resource, name ? " \"" : "", name ? name : "", name ? "\"" : "", c->user, verb,
-                   resource, group, scope);
-}
-
 void k8s_node_serve(k8s_ctx *c, const char *verb, const char *resource, const char *group, const char *ns,
                     const char *name, const char *sub) {
         bool own = name && !strcmp(name, c->node);
@@ -428,6 +415,7 @@ void k8s_node_serve(k8s_ctx *c, const char *verb, const char *resource, const ch
                         event_create(c, ns);
         }
         else
-                node_forbidden(c, sub && !strcmp(verb, "patch") ? "patch" : verb, sub ? "nodes/status" : resource,
-                               group, ns, name);
+                k8s_forbidden(c, sub && !strcmp(verb, "patch") ? "patch" : verb, sub ? "nodes/status" : resource,
+                              group, name, ns,
+                              "a node may only read and renew its own Node and Lease and create events about itself");
 }
