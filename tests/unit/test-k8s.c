@@ -682,6 +682,20 @@ static void bootstrap(const char *machine, uint8_t seed, char out[80]) {
         ASSERT_OK(cp_store_commit(E.store));
 }
 
+/* The certificate of the CSR answer in R (status.certificate, base64 PEM). */
+static X509 *issued_x509(void) {
+        const char *cert = json_string_value(json_object_get(json_object_get(R.body, "status"), "certificate"));
+        ASSERT_TRUE(cert != NULL);
+        uint8_t pem[8192];
+        size_t n = 0;
+        ASSERT_OK(cp_b64_decode(cert, strlen(cert), CP_B64_STD, pem, sizeof pem, &n));
+        BIO *b = BIO_new_mem_buf(pem, (int) n);
+        X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+        BIO_free(b);
+        ASSERT_TRUE(x != NULL);
+        return x;
+}
+
 #define CSRS "/apis/certificates.k8s.io/v1/certificatesigningrequests"
 
 TEST(api_attested_join) {
@@ -714,15 +728,7 @@ TEST(api_attested_join) {
                                                                       0),
                                                        "type")),
                      "Approved");
-        const char *cert = json_string_value(json_object_get(json_object_get(R.body, "status"), "certificate"));
-        ASSERT_TRUE(cert != NULL);
-        uint8_t pem[8192];
-        size_t n = 0;
-        ASSERT_OK(cp_b64_decode(cert, strlen(cert), CP_B64_STD, pem, sizeof pem, &n));
-        BIO *b = BIO_new_mem_buf(pem, (int) n);
-        X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
-        BIO_free(b);
-        ASSERT_TRUE(x != NULL);
+        X509 *x = issued_x509();
         char subj[256];
         X509_NAME_oneline(X509_get_subject_name(x), subj, sizeof subj);
         ASSERT_STREQ(subj, "/O=system:nodes/CN=system:node:aks-nodepool1-1-vmss000000");
@@ -772,15 +778,7 @@ static uint8_t *node_cert(const char *machine, uint8_t seed, size_t *len) {
 
 /* The certificate of the CSR answer in R, as DER (malloc()ed). */
 static uint8_t *issued_der(size_t *len) {
-        const char *cert = json_string_value(json_object_get(json_object_get(R.body, "status"), "certificate"));
-        ASSERT_TRUE(cert != NULL);
-        uint8_t pem[8192];
-        size_t n = 0;
-        ASSERT_OK(cp_b64_decode(cert, strlen(cert), CP_B64_STD, pem, sizeof pem, &n));
-        BIO *b = BIO_new_mem_buf(pem, (int) n);
-        X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
-        BIO_free(b);
-        ASSERT_TRUE(x != NULL);
+        X509 *x = issued_x509();
         uint8_t *der = NULL;
         int l = i2d_X509(x, &der);
         ASSERT_TRUE(l > 0);
@@ -984,9 +982,7 @@ TEST(api_node_cert_rotation) {
                            "renewal") != NULL);
         _cleanup_free_ uint8_t *c1 = issued_der(&l1);
         {       /* valid as long as the API's signing duration (default one year), from 5 min back */
-                const uint8_t *p = c1;
-                X509 *x = d2i_X509(NULL, &p, (long) l1);
-                ASSERT_TRUE(x != NULL);
+                X509 *x = issued_x509();
                 int days = 0, secs = 0;
                 ASSERT_TRUE(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(x), X509_get0_notAfter(x)) == 1);
                 ASSERT_EQ((long) days * 86400 + secs, (long) CP_NODE_CERT_SECONDS_DEFAULT + 300);
