@@ -907,6 +907,7 @@ static unsigned restart_with_broker(void) {
         ASSERT_OK(cp_reconciler_new(E.store, E.rules, E.backend, &E.rec));
         cp_reconciler_set_heartbeat_deadline(E.rec, HEARTBEAT_DEADLINE_MS);
         cp_reconciler_set_diskkeys(E.rec, roll_dk);
+        cp_reconciler_set_nodes(E.rec, E.nodes); /* its health pass writes the batched heartbeat times, as confpoold */
         return restarted;
 }
 
@@ -989,6 +990,7 @@ static cp_node_info apol_info(const char *name) {
         int r = cp_nodes_info(E.store, AP "/apol", name, &ni);
         cp_store_unlock(E.store);
         ASSERT_OK(r);
+        cp_nodes_heartbeat_of(E.nodes, AP "/apol", name, &ni.heartbeat_at); /* noted, not yet written */
         return ni;
 }
 
