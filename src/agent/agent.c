@@ -30,6 +30,7 @@
 #include "emu/snp_guest.h"
 #include "emu/tdx_emu.h"
 #include "node/vtpm.h"
+#include "libconfpool/rsagen.h"
 
 /* attestd requires a supported api-version on its data-plane routes, as MAA does */
 #define CP_ATTESTD_API_VERSION "2022-08-01"
@@ -651,7 +652,10 @@ static int native_ak(agent *a) {
 
 static void *tee_key_thread(void *ud) {
         (void) ud;
-        return EVP_RSA_gen(2048);
+        EVP_PKEY *k = NULL;
+        if (cp_rsa_generate(2048, &k) < 0)
+                cp_error_clear(); /* keys() names the failure */
+        return k;
 }
 
 /* The vTPM's AK and the TEE key: the TEE key is generated while the vTPM
@@ -668,7 +672,7 @@ static int keys(agent *a) {
         void *tee = NULL;
         if (tk_started)
                 pthread_join(tk, &tee);
-        a->tee = tk_started ? tee : EVP_RSA_gen(2048);
+        a->tee = tk_started ? tee : tee_key_thread(NULL);
         if (r < 0)
                 return fail(a, "vTPM", r);
         mark(a, "vtpm");

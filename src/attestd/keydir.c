@@ -26,6 +26,7 @@
 #include "basic/fileio.h"
 #include "basic/limits.h"
 #include "basic/secure.h"
+#include "libconfpool/rsagen.h"
 
 #define ATTESTD_KEY_OVERLAP_S 10
 #define ATTESTD_KEYDIR_REFRESH_S 5
@@ -42,9 +43,11 @@ static int by_name(const void *a, const void *b) {
 
 /* A fresh private key for alg as PEM (secure memory freed by the caller with OPENSSL_clear_free). */
 static int new_pem(cp_jwt_alg alg, char **ret, size_t *ret_len) {
-        EVP_PKEY *k = alg == CP_JWT_ES256   ? EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")
-                      : alg == CP_JWT_ES384 ? EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384")
-                                            : EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t) 2048);
+        EVP_PKEY *k = NULL;
+        if (alg == CP_JWT_ES256 || alg == CP_JWT_ES384)
+                k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", alg == CP_JWT_ES256 ? "P-256" : "P-384");
+        else if (cp_rsa_generate(2048, &k) < 0)
+                cp_error_clear(); /* reported below */
         BIO *b = BIO_new(BIO_s_secmem());
         char *pem = NULL;
         long n = 0;

@@ -18,6 +18,7 @@
 #include "confpool/jwt.h"
 #include "controlplane/cp-aad.h"
 #include "controlplane/cp-store.h"
+#include "libconfpool/rsagen.h"
 
 struct cp_aad {
         cp_store *store;
@@ -171,7 +172,9 @@ static int load_key(const char *dir, cp_jwt_key **ret) {
         int r = cp_read_file(path, 64 * 1024, &pem, &len);
         if (r == CP_ENOTFOUND) {
                 cp_error_clear();
-                EVP_PKEY *k = EVP_RSA_gen(2048);
+                EVP_PKEY *k = NULL;
+                if (cp_rsa_generate(2048, &k) < 0)
+                        cp_error_clear(); /* reported below */
                 BIO *b = BIO_new(BIO_s_secmem());
                 char *p;
                 if (!k || !b || !PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL)) {

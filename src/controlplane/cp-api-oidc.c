@@ -25,6 +25,7 @@
 #include "basic/secure.h"
 #include "confpool/jwt.h"
 #include "controlplane/cp-api-internal.h"
+#include "libconfpool/rsagen.h"
 
 #define SA_KEYS_KEPT 2
 
@@ -34,7 +35,9 @@ static int sa_key_new(cp_store *s, const char *uid, const char *cluster_id) {
         char lc[1024], now[40];
         cp_id_lower(cluster_id, lc, sizeof lc);
         cp_now_rfc3339(now);
-        EVP_PKEY *k = EVP_RSA_gen(2048);
+        EVP_PKEY *k = NULL;
+        if (cp_rsa_generate(2048, &k) < 0)
+                cp_error_clear(); /* reported below */
         BIO *b = BIO_new(BIO_s_secmem());
         char *pem = NULL;
         long n = 0;

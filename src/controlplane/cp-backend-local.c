@@ -129,6 +129,8 @@ typedef struct local_backend {
         size_t n_pool_workers;
         unsigned pool_ready, pool_busy;
         pthread_cond_t pool_cond; /* a state was taken, or stop */
+        unsigned booting;          /* boot workers inside boot_node */
+        long long last_boot_ms;    /* when the last boot ended (now_ms) */
         /* the port pairs of swtpms starting (picked, not yet listening):
          * free_port skips them, so that boots start their swtpms in
          * parallel (issue 19: the lock was held across the spawn and the
@@ -149,6 +151,23 @@ typedef struct local_backend {
         cp_tdx_pcs *tdx_pcs;
         cp_httpd *tdx_httpd;
         char tdx_url[64];
+        /* what every SNP boot derives from the stack's firmware (b->ovmf),
+         * while the file is the same (device, inode, size, mtime, ctime):
+         * its SHA-256 and length (measured boot) and its launch digests
+         * per generation and vCPU count (issue 19: a 2 MiB read, hash and
+         * page-by-page SHA-384 per boot, twice) */
+        struct fw_cache {
+                struct stat id;
+                bool valid, has_sha;
+                uint8_t sha256[32];
+                size_t len;
+                struct {
+                        int gen;
+                        unsigned vcpus;
+                        uint8_t ld[48];
+                } ld[8];
+                size_t n_ld;
+        } fw;
 } local_backend;
 
 /* ---- hosts ---------------------------------------------------------------- */
@@ -454,6 +473,102 @@ static int image_tdvf(local_backend *b, const char *img, char *out, size_t size)
         return r < 0 ? r : cp_write_file(out, fw, len, 0644);
 }
 
+static bool same_file(const struct stat *a, const struct stat *b) {
+        return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+               a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+               a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* The firmware's cache entry for the file as it is now (lock held): false
+ * if it changed since (the cache is emptied) or cannot be read. */
+static bool fw_current(local_backend *b, struct stat *now) {
+        if (stat(b->ovmf, now) < 0)
+                return false;
+        if (!b->fw.valid || !same_file(&b->fw.id, now)) {
+                memset(&b->fw, 0, sizeof b->fw);
+                b->fw.id = *now;
+                b->fw.valid = true;
+        }
+        return true;
+}
+
+/* The firmware read whole, and noted in the cache if it did not change
+ * while it was read (note: the cache entry to fill, under lock). */
+static int fw_read(local_backend *b, const struct stat *before, uint8_t **ret, size_t *ret_len) {
+        int r = cp_read_file(b->ovmf, 64u << 20, ret, ret_len);
+        struct stat after;
+        if (r >= 0 && (stat(b->ovmf, &after) < 0 || !same_file(before, &after)))
+                return 1; /* changed while read: used, not cached */
+        return r;
+}
+
+/* SHA-256 and length of the stack's firmware (measured boot's event). */
+static int fw_digest(local_backend *b, uint8_t ret[32], size_t *ret_len) {
+        struct stat st;
+        pthread_mutex_lock(&b->lock);
+        bool cur = fw_current(b, &st), hit = cur && b->fw.has_sha;
+        if (hit) {
+                memcpy(ret, b->fw.sha256, 32);
+                *ret_len = b->fw.len;
+        }
+        pthread_mutex_unlock(&b->lock);
+        if (hit)
+                return 0;
+        _cleanup_free_ uint8_t *fw = NULL;
+        size_t len = 0;
+        int r = fw_read(b, &st, &fw, &len);
+        if (r < 0)
+                return r;
+        SHA256(fw, len, ret);
+        *ret_len = len;
+        pthread_mutex_lock(&b->lock);
+        if (r == 0 && cur && b->fw.valid && same_file(&b->fw.id, &st)) {
+                memcpy(b->fw.sha256, ret, 32);
+                b->fw.len = len;
+                b->fw.has_sha = true;
+        }
+        pthread_mutex_unlock(&b->lock);
+        return 0;
+}
+
+/* The launch digest of the stack's firmware alone for (generation, vCPUs). */
+static int fw_launch_digest(local_backend *b, int gen, unsigned vcpus, uint8_t ret[48]) {
+        struct stat st;
+        pthread_mutex_lock(&b->lock);
+        bool cur = fw_current(b, &st), hit = false;
+        for (size_t i = 0; cur && i < b->fw.n_ld && !hit; i++)
+                if (b->fw.ld[i].gen == gen && b->fw.ld[i].vcpus == vcpus) {
+                        memcpy(ret, b->fw.ld[i].ld, 48);
+                        hit = true;
+                }
+        pthread_mutex_unlock(&b->lock);
+        if (hit)
+                return 0;
+        _cleanup_free_ uint8_t *fw = NULL;
+        size_t fw_len = 0;
+        int r = fw_read(b, &st, &fw, &fw_len);
+        if (r < 0)
+                return r;
+        cp_snp_measure_params p;
+        cp_snp_measure_params_init(&p);
+        p.mode = CP_SNP_MODE_SNP;
+        p.vcpus = vcpus;
+        p.vcpu_sig = gen == CP_SNP_GEN_GENOA ? cp_snp_vcpu_sig(0x19, 0x11, 0) : cp_snp_vcpu_sig(0x19, 0x01, 1);
+        p.ovmf = fw;
+        p.ovmf_len = fw_len;
+        int m = cp_snp_measure(&p, ret);
+        if (m < 0)
+                return m;
+        pthread_mutex_lock(&b->lock);
+        if (r == 0 && cur && b->fw.valid && same_file(&b->fw.id, &st) && b->fw.n_ld < CP_ELEMENTSOF(b->fw.ld)) {
+                b->fw.ld[b->fw.n_ld].gen = gen;
+                b->fw.ld[b->fw.n_ld].vcpus = vcpus;
+                memcpy(b->fw.ld[b->fw.n_ld++].ld, ret, 48);
+        }
+        pthread_mutex_unlock(&b->lock);
+        return 0;
+}
+
 static int measure(local_backend *b, int gen, unsigned vcpus, const char *kernel_path,
                    const char *initrd_path, const char *cmdline, uint8_t ret[48]) {
         if (KIND_IS_TDX(gen)) { /* the image's TDVF (image_tdvf), beside its kernel */
@@ -468,20 +583,9 @@ static int measure(local_backend *b, int gen, unsigned vcpus, const char *kernel
                 memset(ret, 0, 48);
                 return 0;
         }
-        _cleanup_free_ uint8_t *fw = NULL;
-        size_t fw_len;
-        int r = cp_read_file(b->ovmf, 64u << 20, &fw, &fw_len);
-        if (r < 0)
-                return r;
-        cp_snp_measure_params p;
-        cp_snp_measure_params_init(&p);
-        p.mode = CP_SNP_MODE_SNP;
-        p.vcpus = vcpus;
-        p.vcpu_sig = gen == CP_SNP_GEN_GENOA ? cp_snp_vcpu_sig(0x19, 0x11, 0) : cp_snp_vcpu_sig(0x19, 0x01, 1);
-        p.ovmf = fw;
-        p.ovmf_len = fw_len;
         uint8_t ld[48];
-        if ((r = cp_snp_measure(&p, ld)) < 0)
+        int r = fw_launch_digest(b, gen, vcpus, ld);
+        if (r < 0)
                 return r;
         cp_snp_kernel_hashes kh;
         if ((r = cp_snp_kernel_hashes_from_files(kernel_path, initrd_path, cmdline, &kh)) < 0)
@@ -679,9 +783,10 @@ static int measure_event(cp_vtpm *t, cp_node_evlog *log, unsigned pcr, uint32_t 
 /* The boot chain as firmware and bootloader measure it (docs/nodes.md). */
 static int measured_boot(local_backend *b, const char *tcti, const char *dir, const char *kernel_path,
                          const char *identity) {
-        _cleanup_free_ uint8_t *fw = NULL, *bl = NULL, *kern = NULL, *initrd = NULL, *cmd = NULL;
+        _cleanup_free_ uint8_t *bl = NULL, *kern = NULL, *initrd = NULL, *cmd = NULL;
         size_t fw_len, bl_len, kern_len, initrd_len, cmd_len;
-        int r = cp_read_file(b->ovmf, 64u << 20, &fw, &fw_len);
+        uint8_t fw_sha[32];
+        int r = fw_digest(b, fw_sha, &fw_len);
         if (r >= 0)
                 r = read_all(dir, "bootloader", &bl, &bl_len);
         if (r >= 0)
@@ -701,7 +806,7 @@ static int measured_boot(local_backend *b, const char *tcti, const char *dir, co
                 return r;
         }
         uint8_t d[32], blob[16], image_ev[32] = {0};
-        SHA256(fw, fw_len, d);
+        memcpy(d, fw_sha, 32);
         cp_put_le64(blob, 0x100000000ull - fw_len);
         cp_put_le64(blob + 8, fw_len);
         r = measure_event(t, &log, 0, CP_EV_EFI_PLATFORM_FIRMWARE_BLOB, d, blob, sizeof blob);
@@ -1451,6 +1556,7 @@ static void *boot_worker(void *ud) {
                 node *nd = b->queue_head;
                 queue_remove(b, nd);
                 nd->phase = NODE_BOOTING;
+                b->booting++;
                 cp_node_spec spec = {.pool_id = nd->pool_id, .name = nd->name, .vm_size = nd->vm_size,
                                      .image = nd->image, .version = nd->version[0] ? nd->version : NULL,
                                      .confidential = nd->confidential};
@@ -1470,6 +1576,8 @@ static void *boot_worker(void *ud) {
                         mark_failed(nd, nd->reboot ? "reboot" : "boot");
                 pthread_mutex_lock(&b->lock);
                 nd->phase = r < 0 ? NODE_FAILED : NODE_UP;
+                b->booting--;
+                b->last_boot_ms = (long long) now_ms();
                 pthread_cond_broadcast(&b->booted);
         }
         pthread_mutex_unlock(&b->lock);
@@ -1748,6 +1856,7 @@ static int local_host(cp_backend *bb, const char *handle, char *ret, size_t size
  * state to <node>/tpm with rename(2): each state is used by one node only,
  * and each has its own seeds (libtpms made them at its first start). */
 #define CP_POOL_AK 0x81000003u
+#define POOL_REFILL_IDLE_MS 3000
 
 static int vtpm_provision(local_backend *b, const char *hex) {
         node tmp = {.swtpm = 0};
@@ -1782,6 +1891,22 @@ static void *vtpm_pool_worker(void *ud) {
         while (!b->stop) {
                 if (b->pool_ready + b->pool_busy >= b->o.vtpm_pool) {
                         pthread_cond_wait(&b->pool_cond, &b->lock);
+                        continue;
+                }
+                /* boots go first: no AK is made while a boot is queued or
+                 * running, nor in the seconds after one (its agent attests
+                 * and unlocks its disk then); a pool's boots are not slowed
+                 * by refilling the pool they drain (issue 19) */
+                long long idle_ms = (long long) now_ms() - b->last_boot_ms;
+                if (b->queue_head || b->booting || idle_ms < POOL_REFILL_IDLE_MS) {
+                        struct timespec ts;
+                        clock_gettime(CLOCK_REALTIME, &ts);
+                        ts.tv_nsec += 250 * 1000000L;
+                        if (ts.tv_nsec >= 1000000000L) {
+                                ts.tv_sec++;
+                                ts.tv_nsec -= 1000000000L;
+                        }
+                        pthread_cond_timedwait(&b->pool_cond, &b->lock, &ts);
                         continue;
                 }
                 b->pool_busy++;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -18,10 +19,72 @@
 #include "service/httpc.h"
 #include "node/nodedisk.h"
 
+/* The RSA key the broker wraps a new disk's key to (POST /disks/{id}/create
+ * "wrap_key"): made in memory, never stored, shared by the disk creations
+ * of WRAP_KEY_MAX_AGE_MS or WRAP_KEY_MAX_USES, whichever comes first, then
+ * replaced (the last user frees it).  Issue 19: one RSA-2048 generation per
+ * disk was a third of the control plane's CPU in a pool's boot; what a
+ * recorded broker answer can be opened with is bounded by that window. */
+#define WRAP_KEY_MAX_AGE_MS (10 * 60 * 1000)
+#define WRAP_KEY_MAX_USES 1000u
+typedef struct wrap_ref {
+        cp_wrap_key *key;
+        unsigned refs; /* users, + 1 while it is the current one */
+        unsigned uses;
+        int64_t born_ms;
+} wrap_ref;
+
 struct cp_diskkeys {
         char *url, *admin, *release, *authority;
         pthread_mutex_t lock; /* one master key creation at a time */
+        pthread_mutex_t wrap_lock;
+        wrap_ref *wrap; /* under wrap_lock; NULL until the first disk */
 };
+
+static int64_t mono_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void wrap_put(cp_diskkeys *d, wrap_ref *w) {
+        if (!w)
+                return;
+        pthread_mutex_lock(&d->wrap_lock);
+        bool last = --w->refs == 0;
+        pthread_mutex_unlock(&d->wrap_lock);
+        if (last) {
+                cp_wrap_key_free(w->key);
+                free(w);
+        }
+}
+
+/* The current wrapping key, referenced (wrap_put when done); a new one
+ * when there is none or the current one is too old or too used. */
+static int wrap_get(cp_diskkeys *d, wrap_ref **ret) {
+        int64_t now = mono_ms();
+        pthread_mutex_lock(&d->wrap_lock);
+        wrap_ref *w = d->wrap, *old = NULL;
+        if (!w || w->uses >= WRAP_KEY_MAX_USES || now - w->born_ms >= WRAP_KEY_MAX_AGE_MS) {
+                wrap_ref *n = calloc(1, sizeof *n);
+                int r = n ? cp_wrap_key_generate(2048, &n->key) : cp_error_oom();
+                if (r < 0) {
+                        free(n);
+                        pthread_mutex_unlock(&d->wrap_lock);
+                        return r;
+                }
+                n->refs = 1;
+                n->born_ms = now;
+                old = w;
+                d->wrap = w = n;
+        }
+        w->refs++;
+        w->uses++;
+        pthread_mutex_unlock(&d->wrap_lock);
+        wrap_put(d, old); /* no longer current */
+        *ret = w;
+        return 0;
+}
 
 int cp_diskkeys_new(const cp_diskkeys_options *o, cp_diskkeys **ret) {
         if (!o || !o->kbs_url || !o->admin_token || !o->release_token || !o->authority)
@@ -34,6 +97,7 @@ int cp_diskkeys_new(const cp_diskkeys_options *o, cp_diskkeys **ret) {
         d->release = strdup(o->release_token);
         d->authority = strdup(o->authority);
         pthread_mutex_init(&d->lock, NULL);
+        pthread_mutex_init(&d->wrap_lock, NULL);
         if (!d->url || !d->admin || !d->release || !d->authority) {
                 cp_diskkeys_free(d);
                 return cp_error_oom();
@@ -58,7 +122,9 @@ cp_diskkeys *cp_diskkeys_free(cp_diskkeys *d) {
         free_secret(d->admin);
         free_secret(d->release);
         free(d->authority);
+        wrap_put(d, d->wrap);
         pthread_mutex_destroy(&d->lock);
+        pthread_mutex_destroy(&d->wrap_lock);
         free(d);
         return NULL;
 }
@@ -247,16 +313,17 @@ static json_t *node_binding(const cp_diskkeys *d, cp_diskkey_tee tee, const uint
         return policy_member(json_pack("{s:s,s:[o,o]}", "version", "1.0.0", "anyOf", a, b));
 }
 
-/* POST /disks/{id}/create with our ephemeral key; 1 created, 0 conflict. */
+/* POST /disks/{id}/create with our wrapping key; 1 created, 0 conflict. */
 static int create_disk(cp_diskkeys *d, const char *master, const char *disk_id, const cp_diskkey_expect *x,
                        const uint8_t host_data[32], uint8_t ret_key[32]) {
-        cp_wrap_key *wk = NULL;
+        wrap_ref *wr = NULL;
         json_t *jwk = NULL, *j = NULL;
         int r;
-        if ((r = cp_wrap_key_generate(2048, &wk)) < 0 || (r = cp_wrap_key_to_jwk(wk, &jwk)) < 0) {
-                cp_wrap_key_free(wk);
+        if ((r = wrap_get(d, &wr)) < 0 || (r = cp_wrap_key_to_jwk(wr->key, &jwk)) < 0) {
+                wrap_put(d, wr);
                 return r;
         }
+        const cp_wrap_key *wk = wr->key;
         json_t *bind = node_binding(d, x->tee, host_data, x->has_rtmr ? x->rtmr : NULL);
         json_t *body = bind ? json_pack("{s:s,s:s,s:o,s:s,s:o}", "mode", "platform", "key", master, "wrap_key", jwk,
                                         "enc", "RSA_AES_KEY_WRAP_256", "release_policy", bind)
@@ -293,7 +360,7 @@ static int create_disk(cp_diskkeys *d, const char *master, const char *disk_id, 
                 }
         }
         json_decref(j);
-        cp_wrap_key_free(wk);
+        wrap_put(d, wr);
         return r;
 }
 

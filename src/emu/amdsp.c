@@ -39,6 +39,7 @@
 #include "basic/limits.h"
 #include "ossl/ossl-util.h"
 #include "emu/amdsp-internal.h"
+#include "libconfpool/rsagen.h"
 
 CP_OSSL_DEFINE_FREEP(EC_GROUP, EC_GROUP_free)
 CP_OSSL_DEFINE_FREEP(EC_POINT, EC_POINT_free)
@@ -853,10 +854,10 @@ static int create_state(cp_amdsp *sp, const cp_amdsp_config *c) {
         if (c->ca_dir) {
                 if ((r = load_shared_ca(sp, c->ca_dir)) < 0)
                         return r;
-        } else if (!(sp->ark_key = EVP_RSA_gen(4096)) || !(sp->ask_key = EVP_RSA_gen(4096)))
-                return CP_OSSL_ERROR(CP_ECRYPTO, "RSA-4096 key generation");
-        if (sp->has_vlek && !(sp->asvk_key = EVP_RSA_gen(4096)))
-                return CP_OSSL_ERROR(CP_ECRYPTO, "RSA-4096 key generation");
+        } else if ((r = cp_rsa_generate(4096, &sp->ark_key)) < 0 || (r = cp_rsa_generate(4096, &sp->ask_key)) < 0)
+                return r;
+        if (sp->has_vlek && (r = cp_rsa_generate(4096, &sp->asvk_key)) < 0)
+                return r;
         if ((!c->ca_dir && ((r = make_ca(sp, CP_AMD_CERT_ARK, sp->ark_key, &sp->ark)) < 0 ||
                             (r = make_ca(sp, CP_AMD_CERT_ASK, sp->ask_key, &sp->ask)) < 0)) ||
             (sp->has_vlek && (r = make_ca(sp, CP_AMD_CERT_ASVK, sp->asvk_key, &sp->asvk)) < 0))

@@ -13,6 +13,7 @@
 #include "basic/codec.h"
 #include "basic/secure.h"
 #include "kbsd-internal.h"
+#include "libconfpool/rsagen.h"
 #include "ossl/ossl-util.h"
 
 static int pkcs8_der(EVP_PKEY *p, uint8_t **ret, size_t *ret_len) {
@@ -117,11 +118,12 @@ int cp_kbsd_key_generate(const cp_kbsd_keyspec *ks, uint8_t **ret, size_t *ret_l
                 *ret_len = 32;
                 return 0;
         }
-        _cleanup_evp_pkey_ EVP_PKEY *p = !strcmp(ks->kty, "RSA")
-                                                 ? EVP_RSA_gen((unsigned) ks->key_size)
-                                                 : EVP_EC_gen(!strcmp(ks->crv, "P-256") ? "P-256" : "P-384");
+        _cleanup_evp_pkey_ EVP_PKEY *p = NULL;
         int r;
-        if (!p)
+        if (!strcmp(ks->kty, "RSA")) {
+                if ((r = cp_rsa_generate((unsigned) ks->key_size, &p)) < 0)
+                        return r;
+        } else if (!(p = EVP_EC_gen(!strcmp(ks->crv, "P-256") ? "P-256" : "P-384")))
                 return CP_ERROR(CP_ECRYPTO, "key generation");
         if ((r = public_jwk(p, ks->kty, ks->crv, ret_jwk)) < 0)
                 return r;

@@ -18,6 +18,7 @@
 #include "basic/json-depth.h"
 #include "jwt-internal.h"
 #include "ossl/ossl-util.h"
+#include "libconfpool/rsagen.h"
 
 #define RSA_MIN_BITS 2048
 #define RSA_MAX_BITS 8192
@@ -236,9 +237,10 @@ int cp_jwt_key_generate(cp_jwt_alg alg, const char *common_name, int64_t now, un
         if (!k)
                 return cp_error_oom();
         k->alg = alg;
-        if (alg == CP_JWT_RS256)
-                k->pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t) 2048);
-        else
+        if (alg == CP_JWT_RS256) {
+                if ((r = cp_rsa_generate(2048, &k->pkey)) < 0)
+                        return r;
+        } else
                 k->pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", alg == CP_JWT_ES256 ? "P-256" : "P-384");
         if (!k->pkey)
                 return CP_OSSL_ERROR(CP_ECRYPTO, "generating a %s key", cp_jwt_alg_name(alg));

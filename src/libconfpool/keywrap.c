@@ -18,6 +18,7 @@
 #include "basic/secure.h"
 #include "confpool/keyrelease.h"
 #include "ossl/ossl-util.h"
+#include "libconfpool/rsagen.h"
 
 #define RSA_MIN_BITS 2048u
 #define RSA_MAX_BITS 4096u
@@ -169,10 +170,9 @@ int cp_wrap_key_from_pem(const char *pem, size_t len, cp_wrap_key **ret) {
 int cp_wrap_key_generate(unsigned bits, cp_wrap_key **ret) {
         if (bits != 2048 && bits != 3072 && bits != 4096)
                 return CP_ERROR(CP_EINVAL, "RSA size %u (2048, 3072 or 4096)", bits);
-        EVP_PKEY *pkey = EVP_RSA_gen(bits);
-        if (!pkey)
-                return CP_OSSL_ERROR(CP_ECRYPTO, "RSA key generation");
-        return wrap_key_new(pkey, true, ret);
+        EVP_PKEY *pkey = NULL;
+        int r = cp_rsa_generate(bits, &pkey);
+        return r < 0 ? r : wrap_key_new(pkey, true, ret);
 }
 
 cp_wrap_key *cp_wrap_key_free(cp_wrap_key *k) {

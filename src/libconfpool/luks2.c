@@ -849,15 +849,38 @@ int cp_luks2_volume_open(const char *path, const uint8_t *pass, size_t pass_len,
                 r = CP_ERROR(CP_EIO, "stat %s: %s", path, strerror(errno));
                 goto fail;
         }
-        /* read the headers (hdr_size first) then everything up to the end of the keyslots */
+        /* read the headers (hdr_size first) then everything up to the end of the keyslots:
+         * the two headers as big as the primary says (issue 19: not 8 MiB, most of a small
+         * disk, at every open), or as big as they can be when that does not parse */
         uint64_t fsize = (uint64_t) st.st_size;
-        size_t first = fsize < 2 * CP_LUKS2_MAX_HDR_SIZE ? (size_t) fsize : 2 * CP_LUKS2_MAX_HDR_SIZE;
+        size_t most = fsize < 2 * CP_LUKS2_MAX_HDR_SIZE ? (size_t) fsize : 2 * CP_LUKS2_MAX_HDR_SIZE, first = most;
+        uint8_t bin[16];
+        uint64_t claimed = 0;
+        if (fsize >= sizeof bin && pread_all(v->fd, bin, sizeof bin, 0) >= 0 && !memcmp(bin, magic1, MAGIC_LEN))
+                for (size_t i = 8; i < 16; i++)
+                        claimed = claimed << 8 | bin[i];
+        cp_error_clear();
+        if (valid_hdr_size(claimed) && 2 * claimed < most)
+                first = (size_t) (2 * claimed);
         meta = malloc(first ? first : 1);
         if (!meta) {
                 r = cp_error_oom();
                 goto fail;
         }
-        if ((r = pread_all(v->fd, meta, first, 0)) < 0 || (r = cp_luks2_parse(meta, first, &v->info)) < 0)
+        if ((r = pread_all(v->fd, meta, first, 0)) >= 0 && (r = cp_luks2_parse(meta, first, &v->info)) < 0 &&
+            first < most) {
+                cp_error_clear();
+                uint8_t *m2 = realloc(meta, most);
+                if (!m2) {
+                        r = cp_error_oom();
+                        goto fail;
+                }
+                meta = m2;
+                first = most;
+                if ((r = pread_all(v->fd, meta, first, 0)) >= 0)
+                        r = cp_luks2_parse(meta, first, &v->info);
+        }
+        if (r < 0)
                 goto fail;
         uint64_t need = 2 * v->info.hdr_size + v->info.keyslots_size;
         if (need > fsize || need > (UINT64_C(1) << 32)) {

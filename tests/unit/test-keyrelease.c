@@ -5,11 +5,15 @@
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/rand.h>
+#include <openssl/rsa.h>
 
 #include "basic/cleanup.h"
 #include "basic/codec.h"
 #include "confpool/keyrelease.h"
+#include "libconfpool/rsagen.h"
 #include "tests.h"
 
 static int parse(const char *s) {
@@ -241,4 +245,69 @@ TEST(any_of_reason_names_the_furthest_alternative) {
         json_decref(tdx);
         json_decref(guest);
         cp_release_policy_free(p);
+}
+
+/* cp_rsa_generate (nettle's generator, issue 19) checked by OpenSSL: the
+ * full key check (primality of p and q, d, CRT values), the exact size,
+ * e = 65537, an OAEP round trip and a signature through OpenSSL, distinct
+ * keys; sizes other than 2048/3072/4096 refused. */
+static void rsa_roundtrip(EVP_PKEY *k, unsigned bits) {
+        ASSERT_EQ(EVP_PKEY_get_bits(k), (int) bits);
+        BIGNUM *e = NULL;
+        ASSERT_TRUE(EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_RSA_E, &e) == 1);
+        ASSERT_TRUE(BN_is_word(e, 65537));
+        BN_free(e);
+        EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL);
+        ASSERT_TRUE(c != NULL);
+        ASSERT_TRUE(EVP_PKEY_check(c) == 1); /* OpenSSL's full check: p and q prime, n = p*q, d, CRT */
+        ASSERT_TRUE(EVP_PKEY_encrypt_init(c) == 1);
+        ASSERT_TRUE(EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_OAEP_PADDING) == 1);
+        uint8_t msg[32], ct[512], pt[512];
+        ASSERT_TRUE(RAND_bytes(msg, sizeof msg) == 1);
+        size_t ctl = sizeof ct, ptl = sizeof pt;
+        ASSERT_TRUE(EVP_PKEY_encrypt(c, ct, &ctl, msg, sizeof msg) == 1);
+        ASSERT_TRUE(EVP_PKEY_decrypt_init(c) == 1);
+        ASSERT_TRUE(EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_OAEP_PADDING) == 1);
+        ASSERT_TRUE(EVP_PKEY_decrypt(c, pt, &ptl, ct, ctl) == 1);
+        ASSERT_EQ(ptl, sizeof msg);
+        ASSERT_TRUE(memcmp(pt, msg, sizeof msg) == 0);
+        EVP_PKEY_CTX_free(c);
+        EVP_MD_CTX *m = EVP_MD_CTX_new();
+        uint8_t sig[512];
+        size_t sl = sizeof sig;
+        ASSERT_TRUE(EVP_DigestSignInit(m, NULL, EVP_sha256(), NULL, k) == 1);
+        ASSERT_TRUE(EVP_DigestSign(m, sig, &sl, msg, sizeof msg) == 1);
+        ASSERT_TRUE(EVP_DigestVerifyInit(m, NULL, EVP_sha256(), NULL, k) == 1);
+        ASSERT_TRUE(EVP_DigestVerify(m, sig, sl, msg, sizeof msg) == 1);
+        msg[0] ^= 1;
+        ASSERT_TRUE(EVP_DigestVerifyInit(m, NULL, EVP_sha256(), NULL, k) == 1);
+        ASSERT_TRUE(EVP_DigestVerify(m, sig, sl, msg, sizeof msg) != 1);
+        EVP_MD_CTX_free(m);
+}
+
+TEST(rsa_generate_checked_by_openssl) {
+        EVP_PKEY *k[4] = {0};
+        for (int i = 0; i < 3; i++) {
+                ASSERT_OK(cp_rsa_generate(2048, &k[i]));
+                rsa_roundtrip(k[i], 2048);
+        }
+        ASSERT_TRUE(EVP_PKEY_eq(k[0], k[1]) != 1);
+        ASSERT_TRUE(EVP_PKEY_eq(k[1], k[2]) != 1);
+        ASSERT_OK(cp_rsa_generate(3072, &k[3]));
+        rsa_roundtrip(k[3], 3072);
+        for (int i = 0; i < 4; i++)
+                EVP_PKEY_free(k[i]);
+        EVP_PKEY *bad = NULL;
+        ASSERT_ERR(cp_rsa_generate(1024, &bad), CP_EINVAL);
+        ASSERT_ERR(cp_rsa_generate(2049, &bad), CP_EINVAL);
+        ASSERT_ERR(cp_rsa_generate(8192, &bad), CP_EINVAL);
+        ASSERT_TRUE(bad == NULL);
+        ASSERT_ERR(cp_rsa_generate(2048, NULL), CP_EINVAL);
+        cp_error_clear();
+        /* a wrap key made by it unwraps what OpenSSL's public half wrapped (the broker's side) */
+        cp_wrap_key *w = NULL;
+        ASSERT_OK(cp_wrap_key_generate(4096, &w));
+        ASSERT_EQ(cp_wrap_key_bits(w), 4096);
+        ASSERT_TRUE(cp_wrap_key_is_private(w));
+        cp_wrap_key_free(w);
 }

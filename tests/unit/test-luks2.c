@@ -154,6 +154,41 @@ TEST(image_encrypt_open_decrypt) {
         free(plain);
 }
 
+/* A volume opens from the headers' own size (issue 19: not 8 MiB at every
+ * open), and from the secondary header when the primary's size field lies
+ * (4 MiB or 32 KiB: a first read of twice that, then the largest headers) or
+ * is not a size at all. */
+TEST(volume_open_reads_headers_by_their_size) {
+        size_t n = 64 * 1024;
+        uint8_t *plain = malloc(n), vk[64];
+        ASSERT_EQ(RAND_bytes(plain, (int) n), 1);
+        write_file(tmp("hs-plain.img"), plain, n);
+        cp_luks2_format_options o = CP_LUKS2_FORMAT_OPTIONS_INIT;
+        o.iterations = 1000;
+        ASSERT_OK(cp_luks2_encrypt_image(tmp("hs-plain.img"), tmp("hs.img"), &o, pass, PASS_LEN, vk));
+        size_t el;
+        uint8_t *enc;
+        ASSERT_OK(cp_read_file(tmp("hs.img"), 1 << 26, &enc, &el));
+        static const uint8_t lies[][8] = {{0, 0, 0, 0, 0, 0x40, 0, 0}, {0, 0, 0, 0, 0, 0, 0x80, 0},
+                                          {0, 0, 0, 0, 0, 0, 0x30, 0}};
+        for (size_t k = 0; k <= 3; k++) {
+                uint8_t *m = malloc(el);
+                memcpy(m, enc, el);
+                if (k > 0)
+                        memcpy(m + 8, lies[k - 1], 8); /* primary hdr_size (its checksum now fails) */
+                write_file(tmp("hs-t.img"), m, el);
+                cp_luks2_volume *v = NULL;
+                ASSERT_OK(cp_luks2_volume_open(tmp("hs-t.img"), pass, PASS_LEN, false, &v));
+                uint8_t sec[512];
+                ASSERT_OK(cp_luks2_volume_read(v, 7, sec, 1));
+                ASSERT_MEMEQ(sec, plain + 7 * 512, 512);
+                cp_luks2_volume_close(v);
+                free(m);
+        }
+        free(enc);
+        free(plain);
+}
+
 /* Rewrite the primary header's JSON and checksum; break the secondary. */
 static void rewrite_json(uint8_t *m, const char *json) {
         memset(m + 4096, 0, 16384 - 4096);
