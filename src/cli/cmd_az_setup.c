@@ -73,7 +73,6 @@ static int run(char *const argv[], bool quiet_fail) {
         cp_proc_options o = {
                 .err = quiet_fail ? CP_PROC_DEVNULL : CP_PROC_INHERIT,
                 .search_path = true,
-                .exec_error_message = true,
         };
         pid_t pid;
         int st, r;
@@ -220,8 +219,7 @@ static int own_principal(setup_args *a) {
                         snprintf(bin, sizeof bin, "confpoold");
                 snprintf(tmp, sizeof tmp, "%s.new", path);
                 char *argv[] = {bin, "sp", "create", "--state-dir", (char *) a->dir, "--name", "confpool-az", NULL};
-                cp_proc_options o = {.out = CP_PROC_TRUNCATE, .out_path = tmp, .search_path = true,
-                                     .exec_error_message = true};
+                cp_proc_options o = {.out = CP_PROC_TRUNCATE, .out_path = tmp, .search_path = true};
                 pid_t pid;
                 int st, r;
                 if ((r = cp_proc_spawn(argv, &o, &pid)) < 0 || (r = cp_proc_wait(pid, &st)) < 0) {

@@ -887,6 +887,12 @@ int cp_luks2_volume_open(const char *path, const uint8_t *pass, size_t pass_len,
                 r = CP_ERROR(CP_ETRUNC, "image shorter than its LUKS2 metadata");
                 goto fail;
         }
+        /* of the keyslots area, only what the keyslots use (issue 19: cryptsetup's layout
+         * reserves 16 MiB for them, of which one keyslot uses 128 KiB) */
+        need = 2 * v->info.hdr_size;
+        for (size_t i = 0; i < v->info.n_keyslots; i++)
+                if (v->info.keyslots[i].area_offset + v->info.keyslots[i].area_size > need)
+                        need = v->info.keyslots[i].area_offset + v->info.keyslots[i].area_size;
         if (need > first) {
                 uint8_t *m2 = realloc(meta, (size_t) need);
                 if (!m2) {

@@ -39,15 +39,15 @@ typedef struct cp_proc_options {
                                   * from another thread would stay open in the child) */
         bool unblock_signals;    /* an empty signal mask (the caller's threads may block some) */
         bool sigpipe_default;    /* SIGPIPE back to SIG_DFL even if the caller ignores it */
-        int niceness;            /* > 0: setpriority(); the child exits 126 if that fails */
-        bool exec_error_message; /* "confpool: error: cannot run ARGV0: ..." on (the child's)
-                                  * stderr when exec fails; the child exits 127 either way */
+        int niceness;            /* > 0: that much lower a priority than the caller's thread
+                                  * (CP_EIO "cannot lower the priority" if it cannot be) */
 } cp_proc_options;
 
-/* fork + exec argv (NULL-terminated) as o says (NULL: all defaults); only
- * async-signal-safe calls in the child (but for exec_error_message).  Output
- * files are opened before the fork: CP_EIO "cannot open PATH: ..." if one
- * cannot be. */
+/* posix_spawn of argv (NULL-terminated) as o says (NULL: all defaults): no
+ * fork of the caller's memory.  Output files are opened first: CP_EIO
+ * "cannot open PATH: ..." if one cannot be.  A program that cannot be run
+ * is an error here, not a child: CP_ENOTFOUND "cannot run ARGV0: ..." (not
+ * found, not executable), CP_EIO otherwise. */
 CP_WUR int cp_proc_spawn(char *const argv[], const cp_proc_options *o, pid_t *ret);
 /* Wait for a child (retrying on EINTR); *ret_wstatus is waitpid()'s status. */
 CP_WUR int cp_proc_wait(pid_t pid, int *ret_wstatus);

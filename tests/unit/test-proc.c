@@ -4,6 +4,7 @@
  * SIGKILL escalation) and pid files. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -116,33 +117,82 @@ TEST(spawn_output_open_error) {
 TEST(spawn_path_lookup_and_exec_failure) {
         char err[128];
         path(err, sizeof err, "exec-err");
-        /* without search_path, argv[0] is taken as a path: exit 127 */
+        /* without search_path, argv[0] is taken as a path: no child, an error naming it */
         char *argv[] = {"sh", "-c", "exit 3", NULL};
-        pid_t pid;
+        pid_t pid = 0;
         int st;
-        cp_proc_options o = {.err = CP_PROC_TRUNCATE, .err_path = err, .exec_error_message = true};
-        ASSERT_OK(cp_proc_spawn(argv, &o, &pid));
-        ASSERT_OK(cp_proc_wait(pid, &st));
-        ASSERT_TRUE(WIFEXITED(st));
-        ASSERT_EQ(WEXITSTATUS(st), 127);
-        char *t = slurp(err);
-        ASSERT_TRUE(strncmp(t, "confpool: error: cannot run sh: ", 32) == 0);
-        free(t);
+        cp_proc_options o = {.err = CP_PROC_TRUNCATE, .err_path = err};
+        ASSERT_ERR(cp_proc_spawn(argv, &o, &pid), CP_ENOTFOUND);
+        ASSERT_TRUE(strncmp(cp_error_message(), "cannot run sh: ", 15) == 0);
+        cp_error_clear();
+        ASSERT_EQ(pid, 0);
         /* with it, sh is found in $PATH */
         o.search_path = true;
         ASSERT_OK(cp_proc_spawn(argv, &o, &pid));
         ASSERT_OK(cp_proc_wait(pid, &st));
         ASSERT_EQ(cp_proc_status_code(st), 3);
-        /* no message unless asked for */
+        /* a path that is not there, and one that is not executable */
         char *bad[] = {"/nonexistent/program", NULL};
-        o.exec_error_message = false;
-        ASSERT_OK(cp_proc_spawn(bad, &o, &pid));
-        ASSERT_OK(cp_proc_wait(pid, &st));
-        ASSERT_EQ(cp_proc_status_code(st), 127);
-        t = slurp(err);
+        ASSERT_ERR(cp_proc_spawn(bad, &o, &pid), CP_ENOTFOUND);
+        ASSERT_TRUE(strstr(cp_error_message(), "/nonexistent/program") != NULL);
+        cp_error_clear();
+        char *noexec[] = {err, NULL}; /* the (0600) output file */
+        o.search_path = false;
+        ASSERT_ERR(cp_proc_spawn(noexec, &o, &pid), CP_ENOTFOUND);
+        cp_error_clear();
+        char *t = slurp(err);
         ASSERT_STREQ(t, "");
         free(t);
         unlink(err);
+}
+
+/* Spawning from several threads at once (the daemons' boot workers): each
+ * child gets its own output and niceness, and exits as told. */
+typedef struct spawn_many_arg {
+        int i;
+        int bad;
+} spawn_many_arg;
+
+static void *spawn_many(void *ud) {
+        spawn_many_arg *a = ud;
+        for (int k = 0; k < 10 && !a->bad; k++) {
+                char out[160], script[96], want[32];
+                snprintf(out, sizeof out, "%s/cc-%d-%d", tmpdir(), a->i, k);
+                snprintf(script, sizeof script, "echo %d-%d $(cut -d' ' -f19 /proc/self/stat); exit %d", a->i, k, k);
+                char *argv[] = {"/bin/sh", "-c", script, NULL};
+                cp_proc_options o = {.out = CP_PROC_TRUNCATE, .out_path = out, .niceness = k % 2 ? 3 : 0,
+                                     .close_fds = true};
+                pid_t pid;
+                int st;
+                if (cp_proc_spawn(argv, &o, &pid) < 0 || cp_proc_wait(pid, &st) < 0 || cp_proc_status_code(st) != k) {
+                        a->bad = 1;
+                        break;
+                }
+                int base = getpriority(PRIO_PROCESS, 0);
+                int nice = k % 2 ? (base + 3 > 19 ? 19 : base + 3) : base;
+                snprintf(want, sizeof want, "%d-%d %d\n", a->i, k, nice);
+                uint8_t *t = NULL;
+                size_t tl = 0;
+                if (cp_read_file(out, 4096, &t, &tl) < 0 || tl != strlen(want) || memcmp(t, want, tl) != 0)
+                        a->bad = 2;
+                free(t);
+                unlink(out);
+        }
+        return NULL;
+}
+
+TEST(spawn_concurrent_from_threads) {
+        enum { T = 6 };
+        pthread_t th[T];
+        spawn_many_arg args[T];
+        for (int i = 0; i < T; i++) {
+                args[i] = (spawn_many_arg) {.i = i};
+                ASSERT_EQ(pthread_create(&th[i], NULL, spawn_many, &args[i]), 0);
+        }
+        for (int i = 0; i < T; i++) {
+                ASSERT_EQ(pthread_join(th[i], NULL), 0);
+                ASSERT_EQ(args[i].bad, 0);
+        }
 }
 
 TEST(spawn_session_and_group) {
