@@ -1,0 +1,120 @@
+#!/bin/bash
+# TDX nodes through control-plane failover (issues 16 + 17).  The stack of
+# pg-failover-nodes.sh (tests/cli/lib/pg-failover-stack.sh: 3 confpoold
+# replicas on one PostgreSQL database and one state directory, 2 kbsd
+# replicas, real agents, swtpm, attestd and the software TDX hosts, whose
+# emulated Intel PCS the leader serves).  ConfidentialTDXPreview registered,
+# a 2-node Standard_DC4es_v5 pool added through replica a, and kill -9 of the
+# leader twice (each killed replica started again):
+#  1. during the add (TDX node directories there, not both Ready): the new
+#     leader reboots the cut boots on their kept disks (or adopts a finished
+#     one); the pool Succeeded with 2 Ready machines, each attested with TDX
+#     evidence (tee TDX, MRTD = the one node.json names, TCB status
+#     UpToDate, FMSPC), no duplicate or lost machine, every LRO terminal;
+#  2. after both are Ready: the new leader ADOPTS both TDs (td.json resumed
+#     under the host's module key): the same agent pid, the same disk
+#     (inode and header), no "TDX node not adopted" in any log; the pool
+#     Ready at every sample over 20 s (past the 15 s heartbeat deadline),
+#     heartbeats received after the kill, and a forced re-attestation
+#     (SIGUSR1) through the new leader's TD channel and PCS passes with the
+#     same MRTD.
+# Then: no disk seen at a kill point erased or re-made, no broker key of one
+# crypto-erased, one OS disk key per node.
+set -u
+BIN=${CP_BIN_DIR:?}
+[ -r /usr/share/ovmf/OVMF.fd ] || { echo "SKIP: Debian's ovmf is not installed (no TDVF)"; exit 77; }
+. "$(dirname "$0")/lib/pg-failover-stack.sh"
+pgfo_up pgfotdx
+AP=$MC/agentPools/tdx
+FEAT=/subscriptions/$SUB/providers/Microsoft.Features/providers/Microsoft.ContainerService/features/ConfidentialTDXPreview
+FV=api-version=2021-07-01
+expect "feature register" 200 "$(req a POST "$FEAT/register?$FV")"
+for _ in $(seq 100); do
+  req a GET "$FEAT?$FV" >/dev/null
+  [ "$(jq -r .properties.state "$T/body")" = Registered ] && break
+  sleep 0.1
+done
+expect "ConfidentialTDXPreview" Registered "$(jq -r .properties.state "$T/body")"
+
+expect "TDX pool add through a" 201 \
+  "$(req a PUT "$AP?api-version=$CS" '{"properties":{"count":2,"vmSize":"Standard_DC4es_v5","mode":"User"}}')"
+POOL_OP=$(hdr Azure-AsyncOperation | sed -E 's#^https?://[^/]+##')
+# 1. during the add: the pool's node directories there, not both Ready
+for _ in $(seq 300); do [ "$(ls "$NODES" | grep -c -- -tdx)" -ge 1 ] && break; sleep 0.05; done
+r=$(ready)
+[ "$r" -lt 2 ] && ok || bad "the first kill came too late: $r Ready"
+failover "during the add ($r Ready)"
+expect "pool add finished after the failover" Succeeded "$(wait_op "$POOL_OP")"
+for _ in $(seq 300); do [ "$(ready)" = 2 ] && break; sleep 0.2; done
+expect "2 Ready after the first failover" 2 "$(ready)"
+
+machines() { req "$(alive_replica)" GET "$AP/machines?api-version=$CS" >/dev/null; cp "$T/body" "$T/$1.json"; }
+evidence() { # file: the TDX evidence of each machine, one line each
+  jq -r '.value[] | [.name, .properties.status.nodeState, .properties.attestation.tee,
+    .properties.attestation.tdx.mrtd, .properties.attestation.tdx.tcbStatus, .properties.attestation.tdx.fmspc,
+    (.properties.attestation.reason // "")] | join(" ")' "$1" | sort
+}
+check_pool() { # label file
+  expect "$1: 2 machines" 2 "$(jq '.value | length' "$2")"
+  expect "$1: 2 distinct names" 2 "$(jq '[.value[].name] | unique | length' "$2")"
+  evidence "$2" | while read -r name st tee mrtd tcb fmspc reason; do
+    d=$(ls -d "$NODES"/*-"$name")
+    want=$(jq -r .tdxMrtd "$d/node.json")
+    [ "$st $tee $tcb ${#mrtd} $reason" = "Ready TDX UpToDate 96 " ] && [ "$mrtd" = "$want" ] &&
+      [ -n "$fmspc" ] || echo "$name: $st $tee mrtd=$mrtd (node.json $want) tcb=$tcb fmspc=$fmspc $reason"
+  done >"$T/ev.bad"
+  [ ! -s "$T/ev.bad" ] && ok || bad "$1: TDX evidence: $(cat "$T/ev.bad")"
+}
+machines m1
+check_pool "after the first failover" "$T/m1.json"
+
+# 2. after both are Ready: adopted by the new leader, never not Ready
+agents() { for d in "$NODES"/*-tdx*/; do echo "$(basename "$d") $(cat "$d/agent.pid")"; done; }
+disks() { for d in "$NODES"/*-tdx*/; do echo "$(basename "$d") $(stat -c %i "$d/disk.img") $(head -c 65536 "$d/disk.img" | sha256sum)"; done; }
+A0=$(agents) D0=$(disks)
+at0=$(jq '[.value[].properties.attestation.lastAttestation] | max' "$T/m1.json")
+kt=$(date +%s)
+failover "after 2 Ready"
+L=$(leader)
+low=2
+for _ in $(seq 40); do r=$(ready); [ "$r" -lt "$low" ] && low=$r; sleep 0.5; done
+expect "the TDX pool Ready at every sample for 20 s after the kill" 2 "$low"
+grep -h "confpoold: adopted" "$T/$L.log" | tail -1 | grep -q "adopted 3 running" && ok ||
+  bad "new leader $L did not adopt the 3 nodes: $(grep -h 'adopted\|not adopted' "$T/$L.log" | tail -2)"
+grep -h "TDX node not adopted" "$T"/[abc].log >"$T/notadopted"
+[ ! -s "$T/notadopted" ] && ok || bad "TDX nodes rebooted, not adopted: $(cat "$T/notadopted")"
+expect "the same agents (adopted, not rebooted)" "$A0" "$(agents)"
+expect "the same disks" "$D0" "$(disks)"
+for d in "$NODES"/*/; do
+  n=$(pgrep -f -- "confpool-agent --node-dir ${d%/}( |$)" | wc -l)
+  [ "$n" = 1 ] && ok || bad "$(basename "$d"): $n agents"
+done
+machines m2
+check_pool "after the second failover" "$T/m2.json"
+expect "heartbeats after the kill (to the new leader)" 2 \
+  "$(jq --argjson k "$kt" '[.value[] | select((.properties.attestation.lastHeartbeat // 0) > $k)] | length' "$T/m2.json")"
+# a forced re-attestation: a quote over the adopted TD's channel, collateral from the new leader's PCS
+first=$(agents | head -1)
+kill -USR1 "${first#* }"
+for _ in $(seq 120); do
+  machines m3
+  [ "$(jq --argjson a "$at0" '[.value[] | select(.properties.attestation.lastAttestation > $a)] | length' "$T/m3.json")" -ge 1 ] && break
+  sleep 0.25
+done
+expect "re-attested after the adoption" 1 \
+  "$(jq --argjson a "$at0" '[.value[] | select(.properties.attestation.lastAttestation > $a)] | length' "$T/m3.json")"
+check_pool "after the re-attestation" "$T/m3.json"
+expect "the same MRTDs after the re-attestation" "$(evidence "$T/m1.json" | cut -d' ' -f1,4)" "$(evidence "$T/m3.json" | cut -d' ' -f1,4)"
+
+expect "3 machine rows in all (1 system + 2 TDX)" 3 "$(pg_psql "SELECT count(*) FROM machines")"
+expect "3 node directories (no second machine)" 3 "$(ls "$NODES" | grep -cv '^\.')"
+expect "every operation terminal" 0 "$(pg_psql "SELECT count(*) FROM operations WHERE status NOT IN ('Succeeded','Failed','Canceled')")"
+pgfo_check_disks
+expect "3 OS disks in the broker" 3 "$(kp "SELECT count(*) FROM disks WHERE id LIKE 'osdisk-%'")"
+expect "3 OS disk keys released (one per node)" 3 \
+  "$(kp "SELECT count(DISTINCT version) FROM audit WHERE op = 'disk-release' AND decision = 'allowed' AND version LIKE 'osdisk-%'")"
+
+grep -h "leader (term\|deposed\|adopted\|restarted\|not adopted" "$T"/[abc].log | sed 's/^/  /'
+echo "failovers: ${FAILOVERS[*]} (total $(ms) ms)"
+echo "pg-failover-tdx: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
