@@ -2602,6 +2602,12 @@ int cp_backend_local_detach(cp_backend *bb, unsigned *ret_left) {
                 node_free(nd); /* its processes keep running: not stopped, not reaped */
         }
         hosts_close(b);
+        /* the stack's emulated Intel PCS too: its kept port (hosts/tdx/pcs.port,
+         * the one attestd was given) is the successor's to bind, and pcs.json
+         * is read again should this daemon lead again (a successor's TCB
+         * recovery changed it meanwhile) */
+        b->tdx_httpd = cp_httpd_stop(b->tdx_httpd);
+        b->tdx_pcs = cp_tdx_pcs_free(b->tdx_pcs);
         b->detaching = false;
         pthread_mutex_unlock(&b->lock);
         if (ret_left)

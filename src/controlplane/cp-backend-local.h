@@ -134,7 +134,9 @@ CP_WUR int cp_backend_local_recover(cp_backend *b, unsigned *ret_adopted, unsign
  * cp_backend_local_recover), the nodes are forgotten without being
  * stopped (they keep running and heartbeating, the next leader adopts
  * them), the hosts' threads end and their sockets close without being
- * unlinked (the next leader binds the same paths).  *ret_left: the running
+ * unlinked (the next leader binds the same paths), the emulated Intel PCS
+ * stops listening on its kept port (the next leader serves it there).
+ * *ret_left: the running
  * nodes left.  The backend can lead again: recover adopts them back. */
 CP_WUR int cp_backend_local_detach(cp_backend *b, unsigned *ret_left);
 

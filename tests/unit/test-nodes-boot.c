@@ -516,3 +516,35 @@ TEST(node_attests_after_every_restart) {
         cp_backend_free(b);
         teardown_env();
 }
+
+/* A deposed leader's detach frees the stack's emulated Intel PCS (issues 16 +
+ * 17): the successor serves it on the same kept port (hosts/tdx/pcs.port, the
+ * URL attestd was given).  Before, the detached backend kept listening there:
+ * the successor could not bind it, so it opened no TDX host, adopted no TD and
+ * booted none.  And the detached one serves it again when it leads again. */
+TEST(detach_frees_the_tdx_pcs_port) {
+        char dir[] = "/tmp/cp-pcsdetach-XXXXXX", state[64], hosts[64], u1[64], u2[64], u3[64];
+        ASSERT_TRUE(mkdtemp(dir) != NULL);
+        snprintf(state, sizeof state, "%s/state", dir);
+        snprintf(hosts, sizeof hosts, "%s/hosts", dir);
+        cp_local_options lo = {.state_dir = state, .hosts_dir = hosts, .agent_path = CP_AGENT_PATH,
+                               .hosts_per_generation = 1, .boot_workers = 1};
+        cp_backend *a = NULL, *b = NULL;
+        ASSERT_OK(cp_backend_local_new(&lo, &a));
+        ASSERT_OK(cp_backend_local_tdx_platform(a, NULL, NULL, u1, sizeof u1));
+        unsigned left = 7;
+        ASSERT_OK(cp_backend_local_detach(a, &left));
+        ASSERT_EQ(left, 0);
+        ASSERT_OK(cp_backend_local_new(&lo, &b));
+        if (cp_backend_local_tdx_platform(b, NULL, NULL, u2, sizeof u2) < 0)
+                cp_test_fail(__FILE__, __LINE__, "the successor cannot serve the PCS: %s", cp_error_message());
+        ASSERT_STREQ(u2, u1);
+        ASSERT_OK(cp_backend_local_detach(b, NULL));
+        ASSERT_OK(cp_backend_local_tdx_platform(a, NULL, NULL, u3, sizeof u3));
+        ASSERT_STREQ(u3, u1);
+        cp_backend_free(b);
+        cp_backend_free(a);
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        ASSERT_EQ(system(cmd), 0);
+}
