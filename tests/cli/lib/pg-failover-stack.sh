@@ -10,7 +10,7 @@
 #   pgfo_up NAME     the stack in /tmp/cp-NAME-XXXXXX ($T), its cleanup on EXIT,
 #                    resource group rg1 and cluster c1 (1 SNP system node)
 #   req R METHOD PATH [BODY]  a REST call through replica R -> status, body in $T/body
-#   leader / failover LABEL / start R / kill9 R / ready / snap / wait_op OP
+#   leader / failover LABEL / failover_of R LABEL / start R / kill9 R / ready / snap / wait_op OP
 #   pgfo_check_disks  every disk seen at a kill point (snap) unchanged, and
 #                    no broker key of one crypto-erased
 command -v jq >/dev/null || { echo "jq is required"; exit 1; }
@@ -99,11 +99,17 @@ snap() { # the disks there now: path inode header-digest
   done >>"$T/disks.snap"
 }
 failover() { # label: kill -9 of the leader, a new one within seconds, the killed one started again
-  local l; l=$(leader)
+  failover_of "$(leader)" "$1"
+}
+failover_of() { # replica label: as failover, the leader known (no request before the kill)
+  local l=$1; shift
   [ -n "$l" ] || die "$1: no leader"
-  snap
   local k0; k0=$(ms)
   kill9 "$l"
+  # what the dead leader left, before any successor acts (>= the lease TTL):
+  # the disks there, and which boots had finished (node.json) in $T/booted.at-kill
+  snap
+  ls "$NODES"/*/node.json 2>/dev/null >"$T/booted.at-kill"
   local n; n=$(leader)
   [ -n "$n" ] && [ "$n" != "$l" ] && ok || bad "$1: no new leader after killing $l"
   FAILOVERS+=("$1:$l->$n:$(($(ms) - k0))ms")
