@@ -151,6 +151,9 @@ typedef struct local_backend {
         cp_tdx_pcs *tdx_pcs;
         cp_httpd *tdx_httpd;
         char tdx_url[64];
+        uint16_t tdx_port;     /* kept in hosts/tdx/pcs.port */
+        bool tdx_deferred;     /* the kept port held by another process: tdx_pcs_retry */
+        long long tdx_listen_at;
         /* what every SNP boot derives from the stack's firmware (b->ovmf),
          * while the file is the same (device, inode, size, mtime, ctime):
          * its SHA-256 and length (measured boot) and its launch digests
@@ -201,44 +204,80 @@ static const char *gen_name(int g) {
 
 /* ---- the software TDX platform (issue 16) ----------------------------- */
 
+/* The PCS's listener on its kept port (hosts/tdx/pcs.port, the URL attestd
+ * was given; a free one the first time); lock held. */
+static int tdx_pcs_listen(local_backend *b) {
+        char f[PATH_MAX_ + 32];
+        snprintf(f, sizeof f, "%s/tdx/pcs.port", b->hosts_dir);
+        b->tdx_listen_at = (long long) cp_proc_clock_ms();
+        int r = cp_tdx_pcs_start(b->tdx_pcs, "127.0.0.1", b->tdx_port, &b->tdx_httpd);
+        if (r < 0)
+                return CP_ERROR(r, "software TDX PCS: cannot listen on 127.0.0.1:%u (kept in %s: the attestation "
+                                   "service fetches collateral there)", b->tdx_port, f);
+        b->tdx_port = cp_httpd_port(b->tdx_httpd);
+        snprintf(b->tdx_url, sizeof b->tdx_url, "http://127.0.0.1:%u", b->tdx_port);
+        char txt[16];
+        int n = snprintf(txt, sizeof txt, "%u\n", b->tdx_port);
+        if (b->tdx_deferred)
+                fprintf(stderr, "local backend: software TDX PCS: listening on its kept port %u again\n", b->tdx_port);
+        b->tdx_deferred = false;
+        return cp_write_file(f, txt, (size_t) n, 0600);
+}
+
 /* The PCS of the stack, opened (created on first use) and served on its
- * kept port; lock held. */
+ * kept port; lock held.  A kept port another process holds (a leader
+ * deposed while paused keeps its sockets until it runs again and detaches,
+ * issues 16 + 17) defers the listener, not the platform: the hosts, their
+ * modules and the TDs they adopt need pcs.json only; the listener is tried
+ * again at the next call and once a second (tdx_pcs_retry). */
 static int tdx_platform(local_backend *b) {
         char dir[PATH_MAX_], f[PATH_MAX_ + 32];
-        if (b->tdx_pcs)
-                return 0;
         snprintf(dir, sizeof dir, "%s/tdx", b->hosts_dir);
-        int r = cp_tdx_pcs_open(dir, NULL, &b->tdx_pcs);
-        if (r < 0)
-                return cp_error_wrap("software TDX PCS");
-        uint8_t *buf = NULL;
-        size_t len = 0;
-        unsigned long port = 0;
-        snprintf(f, sizeof f, "%s/pcs.port", dir);
-        if (cp_read_file(f, 16, &buf, &len) >= 0 && len > 0 && len < 16) {
-                char t[16] = {0};
-                memcpy(t, buf, len);
-                port = strtoul(t, NULL, 10);
+        if (!b->tdx_pcs) {
+                int r = cp_tdx_pcs_open(dir, NULL, &b->tdx_pcs);
+                if (r < 0)
+                        return cp_error_wrap("software TDX PCS");
+                uint8_t *buf = NULL;
+                size_t len = 0;
+                unsigned long port = 0;
+                snprintf(f, sizeof f, "%s/pcs.port", dir);
+                if (cp_read_file(f, 16, &buf, &len) >= 0 && len > 0 && len < 16) {
+                        char t[16] = {0};
+                        memcpy(t, buf, len);
+                        port = strtoul(t, NULL, 10);
+                }
+                cp_error_clear();
+                free(buf);
+                b->tdx_port = port > 65535 ? 0 : (uint16_t) port;
+                snprintf(b->tdx_url, sizeof b->tdx_url, "http://127.0.0.1:%u", b->tdx_port);
+                _cleanup_free_ char *pem = NULL;
+                size_t pem_len = 0;
+                snprintf(f, sizeof f, "%s/root.pem", dir);
+                if ((r = cp_tdx_pcs_root_pem(b->tdx_pcs, &pem, &pem_len)) < 0 ||
+                    (r = cp_write_file(f, pem, pem_len, 0644)) < 0) {
+                        b->tdx_pcs = cp_tdx_pcs_free(b->tdx_pcs);
+                        return r;
+                }
         }
-        cp_error_clear();
-        free(buf);
-        if (port > 65535)
-                port = 0;
-        if ((r = cp_tdx_pcs_start(b->tdx_pcs, "127.0.0.1", (uint16_t) port, &b->tdx_httpd)) < 0) {
+        int r = b->tdx_httpd ? 0 : tdx_pcs_listen(b);
+        if (r >= 0)
+                return 0;
+        if (!b->tdx_port) { /* no port kept: nothing to wait for */
                 b->tdx_pcs = cp_tdx_pcs_free(b->tdx_pcs);
-                return CP_ERROR(r, "software TDX PCS: cannot listen on 127.0.0.1:%lu (kept in %s: the attestation "
-                                   "service fetches collateral there): %s", port, f, cp_error_message());
-        }
-        snprintf(b->tdx_url, sizeof b->tdx_url, "http://127.0.0.1:%u", cp_httpd_port(b->tdx_httpd));
-        char txt[16];
-        int n = snprintf(txt, sizeof txt, "%u\n", cp_httpd_port(b->tdx_httpd));
-        _cleanup_free_ char *pem = NULL;
-        size_t pem_len = 0;
-        if ((r = cp_write_file(f, txt, (size_t) n, 0600)) < 0 ||
-            (r = cp_tdx_pcs_root_pem(b->tdx_pcs, &pem, &pem_len)) < 0)
                 return r;
-        snprintf(f, sizeof f, "%s/root.pem", dir);
-        return cp_write_file(f, pem, pem_len, 0644);
+        }
+        if (!b->tdx_deferred)
+                fprintf(stderr, "local backend: %s; the platform is up without it, listening tried again every "
+                                "second\n", cp_error_message());
+        cp_error_clear();
+        b->tdx_deferred = true;
+        return 0;
+}
+
+/* A deferred PCS listener tried again, at most once a second; lock held. */
+static void tdx_pcs_retry(local_backend *b) {
+        if (b->tdx_pcs && !b->tdx_httpd && (long long) cp_proc_clock_ms() - b->tdx_listen_at >= 1000 && tdx_pcs_listen(b) < 0)
+                cp_error_clear();
 }
 
 /* A TDX host: a platform of the stack's PCS, kept in hosts/host-<gen>-<i>/;
@@ -1512,7 +1551,7 @@ static int node_new(local_backend *b, const char *name, const char *pool_id, con
 /* Queue a listed node's boot; lock held. */
 static void queue_push(local_backend *b, node *nd) {
         nd->phase = NODE_QUEUED;
-        nd->t_queued = (long long) now_ms();
+        nd->t_queued = (long long) cp_proc_clock_ms();
         nd->qnext = NULL;
         if (b->queue_tail)
                 b->queue_tail->qnext = nd;
@@ -1577,7 +1616,7 @@ static void *boot_worker(void *ud) {
                 pthread_mutex_lock(&b->lock);
                 nd->phase = r < 0 ? NODE_FAILED : NODE_UP;
                 b->booting--;
-                b->last_boot_ms = (long long) now_ms();
+                b->last_boot_ms = (long long) cp_proc_clock_ms();
                 pthread_cond_broadcast(&b->booted);
         }
         pthread_mutex_unlock(&b->lock);
@@ -1634,6 +1673,7 @@ static int local_status(cp_backend *bb, const char *handle, cp_node_state *ret_s
                         char *ret_error, size_t error_size) {
         local_backend *b = (local_backend *) bb;
         pthread_mutex_lock(&b->lock);
+        tdx_pcs_retry(b);
         node *nd = find_node(b, handle);
         if (!nd) {
                 pthread_mutex_unlock(&b->lock);
@@ -1897,7 +1937,7 @@ static void *vtpm_pool_worker(void *ud) {
                  * running, nor in the seconds after one (its agent attests
                  * and unlocks its disk then); a pool's boots are not slowed
                  * by refilling the pool they drain (issue 19) */
-                long long idle_ms = (long long) now_ms() - b->last_boot_ms;
+                long long idle_ms = (long long) cp_proc_clock_ms() - b->last_boot_ms;
                 if (b->queue_head || b->booting || idle_ms < POOL_REFILL_IDLE_MS) {
                         struct timespec ts;
                         clock_gettime(CLOCK_REALTIME, &ts);
@@ -2459,7 +2499,7 @@ static bool adopt_node(local_backend *b, node *nd, const json_t *j) {
         b->hosts[hidx].nodes++;
         nd->adopted = true;
         nd->phase = NODE_UP;
-        nd->t_queued = (long long) now_ms();
+        nd->t_queued = (long long) cp_proc_clock_ms();
         nd->next = b->nodes;
         b->nodes = nd;
         return true;

@@ -124,6 +124,47 @@ expect "3 OS disks in the broker" 3 "$(kp "SELECT count(*) FROM disks WHERE id L
 expect "3 OS disk keys released (one per node)" 3 \
   "$(kp "SELECT count(DISTINCT version) FROM audit WHERE op = 'disk-release' AND decision = 'allowed' AND version LIKE 'osdisk-%'")"
 
+# 3. a paused leader (SIGSTOP past its lease, as a frozen VM): a successor takes
+# over while the paused one still holds its listening sockets (the emulated
+# Intel PCS's kept TCP port among them); then SIGCONT: it finds itself deposed
+# and detaches.  The Ready TDX nodes stay Ready on the same agents and disks
+# throughout, and attest again afterwards (the PCS served by the new leader).
+A1=$(agents) D1=$(disks)
+P=$(leader)
+kill -STOP "${PIDS[$P]}"
+pt=$(date +%s)
+for _ in $(seq 150); do
+  n=
+  for r in a b c; do [ "$r" != "$P" ] && [ -n "${PIDS[$r]:-}" ] && [ "$(role "$r")" = leader ] && n=$r; done
+  [ -n "$n" ] && break
+  sleep 0.1
+done
+[ -n "$n" ] && ok || bad "no leader while $P is paused"
+low=2
+for _ in $(seq 16); do r=$(ready); [ "$r" -lt "$low" ] && low=$r; sleep 0.5; done
+kill -CONT "${PIDS[$P]}"
+for _ in $(seq 24); do r=$(ready); [ "$r" -lt "$low" ] && low=$r; sleep 0.5; done
+expect "the TDX pool Ready at every sample while $P was paused and after" 2 "$low"
+for _ in $(seq 50); do grep -q "deposed" "$T/$P.log" && break; sleep 0.1; done
+grep -q "confpoold: deposed" "$T/$P.log" && ok || bad "$P did not detach after SIGCONT"
+expect "the same agents across the pause (adopted)" "$A1" "$(agents)"
+expect "the same disks across the pause" "$D1" "$(disks)"
+grep -h "TDX node not adopted" "$T"/[abc].log >"$T/notadopted"
+[ ! -s "$T/notadopted" ] && ok || bad "TDX nodes rebooted, not adopted: $(cat "$T/notadopted")"
+at1=$(jq '[.value[].properties.attestation.lastAttestation] | max' "$T/m3.json")
+sleep 1.1
+for a in $(agents | cut -d' ' -f2); do kill -USR1 "$a"; done
+for _ in $(seq 120); do
+  machines m4
+  [ "$(jq --argjson a "$at1" '[.value[] | select(.properties.attestation.lastAttestation > $a)] | length' "$T/m4.json")" = 2 ] && break
+  sleep 0.25
+done
+expect "both re-attested after the pause (the new leader's PCS)" 2 \
+  "$(jq --argjson a "$at1" '[.value[] | select(.properties.attestation.lastAttestation > $a)] | length' "$T/m4.json")"
+check_pool "after the pause" "$T/m4.json"
+expect "heartbeats after the pause" 2 \
+  "$(jq --argjson k "$pt" '[.value[] | select((.properties.attestation.lastHeartbeat // 0) > $k)] | length' "$T/m4.json")"
+
 grep -h "leader (term\|deposed\|adopted\|restarted\|not adopted" "$T"/[abc].log | sed 's/^/  /'
 echo "failovers: ${FAILOVERS[*]} (total $(ms) ms)"
 echo "pg-failover-tdx: $pass passed, $fail failed"

@@ -7,7 +7,10 @@
  * boots, and restart recovery boots the nodes whose boot had not finished.
  * A test hook (prepare) holds boots at a gate so that all of this is
  * deterministic. */
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -544,6 +547,55 @@ TEST(detach_frees_the_tdx_pcs_port) {
         ASSERT_STREQ(u3, u1);
         cp_backend_free(b);
         cp_backend_free(a);
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        ASSERT_EQ(system(cmd), 0);
+}
+
+/* Whether something listens on 127.0.0.1:port. */
+static bool listening(const char *url) {
+        unsigned port = 0;
+        ASSERT_EQ(sscanf(url, "http://127.0.0.1:%u", &port), 1);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        bool ok = connect(fd, (struct sockaddr *) &a, sizeof a) == 0;
+        close(fd);
+        return ok;
+}
+
+/* A successor whose predecessor is paused, not dead (its lease expired while
+ * frozen: it still holds the PCS's kept port until it runs again and
+ * detaches): the successor's software TDX platform comes up without the
+ * listener (its hosts, their modules, the TDs it adopts need pcs.json only)
+ * and listens on the kept port once the predecessor let it go.  Before, the
+ * platform failed: no TDX host opened, every Ready TDX node "not adopted",
+ * stopped and booted again (and failed). */
+TEST(tdx_platform_waits_for_a_paused_predecessors_pcs_port) {
+        char dir[] = "/tmp/cp-pcspause-XXXXXX", state[64], hosts[64], u1[64], u2[64];
+        ASSERT_TRUE(mkdtemp(dir) != NULL);
+        snprintf(state, sizeof state, "%s/state", dir);
+        snprintf(hosts, sizeof hosts, "%s/hosts", dir);
+        cp_local_options lo = {.state_dir = state, .hosts_dir = hosts, .agent_path = CP_AGENT_PATH,
+                               .hosts_per_generation = 1, .boot_workers = 1};
+        cp_backend *a = NULL, *b = NULL;
+        ASSERT_OK(cp_backend_local_new(&lo, &a));
+        ASSERT_OK(cp_backend_local_tdx_platform(a, NULL, NULL, u1, sizeof u1));
+        ASSERT_OK(cp_backend_local_new(&lo, &b));
+        char *pem = NULL;
+        size_t pem_len = 0;
+        if (cp_backend_local_tdx_platform(b, &pem, &pem_len, u2, sizeof u2) < 0)
+                cp_test_fail(__FILE__, __LINE__, "the successor's TDX platform: %s", cp_error_message());
+        ASSERT_STREQ(u2, u1); /* the URL attestd has */
+        ASSERT_TRUE(pem_len > 0);
+        free(pem);
+        ASSERT_OK(cp_backend_local_detach(a, NULL));
+        ASSERT_FALSE(listening(u1));
+        ASSERT_OK(cp_backend_local_tdx_platform(b, NULL, NULL, u2, sizeof u2));
+        ASSERT_STREQ(u2, u1);
+        ASSERT_TRUE(listening(u1));
+        cp_backend_free(a);
+        cp_backend_free(b);
         char cmd[128];
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
         ASSERT_EQ(system(cmd), 0);
