@@ -175,12 +175,12 @@ static char *b64u(const uint8_t *p, size_t n) {
 
 /* POST a JSON body; ca_file: the CA to trust for an https URL (NULL: the
  * system's). */
-static int post_json(const char *url, const char *bearer, const char *ca_file, json_t *body, long *ret_status,
-                     json_t **ret) {
+static int post_json_within(const char *url, const char *bearer, const char *ca_file, json_t *body,
+                            unsigned timeout_ms, long *ret_status, json_t **ret) {
         char *txt = body ? json_dumps(body, JSON_COMPACT) : NULL;
         if (body && !txt)
                 return cp_error_oom();
-        cp_httpc_options ho = {.timeout_ms = 15000, .bearer = bearer, .ca_file = ca_file};
+        cp_httpc_options ho = {.timeout_ms = timeout_ms, .bearer = bearer, .ca_file = ca_file};
         cp_httpc_response resp = {0};
         int r = cp_httpc_request(&ho, "POST", url, NULL, txt ? txt : "{}", txt ? strlen(txt) : 2, &resp);
         free(txt);
@@ -195,6 +195,11 @@ static int post_json(const char *url, const char *bearer, const char *ca_file, j
         cp_httpc_response_clear(&resp);
         *ret = j;
         return 0;
+}
+
+static int post_json(const char *url, const char *bearer, const char *ca_file, json_t *body, long *ret_status,
+                     json_t **ret) {
+        return post_json_within(url, bearer, ca_file, body, 15000, ret_status, ret);
 }
 
 static const char *error_message(const json_t *j) {
@@ -526,7 +531,16 @@ static bool cp_url_at(const char *list, unsigned i, char *out, size_t size) {
         return true;
 }
 
-static int control_plane_at(agent *a, const char *base, const char *action, char *why, size_t size);
+static int control_plane_at(agent *a, const char *base, const char *action, unsigned timeout_ms, char *why,
+                            size_t size);
+
+/* A heartbeat's wait for one replica when there are others: a replica that
+ * accepts connections and never answers (paused, frozen VM: the kernel
+ * still queues them) must not hold it past the control plane's 15 s
+ * deadline (issues 16 + 17: with 15 s per URL every node of a paused
+ * leader's agents was replaced); one answering slower than this is tried
+ * again at the next URL. */
+#define HEARTBEAT_PER_REPLICA_MS 4000
 
 /* POST register/heartbeat to the control plane, failing over between its
  * replicas (a network error or a 5xx: the next URL, starting from the one
@@ -541,7 +555,9 @@ static int control_plane(agent *a, const char *action, char *why, size_t size) {
                 unsigned i = (a->cp_next + k) % n;
                 if (!cp_url_at(a->cp, i, base, sizeof base))
                         break;
-                r = control_plane_at(a, base, action, why, size);
+                r = control_plane_at(a, base, action,
+                                     n > 1 && !strcmp(action, "heartbeat") ? HEARTBEAT_PER_REPLICA_MS : 15000, why,
+                                     size);
                 if (r >= 0) {
                         a->cp_next = i;
                         return r;
@@ -550,7 +566,8 @@ static int control_plane(agent *a, const char *action, char *why, size_t size) {
         return r;
 }
 
-static int control_plane_at(agent *a, const char *base, const char *action, char *why, size_t size) {
+static int control_plane_at(agent *a, const char *base, const char *action, unsigned timeout_ms, char *why,
+                            size_t size) {
         char url[1600];
         snprintf(url, sizeof url, "%s%s/machines/%s/%s?api-version=2025-01-01", base, a->pool, a->name, action);
         json_t *resp = NULL;
@@ -559,7 +576,7 @@ static int control_plane_at(agent *a, const char *base, const char *action, char
         const char *caf = cfg_str(a, "controlplaneCaFile");
         if (caf)
                 path_of(a, "controlplaneCaFile", ca, sizeof ca);
-        int r = post_json(url, a->token, caf ? ca : NULL, NULL, &status, &resp);
+        int r = post_json_within(url, a->token, caf ? ca : NULL, NULL, timeout_ms, &status, &resp);
         if (r < 0)
                 return r;
         if (status == 200) {

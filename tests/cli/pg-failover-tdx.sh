@@ -132,17 +132,14 @@ expect "3 OS disk keys released (one per node)" 3 \
 A1=$(agents) D1=$(disks)
 P=$(leader)
 kill -STOP "${PIDS[$P]}"
+PAUSED=$P
 pt=$(date +%s)
-for _ in $(seq 150); do
-  n=
-  for r in a b c; do [ "$r" != "$P" ] && [ -n "${PIDS[$r]:-}" ] && [ "$(role "$r")" = leader ] && n=$r; done
-  [ -n "$n" ] && break
-  sleep 0.1
-done
+n=$(leader)
 [ -n "$n" ] && ok || bad "no leader while $P is paused"
 low=2
 for _ in $(seq 16); do r=$(ready); [ "$r" -lt "$low" ] && low=$r; sleep 0.5; done
 kill -CONT "${PIDS[$P]}"
+PAUSED=
 for _ in $(seq 24); do r=$(ready); [ "$r" -lt "$low" ] && low=$r; sleep 0.5; done
 expect "the TDX pool Ready at every sample while $P was paused and after" 2 "$low"
 for _ in $(seq 50); do grep -q "deposed" "$T/$P.log" && break; sleep 0.1; done
