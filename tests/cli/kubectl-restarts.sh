@@ -1,13 +1,15 @@
 #!/bin/bash
 # kubectl and python3-kubernetes through an operator's restarts of the embedded
 # stack (confpool up, local backend, real agents, swtpm, attestation, disk keys;
-# docs/kubernetes.md "What survives a restart"), one pool of 2 CVM nodes:
+# docs/kubernetes.md "What survives a restart"), one pool of 2 (then 3) CVM nodes:
 #  1. kill -9 of the key broker and of the attestation service while the nodes
 #     are Ready: kubectl keeps them Ready (no NotReady, no attestation taint, no
 #     NodeNotReady event) through the outage, a re-attestation forced then
 #     (SIGUSR1) is deferred, not a quarantine; `confpool up` starts the two
-#     daemons again on their ports (confpoold still running) and a forced
-#     re-attestation then succeeds through the restarted attestation service;
+#     daemons again on their ports (confpoold still running), a forced
+#     re-attestation then succeeds through the restarted attestation service and
+#     a third node boots, gets its disk key and bootstrap token from the restarted
+#     broker and joins;
 #  2. a python watch and `kubectl get nodes -w` started before a kill -9 of
 #     confpoold: after `up`, a new watch from the last resourceVersion continues
 #     (the log of changes is in the store: no 410 Expired) and sees a change made
@@ -114,6 +116,15 @@ wait_for 40 reattested || fail "no re-attestation through the restarted attestd:
 all_ready || fail "not Ready after the re-attestation: $(node_state)"
 k get events 2>&1 | grep -q NodeNotReady && fail "NodeNotReady events: $(k get events)"
 grep -q "quarantin" "$S/confpoold.log" && fail "quarantine logged: $(grep quarantin "$S/confpoold.log")"
+# a node that boots now is attested by the restarted attestation service, gets its
+# disk key and its Kubernetes bootstrap token from the restarted broker, and joins
+cp_ aks nodepool scale -g rg1 --cluster-name c1 -n nodepool1 --node-count 3 -o none || fail "scale to 3"
+NAMES=$(k get nodes -o jsonpath='{.items[*].metadata.name}' | tr ' ' '\n' | sort)
+[ "$(echo "$NAMES" | wc -l)" = 3 ] || fail "3 nodes: $(k get nodes)"
+N3=$(echo "$NAMES" | grep -vxF "$(for n in "${!AT0[@]}"; do echo "$n"; done)")
+READY=$(for n in $NAMES; do echo "$n True"; done)
+wait_for 20 all_ready || fail "not Ready after the scale: $(node_state)"
+wait_for 20 own_renewal "$N3" || fail "the new node $N3 did not join over mTLS: $(lease_of "$N3")"
 
 # 2. watches across a kill -9 of confpoold
 k get nodes -w -o name >"$T/kwatch" 2>&1 &
@@ -175,7 +186,7 @@ grep -q "^EXPIRED\|^APIERROR" "$T/pywatch" && fail "re-watch refused: $(cat "$T/
 # a continuation, not a relist: only versions after LAST, not every node ADDED again
 grep "^EV2" "$T/pywatch" | awk -v l="$LAST" '$4 <= l {bad=1} END {exit bad}' || fail "replayed versions <= $LAST: $(cat "$T/pywatch")"
 grep -q "^EV2 ADDED" "$T/pywatch" && fail "the re-watch listed again: $(cat "$T/pywatch")"
-[ "$(grep -c "^RELIST .* True 0$" "$T/pywatch")" = 2 ] || fail "relist: $(cat "$T/pywatch")"
+[ "$(grep -c "^RELIST .* True 0$" "$T/pywatch")" = 3 ] || fail "relist: $(cat "$T/pywatch")"
 # kubectl's watch (a single watch, no retry) ended with the connection
 wait_for 10 sh -c "! kill -0 $KW 2>/dev/null" || fail "kubectl get -w still running after confpoold died"
 k label node "$N1" restart-probe- >/dev/null || fail "unlabel"
@@ -191,10 +202,18 @@ t0=$(date +%s)
 cp_ up --state-dir "$S" >"$T/up3.out" 2>&1 || { cat "$T/up3.out" >&2; fail "up after down"; }
 wait_for 240 all_ready || fail "after down/up: $(node_state), want $READY; $(k get nodes 2>&1)"
 [ "$(k get nodes -o jsonpath='{.items[*].metadata.name}' | tr ' ' '\n' | sort)" = "$NAMES" ] || fail "node names changed"
+# each booted again and attested after the up (its Node stays Ready meanwhile, as a
+# kubelet's within the lease grace period; it is not NotReady at any point)
+attested_since_up() {
+        local n a
+        for n in $NAMES; do
+                a=$(date -d "$(attested "$n")" +%s 2>/dev/null || echo 0)
+                [ "$a" -ge "$t0" ] || return 1
+        done
+        all_ready || fail "a node left Ready while booting again: $(node_state)"
+}
+wait_for 120 attested_since_up || fail "not every node attested after the up: $(for n in $NAMES; do attested "$n"; done)"
 for n in $NAMES; do
-        # booted again and attested after the up
-        a=$(date -d "$(attested "$n")" +%s 2>/dev/null || echo 0)
-        [ "$a" -ge "$t0" ] || fail "$n not attested after the up: $(attested "$n")"
         # its Lease renewed after the up by the node itself, over mTLS
         wait_for 30 own_renewal "$n" || fail "no mTLS renewal of $n after the up: $(lease_of "$n")"
         r=$(lease_of "$n")
