@@ -97,6 +97,12 @@ done
 [ "$(lease_of "$N1")" != "$r_out" ] && own_renewal "$N1" || fail "lease of $N1 not renewed during the outage: $(lease_of "$N1")"
 grep -aq "re-attestation deferred" "$(nd "$N1")/agent.log" \
         || fail "no deferred re-attestation in $N1's log: $(tail -5 "$(nd "$N1")/agent.log")"
+# without the kept ports (ports.json) `up` starts nothing on another port
+mv "$S/ports.json" "$T/ports.json"
+cp_ up --state-dir "$S" >"$T/up0.out" 2>&1 && fail "up without ports.json succeeded"
+grep -q "ports.json does not say which port" "$T/up0.out" || fail "up's refusal without ports.json: $(cat "$T/up0.out")"
+[ "$(cat "$S/kbsd.pid")" = "$KP" ] && [ "$(cat "$S/attestd.pid")" = "$AP" ] || fail "up without ports.json started a daemon"
+mv "$T/ports.json" "$S/ports.json"
 # `up` with confpoold running starts exactly the missing daemons, on their ports
 cp_ up --state-dir "$S" >"$T/up1.out" 2>&1 || { cat "$T/up1.out" >&2; fail "up with kbsd and attestd gone"; }
 grep -q "without confpool-attestd and confpool-kbsd: started again" "$T/up1.out" || fail "up's output: $(cat "$T/up1.out")"
