@@ -6,7 +6,8 @@
 #     are Ready: kubectl keeps them Ready (no NotReady, no attestation taint, no
 #     NodeNotReady event) through the outage, a re-attestation forced then
 #     (SIGUSR1) is deferred, not a quarantine; `confpool up` starts the two
-#     daemons again on their ports (confpoold still running), a forced
+#     daemons again on their ports (confpoold still running; then the broker
+#     alone killed: only it is started), a forced
 #     re-attestation then succeeds through the restarted attestation service and
 #     a third node boots, gets its disk key and bootstrap token from the restarted
 #     broker and joins;
@@ -112,6 +113,13 @@ for f in kbsd attestd; do
         p=$(cat "$S/$f.pid")
         { [ "$p" != "$KP" ] && [ "$p" != "$AP" ] && kill -0 "$p"; } || fail "$f not running again (pid $p)"
 done
+# the broker alone killed again: only it is started (the attestation service kept)
+AP2=$(cat "$S/attestd.pid") KP2=$(cat "$S/kbsd.pid")
+kill -9 "$KP2" || fail "kill -9 kbsd"
+cp_ up --state-dir "$S" >"$T/up1k.out" 2>&1 || { cat "$T/up1k.out" >&2; fail "up with kbsd gone"; }
+grep -q "without confpool-kbsd: started again" "$T/up1k.out" || fail "up's output: $(cat "$T/up1k.out")"
+[ "$(cat "$S/attestd.pid")" = "$AP2" ] || fail "the running attestd was restarted"
+{ [ "$(cat "$S/kbsd.pid")" != "$KP2" ] && kill -0 "$(cat "$S/kbsd.pid")"; } || fail "kbsd not running again"
 # everything running: up refuses as before
 cp_ up --state-dir "$S" >"$T/up1b.out" 2>&1 && fail "up with the whole stack running succeeded"
 grep -q "is already running" "$T/up1b.out" || fail "up's refusal: $(cat "$T/up1b.out")"
