@@ -14,7 +14,8 @@
  *
  * `up` starts what is not running: after a kill -9 of confpoold it keeps
  * the running attestation service and key broker, and the new confpoold
- * adopts the running nodes.  Every daemon listens on the port it got at
+ * adopts the running nodes; with confpoold running it starts again only an
+ * attestation service or key broker that is gone (and fails when nothing is).  Every daemon listens on the port it got at
  * the stack's first start (ports.json): the issuer URL in the disk keys'
  * release policies and the URLs in the nodes' settings stay valid across
  * `down`/`up`.  confpoold.log is appended to, never truncated.
@@ -561,6 +562,45 @@ static void stop_started(const stack_run *x) {
                         cp_proc_stop_child(&pids[i], 30000);
 }
 
+/* confpoold runs but the attestation service or the key broker is gone
+ * (killed, crashed): start just those again, each on the port the stack
+ * kept (ports.json), so that the issuer URL, the broker URL in the nodes'
+ * settings and the running confpoold's URLs stay valid; the running
+ * confpoold and nodes are left as they are.  Nothing missing: 1. */
+static int stack_restart_missing(stack *s, pid_t cpid) {
+        stack_run x = {0};
+        int r;
+        ports_load(s, &x);
+        find_running(s, &x);
+        if (x.kept_attestd && x.kept_kbsd)
+                return 1;
+        const char *gone = !x.kept_attestd && !x.kept_kbsd ? "confpool-attestd and confpool-kbsd"
+                           : !x.kept_attestd                ? "confpool-attestd"
+                                                            : "confpool-kbsd";
+        /* a port of 0 (no ports.json): a new port would not be the one the
+         * running confpoold and its nodes use */
+        if ((!x.kept_attestd && !x.port_attestd) || (!x.kept_kbsd && !x.port_kbsd))
+                return CP_ERROR(CP_EBADSEQ, "the running stack in %s lacks %s and ports.json does not say which port "
+                                "it had; refusing to start it on another port ('confpool down' then 'confpool up' "
+                                "restarts everything)", s->dir, gone);
+        if ((r = find_bin(s, "confpool-attestd", x.att_bin, sizeof x.att_bin)) < 0 ||
+            (r = find_bin(s, "confpool-kbsd", x.kbs_bin, sizeof x.kbs_bin)) < 0)
+                return r;
+        path_of(s, "confpoold.log", x.log, sizeof x.log);
+        if ((r = start_attestd(s, &x)) < 0 || (r = start_kbsd(s, &x)) < 0) {
+                cp_error saved = *cp_error_last();
+                x.cpid = 0; /* the running confpoold is not this run's */
+                stop_started(&x);
+                return cp_error_set_at(saved.file, saved.line, saved.code, "%s", saved.message);
+        }
+        printf("confpool: the embedded stack in %s was running (confpoold pid %ld) without %s: started again\n"
+               "  attestation    %s  (confpool-attestd pid %ld%s)\n"
+               "  key broker     %s  (confpool-kbsd pid %ld%s)\n",
+               s->dir, (long) cpid, gone, x.issuer, (long) x.apid, x.kept_attestd ? ", kept" : ", restarted",
+               x.kbs_url, (long) x.kpid, x.kept_kbsd ? ", kept" : ", restarted");
+        return 0;
+}
+
 static int stack_up(stack *s, const char *port, const char *min_tcb) {
         stack_run x = {0};
         int r;
@@ -596,7 +636,8 @@ static void usage(FILE *f, bool up) {
                            "confpool-kbsd and confpoold with the local backend, state in DIR (default\n"
                            "~/.confpool/stack), and save the CLI's connection settings (as 'confpool login').\n"
                            "Starts only what is not running (after a crash of confpoold its running nodes are\n"
-                           "adopted), each daemon on the port of the stack's first start (DIR/ports.json).\n"
+                           "adopted; with confpoold running, a missing attestation service or key broker is\n"
+                           "started again), each daemon on the port of the stack's first start (DIR/ports.json).\n"
                            "Min TCB default: " DEFAULT_MIN_TCB ".\n"
                            "--db: confpoold's store on an existing PostgreSQL database (docs/scale-out.md)\n"
                            "instead of DIR's SQLite file.\n"
@@ -676,6 +717,14 @@ static int run(int argc, char **argv, bool up) {
         markers(&s, cpd, att, sizeof cpd);
         path_of(&s, "confpoold.pid", f, sizeof f);
         if (cp_proc_read_pidfile(f, &old) >= 0 && cp_proc_matches(old, cpd)) {
+                fflush(stdout);
+                int rr = stack_restart_missing(&s, old);
+                if (rr < 0) {
+                        cp_cli_error("up");
+                        return CP_EXIT_FAILURE;
+                }
+                if (rr == 0)
+                        return CP_EXIT_OK;
                 fprintf(stderr, "confpool: error: the embedded stack in %s is already running (confpoold pid %ld); "
                                 "'confpool down --state-dir %s' stops it\n", s.dir, (long) old, s.dir);
                 return CP_EXIT_FAILURE;

@@ -27,6 +27,7 @@
 
 #include <jansson.h>
 
+#include "basic/clock.h"
 #include "basic/cleanup.h"
 #include "basic/codec.h"
 #include "basic/cursor.h"
@@ -541,17 +542,53 @@ static int fw_read(local_backend *b, const struct stat *before, uint8_t **ret, s
         return r;
 }
 
+/* What the cache holds for the firmware as it is now: its SHA-256 and
+ * length (gen < 0) or its launch digest for (gen, vcpus); true on a hit.
+ * *st and *cur say which file the caller then reads (fw_remember). */
+#define FW_SHA256 (-1)
+static bool fw_cached(local_backend *b, int gen, unsigned vcpus, uint8_t *ret, size_t *ret_len, struct stat *st,
+                      bool *cur) {
+        bool hit = false;
+        pthread_mutex_lock(&b->lock);
+        *cur = fw_current(b, st);
+        if (*cur && gen == FW_SHA256 && b->fw.has_sha) {
+                memcpy(ret, b->fw.sha256, 32);
+                *ret_len = b->fw.len;
+                hit = true;
+        }
+        for (size_t i = 0; *cur && gen != FW_SHA256 && i < b->fw.n_ld && !hit; i++)
+                if (b->fw.ld[i].gen == gen && b->fw.ld[i].vcpus == vcpus) {
+                        memcpy(ret, b->fw.ld[i].ld, 48);
+                        hit = true;
+                }
+        pthread_mutex_unlock(&b->lock);
+        return hit;
+}
+
+/* Note what was derived from the file read (read_r: fw_read's result,
+ * 1 if the file changed while it was read), if it is still the cached one. */
+static void fw_remember(local_backend *b, int gen, unsigned vcpus, const uint8_t *v, size_t len,
+                        const struct stat *st, bool cur, int read_r) {
+        pthread_mutex_lock(&b->lock);
+        if (read_r == 0 && cur && b->fw.valid && same_file(&b->fw.id, st)) {
+                if (gen == FW_SHA256) {
+                        memcpy(b->fw.sha256, v, 32);
+                        b->fw.len = len;
+                        b->fw.has_sha = true;
+                } else if (b->fw.n_ld < CP_ELEMENTSOF(b->fw.ld)) {
+                        b->fw.ld[b->fw.n_ld].gen = gen;
+                        b->fw.ld[b->fw.n_ld].vcpus = vcpus;
+                        memcpy(b->fw.ld[b->fw.n_ld++].ld, v, 48);
+                }
+        }
+        pthread_mutex_unlock(&b->lock);
+}
+
 /* SHA-256 and length of the stack's firmware (measured boot's event). */
 static int fw_digest(local_backend *b, uint8_t ret[32], size_t *ret_len) {
         struct stat st;
-        pthread_mutex_lock(&b->lock);
-        bool cur = fw_current(b, &st), hit = cur && b->fw.has_sha;
-        if (hit) {
-                memcpy(ret, b->fw.sha256, 32);
-                *ret_len = b->fw.len;
-        }
-        pthread_mutex_unlock(&b->lock);
-        if (hit)
+        bool cur;
+        if (fw_cached(b, FW_SHA256, 0, ret, ret_len, &st, &cur))
                 return 0;
         _cleanup_free_ uint8_t *fw = NULL;
         size_t len = 0;
@@ -560,28 +597,16 @@ static int fw_digest(local_backend *b, uint8_t ret[32], size_t *ret_len) {
                 return r;
         SHA256(fw, len, ret);
         *ret_len = len;
-        pthread_mutex_lock(&b->lock);
-        if (r == 0 && cur && b->fw.valid && same_file(&b->fw.id, &st)) {
-                memcpy(b->fw.sha256, ret, 32);
-                b->fw.len = len;
-                b->fw.has_sha = true;
-        }
-        pthread_mutex_unlock(&b->lock);
+        fw_remember(b, FW_SHA256, 0, ret, len, &st, cur, r);
         return 0;
 }
 
 /* The launch digest of the stack's firmware alone for (generation, vCPUs). */
 static int fw_launch_digest(local_backend *b, int gen, unsigned vcpus, uint8_t ret[48]) {
         struct stat st;
-        pthread_mutex_lock(&b->lock);
-        bool cur = fw_current(b, &st), hit = false;
-        for (size_t i = 0; cur && i < b->fw.n_ld && !hit; i++)
-                if (b->fw.ld[i].gen == gen && b->fw.ld[i].vcpus == vcpus) {
-                        memcpy(ret, b->fw.ld[i].ld, 48);
-                        hit = true;
-                }
-        pthread_mutex_unlock(&b->lock);
-        if (hit)
+        bool cur;
+        size_t unused;
+        if (fw_cached(b, gen, vcpus, ret, &unused, &st, &cur))
                 return 0;
         _cleanup_free_ uint8_t *fw = NULL;
         size_t fw_len = 0;
@@ -598,13 +623,7 @@ static int fw_launch_digest(local_backend *b, int gen, unsigned vcpus, uint8_t r
         int m = cp_snp_measure(&p, ret);
         if (m < 0)
                 return m;
-        pthread_mutex_lock(&b->lock);
-        if (r == 0 && cur && b->fw.valid && same_file(&b->fw.id, &st) && b->fw.n_ld < CP_ELEMENTSOF(b->fw.ld)) {
-                b->fw.ld[b->fw.n_ld].gen = gen;
-                b->fw.ld[b->fw.n_ld].vcpus = vcpus;
-                memcpy(b->fw.ld[b->fw.n_ld++].ld, ret, 48);
-        }
-        pthread_mutex_unlock(&b->lock);
+        fw_remember(b, gen, vcpus, ret, 48, &st, cur, r);
         return 0;
 }
 
@@ -1939,13 +1958,7 @@ static void *vtpm_pool_worker(void *ud) {
                  * by refilling the pool they drain (issue 19) */
                 long long idle_ms = (long long) cp_proc_clock_ms() - b->last_boot_ms;
                 if (b->queue_head || b->booting || idle_ms < POOL_REFILL_IDLE_MS) {
-                        struct timespec ts;
-                        clock_gettime(CLOCK_REALTIME, &ts);
-                        ts.tv_nsec += 250 * 1000000L;
-                        if (ts.tv_nsec >= 1000000000L) {
-                                ts.tv_sec++;
-                                ts.tv_nsec -= 1000000000L;
-                        }
+                        struct timespec ts = cp_realtime_in_ms(250);
                         pthread_cond_timedwait(&b->pool_cond, &b->lock, &ts);
                         continue;
                 }

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "basic/clock.h"
 #include "basic/cleanup.h"
 #include "basic/fileio.h"
 #include "basic/limits.h"
@@ -354,11 +355,7 @@ static void *lease_main(void *userdata) {
                 pthread_mutex_lock(&d->lease_mu);
                 if (d->lease_stop)
                         break;
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_nsec += (long) period * 1000000L;
-                ts.tv_sec += ts.tv_nsec / 1000000000L;
-                ts.tv_nsec %= 1000000000L;
+                struct timespec ts = cp_realtime_in_ms(period);
                 pthread_cond_timedwait(&d->lease_cond, &d->lease_mu, &ts);
         }
         pthread_mutex_unlock(&d->lease_mu);

@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
+#include "basic/clock.h"
 #include "basic/cleanup.h"
 #include "basic/codec.h"
 #include "basic/secure.h"
@@ -41,12 +41,6 @@ struct cp_diskkeys {
         wrap_ref *wrap; /* under wrap_lock; NULL until the first disk */
 };
 
-static int64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void wrap_put(cp_diskkeys *d, wrap_ref *w) {
         if (!w)
                 return;
@@ -62,7 +56,7 @@ static void wrap_put(cp_diskkeys *d, wrap_ref *w) {
 /* The current wrapping key, referenced (wrap_put when done); a new one
  * when there is none or the current one is too old or too used. */
 static int wrap_get(cp_diskkeys *d, wrap_ref **ret) {
-        int64_t now = mono_ms();
+        int64_t now = cp_monotonic_ms();
         pthread_mutex_lock(&d->wrap_lock);
         wrap_ref *w = d->wrap, *old = NULL;
         if (!w || w->uses >= WRAP_KEY_MAX_USES || now - w->born_ms >= WRAP_KEY_MAX_AGE_MS) {

@@ -10,6 +10,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "basic/clock.h"
 #include "basic/cleanup.h"
 #include "basic/limits.h"
 #include "basic/secure.h"
@@ -966,11 +967,7 @@ static void *thread_main(void *userdata) {
                 pthread_mutex_lock(&rc->lock);
                 if (rc->stop)
                         break;
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_nsec += (long) rc->interval_ms * 1000000L;
-                ts.tv_sec += ts.tv_nsec / 1000000000L;
-                ts.tv_nsec %= 1000000000L;
+                struct timespec ts = cp_realtime_in_ms(rc->interval_ms);
                 pthread_cond_timedwait(&rc->cond, &rc->lock, &ts);
         }
         pthread_mutex_unlock(&rc->lock);

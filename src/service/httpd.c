@@ -18,6 +18,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "basic/clock.h"
 #include "service/httpd.h"
 
 /* Per-connection header memory: attestation tokens in Authorization headers
@@ -698,13 +699,7 @@ cp_httpd *cp_httpd_stop(cp_httpd *d) {
         pthread_mutex_lock(&d->streams_lock);
         for (int i = 0; i < 100 && (d->n_suspended || d->n_streams); i++) {
                 streams_resume(d);
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_nsec += 20 * 1000000L;
-                if (ts.tv_nsec >= 1000000000L) {
-                        ts.tv_sec++;
-                        ts.tv_nsec -= 1000000000L;
-                }
+                struct timespec ts = cp_realtime_in_ms(20);
                 pthread_cond_timedwait(&d->streams_cond, &d->streams_lock, &ts);
         }
         streams_resume(d);

@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 
+#include "basic/clock.h"
 #include "basic/codec.h"
 #include "basic/fileio.h"
 #include "basic/cleanup.h"
@@ -441,4 +442,26 @@ TEST(log_limit_keeps_first_lines_and_counts_the_rest) {
         ASSERT_EQ(l.burst, CP_LOG_LIMIT_BURST);
         ASSERT_EQ(l.period_s, CP_LOG_LIMIT_PERIOD_S);
         cp_log_limit_destroy(&l);
+}
+
+/* A timed wait's deadline: now + ms on CLOCK_REALTIME, nanoseconds kept
+ * below one second whatever the carry; the monotonic clock in ms. */
+TEST(clock_deadlines_are_normalised) {
+        static const unsigned ms[] = {0, 1, 250, 999, 1000, 1001, 1999, 60000};
+        for (size_t i = 0; i < sizeof ms / sizeof *ms; i++) {
+                struct timespec before, after;
+                clock_gettime(CLOCK_REALTIME, &before);
+                struct timespec d = cp_realtime_in_ms(ms[i]);
+                clock_gettime(CLOCK_REALTIME, &after);
+                ASSERT_TRUE(d.tv_nsec >= 0 && d.tv_nsec < 1000000000L);
+                double lo = (double) before.tv_sec + before.tv_nsec / 1e9 + ms[i] / 1e3;
+                double hi = (double) after.tv_sec + after.tv_nsec / 1e9 + ms[i] / 1e3;
+                double v = (double) d.tv_sec + d.tv_nsec / 1e9;
+                ASSERT_TRUE(v >= lo - 1e-6 && v <= hi + 1e-6);
+        }
+        int64_t a = cp_monotonic_ms();
+        struct timespec nap = {0, 20 * 1000000L};
+        nanosleep(&nap, NULL);
+        int64_t b = cp_monotonic_ms();
+        ASSERT_TRUE(b - a >= 19 && b - a < 10000);
 }

@@ -443,6 +443,57 @@ TEST(node_boots_on_a_preprovisioned_vtpm) {
         assert_no_processes(dir);
 }
 
+/* The firmware's digests are cached while the file is the same (issue 19):
+ * a firmware changed in place (same size) after a first measurement is
+ * measured anew, as a fresh backend measures it. */
+static void expected_of(const char *state, const char *ovmf, const char *image, uint8_t ret[48]) {
+        char hosts[300];
+        snprintf(hosts, sizeof hosts, "%s/hosts", E.dir);
+        cp_local_options lo = {.state_dir = state, .hosts_dir = hosts, .agent_path = CP_AGENT_PATH,
+                               .hosts_per_generation = 1, .ovmf_path = ovmf};
+        cp_backend *b = NULL;
+        ASSERT_OK(cp_backend_local_new(&lo, &b));
+        cp_node_spec spec = {.pool_id = AP "/fw", .name = "fw-a", .vm_size = SIZE, .image = image,
+                             .confidential = true};
+        ASSERT_OK(b->ops->expected_measurement(b, &spec, ret));
+        cp_backend_free(b);
+}
+
+TEST(firmware_changed_in_place_is_measured_anew) {
+        setup_env();
+        char fw[300], state[300], hosts[300];
+        snprintf(fw, sizeof fw, "%s/fw-OVMF.fd", E.dir);
+        snprintf(state, sizeof state, "%s/local-fw", E.dir);
+        snprintf(hosts, sizeof hosts, "%s/hosts", E.dir);
+        uint8_t *img = NULL;
+        size_t len = 0;
+        ASSERT_OK(cp_read_file("/usr/share/ovmf/OVMF.fd", 64u << 20, &img, &len));
+        ASSERT_OK(cp_write_file(fw, img, len, 0644));
+        cp_local_options lo = {.state_dir = state, .hosts_dir = hosts, .agent_path = CP_AGENT_PATH,
+                               .hosts_per_generation = 1, .ovmf_path = fw};
+        cp_backend *b = NULL;
+        ASSERT_OK(cp_backend_local_new(&lo, &b));
+        cp_node_spec spec = {.pool_id = AP "/fw", .name = "fw-a", .vm_size = SIZE, .image = "fw1",
+                             .confidential = true};
+        uint8_t first[48], changed[48], fresh[48], orig[48];
+        ASSERT_OK(b->ops->expected_measurement(b, &spec, first)); /* the firmware's digests now cached */
+        img[len - 0x10000] ^= 0x01; /* in the firmware volume; same size */
+        ASSERT_OK(cp_write_file(fw, img, len, 0644));
+        spec.image = "fw2"; /* an image not measured yet: measured from the firmware as it is now */
+        ASSERT_OK(b->ops->expected_measurement(b, &spec, changed));
+        cp_backend_free(b);
+        char state2[300];
+        snprintf(state2, sizeof state2, "%s/local-fw2", E.dir);
+        expected_of(state2, fw, "fw2", fresh);
+        ASSERT_MEMEQ(changed, fresh, 48);
+        img[len - 0x10000] ^= 0x01;
+        ASSERT_OK(cp_write_file(fw, img, len, 0644));
+        snprintf(state2, sizeof state2, "%s/local-fw3", E.dir);
+        expected_of(state2, fw, "fw2", orig);
+        ASSERT_TRUE(memcmp(orig, changed, 48) != 0); /* the flipped byte is measured */
+        free(img);
+}
+
 TEST(node_attests_after_every_restart) {
         uint8_t disk0[32], key0[32];
         setup_env();

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef CP_BASIC_CLOCK_H
+#define CP_BASIC_CLOCK_H
+
+#include <stdint.h>
+#include <time.h>
+
+/* CLOCK_REALTIME now + ms, normalised: the deadline of a
+ * pthread_cond_timedwait on a condition variable of the default clock. */
+struct timespec cp_realtime_in_ms(unsigned ms);
+/* CLOCK_MONOTONIC in ms (intervals, ages). */
+int64_t cp_monotonic_ms(void);
+
+#endif
