@@ -17,7 +17,12 @@
 #     Ready at every sample over 20 s (past the 15 s heartbeat deadline),
 #     heartbeats received after the kill, and a forced re-attestation
 #     (SIGUSR1) through the new leader's TD channel and PCS passes with the
-#     same MRTD.
+#     same MRTD;
+#  3. SIGSTOP of the leader ~8 s (a frozen VM: its sockets, the PCS's kept
+#     port among them, still held), then SIGCONT: a successor adopts the
+#     nodes without the port, the paused one detaches when it runs again;
+#     the pool Ready at every sample, the same agents and disks, heartbeats
+#     (agents wait at most 4 s for a replica), both nodes re-attest.
 # Then: no disk seen at a kill point erased or re-made, no broker key of one
 # crypto-erased, one OS disk key per node.
 set -u
