@@ -33,7 +33,7 @@ pgfo_cleanup() {
   "$BIN/confpool" down --state-dir "$T/s" >/dev/null 2>&1
   # the nodes the replicas left running (their command lines name $T)
   for p in $(pgrep -f -- "--node-dir $T/" ; pgrep -f -- "$T/s/cp/local/nodes/"); do kill -9 "$p" 2>/dev/null; done
-  wait 2>/dev/null; pg_stop; rm -rf "$T"
+  wait 2>/dev/null; pg_stop; [ -n "${PGFO_KEEP:-}" ] && [ "$fail" -gt 0 ] && { echo "kept: $T"; return; }; rm -rf "$T"
 }
 
 kbs_args() { # port audit-file: the stack's kbsd arguments with --db, --port, --audit-file replaced
