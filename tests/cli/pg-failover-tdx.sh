@@ -18,8 +18,8 @@
 #     heartbeats received after the kill, and a forced re-attestation
 #     (SIGUSR1) through the new leader's TD channel and PCS passes with the
 #     same MRTD;
-#  3. SIGSTOP of the leader ~8 s (a frozen VM: its sockets, the PCS's kept
-#     port among them, still held), then SIGCONT: a successor adopts the
+#  3. SIGSTOP of the leader and one other replica ~20 s (frozen VMs: their
+#     sockets, the PCS's kept port among them, still held), then SIGCONT: a successor adopts the
 #     nodes without the port, the paused one detaches when it runs again;
 #     the pool Ready at every sample, the same agents and disks, heartbeats
 #     (agents wait at most 4 s for a replica), both nodes re-attest.
@@ -136,14 +136,15 @@ expect "3 OS disk keys released (one per node)" 3 \
 # throughout, and attest again afterwards (the PCS served by the new leader).
 A1=$(agents) D1=$(disks)
 P=$(leader)
-kill -STOP "${PIDS[$P]}"
-PAUSED=$P
+Q=a; [ "$P" = a ] && Q=b # a second one paused: the agents' replica is one of the two with p = 2/3
+for r in $P $Q; do kill -STOP "${PIDS[$r]}"; done
+PAUSED="$P $Q"
 pt=$(date +%s)
 n=$(leader)
-[ -n "$n" ] && ok || bad "no leader while $P is paused"
+[ -n "$n" ] && ok || bad "no leader while $P and $Q are paused"
 low=2
-for _ in $(seq 16); do r=$(ready); [ "$r" -lt "$low" ] && low=$r; sleep 0.5; done
-kill -CONT "${PIDS[$P]}"
+for _ in $(seq 36); do r=$(ready); [ "$r" -lt "$low" ] && low=$r; sleep 0.5; done # > the 15 s deadline
+for r in $P $Q; do kill -CONT "${PIDS[$r]}"; done
 PAUSED=
 for _ in $(seq 24); do r=$(ready); [ "$r" -lt "$low" ] && low=$r; sleep 0.5; done
 expect "the TDX pool Ready at every sample while $P was paused and after" 2 "$low"

@@ -10,7 +10,7 @@
 #   pgfo_up NAME     the stack in /tmp/cp-NAME-XXXXXX ($T), its cleanup on EXIT,
 #                    resource group rg1 and cluster c1 (1 SNP system node)
 #   req R METHOD PATH [BODY]  a REST call through replica R -> status, body in $T/body
-#   PAUSED=R: leader and alive_replica skip replica R (SIGSTOPped)
+#   PAUSED="R ...": leader and alive_replica skip these replicas (SIGSTOPped)
 #   leader / failover LABEL / failover_of R LABEL / start R / kill9 R / ready / snap / wait_op OP
 #   pgfo_check_disks  every disk seen at a kill point (snap) unchanged, and
 #                    no broker key of one crypto-erased
@@ -69,11 +69,11 @@ base() { echo "https://localhost:${PORTS[$1]}"; }
 role() { curl -s -m 2 --cacert "$CA" "$(base "$1")/healthz" | jq -r .role 2>/dev/null; }
 leader() { # waits up to 15 s
   for _ in $(seq 150); do
-    for r in a b c; do [ -n "${PIDS[$r]:-}" ] && [ "$r" != "${PAUSED:-}" ] && [ "$(role "$r")" = leader ] && { echo "$r"; return; }; done
+    for r in a b c; do [ -n "${PIDS[$r]:-}" ] && [[ " ${PAUSED:-} " != *" $r "* ]] && [ "$(role "$r")" = leader ] && { echo "$r"; return; }; done
     sleep 0.1
   done
 }
-alive_replica() { for r in a b c; do [ -n "${PIDS[$r]:-}" ] && [ "$r" != "${PAUSED:-}" ] && { echo "$r"; return; }; done; }
+alive_replica() { for r in a b c; do [ -n "${PIDS[$r]:-}" ] && [[ " ${PAUSED:-} " != *" $r "* ]] && { echo "$r"; return; }; done; }
 req() { # replica method path [body] -> status; body in $T/body
   local args=(-s -m 20 --cacert "$CA" -o "$T/body" -D "$T/hdr" -w '%{http_code}' -X "$2" -H "Authorization: Bearer $TOKEN")
   [ -n "${4:-}" ] && args+=(-H 'Content-Type: application/json' --data "$4")
