@@ -204,14 +204,21 @@ done >"$T/disk.check"
 kp() { "$PG_BIN/psql" -h "$PG_DIR" -U postgres -d kbs -qAt -c "$1"; }
 expect "6 OS disk keys released by the broker (one per node)" 6 \
   "$(kp "SELECT count(DISTINCT version) FROM audit WHERE op = 'disk-release' AND decision = 'allowed' AND version LIKE 'osdisk-%'")"
-# no key of a disk that existed is crypto-erased. By design some keys are: a node registering
-# again after a cut boot gets a new Kubernetes bootstrap token (its old k8sboot- secret erased),
-# and a boot cut after its broker key was made but before its disk.img was whole (the image is
-# written beside and renamed) makes both again: that key never encrypted a disk.
+# no key of a disk that exists was crypto-erased: for each node's disk.img, in the broker's audit
+# order (one PostgreSQL sequence for both replicas), the last creation of its key is followed by an
+# allowed release (the agent opened this disk with that key) and by no crypto-erase. By design some
+# keys are erased: a node registering again after a cut boot gets a new Kubernetes bootstrap token
+# (its old k8sboot- secret erased), and a boot cut after its broker key was made but before its
+# disk.img was whole (the image is written beside and renamed) makes both again: that key never
+# encrypted a disk (its erase comes before the disk's last key creation).
 kp "SELECT version FROM audit WHERE op = 'disk-crypto-erase' AND version NOT LIKE 'k8sboot-%'" >"$T/erased"
-sort -u "$T/disks.snap" | awk '{print $1}' | while read -r f; do
+for f in "$NODES"/*/disk.img; do
   id=osdisk-$(basename "$(dirname "$f")")
-  grep -qx -- "$id" "$T/erased" && echo "$id"
+  v=$(kp "SELECT (SELECT count(*) FROM audit WHERE version = '$id' AND op = 'disk-release' AND decision = 'allowed'
+                    AND id > c.last) || ' ' || (SELECT count(*) FROM audit WHERE version = '$id'
+                    AND op = 'disk-crypto-erase' AND id > c.last)
+          FROM (SELECT coalesce(max(id), 0) AS last FROM audit WHERE version = '$id' AND op = 'disk-create') c")
+  [ "${v% *}" -ge 1 ] && [ "${v#* }" = 0 ] || echo "$id (releases, erases after its key's last creation: $v)"
 done >"$T/erased.bad"
 [ ! -s "$T/erased.bad" ] && ok || bad "keys of existing disks crypto-erased: $(cat "$T/erased.bad")"
 echo "crypto-erased keys (none of a disk that existed): $(tr '\n' ' ' <"$T/erased")"
@@ -234,4 +241,13 @@ expect "still 6 machines, no replacement" 6 "$(pg_psql "SELECT count(*) FROM mac
 grep -h "leader (term\|deposed\|adopted\|restarted" "$T"/[abc].log | sed 's/^/  /'
 echo "failovers: ${FAILOVERS[*]} (total $(ms) ms)"
 echo "pg-failover-nodes: $pass passed, $fail failed"
+if [ "$fail" -ne 0 ]; then # what the replicas and the failed nodes said
+  grep -hiE "fail|error|refus|erase|replac" "$T"/[abc].log | grep -v ": audit: " | tail -40 | sed 's/^/  log: /'
+  for d in "$NODES"/*/; do
+    [ "$(pgrep -f -- "confpool-agent --node-dir ${d%/}( |$)" | wc -l)" = 1 ] && continue
+    echo "  == $(basename "$d"): $(ls "$d" | tr '\n' ' ')"
+    cat "$d/status.json" 2>/dev/null | head -c 600 | sed 's/^/  status: /'; echo
+    tail -8 "$d/agent.log" 2>/dev/null | sed 's/^/  agent: /'
+  done
+fi
 [ "$fail" -eq 0 ]
