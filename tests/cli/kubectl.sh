@@ -193,9 +193,9 @@ wait_for 15 back || fail "node did not register again"
 "$BIN/confpool" aks nodepool attestation-policy set "${C[@]}" --nodepool-name cvm -o none \
         --launch-measurements 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef \
         || fail "policy set"
-wait_for 30 grep -q "^MODIFIED aks-cvm-.* False kubernetes.azure.com/attestation=failed:NoExecute" "$T/pywatch" \
+wait_for 60 grep -q "^MODIFIED aks-cvm-.* False kubernetes.azure.com/attestation=failed:NoExecute" "$T/pywatch" \
         || fail "no quarantine seen: $(cat "$T/pywatch")"
-wait_for 10 grep -q "NotReady" "$T/watch" || fail "kubectl -w saw no NotReady: $(cat "$T/watch")"
+wait_for 30 grep -q "NotReady" "$T/watch" || fail "kubectl -w saw no NotReady: $(cat "$T/watch")"
 "$BIN/confpool" aks nodepool attestation-policy reset "${C[@]}" --nodepool-name cvm -o none || fail "policy reset"
 replaced() { [ "$(k get nodes -l kubernetes.azure.com/agentpool=cvm --no-headers | grep -c ' Ready ')" = 2 ] &&
              ! k get nodes --no-headers | grep -q NotReady; }

@@ -73,4 +73,5 @@ expect "still 6 machines, no replacement" 6 "$(pg_psql "SELECT count(*) FROM mac
 grep -h "leader (term\|deposed\|adopted\|restarted" "$T"/[abc].log | sed 's/^/  /'
 echo "failovers: ${FAILOVERS[*]} (total $(ms) ms)"
 echo "pg-failover-nodes: $pass passed, $fail failed"
+pgfo_diagnose
 [ "$fail" -eq 0 ]

@@ -171,4 +171,5 @@ expect "heartbeats after the pause" 2 \
 grep -h "leader (term\|deposed\|adopted\|restarted\|not adopted" "$T"/[abc].log | sed 's/^/  /'
 echo "failovers: ${FAILOVERS[*]} (total $(ms) ms)"
 echo "pg-failover-tdx: $pass passed, $fail failed"
+pgfo_diagnose
 [ "$fail" -eq 0 ]

@@ -13,7 +13,8 @@
 #   PAUSED="R ...": leader and alive_replica skip these replicas (SIGSTOPped)
 #   leader / failover LABEL / failover_of R LABEL / start R / kill9 R / ready / snap / wait_op OP
 #   pgfo_check_disks  every disk seen at a kill point (snap) unchanged, and
-#                    no broker key of one crypto-erased
+#                    no key of a disk there now crypto-erased after its last creation
+#   pgfo_diagnose    on failure: the replicas' errors, the nodes without an agent
 command -v jq >/dev/null || { echo "jq is required"; exit 1; }
 . "$(dirname "${BASH_SOURCE[0]}")/pg.sh"
 declare -gA PIDS PORTS
@@ -126,14 +127,22 @@ pgfo_check_disks() {
   done >"$T/disk.check"
   [ ! -s "$T/disk.check" ] && ok || bad "$(cat "$T/disk.check")"
   [ "$(sort -u "$T/disks.snap" | wc -l)" -ge 1 ] && ok || bad "no disk seen at the kill points"
-  # no key of a disk that existed is crypto-erased. By design some keys are: a node registering
-  # again after a cut boot gets a new Kubernetes bootstrap token (its old k8sboot- secret erased),
-  # and a boot cut after its broker key was made but before its disk.img was whole (the image is
-  # written beside and renamed) makes both again: that key never encrypted a disk.
+  # no key of a disk that exists was crypto-erased: for each node's disk.img, in the broker's audit
+  # order (one PostgreSQL sequence for both replicas), the last creation of its key is followed by an
+  # allowed release (the agent opened this disk with that key) and by no crypto-erase. By design some
+  # keys are erased: a node registering again after a cut boot gets a new Kubernetes bootstrap token
+  # (its old k8sboot- secret erased), and a boot cut after its broker key was made but before its
+  # disk.img was whole (the image is written beside and renamed) makes both again: that key never
+  # encrypted a disk (its erase comes before the disk's last key creation).
   kp "SELECT version FROM audit WHERE op = 'disk-crypto-erase' AND version NOT LIKE 'k8sboot-%'" >"$T/erased"
-  sort -u "$T/disks.snap" | awk '{print $1}' | while read -r f; do
+  local f id v
+  for f in "$NODES"/*/disk.img; do
     id=osdisk-$(basename "$(dirname "$f")")
-    grep -qx -- "$id" "$T/erased" && echo "$id"
+    v=$(kp "SELECT (SELECT count(*) FROM audit WHERE version = '$id' AND op = 'disk-release' AND decision = 'allowed'
+                      AND id > c.last) || ' ' || (SELECT count(*) FROM audit WHERE version = '$id'
+                      AND op = 'disk-crypto-erase' AND id > c.last)
+            FROM (SELECT coalesce(max(id), 0) AS last FROM audit WHERE version = '$id' AND op = 'disk-create') c")
+    [ "${v% *}" -ge 1 ] && [ "${v#* }" = 0 ] || echo "$id (releases, erases after its key's last creation: $v)"
   done >"$T/erased.bad"
   [ ! -s "$T/erased.bad" ] && ok || bad "keys of existing disks crypto-erased: $(cat "$T/erased.bad")"
   echo "crypto-erased keys (none of a disk that existed): $(tr '\n' ' ' <"$T/erased")"
@@ -188,4 +197,15 @@ pgfo_up() { # name
   local op
   op=$(hdr Azure-AsyncOperation | sed -E 's#^https?://[^/]+##')
   expect "cluster op" Succeeded "$(wait_op "$op")"
+}
+
+pgfo_diagnose() { # on failure: what the replicas and the nodes without an agent said
+  [ "$fail" -ne 0 ] || return 0
+  grep -hiE "fail|error|refus|erase|replac" "$T"/[abc].log | grep -v ": audit: " | tail -40 | sed 's/^/  log: /'
+  for d in "$NODES"/*/; do
+    [ "$(pgrep -f -- "confpool-agent --node-dir ${d%/}( |$)" | wc -l)" = 1 ] && continue
+    echo "  == $(basename "$d"): $(ls "$d" | tr '\n' ' ')"
+    cat "$d/status.json" 2>/dev/null | head -c 600 | sed 's/^/  status: /'; echo
+    tail -8 "$d/agent.log" 2>/dev/null | sed 's/^/  agent: /'
+  done
 }
