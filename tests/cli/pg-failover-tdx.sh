@@ -23,8 +23,8 @@
 #     nodes without the port, the paused one detaches when it runs again;
 #     the pool Ready at every sample, the same agents and disks, heartbeats
 #     (agents wait at most 4 s for a replica), both nodes re-attest.
-# Then: no disk seen at a kill point erased or re-made, no broker key of one
-# crypto-erased, one OS disk key per node.
+# After phase 2: no disk seen at a kill point erased or re-made, no key of a
+# disk there crypto-erased after its last creation, one OS disk key per node.
 set -u
 BIN=${CP_BIN_DIR:?}
 [ -r /usr/share/ovmf/OVMF.fd ] || { echo "SKIP: Debian's ovmf is not installed (no TDVF)"; exit 77; }
