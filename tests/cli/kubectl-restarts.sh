@@ -23,11 +23,7 @@
 #     the key broker's audit log).
 set -u
 BIN=${CP_BIN_DIR:?}
-KUBECTL=${KUBECTL:-kubectl}
-command -v "$KUBECTL" >/dev/null || { echo "SKIP: kubectl not installed (scripts/install-deps.sh check)"; exit 77; }
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
-"$PY" -c 'import kubernetes' 2>/dev/null || { echo "SKIP: python3-kubernetes not installed"; exit 77; }
+. "$(dirname "$0")/lib/kubectl.sh"
 T=$(mktemp -d /tmp/cp-k8srestart-XXXXXX)
 S=$T/s
 export CONFPOOL_CONFIG_DIR=$T/cli

@@ -576,13 +576,18 @@ TEST(node_attests_after_every_restart) {
  * URL attestd was given).  Before, the detached backend kept listening there:
  * the successor could not bind it, so it opened no TDX host, adopted no TD and
  * booted none.  And the detached one serves it again when it leads again. */
+/* Options of a local backend of its own in dir (mkdtemp'd): state/, hosts/. */
+static cp_local_options own_backend(char *dir, char state[64], char hosts[64]) {
+        ASSERT_TRUE(mkdtemp(dir) != NULL);
+        snprintf(state, 64, "%s/state", dir);
+        snprintf(hosts, 64, "%s/hosts", dir);
+        return (cp_local_options) {.state_dir = state, .hosts_dir = hosts, .agent_path = CP_AGENT_PATH,
+                                   .hosts_per_generation = 1, .boot_workers = 1};
+}
+
 TEST(detach_frees_the_tdx_pcs_port) {
         char dir[] = "/tmp/cp-pcsdetach-XXXXXX", state[64], hosts[64], u1[64], u2[64], u3[64];
-        ASSERT_TRUE(mkdtemp(dir) != NULL);
-        snprintf(state, sizeof state, "%s/state", dir);
-        snprintf(hosts, sizeof hosts, "%s/hosts", dir);
-        cp_local_options lo = {.state_dir = state, .hosts_dir = hosts, .agent_path = CP_AGENT_PATH,
-                               .hosts_per_generation = 1, .boot_workers = 1};
+        cp_local_options lo = own_backend(dir, state, hosts);
         cp_backend *a = NULL, *b = NULL;
         ASSERT_OK(cp_backend_local_new(&lo, &a));
         ASSERT_OK(cp_backend_local_tdx_platform(a, NULL, NULL, u1, sizeof u1));
@@ -624,11 +629,7 @@ static bool listening(const char *url) {
  * stopped and booted again (and failed). */
 TEST(tdx_platform_waits_for_a_paused_predecessors_pcs_port) {
         char dir[] = "/tmp/cp-pcspause-XXXXXX", state[64], hosts[64], u1[64], u2[64];
-        ASSERT_TRUE(mkdtemp(dir) != NULL);
-        snprintf(state, sizeof state, "%s/state", dir);
-        snprintf(hosts, sizeof hosts, "%s/hosts", dir);
-        cp_local_options lo = {.state_dir = state, .hosts_dir = hosts, .agent_path = CP_AGENT_PATH,
-                               .hosts_per_generation = 1, .boot_workers = 1};
+        cp_local_options lo = own_backend(dir, state, hosts);
         cp_backend *a = NULL, *b = NULL;
         ASSERT_OK(cp_backend_local_new(&lo, &a));
         ASSERT_OK(cp_backend_local_tdx_platform(a, NULL, NULL, u1, sizeof u1));
