@@ -161,6 +161,7 @@ int cp_jwks_cache_refresh(cp_jwks_cache *c) {
 }
 
 /* An unknown kid: 1 a fetch ran (validate again), 0 refused without one. */
+#define UNKNOWN_KID_WAIT_MS 3000
 static int refetch_for_unknown(cp_jwks_cache *c) {
         int64_t now = mono_ms();
         pthread_mutex_lock(&c->mu);
@@ -173,7 +174,29 @@ static int refetch_for_unknown(cp_jwks_cache *c) {
                 pthread_mutex_unlock(&c->mu);
                 return have ? 1 : 0;
         }
-        if (c->fetching || (c->triggered && now - c->last_trigger_ms < (int64_t) c->o.min_interval_s * 1000)) {
+        if (c->fetching) {
+                /* a fetch is running (another request's, or the refresher's): wait for its end,
+                 * at most UNKNOWN_KID_WAIT_MS, and validate again.  Nodes that re-attested under
+                 * the issuer's new key at the same moment were refused but for the one whose
+                 * heartbeat started the fetch, and quarantined (the stack test caught it under
+                 * load).  A forged kid waits as long, once per fetch: fetches stay one per
+                 * min_interval_s. */
+                struct timespec dl;
+                clock_gettime(CLOCK_MONOTONIC, &dl);
+                dl.tv_sec += UNKNOWN_KID_WAIT_MS / 1000;
+                dl.tv_nsec += (long) (UNKNOWN_KID_WAIT_MS % 1000) * 1000000L;
+                if (dl.tv_nsec >= 1000000000L) {
+                        dl.tv_sec++;
+                        dl.tv_nsec -= 1000000000L;
+                }
+                while (c->fetching && pthread_cond_timedwait(&c->cond, &c->mu, &dl) == 0)
+                        ;
+                bool done = !c->fetching;
+                c->st.unknown_kid_refused += !done;
+                pthread_mutex_unlock(&c->mu);
+                return done ? 1 : 0;
+        }
+        if (c->triggered && now - c->last_trigger_ms < (int64_t) c->o.min_interval_s * 1000) {
                 c->st.unknown_kid_refused++;
                 pthread_mutex_unlock(&c->mu);
                 return 0;

@@ -15,8 +15,9 @@
  *   flight), and after a fetch that found no new kid none for
  *   min_interval_s: forged kids cause at most one fetch per interval (plus
  *   one per real key change at the issuer).  A request arriving while a
- *   fetch runs, or within the interval, is refused at once (CP_ENOTFOUND)
- *   instead of waiting.  Any fetch (also the background one) that finds a
+ *   fetch runs waits for its end (at most 3 s) and is validated again (nodes
+ *   re-attested under a new key at the same moment all pass); one arriving
+ *   within the interval is refused at once (CP_ENOTFOUND).  Any fetch (also the background one) that finds a
  *   new kid ends the interval, so an issuer restarted twice in a row is
  *   followed at once.  No lock is held
  *   while fetching or verifying: requests with known kids are never blocked

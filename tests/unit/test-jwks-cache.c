@@ -262,9 +262,10 @@ static void *forger(void *arg) {
 
 /* Item 10: forged kids from 8 threads for ~2.5 s against a slow JWKS
  * endpoint (2 s a fetch) through confpoold's node admission, interval 2 s:
- * at most one fetch per interval (2 in all), and a valid token is answered
- * at once while a fetch is running (before: every forged kid fetched under
- * one lock, valid tokens waited behind them). */
+ * at most one fetch per interval (2 in all, 3 at the edge), every forged
+ * kid refused (after waiting for a running fetch), and a valid token is
+ * answered at once while a fetch is running (before: every forged kid
+ * fetched under one lock, valid tokens waited behind them). */
 TEST(nodes_forged_kids_slow_endpoint_single_flight) {
         issuer is;
         issuer_start(&is);
@@ -310,9 +311,9 @@ TEST(nodes_forged_kids_slow_endpoint_single_flight) {
                         "worst valid-token latency %lld ms\n",
                 atomic_load(&f.done), atomic_load(&f.refused), fetches, (unsigned long long) st.unknown_kid_refused,
                 (long long) worst);
-        ASSERT_TRUE(atomic_load(&f.done) >= 50);
+        ASSERT_TRUE(atomic_load(&f.done) >= 8);
         ASSERT_EQ(atomic_load(&f.refused), atomic_load(&f.done));
-        ASSERT_TRUE(fetches >= 1 && fetches <= 2);
+        ASSERT_TRUE(fetches >= 1 && fetches <= 3);
         ASSERT_TRUE(worst < 500);
         free(good);
         cp_nodes_free(nodes);
@@ -322,6 +323,55 @@ TEST(nodes_forged_kids_slow_endpoint_single_flight) {
         char cmd[160];
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
         ASSERT_TRUE(system(cmd) == 0);
+}
+
+/* Two nodes re-attested under the issuer's new key at the same moment
+ * (the issuer restarted): the first one's unknown kid starts a (slow) fetch;
+ * the second, arriving while it runs, waits for it and passes.  Before, the
+ * second was refused ("being fetched"), its heartbeat answered 401 and the
+ * node quarantined (cli-kubectl-restarts, under load). */
+typedef struct concurrent_new_kid {
+        cp_jwks_cache *c;
+        issuer *is;
+        const char *tok;
+        int r;
+} concurrent_new_kid;
+
+static void *validate_new_kid(void *arg) {
+        concurrent_new_kid *v = arg;
+        v->r = validate(v->c, v->is, v->tok);
+        cp_error_clear();
+        return NULL;
+}
+
+TEST(new_key_tokens_during_a_running_fetch_wait_for_it) {
+        issuer is;
+        issuer_start(&is);
+        char url[96];
+        snprintf(url, sizeof url, "%s/certs", is.url);
+        cp_jwks_cache *c = NULL;
+        ASSERT_OK(cp_jwks_cache_new(&(cp_jwks_cache_options){.url = url, .min_interval_s = 30}, &c));
+        char *old_tok = token_of(&is, is.keys[0]);
+        ASSERT_OK(validate(c, &is, old_tok));
+        issuer_rotate(&is);
+        atomic_store(&is.delay_ms, 800);
+        char *new_tok = token_of(&is, is.keys[0]);
+        concurrent_new_kid v[4];
+        pthread_t th[4];
+        for (int i = 0; i < 4; i++) {
+                v[i] = (concurrent_new_kid) {.c = c, .is = &is, .tok = new_tok, .r = -1};
+                ASSERT_TRUE(pthread_create(&th[i], NULL, validate_new_kid, &v[i]) == 0);
+                usleep(50 * 1000); /* the first one's fetch is running when the others come */
+        }
+        for (int i = 0; i < 4; i++) {
+                pthread_join(th[i], NULL);
+                ASSERT_OK(v[i].r);
+        }
+        ASSERT_EQ(atomic_load(&is.fetches), 2); /* one for all four */
+        free(old_tok);
+        free(new_tok);
+        cp_jwks_cache_free(c);
+        issuer_stop(&is);
 }
 
 /* Item 9 through node admission: attestd restarted with a new key; a
