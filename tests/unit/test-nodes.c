@@ -202,13 +202,15 @@ TEST(pool_of_three_attested_nodes) {
         char name[64];
         snprintf(name, sizeof name, "%s", json_string_value(json_object_get(m0, "name")));
         cp_node_info ni = {0};
-        for (int i = 0; i < 40 && ni.heartbeat_at == 0; i++) {
+        for (int i = 0; i < 100 && ni.heartbeat_at == 0; i++) {
                 struct timespec ts = {0, 100 * 1000000L};
                 nanosleep(&ts, NULL);
                 cp_store_lock(E.store);
                 int r = cp_nodes_info(E.store, AP "/nodepool1", name, &ni);
                 cp_store_unlock(E.store);
                 ASSERT_OK(r);
+                /* the times noted in memory and not yet written (batched, issue 19): as the API shows them */
+                cp_nodes_heartbeat_of(E.nodes, AP "/nodepool1", name, &ni.heartbeat_at);
         }
         ASSERT_TRUE(ni.heartbeat_at > 0);
 }
