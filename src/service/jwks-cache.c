@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "basic/clock.h"
 #include "service/httpc.h"
 #include "service/jwks-cache.h"
 
@@ -181,14 +182,7 @@ static int refetch_for_unknown(cp_jwks_cache *c) {
                  * heartbeat started the fetch, and quarantined (the stack test caught it under
                  * load).  A forged kid waits as long, once per fetch: fetches stay one per
                  * min_interval_s. */
-                struct timespec dl;
-                clock_gettime(CLOCK_MONOTONIC, &dl);
-                dl.tv_sec += UNKNOWN_KID_WAIT_MS / 1000;
-                dl.tv_nsec += (long) (UNKNOWN_KID_WAIT_MS % 1000) * 1000000L;
-                if (dl.tv_nsec >= 1000000000L) {
-                        dl.tv_sec++;
-                        dl.tv_nsec -= 1000000000L;
-                }
+                struct timespec dl = cp_clock_in_ms(CLOCK_MONOTONIC, UNKNOWN_KID_WAIT_MS);
                 while (c->fetching && pthread_cond_timedwait(&c->cond, &c->mu, &dl) == 0)
                         ;
                 bool done = !c->fetching;
