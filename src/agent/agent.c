@@ -612,6 +612,28 @@ static int fail(agent *a, const char *step, int r) {
         return r;
 }
 
+/* Registration with the control plane: "Joining", then "Ready"; a refusal
+ * (the control plane's policy) is final, a transport error is retried for ~5 s. */
+static int register_node(agent *a) {
+        char why[700];
+        set_status(a, "Joining", NULL);
+        for (int i = 0;; i++) {
+                int r = control_plane(a, "register", why, sizeof why);
+                if (r > 0)
+                        break;
+                if (r == 0) {
+                        set_status(a, "Failed", why);
+                        return CP_ERROR(CP_EPOLICY, "%s", why);
+                }
+                if (i >= 20 || got_term)
+                        return fail(a, "register", r);
+                cp_error_clear();
+                sleep_ms(250);
+        }
+        set_status(a, "Ready", NULL);
+        return 0;
+}
+
 /* A vTPM whose lockout counter is not zero (state from before the AK was
  * NODA: docs/nodes.md) is reset with swtpm's empty lockoutAuth; native mode
  * only (an Azure vTPM's lockoutAuth is not the guest's, and a wrong one
@@ -736,21 +758,8 @@ static int run(agent *a) {
         if (r < 0)
                 return fail(a, "disk", r);
 
-        set_status(a, "Joining", NULL);
-        for (int i = 0;; i++) {
-                r = control_plane(a, "register", why, sizeof why);
-                if (r > 0)
-                        break;
-                if (r == 0) {
-                        set_status(a, "Failed", why);
-                        return CP_ERROR(CP_EPOLICY, "%s", why);
-                }
-                if (i >= 20 || got_term)
-                        return fail(a, "register", r);
-                cp_error_clear();
-                sleep_ms(250);
-        }
-        set_status(a, "Ready", NULL);
+        if ((r = register_node(a)) < 0)
+                return r;
         char ca[4200];
         bool kubelet = false; /* a client certificate: the Lease and Node status over mTLS */
         if (a->kube && dkc) {
@@ -842,21 +851,8 @@ static int run_no_tee(agent *a) {
         cp_wipe(key, sizeof key);
         if (r < 0)
                 return fail(a, "disk", r);
-        set_status(a, "Joining", NULL);
-        for (int i = 0;; i++) {
-                r = control_plane(a, "register", why, sizeof why);
-                if (r > 0)
-                        break;
-                if (r == 0) {
-                        set_status(a, "Failed", why);
-                        return CP_ERROR(CP_EPOLICY, "%s", why);
-                }
-                if (i >= 20 || got_term)
-                        return fail(a, "register", r);
-                cp_error_clear();
-                sleep_ms(250);
-        }
-        set_status(a, "Ready", NULL);
+        if ((r = register_node(a)) < 0)
+                return r;
         unsigned hb = (unsigned) json_integer_value(json_object_get(a->cfg, "heartbeatMs"));
         while (!got_term) {
                 sleep_ms(hb ? hb : 5000);

@@ -27,11 +27,9 @@
 #include "node/node_tdxboot.h"
 #include "tests.h"
 
-#define OVMF "/usr/share/ovmf/OVMF.fd"
-#define TDX_SIZE "Standard_DC4es_v5"
-
 static nodes_fixture E;
 static cp_api_reply R;
+#include "nodes-tdx-testutil.h"
 static const char *debug_pool, *mrtd_pool, *kernel_pool;
 
 /* The test hook: a debug TD, or a TD built from a TDVF with one byte of its
@@ -130,44 +128,6 @@ static void setup_env(void) {
                   201);
         reconcile();
         ASSERT_STREQ(pool_state("nodepool1"), "Succeeded");
-}
-
-static void put_tdx_pool(const char *name, int count) {
-        char url[512], body[256];
-        snprintf(url, sizeof url, AP "/%s" CS, name);
-        snprintf(body, sizeof body,
-                 "{\"properties\":{\"count\":%d,\"vmSize\":\"" TDX_SIZE "\",\"mode\":\"User\"}}", count);
-        unsigned st = call("PUT", url, body);
-        if (st != 200 && st != 201)
-                cp_test_fail(__FILE__, __LINE__, "PUT %s: HTTP %u", name, st);
-}
-
-static json_t *machines(const char *pool) {
-        char url[512];
-        snprintf(url, sizeof url, AP "/%s/machines" CS, pool);
-        ASSERT_EQ(call("GET", url, NULL), 200);
-        return json_object_get(R.body, "value");
-}
-
-static const char *att_str(json_t *m, const char *k) {
-        return json_string_value(json_object_get(json_object_get(json_object_get(m, "properties"), "attestation"), k));
-}
-
-static const char *node_state(json_t *m) {
-        return json_string_value(
-                json_object_get(json_object_get(json_object_get(m, "properties"), "status"), "nodeState"));
-}
-
-static void expected_mrtd(char hex[97]) {
-        uint8_t *fw = NULL, mrtd[48];
-        size_t len = 0;
-        cp_tdvf_info info;
-        ASSERT_OK(cp_read_file(OVMF, 64u << 20, &fw, &len));
-        ASSERT_OK(cp_tdvf_parse(fw, len, &info));
-        ASSERT_OK(cp_tdx_measure_mrtd(fw, len, &info, CP_TDX_ORDER_SINGLE_PASS, mrtd));
-        free(fw);
-        cp_hex_encode(mrtd, 48, hex);
-        hex[96] = '\0';
 }
 
 TEST(tdx_pool_of_three_attested_nodes) {
