@@ -155,13 +155,16 @@ typedef struct local_backend {
         uint16_t tdx_port;     /* kept in hosts/tdx/pcs.port */
         bool tdx_deferred;     /* the kept port held by another process: tdx_pcs_retry */
         long long tdx_listen_at;
-        /* what every SNP boot derives from the stack's firmware (b->ovmf),
-         * while the file is the same (device, inode, size, mtime, ctime):
-         * its SHA-256 and length (measured boot) and its launch digests
-         * per generation and vCPU count (issue 19: a 2 MiB read, hash and
-         * page-by-page SHA-384 per boot, twice) */
+        /* what every boot derives from its image's firmware file
+         * (image_firmware), while the file is the same (path, device, inode,
+         * size, mtime, ctime): its SHA-256 and length (measured boot) and
+         * its SNP launch digests per generation and vCPU count (issue 19: a
+         * 2 MiB read, hash and page-by-page SHA-384 per boot, twice); a few
+         * files (images), the least recently used one replaced */
         struct fw_cache {
+                char path[PATH_MAX_ + 16];
                 struct stat id;
+                unsigned long long used;
                 bool valid, has_sha;
                 uint8_t sha256[32];
                 size_t len;
@@ -171,7 +174,8 @@ typedef struct local_backend {
                         uint8_t ld[48];
                 } ld[8];
                 size_t n_ld;
-        } fw;
+        } fw[4];
+        unsigned long long fw_uses;
 } local_backend;
 
 /* ---- hosts ---------------------------------------------------------------- */
@@ -494,23 +498,29 @@ static int tdvf_mrtd(const char *path, uint8_t ret[48]) {
         return 0;
 }
 
-/* The TDVF a node image's TDs are built from: images/<v>/tdvf.fd, the
- * stack's firmware (OVMF.fd, confpoold --ovmf) as it was when the image
- * was first used for a TD, kept with the image: an image keeps its MRTD
- * when the stack's firmware changes, and an image published with newer
- * firmware has a new MRTD (a node-image upgrade rolls TDX pools onto it).
- * Written beside and renamed (concurrent first uses write the same bytes). */
-static int image_tdvf(local_backend *b, const char *img, char *out, size_t size) {
+/* The firmware a node image's nodes boot, SEV-SNP VMs and TDs alike:
+ * images/<v>/firmware.fd, the stack's firmware (OVMF.fd, confpoold --ovmf)
+ * as it was when the image was first used, kept with the image: an image
+ * keeps its launch measurement (SNP) and MRTD (TDX) when the stack's
+ * firmware changes, so running, adopted and rebooting nodes of an image
+ * keep matching its expected measurement, and an image published with
+ * newer firmware has a new one (a node-image upgrade rolls pools onto it).
+ * images/<v>/tdvf.fd, the name earlier versions gave a TD image's copy, is
+ * used when present.  Written beside and renamed (concurrent first uses
+ * write the same bytes). */
+static int image_firmware(local_backend *b, const char *img, char *out, size_t size) {
         _cleanup_free_ uint8_t *fw = NULL;
         size_t len = 0;
-        cp_tdvf_info info;
-        snprintf(out, size, "%s/tdvf.fd", img);
+        if ((size_t) snprintf(out, size, "%s/firmware.fd", img) >= size)
+                return CP_ERROR(CP_ETOOBIG, "image directory %s: path too long", img);
+        snprintf(out, size, "%s/tdvf.fd", img); /* not longer */
+        if (access(out, R_OK) == 0)
+                return 0;
+        snprintf(out, size, "%s/firmware.fd", img);
         if (access(out, R_OK) == 0)
                 return 0;
         int r = cp_read_file(b->ovmf, 64u << 20, &fw, &len);
-        if (r >= 0 && (r = cp_tdvf_parse(fw, len, &info)) < 0)
-                r = cp_error_wrap("%s carries no TDVF metadata: no TD can be built from it", b->ovmf);
-        return r < 0 ? r : cp_write_file(out, fw, len, 0644);
+        return r < 0 ? cp_error_wrap("the stack's firmware") : cp_write_file(out, fw, len, 0644);
 }
 
 static bool same_file(const struct stat *a, const struct stat *b) {
@@ -519,98 +529,113 @@ static bool same_file(const struct stat *a, const struct stat *b) {
                a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
-/* The firmware's cache entry for the file as it is now (lock held): false
- * if it changed since (the cache is emptied) or cannot be read. */
-static bool fw_current(local_backend *b, struct stat *now) {
-        if (stat(b->ovmf, now) < 0)
-                return false;
-        if (!b->fw.valid || !same_file(&b->fw.id, now)) {
-                memset(&b->fw, 0, sizeof b->fw);
-                b->fw.id = *now;
-                b->fw.valid = true;
+/* The cache entry of firmware file path as it is now (lock held): NULL if
+ * it cannot be read; a new (emptied) entry if it is not cached or changed
+ * since. */
+static struct fw_cache *fw_current(local_backend *b, const char *path, struct stat *now) {
+        if (stat(path, now) < 0)
+                return NULL;
+        struct fw_cache *e = NULL, *lru = &b->fw[0];
+        for (size_t i = 0; i < CP_ELEMENTSOF(b->fw) && !e; i++) {
+                if (b->fw[i].valid && strcmp(b->fw[i].path, path) == 0)
+                        e = &b->fw[i];
+                else if (!b->fw[i].valid || (lru->valid && b->fw[i].used < lru->used))
+                        lru = &b->fw[i];
         }
-        return true;
+        if (!e || !same_file(&e->id, now)) {
+                e = e ? e : lru;
+                memset(e, 0, sizeof *e);
+                snprintf(e->path, sizeof e->path, "%s", path);
+                e->id = *now;
+                e->valid = true;
+        }
+        e->used = ++b->fw_uses;
+        return e;
 }
 
-/* The firmware read whole, and noted in the cache if it did not change
- * while it was read (note: the cache entry to fill, under lock). */
-static int fw_read(local_backend *b, const struct stat *before, uint8_t **ret, size_t *ret_len) {
-        int r = cp_read_file(b->ovmf, 64u << 20, ret, ret_len);
+/* The firmware file read whole (1: it changed while it was read: used, not
+ * to be cached). */
+static int fw_read(const char *path, const struct stat *before, uint8_t **ret, size_t *ret_len) {
+        int r = cp_read_file(path, 64u << 20, ret, ret_len);
         struct stat after;
-        if (r >= 0 && (stat(b->ovmf, &after) < 0 || !same_file(before, &after)))
-                return 1; /* changed while read: used, not cached */
+        if (r >= 0 && (stat(path, &after) < 0 || !same_file(before, &after)))
+                return 1;
         return r;
 }
 
-/* What the cache holds for the firmware as it is now: its SHA-256 and
- * length (gen < 0) or its launch digest for (gen, vcpus); true on a hit.
- * *st and *cur say which file the caller then reads (fw_remember). */
+/* What the cache holds for firmware file path as it is now: its SHA-256
+ * and length (gen < 0) or its launch digest for (gen, vcpus); true on a
+ * hit.  *st and *cur say which file the caller then reads (fw_remember). */
 #define FW_SHA256 (-1)
-static bool fw_cached(local_backend *b, int gen, unsigned vcpus, uint8_t *ret, size_t *ret_len, struct stat *st,
-                      bool *cur) {
+static bool fw_cached(local_backend *b, const char *path, int gen, unsigned vcpus, uint8_t *ret, size_t *ret_len,
+                      struct stat *st, bool *cur) {
         bool hit = false;
         pthread_mutex_lock(&b->lock);
-        *cur = fw_current(b, st);
-        if (*cur && gen == FW_SHA256 && b->fw.has_sha) {
-                memcpy(ret, b->fw.sha256, 32);
-                *ret_len = b->fw.len;
+        struct fw_cache *e = fw_current(b, path, st);
+        *cur = e != NULL;
+        if (e && gen == FW_SHA256 && e->has_sha) {
+                memcpy(ret, e->sha256, 32);
+                *ret_len = e->len;
                 hit = true;
         }
-        for (size_t i = 0; *cur && gen != FW_SHA256 && i < b->fw.n_ld && !hit; i++)
-                if (b->fw.ld[i].gen == gen && b->fw.ld[i].vcpus == vcpus) {
-                        memcpy(ret, b->fw.ld[i].ld, 48);
+        for (size_t i = 0; e && gen != FW_SHA256 && i < e->n_ld && !hit; i++)
+                if (e->ld[i].gen == gen && e->ld[i].vcpus == vcpus) {
+                        memcpy(ret, e->ld[i].ld, 48);
                         hit = true;
                 }
         pthread_mutex_unlock(&b->lock);
         return hit;
 }
 
-/* Note what was derived from the file read (read_r: fw_read's result,
- * 1 if the file changed while it was read), if it is still the cached one. */
-static void fw_remember(local_backend *b, int gen, unsigned vcpus, const uint8_t *v, size_t len,
+/* Note what was derived from the file read (read_r: fw_read's result, 1 if
+ * the file changed while it was read), if it is still the cached one. */
+static void fw_remember(local_backend *b, const char *path, int gen, unsigned vcpus, const uint8_t *v, size_t len,
                         const struct stat *st, bool cur, int read_r) {
         pthread_mutex_lock(&b->lock);
-        if (read_r == 0 && cur && b->fw.valid && same_file(&b->fw.id, st)) {
+        for (size_t i = 0; read_r == 0 && cur && i < CP_ELEMENTSOF(b->fw); i++) {
+                struct fw_cache *e = &b->fw[i];
+                if (!e->valid || strcmp(e->path, path) != 0 || !same_file(&e->id, st))
+                        continue;
                 if (gen == FW_SHA256) {
-                        memcpy(b->fw.sha256, v, 32);
-                        b->fw.len = len;
-                        b->fw.has_sha = true;
-                } else if (b->fw.n_ld < CP_ELEMENTSOF(b->fw.ld)) {
-                        b->fw.ld[b->fw.n_ld].gen = gen;
-                        b->fw.ld[b->fw.n_ld].vcpus = vcpus;
-                        memcpy(b->fw.ld[b->fw.n_ld++].ld, v, 48);
+                        memcpy(e->sha256, v, 32);
+                        e->len = len;
+                        e->has_sha = true;
+                } else if (e->n_ld < CP_ELEMENTSOF(e->ld)) {
+                        e->ld[e->n_ld].gen = gen;
+                        e->ld[e->n_ld].vcpus = vcpus;
+                        memcpy(e->ld[e->n_ld++].ld, v, 48);
                 }
         }
         pthread_mutex_unlock(&b->lock);
 }
 
-/* SHA-256 and length of the stack's firmware (measured boot's event). */
-static int fw_digest(local_backend *b, uint8_t ret[32], size_t *ret_len) {
+/* SHA-256 and length of a firmware file (measured boot's event). */
+static int fw_digest(local_backend *b, const char *path, uint8_t ret[32], size_t *ret_len) {
         struct stat st;
         bool cur;
-        if (fw_cached(b, FW_SHA256, 0, ret, ret_len, &st, &cur))
+        if (fw_cached(b, path, FW_SHA256, 0, ret, ret_len, &st, &cur))
                 return 0;
         _cleanup_free_ uint8_t *fw = NULL;
         size_t len = 0;
-        int r = fw_read(b, &st, &fw, &len);
+        int r = fw_read(path, &st, &fw, &len);
         if (r < 0)
                 return r;
         SHA256(fw, len, ret);
         *ret_len = len;
-        fw_remember(b, FW_SHA256, 0, ret, len, &st, cur, r);
+        fw_remember(b, path, FW_SHA256, 0, ret, len, &st, cur, r);
         return 0;
 }
 
-/* The launch digest of the stack's firmware alone for (generation, vCPUs). */
-static int fw_launch_digest(local_backend *b, int gen, unsigned vcpus, uint8_t ret[48]) {
+/* The launch digest of a firmware file alone for (generation, vCPUs). */
+static int fw_launch_digest(local_backend *b, const char *path, int gen, unsigned vcpus, uint8_t ret[48]) {
         struct stat st;
         bool cur;
         size_t unused;
-        if (fw_cached(b, gen, vcpus, ret, &unused, &st, &cur))
+        if (fw_cached(b, path, gen, vcpus, ret, &unused, &st, &cur))
                 return 0;
         _cleanup_free_ uint8_t *fw = NULL;
         size_t fw_len = 0;
-        int r = fw_read(b, &st, &fw, &fw_len);
+        int r = fw_read(path, &st, &fw, &fw_len);
         if (r < 0)
                 return r;
         cp_snp_measure_params p;
@@ -623,26 +648,21 @@ static int fw_launch_digest(local_backend *b, int gen, unsigned vcpus, uint8_t r
         int m = cp_snp_measure(&p, ret);
         if (m < 0)
                 return m;
-        fw_remember(b, gen, vcpus, ret, 48, &st, cur, r);
+        fw_remember(b, path, gen, vcpus, ret, 48, &st, cur, r);
         return 0;
 }
 
-static int measure(local_backend *b, int gen, unsigned vcpus, const char *kernel_path,
+/* The launch measurement (SNP) or MRTD (TDX) of a boot of firmware fw. */
+static int measure(local_backend *b, int gen, unsigned vcpus, const char *fw, const char *kernel_path,
                    const char *initrd_path, const char *cmdline, uint8_t ret[48]) {
-        if (KIND_IS_TDX(gen)) { /* the image's TDVF (image_tdvf), beside its kernel */
-                char dir[PATH_MAX_], f[PATH_MAX_ + 16], *slash;
-                snprintf(dir, sizeof dir, "%s", kernel_path);
-                if ((slash = strrchr(dir, '/')))
-                        *slash = '\0';
-                int r = image_tdvf(b, dir, f, sizeof f);
-                return r < 0 ? r : tdvf_mrtd(f, ret);
-        }
+        if (KIND_IS_TDX(gen))
+                return tdvf_mrtd(fw, ret);
         if (gen == KIND_NONE) { /* no launch measurement: nothing a token could match */
                 memset(ret, 0, 48);
                 return 0;
         }
         uint8_t ld[48];
-        int r = fw_launch_digest(b, gen, vcpus, ld);
+        int r = fw_launch_digest(b, fw, gen, vcpus, ld);
         if (r < 0)
                 return r;
         cp_snp_kernel_hashes kh;
@@ -664,7 +684,7 @@ static int measure(local_backend *b, int gen, unsigned vcpus, const char *kernel
  * count: from the cache, else measured (without the lock) and cached. */
 static int image_expected(local_backend *b, const char *image, int gen, unsigned vcpus,
                           uint8_t ret[48]) {
-        char dir[PATH_MAX_], k[PATH_MAX_ + 16], i[PATH_MAX_ + 16];
+        char dir[PATH_MAX_], k[PATH_MAX_ + 16], i[PATH_MAX_ + 16], fw[PATH_MAX_ + 16];
         const char *key = image ? image : "";
         pthread_mutex_lock(&b->lock);
         for (size_t j = 0; j < b->n_expected; j++) {
@@ -681,12 +701,14 @@ static int image_expected(local_backend *b, const char *image, int gen, unsigned
         size_t cl;
         if (r >= 0)
                 r = read_all(dir, "cmdline", &cmd, &cl);
+        if (r >= 0)
+                r = image_firmware(b, dir, fw, sizeof fw);
         if (r < 0)
                 return r;
         snprintf(k, sizeof k, "%s/kernel", dir);
         snprintf(i, sizeof i, "%s/initrd", dir);
         uint8_t d[48];
-        if ((r = measure(b, gen, vcpus, k, i, (const char *) cmd, d)) < 0)
+        if ((r = measure(b, gen, vcpus, fw, k, i, (const char *) cmd, d)) < 0)
                 return r;
         if (strlen(key) < sizeof b->expected[0].image) {
                 pthread_mutex_lock(&b->lock);
@@ -839,12 +861,12 @@ static int measure_event(cp_vtpm *t, cp_node_evlog *log, unsigned pcr, uint32_t 
 }
 
 /* The boot chain as firmware and bootloader measure it (docs/nodes.md). */
-static int measured_boot(local_backend *b, const char *tcti, const char *dir, const char *kernel_path,
-                         const char *identity) {
+static int measured_boot(local_backend *b, const char *tcti, const char *dir, const char *firmware,
+                         const char *kernel_path, const char *identity) {
         _cleanup_free_ uint8_t *bl = NULL, *kern = NULL, *initrd = NULL, *cmd = NULL;
         size_t fw_len, bl_len, kern_len, initrd_len, cmd_len;
         uint8_t fw_sha[32];
-        int r = fw_digest(b, fw_sha, &fw_len);
+        int r = fw_digest(b, firmware, fw_sha, &fw_len);
         if (r >= 0)
                 r = read_all(dir, "bootloader", &bl, &bl_len);
         if (r >= 0)
@@ -1106,6 +1128,7 @@ typedef struct boot_state {
         host *h;
         char tdsock[PATH_MAX_];
         char tdquote_url[96]; /* azure-hcl TDX nodes: the host's quote endpoint */
+        char firmware[PATH_MAX_]; /* the image's (image_firmware) */
         uint32_t ghandle;
         cp_local_launch launch;
         uint32_t ak_handle; /* the pre-provisioned vTPM's AK (0: none, the agent creates one) */
@@ -1132,10 +1155,11 @@ static int boot_files(local_backend *b, const cp_node_spec *spec, node *nd, boot
                         return r;
         bs->launch = (cp_local_launch) {.debug = false, .azure_hcl = b->o.tdx_azure_hcl};
         snprintf(bs->launch.kernel_path, sizeof bs->launch.kernel_path, "%s/kernel", nd->dir);
-        /* a TD: the image's firmware (the hook may name another) */
-        if (KIND_IS_TDX(size_gen(spec->vm_size)) &&
-            (r = image_tdvf(b, img, bs->launch.tdvf_path, sizeof bs->launch.tdvf_path)) < 0)
+        /* the image's firmware (a TD's: the hook may name another) */
+        if ((r = image_firmware(b, img, bs->firmware, sizeof bs->firmware)) < 0)
                 return r;
+        if (KIND_IS_TDX(size_gen(spec->vm_size)))
+                snprintf(bs->launch.tdvf_path, sizeof bs->launch.tdvf_path, "%s", bs->firmware);
         if (b->o.prepare)
                 b->o.prepare(b->o.prepare_userdata, spec, nd->dir, &bs->launch);
         return boot_step(b, nd);
@@ -1382,8 +1406,8 @@ static int launch_node(local_backend *b, const cp_node_spec *spec, node *nd, boo
         int r;
         snprintf(initrd, sizeof initrd, "%s/initrd", nd->dir);
         if ((r = read_all(nd->dir, "cmdline", &cmd, &cl)) < 0 ||
-            (r = measure(b, bs->gen, size_vcpus(spec->vm_size), bs->launch.kernel_path, initrd, (const char *) cmd,
-                         l.measurement)) < 0)
+            (r = measure(b, bs->gen, size_vcpus(spec->vm_size), bs->firmware, bs->launch.kernel_path, initrd,
+                         (const char *) cmd, l.measurement)) < 0)
                 return r;
         SHA256((const uint8_t *) bs->identity, strlen(bs->identity), l.host_data);
         uint8_t secrets[CP_SNP_SECRETS_PAGE_SIZE];
@@ -1487,7 +1511,7 @@ static int boot_node(local_backend *b, const cp_node_spec *spec, node *nd) {
         bs.t_swtpm = now_ms();
         /* firmware: measured boot into the vTPM */
         if ((r = cp_node_identity(spec->pool_id, spec->name, bs.identity, sizeof bs.identity)) < 0 ||
-            (r = measured_boot(b, bs.tcti, nd->dir, bs.launch.kernel_path, bs.identity)) < 0 ||
+            (r = measured_boot(b, bs.tcti, nd->dir, bs.firmware, bs.launch.kernel_path, bs.identity)) < 0 ||
             (r = boot_step(b, nd)) < 0)
                 return r;
         bs.t_boot = now_ms();

@@ -75,6 +75,26 @@ setsid "${ARGS[@]}" --port "$PORT" --config "$T/config.json" --ovmf "$T/OVMF-new
 echo $! > "$S/confpoold.pid"
 for _ in $(seq 100); do grep -q 'confpoold: adopted 3 running' "$S/confpoold.log" && break; sleep 0.2; done
 grep -q 'confpoold: adopted 3 running' "$S/confpoold.log" || fail "the 3 nodes (2 TDX) were not adopted"
+# the system pool's SEV-SNP node (its image first used with the old firmware) re-attests
+# after the restart: the image kept its firmware, so the node's launch measurement is still
+# the expected one (it was measured from the stack's new firmware, and the node quarantined)
+SYSM=("${C[@]}" --nodepool-name nodepool1)
+sys_name=$(cp_ aks machine list "${SYSM[@]}" --query "[0].name" -o tsv)
+sys_at=$(cp_ aks machine list "${SYSM[@]}" --query "[0].properties.attestation.lastAttestation" -o tsv)
+[ -n "$sys_name" ] && [ -n "$sys_at" ] || fail "system node '$sys_name' attested at '$sys_at'"
+sleep 1.1
+sys_pid=$(alive "confpool-agent --node-dir $S/cp/local/nodes/[^ ]*-$sys_name( |$)")
+[ -n "$sys_pid" ] || fail "no agent of $sys_name"
+kill -USR1 $sys_pid
+for _ in $(seq 150); do
+        [ "$(cp_ aks machine list "${SYSM[@]}" --query "[0].properties.attestation.lastAttestation" -o tsv)" != "$sys_at" ] \
+                && break
+        sleep 0.2
+done
+sys_now=$(cp_ aks machine list "${SYSM[@]}" --query "[0].join(' ', [name, properties.status.nodeState, properties.attestation.reason || 'no-reason'])" -o tsv)
+[ "$sys_now" = "$sys_name Ready no-reason" ] || fail "system node after its re-attestation: $sys_now (was $sys_name)"
+[ "$(cp_ aks machine list "${SYSM[@]}" --query "[0].properties.attestation.lastAttestation" -o tsv)" != "$sys_at" ] \
+        || fail "$sys_name did not re-attest"
 latest=
 for _ in $(seq 100); do
         latest=$(cp_ aks nodepool get-upgrades "${C[@]}" --nodepool-name tdx --query latestNodeImageVersion \
@@ -121,6 +141,7 @@ b_new=$(body_of "$(echo "$new_names" | head -1)")
 # no TD of the old machines is left
 for n in $old_names; do ls -d "$S"/cp/local/nodes/*-"$n" >/dev/null 2>&1 && fail "node directory of $n left"; done
 [ "$(alive "confpool-agent --node-dir $S/cp/local/nodes/" | wc -l)" = 3 ] || fail "agents: not 3"
+grep "replacing node" "$S/confpoold.log" | grep -v -- "-tdx-" && fail "a node outside the rolled pool was replaced"
 cp_ down --state-dir "$S" >/dev/null || fail "down"
 for _ in $(seq 50); do [ -z "$(alive "$S")" ] && break; sleep 0.1; done
 [ -z "$(alive "$S")" ] || fail "processes left after down"

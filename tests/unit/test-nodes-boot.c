@@ -446,17 +446,68 @@ TEST(node_boots_on_a_preprovisioned_vtpm) {
 /* The firmware's digests are cached while the file is the same (issue 19):
  * a firmware changed in place (same size) after a first measurement is
  * measured anew, as a fresh backend measures it. */
-static void expected_of(const char *state, const char *ovmf, const char *image, uint8_t ret[48]) {
+static void expected_of_size(const char *state, const char *ovmf, const char *image, const char *size,
+                             uint8_t ret[48]) {
         char hosts[300];
         snprintf(hosts, sizeof hosts, "%s/hosts", E.dir);
         cp_local_options lo = {.state_dir = state, .hosts_dir = hosts, .agent_path = CP_AGENT_PATH,
                                .hosts_per_generation = 1, .ovmf_path = ovmf};
         cp_backend *b = NULL;
         ASSERT_OK(cp_backend_local_new(&lo, &b));
-        cp_node_spec spec = {.pool_id = AP "/fw", .name = "fw-a", .vm_size = SIZE, .image = image,
+        cp_node_spec spec = {.pool_id = AP "/fw", .name = "fw-a", .vm_size = size, .image = image,
                              .confidential = true};
         ASSERT_OK(b->ops->expected_measurement(b, &spec, ret));
         cp_backend_free(b);
+}
+
+static void expected_of(const char *state, const char *ovmf, const char *image, uint8_t ret[48]) {
+        expected_of_size(state, ovmf, image, SIZE, ret);
+}
+
+/* An image keeps the firmware it was first used with (images/<v>/firmware.fd)
+ * when the stack is started again with other firmware (confpoold --ovmf, a
+ * Debian ovmf update): the SNP launch measurement and the TDX MRTD of its
+ * nodes stay the pool's expected ones.  It was so for TDs only: an SNP
+ * node that was Ready when confpoold was restarted with newer firmware was
+ * quarantined and replaced at its next attestation (cli-tdx-node-image-upgrade
+ * caught it once).  An image first used afterwards gets the new firmware. */
+TEST(image_keeps_its_firmware_when_the_stack_firmware_changes) {
+        setup_env();
+        char fw[300], fw_new[300], state[300], other[300];
+        snprintf(fw, sizeof fw, "%s/keep-OVMF.fd", E.dir);
+        snprintf(fw_new, sizeof fw_new, "%s/keep-OVMF-new.fd", E.dir);
+        snprintf(state, sizeof state, "%s/local-keep", E.dir);
+        snprintf(other, sizeof other, "%s/local-keep-other", E.dir);
+        uint8_t *img = NULL;
+        size_t len = 0;
+        ASSERT_OK(cp_read_file("/usr/share/ovmf/OVMF.fd", 64u << 20, &img, &len));
+        img[len - 0x10000] ^= 0x01; /* in the firmware volume (TDVF's BFV): a new digest and MRTD */
+        ASSERT_OK(cp_write_file(fw_new, img, len, 0644));
+        img[len - 0x10000] ^= 0x01;
+        static const char *const sizes[] = {SIZE, "Standard_DC4es_v5"};
+        for (size_t i = 0; i < 2; i++) {
+                char image[32], later_image[32];
+                uint8_t first[48], again[48], later[48], elsewhere[48];
+                snprintf(image, sizeof image, "keep%zu", i);
+                snprintf(later_image, sizeof later_image, "keep%zu-later", i);
+                ASSERT_OK(cp_write_file(fw, img, len, 0644));
+                expected_of_size(state, fw, image, sizes[i], first);
+                /* the stack started again with newer firmware: the image's nodes measure as before */
+                expected_of_size(state, fw_new, image, sizes[i], again);
+                ASSERT_MEMEQ(first, again, 48);
+                /* the stack's firmware file changed in place (even to no firmware): the same */
+                ASSERT_OK(cp_write_file(fw, "not firmware", 12, 0644));
+                expected_of_size(state, fw, image, sizes[i], again);
+                ASSERT_MEMEQ(first, again, 48);
+                /* an image first used now is measured from the new firmware, as on a fresh stack */
+                expected_of_size(state, fw_new, later_image, sizes[i], later);
+                expected_of_size(other, fw_new, later_image, sizes[i], elsewhere);
+                ASSERT_MEMEQ(later, elsewhere, 48);
+                /* and the new firmware measures otherwise: the old image did keep the old one */
+                expected_of_size(other, fw_new, image, sizes[i], elsewhere);
+                ASSERT_TRUE(memcmp(first, elsewhere, 48) != 0);
+        }
+        free(img);
 }
 
 TEST(firmware_changed_in_place_is_measured_anew) {
