@@ -4,7 +4,8 @@
 # DC4es_v5 pool (maxSurge 1); confpoold killed with -9 and started with a
 # config publishing a newer node image built with newer firmware (--ovmf: a
 # TDVF with one byte of its BFV changed; the TDX nodes are adopted across
-# the restart and keep their image's firmware); `aks nodepool upgrade
+# the restart and keep their image's firmware; so does the system pool's
+# SEV-SNP node, which re-attests then and stays Ready); `aks nodepool upgrade
 # --node-image-only`: never more than 3 machines nor fewer than 2 Ready
 # ones, no node lost; it ends with 2 Ready, attested TDX nodes on the new
 # image: new TDs whose MRTD is the new firmware's (`confpool tdx measure`),
