@@ -260,6 +260,37 @@ static void *forger(void *arg) {
         return NULL;
 }
 
+/* confpoold's node admission (cp_nodes: a store in a temporary directory,
+ * the fake backend) validating tokens of issuer is through its JWKS cache. */
+typedef struct admission {
+        char dir[64];
+        cp_store *store;
+        cp_backend *be;
+        cp_nodes *nodes;
+} admission;
+
+static void admission_open(admission *ad, const issuer *is, unsigned min_interval_s) {
+        char db[128];
+        memset(ad, 0, sizeof *ad);
+        snprintf(ad->dir, sizeof ad->dir, "/tmp/test-jwks-cache-XXXXXX");
+        ASSERT_TRUE(mkdtemp(ad->dir) != NULL);
+        snprintf(db, sizeof db, "%s/cp.db", ad->dir);
+        ASSERT_OK(cp_cpstore_open(db, &ad->store));
+        ASSERT_OK(cp_backend_fake_new(0, NULL, NULL, &ad->be));
+        cp_nodes_options no = {.store = ad->store, .backend = ad->be, .attestd_url = is->url,
+                               .jwks_min_interval_s = min_interval_s};
+        ASSERT_OK(cp_nodes_new(&no, &ad->nodes));
+}
+
+static void admission_close(admission *ad) {
+        char cmd[160];
+        cp_nodes_free(ad->nodes);
+        cp_backend_free(ad->be);
+        cp_store_close(ad->store);
+        snprintf(cmd, sizeof cmd, "rm -rf %s", ad->dir);
+        ASSERT_TRUE(system(cmd) == 0);
+}
+
 /* Item 10: forged kids from 8 threads for ~2.5 s against a slow JWKS
  * endpoint (2 s a fetch) through confpoold's node admission, interval 2 s:
  * at most one fetch per interval (2 in all, 3 at the edge), every forged
@@ -269,16 +300,9 @@ static void *forger(void *arg) {
 TEST(nodes_forged_kids_slow_endpoint_single_flight) {
         issuer is;
         issuer_start(&is);
-        char dir[] = "/tmp/test-jwks-cache-XXXXXX", db[128];
-        ASSERT_TRUE(mkdtemp(dir) != NULL);
-        snprintf(db, sizeof db, "%s/cp.db", dir);
-        cp_store *store = NULL;
-        cp_backend *be = NULL;
-        cp_nodes *nodes = NULL;
-        ASSERT_OK(cp_cpstore_open(db, &store));
-        ASSERT_OK(cp_backend_fake_new(0, NULL, NULL, &be));
-        cp_nodes_options no = {.store = store, .backend = be, .attestd_url = is.url, .jwks_min_interval_s = 2};
-        ASSERT_OK(cp_nodes_new(&no, &nodes));
+        admission ad;
+        admission_open(&ad, &is, 2);
+        cp_nodes *nodes = ad.nodes;
         char *good = token_of(&is, is.keys[0]);
         cp_jwt *j = NULL;
         /* the background fetch at start (or this call waiting for it) */
@@ -316,13 +340,8 @@ TEST(nodes_forged_kids_slow_endpoint_single_flight) {
         ASSERT_TRUE(fetches >= 1 && fetches <= 3);
         ASSERT_TRUE(worst < 500);
         free(good);
-        cp_nodes_free(nodes);
-        cp_backend_free(be);
-        cp_store_close(store);
+        admission_close(&ad);
         issuer_stop(&is);
-        char cmd[160];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        ASSERT_TRUE(system(cmd) == 0);
 }
 
 /* Two nodes re-attested under the issuer's new key at the same moment
@@ -380,16 +399,9 @@ TEST(new_key_tokens_during_a_running_fetch_wait_for_it) {
 TEST(nodes_old_and_new_attestd_keys_both_pass) {
         issuer is;
         issuer_start(&is);
-        char dir[] = "/tmp/test-jwks-cache-XXXXXX", db[128];
-        ASSERT_TRUE(mkdtemp(dir) != NULL);
-        snprintf(db, sizeof db, "%s/cp.db", dir);
-        cp_store *store = NULL;
-        cp_backend *be = NULL;
-        cp_nodes *nodes = NULL;
-        ASSERT_OK(cp_cpstore_open(db, &store));
-        ASSERT_OK(cp_backend_fake_new(0, NULL, NULL, &be));
-        cp_nodes_options no = {.store = store, .backend = be, .attestd_url = is.url, .jwks_min_interval_s = 1};
-        ASSERT_OK(cp_nodes_new(&no, &nodes));
+        admission ad;
+        admission_open(&ad, &is, 1);
+        cp_nodes *nodes = ad.nodes;
         char *old_tok = token_of(&is, is.keys[0]);
         cp_jwt *j = NULL;
         ASSERT_OK(cp_nodes_validate_token(nodes, old_tok, &j));
@@ -402,13 +414,8 @@ TEST(nodes_old_and_new_attestd_keys_both_pass) {
         ASSERT_OK(cp_nodes_validate_token(nodes, old_tok, &j)); /* the old node's heartbeat */
         j = cp_jwt_free(j);
         free(old_tok), free(new_tok);
-        cp_nodes_free(nodes);
-        cp_backend_free(be);
-        cp_store_close(store);
+        admission_close(&ad);
         issuer_stop(&is);
-        char cmd[160];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        ASSERT_TRUE(system(cmd) == 0);
 }
 
 /* confpool-kbsd with --authority ISSUER=URL: it starts while the authority
