@@ -24,24 +24,10 @@
 set -u
 BIN=${CP_BIN_DIR:?}
 . "$(dirname "$0")/lib/kubectl.sh"
-T=$(mktemp -d /tmp/cp-k8srestart-XXXXXX)
+kubectl_stack cp-k8srestart
 S=$T/s
-export CONFPOOL_CONFIG_DIR=$T/cli
-PIDS=()
-cleanup() {
-        for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-        "$BIN/confpool" down --state-dir "$S" >/dev/null 2>&1
-        rm -rf "$T"
-}
-trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; tail -20 "$S/confpoold.log" >&2; exit 1; }
 . "$(dirname "$0")/lib/fault-stack.sh"
-k() { "$KUBECTL" --kubeconfig "$T/kc" "$@"; }
-wait_for() { # seconds command...
-        local n=$(($1 * 10)); shift
-        for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-        return 1
-}
 # "name Ready-status taint-keys" a node, a line, sorted
 node_state() {
         k get nodes -o jsonpath='{range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status} {.spec.taints[*].key}{"\n"}{end}' \

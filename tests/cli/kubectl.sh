@@ -18,22 +18,8 @@
 set -u
 BIN=${CP_BIN_DIR:?}
 . "$(dirname "$0")/lib/kubectl.sh"
-T=$(mktemp -d /tmp/cp-kubectl-XXXXXX)
-export CONFPOOL_CONFIG_DIR=$T/cli
-PIDS=()
-cleanup() {
-        for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-        "$BIN/confpool" down --state-dir "$T/s" >/dev/null 2>&1
-        rm -rf "$T"
-}
-trap cleanup EXIT
+kubectl_stack cp-kubectl
 fail() { echo "FAIL: $*" >&2; exit 1; }
-k() { "$KUBECTL" --kubeconfig "$T/kc" "$@"; }
-wait_for() { # seconds command...
-        local n=$(($1 * 10)); shift
-        for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-        return 1
-}
 
 "$BIN/confpool" up --state-dir "$T/s" --cluster-signing-duration 60s >"$T/up.out" 2>&1 || { cat "$T/up.out"; fail "up"; }
 C=(-g rg1 --cluster-name c1)
