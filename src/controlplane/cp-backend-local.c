@@ -1594,7 +1594,7 @@ static int node_new(local_backend *b, const char *name, const char *pool_id, con
 /* Queue a listed node's boot; lock held. */
 static void queue_push(local_backend *b, node *nd) {
         nd->phase = NODE_QUEUED;
-        nd->t_queued = (long long) cp_proc_clock_ms();
+        nd->t_queued = (long long) now_ms(); /* Unix ms, as the other bootTimes */
         nd->qnext = NULL;
         if (b->queue_tail)
                 b->queue_tail->qnext = nd;
@@ -2536,7 +2536,7 @@ static bool adopt_node(local_backend *b, node *nd, const json_t *j) {
         b->hosts[hidx].nodes++;
         nd->adopted = true;
         nd->phase = NODE_UP;
-        nd->t_queued = (long long) cp_proc_clock_ms();
+        nd->t_queued = (long long) now_ms(); /* Unix ms, as the other bootTimes */
         nd->next = b->nodes;
         b->nodes = nd;
         return true;

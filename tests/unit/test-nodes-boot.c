@@ -545,6 +545,33 @@ TEST(firmware_changed_in_place_is_measured_anew) {
         free(img);
 }
 
+/* node.json's bootTimes: Unix ms within [t0, now], in boot order (bench-nodes
+ * subtracts them; "queued" was once a monotonic clock's: the bench showed a
+ * boot queue of 57 years). */
+static void assert_boot_times(const char *dir, long long t0) {
+        char f[1400];
+        uint8_t *txt = NULL;
+        size_t len = 0;
+        snprintf(f, sizeof f, "%s/node.json", dir);
+        ASSERT_OK(cp_read_file(f, 1 << 20, &txt, &len));
+        json_t *cfg = json_loadb((const char *) txt, len, 0, NULL);
+        free(txt);
+        ASSERT_TRUE(cfg != NULL);
+        const json_t *bt = json_object_get(cfg, "bootTimes");
+        static const char *const order[] = {"queued", "create", "swtpm", "measuredBoot", "launch", "disk"};
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        long long prev = t0, end = (long long) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+        for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
+                long long t = (long long) json_integer_value(json_object_get(bt, order[i]));
+                if (t < prev || t > end)
+                        cp_test_fail(__FILE__, __LINE__, "bootTimes.%s = %lld: not within [%lld, %lld]", order[i], t,
+                                     prev, end);
+                prev = t;
+        }
+        json_decref(cfg);
+}
+
 TEST(node_attests_after_every_restart) {
         uint8_t disk0[32], key0[32];
         setup_env();
@@ -555,6 +582,8 @@ TEST(node_attests_after_every_restart) {
         cp_local_options lo = {.state_dir = state, .hosts_dir = hosts, .agent_path = CP_AGENT_PATH,
                                .hosts_per_generation = 1, .heartbeat_ms = 200, .boot_workers = 1};
         for (int i = 0; i < 5; i++) {
+                struct timespec t0;
+                clock_gettime(CLOCK_REALTIME, &t0);
                 cp_backend *b = NULL;
                 ASSERT_OK(cp_backend_local_new(&lo, &b));
                 ASSERT_OK(cp_backend_local_set_attestd_url(b, cp_attestd_issuer(E.attestd)));
@@ -574,6 +603,7 @@ TEST(node_attests_after_every_restart) {
                         fprintf(stderr, "    start %d: %s\n", i, why ? why : "(no reason)");
                 ASSERT_TRUE(json_object_get(json_object_get(st, "times"), "token") != NULL);
                 json_decref(st);
+                assert_boot_times(dir, (long long) t0.tv_sec * 1000 + t0.tv_nsec / 1000000);
                 /* the OS disk and its key are the first boot's: a reboot keeps them */
                 if (i == 0) {
                         file_digest(dir, "disk.img", disk0);
