@@ -209,6 +209,21 @@ static const char *gen_name(int g) {
 
 /* ---- the software TDX platform (issue 16) ----------------------------- */
 
+/* The port kept in file path (a decimal line written when it was first
+ * bound), 0 when there is none or it is not a port. */
+static uint16_t kept_port(const char *path) {
+        _cleanup_free_ uint8_t *buf = NULL;
+        size_t len = 0;
+        char t[16] = {0};
+        if (cp_read_file(path, sizeof t, &buf, &len) < 0 || len == 0 || len >= sizeof t) {
+                cp_error_clear();
+                return 0;
+        }
+        memcpy(t, buf, len);
+        unsigned long port = strtoul(t, NULL, 10);
+        return port > 65535 ? 0 : (uint16_t) port;
+}
+
 /* The PCS's listener on its kept port (hosts/tdx/pcs.port, the URL attestd
  * was given; a free one the first time); lock held. */
 static int tdx_pcs_listen(local_backend *b) {
@@ -242,18 +257,8 @@ static int tdx_platform(local_backend *b) {
                 int r = cp_tdx_pcs_open(dir, NULL, &b->tdx_pcs);
                 if (r < 0)
                         return cp_error_wrap("software TDX PCS");
-                uint8_t *buf = NULL;
-                size_t len = 0;
-                unsigned long port = 0;
                 snprintf(f, sizeof f, "%s/pcs.port", dir);
-                if (cp_read_file(f, 16, &buf, &len) >= 0 && len > 0 && len < 16) {
-                        char t[16] = {0};
-                        memcpy(t, buf, len);
-                        port = strtoul(t, NULL, 10);
-                }
-                cp_error_clear();
-                free(buf);
-                b->tdx_port = port > 65535 ? 0 : (uint16_t) port;
+                b->tdx_port = kept_port(f);
                 snprintf(b->tdx_url, sizeof b->tdx_url, "http://127.0.0.1:%u", b->tdx_port);
                 _cleanup_free_ char *pem = NULL;
                 size_t pem_len = 0;
@@ -1310,17 +1315,8 @@ static int host_imds(local_backend *b, host *h, uint16_t *ret_port) {
         char f[PATH_MAX_ + 64], txt[16];
         int r = 0;
         if (!h->imds) {
-                _cleanup_free_ uint8_t *kept = NULL;
-                size_t kl = 0;
-                unsigned long port = 0;
                 snprintf(f, sizeof f, "%s/%s/imds.port", b->hosts_dir, h->name);
-                if (cp_read_file(f, 16, &kept, &kl) >= 0 && kl > 0 && kl < sizeof txt) {
-                        memcpy(txt, kept, kl);
-                        txt[kl] = 0;
-                        port = strtoul(txt, NULL, 10);
-                } else
-                        cp_error_clear();
-                r = cp_tdx_imds_start(h->td, "127.0.0.1", port <= 65535 ? (uint16_t) port : 0, &h->imds);
+                r = cp_tdx_imds_start(h->td, "127.0.0.1", kept_port(f), &h->imds);
                 int n = r >= 0 ? snprintf(txt, sizeof txt, "%u\n", cp_tdx_imds_port(h->imds)) : 0;
                 if (r >= 0 && (r = cp_write_file(f, txt, (size_t) n, 0600)) < 0)
                         h->imds = cp_tdx_imds_stop(h->imds);

@@ -31,12 +31,6 @@ struct cp_jwks_cache {
         pthread_t thread;
 };
 
-static int64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int cp_jwks_cache_new(const cp_jwks_cache_options *o, cp_jwks_cache **ret) {
         if (!o || !o->url || strncmp(o->url, "http", 4) != 0)
                 return CP_ERROR(CP_EINVAL, "JWKS cache: an http(s) URL of the JWKS is required");
@@ -164,7 +158,7 @@ int cp_jwks_cache_refresh(cp_jwks_cache *c) {
 /* An unknown kid: 1 a fetch ran (validate again), 0 refused without one. */
 #define UNKNOWN_KID_WAIT_MS 3000
 static int refetch_for_unknown(cp_jwks_cache *c) {
-        int64_t now = mono_ms();
+        int64_t now = cp_monotonic_ms();
         pthread_mutex_lock(&c->mu);
         bool have = c->cur != NULL;
         if (c->fetching && !have) {

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "basic/clock.h"
 #include "basic/fileio.h"
 #include "service/proc.h"
 
@@ -192,9 +193,7 @@ void cp_proc_terminate(pid_t pid) {
 }
 
 uint64_t cp_proc_clock_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
+        return (uint64_t) cp_monotonic_ms();
 }
 
 static bool gone(pid_t pid);
