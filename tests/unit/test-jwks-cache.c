@@ -174,15 +174,22 @@ static int validate(cp_jwks_cache *c, const issuer *is, const char *tok) {
         return r;
 }
 
+/* A cache of the issuer's JWKS (its /certs) with options o (their url set here). */
+static cp_jwks_cache *cache_of(const issuer *is, cp_jwks_cache_options o) {
+        char url[96];
+        snprintf(url, sizeof url, "%s/certs", is->url);
+        o.url = url; /* copied by the cache */
+        cp_jwks_cache *c = NULL;
+        ASSERT_OK(cp_jwks_cache_new(&o, &c));
+        return c;
+}
+
 /* attestd restarted with a new key: old tokens still pass, new ones too;
  * forged kids start the interval, real key changes do not. */
 TEST(cache_rolls_over_issuer_restart_with_new_key) {
         issuer is;
         issuer_start(&is);
-        char url[96];
-        snprintf(url, sizeof url, "%s/certs", is.url);
-        cp_jwks_cache *c = NULL;
-        ASSERT_OK(cp_jwks_cache_new(&(cp_jwks_cache_options){.url = url, .min_interval_s = 1}, &c));
+        cp_jwks_cache *c = cache_of(&is, (cp_jwks_cache_options){.min_interval_s = 1});
         char *old_tok = token_of(&is, is.keys[0]);
         ASSERT_OK(validate(c, &is, old_tok)); /* first use fetches */
         issuer_rotate(&is);
@@ -220,10 +227,7 @@ TEST(cache_starts_with_issuer_down_and_fetches_later) {
         issuer is;
         issuer_start(&is);
         is.down = true;
-        char url[96];
-        snprintf(url, sizeof url, "%s/certs", is.url);
-        cp_jwks_cache *c = NULL;
-        ASSERT_OK(cp_jwks_cache_new(&(cp_jwks_cache_options){.url = url, .retry_s = 1, .min_interval_s = 60}, &c));
+        cp_jwks_cache *c = cache_of(&is, (cp_jwks_cache_options){.retry_s = 1, .min_interval_s = 60});
         ASSERT_OK(cp_jwks_cache_start(c));
         char *tok = token_of(&is, is.keys[0]);
         usleep(300 * 1000);
@@ -366,10 +370,7 @@ static void *validate_new_kid(void *arg) {
 TEST(new_key_tokens_during_a_running_fetch_wait_for_it) {
         issuer is;
         issuer_start(&is);
-        char url[96];
-        snprintf(url, sizeof url, "%s/certs", is.url);
-        cp_jwks_cache *c = NULL;
-        ASSERT_OK(cp_jwks_cache_new(&(cp_jwks_cache_options){.url = url, .min_interval_s = 30}, &c));
+        cp_jwks_cache *c = cache_of(&is, (cp_jwks_cache_options){.min_interval_s = 30});
         char *old_tok = token_of(&is, is.keys[0]);
         ASSERT_OK(validate(c, &is, old_tok));
         issuer_rotate(&is);

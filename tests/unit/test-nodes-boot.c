@@ -464,6 +464,19 @@ static void expected_of(const char *state, const char *ovmf, const char *image, 
         expected_of_size(state, ovmf, image, SIZE, ret);
 }
 
+/* Debian's OVMF.fd written to path; flipped: with one byte of its firmware
+ * volume (TDVF's BFV) changed, the same size (another digest, SNP launch
+ * digest and MRTD). */
+static void ovmf_copy(const char *path, bool flipped) {
+        uint8_t *img = NULL;
+        size_t len = 0;
+        ASSERT_OK(cp_read_file("/usr/share/ovmf/OVMF.fd", 64u << 20, &img, &len));
+        if (flipped)
+                img[len - 0x10000] ^= 0x01;
+        ASSERT_OK(cp_write_file(path, img, len, 0644));
+        free(img);
+}
+
 /* An image keeps the firmware it was first used with (images/<v>/firmware.fd)
  * when the stack is started again with other firmware (confpoold --ovmf, a
  * Debian ovmf update): the SNP launch measurement and the TDX MRTD of its
@@ -478,19 +491,14 @@ TEST(image_keeps_its_firmware_when_the_stack_firmware_changes) {
         snprintf(fw_new, sizeof fw_new, "%s/keep-OVMF-new.fd", E.dir);
         snprintf(state, sizeof state, "%s/local-keep", E.dir);
         snprintf(other, sizeof other, "%s/local-keep-other", E.dir);
-        uint8_t *img = NULL;
-        size_t len = 0;
-        ASSERT_OK(cp_read_file("/usr/share/ovmf/OVMF.fd", 64u << 20, &img, &len));
-        img[len - 0x10000] ^= 0x01; /* in the firmware volume (TDVF's BFV): a new digest and MRTD */
-        ASSERT_OK(cp_write_file(fw_new, img, len, 0644));
-        img[len - 0x10000] ^= 0x01;
+        ovmf_copy(fw_new, true);
         static const char *const sizes[] = {SIZE, "Standard_DC4es_v5"};
         for (size_t i = 0; i < 2; i++) {
                 char image[32], later_image[32];
                 uint8_t first[48], again[48], later[48], elsewhere[48];
                 snprintf(image, sizeof image, "keep%zu", i);
                 snprintf(later_image, sizeof later_image, "keep%zu-later", i);
-                ASSERT_OK(cp_write_file(fw, img, len, 0644));
+                ovmf_copy(fw, false);
                 expected_of_size(state, fw, image, sizes[i], first);
                 /* the stack started again with newer firmware: the image's nodes measure as before */
                 expected_of_size(state, fw_new, image, sizes[i], again);
@@ -507,7 +515,6 @@ TEST(image_keeps_its_firmware_when_the_stack_firmware_changes) {
                 expected_of_size(other, fw_new, image, sizes[i], elsewhere);
                 ASSERT_TRUE(memcmp(first, elsewhere, 48) != 0);
         }
-        free(img);
 }
 
 TEST(firmware_changed_in_place_is_measured_anew) {
@@ -516,10 +523,7 @@ TEST(firmware_changed_in_place_is_measured_anew) {
         snprintf(fw, sizeof fw, "%s/fw-OVMF.fd", E.dir);
         snprintf(state, sizeof state, "%s/local-fw", E.dir);
         snprintf(hosts, sizeof hosts, "%s/hosts", E.dir);
-        uint8_t *img = NULL;
-        size_t len = 0;
-        ASSERT_OK(cp_read_file("/usr/share/ovmf/OVMF.fd", 64u << 20, &img, &len));
-        ASSERT_OK(cp_write_file(fw, img, len, 0644));
+        ovmf_copy(fw, false);
         cp_local_options lo = {.state_dir = state, .hosts_dir = hosts, .agent_path = CP_AGENT_PATH,
                                .hosts_per_generation = 1, .ovmf_path = fw};
         cp_backend *b = NULL;
@@ -528,8 +532,7 @@ TEST(firmware_changed_in_place_is_measured_anew) {
                              .confidential = true};
         uint8_t first[48], changed[48], fresh[48], orig[48];
         ASSERT_OK(b->ops->expected_measurement(b, &spec, first)); /* the firmware's digests now cached */
-        img[len - 0x10000] ^= 0x01; /* in the firmware volume; same size */
-        ASSERT_OK(cp_write_file(fw, img, len, 0644));
+        ovmf_copy(fw, true); /* in place */
         spec.image = "fw2"; /* an image not measured yet: measured from the firmware as it is now */
         ASSERT_OK(b->ops->expected_measurement(b, &spec, changed));
         cp_backend_free(b);
@@ -537,12 +540,10 @@ TEST(firmware_changed_in_place_is_measured_anew) {
         snprintf(state2, sizeof state2, "%s/local-fw2", E.dir);
         expected_of(state2, fw, "fw2", fresh);
         ASSERT_MEMEQ(changed, fresh, 48);
-        img[len - 0x10000] ^= 0x01;
-        ASSERT_OK(cp_write_file(fw, img, len, 0644));
+        ovmf_copy(fw, false);
         snprintf(state2, sizeof state2, "%s/local-fw3", E.dir);
         expected_of(state2, fw, "fw2", orig);
         ASSERT_TRUE(memcmp(orig, changed, 48) != 0); /* the flipped byte is measured */
-        free(img);
 }
 
 /* node.json's bootTimes: Unix ms within [t0, now], in boot order (bench-nodes
