@@ -109,9 +109,12 @@ failover_of() { # replica label: as failover, the leader known (no request befor
   local k0; k0=$(ms)
   kill9 "$l"
   # what the dead leader left, before any successor acts (>= the lease TTL):
-  # the disks there, and which boots had finished (node.json) in $T/booted.at-kill
+  # the disks there, which boots had finished (node.json) in $T/booted.at-kill, and
+  # which had begun (a node.json or spec.json: a node the backend recovers) in
+  # $T/begun.at-kill; one not begun yet is the reconciler's to create again
   snap
   ls "$NODES"/*/node.json 2>/dev/null >"$T/booted.at-kill"
+  for d in "$NODES"/*/; do [ -e "$d/node.json" ] || [ -e "$d/spec.json" ] && echo "$d"; done >"$T/begun.at-kill"
   local n; n=$(leader)
   [ -n "$n" ] && [ "$n" != "$l" ] && ok || bad "$1: no new leader after killing $l"
   FAILOVERS+=("$1:$l->$n:$(($(ms) - k0))ms")
