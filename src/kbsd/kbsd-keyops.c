@@ -301,9 +301,10 @@ void cp_kbsd_h_delete(cp_svc_call *c) {
                 return;
         }
         int64_t now = cp_kbsd_now(s), purge = now + (int64_t) s->cfg.recovery_days * 86400;
-        if ((r = cp_kbsd_key_soft_delete(s, name, now, purge)) < 0) {
+        if ((r = cp_kbsd_key_soft_delete(s, name, now, purge)) <= 0) {
+                /* 0 rows: another delete (here or on another replica) came first */
                 cp_kbsd_keyrow_clear(&k);
-                cp_svc_reply_err(c, r);
+                cp_svc_reply_err(c, r < 0 ? r : CP_ERROR(CP_ENOTFOUND, "key %s not found (deleted meanwhile)", name));
                 return;
         }
         k.deleted = now;

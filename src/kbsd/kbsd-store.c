@@ -461,14 +461,26 @@ static int commit_or_rollback(cp_kbsd *s, int r) {
         return c < 0 ? c : r;
 }
 
+/* exec_bind_name in a write transaction of its own.  A lone statement is
+ * not enough on PostgreSQL: it would not take the write lock, so a delete
+ * could run between another replica's "no deleted version" check and its
+ * insert (cp_kbsd_key_insert), and the new version, not yet committed and so
+ * not seen by the UPDATE, would stay live beside the deleted ones. */
+static int write_bind_name(cp_kbsd *s, const char *sql, const char *name, int64_t a, int64_t b) {
+        int r = cp_store_begin(s->store);
+        if (r < 0)
+                return r;
+        return commit_or_rollback(s, exec_bind_name(s, sql, name, a, b));
+}
+
 int cp_kbsd_key_soft_delete(cp_kbsd *s, const char *name, int64_t now, int64_t purge_at) {
-        return exec_bind_name(s, "UPDATE keys SET deleted = ?2, purge_at = ?3 WHERE name = ?1 AND deleted IS NULL", name,
-                              now, purge_at);
+        return write_bind_name(s, "UPDATE keys SET deleted = ?2, purge_at = ?3 WHERE name = ?1 AND deleted IS NULL", name,
+                               now, purge_at);
 }
 
 int cp_kbsd_key_recover(cp_kbsd *s, const char *name) {
-        return exec_bind_name(s, "UPDATE keys SET deleted = NULL, purge_at = NULL WHERE name = ?1 AND deleted IS NOT NULL"
-                                 " AND ?2 = ?3", name, 0, 0);
+        return write_bind_name(s, "UPDATE keys SET deleted = NULL, purge_at = NULL WHERE name = ?1 AND deleted IS NOT NULL"
+                                  " AND ?2 = ?3", name, 0, 0);
 }
 
 /* Purge = crypto-erase: the sealed material is overwritten, then the rows go
