@@ -164,7 +164,12 @@ static bool feature_known(const char *ns, const char *name, const char **ret_can
         return false;
 }
 
-/* Current state with the lazy Registering -> Registered transition. */
+/* Current state, with Registering (Unregistering) shown as Registered
+ * (Unregistered) once the delay has passed.  Derived, never written: a GET
+ * runs in a read transaction, which on PostgreSQL holds no write lock, and
+ * a write of the derived state there could overwrite another replica's
+ * register or unregister committed in between (cp-api.c's feature check
+ * derives it the same way). */
 static int feature_state(api_ctx *c, const char *sub, const char *ns, const char *name, char state[32]) {
         int64_t changed;
         int r = cp_feature_get(c->api->store, sub, ns, name, state, &changed);
@@ -176,16 +181,10 @@ static int feature_state(api_ctx *c, const char *sub, const char *ns, const char
         if (r < 0)
                 return r;
         bool due = cp_now_ms() - changed >= (int64_t) cp_rules_feature_delay_ms(c->api->rules);
-        const char *next = !due ? NULL
-                         : strcmp(state, "Registering") == 0   ? "Registered"
-                         : strcmp(state, "Unregistering") == 0 ? "Unregistered"
-                                                               : NULL;
-        if (next) {
-                r = cp_feature_set(c->api->store, sub, ns, name, next, cp_now_ms());
-                if (r < 0)
-                        return r;
-                snprintf(state, 32, "%s", next);
-        }
+        if (due && strcmp(state, "Registering") == 0)
+                snprintf(state, 32, "Registered");
+        else if (due && strcmp(state, "Unregistering") == 0)
+                snprintf(state, 32, "Unregistered");
         return 0;
 }
 

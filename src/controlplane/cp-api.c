@@ -248,16 +248,23 @@ bool cp_auth_check(char (*hashes)[65], size_t n, const char *authorization) {
         return ok;
 }
 
-int cp_auth_init(cp_store *s, const char *state_dir, bool *ret_created) {
+/* Whether the store has any API token (0 or 1). */
+static int have_tokens(cp_store *s) {
         char (*hashes)[65] = NULL;
         size_t n = 0;
         int r = cp_token_hashes(s, &hashes, &n);
-        if (r < 0)
-                return r;
         free(hashes);
-        if (n > 0) {
+        return r < 0 ? r : n > 0;
+}
+
+/* The check is made again under the write lock: replicas starting at once
+ * on an empty database all see no token, and all but the first would
+ * otherwise fail on the operator row's key. */
+int cp_auth_init(cp_store *s, const char *state_dir, bool *ret_created) {
+        int r = have_tokens(s);
+        if (r != 0) {
                 *ret_created = false;
-                return 0;
+                return r < 0 ? r : 0;
         }
         uint8_t raw[32];
         if (RAND_bytes(raw, sizeof raw) != 1)
@@ -270,10 +277,14 @@ int cp_auth_init(cp_store *s, const char *state_dir, bool *ret_created) {
         snprintf(path, sizeof path, "%s/operator.token", state_dir);
         sha256_hex(tok, h);
         int len = snprintf(line, sizeof line, "%s\n", tok);
+        bool created = false;
         r = cp_store_begin(s);
         if (r >= 0) {
-                r = cp_token_add(s, "operator", h);
-                if (r >= 0)
+                r = have_tokens(s);
+                created = r == 0;
+                if (created)
+                        r = cp_token_add(s, "operator", h);
+                if (r >= 0 && created)
                         r = cp_write_file(path, line, (size_t) len, 0600);
                 if (r >= 0)
                         r = cp_store_commit(s);
@@ -281,10 +292,11 @@ int cp_auth_init(cp_store *s, const char *state_dir, bool *ret_created) {
                         cp_store_rollback(s);
         }
         cp_wipe(tok, sizeof tok);
+        cp_wipe(h, sizeof h);
         cp_wipe(line, sizeof line);
         if (r < 0)
                 return r;
-        *ret_created = true;
+        *ret_created = created;
         return 0;
 }
 

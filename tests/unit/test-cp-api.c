@@ -4,6 +4,7 @@
  * reconciler is driven synchronously (cp_reconciler_run_once). */
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,6 +219,61 @@ TEST(auth) {
         ASSERT_OK(cp_auth_init(E.store, E.dir, &created));
         ASSERT_FALSE(created);
         teardown();
+}
+
+struct auth_race {
+        cp_store *store;
+        const char *dir;
+        bool created;
+        int r;
+        char why[CP_ERROR_MESSAGE_MAX];
+};
+
+static void *auth_init_thread(void *arg) {
+        struct auth_race *a = arg;
+        a->r = cp_auth_init(a->store, a->dir, &a->created);
+        snprintf(a->why, sizeof a->why, "%s", a->r < 0 ? cp_error_message() : "");
+        return NULL;
+}
+
+/* Two replicas starting at once on an empty database: the second saw no
+ * token, then waited for the first's write transaction, and failed on the
+ * operator row's key; its check is now made again under the write lock. */
+TEST(operator_token_made_once_by_replicas_starting_together) {
+        char dir[64], db[128], hex[65];
+        snprintf(dir, sizeof dir, "/tmp/cp-auth-XXXXXX");
+        ASSERT_TRUE(mkdtemp(dir) != NULL);
+        snprintf(db, sizeof db, "%s/race.db", dir);
+        cp_store *a = NULL, *b = NULL;
+        ASSERT_OK(cp_cpstore_open(cp_test_db(db), &a));
+        ASSERT_OK(cp_cpstore_open(cp_test_db(db), &b));
+        memset(hex, 'a', 64);
+        hex[64] = 0;
+        ASSERT_OK(cp_store_begin(a)); /* the first replica, inside cp_auth_init */
+        ASSERT_OK(cp_token_add(a, "operator", hex));
+        struct auth_race second = {.store = b, .dir = dir, .created = true};
+        pthread_t t;
+        ASSERT_EQ(pthread_create(&t, NULL, auth_init_thread, &second), 0);
+        usleep(300 * 1000);
+        ASSERT_OK(cp_store_commit(a));
+        ASSERT_EQ(pthread_join(t, NULL), 0);
+        if (second.r < 0)
+                cp_test_fail(__FILE__, __LINE__, "second replica: %s", second.why);
+        ASSERT_FALSE(second.created);
+        char(*h)[65] = NULL;
+        size_t n = 0;
+        ASSERT_OK(cp_token_hashes(b, &h, &n));
+        ASSERT_EQ(n, 1);
+        ASSERT_STREQ(h[0], hex);
+        free(h);
+        char tf[160];
+        snprintf(tf, sizeof tf, "%s/operator.token", dir);
+        ASSERT_TRUE(access(tf, F_OK) != 0); /* the second wrote no token file of a token not stored */
+        cp_store_close(a);
+        cp_store_close(b);
+        char cmd[160];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        ASSERT_EQ(system(cmd), 0);
 }
 
 TEST(request_checks_and_envelope) {
@@ -630,6 +686,13 @@ TEST(features_providers_gating) {
         snprintf(url, sizeof url, "%s" FS, f);
         ASSERT_EQ(call("GET", url, NULL), 200);
         ASSERT_STREQ(prop("state"), "Registered");
+        /* derived, not written: a GET (a read transaction, no write lock on
+         * PostgreSQL) once wrote it and could overwrite another replica's
+         * unregister committed between its read and its write */
+        char stored[32];
+        int64_t changed = 0;
+        ASSERT_OK(cp_feature_get(E.store, SUB, "Microsoft.ContainerService", "AzureLinuxCVMPreview", stored, &changed));
+        ASSERT_STREQ(stored, "Registering");
         ASSERT_EQ(call("PUT", AP "/alcvm" CS, al), 201);
         ASSERT_STREQ(prop("nodeImageVersion"), "AKSAzureLinux-V3gen2CVM-202511.18.0");
         snprintf(url, sizeof url, "%s/unregister" FS, f);
