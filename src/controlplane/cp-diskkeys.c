@@ -157,7 +157,8 @@ int cp_diskkeys_disk_id(const char *pool_id, const char *node_name, char *ret, s
 }
 
 /* method url [body]; *ret_status, *ret_json (object, maybe empty). */
-static int call(cp_diskkeys *d, const char *method, const char *path, json_t *body, long *ret_status, json_t **ret_json) {
+static int call_h(cp_diskkeys *d, const char *method, const char *path, const char *const *headers, json_t *body,
+                  long *ret_status, json_t **ret_json) {
         char url[1024];
         snprintf(url, sizeof url, "%s%s", d->url, path);
         char *txt = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -165,7 +166,7 @@ static int call(cp_diskkeys *d, const char *method, const char *path, json_t *bo
                 return cp_error_oom();
         cp_httpc_options ho = {.timeout_ms = 15000, .bearer = d->admin};
         cp_httpc_response resp = {0};
-        int r = cp_httpc_request(&ho, method, url, NULL, txt, txt ? strlen(txt) : 0, &resp);
+        int r = cp_httpc_request(&ho, method, url, headers, txt, txt ? strlen(txt) : 0, &resp);
         free(txt);
         if (r < 0)
                 return cp_error_wrap("key broker: ");
@@ -181,6 +182,10 @@ static int call(cp_diskkeys *d, const char *method, const char *path, json_t *bo
         else
                 json_decref(j);
         return 0;
+}
+
+static int call(cp_diskkeys *d, const char *method, const char *path, json_t *body, long *ret_status, json_t **ret_json) {
+        return call_h(d, method, path, NULL, body, ret_status, ret_json);
 }
 
 static const char *broker_message(const json_t *j) {
@@ -201,19 +206,38 @@ static json_t *policy_member(json_t *pol) {
         return m;
 }
 
-static int ensure_master(cp_diskkeys *d, const char *name, cp_diskkey_tee tee, const uint8_t measurement[48]) {
+/* 1: the key name exists in the broker, 0: it does not (404). */
+static int master_exists(cp_diskkeys *d, const char *name) {
+        char path[256];
+        long st = 0;
+        snprintf(path, sizeof path, "/keys/%s", name);
+        int r = call(d, "GET", path, NULL, &st, NULL);
+        if (r < 0)
+                return r;
+        if (st != 200 && st != 404)
+                return CP_ERROR(CP_ENETWORK, "key broker: GET %s: HTTP %ld", path, st);
+        return st == 200;
+}
+
+/* The pool master key of a measurement, made when create is set and it is
+ * not there.  Never a second version: the disks' keys derive from the
+ * latest, so the create asks for a new name only (If-None-Match: *); of
+ * two processes making it at once (two replicas, a deposed leader still
+ * booting), the other's 409 finds it made.  Without create (a node's
+ * Kubernetes bootstrap) a missing master is an error: it was retired with
+ * its measurement, and making it again would make a key whose policy
+ * accepts a measurement the pool no longer does, which nothing retires. */
+static int ensure_master(cp_diskkeys *d, const char *name, cp_diskkey_tee tee, const uint8_t measurement[48],
+                         bool create) {
         char path[256];
         long st = 0;
         json_t *j = NULL;
-        snprintf(path, sizeof path, "/keys/%s", name);
-        int r = call(d, "GET", path, NULL, &st, &j);
-        if (r < 0)
-                return r;
-        json_decref(j);
-        if (st == 200)
-                return 0; /* never a second version: the disks' keys derive from the latest */
-        if (st != 404)
-                return CP_ERROR(CP_ENETWORK, "key broker: GET %s: HTTP %ld", path, st);
+        int r = master_exists(d, name);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        if (!create)
+                return CP_ERROR(CP_ENOTFOUND, "pool master key %s is not in the key broker (retired with its measurement)",
+                                name);
         char hex[97];
         cp_hex_encode(measurement, 48, hex);
         /* AKV's release-policy grammar over MAA's claims of the TEE: SEV-SNP's
@@ -245,10 +269,15 @@ static int ensure_master(cp_diskkeys *d, const char *name, cp_diskkey_tee tee, c
         if (!body)
                 return cp_error_oom();
         snprintf(path, sizeof path, "/keys/%s/create", name);
-        r = call(d, "POST", path, body, &st, &j);
+        static const char *const new_name_only[] = {"If-None-Match: *", NULL};
+        r = call_h(d, "POST", path, new_name_only, body, &st, &j);
         json_decref(body);
         if (r < 0)
                 return r;
+        if (st == 409 && (r = master_exists(d, name)) != 0) {
+                json_decref(j);
+                return r < 0 ? r : 0; /* made meanwhile by another process */
+        }
         if (st != 200 && st != 201) {
                 r = CP_ERROR(CP_ENETWORK, "key broker: creating pool master key %s: HTTP %ld: %s", name, st,
                              broker_message(j));
@@ -423,7 +452,7 @@ int cp_diskkeys_provision(cp_diskkeys *d, const char *pool_id, const char *node_
             (r = cp_node_host_data(pool_id, node_name, host_data)) < 0 || (r = master_name(pool_id, measurement, master)) < 0)
                 return r;
         pthread_mutex_lock(&d->lock);
-        r = ensure_master(d, master, x->tee, measurement);
+        r = ensure_master(d, master, x->tee, measurement, true);
         pthread_mutex_unlock(&d->lock);
         /* the unscoped, unbound disk id of before: nothing boots from it any
          * more (not for a name shaped like a scope: that id is another pool's) */
@@ -479,7 +508,7 @@ int cp_diskkeys_bootstrap(cp_diskkeys *d, const char *pool_id, const char *node_
             (r = cp_node_host_data(pool_id, node_name, host_data)) < 0 || (r = master_name(pool_id, measurement, master)) < 0)
                 return r;
         pthread_mutex_lock(&d->lock);
-        r = ensure_master(d, master, tee, measurement);
+        r = ensure_master(d, master, tee, measurement, false);
         pthread_mutex_unlock(&d->lock);
         /* a new token at every registration: the old one is crypto-erased first */
         if (r >= 0)

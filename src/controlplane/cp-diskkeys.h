@@ -83,7 +83,9 @@ CP_WUR int cp_diskkeys_retire(cp_diskkeys *d, const char *pool_id, const uint8_t
  * their hex) and keeps only a hash; the node releases them with its
  * attestation token (POST /disks/{id}/release), so no other node and no
  * unattested guest can have them.  A new one at every call (the previous is
- * crypto-erased).
+ * crypto-erased).  The pool master must be there (made by the node's
+ * provisioning): CP_ENOTFOUND when it is not (retired with its measurement),
+ * never made again here.
  */
 CP_WUR int cp_diskkeys_bootstrap_id(const char *pool_id, const char *node_name, char *ret, size_t size);
 CP_WUR int cp_diskkeys_bootstrap(cp_diskkeys *d, const char *pool_id, const char *node_name, cp_diskkey_tee tee,

@@ -29,6 +29,7 @@
 #include "basic/secure.h"
 #include "confpool/keyrelease.h"
 #include "confpool/luks2.h"
+#include "controlplane/cp-diskkeys.h"
 #include "kbsd/kbsd.h"
 #include "raw-http.h"
 #include "service/httpc.h"
@@ -963,4 +964,90 @@ TEST(delete_waits_for_a_replicas_insert) {
         r = http(port, "DELETE", "/keys/heldname", ADMIN, NULL, &st);
         ASSERT_EQ(st, 404);
         json_decref(r);
+}
+
+#define MASTER_POOL "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/" \
+                    "Microsoft.ContainerService/managedClusters/c/agentPools/racepool"
+
+struct provisioner {
+        int i, r;
+        char why[CP_ERROR_MESSAGE_MAX];
+};
+
+/* One replica's platform disk keys (its own cp_diskkeys, so its own lock)
+ * provisioning one node of the pool. */
+static void *provision_in_thread(void *arg) {
+        struct provisioner *p = arg;
+        char url[64], node[32], img[160];
+        snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned) cp_kbsd_port(kbs));
+        snprintf(node, sizeof node, "aks-racepool-%d", p->i);
+        snprintf(img, sizeof img, "%s/race-%d.img", tmpdir, p->i);
+        cp_diskkeys_options o = {.kbs_url = url, .admin_token = ADMIN, .release_token = RELEASE,
+                                 .authority = cp_attestd_issuer(att)};
+        cp_diskkeys *d = NULL;
+        cp_diskkey_expect x = {.tee = CP_DISKKEY_TEE_SNP};
+        memset(x.measurement, 0x5a, sizeof x.measurement);
+        p->r = cp_diskkeys_new(&o, &d);
+        if (p->r >= 0)
+                p->r = cp_diskkeys_provision(d, MASTER_POOL, node, &x, img);
+        snprintf(p->why, sizeof p->why, "%s", p->r < 0 ? cp_error_message() : "");
+        cp_diskkeys_free(d);
+        unlink(img);
+        return NULL;
+}
+
+/* The pool master key of a measurement is one key of one version: disk keys
+ * derive from its newest version, so a second version made by another
+ * process (two replicas, a deposed leader still booting) would leave the
+ * disks made under the first unreleasable.  Eight processes' first
+ * provisioning at once (each saw no master and created it: 2-8 versions
+ * before the fix) make one version; a node's Kubernetes bootstrap never
+ * makes a master (it did: a retired master was made again, with a policy
+ * accepting a measurement the pool no longer accepts). */
+TEST(pool_master_made_once_and_never_by_a_bootstrap) {
+        setup();
+        long st;
+        enum { N = 8 };
+        struct provisioner p[N];
+        pthread_t t[N];
+        for (int i = 0; i < N; i++) {
+                p[i] = (struct provisioner){.i = i};
+                ASSERT_EQ(pthread_create(&t[i], NULL, provision_in_thread, &p[i]), 0);
+        }
+        for (int i = 0; i < N; i++) {
+                ASSERT_EQ(pthread_join(t[i], NULL), 0);
+                if (p[i].r < 0)
+                        cp_test_fail(__FILE__, __LINE__, "provisioning %d: %s", i, p[i].why);
+        }
+        uint8_t m[48];
+        char master[80], path[160];
+        memset(m, 0x5a, sizeof m);
+        ASSERT_OK(cp_diskkeys_master_name(MASTER_POOL, m, master, sizeof master));
+        snprintf(path, sizeof path, "/keys/%s/versions", master);
+        json_t *r = http(cp_kbsd_port(kbs), "GET", path, ADMIN, NULL, &st);
+        ASSERT_EQ(st, 200);
+        ASSERT_EQ(json_array_size(json_object_get(r, "value")), 1);
+        json_decref(r);
+
+        /* a bootstrap under a master that is not there: refused, nothing made */
+        char url[64];
+        snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned) cp_kbsd_port(kbs));
+        cp_diskkeys_options o = {.kbs_url = url, .admin_token = ADMIN, .release_token = RELEASE,
+                                 .authority = cp_attestd_issuer(att)};
+        cp_diskkeys *d = NULL;
+        ASSERT_OK(cp_diskkeys_new(&o, &d));
+        uint8_t tok[32];
+        memset(m, 0x6b, sizeof m);
+        ASSERT_ERR(cp_diskkeys_bootstrap(d, MASTER_POOL, "aks-racepool-0", CP_DISKKEY_TEE_SNP, m, tok), CP_ENOTFOUND);
+        ASSERT_TRUE(strstr(cp_error_message(), "retired") != NULL);
+        ASSERT_OK(cp_diskkeys_master_name(MASTER_POOL, m, master, sizeof master));
+        snprintf(path, sizeof path, "/keys/%s", master);
+        r = http(cp_kbsd_port(kbs), "GET", path, ADMIN, NULL, &st);
+        ASSERT_EQ(st, 404);
+        json_decref(r);
+        /* under the master that is there it is made */
+        memset(m, 0x5a, sizeof m);
+        ASSERT_OK(cp_diskkeys_bootstrap(d, MASTER_POOL, "aks-racepool-0", CP_DISKKEY_TEE_SNP, m, tok));
+        cp_wipe(tok, sizeof tok);
+        cp_diskkeys_free(d);
 }
