@@ -386,15 +386,50 @@ static int insert_allowed(cp_kbsd *s, const char *name, cp_kbsd_insert_mode mode
         return 0;
 }
 
-int cp_kbsd_key_insert(cp_kbsd *s, const cp_kbsd_keyrow *k, cp_kbsd_insert_mode mode) {
-        int r = cp_store_begin(s->store);
-        if (r < 0)
+/* Under the write transaction and the master key's read side: the row is
+ * sealed under the master key the database is under.  Another process may
+ * have re-sealed the database (`confpool-kbsd rotate-master-key` while this
+ * replica runs: a row sealed under the old key would never open again), or
+ * this one rotated between the seal and this insert. */
+static int sealed_under_db_key(cp_kbsd *s, const cp_kbsd_keyrow *k) {
+        _cleanup_stmt_ cp_stmt *st = NULL;
+        uint8_t *p = NULL;
+        size_t pl = 0;
+        char aad[256];
+        int r = cp_store_prepare(s->store, "SELECT v FROM meta WHERE k = 'mk_check'", &st);
+        if (r < 0 || (r = cp_store_step(s->store, st)) < 0)
                 return r;
-        if ((r = insert_allowed(s, k->name, mode)) < 0 || (r = insert_row(s, k)) < 0) {
-                cp_store_rollback(s->store);
+        if (r == 0 || gcm_open(s->master, mk_check_aad, cp_stmt_blob(st, 0), (size_t) cp_stmt_bytes(st, 0), &p, &pl) < 0) {
+                cp_error_clear();
+                /* fenced, as a deposed leader: 503 with the reason, a client tries another replica */
+                return CP_ERROR(CP_EFENCED, "the database's master key was changed while this replica ran "
+                                             "(rotate-master-key): restart it with the new master key");
+        }
+        free(p);
+        aad_of(k->name, k->version, aad, sizeof aad);
+        if (gcm_open(s->master, aad, k->sealed, k->sealed_len, &p, &pl) < 0) {
+                cp_error_clear();
+                return CP_ERROR(CP_ECONFLICT, "the master key was rotated while key %s was made: try again", k->name);
+        }
+        cp_wipe(p, pl);
+        free(p);
+        return 0;
+}
+
+int cp_kbsd_key_insert(cp_kbsd *s, const cp_kbsd_keyrow *k, cp_kbsd_insert_mode mode) {
+        pthread_rwlock_rdlock(&s->mk_lock);
+        int r = cp_store_begin(s->store);
+        if (r < 0) {
+                pthread_rwlock_unlock(&s->mk_lock);
                 return r;
         }
-        return cp_store_commit(s->store);
+        if ((r = insert_allowed(s, k->name, mode)) < 0 || (r = sealed_under_db_key(s, k)) < 0 ||
+            (r = insert_row(s, k)) < 0)
+                cp_store_rollback(s->store);
+        else
+                r = cp_store_commit(s->store);
+        pthread_rwlock_unlock(&s->mk_lock);
+        return r;
 }
 
 /* The newest version of each key name (SQLite's bare columns of max(),
