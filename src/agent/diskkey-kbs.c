@@ -82,8 +82,14 @@ static int kbs_release(void *userdata, const char *token, const char *name, uint
         const char *v = json_string_value(json_object_get(j, "value"));
         if (st != 200 || !v) {
                 const char *m = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
-                r = CP_ERROR(CP_EPOLICY, "key broker refused the release of disk %s (HTTP %ld): %s", c->disk_id, st,
-                             m ? m : "no message");
+                /* busy or not ready (429, 5xx: the broker restarting, the authority's keys not fetched
+                 * yet) says nothing about the node: CP_ENETWORK, the caller tries again */
+                if (st == 429 || st >= 500)
+                        r = CP_ERROR(CP_ENETWORK, "key broker unavailable for disk %s (HTTP %ld): %s", c->disk_id, st,
+                                     m ? m : "no message");
+                else
+                        r = CP_ERROR(CP_EPOLICY, "key broker refused the release of disk %s (HTTP %ld): %s",
+                                     c->disk_id, st, m ? m : "no message");
                 json_decref(j);
                 return r;
         }

@@ -32,6 +32,7 @@ typedef enum cp_err {
         CP_ENOTFOUND = -12,    /* file, object or cache entry missing */
         CP_ENETWORK = -13,     /* fetch failed (HTTP/TLS/DNS) */
         CP_ETOOBIG = -14,      /* input exceeds a named limit */
+        CP_EAGAIN = -15,       /* not now (rate-limited, a dependency not ready): try again; not a verdict */
         /* parse */
         CP_ETRUNC = -20,       /* input shorter than the structure */
         CP_EFORMAT = -21,      /* malformed structure or encoding */

@@ -42,6 +42,13 @@ static void node_call(cp_svc_call *sc, bool hb) {
                 goto answer;
         }
         r = cp_nodes_validate_token(n, a + 7, &jwt);
+        if (r == CP_EAGAIN) {
+                /* the attestation service's keys cannot say yet: not a verdict (the agent tries again) */
+                char msg[400];
+                snprintf(msg, sizeof msg, "The attestation token cannot be checked now: %s", cp_error_message());
+                cp_error_clear();
+                return respond(sc, 503, "ServiceUnavailable", msg);
+        }
         if (r < 0) {
                 char msg[300];
                 snprintf(msg, sizeof msg, "The attestation token is invalid: %s", cp_error_message());

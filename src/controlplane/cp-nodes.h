@@ -39,7 +39,7 @@ typedef struct cp_nodes_options {
         const char *attestd_url; /* JWKS at <url>/certs */
         const char *issuer;      /* NULL: attestd_url */
         cp_snp_tcb min_tcb;      /* policy default: minimum REPORTED_TCB (all zero: none) */
-        unsigned jwks_min_interval_s; /* between JWKS fetches an unknown kid triggers; 0: 30 */
+        unsigned jwks_min_interval_s; /* between JWKS fetches an unknown kid triggers; 0: 5 s (jwks-cache.h) */
         int64_t jwks_keep_s;     /* a key gone from the JWKS stays valid this long; 0: jwks-cache.h's default */
 } cp_nodes_options;
 
@@ -53,8 +53,9 @@ void cp_nodes_set_min_tcb(cp_nodes *n, const cp_snp_tcb *tcb);
  * the start, kept after the service rotates or restarts with a new key
  * until the tokens they signed have expired, and refetched for an unknown
  * kid at most once every jwks_min_interval_s, one fetch at a time, without
- * holding a lock (other requests fail fast meanwhile).  *ret is the
- * validated token (cp_jwt_free). */
+ * holding a lock.  CP_EAGAIN when the keys cannot say yet (none fetched,
+ * the service down, an unknown kid within the interval): not a verdict, the
+ * node endpoints answer 503.  *ret is the validated token (cp_jwt_free). */
 CP_WUR int cp_nodes_validate_token(cp_nodes *n, const char *token, cp_jwt **ret);
 /* Counters of the key cache (tests, diagnostics). */
 void cp_nodes_jwks_stats(cp_nodes *n, cp_jwks_cache_stats *ret);

@@ -67,6 +67,9 @@ static int validate_token(cp_kbsd *s, const char *token, cp_kbsd_refusal *o, cha
         vo.now = cp_kbsd_now(s);
         vo.slack_s = s->cfg.slack_s;
         r = a->cache ? cp_jwks_cache_validate(a->cache, token, &vo, ret) : cp_jwt_validate(token, strlen(token), &vo, ret);
+        if (r == CP_EAGAIN) /* the authority's keys cannot say yet: not a verdict */
+                return deny(o, 503, "ServiceUnavailable", r, "attestation token not checked now (%s): %s", cp_err_name(r),
+                            cp_error_message());
         if (r < 0)
                 return deny(o, 403, "Forbidden", r, "attestation token rejected (%s): %s", cp_err_name(r),
                             cp_error_message());

@@ -29,7 +29,7 @@ typedef struct cp_kbsd_authority {
         const char *jwks_json; /* JWKS document text (a fixed key set), or */
         const char *jwks_url;  /* its http(s) URL (the attestation service's /certs): fetched in the
                                 * background from the start, refreshed every 5 min and for an
-                                * unknown kid (at most every 30 s), keys kept after rotation until
+                                * unknown kid (at most every 5 s), keys kept after rotation until
                                 * the tokens they signed expire (service/jwks-cache.h) */
 } cp_kbsd_authority;
 

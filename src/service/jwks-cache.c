@@ -27,6 +27,7 @@ struct cp_jwks_cache {
         bool fetching, stop, thread_started;
         int64_t last_trigger_ms;  /* monotonic start of the last fetch an unknown kid triggered */
         bool triggered;
+        bool last_fetch_ok;       /* the last fetch that ended succeeded */
         cp_jwks_cache_stats st;
         pthread_t thread;
 };
@@ -49,7 +50,7 @@ int cp_jwks_cache_new(const cp_jwks_cache_options *o, cp_jwks_cache **ret) {
         c->o.url = c->url;
         c->o.ca_file = c->ca_file;
         c->o.timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 5000;
-        c->o.min_interval_s = o->min_interval_s ? o->min_interval_s : 30;
+        c->o.min_interval_s = o->min_interval_s ? o->min_interval_s : CP_JWKS_CACHE_MIN_INTERVAL_DEFAULT;
         c->o.refresh_s = o->refresh_s ? o->refresh_s : 300;
         c->o.retry_s = o->retry_s ? o->retry_s : 5;
         c->o.keep_s = o->keep_s > 0 ? o->keep_s : CP_JWKS_CACHE_KEEP_DEFAULT;
@@ -135,6 +136,7 @@ static int fetch_locked_out(cp_jwks_cache *c) {
                 c->st.retired = cp_jwks_retired_count(h->jwks);
         } else
                 c->st.fetch_failures++;
+        c->last_fetch_ok = r >= 0;
         c->fetching = false;
         pthread_cond_broadcast(&c->cond);
         pthread_mutex_unlock(&c->mu);
@@ -155,20 +157,16 @@ int cp_jwks_cache_refresh(cp_jwks_cache *c) {
         return fetch_locked_out(c);
 }
 
-/* An unknown kid: 1 a fetch ran (validate again), 0 refused without one. */
+/* An unknown kid (or no keys yet): FRESH this request's own fetch succeeded
+ * (a kid still unknown is a verdict), WAITED a running fetch ended (validate
+ * again; a kid still unknown is not yet a verdict: that fetch may have
+ * begun before the issuer's new key), NONE no fetch (rate-limited, the wait
+ * was too long, or the fetch failed). */
+enum { NONE, WAITED, FRESH };
 #define UNKNOWN_KID_WAIT_MS 3000
 static int refetch_for_unknown(cp_jwks_cache *c) {
         int64_t now = cp_monotonic_ms();
         pthread_mutex_lock(&c->mu);
-        bool have = c->cur != NULL;
-        if (c->fetching && !have) {
-                /* nothing to validate against yet: wait for the running fetch */
-                while (c->fetching)
-                        pthread_cond_wait(&c->cond, &c->mu);
-                have = c->cur != NULL;
-                pthread_mutex_unlock(&c->mu);
-                return have ? 1 : 0;
-        }
         if (c->fetching) {
                 /* a fetch is running (another request's, or the refresher's): wait for its end,
                  * at most UNKNOWN_KID_WAIT_MS, and validate again.  Nodes that re-attested under
@@ -179,29 +177,31 @@ static int refetch_for_unknown(cp_jwks_cache *c) {
                 struct timespec dl = cp_clock_in_ms(CLOCK_MONOTONIC, UNKNOWN_KID_WAIT_MS);
                 while (c->fetching && pthread_cond_timedwait(&c->cond, &c->mu, &dl) == 0)
                         ;
-                bool done = !c->fetching;
+                bool done = !c->fetching && c->last_fetch_ok;
                 c->st.unknown_kid_refused += !done;
                 pthread_mutex_unlock(&c->mu);
-                return done ? 1 : 0;
+                return done ? WAITED : NONE;
         }
         if (c->triggered && now - c->last_trigger_ms < (int64_t) c->o.min_interval_s * 1000) {
                 c->st.unknown_kid_refused++;
                 pthread_mutex_unlock(&c->mu);
-                return 0;
+                return NONE;
         }
         c->fetching = c->triggered = true;
         c->last_trigger_ms = now;
         c->st.fetches++;
         pthread_mutex_unlock(&c->mu);
-        if (fetch_locked_out(c) < 0)
-                cp_error_clear(); /* the caller reports the unknown kid */
-        return 1;
+        if (fetch_locked_out(c) < 0) {
+                cp_error_clear(); /* the caller reports it: try again */
+                return NONE;
+        }
+        return FRESH;
 }
 
 static int validate_with(cp_jwks_cache *c, const char *token, const cp_jwt_validate_options *o, cp_jwt **ret) {
         held *h = acquire(c);
         if (!h)
-                return CP_ERROR(CP_ENOTFOUND, "no signing keys of the issuer yet (JWKS %s not fetched)", c->url);
+                return CP_ERROR(CP_EAGAIN, "no signing keys of the issuer yet (JWKS %s not fetched)", c->url);
         cp_jwt_validate_options vo = *o;
         vo.jwks = h->jwks;
         int r = cp_jwt_validate(token, strlen(token), &vo, ret);
@@ -213,15 +213,21 @@ int cp_jwks_cache_validate(cp_jwks_cache *c, const char *token, const cp_jwt_val
         if (!c || !token || !o || !ret)
                 return CP_ERROR(CP_EINVAL, "JWKS cache: token and options are required");
         int r = validate_with(c, token, o, ret);
-        if (r != CP_ENOTFOUND)
+        if (r != CP_ENOTFOUND && r != CP_EAGAIN)
                 return r;
         char why[300];
         snprintf(why, sizeof why, "%s", cp_error_message());
         cp_error_clear();
-        if (refetch_for_unknown(c) == 0)
-                return CP_ERROR(CP_ENOTFOUND, "%s (the issuer's keys were fetched less than %u s ago, or are being fetched)",
-                                why, c->o.min_interval_s);
-        return validate_with(c, token, o, ret);
+        int f = refetch_for_unknown(c);
+        if (f != NONE) {
+                r = validate_with(c, token, o, ret);
+                if ((r != CP_ENOTFOUND && r != CP_EAGAIN) || (f == FRESH && r == CP_ENOTFOUND))
+                        return r; /* valid, invalid, or a kid the issuer's current keys do not have */
+                snprintf(why, sizeof why, "%s", cp_error_message());
+                cp_error_clear();
+        }
+        return CP_ERROR(CP_EAGAIN, "%s (the issuer's keys are being fetched, could not be fetched, or were fetched "
+                                   "less than %u s ago: try again)", why, c->o.min_interval_s);
 }
 
 static void *refresher(void *arg) {

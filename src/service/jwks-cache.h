@@ -13,16 +13,23 @@
  *   issuer restarts with a new key.
  * - A token whose kid is unknown triggers a refetch, one at a time (single
  *   flight), and after a fetch that found no new kid none for
- *   min_interval_s: forged kids cause at most one fetch per interval (plus
- *   one per real key change at the issuer).  A request arriving while a
- *   fetch runs waits for its end (at most 3 s) and is validated again (nodes
- *   re-attested under a new key at the same moment all pass); one arriving
- *   within the interval is refused at once (CP_ENOTFOUND).  Any fetch (also the background one) that finds a
- *   new kid ends the interval, so an issuer restarted twice in a row is
- *   followed at once.  No lock is held
- *   while fetching or verifying: requests with known kids are never blocked
- *   by a fetch.  Only while no key set has been fetched yet does a request
- *   wait for the fetch that is running (there is no key it could use).
+ *   min_interval_s (5 s): forged kids cause at most one fetch per interval
+ *   (plus one per real key change at the issuer).  A request arriving while
+ *   a fetch runs waits for its end (at most 3 s) and is validated again
+ *   (nodes re-attested under a new key at the same moment all pass).  Any
+ *   fetch (also the background one) that finds a new kid ends the interval,
+ *   so an issuer restarted twice in a row is followed at once.  No lock is
+ *   held while fetching or verifying: requests with known kids are never
+ *   blocked by a fetch.
+ * - Verdicts and "not now": a kid that the issuer's keys, fetched for this
+ *   very request, do not have is CP_ENOTFOUND (an invalid token: 401).
+ *   Everything else that leaves the kid unknown is CP_EAGAIN (503: try
+ *   again; not a verdict on the token): no keys fetched yet, the fetch
+ *   failed (the issuer is down), a fetch ran by another request that may
+ *   have begun before the issuer's new key, a wait over 3 s, or an unknown
+ *   kid within the interval.  Before, the last was 401, and a forged kid
+ *   sent just before the issuer restarted with a new key made the nodes
+ *   that re-attested under it within 30 s quarantined (and replaced).
  * - A background thread (cp_jwks_cache_start) fetches at once, then every
  *   refresh_s seconds (every retry_s while fetches fail): a daemon starts
  *   while the issuer is down and picks its keys up later.
@@ -35,12 +42,15 @@
 #include "confpool/jwt.h"
 
 #define CP_JWKS_CACHE_KEEP_DEFAULT (28800 + 300) /* attestd's default token lifetime, plus slack */
+/* Between fetches unknown kids trigger: well under confpoold's heartbeat
+ * deadline (15 s), so a node answered 503 passes at its next heartbeat. */
+#define CP_JWKS_CACHE_MIN_INTERVAL_DEFAULT 5
 
 typedef struct cp_jwks_cache_options {
         const char *url;          /* the JWKS document, http(s) (required) */
         const char *ca_file;      /* trust for https (NULL: the system's) */
         long timeout_ms;          /* one fetch; 0: 5000 */
-        unsigned min_interval_s;  /* between fetches triggered by unknown kids; 0: 30 */
+        unsigned min_interval_s;  /* between fetches triggered by unknown kids; 0: CP_JWKS_CACHE_MIN_INTERVAL_DEFAULT */
         unsigned refresh_s;       /* background refresh period; 0: 300 */
         unsigned retry_s;         /* background retry after a failed fetch; 0: 5 */
         int64_t keep_s;           /* a retired key is kept this long; 0: CP_JWKS_CACHE_KEEP_DEFAULT */

@@ -65,6 +65,7 @@ unsigned cp_http_status_of(int err) {
                 return 503;
         case CP_ENETWORK:
         case CP_ENOMEM:
+        case CP_EAGAIN:
                 return 503;
         case CP_EIO:
                 return 500;
