@@ -23,7 +23,8 @@
  * Layout of DIR: cp/ (confpoold's state dir, cp/local/ the backend's),
  * ports.json, confpoold.{pid,port,log}, attestd.{pid,out,log}, arks.txt,
  * kbsd.{pid,out,log,db}, kbs-audit.jsonl and the broker's secrets (0600):
- * kbs-master.key, kbs-admin.token, kbs-release.token.
+ * kbs-master.key, kbs-admin.token, kbs-release.token; attestd-keys/ (0700):
+ * the attestation service's token-signing keys (--signing-key-dir).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -388,8 +389,18 @@ static int start_attestd(const stack *s, stack_run *x) {
         if ((r = read_text(arks, &list)) < 0)
                 return r;
         snprintf(port, sizeof port, "%u", x->port_attestd);
-        char *aargv[32] = {x->att_bin, "--port", port, "--quiet", "--only-extra-arks"};
-        size_t an = 5;
+        /* its token-signing keys kept in the state (0700, keys 0600): a restart
+         * (kill -9 and up, down/up) signs with the same key, as the real
+         * service's keys outlive its processes; nodes' tokens stay valid and
+         * the relying parties fetch nothing new */
+        char keys[P + 64];
+        path_of(s, "attestd-keys", keys, sizeof keys);
+        if ((r = mkdir_p(keys, 0700)) < 0 || (chmod(keys, 0700) < 0 && (r = CP_ERROR(CP_EIO, "%s: %s", keys, strerror(errno))) < 0)) {
+                free(list);
+                return r;
+        }
+        char *aargv[32] = {x->att_bin, "--port", port, "--quiet", "--only-extra-arks", "--signing-key-dir", keys};
+        size_t an = 7;
         char *save = NULL;
         for (char *line = strtok_r(list, "\n", &save); line && an < 28; line = strtok_r(NULL, "\n", &save)) {
                 if (x->n_arks == 4) {

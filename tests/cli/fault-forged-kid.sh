@@ -5,7 +5,9 @@
 # tokens with forged kids reach the node's heartbeat endpoint (confpoold) and
 # its disk key's release (the broker): each makes their key cache try a fetch,
 # which fails, and then none for the interval.  `confpool up` starts attestd
-# again with a new signing key and the node re-attests at once (SIGUSR1): its
+# again, with a new signing key (its key directory emptied: a lost or
+# replaced key; the stack keeps it otherwise), and the node re-attests at
+# once (SIGUSR1): its
 # token's kid is unknown within that interval.  Before, that was a verdict
 # (401): the agent quarantined itself and the node was deleted and replaced,
 # its disk crypto-erased (the pool ended Failed).  Now the answer is 503
@@ -43,6 +45,7 @@ ISS=$(forged_issuer "$ND")
 C0=$(audit_count disk-create) E0=$(audit_count disk-crypto-erase) A0=$(last_attested)
 
 kill -9 "$(cat "$S/attestd.pid")" || fail "kill -9 attestd"
+rm -f "$S"/attestd-keys/key-*.pem
 forged_kid_flood "$ND" "$T/forged" "$ISS" &
 FLOOD=$!
 sleep 1

@@ -1,10 +1,12 @@
 #!/bin/bash
 # Attestation-key rotation on the embedded stack (issue 13, item 9): a CVM
-# pool of 2 Ready nodes; confpool-attestd is restarted (same command line
-# and port) and comes back with a NEW signing key (it generates one at
-# every start); then confpool-kbsd is restarted the same way while attestd
-# is down (kbsd must start, not exit), and attestd comes back with another
-# new key.  After each:
+# pool of 2 Ready nodes.  The stack keeps attestd's signing keys
+# (attestd-keys/, --signing-key-dir): restarted (same command line and
+# port), it comes back with the SAME key (/certs unchanged).  Then its key
+# directory is emptied while it is stopped (a lost or replaced key), and it
+# comes back with a NEW signing key; then confpool-kbsd is restarted the same
+# way while attestd is down (kbsd must start, not exit), and attestd comes
+# back with another new key.  After each:
 # no node is replaced (same machine names, still Ready, their heartbeats -
 # tokens of the old key - still accepted) and a new node (scale up by 1)
 # attests with the new key and gets its disk key released by the broker.
@@ -81,9 +83,17 @@ KPORT=$(head -1 "$S/kbsd.out" | sed 's/.*"port": *\([0-9]*\).*/\1/')
 [ -n "$ISSUER" ] && [ -n "$KPORT" ] || fail "issuer '$ISSUER' / kbsd port '$KPORT'"
 KEYS0=$(curl -sf "$ISSUER/certs") || fail "attestd /certs"
 
-# 1. attestd restarted: a new signing key
+# 0. attestd restarted: its kept key
+stop attestd
+start attestd "${ISSUER##*:}"
+kids() { echo "$1" | jq -c '[.keys[] | .kid]'; }
+[ "$(kids "$(curl -sf "$ISSUER/certs")")" = "$(kids "$KEYS0")" ] \
+        || fail "attestd came back with other keys: $(kids "$(curl -sf "$ISSUER/certs")"), were $(kids "$KEYS0")"
+
+# 1. attestd restarted with its keys gone: a new signing key
 since=$(date +%s)
 stop attestd
+rm -f "$S"/attestd-keys/key-*.pem
 start attestd "${ISSUER##*:}"
 KEYS1=$(curl -sf "$ISSUER/certs") || fail "attestd /certs after restart"
 [ "$KEYS0" != "$KEYS1" ] || fail "attestd came back with the same key"
@@ -93,6 +103,7 @@ check_and_scale "$since" 3
 # keys of the attestd that comes back (with yet another key) later
 since=$(date +%s)
 stop attestd
+rm -f "$S"/attestd-keys/key-*.pem
 stop kbsd
 start kbsd "$KPORT"
 sleep 0.3

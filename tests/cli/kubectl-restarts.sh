@@ -68,6 +68,7 @@ ISS=$(forged_issuer "$(nd "$(echo "$NAMES" | head -1)")")
 KP=$(cat "$S/kbsd.pid") AP=$(cat "$S/attestd.pid") CPD=$(cat "$S/confpoold.pid")
 PORTS=$(cat "$S/ports.json")
 kill -9 "$KP" "$AP" || fail "kill -9 kbsd, attestd"
+rm -f "$S"/attestd-keys/key-*.pem # its signing key lost: it comes back with a new one
 # a re-attestation asked for during the outage: deferred (transient), not a quarantine
 sleep 1
 for p in $(agent_pids); do kill -USR1 "$p"; done
