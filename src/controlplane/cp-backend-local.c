@@ -62,6 +62,8 @@ typedef struct host {
         cp_amdsp *sp;    /* SNP: the software AMD-SP */
         cp_tdx_host *td; /* TDX: the software TDX module + QE (its PCS: the backend's) */
         cp_tdx_imds *imds; /* TDX: the host's quote endpoint for Azure TDX CVMs (started on first use) */
+        uint16_t imds_deferred;    /* its kept port, held by another process: tried again (deferred_retry) */
+        long long imds_tried_at;   /* cp_proc_clock_ms of the last try */
         char sock[PATH_MAX_];
         int listen_fd;
         pthread_t thread;
@@ -249,7 +251,7 @@ static int tdx_pcs_listen(local_backend *b) {
  * deposed while paused keeps its sockets until it runs again and detaches,
  * issues 16 + 17) defers the listener, not the platform: the hosts, their
  * modules and the TDs they adopt need pcs.json only; the listener is tried
- * again at the next call and once a second (tdx_pcs_retry). */
+ * again at the next call and once a second (deferred_retry). */
 static int tdx_platform(local_backend *b) {
         char dir[PATH_MAX_], f[PATH_MAX_ + 32];
         snprintf(dir, sizeof dir, "%s/tdx", b->hosts_dir);
@@ -284,10 +286,18 @@ static int tdx_platform(local_backend *b) {
         return 0;
 }
 
-/* A deferred PCS listener tried again, at most once a second; lock held. */
-static void tdx_pcs_retry(local_backend *b) {
-        if (b->tdx_pcs && !b->tdx_httpd && (long long) cp_proc_clock_ms() - b->tdx_listen_at >= 1000 && tdx_pcs_listen(b) < 0)
+static int host_imds(local_backend *b, host *h, uint16_t *ret_port);
+
+/* Deferred listeners (the PCS's, the hosts' quote endpoints) tried again,
+ * each at most once a second; lock held. */
+static void deferred_retry(local_backend *b) {
+        long long now = (long long) cp_proc_clock_ms();
+        if (b->tdx_pcs && !b->tdx_httpd && now - b->tdx_listen_at >= 1000 && tdx_pcs_listen(b) < 0)
                 cp_error_clear();
+        for (size_t i = 0; i < b->n_hosts; i++)
+                if (b->hosts[i].imds_deferred && now - b->hosts[i].imds_tried_at >= 1000 &&
+                    host_imds(b, &b->hosts[i], NULL) < 0)
+                        cp_error_clear();
 }
 
 /* A TDX host: a platform of the stack's PCS, kept in hosts/host-<gen>-<i>/;
@@ -1310,16 +1320,35 @@ static int td_hw_report(void *ud, const uint8_t report_data[64], uint8_t *out, s
 
 /* The host's quote endpoint for Azure TDX CVMs (IMDS /acc/tdquote):
  * started on first use, on the port kept in hosts/<host>/imds.port so that
- * agents a restarted daemon adopts still reach it.  Lock held. */
+ * agents a restarted daemon adopts still reach it.  A kept port another
+ * process holds (a leader deposed while paused keeps its sockets until it
+ * runs again and detaches, issues 16 + 17) defers the listener, as the
+ * PCS's: the host, its TDs and their adoption go on, the agents' quote
+ * requests fail (the agent defers a re-attestation that fails so) until the
+ * listener is up, tried again once a second (deferred_retry).  Lock held. */
 static int host_imds(local_backend *b, host *h, uint16_t *ret_port) {
         char f[PATH_MAX_ + 64], txt[16];
         int r = 0;
         if (!h->imds) {
                 snprintf(f, sizeof f, "%s/%s/imds.port", b->hosts_dir, h->name);
-                r = cp_tdx_imds_start(h->td, "127.0.0.1", kept_port(f), &h->imds);
+                uint16_t kept = kept_port(f);
+                h->imds_tried_at = (long long) cp_proc_clock_ms();
+                r = cp_tdx_imds_start(h->td, "127.0.0.1", kept, &h->imds);
+                if (r < 0 && kept) {
+                        if (!h->imds_deferred)
+                                fprintf(stderr, "local backend: TD quote endpoint of %s: %s; the host is up without it, "
+                                                "listening tried again every second\n", h->name, cp_error_message());
+                        cp_error_clear();
+                        h->imds_deferred = kept;
+                        if (ret_port)
+                                *ret_port = kept;
+                        return 0;
+                }
                 int n = r >= 0 ? snprintf(txt, sizeof txt, "%u\n", cp_tdx_imds_port(h->imds)) : 0;
                 if (r >= 0 && (r = cp_write_file(f, txt, (size_t) n, 0600)) < 0)
                         h->imds = cp_tdx_imds_stop(h->imds);
+                if (r >= 0)
+                        h->imds_deferred = 0;
         }
         if (r < 0)
                 return cp_error_wrap("TD quote endpoint of %s: ", h->name);
@@ -1712,7 +1741,7 @@ static int local_status(cp_backend *bb, const char *handle, cp_node_state *ret_s
                         char *ret_error, size_t error_size) {
         local_backend *b = (local_backend *) bb;
         pthread_mutex_lock(&b->lock);
-        tdx_pcs_retry(b);
+        deferred_retry(b);
         node *nd = find_node(b, handle);
         if (!nd) {
                 pthread_mutex_unlock(&b->lock);

@@ -9,9 +9,12 @@
  * TDREPORT matched with it, the runtime-data binding, the vTPM quote); the
  * key broker releasing each disk key to the AzureGuest token; the control
  * plane admitting the nodes by the pool's policy. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "attestd/attestd.h"
@@ -213,6 +216,88 @@ static void attestd_restart(uint16_t port) {
         free(ark);
         free(root);
         ASSERT_OK(cp_attestd_start(E.attestd));
+}
+
+/* Whether something listens on the port of url (http://127.0.0.1:PORT/...). */
+static bool listening(const char *url) {
+        unsigned port = 0;
+        ASSERT_EQ(sscanf(url, "http://127.0.0.1:%u", &port), 1);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        bool ok = connect(fd, (struct sockaddr *) &a, sizeof a) == 0;
+        close(fd);
+        return ok;
+}
+
+/* A successor whose predecessor is paused, not dead (issues 16 + 17: its
+ * lease expired while it was frozen; it holds its sockets until it runs
+ * again and detaches), among them the TDX hosts' quote endpoints on their
+ * kept ports (hosts/<host>/imds.port, in the Azure TDX CVMs' node.json).
+ * The successor adopts the running CVMs anyway (before: "TD quote endpoint
+ * ... Address already in use", the node not adopted but booted again),
+ * serves the endpoint once the predecessor let it go, and the node
+ * re-attests through it.  Then the predecessor leads again. */
+TEST(successor_adopts_hcl_tds_while_a_paused_predecessor_holds_the_quote_port) {
+        setup_env();
+        json_t *v = machines("hclpool");
+        ASSERT_TRUE(json_array_size(v) >= 1);
+        json_t *m = json_array_get(v, 0);
+        pid_t agent = agent_pid(m);
+        char d[512], f[600], state[256], hosts[256], base[64];
+        node_dir_of(m, "hclpool", d, sizeof d);
+        snprintf(f, sizeof f, "%s/node.json", d);
+        json_t *cfg = json_load_file(f, 0, NULL);
+        ASSERT_TRUE(cfg != NULL);
+        char quote_url[256];
+        snprintf(quote_url, sizeof quote_url, "%s",
+                 json_string_value(json_object_get(json_object_get(cfg, "azure"), "tdQuoteUrl")));
+        json_decref(cfg);
+        ASSERT_TRUE(listening(quote_url)); /* the predecessor's */
+        snprintf(state, sizeof state, "%s/local", E.dir);
+        snprintf(hosts, sizeof hosts, "%s/hosts", E.dir);
+        snprintf(base, sizeof base, "http://127.0.0.1:%u", cp_httpd_port(E.httpd));
+        cp_local_options lo = {.state_dir = state, .hosts_dir = hosts, .agent_path = CP_AGENT_PATH,
+                               .hosts_per_generation = 1, .heartbeat_ms = 200, .prepare = prepare,
+                               .tdx_azure_hcl = true, .diskkeys = E.diskkeys};
+        cp_backend *b = NULL;
+        ASSERT_OK(cp_backend_local_new(&lo, &b));
+        ASSERT_OK(cp_backend_local_set_attestd_url(b, cp_attestd_issuer(E.attestd)));
+        ASSERT_OK(cp_backend_local_set_controlplane_url(b, base));
+        ASSERT_OK(cp_backend_local_tdx_platform(b, NULL, NULL, NULL, 0)); /* the PCS's port deferred too */
+        /* (the other pools' refused nodes are booted again: not this pool's) */
+        unsigned adopted = 0;
+        if (cp_backend_local_recover(b, &adopted, NULL) < 0)
+                cp_test_fail(__FILE__, __LINE__, "the successor's recovery: %s", cp_error_message());
+        ASSERT_TRUE(adopted >= json_array_size(v));
+        ASSERT_EQ(kill(agent, 0), 0); /* adopted: the same agent, not booted again */
+        ASSERT_EQ(agent_pid(m), agent);
+        /* the predecessor runs again and detaches: the successor listens within ~1 s */
+        ASSERT_OK(cp_backend_local_detach(E.backend, NULL));
+        char handle[128], ip[48], err[256];
+        cp_node_state st;
+        nodes_fixture_node_handle(AP "/hclpool", json_string_value(json_object_get(m, "name")), handle, sizeof handle);
+        bool up = false;
+        for (int i = 0; i < 50 && !up; i++) {
+                ASSERT_OK(b->ops->node_status(b, handle, &st, ip, sizeof ip, err, sizeof err)); /* retries the listener */
+                up = listening(quote_url);
+                if (!up)
+                        nodes_fixture_nap(100);
+        }
+        ASSERT_TRUE(up);
+        ASSERT_EQ(st, CP_NODE_JOINING); /* the backend's last word on a node up (Ready is the control plane's) */
+        long ok0 = guest_successes(), ok = ok0;
+        ASSERT_EQ(kill(agent, SIGUSR1), 0);
+        for (int i = 0; i < 100 && (ok = guest_successes()) <= ok0; i++)
+                nodes_fixture_nap(100);
+        ASSERT_TRUE(ok > ok0); /* a quote from the successor's endpoint, attested */
+        ASSERT_EQ(kill(agent, 0), 0);
+        /* and back: the successor detaches, the fixture's backend adopts the node again */
+        ASSERT_OK(cp_backend_local_detach(b, NULL));
+        cp_backend_free(b);
+        ASSERT_OK(cp_backend_local_recover(E.backend, &adopted, NULL));
+        ASSERT_EQ(kill(agent, 0), 0);
+        ASSERT_EQ(agent_pid(m), agent);
 }
 
 /* attestd gone mid-re-attestation (as a kill -9 leaves it): the node's
