@@ -46,6 +46,7 @@ static void config_free(cp_attestd_config *cfg) {
 
 static void usage(void) {
         puts("Usage: confpool-attestd [options]\n"
+             "       confpool-attestd rotate-signing-key --signing-key-dir DIR [--alg ALG]\n"
              "  --bind ADDR            listen address (default 127.0.0.1; TLS required elsewhere)\n"
              "  --port N               port (default 0: ephemeral, printed on stdout)\n"
              "  --threads N            worker threads (default 4)\n"
@@ -212,8 +213,53 @@ static int parse_args(int argc, char **argv, cp_attestd_config *cfg) {
         return r;
 }
 
+/* confpool-attestd rotate-signing-key --signing-key-dir DIR [--alg ALG]:
+ * a new key for the replicas of DIR (they sign with it within 15 s). */
+static int rotate_signing_key(int argc, char **argv) {
+        static const struct option opts[] = {
+                { "signing-key-dir", required_argument, NULL, 'G' },
+                { "alg", required_argument, NULL, 'a' },
+                { "help", no_argument, NULL, 'h' },
+                { NULL, 0, NULL, 0 },
+        };
+        const char *dir = NULL;
+        cp_jwt_alg alg = CP_JWT_RS256;
+        int c;
+        optind = 2;
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+                switch (c) {
+                case 'G': dir = optarg; break;
+                case 'a':
+                        if (cp_jwt_alg_from_name(optarg, &alg) < 0) {
+                                fprintf(stderr, "confpool-attestd: %s\n", cp_error_message());
+                                return 2;
+                        }
+                        break;
+                case 'h':
+                        puts("Usage: confpool-attestd rotate-signing-key --signing-key-dir DIR [--alg RS256|ES256|ES384]\n"
+                             "  a new token-signing key for the replicas of DIR (the --alg they run with): listed in\n"
+                             "  their /certs within 5 s, signing once 10 s old; the old key stays listed while its\n"
+                             "  tokens live");
+                        return 0;
+                default: return 2;
+                }
+        }
+        if (!dir || optind < argc) {
+                fprintf(stderr, "confpool-attestd: rotate-signing-key --signing-key-dir DIR [--alg ALG]\n");
+                return 2;
+        }
+        if (cp_attestd_keydir_rotate(dir, alg) < 0) {
+                fprintf(stderr, "confpool-attestd: rotate-signing-key: %s\n", cp_error_message());
+                return 1;
+        }
+        puts("{\"rotated\":true}");
+        return 0;
+}
+
 int main(int argc, char **argv) {
         cp_attestd_config cfg = { 0 };
+        if (argc > 1 && !strcmp(argv[1], "rotate-signing-key"))
+                return rotate_signing_key(argc, argv);
         int r = parse_args(argc, argv, &cfg);
         if (r != 0) {
                 config_free(&cfg);

@@ -74,6 +74,11 @@ void cp_attestd_handle(void *userdata, const cp_http_request *req, cp_http_respo
 /* Make a new signing key current; the old ones stay in /certs until every
  * token they signed has expired. */
 CP_WUR int cp_attestd_rotate_key(cp_attestd *s);
+/* The same for the replicas of a --signing-key-dir, from outside them
+ * (`confpool-attestd rotate-signing-key`): a new key file, written under the
+ * directory's lock; every running replica lists it at its next read (5 s)
+ * and signs with it once it is 10 s old.  alg 0: RS256. */
+CP_WUR int cp_attestd_keydir_rotate(const char *dir, cp_jwt_alg alg);
 /* The current JWKS document (malloc()ed JSON). */
 CP_WUR int cp_attestd_jwks_json(cp_attestd *s, char **ret);
 /* Move the injected clock (tests). */

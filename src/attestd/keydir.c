@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -160,11 +161,8 @@ static void install(cp_attestd *s, dir_key *keys, size_t n, int64_t now) {
         pthread_rwlock_unlock(&s->keys_lock);
 }
 
-/* Read the directory (creating the first key under its lock) and install. */
-int attestd_keydir_sync(cp_attestd *s, bool rotate) {
-        const char *dir = s->cfg.signing_key_dir;
-        cp_jwt_alg alg = s->cfg.alg ? s->cfg.alg : CP_JWT_RS256;
-        int64_t now = attestd_now(s);
+/* The directory's lock (flock of DIR/.lock): its fd, or a negative cp_err. */
+static int lock_dir(const char *dir) {
         char lock[4096];
         snprintf(lock, sizeof lock, "%s/.lock", dir);
         int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -174,6 +172,29 @@ int attestd_keydir_sync(cp_attestd *s, bool rotate) {
                         close(fd);
                 return CP_ERROR(CP_EIO, "signing key directory %s: %s", dir, strerror(e));
         }
+        return fd;
+}
+
+int cp_attestd_keydir_rotate(const char *dir, cp_jwt_alg alg) {
+        struct stat st;
+        if (!dir || stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+                return CP_ERROR(CP_ENOTFOUND, "signing key directory %s: not a directory", dir ? dir : "(none)");
+        int fd = lock_dir(dir);
+        if (fd < 0)
+                return fd;
+        int r = write_key(dir, alg ? alg : CP_JWT_RS256, (int64_t) time(NULL));
+        close(fd);
+        return r;
+}
+
+/* Read the directory (creating the first key under its lock) and install. */
+int attestd_keydir_sync(cp_attestd *s, bool rotate) {
+        const char *dir = s->cfg.signing_key_dir;
+        cp_jwt_alg alg = s->cfg.alg ? s->cfg.alg : CP_JWT_RS256;
+        int64_t now = attestd_now(s);
+        int fd = lock_dir(dir);
+        if (fd < 0)
+                return fd;
         dir_key keys[ATTESTD_MAX_KEYS] = {0};
         size_t n = 0;
         int r = read_keys(dir, alg, keys, ATTESTD_MAX_KEYS - 1, &n);

@@ -6,7 +6,8 @@
 # directory is emptied while it is stopped (a lost or replaced key), and it
 # comes back with a NEW signing key; then confpool-kbsd is restarted the same
 # way while attestd is down (kbsd must start, not exit), and attestd comes
-# back with another new key.  After each:
+# back with another new key; last, a live rotation (confpool-attestd
+# rotate-signing-key) while attestd runs.  After each:
 # no node is replaced (same machine names, still Ready, their heartbeats -
 # tokens of the old key - still accepted) and a new node (scale up by 1)
 # attests with the new key and gets its disk key released by the broker.
@@ -113,6 +114,17 @@ KEYS2=$(curl -sf "$ISSUER/certs") || fail "attestd /certs after the second resta
 [ "$KEYS2" != "$KEYS1" ] || fail "attestd came back with the same key"
 check_and_scale "$since" 4
 
+# 3. a live rotation (`confpool-attestd rotate-signing-key`, attestd running):
+# listed in /certs within 5 s, signing after 10 s; the nodes' tokens of the old
+# key still pass and a new node attests (with the new key) and joins
+since=$(date +%s)
+"$BIN/confpool-attestd" rotate-signing-key --signing-key-dir "$S/attestd-keys" >/dev/null || fail "rotate-signing-key"
+two_keys() { [ "$(curl -sf "$ISSUER/certs" | jq '.keys | length')" = 2 ]; }
+for _ in $(seq 70); do two_keys && break; sleep 0.1; done
+two_keys || fail "the rotated key not listed: $(kids "$(curl -sf "$ISSUER/certs")")"
+sleep 10.5 # the overlap: it signs from now on
+check_and_scale "$since" 5
+
 releases=$(grep -c '"release' "$S/kbs-audit.jsonl" || true)
 grep -q "replacing node" "$S/confpoold.log" && fail "a node was replaced: $(grep 'replacing node' "$S/confpoold.log")"
-echo "ok: 2 rotations, 2 scale-ups, $releases release audit lines, $((($(date +%s%N) - t0) / 1000000)) ms"
+echo "ok: 3 rotations (one live), 3 scale-ups, $releases release audit lines, $((($(date +%s%N) - t0) / 1000000)) ms"

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "attestd/attestd.h"
@@ -30,13 +31,17 @@ static void kids(cp_attestd *s, char *out, size_t size) {
         json_decref(doc);
 }
 
-static cp_attestd *replica(const char *dir) {
-        cp_attestd_config cfg = {.now = T0, .quiet = true, .signing_key_dir = dir, .token_lifetime_s = 600,
+static cp_attestd *replica_at(const char *dir, int64_t now) {
+        cp_attestd_config cfg = {.now = now, .quiet = true, .signing_key_dir = dir, .token_lifetime_s = 600,
                                  .issuer = "https://attest.example"};
         cp_attestd *s = NULL;
         if (cp_attestd_new(&cfg, &s) < 0)
                 cp_test_fail(__FILE__, __LINE__, "cp_attestd_new: %s", cp_error_message());
         return s;
+}
+
+static cp_attestd *replica(const char *dir) {
+        return replica_at(dir, T0);
 }
 
 TEST(replicas_share_keys_and_rotate_with_overlap) {
@@ -77,6 +82,41 @@ TEST(replicas_share_keys_and_rotate_with_overlap) {
         ASSERT_TRUE(strstr(ka, first) == NULL && strchr(ka, ',') == strrchr(ka, ','));
         cp_attestd_free(a);
         cp_attestd_free(b);
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        ASSERT_EQ(system(cmd), 0);
+}
+
+/* `confpool-attestd rotate-signing-key --signing-key-dir DIR` (an operator,
+ * not a replica): the running replicas list the new key at their next read
+ * and sign with it after the overlap; the old one stays listed.  A key of
+ * another algorithm than the replicas' is refused by their read (kept keys
+ * in memory, logged), and a missing directory is an error. */
+TEST(rotation_from_outside_the_replicas) {
+        char dir[] = "/tmp/attestd-keys-XXXXXX";
+        ASSERT_TRUE(mkdtemp(dir) != NULL);
+        int64_t now = (int64_t) time(NULL);
+        cp_attestd *a = replica_at(dir, now), *b = replica_at(dir, now);
+        char ka[1024], kb[1024], first[128];
+        kids(a, ka, sizeof ka);
+        snprintf(first, sizeof first, "%.*s", (int) (strchr(ka, ',') - ka), ka);
+        ASSERT_OK(cp_attestd_keydir_rotate(dir, 0));
+        cp_attestd_set_now(a, now + 6);
+        cp_attestd_set_now(b, now + 6);
+        kids(a, ka, sizeof ka);
+        kids(b, kb, sizeof kb);
+        ASSERT_STREQ(ka, kb);
+        ASSERT_EQ(strlen(ka), 2 * strlen(first) + 2);
+        ASSERT_TRUE(strncmp(ka + strlen(ka) - strlen(first) - 1, first, strlen(first)) == 0); /* old still signs */
+        cp_attestd_set_now(a, now + 20);
+        cp_attestd_set_now(b, now + 20);
+        kids(a, ka, sizeof ka);
+        kids(b, kb, sizeof kb);
+        ASSERT_STREQ(ka, kb);
+        ASSERT_TRUE(strncmp(ka, first, strlen(first)) == 0); /* old listed first, the new one signs */
+        ASSERT_ERR(cp_attestd_keydir_rotate("/nonexistent/keys", 0), CP_ENOTFOUND);
+        cp_attestd_free(a);
+        cp_attestd_free(b);
+        char cmd[128];
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
         ASSERT_EQ(system(cmd), 0);
 }
