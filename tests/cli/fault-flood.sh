@@ -14,15 +14,10 @@ BIN=${CP_BIN_DIR:?}
 FLOOD=${CP_BENCH_FLOOD:-$BIN/../bench/bench-flood}
 SECS=${FLOOD_SECONDS:-20}
 IDLE=${FLOOD_IDLE:-2000}
-T=$(mktemp -d /tmp/cp-flood-XXXXXX)
-S=$T/s
-export CONFPOOL_CONFIG_DIR=$T/cli
-FPID=
-cleanup() { [ -n "$FPID" ] && kill "$FPID" 2>/dev/null; "$BIN/confpool" down --state-dir "$S" >/dev/null 2>&1; rm -rf "$T"; }
-trap cleanup EXIT
+. "$(dirname "$0")/lib/fault-stack.sh"
+fault_stack_tmp cp-flood
 fail() { echo "FAIL: $*" >&2; tail -20 "$S/confpoold.log" >&2; exit 1; }
 [ -x "$FLOOD" ] || fail "no $FLOOD (build the bench targets)"
-. "$(dirname "$0")/lib/fault-stack.sh"
 
 three_ready_nodes
 M0=$(machines)
@@ -33,7 +28,7 @@ AP=$(port_of attestd); CP=$(port_of confpoold); KP=$(port_of kbsd)
 hb0=$(cp_ aks machine list -g rg1 --cluster-name c1 --nodepool-name p1 --query "max([].properties.attestation.lastHeartbeat)" -o tsv)
 
 "$FLOOD" --hold "$SECS" "$IDLE" "$AP" "$CP" "$KP" >"$T/flood.out" 2>&1 &
-FPID=$!
+BG=$!
 for _ in $(seq 100); do grep -q holding "$T/flood.out" && break; sleep 0.1; done
 grep -q holding "$T/flood.out" || fail "flood did not start: $(cat "$T/flood.out")"
 t_end=$(( $(now_ms) + SECS * 1000 - 1500 ))
@@ -67,7 +62,7 @@ while [ "$(now_ms)" -lt "$t_end" ]; do
         done
         sleep 0.5
 done
-wait "$FPID"; rc=$?; FPID=
+wait "$BG"; rc=$?; BG=
 [ "$rc" = 0 ] || fail "flood tool: $(cat "$T/flood.out")"
 held=$(grep '^held:' "$T/flood.out")
 [ "$slow" = 0 ] || fail "$slow of $n legitimate calls took more than 1 s (worst $worst ms)"

@@ -17,14 +17,9 @@
 # every forged token refused.
 set -u
 BIN=${CP_BIN_DIR:?}
-T=$(mktemp -d /tmp/cp-forged-XXXXXX)
-S=$T/s
-export CONFPOOL_CONFIG_DIR=$T/cli
-FLOOD=
-cleanup() { [ -n "$FLOOD" ] && kill "$FLOOD" 2>/dev/null; "$BIN/confpool" down --state-dir "$S" >/dev/null 2>&1; rm -rf "$T"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; tail -20 "$S/confpoold.log" >&2; exit 1; }
 . "$(dirname "$0")/lib/fault-stack.sh"
+fault_stack_tmp cp-forged
+fail() { echo "FAIL: $*" >&2; tail -20 "$S/confpoold.log" >&2; exit 1; }
 . "$(dirname "$0")/lib/forged-kid.sh"
 audit_count() { grep "\"op\":\"$1\"" "$S/kbs-audit.jsonl" | grep -vc '"k8sboot-'; }
 state() { cp_ aks machine list -g rg1 --cluster-name c1 --nodepool-name nodepool1 \
@@ -47,16 +42,16 @@ C0=$(audit_count disk-create) E0=$(audit_count disk-crypto-erase) A0=$(last_atte
 kill -9 "$(cat "$S/attestd.pid")" || fail "kill -9 attestd"
 rm -f "$S"/attestd-keys/key-*.pem
 forged_kid_flood "$ND" "$T/forged" "$ISS" &
-FLOOD=$!
+BG=$!
 sleep 1
 cp_ up --state-dir "$S" >"$T/up.out" 2>&1 || { cat "$T/up.out" >&2; fail "up with attestd gone"; }
 kill -USR1 "$AG" || fail "SIGUSR1 to the agent"
 reattested() { local a; a=$(last_attested); [ -n "$a" ] && [ "$a" != "$A0" ]; }
 wait_for 30 reattested || fail "no re-attestation under the restarted attestd: $(last_attested) (was $A0); $(tail -3 "$ND/agent.log")"
 sleep 6 # a heartbeat period after it: still Ready
-kill "$FLOOD" 2>/dev/null
-wait "$FLOOD" 2>/dev/null
-FLOOD=
+kill "$BG" 2>/dev/null
+wait "$BG" 2>/dev/null
+BG=
 [ "$(state)" = "$READY" ] || fail "the node is not the same Ready machine: $(state) (was $READY)"
 [ "$(alive "confpool-agent --node-dir $ND")" = "$AG" ] || fail "the agent is gone: $(tail -5 "$ND/agent.log")"
 grep -aq "Quarantined" "$ND/agent.log" && fail "quarantined: $(grep -a Quarantined "$ND/agent.log")"

@@ -3,6 +3,16 @@
 # the CLI at $BIN/confpool, a cluster c1 in rg1 with the system pool
 # nodepool1 and a pool p1.  Not a test itself (tests/cli/*.sh are).
 
+# fault_stack_tmp PREFIX: the test's temporary directory T (the stack in
+# S=$T/s, the CLI's settings in $T/cli), removed at exit after `confpool down`
+# and after killing the pid in $BG (a background load the test started, if any).
+fault_stack_tmp() {
+        T=$(mktemp -d "/tmp/$1-XXXXXX")
+        S=$T/s
+        export CONFPOOL_CONFIG_DIR=$T/cli
+        BG=
+        trap '[ -n "$BG" ] && kill "$BG" 2>/dev/null; "$BIN/confpool" down --state-dir "$S" >/dev/null 2>&1; rm -rf "$T"' EXIT
+}
 # live (not zombie) pids whose command line contains $1
 alive() { pgrep -f -- "$1" | while read -r p; do [ "$(awk '{print $3}' /proc/$p/stat 2>/dev/null)" = Z ] || echo "$p"; done; }
 cp_() { "$BIN/confpool" "$@"; }
