@@ -94,7 +94,11 @@ int nodes_fixture_reconcile(nodes_fixture *f, double limit_s, long pause_ms);
  * test with ASSERT_* (so header-only: bench-nodes links the fixture without
  * the test framework's main). */
 #ifdef NODES_FIXTURE_TEST_HELPERS
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tests.h"
 
@@ -142,5 +146,17 @@ static inline void nodes_fixture_teardown(nodes_fixture *f, cp_api_reply *resp) 
 static inline void nodes_fixture_nap(long ms) {
         struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
+}
+
+/* Whether something listens on the port of url ("http://127.0.0.1:PORT..."). */
+static inline bool nodes_fixture_listening(const char *url) {
+        unsigned port = 0;
+        ASSERT_EQ(sscanf(url, "http://127.0.0.1:%u", &port), 1);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        bool ok = connect(fd, (struct sockaddr *) &a, sizeof a) == 0;
+        close(fd);
+        return ok;
 }
 #endif

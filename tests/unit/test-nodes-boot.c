@@ -690,18 +690,6 @@ TEST(detach_frees_the_tdx_pcs_port) {
         ASSERT_EQ(system(cmd), 0);
 }
 
-/* Whether something listens on 127.0.0.1:port. */
-static bool listening(const char *url) {
-        unsigned port = 0;
-        ASSERT_EQ(sscanf(url, "http://127.0.0.1:%u", &port), 1);
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port)};
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        bool ok = connect(fd, (struct sockaddr *) &a, sizeof a) == 0;
-        close(fd);
-        return ok;
-}
-
 /* A successor whose predecessor is paused, not dead (its lease expired while
  * frozen: it still holds the PCS's kept port until it runs again and
  * detaches): the successor's software TDX platform comes up without the
@@ -724,10 +712,10 @@ TEST(tdx_platform_waits_for_a_paused_predecessors_pcs_port) {
         ASSERT_TRUE(pem_len > 0);
         free(pem);
         ASSERT_OK(cp_backend_local_detach(a, NULL));
-        ASSERT_FALSE(listening(u1));
+        ASSERT_FALSE(nodes_fixture_listening(u1));
         ASSERT_OK(cp_backend_local_tdx_platform(b, NULL, NULL, u2, sizeof u2));
         ASSERT_STREQ(u2, u1);
-        ASSERT_TRUE(listening(u1));
+        ASSERT_TRUE(nodes_fixture_listening(u1));
         cp_backend_free(a);
         cp_backend_free(b);
         char cmd[128];

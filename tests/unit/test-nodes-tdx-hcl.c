@@ -9,12 +9,9 @@
  * TDREPORT matched with it, the runtime-data binding, the vTPM quote); the
  * key broker releasing each disk key to the AzureGuest token; the control
  * plane admitting the nodes by the pool's policy. */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "attestd/attestd.h"
@@ -218,18 +215,6 @@ static void attestd_restart(uint16_t port) {
         ASSERT_OK(cp_attestd_start(E.attestd));
 }
 
-/* Whether something listens on the port of url (http://127.0.0.1:PORT/...). */
-static bool listening(const char *url) {
-        unsigned port = 0;
-        ASSERT_EQ(sscanf(url, "http://127.0.0.1:%u", &port), 1);
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port)};
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        bool ok = connect(fd, (struct sockaddr *) &a, sizeof a) == 0;
-        close(fd);
-        return ok;
-}
-
 /* A successor whose predecessor is paused, not dead (issues 16 + 17: its
  * lease expired while it was frozen; it holds its sockets until it runs
  * again and detaches), among them the TDX hosts' quote endpoints on their
@@ -253,7 +238,7 @@ TEST(successor_adopts_hcl_tds_while_a_paused_predecessor_holds_the_quote_port) {
         snprintf(quote_url, sizeof quote_url, "%s",
                  json_string_value(json_object_get(json_object_get(cfg, "azure"), "tdQuoteUrl")));
         json_decref(cfg);
-        ASSERT_TRUE(listening(quote_url)); /* the predecessor's */
+        ASSERT_TRUE(nodes_fixture_listening(quote_url)); /* the predecessor's */
         snprintf(state, sizeof state, "%s/local", E.dir);
         snprintf(hosts, sizeof hosts, "%s/hosts", E.dir);
         snprintf(base, sizeof base, "http://127.0.0.1:%u", cp_httpd_port(E.httpd));
@@ -280,7 +265,7 @@ TEST(successor_adopts_hcl_tds_while_a_paused_predecessor_holds_the_quote_port) {
         bool up = false;
         for (int i = 0; i < 50 && !up; i++) {
                 ASSERT_OK(b->ops->node_status(b, handle, &st, ip, sizeof ip, err, sizeof err)); /* retries the listener */
-                up = listening(quote_url);
+                up = nodes_fixture_listening(quote_url);
                 if (!up)
                         nodes_fixture_nap(100);
         }
