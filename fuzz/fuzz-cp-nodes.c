@@ -11,7 +11,8 @@
  * reach admission); a Basic header.  Bit 2: "HOSTDATA" in the payload
  * becomes machine m0's host data (hex), so the binding check can pass.
  * The machine is put back to Provisioning after every input.  Every
- * response is well formed; no input is a 5xx. */
+ * response is well formed; no input is a 5xx but the 503 of a token whose
+ * key the JWKS cache cannot check yet (not_checked_now). */
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,11 +58,28 @@ static void serve_jwks(void *ud, const cp_http_request *req, cp_http_response *r
                 resp->status = 404;
 }
 
+/* The one 5xx a node endpoint gives to its input: 503 when the attestation
+ * service's keys cannot say yet (an unknown kid within the JWKS cache's
+ * interval after another unknown kid: not a verdict, the agent tries again;
+ * jwks-cache.h).  Anything else at 5xx is a bug. */
+static bool not_checked_now(const cp_http_response *r) {
+        if (r->status != 503)
+                return false;
+        json_t *j = r->body_len ? json_loadb((const char *) r->body, r->body_len, 0, NULL) : NULL;
+        const json_t *e = json_object_get(j, "error");
+        const char *code = json_string_value(json_object_get(e, "code")),
+                   *msg = json_string_value(json_object_get(e, "message"));
+        bool ok = code && !strcmp(code, "ServiceUnavailable") && msg &&
+                  !strncmp(msg, "The attestation token cannot be checked now: ", 45);
+        json_decref(j);
+        return ok;
+}
+
 static void call(const cp_http_request *rq, bool check) {
         cp_http_response r = { 0 };
         cp_api_handle(api, rq, &r);
         if (check)
-                fuzz_response_check(&r, rq->path, false);
+                fuzz_response_check(&r, rq->path, not_checked_now(&r));
         cp_http_resp_clear(&r);
         cp_error_clear();
 }
