@@ -612,22 +612,6 @@ static int fail(agent *a, const char *step, int r) {
         return r;
 }
 
-/* The disk key: a refusal (4xx) is final; the broker away or not ready
- * (transport error, 429, 5xx: a restart, the attestation service's keys
- * not fetched yet) is retried for ~20 s, as a VM's boot would wait. */
-#define DISK_KEY_TRIES 20
-static int release_disk_key(agent *a, cp_diskkey_provider *dk, uint8_t key[CP_DISK_KEY_LEN]) {
-        for (unsigned i = 1;; i++) {
-                int r = dk->release(dk->userdata, a->token, a->name, key);
-                if (r != CP_ENETWORK || i >= DISK_KEY_TRIES || got_term)
-                        return r;
-                fprintf(stderr, "confpool-agent %s: disk key release deferred (%u/%u): %s\n", a->name, i,
-                        DISK_KEY_TRIES, cp_error_message());
-                cp_error_clear();
-                sleep_ms(1000);
-        }
-}
-
 /* Registration with the control plane: "Joining", then "Ready"; a refusal
  * (the control plane's policy) is final, a transport error or 5xx (503: the
  * attestation service's keys not fetched yet) is retried for ~15 s. */
@@ -756,6 +740,9 @@ static int run(agent *a) {
                 .disk_id = json_string_value(json_object_get(dkc, "diskId")),
                 .release_token = json_string_value(json_object_get(dkc, "releaseToken")),
                 .tee = a->tee,
+                /* the broker away or not ready (a restart): ~20 s, as a VM's boot would wait */
+                .tries = 20,
+                .stop = &got_term,
         };
         const char *prov = json_string_value(json_object_get(dkc, "provider"));
         if (dkc && (!prov || strcmp(prov, "kbs") != 0 || !kc.url || !kc.disk_id || !kc.release_token))
@@ -767,7 +754,7 @@ static int run(agent *a) {
                 cp_diskkey_standin(f, &dk); /* STAND-IN: a local backend without a key broker */
         }
         uint8_t key[CP_DISK_KEY_LEN];
-        if ((r = release_disk_key(a, &dk, key)) < 0)
+        if ((r = dk.release(dk.userdata, a->token, a->name, key)) < 0)
                 return fail(a, "disk key", r);
         path_of(a, "disk", f, sizeof f);
         r = dkc ? cp_nodedisk_open(f, kc.disk_id, key) : cp_disk_open(f, a->name, key);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -58,9 +59,7 @@ static int response_key_hsm(const char *jws, char **ret) {
         return 0;
 }
 
-static int kbs_release(void *userdata, const char *token, const char *name, uint8_t ret_key[CP_DISK_KEY_LEN]) {
-        cp_diskkey_kbs_config *c = userdata;
-        (void) name;
+static int kbs_release_once(cp_diskkey_kbs_config *c, const char *token, uint8_t ret_key[CP_DISK_KEY_LEN]) {
         char url[1024];
         snprintf(url, sizeof url, "%s/disks/%s/release", c->url, c->disk_id);
         json_t *body = json_pack("{s:s,s:s}", "target", token, "enc", "RSA_AES_KEY_WRAP_256");
@@ -119,6 +118,21 @@ static int kbs_release(void *userdata, const char *token, const char *name, uint
         cp_wipe(plain, pl);
         free(plain);
         return r;
+}
+
+static int kbs_release(void *userdata, const char *token, const char *name, uint8_t ret_key[CP_DISK_KEY_LEN]) {
+        cp_diskkey_kbs_config *c = userdata;
+        unsigned tries = c->tries ? c->tries : 1;
+        for (unsigned i = 1;; i++) {
+                int r = kbs_release_once(c, token, ret_key);
+                if (r != CP_ENETWORK || i >= tries || (c->stop && *c->stop))
+                        return r;
+                fprintf(stderr, "confpool-agent %s: key release of %s deferred (%u/%u): %s\n", name, c->disk_id, i,
+                        tries, cp_error_message());
+                cp_error_clear();
+                struct timespec ts = {1, 0};
+                nanosleep(&ts, NULL); /* a signal ends it early */
+        }
 }
 
 void cp_diskkey_kbs(cp_diskkey_kbs_config *cfg, cp_diskkey_provider *ret) {

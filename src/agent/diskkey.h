@@ -20,6 +20,7 @@
  *    to anyone who can read the file, whatever the attestation said.
  */
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,9 +45,14 @@ typedef struct cp_diskkey_kbs_config {
         const char *disk_id;       /* the broker's id of this node's disk */
         const char *release_token; /* release-scope bearer */
         EVP_PKEY *tee;             /* the TEE key whose public half is in the token */
+        unsigned tries;            /* attempts while the broker is away or not ready (0: 1) */
+        const volatile sig_atomic_t *stop; /* set: no further attempt (may be NULL) */
 } cp_diskkey_kbs_config;
 
-/* The key broker's secure key release; userdata is cfg (borrowed). */
+/* The key broker's secure key release; userdata is cfg (borrowed).  A
+ * refusal (4xx) is final; the broker away or not ready (a transport error,
+ * 429, 5xx: a restart, the attestation service's keys not fetched yet) is
+ * CP_ENETWORK, tried again a second later up to cfg->tries times. */
 void cp_diskkey_kbs(cp_diskkey_kbs_config *cfg, cp_diskkey_provider *ret);
 
 /* Open the disk image: its header must be "CPDISK01" followed by
