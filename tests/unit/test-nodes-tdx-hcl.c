@@ -73,7 +73,8 @@ static void setup_env(void) {
         atexit(teardown_env);
         nodes_fixture_options o = {.dir_template = "/tmp/cp-nodes-tdxhcl-XXXXXX", .hosts_per_generation = 1,
                                    .heartbeat_ms = 200, .with_kbs = true, .with_tdx = true, .prepare = prepare,
-                                   .tdx_collateral_max_age_s = 1, .tdx_azure_hcl = true};
+                                   .tdx_collateral_max_age_s = 1, .tdx_azure_hcl = true,
+                                   .vtpm_pool = 1 /* node_on_a_pooled_vtpm_attests_as_an_azure_cvm */};
         ASSERT_OK(nodes_fixture_start(&o, &E));
         ASSERT_EQ(call("PUT", RGP RS, "{\"location\":\"eastus\"}"), 201);
         ASSERT_EQ(call("PUT", MC CS,
@@ -213,6 +214,33 @@ static void attestd_restart(uint16_t port) {
         free(ark);
         free(root);
         ASSERT_OK(cp_attestd_start(E.attestd));
+}
+
+/* A pre-provisioned vTPM (--vtpm-pool: its AK made ahead, for SEV-SNP's
+ * native evidence) under an Azure TDX CVM: the software paravisor
+ * provisions its own AK and runtime data into it, the node attests as an
+ * AzureGuest and its disk key is released.  (Untested before.) */
+TEST(node_on_a_pooled_vtpm_attests_as_an_azure_cvm) {
+        setup_env();
+        for (int i = 0; i < 300 && cp_backend_local_vtpm_pool_ready(E.backend) < 1; i++)
+                nodes_fixture_nap(100);
+        ASSERT_TRUE(cp_backend_local_vtpm_pool_ready(E.backend) >= 1);
+        long allowed0 = kbs_audit("allowed"), guest0 = guest_successes();
+        put_tdx_pool("pooledpool", 1);
+        ASSERT_EQ(nodes_fixture_reconcile(&E, 90, 50), 0);
+        expect_succeeded("pooledpool");
+        json_t *v = machines("pooledpool");
+        ASSERT_EQ(json_array_size(v), 1);
+        json_t *m = json_array_get(v, 0);
+        ASSERT_STREQ(node_state(m), "Ready");
+        ASSERT_STREQ(att_str(m, "tee"), "TDX");
+        char d[512], f[600];
+        node_dir_of(m, "pooledpool", d, sizeof d);
+        snprintf(f, sizeof f, "%s/tpm.pooled", d);
+        if (access(f, F_OK) != 0)
+                cp_test_fail(__FILE__, __LINE__, "the node did not boot on the pooled vTPM (no %s)", f);
+        ASSERT_TRUE(guest_successes() > guest0);
+        ASSERT_EQ(kbs_audit("allowed") - allowed0, 1);
 }
 
 /* A successor whose predecessor is paused, not dead (issues 16 + 17: its
