@@ -13,8 +13,10 @@
 # its disk crypto-erased (the pool ended Failed).  Now the answer is 503
 # ("cannot be checked now: try again") and the next heartbeat passes.
 # Checked: the node stays the same machine, Ready, re-attested under the new
-# key; its agent saw a 503 and was never quarantined; no disk erased or made;
-# every forged token refused.
+# key, never quarantined; no disk erased or made; every forged token refused,
+# with 503 by both relying parties within their intervals.  (Whether the
+# node's own first heartbeat under the new key falls in an interval depends on
+# timing: said in the summary line, not required.)
 set -u
 BIN=${CP_BIN_DIR:?}
 . "$(dirname "$0")/lib/fault-stack.sh"
@@ -55,9 +57,15 @@ BG=
 [ "$(state)" = "$READY" ] || fail "the node is not the same Ready machine: $(state) (was $READY)"
 [ "$(alive "confpool-agent --node-dir $ND")" = "$AG" ] || fail "the agent is gone: $(tail -5 "$ND/agent.log")"
 grep -aq "Quarantined" "$ND/agent.log" && fail "quarantined: $(grep -a Quarantined "$ND/agent.log")"
-grep -aq "refused (HTTP 503)" "$ND/agent.log" \
-        || fail "the node's new key was never answered 503 (the window was missed): $(tail -5 "$ND/agent.log")"
+# the forged kids within an interval were answered 503 (not a verdict) by both
+grep -q '^cp 503$' "$T/forged" || fail "confpoold never answered 503 to an unknown kid: $(sort "$T/forged" | uniq -c)"
+grep -q '^kbs 503$' "$T/forged" || fail "the broker never answered 503 to an unknown kid: $(sort "$T/forged" | uniq -c)"
 grep -Eq '^(cp|kbs) 2' "$T/forged" && fail "a forged-kid token passed: $(sort "$T/forged" | uniq -c)"
+# whether the node's own new kid fell in an interval (a 503 it retried) depends on
+# where in the 5 s interval attestd came back (most runs; with the previous code
+# such a run ended with the node replaced); said, not required
+window=no
+grep -aq "refused (HTTP 503)" "$ND/agent.log" && window=yes
 [ "$(audit_count disk-create)" = "$C0" ] || fail "a disk made anew"
 [ "$(audit_count disk-crypto-erase)" = "$E0" ] || fail "a disk crypto-erased: $(grep disk-crypto-erase "$S/kbs-audit.jsonl")"
-echo "fault-forged-kid: node Ready through attestd's restart under forged kids; forged answers: $(sort "$T/forged" | uniq -c | tr -s ' \n' ' ')"
+echo "fault-forged-kid: node Ready through attestd's restart under forged kids (its new kid answered 503 first: $window); forged answers: $(sort "$T/forged" | uniq -c | tr -s ' \n' ' ')"
