@@ -65,11 +65,33 @@ static int new_pem(cp_jwt_alg alg, char **ret, size_t *ret_len) {
         return r;
 }
 
-/* Write a new key file (atomically: a temporary file renamed). */
+/* The newest creation time among dir's key files (0: none). */
+static int64_t newest_created(const char *dir) {
+        DIR *d = opendir(dir);
+        int64_t newest = 0;
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+                long long t;
+                if (!strncmp(e->d_name, "key-", 4) && sscanf(e->d_name, "key-%16lld-", &t) == 1 && t > newest)
+                        newest = t;
+        }
+        if (d)
+                closedir(d);
+        return newest;
+}
+
+/* Write a new key file (atomically: a temporary file renamed), under the
+ * directory's lock.  Its creation time (in its name) is after every other
+ * key's, even within the same second: keys are ordered by name, and a new
+ * key that sorted before the current one would be taken for the older and
+ * sign at once, without the overlap. */
 static int write_key(const char *dir, cp_jwt_alg alg, int64_t now) {
         char *pem = NULL, tmp[4096], path[4096];
         size_t n = 0;
         uint8_t rnd[4];
+        int64_t newest = newest_created(dir);
+        if (now <= newest)
+                now = newest + 1;
         int r = new_pem(alg, &pem, &n);
         if (r < 0)
                 return r;

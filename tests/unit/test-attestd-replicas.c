@@ -88,27 +88,32 @@ TEST(replicas_share_keys_and_rotate_with_overlap) {
 
 /* `confpool-attestd rotate-signing-key --signing-key-dir DIR` (an operator,
  * not a replica): the running replicas list the new key at their next read
- * and sign with it after the overlap; the old one stays listed.  A key of
- * another algorithm than the replicas' is refused by their read (kept keys
- * in memory, logged), and a missing directory is an error. */
+ * and sign with it after the overlap; the old one stays listed.  The
+ * replicas' clock is ahead of the operator's (the directory's newest key is
+ * "younger" than the rotation): the new key is still named after it (before,
+ * named by the operator's clock it sorted first, was taken for the old one
+ * and signed at once, without the overlap; so did a rotation within the same
+ * second as the first key, at random: the ASan run caught it).  A missing
+ * directory is an error. */
 TEST(rotation_from_outside_the_replicas) {
         char dir[] = "/tmp/attestd-keys-XXXXXX";
         ASSERT_TRUE(mkdtemp(dir) != NULL);
-        int64_t now = (int64_t) time(NULL);
+        int64_t now = (int64_t) time(NULL) + 1000;
         cp_attestd *a = replica_at(dir, now), *b = replica_at(dir, now);
         char ka[1024], kb[1024], first[128];
         kids(a, ka, sizeof ka);
         snprintf(first, sizeof first, "%.*s", (int) (strchr(ka, ',') - ka), ka);
         ASSERT_OK(cp_attestd_keydir_rotate(dir, 0));
-        cp_attestd_set_now(a, now + 6);
-        cp_attestd_set_now(b, now + 6);
+        /* the new key is named now + 1: listed from now + 6, signing from now + 11 */
+        cp_attestd_set_now(a, now + 7);
+        cp_attestd_set_now(b, now + 7);
         kids(a, ka, sizeof ka);
         kids(b, kb, sizeof kb);
         ASSERT_STREQ(ka, kb);
         ASSERT_EQ(strlen(ka), 2 * strlen(first) + 2);
         ASSERT_TRUE(strncmp(ka + strlen(ka) - strlen(first) - 1, first, strlen(first)) == 0); /* old still signs */
-        cp_attestd_set_now(a, now + 20);
-        cp_attestd_set_now(b, now + 20);
+        cp_attestd_set_now(a, now + 21);
+        cp_attestd_set_now(b, now + 21);
         kids(a, ka, sizeof ka);
         kids(b, kb, sizeof kb);
         ASSERT_STREQ(ka, kb);

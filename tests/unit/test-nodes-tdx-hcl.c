@@ -277,7 +277,8 @@ TEST(successor_adopts_hcl_tds_while_a_paused_predecessor_holds_the_quote_port) {
         ASSERT_OK(cp_backend_local_new(&lo, &b));
         ASSERT_OK(cp_backend_local_set_attestd_url(b, cp_attestd_issuer(E.attestd)));
         ASSERT_OK(cp_backend_local_set_controlplane_url(b, base));
-        ASSERT_OK(cp_backend_local_tdx_platform(b, NULL, NULL, NULL, 0)); /* the PCS's port deferred too */
+        char pcs_url[64];
+        ASSERT_OK(cp_backend_local_tdx_platform(b, NULL, NULL, pcs_url, sizeof pcs_url)); /* its port deferred too */
         /* (the other pools' refused nodes are booted again: not this pool's) */
         unsigned adopted = 0;
         if (cp_backend_local_recover(b, &adopted, NULL) < 0)
@@ -290,10 +291,12 @@ TEST(successor_adopts_hcl_tds_while_a_paused_predecessor_holds_the_quote_port) {
         char handle[128], ip[48], err[256];
         cp_node_state st;
         nodes_fixture_node_handle(AP "/hclpool", json_string_value(json_object_get(m, "name")), handle, sizeof handle);
+        /* the successor's status calls (its reconciler's, in confpoold) retry the deferred
+         * listeners: the quote endpoint and the PCS attestd fetches collateral from */
         bool up = false;
-        for (int i = 0; i < 50 && !up; i++) {
-                ASSERT_OK(b->ops->node_status(b, handle, &st, ip, sizeof ip, err, sizeof err)); /* retries the listener */
-                up = nodes_fixture_listening(quote_url);
+        for (int i = 0; i < 100 && !up; i++) {
+                ASSERT_OK(b->ops->node_status(b, handle, &st, ip, sizeof ip, err, sizeof err));
+                up = nodes_fixture_listening(quote_url) && nodes_fixture_listening(pcs_url);
                 if (!up)
                         nodes_fixture_nap(100);
         }
@@ -301,8 +304,10 @@ TEST(successor_adopts_hcl_tds_while_a_paused_predecessor_holds_the_quote_port) {
         ASSERT_EQ(st, CP_NODE_JOINING); /* the backend's last word on a node up (Ready is the control plane's) */
         long ok0 = guest_successes(), ok = ok0;
         ASSERT_EQ(kill(agent, SIGUSR1), 0);
-        for (int i = 0; i < 100 && (ok = guest_successes()) <= ok0; i++)
+        for (int i = 0; i < 300 && (ok = guest_successes()) <= ok0; i++) {
+                ASSERT_OK(b->ops->node_status(b, handle, &st, ip, sizeof ip, err, sizeof err));
                 nodes_fixture_nap(100);
+        }
         ASSERT_TRUE(ok > ok0); /* a quote from the successor's endpoint, attested */
         ASSERT_EQ(kill(agent, 0), 0);
         /* and back: the successor detaches, the fixture's backend adopts the node again */
