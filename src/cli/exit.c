@@ -25,6 +25,7 @@ int cp_cli_exit_code(int err) {
         case CP_EPOLICY:
                 return CP_EXIT_POLICY;
         case CP_ENETWORK:
+        case CP_EAGAIN: /* not now: a dependency not ready, try again */
                 return CP_EXIT_NETWORK;
         default:
                 return CP_EXIT_FAILURE;

@@ -280,6 +280,8 @@ TEST(error_record_and_wrap) {
         ASSERT_EQ(cp_error_wrap("report %s", "x"), CP_ESIG);
         ASSERT_STREQ(cp_error_message(), "report x: bad signature 7");
         ASSERT_STREQ(cp_err_name(CP_EMBZ), "CP_EMBZ");
+        ASSERT_STREQ(cp_err_name(CP_EAGAIN), "CP_EAGAIN");
+        ASSERT_EQ(cp_err_category_of(CP_EAGAIN), CP_ERRCAT_IO);
         ASSERT_EQ(cp_err_category_of(CP_ESIG), CP_ERRCAT_VERIFY);
         ASSERT_EQ(cp_err_category_of(CP_EPOLICY), CP_ERRCAT_POLICY);
         ASSERT_EQ(cp_err_category_of(CP_ETRUNC), CP_ERRCAT_PARSE);

@@ -297,6 +297,7 @@ TEST(one_error_map) {
                 { CP_EUNTRUSTED, 400 },  { CP_EEXPIRED, 400 },   { CP_EREVOKED, 400 },     { CP_ETCB, 400 },
                 { CP_ECHIPID, 400 },     { CP_EBINDING, 400 },   { CP_EPOLICY, 400 },      { CP_ESTORAGE, 500 },
                 { CP_ECRYPTO, 500 },     { CP_EINTERNAL, 500 },  { -999, 500 },
+                { CP_EAGAIN, 503 },      { CP_EFENCED, 503 },    { CP_ECONFLICT, 409 },
         };
         for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
                 ASSERT_EQ(cp_http_status_of(map[i].err), map[i].status);
