@@ -619,6 +619,8 @@ static int register_node(agent *a) {
         char why[700];
         set_status(a, "Joining", NULL);
         for (int i = 0;; i++) {
+                if (got_term) /* stopped while it booted: never Ready */
+                        return fail(a, "register", CP_ERROR(CP_ENETWORK, "stopped before registering"));
                 int r = control_plane(a, "register", why, sizeof why);
                 if (r > 0)
                         break;
@@ -626,7 +628,7 @@ static int register_node(agent *a) {
                         set_status(a, "Failed", why);
                         return CP_ERROR(CP_EPOLICY, "%s", why);
                 }
-                if (i >= 60 || got_term)
+                if (i >= 60)
                         return fail(a, "register", r);
                 cp_error_clear();
                 sleep_ms(250);

@@ -132,6 +132,8 @@ static int kbs_release(void *userdata, const char *token, const char *name, uint
                 cp_error_clear();
                 struct timespec ts = {1, 0};
                 nanosleep(&ts, NULL); /* a signal ends it early */
+                if (c->stop && *c->stop)
+                        return CP_ERROR(CP_ENETWORK, "key release of %s: stopped", c->disk_id);
         }
 }
 

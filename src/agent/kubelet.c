@@ -139,6 +139,11 @@ int cp_kubelet_bootstrap(const json_t *kube, const cp_diskkey_kbs_config *kc, co
                 return CP_ERROR(CP_EFORMAT, "the control plane named no bootstrap key or server");
         cp_diskkey_kbs_config bc = *kc;
         bc.disk_id = id;
+        /* one try: the node is registered and its first heartbeat is due; retries
+         * (the boot's disk key takes up to 20) could outlast the heartbeat deadline
+         * and get a Ready node replaced.  A failure leaves it Ready without a
+         * Kubernetes credential (logged by the caller). */
+        bc.tries = 1;
         cp_diskkey_provider p;
         cp_diskkey_kbs(&bc, &p);
         uint8_t key[CP_DISK_KEY_LEN];

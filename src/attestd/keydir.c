@@ -65,15 +65,22 @@ static int new_pem(cp_jwt_alg alg, char **ret, size_t *ret_len) {
         return r;
 }
 
-/* The newest creation time among dir's key files (0: none). */
-static int64_t newest_created(const char *dir) {
+/* The newest creation time among dir's key files (0: none), and that
+ * file's name (when name is not NULL; "" when none). */
+static int64_t newest_key(const char *dir, char *name, size_t size) {
         DIR *d = opendir(dir);
         int64_t newest = 0;
         struct dirent *e;
+        if (name)
+                name[0] = '\0';
         while (d && (e = readdir(d))) {
                 long long t;
-                if (!strncmp(e->d_name, "key-", 4) && sscanf(e->d_name, "key-%16lld-", &t) == 1 && t > newest)
+                if (!strncmp(e->d_name, "key-", 4) && sscanf(e->d_name, "key-%16lld-", &t) == 1 &&
+                    strstr(e->d_name, ".pem") && t >= newest) {
                         newest = t;
+                        if (name)
+                                snprintf(name, size, "%s", e->d_name);
+                }
         }
         if (d)
                 closedir(d);
@@ -89,7 +96,7 @@ static int write_key(const char *dir, cp_jwt_alg alg, int64_t now) {
         char *pem = NULL, tmp[4096], path[4096];
         size_t n = 0;
         uint8_t rnd[4];
-        int64_t newest = newest_created(dir);
+        int64_t newest = newest_key(dir, NULL, 0);
         if (now <= newest)
                 now = newest + 1;
         int r = new_pem(alg, &pem, &n);
@@ -142,8 +149,13 @@ static int read_keys(const char *dir, cp_jwt_alg alg, dir_key *keys, size_t max,
                         free(pem);
                 }
                 if (r < 0) {
+                        /* one bad file (another algorithm, unreadable) does not stop the
+                         * replicas from reading the others: skipped, said */
                         cp_error_wrap("%s: ", path);
-                        break;
+                        fprintf(stderr, "confpool-attestd: signing key skipped: %s\n", cp_error_message());
+                        cp_error_clear();
+                        r = 0;
+                        continue;
                 }
                 snprintf(keys[n].name, sizeof keys[n].name, "%.63s", e->d_name); /* length checked above */
                 keys[n++].created = t;
@@ -201,10 +213,31 @@ int cp_attestd_keydir_rotate(const char *dir, cp_jwt_alg alg) {
         struct stat st;
         if (!dir || stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
                 return CP_ERROR(CP_ENOTFOUND, "signing key directory %s: not a directory", dir ? dir : "(none)");
+        alg = alg ? alg : CP_JWT_RS256;
         int fd = lock_dir(dir);
         if (fd < 0)
                 return fd;
-        int r = write_key(dir, alg ? alg : CP_JWT_RS256, (int64_t) time(NULL));
+        /* of the replicas' algorithm: the newest key's (a key of another one would
+         * be skipped by every replica's read, so never used) */
+        char name[256], path[4096];
+        uint8_t *pem = NULL;
+        size_t len = 0;
+        cp_jwt_key *k = NULL;
+        int r = 0;
+        if (newest_key(dir, name, sizeof name) > 0) {
+                snprintf(path, sizeof path, "%s/%s", dir, name);
+                r = cp_read_file(path, CP_MAX_INPUT_FILE, &pem, &len);
+                if (r >= 0 && cp_jwt_key_from_pem(alg, (const char *) pem, len, NULL, 0, &k) < 0)
+                        r = CP_ERROR(CP_EUNSUPPORTED, "the newest key of %s (%s) is not a %s key: rotate with the "
+                                                      "replicas' --alg", dir, name, cp_jwt_alg_name(alg));
+                cp_jwt_key_free(k);
+                if (pem) {
+                        cp_wipe(pem, len);
+                        free(pem);
+                }
+        }
+        if (r >= 0)
+                r = write_key(dir, alg, (int64_t) time(NULL));
         close(fd);
         return r;
 }

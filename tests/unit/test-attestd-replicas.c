@@ -119,9 +119,22 @@ TEST(rotation_from_outside_the_replicas) {
         ASSERT_STREQ(ka, kb);
         ASSERT_TRUE(strncmp(ka, first, strlen(first)) == 0); /* old listed first, the new one signs */
         ASSERT_ERR(cp_attestd_keydir_rotate("/nonexistent/keys", 0), CP_ENOTFOUND);
+        /* a rotation of another algorithm than the replicas' keys is refused, nothing
+         * written (every replica would skip that key) */
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "test $(ls %s | grep -c '^key-') = 2", dir);
+        ASSERT_EQ(system(cmd), 0);
+        ASSERT_ERR(cp_attestd_keydir_rotate(dir, CP_JWT_ES256), CP_EUNSUPPORTED);
+        ASSERT_TRUE(strstr(cp_error_message(), "--alg") != NULL);
+        ASSERT_EQ(system(cmd), 0);
+        /* a key file a replica cannot read is skipped, the others still served */
+        snprintf(cmd, sizeof cmd, "printf 'not a key' > %s/key-%016lld-00000000.pem", dir, (long long) now - 5);
+        ASSERT_EQ(system(cmd), 0);
+        cp_attestd_set_now(a, now + 40);
+        kids(a, ka, sizeof ka);
+        ASSERT_EQ(strlen(ka), 2 * strlen(first) + 2);
         cp_attestd_free(a);
         cp_attestd_free(b);
-        char cmd[128];
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
         ASSERT_EQ(system(cmd), 0);
 }

@@ -9,9 +9,11 @@
  * the broker restarted, or while its key cache could not check the token:
  * 503).
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -53,6 +55,19 @@ static int release(broker *b, unsigned tries, const volatile sig_atomic_t *stop)
         return p.release(p.userdata, "a.b.c", "node-1", key);
 }
 
+static volatile sig_atomic_t stop_soon;
+static broker *stop_later;
+
+/* Sets stop_soon once the broker has answered once (the release is waiting). */
+static void *set_stop_soon(void *arg) {
+        (void) arg;
+        while (atomic_load(&stop_later->requests) < 1)
+                usleep(10 * 1000);
+        usleep(200 * 1000);
+        stop_soon = 1;
+        return NULL;
+}
+
 TEST(release_retries_a_broker_away_and_stops_at_a_refusal) {
         broker b = {.script = {503, 429, 502, 403}, .n = 4};
         broker_start(&b);
@@ -73,13 +88,22 @@ TEST(release_retries_a_broker_away_and_stops_at_a_refusal) {
         static volatile sig_atomic_t stop = 1;
         ASSERT_ERR(release(&b, 10, &stop), CP_ENETWORK);
         ASSERT_EQ(atomic_load(&b.requests), 1);
+        /* asked to stop during the wait after the first failure (SIGTERM): no second request */
+        stop_later = &b;
+        pthread_t t;
+        ASSERT_EQ(pthread_create(&t, NULL, set_stop_soon, NULL), 0);
+        ASSERT_ERR(release(&b, 10, &stop_soon), CP_ENETWORK);
+        ASSERT_EQ(pthread_join(t, NULL), 0);
+        ASSERT_EQ(atomic_load(&b.requests), 1);
+        ASSERT_TRUE(strstr(cp_error_message(), "stopped") != NULL);
         /* a refusal at once: one request */
         b.script[0] = 404;
         ASSERT_ERR(release(&b, 10, NULL), CP_EPOLICY);
         ASSERT_EQ(atomic_load(&b.requests), 1);
-        /* no broker listening (it restarts): a transport error, tried again */
+        /* no broker listening (it restarts): a transport error, tried again (port 1:
+         * nothing listens there; the stopped broker's port could be another test's by now) */
         b.httpd = cp_httpd_stop(b.httpd);
-        cp_diskkey_kbs_config c = {.url = b.url, .disk_id = "d1", .release_token = "release-token-0123456789",
+        cp_diskkey_kbs_config c = {.url = "http://127.0.0.1:1", .disk_id = "d1", .release_token = "release-token-0123456789",
                                    .tries = 2};
         cp_diskkey_provider p;
         cp_diskkey_kbs(&c, &p);

@@ -23,9 +23,9 @@ forged_kid_flood() {
                 i=$((i + 1))
                 tok="$(printf '{"alg":"RS256","typ":"JWT","kid":"forged-%s-%s"}' "$$" "$i" | b64u)"
                 tok="$tok.$(printf '{"iss":"%s","exp":9999999999}' "$iss" | b64u).AAAA"
-                echo "cp $(curl -s -o /dev/null -w '%{http_code}' ${ca:+--cacert "$ca"} -X POST \
+                echo "cp $(curl -s -m 5 -o /dev/null -w '%{http_code}' ${ca:+--cacert "$ca"} -X POST \
                         -H "Authorization: Bearer $tok" "$cpu$pool/machines/$name/heartbeat?api-version=2025-01-01")" >>"$out"
-                echo "kbs $(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $rel" \
+                echo "kbs $(curl -s -m 5 -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $rel" \
                         -H 'Content-Type: application/json' --data "{\"target\":\"$tok\",\"enc\":\"RSA_AES_KEY_WRAP_256\"}" \
                         "$kbs/disks/$disk/release")" >>"$out"
                 sleep 0.2
