@@ -54,6 +54,19 @@ static int pg_err(cp_store *s, const PGresult *res, const char *what) {
         return CP_ERROR(code, "%s: %.*s", what, n, msg);
 }
 
+/* Every connection's settings.  idle_in_transaction_session_timeout: the
+ * server ends the session of a client that sits inside a transaction this
+ * long, releasing its locks.  A replica frozen mid-transaction (SIGSTOP, a
+ * paused VM) held the write lock (the transaction-scoped advisory lock)
+ * until it ran again: every other replica's next write waited on it, and
+ * with it every request on their one connection (cli-pg-failover-tdx, phase
+ * 3: the cluster stood still for as long as the pause).  5 s is far above
+ * any transaction's think time here and well under the 15 s heartbeat
+ * deadline; the frozen replica's transaction fails when it resumes (its
+ * connection is opened again between transactions, ensure_conn). */
+#define PG_SESSION_SETTINGS \
+        "SET client_min_messages = warning; SET TIME ZONE 'UTC'; SET idle_in_transaction_session_timeout = '5s'"
+
 static void no_notices(void *arg, const char *msg) {
         (void) arg;
         (void) msg;
@@ -70,7 +83,7 @@ int cp_pg_open(cp_store *s, const char *url) {
                                 m);
         }
         PQsetNoticeProcessor(s->pg, no_notices, NULL);
-        int r = cp_pg_exec(s, "SET client_min_messages = warning; SET TIME ZONE 'UTC'");
+        int r = cp_pg_exec(s, PG_SESSION_SETTINGS);
         if (r < 0)
                 cp_error_wrap("database '%s': ", s->name);
         return r;
@@ -95,7 +108,7 @@ static int ensure_conn(cp_store *s) {
         if (PQstatus(s->pg) != CONNECTION_OK)
                 return CP_ERROR(CP_ESTORAGE, "database '%s': connection lost, reconnect failed", s->name);
         PQsetNoticeProcessor(s->pg, no_notices, NULL);
-        PGresult *res = PQexec(s->pg, "SET client_min_messages = warning; SET TIME ZONE 'UTC'");
+        PGresult *res = PQexec(s->pg, PG_SESSION_SETTINGS);
         PQclear(res);
         return 0;
 }
