@@ -268,7 +268,8 @@ void cp_kbsd_h_disk_release(cp_svc_call *c) {
                 cp_svc_reply_err(c, r);
         } else if ((r = cp_kbsd_release_check(s, k.policy, target, &o, &t, &tee)) < 0 ||
                    (r = disk_policy_check(&d, t, &o)) < 0) {
-                cp_kbsd_audit(s, c->who, "disk-release", d.key_name, id, "denied", o.reason, o.jti[0] ? o.jti : NULL);
+                cp_kbsd_audit(s, c->who, "disk-release", d.key_name, id, cp_kbsd_refusal_decision(&o), o.reason,
+                              o.jti[0] ? o.jti : NULL);
                 cp_kbsd_reply_refusal(c, &o);
         } else if ((r = disk_release_response(s, id, &k, &d, t, tee, alg, &jws)) < 0) {
                 cp_kbsd_audit(s, c->who, "disk-release", d.key_name, id, "error", cp_error_message(), o.jti);

@@ -180,6 +180,9 @@ CP_WUR int cp_kbsd_release_response(cp_kbsd *s, const cp_kbsd_keyrow *k, const c
                                     cp_keywrap_alg alg, const uint8_t *mat, size_t ml, char **ret);
 /* Answer a refusal with its own status and code. */
 void cp_kbsd_reply_refusal(cp_svc_call *c, const cp_kbsd_refusal *o);
+/* The audit's decision of a refusal: "unavailable" for a 503 (the token could
+ * not be checked now: not a verdict), "denied" otherwise. */
+const char *cp_kbsd_refusal_decision(const cp_kbsd_refusal *o);
 
 /* A request's release_policy {"data": base64url(policy JSON)} validated and
  * normalised into *ret (malloc'd); errors name what (e.g. "release_policy"). */

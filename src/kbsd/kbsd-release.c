@@ -45,6 +45,10 @@ static int deny(cp_kbsd_refusal *o, unsigned status, const char *code, int r, co
         return r;
 }
 
+const char *cp_kbsd_refusal_decision(const cp_kbsd_refusal *o) {
+        return o->status == 503 ? "unavailable" : "denied";
+}
+
 void cp_kbsd_reply_refusal(cp_svc_call *c, const cp_kbsd_refusal *o) {
         cp_svc_reply_error(c, o->status ? o->status : 403, o->code ? o->code : "Forbidden", "%s", o->reason);
 }
@@ -193,7 +197,8 @@ void cp_kbsd_h_release(cp_svc_call *c) {
         } else if ((r = !k.enabled      ? deny(&o, 403, "Forbidden", CP_EPOLICY, "key is disabled")
                         : !k.exportable ? deny(&o, 403, "Forbidden", CP_EPOLICY, "key is not exportable")
                                         : cp_kbsd_release_check(s, k.policy, target, &o, &t, &tee)) < 0) {
-                cp_kbsd_audit(s, c->who, "release", name, k.version, "denied", o.reason, o.jti[0] ? o.jti : NULL);
+                cp_kbsd_audit(s, c->who, "release", name, k.version, cp_kbsd_refusal_decision(&o), o.reason,
+                              o.jti[0] ? o.jti : NULL);
                 cp_kbsd_reply_refusal(c, &o);
         } else
                 release_granted(c, &k, t, tee, alg, o.jti);

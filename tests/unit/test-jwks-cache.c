@@ -18,6 +18,7 @@
 #include "controlplane/cp-backend.h"
 #include "controlplane/cp-nodes.h"
 #include "controlplane/cp-store.h"
+#include "service/httpc.h"
 #include "service/httpd.h"
 #include "service/jwks-cache.h"
 #include "tests.h"
@@ -451,16 +452,44 @@ TEST(kbsd_authority_url_down_at_start_then_rotated) {
         snprintf(db, sizeof db, "%s/kbs.db", dir);
         snprintf(url, sizeof url, "%s/certs", is.url);
         uint8_t mk[CP_KBSD_MASTER_KEY_LEN] = {1};
-        cp_kbsd_config kc = {.db_path = db, .master_key = mk, .quiet = true, .threads = 2, .n_authorities = 1};
+        cp_kbsd_config kc = {.db_path = db, .master_key = mk, .quiet = true, .threads = 2, .n_authorities = 1,
+                             .n_tokens = 1};
         kc.authorities[0] = (cp_kbsd_authority){.issuer = is.url, .jwks_url = url};
+        kc.tokens[0] = (cp_kbsd_token){.name = "ops", .token = "admin-token-0123456789", .scope = CP_KBSD_SCOPE_ADMIN};
         cp_kbsd *kbs = NULL;
         ASSERT_OK(cp_kbsd_new(&kc, &kbs)); /* the authority is down: kbsd starts anyway */
+        ASSERT_OK(cp_kbsd_start(kbs));
         char *old_tok = token_of(&is, is.keys[0]);
         cp_kbsd_refusal o;
         /* not a verdict while the authority's keys are unknown: 503, the agent tries again */
         ASSERT_EQ(kbsd_token_check(kbs, old_tok, &o), CP_EAGAIN);
         ASSERT_EQ(o.status, 503);
         ASSERT_TRUE(strstr(o.reason, "not checked now") != NULL);
+        /* over HTTP: 503, audited "unavailable", not "denied" */
+        char kurl[128], body[1024];
+        cp_httpc_options ho = {.timeout_ms = 10000, .bearer = "admin-token-0123456789"};
+        cp_httpc_response resp = {0};
+        snprintf(kurl, sizeof kurl, "http://127.0.0.1:%u/keys/k1/create?api-version=7.4", (unsigned) cp_kbsd_port(kbs));
+        char pol[512], pol64[800], ck[1200];
+        snprintf(pol, sizeof pol,
+                 "{\"version\":\"1.0.0\",\"anyOf\":[{\"authority\":\"%s\",\"allOf\":[{\"claim\":\"c\","
+                 "\"equals\":\"v\"}]}]}", is.url);
+        cp_b64_encode((const uint8_t *) pol, strlen(pol), CP_B64_URL, pol64);
+        snprintf(ck, sizeof ck,
+                 "{\"kty\":\"oct\",\"attributes\":{\"exportable\":true},\"release_policy\":{\"data\":\"%s\"}}", pol64);
+        ASSERT_OK(cp_httpc_request(&ho, "POST", kurl, NULL, ck, strlen(ck), &resp));
+        ASSERT_EQ(resp.status, 200);
+        cp_httpc_response_clear(&resp);
+        snprintf(kurl, sizeof kurl, "http://127.0.0.1:%u/keys/k1/release?api-version=7.4", (unsigned) cp_kbsd_port(kbs));
+        snprintf(body, sizeof body, "{\"target\":\"%s\"}", old_tok);
+        ASSERT_OK(cp_httpc_request(&ho, "POST", kurl, NULL, body, strlen(body), &resp));
+        ASSERT_EQ(resp.status, 503);
+        cp_httpc_response_clear(&resp);
+        long unavailable = 0, denied = 0;
+        ASSERT_OK(cp_kbsd_audit_count(kbs, "unavailable", &unavailable));
+        ASSERT_OK(cp_kbsd_audit_count(kbs, "denied", &denied));
+        ASSERT_EQ(unavailable, 1);
+        ASSERT_EQ(denied, 0);
         is.down = false;
         ASSERT_OK(cp_jwks_cache_refresh(kbs->auth[0].cache)); /* what the refresher does within 5 s */
         /* past the token: refused by the release policy (the token is ours, not the policy's) */
