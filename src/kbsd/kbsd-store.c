@@ -135,14 +135,33 @@ int cp_kbsd_unseal(cp_kbsd *s, const cp_kbsd_keyrow *k, uint8_t **ret, size_t *r
 
 /* ---- the master key ------------------------------------------------------------ */
 
+/* Whether the stored check value opens under this process's master key:
+ * 1 it does, 0 it does not, CP_ENOTFOUND no check value; store lock held
+ * (or the write transaction). */
+static int check_value_opens(cp_kbsd *s) {
+        _cleanup_stmt_ cp_stmt *st = NULL;
+        uint8_t *p = NULL;
+        size_t pl;
+        int r = cp_store_prepare(s->store, "SELECT v FROM meta WHERE k = 'mk_check'", &st);
+        if (r < 0 || (r = cp_store_step(s->store, st)) < 0)
+                return r;
+        if (r == 0)
+                return CP_ERROR(CP_ENOTFOUND, "the master-key check value is missing");
+        r = gcm_open(s->master, mk_check_aad, cp_stmt_blob(st, 0), (size_t) cp_stmt_bytes(st, 0), &p, &pl);
+        free(p);
+        if (r < 0)
+                cp_error_clear();
+        return r >= 0;
+}
+
 /* The check value is written by the first replica to start (ON CONFLICT DO
  * NOTHING: two replicas starting at once both write one, the first stays)
  * and then read back and opened by every one. */
 static int check_master_key(cp_kbsd *s) {
-        _cleanup_stmt_ cp_stmt *st = NULL, *ins = NULL;
+        _cleanup_stmt_ cp_stmt *ins = NULL;
         int r;
-        uint8_t *p = NULL, *blob = NULL;
-        size_t pl, bl;
+        uint8_t *blob = NULL;
+        size_t bl;
         cp_store_lock(s->store);
         if ((r = gcm_seal(s->master, mk_check_aad, (const uint8_t *) "ok", 2, &blob, &bl)) == 0 &&
             (r = cp_store_prepare(s->store, "INSERT INTO meta (k, v) VALUES ('mk_check', ?) ON CONFLICT (k) DO NOTHING",
@@ -151,14 +170,10 @@ static int check_master_key(cp_kbsd *s) {
                 r = cp_store_step(s->store, ins);
         }
         free(blob);
-        if (r >= 0 && (r = cp_store_prepare(s->store, "SELECT v FROM meta WHERE k = 'mk_check'", &st)) == 0 &&
-            (r = cp_store_step(s->store, st)) == 1) {
-                r = gcm_open(s->master, mk_check_aad, cp_stmt_blob(st, 0), cp_stmt_bytes(st, 0), &p, &pl);
-                free(p);
-                if (r < 0)
-                        r = CP_ERROR(CP_ESIG, "the master key does not open this database");
-        } else if (r == 0)
-                r = CP_ERROR(CP_ESTORAGE, "the master-key check value is missing");
+        if (r >= 0 && (r = check_value_opens(s)) == CP_ENOTFOUND)
+                r = CP_ERROR(CP_ESTORAGE, "%s", cp_error_message());
+        else if (r == 0)
+                r = CP_ERROR(CP_ESIG, "the master key does not open this database");
         cp_store_unlock(s->store);
         return r < 0 ? r : 0;
 }
@@ -392,20 +407,18 @@ static int insert_allowed(cp_kbsd *s, const char *name, cp_kbsd_insert_mode mode
  * replica runs: a row sealed under the old key would never open again), or
  * this one rotated between the seal and this insert. */
 static int sealed_under_db_key(cp_kbsd *s, const cp_kbsd_keyrow *k) {
-        _cleanup_stmt_ cp_stmt *st = NULL;
         uint8_t *p = NULL;
         size_t pl = 0;
         char aad[256];
-        int r = cp_store_prepare(s->store, "SELECT v FROM meta WHERE k = 'mk_check'", &st);
-        if (r < 0 || (r = cp_store_step(s->store, st)) < 0)
-                return r;
-        if (r == 0 || gcm_open(s->master, mk_check_aad, cp_stmt_blob(st, 0), (size_t) cp_stmt_bytes(st, 0), &p, &pl) < 0) {
+        int r = check_value_opens(s);
+        if (r == 0 || r == CP_ENOTFOUND) {
                 cp_error_clear();
                 /* fenced, as a deposed leader: 503 with the reason, a client tries another replica */
                 return CP_ERROR(CP_EFENCED, "the database's master key was changed while this replica ran "
                                              "(rotate-master-key): restart it with the new master key");
         }
-        free(p);
+        if (r < 0)
+                return r;
         aad_of(k->name, k->version, aad, sizeof aad);
         if (gcm_open(s->master, aad, k->sealed, k->sealed_len, &p, &pl) < 0) {
                 cp_error_clear();
