@@ -65,6 +65,28 @@ static int new_pem(cp_jwt_alg alg, char **ret, size_t *ret_len) {
         return r;
 }
 
+/* Whether name is a key file's (key-<created>-<random>.pem), and its
+ * creation time. */
+static bool key_file_time(const char *name, long long *ret) {
+        return !strncmp(name, "key-", 4) && sscanf(name, "key-%16lld-", ret) == 1 && strstr(name, ".pem");
+}
+
+/* A key file read and parsed as alg (the PEM wiped).  *ret_unparsable: the
+ * file was read but is no alg key. */
+static int load_key_file(const char *path, cp_jwt_alg alg, cp_jwt_key **ret, bool *ret_unparsable) {
+        uint8_t *pem = NULL;
+        size_t len = 0;
+        int r = cp_read_file(path, CP_MAX_INPUT_FILE, &pem, &len);
+        *ret_unparsable = false;
+        if (r >= 0 && (r = cp_jwt_key_from_pem(alg, (const char *) pem, len, NULL, 0, ret)) < 0)
+                *ret_unparsable = true;
+        if (pem) {
+                cp_wipe(pem, len);
+                free(pem);
+        }
+        return r;
+}
+
 /* The newest creation time among dir's key files (0: none), and that
  * file's name (when name is not NULL; "" when none). */
 static int64_t newest_key(const char *dir, char *name, size_t size) {
@@ -75,8 +97,7 @@ static int64_t newest_key(const char *dir, char *name, size_t size) {
                 name[0] = '\0';
         while (d && (e = readdir(d))) {
                 long long t;
-                if (!strncmp(e->d_name, "key-", 4) && sscanf(e->d_name, "key-%16lld-", &t) == 1 &&
-                    strstr(e->d_name, ".pem") && t >= newest) {
+                if (key_file_time(e->d_name, &t) && t >= newest) {
                         newest = t;
                         if (name)
                                 snprintf(name, size, "%s", e->d_name);
@@ -124,12 +145,11 @@ static int read_keys(const char *dir, cp_jwt_alg alg, dir_key *keys, size_t max,
         if (!d)
                 return CP_ERROR(CP_EIO, "signing key directory %s: %s", dir, strerror(errno));
         size_t n = 0;
-        int r = 0;
         struct dirent *e;
-        while (r >= 0 && (e = readdir(d))) {
+        while ((e = readdir(d))) {
                 long long t;
-                if (strncmp(e->d_name, "key-", 4) != 0 || strlen(e->d_name) >= sizeof keys[0].name ||
-                    sscanf(e->d_name, "key-%16lld-", &t) != 1 || !strstr(e->d_name, ".pem"))
+                bool unparsable;
+                if (strlen(e->d_name) >= sizeof keys[0].name || !key_file_time(e->d_name, &t))
                         continue;
                 if (n == max) { /* keep the newest: drop the oldest read so far */
                         qsort(keys, n, sizeof *keys, by_name);
@@ -138,23 +158,13 @@ static int read_keys(const char *dir, cp_jwt_alg alg, dir_key *keys, size_t max,
                         n--;
                 }
                 char path[4096];
-                uint8_t *pem = NULL;
-                size_t len = 0;
                 snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-                r = cp_read_file(path, CP_MAX_INPUT_FILE, &pem, &len);
-                if (r >= 0)
-                        r = cp_jwt_key_from_pem(alg, (const char *) pem, len, NULL, 0, &keys[n].key);
-                if (pem) {
-                        cp_wipe(pem, len);
-                        free(pem);
-                }
-                if (r < 0) {
+                if (load_key_file(path, alg, &keys[n].key, &unparsable) < 0) {
                         /* one bad file (another algorithm, unreadable) does not stop the
                          * replicas from reading the others: skipped, said */
                         cp_error_wrap("%s: ", path);
                         fprintf(stderr, "confpool-attestd: signing key skipped: %s\n", cp_error_message());
                         cp_error_clear();
-                        r = 0;
                         continue;
                 }
                 snprintf(keys[n].name, sizeof keys[n].name, "%.63s", e->d_name); /* length checked above */
@@ -163,7 +173,7 @@ static int read_keys(const char *dir, cp_jwt_alg alg, dir_key *keys, size_t max,
         closedir(d);
         qsort(keys, n, sizeof *keys, by_name);
         *ret_n = n;
-        return r;
+        return 0;
 }
 
 /* keys (oldest first) -> the published set, current last: the newest key
@@ -220,21 +230,16 @@ int cp_attestd_keydir_rotate(const char *dir, cp_jwt_alg alg) {
         /* of the replicas' algorithm: the newest key's (a key of another one would
          * be skipped by every replica's read, so never used) */
         char name[256], path[4096];
-        uint8_t *pem = NULL;
-        size_t len = 0;
         cp_jwt_key *k = NULL;
+        bool unparsable = false;
         int r = 0;
         if (newest_key(dir, name, sizeof name) > 0) {
                 snprintf(path, sizeof path, "%s/%s", dir, name);
-                r = cp_read_file(path, CP_MAX_INPUT_FILE, &pem, &len);
-                if (r >= 0 && cp_jwt_key_from_pem(alg, (const char *) pem, len, NULL, 0, &k) < 0)
+                r = load_key_file(path, alg, &k, &unparsable);
+                if (unparsable)
                         r = CP_ERROR(CP_EUNSUPPORTED, "the newest key of %s (%s) is not a %s key: rotate with the "
                                                       "replicas' --alg", dir, name, cp_jwt_alg_name(alg));
                 cp_jwt_key_free(k);
-                if (pem) {
-                        cp_wipe(pem, len);
-                        free(pem);
-                }
         }
         if (r >= 0)
                 r = write_key(dir, alg, (int64_t) time(NULL));
