@@ -23,7 +23,6 @@ BIN=${CP_BIN_DIR:?}
 fault_stack_tmp cp-forged
 fail() { echo "FAIL: $*" >&2; tail -20 "$S/confpoold.log" >&2; exit 1; }
 . "$(dirname "$0")/lib/forged-kid.sh"
-audit_count() { grep "\"op\":\"$1\"" "$S/kbs-audit.jsonl" | grep -vc '"k8sboot-'; }
 state() { cp_ aks machine list -g rg1 --cluster-name c1 --nodepool-name nodepool1 \
         --query "[].[name, properties.status.nodeState]" -o tsv 2>/dev/null; }
 last_attested() { cp_ aks machine list -g rg1 --cluster-name c1 --nodepool-name nodepool1 \

@@ -33,9 +33,6 @@ attested_at() {
                         --query "[].properties.attestation.lastAttestation" -o tsv 2>/dev/null
         done
 }
-# OS disks only: a node's Kubernetes bootstrap key (k8sboot-*) is made anew at every
-# registration (docs/kubernetes.md)
-audit_count() { grep "\"op\":\"$1\"" "$S/kbs-audit.jsonl" | grep -vc '"k8sboot-'; }
 # until every expected machine is Ready (or the deadline): the list
 wait_ready() {
         local want=$1 n=$2 i got

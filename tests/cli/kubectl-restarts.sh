@@ -45,7 +45,6 @@ mtls_code() { # node certificate-file: the HTTP status of the node's read of its
                 "$SERVER/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/$1"
 }
 disk_headers() { for d in "$S"/cp/local/nodes/*/disk.img; do head -c 65536 "$d" | sha256sum; done | sort | tr '\n' ' '; }
-audit_count() { grep "\"op\":\"$1\"" "$S/kbs-audit.jsonl" | grep -vc '"k8sboot-'; }
 agent_pids() { alive "confpool-agent --node-dir $S/cp/local/nodes/"; }
 
 cp_ up --state-dir "$S" >"$T/up.out" 2>&1 || { cat "$T/up.out"; fail "up"; }

@@ -13,6 +13,10 @@ fault_stack_tmp() {
         BG=
         trap '[ -n "$BG" ] && kill "$BG" 2>/dev/null; "$BIN/confpool" down --state-dir "$S" >/dev/null 2>&1; rm -rf "$T"' EXIT
 }
+# the broker's audit lines of op $1 for OS disks ($S/kbs-audit.jsonl); a node's
+# Kubernetes bootstrap key (k8sboot-*) is made anew at every registration
+# (docs/kubernetes.md), so it is not counted
+audit_count() { grep "\"op\":\"$1\"" "$S/kbs-audit.jsonl" | grep -vc '"k8sboot-'; }
 # live (not zombie) pids whose command line contains $1
 alive() { pgrep -f -- "$1" | while read -r p; do [ "$(awk '{print $3}' /proc/$p/stat 2>/dev/null)" = Z ] || echo "$p"; done; }
 cp_() { "$BIN/confpool" "$@"; }
